@@ -1,0 +1,320 @@
+// Package app is the Tally ABCI application: the only code that speaks
+// ABCI. It decodes and authenticates transactions, routes messages to the
+// modules, runs the block lifecycle, loads genesis and answers queries with
+// Merkle proofs. This file reads top to bottom in the order CometBFT calls
+// it: Info, InitChain, CheckTx, PrepareProposal, ProcessProposal,
+// FinalizeBlock, Commit, Query.
+package app
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/libs/log"
+
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
+)
+
+// ProtocolVersion is the app version CometBFT records in block headers. It
+// changes when the state machine changes incompatibly.
+const ProtocolVersion uint64 = 1
+
+// Version is the software version, set at build time with -ldflags.
+var Version = "dev"
+
+// App is the Tally state machine.
+type App struct {
+	abci.BaseApplication
+
+	store  *store.Store
+	logger log.Logger
+	sigs   *sigCache
+	step   func(Step)
+
+	chainID string
+	params  *appv1.Params
+
+	agency agency.Keeper
+
+	// lastBlock holds the hashes of the transactions FinalizeBlock ran, so
+	// Commit can drop their signature verdicts.
+	lastBlock [][32]byte
+}
+
+// Step names a point in the block lifecycle, for crash tests.
+type Step string
+
+// Lifecycle steps reported to Options.OnStep.
+const (
+	StepFinalized Step = "finalized" // FinalizeBlock done, before Commit
+	StepCommitted Step = "committed" // state saved, before CometBFT records the commit
+)
+
+// Options configures an App.
+type Options struct {
+	Logger             log.Logger
+	SignatureCacheSize int
+	// OnStep, when set, is called at each lifecycle step. Tests use it to
+	// stop the app at a chosen point; production leaves it nil.
+	OnStep func(Step)
+}
+
+// New returns an App over st, which it owns and closes.
+func New(st *store.Store, opts Options) (*App, error) {
+	a := &App{store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
+	if a.logger == nil {
+		a.logger = log.NewNopLogger()
+	}
+	if a.step == nil {
+		a.step = func(Step) {}
+	}
+	size := opts.SignatureCacheSize
+	if size <= 0 {
+		size = DefaultConfig().SignatureCacheSize
+	}
+	a.sigs = newSigCache(size)
+	if v, _ := st.LastCommit(); v > 0 {
+		if err := a.loadChainState(st); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Close closes the state database.
+func (a *App) Close() error { return a.store.Close() }
+
+// Info tells CometBFT the last saved height and app hash, so its handshake
+// replays exactly the blocks the app has not saved.
+func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
+	v, h := a.store.LastCommit()
+	if v == 0 {
+		h = nil
+	}
+	return &abci.ResponseInfo{
+		Data:             "tally",
+		Version:          Version,
+		AppVersion:       ProtocolVersion,
+		LastBlockHeight:  v,
+		LastBlockAppHash: h,
+	}, nil
+}
+
+// InitChain loads the genesis app state. It is saved with block 1.
+func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
+	if req.InitialHeight > 1 {
+		return nil, fmt.Errorf("genesis initial_height %d: tally chains start at height 1", req.InitialHeight)
+	}
+	g, err := ParseGenesis(req.AppStateBytes)
+	if err != nil {
+		return nil, err
+	}
+	a.store.Rollback() // a crashed earlier InitChain may have left writes behind
+	a.chainID, a.params = req.ChainId, g.Params
+	if err := store.SetProto(a.store, keyParams, g.Params); err != nil {
+		return nil, err
+	}
+	a.store.Set(keyChainID, []byte(req.ChainId))
+	if err := a.agency.InitGenesis(a.store, g.Agency, 0); err != nil {
+		a.store.Rollback()
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	return &abci.ResponseInitChain{AppHash: a.store.WorkingHash()}, nil
+}
+
+// CheckTx admits a transaction to the mempool if it is well formed, signed
+// by an active account holding the roles its messages need, within its
+// timeout window, and its nonce is unused. It does not run the messages.
+func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+	d, err := a.decode(req.Tx)
+	if err == nil {
+		last, _ := a.store.LastCommit()
+		_, err = a.authenticate(a.store, d, last+1)
+	}
+	if err != nil {
+		space, code, log := module.CodeOf(err)
+		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}, nil
+	}
+	return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}, nil
+}
+
+// PrepareProposal proposes the mempool's transactions, dropping any that no
+// longer decode or carry a bad signature, within the block's byte limit.
+func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
+	txs := make([][]byte, 0, len(req.Txs))
+	var size int64
+	for _, d := range a.screen(req.Txs) {
+		if d == nil {
+			continue
+		}
+		if size += int64(len(d.raw)); size > req.MaxTxBytes {
+			break
+		}
+		txs = append(txs, d.raw)
+	}
+	return &abci.ResponsePrepareProposal{Txs: txs}, nil
+}
+
+// ProcessProposal rejects a block carrying a transaction that cannot be
+// decoded or whose signature is bad. Failures that depend on state (an
+// unknown signer, a reused nonce, a missing role) are not reasons to reject:
+// those transactions fail with their code inside the block.
+func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+	for _, d := range a.screen(req.Txs) {
+		if d == nil {
+			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
+		}
+	}
+	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// FinalizeBlock runs the block's transactions in order, each on its own
+// branch of state, then the end-of-block work. The app hash is the tree's
+// root after the block.
+func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+	decoded, errs := a.decodeAll(req.Txs)
+	a.preverify(decoded)
+	results := make([]*abci.ExecTxResult, len(req.Txs))
+	a.lastBlock = a.lastBlock[:0]
+	for i := range req.Txs {
+		if errs[i] != nil {
+			results[i] = failed(errs[i])
+			continue
+		}
+		a.lastBlock = append(a.lastBlock, decoded[i].hash)
+		results[i] = a.deliver(req.Height, req, decoded[i])
+	}
+	pruneExpired(a.store, req.Height)
+	a.step(StepFinalized)
+	return &abci.ResponseFinalizeBlock{TxResults: results, AppHash: a.store.WorkingHash()}, nil
+}
+
+// Commit saves the block's state as a new tree version. After it returns,
+// the block survives a crash.
+func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	if _, _, err := a.store.Commit(); err != nil {
+		return nil, fmt.Errorf("saving state: %w", err)
+	}
+	a.sigs.forget(a.lastBlock)
+	a.step(StepCommitted)
+	return &abci.ResponseCommit{}, nil
+}
+
+// deliver authenticates and runs one transaction. The nonce is spent even
+// when a message fails, so a failed transaction cannot be replayed later;
+// the messages' writes land only if all of them succeed.
+func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx) (res *abci.ExecTxResult) {
+	auth := store.NewCache(a.store)
+	signer, err := a.authenticate(auth, d, height)
+	if err != nil {
+		return failed(err)
+	}
+	markSeen(auth, d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
+	txEvent := abci.Event{Type: "tx", Attributes: []abci.EventAttribute{
+		{Key: "signer", Value: hex.EncodeToString(d.body.Signer), Index: true},
+		{Key: "nonce", Value: strconv.FormatUint(d.body.Nonce, 10)},
+	}}
+
+	msgs := store.NewCache(auth)
+	var events []module.Event
+	ctx := module.NewContext(msgs, height, req.Time, a.chainID, &events)
+	defer func() {
+		// A handler panic is a bug, but it must not stop the chain: the
+		// transaction fails, its writes are dropped, its nonce stays spent.
+		if r := recover(); r != nil {
+			a.logger.Error("message handler panicked", "tx", hex.EncodeToString(d.hash[:]), "panic", r)
+			auth.Write()
+			res = failed(module.ErrInternal.Wrapf("handler panicked: %v", r))
+			res.Events = []abci.Event{txEvent}
+		}
+	}()
+	for i, m := range d.body.Messages {
+		if err := a.route(ctx, signer, m); err != nil {
+			auth.Write()
+			res = failed(fmt.Errorf("message %d: %w", i, err))
+			res.Events = []abci.Event{txEvent}
+			return res
+		}
+	}
+	msgs.Write()
+	auth.Write()
+	return &abci.ExecTxResult{Code: abci.CodeTypeOK, Events: append([]abci.Event{txEvent}, toABCI(events)...)}
+}
+
+// decodeAll decodes a block's transactions.
+func (a *App) decodeAll(txs [][]byte) ([]*decodedTx, []error) {
+	decoded, errs := make([]*decodedTx, len(txs)), make([]error, len(txs))
+	for i, raw := range txs {
+		decoded[i], errs[i] = a.decode(raw)
+	}
+	return decoded, errs
+}
+
+// preverify checks, in parallel batches, the signatures of decoded
+// transactions not already verified, against their signers' current keys.
+func (a *App) preverify(decoded []*decodedTx) {
+	var jobs []sigJob
+	for _, d := range decoded {
+		if d == nil {
+			continue
+		}
+		acc, err := a.agency.Account(a.store, d.body.Signer)
+		if err != nil || a.sigs.known(d.hash, acc.PubKey) {
+			continue
+		}
+		jobs = append(jobs, sigJob{d: d, pub: acc.PubKey})
+	}
+	a.sigs.verifyBatch(jobs)
+}
+
+// screen decodes and signature-checks proposed transactions; an entry is
+// nil where the transaction must not be in a block. A signer unknown to
+// state, or one rotating its key inside the same proposal, cannot be judged
+// here and passes on to FinalizeBlock.
+func (a *App) screen(txs [][]byte) []*decodedTx {
+	decoded, errs := a.decodeAll(txs)
+	a.preverify(decoded)
+	rotating := map[string]bool{}
+	for _, d := range decoded {
+		if d != nil && rotatesKey(d) {
+			rotating[string(d.body.Signer)] = true
+		}
+	}
+	for i, d := range decoded {
+		if errs[i] != nil {
+			decoded[i] = nil
+			continue
+		}
+		acc, err := a.agency.Account(a.store, d.body.Signer)
+		if err != nil || rotating[string(d.body.Signer)] {
+			continue
+		}
+		if !a.sigs.verify(d, acc.PubKey) {
+			decoded[i] = nil
+		}
+	}
+	return decoded
+}
+
+func failed(err error) *abci.ExecTxResult {
+	space, code, log := module.CodeOf(err)
+	return &abci.ExecTxResult{Code: code, Codespace: space, Log: log}
+}
+
+func toABCI(events []module.Event) []abci.Event {
+	out := make([]abci.Event, len(events))
+	for i, e := range events {
+		attrs := make([]abci.EventAttribute, len(e.Attributes))
+		for j, at := range e.Attributes {
+			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: at.Index}
+		}
+		out[i] = abci.Event{Type: e.Type, Attributes: attrs}
+	}
+	return out
+}

@@ -1,0 +1,108 @@
+package app
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
+)
+
+// signatureSize is the size of an ed25519 signature.
+const signatureSize = 64
+
+// decodedTx is a transaction parsed once and carried through the block.
+type decodedTx struct {
+	raw  []byte
+	hash [32]byte
+	tx   *txv1.Tx
+	body *txv1.TxBody
+}
+
+// decode does every check that needs neither state nor keys: size,
+// structure and each message's stateless validation. Cheap failures first.
+func (a *App) decode(raw []byte) (*decodedTx, error) {
+	if max := a.params.MaxTxBytes; uint64(len(raw)) > max {
+		return nil, ErrTxTooLarge.Wrapf("transaction is %d bytes; the limit is %d", len(raw), max)
+	}
+	d := &decodedTx{raw: raw, hash: sha256.Sum256(raw), tx: &txv1.Tx{}, body: &txv1.TxBody{}}
+	if err := proto.Unmarshal(raw, d.tx); err != nil {
+		return nil, ErrTxMalformed.Wrapf("not a tally.tx.v1.Tx: %v", err)
+	}
+	if err := proto.Unmarshal(d.tx.BodyBytes, d.body); err != nil {
+		return nil, ErrTxMalformed.Wrapf("body_bytes is not a tally.tx.v1.TxBody: %v", err)
+	}
+	if len(d.tx.Signature) != signatureSize {
+		return nil, ErrTxMalformed.Wrapf("signature is %d bytes; an ed25519 signature is %d", len(d.tx.Signature), signatureSize)
+	}
+	if len(d.body.Signer) != agency.AddressSize {
+		return nil, ErrTxMalformed.Wrapf("signer is %d bytes; an address is %d", len(d.body.Signer), agency.AddressSize)
+	}
+	if max := a.params.MaxMemoBytes; uint32(len(d.body.Memo)) > max {
+		return nil, ErrMemoTooLarge.Wrapf("memo is %d bytes; the limit is %d", len(d.body.Memo), max)
+	}
+	switch n := len(d.body.Messages); {
+	case n == 0:
+		return nil, ErrNoMessages.Wrapf("add at least one message")
+	case uint32(n) > a.params.MaxMessages:
+		return nil, ErrTooManyMessages.Wrapf("%d messages; the limit is %d", n, a.params.MaxMessages)
+	}
+	for i, m := range d.body.Messages {
+		if err := validateBasic(m); err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+	}
+	return d, nil
+}
+
+// authenticate checks a decoded transaction against state at height: chain,
+// timeout window, signer, signature, replay and role, in that order. It
+// reads state and never writes it.
+func (a *App) authenticate(kv store.KV, d *decodedTx, height int64) (*agencyv1.Account, error) {
+	b := d.body
+	if b.ChainId != a.chainID {
+		return nil, ErrWrongChain.Wrapf("transaction is for chain %q; this is %q", b.ChainId, a.chainID)
+	}
+	h := uint64(height)
+	if b.TimeoutHeight < h {
+		return nil, ErrTimeoutExpired.Wrapf("timeout_height %d is below the current height %d; rebuild the transaction with a later timeout", b.TimeoutHeight, h)
+	}
+	if b.TimeoutHeight > h+a.params.TimeoutWindow {
+		return nil, ErrTimeoutTooFar.Wrapf("timeout_height %d is more than %d blocks above the current height %d", b.TimeoutHeight, a.params.TimeoutWindow, h)
+	}
+	acc, err := a.agency.Account(kv, b.Signer)
+	if err != nil {
+		return nil, ErrUnknownSigner.Wrapf("no account %s; an agency admin must add it first", hex.EncodeToString(b.Signer))
+	}
+	if acc.Status != agencyv1.Status_STATUS_ACTIVE {
+		return nil, ErrInactiveSigner.Wrapf("account %s is %s", hex.EncodeToString(b.Signer), agency.StatusName(acc.Status))
+	}
+	ag, err := a.agency.Agency(kv, acc.AgencyId)
+	if err != nil {
+		return nil, err
+	}
+	if ag.Status != agencyv1.Status_STATUS_ACTIVE {
+		return nil, ErrInactiveSigner.Wrapf("account %s belongs to agency %q, which is %s", hex.EncodeToString(b.Signer), ag.Id, agency.StatusName(ag.Status))
+	}
+	if !a.sigs.verify(d, acc.PubKey) {
+		return nil, ErrBadSignature.Wrapf("signature over body_bytes does not verify with the current key of account %s; check the key and chain id", hex.EncodeToString(b.Signer))
+	}
+	if seen := kv.Get(seenKey(b.Signer, b.Nonce)); seen != nil {
+		return nil, ErrReplay.Wrapf("account %s already used nonce %d; use a fresh nonce", hex.EncodeToString(b.Signer), b.Nonce)
+	}
+	for i, m := range b.Messages {
+		role, ok := RequiredRole(m)
+		if !ok {
+			return nil, ErrUnauthorized.Wrapf("message %d (%T) has no entry in the permission table", i, m.Sum)
+		}
+		if role != anyActiveAccount && !agency.HasRole(acc, role) {
+			return nil, ErrUnauthorized.Wrapf("message %d needs role %s; account %s does not hold it", i, agency.RoleName(role), hex.EncodeToString(b.Signer))
+		}
+	}
+	return acc, nil
+}

@@ -1,0 +1,42 @@
+package app
+
+import "github.com/tallyledger/tally/store"
+
+// Config is the node-local application configuration (app.toml). Nothing in
+// it may change what state a block produces: two nodes with different
+// configs must reach the same app hash.
+type Config struct {
+	// DBBackend is the state database: "goleveldb" (default) or "pebbledb".
+	DBBackend string `mapstructure:"db_backend"`
+	// PruningKeepRecent keeps this many recent state versions; 0 keeps all.
+	PruningKeepRecent uint64 `mapstructure:"pruning_keep_recent"`
+	// PruningKeepEvery also keeps every version that is a multiple of it.
+	PruningKeepEvery uint64 `mapstructure:"pruning_keep_every"`
+	// IAVLCacheSize is the number of tree nodes kept in memory.
+	IAVLCacheSize int `mapstructure:"iavl_cache_size"`
+	// SignatureCacheSize is how many verified signatures are remembered
+	// between CheckTx and FinalizeBlock.
+	SignatureCacheSize int `mapstructure:"signature_cache_size"`
+}
+
+// DefaultConfig is what `tallyd init` writes.
+func DefaultConfig() Config {
+	return Config{
+		DBBackend:          "goleveldb",
+		PruningKeepRecent:  100_000,
+		PruningKeepEvery:   10_000,
+		IAVLCacheSize:      500_000,
+		SignatureCacheSize: 200_000,
+	}
+}
+
+// StoreOptions turns the config into store options for the database in dir.
+func (c Config) StoreOptions(dir string) store.Options {
+	return store.Options{
+		Dir:        dir,
+		Backend:    c.DBBackend,
+		KeepRecent: c.PruningKeepRecent,
+		KeepEvery:  c.PruningKeepEvery,
+		CacheSize:  c.IAVLCacheSize,
+	}
+}

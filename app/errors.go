@@ -1,0 +1,28 @@
+package app
+
+import "github.com/tallyledger/tally/x/module"
+
+// Codespace is the error namespace of transaction authentication, which
+// happens in one place for every message: here.
+const Codespace = "tx"
+
+// Authentication errors, checked cheapest first. Each leaves state untouched.
+var (
+	ErrTxTooLarge      = module.Register(Codespace, 2, "transaction too large")
+	ErrTxMalformed     = module.Register(Codespace, 3, "malformed transaction")
+	ErrNoMessages      = module.Register(Codespace, 4, "transaction has no messages")
+	ErrTooManyMessages = module.Register(Codespace, 5, "transaction has too many messages")
+	ErrInvalidMessage  = module.Register(Codespace, 6, "invalid message")
+	ErrWrongChain      = module.Register(Codespace, 7, "wrong chain id")
+	ErrTimeoutExpired  = module.Register(Codespace, 8, "transaction timeout height has passed")
+	ErrTimeoutTooFar   = module.Register(Codespace, 9, "transaction timeout height too far ahead")
+	ErrUnknownSigner   = module.Register(Codespace, 10, "unknown signer")
+	ErrInactiveSigner  = module.Register(Codespace, 11, "signer is not active")
+	ErrBadSignature    = module.Register(Codespace, 12, "signature does not verify")
+	ErrReplay          = module.Register(Codespace, 13, "nonce already used")
+	ErrUnauthorized    = module.Register(Codespace, 14, "signer lacks the role this message needs")
+	ErrMemoTooLarge    = module.Register(Codespace, 15, "memo too large")
+	ErrUnknownQuery    = module.Register(Codespace, 16, "unknown query path")
+	ErrInvalidQuery    = module.Register(Codespace, 17, "invalid query")
+	ErrNotFound        = module.Register(Codespace, 18, "not found")
+)

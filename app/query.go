@@ -1,0 +1,179 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
+	"google.golang.org/protobuf/proto"
+
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
+)
+
+// App-level state keys.
+var (
+	keyParams  = []byte("app/params")
+	keyChainID = []byte("app/chain_id")
+)
+
+// ProofOpType names the proof carried in a query response's ProofOps: a
+// marshalled ICS23 CommitmentProof against the IAVL root, which is the app
+// hash. State at height H is committed in the header of block H+1.
+const ProofOpType = "ics23:iavl"
+
+// maxListEntries bounds one page of a list query.
+const maxListEntries = 1000
+
+// Query paths. Single-record answers put the state key in Key, the record in
+// Value and, when asked, its proof (existence, or non-existence when the
+// record is absent) in ProofOps. List answers put a ProvedList in Value.
+const (
+	PathKey     = "/store/key"      // data: raw state key
+	PathAgency  = "/agency/agency"  // data: agency id
+	PathAccount = "/agency/account" // data: 20-byte address
+	PathMembers = "/agency/members" // data: agency id
+	PathParams  = "/app/params"
+)
+
+// Query answers reads of committed state, with Merkle proofs when asked.
+func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+	res, err := a.query(req)
+	if err != nil {
+		space, code, log := module.CodeOf(err)
+		return &abci.ResponseQuery{Code: code, Codespace: space, Log: log, Height: req.Height}, nil
+	}
+	return res, nil
+}
+
+func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+	height, _ := a.store.LastCommit()
+	if req.Height > 0 {
+		if req.Height > height {
+			return nil, ErrInvalidQuery.Wrapf("height %d is not committed yet; the latest is %d", req.Height, height)
+		}
+		height = req.Height
+	}
+	if height == 0 {
+		return nil, ErrInvalidQuery.Wrapf("no state is committed yet; wait for the first block")
+	}
+	switch req.Path {
+	case PathKey:
+		if len(req.Data) == 0 {
+			return nil, ErrInvalidQuery.Wrapf("give the state key to read as the query data")
+		}
+		return a.single(req.Data, height, req.Prove)
+	case PathAgency:
+		if err := agency.ValidateAgencyID(string(req.Data)); err != nil {
+			return nil, err
+		}
+		return a.single(agency.AgencyKey(string(req.Data)), height, req.Prove)
+	case PathAccount:
+		if len(req.Data) != agency.AddressSize {
+			return nil, ErrInvalidQuery.Wrapf("an address is %d bytes; got %d", agency.AddressSize, len(req.Data))
+		}
+		return a.single(agency.AccountKey(req.Data), height, req.Prove)
+	case PathParams:
+		return a.single(keyParams, height, req.Prove)
+	case PathMembers:
+		if err := agency.ValidateAgencyID(string(req.Data)); err != nil {
+			return nil, err
+		}
+		return a.members(string(req.Data), height, req.Prove)
+	}
+	return nil, ErrUnknownQuery.Wrapf("no query path %q; paths are %s, %s, %s, %s, %s", req.Path, PathKey, PathAgency, PathAccount, PathMembers, PathParams)
+}
+
+// single answers a one-key read at height.
+func (a *App) single(key []byte, height int64, prove bool) (*abci.ResponseQuery, error) {
+	res := &abci.ResponseQuery{Key: key, Height: height}
+	if !prove {
+		v, err := a.store.GetAt(height, key)
+		if err != nil {
+			return nil, ErrInvalidQuery.Wrapf("height %d: %v", height, err)
+		}
+		res.Value = v
+	} else {
+		v, proof, err := a.proof(key, height)
+		if err != nil {
+			return nil, err
+		}
+		res.Value = v
+		res.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: ProofOpType, Key: key, Data: proof}}}
+	}
+	if res.Value == nil {
+		res.Code = ErrNotFound.Code
+		res.Codespace = ErrNotFound.Codespace
+		res.Log = ErrNotFound.Wrapf("no record at this key at height %d", height).Error()
+	}
+	return res, nil
+}
+
+func (a *App) proof(key []byte, height int64) ([]byte, []byte, error) {
+	v, p, err := a.store.Prove(height, key)
+	if err != nil {
+		return nil, nil, ErrInvalidQuery.Wrapf("proving at height %d: %v", height, err)
+	}
+	bz, err := p.Marshal()
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding proof: %w", err)
+	}
+	return v, bz, nil
+}
+
+// members lists an agency's accounts, each with its own proof when asked.
+func (a *App) members(id string, height int64, prove bool) (*abci.ResponseQuery, error) {
+	list := &appv1.ProvedList{}
+	prefix := agency.MembersPrefix(id)
+	var err error
+	iterErr := a.store.IterateAt(height, prefix, store.PrefixEnd(prefix), true, func(key, _ []byte) bool {
+		if len(list.Entries) == maxListEntries {
+			list.NextKey = append([]byte(nil), key...)
+			return true
+		}
+		e := &appv1.ProvedEntry{Key: agency.AccountKey(key[len(prefix):])}
+		if prove {
+			e.Value, e.Proof, err = a.proof(e.Key, height)
+		} else {
+			e.Value, err = a.store.GetAt(height, e.Key)
+		}
+		list.Entries = append(list.Entries, e)
+		return err != nil
+	})
+	if err == nil {
+		err = iterErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	bz, err := proto.Marshal(list)
+	if err != nil {
+		return nil, err
+	}
+	return &abci.ResponseQuery{Key: prefix, Value: bz, Height: height}, nil
+}
+
+// loadChainState reads the chain id and params saved at genesis.
+func (a *App) loadChainState(kv store.KV) error {
+	a.chainID = string(kv.Get(keyChainID))
+	p := &appv1.Params{}
+	found, err := store.GetProto(kv, keyParams, p)
+	if err != nil || !found {
+		return fmt.Errorf("state has no params (found=%v): %v", found, err)
+	}
+	a.params = p
+	return nil
+}
+
+func rotatesKey(d *decodedTx) bool {
+	for _, m := range d.body.Messages {
+		if _, ok := m.Sum.(*txv1.Msg_RotateKey); ok {
+			return true
+		}
+	}
+	return false
+}

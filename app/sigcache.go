@@ -1,0 +1,138 @@
+package app
+
+import (
+	"bytes"
+	"runtime"
+	"sync"
+
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+)
+
+// sigCache remembers signature verdicts so a node checks each signature once:
+// CheckTx or ProcessProposal verifies, FinalizeBlock reuses. A verdict is
+// keyed by the hash of the whole transaction (which includes the signature)
+// and records the public key it was checked against, because a key rotation
+// earlier in a block changes which key must verify. The verdict depends on
+// no other state, so reusing it cannot make nodes disagree.
+type sigCache struct {
+	mu    sync.Mutex
+	valid map[[32]byte][]byte // tx hash → public key the signature verified with
+	order [][32]byte          // insertion order, for bounded eviction
+	limit int
+}
+
+func newSigCache(limit int) *sigCache {
+	return &sigCache{valid: make(map[[32]byte][]byte, limit), limit: limit}
+}
+
+// verify reports whether d's signature verifies with pub, using and filling the cache.
+func (c *sigCache) verify(d *decodedTx, pub []byte) bool {
+	if c.known(d.hash, pub) {
+		return true
+	}
+	if !cmted25519.PubKey(pub).VerifySignature(d.tx.BodyBytes, d.tx.Signature) {
+		return false
+	}
+	c.add(d.hash, pub)
+	return true
+}
+
+func (c *sigCache) known(hash [32]byte, pub []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.valid[hash]
+	return ok && bytes.Equal(k, pub)
+}
+
+func (c *sigCache) add(hash [32]byte, pub []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.valid[hash]; ok {
+		c.valid[hash] = pub
+		return
+	}
+	for len(c.order) >= c.limit && len(c.order) > 0 {
+		delete(c.valid, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.valid[hash] = pub
+	c.order = append(c.order, hash)
+}
+
+// forget drops verdicts of transactions that are committed; they will not
+// be checked again except as replays, which fail on their nonce first.
+func (c *sigCache) forget(hashes [][32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range hashes {
+		delete(c.valid, h)
+	}
+	// order keeps stale hashes until they age out; trim it when mostly stale.
+	if len(c.order) > 2*len(c.valid)+1024 {
+		kept := c.order[:0]
+		for _, h := range c.order {
+			if _, ok := c.valid[h]; ok {
+				kept = append(kept, h)
+			}
+		}
+		c.order = kept
+	}
+}
+
+// sigJob is one signature to check in a batch.
+type sigJob struct {
+	d   *decodedTx
+	pub []byte
+}
+
+// minBatch is the batch size below which verifying one by one is as fast.
+const minBatch = 8
+
+// verifyBatch checks many signatures at once, split across the CPUs, with
+// curve25519-voi's batch verifier (about 19 µs a signature against 52 µs
+// alone on our machines). Valid ones are added to the cache. Verdicts are
+// identical to one-by-one verification; only the speed differs.
+func (c *sigCache) verifyBatch(jobs []sigJob) {
+	if len(jobs) == 0 {
+		return
+	}
+	workers := runtime.GOMAXPROCS(0)
+	chunk := (len(jobs) + workers - 1) / workers
+	if chunk < minBatch {
+		chunk = minBatch
+	}
+	var wg sync.WaitGroup
+	for start := 0; start < len(jobs); start += chunk {
+		part := jobs[start:min(start+chunk, len(jobs))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.verifyChunk(part)
+		}()
+	}
+	wg.Wait()
+}
+
+func (c *sigCache) verifyChunk(jobs []sigJob) {
+	if len(jobs) < minBatch {
+		for _, j := range jobs {
+			c.verify(j.d, j.pub)
+		}
+		return
+	}
+	bv := cmted25519.NewBatchVerifier()
+	added := jobs[:0:0]
+	for _, j := range jobs {
+		// A malformed key or signature is left out of the batch; the
+		// one-by-one check in authenticate refuses it with a clear error.
+		if err := bv.Add(cmted25519.PubKey(j.pub), j.d.tx.BodyBytes, j.d.tx.Signature); err == nil {
+			added = append(added, j)
+		}
+	}
+	_, oks := bv.Verify()
+	for i, ok := range oks {
+		if ok {
+			c.add(added[i].d.hash, added[i].pub)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+// Package store holds Tally's application state: one IAVL tree, saved as a
+// new version at every block, plus a per-transaction write buffer (Cache)
+// and helpers shared by all keepers.
+package store
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// KV is the read-write key-value view a module's keeper works on.
+//
+// Keys should be non-empty. Slices passed to Set are copied; slices returned
+// by Get and passed to Iterate callbacks must not be modified.
+type KV interface {
+	// Get returns the value stored at key, or nil if it is absent.
+	Get(key []byte) []byte
+	// Has reports whether key is present.
+	Has(key []byte) bool
+	// Set stores value at key. A nil value is stored as an empty value, so
+	// Get returns []byte{} (never nil) for a present key.
+	Set(key, value []byte)
+	// Delete removes key; deleting an absent key is a no-op.
+	Delete(key []byte)
+	// Iterate visits keys in [start, end) (end nil = no upper bound, start nil
+	// = from the beginning) in ascending or descending key order; fn returns
+	// true to stop.
+	Iterate(start, end []byte, ascending bool, fn func(key, value []byte) (stop bool))
+}
+
+// PrefixEnd returns the smallest key greater than every key with prefix, or
+// nil if there is none (prefix is empty or all 0xFF bytes), which as an
+// iteration end means "no upper bound".
+func PrefixEnd(prefix []byte) []byte {
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xFF {
+			end := make([]byte, i+1)
+			copy(end, prefix)
+			end[i]++
+			return end
+		}
+	}
+	return nil
+}
+
+// IteratePrefix visits every key that starts with prefix in ascending order;
+// fn returns true to stop.
+func IteratePrefix(kv KV, prefix []byte, fn func(key, value []byte) (stop bool)) {
+	kv.Iterate(prefixStart(prefix), PrefixEnd(prefix), true, fn)
+}
+
+// ReverseIteratePrefix visits every key that starts with prefix in descending
+// order; fn returns true to stop.
+func ReverseIteratePrefix(kv KV, prefix []byte, fn func(key, value []byte) (stop bool)) {
+	kv.Iterate(prefixStart(prefix), PrefixEnd(prefix), false, fn)
+}
+
+func prefixStart(prefix []byte) []byte {
+	if len(prefix) == 0 {
+		return nil
+	}
+	return prefix
+}
+
+// GetProto decodes the value at key into m. It reports found=false (and
+// leaves m untouched) when the key is absent.
+func GetProto(kv KV, key []byte, m proto.Message) (found bool, err error) {
+	bz := kv.Get(key)
+	if bz == nil {
+		return false, nil
+	}
+	if err := proto.Unmarshal(bz, m); err != nil {
+		return true, fmt.Errorf("store: decode %T at key %X: %w", m, key, err)
+	}
+	return true, nil
+}
+
+// SetProto stores m at key using deterministic protobuf encoding, so equal
+// messages always produce equal bytes (and equal app hashes).
+func SetProto(kv KV, key []byte, m proto.Message) error {
+	bz, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("store: encode %T at key %X: %w", m, key, err)
+	}
+	kv.Set(key, bz)
+	return nil
+}
+
+// copyBytes returns a non-nil copy of b (nil becomes an empty slice).
+func copyBytes(b []byte) []byte {
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}

@@ -1,0 +1,318 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	dbm "github.com/cosmos/cosmos-db"
+	"github.com/cosmos/iavl"
+	idb "github.com/cosmos/iavl/db"
+)
+
+// DefaultCacheSize is the IAVL node cache size used when Options.CacheSize is 0.
+const DefaultCacheSize = 100_000
+
+// dbName is the database name inside Options.Dir (goleveldb and pebbledb
+// create Dir/application.db).
+const dbName = "application"
+
+// ErrVersionUnavailable is returned when a saved version was never written
+// or has been pruned.
+var ErrVersionUnavailable = errors.New("store: version not available")
+
+// Options selects the database and pruning policy. Read from the app config.
+type Options struct {
+	Dir            string // database directory; ignored for "memdb"
+	Backend        string // "goleveldb" (default when empty), "pebbledb", "memdb"
+	KeepRecent     uint64 // keep this many most recent versions; 0 = keep everything (no pruning)
+	KeepEvery      uint64 // align pruning to multiples of this; 0 = none (see Store.Commit)
+	CacheSize      int    // IAVL node cache size; 0 = DefaultCacheSize
+	InitialVersion uint64 // version of the first Commit when > 0 (CometBFT's initial height)
+}
+
+// Store is the application's single IAVL tree on a cosmos-db database, one
+// version per block. It implements KV over the working (uncommitted) tree.
+//
+// Concurrency: the working-tree methods (Get, Has, Set, Delete, Iterate,
+// WorkingHash, Rollback) and Commit must be called from a single goroutine
+// (the consensus connection). The saved-version readers (LastCommit,
+// AvailableVersions, GetAt, IterateAt, Prove) may be called concurrently from
+// other goroutines; they are serialised against Commit.
+type Store struct {
+	mu        sync.RWMutex // guards saved versions against Commit/Close
+	db        dbm.DB
+	tree      *iavl.MutableTree
+	opts      Options
+	iterating int // nesting depth of Iterate; writes are refused while > 0
+}
+
+var _ KV = (*Store)(nil)
+
+// Open opens (or creates) the database described by opts and loads the
+// latest saved version (0 if the database is new).
+//
+// Durability: IAVL runs with SyncOption(true), so Commit returns only after
+// the new version is fsynced. A kill -9 alone would not lose OS-buffered
+// writes, but a power loss or kernel crash could lose several unsynced
+// versions, and CometBFT's handshake can replay only the last block. Pruning
+// runs synchronously inside Commit (no AsyncPruningOption): it is simpler,
+// its errors surface to the caller, and no background goroutine races Close.
+func Open(opts Options) (*Store, error) {
+	if opts.CacheSize < 0 {
+		return nil, fmt.Errorf("store: negative cache size %d", opts.CacheSize)
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	db, err := openDB(opts)
+	if err != nil {
+		return nil, err
+	}
+	treeOpts := []iavl.Option{iavl.SyncOption(true), iavl.AsyncPruningOption(false)}
+	if opts.InitialVersion > 0 {
+		treeOpts = append(treeOpts, iavl.InitialVersionOption(opts.InitialVersion))
+	}
+	tree := iavl.NewMutableTree(idb.NewWrapper(db), opts.CacheSize, false, iavl.NewNopLogger(), treeOpts...)
+	if _, err := tree.Load(); err != nil {
+		return nil, errors.Join(fmt.Errorf("store: load latest version: %w", err), tree.Close(), db.Close())
+	}
+	return &Store{db: db, tree: tree, opts: opts}, nil
+}
+
+func openDB(opts Options) (dbm.DB, error) {
+	switch opts.Backend {
+	case "memdb":
+		return dbm.NewMemDB(), nil
+	case "", "goleveldb", "pebbledb":
+		if opts.Dir == "" {
+			return nil, errors.New("store: database directory is empty")
+		}
+		backend := dbm.GoLevelDBBackend
+		if opts.Backend == "pebbledb" {
+			backend = dbm.PebbleDBBackend
+		}
+		db, err := dbm.NewDB(dbName, backend, opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s database in %s: %w", backend, opts.Dir, err)
+		}
+		return db, nil
+	default:
+		return nil, fmt.Errorf("store: unsupported backend %q (want goleveldb, pebbledb or memdb)", opts.Backend)
+	}
+}
+
+// NewMemory returns a Store on an in-memory database without pruning, for tests.
+func NewMemory() *Store {
+	s, err := Open(Options{Backend: "memdb"})
+	if err != nil {
+		panic(fmt.Sprintf("store: open memdb: %v", err)) // cannot happen: memdb has no I/O
+	}
+	return s
+}
+
+// Get returns the working-tree value at key, or nil if absent.
+func (s *Store) Get(key []byte) []byte {
+	v, err := s.tree.Get(key)
+	if err != nil {
+		panic(fmt.Sprintf("store: get %X: %v", key, err))
+	}
+	return v
+}
+
+// Has reports whether key is present in the working tree.
+func (s *Store) Has(key []byte) bool {
+	return s.Get(key) != nil
+}
+
+// Set writes value (copied; nil means empty) at key in the working tree.
+// It panics if called from inside Iterate's callback.
+func (s *Store) Set(key, value []byte) {
+	s.checkNotIterating("Set")
+	if _, err := s.tree.Set(copyBytes(key), copyBytes(value)); err != nil {
+		panic(fmt.Sprintf("store: set %X: %v", key, err))
+	}
+}
+
+// Delete removes key from the working tree. It panics if called from inside
+// Iterate's callback.
+func (s *Store) Delete(key []byte) {
+	s.checkNotIterating("Delete")
+	if _, _, err := s.tree.Remove(key); err != nil {
+		panic(fmt.Sprintf("store: delete %X: %v", key, err))
+	}
+}
+
+// checkNotIterating turns a write during Iterate, which IAVL does not
+// support and would silently corrupt the iteration, into a loud failure.
+func (s *Store) checkNotIterating(op string) {
+	if s.iterating > 0 {
+		panic("store: " + op + " called during Store.Iterate; buffer writes in a Cache")
+	}
+}
+
+// Iterate visits the working tree's keys in [start, end); see KV.Iterate.
+// fn must not write to the Store (writing to a Cache over it is fine).
+func (s *Store) Iterate(start, end []byte, ascending bool, fn func(key, value []byte) (stop bool)) {
+	s.iterating++
+	defer func() { s.iterating-- }()
+	itr, err := s.tree.Iterator(start, end, ascending)
+	if err == nil {
+		err = drain(itr, fn)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("store: iterate [%X, %X): %v", start, end, err))
+	}
+}
+
+// drain feeds itr to fn until fn stops or itr ends, then closes itr.
+func drain(itr idb.Iterator, fn func(key, value []byte) bool) error {
+	for ; itr.Valid(); itr.Next() {
+		if fn(itr.Key(), itr.Value()) {
+			break
+		}
+	}
+	return errors.Join(itr.Error(), itr.Close())
+}
+
+// WorkingHash returns the root hash including uncommitted changes; this is
+// the app hash FinalizeBlock returns, and equals the hash Commit will return.
+func (s *Store) WorkingHash() []byte {
+	return s.tree.WorkingHash()
+}
+
+// Rollback discards all uncommitted working changes.
+func (s *Store) Rollback() {
+	s.tree.Rollback()
+}
+
+// Commit saves the working tree as a new version and then prunes.
+//
+// Pruning (when KeepRecent > 0): the KeepRecent most recent versions are
+// always kept. IAVL v1 can only delete a contiguous run of versions starting
+// at the oldest one (MutableTree.DeleteVersionsTo), so "keep every multiple
+// of KeepEvery forever" cannot be expressed; instead KeepEvery aligns
+// pruning: the oldest kept version is the largest multiple of KeepEvery that
+// is not newer than the oldest version of the KeepRecent window. So after a
+// Commit at version L the available versions are exactly [F, L] where
+//
+//	W = L - KeepRecent + 1          (oldest version of the window)
+//	F = W                           if KeepEvery == 0
+//	F = W - W%KeepEvery             if KeepEvery > 0 (a multiple of KeepEvery)
+//
+// (or from the first saved version if that is later). With KeepEvery > 0
+// between KeepRecent and KeepRecent+KeepEvery-1 versions are kept, and the
+// newest multiple of KeepEvery at or before the window stays available, e.g.
+// for a state-sync snapshot taken at that height.
+//
+// If pruning fails the new version is already durable: its version and hash
+// are returned together with the error.
+func (s *Store) Commit() (version int64, hash []byte, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hash, version, err = s.tree.SaveVersion()
+	if err != nil {
+		return 0, nil, fmt.Errorf("store: save version: %w", err)
+	}
+	if to := pruneTarget(version, s.opts.KeepRecent, s.opts.KeepEvery); to > 0 && s.tree.VersionExists(to) {
+		if err := s.tree.DeleteVersionsTo(to); err != nil {
+			return version, hash, fmt.Errorf("store: prune versions up to %d after saving %d: %w", to, version, err)
+		}
+	}
+	return version, hash, nil
+}
+
+// pruneTarget returns the newest version to delete after saving latest, or 0
+// when nothing is to be deleted. See Commit for the policy.
+func pruneTarget(latest int64, keepRecent, keepEvery uint64) int64 {
+	if keepRecent == 0 || latest <= 0 || keepRecent >= uint64(latest) {
+		return 0
+	}
+	oldestKept := uint64(latest) - keepRecent + 1
+	if keepEvery > 0 {
+		oldestKept -= oldestKept % keepEvery
+	}
+	if oldestKept <= 1 {
+		return 0
+	}
+	return int64(oldestKept - 1)
+}
+
+// LastCommit returns the last saved version and its root hash. A new store
+// returns (0, nil): nothing has been committed, so there is no app hash.
+func (s *Store) LastCommit() (version int64, hash []byte) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	version = s.tree.Version()
+	if version == 0 {
+		return 0, nil
+	}
+	return version, s.tree.Hash()
+}
+
+// AvailableVersions returns the saved versions that can be read, ascending.
+func (s *Store) AvailableVersions() []int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.tree.Version() == 0 {
+		return nil // IAVL would report [0] for an empty database
+	}
+	return s.tree.AvailableVersions()
+}
+
+// GetAt returns the value of key at a saved version (nil if absent), or an
+// error wrapping ErrVersionUnavailable.
+func (s *Store) GetAt(version int64, key []byte) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, err := s.saved(version)
+	if err != nil {
+		return nil, err
+	}
+	v, err := t.Get(key)
+	if err != nil {
+		return nil, fmt.Errorf("store: get %X at version %d: %w", key, version, err)
+	}
+	return v, nil
+}
+
+// IterateAt visits keys in [start, end) of a saved version; see KV.Iterate.
+// fn must not call Commit or Close.
+func (s *Store) IterateAt(version int64, start, end []byte, ascending bool, fn func(key, value []byte) bool) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, err := s.saved(version)
+	if err != nil {
+		return err
+	}
+	itr, err := t.Iterator(start, end, ascending)
+	if err == nil {
+		err = drain(itr, fn)
+	}
+	if err != nil {
+		return fmt.Errorf("store: iterate version %d: %w", version, err)
+	}
+	return nil
+}
+
+// saved returns the tree at a saved version. The caller holds s.mu.
+func (s *Store) saved(version int64) (*iavl.ImmutableTree, error) {
+	if version <= 0 || version > s.tree.Version() || !s.tree.VersionExists(version) {
+		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionUnavailable, version, s.tree.Version())
+	}
+	t, err := s.tree.GetImmutable(version)
+	if err != nil {
+		return nil, fmt.Errorf("store: load version %d: %w", version, err)
+	}
+	return t, nil
+}
+
+// Close closes the tree and the database. Uncommitted changes are lost.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := errors.Join(s.tree.Close(), s.db.Close()); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}

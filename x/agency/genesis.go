@@ -1,0 +1,129 @@
+package agency
+
+import (
+	"bytes"
+	"fmt"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	"github.com/tallyledger/tally/store"
+)
+
+// maxAgencyIDBytes bounds agency ids, which appear in keys and on screens.
+const maxAgencyIDBytes = 64
+
+// ValidateAgencyID checks an agency id: 1-64 characters of a-z, 0-9, '-', '_', '.'.
+func ValidateAgencyID(id string) error {
+	if id == "" || len(id) > maxAgencyIDBytes {
+		return ErrInvalidAgencyID.Wrapf("agency id %q must be 1 to %d characters", id, maxAgencyIDBytes)
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return ErrInvalidAgencyID.Wrapf("agency id %q may use only a-z, 0-9, '-', '_' and '.'", id)
+		}
+	}
+	return nil
+}
+
+// InitGenesis writes the genesis agencies and accounts. Derived fields
+// (member counts, admin counts, indexes) are recomputed, not trusted.
+// Every agency must end with at least one active admin.
+func (k Keeper) InitGenesis(kv store.KV, g *agencyv1.Genesis, height int64) error {
+	if g == nil {
+		return ErrInvalidGenesis.Wrapf("app_state.agency is missing; a chain needs at least one agency with an admin")
+	}
+	for _, a := range g.Agencies {
+		if err := ValidateAgencyID(a.Id); err != nil {
+			return err
+		}
+		if a.Name == "" {
+			return ErrInvalidGenesis.Wrapf("agency %q has no name", a.Id)
+		}
+		if _, ok := agencyv1.Kind_name[int32(a.Kind)]; !ok || a.Kind == agencyv1.Kind_KIND_UNSPECIFIED {
+			return ErrInvalidGenesis.Wrapf("agency %q has no valid kind", a.Id)
+		}
+		if _, err := k.Agency(kv, a.Id); err == nil {
+			return ErrInvalidGenesis.Wrapf("agency %q appears twice", a.Id)
+		}
+		rec := &agencyv1.Agency{Id: a.Id, Name: a.Name, Kind: a.Kind, Status: a.Status, CreatedHeight: a.CreatedHeight}
+		if rec.Status == agencyv1.Status_STATUS_UNSPECIFIED {
+			rec.Status = agencyv1.Status_STATUS_ACTIVE
+		}
+		if err := k.SetAgency(kv, rec); err != nil {
+			return err
+		}
+	}
+	for i, in := range g.Accounts {
+		if len(in.PubKey) != PubKeySize {
+			return ErrInvalidGenesis.Wrapf("account %d: pub_key must be %d bytes", i, PubKeySize)
+		}
+		acc := clone(in)
+		derived := AddressOf(in.PubKey)
+		switch {
+		case len(acc.Address) == 0:
+			acc.Address = derived
+		case acc.KeyRotations == 0 && !bytes.Equal(acc.Address, derived):
+			return ErrInvalidGenesis.Wrapf("account %x: address does not match its public key", acc.Address)
+		}
+		ag, err := k.Agency(kv, acc.AgencyId)
+		if err != nil {
+			return fmt.Errorf("account %x: %w", acc.Address, err)
+		}
+		if err := validateRoles(acc.Roles); err != nil {
+			return fmt.Errorf("account %x: %w", acc.Address, err)
+		}
+		acc.Roles = sortedRoles(acc.Roles)
+		for _, r := range acc.Roles {
+			if !RoleAllowed(ag.Kind, r) {
+				return ErrRoleNotAllowed.Wrapf("account %x: role %s cannot be held in a %s agency", acc.Address, RoleName(r), KindName(ag.Kind))
+			}
+		}
+		if acc.Status == agencyv1.Status_STATUS_UNSPECIFIED {
+			acc.Status = agencyv1.Status_STATUS_ACTIVE
+		}
+		if _, err := k.Account(kv, acc.Address); err == nil {
+			return ErrInvalidGenesis.Wrapf("account %x appears twice", acc.Address)
+		}
+		if holder := k.KeyHolder(kv, acc.PubKey); holder != nil {
+			return ErrInvalidGenesis.Wrapf("account %x: public key already used by account %x", acc.Address, holder)
+		}
+		if err := k.saveAccount(kv, nil, acc); err != nil {
+			return err
+		}
+	}
+	for _, a := range g.Agencies {
+		ag, err := k.Agency(kv, a.Id)
+		if err != nil {
+			return err
+		}
+		if ag.Status == agencyv1.Status_STATUS_ACTIVE && ag.ActiveAdmins == 0 {
+			return ErrInvalidGenesis.Wrapf("agency %q has no active admin account; give one account the admin role", a.Id)
+		}
+	}
+	return nil
+}
+
+// ExportGenesis reads every agency and account, in key order.
+func (k Keeper) ExportGenesis(kv store.KV) (*agencyv1.Genesis, error) {
+	g := &agencyv1.Genesis{}
+	var err error
+	store.IteratePrefix(kv, prefixAgency, func(_, v []byte) bool {
+		a := &agencyv1.Agency{}
+		if err = unmarshal(v, a); err != nil {
+			return true
+		}
+		g.Agencies = append(g.Agencies, a)
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	store.IteratePrefix(kv, prefixAccount, func(_, v []byte) bool {
+		a := &agencyv1.Account{}
+		if err = unmarshal(v, a); err != nil {
+			return true
+		}
+		g.Accounts = append(g.Accounts, a)
+		return false
+	})
+	return g, err
+}
