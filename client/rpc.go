@@ -1,0 +1,214 @@
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	"github.com/cometbft/cometbft/types"
+	ics23 "github.com/cosmos/ics23/go"
+)
+
+// ProofOpType is the proof type Tally nodes put in query responses: an ICS23
+// CommitmentProof against the IAVL root, which is the app hash.
+const ProofOpType = "ics23:iavl"
+
+// Client talks to one node's CometBFT RPC.
+type Client struct {
+	RPC *rpchttp.HTTP
+}
+
+// Dial connects to a node's RPC address (for example tcp://127.0.0.1:26657).
+func Dial(addr string) (*Client, error) {
+	c, err := rpchttp.New(addr, "/websocket")
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	return &Client{RPC: c}, nil
+}
+
+// Status returns the chain id and latest height the node reports.
+func (c *Client) Status(ctx context.Context) (chainID string, height int64, err error) {
+	st, err := c.RPC.Status(ctx)
+	if err != nil {
+		return "", 0, fmt.Errorf("node status: %w", err)
+	}
+	return st.NodeInfo.Network, st.SyncInfo.LatestBlockHeight, nil
+}
+
+// TxError is a transaction refused by CheckTx or failed in its block.
+type TxError struct {
+	Codespace string
+	Code      uint32
+	Log       string
+	Height    int64 // 0 when refused before inclusion
+}
+
+func (e *TxError) Error() string {
+	if e.Height > 0 {
+		return fmt.Sprintf("failed in block %d: %s", e.Height, e.Log)
+	}
+	return "refused: " + e.Log
+}
+
+// BroadcastAndWait sends tx with broadcast_tx_sync and waits until it is
+// committed, returning its result. A CheckTx refusal or an in-block failure
+// is a *TxError.
+func (c *Client) BroadcastAndWait(ctx context.Context, tx []byte) (*ctypes.ResultTx, error) {
+	res, err := c.RPC.BroadcastTxSync(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: %w", err)
+	}
+	if res.Code != abci.CodeTypeOK {
+		return nil, &TxError{Codespace: res.Codespace, Code: res.Code, Log: res.Log}
+	}
+	return c.WaitTx(ctx, res.Hash)
+}
+
+// WaitTx polls until the transaction with hash is in a committed block.
+func (c *Client) WaitTx(ctx context.Context, hash []byte) (*ctypes.ResultTx, error) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r, err := c.RPC.Tx(ctx, hash, false)
+		if err == nil {
+			if r.TxResult.Code != abci.CodeTypeOK {
+				return r, &TxError{Codespace: r.TxResult.Codespace, Code: r.TxResult.Code, Log: r.TxResult.Log, Height: r.Height}
+			}
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("transaction %X not committed before the deadline: %w", hash, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// TxHash is the hash CometBFT uses for a transaction.
+func TxHash(tx []byte) []byte { h := sha256.Sum256(tx); return h[:] }
+
+// Proven says what a query answer was checked against.
+type Proven struct {
+	// Height is the state version read; its app hash is in header Height+1.
+	Height  int64
+	AppHash []byte
+	// HeaderChecked is true when header Height+1 carried a commit signed by
+	// more than two thirds of the validator set the node reported.
+	HeaderChecked bool
+}
+
+// The code a node answers for an absent record (app.ErrNotFound).
+const (
+	notFoundCodespace = "tx"
+	notFoundCode      = 18
+)
+
+// ErrNotFound is returned by Query when the key is absent (with a proof of
+// absence when proving).
+var ErrNotFound = errors.New("not found")
+
+// Query reads path at height (0 = latest). With prove, the value, or its
+// absence, is checked against the app hash in the header of the next block,
+// whose commit is checked against the validator set the same node reports.
+// (The verifiable-reads work replaces that with a light client.)
+func (c *Client) Query(ctx context.Context, path string, data []byte, height int64, prove bool) (*abci.ResponseQuery, *Proven, error) {
+	res, err := c.RPC.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height, Prove: prove})
+	if err != nil {
+		return nil, nil, fmt.Errorf("query %s: %w", path, err)
+	}
+	r := res.Response
+	absent := r.Value == nil && r.Codespace == notFoundCodespace && r.Code == notFoundCode
+	if r.Code != abci.CodeTypeOK && !absent {
+		return &r, nil, fmt.Errorf("query %s: %s", path, r.Log)
+	}
+	var proven *Proven
+	if prove && r.ProofOps != nil {
+		if proven, err = c.verify(ctx, &r); err != nil {
+			return &r, nil, err
+		}
+	}
+	if absent {
+		return &r, proven, ErrNotFound
+	}
+	return &r, proven, nil
+}
+
+// ProvenValue checks an ICS23 proof of key (with value, or absent when value
+// is nil) against root.
+func ProvenValue(root, key, value, proofBytes []byte) error {
+	var p ics23.CommitmentProof
+	if err := p.Unmarshal(proofBytes); err != nil {
+		return fmt.Errorf("proof does not decode: %w", err)
+	}
+	if value == nil {
+		if !ics23.VerifyNonMembership(ics23.IavlSpec, root, &p, key) {
+			return fmt.Errorf("proof of absence of key %x does not verify against app hash %X", key, root)
+		}
+		return nil
+	}
+	if !ics23.VerifyMembership(ics23.IavlSpec, root, &p, key, value) {
+		return fmt.Errorf("proof of key %x does not verify against app hash %X", key, root)
+	}
+	return nil
+}
+
+func (c *Client) verify(ctx context.Context, r *abci.ResponseQuery) (*Proven, error) {
+	if len(r.ProofOps.Ops) != 1 || r.ProofOps.Ops[0].Type != ProofOpType {
+		return nil, fmt.Errorf("node returned no %s proof", ProofOpType)
+	}
+	root, checked, err := c.appHashAfter(ctx, r.Height)
+	if err != nil {
+		return nil, err
+	}
+	if err := ProvenValue(root, r.Key, r.Value, r.ProofOps.Ops[0].Data); err != nil {
+		return nil, err
+	}
+	return &Proven{Height: r.Height, AppHash: root, HeaderChecked: checked}, nil
+}
+
+// AppHashAfter returns the app hash of state at height (from header
+// height+1), waiting for that block if needed, with its commit checked.
+func (c *Client) AppHashAfter(ctx context.Context, height int64) ([]byte, error) {
+	root, _, err := c.appHashAfter(ctx, height)
+	return root, err
+}
+
+func (c *Client) appHashAfter(ctx context.Context, height int64) ([]byte, bool, error) {
+	next := height + 1
+	var commit *ctypes.ResultCommit
+	for {
+		var err error
+		commit, err = c.RPC.Commit(ctx, &next)
+		if err == nil && commit.CanonicalCommit {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, fmt.Errorf("header %d not available: %w", next, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	sh := commit.SignedHeader
+	vals, err := c.RPC.Validators(ctx, &next, nil, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("validators at %d: %w", next, err)
+	}
+	set, err := types.ValidatorSetFromExistingValidators(vals.Validators)
+	if err != nil {
+		return nil, false, fmt.Errorf("validator set at %d: %w", next, err)
+	}
+	if err := set.VerifyCommitLight(sh.ChainID, sh.Commit.BlockID, next, sh.Commit); err != nil {
+		return nil, false, fmt.Errorf("commit of header %d does not verify: %w", next, err)
+	}
+	if sh.Commit.BlockID.Hash.String() != sh.Header.Hash().String() {
+		return nil, false, fmt.Errorf("header %d does not match the block id its commit signs", next)
+	}
+	return sh.Header.AppHash, true, nil
+}

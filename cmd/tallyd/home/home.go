@@ -1,0 +1,171 @@
+// Package home lays out and runs a Tally node's home directory:
+//
+//	<home>/config/config.toml    CometBFT's configuration
+//	<home>/config/app.toml       Tally's node-local configuration (app.Config)
+//	<home>/config/genesis.json   the chain's genesis
+//	<home>/config/node_key.json  p2p identity
+//	<home>/config/priv_validator_key.json  consensus key (keep secret)
+//	<home>/data/                 CometBFT's block store and state
+//	<home>/data/tally/           the application's IAVL state
+//	<home>/keyring-<backend>/    account keys (see client/keys)
+package home
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/template"
+
+	cfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	"github.com/spf13/viper"
+
+	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/store"
+)
+
+// AppConfigFile is the path of app.toml inside a home.
+func AppConfigFile(home string) string { return filepath.Join(home, "config", "app.toml") }
+
+// StateDir is where the application's IAVL database lives inside a home.
+func StateDir(home string) string { return filepath.Join(home, "data", "tally") }
+
+// KeyringDir is where account keys of a backend live inside a home.
+func KeyringDir(home, backend string) string { return filepath.Join(home, "keyring-"+backend) }
+
+// DefaultCometConfig is CometBFT's default configuration with Tally's
+// choices: the kv indexer (clients look transactions up by hash), and
+// nothing else changed.
+func DefaultCometConfig(home string) *cfg.Config {
+	c := cfg.DefaultConfig()
+	c.SetRoot(home)
+	c.TxIndex.Indexer = "kv"
+	return c
+}
+
+// WriteConfigs writes config.toml and app.toml into home, creating its
+// folders. It overwrites existing files.
+func WriteConfigs(home string, comet *cfg.Config, appCfg app.Config) error {
+	cfg.EnsureRoot(home)
+	if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
+		return err
+	}
+	cfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), comet)
+	var buf bytes.Buffer
+	if err := appTOML.Execute(&buf, appCfg); err != nil {
+		return err
+	}
+	return os.WriteFile(AppConfigFile(home), buf.Bytes(), 0o600)
+}
+
+var appTOML = template.Must(template.New("app").Parse(`# Tally node configuration. Nothing here changes what state a block
+# produces; nodes with different settings reach the same app hash.
+
+# State database: "goleveldb" or "pebbledb".
+db_backend = "{{.DBBackend}}"
+
+# Pruning of old state versions. Keep the last pruning_keep_recent versions
+# (0 keeps everything) and every version that is a multiple of
+# pruning_keep_every. Queries and proofs work only at kept heights.
+pruning_keep_recent = {{.PruningKeepRecent}}
+pruning_keep_every = {{.PruningKeepEvery}}
+
+# Tree nodes kept in memory.
+iavl_cache_size = {{.IAVLCacheSize}}
+
+# Verified signatures remembered between CheckTx and FinalizeBlock, so a
+# node checks each signature once.
+signature_cache_size = {{.SignatureCacheSize}}
+`))
+
+// LoadConfigs reads config.toml and app.toml from home.
+func LoadConfigs(home string) (*cfg.Config, app.Config, error) {
+	comet := DefaultCometConfig(home)
+	v := viper.New()
+	v.SetConfigFile(filepath.Join(home, "config", "config.toml"))
+	if err := v.ReadInConfig(); err != nil {
+		return nil, app.Config{}, fmt.Errorf("reading %s: %w (run `tallyd init` first)", v.ConfigFileUsed(), err)
+	}
+	if err := v.Unmarshal(comet); err != nil {
+		return nil, app.Config{}, fmt.Errorf("parsing config.toml: %w", err)
+	}
+	comet.SetRoot(home)
+	if err := comet.ValidateBasic(); err != nil {
+		return nil, app.Config{}, fmt.Errorf("config.toml: %w", err)
+	}
+	appCfg := app.DefaultConfig()
+	av := viper.New()
+	av.SetConfigFile(AppConfigFile(home))
+	if err := av.ReadInConfig(); err != nil {
+		return nil, app.Config{}, fmt.Errorf("reading %s: %w", AppConfigFile(home), err)
+	}
+	if err := av.Unmarshal(&appCfg); err != nil {
+		return nil, app.Config{}, fmt.Errorf("parsing app.toml: %w", err)
+	}
+	return comet, appCfg, nil
+}
+
+// Node is a running Tally node: CometBFT with the app in-process.
+type Node struct {
+	*node.Node
+	App *app.App
+}
+
+// NewNode opens the state in home and builds (but does not start) a
+// CometBFT node running the app in-process.
+func NewNode(home string, logger log.Logger, opts app.Options) (*Node, error) {
+	comet, appCfg, err := LoadConfigs(home)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(appCfg.StoreOptions(StateDir(home)))
+	if err != nil {
+		return nil, fmt.Errorf("opening state in %s: %w", StateDir(home), err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = logger.With("module", "tally")
+	}
+	if opts.SignatureCacheSize == 0 {
+		opts.SignatureCacheSize = appCfg.SignatureCacheSize
+	}
+	a, err := app.New(st, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	nodeKey, err := p2p.LoadNodeKey(comet.NodeKeyFile())
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("loading node key: %w", err)
+	}
+	pv := privval.LoadFilePV(comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile())
+	n, err := node.NewNode(comet, pv, nodeKey,
+		proxy.NewLocalClientCreator(a),
+		node.DefaultGenesisDocProviderFunc(comet),
+		cfg.DefaultDBProvider,
+		node.DefaultMetricsProvider(comet.Instrumentation),
+		logger)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("creating node: %w", err)
+	}
+	return &Node{Node: n, App: a}, nil
+}
+
+// Shutdown stops the node if it is running and closes the app's state.
+func (n *Node) Shutdown() error {
+	var err error
+	if n.IsRunning() {
+		err = n.Stop()
+		n.Wait()
+	}
+	if cerr := n.App.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,55 @@
+// Command tallyd is the one Tally binary: it sets up and runs a validator
+// node (init, start) and is a client (keys, tx, query) for operators and
+// scripts.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultHome() string {
+	if h := os.Getenv("TALLY_HOME"); h != "" {
+		return h
+	}
+	dir, err := os.UserHomeDir()
+	if err != nil {
+		return ".tally"
+	}
+	return filepath.Join(dir, ".tally")
+}
+
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tallyd",
+		Short: "Tally: a Byzantine-fault-tolerant ledger for public agencies",
+		Long: `tallyd runs a Tally validator node and is the command-line client for it.
+
+Node operators:   tallyd init, tallyd start
+Account keys:     tallyd keys add|list|show|delete|import|export
+Transactions:     tallyd tx agency ...
+Reading state:    tallyd query agency ... [--prove]
+
+The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("home", defaultHome(), "node home directory (config, data, keyrings)")
+	root.AddCommand(versionCmd(), initCmd(), startCmd(), keysCmd(), txCmd(), queryCmd())
+	return root
+}
+
+func homeFlag(cmd *cobra.Command) string {
+	h, _ := cmd.Flags().GetString("home")
+	return h
+}
