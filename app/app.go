@@ -14,6 +14,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
+	cmttypes "github.com/cometbft/cometbft/types"
 
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/store"
@@ -153,7 +154,7 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 		if d == nil {
 			continue
 		}
-		if size += int64(len(d.raw)); size > req.MaxTxBytes {
+		if size += cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{d.raw}); size > req.MaxTxBytes { // counted as CometBFT counts: with protobuf framing
 			break
 		}
 		txs = append(txs, d.raw)

@@ -3,57 +3,63 @@ package app
 import (
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/module"
 )
 
-// inner returns the module message inside the oneof, or nil when empty.
-func inner(msg *txv1.Msg) any {
-	switch m := msg.Sum.(type) {
-	case *txv1.Msg_AddMember:
-		return m.AddMember
-	case *txv1.Msg_RemoveMember:
-		return m.RemoveMember
-	case *txv1.Msg_GrantRole:
-		return m.GrantRole
-	case *txv1.Msg_RevokeRole:
-		return m.RevokeRole
-	case *txv1.Msg_RotateKey:
-		return m.RotateKey
-	case *txv1.Msg_SuspendAccount:
-		return m.SuspendAccount
-	case *txv1.Msg_ReinstateAccount:
-		return m.ReinstateAccount
-	}
-	return nil
+// moduleRoutes is how one module's messages reach it. Each module has a
+// file route_<module>.go that fills one in; this list is the whole system.
+type moduleRoutes struct {
+	// owns reports whether msg is one of this module's messages.
+	owns func(msg *txv1.Msg) bool
+	// role is the permission table entry for each of the module's messages
+	// (anyActiveAccount when any active account may send it).
+	role func(msg *txv1.Msg) agencyv1.Role
+	// validate checks a message without state.
+	validate func(msg *txv1.Msg) error
+	// handle runs a message against state.
+	handle func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error
 }
 
-// validateBasic runs each module's stateless checks on a message.
-func validateBasic(msg *txv1.Msg) error {
-	m := inner(msg)
-	if m == nil {
-		return ErrInvalidMessage.Wrapf("message has no content or is of a type this node does not know; is the node up to date?")
+// routes lists every module's messages, in the order modules are wired.
+var routes = []moduleRoutes{
+	agencyRoutes,
+}
+
+func routeFor(msg *txv1.Msg) (moduleRoutes, bool) {
+	for _, r := range routes {
+		if r.owns(msg) {
+			return r, true
+		}
 	}
-	return agency.ValidateBasic(m)
+	return moduleRoutes{}, false
+}
+
+// RequiredRole is the permission table: the role each message needs. It is
+// the one place permissions are decided; handlers add only checks that
+// depend on the target (same agency, custodian of the item, ...). A message
+// type no module owns is refused.
+func RequiredRole(msg *txv1.Msg) (agencyv1.Role, bool) {
+	r, ok := routeFor(msg)
+	if !ok {
+		return 0, false
+	}
+	return r.role(msg), true
+}
+
+// validateBasic runs the owning module's stateless checks on a message.
+func validateBasic(msg *txv1.Msg) error {
+	r, ok := routeFor(msg)
+	if !ok {
+		return ErrInvalidMessage.Wrapf("message has no content or is of a type this node does not know (%T); is the node up to date?", msg.Sum)
+	}
+	return r.validate(msg)
 }
 
 // route hands a message to the module that owns it.
 func (a *App) route(ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
-	switch m := msg.Sum.(type) {
-	case *txv1.Msg_AddMember:
-		return a.agency.AddMember(ctx, signer, m.AddMember)
-	case *txv1.Msg_RemoveMember:
-		return a.agency.RemoveMember(ctx, signer, m.RemoveMember)
-	case *txv1.Msg_GrantRole:
-		return a.agency.GrantRole(ctx, signer, m.GrantRole)
-	case *txv1.Msg_RevokeRole:
-		return a.agency.RevokeRole(ctx, signer, m.RevokeRole)
-	case *txv1.Msg_RotateKey:
-		return a.agency.RotateKey(ctx, signer, m.RotateKey)
-	case *txv1.Msg_SuspendAccount:
-		return a.agency.SuspendAccount(ctx, signer, m.SuspendAccount)
-	case *txv1.Msg_ReinstateAccount:
-		return a.agency.ReinstateAccount(ctx, signer, m.ReinstateAccount)
+	r, ok := routeFor(msg)
+	if !ok {
+		return ErrInvalidMessage.Wrapf("no handler for message %T", msg.Sum)
 	}
-	return ErrInvalidMessage.Wrapf("no handler for message %T", msg.Sum)
+	return r.handle(a, ctx, signer, msg)
 }

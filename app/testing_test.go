@@ -48,7 +48,7 @@ func keyFor(name string) testKey {
 }
 
 func (k testKey) sign(b []byte) ([]byte, error) { return ed25519.Sign(k.priv, b), nil }
-func (k testKey) hex() string                  { return hex.EncodeToString(k.addr) }
+func (k testKey) hex() string                   { return hex.EncodeToString(k.addr) }
 
 // Agencies of the test genesis.
 const (

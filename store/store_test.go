@@ -584,7 +584,7 @@ func TestProofs(t *testing.T) {
 // BenchmarkCommit measures one block: 1000 sets (half updates, half inserts)
 // and a Commit, on a goleveldb tree that starts with 100k keys.
 func BenchmarkCommit(b *testing.B) {
-	s := openLevel(b, b.TempDir(), Options{KeepRecent: 10})
+	s := openLevel(b, b.TempDir(), Options{KeepRecent: 0})
 	defer s.Close()
 	key := func(i uint64) []byte { return binary.BigEndian.AppendUint64([]byte("acct/"), i*2654435761%(1<<40)) }
 	next := uint64(0)

@@ -312,4 +312,3 @@ func roleNames() []string {
 		out = append(out, agency.RoleName(agencyv1.Role(i)))
 	}
 }
-

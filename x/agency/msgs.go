@@ -224,6 +224,12 @@ func (k Keeper) RevokeRole(ctx module.Context, signer *agencyv1.Account, m *agen
 // RotateKey replaces the signer's own key after checking the new key's proof
 // of possession.
 func (k Keeper) RotateKey(ctx module.Context, signer *agencyv1.Account, m *agencyv1.MsgRotateKey) error {
+	// Earlier messages of the same transaction may have changed the signer's
+	// account (a role granted, a key already rotated): work on it as they left it.
+	signer, err := k.Account(ctx.Store, signer.Address)
+	if err != nil {
+		return err
+	}
 	if holder := k.KeyHolder(ctx.Store, m.NewPubKey); holder != nil {
 		return ErrKeyInUse.Wrapf("new public key is already the key of account %x", holder)
 	}

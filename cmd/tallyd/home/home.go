@@ -15,8 +15,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"text/template"
 
+	dbm "github.com/cometbft/cometbft-db"
 	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/cometbft/cometbft/node"
@@ -114,6 +116,35 @@ func LoadConfigs(home string) (*cfg.Config, app.Config, error) {
 type Node struct {
 	*node.Node
 	App *app.App
+	dbs *openDBs
+}
+
+// openDBs records every database CometBFT opens. CometBFT v0.40's node
+// does not close its transaction-index database on Stop, which keeps the
+// directory locked; Shutdown closes whatever is still open so the same
+// process can start the node again (tests, testnet supervisors).
+type openDBs struct {
+	mu  sync.Mutex
+	dbs []dbm.DB
+}
+
+func (o *openDBs) provider(ctx *cfg.DBContext) (dbm.DB, error) {
+	db, err := cfg.DefaultDBProvider(ctx)
+	if err == nil {
+		o.mu.Lock()
+		o.dbs = append(o.dbs, db)
+		o.mu.Unlock()
+	}
+	return db, err
+}
+
+func (o *openDBs) closeAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, db := range o.dbs {
+		_ = db.Close() // already-closed databases report an error; nothing to do
+	}
+	o.dbs = nil
 }
 
 // NewNode opens the state in home and builds (but does not start) a
@@ -144,17 +175,19 @@ func NewNode(home string, logger log.Logger, opts app.Options) (*Node, error) {
 		return nil, fmt.Errorf("loading node key: %w", err)
 	}
 	pv := privval.LoadFilePV(comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile())
+	dbs := &openDBs{}
 	n, err := node.NewNode(comet, pv, nodeKey,
 		proxy.NewLocalClientCreator(a),
 		node.DefaultGenesisDocProviderFunc(comet),
-		cfg.DefaultDBProvider,
+		dbs.provider,
 		node.DefaultMetricsProvider(comet.Instrumentation),
 		logger)
 	if err != nil {
+		dbs.closeAll()
 		a.Close()
 		return nil, fmt.Errorf("creating node: %w", err)
 	}
-	return &Node{Node: n, App: a}, nil
+	return &Node{Node: n, App: a, dbs: dbs}, nil
 }
 
 // Shutdown stops the node if it is running and closes the app's state.
@@ -164,6 +197,7 @@ func (n *Node) Shutdown() error {
 		err = n.Stop()
 		n.Wait()
 	}
+	n.dbs.closeAll()
 	if cerr := n.App.Close(); err == nil {
 		err = cerr
 	}

@@ -1,0 +1,50 @@
+# Tally developer targets. `make localnet` and `make test` are the two the
+# README promises work on a fresh machine.
+
+GO        ?= go
+BUILD_DIR ?= build
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/tallyledger/tally/app.Version=$(VERSION)
+LOCALNET  ?= $(BUILD_DIR)/localnet
+VALIDATORS ?= 4
+
+.PHONY: build install test test-short bench proto proto-check lint localnet localnet-reset clean
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BUILD_DIR)/tallyd ./cmd/tallyd
+
+install:
+	$(GO) install -ldflags '$(LDFLAGS)' ./cmd/tallyd
+
+## test: every test, including the in-process and multi-process network tests.
+test: build
+	TALLYD_BIN=$(CURDIR)/$(BUILD_DIR)/tallyd $(GO) test -count=1 -timeout 15m ./...
+
+test-short:
+	$(GO) test -count=1 -short ./...
+
+bench:
+	$(GO) test -run XXX -bench . -benchtime 3x ./app/
+
+## proto: regenerate Go code from proto/ with the pinned toolchain.
+proto:
+	./scripts/protogen.sh
+
+## proto-check: fail when the committed generated code is stale.
+proto-check: proto
+	@git diff --exit-code -- proto || { echo "generated protobuf code is stale: run 'make proto' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- proto)" || { echo "untracked generated files under proto/: run 'make proto' and commit"; git status --porcelain -- proto; exit 1; }
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+## localnet: a local multi-validator network with demo data (init if needed, then start).
+localnet: build
+	./scripts/localnet.sh $(BUILD_DIR)/tallyd $(LOCALNET) $(VALIDATORS)
+
+localnet-reset:
+	rm -rf $(LOCALNET)
+
+clean:
+	rm -rf $(BUILD_DIR)
