@@ -41,7 +41,8 @@ lint:
 
 ## localnet: a local multi-validator network with demo data (init if needed, then start).
 localnet: build
-	./scripts/localnet.sh $(BUILD_DIR)/tallyd $(LOCALNET) $(VALIDATORS)
+	@test -f $(LOCALNET)/testnet.json || $(BUILD_DIR)/tallyd testnet init --validators $(VALIDATORS) --output $(LOCALNET)
+	$(BUILD_DIR)/tallyd testnet start $(LOCALNET)
 
 localnet-reset:
 	rm -rf $(LOCALNET)

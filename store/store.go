@@ -37,14 +37,22 @@ type Options struct {
 // Concurrency: the working-tree methods (Get, Has, Set, Delete, Iterate,
 // WorkingHash, Rollback) and Commit must be called from a single goroutine
 // (the consensus connection). The saved-version readers (LastCommit,
-// AvailableVersions, GetAt, IterateAt, Prove) may be called concurrently from
-// other goroutines; they are serialised against Commit.
+// AvailableVersions, GetAt, IterateAt, Prove) may run concurrently from other
+// goroutines. IAVL shares nodes between versions and mutates shared nodes
+// when the working tree is written, so Set, Delete, Rollback and Commit wait
+// for in-flight readers: bound the work a query may do (e.g. paginate
+// IterateAt), or a long query delays block execution.
 type Store struct {
-	mu        sync.RWMutex // guards saved versions against Commit/Close
 	db        dbm.DB
 	tree      *iavl.MutableTree
 	opts      Options
 	iterating int // nesting depth of Iterate; writes are refused while > 0
+
+	// mu is held shared by saved-version readers and exclusively by every
+	// method that mutates IAVL state (Set, Delete, Rollback, Commit, Close).
+	mu          sync.RWMutex
+	lastVersion int64
+	lastHash    []byte // nil while lastVersion == 0
 }
 
 var _ KV = (*Store)(nil)
@@ -74,10 +82,15 @@ func Open(opts Options) (*Store, error) {
 		treeOpts = append(treeOpts, iavl.InitialVersionOption(opts.InitialVersion))
 	}
 	tree := iavl.NewMutableTree(idb.NewWrapper(db), opts.CacheSize, false, iavl.NewNopLogger(), treeOpts...)
-	if _, err := tree.Load(); err != nil {
+	version, err := tree.Load()
+	if err != nil {
 		return nil, errors.Join(fmt.Errorf("store: load latest version: %w", err), tree.Close(), db.Close())
 	}
-	return &Store{db: db, tree: tree, opts: opts}, nil
+	s := &Store{db: db, tree: tree, opts: opts, lastVersion: version}
+	if version > 0 {
+		s.lastHash = tree.Hash()
+	}
+	return s, nil
 }
 
 func openDB(opts Options) (dbm.DB, error) {
@@ -129,6 +142,8 @@ func (s *Store) Has(key []byte) bool {
 // It panics if called from inside Iterate's callback.
 func (s *Store) Set(key, value []byte) {
 	s.checkNotIterating("Set")
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if _, err := s.tree.Set(copyBytes(key), copyBytes(value)); err != nil {
 		panic(fmt.Sprintf("store: set %X: %v", key, err))
 	}
@@ -138,6 +153,8 @@ func (s *Store) Set(key, value []byte) {
 // Iterate's callback.
 func (s *Store) Delete(key []byte) {
 	s.checkNotIterating("Delete")
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if _, _, err := s.tree.Remove(key); err != nil {
 		panic(fmt.Sprintf("store: delete %X: %v", key, err))
 	}
@@ -183,6 +200,8 @@ func (s *Store) WorkingHash() []byte {
 
 // Rollback discards all uncommitted working changes.
 func (s *Store) Rollback() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.tree.Rollback()
 }
 
@@ -214,6 +233,7 @@ func (s *Store) Commit() (version int64, hash []byte, err error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: save version: %w", err)
 	}
+	s.lastVersion, s.lastHash = version, hash
 	if to := pruneTarget(version, s.opts.KeepRecent, s.opts.KeepEvery); to > 0 && s.tree.VersionExists(to) {
 		if err := s.tree.DeleteVersionsTo(to); err != nil {
 			return version, hash, fmt.Errorf("store: prune versions up to %d after saving %d: %w", to, version, err)
@@ -243,18 +263,14 @@ func pruneTarget(latest int64, keepRecent, keepEvery uint64) int64 {
 func (s *Store) LastCommit() (version int64, hash []byte) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	version = s.tree.Version()
-	if version == 0 {
-		return 0, nil
-	}
-	return version, s.tree.Hash()
+	return s.lastVersion, s.lastHash
 }
 
 // AvailableVersions returns the saved versions that can be read, ascending.
 func (s *Store) AvailableVersions() []int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.tree.Version() == 0 {
+	if s.lastVersion == 0 {
 		return nil // IAVL would report [0] for an empty database
 	}
 	return s.tree.AvailableVersions()
@@ -277,7 +293,7 @@ func (s *Store) GetAt(version int64, key []byte) ([]byte, error) {
 }
 
 // IterateAt visits keys in [start, end) of a saved version; see KV.Iterate.
-// fn must not call Commit or Close.
+// fn must not call methods of s (a waiting Commit would deadlock them).
 func (s *Store) IterateAt(version int64, start, end []byte, ascending bool, fn func(key, value []byte) bool) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -297,8 +313,8 @@ func (s *Store) IterateAt(version int64, start, end []byte, ascending bool, fn f
 
 // saved returns the tree at a saved version. The caller holds s.mu.
 func (s *Store) saved(version int64) (*iavl.ImmutableTree, error) {
-	if version <= 0 || version > s.tree.Version() || !s.tree.VersionExists(version) {
-		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionUnavailable, version, s.tree.Version())
+	if version <= 0 || version > s.lastVersion || !s.tree.VersionExists(version) {
+		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionUnavailable, version, s.lastVersion)
 	}
 	t, err := s.tree.GetImmutable(version)
 	if err != nil {

@@ -3,8 +3,12 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	ics23 "github.com/cosmos/ics23/go"
@@ -371,6 +375,41 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestSurvivesKill commits in a child process that then SIGKILLs itself
+// without closing the store; every committed version must be readable.
+func TestSurvivesKill(t *testing.T) {
+	if dir := os.Getenv("STORE_KILL_DIR"); dir != "" {
+		s := openLevel(t, dir, Options{})
+		for v := 1; v <= 3; v++ {
+			s.Set([]byte("k"), []byte(fmt.Sprint(v)))
+			_, h := commit(t, s)
+			fmt.Printf("hash=%X\n", h)
+		}
+		s.Set([]byte("k"), []byte("uncommitted"))
+		self, err := os.FindProcess(os.Getpid())
+		require.NoError(t, err)
+		require.NoError(t, self.Kill())
+		select {} // wait for the signal
+	}
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSurvivesKill$")
+	cmd.Env = append(os.Environ(), "STORE_KILL_DIR="+dir)
+	out, err := cmd.Output()
+	require.Error(t, err, "child must die by SIGKILL")
+	lines := strings.Fields(string(out))
+	require.Len(t, lines, 3, "child output: %s", out)
+
+	s := openLevel(t, dir, Options{})
+	defer s.Close()
+	v, h := s.LastCommit()
+	require.Equal(t, int64(3), v)
+	require.Equal(t, lines[2], fmt.Sprintf("hash=%X", h))
+	require.Equal(t, []byte("3"), s.Get([]byte("k")))
+}
+
 func TestPruneTarget(t *testing.T) {
 	tests := []struct {
 		latest                int64
@@ -506,6 +545,55 @@ func TestGetAtIterateAt(t *testing.T) {
 	}
 }
 
+// TestConcurrentReaders runs saved-version readers (as ABCI queries would)
+// while the consensus goroutine writes, commits, prunes and rolls back.
+// Run with -race.
+func TestConcurrentReaders(t *testing.T) {
+	s := openLevel(t, t.TempDir(), Options{KeepRecent: 2})
+	defer s.Close()
+	s.Set([]byte("k"), []byte("0"))
+	commit(t, s)
+
+	done := make(chan struct{})
+	readerErr := make(chan error, 1)
+	go func() {
+		defer close(readerErr)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			v, h := s.LastCommit()
+			val, proof, err := s.Prove(v, []byte("k"))
+			if errors.Is(err, ErrVersionUnavailable) {
+				continue // pruned between LastCommit and Prove
+			}
+			if err == nil {
+				err = VerifyProof(h, []byte("k"), val, proof)
+			}
+			if err == nil {
+				err = s.IterateAt(v, nil, nil, true, func(_, _ []byte) bool { return false })
+			}
+			if err != nil && !errors.Is(err, ErrVersionUnavailable) {
+				readerErr <- err
+				return
+			}
+			_ = s.AvailableVersions()
+		}
+	}()
+	for i := 1; i <= 100; i++ {
+		s.Set([]byte("k"), []byte(fmt.Sprint(i)))
+		s.Set([]byte(fmt.Sprintf("x%d", i)), []byte("v"))
+		if i%7 == 0 {
+			s.Rollback()
+		}
+		commit(t, s)
+	}
+	close(done)
+	require.NoError(t, <-readerErr)
+}
+
 func TestProofs(t *testing.T) {
 	s := NewMemory()
 	for _, k := range []string{"b", "d", "f"} {
@@ -582,11 +670,22 @@ func TestProofs(t *testing.T) {
 }
 
 // BenchmarkCommit measures one block: 1000 sets (half updates, half inserts)
-// and a Commit, on a goleveldb tree that starts with 100k keys.
+// and a Commit, on a goleveldb tree that starts with 100k keys, with the
+// default node cache, without and with pruning.
 func BenchmarkCommit(b *testing.B) {
-	s := openLevel(b, b.TempDir(), Options{KeepRecent: 0})
+	for _, keepRecent := range []uint64{0, 10} {
+		b.Run(fmt.Sprintf("keep-recent=%d", keepRecent), func(b *testing.B) {
+			benchmarkCommit(b, Options{KeepRecent: keepRecent})
+		})
+	}
+}
+
+func benchmarkCommit(b *testing.B, opts Options) {
+	s := openLevel(b, b.TempDir(), opts)
 	defer s.Close()
-	key := func(i uint64) []byte { return binary.BigEndian.AppendUint64([]byte("acct/"), i*2654435761%(1<<40)) }
+	key := func(i uint64) []byte { // spread keys over the key space
+		return binary.BigEndian.AppendUint64([]byte("acct/"), i*2654435761%(1<<40))
+	}
 	next := uint64(0)
 	for next < 100_000 {
 		for j := 0; j < 10_000; j++ {

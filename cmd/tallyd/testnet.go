@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tallyledger/tally/testnet"
+)
+
+func testnetCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "testnet",
+		Short: "Create and run a local multi-agency network for demonstrations and tests",
+		Long: `A local network is several real tallyd validators on this machine, each run
+by a different agency (treasury, revenue, benefits, food standards, then
+councils), talking to each other over loopback.
+
+  tallyd testnet init --validators 4 --output ./localnet
+  tallyd testnet start ./localnet
+
+Demo keys are in ./localnet/keyring-test (UNENCRYPTED; demos only), named
+<agency>-admin and <agency>-<role>, for example revenue-collector. Use them
+with --home ./localnet/<agency> --keyring-dir ./localnet/keyring-test
+--keyring-backend test.`,
+	}
+	cmd.AddCommand(testnetInitCmd(), testnetStartCmd())
+	return cmd
+}
+
+func testnetInitCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "init --validators N --output DIR",
+		Short: "Write a new local network: node homes, a shared genesis and demo keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			opts := testnet.DefaultOptions()
+			opts.Validators, _ = f.GetInt("validators")
+			opts.ChainID, _ = f.GetString("chain-id")
+			opts.BasePort, _ = f.GetInt("base-port")
+			opts.TimeoutCommit, _ = f.GetDuration("timeout-commit")
+			opts.SkipTimeoutCommit, _ = f.GetBool("skip-timeout-commit")
+			out, _ := f.GetString("output")
+			m, err := testnet.Init(out, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Created a %d-validator network %q in %s\n", len(m.Nodes), m.ChainID, out)
+			for _, n := range m.Nodes {
+				fmt.Printf("  %-12s rpc %s  p2p %s\n", n.Name, n.RPC, n.P2P)
+			}
+			fmt.Printf("Demo keys (unencrypted): %s\nStart it with: tallyd testnet start %s\n", m.KeyringDir, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	def := testnet.DefaultOptions()
+	f.Int("validators", def.Validators, fmt.Sprintf("number of validators, 1 to %d", testnet.MaxValidators))
+	f.String("output", "./localnet", "directory to create")
+	f.String("chain-id", def.ChainID, "chain id")
+	f.Int("base-port", def.BasePort, "first port; node i uses base+10i (p2p), +1 (RPC), +2 (pprof)")
+	f.Duration("timeout-commit", 0, "CometBFT consensus timeout_commit (default: CometBFT's)")
+	f.Bool("skip-timeout-commit", false, "CometBFT consensus skip_timeout_commit")
+	return cmd
+}
+
+func testnetStartCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "start DIR",
+		Short: "Run every node of a local network until Ctrl-C",
+		Long: `start runs each node as a child process (logs in DIR/<agency>/tallyd.log),
+waits until the network commits blocks, prints each node's RPC address,
+then prints the height and app hash of every node every few seconds.
+Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := testnet.Load(args[0])
+			if err != nil {
+				return err
+			}
+			bin, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			every, _ := cmd.Flags().GetDuration("status-every")
+			net := testnet.NewNetwork(m, bin)
+			if err := net.StartAll(); err != nil {
+				return err
+			}
+			defer func() {
+				fmt.Println("Stopping every node...")
+				net.StopAll()
+				fmt.Println("Stopped. Start again with: tallyd testnet start", args[0])
+			}()
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			go func() { <-sig; cancel() }()
+
+			fmt.Printf("Starting %d validators of %q...\n", len(m.Nodes), m.ChainID)
+			waitCtx, waitCancel := context.WithTimeout(ctx, 90*time.Second)
+			defer waitCancel()
+			for _, n := range m.Nodes {
+				if err := net.WaitHeight(waitCtx, n.Name, 1); err != nil {
+					return fmt.Errorf("%w (see %s)", err, n.LogFile)
+				}
+			}
+			fmt.Println("The network is committing blocks.")
+			for _, n := range m.Nodes {
+				fmt.Printf("  %-12s RPC %s   log %s\n", n.Name, strings.Replace(n.RPC, "tcp://", "http://", 1), n.LogFile)
+			}
+			fmt.Printf("Demo keys: --keyring-backend test --keyring-dir %s\nPress Ctrl-C to stop.\n", m.KeyringDir)
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-tick.C:
+					printStatus(ctx, net)
+				}
+			}
+		},
+	}
+	cmd.Flags().Duration("status-every", 5*time.Second, "how often to print each node's height and app hash")
+	return cmd
+}
+
+func printStatus(ctx context.Context, net *testnet.Network) {
+	var parts []string
+	for _, s := range net.Statuses(ctx) {
+		if !s.Online {
+			parts = append(parts, fmt.Sprintf("%s: OFFLINE", s.Name))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: h=%d app=%.8s", s.Name, s.Height, s.AppHash))
+	}
+	fmt.Printf("[%s] %s\n", time.Now().Format("15:04:05"), strings.Join(parts, " | "))
+}

@@ -1,0 +1,208 @@
+package testnet
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tallyledger/tally/client"
+)
+
+// Network runs the nodes of a local network as child tallyd processes.
+type Network struct {
+	Manifest *Manifest
+	// Bin is the tallyd binary to run.
+	Bin string
+
+	mu    sync.Mutex
+	procs map[string]*proc
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// NewNetwork prepares to run the network m with binary bin.
+func NewNetwork(m *Manifest, bin string) *Network {
+	return &Network{Manifest: m, Bin: bin, procs: map[string]*proc{}}
+}
+
+// Node returns the manifest entry called name.
+func (n *Network) Node(name string) (Node, error) {
+	for _, nd := range n.Manifest.Nodes {
+		if nd.Name == name {
+			return nd, nil
+		}
+	}
+	return Node{}, fmt.Errorf("no node %q in this network", name)
+}
+
+// Start starts the named node as a child process whose output is appended
+// to its log file. Starting a running node is an error.
+func (n *Network) Start(name string) error {
+	nd, err := n.Node(name)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p, ok := n.procs[name]; ok && !p.exited() {
+		return fmt.Errorf("node %s is already running (pid %d)", name, p.cmd.Process.Pid)
+	}
+	logf, err := os.OpenFile(nd.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(n.Bin, "start", "--home", nd.Home)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = childAttrs()
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	n.procs[name] = p
+	return nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Running reports whether the named node's process is alive.
+func (n *Network) Running(name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p, ok := n.procs[name]
+	return ok && !p.exited()
+}
+
+// Stop stops the named node: SIGTERM and up to grace for a clean exit,
+// then SIGKILL. Kill (grace 0) sends SIGKILL at once, like a power cut.
+func (n *Network) Stop(name string, grace time.Duration) error {
+	n.mu.Lock()
+	p, ok := n.procs[name]
+	n.mu.Unlock()
+	if !ok || p.exited() {
+		return nil
+	}
+	if grace > 0 {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+			return nil
+		case <-time.After(grace):
+		}
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	return nil
+}
+
+// Kill stops the named node with SIGKILL, without warning.
+func (n *Network) Kill(name string) error { return n.Stop(name, 0) }
+
+// StartAll starts every node.
+func (n *Network) StartAll() error {
+	for _, nd := range n.Manifest.Nodes {
+		if err := n.Start(nd.Name); err != nil {
+			n.StopAll()
+			return err
+		}
+	}
+	return nil
+}
+
+// StopAll stops every node cleanly, in parallel.
+func (n *Network) StopAll() {
+	var wg sync.WaitGroup
+	for _, nd := range n.Manifest.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = n.Stop(nd.Name, 15*time.Second)
+		}()
+	}
+	wg.Wait()
+}
+
+// Status is what one node reports about itself.
+type Status struct {
+	Name    string
+	Online  bool
+	Height  int64
+	AppHash string
+	Err     error
+}
+
+// Statuses asks every node for its latest height and app hash.
+func (n *Network) Statuses(ctx context.Context) []Status {
+	out := make([]Status, len(n.Manifest.Nodes))
+	var wg sync.WaitGroup
+	for i, nd := range n.Manifest.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = nodeStatus(ctx, nd)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func nodeStatus(ctx context.Context, nd Node) Status {
+	st := Status{Name: nd.Name}
+	c, err := client.Dial(nd.RPC)
+	if err != nil {
+		st.Err = err
+		return st
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	res, err := c.RPC.Status(ctx)
+	if err != nil {
+		st.Err = err
+		return st
+	}
+	st.Online = true
+	st.Height = res.SyncInfo.LatestBlockHeight
+	st.AppHash = res.SyncInfo.LatestAppHash.String()
+	return st
+}
+
+// WaitHeight waits until the named node reports at least height.
+func (n *Network) WaitHeight(ctx context.Context, name string, height int64) error {
+	nd, err := n.Node(name)
+	if err != nil {
+		return err
+	}
+	var last Status
+	for {
+		last = nodeStatus(ctx, nd)
+		if last.Online && last.Height >= height {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s did not reach height %d (last: height %d, err %v): %w", name, height, last.Height, last.Err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+

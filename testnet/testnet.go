@@ -1,0 +1,229 @@
+// Package testnet builds and runs local Tally networks: several real
+// tallyd validators, each owned by a different agency, agreeing over real
+// p2p connections on loopback. It serves council demonstrations
+// (`make localnet`), network tests and benchmarks.
+package testnet
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client/keys"
+	"github.com/tallyledger/tally/cmd/tallyd/home"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+)
+
+// ManifestFile is the file in a network directory that describes it.
+const ManifestFile = "testnet.json"
+
+// MaxValidators is the largest local network init builds.
+const MaxValidators = 10
+
+// Manifest describes a local network: where each node lives and listens.
+type Manifest struct {
+	ChainID    string `json:"chain_id"`
+	KeyringDir string `json:"keyring_dir"` // test backend: UNENCRYPTED demo keys
+	Nodes      []Node `json:"nodes"`
+}
+
+// Node is one validator of a local network.
+type Node struct {
+	Name    string `json:"name"` // the agency id, also the node's folder name
+	Agency  string `json:"agency"`
+	Home    string `json:"home"`
+	NodeID  string `json:"node_id"`
+	RPC     string `json:"rpc"`      // tcp://127.0.0.1:port
+	P2P     string `json:"p2p"`      // 127.0.0.1:port
+	Pprof   string `json:"pprof"`    // 127.0.0.1:port, for CPU profiles under load
+	LogFile string `json:"log_file"` // where `testnet start` writes the node's output
+}
+
+// seat is an agency that may run a validator, in the order seats are filled.
+type seat struct {
+	id, name string
+	kind     agencyv1.Kind
+	roles    map[string]agencyv1.Role // demo account suffix → role
+}
+
+var validatorSeats = []seat{
+	{"treasury", "HM Treasury", agencyv1.Kind_KIND_TREASURY, map[string]agencyv1.Role{"officer": agencyv1.Role_ROLE_TREASURY}},
+	{"revenue", "Revenue and Customs", agencyv1.Kind_KIND_TAX_AUTHORITY, map[string]agencyv1.Role{"collector": agencyv1.Role_ROLE_TAX_COLLECTOR}},
+	{"benefits", "Benefits Agency", agencyv1.Kind_KIND_BENEFITS, map[string]agencyv1.Role{"caseworker": agencyv1.Role_ROLE_CASEWORKER, "payer": agencyv1.Role_ROLE_PAYER}},
+	{"fsa", "Food Standards Agency", agencyv1.Kind_KIND_REGULATOR, map[string]agencyv1.Role{"inspector": agencyv1.Role_ROLE_INSPECTOR, "regulator": agencyv1.Role_ROLE_REGULATOR}},
+	{"northshire", "Northshire Council", agencyv1.Kind_KIND_COUNCIL, map[string]agencyv1.Role{"collector": agencyv1.Role_ROLE_TAX_COLLECTOR}},
+	{"riverside", "Riverside Council", agencyv1.Kind_KIND_COUNCIL, map[string]agencyv1.Role{"collector": agencyv1.Role_ROLE_TAX_COLLECTOR}},
+	{"eastmoor", "Eastmoor Council", agencyv1.Kind_KIND_COUNCIL, map[string]agencyv1.Role{"collector": agencyv1.Role_ROLE_TAX_COLLECTOR}},
+	{"westvale", "Westvale Council", agencyv1.Kind_KIND_COUNCIL, map[string]agencyv1.Role{"collector": agencyv1.Role_ROLE_TAX_COLLECTOR}},
+	{"southfen", "Southfen Council", agencyv1.Kind_KIND_COUNCIL, map[string]agencyv1.Role{"collector": agencyv1.Role_ROLE_TAX_COLLECTOR}},
+	{"highdale", "Highdale Council", agencyv1.Kind_KIND_COUNCIL, map[string]agencyv1.Role{"collector": agencyv1.Role_ROLE_TAX_COLLECTOR}},
+}
+
+// otherAgencies hold accounts but run no validator.
+var otherAgencies = []seat{
+	{"bank", "Clearing Bank", agencyv1.Kind_KIND_BANK, map[string]agencyv1.Role{"settlement": agencyv1.Role_ROLE_SETTLEMENT_BANK}},
+	{"dalefarm", "Dale Farm", agencyv1.Kind_KIND_BUSINESS, map[string]agencyv1.Role{"producer": agencyv1.Role_ROLE_PRODUCER}},
+}
+
+// Options shape a new local network.
+type Options struct {
+	Validators int
+	ChainID    string
+	// BasePort is the first port used; node i listens for p2p on
+	// BasePort+10i, RPC on BasePort+10i+1 and pprof on BasePort+10i+2.
+	BasePort int
+	// TimeoutCommit overrides CometBFT's consensus timeout_commit when non-zero.
+	TimeoutCommit time.Duration
+	// SkipTimeoutCommit sets CometBFT's skip_timeout_commit.
+	SkipTimeoutCommit bool
+}
+
+// DefaultOptions is a 4-validator network on ports 27000 and up.
+func DefaultOptions() Options {
+	return Options{Validators: 4, ChainID: "tally-localnet", BasePort: 27000}
+}
+
+// Init writes a new local network into dir: one home per validator, a
+// shared genesis with every agency, its admin and role accounts, and demo
+// keys in an unencrypted test keyring. It refuses a dir that already holds
+// a network.
+func Init(dir string, opts Options) (*Manifest, error) {
+	if opts.Validators < 1 || opts.Validators > MaxValidators {
+		return nil, fmt.Errorf("--validators %d: choose 1 to %d", opts.Validators, MaxValidators)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil {
+		return nil, fmt.Errorf("%s already holds a network; start it with `tallyd testnet start %s`, or remove the folder to make a new one", dir, dir)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{ChainID: opts.ChainID, KeyringDir: filepath.Join(dir, "keyring-test")}
+	kr, err := keys.Open(m.KeyringDir, keys.BackendTest, nil)
+	if err != nil {
+		return nil, err
+	}
+
+	state := &appv1.GenesisState{Params: app.DefaultParams(), Agency: &agencyv1.Genesis{}}
+	addAgency := func(s seat) error {
+		state.Agency.Agencies = append(state.Agency.Agencies, &agencyv1.Agency{Id: s.id, Name: s.name, Kind: s.kind})
+		add := func(keyName string, role agencyv1.Role) error {
+			info, err := kr.Add(keyName)
+			if err != nil {
+				return err
+			}
+			pub, err := base64.StdEncoding.DecodeString(info.PubKey)
+			if err != nil {
+				return err
+			}
+			state.Agency.Accounts = append(state.Agency.Accounts, &agencyv1.Account{PubKey: pub, AgencyId: s.id, Roles: []agencyv1.Role{role}})
+			return nil
+		}
+		if err := add(s.id+"-admin", agencyv1.Role_ROLE_ADMIN); err != nil {
+			return err
+		}
+		for _, suffix := range sortedKeys(s.roles) {
+			if err := add(s.id+"-"+suffix, s.roles[suffix]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	var vals []home.Validator
+	for i := 0; i < opts.Validators; i++ {
+		s := validatorSeats[i]
+		base := opts.BasePort + 10*i
+		n := Node{
+			Name:    s.id,
+			Agency:  s.id,
+			Home:    filepath.Join(dir, s.id),
+			RPC:     fmt.Sprintf("tcp://127.0.0.1:%d", base+1),
+			P2P:     fmt.Sprintf("127.0.0.1:%d", base),
+			Pprof:   fmt.Sprintf("127.0.0.1:%d", base+2),
+			LogFile: filepath.Join(dir, s.id, "tallyd.log"),
+		}
+		id, err := home.InitNode(n.Home, s.id)
+		if err != nil {
+			return nil, err
+		}
+		n.NodeID = id.NodeID
+		m.Nodes = append(m.Nodes, n)
+		vals = append(vals, home.Validator{Name: s.id, PubKey: id.ConsensusPK, Power: home.DefaultPower})
+		if err := addAgency(s); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range otherAgencies {
+		if err := addAgency(s); err != nil {
+			return nil, err
+		}
+	}
+
+	genesisTime := time.Now().UTC()
+	for i, n := range m.Nodes {
+		comet, appCfg, err := home.LoadConfigs(n.Home)
+		if err != nil {
+			return nil, err
+		}
+		comet.RPC.ListenAddress = n.RPC
+		comet.RPC.PprofListenAddress = n.Pprof
+		comet.P2P.ListenAddress = "tcp://" + n.P2P
+		comet.P2P.ExternalAddress = n.P2P
+		comet.P2P.AddrBookStrict = false // loopback peers are "non-routable" to CometBFT
+		comet.P2P.AllowDuplicateIP = true
+		comet.P2P.PersistentPeers = peersExcept(m.Nodes, i)
+		if opts.TimeoutCommit > 0 {
+			comet.Consensus.TimeoutCommit = opts.TimeoutCommit
+		}
+		comet.Consensus.SkipTimeoutCommit = opts.SkipTimeoutCommit
+		if err := home.WriteConfigs(n.Home, comet, appCfg); err != nil {
+			return nil, err
+		}
+		if _, err := home.WriteGenesis(comet.GenesisFile(), m.ChainID, genesisTime, vals, state); err != nil {
+			return nil, err
+		}
+	}
+	return m, m.save(dir)
+}
+
+func peersExcept(nodes []Node, skip int) string {
+	var peers []string
+	for i, n := range nodes {
+		if i != skip {
+			peers = append(peers, n.NodeID+"@"+n.P2P)
+		}
+	}
+	return strings.Join(peers, ",")
+}
+
+func (m *Manifest) save(dir string) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ManifestFile), append(b, '\n'), 0o644)
+}
+
+// Load reads the manifest of the network in dir.
+func Load(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a local network (no %s); create one with `tallyd testnet init --output %s`: %w", dir, ManifestFile, dir, err)
+	}
+	m := &Manifest{}
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("%s: %w", ManifestFile, err)
+	}
+	return m, nil
+}
+
+func sortedKeys(m map[string]agencyv1.Role) []string { return slices.Sorted(maps.Keys(m)) }
