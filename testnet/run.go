@@ -205,4 +205,3 @@ func (n *Network) WaitHeight(ctx context.Context, name string, height int64) err
 		}
 	}
 }
-

@@ -46,6 +46,8 @@ The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 	}
 	root.PersistentFlags().String("home", defaultHome(), "node home directory (config, data, keyrings)")
 	root.AddCommand(versionCmd(), initCmd(), startCmd(), keysCmd(), txCmd(), queryCmd(), testnetCmd())
+	root.AddCommand(loadCmd())
+	root.AddCommand(genesisCmd())
 	return root
 }
 

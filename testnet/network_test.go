@@ -1,0 +1,236 @@
+package testnet_test
+
+import (
+	"context"
+	"flag"
+	"crypto/ed25519"
+	"fmt"
+	"math/rand"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/testnet"
+	"github.com/tallyledger/tally/x/agency"
+)
+
+var tallyd string
+
+// TestMain builds tallyd once, unless TALLYD_BIN names a built binary.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	tallyd = os.Getenv("TALLYD_BIN")
+	if tallyd == "" {
+		dir, err := os.MkdirTemp("", "tallyd-bin")
+		if err != nil {
+			panic(err)
+		}
+		tallyd = filepath.Join(dir, "tallyd")
+		out, err := exec.Command("go", "build", "-o", tallyd, "../cmd/tallyd").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building tallyd: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// freeBase finds a base port with the 40 ports a local network needs free.
+func freeBase(t *testing.T) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base := 30000 + 10*rand.Intn(2000)
+		ok := true
+		for p := base; p < base+40 && ok; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
+}
+
+func startNetwork(t *testing.T, validators int) *testnet.Network {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts tallyd processes")
+	}
+	opts := testnet.DefaultOptions()
+	opts.Validators = validators
+	opts.BasePort = freeBase(t)
+	opts.TimeoutCommit = 300 * time.Millisecond
+	m, err := testnet.Init(t.TempDir(), opts)
+	require.NoError(t, err)
+	net := testnet.NewNetwork(m, tallyd)
+	require.NoError(t, net.StartAll())
+	t.Cleanup(func() {
+		net.StopAll()
+		if t.Failed() {
+			for _, n := range m.Nodes {
+				if b, err := os.ReadFile(n.LogFile); err == nil && len(b) > 3000 {
+					t.Logf("tail of %s:\n%s", n.LogFile, b[len(b)-3000:])
+				}
+			}
+		}
+	})
+	return net
+}
+
+// addMember has the admin of agencyID add a fresh auditor account through node.
+func addMember(t *testing.T, ctx context.Context, net *testnet.Network, node, agencyID string) []byte {
+	t.Helper()
+	kr, err := keys.Open(net.Manifest.KeyringDir, keys.BackendTest, nil)
+	require.NoError(t, err)
+	priv, err := kr.PrivKey(agencyID + "-admin")
+	require.NoError(t, err)
+	nd, err := net.Node(node)
+	require.NoError(t, err)
+	c, err := client.Dial(nd.RPC)
+	require.NoError(t, err)
+	_, height, err := c.Status(ctx)
+	require.NoError(t, err)
+	memberPub, _, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	tx, err := client.BuildTx(client.TxOptions{ChainID: net.Manifest.ChainID, Signer: agency.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 100},
+		func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil },
+		&txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: memberPub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}}})
+	require.NoError(t, err)
+	_, err = c.BroadcastAndWait(ctx, tx)
+	require.NoError(t, err)
+	return agency.AddressOf(memberPub)
+}
+
+func rpc(t *testing.T, net *testnet.Network, node string) *client.Client {
+	t.Helper()
+	nd, err := net.Node(node)
+	require.NoError(t, err)
+	c, err := client.Dial(nd.RPC)
+	require.NoError(t, err)
+	return c
+}
+
+// requireSameBlocks checks that the named nodes hold identical block and
+// app hashes at every height from 1 to upTo: no fork.
+func requireSameBlocks(t *testing.T, ctx context.Context, net *testnet.Network, nodes []string, upTo int64) {
+	t.Helper()
+	for h := int64(1); h <= upTo; h++ {
+		var want string
+		for _, n := range nodes {
+			b, err := rpc(t, net, n).RPC.Block(ctx, &h)
+			require.NoError(t, err, "node %s height %d", n, h)
+			got := b.BlockID.Hash.String() + "/" + b.Block.AppHash.String()
+			if want == "" {
+				want = got
+			}
+			require.Equal(t, want, got, "node %s disagrees at height %d", n, h)
+		}
+	}
+}
+
+func maxHeight(ctx context.Context, net *testnet.Network, nodes ...string) int64 {
+	var hmax int64
+	for _, s := range net.Statuses(ctx) {
+		for _, n := range nodes {
+			if s.Name == n && s.Online && s.Height > hmax {
+				hmax = s.Height
+			}
+		}
+	}
+	return hmax
+}
+
+// Four validators run as separate tallyd processes: transactions sent to
+// different nodes are committed, every node reaches the same height and
+// app hash, and each committed record is served with a verified proof by
+// every node.
+func TestFourValidatorsAgreeAndServeProvenState(t *testing.T) {
+	net := startNetwork(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	names := []string{"treasury", "revenue", "benefits", "fsa"}
+	for _, n := range names {
+		require.NoError(t, net.WaitHeight(ctx, n, 2))
+	}
+	var members [][]byte
+	for _, n := range names {
+		members = append(members, addMember(t, ctx, net, n, n))
+	}
+	target := maxHeight(ctx, net, names...) + 1
+	for _, n := range names {
+		require.NoError(t, net.WaitHeight(ctx, n, target))
+	}
+	requireSameBlocks(t, ctx, net, names, target)
+	for _, n := range names {
+		c := rpc(t, net, n)
+		for _, m := range members {
+			_, proven, err := c.Query(ctx, app.PathAccount, m, 0, true)
+			require.NoError(t, err, "node %s account %x", n, m)
+			require.NotNil(t, proven)
+			require.True(t, proven.HeaderChecked)
+		}
+	}
+}
+
+// With one of four validators killed the rest keep committing; restarted,
+// it catches up to the same chain. With two of four stopped the chain
+// halts without forking; restarting one resumes it.
+func TestValidatorCrashCatchUpAndHalt(t *testing.T) {
+	net := startNetwork(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	all := []string{"treasury", "revenue", "benefits", "fsa"}
+	for _, n := range all {
+		require.NoError(t, net.WaitHeight(ctx, n, 2))
+	}
+
+	require.NoError(t, net.Kill("fsa"))
+	live := all[:3]
+	h := maxHeight(ctx, net, live...)
+	for _, n := range live {
+		require.NoError(t, net.WaitHeight(ctx, n, h+3), "three of four validators must keep committing")
+	}
+	addMember(t, ctx, net, "treasury", "treasury")
+
+	require.NoError(t, net.Start("fsa"))
+	target := maxHeight(ctx, net, live...) + 2
+	require.NoError(t, net.WaitHeight(ctx, "fsa", target), "restarted validator must catch up")
+	requireSameBlocks(t, ctx, net, all, target)
+
+	// Two of four down: less than two thirds of the power is left.
+	require.NoError(t, net.Stop("benefits", 10*time.Second))
+	require.NoError(t, net.Kill("fsa"))
+	time.Sleep(2 * time.Second) // let any block already agreed finish
+	halted := maxHeight(ctx, net, "treasury", "revenue")
+	time.Sleep(4 * time.Second)
+	require.Equal(t, halted, maxHeight(ctx, net, "treasury", "revenue"), "two of four validators must not commit blocks")
+	requireSameBlocks(t, ctx, net, []string{"treasury", "revenue"}, halted)
+
+	require.NoError(t, net.Start("benefits"))
+	for _, n := range []string{"treasury", "revenue", "benefits"} {
+		require.NoError(t, net.WaitHeight(ctx, n, halted+2), "three of four must resume")
+	}
+	requireSameBlocks(t, ctx, net, []string{"treasury", "revenue", "benefits"}, halted+2)
+}
