@@ -192,8 +192,9 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		results[i] = a.deliver(req.Height, req, decoded[i])
 	}
 	pruneExpired(a.store, req.Height)
+	events := a.endBlock(req)
 	a.step(StepFinalized)
-	return &abci.ResponseFinalizeBlock{TxResults: results, AppHash: a.store.WorkingHash()}, nil
+	return &abci.ResponseFinalizeBlock{TxResults: results, Events: events, AppHash: a.store.WorkingHash()}, nil
 }
 
 // Commit saves the block's state as a new tree version. After it returns,
@@ -246,6 +247,28 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 	msgs.Write()
 	auth.Write()
 	return &abci.ExecTxResult{Code: abci.CodeTypeOK, Events: append([]abci.Event{txEvent}, toABCI(events)...)}
+}
+
+// endBlock runs each module's end-of-block work, in module order, each on
+// its own cache. A failure is a bug, not user input: it is logged and the
+// module's writes for this block are dropped — identically on every node.
+func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
+	var all []abci.Event
+	for _, r := range routes {
+		if r.endBlock == nil {
+			continue
+		}
+		cache := store.NewCache(a.store)
+		var events []module.Event
+		ctx := module.NewContext(cache, req.Height, req.Time, a.chainID, &events)
+		if err := r.endBlock(a, ctx); err != nil {
+			a.logger.Error("end-of-block work failed", "module", r.name, "height", req.Height, "err", err)
+			continue
+		}
+		cache.Write()
+		all = append(all, toABCI(events)...)
+	}
+	return all
 }
 
 // decodeAll decodes a block's transactions.

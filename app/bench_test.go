@@ -73,7 +73,7 @@ func benchBlocks(b *testing.B, base string, size int, checked bool) {
 		signers = append(signers, benchAdmin(i))
 	}
 	rng := rand.New(rand.NewPCG(uint64(size), 3))
-	var elapsed time.Duration
+	var elapsed, finalize, commit time.Duration
 	for i := 0; i < b.N; i++ {
 		height++
 		txs := make([][]byte, size)
@@ -96,11 +96,13 @@ func benchBlocks(b *testing.B, base string, size int, checked bool) {
 		t0 := time.Now()
 		b.StartTimer()
 		res, err := a.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Txs: txs, Height: height, Time: blockTime(height)})
+		t1 := time.Now()
 		if err == nil {
 			_, err = a.Commit(context.Background(), &abci.RequestCommit{})
 		}
 		b.StopTimer()
 		elapsed += time.Since(t0)
+		finalize, commit = finalize+t1.Sub(t0), commit+time.Since(t1)
 
 		require.NoError(b, err)
 		for _, r := range res.TxResults {
@@ -108,6 +110,8 @@ func benchBlocks(b *testing.B, base string, size int, checked bool) {
 		}
 	}
 	b.ReportMetric(float64(size*b.N)/elapsed.Seconds(), "tx/s")
+	b.ReportMetric(float64(finalize.Milliseconds())/float64(b.N), "finalize-ms/block")
+	b.ReportMetric(float64(commit.Milliseconds())/float64(b.N), "commit-ms/block")
 }
 
 // buildBenchState writes the benchmark's starting state into dir through

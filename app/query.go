@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
@@ -11,7 +12,6 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
-	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/module"
 )
 
@@ -32,12 +32,10 @@ const maxListEntries = 1000
 // Query paths. Single-record answers put the state key in Key, the record in
 // Value and, when asked, its proof (existence, or non-existence when the
 // record is absent) in ProofOps. List answers put a ProvedList in Value.
+// Module paths are declared beside their route tables (route_<module>.go).
 const (
-	PathKey     = "/store/key"      // data: raw state key
-	PathAgency  = "/agency/agency"  // data: agency id
-	PathAccount = "/agency/account" // data: 20-byte address
-	PathMembers = "/agency/members" // data: agency id
-	PathParams  = "/app/params"
+	PathKey    = "/store/key" // data: raw state key
+	PathParams = "/app/params"
 )
 
 // Query answers reads of committed state, with Merkle proofs when asked.
@@ -61,31 +59,22 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	if height == 0 {
 		return nil, ErrInvalidQuery.Wrapf("no state is committed yet; wait for the first block")
 	}
+	q := Query{Path: req.Path, Data: req.Data, Height: height, Prove: req.Prove}
 	switch req.Path {
 	case PathKey:
 		if len(req.Data) == 0 {
 			return nil, ErrInvalidQuery.Wrapf("give the state key to read as the query data")
 		}
 		return a.single(req.Data, height, req.Prove)
-	case PathAgency:
-		if err := agency.ValidateAgencyID(string(req.Data)); err != nil {
-			return nil, err
-		}
-		return a.single(agency.AgencyKey(string(req.Data)), height, req.Prove)
-	case PathAccount:
-		if len(req.Data) != agency.AddressSize {
-			return nil, ErrInvalidQuery.Wrapf("an address is %d bytes; got %d", agency.AddressSize, len(req.Data))
-		}
-		return a.single(agency.AccountKey(req.Data), height, req.Prove)
 	case PathParams:
 		return a.single(keyParams, height, req.Prove)
-	case PathMembers:
-		if err := agency.ValidateAgencyID(string(req.Data)); err != nil {
-			return nil, err
-		}
-		return a.members(string(req.Data), height, req.Prove)
 	}
-	return nil, ErrUnknownQuery.Wrapf("no query path %q; paths are %s, %s, %s, %s, %s", req.Path, PathKey, PathAgency, PathAccount, PathMembers, PathParams)
+	for _, r := range routes {
+		if r.query != nil && strings.HasPrefix(req.Path, "/"+r.name+"/") {
+			return r.query(a, q)
+		}
+	}
+	return nil, ErrUnknownQuery.Wrapf("no query path %q; see the README's query section", req.Path)
 }
 
 // single answers a one-key read at height.
@@ -125,17 +114,19 @@ func (a *App) proof(key []byte, height int64) ([]byte, []byte, error) {
 	return v, bz, nil
 }
 
-// members lists an agency's accounts, each with its own proof when asked.
-func (a *App) members(id string, height int64, prove bool) (*abci.ResponseQuery, error) {
+// list answers a listing: every key under prefix (an index), mapped by
+// recordKey to the record it points at, each record with its own proof
+// when asked. At most maxListEntries per answer; next_key says where the
+// rest begins.
+func (a *App) list(prefix []byte, height int64, prove bool, recordKey func(indexKey []byte) []byte) (*abci.ResponseQuery, error) {
 	list := &appv1.ProvedList{}
-	prefix := agency.MembersPrefix(id)
 	var err error
 	iterErr := a.store.IterateAt(height, prefix, store.PrefixEnd(prefix), true, func(key, _ []byte) bool {
 		if len(list.Entries) == maxListEntries {
 			list.NextKey = append([]byte(nil), key...)
 			return true
 		}
-		e := &appv1.ProvedEntry{Key: agency.AccountKey(key[len(prefix):])}
+		e := &appv1.ProvedEntry{Key: recordKey(key)}
 		if prove {
 			e.Value, e.Proof, err = a.proof(e.Key, height)
 		} else {

@@ -1,6 +1,8 @@
 package app
 
 import (
+	abci "github.com/cometbft/cometbft/abci/types"
+
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
@@ -8,6 +10,7 @@ import (
 )
 
 var agencyRoutes = moduleRoutes{
+	name: "agency",
 	owns: func(msg *txv1.Msg) bool {
 		switch msg.Sum.(type) {
 		case *txv1.Msg_AddMember, *txv1.Msg_RemoveMember, *txv1.Msg_GrantRole, *txv1.Msg_RevokeRole,
@@ -61,4 +64,34 @@ var agencyRoutes = moduleRoutes{
 		}
 		return ErrInvalidMessage.Wrapf("agency module cannot handle %T", msg.Sum)
 	},
+	query: func(a *App, q Query) (*abci.ResponseQuery, error) {
+		switch q.Path {
+		case PathAgency:
+			if err := agency.ValidateAgencyID(string(q.Data)); err != nil {
+				return nil, err
+			}
+			return a.single(agency.AgencyKey(string(q.Data)), q.Height, q.Prove)
+		case PathAccount:
+			if len(q.Data) != agency.AddressSize {
+				return nil, ErrInvalidQuery.Wrapf("an address is %d bytes; got %d", agency.AddressSize, len(q.Data))
+			}
+			return a.single(agency.AccountKey(q.Data), q.Height, q.Prove)
+		case PathMembers:
+			if err := agency.ValidateAgencyID(string(q.Data)); err != nil {
+				return nil, err
+			}
+			prefix := agency.MembersPrefix(string(q.Data))
+			return a.list(prefix, q.Height, q.Prove, func(indexKey []byte) []byte {
+				return agency.AccountKey(indexKey[len(prefix):])
+			})
+		}
+		return nil, ErrUnknownQuery.Wrapf("no agency query %q; paths are %s, %s, %s", q.Path, PathAgency, PathAccount, PathMembers)
+	},
 }
+
+// Agency query paths.
+const (
+	PathAgency  = "/agency/agency"  // data: agency id
+	PathAccount = "/agency/account" // data: 20-byte address
+	PathMembers = "/agency/members" // data: agency id; each member account with its proof
+)

@@ -1,6 +1,8 @@
 package app
 
 import (
+	abci "github.com/cometbft/cometbft/abci/types"
+
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/module"
@@ -9,6 +11,8 @@ import (
 // moduleRoutes is how one module's messages reach it. Each module has a
 // file route_<module>.go that fills one in; this list is the whole system.
 type moduleRoutes struct {
+	// name is the module's name; its query paths start with "/<name>/".
+	name string
 	// owns reports whether msg is one of this module's messages.
 	owns func(msg *txv1.Msg) bool
 	// role is the permission table entry for each of the module's messages
@@ -18,6 +22,20 @@ type moduleRoutes struct {
 	validate func(msg *txv1.Msg) error
 	// handle runs a message against state.
 	handle func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error
+	// query answers the module's query paths at a committed height (nil
+	// when the module has none). Use a.single and a.list for proofs.
+	query func(a *App, q Query) (*abci.ResponseQuery, error)
+	// endBlock runs after the block's transactions (nil when the module
+	// has no end-of-block work). Its writes are dropped if it fails.
+	endBlock func(a *App, ctx module.Context) error
+}
+
+// Query is one read of committed state.
+type Query struct {
+	Path   string
+	Data   []byte
+	Height int64
+	Prove  bool
 }
 
 // routes lists every module's messages, in the order modules are wired.

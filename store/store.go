@@ -10,8 +10,10 @@ import (
 	idb "github.com/cosmos/iavl/db"
 )
 
-// DefaultCacheSize is the IAVL node cache size used when Options.CacheSize is 0.
-const DefaultCacheSize = 100_000
+// DefaultCacheSize is the IAVL node cache size (in nodes) used when
+// Options.CacheSize is 0. It is the Cosmos SDK's default; BenchmarkCommit on
+// a 100k-key tree is ~5x slower with a 100k-node cache, which thrashes.
+const DefaultCacheSize = 781_250
 
 // dbName is the database name inside Options.Dir (goleveldb and pebbledb
 // create Dir/application.db).
@@ -160,7 +162,7 @@ func (s *Store) Delete(key []byte) {
 	}
 }
 
-// checkNotIterating turns a write during Iterate, which IAVL does not
+// checkNotIterating turns a mutation during Iterate, which IAVL does not
 // support and would silently corrupt the iteration, into a loud failure.
 func (s *Store) checkNotIterating(op string) {
 	if s.iterating > 0 {
@@ -198,8 +200,10 @@ func (s *Store) WorkingHash() []byte {
 	return s.tree.WorkingHash()
 }
 
-// Rollback discards all uncommitted working changes.
+// Rollback discards all uncommitted working changes. Like Set, it panics if
+// called from inside Iterate's callback.
 func (s *Store) Rollback() {
+	s.checkNotIterating("Rollback")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tree.Rollback()
@@ -225,8 +229,10 @@ func (s *Store) Rollback() {
 // for a state-sync snapshot taken at that height.
 //
 // If pruning fails the new version is already durable: its version and hash
-// are returned together with the error.
+// are returned together with the error. Like Set, Commit panics if called
+// from inside Iterate's callback.
 func (s *Store) Commit() (version int64, hash []byte, err error) {
+	s.checkNotIterating("Commit")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hash, version, err = s.tree.SaveVersion()

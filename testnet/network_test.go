@@ -2,8 +2,8 @@ package testnet_test
 
 import (
 	"context"
-	"flag"
 	"crypto/ed25519"
+	"flag"
 	"fmt"
 	"math/rand"
 	"net"

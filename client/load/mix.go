@@ -49,6 +49,15 @@ var msgFuncs = map[string]MsgFunc{
 	},
 }
 
+// BuildMsg builds one message of the named mix entry, as a worker would.
+func BuildMsg(name string, signer *Account, r *rand.Rand) (*txv1.Msg, error) {
+	f, ok := msgFuncs[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown message type %q; known: %s", name, strings.Join(MsgNames(), ", "))
+	}
+	return f(signer, r)
+}
+
 // MsgNames lists the message types a mix may name, sorted.
 func MsgNames() []string {
 	names := make([]string, 0, len(msgFuncs))

@@ -45,7 +45,7 @@ The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("home", defaultHome(), "node home directory (config, data, keyrings)")
-	root.AddCommand(versionCmd(), initCmd(), startCmd(), keysCmd(), txCmd(), queryCmd(), testnetCmd())
+	root.AddCommand(versionCmd(), initCmd(), startCmd(), keysCmd(), txCmd(), queryCmd(), testnetCmd(), errorsCmd())
 	root.AddCommand(loadCmd())
 	root.AddCommand(genesisCmd())
 	return root

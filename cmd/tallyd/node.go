@@ -15,6 +15,7 @@ import (
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/cmd/tallyd/home"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
 )
 
 func versionCmd() *cobra.Command {
@@ -24,6 +25,21 @@ func versionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Printf("tallyd %s (protocol %d)\n", app.Version, app.ProtocolVersion)
+		},
+	}
+}
+
+func errorsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "errors",
+		Short: "List every error code a transaction or query can return",
+		Long: `Every refusal carries a codespace and a code (for example tx/13, nonce
+already used; agency/9, last admin). This lists them all.`,
+		Args: cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			for _, e := range module.Registered() {
+				fmt.Printf("%-10s %3d  %s\n", e.Codespace, e.Code, e.Desc)
+			}
 		},
 	}
 }

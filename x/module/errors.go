@@ -3,6 +3,8 @@ package module
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Error is a registered, coded failure. Codespace plus code identify it for
@@ -58,4 +60,19 @@ func CodeOf(err error) (codespace string, code uint32, log string) {
 		return e.Codespace, e.Code, err.Error()
 	}
 	return ErrInternal.Codespace, ErrInternal.Code, ErrInternal.Error() + ": " + err.Error()
+}
+
+// Registered lists every registered error, ordered by codespace and code.
+func Registered() []*Error {
+	out := make([]*Error, 0, len(registered))
+	for _, e := range registered {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b *Error) int {
+		if c := strings.Compare(a.Codespace, b.Codespace); c != 0 {
+			return c
+		}
+		return int(a.Code) - int(b.Code)
+	})
+	return out
 }

@@ -1,0 +1,922 @@
+// Package load is Tally's load generator, the library behind `tallyd load`.
+//
+// A run has three phases:
+//
+//  1. Setup (not measured): N fresh signing accounts are created in memory
+//     and added, with the admin role, to the agency of an admin key by
+//     batched AddMember transactions; the run waits until every endpoint
+//     has applied them.
+//  2. Load: a pacer offers Rate transactions per second for Duration to a
+//     pool of workers; each worker builds a transaction from the mix, signs
+//     it with a random load account (a random nonce per transaction, so one
+//     account has many in flight) and sends it with broadcast_tx_sync to
+//     its endpoint, so CheckTx acceptance is known.
+//  3. Drain: the run keeps reading blocks until every accepted transaction
+//     has been found in one, or Drain has passed.
+//
+// Commits are counted from the blocks, never from acknowledgements: every
+// block from the start height on is read (Block and BlockResults) from the
+// first endpoint, its transaction hashes are matched against the submitted
+// set, and the wall-clock time at which the run first saw the block is the
+// commit time of its transactions.
+package load
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+)
+
+// Defaults used where a Config field is zero.
+const (
+	DefaultAccounts      = 50
+	DefaultTimeoutBlocks = 100
+	DefaultDrain         = 30 * time.Second
+	DefaultPollInterval  = 25 * time.Millisecond
+	// setupBatch is how many AddMember messages one setup tx carries (the
+	// chain's default max_messages).
+	setupBatch = 32
+	// broadcastTimeout bounds one broadcast_tx_sync call.
+	broadcastTimeout = 10 * time.Second
+	// setupTimeout bounds waiting for the setup transactions to commit.
+	setupTimeout = 2 * time.Minute
+)
+
+// Config describes a run.
+type Config struct {
+	// Endpoints are CometBFT RPC addresses (tcp://host:port). Worker i
+	// sends to Endpoints[i mod len]; blocks are read from Endpoints[0].
+	Endpoints []string
+	// Rate is the offered load in transactions per second.
+	Rate float64
+	// Duration is how long load is offered.
+	Duration time.Duration
+	// Accounts is how many signing accounts to create (DefaultAccounts).
+	Accounts int
+	// Workers is how many concurrent broadcasters (0: Rate/8, within 16..512).
+	Workers int
+	// Mix is the message types to send, by weight (DefaultMix).
+	Mix []MixEntry
+	// Admin is the private key of an account with the admin role; it adds
+	// the load accounts in the setup phase.
+	Admin ed25519.PrivateKey
+	// AdminAddress is the admin's account address, when it differs from
+	// the address of Admin's public key (after a key rotation).
+	AdminAddress []byte
+	// ChainID is asked from the node when empty.
+	ChainID string
+	// TimeoutBlocks is how far above the current height each transaction's
+	// timeout height is set (DefaultTimeoutBlocks); it must not exceed the
+	// chain's timeout window.
+	TimeoutBlocks uint64
+	// WarmUp is excluded from the start of the steady window: 0 picks
+	// min(2s, Duration/5); negative excludes nothing.
+	WarmUp time.Duration
+	// Drain bounds how long after the load stops the run keeps waiting for
+	// accepted transactions to appear in blocks (DefaultDrain).
+	Drain time.Duration
+	// PollInterval is how often the chain is polled for new blocks
+	// (DefaultPollInterval); it bounds the resolution of commit times.
+	PollInterval time.Duration
+	// Log, when set, receives progress lines.
+	Log io.Writer
+}
+
+// CodeCount counts transactions that ended with one result code.
+type CodeCount struct {
+	Codespace string `json:"codespace"`
+	Code      uint32 `json:"code"`
+	Count     int64  `json:"count"`
+	Example   string `json:"example_log,omitempty"`
+}
+
+// ErrorCount counts broadcast calls that failed with one kind of error.
+type ErrorCount struct {
+	Error string `json:"error"`
+	Count int64  `json:"count"`
+}
+
+// Latency summarises submit-to-commit times in milliseconds.
+type Latency struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50_ms"`
+	P95   float64 `json:"p95_ms"`
+	P99   float64 `json:"p99_ms"`
+	Mean  float64 `json:"mean_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+// Window is the part of the run over which the committed rate is measured:
+// the blocks first seen after the warm-up and before the offered load
+// stopped. Its rate counts the load transactions of every block after the
+// first, over the time between seeing the first and the last.
+type Window struct {
+	FirstHeight int64   `json:"first_height"`
+	LastHeight  int64   `json:"last_height"`
+	Seconds     float64 `json:"seconds"`
+	Txs         int64   `json:"txs"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	ChainID   string   `json:"chain_id"`
+	Endpoints []string `json:"endpoints"`
+	Mix       string   `json:"mix"`
+	Accounts  int      `json:"accounts"`
+	Workers   int      `json:"workers"`
+
+	OfferedRate float64 `json:"offered_rate"`
+	DurationSec float64 `json:"duration_s"`
+	SetupSec    float64 `json:"setup_s"`
+	DrainSec    float64 `json:"drain_s"`
+
+	// Offered is how many transactions the pacer scheduled (Rate × Duration).
+	Offered int64 `json:"offered"`
+	// ClientDropped were scheduled but not sent because every worker was
+	// busy: the client, not the chain, was the limit.
+	ClientDropped int64   `json:"client_dropped"`
+	Submitted     int64   `json:"submitted"`
+	SubmitRate    float64 `json:"submit_rate"`
+	// Accepted passed CheckTx (broadcast_tx_sync code 0).
+	Accepted      int64       `json:"accepted"`
+	RejectedTotal int64       `json:"rejected_total"`
+	Rejected      []CodeCount `json:"rejected"`
+	// BroadcastErrors are calls that returned no CheckTx result (mempool
+	// full, tx already in cache, connection errors, timeouts).
+	BroadcastErrorsTotal int64        `json:"broadcast_errors_total"`
+	BroadcastErrors      []ErrorCount `json:"broadcast_errors"`
+
+	// Committed were found in blocks: CommittedOK succeeded, the rest
+	// failed in their block with CommittedFailed's codes.
+	Committed            int64       `json:"committed"`
+	CommittedOK          int64       `json:"committed_ok"`
+	CommittedFailedTotal int64       `json:"committed_failed_total"`
+	CommittedFailed      []CodeCount `json:"committed_failed"`
+	// CommittedUnacknowledged were found in blocks although their
+	// broadcast did not return acceptance (for example it timed out).
+	CommittedUnacknowledged int64 `json:"committed_unacknowledged"`
+	// Pending were accepted but not found in any block read before the
+	// drain ended.
+	Pending int64 `json:"pending"`
+
+	// CommittedRate is load transactions committed per second over Steady.
+	CommittedRate float64 `json:"committed_rate"`
+	Steady        Window  `json:"steady_window"`
+	Latency       Latency `json:"latency"`
+
+	// StartHeight is the last height before the load; blocks
+	// StartHeight+1..EndHeight were read.
+	StartHeight    int64   `json:"start_height"`
+	EndHeight      int64   `json:"end_height"`
+	Blocks         int64   `json:"blocks"`
+	BlockTxs       int64   `json:"block_txs"`
+	AvgTxsPerBlock float64 `json:"avg_txs_per_block"`
+}
+
+// Run performs setup, load and drain as cfg says and reports what the
+// chain did with the load.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pick, err := newPicker(cfg.Mix)
+	if err != nil {
+		return nil, err
+	}
+	observer, err := client.Dial(cfg.Endpoints[0])
+	if err != nil {
+		return nil, err
+	}
+	chainID, _, err := observer.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", cfg.Endpoints[0], err)
+	}
+	if cfg.ChainID != "" && cfg.ChainID != chainID {
+		return nil, fmt.Errorf("endpoint %s serves chain %q, not %q", cfg.Endpoints[0], chainID, cfg.ChainID)
+	}
+	endpoints := make([]*client.Client, len(cfg.Endpoints))
+	for i, e := range cfg.Endpoints {
+		c, err := client.Dial(e)
+		if err != nil {
+			return nil, err
+		}
+		id, _, err := c.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", e, err)
+		}
+		if id != chainID {
+			return nil, fmt.Errorf("endpoint %s serves chain %q but %s serves %q", e, id, cfg.Endpoints[0], chainID)
+		}
+		endpoints[i] = c
+	}
+	r := &runner{cfg: cfg, chainID: chainID, observer: observer, endpoints: endpoints, pick: pick,
+		txs: map[[32]byte]*txRecord{}, rejected: map[codeKey]*CodeCount{}, failed: map[codeKey]*CodeCount{}, bcastErrs: map[string]int64{}}
+
+	setupStart := time.Now()
+	accounts, err := r.setup(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
+	r.accounts = accounts
+	setupDur := time.Since(setupStart)
+	r.logf("setup: %d accounts added in %s; offering %.0f tx/s for %s to %d endpoint(s) with %d workers",
+		len(accounts), setupDur.Round(time.Millisecond), cfg.Rate, cfg.Duration, len(endpoints), cfg.Workers)
+
+	rep, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.SetupSec = setupDur.Seconds()
+	return rep, nil
+}
+
+func withDefaults(cfg Config) (Config, error) {
+	if len(cfg.Endpoints) == 0 {
+		return cfg, errors.New("no endpoints")
+	}
+	if cfg.Rate <= 0 {
+		return cfg, errors.New("rate must be positive")
+	}
+	if cfg.Duration <= 0 {
+		return cfg, errors.New("duration must be positive")
+	}
+	if len(cfg.Admin) != ed25519.PrivateKeySize {
+		return cfg, errors.New("an admin private key is needed to add the load accounts")
+	}
+	if cfg.Accounts == 0 {
+		cfg.Accounts = DefaultAccounts
+	}
+	if cfg.Accounts < 0 {
+		return cfg, errors.New("accounts must be positive")
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = min(max(int(cfg.Rate/8), 16), 512)
+	}
+	if cfg.Workers < 0 {
+		return cfg, errors.New("workers must be positive")
+	}
+	if len(cfg.Mix) == 0 {
+		cfg.Mix = DefaultMix
+	}
+	if cfg.TimeoutBlocks == 0 {
+		cfg.TimeoutBlocks = DefaultTimeoutBlocks
+	}
+	if cfg.WarmUp == 0 {
+		cfg.WarmUp = min(2*time.Second, cfg.Duration/5)
+	}
+	if cfg.WarmUp < 0 {
+		cfg.WarmUp = 0
+	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = DefaultDrain
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.AdminAddress == nil {
+		cfg.AdminAddress = keys.AddressOf(cfg.Admin.Public().(ed25519.PublicKey))
+	}
+	return cfg, nil
+}
+
+type codeKey struct {
+	codespace string
+	code      uint32
+}
+
+type ackState uint8
+
+const (
+	ackPending ackState = iota
+	ackAccepted
+	ackRejected
+	ackError
+)
+
+type txRecord struct {
+	sent      time.Time
+	ack       ackState
+	committed bool
+}
+
+// blockStat is one block read from the chain.
+type blockStat struct {
+	height int64
+	seen   time.Time
+	txs    int   // all transactions in the block
+	ours   int64 // load transactions matched
+}
+
+type runner struct {
+	cfg       Config
+	chainID   string
+	observer  *client.Client
+	endpoints []*client.Client
+	pick      *picker
+	accounts  []*Account
+
+	// height is the latest height seen; timeouts are set from it.
+	height atomic.Int64
+
+	mu        sync.Mutex
+	txs       map[[32]byte]*txRecord
+	submitted int64
+	accepted  int64
+	rejected  map[codeKey]*CodeCount
+	bcastErrs map[string]int64
+	committed int64
+	commitOK  int64
+	unacked   int64
+	failed    map[codeKey]*CodeCount
+	latencies []time.Duration
+	blocks    []blockStat
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, format+"\n", args...)
+	}
+}
+
+// block is what the watcher reads for one height.
+type block struct {
+	height  int64
+	seen    time.Time
+	hashes  [][32]byte
+	results []*abci.ExecTxResult
+}
+
+// watcher reads every block from next on, in order, from one node.
+type watcher struct {
+	c    *client.Client
+	next int64
+	h    *atomic.Int64
+}
+
+// poll returns the blocks committed since the last call, each stamped
+// with the time its height was first reported.
+func (w *watcher) poll(ctx context.Context) ([]block, error) {
+	_, latest, err := w.c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := time.Now()
+	if latest > w.h.Load() {
+		w.h.Store(latest)
+	}
+	var out []block
+	for ; w.next <= latest; w.next++ {
+		b, err := w.fetch(ctx, w.next)
+		if err != nil {
+			return out, err
+		}
+		b.seen = seen
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// fetch reads a block and its results, waiting briefly for the results:
+// a node stores a block before it has executed it.
+func (w *watcher) fetch(ctx context.Context, h int64) (block, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := w.c.RPC.Block(ctx, &h)
+		if err == nil && b.Block != nil {
+			res, rerr := w.c.RPC.BlockResults(ctx, &h)
+			if rerr == nil && len(res.TxsResults) == len(b.Block.Txs) {
+				out := block{height: h, results: res.TxsResults, hashes: make([][32]byte, len(b.Block.Txs))}
+				for i, tx := range b.Block.Txs {
+					out.hashes[i] = sha256.Sum256(tx)
+				}
+				return out, nil
+			}
+			if rerr != nil {
+				err = rerr
+			} else {
+				err = fmt.Errorf("block %d has %d txs but %d results", h, len(b.Block.Txs), len(res.TxsResults))
+			}
+		}
+		if time.Now().After(deadline) {
+			return block{}, fmt.Errorf("reading block %d: %w", h, err)
+		}
+		select {
+		case <-ctx.Done():
+			return block{}, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// setup adds cfg.Accounts fresh admin accounts and waits until every
+// endpoint has applied them.
+func (r *runner) setup(ctx context.Context) ([]*Account, error) {
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
+	accounts := make([]*Account, r.cfg.Accounts)
+	for i := range accounts {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		accounts[i] = &Account{Address: keys.AddressOf(pub), PubKey: pub, priv: priv}
+	}
+	_, height, err := r.observer.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.height.Store(height)
+	w := &watcher{c: r.observer, next: height + 1, h: &r.height}
+	want := map[[32]byte]bool{}
+	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(r.cfg.Admin, b), nil }
+	for start := 0; start < len(accounts); start += setupBatch {
+		var msgs []*txv1.Msg
+		for _, a := range accounts[start:min(start+setupBatch, len(accounts))] {
+			msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{
+				PubKey: a.PubKey, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}}}})
+		}
+		tx, err := client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: r.cfg.AdminAddress,
+			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks, Memo: "tallyd load setup"}, sign, msgs...)
+		if err != nil {
+			return nil, err
+		}
+		res, err := r.observer.RPC.BroadcastTxSync(ctx, tx)
+		if err != nil {
+			return nil, fmt.Errorf("broadcasting setup tx: %w", err)
+		}
+		if res.Code != abci.CodeTypeOK {
+			return nil, fmt.Errorf("setup tx refused (%s/%d): %s", res.Codespace, res.Code, res.Log)
+		}
+		want[sha256.Sum256(tx)] = true
+	}
+	var last int64
+	for len(want) > 0 {
+		blocks, err := w.poll(ctx)
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("waiting for %d setup txs to commit: %w", len(want), err)
+		}
+		for _, b := range blocks {
+			for i, h := range b.hashes {
+				if !want[h] {
+					continue
+				}
+				delete(want, h)
+				if res := b.results[i]; res.Code != abci.CodeTypeOK {
+					return nil, fmt.Errorf("setup tx failed in block %d (%s/%d): %s", b.height, res.Codespace, res.Code, res.Log)
+				}
+				last = b.height
+			}
+		}
+		if len(want) > 0 {
+			if err := sleep(ctx, r.cfg.PollInterval); err != nil {
+				return nil, fmt.Errorf("waiting for %d setup txs to commit: %w", len(want), err)
+			}
+		}
+	}
+	// A node stores block h before applying it: once it reports h+1,
+	// CheckTx there sees the new accounts.
+	for i, c := range r.endpoints {
+		for {
+			_, h, err := c.Status(ctx)
+			if err == nil && h > last {
+				break
+			}
+			if err := sleep(ctx, r.cfg.PollInterval); err != nil {
+				return nil, fmt.Errorf("waiting for %s to apply block %d: %w", r.cfg.Endpoints[i], last, err)
+			}
+		}
+	}
+	return accounts, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// record notes a block's transactions.
+func (r *runner) record(b block) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := blockStat{height: b.height, seen: b.seen, txs: len(b.hashes)}
+	for i, h := range b.hashes {
+		rec, ok := r.txs[h]
+		if !ok || rec.committed {
+			continue
+		}
+		rec.committed = true
+		st.ours++
+		r.committed++
+		if rec.ack != ackAccepted {
+			r.unacked++
+		}
+		r.latencies = append(r.latencies, b.seen.Sub(rec.sent))
+		res := b.results[i]
+		if res.Code == abci.CodeTypeOK {
+			r.commitOK++
+			continue
+		}
+		k := codeKey{res.Codespace, res.Code}
+		if r.failed[k] == nil {
+			r.failed[k] = &CodeCount{Codespace: res.Codespace, Code: res.Code, Example: truncate(res.Log, 200)}
+		}
+		r.failed[k].Count++
+	}
+	r.blocks = append(r.blocks, st)
+}
+
+// send builds, signs and broadcasts one transaction to c.
+func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
+	acct := r.accounts[rnd.IntN(len(r.accounts))]
+	msg, err := r.pick.pick(rnd)(acct, rnd)
+	var tx []byte
+	if err == nil {
+		tx, err = client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: acct.Address,
+			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks},
+			func(b []byte) ([]byte, error) { return ed25519.Sign(acct.priv, b), nil }, msg)
+	}
+	if err != nil {
+		r.mu.Lock()
+		r.bcastErrs["building tx: "+truncate(err.Error(), 100)]++
+		r.mu.Unlock()
+		return
+	}
+	hash := sha256.Sum256(tx)
+	rec := &txRecord{sent: time.Now()}
+	r.mu.Lock()
+	r.txs[hash] = rec
+	r.submitted++
+	r.mu.Unlock()
+
+	cctx, cancel := context.WithTimeout(ctx, broadcastTimeout)
+	res, err := c.RPC.BroadcastTxSync(cctx, tx)
+	cancel()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case err != nil:
+		rec.ack = ackError
+		r.bcastErrs[errorClass(err)]++
+	case res.Code == abci.CodeTypeOK:
+		rec.ack = ackAccepted
+		r.accepted++
+		if rec.committed { // seen in a block before the ack came back
+			r.unacked--
+		}
+	default:
+		rec.ack = ackRejected
+		k := codeKey{res.Codespace, res.Code}
+		if r.rejected[k] == nil {
+			r.rejected[k] = &CodeCount{Codespace: res.Codespace, Code: res.Code, Example: truncate(res.Log, 200)}
+		}
+		r.rejected[k].Count++
+	}
+}
+
+// errorClass names a broadcast error without the parts that vary per call
+// (numbers, hashes), so errors of one kind count together.
+func errorClass(err error) string {
+	s := err.Error()
+	var b strings.Builder
+	digits := false
+	for _, c := range s {
+		if (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F' && digits) {
+			if !digits {
+				b.WriteByte('N')
+				digits = true
+			}
+			continue
+		}
+		digits = false
+		b.WriteRune(c)
+	}
+	return truncate(b.String(), 120)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// load runs the measured phase and the drain, and builds the report.
+func (r *runner) load(ctx context.Context) (*Report, error) {
+	cfg := r.cfg
+	_, startHeight, err := r.observer.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.height.Store(startHeight)
+
+	// Block watcher: runs until the drain is over.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	var watchErr error
+	watchDone := make(chan struct{})
+	w := &watcher{c: r.observer, next: startHeight + 1, h: &r.height}
+	go func() {
+		defer close(watchDone)
+		fails := 0
+		for {
+			blocks, err := w.poll(watchCtx)
+			for _, b := range blocks {
+				r.record(b)
+			}
+			if watchCtx.Err() != nil {
+				return
+			}
+			if err != nil {
+				if fails++; fails > 100 {
+					watchErr = fmt.Errorf("reading blocks from %s: %w", cfg.Endpoints[0], err)
+					return
+				}
+			} else {
+				fails = 0
+			}
+			if sleep(watchCtx, cfg.PollInterval) != nil {
+				return
+			}
+		}
+	}()
+
+	// Workers: worker i sends to endpoint i mod n over its own connection.
+	jobs := make(chan struct{}, cfg.Workers)
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Workers; i++ {
+		c, err := client.Dial(cfg.Endpoints[i%len(cfg.Endpoints)])
+		if err != nil {
+			return nil, err
+		}
+		rnd := mrand.New(mrand.NewChaCha8(randomSeed()))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				r.send(ctx, c, rnd)
+			}
+		}()
+	}
+
+	// Pacer: by time t it has offered floor(Rate × t) transactions.
+	total := int64(cfg.Rate * cfg.Duration.Seconds())
+	var offered, dropped int64
+	loadStart := time.Now()
+	loadEnd := loadStart.Add(cfg.Duration)
+	tick := time.NewTicker(time.Millisecond)
+	nextLog := loadStart.Add(5 * time.Second)
+pace:
+	for offered < total {
+		select {
+		case <-ctx.Done():
+			break pace
+		case now := <-tick.C:
+			due := total
+			if now.Before(loadEnd) {
+				due = min(int64(cfg.Rate*now.Sub(loadStart).Seconds()), total)
+			}
+			for ; offered < due; offered++ {
+				select {
+				case jobs <- struct{}{}:
+				default:
+					dropped++
+				}
+			}
+			if now.After(nextLog) {
+				r.progress("load", now.Sub(loadStart))
+				nextLog = nextLog.Add(5 * time.Second)
+			}
+		}
+	}
+	tick.Stop()
+	loadEnd = time.Now()
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// Drain: until every accepted tx is in a block, or cfg.Drain passed.
+	drainStart := time.Now()
+	r.logf("load stopped after %s; draining (at most %s)", loadEnd.Sub(loadStart).Round(time.Millisecond), cfg.Drain)
+	nextLog = drainStart.Add(5 * time.Second)
+	for time.Since(drainStart) < cfg.Drain {
+		if r.pending() == 0 {
+			break
+		}
+		select {
+		case <-watchDone:
+			if watchErr != nil {
+				return nil, watchErr
+			}
+			return nil, ctx.Err()
+		case <-time.After(cfg.PollInterval):
+		}
+		if time.Now().After(nextLog) {
+			r.progress("drain", time.Since(loadStart))
+			nextLog = nextLog.Add(5 * time.Second)
+		}
+	}
+	drain := time.Since(drainStart)
+	stopWatch()
+	<-watchDone
+	if watchErr != nil {
+		return nil, watchErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return r.report(startHeight, loadStart, loadEnd, offered, dropped, drain), nil
+}
+
+func randomSeed() [32]byte {
+	var s [32]byte
+	_, _ = rand.Read(s[:])
+	return s
+}
+
+// pending counts accepted transactions not yet found in a block.
+func (r *runner) pending() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.accepted - (r.committed - r.unacked)
+}
+
+func (r *runner) progress(phase string, elapsed time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logf("%s %5.0fs: submitted %d, accepted %d, committed %d, height %d",
+		phase, elapsed.Seconds(), r.submitted, r.accepted, r.committed, r.height.Load())
+}
+
+func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered, dropped int64, drain time.Duration) *Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg := r.cfg
+	loadDur := loadEnd.Sub(loadStart)
+	rep := &Report{
+		ChainID:       r.chainID,
+		Endpoints:     cfg.Endpoints,
+		Mix:           MixString(cfg.Mix),
+		Accounts:      len(r.accounts),
+		Workers:       cfg.Workers,
+		OfferedRate:   cfg.Rate,
+		DurationSec:   loadDur.Seconds(),
+		DrainSec:      drain.Seconds(),
+		Offered:       offered,
+		ClientDropped: dropped,
+		Submitted:     r.submitted,
+		SubmitRate:    float64(r.submitted) / loadDur.Seconds(),
+		Accepted:      r.accepted,
+		Committed:     r.committed,
+		CommittedOK:   r.commitOK,
+		// Accepted txs not found; unacknowledged ones found do not offset them.
+		Pending:                 r.accepted - (r.committed - r.unacked),
+		CommittedUnacknowledged: r.unacked,
+		StartHeight:             startHeight,
+		EndHeight:               startHeight,
+		Rejected:                codeCounts(r.rejected),
+		CommittedFailed:         codeCounts(r.failed),
+		BroadcastErrors:         []ErrorCount{},
+	}
+	for _, c := range rep.Rejected {
+		rep.RejectedTotal += c.Count
+	}
+	for _, c := range rep.CommittedFailed {
+		rep.CommittedFailedTotal += c.Count
+	}
+	for e, n := range r.bcastErrs {
+		rep.BroadcastErrors = append(rep.BroadcastErrors, ErrorCount{Error: e, Count: n})
+		rep.BroadcastErrorsTotal += n
+	}
+	sort.Slice(rep.BroadcastErrors, func(i, j int) bool { return rep.BroadcastErrors[i].Count > rep.BroadcastErrors[j].Count })
+
+	for _, b := range r.blocks {
+		rep.Blocks++
+		rep.BlockTxs += int64(b.txs)
+		rep.EndHeight = b.height
+	}
+	if rep.Blocks > 0 {
+		rep.AvgTxsPerBlock = float64(rep.BlockTxs) / float64(rep.Blocks)
+	}
+
+	// Steady window: blocks first seen after the warm-up and no later than
+	// the end of the offered load.
+	from := loadStart.Add(cfg.WarmUp)
+	var win []blockStat
+	for _, b := range r.blocks {
+		if !b.seen.Before(from) && !b.seen.After(loadEnd) {
+			win = append(win, b)
+		}
+	}
+	if len(win) >= 2 {
+		first, last := win[0], win[len(win)-1]
+		rep.Steady = Window{FirstHeight: first.height, LastHeight: last.height, Seconds: last.seen.Sub(first.seen).Seconds()}
+		for _, b := range win[1:] {
+			rep.Steady.Txs += b.ours
+		}
+		if rep.Steady.Seconds > 0 {
+			rep.CommittedRate = float64(rep.Steady.Txs) / rep.Steady.Seconds
+		}
+	}
+
+	if n := len(r.latencies); n > 0 {
+		lat := append([]time.Duration(nil), r.latencies...)
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		pct := func(p float64) float64 { // nearest rank
+			i := int(p*float64(n)+0.999999) - 1
+			return ms(lat[min(max(i, 0), n-1)])
+		}
+		var sum time.Duration
+		for _, d := range lat {
+			sum += d
+		}
+		rep.Latency = Latency{Count: int64(n), P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Mean: ms(sum / time.Duration(n)), Max: ms(lat[n-1])}
+	}
+	return rep
+}
+
+func codeCounts(m map[codeKey]*CodeCount) []CodeCount {
+	out := []CodeCount{}
+	for _, c := range m {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		if out[i].Codespace != out[j].Codespace {
+			return out[i].Codespace < out[j].Codespace
+		}
+		return out[i].Code < out[j].Code
+	})
+	return out
+}
+
+// WriteTable prints the report for people.
+func (rep *Report) WriteTable(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("chain %s, endpoints %s", rep.ChainID, strings.Join(rep.Endpoints, ","))
+	p("mix %s, %d accounts, %d workers, setup %.1fs", rep.Mix, rep.Accounts, rep.Workers, rep.SetupSec)
+	p("")
+	p("  offered rate           %10.1f tx/s for %.1fs (%d txs)", rep.OfferedRate, rep.DurationSec, rep.Offered)
+	if rep.ClientDropped > 0 {
+		p("  not sent (workers busy)%10d   <- client-limited: raise --workers", rep.ClientDropped)
+	}
+	p("  submitted              %10d   (%.1f tx/s)", rep.Submitted, rep.SubmitRate)
+	p("  accepted by CheckTx    %10d", rep.Accepted)
+	p("  rejected by CheckTx    %10d", rep.RejectedTotal)
+	for _, c := range rep.Rejected {
+		p("      %s/%d: %d  (%s)", c.Codespace, c.Code, c.Count, c.Example)
+	}
+	p("  broadcast errors       %10d", rep.BroadcastErrorsTotal)
+	for _, e := range rep.BroadcastErrors {
+		p("      %d × %s", e.Count, e.Error)
+	}
+	p("  committed (in blocks)  %10d", rep.Committed)
+	p("      succeeded          %10d", rep.CommittedOK)
+	p("      failed in block    %10d", rep.CommittedFailedTotal)
+	for _, c := range rep.CommittedFailed {
+		p("          %s/%d: %d  (%s)", c.Codespace, c.Code, c.Count, c.Example)
+	}
+	if rep.CommittedUnacknowledged > 0 {
+		p("      without CheckTx ack%10d", rep.CommittedUnacknowledged)
+	}
+	p("  accepted, not committed%10d   (after %.1fs drain)", rep.Pending, rep.DrainSec)
+	p("")
+	if rep.Steady.LastHeight > 0 {
+		p("  committed rate         %10.1f tx/s (steady window: heights %d-%d, %.1fs, %d txs)",
+			rep.CommittedRate, rep.Steady.FirstHeight, rep.Steady.LastHeight, rep.Steady.Seconds, rep.Steady.Txs)
+	} else {
+		p("  committed rate         %10s (fewer than two blocks in the steady window; run longer)", "n/a")
+	}
+	p("  latency submit→commit  p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (mean %.0f, max %.0f, n=%d)",
+		rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Latency.Mean, rep.Latency.Max, rep.Latency.Count)
+	p("  blocks                 %10d   (heights %d-%d, %.1f txs/block)", rep.Blocks, rep.StartHeight+1, rep.EndHeight, rep.AvgTxsPerBlock)
+}

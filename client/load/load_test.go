@@ -1,0 +1,168 @@
+package load_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/cometbft/cometbft/libs/log"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/load"
+	"github.com/tallyledger/tally/cmd/tallyd/home"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startNode runs a one-validator chain whose treasury admin holds admin.
+func startNode(t *testing.T, admin ed25519.PublicKey) string {
+	t.Helper()
+	// Not t.TempDir: CometBFT may still be writing its address book into
+	// config/ just after Stop returns, which fails TempDir's strict cleanup.
+	dir, err := os.MkdirTemp("", "tally-load-test-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	id, err := home.InitNode(dir, "load-test")
+	require.NoError(t, err)
+	comet, appCfg, err := home.LoadConfigs(dir)
+	require.NoError(t, err)
+	rpcAddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	comet.RPC.ListenAddress = rpcAddr
+	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
+	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
+	state := home.SingleAgencyState("treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, admin)
+	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-load-test", time.Now().UTC(),
+		[]home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	require.NoError(t, err)
+	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
+	require.NoError(t, err)
+	require.NoError(t, n.Start())
+	t.Cleanup(func() { require.NoError(t, n.Shutdown()) })
+	return rpcAddr
+}
+
+// At a rate the node easily sustains, every transaction CheckTx accepted is
+// found in a block, the report's counts agree with each other, and they
+// agree with an independent count of the transactions in the blocks.
+func TestRunCountsEveryAcceptedTxFromBlocks(t *testing.T) {
+	adminPub, adminPriv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	rpcAddr := startNode(t, adminPub)
+	c, err := client.Dial(rpcAddr)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.Eventually(t, func() bool {
+		_, h, err := c.Status(ctx)
+		return err == nil && h >= 1
+	}, 30*time.Second, 50*time.Millisecond)
+
+	rep, err := load.Run(ctx, load.Config{
+		Endpoints: []string{rpcAddr},
+		Rate:      60,
+		Duration:  4 * time.Second,
+		Accounts:  40, // two setup txs (32 + 8 messages)
+		Workers:   8,
+		Admin:     adminPriv,
+		Drain:     15 * time.Second,
+		Log:       testWriter{t},
+	})
+	require.NoError(t, err)
+
+	require.EqualValues(t, 240, rep.Offered)
+	require.Zero(t, rep.ClientDropped)
+	require.Equal(t, rep.Offered, rep.Submitted)
+	require.Equal(t, rep.Submitted, rep.Accepted+rep.RejectedTotal+rep.BroadcastErrorsTotal)
+	require.Zero(t, rep.RejectedTotal, "rejected: %+v", rep.Rejected)
+	require.Zero(t, rep.BroadcastErrorsTotal, "broadcast errors: %+v", rep.BroadcastErrors)
+	// No silent loss: everything accepted is in a block, and succeeded.
+	require.Zero(t, rep.Pending)
+	require.Equal(t, rep.Accepted, rep.Committed)
+	require.Equal(t, rep.Committed, rep.CommittedOK)
+	require.Zero(t, rep.CommittedFailedTotal)
+	require.Zero(t, rep.CommittedUnacknowledged)
+
+	// Independently: the blocks after the start height hold exactly the
+	// load's transactions (setup committed before it), and they are all
+	// distinct.
+	require.Positive(t, rep.Blocks)
+	require.Equal(t, rep.EndHeight-rep.StartHeight, rep.Blocks)
+	var inBlocks int64
+	seen := map[[32]byte]bool{}
+	for h := rep.StartHeight + 1; h <= rep.EndHeight; h++ {
+		b, err := c.RPC.Block(ctx, &h)
+		require.NoError(t, err)
+		res, err := c.RPC.BlockResults(ctx, &h)
+		require.NoError(t, err)
+		for i, tx := range b.Block.Txs {
+			require.Zero(t, res.TxsResults[i].Code, res.TxsResults[i].Log)
+			hash := sha256.Sum256(tx)
+			require.False(t, seen[hash])
+			seen[hash] = true
+			inBlocks++
+		}
+	}
+	require.Equal(t, rep.Committed, inBlocks)
+	require.Equal(t, rep.BlockTxs, inBlocks)
+	require.InDelta(t, float64(inBlocks)/float64(rep.Blocks), rep.AvgTxsPerBlock, 1e-9)
+
+	// Rates and latencies are consistent (never judged by speed).
+	require.Equal(t, rep.Committed, rep.Latency.Count)
+	require.Positive(t, rep.Latency.P50)
+	require.LessOrEqual(t, rep.Latency.P50, rep.Latency.P95)
+	require.LessOrEqual(t, rep.Latency.P95, rep.Latency.P99)
+	require.LessOrEqual(t, rep.Latency.P99, rep.Latency.Max)
+	require.Positive(t, rep.CommittedRate)
+	require.Greater(t, rep.Steady.LastHeight, rep.Steady.FirstHeight)
+	require.GreaterOrEqual(t, rep.Steady.FirstHeight, rep.StartHeight+1)
+	require.LessOrEqual(t, rep.Steady.LastHeight, rep.EndHeight)
+	t.Logf("committed %d txs in %d blocks; %.1f tx/s steady; latency p50 %.0f ms p99 %.0f ms",
+		rep.Committed, rep.Blocks, rep.CommittedRate, rep.Latency.P50, rep.Latency.P99)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func TestParseMix(t *testing.T) {
+	mix, err := load.ParseMix("add_member")
+	require.NoError(t, err)
+	require.Equal(t, []load.MixEntry{{Name: "add_member", Weight: 1}}, mix)
+	mix, err = load.ParseMix(" add_member=3 ")
+	require.NoError(t, err)
+	require.Equal(t, "add_member=3", load.MixString(mix))
+	for _, bad := range []string{"", "nope", "add_member=0", "add_member=x", "add_member,add_member"} {
+		_, err := load.ParseMix(bad)
+		require.Error(t, err, bad)
+	}
+}
+
+// Every mix entry builds a message the chain routes and that a load
+// account (which holds only the admin role) may send. The live test above
+// checks that they also pass CheckTx and execute.
+func TestMixMessagesArePermitted(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, name := range load.MsgNames() {
+		msg, err := load.BuildMsg(name, &load.Account{}, r)
+		require.NoError(t, err, name)
+		role, ok := app.RequiredRole(msg)
+		require.True(t, ok, "%s: no module owns %T", name, msg.Sum)
+		require.Contains(t, []agencyv1.Role{agencyv1.Role_ROLE_UNSPECIFIED, agencyv1.Role_ROLE_ADMIN}, role, name)
+	}
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tallyledger/tally/client/keys"
+	"github.com/tallyledger/tally/client/load"
+)
+
+func loadCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "load --from ADMINKEY [--endpoints tcp://HOST:PORT,...] [--rate TX/S] [--duration D]",
+		Short: "Offer signed transactions at a fixed rate and measure what the chain commits",
+		Long: `load measures throughput and latency of a running chain with real signed
+transactions.
+
+Setup (not measured): it creates --accounts fresh signing keys in memory and
+adds them, with the admin role, to the agency of the --from key (which must
+be an admin) in batched add-member transactions, and waits until every
+endpoint has applied them.
+
+Load: for --duration it offers --rate transactions per second to --workers
+concurrent senders (worker i sends to endpoint i mod n, broadcast_tx_sync, so
+CheckTx acceptance is known). Each transaction is signed by a random load
+account with a random nonce and a timeout --timeout-blocks above the current
+height. --mix picks the message types (` + strings.Join(load.MsgNames(), ", ") + `), e.g.
+"add_member" or "add_member=3,other=1" for weights. add_member adds a member
+with a fresh key and the auditor role to the signer's agency: always valid,
+and it grows state.
+
+Counting: commits are counted from the blocks, not from acknowledgements.
+Every block from the start is read from the first endpoint and its tx hashes
+are matched against what was sent; the time the block was first seen is the
+commit time. After the load stops the command waits up to --drain for
+accepted transactions still in mempools, then reports:
+
+  offered / submitted / accepted / rejected by code / broadcast errors,
+  committed (succeeded, failed in block by code), accepted-but-not-committed,
+  committed tx/s over the steady window (blocks seen after --warmup and
+  before the load stopped), submit-to-commit latency p50/p95/p99,
+  blocks read and average txs per block.
+
+"not sent (workers busy)" > 0 means the client, not the chain, was the
+bottleneck: raise --workers. Progress goes to stderr; the report to stdout
+(--json: one JSON object). Writes only load accounts and their members to
+the chain: run it against test networks, never production.
+
+Example, against a network from 'tallyd testnet init --output ./localnet':
+  tallyd load --keyring-backend test --keyring-dir ./localnet/keyring-test \
+    --from treasury-admin --rate 1000 --duration 30s \
+    --endpoints tcp://127.0.0.1:27001,tcp://127.0.0.1:27011,tcp://127.0.0.1:27021,tcp://127.0.0.1:27031
+
+scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			endpoints, _ := f.GetStringSlice("endpoints")
+			rate, _ := f.GetFloat64("rate")
+			duration, _ := f.GetDuration("duration")
+			accounts, _ := f.GetInt("accounts")
+			workers, _ := f.GetInt("workers")
+			mixStr, _ := f.GetString("mix")
+			chainID, _ := f.GetString("chain-id")
+			timeoutBlocks, _ := f.GetUint64("timeout-blocks")
+			warmup, _ := f.GetDuration("warmup")
+			drain, _ := f.GetDuration("drain")
+			asJSON, _ := f.GetBool("json")
+			quiet, _ := f.GetBool("quiet")
+			from, _ := f.GetString("from")
+			account, _ := f.GetString("account")
+
+			if accounts < 1 {
+				return fmt.Errorf("--accounts must be at least 1")
+			}
+			if workers < 0 {
+				return fmt.Errorf("--workers must not be negative")
+			}
+			if !f.Changed("warmup") {
+				warmup = 0 // automatic
+			} else if warmup == 0 {
+				warmup = -1 // none
+			}
+			mix, err := load.ParseMix(mixStr)
+			if err != nil {
+				return err
+			}
+			kr, err := openKeyring(cmd)
+			if err != nil {
+				return err
+			}
+			priv, err := kr.PrivKey(from)
+			if err != nil {
+				return err
+			}
+			defer clear(priv)
+			var adminAddr []byte
+			if account != "" {
+				if adminAddr, err = keys.ParseAddress(account); err != nil {
+					return err
+				}
+			}
+			var logw io.Writer = os.Stderr
+			if quiet {
+				logw = nil
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			rep, err := load.Run(ctx, load.Config{
+				Endpoints:     endpoints,
+				Rate:          rate,
+				Duration:      duration,
+				Accounts:      accounts,
+				Workers:       workers,
+				Mix:           mix,
+				Admin:         priv,
+				AdminAddress:  adminAddr,
+				ChainID:       chainID,
+				TimeoutBlocks: timeoutBlocks,
+				WarmUp:        warmup,
+				Drain:         drain,
+				Log:           logw,
+			})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(os.Stdout).Encode(rep)
+			}
+			rep.WriteTable(os.Stdout)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSlice("endpoints", []string{defaultNode}, "comma-separated RPC addresses of the nodes to send to; blocks are read from the first")
+	f.Float64("rate", 100, "offered load in transactions per second")
+	f.Duration("duration", 30*time.Second, "how long to offer load")
+	f.Int("accounts", load.DefaultAccounts, "signing accounts to create in the setup phase (each may have many txs in flight)")
+	f.Int("workers", 0, "concurrent broadcast_tx_sync senders (default rate/8, within 16..512)")
+	f.String("mix", "add_member", "message types to send, name[=weight],...; known: "+strings.Join(load.MsgNames(), ", "))
+	f.String("from", "", "keyring name of an admin key; it adds the load accounts to its agency (required)")
+	f.String("account", "", "the admin's account address, when it differs from the key's own (after a key rotation)")
+	f.String("chain-id", "", "expected chain id (default: whatever the first endpoint serves)")
+	f.Uint64("timeout-blocks", load.DefaultTimeoutBlocks, "each tx's timeout height is the current height plus this (at most the chain's timeout window)")
+	f.Duration("warmup", 0, "start of the load excluded from the committed rate (default min(2s, duration/5); 0s for none)")
+	f.Duration("drain", load.DefaultDrain, "longest wait after the load for accepted txs to be committed")
+	f.Bool("json", false, "print the report as one JSON object")
+	f.Bool("quiet", false, "no progress lines on stderr")
+	addKeyringFlags(cmd)
+	_ = cmd.MarkFlagRequired("from")
+	return cmd
+}
