@@ -138,6 +138,7 @@ echo
 for rate in $RATES; do
 	jq -r --arg r "$rate" '(.rejected[] | "  at \($r) tx/s rejected \(.count) × \(.codespace)/\(.code): \(.example_log)"),
 		(.broadcast_errors[] | "  at \($r) tx/s broadcast error \(.count) × \(.error)"),
+		(if .steady_window.whole_run then "  at \($r) tx/s fewer than two blocks fell inside the load: its commit rate spans the whole run (raise DURATION)" else empty end),
 		(if .client_dropped > 0 then "  at \($r) tx/s the client could not keep up: \(.client_dropped) not sent (raise WORKERS)" else empty end)' \
 		"$OUT/load-$rate.json"
 done

@@ -129,6 +129,7 @@ func TestRunCountsEveryAcceptedTxFromBlocks(t *testing.T) {
 	require.LessOrEqual(t, rep.Latency.P95, rep.Latency.P99)
 	require.LessOrEqual(t, rep.Latency.P99, rep.Latency.Max)
 	require.Positive(t, rep.CommittedRate)
+	require.False(t, rep.Steady.WholeRun)
 	require.Greater(t, rep.Steady.LastHeight, rep.Steady.FirstHeight)
 	require.GreaterOrEqual(t, rep.Steady.FirstHeight, rep.StartHeight+1)
 	require.LessOrEqual(t, rep.Steady.LastHeight, rep.EndHeight)

@@ -364,7 +364,7 @@ func installGenesis(cmd *cobra.Command, genesisPath string, v *home.VerifiedGene
 	if err := home.WriteConfigs(h, loaded, appCfg); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "\nInstalled %s as agency %s\n  persistent_peers: %s\n\nStart the node with: tallyd start --home %s\n",
+	fmt.Fprintf(cmd.OutOrStdout(), "\nInstalled %s as agency %s\n  persistent_peers: %s\n\nCompare the genesis sha256 above with every other agency, then start the node with: tallyd start --home %s\n",
 		target, own.Body.AgencyID, loaded.P2P.PersistentPeers, h)
 	return nil
 }

@@ -95,8 +95,7 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 		require.Contains(t, out, "Wrote declaration "+decls[i])
 	}
 
-	// A declaration for another chain, and a home that already has a
-	// genesis, are refused at declare time or at collect time.
+	// An invalid agency id is refused before anything is written.
 	_, err := tallyd(t, "genesis", "declare", "--home", homes[0], "--chain-id", chainID, "--agency", "Bad Id",
 		"--agency-name", "x", "--agency-kind", "treasury", "--p2p-address", "127.0.0.1:1", "--keyring-backend", "test",
 		"--output", filepath.Join(work, "bad.json"))
@@ -124,7 +123,7 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 	require.ErrorContains(t, err, `declared for chain id "tally-ceremony", but this genesis is for "tally-other"`)
 
 	_, err = tallyd(t, "genesis", "collect", "--chain-id", chainID, "--output", genesisFile, decls[0], decls[1], decls[0])
-	require.ErrorContains(t, err, `duplicate agency id "treasury"`)
+	require.ErrorContains(t, err, decls[0]+": refused: duplicate of "+decls[0]+`: same agency id "treasury"`)
 
 	out, err := tallyd(t, append([]string{"genesis", "collect", "--chain-id", chainID, "--genesis-time", genesisTime, "--output", genesisFile}, decls...)...)
 	require.NoError(t, err, out)
@@ -147,7 +146,12 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, strings.Split(comet.P2P.PersistentPeers, ","), 2)
 	}
-	// Installing again is idempotent; a home of another chain is refused.
+	// A home that has a genesis cannot declare again.
+	_, err = tallyd(t, "genesis", "declare", "--home", homes[1], "--chain-id", chainID, "--agency", "tax",
+		"--agency-name", "Tax Authority", "--agency-kind", "tax_authority", "--p2p-address", "127.0.0.1:1",
+		"--keyring-backend", "test", "--output", filepath.Join(work, "again.json"))
+	require.ErrorContains(t, err, "already has a genesis")
+	// Installing again is idempotent; a home without keys is refused.
 	_, err = tallyd(t, append([]string{"genesis", "verify", "--genesis", genesisFile, "--install", "--home", homes[0]}, decls...)...)
 	require.NoError(t, err)
 	_, err = tallyd(t, append([]string{"genesis", "verify", "--genesis", genesisFile, "--install", "--home", filepath.Join(work, "stranger")}, decls...)...)

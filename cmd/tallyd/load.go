@@ -144,7 +144,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 	f.Float64("rate", 100, "offered load in transactions per second")
 	f.Duration("duration", 30*time.Second, "how long to offer load")
 	f.Int("accounts", load.DefaultAccounts, "signing accounts to create in the setup phase (each may have many txs in flight)")
-	f.Int("workers", 0, "concurrent broadcast_tx_sync senders (default rate/8, within 16..512)")
+	f.Int("workers", 0, "concurrent broadcast_tx_sync senders (default rate/4, within 16..1024)")
 	f.String("mix", "add_member", "message types to send, name[=weight],...; known: "+strings.Join(load.MsgNames(), ", "))
 	f.String("from", "", "keyring name of an admin key; it adds the load accounts to its agency (required)")
 	f.String("account", "", "the admin's account address, when it differs from the key's own (after a key rotation)")

@@ -114,6 +114,12 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 				}
 			}
 			fmt.Println("The network is committing blocks.")
+			if seed, _ := cmd.Flags().GetBool("demo"); seed {
+				logf := func(format string, args ...any) { fmt.Printf("  demo: "+format+"\n", args...) }
+				if err := testnet.SeedDemo(waitCtx, args[0], m, logf); err != nil {
+					fmt.Fprintf(os.Stderr, "demo data: %v (the network keeps running)\n", err)
+				}
+			}
 			for _, n := range m.Nodes {
 				fmt.Printf("  %-12s RPC %s   log %s\n", n.Name, strings.Replace(n.RPC, "tcp://", "http://", 1), n.LogFile)
 			}
@@ -130,6 +136,7 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 			}
 		},
 	}
+	cmd.Flags().Bool("demo", true, "send the demo transactions once, the first time the network starts")
 	cmd.Flags().Duration("status-every", 5*time.Second, "how often to print each node's height and app hash")
 	return cmd
 }

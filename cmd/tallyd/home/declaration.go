@@ -362,25 +362,38 @@ func LoadDeclarations(chainID string, paths []string) ([]*Declared, error) {
 
 // checkClashes refuses two declarations that share an agency id, a node id,
 // a p2p address or any public key (a key may serve only one purpose in one
-// declaration).
+// declaration). Each clashing declaration gets one error naming the earlier
+// file and everything the two share.
 func checkClashes(ds []*Declared) []error {
-	var errs []error
 	type owner struct{ src, what string }
 	seen := map[string]owner{}
-	claim := func(d *Declared, key, what string) {
-		if o, ok := seen[key]; ok {
-			errs = append(errs, fmt.Errorf("%s: refused: duplicate %s: already used as the %s in %s", d.Source, what, o.what, o.src))
-			return
-		}
-		seen[key] = owner{d.Source, what}
-	}
+	var errs []error
 	for _, d := range ds {
-		claim(d, "agency:"+d.Body.AgencyID, "agency id "+strconv.Quote(d.Body.AgencyID))
-		claim(d, "node:"+d.Body.NodeID, "node id "+d.Body.NodeID)
-		claim(d, "addr:"+strings.ToLower(d.Body.P2PAddress), "p2p address "+d.Body.P2PAddress)
-		claim(d, "key:"+string(d.ValidatorPK.Bytes()), "validator key")
-		claim(d, "key:"+string(d.NodePK), "node key")
-		claim(d, "key:"+string(d.AdminPub), "admin key")
+		var others []string
+		shared := map[string][]string{}
+		claim := func(key, what string) {
+			o, ok := seen[key]
+			if !ok {
+				seen[key] = owner{d.Source, what}
+				return
+			}
+			if _, known := shared[o.src]; !known {
+				others = append(others, o.src)
+			}
+			if o.what != what {
+				what += " (the " + o.what + " there)"
+			}
+			shared[o.src] = append(shared[o.src], what)
+		}
+		claim("agency:"+d.Body.AgencyID, "agency id "+strconv.Quote(d.Body.AgencyID))
+		claim("node:"+d.Body.NodeID, "node id "+d.Body.NodeID)
+		claim("addr:"+strings.ToLower(d.Body.P2PAddress), "p2p address "+d.Body.P2PAddress)
+		claim("key:"+string(d.ValidatorPK.Bytes()), "validator key")
+		claim("key:"+string(d.NodePK), "node key")
+		claim("key:"+string(d.AdminPub), "admin key")
+		for _, o := range others {
+			errs = append(errs, fmt.Errorf("%s: refused: duplicate of %s: same %s", d.Source, o, strings.Join(shared[o], ", ")))
+		}
 	}
 	return errs
 }

@@ -201,24 +201,24 @@ func TestLoadDeclarationsRefusesDuplicates(t *testing.T) {
 		mutate func(a, b *party)
 		want   string
 	}{
-		"agency": {func(a, b *party) { b.rebuild(a.body.AgencyID, "tax_authority", b.body.P2PAddress) }, `duplicate agency id "treasury"`},
+		"agency": {func(a, b *party) { b.rebuild(a.body.AgencyID, "tax_authority", b.body.P2PAddress) }, `same agency id "treasury"`},
 		"validator": {func(a, b *party) {
 			b.validator = a.validator
 			b.rebuild(b.body.AgencyID, b.body.AgencyKind, b.body.P2PAddress)
-		}, "duplicate validator key"},
+		}, "same validator key"},
 		"node": {func(a, b *party) {
 			b.node = a.node
 			b.rebuild(b.body.AgencyID, b.body.AgencyKind, b.body.P2PAddress)
-		}, "duplicate node id"},
+		}, "same node id"},
 		"admin": {func(a, b *party) {
 			b.admin = a.admin
 			b.rebuild(b.body.AgencyID, b.body.AgencyKind, b.body.P2PAddress)
-		}, "duplicate admin key"},
-		"address": {func(a, b *party) { b.rebuild(b.body.AgencyID, b.body.AgencyKind, a.body.P2PAddress) }, "duplicate p2p address 10.0.0.1:26656"},
+		}, "same admin key"},
+		"address": {func(a, b *party) { b.rebuild(b.body.AgencyID, b.body.AgencyKind, a.body.P2PAddress) }, "same p2p address 10.0.0.1:26656"},
 		"key reuse": {func(a, b *party) {
 			b.validator = a.node
 			b.rebuild(b.body.AgencyID, b.body.AgencyKind, b.body.P2PAddress)
-		}, "duplicate validator key: already used as the node key"},
+		}, "same validator key (the node key there)"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -227,7 +227,7 @@ func TestLoadDeclarationsRefusesDuplicates(t *testing.T) {
 			c.mutate(ps[0], ps[1])
 			paths := []string{ps[0].write(t, dir), writeDecl(t, dir, "second.json", ps[1].sign(t)), ps[2].write(t, dir)}
 			_, err := home.LoadDeclarations(testChain, paths)
-			require.ErrorContains(t, err, filepath.Join(dir, "second.json")+": refused: "+c.want)
+			require.ErrorContains(t, err, filepath.Join(dir, "second.json")+": refused: duplicate of "+filepath.Join(dir, "treasury.declaration.json")+": "+c.want)
 		})
 	}
 	// The same file twice.
@@ -235,7 +235,7 @@ func TestLoadDeclarationsRefusesDuplicates(t *testing.T) {
 	p := threeParties(t)[0]
 	path := p.write(t, dir)
 	_, err := home.LoadDeclarations(testChain, []string{path, path})
-	require.ErrorContains(t, err, "duplicate agency id")
+	require.ErrorContains(t, err, path+": refused: duplicate of "+path+`: same agency id "treasury", node id`)
 }
 
 func TestLoadDeclarationsRefusesWrongChain(t *testing.T) {

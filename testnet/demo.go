@@ -1,0 +1,122 @@
+package testnet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/agency"
+)
+
+// demoMarker records, in the network directory, that the demo data was sent.
+const demoMarker = "demo-seeded"
+
+// Demo sends demonstration transactions through a running network.
+type Demo struct {
+	M       *Manifest
+	Keys    *keys.Keyring
+	Clients []*client.Client // one per node, in manifest order
+	// Log receives one line per step, for the person watching.
+	Log func(format string, args ...any)
+}
+
+// demoStep is one module's demonstration. Each module appends its step to
+// demoSteps; they run in order, once per network.
+type demoStep struct {
+	name string
+	run  func(ctx context.Context, d *Demo) error
+}
+
+var demoSteps = []demoStep{
+	{"agency", agencyDemo},
+}
+
+// SeedDemo sends the demo data once: if the network directory records that
+// it was sent, it does nothing.
+func SeedDemo(ctx context.Context, dir string, m *Manifest, log func(string, ...any)) error {
+	marker := filepath.Join(dir, demoMarker)
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	kr, err := keys.Open(m.KeyringDir, keys.BackendTest, nil)
+	if err != nil {
+		return err
+	}
+	d := &Demo{M: m, Keys: kr, Log: log}
+	for _, n := range m.Nodes {
+		c, err := client.Dial(n.RPC)
+		if err != nil {
+			return err
+		}
+		d.Clients = append(d.Clients, c)
+	}
+	for _, s := range demoSteps {
+		if err := s.run(ctx, d); err != nil {
+			return fmt.Errorf("demo %s: %w", s.name, err)
+		}
+	}
+	return os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+}
+
+// Send signs msgs with the demo key keyName, sends them through node i (mod
+// the number of nodes) and waits for the block.
+func (d *Demo) Send(ctx context.Context, node int, keyName string, msgs ...*txv1.Msg) error {
+	priv, err := d.Keys.PrivKey(keyName)
+	if err != nil {
+		return err
+	}
+	c := d.Clients[node%len(d.Clients)]
+	_, height, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := client.BuildTx(client.TxOptions{
+		ChainID:       d.M.ChainID,
+		Signer:        agency.AddressOf(priv.Public().(ed25519.PublicKey)),
+		TimeoutHeight: uint64(height) + 100,
+	}, func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, msgs...)
+	if err != nil {
+		return err
+	}
+	_, err = c.BroadcastAndWait(ctx, tx)
+	return err
+}
+
+// Key returns the demo key keyName, creating it when missing.
+func (d *Demo) Key(keyName string) (ed25519.PublicKey, error) {
+	if _, err := d.Keys.Show(keyName); err != nil {
+		if _, err := d.Keys.Add(keyName); err != nil {
+			return nil, err
+		}
+	}
+	priv, err := d.Keys.PrivKey(keyName)
+	if err != nil {
+		return nil, err
+	}
+	return priv.Public().(ed25519.PublicKey), nil
+}
+
+// agencyDemo: each agency's admin takes on an auditor, through a different
+// agency's node each time.
+func agencyDemo(ctx context.Context, d *Demo) error {
+	for i, n := range d.M.Nodes {
+		name := n.Agency + "-auditor"
+		pub, err := d.Key(name)
+		if err != nil {
+			return err
+		}
+		msg := &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}}}
+		if err := d.Send(ctx, i+1, n.Agency+"-admin", msg); err != nil {
+			return err
+		}
+		d.Log("%s took on an auditor (%s), sent through %s's node", n.Agency, name, d.M.Nodes[(i+1)%len(d.M.Nodes)].Name)
+	}
+	return nil
+}
