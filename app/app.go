@@ -18,7 +18,9 @@ import (
 
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/module"
 )
 
@@ -42,6 +44,8 @@ type App struct {
 	params  *appv1.Params
 
 	agency agency.Keeper
+	funds    funds.Keeper
+	benefits benefits.Keeper
 
 	// lastBlock holds the hashes of the transactions FinalizeBlock ran, so
 	// Commit can drop their signature verdicts.
@@ -69,6 +73,8 @@ type Options struct {
 // New returns an App over st, which it owns and closes.
 func New(st *store.Store, opts Options) (*App, error) {
 	a := &App{store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
+	a.funds = funds.Keeper{Agency: a.agency}
+	a.benefits = benefits.Keeper{Agency: a.agency, Funds: a.funds}
 	if a.logger == nil {
 		a.logger = log.NewNopLogger()
 	}
@@ -125,6 +131,14 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if err := a.agency.InitGenesis(a.store, g.Agency, 0); err != nil {
 		a.store.Rollback()
 		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	if err := a.funds.InitGenesis(a.store, g.Funds); err != nil {
+		a.store.Rollback()
+		return nil, fmt.Errorf("genesis funds: %w", err)
+	}
+	if err := a.benefits.InitGenesis(a.store, g.Benefits); err != nil {
+		a.store.Rollback()
+		return nil, fmt.Errorf("genesis benefits: %w", err)
 	}
 	return &abci.ResponseInitChain{AppHash: a.store.WorkingHash()}, nil
 }

@@ -379,6 +379,40 @@ func TestRefusedTransactionLeavesStateAndAppHashUntouched(t *testing.T) {
 	}
 }
 
+// No corruption of a transaction's bytes gets it accepted or panics the
+// app: every mangled copy of a valid transaction, and every random string,
+// is refused by CheckTx and inside a block, and the block changes nothing.
+func TestMangledTransactionsAreRefusedWithoutPanic(t *testing.T) {
+	c := newChain(t)
+	c.block()
+	valid := c.tx(treasuryAdmin, grantRole(treasuryClerk.addr, roleAuditor), suspendAccount(taxCollector.addr, "x"))
+	rng := rand.New(rand.NewPCG(3, 4))
+	var bad [][]byte
+	for i := range valid {
+		for _, flip := range []byte{0x01, 0x80, 0xff} {
+			m := append([]byte(nil), valid...)
+			m[i] ^= flip
+			bad = append(bad, m)
+		}
+		bad = append(bad, valid[:i]) // every truncation
+	}
+	for i := 0; i < 200; i++ {
+		r := make([]byte, rng.IntN(400))
+		for j := range r {
+			r[j] = byte(rng.UintN(256))
+		}
+		bad = append(bad, r)
+	}
+	for i, tx := range bad {
+		require.NotZero(t, c.checkTx(tx).Code, "mangled tx %d accepted by CheckTx", i)
+	}
+	hash := c.lastHash()
+	for i, r := range c.block(bad...).TxResults {
+		require.NotZero(t, r.Code, "mangled tx %d accepted in a block", i)
+	}
+	require.Equal(t, hash, c.lastHash())
+}
+
 // A transaction that passes authentication but whose message fails spends
 // its nonce and nothing else: no message of it applies, its only event is
 // the tx event, and the app hash is what any failed transaction with the
@@ -563,6 +597,10 @@ func TestManyInFlightNoncesFromOneAccountThenExpiry(t *testing.T) {
 		}
 	}
 	require.Equal(t, uint64(3+n), c.agency(agTreasury).MemberCount)
+	page := &appv1.ProvedList{}
+	require.NoError(t, proto.Unmarshal(c.query(app.PathMembers, []byte(agTreasury)).Value, page))
+	require.Len(t, page.Entries, 1000, "one page of members")
+	require.NotEmpty(t, page.NextKey)
 	for _, nonce := range nonces {
 		res := c.query(app.PathKey, seenKey(treasuryAdmin.addr, nonce))
 		require.Equal(t, binary.BigEndian.AppendUint64(nil, timeout), res.Value)

@@ -41,6 +41,8 @@ type Query struct {
 // routes lists every module's messages, in the order modules are wired.
 var routes = []moduleRoutes{
 	agencyRoutes,
+	fundsRoutes,
+	benefitsRoutes,
 }
 
 func routeFor(msg *txv1.Msg) (moduleRoutes, bool) {

@@ -45,9 +45,14 @@ NET="$OUT/localnet"
 if [[ -e "$NET" ]]; then echo "bench-localnet: $NET already exists; use a new OUT" >&2; exit 1; fi
 
 NET_PID=""
+LOAD_PID=""
 cleanup() {
 	local rc=$? kids=""
 	trap - EXIT INT TERM
+	if [[ -n "$LOAD_PID" ]]; then
+		kill -TERM "$LOAD_PID" 2>/dev/null || true
+		wait "$LOAD_PID" 2>/dev/null || true
+	fi
 	if [[ -n "$NET_PID" ]] && kill -0 "$NET_PID" 2>/dev/null; then
 		kids=$(pgrep -P "$NET_PID" || true) # the node processes
 		echo "stopping the network (pid $NET_PID)..." >&2
@@ -108,14 +113,19 @@ wait_mempools_empty() {
 for rate in $RATES; do
 	wait_mempools_empty
 	echo "rate $rate tx/s for $DURATION..." >&2
-	if ! "$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
+	# In the background so that a signal reaches the trap at once.
+	"$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
 		--endpoints "$ENDPOINTS" --rate "$rate" --duration "$DURATION" --accounts "$ACCOUNTS" \
 		--workers "$WORKERS" --mix "$MIX" --drain "$DRAIN" --json \
-		>"$OUT/load-$rate.json" 2>"$OUT/load-$rate.log"; then
+		>"$OUT/load-$rate.json" 2>"$OUT/load-$rate.log" &
+	LOAD_PID=$!
+	if ! wait "$LOAD_PID"; then
+		LOAD_PID=""
 		echo "load at $rate tx/s failed:" >&2
 		cat "$OUT/load-$rate.log" >&2
 		exit 1
 	fi
+	LOAD_PID=""
 done
 
 toml() { sed -n "s/^$1 *= *\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p" "$CFG/config.toml" | head -1; }

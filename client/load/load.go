@@ -177,7 +177,9 @@ type Report struct {
 	// broadcast did not return acceptance (for example it timed out).
 	CommittedUnacknowledged int64 `json:"committed_unacknowledged"`
 	// Pending were accepted but not found in any block read before the
-	// drain ended.
+	// drain ended. Under overload this need not be a bug in the chain:
+	// CometBFT v0.40 silently drops a tx that passed CheckTx if its
+	// mempool filled up meanwhile (clist_mempool.go, resCbFirstTime).
 	Pending int64 `json:"pending"`
 
 	// CommittedRate is load transactions committed per second over Steady.
@@ -402,6 +404,7 @@ func (w *watcher) poll(ctx context.Context) ([]block, error) {
 // a node stores a block before it has executed it.
 func (w *watcher) fetch(ctx context.Context, h int64) (block, error) {
 	deadline := time.Now().Add(10 * time.Second)
+	wait := 10 * time.Millisecond // each early BlockResults logs an error on the node: back off
 	for {
 		b, err := w.c.RPC.Block(ctx, &h)
 		if err == nil && b.Block != nil {
@@ -425,7 +428,8 @@ func (w *watcher) fetch(ctx context.Context, h int64) (block, error) {
 		select {
 		case <-ctx.Done():
 			return block{}, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(wait):
+			wait = min(2*wait, 200*time.Millisecond)
 		}
 	}
 }
@@ -606,6 +610,10 @@ func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 // (numbers, hashes), so errors of one kind count together.
 func errorClass(err error) string {
 	s := err.Error()
+	// CometBFT's client wraps node errors in HTTP metadata; keep the cause.
+	if i := strings.Index(s, "RPC error "); i >= 0 {
+		s = s[i:]
+	}
 	var b strings.Builder
 	digits := false
 	for _, c := range s {
@@ -619,7 +627,7 @@ func errorClass(err error) string {
 		digits = false
 		b.WriteRune(c)
 	}
-	return truncate(b.String(), 120)
+	return truncate(b.String(), 160)
 }
 
 func truncate(s string, n int) string {

@@ -49,6 +49,9 @@ accepted transactions still in mempools, then reports:
   before the load stopped), submit-to-commit latency p50/p95/p99,
   blocks read and average txs per block.
 
+"accepted, not committed" > 0 at a rate the chain sustains is a loss to
+investigate; when mempools are full it can be CometBFT itself, which drops
+a tx that passed CheckTx if its mempool filled up meanwhile.
 "not sent (workers busy)" > 0 means the client, not the chain, was the
 bottleneck: raise --workers. Progress goes to stderr; the report to stdout
 (--json: one JSON object). Writes only load accounts and their members to

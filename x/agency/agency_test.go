@@ -306,7 +306,7 @@ func TestValidateBasic(t *testing.T) {
 		{"add member with short key", &agencyv1.MsgAddMember{PubKey: make([]byte, 33)}, agency.ErrInvalidKey},
 		{"add member with unspecified role", &agencyv1.MsgAddMember{PubKey: make([]byte, 32), Roles: []agencyv1.Role{0}}, agency.ErrInvalidRole},
 		{"remove with short address", &agencyv1.MsgRemoveMember{Address: addr[:19]}, agency.ErrInvalidAddress},
-		{"grant undefined role", &agencyv1.MsgGrantRole{Address: addr, Role: 11}, agency.ErrInvalidRole},
+		{"grant undefined role", &agencyv1.MsgGrantRole{Address: addr, Role: agencyv1.Role(len(agencyv1.Role_name))}, agency.ErrInvalidRole},
 		{"revoke without address", &agencyv1.MsgRevokeRole{Role: agencyv1.Role_ROLE_ADMIN}, agency.ErrInvalidAddress},
 		{"rotate to short key", &agencyv1.MsgRotateKey{NewPubKey: make([]byte, 31), NewKeySignature: make([]byte, 64)}, agency.ErrInvalidKey},
 		{"rotate without proof", &agencyv1.MsgRotateKey{NewPubKey: make([]byte, 32)}, agency.ErrBadKeyProof},

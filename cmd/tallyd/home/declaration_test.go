@@ -345,6 +345,22 @@ func TestVerifyGenesisRefusesChangedGenesis(t *testing.T) {
 		"chain id":         {func(doc *types.GenesisDoc, _ *appv1.GenesisState) { doc.ChainID = "tally-other" }, `declared for chain id "tally-ceremony", but this genesis is for "tally-other"`},
 		"consensus params": {func(doc *types.GenesisDoc, _ *appv1.GenesisState) { doc.ConsensusParams.Evidence.MaxAgeNumBlocks = 1 }, "consensus_params"},
 	}
+	// Another module's state, whatever modules the app has: any message
+	// field of the app state besides params and agency, set.
+	fields := (&appv1.GenesisState{}).ProtoReflect().Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.Message() == nil || fd.Name() == "params" || fd.Name() == "agency" {
+			continue
+		}
+		cases["module "+string(fd.Name())] = struct {
+			f    func(doc *types.GenesisDoc, s *appv1.GenesisState)
+			want string
+		}{func(_ *types.GenesisDoc, s *appv1.GenesisState) {
+			m := s.ProtoReflect()
+			m.Set(fd, m.NewField(fd))
+		}, "app_state carries module state no declaration asked for"}
+	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			bad := tamperGenesis(t, g, c.f)

@@ -116,6 +116,10 @@ const (
 	Role_ROLE_REGULATOR Role = 9
 	// Reads and audits; holds no write power.
 	Role_ROLE_AUDITOR Role = 10
+	// Moves its agency's public money: funds programmes, transfers, returns.
+	Role_ROLE_FINANCE Role = 11
+	// Creates and configures benefit programmes.
+	Role_ROLE_PROGRAMME_MANAGER Role = 12
 )
 
 // Enum value maps for Role.
@@ -132,19 +136,23 @@ var (
 		8:  "ROLE_INSPECTOR",
 		9:  "ROLE_REGULATOR",
 		10: "ROLE_AUDITOR",
+		11: "ROLE_FINANCE",
+		12: "ROLE_PROGRAMME_MANAGER",
 	}
 	Role_value = map[string]int32{
-		"ROLE_UNSPECIFIED":     0,
-		"ROLE_ADMIN":           1,
-		"ROLE_TREASURY":        2,
-		"ROLE_TAX_COLLECTOR":   3,
-		"ROLE_CASEWORKER":      4,
-		"ROLE_PAYER":           5,
-		"ROLE_SETTLEMENT_BANK": 6,
-		"ROLE_PRODUCER":        7,
-		"ROLE_INSPECTOR":       8,
-		"ROLE_REGULATOR":       9,
-		"ROLE_AUDITOR":         10,
+		"ROLE_UNSPECIFIED":       0,
+		"ROLE_ADMIN":             1,
+		"ROLE_TREASURY":          2,
+		"ROLE_TAX_COLLECTOR":     3,
+		"ROLE_CASEWORKER":        4,
+		"ROLE_PAYER":             5,
+		"ROLE_SETTLEMENT_BANK":   6,
+		"ROLE_PRODUCER":          7,
+		"ROLE_INSPECTOR":         8,
+		"ROLE_REGULATOR":         9,
+		"ROLE_AUDITOR":           10,
+		"ROLE_FINANCE":           11,
+		"ROLE_PROGRAMME_MANAGER": 12,
 	}
 )
 
@@ -516,7 +524,7 @@ const file_tally_agency_v1_agency_proto_rawDesc = "" +
 	"\fKIND_COUNCIL\x10\x05\x12\r\n" +
 	"\tKIND_BANK\x10\x06\x12\x13\n" +
 	"\x0fKIND_DEPARTMENT\x10\a\x12\x11\n" +
-	"\rKIND_BUSINESS\x10\b*\xe3\x01\n" +
+	"\rKIND_BUSINESS\x10\b*\x91\x02\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -531,7 +539,9 @@ const file_tally_agency_v1_agency_proto_rawDesc = "" +
 	"\x0eROLE_INSPECTOR\x10\b\x12\x12\n" +
 	"\x0eROLE_REGULATOR\x10\t\x12\x10\n" +
 	"\fROLE_AUDITOR\x10\n" +
-	"*]\n" +
+	"\x12\x10\n" +
+	"\fROLE_FINANCE\x10\v\x12\x1a\n" +
+	"\x16ROLE_PROGRAMME_MANAGER\x10\f*]\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATUS_ACTIVE\x10\x01\x12\x14\n" +

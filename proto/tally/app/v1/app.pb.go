@@ -8,6 +8,10 @@ package appv1
 
 import (
 	v1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	v12 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	v11 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	v14 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	v13 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -101,6 +105,10 @@ type GenesisState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Params        *Params                `protobuf:"bytes,1,opt,name=params,proto3" json:"params,omitempty"`
 	Agency        *v1.Genesis            `protobuf:"bytes,2,opt,name=agency,proto3" json:"agency,omitempty"`
+	Funds         *v11.Genesis           `protobuf:"bytes,3,opt,name=funds,proto3" json:"funds,omitempty"`
+	Benefits      *v12.Genesis           `protobuf:"bytes,4,opt,name=benefits,proto3" json:"benefits,omitempty"`
+	Tax           *v13.Genesis           `protobuf:"bytes,5,opt,name=tax,proto3" json:"tax,omitempty"`
+	Provenance    *v14.Genesis           `protobuf:"bytes,6,opt,name=provenance,proto3" json:"provenance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -145,6 +153,34 @@ func (x *GenesisState) GetParams() *Params {
 func (x *GenesisState) GetAgency() *v1.Genesis {
 	if x != nil {
 		return x.Agency
+	}
+	return nil
+}
+
+func (x *GenesisState) GetFunds() *v11.Genesis {
+	if x != nil {
+		return x.Funds
+	}
+	return nil
+}
+
+func (x *GenesisState) GetBenefits() *v12.Genesis {
+	if x != nil {
+		return x.Benefits
+	}
+	return nil
+}
+
+func (x *GenesisState) GetTax() *v13.Genesis {
+	if x != nil {
+		return x.Tax
+	}
+	return nil
+}
+
+func (x *GenesisState) GetProvenance() *v14.Genesis {
+	if x != nil {
+		return x.Provenance
 	}
 	return nil
 }
@@ -269,16 +305,22 @@ var File_tally_app_v1_app_proto protoreflect.FileDescriptor
 
 const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\"\x9a\x01\n" +
+	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/funds/v1/funds.proto\x1a tally/benefits/v1/benefits.proto\x1a\x16tally/tax/v1/tax.proto\x1a$tally/provenance/v1/provenance.proto\"\x9a\x01\n" +
 	"\x06Params\x12 \n" +
 	"\fmax_tx_bytes\x18\x01 \x01(\x04R\n" +
 	"maxTxBytes\x12!\n" +
 	"\fmax_messages\x18\x02 \x01(\rR\vmaxMessages\x12%\n" +
 	"\x0etimeout_window\x18\x03 \x01(\x04R\rtimeoutWindow\x12$\n" +
-	"\x0emax_memo_bytes\x18\x04 \x01(\rR\fmaxMemoBytes\"n\n" +
+	"\x0emax_memo_bytes\x18\x04 \x01(\rR\fmaxMemoBytes\"\xbc\x02\n" +
 	"\fGenesisState\x12,\n" +
 	"\x06params\x18\x01 \x01(\v2\x14.tally.app.v1.ParamsR\x06params\x120\n" +
-	"\x06agency\x18\x02 \x01(\v2\x18.tally.agency.v1.GenesisR\x06agency\"K\n" +
+	"\x06agency\x18\x02 \x01(\v2\x18.tally.agency.v1.GenesisR\x06agency\x12-\n" +
+	"\x05funds\x18\x03 \x01(\v2\x17.tally.funds.v1.GenesisR\x05funds\x126\n" +
+	"\bbenefits\x18\x04 \x01(\v2\x1a.tally.benefits.v1.GenesisR\bbenefits\x12'\n" +
+	"\x03tax\x18\x05 \x01(\v2\x15.tally.tax.v1.GenesisR\x03tax\x12<\n" +
+	"\n" +
+	"provenance\x18\x06 \x01(\v2\x1c.tally.provenance.v1.GenesisR\n" +
+	"provenance\"K\n" +
 	"\vProvedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x14\n" +
@@ -307,16 +349,24 @@ var file_tally_app_v1_app_proto_goTypes = []any{
 	(*ProvedEntry)(nil),  // 2: tally.app.v1.ProvedEntry
 	(*ProvedList)(nil),   // 3: tally.app.v1.ProvedList
 	(*v1.Genesis)(nil),   // 4: tally.agency.v1.Genesis
+	(*v11.Genesis)(nil),  // 5: tally.funds.v1.Genesis
+	(*v12.Genesis)(nil),  // 6: tally.benefits.v1.Genesis
+	(*v13.Genesis)(nil),  // 7: tally.tax.v1.Genesis
+	(*v14.Genesis)(nil),  // 8: tally.provenance.v1.Genesis
 }
 var file_tally_app_v1_app_proto_depIdxs = []int32{
 	0, // 0: tally.app.v1.GenesisState.params:type_name -> tally.app.v1.Params
 	4, // 1: tally.app.v1.GenesisState.agency:type_name -> tally.agency.v1.Genesis
-	2, // 2: tally.app.v1.ProvedList.entries:type_name -> tally.app.v1.ProvedEntry
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	5, // 2: tally.app.v1.GenesisState.funds:type_name -> tally.funds.v1.Genesis
+	6, // 3: tally.app.v1.GenesisState.benefits:type_name -> tally.benefits.v1.Genesis
+	7, // 4: tally.app.v1.GenesisState.tax:type_name -> tally.tax.v1.Genesis
+	8, // 5: tally.app.v1.GenesisState.provenance:type_name -> tally.provenance.v1.Genesis
+	2, // 6: tally.app.v1.ProvedList.entries:type_name -> tally.app.v1.ProvedEntry
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_tally_app_v1_app_proto_init() }

@@ -8,6 +8,10 @@ package txv1
 
 import (
 	v1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	v12 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	v11 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	v14 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	v13 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -182,6 +186,41 @@ type Msg struct {
 	//	*Msg_RotateKey
 	//	*Msg_SuspendAccount
 	//	*Msg_ReinstateAccount
+	//	*Msg_Appropriate
+	//	*Msg_Allocate
+	//	*Msg_Fund
+	//	*Msg_Transfer
+	//	*Msg_ReturnFunds
+	//	*Msg_Settle
+	//	*Msg_CreateProgramme
+	//	*Msg_Enrol
+	//	*Msg_SuspendEnrolment
+	//	*Msg_ResumeEnrolment
+	//	*Msg_EndEnrolment
+	//	*Msg_Pay
+	//	*Msg_OpenRecovery
+	//	*Msg_RecordRepayment
+	//	*Msg_RegisterTaxType
+	//	*Msg_AuthoriseCollector
+	//	*Msg_WithdrawCollector
+	//	*Msg_IssueReceipt
+	//	*Msg_CorrectReceipt
+	//	*Msg_RefundReceipt
+	//	*Msg_CancelReceipt
+	//	*Msg_RegisterItem
+	//	*Msg_OfferCustody
+	//	*Msg_AcceptCustody
+	//	*Msg_RejectCustody
+	//	*Msg_WithdrawOffer
+	//	*Msg_AccreditInspector
+	//	*Msg_WithdrawAccreditation
+	//	*Msg_Attest
+	//	*Msg_SplitItem
+	//	*Msg_MergeItems
+	//	*Msg_TransformItems
+	//	*Msg_RetireItem
+	//	*Msg_Recall
+	//	*Msg_AcknowledgeRecall
 	Sum           isMsg_Sum `protobuf_oneof:"sum"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -287,6 +326,321 @@ func (x *Msg) GetReinstateAccount() *v1.MsgReinstateAccount {
 	return nil
 }
 
+func (x *Msg) GetAppropriate() *v11.MsgAppropriate {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Appropriate); ok {
+			return x.Appropriate
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetAllocate() *v11.MsgAllocate {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Allocate); ok {
+			return x.Allocate
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetFund() *v11.MsgFund {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Fund); ok {
+			return x.Fund
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetTransfer() *v11.MsgTransfer {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Transfer); ok {
+			return x.Transfer
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetReturnFunds() *v11.MsgReturn {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_ReturnFunds); ok {
+			return x.ReturnFunds
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetSettle() *v11.MsgSettle {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Settle); ok {
+			return x.Settle
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetCreateProgramme() *v12.MsgCreateProgramme {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_CreateProgramme); ok {
+			return x.CreateProgramme
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetEnrol() *v12.MsgEnrol {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Enrol); ok {
+			return x.Enrol
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetSuspendEnrolment() *v12.MsgSuspendEnrolment {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_SuspendEnrolment); ok {
+			return x.SuspendEnrolment
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetResumeEnrolment() *v12.MsgResumeEnrolment {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_ResumeEnrolment); ok {
+			return x.ResumeEnrolment
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetEndEnrolment() *v12.MsgEndEnrolment {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_EndEnrolment); ok {
+			return x.EndEnrolment
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetPay() *v12.MsgPay {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Pay); ok {
+			return x.Pay
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetOpenRecovery() *v12.MsgOpenRecovery {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_OpenRecovery); ok {
+			return x.OpenRecovery
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetRecordRepayment() *v12.MsgRecordRepayment {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_RecordRepayment); ok {
+			return x.RecordRepayment
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetRegisterTaxType() *v13.MsgRegisterTaxType {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_RegisterTaxType); ok {
+			return x.RegisterTaxType
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetAuthoriseCollector() *v13.MsgAuthoriseCollector {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_AuthoriseCollector); ok {
+			return x.AuthoriseCollector
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetWithdrawCollector() *v13.MsgWithdrawCollector {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_WithdrawCollector); ok {
+			return x.WithdrawCollector
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetIssueReceipt() *v13.MsgIssueReceipt {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_IssueReceipt); ok {
+			return x.IssueReceipt
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetCorrectReceipt() *v13.MsgCorrectReceipt {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_CorrectReceipt); ok {
+			return x.CorrectReceipt
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetRefundReceipt() *v13.MsgRefundReceipt {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_RefundReceipt); ok {
+			return x.RefundReceipt
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetCancelReceipt() *v13.MsgCancelReceipt {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_CancelReceipt); ok {
+			return x.CancelReceipt
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetRegisterItem() *v14.MsgRegisterItem {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_RegisterItem); ok {
+			return x.RegisterItem
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetOfferCustody() *v14.MsgOfferCustody {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_OfferCustody); ok {
+			return x.OfferCustody
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetAcceptCustody() *v14.MsgAcceptCustody {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_AcceptCustody); ok {
+			return x.AcceptCustody
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetRejectCustody() *v14.MsgRejectCustody {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_RejectCustody); ok {
+			return x.RejectCustody
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetWithdrawOffer() *v14.MsgWithdrawOffer {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_WithdrawOffer); ok {
+			return x.WithdrawOffer
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetAccreditInspector() *v14.MsgAccreditInspector {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_AccreditInspector); ok {
+			return x.AccreditInspector
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetWithdrawAccreditation() *v14.MsgWithdrawAccreditation {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_WithdrawAccreditation); ok {
+			return x.WithdrawAccreditation
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetAttest() *v14.MsgAttest {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Attest); ok {
+			return x.Attest
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetSplitItem() *v14.MsgSplit {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_SplitItem); ok {
+			return x.SplitItem
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetMergeItems() *v14.MsgMerge {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_MergeItems); ok {
+			return x.MergeItems
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetTransformItems() *v14.MsgTransform {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_TransformItems); ok {
+			return x.TransformItems
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetRetireItem() *v14.MsgRetire {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_RetireItem); ok {
+			return x.RetireItem
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetRecall() *v14.MsgRecall {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Recall); ok {
+			return x.Recall
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetAcknowledgeRecall() *v14.MsgAcknowledgeRecall {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_AcknowledgeRecall); ok {
+			return x.AcknowledgeRecall
+		}
+	}
+	return nil
+}
+
 type isMsg_Sum interface {
 	isMsg_Sum()
 }
@@ -319,6 +673,146 @@ type Msg_ReinstateAccount struct {
 	ReinstateAccount *v1.MsgReinstateAccount `protobuf:"bytes,7,opt,name=reinstate_account,json=reinstateAccount,proto3,oneof"`
 }
 
+type Msg_Appropriate struct {
+	Appropriate *v11.MsgAppropriate `protobuf:"bytes,20,opt,name=appropriate,proto3,oneof"`
+}
+
+type Msg_Allocate struct {
+	Allocate *v11.MsgAllocate `protobuf:"bytes,21,opt,name=allocate,proto3,oneof"`
+}
+
+type Msg_Fund struct {
+	Fund *v11.MsgFund `protobuf:"bytes,22,opt,name=fund,proto3,oneof"`
+}
+
+type Msg_Transfer struct {
+	Transfer *v11.MsgTransfer `protobuf:"bytes,23,opt,name=transfer,proto3,oneof"`
+}
+
+type Msg_ReturnFunds struct {
+	ReturnFunds *v11.MsgReturn `protobuf:"bytes,24,opt,name=return_funds,json=returnFunds,proto3,oneof"`
+}
+
+type Msg_Settle struct {
+	Settle *v11.MsgSettle `protobuf:"bytes,25,opt,name=settle,proto3,oneof"`
+}
+
+type Msg_CreateProgramme struct {
+	CreateProgramme *v12.MsgCreateProgramme `protobuf:"bytes,40,opt,name=create_programme,json=createProgramme,proto3,oneof"`
+}
+
+type Msg_Enrol struct {
+	Enrol *v12.MsgEnrol `protobuf:"bytes,41,opt,name=enrol,proto3,oneof"`
+}
+
+type Msg_SuspendEnrolment struct {
+	SuspendEnrolment *v12.MsgSuspendEnrolment `protobuf:"bytes,42,opt,name=suspend_enrolment,json=suspendEnrolment,proto3,oneof"`
+}
+
+type Msg_ResumeEnrolment struct {
+	ResumeEnrolment *v12.MsgResumeEnrolment `protobuf:"bytes,43,opt,name=resume_enrolment,json=resumeEnrolment,proto3,oneof"`
+}
+
+type Msg_EndEnrolment struct {
+	EndEnrolment *v12.MsgEndEnrolment `protobuf:"bytes,44,opt,name=end_enrolment,json=endEnrolment,proto3,oneof"`
+}
+
+type Msg_Pay struct {
+	Pay *v12.MsgPay `protobuf:"bytes,45,opt,name=pay,proto3,oneof"`
+}
+
+type Msg_OpenRecovery struct {
+	OpenRecovery *v12.MsgOpenRecovery `protobuf:"bytes,46,opt,name=open_recovery,json=openRecovery,proto3,oneof"`
+}
+
+type Msg_RecordRepayment struct {
+	RecordRepayment *v12.MsgRecordRepayment `protobuf:"bytes,47,opt,name=record_repayment,json=recordRepayment,proto3,oneof"`
+}
+
+type Msg_RegisterTaxType struct {
+	RegisterTaxType *v13.MsgRegisterTaxType `protobuf:"bytes,60,opt,name=register_tax_type,json=registerTaxType,proto3,oneof"`
+}
+
+type Msg_AuthoriseCollector struct {
+	AuthoriseCollector *v13.MsgAuthoriseCollector `protobuf:"bytes,61,opt,name=authorise_collector,json=authoriseCollector,proto3,oneof"`
+}
+
+type Msg_WithdrawCollector struct {
+	WithdrawCollector *v13.MsgWithdrawCollector `protobuf:"bytes,62,opt,name=withdraw_collector,json=withdrawCollector,proto3,oneof"`
+}
+
+type Msg_IssueReceipt struct {
+	IssueReceipt *v13.MsgIssueReceipt `protobuf:"bytes,63,opt,name=issue_receipt,json=issueReceipt,proto3,oneof"`
+}
+
+type Msg_CorrectReceipt struct {
+	CorrectReceipt *v13.MsgCorrectReceipt `protobuf:"bytes,64,opt,name=correct_receipt,json=correctReceipt,proto3,oneof"`
+}
+
+type Msg_RefundReceipt struct {
+	RefundReceipt *v13.MsgRefundReceipt `protobuf:"bytes,65,opt,name=refund_receipt,json=refundReceipt,proto3,oneof"`
+}
+
+type Msg_CancelReceipt struct {
+	CancelReceipt *v13.MsgCancelReceipt `protobuf:"bytes,66,opt,name=cancel_receipt,json=cancelReceipt,proto3,oneof"`
+}
+
+type Msg_RegisterItem struct {
+	RegisterItem *v14.MsgRegisterItem `protobuf:"bytes,80,opt,name=register_item,json=registerItem,proto3,oneof"`
+}
+
+type Msg_OfferCustody struct {
+	OfferCustody *v14.MsgOfferCustody `protobuf:"bytes,81,opt,name=offer_custody,json=offerCustody,proto3,oneof"`
+}
+
+type Msg_AcceptCustody struct {
+	AcceptCustody *v14.MsgAcceptCustody `protobuf:"bytes,82,opt,name=accept_custody,json=acceptCustody,proto3,oneof"`
+}
+
+type Msg_RejectCustody struct {
+	RejectCustody *v14.MsgRejectCustody `protobuf:"bytes,83,opt,name=reject_custody,json=rejectCustody,proto3,oneof"`
+}
+
+type Msg_WithdrawOffer struct {
+	WithdrawOffer *v14.MsgWithdrawOffer `protobuf:"bytes,84,opt,name=withdraw_offer,json=withdrawOffer,proto3,oneof"`
+}
+
+type Msg_AccreditInspector struct {
+	AccreditInspector *v14.MsgAccreditInspector `protobuf:"bytes,85,opt,name=accredit_inspector,json=accreditInspector,proto3,oneof"`
+}
+
+type Msg_WithdrawAccreditation struct {
+	WithdrawAccreditation *v14.MsgWithdrawAccreditation `protobuf:"bytes,86,opt,name=withdraw_accreditation,json=withdrawAccreditation,proto3,oneof"`
+}
+
+type Msg_Attest struct {
+	Attest *v14.MsgAttest `protobuf:"bytes,87,opt,name=attest,proto3,oneof"`
+}
+
+type Msg_SplitItem struct {
+	SplitItem *v14.MsgSplit `protobuf:"bytes,88,opt,name=split_item,json=splitItem,proto3,oneof"`
+}
+
+type Msg_MergeItems struct {
+	MergeItems *v14.MsgMerge `protobuf:"bytes,89,opt,name=merge_items,json=mergeItems,proto3,oneof"`
+}
+
+type Msg_TransformItems struct {
+	TransformItems *v14.MsgTransform `protobuf:"bytes,90,opt,name=transform_items,json=transformItems,proto3,oneof"`
+}
+
+type Msg_RetireItem struct {
+	RetireItem *v14.MsgRetire `protobuf:"bytes,91,opt,name=retire_item,json=retireItem,proto3,oneof"`
+}
+
+type Msg_Recall struct {
+	Recall *v14.MsgRecall `protobuf:"bytes,92,opt,name=recall,proto3,oneof"`
+}
+
+type Msg_AcknowledgeRecall struct {
+	AcknowledgeRecall *v14.MsgAcknowledgeRecall `protobuf:"bytes,93,opt,name=acknowledge_recall,json=acknowledgeRecall,proto3,oneof"`
+}
+
 func (*Msg_AddMember) isMsg_Sum() {}
 
 func (*Msg_RemoveMember) isMsg_Sum() {}
@@ -333,11 +827,81 @@ func (*Msg_SuspendAccount) isMsg_Sum() {}
 
 func (*Msg_ReinstateAccount) isMsg_Sum() {}
 
+func (*Msg_Appropriate) isMsg_Sum() {}
+
+func (*Msg_Allocate) isMsg_Sum() {}
+
+func (*Msg_Fund) isMsg_Sum() {}
+
+func (*Msg_Transfer) isMsg_Sum() {}
+
+func (*Msg_ReturnFunds) isMsg_Sum() {}
+
+func (*Msg_Settle) isMsg_Sum() {}
+
+func (*Msg_CreateProgramme) isMsg_Sum() {}
+
+func (*Msg_Enrol) isMsg_Sum() {}
+
+func (*Msg_SuspendEnrolment) isMsg_Sum() {}
+
+func (*Msg_ResumeEnrolment) isMsg_Sum() {}
+
+func (*Msg_EndEnrolment) isMsg_Sum() {}
+
+func (*Msg_Pay) isMsg_Sum() {}
+
+func (*Msg_OpenRecovery) isMsg_Sum() {}
+
+func (*Msg_RecordRepayment) isMsg_Sum() {}
+
+func (*Msg_RegisterTaxType) isMsg_Sum() {}
+
+func (*Msg_AuthoriseCollector) isMsg_Sum() {}
+
+func (*Msg_WithdrawCollector) isMsg_Sum() {}
+
+func (*Msg_IssueReceipt) isMsg_Sum() {}
+
+func (*Msg_CorrectReceipt) isMsg_Sum() {}
+
+func (*Msg_RefundReceipt) isMsg_Sum() {}
+
+func (*Msg_CancelReceipt) isMsg_Sum() {}
+
+func (*Msg_RegisterItem) isMsg_Sum() {}
+
+func (*Msg_OfferCustody) isMsg_Sum() {}
+
+func (*Msg_AcceptCustody) isMsg_Sum() {}
+
+func (*Msg_RejectCustody) isMsg_Sum() {}
+
+func (*Msg_WithdrawOffer) isMsg_Sum() {}
+
+func (*Msg_AccreditInspector) isMsg_Sum() {}
+
+func (*Msg_WithdrawAccreditation) isMsg_Sum() {}
+
+func (*Msg_Attest) isMsg_Sum() {}
+
+func (*Msg_SplitItem) isMsg_Sum() {}
+
+func (*Msg_MergeItems) isMsg_Sum() {}
+
+func (*Msg_TransformItems) isMsg_Sum() {}
+
+func (*Msg_RetireItem) isMsg_Sum() {}
+
+func (*Msg_Recall) isMsg_Sum() {}
+
+func (*Msg_AcknowledgeRecall) isMsg_Sum() {}
+
 var File_tally_tx_v1_tx_proto protoreflect.FileDescriptor
 
 const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\n" +
-	"\x14tally/tx/v1/tx.proto\x12\vtally.tx.v1\x1a\x1atally/agency/v1/msgs.proto\"A\n" +
+	"\x14tally/tx/v1/tx.proto\x12\vtally.tx.v1\x1a\x1atally/agency/v1/msgs.proto\x1a\x19tally/funds/v1/msgs.proto\x1a\x1ctally/benefits/v1/msgs.proto\x1a\x17tally/tax/v1/msgs.proto\x1a\x1etally/provenance/v1/msgs.proto\"A\n" +
 	"\x02Tx\x12\x1d\n" +
 	"\n" +
 	"body_bytes\x18\x01 \x01(\fR\tbodyBytes\x12\x1c\n" +
@@ -348,7 +912,7 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\x05nonce\x18\x03 \x01(\x04R\x05nonce\x12%\n" +
 	"\x0etimeout_height\x18\x04 \x01(\x04R\rtimeoutHeight\x12\x12\n" +
 	"\x04memo\x18\x05 \x01(\tR\x04memo\x12,\n" +
-	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\xfc\x03\n" +
+	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\xf9\x17\n" +
 	"\x03Msg\x12>\n" +
 	"\n" +
 	"add_member\x18\x01 \x01(\v2\x1d.tally.agency.v1.MsgAddMemberH\x00R\taddMember\x12G\n" +
@@ -360,7 +924,45 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\n" +
 	"rotate_key\x18\x05 \x01(\v2\x1d.tally.agency.v1.MsgRotateKeyH\x00R\trotateKey\x12M\n" +
 	"\x0fsuspend_account\x18\x06 \x01(\v2\".tally.agency.v1.MsgSuspendAccountH\x00R\x0esuspendAccount\x12S\n" +
-	"\x11reinstate_account\x18\a \x01(\v2$.tally.agency.v1.MsgReinstateAccountH\x00R\x10reinstateAccountB\x05\n" +
+	"\x11reinstate_account\x18\a \x01(\v2$.tally.agency.v1.MsgReinstateAccountH\x00R\x10reinstateAccount\x12B\n" +
+	"\vappropriate\x18\x14 \x01(\v2\x1e.tally.funds.v1.MsgAppropriateH\x00R\vappropriate\x129\n" +
+	"\ballocate\x18\x15 \x01(\v2\x1b.tally.funds.v1.MsgAllocateH\x00R\ballocate\x12-\n" +
+	"\x04fund\x18\x16 \x01(\v2\x17.tally.funds.v1.MsgFundH\x00R\x04fund\x129\n" +
+	"\btransfer\x18\x17 \x01(\v2\x1b.tally.funds.v1.MsgTransferH\x00R\btransfer\x12>\n" +
+	"\freturn_funds\x18\x18 \x01(\v2\x19.tally.funds.v1.MsgReturnH\x00R\vreturnFunds\x123\n" +
+	"\x06settle\x18\x19 \x01(\v2\x19.tally.funds.v1.MsgSettleH\x00R\x06settle\x12R\n" +
+	"\x10create_programme\x18( \x01(\v2%.tally.benefits.v1.MsgCreateProgrammeH\x00R\x0fcreateProgramme\x123\n" +
+	"\x05enrol\x18) \x01(\v2\x1b.tally.benefits.v1.MsgEnrolH\x00R\x05enrol\x12U\n" +
+	"\x11suspend_enrolment\x18* \x01(\v2&.tally.benefits.v1.MsgSuspendEnrolmentH\x00R\x10suspendEnrolment\x12R\n" +
+	"\x10resume_enrolment\x18+ \x01(\v2%.tally.benefits.v1.MsgResumeEnrolmentH\x00R\x0fresumeEnrolment\x12I\n" +
+	"\rend_enrolment\x18, \x01(\v2\".tally.benefits.v1.MsgEndEnrolmentH\x00R\fendEnrolment\x12-\n" +
+	"\x03pay\x18- \x01(\v2\x19.tally.benefits.v1.MsgPayH\x00R\x03pay\x12I\n" +
+	"\ropen_recovery\x18. \x01(\v2\".tally.benefits.v1.MsgOpenRecoveryH\x00R\fopenRecovery\x12R\n" +
+	"\x10record_repayment\x18/ \x01(\v2%.tally.benefits.v1.MsgRecordRepaymentH\x00R\x0frecordRepayment\x12N\n" +
+	"\x11register_tax_type\x18< \x01(\v2 .tally.tax.v1.MsgRegisterTaxTypeH\x00R\x0fregisterTaxType\x12V\n" +
+	"\x13authorise_collector\x18= \x01(\v2#.tally.tax.v1.MsgAuthoriseCollectorH\x00R\x12authoriseCollector\x12S\n" +
+	"\x12withdraw_collector\x18> \x01(\v2\".tally.tax.v1.MsgWithdrawCollectorH\x00R\x11withdrawCollector\x12D\n" +
+	"\rissue_receipt\x18? \x01(\v2\x1d.tally.tax.v1.MsgIssueReceiptH\x00R\fissueReceipt\x12J\n" +
+	"\x0fcorrect_receipt\x18@ \x01(\v2\x1f.tally.tax.v1.MsgCorrectReceiptH\x00R\x0ecorrectReceipt\x12G\n" +
+	"\x0erefund_receipt\x18A \x01(\v2\x1e.tally.tax.v1.MsgRefundReceiptH\x00R\rrefundReceipt\x12G\n" +
+	"\x0ecancel_receipt\x18B \x01(\v2\x1e.tally.tax.v1.MsgCancelReceiptH\x00R\rcancelReceipt\x12K\n" +
+	"\rregister_item\x18P \x01(\v2$.tally.provenance.v1.MsgRegisterItemH\x00R\fregisterItem\x12K\n" +
+	"\roffer_custody\x18Q \x01(\v2$.tally.provenance.v1.MsgOfferCustodyH\x00R\fofferCustody\x12N\n" +
+	"\x0eaccept_custody\x18R \x01(\v2%.tally.provenance.v1.MsgAcceptCustodyH\x00R\racceptCustody\x12N\n" +
+	"\x0ereject_custody\x18S \x01(\v2%.tally.provenance.v1.MsgRejectCustodyH\x00R\rrejectCustody\x12N\n" +
+	"\x0ewithdraw_offer\x18T \x01(\v2%.tally.provenance.v1.MsgWithdrawOfferH\x00R\rwithdrawOffer\x12Z\n" +
+	"\x12accredit_inspector\x18U \x01(\v2).tally.provenance.v1.MsgAccreditInspectorH\x00R\x11accreditInspector\x12f\n" +
+	"\x16withdraw_accreditation\x18V \x01(\v2-.tally.provenance.v1.MsgWithdrawAccreditationH\x00R\x15withdrawAccreditation\x128\n" +
+	"\x06attest\x18W \x01(\v2\x1e.tally.provenance.v1.MsgAttestH\x00R\x06attest\x12>\n" +
+	"\n" +
+	"split_item\x18X \x01(\v2\x1d.tally.provenance.v1.MsgSplitH\x00R\tsplitItem\x12@\n" +
+	"\vmerge_items\x18Y \x01(\v2\x1d.tally.provenance.v1.MsgMergeH\x00R\n" +
+	"mergeItems\x12L\n" +
+	"\x0ftransform_items\x18Z \x01(\v2!.tally.provenance.v1.MsgTransformH\x00R\x0etransformItems\x12A\n" +
+	"\vretire_item\x18[ \x01(\v2\x1e.tally.provenance.v1.MsgRetireH\x00R\n" +
+	"retireItem\x128\n" +
+	"\x06recall\x18\\ \x01(\v2\x1e.tally.provenance.v1.MsgRecallH\x00R\x06recall\x12Z\n" +
+	"\x12acknowledge_recall\x18] \x01(\v2).tally.provenance.v1.MsgAcknowledgeRecallH\x00R\x11acknowledgeRecallB\x05\n" +
 	"\x03sumB5Z3github.com/tallyledger/tally/proto/tally/tx/v1;txv1b\x06proto3"
 
 var (
@@ -377,31 +979,101 @@ func file_tally_tx_v1_tx_proto_rawDescGZIP() []byte {
 
 var file_tally_tx_v1_tx_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_tally_tx_v1_tx_proto_goTypes = []any{
-	(*Tx)(nil),                     // 0: tally.tx.v1.Tx
-	(*TxBody)(nil),                 // 1: tally.tx.v1.TxBody
-	(*Msg)(nil),                    // 2: tally.tx.v1.Msg
-	(*v1.MsgAddMember)(nil),        // 3: tally.agency.v1.MsgAddMember
-	(*v1.MsgRemoveMember)(nil),     // 4: tally.agency.v1.MsgRemoveMember
-	(*v1.MsgGrantRole)(nil),        // 5: tally.agency.v1.MsgGrantRole
-	(*v1.MsgRevokeRole)(nil),       // 6: tally.agency.v1.MsgRevokeRole
-	(*v1.MsgRotateKey)(nil),        // 7: tally.agency.v1.MsgRotateKey
-	(*v1.MsgSuspendAccount)(nil),   // 8: tally.agency.v1.MsgSuspendAccount
-	(*v1.MsgReinstateAccount)(nil), // 9: tally.agency.v1.MsgReinstateAccount
+	(*Tx)(nil),                           // 0: tally.tx.v1.Tx
+	(*TxBody)(nil),                       // 1: tally.tx.v1.TxBody
+	(*Msg)(nil),                          // 2: tally.tx.v1.Msg
+	(*v1.MsgAddMember)(nil),              // 3: tally.agency.v1.MsgAddMember
+	(*v1.MsgRemoveMember)(nil),           // 4: tally.agency.v1.MsgRemoveMember
+	(*v1.MsgGrantRole)(nil),              // 5: tally.agency.v1.MsgGrantRole
+	(*v1.MsgRevokeRole)(nil),             // 6: tally.agency.v1.MsgRevokeRole
+	(*v1.MsgRotateKey)(nil),              // 7: tally.agency.v1.MsgRotateKey
+	(*v1.MsgSuspendAccount)(nil),         // 8: tally.agency.v1.MsgSuspendAccount
+	(*v1.MsgReinstateAccount)(nil),       // 9: tally.agency.v1.MsgReinstateAccount
+	(*v11.MsgAppropriate)(nil),           // 10: tally.funds.v1.MsgAppropriate
+	(*v11.MsgAllocate)(nil),              // 11: tally.funds.v1.MsgAllocate
+	(*v11.MsgFund)(nil),                  // 12: tally.funds.v1.MsgFund
+	(*v11.MsgTransfer)(nil),              // 13: tally.funds.v1.MsgTransfer
+	(*v11.MsgReturn)(nil),                // 14: tally.funds.v1.MsgReturn
+	(*v11.MsgSettle)(nil),                // 15: tally.funds.v1.MsgSettle
+	(*v12.MsgCreateProgramme)(nil),       // 16: tally.benefits.v1.MsgCreateProgramme
+	(*v12.MsgEnrol)(nil),                 // 17: tally.benefits.v1.MsgEnrol
+	(*v12.MsgSuspendEnrolment)(nil),      // 18: tally.benefits.v1.MsgSuspendEnrolment
+	(*v12.MsgResumeEnrolment)(nil),       // 19: tally.benefits.v1.MsgResumeEnrolment
+	(*v12.MsgEndEnrolment)(nil),          // 20: tally.benefits.v1.MsgEndEnrolment
+	(*v12.MsgPay)(nil),                   // 21: tally.benefits.v1.MsgPay
+	(*v12.MsgOpenRecovery)(nil),          // 22: tally.benefits.v1.MsgOpenRecovery
+	(*v12.MsgRecordRepayment)(nil),       // 23: tally.benefits.v1.MsgRecordRepayment
+	(*v13.MsgRegisterTaxType)(nil),       // 24: tally.tax.v1.MsgRegisterTaxType
+	(*v13.MsgAuthoriseCollector)(nil),    // 25: tally.tax.v1.MsgAuthoriseCollector
+	(*v13.MsgWithdrawCollector)(nil),     // 26: tally.tax.v1.MsgWithdrawCollector
+	(*v13.MsgIssueReceipt)(nil),          // 27: tally.tax.v1.MsgIssueReceipt
+	(*v13.MsgCorrectReceipt)(nil),        // 28: tally.tax.v1.MsgCorrectReceipt
+	(*v13.MsgRefundReceipt)(nil),         // 29: tally.tax.v1.MsgRefundReceipt
+	(*v13.MsgCancelReceipt)(nil),         // 30: tally.tax.v1.MsgCancelReceipt
+	(*v14.MsgRegisterItem)(nil),          // 31: tally.provenance.v1.MsgRegisterItem
+	(*v14.MsgOfferCustody)(nil),          // 32: tally.provenance.v1.MsgOfferCustody
+	(*v14.MsgAcceptCustody)(nil),         // 33: tally.provenance.v1.MsgAcceptCustody
+	(*v14.MsgRejectCustody)(nil),         // 34: tally.provenance.v1.MsgRejectCustody
+	(*v14.MsgWithdrawOffer)(nil),         // 35: tally.provenance.v1.MsgWithdrawOffer
+	(*v14.MsgAccreditInspector)(nil),     // 36: tally.provenance.v1.MsgAccreditInspector
+	(*v14.MsgWithdrawAccreditation)(nil), // 37: tally.provenance.v1.MsgWithdrawAccreditation
+	(*v14.MsgAttest)(nil),                // 38: tally.provenance.v1.MsgAttest
+	(*v14.MsgSplit)(nil),                 // 39: tally.provenance.v1.MsgSplit
+	(*v14.MsgMerge)(nil),                 // 40: tally.provenance.v1.MsgMerge
+	(*v14.MsgTransform)(nil),             // 41: tally.provenance.v1.MsgTransform
+	(*v14.MsgRetire)(nil),                // 42: tally.provenance.v1.MsgRetire
+	(*v14.MsgRecall)(nil),                // 43: tally.provenance.v1.MsgRecall
+	(*v14.MsgAcknowledgeRecall)(nil),     // 44: tally.provenance.v1.MsgAcknowledgeRecall
 }
 var file_tally_tx_v1_tx_proto_depIdxs = []int32{
-	2, // 0: tally.tx.v1.TxBody.messages:type_name -> tally.tx.v1.Msg
-	3, // 1: tally.tx.v1.Msg.add_member:type_name -> tally.agency.v1.MsgAddMember
-	4, // 2: tally.tx.v1.Msg.remove_member:type_name -> tally.agency.v1.MsgRemoveMember
-	5, // 3: tally.tx.v1.Msg.grant_role:type_name -> tally.agency.v1.MsgGrantRole
-	6, // 4: tally.tx.v1.Msg.revoke_role:type_name -> tally.agency.v1.MsgRevokeRole
-	7, // 5: tally.tx.v1.Msg.rotate_key:type_name -> tally.agency.v1.MsgRotateKey
-	8, // 6: tally.tx.v1.Msg.suspend_account:type_name -> tally.agency.v1.MsgSuspendAccount
-	9, // 7: tally.tx.v1.Msg.reinstate_account:type_name -> tally.agency.v1.MsgReinstateAccount
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	2,  // 0: tally.tx.v1.TxBody.messages:type_name -> tally.tx.v1.Msg
+	3,  // 1: tally.tx.v1.Msg.add_member:type_name -> tally.agency.v1.MsgAddMember
+	4,  // 2: tally.tx.v1.Msg.remove_member:type_name -> tally.agency.v1.MsgRemoveMember
+	5,  // 3: tally.tx.v1.Msg.grant_role:type_name -> tally.agency.v1.MsgGrantRole
+	6,  // 4: tally.tx.v1.Msg.revoke_role:type_name -> tally.agency.v1.MsgRevokeRole
+	7,  // 5: tally.tx.v1.Msg.rotate_key:type_name -> tally.agency.v1.MsgRotateKey
+	8,  // 6: tally.tx.v1.Msg.suspend_account:type_name -> tally.agency.v1.MsgSuspendAccount
+	9,  // 7: tally.tx.v1.Msg.reinstate_account:type_name -> tally.agency.v1.MsgReinstateAccount
+	10, // 8: tally.tx.v1.Msg.appropriate:type_name -> tally.funds.v1.MsgAppropriate
+	11, // 9: tally.tx.v1.Msg.allocate:type_name -> tally.funds.v1.MsgAllocate
+	12, // 10: tally.tx.v1.Msg.fund:type_name -> tally.funds.v1.MsgFund
+	13, // 11: tally.tx.v1.Msg.transfer:type_name -> tally.funds.v1.MsgTransfer
+	14, // 12: tally.tx.v1.Msg.return_funds:type_name -> tally.funds.v1.MsgReturn
+	15, // 13: tally.tx.v1.Msg.settle:type_name -> tally.funds.v1.MsgSettle
+	16, // 14: tally.tx.v1.Msg.create_programme:type_name -> tally.benefits.v1.MsgCreateProgramme
+	17, // 15: tally.tx.v1.Msg.enrol:type_name -> tally.benefits.v1.MsgEnrol
+	18, // 16: tally.tx.v1.Msg.suspend_enrolment:type_name -> tally.benefits.v1.MsgSuspendEnrolment
+	19, // 17: tally.tx.v1.Msg.resume_enrolment:type_name -> tally.benefits.v1.MsgResumeEnrolment
+	20, // 18: tally.tx.v1.Msg.end_enrolment:type_name -> tally.benefits.v1.MsgEndEnrolment
+	21, // 19: tally.tx.v1.Msg.pay:type_name -> tally.benefits.v1.MsgPay
+	22, // 20: tally.tx.v1.Msg.open_recovery:type_name -> tally.benefits.v1.MsgOpenRecovery
+	23, // 21: tally.tx.v1.Msg.record_repayment:type_name -> tally.benefits.v1.MsgRecordRepayment
+	24, // 22: tally.tx.v1.Msg.register_tax_type:type_name -> tally.tax.v1.MsgRegisterTaxType
+	25, // 23: tally.tx.v1.Msg.authorise_collector:type_name -> tally.tax.v1.MsgAuthoriseCollector
+	26, // 24: tally.tx.v1.Msg.withdraw_collector:type_name -> tally.tax.v1.MsgWithdrawCollector
+	27, // 25: tally.tx.v1.Msg.issue_receipt:type_name -> tally.tax.v1.MsgIssueReceipt
+	28, // 26: tally.tx.v1.Msg.correct_receipt:type_name -> tally.tax.v1.MsgCorrectReceipt
+	29, // 27: tally.tx.v1.Msg.refund_receipt:type_name -> tally.tax.v1.MsgRefundReceipt
+	30, // 28: tally.tx.v1.Msg.cancel_receipt:type_name -> tally.tax.v1.MsgCancelReceipt
+	31, // 29: tally.tx.v1.Msg.register_item:type_name -> tally.provenance.v1.MsgRegisterItem
+	32, // 30: tally.tx.v1.Msg.offer_custody:type_name -> tally.provenance.v1.MsgOfferCustody
+	33, // 31: tally.tx.v1.Msg.accept_custody:type_name -> tally.provenance.v1.MsgAcceptCustody
+	34, // 32: tally.tx.v1.Msg.reject_custody:type_name -> tally.provenance.v1.MsgRejectCustody
+	35, // 33: tally.tx.v1.Msg.withdraw_offer:type_name -> tally.provenance.v1.MsgWithdrawOffer
+	36, // 34: tally.tx.v1.Msg.accredit_inspector:type_name -> tally.provenance.v1.MsgAccreditInspector
+	37, // 35: tally.tx.v1.Msg.withdraw_accreditation:type_name -> tally.provenance.v1.MsgWithdrawAccreditation
+	38, // 36: tally.tx.v1.Msg.attest:type_name -> tally.provenance.v1.MsgAttest
+	39, // 37: tally.tx.v1.Msg.split_item:type_name -> tally.provenance.v1.MsgSplit
+	40, // 38: tally.tx.v1.Msg.merge_items:type_name -> tally.provenance.v1.MsgMerge
+	41, // 39: tally.tx.v1.Msg.transform_items:type_name -> tally.provenance.v1.MsgTransform
+	42, // 40: tally.tx.v1.Msg.retire_item:type_name -> tally.provenance.v1.MsgRetire
+	43, // 41: tally.tx.v1.Msg.recall:type_name -> tally.provenance.v1.MsgRecall
+	44, // 42: tally.tx.v1.Msg.acknowledge_recall:type_name -> tally.provenance.v1.MsgAcknowledgeRecall
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_tally_tx_v1_tx_proto_init() }
@@ -417,6 +1089,41 @@ func file_tally_tx_v1_tx_proto_init() {
 		(*Msg_RotateKey)(nil),
 		(*Msg_SuspendAccount)(nil),
 		(*Msg_ReinstateAccount)(nil),
+		(*Msg_Appropriate)(nil),
+		(*Msg_Allocate)(nil),
+		(*Msg_Fund)(nil),
+		(*Msg_Transfer)(nil),
+		(*Msg_ReturnFunds)(nil),
+		(*Msg_Settle)(nil),
+		(*Msg_CreateProgramme)(nil),
+		(*Msg_Enrol)(nil),
+		(*Msg_SuspendEnrolment)(nil),
+		(*Msg_ResumeEnrolment)(nil),
+		(*Msg_EndEnrolment)(nil),
+		(*Msg_Pay)(nil),
+		(*Msg_OpenRecovery)(nil),
+		(*Msg_RecordRepayment)(nil),
+		(*Msg_RegisterTaxType)(nil),
+		(*Msg_AuthoriseCollector)(nil),
+		(*Msg_WithdrawCollector)(nil),
+		(*Msg_IssueReceipt)(nil),
+		(*Msg_CorrectReceipt)(nil),
+		(*Msg_RefundReceipt)(nil),
+		(*Msg_CancelReceipt)(nil),
+		(*Msg_RegisterItem)(nil),
+		(*Msg_OfferCustody)(nil),
+		(*Msg_AcceptCustody)(nil),
+		(*Msg_RejectCustody)(nil),
+		(*Msg_WithdrawOffer)(nil),
+		(*Msg_AccreditInspector)(nil),
+		(*Msg_WithdrawAccreditation)(nil),
+		(*Msg_Attest)(nil),
+		(*Msg_SplitItem)(nil),
+		(*Msg_MergeItems)(nil),
+		(*Msg_TransformItems)(nil),
+		(*Msg_RetireItem)(nil),
+		(*Msg_Recall)(nil),
+		(*Msg_AcknowledgeRecall)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"bytes"
+	"strconv"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"google.golang.org/protobuf/proto"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/module"
+)
+
+// Funds query paths. Ids are decimal text. Paths that list take an
+// optional continuation: the argument, a 0x00 byte, then the next_key of
+// the previous page.
+const (
+	PathFundsParams        = "/funds/params"        // data: none
+	PathFundsTotals        = "/funds/totals"        // data: none
+	PathFundsBalance       = "/funds/balance"       // data: holder id
+	PathFundsBalances      = "/funds/balances"      // data: [0x00 next_key]; every balance, each proven
+	PathFundsMovement      = "/funds/movement"      // data: movement id
+	PathFundsTranche       = "/funds/tranche"       // data: tranche id
+	PathFundsAppropriation = "/funds/appropriation" // data: appropriation reference
+	PathFundsRoot          = "/funds/root"          // data: root (inflow movement) id → RootTotals
+	PathFundsSettlement    = "/funds/settlement"    // data: payment movement id
+	PathFundsTraceUp       = "/funds/trace-up"      // data: movement id → the path back to its roots
+	PathFundsTraceDown     = "/funds/trace-down"    // data: root id [0x00 next_key] → every leg descended from it
+	PathFundsInvariants    = "/funds/invariants"    // data: none → InvariantReport, computed by the node
+)
+
+var fundsRoutes = moduleRoutes{
+	name: "funds",
+	owns: func(msg *txv1.Msg) bool {
+		switch msg.Sum.(type) {
+		case *txv1.Msg_Appropriate, *txv1.Msg_Allocate, *txv1.Msg_Fund, *txv1.Msg_Transfer,
+			*txv1.Msg_ReturnFunds, *txv1.Msg_Settle:
+			return true
+		}
+		return false
+	},
+	role: func(msg *txv1.Msg) agencyv1.Role {
+		switch msg.Sum.(type) {
+		case *txv1.Msg_Appropriate, *txv1.Msg_Allocate:
+			return agencyv1.Role_ROLE_TREASURY
+		case *txv1.Msg_Settle:
+			return agencyv1.Role_ROLE_SETTLEMENT_BANK
+		}
+		return agencyv1.Role_ROLE_FINANCE // fund, transfer, return
+	},
+	validate: func(msg *txv1.Msg) error {
+		switch m := msg.Sum.(type) {
+		case *txv1.Msg_Appropriate:
+			return funds.ValidateBasic(m.Appropriate)
+		case *txv1.Msg_Allocate:
+			return funds.ValidateBasic(m.Allocate)
+		case *txv1.Msg_Fund:
+			return funds.ValidateBasic(m.Fund)
+		case *txv1.Msg_Transfer:
+			return funds.ValidateBasic(m.Transfer)
+		case *txv1.Msg_ReturnFunds:
+			return funds.ValidateBasic(m.ReturnFunds)
+		case *txv1.Msg_Settle:
+			return funds.ValidateBasic(m.Settle)
+		}
+		return nil
+	},
+	handle: func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
+		k := a.funds
+		switch m := msg.Sum.(type) {
+		case *txv1.Msg_Appropriate:
+			return k.Appropriate(ctx, signer, m.Appropriate)
+		case *txv1.Msg_Allocate:
+			return k.Allocate(ctx, signer, m.Allocate)
+		case *txv1.Msg_Fund:
+			return k.Fund(ctx, signer, m.Fund)
+		case *txv1.Msg_Transfer:
+			return k.Transfer(ctx, signer, m.Transfer)
+		case *txv1.Msg_ReturnFunds:
+			return k.Return(ctx, signer, m.ReturnFunds)
+		case *txv1.Msg_Settle:
+			return k.Settle(ctx, signer, m.Settle)
+		}
+		return ErrInvalidMessage.Wrapf("funds module cannot handle %T", msg.Sum)
+	},
+	query: queryFunds,
+}
+
+func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
+	arg, after := splitPage(q.Data)
+	switch q.Path {
+	case PathFundsParams:
+		return a.single(funds.ParamsKey(), q.Height, q.Prove)
+	case PathFundsTotals:
+		return a.single(funds.TotalsKey(), q.Height, q.Prove)
+	case PathFundsBalance:
+		if err := funds.ValidateHolder(string(q.Data)); err != nil {
+			return nil, err
+		}
+		return a.single(funds.BalanceKey(string(q.Data)), q.Height, q.Prove)
+	case PathFundsBalances:
+		keys, next, err := a.pageKeys(funds.BalancesPrefix(), after, q.Height, func(k []byte) []byte { return k })
+		if err != nil {
+			return nil, err
+		}
+		return a.records(keys, next, q.Height, q.Prove)
+	case PathFundsMovement, PathFundsTranche, PathFundsRoot, PathFundsSettlement, PathFundsTraceUp, PathFundsTraceDown:
+		id, err := parseQueryID(arg)
+		if err != nil {
+			return nil, err
+		}
+		switch q.Path {
+		case PathFundsMovement:
+			return a.single(funds.MovementKey(id), q.Height, q.Prove)
+		case PathFundsTranche:
+			return a.single(funds.TrancheKey(id), q.Height, q.Prove)
+		case PathFundsRoot:
+			return a.single(funds.RootTotalsKey(id), q.Height, q.Prove)
+		case PathFundsSettlement:
+			return a.single(funds.SettlementKey(id), q.Height, q.Prove)
+		case PathFundsTraceUp:
+			view := &stateAt{s: a.store, height: q.Height}
+			keys, complete, err := a.funds.TraceUp(view, id)
+			if err == nil {
+				err = view.err
+			}
+			if err != nil {
+				return nil, err
+			}
+			var next []byte
+			if !complete {
+				next = []byte("incomplete")
+			}
+			return a.records(keys, next, q.Height, q.Prove)
+		default: // trace down
+			keys, next, err := a.pageKeys(funds.RootLegsPrefix(id), after, q.Height, func(k []byte) []byte { return k })
+			if err != nil {
+				return nil, err
+			}
+			return a.records(append([][]byte{funds.RootTotalsKey(id)}, keys...), next, q.Height, q.Prove)
+		}
+	case PathFundsAppropriation:
+		if len(q.Data) == 0 {
+			return nil, ErrInvalidQuery.Wrapf("give the appropriation reference")
+		}
+		return a.single(funds.AppropriationKey(string(q.Data)), q.Height, q.Prove)
+	case PathFundsInvariants:
+		view := &stateAt{s: a.store, height: q.Height}
+		r, err := a.funds.Invariants(view)
+		if err == nil {
+			err = view.err
+		}
+		if err != nil {
+			return nil, err
+		}
+		bz, err := proto.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
+	}
+	return nil, ErrUnknownQuery.Wrapf("no funds query %q; see `tallyd query funds --help`", q.Path)
+}
+
+// splitPage splits query data into its argument and the continuation key
+// after a 0x00 byte.
+func splitPage(data []byte) (arg string, after []byte) {
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return string(data[:i]), data[i+1:]
+	}
+	return string(data), nil
+}
+
+func parseQueryID(s string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, ErrInvalidQuery.Wrapf("%q is not an id; ids are positive whole numbers", s)
+	}
+	return id, nil
+}

@@ -1,0 +1,353 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	"github.com/cometbft/cometbft/types"
+	ics23 "github.com/cosmos/ics23/go"
+	"google.golang.org/protobuf/proto"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+)
+
+// Verified says what an answer was checked against.
+type Verified struct {
+	ChainID string
+	// StateHeight is the state version read. Its app hash is in the header
+	// of the next block, HeaderHeight.
+	StateHeight  int64
+	HeaderHeight int64
+	HeaderHash   []byte
+	HeaderTime   time.Time
+	AppHash      []byte
+	// Primary answered; Witnesses are those the light client compares
+	// every newly verified header with.
+	Primary   string
+	Witnesses []string
+}
+
+// Answer is one record read with its proof checked: Value is the record
+// at Key, or nil when the proof showed the key absent.
+type Answer struct {
+	Path       string
+	Key        []byte
+	Value      []byte
+	ProofBytes int // size of the proof the primary sent
+	Verified
+}
+
+// ListAnswer is a list query's answer: every entry's proof checked.
+type ListAnswer struct {
+	Path    string
+	Prefix  []byte
+	Entries []Entry
+	// Complete is false when the node stopped at its page size; the
+	// entries given are proven, the rest were not asked for.
+	Complete   bool
+	ProofBytes int
+	Verified
+}
+
+// Entry is one proven record of a list; Value nil means proven absent.
+type Entry struct{ Key, Value []byte }
+
+// pin chooses the verified header a read is checked against: for height
+// 0 the newest verified header (synced if older than MaxAge), reading the
+// state it commits to; for height > 0 the header of height+1.
+func (c *LightClient) pin(ctx context.Context, height int64) (*types.LightBlock, int64, error) {
+	if height > 0 {
+		lb, err := c.Header(ctx, height+1)
+		return lb, height, err
+	}
+	lb, err := c.fresh(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if lb.Height < 2 { // header 1 commits to genesis, which has no committed state to query
+		if lb, err = c.Header(ctx, 2); err != nil {
+			return nil, 0, err
+		}
+	}
+	return lb, lb.Height - 1, nil
+}
+
+func (c *LightClient) verifiedBy(lb *types.LightBlock, primary *node) Verified {
+	return Verified{
+		ChainID: c.chainID, StateHeight: lb.Height - 1, HeaderHeight: lb.Height, HeaderHash: lb.Hash(),
+		HeaderTime: lb.Time, AppHash: lb.AppHash, Primary: primary.addr, Witnesses: c.Witnesses(),
+	}
+}
+
+// Get reads one record by query path and checks the answer: the node must
+// prove key — the state key the request implies — present with the value
+// it returned, or absent, against the app hash of a header the light
+// client verified. height 0 reads the newest verified state. A proven
+// absence returns the Answer with ErrNotFound.
+func (c *LightClient) Get(ctx context.Context, path string, data, key []byte, height int64) (*Answer, error) {
+	lb, h, err := c.pin(ctx, height)
+	if err != nil {
+		return nil, err
+	}
+	return c.getAt(ctx, lb, h, path, data, key)
+}
+
+func (c *LightClient) getAt(ctx context.Context, lb *types.LightBlock, h int64, path string, data, key []byte) (*Answer, error) {
+	n := c.primaryNode()
+	res, err := n.c.RPC.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: h, Prove: true})
+	if err != nil {
+		return nil, fmt.Errorf("query %s to %s: %w", path, n.addr, err)
+	}
+	r := res.Response
+	absent := r.Codespace == notFoundCodespace && r.Code == notFoundCode
+	if r.Code != 0 && !absent {
+		return nil, fmt.Errorf("query %s: the node refused: %s (code %s/%d)", path, r.Log, r.Codespace, r.Code)
+	}
+	ans := &Answer{Path: path, Key: key, Verified: c.verifiedBy(lb, n)}
+	if r.Height != h {
+		return nil, &Refusal{Check: CheckHeight, Reason: fmt.Sprintf("asked for state at height %d, the primary answered for %d", h, r.Height)}
+	}
+	if !bytes.Equal(r.Key, key) {
+		return nil, &Refusal{Check: CheckKey, Reason: fmt.Sprintf("the primary answered for key %s but the request implies key %s", fmtKey(r.Key), fmtKey(key))}
+	}
+	if r.ProofOps == nil || len(r.ProofOps.Ops) != 1 || r.ProofOps.Ops[0].Type != ProofOpType {
+		return nil, &Refusal{Check: CheckProof, Reason: fmt.Sprintf("the primary sent no %s proof", ProofOpType)}
+	}
+	var value []byte
+	switch {
+	case absent && len(r.Value) > 0:
+		return nil, &Refusal{Check: CheckProof, Reason: "the primary said the record is absent yet returned a value"}
+	case !absent:
+		value = r.Value
+		if value == nil {
+			value = []byte{}
+		}
+	}
+	proofBytes := r.ProofOps.Ops[0].Data
+	if err := verifyProof(lb, key, value, proofBytes); err != nil {
+		return nil, err
+	}
+	ans.Value, ans.ProofBytes = value, len(proofBytes)
+	if absent {
+		return ans, ErrNotFound
+	}
+	return ans, nil
+}
+
+// List reads a list answer (an appv1.ProvedList) and checks each entry's
+// proof against the same verified header. Every entry key must start with
+// entryPrefix (the kind of record the list is of; nil allows any). A list
+// proves each record it contains; it does not by itself prove that no
+// record was left out (Members checks that against the agency's count).
+func (c *LightClient) List(ctx context.Context, path string, data, prefix, entryPrefix []byte, height int64) (*ListAnswer, error) {
+	lb, h, err := c.pin(ctx, height)
+	if err != nil {
+		return nil, err
+	}
+	return c.listAt(ctx, lb, h, path, data, prefix, entryPrefix)
+}
+
+func (c *LightClient) listAt(ctx context.Context, lb *types.LightBlock, h int64, path string, data, prefix, entryPrefix []byte) (*ListAnswer, error) {
+	n := c.primaryNode()
+	res, err := n.c.RPC.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: h, Prove: true})
+	if err != nil {
+		return nil, fmt.Errorf("query %s to %s: %w", path, n.addr, err)
+	}
+	r := res.Response
+	if r.Code != 0 {
+		return nil, fmt.Errorf("query %s: the node refused: %s (code %s/%d)", path, r.Log, r.Codespace, r.Code)
+	}
+	if r.Height != h {
+		return nil, &Refusal{Check: CheckHeight, Reason: fmt.Sprintf("asked for state at height %d, the primary answered for %d", h, r.Height)}
+	}
+	if !bytes.Equal(r.Key, prefix) {
+		return nil, &Refusal{Check: CheckKey, Reason: fmt.Sprintf("the primary answered for prefix %s but the request implies %s", fmtKey(r.Key), fmtKey(prefix))}
+	}
+	list := &appv1.ProvedList{}
+	if err := proto.Unmarshal(r.Value, list); err != nil {
+		return nil, &Refusal{Check: CheckProof, Reason: "the list answer does not decode: " + err.Error()}
+	}
+	ans := &ListAnswer{Path: path, Prefix: prefix, Complete: len(list.NextKey) == 0, Verified: c.verifiedBy(lb, n)}
+	seen := map[string]bool{}
+	for i, e := range list.Entries {
+		if !bytes.HasPrefix(e.Key, entryPrefix) {
+			return nil, &Refusal{Check: CheckKey, Reason: fmt.Sprintf("list entry %d is key %s, not a record under %s", i, fmtKey(e.Key), fmtKey(entryPrefix))}
+		}
+		if seen[string(e.Key)] {
+			return nil, &Refusal{Check: CheckList, Reason: fmt.Sprintf("list entry %d repeats key %s", i, fmtKey(e.Key))}
+		}
+		seen[string(e.Key)] = true
+		if len(e.Proof) == 0 {
+			return nil, &Refusal{Check: CheckProof, Reason: fmt.Sprintf("list entry %s has no proof", fmtKey(e.Key))}
+		}
+		if err := verifyProof(lb, e.Key, e.Value, e.Proof); err != nil {
+			var r *Refusal
+			if errors.As(err, &r) {
+				r.Reason = fmt.Sprintf("list entry %d: %s", i, r.Reason)
+			}
+			return nil, err
+		}
+		ans.Entries = append(ans.Entries, Entry{Key: e.Key, Value: e.Value})
+		ans.ProofBytes += len(e.Proof)
+	}
+	return ans, nil
+}
+
+// verifyProof checks an ICS23 proof of key (with value, or absent when
+// value is nil) against the app hash in lb, saying in plain words which
+// part failed. The proof comes from an untrusted node: malformed proofs are
+// refusals, never panics.
+func verifyProof(lb *types.LightBlock, key, value, proofBytes []byte) (err error) {
+	refuse := func(format string, args ...any) error {
+		return &Refusal{Check: CheckProof, Reason: fmt.Sprintf(format, args...)}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = refuse("the proof of key %s is malformed: %v", fmtKey(key), r)
+		}
+	}()
+	root := ics23.CommitmentRoot(lb.AppHash)
+	var p ics23.CommitmentProof
+	if err := p.Unmarshal(proofBytes); err != nil {
+		return refuse("the proof of key %s does not decode: %v", fmtKey(key), err)
+	}
+	if value == nil {
+		np := p.GetNonexist()
+		if np == nil {
+			return refuse("the primary said key %s is absent but sent no proof of absence", fmtKey(key))
+		}
+		if !bytes.Equal(np.Key, key) {
+			return refuse("the proof of absence is for key %s, not the key asked for, %s", fmtKey(np.Key), fmtKey(key))
+		}
+		if err := np.Verify(ics23.IavlSpec, root, key); err != nil || !ics23.VerifyNonMembership(ics23.IavlSpec, root, &p, key) {
+			return refuse("the proof of absence of key %s does not lead to app hash %X of verified header %d: %v", fmtKey(key), root, lb.Height, err)
+		}
+		return nil
+	}
+	ep := p.GetExist()
+	if ep == nil {
+		return refuse("the primary returned a value for key %s but no proof that it exists", fmtKey(key))
+	}
+	if !bytes.Equal(ep.Key, key) {
+		return refuse("the proof is for key %s, not the key asked for, %s", fmtKey(ep.Key), fmtKey(key))
+	}
+	if !bytes.Equal(ep.Value, value) {
+		return refuse("the value returned for key %s is not the value its proof commits to: the answer was altered", fmtKey(key))
+	}
+	if err := ep.Verify(ics23.IavlSpec, root, key, value); err != nil || !ics23.VerifyMembership(ics23.IavlSpec, root, &p, key, value) {
+		return refuse("the proof of key %s does not lead to app hash %X of verified header %d (%v): the proof or the value was altered", fmtKey(key), root, lb.Height, err)
+	}
+	return nil
+}
+
+// fmtKey prints a state key as its readable prefix and the rest in hex.
+func fmtKey(k []byte) string {
+	i := 0
+	for i < len(k) && k[i] > 0x20 && k[i] < 0x7f {
+		i++
+	}
+	if i == len(k) {
+		return string(k)
+	}
+	return fmt.Sprintf("%s%X", k[:i], k[i:])
+}
+
+// GetProto reads one record with Get and decodes it into m.
+func (c *LightClient) GetProto(ctx context.Context, path string, data, key []byte, height int64, m proto.Message) (*Answer, error) {
+	ans, err := c.Get(ctx, path, data, key, height)
+	if err != nil {
+		return ans, err
+	}
+	if err := proto.Unmarshal(ans.Value, m); err != nil {
+		return ans, &Refusal{Check: CheckRecord, Reason: fmt.Sprintf("the proven record at %s does not decode as %T: %v", fmtKey(key), m, err)}
+	}
+	return ans, nil
+}
+
+// Account reads an account record, verified.
+func (c *LightClient) Account(ctx context.Context, addr []byte, height int64) (*agencyv1.Account, *Answer, error) {
+	if len(addr) != addressBytes {
+		return nil, nil, fmt.Errorf("an address is %d bytes; got %d", addressBytes, len(addr))
+	}
+	acc := &agencyv1.Account{}
+	ans, err := c.GetProto(ctx, PathAccount, addr, AccountKey(addr), height, acc)
+	if err != nil {
+		return nil, ans, err
+	}
+	return acc, ans, nil
+}
+
+// Agency reads an agency record, verified.
+func (c *LightClient) Agency(ctx context.Context, id string, height int64) (*agencyv1.Agency, *Answer, error) {
+	ag := &agencyv1.Agency{}
+	ans, err := c.GetProto(ctx, PathAgency, []byte(id), AgencyKey(id), height, ag)
+	if err != nil {
+		return nil, ans, err
+	}
+	return ag, ans, nil
+}
+
+// Params reads the chain's transaction parameters, verified.
+func (c *LightClient) Params(ctx context.Context, height int64) (*appv1.Params, *Answer, error) {
+	p := &appv1.Params{}
+	ans, err := c.GetProto(ctx, PathParams, nil, ParamsKey(), height, p)
+	if err != nil {
+		return nil, ans, err
+	}
+	return p, ans, nil
+}
+
+// Key reads any raw state key, verified.
+func (c *LightClient) Key(ctx context.Context, key []byte, height int64) (*Answer, error) {
+	if len(key) == 0 {
+		return nil, errors.New("give the state key to read")
+	}
+	return c.Get(ctx, PathKey, key, key, height)
+}
+
+// Members lists an agency's member accounts, each proven, and checks the
+// list is complete: its length must equal the member count in the agency's
+// own (proven) record, so a node cannot leave members out.
+func (c *LightClient) Members(ctx context.Context, id string, height int64) ([]*agencyv1.Account, *ListAnswer, error) {
+	lb, h, err := c.pin(ctx, height)
+	if err != nil {
+		return nil, nil, err
+	}
+	agAns, err := c.getAt(ctx, lb, h, PathAgency, []byte(id), AgencyKey(id))
+	if err != nil {
+		return nil, nil, fmt.Errorf("agency %q: %w", id, err)
+	}
+	ag := &agencyv1.Agency{}
+	if err := proto.Unmarshal(agAns.Value, ag); err != nil {
+		return nil, nil, &Refusal{Check: CheckRecord, Reason: "the proven agency record does not decode: " + err.Error()}
+	}
+	list, err := c.listAt(ctx, lb, h, PathMembers, []byte(id), MembersPrefix(id), AccountKey(nil))
+	if err != nil {
+		return nil, nil, err
+	}
+	var accs []*agencyv1.Account
+	for _, e := range list.Entries {
+		acc := &agencyv1.Account{}
+		if e.Value == nil {
+			return nil, nil, &Refusal{Check: CheckList, Reason: fmt.Sprintf("member %s is proven absent", fmtKey(e.Key))}
+		}
+		if err := proto.Unmarshal(e.Value, acc); err != nil {
+			return nil, nil, &Refusal{Check: CheckRecord, Reason: fmt.Sprintf("member %s does not decode: %v", fmtKey(e.Key), err)}
+		}
+		if acc.AgencyId != id || !bytes.Equal(AccountKey(acc.Address), e.Key) {
+			return nil, nil, &Refusal{Check: CheckRecord, Reason: fmt.Sprintf("listed account %s belongs to agency %q, not %q", fmtKey(e.Key), acc.AgencyId, id)}
+		}
+		accs = append(accs, acc)
+	}
+	if list.Complete && uint64(len(accs)) != ag.MemberCount {
+		return nil, nil, &Refusal{Check: CheckList, Reason: fmt.Sprintf(
+			"the primary listed %d members of %q but the agency's proven record counts %d: members were left out", len(accs), id, ag.MemberCount)}
+	}
+	list.ProofBytes += agAns.ProofBytes
+	return accs, list, nil
+}

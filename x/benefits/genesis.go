@@ -1,0 +1,36 @@
+package benefits
+
+import (
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	"github.com/tallyledger/tally/store"
+)
+
+// DefaultParams are the benefits rules of a new chain.
+func DefaultParams() *benefitsv1.Params {
+	return &benefitsv1.Params{PaymentsPerBlock: 2000, MaxDeductionPercent: 25}
+}
+
+// ValidateParams checks params for values that would stop payments.
+func ValidateParams(p *benefitsv1.Params) error {
+	switch {
+	case p == nil:
+		return ErrInvalidGenesis.Wrapf("benefits params are missing")
+	case p.PaymentsPerBlock == 0:
+		return ErrInvalidGenesis.Wrapf("payments_per_block must be at least 1, or no scheduled payment would ever run")
+	case p.MaxDeductionPercent > 100:
+		return ErrInvalidGenesis.Wrapf("max_deduction_percent %d is over 100", p.MaxDeductionPercent)
+	}
+	return nil
+}
+
+// InitGenesis writes the benefits params. Programmes are created by message.
+func (k Keeper) InitGenesis(kv store.KV, g *benefitsv1.Genesis) error {
+	p := DefaultParams()
+	if g != nil && g.Params != nil {
+		p = g.Params
+	}
+	if err := ValidateParams(p); err != nil {
+		return err
+	}
+	return store.SetProto(kv, keyParams, p)
+}

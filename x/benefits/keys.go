@@ -1,0 +1,3 @@
+package benefits
+
+var keyParams = []byte("bf/params")

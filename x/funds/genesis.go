@@ -1,0 +1,35 @@
+package funds
+
+import (
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	"github.com/tallyledger/tally/store"
+)
+
+// ValidateParams checks params for values that would break the ledger.
+func ValidateParams(p *fundsv1.Params) error {
+	switch {
+	case p == nil:
+		return ErrInvalidGenesis.Wrapf("funds params are missing")
+	case len(p.Currency) != 3 || p.Currency[0] < 'A' || p.Currency[0] > 'Z' || p.Currency[1] < 'A' || p.Currency[1] > 'Z' || p.Currency[2] < 'A' || p.Currency[2] > 'Z':
+		return ErrInvalidGenesis.Wrapf("currency %q is not an ISO 4217 code (three capital letters, e.g. GBP)", p.Currency)
+	case p.MaxTranchesPerMovement == 0:
+		return ErrInvalidGenesis.Wrapf("max_tranches_per_movement must be at least 1")
+	}
+	return nil
+}
+
+// InitGenesis writes the funds params. The ledger starts empty: money
+// enters only by appropriation or revenue.
+func (k Keeper) InitGenesis(kv store.KV, g *fundsv1.Genesis) error {
+	p := DefaultParams()
+	if g != nil && g.Params != nil {
+		p = g.Params
+	}
+	if err := ValidateParams(p); err != nil {
+		return err
+	}
+	if err := store.SetProto(kv, keyParams, p); err != nil {
+		return err
+	}
+	return store.SetProto(kv, keyTotals, &fundsv1.Totals{})
+}

@@ -1,0 +1,133 @@
+package funds
+
+import (
+	"strings"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
+)
+
+// maxTokenBytes bounds programme ids, payee tokens and references, which
+// appear in keys and on screens.
+const maxTokenBytes = 128
+
+// ProgrammeHolder is the funds holder id of a programme's fund.
+func ProgrammeHolder(programmeID string) string { return holderProgramme + programmeID }
+
+// PayeeHolder is the funds holder id of a recipient's bank account, where
+// payments wait for settlement. The token is pseudonymous.
+func PayeeHolder(token string) string { return holderPayee + token }
+
+// ValidateToken checks a programme id, payee token or recipient reference:
+// 1-128 characters of A-Z, a-z, 0-9, '-', '_', '.', ':'.
+func ValidateToken(what, s string) error {
+	if s == "" || len(s) > maxTokenBytes {
+		return ErrInvalidHolder.Wrapf("%s %q must be 1 to %d characters", what, s, maxTokenBytes)
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return ErrInvalidHolder.Wrapf("%s %q may use only A-Z, a-z, 0-9, '-', '_', '.' and ':'", what, s)
+		}
+	}
+	return nil
+}
+
+// ValidateHolder checks the syntax of a holder id: "agency:<agency id>",
+// "programme:<programme id>" or "payee:<token>".
+func ValidateHolder(h string) error {
+	switch {
+	case strings.HasPrefix(h, holderAgency):
+		if err := agency.ValidateAgencyID(h[len(holderAgency):]); err != nil {
+			return ErrInvalidHolder.Wrapf("%q: %v", h, err)
+		}
+		return nil
+	case strings.HasPrefix(h, holderProgramme):
+		return ValidateToken("programme id", h[len(holderProgramme):])
+	case strings.HasPrefix(h, holderPayee):
+		return ValidateToken("payee token", h[len(holderPayee):])
+	}
+	return ErrInvalidHolder.Wrapf("%q is not a holder id; use agency:<agency id>, programme:<programme id> or payee:<token>", h)
+}
+
+func isPayee(h string) bool { return strings.HasPrefix(h, holderPayee) }
+
+// validateReference checks a free-text reference (appropriation line, bank
+// reference, purpose code).
+func validateReference(what, s string) error {
+	if s == "" || len(s) > maxTokenBytes {
+		return ErrInvalidReference.Wrapf("%s must be 1 to %d bytes; got %d", what, maxTokenBytes, len(s))
+	}
+	return nil
+}
+
+// OpenProgrammeHolder registers a programme's fund, owned by ownerAgency,
+// whose finance officers may move money out of it. The benefits module
+// calls it when a programme is created.
+func (k Keeper) OpenProgrammeHolder(ctx module.Context, programmeID, ownerAgency string) (string, error) {
+	h := ProgrammeHolder(programmeID)
+	if err := ValidateHolder(h); err != nil {
+		return "", err
+	}
+	if ctx.Store.Has(HolderKey(h)) {
+		return "", ErrHolderExists.Wrapf("%s is already open", h)
+	}
+	if _, err := k.Agency.Agency(ctx.Store, ownerAgency); err != nil {
+		return "", err
+	}
+	return h, store.SetProto(ctx.Store, HolderKey(h), &fundsv1.Holder{Id: h, OwnerAgency: ownerAgency, CreatedHeight: ctx.Height})
+}
+
+// owner is the agency that controls holder, or "" for payees. Unknown
+// holders are refused.
+func (k Keeper) owner(kv store.KV, h string) (string, error) {
+	if err := ValidateHolder(h); err != nil {
+		return "", err
+	}
+	switch {
+	case strings.HasPrefix(h, holderAgency):
+		id := h[len(holderAgency):]
+		if _, err := k.Agency.Agency(kv, id); err != nil {
+			return "", ErrUnknownHolder.Wrapf("%s: no agency %q", h, id)
+		}
+		return id, nil
+	case strings.HasPrefix(h, holderProgramme):
+		rec := &fundsv1.Holder{}
+		found, err := store.GetProto(kv, HolderKey(h), rec)
+		if err != nil {
+			return "", err
+		}
+		if !found {
+			return "", ErrUnknownHolder.Wrapf("no programme fund %s; the programme must be created first", h)
+		}
+		return rec.OwnerAgency, nil
+	}
+	return "", nil
+}
+
+// controlled checks that signer's agency may move money out of holder.
+func (k Keeper) controlled(kv store.KV, signer *agencyv1.Account, h string) error {
+	own, err := k.owner(kv, h)
+	if err != nil {
+		return err
+	}
+	if own == "" || own != signer.AgencyId {
+		return ErrNotController.Wrapf("%s is not controlled by agency %q; money leaves a bank account (payee) only by settlement", h, signer.AgencyId)
+	}
+	return nil
+}
+
+// revenueHolder checks that revenue may enter or leave holder: an agency's
+// account or a programme's fund, never a payee.
+func (k Keeper) revenueHolder(kv store.KV, h string) error {
+	own, err := k.owner(kv, h)
+	if err != nil {
+		return err
+	}
+	if own == "" {
+		return ErrInvalidHolder.Wrapf("%s is a bank account; revenue is credited to an agency's account or a programme's fund", h)
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package funds
+
+import (
+	"encoding/hex"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
+)
+
+// maxPurposeBytes bounds a purpose code ("GRANT", "SUPPLIER-PAYMENT").
+const maxPurposeBytes = 32
+
+func validateAmount(amount uint64, currency string) error {
+	if amount == 0 {
+		return ErrZeroAmount.Wrapf("amount is in minor units and must be at least 1")
+	}
+	if currency == "" {
+		return ErrWrongCurrency.Wrapf("give the currency of the amount (for example GBP)")
+	}
+	return nil
+}
+
+func validatePurpose(p string) error {
+	if p == "" || len(p) > maxPurposeBytes {
+		return ErrMissingPurpose.Wrapf("purpose must be 1 to %d characters (A-Z, 0-9, '-', '_')", maxPurposeBytes)
+	}
+	for _, c := range []byte(p) {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return ErrMissingPurpose.Wrapf("purpose %q may use only A-Z, 0-9, '-' and '_'", p)
+		}
+	}
+	return nil
+}
+
+// ValidateBasic checks a message without reading state. It returns nil for
+// message types this module does not own.
+func ValidateBasic(msg any) error {
+	switch m := msg.(type) {
+	case *fundsv1.MsgAppropriate:
+		if err := validateAmount(m.Amount, m.Currency); err != nil {
+			return err
+		}
+		return validateReference("reference (the appropriation line)", m.Reference)
+	case *fundsv1.MsgAllocate:
+		if err := validateAmount(m.Amount, m.Currency); err != nil {
+			return err
+		}
+		if err := ValidateHolder(AgencyHolder(m.ToAgency)); err != nil {
+			return err
+		}
+		return validateReference("reference", m.Reference)
+	case *fundsv1.MsgFund:
+		if err := validateAmount(m.Amount, m.Currency); err != nil {
+			return err
+		}
+		if err := ValidateToken("programme id", m.Programme); err != nil {
+			return err
+		}
+		return validateReference("reference", m.Reference)
+	case *fundsv1.MsgTransfer:
+		if err := validateAmount(m.Amount, m.Currency); err != nil {
+			return err
+		}
+		if err := validateFromTo(m.From, m.To); err != nil {
+			return err
+		}
+		if err := validatePurpose(m.Purpose); err != nil {
+			return err
+		}
+		return validateReference("reference", m.Reference)
+	case *fundsv1.MsgReturn:
+		if err := validateAmount(m.Amount, m.Currency); err != nil {
+			return err
+		}
+		if err := validateFromTo(m.From, m.To); err != nil {
+			return err
+		}
+		return validateReference("reference", m.Reference)
+	case *fundsv1.MsgSettle:
+		if m.Payment == 0 {
+			return ErrUnknownPayment.Wrapf("give the payment's movement id")
+		}
+		return validateReference("bank_reference", m.BankReference)
+	}
+	return nil
+}
+
+func validateFromTo(from, to string) error {
+	if err := ValidateHolder(from); err != nil {
+		return err
+	}
+	if err := ValidateHolder(to); err != nil {
+		return err
+	}
+	if from == to {
+		return ErrSameHolder.Wrapf("%s cannot pay itself", from)
+	}
+	return nil
+}
+
+// Appropriate creates money in the signer's Treasury account against an
+// appropriation reference, within the year's limit.
+func (k Keeper) Appropriate(ctx module.Context, signer *agencyv1.Account, m *fundsv1.MsgAppropriate) error {
+	kv := ctx.Store
+	if err := k.CheckCurrency(kv, m.Currency); err != nil {
+		return err
+	}
+	ag, err := k.Agency.Agency(kv, signer.AgencyId)
+	if err != nil {
+		return err
+	}
+	if ag.Kind != agencyv1.Kind_KIND_TREASURY {
+		return ErrNotTreasury.Wrapf("agency %q is not a treasury", ag.Id)
+	}
+	if kv.Has(AppropriationKey(m.Reference)) {
+		return ErrDuplicateAppropriation.Wrapf("reference %q was appropriated already; each line of a supply act is appropriated once", m.Reference)
+	}
+	p, err := k.Params(kv)
+	if err != nil {
+		return err
+	}
+	year := int32(ctx.Time.UTC().Year())
+	yt := &fundsv1.YearTotal{Year: year}
+	if _, err := store.GetProto(kv, YearKey(year), yt); err != nil {
+		return err
+	}
+	total, err := add(yt.Appropriated, m.Amount)
+	if err != nil || total > p.AnnualAppropriationLimit {
+		return ErrOverAnnualLimit.Wrapf("%d already appropriated in %d; the limit is %d, so at most %d more", yt.Appropriated, year, p.AnnualAppropriationLimit, p.AnnualAppropriationLimit-min(yt.Appropriated, p.AnnualAppropriationLimit))
+	}
+	yt.Appropriated = total
+	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_APPROPRIATE, to: AgencyHolder(ag.Id), amount: m.Amount, reference: m.Reference, signer: signer.Address})
+	if err != nil {
+		return err
+	}
+	if err := k.newRoot(kv, mv); err != nil {
+		return err
+	}
+	if err := k.updateTotals(kv, func(t *fundsv1.Totals) (err error) {
+		t.Appropriated, err = add(t.Appropriated, m.Amount)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := store.SetProto(kv, YearKey(year), yt); err != nil {
+		return err
+	}
+	if err := store.SetProto(kv, AppropriationKey(m.Reference), &fundsv1.Appropriation{Reference: m.Reference, Amount: m.Amount, Movement: mv.Id, Year: year, Treasury: ag.Id}); err != nil {
+		return err
+	}
+	emitMovement(ctx, EventAppropriated, mv)
+	return nil
+}
+
+// Allocate moves money from the signer's Treasury account to an agency.
+func (k Keeper) Allocate(ctx module.Context, signer *agencyv1.Account, m *fundsv1.MsgAllocate) error {
+	if err := k.CheckCurrency(ctx.Store, m.Currency); err != nil {
+		return err
+	}
+	to := AgencyHolder(m.ToAgency)
+	if _, err := k.owner(ctx.Store, to); err != nil {
+		return err
+	}
+	return k.transferMsg(ctx, signer, fundsv1.MovementKind_MOVEMENT_KIND_ALLOCATE, AgencyHolder(signer.AgencyId), to, m.Amount, "ALLOCATION", m.Reference, "")
+}
+
+// Fund moves money from the signer's agency account to a programme's fund.
+func (k Keeper) Fund(ctx module.Context, signer *agencyv1.Account, m *fundsv1.MsgFund) error {
+	if err := k.CheckCurrency(ctx.Store, m.Currency); err != nil {
+		return err
+	}
+	to := ProgrammeHolder(m.Programme)
+	if _, err := k.owner(ctx.Store, to); err != nil {
+		return err
+	}
+	return k.transferMsg(ctx, signer, fundsv1.MovementKind_MOVEMENT_KIND_FUND, AgencyHolder(signer.AgencyId), to, m.Amount, "PROGRAMME-FUNDING", m.Reference, "")
+}
+
+// Transfer moves money from a holder the signer's agency controls to any holder.
+func (k Keeper) Transfer(ctx module.Context, signer *agencyv1.Account, m *fundsv1.MsgTransfer) error {
+	if err := k.CheckCurrency(ctx.Store, m.Currency); err != nil {
+		return err
+	}
+	if _, err := k.owner(ctx.Store, m.To); err != nil {
+		return err
+	}
+	return k.transferMsg(ctx, signer, fundsv1.MovementKind_MOVEMENT_KIND_TRANSFER, m.From, m.To, m.Amount, m.Purpose, m.Reference, "")
+}
+
+// Return sends unspent money back to the holder it came from.
+func (k Keeper) Return(ctx module.Context, signer *agencyv1.Account, m *fundsv1.MsgReturn) error {
+	if err := k.CheckCurrency(ctx.Store, m.Currency); err != nil {
+		return err
+	}
+	own, err := k.owner(ctx.Store, m.To)
+	if err != nil {
+		return err
+	}
+	if own == "" {
+		return ErrNotReturnable.Wrapf("%s is a bank account; money is returned up the chain to an agency or programme", m.To)
+	}
+	return k.transferMsg(ctx, signer, fundsv1.MovementKind_MOVEMENT_KIND_RETURN, m.From, m.To, m.Amount, "RETURN", m.Reference, m.To)
+}
+
+func (k Keeper) transferMsg(ctx module.Context, signer *agencyv1.Account, kind fundsv1.MovementKind, from, to string, amount uint64, purpose, ref, onlyFrom string) error {
+	if err := k.controlled(ctx.Store, signer, from); err != nil {
+		return err
+	}
+	if from == to {
+		return ErrSameHolder.Wrapf("%s cannot pay itself", from)
+	}
+	mv, err := k.move(ctx, move{kind: kind, from: from, to: to, amount: amount, purpose: purpose, reference: ref, signer: signer.Address, onlyFrom: onlyFrom})
+	if err != nil {
+		return err
+	}
+	emitMovement(ctx, EventMoved, mv)
+	return nil
+}
+
+// Pay moves amount from a programme's fund to a recipient's bank account
+// (payee holder), where it waits for settlement. The benefits module calls
+// it for every programme payment; signer is empty for scheduled payments.
+func (k Keeper) Pay(ctx module.Context, from, payee string, amount uint64, reference string, signer []byte) (uint64, error) {
+	if !isPayee(payee) {
+		return 0, ErrInvalidHolder.Wrapf("%s is not a bank account (payee:<token>)", payee)
+	}
+	if err := ValidateHolder(payee); err != nil {
+		return 0, err
+	}
+	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_PAYMENT, from: from, to: payee, amount: amount, purpose: "BENEFIT", reference: reference, signer: signer})
+	if err != nil {
+		return 0, err
+	}
+	emitMovement(ctx, EventMoved, mv)
+	return mv.Id, nil
+}
+
+// Settle records that a payment reached the recipient's bank account: the
+// payment's tranches leave the ledger.
+func (k Keeper) Settle(ctx module.Context, signer *agencyv1.Account, m *fundsv1.MsgSettle) error {
+	kv := ctx.Store
+	pay, err := k.Movement(kv, m.Payment)
+	if err != nil {
+		return ErrUnknownPayment.Wrapf("no movement %d; settle the id of a payment to a bank account", m.Payment)
+	}
+	if !isPayee(pay.To) {
+		return ErrNotPayment.Wrapf("movement %d is a %s to %s, not a payment to a bank account", pay.Id, KindName(pay.Kind), pay.To)
+	}
+	if kv.Has(SettlementKey(pay.Id)) {
+		return ErrAlreadySettled.Wrapf("payment %d was settled already", pay.Id)
+	}
+	exact := make([]uint64, len(pay.Legs))
+	for i, leg := range pay.Legs {
+		exact[i] = leg.ToTranche
+	}
+	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_SETTLE, from: pay.To, amount: pay.Amount, reference: m.BankReference, signer: signer.Address, settles: pay.Id, exact: exact})
+	if err != nil {
+		return err
+	}
+	if err := k.leaveRoots(kv, mv, true); err != nil {
+		return err
+	}
+	if err := k.updateTotals(kv, func(t *fundsv1.Totals) (err error) {
+		t.Settled, err = add(t.Settled, pay.Amount)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := store.SetProto(kv, SettlementKey(pay.Id), &fundsv1.Settlement{
+		Payment: pay.Id, Movement: mv.Id, BankReference: m.BankReference, Signer: signer.Address,
+		Height: ctx.Height, TimeUnix: ctx.Time.Unix(), Amount: pay.Amount,
+	}); err != nil {
+		return err
+	}
+	ctx.Emit(EventSettled,
+		module.Indexed("payment", FormatID(pay.Id)),
+		module.Indexed("movement", FormatID(mv.Id)),
+		module.Indexed("payee", pay.To),
+		module.Attr("amount", FormatID(pay.Amount)),
+		module.Attr("bank_reference", m.BankReference),
+		module.Attr("signer", hex.EncodeToString(signer.Address)),
+	)
+	return nil
+}
+
+// HolderOwner reports the agency that controls holder ("" for a bank
+// account), refusing unknown holders.
+func (k Keeper) HolderOwner(kv store.KV, holder string) (string, error) { return k.owner(kv, holder) }

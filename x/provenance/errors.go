@@ -1,0 +1,56 @@
+package provenance
+
+import "github.com/tallyledger/tally/x/module"
+
+// Codespace is the provenance module's error namespace.
+const Codespace = "provenance"
+
+// Errors a user can cause through provenance messages, queries or genesis.
+// Each distinct mistake has its own code.
+var (
+	ErrInvalidItemID        = module.Register(Codespace, 2, "invalid item id")
+	ErrDuplicateItem        = module.Register(Codespace, 3, "an item with this id already exists")
+	ErrUnknownItem          = module.Register(Codespace, 4, "unknown item")
+	ErrNotCustodian         = module.Register(Codespace, 5, "signer is not the item's custodian")
+	ErrNotReceiver          = module.Register(Codespace, 6, "signer is not the account the item was offered to")
+	ErrNoOpenOffer          = module.Register(Codespace, 7, "the item has no open custody offer")
+	ErrOfferExpired         = module.Register(Codespace, 8, "the custody offer has expired")
+	ErrOfferWithdrawn       = module.Register(Codespace, 9, "the custody offer was withdrawn")
+	ErrOfferPending         = module.Register(Codespace, 10, "the item already has an open custody offer")
+	ErrItemNotActive        = module.Register(Codespace, 11, "the item is not active")
+	ErrItemRecalled         = module.Register(Codespace, 12, "the item has been recalled")
+	ErrQuantityMismatch     = module.Register(Codespace, 13, "quantities do not add up")
+	ErrMismatchedInputs     = module.Register(Codespace, 14, "inputs differ in product or unit")
+	ErrNotAccredited        = module.Register(Codespace, 15, "inspector is not accredited")
+	ErrTooManyAttributes    = module.Register(Codespace, 16, "too many attributes")
+	ErrInvalidAttribute     = module.Register(Codespace, 17, "invalid attribute")
+	ErrTooManyDocuments     = module.Register(Codespace, 18, "too many documents")
+	ErrInvalidDocument      = module.Register(Codespace, 19, "invalid document")
+	ErrInvalidQuantity      = module.Register(Codespace, 20, "invalid quantity")
+	ErrInvalidAddress       = module.Register(Codespace, 21, "invalid address")
+	ErrInvalidLocation      = module.Register(Codespace, 22, "invalid location code")
+	ErrInvalidText          = module.Register(Codespace, 23, "invalid text field")
+	ErrUnknownAccount       = module.Register(Codespace, 24, "no active account at this address")
+	ErrSelfOffer            = module.Register(Codespace, 25, "an item cannot be offered to its own custodian")
+	ErrInvalidTTL           = module.Register(Codespace, 26, "invalid offer duration")
+	ErrNotInspector         = module.Register(Codespace, 27, "account does not hold the inspector role")
+	ErrOtherAgency          = module.Register(Codespace, 28, "inspector belongs to another agency")
+	ErrAlreadyAccredited    = module.Register(Codespace, 29, "inspector is already accredited")
+	ErrInvalidResult        = module.Register(Codespace, 30, "invalid inspection result")
+	ErrInvalidEvidence      = module.Register(Codespace, 31, "invalid evidence hash")
+	ErrInvalidOrderID       = module.Register(Codespace, 32, "invalid recall order id")
+	ErrDuplicateOrder       = module.Register(Codespace, 33, "a recall order with this id already exists")
+	ErrAlreadyRecalled      = module.Register(Codespace, 34, "the item is already recalled")
+	ErrNotRecalled          = module.Register(Codespace, 35, "the item is not recalled")
+	ErrAlreadyAcknowledged  = module.Register(Codespace, 36, "the recall of this item is already acknowledged")
+	ErrAckNotRequired       = module.Register(Codespace, 37, "the recall of this item needs no acknowledgement")
+	ErrInvalidStatus        = module.Register(Codespace, 38, "invalid status")
+	ErrInvalidParts         = module.Register(Codespace, 39, "invalid number of inputs or outputs")
+	ErrDuplicateInput       = module.Register(Codespace, 40, "an item appears twice")
+	ErrInvalidGenesis       = module.Register(Codespace, 41, "invalid provenance genesis")
+	ErrInvalidInspection    = module.Register(Codespace, 42, "invalid inspection type")
+	ErrUnknownOrder         = module.Register(Codespace, 43, "unknown recall order")
+	ErrNotAccreditedNow     = module.Register(Codespace, 44, "accreditation has already been withdrawn")
+	ErrInvalidQuery         = module.Register(Codespace, 45, "invalid provenance query")
+	ErrAccreditationMissing = module.Register(Codespace, 46, "inspector has never been accredited")
+)

@@ -1,0 +1,169 @@
+package tax
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tallyledger/tally/x/agency"
+)
+
+// State layout. Every record and index lives in the one IAVL tree, so each
+// answer — including "no such receipt" — is provable against the app hash.
+// Agency ids, tax type codes and periods cannot contain '/'; addresses (20
+// bytes), taxpayer references (32 bytes) and sequences (8 bytes, big-endian)
+// have fixed sizes, so no prefix of one record covers another's.
+//
+//	tax/t/<tax type>                           → TaxType (the registry)
+//	tax/z/<collector>/<tax type>               → Authorisation
+//	tax/k/<collector>                          → Collector (active authorisation count)
+//	tax/n/<authority>                          → last receipt sequence of the authority (8 bytes)
+//	tax/r/<authority>/<seq>                    → Receipt, written once
+//	tax/s/<authority>/<seq>                    → ReceiptState, derived from the amendments
+//	tax/m/<authority>/<seq>/<n 4 bytes>        → Amendment n of the receipt, written once
+//	tax/b/<collector agency>/<bank reference>  → receipt id: the duplicate-payment guard
+//	tax/i/<taxpayer>/<authority>/<seq>         → empty: the taxpayer's receipts
+//	tax/p/<taxpayer>/<tax type>/<period>       → Total: the taxpayer's running total per period
+//	tax/a/<tax type>/<period>                  → Total over every collector
+//	tax/c/<collector>/<tax type>/<period>      → Total of one collector's receipts
+var (
+	prefixTaxType    = []byte("tax/t/")
+	prefixAuth       = []byte("tax/z/")
+	prefixCollector  = []byte("tax/k/")
+	prefixSeq        = []byte("tax/n/")
+	prefixReceipt    = []byte("tax/r/")
+	prefixState      = []byte("tax/s/")
+	prefixAmendment  = []byte("tax/m/")
+	prefixBankRef    = []byte("tax/b/")
+	prefixTaxpayer   = []byte("tax/i/")
+	prefixPayerTotal = []byte("tax/p/")
+	prefixTypeTotal  = []byte("tax/a/")
+	prefixCollTotal  = []byte("tax/c/")
+)
+
+// TaxpayerSize is the size of a pseudonymous taxpayer reference.
+const TaxpayerSize = 32
+
+// minSeqDigits is the width receipt sequences are zero-padded to in ids.
+const minSeqDigits = 6
+
+func join(parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+var slash = []byte("/")
+
+// ReceiptRef names a receipt: the authority whose series it is in and its
+// sequence number there.
+type ReceiptRef struct {
+	Authority string
+	Seq       uint64
+}
+
+// ID is the receipt's human-friendly id, e.g. "REVENUE-000123".
+func (r ReceiptRef) ID() string {
+	return fmt.Sprintf("%s-%0*d", strings.ToUpper(r.Authority), minSeqDigits, r.Seq)
+}
+
+func (r ReceiptRef) suffix() []byte {
+	return binary.BigEndian.AppendUint64(join([]byte(r.Authority), slash), r.Seq)
+}
+
+// ParseReceiptID reads a receipt id as ReceiptRef.ID writes it. Only the
+// canonical form is accepted, so one receipt has exactly one id and one key.
+func ParseReceiptID(id string) (ReceiptRef, error) {
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 || i == len(id)-1 {
+		return ReceiptRef{}, ErrInvalidReceiptID.Wrapf("%q is not a receipt id; ids look like REVENUE-000123", id)
+	}
+	prefix, digits := id[:i], id[i+1:]
+	authority := strings.ToLower(prefix)
+	if strings.ToUpper(authority) != prefix || agency.ValidateAgencyID(authority) != nil {
+		return ReceiptRef{}, ErrInvalidReceiptID.Wrapf("%q: %q is not an upper-case agency id", id, prefix)
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || seq == 0 {
+		return ReceiptRef{}, ErrInvalidReceiptID.Wrapf("%q: %q is not a sequence number from 1", id, digits)
+	}
+	ref := ReceiptRef{Authority: authority, Seq: seq}
+	if ref.ID() != id {
+		return ReceiptRef{}, ErrInvalidReceiptID.Wrapf("%q is not in canonical form; write it as %q", id, ref.ID())
+	}
+	return ref, nil
+}
+
+// AmendmentID is the id of amendment n of a receipt, e.g. "REVENUE-000123/2".
+func AmendmentID(receiptID string, n uint32) string { return fmt.Sprintf("%s/%d", receiptID, n) }
+
+// TaxTypeKey is the state key of a tax type.
+func TaxTypeKey(code string) []byte { return join(prefixTaxType, []byte(code)) }
+
+// TaxTypesPrefix is the prefix of the tax-type registry.
+func TaxTypesPrefix() []byte { return prefixTaxType }
+
+// AuthorisationKey is the state key of a collector's authorisation for a tax type.
+func AuthorisationKey(collector []byte, taxType string) []byte {
+	return join(prefixAuth, collector, slash, []byte(taxType))
+}
+
+// CollectorKey is the state key of a collector's record.
+func CollectorKey(collector []byte) []byte { return join(prefixCollector, collector) }
+
+func seqKey(authority string) []byte { return join(prefixSeq, []byte(authority)) }
+
+// ReceiptKey is the state key of a receipt.
+func ReceiptKey(r ReceiptRef) []byte { return join(prefixReceipt, r.suffix()) }
+
+// StateKey is the state key of a receipt's derived state.
+func StateKey(r ReceiptRef) []byte { return join(prefixState, r.suffix()) }
+
+// AmendmentKey is the state key of amendment n of a receipt.
+func AmendmentKey(r ReceiptRef, n uint32) []byte {
+	return binary.BigEndian.AppendUint32(join(prefixAmendment, r.suffix(), slash), n)
+}
+
+// BankRefKey is the state key of the duplicate-payment guard.
+func BankRefKey(collectorAgency, bankRef string) []byte {
+	return join(prefixBankRef, []byte(collectorAgency), slash, []byte(bankRef))
+}
+
+// TaxpayerPrefix is the prefix of a taxpayer's receipt index.
+func TaxpayerPrefix(taxpayer []byte) []byte { return join(prefixTaxpayer, taxpayer) }
+
+func taxpayerIndexKey(taxpayer []byte, r ReceiptRef) []byte {
+	return join(TaxpayerPrefix(taxpayer), slash, r.suffix())
+}
+
+// ReceiptKeyFromTaxpayerIndex maps an entry of a taxpayer's receipt index to
+// the receipt it lists.
+func ReceiptKeyFromTaxpayerIndex(indexKey []byte) []byte {
+	return join(prefixReceipt, indexKey[len(prefixTaxpayer)+TaxpayerSize+1:])
+}
+
+// TaxpayerTotalKey is the state key of a taxpayer's running total for one
+// tax type and period.
+func TaxpayerTotalKey(taxpayer []byte, taxType, period string) []byte {
+	return join(prefixPayerTotal, taxpayer, slash, []byte(taxType), slash, []byte(period))
+}
+
+// TypeTotalKey is the state key of the total of a tax type in a period.
+func TypeTotalKey(taxType, period string) []byte {
+	return join(prefixTypeTotal, []byte(taxType), slash, []byte(period))
+}
+
+// TypeTotalsPrefix is the prefix under which a tax type's totals per period live.
+func TypeTotalsPrefix(taxType string) []byte { return join(prefixTypeTotal, []byte(taxType), slash) }
+
+// CollectorTotalKey is the state key of one collector's total of a tax type in a period.
+func CollectorTotalKey(collector []byte, taxType, period string) []byte {
+	return join(prefixCollTotal, collector, slash, []byte(taxType), slash, []byte(period))
+}
