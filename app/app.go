@@ -18,10 +18,12 @@ import (
 
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/store"
-	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/module"
+	"github.com/tallyledger/tally/x/provenance"
+	"github.com/tallyledger/tally/x/tax"
 )
 
 // ProtocolVersion is the app version CometBFT records in block headers. It
@@ -43,9 +45,15 @@ type App struct {
 	chainID string
 	params  *appv1.Params
 
-	agency agency.Keeper
-	funds    funds.Keeper
-	benefits benefits.Keeper
+	agency     agency.Keeper
+	funds      funds.Keeper
+	benefits   benefits.Keeper
+	tax        tax.Keeper
+	provenance provenance.Keeper
+
+	// nonces gathers the nonces of the block being finalized; nil outside
+	// FinalizeBlock, so CheckTx sees only committed state.
+	nonces *nonceBook
 
 	// lastBlock holds the hashes of the transactions FinalizeBlock ran, so
 	// Commit can drop their signature verdicts.
@@ -75,6 +83,8 @@ func New(st *store.Store, opts Options) (*App, error) {
 	a := &App{store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
 	a.funds = funds.Keeper{Agency: a.agency}
 	a.benefits = benefits.Keeper{Agency: a.agency, Funds: a.funds}
+	a.tax = tax.NewKeeper(a.funds, funds.AgencyHolder)
+	a.provenance = provenance.NewKeeper(a.agency)
 	if a.logger == nil {
 		a.logger = log.NewNopLogger()
 	}
@@ -140,6 +150,14 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		a.store.Rollback()
 		return nil, fmt.Errorf("genesis benefits: %w", err)
 	}
+	if err := a.tax.InitGenesis(a.store, g.Tax); err != nil {
+		a.store.Rollback()
+		return nil, fmt.Errorf("genesis tax: %w", err)
+	}
+	if err := a.provenance.InitGenesis(a.store, g.Provenance); err != nil {
+		a.store.Rollback()
+		return nil, fmt.Errorf("genesis provenance: %w", err)
+	}
 	return &abci.ResponseInitChain{AppHash: a.store.WorkingHash()}, nil
 }
 
@@ -195,6 +213,8 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	decoded, errs := a.decodeAll(req.Txs)
 	a.preverify(decoded)
+	a.nonces = newNonceBook()
+	defer func() { a.nonces = nil }()
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	a.lastBlock = a.lastBlock[:0]
 	for i := range req.Txs {
@@ -205,6 +225,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		a.lastBlock = append(a.lastBlock, decoded[i].hash)
 		results[i] = a.deliver(req.Height, req, decoded[i])
 	}
+	a.nonces.flush(a.store)
 	pruneExpired(a.store, req.Height)
 	events := a.endBlock(req)
 	a.step(StepFinalized)
@@ -226,18 +247,17 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 // when a message fails, so a failed transaction cannot be replayed later;
 // the messages' writes land only if all of them succeed.
 func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx) (res *abci.ExecTxResult) {
-	auth := store.NewCache(a.store)
-	signer, err := a.authenticate(auth, d, height)
+	signer, err := a.authenticate(a.store, d, height)
 	if err != nil {
 		return failed(err)
 	}
-	markSeen(auth, d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
+	a.nonces.add(d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
 	txEvent := abci.Event{Type: "tx", Attributes: []abci.EventAttribute{
 		{Key: "signer", Value: hex.EncodeToString(d.body.Signer), Index: true},
 		{Key: "nonce", Value: strconv.FormatUint(d.body.Nonce, 10)},
 	}}
 
-	msgs := store.NewCache(auth)
+	msgs := store.NewCache(a.store)
 	var events []module.Event
 	ctx := module.NewContext(msgs, height, req.Time, a.chainID, &events)
 	defer func() {
@@ -245,21 +265,18 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 		// transaction fails, its writes are dropped, its nonce stays spent.
 		if r := recover(); r != nil {
 			a.logger.Error("message handler panicked", "tx", hex.EncodeToString(d.hash[:]), "panic", r)
-			auth.Write()
 			res = failed(module.ErrInternal.Wrapf("handler panicked: %v", r))
 			res.Events = []abci.Event{txEvent}
 		}
 	}()
 	for i, m := range d.body.Messages {
 		if err := a.route(ctx, signer, m); err != nil {
-			auth.Write()
 			res = failed(fmt.Errorf("message %d: %w", i, err))
 			res.Events = []abci.Event{txEvent}
 			return res
 		}
 	}
 	msgs.Write()
-	auth.Write()
 	return &abci.ExecTxResult{Code: abci.CodeTypeOK, Events: append([]abci.Event{txEvent}, toABCI(events)...)}
 }
 

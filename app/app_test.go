@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/binary"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -340,12 +339,12 @@ func TestRefusedTransactionLeavesStateAndAppHashUntouched(t *testing.T) {
 				requireOK(t, c.block(replayed).TxResults[0])
 			},
 			tx: func(c *chain) []byte { return replayed }},
-		{name: "known nonce in a new transaction", want: app.ErrReplay, log: "already used nonce 43",
+		{name: "known nonce and timeout in a new transaction", want: app.ErrReplay, log: "already used nonce 43 with timeout height 100",
 			setup: func(c *chain) {
-				requireOK(t, c.block(c.txWith(txArgs{signer: treasuryAdmin, nonce: 43}, grant)).TxResults[0])
+				requireOK(t, c.block(c.txWith(txArgs{signer: treasuryAdmin, nonce: 43, timeout: 100}, grant)).TxResults[0])
 			},
 			tx: func(c *chain) []byte {
-				return c.txWith(txArgs{signer: treasuryAdmin, nonce: 43}, revokeRole(treasuryClerk.addr, roleTreasury))
+				return c.txWith(txArgs{signer: treasuryAdmin, nonce: 43, timeout: 100}, revokeRole(treasuryClerk.addr, roleTreasury))
 			}},
 		{name: "admin message from a non-admin", want: app.ErrUnauthorized, log: "needs role admin",
 			tx: func(c *chain) []byte { return c.tx(treasuryClerk, grantRole(treasuryClerk.addr, roleAuditor)) }},
@@ -501,16 +500,16 @@ func TestRefusedMessageSpendsOnlyItsNonce(t *testing.T) {
 
 			require.Equal(t, view, c.view(treasuryClerk), "queried state")
 			after := c.dump()
-			require.Equal(t, binary.BigEndian.AppendUint64(nil, timeout), []byte(after[string(seenKey(tt.signer.addr, nonce))]))
+			require.Equal(t, []uint64{nonce}, bucketNonces([]byte(after[string(app.NonceBucketKey(timeout, tt.signer.addr))])))
 			changed := 0
 			for k, v := range after {
 				if old, ok := state[k]; !ok || old != v {
 					changed++
-					require.True(t, strings.HasPrefix(k, "tx/n/") || strings.HasPrefix(k, "tx/e/"), "key %q changed", k)
+					require.True(t, strings.HasPrefix(k, "tx/r/"), "key %q changed", k)
 				}
 			}
-			require.Equal(t, 2, changed, "the nonce and its expiry entry")
-			require.Len(t, after, len(state)+2)
+			require.Equal(t, 1, changed, "only the signer's nonce bucket")
+			require.Len(t, after, len(state)+1)
 
 			refRes := ref.block(refTx).TxResults[0]
 			requireCode(t, agency.ErrKeyInUse, refRes.Codespace, refRes.Code, refRes.Log)
@@ -601,9 +600,10 @@ func TestManyInFlightNoncesFromOneAccountThenExpiry(t *testing.T) {
 	require.NoError(t, proto.Unmarshal(c.query(app.PathMembers, []byte(agTreasury)).Value, page))
 	require.Len(t, page.Entries, 1000, "one page of members")
 	require.NotEmpty(t, page.NextKey)
+	bucket := bucketNonces(c.query(app.PathKey, app.NonceBucketKey(timeout, treasuryAdmin.addr)).Value)
+	require.Len(t, bucket, n, "one bucket holds every nonce of the signer and timeout")
 	for _, nonce := range nonces {
-		res := c.query(app.PathKey, seenKey(treasuryAdmin.addr, nonce))
-		require.Equal(t, binary.BigEndian.AppendUint64(nil, timeout), res.Value)
+		require.Contains(t, bucket, nonce)
 	}
 
 	// Blocks up to the timeout height: the nonces are still remembered.
@@ -613,10 +613,8 @@ func TestManyInFlightNoncesFromOneAccountThenExpiry(t *testing.T) {
 	early := c.checkTx(txs[0])
 	requireCode(t, app.ErrReplay, early.Codespace, early.Code, early.Log)
 	c.block() // height == timeout: the last block the transactions could be in
-	for _, nonce := range nonces {
-		res := c.query(app.PathKey, seenKey(treasuryAdmin.addr, nonce))
-		requireCode(t, app.ErrNotFound, res.Codespace, res.Code, res.Log)
-	}
+	gone := c.query(app.PathKey, app.NonceBucketKey(timeout, treasuryAdmin.addr))
+	requireCode(t, app.ErrNotFound, gone.Codespace, gone.Code, gone.Log)
 	for k := range c.dump() {
 		require.False(t, strings.HasPrefix(k, "tx/"), "replay state left behind: %q", k)
 	}

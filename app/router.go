@@ -43,6 +43,8 @@ var routes = []moduleRoutes{
 	agencyRoutes,
 	fundsRoutes,
 	benefitsRoutes,
+	taxRoutes,
+	provenanceRoutes,
 }
 
 func routeFor(msg *txv1.Msg) (moduleRoutes, bool) {

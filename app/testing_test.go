@@ -390,9 +390,14 @@ func (c *chain) dump() map[string]string {
 	return out
 }
 
-// seenKey is the replay-protection key of (signer, nonce); see app/replay.go.
-func seenKey(signer []byte, nonce uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte("tx/n/"), signer...), nonce)
+// bucketNonces decodes a replay-protection bucket (app.NonceBucketKey):
+// the sorted nonces a signer used with one timeout height.
+func bucketNonces(v []byte) []uint64 {
+	var out []uint64
+	for i := 0; i+8 <= len(v); i += 8 {
+		out = append(out, binary.BigEndian.Uint64(v[i:]))
+	}
+	return out
 }
 
 // Results.

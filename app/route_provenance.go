@@ -1,0 +1,258 @@
+package app
+
+import (
+	"encoding/binary"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"google.golang.org/protobuf/proto"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
+	"github.com/tallyledger/tally/x/provenance"
+)
+
+// Provenance query paths. Single-record paths answer with a.single; the
+// others answer a ProvedList whose every entry carries its own proof.
+// List queries take a provenancev1.ListQuery (start = the previous
+// answer's next_key) and lineage a provenancev1.LineageQuery.
+const (
+	PathProvenanceItem          = "/provenance/item"          // data: item id → Item
+	PathProvenanceOffer         = "/provenance/offer"         // data: item id → its latest Offer
+	PathProvenanceAccreditation = "/provenance/accreditation" // data: 20-byte inspector address → Accreditation
+	PathProvenanceRecall        = "/provenance/recall"        // data: recall order id → RecallOrder
+	PathProvenanceParams        = "/provenance/params"        // data: none → Params
+	// History answers the Item first, then its Events in order: the item's
+	// event count lets a client check that none is missing.
+	PathProvenanceHistory = "/provenance/history" // ListQuery{id}
+	// Attestations answers the Item first, then its Attestations in order.
+	PathProvenanceAttestations = "/provenance/attestations" // ListQuery{id}
+	// Lineage answers the Items of a breadth-first walk up or down the
+	// lineage graph; each record names its parents and children, so a
+	// client can check the walk.
+	PathProvenanceLineage = "/provenance/lineage" // LineageQuery
+	// Held answers the Items whose custodian is the address.
+	PathProvenanceHeld = "/provenance/held" // ListQuery{address}
+	// Offers answers the open Offers made to the address.
+	PathProvenanceOffers = "/provenance/offers" // ListQuery{address}
+	// Unacknowledged answers the recalled Items of an order whose custodian
+	// has not acknowledged, ordered by custodian.
+	PathProvenanceUnacknowledged = "/provenance/unacknowledged" // ListQuery{id: order id}
+)
+
+// Registering goods and transforming them into new products needs a
+// producer; accrediting and recalling a regulator; attesting an inspector
+// (and the handler checks the accreditation). Custody steps, splits,
+// merges, retirement and acknowledgements may be sent by any active
+// account: the handler checks that the signer is the item's custodian or
+// the offer's receiver, which no role could express.
+var provenanceRoutes = moduleRoutes{
+	name: "provenance",
+	owns: func(msg *txv1.Msg) bool {
+		switch msg.Sum.(type) {
+		case *txv1.Msg_RegisterItem, *txv1.Msg_OfferCustody, *txv1.Msg_AcceptCustody, *txv1.Msg_RejectCustody,
+			*txv1.Msg_WithdrawOffer, *txv1.Msg_AccreditInspector, *txv1.Msg_WithdrawAccreditation, *txv1.Msg_Attest,
+			*txv1.Msg_SplitItem, *txv1.Msg_MergeItems, *txv1.Msg_TransformItems, *txv1.Msg_RetireItem,
+			*txv1.Msg_Recall, *txv1.Msg_AcknowledgeRecall:
+			return true
+		}
+		return false
+	},
+	role: func(msg *txv1.Msg) agencyv1.Role {
+		switch msg.Sum.(type) {
+		case *txv1.Msg_RegisterItem, *txv1.Msg_TransformItems:
+			return agencyv1.Role_ROLE_PRODUCER
+		case *txv1.Msg_AccreditInspector, *txv1.Msg_WithdrawAccreditation, *txv1.Msg_Recall:
+			return agencyv1.Role_ROLE_REGULATOR
+		case *txv1.Msg_Attest:
+			return agencyv1.Role_ROLE_INSPECTOR
+		}
+		return anyActiveAccount
+	},
+	validate: func(msg *txv1.Msg) error { return provenance.ValidateBasic(provenanceMsg(msg)) },
+	handle: func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
+		k := a.provenance
+		switch m := msg.Sum.(type) {
+		case *txv1.Msg_RegisterItem:
+			return k.RegisterItem(ctx, signer, m.RegisterItem)
+		case *txv1.Msg_OfferCustody:
+			return k.OfferCustody(ctx, signer, m.OfferCustody)
+		case *txv1.Msg_AcceptCustody:
+			return k.AcceptCustody(ctx, signer, m.AcceptCustody)
+		case *txv1.Msg_RejectCustody:
+			return k.RejectCustody(ctx, signer, m.RejectCustody)
+		case *txv1.Msg_WithdrawOffer:
+			return k.WithdrawOffer(ctx, signer, m.WithdrawOffer)
+		case *txv1.Msg_AccreditInspector:
+			return k.AccreditInspector(ctx, signer, m.AccreditInspector)
+		case *txv1.Msg_WithdrawAccreditation:
+			return k.WithdrawAccreditation(ctx, signer, m.WithdrawAccreditation)
+		case *txv1.Msg_Attest:
+			return k.Attest(ctx, signer, m.Attest)
+		case *txv1.Msg_SplitItem:
+			return k.Split(ctx, signer, m.SplitItem)
+		case *txv1.Msg_MergeItems:
+			return k.Merge(ctx, signer, m.MergeItems)
+		case *txv1.Msg_TransformItems:
+			return k.Transform(ctx, signer, m.TransformItems)
+		case *txv1.Msg_RetireItem:
+			return k.Retire(ctx, signer, m.RetireItem)
+		case *txv1.Msg_Recall:
+			return k.Recall(ctx, signer, m.Recall)
+		case *txv1.Msg_AcknowledgeRecall:
+			return k.AcknowledgeRecall(ctx, signer, m.AcknowledgeRecall)
+		}
+		return ErrInvalidMessage.Wrapf("provenance module cannot handle %T", msg.Sum)
+	},
+	query: func(a *App, q Query) (*abci.ResponseQuery, error) { return a.provenanceQuery(q) },
+	// Recall propagation and offer expiry, each bounded by the module's
+	// params (see x/provenance/recall.go for why recalls are propagated by
+	// a queue rather than derived on read).
+	endBlock: func(a *App, ctx module.Context) error {
+		_, err := a.provenance.EndBlock(ctx)
+		return err
+	},
+}
+
+// provenanceMsg unwraps a provenance message from its envelope (nil for
+// other modules' messages).
+func provenanceMsg(msg *txv1.Msg) any {
+	switch m := msg.Sum.(type) {
+	case *txv1.Msg_RegisterItem:
+		return m.RegisterItem
+	case *txv1.Msg_OfferCustody:
+		return m.OfferCustody
+	case *txv1.Msg_AcceptCustody:
+		return m.AcceptCustody
+	case *txv1.Msg_RejectCustody:
+		return m.RejectCustody
+	case *txv1.Msg_WithdrawOffer:
+		return m.WithdrawOffer
+	case *txv1.Msg_AccreditInspector:
+		return m.AccreditInspector
+	case *txv1.Msg_WithdrawAccreditation:
+		return m.WithdrawAccreditation
+	case *txv1.Msg_Attest:
+		return m.Attest
+	case *txv1.Msg_SplitItem:
+		return m.SplitItem
+	case *txv1.Msg_MergeItems:
+		return m.MergeItems
+	case *txv1.Msg_TransformItems:
+		return m.TransformItems
+	case *txv1.Msg_RetireItem:
+		return m.RetireItem
+	case *txv1.Msg_Recall:
+		return m.Recall
+	case *txv1.Msg_AcknowledgeRecall:
+		return m.AcknowledgeRecall
+	}
+	return nil
+}
+
+func (a *App) provenanceQuery(q Query) (*abci.ResponseQuery, error) {
+	switch q.Path {
+	case PathProvenanceItem:
+		if err := provenance.ValidateItemID(string(q.Data)); err != nil {
+			return nil, err
+		}
+		return a.single(provenance.ItemKey(string(q.Data)), q.Height, q.Prove)
+	case PathProvenanceOffer:
+		if err := provenance.ValidateItemID(string(q.Data)); err != nil {
+			return nil, err
+		}
+		return a.single(provenance.OfferKey(string(q.Data)), q.Height, q.Prove)
+	case PathProvenanceAccreditation:
+		if len(q.Data) != agency.AddressSize {
+			return nil, ErrInvalidQuery.Wrapf("an address is %d bytes; got %d", agency.AddressSize, len(q.Data))
+		}
+		return a.single(provenance.AccreditationKey(q.Data), q.Height, q.Prove)
+	case PathProvenanceRecall:
+		if err := provenance.ValidateOrderID(string(q.Data)); err != nil {
+			return nil, err
+		}
+		return a.single(provenance.RecallOrderKey(string(q.Data)), q.Height, q.Prove)
+	case PathProvenanceParams:
+		return a.single(provenance.ParamsKey(), q.Height, q.Prove)
+	case PathProvenanceLineage:
+		return a.provenanceLineage(q)
+	case PathProvenanceHistory, PathProvenanceAttestations, PathProvenanceHeld, PathProvenanceOffers, PathProvenanceUnacknowledged:
+		return a.provenanceList(q)
+	}
+	return nil, ErrUnknownQuery.Wrapf("no provenance query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
+		PathProvenanceItem, PathProvenanceOffer, PathProvenanceAccreditation, PathProvenanceRecall, PathProvenanceParams,
+		PathProvenanceHistory, PathProvenanceAttestations, PathProvenanceLineage, PathProvenanceHeld, PathProvenanceOffers, PathProvenanceUnacknowledged)
+}
+
+// provenanceList answers the paginated list paths.
+func (a *App) provenanceList(q Query) (*abci.ResponseQuery, error) {
+	lq := &provenancev1.ListQuery{}
+	if err := proto.Unmarshal(q.Data, lq); err != nil {
+		return nil, ErrInvalidQuery.Wrapf("data is not a tally.provenance.v1.ListQuery: %v", err)
+	}
+	var (
+		prefix    []byte
+		recordKey = func(k []byte) []byte { return k }
+		head      [][]byte // records answered before the page
+	)
+	switch q.Path {
+	case PathProvenanceHistory, PathProvenanceAttestations:
+		if err := provenance.ValidateItemID(lq.Id); err != nil {
+			return nil, err
+		}
+		head = [][]byte{provenance.ItemKey(lq.Id)}
+		prefix = provenance.HistoryPrefix(lq.Id)
+		if q.Path == PathProvenanceAttestations {
+			prefix = provenance.AttestationPrefix(lq.Id)
+		}
+	case PathProvenanceHeld, PathProvenanceOffers:
+		if len(lq.Address) != agency.AddressSize {
+			return nil, ErrInvalidQuery.Wrapf("address is %d bytes; an address is %d", len(lq.Address), agency.AddressSize)
+		}
+		prefix = provenance.HeldPrefix(lq.Address)
+		if q.Path == PathProvenanceOffers {
+			prefix = provenance.OffersToPrefix(lq.Address)
+			recordKey = func(k []byte) []byte { return provenance.OfferKey(string(k[len(prefix):])) }
+		} else {
+			recordKey = func(k []byte) []byte { return provenance.ItemKey(string(k[len(prefix):])) }
+		}
+	case PathProvenanceUnacknowledged:
+		if err := provenance.ValidateOrderID(lq.Id); err != nil {
+			return nil, err
+		}
+		prefix = provenance.AwaitingAckPrefix(lq.Id)
+		recordKey = func(k []byte) []byte { return provenance.ItemKey(provenance.AwaitingAckItem(lq.Id, k)) }
+	}
+	if len(lq.Start) > 0 && (len(lq.Start) < len(prefix) || string(lq.Start[:len(prefix)]) != string(prefix)) {
+		return nil, ErrInvalidQuery.Wrapf("start must be the next_key of an earlier answer to the same query")
+	}
+	keys, next, err := a.pageKeys(prefix, lq.Start, q.Height, recordKey)
+	if err != nil {
+		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
+	}
+	return a.records(append(head, keys...), next, q.Height, q.Prove)
+}
+
+// provenanceLineage answers one page of a lineage walk.
+func (a *App) provenanceLineage(q Query) (*abci.ResponseQuery, error) {
+	lq := &provenancev1.LineageQuery{}
+	if err := proto.Unmarshal(q.Data, lq); err != nil {
+		return nil, ErrInvalidQuery.Wrapf("data is not a tally.provenance.v1.LineageQuery: %v", err)
+	}
+	get := func(key []byte) ([]byte, error) { return a.store.GetAt(q.Height, key) }
+	ids, more, err := provenance.Lineage(get, lq.ItemId, lq.Direction, lq.Offset, maxListEntries)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = provenance.ItemKey(id)
+	}
+	var next []byte
+	if more {
+		next = binary.BigEndian.AppendUint64(nil, lq.Offset+uint64(len(ids)))
+	}
+	return a.records(keys, next, q.Height, q.Prove)
+}

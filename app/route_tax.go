@@ -1,0 +1,195 @@
+package app
+
+import (
+	abci "github.com/cometbft/cometbft/abci/types"
+	"google.golang.org/protobuf/proto"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
+	"github.com/tallyledger/tally/x/tax"
+)
+
+// Tax query paths. /tax/receipt and /tax/clearance answer a ProvedList
+// whose keys the client recomputes (tax.DecodeReceipt, tax.DecodeClearance),
+// so nothing can be left out; the others answer one record (a.single).
+const (
+	PathTaxReceipt       = "/tax/receipt"       // data: receipt id → receipt, state, every amendment
+	PathTaxClearance     = "/tax/clearance"     // data: ClearanceRequest → tax type, taxpayer total per period
+	PathTaxType          = "/tax/tax_type"      // data: tax type code
+	PathTaxTypes         = "/tax/tax_types"     // data: none; the registry, each proven
+	PathTaxAuthorisation = "/tax/authorisation" // data: 20-byte collector address + tax type code
+	PathTaxTotal         = "/tax/total"         // data: TotalRequest; with a collector, that collector's total
+	PathTaxTotals        = "/tax/totals"        // data: tax type; every period's total, each proven
+	PathTaxTaxpayer      = "/tax/taxpayer"      // data: 32-byte taxpayer reference; its receipts, each proven
+)
+
+// The tax authority's own powers need its admin (and the handler checks
+// that the admin's agency is a tax authority); issuing and amending
+// receipts need a collector (and the handler checks its authorisation).
+var taxRoutes = moduleRoutes{
+	name: "tax",
+	owns: func(msg *txv1.Msg) bool {
+		switch msg.Sum.(type) {
+		case *txv1.Msg_RegisterTaxType, *txv1.Msg_AuthoriseCollector, *txv1.Msg_WithdrawCollector,
+			*txv1.Msg_IssueReceipt, *txv1.Msg_CorrectReceipt, *txv1.Msg_RefundReceipt, *txv1.Msg_CancelReceipt:
+			return true
+		}
+		return false
+	},
+	role: func(msg *txv1.Msg) agencyv1.Role {
+		switch msg.Sum.(type) {
+		case *txv1.Msg_RegisterTaxType, *txv1.Msg_AuthoriseCollector, *txv1.Msg_WithdrawCollector:
+			return agencyv1.Role_ROLE_ADMIN
+		}
+		return agencyv1.Role_ROLE_TAX_COLLECTOR
+	},
+	validate: func(msg *txv1.Msg) error {
+		switch m := msg.Sum.(type) {
+		case *txv1.Msg_RegisterTaxType:
+			return tax.ValidateBasic(m.RegisterTaxType)
+		case *txv1.Msg_AuthoriseCollector:
+			return tax.ValidateBasic(m.AuthoriseCollector)
+		case *txv1.Msg_WithdrawCollector:
+			return tax.ValidateBasic(m.WithdrawCollector)
+		case *txv1.Msg_IssueReceipt:
+			return tax.ValidateBasic(m.IssueReceipt)
+		case *txv1.Msg_CorrectReceipt:
+			return tax.ValidateBasic(m.CorrectReceipt)
+		case *txv1.Msg_RefundReceipt:
+			return tax.ValidateBasic(m.RefundReceipt)
+		case *txv1.Msg_CancelReceipt:
+			return tax.ValidateBasic(m.CancelReceipt)
+		}
+		return nil
+	},
+	handle: func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
+		k := a.tax
+		switch m := msg.Sum.(type) {
+		case *txv1.Msg_RegisterTaxType:
+			return k.RegisterTaxType(ctx, signer, m.RegisterTaxType)
+		case *txv1.Msg_AuthoriseCollector:
+			return k.AuthoriseCollector(ctx, signer, m.AuthoriseCollector)
+		case *txv1.Msg_WithdrawCollector:
+			return k.WithdrawCollector(ctx, signer, m.WithdrawCollector)
+		case *txv1.Msg_IssueReceipt:
+			return k.IssueReceipt(ctx, signer, m.IssueReceipt)
+		case *txv1.Msg_CorrectReceipt:
+			return k.CorrectReceipt(ctx, signer, m.CorrectReceipt)
+		case *txv1.Msg_RefundReceipt:
+			return k.RefundReceipt(ctx, signer, m.RefundReceipt)
+		case *txv1.Msg_CancelReceipt:
+			return k.CancelReceipt(ctx, signer, m.CancelReceipt)
+		}
+		return ErrInvalidMessage.Wrapf("tax module cannot handle %T", msg.Sum)
+	},
+	query: func(a *App, q Query) (*abci.ResponseQuery, error) {
+		switch q.Path {
+		case PathTaxReceipt:
+			return a.taxReceipt(q)
+		case PathTaxClearance:
+			return a.taxClearance(q)
+		case PathTaxType:
+			if err := tax.ValidateTaxTypeCode(string(q.Data)); err != nil {
+				return nil, err
+			}
+			return a.single(tax.TaxTypeKey(string(q.Data)), q.Height, q.Prove)
+		case PathTaxTypes:
+			return a.list(tax.TaxTypesPrefix(), q.Height, q.Prove, func(k []byte) []byte { return k })
+		case PathTaxAuthorisation:
+			if len(q.Data) <= agency.AddressSize {
+				return nil, ErrInvalidQuery.Wrapf("give the 20-byte collector address followed by the tax type code")
+			}
+			if err := tax.ValidateTaxTypeCode(string(q.Data[agency.AddressSize:])); err != nil {
+				return nil, err
+			}
+			return a.single(tax.AuthorisationKey(q.Data[:agency.AddressSize], string(q.Data[agency.AddressSize:])), q.Height, q.Prove)
+		case PathTaxTotal:
+			return a.taxTotal(q)
+		case PathTaxTotals:
+			if err := tax.ValidateTaxTypeCode(string(q.Data)); err != nil {
+				return nil, err
+			}
+			return a.list(tax.TypeTotalsPrefix(string(q.Data)), q.Height, q.Prove, func(k []byte) []byte { return k })
+		case PathTaxTaxpayer:
+			if len(q.Data) != tax.TaxpayerSize {
+				return nil, ErrInvalidQuery.Wrapf("a taxpayer reference is %d bytes; got %d", tax.TaxpayerSize, len(q.Data))
+			}
+			return a.list(tax.TaxpayerPrefix(q.Data), q.Height, q.Prove, tax.ReceiptKeyFromTaxpayerIndex)
+		}
+		return nil, ErrUnknownQuery.Wrapf("no tax query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
+			PathTaxReceipt, PathTaxClearance, PathTaxType, PathTaxTypes, PathTaxAuthorisation, PathTaxTotal, PathTaxTotals, PathTaxTaxpayer)
+	},
+}
+
+// taxReceipt answers a receipt with its state and every amendment, or the
+// proof that no receipt has that id.
+func (a *App) taxReceipt(q Query) (*abci.ResponseQuery, error) {
+	ref, err := tax.ParseReceiptID(string(q.Data))
+	if err != nil {
+		return nil, err
+	}
+	keys := [][]byte{tax.ReceiptKey(ref)}
+	st, err := a.store.GetAt(q.Height, tax.StateKey(ref))
+	if err != nil {
+		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
+	}
+	if st != nil {
+		s := &taxv1.ReceiptState{}
+		if err := proto.Unmarshal(st, s); err != nil {
+			return nil, err
+		}
+		keys = tax.ReceiptAnswerKeys(ref, s.Amendments)
+	}
+	return a.records(keys, nil, q.Height, q.Prove)
+}
+
+// taxClearance answers the tax type and the taxpayer's running total for
+// every period of the range: one key per period, never a scan of receipts.
+func (a *App) taxClearance(q Query) (*abci.ResponseQuery, error) {
+	req := &taxv1.ClearanceRequest{}
+	if err := proto.Unmarshal(q.Data, req); err != nil {
+		return nil, ErrInvalidQuery.Wrapf("data is not a tally.tax.v1.ClearanceRequest: %v", err)
+	}
+	if err := tax.ValidateClearanceRequest(req); err != nil {
+		return nil, err
+	}
+	bz, err := a.store.GetAt(q.Height, tax.TaxTypeKey(req.TaxType))
+	if err != nil {
+		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
+	}
+	if bz == nil {
+		return nil, tax.ErrUnknownTaxType.Wrapf("no tax type %q at height %d", req.TaxType, q.Height)
+	}
+	tt := &taxv1.TaxType{}
+	if err := proto.Unmarshal(bz, tt); err != nil {
+		return nil, err
+	}
+	keys, _, err := tax.ClearanceKeys(req, tt)
+	if err != nil {
+		return nil, err
+	}
+	return a.records(keys, nil, q.Height, q.Prove)
+}
+
+func (a *App) taxTotal(q Query) (*abci.ResponseQuery, error) {
+	req := &taxv1.TotalRequest{}
+	if err := proto.Unmarshal(q.Data, req); err != nil {
+		return nil, ErrInvalidQuery.Wrapf("data is not a tally.tax.v1.TotalRequest: %v", err)
+	}
+	if err := tax.ValidateTaxTypeCode(req.TaxType); err != nil {
+		return nil, err
+	}
+	if _, err := tax.ParsePeriod(req.Period); err != nil {
+		return nil, err
+	}
+	switch len(req.Collector) {
+	case 0:
+		return a.single(tax.TypeTotalKey(req.TaxType, req.Period), q.Height, q.Prove)
+	case agency.AddressSize:
+		return a.single(tax.CollectorTotalKey(req.Collector, req.TaxType, req.Period), q.Height, q.Prove)
+	}
+	return nil, ErrInvalidQuery.Wrapf("collector is %d bytes; an address is %d", len(req.Collector), agency.AddressSize)
+}
