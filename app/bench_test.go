@@ -20,6 +20,7 @@ import (
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
 )
 
 // The benchmark state: the test genesis plus benchAgencies departments of
@@ -31,31 +32,63 @@ const (
 
 func benchAdmin(i int) testKey { return keyFor(fmt.Sprintf("bench/dept-%02d/admin", i)) }
 
-// BenchmarkFinalizeCommit measures a block of signed AddMember transactions
-// (each adds an account, so state grows as it would on a busy chain):
-// FinalizeBlock plus Commit, on goleveldb with the default node config,
+// BenchmarkFinalizeCommit measures FinalizeBlock plus Commit of blocks of
+// signed agency transactions, on goleveldb with the default node config,
 // over a state of 100,000 accounts. "cold" blocks carry signatures the node
 // has never seen, so FinalizeBlock verifies them; "checked" blocks went
 // through CheckTx first, as a node's mempool does, so their verdicts are
-// cached. b.N blocks run one after another on the same state.
+// cached.
+//
+// Two views of the node: "warm" runs every sub-benchmark on one app that
+// built the state itself and kept running, as a validator does (its node
+// cache holds the tree; state grows from one sub-benchmark to the next);
+// "reopened" starts each sub-benchmark from a copy of the state on disk,
+// as after a restart, so the first blocks read tree nodes back from disk.
 func BenchmarkFinalizeCommit(b *testing.B) {
 	base := b.TempDir()
 	start := time.Now()
-	buildBenchState(b, base)
+	c := buildBenchState(b, base)
 	b.Logf("state of %d accounts built in %s", benchAccounts, time.Since(start).Round(time.Millisecond))
 
-	for _, size := range []int{1000, 5000} {
-		for _, checked := range []bool{false, true} {
-			name := fmt.Sprintf("txs=%d/cold", size)
-			if checked {
-				name = fmt.Sprintf("txs=%d/checked", size)
+	warm := c.app
+	granted := map[int]int{} // members of each department already given the role
+	for _, kind := range []string{"add_member", "grant_role"} {
+		for _, size := range []int{1000, 5000} {
+			for _, checked := range []bool{false, true} {
+				name := fmt.Sprintf("warm/%s/txs=%d/cold", kind, size)
+				if checked {
+					name = fmt.Sprintf("warm/%s/txs=%d/checked", kind, size)
+				}
+				b.Run(name, func(b *testing.B) { runBlocks(b, warm, kind, size, checked, granted) })
 			}
-			b.Run(name, func(b *testing.B) { benchBlocks(b, base, size, checked) })
+		}
+	}
+	c.close()
+
+	for _, kind := range []string{"add_member", "grant_role"} {
+		for _, size := range []int{1000, 5000} {
+			for _, checked := range []bool{false, true} {
+				name := fmt.Sprintf("reopened/%s/txs=%d/cold", kind, size)
+				if checked {
+					name = fmt.Sprintf("reopened/%s/txs=%d/checked", kind, size)
+				}
+				b.Run(name, func(b *testing.B) { benchBlocks(b, base, kind, size, checked) })
+			}
 		}
 	}
 }
 
-func benchBlocks(b *testing.B, base string, size int, checked bool) {
+// benchMember is the address of member j of department i in the bench state.
+func benchMember(i, j int) []byte {
+	pub := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(fmt.Sprintf("dept-%02d", i)), uint64(j)))
+	return agency.AddressOf(pub[:])
+}
+
+// benchBlocks runs b.N blocks of one kind of transaction: add_member adds a
+// new account (four new state entries: account, member index, key index and
+// the agency's counts); grant_role gives an existing account a role (one
+// entry rewritten). Both also write the signer's nonce bucket.
+func benchBlocks(b *testing.B, base, kind string, size int, checked bool) {
 	b.StopTimer()
 	dir := b.TempDir()
 	copyDir(b, base, dir)
@@ -64,6 +97,12 @@ func benchBlocks(b *testing.B, base string, size int, checked bool) {
 	a, err := app.New(st, app.Options{})
 	require.NoError(b, err)
 	defer a.Close()
+	runBlocks(b, a, kind, size, checked, map[int]int{})
+}
+
+// runBlocks runs b.N blocks on a.
+func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, granted map[int]int) {
+	b.StopTimer()
 	info, err := a.Info(context.Background(), &abci.RequestInfo{})
 	require.NoError(b, err)
 	height := info.LastBlockHeight
@@ -72,18 +111,30 @@ func benchBlocks(b *testing.B, base string, size int, checked bool) {
 	for i := 0; i < benchAgencies; i++ {
 		signers = append(signers, benchAdmin(i))
 	}
-	rng := rand.New(rand.NewPCG(uint64(size), 3))
+	rng := rand.New(rand.NewPCG(uint64(size), uint64(height)))
 	var elapsed, finalize, commit time.Duration
 	for i := 0; i < b.N; i++ {
 		height++
 		txs := make([][]byte, size)
 		for j := range txs {
+			opts := client.TxOptions{Nonce: rng.Uint64() | 1, TimeoutHeight: uint64(height) + 50}
+			if kind == "grant_role" {
+				dept := j % benchAgencies
+				admin := benchAdmin(dept)
+				opts.Signer = admin.addr
+				member := 1 + granted[dept] + j/benchAgencies
+				txs[j] = signTx(b, opts, admin, grantRole(benchMember(dept, member), agencyv1.Role_ROLE_PRODUCER))
+				continue
+			}
 			s := signers[j%len(signers)]
+			opts.Signer = s.addr
 			pub := make([]byte, 32)
 			binary.BigEndian.PutUint64(pub, rng.Uint64())
 			binary.BigEndian.PutUint64(pub[8:], rng.Uint64())
-			txs[j] = signTx(b, client.TxOptions{Signer: s.addr, Nonce: rng.Uint64() | 1, TimeoutHeight: uint64(height) + 50}, s,
-				addMember(pub, agencyv1.Role_ROLE_AUDITOR))
+			txs[j] = signTx(b, opts, s, addMember(pub, agencyv1.Role_ROLE_AUDITOR))
+		}
+		for dept := 0; dept < benchAgencies; dept++ {
+			granted[dept] += (size + benchAgencies - 1) / benchAgencies
 		}
 		if checked {
 			for _, tx := range txs {
@@ -115,8 +166,9 @@ func benchBlocks(b *testing.B, base string, size int, checked bool) {
 }
 
 // buildBenchState writes the benchmark's starting state into dir through
-// InitChain with a real genesis, and commits it as block 1.
-func buildBenchState(b *testing.B, dir string) {
+// InitChain with a real genesis, commits it as block 1, and returns the
+// still-running chain.
+func buildBenchState(b *testing.B, dir string) *chain {
 	b.Helper()
 	g := testGenesis()
 	per := benchAccounts / benchAgencies
@@ -135,7 +187,7 @@ func buildBenchState(b *testing.B, dir string) {
 	c := openChain(b, st, app.Options{})
 	c.initChain(g)
 	c.block()
-	c.close()
+	return c
 }
 
 // copyDir copies a closed database directory, so each run starts from the

@@ -25,7 +25,7 @@ func DefaultConfig() Config {
 		DBBackend:          "goleveldb",
 		PruningKeepRecent:  100_000,
 		PruningKeepEvery:   10_000,
-		IAVLCacheSize:      500_000,
+		IAVLCacheSize:      1_000_000,
 		SignatureCacheSize: 200_000,
 	}
 }

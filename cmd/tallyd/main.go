@@ -48,6 +48,7 @@ The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 	root.AddCommand(versionCmd(), initCmd(), startCmd(), keysCmd(), txCmd(), queryCmd(), testnetCmd(), errorsCmd())
 	root.AddCommand(loadCmd())
 	root.AddCommand(genesisCmd())
+	root.AddCommand(verifyCmd())
 	return root
 }
 

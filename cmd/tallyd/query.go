@@ -74,6 +74,10 @@ checked.`,
 	}
 	addQueryFlags(params)
 	cmd.AddCommand(ag, params)
+	cmd.AddCommand(queryFundsCmd())
+	cmd.AddCommand(queryBenefitsCmd())
+	cmd.AddCommand(queryTaxCmd())
+	cmd.AddCommand(queryProvenanceCmd())
 	return cmd
 }
 
@@ -82,10 +86,15 @@ func addQueryFlags(cmd *cobra.Command) {
 	f.String("node", defaultNode, "RPC address of any node")
 	f.Int64("height", 0, "state height to read (default: latest)")
 	f.Bool("prove", false, "check the answer's Merkle proof against the block header's app hash")
+	f.Bool("verify", false, "check the answer with a light client: proof against a header verified from a trust root and compared with --witnesses (see 'tallyd verify --help')")
+	addLightFlags(f)
 }
 
 // queryRecord reads one record and prints it with what it was checked against.
 func queryRecord(cmd *cobra.Command, path string, data []byte, into proto.Message, view func(proto.Message) any) error {
+	if verify, _ := cmd.Flags().GetBool("verify"); verify {
+		return queryVerified(cmd, path, data, into, view)
+	}
 	c, err := dialNode(cmd)
 	if err != nil {
 		return err
@@ -115,6 +124,9 @@ func queryRecord(cmd *cobra.Command, path string, data []byte, into proto.Messag
 }
 
 func queryMembers(cmd *cobra.Command, args []string) error {
+	if verify, _ := cmd.Flags().GetBool("verify"); verify {
+		return queryMembersVerified(cmd, args[0])
+	}
 	c, err := dialNode(cmd)
 	if err != nil {
 		return err

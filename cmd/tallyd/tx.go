@@ -32,6 +32,10 @@ A refused or failed transaction prints its error code and message and
 exits with status 1.`,
 	}
 	cmd.AddCommand(txAgencyCmd())
+	cmd.AddCommand(txFundsCmd())
+	cmd.AddCommand(txBenefitsCmd())
+	cmd.AddCommand(txTaxCmd())
+	cmd.AddCommand(txProvenanceCmd())
 	return cmd
 }
 

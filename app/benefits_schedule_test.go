@@ -1,0 +1,140 @@
+package app_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tallyledger/tally/app"
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/funds"
+)
+
+// scheduleScript sets up a programme paying every 5 s of block time for 12
+// periods, and enrols n recipients, 30 messages to a transaction.
+func scheduleScript(c *chain, n int) (prog string, periods int, lastHeight int64) {
+	prog = "weekly"
+	start := blockTime(3).Unix()
+	const period = 5
+	periods = 12
+	c.block(c.tx(mOfficer, msgAppropriate("SA/1", 10_000_000), msgAllocate(mBenefits, 5_000_000)))
+	c.block(
+		c.tx(mManager, msgCreateProgramme(prog, 100, period, start, start+int64(periods*period), 0)),
+		c.tx(mFinance, msgFund(prog, 1_000_000)),
+	)
+	var txs [][]byte
+	var msgs []*txv1.Msg
+	for i := range n {
+		msgs = append(msgs, msgEnrol(prog, fmt.Sprintf("r%04d", i), start))
+		if len(msgs) == 30 || i == n-1 {
+			txs = append(txs, c.tx(mCaseworker, msgs...))
+			msgs = nil
+		}
+	}
+	res := c.block(txs...)
+	for _, r := range res.TxResults {
+		requireOK(c.tb, r)
+	}
+	// The last period starts at start + 55 s: block 3 + 55 = 58; give the
+	// runs a few blocks to finish.
+	return prog, periods, 70
+}
+
+// Scheduled payments run by themselves at the end of the blocks they fall
+// due in, a bounded number per block; with the node stopped and its
+// goleveldb store reopened in the middle of a run, every recipient is still
+// paid exactly once for every period, and the chain reaches the same app
+// hash as one that never stopped.
+func TestScheduledPaymentsExactlyOncePerPeriodAcrossRestart(t *testing.T) {
+	const recipients = 150
+	const perBlock = 40 // a run of 150 enrolments spans 4 blocks
+
+	ref := newMoneyChain(t, perBlock)
+	prog, periods, last := scheduleScript(ref, recipients)
+	for ref.height < last {
+		ref.block()
+		ref.requireConserved()
+	}
+
+	dir := t.TempDir()
+	c := openChain(t, openLevel(t, dir), app.Options{})
+	c.initChain(moneyGenesis(perBlock))
+	scheduleScript(c, recipients)
+	const stopAt = 24 // period 4 falls due at 23; its run is under way
+	for c.height < stopAt {
+		c.block()
+	}
+	pr := &benefitsv1.Programme{}
+	require.True(t, c.mRecord(app.PathBenefitsProgramme, prog, pr))
+	require.NotEmpty(t, pr.Cursor, "the restart should fall in the middle of a run")
+	c.close()
+
+	c = openChain(t, openLevel(t, dir), app.Options{})
+	require.Equal(t, int64(stopAt), c.height)
+	for c.height < last {
+		c.block()
+		c.requireConserved()
+	}
+	require.Equal(t, ref.lastHash(), c.lastHash(), "restarted chain diverged")
+
+	require.True(t, c.mRecord(app.PathBenefitsProgramme, prog, pr))
+	require.True(t, pr.Finished)
+	require.Equal(t, uint64(recipients*periods), pr.Payments)
+	require.Equal(t, uint64(recipients*periods*100), pr.PaidTotal)
+	for i := range recipients {
+		r := fmt.Sprintf("r%04d", i)
+		h := c.mHistory(prog, r)
+		require.Len(t, h, periods, r)
+		for k, p := range h {
+			require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID, p.Status)
+			require.Equal(t, uint64(k), p.Period, "%s: periods paid in order, each once", r)
+		}
+		require.Equal(t, uint64(periods*100), c.mBalance(funds.PayeeHolder("acct-"+r)))
+	}
+	c.requireTracesToRoot(c.lastPaymentMovement(prog, "r0149"))
+}
+
+// A period the programme cannot afford is recorded as failed, with its
+// reason, and paid at the next run once the programme is funded again —
+// never twice, never skipped.
+func TestScheduledPaymentFailsForWantOfFundsAndIsRetriedNextPeriod(t *testing.T) {
+	c := newMoneyChain(t, 0)
+	start := blockTime(3).Unix()
+	c.block(c.tx(mOfficer, msgAppropriate("SA/1", 10_000), msgAllocate(mBenefits, 10_000)))
+	c.block(
+		c.tx(mManager, msgCreateProgramme("p", 100, 5, start, start+50, 0)),
+		c.tx(mFinance, msgFund("p", 150)), // one payment, not two
+	)
+	c.block(c.tx(mCaseworker, msgEnrol("p", "a", start), msgEnrol("p", "b", start)))
+	for c.height < 6 { // period 0 ran at height 3
+		c.block()
+	}
+	a, b := c.mHistory("p", "a"), c.mHistory("p", "b")
+	require.Len(t, a, 1)
+	require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID, a[0].Status)
+	require.Len(t, b, 1)
+	require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_FAILED, b[0].Status)
+	require.Contains(t, b[0].Reason, "funds/4")
+	c.requireConserved()
+
+	c.block(c.tx(mFinance, msgFund("p", 1_000)))
+	for c.height < 9 { // period 1 falls due at 8
+		c.block()
+	}
+	b = c.mHistory("p", "b")
+	require.Len(t, b, 3)
+	require.Equal(t, []uint64{0, 0, 1}, []uint64{b[0].Period, b[1].Period, b[2].Period})
+	require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID, b[1].Status, "the failed period is paid at the next run")
+	require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID, b[2].Status)
+	require.Equal(t, uint64(200), c.mBalance(funds.PayeeHolder("acct-b")))
+	c.requireConserved()
+}
+
+// lastPaymentMovement is the funds movement of a recipient's latest paid payment.
+func (c *chain) lastPaymentMovement(prog, recipient string) uint64 {
+	h := c.mHistory(prog, recipient)
+	require.NotEmpty(c.tb, h)
+	return h[len(h)-1].Movement
+}

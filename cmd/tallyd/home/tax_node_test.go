@@ -1,0 +1,143 @@
+package home_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cometbft/cometbft/libs/log"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/cmd/tallyd/home"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/tax"
+)
+
+// On a real single-validator node, over RPC like any client: a tax
+// authority registers VAT and authorises its collector, the collector
+// issues and refunds a receipt, and a third party reads the receipt, a
+// clearance statement and the Treasury's balance, each checked against the
+// committed header's app hash; a receipt that does not exist is proven absent.
+func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
+	dir := t.TempDir()
+	keyOf := func(name string) ed25519.PrivateKey {
+		seed := sha256.Sum256([]byte("tax-node/" + name))
+		return ed25519.NewKeyFromSeed(seed[:])
+	}
+	trAdmin, revAdmin, collector := keyOf("treasury-admin"), keyOf("revenue-admin"), keyOf("revenue-collector")
+	pub := func(k ed25519.PrivateKey) []byte { return k.Public().(ed25519.PublicKey) }
+	state := &appv1.GenesisState{
+		Params: app.DefaultParams(),
+		Agency: &agencyv1.Genesis{
+			Agencies: []*agencyv1.Agency{
+				{Id: "treasury", Name: "Treasury", Kind: agencyv1.Kind_KIND_TREASURY},
+				{Id: "revenue", Name: "Revenue", Kind: agencyv1.Kind_KIND_TAX_AUTHORITY},
+			},
+			Accounts: []*agencyv1.Account{
+				{PubKey: pub(trAdmin), AgencyId: "treasury", Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}},
+				{PubKey: pub(revAdmin), AgencyId: "revenue", Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}},
+				{PubKey: pub(collector), AgencyId: "revenue", Roles: []agencyv1.Role{agencyv1.Role_ROLE_TAX_COLLECTOR}},
+			},
+		},
+	}
+	id, err := home.InitNode(dir, "tax-node")
+	require.NoError(t, err)
+	comet, appCfg, err := home.LoadConfigs(dir)
+	require.NoError(t, err)
+	rpcAddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	comet.RPC.ListenAddress = rpcAddr
+	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
+	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
+	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-tax", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	require.NoError(t, err)
+	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
+	require.NoError(t, err)
+	require.NoError(t, n.Start())
+	defer func() { require.NoError(t, n.Shutdown()) }()
+
+	c, err := client.Dial(rpcAddr)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.Eventually(t, func() bool { _, h, err := c.Status(ctx); return err == nil && h >= 1 }, 30*time.Second, 100*time.Millisecond)
+
+	send := func(k ed25519.PrivateKey, msg *txv1.Msg) (*txv1.Msg, error) {
+		_, height, err := c.Status(ctx)
+		require.NoError(t, err)
+		tx, err := client.BuildTx(client.TxOptions{ChainID: "tally-tax", Signer: agency.AddressOf(pub(k)), TimeoutHeight: uint64(height) + 50},
+			func(b []byte) ([]byte, error) { return ed25519.Sign(k, b), nil }, msg)
+		require.NoError(t, err)
+		_, err = c.BroadcastAndWait(ctx, tx)
+		return msg, err
+	}
+	payer := sha256.Sum256([]byte("taxpayer"))
+	for _, step := range []struct {
+		k   ed25519.PrivateKey
+		msg *txv1.Msg
+	}{
+		{revAdmin, &txv1.Msg{Sum: &txv1.Msg_RegisterTaxType{RegisterTaxType: &taxv1.MsgRegisterTaxType{Code: "VAT", Name: "VAT", RevenueAgency: "treasury", PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER}}}},
+		{revAdmin, &txv1.Msg{Sum: &txv1.Msg_AuthoriseCollector{AuthoriseCollector: &taxv1.MsgAuthoriseCollector{Collector: agency.AddressOf(pub(collector)), TaxType: "VAT"}}}},
+		{collector, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: "VAT", Taxpayer: payer[:], Period: "2026-Q1", Amount: 25_000, BankReference: "FPS-1"}}}},
+		{collector, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: "VAT", Taxpayer: payer[:], Period: "2026-Q2", Amount: 5_000, BankReference: "FPS-2"}}}},
+		{collector, &txv1.Msg{Sum: &txv1.Msg_RefundReceipt{RefundReceipt: &taxv1.MsgRefundReceipt{ReceiptId: "REVENUE-000001", Reason: taxv1.Reason_REASON_OVERPAYMENT, Amount: 1_000}}}},
+	} {
+		_, err := send(step.k, step.msg)
+		require.NoError(t, err)
+	}
+	// The same payment again is refused in its block with its own code.
+	_, err = send(collector, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: "VAT", Taxpayer: payer[:], Period: "2026-Q1", Amount: 25_000, BankReference: "FPS-1"}}})
+	var txErr *client.TxError
+	require.ErrorAs(t, err, &txErr)
+	require.Equal(t, tax.Codespace, txErr.Codespace)
+	require.Equal(t, tax.ErrDuplicatePayment.Code, txErr.Code)
+
+	provedList := func(path string, data []byte) (*appv1.ProvedList, int64, tax.CheckEntry) {
+		res, _, err := c.Query(ctx, path, data, 0, true)
+		require.NoError(t, err)
+		list := &appv1.ProvedList{}
+		require.NoError(t, proto.Unmarshal(res.Value, list))
+		root, err := c.AppHashAfter(ctx, res.Height)
+		require.NoError(t, err)
+		return list, res.Height, func(e *appv1.ProvedEntry) error { return client.ProvenValue(root, e.Key, e.Value, e.Proof) }
+	}
+	list, _, check := provedList(app.PathTaxReceipt, []byte("REVENUE-000001"))
+	ans, err := tax.DecodeReceipt("REVENUE-000001", list, check)
+	require.NoError(t, err)
+	require.True(t, ans.Found)
+	require.Equal(t, taxv1.Status_STATUS_PARTIALLY_REFUNDED, ans.State.Status)
+	require.Equal(t, uint64(24_000), ans.State.Net)
+
+	list, _, check = provedList(app.PathTaxReceipt, []byte("REVENUE-000042"))
+	ans, err = tax.DecodeReceipt("REVENUE-000042", list, check)
+	require.NoError(t, err)
+	require.False(t, ans.Found, "absence proven")
+
+	req := &taxv1.ClearanceRequest{Taxpayer: payer[:], TaxType: "VAT", FromPeriod: "2026-Q1", ToPeriod: "2026-Q2"}
+	data, err := proto.Marshal(req)
+	require.NoError(t, err)
+	list, h, check := provedList(app.PathTaxClearance, data)
+	s, err := tax.DecodeClearance(req, h, list, check)
+	require.NoError(t, err)
+	require.True(t, s.Covered)
+	require.Equal(t, uint64(29_000), s.Net)
+
+	res, proven, err := c.Query(ctx, app.PathFundsBalance, []byte(funds.AgencyHolder("treasury")), 0, true)
+	require.NoError(t, err)
+	require.True(t, proven.HeaderChecked)
+	b := &fundsv1.Balance{}
+	require.NoError(t, proto.Unmarshal(res.Value, b))
+	require.Equal(t, uint64(29_000), b.Amount)
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tallyledger/tally/app"
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	"github.com/tallyledger/tally/x/benefits"
+	"github.com/tallyledger/tally/x/funds"
+)
+
+func protoJSON(m proto.Message) json.RawMessage {
+	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		return json.RawMessage(`null`)
+	}
+	return b
+}
+
+// decodeRecord decodes a funds or benefits record by its state key.
+func decodeRecord(key, value []byte) (kind string, m proto.Message) {
+	switch {
+	case funds.IsMovementKey(key):
+		kind, m = "movement", &fundsv1.Movement{}
+	case funds.IsTrancheKey(key):
+		kind, m = "tranche", &fundsv1.Tranche{}
+	case funds.IsSettlementKey(key):
+		kind, m = "settlement", &fundsv1.Settlement{}
+	case strings.HasPrefix(string(key), "fu/rt/"):
+		kind, m = "root_totals", &fundsv1.RootTotals{}
+	case strings.HasPrefix(string(key), "fu/r/"):
+		kind, m = "leg", &fundsv1.Leg{}
+	case strings.HasPrefix(string(key), "fu/b/"):
+		kind, m = "balance", &fundsv1.Balance{}
+	case benefits.IsPaymentKey(key):
+		kind, m = "payment", &benefitsv1.Payment{}
+	case benefits.IsRecoveryKey(key):
+		kind, m = "recovery", &benefitsv1.Recovery{}
+	case benefits.IsRecoveryStepKey(key):
+		kind, m = "recovery_step", &benefitsv1.RecoveryStep{}
+	case strings.HasPrefix(string(key), "bf/g/"):
+		kind, m = "programme", &benefitsv1.Programme{}
+	case strings.HasPrefix(string(key), "bf/e/"):
+		kind, m = "enrolment", &benefitsv1.Enrolment{}
+	default:
+		return "unknown", nil
+	}
+	if len(value) == 0 {
+		return kind, nil
+	}
+	if proto.Unmarshal(value, m) != nil {
+		return kind, nil
+	}
+	return kind, m
+}
+
+// queryRecordList prints a record-list answer: every entry decoded, each
+// proof checked with --prove, absent records shown as proven absent.
+func queryRecordList(cmd *cobra.Command, path string, data []byte) error {
+	c, err := dialNode(cmd)
+	if err != nil {
+		return err
+	}
+	height, _ := cmd.Flags().GetInt64("height")
+	prove, _ := cmd.Flags().GetBool("prove")
+	list, proven, err := c.QueryRecords(cmd.Context(), path, data, height, prove)
+	if err != nil {
+		return err
+	}
+	records := []map[string]any{}
+	for _, e := range list.Entries {
+		kind, m := decodeRecord(e.Key, e.Value)
+		r := map[string]any{"kind": kind, "key": hex.EncodeToString(e.Key)}
+		if m == nil {
+			r["absent"] = true
+		} else {
+			r["record"] = protoJSON(m)
+		}
+		records = append(records, r)
+	}
+	out := map[string]any{"records": records}
+	switch {
+	case string(list.NextKey) == "incomplete":
+		out["complete"] = false
+	case len(list.NextKey) > 0:
+		out["complete"] = false
+		out["next_key"] = hex.EncodeToString(list.NextKey)
+	default:
+		out["complete"] = true
+	}
+	if proven != nil {
+		out["verified_against"] = provenJSON(proven, "each record (or its absence) proven")
+	}
+	return printJSON(out)
+}
+
+// pageData appends --after (a hex next_key) to a listing's argument.
+func pageData(cmd *cobra.Command, arg string) ([]byte, error) {
+	after, _ := cmd.Flags().GetString("after")
+	if after == "" {
+		return []byte(arg), nil
+	}
+	k, err := hex.DecodeString(after)
+	if err != nil {
+		return nil, fmt.Errorf("--after must be the hex next_key of the previous page: %w", err)
+	}
+	return append(append([]byte(arg), 0), k...), nil
+}
+
+func queryFundsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "funds",
+		Short: "Public money: balances, movements, traces, totals and the conservation invariant",
+		Long: `Holders are agency:<agency id>, programme:<programme id> and payee:<token>.
+Money is held in tranches that split as they move; trace-up follows a
+movement's tranches back to the appropriation(s) or revenue that funded it,
+trace-down lists every leg descended from an appropriation, down to
+settlement. With --prove every record of an answer is checked against the
+block header's app hash.`,
+	}
+	rec := func(use, short, path string, into func() proto.Message, args int) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(args),
+			RunE: func(cmd *cobra.Command, a []string) error {
+				var data []byte
+				if args > 0 {
+					data = []byte(a[0])
+				}
+				return queryRecord(cmd, path, data, into(), func(m proto.Message) any { return protoJSON(m) })
+			}}
+	}
+	list := func(use, short, path string, args int) *cobra.Command {
+		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(args),
+			RunE: func(cmd *cobra.Command, a []string) error {
+				arg := ""
+				if args > 0 {
+					arg = a[0]
+				}
+				data, err := pageData(cmd, arg)
+				if err != nil {
+					return err
+				}
+				return queryRecordList(cmd, path, data)
+			}}
+		c.Flags().String("after", "", "continue a listing after this next_key (hex)")
+		return c
+	}
+	cmds := []*cobra.Command{
+		rec("params", "Currency, annual appropriation limit, tranches per movement", app.PathFundsParams, func() proto.Message { return &fundsv1.Params{} }, 0),
+		rec("totals", "Ledger-wide totals: appropriated, revenue credited and debited, settled", app.PathFundsTotals, func() proto.Message { return &fundsv1.Totals{} }, 0),
+		rec("balance HOLDER", "A holder's balance", app.PathFundsBalance, func() proto.Message { return &fundsv1.Balance{} }, 1),
+		rec("movement ID", "One movement with its legs", app.PathFundsMovement, func() proto.Message { return &fundsv1.Movement{} }, 1),
+		rec("tranche ID", "One tranche", app.PathFundsTranche, func() proto.Message { return &fundsv1.Tranche{} }, 1),
+		rec("appropriation REFERENCE", "An appropriation and its root movement id", app.PathFundsAppropriation, func() proto.Message { return &fundsv1.Appropriation{} }, 1),
+		rec("root ROOT_ID", "Totals of one appropriation or revenue root: in, settled, refunded", app.PathFundsRoot, func() proto.Message { return &fundsv1.RootTotals{} }, 1),
+		rec("settlement PAYMENT_MOVEMENT_ID", "A payment's settlement", app.PathFundsSettlement, func() proto.Message { return &fundsv1.Settlement{} }, 1),
+		list("balances", "Every holder's balance (paginated)", app.PathFundsBalances, 0),
+		list("trace-up MOVEMENT_ID", "Where a movement's money came from, tranche by tranche, to its appropriation(s)", app.PathFundsTraceUp, 1),
+		list("trace-down ROOT_ID", "Where an appropriation's money went, leg by leg, down to settlement (paginated)", app.PathFundsTraceDown, 1),
+		{
+			Use:   "invariants",
+			Short: "Check conservation: appropriated + revenue credited - revenue debited - settled = sum of balances",
+			Long: `Without --prove the node computes the check (and also that every balance
+equals its open tranches). With --prove tallyd reads the totals and every
+balance, each with its Merkle proof, and does the sum itself: you trust no
+node's arithmetic.`,
+			Args: cobra.NoArgs,
+			RunE: queryInvariants,
+		},
+	}
+	for _, c := range cmds {
+		addQueryFlags(c)
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+func queryInvariants(cmd *cobra.Command, _ []string) error {
+	c, err := dialNode(cmd)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	height, _ := cmd.Flags().GetInt64("height")
+	prove, _ := cmd.Flags().GetBool("prove")
+	if !prove {
+		res, _, err := c.Query(ctx, app.PathFundsInvariants, nil, height, false)
+		if err != nil {
+			return err
+		}
+		r := &fundsv1.InvariantReport{}
+		if err := proto.Unmarshal(res.Value, r); err != nil {
+			return err
+		}
+		_ = printJSON(map[string]any{"height": res.Height, "report": protoJSON(r)})
+		if !r.Ok {
+			return errors.New("conservation invariant broken")
+		}
+		return nil
+	}
+	r, proven, err := c.ProvenInvariants(ctx, height)
+	if err != nil {
+		return err
+	}
+	_ = printJSON(map[string]any{"height": proven.Height, "report": protoJSON(r), "verified_against": provenJSON(proven, "totals and every balance proven; sum done by tallyd")})
+	if !r.Ok {
+		return errors.New("conservation invariant broken")
+	}
+	return nil
+}

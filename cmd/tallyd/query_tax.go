@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	"github.com/tallyledger/tally/x/tax"
+)
+
+func queryTaxCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tax",
+		Short: "Tax receipts, clearance statements, the tax-type registry and collection totals",
+		Long: `With --prove every record in an answer is checked against the app hash, and
+absence is proven too. A receipt answer carries the receipt, its derived
+state and every amendment; tallyd re-derives the state from the records. A
+clearance statement is built only from the taxpayer's proven per-period
+totals, whose keys tallyd computes itself, so no period can be hidden.`,
+	}
+	receipt := &cobra.Command{
+		Use:   "receipt RECEIPT_ID",
+		Short: "Show a receipt, its current status and net amount, and its amendments (or prove it does not exist)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, height, root, err := queryProvedList(cmd, app.PathTaxReceipt, []byte(args[0]))
+			if err != nil {
+				return err
+			}
+			ans, err := tax.DecodeReceipt(args[0], list, entryCheck(root))
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"found": ans.Found, "height": height}
+			if root != nil {
+				out["verified_against"] = listProofJSON(height, root, map[bool]string{true: "receipt, state and every amendment proven; state re-derived from them", false: "absence proven"}[ans.Found])
+			}
+			if !ans.Found {
+				_ = printJSON(out)
+				return fmt.Errorf("no receipt %s at height %d", args[0], height)
+			}
+			out["receipt"] = receiptJSON(ans.Receipt)
+			out["state"] = receiptStateJSON(ans.State)
+			amendments := []any{}
+			for _, a := range ans.Amendments {
+				amendments = append(amendments, amendmentJSON(a))
+			}
+			out["amendments"] = amendments
+			return printJSON(out)
+		},
+	}
+	clearance := &cobra.Command{
+		Use:   "clearance TAXPAYER TAX_TYPE FROM_PERIOD TO_PERIOD",
+		Short: "A clearance statement: the taxpayer's receipts of a tax type over a range of periods, net total, as of a height",
+		Long: `Prints "taxpayer R has receipts for tax type T covering periods A to B, net
+total S, as of height H" (or which periods have no receipt), built from the
+taxpayer's running total for each period. The verifier learns those totals
+and nothing else of the taxpayer's records. Use --prove.`,
+		Args: cobra.ExactArgs(4),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			payer, err := parseTaxpayer(args[0])
+			if err != nil {
+				return err
+			}
+			req := &taxv1.ClearanceRequest{Taxpayer: payer, TaxType: args[1], FromPeriod: args[2], ToPeriod: args[3]}
+			data, err := proto.Marshal(req)
+			if err != nil {
+				return err
+			}
+			list, height, root, err := queryProvedList(cmd, app.PathTaxClearance, data)
+			if err != nil {
+				return err
+			}
+			s, err := tax.DecodeClearance(req, height, list, entryCheck(root))
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"statement": s.String(), "clearance": s}
+			if root != nil {
+				out["verified_against"] = listProofJSON(height, root, "tax type and every period's total proven (absent totals by proofs of absence)")
+			}
+			return printJSON(out)
+		},
+	}
+	taxType := &cobra.Command{
+		Use:   "tax-type CODE",
+		Short: "Show a tax type: owning authority, revenue agency, period kind",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return queryRecord(cmd, app.PathTaxType, []byte(args[0]), &taxv1.TaxType{}, func(m proto.Message) any { return taxTypeJSON(m.(*taxv1.TaxType)) })
+		},
+	}
+	taxTypes := &cobra.Command{
+		Use:   "tax-types",
+		Short: "List the tax-type registry",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			list, height, root, err := queryProvedList(cmd, app.PathTaxTypes, nil)
+			if err != nil {
+				return err
+			}
+			out := []any{}
+			for _, e := range list.Entries {
+				if err := entryCheck(root)(e); err != nil {
+					return err
+				}
+				t := &taxv1.TaxType{}
+				if err := proto.Unmarshal(e.Value, t); err != nil {
+					return err
+				}
+				out = append(out, taxTypeJSON(t))
+			}
+			return printJSON(map[string]any{"height": height, "tax_types": out, "proven": root != nil})
+		},
+	}
+	total := &cobra.Command{
+		Use:   "total TAX_TYPE PERIOD [--collector ADDRESS|KEYNAME]",
+		Short: "Collected, refunded and net totals of a tax type in a period, over all collectors or one",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := &taxv1.TotalRequest{TaxType: args[0], Period: args[1]}
+			if s, _ := cmd.Flags().GetString("collector"); s != "" {
+				addr, err := resolveAddress(cmd, s)
+				if err != nil {
+					return err
+				}
+				req.Collector = addr
+			}
+			data, err := proto.Marshal(req)
+			if err != nil {
+				return err
+			}
+			return queryRecord(cmd, app.PathTaxTotal, data, &taxv1.Total{}, func(m proto.Message) any { return m })
+		},
+	}
+	total.Flags().String("collector", "", "only this collector's receipts")
+	addKeyringFlags(total)
+	authorisation := &cobra.Command{
+		Use:   "authorisation ADDRESS|KEYNAME TAX_TYPE",
+		Short: "Show a collector's authorisation for a tax type",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			addr, err := resolveAddress(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			return queryRecord(cmd, app.PathTaxAuthorisation, append(addr, args[1]...), &taxv1.Authorisation{}, func(m proto.Message) any {
+				a := m.(*taxv1.Authorisation)
+				return map[string]any{"collector": keys.FormatAddress(a.Collector), "collector_agency": a.CollectorAgency, "tax_type": a.TaxType,
+					"authority": a.Authority, "active": a.Active, "granted_height": a.GrantedHeight, "withdrawn_height": a.WithdrawnHeight}
+			})
+		},
+	}
+	addKeyringFlags(authorisation)
+	for _, c := range []*cobra.Command{receipt, clearance, taxType, taxTypes, total, authorisation} {
+		addQueryFlags(c)
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+// queryProvedList reads a ProvedList answer; with --prove it also returns
+// the app hash (checked header) its entries must verify against.
+func queryProvedList(cmd *cobra.Command, path string, data []byte) (*appv1.ProvedList, int64, []byte, error) {
+	c, err := dialNode(cmd)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	height, _ := cmd.Flags().GetInt64("height")
+	prove, _ := cmd.Flags().GetBool("prove")
+	res, _, err := c.Query(cmd.Context(), path, data, height, prove)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	list := &appv1.ProvedList{}
+	if err := proto.Unmarshal(res.Value, list); err != nil {
+		return nil, 0, nil, fmt.Errorf("decoding answer: %w", err)
+	}
+	var root []byte
+	if prove {
+		if root, err = c.AppHashAfter(cmd.Context(), res.Height); err != nil {
+			return nil, 0, nil, err
+		}
+	}
+	return list, res.Height, root, nil
+}
+
+// entryCheck verifies entries against root; nil root checks nothing.
+func entryCheck(root []byte) tax.CheckEntry {
+	if root == nil {
+		return nil
+	}
+	return func(e *appv1.ProvedEntry) error { return client.ProvenValue(root, e.Key, e.Value, e.Proof) }
+}
+
+func listProofJSON(height int64, root []byte, what string) map[string]any {
+	return map[string]any{"state_height": height, "app_hash_header": height + 1, "app_hash": strings.ToUpper(hex.EncodeToString(root)),
+		"proofs": what, "header_commit": "checked against the validator set reported by the queried node"}
+}
+
+func taxTypeJSON(t *taxv1.TaxType) map[string]any {
+	return map[string]any{"code": t.Code, "name": t.Name, "authority": t.Authority, "revenue_agency": t.RevenueAgency,
+		"period_kind": tax.KindName(t.PeriodKind), "created_height": t.CreatedHeight}
+}
+
+func receiptJSON(r *taxv1.Receipt) map[string]any {
+	return map[string]any{"id": r.Id, "authority": r.Authority, "tax_type": r.TaxType, "taxpayer": tax.TaxpayerHex(r.Taxpayer),
+		"period": r.Period, "amount": r.Amount, "bank_reference": r.BankReference, "collector": keys.FormatAddress(r.Collector),
+		"collector_agency": r.CollectorAgency, "height": r.Height, "collected_at": r.CollectedAt,
+		"revenue_holder": r.RevenueHolder, "revenue_movement": r.RevenueMovement}
+}
+
+func receiptStateJSON(s *taxv1.ReceiptState) map[string]any {
+	return map[string]any{"status": tax.StatusName(s.Status), "taxpayer": tax.TaxpayerHex(s.Taxpayer), "period": s.Period,
+		"amount": s.Amount, "refunded": s.Refunded, "net": s.Net, "amendments": s.Amendments, "updated_height": s.UpdatedHeight}
+}
+
+func amendmentJSON(a *taxv1.Amendment) map[string]any {
+	out := map[string]any{"id": a.Id, "kind": tax.KindOfAmendment(a.Kind), "reason": tax.ReasonName(a.Reason),
+		"issuer": keys.FormatAddress(a.Issuer), "height": a.Height, "issued_at": a.IssuedAt,
+		"net_before": a.NetBefore, "net_after": a.NetAfter, "revenue_movement": a.RevenueMovement}
+	switch a.Kind {
+	case taxv1.AmendmentKind_AMENDMENT_KIND_REFUND:
+		out["refund"] = a.Refund
+	case taxv1.AmendmentKind_AMENDMENT_KIND_CORRECTION:
+		if a.CorrectedAmount != 0 {
+			out["corrected_amount"] = a.CorrectedAmount
+		}
+		if a.CorrectedPeriod != "" {
+			out["corrected_period"] = a.CorrectedPeriod
+		}
+		if len(a.CorrectedTaxpayer) > 0 {
+			out["corrected_taxpayer"] = tax.TaxpayerHex(a.CorrectedTaxpayer)
+		}
+	}
+	return out
+}

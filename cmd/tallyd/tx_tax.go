@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/tax"
+)
+
+func txTaxCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tax",
+		Short: "Tax types, collectors, receipts and their amendments",
+		Long: `A tax authority's admin registers tax types and authorises collector
+accounts (its own staff, collecting banks, councils) per tax type.
+An authorised collector (role tax_collector) issues receipts; each credits
+the tax type's revenue account in the funds ledger. The authority's own
+collectors correct, refund or cancel a receipt with a new record that
+points at it; the receipt itself is never changed.`,
+	}
+	register := &cobra.Command{
+		Use:   "register-tax-type CODE NAME --revenue-agency AGENCY --period-kind year|quarter|month",
+		Short: "Add a tax type owned by your tax authority (needs admin of a tax_authority agency)",
+		Long: `CODE is upper-case A-Z, 0-9 and '_' (VAT, PAYE, COUNCIL_TAX). Collected tax
+is credited to --revenue-agency's funds account (treasury for national
+taxes, the council for council tax). Every receipt of the type names a
+period of --period-kind: 2026, 2026-Q3 or 2026-09.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			revenue, _ := cmd.Flags().GetString("revenue-agency")
+			kindName, _ := cmd.Flags().GetString("period-kind")
+			kind, err := tax.ParsePeriodKind(kindName)
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_RegisterTaxType{RegisterTaxType: &taxv1.MsgRegisterTaxType{
+				Code: args[0], Name: args[1], RevenueAgency: revenue, PeriodKind: kind}}})
+		},
+	}
+	register.Flags().String("revenue-agency", "", "agency whose funds account is credited (required)")
+	register.Flags().String("period-kind", "", "year, quarter or month (required)")
+	_ = register.MarkFlagRequired("revenue-agency")
+	_ = register.MarkFlagRequired("period-kind")
+
+	authorise := &cobra.Command{
+		Use:   "authorise-collector ADDRESS|KEYNAME TAX_TYPE",
+		Short: "Let a collector account issue receipts of a tax type (needs admin of the type's tax authority)",
+		Long:  "The account must already hold the tax_collector role in its own agency (granted by that agency's admin).",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			addr, err := resolveAddress(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_AuthoriseCollector{AuthoriseCollector: &taxv1.MsgAuthoriseCollector{Collector: addr, TaxType: args[1]}}})
+		},
+	}
+	withdraw := &cobra.Command{
+		Use:   "withdraw-collector ADDRESS|KEYNAME TAX_TYPE",
+		Short: "End a collector's authorisation for a tax type; its new receipts are refused",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			addr, err := resolveAddress(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_WithdrawCollector{WithdrawCollector: &taxv1.MsgWithdrawCollector{Collector: addr, TaxType: args[1]}}})
+		},
+	}
+	issue := &cobra.Command{
+		Use:   "issue-receipt TAX_TYPE TAXPAYER PERIOD AMOUNT BANK_REFERENCE",
+		Short: "Receipt a tax payment (needs tax_collector and an authorisation for the type)",
+		Long: `TAXPAYER is the 64-hex-character pseudonymous reference your authority
+computes (an HMAC of the national identifier); never put personal data on
+chain. PERIOD is 2026, 2026-Q3 or 2026-09, of the type's kind. AMOUNT is in
+minor units (pence). BANK_REFERENCE identifies the payment; your agency
+cannot receipt the same reference twice. The receipt id is in the
+tax.receipt_issued event.`,
+		Args: cobra.ExactArgs(5),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			payer, err := parseTaxpayer(args[1])
+			if err != nil {
+				return err
+			}
+			amount, err := parseAmount(args[3])
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
+				TaxType: args[0], Taxpayer: payer, Period: args[2], Amount: amount, BankReference: args[4]}}})
+		},
+	}
+	correct := &cobra.Command{
+		Use:   "correct-receipt RECEIPT_ID --reason CODE [--amount N] [--period P] [--taxpayer HEX]",
+		Short: "Correct a receipt's amount, period or taxpayer (needs a collector of the receipt's authority)",
+		Long:  "A changed amount moves the difference through the revenue account. Reasons: " + reasonHelp(),
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reason, err := reasonFlag(cmd)
+			if err != nil {
+				return err
+			}
+			m := &taxv1.MsgCorrectReceipt{ReceiptId: args[0], Reason: reason}
+			if s, _ := cmd.Flags().GetString("amount"); s != "" {
+				if m.Amount, err = parseAmount(s); err != nil {
+					return err
+				}
+			}
+			m.Period, _ = cmd.Flags().GetString("period")
+			if s, _ := cmd.Flags().GetString("taxpayer"); s != "" {
+				if m.Taxpayer, err = parseTaxpayer(s); err != nil {
+					return err
+				}
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_CorrectReceipt{CorrectReceipt: m}})
+		},
+	}
+	correct.Flags().String("amount", "", "corrected amount in minor units")
+	correct.Flags().String("period", "", "corrected period")
+	correct.Flags().String("taxpayer", "", "corrected taxpayer reference (64 hex characters)")
+	refund := &cobra.Command{
+		Use:   "refund-receipt RECEIPT_ID AMOUNT --reason CODE",
+		Short: "Refund part or all of a receipt's net amount, debiting the revenue account it credited",
+		Long:  "Reasons: " + reasonHelp(),
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reason, err := reasonFlag(cmd)
+			if err != nil {
+				return err
+			}
+			amount, err := parseAmount(args[1])
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_RefundReceipt{RefundReceipt: &taxv1.MsgRefundReceipt{ReceiptId: args[0], Reason: reason, Amount: amount}}})
+		},
+	}
+	cancel := &cobra.Command{
+		Use:   "cancel-receipt RECEIPT_ID --reason CODE",
+		Short: "Cancel a receipt (issued in error, payment reversed); its net amount is debited",
+		Long:  "A cancelled receipt cannot be amended again; its bank reference may be receipted anew. Reasons: " + reasonHelp(),
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reason, err := reasonFlag(cmd)
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_CancelReceipt{CancelReceipt: &taxv1.MsgCancelReceipt{ReceiptId: args[0], Reason: reason}}})
+		},
+	}
+	for _, c := range []*cobra.Command{correct, refund, cancel} {
+		c.Flags().String("reason", "", "reason code (required): "+reasonHelp())
+		_ = c.MarkFlagRequired("reason")
+	}
+	for _, c := range []*cobra.Command{register, authorise, withdraw, issue, correct, refund, cancel} {
+		addTxFlags(c)
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+func parseTaxpayer(s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != tax.TaxpayerSize {
+		return nil, fmt.Errorf("taxpayer %q must be %d bytes as %d hex characters (an HMAC of the identifier, never the identifier itself)", s, tax.TaxpayerSize, 2*tax.TaxpayerSize)
+	}
+	return b, nil
+}
+
+// parseAmount reads a positive whole number of minor units. Negative and
+// fractional amounts are refused here: on chain amounts are unsigned.
+func parseAmount(s string) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("amount %q must be a positive whole number of minor units (pence, cents), e.g. 1250 for £12.50", s)
+	}
+	return n, nil
+}
+
+func reasonFlag(cmd *cobra.Command) (taxv1.Reason, error) {
+	s, _ := cmd.Flags().GetString("reason")
+	return tax.ParseReason(s)
+}
+
+func reasonHelp() string {
+	out := ""
+	for i := int32(1); ; i++ {
+		if _, ok := taxv1.Reason_name[i]; !ok {
+			return out
+		}
+		if out != "" {
+			out += ", "
+		}
+		out += tax.ReasonName(taxv1.Reason(i))
+	}
+}
