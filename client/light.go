@@ -307,21 +307,29 @@ func (c *LightClient) primaryNode() *node {
 }
 
 // Sync verifies a recent header from the primary, cross-checked with the
-// witnesses, and makes it the newest trusted header. It targets the block
-// before the primary's newest: witnesses a block behind would otherwise be
-// waited for (see LightOptions.MaxBlockLag) before counting as agreeing.
+// witnesses, and makes it the newest trusted header. It targets the newest
+// block that the primary and every witness already have: CometBFT's
+// detector waits up to 2*MaxClockDrift+MaxBlockLag for a witness that is
+// behind, so verifying the primary's very newest block would often stall.
+// A witness more than maxWitnessLag blocks behind is not waited for.
 func (c *LightClient) Sync(ctx context.Context) (*types.LightBlock, error) {
 	if r := c.halted.Load(); r != nil {
 		return nil, r
 	}
-	_, top, err := c.primaryNode().c.Status(ctx)
+	top, witnesses, err := c.heights(ctx)
 	if err != nil {
 		return nil, err
+	}
+	target := top
+	for _, h := range witnesses {
+		if h < target && h >= top-maxWitnessLag {
+			target = h
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	latest := c.latest.Load()
-	if target := top - 1; target > latest.Height {
+	if target > latest.Height {
 		lb, err := c.lc.VerifyLightBlockAtHeight(ctx, target, time.Now())
 		if err != nil {
 			return nil, c.refuse(ctx, target, err)
@@ -333,6 +341,41 @@ func (c *LightClient) Sync(ctx context.Context) (*types.LightBlock, error) {
 	}
 	c.syncedAt.Store(time.Now().UnixNano())
 	return latest, nil
+}
+
+// maxWitnessLag is how far behind the primary a witness may be and still
+// be waited for when choosing which header to verify.
+const maxWitnessLag = 5
+
+// witnessWait bounds how long Header waits for witnesses to reach a block
+// the primary has.
+const witnessWait = 3 * time.Second
+
+// heights asks the primary and, in parallel, every witness for their
+// newest height; witnesses that do not answer are left out.
+func (c *LightClient) heights(ctx context.Context) (primary int64, witnesses []int64, err error) {
+	ws := c.lc.Witnesses()
+	got := make([]int64, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if _, h, err := c.nodes[w].c.Status(wctx); err == nil {
+				got[i] = h
+			}
+		}()
+	}
+	_, primary, err = c.primaryNode().c.Status(ctx)
+	wg.Wait()
+	for _, h := range got {
+		if h > 0 {
+			witnesses = append(witnesses, h)
+		}
+	}
+	return primary, witnesses, err
 }
 
 // Header returns the verified header at height, waiting for the chain to
@@ -372,19 +415,29 @@ func (c *LightClient) trusted(height int64) (*types.LightBlock, error) {
 	return c.lc.TrustedLightBlock(height)
 }
 
-// waitHeight waits until the primary has block height, so that asking the
-// light client for it never looks like a primary that lacks a block (which
-// would make it switch primaries).
+// waitHeight waits until the primary has block height — asking the light
+// client for a block the primary lacks would make it replace the primary —
+// and, for up to witnessWait more, until the witnesses have it too.
 func (c *LightClient) waitHeight(ctx context.Context, height int64) error {
+	var primaryHas time.Time
 	for {
-		_, top, err := c.primaryNode().c.Status(ctx)
+		top, witnesses, err := c.heights(ctx)
 		if err == nil && top >= height {
-			return nil
+			if primaryHas.IsZero() {
+				primaryHas = time.Now()
+			}
+			all := true
+			for _, h := range witnesses {
+				all = all && h >= height
+			}
+			if all || time.Since(primaryHas) > witnessWait {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("block %d not available from the primary before the deadline (its latest: %d): %w", height, top, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -224,8 +225,14 @@ func verifyProof(lb *types.LightBlock, key, value, proofBytes []byte) (err error
 		if !bytes.Equal(np.Key, key) {
 			return refuse("the proof of absence is for key %s, not the key asked for, %s", fmtKey(np.Key), fmtKey(key))
 		}
-		if err := np.Verify(ics23.IavlSpec, root, key); err != nil || !ics23.VerifyNonMembership(ics23.IavlSpec, root, &p, key) {
-			return refuse("the proof of absence of key %s does not lead to app hash %X of verified header %d: %v", fmtKey(key), root, lb.Height, err)
+		if err := prehashLeaf(np.Left); err != nil {
+			return refuse("the proof of absence of key %s: %v", fmtKey(key), err)
+		}
+		if err := prehashLeaf(np.Right); err != nil {
+			return refuse("the proof of absence of key %s: %v", fmtKey(key), err)
+		}
+		if err := np.Verify(iavlPrehashedSpec, root, key); err != nil {
+			return refuse("the proof of absence of key %s does not lead to app hash %X of verified header %d: %v", fmtKey(key), []byte(root), lb.Height, err)
 		}
 		return nil
 	}
@@ -239,13 +246,50 @@ func verifyProof(lb *types.LightBlock, key, value, proofBytes []byte) (err error
 	if !bytes.Equal(ep.Value, value) {
 		return refuse("the value returned for key %s is not the value its proof commits to: the answer was altered", fmtKey(key))
 	}
-	if err := ep.Verify(ics23.IavlSpec, root, key, value); err != nil || !ics23.VerifyMembership(ics23.IavlSpec, root, &p, key, value) {
-		return refuse("the proof of key %s does not lead to app hash %X of verified header %d (%v): the proof or the value was altered", fmtKey(key), root, lb.Height, err)
+	if err := prehashLeaf(ep); err != nil {
+		return refuse("the proof of key %s: %v", fmtKey(key), err)
+	}
+	if err := ep.Verify(iavlPrehashedSpec, root, key, ep.Value); err != nil {
+		return refuse("the proof of key %s does not lead to app hash %X of verified header %d (%v): the proof or the value was altered", fmtKey(key), []byte(root), lb.Height, err)
 	}
 	return nil
 }
 
-// fmtKey prints a state key as its readable prefix and the rest in hex.
+// iavlPrehashedSpec is ics23's IAVL spec with the value hashed by the
+// caller (prehashLeaf) rather than by the leaf operation. IAVL hashes every
+// value into its leaf, the empty value too, but ics23 refuses to hash an
+// empty value, which would make index entries (stored with empty values)
+// and every absence proof next to one unverifiable. Hashing the value first
+// and checking with PrehashValue NO_HASH computes exactly the same leaf
+// hash, so the check is as strict as ics23's own.
+var iavlPrehashedSpec = func() *ics23.ProofSpec {
+	spec := *ics23.IavlSpec
+	leaf := *spec.LeafSpec
+	leaf.PrehashValue = ics23.HashOp_NO_HASH
+	spec.LeafSpec = &leaf
+	return &spec
+}()
+
+// prehashLeaf rewrites an IAVL existence proof (nil is allowed: no
+// neighbour on that side) for iavlPrehashedSpec.
+func prehashLeaf(ep *ics23.ExistenceProof) error {
+	if ep == nil {
+		return nil
+	}
+	// The IAVL-specific shape checks (heights, sizes and versions in each
+	// step's prefix) run only against ics23's own IavlSpec.
+	if err := ep.CheckAgainstSpec(ics23.IavlSpec); err != nil {
+		return fmt.Errorf("it does not have the shape of an IAVL proof: %w", err)
+	}
+	h := sha256.Sum256(ep.Value)
+	leaf := *ep.Leaf
+	leaf.PrehashValue = ics23.HashOp_NO_HASH
+	ep.Leaf, ep.Value = &leaf, h[:]
+	return nil
+}
+
+// fmtKey prints a state key as its readable prefix (up to its last '/')
+// and the rest in hex.
 func fmtKey(k []byte) string {
 	i := 0
 	for i < len(k) && k[i] > 0x20 && k[i] < 0x7f {
@@ -254,7 +298,8 @@ func fmtKey(k []byte) string {
 	if i == len(k) {
 		return string(k)
 	}
-	return fmt.Sprintf("%s%X", k[:i], k[i:])
+	cut := bytes.LastIndexByte(k[:i], '/') + 1 // binary parts follow a '/'
+	return fmt.Sprintf("%s%X", k[:cut], k[cut:])
 }
 
 // GetProto reads one record with Get and decodes it into m.

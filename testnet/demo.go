@@ -36,6 +36,9 @@ type demoStep struct {
 
 var demoSteps = []demoStep{
 	{"agency", agencyDemo},
+	{"funds", fundsDemo},
+	{"tax", taxDemo},
+	{"provenance", provenanceDemo},
 }
 
 // SeedDemo sends the demo data once: if the network directory records that

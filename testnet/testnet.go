@@ -71,6 +71,8 @@ var validatorSeats = []seat{
 var otherAgencies = []seat{
 	{"bank", "Clearing Bank", agencyv1.Kind_KIND_BANK, map[string]agencyv1.Role{"settlement": agencyv1.Role_ROLE_SETTLEMENT_BANK}},
 	{"dalefarm", "Dale Farm", agencyv1.Kind_KIND_BUSINESS, map[string]agencyv1.Role{"producer": agencyv1.Role_ROLE_PRODUCER}},
+	{"dairy", "Vale Creamery", agencyv1.Kind_KIND_BUSINESS, map[string]agencyv1.Role{"producer": agencyv1.Role_ROLE_PRODUCER}},
+	{"school", "Northshire Primary School", agencyv1.Kind_KIND_DEPARTMENT, map[string]agencyv1.Role{"kitchen": agencyv1.Role_ROLE_AUDITOR}},
 }
 
 // Options shape a new local network.

@@ -6,6 +6,8 @@
 package benefits
 
 import (
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/funds"
 )
@@ -15,4 +17,99 @@ import (
 type Keeper struct {
 	Agency agency.Keeper
 	Funds  funds.Keeper
+}
+
+// Params reads the benefits params (defaults before genesis wrote them).
+func (Keeper) Params(kv store.KV) (*benefitsv1.Params, error) {
+	p := &benefitsv1.Params{}
+	found, err := store.GetProto(kv, keyParams, p)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return DefaultParams(), nil
+	}
+	return p, nil
+}
+
+// Programme loads a programme, or returns ErrUnknownProgramme.
+func (Keeper) Programme(kv store.KV, id string) (*benefitsv1.Programme, error) {
+	p := &benefitsv1.Programme{}
+	found, err := store.GetProto(kv, ProgrammeKey(id), p)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ErrUnknownProgramme.Wrapf("no programme %q", id)
+	}
+	return p, nil
+}
+
+// Enrolment loads an enrolment, or returns ErrUnknownEnrolment.
+func (Keeper) Enrolment(kv store.KV, programme, recipient string) (*benefitsv1.Enrolment, error) {
+	e := &benefitsv1.Enrolment{}
+	found, err := store.GetProto(kv, EnrolmentKey(programme, recipient), e)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ErrUnknownEnrolment.Wrapf("recipient %q is not enrolled on programme %q", recipient, programme)
+	}
+	return e, nil
+}
+
+// Payment loads a payment, or returns ErrUnknownPayment.
+func (Keeper) Payment(kv store.KV, id uint64) (*benefitsv1.Payment, error) {
+	p := &benefitsv1.Payment{}
+	found, err := store.GetProto(kv, PaymentKey(id), p)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ErrUnknownPayment.Wrapf("no payment %d", id)
+	}
+	return p, nil
+}
+
+// Recovery loads a recovery, or returns ErrUnknownRecovery.
+func (Keeper) Recovery(kv store.KV, id uint64) (*benefitsv1.Recovery, error) {
+	r := &benefitsv1.Recovery{}
+	found, err := store.GetProto(kv, RecoveryKey(id), r)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ErrUnknownRecovery.Wrapf("no recovery %d", id)
+	}
+	return r, nil
+}
+
+// PeriodStart is when period k of a programme starts and falls due.
+func PeriodStart(p *benefitsv1.Programme, k uint64) int64 {
+	return p.StartUnix + int64(k)*p.PeriodSeconds
+}
+
+// firstPeriodFrom is the first period of p starting at or after t.
+func firstPeriodFrom(p *benefitsv1.Programme, t int64) uint64 {
+	if t <= p.StartUnix {
+		return 0
+	}
+	return uint64((t - p.StartUnix + p.PeriodSeconds - 1) / p.PeriodSeconds)
+}
+
+// NextRun is when the programme's next scheduled run falls due, or 0 once
+// every period has been run.
+func NextRun(p *benefitsv1.Programme) int64 {
+	if p.Finished {
+		return 0
+	}
+	return PeriodStart(p, p.NextPeriod)
+}
+
+func (Keeper) saveProgramme(kv store.KV, p *benefitsv1.Programme) error {
+	return store.SetProto(kv, ProgrammeKey(p.Id), p)
+}
+
+func (Keeper) saveEnrolment(kv store.KV, e *benefitsv1.Enrolment) error {
+	return store.SetProto(kv, EnrolmentKey(e.Programme, e.Recipient), e)
 }

@@ -1,3 +1,117 @@
 package benefits
 
-var keyParams = []byte("bf/params")
+import (
+	"encoding/binary"
+)
+
+// State layout. Every record and index lives in the one IAVL tree, so each
+// is provable. Ids and times are 8-byte big-endian, so key order is
+// creation (or due) order. Programme ids and recipient references never
+// contain 0x00.
+//
+//	bf/params                                       → Params
+//	bf/g/<programme>                                → Programme
+//	bf/e/<programme> 0x00 <recipient>               → Enrolment
+//	bf/d/<due unix 8B><programme>                   → empty: the schedule, earliest due first
+//	bf/p/<payment id>                               → Payment (append-only)
+//	bf/h/<programme> 0x00 <recipient> 0x00 <payment id> → empty: a recipient's payment history
+//	bf/v/<recovery id>                              → Recovery
+//	bf/vp/<payment id><recovery id>                 → empty: recoveries of a payment
+//	bf/vo/<programme> 0x00 <recipient> 0x00 <recovery id> → empty: open recoveries, oldest first
+//	bf/vs/<recovery id><step 4B>                    → RecoveryStep
+//	bf/seq/p, bf/seq/v                              → last payment id, last recovery id
+var (
+	keyParams         = []byte("bf/params")
+	prefixProgramme   = []byte("bf/g/")
+	prefixEnrolment   = []byte("bf/e/")
+	prefixDue         = []byte("bf/d/")
+	prefixPayment     = []byte("bf/p/")
+	prefixHistory     = []byte("bf/h/")
+	prefixRecovery    = []byte("bf/v/")
+	prefixPayRecovery = []byte("bf/vp/")
+	prefixOpenRecov   = []byte("bf/vo/")
+	prefixRecovStep   = []byte("bf/vs/")
+	keySeqPayment     = []byte("bf/seq/p")
+	keySeqRecovery    = []byte("bf/seq/v")
+)
+
+func join(parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// ParamsKey is the state key of the benefits params.
+func ParamsKey() []byte { return keyParams }
+
+// ProgrammeKey is the state key of a programme.
+func ProgrammeKey(id string) []byte { return join(prefixProgramme, []byte(id)) }
+
+// ProgrammesPrefix is the prefix of every programme.
+func ProgrammesPrefix() []byte { return prefixProgramme }
+
+// EnrolmentsPrefix is the prefix of a programme's enrolments.
+func EnrolmentsPrefix(programme string) []byte {
+	return join(prefixEnrolment, []byte(programme), []byte{0})
+}
+
+// EnrolmentKey is the state key of one enrolment.
+func EnrolmentKey(programme, recipient string) []byte {
+	return join(EnrolmentsPrefix(programme), []byte(recipient))
+}
+
+func dueKey(due int64, programme string) []byte {
+	return join(prefixDue, u64(uint64(due)), []byte(programme))
+}
+
+// PaymentKey is the state key of a payment.
+func PaymentKey(id uint64) []byte { return join(prefixPayment, u64(id)) }
+
+// HistoryPrefix is the prefix of a recipient's payment history.
+func HistoryPrefix(programme, recipient string) []byte {
+	return join(prefixHistory, []byte(programme), []byte{0}, []byte(recipient), []byte{0})
+}
+
+// PaymentOfHistoryKey maps a history index key to the payment's state key.
+func PaymentOfHistoryKey(indexKey []byte) []byte {
+	return join(prefixPayment, indexKey[len(indexKey)-8:])
+}
+
+// RecoveryKey is the state key of a recovery.
+func RecoveryKey(id uint64) []byte { return join(prefixRecovery, u64(id)) }
+
+func payRecoveryPrefix(payment uint64) []byte { return join(prefixPayRecovery, u64(payment)) }
+
+func openRecoveryPrefix(programme, recipient string) []byte {
+	return join(prefixOpenRecov, []byte(programme), []byte{0}, []byte(recipient), []byte{0})
+}
+
+// RecoveryStepsPrefix is the prefix of a recovery's steps.
+func RecoveryStepsPrefix(recovery uint64) []byte { return join(prefixRecovStep, u64(recovery)) }
+
+func recoveryStepKey(recovery uint64, step uint32) []byte {
+	return join(RecoveryStepsPrefix(recovery), binary.BigEndian.AppendUint32(nil, step))
+}
+
+func idOf(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)-8:]) }
+
+func nextSeq(kv interface {
+	Get([]byte) []byte
+	Set([]byte, []byte)
+}, key []byte) uint64 {
+	var n uint64
+	if b := kv.Get(key); len(b) == 8 {
+		n = binary.BigEndian.Uint64(b)
+	}
+	n++
+	kv.Set(key, u64(n))
+	return n
+}

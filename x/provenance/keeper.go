@@ -90,7 +90,9 @@ func (Keeper) Item(kv store.KV, id string) (*provenancev1.Item, error) {
 	return it, nil
 }
 
-func saveItem(kv store.KV, it *provenancev1.Item) error { return store.SetProto(kv, ItemKey(it.Id), it) }
+func saveItem(kv store.KV, it *provenancev1.Item) error {
+	return store.SetProto(kv, ItemKey(it.Id), it)
+}
 
 // Offer loads an item's latest offer; found is false when it never had one.
 func (Keeper) Offer(kv store.KV, itemID string) (*provenancev1.Offer, bool, error) {

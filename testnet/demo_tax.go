@@ -1,0 +1,95 @@
+package testnet
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/agency"
+)
+
+// demoTaxpayerKey stands in for the key under which a tax authority turns
+// national identifiers into pseudonymous references. Demo only.
+var demoTaxpayerKey = []byte("tally demo taxpayer key - not secret")
+
+// DemoTaxpayer is the pseudonymous reference of a demo taxpayer: an
+// HMAC-SHA256 of a made-up identifier, as an authority would compute it.
+func DemoTaxpayer(identifier string) []byte {
+	m := hmac.New(sha256.New, demoTaxpayerKey)
+	m.Write([]byte(identifier))
+	return m.Sum(nil)
+}
+
+// taxDemo: Revenue registers its taxes and authorises its collector (and,
+// on networks with a council, the council's collector for council tax);
+// receipts are issued, one corrected and one partly refunded, each through
+// a different node.
+func taxDemo(ctx context.Context, d *Demo) error {
+	quarter, month, year := taxv1.PeriodKind_PERIOD_KIND_QUARTER, taxv1.PeriodKind_PERIOD_KIND_MONTH, taxv1.PeriodKind_PERIOD_KIND_YEAR
+	register := func(code, name, revenue string, kind taxv1.PeriodKind) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_RegisterTaxType{RegisterTaxType: &taxv1.MsgRegisterTaxType{Code: code, Name: name, RevenueAgency: revenue, PeriodKind: kind}}}
+	}
+	authorise := func(addr []byte, code string) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_AuthoriseCollector{AuthoriseCollector: &taxv1.MsgAuthoriseCollector{Collector: addr, TaxType: code}}}
+	}
+	issue := func(code string, payer []byte, period string, amount uint64, ref string) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: code, Taxpayer: payer, Period: period, Amount: amount, BankReference: ref}}}
+	}
+	council := false
+	for _, n := range d.M.Nodes {
+		council = council || n.Agency == "northshire"
+	}
+	collectorPub, err := d.Key("revenue-collector")
+	if err != nil {
+		return err
+	}
+	collector := agency.AddressOf(collectorPub)
+	msgs := []*txv1.Msg{
+		register("VAT", "Value added tax", "treasury", quarter),
+		register("PAYE", "Pay as you earn", "treasury", month),
+		register("CORPORATION_TAX", "Corporation tax", "treasury", year),
+		authorise(collector, "VAT"), authorise(collector, "PAYE"), authorise(collector, "CORPORATION_TAX"),
+	}
+	if council {
+		ncPub, err := d.Key("northshire-collector")
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, register("COUNCIL_TAX", "Council tax", "northshire", year), authorise(agency.AddressOf(ncPub), "COUNCIL_TAX"))
+	}
+	if err := d.Send(ctx, 1, "revenue-admin", msgs...); err != nil {
+		return err
+	}
+	d.Log("revenue registered VAT, PAYE and corporation tax (credited to the treasury) and authorised revenue-collector")
+
+	alice, dalefarm := DemoTaxpayer("demo-person-0001"), DemoTaxpayer("demo-business-dalefarm")
+	for i, m := range []*txv1.Msg{
+		issue("VAT", dalefarm, "2026-Q1", 1_250_000, "FPS-DEMO-0001"),
+		issue("VAT", dalefarm, "2026-Q2", 980_000, "FPS-DEMO-0002"),
+		issue("PAYE", alice, "2026-04", 42_317, "BACS-DEMO-0001"),
+		issue("CORPORATION_TAX", dalefarm, "2025", 5_600_000, "CHAPS-DEMO-0001"),
+	} {
+		if err := d.Send(ctx, i, "revenue-collector", m); err != nil {
+			return err
+		}
+	}
+	if err := d.Send(ctx, 2, "revenue-collector",
+		&txv1.Msg{Sum: &txv1.Msg_CorrectReceipt{CorrectReceipt: &taxv1.MsgCorrectReceipt{ReceiptId: "REVENUE-000002", Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 890_000}}},
+		&txv1.Msg{Sum: &txv1.Msg_RefundReceipt{RefundReceipt: &taxv1.MsgRefundReceipt{ReceiptId: "REVENUE-000001", Reason: taxv1.Reason_REASON_OVERPAYMENT, Amount: 50_000}}},
+	); err != nil {
+		return err
+	}
+	d.Log("revenue-collector issued REVENUE-000001..000004; REVENUE-000002 corrected, REVENUE-000001 partly refunded")
+	d.Log("  tallyd query tax clearance %s VAT 2026-Q1 2026-Q2 --prove", hex.EncodeToString(dalefarm))
+	if council {
+		if err := d.Send(ctx, 4, "northshire-collector", issue("COUNCIL_TAX", alice, "2026", 185_000, "DD-DEMO-0001")); err != nil {
+			return err
+		}
+		d.Log("northshire-collector issued REVENUE-000005 for council tax, credited to northshire")
+	}
+	d.Log("  tallyd query tax receipt REVENUE-000001 --prove  (%d receipts)", map[bool]int{false: 4, true: 5}[council])
+	return nil
+}

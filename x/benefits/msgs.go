@@ -1,0 +1,467 @@
+package benefits
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"slices"
+	"strconv"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/module"
+)
+
+// Event types the benefits module emits.
+const (
+	EventProgrammeCreated  = "benefits.programme_created"
+	EventEnrolled          = "benefits.enrolled"
+	EventEnrolmentSuspend  = "benefits.enrolment_suspended"
+	EventEnrolmentResumed  = "benefits.enrolment_resumed"
+	EventEnrolmentEnded    = "benefits.enrolment_ended"
+	EventPaid              = "benefits.paid"
+	EventPaymentFailed     = "benefits.payment_failed"
+	EventRecoveryOpened    = "benefits.recovery_opened"
+	EventRepaymentRecorded = "benefits.repayment_recorded"
+	EventPeriodCompleted   = "benefits.period_completed"
+)
+
+// Limits on free text and hashes.
+const (
+	maxNameBytes     = 128
+	maxReasonBytes   = 256
+	evidenceHashSize = 32 // SHA-256 of the evidence the agency keeps
+	// maxPeriods bounds a programme's schedule so period arithmetic never
+	// overflows: a million periods is 19 years of weekly payments.
+	maxPeriods = 1_000_000
+)
+
+func text(what, s string, maxBytes int, required bool) error {
+	if (required && s == "") || len(s) > maxBytes {
+		return ErrInvalidReason.Wrapf("%s must be 1 to %d bytes; got %d", what, maxBytes, len(s))
+	}
+	return nil
+}
+
+func validateIDs(programme, recipient string) error {
+	if err := funds.ValidateToken("programme id", programme); err != nil {
+		return err
+	}
+	if err := funds.ValidateToken("recipient reference", recipient); err != nil {
+		return ErrInvalidRecipient.Wrapf("%v", err)
+	}
+	return nil
+}
+
+func validateMoney(amount uint64, currency string) error {
+	if amount == 0 {
+		return ErrZeroAmount.Wrapf("amount is in minor units and must be at least 1")
+	}
+	if currency == "" {
+		return funds.ErrWrongCurrency.Wrapf("give the currency of the amount (for example GBP)")
+	}
+	return nil
+}
+
+// ValidateBasic checks a message without reading state. It returns nil for
+// message types this module does not own.
+func ValidateBasic(msg any) error {
+	switch m := msg.(type) {
+	case *benefitsv1.MsgCreateProgramme:
+		if err := funds.ValidateToken("programme id", m.Id); err != nil {
+			return err
+		}
+		if err := text("name", m.Name, maxNameBytes, true); err != nil {
+			return err
+		}
+		if err := validateMoney(m.Amount, m.Currency); err != nil {
+			return err
+		}
+		switch {
+		case m.PeriodSeconds <= 0:
+			return ErrInvalidProgramme.Wrapf("period_seconds must be positive")
+		case m.StartUnix <= 0:
+			return ErrInvalidProgramme.Wrapf("start_unix must be a positive Unix time")
+		case m.EndUnix <= m.StartUnix:
+			return ErrInvalidProgramme.Wrapf("end_unix %d must be after start_unix %d", m.EndUnix, m.StartUnix)
+		case (m.EndUnix-m.StartUnix)/m.PeriodSeconds > maxPeriods:
+			return ErrInvalidProgramme.Wrapf("the programme spans more than %d periods; lengthen the period or shorten the programme", maxPeriods)
+		case m.RecipientCap != 0 && m.RecipientCap < m.Amount:
+			return ErrInvalidProgramme.Wrapf("recipient_cap %d is below one payment of %d", m.RecipientCap, m.Amount)
+		}
+		for _, id := range append(slices.Clone(m.EnrolAgencies), m.PayAgencies...) {
+			if err := agency.ValidateAgencyID(id); err != nil {
+				return err
+			}
+		}
+	case *benefitsv1.MsgEnrol:
+		if err := validateIDs(m.Programme, m.Recipient); err != nil {
+			return err
+		}
+		if err := funds.ValidateToken("receiving account", m.ReceivingAccount); err != nil {
+			return ErrInvalidRecipient.Wrapf("%v", err)
+		}
+		if len(m.EvidenceHash) != evidenceHashSize {
+			return ErrInvalidEvidence.Wrapf("evidence_hash is %d bytes; give the %d-byte SHA-256 of the evidence", len(m.EvidenceHash), evidenceHashSize)
+		}
+		if m.StartUnix < 0 {
+			return ErrOutsideDates.Wrapf("start_unix %d is negative", m.StartUnix)
+		}
+	case *benefitsv1.MsgSuspendEnrolment:
+		if err := validateIDs(m.Programme, m.Recipient); err != nil {
+			return err
+		}
+		return text("reason", m.Reason, maxReasonBytes, true)
+	case *benefitsv1.MsgResumeEnrolment:
+		return validateIDs(m.Programme, m.Recipient)
+	case *benefitsv1.MsgEndEnrolment:
+		if err := validateIDs(m.Programme, m.Recipient); err != nil {
+			return err
+		}
+		return text("reason", m.Reason, maxReasonBytes, true)
+	case *benefitsv1.MsgPay:
+		if err := validateIDs(m.Programme, m.Recipient); err != nil {
+			return err
+		}
+		if err := validateMoney(m.Amount, m.Currency); err != nil {
+			return err
+		}
+		return text("reference", m.Reference, maxNameBytes, true)
+	case *benefitsv1.MsgOpenRecovery:
+		if m.Payment == 0 {
+			return ErrUnknownPayment.Wrapf("give the id of the payment that was too much")
+		}
+		if err := validateMoney(m.Amount, m.Currency); err != nil {
+			return err
+		}
+		return text("reason", m.Reason, maxReasonBytes, true)
+	case *benefitsv1.MsgRecordRepayment:
+		if m.Recovery == 0 {
+			return ErrUnknownRecovery.Wrapf("give the recovery id")
+		}
+		if err := validateMoney(m.Amount, m.Currency); err != nil {
+			return err
+		}
+		return text("bank_reference", m.BankReference, maxNameBytes, true)
+	}
+	return nil
+}
+
+// allowed checks that the signer's agency may act on p: the owning agency,
+// or one the programme names.
+func allowed(p *benefitsv1.Programme, agencies []string, signer *agencyv1.Account, what string) error {
+	if signer.AgencyId == p.Agency || slices.Contains(agencies, signer.AgencyId) {
+		return nil
+	}
+	return ErrAgencyNotAllowed.Wrapf("agency %q may not %s on programme %q; it is run by %q", signer.AgencyId, what, p.Id, p.Agency)
+}
+
+// CreateProgramme creates a programme owned by the signer's agency, and
+// opens its fund.
+func (k Keeper) CreateProgramme(ctx module.Context, signer *agencyv1.Account, m *benefitsv1.MsgCreateProgramme) error {
+	kv := ctx.Store
+	if err := k.Funds.CheckCurrency(kv, m.Currency); err != nil {
+		return err
+	}
+	if kv.Has(ProgrammeKey(m.Id)) {
+		return ErrProgrammeExists.Wrapf("programme %q exists; choose another id", m.Id)
+	}
+	for _, id := range append(slices.Clone(m.EnrolAgencies), m.PayAgencies...) {
+		if _, err := k.Agency.Agency(kv, id); err != nil {
+			return err
+		}
+	}
+	holder, err := k.Funds.OpenProgrammeHolder(ctx, m.Id, signer.AgencyId)
+	if err != nil {
+		return err
+	}
+	p := &benefitsv1.Programme{
+		Id: m.Id, Name: m.Name, Agency: signer.AgencyId, Amount: m.Amount,
+		PeriodSeconds: m.PeriodSeconds, StartUnix: m.StartUnix, EndUnix: m.EndUnix,
+		RecipientCap: m.RecipientCap, EnrolAgencies: m.EnrolAgencies, PayAgencies: m.PayAgencies,
+		CreatedHeight: ctx.Height, FundingHolder: holder,
+	}
+	if err := k.saveProgramme(kv, p); err != nil {
+		return err
+	}
+	kv.Set(dueKey(p.StartUnix, p.Id), []byte{})
+	ctx.Emit(EventProgrammeCreated, module.Indexed("programme", p.Id), module.Indexed("agency", p.Agency),
+		module.Attr("amount", strconv.FormatUint(p.Amount, 10)), module.Attr("period_seconds", strconv.FormatInt(p.PeriodSeconds, 10)),
+		module.Attr("funding_holder", holder))
+	return nil
+}
+
+// Enrol enrols a recipient on a programme.
+func (k Keeper) Enrol(ctx module.Context, signer *agencyv1.Account, m *benefitsv1.MsgEnrol) error {
+	kv := ctx.Store
+	p, err := k.Programme(kv, m.Programme)
+	if err != nil {
+		return err
+	}
+	if err := allowed(p, p.EnrolAgencies, signer, "enrol"); err != nil {
+		return err
+	}
+	if kv.Has(EnrolmentKey(m.Programme, m.Recipient)) {
+		return ErrDuplicateEnrolment.Wrapf("recipient %q is already enrolled on %q; resume or end that enrolment instead", m.Recipient, m.Programme)
+	}
+	start := m.StartUnix
+	if start == 0 {
+		start = ctx.Time.Unix()
+	}
+	if start < p.StartUnix || start >= p.EndUnix {
+		return ErrOutsideDates.Wrapf("start %d is outside programme %q's dates [%d, %d)", start, p.Id, p.StartUnix, p.EndUnix)
+	}
+	e := &benefitsv1.Enrolment{
+		Programme: m.Programme, Recipient: m.Recipient, ReceivingAccount: m.ReceivingAccount,
+		EvidenceHash: m.EvidenceHash, StartUnix: start, Status: benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE,
+		NextPeriod: firstPeriodFrom(p, start), EnrolledBy: signer.Address, EnrolledHeight: ctx.Height,
+	}
+	if err := k.saveEnrolment(kv, e); err != nil {
+		return err
+	}
+	p.Recipients++
+	if err := k.saveProgramme(kv, p); err != nil {
+		return err
+	}
+	ctx.Emit(EventEnrolled, module.Indexed("programme", p.Id), module.Indexed("recipient", e.Recipient),
+		module.Attr("receiving_account", e.ReceivingAccount), module.Attr("evidence_hash", hex.EncodeToString(e.EvidenceHash)),
+		module.Attr("start_unix", strconv.FormatInt(start, 10)))
+	return nil
+}
+
+// enrolmentFor loads an enrolment a caseworker of the signer's agency may change.
+func (k Keeper) enrolmentFor(kv store.KV, signer *agencyv1.Account, programme, recipient string) (*benefitsv1.Programme, *benefitsv1.Enrolment, error) {
+	p, err := k.Programme(kv, programme)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := allowed(p, p.EnrolAgencies, signer, "manage enrolments"); err != nil {
+		return nil, nil, err
+	}
+	e, err := k.Enrolment(kv, programme, recipient)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.Status == benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED {
+		return nil, nil, ErrEnded.Wrapf("recipient %q's enrolment on %q ended; enrol them again under a new reference", recipient, programme)
+	}
+	return p, e, nil
+}
+
+// SuspendEnrolment stops payments to a recipient until resumed.
+func (k Keeper) SuspendEnrolment(ctx module.Context, signer *agencyv1.Account, m *benefitsv1.MsgSuspendEnrolment) error {
+	_, e, err := k.enrolmentFor(ctx.Store, signer, m.Programme, m.Recipient)
+	if err != nil {
+		return err
+	}
+	if e.Status != benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
+		return ErrNotActive.Wrapf("recipient %q is already suspended", m.Recipient)
+	}
+	e.Status, e.Reason = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED, m.Reason
+	if err := k.saveEnrolment(ctx.Store, e); err != nil {
+		return err
+	}
+	ctx.Emit(EventEnrolmentSuspend, module.Indexed("programme", m.Programme), module.Indexed("recipient", m.Recipient), module.Attr("reason", m.Reason))
+	return nil
+}
+
+// ResumeEnrolment restarts payments from the first period starting now or later.
+func (k Keeper) ResumeEnrolment(ctx module.Context, signer *agencyv1.Account, m *benefitsv1.MsgResumeEnrolment) error {
+	p, e, err := k.enrolmentFor(ctx.Store, signer, m.Programme, m.Recipient)
+	if err != nil {
+		return err
+	}
+	if e.Status != benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
+		return ErrNotSuspended.Wrapf("recipient %q is not suspended", m.Recipient)
+	}
+	e.Status, e.Reason = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE, ""
+	e.NextPeriod = max(e.NextPeriod, firstPeriodFrom(p, ctx.Time.Unix()))
+	if err := k.saveEnrolment(ctx.Store, e); err != nil {
+		return err
+	}
+	ctx.Emit(EventEnrolmentResumed, module.Indexed("programme", m.Programme), module.Indexed("recipient", m.Recipient),
+		module.Attr("next_period", strconv.FormatUint(e.NextPeriod, 10)))
+	return nil
+}
+
+// EndEnrolment ends an enrolment for good; the record stays.
+func (k Keeper) EndEnrolment(ctx module.Context, signer *agencyv1.Account, m *benefitsv1.MsgEndEnrolment) error {
+	_, e, err := k.enrolmentFor(ctx.Store, signer, m.Programme, m.Recipient)
+	if err != nil {
+		return err
+	}
+	e.Status, e.Reason, e.EndUnix = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED, m.Reason, ctx.Time.Unix()
+	if err := k.saveEnrolment(ctx.Store, e); err != nil {
+		return err
+	}
+	ctx.Emit(EventEnrolmentEnded, module.Indexed("programme", m.Programme), module.Indexed("recipient", m.Recipient), module.Attr("reason", m.Reason))
+	return nil
+}
+
+// Pay makes a one-off payment to an active recipient, within the
+// programme's dates and the recipient's cap.
+func (k Keeper) Pay(ctx module.Context, signer *agencyv1.Account, m *benefitsv1.MsgPay) error {
+	kv := ctx.Store
+	if err := k.Funds.CheckCurrency(kv, m.Currency); err != nil {
+		return err
+	}
+	p, err := k.Programme(kv, m.Programme)
+	if err != nil {
+		return err
+	}
+	if err := allowed(p, p.PayAgencies, signer, "pay"); err != nil {
+		return err
+	}
+	if now := ctx.Time.Unix(); now < p.StartUnix || now >= p.EndUnix {
+		return ErrOutsideDates.Wrapf("block time %d is outside programme %q's dates [%d, %d)", now, p.Id, p.StartUnix, p.EndUnix)
+	}
+	e, err := k.Enrolment(kv, m.Programme, m.Recipient)
+	if err != nil {
+		return err
+	}
+	if e.Status != benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
+		return ErrNotActive.Wrapf("recipient %q is %s; only active recipients are paid", e.Recipient, statusName(e.Status))
+	}
+	if p.RecipientCap != 0 && (e.PaidTotal > p.RecipientCap || m.Amount > p.RecipientCap-e.PaidTotal) {
+		return ErrOverCap.Wrapf("recipient %q has been paid %d of the cap %d; at most %d more", e.Recipient, e.PaidTotal, p.RecipientCap, p.RecipientCap-min(e.PaidTotal, p.RecipientCap))
+	}
+	_, err = k.pay(ctx, p, e, payRequest{kind: benefitsv1.PaymentKind_PAYMENT_KIND_ONE_OFF, gross: m.Amount, reference: m.Reference, payer: signer.Address})
+	return err
+}
+
+// OpenRecovery records an overpayment within an earlier paid payment.
+func (k Keeper) OpenRecovery(ctx module.Context, signer *agencyv1.Account, m *benefitsv1.MsgOpenRecovery) error {
+	kv := ctx.Store
+	if err := k.Funds.CheckCurrency(kv, m.Currency); err != nil {
+		return err
+	}
+	pay, err := k.Payment(kv, m.Payment)
+	if err != nil {
+		return err
+	}
+	if pay.Status != benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID {
+		return ErrPaymentNotPaid.Wrapf("payment %d failed (%s); nothing was overpaid", pay.Id, pay.Reason)
+	}
+	p, err := k.Programme(kv, pay.Programme)
+	if err != nil {
+		return err
+	}
+	if err := allowed(p, p.PayAgencies, signer, "recover payments"); err != nil {
+		return err
+	}
+	var claimed uint64
+	store.IteratePrefix(kv, payRecoveryPrefix(pay.Id), func(key, _ []byte) bool {
+		if r, err := k.Recovery(kv, idOf(key)); err == nil {
+			claimed += r.Amount
+		}
+		return false
+	})
+	if claimed > pay.Gross || m.Amount > pay.Gross-claimed {
+		return ErrOverRecovery.Wrapf("payment %d was %d and %d is already being recovered; at most %d more", pay.Id, pay.Gross, claimed, pay.Gross-min(claimed, pay.Gross))
+	}
+	e, err := k.Enrolment(kv, pay.Programme, pay.Recipient)
+	if err != nil {
+		return err
+	}
+	if e.OutstandingRecovery > math.MaxUint64-m.Amount {
+		return funds.ErrOverflow.Wrapf("outstanding recovery would overflow")
+	}
+	id := nextSeq(kv, keySeqRecovery)
+	r := &benefitsv1.Recovery{Id: id, Programme: pay.Programme, Recipient: pay.Recipient, Payment: pay.Id, Amount: m.Amount,
+		Status: benefitsv1.RecoveryStatus_RECOVERY_STATUS_OPEN, Reason: m.Reason, Height: ctx.Height}
+	if err := store.SetProto(kv, RecoveryKey(id), r); err != nil {
+		return err
+	}
+	kv.Set(join(payRecoveryPrefix(pay.Id), u64(id)), []byte{})
+	kv.Set(join(openRecoveryPrefix(pay.Programme, pay.Recipient), u64(id)), []byte{})
+	e.OutstandingRecovery += m.Amount
+	if err := k.saveEnrolment(kv, e); err != nil {
+		return err
+	}
+	ctx.Emit(EventRecoveryOpened, module.Indexed("recovery", strconv.FormatUint(id, 10)), module.Indexed("payment", strconv.FormatUint(pay.Id, 10)),
+		module.Indexed("programme", pay.Programme), module.Indexed("recipient", pay.Recipient), module.Attr("amount", strconv.FormatUint(m.Amount, 10)))
+	return nil
+}
+
+// RecordRepayment records money the recipient repaid towards a recovery:
+// it enters the ledger as revenue into the programme's fund, with the
+// recovery as its trace root's reference.
+func (k Keeper) RecordRepayment(ctx module.Context, signer *agencyv1.Account, m *benefitsv1.MsgRecordRepayment) error {
+	kv := ctx.Store
+	if err := k.Funds.CheckCurrency(kv, m.Currency); err != nil {
+		return err
+	}
+	r, err := k.Recovery(kv, m.Recovery)
+	if err != nil {
+		return err
+	}
+	if r.Status != benefitsv1.RecoveryStatus_RECOVERY_STATUS_OPEN {
+		return ErrRecovered.Wrapf("recovery %d is recovered in full", r.Id)
+	}
+	if owed := r.Amount - r.Recovered; m.Amount > owed {
+		return ErrOverRecovery.Wrapf("recovery %d has %d outstanding; record at most that", r.Id, owed)
+	}
+	mv, err := k.Funds.CreditRevenue(ctx, funds.ProgrammeHolder(r.Programme), m.Amount, "benefits-repayment", "recovery/"+strconv.FormatUint(r.Id, 10)+"/"+m.BankReference)
+	if err != nil {
+		return err
+	}
+	mvID, _ := funds.ParseID(mv)
+	if err := recoverStep(kv, r, m.Amount, &benefitsv1.RecoveryStep{Movement: mvID, BankReference: m.BankReference, Height: ctx.Height}); err != nil {
+		return err
+	}
+	e, err := k.Enrolment(kv, r.Programme, r.Recipient)
+	if err != nil {
+		return err
+	}
+	e.OutstandingRecovery -= m.Amount
+	if err := k.saveEnrolment(kv, e); err != nil {
+		return err
+	}
+	p, err := k.Programme(kv, r.Programme)
+	if err != nil {
+		return err
+	}
+	p.RecoveredTotal += m.Amount
+	if err := k.saveProgramme(kv, p); err != nil {
+		return err
+	}
+	ctx.Emit(EventRepaymentRecorded, module.Indexed("recovery", strconv.FormatUint(r.Id, 10)), module.Indexed("movement", mv),
+		module.Attr("amount", strconv.FormatUint(m.Amount, 10)), module.Attr("bank_reference", m.BankReference))
+	return nil
+}
+
+// recoverStep applies amount to a recovery: the step is recorded and a
+// recovery paid in full is closed. The caller moves the enrolment's and
+// programme's totals.
+func recoverStep(kv store.KV, r *benefitsv1.Recovery, amount uint64, step *benefitsv1.RecoveryStep) error {
+	var n uint32
+	store.ReverseIteratePrefix(kv, RecoveryStepsPrefix(r.Id), func(key, _ []byte) bool {
+		n = binary.BigEndian.Uint32(key[len(key)-4:]) + 1
+		return true
+	})
+	step.Recovery, step.Amount = r.Id, amount
+	if err := store.SetProto(kv, recoveryStepKey(r.Id, n), step); err != nil {
+		return err
+	}
+	r.Recovered += amount
+	if r.Recovered == r.Amount {
+		r.Status = benefitsv1.RecoveryStatus_RECOVERY_STATUS_RECOVERED
+		kv.Delete(join(openRecoveryPrefix(r.Programme, r.Recipient), u64(r.Id)))
+	}
+	return store.SetProto(kv, RecoveryKey(r.Id), r)
+}
+
+func statusName(s benefitsv1.EnrolmentStatus) string {
+	switch s {
+	case benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE:
+		return "active"
+	case benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED:
+		return "suspended"
+	case benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED:
+		return "ended"
+	}
+	return "unknown"
+}

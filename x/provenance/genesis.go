@@ -1,0 +1,53 @@
+package provenance
+
+import (
+	"slices"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	"github.com/tallyledger/tally/store"
+)
+
+// InitGenesis writes the module's parameters and the accreditations in
+// force from the first block. A missing provenance section takes the
+// defaults. Each accreditation must name an active inspector and an active
+// regulator of the same agency, so genesis obeys the rules messages do.
+func (k Keeper) InitGenesis(kv store.KV, g *provenancev1.Genesis) error {
+	p := DefaultParams()
+	if g != nil && g.Params != nil {
+		p = g.Params
+	}
+	if err := ValidateParams(p); err != nil {
+		return err
+	}
+	if err := store.SetProto(kv, keyParams, p); err != nil {
+		return err
+	}
+	if g == nil {
+		return nil
+	}
+	for i, a := range g.Accreditations {
+		if err := validateAddress("inspector", a.GetInspector()); err != nil {
+			return ErrInvalidGenesis.Wrapf("accreditation %d: %v", i, err)
+		}
+		insp, err := k.accounts.Account(kv, a.Inspector)
+		if err != nil || !slices.Contains(insp.Roles, agencyv1.Role_ROLE_INSPECTOR) {
+			return ErrInvalidGenesis.Wrapf("accreditation %d: %x is not an account holding the inspector role", i, a.Inspector)
+		}
+		reg, err := k.accounts.Account(kv, a.AccreditedBy)
+		if err != nil || !slices.Contains(reg.Roles, agencyv1.Role_ROLE_REGULATOR) || reg.AgencyId != insp.AgencyId {
+			return ErrInvalidGenesis.Wrapf("accreditation %d: accredited_by must be a regulator of agency %q", i, insp.AgencyId)
+		}
+		if kv.Has(AccreditationKey(a.Inspector)) {
+			return ErrInvalidGenesis.Wrapf("accreditation %d: inspector %x appears twice", i, a.Inspector)
+		}
+		rec := &provenancev1.Accreditation{
+			Inspector: slices.Clone(a.Inspector), AgencyId: insp.AgencyId, AccreditedBy: slices.Clone(a.AccreditedBy),
+			Active: true, Serial: 1,
+		}
+		if err := store.SetProto(kv, AccreditationKey(a.Inspector), rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
