@@ -406,7 +406,7 @@ func TestProvenanceRefusalsLeaveStateUntouched(t *testing.T) {
 		{"split of a destroyed item", func(c *chain) { reg(c); c.ok(c.tx(pvFarmer, retire(milk, pv.ItemStatus_ITEM_STATUS_DESTROYED))) }, pvFarmer, split(milk, 50, 50), provenance.ErrItemNotActive, "destroyed"},
 		{"offer of a recalled item", func(c *chain) { reg(c); c.ok(c.tx(pvRegulator, recall("R-9", milk))) }, pvFarmer, offer(milk, pvKitchen, 0), provenance.ErrItemRecalled, "R-9"},
 		{"retire a recalled item", func(c *chain) { reg(c); c.ok(c.tx(pvRegulator, recall("R-9", milk))) }, pvFarmer, retire(milk, pv.ItemStatus_ITEM_STATUS_CONSUMED), provenance.ErrItemRecalled, ""},
-		{"accept of a recalled item", func(c *chain) { offered(c); c.ok(c.tx(pvRegulator, recall("R-9", milk))) }, pvKitchen, accept(milk), provenance.ErrItemRecalled, "cancelled"},
+		{"accept of a recalled item", func(c *chain) { offered(c); c.ok(c.tx(pvRegulator, recall("R-9", milk))) }, pvKitchen, accept(milk), provenance.ErrItemRecalled, "offer was cancelled"},
 		{"merge of different products", both, pvFarmer, merge("lot:mix", milk, "lot:cream"), provenance.ErrMismatchedInputs, "like with like"},
 		{"merge into an existing id", func(c *chain) { both(c); c.ok(c.tx(pvFarmer, register("lot:milk2", 5, "milk"))) }, pvFarmer, merge("lot:cream", milk, "lot:milk2"), provenance.ErrDuplicateItem, "lot:cream"},
 		{"transform into an existing id", both, pvFarmer, transform("lot:cream", 1, milk), provenance.ErrDuplicateItem, "lot:cream"},

@@ -61,14 +61,14 @@ func BenchmarkTaxReceipts(b *testing.B) {
 	c.block()
 
 	start := time.Now()
-	heavy := payerRef("bench/heavy")
+	heavy := taxPayerRef("bench/heavy")
 	k := tax.NewKeeper(funds.Keeper{Agency: agency.Keeper{}}, funds.AgencyHolder)
 	collector := &agencyv1.Account{Address: taxCollector.addr, AgencyId: agTax, Roles: []agencyv1.Role{roleTaxCollector}}
 	for done := 0; done < prefill; {
 		h := c.height + 1
 		ctx := module.NewContext(st, h, blockTime(h), testChainID, nil)
 		for end := min(done+taxPrefillBatch, prefill); done < end; done++ {
-			payer, q := payerRef(strconv.Itoa(done%taxBenchPayers)), done/taxBenchPayers
+			payer, q := taxPayerRef(strconv.Itoa(done%taxBenchPayers)), done/taxBenchPayers
 			if done < heavyReceipts {
 				payer, q = heavy, done%heavyQuarters
 			}
@@ -83,7 +83,7 @@ func BenchmarkTaxReceipts(b *testing.B) {
 	b.Logf("prefilled %d receipts in %s (%.0f receipts/s through the keeper)", prefill, time.Since(start).Round(time.Millisecond), float64(prefill)/time.Since(start).Seconds())
 
 	for _, size := range []int{1000} {
-		b.Run(fmt.Sprintf("issue/txs=%d/checked", size), func(b *testing.B) { benchIssue(b, c, size) })
+		b.Run(fmt.Sprintf("issue/txs=%d/checked", size), func(b *testing.B) { taxBenchIssue(b, c, size) })
 	}
 	clearance, err := proto.Marshal(&taxv1.ClearanceRequest{Taxpayer: heavy, TaxType: "VAT", FromPeriod: "2016-Q1", ToPeriod: "2025-Q4"})
 	require.NoError(b, err)
@@ -93,7 +93,7 @@ func BenchmarkTaxReceipts(b *testing.B) {
 			require.NoError(b, err)
 			require.Zero(b, res.Code, res.Log)
 		}
-		list, h, check := c.proved(app.PathTaxClearance, clearance)
+		list, h, check := c.taxProved(app.PathTaxClearance, clearance)
 		s, err := tax.DecodeClearance(&taxv1.ClearanceRequest{Taxpayer: heavy, TaxType: "VAT", FromPeriod: "2016-Q1", ToPeriod: "2025-Q4"}, h, list, check)
 		require.NoError(b, err)
 		require.True(b, s.Covered)
@@ -109,7 +109,7 @@ func BenchmarkTaxReceipts(b *testing.B) {
 	})
 }
 
-func benchIssue(b *testing.B, c *chain, size int) {
+func taxBenchIssue(b *testing.B, c *chain, size int) {
 	b.StopTimer()
 	var elapsed time.Duration
 	for i := 0; i < b.N; i++ {
@@ -117,7 +117,7 @@ func benchIssue(b *testing.B, c *chain, size int) {
 		txs := make([][]byte, size)
 		for j := range txs {
 			c.nonce++
-			m := issueReceipt("VAT", payerRef(strconv.Itoa(j*7919%taxBenchPayers)), "2026-Q1", uint64(100+j), fmt.Sprintf("B-%d-%d", h, j))
+			m := taxIssue("VAT", taxPayerRef(strconv.Itoa(j*7919%taxBenchPayers)), "2026-Q1", uint64(100+j), fmt.Sprintf("B-%d-%d", h, j))
 			txs[j] = signTx(b, client.TxOptions{Signer: taxCollector.addr, Nonce: c.nonce, TimeoutHeight: uint64(h) + 50}, taxCollector, m)
 			res, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: txs[j]})
 			require.NoError(b, err)

@@ -27,29 +27,29 @@ import (
 // Accounts the tax tests add to the test genesis: a clearing bank with a
 // collector, and a second Revenue collector nobody has authorised.
 var (
-	bankAdmin     = keyFor("bank/admin")
-	bankCollector = keyFor("bank/collector")
+	taxBankAdmin     = keyFor("bank/admin")
+	taxBankCollector = keyFor("bank/collector")
 	taxCollector2 = keyFor("tax/collector2")
 )
 
-const agBank = "bank"
+const agTaxBank = "bank"
 
 // taxGenesis is the test genesis plus a bank, and a tax registry owned by
 // the tax authority: VAT (quarterly) credited to the Treasury, with the
 // tax authority's collector and the bank's collector authorised for it.
 func taxGenesis() *appv1.GenesisState {
 	g := testGenesis()
-	g.Agency.Agencies = append(g.Agency.Agencies, &agencyv1.Agency{Id: agBank, Name: "Clearing Bank", Kind: agencyv1.Kind_KIND_BANK})
+	g.Agency.Agencies = append(g.Agency.Agencies, &agencyv1.Agency{Id: agTaxBank, Name: "Clearing Bank", Kind: agencyv1.Kind_KIND_BANK})
 	g.Agency.Accounts = append(g.Agency.Accounts,
-		&agencyv1.Account{PubKey: bankAdmin.pub, AgencyId: agBank, Roles: []agencyv1.Role{roleAdmin}},
-		&agencyv1.Account{PubKey: bankCollector.pub, AgencyId: agBank, Roles: []agencyv1.Role{roleTaxCollector}},
+		&agencyv1.Account{PubKey: taxBankAdmin.pub, AgencyId: agTaxBank, Roles: []agencyv1.Role{roleAdmin}},
+		&agencyv1.Account{PubKey: taxBankCollector.pub, AgencyId: agTaxBank, Roles: []agencyv1.Role{roleTaxCollector}},
 		&agencyv1.Account{PubKey: taxCollector2.pub, AgencyId: agTax, Roles: []agencyv1.Role{roleTaxCollector}},
 	)
 	g.Tax = &taxv1.Genesis{
 		TaxTypes: []*taxv1.TaxType{{Code: "VAT", Name: "Value added tax", Authority: agTax, RevenueAgency: agTreasury, PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER}},
 		Authorisations: []*taxv1.Authorisation{
 			{Collector: taxCollector.addr, TaxType: "VAT", Active: true},
-			{Collector: bankCollector.addr, TaxType: "VAT", Active: true},
+			{Collector: taxBankCollector.addr, TaxType: "VAT", Active: true},
 		},
 	}
 	return g
@@ -63,42 +63,42 @@ func newTaxChain(tb testing.TB) *chain {
 	return c
 }
 
-func payerRef(name string) []byte { h := sha256.Sum256([]byte("payer/" + name)); return h[:] }
+func taxPayerRef(name string) []byte { h := sha256.Sum256([]byte("payer/" + name)); return h[:] }
 
 // Tax messages.
 
-func registerTaxType(code, revenue string, kind taxv1.PeriodKind) *txv1.Msg {
+func taxRegisterType(code, revenue string, kind taxv1.PeriodKind) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_RegisterTaxType{RegisterTaxType: &taxv1.MsgRegisterTaxType{Code: code, Name: code + " tax", RevenueAgency: revenue, PeriodKind: kind}}}
 }
 
-func authoriseCollector(addr []byte, taxType string) *txv1.Msg {
+func taxAuthorise(addr []byte, taxType string) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_AuthoriseCollector{AuthoriseCollector: &taxv1.MsgAuthoriseCollector{Collector: addr, TaxType: taxType}}}
 }
 
-func withdrawCollector(addr []byte, taxType string) *txv1.Msg {
+func taxWithdraw(addr []byte, taxType string) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_WithdrawCollector{WithdrawCollector: &taxv1.MsgWithdrawCollector{Collector: addr, TaxType: taxType}}}
 }
 
-func issueReceipt(taxType string, payer []byte, period string, amount uint64, bankRef string) *txv1.Msg {
+func taxIssue(taxType string, payer []byte, period string, amount uint64, bankRef string) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: taxType, Taxpayer: payer, Period: period, Amount: amount, BankReference: bankRef}}}
 }
 
-func correctReceipt(id string, amount uint64, period string) *txv1.Msg {
+func taxCorrect(id string, amount uint64, period string) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_CorrectReceipt{CorrectReceipt: &taxv1.MsgCorrectReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: amount, Period: period}}}
 }
 
-func refundReceipt(id string, amount uint64) *txv1.Msg {
+func taxRefund(id string, amount uint64) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_RefundReceipt{RefundReceipt: &taxv1.MsgRefundReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_OVERPAYMENT, Amount: amount}}}
 }
 
-func cancelReceipt(id string) *txv1.Msg {
+func taxCancel(id string) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_CancelReceipt{CancelReceipt: &taxv1.MsgCancelReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_PAYMENT_REVERSED}}}
 }
 
 // proved queries path at the last committed height with proofs, and
 // returns the answer's ProvedList and a checker of its entries against the
 // app hash committed at that height.
-func (c *chain) proved(path string, data []byte) (*appv1.ProvedList, int64, tax.CheckEntry) {
+func (c *chain) taxProved(path string, data []byte) (*appv1.ProvedList, int64, tax.CheckEntry) {
 	c.tb.Helper()
 	res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data, Prove: true})
 	require.NoError(c.tb, err)
@@ -116,25 +116,25 @@ func (c *chain) proved(path string, data []byte) (*appv1.ProvedList, int64, tax.
 	}
 }
 
-func (c *chain) receipt(id string) *tax.ReceiptAnswer {
+func (c *chain) taxReceipt(id string) *tax.ReceiptAnswer {
 	c.tb.Helper()
-	list, _, check := c.proved(app.PathTaxReceipt, []byte(id))
+	list, _, check := c.taxProved(app.PathTaxReceipt, []byte(id))
 	ans, err := tax.DecodeReceipt(id, list, check)
 	require.NoError(c.tb, err)
 	return ans
 }
 
-func (c *chain) clearance(req *taxv1.ClearanceRequest) *tax.Statement {
+func (c *chain) taxClearance(req *taxv1.ClearanceRequest) *tax.Statement {
 	c.tb.Helper()
 	data, err := proto.Marshal(req)
 	require.NoError(c.tb, err)
-	list, h, check := c.proved(app.PathTaxClearance, data)
+	list, h, check := c.taxProved(app.PathTaxClearance, data)
 	s, err := tax.DecodeClearance(req, h, list, check)
 	require.NoError(c.tb, err)
 	return s
 }
 
-func (c *chain) fundsBalance(agencyID string) uint64 {
+func (c *chain) taxFundsBalance(agencyID string) uint64 {
 	c.tb.Helper()
 	res := c.query(app.PathFundsBalance, []byte(funds.AgencyHolder(agencyID)))
 	if isCode(res.Codespace, res.Code, app.ErrNotFound) {
@@ -146,7 +146,7 @@ func (c *chain) fundsBalance(agencyID string) uint64 {
 	return b.Amount
 }
 
-func (c *chain) requireFundsConserved() {
+func (c *chain) taxRequireFundsConserved() {
 	c.tb.Helper()
 	res := c.query(app.PathFundsInvariants, nil)
 	require.Zero(c.tb, res.Code, res.Log)
@@ -173,9 +173,9 @@ func (c *chain) taxState() map[string]string {
 // that are not tax authorities hold the role but are refused by the
 // handler (tax/2).
 func TestTaxPermissions(t *testing.T) {
-	everyone := []testKey{treasuryAdmin, treasuryAdmin2, treasuryClerk, taxAdmin, taxCollector, regAdmin, regInspector, bankAdmin, bankCollector, taxCollector2}
+	everyone := []testKey{treasuryAdmin, treasuryAdmin2, treasuryClerk, taxAdmin, taxCollector, regAdmin, regInspector, taxBankAdmin, taxBankCollector, taxCollector2}
 	issued := func(c *chain) {
-		requireOK(t, c.block(c.tx(taxCollector, issueReceipt("VAT", payerRef("p"), "2026-Q1", 1_000, "PERM-1"))).TxResults[0])
+		requireOK(t, c.block(c.tx(taxCollector, taxIssue("VAT", taxPayerRef("p"), "2026-Q1", 1_000, "PERM-1"))).TxResults[0])
 	}
 	for _, tt := range []struct {
 		name    string
@@ -185,13 +185,13 @@ func TestTaxPermissions(t *testing.T) {
 		allowed testKey
 		event   string
 	}{
-		{"register tax type", nil, registerTaxType("PAYE", agTreasury, taxv1.PeriodKind_PERIOD_KIND_MONTH), roleAdmin, taxAdmin, tax.EventTaxTypeRegistered},
-		{"authorise collector", nil, authoriseCollector(taxCollector2.addr, "VAT"), roleAdmin, taxAdmin, tax.EventCollectorAuthorised},
-		{"withdraw collector", nil, withdrawCollector(bankCollector.addr, "VAT"), roleAdmin, taxAdmin, tax.EventCollectorWithdrawn},
-		{"issue receipt", nil, issueReceipt("VAT", payerRef("p"), "2026-Q1", 1_000, "PERM-2"), roleTaxCollector, bankCollector, tax.EventReceiptIssued},
-		{"correct receipt", issued, correctReceipt("TAX-000001", 1_200, ""), roleTaxCollector, taxCollector, tax.EventReceiptAmended},
-		{"refund receipt", issued, refundReceipt("TAX-000001", 100), roleTaxCollector, taxCollector, tax.EventReceiptAmended},
-		{"cancel receipt", issued, cancelReceipt("TAX-000001"), roleTaxCollector, taxCollector, tax.EventReceiptAmended},
+		{"register tax type", nil, taxRegisterType("PAYE", agTreasury, taxv1.PeriodKind_PERIOD_KIND_MONTH), roleAdmin, taxAdmin, tax.EventTaxTypeRegistered},
+		{"authorise collector", nil, taxAuthorise(taxCollector2.addr, "VAT"), roleAdmin, taxAdmin, tax.EventCollectorAuthorised},
+		{"withdraw collector", nil, taxWithdraw(taxBankCollector.addr, "VAT"), roleAdmin, taxAdmin, tax.EventCollectorWithdrawn},
+		{"issue receipt", nil, taxIssue("VAT", taxPayerRef("p"), "2026-Q1", 1_000, "PERM-2"), roleTaxCollector, taxBankCollector, tax.EventReceiptIssued},
+		{"correct receipt", issued, taxCorrect("TAX-000001", 1_200, ""), roleTaxCollector, taxCollector, tax.EventReceiptAmended},
+		{"refund receipt", issued, taxRefund("TAX-000001", 100), roleTaxCollector, taxCollector, tax.EventReceiptAmended},
+		{"cancel receipt", issued, taxCancel("TAX-000001"), roleTaxCollector, taxCollector, tax.EventReceiptAmended},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTaxChain(t)
@@ -235,14 +235,14 @@ func TestTaxPermissions(t *testing.T) {
 // invariant are as expected, and each step emits its event.
 func TestTaxAmendmentChainOverABCI(t *testing.T) {
 	c := newTaxChain(t)
-	payer := payerRef("alice")
-	res := c.block(c.tx(bankCollector, issueReceipt("VAT", payer, "2026-Q1", 10_000, "BACS-0001"))).TxResults[0]
+	payer := taxPayerRef("alice")
+	res := c.block(c.tx(taxBankCollector, taxIssue("VAT", payer, "2026-Q1", 10_000, "BACS-0001"))).TxResults[0]
 	requireOK(t, res)
 	ev := attrs(event(t, res.Events, tax.EventReceiptIssued))
 	require.Equal(t, "TAX-000001", ev["receipt"].Value)
 	require.True(t, ev["receipt"].Index)
 	require.Equal(t, agTax, ev["agency"].Value)
-	require.Equal(t, bankCollector.hex(), ev["address"].Value)
+	require.Equal(t, taxBankCollector.hex(), ev["address"].Value)
 	require.Equal(t, "10000", ev["amount"].Value)
 	event(t, res.Events, funds.EventRevenueCredit)
 
@@ -253,9 +253,9 @@ func TestTaxAmendmentChainOverABCI(t *testing.T) {
 		net    uint64
 		kind   string
 	}{
-		{taxCollector, correctReceipt("TAX-000001", 12_000, ""), taxv1.Status_STATUS_CORRECTED, 12_000, "correction"},
-		{taxCollector, refundReceipt("TAX-000001", 2_500), taxv1.Status_STATUS_PARTIALLY_REFUNDED, 9_500, "refund"},
-		{taxCollector, cancelReceipt("TAX-000001"), taxv1.Status_STATUS_CANCELLED, 0, "cancellation"},
+		{taxCollector, taxCorrect("TAX-000001", 12_000, ""), taxv1.Status_STATUS_CORRECTED, 12_000, "correction"},
+		{taxCollector, taxRefund("TAX-000001", 2_500), taxv1.Status_STATUS_PARTIALLY_REFUNDED, 9_500, "refund"},
+		{taxCollector, taxCancel("TAX-000001"), taxv1.Status_STATUS_CANCELLED, 0, "cancellation"},
 	} {
 		res := c.block(c.tx(step.signer, step.msg)).TxResults[0]
 		requireOK(t, res)
@@ -263,22 +263,22 @@ func TestTaxAmendmentChainOverABCI(t *testing.T) {
 		require.Equal(t, step.kind, ev["kind"].Value)
 		require.Equal(t, tax.StatusName(step.status), ev["status"].Value)
 		require.Equal(t, strconv.FormatUint(step.net, 10), ev["net_after"].Value)
-		ans := c.receipt("TAX-000001")
+		ans := c.taxReceipt("TAX-000001")
 		require.True(t, ans.Found)
 		require.Equal(t, step.status, ans.State.Status, step.kind)
 		require.Equal(t, step.net, ans.State.Net, step.kind)
 		require.Equal(t, uint64(10_000), ans.Receipt.Amount, "the receipt record never changes")
-		require.Equal(t, step.net, c.fundsBalance(agTreasury), "treasury balance after %s", step.kind)
-		c.requireFundsConserved()
+		require.Equal(t, step.net, c.taxFundsBalance(agTreasury), "treasury balance after %s", step.kind)
+		c.taxRequireFundsConserved()
 	}
-	ans := c.receipt("TAX-000001")
+	ans := c.taxReceipt("TAX-000001")
 	require.Len(t, ans.Amendments, 3)
 	require.Equal(t, "TAX-000001/3", ans.Amendments[2].Id)
 	require.Equal(t, uint64(9_500), ans.Amendments[2].NetBefore)
 
 	// Amending a cancelled receipt is refused; only the nonce is spent.
 	before := c.taxState()
-	res = c.block(c.tx(taxCollector, refundReceipt("TAX-000001", 1))).TxResults[0]
+	res = c.block(c.tx(taxCollector, taxRefund("TAX-000001", 1))).TxResults[0]
 	requireCode(t, tax.ErrReceiptCancelled, res.Codespace, res.Code, res.Log, "issue a new receipt instead")
 	require.Equal(t, before, c.taxState())
 }
@@ -288,11 +288,11 @@ func TestTaxAmendmentChainOverABCI(t *testing.T) {
 // stateful ones fail in the block spending only the transaction's nonce
 // (keys under tx/, the replay protection).
 func TestTaxRefusalsChangeNothing(t *testing.T) {
-	payer := payerRef("bob")
+	payer := taxPayerRef("bob")
 	setup := func(c *chain) {
-		requireOK(t, c.block(c.tx(taxCollector, issueReceipt("VAT", payer, "2026-Q1", 500, "DUP-1"))).TxResults[0])
-		requireOK(t, c.block(c.tx(taxCollector, issueReceipt("VAT", payer, "2026-Q2", 300, "DUP-2"))).TxResults[0])
-		requireOK(t, c.block(c.tx(taxCollector, cancelReceipt("TAX-000002"))).TxResults[0])
+		requireOK(t, c.block(c.tx(taxCollector, taxIssue("VAT", payer, "2026-Q1", 500, "DUP-1"))).TxResults[0])
+		requireOK(t, c.block(c.tx(taxCollector, taxIssue("VAT", payer, "2026-Q2", 300, "DUP-2"))).TxResults[0])
+		requireOK(t, c.block(c.tx(taxCollector, taxCancel("TAX-000002"))).TxResults[0])
 	}
 	for _, tt := range []struct {
 		name      string
@@ -301,17 +301,17 @@ func TestTaxRefusalsChangeNothing(t *testing.T) {
 		want      *module.Error
 		stateless bool
 	}{
-		{"unauthorised collector", taxCollector2, issueReceipt("VAT", payer, "2026-Q1", 1, "N-1"), tax.ErrUnauthorisedCollector, false},
-		{"unknown tax type", taxCollector, issueReceipt("PAYE", payer, "2026-01", 1, "N-1"), tax.ErrUnknownTaxType, false},
-		{"period of the wrong kind", taxCollector, issueReceipt("VAT", payer, "2026", 1, "N-1"), tax.ErrWrongPeriodKind, false},
-		{"malformed period", taxCollector, issueReceipt("VAT", payer, "2026-Q7", 1, "N-1"), tax.ErrInvalidPeriod, true},
-		{"zero amount", taxCollector, issueReceipt("VAT", payer, "2026-Q1", 0, "N-1"), tax.ErrInvalidAmount, true},
-		{"duplicate bank reference", taxCollector, issueReceipt("VAT", payer, "2026-Q3", 1, "DUP-1"), tax.ErrDuplicatePayment, false},
-		{"amendment of an unknown receipt", taxCollector, refundReceipt("TAX-000099", 1), tax.ErrUnknownReceipt, false},
-		{"amendment by a different authority", bankCollector, refundReceipt("TAX-000001", 1), tax.ErrAmendOtherAuthority, false},
-		{"refund larger than the net amount", taxCollector, refundReceipt("TAX-000001", 501), tax.ErrRefundTooLarge, false},
-		{"amendment of a cancelled receipt", taxCollector, correctReceipt("TAX-000002", 1, ""), tax.ErrReceiptCancelled, false},
-		{"malformed receipt id", taxCollector, refundReceipt("TAX-2", 1), tax.ErrInvalidReceiptID, true},
+		{"unauthorised collector", taxCollector2, taxIssue("VAT", payer, "2026-Q1", 1, "N-1"), tax.ErrUnauthorisedCollector, false},
+		{"unknown tax type", taxCollector, taxIssue("PAYE", payer, "2026-01", 1, "N-1"), tax.ErrUnknownTaxType, false},
+		{"period of the wrong kind", taxCollector, taxIssue("VAT", payer, "2026", 1, "N-1"), tax.ErrWrongPeriodKind, false},
+		{"malformed period", taxCollector, taxIssue("VAT", payer, "2026-Q7", 1, "N-1"), tax.ErrInvalidPeriod, true},
+		{"zero amount", taxCollector, taxIssue("VAT", payer, "2026-Q1", 0, "N-1"), tax.ErrInvalidAmount, true},
+		{"duplicate bank reference", taxCollector, taxIssue("VAT", payer, "2026-Q3", 1, "DUP-1"), tax.ErrDuplicatePayment, false},
+		{"amendment of an unknown receipt", taxCollector, taxRefund("TAX-000099", 1), tax.ErrUnknownReceipt, false},
+		{"amendment by a different authority", taxBankCollector, taxRefund("TAX-000001", 1), tax.ErrAmendOtherAuthority, false},
+		{"refund larger than the net amount", taxCollector, taxRefund("TAX-000001", 501), tax.ErrRefundTooLarge, false},
+		{"amendment of a cancelled receipt", taxCollector, taxCorrect("TAX-000002", 1, ""), tax.ErrReceiptCancelled, false},
+		{"malformed receipt id", taxCollector, taxRefund("TAX-2", 1), tax.ErrInvalidReceiptID, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTaxChain(t)
@@ -347,34 +347,34 @@ func TestTaxRefusalsChangeNothing(t *testing.T) {
 // so a node cannot hide a period, and tampering with any value is caught.
 func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 	c := newTaxChain(t)
-	alice, bob := payerRef("alice"), payerRef("bob")
+	alice, bob := taxPayerRef("alice"), taxPayerRef("bob")
 	var txs [][]byte
 	for i, p := range []string{"2025-Q3", "2025-Q4", "2026-Q2"} {
-		txs = append(txs, c.tx(taxCollector, issueReceipt("VAT", alice, p, uint64(1_000*(i+1)), "A-"+p)))
+		txs = append(txs, c.tx(taxCollector, taxIssue("VAT", alice, p, uint64(1_000*(i+1)), "A-"+p)))
 	}
-	txs = append(txs, c.tx(bankCollector, issueReceipt("VAT", bob, "2026-Q1", 77, "B-1")))
+	txs = append(txs, c.tx(taxBankCollector, taxIssue("VAT", bob, "2026-Q1", 77, "B-1")))
 	for _, r := range c.block(txs...).TxResults {
 		requireOK(t, r)
 	}
-	requireOK(t, c.block(c.tx(taxCollector, issueReceipt("VAT", alice, "2026-Q1", 400, "A-late")), c.tx(taxCollector, refundReceipt("TAX-000002", 500))).TxResults[1])
+	requireOK(t, c.block(c.tx(taxCollector, taxIssue("VAT", alice, "2026-Q1", 400, "A-late")), c.tx(taxCollector, taxRefund("TAX-000002", 500))).TxResults[1])
 
-	ans := c.receipt("TAX-000002")
+	ans := c.taxReceipt("TAX-000002")
 	require.True(t, ans.Found)
 	require.Equal(t, taxv1.Status_STATUS_PARTIALLY_REFUNDED, ans.State.Status)
 	require.Equal(t, uint64(1_500), ans.State.Net)
 
-	absent := c.receipt("TAX-000999")
+	absent := c.taxReceipt("TAX-000999")
 	require.False(t, absent.Found)
-	absentOther := c.receipt("NOBODY-000001")
+	absentOther := c.taxReceipt("NOBODY-000001")
 	require.False(t, absentOther.Found)
 
-	s := c.clearance(&taxv1.ClearanceRequest{Taxpayer: alice, TaxType: "VAT", FromPeriod: "2025-Q3", ToPeriod: "2026-Q2"})
+	s := c.taxClearance(&taxv1.ClearanceRequest{Taxpayer: alice, TaxType: "VAT", FromPeriod: "2025-Q3", ToPeriod: "2026-Q2"})
 	require.True(t, s.Covered, s.String())
 	require.Equal(t, uint64(1_000+1_500+400+3_000), s.Net)
 	require.Equal(t, c.height, s.Height)
 	require.Equal(t, "taxpayer "+tax.TaxpayerHex(alice)+" has receipts for tax type VAT covering periods 2025-Q3 to 2026-Q2, net total 5900, as of height "+strconv.FormatInt(c.height, 10), s.String())
 
-	s = c.clearance(&taxv1.ClearanceRequest{Taxpayer: bob, TaxType: "VAT", FromPeriod: "2025-Q4", ToPeriod: "2026-Q2"})
+	s = c.taxClearance(&taxv1.ClearanceRequest{Taxpayer: bob, TaxType: "VAT", FromPeriod: "2025-Q4", ToPeriod: "2026-Q2"})
 	require.False(t, s.Covered)
 	require.Equal(t, []string{"2025-Q4", "2026-Q2"}, s.Missing)
 	require.Equal(t, uint64(77), s.Net)
@@ -383,7 +383,7 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 	req := &taxv1.ClearanceRequest{Taxpayer: alice, TaxType: "VAT", FromPeriod: "2025-Q3", ToPeriod: "2026-Q2"}
 	data, err := proto.Marshal(req)
 	require.NoError(t, err)
-	list, h, check := c.proved(app.PathTaxClearance, data)
+	list, h, check := c.taxProved(app.PathTaxClearance, data)
 	forged := proto.Clone(list).(*appv1.ProvedList)
 	bigger, _ := proto.Marshal(&taxv1.Total{Receipts: 1, Collected: 9_999, Net: 9_999})
 	forged.Entries[1].Value = bigger
@@ -399,7 +399,7 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 	require.Error(t, err)
 
 	// A receipt answer with an amendment left out is refused.
-	rl, _, rcheck := c.proved(app.PathTaxReceipt, []byte("TAX-000002"))
+	rl, _, rcheck := c.taxProved(app.PathTaxReceipt, []byte("TAX-000002"))
 	rl.Entries = rl.Entries[:2]
 	_, err = tax.DecodeReceipt("TAX-000002", rl, rcheck)
 	require.ErrorContains(t, err, "has 1 amendments but the answer carries 0")
@@ -411,7 +411,7 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 		want *taxv1.Total
 	}{
 		{&taxv1.TotalRequest{TaxType: "VAT", Period: "2026-Q1"}, &taxv1.Total{Receipts: 2, Collected: 477, Net: 477}},
-		{&taxv1.TotalRequest{TaxType: "VAT", Period: "2026-Q1", Collector: bankCollector.addr}, &taxv1.Total{Receipts: 1, Collected: 77, Net: 77}},
+		{&taxv1.TotalRequest{TaxType: "VAT", Period: "2026-Q1", Collector: taxBankCollector.addr}, &taxv1.Total{Receipts: 1, Collected: 77, Net: 77}},
 		{&taxv1.TotalRequest{TaxType: "VAT", Period: "2025-Q4"}, &taxv1.Total{Receipts: 1, Collected: 2_000, Refunded: 500, Net: 1_500}},
 	} {
 		data, err := proto.Marshal(q.req)
@@ -425,6 +425,6 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 		require.NoError(t, proto.Unmarshal(res.Value, tot))
 		require.True(t, proto.Equal(q.want, tot), "%v: %v", q.req, tot)
 	}
-	require.Equal(t, uint64(1_000+1_500+400+3_000+77), c.fundsBalance(agTreasury))
-	c.requireFundsConserved()
+	require.Equal(t, uint64(1_000+1_500+400+3_000+77), c.taxFundsBalance(agTreasury))
+	c.taxRequireFundsConserved()
 }

@@ -92,11 +92,14 @@ type LightClient struct {
 	// halted holds the divergence that stopped this client: once witnesses
 	// and primary disagree, nothing more from this primary is accepted.
 	halted atomic.Pointer[Refusal]
+	// lastHash caches the hash of the header reads are pinned to.
+	lastHash atomic.Pointer[headerHash]
 }
 
 type node struct {
 	addr string
 	c    *Client
+	q    *queryHTTP // nil: queries go through c
 }
 
 // ErrNoTrustRoot is returned by NewLightClient when it has nothing to trust.
@@ -180,7 +183,7 @@ func dialNode(addr string) (*node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", addr, err)
 	}
-	return &node{addr: addr, c: &Client{RPC: rpc}}, nil
+	return &node{addr: addr, c: &Client{RPC: rpc}, q: newQueryHTTP(addr)}, nil
 }
 
 func (c *LightClient) open(ctx context.Context, primary provider.Provider, witnesses []provider.Provider, trusted lightstore.Store) error {

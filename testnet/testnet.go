@@ -183,6 +183,10 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		comet.P2P.AddrBookStrict = false // loopback peers are "non-routable" to CometBFT
 		comet.P2P.AllowDuplicateIP = true
 		comet.P2P.PersistentPeers = peersExcept(m.Nodes, i)
+		// Every peer is known and persistent, so peer exchange adds nothing;
+		// and CometBFT does not wait for its address book's last save on
+		// Stop, which races a supervisor removing or copying the folder.
+		comet.P2P.PexReactor = false
 		if opts.TimeoutCommit > 0 {
 			comet.Consensus.TimeoutCommit = opts.TimeoutCommit
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -35,6 +36,10 @@ import (
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/benefits"
+	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/provenance"
+	"github.com/tallyledger/tally/x/tax"
 )
 
 // trustRoot is what a clerk obtains out of band: a header's height and
@@ -143,6 +148,32 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 		require.Equal(t, "fsa", ag.Id)
 		_, err = lc.Key(ctx, []byte("no/such/key"), 0)
 		require.ErrorIs(t, err, client.ErrNotFound)
+	})
+	t.Run("records of the other modules", func(t *testing.T) {
+		for _, tc := range []struct {
+			path, data string
+			key        []byte
+			present    bool
+		}{
+			{app.PathFundsParams, "", funds.ParamsKey(), true},
+			{app.PathBenefitsParams, "", benefits.ParamsKey(), true},
+			{app.PathProvenanceParams, "", provenance.ParamsKey(), true},
+			{app.PathFundsMovement, "999999", funds.MovementKey(999999), false},
+			{app.PathFundsBalance, "agency:nosuchagency", funds.BalanceKey("agency:nosuchagency"), false},
+			{app.PathBenefitsPayment, "999999", benefits.PaymentKey(999999), false},
+			{app.PathProvenanceItem, "no-such-item", provenance.ItemKey("no-such-item"), false},
+			{app.PathTaxType, "NOPE", tax.TaxTypeKey("NOPE"), false},
+		} {
+			ans, err := lc.Get(ctx, tc.path, []byte(tc.data), tc.key, 0)
+			if tc.present {
+				require.NoError(t, err, tc.path)
+				require.NotEmpty(t, ans.Value, tc.path)
+			} else {
+				require.ErrorIs(t, err, client.ErrNotFound, tc.path)
+				require.Nil(t, ans.Value, tc.path)
+			}
+			requireVerifiedAgainstChain(t, ctx, net, ans.Verified)
+		}
 	})
 	t.Run("at a past height", func(t *testing.T) {
 		acc, ans, err := lc.Account(ctx, adminAddr, 3)
@@ -650,6 +681,25 @@ func BenchmarkVerifiedRead(b *testing.B) {
 			}
 		}
 	})
+	// The light client reads abci_query with encoding/json rather than
+	// CometBFT's jsonpb-based RPC client; this is the unverified read on
+	// that same transport, for a like-for-like comparison.
+	lean := leanQuery(b, strings.Replace(addr("treasury"), "tcp://", "http://", 1))
+	b.Run("unverified-same-transport", func(b *testing.B) {
+		for b.Loop() {
+			if v := lean(ctx, client.PathAccount, account); len(v) == 0 {
+				b.Fatal("no value")
+			}
+		}
+	})
+	b.Run("proof-sent-unchecked", func(b *testing.B) { // the node's share of the cost
+		for b.Loop() {
+			res, err := plain.RPC.ABCIQueryWithOptions(ctx, client.PathAccount, account, rpcclient.ABCIQueryOptions{Prove: true})
+			if err != nil || len(res.Response.Value) == 0 {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, tc := range []struct {
 		name   string
 		maxAge time.Duration
@@ -731,4 +781,30 @@ func freeBaseB(b *testing.B) int {
 	}
 	b.Fatal("no free port range")
 	return 0
+}
+
+func leanQuery(b *testing.B, url string) func(ctx context.Context, path string, data []byte) []byte {
+	hc := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 64}}
+	return func(ctx context.Context, path string, data []byte) []byte {
+		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "abci_query",
+			"params": map[string]any{"path": path, "data": hex.EncodeToString(data), "height": "0", "prove": false}})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out struct {
+			Result struct {
+				Response struct {
+					Value []byte `json:"value"`
+				} `json:"response"`
+			} `json:"result"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+			b.Fatal(err)
+		}
+		return out.Result.Response.Value
+	}
 }

@@ -2,6 +2,8 @@ package benefits
 
 import (
 	"encoding/binary"
+
+	"github.com/tallyledger/tally/store"
 )
 
 // State layout. Every record and index lives in the one IAVL tree, so each
@@ -103,10 +105,7 @@ func recoveryStepKey(recovery uint64, step uint32) []byte {
 
 func idOf(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)-8:]) }
 
-func nextSeq(kv interface {
-	Get([]byte) []byte
-	Set([]byte, []byte)
-}, key []byte) uint64 {
+func nextSeq(kv store.KV, key []byte) uint64 {
 	var n uint64
 	if b := kv.Get(key); len(b) == 8 {
 		n = binary.BigEndian.Uint64(b)

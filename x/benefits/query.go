@@ -1,6 +1,7 @@
 package benefits
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/tallyledger/tally/store"
@@ -60,24 +61,17 @@ func SplitEnrolmentArg(s string) (programme, recipient string, err error) {
 	return programme, recipient, nil
 }
 
-// Kinds of record in a payment trace, by state key.
+// Kinds of record in a payment trace, told apart by state key.
 
 // IsPaymentKey reports whether key is a payment's state key.
-func IsPaymentKey(key []byte) bool { return hasPrefix(key, prefixPayment) }
+func IsPaymentKey(key []byte) bool { return isIDKey(key, prefixPayment, 8) }
 
 // IsRecoveryKey reports whether key is a recovery's state key.
-func IsRecoveryKey(key []byte) bool { return hasPrefix(key, prefixRecovery) }
+func IsRecoveryKey(key []byte) bool { return isIDKey(key, prefixRecovery, 8) }
 
 // IsRecoveryStepKey reports whether key is a recovery step's state key.
-func IsRecoveryStepKey(key []byte) bool { return hasPrefix(key, prefixRecovStep) }
+func IsRecoveryStepKey(key []byte) bool { return isIDKey(key, prefixRecovStep, 12) }
 
-func hasPrefix(key, prefix []byte) bool {
-	return len(key) == len(prefix)+8+stepLen(prefix) && string(key[:len(prefix)]) == string(prefix)
-}
-
-func stepLen(prefix []byte) int {
-	if string(prefix) == string(prefixRecovStep) {
-		return 4
-	}
-	return 0
+func isIDKey(key, prefix []byte, idLen int) bool {
+	return len(key) == len(prefix)+idLen && bytes.HasPrefix(key, prefix)
 }

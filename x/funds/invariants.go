@@ -39,8 +39,11 @@ func (k Keeper) Invariants(kv store.KV) (*fundsv1.InvariantReport, error) {
 		if r.SumOfBalances, ok = addOK(r.SumOfBalances, b.Amount); !ok {
 			r.Problems = append(r.Problems, "sum of balances overflows")
 		}
-		var open uint64
+		var open, first uint64
 		store.IteratePrefix(kv, openPrefix(b.Holder), func(key, _ []byte) bool {
+			if first == 0 {
+				first = idFromKey(key)
+			}
 			tr := &fundsv1.Tranche{}
 			if _, ierr = store.GetProto(kv, TrancheKey(idFromKey(key)), tr); ierr != nil {
 				return true
@@ -48,6 +51,13 @@ func (k Keeper) Invariants(kv store.KV) (*fundsv1.InvariantReport, error) {
 			open += tr.Remaining
 			return false
 		})
+		var head uint64
+		if h := kv.Get(headKey(b.Holder)); len(h) == 8 {
+			head = idFromKey(h)
+		}
+		if head != first {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: oldest open tranche is %d but the head says %d", b.Holder, first, head))
+		}
 		if open != b.Amount {
 			r.Problems = append(r.Problems, fmt.Sprintf("%s: balance %d but open tranches hold %d", b.Holder, b.Amount, open))
 		}

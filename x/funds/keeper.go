@@ -191,6 +191,7 @@ func (k Keeper) move(ctx module.Context, r move) (*fundsv1.Movement, error) {
 		if src.Remaining == 0 {
 			kv.Delete(openKey(src.Holder, src.Id))
 			kv.Delete(openFromKey(src.Holder, src.FromHolder, src.Id))
+			closeHead(kv, src.Holder, src.Id)
 		}
 		if err := store.SetProto(kv, TrancheKey(src.Id), src); err != nil {
 			return nil, err
@@ -239,6 +240,17 @@ func (k Keeper) selectTranches(kv store.KV, p *fundsv1.Params, r move) ([]*funds
 		}
 		var sum uint64
 		limit := int(p.MaxTranchesPerMovement)
+		if r.onlyFrom == "" {
+			if head := kv.Get(headKey(r.from)); len(head) == 8 {
+				t, err := k.Tranche(kv, binary.BigEndian.Uint64(head))
+				if err != nil {
+					return nil, err
+				}
+				if t.Remaining >= r.amount { // the oldest tranche covers it
+					return []*fundsv1.Tranche{t}, nil
+				}
+			}
+		}
 		store.IteratePrefix(kv, prefix, func(key, _ []byte) bool {
 			if len(ids) == limit {
 				return true
@@ -262,12 +274,20 @@ func (k Keeper) selectTranches(kv store.KV, p *fundsv1.Params, r move) ([]*funds
 		}
 	}
 	out := make([]*fundsv1.Tranche, 0, len(ids))
+	var sum uint64
 	for _, id := range ids {
 		t, err := k.Tranche(kv, id)
 		if err != nil {
 			return nil, err
 		}
+		if t.Holder != r.from {
+			return nil, fmt.Errorf("tranche %d is held by %s, not %s", id, t.Holder, r.from)
+		}
+		sum += t.Remaining
 		out = append(out, t)
+	}
+	if sum < r.amount { // only exact lists can get here
+		return nil, ErrInsufficientFunds.Wrapf("the tranches named hold %d of %d at %s", sum, r.amount, r.from)
 	}
 	return out, nil
 }
@@ -279,7 +299,29 @@ func (k Keeper) newTranche(kv store.KV, holder string, root, parent, movement, a
 	_ = store.SetProto(kv, TrancheKey(id), t)
 	kv.Set(openKey(holder, id), []byte{})
 	kv.Set(openFromKey(holder, from, id), []byte{})
+	if !kv.Has(headKey(holder)) {
+		kv.Set(headKey(holder), u64(id)) // ids only grow: a new tranche is never older than the head
+	}
 	return id
+}
+
+// closeHead moves holder's head past a tranche just closed, if it was the
+// head: to the next open tranche, or nowhere.
+func closeHead(kv store.KV, holder string, closed uint64) {
+	head := kv.Get(headKey(holder))
+	if len(head) != 8 || binary.BigEndian.Uint64(head) != closed {
+		return
+	}
+	var next []byte
+	kv.Iterate(openKey(holder, closed), store.PrefixEnd(openPrefix(holder)), true, func(key, _ []byte) bool {
+		next = append([]byte(nil), key[len(key)-8:]...)
+		return true
+	})
+	if next == nil {
+		kv.Delete(headKey(holder))
+		return
+	}
+	kv.Set(headKey(holder), next)
 }
 
 func (k Keeper) addBalance(kv store.KV, holder string, amount uint64, credit bool) error {

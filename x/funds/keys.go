@@ -17,6 +17,7 @@ import (
 //	fu/m/<movement id>                         → Movement (append-only)
 //	fu/t/<tranche id>                          → Tranche
 //	fu/o/<holder> 0x00 <tranche id>            → empty: open tranches of a holder, oldest first
+//	fu/f/<holder>                              → id of the holder's oldest open tranche (absent: none)
 //	fu/u/<holder> 0x00 <from> 0x00 <tranche id> → empty: open tranches of a holder by the holder they came from
 //	fu/r/<root id><movement id><leg 2B>        → Leg: every leg of every movement under its root (trace down)
 //	fu/a/<appropriation reference>             → Appropriation
@@ -35,6 +36,7 @@ var (
 	prefixTranche    = []byte("fu/t/")
 	prefixOpen       = []byte("fu/o/")
 	prefixOpenFrom   = []byte("fu/u/")
+	prefixHead       = []byte("fu/f/")
 	prefixRootLeg    = []byte("fu/r/")
 	prefixApprop     = []byte("fu/a/")
 	prefixRootTotals = []byte("fu/rt/")
@@ -93,6 +95,10 @@ func TrancheKey(id uint64) []byte { return join(prefixTranche, u64(id)) }
 func openPrefix(holder string) []byte { return join(prefixOpen, []byte(holder), []byte{0}) }
 
 func openKey(holder string, id uint64) []byte { return join(openPrefix(holder), u64(id)) }
+
+// headKey holds a holder's oldest open tranche, so the common move — one
+// that the oldest tranche covers — reads two records and iterates nothing.
+func headKey(holder string) []byte { return join(prefixHead, []byte(holder)) }
 
 func openFromPrefix(holder, from string) []byte {
 	return join(prefixOpenFrom, []byte(holder), []byte{0}, []byte(from), []byte{0})

@@ -7,15 +7,15 @@ import (
 
 // Event types the funds module emits.
 const (
-	EventAppropriated   = "funds.appropriated"
-	EventMoved          = "funds.moved"
-	EventSettled        = "funds.settled"
-	EventRevenueCredit  = "funds.revenue_credited"
-	EventRevenueDebit   = "funds.revenue_debited"
-	EventHolderOpened   = "funds.holder_opened"
-	maxSourceBytes      = 64
-	revenueSourceReason = "source names who reports the revenue (e.g. \"tax\")"
+	EventAppropriated  = "funds.appropriated"
+	EventMoved         = "funds.moved"
+	EventSettled       = "funds.settled"
+	EventRevenueCredit = "funds.revenue_credited"
+	EventRevenueDebit  = "funds.revenue_debited"
 )
+
+// maxSourceBytes bounds the name of who reports revenue ("tax").
+const maxSourceBytes = 64
 
 // AgencyHolder is the funds holder id of an agency's own account (e.g. the
 // Treasury's revenue account): "agency:<agency id>".
@@ -74,7 +74,7 @@ func (k Keeper) checkRevenue(ctx module.Context, holder string, amount uint64, s
 		return ErrZeroAmount.Wrapf("revenue must be a positive number of minor units")
 	}
 	if source == "" || len(source) > maxSourceBytes {
-		return ErrInvalidReference.Wrapf("source must be 1 to %d bytes; %s", maxSourceBytes, revenueSourceReason)
+		return ErrInvalidReference.Wrapf("source must be 1 to %d bytes and name who reports the revenue (e.g. \"tax\")", maxSourceBytes)
 	}
 	if err := validateReference("ref", ref); err != nil {
 		return err

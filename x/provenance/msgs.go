@@ -218,7 +218,7 @@ func (k Keeper) openOfferTo(ctx module.Context, signer *agencyv1.Account, id str
 		return nil, nil, err
 	}
 	if it.Status == statusRecalled {
-		return nil, nil, ErrItemRecalled.Wrapf("item %s was recalled by order %s; its offer was cancelled", id, it.GetRecall().GetOrderId())
+		return nil, nil, ErrItemRecalled.Wrapf("item %s was recalled by order %s; custody can no longer move (any open offer was cancelled)", id, it.GetRecall().GetOrderId())
 	}
 	o, found, err := k.Offer(ctx.Store, id)
 	if err != nil {

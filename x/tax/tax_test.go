@@ -532,3 +532,21 @@ func answer(kv store.KV, keys [][]byte) *appv1.ProvedList {
 	}
 	return l
 }
+
+// A refund the revenue account can no longer cover (the money was spent)
+// is refused with the funds ledger's overdraft code, and nothing changes.
+func TestRefundOverdraftIsRefusedByTheLedger(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, e.issue(revCollector, vat(taxpayer("a"), "2026-Q1", 100, "P-1")))
+	require.NoError(t, e.run(trAdmin, func(ctx module.Context, _ *agencyv1.Account) error {
+		_, err := fundsK.DebitRevenue(ctx, funds.AgencyHolder("treasury"), 80, "test", "spent-elsewhere")
+		return err
+	}))
+	before := e.kv.WorkingHash()
+	err := e.run(revCollector, func(ctx module.Context, s *agencyv1.Account) error {
+		return k.RefundReceipt(ctx, s, &taxv1.MsgRefundReceipt{ReceiptId: "REVENUE-000001", Reason: taxv1.Reason_REASON_OVERPAYMENT, Amount: 50})
+	})
+	requireCoded(t, funds.ErrInsufficientFunds, err, "")
+	require.Equal(t, before, e.kv.WorkingHash())
+	require.Equal(t, taxv1.Status_STATUS_ISSUED, e.state("REVENUE-000001").Status)
+}

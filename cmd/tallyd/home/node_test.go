@@ -40,6 +40,9 @@ func startNode(t *testing.T, dir string, admin ed25519.PublicKey) (*home.Node, s
 	comet.RPC.ListenAddress = rpcAddr
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
+	// No peer exchange: its address book is saved by a goroutine that
+	// CometBFT does not wait for on Stop, racing the temp dir's removal.
+	comet.P2P.PexReactor = false
 	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
 	state := home.SingleAgencyState("treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, admin)
 	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-test", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -63,7 +64,15 @@ func TestNodeRunsSupplyChainAndRecallOverRPC(t *testing.T) {
 		Provenance: &pv.Genesis{Accreditations: []*pv.Accreditation{{Inspector: inspector.addr, AccreditedBy: regulator.addr}}},
 	}
 
-	dir := t.TempDir()
+	// Not t.TempDir: CometBFT may still write under config/ (the address
+	// book) just after Shutdown returns, which fails TempDir's cleanup.
+	dir, err := os.MkdirTemp("", "pv-node-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for i := 0; i < 50 && os.RemoveAll(dir) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	id, err := home.InitNode(dir, "pv-node")
 	require.NoError(t, err)
 	comet, appCfg, err := home.LoadConfigs(dir)
