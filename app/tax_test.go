@@ -29,7 +29,7 @@ import (
 var (
 	taxBankAdmin     = keyFor("bank/admin")
 	taxBankCollector = keyFor("bank/collector")
-	taxCollector2 = keyFor("tax/collector2")
+	taxCollector2    = keyFor("tax/collector2")
 )
 
 const agTaxBank = "bank"

@@ -161,7 +161,7 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 			{app.PathFundsMovement, "999999", funds.MovementKey(999999), false},
 			{app.PathFundsBalance, "agency:nosuchagency", funds.BalanceKey("agency:nosuchagency"), false},
 			{app.PathBenefitsPayment, "999999", benefits.PaymentKey(999999), false},
-			{app.PathProvenanceItem, "no-such-item", provenance.ItemKey("no-such-item"), false},
+			{app.PathProvenanceItem, "lgtin:05012345678900.NONE", provenance.ItemKey("lgtin:05012345678900.NONE"), false},
 			{app.PathTaxType, "NOPE", tax.TaxTypeKey("NOPE"), false},
 		} {
 			ans, err := lc.Get(ctx, tc.path, []byte(tc.data), tc.key, 0)

@@ -29,7 +29,8 @@ its absence), and tallyd checks it against the app hash in the header of
 the next block, after checking that header's commit against the validator
 set the node reports. Without a light client this still trusts that node
 for the validator set; 'verified_against' in the output says what was
-checked.`,
+checked. With --verify a light client checks the header too, from a trust
+root and against --witnesses: see 'tallyd verify --help'.`,
 		Aliases: []string{"q"},
 	}
 	ag := &cobra.Command{Use: "agency", Short: "Agencies, accounts and members"}
