@@ -81,8 +81,9 @@ type LightClient struct {
 	db      dbm.DB
 	// nodes maps each provider to its RPC client, so queries follow the
 	// light client when it replaces an unresponsive primary with a witness.
-	nodes map[provider.Provider]*node
-	first *node // the primary given, until the light client exists
+	nodes     map[provider.Provider]*node
+	first     *node   // the primary given, until the light client exists
+	witnessed []*node // the witnesses given, until the light client exists
 
 	// mu serialises verification: light.Client updates its trusted state
 	// without locking.
@@ -154,6 +155,7 @@ func NewLightClient(ctx context.Context, opts LightOptions) (*LightClient, error
 		}
 		p := httpp.NewWithClient(c.chainID, w.c.RPC)
 		c.nodes[p] = w
+		c.witnessed = append(c.witnessed, w)
 		witnesses = append(witnesses, p)
 	}
 
@@ -209,6 +211,11 @@ func (c *LightClient) open(ctx context.Context, primary provider.Provider, witne
 	}
 	var err error
 	if height > 0 {
+		// The first header is compared with every witness; one that does
+		// not have it yet would be waited for at length (see Sync).
+		if err := c.waitHeight(ctx, height); err != nil {
+			return err
+		}
 		c.lc, err = light.NewClient(ctx, c.chainID, light.TrustOptions{Period: o.TrustingPeriod, Height: height, Hash: hash},
 			primary, witnesses, trusted, lopts...)
 	} else {
@@ -357,7 +364,13 @@ const witnessWait = 3 * time.Second
 // heights asks the primary and, in parallel, every witness for their
 // newest height; witnesses that do not answer are left out.
 func (c *LightClient) heights(ctx context.Context) (primary int64, witnesses []int64, err error) {
-	ws := c.lc.Witnesses()
+	ws := c.witnessed
+	if c.lc != nil {
+		ws = nil
+		for _, p := range c.lc.Witnesses() {
+			ws = append(ws, c.nodes[p])
+		}
+	}
 	got := make([]int64, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
@@ -366,7 +379,7 @@ func (c *LightClient) heights(ctx context.Context) (primary int64, witnesses []i
 			defer wg.Done()
 			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			if _, h, err := c.nodes[w].c.Status(wctx); err == nil {
+			if _, h, err := w.c.Status(wctx); err == nil {
 				got[i] = h
 			}
 		}()

@@ -1,9 +1,6 @@
 package store
 
-import (
-	"slices"
-	"strings"
-)
+import "slices"
 
 // Cache is a per-transaction write buffer over a parent KV; it commits or
 // discards as a unit. Reads fall through to the parent for keys the Cache has
@@ -13,13 +10,19 @@ type Cache struct {
 	// writes maps a touched key to its new value; nil marks a deletion.
 	// Stored values are never nil otherwise (see copyBytes).
 	writes map[string][]byte
+	// keys lists the touched keys; it is sorted lazily, when an iteration
+	// or Write needs order, so a run of writes costs one sort, and an
+	// iteration over a small range finds it by binary search instead of
+	// scanning every buffered write.
+	keys   []string
+	sorted bool
 }
 
 var _ KV = (*Cache)(nil)
 
 // NewCache returns an empty Cache over parent.
 func NewCache(parent KV) *Cache {
-	return &Cache{parent: parent, writes: make(map[string][]byte)}
+	return &Cache{parent: parent, writes: make(map[string][]byte), sorted: true}
 }
 
 // Get returns the buffered value of key if the Cache touched it, else the
@@ -41,12 +44,21 @@ func (c *Cache) Has(key []byte) bool {
 
 // Set buffers a write of value (copied; nil means empty) at key.
 func (c *Cache) Set(key, value []byte) {
-	c.writes[string(key)] = copyBytes(value)
+	c.touch(key, copyBytes(value))
 }
 
 // Delete buffers a deletion of key.
 func (c *Cache) Delete(key []byte) {
-	c.writes[string(key)] = nil
+	c.touch(key, nil)
+}
+
+func (c *Cache) touch(key, value []byte) {
+	k := string(key)
+	if _, ok := c.writes[k]; !ok {
+		c.keys = append(c.keys, k)
+		c.sorted = false
+	}
+	c.writes[k] = value
 }
 
 // Iterate visits keys in [start, end) of the parent merged with the buffered
@@ -107,6 +119,8 @@ func (c *Cache) Write() {
 // Discard drops the buffered writes; the parent is left untouched.
 func (c *Cache) Discard() {
 	c.writes = make(map[string][]byte)
+	c.keys = c.keys[:0]
+	c.sorted = true
 }
 
 type write struct {
@@ -117,17 +131,26 @@ type write struct {
 // sortedWrites returns the buffered writes with keys in [start, end), in
 // ascending or descending key order.
 func (c *Cache) sortedWrites(start, end []byte, ascending bool) []write {
-	var out []write
-	for k, v := range c.writes {
-		if (start == nil || k >= string(start)) && (end == nil || k < string(end)) {
-			out = append(out, write{key: k, value: v})
-		}
+	if !c.sorted {
+		slices.Sort(c.keys)
+		c.sorted = true
 	}
-	slices.SortFunc(out, func(a, b write) int {
-		if ascending {
-			return strings.Compare(a.key, b.key)
-		}
-		return strings.Compare(b.key, a.key)
-	})
+	lo, hi := 0, len(c.keys)
+	if start != nil {
+		lo, _ = slices.BinarySearch(c.keys, string(start))
+	}
+	if end != nil {
+		hi, _ = slices.BinarySearch(c.keys, string(end))
+	}
+	if lo >= hi {
+		return nil
+	}
+	out := make([]write, 0, hi-lo)
+	for _, k := range c.keys[lo:hi] {
+		out = append(out, write{key: k, value: c.writes[k]})
+	}
+	if !ascending {
+		slices.Reverse(out)
+	}
 	return out
 }

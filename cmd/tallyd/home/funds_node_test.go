@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -68,7 +69,18 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 			},
 		},
 	}
-	dir := t.TempDir()
+	// Not t.TempDir: CometBFT may still be flushing its address book into
+	// config/ just after Shutdown, which would fail the test's cleanup.
+	dir, err := os.MkdirTemp("", "tally-funds-e2e-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for range 5 {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
 	id, err := home.InitNode(dir, "funds-node")
 	require.NoError(t, err)
 	comet, appCfg, err := home.LoadConfigs(dir)

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	v12 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	v11 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	v15 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	v14 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	v13 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -109,6 +110,7 @@ type GenesisState struct {
 	Benefits      *v12.Genesis           `protobuf:"bytes,4,opt,name=benefits,proto3" json:"benefits,omitempty"`
 	Tax           *v13.Genesis           `protobuf:"bytes,5,opt,name=tax,proto3" json:"tax,omitempty"`
 	Provenance    *v14.Genesis           `protobuf:"bytes,6,opt,name=provenance,proto3" json:"provenance,omitempty"`
+	Gov           *v15.Genesis           `protobuf:"bytes,7,opt,name=gov,proto3" json:"gov,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -181,6 +183,13 @@ func (x *GenesisState) GetTax() *v13.Genesis {
 func (x *GenesisState) GetProvenance() *v14.Genesis {
 	if x != nil {
 		return x.Provenance
+	}
+	return nil
+}
+
+func (x *GenesisState) GetGov() *v15.Genesis {
+	if x != nil {
+		return x.Gov
 	}
 	return nil
 }
@@ -305,13 +314,13 @@ var File_tally_app_v1_app_proto protoreflect.FileDescriptor
 
 const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/funds/v1/funds.proto\x1a tally/benefits/v1/benefits.proto\x1a\x16tally/tax/v1/tax.proto\x1a$tally/provenance/v1/provenance.proto\"\x9a\x01\n" +
+	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/funds/v1/funds.proto\x1a tally/benefits/v1/benefits.proto\x1a\x16tally/tax/v1/tax.proto\x1a$tally/provenance/v1/provenance.proto\x1a\x16tally/gov/v1/gov.proto\"\x9a\x01\n" +
 	"\x06Params\x12 \n" +
 	"\fmax_tx_bytes\x18\x01 \x01(\x04R\n" +
 	"maxTxBytes\x12!\n" +
 	"\fmax_messages\x18\x02 \x01(\rR\vmaxMessages\x12%\n" +
 	"\x0etimeout_window\x18\x03 \x01(\x04R\rtimeoutWindow\x12$\n" +
-	"\x0emax_memo_bytes\x18\x04 \x01(\rR\fmaxMemoBytes\"\xbc\x02\n" +
+	"\x0emax_memo_bytes\x18\x04 \x01(\rR\fmaxMemoBytes\"\xe5\x02\n" +
 	"\fGenesisState\x12,\n" +
 	"\x06params\x18\x01 \x01(\v2\x14.tally.app.v1.ParamsR\x06params\x120\n" +
 	"\x06agency\x18\x02 \x01(\v2\x18.tally.agency.v1.GenesisR\x06agency\x12-\n" +
@@ -320,7 +329,8 @@ const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\x03tax\x18\x05 \x01(\v2\x15.tally.tax.v1.GenesisR\x03tax\x12<\n" +
 	"\n" +
 	"provenance\x18\x06 \x01(\v2\x1c.tally.provenance.v1.GenesisR\n" +
-	"provenance\"K\n" +
+	"provenance\x12'\n" +
+	"\x03gov\x18\a \x01(\v2\x15.tally.gov.v1.GenesisR\x03gov\"K\n" +
 	"\vProvedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x14\n" +
@@ -353,6 +363,7 @@ var file_tally_app_v1_app_proto_goTypes = []any{
 	(*v12.Genesis)(nil),  // 6: tally.benefits.v1.Genesis
 	(*v13.Genesis)(nil),  // 7: tally.tax.v1.Genesis
 	(*v14.Genesis)(nil),  // 8: tally.provenance.v1.Genesis
+	(*v15.Genesis)(nil),  // 9: tally.gov.v1.Genesis
 }
 var file_tally_app_v1_app_proto_depIdxs = []int32{
 	0, // 0: tally.app.v1.GenesisState.params:type_name -> tally.app.v1.Params
@@ -361,12 +372,13 @@ var file_tally_app_v1_app_proto_depIdxs = []int32{
 	6, // 3: tally.app.v1.GenesisState.benefits:type_name -> tally.benefits.v1.Genesis
 	7, // 4: tally.app.v1.GenesisState.tax:type_name -> tally.tax.v1.Genesis
 	8, // 5: tally.app.v1.GenesisState.provenance:type_name -> tally.provenance.v1.Genesis
-	2, // 6: tally.app.v1.ProvedList.entries:type_name -> tally.app.v1.ProvedEntry
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	9, // 6: tally.app.v1.GenesisState.gov:type_name -> tally.gov.v1.Genesis
+	2, // 7: tally.app.v1.ProvedList.entries:type_name -> tally.app.v1.ProvedEntry
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_tally_app_v1_app_proto_init() }

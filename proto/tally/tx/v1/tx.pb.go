@@ -10,6 +10,7 @@ import (
 	v1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	v12 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	v11 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	v15 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	v14 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	v13 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -221,6 +222,8 @@ type Msg struct {
 	//	*Msg_RetireItem
 	//	*Msg_Recall
 	//	*Msg_AcknowledgeRecall
+	//	*Msg_SubmitProposal
+	//	*Msg_Vote
 	Sum           isMsg_Sum `protobuf_oneof:"sum"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -641,6 +644,24 @@ func (x *Msg) GetAcknowledgeRecall() *v14.MsgAcknowledgeRecall {
 	return nil
 }
 
+func (x *Msg) GetSubmitProposal() *v15.MsgSubmitProposal {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_SubmitProposal); ok {
+			return x.SubmitProposal
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetVote() *v15.MsgVote {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_Vote); ok {
+			return x.Vote
+		}
+	}
+	return nil
+}
+
 type isMsg_Sum interface {
 	isMsg_Sum()
 }
@@ -813,6 +834,14 @@ type Msg_AcknowledgeRecall struct {
 	AcknowledgeRecall *v14.MsgAcknowledgeRecall `protobuf:"bytes,93,opt,name=acknowledge_recall,json=acknowledgeRecall,proto3,oneof"`
 }
 
+type Msg_SubmitProposal struct {
+	SubmitProposal *v15.MsgSubmitProposal `protobuf:"bytes,100,opt,name=submit_proposal,json=submitProposal,proto3,oneof"`
+}
+
+type Msg_Vote struct {
+	Vote *v15.MsgVote `protobuf:"bytes,101,opt,name=vote,proto3,oneof"`
+}
+
 func (*Msg_AddMember) isMsg_Sum() {}
 
 func (*Msg_RemoveMember) isMsg_Sum() {}
@@ -897,11 +926,15 @@ func (*Msg_Recall) isMsg_Sum() {}
 
 func (*Msg_AcknowledgeRecall) isMsg_Sum() {}
 
+func (*Msg_SubmitProposal) isMsg_Sum() {}
+
+func (*Msg_Vote) isMsg_Sum() {}
+
 var File_tally_tx_v1_tx_proto protoreflect.FileDescriptor
 
 const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\n" +
-	"\x14tally/tx/v1/tx.proto\x12\vtally.tx.v1\x1a\x1atally/agency/v1/msgs.proto\x1a\x19tally/funds/v1/msgs.proto\x1a\x1ctally/benefits/v1/msgs.proto\x1a\x17tally/tax/v1/msgs.proto\x1a\x1etally/provenance/v1/msgs.proto\"A\n" +
+	"\x14tally/tx/v1/tx.proto\x12\vtally.tx.v1\x1a\x1atally/agency/v1/msgs.proto\x1a\x19tally/funds/v1/msgs.proto\x1a\x1ctally/benefits/v1/msgs.proto\x1a\x17tally/tax/v1/msgs.proto\x1a\x1etally/provenance/v1/msgs.proto\x1a\x17tally/gov/v1/msgs.proto\"A\n" +
 	"\x02Tx\x12\x1d\n" +
 	"\n" +
 	"body_bytes\x18\x01 \x01(\fR\tbodyBytes\x12\x1c\n" +
@@ -912,7 +945,7 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\x05nonce\x18\x03 \x01(\x04R\x05nonce\x12%\n" +
 	"\x0etimeout_height\x18\x04 \x01(\x04R\rtimeoutHeight\x12\x12\n" +
 	"\x04memo\x18\x05 \x01(\tR\x04memo\x12,\n" +
-	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\xf9\x17\n" +
+	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\xf2\x18\n" +
 	"\x03Msg\x12>\n" +
 	"\n" +
 	"add_member\x18\x01 \x01(\v2\x1d.tally.agency.v1.MsgAddMemberH\x00R\taddMember\x12G\n" +
@@ -962,7 +995,9 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\vretire_item\x18[ \x01(\v2\x1e.tally.provenance.v1.MsgRetireH\x00R\n" +
 	"retireItem\x128\n" +
 	"\x06recall\x18\\ \x01(\v2\x1e.tally.provenance.v1.MsgRecallH\x00R\x06recall\x12Z\n" +
-	"\x12acknowledge_recall\x18] \x01(\v2).tally.provenance.v1.MsgAcknowledgeRecallH\x00R\x11acknowledgeRecallB\x05\n" +
+	"\x12acknowledge_recall\x18] \x01(\v2).tally.provenance.v1.MsgAcknowledgeRecallH\x00R\x11acknowledgeRecall\x12J\n" +
+	"\x0fsubmit_proposal\x18d \x01(\v2\x1f.tally.gov.v1.MsgSubmitProposalH\x00R\x0esubmitProposal\x12+\n" +
+	"\x04vote\x18e \x01(\v2\x15.tally.gov.v1.MsgVoteH\x00R\x04voteB\x05\n" +
 	"\x03sumB5Z3github.com/tallyledger/tally/proto/tally/tx/v1;txv1b\x06proto3"
 
 var (
@@ -1024,6 +1059,8 @@ var file_tally_tx_v1_tx_proto_goTypes = []any{
 	(*v14.MsgRetire)(nil),                // 42: tally.provenance.v1.MsgRetire
 	(*v14.MsgRecall)(nil),                // 43: tally.provenance.v1.MsgRecall
 	(*v14.MsgAcknowledgeRecall)(nil),     // 44: tally.provenance.v1.MsgAcknowledgeRecall
+	(*v15.MsgSubmitProposal)(nil),        // 45: tally.gov.v1.MsgSubmitProposal
+	(*v15.MsgVote)(nil),                  // 46: tally.gov.v1.MsgVote
 }
 var file_tally_tx_v1_tx_proto_depIdxs = []int32{
 	2,  // 0: tally.tx.v1.TxBody.messages:type_name -> tally.tx.v1.Msg
@@ -1069,11 +1106,13 @@ var file_tally_tx_v1_tx_proto_depIdxs = []int32{
 	42, // 40: tally.tx.v1.Msg.retire_item:type_name -> tally.provenance.v1.MsgRetire
 	43, // 41: tally.tx.v1.Msg.recall:type_name -> tally.provenance.v1.MsgRecall
 	44, // 42: tally.tx.v1.Msg.acknowledge_recall:type_name -> tally.provenance.v1.MsgAcknowledgeRecall
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	45, // 43: tally.tx.v1.Msg.submit_proposal:type_name -> tally.gov.v1.MsgSubmitProposal
+	46, // 44: tally.tx.v1.Msg.vote:type_name -> tally.gov.v1.MsgVote
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_tally_tx_v1_tx_proto_init() }
@@ -1124,6 +1163,8 @@ func file_tally_tx_v1_tx_proto_init() {
 		(*Msg_RetireItem)(nil),
 		(*Msg_Recall)(nil),
 		(*Msg_AcknowledgeRecall)(nil),
+		(*Msg_SubmitProposal)(nil),
+		(*Msg_Vote)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -1,0 +1,120 @@
+package explorer
+
+import (
+	"fmt"
+	"html/template"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// funcs are the templates' helpers. None returns unescaped chain text:
+// the only template.HTML values are the SVG builders', which escape.
+var funcs = template.FuncMap{
+	"short":   shortRef,
+	"pounds":  poundsAny,
+	"field":   field,
+	"fields":  sortedFields,
+	"str":     func(v any) string { return fmt.Sprint(v) },
+	"pathesc": url.PathEscape,
+	"queryesc": url.QueryEscape,
+	"unix": func(v any) string {
+		n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+		if err != nil || n == 0 {
+			return ""
+		}
+		return time.Unix(n, 0).UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"ago": func(t time.Time) string {
+		return t.UTC().Format("15:04:05")
+	},
+	"lower":    strings.ToLower,
+	"trimenum": trimEnum,
+	"join":     strings.Join,
+	"pct": func(a, b int64) int64 {
+		if b == 0 {
+			return 0
+		}
+		return a * 100 / b
+	},
+	"gt0": func(v any) bool {
+		n, _ := strconv.ParseFloat(fmt.Sprint(v), 64)
+		return n > 0
+	},
+	"chart":   func(c chartSVG) template.HTML { return template.HTML(c) },
+	"sankeyh": func(c sankeySVG) template.HTML { return template.HTML(c) },
+	"graph":   func(c lineageSVG) template.HTML { return template.HTML(c) },
+}
+
+// shortRef shortens a long pseudonymous reference or hash for display;
+// the full value is kept for the copy button.
+func shortRef(s string) string {
+	if len(s) <= 16 {
+		return s
+	}
+	return s[:8] + "…" + s[len(s)-6:]
+}
+
+// pounds formats minor units as £1,234.56.
+func pounds(p uint64) string {
+	whole, pence := p/100, p%100
+	s := strconv.FormatUint(whole, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return fmt.Sprintf("£%s.%02d", b.String(), pence)
+}
+
+func poundsAny(v any) string {
+	if v == nil {
+		return pounds(0)
+	}
+	n, err := strconv.ParseUint(fmt.Sprint(v), 10, 64)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return pounds(n)
+}
+
+// field reads a key of a decoded record (protojson writes 64-bit numbers
+// as strings; absent zero values read as "").
+func field(m map[string]any, k string) any {
+	if m == nil {
+		return ""
+	}
+	v, ok := m[k]
+	if !ok {
+		return ""
+	}
+	return v
+}
+
+type kv struct {
+	K string
+	V any
+}
+
+func sortedFields(m map[string]any) []kv {
+	var out []kv
+	for k, v := range m {
+		out = append(out, kv{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].K < out[j].K })
+	return out
+}
+
+func trimEnum(v any) string {
+	s := fmt.Sprint(v)
+	for _, p := range []string{"ITEM_STATUS_", "EVENT_TYPE_", "STATUS_", "KIND_", "ROLE_", "PAYMENT_STATUS_", "PAYMENT_KIND_", "PERIOD_KIND_"} {
+		if strings.HasPrefix(s, p) {
+			return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(s, p), "_", " "))
+		}
+	}
+	return s
+}

@@ -1,0 +1,838 @@
+package explorer
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client/keys"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	"github.com/tallyledger/tally/x/tax"
+)
+
+// protoMap renders a record as a JSON object with proto field names, enum
+// names, and bytes (addresses, hashes, pseudonymous references) as hex.
+func protoMap(m proto.Message) map[string]any {
+	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	bytesToHex(m, v)
+	return v
+}
+
+// bytesToHex rewrites protojson's base64 for bytes fields as hex.
+func bytesToHex(m proto.Message, v map[string]any) {
+	fields := m.ProtoReflect().Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		name := string(f.Name())
+		val, ok := v[name]
+		if !ok {
+			continue
+		}
+		switch {
+		case f.Kind().String() == "bytes" && !f.IsList():
+			if s, ok := val.(string); ok {
+				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+					v[name] = hex.EncodeToString(b)
+				}
+			}
+		case f.Kind().String() == "message" && !f.IsList() && !f.IsMap():
+			if sub, ok := val.(map[string]any); ok {
+				bytesToHex(m.ProtoReflect().Get(f).Message().Interface(), sub)
+			}
+		case f.Kind().String() == "message" && f.IsList():
+			list := m.ProtoReflect().Get(f).List()
+			if arr, ok := val.([]any); ok {
+				for j := 0; j < list.Len() && j < len(arr); j++ {
+					if sub, ok := arr[j].(map[string]any); ok {
+						bytesToHex(list.Get(j).Message().Interface(), sub)
+					}
+				}
+			}
+		}
+	}
+}
+
+// absentOr404 turns a proven absence into a 404 that says so.
+func absentOr404(err error, format string, args ...any) error {
+	if errors.Is(err, errAbsent) {
+		return notFound(format+" (its absence was proven against the app hash).", args...)
+	}
+	qe := &queryError{}
+	if errors.As(err, &qe) {
+		return badRequest("%s", qe.log)
+	}
+	return err
+}
+
+// ---- agencies and accounts ----
+
+type agencyData struct {
+	Agency  map[string]any   `json:"agency"`
+	Members []map[string]any `json:"members"`
+	Balance *uint64          `json:"balance,omitempty"`
+}
+
+func (s *Server) agency(r *http.Request) (*view, error) {
+	id := r.PathValue("id")
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	a := &agencyv1.Agency{}
+	if err := sn.record(app.PathAgency, []byte(id), a); err != nil {
+		return nil, absentOr404(err, "No agency %q is on this chain", id)
+	}
+	d := &agencyData{Agency: protoMap(a)}
+	list, err := sn.list(app.PathMembers, []byte(id))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range list.Entries {
+		acc := &agencyv1.Account{}
+		if proto.Unmarshal(e.Value, acc) == nil {
+			d.Members = append(d.Members, protoMap(acc))
+		}
+	}
+	b := &fundsv1.Balance{}
+	if err := sn.record(app.PathFundsBalance, []byte("agency:"+id), b); err == nil {
+		d.Balance = &b.Amount
+	}
+	return sn.view(a.Name, d), nil
+}
+
+type accountData struct {
+	Account map[string]any   `json:"account"`
+	Held    []map[string]any `json:"items_held"`
+}
+
+func (s *Server) account(r *http.Request) (*view, error) {
+	addr, err := keys.ParseAddress(r.PathValue("address"))
+	if err != nil {
+		return nil, badRequest("An account address is 40 hexadecimal characters.")
+	}
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	acc := &agencyv1.Account{}
+	if err := sn.record(app.PathAccount, addr, acc); err != nil {
+		return nil, absentOr404(err, "No account %s is on this chain", keys.FormatAddress(addr))
+	}
+	d := &accountData{Account: protoMap(acc)}
+	data, _ := proto.Marshal(&provenancev1.ListQuery{Address: addr})
+	if list, err := sn.list(app.PathProvenanceHeld, data); err == nil {
+		for _, e := range list.Entries {
+			it := &provenancev1.Item{}
+			if len(e.Value) > 0 && proto.Unmarshal(e.Value, it) == nil {
+				d.Held = append(d.Held, protoMap(it))
+			}
+		}
+	}
+	return sn.view("Account "+shortRef(keys.FormatAddress(addr)), d), nil
+}
+
+// ---- money ----
+
+// flow is money that moved between two holders, summed over movements.
+type flow struct {
+	From, To  string
+	Amount    uint64
+	Movements []uint64
+}
+
+type moneyData struct {
+	Totals     map[string]any   `json:"totals"`
+	Invariant  *invariantView   `json:"invariant"`
+	Movements  []map[string]any `json:"movements"`
+	Programmes []map[string]any `json:"programmes"`
+	Sankey     sankeySVG        `json:"-"`
+	Flows      []flowJSON       `json:"flows"`
+	Truncated  bool             `json:"truncated"`
+}
+
+type flowJSON struct {
+	From      string   `json:"from"`
+	To        string   `json:"to"`
+	Amount    uint64   `json:"amount"`
+	Movements []uint64 `json:"movements"`
+}
+
+type invariantView struct {
+	Appropriated   uint64 `json:"appropriated"`
+	RevenueIn      uint64 `json:"revenue_credited"`
+	RevenueOut     uint64 `json:"revenue_debited"`
+	Settled        uint64 `json:"settled"`
+	Expected       uint64 `json:"expected_balances"`
+	SumOfBalances  uint64 `json:"sum_of_balances"`
+	Holders        uint64 `json:"holders"`
+	Holds          bool   `json:"holds"`
+}
+
+// maxMovements bounds the movements one money page reads.
+const maxMovements = 400
+
+func (s *Server) money(r *http.Request) (*view, error) {
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	t := &fundsv1.Totals{}
+	if err := sn.record(app.PathFundsTotals, nil, t); err != nil && !errors.Is(err, errAbsent) {
+		return nil, err
+	}
+	d := &moneyData{Totals: protoMap(t)}
+	inv := &invariantView{Appropriated: t.Appropriated, RevenueIn: t.RevenueCredited, RevenueOut: t.RevenueDebited, Settled: t.Settled}
+	inv.Expected = t.Appropriated + t.RevenueCredited - t.RevenueDebited - t.Settled
+	var after []byte
+	for {
+		data := []byte{}
+		if after != nil {
+			data = append([]byte{0}, after...)
+		}
+		list, err := sn.list(app.PathFundsBalances, data)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range list.Entries {
+			b := &fundsv1.Balance{}
+			if proto.Unmarshal(e.Value, b) == nil {
+				inv.Holders++
+				inv.SumOfBalances += b.Amount
+			}
+		}
+		if len(list.NextKey) == 0 {
+			break
+		}
+		after = list.NextKey
+	}
+	inv.Holds = inv.Expected == inv.SumOfBalances
+	d.Invariant = inv
+	flows := map[[2]string]*flow{}
+	var order [][2]string
+	for id := uint64(1); ; id++ {
+		if id > maxMovements {
+			d.Truncated = true
+			break
+		}
+		m := &fundsv1.Movement{}
+		if err := sn.record(app.PathFundsMovement, []byte(strconv.FormatUint(id, 10)), m); err != nil {
+			if errors.Is(err, errAbsent) {
+				break
+			}
+			return nil, err
+		}
+		d.Movements = append(d.Movements, protoMap(m))
+		from, to := m.From, m.To
+		if from == "" {
+			from = "in:" + firstNonEmpty(m.Reference, m.Source, "appropriation")
+		}
+		if to == "" {
+			to = "out:settled"
+		}
+		k := [2]string{from, to}
+		f, ok := flows[k]
+		if !ok {
+			f = &flow{From: from, To: to}
+			flows[k] = f
+			order = append(order, k)
+		}
+		f.Amount += m.Amount
+		f.Movements = append(f.Movements, m.Id)
+	}
+	var fl []flow
+	for _, k := range order {
+		fl = append(fl, *flows[k])
+		d.Flows = append(d.Flows, flowJSON{From: flows[k].From, To: flows[k].To, Amount: flows[k].Amount, Movements: flows[k].Movements})
+	}
+	d.Sankey = sankey(fl)
+	if list, err := sn.list(app.PathBenefitsProgrammes, nil); err == nil {
+		for _, e := range list.Entries {
+			p := &benefitsv1.Programme{}
+			if proto.Unmarshal(e.Value, p) == nil {
+				d.Programmes = append(d.Programmes, protoMap(p))
+			}
+		}
+	}
+	return sn.view("Public money", d), nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+type traceRecord struct {
+	Kind   string         `json:"kind"`
+	Absent bool           `json:"absent,omitempty"`
+	Record map[string]any `json:"record,omitempty"`
+	Link   string         `json:"link,omitempty"`
+}
+
+type movementData struct {
+	Movement map[string]any `json:"movement"`
+	TraceUp  []traceRecord  `json:"trace_up"`
+	Root     map[string]any `json:"root_totals,omitempty"`
+	Down     []traceRecord  `json:"trace_down,omitempty"`
+}
+
+func (s *Server) movement(r *http.Request) (*view, error) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil || id == 0 {
+		return nil, badRequest("A movement id is a whole number from 1.")
+	}
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	arg := []byte(strconv.FormatUint(id, 10))
+	m := &fundsv1.Movement{}
+	if err := sn.record(app.PathFundsMovement, arg, m); err != nil {
+		return nil, absentOr404(err, "No movement %d is on this chain", id)
+	}
+	d := &movementData{Movement: protoMap(m)}
+	if list, err := sn.list(app.PathFundsTraceUp, arg); err == nil {
+		d.TraceUp = traceRecords(list)
+	}
+	rt := &fundsv1.RootTotals{}
+	if err := sn.record(app.PathFundsRoot, arg, rt); err == nil {
+		d.Root = protoMap(rt)
+		if list, err := sn.list(app.PathFundsTraceDown, arg); err == nil {
+			d.Down = traceRecords(list)
+		}
+	}
+	return sn.view(fmt.Sprintf("Movement %d", id), d), nil
+}
+
+// traceRecords decodes a funds or benefits record list by each key.
+func traceRecords(list *appv1.ProvedList) []traceRecord {
+	var out []traceRecord
+	for _, e := range list.Entries {
+		kind, m := recordKind(e.Key)
+		tr := traceRecord{Kind: kind}
+		if len(e.Value) == 0 || m == nil || proto.Unmarshal(e.Value, m) != nil {
+			tr.Absent = len(e.Value) == 0
+		} else {
+			tr.Record = protoMap(m)
+			switch x := m.(type) {
+			case *fundsv1.Movement:
+				tr.Link = fmt.Sprintf("/movement/%d", x.Id)
+			case *fundsv1.Leg:
+				tr.Link = fmt.Sprintf("/movement/%d", x.Movement)
+			case *benefitsv1.Payment:
+				tr.Link = fmt.Sprintf("/payment/%d", x.Id)
+			}
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+// recordKind names a funds or benefits record by its state key
+// (x/funds/keys.go, x/benefits/keys.go).
+func recordKind(key []byte) (string, proto.Message) {
+	k := string(key)
+	for _, p := range []struct {
+		prefix, kind string
+		m          func() proto.Message
+	}{
+		{"fu/rt/", "root totals", func() proto.Message { return &fundsv1.RootTotals{} }},
+		{"fu/r/", "leg", func() proto.Message { return &fundsv1.Leg{} }},
+		{"fu/m/", "movement", func() proto.Message { return &fundsv1.Movement{} }},
+		{"fu/t/", "tranche", func() proto.Message { return &fundsv1.Tranche{} }},
+		{"fu/s/", "settlement", func() proto.Message { return &fundsv1.Settlement{} }},
+		{"fu/b/", "balance", func() proto.Message { return &fundsv1.Balance{} }},
+		{"bf/p/", "payment", func() proto.Message { return &benefitsv1.Payment{} }},
+		{"bf/rs/", "recovery step", func() proto.Message { return &benefitsv1.RecoveryStep{} }},
+		{"bf/r/", "recovery", func() proto.Message { return &benefitsv1.Recovery{} }},
+		{"bf/g/", "programme", func() proto.Message { return &benefitsv1.Programme{} }},
+		{"bf/e/", "enrolment", func() proto.Message { return &benefitsv1.Enrolment{} }},
+	} {
+		if strings.HasPrefix(k, p.prefix) {
+			return p.kind, p.m()
+		}
+	}
+	return "record", nil
+}
+
+type paymentData struct {
+	Payment map[string]any `json:"payment"`
+	Trace   []traceRecord  `json:"trace"`
+}
+
+func (s *Server) payment(r *http.Request) (*view, error) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil || id == 0 {
+		return nil, badRequest("A payment id is a whole number from 1.")
+	}
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	arg := []byte(strconv.FormatUint(id, 10))
+	p := &benefitsv1.Payment{}
+	if err := sn.record(app.PathBenefitsPayment, arg, p); err != nil {
+		return nil, absentOr404(err, "No payment %d is on this chain", id)
+	}
+	d := &paymentData{Payment: protoMap(p)}
+	if list, err := sn.list(app.PathBenefitsTrace, arg); err == nil {
+		d.Trace = traceRecords(list)
+	}
+	return sn.view(fmt.Sprintf("Payment %d", id), d), nil
+}
+
+type programmeData struct {
+	Programme  map[string]any   `json:"programme"`
+	Balance    uint64           `json:"balance"`
+	Enrolments []map[string]any `json:"enrolments"`
+}
+
+func (s *Server) programme(r *http.Request) (*view, error) {
+	id := r.PathValue("id")
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	p := &benefitsv1.Programme{}
+	if err := sn.record(app.PathBenefitsProgramme, []byte(id), p); err != nil {
+		return nil, absentOr404(err, "No programme %q is on this chain", id)
+	}
+	d := &programmeData{Programme: protoMap(p)}
+	b := &fundsv1.Balance{}
+	if sn.record(app.PathFundsBalance, []byte("programme:"+id), b) == nil {
+		d.Balance = b.Amount
+	}
+	if list, err := sn.list(app.PathBenefitsEnrolments, []byte(id)); err == nil {
+		for _, e := range list.Entries {
+			en := &benefitsv1.Enrolment{}
+			if len(e.Value) > 0 && proto.Unmarshal(e.Value, en) == nil {
+				d.Enrolments = append(d.Enrolments, protoMap(en))
+			}
+		}
+	}
+	return sn.view(p.Name, d), nil
+}
+
+// ---- tax ----
+
+type taxTypeView struct {
+	Type    map[string]any   `json:"tax_type"`
+	Code    string           `json:"code"`
+	Periods []map[string]any `json:"periods"`
+}
+
+func (s *Server) taxOverview(r *http.Request) (*view, error) {
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	list, err := sn.list(app.PathTaxTypes, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []taxTypeView
+	for _, e := range list.Entries {
+		t := &taxv1.TaxType{}
+		if proto.Unmarshal(e.Value, t) != nil {
+			continue
+		}
+		tv := taxTypeView{Type: protoMap(t), Code: t.Code}
+		if totals, err := sn.list(app.PathTaxTotals, []byte(t.Code)); err == nil {
+			for _, te := range totals.Entries {
+				tot := &taxv1.Total{}
+				if len(te.Value) == 0 || proto.Unmarshal(te.Value, tot) != nil {
+					continue
+				}
+				row := protoMap(tot)
+				row["period"] = periodOfKey(te.Key)
+				tv.Periods = append(tv.Periods, row)
+			}
+		}
+		out = append(out, tv)
+	}
+	return sn.view("Tax", map[string]any{"tax_types": out}), nil
+}
+
+// periodOfKey is the last '/'-separated part of a per-period total's key.
+func periodOfKey(key []byte) string {
+	k := string(key)
+	if i := strings.LastIndexByte(k, '/'); i >= 0 {
+		k = k[i+1:]
+	}
+	return strings.ToValidUTF8(k, "?")
+}
+
+type receiptData struct {
+	Receipt    map[string]any   `json:"receipt"`
+	State      map[string]any   `json:"state"`
+	Amendments []map[string]any `json:"amendments"`
+}
+
+func (s *Server) receipt(r *http.Request) (*view, error) {
+	id := r.PathValue("id")
+	if _, err := tax.ParseReceiptID(id); err != nil {
+		return nil, badRequest("%q is not a receipt id; receipt ids look like REVENUE-000123.", id)
+	}
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	list, err := sn.list(app.PathTaxReceipt, []byte(id))
+	if err != nil {
+		return nil, absentOr404(err, "No receipt %s", id)
+	}
+	ans, err := tax.DecodeReceipt(id, list, sn.check)
+	if err != nil {
+		return nil, err
+	}
+	if !ans.Found {
+		return nil, notFound("No receipt %s is on this chain at height %d (its absence was proven against the app hash).", id, sn.height)
+	}
+	d := &receiptData{Receipt: protoMap(ans.Receipt), State: protoMap(ans.State)}
+	d.State["status"] = tax.StatusName(ans.State.Status)
+	for _, a := range ans.Amendments {
+		am := protoMap(a)
+		am["kind"] = tax.KindOfAmendment(a.Kind)
+		am["reason"] = tax.ReasonName(a.Reason)
+		d.Amendments = append(d.Amendments, am)
+	}
+	return sn.view("Receipt "+id, d), nil
+}
+
+type clearanceData struct {
+	Taxpayer, TaxType, From, To string
+	Statement                   *tax.Statement `json:"statement"`
+	Words                       string         `json:"in_words"`
+	Receipts                    []string       `json:"receipts,omitempty"`
+}
+
+func (s *Server) clearance(r *http.Request) (*view, error) {
+	q := r.URL.Query()
+	d := &clearanceData{Taxpayer: q.Get("taxpayer"), TaxType: q.Get("type"), From: q.Get("from"), To: q.Get("to")}
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	if d.Taxpayer == "" {
+		return sn.view("Clearance statement", d), nil
+	}
+	payer, err := hex.DecodeString(d.Taxpayer)
+	if err != nil || len(payer) != 32 {
+		return nil, badRequest("A taxpayer reference is 64 hexadecimal characters (32 bytes).")
+	}
+	if list, err := sn.list(app.PathTaxTaxpayer, payer); err == nil {
+		for _, e := range list.Entries {
+			rc := &taxv1.Receipt{}
+			if len(e.Value) > 0 && proto.Unmarshal(e.Value, rc) == nil && rc.Id != "" {
+				d.Receipts = append(d.Receipts, rc.Id)
+			}
+		}
+	}
+	if d.TaxType == "" || d.From == "" {
+		return sn.view("Clearance statement", d), nil
+	}
+	if d.To == "" {
+		d.To = d.From
+	}
+	req := &taxv1.ClearanceRequest{Taxpayer: payer, TaxType: d.TaxType, FromPeriod: d.From, ToPeriod: d.To}
+	if err := tax.ValidateClearanceRequest(req); err != nil {
+		return nil, badRequest("%s", err.Error())
+	}
+	data, _ := proto.Marshal(req)
+	list, err := sn.list(app.PathTaxClearance, data)
+	if err != nil {
+		return nil, absentOr404(err, "No tax type %q", d.TaxType)
+	}
+	st, err := tax.DecodeClearance(req, sn.height, list, sn.check)
+	if err != nil {
+		return nil, badRequest("%s", err.Error())
+	}
+	d.Statement, d.Words = st, st.String()
+	return sn.view("Clearance statement", d), nil
+}
+
+// ---- provenance ----
+
+func (s *Server) provenanceOverview(r *http.Request) (*view, error) {
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	p := &provenancev1.Params{}
+	_ = sn.record(app.PathProvenanceParams, nil, p)
+	return sn.view("Provenance", map[string]any{"params": protoMap(p)}), nil
+}
+
+type itemData struct {
+	Item         map[string]any   `json:"item"`
+	ID           string           `json:"id"`
+	History      []map[string]any `json:"history"`
+	Attestations []map[string]any `json:"attestations"`
+	Up           []map[string]any `json:"lineage_up"`
+	Down         []map[string]any `json:"lineage_down"`
+	Graph        lineageSVG       `json:"-"`
+	Recalls      []map[string]any `json:"recall_orders,omitempty"`
+}
+
+func (s *Server) item(r *http.Request) (*view, error) {
+	id := r.PathValue("id")
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	it := &provenancev1.Item{}
+	if err := sn.record(app.PathProvenanceItem, []byte(id), it); err != nil {
+		return nil, absentOr404(err, "No item %q is on this chain", id)
+	}
+	d := &itemData{Item: protoMap(it), ID: id}
+	d.History = pvList(sn, app.PathProvenanceHistory, id, func() proto.Message { return &provenancev1.Event{} })
+	d.Attestations = pvList(sn, app.PathProvenanceAttestations, id, func() proto.Message { return &provenancev1.Attestation{} })
+	var up, down []*provenancev1.Item
+	up, d.Up = lineage(sn, id, provenancev1.LineageDirection_LINEAGE_DIRECTION_UP)
+	down, d.Down = lineage(sn, id, provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN)
+	d.Graph = lineageGraph(it, up, down)
+	if m := it.GetRecall(); m != nil && m.OrderId != "" {
+		o := &provenancev1.RecallOrder{}
+		if sn.record(app.PathProvenanceRecall, []byte(m.OrderId), o) == nil {
+			d.Recalls = append(d.Recalls, protoMap(o))
+		}
+	}
+	return sn.view("Item "+id, d), nil
+}
+
+// maxListPages bounds the pages one list read follows.
+const maxListPages = 20
+
+func pvList(sn *snap, path, id string, into func() proto.Message) []map[string]any {
+	var out []map[string]any
+	lq := &provenancev1.ListQuery{Id: id}
+	for page := 0; page < maxListPages; page++ {
+		data, _ := proto.Marshal(lq)
+		list, err := sn.list(path, data)
+		if err != nil {
+			return out
+		}
+		entries := list.Entries
+		if len(entries) > 0 && page == 0 {
+			entries = entries[1:] // the item itself, whose event count proves completeness
+		}
+		for _, e := range entries {
+			m := into()
+			if len(e.Value) > 0 && proto.Unmarshal(e.Value, m) == nil {
+				out = append(out, protoMap(m))
+			}
+		}
+		if len(list.NextKey) == 0 {
+			return out
+		}
+		lq = &provenancev1.ListQuery{Id: id, Start: list.NextKey}
+	}
+	return out
+}
+
+func lineage(sn *snap, id string, dir provenancev1.LineageDirection) ([]*provenancev1.Item, []map[string]any) {
+	var items []*provenancev1.Item
+	var out []map[string]any
+	var offset uint64
+	for page := 0; page < maxListPages; page++ {
+		data, _ := proto.Marshal(&provenancev1.LineageQuery{ItemId: id, Direction: dir, Offset: offset})
+		list, err := sn.list(app.PathProvenanceLineage, data)
+		if err != nil {
+			break
+		}
+		for _, e := range list.Entries {
+			it := &provenancev1.Item{}
+			if len(e.Value) > 0 && proto.Unmarshal(e.Value, it) == nil && it.Id != id {
+				items = append(items, it)
+				out = append(out, protoMap(it))
+			}
+		}
+		if len(list.NextKey) != 8 {
+			break
+		}
+		offset = binary.BigEndian.Uint64(list.NextKey)
+	}
+	return items, out
+}
+
+type recallData struct {
+	Order          map[string]any   `json:"order"`
+	Unacknowledged []map[string]any `json:"unacknowledged"`
+}
+
+func (s *Server) recall(r *http.Request) (*view, error) {
+	id := r.PathValue("id")
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	o := &provenancev1.RecallOrder{}
+	if err := sn.record(app.PathProvenanceRecall, []byte(id), o); err != nil {
+		return nil, absentOr404(err, "No recall order %q is on this chain", id)
+	}
+	d := &recallData{Order: protoMap(o)}
+	data, _ := proto.Marshal(&provenancev1.ListQuery{Id: id})
+	if list, err := sn.list(app.PathProvenanceUnacknowledged, data); err == nil {
+		for _, e := range list.Entries {
+			it := &provenancev1.Item{}
+			if len(e.Value) > 0 && proto.Unmarshal(e.Value, it) == nil && it.Id != "" {
+				d.Unacknowledged = append(d.Unacknowledged, protoMap(it))
+			}
+		}
+	}
+	return sn.view("Recall "+id, d), nil
+}
+
+// ---- governance ----
+
+// govPath is the query the governance module will answer; until a node
+// answers it, the page says governance is not on this chain.
+const govPath = "/gov/proposals"
+
+func (s *Server) governance(r *http.Request) (*view, error) {
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	list, err := sn.list(govPath, nil)
+	if err != nil {
+		return sn.view("Governance", map[string]any{"available": false,
+			"message": "Governance is not yet on this chain: no node answers " + govPath + ". Agencies, roles and parameters come from genesis."}), nil
+	}
+	var props []map[string]any
+	for _, e := range list.Entries {
+		props = append(props, map[string]any{"key": strings.ToValidUTF8(string(e.Key), "?"), "bytes": len(e.Value)})
+	}
+	return sn.view("Governance", map[string]any{"available": true, "proposals": props}), nil
+}
+
+// ---- search ----
+
+type hit struct {
+	What string `json:"what"`
+	Link string `json:"link"`
+}
+
+type searchData struct {
+	Query string `json:"query"`
+	Hits  []hit  `json:"hits"`
+}
+
+// search routes one box to every kind of record: a single match
+// redirects to it; several are listed; none is a 404 page.
+func (s *Server) search(r *http.Request) (*view, error) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if q == "" {
+		return &view{Title: "Search", Data: &searchData{}}, nil
+	}
+	sn, cancel, err := s.reader(r)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	var hits []hit
+	add := func(what, link string) { hits = append(hits, hit{what, link}) }
+	has := func(path string, data []byte) bool { _, err := sn.raw(path, data); return err == nil }
+	if n, err := strconv.ParseInt(q, 10, 64); err == nil && n > 0 {
+		if n <= sn.latest {
+			add(fmt.Sprintf("Block %d", n), fmt.Sprintf("/block/%d", n))
+		}
+		if has(app.PathFundsMovement, []byte(q)) {
+			add(fmt.Sprintf("Money movement %d", n), fmt.Sprintf("/movement/%d", n))
+		}
+		if has(app.PathBenefitsPayment, []byte(q)) {
+			add(fmt.Sprintf("Benefit payment %d", n), fmt.Sprintf("/payment/%d", n))
+		}
+	}
+	if b, err := hex.DecodeString(q); err == nil {
+		switch len(b) {
+		case 32:
+			if _, err := sn.c.RPC.Tx(sn.ctx, b, false); err == nil {
+				add("Transaction "+strings.ToUpper(q), "/tx/"+strings.ToUpper(q))
+			}
+			if list, err := sn.list(app.PathTaxTaxpayer, b); err == nil && len(list.Entries) > 0 {
+				add("Taxpayer "+shortRef(q)+" (clearance)", "/clearance?taxpayer="+strings.ToLower(q))
+			}
+		case 20:
+			if has(app.PathAccount, b) {
+				add("Account "+shortRef(q), "/account/"+strings.ToLower(q))
+			}
+		}
+	}
+	if _, err := tax.ParseReceiptID(q); err == nil {
+		if list, err := sn.list(app.PathTaxReceipt, []byte(q)); err == nil {
+			if ans, err := tax.DecodeReceipt(q, list, sn.check); err == nil && ans.Found {
+				add("Tax receipt "+q, "/receipt/"+q)
+			}
+		}
+	}
+	if has(app.PathAgency, []byte(q)) {
+		add("Agency "+q, "/agency/"+q)
+	}
+	if has(app.PathProvenanceItem, []byte(q)) {
+		add("Item "+q, "/item/"+q)
+	}
+	if has(app.PathProvenanceRecall, []byte(q)) {
+		add("Recall order "+q, "/recall/"+q)
+	}
+	if has(app.PathBenefitsProgramme, []byte(q)) {
+		add("Benefit programme "+q, "/programme/"+q)
+	}
+	ap := &fundsv1.Appropriation{}
+	if sn.record(app.PathFundsAppropriation, []byte(q), ap) == nil {
+		add("Appropriation "+q, fmt.Sprintf("/movement/%d", ap.Movement))
+	}
+	for _, prefix := range []string{"agency:", "programme:", "payee:"} {
+		if strings.HasPrefix(q, prefix) {
+			rest := strings.TrimPrefix(q, prefix)
+			if prefix == "agency:" && has(app.PathAgency, []byte(rest)) {
+				add("Agency "+rest, "/agency/"+rest)
+			}
+			if prefix == "programme:" && has(app.PathBenefitsProgramme, []byte(rest)) {
+				add("Programme "+rest, "/programme/"+rest)
+			}
+		}
+	}
+	if len(hits) == 0 {
+		return nil, notFound("Nothing on this chain matches %q. Try a block height, a transaction hash, an account address, an agency id, a receipt id (REVENUE-000001), a payment or movement number, or an item id (lgtin:…).", q)
+	}
+	return &view{Title: "Search", Height: sn.height, Verified: sn.verified(), Data: &searchData{Query: q, Hits: hits}}, nil
+}

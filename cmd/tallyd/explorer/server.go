@@ -1,0 +1,308 @@
+// Package explorer is Tally's web explorer: HTML pages and a JSON API that
+// show what the chain holds — blocks agreed by the agencies' validators,
+// public money flowing from appropriation to settlement, tax receipts,
+// goods' provenance and recalls — read from nodes' RPC, with every record
+// checked against a block header's app hash before it is shown.
+//
+// It uses only the standard library's net/http and html/template; the
+// templates, CSS and the small live-refresh script are embedded. Pages read
+// without JavaScript.
+package explorer
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tallyledger/tally/client"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Node is one node the explorer reads from.
+type Node struct {
+	Name string // the agency running it, or the address
+	RPC  string // tcp://host:port
+}
+
+// Controller starts and stops local validators in demo mode
+// (testnet.Network satisfies it).
+type Controller interface {
+	Start(name string) error
+	Stop(name string, grace time.Duration) error
+	Running(name string) bool
+}
+
+// Config configures a Server.
+type Config struct {
+	ChainID string
+	Nodes   []Node
+	// Demo, when set, shows each local validator's process and offers
+	// stop and start buttons. Only for local networks on loopback.
+	Demo Controller
+}
+
+// Server serves the explorer's pages and API.
+type Server struct {
+	cfg     Config
+	clients []*client.Client
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+
+	mu     sync.Mutex
+	roots  map[int64][]byte   // state height → checked app hash (immutable once committed)
+	metas  map[int64]blockRow // height → block summary (immutable)
+	names  map[string]string  // validator address → genesis name (agency)
+	moving map[string]time.Time
+}
+
+// maxParam bounds every query parameter and path value: ids, references
+// and hashes are far shorter; anything longer is refused, not echoed.
+const maxParam = 200
+
+// New builds a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Nodes) == 0 {
+		return nil, errors.New("explorer: no nodes to read from")
+	}
+	s := &Server{cfg: cfg, roots: map[int64][]byte{}, metas: map[int64]blockRow{}, moving: map[string]time.Time{}}
+	for _, n := range cfg.Nodes {
+		c, err := client.Dial(n.RPC)
+		if err != nil {
+			return nil, err
+		}
+		s.clients = append(s.clients, c)
+	}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) parseTemplates() error {
+	base, err := fs.ReadFile(assets, "assets/templates/layout.html")
+	if err != nil {
+		return err
+	}
+	files, err := fs.Glob(assets, "assets/templates/*.html")
+	if err != nil {
+		return err
+	}
+	s.pages = map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(f, "assets/templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		body, err := fs.ReadFile(assets, f)
+		if err != nil {
+			return err
+		}
+		t, err := template.New("layout").Funcs(funcs).Parse(string(base))
+		if err != nil {
+			return fmt.Errorf("layout: %w", err)
+		}
+		if _, err := t.Parse(string(body)); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		s.pages[name] = t
+	}
+	return nil
+}
+
+// ServeHTTP refuses hostile parameters before any handler sees them.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := checkInput(r); err != nil {
+		s.fail(w, r, &httpError{http.StatusBadRequest, err.Error()})
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	s.mux.ServeHTTP(w, r)
+}
+
+// checkInput refuses over-long or invalid UTF-8 paths and parameters.
+func checkInput(r *http.Request) error {
+	if len(r.URL.Path) > 2*maxParam || !utf8.ValidString(r.URL.Path) {
+		return errors.New("the address is too long or not valid text")
+	}
+	if len(r.URL.RawQuery) > 4*maxParam {
+		return errors.New("the query is too long")
+	}
+	for _, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if len(v) > maxParam {
+				return fmt.Errorf("a search or parameter may be at most %d characters", maxParam)
+			}
+			if !utf8.ValidString(v) {
+				return errors.New("a parameter is not valid UTF-8 text")
+			}
+		}
+	}
+	return nil
+}
+
+// httpError is an answer other than 200 with a message for the reader.
+type httpError struct {
+	Status  int
+	Message string
+}
+
+func (e *httpError) Error() string { return e.Message }
+
+func notFound(format string, args ...any) error {
+	return &httpError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// view is what a handler found: rendered as a page or as API JSON.
+type view struct {
+	Title    string    `json:"-"`
+	Height   int64     `json:"height"`
+	Verified *Verified `json:"verified"`
+	Data     any       `json:"data"`
+}
+
+// Verified says what the explorer checked before showing a record.
+type Verified struct {
+	OK bool `json:"ok"`
+	// Method says which check was done, in words.
+	Method string `json:"method"`
+	// StateHeight is the state version read; its app hash is in header
+	// StateHeight+1.
+	StateHeight  int64  `json:"state_height"`
+	HeaderHeight int64  `json:"header_height"`
+	AppHash      string `json:"app_hash"`
+	Node         string `json:"node"`
+}
+
+// verifiedMethod is the check behind every verified badge. The light
+// client (client.NewLightClient) needs an out-of-band trust root, which the
+// explorer does not yet take; until it does, a badge says exactly this.
+const verifiedMethod = "Merkle proof (ICS23) checked against the app hash in header H+1, whose commit was checked to carry signatures of more than two thirds of the validator set reported by the node read (not a light client: that validator set is the node's word)"
+
+type handler func(r *http.Request) (*view, error)
+
+// page registers pattern as an HTML page rendered by tmpl and the same
+// data as JSON under /api/v1.
+func (s *Server) page(pattern, tmpl string, h handler) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.mux.HandleFunc(method+" "+path, func(w http.ResponseWriter, r *http.Request) {
+		v, err := h(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, tmpl, v)
+	})
+	api := "/api/v1" + path
+	if path == "/" {
+		api = "/api/v1/network"
+	}
+	s.mux.HandleFunc(method+" "+api, func(w http.ResponseWriter, r *http.Request) {
+		v, err := h(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// layoutData is what every page's layout needs.
+type layoutData struct {
+	*view
+	ChainID string
+	Path    string
+	Query   string
+	Demo    bool
+	Status  int
+	Now     string
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, tmpl string, v *view) {
+	t, ok := s.pages[tmpl]
+	if !ok {
+		http.Error(w, "no template "+tmpl, http.StatusInternalServerError)
+		return
+	}
+	var sb strings.Builder
+	err := t.ExecuteTemplate(&sb, "layout", layoutData{view: v, ChainID: s.cfg.ChainID, Path: r.URL.Path,
+		Query: r.URL.Query().Get("q"), Demo: s.cfg.Demo != nil, Status: status, Now: time.Now().UTC().Format("15:04:05 UTC")})
+	if err != nil {
+		http.Error(w, "rendering "+tmpl+": "+template.HTMLEscapeString(err.Error()), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(sb.String()))
+}
+
+// fail answers an error as a page or, under /api/, as JSON.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	he := &httpError{}
+	if !errors.As(err, &he) {
+		he = &httpError{http.StatusBadGateway, "could not read the chain: " + err.Error()}
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSON(w, he.Status, map[string]any{"error": he.Message, "status": he.Status})
+		return
+	}
+	title := map[int]string{404: "Not found", 400: "Not a valid request"}[he.Status]
+	if title == "" {
+		title = "Something went wrong"
+	}
+	s.render(w, r, he.Status, "error", &view{Title: title, Data: he})
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	static, _ := fs.Sub(assets, "assets/static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
+	s.page("GET /{$}", "network", s.network)
+	s.page("GET /block/{height}", "block", s.block)
+	s.page("GET /tx/{hash}", "tx", s.tx)
+	s.page("GET /search", "search", s.search)
+	s.page("GET /account/{address}", "account", s.account)
+	s.page("GET /agency/{id}", "agency", s.agency)
+	s.page("GET /money", "money", s.money)
+	s.page("GET /movement/{id}", "movement", s.movement)
+	s.page("GET /payment/{id}", "payment", s.payment)
+	s.page("GET /programme/{id}", "programme", s.programme)
+	s.page("GET /tax", "tax", s.taxOverview)
+	s.page("GET /receipt/{id}", "receipt", s.receipt)
+	s.page("GET /clearance", "clearance", s.clearance)
+	s.page("GET /provenance", "provenance", s.provenanceOverview)
+	s.page("GET /item/{id...}", "item", s.item)
+	s.page("GET /recall/{id}", "recall", s.recall)
+	s.page("GET /governance", "governance", s.governance)
+	if s.cfg.Demo != nil {
+		s.mux.HandleFunc("POST /demo/{node}/{action}", s.demoAction)
+		s.mux.HandleFunc("POST /api/v1/demo/{node}/{action}", s.demoAction)
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, notFound("There is no page at this address."))
+	})
+}

@@ -1,0 +1,84 @@
+package gov
+
+import "encoding/binary"
+
+// State layout. Every record lives in the one IAVL tree so it is provable.
+//
+//	gov/params                       → Params
+//	gov/seq                          → last proposal id (8 bytes big-endian)
+//	gov/p/<id 8 bytes>               → Proposal (open and past, kept forever)
+//	gov/o/<id 8 bytes>               → empty: index of open proposals
+//	gov/n/<agency id>                → open proposals of the agency (8 bytes)
+//	gov/v/<id 8 bytes>/<agency id>   → Vote
+//	gov/m/<agency id>/<mandate 4 b>  → MandateGrant
+//	gov/val/<pub key 32 bytes>       → Validator (the current set)
+//	gov/vc/<height 8 bytes>          → power changed at that height (8 bytes)
+//	gov/upgrade                      → UpgradePlan scheduled next
+//	gov/done/<upgrade name>          → height the upgrade was applied at
+var (
+	keyParams       = []byte("gov/params")
+	keySeq          = []byte("gov/seq")
+	prefixProposal  = []byte("gov/p/")
+	prefixOpen      = []byte("gov/o/")
+	prefixOpenCount = []byte("gov/n/")
+	prefixVote      = []byte("gov/v/")
+	prefixMandate   = []byte("gov/m/")
+	prefixValidator = []byte("gov/val/")
+	prefixChange    = []byte("gov/vc/")
+	keyUpgrade      = []byte("gov/upgrade")
+	prefixDone      = []byte("gov/done/")
+)
+
+func join(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// ParamsKey is the state key of governance's own params.
+func ParamsKey() []byte { return keyParams }
+
+// ProposalKey is the state key of a proposal.
+func ProposalKey(id uint64) []byte { return join(prefixProposal, u64(id)) }
+
+// ProposalsPrefix covers every proposal, in id order.
+func ProposalsPrefix() []byte { return prefixProposal }
+
+// OpenPrefix covers the open-proposal index; the key's last 8 bytes are the id.
+func OpenPrefix() []byte { return prefixOpen }
+
+func openKey(id uint64) []byte { return join(prefixOpen, u64(id)) }
+
+func openCountKey(agencyID string) []byte { return join(prefixOpenCount, []byte(agencyID)) }
+
+// VotesPrefix covers the votes on one proposal, in agency id order.
+func VotesPrefix(id uint64) []byte { return join(prefixVote, u64(id), []byte("/")) }
+
+// VoteKey is the state key of an agency's vote on a proposal.
+func VoteKey(id uint64, agencyID string) []byte { return join(VotesPrefix(id), []byte(agencyID)) }
+
+// MandatesPrefix covers every mandate in force, by agency.
+func MandatesPrefix() []byte { return prefixMandate }
+
+// MandateKey is the state key of one agency's mandate.
+func MandateKey(agencyID string, m int32) []byte {
+	return join(prefixMandate, []byte(agencyID), []byte("/"), binary.BigEndian.AppendUint32(nil, uint32(m)))
+}
+
+// ValidatorsPrefix covers the validator set, in public key order.
+func ValidatorsPrefix() []byte { return prefixValidator }
+
+// ValidatorKey is the state key of a validator.
+func ValidatorKey(pub []byte) []byte { return join(prefixValidator, pub) }
+
+func changeKey(height int64) []byte { return join(prefixChange, u64(uint64(height))) }
+
+// UpgradeKey is the state key of the scheduled upgrade plan.
+func UpgradeKey() []byte { return keyUpgrade }
+
+// DoneKey is the state key recording that an upgrade was applied.
+func DoneKey(name string) []byte { return join(prefixDone, []byte(name)) }

@@ -1,0 +1,376 @@
+package gov
+
+import (
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
+)
+
+// Event types the gov module emits.
+const (
+	EventSubmitted        = "gov.proposal_submitted"
+	EventVote             = "gov.vote"
+	EventExecuted         = "gov.proposal_executed"
+	EventFailed           = "gov.proposal_failed"
+	EventRejected         = "gov.proposal_rejected"
+	EventValidatorChanged = "gov.validator_changed"
+	EventUpgradeApplied   = "gov.upgrade_applied"
+)
+
+// Bounds on free text kept in state.
+const (
+	maxTitleBytes    = 256
+	maxNameBytes     = 128
+	maxReasonBytes   = 256
+	maxNotesBytes    = 1024
+	maxAddressBytes  = 256
+	maxUpgradeName   = 64
+	maxParamValueLen = 256
+)
+
+// MaxPower is the largest power one validator may hold, far below
+// CometBFT's total voting power limit for any realistic set size.
+const MaxPower = 1_000_000_000
+
+// ConsensusKeySize is the size of an ed25519 consensus public key.
+const ConsensusKeySize = 32
+
+// ContentType is the short name of what a proposal does ("add_validator").
+func ContentType(c *govv1.Content) string {
+	switch c.GetSum().(type) {
+	case *govv1.Content_AddValidator:
+		return "add_validator"
+	case *govv1.Content_SetValidatorPower:
+		return "set_validator_power"
+	case *govv1.Content_RemoveValidator:
+		return "remove_validator"
+	case *govv1.Content_RotateValidatorKey:
+		return "rotate_validator_key"
+	case *govv1.Content_AdmitAgency:
+		return "admit_agency"
+	case *govv1.Content_SetAgencyStatus:
+		return "set_agency_status"
+	case *govv1.Content_GrantMandate:
+		return "grant_mandate"
+	case *govv1.Content_WithdrawMandate:
+		return "withdraw_mandate"
+	case *govv1.Content_ChangeParam:
+		return "change_param"
+	case *govv1.Content_ScheduleUpgrade:
+		return "schedule_upgrade"
+	}
+	return "unknown"
+}
+
+func validateKey(what string, pub []byte) error {
+	if len(pub) != ConsensusKeySize {
+		return ErrInvalidConsensusKey.Wrapf("%s is %d bytes; an ed25519 consensus key is %d (the value in the node's priv_validator_key.json)", what, len(pub), ConsensusKeySize)
+	}
+	return nil
+}
+
+func validatePower(p int64) error {
+	if p < 1 || p > MaxPower {
+		return ErrInvalidPower.Wrapf("power %d must be from 1 to %d; to take a validator out, propose its removal", p, MaxPower)
+	}
+	return nil
+}
+
+func validateText(what string, s string, max int, required bool) error {
+	if len(s) > max || (required && s == "") {
+		return ErrInvalidProposal.Wrapf("%s must be %d to %d bytes", what, map[bool]int{true: 1, false: 0}[required], max)
+	}
+	return nil
+}
+
+// ValidateMandate checks a mandate value.
+func ValidateMandate(m govv1.Mandate) error {
+	if _, ok := govv1.Mandate_name[int32(m)]; !ok || m == govv1.Mandate_MANDATE_UNSPECIFIED {
+		return ErrInvalidMandate.Wrapf("mandate %d is not defined", m)
+	}
+	return nil
+}
+
+// ValidateUpgradeName checks an upgrade name: 1-64 of a-z, 0-9, '.', '-', '_'.
+func ValidateUpgradeName(name string) error {
+	if name == "" || len(name) > maxUpgradeName {
+		return ErrInvalidUpgrade.Wrapf("upgrade name must be 1 to %d characters", maxUpgradeName)
+	}
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return ErrInvalidUpgrade.Wrapf("upgrade name %q may use only a-z, 0-9, '-', '_' and '.'", name)
+		}
+	}
+	return nil
+}
+
+// ValidateContent checks a proposal's content without state.
+func ValidateContent(c *govv1.Content) error {
+	switch m := c.GetSum().(type) {
+	case *govv1.Content_AddValidator:
+		v := m.AddValidator
+		if err := validateKey("pub_key", v.PubKey); err != nil {
+			return err
+		}
+		if err := validatePower(v.Power); err != nil {
+			return err
+		}
+		if err := agency.ValidateAgencyID(v.AgencyId); err != nil {
+			return err
+		}
+		return validateText("node_address", v.NodeAddress, maxAddressBytes, false)
+	case *govv1.Content_SetValidatorPower:
+		if err := validateKey("pub_key", m.SetValidatorPower.PubKey); err != nil {
+			return err
+		}
+		return validatePower(m.SetValidatorPower.Power)
+	case *govv1.Content_RemoveValidator:
+		return validateKey("pub_key", m.RemoveValidator.PubKey)
+	case *govv1.Content_RotateValidatorKey:
+		r := m.RotateValidatorKey
+		if err := validateKey("old_pub_key", r.OldPubKey); err != nil {
+			return err
+		}
+		if err := validateKey("new_pub_key", r.NewPubKey); err != nil {
+			return err
+		}
+		if string(r.OldPubKey) == string(r.NewPubKey) {
+			return ErrInvalidConsensusKey.Wrapf("new_pub_key is the old key; generate a new consensus key first")
+		}
+		return nil
+	case *govv1.Content_AdmitAgency:
+		a := m.AdmitAgency
+		if err := agency.ValidateAgencyID(a.AgencyId); err != nil {
+			return err
+		}
+		if err := validateText("name", a.Name, maxNameBytes, true); err != nil {
+			return err
+		}
+		if _, ok := agencyv1.Kind_name[int32(a.Kind)]; !ok || a.Kind == agencyv1.Kind_KIND_UNSPECIFIED {
+			return ErrInvalidProposal.Wrapf("kind %d is not an agency kind", a.Kind)
+		}
+		if len(a.AdminPubKey) != agency.PubKeySize {
+			return agency.ErrInvalidKey.Wrapf("admin_pub_key is %d bytes; an ed25519 public key is %d", len(a.AdminPubKey), agency.PubKeySize)
+		}
+		return nil
+	case *govv1.Content_SetAgencyStatus:
+		s := m.SetAgencyStatus
+		if err := agency.ValidateAgencyID(s.AgencyId); err != nil {
+			return err
+		}
+		switch s.Status {
+		case agencyv1.Status_STATUS_ACTIVE, agencyv1.Status_STATUS_SUSPENDED, agencyv1.Status_STATUS_REMOVED:
+		default:
+			return ErrInvalidStatus.Wrapf("status must be active, suspended or removed")
+		}
+		return validateText("reason", s.Reason, maxReasonBytes, false)
+	case *govv1.Content_GrantMandate:
+		g := m.GrantMandate
+		if err := agency.ValidateAgencyID(g.AgencyId); err != nil {
+			return err
+		}
+		if err := ValidateMandate(g.Mandate); err != nil {
+			return err
+		}
+		if g.UntilUnix < 0 {
+			return ErrInvalidMandate.Wrapf("until_unix %d is negative; use 0 for no end", g.UntilUnix)
+		}
+		if g.LegalBasis == "" || len(g.LegalBasis) > maxReasonBytes {
+			return ErrInvalidMandate.Wrapf("cite the legal basis of the mandate in 1 to %d bytes", maxReasonBytes)
+		}
+		return nil
+	case *govv1.Content_WithdrawMandate:
+		w := m.WithdrawMandate
+		if err := agency.ValidateAgencyID(w.AgencyId); err != nil {
+			return err
+		}
+		if err := ValidateMandate(w.Mandate); err != nil {
+			return err
+		}
+		return validateText("reason", w.Reason, maxReasonBytes, false)
+	case *govv1.Content_ChangeParam:
+		if m.ChangeParam.Name == "" {
+			return ErrUnknownParam.Wrapf("name the parameter to change")
+		}
+		if len(m.ChangeParam.Value) > maxParamValueLen {
+			return ErrInvalidParamValue.Wrapf("value is longer than %d bytes", maxParamValueLen)
+		}
+		return nil
+	case *govv1.Content_ScheduleUpgrade:
+		u := m.ScheduleUpgrade
+		if err := ValidateUpgradeName(u.Name); err != nil {
+			return err
+		}
+		if u.Height <= 0 {
+			return ErrUpgradeHeightPast.Wrapf("height %d is not a block height", u.Height)
+		}
+		if len(u.Notes) > maxNotesBytes {
+			return ErrInvalidUpgrade.Wrapf("notes are longer than %d bytes", maxNotesBytes)
+		}
+		return nil
+	}
+	return ErrInvalidProposal.Wrapf("the proposal has no content; say what it would do")
+}
+
+// ValidateBasic checks a gov message without state. It returns nil for
+// message types this module does not own.
+func ValidateBasic(msg any) error {
+	switch m := msg.(type) {
+	case *govv1.MsgSubmitProposal:
+		if len(m.Title) > maxTitleBytes {
+			return ErrInvalidProposal.Wrapf("title is longer than %d bytes", maxTitleBytes)
+		}
+		return ValidateContent(m.Content)
+	case *govv1.MsgVote:
+		switch m.Option {
+		case govv1.VoteOption_VOTE_OPTION_YES, govv1.VoteOption_VOTE_OPTION_NO, govv1.VoteOption_VOTE_OPTION_ABSTAIN:
+			return nil
+		}
+		return ErrInvalidVote.Wrapf("option must be yes, no or abstain")
+	}
+	return nil
+}
+
+// SubmitProposal opens a proposal for the signer's agency. The content is
+// checked against current state now, so a proposal that could not execute
+// is refused at once; it is checked again when it passes.
+func (k Keeper) SubmitProposal(ctx module.Context, signer *agencyv1.Account, m *govv1.MsgSubmitProposal) error {
+	params, err := k.Params(ctx.Store)
+	if err != nil {
+		return err
+	}
+	open := getU64(ctx.Store, openCountKey(signer.AgencyId))
+	if open >= uint64(params.MaxOpenProposalsPerAgency) {
+		return ErrTooManyOpen.Wrapf("agency %q has %d open proposals, the most allowed (gov.max_open_proposals_per_agency); wait for one to close", signer.AgencyId, open)
+	}
+	if err := k.check(ctx, m.Content, 0, false); err != nil {
+		return err
+	}
+	id := getU64(ctx.Store, keySeq) + 1
+	p := &govv1.Proposal{
+		Id: id, Content: m.Content, Title: m.Title, ProposerAgency: signer.AgencyId, Proposer: signer.Address,
+		SubmitHeight: ctx.Height, SubmitTimeUnix: ctx.Time.Unix(), VotingEndUnix: ctx.Time.Unix() + params.VotingPeriodSeconds,
+		Status: govv1.ProposalStatus_PROPOSAL_STATUS_VOTING, PassThreshold: params.PassThreshold, Quorum: params.Quorum,
+	}
+	if err := store.SetProto(ctx.Store, ProposalKey(id), p); err != nil {
+		return err
+	}
+	setU64(ctx.Store, keySeq, id)
+	ctx.Store.Set(openKey(id), []byte{})
+	setU64(ctx.Store, openCountKey(signer.AgencyId), open+1)
+	ctx.Emit(EventSubmitted,
+		module.Indexed("proposal_id", strconv.FormatUint(id, 10)),
+		module.Indexed("proposer_agency", signer.AgencyId),
+		module.Indexed("type", ContentType(m.Content)),
+		module.Attr("voting_end_unix", strconv.FormatInt(p.VotingEndUnix, 10)))
+	return nil
+}
+
+// Vote records the signer's agency's vote. The signer's agency is active:
+// authentication refuses signers of suspended agencies.
+func (k Keeper) Vote(ctx module.Context, signer *agencyv1.Account, m *govv1.MsgVote) error {
+	p, err := k.Proposal(ctx.Store, m.ProposalId)
+	if err != nil {
+		return err
+	}
+	if p.Status != govv1.ProposalStatus_PROPOSAL_STATUS_VOTING {
+		return ErrVotingClosed.Wrapf("proposal %d is %s", p.Id, StatusName(p.Status))
+	}
+	if ctx.Time.Unix() >= p.VotingEndUnix {
+		return ErrVotingClosed.Wrapf("voting on proposal %d ended at unix time %d; the block time is %d", p.Id, p.VotingEndUnix, ctx.Time.Unix())
+	}
+	ag, err := k.Agency.Agency(ctx.Store, signer.AgencyId)
+	if err != nil {
+		return err
+	}
+	if ag.Status != agencyv1.Status_STATUS_ACTIVE {
+		return ErrAgencyNotActive.Wrapf("agency %q is %s and does not vote", ag.Id, agency.StatusName(ag.Status))
+	}
+	key := VoteKey(p.Id, signer.AgencyId)
+	if ctx.Store.Has(key) {
+		return ErrAlreadyVoted.Wrapf("agency %q already voted on proposal %d; votes are final", signer.AgencyId, p.Id)
+	}
+	v := &govv1.Vote{ProposalId: p.Id, AgencyId: signer.AgencyId, Option: m.Option, Voter: signer.Address, Height: ctx.Height}
+	if err := store.SetProto(ctx.Store, key, v); err != nil {
+		return err
+	}
+	switch m.Option {
+	case govv1.VoteOption_VOTE_OPTION_YES:
+		p.Yes++
+	case govv1.VoteOption_VOTE_OPTION_NO:
+		p.No++
+	default:
+		p.Abstain++
+	}
+	if err := store.SetProto(ctx.Store, ProposalKey(p.Id), p); err != nil {
+		return err
+	}
+	ctx.Emit(EventVote,
+		module.Indexed("proposal_id", strconv.FormatUint(p.Id, 10)),
+		module.Indexed("agency", signer.AgencyId),
+		module.Attr("option", OptionName(m.Option)))
+	return nil
+}
+
+// StatusName is the short name of a proposal status ("voting").
+func StatusName(s govv1.ProposalStatus) string {
+	return shortName(s.String(), "PROPOSAL_STATUS_")
+}
+
+// OptionName is the short name of a vote option ("yes").
+func OptionName(o govv1.VoteOption) string { return shortName(o.String(), "VOTE_OPTION_") }
+
+// MandateName is the short name of a mandate ("tax_authority").
+func MandateName(m govv1.Mandate) string { return shortName(m.String(), "MANDATE_") }
+
+// ParseMandate reads a short mandate name.
+func ParseMandate(s string) (govv1.Mandate, error) {
+	v, ok := govv1.Mandate_value["MANDATE_"+upper(s)]
+	if !ok || v == 0 {
+		return 0, ErrInvalidMandate.Wrapf("%q is not a mandate; mandates are treasury, tax_authority, regulator, settlement_bank, benefits_payer, statistics", s)
+	}
+	return govv1.Mandate(v), nil
+}
+
+// ParseOption reads a short vote option name.
+func ParseOption(s string) (govv1.VoteOption, error) {
+	v, ok := govv1.VoteOption_value["VOTE_OPTION_"+upper(s)]
+	if !ok || v == 0 {
+		return 0, ErrInvalidVote.Wrapf("%q is not a vote; vote yes, no or abstain", s)
+	}
+	return govv1.VoteOption(v), nil
+}
+
+func shortName(full, prefix string) string {
+	if len(full) < len(prefix) {
+		return full
+	}
+	b := []byte(full[len(prefix):])
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		case c == '-':
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func unmarshal(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) }

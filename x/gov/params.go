@@ -1,0 +1,323 @@
+package gov
+
+import (
+	"fmt"
+	"math/bits"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
+	"github.com/tallyledger/tally/store"
+)
+
+// Param is one entry of the parameter registry: a scalar field of a params
+// record that a module owns. Governance changes the field; the module's own
+// Validate decides whether the whole record is still sound, so a module's
+// rules about its params live in one place whoever writes them.
+type Param struct {
+	// Name is "<module>.<field>", as proposals and queries spell it.
+	Name        string
+	Description string
+	// Key is the state key of the owning module's params record.
+	Key []byte
+	// Default returns the record as it is before genesis writes one.
+	Default func() proto.Message
+	// Field is the record's field this parameter is.
+	Field protoreflect.Name
+	// Validate checks the whole record after the change.
+	Validate func(proto.Message) error
+}
+
+// Registry is the set of parameters governance may change, in the order
+// they were registered. It is fixed when the app is wired.
+type Registry struct{ params []Param }
+
+// NewRegistry returns a registry of params; a duplicate name or a field
+// the record does not have is a wiring bug and panics at start-up.
+func NewRegistry(params ...Param) *Registry {
+	seen := map[string]bool{}
+	for _, p := range params {
+		if seen[p.Name] {
+			panic(fmt.Sprintf("gov: parameter %s registered twice", p.Name))
+		}
+		seen[p.Name] = true
+		fd := p.Default().ProtoReflect().Descriptor().Fields().ByName(p.Field)
+		if fd == nil || fd.IsList() || fd.IsMap() {
+			panic(fmt.Sprintf("gov: parameter %s names no scalar field %s", p.Name, p.Field))
+		}
+	}
+	return &Registry{params: params}
+}
+
+// Names lists the registered parameter names.
+func (r *Registry) Names() []string {
+	out := make([]string, len(r.params))
+	for i, p := range r.params {
+		out[i] = p.Name
+	}
+	return out
+}
+
+func (r *Registry) find(name string) (Param, error) {
+	if r != nil {
+		for _, p := range r.params {
+			if p.Name == name {
+				return p, nil
+			}
+		}
+	}
+	return Param{}, ErrUnknownParam.Wrapf("no parameter %q; parameters are %s", name, strings.Join(r.Names(), ", "))
+}
+
+// Lookup returns the registry entry for name.
+func (r *Registry) Lookup(name string) (Param, error) { return r.find(name) }
+
+func load(kv store.KV, p Param) (proto.Message, error) {
+	m := p.Default()
+	bz := kv.Get(p.Key)
+	if bz == nil {
+		return m, nil
+	}
+	proto.Reset(m)
+	if err := proto.Unmarshal(bz, m); err != nil {
+		return nil, fmt.Errorf("params record %s: %w", p.Key, err)
+	}
+	return m, nil
+}
+
+// Get returns a parameter's current value as text.
+func (r *Registry) Get(kv store.KV, name string) (string, error) {
+	p, err := r.find(name)
+	if err != nil {
+		return "", err
+	}
+	m, err := load(kv, p)
+	if err != nil {
+		return "", err
+	}
+	fd := m.ProtoReflect().Descriptor().Fields().ByName(p.Field)
+	return fmt.Sprint(m.ProtoReflect().Get(fd).Interface()), nil
+}
+
+// List returns every parameter with its current value.
+func (r *Registry) List(kv store.KV) (*govv1.ParamList, error) {
+	out := &govv1.ParamList{}
+	for _, p := range r.params {
+		v, err := r.Get(kv, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		out.Params = append(out.Params, &govv1.ParamValue{Name: p.Name, Value: v, Description: p.Description})
+	}
+	return out, nil
+}
+
+// Set parses value for the parameter's type, checks the owning module's
+// record with it, and writes the record. Nothing is written on error.
+func (r *Registry) Set(kv store.KV, name, value string) error {
+	p, err := r.find(name)
+	if err != nil {
+		return err
+	}
+	m, err := load(kv, p)
+	if err != nil {
+		return err
+	}
+	fd := m.ProtoReflect().Descriptor().Fields().ByName(p.Field)
+	v, err := parseValue(fd, value)
+	if err != nil {
+		return ErrInvalidParamValue.Wrapf("%s: %v", name, err)
+	}
+	m.ProtoReflect().Set(fd, v)
+	if err := p.Validate(m); err != nil {
+		return ErrInvalidParamValue.Wrapf("%s = %q: %v", name, value, err)
+	}
+	return store.SetProto(kv, p.Key, m)
+}
+
+// Check reports whether Set would succeed, without writing.
+func (r *Registry) Check(kv store.KV, name, value string) error {
+	return r.Set(store.NewCache(kv), name, value)
+}
+
+func parseValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
+	switch fd.Kind() {
+	case protoreflect.Uint32Kind:
+		v, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("%q is not a whole number from 0 to 4294967295", s)
+		}
+		return protoreflect.ValueOfUint32(uint32(v)), nil
+	case protoreflect.Uint64Kind:
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("%q is not a non-negative whole number", s)
+		}
+		return protoreflect.ValueOfUint64(v), nil
+	case protoreflect.Int64Kind:
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("%q is not a whole number", s)
+		}
+		return protoreflect.ValueOfInt64(v), nil
+	case protoreflect.Int32Kind:
+		v, err := strconv.ParseInt(s, 10, 32)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("%q is not a 32-bit whole number", s)
+		}
+		return protoreflect.ValueOfInt32(int32(v)), nil
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(s), nil
+	case protoreflect.BoolKind:
+		v, err := strconv.ParseBool(s)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("%q is not true or false", s)
+		}
+		return protoreflect.ValueOfBool(v), nil
+	}
+	return protoreflect.Value{}, fmt.Errorf("field type %s cannot be set by governance", fd.Kind())
+}
+
+// Fraction is a ratio of whole numbers, num/den with 0 <= num <= den.
+type Fraction struct{ Num, Den uint64 }
+
+// maxDenominator keeps products of fractions and counts far from overflow.
+const maxDenominator = 1_000_000
+
+// ParseFraction reads "num/den".
+func ParseFraction(s string) (Fraction, error) {
+	n, d, ok := strings.Cut(s, "/")
+	if !ok {
+		return Fraction{}, fmt.Errorf("%q is not a fraction; write it as numerator/denominator, e.g. 2/3", s)
+	}
+	num, err1 := strconv.ParseUint(n, 10, 64)
+	den, err2 := strconv.ParseUint(d, 10, 64)
+	if err1 != nil || err2 != nil || den == 0 || den > maxDenominator || num > den {
+		return Fraction{}, fmt.Errorf("%q is not a fraction between 0 and 1 with a denominator from 1 to %d", s, maxDenominator)
+	}
+	return Fraction{num, den}, nil
+}
+
+// String writes the fraction as ParseFraction reads it.
+func (f Fraction) String() string { return fmt.Sprintf("%d/%d", f.Num, f.Den) }
+
+// Less reports whether f < g.
+func (f Fraction) Less(g Fraction) bool { return cmp128(f.Num, g.Den, g.Num, f.Den) < 0 }
+
+// Exceeded reports whether part/whole > f.
+func (f Fraction) Exceeded(part, whole uint64) bool { return cmp128(part, f.Den, f.Num, whole) > 0 }
+
+// Reached reports whether part/whole >= f.
+func (f Fraction) Reached(part, whole uint64) bool { return cmp128(part, f.Den, f.Num, whole) >= 0 }
+
+// cmp128 compares a*b with c*d without overflow.
+func cmp128(a, b, c, d uint64) int {
+	h1, l1 := bits.Mul64(a, b)
+	h2, l2 := bits.Mul64(c, d)
+	switch {
+	case h1 != h2:
+		return cmpU(h1, h2)
+	default:
+		return cmpU(l1, l2)
+	}
+}
+
+func cmpU(x, y uint64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// DefaultParams are the governance rules of a new chain: a week to vote,
+// more than two thirds of the active agencies to pass, two thirds voting.
+func DefaultParams() *govv1.Params {
+	return &govv1.Params{
+		VotingPeriodSeconds:       7 * 24 * 3600,
+		PassThreshold:             "2/3",
+		Quorum:                    "2/3",
+		MaxOpenProposalsPerAgency: 10,
+		MinValidators:             4, // the fewest with which one fault can be tolerated
+		MaxPowerChange:            "1/3",
+	}
+}
+
+// maxVotingPeriod bounds how long a proposal can stay open.
+const maxVotingPeriod = 366 * 24 * 3600
+
+// ValidateParams checks governance's rules.
+func ValidateParams(m proto.Message) error {
+	p, ok := m.(*govv1.Params)
+	if !ok || p == nil {
+		return fmt.Errorf("gov params are missing")
+	}
+	if p.VotingPeriodSeconds <= 0 || p.VotingPeriodSeconds > maxVotingPeriod {
+		return fmt.Errorf("voting_period_seconds must be from 1 to %d (a year)", maxVotingPeriod)
+	}
+	t, err := ParseFraction(p.PassThreshold)
+	if err != nil {
+		return fmt.Errorf("pass_threshold: %v", err)
+	}
+	if t.Less(Fraction{1, 2}) {
+		return fmt.Errorf("pass_threshold %s is below 1/2; two contradicting proposals could both pass", t)
+	}
+	if t.Num == t.Den {
+		return fmt.Errorf("pass_threshold 1 could never be exceeded; use at most e.g. 99/100")
+	}
+	q, err := ParseFraction(p.Quorum)
+	if err != nil {
+		return fmt.Errorf("quorum: %v", err)
+	}
+	if q.Num == 0 {
+		return fmt.Errorf("quorum must be above 0")
+	}
+	if p.MaxOpenProposalsPerAgency == 0 {
+		return fmt.Errorf("max_open_proposals_per_agency must be at least 1, or no agency could propose")
+	}
+	if p.MinValidators == 0 {
+		return fmt.Errorf("min_validators must be at least 1")
+	}
+	c, err := ParseFraction(p.MaxPowerChange)
+	if err != nil {
+		return fmt.Errorf("max_power_change: %v", err)
+	}
+	if c.Num == 0 || (Fraction{1, 3}).Less(c) {
+		return fmt.Errorf("max_power_change %s must be above 0 and at most 1/3, or the old set could not guarantee safety", c)
+	}
+	return nil
+}
+
+// OwnParams are governance's entries in the registry.
+func OwnParams() []Param {
+	def := func() proto.Message { return DefaultParams() }
+	p := func(field, desc string) Param {
+		return Param{Name: "gov." + field, Description: desc, Key: keyParams, Default: def, Field: protoreflect.Name(field), Validate: ValidateParams}
+	}
+	return []Param{
+		p("voting_period_seconds", "how long a proposal is open, in seconds of block time"),
+		p("pass_threshold", "fraction of active agencies that must vote yes, exceeded strictly (e.g. 2/3)"),
+		p("quorum", "fraction of active agencies that must vote at all"),
+		p("max_open_proposals_per_agency", "open proposals one agency may have at once"),
+		p("min_validators", "fewest validators the set may be left with"),
+		p("max_power_change", "largest fraction of total power changed in two consecutive blocks"),
+	}
+}
+
+// Params reads governance's params (defaults before genesis wrote them).
+func (Keeper) Params(kv store.KV) (*govv1.Params, error) {
+	p := &govv1.Params{}
+	found, err := store.GetProto(kv, keyParams, p)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return DefaultParams(), nil
+	}
+	return p, nil
+}
