@@ -21,6 +21,7 @@ import (
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/provenance"
 	"github.com/tallyledger/tally/x/tax"
@@ -50,6 +51,12 @@ type App struct {
 	benefits   benefits.Keeper
 	tax        tax.Keeper
 	provenance provenance.Keeper
+	gov        gov.Keeper
+
+	// govUpdates are the validator changes governance executed in the
+	// block being finalized; upgrades are the migrations this binary has.
+	govUpdates []gov.ValidatorUpdate
+	upgrades   map[string]UpgradeHandler
 
 	// nonces gathers the nonces of the block being finalized; nil outside
 	// FinalizeBlock, so CheckTx sees only committed state.
@@ -76,6 +83,9 @@ type Options struct {
 	// OnStep, when set, is called at each lifecycle step. Tests use it to
 	// stop the app at a chosen point; production leaves it nil.
 	OnStep func(Step)
+	// Upgrades are the migrations this binary runs for scheduled upgrades,
+	// by upgrade name.
+	Upgrades map[string]UpgradeHandler
 }
 
 // New returns an App over st, which it owns and closes.
@@ -85,6 +95,8 @@ func New(st *store.Store, opts Options) (*App, error) {
 	a.benefits = benefits.Keeper{Agency: a.agency, Funds: a.funds}
 	a.tax = tax.NewKeeper(a.funds, funds.AgencyHolder)
 	a.provenance = provenance.NewKeeper(a.agency)
+	a.gov = gov.NewKeeper(a.agency, paramRegistry())
+	a.upgrades = opts.Upgrades
 	if a.logger == nil {
 		a.logger = log.NewNopLogger()
 	}
@@ -158,6 +170,14 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		a.store.Rollback()
 		return nil, fmt.Errorf("genesis provenance: %w", err)
 	}
+	vals, err := genesisValidators(req.Validators)
+	if err == nil {
+		err = a.gov.InitGenesis(a.store, g.Gov, vals)
+	}
+	if err != nil {
+		a.store.Rollback()
+		return nil, fmt.Errorf("genesis gov: %w", err)
+	}
 	return &abci.ResponseInitChain{AppHash: a.store.WorkingHash()}, nil
 }
 
@@ -211,6 +231,10 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 // branch of state, then the end-of-block work. The app hash is the tree's
 // root after the block.
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+	upgradeEvents, err := a.applyUpgrade(req)
+	if err != nil {
+		return nil, err
+	}
 	decoded, errs := a.decodeAll(req.Txs)
 	a.preverify(decoded)
 	a.nonces = newNonceBook()
@@ -227,9 +251,13 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}
 	a.nonces.flush(a.store)
 	pruneExpired(a.store, req.Height)
-	events := a.endBlock(req)
+	events := append(upgradeEvents, a.endBlock(req)...)
+	valUpdates, err := a.validatorUpdates()
+	if err != nil {
+		return nil, err
+	}
 	a.step(StepFinalized)
-	return &abci.ResponseFinalizeBlock{TxResults: results, Events: events, AppHash: a.store.WorkingHash()}, nil
+	return &abci.ResponseFinalizeBlock{TxResults: results, Events: events, ValidatorUpdates: valUpdates, AppHash: a.store.WorkingHash()}, nil
 }
 
 // Commit saves the block's state as a new tree version. After it returns,

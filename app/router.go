@@ -45,6 +45,7 @@ var routes = []moduleRoutes{
 	benefitsRoutes,
 	taxRoutes,
 	provenanceRoutes,
+	govRoutes,
 }
 
 func routeFor(msg *txv1.Msg) (moduleRoutes, bool) {

@@ -44,7 +44,7 @@ func (c *Cache) Has(key []byte) bool {
 
 // Set buffers a write of value (copied; nil means empty) at key.
 func (c *Cache) Set(key, value []byte) {
-	c.touch(key, copyBytes(value))
+	c.touch(key, storedValue(value))
 }
 
 // Delete buffers a deletion of key.

@@ -4,6 +4,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -18,8 +19,9 @@ type KV interface {
 	Get(key []byte) []byte
 	// Has reports whether key is present.
 	Has(key []byte) bool
-	// Set stores value at key. A nil value is stored as an empty value, so
-	// Get returns []byte{} (never nil) for a present key.
+	// Set stores value at key. An empty or nil value is stored as Present,
+	// so every stored value can be proven and Get never returns nil for a
+	// present key.
 	Set(key, value []byte)
 	// Delete removes key; deleting an absent key is a no-op.
 	Delete(key []byte)
@@ -70,6 +72,10 @@ func GetProto(kv KV, key []byte, m proto.Message) (found bool, err error) {
 	if bz == nil {
 		return false, nil
 	}
+	if bytes.Equal(bz, Present) {
+		proto.Reset(m)
+		return true, nil
+	}
 	if err := proto.Unmarshal(bz, m); err != nil {
 		return true, fmt.Errorf("store: decode %T at key %X: %w", m, key, err)
 	}
@@ -78,6 +84,8 @@ func GetProto(kv KV, key []byte, m proto.Message) (found bool, err error) {
 
 // SetProto stores m at key using deterministic protobuf encoding, so equal
 // messages always produce equal bytes (and equal app hashes).
+//
+// An empty message is stored as Present (see there) and read back as empty.
 func SetProto(kv KV, key []byte, m proto.Message) error {
 	bz, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
@@ -85,6 +93,23 @@ func SetProto(kv KV, key []byte, m proto.Message) error {
 	}
 	kv.Set(key, bz)
 	return nil
+}
+
+// Present is the value stored for an empty value, such as an index entry
+// whose key alone carries the information. Stored values are never empty
+// because an ICS23 proof cannot carry an empty value: an empty value would
+// make its own key, and the absence of keys beside it, unprovable. A single
+// 0x01 byte is never a valid protobuf encoding (field number 0), so GetProto
+// reads it back unambiguously as an empty message.
+var Present = []byte{0x01}
+
+// storedValue is the value to put in the tree for value: a copy, or
+// Present when value is empty.
+func storedValue(value []byte) []byte {
+	if len(value) == 0 {
+		return []byte{0x01}
+	}
+	return copyBytes(value)
 }
 
 // copyBytes returns a non-nil copy of b (nil becomes an empty slice).

@@ -146,7 +146,7 @@ func (s *Store) Set(key, value []byte) {
 	s.checkNotIterating("Set")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.tree.Set(copyBytes(key), copyBytes(value)); err != nil {
+	if _, err := s.tree.Set(copyBytes(key), storedValue(value)); err != nil {
 		panic(fmt.Sprintf("store: set %X: %v", key, err))
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	ics23 "github.com/cosmos/ics23/go"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -109,8 +110,7 @@ func TestKVBasics(t *testing.T) {
 			kv.Set([]byte("empty"), []byte{})
 			kv.Set([]byte("nil"), nil)
 			for _, k := range []string{"empty", "nil"} {
-				require.NotNil(t, kv.Get([]byte(k)), k)
-				require.Empty(t, kv.Get([]byte(k)), k)
+				require.Equal(t, Present, kv.Get([]byte(k)), k)
 				require.True(t, kv.Has([]byte(k)), k)
 			}
 
@@ -709,4 +709,30 @@ func benchmarkCommit(b *testing.B, opts Options) {
 		}
 		commit(b, s)
 	}
+}
+
+// An empty value is stored as Present, so the key and the absence of the
+// keys beside it can be proven: ICS23 cannot prove an empty value.
+func TestEmptyValuesAreProvable(t *testing.T) {
+	s := NewMemory()
+	defer s.Close()
+	s.Set([]byte("idx/a"), []byte{})
+	s.Set([]byte("idx/c"), nil)
+	require.NoError(t, SetProto(s, []byte("rec"), &emptypb.Empty{}))
+	_, root, err := s.Commit()
+	require.NoError(t, err)
+
+	v, p, err := s.Prove(1, []byte("idx/a"))
+	require.NoError(t, err)
+	require.Equal(t, Present, v)
+	require.NoError(t, VerifyProof(root, []byte("idx/a"), v, p))
+
+	v, p, err = s.Prove(1, []byte("idx/b"))
+	require.NoError(t, err)
+	require.Nil(t, v)
+	require.NoError(t, VerifyProof(root, []byte("idx/b"), nil, p), "absence between two index entries")
+
+	found, err := GetProto(s, []byte("rec"), &emptypb.Empty{})
+	require.NoError(t, err)
+	require.True(t, found)
 }

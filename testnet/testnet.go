@@ -20,6 +20,7 @@ import (
 	"github.com/tallyledger/tally/cmd/tallyd/home"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 )
 
 // ManifestFile is the file in a network directory that describes it.
@@ -114,7 +115,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		return nil, err
 	}
 
-	state := &appv1.GenesisState{Params: app.DefaultParams(), Agency: &agencyv1.Genesis{}}
+	state := &appv1.GenesisState{Params: app.DefaultParams(), Agency: &agencyv1.Genesis{}, Gov: &govv1.Genesis{}}
 	addAgency := func(s seat) error {
 		state.Agency.Agencies = append(state.Agency.Agencies, &agencyv1.Agency{Id: s.id, Name: s.name, Kind: s.kind})
 		add := func(keyName string, role agencyv1.Role) error {
@@ -160,6 +161,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		n.NodeID = id.NodeID
 		m.Nodes = append(m.Nodes, n)
 		vals = append(vals, home.Validator{Name: s.id, PubKey: id.ConsensusPK, Power: home.DefaultPower})
+		state.Gov.Operators = append(state.Gov.Operators, &govv1.ValidatorOperator{PubKey: id.ConsensusPK.Bytes(), AgencyId: s.id})
 		if err := addAgency(s); err != nil {
 			return nil, err
 		}

@@ -49,6 +49,7 @@ The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 	root.AddCommand(loadCmd())
 	root.AddCommand(genesisCmd())
 	root.AddCommand(verifyCmd())
+	root.AddCommand(explorerCmd())
 	return root
 }
 

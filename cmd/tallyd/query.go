@@ -79,6 +79,7 @@ root and against --witnesses: see 'tallyd verify --help'.`,
 	cmd.AddCommand(queryBenefitsCmd())
 	cmd.AddCommand(queryTaxCmd())
 	cmd.AddCommand(queryProvenanceCmd())
+	cmd.AddCommand(queryGovCmd())
 	return cmd
 }
 

@@ -123,6 +123,18 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 			for _, n := range m.Nodes {
 				fmt.Printf("  %-12s RPC %s   log %s\n", n.Name, strings.Replace(n.RPC, "tcp://", "http://", 1), n.LogFile)
 			}
+			if on, _ := cmd.Flags().GetBool("explorer"); on {
+				addr, _ := cmd.Flags().GetString("explorer-addr")
+				if addr == "" {
+					addr = defaultExplorerAddr(m)
+				}
+				url, err := startDemoExplorer(ctx, m, net, addr)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "explorer: %v (the network keeps running)\n", err)
+				} else {
+					fmt.Printf("Explorer (demo mode: stop and start agencies' nodes from the page): %s\n", url)
+				}
+			}
 			fmt.Printf("Demo keys: --keyring-backend test --keyring-dir %s\nPress Ctrl-C to stop.\n", m.KeyringDir)
 			tick := time.NewTicker(every)
 			defer tick.Stop()
@@ -138,6 +150,8 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 	}
 	cmd.Flags().Bool("demo", true, "send the demo transactions once, the first time the network starts")
 	cmd.Flags().Duration("status-every", 5*time.Second, "how often to print each node's height and app hash")
+	cmd.Flags().Bool("explorer", true, "serve the web explorer in demo mode (with stop/start buttons for each validator) on loopback")
+	cmd.Flags().String("explorer-addr", "", "where the explorer listens (default 127.0.0.1:<base port + 90>; loopback only)")
 	return cmd
 }
 

@@ -36,6 +36,7 @@ exits with status 1.`,
 	cmd.AddCommand(txBenefitsCmd())
 	cmd.AddCommand(txTaxCmd())
 	cmd.AddCommand(txProvenanceCmd())
+	cmd.AddCommand(txGovCmd())
 	return cmd
 }
 

@@ -477,8 +477,8 @@ func (s *Server) block(r *http.Request) (*view, error) {
 	for i, raw := range b.Block.Txs {
 		row := describeTx(raw)
 		row.Height = h
-		if results != nil && i < len(results.TxResults) {
-			row.Code, row.Log = results.TxResults[i].Code, results.TxResults[i].Log
+		if results != nil && i < len(results.TxsResults) {
+			row.Code, row.Log = results.TxsResults[i].Code, results.TxsResults[i].Log
 		}
 		d.TxList = append(d.TxList, row)
 	}

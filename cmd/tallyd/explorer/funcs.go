@@ -111,7 +111,7 @@ func sortedFields(m map[string]any) []kv {
 
 func trimEnum(v any) string {
 	s := fmt.Sprint(v)
-	for _, p := range []string{"ITEM_STATUS_", "EVENT_TYPE_", "STATUS_", "KIND_", "ROLE_", "PAYMENT_STATUS_", "PAYMENT_KIND_", "PERIOD_KIND_"} {
+	for _, p := range []string{"ITEM_STATUS_", "EVENT_TYPE_", "STATUS_", "KIND_", "ROLE_", "PAYMENT_STATUS_", "PAYMENT_KIND_", "PERIOD_KIND_", "PROPOSAL_STATUS_", "VOTE_OPTION_"} {
 		if strings.HasPrefix(s, p) {
 			return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(s, p), "_", " "))
 		}

@@ -20,6 +20,7 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/x/tax"
@@ -722,9 +723,17 @@ func (s *Server) recall(r *http.Request) (*view, error) {
 
 // ---- governance ----
 
-// govPath is the query the governance module will answer; until a node
-// answers it, the page says governance is not on this chain.
-const govPath = "/gov/proposals"
+// Governance query paths (app/route_gov.go). Until a node answers them,
+// the page says governance is not on this chain.
+const (
+	govProposals = "/gov/proposals"
+	govVotes     = "/gov/votes"
+)
+
+type proposalView struct {
+	Proposal map[string]any   `json:"proposal"`
+	Votes    []map[string]any `json:"votes"`
+}
 
 func (s *Server) governance(r *http.Request) (*view, error) {
 	sn, cancel, err := s.reader(r)
@@ -732,14 +741,31 @@ func (s *Server) governance(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := sn.list(govPath, nil)
+	list, err := sn.list(govProposals, nil)
 	if err != nil {
+		qe := &queryError{}
+		if !errors.As(err, &qe) {
+			return nil, err
+		}
 		return sn.view("Governance", map[string]any{"available": false,
-			"message": "Governance is not yet on this chain: no node answers " + govPath + ". Agencies, roles and parameters come from genesis."}), nil
+			"message": "Governance is not yet on this chain: no node answers " + govProposals + ". Agencies, roles and parameters come from genesis."}), nil
 	}
-	var props []map[string]any
+	var props []proposalView
 	for _, e := range list.Entries {
-		props = append(props, map[string]any{"key": strings.ToValidUTF8(string(e.Key), "?"), "bytes": len(e.Value)})
+		p := &govv1.Proposal{}
+		if len(e.Value) == 0 || proto.Unmarshal(e.Value, p) != nil {
+			continue
+		}
+		pv := proposalView{Proposal: protoMap(p)}
+		if votes, err := sn.list(govVotes, []byte(strconv.FormatUint(p.Id, 10))); err == nil {
+			for _, ve := range votes.Entries {
+				v := &govv1.Vote{}
+				if len(ve.Value) > 0 && proto.Unmarshal(ve.Value, v) == nil {
+					pv.Votes = append(pv.Votes, protoMap(v))
+				}
+			}
+		}
+		props = append(props, pv)
 	}
 	return sn.view("Governance", map[string]any{"available": true, "proposals": props}), nil
 }

@@ -248,9 +248,15 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, tmpl
 		http.Error(w, "no template "+tmpl, http.StatusInternalServerError)
 		return
 	}
+	// The path and search text are echoed (escaped) only when they passed
+	// checkInput: a refused request's page shows neither.
+	path, query := r.URL.Path, r.URL.Query().Get("q")
+	if checkInput(r) != nil {
+		path, query = "/", ""
+	}
 	var sb strings.Builder
-	err := t.ExecuteTemplate(&sb, "layout", layoutData{view: v, ChainID: s.cfg.ChainID, Path: r.URL.Path,
-		Query: r.URL.Query().Get("q"), Demo: s.cfg.Demo != nil, Status: status, Now: time.Now().UTC().Format("15:04:05 UTC")})
+	err := t.ExecuteTemplate(&sb, "layout", layoutData{view: v, ChainID: s.cfg.ChainID, Path: path,
+		Query: query, Demo: s.cfg.Demo != nil, Status: status, Now: time.Now().UTC().Format("15:04:05 UTC")})
 	if err != nil {
 		http.Error(w, "rendering "+tmpl+": "+template.HTMLEscapeString(err.Error()), http.StatusInternalServerError)
 		return

@@ -1,0 +1,221 @@
+package app
+
+import (
+	"strconv"
+	"strings"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/benefits"
+	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/gov"
+	"github.com/tallyledger/tally/x/module"
+	"github.com/tallyledger/tally/x/provenance"
+)
+
+// Gov query paths. Proposals, votes, mandates and validators are records of
+// state answered with proofs; a tally is the proposal record, whose counts
+// are refreshed at each vote and each end-of-block tally.
+const (
+	PathGovProposal      = "/gov/proposal"       // data: decimal proposal id → Proposal
+	PathGovProposals     = "/gov/proposals"      // data: none → every Proposal, open and past
+	PathGovOpenProposals = "/gov/proposals/open" // data: none → open Proposals
+	PathGovVotes         = "/gov/votes"          // data: decimal proposal id → its Votes
+	PathGovMandates      = "/gov/mandates"       // data: none → MandateGrants in force
+	PathGovValidators    = "/gov/validators"     // data: none → Validators with operating agency
+	PathGovParams        = "/gov/params"         // data: none → gov Params
+	PathGovParam         = "/gov/param"          // data: parameter name → the owning module's params record
+	PathGovRegistry      = "/gov/registry"       // data: none → ParamList (derived, no proof)
+	PathGovUpgrade       = "/gov/upgrade"        // data: none → UpgradePlan scheduled
+)
+
+// paramRegistry lists every parameter governance may change, each with the
+// validation of the module that owns it. The funds currency is fixed at
+// genesis and is not here.
+func paramRegistry() *gov.Registry {
+	field := func(name, desc string, key []byte, def func() proto.Message, validate func(proto.Message) error) gov.Param {
+		_, f, _ := strings.Cut(name, ".")
+		return gov.Param{Name: name, Description: desc, Key: key, Default: def, Field: protoreflect.Name(f), Validate: validate}
+	}
+	appDef := func() proto.Message { return DefaultParams() }
+	appVal := func(m proto.Message) error { return ValidateParams(m.(*appv1.Params)) }
+	fundsDef := func() proto.Message { return funds.DefaultParams() }
+	fundsVal := func(m proto.Message) error { return funds.ValidateParams(m.(*fundsv1.Params)) }
+	benDef := func() proto.Message { return benefits.DefaultParams() }
+	benVal := func(m proto.Message) error { return benefits.ValidateParams(m.(*benefitsv1.Params)) }
+	provDef := func() proto.Message { return provenance.DefaultParams() }
+	provVal := func(m proto.Message) error { return provenance.ValidateParams(m.(*provenancev1.Params)) }
+	params := []gov.Param{
+		field("app.max_tx_bytes", "largest encoded transaction accepted, in bytes", keyParams, appDef, appVal),
+		field("app.max_messages", "most messages one transaction may carry", keyParams, appDef, appVal),
+		field("app.timeout_window", "how far above the current height a timeout_height may be, in blocks", keyParams, appDef, appVal),
+		field("app.max_memo_bytes", "longest memo accepted, in bytes", keyParams, appDef, appVal),
+		field("funds.annual_appropriation_limit", "most that may be appropriated in one calendar year, minor units", funds.ParamsKey(), fundsDef, fundsVal),
+		field("funds.max_tranches_per_movement", "most tranches one movement may consume", funds.ParamsKey(), fundsDef, fundsVal),
+		field("benefits.payments_per_block", "scheduled payment work per block", benefits.ParamsKey(), benDef, benVal),
+		field("benefits.max_deduction_percent", "most of one payment withheld to recover an overpayment, percent", benefits.ParamsKey(), benDef, benVal),
+		field("provenance.recall_budget", "items recall propagation may mark per block", provenance.ParamsKey(), provDef, provVal),
+		field("provenance.max_offer_seconds", "longest a custody offer may stay open", provenance.ParamsKey(), provDef, provVal),
+		field("provenance.default_offer_seconds", "offer duration when none is named", provenance.ParamsKey(), provDef, provVal),
+		field("provenance.expiry_budget", "expired offers closed per block", provenance.ParamsKey(), provDef, provVal),
+	}
+	return gov.NewRegistry(append(params, gov.OwnParams()...)...)
+}
+
+var govRoutes = moduleRoutes{
+	name: "gov",
+	owns: func(msg *txv1.Msg) bool {
+		switch msg.Sum.(type) {
+		case *txv1.Msg_SubmitProposal, *txv1.Msg_Vote:
+			return true
+		}
+		return false
+	},
+	// Only an agency's admins speak for the agency in governance.
+	role: func(*txv1.Msg) agencyv1.Role { return agencyv1.Role_ROLE_ADMIN },
+	validate: func(msg *txv1.Msg) error {
+		switch m := msg.Sum.(type) {
+		case *txv1.Msg_SubmitProposal:
+			return gov.ValidateBasic(m.SubmitProposal)
+		case *txv1.Msg_Vote:
+			return gov.ValidateBasic(m.Vote)
+		}
+		return nil
+	},
+	handle: func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
+		switch m := msg.Sum.(type) {
+		case *txv1.Msg_SubmitProposal:
+			return a.gov.SubmitProposal(ctx, signer, m.SubmitProposal)
+		case *txv1.Msg_Vote:
+			return a.gov.Vote(ctx, signer, m.Vote)
+		}
+		return ErrInvalidMessage.Wrapf("gov module cannot handle %T", msg.Sum)
+	},
+	query: func(a *App, q Query) (*abci.ResponseQuery, error) {
+		switch q.Path {
+		case PathGovProposal:
+			id, err := parseProposalID(q.Data)
+			if err != nil {
+				return nil, err
+			}
+			return a.single(gov.ProposalKey(id), q.Height, q.Prove)
+		case PathGovProposals:
+			return a.list(gov.ProposalsPrefix(), q.Height, q.Prove, same)
+		case PathGovOpenProposals:
+			p := gov.OpenPrefix()
+			return a.list(p, q.Height, q.Prove, func(k []byte) []byte {
+				return append(append([]byte(nil), gov.ProposalsPrefix()...), k[len(p):]...)
+			})
+		case PathGovVotes:
+			id, err := parseProposalID(q.Data)
+			if err != nil {
+				return nil, err
+			}
+			return a.list(gov.VotesPrefix(id), q.Height, q.Prove, same)
+		case PathGovMandates:
+			return a.list(gov.MandatesPrefix(), q.Height, q.Prove, same)
+		case PathGovValidators:
+			return a.list(gov.ValidatorsPrefix(), q.Height, q.Prove, same)
+		case PathGovParams:
+			return a.single(gov.ParamsKey(), q.Height, q.Prove)
+		case PathGovUpgrade:
+			return a.single(gov.UpgradeKey(), q.Height, q.Prove)
+		case PathGovParam:
+			p, err := a.gov.Registry().Lookup(string(q.Data))
+			if err != nil {
+				return nil, err
+			}
+			return a.single(p.Key, q.Height, q.Prove)
+		case PathGovRegistry:
+			list, err := a.gov.Registry().List(readOnlyAt{a: a, height: q.Height})
+			if err != nil {
+				return nil, err
+			}
+			bz, err := proto.Marshal(list)
+			if err != nil {
+				return nil, err
+			}
+			return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
+		}
+		return nil, ErrUnknownQuery.Wrapf("no gov query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
+			PathGovProposal, PathGovProposals, PathGovOpenProposals, PathGovVotes, PathGovMandates, PathGovValidators,
+			PathGovParams, PathGovParam, PathGovRegistry, PathGovUpgrade)
+	},
+	endBlock: func(a *App, ctx module.Context) error {
+		updates, err := a.gov.EndBlock(ctx)
+		if err != nil {
+			return err
+		}
+		a.govUpdates = updates
+		return nil
+	},
+}
+
+func same(k []byte) []byte { return k }
+
+func parseProposalID(data []byte) (uint64, error) {
+	id, err := strconv.ParseUint(string(data), 10, 64)
+	if err != nil || id == 0 {
+		return 0, ErrInvalidQuery.Wrapf("give the proposal id as a decimal number (got %q)", data)
+	}
+	return id, nil
+}
+
+// readOnlyAt reads committed state at one height through the KV interface;
+// writes are refused by panicking, since queries never write.
+type readOnlyAt struct {
+	a      *App
+	height int64
+}
+
+func (r readOnlyAt) Get(key []byte) []byte {
+	v, _ := r.a.store.GetAt(r.height, key)
+	return v
+}
+func (r readOnlyAt) Has(key []byte) bool { return r.Get(key) != nil }
+func (r readOnlyAt) Set([]byte, []byte)  { panic("query wrote state") }
+func (r readOnlyAt) Delete([]byte)       { panic("query wrote state") }
+func (r readOnlyAt) Iterate(start, end []byte, asc bool, fn func(k, v []byte) bool) {
+	_ = r.a.store.IterateAt(r.height, start, end, asc, fn)
+}
+
+// validatorUpdates turns the validator changes governance executed in this
+// block into CometBFT's form, and picks up parameter changes to the app's
+// own rules so the next block uses them.
+func (a *App) validatorUpdates() ([]abci.ValidatorUpdate, error) {
+	ups := a.govUpdates
+	a.govUpdates = nil
+	out := make([]abci.ValidatorUpdate, len(ups))
+	for i, u := range ups {
+		out[i] = abci.Ed25519ValidatorUpdate(u.PubKey, u.Power)
+	}
+	p := &appv1.Params{}
+	if found, err := store.GetProto(a.store, keyParams, p); err != nil {
+		return nil, err
+	} else if found && !proto.Equal(p, a.params) {
+		a.params = p
+	}
+	return out, nil
+}
+
+// genesisValidators reads CometBFT's genesis validators for governance.
+func genesisValidators(vals []abci.ValidatorUpdate) ([]gov.ValidatorUpdate, error) {
+	out := make([]gov.ValidatorUpdate, len(vals))
+	for i, v := range vals {
+		pk := v.PubKey.GetEd25519()
+		if len(pk) == 0 {
+			return nil, gov.ErrInvalidConsensusKey.Wrapf("genesis validator %d does not have an ed25519 key; tally validators use ed25519", i)
+		}
+		out[i] = gov.ValidatorUpdate{PubKey: pk, Power: v.Power}
+	}
+	return out, nil
+}

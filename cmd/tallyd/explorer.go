@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/cmd/tallyd/explorer"
+	"github.com/tallyledger/tally/testnet"
+)
+
+func explorerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "explorer",
+		Short: "Serve the web explorer: blocks, validators, public money, tax, provenance — each record verified",
+		Long: `explorer serves web pages (and the same data as JSON under /api/v1/) that
+show what the chain holds, read from one or more nodes' RPC. Every record is
+checked with its Merkle proof against the app hash in the next block header,
+whose commit is checked against the validator set the node reports; each
+page says what was checked, at which height and app hash.
+
+  tallyd explorer --node tcp://127.0.0.1:27001,tcp://127.0.0.1:27011
+  tallyd explorer --testnet build/localnet        # every node of a local network
+
+It listens on loopback by default (--addr). To stop and start validators
+from the page, run it with 'tallyd testnet start', which owns their processes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			addr, _ := f.GetString("addr")
+			nodesFlag, _ := f.GetString("node")
+			dir, _ := f.GetString("testnet")
+			var nodes []explorer.Node
+			chainID := ""
+			if dir != "" {
+				m, err := testnet.Load(dir)
+				if err != nil {
+					return err
+				}
+				chainID = m.ChainID
+				for _, n := range m.Nodes {
+					nodes = append(nodes, explorer.Node{Name: n.Name, RPC: n.RPC})
+				}
+			}
+			for _, a := range strings.Split(nodesFlag, ",") {
+				if a = strings.TrimSpace(a); a != "" && dir == "" {
+					nodes = append(nodes, explorer.Node{Name: strings.TrimPrefix(a, "tcp://"), RPC: a})
+				}
+			}
+			if len(nodes) == 0 {
+				return fmt.Errorf("give --node ADDR[,ADDR…] or --testnet DIR")
+			}
+			if chainID == "" {
+				c, err := client.Dial(nodes[0].RPC)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+				chainID, _, err = c.Status(ctx)
+				cancel()
+				if err != nil {
+					return fmt.Errorf("%s: %w", nodes[0].RPC, err)
+				}
+			}
+			srv, err := explorer.New(explorer.Config{ChainID: chainID, Nodes: nodes})
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			url, done, err := explorer.Listen(ctx, addr, srv)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Explorer for %q reading %d node(s): %s\nPress Ctrl-C to stop.\n", chainID, len(nodes), url)
+			return <-done
+		},
+	}
+	cmd.Flags().String("addr", "127.0.0.1:26690", "address to serve on (loopback by default; another address makes the explorer public)")
+	cmd.Flags().String("node", "tcp://127.0.0.1:26657", "comma-separated RPC addresses of nodes to read, in order of preference")
+	cmd.Flags().String("testnet", "", "read every node of the local network in this directory (names from its manifest)")
+	return cmd
+}
+
+// startDemoExplorer serves the explorer in demo mode for a running local
+// network: its pages also stop and start the network's validators.
+func startDemoExplorer(ctx context.Context, m *testnet.Manifest, net_ *testnet.Network, addr string) (string, error) {
+	var nodes []explorer.Node
+	for _, n := range m.Nodes {
+		nodes = append(nodes, explorer.Node{Name: n.Name, RPC: n.RPC})
+	}
+	srv, err := explorer.New(explorer.Config{ChainID: m.ChainID, Nodes: nodes, Demo: net_})
+	if err != nil {
+		return "", err
+	}
+	url, done, err := explorer.Listen(ctx, addr, srv)
+	if err != nil {
+		return "", err
+	}
+	go func() {
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "explorer:", err)
+		}
+	}()
+	return url, nil
+}
+
+// explorerOffset is where a local network's explorer listens, above its
+// base port: node i uses base+10i..base+10i+2, at most 10 nodes.
+const explorerOffset = 90
+
+// defaultExplorerAddr is 127.0.0.1:<base port + 90>, the base port read
+// from the first node's p2p address.
+func defaultExplorerAddr(m *testnet.Manifest) string {
+	base := 27000
+	if len(m.Nodes) > 0 {
+		if _, p, err := net.SplitHostPort(m.Nodes[0].P2P); err == nil {
+			if n, err := strconv.Atoi(p); err == nil {
+				base = n
+			}
+		}
+	}
+	return fmt.Sprintf("127.0.0.1:%d", base+explorerOffset)
+}

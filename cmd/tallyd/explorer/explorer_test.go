@@ -1,0 +1,374 @@
+package explorer_test
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
+	"github.com/tallyledger/tally/cmd/tallyd/explorer"
+	"github.com/tallyledger/tally/testnet"
+)
+
+// One real 4-validator network, seeded with the localnet demo (agency,
+// funds and benefits, tax, provenance transactions), serves every test;
+// the explorer reads it over RPC in demo mode. The demo-mode stop test
+// runs last because it stops a validator.
+var (
+	net_     *testnet.Network
+	manifest *testnet.Manifest
+	srv      *httptest.Server
+	setupErr error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "explorer-test")
+	if err != nil {
+		panic(err)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		setupErr = setup(dir)
+		if net_ != nil {
+			defer net_.StopAll()
+		}
+		if srv != nil {
+			defer srv.Close()
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func setup(dir string) error {
+	bin := os.Getenv("TALLYD_BIN")
+	if bin == "" {
+		bin = filepath.Join(dir, "tallyd")
+		if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
+			return fmt.Errorf("building tallyd: %v\n%s", err, out)
+		}
+	}
+	opts := testnet.DefaultOptions()
+	opts.BasePort = freeBase()
+	opts.TimeoutCommit = 300 * time.Millisecond
+	netDir := filepath.Join(dir, "net")
+	m, err := testnet.Init(netDir, opts)
+	if err != nil {
+		return err
+	}
+	manifest = m
+	net_ = testnet.NewNetwork(m, bin)
+	if err := net_.StartAll(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, n := range m.Nodes {
+		if err := net_.WaitHeight(ctx, n.Name, 1); err != nil {
+			return err
+		}
+	}
+	if err := testnet.SeedDemo(ctx, netDir, m, func(string, ...any) {}); err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	}
+	var nodes []explorer.Node
+	for _, n := range m.Nodes {
+		nodes = append(nodes, explorer.Node{Name: n.Name, RPC: n.RPC})
+	}
+	s, err := explorer.New(explorer.Config{ChainID: m.ChainID, Nodes: nodes, Demo: net_})
+	if err != nil {
+		return err
+	}
+	srv = httptest.NewServer(s)
+	return nil
+}
+
+func freeBase() int {
+	for try := 0; try < 50; try++ {
+		base := 30000 + 10*rand.Intn(2000)
+		ok := true
+		for p := base; p < base+40 && ok; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	return 31000
+}
+
+func need(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a 4-validator network")
+	}
+	if setupErr != nil {
+		t.Fatalf("setting up the network: %v", setupErr)
+	}
+}
+
+// noRedirect is an HTTP client that shows redirects instead of following.
+var noRedirect = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+func get(t *testing.T, path string) (int, string, http.Header) {
+	t.Helper()
+	res, err := noRedirect.Get(srv.URL + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), res.Header
+}
+
+func demoTaxpayerHex() string { return hex.EncodeToString(testnet.DemoTaxpayer("dalefarm")) }
+
+const (
+	cheese = "lgtin:05012345678917.VALE-CHEDDAR-001"
+	milk   = "lgtin:05012345678900.DALE-MILK-001"
+)
+
+// firstTxHash finds a committed transaction through the node's RPC.
+func firstTxHash(t *testing.T) string {
+	t.Helper()
+	c, err := client.Dial(manifest.Nodes[0].RPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for h := int64(2); h < 200; h++ {
+		b, err := c.RPC.Block(ctx, &h)
+		if err != nil {
+			break
+		}
+		if len(b.Block.Txs) > 0 {
+			return strings.ToUpper(hex.EncodeToString(client.TxHash(b.Block.Txs[0])))
+		}
+	}
+	t.Fatal("no transaction found")
+	return ""
+}
+
+// Every page answers 200 with its key figures, each record page carries a
+// verified badge, and unknown ids answer a 404 page that says so.
+func TestPagesShowTheDemoChain(t *testing.T) {
+	need(t)
+	kr, err := keys.Open(manifest.KeyringDir, keys.BackendTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collector, err := kr.Show("revenue-collector")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := collector.Address
+	tx := firstTxHash(t)
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   []string
+	}{
+		{"/", 200, []string{"Validators", "treasury", "revenue", "benefits", "fsa", "online", "Stop this agency", "Recent blocks", "<svg class=\"chart\""}},
+		{"/block/2", 200, []string{"Block 2", "Verified", "Signed by"}},
+		{"/tx/" + tx, 200, []string{"Verified", "inclusion", "Messages"}},
+		{"/money", 200, []string{"£5,000,000.00", "conservation invariant holds", "<svg class=\"sankey\"", "agency:benefits", "programme:student-bursary", "Verified"}},
+		{"/movement/1", 200, []string{"SupplyAct2030/ClassII/Line4", "Trace up", "Trace down", "£5,000,000.00"}},
+		{"/movement/3", 200, []string{"Trace up", "programme:student-bursary", "£100,000.00", "root totals"}},
+		{"/programme/student-bursary", 200, []string{"Student bursary", "Enrolments", "£250.00"}},
+		{"/tax", 200, []string{"Value added tax", "VAT", "2026-Q1", "Net"}},
+		{"/receipt/REVENUE-000001", 200, []string{"partially refunded", "Amendment chain", "refund", "Verified"}},
+		{"/receipt/REVENUE-000002", 200, []string{"correction"}},
+		{"/clearance?taxpayer=" + demoTaxpayerHex() + "&type=VAT&from=2026-Q1&to=2026-Q2", 200, []string{"has receipts for tax type VAT", "REVENUE-000001"}},
+		{"/provenance", 200, []string{"Provenance", "recall_budget"}},
+		{"/item/" + cheese, 200, []string{"recalled", "FSA-DEMO-001", "DALE-MILK-001", "Timeline", "Lineage", "<svg class=\"lineage\""}},
+		{"/item/" + milk, 200, []string{"microbiology", "PASS", "Attestations", "recalled"}},
+		{"/recall/FSA-DEMO-001", 200, []string{"listeria", "Items reached", "Awaiting acknowledgement"}},
+		{"/agency/treasury", 200, []string{"HM Treasury", "Members", "Public money held"}},
+		{"/account/" + addr, 200, []string{"revenue", "tax collector"}},
+		{"/governance", 200, []string{"Governance"}},
+		{"/search", 200, []string{"Type a block height"}},
+		{"/block/99999999", 404, []string{"has not been made yet"}},
+		{"/receipt/REVENUE-009999", 404, []string{"No receipt REVENUE-009999", "absence was proven"}},
+		{"/item/lgtin:00000000000000.NOPE", 404, []string{"No item"}},
+		{"/movement/99999", 404, []string{"No movement 99999"}},
+		{"/payment/99999", 404, []string{"No payment 99999"}},
+		{"/agency/nobody", 404, []string{"No agency"}},
+		{"/recall/NOPE-1", 404, []string{"No recall order"}},
+		{"/tx/" + strings.Repeat("AB", 32), 404, []string{"No transaction"}},
+		{"/no/such/page", 404, []string{"There is no page at this address"}},
+		{"/block/minus-one", 400, []string{"whole number"}},
+	} {
+		status, body, _ := get(t, tc.path)
+		if status != tc.status {
+			t.Errorf("GET %s: status %d, want %d\n%.600s", tc.path, status, tc.status, body)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("GET %s: page lacks %q", tc.path, w)
+			}
+		}
+	}
+}
+
+// The JSON API answers the same data, each answer with its height and
+// whether (and against what) it was verified; errors are JSON too.
+func TestAPIAnswersWithHeightAndVerification(t *testing.T) {
+	need(t)
+	type answer struct {
+		Height   int64 `json:"height"`
+		Verified *struct {
+			OK      bool   `json:"ok"`
+			AppHash string `json:"app_hash"`
+			Method  string `json:"method"`
+		} `json:"verified"`
+		Data  json.RawMessage `json:"data"`
+		Error string          `json:"error"`
+	}
+	read := func(path string, wantStatus int) answer {
+		status, body, h := get(t, path)
+		if status != wantStatus || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+			t.Fatalf("GET %s: %d %s, want %d JSON\n%.400s", path, status, h.Get("Content-Type"), wantStatus, body)
+		}
+		var a answer
+		if err := json.Unmarshal([]byte(body), &a); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return a
+	}
+	for _, p := range []string{"/api/v1/receipt/REVENUE-000001", "/api/v1/money", "/api/v1/item/" + cheese, "/api/v1/movement/1", "/api/v1/tax", "/api/v1/agency/fsa"} {
+		a := read(p, 200)
+		if a.Height < 1 || a.Verified == nil || !a.Verified.OK || len(a.Verified.AppHash) != 64 || len(a.Data) < 10 {
+			t.Errorf("GET %s: height %d verified %+v", p, a.Height, a.Verified)
+		}
+	}
+	n := read("/api/v1/network", 200)
+	var nd struct {
+		Latest     int64             `json:"latest_height"`
+		Validators []json.RawMessage `json:"validators"`
+		Nodes      []struct{ Online bool } `json:"nodes"`
+	}
+	if err := json.Unmarshal(n.Data, &nd); err != nil || nd.Latest < 2 || len(nd.Validators) != 4 || len(nd.Nodes) != 4 {
+		t.Errorf("network: %v %+v", err, nd)
+	}
+	var m struct {
+		Invariant struct {
+			Appropriated uint64 `json:"appropriated"`
+			Holds        bool   `json:"holds"`
+		} `json:"invariant"`
+	}
+	if err := json.Unmarshal(read("/api/v1/money", 200).Data, &m); err != nil || m.Invariant.Appropriated != 500_000_000 || !m.Invariant.Holds {
+		t.Errorf("money invariant: %v %+v", err, m)
+	}
+	if a := read("/api/v1/receipt/REVENUE-009999", 404); !strings.Contains(a.Error, "absence was proven") {
+		t.Errorf("missing receipt: %q", a.Error)
+	}
+}
+
+// One search box finds each kind of record: one match redirects to it,
+// nothing matching is a 404 page.
+func TestSearchRoutesEachKindOfRecord(t *testing.T) {
+	need(t)
+	kr, _ := keys.Open(manifest.KeyringDir, keys.BackendTest, nil)
+	info, err := kr.Show("treasury-officer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := firstTxHash(t)
+	for q, want := range map[string]string{
+		"REVENUE-000001":              "/receipt/REVENUE-000001",
+		"treasury":                    "/agency/treasury",
+		cheese:                        "/item/" + cheese,
+		"FSA-DEMO-001":                "/recall/FSA-DEMO-001",
+		tx:                            "/tx/" + tx,
+		strings.ToLower(tx):           "/tx/" + tx,
+		info.Address:                  "/account/" + info.Address,
+		"student-bursary":             "/programme/student-bursary",
+		"SupplyAct2030/ClassII/Line4": "/movement/1",
+		demoTaxpayerHex():             "/clearance?taxpayer=" + demoTaxpayerHex(),
+	} {
+		status, body, h := get(t, "/search?q="+url.QueryEscape(q))
+		if status != http.StatusSeeOther || h.Get("Location") != want {
+			t.Errorf("search %q: %d → %q, want 303 → %q\n%.300s", q, status, h.Get("Location"), want, body)
+		}
+	}
+	// A number is a block, a movement and perhaps a payment: listed.
+	status, body, _ := get(t, "/search?q=2")
+	if status != 200 || !strings.Contains(body, `href="/block/2"`) || !strings.Contains(body, `href="/movement/2"`) {
+		t.Errorf("search 2: %d\n%.500s", status, body)
+	}
+	status, body, _ = get(t, "/search?q=nothing-like-this")
+	if status != 404 || !strings.Contains(body, "Nothing on this chain matches") {
+		t.Errorf("search miss: %d\n%.300s", status, body)
+	}
+}
+
+// Hostile input in any parameter or path — markup, script, very long
+// strings, invalid UTF-8 — is escaped or refused, never reflected raw.
+func TestHostileInputIsEscapedOrRefused(t *testing.T) {
+	need(t)
+	script := `<script>alert("x")</script>"'><img src=x onerror=alert(1)>`
+	long := strings.Repeat("A", 10_000)
+	bad := "%ff%fe%fd"
+	var paths []string
+	for _, v := range []string{url.QueryEscape(script), long, bad, url.QueryEscape("REVENUE-1<b>zz")} {
+		paths = append(paths,
+			"/search?q="+v,
+			"/clearance?taxpayer="+v+"&type="+v+"&from="+v+"&to="+v,
+			"/api/v1/search?q="+v,
+			"/?q="+v,
+		)
+	}
+	for _, v := range []string{url.PathEscape(script), long, bad} {
+		for _, p := range []string{"/receipt/", "/item/", "/agency/", "/recall/", "/programme/", "/block/", "/tx/", "/account/", "/movement/", "/payment/", "/api/v1/item/"} {
+			paths = append(paths, p+v)
+		}
+	}
+	for _, p := range paths {
+		res, err := noRedirect.Get(srv.URL + p)
+		if err != nil {
+			t.Fatalf("GET %.80s: %v", p, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		body := string(b)
+		if res.StatusCode == 200 && !strings.HasPrefix(p, "/?") {
+			t.Errorf("GET %.80s: 200 for hostile input", p)
+		}
+		if res.StatusCode >= 500 {
+			t.Errorf("GET %.80s: %d", p, res.StatusCode)
+		}
+		for _, raw := range []string{"<script>alert", "<img src=x", "<b>zz", long[:300], "\xff"} {
+			if strings.Contains(body, raw) {
+				t.Errorf("GET %.80s: response reflects %q raw", p, raw[:min(len(raw), 20)])
+			}
+		}
+	}
+}
