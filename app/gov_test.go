@@ -236,6 +236,10 @@ func TestGovAdmitAgencyThroughToExecution(t *testing.T) {
 
 	res = c.vote(id, govv1.VoteOption_VOTE_OPTION_YES, regAdmin)
 	requireExecuted(t, c, id, res)
+	voted := attrs(event(t, res.TxResults[0].Events, gov.EventVote))
+	require.Equal(t, agRegulator, voted["agency"].Value)
+	require.Equal(t, "yes", voted["option"].Value)
+	require.True(t, voted["proposal_id"].Index)
 	p := c.proposal(id)
 	require.EqualValues(t, 3, p.Yes)
 	require.EqualValues(t, 3, p.ActiveAgencies)
@@ -489,6 +493,7 @@ func TestGovRefusals(t *testing.T) {
 		log    string
 	}{
 		{"proposal by a non-admin", treasuryClerk, msgPropose(grantMandate(agTax, govv1.Mandate_MANDATE_TREASURY, 0)), app.ErrUnauthorized, "admin"},
+		{"vote by a non-admin", taxCollector, msgVote(open, govv1.VoteOption_VOTE_OPTION_YES), app.ErrUnauthorized, "admin"},
 		{"vote by a suspended agency", dormantAdmin, msgVote(open, govv1.VoteOption_VOTE_OPTION_YES), app.ErrInactiveSigner, "suspended"},
 		{"double vote", taxAdmin, msgVote(open, govv1.VoteOption_VOTE_OPTION_NO), gov.ErrAlreadyVoted, "final"},
 		{"vote after the period", taxAdmin, msgVote(old, govv1.VoteOption_VOTE_OPTION_YES), gov.ErrVotingClosed, "rejected"},

@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -129,10 +134,9 @@ func TestGovAddRotateAndRemoveValidators(t *testing.T) {
 		PubKey: pk, Power: 10, AgencyId: "bank", NodeAddress: nd.NodeID + "@" + nd.P2P}}})
 	// Updates returned at H take effect at H+2; the block at H+3 carries
 	// the commit of H+2.
-	require.NoError(t, net.WaitHeight(ctx, "bank", executed+4))
 	bankAddr := cmted25519.PubKey(pk).Address()
+	waitSignedBy(t, ctx, net, bankAddr, executed+2)
 	require.Equal(t, 5, validatorCount(t, ctx, net, "treasury", executed+2))
-	require.True(t, containsAddr(signers(t, ctx, net, "bank", executed+3), bankAddr), "the fifth validator signs")
 
 	// Rotation: the operator prepares a new key, the agencies vote it in;
 	// the node restarts with the new key file while the other four carry
@@ -143,15 +147,62 @@ func TestGovAddRotateAndRemoveValidators(t *testing.T) {
 	rotated := passProposal(t, ctx, net, "treasury", &govv1.Content{Sum: &govv1.Content_RotateValidatorKey{RotateValidatorKey: &govv1.RotateValidatorKey{OldPubKey: pk, NewPubKey: newPK}}})
 	replaceValidatorKey(t, nd.Home, newKey)
 	require.NoError(t, net.Start("bank"))
-	require.NoError(t, net.WaitHeight(ctx, "bank", rotated+4))
 	newAddr := cmted25519.PubKey(newPK).Address()
-	h := maxHeight(ctx, net, "bank") - 1
-	require.True(t, containsAddr(signers(t, ctx, net, "treasury", h), newAddr), "the rotated validator signs with its new key")
+	h := waitSignedBy(t, ctx, net, newAddr, rotated+2)
 	require.False(t, containsAddr(signers(t, ctx, net, "treasury", h), bankAddr))
+	requireSameBlocks(t, ctx, net, []string{"treasury", "bank"}, h)
 
-	// Removal of the fsa validator; the chain continues on the other four.
+	// The CLI lists the set with operating agencies, each record proven.
+	var listed struct {
+		Items []struct {
+			PubKey   string `json:"pubKey"`
+			AgencyID string `json:"agencyId"`
+		} `json:"items"`
+		Verified map[string]any `json:"verified_against"`
+	}
+	cli(t, &listed, "query", "gov", "validators", "--prove", "--node", rpcAddr(t, net, "revenue"))
+	require.Len(t, listed.Items, 5)
+	require.NotEmpty(t, listed.Verified)
+	operators := map[string]string{}
+	for _, it := range listed.Items {
+		operators[it.PubKey] = it.AgencyID
+	}
+	require.Equal(t, "bank", operators[base64.StdEncoding.EncodeToString(newPK)])
+
+	// Removal of the fsa validator, proposed and voted through the CLI; the
+	// chain continues on the other four.
 	fsaPK := consensusKey(t, net, "fsa")
-	removed := passProposal(t, ctx, net, "treasury", &govv1.Content{Sum: &govv1.Content_RemoveValidator{RemoveValidator: &govv1.RemoveValidator{PubKey: fsaPK}}})
+	var submitted struct {
+		Events []struct {
+			Type       string            `json:"type"`
+			Attributes map[string]string `json:"attributes"`
+		} `json:"events"`
+	}
+	node := rpcAddr(t, net, "treasury")
+	keyring := []string{"--keyring-backend", "test", "--keyring-dir", net.Manifest.KeyringDir, "--node", node}
+	cli(t, &submitted, append([]string{"tx", "gov", "remove-validator", base64.StdEncoding.EncodeToString(fsaPK), "--from", "treasury-admin", "--title", "retire fsa node"}, keyring...)...)
+	var id string
+	for _, e := range submitted.Events {
+		if e.Type == gov.EventSubmitted {
+			id = e.Attributes["proposal_id"]
+		}
+	}
+	require.NotEmpty(t, id)
+	var removed int64
+	for _, ag := range govVoters {
+		var voted struct {
+			Height int64 `json:"height"`
+		}
+		cli(t, &voted, append([]string{"tx", "gov", "vote", id, "yes", "--from", ag + "-admin"}, keyring...)...)
+		removed = voted.Height
+	}
+	var shown struct {
+		Record struct {
+			Status string `json:"status"`
+		} `json:"record"`
+	}
+	cli(t, &shown, "query", "gov", "proposal", id, "--node", node)
+	require.Equal(t, "PROPOSAL_STATUS_EXECUTED", shown.Record.Status)
 	require.NoError(t, net.WaitHeight(ctx, "treasury", removed+3))
 	require.Equal(t, 4, validatorCount(t, ctx, net, "treasury", removed+2))
 	require.NoError(t, net.Kill("fsa"))
@@ -195,3 +246,91 @@ func replaceValidatorKey(t *testing.T, nodeHome string, key cmted25519.PrivKey) 
 }
 
 func unmarshal(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) }
+
+// waitSignedBy follows the chain from height from until a block's commit
+// carries a signature of addr, and returns that height. It fails if none
+// of the next 40 blocks does.
+func waitSignedBy(t *testing.T, ctx context.Context, net *testnet.Network, addr crypto.Address, from int64) int64 {
+	t.Helper()
+	for h := from; h < from+40; h++ {
+		require.NoError(t, net.WaitHeight(ctx, "treasury", h+1))
+		if containsAddr(signers(t, ctx, net, "treasury", h), addr) {
+			return h
+		}
+	}
+	t.Fatalf("validator %X signed none of blocks %d to %d", addr, from, from+39)
+	return 0
+}
+
+// An upgrade rehearsal: the agencies schedule an upgrade; at its height
+// every node running the old binary halts saying which upgrade it needs;
+// restarted with a binary that handles it, the nodes run its migration
+// once, resume the same chain and agree on every block and app hash.
+func TestGovUpgradeRehearsal(t *testing.T) {
+	net := startNetwork(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	all := []string{"treasury", "revenue", "benefits", "fsa"}
+	require.NoError(t, net.WaitHeight(ctx, "treasury", 2))
+
+	newBin := filepath.Join(t.TempDir(), "tallyd-next")
+	out, err := exec.Command("go", "build", "-ldflags", "-X main.rehearsalUpgrade=rehearsal", "-o", newBin, "../cmd/tallyd").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	at := maxHeight(ctx, net, all...) + 25
+	executed := passProposal(t, ctx, net, "treasury", &govv1.Content{Sum: &govv1.Content_ScheduleUpgrade{ScheduleUpgrade: &govv1.ScheduleUpgrade{
+		Name: "rehearsal", Height: at, Notes: "rehearsal build"}}})
+	require.Less(t, executed, at)
+
+	// Every node halts at the height, with the message in its log.
+	want := `UPGRADE "rehearsal" NEEDED at height ` + strconv.FormatInt(at, 10)
+	for _, n := range all {
+		nd, err := net.Node(n)
+		require.NoError(t, err)
+		for {
+			b, _ := os.ReadFile(nd.LogFile)
+			if strings.Contains(string(b), want) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("node %s never logged %q", n, want)
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}
+	// CometBFT has stored block `at`, but no node's app has applied it.
+	for _, n := range all {
+		info, err := rpc(t, net, n).RPC.ABCIInfo(ctx)
+		require.NoError(t, err)
+		require.Equal(t, at-1, info.Response.LastBlockHeight, "node %s applied the upgrade height with the old binary", n)
+	}
+
+	net.StopAll()
+	net.Bin = newBin
+	require.NoError(t, net.StartAll())
+	for _, n := range all {
+		require.NoError(t, net.WaitHeight(ctx, n, at+3))
+	}
+	requireSameBlocks(t, ctx, net, all, at+3)
+	res, _, err := rpc(t, net, "fsa").Query(ctx, "/store/key", gov.DoneKey("rehearsal"), 0, false)
+	require.NoError(t, err)
+	require.Equal(t, uint64(at), binary.BigEndian.Uint64(res.Value), "the migration ran once, at the upgrade height")
+	_, _, err = rpc(t, net, "fsa").Query(ctx, "/gov/upgrade", nil, 0, false)
+	require.ErrorIs(t, err, client.ErrNotFound, "the plan is cleared once applied")
+}
+
+// cli runs tallyd with args and decodes its JSON output into out.
+func cli(t *testing.T, out any, args ...string) {
+	t.Helper()
+	b, err := exec.Command(tallyd, args...).Output()
+	require.NoError(t, err, "tallyd %v: %s", args, b)
+	require.NoError(t, json.Unmarshal(b, out), "tallyd %v: %s", args, b)
+}
+
+func rpcAddr(t *testing.T, net *testnet.Network, name string) string {
+	t.Helper()
+	nd, err := net.Node(name)
+	require.NoError(t, err)
+	return nd.RPC
+}

@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
 	"github.com/tallyledger/tally/client"
@@ -25,11 +28,16 @@ func explorerCmd() *cobra.Command {
 		Long: `explorer serves web pages (and the same data as JSON under /api/v1/) that
 show what the chain holds, read from one or more nodes' RPC. Every record is
 checked with its Merkle proof against the app hash in the next block header,
-whose commit is checked against the validator set the node reports; each
-page says what was checked, at which height and app hash.
+whose commit is checked; each page says what was checked, at which height
+and app hash.
 
   tallyd explorer --node tcp://127.0.0.1:27001,tcp://127.0.0.1:27011
   tallyd explorer --testnet build/localnet        # every node of a local network
+
+Records are checked against headers verified by the light client when it
+has a trust root (--genesis, --trust-height/--trust-hash, or the genesis of
+--testnet) and at least two nodes; otherwise against the validator set the
+node reports. Each page says which.
 
 It listens on loopback by default (--addr). To stop and start validators
 from the page, run it with 'tallyd testnet start', which owns their processes.`,
@@ -41,6 +49,8 @@ from the page, run it with 'tallyd testnet start', which owns their processes.`,
 			dir, _ := f.GetString("testnet")
 			var nodes []explorer.Node
 			chainID := ""
+			cfg := explorer.Config{}
+			genesisFile, _ := f.GetString("genesis")
 			if dir != "" {
 				m, err := testnet.Load(dir)
 				if err != nil {
@@ -50,6 +60,24 @@ from the page, run it with 'tallyd testnet start', which owns their processes.`,
 				for _, n := range m.Nodes {
 					nodes = append(nodes, explorer.Node{Name: n.Name, RPC: n.RPC})
 				}
+				if genesisFile == "" && len(m.Nodes) > 0 {
+					genesisFile = filepath.Join(m.Nodes[0].Home, "config", "genesis.json")
+				}
+			}
+			if genesisFile != "" {
+				g, err := types.GenesisDocFromFile(genesisFile)
+				if err != nil {
+					return fmt.Errorf("--genesis: %w", err)
+				}
+				cfg.Genesis = g
+			}
+			cfg.TrustHeight, _ = f.GetInt64("trust-height")
+			if h, _ := f.GetString("trust-hash"); h != "" {
+				b, err := hex.DecodeString(h)
+				if err != nil || len(b) != 32 {
+					return fmt.Errorf("--trust-hash: want the 64 hex characters of a block hash")
+				}
+				cfg.TrustHash = b
 			}
 			for _, a := range strings.Split(nodesFlag, ",") {
 				if a = strings.TrimSpace(a); a != "" && dir == "" {
@@ -71,7 +99,8 @@ from the page, run it with 'tallyd testnet start', which owns their processes.`,
 					return fmt.Errorf("%s: %w", nodes[0].RPC, err)
 				}
 			}
-			srv, err := explorer.New(explorer.Config{ChainID: chainID, Nodes: nodes})
+			cfg.ChainID, cfg.Nodes = chainID, nodes
+			srv, err := explorer.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -87,7 +116,10 @@ from the page, run it with 'tallyd testnet start', which owns their processes.`,
 	}
 	cmd.Flags().String("addr", "127.0.0.1:26690", "address to serve on (loopback by default; another address makes the explorer public)")
 	cmd.Flags().String("node", "tcp://127.0.0.1:26657", "comma-separated RPC addresses of nodes to read, in order of preference")
-	cmd.Flags().String("testnet", "", "read every node of the local network in this directory (names from its manifest)")
+	cmd.Flags().String("testnet", "", "read every node of the local network in this directory (names from its manifest, trust root from its genesis)")
+	cmd.Flags().String("genesis", "", "genesis file: block 1 becomes the light client's trust root (for a young chain)")
+	cmd.Flags().Int64("trust-height", 0, "height of a header you trust, obtained out of band (light client trust root)")
+	cmd.Flags().String("trust-hash", "", "hash of that header (hex)")
 	return cmd
 }
 
@@ -98,7 +130,14 @@ func startDemoExplorer(ctx context.Context, m *testnet.Manifest, net_ *testnet.N
 	for _, n := range m.Nodes {
 		nodes = append(nodes, explorer.Node{Name: n.Name, RPC: n.RPC})
 	}
-	srv, err := explorer.New(explorer.Config{ChainID: m.ChainID, Nodes: nodes, Demo: net_})
+	cfg := explorer.Config{ChainID: m.ChainID, Nodes: nodes, Demo: net_}
+	if len(m.Nodes) > 0 {
+		// The network's own genesis is the light client's trust root.
+		if g, err := types.GenesisDocFromFile(filepath.Join(m.Nodes[0].Home, "config", "genesis.json")); err == nil {
+			cfg.Genesis = g
+		}
+	}
+	srv, err := explorer.New(cfg)
 	if err != nil {
 		return "", err
 	}

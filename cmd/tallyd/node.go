@@ -144,7 +144,7 @@ rpc.laddr (default tcp://127.0.0.1:26657), p2p on p2p.laddr.`,
 			if err != nil {
 				return err
 			}
-			n, err := home.NewNode(h, logger, app.Options{})
+			n, err := home.NewNode(h, logger, app.Options{Upgrades: upgrades()})
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,7 @@ func (k Keeper) AdmitAgency(kv store.KV, id, name string, kind agencyv1.Kind, ad
 		return err
 	}
 	if _, err := k.Agency(kv, id); err == nil {
-		return ErrInvalidGenesis.Wrapf("agency %q already exists", id)
+		return ErrInvalidAgencyID.Wrapf("agency %q already exists; choose another id", id)
 	}
 	if len(adminPub) != PubKeySize {
 		return ErrInvalidKey.Wrapf("admin key is %d bytes; an ed25519 public key is %d", len(adminPub), PubKeySize)

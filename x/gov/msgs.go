@@ -83,8 +83,11 @@ func validatePower(p int64) error {
 }
 
 func validateText(what string, s string, max int, required bool) error {
-	if len(s) > max || (required && s == "") {
-		return ErrInvalidProposal.Wrapf("%s must be %d to %d bytes", what, map[bool]int{true: 1, false: 0}[required], max)
+	if required && s == "" {
+		return ErrInvalidProposal.Wrapf("%s is required", what)
+	}
+	if len(s) > max {
+		return ErrInvalidProposal.Wrapf("%s is %d bytes; at most %d", what, len(s), max)
 	}
 	return nil
 }

@@ -33,59 +33,99 @@ type snap struct {
 	c      *client.Client
 	node   string
 	latest int64 // the node's latest block
-	height int64 // the state version read: latest-1, so header latest holds its app hash
+	// height is the state version read: latest-2, so its app hash is in
+	// header latest-1, whose canonical commit is in block latest — there
+	// even when the chain has halted.
+	height int64
 	root   []byte
+	method string // how root's header was checked
 }
 
 // reader picks the first configured node that answers and fixes the
 // height every record of the page is read at.
 func (s *Server) reader(r *http.Request) (*snap, context.CancelFunc, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
+	s.mu.Lock()
+	last := s.last
+	s.mu.Unlock()
+	if last != nil && time.Since(last.at) < snapReuse {
+		sn := *last.sn
+		sn.ctx = ctx
+		return &sn, cancel, nil
+	}
 	var errs []string
 	for i, c := range s.clients {
 		sctx, scancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 		_, h, err := c.Status(sctx)
 		scancel()
-		if err != nil || h < 2 {
-			errs = append(errs, fmt.Sprintf("%s: %v", s.cfg.Nodes[i].Name, err))
+		if err != nil || h < 3 {
+			errs = append(errs, fmt.Sprintf("%s: %v", s.cfg.Nodes[i].Name, firstErr(err, "no blocks yet")))
 			continue
 		}
-		sn := &snap{s: s, ctx: ctx, c: c, node: s.cfg.Nodes[i].Name, latest: h, height: h - 1}
-		root, err := s.rootAt(ctx, c, sn.height)
+		sn := &snap{s: s, ctx: ctx, c: c, node: s.cfg.Nodes[i].Name, latest: h, height: h - 2}
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		root, err := s.rootAt(rctx, c, sn.height)
+		rcancel()
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", s.cfg.Nodes[i].Name, err))
 			continue
 		}
-		sn.root = root
+		sn.root, sn.method = root.root, root.method
+		s.mu.Lock()
+		s.last = &lastSnap{sn: sn, at: time.Now()}
+		s.mu.Unlock()
 		return sn, cancel, nil
 	}
 	cancel()
 	return nil, func() {}, fmt.Errorf("no node answered (%s)", strings.Join(errs, "; "))
 }
 
-// rootAt is the checked app hash of state at height (from header height+1).
-func (s *Server) rootAt(ctx context.Context, c *client.Client, height int64) ([]byte, error) {
+func firstErr(err error, otherwise string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return otherwise
+}
+
+// snapReuse is how long one node and height serve successive pages:
+// long enough that a page's burst of requests costs one status check,
+// short enough that a stopped node is noticed at once.
+const snapReuse = 700 * time.Millisecond
+
+type lastSnap struct {
+	sn *snap
+	at time.Time
+}
+
+// rootAt is the checked app hash of state at height (from header
+// height+1): from the light client when it can, else checked against the
+// validator set the node reports (light.go).
+func (s *Server) rootAt(ctx context.Context, c *client.Client, height int64) (*checkedRoot, error) {
 	s.mu.Lock()
-	root, ok := s.roots[height]
+	cr, ok := s.roots[height]
 	s.mu.Unlock()
 	if ok {
-		return root, nil
+		return cr, nil
 	}
-	root, err := c.AppHashAfter(ctx, height)
-	if err != nil {
-		return nil, err
+	cr, lightErr := s.lightHeaderRoot(ctx, height)
+	if lightErr != nil {
+		root, err := c.AppHashAfter(ctx, height)
+		if err != nil {
+			return nil, err
+		}
+		cr = &checkedRoot{root: root, method: nodeSetMethod + "; light client not used: " + lightErr.Error()}
 	}
 	s.mu.Lock()
 	if len(s.roots) > 10_000 {
-		s.roots = map[int64][]byte{}
+		s.roots = map[int64]*checkedRoot{}
 	}
-	s.roots[height] = root
+	s.roots[height] = cr
 	s.mu.Unlock()
-	return root, nil
+	return cr, nil
 }
 
 func (sn *snap) verified() *Verified {
-	return &Verified{OK: true, Method: verifiedMethod, StateHeight: sn.height, HeaderHeight: sn.height + 1,
+	return &Verified{OK: true, Method: sn.method, StateHeight: sn.height, HeaderHeight: sn.height + 1,
 		AppHash: strings.ToUpper(hex.EncodeToString(sn.root)), Node: sn.node}
 }
 
@@ -211,16 +251,17 @@ type blockRow struct {
 }
 
 type networkData struct {
-	ChainID    string         `json:"chain_id"`
-	Latest     int64          `json:"latest_height"`
-	Nodes      []nodeRow      `json:"nodes"`
-	Validators []validatorRow `json:"validators"`
-	TotalPower int64          `json:"total_power"`
-	OnlinePower int64         `json:"online_power"`
-	Blocks     []blockRow     `json:"recent_blocks"`
-	Chart      chartSVG       `json:"-"`
-	Demo       bool           `json:"demo"`
-	Verdict    string         `json:"verdict"`
+	ChainID     string         `json:"chain_id"`
+	Latest      int64          `json:"latest_height"`
+	Nodes       []nodeRow      `json:"nodes"`
+	Validators  []validatorRow `json:"validators"`
+	TotalPower  int64          `json:"total_power"`
+	OnlinePower int64          `json:"online_power"`
+	OnlineCount int            `json:"online_validators"`
+	Blocks      []blockRow     `json:"recent_blocks"`
+	Chart       chartSVG       `json:"-"`
+	Demo        bool           `json:"demo"`
+	Verdict     string         `json:"verdict"`
 }
 
 // chartBlocks is how many blocks the chart covers; recentBlocks how many
@@ -228,9 +269,9 @@ type networkData struct {
 const (
 	chartBlocks  = 300
 	recentBlocks = 12
-	// onlineWithin: a validator whose signature is in one of the last
-	// few commits is online.
-	onlineWithin = 3
+	// onlineWithin: a validator whose signature is in one of the last two
+	// commits is online (one commit may miss a slow but live validator).
+	onlineWithin = 2
 )
 
 func (s *Server) nodeRows(ctx context.Context) []nodeRow {
@@ -322,9 +363,13 @@ func (s *Server) network(r *http.Request) (*view, error) {
 		}
 		row := validatorRow{Address: v.Address.String(), Agency: name, Power: v.VotingPower, LastSigned: last[name]}
 		row.Online = row.LastSigned > 0 && sn.latest-row.LastSigned < onlineWithin
+		if s.cfg.Demo != nil && s.isNode(name) && !s.cfg.Demo.Running(name) {
+			row.Online = false // its process is stopped: no need to wait for missed blocks
+		}
 		d.TotalPower += v.VotingPower
 		if row.Online {
 			d.OnlinePower += v.VotingPower
+			d.OnlineCount++
 		}
 		d.Validators = append(d.Validators, row)
 	}
@@ -334,6 +379,17 @@ func (s *Server) network(r *http.Request) (*view, error) {
 	}
 	d.Verdict = verdict(d)
 	return &view{Title: "Network", Height: sn.latest, Data: d}, nil
+}
+
+// isNode reports whether name is one of the local nodes (in demo mode,
+// each validator's genesis name is its node's name).
+func (s *Server) isNode(name string) bool {
+	for _, n := range s.cfg.Nodes {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // verdict says in one sentence what the audience should see.

@@ -20,11 +20,7 @@ func (s *Server) demoAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, action := r.PathValue("node"), r.PathValue("action")
-	known := false
-	for _, n := range s.cfg.Nodes {
-		known = known || n.Name == name
-	}
-	if !known {
+	if !s.isNode(name) {
 		s.fail(w, r, notFound("There is no local validator called %q.", name))
 		return
 	}

@@ -13,12 +13,13 @@ import (
 // funcs are the templates' helpers. None returns unescaped chain text:
 // the only template.HTML values are the SVG builders', which escape.
 var funcs = template.FuncMap{
-	"short":   shortRef,
-	"pounds":  poundsAny,
-	"field":   field,
-	"fields":  sortedFields,
-	"str":     func(v any) string { return fmt.Sprint(v) },
-	"pathesc": url.PathEscape,
+	"short":    shortRef,
+	"pounds":   poundsAny,
+	"field":    field,
+	"items":    items,
+	"fields":   sortedFields,
+	"str":      func(v any) string { return fmt.Sprint(v) },
+	"pathesc":  url.PathEscape,
 	"queryesc": url.QueryEscape,
 	"unix": func(v any) string {
 		n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64)
@@ -72,8 +73,8 @@ func pounds(p uint64) string {
 }
 
 func poundsAny(v any) string {
-	if v == nil {
-		return pounds(0)
+	if v == nil || fmt.Sprint(v) == "" {
+		return pounds(0) // protojson omits zero amounts
 	}
 	n, err := strconv.ParseUint(fmt.Sprint(v), 10, 64)
 	if err != nil {
@@ -93,6 +94,12 @@ func field(m map[string]any, k string) any {
 		return ""
 	}
 	return v
+}
+
+// items reads a list field of a decoded record; nil when absent.
+func items(m map[string]any, k string) []any {
+	l, _ := m[k].([]any)
+	return l
 }
 
 type kv struct {

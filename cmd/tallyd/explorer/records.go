@@ -183,15 +183,18 @@ type flowJSON struct {
 }
 
 type invariantView struct {
-	Appropriated   uint64 `json:"appropriated"`
-	RevenueIn      uint64 `json:"revenue_credited"`
-	RevenueOut     uint64 `json:"revenue_debited"`
-	Settled        uint64 `json:"settled"`
-	Expected       uint64 `json:"expected_balances"`
-	SumOfBalances  uint64 `json:"sum_of_balances"`
-	Holders        uint64 `json:"holders"`
-	Holds          bool   `json:"holds"`
+	Appropriated  uint64 `json:"appropriated"`
+	RevenueIn     uint64 `json:"revenue_credited"`
+	RevenueOut    uint64 `json:"revenue_debited"`
+	Settled       uint64 `json:"settled"`
+	Expected      uint64 `json:"expected_balances"`
+	SumOfBalances uint64 `json:"sum_of_balances"`
+	Holders       uint64 `json:"holders"`
+	Holds         bool   `json:"holds"`
 }
+
+// movementSeqKey holds the last movement id (x/funds/keys.go keySeqMovement).
+const movementSeqKey = "fu/seq/m"
 
 // maxMovements bounds the movements one money page reads.
 const maxMovements = 400
@@ -235,25 +238,35 @@ func (s *Server) money(r *http.Request) (*view, error) {
 	d.Invariant = inv
 	flows := map[[2]string]*flow{}
 	var order [][2]string
-	for id := uint64(1); ; id++ {
-		if id > maxMovements {
-			d.Truncated = true
-			break
-		}
+	// The proven movement counter says how many movements exist, so the
+	// listing is complete without relying on a proof of absence.
+	var count uint64
+	if v, err := sn.raw(app.PathKey, []byte(movementSeqKey)); err == nil && len(v) == 8 {
+		count = binary.BigEndian.Uint64(v)
+	} else if err != nil && !errors.Is(err, errAbsent) {
+		return nil, err
+	}
+	if count > maxMovements {
+		count, d.Truncated = maxMovements, true
+	}
+	for id := uint64(1); id <= count; id++ {
 		m := &fundsv1.Movement{}
 		if err := sn.record(app.PathFundsMovement, []byte(strconv.FormatUint(id, 10)), m); err != nil {
-			if errors.Is(err, errAbsent) {
-				break
-			}
 			return nil, err
 		}
 		d.Movements = append(d.Movements, protoMap(m))
 		from, to := m.From, m.To
-		if from == "" {
-			from = "in:" + firstNonEmpty(m.Reference, m.Source, "appropriation")
+		switch {
+		case from == "" && m.Source != "":
+			from = "in:" + m.Source // revenue, grouped by its source
+		case from == "":
+			from = "in:" + firstNonEmpty(m.Reference, "appropriation")
 		}
-		if to == "" {
+		switch {
+		case to == "" && m.Settles != 0:
 			to = "out:settled"
+		case to == "":
+			to = "out:refunded (" + firstNonEmpty(m.Source, "revenue") + ")"
 		}
 		k := [2]string{from, to}
 		f, ok := flows[k]
@@ -364,7 +377,7 @@ func recordKind(key []byte) (string, proto.Message) {
 	k := string(key)
 	for _, p := range []struct {
 		prefix, kind string
-		m          func() proto.Message
+		m            func() proto.Message
 	}{
 		{"fu/rt/", "root totals", func() proto.Message { return &fundsv1.RootTotals{} }},
 		{"fu/r/", "leg", func() proto.Message { return &fundsv1.Leg{} }},
@@ -523,7 +536,7 @@ func (s *Server) receipt(r *http.Request) (*view, error) {
 		return nil, notFound("No receipt %s is on this chain at height %d (its absence was proven against the app hash).", id, sn.height)
 	}
 	d := &receiptData{Receipt: protoMap(ans.Receipt), State: protoMap(ans.State)}
-	d.State["status"] = tax.StatusName(ans.State.Status)
+	d.State["status"] = strings.ReplaceAll(tax.StatusName(ans.State.Status), "_", " ")
 	for _, a := range ans.Amendments {
 		am := protoMap(a)
 		am["kind"] = tax.KindOfAmendment(a.Kind)
@@ -856,6 +869,9 @@ func (s *Server) search(r *http.Request) (*view, error) {
 				add("Programme "+rest, "/programme/"+rest)
 			}
 		}
+	}
+	if len(hits) == 1 {
+		return nil, &redirect{to: hits[0].Link, v: &view{Title: "Search", Height: sn.height, Verified: sn.verified(), Data: &searchData{Query: q, Hits: hits}}}
 	}
 	if len(hits) == 0 {
 		return nil, notFound("Nothing on this chain matches %q. Try a block height, a transaction hash, an account address, an agency id, a receipt id (REVENUE-000001), a payment or movement number, or an item id (lgtin:…).", q)

@@ -22,6 +22,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cometbft/cometbft/types"
+
 	"github.com/tallyledger/tally/client"
 )
 
@@ -49,6 +51,12 @@ type Config struct {
 	// Demo, when set, shows each local validator's process and offers
 	// stop and start buttons. Only for local networks on loopback.
 	Demo Controller
+	// Genesis, or TrustHeight and TrustHash, is the light client's trust
+	// root. Without one, headers are checked against the validator set the
+	// node reports.
+	Genesis     *types.GenesisDoc
+	TrustHeight int64
+	TrustHash   []byte
 }
 
 // Server serves the explorer's pages and API.
@@ -58,11 +66,16 @@ type Server struct {
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 
-	mu     sync.Mutex
-	roots  map[int64][]byte   // state height → checked app hash (immutable once committed)
-	metas  map[int64]blockRow // height → block summary (immutable)
-	names  map[string]string  // validator address → genesis name (agency)
-	moving map[string]time.Time
+	lmu         sync.Mutex // guards the light client
+	lc          *client.LightClient
+	lightFailed time.Time
+	lightErr    error
+
+	mu    sync.Mutex
+	roots map[int64]*checkedRoot // state height → checked app hash (immutable once committed)
+	metas map[int64]blockRow     // height → block summary (immutable)
+	names map[string]string      // validator address → genesis name (agency)
+	last  *lastSnap
 }
 
 // maxParam bounds every query parameter and path value: ids, references
@@ -74,7 +87,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Nodes) == 0 {
 		return nil, errors.New("explorer: no nodes to read from")
 	}
-	s := &Server{cfg: cfg, roots: map[int64][]byte{}, metas: map[int64]blockRow{}, moving: map[string]time.Time{}}
+	s := &Server{cfg: cfg, roots: map[int64]*checkedRoot{}, metas: map[int64]blockRow{}}
 	for _, n := range cfg.Nodes {
 		c, err := client.Dial(n.RPC)
 		if err != nil {
@@ -161,6 +174,14 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.Message }
 
+// redirect sends a page request to the one record that matched.
+type redirect struct {
+	to string
+	v  *view
+}
+
+func (r *redirect) Error() string { return "see " + r.to }
+
 func notFound(format string, args ...any) error {
 	return &httpError{http.StatusNotFound, fmt.Sprintf(format, args...)}
 }
@@ -190,10 +211,9 @@ type Verified struct {
 	Node         string `json:"node"`
 }
 
-// verifiedMethod is the check behind every verified badge. The light
-// client (client.NewLightClient) needs an out-of-band trust root, which the
-// explorer does not yet take; until it does, a badge says exactly this.
-const verifiedMethod = "Merkle proof (ICS23) checked against the app hash in header H+1, whose commit was checked to carry signatures of more than two thirds of the validator set reported by the node read (not a light client: that validator set is the node's word)"
+// nodeSetMethod is the check behind a verified badge when the light
+// client is not in use (see light.go).
+const nodeSetMethod = "Merkle proof (ICS23) checked against the app hash in header H+1, whose commit was checked to carry signatures of more than two thirds of the validator set reported by the node read (not the light client: that validator set is the node's word)"
 
 type handler func(r *http.Request) (*view, error)
 
@@ -203,6 +223,10 @@ func (s *Server) page(pattern, tmpl string, h handler) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.mux.HandleFunc(method+" "+path, func(w http.ResponseWriter, r *http.Request) {
 		v, err := h(r)
+		if rd := (*redirect)(nil); errors.As(err, &rd) {
+			http.Redirect(w, r, rd.to, http.StatusSeeOther)
+			return
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -210,11 +234,14 @@ func (s *Server) page(pattern, tmpl string, h handler) {
 		s.render(w, r, http.StatusOK, tmpl, v)
 	})
 	api := "/api/v1" + path
-	if path == "/" {
+	if path == "/{$}" {
 		api = "/api/v1/network"
 	}
 	s.mux.HandleFunc(method+" "+api, func(w http.ResponseWriter, r *http.Request) {
 		v, err := h(r)
+		if rd := (*redirect)(nil); errors.As(err, &rd) {
+			v, err = rd.v, nil // the API answers the one match, not a redirect
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -237,6 +264,7 @@ type layoutData struct {
 	ChainID string
 	Path    string
 	Query   string
+	APIPath string
 	Demo    bool
 	Status  int
 	Now     string
@@ -250,13 +278,19 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, tmpl
 	}
 	// The path and search text are echoed (escaped) only when they passed
 	// checkInput: a refused request's page shows neither.
-	path, query := r.URL.Path, r.URL.Query().Get("q")
-	if checkInput(r) != nil {
-		path, query = "/", ""
+	path, query, api := r.URL.Path, r.URL.Query().Get("q"), "/api/v1"+r.URL.Path
+	if path == "/" {
+		api = "/api/v1/network"
+	}
+	if r.URL.RawQuery != "" {
+		api += "?" + r.URL.RawQuery
+	}
+	if checkInput(r) != nil || status >= 400 {
+		path, query, api = "/", "", "/api/v1/network"
 	}
 	var sb strings.Builder
 	err := t.ExecuteTemplate(&sb, "layout", layoutData{view: v, ChainID: s.cfg.ChainID, Path: path,
-		Query: query, Demo: s.cfg.Demo != nil, Status: status, Now: time.Now().UTC().Format("15:04:05 UTC")})
+		Query: query, APIPath: api, Demo: s.cfg.Demo != nil, Status: status, Now: time.Now().UTC().Format("15:04:05 UTC")})
 	if err != nil {
 		http.Error(w, "rendering "+tmpl+": "+template.HTMLEscapeString(err.Error()), http.StatusInternalServerError)
 		return

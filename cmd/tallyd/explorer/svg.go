@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,19 +30,25 @@ func blockChart(blocks []blockRow) chartSVG {
 		return ""
 	}
 	const w, h, gap = 900.0, 110.0, 30.0
-	maxSec, maxTx := 1.0, 1
+	// A halt (validators down) makes one block take minutes; scale to
+	// five times the median so ordinary blocks stay visible, and clip
+	// the rest (each bar's tooltip keeps its real value).
+	secs := make([]float64, 0, len(blocks))
+	maxTx := 1
 	for _, b := range blocks {
-		maxSec = max(maxSec, b.Seconds)
+		secs = append(secs, b.Seconds)
 		maxTx = max(maxTx, b.Txs)
 	}
+	slices.Sort(secs)
+	maxSec := max(0.5, min(secs[len(secs)-1], 5*secs[len(secs)/2]))
 	bw := w / float64(len(blocks))
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="Block time and transactions per block over the last %d blocks" xmlns="http://www.w3.org/2000/svg">`, w+60, 2*h+2*gap+10, len(blocks))
-	fmt.Fprintf(&sb, `<text x="0" y="14" class="ct">Seconds per block (max %.1f s)</text>`, maxSec)
+	fmt.Fprintf(&sb, `<text x="0" y="14" class="ct">Seconds per block (scale to %.1f s)</text>`, maxSec)
 	fmt.Fprintf(&sb, `<text x="0" y="%.0f" class="ct">Transactions per block (max %d)</text>`, h+gap+14, maxTx)
 	for i, b := range blocks {
 		x := 50 + float64(i)*bw
-		sh := b.Seconds / maxSec * (h - 24)
+		sh := min(b.Seconds, maxSec) / maxSec * (h - 24)
 		fmt.Fprintf(&sb, `<rect class="bar-time" x="%.2f" y="%.2f" width="%.2f" height="%.2f"><title>block %d: %.2f s</title></rect>`, x, h-sh, max(bw-0.5, 0.5), sh, b.Height, b.Seconds)
 		th := float64(b.Txs) / float64(maxTx) * (h - 24)
 		fmt.Fprintf(&sb, `<rect class="bar-tx" x="%.2f" y="%.2f" width="%.2f" height="%.2f"><title>block %d: %d transactions</title></rect>`, x, 2*h+gap-th, max(bw-0.5, 0.5), th, b.Height, b.Txs)
@@ -54,8 +61,9 @@ func blockChart(blocks []blockRow) chartSVG {
 }
 
 // sankey draws money flows between holders in columns: money coming in,
-// the Treasury, departments, programmes, payees, settled. Each band links
-// to its movements.
+// the Treasury, departments, programmes, payees, money going out. Each
+// band links to its row of movements on the money page; each box to its
+// holder.
 func sankey(flows []flow) sankeySVG {
 	if len(flows) == 0 {
 		return ""
@@ -77,11 +85,10 @@ func sankey(flows []flow) sankeySVG {
 		}
 	}
 	type node struct {
-		id       string
-		col      int
-		in, out  uint64
-		y, hgt   float64
-		inY, outY float64
+		id      string
+		col     int
+		in, out uint64
+		y, hgt  float64
 	}
 	nodes := map[string]*node{}
 	get := func(id string) *node {
@@ -97,12 +104,26 @@ func sankey(flows []flow) sankeySVG {
 		get(f.To).in += f.Amount
 	}
 	cols := map[int][]*node{}
-	var total uint64
 	for _, n := range nodes {
 		cols[n.col] = append(cols[n.col], n)
 	}
-	for c := range cols {
-		sort.Slice(cols[c], func(i, j int) bool { return cols[c][i].id < cols[c][j].id })
+	// minSlot keeps a small holder's two-line label clear of the next.
+	const w, nodeW, pad, minSlot, bandH = 1000.0, 14.0, 10.0, 34.0, 360.0
+	var total uint64
+	var used []int
+	for c := 0; c <= 5; c++ {
+		if len(cols[c]) == 0 {
+			continue
+		}
+		used = append(used, c)
+		// Big holders first, so the main flow runs along the top.
+		sort.Slice(cols[c], func(i, j int) bool {
+			a, b := max(cols[c][i].in, cols[c][i].out), max(cols[c][j].in, cols[c][j].out)
+			if a != b {
+				return a > b
+			}
+			return cols[c][i].id < cols[c][j].id
+		})
 		var sum uint64
 		for _, n := range cols[c] {
 			sum += max(n.in, n.out)
@@ -112,48 +133,65 @@ func sankey(flows []flow) sankeySVG {
 	if total == 0 {
 		return ""
 	}
-	const w, h, nodeW, pad = 1000.0, 420.0, 14.0, 18.0
-	var used []int
-	for c := 0; c <= 5; c++ {
-		if len(cols[c]) > 0 {
-			used = append(used, c)
-		}
-	}
-	scale := (h - pad*6) / float64(total)
+	scale := bandH / float64(total)
 	xOf := map[int]float64{}
+	labelW := 170.0
 	for i, c := range used {
-		xOf[c] = 10 + float64(i)*(w-nodeW-180)/float64(max(len(used)-1, 1))
+		xOf[c] = 10 + float64(i)*(w-nodeW-labelW-10)/float64(max(len(used)-1, 1))
 	}
+	height := 0.0
 	for _, c := range used {
 		y := 10.0
 		for _, n := range cols[c] {
-			n.hgt = max(float64(max(n.in, n.out))*scale, 3)
-			n.y, n.inY, n.outY = y, y, y
-			y += n.hgt + pad
+			n.hgt = max(float64(max(n.in, n.out))*scale, 2)
+			n.y = y
+			y += max(n.hgt, minSlot) + pad
 		}
+		height = max(height, y)
+	}
+	// Bands leave a holder in the order of their targets and enter in the
+	// order of their sources, so they do not cross needlessly.
+	type band struct {
+		f      flow
+		i      int
+		y0, y1 float64
+		th     float64
+	}
+	bands := make([]*band, len(flows))
+	for i, f := range flows {
+		bands[i] = &band{f: f, i: i, th: max(float64(f.Amount)*scale, 1.5)}
+	}
+	byTarget := slices.Clone(bands)
+	sort.SliceStable(byTarget, func(i, j int) bool { return nodes[byTarget[i].f.To].y < nodes[byTarget[j].f.To].y })
+	off := map[string]float64{}
+	for _, b := range byTarget {
+		a := nodes[b.f.From]
+		b.y0 = a.y + off[a.id] + b.th/2
+		off[a.id] += b.th
+	}
+	bySource := slices.Clone(bands)
+	sort.SliceStable(bySource, func(i, j int) bool { return nodes[bySource[i].f.From].y < nodes[bySource[j].f.From].y })
+	off = map[string]float64{}
+	for _, b := range bySource {
+		t := nodes[b.f.To]
+		b.y1 = t.y + off[t.id] + b.th/2
+		off[t.id] += b.th
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, `<svg class="sankey" viewBox="0 0 %.0f %.0f" role="img" aria-label="Where public money went" xmlns="http://www.w3.org/2000/svg">`, w, h+20)
-	for _, f := range flows {
-		a, b := nodes[f.From], nodes[f.To]
-		th := max(float64(f.Amount)*scale, 1.5)
-		x0, x1 := xOf[a.col]+nodeW, xOf[b.col]
-		y0, y1 := a.outY+th/2, b.inY+th/2
-		a.outY += th
-		b.inY += th
+	fmt.Fprintf(&sb, `<svg class="sankey" viewBox="0 0 %.0f %.0f" role="img" aria-label="Where public money went" xmlns="http://www.w3.org/2000/svg">`, w, height+10)
+	for _, b := range bands {
+		a, t := nodes[b.f.From], nodes[b.f.To]
+		x0, x1 := xOf[a.col]+nodeW, xOf[t.col]
 		mx := (x0 + x1) / 2
-		link := "/movement/" + fmt.Sprint(f.Movements[0])
-		if len(f.Movements) > 1 {
-			link = "/search?q=" + url.QueryEscape(fmt.Sprint(f.Movements[0]))
-		}
-		fmt.Fprintf(&sb, `<a href="%s"><path class="flow" d="M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f" stroke-width="%.1f"><title>%s → %s: %s in %d movement(s)</title></path></a>`,
-			esc(link), x0, y0, mx, y0, mx, y1, x1, y1, th, esc(f.From), esc(f.To), esc(pounds(f.Amount)), len(f.Movements))
+		fmt.Fprintf(&sb, `<a href="/money#flow-%d"><path class="flow" d="M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f" stroke-width="%.1f"><title>%s → %s: %s in %d movement(s)</title></path></a>`,
+			b.i, x0, b.y0, mx, b.y0, mx, b.y1, x1, b.y1, b.th, esc(b.f.From), esc(b.f.To), esc(pounds(b.f.Amount)), len(b.f.Movements))
 	}
 	for _, c := range used {
 		for _, n := range cols[c] {
+			mid := n.y + max(n.hgt, minSlot-pad)/2
 			fmt.Fprintf(&sb, `<a href="%s"><rect class="node c%d" x="%.1f" y="%.1f" width="%.0f" height="%.1f"><title>%s</title></rect></a>`, esc(holderLink(n.id)), c, xOf[c], n.y, nodeW, n.hgt, esc(n.id))
-			fmt.Fprintf(&sb, `<text class="nl" x="%.1f" y="%.1f">%s</text>`, xOf[c]+nodeW+4, n.y+n.hgt/2+4, esc(shortLabel(n.id)))
-			fmt.Fprintf(&sb, `<text class="na" x="%.1f" y="%.1f">%s</text>`, xOf[c]+nodeW+4, n.y+n.hgt/2+17, esc(pounds(max(n.in, n.out))))
+			fmt.Fprintf(&sb, `<text class="nl" x="%.1f" y="%.1f">%s</text>`, xOf[c]+nodeW+5, mid-2, esc(shortLabel(n.id)))
+			fmt.Fprintf(&sb, `<text class="na" x="%.1f" y="%.1f">%s</text>`, xOf[c]+nodeW+5, mid+12, esc(pounds(max(n.in, n.out))))
 		}
 	}
 	sb.WriteString(`</svg>`)
@@ -171,49 +209,104 @@ func holderLink(id string) string {
 }
 
 func shortLabel(id string) string {
-	id = strings.TrimPrefix(strings.TrimPrefix(id, "agency:"), "in:")
-	if len(id) > 28 {
-		id = id[:26] + "…"
+	for _, p := range []string{"agency:", "programme:", "in:", "out:"} {
+		id = strings.TrimPrefix(id, p)
+	}
+	if len(id) > 24 {
+		id = id[:23] + "…"
 	}
 	return id
 }
 
-// lineageGraph draws an item with what it was made from (left) and what
-// was made from it (right); recalled items are marked.
+// lineageGraph draws an item in the middle, what it was made from in
+// columns to the left (parents, then their parents) and what was made
+// from it to the right; recalled items are red.
 func lineageGraph(it *provenancev1.Item, up, down []*provenancev1.Item) lineageSVG {
-	const bw, bh, rowH = 250.0, 42.0, 56.0
-	rows := max(len(up), len(down), 1)
-	h := float64(rows)*rowH + 20
+	const bw, bh, rowH, colW = 270.0, 42.0, 56.0, 310.0
+	// Depth of each item from the centre, following parents (up) or
+	// children (down) links among the items given.
+	level := func(items []*provenancev1.Item, next func(*provenancev1.Item) []string) (map[string]int, [][]*provenancev1.Item) {
+		byID := map[string]*provenancev1.Item{}
+		for _, i := range items {
+			byID[i.Id] = i
+		}
+		depth := map[string]int{it.Id: 0}
+		var cols [][]*provenancev1.Item
+		frontier := []*provenancev1.Item{it}
+		for d := 1; len(frontier) > 0 && d <= 6; d++ {
+			var nf []*provenancev1.Item
+			for _, f := range frontier {
+				for _, id := range next(f) {
+					if x, ok := byID[id]; ok {
+						if _, seen := depth[id]; !seen {
+							depth[id] = d
+							nf = append(nf, x)
+						}
+					}
+				}
+			}
+			if len(nf) > 0 {
+				cols = append(cols, nf)
+			}
+			frontier = nf
+		}
+		return depth, cols
+	}
+	_, upCols := level(up, func(i *provenancev1.Item) []string { return i.Parents })
+	_, downCols := level(down, func(i *provenancev1.Item) []string { return i.Children })
+	rows := 1
+	for _, c := range append(slices.Clone(upCols), downCols...) {
+		rows = max(rows, len(c))
+	}
+	h := float64(rows)*rowH + 10
+	width := float64(len(upCols)+len(downCols)+1)*colW + 10
+	centreX := 10 + float64(len(upCols))*colW
+	pos := map[string][2]float64{}
+	place := func(cols [][]*provenancev1.Item, dir float64) {
+		for d, c := range cols {
+			top := (h - float64(len(c))*rowH) / 2
+			for i, x := range c {
+				pos[x.Id] = [2]float64{centreX + dir*float64(d+1)*colW, top + float64(i)*rowH + (rowH-bh)/2}
+			}
+		}
+	}
+	pos[it.Id] = [2]float64{centreX, (h - bh) / 2}
+	place(upCols, -1)
+	place(downCols, 1)
 	var sb strings.Builder
-	fmt.Fprintf(&sb, `<svg class="lineage" viewBox="0 0 900 %.0f" role="img" aria-label="Lineage of %s" xmlns="http://www.w3.org/2000/svg">`, h, esc(it.Id))
-	box := func(x, y float64, i *provenancev1.Item, self bool) {
+	fmt.Fprintf(&sb, `<svg class="lineage" viewBox="0 0 %.0f %.0f" role="img" aria-label="Lineage of %s" xmlns="http://www.w3.org/2000/svg">`, width, h, esc(it.Id))
+	all := append(append([]*provenancev1.Item{it}, up...), down...)
+	for _, x := range all {
+		p, ok := pos[x.Id]
+		if !ok {
+			continue
+		}
+		for _, par := range x.Parents {
+			if q, ok := pos[par]; ok {
+				fmt.Fprintf(&sb, `<line class="edge" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, q[0]+bw, q[1]+bh/2, p[0], p[1]+bh/2)
+			}
+		}
+	}
+	for _, x := range all {
+		p, ok := pos[x.Id]
+		if !ok {
+			continue
+		}
 		cls := "lbox"
-		if self {
+		if x.Id == it.Id {
 			cls += " self"
 		}
-		if i.Status == provenancev1.ItemStatus_ITEM_STATUS_RECALLED {
+		if x.Status == provenancev1.ItemStatus_ITEM_STATUS_RECALLED {
 			cls += " recalled"
 		}
-		label := i.Id
-		if len(label) > 34 {
-			label = "…" + label[len(label)-33:]
+		label := x.Id
+		if len(label) > 28 {
+			label = "…" + label[len(label)-27:]
 		}
-		fmt.Fprintf(&sb, `<a href="/item/%s"><rect class="%s" x="%.0f" y="%.0f" width="%.0f" height="%.0f" rx="6"><title>%s</title></rect>`, esc(url.PathEscape(i.Id)), cls, x, y, bw, bh, esc(i.Id))
-		fmt.Fprintf(&sb, `<text class="lt" x="%.0f" y="%.0f">%s</text>`, x+8, y+17, esc(label))
-		fmt.Fprintf(&sb, `<text class="ls" x="%.0f" y="%.0f">%d %s · %s</text></a>`, x+8, y+34, i.Quantity, esc(i.Unit), esc(statusName(i.Status)))
+		fmt.Fprintf(&sb, `<a href="/item/%s"><rect class="%s" x="%.0f" y="%.0f" width="%.0f" height="%.0f" rx="6"><title>%s</title></rect>`, esc(url.PathEscape(x.Id)), cls, p[0], p[1], bw, bh, esc(x.Id))
+		fmt.Fprintf(&sb, `<text class="lt" x="%.0f" y="%.0f">%s</text>`, p[0]+8, p[1]+17, esc(label))
+		fmt.Fprintf(&sb, `<text class="ls" x="%.0f" y="%.0f">%d %s · %s</text></a>`, p[0]+8, p[1]+34, x.Quantity, esc(x.Unit), esc(statusName(x.Status)))
 	}
-	midY := (h - bh) / 2
-	for i, u := range up {
-		y := 10 + float64(i)*rowH
-		fmt.Fprintf(&sb, `<line class="edge" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, 10+bw, y+bh/2, 325.0, midY+bh/2)
-		box(10, y, u, false)
-	}
-	for i, d := range down {
-		y := 10 + float64(i)*rowH
-		fmt.Fprintf(&sb, `<line class="edge" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, 325+bw, midY+bh/2, 640.0, y+bh/2)
-		box(640, y, d, false)
-	}
-	box(325, midY, it, true)
 	sb.WriteString(`</svg>`)
 	return lineageSVG(sb.String())
 }

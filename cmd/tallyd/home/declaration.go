@@ -46,6 +46,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
 
@@ -409,14 +410,16 @@ func GenesisValidators(ds []*Declared) []Validator {
 }
 
 // GenesisAppState is the app state of the declarations: default params,
-// every agency and its admin account, in the order given.
+// every agency and its admin account, in the order given, and the agency
+// operating each validator (for governance).
 func GenesisAppState(ds []*Declared) *appv1.GenesisState {
-	g := &agencyv1.Genesis{}
+	g, ops := &agencyv1.Genesis{}, &govv1.Genesis{}
 	for _, d := range ds {
 		g.Agencies = append(g.Agencies, expectedAgency(d))
 		g.Accounts = append(g.Accounts, expectedAccount(d))
+		ops.Operators = append(ops.Operators, &govv1.ValidatorOperator{PubKey: d.ValidatorPK.Bytes(), AgencyId: d.Body.AgencyID})
 	}
-	return &appv1.GenesisState{Params: app.DefaultParams(), Agency: g}
+	return &appv1.GenesisState{Params: app.DefaultParams(), Agency: g, Gov: ops}
 }
 
 func expectedAgency(d *Declared) *agencyv1.Agency {

@@ -6,8 +6,8 @@
     var b = e.target.closest("button.copy");
     if (!b || !navigator.clipboard) return;
     navigator.clipboard.writeText(b.getAttribute("data-copy")).then(function () {
-      b.textContent = "✓";
-      setTimeout(function () { b.textContent = "⧉"; }, 1200);
+      b.textContent = "copied";
+      setTimeout(function () { b.textContent = "copy"; }, 1200);
     });
   });
   // Live refresh: re-read the page and swap the live region.
