@@ -41,12 +41,16 @@ func StateDir(home string) string { return filepath.Join(home, "data", "tally") 
 func KeyringDir(home, backend string) string { return filepath.Join(home, "keyring-"+backend) }
 
 // DefaultCometConfig is CometBFT's default configuration with Tally's
-// choices: the kv indexer (clients look transactions up by hash), and
-// nothing else changed.
+// choices: the kv indexer (clients look transactions up by hash), and no
+// peer exchange — on a network of known agencies each node connects to
+// the peers its operator configured (persistent_peers, set by the genesis
+// ceremony), not to addresses gossiped by others. (PEX's address book is
+// also saved by a goroutine CometBFT does not wait for on Stop.)
 func DefaultCometConfig(home string) *cfg.Config {
 	c := cfg.DefaultConfig()
 	c.SetRoot(home)
 	c.TxIndex.Indexer = "kv"
+	c.P2P.PexReactor = false
 	return c
 }
 
