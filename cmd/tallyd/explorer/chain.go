@@ -260,6 +260,7 @@ type networkData struct {
 	OnlineCount int            `json:"online_validators"`
 	Blocks      []blockRow     `json:"recent_blocks"`
 	Chart       chartSVG       `json:"-"`
+	ChartBlocks int            `json:"-"`
 	Demo        bool           `json:"demo"`
 	Verdict     string         `json:"verdict"`
 }
@@ -339,7 +340,7 @@ func (s *Server) network(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.Chart = blockChart(blocks)
+	d.Chart, d.ChartBlocks = blockChart(blocks), len(blocks)
 	vals, err := sn.c.RPC.Validators(sn.ctx, &sn.latest, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("validators: %w", err)

@@ -2,6 +2,7 @@ package explorer_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -20,10 +21,15 @@ import (
 	"time"
 
 	"github.com/cometbft/cometbft/types"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/cmd/tallyd/explorer"
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
 )
 
@@ -95,6 +101,12 @@ func setup(dir string) error {
 	if err := testnet.SeedDemo(ctx, netDir, m, func(string, ...any) {}); err != nil {
 		return fmt.Errorf("demo data: %w", err)
 	}
+	if err := govDemo(ctx, m); err != nil {
+		return fmt.Errorf("governance transactions: %w", err)
+	}
+	if err := paymentDemo(ctx, m); err != nil {
+		return fmt.Errorf("payment transactions: %w", err)
+	}
 	// The explorer reads state two blocks behind the latest block: wait
 	// until that covers the demo's last transaction.
 	c, err := client.Dial(m.Nodes[0].RPC)
@@ -124,6 +136,90 @@ func setup(dir string) error {
 	fmt.Fprintf(os.Stderr, "explorer test: demo seeded after %s\n", time.Since(t0).Round(time.Millisecond))
 	return nil
 }
+
+// govDemo has the Treasury propose raising the recall budget and four
+// agencies vote on it (the localnet demo makes no proposals).
+func govDemo(ctx context.Context, m *testnet.Manifest) error {
+	d, err := demoSender(m)
+	if err != nil {
+		return err
+	}
+	if err := d.Send(ctx, 0, "treasury-admin", &txv1.Msg{Sum: &txv1.Msg_SubmitProposal{SubmitProposal: &govv1.MsgSubmitProposal{
+		Title:   govTitle,
+		Content: &govv1.Content{Sum: &govv1.Content_ChangeParam{ChangeParam: &govv1.ChangeParam{Name: "provenance.recall_budget", Value: "2000"}}},
+	}}}); err != nil {
+		return err
+	}
+	for i, ag := range []string{"treasury", "revenue", "benefits", "fsa"} {
+		if err := d.Send(ctx, i, ag+"-admin", &txv1.Msg{Sum: &txv1.Msg_Vote{Vote: &govv1.MsgVote{ProposalId: 1, Option: govv1.VoteOption_VOTE_OPTION_YES}}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// paymentDemo follows a payment to a bank account: a winter fuel
+// programme funded from the benefits agency's allocation, one household
+// enrolled and paid £300 once, and the bank confirming settlement.
+func paymentDemo(ctx context.Context, m *testnet.Manifest) error {
+	d, err := demoSender(m)
+	if err != nil {
+		return err
+	}
+	start := time.Now().Add(-time.Minute).Unix()
+	if err := d.Send(ctx, 1, "benefits-finance",
+		&txv1.Msg{Sum: &txv1.Msg_CreateProgramme{CreateProgramme: &benefitsv1.MsgCreateProgramme{Id: "winter-fuel", Name: "Winter fuel payment",
+			Amount: 30_000, Currency: "GBP", PeriodSeconds: 365 * 24 * 3600, StartUnix: start, EndUnix: start + 365*24*3600, RecipientCap: 100_000}}},
+		&txv1.Msg{Sum: &txv1.Msg_Fund{Fund: &fundsv1.MsgFund{Programme: "winter-fuel", Amount: 1_000_000, Currency: "GBP", Reference: "winter 2030"}}},
+	); err != nil {
+		return err
+	}
+	evidence := sha256.Sum256([]byte("household-0001"))
+	if err := d.Send(ctx, 2, "benefits-caseworker", &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{
+		Programme: "winter-fuel", Recipient: "household-0001", ReceivingAccount: "bank-household-0001", EvidenceHash: evidence[:], StartUnix: start}}}); err != nil {
+		return err
+	}
+	if err := d.Send(ctx, 3, "benefits-payer", &txv1.Msg{Sum: &txv1.Msg_Pay{Pay: &benefitsv1.MsgPay{
+		Programme: "winter-fuel", Recipient: "household-0001", Amount: 30_000, Currency: "GBP", Reference: "WF-2030-0001"}}}); err != nil {
+		return err
+	}
+	for id := 1; id < 50; id++ {
+		res, _, err := d.Clients[0].Query(ctx, "/benefits/payment", []byte(fmt.Sprint(id)), 0, false)
+		if err != nil {
+			break
+		}
+		p := &benefitsv1.Payment{}
+		if err := proto.Unmarshal(res.Value, p); err != nil {
+			return err
+		}
+		if p.Programme == "winter-fuel" {
+			paymentID = p.Id
+			return d.Send(ctx, 0, "bank-settlement", &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{Payment: p.Movement, BankReference: "BACS-DEMO-0001"}}})
+		}
+	}
+	return fmt.Errorf("the winter fuel payment is not on the chain")
+}
+
+// paymentID is the winter fuel payment's id.
+var paymentID uint64
+
+func demoSender(m *testnet.Manifest) (*testnet.Demo, error) {
+	kr, err := keys.Open(m.KeyringDir, keys.BackendTest, nil)
+	if err != nil {
+		return nil, err
+	}
+	d := &testnet.Demo{M: m, Keys: kr, Log: func(string, ...any) {}}
+	for _, n := range m.Nodes {
+		c, err := client.Dial(n.RPC)
+		if err != nil {
+			return nil, err
+		}
+		d.Clients = append(d.Clients, c)
+	}
+	return d, nil
+}
+
+const govTitle = "Raise the recall budget to 2,000 items a block"
 
 func freeBase() int {
 	for try := 0; try < 50; try++ {
@@ -223,7 +319,7 @@ func TestPagesShowTheDemoChain(t *testing.T) {
 		{"/", 200, []string{"Validators", "treasury", "revenue", "benefits", "fsa", "online", "Stop this agency", "Recent blocks", "<svg class=\"chart\""}},
 		{"/block/2", 200, []string{"Block 2", "Verified", "Signed by"}},
 		{"/tx/" + tx, 200, []string{"Verified", "inclusion", "Messages"}},
-		{"/money", 200, []string{"£5,000,000.00", "conservation invariant holds", "<svg class=\"sankey\"", "agency:benefits", "programme:student-bursary", "Verified"}},
+		{"/money", 200, []string{"£5,000,000.00", "conservation invariant holds", "<svg class=\"sankey\"", "agency:benefits", "programme:student-bursary", "payee:", "out:settled", "settled <b>£300.00</b>", "Verified"}},
 		{"/movement/1", 200, []string{"SupplyAct2030/ClassII/Line4", "Trace up", "Trace down", "£5,000,000.00"}},
 		{"/movement/3", 200, []string{"Trace up", "programme:student-bursary", "£100,000.00"}},
 		{"/programme/student-bursary", 200, []string{"Student bursary", "Enrolments", "£250.00"}},
@@ -237,11 +333,13 @@ func TestPagesShowTheDemoChain(t *testing.T) {
 		{"/recall/FSA-DEMO-001", 200, []string{"listeria", "Items reached", "Awaiting acknowledgement"}},
 		{"/agency/treasury", 200, []string{"HM Treasury", "Members", "Public money held"}},
 		{"/account/" + addr, 200, []string{"revenue", "tax collector"}},
-		{"/governance", 200, []string{"Governance", "id=\"no"}}, // "no proposals yet" or "not yet on this chain": the demo makes none
+		{"/governance", 200, []string{govTitle, "treasury</a>", "revenue: <b>yes</b>", "fsa: <b>yes</b>", "Verified"}},
 		{"/search", 200, []string{"Type a block height"}},
 		{"/block/99999999", 404, []string{"has not been made yet"}},
 		{"/receipt/REVENUE-009999", 404, []string{"No receipt REVENUE-009999", "absence was proven"}},
 		{"/item/lgtin:00000000000000.NOPE", 404, []string{"No item"}},
+		{fmt.Sprintf("/payment/%d", paymentID), 200, []string{"winter-fuel", "£300.00", "settlement", "BACS-DEMO-0001", "movement", "Verified"}},
+		{"/programme/winter-fuel", 200, []string{"Winter fuel payment", "£300.00"}},
 		{"/movement/99999", 404, []string{"No movement 99999"}},
 		{"/payment/99999", 404, []string{"No payment 99999"}},
 		{"/agency/nobody", 404, []string{"No agency"}},

@@ -33,6 +33,7 @@ var funcs = template.FuncMap{
 	},
 	"lower":    strings.ToLower,
 	"trimenum": trimEnum,
+	"show":     show,
 	"join":     strings.Join,
 	"pct": func(a, b int64) int64 {
 		if b == 0 {
@@ -114,6 +115,16 @@ func sortedFields(m map[string]any) []kv {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].K < out[j].K })
 	return out
+}
+
+// show formats one field of a record: times in words, enum names short.
+func show(k string, v any) string {
+	if strings.HasSuffix(k, "_unix") {
+		if n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64); err == nil && n > 0 {
+			return time.Unix(n, 0).UTC().Format("2006-01-02 15:04:05 UTC")
+		}
+	}
+	return trimEnum(v)
 }
 
 func trimEnum(v any) string {

@@ -745,6 +745,7 @@ const (
 
 type proposalView struct {
 	Proposal map[string]any   `json:"proposal"`
+	What     string           `json:"-"`
 	Votes    []map[string]any `json:"votes"`
 }
 
@@ -770,6 +771,9 @@ func (s *Server) governance(r *http.Request) (*view, error) {
 			continue
 		}
 		pv := proposalView{Proposal: protoMap(p)}
+		if b, err := protojson.Marshal(p.Content); err == nil {
+			pv.What = string(b)
+		}
 		if votes, err := sn.list(govVotes, []byte(strconv.FormatUint(p.Id, 10))); err == nil {
 			for _, ve := range votes.Entries {
 				v := &govv1.Vote{}

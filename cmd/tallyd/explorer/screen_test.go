@@ -2,6 +2,7 @@ package explorer_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -78,13 +79,14 @@ func TestBrowserShowsTheDemoChain(t *testing.T) {
 		w, h             int
 		want             []string
 	}{
-		{"network", "/", "network.png", 1280, 900, []string{"Validators", "treasury", "fsa", "online", "Recent blocks"}},
+		{"network", "/", "network.png", 1280, 1700, []string{"Validators", "treasury", "fsa", "online", "Recent blocks"}},
 		{"network on a phone", "/", "network-phone.png", 390, 844, []string{"Validators"}},
 		{"receipt search", "/search?q=REVENUE-000001", "receipt.png", 1280, 900, []string{"Receipt REVENUE-000001", "partially refunded", "Verified"}},
-		{"payment trace", "/movement/3", "payment-trace.png", 1280, 1100, []string{"Trace up", "programme:student-bursary", "SupplyAct2030"}},
+		{"payment trace", fmt.Sprintf("/payment/%d", paymentID), "payment-trace.png", 1280, 1100, []string{"winter-fuel", "SupplyAct2030", "BACS-DEMO-0001"}},
 		{"money", "/money", "money.png", 1280, 1200, []string{"conservation invariant holds", "sankey"}},
 		{"cheese", "/item/" + url.PathEscape(cheese), "item-recalled.png", 1280, 1200, []string{"recalled", "DALE-MILK-001", "FSA-DEMO-001"}},
 		{"tax", "/tax", "tax.png", 1280, 1000, []string{"Value added tax"}},
+		{"governance", "/governance", "governance.png", 1280, 900, []string{govTitle}},
 	}
 	// Two browsers at a time: each is a few seconds of mostly waiting.
 	doms := make([]string, len(pages))

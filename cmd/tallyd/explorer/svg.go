@@ -108,7 +108,7 @@ func sankey(flows []flow) sankeySVG {
 		cols[n.col] = append(cols[n.col], n)
 	}
 	// minSlot keeps a small holder's two-line label clear of the next.
-	const w, nodeW, pad, minSlot, bandH = 1000.0, 14.0, 10.0, 34.0, 360.0
+	const w, nodeW, pad, minSlot, bandH = 1100.0, 14.0, 10.0, 34.0, 360.0
 	var total uint64
 	var used []int
 	for c := 0; c <= 5; c++ {
@@ -135,15 +135,15 @@ func sankey(flows []flow) sankeySVG {
 	}
 	scale := bandH / float64(total)
 	xOf := map[int]float64{}
-	labelW := 170.0
+	labelW := 140.0
 	for i, c := range used {
 		xOf[c] = 10 + float64(i)*(w-nodeW-labelW-10)/float64(max(len(used)-1, 1))
 	}
 	height := 0.0
 	for _, c := range used {
-		y := 10.0
+		y := 30.0 // below the column headings
 		for _, n := range cols[c] {
-			n.hgt = max(float64(max(n.in, n.out))*scale, 2)
+			n.hgt = max(float64(max(n.in, n.out))*scale, 4)
 			n.y = y
 			y += max(n.hgt, minSlot) + pad
 		}
@@ -159,7 +159,7 @@ func sankey(flows []flow) sankeySVG {
 	}
 	bands := make([]*band, len(flows))
 	for i, f := range flows {
-		bands[i] = &band{f: f, i: i, th: max(float64(f.Amount)*scale, 1.5)}
+		bands[i] = &band{f: f, i: i, th: max(float64(f.Amount)*scale, 2.5)}
 	}
 	byTarget := slices.Clone(bands)
 	sort.SliceStable(byTarget, func(i, j int) bool { return nodes[byTarget[i].f.To].y < nodes[byTarget[j].f.To].y })
@@ -186,6 +186,10 @@ func sankey(flows []flow) sankeySVG {
 		fmt.Fprintf(&sb, `<a href="/money#flow-%d"><path class="flow" d="M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f" stroke-width="%.1f"><title>%s → %s: %s in %d movement(s)</title></path></a>`,
 			b.i, x0, b.y0, mx, b.y0, mx, b.y1, x1, b.y1, b.th, esc(b.f.From), esc(b.f.To), esc(pounds(b.f.Amount)), len(b.f.Movements))
 	}
+	headings := []string{"Money in", "Treasury", "Departments", "Programmes", "Paid to", "Money out"}
+	for _, c := range used {
+		fmt.Fprintf(&sb, `<text class="ct" x="%.1f" y="14">%s</text>`, xOf[c], headings[c])
+	}
 	for _, c := range used {
 		for _, n := range cols[c] {
 			mid := n.y + max(n.hgt, minSlot-pad)/2
@@ -209,11 +213,11 @@ func holderLink(id string) string {
 }
 
 func shortLabel(id string) string {
-	for _, p := range []string{"agency:", "programme:", "in:", "out:"} {
+	for _, p := range []string{"agency:", "programme:", "payee:", "in:", "out:"} {
 		id = strings.TrimPrefix(id, p)
 	}
-	if len(id) > 24 {
-		id = id[:23] + "…"
+	if len(id) > 18 {
+		id = id[:17] + "…"
 	}
 	return id
 }
