@@ -90,6 +90,9 @@ func TestInitGenesisRefusesInvalidGenesis(t *testing.T) {
 		{"undefined kind", func(g *agencyv1.Genesis) { g.Agencies[1].Kind = 99 }, agency.ErrInvalidGenesis, "no valid kind"},
 		{"short public key", func(g *agencyv1.Genesis) { g.Accounts[1].PubKey = g.Accounts[1].PubKey[:31] }, agency.ErrInvalidGenesis, "pub_key must be 32 bytes"},
 		{"address not of its key", func(g *agencyv1.Genesis) { g.Accounts[1].Address = admin2.addr }, agency.ErrInvalidGenesis, "does not match its public key"},
+		{"rotated account with a short address", func(g *agencyv1.Genesis) { g.Accounts[1].Address = admin2.addr[:19]; g.Accounts[1].KeyRotations = 1 }, agency.ErrInvalidGenesis, "address is 19 bytes"},
+		{"undefined agency status", func(g *agencyv1.Genesis) { g.Agencies[1].Status = 9 }, agency.ErrInvalidGenesis, "status 9, which is not defined"},
+		{"undefined account status", func(g *agencyv1.Genesis) { g.Accounts[1].Status = 9 }, agency.ErrInvalidGenesis, "status 9, which is not defined"},
 		{"duplicate account", func(g *agencyv1.Genesis) { g.Accounts = append(g.Accounts, account(member, "treasury")) }, agency.ErrInvalidGenesis, "appears twice"},
 		{"key held by two accounts", func(g *agencyv1.Genesis) {
 			g.Accounts = append(g.Accounts, &agencyv1.Account{Address: admin2.addr, PubKey: member.pub, AgencyId: "treasury", KeyRotations: 1})

@@ -44,6 +44,9 @@ func (k Keeper) InitGenesis(kv store.KV, g *agencyv1.Genesis, height int64) erro
 		if _, err := k.Agency(kv, a.Id); err == nil {
 			return ErrInvalidGenesis.Wrapf("agency %q appears twice", a.Id)
 		}
+		if _, ok := agencyv1.Status_name[int32(a.Status)]; !ok {
+			return ErrInvalidGenesis.Wrapf("agency %q has status %d, which is not defined", a.Id, a.Status)
+		}
 		rec := &agencyv1.Agency{Id: a.Id, Name: a.Name, Kind: a.Kind, Status: a.Status, CreatedHeight: a.CreatedHeight}
 		if rec.Status == agencyv1.Status_STATUS_UNSPECIFIED {
 			rec.Status = agencyv1.Status_STATUS_ACTIVE
@@ -61,6 +64,8 @@ func (k Keeper) InitGenesis(kv store.KV, g *agencyv1.Genesis, height int64) erro
 		switch {
 		case len(acc.Address) == 0:
 			acc.Address = derived
+		case len(acc.Address) != AddressSize:
+			return ErrInvalidGenesis.Wrapf("account %d: address is %d bytes; addresses are %d", i, len(acc.Address), AddressSize)
 		case acc.KeyRotations == 0 && !bytes.Equal(acc.Address, derived):
 			return ErrInvalidGenesis.Wrapf("account %x: address does not match its public key", acc.Address)
 		}
@@ -76,6 +81,9 @@ func (k Keeper) InitGenesis(kv store.KV, g *agencyv1.Genesis, height int64) erro
 			if !RoleAllowed(ag.Kind, r) {
 				return ErrRoleNotAllowed.Wrapf("account %x: role %s cannot be held in a %s agency", acc.Address, RoleName(r), KindName(ag.Kind))
 			}
+		}
+		if _, ok := agencyv1.Status_name[int32(acc.Status)]; !ok {
+			return ErrInvalidGenesis.Wrapf("account %x has status %d, which is not defined", acc.Address, acc.Status)
 		}
 		if acc.Status == agencyv1.Status_STATUS_UNSPECIFIED {
 			acc.Status = agencyv1.Status_STATUS_ACTIVE
