@@ -1,6 +1,9 @@
 package app
 
 import (
+	"bytes"
+	"strings"
+
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
@@ -24,6 +27,10 @@ const (
 	PathTaxTotal         = "/tax/total"         // data: TotalRequest; with a collector, that collector's total
 	PathTaxTotals        = "/tax/totals"        // data: tax type; every period's total, each proven
 	PathTaxTaxpayer      = "/tax/taxpayer"      // data: 32-byte taxpayer reference; its receipts, each proven
+	// data: "<tax type>/<period>", then optionally 0x00 and the index key
+	// (tax.TypePeriodIndexKey) to continue after; the receipts of that tax
+	// type whose current period it is, by authority and sequence, each proven.
+	PathTaxReceipts = "/tax/receipts"
 )
 
 // The tax authority's own powers need its admin (and the handler checks
@@ -118,9 +125,11 @@ var taxRoutes = moduleRoutes{
 				return nil, ErrInvalidQuery.Wrapf("a taxpayer reference is %d bytes; got %d", tax.TaxpayerSize, len(q.Data))
 			}
 			return a.list(tax.TaxpayerPrefix(q.Data), q.Height, q.Prove, tax.ReceiptKeyFromTaxpayerIndex)
+		case PathTaxReceipts:
+			return a.taxReceipts(q)
 		}
-		return nil, ErrUnknownQuery.Wrapf("no tax query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
-			PathTaxReceipt, PathTaxClearance, PathTaxType, PathTaxTypes, PathTaxAuthorisation, PathTaxTotal, PathTaxTotals, PathTaxTaxpayer)
+		return nil, ErrUnknownQuery.Wrapf("no tax query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
+			PathTaxReceipt, PathTaxClearance, PathTaxType, PathTaxTypes, PathTaxAuthorisation, PathTaxTotal, PathTaxTotals, PathTaxTaxpayer, PathTaxReceipts)
 	},
 }
 
@@ -192,4 +201,29 @@ func (a *App) taxTotal(q Query) (*abci.ResponseQuery, error) {
 		return a.single(tax.CollectorTotalKey(req.Collector, req.TaxType, req.Period), q.Height, q.Prove)
 	}
 	return nil, ErrInvalidQuery.Wrapf("collector is %d bytes; an address is %d", len(req.Collector), agency.AddressSize)
+}
+
+// taxReceipts lists the receipts of one tax type and period from the
+// (tax type, period) index, a page at a time: never a scan of receipts.
+func (a *App) taxReceipts(q Query) (*abci.ResponseQuery, error) {
+	arg, after := splitPage(q.Data)
+	taxType, period, ok := strings.Cut(arg, "/")
+	if !ok {
+		return nil, ErrInvalidQuery.Wrapf("give the tax type and period as TYPE/PERIOD, e.g. VAT/2026-Q1")
+	}
+	if err := tax.ValidateTaxTypeCode(taxType); err != nil {
+		return nil, err
+	}
+	if _, err := tax.ParsePeriod(period); err != nil {
+		return nil, err
+	}
+	prefix := tax.TypePeriodPrefix(taxType, period)
+	if len(after) > 0 && !bytes.HasPrefix(after, prefix) {
+		return nil, ErrInvalidQuery.Wrapf("the continuation key is not in the index of %s %s", taxType, period)
+	}
+	keys, next, err := a.pageKeys(prefix, after, q.Height, tax.ReceiptKeyFromTypePeriodIndex)
+	if err != nil {
+		return nil, err
+	}
+	return a.records(keys, next, q.Height, q.Prove)
 }

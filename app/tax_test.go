@@ -428,3 +428,46 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 	require.Equal(t, uint64(1_000+1_500+400+3_000+77), c.taxFundsBalance(agTreasury))
 	c.taxRequireFundsConserved()
 }
+
+// /tax/receipts lists one tax type and period's receipts from its index,
+// each proven, a page at a time, and refuses malformed arguments.
+func TestTaxReceiptsByTypeAndPeriod(t *testing.T) {
+	c := newTaxChain(t)
+	alice, bob := taxPayerRef("alice"), taxPayerRef("bob")
+	requireOK(t, c.block(c.tx(taxCollector, taxIssue("VAT", alice, "2026-Q1", 100, "R-1"))).TxResults[0])
+	requireOK(t, c.block(c.tx(taxBankCollector, taxIssue("VAT", bob, "2026-Q1", 200, "R-2"))).TxResults[0])
+	requireOK(t, c.block(c.tx(taxCollector, taxIssue("VAT", alice, "2026-Q2", 300, "R-3"))).TxResults[0])
+
+	ids := func(list *appv1.ProvedList, check tax.CheckEntry) []string {
+		var out []string
+		for _, e := range list.Entries {
+			require.NoError(t, check(e))
+			r := &taxv1.Receipt{}
+			require.NoError(t, proto.Unmarshal(e.Value, r))
+			out = append(out, r.Id)
+		}
+		return out
+	}
+	list, _, check := c.taxProved(app.PathTaxReceipts, []byte("VAT/2026-Q1"))
+	require.Equal(t, []string{"TAX-000001", "TAX-000002"}, ids(list, check))
+	require.Empty(t, list.NextKey)
+
+	// Continuing after the first receipt's index key gives the rest.
+	ref1, err := tax.ParseReceiptID("TAX-000001")
+	require.NoError(t, err)
+	list, _, check = c.taxProved(app.PathTaxReceipts, append([]byte("VAT/2026-Q1\x00"), tax.TypePeriodIndexKey("VAT", "2026-Q1", ref1)...))
+	require.Equal(t, []string{"TAX-000002"}, ids(list, check))
+
+	// A period correction moves the receipt between listings.
+	requireOK(t, c.block(c.tx(taxCollector, taxCorrect("TAX-000002", 0, "2026-Q2"))).TxResults[0])
+	list, _, check = c.taxProved(app.PathTaxReceipts, []byte("VAT/2026-Q2"))
+	require.Equal(t, []string{"TAX-000002", "TAX-000003"}, ids(list, check))
+	list, _, _ = c.taxProved(app.PathTaxReceipts, []byte("VAT/2025-Q1"))
+	require.Empty(t, list.Entries)
+
+	for _, bad := range []string{"VAT", "VAT/not-a-period", "vat lower/2026-Q1", "VAT/2026-Q1/x", "VAT/2026-Q1\x00tax/r/elsewhere"} {
+		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathTaxReceipts, Data: []byte(bad), Prove: true})
+		require.NoError(t, err)
+		require.NotZero(t, res.Code, "%q should be refused", bad)
+	}
+}

@@ -66,6 +66,9 @@ func decodeRecord(key, value []byte) (kind string, m proto.Message) {
 // queryRecordList prints a record-list answer: every entry decoded, each
 // proof checked with --prove, absent records shown as proven absent.
 func queryRecordList(cmd *cobra.Command, path string, data []byte) error {
+	if done, err := compositeVerified(cmd, path, []string{string(data)}); done {
+		return err
+	}
 	c, err := dialNode(cmd)
 	if err != nil {
 		return err

@@ -29,6 +29,9 @@ func queryGovCmd() *cobra.Command {
 			if len(a) > 0 {
 				data = []byte(a[0])
 			}
+			if done, err := compositeVerified(cmd, path, a); done {
+				return err
+			}
 			l, height, root, err := queryProvedList(cmd, path, data)
 			if err != nil {
 				return err

@@ -144,6 +144,9 @@ records; tallyd follows next_key to read them all.`,
 
 // pvQueryList reads every page of a list query and prints its records.
 func pvQueryList(cmd *cobra.Command, path string, lq *provenancev1.ListQuery, into func() proto.Message) error {
+	if done, err := compositeVerified(cmd, path, []string{lq.Id}); done {
+		return err
+	}
 	var records []any
 	var height int64
 	var root []byte

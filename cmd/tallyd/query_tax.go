@@ -31,6 +31,9 @@ totals, whose keys tallyd computes itself, so no period can be hidden.`,
 		Short: "Show a receipt, its current status and net amount, and its amendments (or prove it does not exist)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if done, err := compositeVerified(cmd, app.PathTaxReceipt, args); done {
+				return err
+			}
 			list, height, root, err := queryProvedList(cmd, app.PathTaxReceipt, []byte(args[0]))
 			if err != nil {
 				return err
@@ -66,6 +69,9 @@ taxpayer's running total for each period. The verifier learns those totals
 and nothing else of the taxpayer's records. Use --prove.`,
 		Args: cobra.ExactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if done, err := compositeVerified(cmd, app.PathTaxClearance, args); done {
+				return err
+			}
 			payer, err := parseTaxpayer(args[0])
 			if err != nil {
 				return err

@@ -76,11 +76,11 @@ func verifiableRecords() []record {
 		byPath("payment ID", "A benefit payment (x/benefits)", app.PathBenefitsPayment, func() proto.Message { return &benefitsv1.Payment{} }),
 		byPath("item ID", "A good or batch and its current custodian (x/provenance)", app.PathProvenanceItem, func() proto.Message { return &provenancev1.Item{} }),
 		byPath("tax-type CODE", "A registered tax type (x/tax)", app.PathTaxType, func() proto.Message { return &taxv1.TaxType{} }),
-		// Records answered as lists or composites (tax receipt with its
-		// amendments, clearance statement, payment trace, item history)
-		// need a read function like readMembers that checks how the proven
-		// entries link up; a single record needs one byPath line and its
-		// key in provableKeys.
+		// Composite records (tax receipt with its amendments, clearance
+		// statement, payment trace, item history, proposal with its votes)
+		// are in compositeRecords (verify_records.go), each with a read
+		// function that checks how the proven entries link up; a single
+		// record needs one byPath line and its key in provableKeys.
 	}
 }
 
@@ -223,7 +223,7 @@ the same with --node as the primary.`,
 	addLightFlags(cmd.PersistentFlags())
 	cmd.PersistentFlags().String("primary", defaultNode, "RPC address of the node to ask")
 	cmd.PersistentFlags().Int64("height", 0, "state height to read (default: the newest verified)")
-	for _, r := range verifiableRecords() {
+	for _, r := range append(verifiableRecords(), compositeRecords()...) {
 		sub := &cobra.Command{Use: r.use, Short: r.short, Args: cobra.ExactArgs(r.args)}
 		sub.RunE = func(cmd *cobra.Command, args []string) error {
 			primary, _ := cmd.Flags().GetString("primary")
@@ -363,6 +363,9 @@ func verifiedJSON(v *client.Verified, proof string) map[string]any {
 
 // queryVerified is `tallyd query … --verify` for a single record.
 func queryVerified(cmd *cobra.Command, path string, data []byte, into proto.Message, view func(proto.Message) any) error {
+	if done, err := compositeVerified(cmd, path, []string{string(data)}); done {
+		return err
+	}
 	keyOf, ok := provableKeys[path]
 	if !ok {
 		return fmt.Errorf("query %s has no verified form yet: add it to provableKeys in cmd/tallyd/verify.go", path)

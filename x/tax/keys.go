@@ -1,6 +1,7 @@
 package tax
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 //	tax/p/<taxpayer>/<tax type>/<period>       → Total: the taxpayer's running total per period
 //	tax/a/<tax type>/<period>                  → Total over every collector
 //	tax/c/<collector>/<tax type>/<period>      → Total of one collector's receipts
+//	tax/y/<tax type>/<period>/<authority>/<seq> → empty: the receipts of a tax type in a period
 var (
 	prefixTaxType    = []byte("tax/t/")
 	prefixAuth       = []byte("tax/z/")
@@ -40,6 +42,7 @@ var (
 	prefixPayerTotal = []byte("tax/p/")
 	prefixTypeTotal  = []byte("tax/a/")
 	prefixCollTotal  = []byte("tax/c/")
+	prefixTypePeriod = []byte("tax/y/")
 )
 
 // TaxpayerSize is the size of a pseudonymous taxpayer reference.
@@ -166,4 +169,32 @@ func TypeTotalsPrefix(taxType string) []byte { return join(prefixTypeTotal, []by
 // CollectorTotalKey is the state key of one collector's total of a tax type in a period.
 func CollectorTotalKey(collector []byte, taxType, period string) []byte {
 	return join(prefixCollTotal, collector, slash, []byte(taxType), slash, []byte(period))
+}
+
+// TypePeriodPrefix is the prefix of the index of a tax type's receipts in
+// one period (by the receipt's current period, as its totals count it).
+func TypePeriodPrefix(taxType, period string) []byte {
+	return join(prefixTypePeriod, []byte(taxType), slash, []byte(period), slash)
+}
+
+// TypePeriodIndexKey is the entry of receipt r in the index of its tax type
+// and period. Paginated listings continue after such a key.
+func TypePeriodIndexKey(taxType, period string, r ReceiptRef) []byte {
+	return join(TypePeriodPrefix(taxType, period), r.suffix())
+}
+
+// ReceiptKeyFromTypePeriodIndex maps an entry of a tax type and period's
+// receipt index to the receipt it lists. Tax type codes and periods hold no
+// '/', so the receipt's part starts after the second '/'; the sequence's
+// bytes may hold '/' but come after it.
+func ReceiptKeyFromTypePeriodIndex(indexKey []byte) []byte {
+	rest := indexKey[len(prefixTypePeriod):]
+	for n := 0; n < 2; n++ {
+		i := bytes.IndexByte(rest, '/')
+		if i < 0 {
+			return nil
+		}
+		rest = rest[i+1:]
+	}
+	return join(prefixReceipt, rest)
 }

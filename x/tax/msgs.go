@@ -309,6 +309,7 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 	}
 	ctx.Store.Set(bankKey, []byte(r.Id))
 	ctx.Store.Set(taxpayerIndexKey(r.Taxpayer, ref), []byte{})
+	ctx.Store.Set(TypePeriodIndexKey(r.TaxType, s.Period, ref), []byte{})
 	if err := k.moveTotals(ctx.Store, r, nil, s); err != nil {
 		return err
 	}
@@ -421,6 +422,10 @@ func (k Keeper) amend(ctx module.Context, signer *agencyv1.Account, id string, a
 	if !bytes.Equal(before.Taxpayer, after.Taxpayer) {
 		ctx.Store.Delete(taxpayerIndexKey(before.Taxpayer, ref))
 		ctx.Store.Set(taxpayerIndexKey(after.Taxpayer, ref), []byte{})
+	}
+	if before.Period != after.Period {
+		ctx.Store.Delete(TypePeriodIndexKey(r.TaxType, before.Period, ref))
+		ctx.Store.Set(TypePeriodIndexKey(r.TaxType, after.Period, ref), []byte{})
 	}
 	if err := k.moveTotals(ctx.Store, r, before, after); err != nil {
 		return err

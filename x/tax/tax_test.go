@@ -550,3 +550,75 @@ func TestRefundOverdraftIsRefusedByTheLedger(t *testing.T) {
 	require.Equal(t, before, e.kv.WorkingHash())
 	require.Equal(t, taxv1.Status_STATUS_ISSUED, e.state("REVENUE-000001").Status)
 }
+
+// The (tax type, period) index lists each receipt under its current period:
+// written at issue, moved by a period correction, kept on cancellation.
+func TestTypePeriodIndex(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := taxpayer("alice"), taxpayer("bob")
+	require.NoError(t, e.issue(revCollector, vat(alice, "2026-Q1", 100, "I-1")))
+	require.NoError(t, e.issue(revCollector, vat(bob, "2026-Q1", 200, "I-2")))
+	require.NoError(t, e.issue(revCollector, vat(alice, "2026-Q2", 300, "I-3")))
+	listed := func(taxType, period string) []string {
+		var ids []string
+		store.IteratePrefix(e.kv, tax.TypePeriodPrefix(taxType, period), func(key, _ []byte) bool {
+			r := &taxv1.Receipt{}
+			_, err := store.GetProto(e.kv, tax.ReceiptKeyFromTypePeriodIndex(key), r)
+			require.NoError(t, err)
+			ids = append(ids, r.Id)
+			return false
+		})
+		return ids
+	}
+	require.Equal(t, []string{"REVENUE-000001", "REVENUE-000002"}, listed("VAT", "2026-Q1"))
+	require.Equal(t, []string{"REVENUE-000003"}, listed("VAT", "2026-Q2"))
+	require.Empty(t, listed("VAT", "2026-Q3"))
+	require.Empty(t, listed("COUNCIL_TAX", "2026-Q1"))
+
+	require.NoError(t, e.run(revCollector, func(ctx module.Context, s *agencyv1.Account) error {
+		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: "REVENUE-000002", Reason: taxv1.Reason_REASON_WRONG_PERIOD, Period: "2026-Q2"})
+	}))
+	require.Equal(t, []string{"REVENUE-000001"}, listed("VAT", "2026-Q1"))
+	require.Equal(t, []string{"REVENUE-000002", "REVENUE-000003"}, listed("VAT", "2026-Q2"))
+
+	require.NoError(t, e.run(revCollector, func(ctx module.Context, s *agencyv1.Account) error {
+		return k.CancelReceipt(ctx, s, &taxv1.MsgCancelReceipt{ReceiptId: "REVENUE-000001", Reason: taxv1.Reason_REASON_ISSUED_IN_ERROR})
+	}))
+	require.Equal(t, []string{"REVENUE-000001"}, listed("VAT", "2026-Q1"), "a cancelled receipt stays listed; its state says cancelled")
+
+	// A sequence whose bytes hold '/' maps back to its receipt.
+	ref := tax.ReceiptRef{Authority: "revenue", Seq: 0x2f2f}
+	require.Equal(t, tax.ReceiptKey(ref), tax.ReceiptKeyFromTypePeriodIndex(tax.TypePeriodIndexKey("VAT", "2026-Q1", ref)))
+}
+
+// A chain whose receipts predate the index gets the same index from the
+// backfill as from issuing with it: the same keys, nothing more.
+func TestBackfillTypePeriodIndex(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, e.issue(revCollector, vat(taxpayer("alice"), "2026-Q1", 100, "B-1")))
+	require.NoError(t, e.issue(revCollector, vat(taxpayer("bob"), "2026-Q2", 200, "B-2")))
+	require.NoError(t, e.run(revCollector, func(ctx module.Context, s *agencyv1.Account) error {
+		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: "REVENUE-000002", Reason: taxv1.Reason_REASON_WRONG_PERIOD, Period: "2026-Q3"})
+	}))
+	index := func() [][]byte {
+		var keys [][]byte
+		store.IteratePrefix(e.kv, []byte("tax/y/"), func(key, _ []byte) bool {
+			keys = append(keys, append([]byte(nil), key...))
+			return false
+		})
+		return keys
+	}
+	want := index()
+	require.Len(t, want, 2)
+	for _, key := range want {
+		e.kv.Delete(key)
+	}
+	require.Empty(t, index())
+	n, err := tax.BackfillTypePeriodIndex(e.kv)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, want, index())
+	n, err = tax.BackfillTypePeriodIndex(e.kv)
+	require.NoError(t, err)
+	require.Zero(t, n, "a second run writes nothing")
+}

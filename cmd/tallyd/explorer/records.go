@@ -609,7 +609,17 @@ func (s *Server) provenanceOverview(r *http.Request) (*view, error) {
 	}
 	p := &provenancev1.Params{}
 	_ = sn.record(app.PathProvenanceParams, nil, p)
-	return sn.view("Provenance", map[string]any{"params": protoMap(p)}), nil
+	d := map[string]any{"params": protoMap(p)}
+	// The chain indexes items by custodian, not by time: the landing page
+	// lists one custodian's items (an account, or every account of an agency).
+	if c := strings.TrimSpace(r.URL.Query().Get("custodian")); c != "" {
+		held, err := heldBy(sn, c)
+		if err != nil {
+			return nil, err
+		}
+		d["custodian"], d["held"] = c, held
+	}
+	return sn.view("Provenance", d), nil
 }
 
 type itemData struct {
@@ -814,7 +824,23 @@ func (s *Server) search(r *http.Request) (*view, error) {
 	var hits []hit
 	add := func(what, link string) { hits = append(hits, hit{what, link}) }
 	has := func(path string, data []byte) bool { _, err := sn.raw(path, data); return err == nil }
+	if m := proposalQuery.FindStringSubmatch(q); m != nil {
+		// "#3" or "proposal 3" names a proposal and nothing else.
+		id, err := strconv.ParseUint(m[1], 10, 64)
+		if err != nil || id == 0 {
+			return nil, badRequest("A proposal id is a whole number from 1.")
+		}
+		link := fmt.Sprintf("/proposal/%d", id)
+		if !has(app.PathGovProposal, []byte(strconv.FormatUint(id, 10))) {
+			return nil, notFound("No proposal %d is on this chain.", id)
+		}
+		return nil, &redirect{to: link, v: &view{Title: "Search", Height: sn.height, Verified: sn.verified(),
+			Data: &searchData{Query: q, Hits: []hit{{fmt.Sprintf("Governance proposal #%d", id), link}}}}}
+	}
 	if n, err := strconv.ParseInt(q, 10, 64); err == nil && n > 0 {
+		if has(app.PathGovProposal, []byte(strconv.FormatInt(n, 10))) {
+			add(fmt.Sprintf("Governance proposal #%d", n), fmt.Sprintf("/proposal/%d", n))
+		}
 		if n <= sn.latest {
 			add(fmt.Sprintf("Block %d", n), fmt.Sprintf("/block/%d", n))
 		}
@@ -878,7 +904,7 @@ func (s *Server) search(r *http.Request) (*view, error) {
 		return nil, &redirect{to: hits[0].Link, v: &view{Title: "Search", Height: sn.height, Verified: sn.verified(), Data: &searchData{Query: q, Hits: hits}}}
 	}
 	if len(hits) == 0 {
-		return nil, notFound("Nothing on this chain matches %q. Try a block height, a transaction hash, an account address, an agency id, a receipt id (REVENUE-000001), a payment or movement number, or an item id (lgtin:…).", q)
+		return nil, notFound("Nothing on this chain matches %q. Try a block height, a transaction hash, an account address, an agency id, a receipt id (REVENUE-000001), a payment or movement number, a proposal (#3 or proposal 3), or an item id (lgtin:…).", q)
 	}
 	return &view{Title: "Search", Height: sn.height, Verified: sn.verified(), Data: &searchData{Query: q, Hits: hits}}, nil
 }

@@ -1,0 +1,595 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+)
+
+// Composite records: answers made of several records, each proven against
+// the same light-client-verified header, whose linkage the client checks
+// itself — the keys an answer must hold are computed here from proven
+// records (a count, an id, a period range), so a node can neither leave a
+// record out nor slip in another one unnoticed.
+
+// CheckLinkage is the check that a composite record's proven parts link
+// up: counts match, ids point at each other.
+const CheckLinkage Check = "record linkage"
+
+func linkage(format string, args ...any) error {
+	return &Refusal{Check: CheckLinkage, Reason: fmt.Sprintf(format, args...)}
+}
+
+func decodeEntry(e Entry, m proto.Message, what string) error {
+	if e.Value == nil {
+		return linkage("%s (key %s) is proven absent", what, fmtKey(e.Key))
+	}
+	if err := proto.Unmarshal(e.Value, m); err != nil {
+		return &Refusal{Check: CheckRecord, Reason: fmt.Sprintf("%s (key %s) does not decode as %T: %v", what, fmtKey(e.Key), m, err)}
+	}
+	return nil
+}
+
+// expectKeys checks that a list answer holds exactly the keys want, in order.
+func expectKeys(list *ListAnswer, want [][]byte, what string) error {
+	if len(list.Entries) != len(want) {
+		return linkage("%s must hold %d records but the primary sent %d", what, len(want), len(list.Entries))
+	}
+	for i, e := range list.Entries {
+		if !bytes.Equal(e.Key, want[i]) {
+			return linkage("%s entry %d is key %s; the verifier expects %s", what, i, fmtKey(e.Key), fmtKey(want[i]))
+		}
+	}
+	return nil
+}
+
+// parseReceiptID reads a canonical receipt id "REVENUE-000123" (x/tax/keys.go ParseReceiptID).
+func parseReceiptID(id string) (string, uint64, error) {
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 || i == len(id)-1 {
+		return "", 0, fmt.Errorf("%q is not a receipt id; ids look like REVENUE-000123", id)
+	}
+	authority := strings.ToLower(id[:i])
+	seq, err := strconv.ParseUint(id[i+1:], 10, 64)
+	if err != nil || seq == 0 || fmt.Sprintf("%s-%06d", strings.ToUpper(authority), seq) != id {
+		return "", 0, fmt.Errorf("%q is not a receipt id in canonical form (like REVENUE-000123)", id)
+	}
+	return authority, seq, nil
+}
+
+// Receipt is a tax receipt with its derived state and every amendment.
+type Receipt struct {
+	Receipt    *taxv1.Receipt
+	State      *taxv1.ReceiptState
+	Amendments []*taxv1.Amendment
+}
+
+// TaxReceipt reads a receipt, its state and its amendment chain, verified:
+// every record proven at keys the client computes, the number of
+// amendments equal to the state's proven count, each amendment numbered in
+// turn and taking the net amount from where the one before left it, the
+// last leaving the state's net. A proven absence returns ErrNotFound.
+func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (*Receipt, *ListAnswer, error) {
+	authority, seq, err := parseReceiptID(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	lb, h, err := c.pin(ctx, height)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := c.listAt(ctx, lb, h, PathTaxReceipt, []byte(id), nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	rk := TaxReceiptKey(authority, seq)
+	if len(list.Entries) == 0 || !bytes.Equal(list.Entries[0].Key, rk) {
+		return nil, nil, linkage("the answer does not start with receipt %s (key %s)", id, fmtKey(rk))
+	}
+	if list.Entries[0].Value == nil {
+		if err := expectKeys(list, [][]byte{rk}, "the answer for an absent receipt"); err != nil {
+			return nil, nil, err
+		}
+		return nil, list, ErrNotFound
+	}
+	if len(list.Entries) < 2 || !bytes.Equal(list.Entries[1].Key, TaxReceiptStateKey(authority, seq)) {
+		return nil, nil, linkage("the answer for receipt %s carries no state record", id)
+	}
+	r := &Receipt{Receipt: &taxv1.Receipt{}, State: &taxv1.ReceiptState{}}
+	if err := decodeEntry(list.Entries[0], r.Receipt, "receipt "+id); err != nil {
+		return nil, nil, err
+	}
+	if err := decodeEntry(list.Entries[1], r.State, "the state of receipt "+id); err != nil {
+		return nil, nil, err
+	}
+	if r.Receipt.Id != id || r.State.ReceiptId != id {
+		return nil, nil, linkage("the proven receipt is %q with state of %q, not %s", r.Receipt.Id, r.State.ReceiptId, id)
+	}
+	want := [][]byte{list.Entries[0].Key, list.Entries[1].Key}
+	for n := uint32(1); n <= r.State.Amendments; n++ {
+		want = append(want, TaxAmendmentKey(authority, seq, n))
+	}
+	if len(list.Entries) != len(want) {
+		return nil, nil, linkage("receipt %s's proven state counts %d amendments but the primary sent %d: amendments were left out or added",
+			id, r.State.Amendments, len(list.Entries)-2)
+	}
+	if err := expectKeys(list, want, "the answer for receipt "+id); err != nil {
+		return nil, nil, err
+	}
+	net := r.Receipt.Amount
+	for i, e := range list.Entries[2:] {
+		a := &taxv1.Amendment{}
+		n := uint32(i + 1)
+		if err := decodeEntry(e, a, fmt.Sprintf("amendment %d of %s", n, id)); err != nil {
+			return nil, nil, err
+		}
+		if a.ReceiptId != id || a.Number != n {
+			return nil, nil, linkage("amendment record %d is number %d of %q, not of %s", n, a.Number, a.ReceiptId, id)
+		}
+		if a.NetBefore != net {
+			return nil, nil, linkage("amendment %d of %s starts from net %d but the chain left it at %d", n, id, a.NetBefore, net)
+		}
+		net = a.NetAfter
+		r.Amendments = append(r.Amendments, a)
+	}
+	if net != r.State.Net {
+		return nil, nil, linkage("the amendment chain of %s ends at net %d but its proven state says %d", id, net, r.State.Net)
+	}
+	return r, list, nil
+}
+
+// ClearancePeriod is one period's line of a clearance statement.
+type ClearancePeriod struct {
+	Period   string `json:"period"`
+	Receipts uint64 `json:"receipts"`
+	Net      uint64 `json:"net"`
+}
+
+// Clearance is a clearance statement built only from proven totals.
+type Clearance struct {
+	TaxType  *taxv1.TaxType    `json:"-"`
+	Periods  []ClearancePeriod `json:"periods"`
+	Missing  []string          `json:"missing_periods"`
+	Net      uint64            `json:"net_total"`
+	Receipts uint64            `json:"receipts"`
+	Covered  bool              `json:"covered"`
+}
+
+// periodRange lists the periods from..to of kind (x/tax/period.go PeriodRange).
+func periodRange(from, to string, kind taxv1.PeriodKind) ([]string, error) {
+	parse := func(s string) (year, index int, k taxv1.PeriodKind, err error) {
+		bad := fmt.Errorf("%q is not a tax period (2026, 2026-Q3 or 2026-09)", s)
+		if len(s) < 4 {
+			return 0, 0, 0, bad
+		}
+		if year, err = strconv.Atoi(s[:4]); err != nil || year < 1900 || s[0] == '+' || s[0] == '-' {
+			return 0, 0, 0, bad
+		}
+		switch {
+		case len(s) == 4:
+			return year, 0, taxv1.PeriodKind_PERIOD_KIND_YEAR, nil
+		case len(s) == 7 && s[4] == '-' && s[5] == 'Q' && s[6] >= '1' && s[6] <= '4':
+			return year, int(s[6] - '0'), taxv1.PeriodKind_PERIOD_KIND_QUARTER, nil
+		case len(s) == 7 && s[4] == '-' && s[5] >= '0' && s[5] <= '9' && s[6] >= '0' && s[6] <= '9':
+			m, _ := strconv.Atoi(s[5:])
+			if m >= 1 && m <= 12 {
+				return year, m, taxv1.PeriodKind_PERIOD_KIND_MONTH, nil
+			}
+		}
+		return 0, 0, 0, bad
+	}
+	y1, i1, k1, err := parse(from)
+	if err != nil {
+		return nil, err
+	}
+	y2, i2, k2, err := parse(to)
+	if err != nil {
+		return nil, err
+	}
+	if k1 != kind || k2 != kind {
+		return nil, fmt.Errorf("%s to %s: the tax type is assessed by %s", from, to, kind)
+	}
+	per := map[taxv1.PeriodKind]int{taxv1.PeriodKind_PERIOD_KIND_YEAR: 1, taxv1.PeriodKind_PERIOD_KIND_QUARTER: 4, taxv1.PeriodKind_PERIOD_KIND_MONTH: 12}[kind]
+	ord := func(y, i int) int {
+		if per == 1 {
+			return y
+		}
+		return y*per + i - 1
+	}
+	n := ord(y2, i2) - ord(y1, i1) + 1
+	if n < 1 || n > 1000 {
+		return nil, fmt.Errorf("%s to %s is not a range of periods the verifier accepts", from, to)
+	}
+	var out []string
+	for o := ord(y1, i1); len(out) < n; o++ {
+		switch per {
+		case 1:
+			out = append(out, fmt.Sprintf("%04d", o))
+		case 4:
+			out = append(out, fmt.Sprintf("%04d-Q%d", o/4, o%4+1))
+		default:
+			out = append(out, fmt.Sprintf("%04d-%02d", o/12, o%12+1))
+		}
+	}
+	return out, nil
+}
+
+// TaxClearance reads a clearance statement, verified: the tax type proven
+// (or its absence, ErrNotFound), then one proven total — or proven absence,
+// a period with no receipt — for each period key the client computes from
+// the range and the proven tax type's period kind.
+func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequest, height int64) (*Clearance, *ListAnswer, error) {
+	if len(req.Taxpayer) != 32 {
+		return nil, nil, fmt.Errorf("a taxpayer reference is 32 bytes; got %d", len(req.Taxpayer))
+	}
+	lb, h, err := c.pin(ctx, height)
+	if err != nil {
+		return nil, nil, err
+	}
+	ttAns, err := c.getAt(ctx, lb, h, PathTaxType, []byte(req.TaxType), TaxTypeKey(req.TaxType))
+	if err != nil {
+		if ttAns != nil {
+			return nil, &ListAnswer{Path: PathTaxClearance, Verified: ttAns.Verified}, err
+		}
+		return nil, nil, err
+	}
+	tt := &taxv1.TaxType{}
+	if err := decodeEntry(Entry{Key: ttAns.Key, Value: ttAns.Value}, tt, "tax type "+req.TaxType); err != nil {
+		return nil, nil, err
+	}
+	periods, err := periodRange(req.FromPeriod, req.ToPeriod, tt.PeriodKind)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := proto.Marshal(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := c.listAt(ctx, lb, h, PathTaxClearance, data, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := [][]byte{TaxTypeKey(req.TaxType)}
+	for _, p := range periods {
+		want = append(want, TaxpayerTotalKey(req.Taxpayer, req.TaxType, p))
+	}
+	if err := expectKeys(list, want, fmt.Sprintf("the clearance answer for %s to %s", req.FromPeriod, req.ToPeriod)); err != nil {
+		return nil, nil, err
+	}
+	if !bytes.Equal(list.Entries[0].Value, ttAns.Value) {
+		return nil, nil, linkage("the clearance answer's tax type differs from the proven tax type")
+	}
+	s := &Clearance{TaxType: tt, Missing: []string{}}
+	for i, e := range list.Entries[1:] {
+		t := &taxv1.Total{}
+		if e.Value != nil { // absent: proven no receipt in that period
+			if err := decodeEntry(e, t, "the total of period "+periods[i]); err != nil {
+				return nil, nil, err
+			}
+		}
+		if t.Receipts == 0 {
+			s.Missing = append(s.Missing, periods[i])
+		}
+		if s.Net+t.Net < s.Net {
+			return nil, nil, linkage("the net total overflows")
+		}
+		s.Net += t.Net
+		s.Receipts += t.Receipts
+		s.Periods = append(s.Periods, ClearancePeriod{Period: periods[i], Receipts: t.Receipts, Net: t.Net})
+	}
+	s.Covered = len(s.Missing) == 0
+	list.ProofBytes += ttAns.ProofBytes
+	return s, list, nil
+}
+
+// PaymentTrace is a benefit payment and where its money came from.
+type PaymentTrace struct {
+	Payment    *benefitsv1.Payment
+	Recoveries []*benefitsv1.Recovery
+	// Hops are the movements and tranches from the paying movement back
+	// to the inflows, in the order the verifier walked them.
+	Movements []*fundsv1.Movement
+	Tranches  []*fundsv1.Tranche
+	// Settlement is nil when proven absent (the bank has not settled).
+	Settlement *fundsv1.Settlement
+	// Complete is false when the node cut a very long funds path; every
+	// hop given is proven and linked.
+	Complete bool
+}
+
+// BenefitsPaymentTrace reads a payment trace, verified: the payment proven
+// (or absent, ErrNotFound), the recoveries its deductions went to, the
+// paying movement, and for each of its legs the tranche it took money from
+// and that tranche's chain of parents back to an inflow — every hop proven,
+// each tranche created by a leg of the movement it names that moved money
+// out of its parent — and the settlement proven present or absent.
+func (c *LightClient) BenefitsPaymentTrace(ctx context.Context, id uint64, height int64) (*PaymentTrace, *ListAnswer, error) {
+	lb, h, err := c.pin(ctx, height)
+	if err != nil {
+		return nil, nil, err
+	}
+	dec := []byte(strconv.FormatUint(id, 10))
+	payAns, err := c.getAt(ctx, lb, h, PathBenefitsPayment, dec, BenefitsPaymentKey(id))
+	if err != nil {
+		if payAns != nil {
+			return nil, &ListAnswer{Path: PathBenefitsTrace, Verified: payAns.Verified}, err
+		}
+		return nil, nil, err
+	}
+	list, err := c.listAt(ctx, lb, h, PathBenefitsTrace, dec, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	list.ProofBytes += payAns.ProofBytes
+	got := map[string]Entry{}
+	for _, e := range list.Entries {
+		got[string(e.Key)] = e
+	}
+	need := func(key []byte, m proto.Message, what string) (bool, error) {
+		e, ok := got[string(key)]
+		if !ok {
+			if !list.Complete {
+				return false, nil
+			}
+			return false, linkage("the trace of payment %d leaves out %s (key %s)", id, what, fmtKey(key))
+		}
+		return true, decodeEntry(e, m, what)
+	}
+	t := &PaymentTrace{Payment: &benefitsv1.Payment{}, Complete: list.Complete}
+	if _, err := need(BenefitsPaymentKey(id), t.Payment, fmt.Sprintf("payment %d", id)); err != nil {
+		return nil, nil, err
+	}
+	if !bytes.Equal(got[string(BenefitsPaymentKey(id))].Value, payAns.Value) || t.Payment.Id != id {
+		return nil, nil, linkage("the trace's payment record is not the proven payment %d", id)
+	}
+	for _, d := range t.Payment.Deductions {
+		r := &benefitsv1.Recovery{}
+		if _, err := need(BenefitsRecoveryKey(d.Recovery), r, fmt.Sprintf("recovery %d (a deduction of the payment)", d.Recovery)); err != nil {
+			return nil, nil, err
+		}
+		t.Recoveries = append(t.Recoveries, r)
+	}
+	if t.Payment.Movement == 0 {
+		return t, list, nil // no money moved
+	}
+	movements := map[uint64]*fundsv1.Movement{}
+	movement := func(mid uint64, what string) (*fundsv1.Movement, error) {
+		if m, ok := movements[mid]; ok {
+			return m, nil
+		}
+		m := &fundsv1.Movement{}
+		ok, err := need(FundsMovementKey(mid), m, fmt.Sprintf("movement %d (%s)", mid, what))
+		if err != nil || !ok {
+			return nil, err
+		}
+		if m.Id != mid {
+			return nil, linkage("the record at movement %d's key is movement %d", mid, m.Id)
+		}
+		movements[mid] = m
+		t.Movements = append(t.Movements, m)
+		return m, nil
+	}
+	pm, err := movement(t.Payment.Movement, "the payment's")
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := map[uint64]bool{}
+	for _, leg := range pm.GetLegs() {
+		tid := leg.FromTranche
+		if tid == 0 {
+			tid = leg.ToTranche
+		}
+		for hop := 0; tid != 0 && !seen[tid]; hop++ {
+			seen[tid] = true
+			tr := &fundsv1.Tranche{}
+			ok, err := need(FundsTrancheKey(tid), tr, fmt.Sprintf("tranche %d (hop %d of the path)", tid, hop))
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				break
+			}
+			if tr.Id != tid {
+				return nil, nil, linkage("the record at tranche %d's key is tranche %d", tid, tr.Id)
+			}
+			t.Tranches = append(t.Tranches, tr)
+			m, err := movement(tr.Movement, fmt.Sprintf("which created tranche %d", tid))
+			if err != nil {
+				return nil, nil, err
+			}
+			if m == nil {
+				break
+			}
+			linked := false
+			for _, l := range m.Legs {
+				if l.ToTranche == tid && l.FromTranche == tr.Parent {
+					linked = true
+				}
+			}
+			if !linked {
+				return nil, nil, linkage("tranche %d names movement %d and parent %d, but no leg of that movement moved money from tranche %d into it",
+					tid, m.Id, tr.Parent, tr.Parent)
+			}
+			tid = tr.Parent
+		}
+	}
+	sk := FundsSettlementKey(t.Payment.Movement)
+	if e, ok := got[string(sk)]; ok && e.Value != nil {
+		t.Settlement = &fundsv1.Settlement{}
+		if err := decodeEntry(e, t.Settlement, "the settlement"); err != nil {
+			return nil, nil, err
+		}
+	} else if !ok && list.Complete {
+		return nil, nil, linkage("the trace of payment %d neither proves its settlement nor its absence", id)
+	}
+	return t, list, nil
+}
+
+// ItemHistory is an item and every event of its history.
+type ItemHistory struct {
+	Item   *provenancev1.Item
+	Events []*provenancev1.Event
+}
+
+// ProvenanceHistory reads an item and its whole history, verified: the
+// item proven (or absent, ErrNotFound), then events 1..n each proven at
+// the key of its sequence number, n the item's proven event count, page by
+// page at the same verified header.
+func (c *LightClient) ProvenanceHistory(ctx context.Context, id string, height int64) (*ItemHistory, *ListAnswer, error) {
+	if id == "" || len(id) > 128 {
+		return nil, nil, fmt.Errorf("item id %q: ids are 1 to 128 bytes", id)
+	}
+	lb, h, err := c.pin(ctx, height)
+	if err != nil {
+		return nil, nil, err
+	}
+	ik := ProvenanceItemKey(id)
+	var (
+		out   *ListAnswer
+		hist  = &ItemHistory{Item: &provenancev1.Item{}}
+		start []byte
+		item  []byte
+	)
+	for page := 0; ; page++ {
+		data, err := proto.Marshal(&provenancev1.ListQuery{Id: id, Start: start})
+		if err != nil {
+			return nil, nil, err
+		}
+		list, err := c.listAt(ctx, lb, h, PathProvenanceHistory, data, nil, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if out == nil {
+			out = list
+		} else {
+			out.ProofBytes += list.ProofBytes
+		}
+		if len(list.Entries) == 0 || !bytes.Equal(list.Entries[0].Key, ik) {
+			return nil, nil, linkage("the history answer does not start with item %s", id)
+		}
+		if page == 0 {
+			if list.Entries[0].Value == nil {
+				if len(list.Entries) != 1 {
+					return nil, nil, linkage("the answer for absent item %s carries %d events", id, len(list.Entries)-1)
+				}
+				out.Entries = nil
+				return nil, out, ErrNotFound
+			}
+			item = list.Entries[0].Value
+			if err := decodeEntry(list.Entries[0], hist.Item, "item "+id); err != nil {
+				return nil, nil, err
+			}
+			if hist.Item.Id != id {
+				return nil, nil, linkage("the record at item %s's key is item %s", id, hist.Item.Id)
+			}
+		} else if !bytes.Equal(list.Entries[0].Value, item) {
+			return nil, nil, linkage("page %d of the history carries a different item record", page)
+		}
+		for _, e := range list.Entries[1:] {
+			seq := uint64(len(hist.Events) + 1)
+			if seq > hist.Item.Events {
+				return nil, nil, linkage("item %s's proven record counts %d events but the primary sent more", id, hist.Item.Events)
+			}
+			if want := ProvenanceHistoryKey(id, seq); !bytes.Equal(e.Key, want) {
+				return nil, nil, linkage("history entry %d is key %s; the verifier expects event %d, %s", seq, fmtKey(e.Key), seq, fmtKey(want))
+			}
+			ev := &provenancev1.Event{}
+			if err := decodeEntry(e, ev, fmt.Sprintf("event %d of %s", seq, id)); err != nil {
+				return nil, nil, err
+			}
+			if ev.ItemId != id || ev.Seq != seq {
+				return nil, nil, linkage("event record %d is event %d of %q", seq, ev.Seq, ev.ItemId)
+			}
+			hist.Events = append(hist.Events, ev)
+		}
+		if list.Complete {
+			break
+		}
+		if page > 10000 {
+			return nil, nil, linkage("the history of %s does not end", id)
+		}
+		if len(list.Entries) < 2 {
+			return nil, nil, linkage("the primary said the history of %s goes on but sent no event", id)
+		}
+		start = list.Entries[len(list.Entries)-1].Key // a page of history ends at its last event's key
+	}
+	if uint64(len(hist.Events)) != hist.Item.Events {
+		return nil, nil, linkage("item %s's proven record counts %d events but the primary sent %d: events were left out", id, hist.Item.Events, len(hist.Events))
+	}
+	out.Entries, out.Complete = nil, true
+	return hist, out, nil
+}
+
+// ProposalRecord is a governance proposal and every vote cast on it.
+type ProposalRecord struct {
+	Proposal *govv1.Proposal
+	Votes    []*govv1.Vote
+	// Counted is the number of proven votes per option (yes, no, abstain).
+	Yes, No, Abstain uint64
+}
+
+// GovProposal reads a proposal and its votes, verified: the proposal
+// proven (or absent, ErrNotFound), every vote proven under the proposal's
+// vote prefix at the key of the agency that cast it, and the proven votes
+// checked against the proposal's proven tally: a vote counted in the tally
+// but not listed means votes were left out.
+func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) (*ProposalRecord, *ListAnswer, error) {
+	lb, h, err := c.pin(ctx, height)
+	if err != nil {
+		return nil, nil, err
+	}
+	dec := []byte(strconv.FormatUint(id, 10))
+	pAns, err := c.getAt(ctx, lb, h, PathGovProposal, dec, GovProposalKey(id))
+	if err != nil {
+		if pAns != nil {
+			return nil, &ListAnswer{Path: PathGovProposal, Verified: pAns.Verified}, err
+		}
+		return nil, nil, err
+	}
+	rec := &ProposalRecord{Proposal: &govv1.Proposal{}}
+	if err := decodeEntry(Entry{Key: pAns.Key, Value: pAns.Value}, rec.Proposal, fmt.Sprintf("proposal %d", id)); err != nil {
+		return nil, nil, err
+	}
+	if rec.Proposal.Id != id {
+		return nil, nil, linkage("the record at proposal %d's key is proposal %d", id, rec.Proposal.Id)
+	}
+	list, err := c.listAt(ctx, lb, h, PathGovVotes, dec, GovVotesPrefix(id), GovVotesPrefix(id))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range list.Entries {
+		v := &govv1.Vote{}
+		if err := decodeEntry(e, v, "vote "+fmtKey(e.Key)); err != nil {
+			return nil, nil, err
+		}
+		if v.ProposalId != id || !bytes.Equal(e.Key, GovVoteKey(id, v.AgencyId)) {
+			return nil, nil, linkage("the vote at %s is agency %q's vote on proposal %d", fmtKey(e.Key), v.AgencyId, v.ProposalId)
+		}
+		switch v.Option {
+		case govv1.VoteOption_VOTE_OPTION_YES:
+			rec.Yes++
+		case govv1.VoteOption_VOTE_OPTION_NO:
+			rec.No++
+		default:
+			rec.Abstain++
+		}
+		rec.Votes = append(rec.Votes, v)
+	}
+	p := rec.Proposal
+	if list.Complete && (rec.Yes < p.Yes || rec.No < p.No || rec.Abstain < p.Abstain) {
+		return nil, nil, linkage("proposal %d's proven tally is yes %d, no %d, abstain %d but the primary listed votes yes %d, no %d, abstain %d: votes were left out",
+			id, p.Yes, p.No, p.Abstain, rec.Yes, rec.No, rec.Abstain)
+	}
+	list.ProofBytes += pAns.ProofBytes
+	return rec, list, nil
+}
