@@ -1,5 +1,7 @@
 package agency
 
+import "github.com/tallyledger/tally/store"
+
 // State layout. Every record the module keeps lives in the one IAVL tree
 // under these prefixes, so each is provable against the app hash.
 //
@@ -14,30 +16,20 @@ var (
 	prefixKey     = []byte("ag/k/")
 )
 
-func join(parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]byte, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 // AgencyKey is the state key of an agency record.
-func AgencyKey(id string) []byte { return join(prefixAgency, []byte(id)) }
+func AgencyKey(id string) []byte { return store.Key(prefixAgency, []byte(id)) }
 
 // AccountKey is the state key of an account record.
-func AccountKey(addr []byte) []byte { return join(prefixAccount, addr) }
+func AccountKey(addr []byte) []byte { return store.Key(prefixAccount, addr) }
 
 // MembersPrefix is the prefix under which an agency's member index lives.
 // Agency ids cannot contain '/', so one agency's prefix never covers another's.
-func MembersPrefix(agencyID string) []byte { return join(prefixMember, []byte(agencyID), []byte("/")) }
+func MembersPrefix(agencyID string) []byte {
+	return store.Key(prefixMember, []byte(agencyID), []byte("/"))
+}
 
 // MemberKey is the state key of one membership index entry.
-func MemberKey(agencyID string, addr []byte) []byte { return join(MembersPrefix(agencyID), addr) }
+func MemberKey(agencyID string, addr []byte) []byte { return store.Key(MembersPrefix(agencyID), addr) }
 
 // PubKeyKey is the state key of the public-key index entry.
-func PubKeyKey(pub []byte) []byte { return join(prefixKey, pub) }
+func PubKeyKey(pub []byte) []byte { return store.Key(prefixKey, pub) }

@@ -37,70 +37,60 @@ var (
 	keySeqRecovery    = []byte("bf/seq/v")
 )
 
-func join(parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]byte, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-
 // ParamsKey is the state key of the benefits params.
 func ParamsKey() []byte { return keyParams }
 
 // ProgrammeKey is the state key of a programme.
-func ProgrammeKey(id string) []byte { return join(prefixProgramme, []byte(id)) }
+func ProgrammeKey(id string) []byte { return store.Key(prefixProgramme, []byte(id)) }
 
 // ProgrammesPrefix is the prefix of every programme.
 func ProgrammesPrefix() []byte { return prefixProgramme }
 
 // EnrolmentsPrefix is the prefix of a programme's enrolments.
 func EnrolmentsPrefix(programme string) []byte {
-	return join(prefixEnrolment, []byte(programme), []byte{0})
+	return store.Key(prefixEnrolment, []byte(programme), []byte{0})
 }
 
 // EnrolmentKey is the state key of one enrolment.
 func EnrolmentKey(programme, recipient string) []byte {
-	return join(EnrolmentsPrefix(programme), []byte(recipient))
+	return store.Key(EnrolmentsPrefix(programme), []byte(recipient))
 }
 
 func dueKey(due int64, programme string) []byte {
-	return join(prefixDue, u64(uint64(due)), []byte(programme))
+	return store.Key(prefixDue, store.Uint64(uint64(due)), []byte(programme))
 }
 
 // PaymentKey is the state key of a payment.
-func PaymentKey(id uint64) []byte { return join(prefixPayment, u64(id)) }
+func PaymentKey(id uint64) []byte { return store.Key(prefixPayment, store.Uint64(id)) }
 
 // HistoryPrefix is the prefix of a recipient's payment history.
 func HistoryPrefix(programme, recipient string) []byte {
-	return join(prefixHistory, []byte(programme), []byte{0}, []byte(recipient), []byte{0})
+	return store.Key(prefixHistory, []byte(programme), []byte{0}, []byte(recipient), []byte{0})
 }
 
 // PaymentOfHistoryKey maps a history index key to the payment's state key.
 func PaymentOfHistoryKey(indexKey []byte) []byte {
-	return join(prefixPayment, indexKey[len(indexKey)-8:])
+	return store.Key(prefixPayment, indexKey[len(indexKey)-8:])
 }
 
 // RecoveryKey is the state key of a recovery.
-func RecoveryKey(id uint64) []byte { return join(prefixRecovery, u64(id)) }
+func RecoveryKey(id uint64) []byte { return store.Key(prefixRecovery, store.Uint64(id)) }
 
-func payRecoveryPrefix(payment uint64) []byte { return join(prefixPayRecovery, u64(payment)) }
+func payRecoveryPrefix(payment uint64) []byte {
+	return store.Key(prefixPayRecovery, store.Uint64(payment))
+}
 
 func openRecoveryPrefix(programme, recipient string) []byte {
-	return join(prefixOpenRecov, []byte(programme), []byte{0}, []byte(recipient), []byte{0})
+	return store.Key(prefixOpenRecov, []byte(programme), []byte{0}, []byte(recipient), []byte{0})
 }
 
 // RecoveryStepsPrefix is the prefix of a recovery's steps.
-func RecoveryStepsPrefix(recovery uint64) []byte { return join(prefixRecovStep, u64(recovery)) }
+func RecoveryStepsPrefix(recovery uint64) []byte {
+	return store.Key(prefixRecovStep, store.Uint64(recovery))
+}
 
 func recoveryStepKey(recovery uint64, step uint32) []byte {
-	return join(RecoveryStepsPrefix(recovery), binary.BigEndian.AppendUint32(nil, step))
+	return store.Key(RecoveryStepsPrefix(recovery), binary.BigEndian.AppendUint32(nil, step))
 }
 
 func idOf(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)-8:]) }
@@ -111,6 +101,6 @@ func nextSeq(kv store.KV, key []byte) uint64 {
 		n = binary.BigEndian.Uint64(b)
 	}
 	n++
-	kv.Set(key, u64(n))
+	kv.Set(key, store.Uint64(n))
 	return n
 }

@@ -375,8 +375,8 @@ func (k Keeper) OpenRecovery(ctx module.Context, signer *agencyv1.Account, m *be
 	if err := store.SetProto(kv, RecoveryKey(id), r); err != nil {
 		return err
 	}
-	kv.Set(join(payRecoveryPrefix(pay.Id), u64(id)), []byte{})
-	kv.Set(join(openRecoveryPrefix(pay.Programme, pay.Recipient), u64(id)), []byte{})
+	kv.Set(store.Key(payRecoveryPrefix(pay.Id), store.Uint64(id)), []byte{})
+	kv.Set(store.Key(openRecoveryPrefix(pay.Programme, pay.Recipient), store.Uint64(id)), []byte{})
 	e.OutstandingRecovery += m.Amount
 	if err := k.saveEnrolment(kv, e); err != nil {
 		return err
@@ -449,7 +449,7 @@ func recoverStep(kv store.KV, r *benefitsv1.Recovery, amount uint64, step *benef
 	r.Recovered += amount
 	if r.Recovered == r.Amount {
 		r.Status = benefitsv1.RecoveryStatus_RECOVERY_STATUS_RECOVERED
-		kv.Delete(join(openRecoveryPrefix(r.Programme, r.Recipient), u64(r.Id)))
+		kv.Delete(store.Key(openRecoveryPrefix(r.Programme, r.Recipient), store.Uint64(r.Id)))
 	}
 	return store.SetProto(kv, RecoveryKey(r.Id), r)
 }

@@ -51,7 +51,7 @@ func (k Keeper) pay(ctx module.Context, p *benefitsv1.Programme, e *benefitsv1.E
 	if err := store.SetProto(kv, PaymentKey(id), pay); err != nil {
 		return nil, err
 	}
-	kv.Set(join(HistoryPrefix(p.Id, e.Recipient), u64(id)), []byte{})
+	kv.Set(store.Key(HistoryPrefix(p.Id, e.Recipient), store.Uint64(id)), []byte{})
 	e.PaidTotal += r.gross
 	e.Payments++
 	e.OutstandingRecovery -= deducted
@@ -124,7 +124,7 @@ func (k Keeper) recordFailure(ctx module.Context, p *benefitsv1.Programme, e *be
 	if err := store.SetProto(kv, PaymentKey(id), pay); err != nil {
 		return err
 	}
-	kv.Set(join(HistoryPrefix(p.Id, e.Recipient), u64(id)), []byte{})
+	kv.Set(store.Key(HistoryPrefix(p.Id, e.Recipient), store.Uint64(id)), []byte{})
 	p.FailedPayments++
 	ctx.Emit(EventPaymentFailed, module.Indexed("payment", strconv.FormatUint(id, 10)), module.Indexed("programme", p.Id),
 		module.Indexed("recipient", e.Recipient), module.Attr("period", strconv.FormatUint(period, 10)), module.Attr("reason", reason))

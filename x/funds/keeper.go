@@ -118,7 +118,7 @@ func nextSeq(kv store.KV, key []byte) uint64 {
 		n = binary.BigEndian.Uint64(b)
 	}
 	n++
-	kv.Set(key, u64(n))
+	kv.Set(key, store.Uint64(n))
 	return n
 }
 
@@ -300,7 +300,7 @@ func (k Keeper) newTranche(kv store.KV, holder string, root, parent, movement, a
 	kv.Set(openKey(holder, id), []byte{})
 	kv.Set(openFromKey(holder, from, id), []byte{})
 	if !kv.Has(headKey(holder)) {
-		kv.Set(headKey(holder), u64(id)) // ids only grow: a new tranche is never older than the head
+		kv.Set(headKey(holder), store.Uint64(id)) // ids only grow: a new tranche is never older than the head
 	}
 	return id
 }

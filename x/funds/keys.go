@@ -3,6 +3,8 @@ package funds
 import (
 	"encoding/binary"
 	"strings"
+
+	"github.com/tallyledger/tally/store"
 )
 
 // State layout. Every record and index lives in the one IAVL tree, so each
@@ -52,20 +54,6 @@ const (
 	holderPayee     = "payee:"
 )
 
-func join(parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]byte, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-
 // ParamsKey is the state key of the funds params.
 func ParamsKey() []byte { return keyParams }
 
@@ -74,56 +62,56 @@ func TotalsKey() []byte { return keyTotals }
 
 // YearKey is the state key of one year's appropriation total.
 func YearKey(year int32) []byte {
-	return join(prefixYear, binary.BigEndian.AppendUint32(nil, uint32(year)))
+	return store.Key(prefixYear, binary.BigEndian.AppendUint32(nil, uint32(year)))
 }
 
 // BalanceKey is the state key of a holder's balance.
-func BalanceKey(holder string) []byte { return join(prefixBalance, []byte(holder)) }
+func BalanceKey(holder string) []byte { return store.Key(prefixBalance, []byte(holder)) }
 
 // BalancesPrefix is the prefix of every balance.
 func BalancesPrefix() []byte { return prefixBalance }
 
 // HolderKey is the state key of a registered holder.
-func HolderKey(holder string) []byte { return join(prefixHolder, []byte(holder)) }
+func HolderKey(holder string) []byte { return store.Key(prefixHolder, []byte(holder)) }
 
 // MovementKey is the state key of a movement.
-func MovementKey(id uint64) []byte { return join(prefixMovement, u64(id)) }
+func MovementKey(id uint64) []byte { return store.Key(prefixMovement, store.Uint64(id)) }
 
 // TrancheKey is the state key of a tranche.
-func TrancheKey(id uint64) []byte { return join(prefixTranche, u64(id)) }
+func TrancheKey(id uint64) []byte { return store.Key(prefixTranche, store.Uint64(id)) }
 
-func openPrefix(holder string) []byte { return join(prefixOpen, []byte(holder), []byte{0}) }
+func openPrefix(holder string) []byte { return store.Key(prefixOpen, []byte(holder), []byte{0}) }
 
-func openKey(holder string, id uint64) []byte { return join(openPrefix(holder), u64(id)) }
+func openKey(holder string, id uint64) []byte { return store.Key(openPrefix(holder), store.Uint64(id)) }
 
 // headKey holds a holder's oldest open tranche, so the common move — one
 // that the oldest tranche covers — reads two records and iterates nothing.
-func headKey(holder string) []byte { return join(prefixHead, []byte(holder)) }
+func headKey(holder string) []byte { return store.Key(prefixHead, []byte(holder)) }
 
 func openFromPrefix(holder, from string) []byte {
-	return join(prefixOpenFrom, []byte(holder), []byte{0}, []byte(from), []byte{0})
+	return store.Key(prefixOpenFrom, []byte(holder), []byte{0}, []byte(from), []byte{0})
 }
 
 func openFromKey(holder, from string, id uint64) []byte {
-	return join(openFromPrefix(holder, from), u64(id))
+	return store.Key(openFromPrefix(holder, from), store.Uint64(id))
 }
 
 // RootLegsPrefix is the prefix under which every leg descended from root
 // is indexed, in movement order: the trace down.
-func RootLegsPrefix(root uint64) []byte { return join(prefixRootLeg, u64(root)) }
+func RootLegsPrefix(root uint64) []byte { return store.Key(prefixRootLeg, store.Uint64(root)) }
 
 func rootLegKey(root, movement uint64, leg int) []byte {
-	return join(RootLegsPrefix(root), u64(movement), binary.BigEndian.AppendUint16(nil, uint16(leg)))
+	return store.Key(RootLegsPrefix(root), store.Uint64(movement), binary.BigEndian.AppendUint16(nil, uint16(leg)))
 }
 
 // AppropriationKey is the state key of an appropriation by its reference.
-func AppropriationKey(ref string) []byte { return join(prefixApprop, []byte(ref)) }
+func AppropriationKey(ref string) []byte { return store.Key(prefixApprop, []byte(ref)) }
 
 // RootTotalsKey is the state key of one trace root's totals.
-func RootTotalsKey(root uint64) []byte { return join(prefixRootTotals, u64(root)) }
+func RootTotalsKey(root uint64) []byte { return store.Key(prefixRootTotals, store.Uint64(root)) }
 
 // SettlementKey is the state key of a payment's settlement.
-func SettlementKey(payment uint64) []byte { return join(prefixSettlement, u64(payment)) }
+func SettlementKey(payment uint64) []byte { return store.Key(prefixSettlement, store.Uint64(payment)) }
 
 // IsTrancheKey and IsMovementKey tell records in a trace answer apart.
 func IsTrancheKey(key []byte) bool { return strings.HasPrefix(string(key), string(prefixTranche)) }

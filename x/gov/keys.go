@@ -1,6 +1,10 @@
 package gov
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/tallyledger/tally/store"
+)
 
 // State layout. Every record lives in the one IAVL tree so it is provable.
 //
@@ -29,21 +33,11 @@ var (
 	prefixDone      = []byte("gov/done/")
 )
 
-func join(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-
 // ParamsKey is the state key of governance's own params.
 func ParamsKey() []byte { return keyParams }
 
 // ProposalKey is the state key of a proposal.
-func ProposalKey(id uint64) []byte { return join(prefixProposal, u64(id)) }
+func ProposalKey(id uint64) []byte { return store.Key(prefixProposal, store.Uint64(id)) }
 
 // ProposalsPrefix covers every proposal, in id order.
 func ProposalsPrefix() []byte { return prefixProposal }
@@ -51,34 +45,34 @@ func ProposalsPrefix() []byte { return prefixProposal }
 // OpenPrefix covers the open-proposal index; the key's last 8 bytes are the id.
 func OpenPrefix() []byte { return prefixOpen }
 
-func openKey(id uint64) []byte { return join(prefixOpen, u64(id)) }
+func openKey(id uint64) []byte { return store.Key(prefixOpen, store.Uint64(id)) }
 
-func openCountKey(agencyID string) []byte { return join(prefixOpenCount, []byte(agencyID)) }
+func openCountKey(agencyID string) []byte { return store.Key(prefixOpenCount, []byte(agencyID)) }
 
 // VotesPrefix covers the votes on one proposal, in agency id order.
-func VotesPrefix(id uint64) []byte { return join(prefixVote, u64(id), []byte("/")) }
+func VotesPrefix(id uint64) []byte { return store.Key(prefixVote, store.Uint64(id), []byte("/")) }
 
 // VoteKey is the state key of an agency's vote on a proposal.
-func VoteKey(id uint64, agencyID string) []byte { return join(VotesPrefix(id), []byte(agencyID)) }
+func VoteKey(id uint64, agencyID string) []byte { return store.Key(VotesPrefix(id), []byte(agencyID)) }
 
 // MandatesPrefix covers every mandate in force, by agency.
 func MandatesPrefix() []byte { return prefixMandate }
 
 // MandateKey is the state key of one agency's mandate.
 func MandateKey(agencyID string, m int32) []byte {
-	return join(prefixMandate, []byte(agencyID), []byte("/"), binary.BigEndian.AppendUint32(nil, uint32(m)))
+	return store.Key(prefixMandate, []byte(agencyID), []byte("/"), binary.BigEndian.AppendUint32(nil, uint32(m)))
 }
 
 // ValidatorsPrefix covers the validator set, in public key order.
 func ValidatorsPrefix() []byte { return prefixValidator }
 
 // ValidatorKey is the state key of a validator.
-func ValidatorKey(pub []byte) []byte { return join(prefixValidator, pub) }
+func ValidatorKey(pub []byte) []byte { return store.Key(prefixValidator, pub) }
 
-func changeKey(height int64) []byte { return join(prefixChange, u64(uint64(height))) }
+func changeKey(height int64) []byte { return store.Key(prefixChange, store.Uint64(uint64(height))) }
 
 // UpgradeKey is the state key of the scheduled upgrade plan.
 func UpgradeKey() []byte { return keyUpgrade }
 
 // DoneKey is the state key recording that an upgrade was applied.
-func DoneKey(name string) []byte { return join(prefixDone, []byte(name)) }
+func DoneKey(name string) []byte { return store.Key(prefixDone, []byte(name)) }

@@ -181,7 +181,7 @@ func nextQueueSeq(kv store.KV) uint64 {
 	if bz := kv.Get(keyQueueNext); len(bz) == 8 {
 		n = binary.BigEndian.Uint64(bz)
 	}
-	kv.Set(keyQueueNext, u64(n+1))
+	kv.Set(keyQueueNext, store.Uint64(n+1))
 	return n
 }
 

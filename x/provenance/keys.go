@@ -1,6 +1,8 @@
 package provenance
 
-import "encoding/binary"
+import (
+	"github.com/tallyledger/tally/store"
+)
 
 // State layout. Every record and index lives in the one IAVL tree, so each
 // is provable against the app hash. <lp id> is an identifier preceded by
@@ -36,55 +38,43 @@ var (
 	keyQueueNext        = []byte("pv/qn")
 )
 
-func join(parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]byte, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 // lp is s preceded by its length. Callers pass validated ids (≤ 128 bytes).
 func lp(s string) []byte { return append([]byte{byte(len(s))}, s...) }
-
-func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
 // ParamsKey is the state key of the module's parameters.
 func ParamsKey() []byte { return keyParams }
 
 // ItemKey is the state key of an item record.
-func ItemKey(id string) []byte { return join(prefixItem, []byte(id)) }
+func ItemKey(id string) []byte { return store.Key(prefixItem, []byte(id)) }
 
 // HistoryPrefix is the prefix of an item's history log.
-func HistoryPrefix(id string) []byte { return join(prefixHistory, lp(id)) }
+func HistoryPrefix(id string) []byte { return store.Key(prefixHistory, lp(id)) }
 
 // HistoryKey is the state key of one history entry.
-func HistoryKey(id string, seq uint64) []byte { return join(HistoryPrefix(id), u64(seq)) }
+func HistoryKey(id string, seq uint64) []byte { return store.Key(HistoryPrefix(id), store.Uint64(seq)) }
 
 // AttestationPrefix is the prefix of an item's attestations.
-func AttestationPrefix(id string) []byte { return join(prefixAttestation, lp(id)) }
+func AttestationPrefix(id string) []byte { return store.Key(prefixAttestation, lp(id)) }
 
 // AttestationKey is the state key of one attestation.
-func AttestationKey(id string, seq uint64) []byte { return join(AttestationPrefix(id), u64(seq)) }
+func AttestationKey(id string, seq uint64) []byte {
+	return store.Key(AttestationPrefix(id), store.Uint64(seq))
+}
 
 // HeldPrefix is the prefix of the index of items an account holds.
-func HeldPrefix(addr []byte) []byte { return join(prefixHeld, addr) }
+func HeldPrefix(addr []byte) []byte { return store.Key(prefixHeld, addr) }
 
 // HeldKey is one entry of the held-items index.
-func HeldKey(addr []byte, id string) []byte { return join(prefixHeld, addr, []byte(id)) }
+func HeldKey(addr []byte, id string) []byte { return store.Key(prefixHeld, addr, []byte(id)) }
 
 // OfferKey is the state key of an item's latest offer.
-func OfferKey(id string) []byte { return join(prefixOffer, lp(id)) }
+func OfferKey(id string) []byte { return store.Key(prefixOffer, lp(id)) }
 
 // OffersToPrefix is the prefix of the index of open offers made to an account.
-func OffersToPrefix(addr []byte) []byte { return join(prefixOfferTo, addr) }
+func OffersToPrefix(addr []byte) []byte { return store.Key(prefixOfferTo, addr) }
 
 // OfferToKey is one entry of the open-offers index.
-func OfferToKey(addr []byte, id string) []byte { return join(prefixOfferTo, addr, []byte(id)) }
+func OfferToKey(addr []byte, id string) []byte { return store.Key(prefixOfferTo, addr, []byte(id)) }
 
 // offerExpiryKey is one entry of the expiry index. Block times before 1970
 // do not occur; a negative time sorts as zero.
@@ -92,22 +82,22 @@ func offerExpiryKey(expires int64, id string) []byte {
 	if expires < 0 {
 		expires = 0
 	}
-	return join(prefixOfferExpiry, u64(uint64(expires)), []byte(id))
+	return store.Key(prefixOfferExpiry, store.Uint64(uint64(expires)), []byte(id))
 }
 
 // AccreditationKey is the state key of an inspector's accreditation.
-func AccreditationKey(inspector []byte) []byte { return join(prefixAccreditation, inspector) }
+func AccreditationKey(inspector []byte) []byte { return store.Key(prefixAccreditation, inspector) }
 
 // RecallOrderKey is the state key of a recall order.
-func RecallOrderKey(id string) []byte { return join(prefixRecallOrder, []byte(id)) }
+func RecallOrderKey(id string) []byte { return store.Key(prefixRecallOrder, []byte(id)) }
 
 // AwaitingAckPrefix is the prefix of a recall order's unacknowledged items,
 // ordered by custodian.
-func AwaitingAckPrefix(orderID string) []byte { return join(prefixAwaitingAck, lp(orderID)) }
+func AwaitingAckPrefix(orderID string) []byte { return store.Key(prefixAwaitingAck, lp(orderID)) }
 
 // AwaitingAckKey is one entry of the unacknowledged index.
 func AwaitingAckKey(orderID string, custodian []byte, itemID string) []byte {
-	return join(AwaitingAckPrefix(orderID), custodian, []byte(itemID))
+	return store.Key(AwaitingAckPrefix(orderID), custodian, []byte(itemID))
 }
 
 // AwaitingAckItem returns the item id of an entry under AwaitingAckPrefix(orderID).
@@ -115,4 +105,4 @@ func AwaitingAckItem(orderID string, key []byte) string {
 	return string(key[len(AwaitingAckPrefix(orderID))+addressSize:])
 }
 
-func queueKey(seq uint64) []byte { return join(prefixQueue, u64(seq)) }
+func queueKey(seq uint64) []byte { return store.Key(prefixQueue, store.Uint64(seq)) }

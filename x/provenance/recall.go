@@ -237,7 +237,7 @@ func (k Keeper) expireOffers(ctx module.Context, budget int) error {
 	if now < 0 {
 		return nil
 	}
-	end := join(prefixOfferExpiry, u64(uint64(now)+1)) // expiry ≤ now
+	end := store.Key(prefixOfferExpiry, store.Uint64(uint64(now)+1)) // expiry ≤ now
 	var due []string
 	ctx.Store.Iterate(prefixOfferExpiry, end, true, func(key, _ []byte) bool {
 		due = append(due, string(key[len(prefixOfferExpiry)+8:]))

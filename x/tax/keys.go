@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 )
 
@@ -51,18 +52,6 @@ const TaxpayerSize = 32
 // minSeqDigits is the width receipt sequences are zero-padded to in ids.
 const minSeqDigits = 6
 
-func join(parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]byte, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 var slash = []byte("/")
 
 // ReceiptRef names a receipt: the authority whose series it is in and its
@@ -78,7 +67,7 @@ func (r ReceiptRef) ID() string {
 }
 
 func (r ReceiptRef) suffix() []byte {
-	return binary.BigEndian.AppendUint64(join([]byte(r.Authority), slash), r.Seq)
+	return binary.BigEndian.AppendUint64(store.Key([]byte(r.Authority), slash), r.Seq)
 }
 
 // ParseReceiptID reads a receipt id as ReceiptRef.ID writes it. Only the
@@ -108,79 +97,81 @@ func ParseReceiptID(id string) (ReceiptRef, error) {
 func AmendmentID(receiptID string, n uint32) string { return fmt.Sprintf("%s/%d", receiptID, n) }
 
 // TaxTypeKey is the state key of a tax type.
-func TaxTypeKey(code string) []byte { return join(prefixTaxType, []byte(code)) }
+func TaxTypeKey(code string) []byte { return store.Key(prefixTaxType, []byte(code)) }
 
 // TaxTypesPrefix is the prefix of the tax-type registry.
 func TaxTypesPrefix() []byte { return prefixTaxType }
 
 // AuthorisationKey is the state key of a collector's authorisation for a tax type.
 func AuthorisationKey(collector []byte, taxType string) []byte {
-	return join(prefixAuth, collector, slash, []byte(taxType))
+	return store.Key(prefixAuth, collector, slash, []byte(taxType))
 }
 
 // CollectorKey is the state key of a collector's record.
-func CollectorKey(collector []byte) []byte { return join(prefixCollector, collector) }
+func CollectorKey(collector []byte) []byte { return store.Key(prefixCollector, collector) }
 
-func seqKey(authority string) []byte { return join(prefixSeq, []byte(authority)) }
+func seqKey(authority string) []byte { return store.Key(prefixSeq, []byte(authority)) }
 
 // ReceiptKey is the state key of a receipt.
-func ReceiptKey(r ReceiptRef) []byte { return join(prefixReceipt, r.suffix()) }
+func ReceiptKey(r ReceiptRef) []byte { return store.Key(prefixReceipt, r.suffix()) }
 
 // StateKey is the state key of a receipt's derived state.
-func StateKey(r ReceiptRef) []byte { return join(prefixState, r.suffix()) }
+func StateKey(r ReceiptRef) []byte { return store.Key(prefixState, r.suffix()) }
 
 // AmendmentKey is the state key of amendment n of a receipt.
 func AmendmentKey(r ReceiptRef, n uint32) []byte {
-	return binary.BigEndian.AppendUint32(join(prefixAmendment, r.suffix(), slash), n)
+	return binary.BigEndian.AppendUint32(store.Key(prefixAmendment, r.suffix(), slash), n)
 }
 
 // BankRefKey is the state key of the duplicate-payment guard.
 func BankRefKey(collectorAgency, bankRef string) []byte {
-	return join(prefixBankRef, []byte(collectorAgency), slash, []byte(bankRef))
+	return store.Key(prefixBankRef, []byte(collectorAgency), slash, []byte(bankRef))
 }
 
 // TaxpayerPrefix is the prefix of a taxpayer's receipt index.
-func TaxpayerPrefix(taxpayer []byte) []byte { return join(prefixTaxpayer, taxpayer) }
+func TaxpayerPrefix(taxpayer []byte) []byte { return store.Key(prefixTaxpayer, taxpayer) }
 
 func taxpayerIndexKey(taxpayer []byte, r ReceiptRef) []byte {
-	return join(TaxpayerPrefix(taxpayer), slash, r.suffix())
+	return store.Key(TaxpayerPrefix(taxpayer), slash, r.suffix())
 }
 
 // ReceiptKeyFromTaxpayerIndex maps an entry of a taxpayer's receipt index to
 // the receipt it lists.
 func ReceiptKeyFromTaxpayerIndex(indexKey []byte) []byte {
-	return join(prefixReceipt, indexKey[len(prefixTaxpayer)+TaxpayerSize+1:])
+	return store.Key(prefixReceipt, indexKey[len(prefixTaxpayer)+TaxpayerSize+1:])
 }
 
 // TaxpayerTotalKey is the state key of a taxpayer's running total for one
 // tax type and period.
 func TaxpayerTotalKey(taxpayer []byte, taxType, period string) []byte {
-	return join(prefixPayerTotal, taxpayer, slash, []byte(taxType), slash, []byte(period))
+	return store.Key(prefixPayerTotal, taxpayer, slash, []byte(taxType), slash, []byte(period))
 }
 
 // TypeTotalKey is the state key of the total of a tax type in a period.
 func TypeTotalKey(taxType, period string) []byte {
-	return join(prefixTypeTotal, []byte(taxType), slash, []byte(period))
+	return store.Key(prefixTypeTotal, []byte(taxType), slash, []byte(period))
 }
 
 // TypeTotalsPrefix is the prefix under which a tax type's totals per period live.
-func TypeTotalsPrefix(taxType string) []byte { return join(prefixTypeTotal, []byte(taxType), slash) }
+func TypeTotalsPrefix(taxType string) []byte {
+	return store.Key(prefixTypeTotal, []byte(taxType), slash)
+}
 
 // CollectorTotalKey is the state key of one collector's total of a tax type in a period.
 func CollectorTotalKey(collector []byte, taxType, period string) []byte {
-	return join(prefixCollTotal, collector, slash, []byte(taxType), slash, []byte(period))
+	return store.Key(prefixCollTotal, collector, slash, []byte(taxType), slash, []byte(period))
 }
 
 // TypePeriodPrefix is the prefix of the index of a tax type's receipts in
 // one period (by the receipt's current period, as its totals count it).
 func TypePeriodPrefix(taxType, period string) []byte {
-	return join(prefixTypePeriod, []byte(taxType), slash, []byte(period), slash)
+	return store.Key(prefixTypePeriod, []byte(taxType), slash, []byte(period), slash)
 }
 
 // TypePeriodIndexKey is the entry of receipt r in the index of its tax type
 // and period. Paginated listings continue after such a key.
 func TypePeriodIndexKey(taxType, period string, r ReceiptRef) []byte {
-	return join(TypePeriodPrefix(taxType, period), r.suffix())
+	return store.Key(TypePeriodPrefix(taxType, period), r.suffix())
 }
 
 // ReceiptKeyFromTypePeriodIndex maps an entry of a tax type and period's
@@ -196,5 +187,5 @@ func ReceiptKeyFromTypePeriodIndex(indexKey []byte) []byte {
 		}
 		rest = rest[i+1:]
 	}
-	return join(prefixReceipt, rest)
+	return store.Key(prefixReceipt, rest)
 }
