@@ -88,8 +88,30 @@ func (d *Demo) Send(ctx context.Context, node int, keyName string, msgs ...*txv1
 	if err != nil {
 		return err
 	}
-	_, err = c.BroadcastAndWait(ctx, tx)
-	return err
+	r, err := c.BroadcastAndWait(ctx, tx)
+	if err != nil {
+		return err
+	}
+	return d.waitApplied(ctx, r.Height)
+}
+
+// waitApplied waits until every node's application has committed height,
+// so the next step may be sent through any node and see this one's effect.
+func (d *Demo) waitApplied(ctx context.Context, height int64) error {
+	for _, c := range d.Clients {
+		for {
+			info, err := c.RPC.ABCIInfo(ctx)
+			if err == nil && info.Response.LastBlockHeight >= height {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("a node had not applied block %d before the deadline: %w", height, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // Key returns the demo key keyName, creating it when missing.

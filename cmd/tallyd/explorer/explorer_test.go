@@ -183,8 +183,10 @@ func paymentDemo(ctx context.Context, m *testnet.Manifest) error {
 		Programme: "winter-fuel", Recipient: "household-0001", Amount: 30_000, Currency: "GBP", Reference: "WF-2030-0001"}}}); err != nil {
 		return err
 	}
+	// Ask node 3, which committed the payment: another node may not have
+	// applied that block yet.
 	for id := 1; id < 50; id++ {
-		res, _, err := d.Clients[0].Query(ctx, "/benefits/payment", []byte(fmt.Sprint(id)), 0, false)
+		res, _, err := d.Clients[3].Query(ctx, "/benefits/payment", []byte(fmt.Sprint(id)), 0, false)
 		if err != nil {
 			break
 		}
