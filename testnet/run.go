@@ -18,8 +18,49 @@ type Network struct {
 	// Bin is the tallyd binary to run.
 	Bin string
 
-	mu    sync.Mutex
-	procs map[string]*proc
+	mu     sync.Mutex
+	procs  map[string]*proc
+	prefix map[string][]string
+	env    map[string][]string
+}
+
+// SetCommand makes the next starts of the named node run
+// `prefix... tallyd start` (for example `ip netns exec NS`) with env added
+// to the environment (for example FAIL_TEST_INDEX=3). Nil clears both.
+func (n *Network) SetCommand(name string, prefix []string, env []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.prefix[name] = prefix
+	n.env[name] = env
+}
+
+// ExitError is how the named node's last process ended: nil while it runs
+// or after a clean exit, otherwise the error from its wait (exit status or
+// signal).
+func (n *Network) ExitError(name string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p, ok := n.procs[name]
+	if !ok || !p.exited() {
+		return nil
+	}
+	return p.err
+}
+
+// Wait waits until the named node's process has exited, or ctx ends.
+func (n *Network) Wait(ctx context.Context, name string) error {
+	n.mu.Lock()
+	p, ok := n.procs[name]
+	n.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 type proc struct {
@@ -30,7 +71,7 @@ type proc struct {
 
 // NewNetwork prepares to run the network m with binary bin.
 func NewNetwork(m *Manifest, bin string) *Network {
-	return &Network{Manifest: m, Bin: bin, procs: map[string]*proc{}}
+	return &Network{Manifest: m, Bin: bin, procs: map[string]*proc{}, prefix: map[string][]string{}, env: map[string][]string{}}
 }
 
 // Node returns the manifest entry called name.
@@ -59,7 +100,11 @@ func (n *Network) Start(name string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(n.Bin, "start", "--home", nd.Home)
+	args := append(append([]string{}, n.prefix[name]...), n.Bin, "start", "--home", nd.Home)
+	cmd := exec.Command(args[0], args[1:]...)
+	if env := n.env[name]; len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = childAttrs()
 	if err := cmd.Start(); err != nil {

@@ -87,6 +87,13 @@ type Options struct {
 	TimeoutCommit time.Duration
 	// SkipTimeoutCommit sets CometBFT's skip_timeout_commit.
 	SkipTimeoutCommit bool
+	// Hosts, when set, gives node i the address Hosts[i] for p2p (and for
+	// pprof) instead of 127.0.0.1: the fault suite puts each node in its
+	// own network namespace.
+	Hosts []string
+	// UnixRPC serves each node's RPC on a unix socket in its home
+	// (unix://<home>/rpc.sock), reachable from any network namespace.
+	UnixRPC bool
 }
 
 // DefaultOptions is a 4-validator network on ports 27000 and up.
@@ -145,14 +152,21 @@ func Init(dir string, opts Options) (*Manifest, error) {
 	for i := 0; i < opts.Validators; i++ {
 		s := validatorSeats[i]
 		base := opts.BasePort + 10*i
+		host := "127.0.0.1"
+		if i < len(opts.Hosts) {
+			host = opts.Hosts[i]
+		}
 		n := Node{
 			Name:    s.id,
 			Agency:  s.id,
 			Home:    filepath.Join(dir, s.id),
-			RPC:     fmt.Sprintf("tcp://127.0.0.1:%d", base+1),
-			P2P:     fmt.Sprintf("127.0.0.1:%d", base),
-			Pprof:   fmt.Sprintf("127.0.0.1:%d", base+2),
+			RPC:     fmt.Sprintf("tcp://%s:%d", host, base+1),
+			P2P:     fmt.Sprintf("%s:%d", host, base),
+			Pprof:   fmt.Sprintf("%s:%d", host, base+2),
 			LogFile: filepath.Join(dir, s.id, "tallyd.log"),
+		}
+		if opts.UnixRPC {
+			n.RPC = "unix://" + filepath.Join(n.Home, "rpc.sock")
 		}
 		id, err := home.InitNode(n.Home, s.id)
 		if err != nil {
