@@ -1,0 +1,278 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cometbft/cometbft/types"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tallyledger/tally/app"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+)
+
+// chainView is what one node's block store says, heights 1..len.
+type chainView struct {
+	blockHash [][]byte         // index h-1
+	appHash   [][]byte         // index h-1: the app hash in header h (state after h-1)
+	txHeight  map[string]int64 // tx hash → height
+}
+
+func (c *Cluster) readChain(ctx context.Context, i int, upTo int64) (*chainView, error) {
+	cl := c.Clients[i]
+	v := &chainView{txHeight: map[string]int64{}}
+	for lo := int64(1); lo <= upTo; lo += 20 {
+		hi := min(lo+19, upTo)
+		res, err := cl.RPC.BlockchainInfo(ctx, lo, hi)
+		if err != nil {
+			return nil, fmt.Errorf("%s: blockchain %d..%d: %w", c.M.Nodes[i].Name, lo, hi, err)
+		}
+		metas := slices.Clone(res.BlockMetas)
+		slices.SortFunc(metas, func(a, b *types.BlockMeta) int { return int(a.Header.Height - b.Header.Height) })
+		if int64(len(metas)) != hi-lo+1 {
+			return nil, fmt.Errorf("%s: asked for blocks %d..%d, got %d", c.M.Nodes[i].Name, lo, hi, len(metas))
+		}
+		for _, m := range metas {
+			v.blockHash = append(v.blockHash, m.BlockID.Hash)
+			v.appHash = append(v.appHash, m.Header.AppHash)
+			if m.NumTxs == 0 {
+				continue
+			}
+			h := m.Header.Height
+			b, err := cl.RPC.Block(ctx, &h)
+			if err != nil {
+				return nil, fmt.Errorf("%s: block %d: %w", c.M.Nodes[i].Name, h, err)
+			}
+			for _, tx := range b.Block.Txs {
+				v.txHeight[string(tx.Hash())] = h
+			}
+		}
+	}
+	return v, nil
+}
+
+// Verdict is the outcome of the end checks.
+type Verdict struct {
+	CommonHeight int64
+	Reported     int // workload transactions some node reported committed
+	InBlocks     int // workload transactions found in the common blocks
+	Findings     []string
+}
+
+// Check waits (up to a minute) for every node to answer and catch up, then
+// checks over heights 1..the lowest common height: every node has the same
+// block hash and app hash at every height; every transaction that any
+// node reported committed is in the same block on every node; no accepted
+// invalid transaction (forbidden) is in any block; every node's
+// invariants hold; no node panicked or exited on its own.
+func (c *Cluster) Check(ctx context.Context, w *Workload, forbidden [][]byte) Verdict {
+	var v Verdict
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	target := c.MaxHeight(wctx)
+	for i := range c.Clients {
+		for c.Height(wctx, i) < target && wctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	wcancel()
+	v.CommonHeight = -1
+	for i := range c.Clients {
+		h := c.Height(ctx, i)
+		if h == 0 {
+			v.Findings = append(v.Findings, fmt.Sprintf("%s does not answer at the end", c.M.Nodes[i].Name))
+			continue
+		}
+		if v.CommonHeight < 0 || h < v.CommonHeight {
+			v.CommonHeight = h
+		}
+	}
+	if v.CommonHeight <= 0 {
+		v.Findings = append(v.Findings, "no node answers")
+		return v
+	}
+	if v.CommonHeight < target {
+		v.Findings = append(v.Findings, fmt.Sprintf("some node stayed below height %d a minute after the faults ended (lowest %d)", target, v.CommonHeight))
+	}
+
+	views := make([]*chainView, len(c.Clients))
+	errs := make([]error, len(c.Clients))
+	var wg sync.WaitGroup
+	for i := range c.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			views[i], errs[i] = c.readChain(ctx, i, v.CommonHeight)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			v.Findings = append(v.Findings, err.Error())
+			return v
+		}
+	}
+	names := c.Names()
+	for h := int64(1); h <= v.CommonHeight; h++ {
+		for i := 1; i < len(views); i++ {
+			if !bytes.Equal(views[i].blockHash[h-1], views[0].blockHash[h-1]) {
+				v.Findings = append(v.Findings, fmt.Sprintf("FORK at height %d: %s has block %X, %s has %X", h, names[0], views[0].blockHash[h-1], names[i], views[i].blockHash[h-1]))
+			}
+			if !bytes.Equal(views[i].appHash[h-1], views[0].appHash[h-1]) {
+				v.Findings = append(v.Findings, fmt.Sprintf("APP HASH DIVERGES in header %d: %s has %X, %s has %X", h, names[0], views[0].appHash[h-1], names[i], views[i].appHash[h-1]))
+			}
+		}
+	}
+
+	if w != nil {
+		for _, s := range w.Accepted() {
+			if _, ok := views[0].txHeight[string(s.Hash)]; ok {
+				v.InBlocks++
+			}
+		}
+		for hash, r := range w.Reported() {
+			v.Reported++
+			if r.Code != 0 {
+				v.Findings = append(v.Findings, fmt.Sprintf("FAILED IN BLOCK: workload tx %X failed with code %d at height %d (the workload is valid by construction)", hash, r.Code, r.Height))
+			}
+			if r.Height > v.CommonHeight {
+				continue
+			}
+			for i, view := range views {
+				got, ok := view.txHeight[hash]
+				switch {
+				case !ok:
+					v.Findings = append(v.Findings, fmt.Sprintf("LOST: tx %X reported committed at %d by %s is in no block of %s", hash, r.Height, names[r.Node], names[i]))
+				case got != r.Height:
+					v.Findings = append(v.Findings, fmt.Sprintf("MOVED: tx %X reported committed at %d by %s is at %d on %s", hash, r.Height, names[r.Node], got, names[i]))
+				}
+			}
+		}
+	}
+	for _, f := range forbidden {
+		for i, view := range views {
+			if h, ok := view.txHeight[string(f)]; ok {
+				v.Findings = append(v.Findings, fmt.Sprintf("INVALID COMMITTED: tx %X is in block %d on %s", f, h, names[i]))
+			}
+		}
+	}
+	for i := range c.Clients {
+		v.Findings = append(v.Findings, c.invariants(ctx, i)...)
+	}
+	v.Findings = append(v.Findings, c.Panics()...)
+	return v
+}
+
+// invariants asks node i to check the module invariants on its latest
+// state.
+func (c *Cluster) invariants(ctx context.Context, i int) []string {
+	name := c.M.Nodes[i].Name
+	res, _, err := c.Clients[i].Query(ctx, app.PathFundsInvariants, nil, 0, false)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: invariants query: %v", name, err)}
+	}
+	rep := &fundsv1.InvariantReport{}
+	if err := proto.Unmarshal(res.Value, rep); err != nil {
+		return []string{fmt.Sprintf("%s: invariants report does not decode: %v", name, err)}
+	}
+	if !rep.Ok {
+		return []string{fmt.Sprintf("INVARIANT: %s at height %d: funds conservation fails: %s", name, res.Height, strings.Join(rep.Problems, "; "))}
+	}
+	return nil
+}
+
+// Result is one scenario's line in the suite's table.
+type Result struct {
+	Scenario     string   `json:"scenario"`
+	Runs         int      `json:"runs"`
+	Faults       int      `json:"faults"`
+	Committed    int      `json:"txs_committed"`
+	Divergences  int      `json:"divergences"`
+	ResumeMedian float64  `json:"resume_median_s"`
+	ResumeWorst  float64  `json:"resume_worst_s"`
+	Notes        []string `json:"notes,omitempty"`
+}
+
+// Scenario collects what one scenario did, for its log and the table.
+type Scenario struct {
+	t       *testing.T
+	res     Result
+	resumes []time.Duration
+}
+
+func NewScenario(t *testing.T, name string) *Scenario {
+	s := &Scenario{t: t, res: Result{Scenario: name}}
+	t.Cleanup(s.finish)
+	return s
+}
+
+// Fault records one injected fault.
+func (s *Scenario) Fault(format string, args ...any) {
+	s.res.Faults++
+	s.t.Logf("fault %d: %s", s.res.Faults, fmt.Sprintf(format, args...))
+}
+
+// Resumed records how long progress took to resume after a fault.
+func (s *Scenario) Resumed(d time.Duration, what string) {
+	s.resumes = append(s.resumes, d)
+	s.t.Logf("resumed after %s: %s", d.Round(time.Millisecond), what)
+}
+
+// Note adds a line to the scenario's result.
+func (s *Scenario) Note(format string, args ...any) {
+	n := fmt.Sprintf(format, args...)
+	s.res.Notes = append(s.res.Notes, n)
+	s.t.Log(n)
+}
+
+// Verify runs the end checks and fails the test with the findings.
+func (s *Scenario) Verify(ctx context.Context, c *Cluster, w *Workload, forbidden [][]byte) Verdict {
+	s.res.Runs++
+	v := c.Check(ctx, w, forbidden)
+	s.res.Committed += v.InBlocks
+	s.res.Divergences += len(v.Findings)
+	s.t.Logf("checked heights 1..%d on %d nodes: %d workload txs in blocks, %d reported committed by a node, %d findings",
+		v.CommonHeight, len(c.Clients), v.InBlocks, v.Reported, len(v.Findings))
+	if w != nil {
+		if r := w.Refused(); len(r) > 0 {
+			for k, n := range r {
+				s.t.Logf("workload refused by CheckTx %d×: %s", n, k)
+			}
+		}
+		if n := w.Unanswered(); n > 0 {
+			s.t.Logf("workload: %d transactions found no node to take them (nodes down or cut off)", n)
+		}
+	}
+	for _, f := range v.Findings {
+		s.t.Errorf("finding: %s", f)
+	}
+	return v
+}
+
+func (s *Scenario) finish() {
+	if len(s.resumes) > 0 {
+		d := slices.Clone(s.resumes)
+		slices.Sort(d)
+		s.res.ResumeMedian = d[len(d)/2].Seconds()
+		s.res.ResumeWorst = d[len(d)-1].Seconds()
+	}
+	s.t.Logf("RESULT %s: runs=%d faults=%d committed=%d divergences=%d resume median=%.2fs worst=%.2fs",
+		s.res.Scenario, s.res.Runs, s.res.Faults, s.res.Committed, s.res.Divergences, s.res.ResumeMedian, s.res.ResumeWorst)
+	if path := os.Getenv("FAULTS_REPORT"); path != "" {
+		b, _ := json.Marshal(s.res)
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err == nil {
+			fmt.Fprintf(f, "%s\n", b)
+			f.Close()
+		}
+	}
+}

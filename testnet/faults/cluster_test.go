@@ -1,0 +1,261 @@
+package faults
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/testnet"
+)
+
+// Cluster is a running local network for one scenario.
+type Cluster struct {
+	t       testing.TB
+	Dir     string
+	M       *testnet.Manifest
+	Net     *testnet.Network
+	Clients []*client.Client // one per node, in manifest order
+	// expectedExits are nodes whose last exit the scenario caused on
+	// purpose (a crash point), so it is not reported as a failure.
+	expectedExits map[string]bool
+}
+
+// ClusterOptions shape a scenario's network.
+type ClusterOptions struct {
+	Validators int // 4 when zero
+	// Hosts and UnixRPC put nodes on other addresses (network namespaces).
+	Hosts   []string
+	UnixRPC bool
+	// Prefix, when set, gives the command prefix for node i (ip netns exec).
+	Prefix func(i int) []string
+	// Before runs after the homes are written and before any node starts.
+	Before func(m *testnet.Manifest) error
+}
+
+// NewCluster writes a network, starts every node, waits for blocks and
+// seeds the demo data, so the workload has programmes, tax types and
+// accredited parties to work with. Everything stops when the test ends;
+// if the test failed, the tail of every node's log is printed first.
+func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the fault suite starts tallyd processes")
+	}
+	if o.Validators == 0 {
+		o.Validators = 4
+	}
+	dir := t.TempDir()
+	opts := testnet.DefaultOptions()
+	opts.Validators = o.Validators
+	opts.ChainID = "tally-faults"
+	opts.BasePort = freeBase(t)
+	opts.TimeoutCommit = 300 * time.Millisecond
+	opts.Hosts = o.Hosts
+	opts.UnixRPC = o.UnixRPC
+	m, err := testnet.Init(filepath.Join(dir, "net"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Before != nil {
+		if err := o.Before(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &Cluster{t: t, Dir: filepath.Join(dir, "net"), M: m, Net: testnet.NewNetwork(m, tallyd), expectedExits: map[string]bool{}}
+	for i, n := range m.Nodes {
+		if o.Prefix != nil {
+			c.Net.SetCommand(n.Name, o.Prefix(i), nil)
+		}
+		cl, err := client.Dial(n.RPC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Clients = append(c.Clients, cl)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.DumpEvidence()
+		}
+		c.Net.StopAll()
+	})
+	if err := c.Net.StartAll(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := c.WaitAll(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := testnet.SeedDemo(ctx, c.Dir, m, func(string, ...any) {}); err != nil {
+		t.Fatalf("seeding the demo data: %v", err)
+	}
+	return c
+}
+
+// Names are the nodes' names in manifest order.
+func (c *Cluster) Names() []string {
+	var out []string
+	for _, n := range c.M.Nodes {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+// Height is node i's latest committed height (0 when it does not answer).
+func (c *Cluster) Height(ctx context.Context, i int) int64 {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := c.Clients[i].RPC.Status(ctx)
+	if err != nil {
+		return 0
+	}
+	return st.SyncInfo.LatestBlockHeight
+}
+
+// MaxHeight is the highest height any node reports.
+func (c *Cluster) MaxHeight(ctx context.Context) int64 {
+	var h int64
+	for i := range c.Clients {
+		h = max(h, c.Height(ctx, i))
+	}
+	return h
+}
+
+// WaitAll waits until every node reports at least height.
+func (c *Cluster) WaitAll(ctx context.Context, height int64) error {
+	for _, n := range c.M.Nodes {
+		if err := c.Net.WaitHeight(ctx, n.Name, height); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitProgress waits until any node of those listed (all when nil)
+// commits a block above from, and says how long that took.
+func (c *Cluster) WaitProgress(ctx context.Context, from int64, nodes []int) (time.Duration, error) {
+	if nodes == nil {
+		for i := range c.Clients {
+			nodes = append(nodes, i)
+		}
+	}
+	t0 := time.Now()
+	for {
+		for _, i := range nodes {
+			if c.Height(ctx, i) > from {
+				return time.Since(t0), nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("no block above %d on nodes %v after %s", from, nodes, time.Since(t0).Round(time.Millisecond))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// WaitCaughtUp waits until node i reaches the height the others had when
+// the wait began, and says how long that took.
+func (c *Cluster) WaitCaughtUp(ctx context.Context, i int) (time.Duration, error) {
+	t0 := time.Now()
+	target := c.MaxHeight(ctx)
+	for c.Height(ctx, i) < target {
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%s stayed at %d below %d for %s", c.M.Nodes[i].Name, c.Height(ctx, i), target, time.Since(t0).Round(time.Millisecond))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return time.Since(t0), nil
+}
+
+// ExpectExit marks node name's current process as one the scenario makes
+// exit (a crash point), so its exit status is not a finding.
+func (c *Cluster) ExpectExit(name string) { c.expectedExits[name] = true }
+
+// Restart starts node name again after it stopped (crash or kill), with
+// no environment changes.
+func (c *Cluster) Restart(name string, prefix []string) error {
+	c.Net.SetCommand(name, prefix, nil)
+	delete(c.expectedExits, name)
+	return c.Net.Start(name)
+}
+
+// Panics scans every node's log for a Go panic, a fatal runtime error or
+// CometBFT's consensus failure, and for nodes that exited on their own.
+func (c *Cluster) Panics() []string {
+	var out []string
+	for _, n := range c.M.Nodes {
+		f, err := os.Open(n.LogFile)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: no log: %v", n.Name, err))
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		line := 0
+		for sc.Scan() {
+			line++
+			s := sc.Text()
+			if strings.HasPrefix(s, "panic:") || strings.HasPrefix(s, "fatal error:") || strings.Contains(s, "CONSENSUS FAILURE") {
+				out = append(out, fmt.Sprintf("%s log line %d: %s", n.Name, line, s))
+			}
+		}
+		f.Close()
+		if err := c.Net.ExitError(n.Name); err != nil && !c.expectedExits[n.Name] {
+			out = append(out, fmt.Sprintf("%s exited on its own: %v", n.Name, err))
+		}
+	}
+	return out
+}
+
+// DumpEvidence prints every node's height and app hash and the last lines
+// of its log, for a failed scenario.
+func (c *Cluster) DumpEvidence() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range c.Net.Statuses(ctx) {
+		c.t.Logf("evidence: %s online=%v height=%d app_hash=%s err=%v", s.Name, s.Online, s.Height, s.AppHash, s.Err)
+	}
+	for _, n := range c.M.Nodes {
+		b, err := os.ReadFile(n.LogFile)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		c.t.Logf("evidence: last %d lines of %s:\n%s", len(lines), n.LogFile, strings.Join(lines, "\n"))
+	}
+}
+
+// freeBase finds a base port with the ports a local network needs free.
+func freeBase(t testing.TB) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base := 31000 + 10*rand.IntN(2500)
+		ok := true
+		for p := base; p < base+100 && ok; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
+}

@@ -1,0 +1,281 @@
+package faults
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/testnet"
+	"github.com/tallyledger/tally/x/agency"
+)
+
+// kind is one message type of the mixed workload: the demo key that signs
+// it and how to build one. Every kind is valid whenever it is sent, in any
+// order and concurrently with the others, so a failed one is a finding.
+type kind struct {
+	name  string
+	key   string
+	build func(r *rand.Rand) *txv1.Msg
+}
+
+var kinds = []kind{
+	{"appropriate", "treasury-officer", func(r *rand.Rand) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_Appropriate{Appropriate: &fundsv1.MsgAppropriate{
+			Reference: fmt.Sprintf("Faults/Line%d", r.IntN(1000)), Amount: 100 + r.Uint64N(10_000), Currency: "GBP"}}}
+	}},
+	{"allocate", "treasury-officer", func(r *rand.Rand) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_Allocate{Allocate: &fundsv1.MsgAllocate{
+			ToAgency: "benefits", Amount: 1 + r.Uint64N(1_000), Currency: "GBP", Reference: fmt.Sprintf("Faults allocation %d", r.IntN(1000))}}}
+	}},
+	{"fund", "benefits-finance", func(r *rand.Rand) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_Fund{Fund: &fundsv1.MsgFund{
+			Programme: "student-bursary", Amount: 1 + r.Uint64N(100), Currency: "GBP", Reference: fmt.Sprintf("Faults top-up %d", r.IntN(1000))}}}
+	}},
+	{"receipt", "revenue-collector", func(r *rand.Rand) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
+			TaxType: "VAT", Taxpayer: testnet.DemoTaxpayer(fmt.Sprintf("faults-%d", r.IntN(100))), Period: "2026-Q3",
+			Amount: 1 + r.Uint64N(1_000_000), BankReference: "FLT-" + randomHex(r, 8)}}}
+	}},
+	{"register_item", "dalefarm-producer", func(r *rand.Rand) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_RegisterItem{RegisterItem: &provenancev1.MsgRegisterItem{
+			Id: "lgtin:05012345678900.FLT-" + randomHex(r, 8), Product: "05012345678900", Quantity: 1 + r.Uint64N(1000), Unit: "l",
+			Origin: "urn:gln:5012345000017"}}}
+	}},
+	{"add_member", "benefits-admin", func(r *rand.Rand) *txv1.Msg {
+		var seed [ed25519.SeedSize]byte
+		for i := range seed {
+			seed[i] = byte(r.Uint32())
+		}
+		pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
+		return &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}}}
+	}},
+}
+
+func randomHex(r *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return hex.EncodeToString(b)
+}
+
+// Sent is one workload transaction a node accepted into its mempool.
+type Sent struct {
+	Hash []byte
+	Kind string
+	Node int // the node that accepted it
+}
+
+// Workload sends the mixed workload across every node that answers.
+type Workload struct {
+	c       *Cluster
+	signers map[string]ed25519.PrivateKey
+	// Rate is the offered load in transactions per second.
+	Rate float64
+
+	mu       sync.Mutex
+	accepted []Sent
+	reported map[string]Report // by tx hash: the first node that said it was committed
+	checked  int               // accepted[:checked] have been asked about
+	refused  map[string]int // CheckTx refusals by codespace/code: findings for a valid workload
+	errors   atomic.Int64   // broadcasts no node answered (all down or partitioned away)
+	next     atomic.Int64
+}
+
+// NewWorkload prepares the mixed workload on cluster c.
+func NewWorkload(c *Cluster, rate float64) (*Workload, error) {
+	kr, err := keys.Open(c.M.KeyringDir, keys.BackendTest, nil)
+	if err != nil {
+		return nil, err
+	}
+	w := &Workload{c: c, Rate: rate, signers: map[string]ed25519.PrivateKey{}, refused: map[string]int{}, reported: map[string]Report{}}
+	for _, k := range kinds {
+		if _, ok := w.signers[k.key]; ok {
+			continue
+		}
+		priv, err := kr.PrivKey(k.key)
+		if err != nil {
+			return nil, fmt.Errorf("workload key %s: %w", k.key, err)
+		}
+		w.signers[k.key] = priv
+	}
+	return w, nil
+}
+
+// Report is a node saying a transaction was committed.
+type Report struct {
+	Node   int
+	Height int64
+	Code   uint32
+}
+
+// Track asks, until ctx ends, the node that accepted each transaction
+// whether it is committed, and remembers the first answer: the claims the
+// end checks hold every node to, even if that node later crashes.
+func (w *Workload) Track(ctx context.Context) { w.track(ctx, false) }
+
+// Settle asks about every transaction not yet reported until each is, or
+// ctx ends: after the load, for the stragglers.
+func (w *Workload) Settle(ctx context.Context) {
+	w.mu.Lock()
+	w.checked = 0 // ask again about all not yet reported
+	w.mu.Unlock()
+	w.track(ctx, true)
+}
+
+func (w *Workload) track(ctx context.Context, untilEmpty bool) {
+	var waiting []Sent
+	for {
+		w.mu.Lock()
+		waiting = append(waiting, w.accepted[w.checked:]...)
+		w.checked = len(w.accepted)
+		w.mu.Unlock()
+		keep := waiting[:0]
+		for _, s := range waiting {
+			w.mu.Lock()
+			_, done := w.reported[string(s.Hash)]
+			w.mu.Unlock()
+			if done {
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			r, err := w.c.Clients[s.Node].RPC.Tx(cctx, s.Hash, false)
+			cancel()
+			if err != nil {
+				keep = append(keep, s)
+				continue
+			}
+			w.mu.Lock()
+			w.reported[string(s.Hash)] = Report{Node: s.Node, Height: r.Height, Code: r.TxResult.Code}
+			w.mu.Unlock()
+		}
+		waiting = keep
+		if untilEmpty && len(waiting) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Reported is every commitment a node reported so far, by tx hash.
+func (w *Workload) Reported() map[string]Report {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]Report, len(w.reported))
+	for k, v := range w.reported {
+		out[k] = v
+	}
+	return out
+}
+
+// Run offers the workload until ctx ends. A node that does not answer is
+// skipped for that transaction; the transaction goes to the next node.
+func (w *Workload) Run(ctx context.Context) {
+	const workers = 8
+	jobs := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
+			for range jobs {
+				w.sendOne(ctx, r)
+			}
+		}(uint64(i))
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Second) / w.Rate))
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-tick.C:
+			select {
+			case jobs <- struct{}{}:
+			default: // every worker busy: the nodes are slow or down
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
+	k := kinds[r.IntN(len(kinds))]
+	priv := w.signers[k.key]
+	start := int(w.next.Add(1))
+	for try := 0; try < len(w.c.Clients); try++ {
+		i := (start + try) % len(w.c.Clients)
+		cl := w.c.Clients[i]
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		h := w.c.Height(cctx, i)
+		if h == 0 {
+			cancel()
+			continue
+		}
+		tx, err := client.BuildTx(client.TxOptions{ChainID: w.c.M.ChainID, Signer: agency.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(h) + 100},
+			func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, k.build(r))
+		if err != nil {
+			cancel()
+			panic(err) // a workload that cannot build its own messages is a bug in this file
+		}
+		res, err := cl.RPC.BroadcastTxSync(cctx, tx)
+		cancel()
+		if err != nil {
+			continue
+		}
+		w.mu.Lock()
+		if res.Code == abci.CodeTypeOK {
+			w.accepted = append(w.accepted, Sent{Hash: client.TxHash(tx), Kind: k.name, Node: i})
+		} else {
+			w.refused[fmt.Sprintf("%s/%d %s: %.120s", res.Codespace, res.Code, k.name, res.Log)]++
+		}
+		w.mu.Unlock()
+		return
+	}
+	w.errors.Add(1)
+}
+
+// Accepted is every transaction a node accepted so far.
+func (w *Workload) Accepted() []Sent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Sent(nil), w.accepted...)
+}
+
+// Refused counts CheckTx refusals by code and kind.
+func (w *Workload) Refused() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range w.refused {
+		out[k] = v
+	}
+	return out
+}
+
+// Unanswered is how many transactions no node would take.
+func (w *Workload) Unanswered() int64 { return w.errors.Load() }
