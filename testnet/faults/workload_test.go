@@ -91,8 +91,8 @@ type Workload struct {
 	accepted []Sent
 	reported map[string]Report // by tx hash: the first node that said it was committed
 	checked  int               // accepted[:checked] have been asked about
-	refused  map[string]int // CheckTx refusals by codespace/code: findings for a valid workload
-	errors   atomic.Int64   // broadcasts no node answered (all down or partitioned away)
+	refused  map[string]int    // CheckTx refusals by codespace/code: findings for a valid workload
+	errors   atomic.Int64      // broadcasts no node answered (all down or partitioned away)
 	next     atomic.Int64
 }
 
