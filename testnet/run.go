@@ -47,6 +47,17 @@ func (n *Network) ExitError(name string) error {
 	return p.err
 }
 
+// Pid is the named node's process id, or 0 when it is not running.
+func (n *Network) Pid(name string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p, ok := n.procs[name]
+	if !ok || p.exited() {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Wait waits until the named node's process has exited, or ctx ends.
 func (n *Network) Wait(ctx context.Context, name string) error {
 	n.mu.Lock()

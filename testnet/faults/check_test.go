@@ -24,11 +24,12 @@ type chainView struct {
 	blockHash [][]byte         // index h-1
 	appHash   [][]byte         // index h-1: the app hash in header h (state after h-1)
 	txHeight  map[string]int64 // tx hash → height
+	txCount   map[string]int   // tx hash → blocks it is in (more than one is a replay)
 }
 
 func (c *Cluster) readChain(ctx context.Context, i int, upTo int64) (*chainView, error) {
 	cl := c.Clients[i]
-	v := &chainView{txHeight: map[string]int64{}}
+	v := &chainView{txHeight: map[string]int64{}, txCount: map[string]int{}}
 	for lo := int64(1); lo <= upTo; lo += 20 {
 		hi := min(lo+19, upTo)
 		res, err := cl.RPC.BlockchainInfo(ctx, lo, hi)
@@ -53,6 +54,7 @@ func (c *Cluster) readChain(ctx context.Context, i int, upTo int64) (*chainView,
 			}
 			for _, tx := range b.Block.Txs {
 				v.txHeight[string(tx.Hash())] = h
+				v.txCount[string(tx.Hash())]++
 			}
 		}
 	}
@@ -142,7 +144,7 @@ func (c *Cluster) Check(ctx context.Context, w *Workload, forbidden [][]byte) Ve
 		for hash, r := range w.Reported() {
 			v.Reported++
 			if r.Code != 0 {
-				v.Findings = append(v.Findings, fmt.Sprintf("FAILED IN BLOCK: workload tx %X failed with code %d at height %d (the workload is valid by construction)", hash, r.Code, r.Height))
+				v.Findings = append(v.Findings, fmt.Sprintf("FAILED IN BLOCK: workload %s tx %X failed at height %d with %s/%d: %s (the workload is valid by construction)", r.Kind, hash, r.Height, r.Codespace, r.Code, r.Log))
 			}
 			if r.Height > v.CommonHeight {
 				continue
@@ -155,6 +157,13 @@ func (c *Cluster) Check(ctx context.Context, w *Workload, forbidden [][]byte) Ve
 				case got != r.Height:
 					v.Findings = append(v.Findings, fmt.Sprintf("MOVED: tx %X reported committed at %d by %s is at %d on %s", hash, r.Height, names[r.Node], got, names[i]))
 				}
+			}
+		}
+	}
+	for i, view := range views {
+		for hash, n := range view.txCount {
+			if n > 1 {
+				v.Findings = append(v.Findings, fmt.Sprintf("REPLAYED: tx %X is in %d blocks on %s", hash, n, names[i]))
 			}
 		}
 	}

@@ -35,7 +35,7 @@ type kind struct {
 var kinds = []kind{
 	{"appropriate", "treasury-officer", func(r *rand.Rand) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_Appropriate{Appropriate: &fundsv1.MsgAppropriate{
-			Reference: fmt.Sprintf("Faults/Line%d", r.IntN(1000)), Amount: 100 + r.Uint64N(10_000), Currency: "GBP"}}}
+			Reference: "Faults/" + randomHex(r, 8), Amount: 100 + r.Uint64N(10_000), Currency: "GBP"}}}
 	}},
 	{"allocate", "treasury-officer", func(r *rand.Rand) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_Allocate{Allocate: &fundsv1.MsgAllocate{
@@ -118,9 +118,12 @@ func NewWorkload(c *Cluster, rate float64) (*Workload, error) {
 
 // Report is a node saying a transaction was committed.
 type Report struct {
-	Node   int
-	Height int64
-	Code   uint32
+	Node      int
+	Height    int64
+	Code      uint32
+	Codespace string
+	Log       string
+	Kind      string
 }
 
 // Track asks, until ctx ends, the node that accepted each transaction
@@ -163,7 +166,7 @@ func (w *Workload) track(ctx context.Context, untilEmpty bool) {
 				continue
 			}
 			w.mu.Lock()
-			w.reported[string(s.Hash)] = Report{Node: s.Node, Height: r.Height, Code: r.TxResult.Code}
+			w.reported[string(s.Hash)] = Report{Node: s.Node, Height: r.Height, Code: r.TxResult.Code, Codespace: r.TxResult.Codespace, Log: r.TxResult.Log, Kind: s.Kind}
 			w.mu.Unlock()
 		}
 		waiting = keep
