@@ -252,6 +252,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	a.nonces.flush(a.store)
 	pruneExpired(a.store, req.Height)
 	events := append(upgradeEvents, a.endBlock(req)...)
+	events = append(events, a.misbehaviour(req)...) // evidence CometBFT committed: recorded, acted on by gov
 	valUpdates, err := a.validatorUpdates()
 	if err != nil {
 		return nil, err

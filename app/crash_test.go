@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -39,11 +40,13 @@ func TestRestartAfterCrashReachesSameAppHash(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		crashAt   app.Step // "" : no hook; FinalizeBlock returns and Commit is never called
+		midSave   bool     // crash inside Commit instead, while the tree is written
 		wantSaved int64
 	}{
-		{"FinalizeBlock done, Commit never called", "", n},
-		{"crash at the end of FinalizeBlock", app.StepFinalized, n},
-		{"crash right after Commit saved state", app.StepCommitted, n + 1},
+		{name: "FinalizeBlock done, Commit never called", wantSaved: n},
+		{name: "crash at the end of FinalizeBlock", crashAt: app.StepFinalized, wantSaved: n},
+		{name: "crash in the middle of saving the tree", midSave: true, wantSaved: n},
+		{name: "crash right after Commit saved state", crashAt: app.StepCommitted, wantSaved: n + 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -53,7 +56,20 @@ func TestRestartAfterCrashReachesSameAppHash(t *testing.T) {
 					panic("crash at " + string(s))
 				}
 			}}
-			c := openChain(t, openLevel(t, dir), opts)
+			so := store.Options{Dir: dir, Backend: "goleveldb"}
+			if tt.midSave {
+				// A 1-byte threshold makes IAVL cut every save into
+				// chunks; the probe fires as it hands over the last one.
+				so.FlushThreshold = 1
+				so.Probe = func(at store.ProbePoint, v int64) {
+					if armed && at == store.ProbeMidSave {
+						panic(fmt.Sprintf("crash in the middle of saving version %d", v))
+					}
+				}
+			}
+			st, err := store.Open(so)
+			require.NoError(t, err)
+			c := openChain(t, st, opts)
 			c.initChain(testGenesis())
 			for _, txs := range blocks[:n] {
 				c.block(txs...)
@@ -61,7 +77,7 @@ func TestRestartAfterCrashReachesSameAppHash(t *testing.T) {
 			require.Equal(t, ref.hashes[n], c.lastHash())
 
 			armed = true
-			if tt.crashAt == "" {
+			if tt.crashAt == "" && !tt.midSave {
 				require.Equal(t, ref.hashes[n+1], c.finalize(blocks[n]...).AppHash)
 			} else {
 				require.True(t, crashes(func() {

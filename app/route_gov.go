@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/hex"
 	"strconv"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
@@ -36,6 +38,11 @@ const (
 	PathGovParam         = "/gov/param"          // data: parameter name → the owning module's params record
 	PathGovRegistry      = "/gov/registry"       // data: none → ParamList (derived, no proof)
 	PathGovUpgrade       = "/gov/upgrade"        // data: none → UpgradePlan scheduled
+	// Misbehaviour records, kept forever. The listings are paged: the
+	// argument, then optionally 0x00 and the next_key of the previous page.
+	PathGovMisbehaviour           = "/gov/misbehaviour"            // data: decimal sequence → Misbehaviour
+	PathGovMisbehaviours          = "/gov/misbehaviours"           // data: [0x00 next_key] → Misbehaviours in sequence order
+	PathGovValidatorMisbehaviours = "/gov/misbehaviours/validator" // data: hex consensus address [0x00 next_key] → its Misbehaviours
 )
 
 // paramRegistry lists every parameter governance may change, each with the
@@ -135,6 +142,33 @@ var govRoutes = moduleRoutes{
 				return nil, err
 			}
 			return a.single(p.Key, q.Height, q.Prove)
+		case PathGovMisbehaviour:
+			seq, err := parseQueryID(string(q.Data))
+			if err != nil {
+				return nil, err
+			}
+			return a.single(gov.MisbehaviourKey(seq), q.Height, q.Prove)
+		case PathGovMisbehaviours:
+			arg, after := splitPage(q.Data)
+			if arg != "" {
+				return nil, ErrInvalidQuery.Wrapf("%s takes no argument, only 0x00 and a next_key to continue", PathGovMisbehaviours)
+			}
+			keys, next, err := a.pageKeys(gov.MisbehavioursPrefix(), after, q.Height, same)
+			if err != nil {
+				return nil, err
+			}
+			return a.records(keys, next, q.Height, q.Prove)
+		case PathGovValidatorMisbehaviours:
+			arg, after := splitPage(q.Data)
+			addr, err := hex.DecodeString(arg)
+			if err != nil || len(addr) != gov.ConsensusAddressSize {
+				return nil, ErrInvalidQuery.Wrapf("give the validator's consensus address as %d hex digits (got %q)", 2*gov.ConsensusAddressSize, arg)
+			}
+			keys, next, err := a.pageKeys(gov.ValidatorMisbehavioursPrefix(addr), after, q.Height, gov.MisbehaviourOfIndexKey)
+			if err != nil {
+				return nil, err
+			}
+			return a.records(keys, next, q.Height, q.Prove)
 		case PathGovRegistry:
 			list, err := a.gov.Registry().List(readOnlyAt{a: a, height: q.Height})
 			if err != nil {
@@ -146,9 +180,10 @@ var govRoutes = moduleRoutes{
 			}
 			return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
 		}
-		return nil, ErrUnknownQuery.Wrapf("no gov query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
+		return nil, ErrUnknownQuery.Wrapf("no gov query %q; paths are %s", q.Path, strings.Join([]string{
 			PathGovProposal, PathGovProposals, PathGovOpenProposals, PathGovVotes, PathGovMandates, PathGovValidators,
-			PathGovParams, PathGovParam, PathGovRegistry, PathGovUpgrade)
+			PathGovParams, PathGovParam, PathGovRegistry, PathGovUpgrade,
+			PathGovMisbehaviour, PathGovMisbehaviours, PathGovValidatorMisbehaviours}, ", "))
 	},
 	endBlock: func(a *App, ctx module.Context) error {
 		updates, err := a.gov.EndBlock(ctx)
@@ -205,6 +240,40 @@ func (a *App) validatorUpdates() ([]abci.ValidatorUpdate, error) {
 		a.params = p
 	}
 	return out, nil
+}
+
+// misbehaviour hands the evidence CometBFT committed in this block to
+// governance, after the modules' end-of-block work, so a removal it
+// executes is counted with that block's other validator changes. Like
+// end-of-block work, a failure is a bug: it is logged and its writes are
+// dropped, identically on every node.
+func (a *App) misbehaviour(req *abci.RequestFinalizeBlock) []abci.Event {
+	if len(req.Misbehavior) == 0 {
+		return nil
+	}
+	evidence := make([]gov.Evidence, len(req.Misbehavior))
+	for i, m := range req.Misbehavior {
+		t := govv1.MisbehaviourType_MISBEHAVIOUR_TYPE_UNKNOWN
+		switch m.Type {
+		case abci.MisbehaviorType_DUPLICATE_VOTE:
+			t = govv1.MisbehaviourType_MISBEHAVIOUR_TYPE_DUPLICATE_VOTE
+		case abci.MisbehaviorType_LIGHT_CLIENT_ATTACK:
+			t = govv1.MisbehaviourType_MISBEHAVIOUR_TYPE_LIGHT_CLIENT_ATTACK
+		}
+		evidence[i] = gov.Evidence{Type: t, Address: m.Validator.Address, Power: m.Validator.Power,
+			TotalVotingPower: m.TotalVotingPower, Height: m.Height, Time: m.Time}
+	}
+	cache := store.NewCache(a.store)
+	var events []module.Event
+	ctx := module.NewContext(cache, req.Height, req.Time, a.chainID, &events)
+	updates, err := a.gov.HandleMisbehaviour(ctx, evidence)
+	if err != nil {
+		a.logger.Error("recording misbehaviour failed", "height", req.Height, "err", err)
+		return nil
+	}
+	cache.Write()
+	a.govUpdates = gov.MergeUpdates(a.govUpdates, updates)
+	return toABCI(events)
 }
 
 // genesisValidators reads CometBFT's genesis validators for governance.

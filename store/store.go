@@ -31,6 +31,18 @@ type Options struct {
 	KeepEvery      uint64 // align pruning to multiples of this; 0 = none (see Store.Commit)
 	CacheSize      int    // IAVL node cache size; 0 = DefaultCacheSize
 	InitialVersion uint64 // version of the first Commit when > 0 (CometBFT's initial height)
+
+	// FlushThreshold is the size in bytes at which IAVL cuts a version it
+	// saves into chunks; 0 keeps IAVL's default (100,000). A version is
+	// written in one batch whatever its chunks (see save.go); crash tests
+	// set a tiny threshold so that every save is split and ProbeMidSave is
+	// reached at every height.
+	FlushThreshold int
+	// Probe, when set, is called at the points named by ProbePoint, on the
+	// goroutine doing the work, so that tests and tallyd's TALLY_CRASH_AT
+	// can stop the process there. It must not call the Store. Nil in
+	// production.
+	Probe func(at ProbePoint, version int64)
 }
 
 // Store is the application's single IAVL tree on a cosmos-db database, one
@@ -46,6 +58,7 @@ type Options struct {
 // IterateAt), or a long query delays block execution.
 type Store struct {
 	db        dbm.DB
+	saves     *saveDB // the database as the tree sees it
 	tree      *iavl.MutableTree
 	opts      Options
 	iterating int // nesting depth of Iterate; writes are refused while > 0
@@ -63,7 +76,9 @@ var _ KV = (*Store)(nil)
 // latest saved version (0 if the database is new).
 //
 // Durability: IAVL runs with SyncOption(true), so Commit returns only after
-// the new version is fsynced. A kill -9 alone would not lose OS-buffered
+// the new version is fsynced, and the version is written in one atomic
+// batch (save.go), so a crash inside Commit leaves the previous version
+// whole. A kill -9 alone would not lose OS-buffered
 // writes, but a power loss or kernel crash could lose several unsynced
 // versions, and CometBFT's handshake can replay only the last block. Pruning
 // runs synchronously inside Commit (no AsyncPruningOption): it is simpler,
@@ -83,14 +98,21 @@ func Open(opts Options) (*Store, error) {
 	if opts.InitialVersion > 0 {
 		treeOpts = append(treeOpts, iavl.InitialVersionOption(opts.InitialVersion))
 	}
-	tree := iavl.NewMutableTree(idb.NewWrapper(db), opts.CacheSize, false, iavl.NewNopLogger(), treeOpts...)
+	if opts.FlushThreshold > 0 {
+		treeOpts = append(treeOpts, iavl.FlushThresholdOption(opts.FlushThreshold))
+	}
+	saves := &saveDB{DB: idb.NewWrapper(db), probe: opts.Probe}
+	tree := iavl.NewMutableTree(saves, opts.CacheSize, false, iavl.NewNopLogger(), treeOpts...)
 	version, err := tree.Load()
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("store: load latest version: %w", err), tree.Close(), db.Close())
 	}
-	s := &Store{db: db, tree: tree, opts: opts, lastVersion: version}
+	s := &Store{db: db, saves: saves, tree: tree, opts: opts, lastVersion: version}
 	if version > 0 {
 		s.lastHash = tree.Hash()
+	}
+	if opts.Probe != nil {
+		opts.Probe(ProbeOpened, version)
 	}
 	return s, nil
 }
@@ -235,17 +257,36 @@ func (s *Store) Commit() (version int64, hash []byte, err error) {
 	s.checkNotIterating("Commit")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	hash, version, err = s.tree.SaveVersion()
+	hash, version, err = s.save()
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: save version: %w", err)
 	}
 	s.lastVersion, s.lastHash = version, hash
+	if s.opts.Probe != nil {
+		s.opts.Probe(ProbeSaved, version)
+	}
 	if to := pruneTarget(version, s.opts.KeepRecent, s.opts.KeepEvery); to > 0 && s.tree.VersionExists(to) {
 		if err := s.tree.DeleteVersionsTo(to); err != nil {
 			return version, hash, fmt.Errorf("store: prune versions up to %d after saving %d: %w", to, version, err)
 		}
 	}
 	return version, hash, nil
+}
+
+// save saves the working tree as the next version, all of it in one
+// database write (see save.go). If the save is cut short by a panic, none
+// of it is written.
+func (s *Store) save() (hash []byte, version int64, err error) {
+	s.saves.beginSave(s.tree.WorkingVersion())
+	saved := false
+	defer func() {
+		if endErr := s.saves.endSave(saved); endErr != nil && err == nil {
+			hash, version, err = nil, 0, endErr
+		}
+	}()
+	hash, version, err = s.tree.SaveVersion()
+	saved = err == nil
+	return hash, version, err
 }
 
 // pruneTarget returns the newest version to delete after saving latest, or 0

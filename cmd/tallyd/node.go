@@ -2,10 +2,16 @@ package main
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -15,6 +21,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -129,10 +136,19 @@ State is saved at every block commit; a node killed without warning
 restarts, replays the blocks it had not saved, and continues.
 
 Logs go to standard error. Endpoints (from config.toml): RPC on
-rpc.laddr (default tcp://127.0.0.1:26657), p2p on p2p.laddr.`,
+rpc.laddr (default tcp://127.0.0.1:26657), p2p on p2p.laddr.
+
+For fault tests only: TALLY_CRASH_AT=<point>[@<height>], point finalized,
+mid-save or committed, makes the node kill itself (exit status 3) at that
+step of the first block at or above height (see the README, "Fault
+injection"). Never set it on a real validator.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			h := homeFlag(cmd)
+			crash, err := parseCrashAt(os.Getenv(crashAtEnv))
+			if err != nil {
+				return err
+			}
 			if os.Getenv("GOGC") == "" {
 				// The IAVL node cache is a large, long-lived heap; at Go's
 				// default GOGC=100 the collector re-marks it so often that it
@@ -140,11 +156,19 @@ rpc.laddr (default tcp://127.0.0.1:26657), p2p on p2p.laddr.`,
 				debug.SetGCPercent(200)
 			}
 			level, _ := cmd.Flags().GetString("log-level")
-			logger, err := newLogger(level)
+			base, err := newLogger(level)
 			if err != nil {
 				return err
 			}
-			n, err := home.NewNode(h, logger, app.Options{Upgrades: upgrades()})
+			watch := home.NewHaltWatch(base)
+			var logger log.Logger = watch
+			opts := app.Options{Upgrades: upgrades()}
+			var storeOpts []func(*store.Options)
+			if crash != nil {
+				logger.Error("fault injection armed: this node will kill itself; for tests only", crashAtEnv, os.Getenv(crashAtEnv))
+				storeOpts = append(storeOpts, crash.arm(&opts))
+			}
+			n, err := home.NewNode(h, logger, opts, storeOpts...)
 			if err != nil {
 				return err
 			}
@@ -160,12 +184,107 @@ rpc.laddr (default tcp://127.0.0.1:26657), p2p on p2p.laddr.`,
 				logger.Info("stopping on signal", "signal", s.String())
 			case <-n.Quit():
 				logger.Error("node stopped by itself")
+			case reason := <-watch.Halted():
+				// CometBFT stops consensus after a failure it cannot
+				// recover from but leaves RPC and p2p running: a validator
+				// that looks alive and never signs. Stop the whole node.
+				msg := fmt.Sprintf("consensus stopped: %s. The node is shutting down. Nothing past the last committed block was saved; "+
+					"if the data directory is full or read-only, free space or restore write access, then start the node again: it resumes from its last saved block", reason)
+				logger.Error(msg)
+				_ = n.Shutdown()
+				return errors.New(msg)
 			}
 			return n.Shutdown()
 		},
 	}
 	cmd.Flags().String("log-level", "info", "log level: debug, info or error")
 	return cmd
+}
+
+// crashAtEnv makes `tallyd start` kill itself at a step of committing a
+// block, so that fault tests can check a node restarts from there without
+// repair. Value: <point>[@<height>], a point of crashPoints.
+const crashAtEnv = "TALLY_CRASH_AT"
+
+// crashPoints are the points TALLY_CRASH_AT accepts, in block order:
+//
+//	finalized  FinalizeBlock has run, Commit has not (app.StepFinalized);
+//	           CometBFT has not yet saved the block's results.
+//	mid-save   inside Commit, while the new tree version is being written:
+//	           IAVL has cut it into chunks (the threshold is 1 byte while
+//	           armed, so every save is cut) and handed over all but the last,
+//	           none of which is on disk (store.ProbeMidSave, store/save.go).
+//	committed  the version is saved and Commit is about to return
+//	           (app.StepCommitted); CometBFT has not recorded the commit.
+var crashPoints = []string{"finalized", "mid-save", "committed"}
+
+// crashPlan is a parsed TALLY_CRASH_AT: kill the process at point in the
+// first block at or above height (0: the first block processed after
+// start, including blocks the handshake replays).
+type crashPlan struct {
+	point  string
+	height int64
+	saved  atomic.Int64 // the last saved height, as the store reports it
+	out    io.Writer    // os.Stderr
+	exit   func(code int)
+}
+
+func parseCrashAt(v string) (*crashPlan, error) {
+	if v == "" {
+		return nil, nil
+	}
+	point, at, hasHeight := strings.Cut(v, "@")
+	if !slices.Contains(crashPoints, point) {
+		return nil, fmt.Errorf("%s=%q: unknown crash point %q; want one of %s, optionally followed by @HEIGHT",
+			crashAtEnv, v, point, strings.Join(crashPoints, ", "))
+	}
+	c := &crashPlan{point: point, out: os.Stderr, exit: os.Exit}
+	if hasHeight {
+		h, err := strconv.ParseInt(at, 10, 64)
+		if err != nil || h < 1 {
+			return nil, fmt.Errorf("%s=%q: height %q must be a block height, a whole number from 1", crashAtEnv, v, at)
+		}
+		c.height = h
+	}
+	return c, nil
+}
+
+// arm sets the app's and the store's hooks to reach the plan's point. The
+// store reports the height it loaded and each height it saved, which
+// gives the app's steps their heights.
+func (c *crashPlan) arm(opts *app.Options) func(*store.Options) {
+	opts.OnStep = func(s app.Step) {
+		switch {
+		case s == app.StepFinalized && c.point == "finalized":
+			c.reached(c.saved.Load() + 1)
+		case s == app.StepCommitted && c.point == "committed":
+			c.reached(c.saved.Load())
+		}
+	}
+	return func(o *store.Options) {
+		if c.point == "mid-save" {
+			o.FlushThreshold = 1
+		}
+		o.Probe = func(at store.ProbePoint, version int64) {
+			switch at {
+			case store.ProbeOpened, store.ProbeSaved:
+				c.saved.Store(version)
+			case store.ProbeMidSave:
+				if c.point == "mid-save" {
+					c.reached(version)
+				}
+			}
+		}
+	}
+}
+
+// reached kills the process if height is the plan's: at once, with no
+// deferred cleanup and nothing flushed, as a power cut would.
+func (c *crashPlan) reached(height int64) {
+	if height >= c.height {
+		fmt.Fprintf(c.out, "*** tally crash point %s at height %d ***\n", c.point, height)
+		c.exit(3)
+	}
 }
 
 func newLogger(level string) (log.Logger, error) {

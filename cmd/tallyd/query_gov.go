@@ -1,19 +1,25 @@
 package main
 
 import (
+	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
+	"github.com/tallyledger/tally/x/gov"
 )
 
 func queryGovCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "gov", Short: "Proposals, votes, mandates, parameters, validators and upgrades"}
+	cmd := &cobra.Command{Use: "gov", Short: "Proposals, votes, mandates, parameters, validators, upgrades and validator misbehaviour"}
 	record := func(use, short, path string, args cobra.PositionalArgs, into func() proto.Message) *cobra.Command {
 		return &cobra.Command{Use: use, Short: short, Args: args, RunE: func(cmd *cobra.Command, a []string) error {
 			var data []byte
@@ -89,6 +95,7 @@ func queryGovCmd() *cobra.Command {
 		record("params", "Show governance's own parameters", app.PathGovParams, cobra.NoArgs, func() proto.Message { return &govv1.Params{} }),
 		record("upgrade", "Show the scheduled upgrade, if any", app.PathGovUpgrade, cobra.NoArgs, func() proto.Message { return &govv1.UpgradePlan{} }),
 		registry,
+		queryMisbehaviourCmd(),
 	} {
 		addQueryFlags(c)
 		cmd.AddCommand(c)
@@ -103,4 +110,129 @@ func protoView(m proto.Message) any {
 		return map[string]any{"error": err.Error()}
 	}
 	return json.RawMessage(bz)
+}
+
+func queryMisbehaviourCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "misbehaviour [SEQ]",
+		Short: "Show validator misbehaviour (double signing) the chain recorded, and what it did about it",
+		Long: `When CometBFT commits evidence that a validator signed two conflicting votes
+(for example two nodes were started with the same priv_validator_key.json),
+the chain records it and, as gov.misbehaviour_action says, opens a proposal
+to remove the validator (propose) or removes it at once (remove).
+
+With SEQ, shows that record; --prove checks its Merkle proof, --verify checks
+it with a light client. Without SEQ, lists every record in sequence order
+(--validator: only one validator's, by its consensus address in hex, as
+CometBFT logs it); a listing holds at most 1000 records, continue with
+--after NEXT_KEY. action is none, proposed or removed; reason says why it is
+not what the mode asks for; proposal_id is the removal proposal to vote on
+with 'tallyd tx gov vote'.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return queryOneMisbehaviour(cmd, args[0])
+			}
+			return queryMisbehaviours(cmd)
+		},
+	}
+	c.Flags().String("validator", "", "list only the records of this consensus address (40 hex digits)")
+	c.Flags().String("after", "", "continue a listing after this next_key (hex)")
+	return c
+}
+
+func queryOneMisbehaviour(cmd *cobra.Command, arg string) error {
+	seq, err := parseDecimalID(arg)
+	if err != nil {
+		return fmt.Errorf("SEQ: %w; list the records with 'tallyd query gov misbehaviour'", err)
+	}
+	data := []byte(arg)
+	if v, _ := cmd.Flags().GetBool("verify"); !v {
+		return queryRecord(cmd, app.PathGovMisbehaviour, data, &govv1.Misbehaviour{}, misbehaviourView)
+	}
+	node, _ := cmd.Flags().GetString("node")
+	return runVerified(cmd, node, func(ctx context.Context, lc *client.LightClient, height int64) (any, *client.Verified, error) {
+		m := &govv1.Misbehaviour{}
+		ans, err := lc.GetProto(ctx, app.PathGovMisbehaviour, data, gov.MisbehaviourKey(seq), height, m)
+		if err != nil {
+			return nil, verifiedOf(ans), err
+		}
+		return misbehaviourView(m), &ans.Verified, nil
+	})
+}
+
+func queryMisbehaviours(cmd *cobra.Command) error {
+	if v, _ := cmd.Flags().GetBool("verify"); v {
+		return fmt.Errorf("--verify checks one record: give its SEQ, or list with --prove to check every record's proof")
+	}
+	path, arg := app.PathGovMisbehaviours, ""
+	if v, _ := cmd.Flags().GetString("validator"); v != "" {
+		addr, err := hex.DecodeString(v)
+		if err != nil || len(addr) != gov.ConsensusAddressSize {
+			return fmt.Errorf("--validator must be a consensus address of %d hex digits (got %q)", 2*gov.ConsensusAddressSize, v)
+		}
+		path, arg = app.PathGovValidatorMisbehaviours, v
+	}
+	data, err := pageData(cmd, arg)
+	if err != nil {
+		return err
+	}
+	l, height, root, err := queryProvedList(cmd, path, data)
+	if err != nil {
+		return err
+	}
+	check := entryCheck(root)
+	items := []any{}
+	for _, e := range l.Entries {
+		if check != nil {
+			if err := check(e); err != nil {
+				return fmt.Errorf("entry %x: %w", e.Key, err)
+			}
+		}
+		m := &govv1.Misbehaviour{}
+		if err := proto.Unmarshal(e.Value, m); err != nil {
+			return fmt.Errorf("entry %x: %w", e.Key, err)
+		}
+		items = append(items, misbehaviourView(m))
+	}
+	out := map[string]any{"height": height, "items": items, "complete": len(l.NextKey) == 0}
+	if len(l.NextKey) > 0 {
+		out["next_key"] = hex.EncodeToString(l.NextKey)
+	}
+	if root != nil {
+		out["verified_against"] = listProofJSON(height, root, "each record proven")
+	}
+	return printJSON(out)
+}
+
+// misbehaviourView shows a record with addresses and keys in hex, as
+// CometBFT's logs and priv_validator_key.json show them.
+func misbehaviourView(pm proto.Message) any {
+	m, ok := pm.(*govv1.Misbehaviour)
+	if !ok {
+		return protoView(pm)
+	}
+	upperHex := func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
+	out := map[string]any{
+		"seq":                m.Seq,
+		"type":               gov.MisbehaviourTypeName(m.Type),
+		"validator_address":  upperHex(m.ValidatorAddress),
+		"pub_key":            upperHex(m.PubKey),
+		"agency_id":          m.AgencyId,
+		"validator_power":    m.ValidatorPower,
+		"total_voting_power": m.TotalVotingPower,
+		"evidence_height":    m.EvidenceHeight,
+		"evidence_time":      time.Unix(m.EvidenceTimeUnix, 0).UTC().Format(time.RFC3339),
+		"height":             m.Height,
+		"time":               time.Unix(m.TimeUnix, 0).UTC().Format(time.RFC3339),
+		"mode":               m.Mode,
+		"action":             gov.MisbehaviourActionName(m.Action),
+	}
+	if m.ProposalId != 0 {
+		out["proposal_id"] = m.ProposalId
+	}
+	if m.Reason != "" {
+		out["reason"] = m.Reason
+	}
+	return out
 }

@@ -26,6 +26,16 @@ type Cluster struct {
 	// expectedExits are nodes whose last exit the scenario caused on
 	// purpose (a crash point), so it is not reported as a failure.
 	expectedExits map[string]bool
+	// tolerated are byte ranges of a node's log in which the scenario
+	// broke the node on purpose (a full disk): CometBFT's consensus
+	// failure there is the expected reaction, not a finding.
+	tolerated map[string][][2]int64
+}
+
+// TolerateConsensusFailure accepts CometBFT's consensus failure in bytes
+// [from, to) of node name's log.
+func (c *Cluster) TolerateConsensusFailure(name string, from, to int64) {
+	c.tolerated[name] = append(c.tolerated[name], [2]int64{from, to})
 }
 
 // ClusterOptions shape a scenario's network.
@@ -69,7 +79,7 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 			t.Fatal(err)
 		}
 	}
-	c := &Cluster{t: t, Dir: filepath.Join(dir, "net"), M: m, Net: testnet.NewNetwork(m, tallyd), expectedExits: map[string]bool{}}
+	c := &Cluster{t: t, Dir: filepath.Join(dir, "net"), M: m, Net: testnet.NewNetwork(m, tallyd), expectedExits: map[string]bool{}, tolerated: map[string][][2]int64{}}
 	for i, n := range m.Nodes {
 		if o.Prefix != nil {
 			c.Net.SetCommand(n.Name, o.Prefix(i), nil)
@@ -201,10 +211,15 @@ func (c *Cluster) Panics() []string {
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		line := 0
+		line, off := 0, int64(0)
 		for sc.Scan() {
 			line++
 			s := sc.Text()
+			at := off
+			off += int64(len(s)) + 1
+			if strings.Contains(s, "CONSENSUS FAILURE") && c.isTolerated(n.Name, at) {
+				continue
+			}
 			if strings.HasPrefix(s, "panic:") || strings.HasPrefix(s, "fatal error:") || strings.Contains(s, "CONSENSUS FAILURE") {
 				out = append(out, fmt.Sprintf("%s log line %d: %s", n.Name, line, s))
 			}
@@ -215,6 +230,15 @@ func (c *Cluster) Panics() []string {
 		}
 	}
 	return out
+}
+
+func (c *Cluster) isTolerated(name string, at int64) bool {
+	for _, w := range c.tolerated[name] {
+		if at >= w[0] && at < w[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // DumpEvidence prints every node's height and app hash and the last lines

@@ -33,4 +33,5 @@ var (
 	ErrInvalidUpgrade        = module.Register(Codespace, 24, "invalid upgrade plan")
 	ErrInvalidGenesis        = module.Register(Codespace, 25, "invalid gov genesis")
 	ErrLastAgency            = module.Register(Codespace, 26, "no active agency would be left")
+	ErrUnknownMisbehaviour   = module.Register(Codespace, 27, "unknown misbehaviour record")
 )

@@ -315,7 +315,7 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 				break
 			}
 			cache.Write()
-			updates = mergeUpdates(updates, ups)
+			updates = MergeUpdates(updates, ups)
 			p.Status = govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED
 			ctx.Emit(EventExecuted, idAttr, module.Indexed("type", ContentType(p.Content)))
 			for _, e := range events {
@@ -334,7 +334,9 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 			return nil, err
 		}
 		kv.Delete(openKey(id))
-		setU64(kv, openCountKey(p.ProposerAgency), getU64(kv, openCountKey(p.ProposerAgency))-1)
+		if p.ProposerAgency != SystemMisbehaviour { // the chain's own proposals are counted against no agency
+			setU64(kv, openCountKey(p.ProposerAgency), getU64(kv, openCountKey(p.ProposerAgency))-1)
+		}
 	}
 	return updates, nil
 }
@@ -396,9 +398,9 @@ func stricter(a, b string) (Fraction, error) {
 	return fa, nil
 }
 
-// mergeUpdates appends ups to list, keeping one entry per key (the last),
+// MergeUpdates appends ups to list, keeping one entry per key (the last),
 // because CometBFT refuses a list that names a key twice.
-func mergeUpdates(list, ups []ValidatorUpdate) []ValidatorUpdate {
+func MergeUpdates(list, ups []ValidatorUpdate) []ValidatorUpdate {
 	for _, u := range ups {
 		i := slices.IndexFunc(list, func(x ValidatorUpdate) bool { return bytes.Equal(x.PubKey, u.PubKey) })
 		if i >= 0 {

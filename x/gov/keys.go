@@ -19,6 +19,9 @@ import (
 //	gov/vc/<height 8 bytes>          → power changed at that height (8 bytes)
 //	gov/upgrade                      → UpgradePlan scheduled next
 //	gov/done/<upgrade name>          → height the upgrade was applied at
+//	gov/mseq                         → last misbehaviour sequence (8 bytes)
+//	gov/mb/<seq 8 bytes>             → Misbehaviour (append-only, kept forever)
+//	gov/mbv/<address 20 b>/<seq 8 b> → empty: index of one validator's misbehaviour
 var (
 	keyParams       = []byte("gov/params")
 	keySeq          = []byte("gov/seq")
@@ -31,6 +34,9 @@ var (
 	prefixChange    = []byte("gov/vc/")
 	keyUpgrade      = []byte("gov/upgrade")
 	prefixDone      = []byte("gov/done/")
+	keyMisbSeq      = []byte("gov/mseq")
+	prefixMisb      = []byte("gov/mb/")
+	prefixMisbByVal = []byte("gov/mbv/")
 )
 
 // ParamsKey is the state key of governance's own params.
@@ -76,3 +82,24 @@ func UpgradeKey() []byte { return keyUpgrade }
 
 // DoneKey is the state key recording that an upgrade was applied.
 func DoneKey(name string) []byte { return store.Key(prefixDone, []byte(name)) }
+
+// MisbehaviourKey is the state key of a misbehaviour record.
+func MisbehaviourKey(seq uint64) []byte { return store.Key(prefixMisb, store.Uint64(seq)) }
+
+// MisbehavioursPrefix covers every misbehaviour record, in sequence order.
+func MisbehavioursPrefix() []byte { return prefixMisb }
+
+// ValidatorMisbehavioursPrefix covers the index of one validator
+// address's misbehaviour; the key's last 8 bytes are the sequence.
+func ValidatorMisbehavioursPrefix(addr []byte) []byte {
+	return store.Key(prefixMisbByVal, addr, []byte("/"))
+}
+
+// MisbehaviourOfIndexKey maps a key under ValidatorMisbehavioursPrefix to
+// the record it indexes.
+func MisbehaviourOfIndexKey(indexKey []byte) []byte {
+	if len(indexKey) < 8 {
+		return nil
+	}
+	return store.Key(prefixMisb, indexKey[len(indexKey)-8:])
+}

@@ -12,7 +12,9 @@ import (
 	"github.com/tallyledger/tally/x/module"
 )
 
-// Event types the gov module emits.
+// Event types the gov module emits. A validator_changed event carries the
+// proposal that made the change; proposal_id 0 when a misbehaving validator
+// was removed directly (gov.misbehaviour_action remove).
 const (
 	EventSubmitted        = "gov.proposal_submitted"
 	EventVote             = "gov.vote"

@@ -245,7 +245,27 @@ func DefaultParams() *govv1.Params {
 		MaxOpenProposalsPerAgency: 10,
 		MinValidators:             4, // the fewest with which one fault can be tolerated
 		MaxPowerChange:            "1/3",
+		MisbehaviourAction:        MisbehaviourPropose,
 	}
+}
+
+// Values of gov.misbehaviour_action.
+const (
+	// MisbehaviourPropose opens a proposal to remove a misbehaving
+	// validator; the agencies decide.
+	MisbehaviourPropose = "propose"
+	// MisbehaviourRemove removes a misbehaving validator at the end of the
+	// block, within min_validators and max_power_change.
+	MisbehaviourRemove = "remove"
+)
+
+// misbehaviourMode is the misbehaviour action in force; an empty value,
+// written before the parameter existed, means propose.
+func misbehaviourMode(p *govv1.Params) string {
+	if p.MisbehaviourAction == "" {
+		return MisbehaviourPropose
+	}
+	return p.MisbehaviourAction
 }
 
 // maxVotingPeriod bounds how long a proposal can stay open.
@@ -290,6 +310,11 @@ func ValidateParams(m proto.Message) error {
 	if c.Num == 0 || (Fraction{1, 3}).Less(c) {
 		return fmt.Errorf("max_power_change %s must be above 0 and at most 1/3, or the old set could not guarantee safety", c)
 	}
+	switch p.MisbehaviourAction {
+	case "", MisbehaviourPropose, MisbehaviourRemove:
+	default:
+		return fmt.Errorf("misbehaviour_action %q must be %q (open a removal proposal) or %q (remove at once)", p.MisbehaviourAction, MisbehaviourPropose, MisbehaviourRemove)
+	}
 	return nil
 }
 
@@ -306,6 +331,7 @@ func OwnParams() []Param {
 		p("max_open_proposals_per_agency", "open proposals one agency may have at once"),
 		p("min_validators", "fewest validators the set may be left with"),
 		p("max_power_change", "largest fraction of total power changed in two consecutive blocks"),
+		p("misbehaviour_action", "what double signing by a validator leads to: propose (a removal proposal) or remove (at once, within min_validators and max_power_change)"),
 	}
 }
 

@@ -152,13 +152,19 @@ func (o *openDBs) closeAll() {
 }
 
 // NewNode opens the state in home and builds (but does not start) a
-// CometBFT node running the app in-process.
-func NewNode(home string, logger log.Logger, opts app.Options) (*Node, error) {
+// CometBFT node running the app in-process. Each of storeOpts, if any,
+// adjusts the state's options from app.toml before it is opened (tallyd's
+// TALLY_CRASH_AT uses this).
+func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func(*store.Options)) (*Node, error) {
 	comet, appCfg, err := LoadConfigs(home)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(appCfg.StoreOptions(StateDir(home)))
+	so := appCfg.StoreOptions(StateDir(home))
+	for _, f := range storeOpts {
+		f(&so)
+	}
+	st, err := store.Open(so)
 	if err != nil {
 		return nil, fmt.Errorf("opening state in %s: %w", StateDir(home), err)
 	}

@@ -199,6 +199,116 @@ func (Mandate) EnumDescriptor() ([]byte, []int) {
 	return file_tally_gov_v1_gov_proto_rawDescGZIP(), []int{2}
 }
 
+// MisbehaviourType is the kind of evidence CometBFT committed.
+type MisbehaviourType int32
+
+const (
+	// Evidence of a kind this software does not know; recorded, not acted on.
+	MisbehaviourType_MISBEHAVIOUR_TYPE_UNKNOWN MisbehaviourType = 0
+	// The validator signed two different votes at one height and round.
+	MisbehaviourType_MISBEHAVIOUR_TYPE_DUPLICATE_VOTE MisbehaviourType = 1
+	// The validator signed a conflicting header shown to a light client.
+	MisbehaviourType_MISBEHAVIOUR_TYPE_LIGHT_CLIENT_ATTACK MisbehaviourType = 2
+)
+
+// Enum value maps for MisbehaviourType.
+var (
+	MisbehaviourType_name = map[int32]string{
+		0: "MISBEHAVIOUR_TYPE_UNKNOWN",
+		1: "MISBEHAVIOUR_TYPE_DUPLICATE_VOTE",
+		2: "MISBEHAVIOUR_TYPE_LIGHT_CLIENT_ATTACK",
+	}
+	MisbehaviourType_value = map[string]int32{
+		"MISBEHAVIOUR_TYPE_UNKNOWN":             0,
+		"MISBEHAVIOUR_TYPE_DUPLICATE_VOTE":      1,
+		"MISBEHAVIOUR_TYPE_LIGHT_CLIENT_ATTACK": 2,
+	}
+)
+
+func (x MisbehaviourType) Enum() *MisbehaviourType {
+	p := new(MisbehaviourType)
+	*p = x
+	return p
+}
+
+func (x MisbehaviourType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MisbehaviourType) Descriptor() protoreflect.EnumDescriptor {
+	return file_tally_gov_v1_gov_proto_enumTypes[3].Descriptor()
+}
+
+func (MisbehaviourType) Type() protoreflect.EnumType {
+	return &file_tally_gov_v1_gov_proto_enumTypes[3]
+}
+
+func (x MisbehaviourType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MisbehaviourType.Descriptor instead.
+func (MisbehaviourType) EnumDescriptor() ([]byte, []int) {
+	return file_tally_gov_v1_gov_proto_rawDescGZIP(), []int{3}
+}
+
+// MisbehaviourAction is what the chain did about one piece of evidence.
+type MisbehaviourAction int32
+
+const (
+	MisbehaviourAction_MISBEHAVIOUR_ACTION_UNSPECIFIED MisbehaviourAction = 0
+	// Recorded only; reason says why (the validator is no longer in the
+	// set, or a proposal to remove it is already open).
+	MisbehaviourAction_MISBEHAVIOUR_ACTION_NONE MisbehaviourAction = 1
+	// A proposal to remove the validator was opened (proposal_id).
+	MisbehaviourAction_MISBEHAVIOUR_ACTION_PROPOSED MisbehaviourAction = 2
+	// The validator was removed at the end of the block.
+	MisbehaviourAction_MISBEHAVIOUR_ACTION_REMOVED MisbehaviourAction = 3
+)
+
+// Enum value maps for MisbehaviourAction.
+var (
+	MisbehaviourAction_name = map[int32]string{
+		0: "MISBEHAVIOUR_ACTION_UNSPECIFIED",
+		1: "MISBEHAVIOUR_ACTION_NONE",
+		2: "MISBEHAVIOUR_ACTION_PROPOSED",
+		3: "MISBEHAVIOUR_ACTION_REMOVED",
+	}
+	MisbehaviourAction_value = map[string]int32{
+		"MISBEHAVIOUR_ACTION_UNSPECIFIED": 0,
+		"MISBEHAVIOUR_ACTION_NONE":        1,
+		"MISBEHAVIOUR_ACTION_PROPOSED":    2,
+		"MISBEHAVIOUR_ACTION_REMOVED":     3,
+	}
+)
+
+func (x MisbehaviourAction) Enum() *MisbehaviourAction {
+	p := new(MisbehaviourAction)
+	*p = x
+	return p
+}
+
+func (x MisbehaviourAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MisbehaviourAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_tally_gov_v1_gov_proto_enumTypes[4].Descriptor()
+}
+
+func (MisbehaviourAction) Type() protoreflect.EnumType {
+	return &file_tally_gov_v1_gov_proto_enumTypes[4]
+}
+
+func (x MisbehaviourAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MisbehaviourAction.Descriptor instead.
+func (MisbehaviourAction) EnumDescriptor() ([]byte, []int) {
+	return file_tally_gov_v1_gov_proto_rawDescGZIP(), []int{4}
+}
+
 // Params are governance's own rules, one record in state (gov/params).
 // Fractions are written "numerator/denominator" ("2/3").
 type Params struct {
@@ -221,8 +331,16 @@ type Params struct {
 	// one block plus the block before it must stay below this fraction of
 	// the total power, so the old set can still guarantee safety.
 	MaxPowerChange string `protobuf:"bytes,6,opt,name=max_power_change,json=maxPowerChange,proto3" json:"max_power_change,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// misbehaviour_action is what the chain does when CometBFT commits
+	// evidence that a validator in the set misbehaved (signed two blocks at
+	// one height): "propose" opens a proposal to remove it, which the
+	// agencies vote on; "remove" removes it at the end of the block, within
+	// min_validators and max_power_change, and opens a proposal instead
+	// when those rules refuse. Empty (chains started before this parameter
+	// existed) means "propose".
+	MisbehaviourAction string `protobuf:"bytes,7,opt,name=misbehaviour_action,json=misbehaviourAction,proto3" json:"misbehaviour_action,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Params) Reset() {
@@ -293,6 +411,13 @@ func (x *Params) GetMinValidators() uint32 {
 func (x *Params) GetMaxPowerChange() string {
 	if x != nil {
 		return x.MaxPowerChange
+	}
+	return ""
+}
+
+func (x *Params) GetMisbehaviourAction() string {
+	if x != nil {
+		return x.MisbehaviourAction
 	}
 	return ""
 }
@@ -1706,6 +1831,181 @@ func (x *ParamList) GetParams() []*ParamValue {
 	return nil
 }
 
+// Misbehaviour is one piece of validator misbehaviour CometBFT committed
+// in a block, with what the chain did about it. Append-only: kept forever
+// under gov/mb/<seq>, indexed by validator address.
+type Misbehaviour struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// seq numbers the records from 1 in the order they were committed.
+	Seq  uint64           `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Type MisbehaviourType `protobuf:"varint,2,opt,name=type,proto3,enum=tally.gov.v1.MisbehaviourType" json:"type,omitempty"`
+	// validator_address is the 20-byte consensus address CometBFT reported.
+	ValidatorAddress []byte `protobuf:"bytes,3,opt,name=validator_address,json=validatorAddress,proto3" json:"validator_address,omitempty"`
+	// pub_key and agency_id are the validator's consensus key and operating
+	// agency, empty when the address is not (or no longer) in the set and
+	// no earlier record knew them.
+	PubKey   []byte `protobuf:"bytes,4,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
+	AgencyId string `protobuf:"bytes,5,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	// validator_power and total_voting_power are as CometBFT reported them
+	// for the evidence height.
+	ValidatorPower   int64 `protobuf:"varint,6,opt,name=validator_power,json=validatorPower,proto3" json:"validator_power,omitempty"`
+	TotalVotingPower int64 `protobuf:"varint,7,opt,name=total_voting_power,json=totalVotingPower,proto3" json:"total_voting_power,omitempty"`
+	// evidence_height and evidence_time_unix are when the misbehaviour
+	// happened.
+	EvidenceHeight   int64 `protobuf:"varint,8,opt,name=evidence_height,json=evidenceHeight,proto3" json:"evidence_height,omitempty"`
+	EvidenceTimeUnix int64 `protobuf:"varint,9,opt,name=evidence_time_unix,json=evidenceTimeUnix,proto3" json:"evidence_time_unix,omitempty"`
+	// height and time_unix are the block whose evidence carried it.
+	Height   int64 `protobuf:"varint,10,opt,name=height,proto3" json:"height,omitempty"`
+	TimeUnix int64 `protobuf:"varint,11,opt,name=time_unix,json=timeUnix,proto3" json:"time_unix,omitempty"`
+	// mode is gov.misbehaviour_action when the record was made.
+	Mode   string             `protobuf:"bytes,12,opt,name=mode,proto3" json:"mode,omitempty"`
+	Action MisbehaviourAction `protobuf:"varint,13,opt,name=action,proto3,enum=tally.gov.v1.MisbehaviourAction" json:"action,omitempty"`
+	// proposal_id is the removal proposal opened, or the one already open
+	// that made this record open nothing new; 0 when none.
+	ProposalId uint64 `protobuf:"varint,14,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
+	// reason says why the action is not the one mode asks for: why the
+	// removal was refused (and a proposal opened instead), or why nothing
+	// was done.
+	Reason        string `protobuf:"bytes,15,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Misbehaviour) Reset() {
+	*x = Misbehaviour{}
+	mi := &file_tally_gov_v1_gov_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Misbehaviour) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Misbehaviour) ProtoMessage() {}
+
+func (x *Misbehaviour) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_gov_v1_gov_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Misbehaviour.ProtoReflect.Descriptor instead.
+func (*Misbehaviour) Descriptor() ([]byte, []int) {
+	return file_tally_gov_v1_gov_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Misbehaviour) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Misbehaviour) GetType() MisbehaviourType {
+	if x != nil {
+		return x.Type
+	}
+	return MisbehaviourType_MISBEHAVIOUR_TYPE_UNKNOWN
+}
+
+func (x *Misbehaviour) GetValidatorAddress() []byte {
+	if x != nil {
+		return x.ValidatorAddress
+	}
+	return nil
+}
+
+func (x *Misbehaviour) GetPubKey() []byte {
+	if x != nil {
+		return x.PubKey
+	}
+	return nil
+}
+
+func (x *Misbehaviour) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *Misbehaviour) GetValidatorPower() int64 {
+	if x != nil {
+		return x.ValidatorPower
+	}
+	return 0
+}
+
+func (x *Misbehaviour) GetTotalVotingPower() int64 {
+	if x != nil {
+		return x.TotalVotingPower
+	}
+	return 0
+}
+
+func (x *Misbehaviour) GetEvidenceHeight() int64 {
+	if x != nil {
+		return x.EvidenceHeight
+	}
+	return 0
+}
+
+func (x *Misbehaviour) GetEvidenceTimeUnix() int64 {
+	if x != nil {
+		return x.EvidenceTimeUnix
+	}
+	return 0
+}
+
+func (x *Misbehaviour) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Misbehaviour) GetTimeUnix() int64 {
+	if x != nil {
+		return x.TimeUnix
+	}
+	return 0
+}
+
+func (x *Misbehaviour) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *Misbehaviour) GetAction() MisbehaviourAction {
+	if x != nil {
+		return x.Action
+	}
+	return MisbehaviourAction_MISBEHAVIOUR_ACTION_UNSPECIFIED
+}
+
+func (x *Misbehaviour) GetProposalId() uint64 {
+	if x != nil {
+		return x.ProposalId
+	}
+	return 0
+}
+
+func (x *Misbehaviour) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ValidatorOperator says which agency operates a genesis validator.
 type ValidatorOperator struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1717,7 +2017,7 @@ type ValidatorOperator struct {
 
 func (x *ValidatorOperator) Reset() {
 	*x = ValidatorOperator{}
-	mi := &file_tally_gov_v1_gov_proto_msgTypes[19]
+	mi := &file_tally_gov_v1_gov_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +2029,7 @@ func (x *ValidatorOperator) String() string {
 func (*ValidatorOperator) ProtoMessage() {}
 
 func (x *ValidatorOperator) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_gov_v1_gov_proto_msgTypes[19]
+	mi := &file_tally_gov_v1_gov_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +2042,7 @@ func (x *ValidatorOperator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidatorOperator.ProtoReflect.Descriptor instead.
 func (*ValidatorOperator) Descriptor() ([]byte, []int) {
-	return file_tally_gov_v1_gov_proto_rawDescGZIP(), []int{19}
+	return file_tally_gov_v1_gov_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ValidatorOperator) GetPubKey() []byte {
@@ -1773,7 +2073,7 @@ type Genesis struct {
 
 func (x *Genesis) Reset() {
 	*x = Genesis{}
-	mi := &file_tally_gov_v1_gov_proto_msgTypes[20]
+	mi := &file_tally_gov_v1_gov_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1785,7 +2085,7 @@ func (x *Genesis) String() string {
 func (*Genesis) ProtoMessage() {}
 
 func (x *Genesis) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_gov_v1_gov_proto_msgTypes[20]
+	mi := &file_tally_gov_v1_gov_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1798,7 +2098,7 @@ func (x *Genesis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Genesis.ProtoReflect.Descriptor instead.
 func (*Genesis) Descriptor() ([]byte, []int) {
-	return file_tally_gov_v1_gov_proto_rawDescGZIP(), []int{20}
+	return file_tally_gov_v1_gov_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Genesis) GetParams() *Params {
@@ -1826,14 +2126,15 @@ var File_tally_gov_v1_gov_proto protoreflect.FileDescriptor
 
 const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/gov/v1/gov.proto\x12\ftally.gov.v1\x1a\x1ctally/agency/v1/agency.proto\"\x8e\x02\n" +
+	"\x16tally/gov/v1/gov.proto\x12\ftally.gov.v1\x1a\x1ctally/agency/v1/agency.proto\"\xbf\x02\n" +
 	"\x06Params\x122\n" +
 	"\x15voting_period_seconds\x18\x01 \x01(\x03R\x13votingPeriodSeconds\x12%\n" +
 	"\x0epass_threshold\x18\x02 \x01(\tR\rpassThreshold\x12\x16\n" +
 	"\x06quorum\x18\x03 \x01(\tR\x06quorum\x12@\n" +
 	"\x1dmax_open_proposals_per_agency\x18\x04 \x01(\rR\x19maxOpenProposalsPerAgency\x12%\n" +
 	"\x0emin_validators\x18\x05 \x01(\rR\rminValidators\x12(\n" +
-	"\x10max_power_change\x18\x06 \x01(\tR\x0emaxPowerChange\"}\n" +
+	"\x10max_power_change\x18\x06 \x01(\tR\x0emaxPowerChange\x12/\n" +
+	"\x13misbehaviour_action\x18\a \x01(\tR\x12misbehaviourAction\"}\n" +
 	"\fAddValidator\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x14\n" +
 	"\x05power\x18\x02 \x01(\x03R\x05power\x12\x1b\n" +
@@ -1942,7 +2243,25 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\"=\n" +
 	"\tParamList\x120\n" +
-	"\x06params\x18\x01 \x03(\v2\x18.tally.gov.v1.ParamValueR\x06params\"I\n" +
+	"\x06params\x18\x01 \x03(\v2\x18.tally.gov.v1.ParamValueR\x06params\"\xa1\x04\n" +
+	"\fMisbehaviour\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x122\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x1e.tally.gov.v1.MisbehaviourTypeR\x04type\x12+\n" +
+	"\x11validator_address\x18\x03 \x01(\fR\x10validatorAddress\x12\x17\n" +
+	"\apub_key\x18\x04 \x01(\fR\x06pubKey\x12\x1b\n" +
+	"\tagency_id\x18\x05 \x01(\tR\bagencyId\x12'\n" +
+	"\x0fvalidator_power\x18\x06 \x01(\x03R\x0evalidatorPower\x12,\n" +
+	"\x12total_voting_power\x18\a \x01(\x03R\x10totalVotingPower\x12'\n" +
+	"\x0fevidence_height\x18\b \x01(\x03R\x0eevidenceHeight\x12,\n" +
+	"\x12evidence_time_unix\x18\t \x01(\x03R\x10evidenceTimeUnix\x12\x16\n" +
+	"\x06height\x18\n" +
+	" \x01(\x03R\x06height\x12\x1b\n" +
+	"\ttime_unix\x18\v \x01(\x03R\btimeUnix\x12\x12\n" +
+	"\x04mode\x18\f \x01(\tR\x04mode\x128\n" +
+	"\x06action\x18\r \x01(\x0e2 .tally.gov.v1.MisbehaviourActionR\x06action\x12\x1f\n" +
+	"\vproposal_id\x18\x0e \x01(\x04R\n" +
+	"proposalId\x12\x16\n" +
+	"\x06reason\x18\x0f \x01(\tR\x06reason\"I\n" +
 	"\x11ValidatorOperator\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\"\xae\x01\n" +
@@ -1969,7 +2288,16 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x11MANDATE_REGULATOR\x10\x03\x12\x1b\n" +
 	"\x17MANDATE_SETTLEMENT_BANK\x10\x04\x12\x1a\n" +
 	"\x16MANDATE_BENEFITS_PAYER\x10\x05\x12\x16\n" +
-	"\x12MANDATE_STATISTICS\x10\x06B7Z5github.com/tallyledger/tally/proto/tally/gov/v1;govv1b\x06proto3"
+	"\x12MANDATE_STATISTICS\x10\x06*\x82\x01\n" +
+	"\x10MisbehaviourType\x12\x1d\n" +
+	"\x19MISBEHAVIOUR_TYPE_UNKNOWN\x10\x00\x12$\n" +
+	" MISBEHAVIOUR_TYPE_DUPLICATE_VOTE\x10\x01\x12)\n" +
+	"%MISBEHAVIOUR_TYPE_LIGHT_CLIENT_ATTACK\x10\x02*\x9a\x01\n" +
+	"\x12MisbehaviourAction\x12#\n" +
+	"\x1fMISBEHAVIOUR_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18MISBEHAVIOUR_ACTION_NONE\x10\x01\x12 \n" +
+	"\x1cMISBEHAVIOUR_ACTION_PROPOSED\x10\x02\x12\x1f\n" +
+	"\x1bMISBEHAVIOUR_ACTION_REMOVED\x10\x03B7Z5github.com/tallyledger/tally/proto/tally/gov/v1;govv1b\x06proto3"
 
 var (
 	file_tally_gov_v1_gov_proto_rawDescOnce sync.Once
@@ -1983,64 +2311,69 @@ func file_tally_gov_v1_gov_proto_rawDescGZIP() []byte {
 	return file_tally_gov_v1_gov_proto_rawDescData
 }
 
-var file_tally_gov_v1_gov_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tally_gov_v1_gov_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_tally_gov_v1_gov_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_tally_gov_v1_gov_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_tally_gov_v1_gov_proto_goTypes = []any{
 	(ProposalStatus)(0),        // 0: tally.gov.v1.ProposalStatus
 	(VoteOption)(0),            // 1: tally.gov.v1.VoteOption
 	(Mandate)(0),               // 2: tally.gov.v1.Mandate
-	(*Params)(nil),             // 3: tally.gov.v1.Params
-	(*AddValidator)(nil),       // 4: tally.gov.v1.AddValidator
-	(*SetValidatorPower)(nil),  // 5: tally.gov.v1.SetValidatorPower
-	(*RemoveValidator)(nil),    // 6: tally.gov.v1.RemoveValidator
-	(*RotateValidatorKey)(nil), // 7: tally.gov.v1.RotateValidatorKey
-	(*AdmitAgency)(nil),        // 8: tally.gov.v1.AdmitAgency
-	(*SetAgencyStatus)(nil),    // 9: tally.gov.v1.SetAgencyStatus
-	(*GrantMandate)(nil),       // 10: tally.gov.v1.GrantMandate
-	(*WithdrawMandate)(nil),    // 11: tally.gov.v1.WithdrawMandate
-	(*ChangeParam)(nil),        // 12: tally.gov.v1.ChangeParam
-	(*ScheduleUpgrade)(nil),    // 13: tally.gov.v1.ScheduleUpgrade
-	(*Content)(nil),            // 14: tally.gov.v1.Content
-	(*Proposal)(nil),           // 15: tally.gov.v1.Proposal
-	(*Vote)(nil),               // 16: tally.gov.v1.Vote
-	(*MandateGrant)(nil),       // 17: tally.gov.v1.MandateGrant
-	(*Validator)(nil),          // 18: tally.gov.v1.Validator
-	(*UpgradePlan)(nil),        // 19: tally.gov.v1.UpgradePlan
-	(*ParamValue)(nil),         // 20: tally.gov.v1.ParamValue
-	(*ParamList)(nil),          // 21: tally.gov.v1.ParamList
-	(*ValidatorOperator)(nil),  // 22: tally.gov.v1.ValidatorOperator
-	(*Genesis)(nil),            // 23: tally.gov.v1.Genesis
-	(v1.Kind)(0),               // 24: tally.agency.v1.Kind
-	(v1.Status)(0),             // 25: tally.agency.v1.Status
+	(MisbehaviourType)(0),      // 3: tally.gov.v1.MisbehaviourType
+	(MisbehaviourAction)(0),    // 4: tally.gov.v1.MisbehaviourAction
+	(*Params)(nil),             // 5: tally.gov.v1.Params
+	(*AddValidator)(nil),       // 6: tally.gov.v1.AddValidator
+	(*SetValidatorPower)(nil),  // 7: tally.gov.v1.SetValidatorPower
+	(*RemoveValidator)(nil),    // 8: tally.gov.v1.RemoveValidator
+	(*RotateValidatorKey)(nil), // 9: tally.gov.v1.RotateValidatorKey
+	(*AdmitAgency)(nil),        // 10: tally.gov.v1.AdmitAgency
+	(*SetAgencyStatus)(nil),    // 11: tally.gov.v1.SetAgencyStatus
+	(*GrantMandate)(nil),       // 12: tally.gov.v1.GrantMandate
+	(*WithdrawMandate)(nil),    // 13: tally.gov.v1.WithdrawMandate
+	(*ChangeParam)(nil),        // 14: tally.gov.v1.ChangeParam
+	(*ScheduleUpgrade)(nil),    // 15: tally.gov.v1.ScheduleUpgrade
+	(*Content)(nil),            // 16: tally.gov.v1.Content
+	(*Proposal)(nil),           // 17: tally.gov.v1.Proposal
+	(*Vote)(nil),               // 18: tally.gov.v1.Vote
+	(*MandateGrant)(nil),       // 19: tally.gov.v1.MandateGrant
+	(*Validator)(nil),          // 20: tally.gov.v1.Validator
+	(*UpgradePlan)(nil),        // 21: tally.gov.v1.UpgradePlan
+	(*ParamValue)(nil),         // 22: tally.gov.v1.ParamValue
+	(*ParamList)(nil),          // 23: tally.gov.v1.ParamList
+	(*Misbehaviour)(nil),       // 24: tally.gov.v1.Misbehaviour
+	(*ValidatorOperator)(nil),  // 25: tally.gov.v1.ValidatorOperator
+	(*Genesis)(nil),            // 26: tally.gov.v1.Genesis
+	(v1.Kind)(0),               // 27: tally.agency.v1.Kind
+	(v1.Status)(0),             // 28: tally.agency.v1.Status
 }
 var file_tally_gov_v1_gov_proto_depIdxs = []int32{
-	24, // 0: tally.gov.v1.AdmitAgency.kind:type_name -> tally.agency.v1.Kind
-	25, // 1: tally.gov.v1.SetAgencyStatus.status:type_name -> tally.agency.v1.Status
+	27, // 0: tally.gov.v1.AdmitAgency.kind:type_name -> tally.agency.v1.Kind
+	28, // 1: tally.gov.v1.SetAgencyStatus.status:type_name -> tally.agency.v1.Status
 	2,  // 2: tally.gov.v1.GrantMandate.mandate:type_name -> tally.gov.v1.Mandate
 	2,  // 3: tally.gov.v1.WithdrawMandate.mandate:type_name -> tally.gov.v1.Mandate
-	4,  // 4: tally.gov.v1.Content.add_validator:type_name -> tally.gov.v1.AddValidator
-	5,  // 5: tally.gov.v1.Content.set_validator_power:type_name -> tally.gov.v1.SetValidatorPower
-	6,  // 6: tally.gov.v1.Content.remove_validator:type_name -> tally.gov.v1.RemoveValidator
-	7,  // 7: tally.gov.v1.Content.rotate_validator_key:type_name -> tally.gov.v1.RotateValidatorKey
-	8,  // 8: tally.gov.v1.Content.admit_agency:type_name -> tally.gov.v1.AdmitAgency
-	9,  // 9: tally.gov.v1.Content.set_agency_status:type_name -> tally.gov.v1.SetAgencyStatus
-	10, // 10: tally.gov.v1.Content.grant_mandate:type_name -> tally.gov.v1.GrantMandate
-	11, // 11: tally.gov.v1.Content.withdraw_mandate:type_name -> tally.gov.v1.WithdrawMandate
-	12, // 12: tally.gov.v1.Content.change_param:type_name -> tally.gov.v1.ChangeParam
-	13, // 13: tally.gov.v1.Content.schedule_upgrade:type_name -> tally.gov.v1.ScheduleUpgrade
-	14, // 14: tally.gov.v1.Proposal.content:type_name -> tally.gov.v1.Content
+	6,  // 4: tally.gov.v1.Content.add_validator:type_name -> tally.gov.v1.AddValidator
+	7,  // 5: tally.gov.v1.Content.set_validator_power:type_name -> tally.gov.v1.SetValidatorPower
+	8,  // 6: tally.gov.v1.Content.remove_validator:type_name -> tally.gov.v1.RemoveValidator
+	9,  // 7: tally.gov.v1.Content.rotate_validator_key:type_name -> tally.gov.v1.RotateValidatorKey
+	10, // 8: tally.gov.v1.Content.admit_agency:type_name -> tally.gov.v1.AdmitAgency
+	11, // 9: tally.gov.v1.Content.set_agency_status:type_name -> tally.gov.v1.SetAgencyStatus
+	12, // 10: tally.gov.v1.Content.grant_mandate:type_name -> tally.gov.v1.GrantMandate
+	13, // 11: tally.gov.v1.Content.withdraw_mandate:type_name -> tally.gov.v1.WithdrawMandate
+	14, // 12: tally.gov.v1.Content.change_param:type_name -> tally.gov.v1.ChangeParam
+	15, // 13: tally.gov.v1.Content.schedule_upgrade:type_name -> tally.gov.v1.ScheduleUpgrade
+	16, // 14: tally.gov.v1.Proposal.content:type_name -> tally.gov.v1.Content
 	0,  // 15: tally.gov.v1.Proposal.status:type_name -> tally.gov.v1.ProposalStatus
 	1,  // 16: tally.gov.v1.Vote.option:type_name -> tally.gov.v1.VoteOption
 	2,  // 17: tally.gov.v1.MandateGrant.mandate:type_name -> tally.gov.v1.Mandate
-	20, // 18: tally.gov.v1.ParamList.params:type_name -> tally.gov.v1.ParamValue
-	3,  // 19: tally.gov.v1.Genesis.params:type_name -> tally.gov.v1.Params
-	22, // 20: tally.gov.v1.Genesis.operators:type_name -> tally.gov.v1.ValidatorOperator
-	17, // 21: tally.gov.v1.Genesis.mandates:type_name -> tally.gov.v1.MandateGrant
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	22, // 18: tally.gov.v1.ParamList.params:type_name -> tally.gov.v1.ParamValue
+	3,  // 19: tally.gov.v1.Misbehaviour.type:type_name -> tally.gov.v1.MisbehaviourType
+	4,  // 20: tally.gov.v1.Misbehaviour.action:type_name -> tally.gov.v1.MisbehaviourAction
+	5,  // 21: tally.gov.v1.Genesis.params:type_name -> tally.gov.v1.Params
+	25, // 22: tally.gov.v1.Genesis.operators:type_name -> tally.gov.v1.ValidatorOperator
+	19, // 23: tally.gov.v1.Genesis.mandates:type_name -> tally.gov.v1.MandateGrant
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_tally_gov_v1_gov_proto_init() }
@@ -2065,8 +2398,8 @@ func file_tally_gov_v1_gov_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_gov_v1_gov_proto_rawDesc), len(file_tally_gov_v1_gov_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   21,
+			NumEnums:      5,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
