@@ -1,0 +1,134 @@
+package faults
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestPartitions runs each validator in its own network namespace and
+// cuts the links between them: one validator isolated (the rest carry on;
+// it catches up when healed), a 2 | 2 split (no progress and no fork;
+// progress resumes on heal), and 200 ms of delay with 5% loss on every
+// link (progress continues, slower).
+func TestPartitions(t *testing.T) {
+	SkipIfUnavailable(t)
+	lab, err := NewNetLab("tf", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("removing the network namespaces: %v", err)
+		}
+	})
+	c := NewCluster(t, ClusterOptions{Hosts: lab.Hosts(), UnixRPC: true, Prefix: lab.Prefix})
+	s := NewScenario(t, "network partitions")
+	t.Logf("nodes at %v in namespaces; delay by %s", lab.Hosts(), lab.DelayMechanism())
+	w, err := NewWorkload(c, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	go w.Track(ctx)
+	all := []int{0, 1, 2, 3}
+	hold := 8 * time.Second
+	if long {
+		hold = 30 * time.Second
+	}
+
+	for round := 0; round < rounds(1, 3); round++ {
+		// One validator cut off.
+		time.Sleep(2 * time.Second)
+		victim := rand.IntN(4)
+		var rest []int
+		for _, i := range all {
+			if i != victim {
+				rest = append(rest, i)
+			}
+		}
+		if err := lab.Isolate(victim); err != nil {
+			t.Fatal(err)
+		}
+		before := c.MaxHeight(ctx)
+		s.Fault("isolated %s at height %d for %s", c.Names()[victim], before, hold)
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		d, err := c.WaitProgress(wctx, before+1, rest)
+		cancel()
+		if err != nil {
+			t.Fatalf("the three connected validators stopped: %v", err)
+		}
+		s.Resumed(d, "the other three committed two blocks without the isolated one")
+		time.Sleep(hold)
+		if h, top := c.Height(ctx, victim), c.MaxHeight(ctx); h >= top {
+			t.Errorf("the isolated validator is at %d, not behind the others at %d", h, top)
+		}
+		if err := lab.Heal(); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+		d, err = c.WaitCaughtUp(wctx, victim)
+		cancel()
+		if err != nil {
+			t.Fatalf("after healing: %v", err)
+		}
+		s.Resumed(d, c.Names()[victim]+" caught up after the partition healed")
+
+		// Two against two: no side has more than two thirds of the power.
+		time.Sleep(2 * time.Second)
+		if err := lab.Split([]int{0, 1}, []int{2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // a block already agreed may still land
+		stuck := c.MaxHeight(ctx)
+		s.Fault("split 2 | 2 at height %d for %s", stuck, hold)
+		time.Sleep(hold)
+		if h := c.MaxHeight(ctx); h > stuck+1 {
+			t.Errorf("a half of the network committed blocks %d..%d on its own", stuck+1, h)
+		}
+		if err := lab.Heal(); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+		d, err = c.WaitProgress(wctx, c.MaxHeight(ctx), all)
+		cancel()
+		if err != nil {
+			t.Fatalf("no progress after the split healed: %v", err)
+		}
+		s.Resumed(d, "the network committed a block after the 2 | 2 split healed")
+
+		// A slow, lossy network.
+		time.Sleep(2 * time.Second)
+		fast := blockRate(ctx, c, 5*time.Second)
+		if err := lab.Degrade(200*time.Millisecond, 0.05); err != nil {
+			t.Fatalf("degrading the links (%s): %v", lab.DelayMechanism(), err)
+		}
+		s.Fault("200 ms delay and 5%% loss on every link for %s", 2*hold)
+		slow := blockRate(ctx, c, 2*hold)
+		if err := lab.Restore(); err != nil {
+			t.Fatal(err)
+		}
+		s.Note("blocks per second: %.2f before, %.2f with 200 ms delay and 5%% loss", fast, slow)
+		if slow == 0 {
+			t.Errorf("no block was committed in %s with 200 ms delay and 5%% loss", 2*hold)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	stop()
+	<-done
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	w.Settle(sctx)
+	cancel()
+	s.Verify(context.Background(), c, w, nil)
+}
+
+// blockRate is blocks committed per second over d.
+func blockRate(ctx context.Context, c *Cluster, d time.Duration) float64 {
+	h0 := c.MaxHeight(ctx)
+	time.Sleep(d)
+	return float64(c.MaxHeight(ctx)-h0) / d.Seconds()
+}
