@@ -342,6 +342,7 @@ var fuzzQueryPaths = []string{
 	app.PathGovProposal, app.PathGovProposals, app.PathGovOpenProposals, app.PathGovVotes, app.PathGovMandates,
 	app.PathGovValidators, app.PathGovParams, app.PathGovParam, app.PathGovRegistry, app.PathGovUpgrade,
 	app.PathGovMisbehaviour, app.PathGovMisbehaviours, app.PathGovValidatorMisbehaviours,
+	app.PathInvariants,
 	app.PathProvenanceItem, app.PathProvenanceOffer, app.PathProvenanceAccreditation, app.PathProvenanceRecall,
 	app.PathProvenanceParams, app.PathProvenanceHistory, app.PathProvenanceAttestations, app.PathProvenanceLineage,
 	app.PathProvenanceHeld, app.PathProvenanceOffers, app.PathProvenanceUnacknowledged,

@@ -68,6 +68,8 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 		return a.single(req.Data, height, req.Prove)
 	case PathParams:
 		return a.single(keyParams, height, req.Prove)
+	case PathInvariants:
+		return a.queryInvariants(q)
 	}
 	for _, r := range routes {
 		if r.query != nil && strings.HasPrefix(req.Path, "/"+r.name+"/") {

@@ -80,6 +80,7 @@ root and against --witnesses: see 'tallyd verify --help'.`,
 	cmd.AddCommand(queryTaxCmd())
 	cmd.AddCommand(queryProvenanceCmd())
 	cmd.AddCommand(queryGovCmd())
+	cmd.AddCommand(queryAllInvariantsCmd())
 	return cmd
 }
 

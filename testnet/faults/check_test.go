@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/app"
-	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 )
 
 // chainView is what one node's block store says, heights 1..len.
@@ -181,22 +180,37 @@ func (c *Cluster) Check(ctx context.Context, w *Workload, forbidden [][]byte) Ve
 	return v
 }
 
-// invariants asks node i to check the module invariants on its latest
-// state.
+// invariants asks node i to run every module's invariant checks on its
+// latest state (the /invariants query: funds conservation, benefit
+// payments within funding, tax receipt chains, provenance quantities and
+// custody, agency admins, open proposals).
 func (c *Cluster) invariants(ctx context.Context, i int) []string {
 	name := c.M.Nodes[i].Name
-	res, _, err := c.Clients[i].Query(ctx, app.PathFundsInvariants, nil, 0, false)
+	res, _, err := c.Clients[i].Query(ctx, app.PathInvariants, nil, 0, false)
 	if err != nil {
 		return []string{fmt.Sprintf("%s: invariants query: %v", name, err)}
 	}
-	rep := &fundsv1.InvariantReport{}
+	rep := &appv1.InvariantsReport{}
 	if err := proto.Unmarshal(res.Value, rep); err != nil {
 		return []string{fmt.Sprintf("%s: invariants report does not decode: %v", name, err)}
 	}
-	if !rep.Ok {
-		return []string{fmt.Sprintf("INVARIANT: %s at height %d: funds conservation fails: %s", name, res.Height, strings.Join(rep.Problems, "; "))}
+	var out []string
+	checks := 0
+	for _, m := range rep.Modules {
+		for _, ch := range m.Checks {
+			checks++
+			if !ch.Ok {
+				out = append(out, fmt.Sprintf("INVARIANT: %s at height %d: %s/%s fails: %s", name, res.Height, m.Module, ch.Name, ch.Detail))
+			}
+		}
 	}
-	return nil
+	if !rep.Ok && len(out) == 0 {
+		out = append(out, fmt.Sprintf("INVARIANT: %s at height %d: the report says not ok", name, res.Height))
+	}
+	if checks == 0 {
+		out = append(out, fmt.Sprintf("%s: the invariants report has no checks", name))
+	}
+	return out
 }
 
 // Result is one scenario's line in the suite's table.

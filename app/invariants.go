@@ -1,0 +1,114 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"google.golang.org/protobuf/proto"
+
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	"github.com/tallyledger/tally/store"
+)
+
+// PathInvariants runs every module's invariant checks over the state at
+// the query height. data: none → InvariantsReport, computed by the node:
+// it is no proof, and it reads the whole state, so it is for tests, fault
+// suites and auditors rather than for clients' everyday reads.
+const PathInvariants = "/invariants"
+
+// CheckFundsConservation is the name under which the funds module's own
+// report (x/funds Keeper.Invariants) appears among its checks.
+const CheckFundsConservation = "conservation"
+
+// maxFundsProblemsShown bounds the funds problems spelled out in the
+// check's detail; the funds report in the answer carries them all.
+const maxFundsProblemsShown = 10
+
+// moduleInvariants are the invariant checks of each module, by the name it
+// has in routes. A module without an entry is reported with no checks.
+var moduleInvariants = map[string]func(a *App, kv store.KV) (*appv1.ModuleInvariants, *fundsv1.InvariantReport, error){
+	"agency": func(a *App, kv store.KV) (*appv1.ModuleInvariants, *fundsv1.InvariantReport, error) {
+		r, err := a.agency.Invariants(kv)
+		return r, nil, err
+	},
+	"funds": fundsInvariants,
+	"benefits": func(a *App, kv store.KV) (*appv1.ModuleInvariants, *fundsv1.InvariantReport, error) {
+		r, err := a.benefits.Invariants(kv)
+		return r, nil, err
+	},
+	"tax": func(a *App, kv store.KV) (*appv1.ModuleInvariants, *fundsv1.InvariantReport, error) {
+		r, err := a.tax.Invariants(kv, a.funds)
+		return r, nil, err
+	},
+	"provenance": func(a *App, kv store.KV) (*appv1.ModuleInvariants, *fundsv1.InvariantReport, error) {
+		r, err := a.provenance.Invariants(kv)
+		return r, nil, err
+	},
+	"gov": func(a *App, kv store.KV) (*appv1.ModuleInvariants, *fundsv1.InvariantReport, error) {
+		r, err := a.gov.Invariants(kv)
+		return r, nil, err
+	},
+}
+
+// fundsInvariants folds the funds module's conservation report into one
+// named check.
+func fundsInvariants(a *App, kv store.KV) (*appv1.ModuleInvariants, *fundsv1.InvariantReport, error) {
+	fr, err := a.funds.Invariants(kv)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &appv1.InvariantCheck{
+		Name:     CheckFundsConservation,
+		Rule:     "appropriated + revenue credited - revenue debited - settled = the sum of all balances, and each holder's balance is the sum of its open tranches, the oldest of which its head names",
+		Ok:       fr.Ok,
+		Problems: uint64(len(fr.Problems)),
+	}
+	shown := fr.Problems[:min(len(fr.Problems), maxFundsProblemsShown)]
+	c.Detail = strings.Join(shown, "; ")
+	return &appv1.ModuleInvariants{Module: "funds", Checks: []*appv1.InvariantCheck{c}, Ok: c.Ok}, fr, nil
+}
+
+// invariants runs every module's checks over kv, in the order modules are
+// wired.
+func (a *App) invariants(kv store.KV) (*appv1.InvariantsReport, error) {
+	report := &appv1.InvariantsReport{Ok: true}
+	for _, r := range routes {
+		run, ok := moduleInvariants[r.name]
+		if !ok {
+			report.Modules = append(report.Modules, &appv1.ModuleInvariants{Module: r.name, Ok: true})
+			continue
+		}
+		m, fr, err := run(a, kv)
+		if err != nil {
+			return nil, fmt.Errorf("%s invariants: %w", r.name, err)
+		}
+		if fr != nil {
+			report.Funds = fr
+		}
+		report.Modules = append(report.Modules, m)
+		report.Ok = report.Ok && m.Ok
+	}
+	return report, nil
+}
+
+// queryInvariants answers PathInvariants at the query's height.
+func (a *App) queryInvariants(q Query) (*abci.ResponseQuery, error) {
+	if len(q.Data) > 0 {
+		return nil, ErrInvalidQuery.Wrapf("%s takes no data; ask at a height with the query's height", PathInvariants)
+	}
+	view := &stateAt{s: a.store, height: q.Height}
+	r, err := a.invariants(view)
+	if err == nil {
+		err = view.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	bz, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
+}
