@@ -8,7 +8,9 @@ LDFLAGS   := -X github.com/tallyledger/tally/app.Version=$(VERSION)
 LOCALNET  ?= $(BUILD_DIR)/localnet
 VALIDATORS ?= 4
 
-.PHONY: build install test test-short bench proto proto-check lint localnet localnet-reset clean
+SHELL     := /bin/bash
+
+.PHONY: build install test faults test-short bench proto proto-check lint localnet localnet-reset clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BUILD_DIR)/tallyd ./cmd/tallyd
@@ -19,6 +21,16 @@ install:
 ## test: every test, including the in-process and multi-process network tests.
 test: build
 	TALLYD_BIN=$(CURDIR)/$(BUILD_DIR)/tallyd $(GO) test -count=1 -timeout 15m ./...
+
+## faults: the whole fault suite, long version (about 20 minutes): more
+## rounds and longer loads per scenario than the short one `make test` runs.
+## Prints each scenario's checks and a results table; results also go to
+## build/faults.jsonl.
+faults: build
+	rm -f $(BUILD_DIR)/faults.jsonl
+	FAULTS=long FAULTS_REPORT=$(CURDIR)/$(BUILD_DIR)/faults.jsonl TALLYD_BIN=$(CURDIR)/$(BUILD_DIR)/tallyd \
+		$(GO) test -count=1 -timeout 90m -v ./testnet/faults/ 2>&1 | grep -v '^        [IEDW]\[' | tee $(BUILD_DIR)/faults.log; \
+		exit $${PIPESTATUS[0]}
 
 test-short:
 	$(GO) test -count=1 -short ./...

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bytes"
+	"io"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -225,6 +226,25 @@ type Result struct {
 	Notes        []string `json:"notes,omitempty"`
 }
 
+var (
+	resultsMu sync.Mutex
+	results   []Result
+)
+
+// printTable writes the suite's results as a Markdown table.
+func printTable(w io.Writer) {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	if len(results) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\n| scenario | runs | faults injected | txs committed | divergences | resume median | resume worst |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, r := range results {
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %.2f s | %.2f s |\n", r.Scenario, r.Runs, r.Faults, r.Committed, r.Divergences, r.ResumeMedian, r.ResumeWorst)
+	}
+}
+
 // Scenario collects what one scenario did, for its log and the table.
 type Scenario struct {
 	t       *testing.T
@@ -290,6 +310,9 @@ func (s *Scenario) finish() {
 	}
 	s.t.Logf("RESULT %s: runs=%d faults=%d committed=%d divergences=%d resume median=%.2fs worst=%.2fs",
 		s.res.Scenario, s.res.Runs, s.res.Faults, s.res.Committed, s.res.Divergences, s.res.ResumeMedian, s.res.ResumeWorst)
+	resultsMu.Lock()
+	results = append(results, s.res)
+	resultsMu.Unlock()
 	if path := os.Getenv("FAULTS_REPORT"); path != "" {
 		b, _ := json.Marshal(s.res)
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

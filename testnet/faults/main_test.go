@@ -45,10 +45,13 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		code := m.Run()
+		printTable(os.Stdout)
 		os.RemoveAll(dir)
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	printTable(os.Stdout)
+	os.Exit(code)
 }
 
 // rounds is n in the short suite and n*k in the long one.
