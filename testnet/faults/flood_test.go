@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/client"
@@ -93,6 +95,17 @@ func (f *flooder) run(ctx context.Context, rate float64, workers int, replays []
 			}
 		}
 	}()
+	// Clients that keep a connection per worker: the default RPC client
+	// keeps two idle connections per node, so most calls would open a new one.
+	var clients []*rpchttp.HTTP
+	for _, n := range f.c.M.Nodes {
+		hc := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: workers}}
+		cl, err := rpchttp.NewWithClient(n.RPC, "/websocket", hc)
+		if err != nil {
+			panic(err)
+		}
+		clients = append(clients, cl)
+	}
 	var wg sync.WaitGroup
 	for g := 0; g < workers; g++ {
 		wg.Add(1)
@@ -126,7 +139,7 @@ func (f *flooder) run(ctx context.Context, rate float64, workers int, replays []
 				}
 				i := r.IntN(len(f.c.Clients))
 				cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				_, err := f.c.Clients[i].RPC.BroadcastTxAsync(cctx, tx)
+				_, err := clients[i].BroadcastTxAsync(cctx, tx)
 				cancel()
 				f.sent.Add(1)
 				if err != nil {
