@@ -75,8 +75,9 @@ const (
 // goroutines only read, so the fields need no lock.
 type saveDB struct {
 	idb.DB
-	save  *pendingSave // non-nil during a save
-	probe func(ProbePoint, int64)
+	save     *pendingSave // non-nil during a save
+	lastSize int          // bytes of the last version saved: the next batch's starting size
+	probe    func(ProbePoint, int64)
 }
 
 // pendingSave is one version's writes, held back until IAVL's final write.
@@ -85,6 +86,7 @@ type pendingSave struct {
 	batch   idb.Batch
 	chunk   int // bytes handed over since IAVL last flushed
 	chunks  int // non-empty chunks IAVL has flushed so far
+	size    int // bytes handed over in all
 }
 
 // batchOverhead approximates what a batch adds to each entry's key and
@@ -92,7 +94,14 @@ type pendingSave struct {
 const batchOverhead = 8
 
 func (d *saveDB) beginSave(version int64) {
-	d.save = &pendingSave{version: version, batch: d.DB.NewBatch()}
+	d.save = &pendingSave{version: version, batch: d.newBatch(d.lastSize)}
+}
+
+func (d *saveDB) newBatch(size int) idb.Batch {
+	if size > 0 {
+		return d.DB.NewBatchWithSize(size)
+	}
+	return d.DB.NewBatch()
 }
 
 // endSave ends a save. Writes IAVL made after its final one, if it ever
@@ -124,18 +133,16 @@ type saveBatch struct {
 
 func (b *saveBatch) ownBatch() idb.Batch {
 	if b.own == nil {
-		if b.size > 0 {
-			b.own = b.db.DB.NewBatchWithSize(b.size)
-		} else {
-			b.own = b.db.DB.NewBatch()
-		}
+		b.own = b.db.newBatch(b.size)
 	}
 	return b.own
 }
 
 func (b *saveBatch) Set(key, value []byte) error {
 	if s := b.db.save; s != nil {
-		s.chunk += len(key) + len(value) + batchOverhead
+		n := len(key) + len(value) + batchOverhead
+		s.chunk += n
+		s.size += n
 		return s.batch.Set(key, value)
 	}
 	return b.ownBatch().Set(key, value)
@@ -143,7 +150,9 @@ func (b *saveBatch) Set(key, value []byte) error {
 
 func (b *saveBatch) Delete(key []byte) error {
 	if s := b.db.save; s != nil {
-		s.chunk += len(key) + batchOverhead
+		n := len(key) + batchOverhead
+		s.chunk += n
+		s.size += n
 		return s.batch.Delete(key)
 	}
 	return b.ownBatch().Delete(key)
@@ -177,6 +186,7 @@ func (b *saveBatch) WriteSync() error {
 	if s.chunks > 0 && b.db.probe != nil {
 		b.db.probe(ProbeMidSave, s.version)
 	}
+	b.db.lastSize = s.size
 	err := errors.Join(s.batch.WriteSync(), s.batch.Close())
 	// Anything IAVL writes after this is written at endSave.
 	b.db.save = &pendingSave{version: s.version, batch: b.db.DB.NewBatch()}
