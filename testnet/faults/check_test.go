@@ -2,10 +2,10 @@ package faults
 
 import (
 	"bytes"
-	"io"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sync"
