@@ -2,12 +2,12 @@ package agency
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // Names of the agency module's invariant checks.
@@ -18,26 +18,6 @@ const (
 	CheckKeyIndex      = "key-index"
 )
 
-// maxShown bounds the problems one check spells out in its detail; the
-// rest are only counted.
-const maxShown = 10
-
-func newCheck(name, rule string) *appv1.InvariantCheck {
-	return &appv1.InvariantCheck{Name: name, Rule: rule, Ok: true}
-}
-
-// failf records one problem a check found.
-func failf(c *appv1.InvariantCheck, format string, args ...any) {
-	c.Ok = false
-	c.Problems++
-	if c.Problems <= maxShown {
-		if c.Detail != "" {
-			c.Detail += "; "
-		}
-		c.Detail += fmt.Sprintf(format, args...)
-	}
-}
-
 // Invariants checks what the module promises about its records: every
 // active agency keeps at least one active admin and its counts match its
 // accounts, every account belongs to an agency that lists it, and the
@@ -45,10 +25,10 @@ func failf(c *appv1.InvariantCheck, format string, args ...any) {
 // account and index entry once: it is for tests, audits and the
 // invariants query, never for the block's hot path.
 func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
-	admins := newCheck(CheckActiveAdmins, "every active agency has at least one active admin, and each agency's active_admins counts exactly its active accounts holding admin")
-	members := newCheck(CheckMembership, "every account's agency exists and lists it in its membership index, every index entry is an account of that agency, and member_count counts them")
-	records := newCheck(CheckAccountRecord, "every account's roles are sorted, unique and defined, its status is defined, and an account whose key never rotated has the address of that key")
-	keys := newCheck(CheckKeyIndex, "the public-key index maps each account's current key to it, and nothing else")
+	admins := module.NewCheck(CheckActiveAdmins, "every active agency has at least one active admin, and each agency's active_admins counts exactly its active accounts holding admin")
+	members := module.NewCheck(CheckMembership, "every account's agency exists and lists it in its membership index, every index entry is an account of that agency, and member_count counts them")
+	records := module.NewCheck(CheckAccountRecord, "every account's roles are sorted, unique and defined, its status is defined, and an account whose key never rotated has the address of that key")
+	keys := module.NewCheck(CheckKeyIndex, "the public-key index maps each account's current key to it, and nothing else")
 
 	type counts struct{ members, admins uint64 }
 	agencies := map[string]*agencyv1.Agency{}
@@ -56,11 +36,11 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	store.IteratePrefix(kv, prefixAgency, func(key, v []byte) bool {
 		a := &agencyv1.Agency{}
 		if err := unmarshal(v, a); err != nil {
-			failf(members, "agency record %q does not decode: %v", key[len(prefixAgency):], err)
+			module.Failf(members, "agency record %q does not decode: %v", key[len(prefixAgency):], err)
 			return false
 		}
 		if a.Id != string(key[len(prefixAgency):]) {
-			failf(members, "agency record under %q names agency %q", key[len(prefixAgency):], a.Id)
+			module.Failf(members, "agency record under %q names agency %q", key[len(prefixAgency):], a.Id)
 		}
 		agencies[a.Id] = a
 		order = append(order, a.Id)
@@ -75,23 +55,23 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		addr := key[len(prefixAccount):]
 		acc := &agencyv1.Account{}
 		if err := unmarshal(v, acc); err != nil {
-			failf(records, "account %x does not decode: %v", addr, err)
+			module.Failf(records, "account %x does not decode: %v", addr, err)
 			return false
 		}
 		if !bytes.Equal(acc.Address, addr) {
-			failf(records, "account record under %x has address %x", addr, acc.Address)
+			module.Failf(records, "account record under %x has address %x", addr, acc.Address)
 		}
 		checkAccount(records, acc)
 		if holder := kv.Get(PubKeyKey(acc.PubKey)); !bytes.Equal(holder, acc.Address) {
-			failf(keys, "account %x's key %x is indexed to %x", acc.Address, acc.PubKey, holder)
+			module.Failf(keys, "account %x's key %x is indexed to %x", acc.Address, acc.PubKey, holder)
 		}
 		c, ok := found[acc.AgencyId]
 		if !ok {
-			failf(members, "account %x belongs to agency %q, which does not exist", acc.Address, acc.AgencyId)
+			module.Failf(members, "account %x belongs to agency %q, which does not exist", acc.Address, acc.AgencyId)
 			return false
 		}
 		if !kv.Has(MemberKey(acc.AgencyId, acc.Address)) {
-			failf(members, "account %x of %q is missing from the agency's membership index", acc.Address, acc.AgencyId)
+			module.Failf(members, "account %x of %q is missing from the agency's membership index", acc.Address, acc.AgencyId)
 		}
 		c.members++
 		if activeAdmin(acc) {
@@ -104,7 +84,7 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		rest := key[len(prefixMember):]
 		i := bytes.IndexByte(rest, '/')
 		if i < 0 {
-			failf(members, "membership index entry %q has no agency/address separator", rest)
+			module.Failf(members, "membership index entry %q has no agency/address separator", rest)
 			return false
 		}
 		id, addr := string(rest[:i]), rest[i+1:]
@@ -112,9 +92,9 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		ok, err := store.GetProto(kv, AccountKey(addr), acc)
 		switch {
 		case err != nil || !ok:
-			failf(members, "membership index of %q lists %x, which is no account", id, addr)
+			module.Failf(members, "membership index of %q lists %x, which is no account", id, addr)
 		case acc.AgencyId != id:
-			failf(members, "membership index of %q lists %x, an account of %q", id, addr, acc.AgencyId)
+			module.Failf(members, "membership index of %q lists %x, an account of %q", id, addr, acc.AgencyId)
 		}
 		return false
 	})
@@ -123,9 +103,9 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		pub := key[len(prefixKey):]
 		acc := &agencyv1.Account{}
 		if ok, err := store.GetProto(kv, AccountKey(v), acc); err != nil || !ok {
-			failf(keys, "key %x is indexed to %x, which is no account", pub, v)
+			module.Failf(keys, "key %x is indexed to %x, which is no account", pub, v)
 		} else if !bytes.Equal(acc.PubKey, pub) {
-			failf(keys, "key %x is indexed to %x, whose current key is %x", pub, v, acc.PubKey)
+			module.Failf(keys, "key %x is indexed to %x, whose current key is %x", pub, v, acc.PubKey)
 		}
 		return false
 	})
@@ -133,16 +113,16 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	for _, id := range order {
 		a, c := agencies[id], found[id]
 		if a.MemberCount != c.members {
-			failf(members, "agency %q: member_count is %d but %d accounts belong to it", id, a.MemberCount, c.members)
+			module.Failf(members, "agency %q: member_count is %d but %d accounts belong to it", id, a.MemberCount, c.members)
 		}
 		if a.ActiveAdmins != c.admins {
-			failf(admins, "agency %q: active_admins is %d but %d active accounts hold admin", id, a.ActiveAdmins, c.admins)
+			module.Failf(admins, "agency %q: active_admins is %d but %d active accounts hold admin", id, a.ActiveAdmins, c.admins)
 		}
 		// An agency admitted suspended or removed at genesis may have no
 		// admin; an active one never lacks one (saveAccount refuses the
 		// change that would remove the last).
 		if a.Status == agencyv1.Status_STATUS_ACTIVE && c.admins == 0 {
-			failf(admins, "active agency %q has no active admin: nobody can manage it", id)
+			module.Failf(admins, "active agency %q has no active admin: nobody can manage it", id)
 		}
 	}
 	return moduleReport("agency", admins, members, records, keys), nil
@@ -151,18 +131,18 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 // checkAccount checks one account record on its own.
 func checkAccount(c *appv1.InvariantCheck, acc *agencyv1.Account) {
 	if !slices.Equal(acc.Roles, sortedRoles(acc.Roles)) {
-		failf(c, "account %x: roles %v are not sorted and unique", acc.Address, acc.Roles)
+		module.Failf(c, "account %x: roles %v are not sorted and unique", acc.Address, acc.Roles)
 	}
 	for _, r := range acc.Roles {
 		if !ValidRole(r) {
-			failf(c, "account %x holds role %d, which is not defined", acc.Address, r)
+			module.Failf(c, "account %x holds role %d, which is not defined", acc.Address, r)
 		}
 	}
 	if _, ok := agencyv1.Status_name[int32(acc.Status)]; !ok || acc.Status == agencyv1.Status_STATUS_UNSPECIFIED {
-		failf(c, "account %x has status %d, which is not defined", acc.Address, acc.Status)
+		module.Failf(c, "account %x has status %d, which is not defined", acc.Address, acc.Status)
 	}
 	if acc.KeyRotations == 0 && len(acc.PubKey) == PubKeySize && !bytes.Equal(acc.Address, AddressOf(acc.PubKey)) {
-		failf(c, "account %x never rotated its key but its key's address is %x", acc.Address, AddressOf(acc.PubKey))
+		module.Failf(c, "account %x never rotated its key but its key's address is %x", acc.Address, AddressOf(acc.PubKey))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // Names of the benefits module's invariant checks.
@@ -28,26 +29,6 @@ const (
 
 // repaymentSource is the funds source of a recipient's repayment.
 const repaymentSource = "benefits-repayment"
-
-// maxShown bounds the problems one check spells out in its detail; the
-// rest are only counted.
-const maxShown = 10
-
-func newCheck(name, rule string) *appv1.InvariantCheck {
-	return &appv1.InvariantCheck{Name: name, Rule: rule, Ok: true}
-}
-
-// failf records one problem a check found.
-func failf(c *appv1.InvariantCheck, format string, args ...any) {
-	c.Ok = false
-	c.Problems++
-	if c.Problems <= maxShown {
-		if c.Detail != "" {
-			c.Detail += "; "
-		}
-		c.Detail += fmt.Sprintf(format, args...)
-	}
-}
 
 // figures are the running figures of a programme or an enrolment,
 // recomputed from the payment and recovery records.
@@ -92,12 +73,12 @@ func enrolKey(programme, recipient string) string { return programme + "\x00" + 
 func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	a := &benefitsAudit{
 		k: k, kv: kv,
-		funded:     newCheck(CheckPaymentsFunded, "every payment's net is its gross less deductions and left its programme's fund by one funds payment of exactly that net to the recipient's account, drawn from tranches the fund held, and no fund tranche gave payments more than it had received"),
-		programmes: newCheck(CheckProgrammeTotals, "each programme's paid_total, payments, failed_payments, recovered_total and recipients are the sums and counts of its records"),
-		enrolments: newCheck(CheckEnrolmentTotals, "each enrolment's paid_total, payments and outstanding_recovery are the sums of its records, and paid_total never exceeds the programme's recipient_cap"),
-		schedule:   newCheck(CheckSchedule, "no recipient is paid twice for one period or for a period at or after its next_period, and each unfinished programme is queued exactly once, when its next period falls due"),
-		recov:      newCheck(CheckRecoveries, "each recovery belongs to a paid payment, has recovered the sum of its steps and never more than its amount (recovered exactly when it is), is indexed under its payment and, while open, its enrolment, and a payment's recoveries claim no more than it paid"),
-		history:    newCheck(CheckPaymentHistories, "each payment is listed in its recipient's history, and every history entry is a payment of that recipient"),
+		funded:     module.NewCheck(CheckPaymentsFunded, "every payment's net is its gross less deductions and left its programme's fund by one funds payment of exactly that net to the recipient's account, drawn from tranches the fund held, and no fund tranche gave payments more than it had received"),
+		programmes: module.NewCheck(CheckProgrammeTotals, "each programme's paid_total, payments, failed_payments, recovered_total and recipients are the sums and counts of its records"),
+		enrolments: module.NewCheck(CheckEnrolmentTotals, "each enrolment's paid_total, payments and outstanding_recovery are the sums of its records, and paid_total never exceeds the programme's recipient_cap"),
+		schedule:   module.NewCheck(CheckSchedule, "no recipient is paid twice for one period or for a period at or after its next_period, and each unfinished programme is queued exactly once, when its next period falls due"),
+		recov:      module.NewCheck(CheckRecoveries, "each recovery belongs to a paid payment, has recovered the sum of its steps and never more than its amount (recovered exactly when it is), is indexed under its payment and, while open, its enrolment, and a payment's recoveries claim no more than it paid"),
+		history:    module.NewCheck(CheckPaymentHistories, "each payment is listed in its recipient's history, and every history entry is a payment of that recipient"),
 		progs:      map[string]*benefitsv1.Programme{},
 		enrols:     map[string]*benefitsv1.Enrolment{},
 		byProg:     map[string]*figures{},
@@ -125,7 +106,7 @@ func (a *benefitsAudit) loadProgrammes() {
 	store.IteratePrefix(a.kv, prefixProgramme, func(key, v []byte) bool {
 		p := &benefitsv1.Programme{}
 		if err := proto.Unmarshal(v, p); err != nil || p.Id != string(key[len(prefixProgramme):]) {
-			failf(a.programmes, "programme record %q does not decode as that programme (%v)", key[len(prefixProgramme):], err)
+			module.Failf(a.programmes, "programme record %q does not decode as that programme (%v)", key[len(prefixProgramme):], err)
 			return false
 		}
 		a.progs[p.Id] = p
@@ -139,12 +120,12 @@ func (a *benefitsAudit) loadEnrolments() {
 	store.IteratePrefix(a.kv, prefixEnrolment, func(key, v []byte) bool {
 		e := &benefitsv1.Enrolment{}
 		if err := proto.Unmarshal(v, e); err != nil || !bytes.Equal(key, EnrolmentKey(e.Programme, e.Recipient)) {
-			failf(a.enrolments, "enrolment record %q does not decode as that enrolment (%v)", key[len(prefixEnrolment):], err)
+			module.Failf(a.enrolments, "enrolment record %q does not decode as that enrolment (%v)", key[len(prefixEnrolment):], err)
 			return false
 		}
 		p, ok := a.progs[e.Programme]
 		if !ok {
-			failf(a.enrolments, "recipient %q is enrolled on programme %q, which does not exist", e.Recipient, e.Programme)
+			module.Failf(a.enrolments, "recipient %q is enrolled on programme %q, which does not exist", e.Recipient, e.Programme)
 			return false
 		}
 		ek := enrolKey(e.Programme, e.Recipient)
@@ -167,14 +148,14 @@ func (a *benefitsAudit) checkPayments() {
 	store.IteratePrefix(a.kv, prefixPayment, func(key, v []byte) bool {
 		pay := &benefitsv1.Payment{}
 		if uerr := proto.Unmarshal(v, pay); uerr != nil || len(key) != len(prefixPayment)+8 || pay.Id != idOf(key) {
-			failf(a.funded, "payment record %x does not decode as that payment (%v)", key[len(prefixPayment):], uerr)
+			module.Failf(a.funded, "payment record %x does not decode as that payment (%v)", key[len(prefixPayment):], uerr)
 			return false
 		}
 		a.payments[pay.Id] = pay
 		ek := enrolKey(pay.Programme, pay.Recipient)
 		p, e := a.progs[pay.Programme], a.enrols[ek]
 		if p == nil || e == nil {
-			failf(a.funded, "payment %d is to recipient %q of programme %q, who is not enrolled there", pay.Id, pay.Recipient, pay.Programme)
+			module.Failf(a.funded, "payment %d is to recipient %q of programme %q, who is not enrolled there", pay.Id, pay.Recipient, pay.Programme)
 			return false
 		}
 		pf, ef := a.byProg[p.Id], a.byEnrol[ek]
@@ -191,21 +172,21 @@ func (a *benefitsAudit) checkPayments() {
 			ef.paidGross += pay.Gross
 			pf.recovered += withheld
 			if withheld > pay.Gross || pay.Net != pay.Gross-withheld {
-				failf(a.funded, "payment %d: gross %d less deductions %d is not its net %d", pay.Id, pay.Gross, withheld, pay.Net)
+				module.Failf(a.funded, "payment %d: gross %d less deductions %d is not its net %d", pay.Id, pay.Gross, withheld, pay.Net)
 			}
 			if pay.Kind == benefitsv1.PaymentKind_PAYMENT_KIND_SCHEDULED {
 				pp := paidPeriod{ek, pay.Period}
 				if first, dup := paidFor[pp]; dup {
-					failf(a.schedule, "recipient %q of %q was paid for period %d twice: payments %d and %d", pay.Recipient, pay.Programme, pay.Period, first, pay.Id)
+					module.Failf(a.schedule, "recipient %q of %q was paid for period %d twice: payments %d and %d", pay.Recipient, pay.Programme, pay.Period, first, pay.Id)
 				}
 				paidFor[pp] = pay.Id
 				if pay.Period >= e.NextPeriod {
-					failf(a.schedule, "payment %d paid recipient %q of %q for period %d, but the enrolment's next period to pay is %d", pay.Id, pay.Recipient, pay.Programme, pay.Period, e.NextPeriod)
+					module.Failf(a.schedule, "payment %d paid recipient %q of %q for period %d, but the enrolment's next period to pay is %d", pay.Id, pay.Recipient, pay.Programme, pay.Period, e.NextPeriod)
 				}
 			}
 			if pay.Net == 0 {
 				if pay.Movement != 0 {
-					failf(a.funded, "payment %d was withheld in full but names funds movement %d", pay.Id, pay.Movement)
+					module.Failf(a.funded, "payment %d was withheld in full but names funds movement %d", pay.Id, pay.Movement)
 				}
 				break
 			}
@@ -213,13 +194,13 @@ func (a *benefitsAudit) checkPayments() {
 		case benefitsv1.PaymentStatus_PAYMENT_STATUS_FAILED:
 			pf.failed++
 			if pay.Movement != 0 || len(pay.Deductions) > 0 {
-				failf(a.funded, "payment %d failed but names funds movement %d and %d deductions", pay.Id, pay.Movement, len(pay.Deductions))
+				module.Failf(a.funded, "payment %d failed but names funds movement %d and %d deductions", pay.Id, pay.Movement, len(pay.Deductions))
 			}
 		default:
-			failf(a.funded, "payment %d has status %d, which is not defined", pay.Id, pay.Status)
+			module.Failf(a.funded, "payment %d has status %d, which is not defined", pay.Id, pay.Status)
 		}
 		if !a.kv.Has(store.Key(HistoryPrefix(pay.Programme, pay.Recipient), store.Uint64(pay.Id))) {
-			failf(a.history, "payment %d is missing from the history of recipient %q of %q", pay.Id, pay.Recipient, pay.Programme)
+			module.Failf(a.history, "payment %d is missing from the history of recipient %q of %q", pay.Id, pay.Recipient, pay.Programme)
 		}
 		return false
 	})
@@ -230,18 +211,18 @@ func (a *benefitsAudit) checkPayments() {
 // each leg drawn from a tranche the fund held.
 func (a *benefitsAudit) paidFromFund(pay *benefitsv1.Payment, p *benefitsv1.Programme, e *benefitsv1.Enrolment) {
 	if pay.Movement == 0 {
-		failf(a.funded, "payment %d paid %d but names no funds movement", pay.Id, pay.Net)
+		module.Failf(a.funded, "payment %d paid %d but names no funds movement", pay.Id, pay.Net)
 		return
 	}
 	m, err := a.k.Funds.Movement(a.kv, pay.Movement)
 	if err != nil {
-		failf(a.funded, "payment %d names funds movement %d: %v", pay.Id, pay.Movement, err)
+		module.Failf(a.funded, "payment %d names funds movement %d: %v", pay.Id, pay.Movement, err)
 		return
 	}
 	payee := funds.PayeeHolder(e.ReceivingAccount)
 	ref := fmt.Sprintf("benefits/%s/payment/%d", p.Id, pay.Id)
 	if m.Kind != fundsv1.MovementKind_MOVEMENT_KIND_PAYMENT || m.From != p.FundingHolder || m.To != payee || m.Amount != pay.Net || m.Reference != ref {
-		failf(a.funded, "payment %d: funds movement %d is %s of %d from %q to %q (ref %q); want payment of %d from %q to %q (ref %q)",
+		module.Failf(a.funded, "payment %d: funds movement %d is %s of %d from %q to %q (ref %q); want payment of %d from %q to %q (ref %q)",
 			pay.Id, m.Id, funds.KindName(m.Kind), m.Amount, m.From, m.To, m.Reference, pay.Net, p.FundingHolder, payee, ref)
 		return
 	}
@@ -250,11 +231,11 @@ func (a *benefitsAudit) paidFromFund(pay *benefitsv1.Payment, p *benefitsv1.Prog
 		legs += leg.Amount
 		t, err := a.k.Funds.Tranche(a.kv, leg.FromTranche)
 		if err != nil {
-			failf(a.funded, "payment %d: funds movement %d draws on tranche %d: %v", pay.Id, m.Id, leg.FromTranche, err)
+			module.Failf(a.funded, "payment %d: funds movement %d draws on tranche %d: %v", pay.Id, m.Id, leg.FromTranche, err)
 			continue
 		}
 		if t.Holder != p.FundingHolder {
-			failf(a.funded, "payment %d drew %d from tranche %d of %q, not of its programme's fund %q", pay.Id, leg.Amount, t.Id, t.Holder, p.FundingHolder)
+			module.Failf(a.funded, "payment %d drew %d from tranche %d of %q, not of its programme's fund %q", pay.Id, leg.Amount, t.Id, t.Holder, p.FundingHolder)
 			continue
 		}
 		if _, seen := a.drawn[t.Id]; !seen {
@@ -263,7 +244,7 @@ func (a *benefitsAudit) paidFromFund(pay *benefitsv1.Payment, p *benefitsv1.Prog
 		a.drawn[t.Id] += leg.Amount
 	}
 	if legs != m.Amount {
-		failf(a.funded, "payment %d: funds movement %d moved %d but its legs draw %d", pay.Id, m.Id, m.Amount, legs)
+		module.Failf(a.funded, "payment %d: funds movement %d moved %d but its legs draw %d", pay.Id, m.Id, m.Amount, legs)
 	}
 }
 
@@ -276,7 +257,7 @@ func (a *benefitsAudit) checkTranches() {
 			continue // reported with the payment
 		}
 		if t.Remaining > t.Amount || a.drawn[id] > t.Amount-t.Remaining {
-			failf(a.funded, "tranche %d of %q received %d and holds %d, but payments drew %d from it", id, t.Holder, t.Amount, t.Remaining, a.drawn[id])
+			module.Failf(a.funded, "tranche %d of %q received %d and holds %d, but payments drew %d from it", id, t.Holder, t.Amount, t.Remaining, a.drawn[id])
 		}
 	}
 }
@@ -287,22 +268,22 @@ func (a *benefitsAudit) checkRecoveries() {
 	store.IteratePrefix(a.kv, prefixRecovery, func(key, v []byte) bool {
 		r := &benefitsv1.Recovery{}
 		if err := proto.Unmarshal(v, r); err != nil || len(key) != len(prefixRecovery)+8 || r.Id != idOf(key) {
-			failf(a.recov, "recovery record %x does not decode as that recovery (%v)", key[len(prefixRecovery):], err)
+			module.Failf(a.recov, "recovery record %x does not decode as that recovery (%v)", key[len(prefixRecovery):], err)
 			return false
 		}
 		pay := a.payments[r.Payment]
 		switch {
 		case pay == nil:
-			failf(a.recov, "recovery %d is of payment %d, which does not exist", r.Id, r.Payment)
+			module.Failf(a.recov, "recovery %d is of payment %d, which does not exist", r.Id, r.Payment)
 		case pay.Status != benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID || pay.Programme != r.Programme || pay.Recipient != r.Recipient:
-			failf(a.recov, "recovery %d (recipient %q of %q) is of payment %d, which did not pay that recipient", r.Id, r.Recipient, r.Programme, r.Payment)
+			module.Failf(a.recov, "recovery %d (recipient %q of %q) is of payment %d, which did not pay that recipient", r.Id, r.Recipient, r.Programme, r.Payment)
 		}
 		if _, seen := claimed[r.Payment]; !seen {
 			payOrder = append(payOrder, r.Payment)
 		}
 		claimed[r.Payment] += r.Amount
 		if !a.kv.Has(store.Key(payRecoveryPrefix(r.Payment), store.Uint64(r.Id))) {
-			failf(a.recov, "recovery %d is missing from the index of payment %d's recoveries", r.Id, r.Payment)
+			module.Failf(a.recov, "recovery %d is missing from the index of payment %d's recoveries", r.Id, r.Payment)
 		}
 
 		var stepped uint64
@@ -310,11 +291,11 @@ func (a *benefitsAudit) checkRecoveries() {
 		store.IteratePrefix(a.kv, RecoveryStepsPrefix(r.Id), func(key, v []byte) bool {
 			s := &benefitsv1.RecoveryStep{}
 			if err := proto.Unmarshal(v, s); err != nil {
-				failf(a.recov, "recovery %d: step %x does not decode: %v", r.Id, key, err)
+				module.Failf(a.recov, "recovery %d: step %x does not decode: %v", r.Id, key, err)
 				return false
 			}
 			if got := binary.BigEndian.Uint32(key[len(key)-4:]); got != n {
-				failf(a.recov, "recovery %d: step %d is stored where step %d comes next", r.Id, got, n)
+				module.Failf(a.recov, "recovery %d: step %d is stored where step %d comes next", r.Id, got, n)
 			}
 			n++
 			stepped += s.Amount
@@ -326,20 +307,20 @@ func (a *benefitsAudit) checkRecoveries() {
 			return false
 		})
 		if stepped != r.Recovered {
-			failf(a.recov, "recovery %d has recovered %d but its steps sum to %d", r.Id, r.Recovered, stepped)
+			module.Failf(a.recov, "recovery %d has recovered %d but its steps sum to %d", r.Id, r.Recovered, stepped)
 		}
 		open := r.Status == benefitsv1.RecoveryStatus_RECOVERY_STATUS_OPEN
 		switch {
 		case r.Recovered > r.Amount:
-			failf(a.recov, "recovery %d recovered %d of %d: more than was overpaid", r.Id, r.Recovered, r.Amount)
+			module.Failf(a.recov, "recovery %d recovered %d of %d: more than was overpaid", r.Id, r.Recovered, r.Amount)
 		case open == (r.Recovered == r.Amount):
-			failf(a.recov, "recovery %d has recovered %d of %d but is %s", r.Id, r.Recovered, r.Amount, r.Status)
+			module.Failf(a.recov, "recovery %d has recovered %d of %d but is %s", r.Id, r.Recovered, r.Amount, r.Status)
 		}
 		switch indexed := a.kv.Has(store.Key(openRecoveryPrefix(r.Programme, r.Recipient), store.Uint64(r.Id))); {
 		case open && !indexed:
-			failf(a.recov, "recovery %d is open but missing from the enrolment's open recoveries, so no payment withholds for it", r.Id)
+			module.Failf(a.recov, "recovery %d is open but missing from the enrolment's open recoveries, so no payment withholds for it", r.Id)
 		case !open && indexed:
-			failf(a.recov, "recovery %d is %s but still among the enrolment's open recoveries", r.Id, r.Status)
+			module.Failf(a.recov, "recovery %d is %s but still among the enrolment's open recoveries", r.Id, r.Status)
 		}
 		if f := a.byEnrol[enrolKey(r.Programme, r.Recipient)]; f != nil && r.Recovered <= r.Amount {
 			f.outstanding += r.Amount - r.Recovered
@@ -348,7 +329,7 @@ func (a *benefitsAudit) checkRecoveries() {
 	})
 	for _, pid := range payOrder {
 		if pay := a.payments[pid]; pay != nil && claimed[pid] > pay.Gross {
-			failf(a.recov, "payment %d paid %d but its recoveries claim %d", pid, pay.Gross, claimed[pid])
+			module.Failf(a.recov, "payment %d paid %d but its recoveries claim %d", pid, pay.Gross, claimed[pid])
 		}
 	}
 	a.matchDeductions()
@@ -362,13 +343,13 @@ func (a *benefitsAudit) repayment(r *benefitsv1.Recovery, s *benefitsv1.Recovery
 	}
 	m, err := a.k.Funds.Movement(a.kv, s.Movement)
 	if err != nil {
-		failf(a.recov, "recovery %d: a repayment of %d names funds movement %d: %v", r.Id, s.Amount, s.Movement, err)
+		module.Failf(a.recov, "recovery %d: a repayment of %d names funds movement %d: %v", r.Id, s.Amount, s.Movement, err)
 		return
 	}
 	holder := funds.ProgrammeHolder(r.Programme)
 	ref := fmt.Sprintf("recovery/%d/%s", r.Id, s.BankReference)
 	if m.Kind != fundsv1.MovementKind_MOVEMENT_KIND_CREDIT_REVENUE || m.To != holder || m.Amount != s.Amount || m.Source != repaymentSource || m.Reference != ref {
-		failf(a.recov, "recovery %d: repayment movement %d is %s of %d to %q (source %q, ref %q); want credit_revenue of %d to %q (source %q, ref %q)",
+		module.Failf(a.recov, "recovery %d: repayment movement %d is %s of %d to %q (source %q, ref %q); want credit_revenue of %d to %q (source %q, ref %q)",
 			r.Id, m.Id, funds.KindName(m.Kind), m.Amount, m.To, m.Source, m.Reference, s.Amount, holder, repaymentSource, ref)
 	}
 }
@@ -393,7 +374,7 @@ func (a *benefitsAudit) matchDeductions() {
 	})
 	for _, p := range pairs {
 		if d, s := a.deductions[p], a.steps[p]; d != s {
-			failf(a.recov, "payment %d withheld %d for recovery %d, but that recovery's steps record %d from it", p[0], d, p[1], s)
+			module.Failf(a.recov, "payment %d withheld %d for recovery %d, but that recovery's steps record %d from it", p[0], d, p[1], s)
 		}
 	}
 }
@@ -404,25 +385,25 @@ func (a *benefitsAudit) checkIndexes() {
 	queued := map[string]int{}
 	store.IteratePrefix(a.kv, prefixDue, func(key, _ []byte) bool {
 		if len(key) < len(prefixDue)+8 {
-			failf(a.schedule, "schedule entry %x is too short", key)
+			module.Failf(a.schedule, "schedule entry %x is too short", key)
 			return false
 		}
 		due, id := int64(binary.BigEndian.Uint64(key[len(prefixDue):])), string(key[len(prefixDue)+8:])
 		p, ok := a.progs[id]
 		switch {
 		case !ok:
-			failf(a.schedule, "the schedule queues programme %q, which does not exist", id)
+			module.Failf(a.schedule, "the schedule queues programme %q, which does not exist", id)
 		case p.Finished:
-			failf(a.schedule, "the schedule queues programme %q at %d, but it has run every period", id, due)
+			module.Failf(a.schedule, "the schedule queues programme %q at %d, but it has run every period", id, due)
 		case due != PeriodStart(p, p.NextPeriod):
-			failf(a.schedule, "the schedule queues programme %q at %d, but its next period %d falls due at %d", id, due, p.NextPeriod, PeriodStart(p, p.NextPeriod))
+			module.Failf(a.schedule, "the schedule queues programme %q at %d, but its next period %d falls due at %d", id, due, p.NextPeriod, PeriodStart(p, p.NextPeriod))
 		}
 		queued[id]++
 		return false
 	})
 	for _, id := range a.progOrder {
 		if p := a.progs[id]; !p.Finished && queued[id] != 1 {
-			failf(a.schedule, "programme %q has not run every period but is queued %d times", id, queued[id])
+			module.Failf(a.schedule, "programme %q has not run every period but is queued %d times", id, queued[id])
 		}
 	}
 
@@ -430,12 +411,12 @@ func (a *benefitsAudit) checkIndexes() {
 		rest := key[len(prefixHistory):]
 		i := bytes.IndexByte(rest, 0)
 		if i < 0 || len(rest) < i+1+1+8 || rest[len(rest)-9] != 0 {
-			failf(a.history, "history entry %x is malformed", key)
+			module.Failf(a.history, "history entry %x is malformed", key)
 			return false
 		}
 		programme, recipient, id := string(rest[:i]), string(rest[i+1:len(rest)-9]), idOf(key)
 		if pay := a.payments[id]; pay == nil || pay.Programme != programme || pay.Recipient != recipient {
-			failf(a.history, "the history of recipient %q of %q lists payment %d, which is not theirs", recipient, programme, id)
+			module.Failf(a.history, "the history of recipient %q of %q lists payment %d, which is not theirs", recipient, programme, id)
 		}
 		return false
 	})
@@ -444,9 +425,9 @@ func (a *benefitsAudit) checkIndexes() {
 		id := idOf(key)
 		r := &benefitsv1.Recovery{}
 		if found, err := store.GetProto(a.kv, RecoveryKey(id), r); err != nil || !found {
-			failf(a.recov, "the open recoveries index lists recovery %d, which does not exist", id)
+			module.Failf(a.recov, "the open recoveries index lists recovery %d, which does not exist", id)
 		} else if !bytes.Equal(key, store.Key(openRecoveryPrefix(r.Programme, r.Recipient), store.Uint64(id))) {
-			failf(a.recov, "the open recoveries index lists recovery %d under another enrolment than %q of %q", id, r.Recipient, r.Programme)
+			module.Failf(a.recov, "the open recoveries index lists recovery %d under another enrolment than %q of %q", id, r.Recipient, r.Programme)
 		}
 		return false
 	})
@@ -465,7 +446,7 @@ func (a *benefitsAudit) compareFigures() {
 			{"recovered_total", p.RecoveredTotal, f.recovered}, {"recipients", p.Recipients, f.enrolments},
 		} {
 			if c.stored != c.sum {
-				failf(a.programmes, "programme %q: %s is %d but its records sum to %d", id, c.name, c.stored, c.sum)
+				module.Failf(a.programmes, "programme %q: %s is %d but its records sum to %d", id, c.name, c.stored, c.sum)
 			}
 		}
 	}
@@ -479,11 +460,11 @@ func (a *benefitsAudit) compareFigures() {
 			{"paid_total", e.PaidTotal, f.paidGross}, {"payments", e.Payments, f.paid}, {"outstanding_recovery", e.OutstandingRecovery, f.outstanding},
 		} {
 			if c.stored != c.sum {
-				failf(a.enrolments, "recipient %q of %q: %s is %d but the records sum to %d", e.Recipient, e.Programme, c.name, c.stored, c.sum)
+				module.Failf(a.enrolments, "recipient %q of %q: %s is %d but the records sum to %d", e.Recipient, e.Programme, c.name, c.stored, c.sum)
 			}
 		}
 		if p.RecipientCap != 0 && e.PaidTotal > p.RecipientCap {
-			failf(a.enrolments, "recipient %q of %q has been paid %d, above the programme's cap of %d", e.Recipient, e.Programme, e.PaidTotal, p.RecipientCap)
+			module.Failf(a.enrolments, "recipient %q of %q has been paid %d, above the programme's cap of %d", e.Recipient, e.Programme, e.PaidTotal, p.RecipientCap)
 		}
 	}
 }

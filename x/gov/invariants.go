@@ -3,7 +3,6 @@ package gov
 import (
 	"bytes"
 	"cmp"
-	"fmt"
 	"slices"
 	"strconv"
 
@@ -11,6 +10,7 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // Names of the gov module's invariant checks.
@@ -22,26 +22,6 @@ const (
 
 // maxOpenParam is the registry name of max_open_proposals_per_agency.
 const maxOpenParam = "gov.max_open_proposals_per_agency"
-
-// maxShown bounds the problems one check spells out in its detail; the
-// rest are only counted.
-const maxShown = 10
-
-func newCheck(name, rule string) *appv1.InvariantCheck {
-	return &appv1.InvariantCheck{Name: name, Rule: rule, Ok: true}
-}
-
-// failf records one problem a check found.
-func failf(c *appv1.InvariantCheck, format string, args ...any) {
-	c.Ok = false
-	c.Problems++
-	if c.Problems <= maxShown {
-		if c.Detail != "" {
-			c.Detail += "; "
-		}
-		c.Detail += fmt.Sprintf(format, args...)
-	}
-}
 
 // limitChange is an executed change of max_open_proposals_per_agency.
 type limitChange struct {
@@ -56,9 +36,9 @@ type limitChange struct {
 // exists. It reads every proposal and validator once: it is for tests,
 // audits and the invariants query, never for the block's hot path.
 func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
-	open := newCheck(CheckOpenProposals, "the open-proposal index lists exactly the proposals still voting, and each agency's open count is the number of its proposals still voting")
-	limit := newCheck(CheckOpenLimit, "no agency has more open proposals than max_open_proposals_per_agency allowed when it submitted each of them")
-	vals := newCheck(CheckValidators, "every validator has a 32-byte key, power from 1 to the maximum, and an operating agency that exists (\""+UnknownOperator+"\" for a genesis validator genesis assigned to none)")
+	open := module.NewCheck(CheckOpenProposals, "the open-proposal index lists exactly the proposals still voting, and each agency's open count is the number of its proposals still voting")
+	limit := module.NewCheck(CheckOpenLimit, "no agency has more open proposals than max_open_proposals_per_agency allowed when it submitted each of them")
+	vals := module.NewCheck(CheckValidators, "every validator has a 32-byte key, power from 1 to the maximum, and an operating agency that exists (\""+UnknownOperator+"\" for a genesis validator genesis assigned to none)")
 
 	params, err := k.Params(kv)
 	if err != nil {
@@ -70,16 +50,16 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	store.IteratePrefix(kv, prefixProposal, func(key, v []byte) bool {
 		p := &govv1.Proposal{}
 		if err := unmarshal(v, p); err != nil {
-			failf(open, "proposal record %x does not decode: %v", key[len(prefixProposal):], err)
+			module.Failf(open, "proposal record %x does not decode: %v", key[len(prefixProposal):], err)
 			return false
 		}
 		voting := p.Status == govv1.ProposalStatus_PROPOSAL_STATUS_VOTING
 		indexed := kv.Has(openKey(p.Id))
 		switch {
 		case voting && !indexed:
-			failf(open, "proposal %d is voting but missing from the open index, so it is never tallied", p.Id)
+			module.Failf(open, "proposal %d is voting but missing from the open index, so it is never tallied", p.Id)
 		case !voting && indexed:
-			failf(open, "proposal %d is %s but still in the open index", p.Id, StatusName(p.Status))
+			module.Failf(open, "proposal %d is %s but still in the open index", p.Id, StatusName(p.Status))
 		}
 		// Proposals the chain opens itself (misbehaviour) have a proposer
 		// that is no agency id and count against no agency.
@@ -99,7 +79,7 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	store.IteratePrefix(kv, prefixOpen, func(key, _ []byte) bool {
 		id := getU64FromKey(key[len(prefixOpen):])
 		if !kv.Has(ProposalKey(id)) {
-			failf(open, "the open index lists proposal %d, which does not exist", id)
+			module.Failf(open, "the open index lists proposal %d, which does not exist", id)
 		}
 		return false
 	})
@@ -110,14 +90,14 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		}
 		if _, seen := byAgency[id]; !seen {
 			if n := getU64(kv, key); n != 0 {
-				failf(open, "agency %q's open count is %d but it has no proposal voting", id, n)
+				module.Failf(open, "agency %q's open count is %d but it has no proposal voting", id, n)
 			}
 		}
 		return false
 	})
 	for _, id := range agencies {
 		if n, want := getU64(kv, openCountKey(id)), uint64(len(byAgency[id])); n != want {
-			failf(open, "agency %q's open count is %d but %d of its proposals are voting", id, n, want)
+			module.Failf(open, "agency %q's open count is %d but %d of its proposals are voting", id, n, want)
 		}
 	}
 
@@ -142,7 +122,7 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	for _, id := range agencies {
 		for i, p := range byAgency[id] {
 			if l, known := limitAt(p.SubmitHeight); known && uint64(i+1) > l {
-				failf(limit, "agency %q has %d open proposals: proposal %d, submitted at height %d as its open proposal number %d, exceeds the limit of %d then in force",
+				module.Failf(limit, "agency %q has %d open proposals: proposal %d, submitted at height %d as its open proposal number %d, exceeds the limit of %d then in force",
 					id, len(byAgency[id]), p.Id, p.SubmitHeight, i+1, l)
 			}
 		}
@@ -152,20 +132,20 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		pub := key[len(prefixValidator):]
 		val := &govv1.Validator{}
 		if err := unmarshal(v, val); err != nil {
-			failf(vals, "validator %X does not decode: %v", pub, err)
+			module.Failf(vals, "validator %X does not decode: %v", pub, err)
 			return false
 		}
 		if !bytes.Equal(val.PubKey, pub) || len(pub) != ConsensusKeySize {
-			failf(vals, "validator record under %X has key %X; keys are %d bytes", pub, val.PubKey, ConsensusKeySize)
+			module.Failf(vals, "validator record under %X has key %X; keys are %d bytes", pub, val.PubKey, ConsensusKeySize)
 		}
 		if validatePower(val.Power) != nil {
-			failf(vals, "validator %X has power %d; the set holds powers from 1 to %d", pub, val.Power, MaxPower)
+			module.Failf(vals, "validator %X has power %d; the set holds powers from 1 to %d", pub, val.Power, MaxPower)
 		}
 		if val.AgencyId == UnknownOperator {
 			return false
 		}
 		if _, err := k.Agency.Agency(kv, val.AgencyId); err != nil {
-			failf(vals, "validator %X is operated by agency %q, which does not exist", pub, val.AgencyId)
+			module.Failf(vals, "validator %X is operated by agency %q, which does not exist", pub, val.AgencyId)
 		}
 		return false
 	})

@@ -3,7 +3,6 @@ package provenance
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -11,6 +10,7 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // Names of the provenance module's invariant checks.
@@ -25,26 +25,6 @@ const (
 	CheckCustodyIndex = "custody-index"
 	CheckRecalls      = "recall-reach"
 )
-
-// maxShown bounds the problems one check spells out in its detail; the
-// rest are only counted.
-const maxShown = 10
-
-func newCheck(name, rule string) *appv1.InvariantCheck {
-	return &appv1.InvariantCheck{Name: name, Rule: rule, Ok: true}
-}
-
-// failf records one problem a check found.
-func failf(c *appv1.InvariantCheck, format string, args ...any) {
-	c.Ok = false
-	c.Problems++
-	if c.Problems <= maxShown {
-		if c.Detail != "" {
-			c.Detail += "; "
-		}
-		c.Detail += fmt.Sprintf(format, args...)
-	}
-}
 
 // consumption is the one history entry that consumed an item into others.
 type consumption struct {
@@ -82,15 +62,15 @@ type provenanceAudit struct {
 func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	a := &provenanceAudit{
 		kv:         kv,
-		status:     newCheck(CheckItemStatus, "every item's status is active, in transit, consumed, destroyed or recalled, and an item is recalled exactly when it carries a recall mark"),
-		history:    newCheck(CheckHistory, "each item's history is numbered 1 to its event count, and its attestations 1 to its attestation count, every entry naming the item"),
-		lineage:    newCheck(CheckLineage, "parents and children name each other and exist; an item has children exactly when one split, merge or transformation consumed it, whose history entry names them"),
-		splits:     newCheck(CheckSplits, "a split's parts (at least two) each have the parent as their only parent and its product and unit, and their quantities add up to the parent's"),
-		merges:     newCheck(CheckMerges, "a merge's inputs (at least two) were all merged into its output alone, are of the output's product and unit, and their quantities add up to the output's"),
-		transforms: newCheck(CheckTransforms, "every input of a transformation lists exactly its outputs as children, and every output lists exactly its inputs as parents"),
-		offers:     newCheck(CheckOffers, "an item is in transit exactly when its latest offer is open; an open offer is the item's latest, made by its custodian, and indexed by receiver and expiry; no index entry names an offer that is not open"),
-		held:       newCheck(CheckCustodyIndex, "the held-items index lists each item under its custodian, and nothing else"),
-		recall:     newCheck(CheckRecalls, "every recall mark, unacknowledged entry and queued task names an existing order and item and adds up to the order's reached, awaiting_ack and queued counts; a complete order has reached every child of every item it marked"),
+		status:     module.NewCheck(CheckItemStatus, "every item's status is active, in transit, consumed, destroyed or recalled, and an item is recalled exactly when it carries a recall mark"),
+		history:    module.NewCheck(CheckHistory, "each item's history is numbered 1 to its event count, and its attestations 1 to its attestation count, every entry naming the item"),
+		lineage:    module.NewCheck(CheckLineage, "parents and children name each other and exist; an item has children exactly when one split, merge or transformation consumed it, whose history entry names them"),
+		splits:     module.NewCheck(CheckSplits, "a split's parts (at least two) each have the parent as their only parent and its product and unit, and their quantities add up to the parent's"),
+		merges:     module.NewCheck(CheckMerges, "a merge's inputs (at least two) were all merged into its output alone, are of the output's product and unit, and their quantities add up to the output's"),
+		transforms: module.NewCheck(CheckTransforms, "every input of a transformation lists exactly its outputs as children, and every output lists exactly its inputs as parents"),
+		offers:     module.NewCheck(CheckOffers, "an item is in transit exactly when its latest offer is open; an open offer is the item's latest, made by its custodian, and indexed by receiver and expiry; no index entry names an offer that is not open"),
+		held:       module.NewCheck(CheckCustodyIndex, "the held-items index lists each item under its custodian, and nothing else"),
+		recall:     module.NewCheck(CheckRecalls, "every recall mark, unacknowledged entry and queued task names an existing order and item and adds up to the order's reached, awaiting_ack and queued counts; a complete order has reached every child of every item it marked"),
 		items:      map[string]*provenancev1.Item{},
 		consumed:   map[string]consumption{},
 		byOrder:    map[string]*recallCount{},
@@ -99,7 +79,7 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	store.IteratePrefix(kv, prefixItem, func(key, v []byte) bool {
 		it := &provenancev1.Item{}
 		if err := proto.Unmarshal(v, it); err != nil || it.Id != string(key[len(prefixItem):]) {
-			failf(a.status, "item record %q does not decode as that item (%v)", key[len(prefixItem):], err)
+			module.Failf(a.status, "item record %q does not decode as that item (%v)", key[len(prefixItem):], err)
 			return false
 		}
 		a.items[it.Id] = it
@@ -129,10 +109,10 @@ func (a *provenanceAudit) itemRecords(it *provenancev1.Item) {
 	switch it.Status {
 	case statusActive, statusInTransit, statusConsumed, statusDestroyed, statusRecalled:
 	default:
-		failf(a.status, "item %s has status %d, which is not defined", it.Id, it.Status)
+		module.Failf(a.status, "item %s has status %d, which is not defined", it.Id, it.Status)
 	}
 	if (it.Status == statusRecalled) != (it.Recall != nil) {
-		failf(a.status, "item %s is %s but %s a recall mark", it.Id, StatusName(it.Status), carries(it.Recall != nil))
+		module.Failf(a.status, "item %s is %s but %s a recall mark", it.Id, StatusName(it.Status), carries(it.Recall != nil))
 	}
 
 	var n uint64
@@ -140,45 +120,45 @@ func (a *provenanceAudit) itemRecords(it *provenancev1.Item) {
 		n++
 		ev := &provenancev1.Event{}
 		if err := proto.Unmarshal(v, ev); err != nil {
-			failf(a.history, "item %s: history entry %d does not decode: %v", it.Id, n, err)
+			module.Failf(a.history, "item %s: history entry %d does not decode: %v", it.Id, n, err)
 			return false
 		}
 		if seq := binary.BigEndian.Uint64(key[len(key)-8:]); seq != n || ev.Seq != n || ev.ItemId != it.Id {
-			failf(a.history, "item %s: history entry %d is stored as number %d and says it is number %d of %s", it.Id, n, seq, ev.Seq, ev.ItemId)
+			module.Failf(a.history, "item %s: history entry %d is stored as number %d and says it is number %d of %s", it.Id, n, seq, ev.Seq, ev.ItemId)
 		}
 		switch ev.Type {
 		case provenancev1.EventType_EVENT_TYPE_SPLIT, provenancev1.EventType_EVENT_TYPE_MERGED, provenancev1.EventType_EVENT_TYPE_TRANSFORMED:
 			if prev, twice := a.consumed[it.Id]; twice {
-				failf(a.lineage, "item %s was consumed twice: %s into %v and %s into %v", it.Id, prev.typ, prev.related, ev.Type, ev.Related)
+				module.Failf(a.lineage, "item %s was consumed twice: %s into %v and %s into %v", it.Id, prev.typ, prev.related, ev.Type, ev.Related)
 			}
 			a.consumed[it.Id] = consumption{typ: ev.Type, related: ev.Related}
 		}
 		return false
 	})
 	if n != it.Events {
-		failf(a.history, "item %s counts %d history entries but %d are stored", it.Id, it.Events, n)
+		module.Failf(a.history, "item %s counts %d history entries but %d are stored", it.Id, it.Events, n)
 	}
 	var m uint64
 	store.IteratePrefix(a.kv, AttestationPrefix(it.Id), func(key, v []byte) bool {
 		m++
 		at := &provenancev1.Attestation{}
 		if err := proto.Unmarshal(v, at); err != nil || at.Seq != m || at.ItemId != it.Id || binary.BigEndian.Uint64(key[len(key)-8:]) != m {
-			failf(a.history, "item %s: attestation %d is not stored as its number %d of the item (%v)", it.Id, m, m, err)
+			module.Failf(a.history, "item %s: attestation %d is not stored as its number %d of the item (%v)", it.Id, m, m, err)
 		}
 		return false
 	})
 	if m != it.Attestations {
-		failf(a.history, "item %s counts %d attestations but %d are stored", it.Id, it.Attestations, m)
+		module.Failf(a.history, "item %s counts %d attestations but %d are stored", it.Id, it.Attestations, m)
 	}
 
 	if it.Status == statusInTransit {
 		o := &provenancev1.Offer{}
 		if found, err := store.GetProto(a.kv, OfferKey(it.Id), o); err != nil || !found || o.Status != offerOpen {
-			failf(a.offers, "item %s is in transit but its latest offer is %s", it.Id, offerState(found, o))
+			module.Failf(a.offers, "item %s is in transit but its latest offer is %s", it.Id, offerState(found, o))
 		}
 	}
 	if !a.kv.Has(HeldKey(it.Custodian, it.Id)) {
-		failf(a.held, "item %s is missing from the held-items index of its custodian %x", it.Id, it.Custodian)
+		module.Failf(a.held, "item %s is missing from the held-items index of its custodian %x", it.Id, it.Custodian)
 	}
 
 	if mark := it.Recall; mark != nil {
@@ -188,16 +168,16 @@ func (a *provenanceAudit) itemRecords(it *provenancev1.Item) {
 		ack := mark.StatusBefore == statusActive || mark.StatusBefore == statusInTransit
 		switch {
 		case mark.AckRequired != ack:
-			failf(a.recall, "item %s was %s when recall %s reached it, but ack_required is %v", it.Id, StatusName(mark.StatusBefore), mark.OrderId, mark.AckRequired)
+			module.Failf(a.recall, "item %s was %s when recall %s reached it, but ack_required is %v", it.Id, StatusName(mark.StatusBefore), mark.OrderId, mark.AckRequired)
 		case mark.Acknowledged && !mark.AckRequired:
-			failf(a.recall, "item %s acknowledged recall %s, which asked no acknowledgement of it", it.Id, mark.OrderId)
+			module.Failf(a.recall, "item %s acknowledged recall %s, which asked no acknowledgement of it", it.Id, mark.OrderId)
 		}
 		awaiting := mark.AckRequired && !mark.Acknowledged
 		if awaiting {
 			c.awaiting++
 		}
 		if has := a.kv.Has(AwaitingAckKey(mark.OrderId, it.Custodian, it.Id)); has != awaiting {
-			failf(a.recall, "item %s (recall %s, acknowledged %v) is %s the order's unacknowledged index", it.Id, mark.OrderId, mark.Acknowledged, inOrMissing(has))
+			module.Failf(a.recall, "item %s (recall %s, acknowledged %v) is %s the order's unacknowledged index", it.Id, mark.OrderId, mark.Acknowledged, inOrMissing(has))
 		}
 	}
 }
@@ -243,34 +223,34 @@ func consumedBefore(it *provenancev1.Item) bool {
 func (a *provenanceAudit) links(it *provenancev1.Item) {
 	for _, c := range it.Children {
 		if child, ok := a.items[c]; !ok {
-			failf(a.lineage, "item %s lists child %s, which does not exist", it.Id, c)
+			module.Failf(a.lineage, "item %s lists child %s, which does not exist", it.Id, c)
 		} else if !slices.Contains(child.Parents, it.Id) {
-			failf(a.lineage, "item %s lists child %s, which does not list it as a parent", it.Id, c)
+			module.Failf(a.lineage, "item %s lists child %s, which does not list it as a parent", it.Id, c)
 		}
 	}
 	for _, p := range it.Parents {
 		if parent, ok := a.items[p]; !ok {
-			failf(a.lineage, "item %s lists parent %s, which does not exist", it.Id, p)
+			module.Failf(a.lineage, "item %s lists parent %s, which does not exist", it.Id, p)
 		} else if !slices.Contains(parent.Children, it.Id) {
-			failf(a.lineage, "item %s lists parent %s, which does not list it as a child", it.Id, p)
+			module.Failf(a.lineage, "item %s lists parent %s, which does not list it as a child", it.Id, p)
 		}
 	}
 	step, wasConsumed := a.consumed[it.Id]
 	switch {
 	case len(it.Children) > 0 && !wasConsumed:
-		failf(a.lineage, "item %s has children %v but no split, merge or transformation in its history", it.Id, it.Children)
+		module.Failf(a.lineage, "item %s has children %v but no split, merge or transformation in its history", it.Id, it.Children)
 		return
 	case len(it.Children) == 0 && wasConsumed:
-		failf(a.lineage, "item %s was consumed by a %s into %v but lists no children", it.Id, step.typ, step.related)
+		module.Failf(a.lineage, "item %s was consumed by a %s into %v but lists no children", it.Id, step.typ, step.related)
 		return
 	case !wasConsumed:
 		return
 	}
 	if !slices.Equal(step.related, it.Children) {
-		failf(a.lineage, "item %s's children %v are not the items its %s made (%v)", it.Id, it.Children, step.typ, step.related)
+		module.Failf(a.lineage, "item %s's children %v are not the items its %s made (%v)", it.Id, it.Children, step.typ, step.related)
 	}
 	if !consumedBefore(it) {
-		failf(a.lineage, "item %s was consumed by a %s but its status is %s", it.Id, step.typ, StatusName(it.Status))
+		module.Failf(a.lineage, "item %s was consumed by a %s but its status is %s", it.Id, step.typ, StatusName(it.Status))
 	}
 	switch step.typ {
 	case provenancev1.EventType_EVENT_TYPE_SPLIT:
@@ -281,7 +261,7 @@ func (a *provenanceAudit) links(it *provenancev1.Item) {
 				a.merge(out) // once per merge, from its first input
 			}
 		} else {
-			failf(a.merges, "item %s was merged into %d items %v; a merge makes one", it.Id, len(it.Children), it.Children)
+			module.Failf(a.merges, "item %s was merged into %d items %v; a merge makes one", it.Id, len(it.Children), it.Children)
 		}
 	case provenancev1.EventType_EVENT_TYPE_TRANSFORMED:
 		if out, ok := a.items[it.Children[0]]; !ok || len(out.Parents) == 0 || out.Parents[0] == it.Id {
@@ -292,7 +272,7 @@ func (a *provenanceAudit) links(it *provenancev1.Item) {
 
 func (a *provenanceAudit) split(parent *provenancev1.Item) {
 	if len(parent.Children) < 2 {
-		failf(a.splits, "item %s was split into %d part; a split has at least two", parent.Id, len(parent.Children))
+		module.Failf(a.splits, "item %s was split into %d part; a split has at least two", parent.Id, len(parent.Children))
 	}
 	var sum uint64
 	for _, id := range parent.Children {
@@ -301,25 +281,25 @@ func (a *provenanceAudit) split(parent *provenancev1.Item) {
 			continue // reported by lineage-links
 		}
 		if !slices.Equal(child.Parents, []string{parent.Id}) {
-			failf(a.splits, "part %s of split %s has parents %v; a part has its parent only", id, parent.Id, child.Parents)
+			module.Failf(a.splits, "part %s of split %s has parents %v; a part has its parent only", id, parent.Id, child.Parents)
 		}
 		if child.Unit != parent.Unit || child.Product != parent.Product {
-			failf(a.splits, "part %s is %s in %q but split %s is %s in %q", id, child.Product, child.Unit, parent.Id, parent.Product, parent.Unit)
+			module.Failf(a.splits, "part %s is %s in %q but split %s is %s in %q", id, child.Product, child.Unit, parent.Id, parent.Product, parent.Unit)
 		}
 		if sum+child.Quantity < sum {
-			failf(a.splits, "the parts of split %s overflow 64 bits", parent.Id)
+			module.Failf(a.splits, "the parts of split %s overflow 64 bits", parent.Id)
 			return
 		}
 		sum += child.Quantity
 	}
 	if sum != parent.Quantity {
-		failf(a.splits, "the parts of %s (%v) add up to %d %s; it held %d %s", parent.Id, parent.Children, sum, parent.Unit, parent.Quantity, parent.Unit)
+		module.Failf(a.splits, "the parts of %s (%v) add up to %d %s; it held %d %s", parent.Id, parent.Children, sum, parent.Unit, parent.Quantity, parent.Unit)
 	}
 }
 
 func (a *provenanceAudit) merge(out *provenancev1.Item) {
 	if len(out.Parents) < 2 {
-		failf(a.merges, "item %s was merged from %d input; a merge has at least two", out.Id, len(out.Parents))
+		module.Failf(a.merges, "item %s was merged from %d input; a merge has at least two", out.Id, len(out.Parents))
 	}
 	var sum uint64
 	for _, id := range out.Parents {
@@ -328,19 +308,19 @@ func (a *provenanceAudit) merge(out *provenancev1.Item) {
 			continue // reported by lineage-links
 		}
 		if step := a.consumed[id]; step.typ != provenancev1.EventType_EVENT_TYPE_MERGED || !slices.Equal(in.Children, []string{out.Id}) {
-			failf(a.merges, "input %s of merge %s was %s into %v, not merged into it alone", id, out.Id, step.typ, in.Children)
+			module.Failf(a.merges, "input %s of merge %s was %s into %v, not merged into it alone", id, out.Id, step.typ, in.Children)
 		}
 		if in.Unit != out.Unit || in.Product != out.Product {
-			failf(a.merges, "input %s is %s in %q but merge %s is %s in %q", id, in.Product, in.Unit, out.Id, out.Product, out.Unit)
+			module.Failf(a.merges, "input %s is %s in %q but merge %s is %s in %q", id, in.Product, in.Unit, out.Id, out.Product, out.Unit)
 		}
 		if sum+in.Quantity < sum {
-			failf(a.merges, "the inputs of merge %s overflow 64 bits", out.Id)
+			module.Failf(a.merges, "the inputs of merge %s overflow 64 bits", out.Id)
 			return
 		}
 		sum += in.Quantity
 	}
 	if sum != out.Quantity {
-		failf(a.merges, "the inputs of %s (%v) add up to %d %s; it holds %d %s", out.Id, out.Parents, sum, out.Unit, out.Quantity, out.Unit)
+		module.Failf(a.merges, "the inputs of %s (%v) add up to %d %s; it holds %d %s", out.Id, out.Parents, sum, out.Unit, out.Quantity, out.Unit)
 	}
 }
 
@@ -352,7 +332,7 @@ func (a *provenanceAudit) transform(in *provenancev1.Item) {
 			continue // reported by lineage-links
 		}
 		if first != nil && !slices.Equal(out.Parents, first.Parents) {
-			failf(a.transforms, "outputs %s and %s of one transformation list different inputs: %v and %v", first.Id, id, first.Parents, out.Parents)
+			module.Failf(a.transforms, "outputs %s and %s of one transformation list different inputs: %v and %v", first.Id, id, first.Parents, out.Parents)
 		}
 		for _, p := range out.Parents {
 			other, ok := a.items[p]
@@ -360,7 +340,7 @@ func (a *provenanceAudit) transform(in *provenancev1.Item) {
 				continue
 			}
 			if step := a.consumed[p]; step.typ != provenancev1.EventType_EVENT_TYPE_TRANSFORMED || !slices.Equal(other.Children, in.Children) {
-				failf(a.transforms, "output %s of %s was made with input %s, which was %s into %v rather than into the same outputs %v", id, in.Id, p, step.typ, other.Children, in.Children)
+				module.Failf(a.transforms, "output %s of %s was made with input %s, which was %s into %v rather than into the same outputs %v", id, in.Id, p, step.typ, other.Children, in.Children)
 			}
 		}
 	}
@@ -371,31 +351,31 @@ func (a *provenanceAudit) checkOffers() {
 	store.IteratePrefix(a.kv, prefixOffer, func(key, v []byte) bool {
 		o := &provenancev1.Offer{}
 		if err := proto.Unmarshal(v, o); err != nil || !bytes.Equal(key, OfferKey(o.ItemId)) {
-			failf(a.offers, "offer record %x does not decode as the offer of its item (%v)", key, err)
+			module.Failf(a.offers, "offer record %x does not decode as the offer of its item (%v)", key, err)
 			return false
 		}
 		it, ok := a.items[o.ItemId]
 		if !ok {
-			failf(a.offers, "an offer names item %s, which does not exist", o.ItemId)
+			module.Failf(a.offers, "an offer names item %s, which does not exist", o.ItemId)
 			return false
 		}
 		if o.Seq == 0 || o.Seq > it.OfferSeq {
-			failf(a.offers, "offer %d of item %s is beyond the %d offers the item counts", o.Seq, it.Id, it.OfferSeq)
+			module.Failf(a.offers, "offer %d of item %s is beyond the %d offers the item counts", o.Seq, it.Id, it.OfferSeq)
 		}
 		open := o.Status == offerOpen
 		if open {
 			switch {
 			case it.Status != statusInTransit:
-				failf(a.offers, "item %s has an open offer to %x but is %s, not in transit", it.Id, o.To, StatusName(it.Status))
+				module.Failf(a.offers, "item %s has an open offer to %x but is %s, not in transit", it.Id, o.To, StatusName(it.Status))
 			case o.Seq != it.OfferSeq || !bytes.Equal(o.From, it.Custodian):
-				failf(a.offers, "item %s's open offer %d is from %x; the item is held by %x and last offered as number %d", it.Id, o.Seq, o.From, it.Custodian, it.OfferSeq)
+				module.Failf(a.offers, "item %s's open offer %d is from %x; the item is held by %x and last offered as number %d", it.Id, o.Seq, o.From, it.Custodian, it.OfferSeq)
 			}
 		}
 		if has := a.kv.Has(OfferToKey(o.To, o.ItemId)); has != open {
-			failf(a.offers, "item %s's offer to %x is %s but %s the receiver's open offers", it.Id, o.To, o.Status, inOrMissing(has))
+			module.Failf(a.offers, "item %s's offer to %x is %s but %s the receiver's open offers", it.Id, o.To, o.Status, inOrMissing(has))
 		}
 		if has := a.kv.Has(offerExpiryKey(o.ExpiresTimeUnix, o.ItemId)); has != open {
-			failf(a.offers, "item %s's offer to %x is %s but %s the expiry index", it.Id, o.To, o.Status, inOrMissing(has))
+			module.Failf(a.offers, "item %s's offer to %x is %s but %s the expiry index", it.Id, o.To, o.Status, inOrMissing(has))
 		}
 		return false
 	})
@@ -408,23 +388,23 @@ func (a *provenanceAudit) checkOffers() {
 	}
 	store.IteratePrefix(a.kv, prefixOfferTo, func(key, _ []byte) bool {
 		if len(key) <= len(prefixOfferTo)+addressSize {
-			failf(a.offers, "receiver index entry %x is too short", key)
+			module.Failf(a.offers, "receiver index entry %x is too short", key)
 			return false
 		}
 		to, id := key[len(prefixOfferTo):len(prefixOfferTo)+addressSize], string(key[len(prefixOfferTo)+addressSize:])
 		if o := openOffer(id); o == nil || !bytes.Equal(o.To, to) {
-			failf(a.offers, "the open offers of %x list item %s, which has no open offer to them", to, id)
+			module.Failf(a.offers, "the open offers of %x list item %s, which has no open offer to them", to, id)
 		}
 		return false
 	})
 	store.IteratePrefix(a.kv, prefixOfferExpiry, func(key, _ []byte) bool {
 		if len(key) <= len(prefixOfferExpiry)+8 {
-			failf(a.offers, "expiry index entry %x is too short", key)
+			module.Failf(a.offers, "expiry index entry %x is too short", key)
 			return false
 		}
 		id := string(key[len(prefixOfferExpiry)+8:])
 		if o := openOffer(id); o == nil || !bytes.Equal(key, offerExpiryKey(o.ExpiresTimeUnix, id)) {
-			failf(a.offers, "the expiry index lists item %s at %d, but it has no open offer expiring then", id, binary.BigEndian.Uint64(key[len(prefixOfferExpiry):]))
+			module.Failf(a.offers, "the expiry index lists item %s at %d, but it has no open offer expiring then", id, binary.BigEndian.Uint64(key[len(prefixOfferExpiry):]))
 		}
 		return false
 	})
@@ -434,12 +414,12 @@ func (a *provenanceAudit) checkOffers() {
 func (a *provenanceAudit) checkHeld() {
 	store.IteratePrefix(a.kv, prefixHeld, func(key, _ []byte) bool {
 		if len(key) <= len(prefixHeld)+addressSize {
-			failf(a.held, "held-items entry %x is too short", key)
+			module.Failf(a.held, "held-items entry %x is too short", key)
 			return false
 		}
 		who, id := key[len(prefixHeld):len(prefixHeld)+addressSize], string(key[len(prefixHeld)+addressSize:])
 		if it, ok := a.items[id]; !ok || !bytes.Equal(it.Custodian, who) {
-			failf(a.held, "the held items of %x list %s, which they do not hold", who, id)
+			module.Failf(a.held, "the held items of %x list %s, which they do not hold", who, id)
 		}
 		return false
 	})
@@ -458,35 +438,35 @@ func (a *provenanceAudit) checkRecalls() {
 			via, ok := a.items[mark.Via]
 			switch {
 			case !slices.Contains(it.Parents, mark.Via):
-				failf(a.recall, "recall %s reached item %s via %s, which is not one of its parents", mark.OrderId, id, mark.Via)
+				module.Failf(a.recall, "recall %s reached item %s via %s, which is not one of its parents", mark.OrderId, id, mark.Via)
 			case !ok || via.Recall == nil || via.Recall.OrderId != mark.OrderId:
-				failf(a.recall, "recall %s reached item %s via %s, which that order did not reach", mark.OrderId, id, mark.Via)
+				module.Failf(a.recall, "recall %s reached item %s via %s, which that order did not reach", mark.OrderId, id, mark.Via)
 			}
 		}
 	}
 	store.IteratePrefix(a.kv, prefixAwaitingAck, func(key, _ []byte) bool {
 		rest := key[len(prefixAwaitingAck):]
 		if len(rest) < 1 || len(rest) < 1+int(rest[0])+addressSize+1 {
-			failf(a.recall, "unacknowledged entry %x is too short", key)
+			module.Failf(a.recall, "unacknowledged entry %x is too short", key)
 			return false
 		}
 		order := string(rest[1 : 1+int(rest[0])])
 		custodian, id := rest[1+int(rest[0]):1+int(rest[0])+addressSize], string(rest[1+int(rest[0])+addressSize:])
 		it, ok := a.items[id]
 		if !ok || it.Recall == nil || it.Recall.OrderId != order || !bytes.Equal(it.Custodian, custodian) {
-			failf(a.recall, "recall %s lists item %s of %x as unacknowledged, but the item does not carry that recall under that custodian", order, id, custodian)
+			module.Failf(a.recall, "recall %s lists item %s of %x as unacknowledged, but the item does not carry that recall under that custodian", order, id, custodian)
 		}
 		return false
 	})
 	store.IteratePrefix(a.kv, prefixQueue, func(key, v []byte) bool {
 		task := &provenancev1.RecallTask{}
 		if err := proto.Unmarshal(v, task); err != nil {
-			failf(a.recall, "queued task %x does not decode: %v", key, err)
+			module.Failf(a.recall, "queued task %x does not decode: %v", key, err)
 			return false
 		}
 		a.count(task.OrderId).queued++
 		if it, ok := a.items[task.ItemId]; !ok || it.Recall == nil || it.Recall.OrderId != task.OrderId {
-			failf(a.recall, "a queued task of recall %s spreads from item %s, which that order did not reach", task.OrderId, task.ItemId)
+			module.Failf(a.recall, "a queued task of recall %s spreads from item %s, which that order did not reach", task.OrderId, task.ItemId)
 		}
 		return false
 	})
@@ -494,20 +474,20 @@ func (a *provenanceAudit) checkRecalls() {
 	store.IteratePrefix(a.kv, prefixRecallOrder, func(key, v []byte) bool {
 		o := &provenancev1.RecallOrder{}
 		if err := proto.Unmarshal(v, o); err != nil || o.Id != string(key[len(prefixRecallOrder):]) {
-			failf(a.recall, "recall order record %q does not decode as that order (%v)", key[len(prefixRecallOrder):], err)
+			module.Failf(a.recall, "recall order record %q does not decode as that order (%v)", key[len(prefixRecallOrder):], err)
 			return false
 		}
 		seen[o.Id] = true
 		c := a.count(o.Id)
 		if o.Reached != c.reached || o.AwaitingAck != c.awaiting || o.Queued != c.queued {
-			failf(a.recall, "recall %s counts %d reached, %d awaiting acknowledgement, %d queued; its records show %d, %d, %d",
+			module.Failf(a.recall, "recall %s counts %d reached, %d awaiting acknowledgement, %d queued; its records show %d, %d, %d",
 				o.Id, o.Reached, o.AwaitingAck, o.Queued, c.reached, c.awaiting, c.queued)
 		}
 		if o.Complete != (o.Queued == 0) {
-			failf(a.recall, "recall %s is complete=%v with %d tasks queued", o.Id, o.Complete, o.Queued)
+			module.Failf(a.recall, "recall %s is complete=%v with %d tasks queued", o.Id, o.Complete, o.Queued)
 		}
 		if it, ok := a.items[o.ItemId]; !ok || it.Recall == nil || it.Recall.OrderId != o.Id || it.Recall.Via != "" {
-			failf(a.recall, "recall %s names item %s, which does not carry the order's own mark", o.Id, o.ItemId)
+			module.Failf(a.recall, "recall %s names item %s, which does not carry the order's own mark", o.Id, o.ItemId)
 		}
 		if o.Complete {
 			a.reachedAll(o.Id)
@@ -516,7 +496,7 @@ func (a *provenanceAudit) checkRecalls() {
 	})
 	for _, id := range a.order {
 		if mark := a.items[id].Recall; mark != nil && !seen[mark.OrderId] {
-			failf(a.recall, "item %s carries the mark of recall %s, which does not exist", id, mark.OrderId)
+			module.Failf(a.recall, "item %s carries the mark of recall %s, which does not exist", id, mark.OrderId)
 		}
 	}
 }
@@ -527,7 +507,7 @@ func (a *provenanceAudit) reachedAll(order string) {
 	for _, id := range a.marked[order] {
 		for _, c := range a.items[id].Children {
 			if child, ok := a.items[c]; ok && child.Recall == nil {
-				failf(a.recall, "recall %s is complete but item %s, made from %s which it reached, is not recalled", order, c, id)
+				module.Failf(a.recall, "recall %s is complete but item %s, made from %s which it reached, is not recalled", order, c, id)
 			}
 		}
 	}

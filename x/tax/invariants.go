@@ -12,6 +12,7 @@ import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // Names of the tax module's invariant checks.
@@ -27,26 +28,6 @@ const (
 // ledger collected tax is credited to (x/funds' Keeper).
 type LedgerRecords interface {
 	Movement(kv store.KV, id uint64) (*fundsv1.Movement, error)
-}
-
-// maxShown bounds the problems one check spells out in its detail; the
-// rest are only counted.
-const maxShown = 10
-
-func newCheck(name, rule string) *appv1.InvariantCheck {
-	return &appv1.InvariantCheck{Name: name, Rule: rule, Ok: true}
-}
-
-// failf records one problem a check found.
-func failf(c *appv1.InvariantCheck, format string, args ...any) {
-	c.Ok = false
-	c.Problems++
-	if c.Problems <= maxShown {
-		if c.Detail != "" {
-			c.Detail += "; "
-		}
-		c.Detail += fmt.Sprintf(format, args...)
-	}
 }
 
 // taxAudit is one run of the tax invariants.
@@ -77,11 +58,11 @@ type taxAudit struct {
 func (k Keeper) Invariants(kv store.KV, ledger LedgerRecords) (*appv1.ModuleInvariants, error) {
 	a := &taxAudit{
 		k: k, kv: kv, ledger: ledger,
-		seq:        newCheck(CheckReceiptSequence, "each authority's receipts are numbered 1, 2, ... up to its last issued number, without gaps, each under the id its number gives"),
-		state:      newCheck(CheckReceiptState, "each receipt's stored state is the receipt folded with its amendments 1..n: net = amount - refunded (0 once cancelled), never negative, and each amendment's net_before and net_after follow the chain"),
-		totals:     newCheck(CheckRunningTotals, "every running total (per taxpayer, per tax type and per collector, each by period) is the sum of the live receipts it covers, and no other total is stored"),
-		indexes:    newCheck(CheckReceiptIndexes, "each receipt is listed under its current taxpayer and its tax type's current period, each live receipt holds its bank reference, and every index entry names a receipt that matches it"),
-		revenue:    newCheck(CheckRevenue, "each receipt credits its tax type's revenue account in the funds ledger with its amount, and each amendment that changed the net moved exactly the difference, so the ledger holds each receipt's net"),
+		seq:        module.NewCheck(CheckReceiptSequence, "each authority's receipts are numbered 1, 2, ... up to its last issued number, without gaps, each under the id its number gives"),
+		state:      module.NewCheck(CheckReceiptState, "each receipt's stored state is the receipt folded with its amendments 1..n: net = amount - refunded (0 once cancelled), never negative, and each amendment's net_before and net_after follow the chain"),
+		totals:     module.NewCheck(CheckRunningTotals, "every running total (per taxpayer, per tax type and per collector, each by period) is the sum of the live receipts it covers, and no other total is stored"),
+		indexes:    module.NewCheck(CheckReceiptIndexes, "each receipt is listed under its current taxpayer and its tax type's current period, each live receipt holds its bank reference, and every index entry names a receipt that matches it"),
+		revenue:    module.NewCheck(CheckRevenue, "each receipt credits its tax type's revenue account in the funds ledger with its amount, and each amendment that changed the net moved exactly the difference, so the ledger holds each receipt's net"),
 		next:       map[string]uint64{},
 		amendments: map[string]uint32{},
 		want:       map[string]*taxv1.Total{},
@@ -115,26 +96,26 @@ func refOfSuffix(suffix []byte) (ReceiptRef, bool) {
 func (a *taxAudit) receipt(key, v []byte) {
 	ref, ok := refOfSuffix(key[len(prefixReceipt):])
 	if !ok {
-		failf(a.seq, "receipt key %q is not <authority>/<8-byte sequence>", key)
+		module.Failf(a.seq, "receipt key %q is not <authority>/<8-byte sequence>", key)
 		return
 	}
 	r := &taxv1.Receipt{}
 	if err := proto.Unmarshal(v, r); err != nil {
-		failf(a.seq, "receipt %s does not decode: %v", ref.ID(), err)
+		module.Failf(a.seq, "receipt %s does not decode: %v", ref.ID(), err)
 		return
 	}
 	if want := a.next[ref.Authority] + 1; ref.Seq != want {
-		failf(a.seq, "authority %q: receipt number %d is stored where %d comes next", ref.Authority, ref.Seq, want)
+		module.Failf(a.seq, "authority %q: receipt number %d is stored where %d comes next", ref.Authority, ref.Seq, want)
 	}
 	a.next[ref.Authority] = ref.Seq
 	if r.Id != ref.ID() || r.Authority != ref.Authority || r.Sequence != ref.Seq {
-		failf(a.seq, "receipt stored as %s says it is %s (authority %q, number %d)", ref.ID(), r.Id, r.Authority, r.Sequence)
+		module.Failf(a.seq, "receipt stored as %s says it is %s (authority %q, number %d)", ref.ID(), r.Id, r.Authority, r.Sequence)
 	}
 
 	s := &taxv1.ReceiptState{}
 	found, err := store.GetProto(a.kv, StateKey(ref), s)
 	if err != nil || !found {
-		failf(a.state, "receipt %s has no readable state (%v)", ref.ID(), err)
+		module.Failf(a.state, "receipt %s has no readable state (%v)", ref.ID(), err)
 		return
 	}
 	a.amendments[string(ref.suffix())] = s.Amendments
@@ -157,14 +138,14 @@ func (a *taxAudit) receipt(key, v []byte) {
 	}
 
 	if !a.kv.Has(taxpayerIndexKey(s.Taxpayer, ref)) {
-		failf(a.indexes, "receipt %s is missing from the index of its taxpayer %s", r.Id, TaxpayerHex(s.Taxpayer))
+		module.Failf(a.indexes, "receipt %s is missing from the index of its taxpayer %s", r.Id, TaxpayerHex(s.Taxpayer))
 	}
 	if !a.kv.Has(TypePeriodIndexKey(r.TaxType, s.Period, ref)) {
-		failf(a.indexes, "receipt %s is missing from the index of %s %s", r.Id, r.TaxType, s.Period)
+		module.Failf(a.indexes, "receipt %s is missing from the index of %s %s", r.Id, r.TaxType, s.Period)
 	}
 	if s.Status != taxv1.Status_STATUS_CANCELLED {
 		if got := a.kv.Get(BankRefKey(r.CollectorAgency, r.BankReference)); string(got) != r.Id {
-			failf(a.indexes, "receipt %s is live but %q's bank reference %q names %q", r.Id, r.CollectorAgency, r.BankReference, got)
+			module.Failf(a.indexes, "receipt %s is live but %q's bank reference %q names %q", r.Id, r.CollectorAgency, r.BankReference, got)
 		}
 	}
 	a.revenueOf(r, ams)
@@ -175,40 +156,40 @@ func (a *taxAudit) receipt(key, v []byte) {
 func (a *taxAudit) chain(ref ReceiptRef, r *taxv1.Receipt, s *taxv1.ReceiptState) []*taxv1.Amendment {
 	ams, err := a.k.Amendments(a.kv, ref, s.Amendments)
 	if err != nil {
-		failf(a.state, "receipt %s: its state counts %d amendments: %v", r.Id, s.Amendments, err)
+		module.Failf(a.state, "receipt %s: its state counts %d amendments: %v", r.Id, s.Amendments, err)
 		return nil
 	}
 	switch {
 	case s.Refunded > s.Amount:
-		failf(a.state, "receipt %s: %d refunded of %d collected, a negative net", r.Id, s.Refunded, s.Amount)
+		module.Failf(a.state, "receipt %s: %d refunded of %d collected, a negative net", r.Id, s.Refunded, s.Amount)
 	case s.Status == taxv1.Status_STATUS_CANCELLED && s.Net != 0:
-		failf(a.state, "receipt %s is cancelled but its net is %d, not 0", r.Id, s.Net)
+		module.Failf(a.state, "receipt %s is cancelled but its net is %d, not 0", r.Id, s.Net)
 	case s.Status != taxv1.Status_STATUS_CANCELLED && s.Net != s.Amount-s.Refunded:
-		failf(a.state, "receipt %s (%s): net is %d; amount %d less refunded %d is %d", r.Id, StatusName(s.Status), s.Net, s.Amount, s.Refunded, s.Amount-s.Refunded)
+		module.Failf(a.state, "receipt %s (%s): net is %d; amount %d less refunded %d is %d", r.Id, StatusName(s.Status), s.Net, s.Amount, s.Refunded, s.Amount-s.Refunded)
 	}
 	// Fold, step by step, so each amendment's own record of the net can be
 	// checked against the chain.
 	folded := initialState(r)
 	for i, am := range ams {
 		if am.ReceiptId != r.Id || am.Number != uint32(i+1) {
-			failf(a.state, "amendment %d of receipt %s says it is number %d of %s", i+1, r.Id, am.Number, am.ReceiptId)
+			module.Failf(a.state, "amendment %d of receipt %s says it is number %d of %s", i+1, r.Id, am.Number, am.ReceiptId)
 			return ams
 		}
 		if am.NetBefore != folded.Net {
-			failf(a.state, "amendment %s says the net was %d before it; the chain gives %d", am.Id, am.NetBefore, folded.Net)
+			module.Failf(a.state, "amendment %s says the net was %d before it; the chain gives %d", am.Id, am.NetBefore, folded.Net)
 		}
 		next, err := Apply(folded, am)
 		if err != nil {
-			failf(a.state, "receipt %s: amendment %d does not apply: %v", r.Id, am.Number, err)
+			module.Failf(a.state, "receipt %s: amendment %d does not apply: %v", r.Id, am.Number, err)
 			return ams
 		}
 		folded = next
 		if am.NetAfter != folded.Net {
-			failf(a.state, "amendment %s says the net was %d after it; the chain gives %d", am.Id, am.NetAfter, folded.Net)
+			module.Failf(a.state, "amendment %s says the net was %d after it; the chain gives %d", am.Id, am.NetAfter, folded.Net)
 		}
 	}
 	if !proto.Equal(folded, s) {
-		failf(a.state, "receipt %s: stored state (%s, amount %d, refunded %d, net %d, period %s) is not its records folded (%s, amount %d, refunded %d, net %d, period %s)",
+		module.Failf(a.state, "receipt %s: stored state (%s, amount %d, refunded %d, net %d, period %s) is not its records folded (%s, amount %d, refunded %d, net %d, period %s)",
 			r.Id, StatusName(s.Status), s.Amount, s.Refunded, s.Net, s.Period, StatusName(folded.Status), folded.Amount, folded.Refunded, folded.Net, folded.Period)
 	}
 	return ams
@@ -218,11 +199,11 @@ func (a *taxAudit) chain(ref ReceiptRef, r *taxv1.Receipt, s *taxv1.ReceiptState
 func (a *taxAudit) revenueOf(r *taxv1.Receipt, ams []*taxv1.Amendment) {
 	tt, err := a.k.TaxType(a.kv, r.TaxType)
 	if err != nil {
-		failf(a.revenue, "receipt %s is of tax type %s, which is not registered", r.Id, r.TaxType)
+		module.Failf(a.revenue, "receipt %s is of tax type %s, which is not registered", r.Id, r.TaxType)
 		return
 	}
 	if want := a.k.holder(tt.RevenueAgency); r.RevenueHolder != want {
-		failf(a.revenue, "receipt %s credits %q, but %s's revenue goes to %q", r.Id, r.RevenueHolder, tt.Code, want)
+		module.Failf(a.revenue, "receipt %s credits %q, but %s's revenue goes to %q", r.Id, r.RevenueHolder, tt.Code, want)
 	}
 	a.movement(r.Id, r.RevenueMovement, fundsv1.MovementKind_MOVEMENT_KIND_CREDIT_REVENUE, r.RevenueHolder, r.Amount)
 	for _, am := range ams {
@@ -232,7 +213,7 @@ func (a *taxAudit) revenueOf(r *taxv1.Receipt, ams []*taxv1.Amendment) {
 		case am.NetAfter < am.NetBefore:
 			a.movement(am.Id, am.RevenueMovement, fundsv1.MovementKind_MOVEMENT_KIND_DEBIT_REVENUE, r.RevenueHolder, am.NetBefore-am.NetAfter)
 		case am.RevenueMovement != "":
-			failf(a.revenue, "amendment %s left the net at %d but names funds movement %s", am.Id, am.NetAfter, am.RevenueMovement)
+			module.Failf(a.revenue, "amendment %s left the net at %d but names funds movement %s", am.Id, am.NetAfter, am.RevenueMovement)
 		}
 	}
 }
@@ -242,16 +223,16 @@ func (a *taxAudit) revenueOf(r *taxv1.Receipt, ams []*taxv1.Amendment) {
 func (a *taxAudit) movement(ref, id string, kind fundsv1.MovementKind, holder string, amount uint64) {
 	n, err := strconv.ParseUint(id, 10, 64)
 	if err != nil || n == 0 {
-		failf(a.revenue, "%s names funds movement %q, which is no movement id", ref, id)
+		module.Failf(a.revenue, "%s names funds movement %q, which is no movement id", ref, id)
 		return
 	}
 	if a.ledger == nil {
-		failf(a.revenue, "no funds ledger to read movement %s of %s from", id, ref)
+		module.Failf(a.revenue, "no funds ledger to read movement %s of %s from", id, ref)
 		return
 	}
 	m, err := a.ledger.Movement(a.kv, n)
 	if err != nil {
-		failf(a.revenue, "%s names funds movement %d: %v", ref, n, err)
+		module.Failf(a.revenue, "%s names funds movement %d: %v", ref, n, err)
 		return
 	}
 	account := m.To
@@ -259,7 +240,7 @@ func (a *taxAudit) movement(ref, id string, kind fundsv1.MovementKind, holder st
 		account = m.From
 	}
 	if m.Kind != kind || account != holder || m.Amount != amount || m.Source != LedgerSource || m.Reference != ref {
-		failf(a.revenue, "%s: funds movement %d is %s of %d for %q (source %q, ref %q); want %s of %d for %q (source %q, ref %q)",
+		module.Failf(a.revenue, "%s: funds movement %d is %s of %d for %q (source %q, ref %q); want %s of %d for %q (source %q, ref %q)",
 			ref, n, short(m.Kind.String(), "MOVEMENT_KIND_"), m.Amount, account, m.Source, m.Reference, short(kind.String(), "MOVEMENT_KIND_"), amount, holder, LedgerSource, ref)
 	}
 }
@@ -271,17 +252,17 @@ func (a *taxAudit) sequences() {
 		auth := string(key[len(prefixSeq):])
 		seen[auth] = true
 		if len(v) != 8 {
-			failf(a.seq, "authority %q: last receipt number is %d bytes, not 8", auth, len(v))
+			module.Failf(a.seq, "authority %q: last receipt number is %d bytes, not 8", auth, len(v))
 			return false
 		}
 		if last := binary.BigEndian.Uint64(v); a.next[auth] != last {
-			failf(a.seq, "authority %q issued receipts up to number %d, but the last stored is %d", auth, last, a.next[auth])
+			module.Failf(a.seq, "authority %q issued receipts up to number %d, but the last stored is %d", auth, last, a.next[auth])
 		}
 		return false
 	})
 	for auth, n := range a.next {
 		if !seen[auth] {
-			failf(a.seq, "authority %q has receipts up to %d but no receipt series", auth, n)
+			module.Failf(a.seq, "authority %q has receipts up to %d but no receipt series", auth, n)
 		}
 	}
 }
@@ -290,27 +271,27 @@ func (a *taxAudit) sequences() {
 func (a *taxAudit) orphans() {
 	store.IteratePrefix(a.kv, prefixState, func(key, _ []byte) bool {
 		if _, ok := a.amendments[string(key[len(prefixState):])]; !ok {
-			failf(a.state, "state %x belongs to no receipt", key[len(prefixState):])
+			module.Failf(a.state, "state %x belongs to no receipt", key[len(prefixState):])
 		}
 		return false
 	})
 	store.IteratePrefix(a.kv, prefixAmendment, func(key, _ []byte) bool {
 		rest := key[len(prefixAmendment):]
 		if len(rest) < 5 {
-			failf(a.state, "amendment key %x is too short", key)
+			module.Failf(a.state, "amendment key %x is too short", key)
 			return false
 		}
 		suffix, n := rest[:len(rest)-5], binary.BigEndian.Uint32(rest[len(rest)-4:])
 		count, ok := a.amendments[string(suffix)]
 		switch {
 		case !ok:
-			failf(a.state, "amendment %d of %x belongs to no receipt", n, suffix)
+			module.Failf(a.state, "amendment %d of %x belongs to no receipt", n, suffix)
 		case n == 0 || n > count:
 			name := fmt.Sprintf("%x", suffix)
 			if ref, ok := refOfSuffix(suffix); ok {
 				name = ref.ID()
 			}
-			failf(a.state, "receipt %s has amendment number %d; its state counts %d", name, n, count)
+			module.Failf(a.state, "receipt %s has amendment number %d; its state counts %d", name, n, count)
 		}
 		return false
 	})
@@ -322,7 +303,7 @@ func (a *taxAudit) storedTotals() {
 		store.IteratePrefix(a.kv, prefix, func(key, v []byte) bool {
 			t := &taxv1.Total{}
 			if err := proto.Unmarshal(v, t); err != nil {
-				failf(a.totals, "total %q does not decode: %v", key, err)
+				module.Failf(a.totals, "total %q does not decode: %v", key, err)
 				return false
 			}
 			want := a.want[string(key)]
@@ -330,7 +311,7 @@ func (a *taxAudit) storedTotals() {
 				want = &taxv1.Total{}
 			}
 			if !proto.Equal(t, want) {
-				failf(a.totals, "total %q holds %d receipts, %d collected, %d refunded, %d net; its live receipts sum to %d, %d, %d, %d",
+				module.Failf(a.totals, "total %q holds %d receipts, %d collected, %d refunded, %d net; its live receipts sum to %d, %d, %d, %d",
 					key, t.Receipts, t.Collected, t.Refunded, t.Net, want.Receipts, want.Collected, want.Refunded, want.Net)
 			}
 			return false
@@ -338,7 +319,7 @@ func (a *taxAudit) storedTotals() {
 	}
 	for key, t := range a.want {
 		if !a.kv.Has([]byte(key)) {
-			failf(a.totals, "total %q is missing; its live receipts sum to %d receipts, %d net", key, t.Receipts, t.Net)
+			module.Failf(a.totals, "total %q is missing; its live receipts sum to %d receipts, %d net", key, t.Receipts, t.Net)
 		}
 	}
 }
@@ -357,48 +338,48 @@ func (a *taxAudit) indexEntries() {
 	}
 	store.IteratePrefix(a.kv, prefixTaxpayer, func(key, _ []byte) bool {
 		if len(key) < len(prefixTaxpayer)+TaxpayerSize+1 {
-			failf(a.indexes, "taxpayer index entry %x is too short", key)
+			module.Failf(a.indexes, "taxpayer index entry %x is too short", key)
 			return false
 		}
 		payer := key[len(prefixTaxpayer) : len(prefixTaxpayer)+TaxpayerSize]
 		r, s, ref, ok := state(ReceiptKeyFromTaxpayerIndex(key))
 		switch {
 		case !ok:
-			failf(a.indexes, "taxpayer %s's index lists %x, which is no receipt", TaxpayerHex(payer), key[len(prefixTaxpayer)+TaxpayerSize+1:])
+			module.Failf(a.indexes, "taxpayer %s's index lists %x, which is no receipt", TaxpayerHex(payer), key[len(prefixTaxpayer)+TaxpayerSize+1:])
 		case !bytes.Equal(s.Taxpayer, payer):
-			failf(a.indexes, "taxpayer %s's index lists %s, now the receipt of %s", TaxpayerHex(payer), r.Id, TaxpayerHex(s.Taxpayer))
+			module.Failf(a.indexes, "taxpayer %s's index lists %s, now the receipt of %s", TaxpayerHex(payer), r.Id, TaxpayerHex(s.Taxpayer))
 		case !bytes.Equal(key, taxpayerIndexKey(payer, ref)):
-			failf(a.indexes, "taxpayer index entry %x is malformed", key)
+			module.Failf(a.indexes, "taxpayer index entry %x is malformed", key)
 		}
 		return false
 	})
 	store.IteratePrefix(a.kv, prefixTypePeriod, func(key, _ []byte) bool {
 		rk := ReceiptKeyFromTypePeriodIndex(key)
 		if rk == nil {
-			failf(a.indexes, "tax type and period index entry %q is malformed", key)
+			module.Failf(a.indexes, "tax type and period index entry %q is malformed", key)
 			return false
 		}
 		r, s, ref, ok := state(rk)
 		switch {
 		case !ok:
-			failf(a.indexes, "tax type and period index entry %q names no receipt", key)
+			module.Failf(a.indexes, "tax type and period index entry %q names no receipt", key)
 		case !bytes.Equal(key, TypePeriodIndexKey(r.TaxType, s.Period, ref)):
-			failf(a.indexes, "index entry %q lists %s, which is now %s %s", key, r.Id, r.TaxType, s.Period)
+			module.Failf(a.indexes, "index entry %q lists %s, which is now %s %s", key, r.Id, r.TaxType, s.Period)
 		}
 		return false
 	})
 	store.IteratePrefix(a.kv, prefixBankRef, func(key, v []byte) bool {
 		ref, err := ParseReceiptID(string(v))
 		if err != nil {
-			failf(a.indexes, "bank reference %q names %q, which is no receipt id", key[len(prefixBankRef):], v)
+			module.Failf(a.indexes, "bank reference %q names %q, which is no receipt id", key[len(prefixBankRef):], v)
 			return false
 		}
 		r, _, _, ok := state(ReceiptKey(ref))
 		switch {
 		case !ok:
-			failf(a.indexes, "bank reference %q names receipt %s, which does not exist", key[len(prefixBankRef):], v)
+			module.Failf(a.indexes, "bank reference %q names receipt %s, which does not exist", key[len(prefixBankRef):], v)
 		case !bytes.Equal(key, BankRefKey(r.CollectorAgency, r.BankReference)):
-			failf(a.indexes, "bank reference %q names receipt %s, which records %q of %q", key[len(prefixBankRef):], r.Id, r.BankReference, r.CollectorAgency)
+			module.Failf(a.indexes, "bank reference %q names receipt %s, which records %q of %q", key[len(prefixBankRef):], r.Id, r.BankReference, r.CollectorAgency)
 		}
 		return false
 	})
