@@ -29,7 +29,7 @@ test: build
 faults: build
 	rm -f $(BUILD_DIR)/faults.jsonl
 	FAULTS=long FAULTS_REPORT=$(CURDIR)/$(BUILD_DIR)/faults.jsonl TALLYD_BIN=$(CURDIR)/$(BUILD_DIR)/tallyd \
-		$(GO) test -count=1 -timeout 90m -v ./testnet/faults/ 2>&1 | grep -v '^        [IEDW]\[' | tee $(BUILD_DIR)/faults.log; \
+		$(GO) test -count=1 -timeout 90m -v ./testnet/faults/ 2>&1 | grep --line-buffered -v '^        [IEDW]\[' | tee $(BUILD_DIR)/faults.log; \
 		exit $${PIPESTATUS[0]}
 
 test-short:
