@@ -71,6 +71,11 @@ func TestDiskTrouble(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED (needs root to mount a tmpfs for the data directory): the disk scenario did not run")
 	}
+	probe := t.TempDir()
+	if err := run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe); err != nil {
+		t.Skipf("SKIPPED (cannot mount a tmpfs here: %v): the disk scenario did not run", err)
+	}
+	_ = run("umount", probe)
 	const victim = 3
 	var dataDir string
 	c := NewCluster(t, ClusterOptions{Before: func(m *testnet.Manifest) error {

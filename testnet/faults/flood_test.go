@@ -200,7 +200,10 @@ func TestFlood(t *testing.T) {
 	h1 := c.MaxHeight(ctx)
 
 	f := &flooder{c: c, w: w, signer: priv}
-	floodRate := 1000.0
+	// The short version (CI, where other test packages share the CPU)
+	// floods less; the long one asks for thousands a second and reports
+	// what the machine delivered.
+	floodRate := 300.0
 	if long {
 		floodRate = 3000
 	}
