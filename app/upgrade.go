@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"strings"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
@@ -26,6 +27,13 @@ type UpgradeNeededError struct {
 func (e *UpgradeNeededError) Error() string {
 	return fmt.Sprintf("UPGRADE %q NEEDED at height %d (%s): this binary does not handle it; stop the node, install the tallyd release that registers upgrade %q, and start it again on the same home",
 		e.Name, e.Height, e.Notes, e.Name)
+}
+
+// IsUpgradeHalt reports whether a consensus failure's description (the
+// text CometBFT logs, which no longer carries the error's type) is this
+// planned halt rather than a fault.
+func IsUpgradeHalt(reason string) bool {
+	return strings.Contains(reason, "UPGRADE ") && strings.Contains(reason, " NEEDED at height ")
 }
 
 // applyUpgrade runs the scheduled upgrade's migration when the block is at

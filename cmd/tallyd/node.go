@@ -179,22 +179,35 @@ injection"). Never set it on a real validator.`,
 			logger.Info("tally node started", "home", h, "rpc", n.Config().RPC.ListenAddress, "version", app.Version)
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-			select {
-			case s := <-sig:
-				logger.Info("stopping on signal", "signal", s.String())
-			case <-n.Quit():
-				logger.Error("node stopped by itself")
-			case reason := <-watch.Halted():
-				// CometBFT stops consensus after a failure it cannot
-				// recover from but leaves RPC and p2p running: a validator
-				// that looks alive and never signs. Stop the whole node.
-				msg := fmt.Sprintf("consensus stopped: %s. The node is shutting down. Nothing past the last committed block was saved; "+
-					"if the data directory is full or read-only, free space or restore write access, then start the node again: it resumes from its last saved block", reason)
-				logger.Error(msg)
-				_ = n.Shutdown()
-				return errors.New(msg)
+			for halted := watch.Halted(); ; {
+				select {
+				case s := <-sig:
+					logger.Info("stopping on signal", "signal", s.String())
+					return n.Shutdown()
+				case <-n.Quit():
+					logger.Error("node stopped by itself")
+					return n.Shutdown()
+				case reason := <-halted:
+					if app.IsUpgradeHalt(reason) {
+						// The planned halt at a scheduled upgrade: stay up, so
+						// peers still behind can fetch the last block and the
+						// operator can query the node, until they stop it to
+						// install the new release.
+						logger.Error("halted for a scheduled upgrade; stop this node and start the new release on the same home", "reason", reason)
+						halted = nil
+						continue
+					}
+					// CometBFT stops consensus after a failure it cannot
+					// recover from but leaves RPC and p2p running: a
+					// validator that looks alive and never signs. Stop the
+					// whole node.
+					msg := fmt.Sprintf("consensus stopped: %s. The node is shutting down. Nothing past the last committed block was saved; "+
+						"if the data directory is full or read-only, free space or restore write access, then start the node again: it resumes from its last saved block", reason)
+					logger.Error(msg)
+					_ = n.Shutdown()
+					return errors.New(msg)
+				}
 			}
-			return n.Shutdown()
 		},
 	}
 	cmd.Flags().String("log-level", "info", "log level: debug, info or error")
