@@ -13,15 +13,7 @@ import (
 func TestCrashAndRestart(t *testing.T) {
 	c := NewCluster(t, ClusterOptions{})
 	s := NewScenario(t, "crash and restart (SIGKILL)")
-	w, err := NewWorkload(c, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	go w.Track(ctx)
+	w, ctx := StartWorkload(t, c, 40)
 
 	names := c.Names()
 	for round := 0; round < rounds(3, 6); round++ {
@@ -58,10 +50,6 @@ func TestCrashAndRestart(t *testing.T) {
 		s.Resumed(d, names[victim]+" caught up after restart")
 	}
 	time.Sleep(2 * time.Second)
-	stop()
-	<-done
-	tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	w.Settle(tctx)
-	cancel()
+	w.Stop()
 	s.Verify(context.Background(), c, w, nil)
 }

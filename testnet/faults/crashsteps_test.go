@@ -17,15 +17,7 @@ import (
 func TestCrashAtEveryCommitStep(t *testing.T) {
 	c := NewCluster(t, ClusterOptions{})
 	s := NewScenario(t, "crash at every commit step")
-	w, err := NewWorkload(c, 30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	go w.Track(ctx)
+	w, ctx := StartWorkload(t, c, 30)
 
 	type step struct {
 		env, marker, where string
@@ -91,11 +83,7 @@ func TestCrashAtEveryCommitStep(t *testing.T) {
 		s.Resumed(d, name+" restarted after "+st.env+" and caught up")
 	}
 	time.Sleep(2 * time.Second)
-	stop()
-	<-done
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	w.Settle(sctx)
-	cancel()
+	w.Stop()
 	s.Verify(context.Background(), c, w, nil)
 }
 

@@ -85,15 +85,7 @@ func TestDiskTrouble(t *testing.T) {
 	t.Cleanup(func() { _ = run("umount", "-l", dataDir) })
 	s := NewScenario(t, "disk full, then read-only")
 	name := c.Names()[victim]
-	w, err := NewWorkload(c, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	go w.Track(ctx)
+	w, ctx := StartWorkload(t, c, 40)
 
 	breakDisk := func(what string, breakIt, repair func() error) {
 		time.Sleep(2 * time.Second)
@@ -213,11 +205,7 @@ func TestDiskTrouble(t *testing.T) {
 	s.Resumed(d, name+" caught up after write access returned")
 
 	time.Sleep(2 * time.Second)
-	stop()
-	<-done
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	w.Settle(sctx)
-	cancel()
+	w.Stop()
 	s.Verify(context.Background(), c, w, nil)
 }
 

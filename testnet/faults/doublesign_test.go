@@ -39,15 +39,7 @@ func TestDoubleSigningValidator(t *testing.T) {
 	names := c.Names()
 	name := names[victim]
 
-	w, err := NewWorkload(c, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	go w.Track(ctx)
+	w, ctx := StartWorkload(t, c, 20)
 
 	// The twin: a fresh node (own node key, own data) holding a copy of
 	// the victim's validator key.
@@ -174,10 +166,6 @@ func TestDoubleSigningValidator(t *testing.T) {
 	}
 	s.Resumed(dur, "the twin, restarted as a full node, caught up")
 	time.Sleep(2 * time.Second)
-	stop()
-	<-done
-	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
-	w.Settle(sctx)
-	scancel()
+	w.Stop()
 	s.Verify(context.Background(), c, w, nil)
 }

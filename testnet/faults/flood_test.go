@@ -176,19 +176,11 @@ func rssKB(pid int) int64 {
 func TestFlood(t *testing.T) {
 	c := NewCluster(t, ClusterOptions{})
 	s := NewScenario(t, "flood of invalid transactions")
-	w, err := NewWorkload(c, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, ctx := StartWorkload(t, c, 40)
 	priv := w.signers["treasury-officer"]
 	if priv == nil {
 		t.Fatal("no treasury-officer key")
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	go w.Track(ctx)
 
 	phase := 10 * time.Second
 	if long {
@@ -251,11 +243,7 @@ func TestFlood(t *testing.T) {
 		}
 	}
 	time.Sleep(3 * time.Second)
-	stop()
-	<-done
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	w.Settle(sctx)
-	cancel()
+	w.Stop()
 
 	// Valid committed rate before and during the flood, over block time.
 	rate := func(from, to int64) float64 {

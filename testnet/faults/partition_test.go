@@ -26,15 +26,7 @@ func TestPartitions(t *testing.T) {
 	c := NewCluster(t, ClusterOptions{Hosts: lab.Hosts(), UnixRPC: true, Prefix: lab.Prefix})
 	s := NewScenario(t, "network partitions")
 	t.Logf("nodes at %v in namespaces; delay by %s", lab.Hosts(), lab.DelayMechanism())
-	w, err := NewWorkload(c, 30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	go w.Track(ctx)
+	w, ctx := StartWorkload(t, c, 30)
 	all := []int{0, 1, 2, 3}
 	hold := 8 * time.Second
 	if long {
@@ -118,11 +110,7 @@ func TestPartitions(t *testing.T) {
 		}
 	}
 	time.Sleep(3 * time.Second)
-	stop()
-	<-done
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	w.Settle(sctx)
-	cancel()
+	w.Stop()
 	s.Verify(context.Background(), c, w, nil)
 }
 

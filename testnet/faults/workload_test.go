@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -91,9 +92,12 @@ type Workload struct {
 	accepted []Sent
 	reported map[string]Report // by tx hash: the first node that said it was committed
 	checked  int               // accepted[:checked] have been asked about
-	refused  map[string]int    // CheckTx refusals by codespace/code: findings for a valid workload
-	errors   atomic.Int64      // broadcasts no node answered (all down or partitioned away)
-	next     atomic.Int64
+
+	cancel  context.CancelFunc // set by StartWorkload
+	done    chan struct{}
+	refused map[string]int // CheckTx refusals by codespace/code: findings for a valid workload
+	errors  atomic.Int64   // broadcasts no node answered (all down or partitioned away)
+	next    atomic.Int64
 }
 
 // NewWorkload prepares the mixed workload on cluster c.
@@ -114,6 +118,33 @@ func NewWorkload(c *Cluster, rate float64) (*Workload, error) {
 		w.signers[k.key] = priv
 	}
 	return w, nil
+}
+
+// StartWorkload starts the mixed workload on c at rate tx/s in the
+// background and tracks what the nodes report committed. The context it
+// returns ends when the workload stops (Stop, or the end of the test).
+func StartWorkload(t testing.TB, c *Cluster, rate float64) (*Workload, context.Context) {
+	t.Helper()
+	w, err := NewWorkload(c, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan struct{})
+	go func() { w.Run(ctx); close(w.done) }()
+	go w.Track(ctx)
+	t.Cleanup(cancel)
+	return w, ctx
+}
+
+// Stop stops sending and waits, up to 20 s, until every accepted
+// transaction has been reported committed.
+func (w *Workload) Stop() {
+	w.cancel()
+	<-w.done
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w.Settle(ctx)
 }
 
 // Report is a node saying a transaction was committed.
