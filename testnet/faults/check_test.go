@@ -67,6 +67,7 @@ type Verdict struct {
 	Reported     int // workload transactions some node reported committed
 	InBlocks     int // workload transactions found in the common blocks
 	Findings     []string
+	Notes        []string // facts worth reporting that break no rule
 }
 
 // Check waits (up to a minute) for every node to answer and catch up, then
@@ -136,10 +137,21 @@ func (c *Cluster) Check(ctx context.Context, w *Workload, forbidden [][]byte) Ve
 	}
 
 	if w != nil {
+		reported := w.Reported()
+		unindexed := map[string]int{}
 		for _, s := range w.Accepted() {
 			if _, ok := views[0].txHeight[string(s.Hash)]; ok {
 				v.InBlocks++
+				if _, ok := reported[string(s.Hash)]; !ok {
+					// In a block, yet its node never answered /tx for it.
+					if _, err := c.Clients[s.Node].RPC.Tx(ctx, s.Hash, false); err != nil {
+						unindexed[names[s.Node]]++
+					}
+				}
 			}
+		}
+		for n, k := range unindexed {
+			v.Findings = append(v.Findings, fmt.Sprintf("UNINDEXED: %s's /tx does not find %d committed transactions it accepted (a client waiting for them through this node would wait for ever)", n, k))
 		}
 		for hash, r := range w.Reported() {
 			v.Reported++
@@ -294,6 +306,9 @@ func (s *Scenario) Verify(ctx context.Context, c *Cluster, w *Workload, forbidde
 		if n := w.Unanswered(); n > 0 {
 			s.t.Logf("workload: %d transactions found no node to take them (nodes down or cut off)", n)
 		}
+	}
+	for _, n := range v.Notes {
+		s.Note("%s", n)
 	}
 	for _, f := range v.Findings {
 		s.t.Errorf("finding: %s", f)

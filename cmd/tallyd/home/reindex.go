@@ -1,0 +1,69 @@
+package home
+
+import (
+	"fmt"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/state/txindex"
+	"github.com/cometbft/cometbft/types"
+)
+
+// reindexDepth is how many of the latest blocks Start indexes again.
+const reindexDepth = 5
+
+// Start starts the node, then indexes its latest blocks' transactions and
+// events again. CometBFT indexes a block only from the events it fires
+// after applying it: a process that stops between applying a block and
+// indexing it, or that applies its last block again in the start-up
+// handshake (which fires no events), never indexes that block, and `/tx`
+// on this node answers "not found" for its transactions for ever — a
+// client waiting for inclusion through this node would wait in vain.
+// Indexing again is idempotent.
+func (n *Node) Start() error {
+	if err := n.Node.Start(); err != nil {
+		return err
+	}
+	if err := n.reindexLatest(reindexDepth); err != nil {
+		n.Logger.Error("indexing the latest blocks again failed; /tx may miss their transactions", "err", err)
+	}
+	return nil
+}
+
+func (n *Node) reindexLatest(depth int64) error {
+	env, err := n.ConfigureRPC()
+	if err != nil {
+		return err
+	}
+	if n.Config().TxIndex.Indexer == "null" || env.TxIndexer == nil {
+		return nil
+	}
+	top := env.BlockStore.Height()
+	from := max(env.BlockStore.Base(), top-depth+1, 1)
+	for h := from; h <= top; h++ {
+		block := env.BlockStore.LoadBlock(h)
+		resp, err := env.StateStore.LoadFinalizeBlockResponse(h)
+		if block == nil || err != nil {
+			continue // not applied yet: the indexer service will see it
+		}
+		if len(resp.TxResults) != len(block.Txs) {
+			return fmt.Errorf("block %d has %d transactions but %d results", h, len(block.Txs), len(resp.TxResults))
+		}
+		if len(block.Txs) > 0 {
+			batch := txindex.NewBatch(int64(len(block.Txs)))
+			for i, r := range resp.TxResults {
+				if err := batch.Add(&abci.TxResult{Height: h, Index: uint32(i), Tx: block.Txs[i], Result: *r}); err != nil {
+					return err
+				}
+			}
+			if err := env.TxIndexer.AddBatch(batch); err != nil {
+				return fmt.Errorf("indexing the transactions of block %d: %w", h, err)
+			}
+		}
+		if env.BlockIndexer != nil {
+			if err := env.BlockIndexer.Index(types.EventDataNewBlockEvents{Height: h, Events: resp.Events, NumTxs: int64(len(block.Txs))}); err != nil {
+				return fmt.Errorf("indexing the events of block %d: %w", h, err)
+			}
+		}
+	}
+	return nil
+}
