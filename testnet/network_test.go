@@ -5,8 +5,6 @@ import (
 	"crypto/ed25519"
 	"flag"
 	"fmt"
-	"math/rand"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,23 +52,11 @@ func TestMain(m *testing.M) {
 // freeBase finds a base port with the 40 ports a local network needs free.
 func freeBase(t *testing.T) int {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		base := 30000 + 10*rand.Intn(2000)
-		ok := true
-		for p := base; p < base+40 && ok; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := testnet.FreeBasePort(40)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port range")
-	return 0
+	return base
 }
 
 func startNetwork(t *testing.T, validators int) *testnet.Network {

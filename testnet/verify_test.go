@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand"
-	stdnet "net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -764,23 +762,11 @@ func mustDial(b *testing.B, addr string) *client.Client {
 
 // freeBaseB is freeBase for benchmarks.
 func freeBaseB(b *testing.B) int {
-	for try := 0; try < 50; try++ {
-		base := 30000 + 10*rand.Intn(2000)
-		ok := true
-		for p := base; p < base+40 && ok; p++ {
-			l, err := (&stdnet.ListenConfig{}).Listen(context.Background(), "tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := testnet.FreeBasePort(40)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Fatal("no free port range")
-	return 0
+	return base
 }
 
 func leanQuery(b *testing.B, url string) func(ctx context.Context, path string, data []byte) []byte {

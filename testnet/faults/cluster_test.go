@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,24 +260,13 @@ func (c *Cluster) DumpEvidence() {
 	}
 }
 
-// freeBase finds a base port with the ports a local network needs free.
+// freeBase finds a base port with the ports a local network needs free
+// (up to 10 validators, and a twin 50 ports up).
 func freeBase(t testing.TB) int {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		base := 31000 + 10*rand.IntN(2500)
-		ok := true
-		for p := base; p < base+100 && ok; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := testnet.FreeBasePort(100)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port range")
-	return 0
+	return base
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,14 +16,6 @@ import (
 // failure such as a full or read-only disk (cmd/tallyd/node.go).
 const haltMessage = "consensus stopped"
 
-func run(name string, args ...string) error {
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
 // mountDataTmpfs moves a node's data directory onto a tmpfs of sizeMB,
 // so the scenario can fill it or make it read-only without touching the
 // machine's own disks.
@@ -36,10 +27,10 @@ func mountDataTmpfs(dir string, sizeMB int) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if err := run("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", sizeMB), "tmpfs", dir); err != nil {
+	if err := nlRun("", "mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", sizeMB), "tmpfs", dir); err != nil {
 		return err
 	}
-	if err := run("cp", "-a", saved+"/.", dir+"/"); err != nil {
+	if err := nlRun("", "cp", "-a", saved+"/.", dir+"/"); err != nil {
 		return err
 	}
 	return os.RemoveAll(saved)
@@ -72,17 +63,17 @@ func TestDiskTrouble(t *testing.T) {
 		t.Skip("SKIPPED (needs root to mount a tmpfs for the data directory): the disk scenario did not run")
 	}
 	probe := t.TempDir()
-	if err := run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe); err != nil {
+	if err := nlRun("", "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe); err != nil {
 		t.Skipf("SKIPPED (cannot mount a tmpfs here: %v): the disk scenario did not run", err)
 	}
-	_ = run("umount", probe)
+	_ = nlRun("", "umount", probe)
 	const victim = 3
 	var dataDir string
 	c := NewCluster(t, ClusterOptions{Before: func(m *testnet.Manifest) error {
 		dataDir = filepath.Join(m.Nodes[victim].Home, "data")
 		return mountDataTmpfs(dataDir, 256)
 	}})
-	t.Cleanup(func() { _ = run("umount", "-l", dataDir) })
+	t.Cleanup(func() { _ = nlRun("", "umount", "-l", dataDir) })
 	s := NewScenario(t, "disk full, then read-only")
 	name := c.Names()[victim]
 	w, ctx := StartWorkload(t, c, 40)
@@ -152,10 +143,10 @@ func TestDiskTrouble(t *testing.T) {
 	before := c.MaxHeight(ctx)
 	logSize := fileSize(c.M.Nodes[victim].LogFile)
 	c.ExpectExit(name)
-	if err := run("mount", "--bind", dataDir, dataDir); err != nil {
+	if err := nlRun("", "mount", "--bind", dataDir, dataDir); err != nil {
 		t.Fatal(err)
 	}
-	if err := run("mount", "-o", "remount,ro,bind", dataDir); err != nil {
+	if err := nlRun("", "mount", "-o", "remount,ro,bind", dataDir); err != nil {
 		t.Fatal(err)
 	}
 	s.Fault("%s: data directory made read-only at height %d", name, before)
@@ -190,7 +181,7 @@ func TestDiskTrouble(t *testing.T) {
 		s.Note("%s refused to start while read-only: %s", name, lineWith(out, "read-only file system"))
 	}
 	c.TolerateConsensusFailure(name, logSize, fileSize(c.M.Nodes[victim].LogFile))
-	if err := run("umount", dataDir); err != nil {
+	if err := nlRun("", "umount", dataDir); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Restart(name, nil); err != nil {

@@ -31,7 +31,6 @@ const maxFloodDrop = 0.25
 // the end checks can show none was committed.
 type flooder struct {
 	c      *Cluster
-	w      *Workload
 	signer ed25519.PrivateKey
 	sent   atomic.Int64
 	failed atomic.Int64
@@ -191,7 +190,7 @@ func TestFlood(t *testing.T) {
 	time.Sleep(phase)
 	h1 := c.MaxHeight(ctx)
 
-	f := &flooder{c: c, w: w, signer: priv}
+	f := &flooder{c: c, signer: priv}
 	// The short version (CI, where other test packages share the CPU)
 	// floods less; the long one asks for thousands a second and reports
 	// what the machine delivered.

@@ -8,8 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -224,22 +222,11 @@ func demoSender(m *testnet.Manifest) (*testnet.Demo, error) {
 const govTitle = "Raise the recall budget to 2,000 items a block"
 
 func freeBase() int {
-	for try := 0; try < 50; try++ {
-		base := 30000 + 10*rand.Intn(2000)
-		ok := true
-		for p := base; p < base+40 && ok; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := testnet.FreeBasePort(40)
+	if err != nil {
+		return 31000 // setup then fails on the port with a clear error
 	}
-	return 31000
+	return base
 }
 
 func need(t *testing.T) {
