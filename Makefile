@@ -19,8 +19,13 @@ install:
 	$(GO) install -ldflags '$(LDFLAGS)' ./cmd/tallyd
 
 ## test: every test, including the in-process and multi-process network tests.
+## Prints a line per package, the output of each failed test, and a closing
+## list of every skipped test with its reason (the raw run is in
+## build/test.json).
 test: build
-	TALLYD_BIN=$(CURDIR)/$(BUILD_DIR)/tallyd $(GO) test -count=1 -timeout 15m ./...
+	$(GO) build -o $(BUILD_DIR)/testreport ./scripts/testreport
+	set -o pipefail; TALLYD_BIN=$(CURDIR)/$(BUILD_DIR)/tallyd $(GO) test -count=1 -timeout 15m -json ./... \
+		| tee $(BUILD_DIR)/test.json | $(BUILD_DIR)/testreport
 
 ## faults: the whole fault suite, long version (about 20 minutes): more
 ## rounds and longer loads per scenario than the short one `make test` runs.

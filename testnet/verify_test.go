@@ -230,6 +230,12 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 		require.NoError(t, err, out)
 		require.Contains(t, out, hex.EncodeToString(member)[:8])
 
+		// Without --prove the list is printed unchecked (this panicked once).
+		out, err = runTallyd(t, "query", "tax", "tax-types", "--node", nodes[0])
+		require.NoError(t, err, out)
+		require.Contains(t, out, `"proven": false`)
+		require.NotContains(t, out, "panic")
+
 		out, err = runTallyd(t, "verify", "agency", "nosuchagency", "--home", home, "--primary", nodes[0], "--witnesses", nodes[1])
 		require.Error(t, err)
 		require.Contains(t, out, `"found": false`)
