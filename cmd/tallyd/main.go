@@ -50,6 +50,7 @@ The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 	root.AddCommand(genesisCmd())
 	root.AddCommand(verifyCmd())
 	root.AddCommand(explorerCmd())
+	root.AddCommand(personalCmd())
 	return root
 }
 
