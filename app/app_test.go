@@ -318,8 +318,11 @@ func TestRefusedTransactionLeavesStateAndAppHashUntouched(t *testing.T) {
 			tx: func(c *chain) []byte {
 				tx := &txv1.Tx{}
 				require.NoError(t, proto.Unmarshal(c.tx(treasuryAdmin, grant), tx))
-				tx.BodyBytes = append(tx.BodyBytes, 0x2a, 0) // memo "": still decodes, no longer what was signed
-				raw, _ := proto.Marshal(tx)
+				body := &txv1.TxBody{}
+				require.NoError(t, proto.Unmarshal(tx.BodyBytes, body))
+				body.Memo = "changed" // still canonical, no longer what was signed
+				tx.BodyBytes, _ = proto.MarshalOptions{Deterministic: true}.Marshal(body)
+				raw, _ := proto.MarshalOptions{Deterministic: true}.Marshal(tx)
 				return raw
 			}},
 		{name: "unknown signer", want: app.ErrUnknownSigner, log: stranger.hex(),

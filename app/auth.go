@@ -34,8 +34,14 @@ func (a *App) decode(raw []byte) (*decodedTx, error) {
 	if err := proto.Unmarshal(raw, d.tx); err != nil {
 		return nil, ErrTxMalformed.Wrapf("not a tally.tx.v1.Tx: %v", err)
 	}
+	if err := checkCanonical("tx", raw, d.tx); err != nil {
+		return nil, err
+	}
 	if err := proto.Unmarshal(d.tx.BodyBytes, d.body); err != nil {
 		return nil, ErrTxMalformed.Wrapf("body_bytes is not a tally.tx.v1.TxBody: %v", err)
+	}
+	if err := checkCanonical("body", d.tx.BodyBytes, d.body); err != nil {
+		return nil, err
 	}
 	if len(d.tx.Signature) != signatureSize {
 		return nil, ErrTxMalformed.Wrapf("signature is %d bytes; an ed25519 signature is %d", len(d.tx.Signature), signatureSize)

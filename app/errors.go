@@ -25,4 +25,5 @@ var (
 	ErrUnknownQuery    = module.Register(Codespace, 16, "unknown query path")
 	ErrInvalidQuery    = module.Register(Codespace, 17, "invalid query")
 	ErrNotFound        = module.Register(Codespace, 18, "not found")
+	ErrTxNotCanonical  = module.Register(Codespace, 19, "transaction is not in its one canonical encoding")
 )

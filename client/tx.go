@@ -51,7 +51,7 @@ func BuildTx(opts TxOptions, sign Signer, msgs ...*txv1.Msg) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing tx: %w", err)
 	}
-	return proto.Marshal(&txv1.Tx{BodyBytes: bodyBytes, Signature: sig})
+	return proto.MarshalOptions{Deterministic: true}.Marshal(&txv1.Tx{BodyBytes: bodyBytes, Signature: sig})
 }
 
 // RandomNonce returns a random non-zero nonce. With 64 random bits, two
