@@ -51,7 +51,35 @@ The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 	root.AddCommand(verifyCmd())
 	root.AddCommand(explorerCmd())
 	root.AddCommand(personalCmd())
+	groupCommands(root)
 	return root
+}
+
+// groupCommands makes every command that only groups others (tallyd query
+// agency, tallyd tx, ...) say plainly when it is given a subcommand it does
+// not have. Without this, cobra parses the rest of the line as the group's
+// own flags, so `tallyd query agency membrs --node X` answered
+// "unknown flag: --node" instead of naming the mistyped word.
+func groupCommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		groupCommands(sub)
+	}
+	if !c.HasSubCommands() || c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.FParseErrWhitelist.UnknownFlags = true
+	c.SuggestionsMinimumDistance = 2
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return fmt.Errorf("%s (run '%s --help' for the list)", msg, cmd.CommandPath())
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
 func homeFlag(cmd *cobra.Command) string {
