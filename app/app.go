@@ -58,10 +58,6 @@ type App struct {
 	govUpdates []gov.ValidatorUpdate
 	upgrades   map[string]UpgradeHandler
 
-	// nonces gathers the nonces of the block being finalized; nil outside
-	// FinalizeBlock, so CheckTx sees only committed state.
-	nonces *nonceBook
-
 	// lastBlock holds the hashes of the transactions FinalizeBlock ran, so
 	// Commit can drop their signature verdicts.
 	lastBlock [][32]byte
@@ -237,8 +233,6 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}
 	decoded, errs := a.decodeAll(req.Txs)
 	a.preverify(decoded)
-	a.nonces = newNonceBook()
-	defer func() { a.nonces = nil }()
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	a.lastBlock = a.lastBlock[:0]
 	for i := range req.Txs {
@@ -249,8 +243,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		a.lastBlock = append(a.lastBlock, decoded[i].hash)
 		results[i] = a.deliver(req.Height, req, decoded[i])
 	}
-	a.nonces.flush(a.store)
-	pruneExpired(a.store, req.Height)
+	pruneExpired(a.store, req.Height, pruneLimit(len(req.Txs)))
 	events := append(upgradeEvents, a.endBlock(req)...)
 	events = append(events, a.misbehaviour(req)...) // evidence CometBFT committed: recorded, acted on by gov
 	valUpdates, err := a.validatorUpdates()
@@ -280,7 +273,7 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 	if err != nil {
 		return failed(err)
 	}
-	a.nonces.add(d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
+	spendNonce(a.store, d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
 	txEvent := abci.Event{Type: "tx", Attributes: []abci.EventAttribute{
 		{Key: "signer", Value: hex.EncodeToString(d.body.Signer), Index: true},
 		{Key: "nonce", Value: strconv.FormatUint(d.body.Nonce, 10)},

@@ -98,7 +98,7 @@ func (a *App) authenticate(kv store.KV, d *decodedTx, height int64) (*agencyv1.A
 	if !a.sigs.verify(d, acc.PubKey) {
 		return nil, ErrBadSignature.Wrapf("signature over body_bytes does not verify with the current key of account %s; check the key and chain id", hex.EncodeToString(b.Signer))
 	}
-	if a.nonces.used(kv, b.Signer, b.Nonce, b.TimeoutHeight) {
+	if nonceUsed(kv, b.Signer, b.Nonce, b.TimeoutHeight) {
 		return nil, ErrReplay.Wrapf("account %s already used nonce %d with timeout height %d; this transaction was already included, or sign a new one with a fresh nonce", hex.EncodeToString(b.Signer), b.Nonce, b.TimeoutHeight)
 	}
 	for i, m := range b.Messages {

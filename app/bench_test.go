@@ -87,7 +87,7 @@ func benchMember(i, j int) []byte {
 // benchBlocks runs b.N blocks of one kind of transaction: add_member adds a
 // new account (four new state entries: account, member index, key index and
 // the agency's counts); grant_role gives an existing account a role (one
-// entry rewritten). Both also write the signer's nonce bucket.
+// entry rewritten). Both also write the nonce.
 func benchBlocks(b *testing.B, base, kind string, size int, checked bool) {
 	b.StopTimer()
 	dir := b.TempDir()

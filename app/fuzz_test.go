@@ -47,7 +47,7 @@ import (
 // The fuzz world: the money chain plus a VAT tax type, with one of most
 // kinds of record created in its first block, so handlers and queries
 // reach past "not found". The programme's payments start years after
-// genesis, so the end of a block writes nothing but replay buckets.
+// genesis, so the end of a block writes nothing but replay-protection nonces.
 const (
 	fzProgramme = "fz-prog"
 	fzItem      = "lgtin:05012345678900.FUZZ-1"
@@ -116,7 +116,7 @@ func signerFor(msg *txv1.Msg) testKey {
 	return mProducer
 }
 
-// withoutReplay is a state dump less the replay-protection buckets.
+// withoutReplay is a state dump less the replay-protection nonces.
 func withoutReplay(d map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range d {
@@ -149,7 +149,7 @@ func requireNoPanic(t *testing.T, what, log string) {
 // CheckTx never panics, a refusal carries a codespace and a log, and it
 // changes neither state nor the app hash. In a block the result carries a
 // log when it fails, no handler panics, and a failed transaction changes
-// nothing but replay buckets.
+// nothing but replay-protection nonces.
 func FuzzTxDecodeAuth(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c := newFuzzChain(t, testGenesis())
@@ -173,7 +173,7 @@ func FuzzTxDecodeAuth(f *testing.F) {
 // FuzzMsgHandlers decodes bytes as one Msg, has a holder of the role it
 // needs sign it, and runs it in a block: no handler panics, a failure
 // carries a log, and a failed transaction changes nothing but replay
-// buckets.
+// protection.
 func FuzzMsgHandlers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, bz []byte) {
 		msg := &txv1.Msg{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"testing"
@@ -387,16 +386,6 @@ func (c *chain) dump() map[string]string {
 		out[string(k)] = string(v)
 		return false
 	})
-	return out
-}
-
-// bucketNonces decodes a replay-protection bucket (app.NonceBucketKey):
-// the sorted nonces a signer used with one timeout height.
-func bucketNonces(v []byte) []uint64 {
-	var out []uint64
-	for i := 0; i+8 <= len(v); i += 8 {
-		out = append(out, binary.BigEndian.Uint64(v[i:]))
-	}
 	return out
 }
 
