@@ -110,3 +110,21 @@ func TestEveryCommandAnswersHelpNoArgsAndGarbage(t *testing.T) {
 		})
 	}
 }
+
+// A command sent to a node that is not listening says so and suggests
+// another node, instead of ending at "connection refused".
+func TestRefusedConnectionSuggestsAnotherNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs tallyd")
+	}
+	bin := tallydBinary(t)
+	out, err := exec.Command(bin, "query", "agency", "agency", "treasury", "--node", "tcp://127.0.0.1:1").CombinedOutput()
+	if err == nil {
+		t.Fatalf("query against a closed port succeeded:\n%s", out)
+	}
+	for _, want := range []string{"connection refused", "No node is listening", "another node with --node"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

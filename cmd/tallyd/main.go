@@ -4,9 +4,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -14,8 +16,21 @@ import (
 func main() {
 	if err := rootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
+		if hint := hintFor(err); hint != "" {
+			fmt.Fprintln(os.Stderr, hint)
+		}
 		os.Exit(1)
 	}
+}
+
+// hintFor says what to do next about errors whose cause is not in their
+// words: a node that is not listening.
+func hintFor(err error) string {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return "No node is listening at that address: it may be stopped. Send to another node with --node " +
+			"(a local network's nodes and their RPC addresses are printed by 'tallyd testnet start' and listed in its testnet.json)."
+	}
+	return ""
 }
 
 func defaultHome() string {

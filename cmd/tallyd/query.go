@@ -81,6 +81,7 @@ root and against --witnesses: see 'tallyd verify --help'.`,
 	cmd.AddCommand(queryProvenanceCmd())
 	cmd.AddCommand(queryGovCmd())
 	cmd.AddCommand(queryAllInvariantsCmd())
+	cmd.AddCommand(queryTxCmd())
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/spf13/cobra"
 
 	"github.com/tallyledger/tally/client"
@@ -253,6 +254,12 @@ func sendTx(cmd *cobra.Command, msgs ...*txv1.Msg) error {
 		return err
 	}
 	res, err := c.BroadcastAndWait(ctx, tx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		hash := strings.ToUpper(hex.EncodeToString(client.TxHash(tx)))
+		node, _ := f.GetString("node")
+		return fmt.Errorf("transaction %s was not seen in a block within --wait %s. It may still commit until block %d "+
+			"(its timeout height); after that it never will. Check with: tallyd query tx %s --node %s", hash, wait, uint64(height)+blocks, hash, node)
+	}
 	var txErr *client.TxError
 	if errors.As(err, &txErr) {
 		_ = printJSON(map[string]any{"hash": strings.ToUpper(hex.EncodeToString(client.TxHash(tx))), "height": txErr.Height,
@@ -262,15 +269,20 @@ func sendTx(cmd *cobra.Command, msgs ...*txv1.Msg) error {
 	if err != nil {
 		return err
 	}
+	return printJSON(map[string]any{"hash": res.Hash.String(), "height": res.Height, "code": res.TxResult.Code, "events": eventsJSON(res.TxResult.Events)})
+}
+
+// eventsJSON is a transaction's events as JSON objects.
+func eventsJSON(evs []abci.Event) []map[string]any {
 	events := []map[string]any{}
-	for _, e := range res.TxResult.Events {
+	for _, e := range evs {
 		attrs := map[string]string{}
 		for _, a := range e.Attributes {
 			attrs[a.Key] = a.Value
 		}
 		events = append(events, map[string]any{"type": e.Type, "attributes": attrs})
 	}
-	return printJSON(map[string]any{"hash": res.Hash.String(), "height": res.Height, "code": res.TxResult.Code, "events": events})
+	return events
 }
 
 // resolveAddress accepts a 40-character hex address or a keyring key name.
