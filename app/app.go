@@ -58,6 +58,10 @@ type App struct {
 	govUpdates []gov.ValidatorUpdate
 	upgrades   map[string]UpgradeHandler
 
+	// blockUnits is what the transactions of the block being finalized
+	// have used of its max_block_units (see deliver).
+	blockUnits uint64
+
 	// lastBlock holds the hashes of the transactions FinalizeBlock ran, so
 	// Commit can drop their signature verdicts.
 	lastBlock [][32]byte
@@ -198,11 +202,15 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
 	txs := make([][]byte, 0, len(req.Txs))
 	var size int64
+	var units uint64
 	for _, d := range a.screen(req.Txs) {
 		if d == nil {
 			continue
 		}
 		if size += cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{d.raw}); size > req.MaxTxBytes { // counted as CometBFT counts: with protobuf framing
+			break
+		}
+		if units += estimateUnits(d.raw); units > a.params.MaxBlockUnits {
 			break
 		}
 		txs = append(txs, d.raw)
@@ -215,9 +223,13 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 // unknown signer, a reused nonce, a missing role) are not reasons to reject:
 // those transactions fail with their code inside the block.
 func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+	var units uint64
 	for _, d := range a.screen(req.Txs) {
 		if d == nil {
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
+		}
+		if units += estimateUnits(d.raw); units > a.params.MaxBlockUnits {
+			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil // more than any block may use
 		}
 	}
 	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
@@ -235,6 +247,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	a.preverify(decoded)
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	a.lastBlock = a.lastBlock[:0]
+	a.blockUnits = 0
 	for i := range req.Txs {
 		if errs[i] != nil {
 			results[i] = failed(errs[i])
@@ -268,10 +281,22 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 // deliver authenticates and runs one transaction. The nonce is spent even
 // when a message fails, so a failed transaction cannot be replayed later;
 // the messages' writes land only if all of them succeed.
+//
+// Every transaction runs on a meter (store/meter.go) limited to
+// max_tx_units: its handlers see state through store.Metered, so each read,
+// write and iteration step is charged, and they charge the work they do
+// beyond state access through module.Context.Charge. A transaction that
+// passes its limit stops there and fails with its writes dropped. Once the
+// block's transactions have used max_block_units, later ones fail as
+// "block is full" without running and without spending their nonce, so
+// the same signed transaction may be sent again.
 func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx) (res *abci.ExecTxResult) {
 	signer, err := a.authenticate(a.store, d, height)
 	if err != nil {
 		return failed(err)
+	}
+	if a.blockUnits >= a.params.MaxBlockUnits {
+		return failed(ErrBlockFull.Wrapf("the block's transactions have used %d units; the block limit is %d: send the transaction again", a.blockUnits, a.params.MaxBlockUnits))
 	}
 	spendNonce(a.store, d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
 	txEvent := abci.Event{Type: "tx", Attributes: []abci.EventAttribute{
@@ -279,18 +304,31 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 		{Key: "nonce", Value: strconv.FormatUint(d.body.Nonce, 10)},
 	}}
 
+	meter := store.NewMeter(a.params.MaxTxUnits)
+	defer func() {
+		a.blockUnits = addUnits(a.blockUnits, meter.Used())
+		res.GasWanted, res.GasUsed = unitsInt64(meter.Limit()), unitsInt64(meter.Used())
+	}()
 	msgs := store.NewCache(a.store)
 	var events []module.Event
-	ctx := module.NewContext(msgs, height, req.Time, a.chainID, &events)
+	ctx := module.NewContext(store.NewMetered(msgs, meter), height, req.Time, a.chainID, &events).WithMeter(meter)
 	defer func() {
-		// A handler panic is a bug, but it must not stop the chain: the
-		// transaction fails, its writes are dropped, its nonce stays spent.
-		if r := recover(); r != nil {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if over, ok := r.(store.OutOfUnits); ok {
+			res = failed(ErrOutOfUnits.Wrapf("transaction %s; split it into smaller transactions", over))
+		} else {
+			// A handler panic is a bug, but it must not stop the chain: the
+			// transaction fails, its writes are dropped, its nonce stays spent.
 			a.logger.Error("message handler panicked", "tx", hex.EncodeToString(d.hash[:]), "panic", r)
 			res = failed(module.ErrInternal.Wrapf("handler panicked: %v", r))
-			res.Events = []abci.Event{txEvent}
 		}
+		res.Events = []abci.Event{txEvent}
 	}()
+	meter.Charge(store.TxBase, 1)
+	meter.Charge(store.TxByte, uint64(len(d.raw)))
 	for i, m := range d.body.Messages {
 		if err := a.route(ctx, signer, m); err != nil {
 			res = failed(fmt.Errorf("message %d: %w", i, err))
@@ -305,15 +343,28 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 // endBlock runs each module's end-of-block work, in module order, each on
 // its own cache. A failure is a bug, not user input: it is logged and the
 // module's writes for this block are dropped — identically on every node.
+//
+// The work is bounded by end_block_units, shared equally by the modules
+// that have end-of-block work so that none can starve another: each runs
+// on a soft meter (store.NewBudget) that charges its state access and the
+// steps it charges itself, and stops when ctx.Exhausted reports its share
+// spent; what is left stays queued in state for the next block.
 func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
+	n := uint64(0)
+	for _, r := range routes {
+		if r.endBlock != nil {
+			n++
+		}
+	}
 	var all []abci.Event
 	for _, r := range routes {
 		if r.endBlock == nil {
 			continue
 		}
 		cache := store.NewCache(a.store)
+		budget := store.NewBudget(a.params.EndBlockUnits / n)
 		var events []module.Event
-		ctx := module.NewContext(cache, req.Height, req.Time, a.chainID, &events)
+		ctx := module.NewContext(store.NewMetered(cache, budget), req.Height, req.Time, a.chainID, &events).WithMeter(budget)
 		if err := r.endBlock(a, ctx); err != nil {
 			a.logger.Error("end-of-block work failed", "module", r.name, "height", req.Height, "err", err)
 			continue
@@ -323,6 +374,24 @@ func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
 	}
 	return all
 }
+
+// estimateUnits is what a transaction is charged before it runs (its base
+// and its bytes): a lower bound of its units that needs no state, so
+// PrepareProposal and ProcessProposal agree on it.
+func estimateUnits(raw []byte) uint64 {
+	return addUnits(store.Cost(store.TxBase), store.Cost(store.TxByte)*uint64(len(raw)))
+}
+
+// addUnits adds meter units, saturating.
+func addUnits(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint64(0)
+}
+
+// unitsInt64 reports units in ExecTxResult's signed gas fields.
+func unitsInt64(u uint64) int64 { return int64(min(u, uint64(1<<63-1))) }
 
 // decodeAll decodes a block's transactions.
 func (a *App) decodeAll(txs [][]byte) ([]*decodedTx, []error) {

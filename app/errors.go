@@ -26,4 +26,8 @@ var (
 	ErrInvalidQuery    = module.Register(Codespace, 17, "invalid query")
 	ErrNotFound        = module.Register(Codespace, 18, "not found")
 	ErrTxNotCanonical  = module.Register(Codespace, 19, "transaction is not in its one canonical encoding")
+	// Resource meter (store/meter.go): numbered apart from the rest so
+	// codes added above do not collide.
+	ErrOutOfUnits = module.Register(Codespace, 30, "transaction over its resource limit")
+	ErrBlockFull  = module.Register(Codespace, 31, "block is full")
 )

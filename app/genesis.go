@@ -15,6 +15,37 @@ func DefaultParams() *appv1.Params {
 		MaxMessages:   32,
 		TimeoutWindow: 600, // about ten minutes of one-second blocks
 		MaxMemoBytes:  256,
+		MaxTxUnits:    DefaultMaxTxUnits,
+		MaxBlockUnits: DefaultMaxBlockUnits,
+		EndBlockUnits: DefaultEndBlockUnits,
+	}
+}
+
+// Default resource-meter limits (units: see store/meter.go; one unit is
+// about one byte of state written). The measurements behind them are in
+// README "Bounded work".
+const (
+	// DefaultMaxTxUnits lets one transaction write about 1 MB of state.
+	DefaultMaxTxUnits = 10_000_000
+	// DefaultMaxBlockUnits lets one block's transactions write about
+	// 10 MB of state.
+	DefaultMaxBlockUnits = 100_000_000
+	// DefaultEndBlockUnits bounds a block's scheduled work to about a
+	// fifth of what its transactions may do.
+	DefaultEndBlockUnits = 20_000_000
+)
+
+// fillMeterDefaults gives a genesis written before the resource meter
+// existed its default limits.
+func fillMeterDefaults(p *appv1.Params) {
+	if p.MaxTxUnits == 0 {
+		p.MaxTxUnits = DefaultMaxTxUnits
+	}
+	if p.MaxBlockUnits == 0 {
+		p.MaxBlockUnits = DefaultMaxBlockUnits
+	}
+	if p.EndBlockUnits == 0 {
+		p.EndBlockUnits = DefaultEndBlockUnits
 	}
 }
 
@@ -29,9 +60,22 @@ func ValidateParams(p *appv1.Params) error {
 		return fmt.Errorf("max_messages must be at least 1")
 	case p.TimeoutWindow == 0:
 		return fmt.Errorf("timeout_window must be at least 1 block")
+	case p.MaxTxUnits < minTxUnits:
+		return fmt.Errorf("max_tx_units %d is below %d, too small for any transaction", p.MaxTxUnits, minTxUnits)
+	case p.MaxBlockUnits < p.MaxTxUnits:
+		return fmt.Errorf("max_block_units %d is below max_tx_units %d: no block could hold the largest transaction", p.MaxBlockUnits, p.MaxTxUnits)
+	case p.EndBlockUnits < minEndBlockUnits:
+		return fmt.Errorf("end_block_units %d is below %d: scheduled work would never progress", p.EndBlockUnits, minEndBlockUnits)
 	}
 	return nil
 }
+
+// Lowest limits governance may set: below them no transaction, or no
+// step of scheduled work, could ever fit.
+const (
+	minTxUnits       = 100_000
+	minEndBlockUnits = 100_000
+)
 
 // ParseGenesis reads the app_state of genesis.json. Missing params take
 // their defaults.
@@ -46,6 +90,7 @@ func ParseGenesis(appState []byte) (*appv1.GenesisState, error) {
 	if g.Params == nil {
 		g.Params = DefaultParams()
 	}
+	fillMeterDefaults(g.Params)
 	if err := ValidateParams(g.Params); err != nil {
 		return nil, fmt.Errorf("genesis params: %w", err)
 	}

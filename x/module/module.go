@@ -24,12 +24,32 @@ type Context struct {
 	ChainID string
 
 	events *[]Event
+	meter  *store.Meter
 }
 
 // NewContext returns a Context whose events are appended to sink.
 func NewContext(kv store.KV, height int64, t time.Time, chainID string, sink *[]Event) Context {
 	return Context{Store: kv, Height: height, Time: t, ChainID: chainID, events: sink}
 }
+
+// WithMeter returns c charging its scheduled work to m. The application
+// meters every context it hands a handler; Store is then already a
+// store.Metered over the same meter.
+func (c Context) WithMeter(m *store.Meter) Context {
+	c.meter = m
+	return c
+}
+
+// Charge charges n units of work of kind k that is not state access (a
+// period run, a payment, a child item made, ...). In a transaction, a
+// charge that passes the limit ends the transaction (see store.Meter); at
+// the end of a block it only counts, and the work checks Exhausted.
+func (c Context) Charge(k store.Kind, n uint64) { c.meter.Charge(k, n) }
+
+// Exhausted reports whether the context's budget is used up. End-of-block
+// work checks it before each step and leaves the rest for the next block.
+// A context without a meter is never exhausted.
+func (c Context) Exhausted() bool { return c.meter.Exhausted() }
 
 // Emit records an event. Events of a failed transaction are dropped with it.
 func (c Context) Emit(typ string, attrs ...Attribute) {

@@ -38,7 +38,21 @@ type Params struct {
 	// timeout_height may be. It bounds how long a nonce is remembered.
 	TimeoutWindow uint64 `protobuf:"varint,3,opt,name=timeout_window,json=timeoutWindow,proto3" json:"timeout_window,omitempty"`
 	// max_memo_bytes is the longest memo accepted.
-	MaxMemoBytes  uint32 `protobuf:"varint,4,opt,name=max_memo_bytes,json=maxMemoBytes,proto3" json:"max_memo_bytes,omitempty"`
+	MaxMemoBytes uint32 `protobuf:"varint,4,opt,name=max_memo_bytes,json=maxMemoBytes,proto3" json:"max_memo_bytes,omitempty"`
+	// max_tx_units is the most resource-meter units one transaction may
+	// use (state read and written, items made; see store/meter.go). A
+	// transaction that would pass it fails and changes nothing.
+	MaxTxUnits uint64 `protobuf:"varint,5,opt,name=max_tx_units,json=maxTxUnits,proto3" json:"max_tx_units,omitempty"`
+	// max_block_units is the most units a block's transactions may use
+	// together: once they have, the block's later transactions fail as
+	// "block is full" without running, and proposers stop adding
+	// transactions whose estimated units would pass it.
+	MaxBlockUnits uint64 `protobuf:"varint,6,opt,name=max_block_units,json=maxBlockUnits,proto3" json:"max_block_units,omitempty"`
+	// end_block_units is the budget of the end-of-block work (scheduled
+	// payments, recall propagation, offer expiry, tallies), shared equally
+	// by the modules that have such work. Work that does not fit carries
+	// over to the next block.
+	EndBlockUnits uint64 `protobuf:"varint,7,opt,name=end_block_units,json=endBlockUnits,proto3" json:"end_block_units,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -97,6 +111,27 @@ func (x *Params) GetTimeoutWindow() uint64 {
 func (x *Params) GetMaxMemoBytes() uint32 {
 	if x != nil {
 		return x.MaxMemoBytes
+	}
+	return 0
+}
+
+func (x *Params) GetMaxTxUnits() uint64 {
+	if x != nil {
+		return x.MaxTxUnits
+	}
+	return 0
+}
+
+func (x *Params) GetMaxBlockUnits() uint64 {
+	if x != nil {
+		return x.MaxBlockUnits
+	}
+	return 0
+}
+
+func (x *Params) GetEndBlockUnits() uint64 {
+	if x != nil {
+		return x.EndBlockUnits
 	}
 	return 0
 }
@@ -314,13 +349,17 @@ var File_tally_app_v1_app_proto protoreflect.FileDescriptor
 
 const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/funds/v1/funds.proto\x1a tally/benefits/v1/benefits.proto\x1a\x16tally/tax/v1/tax.proto\x1a$tally/provenance/v1/provenance.proto\x1a\x16tally/gov/v1/gov.proto\"\x9a\x01\n" +
+	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/funds/v1/funds.proto\x1a tally/benefits/v1/benefits.proto\x1a\x16tally/tax/v1/tax.proto\x1a$tally/provenance/v1/provenance.proto\x1a\x16tally/gov/v1/gov.proto\"\x8c\x02\n" +
 	"\x06Params\x12 \n" +
 	"\fmax_tx_bytes\x18\x01 \x01(\x04R\n" +
 	"maxTxBytes\x12!\n" +
 	"\fmax_messages\x18\x02 \x01(\rR\vmaxMessages\x12%\n" +
 	"\x0etimeout_window\x18\x03 \x01(\x04R\rtimeoutWindow\x12$\n" +
-	"\x0emax_memo_bytes\x18\x04 \x01(\rR\fmaxMemoBytes\"\xe5\x02\n" +
+	"\x0emax_memo_bytes\x18\x04 \x01(\rR\fmaxMemoBytes\x12 \n" +
+	"\fmax_tx_units\x18\x05 \x01(\x04R\n" +
+	"maxTxUnits\x12&\n" +
+	"\x0fmax_block_units\x18\x06 \x01(\x04R\rmaxBlockUnits\x12&\n" +
+	"\x0fend_block_units\x18\a \x01(\x04R\rendBlockUnits\"\xe5\x02\n" +
 	"\fGenesisState\x12,\n" +
 	"\x06params\x18\x01 \x01(\v2\x14.tally.app.v1.ParamsR\x06params\x120\n" +
 	"\x06agency\x18\x02 \x01(\v2\x18.tally.agency.v1.GenesisR\x06agency\x12-\n" +

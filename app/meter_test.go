@@ -1,0 +1,168 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tallyledger/tally/app"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/gov"
+)
+
+// meterChain starts the test genesis with the resource-meter limits given
+// (0 keeps a default).
+func meterChain(tb testing.TB, txUnits, blockUnits uint64) *chain {
+	tb.Helper()
+	g := testGenesis()
+	if txUnits != 0 {
+		g.Params.MaxTxUnits = txUnits
+	}
+	if blockUnits != 0 {
+		g.Params.MaxBlockUnits = blockUnits
+	}
+	c := openChain(tb, store.NewMemory(), app.Options{})
+	c.initChain(g)
+	return c
+}
+
+// addMembers is n AddMember messages for fresh keys named after tag.
+func addMembers(tag string, n int) []*txv1.Msg {
+	msgs := make([]*txv1.Msg, n)
+	for i := range msgs {
+		msgs[i] = addMember(keyFor(fmt.Sprintf("%s/%d", tag, i)).pub, agencyv1.Role_ROLE_TREASURY)
+	}
+	return msgs
+}
+
+func TestEveryTransactionReportsItsUnits(t *testing.T) {
+	c := newChain(t)
+	one := c.block(c.tx(treasuryAdmin, addMembers("one", 1)...)).TxResults[0]
+	requireOK(t, one)
+	require.Equal(t, int64(app.DefaultMaxTxUnits), one.GasWanted)
+	// The base, the bytes of the tx and at least one write of an account.
+	require.Greater(t, one.GasUsed, int64(store.Cost(store.TxBase)+store.Cost(store.WriteEntry)))
+	four := c.block(c.tx(treasuryAdmin, addMembers("four", 4)...)).TxResults[0]
+	requireOK(t, four)
+	require.Greater(t, four.GasUsed, 3*one.GasUsed, "four members cost about four times one")
+
+	// A failed transaction reports the units it used before it failed.
+	bad := c.block(c.tx(treasuryAdmin, removeMember(stranger.addr))).TxResults[0]
+	require.NotZero(t, bad.Code)
+	require.Greater(t, bad.GasUsed, int64(store.Cost(store.TxBase)))
+}
+
+func TestTransactionOverItsUnitLimitFailsAndChangesNothing(t *testing.T) {
+	const limit = 100_000
+	c := meterChain(t, limit, 0)
+	msgs := addMembers("many", 32)
+	before := c.lastHash()
+	tx := c.tx(treasuryAdmin, msgs...)
+	res := c.block(tx).TxResults[0]
+	requireCode(t, app.ErrOutOfUnits, res.Codespace, res.Code, res.Log, "the limit is 100000")
+	require.Greater(t, res.GasUsed, int64(limit))
+	require.Equal(t, int64(limit), res.GasWanted)
+	// Nothing of it landed: no new member, and the block changed only the
+	// spent nonce (the same signed tx is now a replay).
+	require.Len(t, c.members(agTreasury), 3)
+	require.NotEqual(t, before, c.lastHash())
+	r := c.checkTx(tx)
+	requireCode(t, app.ErrReplay, r.Codespace, r.Code, r.Log)
+
+	// The same work in smaller transactions fits.
+	for i := 0; i < 32; i += 8 {
+		requireOK(t, c.block(c.tx(treasuryAdmin, msgs[i:i+8]...)).TxResults[0])
+	}
+	require.Len(t, c.members(agTreasury), 35)
+}
+
+func TestBlockFullFailsLaterTransactionsWithoutSpendingTheirNonce(t *testing.T) {
+	const limit = 100_000
+	c := meterChain(t, limit, limit)
+	var txs [][]byte
+	for i := range 12 {
+		txs = append(txs, c.tx(treasuryAdmin, addMembers(fmt.Sprintf("full%d", i), 2)...))
+	}
+	res := c.block(txs...)
+	ok, full := 0, -1
+	var used int64
+	for i, r := range res.TxResults {
+		if r.Code == 0 {
+			require.Equal(t, -1, full, "no transaction runs after the block is full")
+			ok++
+			used += r.GasUsed
+			continue
+		}
+		requireCode(t, app.ErrBlockFull, r.Codespace, r.Code, r.Log, "the block limit is 100000")
+		require.Zero(t, r.GasUsed)
+		if full < 0 {
+			full = i
+		}
+	}
+	require.Positive(t, ok)
+	require.GreaterOrEqual(t, full, 1, "the block held some transactions")
+	require.GreaterOrEqual(t, used, int64(limit), "a block is full only once its limit is used")
+	require.Less(t, used, int64(2*limit), "a block overshoots by at most one transaction")
+	// A transaction refused as "block is full" did not spend its nonce: it
+	// is accepted again and runs in the next block.
+	r := c.checkTx(txs[full])
+	require.Zero(t, r.Code, r.Log)
+	requireOK(t, c.block(txs[full]).TxResults[0])
+}
+
+func TestProposalsStopAtTheBlockUnitEstimate(t *testing.T) {
+	const limit = 100_000
+	c := meterChain(t, limit, limit)
+	var txs [][]byte
+	for i := range 60 {
+		txs = append(txs, c.tx(treasuryAdmin, addMembers(fmt.Sprintf("prop%d", i), 1)...))
+	}
+	each := uint64(store.Cost(store.TxBase) + store.Cost(store.TxByte)*uint64(len(txs[0])))
+	res, err := c.app.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{MaxTxBytes: 1 << 20, Txs: txs, Height: c.height + 1})
+	require.NoError(t, err)
+	require.Less(t, len(res.Txs), len(txs))
+	require.LessOrEqual(t, uint64(len(res.Txs))*(each-100), uint64(limit))
+	accept, err := c.app.ProcessProposal(context.Background(), &abci.RequestProcessProposal{Txs: res.Txs, Height: c.height + 1})
+	require.NoError(t, err)
+	require.Equal(t, abci.ResponseProcessProposal_ACCEPT, accept.Status)
+	// A proposal whose transactions alone pass the block's limit is rejected.
+	reject, err := c.app.ProcessProposal(context.Background(), &abci.RequestProcessProposal{Txs: txs, Height: c.height + 1})
+	require.NoError(t, err)
+	require.Equal(t, abci.ResponseProcessProposal_REJECT, reject.Status)
+}
+
+func TestGovernanceChangesTheUnitLimits(t *testing.T) {
+	c := newGovChain(t)
+	require.Equal(t, fmt.Sprint(app.DefaultMaxTxUnits), c.registry()["app.max_tx_units"])
+	id, res := c.pass(changeParam("app.max_tx_units", "100000"))
+	requireExecuted(t, c, id, res)
+	require.Equal(t, "100000", c.registry()["app.max_tx_units"])
+	r := c.block(c.tx(treasuryAdmin, addMembers("gov", 32)...)).TxResults[0]
+	requireCode(t, app.ErrOutOfUnits, r.Codespace, r.Code, r.Log)
+
+	// A limit that would let no block hold the largest transaction is refused.
+	r = c.block(c.tx(treasuryAdmin, msgPropose(changeParam("app.max_block_units", "50000")))).TxResults[0]
+	requireCode(t, gov.ErrInvalidParamValue, r.Codespace, r.Code, r.Log, "below max_tx_units")
+	require.Equal(t, fmt.Sprint(app.DefaultMaxBlockUnits), c.registry()["app.max_block_units"], "the failed proposal changed nothing")
+}
+
+// The defaults a genesis written before the meter gets.
+func TestGenesisWithoutUnitLimitsTakesDefaults(t *testing.T) {
+	g := testGenesis()
+	g.Params.MaxTxUnits, g.Params.MaxBlockUnits, g.Params.EndBlockUnits = 0, 0, 0
+	bz, err := app.MarshalGenesis(g)
+	require.NoError(t, err)
+	parsed, err := app.ParseGenesis(bz)
+	require.NoError(t, err)
+	want := app.DefaultParams()
+	require.Equal(t, want.MaxTxUnits, parsed.Params.MaxTxUnits)
+	require.Equal(t, want.MaxBlockUnits, parsed.Params.MaxBlockUnits)
+	require.Equal(t, want.EndBlockUnits, parsed.Params.EndBlockUnits)
+	require.Error(t, app.ValidateParams(&appv1.Params{MaxTxBytes: 1024, MaxMessages: 1, TimeoutWindow: 1, MaxTxUnits: 10}))
+}
