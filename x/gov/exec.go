@@ -291,6 +291,10 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 	}
 	var updates []ValidatorUpdate
 	for _, id := range ids {
+		// Charged but never cut short: governance is how a stuck chain
+		// changes its limits, and the open proposals are already bounded
+		// by the per-agency cap on open proposals.
+		ctx.Charge(store.Proposal, 1)
 		p, err := k.Proposal(kv, id)
 		if err != nil {
 			return nil, err

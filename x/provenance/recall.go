@@ -175,11 +175,12 @@ func (k Keeper) EndBlock(ctx module.Context) (marked int, err error) {
 	return marked, k.expireOffers(ctx, int(p.ExpiryBudget))
 }
 
-// propagate runs queued recall tasks until budget items are marked or
-// budget tasks have run.
+// propagate runs queued recall tasks until budget items are marked,
+// budget tasks have run or the block's end-of-block budget is spent (each
+// item marked is charged a store.RecallStep on top of its state access).
 func (k Keeper) propagate(ctx module.Context, budget int) (int, error) {
 	marked := 0
-	for tasks := 0; tasks < budget && marked < budget; tasks++ {
+	for tasks := 0; tasks < budget && marked < budget && !ctx.Exhausted(); tasks++ {
 		key, task, err := firstTask(ctx.Store)
 		if err != nil || task == nil {
 			return marked, err
@@ -204,6 +205,7 @@ func (k Keeper) propagate(ctx module.Context, budget int) (int, error) {
 			if err := k.mark(ctx, order, child, parent.Id); err != nil {
 				return marked, err
 			}
+			ctx.Charge(store.RecallStep, 1)
 			marked++
 		}
 		order.Queued--
@@ -231,7 +233,9 @@ func firstTask(kv store.KV) ([]byte, *provenancev1.RecallTask, error) {
 	return key, t, nil
 }
 
-// expireOffers closes up to budget open offers whose expiry time has come.
+// expireOffers closes up to budget open offers whose expiry time has come,
+// stopping early when the block's end-of-block budget is spent; the rest
+// stay due and are closed at the next block.
 func (k Keeper) expireOffers(ctx module.Context, budget int) error {
 	now := ctx.Time.Unix()
 	if now < 0 {
@@ -244,6 +248,10 @@ func (k Keeper) expireOffers(ctx module.Context, budget int) error {
 		return len(due) == budget
 	})
 	for _, id := range due {
+		if ctx.Exhausted() {
+			return nil
+		}
+		ctx.Charge(store.OfferExpiry, 1)
 		it, err := k.Item(ctx.Store, id)
 		if err != nil {
 			return err
