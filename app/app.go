@@ -238,7 +238,8 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 // FinalizeBlock runs the block's transactions in order, each on its own
 // branch of state, then the end-of-block work. The app hash is the tree's
 // root after the block.
-func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (_ *abci.ResponseFinalizeBlock, err error) {
+	defer a.stopOnStoreFailure(req.Height, &err)
 	upgradeEvents, err := a.applyUpgrade(req)
 	if err != nil {
 		return nil, err
@@ -307,7 +308,9 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 	meter := store.NewMeter(a.params.MaxTxUnits)
 	defer func() {
 		a.blockUnits = addUnits(a.blockUnits, meter.Used())
-		res.GasWanted, res.GasUsed = unitsInt64(meter.Limit()), unitsInt64(meter.Used())
+		if res != nil { // nil while a storage failure unwinds to FinalizeBlock
+			res.GasWanted, res.GasUsed = unitsInt64(meter.Limit()), unitsInt64(meter.Used())
+		}
 	}()
 	msgs := store.NewCache(a.store)
 	var events []module.Event
@@ -316,6 +319,11 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 		r := recover()
 		if r == nil {
 			return
+		}
+		if f, ok := r.(*store.Failure); ok {
+			// A storage failure is not the transaction's doing and would
+			// not happen on a healthy node: it goes on up to FinalizeBlock.
+			panic(f)
 		}
 		if over, ok := r.(store.OutOfUnits); ok {
 			res = failed(ErrOutOfUnits.Wrapf("transaction %s; split it into smaller transactions", over))
@@ -338,6 +346,25 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 	}
 	msgs.Write()
 	return &abci.ExecTxResult{Code: abci.CodeTypeOK, Events: append([]abci.Event{txEvent}, toABCI(events)...)}
+}
+
+// stopOnStoreFailure turns a storage failure anywhere in FinalizeBlock into
+// FinalizeBlock's error, which makes CometBFT stop this node: the block's
+// results would otherwise depend on this node's disk. The block's writes
+// are discarded; after the disk is repaired the node restarts from its
+// last saved block and replays this one. Any other panic is left alone.
+func (a *App) stopOnStoreFailure(height int64, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	f, ok := r.(*store.Failure)
+	if !ok {
+		panic(r)
+	}
+	a.logger.Error("state storage failed; stopping this node", "height", height, "err", f)
+	a.store.Rollback()
+	*err = fmt.Errorf("block %d: state storage failed, so this node stops rather than record a result no healthy node would: %w; repair or restore the data directory and restart", height, f)
 }
 
 // endBlock runs each module's end-of-block work, in module order, each on

@@ -38,12 +38,32 @@ type Options struct {
 	// set a tiny threshold so that every save is split and ProbeMidSave is
 	// reached at every height.
 	FlushThreshold int
+	// WrapDB, when set, wraps the database the tree reads and writes, so
+	// tests can make it fail. Nil in production.
+	WrapDB func(dbm.DB) dbm.DB
 	// Probe, when set, is called at the points named by ProbePoint, on the
 	// goroutine doing the work, so that tests and tallyd's TALLY_CRASH_AT
 	// can stop the process there. It must not call the Store. Nil in
 	// production.
 	Probe func(at ProbePoint, version int64)
 }
+
+// Failure is the panic value of a working-tree operation the database
+// failed (a disk error, a corrupt or missing node). The KV interface has no
+// error results, because a keeper cannot do anything sensible about a broken
+// disk; instead the failure unwinds to the ABCI method, which must stop the
+// node rather than record it as any transaction's result: the same
+// transaction succeeds on every healthy node.
+type Failure struct {
+	Op  string // what the store was doing, e.g. "get 7478..."
+	Err error  // the database's error
+}
+
+// Error says what failed.
+func (f *Failure) Error() string { return "store: " + f.Op + ": " + f.Err.Error() }
+
+// Unwrap returns the database's error.
+func (f *Failure) Unwrap() error { return f.Err }
 
 // Store is the application's single IAVL tree on a cosmos-db database, one
 // version per block. It implements KV over the working (uncommitted) tree.
@@ -101,7 +121,11 @@ func Open(opts Options) (*Store, error) {
 	if opts.FlushThreshold > 0 {
 		treeOpts = append(treeOpts, iavl.FlushThresholdOption(opts.FlushThreshold))
 	}
-	saves := &saveDB{DB: idb.NewWrapper(db), probe: opts.Probe}
+	treeDB := db
+	if opts.WrapDB != nil {
+		treeDB = opts.WrapDB(db)
+	}
+	saves := &saveDB{DB: idb.NewWrapper(treeDB), probe: opts.Probe}
 	tree := iavl.NewMutableTree(saves, opts.CacheSize, false, iavl.NewNopLogger(), treeOpts...)
 	version, err := tree.Load()
 	if err != nil {
@@ -152,7 +176,7 @@ func NewMemory() *Store {
 func (s *Store) Get(key []byte) []byte {
 	v, err := s.tree.Get(key)
 	if err != nil {
-		panic(fmt.Sprintf("store: get %X: %v", key, err))
+		panic(&Failure{Op: fmt.Sprintf("get %X", key), Err: err})
 	}
 	return v
 }
@@ -169,7 +193,7 @@ func (s *Store) Set(key, value []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.tree.Set(copyBytes(key), storedValue(value)); err != nil {
-		panic(fmt.Sprintf("store: set %X: %v", key, err))
+		panic(&Failure{Op: fmt.Sprintf("set %X", key), Err: err})
 	}
 }
 
@@ -180,7 +204,7 @@ func (s *Store) Delete(key []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, _, err := s.tree.Remove(key); err != nil {
-		panic(fmt.Sprintf("store: delete %X: %v", key, err))
+		panic(&Failure{Op: fmt.Sprintf("delete %X", key), Err: err})
 	}
 }
 
@@ -202,7 +226,7 @@ func (s *Store) Iterate(start, end []byte, ascending bool, fn func(key, value []
 		err = drain(itr, fn)
 	}
 	if err != nil {
-		panic(fmt.Sprintf("store: iterate [%X, %X): %v", start, end, err))
+		panic(&Failure{Op: fmt.Sprintf("iterate [%X, %X)", start, end), Err: err})
 	}
 }
 
