@@ -388,17 +388,17 @@ func TestGovValidatorChangesReturnValidatorUpdates(t *testing.T) {
 	require.Equal(t, agRegulator, vals[string(v4)].AgencyId)
 	require.Equal(t, "id@127.0.0.9:26656", vals[string(v4)].NodeAddress)
 
-	id, res = c.pass(setPower(v4, 15))
+	id, res = c.pass(setPower(v4, 12))
 	requireExecuted(t, c, id, res)
-	require.Equal(t, []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(v4, 15)}, res.ValidatorUpdates)
+	require.Equal(t, []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(v4, 12)}, res.ValidatorUpdates)
 
 	// Rotation: old key out and new key in, in one block, same power and operator.
 	id, res = c.pass(rotateValidator(v4, v4b))
 	requireExecuted(t, c, id, res)
-	require.Equal(t, []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(v4, 0), abci.Ed25519ValidatorUpdate(v4b, 15)}, res.ValidatorUpdates)
+	require.Equal(t, []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(v4, 0), abci.Ed25519ValidatorUpdate(v4b, 12)}, res.ValidatorUpdates)
 	vals = c.validators()
 	require.Nil(t, vals[string(v4)])
-	require.EqualValues(t, 15, vals[string(v4b)].Power)
+	require.EqualValues(t, 12, vals[string(v4b)].Power)
 	require.Equal(t, agRegulator, vals[string(v4b)].AgencyId)
 
 	id, res = c.pass(removeValidator(genesisVals[3]))

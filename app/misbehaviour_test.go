@@ -197,9 +197,8 @@ func TestMisbehaviourRemoveModeRemovesInTheSameBlock(t *testing.T) {
 // Two validators caught in one block: removing both would change more than
 // gov.max_power_change of the power, so the second falls back to a proposal.
 func TestMisbehaviourRemoveModeKeepsThePowerChangeLimit(t *testing.T) {
-	c := newMisbehaviourChain(t, fiveVals, func(p *govv1.Params) {
-		p.MisbehaviourAction, p.MinValidators = gov.MisbehaviourRemove, 3
-	})
+	sixVals := append(append([][]byte(nil), fiveVals...), consKey("v5"))
+	c := newMisbehaviourChain(t, sixVals, mode(gov.MisbehaviourRemove))
 	a, b := genesisVals[0], genesisVals[1]
 	res := c.blockWithEvidence(duplicateVote(a, c.height), duplicateVote(b, c.height))
 	require.Equal(t, []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(a, 0)}, res.ValidatorUpdates)

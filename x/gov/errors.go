@@ -34,4 +34,7 @@ var (
 	ErrInvalidGenesis        = module.Register(Codespace, 25, "invalid gov genesis")
 	ErrLastAgency            = module.Register(Codespace, 26, "no active agency would be left")
 	ErrUnknownMisbehaviour   = module.Register(Codespace, 27, "unknown misbehaviour record")
+	// Codes 40-49 are the validator-power and voting-kind rules.
+	ErrPowerConcentrated = module.Register(Codespace, 40, "one validator would hold too large a share of the power")
+	ErrNotVotingKind     = module.Register(Codespace, 41, "agencies of this kind do not vote")
 )

@@ -2,6 +2,7 @@ package gov
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -46,7 +47,11 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 			return nil, err
 		}
 		rec := &govv1.Validator{PubKey: v.PubKey, Power: v.Power, AgencyId: v.AgencyId, NodeAddress: v.NodeAddress, AddedHeight: ctx.Height}
-		return k.setValidator(ctx, rec, id)
+		ups, err := k.setValidator(ctx, rec, id)
+		if err != nil {
+			return nil, err
+		}
+		return ups, k.requireSpread(kv, fmt.Sprintf("adding validator %X with power %d", v.PubKey, v.Power))
 	case *govv1.Content_SetValidatorPower:
 		s := m.SetValidatorPower
 		val, err := k.Validator(kv, s.PubKey)
@@ -60,7 +65,11 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 			return nil, err
 		}
 		val.Power = s.Power
-		return k.setValidator(ctx, val, id)
+		ups, err := k.setValidator(ctx, val, id)
+		if err != nil {
+			return nil, err
+		}
+		return ups, k.requireSpread(kv, fmt.Sprintf("setting validator %X's power to %d", s.PubKey, s.Power))
 	case *govv1.Content_RemoveValidator:
 		val, err := k.Validator(kv, m.RemoveValidator.PubKey)
 		if err != nil {
@@ -72,7 +81,13 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 		if err := k.spendPowerChange(ctx, uint64(val.Power), window); err != nil {
 			return nil, err
 		}
-		return k.removeValidator(ctx, val, id)
+		ups, err := k.removeValidator(ctx, val, id)
+		if err != nil {
+			return nil, err
+		}
+		// The power left behind is shared by fewer: removing one validator
+		// can lift another above the cap.
+		return ups, k.requireSpread(kv, fmt.Sprintf("removing validator %X", val.PubKey))
 	case *govv1.Content_RotateValidatorKey:
 		r := m.RotateValidatorKey
 		val, err := k.Validator(kv, r.OldPubKey)
@@ -93,7 +108,10 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 		}
 		val.PubKey = r.NewPubKey
 		in, err := k.setValidator(ctx, val, id)
-		return append(out, in...), err
+		if err != nil {
+			return nil, err
+		}
+		return append(out, in...), k.requireSpread(kv, fmt.Sprintf("rotating validator %X's key", r.OldPubKey))
 	case *govv1.Content_AdmitAgency:
 		a := m.AdmitAgency
 		if _, err := k.Agency.Agency(kv, a.AgencyId); err == nil {
@@ -124,7 +142,15 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 		kv.Delete(key)
 		return nil, nil
 	case *govv1.Content_ChangeParam:
-		return nil, k.Reg.Set(kv, m.ChangeParam.Name, m.ChangeParam.Value)
+		if err := k.Reg.Set(kv, m.ChangeParam.Name, m.ChangeParam.Value); err != nil {
+			return nil, err
+		}
+		if m.ChangeParam.Name == paramMaxValidatorShare {
+			// A cap the set already breaks would leave it stuck: every
+			// later change would be refused until someone's power fell.
+			return nil, k.requireSpread(kv, fmt.Sprintf("lowering gov.max_validator_share to %s", m.ChangeParam.Value))
+		}
+		return nil, nil
 	case *govv1.Content_ScheduleUpgrade:
 		u := m.ScheduleUpgrade
 		if u.Height <= ctx.Height {
@@ -163,12 +189,12 @@ func (k Keeper) setAgencyStatus(ctx module.Context, s *govv1.SetAgencyStatus) er
 		return ErrInvalidStatus.Wrapf("agency %q is already %s", ag.Id, agency.StatusName(s.Status))
 	}
 	if s.Status != agencyv1.Status_STATUS_ACTIVE && ag.Status == agencyv1.Status_STATUS_ACTIVE {
-		active, err := k.activeAgencies(kv)
+		voting, err := k.votingAgencies(kv)
 		if err != nil {
 			return err
 		}
-		if len(active) <= 1 {
-			return ErrLastAgency.Wrapf("agency %q is the last active agency; nobody would be left to vote", ag.Id)
+		if voting[ag.Id] && len(voting) <= 1 {
+			return ErrLastAgency.Wrapf("agency %q is the last active agency that votes; nobody would be left to vote", ag.Id)
 		}
 	}
 	if s.Status == agencyv1.Status_STATUS_REMOVED {
@@ -196,6 +222,48 @@ func (k Keeper) requireMinValidators(kv store.KV) error {
 	}
 	if uint64(len(vals)) <= uint64(p.MinValidators) {
 		return ErrTooFewValidators.Wrapf("the set has %d validators and gov.min_validators is %d; add a validator first", len(vals), p.MinValidators)
+	}
+	return nil
+}
+
+// paramMaxValidatorShare is the registry name of max_validator_share.
+const paramMaxValidatorShare = "gov.max_validator_share"
+
+// requireSpread refuses a validator set, as a change (what) would leave
+// it, in which one validator holds more than gov.max_validator_share of
+// the total power. The rule binds once the set has MinValidatorsFloor
+// validators: fewer cannot all stay below a third, and such a set — only
+// a single-operator genesis makes one, since removals stop at
+// gov.min_validators — tolerates no fault whatever the shares. Checking
+// the resulting set, not the step, is what stops a validator climbing
+// past the cap in steps each within gov.max_power_change.
+func (k Keeper) requireSpread(kv store.KV, what string) error {
+	p, err := k.Params(kv)
+	if err != nil {
+		return err
+	}
+	limit, err := maxValidatorShare(p)
+	if err != nil {
+		return err
+	}
+	vals, err := k.Validators(kv)
+	if err != nil {
+		return err
+	}
+	if len(vals) < MinValidatorsFloor {
+		return nil
+	}
+	var total uint64
+	var top *govv1.Validator
+	for _, v := range vals {
+		total += uint64(v.Power)
+		if top == nil || v.Power > top.Power {
+			top = v
+		}
+	}
+	if limit.Exceeded(uint64(top.Power), total) {
+		return ErrPowerConcentrated.Wrapf("%s would leave validator %X (operated by %s) with %d of %d total power, above gov.max_validator_share %s; spread the power (add or strengthen other validators first, or weaken this one)",
+			what, top.PubKey, top.AgencyId, top.Power, total, limit)
 	}
 	return nil
 }
@@ -285,7 +353,7 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 	if err != nil {
 		return nil, err
 	}
-	active, err := k.activeAgencies(kv)
+	active, err := k.votingAgencies(kv)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +413,8 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 	return updates, nil
 }
 
-// tally recounts a proposal's votes, counting only agencies active now.
+// tally recounts a proposal's votes, counting only agencies that vote now
+// (active, and of a voting kind).
 func (k Keeper) tally(kv store.KV, p *govv1.Proposal, active map[string]bool) error {
 	p.Yes, p.No, p.Abstain, p.ActiveAgencies = 0, 0, 0, uint64(len(active))
 	var err error

@@ -57,6 +57,9 @@ func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []Validato
 			return err
 		}
 	}
+	if err := k.requireSpread(kv, "the genesis validator set"); err != nil {
+		return ErrInvalidGenesis.Wrapf("%v", err)
+	}
 	for i, m := range g.Mandates {
 		if err := ValidateMandate(m.Mandate); err != nil {
 			return err

@@ -1,5 +1,6 @@
 // Package gov is multi-agency governance: agencies propose and vote, one
-// vote per active agency, on changes no single agency may make alone — the
+// vote per active agency of a kind genesis lets vote (not businesses, by
+// default), on changes no single agency may make alone — the
 // validator set, admitting and suspending agencies, agency mandates,
 // parameters and software upgrades. Passed proposals execute at the end of
 // the block in which they pass, atomically.
@@ -88,15 +89,20 @@ func (k Keeper) HasMandate(kv store.KV, agencyID string, m govv1.Mandate, unix i
 	return err == nil && g != nil && (g.UntilUnix == 0 || unix < g.UntilUnix)
 }
 
-// activeAgencies counts the agencies that vote.
-func (k Keeper) activeAgencies(kv store.KV) (map[string]bool, error) {
+// votingAgencies are the agencies that vote: active, and of a kind
+// gov.voting_kinds names.
+func (k Keeper) votingAgencies(kv store.KV) (map[string]bool, error) {
+	params, err := k.Params(kv)
+	if err != nil {
+		return nil, err
+	}
 	all, err := k.Agency.Agencies(kv)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]bool{}
 	for _, a := range all {
-		if a.Status == agencyv1.Status_STATUS_ACTIVE {
+		if a.Status == agencyv1.Status_STATUS_ACTIVE && Votes(params, a.Kind) {
 			out[a.Id] = true
 		}
 	}

@@ -16,7 +16,8 @@ import (
 	"github.com/tallyledger/tally/x/module"
 )
 
-// misbehaviourState is one agency and four validators of power 10.
+// misbehaviourState is one agency and five validators of power 10, so
+// one can be removed within gov.min_validators (4).
 func misbehaviourState(t testing.TB) (*store.Store, gov.Keeper, [][]byte) {
 	kv := store.NewMemory()
 	ak := agency.Keeper{}
@@ -29,7 +30,7 @@ func misbehaviourState(t testing.TB) (*store.Store, gov.Keeper, [][]byte) {
 	k := gov.NewKeeper(ak, gov.NewRegistry(gov.OwnParams()...))
 	var keys [][]byte
 	var vals []gov.ValidatorUpdate
-	for i := range 4 {
+	for i := range 5 {
 		pk := make([]byte, 32)
 		pk[0] = byte(10 + i)
 		keys = append(keys, pk)
@@ -88,7 +89,6 @@ func FuzzHandleMisbehaviour(f *testing.F) {
 		kv, k, keys := misbehaviourState(t)
 		if remove {
 			require.NoError(t, k.Registry().Set(kv, "gov.misbehaviour_action", gov.MisbehaviourRemove))
-			require.NoError(t, k.Registry().Set(kv, "gov.min_validators", "1"))
 		}
 		known := gov.ConsensusAddress(keys[int(pick)%len(keys)])
 		ev := []gov.Evidence{

@@ -2,6 +2,7 @@ package gov
 
 import (
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -296,6 +297,17 @@ func (k Keeper) Vote(ctx module.Context, signer *agencyv1.Account, m *govv1.MsgV
 	}
 	if ag.Status != agencyv1.Status_STATUS_ACTIVE {
 		return ErrAgencyNotActive.Wrapf("agency %q is %s and does not vote", ag.Id, agency.StatusName(ag.Status))
+	}
+	params, err := k.Params(ctx.Store)
+	if err != nil {
+		return err
+	}
+	if !Votes(params, ag.Kind) {
+		names := make([]string, 0, len(votingKinds(params)))
+		for _, kind := range votingKinds(params) {
+			names = append(names, agency.KindName(kind))
+		}
+		return ErrNotVotingKind.Wrapf("agency %q is a %s; only agencies of kinds %s vote (gov voting_kinds, fixed in genesis)", ag.Id, agency.KindName(ag.Kind), strings.Join(names, ", "))
 	}
 	key := VoteKey(p.Id, signer.AgencyId)
 	if ctx.Store.Has(key) {

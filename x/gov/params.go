@@ -3,14 +3,17 @@ package gov
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
 )
 
 // Param is one entry of the parameter registry: a scalar field of a params
@@ -243,11 +246,66 @@ func DefaultParams() *govv1.Params {
 		PassThreshold:             "2/3",
 		Quorum:                    "2/3",
 		MaxOpenProposalsPerAgency: 10,
-		MinValidators:             4, // the fewest with which one fault can be tolerated
+		MinValidators:             MinValidatorsFloor,
 		MaxPowerChange:            "1/3",
 		MisbehaviourAction:        MisbehaviourPropose,
+		MaxValidatorShare:         DefaultMaxValidatorShare,
+		VotingKinds:               DefaultVotingKinds(),
 	}
 }
+
+// MinValidatorsFloor is the lowest gov.min_validators may be set to. BFT
+// consensus with n validators tolerates f faulty ones only when n >= 3f+1,
+// so a set of fewer than four tolerates none: any one validator stopping
+// halts it, and any one lying decides alone what is "agreed". Four is
+// the fewest that tolerates one fault, and the fewest among which every
+// validator can stay below a third of the power.
+const MinValidatorsFloor = 4
+
+// DefaultMaxValidatorShare is the default gov.max_validator_share: with
+// equal power, any four or more validators satisfy it, and one validator
+// stays clear of the third of the power with which it alone could halt
+// the chain.
+const DefaultMaxValidatorShare = "3/10"
+
+// shareLimit is the bound gov.max_validator_share must stay strictly
+// below: a validator holding a third of the power can halt the chain by
+// stopping, and with one more faulty peer break safety.
+var shareLimit = Fraction{1, 3}
+
+// DefaultVotingKinds are the agency kinds that vote when genesis names
+// none: every kind of public body. Businesses are parties the state deals
+// with — taxpayers, suppliers, custodians of goods — not part of it, so
+// they do not decide who validates or what the rules are.
+func DefaultVotingKinds() []agencyv1.Kind {
+	var out []agencyv1.Kind
+	for k := agencyv1.Kind_KIND_TREASURY; k <= agencyv1.Kind_KIND_DEPARTMENT; k++ {
+		out = append(out, k)
+	}
+	return out
+}
+
+// maxValidatorShare is the share cap in force; an empty value, written
+// before the parameter existed, means the default.
+func maxValidatorShare(p *govv1.Params) (Fraction, error) {
+	s := p.MaxValidatorShare
+	if s == "" {
+		s = DefaultMaxValidatorShare
+	}
+	return ParseFraction(s)
+}
+
+// votingKinds are the agency kinds that vote; an empty list, written
+// before the field existed, means the default.
+func votingKinds(p *govv1.Params) []agencyv1.Kind {
+	if len(p.VotingKinds) == 0 {
+		return DefaultVotingKinds()
+	}
+	return p.VotingKinds
+}
+
+// Votes reports whether agencies of kind k vote under params p.
+func Votes(p *govv1.Params, k agencyv1.Kind) bool { return slices.Contains(votingKinds(p), k) }
 
 // Values of gov.misbehaviour_action.
 const (
@@ -300,8 +358,25 @@ func ValidateParams(m proto.Message) error {
 	if p.MaxOpenProposalsPerAgency == 0 {
 		return fmt.Errorf("max_open_proposals_per_agency must be at least 1, or no agency could propose")
 	}
-	if p.MinValidators == 0 {
-		return fmt.Errorf("min_validators must be at least 1")
+	if p.MinValidators < MinValidatorsFloor {
+		return fmt.Errorf("min_validators %d is below %d: BFT consensus needs 3f+1 validators to tolerate f faults, so fewer than %d tolerate none", p.MinValidators, MinValidatorsFloor, MinValidatorsFloor)
+	}
+	share, err := maxValidatorShare(p)
+	if err != nil {
+		return fmt.Errorf("max_validator_share: %v", err)
+	}
+	if share.Num == 0 || !share.Less(shareLimit) {
+		return fmt.Errorf("max_validator_share %s must be above 0 and below 1/3: a validator with a third of the power could halt the chain alone", share)
+	}
+	seen := map[agencyv1.Kind]bool{}
+	for _, k := range p.VotingKinds {
+		if _, ok := agencyv1.Kind_name[int32(k)]; !ok || k == agencyv1.Kind_KIND_UNSPECIFIED {
+			return fmt.Errorf("voting_kinds: %d is not an agency kind", k)
+		}
+		if seen[k] {
+			return fmt.Errorf("voting_kinds names %s twice", agency.KindName(k))
+		}
+		seen[k] = true
 	}
 	c, err := ParseFraction(p.MaxPowerChange)
 	if err != nil {
@@ -326,12 +401,13 @@ func OwnParams() []Param {
 	}
 	return []Param{
 		p("voting_period_seconds", "how long a proposal is open, in seconds of block time"),
-		p("pass_threshold", "fraction of active agencies that must vote yes, exceeded strictly (e.g. 2/3)"),
-		p("quorum", "fraction of active agencies that must vote at all"),
+		p("pass_threshold", "fraction of active voting agencies that must vote yes, exceeded strictly (e.g. 2/3)"),
+		p("quorum", "fraction of active voting agencies that must vote at all"),
 		p("max_open_proposals_per_agency", "open proposals one agency may have at once"),
-		p("min_validators", "fewest validators the set may be left with"),
+		p("min_validators", "fewest validators the set may be left with, at least 4 (BFT needs 3f+1)"),
 		p("max_power_change", "largest fraction of total power changed in two consecutive blocks"),
 		p("misbehaviour_action", "what double signing by a validator leads to: propose (a removal proposal) or remove (at once, within min_validators and max_power_change)"),
+		p("max_validator_share", "largest fraction of the total power one validator may hold, below 1/3 (e.g. 3/10)"),
 	}
 }
 

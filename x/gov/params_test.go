@@ -43,10 +43,11 @@ func TestRegistrySetValidatesWithTheOwnersRules(t *testing.T) {
 
 	before := kv.WorkingHash()
 	for name, value := range map[string]string{
-		"gov.min_validators":        "0",
+		"gov.min_validators":        "3",
 		"gov.pass_threshold":        "1/3",
 		"gov.max_power_change":      "1/2",
 		"gov.voting_period_seconds": "-5",
+		"gov.max_validator_share":   "1/3",
 	} {
 		err := reg.Set(kv, name, value)
 		require.True(t, errors.Is(err, gov.ErrInvalidParamValue), "%s=%s: %v", name, value, err)

@@ -316,16 +316,18 @@ type Params struct {
 	// voting_period_seconds is how long, in block time, a proposal is open.
 	VotingPeriodSeconds int64 `protobuf:"varint,1,opt,name=voting_period_seconds,json=votingPeriodSeconds,proto3" json:"voting_period_seconds,omitempty"`
 	// pass_threshold: a proposal passes when more than this fraction of the
-	// active agencies vote yes. At least 1/2, so two proposals that
+	// active agencies of a voting kind (voting_kinds) vote yes. At least 1/2, so two proposals that
 	// contradict each other cannot both pass.
 	PassThreshold string `protobuf:"bytes,2,opt,name=pass_threshold,json=passThreshold,proto3" json:"pass_threshold,omitempty"`
-	// quorum: at least this fraction of the active agencies must vote
+	// quorum: at least this fraction of the active voting agencies must vote
 	// (yes, no or abstain) for a proposal to pass.
 	Quorum string `protobuf:"bytes,3,opt,name=quorum,proto3" json:"quorum,omitempty"`
 	// max_open_proposals_per_agency bounds the proposals one agency may have
 	// open at once, which bounds the end-of-block tally work.
 	MaxOpenProposalsPerAgency uint32 `protobuf:"varint,4,opt,name=max_open_proposals_per_agency,json=maxOpenProposalsPerAgency,proto3" json:"max_open_proposals_per_agency,omitempty"`
-	// min_validators is the fewest validators the set may be left with.
+	// min_validators is the fewest validators the set may be left with; at
+	// least 4, since BFT consensus needs 3f+1 validators to tolerate f
+	// faults.
 	MinValidators uint32 `protobuf:"varint,5,opt,name=min_validators,json=minValidators,proto3" json:"min_validators,omitempty"`
 	// max_power_change: the validator power added, removed or re-weighted in
 	// one block plus the block before it must stay below this fraction of
@@ -339,8 +341,23 @@ type Params struct {
 	// when those rules refuse. Empty (chains started before this parameter
 	// existed) means "propose".
 	MisbehaviourAction string `protobuf:"bytes,7,opt,name=misbehaviour_action,json=misbehaviourAction,proto3" json:"misbehaviour_action,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// max_validator_share: no validator may hold more than this fraction of
+	// the total power, checked after every validator change (add, re-weight,
+	// rotation, removal of another validator) and at genesis. Always below
+	// 1/3: a validator with a third of the power could halt the chain alone.
+	// Binds once the set has at least 4 validators (the BFT minimum); a
+	// smaller set, which only a single-operator genesis can have, tolerates
+	// no fault anyway. Empty (chains started before this parameter existed)
+	// means the default, 3/10.
+	MaxValidatorShare string `protobuf:"bytes,8,opt,name=max_validator_share,json=maxValidatorShare,proto3" json:"max_validator_share,omitempty"`
+	// voting_kinds are the agency kinds whose active agencies vote on
+	// proposals (validators, agencies, mandates, parameters, upgrades); the
+	// tally counts only them. Set in genesis. Empty (chains started before
+	// this field existed) means every kind but business: a business is a
+	// party the state deals with, not a part of it.
+	VotingKinds   []v1.Kind `protobuf:"varint,9,rep,packed,name=voting_kinds,json=votingKinds,proto3,enum=tally.agency.v1.Kind" json:"voting_kinds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Params) Reset() {
@@ -420,6 +437,20 @@ func (x *Params) GetMisbehaviourAction() string {
 		return x.MisbehaviourAction
 	}
 	return ""
+}
+
+func (x *Params) GetMaxValidatorShare() string {
+	if x != nil {
+		return x.MaxValidatorShare
+	}
+	return ""
+}
+
+func (x *Params) GetVotingKinds() []v1.Kind {
+	if x != nil {
+		return x.VotingKinds
+	}
+	return nil
 }
 
 // AddValidator adds a consensus key to the validator set.
@@ -1256,7 +1287,8 @@ type Proposal struct {
 	Yes     uint64 `protobuf:"varint,10,opt,name=yes,proto3" json:"yes,omitempty"`
 	No      uint64 `protobuf:"varint,11,opt,name=no,proto3" json:"no,omitempty"`
 	Abstain uint64 `protobuf:"varint,12,opt,name=abstain,proto3" json:"abstain,omitempty"`
-	// active_agencies is the number of active agencies at the last tally.
+	// active_agencies is the number of agencies that vote (active, of a
+	// voting kind) at the last tally.
 	ActiveAgencies uint64 `protobuf:"varint,13,opt,name=active_agencies,json=activeAgencies,proto3" json:"active_agencies,omitempty"`
 	// pass_threshold and quorum in force when the proposal was submitted;
 	// the tally uses the stricter of these and the current ones.
@@ -2126,7 +2158,7 @@ var File_tally_gov_v1_gov_proto protoreflect.FileDescriptor
 
 const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/gov/v1/gov.proto\x12\ftally.gov.v1\x1a\x1ctally/agency/v1/agency.proto\"\xbf\x02\n" +
+	"\x16tally/gov/v1/gov.proto\x12\ftally.gov.v1\x1a\x1ctally/agency/v1/agency.proto\"\xa9\x03\n" +
 	"\x06Params\x122\n" +
 	"\x15voting_period_seconds\x18\x01 \x01(\x03R\x13votingPeriodSeconds\x12%\n" +
 	"\x0epass_threshold\x18\x02 \x01(\tR\rpassThreshold\x12\x16\n" +
@@ -2134,7 +2166,9 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x1dmax_open_proposals_per_agency\x18\x04 \x01(\rR\x19maxOpenProposalsPerAgency\x12%\n" +
 	"\x0emin_validators\x18\x05 \x01(\rR\rminValidators\x12(\n" +
 	"\x10max_power_change\x18\x06 \x01(\tR\x0emaxPowerChange\x12/\n" +
-	"\x13misbehaviour_action\x18\a \x01(\tR\x12misbehaviourAction\"}\n" +
+	"\x13misbehaviour_action\x18\a \x01(\tR\x12misbehaviourAction\x12.\n" +
+	"\x13max_validator_share\x18\b \x01(\tR\x11maxValidatorShare\x128\n" +
+	"\fvoting_kinds\x18\t \x03(\x0e2\x15.tally.agency.v1.KindR\vvotingKinds\"}\n" +
 	"\fAddValidator\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x14\n" +
 	"\x05power\x18\x02 \x01(\x03R\x05power\x12\x1b\n" +
@@ -2345,35 +2379,36 @@ var file_tally_gov_v1_gov_proto_goTypes = []any{
 	(v1.Status)(0),             // 28: tally.agency.v1.Status
 }
 var file_tally_gov_v1_gov_proto_depIdxs = []int32{
-	27, // 0: tally.gov.v1.AdmitAgency.kind:type_name -> tally.agency.v1.Kind
-	28, // 1: tally.gov.v1.SetAgencyStatus.status:type_name -> tally.agency.v1.Status
-	2,  // 2: tally.gov.v1.GrantMandate.mandate:type_name -> tally.gov.v1.Mandate
-	2,  // 3: tally.gov.v1.WithdrawMandate.mandate:type_name -> tally.gov.v1.Mandate
-	6,  // 4: tally.gov.v1.Content.add_validator:type_name -> tally.gov.v1.AddValidator
-	7,  // 5: tally.gov.v1.Content.set_validator_power:type_name -> tally.gov.v1.SetValidatorPower
-	8,  // 6: tally.gov.v1.Content.remove_validator:type_name -> tally.gov.v1.RemoveValidator
-	9,  // 7: tally.gov.v1.Content.rotate_validator_key:type_name -> tally.gov.v1.RotateValidatorKey
-	10, // 8: tally.gov.v1.Content.admit_agency:type_name -> tally.gov.v1.AdmitAgency
-	11, // 9: tally.gov.v1.Content.set_agency_status:type_name -> tally.gov.v1.SetAgencyStatus
-	12, // 10: tally.gov.v1.Content.grant_mandate:type_name -> tally.gov.v1.GrantMandate
-	13, // 11: tally.gov.v1.Content.withdraw_mandate:type_name -> tally.gov.v1.WithdrawMandate
-	14, // 12: tally.gov.v1.Content.change_param:type_name -> tally.gov.v1.ChangeParam
-	15, // 13: tally.gov.v1.Content.schedule_upgrade:type_name -> tally.gov.v1.ScheduleUpgrade
-	16, // 14: tally.gov.v1.Proposal.content:type_name -> tally.gov.v1.Content
-	0,  // 15: tally.gov.v1.Proposal.status:type_name -> tally.gov.v1.ProposalStatus
-	1,  // 16: tally.gov.v1.Vote.option:type_name -> tally.gov.v1.VoteOption
-	2,  // 17: tally.gov.v1.MandateGrant.mandate:type_name -> tally.gov.v1.Mandate
-	22, // 18: tally.gov.v1.ParamList.params:type_name -> tally.gov.v1.ParamValue
-	3,  // 19: tally.gov.v1.Misbehaviour.type:type_name -> tally.gov.v1.MisbehaviourType
-	4,  // 20: tally.gov.v1.Misbehaviour.action:type_name -> tally.gov.v1.MisbehaviourAction
-	5,  // 21: tally.gov.v1.Genesis.params:type_name -> tally.gov.v1.Params
-	25, // 22: tally.gov.v1.Genesis.operators:type_name -> tally.gov.v1.ValidatorOperator
-	19, // 23: tally.gov.v1.Genesis.mandates:type_name -> tally.gov.v1.MandateGrant
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	27, // 0: tally.gov.v1.Params.voting_kinds:type_name -> tally.agency.v1.Kind
+	27, // 1: tally.gov.v1.AdmitAgency.kind:type_name -> tally.agency.v1.Kind
+	28, // 2: tally.gov.v1.SetAgencyStatus.status:type_name -> tally.agency.v1.Status
+	2,  // 3: tally.gov.v1.GrantMandate.mandate:type_name -> tally.gov.v1.Mandate
+	2,  // 4: tally.gov.v1.WithdrawMandate.mandate:type_name -> tally.gov.v1.Mandate
+	6,  // 5: tally.gov.v1.Content.add_validator:type_name -> tally.gov.v1.AddValidator
+	7,  // 6: tally.gov.v1.Content.set_validator_power:type_name -> tally.gov.v1.SetValidatorPower
+	8,  // 7: tally.gov.v1.Content.remove_validator:type_name -> tally.gov.v1.RemoveValidator
+	9,  // 8: tally.gov.v1.Content.rotate_validator_key:type_name -> tally.gov.v1.RotateValidatorKey
+	10, // 9: tally.gov.v1.Content.admit_agency:type_name -> tally.gov.v1.AdmitAgency
+	11, // 10: tally.gov.v1.Content.set_agency_status:type_name -> tally.gov.v1.SetAgencyStatus
+	12, // 11: tally.gov.v1.Content.grant_mandate:type_name -> tally.gov.v1.GrantMandate
+	13, // 12: tally.gov.v1.Content.withdraw_mandate:type_name -> tally.gov.v1.WithdrawMandate
+	14, // 13: tally.gov.v1.Content.change_param:type_name -> tally.gov.v1.ChangeParam
+	15, // 14: tally.gov.v1.Content.schedule_upgrade:type_name -> tally.gov.v1.ScheduleUpgrade
+	16, // 15: tally.gov.v1.Proposal.content:type_name -> tally.gov.v1.Content
+	0,  // 16: tally.gov.v1.Proposal.status:type_name -> tally.gov.v1.ProposalStatus
+	1,  // 17: tally.gov.v1.Vote.option:type_name -> tally.gov.v1.VoteOption
+	2,  // 18: tally.gov.v1.MandateGrant.mandate:type_name -> tally.gov.v1.Mandate
+	22, // 19: tally.gov.v1.ParamList.params:type_name -> tally.gov.v1.ParamValue
+	3,  // 20: tally.gov.v1.Misbehaviour.type:type_name -> tally.gov.v1.MisbehaviourType
+	4,  // 21: tally.gov.v1.Misbehaviour.action:type_name -> tally.gov.v1.MisbehaviourAction
+	5,  // 22: tally.gov.v1.Genesis.params:type_name -> tally.gov.v1.Params
+	25, // 23: tally.gov.v1.Genesis.operators:type_name -> tally.gov.v1.ValidatorOperator
+	19, // 24: tally.gov.v1.Genesis.mandates:type_name -> tally.gov.v1.MandateGrant
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_tally_gov_v1_gov_proto_init() }
