@@ -2,20 +2,30 @@ package explorer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/cometbft/cometbft/types"
+
 	"github.com/tallyledger/tally/client"
 )
 
-// The explorer checks every record's Merkle proof against an app hash. It
-// takes that app hash from a header verified by the light client when it
-// has a trust root (Config.Genesis, or Config.TrustHeight and TrustHash)
-// and at least two nodes (a primary and a witness). Otherwise — or while
-// the light client cannot answer, say because the demonstrator has switched
-// nodes off — it checks the header's commit against the validator set the
-// node reports, and every badge says which of the two it did.
+// The explorer checks every record's Merkle proof against an app hash
+// taken from a header the light client verified from a trust root
+// (Config.Genesis, or Config.TrustHeight and TrustHash), cross-checked with
+// at least one witness. It fails closed: when the light client cannot
+// verify the header — no trust root, fewer than two nodes answering, a
+// header that does not verify — the page still shows what the node says,
+// but badged "Not verified" with the reason, never "Verified". A node's
+// own validator set is the node's word, so checking a commit against it
+// proves nothing about a node that lies.
+//
+// A witness divergence (a witness holding a different, validly signed
+// block than the primary) is an attack or a fork: the explorer raises an
+// alarm on every page and stops verifying until it is restarted by an
+// operator who has looked into it.
 
 const (
 	lightMethod = "Merkle proof (ICS23) checked against the app hash in header H+1, verified by the light client from its trust root (%s) and cross-checked with witnesses %s"
@@ -27,22 +37,36 @@ const (
 type checkedRoot struct {
 	root   []byte
 	method string
+	// unverified says why the light client could not verify the header
+	// holding root (root is then the node's word); empty when it did.
+	unverified string
 }
 
 func (s *Server) hasTrustRoot() bool {
 	return s.cfg.Genesis != nil || (s.cfg.TrustHeight > 0 && len(s.cfg.TrustHash) > 0)
 }
 
+// lightHeader returns the header at height verified by the light client,
+// or why it could not be verified.
+func (s *Server) lightHeader(ctx context.Context, height int64) (*types.LightBlock, *client.LightClient, error) {
+	lc, err := s.lightClient(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	lb, err := lc.Header(ctx, height)
+	if err != nil {
+		s.noteDivergence(err)
+		s.dropLight(lc, err)
+		return nil, nil, err
+	}
+	return lb, lc, nil
+}
+
 // lightHeaderRoot returns the app hash of state at height from the light
 // client's verified header height+1, or why it could not.
 func (s *Server) lightHeaderRoot(ctx context.Context, height int64) (*checkedRoot, error) {
-	lc, err := s.lightClient(ctx)
+	lb, lc, err := s.lightHeader(ctx, height+1)
 	if err != nil {
-		return nil, err
-	}
-	lb, err := lc.Header(ctx, height+1)
-	if err != nil {
-		s.dropLight(lc, err)
 		return nil, err
 	}
 	root := "genesis"
@@ -61,8 +85,11 @@ func (s *Server) lightClient(ctx context.Context) (*client.LightClient, error) {
 	if s.lc != nil {
 		return s.lc, nil
 	}
+	if a := s.alarm(); a != "" {
+		return nil, fmt.Errorf("verification stopped after a witness divergence; restart the explorer once the fork is understood")
+	}
 	if !s.hasTrustRoot() {
-		return nil, fmt.Errorf("no trust root given (genesis or a trusted header)")
+		return nil, fmt.Errorf("no trust root given: start the explorer with the chain's genesis file or a trusted header's height and hash")
 	}
 	if time.Since(s.lightFailed) < lightRetry {
 		return nil, s.lightErr
@@ -88,6 +115,7 @@ func (s *Server) lightClient(ctx context.Context) (*client.LightClient, error) {
 	lc, err := client.NewLightClient(lctx, client.LightOptions{ChainID: s.cfg.ChainID, Primary: up[0], Witnesses: up[1:],
 		Genesis: s.cfg.Genesis, TrustHeight: s.cfg.TrustHeight, TrustHash: s.cfg.TrustHash, MaxAge: -1})
 	if err != nil {
+		s.noteDivergence(err)
 		return fail(err)
 	}
 	s.lc = lc
@@ -104,4 +132,26 @@ func (s *Server) dropLight(lc *client.LightClient, err error) {
 		s.lightFailed, s.lightErr = time.Now(), err
 		go lc.Close()
 	}
+}
+
+// noteDivergence raises the alarm when err is the light client's refusal
+// for a witness divergence. The alarm stays up until the explorer is
+// restarted: a fork is not something a later good answer explains away.
+func (s *Server) noteDivergence(err error) {
+	var r *client.Refusal
+	if !errors.As(err, &r) || r.Check != client.CheckDivergence {
+		return
+	}
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	if s.divergence == "" {
+		s.divergence = r.Reason
+	}
+}
+
+// alarm is the witness divergence seen, or empty.
+func (s *Server) alarm() string {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	return s.divergence
 }

@@ -3,6 +3,7 @@ package explorer_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/cmd/tallyd/explorer"
 )
 
 // These tests run after explorer_test.go's (files run in name order): the
@@ -116,7 +118,7 @@ var fsaRow = regexp.MustCompile(`(?s)<tr class="(up|down)" data-node="fsa">.*?</
 // brings it back and it catches up.
 func TestDemoModeStopOneValidatorChainCarriesOn(t *testing.T) {
 	need(t)
-	res, err := noRedirect.PostForm(srv.URL+"/demo/fsa/stop", nil)
+	res, err := noRedirect.PostForm(srv.URL+"/demo/fsa/stop", demoForm(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestDemoModeStopOneValidatorChainCarriesOn(t *testing.T) {
 		t.Log("!!! chromium not installed: the demo page was checked over HTTP only !!!")
 	}
 
-	res, err = noRedirect.PostForm(srv.URL+"/demo/fsa/start", nil)
+	res, err = noRedirect.PostForm(srv.URL+"/demo/fsa/start", demoForm(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +183,7 @@ func TestDemoModeStopOneValidatorChainCarriesOn(t *testing.T) {
 func TestDemoActionsRefuseUnknownNodes(t *testing.T) {
 	need(t)
 	for path, want := range map[string]int{"/demo/nobody/stop": 404, "/demo/fsa/explode": 400} {
-		res, err := noRedirect.PostForm(srv.URL+path, nil)
+		res, err := noRedirect.PostForm(srv.URL+path, demoForm(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,5 +199,84 @@ func TestDemoActionsRefuseUnknownNodes(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode == http.StatusSeeOther || res.StatusCode == 200 {
 		t.Errorf("GET of a demo action must not act: %d", res.StatusCode)
+	}
+}
+
+var tokenField = regexp.MustCompile(`name="token" value="([0-9a-f]+)"`)
+
+// demoForm is the form the network page's stop and start buttons send,
+// with the token read from that page as a browser would.
+func demoForm(t *testing.T) url.Values {
+	t.Helper()
+	_, body, _ := get(t, "/")
+	m := tokenField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("the network page carries no demo token")
+	}
+	return url.Values{"token": {m[1]}}
+}
+
+// Demo controls answer only the explorer's own pages: a POST without the
+// per-session token, with a wrong one, from another origin or addressed to
+// another host name (DNS rebinding) is refused with 403 and says why, and
+// the node keeps running.
+func TestDemoControlsRefuseRequestsWithoutTokenOriginOrHost(t *testing.T) {
+	need(t)
+	good := demoForm(t)
+	post := func(form url.Values, header map[string]string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/demo/fsa/stop", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			if k == "Host" {
+				req.Host = v
+				continue
+			}
+			req.Header.Set(k, v)
+		}
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	port := strings.TrimPrefix(srv.URL, "http://127.0.0.1:")
+	for _, tt := range []struct {
+		name   string
+		form   url.Values
+		header map[string]string
+		want   string
+	}{
+		{"no token", nil, nil, "demo token is missing or wrong"},
+		{"wrong token", url.Values{"token": {strings.Repeat("0", 32)}}, nil, "demo token is missing or wrong"},
+		{"another origin", good, map[string]string{"Origin": "http://evil.example"}, "came from another site (http://evil.example)"},
+		{"null origin", good, map[string]string{"Origin": "null"}, "came from another site"},
+		{"DNS rebinding", good, map[string]string{"Host": "evil.example:" + port, "Origin": "http://evil.example:" + port}, "not to this machine"},
+	} {
+		status, body := post(tt.form, tt.header)
+		if status != http.StatusForbidden || !strings.Contains(body, tt.want) {
+			t.Errorf("%s: status %d, want 403 saying %q; body %.300s", tt.name, status, tt.want, body)
+		}
+		if !net_.Running("fsa") {
+			t.Fatalf("%s: fsa's node was stopped", tt.name)
+		}
+	}
+	// The API takes the token in a header; with it and the right host an
+	// unknown node is the only thing wrong.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/demo/nobody/stop", nil)
+	req.Header.Set(explorer.DemoTokenHeader, good.Get("token"))
+	req.Header.Set("Origin", srv.URL)
+	res, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("API with token: status %d, want 404 for the unknown node", res.StatusCode)
 	}
 }

@@ -71,6 +71,12 @@ type Server struct {
 	lightFailed time.Time
 	lightErr    error
 
+	amu        sync.Mutex // guards divergence
+	divergence string     // the witness divergence seen, if any (light.go)
+
+	// demoToken is required on every demo control request (demo.go).
+	demoToken string
+
 	mu    sync.Mutex
 	roots map[int64]*checkedRoot // state height → checked app hash (immutable once committed)
 	metas map[int64]blockRow     // height → block summary (immutable)
@@ -88,6 +94,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("explorer: no nodes to read from")
 	}
 	s := &Server{cfg: cfg, roots: map[int64]*checkedRoot{}, metas: map[int64]blockRow{}}
+	if cfg.Demo != nil {
+		tok, err := newDemoToken()
+		if err != nil {
+			return nil, err
+		}
+		s.demoToken = tok
+	}
 	for _, n := range cfg.Nodes {
 		c, err := client.Dial(n.RPC)
 		if err != nil {
@@ -196,6 +209,8 @@ type view struct {
 	Height   int64     `json:"height"`
 	Verified *Verified `json:"verified"`
 	Data     any       `json:"data"`
+	// Alarm is the witness divergence the light client detected, if any.
+	Alarm string `json:"alarm,omitempty"`
 }
 
 // Verified says what the explorer checked before showing a record.
@@ -203,6 +218,8 @@ type Verified struct {
 	OK bool `json:"ok"`
 	// Method says which check was done, in words.
 	Method string `json:"method"`
+	// Reason says, when OK is false, why the record could not be verified.
+	Reason string `json:"reason,omitempty"`
 	// StateHeight is the state version read; its app hash is in header
 	// StateHeight+1.
 	StateHeight  int64  `json:"state_height"`
@@ -210,10 +227,6 @@ type Verified struct {
 	AppHash      string `json:"app_hash"`
 	Node         string `json:"node"`
 }
-
-// nodeSetMethod is the check behind a verified badge when the light
-// client is not in use (see light.go).
-const nodeSetMethod = "Merkle proof (ICS23) checked against the app hash in header H+1, whose commit was checked to carry signatures of more than two thirds of the validator set reported by the node read (not the light client: that validator set is the node's word)"
 
 type handler func(r *http.Request) (*view, error)
 
@@ -246,6 +259,7 @@ func (s *Server) page(pattern, tmpl string, h handler) {
 			s.fail(w, r, err)
 			return
 		}
+		v.Alarm = s.alarm()
 		writeJSON(w, http.StatusOK, v)
 	})
 }
@@ -268,6 +282,10 @@ type layoutData struct {
 	Demo    bool
 	Status  int
 	Now     string
+	// Alarm is the witness divergence seen, shown as a banner on every page.
+	Alarm string
+	// DemoToken goes with every demo control form (demo.go).
+	DemoToken string
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, tmpl string, v *view) {
@@ -290,7 +308,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, tmpl
 	}
 	var sb strings.Builder
 	err := t.ExecuteTemplate(&sb, "layout", layoutData{view: v, ChainID: s.cfg.ChainID, Path: path,
-		Query: query, APIPath: api, Demo: s.cfg.Demo != nil, Status: status, Now: time.Now().UTC().Format("15:04:05 UTC")})
+		Query: query, APIPath: api, Demo: s.cfg.Demo != nil, Status: status, Now: time.Now().UTC().Format("15:04:05 UTC"),
+		Alarm: s.alarm(), DemoToken: s.demoToken})
 	if err != nil {
 		http.Error(w, "rendering "+tmpl+": "+template.HTMLEscapeString(err.Error()), http.StatusInternalServerError)
 		return
