@@ -25,6 +25,9 @@ type Demo struct {
 	Clients []*client.Client // one per node, in manifest order
 	// Log receives one line per step, for the person watching.
 	Log func(format string, args ...any)
+	// CLI is the command that reaches this network from the user's shell
+	// ("build/tallyd --home build/localnet"), for the hints the demo prints.
+	CLI string
 }
 
 // demoStep is one module's demonstration. Each module appends its step to
@@ -52,7 +55,7 @@ func SeedDemo(ctx context.Context, dir string, m *Manifest, log func(string, ...
 	if err != nil {
 		return err
 	}
-	d := &Demo{M: m, Keys: kr, Log: log}
+	d := &Demo{M: m, Keys: kr, Log: log, CLI: cliFor(dir)}
 	for _, n := range m.Nodes {
 		c, err := client.Dial(n.RPC)
 		if err != nil {

@@ -63,7 +63,7 @@ func fundsDemo(ctx context.Context, d *Demo) error {
 	if err := d.Send(ctx, 2, "benefits-caseworker", msgs...); err != nil {
 		return err
 	}
-	d.Log("benefits enrolled %d students; payments run every minute from %s — try `tallyd query benefits programme %s` and `tallyd query funds invariants --prove`",
-		demoRecipients, time.Unix(start, 0).UTC().Format(time.RFC3339), demoProgramme)
+	d.Log("benefits enrolled %d students; payments run every minute from %s — try `%s query benefits programme %s` and `%s query funds invariants --prove`",
+		demoRecipients, time.Unix(start, 0).UTC().Format(time.RFC3339), d.CLI, demoProgramme, d.CLI)
 	return nil
 }

@@ -123,6 +123,6 @@ func provenanceDemo(ctx context.Context, d *Demo) error {
 	if err := d.Send(ctx, 2, "school-kitchen", pv(&provenancev1.MsgAcknowledgeRecall{ItemId: demoCheese, Note: "withdrawn from menus, quarantined"})); err != nil {
 		return err
 	}
-	d.Log("the school kitchen acknowledged the recall; see `tallyd query provenance unacknowledged %s` and `history %s`", demoRecall, demoCheese)
+	d.Log("the school kitchen acknowledged the recall; see `%s query provenance unacknowledged %s` and `%s query provenance history %s`", d.CLI, demoRecall, d.CLI, demoCheese)
 	return nil
 }

@@ -83,13 +83,13 @@ func taxDemo(ctx context.Context, d *Demo) error {
 		return err
 	}
 	d.Log("revenue-collector issued REVENUE-000001..000004; REVENUE-000002 corrected, REVENUE-000001 partly refunded")
-	d.Log("  tallyd query tax clearance %s VAT 2026-Q1 2026-Q2 --prove", hex.EncodeToString(dalefarm))
+	d.Log("  %s query tax clearance %s VAT 2026-Q1 2026-Q2 --prove", d.CLI, hex.EncodeToString(dalefarm))
 	if council {
 		if err := d.Send(ctx, 4, "northshire-collector", issue("COUNCIL_TAX", alice, "2026", 185_000, "DD-DEMO-0001")); err != nil {
 			return err
 		}
 		d.Log("northshire-collector issued REVENUE-000005 for council tax, credited to northshire")
 	}
-	d.Log("  tallyd query tax receipt REVENUE-000001 --prove  (%d receipts)", map[bool]int{false: 4, true: 5}[council])
+	d.Log("  %s query tax receipt REVENUE-000001 --prove  (%d receipts)", d.CLI, map[bool]int{false: 4, true: 5}[council])
 	return nil
 }

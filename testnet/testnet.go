@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/cmd/tallyd/home"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -214,7 +215,21 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			return nil, err
 		}
 	}
+	if err := writeClientConfig(dir, m); err != nil {
+		return nil, err
+	}
 	return m, m.save(dir)
+}
+
+// writeClientConfig writes the network's client.toml, so that tallyd run
+// with --home DIR (or TALLY_HOME=DIR) talks to the first node with the demo
+// keys without further flags.
+func writeClientConfig(dir string, m *Manifest) error {
+	kr, err := filepath.Abs(m.KeyringDir)
+	if err != nil {
+		return err
+	}
+	return client.WriteConfig(dir, client.Config{Node: m.Nodes[0].RPC, ChainID: m.ChainID, KeyringBackend: keys.BackendTest, KeyringDir: kr})
 }
 
 func peersExcept(nodes []Node, skip int) string {

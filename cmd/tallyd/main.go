@@ -58,6 +58,9 @@ Reading state:    tallyd query agency ... [--prove]
 The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyClientConfig(cmd)
+		},
 	}
 	root.PersistentFlags().String("home", defaultHome(), "node home directory (config, data, keyrings)")
 	root.AddCommand(versionCmd(), initCmd(), startCmd(), keysCmd(), txCmd(), queryCmd(), testnetCmd(), errorsCmd())

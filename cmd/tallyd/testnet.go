@@ -56,7 +56,7 @@ func testnetInitCmd() *cobra.Command {
 			for _, n := range m.Nodes {
 				fmt.Printf("  %-12s rpc %s  p2p %s\n", n.Name, n.RPC, n.P2P)
 			}
-			fmt.Printf("Demo keys (unencrypted): %s\nStart it with: tallyd testnet start %s\n", m.KeyringDir, out)
+			fmt.Printf("Demo keys (unencrypted): %s\nStart it with: %s testnet start %s\n", m.KeyringDir, testnet.Invocation(), out)
 			return nil
 		},
 	}
@@ -89,6 +89,11 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 			if err != nil {
 				return err
 			}
+			release, err := testnet.Lock(args[0])
+			if err != nil {
+				return err
+			}
+			defer release()
 			every, _ := cmd.Flags().GetDuration("status-every")
 			net := testnet.NewNetwork(m, bin)
 			if err := net.StartAll(); err != nil {
@@ -97,7 +102,7 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 			defer func() {
 				fmt.Println("Stopping every node...")
 				net.StopAll()
-				fmt.Println("Stopped. Start again with: tallyd testnet start", args[0])
+				fmt.Printf("Stopped. Start again with: %s testnet start %s\n", testnet.Invocation(), args[0])
 			}()
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -111,6 +116,13 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 			for _, n := range m.Nodes {
 				if err := net.WaitHeight(waitCtx, n.Name, 1); err != nil {
 					return fmt.Errorf("%w (see %s)", err, n.LogFile)
+				}
+			}
+			// A node that answered may be someone else's (a port in use):
+			// the network is up only if every node we started still runs.
+			for _, n := range m.Nodes {
+				if !net.Running(n.Name) {
+					return fmt.Errorf("node %s stopped right after starting (%v); the last lines of %s say why", n.Name, net.ExitError(n.Name), n.LogFile)
 				}
 			}
 			fmt.Println("The network is committing blocks.")
@@ -166,3 +178,4 @@ func printStatus(ctx context.Context, net *testnet.Network) {
 	}
 	fmt.Printf("[%s] %s\n", time.Now().Format("15:04:05"), strings.Join(parts, " | "))
 }
+

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
+	"github.com/tallyledger/tally/testnet"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
@@ -258,7 +259,7 @@ func sendTx(cmd *cobra.Command, msgs ...*txv1.Msg) error {
 		hash := strings.ToUpper(hex.EncodeToString(client.TxHash(tx)))
 		node, _ := f.GetString("node")
 		return fmt.Errorf("transaction %s was not seen in a block within --wait %s. It may still commit until block %d "+
-			"(its timeout height); after that it never will. Check with: tallyd query tx %s --node %s", hash, wait, uint64(height)+blocks, hash, node)
+			"(its timeout height); after that it never will. Check with: %s query tx %s --node %s", hash, wait, uint64(height)+blocks, testnet.Invocation(), hash, node)
 	}
 	var txErr *client.TxError
 	if errors.As(err, &txErr) {
