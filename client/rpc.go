@@ -61,15 +61,30 @@ func (e *TxError) Error() string {
 // committed, returning its result. A CheckTx refusal or an in-block failure
 // is a *TxError.
 func (c *Client) BroadcastAndWait(ctx context.Context, tx []byte) (*ctypes.ResultTx, error) {
+	if err := c.Broadcast(ctx, tx); err != nil {
+		return nil, err
+	}
+	return c.WaitTx(ctx, TxHash(tx))
+}
+
+// Broadcast sends tx with broadcast_tx_sync: it returns once the node's
+// CheckTx has accepted it into the mempool (nil) or refused it (a
+// *TxError). Use WaitTx for its block.
+func (c *Client) Broadcast(ctx context.Context, tx []byte) error {
 	res, err := c.RPC.BroadcastTxSync(ctx, tx)
 	if err != nil {
-		return nil, fmt.Errorf("broadcast: %w", err)
+		return fmt.Errorf("broadcast: %w", err)
 	}
 	if res.Code != abci.CodeTypeOK {
-		return nil, &TxError{Codespace: res.Codespace, Code: res.Code, Log: res.Log}
+		return &TxError{Codespace: res.Codespace, Code: res.Code, Log: res.Log}
 	}
-	return c.WaitTx(ctx, res.Hash)
+	return nil
 }
+
+// ErrNotYetCommitted is WaitTx's answer when its context ends before the
+// transaction is seen in a block: it may still commit, until its timeout
+// height.
+var ErrNotYetCommitted = errors.New("not seen in a block yet")
 
 // WaitTx polls until the transaction with hash is in a committed block.
 func (c *Client) WaitTx(ctx context.Context, hash []byte) (*ctypes.ResultTx, error) {
@@ -85,7 +100,7 @@ func (c *Client) WaitTx(ctx context.Context, hash []byte) (*ctypes.ResultTx, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("transaction %X not committed before the deadline: %w", hash, ctx.Err())
+			return nil, fmt.Errorf("transaction %X: %w (%w)", hash, ErrNotYetCommitted, ctx.Err())
 		case <-tick.C:
 		}
 	}

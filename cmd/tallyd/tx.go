@@ -11,6 +11,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/spf13/cobra"
 
 	"github.com/tallyledger/tally/client"
@@ -235,12 +236,13 @@ func sendTx(cmd *cobra.Command, msgs ...*txv1.Msg) error {
 	}
 	f := cmd.Flags()
 	wait, _ := f.GetDuration("wait")
-	ctx, cancel := context.WithTimeout(cmd.Context(), wait)
-	defer cancel()
-	_, height, err := c.Status(ctx)
+	statusCtx, cancelStatus := context.WithTimeout(cmd.Context(), 10*time.Second)
+	_, height, err := c.Status(statusCtx)
+	cancelStatus()
 	if err != nil {
 		return err
 	}
+
 	blocks, _ := f.GetUint64("timeout-blocks")
 	nonce, _ := f.GetUint64("nonce")
 	memo, _ := f.GetString("memo")
@@ -254,11 +256,22 @@ func sendTx(cmd *cobra.Command, msgs ...*txv1.Msg) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.BroadcastAndWait(ctx, tx)
-	if errors.Is(err, context.DeadlineExceeded) {
+	// The node's CheckTx answer comes first, within a fixed time; --wait
+	// bounds only the wait for the block, so a timeout below means the
+	// node accepted the transaction and it may yet commit.
+	sendCtx, cancelSend := context.WithTimeout(cmd.Context(), 30*time.Second)
+	var res *ctypes.ResultTx
+	err = c.Broadcast(sendCtx, tx)
+	cancelSend()
+	if err == nil {
+		waitCtx, cancelWait := context.WithTimeout(cmd.Context(), wait)
+		res, err = c.WaitTx(waitCtx, client.TxHash(tx))
+		cancelWait()
+	}
+	if errors.Is(err, client.ErrNotYetCommitted) {
 		hash := strings.ToUpper(hex.EncodeToString(client.TxHash(tx)))
 		node, _ := f.GetString("node")
-		return fmt.Errorf("transaction %s was not seen in a block within --wait %s. It may still commit until block %d "+
+		return fmt.Errorf("transaction %s was accepted by the node but not seen in a block within --wait %s. It may still commit until block %d "+
 			"(its timeout height); after that it never will. Check with: %s query tx %s --node %s", hash, wait, uint64(height)+blocks, testnet.Invocation(), hash, node)
 	}
 	var txErr *client.TxError
