@@ -178,4 +178,3 @@ func printStatus(ctx context.Context, net *testnet.Network) {
 	}
 	fmt.Printf("[%s] %s\n", time.Now().Format("15:04:05"), strings.Join(parts, " | "))
 }
-

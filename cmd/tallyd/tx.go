@@ -16,9 +16,9 @@ import (
 
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
-	"github.com/tallyledger/tally/testnet"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
 )
 
