@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"math/rand"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -245,4 +246,60 @@ func TestCacheWriteDuringIterate(t *testing.T) {
 	var left []string
 	c.Iterate(nil, nil, true, func(k, _ []byte) bool { left = append(left, string(k)); return false })
 	require.Equal(t, []string{"zza", "zzab", "zzb", "zzc"}, left)
+}
+
+// BenchmarkCacheQueuePop is the end-of-block scheduler's access pattern: a
+// queue in one Cache where each pass finds the first key of a prefix,
+// deletes it and queues the next, n times. A cache that rescans the keys
+// it deleted makes each pass cost O(passes so far), the block O(n²).
+//
+//	go test -run XXX -bench CacheQueuePop ./store/
+func BenchmarkCacheQueuePop(b *testing.B) {
+	for _, n := range []int{5_000, 20_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			for range b.N {
+				c := NewCache(NewMemory())
+				c.Set(queueKey(0), []byte{1})
+				for i := range n {
+					var first []byte
+					IteratePrefix(c, []byte("q/"), func(k, _ []byte) bool { first = append([]byte(nil), k...); return true })
+					c.Delete(first)
+					c.Set(queueKey(i+1), []byte{1})
+				}
+			}
+		})
+	}
+}
+
+func queueKey(i int) []byte { return Key([]byte("q/"), Uint64(uint64(i))) }
+
+// A pass of the queue pattern above must not cost more the more keys the
+// cache has deleted before it. Work is measured as bytes allocated, which
+// the old cache spent copying every buffered write in range, deletions
+// included, on every pass.
+func TestCacheQueuePopDoesNotRescanDeletions(t *testing.T) {
+	c := NewCache(NewMemory())
+	pop := func(i int) {
+		var first []byte
+		IteratePrefix(c, []byte("q/"), func(k, _ []byte) bool { first = append([]byte(nil), k...); return true })
+		require.Equal(t, queueKey(i), first)
+		c.Delete(first)
+		c.Set(queueKey(i+1), []byte{1})
+	}
+	c.Set(queueKey(0), []byte{1})
+	perPass := func(from, passes int) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := from; i < from+passes; i++ {
+			pop(i)
+		}
+		runtime.ReadMemStats(&after)
+		return (after.TotalAlloc - before.TotalAlloc) / uint64(passes)
+	}
+	early := perPass(0, 200)
+	for i := 200; i < 10_000; i++ {
+		pop(i)
+	}
+	late := perPass(10_000, 200)
+	require.Less(t, late, 2*early+1024, "a pass after 10,000 deletions allocated %d bytes, one after none %d", late, early)
 }
