@@ -138,3 +138,47 @@ func BenchmarkTraceUp5Hops(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProgrammeCatchUp creates a programme with n one-second periods
+// and then jumps block time past all of them (a chain halted for n
+// seconds, or before the fix a programme started n seconds in the past),
+// and times the blocks (FinalizeBlock + Commit) until every period has
+// run. It reports the slowest block and how many blocks the catch-up
+// took: the end-of-block budget caps each block's share and carries the
+// rest over.
+//
+//	go test -run XXX -bench ProgrammeCatchUp -benchtime 1x ./app/
+func BenchmarkProgrammeCatchUp(b *testing.B) {
+	for _, n := range []int64{5_000, 20_000} {
+		b.Run(fmt.Sprintf("periods=%d", n), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				c := newMoneyChain(b, 0)
+				c.block(c.tx(mOfficer, msgAppropriate("SA/C", 1_000_000), msgAllocate(mBenefits, 1_000_000)))
+				start := blockTime(c.height+1).Unix() + 10
+				requireOK(b, c.block(c.tx(mManager, msgCreateProgramme("catchup", 100, 1, start, start+n, 0))).TxResults[0])
+				b.StartTimer()
+				var slowest time.Duration
+				blocks := 0
+				for h := c.height + 1; ; h++ {
+					t0 := time.Now()
+					_, err := c.app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Height: h, Time: time.Unix(start+n+int64(blocks), 0)})
+					require.NoError(b, err)
+					_, err = c.app.Commit(context.Background(), &abci.RequestCommit{})
+					require.NoError(b, err)
+					slowest = max(slowest, time.Since(t0))
+					blocks++
+					c.height = h
+					p := &benefitsv1.Programme{}
+					require.True(b, c.mRecord(app.PathBenefitsProgramme, "catchup", p))
+					if p.Finished {
+						break
+					}
+				}
+				b.ReportMetric(float64(slowest.Milliseconds()), "max_block_ms")
+				b.ReportMetric(float64(blocks), "blocks")
+				c.close()
+			}
+		})
+	}
+}

@@ -3,12 +3,15 @@ package app_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/app"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
 )
 
@@ -137,4 +140,62 @@ func (c *chain) lastPaymentMovement(prog, recipient string) uint64 {
 	h := c.mHistory(prog, recipient)
 	require.NotEmpty(c.tb, h)
 	return h[len(h)-1].Movement
+}
+
+// A programme may start at most benefits.MaxStartLagSeconds before the
+// block time: a backdated programme would owe every past period at once.
+func TestProgrammeCannotStartInThePast(t *testing.T) {
+	c := newMoneyChain(t, 0)
+	c.block(c.tx(mOfficer, msgAppropriate("SA/1", 10_000), msgAllocate(mBenefits, 10_000)))
+	now := blockTime(c.height + 1).Unix()
+	past := now - benefits.MaxStartLagSeconds - 1
+	res := c.block(c.tx(mManager, msgCreateProgramme("backdated", 100, 1, past, now+3600, 0))).TxResults[0]
+	requireCode(t, benefits.ErrStartsInPast, res.Codespace, res.Code, res.Log, "at most 3600 s in the past")
+	require.False(t, c.mRecord(app.PathBenefitsProgramme, "backdated", &benefitsv1.Programme{}))
+
+	now = blockTime(c.height + 1).Unix()
+	requireOK(t, c.block(c.tx(mManager, msgCreateProgramme("today", 100, 3600, now-60, now+30*24*3600, 0))).TxResults[0])
+}
+
+// A backlog of periods (here: block time jumps past 100 one-second
+// periods, as after a halt) is charged per period run and per payment,
+// and runs within each block's end-of-block budget, carrying over: no
+// block runs it all, and every period is still paid exactly once.
+func TestProgrammeBacklogRunsWithinTheEndOfBlockBudget(t *testing.T) {
+	g := moneyGenesis(0)
+	g.Params.EndBlockUnits = 300_000 // 100,000 a module: a few periods a block
+	c := openChain(t, store.NewMemory(), app.Options{})
+	c.initChain(g)
+	c.block(c.tx(mOfficer, msgAppropriate("SA/1", 100_000), msgAllocate(mBenefits, 100_000)))
+	start := blockTime(c.height+1).Unix() + 10
+	const periods = 100
+	c.block(
+		c.tx(mManager, msgCreateProgramme("backlog", 100, 1, start, start+periods, 0)),
+		c.tx(mFinance, msgFund("backlog", 50_000)),
+	)
+	requireOK(t, c.block(c.tx(mCaseworker, msgEnrol("backlog", "r", start))).TxResults[0])
+
+	// The chain halts and comes back after every period has fallen due.
+	at := time.Unix(start+periods+1, 0)
+	blocks := 0
+	p := &benefitsv1.Programme{}
+	for !p.Finished {
+		runBlock(t, c.app, c.height+1, at.Add(time.Duration(blocks)*time.Second), nil)
+		c.height++
+		blocks++
+		require.True(t, c.mRecord(app.PathBenefitsProgramme, "backlog", p))
+		if blocks == 1 {
+			require.Positive(t, p.NextPeriod, "the first block makes progress")
+			require.False(t, p.Finished, "but does not run the whole backlog")
+		}
+		require.Less(t, blocks, periods, "every block runs more than one period")
+	}
+	require.Greater(t, blocks, 3)
+	h := c.mHistory("backlog", "r")
+	require.Len(t, h, periods)
+	for k, pay := range h {
+		require.Equal(t, uint64(k), pay.Period, "each period paid once, in order")
+		require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID, pay.Status)
+	}
+	c.requireConserved()
 }

@@ -29,4 +29,5 @@ var (
 	ErrUnknownRecovery    = module.Register(Codespace, 20, "unknown recovery")
 	ErrRecovered          = module.Register(Codespace, 21, "recovery already recovered in full")
 	ErrInvalidReason      = module.Register(Codespace, 22, "invalid reason or reference")
+	ErrStartsInPast       = module.Register(Codespace, 23, "programme would start in the past")
 )

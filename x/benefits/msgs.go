@@ -37,6 +37,11 @@ const (
 	// maxPeriods bounds a programme's schedule so period arithmetic never
 	// overflows: a million periods is 19 years of weekly payments.
 	maxPeriods = 1_000_000
+	// MaxStartLagSeconds is how far before the block time a programme may
+	// start: enough for a transaction built "starting now" to reach a
+	// block, too little for a backdated programme to owe thousands of past
+	// periods at once (every one would run at the end of the next blocks).
+	MaxStartLagSeconds = 3600
 )
 
 func text(what, s string, maxBytes int, required bool) error {
@@ -168,6 +173,10 @@ func (k Keeper) CreateProgramme(ctx module.Context, signer *agencyv1.Account, m 
 	}
 	if kv.Has(ProgrammeKey(m.Id)) {
 		return ErrProgrammeExists.Wrapf("programme %q exists; choose another id", m.Id)
+	}
+	if now := ctx.Time.Unix(); m.StartUnix < now-MaxStartLagSeconds {
+		return ErrStartsInPast.Wrapf("start_unix %d is %d s before the block time %d; a programme may start at most %d s in the past: start it now or later",
+			m.StartUnix, now-m.StartUnix, now, MaxStartLagSeconds)
 	}
 	for _, id := range append(slices.Clone(m.EnrolAgencies), m.PayAgencies...) {
 		if _, err := k.Agency.Agency(kv, id); err != nil {

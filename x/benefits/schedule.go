@@ -10,10 +10,15 @@ import (
 )
 
 // EndBlock runs the scheduled payments that have fallen due by the block's
-// time, doing at most payments_per_block units of work (an enrolment
-// visited or a payment attempted). Where it stops, the programme's cursor
-// says where to go on, and both live in state with the block: a restart
-// resumes exactly there, so no period is paid twice or skipped.
+// time, doing at most payments_per_block units of work (a period run, an
+// enrolment visited or a payment attempted) and stopping when the block's
+// end-of-block budget is spent (ctx.Exhausted: each period run is charged
+// a store.PeriodRun and each payment a store.Payment, on top of the state
+// they touch). Where it stops, the programme's cursor says where to go on,
+// and both live in state with the block: a restart resumes exactly there,
+// so no period is paid twice or skipped, and a backlog of many periods (a
+// chain halted for a day under a one-minute programme) is worked off over
+// the next blocks instead of in one.
 //
 // The schedule is a queue of programmes ordered by when their next period
 // falls due. A run of period k visits every enrolment in key order; an
@@ -28,7 +33,7 @@ func (k Keeper) EndBlock(ctx module.Context) error {
 	}
 	budget := int(params.PaymentsPerBlock)
 	now := ctx.Time.Unix()
-	for budget > 0 {
+	for budget > 0 && !ctx.Exhausted() {
 		var key []byte
 		store.IteratePrefix(ctx.Store, prefixDue, func(k, _ []byte) bool {
 			key = append([]byte(nil), k...)
@@ -41,11 +46,14 @@ func (k Keeper) EndBlock(ctx module.Context) error {
 		if err != nil {
 			return err
 		}
+		if p.Cursor == nil {
+			ctx.Charge(store.PeriodRun, 1) // charged once per period, when its run starts
+		}
 		done, used, err := k.runPeriod(ctx, p, budget)
 		if err != nil {
 			return err
 		}
-		budget -= used
+		budget -= max(used, 1) // a period with no enrolments is still work
 		if done {
 			ctx.Store.Delete(key)
 			ctx.Emit(EventPeriodCompleted, module.Indexed("programme", p.Id), module.Attr("period", strconv.FormatUint(p.NextPeriod, 10)))
@@ -81,7 +89,7 @@ func (k Keeper) runPeriod(ctx module.Context, p *benefitsv1.Programme, budget in
 	})
 	period := p.NextPeriod
 	for _, key := range batch {
-		if used >= budget {
+		if used >= budget || (used > 0 && ctx.Exhausted()) {
 			return false, used, nil
 		}
 		e := &benefitsv1.Enrolment{}
@@ -113,10 +121,11 @@ func (k Keeper) payEnrolment(ctx module.Context, p *benefitsv1.Programme, e *ben
 	}
 	attempts := 0
 	for e.NextPeriod <= period {
-		if attempts > 0 && attempts >= budget {
+		if attempts > 0 && (attempts >= budget || ctx.Exhausted()) {
 			return attempts, false, nil
 		}
 		attempts++
+		ctx.Charge(store.Payment, 1)
 		gross := p.Amount
 		if p.RecipientCap != 0 {
 			gross = min(gross, p.RecipientCap-min(e.PaidTotal, p.RecipientCap))
