@@ -1,0 +1,745 @@
+package faults
+
+// This file is the hostile client of issue 13: a member of an agency who
+// knows the rules and uses them against the chain, with raw signed
+// transactions and ABCI queries. Each attack reports what it observed (the
+// chain's own header times, state the nodes answer with, data-directory
+// sizes), so the same code measures the attacks (TestHostileMeasure) and
+// asserts their safe outcome (TestHostileClient).
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	"github.com/cometbft/cometbft/types"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/testnet"
+	"github.com/tallyledger/tally/x/agency"
+)
+
+// hostile sends the attacks to a cluster seeded with the demo data, whose
+// keys it signs with (the attacker is a member of an agency).
+type hostile struct {
+	c   *Cluster
+	kr  *keys.Keyring
+	tag string // makes this run's ids unique on the chain
+}
+
+func newHostile(c *Cluster) (*hostile, error) {
+	kr, err := keys.Open(c.M.KeyringDir, keys.BackendTest, nil)
+	if err != nil {
+		return nil, err
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return &hostile{c: c, kr: kr, tag: hex.EncodeToString(b[:])}, nil
+}
+
+func (h *hostile) key(name string) (ed25519.PrivateKey, error) {
+	priv, err := h.kr.PrivKey(name)
+	if err != nil {
+		return nil, fmt.Errorf("hostile client: demo key %s: %w", name, err)
+	}
+	return priv, nil
+}
+
+// build signs msgs with priv, a random nonce and the given timeout height.
+func (h *hostile) build(priv ed25519.PrivateKey, timeout uint64, msgs ...*txv1.Msg) []byte {
+	tx, err := client.BuildTx(client.TxOptions{ChainID: h.c.M.ChainID, Signer: agency.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: timeout},
+		func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, msgs...)
+	if err != nil {
+		panic(err) // the attacker's own messages always encode
+	}
+	return tx
+}
+
+// Outcome is what became of one attack transaction: refused by CheckTx,
+// or committed (successfully or not) at Height.
+type Outcome struct {
+	Height    int64
+	Refused   bool
+	Codespace string
+	Code      uint32
+	Log       string
+	Bytes     int
+	Events    []abci.Event
+}
+
+// Coded is "codespace/code", or "ok".
+func (o Outcome) Coded() string {
+	if o.Code == 0 {
+		return "ok"
+	}
+	return fmt.Sprintf("%s/%d", o.Codespace, o.Code)
+}
+
+func (o Outcome) String() string {
+	switch {
+	case o.Refused:
+		return fmt.Sprintf("refused by CheckTx with %s: %.160s", o.Coded(), o.Log)
+	case o.Code != 0:
+		return fmt.Sprintf("failed in block %d with %s: %.160s", o.Height, o.Coded(), o.Log)
+	}
+	return fmt.Sprintf("committed in block %d", o.Height)
+}
+
+// send broadcasts tx through node i and waits until it is committed or
+// refused.
+func (h *hostile) send(ctx context.Context, i int, tx []byte) (Outcome, error) {
+	cl := h.c.Clients[i%len(h.c.Clients)]
+	o := Outcome{Bytes: len(tx)}
+	res, err := cl.RPC.BroadcastTxSync(ctx, tx)
+	if err != nil {
+		return o, fmt.Errorf("broadcast: %w", err)
+	}
+	if res.Code != abci.CodeTypeOK {
+		o.Refused, o.Codespace, o.Code, o.Log = true, res.Codespace, res.Code, res.Log
+		return o, nil
+	}
+	r, err := cl.WaitTx(ctx, res.Hash)
+	var txErr *client.TxError
+	if err != nil && !errors.As(err, &txErr) {
+		return o, err
+	}
+	o.Height, o.Codespace, o.Code, o.Log, o.Events = r.Height, r.TxResult.Codespace, r.TxResult.Code, r.TxResult.Log, r.TxResult.Events
+	return o, nil
+}
+
+// latest is the newest block's height and header time on node 0.
+func (h *hostile) latest(ctx context.Context) (int64, time.Time, error) {
+	st, err := h.c.Clients[0].RPC.Status(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return st.SyncInfo.LatestBlockHeight, st.SyncInfo.LatestBlockTime, nil
+}
+
+// waitHeight waits until node 0 has committed height.
+func (h *hostile) waitHeight(ctx context.Context, height int64) error {
+	for {
+		if h.c.Height(ctx, 0) >= height {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for height %d: %w", height, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Intervals are the times between consecutive blocks' header times over
+// heights from..to: interval k is header(from+k+1).Time - header(from+k).Time.
+// A block whose FinalizeBlock is slow shows as a long interval one or two
+// blocks later (the header time is the median of the previous block's
+// precommit times), so callers look at a window around the attack.
+type Intervals []time.Duration
+
+// blockIntervals reads the header times of heights from..to from node 0.
+func (h *hostile) blockIntervals(ctx context.Context, from, to int64) (Intervals, error) {
+	var times []time.Time
+	for lo := from; lo <= to; lo += 20 {
+		hi := min(lo+19, to)
+		res, err := h.c.Clients[0].RPC.BlockchainInfo(ctx, lo, hi)
+		if err != nil {
+			return nil, fmt.Errorf("headers %d..%d: %w", lo, hi, err)
+		}
+		metas := slices.Clone(res.BlockMetas)
+		slices.SortFunc(metas, func(a, b *types.BlockMeta) int { return int(a.Header.Height - b.Header.Height) })
+		for _, m := range metas {
+			times = append(times, m.Header.Time)
+		}
+	}
+	var out Intervals
+	for k := 1; k < len(times); k++ {
+		out = append(out, times[k].Sub(times[k-1]))
+	}
+	return out, nil
+}
+
+// Max is the longest interval.
+func (iv Intervals) Max() time.Duration {
+	var m time.Duration
+	for _, d := range iv {
+		m = max(m, d)
+	}
+	return m
+}
+
+// Median is the middle interval.
+func (iv Intervals) Median() time.Duration {
+	if len(iv) == 0 {
+		return 0
+	}
+	s := slices.Clone(iv)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// dataSize is the size of node i's application database on disk (the
+// IAVL tree in goleveldb: every kept version, which is what the node pays
+// for in disk).
+func (h *hostile) dataSize(i int) int64 {
+	var n int64
+	dir := filepath.Join(h.c.M.Nodes[i].Home, "data", "tally", "application.db")
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// meanDataSize is dataSize averaged over every node.
+func (h *hostile) meanDataSize() int64 {
+	var sum int64
+	for i := range h.c.M.Nodes {
+		sum += h.dataSize(i)
+	}
+	return sum / int64(len(h.c.M.Nodes))
+}
+
+// ---------------------------------------------------------------------------
+// Attack 1: a programme that starts in the past, with 1-second periods.
+
+// CatchUp is the outcome of the programme catch-up attack.
+type CatchUp struct {
+	Periods int64
+	Tx      Outcome
+	// Window are the block intervals from the block before the programme
+	// was committed to Blocks blocks after it.
+	Window Intervals
+	Blocks int
+}
+
+// programmeCatchUp has benefits-finance (a programme manager) create a
+// programme that started periods seconds before the latest block, paying
+// every second, then reads the block intervals of the blocks that follow.
+func (h *hostile) programmeCatchUp(ctx context.Context, periods int64, after int) (CatchUp, error) {
+	r := CatchUp{Periods: periods, Blocks: after}
+	priv, err := h.key("benefits-finance")
+	if err != nil {
+		return r, err
+	}
+	height, now, err := h.latest(ctx)
+	if err != nil {
+		return r, err
+	}
+	start := now.Unix() - periods
+	msg := &txv1.Msg{Sum: &txv1.Msg_CreateProgramme{CreateProgramme: &benefitsv1.MsgCreateProgramme{
+		Id: fmt.Sprintf("hostile-%s-%d", h.tag, periods), Name: "Back-dated programme", Amount: 1, Currency: "GBP",
+		PeriodSeconds: 1, StartUnix: start, EndUnix: start + periods + 7*24*3600}}}
+	r.Tx, err = h.send(ctx, 1, h.build(priv, uint64(height)+100, msg))
+	if err != nil {
+		return r, err
+	}
+	from := r.Tx.Height - 1
+	if r.Tx.Refused || r.Tx.Height == 0 {
+		from = height
+	}
+	if err := h.waitHeight(ctx, from+int64(after)+1); err != nil {
+		return r, err
+	}
+	r.Window, err = h.blockIntervals(ctx, from, from+int64(after)+1)
+	return r, err
+}
+
+// ---------------------------------------------------------------------------
+// Attack 2: many transactions of one account, sharing one timeout height.
+
+// NonceFlood is the outcome of the nonce-storage attack.
+type NonceFlood struct {
+	Shared    bool
+	Sent      int
+	Committed int            // in a block (they fail there: the proof is bad)
+	Refused   map[string]int // by CheckTx, by code
+	Lost      int            // accepted but neither refused nor seen in a block
+	From, To  int64          // heights the attack spanned
+	// Grew is the growth of the application database (mean over the
+	// nodes) from before the first transaction to Settle blocks after
+	// the last.
+	Grew int64
+	// Idle is the growth over as many blocks with no attack, measured
+	// just before; Grew-Idle is what the attack cost.
+	Idle int64
+	// BucketBytes is, on today's layout (one value per signer and timeout
+	// height, rewritten whole each block), the bytes of that value
+	// written over the attack: the sum of its size at every height it
+	// changed. 0 when the layout is not today's.
+	BucketBytes int64
+}
+
+// PerTx is the attack's disk growth per committed transaction, above idle.
+func (n NonceFlood) PerTx() int64 {
+	if n.Committed == 0 {
+		return 0
+	}
+	return max(n.Grew-n.Idle, 0) / int64(n.Committed)
+}
+
+// nonceFlood sends n rotate-key transactions with a bad proof from an
+// auditor (no write role needed: the proof is checked only in the block,
+// where the transaction fails and still spends its nonce). With shared,
+// all carry the same timeout height; otherwise each carries a timeout a
+// client would pick (current height plus a spread of 20..519 blocks).
+// workers transactions are in flight at once.
+func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers int) (NonceFlood, error) {
+	r := NonceFlood{Shared: shared, Sent: n, Refused: map[string]int{}}
+	priv, err := h.key("fsa-auditor")
+	if err != nil {
+		return r, err
+	}
+	signer := agency.AddressOf(priv.Public().(ed25519.PublicKey))
+	h0, _, err := h.latest(ctx)
+	if err != nil {
+		return r, err
+	}
+	window := uint64(600)
+	if p, err := h.appParams(ctx); err == nil && p.TimeoutWindow > 0 {
+		window = p.TimeoutWindow
+	}
+	sharedTimeout := uint64(h0) + window - 5
+	r.From = h0
+
+	// The idle growth over a short stretch, for reference.
+	idle0, ih := h.meanDataSize(), h0
+	if err := h.waitHeight(ctx, ih+10); err != nil {
+		return r, err
+	}
+	idleRate := float64(h.meanDataSize()-idle0) / 10
+
+	size0 := h.meanDataSize()
+	hStart, _, _ := h.latest(ctx)
+	var mu sync.Mutex
+	var hashes [][]byte
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	clients := h.rpcClients(workers)
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			height := hStart
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= n || ctx.Err() != nil {
+					return
+				}
+				if k%100 == 0 {
+					if hh := h.c.Height(ctx, 0); hh > 0 {
+						height = hh
+					}
+				}
+				timeout := sharedTimeout
+				if !shared {
+					timeout = uint64(height) + 20 + uint64(k%500)
+				}
+				var pub [32]byte
+				binary.BigEndian.PutUint64(pub[:], uint64(k)+1)
+				copy(pub[8:], h.tag)
+				msg := &txv1.Msg{Sum: &txv1.Msg_RotateKey{RotateKey: &agencyv1.MsgRotateKey{NewPubKey: pub[:], NewKeySignature: make([]byte, 64)}}}
+				tx := h.build(priv, timeout, msg)
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				res, err := clients[k%len(clients)].BroadcastTxSync(cctx, tx)
+				cancel()
+				mu.Lock()
+				switch {
+				case err != nil:
+					r.Refused["broadcast error"]++
+				case res.Code != abci.CodeTypeOK:
+					r.Refused[fmt.Sprintf("%s/%d", res.Codespace, res.Code)]++
+				default:
+					hashes = append(hashes, client.TxHash(tx))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	// Wait for the accepted ones to leave every mempool.
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		un, err := h.c.Clients[0].RPC.NumUnconfirmedTxs(ctx)
+		if err == nil && un.Total == 0 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	hEnd, _, _ := h.latest(ctx)
+	settle := int64(5)
+	if err := h.waitHeight(ctx, hEnd+settle); err != nil {
+		return r, err
+	}
+	r.To = hEnd + settle
+	r.Grew = h.meanDataSize() - size0
+	r.Idle = int64(idleRate * float64(r.To-hStart))
+	// Count what is in blocks.
+	in, err := h.txsInBlocks(ctx, hStart, r.To)
+	if err != nil {
+		return r, err
+	}
+	for _, hs := range hashes {
+		if in[string(hs)] {
+			r.Committed++
+		} else {
+			r.Lost++
+		}
+	}
+	if shared {
+		r.BucketBytes = h.valueBytesWritten(ctx, app.NonceBucketKey(sharedTimeout, signer), hStart, r.To)
+	}
+	return r, nil
+}
+
+// appParams reads the app's parameters.
+func (h *hostile) appParams(ctx context.Context) (*appv1.Params, error) {
+	res, _, err := h.c.Clients[0].Query(ctx, app.PathParams, nil, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	p := &appv1.Params{}
+	return p, proto.Unmarshal(res.Value, p)
+}
+
+// valueBytesWritten sums the size of the value at key at every height in
+// from..to where it differs from the height before: the bytes of that
+// value the chain wrote.
+func (h *hostile) valueBytesWritten(ctx context.Context, key []byte, from, to int64) int64 {
+	var sum int64
+	var prev []byte
+	for height := from; height <= to; height++ {
+		res, err := h.c.Clients[0].RPC.ABCIQueryWithOptions(ctx, app.PathKey, key, rpcclient.ABCIQueryOptions{Height: height})
+		if err != nil {
+			continue
+		}
+
+		v := res.Response.Value
+		if res.Response.Code == 0 && string(v) != string(prev) {
+			sum += int64(len(v))
+		}
+		prev = v
+	}
+	return sum
+}
+
+// txsInBlocks is the set of transaction hashes in blocks from..to.
+func (h *hostile) txsInBlocks(ctx context.Context, from, to int64) (map[string]bool, error) {
+	in := map[string]bool{}
+	for height := from; height <= to; height++ {
+		b, err := h.c.Clients[0].RPC.Block(ctx, &height)
+		if err != nil {
+			return nil, fmt.Errorf("block %d: %w", height, err)
+		}
+		for _, tx := range b.Block.Txs {
+			in[string(tx.Hash())] = true
+		}
+	}
+	return in, nil
+}
+
+// rpcClients are RPC clients, one per node, each keeping up to conns idle
+// connections (the default keeps two, so most concurrent calls would open
+// a new one).
+func (h *hostile) rpcClients(conns int) []*rpchttp.HTTP {
+	var out []*rpchttp.HTTP
+	for _, n := range h.c.M.Nodes {
+		hc := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: conns}}
+		cl, err := rpchttp.NewWithClient(n.RPC, "/websocket", hc)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, cl)
+	}
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Attack 3: one transaction splitting well-documented items into many parts.
+
+// SplitBloat is the outcome of the split attack.
+type SplitBloat struct {
+	Splits, Parts int
+	Tx            Outcome // the splitting transaction
+	Setup         []Outcome
+	// Children is how many of the children the split should have made
+	// exist; ChildBytes is the sum of their records' sizes (the item
+	// record as /provenance/item answers it).
+	Children   int
+	ChildBytes int64
+	// Grew is the application database's growth (mean over nodes) from
+	// the block before the split to two blocks after it.
+	Grew int64
+}
+
+// splitBloat has a producer register splits items carrying as much
+// metadata as an item may (16 attributes, 8 documents, each at its
+// maximum size), then split each into parts children in one transaction.
+func (h *hostile) splitBloat(ctx context.Context, splits, parts int) (SplitBloat, error) {
+	r := SplitBloat{Splits: splits, Parts: parts}
+	priv, err := h.key("dalefarm-producer")
+	if err != nil {
+		return r, err
+	}
+	parentID := func(k int) string { return fmt.Sprintf("lgtin:05012345678900.H%s-%d", h.tag, k) }
+	childID := func(k, i int) string { return fmt.Sprintf("h:%s%d.%d", h.tag, k, i) }
+	register := func(k int) *txv1.Msg {
+		m := &provenancev1.MsgRegisterItem{Id: parentID(k), Product: "05012345678900", Quantity: uint64(parts), Unit: "l", Origin: "urn:gln:5012345000017"}
+		for a := 0; a < 16; a++ {
+			m.Attributes = append(m.Attributes, &provenancev1.Attribute{Key: fmt.Sprintf("%02d", a) + strings.Repeat("k", 62), Value: strings.Repeat("v", 256)})
+		}
+		for d := 0; d < 8; d++ {
+			sum := make([]byte, 32)
+			sum[0] = byte(d)
+			m.Documents = append(m.Documents, &provenancev1.Document{Kind: fmt.Sprintf("doc%d", d), Sha256: sum, Uri: "https://example.org/" + strings.Repeat("d", 200)})
+		}
+		return &txv1.Msg{Sum: &txv1.Msg_RegisterItem{RegisterItem: m}}
+	}
+	height, _, err := h.latest(ctx)
+	if err != nil {
+		return r, err
+	}
+	for k := 0; k < splits; k += 3 {
+		var msgs []*txv1.Msg
+		for j := k; j < min(k+3, splits); j++ {
+			msgs = append(msgs, register(j))
+		}
+		o, err := h.send(ctx, k, h.build(priv, uint64(height)+100, msgs...))
+		if err != nil {
+			return r, err
+		}
+		r.Setup = append(r.Setup, o)
+		if o.Refused || o.Code != 0 {
+			return r, fmt.Errorf("registering the parents: %s", o)
+		}
+	}
+	var msgs []*txv1.Msg
+	for k := 0; k < splits; k++ {
+		m := &provenancev1.MsgSplit{ItemId: parentID(k), Location: "urn:gln:5012345000017"}
+		for i := 0; i < parts; i++ {
+			m.Parts = append(m.Parts, &provenancev1.SplitPart{Id: childID(k, i), Quantity: 1})
+		}
+		msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_SplitItem{SplitItem: m}})
+	}
+	height, _, err = h.latest(ctx)
+	if err != nil {
+		return r, err
+	}
+	if err := h.waitHeight(ctx, height+1); err != nil { // every node has the parents
+		return r, err
+	}
+	size0 := h.meanDataSize()
+	r.Tx, err = h.send(ctx, 2, h.build(priv, uint64(height)+100, msgs...))
+	if err != nil {
+		return r, err
+	}
+	if r.Tx.Refused || r.Tx.Height == 0 {
+		return r, nil
+	}
+	if err := h.waitHeight(ctx, r.Tx.Height+2); err != nil {
+		return r, err
+	}
+	r.Grew = h.meanDataSize() - size0
+	for k := 0; k < splits; k++ {
+		for i := 0; i < parts; i++ {
+			res, err := h.c.Clients[0].RPC.ABCIQuery(ctx, app.PathProvenanceItem, []byte(childID(k, i)))
+			if err != nil || res.Response.Code != 0 {
+				continue
+			}
+			r.Children++
+			r.ChildBytes += int64(len(res.Response.Value))
+		}
+	}
+	return r, nil
+}
+
+// ---------------------------------------------------------------------------
+// Attack 4: a flood of expensive queries.
+
+// expensiveQueries are the reads the flood sends: whole-state walks, a
+// receipt with many amendments, a lineage walk with a large offset, and
+// list queries.
+type expensiveQuery struct {
+	path string
+	data []byte
+}
+
+// prepareQueries builds the state the expensive queries read: a receipt
+// amended amendments times (by revenue-collector), and picks a lineage
+// root with many descendants (root, or the demo milk when empty).
+func (h *hostile) prepareQueries(ctx context.Context, amendments int, root string) ([]expensiveQuery, []Outcome, error) {
+	var setup []Outcome
+	priv, err := h.key("revenue-collector")
+	if err != nil {
+		return nil, nil, err
+	}
+	height, _, err := h.latest(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	taxpayer := testnet.DemoTaxpayer("hostile-" + h.tag)
+	o, err := h.send(ctx, 1, h.build(priv, uint64(height)+100, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
+		TaxType: "VAT", Taxpayer: taxpayer, Period: "2026-Q3", Amount: 1_000_000, BankReference: "HOSTILE-" + h.tag}}}))
+	if err != nil {
+		return nil, setup, err
+	}
+	setup = append(setup, o)
+	receipt := eventAttr(o.Events, "tax.receipt_issued", "receipt")
+	if o.Code != 0 || receipt == "" {
+		return nil, setup, fmt.Errorf("issuing the receipt to amend: %s", o)
+	}
+	for done := 0; done < amendments; {
+		var msgs []*txv1.Msg
+		for j := 0; j < 32 && done < amendments; j++ { // 32: the most messages a transaction may carry
+			msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_CorrectReceipt{CorrectReceipt: &taxv1.MsgCorrectReceipt{
+				ReceiptId: receipt, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 1_000_000 - uint64(done%2)}}})
+			done++
+		}
+		height, _, _ = h.latest(ctx)
+		o, err := h.send(ctx, done, h.build(priv, uint64(height)+100, msgs...))
+		if err != nil {
+			return nil, setup, err
+		}
+		setup = append(setup, o)
+		if o.Refused || o.Code != 0 {
+			break // a cap on amendments is a safe outcome: query what there is
+		}
+	}
+	if root == "" {
+		root = "lgtin:05012345678900.DALE-MILK-001"
+	}
+	lineage, _ := proto.Marshal(&provenancev1.LineageQuery{ItemId: root, Direction: provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, Offset: 1 << 40})
+	history, _ := proto.Marshal(&provenancev1.ListQuery{Id: root})
+	producer, _ := h.key("dalefarm-producer")
+	held, _ := proto.Marshal(&provenancev1.ListQuery{Address: agency.AddressOf(producer.Public().(ed25519.PublicKey))})
+	return []expensiveQuery{
+		{app.PathInvariants, nil},
+		{app.PathFundsInvariants, nil},
+		{app.PathTaxReceipt, []byte(receipt)},
+		{app.PathProvenanceLineage, lineage},
+		{app.PathFundsBalances, nil},
+		{app.PathTaxTaxpayer, taxpayer},
+		{app.PathGovProposals, nil},
+		{app.PathProvenanceHistory, history},
+		{app.PathProvenanceHeld, held},
+		{app.PathBenefitsProgrammes, nil},
+		{app.PathMembers, []byte("dalefarm")},
+	}, setup, nil
+}
+
+func eventAttr(events []abci.Event, typ, key string) string {
+	for _, e := range events {
+		if e.Type != typ {
+			continue
+		}
+		for _, a := range e.Attributes {
+			if a.Key == key {
+				return a.Value
+			}
+		}
+	}
+	return ""
+}
+
+// QueryFlood is the outcome of the query flood.
+type QueryFlood struct {
+	Workers          int
+	Sent, Errors     int64
+	Codes            map[string]int64 // answers by code ("ok" or codespace/code)
+	Without, With    Intervals
+	FromW, ToW       int64 // heights measured without the flood
+	FromF, ToF       int64 // heights measured under it
+	SlowestQuery     time.Duration
+	SlowestQueryPath string
+}
+
+// queryFlood measures the block intervals over blocks blocks without
+// queries, then over as many blocks while workers goroutines per node send
+// qs round-robin as fast as the nodes answer.
+func (h *hostile) queryFlood(ctx context.Context, qs []expensiveQuery, workers int, blocks int64) (QueryFlood, error) {
+	r := QueryFlood{Workers: workers, Codes: map[string]int64{}}
+	var err error
+	if r.FromW, _, err = h.latest(ctx); err != nil {
+		return r, err
+	}
+	r.ToW = r.FromW + blocks
+	if err := h.waitHeight(ctx, r.ToW); err != nil {
+		return r, err
+	}
+	clients := h.rpcClients(workers)
+	fctx, stop := context.WithCancel(ctx)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range clients {
+		for g := 0; g < workers; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := g; fctx.Err() == nil; k++ {
+					q := qs[k%len(qs)]
+					t0 := time.Now()
+					res, err := clients[i].ABCIQuery(fctx, q.path, q.data)
+					d := time.Since(t0)
+					mu.Lock()
+					r.Sent++
+					switch {
+					case err != nil:
+						if fctx.Err() == nil {
+							r.Errors++
+						}
+					case res.Response.Code == 0:
+						r.Codes[q.path+" ok"]++
+					default:
+						r.Codes[fmt.Sprintf("%s %s/%d", q.path, res.Response.Codespace, res.Response.Code)]++
+					}
+					if err == nil && d > r.SlowestQuery {
+						r.SlowestQuery, r.SlowestQueryPath = d, q.path
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	time.Sleep(time.Second) // the flood reaches full strength
+	r.FromF = h.c.MaxHeight(ctx)
+	r.ToF = r.FromF + blocks
+	werr := h.waitHeight(ctx, r.ToF)
+	stop()
+	wg.Wait()
+	if werr != nil {
+		return r, werr
+	}
+	if r.Without, err = h.blockIntervals(ctx, r.FromW, r.ToW); err != nil {
+		return r, err
+	}
+	r.With, err = h.blockIntervals(ctx, r.FromF, r.ToF)
+	return r, err
+}

@@ -1,0 +1,106 @@
+package faults
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHostileMeasure measures each attack of the hostile client at the
+// sizes of issue 13, without asserting anything: it logs the numbers the
+// README and the issue's table quote. It runs only when HOSTILE_MEASURE
+// is set (it takes several minutes and, on unfixed code, stalls the chain
+// on purpose):
+//
+//	make build && HOSTILE_MEASURE=1 TALLYD_BIN=$PWD/build/tallyd \
+//	  go test ./testnet/faults/ -run TestHostileMeasure -v -count=1 -timeout 60m
+//
+// HOSTILE_ATTACKS (comma-separated: split, nonce, flood, programme)
+// selects attacks; HOSTILE_PERIODS the programme sizes (default
+// 5000,10000,20000).
+func TestHostileMeasure(t *testing.T) {
+	if os.Getenv("HOSTILE_MEASURE") == "" {
+		t.Skip("set HOSTILE_MEASURE=1 to measure the hostile client's attacks")
+	}
+	want := func(a string) bool {
+		sel := os.Getenv("HOSTILE_ATTACKS")
+		return sel == "" || strings.Contains(","+sel+",", ","+a+",")
+	}
+	c := NewCluster(t, ClusterOptions{})
+	h, err := newHostile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
+	defer cancel()
+	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
+
+	root := ""
+	if want("split") {
+		r, err := h.splitBloat(ctx, 13, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("MEASURE split %d×%d: tx %d bytes, %s; %d children exist, their records %.2f MB; application.db grew %.2f MB (mean of 4 nodes)",
+			r.Splits, r.Parts, r.Tx.Bytes, r.Tx, r.Children, mb(r.ChildBytes), mb(r.Grew))
+		root = "lgtin:05012345678900.H" + h.tag + "-0"
+	}
+	if want("nonce") {
+		n := 12000
+		if v, err := strconv.Atoi(os.Getenv("HOSTILE_NONCES")); err == nil {
+			n = v
+		}
+		for _, shared := range []bool{true, false} {
+			r, err := h.nonceFlood(ctx, n, shared, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("MEASURE nonces shared=%v: %d sent, %d in blocks, %d lost, refused %v, heights %d..%d; application.db grew %.2f MB (idle for as many blocks: %.2f MB) → %d B/tx above idle; shared bucket bytes written %.2f MB",
+				shared, r.Sent, r.Committed, r.Lost, r.Refused, r.From, r.To, mb(r.Grew), mb(r.Idle), r.PerTx(), mb(r.BucketBytes))
+		}
+	}
+	if want("flood") {
+		qs, setup, err := h.prepareQueries(ctx, 600, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range setup {
+			t.Logf("query setup tx: %s", o)
+		}
+		r, err := h.queryFlood(ctx, qs, 4, 60)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("MEASURE query flood (%d workers per node, %d queries, %d errors, slowest %s %s): block interval median %s max %s without (heights %d..%d), median %s max %s with (heights %d..%d)",
+			r.Workers, r.Sent, r.Errors, r.SlowestQuery.Round(time.Millisecond), r.SlowestQueryPath,
+			r.Without.Median().Round(time.Millisecond), r.Without.Max().Round(time.Millisecond), r.FromW, r.ToW,
+			r.With.Median().Round(time.Millisecond), r.With.Max().Round(time.Millisecond), r.FromF, r.ToF)
+		for k, v := range r.Codes {
+			t.Logf("query flood answers: %s ×%d", k, v)
+		}
+	}
+	if want("programme") {
+		sizes := []int64{5000, 10000, 20000}
+		if v := os.Getenv("HOSTILE_PERIODS"); v != "" {
+			sizes = nil
+			for _, f := range strings.Split(v, ",") {
+				n, _ := strconv.ParseInt(f, 10, 64)
+				sizes = append(sizes, n)
+			}
+		}
+		for _, p := range sizes {
+			r, err := h.programmeCatchUp(ctx, p, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("MEASURE programme %d periods: %s; block intervals around it %v (max %s)", p, r.Tx, r.Window, r.Window.Max().Round(time.Millisecond))
+		}
+	}
+	v := c.Check(ctx, nil, nil)
+	for _, f := range v.Findings {
+		t.Errorf("finding: %s", f)
+	}
+}

@@ -1,0 +1,243 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The hostile client's stated bounds (issue 13).
+const (
+	// maxBlockInterval: every block commits within this of the one before
+	// it while the attacks run (from the blocks' header times).
+	maxBlockInterval = 2 * time.Second
+	// maxQueryFloodSlowdown: under the query flood the median block
+	// interval stays within this fraction of the median without it.
+	maxQueryFloodSlowdown = 0.10
+	// maxChildRecordBytes: a child of a split is stored in at most this
+	// many bytes, whatever its parent carries (a child's own fields are
+	// far smaller; the parent's metadata alone can be 8 KiB).
+	maxChildRecordBytes = 1024
+	// maxNonceBytesPerTx: the disk a transaction's replay protection costs
+	// (application database growth per committed transaction, above the
+	// growth of as many blocks without the attack) whether or not the
+	// signer's transactions share a timeout height.
+	maxNonceBytesPerTx = 1024
+)
+
+// notYetBounded lists the attacks whose fix has not landed on main, with
+// the fix that bounds each. The short variant (`make test`) leaves them
+// out: each would fail, and some stall the chain for seconds on purpose.
+// The long one (`make faults`) runs them, measures them and reports each
+// breach as "NOT YET BOUNDED" in the scenario's notes without failing.
+// Delete an entry when its fix lands on main; HOSTILE_STRICT=1 treats
+// every attack as bounded (to check a fix before deleting its entry).
+var notYetBounded = map[string]string{
+	"programme": "meter: a back-dated programme's catch-up must be refused or charged per period and capped per block",
+	"nonce":     "auth: nonce storage whose cost per transaction does not depend on shared timeouts, and a cap on one signer's pending transactions",
+	"split":     "meter: children of a split reference their parent's metadata instead of copying it",
+	"flood":     "reads: Query and CheckTx on their own ABCI connections, capped pages, /invariants for the operator only",
+}
+
+// The junk-carrying proposer is not in this scenario: a client cannot make
+// a validator propose transactions CheckTx refused. Its measure is
+// app-level: BenchmarkJunkProposal in app/ (ProcessProposal on a proposal
+// of unknown signers' transactions).
+
+// TestHostileClient sends issue 13's attacks as raw signed transactions
+// (and a query flood) from members of agencies, against a real 4-validator
+// network under the mixed workload, and asserts the safe outcome of each:
+//
+//   - a programme that started 20,000 one-second periods ago: refused
+//     with a code, or its catch-up spread so every block commits within
+//     maxBlockInterval;
+//   - thousands of failing transactions from one auditor sharing one
+//     timeout height: the disk they cost per transaction stays within
+//     maxNonceBytesPerTx (refusals by CheckTx, with a code, are fine);
+//   - 13 splits of 100 parts of items carrying the most metadata an item
+//     may, in one transaction: refused with a code, or every child
+//     stored in at most maxChildRecordBytes;
+//   - concurrent expensive queries (/invariants, /funds/invariants, a
+//     receipt with hundreds of amendments, a lineage walk with a huge
+//     offset, list queries) on every node: the median block interval
+//     stays within maxQueryFloodSlowdown of the median without them;
+//
+// and throughout: every block within maxBlockInterval of the one before,
+// honest transactions keep committing, and the suite's end checks (same
+// blocks and app hashes everywhere, invariants, no panics).
+func TestHostileClient(t *testing.T) {
+	strict := os.Getenv("HOSTILE_STRICT") != ""
+	bounded := func(attack string) bool { _, open := notYetBounded[attack]; return strict || !open }
+	run := func(attack string) bool { return long || bounded(attack) }
+	var attacks []string
+	for _, a := range []string{"split", "nonce", "programme", "flood"} {
+		if run(a) {
+			attacks = append(attacks, a)
+		}
+	}
+	if len(attacks) == 0 {
+		t.Skipf("no attack of the hostile client is bounded on main yet (see notYetBounded); `make faults` measures them all")
+	}
+
+	c := NewCluster(t, ClusterOptions{})
+	s := NewScenario(t, "hostile client")
+	w, ctx := StartWorkload(t, c, 40)
+	h, err := newHostile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for a, fix := range notYetBounded {
+		if !bounded(a) {
+			s.Note("%s: not yet bounded on main (%s)", a, fix)
+		}
+	}
+	// breach reports an attack's unsafe outcome: a failure when its fix is
+	// on main, a note otherwise.
+	breach := func(attack, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if bounded(attack) {
+			t.Errorf("%s: %s", attack, msg)
+			return
+		}
+		s.Note("NOT YET BOUNDED %s: %s", attack, msg)
+	}
+	// spans are the heights each attack ran over, for the block-time check.
+	type span struct {
+		attack   string
+		from, to int64
+	}
+	var spans []span
+	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
+
+	time.Sleep(2 * time.Second) // warm up
+	hStart := c.MaxHeight(ctx)
+	root := ""
+	for _, attack := range attacks {
+		from := c.MaxHeight(ctx)
+		switch attack {
+		case "split":
+			const splits, parts = 13, 100
+			s.Fault("split: %d items with the most metadata an item may carry, each split into %d parts in one transaction", splits, parts)
+			r, err := h.splitBloat(ctx, splits, parts)
+			if err != nil {
+				t.Fatalf("split: %v", err)
+			}
+			s.Note("split %d×%d (%d-byte tx): %s; %d children, %d bytes of child records (%d per child); application.db +%.2f MB",
+				splits, parts, r.Tx.Bytes, r.Tx, r.Children, r.ChildBytes, r.ChildBytes/int64(max(r.Children, 1)), mb(r.Grew))
+			switch {
+			case r.Tx.Code != 0:
+				// Refused or failed with a code: the safe outcome, if nothing was created.
+				if r.Children != 0 {
+					breach(attack, "the split failed with %s yet %d children exist", r.Tx.Coded(), r.Children)
+				}
+			case r.Children != splits*parts:
+				breach(attack, "the split succeeded but %d of %d children exist", r.Children, splits*parts)
+			case r.ChildBytes > int64(r.Children)*maxChildRecordBytes:
+				breach(attack, "each child is stored in %d bytes on average, above the bound of %d: children copy their parent's metadata", r.ChildBytes/int64(r.Children), maxChildRecordBytes)
+			default:
+				root = "lgtin:05012345678900.H" + h.tag + "-0"
+			}
+		case "nonce":
+			n := 2000
+			if long {
+				n = 12000
+			}
+			s.Fault("nonces: %d failing rotate-key transactions from one auditor, all with one timeout height", n)
+			r, err := h.nonceFlood(ctx, n, true, 16)
+			if err != nil {
+				t.Fatalf("nonce: %v", err)
+			}
+			s.Note("nonces, %d sharing one timeout: %d in blocks, refused %v; application.db +%.2f MB (%.2f MB for as many blocks before) → %d B per tx in a block; the shared bucket value was written %.2f MB in all",
+				n, r.Committed, r.Refused, mb(r.Grew), mb(r.Idle), r.PerTx(), mb(r.BucketBytes))
+			if r.Lost > 0 {
+				breach(attack, "%d transactions accepted by CheckTx are in no block after the mempools emptied", r.Lost)
+			}
+			for code := range r.Refused {
+				if code == "broadcast error" || strings.HasSuffix(code, "/0") {
+					breach(attack, "refusals without a code: %v", r.Refused)
+				}
+			}
+			if r.PerTx() > maxNonceBytesPerTx {
+				breach(attack, "%d bytes of disk per committed transaction, above the bound of %d", r.PerTx(), maxNonceBytesPerTx)
+			}
+		case "programme":
+			const periods = 20000
+			s.Fault("programme: created with %d one-second periods already past", periods)
+			r, err := h.programmeCatchUp(ctx, periods, 10)
+			if err != nil {
+				t.Fatalf("programme: %v", err)
+			}
+			s.Note("programme, %d periods past: %s; the longest block interval from the block before it to 10 after: %s",
+				periods, r.Tx, r.Window.Max().Round(time.Millisecond))
+			if r.Window.Max() > maxBlockInterval {
+				breach(attack, "a block took %s after the programme was created, above the bound of %s", r.Window.Max().Round(time.Millisecond), maxBlockInterval)
+			}
+		case "flood":
+			amendments := 200
+			blocks := int64(25)
+			if long {
+				amendments, blocks = 600, 100
+			}
+			qs, setup, err := h.prepareQueries(ctx, amendments, root)
+			if err != nil {
+				t.Fatalf("flood: preparing: %v", err)
+			}
+			from = c.MaxHeight(ctx)
+			s.Fault("query flood: %d kinds of expensive query (a receipt with %d amendments) from 4 workers per node, over %d blocks", len(qs), amendments, blocks)
+			r, err := h.queryFlood(ctx, qs, 4, blocks)
+			if err != nil {
+				t.Fatalf("flood: %v", err)
+			}
+			amended := 0
+			for _, o := range setup[1:] {
+				if o.Code == 0 {
+					amended++
+				}
+			}
+			var codes []string
+			for k, v := range r.Codes {
+				codes = append(codes, fmt.Sprintf("%s ×%d", k, v))
+			}
+			slices.Sort(codes)
+			s.Note("query flood: %d of %d amendment transactions committed; %d queries (%d errors; slowest %s, %s); block interval median %s without (heights %d..%d), %s with (heights %d..%d); answers: %s",
+				amended, len(setup)-1, r.Sent, r.Errors, r.SlowestQuery.Round(time.Millisecond), r.SlowestQueryPath,
+				r.Without.Median().Round(time.Millisecond), r.FromW, r.ToW, r.With.Median().Round(time.Millisecond), r.FromF, r.ToF, strings.Join(codes, ", "))
+			if float64(r.With.Median()) > float64(r.Without.Median())*(1+maxQueryFloodSlowdown) {
+				breach(attack, "the median block interval went from %s to %s under the flood, more than %.0f%%",
+					r.Without.Median().Round(time.Millisecond), r.With.Median().Round(time.Millisecond), 100*maxQueryFloodSlowdown)
+			}
+		}
+		spans = append(spans, span{attack, from, c.MaxHeight(ctx)})
+	}
+	hEnd := c.MaxHeight(ctx)
+	time.Sleep(2 * time.Second)
+	w.Stop()
+
+	// Every block within the bound, attack by attack.
+	for _, sp := range spans {
+		iv, err := h.blockIntervals(context.Background(), sp.from, sp.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Note("%s: heights %d..%d, block interval median %s, longest %s", sp.attack, sp.from, sp.to, iv.Median().Round(time.Millisecond), iv.Max().Round(time.Millisecond))
+		if iv.Max() > maxBlockInterval {
+			breach(sp.attack, "a block took %s during the attack (heights %d..%d), above the bound of %s", iv.Max().Round(time.Millisecond), sp.from, sp.to, maxBlockInterval)
+		}
+	}
+	// Honest transactions kept committing while the attacks ran.
+	honest := 0
+	for _, r := range w.Reported() {
+		if r.Height > hStart && r.Height <= hEnd && r.Code == 0 {
+			honest++
+		}
+	}
+	s.Note("honest workload: %d transactions committed during the attacks (heights %d..%d)", honest, hStart, hEnd)
+	if honest == 0 {
+		t.Errorf("no honest transaction committed while the attacks ran (heights %d..%d)", hStart, hEnd)
+	}
+	s.Verify(context.Background(), c, w, nil)
+}
