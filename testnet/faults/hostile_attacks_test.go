@@ -25,7 +25,6 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
-	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/proto"
@@ -291,11 +290,6 @@ type NonceFlood struct {
 	// Idle is the growth over as many blocks with no attack, measured
 	// just before; Grew-Idle is what the attack cost.
 	Idle int64
-	// BucketBytes is, on today's layout (one value per signer and timeout
-	// height, rewritten whole each block), the bytes of that value
-	// written over the attack: the sum of its size at every height it
-	// changed. 0 when the layout is not today's.
-	BucketBytes int64
 }
 
 // PerTx is the attack's disk growth per committed transaction, above idle.
@@ -318,7 +312,6 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers in
 	if err != nil {
 		return r, err
 	}
-	signer := agency.AddressOf(priv.Public().(ed25519.PublicKey))
 	h0, _, err := h.latest(ctx)
 	if err != nil {
 		return r, err
@@ -414,9 +407,6 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers in
 			r.Lost++
 		}
 	}
-	if shared {
-		r.BucketBytes = h.valueBytesWritten(ctx, app.NonceBucketKey(sharedTimeout, signer), hStart, r.To)
-	}
 	return r, nil
 }
 
@@ -428,27 +418,6 @@ func (h *hostile) appParams(ctx context.Context) (*appv1.Params, error) {
 	}
 	p := &appv1.Params{}
 	return p, proto.Unmarshal(res.Value, p)
-}
-
-// valueBytesWritten sums the size of the value at key at every height in
-// from..to where it differs from the height before: the bytes of that
-// value the chain wrote.
-func (h *hostile) valueBytesWritten(ctx context.Context, key []byte, from, to int64) int64 {
-	var sum int64
-	var prev []byte
-	for height := from; height <= to; height++ {
-		res, err := h.c.Clients[0].RPC.ABCIQueryWithOptions(ctx, app.PathKey, key, rpcclient.ABCIQueryOptions{Height: height})
-		if err != nil {
-			continue
-		}
-
-		v := res.Response.Value
-		if res.Response.Code == 0 && string(v) != string(prev) {
-			sum += int64(len(v))
-		}
-		prev = v
-	}
-	return sum
 }
 
 // txsInBlocks is the set of transaction hashes in blocks from..to.
