@@ -305,8 +305,12 @@ func (n NonceFlood) PerTx() int64 {
 // where the transaction fails and still spends its nonce). With shared,
 // all carry the same timeout height; otherwise each carries a timeout a
 // client would pick (current height plus a spread of 20..519 blocks).
-// workers transactions are in flight at once.
-func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers int) (NonceFlood, error) {
+// workers transactions are in flight at once; with perBlock > 0 the
+// attacker paces itself to about perBlock transactions a block, so its
+// transactions spread over many blocks (on a layout that rewrites one value
+// per signer and timeout every block, the cost grows with the number of
+// blocks they span).
+func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers, perBlock int) (NonceFlood, error) {
 	r := NonceFlood{Shared: shared, Sent: n, Refused: map[string]int{}}
 	priv, err := h.key("fsa-auditor")
 	if err != nil {
@@ -346,6 +350,11 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers in
 				k := int(next.Add(1)) - 1
 				if k >= n || ctx.Err() != nil {
 					return
+				}
+				if perBlock > 0 {
+					if err := h.waitHeight(ctx, hStart+int64(k/perBlock)); err != nil {
+						return
+					}
 				}
 				if k%100 == 0 {
 					if hh := h.c.Height(ctx, 0); hh > 0 {

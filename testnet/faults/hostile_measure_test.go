@@ -20,7 +20,9 @@ import (
 //
 // HOSTILE_ATTACKS (comma-separated: split, nonce, flood, programme)
 // selects attacks; HOSTILE_PERIODS the programme sizes (default
-// 5000,10000,20000).
+// 5000,10000,20000); HOSTILE_NONCES the number of transactions of the
+// nonce attack (default 12000) and HOSTILE_NONCES_PER_BLOCK its pace (0,
+// the default: as fast as the nodes take them).
 func TestHostileMeasure(t *testing.T) {
 	if os.Getenv("HOSTILE_MEASURE") == "" {
 		t.Skip("set HOSTILE_MEASURE=1 to measure the hostile client's attacks")
@@ -53,13 +55,17 @@ func TestHostileMeasure(t *testing.T) {
 		if v, err := strconv.Atoi(os.Getenv("HOSTILE_NONCES")); err == nil {
 			n = v
 		}
+		perBlock := 0
+		if v, err := strconv.Atoi(os.Getenv("HOSTILE_NONCES_PER_BLOCK")); err == nil {
+			perBlock = v
+		}
 		for _, shared := range []bool{true, false} {
-			r, err := h.nonceFlood(ctx, n, shared, 16)
+			r, err := h.nonceFlood(ctx, n, shared, 16, perBlock)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("MEASURE nonces shared=%v: %d sent, %d in blocks, %d lost, refused %v, heights %d..%d; application.db grew %.2f MB (idle for as many blocks: %.2f MB) → %d B/tx above idle",
-				shared, r.Sent, r.Committed, r.Lost, r.Refused, r.From, r.To, mb(r.Grew), mb(r.Idle), r.PerTx())
+			t.Logf("MEASURE nonces shared=%v (%d a block): %d sent, %d in blocks, %d lost, refused %v, heights %d..%d; application.db grew %.2f MB (idle for as many blocks: %.2f MB) → %d B/tx above idle",
+				shared, perBlock, r.Sent, r.Committed, r.Lost, r.Refused, r.From, r.To, mb(r.Grew), mb(r.Idle), r.PerTx())
 		}
 	}
 	if want("flood") {

@@ -142,12 +142,16 @@ func TestHostileClient(t *testing.T) {
 				root = "lgtin:05012345678900.H" + h.tag + "-0"
 			}
 		case "nonce":
-			n := 2000
+			// Spread over many blocks: on a layout that rewrites one value
+			// per signer and timeout each block, the cost per transaction
+			// grows with the blocks the attack spans (12,000 over ~400
+			// blocks cost ~2 KiB each there).
+			n, perBlock := 1000, 25
 			if long {
-				n = 12000
+				n, perBlock = 12000, 30
 			}
-			s.Fault("nonces: %d failing rotate-key transactions from one auditor, all with one timeout height", n)
-			r, err := h.nonceFlood(ctx, n, true, 16)
+			s.Fault("nonces: %d failing rotate-key transactions from one auditor, all with one timeout height, about %d a block", n, perBlock)
+			r, err := h.nonceFlood(ctx, n, true, 16, perBlock)
 			if err != nil {
 				t.Fatalf("nonce: %v", err)
 			}
