@@ -197,13 +197,13 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}, nil
 }
 
-// PrepareProposal proposes the mempool's transactions, dropping any that no
-// longer decode or carry a bad signature, within the block's byte limit.
+// PrepareProposal proposes the mempool's transactions, dropping any that
+// ProcessProposal would reject (see screen), within the block's limits.
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
 	txs := make([][]byte, 0, len(req.Txs))
 	var size int64
 	var units uint64
-	for _, d := range a.screen(req.Txs) {
+	for _, d := range a.screen(req.Txs, req.Height) {
 		if d == nil {
 			continue
 		}
@@ -219,12 +219,15 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 }
 
 // ProcessProposal rejects a block carrying a transaction that cannot be
-// decoded or whose signature is bad. Failures that depend on state (an
-// unknown signer, a reused nonce, a missing role) are not reasons to reject:
-// those transactions fail with their code inside the block.
+// decoded, whose signer has no account at that point of the block, or whose
+// signature does not verify with the signer's key at that point (screen
+// follows accounts added and keys rotated earlier in the block). Other
+// failures that depend on state (a reused nonce, a missing role) are not
+// reasons to reject: those transactions fail with their code inside the
+// block.
 func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
 	var units uint64
-	for _, d := range a.screen(req.Txs) {
+	for _, d := range a.screen(req.Txs, req.Height) {
 		if d == nil {
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
 		}
@@ -444,35 +447,6 @@ func (a *App) preverify(decoded []*decodedTx) {
 		jobs = append(jobs, sigJob{d: d, pub: acc.PubKey})
 	}
 	a.sigs.verifyBatch(jobs)
-}
-
-// screen decodes and signature-checks proposed transactions; an entry is
-// nil where the transaction must not be in a block. A signer unknown to
-// state, or one rotating its key inside the same proposal, cannot be judged
-// here and passes on to FinalizeBlock.
-func (a *App) screen(txs [][]byte) []*decodedTx {
-	decoded, errs := a.decodeAll(txs)
-	a.preverify(decoded)
-	rotating := map[string]bool{}
-	for _, d := range decoded {
-		if d != nil && rotatesKey(d) {
-			rotating[string(d.body.Signer)] = true
-		}
-	}
-	for i, d := range decoded {
-		if errs[i] != nil {
-			decoded[i] = nil
-			continue
-		}
-		acc, err := a.agency.Account(a.store, d.body.Signer)
-		if err != nil || rotating[string(d.body.Signer)] {
-			continue
-		}
-		if !a.sigs.verify(d, acc.PubKey) {
-			decoded[i] = nil
-		}
-	}
-	return decoded
 }
 
 func failed(err error) *abci.ExecTxResult {

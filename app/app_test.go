@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -640,9 +641,10 @@ func TestManyInFlightNoncesFromOneAccountThenExpiry(t *testing.T) {
 	require.Equal(t, hash, c.lastHash())
 }
 
-// ProcessProposal rejects only what no state could make valid: bytes that
-// do not decode and signatures that do not verify. Whatever depends on
-// state fails inside the block instead.
+// ProcessProposal rejects what no execution of the block could make
+// valid: bytes that do not decode, a signer with no account at that point
+// of the block, a signature that does not verify with the signer's key at
+// that point. Whatever else depends on state fails inside the block.
 func TestProcessProposal(t *testing.T) {
 	c := newChain(t)
 	c.block()
@@ -661,15 +663,14 @@ func TestProcessProposal(t *testing.T) {
 	}{
 		{"empty block", nil, abci.ResponseProcessProposal_ACCEPT},
 		{"valid transactions", [][]byte{good}, abci.ResponseProcessProposal_ACCEPT},
-		{"unknown signer, missing role and replay fail in the block", [][]byte{good, unknown, noRole, replayed}, abci.ResponseProcessProposal_ACCEPT},
+		{"missing role and replay fail in the block", [][]byte{good, noRole, replayed}, abci.ResponseProcessProposal_ACCEPT},
+		{"unknown signer", [][]byte{good, unknown}, abci.ResponseProcessProposal_REJECT},
 		{"garbage bytes", [][]byte{good, []byte("garbage")}, abci.ResponseProcessProposal_REJECT},
 		{"invalid message", [][]byte{undecodable}, abci.ResponseProcessProposal_REJECT},
 		{"bad signature from a known signer", [][]byte{good, badSig}, abci.ResponseProcessProposal_REJECT},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := c.app.ProcessProposal(context.Background(), &abci.RequestProcessProposal{Txs: tt.txs, Height: c.height + 1, Time: blockTime(c.height + 1)})
-			require.NoError(t, err)
-			require.Equal(t, tt.want, res.Status)
+			require.Equal(t, tt.want, c.processProposal(tt.txs...))
 		})
 	}
 
@@ -680,25 +681,77 @@ func TestProcessProposal(t *testing.T) {
 	requireCode(t, app.ErrReplay, res[3].Codespace, res[3].Code, res[3].Log)
 }
 
-// A signer may rotate its key and sign with the new one in the same
-// block; ProcessProposal cannot judge that signature against state and must
-// not reject the block.
-func TestProcessProposalAcceptsTxSignedWithKeyRotatedInSameBlock(t *testing.T) {
+// A signer may rotate its key and sign with the new one in the same block,
+// and a member added earlier in a block may sign later in it: ProcessProposal
+// follows the block's account changes in order and accepts both.
+func TestProcessProposalFollowsAccountsAddedAndKeysRotatedEarlierInTheBlock(t *testing.T) {
 	c := newChain(t)
 	c.block()
 	newKey := keyFor("clerk/next")
 	rotate := c.tx(treasuryClerk, rotateKey(treasuryClerk.addr, newKey))
 	after := c.txWith(txArgs{signer: treasuryClerk, signWith: &newKey}, rotateKey(treasuryClerk.addr, keyFor("clerk/next2")))
-	res, err := c.app.ProcessProposal(context.Background(), &abci.RequestProcessProposal{Txs: [][]byte{rotate, after}, Height: c.height + 1})
-	require.NoError(t, err)
-	require.Equal(t, abci.ResponseProcessProposal_ACCEPT, res.Status)
-	for _, r := range c.block(rotate, after).TxResults {
+	newcomer := keyFor("newcomer")
+	add := c.tx(treasuryAdmin, addMember(newcomer.pub, roleAdmin))
+	byNewcomer := c.tx(newcomer, grantRole(treasuryClerk.addr, roleAuditor))
+	txs := [][]byte{rotate, after, add, byNewcomer}
+	require.Equal(t, abci.ResponseProcessProposal_ACCEPT, c.processProposal(txs...))
+	require.Equal(t, txs, c.prepareProposal(txs...))
+	for _, r := range c.block(txs...).TxResults {
 		requireOK(t, r)
 	}
 	require.Equal(t, uint64(2), c.account(treasuryClerk.addr).KeyRotations)
+	require.Equal(t, []agencyv1.Role{roleTreasury, roleAuditor}, c.account(treasuryClerk.addr).Roles)
 }
 
-func TestPrepareProposalDropsUndecodableAndBadlySignedAndRespectsMaxTxBytes(t *testing.T) {
+// A proposer cannot fill a block with transactions no execution could
+// accept: from a signer that does not exist at its point of the block, or
+// signed with a key the signer does not hold there. Before, any
+// transaction from an unknown signer passed, and so did any transaction
+// whose signer appeared in a rotate_key of the same proposal, valid or
+// not. PrepareProposal drops exactly these, so an honest proposer's block
+// is accepted.
+func TestProcessProposalRejectsSignersThatDoNotExistAtTheirPointOfTheBlock(t *testing.T) {
+	c := newChain(t)
+	c.block()
+	newKey, newcomer := keyFor("clerk/next"), keyFor("newcomer")
+	timeout := uint64(c.height) + 20
+	used := c.txWith(txArgs{signer: treasuryClerk, nonce: 4242, timeout: timeout}, rotateKey(treasuryClerk.addr, taxAdmin))
+	res := c.block(used).TxResults[0]
+	requireCode(t, agency.ErrKeyInUse, res.Codespace, res.Code, res.Log) // spending nonce 4242
+
+	rotate := c.tx(treasuryClerk, rotateKey(treasuryClerk.addr, newKey))
+	add := c.tx(treasuryAdmin, addMember(newcomer.pub, roleAuditor))
+	withNewKey := c.txWith(txArgs{signer: treasuryClerk, signWith: &newKey}, revokeRole(treasuryClerk.addr, roleAuditor))
+	withOldKey := c.tx(treasuryClerk, revokeRole(treasuryClerk.addr, roleAuditor))
+	withStrangerKey := c.txWith(txArgs{signer: treasuryClerk, signWith: &stranger}, revokeRole(treasuryClerk.addr, roleAuditor))
+	byNewcomer := c.tx(newcomer, revokeRole(treasuryClerk.addr, roleAuditor))
+	byStranger := c.tx(stranger, revokeRole(treasuryClerk.addr, roleAuditor))
+	replayedRotate := c.txWith(txArgs{signer: treasuryClerk, nonce: 4242, timeout: timeout}, rotateKey(treasuryClerk.addr, newKey))
+	addWithoutRole := c.tx(treasuryClerk, addMember(newcomer.pub, roleAuditor))
+
+	for _, tt := range []struct {
+		name string
+		txs  [][]byte
+		junk int // index of the transaction that must not be in a block
+	}{
+		{"unknown signer", [][]byte{add, byStranger}, 1},
+		{"new key before its rotation", [][]byte{withNewKey, rotate}, 0},
+		{"old key after its rotation", [][]byte{rotate, withOldKey}, 1},
+		{"another key for a signer rotating in the block", [][]byte{rotate, withStrangerKey}, 1},
+		{"member before it is added", [][]byte{byNewcomer, add}, 0},
+		{"new key after a rotation that cannot authenticate (replayed nonce)", [][]byte{replayedRotate, withNewKey}, 1},
+		{"member added by a signer without the admin role", [][]byte{addWithoutRole, byNewcomer}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, abci.ResponseProcessProposal_REJECT, c.processProposal(tt.txs...))
+			honest := slices.Delete(slices.Clone(tt.txs), tt.junk, tt.junk+1)
+			require.Equal(t, honest, c.prepareProposal(tt.txs...), "PrepareProposal drops the junk")
+			require.Equal(t, abci.ResponseProcessProposal_ACCEPT, c.processProposal(honest...))
+		})
+	}
+}
+
+func TestPrepareProposalDropsUndecodableBadlySignedAndUnknownAndRespectsMaxTxBytes(t *testing.T) {
 	c := newChain(t)
 	c.block()
 	var good [][]byte
@@ -716,7 +769,7 @@ func TestPrepareProposalDropsUndecodableAndBadlySignedAndRespectsMaxTxBytes(t *t
 	}
 
 	got := prepare(1<<20, good[0], []byte("garbage"), badSig, unknown, good[1])
-	require.Equal(t, [][]byte{good[0], unknown, good[1]}, got, "garbage and the bad signature dropped, order kept")
+	require.Equal(t, [][]byte{good[0], good[1]}, got, "garbage, the bad signature and the unknown signer dropped, order kept")
 
 	// CometBFT counts each transaction with its protobuf framing, as
 	// types.ComputeProtoSizeForTxs does.

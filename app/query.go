@@ -10,7 +10,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -160,13 +159,4 @@ func (a *App) loadChainState(kv store.KV) error {
 	}
 	a.params = p
 	return nil
-}
-
-func rotatesKey(d *decodedTx) bool {
-	for _, m := range d.body.Messages {
-		if _, ok := m.Sum.(*txv1.Msg_RotateKey); ok {
-			return true
-		}
-	}
-	return false
 }

@@ -282,6 +282,25 @@ func (c *chain) checkTx(tx []byte) *abci.ResponseCheckTx {
 	return res
 }
 
+// processProposal asks ProcessProposal about txs as the next block.
+func (c *chain) processProposal(txs ...[]byte) abci.ResponseProcessProposal_ProposalStatus {
+	c.tb.Helper()
+	h := c.height + 1
+	res, err := c.app.ProcessProposal(context.Background(), &abci.RequestProcessProposal{Txs: txs, Height: h, Time: blockTime(h)})
+	require.NoError(c.tb, err)
+	return res.Status
+}
+
+// prepareProposal returns what PrepareProposal proposes of txs as the next
+// block, with no byte limit to speak of.
+func (c *chain) prepareProposal(txs ...[]byte) [][]byte {
+	c.tb.Helper()
+	h := c.height + 1
+	res, err := c.app.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{MaxTxBytes: 1 << 30, Txs: txs, Height: h, Time: blockTime(h)})
+	require.NoError(c.tb, err)
+	return res.Txs
+}
+
 // lastHash is the app hash of the last committed block.
 func (c *chain) lastHash() []byte { return c.info().LastBlockAppHash }
 
