@@ -102,7 +102,7 @@ func provenanceDemo(ctx context.Context, d *Demo) error {
 	// the node that committed the recall: another may not have applied
 	// that block yet.
 	for {
-		res, _, err := d.Clients[1].Query(ctx, app.PathProvenanceRecall, []byte(demoRecall), 0, false)
+		res, _, err := d.Clients[1%len(d.Clients)].Query(ctx, app.PathProvenanceRecall, []byte(demoRecall), 0, false)
 		if err != nil {
 			return err
 		}

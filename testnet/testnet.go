@@ -69,6 +69,10 @@ var validatorSeats = []seat{
 	{"highdale", "Highdale Council", agencyv1.Kind_KIND_COUNCIL, map[string]agencyv1.Role{"collector": agencyv1.Role_ROLE_TAX_COLLECTOR}},
 }
 
+// coreAgencies is how many of validatorSeats (the national agencies, before
+// the councils) every network has, whether or not they run a validator.
+const coreAgencies = 4
+
 // otherAgencies hold accounts but run no validator.
 var otherAgencies = []seat{
 	{"bank", "Clearing Bank", agencyv1.Kind_KIND_BANK, map[string]agencyv1.Role{"settlement": agencyv1.Role_ROLE_SETTLEMENT_BANK}},
@@ -181,7 +185,11 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			return nil, err
 		}
 	}
-	for _, s := range otherAgencies {
+	// The four national agencies exist in every network, with or without a
+	// validator of their own, so the demo (money from the Treasury through
+	// the Benefits Agency, tax receipts, the FSA's recall) runs with any
+	// number of validators.
+	for _, s := range slices.Concat(validatorSeats[opts.Validators:max(opts.Validators, coreAgencies)], otherAgencies) {
 		if err := addAgency(s); err != nil {
 			return nil, err
 		}
