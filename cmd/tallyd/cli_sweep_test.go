@@ -128,3 +128,31 @@ func TestRefusedConnectionSuggestsAnotherNode(t *testing.T) {
 		}
 	}
 }
+
+// tallyd init takes the addresses the node listens on, and refuses ones
+// CometBFT could not use.
+func TestInitTakesListenAddresses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs tallyd")
+	}
+	bin := tallydBinary(t)
+	home := t.TempDir()
+	out, err := exec.Command(bin, "init", "--home", home, "--keyring-backend", "test",
+		"--p2p-laddr", "tcp://127.0.0.1:36656", "--rpc-laddr", "tcp://127.0.0.1:36657").CombinedOutput()
+	if err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	cfg, err := os.ReadFile(filepath.Join(home, "config", "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`laddr = "tcp://127.0.0.1:36656"`, `laddr = "tcp://127.0.0.1:36657"`} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("config.toml lacks %s", want)
+		}
+	}
+	out, err = exec.Command(bin, "init", "--home", t.TempDir(), "--keyring-backend", "test", "--p2p-laddr", "0.0.0.0:26656").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--p2p-laddr") || !strings.Contains(string(out), "want tcp://HOST:PORT") {
+		t.Errorf("a listen address without tcp:// was not refused clearly: %v\n%s", err, out)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -22,6 +23,7 @@ import (
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/cmd/tallyd/home"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -85,8 +87,23 @@ Example:
 			if err := agency.ValidateAgencyID(agencyID); err != nil {
 				return err
 			}
+			p2pAddr, _ := f.GetString("p2p-laddr")
+			rpcAddr, _ := f.GetString("rpc-laddr")
+			for _, a := range [][2]string{{"--p2p-laddr", p2pAddr}, {"--rpc-laddr", rpcAddr}} {
+				if err := checkListenAddr(a[1]); err != nil {
+					return fmt.Errorf("%s %q: %w", a[0], a[1], err)
+				}
+			}
 			id, err := home.InitNode(h, moniker)
 			if err != nil {
+				return err
+			}
+			comet, appCfg, err := home.LoadConfigs(h)
+			if err != nil {
+				return err
+			}
+			comet.P2P.ListenAddress, comet.RPC.ListenAddress = p2pAddr, rpcAddr
+			if err := home.WriteConfigs(h, comet, appCfg); err != nil {
 				return err
 			}
 			kr, err := openKeyring(cmd)
@@ -105,12 +122,11 @@ Example:
 			}
 			state := home.SingleAgencyState(agencyID, name, kind, pub)
 			vals := []home.Validator{{Name: moniker, PubKey: id.ConsensusPK, Power: home.DefaultPower}}
-			comet := home.DefaultCometConfig(h)
 			if _, err := home.WriteGenesis(comet.GenesisFile(), chainID, time.Now().UTC(), vals, state); err != nil {
 				return err
 			}
-			fmt.Printf("Initialised %s\n  chain id:     %s\n  node id:      %s\n  agency:       %s (%s)\n  admin key:    %s  address %s  (keyring %s)\n\nStart the node with: tallyd start --home %s\n",
-				h, chainID, id.NodeID, agencyID, agency.KindName(kind), keyName, info.Address, kr.Backend(), h)
+			fmt.Printf("Initialised %s\n  chain id:     %s\n  node id:      %s\n  agency:       %s (%s)\n  admin key:    %s  address %s  (keyring %s)\n  p2p:          %s\n  rpc:          %s\n\nStart the node with: %s start --home %s\n",
+				h, chainID, id.NodeID, agencyID, agency.KindName(kind), keyName, info.Address, kr.Backend(), p2pAddr, rpcAddr, testnet.Invocation(), h)
 			return nil
 		},
 	}
@@ -121,8 +137,26 @@ Example:
 	f.String("agency-name", "Treasury", "human name of the agency")
 	f.String("agency-kind", "treasury", "kind: treasury, tax_authority, benefits, regulator, council, bank, department, business")
 	f.String("admin-key", "admin", "keyring name of the agency's admin account key (created if missing)")
+	f.String("p2p-laddr", "tcp://0.0.0.0:26656", "where the node listens for peers; all interfaces by default so validators on other machines can connect (tcp://127.0.0.1:26656 keeps it on this machine)")
+	f.String("rpc-laddr", "tcp://127.0.0.1:26657", "where the node serves its RPC to clients; loopback by default (put a proxy in front to serve others)")
 	addKeyringFlags(cmd)
 	return cmd
+}
+
+// checkListenAddr accepts tcp://host:port, the form CometBFT listens on.
+func checkListenAddr(addr string) error {
+	hostPort, ok := strings.CutPrefix(addr, "tcp://")
+	if !ok {
+		return errors.New("want tcp://HOST:PORT, for example tcp://127.0.0.1:26656")
+	}
+	_, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return fmt.Errorf("want tcp://HOST:PORT: %w", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not 1 to 65535", port)
+	}
+	return nil
 }
 
 func startCmd() *cobra.Command {
