@@ -65,6 +65,9 @@ type App struct {
 	// lastBlock holds the hashes of the transactions FinalizeBlock ran, so
 	// Commit can drop their signature verdicts.
 	lastBlock [][32]byte
+
+	// peers are the node ids peer filtering admits (peers.go).
+	peers *peers
 }
 
 // Step names a point in the block lifecycle, for crash tests.
@@ -86,6 +89,9 @@ type Options struct {
 	// Upgrades are the migrations this binary runs for scheduled upgrades,
 	// by upgrade name.
 	Upgrades map[string]UpgradeHandler
+	// AllowedPeers are node ids the operator admits besides the
+	// validators' (app.toml allowed_peers; see peers.go).
+	AllowedPeers []string
 }
 
 // New returns an App over st, which it owns and closes.
@@ -97,6 +103,7 @@ func New(st *store.Store, opts Options) (*App, error) {
 	a.provenance = provenance.NewKeeper(a.agency)
 	a.gov = gov.NewKeeper(a.agency, paramRegistry())
 	a.upgrades = opts.Upgrades
+	a.peers = newPeers(opts.AllowedPeers)
 	if a.logger == nil {
 		a.logger = log.NewNopLogger()
 	}
@@ -110,6 +117,9 @@ func New(st *store.Store, opts Options) (*App, error) {
 	a.sigs = newSigCache(size)
 	if v, _ := st.LastCommit(); v > 0 {
 		if err := a.loadChainState(st); err != nil {
+			return nil, err
+		}
+		if err := a.refreshPeers(st); err != nil {
 			return nil, err
 		}
 	}
@@ -177,6 +187,9 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if err != nil {
 		a.store.Rollback()
 		return nil, fmt.Errorf("genesis gov: %w", err)
+	}
+	if err := a.refreshPeers(a.store); err != nil {
+		return nil, err
 	}
 	return &abci.ResponseInitChain{AppHash: a.store.WorkingHash()}, nil
 }
@@ -278,6 +291,11 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 		return nil, fmt.Errorf("saving state: %w", err)
 	}
 	a.sigs.forget(a.lastBlock)
+	// The set changes rarely and is small; reading it after every block
+	// keeps the admitted node ids exactly the committed set's.
+	if err := a.refreshPeers(a.store); err != nil {
+		return nil, err
+	}
 	a.step(StepCommitted)
 	return &abci.ResponseCommit{}, nil
 }

@@ -17,6 +17,10 @@ type Config struct {
 	// SignatureCacheSize is how many verified signatures are remembered
 	// between CheckTx and FinalizeBlock.
 	SignatureCacheSize int `mapstructure:"signature_cache_size"`
+	// AllowedPeers are node ids this node admits besides the validators'
+	// when CometBFT's filter_peers is on (see peers.go): full nodes,
+	// sentries, a validator-to-be catching up before its vote.
+	AllowedPeers []string `mapstructure:"allowed_peers"`
 }
 
 // DefaultConfig is what `tallyd init` writes.

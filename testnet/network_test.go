@@ -59,7 +59,7 @@ func freeBase(t *testing.T) int {
 	return base
 }
 
-func startNetwork(t *testing.T, validators int) *testnet.Network {
+func startNetwork(t *testing.T, validators int, edit ...func(*testnet.Options)) *testnet.Network {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts tallyd processes")
@@ -68,6 +68,9 @@ func startNetwork(t *testing.T, validators int) *testnet.Network {
 	opts.Validators = validators
 	opts.BasePort = freeBase(t)
 	opts.TimeoutCommit = 300 * time.Millisecond
+	for _, e := range edit {
+		e(&opts)
+	}
 	m, err := testnet.Init(t.TempDir(), opts)
 	require.NoError(t, err)
 	net := testnet.NewNetwork(m, tallyd)

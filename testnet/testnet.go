@@ -99,6 +99,11 @@ type Options struct {
 	// UnixRPC serves each node's RPC on a unix socket in its home
 	// (unix://<home>/rpc.sock), reachable from any network namespace.
 	UnixRPC bool
+	// FilterPeers turns on CometBFT's filter_peers: each node admits only
+	// the validators' node ids (written into genesis) and its app.toml
+	// allowed_peers. Off in the zero value, because tests join extra nodes
+	// (Join) to a running network; `tallyd testnet init` turns it on.
+	FilterPeers bool
 }
 
 // DefaultOptions is a 4-validator network on ports 27000 and up.
@@ -180,7 +185,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		n.NodeID = id.NodeID
 		m.Nodes = append(m.Nodes, n)
 		vals = append(vals, home.Validator{Name: s.id, PubKey: id.ConsensusPK, Power: home.DefaultPower})
-		state.Gov.Operators = append(state.Gov.Operators, &govv1.ValidatorOperator{PubKey: id.ConsensusPK.Bytes(), AgencyId: s.id})
+		state.Gov.Operators = append(state.Gov.Operators, &govv1.ValidatorOperator{PubKey: id.ConsensusPK.Bytes(), AgencyId: s.id, NodeAddress: n.NodeID + "@" + n.P2P})
 		if err := addAgency(s); err != nil {
 			return nil, err
 		}
@@ -216,6 +221,9 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			comet.Consensus.TimeoutCommit = opts.TimeoutCommit
 		}
 		comet.Consensus.SkipTimeoutCommit = opts.SkipTimeoutCommit
+		// Every validator's node id is in genesis, so nodes can admit
+		// exactly the validators' nodes (app/peers.go).
+		comet.FilterPeers = opts.FilterPeers
 		if err := home.WriteConfigs(n.Home, comet, appCfg); err != nil {
 			return nil, err
 		}

@@ -35,6 +35,9 @@ func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []Validato
 		if _, err := k.Agency.Agency(kv, op.AgencyId); err != nil {
 			return ErrInvalidGenesis.Wrapf("operator %d: %v", i, err)
 		}
+		if len(op.NodeAddress) > maxAddressBytes {
+			return ErrInvalidGenesis.Wrapf("operator %d: node_address is longer than %d bytes", i, maxAddressBytes)
+		}
 		found := false
 		for _, v := range validators {
 			found = found || bytes.Equal(v.PubKey, op.PubKey)
@@ -50,7 +53,7 @@ func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []Validato
 		rec := &govv1.Validator{PubKey: v.PubKey, Power: v.Power, AgencyId: UnknownOperator}
 		for _, op := range g.Operators {
 			if bytes.Equal(op.PubKey, v.PubKey) {
-				rec.AgencyId = op.AgencyId
+				rec.AgencyId, rec.NodeAddress = op.AgencyId, op.NodeAddress
 			}
 		}
 		if err := store.SetProto(kv, ValidatorKey(v.PubKey), rec); err != nil {

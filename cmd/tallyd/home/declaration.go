@@ -411,13 +411,17 @@ func GenesisValidators(ds []*Declared) []Validator {
 
 // GenesisAppState is the app state of the declarations: default params,
 // every agency and its admin account, in the order given, and the agency
-// operating each validator (for governance).
+// operating each validator with its node address (for governance and peer
+// admission).
 func GenesisAppState(ds []*Declared) *appv1.GenesisState {
 	g, ops := &agencyv1.Genesis{}, &govv1.Genesis{}
 	for _, d := range ds {
 		g.Agencies = append(g.Agencies, expectedAgency(d))
 		g.Accounts = append(g.Accounts, expectedAccount(d))
-		ops.Operators = append(ops.Operators, &govv1.ValidatorOperator{PubKey: d.ValidatorPK.Bytes(), AgencyId: d.Body.AgencyID})
+		// The node address is the declared node id (proven by the node
+		// key's signature on the declaration): with filter_peers on,
+		// nodes admit it.
+		ops.Operators = append(ops.Operators, &govv1.ValidatorOperator{PubKey: d.ValidatorPK.Bytes(), AgencyId: d.Body.AgencyID, NodeAddress: d.PeerAddress()})
 	}
 	return &appv1.GenesisState{Params: app.DefaultParams(), Agency: g, Gov: ops}
 }

@@ -87,6 +87,13 @@ iavl_cache_size = {{.IAVLCacheSize}}
 # Verified signatures remembered between CheckTx and FinalizeBlock, so a
 # node checks each signature once.
 signature_cache_size = {{.SignatureCacheSize}}
+
+# Peer admission, when filter_peers is on in config.toml: this node connects
+# only to nodes registered for a validator in the current set (the node id
+# of an add-validator proposal's node address, or of a genesis operator)
+# and to the node ids listed here (full nodes, sentries, a validator-to-be
+# catching up before its vote), e.g. ["3f2a...c9"].
+allowed_peers = [{{range $i, $p := .AllowedPeers}}{{if $i}}, {{end}}"{{$p}}"{{end}}]
 `))
 
 // LoadConfigs reads config.toml and app.toml from home.
@@ -173,6 +180,9 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	}
 	if opts.SignatureCacheSize == 0 {
 		opts.SignatureCacheSize = appCfg.SignatureCacheSize
+	}
+	if opts.AllowedPeers == nil {
+		opts.AllowedPeers = appCfg.AllowedPeers
 	}
 	a, err := app.New(st, opts)
 	if err != nil {

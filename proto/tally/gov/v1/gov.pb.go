@@ -2040,9 +2040,12 @@ func (x *Misbehaviour) GetReason() string {
 
 // ValidatorOperator says which agency operates a genesis validator.
 type ValidatorOperator struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PubKey        []byte                 `protobuf:"bytes,1,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
-	AgencyId      string                 `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	PubKey   []byte                 `protobuf:"bytes,1,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
+	AgencyId string                 `protobuf:"bytes,2,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	// node_address is where peers reach the validator's node ("<node
+	// id>@host:port"); with filter_peers on, nodes admit its node id.
+	NodeAddress   string `protobuf:"bytes,3,opt,name=node_address,json=nodeAddress,proto3" json:"node_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2087,6 +2090,13 @@ func (x *ValidatorOperator) GetPubKey() []byte {
 func (x *ValidatorOperator) GetAgencyId() string {
 	if x != nil {
 		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *ValidatorOperator) GetNodeAddress() string {
+	if x != nil {
+		return x.NodeAddress
 	}
 	return ""
 }
@@ -2295,10 +2305,11 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x06action\x18\r \x01(\x0e2 .tally.gov.v1.MisbehaviourActionR\x06action\x12\x1f\n" +
 	"\vproposal_id\x18\x0e \x01(\x04R\n" +
 	"proposalId\x12\x16\n" +
-	"\x06reason\x18\x0f \x01(\tR\x06reason\"I\n" +
+	"\x06reason\x18\x0f \x01(\tR\x06reason\"l\n" +
 	"\x11ValidatorOperator\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x1b\n" +
-	"\tagency_id\x18\x02 \x01(\tR\bagencyId\"\xae\x01\n" +
+	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12!\n" +
+	"\fnode_address\x18\x03 \x01(\tR\vnodeAddress\"\xae\x01\n" +
 	"\aGenesis\x12,\n" +
 	"\x06params\x18\x01 \x01(\v2\x14.tally.gov.v1.ParamsR\x06params\x12=\n" +
 	"\toperators\x18\x02 \x03(\v2\x1f.tally.gov.v1.ValidatorOperatorR\toperators\x126\n" +
