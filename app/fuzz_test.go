@@ -347,7 +347,7 @@ var fuzzQueryPaths = []string{
 	app.PathProvenanceParams, app.PathProvenanceHistory, app.PathProvenanceAttestations, app.PathProvenanceLineage,
 	app.PathProvenanceHeld, app.PathProvenanceOffers, app.PathProvenanceUnacknowledged,
 	app.PathTaxReceipt, app.PathTaxClearance, app.PathTaxType, app.PathTaxTypes, app.PathTaxAuthorisation,
-	app.PathTaxTotal, app.PathTaxTotals, app.PathTaxTaxpayer, app.PathTaxReceipts,
+	app.PathTaxTotal, app.PathTaxTotals, app.PathTaxReceipts,
 	"/nowhere", "/tax/", "",
 }
 
@@ -356,7 +356,7 @@ func fuzzQueryData() [][]byte {
 	lq, _ := proto.Marshal(&pv.ListQuery{Id: fzItem})
 	lin, _ := proto.Marshal(&pv.LineageQuery{ItemId: fzItem})
 	held, _ := proto.Marshal(&pv.ListQuery{Address: mProducer.addr})
-	clr, _ := proto.Marshal(&taxv1.ClearanceRequest{Taxpayer: fzPayer, TaxType: "VAT"})
+	clr, _ := proto.Marshal(&taxv1.ClearanceRequest{Payers: [][]byte{taxPayer(fzPayer, "VAT", "2030-Q1")}, TaxType: "VAT", FromPeriod: "2030-Q1", ToPeriod: "2030-Q1"})
 	tot, _ := proto.Marshal(&taxv1.TotalRequest{TaxType: "VAT", Period: "2030-Q1"})
 	return [][]byte{
 		nil, []byte("1"), []byte(fzProgramme), []byte(fzProgramme + "/r1"), []byte(mBenefits), []byte("VAT"), []byte("VAT/2030-Q1"),

@@ -18,15 +18,17 @@ import (
 // Tax query paths. /tax/receipt and /tax/clearance answer a ProvedList
 // whose keys the client recomputes (tax.DecodeReceipt, tax.DecodeClearance),
 // so nothing can be left out; the others answer one record (a.single).
+// There is no listing by taxpayer: receipts name a taxpayer only by a
+// per-(type, period) payer commitment, and a clearance reads exactly the
+// commitments its grant yields (x/tax/keys.go, client/clearance.go).
 const (
 	PathTaxReceipt       = "/tax/receipt"       // data: receipt id → receipt, state, every amendment
-	PathTaxClearance     = "/tax/clearance"     // data: ClearanceRequest → tax type, taxpayer total per period
+	PathTaxClearance     = "/tax/clearance"     // data: ClearanceRequest → tax type, each period's payer-commitment total
 	PathTaxType          = "/tax/tax_type"      // data: tax type code
 	PathTaxTypes         = "/tax/tax_types"     // data: none; the registry, each proven
 	PathTaxAuthorisation = "/tax/authorisation" // data: 20-byte collector address + tax type code
 	PathTaxTotal         = "/tax/total"         // data: TotalRequest; with a collector, that collector's total
 	PathTaxTotals        = "/tax/totals"        // data: tax type; every period's total, each proven
-	PathTaxTaxpayer      = "/tax/taxpayer"      // data: 32-byte taxpayer reference; its receipts, each proven
 	// data: "<tax type>/<period>", then optionally 0x00 and the index key
 	// (tax.TypePeriodIndexKey) to continue after; the receipts of that tax
 	// type whose current period it is, by authority and sequence, each proven.
@@ -120,16 +122,11 @@ var taxRoutes = moduleRoutes{
 				return nil, err
 			}
 			return a.list(tax.TypeTotalsPrefix(string(q.Data)), q.Height, q.Prove, func(k []byte) []byte { return k })
-		case PathTaxTaxpayer:
-			if len(q.Data) != tax.TaxpayerSize {
-				return nil, ErrInvalidQuery.Wrapf("a taxpayer reference is %d bytes; got %d", tax.TaxpayerSize, len(q.Data))
-			}
-			return a.list(tax.TaxpayerPrefix(q.Data), q.Height, q.Prove, tax.ReceiptKeyFromTaxpayerIndex)
 		case PathTaxReceipts:
 			return a.taxReceipts(q)
 		}
-		return nil, ErrUnknownQuery.Wrapf("no tax query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
-			PathTaxReceipt, PathTaxClearance, PathTaxType, PathTaxTypes, PathTaxAuthorisation, PathTaxTotal, PathTaxTotals, PathTaxTaxpayer, PathTaxReceipts)
+		return nil, ErrUnknownQuery.Wrapf("no tax query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
+			PathTaxReceipt, PathTaxClearance, PathTaxType, PathTaxTypes, PathTaxAuthorisation, PathTaxTotal, PathTaxTotals, PathTaxReceipts)
 	},
 }
 
@@ -155,8 +152,8 @@ func (a *App) taxReceipt(q Query) (*abci.ResponseQuery, error) {
 	return a.records(keys, nil, q.Height, q.Prove)
 }
 
-// taxClearance answers the tax type and the taxpayer's running total for
-// every period of the range: one key per period, never a scan of receipts.
+// taxClearance answers the tax type and the running total of each period's
+// payer commitment: one key per period, never a scan of receipts.
 func (a *App) taxClearance(q Query) (*abci.ResponseQuery, error) {
 	req := &taxv1.ClearanceRequest{}
 	if err := proto.Unmarshal(q.Data, req); err != nil {

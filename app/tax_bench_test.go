@@ -72,7 +72,8 @@ func BenchmarkTaxReceipts(b *testing.B) {
 			if done < heavyReceipts {
 				payer, q = heavy, done%heavyQuarters
 			}
-			m := &taxv1.MsgIssueReceipt{TaxType: "VAT", Taxpayer: payer, Period: fmt.Sprintf("%d-Q%d", 2016+q/4%10, q%4+1), Amount: uint64(100 + done%9_900), BankReference: "PRE-" + strconv.Itoa(done)}
+			period := fmt.Sprintf("%d-Q%d", 2016+q/4%10, q%4+1)
+			m := &taxv1.MsgIssueReceipt{TaxType: "VAT", Payer: taxPayer(payer, "VAT", period), Period: period, Amount: uint64(100 + done%9_900), BankReference: taxBankRef("PRE-" + strconv.Itoa(done))}
 			require.NoError(b, k.IssueReceipt(ctx, collector, m))
 		}
 		_, _, err := st.Commit()
@@ -85,7 +86,8 @@ func BenchmarkTaxReceipts(b *testing.B) {
 	for _, size := range []int{1000} {
 		b.Run(fmt.Sprintf("issue/txs=%d/checked", size), func(b *testing.B) { taxBenchIssue(b, c, size) })
 	}
-	clearance, err := proto.Marshal(&taxv1.ClearanceRequest{Taxpayer: heavy, TaxType: "VAT", FromPeriod: "2016-Q1", ToPeriod: "2025-Q4"})
+	clearanceReq := taxClearanceRequest(b, heavy, "VAT", "2016-Q1", "2025-Q4")
+	clearance, err := proto.Marshal(clearanceReq)
 	require.NoError(b, err)
 	b.Run("clearance/prove", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
@@ -94,7 +96,7 @@ func BenchmarkTaxReceipts(b *testing.B) {
 			require.Zero(b, res.Code, res.Log)
 		}
 		list, h, check := c.taxProved(app.PathTaxClearance, clearance)
-		s, err := tax.DecodeClearance(&taxv1.ClearanceRequest{Taxpayer: heavy, TaxType: "VAT", FromPeriod: "2016-Q1", ToPeriod: "2025-Q4"}, h, list, check)
+		s, err := tax.DecodeClearance(clearanceReq, h, list, check)
 		require.NoError(b, err)
 		require.True(b, s.Covered)
 		require.Equal(b, uint64(heavyReceipts), s.Receipts)

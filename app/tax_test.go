@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
@@ -65,6 +66,34 @@ func newTaxChain(tb testing.TB) *chain {
 
 func taxPayerRef(name string) []byte { h := sha256.Sum256([]byte("payer/" + name)); return h[:] }
 
+// taxSecret is a test taxpayer's clearance secret (held by the taxpayer and
+// the authority, never on chain).
+func taxSecret(taxpayer []byte) []byte {
+	h := sha256.Sum256(append([]byte("secret/"), taxpayer...))
+	return h[:]
+}
+
+// taxPayer is the payer commitment of taxpayer's receipts of taxType in period.
+func taxPayer(taxpayer []byte, taxType, period string) []byte {
+	return client.PayerCommitmentFromSecret(taxpayer, taxSecret(taxpayer), taxType, period)
+}
+
+// taxBankRef is a bank reference's commitment under a test agency key.
+func taxBankRef(ref string) []byte {
+	return client.BankReferenceCommitment([]byte("app test reference key"), ref)
+}
+
+// taxClearanceRequest is what a relying party handed a grant of taxpayer's
+// taxType over from..to sends.
+func taxClearanceRequest(tb testing.TB, taxpayer []byte, taxType, from, to string) *taxv1.ClearanceRequest {
+	tb.Helper()
+	g, err := client.NewClearanceGrant(taxpayer, taxSecret(taxpayer), taxType, from, to)
+	require.NoError(tb, err)
+	req, err := client.ClearanceRequestOf(g)
+	require.NoError(tb, err)
+	return req
+}
+
 // Tax messages.
 
 func taxRegisterType(code, revenue string, kind taxv1.PeriodKind) *txv1.Msg {
@@ -79,12 +108,19 @@ func taxWithdraw(addr []byte, taxType string) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_WithdrawCollector{WithdrawCollector: &taxv1.MsgWithdrawCollector{Collector: addr, TaxType: taxType}}}
 }
 
-func taxIssue(taxType string, payer []byte, period string, amount uint64, bankRef string) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: taxType, Taxpayer: payer, Period: period, Amount: amount, BankReference: bankRef}}}
+func taxIssue(taxType string, taxpayer []byte, period string, amount uint64, bankRef string) *txv1.Msg {
+	return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: taxType, Payer: taxPayer(taxpayer, taxType, period),
+		Period: period, Amount: amount, BankReference: taxBankRef(bankRef)}}}
 }
 
+// taxCorrect corrects a receipt's amount and, when period is set, moves it
+// to that period under the payer commitment of a taxpayer named "corrected".
 func taxCorrect(id string, amount uint64, period string) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_CorrectReceipt{CorrectReceipt: &taxv1.MsgCorrectReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: amount, Period: period}}}
+	m := &taxv1.MsgCorrectReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: amount, Period: period}
+	if period != "" {
+		m.Payer = taxPayer(taxPayerRef("corrected"), "VAT", period)
+	}
+	return &txv1.Msg{Sum: &txv1.Msg_CorrectReceipt{CorrectReceipt: m}}
 }
 
 func taxRefund(id string, amount uint64) *txv1.Msg {
@@ -368,19 +404,20 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 	absentOther := c.taxReceipt("NOBODY-000001")
 	require.False(t, absentOther.Found)
 
-	s := c.taxClearance(&taxv1.ClearanceRequest{Taxpayer: alice, TaxType: "VAT", FromPeriod: "2025-Q3", ToPeriod: "2026-Q2"})
+	s := c.taxClearance(taxClearanceRequest(t, alice, "VAT", "2025-Q3", "2026-Q2"))
+	s.Taxpayer = tax.TaxpayerHex(alice)
 	require.True(t, s.Covered, s.String())
 	require.Equal(t, uint64(1_000+1_500+400+3_000), s.Net)
 	require.Equal(t, c.height, s.Height)
 	require.Equal(t, "taxpayer "+tax.TaxpayerHex(alice)+" has receipts for tax type VAT covering periods 2025-Q3 to 2026-Q2, net total 5900, as of height "+strconv.FormatInt(c.height, 10), s.String())
 
-	s = c.taxClearance(&taxv1.ClearanceRequest{Taxpayer: bob, TaxType: "VAT", FromPeriod: "2025-Q4", ToPeriod: "2026-Q2"})
+	s = c.taxClearance(taxClearanceRequest(t, bob, "VAT", "2025-Q4", "2026-Q2"))
 	require.False(t, s.Covered)
 	require.Equal(t, []string{"2025-Q4", "2026-Q2"}, s.Missing)
 	require.Equal(t, uint64(77), s.Net)
 
 	// Tampering: a changed total, a dropped period, a missing proof.
-	req := &taxv1.ClearanceRequest{Taxpayer: alice, TaxType: "VAT", FromPeriod: "2025-Q3", ToPeriod: "2026-Q2"}
+	req := taxClearanceRequest(t, alice, "VAT", "2025-Q3", "2026-Q2")
 	data, err := proto.Marshal(req)
 	require.NoError(t, err)
 	list, h, check := c.taxProved(app.PathTaxClearance, data)

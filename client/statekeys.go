@@ -80,10 +80,10 @@ func TaxAmendmentKey(authority string, seq uint64, n uint32) []byte {
 // TaxTypeKey is the state key of a tax type (x/tax/keys.go TaxTypeKey).
 func TaxTypeKey(code string) []byte { return cat([]byte("tax/t/"), []byte(code)) }
 
-// TaxpayerTotalKey is the state key of a taxpayer's total for one tax type
-// and period (x/tax/keys.go TaxpayerTotalKey).
-func TaxpayerTotalKey(taxpayer []byte, taxType, period string) []byte {
-	return cat([]byte("tax/p/"), taxpayer, []byte("/"), []byte(taxType), []byte("/"), []byte(period))
+// TaxPayerTotalKey is the state key of a payer commitment's total for one
+// tax type and period (x/tax/keys.go PayerTotalKey).
+func TaxPayerTotalKey(taxType, period string, payer []byte) []byte {
+	return cat([]byte("tax/p/"), []byte(taxType), []byte("/"), []byte(period), []byte("/"), payer)
 }
 
 // BenefitsPaymentKey is the state key of a payment (x/benefits/keys.go PaymentKey).

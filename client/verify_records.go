@@ -227,10 +227,13 @@ func periodRange(from, to string, kind taxv1.PeriodKind) ([]string, error) {
 // TaxClearance reads a clearance statement, verified: the tax type proven
 // (or its absence, ErrNotFound), then one proven total — or proven absence,
 // a period with no receipt — for each period key the client computes from
-// the range and the proven tax type's period kind.
+// the range, the proven tax type's period kind and the request's payer
+// commitments (ClearanceRequestOf a grant).
 func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequest, height int64) (*Clearance, *ListAnswer, error) {
-	if len(req.Taxpayer) != 32 {
-		return nil, nil, fmt.Errorf("a taxpayer reference is 32 bytes; got %d", len(req.Taxpayer))
+	for _, p := range req.Payers {
+		if len(p) != CommitmentSize {
+			return nil, nil, fmt.Errorf("a payer commitment is %d bytes; got %d", CommitmentSize, len(p))
+		}
 	}
 	lb, h, err := c.pin(ctx, height)
 	if err != nil {
@@ -251,6 +254,9 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(periods) != len(req.Payers) {
+		return nil, nil, fmt.Errorf("%s to %s is %d periods but the request carries %d payer commitments", req.FromPeriod, req.ToPeriod, len(periods), len(req.Payers))
+	}
 	data, err := proto.Marshal(req)
 	if err != nil {
 		return nil, nil, err
@@ -260,8 +266,8 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 		return nil, nil, err
 	}
 	want := [][]byte{TaxTypeKey(req.TaxType)}
-	for _, p := range periods {
-		want = append(want, TaxpayerTotalKey(req.Taxpayer, req.TaxType, p))
+	for i, p := range periods {
+		want = append(want, TaxPayerTotalKey(req.TaxType, p, req.Payers[i]))
 	}
 	if err := expectKeys(list, want, fmt.Sprintf("the clearance answer for %s to %s", req.FromPeriod, req.ToPeriod)); err != nil {
 		return nil, nil, err

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 
+	"github.com/tallyledger/tally/client"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
@@ -23,6 +23,42 @@ func DemoTaxpayer(identifier string) []byte {
 	return m.Sum(nil)
 }
 
+// DemoTaxpayerSecret is a demo taxpayer's clearance secret, which the
+// authority shares with the taxpayer (and its collectors) and never with
+// the chain.
+func DemoTaxpayerSecret(identifier string) []byte {
+	m := hmac.New(sha256.New, demoTaxpayerKey)
+	m.Write([]byte("clearance-secret/"))
+	m.Write([]byte(identifier))
+	return m.Sum(nil)
+}
+
+// DemoPayer is the payer commitment a demo collector files a receipt of
+// identifier's under, for one tax type and period.
+func DemoPayer(identifier, taxType, period string) []byte {
+	return client.PayerCommitmentFromSecret(DemoTaxpayer(identifier), DemoTaxpayerSecret(identifier), taxType, period)
+}
+
+// DemoBankReference is the commitment a demo collecting agency sends for a
+// payment's bank reference, under a reference key it keeps off chain.
+func DemoBankReference(ref string) []byte {
+	return client.BankReferenceCommitment([]byte("tally demo reference key - not secret"), ref)
+}
+
+// DemoClearanceGrant is the token a demo taxpayer hands a relying party to
+// show taxType over from..to.
+func DemoClearanceGrant(identifier, taxType, from, to string) string {
+	g, err := client.NewClearanceGrant(DemoTaxpayer(identifier), DemoTaxpayerSecret(identifier), taxType, from, to)
+	if err != nil {
+		panic(err) // the demo's own periods are well formed
+	}
+	tok, err := client.EncodeGrant(g)
+	if err != nil {
+		panic(err)
+	}
+	return tok
+}
+
 // taxDemo: Revenue registers its taxes and authorises its collector (and,
 // on networks with a council, the council's collector for council tax);
 // receipts are issued, one corrected and one partly refunded, each through
@@ -35,8 +71,9 @@ func taxDemo(ctx context.Context, d *Demo) error {
 	authorise := func(addr []byte, code string) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_AuthoriseCollector{AuthoriseCollector: &taxv1.MsgAuthoriseCollector{Collector: addr, TaxType: code}}}
 	}
-	issue := func(code string, payer []byte, period string, amount uint64, ref string) *txv1.Msg {
-		return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: code, Taxpayer: payer, Period: period, Amount: amount, BankReference: ref}}}
+	issue := func(code, who, period string, amount uint64, ref string) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: code, Payer: DemoPayer(who, code, period),
+			Period: period, Amount: amount, BankReference: DemoBankReference(ref)}}}
 	}
 	council := false
 	for _, n := range d.M.Nodes {
@@ -65,7 +102,7 @@ func taxDemo(ctx context.Context, d *Demo) error {
 	}
 	d.Log("revenue registered VAT, PAYE and corporation tax (credited to the treasury) and authorised revenue-collector")
 
-	alice, dalefarm := DemoTaxpayer("demo-person-0001"), DemoTaxpayer("demo-business-dalefarm")
+	const alice, dalefarm = "demo-person-0001", "demo-business-dalefarm"
 	for i, m := range []*txv1.Msg{
 		issue("VAT", dalefarm, "2026-Q1", 1_250_000, "FPS-DEMO-0001"),
 		issue("VAT", dalefarm, "2026-Q2", 980_000, "FPS-DEMO-0002"),
@@ -83,7 +120,8 @@ func taxDemo(ctx context.Context, d *Demo) error {
 		return err
 	}
 	d.Log("revenue-collector issued REVENUE-000001..000004; REVENUE-000002 corrected, REVENUE-000001 partly refunded")
-	d.Log("  %s query tax clearance %s VAT 2026-Q1 2026-Q2 --prove", d.CLI, hex.EncodeToString(dalefarm))
+	d.Log("  dalefarm shows its VAT for 2026-Q1..Q2, and nothing else, with a clearance grant:")
+	d.Log("  %s query tax clearance %s --prove", d.CLI, DemoClearanceGrant(dalefarm, "VAT", "2026-Q1", "2026-Q2"))
 	if council {
 		if err := d.Send(ctx, 4, "northshire-collector", issue("COUNCIL_TAX", alice, "2026", 185_000, "DD-DEMO-0001")); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -92,8 +91,10 @@ func TestVerifiedCompositeRecords(t *testing.T) {
 	h, hash := trustRoot(t, ctx, net, "fsa", 2)
 	lc := newLight(t, ctx, client.LightOptions{Primary: srv.URL, Witnesses: rpcAddrs(t, net, "revenue", "benefits", "fsa"), TrustHeight: h, TrustHash: hash})
 
-	dalefarm := testnet.DemoTaxpayer("demo-business-dalefarm")
-	clearanceReq := &taxv1.ClearanceRequest{Taxpayer: dalefarm, TaxType: "VAT", FromPeriod: "2026-Q1", ToPeriod: "2026-Q3"}
+	grant, err := client.DecodeGrant(testnet.DemoClearanceGrant("demo-business-dalefarm", "VAT", "2026-Q1", "2026-Q3"))
+	require.NoError(t, err)
+	clearanceReq, err := client.ClearanceRequestOf(grant)
+	require.NoError(t, err)
 	const milkA = "lgtin:05012345678900.DALE-MILK-001-A"
 
 	t.Run("receipt with its amendment chain", func(t *testing.T) {
@@ -123,7 +124,7 @@ func TestVerifiedCompositeRecords(t *testing.T) {
 		require.Equal(t, uint64(2), s.Receipts)
 		requireVerifiedAgainstChain(t, ctx, net, list.Verified)
 
-		_, _, err = lc.TaxClearance(ctx, &taxv1.ClearanceRequest{Taxpayer: dalefarm, TaxType: "NOPE", FromPeriod: "2026", ToPeriod: "2026"}, 0)
+		_, _, err = lc.TaxClearance(ctx, &taxv1.ClearanceRequest{Payers: [][]byte{testnet.DemoPayer("demo-business-dalefarm", "NOPE", "2026")}, TaxType: "NOPE", FromPeriod: "2026", ToPeriod: "2026"}, 0)
 		require.ErrorIs(t, err, client.ErrNotFound, "the tax type's absence is proven")
 	})
 	t.Run("payment trace", func(t *testing.T) {
@@ -241,7 +242,7 @@ func TestVerifiedCompositeRecords(t *testing.T) {
 		require.NotEmpty(t, got.Verified.AppHash)
 
 		for _, args := range [][]string{
-			{"query", "tax", "clearance", hex.EncodeToString(dalefarm), "VAT", "2026-Q1", "2026-Q3"},
+			{"query", "tax", "clearance", testnet.DemoClearanceGrant("demo-business-dalefarm", "VAT", "2026-Q1", "2026-Q3")},
 			{"query", "benefits", "payment-trace", "1", "--height", fmt.Sprint(payH)},
 			{"query", "provenance", "history", milkA},
 			{"query", "gov", "proposal", fmt.Sprint(proposal)},

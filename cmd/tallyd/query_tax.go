@@ -23,8 +23,9 @@ func queryTaxCmd() *cobra.Command {
 		Long: `With --prove every record in an answer is checked against the app hash, and
 absence is proven too. A receipt answer carries the receipt, its derived
 state and every amendment; tallyd re-derives the state from the records. A
-clearance statement is built only from the taxpayer's proven per-period
-totals, whose keys tallyd computes itself, so no period can be hidden.`,
+clearance statement is built from a grant the taxpayer hands out (grant):
+only the granted periods' proven totals, whose keys tallyd computes itself
+from the grant, so no granted period can be hidden and no other can be read.`,
 	}
 	receipt := &cobra.Command{
 		Use:   "receipt RECEIPT_ID",
@@ -61,22 +62,24 @@ totals, whose keys tallyd computes itself, so no period can be hidden.`,
 		},
 	}
 	clearance := &cobra.Command{
-		Use:   "clearance TAXPAYER TAX_TYPE FROM_PERIOD TO_PERIOD",
-		Short: "A clearance statement: the taxpayer's receipts of a tax type over a range of periods, net total, as of a height",
-		Long: `Prints "taxpayer R has receipts for tax type T covering periods A to B, net
-total S, as of height H" (or which periods have no receipt), built from the
-taxpayer's running total for each period. The verifier learns those totals
-and nothing else of the taxpayer's records. Use --prove.`,
-		Args: cobra.ExactArgs(4),
+		Use:   "clearance GRANT",
+		Short: "A clearance statement from a taxpayer's grant: their receipts of a tax type over the granted periods, net total, as of a height",
+		Long: `GRANT is the token a taxpayer hands you (they make it with
+'tallyd query tax grant'). Prints "taxpayer R has receipts for tax type T
+covering periods A to B, net total S, as of height H" (or which periods have
+no receipt), built from the running total of each granted period. You
+learn those totals and nothing else of the taxpayer's records: the grant
+opens only its own periods, and the node is sent only the per-period
+commitments, never the taxpayer reference. Use --prove or --verify.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if done, err := compositeVerified(cmd, app.PathTaxClearance, args); done {
 				return err
 			}
-			payer, err := parseTaxpayer(args[0])
+			g, req, err := parseGrant(args[0])
 			if err != nil {
 				return err
 			}
-			req := &taxv1.ClearanceRequest{Taxpayer: payer, TaxType: args[1], FromPeriod: args[2], ToPeriod: args[3]}
 			data, err := proto.Marshal(req)
 			if err != nil {
 				return err
@@ -89,11 +92,71 @@ and nothing else of the taxpayer's records. Use --prove.`,
 			if err != nil {
 				return err
 			}
+			s.Taxpayer = tax.TaxpayerHex(g.Taxpayer)
 			out := map[string]any{"statement": s.String(), "clearance": s}
 			if root != nil {
 				out["verified_against"] = listProofJSON(height, root, "tax type and every period's total proven (absent totals by proofs of absence)")
 			}
 			return printJSON(out)
+		},
+	}
+	grant := &cobra.Command{
+		Use:   "grant TAXPAYER CLEARANCE_SECRET TAX_TYPE FROM_PERIOD TO_PERIOD",
+		Short: "(offline, for a taxpayer) Make a clearance grant showing one tax type over chosen periods, and nothing else",
+		Long: `TAXPAYER is your 64-hex taxpayer reference and CLEARANCE_SECRET the
+secret your tax authority gave you with it (hex); neither is sent anywhere.
+Prints a token to hand a relying party (a landlord, a lender), who runs
+'tallyd query tax clearance TOKEN --verify'. The token holds your reference
+and one salt per period from FROM_PERIOD to TO_PERIOD: with it the party can
+read the proven totals of exactly those periods of TAX_TYPE. It cannot
+derive the commitments of any other period or tax type, so it cannot find
+your other receipts, even with a copy of the whole chain state.`,
+		Args: cobra.ExactArgs(5),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			payer, err := parseTaxpayer(args[0])
+			if err != nil {
+				return err
+			}
+			secret, err := hex.DecodeString(args[1])
+			if err != nil {
+				return fmt.Errorf("the clearance secret is hex: %w", err)
+			}
+			g, err := client.NewClearanceGrant(payer, secret, args[2], args[3], args[4])
+			if err != nil {
+				return err
+			}
+			tok, err := client.EncodeGrant(g)
+			if err != nil {
+				return err
+			}
+			fmt.Println(tok)
+			return nil
+		},
+	}
+	payerCmd := &cobra.Command{
+		Use:   "payer TAXPAYER CLEARANCE_SECRET TAX_TYPE PERIOD",
+		Short: "(offline, for an authority or collector) The payer commitment a receipt of this taxpayer, type and period is filed under",
+		Long: `Prints the 64-hex payer commitment to pass to 'tallyd tx tax
+issue-receipt'. Every (tax type, period) has a different one, so receipts
+of one taxpayer cannot be linked across periods on the chain.`,
+		Args: cobra.ExactArgs(4),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			payer, err := parseTaxpayer(args[0])
+			if err != nil {
+				return err
+			}
+			secret, err := hex.DecodeString(args[1])
+			if err != nil || len(secret) < 16 {
+				return fmt.Errorf("the clearance secret is at least 16 bytes of hex")
+			}
+			if err := tax.ValidateTaxTypeCode(args[2]); err != nil {
+				return err
+			}
+			if _, err := tax.ParsePeriod(args[3]); err != nil {
+				return err
+			}
+			fmt.Println(hex.EncodeToString(client.PayerCommitmentFromSecret(payer, secret, args[2], args[3])))
+			return nil
 		},
 	}
 	taxType := &cobra.Command{
@@ -173,6 +236,7 @@ and nothing else of the taxpayer's records. Use --prove.`,
 		addQueryFlags(c)
 		cmd.AddCommand(c)
 	}
+	cmd.AddCommand(grant, payerCmd)
 	return cmd
 }
 
@@ -221,14 +285,14 @@ func taxTypeJSON(t *taxv1.TaxType) map[string]any {
 }
 
 func receiptJSON(r *taxv1.Receipt) map[string]any {
-	return map[string]any{"id": r.Id, "authority": r.Authority, "tax_type": r.TaxType, "taxpayer": tax.TaxpayerHex(r.Taxpayer),
-		"period": r.Period, "amount": r.Amount, "bank_reference": r.BankReference, "collector": keys.FormatAddress(r.Collector),
+	return map[string]any{"id": r.Id, "authority": r.Authority, "tax_type": r.TaxType, "payer": tax.TaxpayerHex(r.Payer),
+		"period": r.Period, "amount": r.Amount, "bank_reference": hex.EncodeToString(r.BankReference), "collector": keys.FormatAddress(r.Collector),
 		"collector_agency": r.CollectorAgency, "height": r.Height, "collected_at": r.CollectedAt,
 		"revenue_holder": r.RevenueHolder, "revenue_movement": r.RevenueMovement}
 }
 
 func receiptStateJSON(s *taxv1.ReceiptState) map[string]any {
-	return map[string]any{"status": tax.StatusName(s.Status), "taxpayer": tax.TaxpayerHex(s.Taxpayer), "period": s.Period,
+	return map[string]any{"status": tax.StatusName(s.Status), "payer": tax.TaxpayerHex(s.Payer), "period": s.Period,
 		"amount": s.Amount, "refunded": s.Refunded, "net": s.Net, "amendments": s.Amendments, "updated_height": s.UpdatedHeight}
 }
 
@@ -246,9 +310,22 @@ func amendmentJSON(a *taxv1.Amendment) map[string]any {
 		if a.CorrectedPeriod != "" {
 			out["corrected_period"] = a.CorrectedPeriod
 		}
-		if len(a.CorrectedTaxpayer) > 0 {
-			out["corrected_taxpayer"] = tax.TaxpayerHex(a.CorrectedTaxpayer)
+		if len(a.CorrectedPayer) > 0 {
+			out["corrected_payer"] = tax.TaxpayerHex(a.CorrectedPayer)
 		}
 	}
 	return out
+}
+
+// parseGrant reads a clearance grant token and the request it yields.
+func parseGrant(token string) (*taxv1.ClearanceGrant, *taxv1.ClearanceRequest, error) {
+	g, err := client.DecodeGrant(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := client.ClearanceRequestOf(g)
+	if err != nil {
+		return nil, nil, fmt.Errorf("clearance grant: %w", err)
+	}
+	return g, req, nil
 }

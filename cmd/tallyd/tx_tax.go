@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tallyledger/tally/client"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/tax"
@@ -73,12 +75,15 @@ period of --period-kind: 2026, 2026-Q3 or 2026-09.`,
 		},
 	}
 	issue := &cobra.Command{
-		Use:   "issue-receipt TAX_TYPE TAXPAYER PERIOD AMOUNT BANK_REFERENCE",
+		Use:   "issue-receipt TAX_TYPE PAYER PERIOD AMOUNT BANK_REFERENCE --reference-key HEX",
 		Short: "Receipt a tax payment (needs tax_collector and an authorisation for the type)",
-		Long: `TAXPAYER is the 64-hex-character pseudonymous reference your authority
-computes (an HMAC of the national identifier); never put personal data on
-chain. PERIOD is 2026, 2026-Q3 or 2026-09, of the type's kind. AMOUNT is in
-minor units (pence). BANK_REFERENCE identifies the payment; your agency
+		Long: `PAYER is the 64-hex payer commitment of the taxpayer for this tax type
+and period ('tallyd query tax payer', or the reference on the taxpayer's
+payment slip); the taxpayer reference itself never goes on chain. PERIOD is
+2026, 2026-Q3 or 2026-09, of the type's kind. AMOUNT is in minor units
+(pence). BANK_REFERENCE identifies the payment; only its commitment under
+your agency's --reference-key (hex, kept off chain, the same for every
+collector of your agency; or $TALLY_REFERENCE_KEY) is sent, and your agency
 cannot receipt the same reference twice. The receipt id is in the
 tax.receipt_issued event.`,
 		Args: cobra.ExactArgs(5),
@@ -91,15 +96,25 @@ tax.receipt_issued event.`,
 			if err != nil {
 				return err
 			}
+			key, _ := cmd.Flags().GetString("reference-key")
+			if key == "" {
+				key = os.Getenv("TALLY_REFERENCE_KEY")
+			}
+			refKey, err := hex.DecodeString(key)
+			if err != nil || len(refKey) < 16 {
+				return fmt.Errorf("give your agency's bank-reference key (at least 16 bytes of hex) with --reference-key or $TALLY_REFERENCE_KEY; the bank reference is sent only as a commitment under it")
+			}
 			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
-				TaxType: args[0], Taxpayer: payer, Period: args[2], Amount: amount, BankReference: args[4]}}})
+				TaxType: args[0], Payer: payer, Period: args[2], Amount: amount, BankReference: client.BankReferenceCommitment(refKey, args[4])}}})
 		},
 	}
+	issue.Flags().String("reference-key", "", "your agency's bank-reference key, hex (default $TALLY_REFERENCE_KEY)")
 	correct := &cobra.Command{
-		Use:   "correct-receipt RECEIPT_ID --reason CODE [--amount N] [--period P] [--taxpayer HEX]",
+		Use:   "correct-receipt RECEIPT_ID --reason CODE [--amount N] [--period P --payer HEX] [--payer HEX]",
 		Short: "Correct a receipt's amount, period or taxpayer (needs a collector of the receipt's authority)",
-		Long:  "A changed amount moves the difference through the revenue account. Reasons: " + reasonHelp(),
-		Args:  cobra.ExactArgs(1),
+		Long: "A changed amount moves the difference through the revenue account. A changed period or taxpayer needs --payer, " +
+			"the payer commitment of the (right) taxpayer for the receipt's tax type and (new) period. Reasons: " + reasonHelp(),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reason, err := reasonFlag(cmd)
 			if err != nil {
@@ -112,8 +127,8 @@ tax.receipt_issued event.`,
 				}
 			}
 			m.Period, _ = cmd.Flags().GetString("period")
-			if s, _ := cmd.Flags().GetString("taxpayer"); s != "" {
-				if m.Taxpayer, err = parseTaxpayer(s); err != nil {
+			if s, _ := cmd.Flags().GetString("payer"); s != "" {
+				if m.Payer, err = parseTaxpayer(s); err != nil {
 					return err
 				}
 			}
@@ -122,7 +137,7 @@ tax.receipt_issued event.`,
 	}
 	correct.Flags().String("amount", "", "corrected amount in minor units")
 	correct.Flags().String("period", "", "corrected period")
-	correct.Flags().String("taxpayer", "", "corrected taxpayer reference (64 hex characters)")
+	correct.Flags().String("payer", "", "payer commitment for the corrected taxpayer or period (64 hex characters)")
 	refund := &cobra.Command{
 		Use:   "refund-receipt RECEIPT_ID AMOUNT --reason CODE",
 		Short: "Refund part or all of a receipt's net amount, debiting the revenue account it credited",
@@ -167,7 +182,7 @@ tax.receipt_issued event.`,
 func parseTaxpayer(s string) ([]byte, error) {
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) != tax.TaxpayerSize {
-		return nil, fmt.Errorf("taxpayer %q must be %d bytes as %d hex characters (an HMAC of the identifier, never the identifier itself)", s, tax.TaxpayerSize, 2*tax.TaxpayerSize)
+		return nil, fmt.Errorf("%q must be %d bytes as %d hex characters (a pseudonymous reference or commitment, never an identifier)", s, tax.TaxpayerSize, 2*tax.TaxpayerSize)
 	}
 	return b, nil
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
-	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -19,7 +18,7 @@ func compositeRecords() []record {
 	return []record{
 		{use: "receipt RECEIPT_ID", short: "A tax receipt, its state and every amendment, the amendment chain checked against the proven count", args: 1,
 			read: readReceipt},
-		{use: "clearance TAXPAYER TAX_TYPE FROM_PERIOD TO_PERIOD", short: "A clearance statement: one proven total (or proven absence) per period the verifier computes", args: 4,
+		{use: "clearance GRANT", short: "A clearance statement from a taxpayer's grant (tallyd query tax grant): one proven total (or proven absence) per granted period, and nothing else", args: 1,
 			read: readClearance},
 		{use: "payment-trace ID", short: "A benefit payment and its funds path to the appropriation(s), every hop proven and linked, and its settlement", args: 1,
 			read: readPaymentTrace},
@@ -75,22 +74,21 @@ func readReceipt(ctx context.Context, _ *cobra.Command, lc *client.LightClient, 
 }
 
 func readClearance(ctx context.Context, _ *cobra.Command, lc *client.LightClient, args []string, height int64) (any, *client.Verified, error) {
-	payer, err := parseTaxpayer(args[0])
+	g, req, err := parseGrant(args[0])
 	if err != nil {
 		return nil, nil, err
 	}
-	req := &taxv1.ClearanceRequest{Taxpayer: payer, TaxType: args[1], FromPeriod: args[2], ToPeriod: args[3]}
 	s, list, err := lc.TaxClearance(ctx, req, height)
 	if err != nil {
 		return nil, listVerified(list), err
 	}
-	st := &tax.Statement{Taxpayer: tax.TaxpayerHex(payer), TaxType: req.TaxType, From: req.FromPeriod, To: req.ToPeriod,
+	st := &tax.Statement{Taxpayer: tax.TaxpayerHex(g.Taxpayer), TaxType: req.TaxType, From: req.FromPeriod, To: req.ToPeriod,
 		Height: list.StateHeight, Covered: s.Covered, Net: s.Net, Receipts: s.Receipts, Missing: s.Missing}
 	for _, p := range s.Periods {
 		st.Periods = append(st.Periods, tax.PeriodLine{Period: p.Period, Receipts: p.Receipts, Net: p.Net})
 	}
 	return map[string]any{"statement": st.String(), "clearance": st,
-		"checked": "tax type proven; one total per period key computed by the verifier, proven present or absent"}, &list.Verified, nil
+		"checked": "tax type proven; one total per granted period, its key computed by the verifier from the grant's taxpayer and salt, proven present or absent"}, &list.Verified, nil
 }
 
 func parseDecimalID(s string) (uint64, error) {

@@ -48,8 +48,8 @@ var kinds = []kind{
 	}},
 	{"receipt", "revenue-collector", func(r *rand.Rand) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
-			TaxType: "VAT", Taxpayer: testnet.DemoTaxpayer(fmt.Sprintf("faults-%d", r.IntN(100))), Period: "2026-Q3",
-			Amount: 1 + r.Uint64N(1_000_000), BankReference: "FLT-" + randomHex(r, 8)}}}
+			TaxType: "VAT", Payer: testnet.DemoPayer(fmt.Sprintf("faults-%d", r.IntN(100)), "VAT", "2026-Q3"), Period: "2026-Q3",
+			Amount: 1 + r.Uint64N(1_000_000), BankReference: testnet.DemoBankReference("FLT-" + randomHex(r, 8))}}}
 	}},
 	{"register_item", "dalefarm-producer", func(r *rand.Rand) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_RegisterItem{RegisterItem: &provenancev1.MsgRegisterItem{

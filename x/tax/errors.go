@@ -43,4 +43,6 @@ var (
 	ErrInvalidGenesis         = module.Register(Codespace, 34, "invalid tax genesis")
 	ErrInvalidRange           = module.Register(Codespace, 35, "invalid clearance period range")
 	ErrOverflow               = module.Register(Codespace, 36, "amount overflows")
+	// Codes from 60 up belong to the privacy rules (payer commitments).
+	ErrPayerNeeded = module.Register(Codespace, 60, "a corrected period or taxpayer needs the payer commitment for it")
 )

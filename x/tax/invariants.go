@@ -49,7 +49,7 @@ type taxAudit struct {
 // stored state is its receipt folded with its amendments, numbered 1..n,
 // so its net is the amount less refunds (0 once cancelled) and never
 // negative; the running totals are the sums of the live receipts; the
-// taxpayer, period and bank-reference indexes follow each receipt's
+// period and bank-reference indexes follow each receipt's
 // current state; and the funds ledger (ledger) holds exactly the
 // movements each receipt and amendment names, crediting the tax type's
 // revenue account with the receipt's net. It reads every receipt, its
@@ -60,8 +60,8 @@ func (k Keeper) Invariants(kv store.KV, ledger LedgerRecords) (*appv1.ModuleInva
 		k: k, kv: kv, ledger: ledger,
 		seq:        module.NewCheck(CheckReceiptSequence, "each authority's receipts are numbered 1, 2, ... up to its last issued number, without gaps, each under the id its number gives"),
 		state:      module.NewCheck(CheckReceiptState, "each receipt's stored state is the receipt folded with its amendments 1..n: net = amount - refunded (0 once cancelled), never negative, and each amendment's net_before and net_after follow the chain"),
-		totals:     module.NewCheck(CheckRunningTotals, "every running total (per taxpayer, per tax type and per collector, each by period) is the sum of the live receipts it covers, and no other total is stored"),
-		indexes:    module.NewCheck(CheckReceiptIndexes, "each receipt is listed under its current taxpayer and its tax type's current period, each live receipt holds its bank reference, and every index entry names a receipt that matches it"),
+		totals:     module.NewCheck(CheckRunningTotals, "every running total (per payer commitment, per tax type and per collector, each by period) is the sum of the live receipts it covers, and no other total is stored"),
+		indexes:    module.NewCheck(CheckReceiptIndexes, "each receipt is listed under its tax type's current period, each live receipt holds its bank reference, and every index entry names a receipt that matches it"),
 		revenue:    module.NewCheck(CheckRevenue, "each receipt credits its tax type's revenue account in the funds ledger with its amount, and each amendment that changed the net moved exactly the difference, so the ledger holds each receipt's net"),
 		next:       map[string]uint64{},
 		amendments: map[string]uint32{},
@@ -137,15 +137,12 @@ func (a *taxAudit) receipt(key, v []byte) {
 		t.Net += c.Net
 	}
 
-	if !a.kv.Has(taxpayerIndexKey(s.Taxpayer, ref)) {
-		module.Failf(a.indexes, "receipt %s is missing from the index of its taxpayer %s", r.Id, TaxpayerHex(s.Taxpayer))
-	}
 	if !a.kv.Has(TypePeriodIndexKey(r.TaxType, s.Period, ref)) {
 		module.Failf(a.indexes, "receipt %s is missing from the index of %s %s", r.Id, r.TaxType, s.Period)
 	}
 	if s.Status != taxv1.Status_STATUS_CANCELLED {
 		if got := a.kv.Get(BankRefKey(r.CollectorAgency, r.BankReference)); string(got) != r.Id {
-			module.Failf(a.indexes, "receipt %s is live but %q's bank reference %q names %q", r.Id, r.CollectorAgency, r.BankReference, got)
+			module.Failf(a.indexes, "receipt %s is live but %q's bank reference %x names %q", r.Id, r.CollectorAgency, r.BankReference, got)
 		}
 	}
 	a.revenueOf(r, ams)
@@ -336,23 +333,6 @@ func (a *taxAudit) indexEntries() {
 		f2, err2 := store.GetProto(a.kv, StateKey(ref), s)
 		return r, s, ref, f1 && f2 && err1 == nil && err2 == nil
 	}
-	store.IteratePrefix(a.kv, prefixTaxpayer, func(key, _ []byte) bool {
-		if len(key) < len(prefixTaxpayer)+TaxpayerSize+1 {
-			module.Failf(a.indexes, "taxpayer index entry %x is too short", key)
-			return false
-		}
-		payer := key[len(prefixTaxpayer) : len(prefixTaxpayer)+TaxpayerSize]
-		r, s, ref, ok := state(ReceiptKeyFromTaxpayerIndex(key))
-		switch {
-		case !ok:
-			module.Failf(a.indexes, "taxpayer %s's index lists %x, which is no receipt", TaxpayerHex(payer), key[len(prefixTaxpayer)+TaxpayerSize+1:])
-		case !bytes.Equal(s.Taxpayer, payer):
-			module.Failf(a.indexes, "taxpayer %s's index lists %s, now the receipt of %s", TaxpayerHex(payer), r.Id, TaxpayerHex(s.Taxpayer))
-		case !bytes.Equal(key, taxpayerIndexKey(payer, ref)):
-			module.Failf(a.indexes, "taxpayer index entry %x is malformed", key)
-		}
-		return false
-	})
 	store.IteratePrefix(a.kv, prefixTypePeriod, func(key, _ []byte) bool {
 		rk := ReceiptKeyFromTypePeriodIndex(key)
 		if rk == nil {
@@ -371,15 +351,15 @@ func (a *taxAudit) indexEntries() {
 	store.IteratePrefix(a.kv, prefixBankRef, func(key, v []byte) bool {
 		ref, err := ParseReceiptID(string(v))
 		if err != nil {
-			module.Failf(a.indexes, "bank reference %q names %q, which is no receipt id", key[len(prefixBankRef):], v)
+			module.Failf(a.indexes, "bank reference %x names %q, which is no receipt id", key[len(prefixBankRef):], v)
 			return false
 		}
 		r, _, _, ok := state(ReceiptKey(ref))
 		switch {
 		case !ok:
-			module.Failf(a.indexes, "bank reference %q names receipt %s, which does not exist", key[len(prefixBankRef):], v)
+			module.Failf(a.indexes, "bank reference %x names receipt %s, which does not exist", key[len(prefixBankRef):], v)
 		case !bytes.Equal(key, BankRefKey(r.CollectorAgency, r.BankReference)):
-			module.Failf(a.indexes, "bank reference %q names receipt %s, which records %q of %q", key[len(prefixBankRef):], r.Id, r.BankReference, r.CollectorAgency)
+			module.Failf(a.indexes, "bank reference %x names receipt %s, which records %x of %q", key[len(prefixBankRef):], r.Id, r.BankReference, r.CollectorAgency)
 		}
 		return false
 	})

@@ -51,12 +51,12 @@ func (e *env) invariants() *appv1.ModuleInvariants {
 func taxWorld(t *testing.T) *env {
 	e := newEnv(t)
 	alice, bob, carol := taxpayer("alice"), taxpayer("bob"), taxpayer("carol")
-	require.NoError(t, e.issue(revCollector, vat(alice, "2026-Q1", 10_000, "BACS-1")))                                                                            // 1
-	require.NoError(t, e.issue(ncCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Taxpayer: bob, Period: "2026", Amount: 1_300, BankReference: "DD-1"})) // 2
-	require.NoError(t, e.issue(bankCollector, vat(carol, "2026-Q1", 700, "B-1")))                                                                                 // 3
+	require.NoError(t, e.issue(revCollector, vat(alice, "2026-Q1", 10_000, "BACS-1")))                                                                                                                  // 1
+	require.NoError(t, e.issue(ncCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Payer: payerOf(bob, "COUNCIL_TAX", "2026"), Period: "2026", Amount: 1_300, BankReference: bankRef("DD-1")})) // 2
+	require.NoError(t, e.issue(bankCollector, vat(carol, "2026-Q1", 700, "B-1")))                                                                                                                       // 3
 	for _, step := range []func(ctx module.Context, s *agencyv1.Account) error{
 		func(ctx module.Context, s *agencyv1.Account) error {
-			return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: "REVENUE-000001", Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 12_000, Period: "2026-Q2", Taxpayer: bob})
+			return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: "REVENUE-000001", Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 12_000, Period: "2026-Q2", Payer: payerOf(bob, "VAT", "2026-Q2")})
 		},
 		func(ctx module.Context, s *agencyv1.Account) error {
 			return k.RefundReceipt(ctx, s, &taxv1.MsgRefundReceipt{ReceiptId: "REVENUE-000001", Reason: taxv1.Reason_REASON_OVERPAYMENT, Amount: 2_000})
@@ -70,7 +70,7 @@ func taxWorld(t *testing.T) *env {
 	} {
 		require.NoError(t, e.run(revCollector, step))
 	}
-	require.NoError(t, e.issue(ncCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Taxpayer: bob, Period: "2026", Amount: 1_300, BankReference: "DD-1"})) // 4
+	require.NoError(t, e.issue(ncCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Payer: payerOf(bob, "COUNCIL_TAX", "2026"), Period: "2026", Amount: 1_300, BankReference: bankRef("DD-1")})) // 4
 	e.requireConserved()
 	return e
 }

@@ -162,7 +162,7 @@ func nextSeq(kv store.KV, authority string) (uint64, error) {
 // totalKeys are the running totals a receipt in state s counts towards.
 func totalKeys(r *taxv1.Receipt, s *taxv1.ReceiptState) [][]byte {
 	return [][]byte{
-		TaxpayerTotalKey(s.Taxpayer, r.TaxType, s.Period),
+		PayerTotalKey(r.TaxType, s.Period, s.Payer),
 		TypeTotalKey(r.TaxType, s.Period),
 		CollectorTotalKey(r.Collector, r.TaxType, s.Period),
 	}

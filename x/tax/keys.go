@@ -14,8 +14,16 @@ import (
 // State layout. Every record and index lives in the one IAVL tree, so each
 // answer — including "no such receipt" — is provable against the app hash.
 // Agency ids, tax type codes and periods cannot contain '/'; addresses (20
-// bytes), taxpayer references (32 bytes) and sequences (8 bytes, big-endian)
-// have fixed sizes, so no prefix of one record covers another's.
+// bytes), payer and bank-reference commitments (32 bytes) and sequences (8
+// bytes, big-endian) have fixed sizes, so no prefix of one record covers
+// another's.
+//
+// Privacy: no key or record holds a taxpayer reference. A receipt names its
+// taxpayer only by a payer commitment, which differs for every (tax type,
+// period) and can be computed only with the salt the taxpayer hands out
+// (PayerCommitment); so there is no key under which one taxpayer's receipts
+// group, and a party given the salts of some periods can find those and no
+// others, even reading the whole state.
 //
 //	tax/t/<tax type>                           → TaxType (the registry)
 //	tax/z/<collector>/<tax type>               → Authorisation
@@ -24,9 +32,8 @@ import (
 //	tax/r/<authority>/<seq>                    → Receipt, written once
 //	tax/s/<authority>/<seq>                    → ReceiptState, derived from the amendments
 //	tax/m/<authority>/<seq>/<n 4 bytes>        → Amendment n of the receipt, written once
-//	tax/b/<collector agency>/<bank reference>  → receipt id: the duplicate-payment guard
-//	tax/i/<taxpayer>/<authority>/<seq>         → empty: the taxpayer's receipts
-//	tax/p/<taxpayer>/<tax type>/<period>       → Total: the taxpayer's running total per period
+//	tax/b/<collector agency>/<bank ref commitment> → receipt id: the duplicate-payment guard
+//	tax/p/<tax type>/<period>/<payer>          → Total: one payer commitment's running total
 //	tax/a/<tax type>/<period>                  → Total over every collector
 //	tax/c/<collector>/<tax type>/<period>      → Total of one collector's receipts
 //	tax/y/<tax type>/<period>/<authority>/<seq> → empty: the receipts of a tax type in a period
@@ -39,14 +46,14 @@ var (
 	prefixState      = []byte("tax/s/")
 	prefixAmendment  = []byte("tax/m/")
 	prefixBankRef    = []byte("tax/b/")
-	prefixTaxpayer   = []byte("tax/i/")
 	prefixPayerTotal = []byte("tax/p/")
 	prefixTypeTotal  = []byte("tax/a/")
 	prefixCollTotal  = []byte("tax/c/")
 	prefixTypePeriod = []byte("tax/y/")
 )
 
-// TaxpayerSize is the size of a pseudonymous taxpayer reference.
+// TaxpayerSize is the size of a pseudonymous taxpayer reference, of a payer
+// commitment and of a bank-reference commitment.
 const TaxpayerSize = 32
 
 // minSeqDigits is the width receipt sequences are zero-padded to in ids.
@@ -124,27 +131,16 @@ func AmendmentKey(r ReceiptRef, n uint32) []byte {
 }
 
 // BankRefKey is the state key of the duplicate-payment guard.
-func BankRefKey(collectorAgency, bankRef string) []byte {
-	return store.Key(prefixBankRef, []byte(collectorAgency), slash, []byte(bankRef))
+func BankRefKey(collectorAgency string, bankRef []byte) []byte {
+	return store.Key(prefixBankRef, []byte(collectorAgency), slash, bankRef)
 }
 
-// TaxpayerPrefix is the prefix of a taxpayer's receipt index.
-func TaxpayerPrefix(taxpayer []byte) []byte { return store.Key(prefixTaxpayer, taxpayer) }
-
-func taxpayerIndexKey(taxpayer []byte, r ReceiptRef) []byte {
-	return store.Key(TaxpayerPrefix(taxpayer), slash, r.suffix())
-}
-
-// ReceiptKeyFromTaxpayerIndex maps an entry of a taxpayer's receipt index to
-// the receipt it lists.
-func ReceiptKeyFromTaxpayerIndex(indexKey []byte) []byte {
-	return store.Key(prefixReceipt, indexKey[len(prefixTaxpayer)+TaxpayerSize+1:])
-}
-
-// TaxpayerTotalKey is the state key of a taxpayer's running total for one
-// tax type and period.
-func TaxpayerTotalKey(taxpayer []byte, taxType, period string) []byte {
-	return store.Key(prefixPayerTotal, taxpayer, slash, []byte(taxType), slash, []byte(period))
+// PayerTotalKey is the state key of a payer commitment's running total: one
+// taxpayer's live receipts of a tax type in a period. The type and period
+// are in the key so that a receipt filed under one period's commitment
+// never counts towards another period's clearance.
+func PayerTotalKey(taxType, period string, payer []byte) []byte {
+	return store.Key(prefixPayerTotal, []byte(taxType), slash, []byte(period), slash, payer)
 }
 
 // TypeTotalKey is the state key of the total of a tax type in a period.

@@ -1,7 +1,6 @@
 package tax
 
 import (
-	"bytes"
 	"encoding/hex"
 	"strconv"
 
@@ -25,7 +24,6 @@ const (
 const (
 	maxTaxTypeBytes = 32
 	maxNameBytes    = 128
-	maxBankRefBytes = 64
 )
 
 // ValidateTaxTypeCode checks a tax type code: 1-32 characters of A-Z, 0-9
@@ -42,9 +40,12 @@ func ValidateTaxTypeCode(code string) error {
 	return nil
 }
 
-func validateTaxpayer(t []byte) error {
+// validatePayer checks the size of a payer commitment. The chain cannot
+// tell a commitment from a bare reference; what it can do is accept
+// nothing but 32 opaque bytes, so no name or identifier fits.
+func validatePayer(t []byte) error {
 	if len(t) != TaxpayerSize {
-		return ErrInvalidTaxpayer.Wrapf("taxpayer is %d bytes; a reference is %d bytes (64 hex characters), e.g. an HMAC-SHA256 of the national identifier under the authority's key", len(t), TaxpayerSize)
+		return ErrInvalidTaxpayer.Wrapf("payer is %d bytes; it is the %d-byte payer commitment of the taxpayer for the receipt's tax type and period (client.PayerCommitment), never the taxpayer reference or an identifier", len(t), TaxpayerSize)
 	}
 	return nil
 }
@@ -56,14 +57,11 @@ func validateCollector(addr []byte) error {
 	return nil
 }
 
-func validateBankRef(ref string) error {
-	if ref == "" || len(ref) > maxBankRefBytes {
-		return ErrInvalidBankReference.Wrapf("bank reference must be 1 to %d characters; got %d", maxBankRefBytes, len(ref))
-	}
-	for _, c := range []byte(ref) {
-		if c <= ' ' || c > '~' || c == '/' {
-			return ErrInvalidBankReference.Wrapf("bank reference %q may use printable ASCII except spaces and '/'", ref)
-		}
+// validateBankRef checks a bank-reference commitment: 32 bytes, because a
+// bank reference is free text in which a payer's name often travels.
+func validateBankRef(ref []byte) error {
+	if len(ref) != TaxpayerSize {
+		return ErrInvalidBankReference.Wrapf("bank reference is %d bytes; send the %d-byte commitment of the reference under your agency's reference key (client.BankReferenceCommitment), never the reference itself", len(ref), TaxpayerSize)
 	}
 	return nil
 }
@@ -99,7 +97,7 @@ func ValidateBasic(msg any) error {
 		if err := ValidateTaxTypeCode(m.TaxType); err != nil {
 			return err
 		}
-		if err := validateTaxpayer(m.Taxpayer); err != nil {
+		if err := validatePayer(m.Payer); err != nil {
 			return err
 		}
 		if _, err := ParsePeriod(m.Period); err != nil {
@@ -116,16 +114,19 @@ func ValidateBasic(msg any) error {
 		if err := validReason(m.Reason); err != nil {
 			return err
 		}
-		if m.Amount == 0 && m.Period == "" && len(m.Taxpayer) == 0 {
-			return ErrNothingToCorrect.Wrapf("give a corrected amount, period or taxpayer")
+		if m.Amount == 0 && m.Period == "" && len(m.Payer) == 0 {
+			return ErrNothingToCorrect.Wrapf("give a corrected amount, period or payer commitment")
 		}
 		if m.Period != "" {
 			if _, err := ParsePeriod(m.Period); err != nil {
 				return err
 			}
+			if len(m.Payer) == 0 {
+				return ErrPayerNeeded.Wrapf("a receipt moved to period %s must carry the taxpayer's payer commitment for that period, or the taxpayer's clearance would not count it", m.Period)
+			}
 		}
-		if len(m.Taxpayer) > 0 {
-			return validateTaxpayer(m.Taxpayer)
+		if len(m.Payer) > 0 {
+			return validatePayer(m.Payer)
 		}
 	case *taxv1.MsgRefundReceipt:
 		if _, err := ParseReceiptID(m.ReceiptId); err != nil {
@@ -283,7 +284,7 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 	bankKey := BankRefKey(signer.AgencyId, m.BankReference)
 	if prev := ctx.Store.Get(bankKey); prev != nil {
 		if cancelled, err := k.isCancelled(ctx.Store, string(prev)); err != nil || !cancelled {
-			return ErrDuplicatePayment.Wrapf("%q already receipted payment %s as %s", signer.AgencyId, m.BankReference, prev)
+			return ErrDuplicatePayment.Wrapf("%q already receipted the payment with bank reference commitment %x as %s", signer.AgencyId, m.BankReference, prev)
 		}
 	}
 	seq, err := nextSeq(ctx.Store, tt.Authority)
@@ -292,7 +293,7 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 	}
 	ref := ReceiptRef{Authority: tt.Authority, Seq: seq}
 	r := &taxv1.Receipt{
-		Id: ref.ID(), Authority: tt.Authority, Sequence: seq, TaxType: tt.Code, Taxpayer: m.Taxpayer,
+		Id: ref.ID(), Authority: tt.Authority, Sequence: seq, TaxType: tt.Code, Payer: m.Payer,
 		Period: m.Period, Amount: m.Amount, BankReference: m.BankReference, Collector: signer.Address,
 		CollectorAgency: signer.AgencyId, Height: ctx.Height, CollectedAt: ctx.Time.Unix(),
 		RevenueHolder: k.holder(tt.RevenueAgency),
@@ -308,7 +309,6 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 		return err
 	}
 	ctx.Store.Set(bankKey, []byte(r.Id))
-	ctx.Store.Set(taxpayerIndexKey(r.Taxpayer, ref), []byte{})
 	ctx.Store.Set(TypePeriodIndexKey(r.TaxType, s.Period, ref), []byte{})
 	if err := k.moveTotals(ctx.Store, r, nil, s); err != nil {
 		return err
@@ -316,7 +316,7 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 	ctx.Emit(EventReceiptIssued, module.Indexed("receipt", r.Id), module.Indexed("agency", r.Authority),
 		module.Indexed("address", hex.EncodeToString(r.Collector)), module.Attr("collector_agency", r.CollectorAgency),
 		module.Attr("tax_type", r.TaxType), module.Attr("period", r.Period), module.Attr("amount", strconv.FormatUint(r.Amount, 10)),
-		module.Attr("taxpayer", TaxpayerHex(r.Taxpayer)), module.Attr("revenue_holder", r.RevenueHolder), module.Attr("movement", r.RevenueMovement))
+		module.Attr("payer", TaxpayerHex(r.Payer)), module.Attr("revenue_holder", r.RevenueHolder), module.Attr("movement", r.RevenueMovement))
 	return nil
 }
 
@@ -356,7 +356,7 @@ func (k Keeper) debit(ctx module.Context, holder string, amount uint64, ref stri
 // CorrectReceipt records a correction of a receipt's amount, period or taxpayer.
 func (k Keeper) CorrectReceipt(ctx module.Context, signer *agencyv1.Account, m *taxv1.MsgCorrectReceipt) error {
 	return k.amend(ctx, signer, m.ReceiptId, &taxv1.Amendment{Kind: taxv1.AmendmentKind_AMENDMENT_KIND_CORRECTION, Reason: m.Reason,
-		CorrectedAmount: m.Amount, CorrectedPeriod: m.Period, CorrectedTaxpayer: m.Taxpayer})
+		CorrectedAmount: m.Amount, CorrectedPeriod: m.Period, CorrectedPayer: m.Payer})
 }
 
 // RefundReceipt records a refund of part or all of a receipt's net amount.
@@ -418,10 +418,6 @@ func (k Keeper) amend(ctx module.Context, signer *agencyv1.Account, id string, a
 	}
 	if err := store.SetProto(ctx.Store, StateKey(ref), after); err != nil {
 		return err
-	}
-	if !bytes.Equal(before.Taxpayer, after.Taxpayer) {
-		ctx.Store.Delete(taxpayerIndexKey(before.Taxpayer, ref))
-		ctx.Store.Set(taxpayerIndexKey(after.Taxpayer, ref), []byte{})
 	}
 	if before.Period != after.Period {
 		ctx.Store.Delete(TypePeriodIndexKey(r.TaxType, before.Period, ref))

@@ -93,10 +93,14 @@ func DecodeReceipt(id string, list *appv1.ProvedList, check CheckEntry) (*Receip
 	return ans, nil
 }
 
-// ValidateClearanceRequest checks a clearance request without state.
+// ValidateClearanceRequest checks a clearance request without state. That
+// it carries one payer commitment per period of the range is checked by
+// ClearanceKeys, which knows the tax type's period kind.
 func ValidateClearanceRequest(r *taxv1.ClearanceRequest) error {
-	if err := validateTaxpayer(r.Taxpayer); err != nil {
-		return err
+	for _, p := range r.Payers {
+		if err := validatePayer(p); err != nil {
+			return err
+		}
 	}
 	if err := ValidateTaxTypeCode(r.TaxType); err != nil {
 		return err
@@ -110,15 +114,20 @@ func ValidateClearanceRequest(r *taxv1.ClearanceRequest) error {
 }
 
 // ClearanceKeys are the keys of a clearance answer: the tax type, then the
-// taxpayer's total for each period from..to, with those periods.
+// total of each period's payer commitment from..to, with those periods.
+// Only those keys are read, so an answer carries nothing of the taxpayer's
+// other periods or tax types.
 func ClearanceKeys(r *taxv1.ClearanceRequest, tt *taxv1.TaxType) ([][]byte, []string, error) {
 	periods, err := PeriodRange(r.FromPeriod, r.ToPeriod, tt.PeriodKind, tt.Code)
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(r.Payers) != len(periods) {
+		return nil, nil, ErrInvalidRange.Wrapf("%s to %s is %d periods; give one payer commitment per period, in order (got %d)", r.FromPeriod, r.ToPeriod, len(periods), len(r.Payers))
+	}
 	keys := [][]byte{TaxTypeKey(tt.Code)}
-	for _, p := range periods {
-		keys = append(keys, TaxpayerTotalKey(r.Taxpayer, tt.Code, p))
+	for i, p := range periods {
+		keys = append(keys, PayerTotalKey(tt.Code, p, r.Payers[i]))
 	}
 	return keys, periods, nil
 }
@@ -158,7 +167,9 @@ func (s *Statement) String() string {
 
 // DecodeClearance checks a /tax/clearance answer for r read at height and
 // builds the statement from it: every entry with check, and the keys
-// against those the answer must hold, so no period can be left out.
+// against those the answer must hold, so no period can be left out. The
+// request names no taxpayer; the caller, who computed the payer
+// commitments from a ClearanceGrant, sets Statement.Taxpayer.
 func DecodeClearance(r *taxv1.ClearanceRequest, height int64, list *appv1.ProvedList, check CheckEntry) (*Statement, error) {
 	if err := ValidateClearanceRequest(r); err != nil {
 		return nil, err
@@ -180,7 +191,7 @@ func DecodeClearance(r *taxv1.ClearanceRequest, height int64, list *appv1.Proved
 	if len(keys) != len(list.Entries) {
 		return nil, fmt.Errorf("range has %d periods but the answer carries %d", len(periods), len(list.Entries)-1)
 	}
-	s := &Statement{Taxpayer: TaxpayerHex(r.Taxpayer), TaxType: r.TaxType, From: r.FromPeriod, To: r.ToPeriod, Height: height, Missing: []string{}}
+	s := &Statement{TaxType: r.TaxType, From: r.FromPeriod, To: r.ToPeriod, Height: height, Missing: []string{}}
 	for i, e := range list.Entries[1:] {
 		if !bytes.Equal(e.Key, keys[i+1]) {
 			return nil, fmt.Errorf("entry %d is key %x; want the total of period %s", i+1, e.Key, periods[i])

@@ -17,7 +17,7 @@ func initialState(r *taxv1.Receipt) *taxv1.ReceiptState {
 	return &taxv1.ReceiptState{
 		ReceiptId:     r.Id,
 		Status:        taxv1.Status_STATUS_ISSUED,
-		Taxpayer:      r.Taxpayer,
+		Payer:         r.Payer,
 		Period:        r.Period,
 		Amount:        r.Amount,
 		Net:           r.Amount,
@@ -38,7 +38,7 @@ func Apply(s *taxv1.ReceiptState, a *taxv1.Amendment) (*taxv1.ReceiptState, erro
 		return nil, ErrTooManyAmendments.Wrapf("receipt %s already has %d amendments; cancel it and issue a new receipt", s.ReceiptId, s.Amendments)
 	}
 	out := &taxv1.ReceiptState{
-		ReceiptId: s.ReceiptId, Status: s.Status, Taxpayer: s.Taxpayer, Period: s.Period,
+		ReceiptId: s.ReceiptId, Status: s.Status, Payer: s.Payer, Period: s.Period,
 		Amount: s.Amount, Refunded: s.Refunded, Amendments: s.Amendments + 1, UpdatedHeight: a.Height,
 	}
 	corrected := s.Status == taxv1.Status_STATUS_CORRECTED
@@ -54,8 +54,8 @@ func Apply(s *taxv1.ReceiptState, a *taxv1.Amendment) (*taxv1.ReceiptState, erro
 		if a.CorrectedPeriod != "" && a.CorrectedPeriod != s.Period {
 			out.Period, changed = a.CorrectedPeriod, true
 		}
-		if len(a.CorrectedTaxpayer) > 0 && !bytes.Equal(a.CorrectedTaxpayer, s.Taxpayer) {
-			out.Taxpayer, changed = a.CorrectedTaxpayer, true
+		if len(a.CorrectedPayer) > 0 && !bytes.Equal(a.CorrectedPayer, s.Payer) {
+			out.Payer, changed = a.CorrectedPayer, true
 		}
 		if !changed {
 			return nil, ErrNothingToCorrect.Wrapf("receipt %s already has this amount, period and taxpayer; give a value that differs", s.ReceiptId)
@@ -151,5 +151,5 @@ func reasonList() string {
 
 func short(full, prefix string) string { return strings.ToLower(strings.TrimPrefix(full, prefix)) }
 
-// TaxpayerHex formats a taxpayer reference for events and output.
+// TaxpayerHex formats a taxpayer reference or commitment for events and output.
 func TaxpayerHex(t []byte) string { return hex.EncodeToString(t) }

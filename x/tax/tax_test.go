@@ -3,6 +3,7 @@ package tax_test
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
@@ -49,6 +51,33 @@ var (
 )
 
 func taxpayer(name string) []byte { h := sha256.Sum256([]byte("taxpayer/" + name)); return h[:] }
+
+// secretOf is a test taxpayer's clearance secret.
+func secretOf(taxpayer []byte) []byte {
+	h := sha256.Sum256(append([]byte("secret/"), taxpayer...))
+	return h[:]
+}
+
+// payerOf is the payer commitment a collector files taxpayer's receipt of
+// taxType and period under.
+func payerOf(taxpayer []byte, taxType, period string) []byte {
+	return client.PayerCommitmentFromSecret(taxpayer, secretOf(taxpayer), taxType, period)
+}
+
+// bankRef is the commitment of a bank reference under a test agency key.
+func bankRef(ref string) []byte {
+	return client.BankReferenceCommitment([]byte("test reference key"), ref)
+}
+
+// clearanceRequest is what a relying party sends for a grant of taxpayer's
+// taxType over from..to.
+func clearanceRequest(t *testing.T, taxpayer []byte, taxType, from, to string) *taxv1.ClearanceRequest {
+	g, err := client.NewClearanceGrant(taxpayer, secretOf(taxpayer), taxType, from, to)
+	require.NoError(t, err)
+	req, err := client.ClearanceRequestOf(g)
+	require.NoError(t, err)
+	return req
+}
 
 // env is a keeper over real state: agencies and accounts from genesis, the
 // real funds ledger, and a tax registry with VAT (quarterly, Treasury) and
@@ -150,8 +179,8 @@ func (e *env) requireConserved() {
 	require.True(e.t, r.Ok, "funds invariants: %v", r.Problems)
 }
 
-func vat(payer []byte, period string, amount uint64, bankRef string) *taxv1.MsgIssueReceipt {
-	return &taxv1.MsgIssueReceipt{TaxType: "VAT", Taxpayer: payer, Period: period, Amount: amount, BankReference: bankRef}
+func vat(payer []byte, period string, amount uint64, ref string) *taxv1.MsgIssueReceipt {
+	return &taxv1.MsgIssueReceipt{TaxType: "VAT", Payer: payerOf(payer, "VAT", period), Period: period, Amount: amount, BankReference: bankRef(ref)}
 }
 
 func requireCoded(t *testing.T, want *module.Error, err error, fragment string) {
@@ -250,7 +279,7 @@ func TestAmendmentChain(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, proto.Equal(s, folded), "%s: stored %v, folded %v", step, s, folded)
 		live := w.status != taxv1.Status_STATUS_CANCELLED
-		pt := e.total(tax.TaxpayerTotalKey(payer, "VAT", w.period))
+		pt := e.total(tax.PayerTotalKey("VAT", w.period, payerOf(payer, "VAT", w.period)))
 		tt := e.total(tax.TypeTotalKey("VAT", w.period))
 		ct := e.total(tax.CollectorTotalKey(revCollector.addr, "VAT", w.period))
 		for _, tot := range []*taxv1.Total{pt, tt, ct} {
@@ -265,7 +294,7 @@ func TestAmendmentChain(t *testing.T) {
 
 	amend := func(signer key, f func(ctx module.Context, s *agencyv1.Account) error) error { return e.run(signer, f) }
 	require.NoError(t, amend(revCollector, func(ctx module.Context, s *agencyv1.Account) error {
-		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 12_000, Period: "2026-Q2"})
+		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 12_000, Period: "2026-Q2", Payer: payerOf(payer, "VAT", "2026-Q2")})
 	}))
 	check("corrected", want{taxv1.Status_STATUS_CORRECTED, 12_000, 0, 12_000, "2026-Q2"})
 	require.True(t, proto.Equal(&taxv1.Total{}, e.total(tax.TypeTotalKey("VAT", "2026-Q1"))), "the old period's total is emptied")
@@ -284,7 +313,7 @@ func TestAmendmentChain(t *testing.T) {
 	})
 	requireCoded(t, tax.ErrCorrectionBelowRefunds, err, "has had 2000 refunded")
 	err = amend(revCollector, func(ctx module.Context, s *agencyv1.Account) error {
-		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 12_000, Period: "2026-Q2"})
+		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 12_000, Period: "2026-Q2", Payer: payerOf(payer, "VAT", "2026-Q2")})
 	})
 	requireCoded(t, tax.ErrNothingToCorrect, err, "give a value that differs")
 	check("after refusals", want{taxv1.Status_STATUS_PARTIALLY_REFUNDED, 12_000, 2_000, 10_000, "2026-Q2"})
@@ -326,8 +355,8 @@ func TestAmendmentChain(t *testing.T) {
 func TestRevenueCreditedToTheTaxTypesAccount(t *testing.T) {
 	e := newEnv(t)
 	require.NoError(t, e.issue(bankCollector, vat(taxpayer("a"), "2026-Q1", 700, "B-1")))
-	require.NoError(t, e.issue(ncCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Taxpayer: taxpayer("a"), Period: "2026", Amount: 1_300, BankReference: "DD-1"}))
-	require.NoError(t, e.issue(revCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Taxpayer: taxpayer("b"), Period: "2026", Amount: 50, BankReference: "DD-1"}))
+	require.NoError(t, e.issue(ncCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Payer: payerOf(taxpayer("a"), "COUNCIL_TAX", "2026"), Period: "2026", Amount: 1_300, BankReference: bankRef("DD-1")}))
+	require.NoError(t, e.issue(revCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Payer: payerOf(taxpayer("b"), "COUNCIL_TAX", "2026"), Period: "2026", Amount: 50, BankReference: bankRef("DD-1")}))
 	require.Equal(t, uint64(700), e.balance("treasury"))
 	require.Equal(t, uint64(1_350), e.balance("northshire"))
 	require.Zero(t, e.balance("revenue"))
@@ -350,7 +379,7 @@ func TestRevenueCreditedToTheTaxTypesAccount(t *testing.T) {
 func TestDuplicatePaymentGuard(t *testing.T) {
 	e := newEnv(t)
 	require.NoError(t, e.issue(revCollector, vat(taxpayer("a"), "2026-Q1", 100, "PAY-42")))
-	requireCoded(t, tax.ErrDuplicatePayment, e.issue(revCollector, vat(taxpayer("b"), "2026-Q2", 999, "PAY-42")), "already receipted payment PAY-42 as REVENUE-000001")
+	requireCoded(t, tax.ErrDuplicatePayment, e.issue(revCollector, vat(taxpayer("b"), "2026-Q2", 999, "PAY-42")), "already receipted the payment with bank reference commitment "+hex.EncodeToString(bankRef("PAY-42"))+" as REVENUE-000001")
 	require.NoError(t, e.run(revAdmin, func(ctx module.Context, s *agencyv1.Account) error {
 		return k.AuthoriseCollector(ctx, s, &taxv1.MsgAuthoriseCollector{Collector: revCollector2.addr, TaxType: "VAT"})
 	}))
@@ -382,7 +411,7 @@ func TestWithdrawnCollectorIsRefused(t *testing.T) {
 		return k.WithdrawCollector(ctx, s, &taxv1.MsgWithdrawCollector{Collector: revCollector.addr, TaxType: "VAT"})
 	}))
 	requireCoded(t, tax.ErrCollectorNotForType, e.issue(revCollector, vat(taxpayer("a"), "2026-Q1", 1, "X")), "authorisation for VAT was withdrawn")
-	require.NoError(t, e.issue(revCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Taxpayer: taxpayer("a"), Period: "2026", Amount: 1, BankReference: "X"}))
+	require.NoError(t, e.issue(revCollector, &taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Payer: payerOf(taxpayer("a"), "COUNCIL_TAX", "2026"), Period: "2026", Amount: 1, BankReference: bankRef("X")}))
 
 	require.NoError(t, e.run(revAdmin, func(ctx module.Context, s *agencyv1.Account) error {
 		return k.AuthoriseCollector(ctx, s, &taxv1.MsgAuthoriseCollector{Collector: bankCollector.addr, TaxType: "VAT"})
@@ -426,8 +455,8 @@ func TestRefusals(t *testing.T) {
 		{"authorise an account without the role", revAdmin, authorise(revClerk.addr, "VAT"), tax.ErrNotCollectorRole, "tax_collector"},
 		{"authorise twice", revAdmin, authorise(bankCollector.addr, "VAT"), tax.ErrAlreadyAuthorised, "since height"},
 		{"issue by a never-authorised collector", revCollector2, issue(vat(taxpayer("a"), "2026-Q1", 1, "R")), tax.ErrUnauthorisedCollector, "holds no active"},
-		{"issue of a type not authorised", bankCollector, issue(&taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Taxpayer: taxpayer("a"), Period: "2026", Amount: 1, BankReference: "R"}), tax.ErrCollectorNotForType, "not authorised for COUNCIL_TAX"},
-		{"issue of an unknown type", bankCollector, issue(&taxv1.MsgIssueReceipt{TaxType: "NOPE", Taxpayer: taxpayer("a"), Period: "2026", Amount: 1, BankReference: "R"}), tax.ErrUnknownTaxType, "NOPE"},
+		{"issue of a type not authorised", bankCollector, issue(&taxv1.MsgIssueReceipt{TaxType: "COUNCIL_TAX", Payer: payerOf(taxpayer("a"), "COUNCIL_TAX", "2026"), Period: "2026", Amount: 1, BankReference: bankRef("R")}), tax.ErrCollectorNotForType, "not authorised for COUNCIL_TAX"},
+		{"issue of an unknown type", bankCollector, issue(&taxv1.MsgIssueReceipt{TaxType: "NOPE", Payer: payerOf(taxpayer("a"), "NOPE", "2026"), Period: "2026", Amount: 1, BankReference: bankRef("R")}), tax.ErrUnknownTaxType, "NOPE"},
 		{"issue for a period of the wrong kind", bankCollector, issue(vat(taxpayer("a"), "2026-03", 1, "R")), tax.ErrWrongPeriodKind, "2026-03 is a month; VAT is assessed by quarter"},
 		{"amend an unknown receipt", revCollector, refund("REVENUE-000099", 1), tax.ErrUnknownReceipt, "REVENUE-000099"},
 		{"amend by another agency", bankCollector, refund("REVENUE-000001", 1), tax.ErrAmendOtherAuthority, `series of "revenue"`},
@@ -455,9 +484,10 @@ func TestValidateBasic(t *testing.T) {
 	}{
 		{"zero amount", func() any { m := good(); m.Amount = 0; return m }(), tax.ErrInvalidAmount, "amount is 0"},
 		{"malformed period", func() any { m := good(); m.Period = "Q3-2026"; return m }(), tax.ErrInvalidPeriod, `"Q3-2026"`},
-		{"short taxpayer", func() any { m := good(); m.Taxpayer = m.Taxpayer[:31]; return m }(), tax.ErrInvalidTaxpayer, "31 bytes"},
-		{"empty bank reference", func() any { m := good(); m.BankReference = ""; return m }(), tax.ErrInvalidBankReference, "1 to 64"},
-		{"bank reference with a slash", func() any { m := good(); m.BankReference = "a/b"; return m }(), tax.ErrInvalidBankReference, "except spaces and '/'"},
+		{"short payer", func() any { m := good(); m.Payer = m.Payer[:31]; return m }(), tax.ErrInvalidTaxpayer, "31 bytes"},
+		{"empty bank reference", func() any { m := good(); m.BankReference = nil; return m }(), tax.ErrInvalidBankReference, "0 bytes"},
+		{"bank reference in the clear", func() any { m := good(); m.BankReference = []byte("J SMITH RENT MAY"); return m }(), tax.ErrInvalidBankReference, "never the reference itself"},
+		{"correct the period without a payer commitment", &taxv1.MsgCorrectReceipt{ReceiptId: "REVENUE-000001", Reason: 1, Period: "2026-Q2"}, tax.ErrPayerNeeded, "payer commitment for that period"},
 		{"lower-case tax type", func() any { m := good(); m.TaxType = "vat"; return m }(), tax.ErrInvalidTaxType, "starting with A-Z"},
 		{"refund of zero", &taxv1.MsgRefundReceipt{ReceiptId: "REVENUE-000001", Reason: 1}, tax.ErrInvalidAmount, "refund amount is 0"},
 		{"refund without reason", &taxv1.MsgRefundReceipt{ReceiptId: "REVENUE-000001", Amount: 1}, tax.ErrInvalidReason, "keying_error"},
@@ -476,7 +506,7 @@ func TestValidateBasic(t *testing.T) {
 }
 
 // Corrections of period and taxpayer move the receipt between running
-// totals and the taxpayer index; the clearance statement follows.
+// totals; the clearance statement follows.
 func TestCorrectionMovesTotalsAndClearance(t *testing.T) {
 	e := newEnv(t)
 	alice, bob := taxpayer("alice"), taxpayer("bob")
@@ -484,7 +514,7 @@ func TestCorrectionMovesTotalsAndClearance(t *testing.T) {
 		require.NoError(t, e.issue(revCollector, vat(alice, p, uint64(100*(i+1)), fmt.Sprintf("P-%d", i))))
 	}
 	statement := func(payer []byte) *tax.Statement {
-		req := &taxv1.ClearanceRequest{Taxpayer: payer, TaxType: "VAT", FromPeriod: "2026-Q1", ToPeriod: "2026-Q4"}
+		req := clearanceRequest(t, payer, "VAT", "2026-Q1", "2026-Q4")
 		tt, err := k.TaxType(e.kv, "VAT")
 		require.NoError(t, err)
 		keys, _, err := tax.ClearanceKeys(req, tt)
@@ -502,7 +532,7 @@ func TestCorrectionMovesTotalsAndClearance(t *testing.T) {
 
 	// The Q4 receipt was really for Q3 and for bob.
 	require.NoError(t, e.run(revCollector, func(ctx module.Context, s *agencyv1.Account) error {
-		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: "REVENUE-000003", Reason: taxv1.Reason_REASON_WRONG_TAXPAYER, Period: "2026-Q3", Taxpayer: bob})
+		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: "REVENUE-000003", Reason: taxv1.Reason_REASON_WRONG_TAXPAYER, Period: "2026-Q3", Payer: payerOf(bob, "VAT", "2026-Q3")})
 	}))
 	s = statement(alice)
 	require.Equal(t, []string{"2026-Q3", "2026-Q4"}, s.Missing)
@@ -510,15 +540,7 @@ func TestCorrectionMovesTotalsAndClearance(t *testing.T) {
 	s = statement(bob)
 	require.Equal(t, []string{"2026-Q1", "2026-Q2", "2026-Q4"}, s.Missing)
 	require.Equal(t, []tax.PeriodLine{{"2026-Q1", 0, 0}, {"2026-Q2", 0, 0}, {"2026-Q3", 1, 300}, {"2026-Q4", 0, 0}}, s.Periods)
-	require.False(t, e.kv.Has(tax.TaxpayerTotalKey(alice, "VAT", "2026-Q4")), "an emptied total is deleted")
-
-	var listed [][]byte
-	store.IteratePrefix(e.kv, tax.TaxpayerPrefix(bob), func(key, _ []byte) bool {
-		listed = append(listed, tax.ReceiptKeyFromTaxpayerIndex(key))
-		return false
-	})
-	ref3, _ := tax.ParseReceiptID("REVENUE-000003")
-	require.Equal(t, [][]byte{tax.ReceiptKey(ref3)}, listed)
+	require.False(t, e.kv.Has(tax.PayerTotalKey("VAT", "2026-Q4", payerOf(alice, "VAT", "2026-Q4"))), "an emptied total is deleted")
 	require.Equal(t, uint64(600), e.balance("treasury"))
 	e.requireConserved()
 }

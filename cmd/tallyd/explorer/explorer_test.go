@@ -315,7 +315,7 @@ func TestPagesShowTheDemoChain(t *testing.T) {
 		{"/tax", 200, []string{"Value added tax", "VAT", "2026-Q1", "Net"}},
 		{"/receipt/REVENUE-000001", 200, []string{"partially refunded", "Amendment chain", "refund", "Verified"}},
 		{"/receipt/REVENUE-000002", 200, []string{"correction"}},
-		{"/clearance?taxpayer=" + demoTaxpayerHex() + "&type=VAT&from=2026-Q1&to=2026-Q2", 200, []string{"has receipts for tax type VAT", "REVENUE-000001"}},
+		{"/clearance?grant=" + testnet.DemoClearanceGrant("demo-business-dalefarm", "VAT", "2026-Q1", "2026-Q2"), 200, []string{"has receipts for tax type VAT", "covering periods 2026-Q1 to 2026-Q2", demoTaxpayerHex()}},
 		{"/provenance", 200, []string{"Provenance", "recall_budget"}},
 		{"/item/" + cheese, 200, []string{"recalled", "FSA-DEMO-001", "DALE-MILK-001", "Timeline", "Lineage", "<svg class=\"lineage\""}},
 		{"/item/" + milk, 200, []string{"microbiology", "PASS", "Attestations", "recalled"}},
@@ -425,7 +425,6 @@ func TestSearchRoutesEachKindOfRecord(t *testing.T) {
 		info.Address:                  "/account/" + info.Address,
 		"student-bursary":             "/programme/student-bursary",
 		"SupplyAct2030/ClassII/Line4": "/movement/1",
-		demoTaxpayerHex():             "/clearance?taxpayer=" + demoTaxpayerHex(),
 	} {
 		status, body, h := get(t, "/search?q="+url.QueryEscape(q))
 		if status != http.StatusSeeOther || h.Get("Location") != want {
@@ -436,6 +435,10 @@ func TestSearchRoutesEachKindOfRecord(t *testing.T) {
 	status, body, _ := get(t, "/search?q=2")
 	if status != 200 || !strings.Contains(body, `href="/block/2"`) || !strings.Contains(body, `href="/movement/2"`) {
 		t.Errorf("search 2: %d\n%.500s", status, body)
+	}
+	// A taxpayer reference leads nowhere: the chain keeps no listing by taxpayer.
+	if status, body, _ := get(t, "/search?q="+demoTaxpayerHex()); status != 404 {
+		t.Errorf("search for a taxpayer reference: %d\n%.300s", status, body)
 	}
 	status, body, _ = get(t, "/search?q=nothing-like-this")
 	if status != 404 || !strings.Contains(body, "Nothing on this chain matches") {
@@ -454,7 +457,7 @@ func TestHostileInputIsEscapedOrRefused(t *testing.T) {
 	for _, v := range []string{url.QueryEscape(script), long, bad, url.QueryEscape("REVENUE-1<b>zz")} {
 		paths = append(paths,
 			"/search?q="+v,
-			"/clearance?taxpayer="+v+"&type="+v+"&from="+v+"&to="+v,
+			"/clearance?grant="+v,
 			"/api/v1/search?q="+v,
 			"/?q="+v,
 		)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -546,43 +547,35 @@ func (s *Server) receipt(r *http.Request) (*view, error) {
 	return sn.view("Receipt "+id, d), nil
 }
 
+// clearanceData is the clearance page: a statement built from a grant the
+// taxpayer handed over. The page can show only what the grant opens: the
+// chain has no listing of a taxpayer's receipts to show.
 type clearanceData struct {
+	Grant                       string `json:"-"`
 	Taxpayer, TaxType, From, To string
 	Statement                   *tax.Statement `json:"statement"`
 	Words                       string         `json:"in_words"`
-	Receipts                    []string       `json:"receipts,omitempty"`
 }
 
 func (s *Server) clearance(r *http.Request) (*view, error) {
-	q := r.URL.Query()
-	d := &clearanceData{Taxpayer: q.Get("taxpayer"), TaxType: q.Get("type"), From: q.Get("from"), To: q.Get("to")}
+	d := &clearanceData{Grant: strings.TrimSpace(r.URL.Query().Get("grant"))}
 	sn, cancel, err := s.reader(r)
 	defer cancel()
 	if err != nil {
 		return nil, err
 	}
-	if d.Taxpayer == "" {
+	if d.Grant == "" {
 		return sn.view("Clearance statement", d), nil
 	}
-	payer, err := hex.DecodeString(d.Taxpayer)
-	if err != nil || len(payer) != 32 {
-		return nil, badRequest("A taxpayer reference is 64 hexadecimal characters (32 bytes).")
+	g, err := client.DecodeGrant(d.Grant)
+	if err != nil {
+		return nil, badRequest("That is not a clearance grant: %s. A taxpayer makes one with tallyd query tax grant.", err.Error())
 	}
-	if list, err := sn.list(app.PathTaxTaxpayer, payer); err == nil {
-		for _, e := range list.Entries {
-			rc := &taxv1.Receipt{}
-			if len(e.Value) > 0 && proto.Unmarshal(e.Value, rc) == nil && rc.Id != "" {
-				d.Receipts = append(d.Receipts, rc.Id)
-			}
-		}
+	req, err := client.ClearanceRequestOf(g)
+	if err != nil {
+		return nil, badRequest("%s", err.Error())
 	}
-	if d.TaxType == "" || d.From == "" {
-		return sn.view("Clearance statement", d), nil
-	}
-	if d.To == "" {
-		d.To = d.From
-	}
-	req := &taxv1.ClearanceRequest{Taxpayer: payer, TaxType: d.TaxType, FromPeriod: d.From, ToPeriod: d.To}
+	d.Taxpayer, d.TaxType, d.From, d.To = hex.EncodeToString(g.Taxpayer), g.TaxType, g.FromPeriod, g.ToPeriod
 	if err := tax.ValidateClearanceRequest(req); err != nil {
 		return nil, badRequest("%s", err.Error())
 	}
@@ -595,6 +588,7 @@ func (s *Server) clearance(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, badRequest("%s", err.Error())
 	}
+	st.Taxpayer = d.Taxpayer
 	d.Statement, d.Words = st, st.String()
 	return sn.view("Clearance statement", d), nil
 }
@@ -856,9 +850,6 @@ func (s *Server) search(r *http.Request) (*view, error) {
 		case 32:
 			if _, err := sn.c.RPC.Tx(sn.ctx, b, false); err == nil {
 				add("Transaction "+strings.ToUpper(q), "/tx/"+strings.ToUpper(q))
-			}
-			if list, err := sn.list(app.PathTaxTaxpayer, b); err == nil && len(list.Entries) > 0 {
-				add("Taxpayer "+shortRef(q)+" (clearance)", "/clearance?taxpayer="+strings.ToLower(q))
 			}
 		case 20:
 			if has(app.PathAccount, b) {

@@ -84,21 +84,28 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 		return msg, err
 	}
 	payer := sha256.Sum256([]byte("taxpayer"))
+	secret := sha256.Sum256([]byte("clearance secret"))
+	refKey := []byte("node test reference key")
+	issue := func(period string, amount uint64, ref string) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: "VAT",
+			Payer: client.PayerCommitmentFromSecret(payer[:], secret[:], "VAT", period), Period: period, Amount: amount,
+			BankReference: client.BankReferenceCommitment(refKey, ref)}}}
+	}
 	for _, step := range []struct {
 		k   ed25519.PrivateKey
 		msg *txv1.Msg
 	}{
 		{revAdmin, &txv1.Msg{Sum: &txv1.Msg_RegisterTaxType{RegisterTaxType: &taxv1.MsgRegisterTaxType{Code: "VAT", Name: "VAT", RevenueAgency: "treasury", PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER}}}},
 		{revAdmin, &txv1.Msg{Sum: &txv1.Msg_AuthoriseCollector{AuthoriseCollector: &taxv1.MsgAuthoriseCollector{Collector: agency.AddressOf(pub(collector)), TaxType: "VAT"}}}},
-		{collector, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: "VAT", Taxpayer: payer[:], Period: "2026-Q1", Amount: 25_000, BankReference: "FPS-1"}}}},
-		{collector, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: "VAT", Taxpayer: payer[:], Period: "2026-Q2", Amount: 5_000, BankReference: "FPS-2"}}}},
+		{collector, issue("2026-Q1", 25_000, "FPS-1")},
+		{collector, issue("2026-Q2", 5_000, "FPS-2")},
 		{collector, &txv1.Msg{Sum: &txv1.Msg_RefundReceipt{RefundReceipt: &taxv1.MsgRefundReceipt{ReceiptId: "REVENUE-000001", Reason: taxv1.Reason_REASON_OVERPAYMENT, Amount: 1_000}}}},
 	} {
 		_, err := send(step.k, step.msg)
 		require.NoError(t, err)
 	}
 	// The same payment again is refused in its block with its own code.
-	_, err = send(collector, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{TaxType: "VAT", Taxpayer: payer[:], Period: "2026-Q1", Amount: 25_000, BankReference: "FPS-1"}}})
+	_, err = send(collector, issue("2026-Q1", 25_000, "FPS-1"))
 	var txErr *client.TxError
 	require.ErrorAs(t, err, &txErr)
 	require.Equal(t, tax.Codespace, txErr.Codespace)
@@ -125,7 +132,10 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ans.Found, "absence proven")
 
-	req := &taxv1.ClearanceRequest{Taxpayer: payer[:], TaxType: "VAT", FromPeriod: "2026-Q1", ToPeriod: "2026-Q2"}
+	grant, err := client.NewClearanceGrant(payer[:], secret[:], "VAT", "2026-Q1", "2026-Q2")
+	require.NoError(t, err)
+	req, err := client.ClearanceRequestOf(grant)
+	require.NoError(t, err)
 	data, err := proto.Marshal(req)
 	require.NoError(t, err)
 	list, h, check := provedList(app.PathTaxClearance, data)

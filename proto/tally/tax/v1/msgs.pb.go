@@ -205,13 +205,15 @@ func (x *MsgWithdrawCollector) GetTaxType() string {
 type MsgIssueReceipt struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	TaxType string                 `protobuf:"bytes,1,opt,name=tax_type,json=taxType,proto3" json:"tax_type,omitempty"`
-	// taxpayer is a 32-byte pseudonymous reference.
-	Taxpayer []byte `protobuf:"bytes,2,opt,name=taxpayer,proto3" json:"taxpayer,omitempty"`
-	Period   string `protobuf:"bytes,3,opt,name=period,proto3" json:"period,omitempty"`
-	Amount   uint64 `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
-	// bank_reference identifies the payment; a collecting agency cannot use
-	// one twice (unless the receipt it was used for was cancelled).
-	BankReference string `protobuf:"bytes,5,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	// payer is the taxpayer's 32-byte commitment for this tax type and
+	// period (see Receipt.payer); the taxpayer reference itself is never sent.
+	Payer  []byte `protobuf:"bytes,2,opt,name=payer,proto3" json:"payer,omitempty"`
+	Period string `protobuf:"bytes,3,opt,name=period,proto3" json:"period,omitempty"`
+	Amount uint64 `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// bank_reference is a 32-byte commitment of the payment's bank reference
+	// under the collecting agency's reference key; an agency cannot use one
+	// twice (unless the receipt it was used for was cancelled).
+	BankReference []byte `protobuf:"bytes,5,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -253,9 +255,9 @@ func (x *MsgIssueReceipt) GetTaxType() string {
 	return ""
 }
 
-func (x *MsgIssueReceipt) GetTaxpayer() []byte {
+func (x *MsgIssueReceipt) GetPayer() []byte {
 	if x != nil {
-		return x.Taxpayer
+		return x.Payer
 	}
 	return nil
 }
@@ -274,14 +276,16 @@ func (x *MsgIssueReceipt) GetAmount() uint64 {
 	return 0
 }
 
-func (x *MsgIssueReceipt) GetBankReference() string {
+func (x *MsgIssueReceipt) GetBankReference() []byte {
 	if x != nil {
 		return x.BankReference
 	}
-	return ""
+	return nil
 }
 
-// MsgCorrectReceipt corrects the amount, period or taxpayer of a receipt.
+// MsgCorrectReceipt corrects the amount, period or taxpayer of a receipt. A
+// new period or taxpayer comes with the payer commitment for the receipt's
+// taxpayer and period after the correction.
 // Needs ROLE_TAX_COLLECTOR in the receipt's authority, authorised for its type.
 type MsgCorrectReceipt struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -290,7 +294,7 @@ type MsgCorrectReceipt struct {
 	// Zero / empty fields are left as they are.
 	Amount        uint64 `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
 	Period        string `protobuf:"bytes,4,opt,name=period,proto3" json:"period,omitempty"`
-	Taxpayer      []byte `protobuf:"bytes,5,opt,name=taxpayer,proto3" json:"taxpayer,omitempty"`
+	Payer         []byte `protobuf:"bytes,5,opt,name=payer,proto3" json:"payer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -353,9 +357,9 @@ func (x *MsgCorrectReceipt) GetPeriod() string {
 	return ""
 }
 
-func (x *MsgCorrectReceipt) GetTaxpayer() []byte {
+func (x *MsgCorrectReceipt) GetPayer() []byte {
 	if x != nil {
-		return x.Taxpayer
+		return x.Payer
 	}
 	return nil
 }
@@ -492,20 +496,20 @@ const file_tally_tax_v1_msgs_proto_rawDesc = "" +
 	"\btax_type\x18\x02 \x01(\tR\ataxType\"O\n" +
 	"\x14MsgWithdrawCollector\x12\x1c\n" +
 	"\tcollector\x18\x01 \x01(\fR\tcollector\x12\x19\n" +
-	"\btax_type\x18\x02 \x01(\tR\ataxType\"\x9f\x01\n" +
+	"\btax_type\x18\x02 \x01(\tR\ataxType\"\x99\x01\n" +
 	"\x0fMsgIssueReceipt\x12\x19\n" +
-	"\btax_type\x18\x01 \x01(\tR\ataxType\x12\x1a\n" +
-	"\btaxpayer\x18\x02 \x01(\fR\btaxpayer\x12\x16\n" +
+	"\btax_type\x18\x01 \x01(\tR\ataxType\x12\x14\n" +
+	"\x05payer\x18\x02 \x01(\fR\x05payer\x12\x16\n" +
 	"\x06period\x18\x03 \x01(\tR\x06period\x12\x16\n" +
 	"\x06amount\x18\x04 \x01(\x04R\x06amount\x12%\n" +
-	"\x0ebank_reference\x18\x05 \x01(\tR\rbankReference\"\xac\x01\n" +
+	"\x0ebank_reference\x18\x05 \x01(\fR\rbankReference\"\xa6\x01\n" +
 	"\x11MsgCorrectReceipt\x12\x1d\n" +
 	"\n" +
 	"receipt_id\x18\x01 \x01(\tR\treceiptId\x12,\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x14.tally.tax.v1.ReasonR\x06reason\x12\x16\n" +
 	"\x06amount\x18\x03 \x01(\x04R\x06amount\x12\x16\n" +
-	"\x06period\x18\x04 \x01(\tR\x06period\x12\x1a\n" +
-	"\btaxpayer\x18\x05 \x01(\fR\btaxpayer\"w\n" +
+	"\x06period\x18\x04 \x01(\tR\x06period\x12\x14\n" +
+	"\x05payer\x18\x05 \x01(\fR\x05payer\"w\n" +
 	"\x10MsgRefundReceipt\x12\x1d\n" +
 	"\n" +
 	"receipt_id\x18\x01 \x01(\tR\treceiptId\x12,\n" +

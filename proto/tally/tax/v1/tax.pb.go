@@ -516,13 +516,19 @@ type Receipt struct {
 	Authority string `protobuf:"bytes,2,opt,name=authority,proto3" json:"authority,omitempty"`
 	Sequence  uint64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	TaxType   string `protobuf:"bytes,4,opt,name=tax_type,json=taxType,proto3" json:"tax_type,omitempty"`
-	// taxpayer is a 32-byte pseudonymous reference (an HMAC of a national
-	// identifier under a key the authority holds). No personal data.
-	Taxpayer []byte `protobuf:"bytes,5,opt,name=taxpayer,proto3" json:"taxpayer,omitempty"`
-	Period   string `protobuf:"bytes,6,opt,name=period,proto3" json:"period,omitempty"`
+	// payer is the taxpayer's 32-byte commitment for this receipt's tax type
+	// and period (PayerCommitment: a hash of the taxpayer reference, type,
+	// period and a salt only the taxpayer and the authority can derive). It
+	// differs for every (type, period), so receipts of one taxpayer in
+	// different periods cannot be linked, and it names no one.
+	Payer  []byte `protobuf:"bytes,5,opt,name=payer,proto3" json:"payer,omitempty"`
+	Period string `protobuf:"bytes,6,opt,name=period,proto3" json:"period,omitempty"`
 	// amount is in minor units (pence, cents).
-	Amount          uint64 `protobuf:"varint,7,opt,name=amount,proto3" json:"amount,omitempty"`
-	BankReference   string `protobuf:"bytes,8,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	Amount uint64 `protobuf:"varint,7,opt,name=amount,proto3" json:"amount,omitempty"`
+	// bank_reference is a 32-byte commitment of the payment's bank reference
+	// under the collecting agency's reference key (never the reference itself,
+	// which may carry a name).
+	BankReference   []byte `protobuf:"bytes,8,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
 	Collector       []byte `protobuf:"bytes,9,opt,name=collector,proto3" json:"collector,omitempty"`
 	CollectorAgency string `protobuf:"bytes,10,opt,name=collector_agency,json=collectorAgency,proto3" json:"collector_agency,omitempty"`
 	Height          int64  `protobuf:"varint,11,opt,name=height,proto3" json:"height,omitempty"`
@@ -594,9 +600,9 @@ func (x *Receipt) GetTaxType() string {
 	return ""
 }
 
-func (x *Receipt) GetTaxpayer() []byte {
+func (x *Receipt) GetPayer() []byte {
 	if x != nil {
-		return x.Taxpayer
+		return x.Payer
 	}
 	return nil
 }
@@ -615,11 +621,11 @@ func (x *Receipt) GetAmount() uint64 {
 	return 0
 }
 
-func (x *Receipt) GetBankReference() string {
+func (x *Receipt) GetBankReference() []byte {
 	if x != nil {
 		return x.BankReference
 	}
-	return ""
+	return nil
 }
 
 func (x *Receipt) GetCollector() []byte {
@@ -677,11 +683,13 @@ type Amendment struct {
 	// refund is the amount returned (refunds only).
 	Refund uint64 `protobuf:"varint,6,opt,name=refund,proto3" json:"refund,omitempty"`
 	// Corrections: the new values; empty / zero fields are unchanged.
-	CorrectedAmount   uint64 `protobuf:"varint,7,opt,name=corrected_amount,json=correctedAmount,proto3" json:"corrected_amount,omitempty"`
-	CorrectedPeriod   string `protobuf:"bytes,8,opt,name=corrected_period,json=correctedPeriod,proto3" json:"corrected_period,omitempty"`
-	CorrectedTaxpayer []byte `protobuf:"bytes,9,opt,name=corrected_taxpayer,json=correctedTaxpayer,proto3" json:"corrected_taxpayer,omitempty"`
-	Issuer            []byte `protobuf:"bytes,10,opt,name=issuer,proto3" json:"issuer,omitempty"`
-	Height            int64  `protobuf:"varint,11,opt,name=height,proto3" json:"height,omitempty"`
+	CorrectedAmount uint64 `protobuf:"varint,7,opt,name=corrected_amount,json=correctedAmount,proto3" json:"corrected_amount,omitempty"`
+	CorrectedPeriod string `protobuf:"bytes,8,opt,name=corrected_period,json=correctedPeriod,proto3" json:"corrected_period,omitempty"`
+	// corrected_payer is the payer commitment for the receipt's (corrected)
+	// period: set whenever the taxpayer or the period changes.
+	CorrectedPayer []byte `protobuf:"bytes,9,opt,name=corrected_payer,json=correctedPayer,proto3" json:"corrected_payer,omitempty"`
+	Issuer         []byte `protobuf:"bytes,10,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	Height         int64  `protobuf:"varint,11,opt,name=height,proto3" json:"height,omitempty"`
 	// issued_at is the block time, in Unix seconds.
 	IssuedAt int64 `protobuf:"varint,12,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
 	// net_before and net_after are the receipt's net amount around this
@@ -780,9 +788,9 @@ func (x *Amendment) GetCorrectedPeriod() string {
 	return ""
 }
 
-func (x *Amendment) GetCorrectedTaxpayer() []byte {
+func (x *Amendment) GetCorrectedPayer() []byte {
 	if x != nil {
-		return x.CorrectedTaxpayer
+		return x.CorrectedPayer
 	}
 	return nil
 }
@@ -837,8 +845,10 @@ type ReceiptState struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ReceiptId string                 `protobuf:"bytes,1,opt,name=receipt_id,json=receiptId,proto3" json:"receipt_id,omitempty"`
 	Status    Status                 `protobuf:"varint,2,opt,name=status,proto3,enum=tally.tax.v1.Status" json:"status,omitempty"`
-	Taxpayer  []byte                 `protobuf:"bytes,3,opt,name=taxpayer,proto3" json:"taxpayer,omitempty"`
-	Period    string                 `protobuf:"bytes,4,opt,name=period,proto3" json:"period,omitempty"`
+	// payer is the current payer commitment (Receipt.payer, or the latest
+	// corrected_payer).
+	Payer  []byte `protobuf:"bytes,3,opt,name=payer,proto3" json:"payer,omitempty"`
+	Period string `protobuf:"bytes,4,opt,name=period,proto3" json:"period,omitempty"`
 	// amount is the corrected amount collected; refunded the sum of refunds;
 	// net = amount - refunded (0 when cancelled).
 	Amount        uint64 `protobuf:"varint,5,opt,name=amount,proto3" json:"amount,omitempty"`
@@ -894,9 +904,9 @@ func (x *ReceiptState) GetStatus() Status {
 	return Status_STATUS_UNSPECIFIED
 }
 
-func (x *ReceiptState) GetTaxpayer() []byte {
+func (x *ReceiptState) GetPayer() []byte {
 	if x != nil {
-		return x.Taxpayer
+		return x.Payer
 	}
 	return nil
 }
@@ -943,9 +953,9 @@ func (x *ReceiptState) GetUpdatedHeight() int64 {
 	return 0
 }
 
-// Total is a running total of live (not cancelled) receipts, kept per
-// (taxpayer, tax type, period), per (tax type, period) and per (collector,
-// tax type, period).
+// Total is a running total of live (not cancelled) receipts, kept per payer
+// commitment (one taxpayer, tax type and period), per (tax type, period)
+// and per (collector, tax type, period).
 type Total struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Receipts      uint64                 `protobuf:"varint,1,opt,name=receipts,proto3" json:"receipts,omitempty"`
@@ -1014,14 +1024,16 @@ func (x *Total) GetNet() uint64 {
 	return 0
 }
 
-// ClearanceRequest asks for a clearance statement: the taxpayer's running
-// totals for one tax type over a range of periods (of the type's kind).
+// ClearanceRequest asks for a clearance statement: the running totals of
+// one taxpayer for one tax type over a range of periods (of the type's
+// kind). The node is given only the payer commitment of each period, in
+// order (computed from a ClearanceGrant), never the taxpayer reference.
 type ClearanceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Taxpayer      []byte                 `protobuf:"bytes,1,opt,name=taxpayer,proto3" json:"taxpayer,omitempty"`
 	TaxType       string                 `protobuf:"bytes,2,opt,name=tax_type,json=taxType,proto3" json:"tax_type,omitempty"`
 	FromPeriod    string                 `protobuf:"bytes,3,opt,name=from_period,json=fromPeriod,proto3" json:"from_period,omitempty"`
 	ToPeriod      string                 `protobuf:"bytes,4,opt,name=to_period,json=toPeriod,proto3" json:"to_period,omitempty"`
+	Payers        [][]byte               `protobuf:"bytes,5,rep,name=payers,proto3" json:"payers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1056,13 +1068,6 @@ func (*ClearanceRequest) Descriptor() ([]byte, []int) {
 	return file_tally_tax_v1_tax_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *ClearanceRequest) GetTaxpayer() []byte {
-	if x != nil {
-		return x.Taxpayer
-	}
-	return nil
-}
-
 func (x *ClearanceRequest) GetTaxType() string {
 	if x != nil {
 		return x.TaxType
@@ -1084,6 +1089,94 @@ func (x *ClearanceRequest) GetToPeriod() string {
 	return ""
 }
 
+func (x *ClearanceRequest) GetPayers() [][]byte {
+	if x != nil {
+		return x.Payers
+	}
+	return nil
+}
+
+// ClearanceGrant is what a taxpayer hands a relying party (a landlord, a
+// lender) to show payment of one tax type over chosen periods, and nothing
+// else: the taxpayer reference and one salt per period, from which the
+// party computes the payer commitments and checks their proven totals. A
+// salt of one period reveals nothing of another period's.
+type ClearanceGrant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Taxpayer      []byte                 `protobuf:"bytes,1,opt,name=taxpayer,proto3" json:"taxpayer,omitempty"`
+	TaxType       string                 `protobuf:"bytes,2,opt,name=tax_type,json=taxType,proto3" json:"tax_type,omitempty"`
+	FromPeriod    string                 `protobuf:"bytes,3,opt,name=from_period,json=fromPeriod,proto3" json:"from_period,omitempty"`
+	ToPeriod      string                 `protobuf:"bytes,4,opt,name=to_period,json=toPeriod,proto3" json:"to_period,omitempty"`
+	Salts         [][]byte               `protobuf:"bytes,5,rep,name=salts,proto3" json:"salts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearanceGrant) Reset() {
+	*x = ClearanceGrant{}
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearanceGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearanceGrant) ProtoMessage() {}
+
+func (x *ClearanceGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearanceGrant.ProtoReflect.Descriptor instead.
+func (*ClearanceGrant) Descriptor() ([]byte, []int) {
+	return file_tally_tax_v1_tax_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ClearanceGrant) GetTaxpayer() []byte {
+	if x != nil {
+		return x.Taxpayer
+	}
+	return nil
+}
+
+func (x *ClearanceGrant) GetTaxType() string {
+	if x != nil {
+		return x.TaxType
+	}
+	return ""
+}
+
+func (x *ClearanceGrant) GetFromPeriod() string {
+	if x != nil {
+		return x.FromPeriod
+	}
+	return ""
+}
+
+func (x *ClearanceGrant) GetToPeriod() string {
+	if x != nil {
+		return x.ToPeriod
+	}
+	return ""
+}
+
+func (x *ClearanceGrant) GetSalts() [][]byte {
+	if x != nil {
+		return x.Salts
+	}
+	return nil
+}
+
 // TotalRequest names one aggregate: a tax type and period, and, for
 // per-collector totals, the collector's address.
 type TotalRequest struct {
@@ -1097,7 +1190,7 @@ type TotalRequest struct {
 
 func (x *TotalRequest) Reset() {
 	*x = TotalRequest{}
-	mi := &file_tally_tax_v1_tax_proto_msgTypes[8]
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1202,7 @@ func (x *TotalRequest) String() string {
 func (*TotalRequest) ProtoMessage() {}
 
 func (x *TotalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_tax_v1_tax_proto_msgTypes[8]
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1215,7 @@ func (x *TotalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalRequest.ProtoReflect.Descriptor instead.
 func (*TotalRequest) Descriptor() ([]byte, []int) {
-	return file_tally_tax_v1_tax_proto_rawDescGZIP(), []int{8}
+	return file_tally_tax_v1_tax_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TotalRequest) GetTaxType() string {
@@ -1158,7 +1251,7 @@ type Genesis struct {
 
 func (x *Genesis) Reset() {
 	*x = Genesis{}
-	mi := &file_tally_tax_v1_tax_proto_msgTypes[9]
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1170,7 +1263,7 @@ func (x *Genesis) String() string {
 func (*Genesis) ProtoMessage() {}
 
 func (x *Genesis) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_tax_v1_tax_proto_msgTypes[9]
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1276,7 @@ func (x *Genesis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Genesis.ProtoReflect.Descriptor instead.
 func (*Genesis) Descriptor() ([]byte, []int) {
-	return file_tally_tax_v1_tax_proto_rawDescGZIP(), []int{9}
+	return file_tally_tax_v1_tax_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Genesis) GetTaxTypes() []*TaxType {
@@ -1223,23 +1316,23 @@ const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\x10withdrawn_height\x18\a \x01(\x03R\x0fwithdrawnHeight\"Z\n" +
 	"\tCollector\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\fR\aaddress\x123\n" +
-	"\x15active_authorisations\x18\x02 \x01(\x04R\x14activeAuthorisations\"\xb7\x03\n" +
+	"\x15active_authorisations\x18\x02 \x01(\x04R\x14activeAuthorisations\"\xb1\x03\n" +
 	"\aReceipt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tauthority\x18\x02 \x01(\tR\tauthority\x12\x1a\n" +
 	"\bsequence\x18\x03 \x01(\x04R\bsequence\x12\x19\n" +
-	"\btax_type\x18\x04 \x01(\tR\ataxType\x12\x1a\n" +
-	"\btaxpayer\x18\x05 \x01(\fR\btaxpayer\x12\x16\n" +
+	"\btax_type\x18\x04 \x01(\tR\ataxType\x12\x14\n" +
+	"\x05payer\x18\x05 \x01(\fR\x05payer\x12\x16\n" +
 	"\x06period\x18\x06 \x01(\tR\x06period\x12\x16\n" +
 	"\x06amount\x18\a \x01(\x04R\x06amount\x12%\n" +
-	"\x0ebank_reference\x18\b \x01(\tR\rbankReference\x12\x1c\n" +
+	"\x0ebank_reference\x18\b \x01(\fR\rbankReference\x12\x1c\n" +
 	"\tcollector\x18\t \x01(\fR\tcollector\x12)\n" +
 	"\x10collector_agency\x18\n" +
 	" \x01(\tR\x0fcollectorAgency\x12\x16\n" +
 	"\x06height\x18\v \x01(\x03R\x06height\x12!\n" +
 	"\fcollected_at\x18\f \x01(\x03R\vcollectedAt\x12%\n" +
 	"\x0erevenue_holder\x18\r \x01(\tR\rrevenueHolder\x12)\n" +
-	"\x10revenue_movement\x18\x0e \x01(\tR\x0frevenueMovement\"\x82\x04\n" +
+	"\x10revenue_movement\x18\x0e \x01(\tR\x0frevenueMovement\"\xfc\x03\n" +
 	"\tAmendment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1249,8 +1342,8 @@ const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\x06reason\x18\x05 \x01(\x0e2\x14.tally.tax.v1.ReasonR\x06reason\x12\x16\n" +
 	"\x06refund\x18\x06 \x01(\x04R\x06refund\x12)\n" +
 	"\x10corrected_amount\x18\a \x01(\x04R\x0fcorrectedAmount\x12)\n" +
-	"\x10corrected_period\x18\b \x01(\tR\x0fcorrectedPeriod\x12-\n" +
-	"\x12corrected_taxpayer\x18\t \x01(\fR\x11correctedTaxpayer\x12\x16\n" +
+	"\x10corrected_period\x18\b \x01(\tR\x0fcorrectedPeriod\x12'\n" +
+	"\x0fcorrected_payer\x18\t \x01(\fR\x0ecorrectedPayer\x12\x16\n" +
 	"\x06issuer\x18\n" +
 	" \x01(\fR\x06issuer\x12\x16\n" +
 	"\x06height\x18\v \x01(\x03R\x06height\x12\x1b\n" +
@@ -1258,12 +1351,12 @@ const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\n" +
 	"net_before\x18\r \x01(\x04R\tnetBefore\x12\x1b\n" +
 	"\tnet_after\x18\x0e \x01(\x04R\bnetAfter\x12)\n" +
-	"\x10revenue_movement\x18\x0f \x01(\tR\x0frevenueMovement\"\x9c\x02\n" +
+	"\x10revenue_movement\x18\x0f \x01(\tR\x0frevenueMovement\"\x96\x02\n" +
 	"\fReceiptState\x12\x1d\n" +
 	"\n" +
 	"receipt_id\x18\x01 \x01(\tR\treceiptId\x12,\n" +
-	"\x06status\x18\x02 \x01(\x0e2\x14.tally.tax.v1.StatusR\x06status\x12\x1a\n" +
-	"\btaxpayer\x18\x03 \x01(\fR\btaxpayer\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x14.tally.tax.v1.StatusR\x06status\x12\x14\n" +
+	"\x05payer\x18\x03 \x01(\fR\x05payer\x12\x16\n" +
 	"\x06period\x18\x04 \x01(\tR\x06period\x12\x16\n" +
 	"\x06amount\x18\x05 \x01(\x04R\x06amount\x12\x1a\n" +
 	"\brefunded\x18\x06 \x01(\x04R\brefunded\x12\x10\n" +
@@ -1276,13 +1369,20 @@ const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\breceipts\x18\x01 \x01(\x04R\breceipts\x12\x1c\n" +
 	"\tcollected\x18\x02 \x01(\x04R\tcollected\x12\x1a\n" +
 	"\brefunded\x18\x03 \x01(\x04R\brefunded\x12\x10\n" +
-	"\x03net\x18\x04 \x01(\x04R\x03net\"\x87\x01\n" +
-	"\x10ClearanceRequest\x12\x1a\n" +
+	"\x03net\x18\x04 \x01(\x04R\x03net\"\x93\x01\n" +
+	"\x10ClearanceRequest\x12\x19\n" +
+	"\btax_type\x18\x02 \x01(\tR\ataxType\x12\x1f\n" +
+	"\vfrom_period\x18\x03 \x01(\tR\n" +
+	"fromPeriod\x12\x1b\n" +
+	"\tto_period\x18\x04 \x01(\tR\btoPeriod\x12\x16\n" +
+	"\x06payers\x18\x05 \x03(\fR\x06payersJ\x04\b\x01\x10\x02R\btaxpayer\"\x9b\x01\n" +
+	"\x0eClearanceGrant\x12\x1a\n" +
 	"\btaxpayer\x18\x01 \x01(\fR\btaxpayer\x12\x19\n" +
 	"\btax_type\x18\x02 \x01(\tR\ataxType\x12\x1f\n" +
 	"\vfrom_period\x18\x03 \x01(\tR\n" +
 	"fromPeriod\x12\x1b\n" +
-	"\tto_period\x18\x04 \x01(\tR\btoPeriod\"_\n" +
+	"\tto_period\x18\x04 \x01(\tR\btoPeriod\x12\x14\n" +
+	"\x05salts\x18\x05 \x03(\fR\x05salts\"_\n" +
 	"\fTotalRequest\x12\x19\n" +
 	"\btax_type\x18\x01 \x01(\tR\ataxType\x12\x16\n" +
 	"\x06period\x18\x02 \x01(\tR\x06period\x12\x1c\n" +
@@ -1333,7 +1433,7 @@ func file_tally_tax_v1_tax_proto_rawDescGZIP() []byte {
 }
 
 var file_tally_tax_v1_tax_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tally_tax_v1_tax_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_tally_tax_v1_tax_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_tally_tax_v1_tax_proto_goTypes = []any{
 	(PeriodKind)(0),          // 0: tally.tax.v1.PeriodKind
 	(AmendmentKind)(0),       // 1: tally.tax.v1.AmendmentKind
@@ -1347,8 +1447,9 @@ var file_tally_tax_v1_tax_proto_goTypes = []any{
 	(*ReceiptState)(nil),     // 9: tally.tax.v1.ReceiptState
 	(*Total)(nil),            // 10: tally.tax.v1.Total
 	(*ClearanceRequest)(nil), // 11: tally.tax.v1.ClearanceRequest
-	(*TotalRequest)(nil),     // 12: tally.tax.v1.TotalRequest
-	(*Genesis)(nil),          // 13: tally.tax.v1.Genesis
+	(*ClearanceGrant)(nil),   // 12: tally.tax.v1.ClearanceGrant
+	(*TotalRequest)(nil),     // 13: tally.tax.v1.TotalRequest
+	(*Genesis)(nil),          // 14: tally.tax.v1.Genesis
 }
 var file_tally_tax_v1_tax_proto_depIdxs = []int32{
 	0, // 0: tally.tax.v1.TaxType.period_kind:type_name -> tally.tax.v1.PeriodKind
@@ -1375,7 +1476,7 @@ func file_tally_tax_v1_tax_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_tax_v1_tax_proto_rawDesc), len(file_tally_tax_v1_tax_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

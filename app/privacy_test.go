@@ -1,0 +1,257 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	ics23 "github.com/cosmos/ics23/go"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tallyledger/tally/client"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+)
+
+// servedQueryPaths reads every query path the app declares (Path… = "/…"
+// in app/*.go), so that a route added later is walked too.
+func servedQueryPaths(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	re := regexp.MustCompile(`\bPath\w*\s*=\s*"(/[^"]*)"`)
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			seen[string(m[1])] = true
+		}
+	}
+	var out []string
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	require.Greater(t, len(out), 30, "the route files declare the app's query paths")
+	return out
+}
+
+// TestRelyingPartyGivenAClearanceFindsNoOtherReceipt: a landlord handed
+// alice's clearance grant for VAT 2026-Q1 learns that period's total and
+// nothing else of alice. The test plays the landlord against every query
+// path the app serves, with every value the grant gives (taxpayer
+// reference, salt, payer commitment, as bytes and hex, in every request
+// shape, and as raw state keys under every prefix of the state), plus every
+// receipt by id (ids are public and sequential). A receipt counts as found
+// when an answer ties it to alice: it carries her taxpayer reference, or a
+// payer commitment the landlord can compute. Only the granted receipt may
+// be found; alice's other receipts (another quarter, a corrected one, a
+// refunded one) must not be, and her reference must appear nowhere in
+// state.
+func TestRelyingPartyGivenAClearanceFindsNoOtherReceipt(t *testing.T) {
+	c := newTaxChain(t)
+	alice, bob := taxPayerRef("alice"), taxPayerRef("bob")
+	var txs [][]byte
+	for _, m := range []*txv1Msg{
+		{taxCollector, taxIssue("VAT", alice, "2026-Q1", 1_000, "ALICE-Q1")},     // TAX-000001: granted
+		{taxCollector, taxIssue("VAT", alice, "2026-Q2", 2_000, "ALICE-Q2")},     // TAX-000002
+		{taxBankCollector, taxIssue("VAT", alice, "2025-Q4", 3_000, "ALICE-Q4")}, // TAX-000003
+		{taxCollector, taxIssue("VAT", bob, "2026-Q1", 4_000, "BOB-Q1")},         // TAX-000004
+		{taxBankCollector, taxIssue("VAT", alice, "2026-Q3", 5_000, "ALICE-Q3")}, // TAX-000005
+		{taxCollector, taxIssue("VAT", alice, "2027-Q1", 6_000, "J SMITH RENT")}, // TAX-000006
+	} {
+		txs = append(txs, c.tx(m.signer, m.msg))
+	}
+	for _, r := range c.block(txs...).TxResults {
+		requireOK(t, r)
+	}
+	requireOK(t, c.block(c.tx(taxCollector, taxRefund("TAX-000002", 500))).TxResults[0])
+	requireOK(t, c.block(c.tx(taxCollector, taxCorrect("TAX-000003", 3_300, ""))).TxResults[0])
+	granted := map[string]bool{"TAX-000001": true}
+	hidden := []string{"TAX-000002", "TAX-000003", "TAX-000005", "TAX-000006"}
+
+	// What the landlord holds: the grant, and what it yields.
+	g, err := client.NewClearanceGrant(alice, taxSecret(alice), "VAT", "2026-Q1", "2026-Q1")
+	require.NoError(t, err)
+	req, err := client.ClearanceRequestOf(g)
+	require.NoError(t, err)
+	kQ1, salt := req.Payers[0], g.Salts[0]
+	// Tokens that tie a record to alice in the landlord's hands.
+	ties := [][]byte{alice, kQ1, []byte(hex.EncodeToString(alice)), []byte(hex.EncodeToString(kQ1))}
+	// And what it may try to stretch the grant with: the same salt, or no
+	// salt, for every other period and tax type.
+	for _, typ := range []string{"VAT", "PAYE"} {
+		for _, p := range []string{"2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2027-Q1"} {
+			for _, s := range [][]byte{salt, nil, alice} {
+				if k := client.PayerCommitment(alice, typ, p, s); !bytes.Equal(k, kQ1) {
+					ties = append(ties, k, []byte(hex.EncodeToString(k)))
+				}
+			}
+		}
+	}
+
+	var probes [][]byte
+	add := func(b ...[]byte) { probes = append(probes, b...) }
+	for _, v := range [][]byte{alice, salt, kQ1} {
+		add(v, []byte(hex.EncodeToString(v)), []byte(strings.ToUpper(hex.EncodeToString(v))))
+	}
+	for _, r := range []*taxv1.ClearanceRequest{
+		req,
+		{TaxType: "VAT", FromPeriod: "2025-Q1", ToPeriod: "2027-Q4", Payers: repeat(kQ1, 12)},
+		{TaxType: "VAT", FromPeriod: "2026-Q2", ToPeriod: "2026-Q2", Payers: [][]byte{kQ1}},
+		{TaxType: "VAT", FromPeriod: "2026-Q1", ToPeriod: "2026-Q1", Payers: [][]byte{alice}},
+	} {
+		b, err := proto.Marshal(r)
+		require.NoError(t, err)
+		add(b)
+	}
+	for _, p := range []string{"2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2027-Q1"} {
+		tot, _ := proto.Marshal(&taxv1.TotalRequest{TaxType: "VAT", Period: p, Collector: alice})
+		add(tot, []byte("VAT/"+p), []byte("VAT/"+p+"/"+string(kQ1)), []byte("VAT\x00"+string(alice)))
+	}
+	// Raw state keys: every prefix present in the state, followed by each
+	// value the landlord holds (the layout before this change kept a
+	// taxpayer's receipts under tax/i/<taxpayer> and totals under tax/p/<taxpayer>).
+	prefixes := map[string]bool{"tax/i/": true, "tax/p/": true}
+	for k := range c.dump() {
+		if i := strings.Index(k[strings.Index(k, "/")+1:], "/"); i >= 0 {
+			prefixes[k[:strings.Index(k, "/")+1+i+1]] = true
+		}
+	}
+	for p := range prefixes {
+		for _, v := range [][]byte{alice, kQ1} {
+			add(append([]byte(p), v...), append(append([]byte(p), v...), '/'), append([]byte(p+"VAT/2026-Q1/"), v...))
+		}
+	}
+	for i := 1; i <= 8; i++ {
+		add([]byte(taxID(i)))
+	}
+
+	found := map[string]bool{}
+	paths := servedQueryPaths(t)
+	require.NotContains(t, paths, "/tax/taxpayer", "no listing of a taxpayer's receipts")
+	for _, path := range paths {
+		for _, data := range probes {
+			for _, prove := range []bool{false, true} {
+				res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data, Prove: prove})
+				require.NoError(t, err)
+				for _, rec := range answerRecords(t, res) {
+					if !tiedTo(rec.key, ties) && !tiedTo(rec.value, ties) {
+						continue
+					}
+					for i := 1; i <= 8; i++ {
+						if bytes.Contains(rec.value, []byte(taxID(i))) || bytes.Contains(rec.key, receiptKeySuffix(i)) {
+							if !granted[taxID(i)] && !found[taxID(i)] {
+								t.Logf("%s %q: record %q = %q", path, data, rec.key, rec.value)
+							}
+							found[taxID(i)] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	for id := range found {
+		require.True(t, granted[id], "the landlord tied %s to alice; only the granted receipt may be found (found %v)", id, found)
+	}
+	for _, id := range hidden {
+		require.False(t, found[id], id)
+	}
+
+	// The whole state, keys and values, holds alice's reference nowhere, and
+	// her hidden receipts are filed under commitments the landlord cannot compute.
+	for k, v := range c.dump() {
+		require.False(t, bytes.Contains([]byte(k), alice) || bytes.Contains([]byte(v), alice), "state key %q holds the taxpayer reference", k)
+	}
+	for _, id := range hidden {
+		r := c.taxReceipt(id)
+		require.True(t, r.Found)
+		require.False(t, tiedTo(r.Receipt.Payer, ties), "%s is filed under a commitment the landlord can compute", id)
+		require.False(t, tiedTo(r.State.Payer, ties), "%s's state names a commitment the landlord can compute", id)
+		require.Len(t, r.Receipt.BankReference, 32, "%s: the bank reference is a commitment", id)
+	}
+
+	// And the grant itself still proves the granted period, and no more.
+	s := c.taxClearance(req)
+	require.True(t, s.Covered)
+	require.Equal(t, uint64(1_000), s.Net)
+	require.Equal(t, uint64(1), s.Receipts)
+}
+
+type txv1Msg struct {
+	signer testKey
+	msg    *txv1.Msg
+}
+
+func repeat(b []byte, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = b
+	}
+	return out
+}
+
+func taxID(i int) string { return "TAX-" + strings.Repeat("0", 5) + string(rune('0'+i)) }
+
+// receiptKeySuffix is how a receipt's keys end: <authority>/<seq 8 bytes>.
+func receiptKeySuffix(i int) []byte {
+	return append([]byte(agTax+"/"), 0, 0, 0, 0, 0, 0, 0, byte(i))
+}
+
+type stateRecord struct{ key, value []byte }
+
+// answerRecords is every record an answer carries: its key and value, its
+// log, each entry of a listed answer, and every leaf inside each proof (a
+// proof of absence carries the neighbouring records).
+func answerRecords(t *testing.T, res *abci.ResponseQuery) []stateRecord {
+	out := []stateRecord{{nil, []byte(res.Log)}}
+	proofs := [][]byte{}
+	if res.ProofOps != nil {
+		for _, op := range res.ProofOps.Ops {
+			proofs = append(proofs, op.Data)
+		}
+	}
+	list := &appv1.ProvedList{}
+	if len(res.Value) > 0 && proto.Unmarshal(res.Value, list) == nil && len(list.Entries) > 0 && len(list.Entries[0].Key) > 0 {
+		for _, e := range list.Entries {
+			out = append(out, stateRecord{e.Key, e.Value})
+			proofs = append(proofs, e.Proof)
+		}
+	} else {
+		out = append(out, stateRecord{res.Key, res.Value})
+	}
+	for _, pb := range proofs {
+		p := &ics23.CommitmentProof{}
+		if len(pb) == 0 || p.Unmarshal(pb) != nil {
+			continue
+		}
+		for _, ex := range []*ics23.ExistenceProof{p.GetExist(), p.GetNonexist().GetLeft(), p.GetNonexist().GetRight()} {
+			if ex != nil {
+				out = append(out, stateRecord{ex.Key, ex.Value})
+			}
+		}
+	}
+	return out
+}
+
+func tiedTo(answer []byte, ties [][]byte) bool {
+	for _, t := range ties {
+		if len(t) > 0 && bytes.Contains(answer, t) {
+			return true
+		}
+	}
+	return false
+}
