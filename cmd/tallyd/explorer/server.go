@@ -88,6 +88,11 @@ type Server struct {
 // and hashes are far shorter; anything longer is refused, not echoed.
 const maxParam = 200
 
+// maxGrantParam bounds the one long parameter, a clearance grant: a
+// taxpayer reference and a 32-byte salt per period, so a few thousand
+// characters cover ten years of monthly periods.
+const maxGrantParam = 8192
+
 // New builds a Server for cfg.
 func New(cfg Config) (*Server, error) {
 	if len(cfg.Nodes) == 0 {
@@ -163,12 +168,15 @@ func checkInput(r *http.Request) error {
 	if len(r.URL.Path) > 2*maxParam || !utf8.ValidString(r.URL.Path) {
 		return errors.New("the address is too long or not valid text")
 	}
-	if len(r.URL.RawQuery) > 4*maxParam {
+	if len(r.URL.RawQuery) > 4*maxParam+maxGrantParam {
 		return errors.New("the query is too long")
 	}
-	for _, vs := range r.URL.Query() {
+	for k, vs := range r.URL.Query() {
 		for _, v := range vs {
-			if len(v) > maxParam {
+			if k == "grant" && len(v) > maxGrantParam {
+				return fmt.Errorf("a clearance grant may be at most %d characters", maxGrantParam)
+			}
+			if k != "grant" && len(v) > maxParam {
 				return fmt.Errorf("a search or parameter may be at most %d characters", maxParam)
 			}
 			if !utf8.ValidString(v) {
