@@ -583,9 +583,9 @@ func (h *hostile) prepareQueries(ctx context.Context, amendments int, root strin
 	if err != nil {
 		return nil, nil, err
 	}
-	taxpayer := testnet.DemoTaxpayer("hostile-" + h.tag)
 	o, err := h.send(ctx, 1, h.build(priv, uint64(height)+100, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
-		TaxType: "VAT", Taxpayer: taxpayer, Period: "2026-Q3", Amount: 1_000_000, BankReference: "HOSTILE-" + h.tag}}}))
+		TaxType: "VAT", Payer: testnet.DemoPayer("hostile-"+h.tag, "VAT", "2026-Q3"), Period: "2026-Q3", Amount: 1_000_000,
+		BankReference: testnet.DemoBankReference("HOSTILE-" + h.tag)}}}))
 	if err != nil {
 		return nil, setup, err
 	}
@@ -624,7 +624,7 @@ func (h *hostile) prepareQueries(ctx context.Context, amendments int, root strin
 		{app.PathTaxReceipt, []byte(receipt)},
 		{app.PathProvenanceLineage, lineage},
 		{app.PathFundsBalances, nil},
-		{app.PathTaxTaxpayer, taxpayer},
+		{app.PathTaxReceipts, []byte("VAT/2026-Q3")},
 		{app.PathGovProposals, nil},
 		{app.PathProvenanceHistory, history},
 		{app.PathProvenanceHeld, held},

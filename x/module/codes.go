@@ -1,0 +1,52 @@
+package module
+
+import (
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Reason codes replace free text wherever a message says why something was
+// done to a person or an account: free text is where a name, an identifier
+// or "deceased" ends up, and the chain keeps every byte for ever.
+
+// CodeName is an enum value's short name: REASON_KEYING_ERROR → keying_error
+// (the prefix is the enum's common prefix, up to and including its first '_'
+// run shared by every value, given by the caller).
+func CodeName(v protoreflect.Enum, prefix string) string {
+	name := string(v.Descriptor().Values().ByNumber(v.Number()).Name())
+	return strings.ToLower(strings.TrimPrefix(name, prefix))
+}
+
+// ValidCode checks that v is a defined, non-zero value of its enum, and
+// lists the accepted short names otherwise. err is the module's coded
+// error for an invalid reason.
+func ValidCode(v protoreflect.Enum, prefix, field string, err *Error) error {
+	values := v.Descriptor().Values()
+	if v.Number() != 0 && values.ByNumber(v.Number()) != nil {
+		return nil
+	}
+	return err.Wrapf("%s %d is not a reason code; use one of %s (free text is not kept on chain: details stay in the agency's own records)",
+		field, v.Number(), CodeNames(v, prefix))
+}
+
+// CodeNames lists the short names of v's enum, zero excluded.
+func CodeNames(v protoreflect.Enum, prefix string) string {
+	values := v.Descriptor().Values()
+	var names []string
+	for i := 0; i < values.Len(); i++ {
+		if values.Get(i).Number() != 0 {
+			names = append(names, strings.ToLower(strings.TrimPrefix(string(values.Get(i).Name()), prefix)))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// ParseCode reads a short name of v's enum (as CodeName writes it) into its number.
+func ParseCode(v protoreflect.Enum, prefix, name string, err *Error) (protoreflect.EnumNumber, error) {
+	values := v.Descriptor().Values()
+	if ev := values.ByName(protoreflect.Name(prefix + strings.ToUpper(name))); ev != nil && ev.Number() != 0 {
+		return ev.Number(), nil
+	}
+	return 0, err.Wrapf("%q is not a reason code; use one of %s", name, CodeNames(v, prefix))
+}
