@@ -15,9 +15,9 @@ import (
 // A witness divergence reported by the light client raises an alarm shown
 // as a banner on every page and in the API, and the explorer stops
 // verifying: no light client is built again until it is restarted. The
-// refusal is the client package's own type for that check (built here as
-// client.LightClient builds it, since forking a real chain needs two
-// networks signed by the same validators).
+// refusal is the client package's own type for that check, as
+// client.LightClient returns it; divergence_test.go produces a real one
+// from a forked chain.
 func TestWitnessDivergenceRaisesAnAlarmAndStopsVerifying(t *testing.T) {
 	s, err := New(Config{ChainID: "c", Nodes: []Node{{Name: "a", RPC: "tcp://127.0.0.1:1"}}, TrustHeight: 1, TrustHash: make([]byte, 32)})
 	if err != nil {
