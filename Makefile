@@ -26,6 +26,8 @@ test: build
 	$(GO) build -o $(BUILD_DIR)/testreport ./scripts/testreport
 	set -o pipefail; TALLYD_BIN=$(CURDIR)/$(BUILD_DIR)/tallyd $(GO) test -count=1 -timeout 15m -json ./... \
 		| tee $(BUILD_DIR)/test.json | $(BUILD_DIR)/testreport
+	# Query and CheckTx run beside FinalizeBlock and Commit: prove it race-free.
+	$(GO) test -race -count=1 -run 'TestConcurrent|TestReader' ./app/ ./store/
 
 ## faults: the whole fault suite, long version (about 20 minutes): more
 ## rounds and longer loads per scenario than the short one `make test` runs.

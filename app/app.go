@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
@@ -68,6 +69,23 @@ type App struct {
 
 	// peers are the node ids peer filtering admits (peers.go).
 	peers *peers
+
+	// committed is what CheckTx reads besides state: the last committed
+	// version, with the chain id and params as of that version. CometBFT
+	// calls CheckTx and Query on their own connections, concurrently with
+	// FinalizeBlock and Commit (see home.NewNode), so they must not read
+	// the fields above, which the consensus connection changes. Commit
+	// publishes a new value; readers load it once per request.
+	committed atomic.Pointer[committedView]
+}
+
+// committedView is the app's own configuration at a committed version.
+// Its params are never changed in place: a parameter change replaces
+// a.params with a new value, so sharing the pointer is safe.
+type committedView struct {
+	version int64
+	chainID string
+	params  *appv1.Params
 }
 
 // Step names a point in the block lifecycle, for crash tests.
@@ -122,6 +140,7 @@ func New(st *store.Store, opts Options) (*App, error) {
 		if err := a.refreshPeers(st); err != nil {
 			return nil, err
 		}
+		a.publishCommitted(v)
 	}
 	return a, nil
 }
@@ -197,11 +216,24 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 // CheckTx admits a transaction to the mempool if it is well formed, signed
 // by an active account holding the roles its messages need, within its
 // timeout window, and its nonce is unused. It does not run the messages.
+// It reads the last committed state only, never the block being finalized,
+// so it may run while FinalizeBlock does.
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
-	d, err := a.decode(req.Tx)
+	var err error
+	c := a.committed.Load()
+	if c == nil {
+		err = ErrNotReady.Wrapf("no block is committed yet; send the transaction again after the first block")
+	}
+	var d *decodedTx
 	if err == nil {
-		last, _ := a.store.LastCommit()
-		_, err = a.authenticate(a.store, d, last+1)
+		d, err = decode(c.params, req.Tx)
+	}
+	if err == nil {
+		view := &stateAt{s: a.store, height: c.version}
+		_, err = a.authenticate(view, rules{chainID: c.chainID, params: c.params}, d, c.version+1)
+		if view.err != nil {
+			err = ErrNotReady.Wrapf("reading state at height %d: %v; send the transaction again", c.version, view.err)
+		}
 	}
 	if err != nil {
 		space, code, log := module.CodeOf(err)
@@ -287,9 +319,11 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 // Commit saves the block's state as a new tree version. After it returns,
 // the block survives a crash.
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
-	if _, _, err := a.store.Commit(); err != nil {
+	version, _, err := a.store.Commit()
+	if err != nil {
 		return nil, fmt.Errorf("saving state: %w", err)
 	}
+	a.publishCommitted(version)
 	a.sigs.forget(a.lastBlock)
 	// The set changes rarely and is small; reading it after every block
 	// keeps the admitted node ids exactly the committed set's.
@@ -313,7 +347,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 // "block is full" without running and without spending their nonce, so
 // the same signed transaction may be sent again.
 func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx) (res *abci.ExecTxResult) {
-	signer, err := a.authenticate(a.store, d, height)
+	signer, err := a.authenticate(a.store, a.blockRules(), d, height)
 	if err != nil {
 		return failed(err)
 	}
@@ -445,7 +479,7 @@ func unitsInt64(u uint64) int64 { return int64(min(u, uint64(1<<63-1))) }
 func (a *App) decodeAll(txs [][]byte) ([]*decodedTx, []error) {
 	decoded, errs := make([]*decodedTx, len(txs)), make([]error, len(txs))
 	for i, raw := range txs {
-		decoded[i], errs[i] = a.decode(raw)
+		decoded[i], errs[i] = decode(a.params, raw)
 	}
 	return decoded, errs
 }
@@ -465,6 +499,17 @@ func (a *App) preverify(decoded []*decodedTx) {
 		jobs = append(jobs, sigJob{d: d, pub: acc.PubKey})
 	}
 	a.sigs.verifyBatch(jobs)
+}
+
+// publishCommitted makes version, and the chain id and params as they
+// stand after it, what CheckTx reads.
+func (a *App) publishCommitted(version int64) {
+	a.committed.Store(&committedView{version: version, chainID: a.chainID, params: a.params})
+}
+
+// blockRules are the chain id and params of the block being finalized.
+func (a *App) blockRules() rules {
+	return rules{chainID: a.chainID, params: a.params}
 }
 
 func failed(err error) *abci.ExecTxResult {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
@@ -24,10 +25,19 @@ type decodedTx struct {
 	body *txv1.TxBody
 }
 
+// rules are what authentication reads besides state: the chain id and the
+// app's params, as of the block being finalized or, for CheckTx, the last
+// committed block.
+type rules struct {
+	chainID string
+	params  *appv1.Params
+}
+
 // decode does every check that needs neither state nor keys: size,
-// structure and each message's stateless validation. Cheap failures first.
-func (a *App) decode(raw []byte) (*decodedTx, error) {
-	if max := a.params.MaxTxBytes; uint64(len(raw)) > max {
+// structure and each message's stateless validation, under params. Cheap
+// failures first.
+func decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
+	if max := params.MaxTxBytes; uint64(len(raw)) > max {
 		return nil, ErrTxTooLarge.Wrapf("transaction is %d bytes; the limit is %d", len(raw), max)
 	}
 	d := &decodedTx{raw: raw, hash: sha256.Sum256(raw), tx: &txv1.Tx{}, body: &txv1.TxBody{}}
@@ -49,14 +59,14 @@ func (a *App) decode(raw []byte) (*decodedTx, error) {
 	if len(d.body.Signer) != agency.AddressSize {
 		return nil, ErrTxMalformed.Wrapf("signer is %d bytes; an address is %d", len(d.body.Signer), agency.AddressSize)
 	}
-	if max := a.params.MaxMemoBytes; uint32(len(d.body.Memo)) > max {
+	if max := params.MaxMemoBytes; uint32(len(d.body.Memo)) > max {
 		return nil, ErrMemoTooLarge.Wrapf("memo is %d bytes; the limit is %d", len(d.body.Memo), max)
 	}
 	switch n := len(d.body.Messages); {
 	case n == 0:
 		return nil, ErrNoMessages.Wrapf("add at least one message")
-	case uint32(n) > a.params.MaxMessages:
-		return nil, ErrTooManyMessages.Wrapf("%d messages; the limit is %d", n, a.params.MaxMessages)
+	case uint32(n) > params.MaxMessages:
+		return nil, ErrTooManyMessages.Wrapf("%d messages; the limit is %d", n, params.MaxMessages)
 	}
 	for i, m := range d.body.Messages {
 		if err := validateBasic(m); err != nil {
@@ -69,17 +79,17 @@ func (a *App) decode(raw []byte) (*decodedTx, error) {
 // authenticate checks a decoded transaction against state at height: chain,
 // timeout window, signer, signature, replay and role, in that order. It
 // reads state and never writes it.
-func (a *App) authenticate(kv store.KV, d *decodedTx, height int64) (*agencyv1.Account, error) {
+func (a *App) authenticate(kv store.KV, r rules, d *decodedTx, height int64) (*agencyv1.Account, error) {
 	b := d.body
-	if b.ChainId != a.chainID {
-		return nil, ErrWrongChain.Wrapf("transaction is for chain %q; this is %q", b.ChainId, a.chainID)
+	if b.ChainId != r.chainID {
+		return nil, ErrWrongChain.Wrapf("transaction is for chain %q; this is %q", b.ChainId, r.chainID)
 	}
 	h := uint64(height)
 	if b.TimeoutHeight < h {
 		return nil, ErrTimeoutExpired.Wrapf("timeout_height %d is below the current height %d; rebuild the transaction with a later timeout", b.TimeoutHeight, h)
 	}
-	if b.TimeoutHeight > h+a.params.TimeoutWindow {
-		return nil, ErrTimeoutTooFar.Wrapf("timeout_height %d is more than %d blocks above the current height %d", b.TimeoutHeight, a.params.TimeoutWindow, h)
+	if b.TimeoutHeight > h+r.params.TimeoutWindow {
+		return nil, ErrTimeoutTooFar.Wrapf("timeout_height %d is more than %d blocks above the current height %d", b.TimeoutHeight, r.params.TimeoutWindow, h)
 	}
 	acc, err := a.agency.Account(kv, b.Signer)
 	if err != nil {

@@ -30,4 +30,7 @@ var (
 	// codes added above do not collide.
 	ErrOutOfUnits = module.Register(Codespace, 30, "transaction over its resource limit")
 	ErrBlockFull  = module.Register(Codespace, 31, "block is full")
+	// ErrNotReady: the node has no committed state to check against yet,
+	// or lost the version it was reading to pruning; retrying succeeds.
+	ErrNotReady = module.Register(Codespace, 40, "node not ready")
 )

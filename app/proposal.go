@@ -43,7 +43,7 @@ func (a *App) screen(txs [][]byte, height int64) []*decodedTx {
 			decoded[i] = nil
 			continue
 		}
-		if signer, err := a.authenticate(view, d, height); err == nil {
+		if signer, err := a.authenticate(view, a.blockRules(), d, height); err == nil {
 			spendNonce(view, d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
 			a.followAccounts(view, signer, d.body.Messages)
 		}

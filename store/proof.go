@@ -13,8 +13,6 @@ import (
 // It fails if the version is not available or holds an empty tree (an empty
 // tree has no leaves to prove anything against).
 func (s *Store) Prove(version int64, key []byte) (value []byte, proof *ics23.CommitmentProof, err error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	t, err := s.saved(version)
 	if err != nil {
 		return nil, nil, err
@@ -24,7 +22,7 @@ func (s *Store) Prove(version int64, key []byte) (value []byte, proof *ics23.Com
 	}
 	value, err = t.Get(key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: prove %X at version %d: %w", key, version, err)
+		return nil, nil, s.readFailed(version, fmt.Errorf("store: prove %X at version %d: %w", key, version, err))
 	}
 	if value != nil {
 		proof, err = t.GetMembershipProof(key)
@@ -32,7 +30,7 @@ func (s *Store) Prove(version int64, key []byte) (value []byte, proof *ics23.Com
 		proof, err = t.GetNonMembershipProof(key)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: prove %X at version %d: %w", key, version, err)
+		return nil, nil, s.readFailed(version, fmt.Errorf("store: prove %X at version %d: %w", key, version, err))
 	}
 	return value, proof, nil
 }

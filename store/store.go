@@ -71,20 +71,38 @@ func (f *Failure) Unwrap() error { return f.Err }
 // Concurrency: the working-tree methods (Get, Has, Set, Delete, Iterate,
 // WorkingHash, Rollback) and Commit must be called from a single goroutine
 // (the consensus connection). The saved-version readers (LastCommit,
-// AvailableVersions, GetAt, IterateAt, Prove) may run concurrently from other
-// goroutines. IAVL shares nodes between versions and mutates shared nodes
-// when the working tree is written, so Set, Delete, Rollback and Commit wait
-// for in-flight readers: bound the work a query may do (e.g. paginate
-// IterateAt), or a long query delays block execution.
+// AvailableVersions, GetAt, IterateAt, Prove) may run concurrently from any
+// number of other goroutines, and never hold up the consensus goroutine:
+//
+//   - IAVL shares in-memory nodes between the working tree and the saved
+//     versions it hands out, and writes fields of shared nodes when the
+//     working tree changes (node.clone) or is saved (saveNewNodes), so
+//     reading a saved version through the working tree's MutableTree would
+//     race with every Set. Saved versions are therefore read through a
+//     second tree, reader, over the same database with its own node cache:
+//     it shares no node with tree, only the database, which is safe for
+//     concurrent use. Its nodes are immutable once read.
+//   - reader never uses IAVL's fast index (skipFastStorageUpgrade): that
+//     index holds the latest values only and is rewritten by Commit, so a
+//     read of version V through it could see V+1. Reads walk the version's
+//     own nodes, which are never rewritten, only deleted by pruning.
+//   - A version is written to the database in one atomic batch (save.go)
+//     and becomes readable (lastVersion) only after that batch is durable.
+//   - mu guards lastVersion, lastHash and the writer tree's version
+//     bookkeeping; readers hold it only to check that a version exists,
+//     never while they walk it. A version pruned while a reader walks it
+//     makes that read fail with an error, not return wrong data.
 type Store struct {
 	db        dbm.DB
 	saves     *saveDB // the database as the tree sees it
 	tree      *iavl.MutableTree
+	reader    *iavl.MutableTree // reads saved versions only; see the Concurrency note
 	opts      Options
 	iterating int // nesting depth of Iterate; writes are refused while > 0
 
-	// mu is held shared by saved-version readers and exclusively by every
-	// method that mutates IAVL state (Set, Delete, Rollback, Commit, Close).
+	// mu is held shared by saved-version readers while they check a version
+	// exists, and exclusively by Commit and Close, which change which
+	// versions exist.
 	mu          sync.RWMutex
 	lastVersion int64
 	lastHash    []byte // nil while lastVersion == 0
@@ -131,7 +149,8 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("store: load latest version: %w", err), tree.Close(), db.Close())
 	}
-	s := &Store{db: db, saves: saves, tree: tree, opts: opts, lastVersion: version}
+	reader := iavl.NewMutableTree(idb.NewWrapper(db), readerCacheSize(opts.CacheSize), true, iavl.NewNopLogger(), iavl.AsyncPruningOption(false))
+	s := &Store{db: db, saves: saves, tree: tree, reader: reader, opts: opts, lastVersion: version}
 	if version > 0 {
 		s.lastHash = tree.Hash()
 	}
@@ -139,6 +158,13 @@ func Open(opts Options) (*Store, error) {
 		opts.Probe(ProbeOpened, version)
 	}
 	return s, nil
+}
+
+// readerCacheSize sizes the node cache of the tree that serves queries: a
+// quarter of the consensus tree's, since queries mostly read recent paths
+// that the database's own cache also holds.
+func readerCacheSize(consensus int) int {
+	return max(consensus/4, 1000)
 }
 
 func openDB(opts Options) (dbm.DB, error) {
@@ -190,8 +216,6 @@ func (s *Store) Has(key []byte) bool {
 // It panics if called from inside Iterate's callback.
 func (s *Store) Set(key, value []byte) {
 	s.checkNotIterating("Set")
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, err := s.tree.Set(copyBytes(key), storedValue(value)); err != nil {
 		panic(&Failure{Op: fmt.Sprintf("set %X", key), Err: err})
 	}
@@ -201,8 +225,6 @@ func (s *Store) Set(key, value []byte) {
 // Iterate's callback.
 func (s *Store) Delete(key []byte) {
 	s.checkNotIterating("Delete")
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, _, err := s.tree.Remove(key); err != nil {
 		panic(&Failure{Op: fmt.Sprintf("delete %X", key), Err: err})
 	}
@@ -250,8 +272,6 @@ func (s *Store) WorkingHash() []byte {
 // called from inside Iterate's callback.
 func (s *Store) Rollback() {
 	s.checkNotIterating("Rollback")
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.tree.Rollback()
 }
 
@@ -350,24 +370,21 @@ func (s *Store) AvailableVersions() []int {
 // GetAt returns the value of key at a saved version (nil if absent), or an
 // error wrapping ErrVersionUnavailable.
 func (s *Store) GetAt(version int64, key []byte) ([]byte, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	t, err := s.saved(version)
 	if err != nil {
 		return nil, err
 	}
 	v, err := t.Get(key)
 	if err != nil {
-		return nil, fmt.Errorf("store: get %X at version %d: %w", key, version, err)
+		return nil, s.readFailed(version, fmt.Errorf("store: get %X at version %d: %w", key, version, err))
 	}
 	return v, nil
 }
 
 // IterateAt visits keys in [start, end) of a saved version; see KV.Iterate.
-// fn must not call methods of s (a waiting Commit would deadlock them).
+// It holds no lock while fn runs: fn may read s, and Commit proceeds while
+// it runs.
 func (s *Store) IterateAt(version int64, start, end []byte, ascending bool, fn func(key, value []byte) bool) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	t, err := s.saved(version)
 	if err != nil {
 		return err
@@ -377,17 +394,50 @@ func (s *Store) IterateAt(version int64, start, end []byte, ascending bool, fn f
 		err = drain(itr, fn)
 	}
 	if err != nil {
-		return fmt.Errorf("store: iterate version %d: %w", version, err)
+		return s.readFailed(version, fmt.Errorf("store: iterate version %d: %w", version, err))
+	}
+	// IAVL's iterator ends quietly, without an error, when a node it needs
+	// is missing, so a walk of a version pruned meanwhile can look
+	// complete. Pruning never restores a version: if it still exists now,
+	// every node of it existed throughout the walk.
+	if s.pruned(version) {
+		return fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
 	}
 	return nil
 }
 
-// saved returns the tree at a saved version. The caller holds s.mu.
-func (s *Store) saved(version int64) (*iavl.ImmutableTree, error) {
-	if version <= 0 || version > s.lastVersion || !s.tree.VersionExists(version) {
-		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionUnavailable, version, s.lastVersion)
+// pruned reports whether a version that was available is not any more.
+func (s *Store) pruned(version int64) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return !s.tree.VersionExists(version)
+}
+
+// readFailed explains a failed read of a saved version: if pruning removed
+// the version while it was being read (its nodes vanish from the database),
+// the error wraps ErrVersionUnavailable, so callers can tell it from a
+// broken database.
+func (s *Store) readFailed(version int64, err error) error {
+	if s.pruned(version) {
+		return fmt.Errorf("%w: %d was pruned while being read (%v)", ErrVersionUnavailable, version, err)
 	}
-	t, err := s.tree.GetImmutable(version)
+	return err
+}
+
+// saved returns the tree at a saved version, read through s.reader (see the
+// Concurrency note on Store). The lock is held only to check the version.
+func (s *Store) saved(version int64) (*iavl.ImmutableTree, error) {
+	s.mu.RLock()
+	last := s.lastVersion
+	ok := version > 0 && version <= last && s.tree.VersionExists(version)
+	s.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionUnavailable, version, last)
+	}
+	t, err := s.reader.GetImmutable(version)
+	if errors.Is(err, iavl.ErrVersionDoesNotExist) {
+		return nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: load version %d: %w", version, err)
 	}
@@ -398,7 +448,7 @@ func (s *Store) saved(version int64) (*iavl.ImmutableTree, error) {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := errors.Join(s.tree.Close(), s.db.Close()); err != nil {
+	if err := errors.Join(s.reader.Close(), s.tree.Close(), s.db.Close()); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil

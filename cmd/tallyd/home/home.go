@@ -197,7 +197,7 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	pv := privval.LoadFilePV(comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile())
 	dbs := &openDBs{}
 	n, err := node.NewNode(comet, pv, nodeKey,
-		proxy.NewLocalClientCreator(a),
+		ClientCreator(a),
 		node.DefaultGenesisDocProviderFunc(comet),
 		dbs.provider,
 		node.DefaultMetricsProvider(comet.Instrumentation),
@@ -208,6 +208,15 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 		return nil, fmt.Errorf("creating node: %w", err)
 	}
 	return &Node{Node: n, App: a, dbs: dbs}, nil
+}
+
+// ClientCreator connects CometBFT to the app in-process with one lock per
+// ABCI connection, not one for all: Query and CheckTx read committed state
+// only (app.App's committed view and the store's reader tree), so they need
+// not wait for, and must not hold up, FinalizeBlock and Commit on the
+// consensus connection.
+func ClientCreator(a *app.App) proxy.ClientCreator {
+	return proxy.NewConnSyncLocalClientCreator(a)
 }
 
 // Shutdown stops the node if it is running and closes the app's state.
