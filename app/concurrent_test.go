@@ -52,7 +52,15 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 		members = map[int64]int{} // height → members listed
 		stop    = make(chan struct{})
 		fail    = make(chan error, 8)
+		// Each reader ticks after every round, so every block overlaps reads.
+		queried, checked = make(chan struct{}, 1), make(chan struct{}, 1)
 	)
+	tick := func(ch chan struct{}) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 	report := func(err error) {
 		select {
 		case fail <- err:
@@ -92,6 +100,7 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 				}
 				members[list.Height] = len(l.Entries)
 				mu.Unlock()
+				tick(queried)
 			}
 		}()
 	}
@@ -121,6 +130,7 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 					return
 				}
 			}
+			tick(checked)
 		}
 	}()
 
@@ -128,6 +138,13 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 		res := c.finalize(c.tx(treasuryAdmin, addMember(keyFor(fmt.Sprintf("concurrent/%d", i)).pub, agencyv1.Role_ROLE_TREASURY)))
 		requireOK(t, res.TxResults[0])
 		c.commit()
+		for _, ch := range []chan struct{}{queried, checked} {
+			select {
+			case <-ch:
+			case err := <-fail:
+				require.NoError(t, err)
+			}
+		}
 	}
 	close(stop)
 	wg.Wait()
