@@ -115,11 +115,13 @@ type Options struct {
 // New returns an App over st, which it owns and closes.
 func New(st *store.Store, opts Options) (*App, error) {
 	a := &App{store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
-	a.funds = funds.Keeper{Agency: a.agency}
-	a.benefits = benefits.Keeper{Agency: a.agency, Funds: a.funds}
-	a.tax = tax.NewKeeper(a.funds, funds.AgencyHolder)
-	a.provenance = provenance.NewKeeper(a.agency)
+	// Governance grants the mandates the other modules require for acts
+	// that create or move public money or bind other agencies.
 	a.gov = gov.NewKeeper(a.agency, paramRegistry())
+	a.funds = funds.Keeper{Agency: a.agency, Mandates: a.gov}
+	a.benefits = benefits.Keeper{Agency: a.agency, Funds: a.funds, Mandates: a.gov}
+	a.tax = tax.NewKeeper(a.funds, funds.AgencyHolder).WithGovernance(a.gov)
+	a.provenance = provenance.NewKeeper(a.agency).WithMandates(a.gov)
 	a.upgrades = opts.Upgrades
 	a.peers = newPeers(opts.AllowedPeers)
 	if a.logger == nil {

@@ -36,7 +36,7 @@ func TestFundsAndBenefitsPermissionsForEveryMessage(t *testing.T) {
 		}},
 		{"fund", agencyv1.Role_ROLE_FINANCE, func() *txv1.Msg { return msgFund(prog, 100_000) }},
 		{"transfer", agencyv1.Role_ROLE_FINANCE, func() *txv1.Msg {
-			return msgTransfer(funds.AgencyHolder(mBenefits), funds.PayeeHolder("supplier-1"), 5_000)
+			return msgTransfer(funds.AgencyHolder(mBenefits), funds.AgencyHolder(mCouncil), 5_000)
 		}},
 		{"return", agencyv1.Role_ROLE_FINANCE, func() *txv1.Msg {
 			return msgReturn(funds.ProgrammeHolder(prog), funds.AgencyHolder(mBenefits), 1_000)

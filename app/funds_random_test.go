@@ -91,7 +91,7 @@ func TestRandomisedFundsAndBenefitsConserveAndTrace(t *testing.T) {
 			case 2:
 				signer, msg = p.fin, msgFund(p.id, amount*3)
 			case 3:
-				signer, msg = p.fin, msgTransfer(funds.AgencyHolder(p.agency), funds.PayeeHolder(fmt.Sprintf("supplier-%d", rng.IntN(5))), amount)
+				signer, msg = p.fin, msgTransfer(funds.AgencyHolder(p.agency), funds.AgencyHolder(mRegulate), amount)
 			case 4:
 				signer, msg = p.fin, msgReturn(funds.ProgrammeHolder(p.id), funds.AgencyHolder(p.agency), amount)
 			case 5:

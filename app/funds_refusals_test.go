@@ -50,7 +50,7 @@ func TestFundsAndBenefitsRefusals(t *testing.T) {
 		{"over the annual limit", mOfficer, msgAppropriate("SA/2", 1_000_000_000_00), funds.ErrOverAnnualLimit, "at most"},
 		{"appropriation reference reused", mOfficer, msgAppropriate("SA/1", 1), funds.ErrDuplicateAppropriation, ""},
 		{"unknown agency", mOfficer, msgAllocate("nobody", 1), funds.ErrUnknownHolder, ""},
-		{"transfer from another agency's holder", mCouncilFin, msgTransfer(funds.AgencyHolder(mBenefits), funds.PayeeHolder("x"), 1), funds.ErrNotController, ""},
+		{"transfer from another agency's holder", mCouncilFin, msgTransfer(funds.AgencyHolder(mBenefits), funds.AgencyHolder(mCouncil), 1), funds.ErrNotController, ""},
 		{"money out of a bank account", mFinance, msgTransfer(funds.PayeeHolder("acct-r1"), funds.AgencyHolder(mBenefits), 1), funds.ErrNotController, "only by settlement"},
 		{"return where it did not come from", mFinance, msgReturn(funds.ProgrammeHolder("p"), funds.AgencyHolder(mCouncil), 1), funds.ErrNotReturnable, ""},
 		{"bad holder id", mFinance, msgTransfer("bogus", funds.AgencyHolder(mBenefits), 1), funds.ErrInvalidHolder, "agency:<agency id>"},

@@ -339,7 +339,7 @@ var fuzzQueryPaths = []string{
 	app.PathFundsParams, app.PathFundsTotals, app.PathFundsBalance, app.PathFundsBalances, app.PathFundsMovement,
 	app.PathFundsTranche, app.PathFundsAppropriation, app.PathFundsRoot, app.PathFundsSettlement, app.PathFundsTraceUp,
 	app.PathFundsTraceDown, app.PathFundsInvariants,
-	app.PathGovProposal, app.PathGovProposals, app.PathGovOpenProposals, app.PathGovVotes, app.PathGovMandates,
+	app.PathGovProposal, app.PathGovProposals, app.PathGovOpenProposals, app.PathGovVotes, app.PathGovMandates, app.PathGovMandate,
 	app.PathGovValidators, app.PathGovParams, app.PathGovParam, app.PathGovRegistry, app.PathGovUpgrade,
 	app.PathGovMisbehaviour, app.PathGovMisbehaviours, app.PathGovValidatorMisbehaviours,
 	app.PathInvariants,

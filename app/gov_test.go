@@ -102,7 +102,11 @@ func agencyStatus(id string, s agencyv1.Status) *govv1.Content {
 }
 
 func grantMandate(id string, m govv1.Mandate, until int64) *govv1.Content {
-	return &govv1.Content{Sum: &govv1.Content_GrantMandate{GrantMandate: &govv1.GrantMandate{AgencyId: id, Mandate: m, UntilUnix: until, LegalBasis: "Finance Act 2029 s.4"}}}
+	var ceiling uint64
+	if m == govv1.Mandate_MANDATE_TREASURY {
+		ceiling = 1_000_000_00 // a supply mandate needs one
+	}
+	return &govv1.Content{Sum: &govv1.Content_GrantMandate{GrantMandate: &govv1.GrantMandate{AgencyId: id, Mandate: m, UntilUnix: until, LegalBasis: "Finance Act 2029 s.4", Ceiling: ceiling}}}
 }
 
 func withdrawMandate(id string, m govv1.Mandate) *govv1.Content {

@@ -33,6 +33,7 @@ const (
 	PathGovOpenProposals = "/gov/proposals/open" // data: none → open Proposals
 	PathGovVotes         = "/gov/votes"          // data: decimal proposal id → its Votes
 	PathGovMandates      = "/gov/mandates"       // data: none → MandateGrants in force
+	PathGovMandate       = "/gov/mandate"        // data: decimal grant id → MandateGrant, in force or not
 	PathGovValidators    = "/gov/validators"     // data: none → Validators with operating agency
 	PathGovParams        = "/gov/params"         // data: none → gov Params
 	PathGovParam         = "/gov/param"          // data: parameter name → the owning module's params record
@@ -133,6 +134,12 @@ var govRoutes = moduleRoutes{
 			return a.list(gov.VotesPrefix(id), q.Height, q.Prove, same)
 		case PathGovMandates:
 			return a.list(gov.MandatesPrefix(), q.Height, q.Prove, same)
+		case PathGovMandate:
+			id, err := parseQueryID(string(q.Data))
+			if err != nil {
+				return nil, err
+			}
+			return a.single(gov.GrantKey(id), q.Height, q.Prove)
 		case PathGovValidators:
 			return a.list(gov.ValidatorsPrefix(), q.Height, q.Prove, same)
 		case PathGovParams:
@@ -184,7 +191,7 @@ var govRoutes = moduleRoutes{
 			return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
 		}
 		return nil, ErrUnknownQuery.Wrapf("no gov query %q; paths are %s", q.Path, strings.Join([]string{
-			PathGovProposal, PathGovProposals, PathGovOpenProposals, PathGovVotes, PathGovMandates, PathGovValidators,
+			PathGovProposal, PathGovProposals, PathGovOpenProposals, PathGovVotes, PathGovMandates, PathGovMandate, PathGovValidators,
 			PathGovParams, PathGovParam, PathGovRegistry, PathGovUpgrade,
 			PathGovMisbehaviour, PathGovMisbehaviours, PathGovValidatorMisbehaviours}, ", "))
 	},

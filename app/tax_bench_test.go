@@ -19,6 +19,7 @@ import (
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/tax"
 )
@@ -62,7 +63,7 @@ func BenchmarkTaxReceipts(b *testing.B) {
 
 	start := time.Now()
 	heavy := taxPayerRef("bench/heavy")
-	k := tax.NewKeeper(funds.Keeper{Agency: agency.Keeper{}}, funds.AgencyHolder)
+	k := tax.NewKeeper(funds.Keeper{Agency: agency.Keeper{}}, funds.AgencyHolder).WithGovernance(gov.NewKeeper(agency.Keeper{}, nil))
 	collector := &agencyv1.Account{Address: taxCollector.addr, AgencyId: agTax, Roles: []agencyv1.Role{roleTaxCollector}}
 	for done := 0; done < prefill; {
 		h := c.height + 1

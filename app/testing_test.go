@@ -230,7 +230,7 @@ func (c *chain) close() {
 
 func (c *chain) initChain(g *appv1.GenesisState) *abci.ResponseInitChain {
 	c.tb.Helper()
-	bz, err := app.MarshalGenesis(g)
+	bz, err := app.MarshalGenesis(withFoundingMandates(g))
 	require.NoError(c.tb, err)
 	res, err := c.app.InitChain(context.Background(), &abci.RequestInitChain{
 		Time: genesisTime, ChainId: testChainID, AppStateBytes: bz, InitialHeight: 1,

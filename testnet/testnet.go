@@ -22,6 +22,7 @@ import (
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
+	"github.com/tallyledger/tally/x/gov"
 )
 
 // ManifestFile is the file in a network directory that describes it.
@@ -199,6 +200,10 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			return nil, err
 		}
 	}
+	// The founding mandates by kind: the treasury's supply mandate, the
+	// tax authority's, the benefits agency's, the regulator's, the bank's
+	// settlement mandate and the councils' revenue mandates.
+	state.Gov.Mandates = gov.FoundingMandates(state.Agency.Agencies)
 
 	genesisTime := time.Now().UTC()
 	for i, n := range m.Nodes {

@@ -91,6 +91,7 @@ func queryGovCmd() *cobra.Command {
 		list("open", "List open proposals", app.PathGovOpenProposals, cobra.NoArgs, proposal),
 		list("votes ID", "List the votes on a proposal", app.PathGovVotes, cobra.ExactArgs(1), func() proto.Message { return &govv1.Vote{} }),
 		list("mandates", "List the mandates in force", app.PathGovMandates, cobra.NoArgs, func() proto.Message { return &govv1.MandateGrant{} }),
+		record("mandate ID", "Show a mandate grant by id, in force or not: the grant a record's mandate field names", app.PathGovMandate, cobra.ExactArgs(1), func() proto.Message { return &govv1.MandateGrant{} }),
 		list("validators", "List the validator set with the agency operating each validator", app.PathGovValidators, cobra.NoArgs, func() proto.Message { return &govv1.Validator{} }),
 		record("params", "Show governance's own parameters", app.PathGovParams, cobra.NoArgs, func() proto.Message { return &govv1.Params{} }),
 		record("upgrade", "Show the scheduled upgrade, if any", app.PathGovUpgrade, cobra.NoArgs, func() proto.Message { return &govv1.UpgradePlan{} }),

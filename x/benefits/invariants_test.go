@@ -12,10 +12,12 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/module"
 )
 
@@ -40,7 +42,8 @@ func pubFor(name string) []byte { h := sha256.Sum256([]byte("benefits-inv/" + na
 
 func newWorld(t *testing.T) *world {
 	ak := agency.Keeper{}
-	w := &world{t: t, kv: store.NewMemory(), k: benefits.Keeper{Agency: ak, Funds: funds.Keeper{Agency: ak}}}
+	gk := gov.NewKeeper(ak, nil)
+	w := &world{t: t, kv: store.NewMemory(), k: benefits.Keeper{Agency: ak, Funds: funds.Keeper{Agency: ak, Mandates: gk}, Mandates: gk}}
 	require.NoError(t, ak.InitGenesis(w.kv, &agencyv1.Genesis{
 		Agencies: []*agencyv1.Agency{
 			{Id: "treasury", Name: "Treasury", Kind: agencyv1.Kind_KIND_TREASURY},
@@ -51,6 +54,10 @@ func newWorld(t *testing.T) *world {
 			{PubKey: pubFor("dept"), AgencyId: "dept", Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN, agencyv1.Role_ROLE_FINANCE, agencyv1.Role_ROLE_PAYER}},
 		},
 	}, 0))
+	require.NoError(t, gk.InitGenesis(w.kv, &govv1.Genesis{Mandates: []*govv1.MandateGrant{
+		{AgencyId: "treasury", Mandate: govv1.Mandate_MANDATE_TREASURY, LegalBasis: "Supply Act", Ceiling: 1 << 40},
+		{AgencyId: "dept", Mandate: govv1.Mandate_MANDATE_BENEFITS_PAYER, LegalBasis: "Social Security Act"},
+	}}, nil))
 	require.NoError(t, w.k.Funds.InitGenesis(w.kv, nil))
 	require.NoError(t, w.k.InitGenesis(w.kv, nil))
 	var err error

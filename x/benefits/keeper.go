@@ -7,16 +7,37 @@ package benefits
 
 import (
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // Keeper is the benefits module's access to state. It holds no state of
-// its own; it calls the agency and funds keepers.
+// its own; it calls the agency and funds keepers, and asks governance
+// (Mandates) whether a programme's agency may run it.
 type Keeper struct {
-	Agency agency.Keeper
-	Funds  funds.Keeper
+	Agency   agency.Keeper
+	Funds    funds.Keeper
+	Mandates Mandates
+}
+
+// Mandates is what benefits needs from governance: that an agency holds a
+// mandate in force, within its ceiling (x/gov's Keeper). Running a
+// programme — creating it, and every payment from it — needs its agency's
+// benefits-payer mandate; the grant's id is recorded with the act.
+type Mandates interface {
+	Require(ctx module.Context, agencyID string, kind govv1.Mandate, amount uint64) (uint64, error)
+}
+
+// requirePayer asks for agencyID's benefits-payer mandate, counting amount
+// against its ceiling; benefits wired without governance refuses.
+func (k Keeper) requirePayer(ctx module.Context, agencyID string, amount uint64) (uint64, error) {
+	if k.Mandates == nil {
+		return 0, module.ErrInternal.Wrapf("the benefits module has no mandate registry wired; programmes cannot run")
+	}
+	return k.Mandates.Require(ctx, agencyID, govv1.Mandate_MANDATE_BENEFITS_PAYER, amount)
 }
 
 // Params reads the benefits params (defaults before genesis wrote them).

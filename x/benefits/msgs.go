@@ -183,6 +183,10 @@ func (k Keeper) CreateProgramme(ctx module.Context, signer *agencyv1.Account, m 
 			return err
 		}
 	}
+	mandate, err := k.requirePayer(ctx, signer.AgencyId, 0)
+	if err != nil {
+		return err
+	}
 	holder, err := k.Funds.OpenProgrammeHolder(ctx, m.Id, signer.AgencyId)
 	if err != nil {
 		return err
@@ -191,7 +195,7 @@ func (k Keeper) CreateProgramme(ctx module.Context, signer *agencyv1.Account, m 
 		Id: m.Id, Name: m.Name, Agency: signer.AgencyId, Amount: m.Amount,
 		PeriodSeconds: m.PeriodSeconds, StartUnix: m.StartUnix, EndUnix: m.EndUnix,
 		RecipientCap: m.RecipientCap, EnrolAgencies: m.EnrolAgencies, PayAgencies: m.PayAgencies,
-		CreatedHeight: ctx.Height, FundingHolder: holder,
+		CreatedHeight: ctx.Height, FundingHolder: holder, Mandate: mandate,
 	}
 	if err := k.saveProgramme(kv, p); err != nil {
 		return err

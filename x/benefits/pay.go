@@ -42,9 +42,14 @@ func (k Keeper) pay(ctx module.Context, p *benefitsv1.Programme, e *benefitsv1.E
 		return nil, err
 	}
 	pay.Net = r.gross - deducted
+	// Every payment is made under the programme agency's benefits-payer
+	// mandate in force now: withdrawn or lapsed, payments stop.
+	if pay.Mandate, err = k.requirePayer(ctx, p.Agency, pay.Net); err != nil {
+		return nil, err
+	}
 	if pay.Net > 0 {
 		ref := fmt.Sprintf("benefits/%s/payment/%d", p.Id, id)
-		if pay.Movement, err = k.Funds.Pay(ctx, p.FundingHolder, funds.PayeeHolder(e.ReceivingAccount), pay.Net, ref, r.payer); err != nil {
+		if pay.Movement, err = k.Funds.Pay(ctx, p.FundingHolder, funds.PayeeHolder(e.ReceivingAccount), pay.Net, ref, r.payer, pay.Mandate); err != nil {
 			return nil, err
 		}
 	}

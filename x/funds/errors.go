@@ -29,4 +29,5 @@ var (
 	ErrUnknownMovement        = module.Register(Codespace, 20, "unknown movement")
 	ErrHolderExists           = module.Register(Codespace, 21, "holder already exists")
 	ErrNotTreasury            = module.Register(Codespace, 22, "only a treasury agency may do this")
+	ErrPayeeByPaymentOnly     = module.Register(Codespace, 40, "a bank account is paid only by a programme payment")
 )

@@ -13,15 +13,34 @@ import (
 	"strconv"
 
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/module"
 )
 
 // Keeper is the funds module's access to state. It holds no state of its
-// own; the agency keeper tells it which agencies exist.
+// own; the agency keeper tells it which agencies exist, and Mandates
+// (governance) whether an agency may create or settle money.
 type Keeper struct {
-	Agency agency.Keeper
+	Agency   agency.Keeper
+	Mandates Mandates
+}
+
+// Mandates is what the ledger needs from governance: that an agency holds
+// a mandate in force for an act, within its ceiling (x/gov's Keeper). The
+// returned id is recorded with the act.
+type Mandates interface {
+	Require(ctx module.Context, agencyID string, kind govv1.Mandate, amount uint64) (uint64, error)
+}
+
+// require asks governance for agencyID's mandate of kind; a ledger wired
+// without governance refuses every act that needs one.
+func (k Keeper) require(ctx module.Context, agencyID string, kind govv1.Mandate, amount uint64) (uint64, error) {
+	if k.Mandates == nil {
+		return 0, module.ErrInternal.Wrapf("the funds module has no mandate registry wired; acts that need a mandate are refused")
+	}
+	return k.Mandates.Require(ctx, agencyID, kind, amount)
 }
 
 // DefaultParams are the funds rules of a new chain.
@@ -145,6 +164,7 @@ type move struct {
 	settles            uint64
 	onlyFrom           string
 	exact              []uint64
+	mandate            uint64
 }
 
 func (k Keeper) move(ctx module.Context, r move) (*fundsv1.Movement, error) {
@@ -177,7 +197,7 @@ func (k Keeper) move(ctx module.Context, r move) (*fundsv1.Movement, error) {
 	m := &fundsv1.Movement{
 		Id: id, Kind: r.kind, From: r.from, To: r.to, Amount: r.amount,
 		Purpose: r.purpose, Reference: r.reference, Source: r.source,
-		Height: ctx.Height, TimeUnix: ctx.Time.Unix(), Signer: r.signer, Settles: r.settles,
+		Height: ctx.Height, TimeUnix: ctx.Time.Unix(), Signer: r.signer, Settles: r.settles, Mandate: r.mandate,
 	}
 	if r.from == "" { // an inflow: a new root
 		t := k.newTranche(kv, r.to, id, 0, id, r.amount, "")

@@ -5,6 +5,7 @@ import (
 
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -131,7 +132,13 @@ func (k Keeper) Appropriate(ctx module.Context, signer *agencyv1.Account, m *fun
 		return ErrOverAnnualLimit.Wrapf("%d already appropriated in %d; the limit is %d, so at most %d more", yt.Appropriated, year, p.AnnualAppropriationLimit, p.AnnualAppropriationLimit-min(yt.Appropriated, p.AnnualAppropriationLimit))
 	}
 	yt.Appropriated = total
-	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_APPROPRIATE, to: AgencyHolder(ag.Id), amount: m.Amount, reference: m.Reference, signer: signer.Address})
+	// Money is created only under the treasury's supply mandate, and the
+	// appropriations under one grant never pass its ceiling.
+	mandate, err := k.require(ctx, ag.Id, govv1.Mandate_MANDATE_TREASURY, m.Amount)
+	if err != nil {
+		return err
+	}
+	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_APPROPRIATE, to: AgencyHolder(ag.Id), amount: m.Amount, reference: m.Reference, signer: signer.Address, mandate: mandate})
 	if err != nil {
 		return err
 	}
@@ -147,7 +154,7 @@ func (k Keeper) Appropriate(ctx module.Context, signer *agencyv1.Account, m *fun
 	if err := store.SetProto(kv, YearKey(year), yt); err != nil {
 		return err
 	}
-	if err := store.SetProto(kv, AppropriationKey(m.Reference), &fundsv1.Appropriation{Reference: m.Reference, Amount: m.Amount, Movement: mv.Id, Year: year, Treasury: ag.Id}); err != nil {
+	if err := store.SetProto(kv, AppropriationKey(m.Reference), &fundsv1.Appropriation{Reference: m.Reference, Amount: m.Amount, Movement: mv.Id, Year: year, Treasury: ag.Id, Mandate: mandate}); err != nil {
 		return err
 	}
 	emitMovement(ctx, EventAppropriated, mv)
@@ -183,8 +190,16 @@ func (k Keeper) Transfer(ctx module.Context, signer *agencyv1.Account, m *fundsv
 	if err := k.CheckCurrency(ctx.Store, m.Currency); err != nil {
 		return err
 	}
-	if _, err := k.owner(ctx.Store, m.To); err != nil {
+	own, err := k.owner(ctx.Store, m.To)
+	if err != nil {
 		return err
+	}
+	if own == "" {
+		// A bank account is paid only by a programme payment, which names
+		// its recipient and is made under the programme's mandate; a
+		// transfer there would let one officer send public money to any
+		// account for settlement.
+		return ErrPayeeByPaymentOnly.Wrapf("%s is a bank account; money reaches a bank account only as a payment of a benefit programme to an enrolled recipient", m.To)
 	}
 	return k.transferMsg(ctx, signer, fundsv1.MovementKind_MOVEMENT_KIND_TRANSFER, m.From, m.To, m.Amount, m.Purpose, m.Reference, "")
 }
@@ -221,15 +236,16 @@ func (k Keeper) transferMsg(ctx module.Context, signer *agencyv1.Account, kind f
 
 // Pay moves amount from a programme's fund to a recipient's bank account
 // (payee holder), where it waits for settlement. The benefits module calls
-// it for every programme payment; signer is empty for scheduled payments.
-func (k Keeper) Pay(ctx module.Context, from, payee string, amount uint64, reference string, signer []byte) (uint64, error) {
+// it for every programme payment, with the id of the mandate the payment is
+// made under; signer is empty for scheduled payments.
+func (k Keeper) Pay(ctx module.Context, from, payee string, amount uint64, reference string, signer []byte, mandate uint64) (uint64, error) {
 	if !isPayee(payee) {
 		return 0, ErrInvalidHolder.Wrapf("%s is not a bank account (payee:<token>)", payee)
 	}
 	if err := ValidateHolder(payee); err != nil {
 		return 0, err
 	}
-	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_PAYMENT, from: from, to: payee, amount: amount, purpose: "BENEFIT", reference: reference, signer: signer})
+	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_PAYMENT, from: from, to: payee, amount: amount, purpose: "BENEFIT", reference: reference, signer: signer, mandate: mandate})
 	if err != nil {
 		return 0, err
 	}
@@ -245,17 +261,21 @@ func (k Keeper) Settle(ctx module.Context, signer *agencyv1.Account, m *fundsv1.
 	if err != nil {
 		return ErrUnknownPayment.Wrapf("no movement %d; settle the id of a payment to a bank account", m.Payment)
 	}
-	if !isPayee(pay.To) {
-		return ErrNotPayment.Wrapf("movement %d is a %s to %s, not a payment to a bank account", pay.Id, KindName(pay.Kind), pay.To)
+	if !isPayee(pay.To) || pay.Kind != fundsv1.MovementKind_MOVEMENT_KIND_PAYMENT {
+		return ErrNotPayment.Wrapf("movement %d is a %s to %s, not a programme's payment to a bank account", pay.Id, KindName(pay.Kind), pay.To)
 	}
 	if kv.Has(SettlementKey(pay.Id)) {
 		return ErrAlreadySettled.Wrapf("payment %d was settled already", pay.Id)
+	}
+	mandate, err := k.require(ctx, signer.AgencyId, govv1.Mandate_MANDATE_SETTLEMENT_BANK, 0)
+	if err != nil {
+		return err
 	}
 	exact := make([]uint64, len(pay.Legs))
 	for i, leg := range pay.Legs {
 		exact[i] = leg.ToTranche
 	}
-	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_SETTLE, from: pay.To, amount: pay.Amount, reference: m.BankReference, signer: signer.Address, settles: pay.Id, exact: exact})
+	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_SETTLE, from: pay.To, amount: pay.Amount, reference: m.BankReference, signer: signer.Address, settles: pay.Id, exact: exact, mandate: mandate})
 	if err != nil {
 		return err
 	}
@@ -270,7 +290,7 @@ func (k Keeper) Settle(ctx module.Context, signer *agencyv1.Account, m *fundsv1.
 	}
 	if err := store.SetProto(kv, SettlementKey(pay.Id), &fundsv1.Settlement{
 		Payment: pay.Id, Movement: mv.Id, BankReference: m.BankReference, Signer: signer.Address,
-		Height: ctx.Height, TimeUnix: ctx.Time.Unix(), Amount: pay.Amount,
+		Height: ctx.Height, TimeUnix: ctx.Time.Unix(), Amount: pay.Amount, Mandate: mandate,
 	}); err != nil {
 		return err
 	}

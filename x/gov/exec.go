@@ -131,16 +131,16 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 		if g.UntilUnix != 0 && g.UntilUnix <= ctx.Time.Unix() {
 			return nil, ErrInvalidMandate.Wrapf("until_unix %d is not after the block time %d; give a future date or 0 for no end", g.UntilUnix, ctx.Time.Unix())
 		}
-		rec := &govv1.MandateGrant{AgencyId: g.AgencyId, Mandate: g.Mandate, UntilUnix: g.UntilUnix, LegalBasis: g.LegalBasis, ProposalId: id, GrantedHeight: ctx.Height}
-		return nil, store.SetProto(kv, MandateKey(g.AgencyId, int32(g.Mandate)), rec)
+		rec := &govv1.MandateGrant{AgencyId: g.AgencyId, Mandate: g.Mandate, UntilUnix: g.UntilUnix, LegalBasis: g.LegalBasis, ProposalId: id, GrantedHeight: ctx.Height,
+			Scope: g.Scope, Ceiling: g.Ceiling}
+		return nil, k.grant(kv, rec, ctx.Height)
 	case *govv1.Content_WithdrawMandate:
 		w := m.WithdrawMandate
 		key := MandateKey(w.AgencyId, int32(w.Mandate))
 		if !kv.Has(key) {
 			return nil, ErrMandateNotHeld.Wrapf("agency %q holds no %s mandate; list mandates with `tallyd query gov mandates`", w.AgencyId, MandateName(w.Mandate))
 		}
-		kv.Delete(key)
-		return nil, nil
+		return nil, k.end(kv, w.AgencyId, w.Mandate, ctx.Height)
 	case *govv1.Content_ChangeParam:
 		if err := k.Reg.Set(kv, m.ChangeParam.Name, m.ChangeParam.Value); err != nil {
 			return nil, err

@@ -3,6 +3,8 @@ package gov
 import (
 	"bytes"
 
+	"google.golang.org/protobuf/proto"
+
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 )
@@ -64,13 +66,20 @@ func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []Validato
 		return ErrInvalidGenesis.Wrapf("%v", err)
 	}
 	for i, m := range g.Mandates {
-		if err := ValidateMandate(m.Mandate); err != nil {
-			return err
+		if err := validateGrant(m.Mandate, m.UntilUnix, m.LegalBasis, m.Scope, m.Ceiling); err != nil {
+			return ErrInvalidGenesis.Wrapf("mandate %d: %v", i, err)
 		}
 		if _, err := k.Agency.Agency(kv, m.AgencyId); err != nil {
 			return ErrInvalidGenesis.Wrapf("mandate %d: %v", i, err)
 		}
-		if err := store.SetProto(kv, MandateKey(m.AgencyId, int32(m.Mandate)), m); err != nil {
+		if kv.Has(MandateKey(m.AgencyId, int32(m.Mandate))) {
+			return ErrInvalidGenesis.Wrapf("mandate %d: agency %q is granted %s twice", i, m.AgencyId, MandateName(m.Mandate))
+		}
+		// Genesis grants are numbered like voted ones, in genesis order;
+		// their use starts at 0 and they belong to no proposal.
+		rec := proto.Clone(m).(*govv1.MandateGrant)
+		rec.Used, rec.WithdrawnHeight, rec.ProposalId = 0, 0, 0
+		if err := k.grant(kv, rec, 0); err != nil {
 			return err
 		}
 	}

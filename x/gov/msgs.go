@@ -181,16 +181,7 @@ func ValidateContent(c *govv1.Content) error {
 		if err := agency.ValidateAgencyID(g.AgencyId); err != nil {
 			return err
 		}
-		if err := ValidateMandate(g.Mandate); err != nil {
-			return err
-		}
-		if g.UntilUnix < 0 {
-			return ErrInvalidMandate.Wrapf("until_unix %d is negative; use 0 for no end", g.UntilUnix)
-		}
-		if g.LegalBasis == "" || len(g.LegalBasis) > maxReasonBytes {
-			return ErrInvalidMandate.Wrapf("cite the legal basis of the mandate in 1 to %d bytes", maxReasonBytes)
-		}
-		return nil
+		return validateGrant(g.Mandate, g.UntilUnix, g.LegalBasis, g.Scope, g.Ceiling)
 	case *govv1.Content_WithdrawMandate:
 		w := m.WithdrawMandate
 		if err := agency.ValidateAgencyID(w.AgencyId); err != nil {

@@ -251,6 +251,7 @@ func DefaultParams() *govv1.Params {
 		MisbehaviourAction:        MisbehaviourPropose,
 		MaxValidatorShare:         DefaultMaxValidatorShare,
 		VotingKinds:               DefaultVotingKinds(),
+		MaxReceiptAmount:          DefaultMaxReceiptAmount,
 	}
 }
 
@@ -408,6 +409,7 @@ func OwnParams() []Param {
 		p("max_power_change", "largest fraction of total power changed in two consecutive blocks"),
 		p("misbehaviour_action", "what double signing by a validator leads to: propose (a removal proposal) or remove (at once, within min_validators and max_power_change)"),
 		p("max_validator_share", "largest fraction of the total power one validator may hold, below 1/3 (e.g. 3/10)"),
+		p("max_receipt_amount", "largest amount of one tax receipt or correction, in minor units (0: the default)"),
 	}
 }
 

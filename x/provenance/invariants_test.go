@@ -29,10 +29,11 @@ type goods struct {
 }
 
 func newGoods(t *testing.T) *goods {
-	g := &goods{t: t, kv: store.NewMemory(), k: provenance.NewKeeper(accounts{
+	kv := store.NewMemory()
+	g := &goods{t: t, kv: kv, k: provenance.NewKeeper(accounts{
 		string(producer.Address): producer, string(regulator.Address): regulator,
 		string(receiver.Address): receiver, string(inspector.Address): inspector,
-	})}
+	}).WithMandates(regulated(t, kv, true))}
 	p := provenance.DefaultParams()
 	p.RecallBudget = 1 // a recall takes several blocks, so its middle is checked too
 	require.NoError(t, g.k.InitGenesis(g.kv, &provenancev1.Genesis{Params: p}))

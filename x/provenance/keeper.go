@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
@@ -31,11 +32,35 @@ type Accounts interface {
 // its own; every method works on the KV it is given.
 type Keeper struct {
 	accounts Accounts
+	mandates Mandates
+}
+
+// Mandates is what the module needs from governance: that an agency holds
+// a mandate in force (x/gov's Keeper). Ordering a recall and accrediting
+// an inspector bind other agencies, so each needs the acting agency's
+// regulator mandate; the grant's id is recorded with the act.
+type Mandates interface {
+	Require(ctx module.Context, agencyID string, kind govv1.Mandate, amount uint64) (uint64, error)
 }
 
 // NewKeeper returns a Keeper that reads accounts through accounts (the
-// agency keeper).
+// agency keeper). It refuses the acts that need a mandate until
+// WithMandates wires governance.
 func NewKeeper(accounts Accounts) Keeper { return Keeper{accounts: accounts} }
+
+// WithMandates returns k asking mandates for the regulator mandate.
+func (k Keeper) WithMandates(mandates Mandates) Keeper {
+	k.mandates = mandates
+	return k
+}
+
+// requireRegulator asks for agencyID's regulator mandate.
+func (k Keeper) requireRegulator(ctx module.Context, agencyID string) (uint64, error) {
+	if k.mandates == nil {
+		return 0, module.ErrInternal.Wrapf("the provenance module has no mandate registry wired; recalls and accreditations are refused")
+	}
+	return k.mandates.Require(ctx, agencyID, govv1.Mandate_MANDATE_REGULATOR, 0)
+}
 
 // DefaultParams bound the module's per-block work.
 func DefaultParams() *provenancev1.Params {

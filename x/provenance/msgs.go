@@ -330,9 +330,13 @@ func (k Keeper) AccreditInspector(ctx module.Context, signer *agencyv1.Account, 
 	if found && prev.Active {
 		return ErrAlreadyAccredited.Wrapf("inspector %x was accredited by %x at height %d", m.Inspector, prev.AccreditedBy, prev.AccreditedHeight)
 	}
+	mandate, err := k.requireRegulator(ctx, signer.AgencyId)
+	if err != nil {
+		return err
+	}
 	a := &provenancev1.Accreditation{
 		Inspector: slices.Clone(m.Inspector), AgencyId: acc.AgencyId, AccreditedBy: slices.Clone(signer.Address),
-		AccreditedHeight: ctx.Height, AccreditedTimeUnix: ctx.Time.Unix(), Active: true, Serial: prev.GetSerial() + 1,
+		AccreditedHeight: ctx.Height, AccreditedTimeUnix: ctx.Time.Unix(), Active: true, Serial: prev.GetSerial() + 1, Mandate: mandate,
 	}
 	if err := store.SetProto(ctx.Store, AccreditationKey(m.Inspector), a); err != nil {
 		return err

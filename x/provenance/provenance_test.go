@@ -63,7 +63,7 @@ func ctxAt(kv store.KV, h int64, events *[]module.Event) module.Context {
 // item's children) per block, in order, until every descendant is marked.
 func TestRecallPropagationIsBoundedPerBlock(t *testing.T) {
 	kv := store.NewMemory()
-	k := provenance.NewKeeper(accounts{string(producer.Address): producer, string(regulator.Address): regulator})
+	k := provenance.NewKeeper(accounts{string(producer.Address): producer, string(regulator.Address): regulator}).WithMandates(regulated(t, kv, true))
 	p := provenance.DefaultParams()
 	p.RecallBudget = 7
 	require.NoError(t, k.InitGenesis(kv, &provenancev1.Genesis{Params: p}))

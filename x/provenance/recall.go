@@ -53,9 +53,13 @@ func (k Keeper) Recall(ctx module.Context, signer *agencyv1.Account, m *provenan
 	if it.Recall != nil {
 		return ErrAlreadyRecalled.Wrapf("item %s was recalled by order %s at height %d", it.Id, it.Recall.OrderId, it.Recall.Height)
 	}
+	mandate, err := k.requireRegulator(ctx, signer.AgencyId)
+	if err != nil {
+		return err
+	}
 	order := &provenancev1.RecallOrder{
 		Id: m.OrderId, ItemId: it.Id, Regulator: slices.Clone(signer.Address), AgencyId: signer.AgencyId,
-		Reason: m.Reason, Height: ctx.Height, TimeUnix: ctx.Time.Unix(),
+		Reason: m.Reason, Height: ctx.Height, TimeUnix: ctx.Time.Unix(), Mandate: mandate,
 	}
 	ctx.Emit(EventRecallOrdered, module.Indexed("order", order.Id), itemAttr(it.Id), addr("regulator", signer.Address),
 		module.Indexed("agency", signer.AgencyId), module.Attr("reason", m.Reason))

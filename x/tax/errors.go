@@ -45,4 +45,7 @@ var (
 	ErrOverflow               = module.Register(Codespace, 36, "amount overflows")
 	// Codes from 60 up belong to the privacy rules (payer commitments).
 	ErrPayerNeeded = module.Register(Codespace, 60, "a corrected period or taxpayer needs the payer commitment for it")
+	// Codes from 80 up belong to money that must be backed (the receipt
+	// cap, the settling bank's confirmation).
+	ErrOverReceiptCap = module.Register(Codespace, 80, "amount above the per-receipt cap")
 )

@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
@@ -35,12 +36,29 @@ type Keeper struct {
 	ledger   RevenueLedger
 	holderOf func(agencyID string) string
 	agency   agency.Keeper
+	gov      Governance
+}
+
+// Governance is what the tax module needs from x/gov: the mandates that
+// let an authority register tax types and issue receipts and let an agency
+// receive revenue (Require returns the grant's id, recorded with the act),
+// and the per-receipt cap.
+type Governance interface {
+	Require(ctx module.Context, agencyID string, kind govv1.Mandate, amount uint64) (uint64, error)
+	MaxReceiptAmount(kv store.KV) (uint64, error)
 }
 
 // NewKeeper returns a Keeper crediting ledger; holderOf maps an agency id to
-// its account in that ledger (funds.AgencyHolder).
+// its account in that ledger (funds.AgencyHolder). It refuses every act that
+// needs a mandate until WithGovernance wires one.
 func NewKeeper(ledger RevenueLedger, holderOf func(agencyID string) string) Keeper {
 	return Keeper{ledger: ledger, holderOf: holderOf}
+}
+
+// WithGovernance returns k asking gov for mandates and the receipt cap.
+func (k Keeper) WithGovernance(gov Governance) Keeper {
+	k.gov = gov
+	return k
 }
 
 // TaxType loads a tax type, or returns ErrUnknownTaxType.

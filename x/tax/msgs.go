@@ -174,7 +174,16 @@ func (k Keeper) RegisterTaxType(ctx module.Context, signer *agencyv1.Account, m 
 	if _, err := k.agency.Agency(ctx.Store, m.RevenueAgency); err != nil {
 		return ErrUnknownRevenueAgency.Wrapf("no agency %q to credit %s to", m.RevenueAgency, m.Code)
 	}
-	tt := &taxv1.TaxType{Code: m.Code, Name: m.Name, Authority: signer.AgencyId, RevenueAgency: m.RevenueAgency, PeriodKind: m.PeriodKind, CreatedHeight: ctx.Height}
+	mandate, err := k.requireAuthority(ctx, signer.AgencyId)
+	if err != nil {
+		return err
+	}
+	revenueMandate, err := k.requireRevenueAgency(ctx, m.RevenueAgency)
+	if err != nil {
+		return err
+	}
+	tt := &taxv1.TaxType{Code: m.Code, Name: m.Name, Authority: signer.AgencyId, RevenueAgency: m.RevenueAgency, PeriodKind: m.PeriodKind, CreatedHeight: ctx.Height,
+		Mandate: mandate, RevenueMandate: revenueMandate}
 	if err := store.SetProto(ctx.Store, TaxTypeKey(m.Code), tt); err != nil {
 		return err
 	}
@@ -281,6 +290,16 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 	if err := checkPeriodKind(m.Period, tt.PeriodKind, tt.Code); err != nil {
 		return err
 	}
+	if err := k.checkReceiptAmount(ctx, m.Amount); err != nil {
+		return err
+	}
+	mandate, err := k.requireAuthority(ctx, tt.Authority)
+	if err != nil {
+		return err
+	}
+	if _, err := k.requireRevenueAgency(ctx, tt.RevenueAgency); err != nil {
+		return err
+	}
 	bankKey := BankRefKey(signer.AgencyId, m.BankReference)
 	if prev := ctx.Store.Get(bankKey); prev != nil {
 		if cancelled, err := k.isCancelled(ctx.Store, string(prev)); err != nil || !cancelled {
@@ -296,7 +315,7 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 		Id: ref.ID(), Authority: tt.Authority, Sequence: seq, TaxType: tt.Code, Payer: m.Payer,
 		Period: m.Period, Amount: m.Amount, BankReference: m.BankReference, Collector: signer.Address,
 		CollectorAgency: signer.AgencyId, Height: ctx.Height, CollectedAt: ctx.Time.Unix(),
-		RevenueHolder: k.holder(tt.RevenueAgency),
+		RevenueHolder: k.holder(tt.RevenueAgency), Mandate: mandate,
 	}
 	if r.RevenueMovement, err = k.credit(ctx, r.RevenueHolder, r.Amount, r.Id); err != nil {
 		return err
@@ -386,6 +405,12 @@ func (k Keeper) amend(ctx module.Context, signer *agencyv1.Account, id string, a
 	}
 	tt, err := k.collecting(ctx.Store, signer, r.TaxType)
 	if err != nil {
+		return err
+	}
+	if _, err := k.requireAuthority(ctx, r.Authority); err != nil {
+		return err
+	}
+	if err := k.checkReceiptAmount(ctx, a.CorrectedAmount); err != nil {
 		return err
 	}
 	if a.CorrectedPeriod != "" {

@@ -14,10 +14,12 @@ import (
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/tax"
 )
@@ -46,7 +48,8 @@ var (
 var (
 	fundsK funds.Keeper
 	agK    agency.Keeper
-	k      = tax.NewKeeper(fundsK, funds.AgencyHolder)
+	govK   = gov.NewKeeper(agK, nil)
+	k      = tax.NewKeeper(fundsK, funds.AgencyHolder).WithGovernance(govK)
 	t0     = time.Date(2030, 4, 5, 6, 7, 8, 0, time.UTC)
 )
 
@@ -112,6 +115,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, kv: store.NewMemory(), height: 1}
 	require.NoError(t, agK.InitGenesis(e.kv, g, 0))
 	require.NoError(t, fundsK.InitGenesis(e.kv, nil))
+	require.NoError(t, govK.InitGenesis(e.kv, &govv1.Genesis{Mandates: gov.FoundingMandates(g.Agencies)}, nil))
 	require.NoError(t, k.InitGenesis(e.kv, &taxv1.Genesis{
 		TaxTypes: []*taxv1.TaxType{
 			{Code: "VAT", Name: "Value added tax", Authority: "revenue", RevenueAgency: "treasury", PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER},

@@ -48,6 +48,7 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/gov"
 )
 
 const (
@@ -410,9 +411,12 @@ func GenesisValidators(ds []*Declared) []Validator {
 }
 
 // GenesisAppState is the app state of the declarations: default params,
-// every agency and its admin account, in the order given, and the agency
+// every agency and its admin account, in the order given, the agency
 // operating each validator with its node address (for governance and peer
-// admission).
+// admission), and the founding mandates each agency's kind carries
+// (gov.FoundingMandates) — so every agency that checks the genesis sees
+// exactly which agency may appropriate, tax, pay, settle and regulate from
+// the first block.
 func GenesisAppState(ds []*Declared) *appv1.GenesisState {
 	g, ops := &agencyv1.Genesis{}, &govv1.Genesis{}
 	for _, d := range ds {
@@ -423,6 +427,7 @@ func GenesisAppState(ds []*Declared) *appv1.GenesisState {
 		// nodes admit it.
 		ops.Operators = append(ops.Operators, &govv1.ValidatorOperator{PubKey: d.ValidatorPK.Bytes(), AgencyId: d.Body.AgencyID, NodeAddress: d.PeerAddress()})
 	}
+	ops.Mandates = gov.FoundingMandates(g.Agencies)
 	return &appv1.GenesisState{Params: app.DefaultParams(), Agency: g, Gov: ops}
 }
 

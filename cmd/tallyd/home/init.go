@@ -14,6 +14,8 @@ import (
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
+	"github.com/tallyledger/tally/x/gov"
 )
 
 // Identity is what a fresh home holds: the node's p2p id and its
@@ -88,13 +90,16 @@ func WriteGenesis(path, chainID string, genesisTime time.Time, vals []Validator,
 	return doc, doc.SaveAs(path)
 }
 
-// SingleAgencyState is the app state of a one-agency chain whose admin holds adminPub.
+// SingleAgencyState is the app state of a one-agency chain whose admin
+// holds adminPub, with the founding mandates of its kind.
 func SingleAgencyState(agencyID, name string, kind agencyv1.Kind, adminPub []byte) *appv1.GenesisState {
+	agencies := []*agencyv1.Agency{{Id: agencyID, Name: name, Kind: kind}}
 	return &appv1.GenesisState{
 		Params: app.DefaultParams(),
 		Agency: &agencyv1.Genesis{
-			Agencies: []*agencyv1.Agency{{Id: agencyID, Name: name, Kind: kind}},
+			Agencies: agencies,
 			Accounts: []*agencyv1.Account{{PubKey: adminPub, AgencyId: agencyID, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}}},
 		},
+		Gov: &govv1.Genesis{Mandates: gov.FoundingMandates(agencies)},
 	}
 }

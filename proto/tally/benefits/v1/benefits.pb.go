@@ -363,6 +363,10 @@ type Programme struct {
 	Finished      bool   `protobuf:"varint,18,opt,name=finished,proto3" json:"finished,omitempty"`
 	CreatedHeight int64  `protobuf:"varint,19,opt,name=created_height,json=createdHeight,proto3" json:"created_height,omitempty"`
 	FundingHolder string `protobuf:"bytes,20,opt,name=funding_holder,json=fundingHolder,proto3" json:"funding_holder,omitempty"`
+	// mandate is the id of the mandate grant (gov/mg/<id>) the programme was created was done
+	// under; see `tallyd query gov mandate <id>`.
+	// (its agency's benefits-payer mandate).
+	Mandate       uint64 `protobuf:"varint,21,opt,name=mandate,proto3" json:"mandate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -535,6 +539,13 @@ func (x *Programme) GetFundingHolder() string {
 		return x.FundingHolder
 	}
 	return ""
+}
+
+func (x *Programme) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
+	}
+	return 0
 }
 
 // Enrolment is one recipient on one programme. The recipient is a
@@ -761,11 +772,16 @@ type Payment struct {
 	Status PaymentStatus `protobuf:"varint,9,opt,name=status,proto3,enum=tally.benefits.v1.PaymentStatus" json:"status,omitempty"`
 	Reason string        `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
 	// movement is the funds movement that paid it (0 when failed or fully deducted).
-	Movement      uint64 `protobuf:"varint,11,opt,name=movement,proto3" json:"movement,omitempty"`
-	Height        int64  `protobuf:"varint,12,opt,name=height,proto3" json:"height,omitempty"`
-	TimeUnix      int64  `protobuf:"varint,13,opt,name=time_unix,json=timeUnix,proto3" json:"time_unix,omitempty"`
-	Reference     string `protobuf:"bytes,14,opt,name=reference,proto3" json:"reference,omitempty"`
-	Payer         []byte `protobuf:"bytes,15,opt,name=payer,proto3" json:"payer,omitempty"`
+	Movement  uint64 `protobuf:"varint,11,opt,name=movement,proto3" json:"movement,omitempty"`
+	Height    int64  `protobuf:"varint,12,opt,name=height,proto3" json:"height,omitempty"`
+	TimeUnix  int64  `protobuf:"varint,13,opt,name=time_unix,json=timeUnix,proto3" json:"time_unix,omitempty"`
+	Reference string `protobuf:"bytes,14,opt,name=reference,proto3" json:"reference,omitempty"`
+	Payer     []byte `protobuf:"bytes,15,opt,name=payer,proto3" json:"payer,omitempty"`
+	// mandate is the id of the mandate grant (gov/mg/<id>) the payment was done
+	// under; see `tallyd query gov mandate <id>`.
+	// (the programme agency's benefits-payer mandate in force when it was
+	// made).
+	Mandate       uint64 `protobuf:"varint,16,opt,name=mandate,proto3" json:"mandate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -903,6 +919,13 @@ func (x *Payment) GetPayer() []byte {
 		return x.Payer
 	}
 	return nil
+}
+
+func (x *Payment) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
+	}
+	return 0
 }
 
 // Recovery is an overpayment to be recovered, linked to the payment it
@@ -1111,7 +1134,7 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x12payments_per_block\x18\x01 \x01(\rR\x10paymentsPerBlock\x122\n" +
 	"\x15max_deduction_percent\x18\x02 \x01(\rR\x13maxDeductionPercent\"<\n" +
 	"\aGenesis\x121\n" +
-	"\x06params\x18\x01 \x01(\v2\x19.tally.benefits.v1.ParamsR\x06params\"\xff\x04\n" +
+	"\x06params\x18\x01 \x01(\v2\x19.tally.benefits.v1.ParamsR\x06params\"\x99\x05\n" +
 	"\tProgramme\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -1138,7 +1161,8 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x06cursor\x18\x11 \x01(\fR\x06cursor\x12\x1a\n" +
 	"\bfinished\x18\x12 \x01(\bR\bfinished\x12%\n" +
 	"\x0ecreated_height\x18\x13 \x01(\x03R\rcreatedHeight\x12%\n" +
-	"\x0efunding_holder\x18\x14 \x01(\tR\rfundingHolder\"\x80\x04\n" +
+	"\x0efunding_holder\x18\x14 \x01(\tR\rfundingHolder\x12\x18\n" +
+	"\amandate\x18\x15 \x01(\x04R\amandate\"\x80\x04\n" +
 	"\tEnrolment\x12\x1c\n" +
 	"\tprogramme\x18\x01 \x01(\tR\tprogramme\x12\x1c\n" +
 	"\trecipient\x18\x02 \x01(\tR\trecipient\x12+\n" +
@@ -1161,7 +1185,7 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x06reason\x18\x0e \x01(\tR\x06reason\"?\n" +
 	"\tDeduction\x12\x1a\n" +
 	"\brecovery\x18\x01 \x01(\x04R\brecovery\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x04R\x06amount\"\xde\x03\n" +
+	"\x06amount\x18\x02 \x01(\x04R\x06amount\"\xf8\x03\n" +
 	"\aPayment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tprogramme\x18\x02 \x01(\tR\tprogramme\x12\x1c\n" +
@@ -1180,7 +1204,8 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x06height\x18\f \x01(\x03R\x06height\x12\x1b\n" +
 	"\ttime_unix\x18\r \x01(\x03R\btimeUnix\x12\x1c\n" +
 	"\treference\x18\x0e \x01(\tR\treference\x12\x14\n" +
-	"\x05payer\x18\x0f \x01(\fR\x05payer\"\x91\x02\n" +
+	"\x05payer\x18\x0f \x01(\fR\x05payer\x12\x18\n" +
+	"\amandate\x18\x10 \x01(\x04R\amandate\"\x91\x02\n" +
 	"\bRecovery\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tprogramme\x18\x02 \x01(\tR\tprogramme\x12\x1c\n" +

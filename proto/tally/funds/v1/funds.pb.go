@@ -330,7 +330,10 @@ type Movement struct {
 	// settles is, for a SETTLE movement, the payment movement it settles.
 	Settles uint64 `protobuf:"varint,12,opt,name=settles,proto3" json:"settles,omitempty"`
 	// source is, for revenue movements, who reported it (e.g. "tax").
-	Source        string `protobuf:"bytes,13,opt,name=source,proto3" json:"source,omitempty"`
+	Source string `protobuf:"bytes,13,opt,name=source,proto3" json:"source,omitempty"`
+	// mandate is the id of the mandate grant (gov/mg/<id>) the movement was done
+	// under; see `tallyd query gov mandate <id>`.
+	Mandate       uint64 `protobuf:"varint,14,opt,name=mandate,proto3" json:"mandate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -454,6 +457,13 @@ func (x *Movement) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *Movement) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
+	}
+	return 0
 }
 
 // Tranche is an earmarked piece of money at one holder. It never mixes
@@ -687,9 +697,13 @@ type Appropriation struct {
 	Reference string                 `protobuf:"bytes,1,opt,name=reference,proto3" json:"reference,omitempty"`
 	Amount    uint64                 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
 	// movement is the inflow movement, the trace root.
-	Movement      uint64 `protobuf:"varint,3,opt,name=movement,proto3" json:"movement,omitempty"`
-	Year          int32  `protobuf:"varint,4,opt,name=year,proto3" json:"year,omitempty"`
-	Treasury      string `protobuf:"bytes,5,opt,name=treasury,proto3" json:"treasury,omitempty"`
+	Movement uint64 `protobuf:"varint,3,opt,name=movement,proto3" json:"movement,omitempty"`
+	Year     int32  `protobuf:"varint,4,opt,name=year,proto3" json:"year,omitempty"`
+	Treasury string `protobuf:"bytes,5,opt,name=treasury,proto3" json:"treasury,omitempty"`
+	// mandate is the id of the mandate grant (gov/mg/<id>) the appropriation was done
+	// under; see `tallyd query gov mandate <id>`.
+	// (the treasury's supply mandate, whose ceiling it counts against).
+	Mandate       uint64 `protobuf:"varint,6,opt,name=mandate,proto3" json:"mandate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -757,6 +771,13 @@ func (x *Appropriation) GetTreasury() string {
 		return x.Treasury
 	}
 	return ""
+}
+
+func (x *Appropriation) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
+	}
+	return 0
 }
 
 // RootTotals are the running totals of one trace root: what came in, what
@@ -987,6 +1008,10 @@ type Settlement struct {
 	Height        int64                  `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
 	TimeUnix      int64                  `protobuf:"varint,6,opt,name=time_unix,json=timeUnix,proto3" json:"time_unix,omitempty"`
 	Amount        uint64                 `protobuf:"varint,7,opt,name=amount,proto3" json:"amount,omitempty"`
+	// mandate is the id of the mandate grant (gov/mg/<id>) the settlement was done
+	// under; see `tallyd query gov mandate <id>`.
+	// (the settling bank's settlement-bank mandate).
+	Mandate       uint64 `protobuf:"varint,8,opt,name=mandate,proto3" json:"mandate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1066,6 +1091,13 @@ func (x *Settlement) GetTimeUnix() int64 {
 func (x *Settlement) GetAmount() uint64 {
 	if x != nil {
 		return x.Amount
+	}
+	return 0
+}
+
+func (x *Settlement) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
 	}
 	return 0
 }
@@ -1182,7 +1214,7 @@ const file_tally_funds_v1_funds_proto_rawDesc = "" +
 	"\x06amount\x18\x04 \x01(\x04R\x06amount\x12\x1a\n" +
 	"\bmovement\x18\x05 \x01(\x04R\bmovement\x12\x12\n" +
 	"\x04from\x18\x06 \x01(\tR\x04from\x12\x0e\n" +
-	"\x02to\x18\a \x01(\tR\x02to\"\xe8\x02\n" +
+	"\x02to\x18\a \x01(\tR\x02to\"\x82\x03\n" +
 	"\bMovement\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x120\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1c.tally.funds.v1.MovementKindR\x04kind\x12\x12\n" +
@@ -1197,7 +1229,8 @@ const file_tally_funds_v1_funds_proto_rawDesc = "" +
 	" \x01(\x03R\btimeUnix\x12\x16\n" +
 	"\x06signer\x18\v \x01(\fR\x06signer\x12\x18\n" +
 	"\asettles\x18\f \x01(\x04R\asettles\x12\x16\n" +
-	"\x06source\x18\r \x01(\tR\x06source\"\xd0\x01\n" +
+	"\x06source\x18\r \x01(\tR\x06source\x12\x18\n" +
+	"\amandate\x18\x0e \x01(\x04R\amandate\"\xd0\x01\n" +
 	"\aTranche\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x12\n" +
@@ -1214,13 +1247,14 @@ const file_tally_funds_v1_funds_proto_rawDesc = "" +
 	"\x06Holder\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fowner_agency\x18\x02 \x01(\tR\vownerAgency\x12%\n" +
-	"\x0ecreated_height\x18\x03 \x01(\x03R\rcreatedHeight\"\x91\x01\n" +
+	"\x0ecreated_height\x18\x03 \x01(\x03R\rcreatedHeight\"\xab\x01\n" +
 	"\rAppropriation\x12\x1c\n" +
 	"\treference\x18\x01 \x01(\tR\treference\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x04R\x06amount\x12\x1a\n" +
 	"\bmovement\x18\x03 \x01(\x04R\bmovement\x12\x12\n" +
 	"\x04year\x18\x04 \x01(\x05R\x04year\x12\x1a\n" +
-	"\btreasury\x18\x05 \x01(\tR\btreasury\"\xd6\x01\n" +
+	"\btreasury\x18\x05 \x01(\tR\btreasury\x12\x18\n" +
+	"\amandate\x18\x06 \x01(\x04R\amandate\"\xd6\x01\n" +
 	"\n" +
 	"RootTotals\x12\x12\n" +
 	"\x04root\x18\x01 \x01(\x04R\x04root\x120\n" +
@@ -1237,7 +1271,7 @@ const file_tally_funds_v1_funds_proto_rawDesc = "" +
 	"\asettled\x18\x04 \x01(\x04R\asettled\"C\n" +
 	"\tYearTotal\x12\x12\n" +
 	"\x04year\x18\x01 \x01(\x05R\x04year\x12\"\n" +
-	"\fappropriated\x18\x02 \x01(\x04R\fappropriated\"\xce\x01\n" +
+	"\fappropriated\x18\x02 \x01(\x04R\fappropriated\"\xe8\x01\n" +
 	"\n" +
 	"Settlement\x12\x18\n" +
 	"\apayment\x18\x01 \x01(\x04R\apayment\x12\x1a\n" +
@@ -1246,7 +1280,8 @@ const file_tally_funds_v1_funds_proto_rawDesc = "" +
 	"\x06signer\x18\x04 \x01(\fR\x06signer\x12\x16\n" +
 	"\x06height\x18\x05 \x01(\x03R\x06height\x12\x1b\n" +
 	"\ttime_unix\x18\x06 \x01(\x03R\btimeUnix\x12\x16\n" +
-	"\x06amount\x18\a \x01(\x04R\x06amount\"\x8d\x02\n" +
+	"\x06amount\x18\a \x01(\x04R\x06amount\x12\x18\n" +
+	"\amandate\x18\b \x01(\x04R\amandate\"\x8d\x02\n" +
 	"\x0fInvariantReport\x12.\n" +
 	"\x06totals\x18\x01 \x01(\v2\x16.tally.funds.v1.TotalsR\x06totals\x12+\n" +
 	"\x11expected_balances\x18\x02 \x01(\x04R\x10expectedBalances\x12&\n" +

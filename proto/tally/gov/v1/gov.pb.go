@@ -148,6 +148,9 @@ const (
 	Mandate_MANDATE_SETTLEMENT_BANK Mandate = 4
 	Mandate_MANDATE_BENEFITS_PAYER  Mandate = 5
 	Mandate_MANDATE_STATISTICS      Mandate = 6
+	// The agency may be named a tax type's revenue agency (a council
+	// receiving its council tax). The Treasury may be named without it.
+	Mandate_MANDATE_REVENUE Mandate = 7
 )
 
 // Enum value maps for Mandate.
@@ -160,6 +163,7 @@ var (
 		4: "MANDATE_SETTLEMENT_BANK",
 		5: "MANDATE_BENEFITS_PAYER",
 		6: "MANDATE_STATISTICS",
+		7: "MANDATE_REVENUE",
 	}
 	Mandate_value = map[string]int32{
 		"MANDATE_UNSPECIFIED":     0,
@@ -169,6 +173,7 @@ var (
 		"MANDATE_SETTLEMENT_BANK": 4,
 		"MANDATE_BENEFITS_PAYER":  5,
 		"MANDATE_STATISTICS":      6,
+		"MANDATE_REVENUE":         7,
 	}
 )
 
@@ -355,9 +360,14 @@ type Params struct {
 	// tally counts only them. Set in genesis. Empty (chains started before
 	// this field existed) means every kind but business: a business is a
 	// party the state deals with, not a part of it.
-	VotingKinds   []v1.Kind `protobuf:"varint,9,rep,packed,name=voting_kinds,json=votingKinds,proto3,enum=tally.agency.v1.Kind" json:"voting_kinds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	VotingKinds []v1.Kind `protobuf:"varint,9,rep,packed,name=voting_kinds,json=votingKinds,proto3,enum=tally.agency.v1.Kind" json:"voting_kinds,omitempty"`
+	// max_receipt_amount caps the amount of one tax receipt (and of a
+	// correction), in minor units, so one collector cannot create an
+	// unbounded amount of revenue with one receipt. 0 on chains started
+	// before this parameter existed means the default.
+	MaxReceiptAmount uint64 `protobuf:"varint,20,opt,name=max_receipt_amount,json=maxReceiptAmount,proto3" json:"max_receipt_amount,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Params) Reset() {
@@ -451,6 +461,13 @@ func (x *Params) GetVotingKinds() []v1.Kind {
 		return x.VotingKinds
 	}
 	return nil
+}
+
+func (x *Params) GetMaxReceiptAmount() uint64 {
+	if x != nil {
+		return x.MaxReceiptAmount
+	}
+	return 0
 }
 
 // AddValidator adds a consensus key to the validator set.
@@ -819,7 +836,13 @@ type GrantMandate struct {
 	// 0 for no end.
 	UntilUnix int64 `protobuf:"varint,3,opt,name=until_unix,json=untilUnix,proto3" json:"until_unix,omitempty"`
 	// legal_basis cites the law or instrument the mandate rests on.
-	LegalBasis    string `protobuf:"bytes,4,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	LegalBasis string `protobuf:"bytes,4,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	// scope says what the mandate covers ("supply estimates 2030-31").
+	Scope string `protobuf:"bytes,5,opt,name=scope,proto3" json:"scope,omitempty"`
+	// ceiling caps, in minor units, the money the agency may create or move
+	// under the mandate, cumulatively; required for a treasury (supply)
+	// mandate, 0 elsewhere for no cap.
+	Ceiling       uint64 `protobuf:"varint,6,opt,name=ceiling,proto3" json:"ceiling,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -880,6 +903,20 @@ func (x *GrantMandate) GetLegalBasis() string {
 		return x.LegalBasis
 	}
 	return ""
+}
+
+func (x *GrantMandate) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *GrantMandate) GetCeiling() uint64 {
+	if x != nil {
+		return x.Ceiling
+	}
+	return 0
 }
 
 // WithdrawMandate ends an agency's mandate.
@@ -1526,7 +1563,10 @@ func (x *Vote) GetHeight() int64 {
 	return 0
 }
 
-// MandateGrant is a mandate in force.
+// MandateGrant is a mandate as granted. The grant in force is kept under
+// gov/m/<agency>/<mandate>; every grant ever made is kept for ever under
+// gov/mg/<id>, so a record made under a mandate (it names the id) proves
+// which mandate that was even after it lapsed or was withdrawn.
 type MandateGrant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgencyId      string                 `protobuf:"bytes,1,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
@@ -1535,8 +1575,19 @@ type MandateGrant struct {
 	LegalBasis    string                 `protobuf:"bytes,4,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
 	ProposalId    uint64                 `protobuf:"varint,5,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
 	GrantedHeight int64                  `protobuf:"varint,6,opt,name=granted_height,json=grantedHeight,proto3" json:"granted_height,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Scope         string                 `protobuf:"bytes,7,opt,name=scope,proto3" json:"scope,omitempty"`
+	// ceiling is the cap on used (0: no cap); used is what acts under the
+	// mandate have created or moved so far.
+	Ceiling uint64 `protobuf:"varint,8,opt,name=ceiling,proto3" json:"ceiling,omitempty"`
+	Used    uint64 `protobuf:"varint,9,opt,name=used,proto3" json:"used,omitempty"`
+	// id numbers the grants from 1 in the order they were made: the
+	// reference records carry.
+	Id uint64 `protobuf:"varint,10,opt,name=id,proto3" json:"id,omitempty"`
+	// withdrawn_height is when governance withdrew the grant (0: not
+	// withdrawn).
+	WithdrawnHeight int64 `protobuf:"varint,11,opt,name=withdrawn_height,json=withdrawnHeight,proto3" json:"withdrawn_height,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MandateGrant) Reset() {
@@ -1607,6 +1658,41 @@ func (x *MandateGrant) GetProposalId() uint64 {
 func (x *MandateGrant) GetGrantedHeight() int64 {
 	if x != nil {
 		return x.GrantedHeight
+	}
+	return 0
+}
+
+func (x *MandateGrant) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *MandateGrant) GetCeiling() uint64 {
+	if x != nil {
+		return x.Ceiling
+	}
+	return 0
+}
+
+func (x *MandateGrant) GetUsed() uint64 {
+	if x != nil {
+		return x.Used
+	}
+	return 0
+}
+
+func (x *MandateGrant) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *MandateGrant) GetWithdrawnHeight() int64 {
+	if x != nil {
+		return x.WithdrawnHeight
 	}
 	return 0
 }
@@ -2168,7 +2254,7 @@ var File_tally_gov_v1_gov_proto protoreflect.FileDescriptor
 
 const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/gov/v1/gov.proto\x12\ftally.gov.v1\x1a\x1ctally/agency/v1/agency.proto\"\xa9\x03\n" +
+	"\x16tally/gov/v1/gov.proto\x12\ftally.gov.v1\x1a\x1ctally/agency/v1/agency.proto\"\xd7\x03\n" +
 	"\x06Params\x122\n" +
 	"\x15voting_period_seconds\x18\x01 \x01(\x03R\x13votingPeriodSeconds\x12%\n" +
 	"\x0epass_threshold\x18\x02 \x01(\tR\rpassThreshold\x12\x16\n" +
@@ -2178,7 +2264,8 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x10max_power_change\x18\x06 \x01(\tR\x0emaxPowerChange\x12/\n" +
 	"\x13misbehaviour_action\x18\a \x01(\tR\x12misbehaviourAction\x12.\n" +
 	"\x13max_validator_share\x18\b \x01(\tR\x11maxValidatorShare\x128\n" +
-	"\fvoting_kinds\x18\t \x03(\x0e2\x15.tally.agency.v1.KindR\vvotingKinds\"}\n" +
+	"\fvoting_kinds\x18\t \x03(\x0e2\x15.tally.agency.v1.KindR\vvotingKinds\x12,\n" +
+	"\x12max_receipt_amount\x18\x14 \x01(\x04R\x10maxReceiptAmount\"}\n" +
 	"\fAddValidator\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x14\n" +
 	"\x05power\x18\x02 \x01(\x03R\x05power\x12\x1b\n" +
@@ -2200,14 +2287,16 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x0fSetAgencyStatus\x12\x1b\n" +
 	"\tagency_id\x18\x01 \x01(\tR\bagencyId\x12/\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x17.tally.agency.v1.StatusR\x06status\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x9c\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xcc\x01\n" +
 	"\fGrantMandate\x12\x1b\n" +
 	"\tagency_id\x18\x01 \x01(\tR\bagencyId\x12/\n" +
 	"\amandate\x18\x02 \x01(\x0e2\x15.tally.gov.v1.MandateR\amandate\x12\x1d\n" +
 	"\n" +
 	"until_unix\x18\x03 \x01(\x03R\tuntilUnix\x12\x1f\n" +
 	"\vlegal_basis\x18\x04 \x01(\tR\n" +
-	"legalBasis\"w\n" +
+	"legalBasis\x12\x14\n" +
+	"\x05scope\x18\x05 \x01(\tR\x05scope\x12\x18\n" +
+	"\aceiling\x18\x06 \x01(\x04R\aceiling\"w\n" +
 	"\x0fWithdrawMandate\x12\x1b\n" +
 	"\tagency_id\x18\x01 \x01(\tR\bagencyId\x12/\n" +
 	"\amandate\x18\x02 \x01(\x0e2\x15.tally.gov.v1.MandateR\amandate\x12\x16\n" +
@@ -2258,7 +2347,7 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x120\n" +
 	"\x06option\x18\x03 \x01(\x0e2\x18.tally.gov.v1.VoteOptionR\x06option\x12\x14\n" +
 	"\x05voter\x18\x04 \x01(\fR\x05voter\x12\x16\n" +
-	"\x06height\x18\x05 \x01(\x03R\x06height\"\xe4\x01\n" +
+	"\x06height\x18\x05 \x01(\x03R\x06height\"\xe3\x02\n" +
 	"\fMandateGrant\x12\x1b\n" +
 	"\tagency_id\x18\x01 \x01(\tR\bagencyId\x12/\n" +
 	"\amandate\x18\x02 \x01(\x0e2\x15.tally.gov.v1.MandateR\amandate\x12\x1d\n" +
@@ -2268,7 +2357,13 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"legalBasis\x12\x1f\n" +
 	"\vproposal_id\x18\x05 \x01(\x04R\n" +
 	"proposalId\x12%\n" +
-	"\x0egranted_height\x18\x06 \x01(\x03R\rgrantedHeight\"\x9d\x01\n" +
+	"\x0egranted_height\x18\x06 \x01(\x03R\rgrantedHeight\x12\x14\n" +
+	"\x05scope\x18\a \x01(\tR\x05scope\x12\x18\n" +
+	"\aceiling\x18\b \x01(\x04R\aceiling\x12\x12\n" +
+	"\x04used\x18\t \x01(\x04R\x04used\x12\x0e\n" +
+	"\x02id\x18\n" +
+	" \x01(\x04R\x02id\x12)\n" +
+	"\x10withdrawn_height\x18\v \x01(\x03R\x0fwithdrawnHeight\"\x9d\x01\n" +
 	"\tValidator\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x14\n" +
 	"\x05power\x18\x02 \x01(\x03R\x05power\x12\x1b\n" +
@@ -2325,7 +2420,7 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x17VOTE_OPTION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fVOTE_OPTION_YES\x10\x01\x12\x12\n" +
 	"\x0eVOTE_OPTION_NO\x10\x02\x12\x17\n" +
-	"\x13VOTE_OPTION_ABSTAIN\x10\x03*\xbb\x01\n" +
+	"\x13VOTE_OPTION_ABSTAIN\x10\x03*\xd0\x01\n" +
 	"\aMandate\x12\x17\n" +
 	"\x13MANDATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10MANDATE_TREASURY\x10\x01\x12\x19\n" +
@@ -2333,7 +2428,8 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x11MANDATE_REGULATOR\x10\x03\x12\x1b\n" +
 	"\x17MANDATE_SETTLEMENT_BANK\x10\x04\x12\x1a\n" +
 	"\x16MANDATE_BENEFITS_PAYER\x10\x05\x12\x16\n" +
-	"\x12MANDATE_STATISTICS\x10\x06*\x82\x01\n" +
+	"\x12MANDATE_STATISTICS\x10\x06\x12\x13\n" +
+	"\x0fMANDATE_REVENUE\x10\a*\x82\x01\n" +
 	"\x10MisbehaviourType\x12\x1d\n" +
 	"\x19MISBEHAVIOUR_TYPE_UNKNOWN\x10\x00\x12$\n" +
 	" MISBEHAVIOUR_TYPE_DUPLICATE_VOTE\x10\x01\x12)\n" +

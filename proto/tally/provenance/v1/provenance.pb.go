@@ -999,7 +999,11 @@ type Accreditation struct {
 	WithdrawnBy        []byte                 `protobuf:"bytes,7,opt,name=withdrawn_by,json=withdrawnBy,proto3" json:"withdrawn_by,omitempty"`
 	WithdrawnHeight    int64                  `protobuf:"varint,8,opt,name=withdrawn_height,json=withdrawnHeight,proto3" json:"withdrawn_height,omitempty"`
 	// serial counts the accreditations this inspector has received.
-	Serial        uint64 `protobuf:"varint,9,opt,name=serial,proto3" json:"serial,omitempty"`
+	Serial uint64 `protobuf:"varint,9,opt,name=serial,proto3" json:"serial,omitempty"`
+	// mandate is the id of the mandate grant (gov/mg/<id>) the accreditation was done
+	// under; see `tallyd query gov mandate <id>`.
+	// (the accrediting agency's regulator mandate).
+	Mandate       uint64 `protobuf:"varint,10,opt,name=mandate,proto3" json:"mandate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1093,6 +1097,13 @@ func (x *Accreditation) GetWithdrawnHeight() int64 {
 func (x *Accreditation) GetSerial() uint64 {
 	if x != nil {
 		return x.Serial
+	}
+	return 0
+}
+
+func (x *Accreditation) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
 	}
 	return 0
 }
@@ -1244,7 +1255,11 @@ type RecallOrder struct {
 	Complete        bool  `protobuf:"varint,10,opt,name=complete,proto3" json:"complete,omitempty"`
 	CompletedHeight int64 `protobuf:"varint,11,opt,name=completed_height,json=completedHeight,proto3" json:"completed_height,omitempty"`
 	// queued counts propagation tasks of this order still waiting.
-	Queued        uint64 `protobuf:"varint,12,opt,name=queued,proto3" json:"queued,omitempty"`
+	Queued uint64 `protobuf:"varint,12,opt,name=queued,proto3" json:"queued,omitempty"`
+	// mandate is the id of the mandate grant (gov/mg/<id>) the recall was ordered was done
+	// under; see `tallyd query gov mandate <id>`.
+	// (the ordering agency's regulator mandate).
+	Mandate       uint64 `protobuf:"varint,13,opt,name=mandate,proto3" json:"mandate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1359,6 +1374,13 @@ func (x *RecallOrder) GetCompletedHeight() int64 {
 func (x *RecallOrder) GetQueued() uint64 {
 	if x != nil {
 		return x.Queued
+	}
+	return 0
+}
+
+func (x *RecallOrder) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
 	}
 	return 0
 }
@@ -1744,7 +1766,7 @@ const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\x11expires_time_unix\x18\b \x01(\x03R\x0fexpiresTimeUnix\x128\n" +
 	"\x06status\x18\t \x01(\x0e2 .tally.provenance.v1.OfferStatusR\x06status\x12#\n" +
 	"\rclosed_height\x18\n" +
-	" \x01(\x03R\fclosedHeight\"\xcc\x02\n" +
+	" \x01(\x03R\fclosedHeight\"\xe6\x02\n" +
 	"\rAccreditation\x12\x1c\n" +
 	"\tinspector\x18\x01 \x01(\fR\tinspector\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12#\n" +
@@ -1754,7 +1776,9 @@ const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\x06active\x18\x06 \x01(\bR\x06active\x12!\n" +
 	"\fwithdrawn_by\x18\a \x01(\fR\vwithdrawnBy\x12)\n" +
 	"\x10withdrawn_height\x18\b \x01(\x03R\x0fwithdrawnHeight\x12\x16\n" +
-	"\x06serial\x18\t \x01(\x04R\x06serial\"\xef\x02\n" +
+	"\x06serial\x18\t \x01(\x04R\x06serial\x12\x18\n" +
+	"\amandate\x18\n" +
+	" \x01(\x04R\amandate\"\xef\x02\n" +
 	"\vAttestation\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1c\n" +
@@ -1767,7 +1791,7 @@ const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\ttime_unix\x18\t \x01(\x03R\btimeUnix\x12\x12\n" +
 	"\x04note\x18\n" +
 	" \x01(\tR\x04note\x12H\n" +
-	"\raccreditation\x18\v \x01(\v2\".tally.provenance.v1.AccreditationR\raccreditation\"\xda\x02\n" +
+	"\raccreditation\x18\v \x01(\v2\".tally.provenance.v1.AccreditationR\raccreditation\"\xf4\x02\n" +
 	"\vRecallOrder\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aitem_id\x18\x02 \x01(\tR\x06itemId\x12\x1c\n" +
@@ -1781,7 +1805,8 @@ const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\bcomplete\x18\n" +
 	" \x01(\bR\bcomplete\x12)\n" +
 	"\x10completed_height\x18\v \x01(\x03R\x0fcompletedHeight\x12\x16\n" +
-	"\x06queued\x18\f \x01(\x04R\x06queued\"@\n" +
+	"\x06queued\x18\f \x01(\x04R\x06queued\x12\x18\n" +
+	"\amandate\x18\r \x01(\x04R\amandate\"@\n" +
 	"\n" +
 	"RecallTask\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x17\n" +

@@ -279,8 +279,14 @@ type TaxType struct {
 	RevenueAgency string     `protobuf:"bytes,4,opt,name=revenue_agency,json=revenueAgency,proto3" json:"revenue_agency,omitempty"`
 	PeriodKind    PeriodKind `protobuf:"varint,5,opt,name=period_kind,json=periodKind,proto3,enum=tally.tax.v1.PeriodKind" json:"period_kind,omitempty"`
 	CreatedHeight int64      `protobuf:"varint,6,opt,name=created_height,json=createdHeight,proto3" json:"created_height,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// mandate is the id of the authority's tax-authority mandate grant the
+	// type was registered under; revenue_mandate the id of the revenue
+	// agency's treasury or revenue mandate that let it be named (see
+	// `tallyd query gov mandate <id>`).
+	Mandate        uint64 `protobuf:"varint,7,opt,name=mandate,proto3" json:"mandate,omitempty"`
+	RevenueMandate uint64 `protobuf:"varint,8,opt,name=revenue_mandate,json=revenueMandate,proto3" json:"revenue_mandate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TaxType) Reset() {
@@ -351,6 +357,20 @@ func (x *TaxType) GetPeriodKind() PeriodKind {
 func (x *TaxType) GetCreatedHeight() int64 {
 	if x != nil {
 		return x.CreatedHeight
+	}
+	return 0
+}
+
+func (x *TaxType) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
+	}
+	return 0
+}
+
+func (x *TaxType) GetRevenueMandate() uint64 {
+	if x != nil {
+		return x.RevenueMandate
 	}
 	return 0
 }
@@ -538,8 +558,11 @@ type Receipt struct {
 	// funds movement that credited it.
 	RevenueHolder   string `protobuf:"bytes,13,opt,name=revenue_holder,json=revenueHolder,proto3" json:"revenue_holder,omitempty"`
 	RevenueMovement string `protobuf:"bytes,14,opt,name=revenue_movement,json=revenueMovement,proto3" json:"revenue_movement,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// mandate is the id of the authority's tax-authority mandate grant the
+	// receipt was issued under.
+	Mandate       uint64 `protobuf:"varint,15,opt,name=mandate,proto3" json:"mandate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Receipt) Reset() {
@@ -668,6 +691,13 @@ func (x *Receipt) GetRevenueMovement() string {
 		return x.RevenueMovement
 	}
 	return ""
+}
+
+func (x *Receipt) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
+	}
+	return 0
 }
 
 // Amendment is a record that changes a receipt, written once and never
@@ -1297,7 +1327,7 @@ var File_tally_tax_v1_tax_proto protoreflect.FileDescriptor
 
 const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/tax/v1/tax.proto\x12\ftally.tax.v1\"\xd8\x01\n" +
+	"\x16tally/tax/v1/tax.proto\x12\ftally.tax.v1\"\x9b\x02\n" +
 	"\aTaxType\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
@@ -1305,7 +1335,9 @@ const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\x0erevenue_agency\x18\x04 \x01(\tR\rrevenueAgency\x129\n" +
 	"\vperiod_kind\x18\x05 \x01(\x0e2\x18.tally.tax.v1.PeriodKindR\n" +
 	"periodKind\x12%\n" +
-	"\x0ecreated_height\x18\x06 \x01(\x03R\rcreatedHeight\"\xfb\x01\n" +
+	"\x0ecreated_height\x18\x06 \x01(\x03R\rcreatedHeight\x12\x18\n" +
+	"\amandate\x18\a \x01(\x04R\amandate\x12'\n" +
+	"\x0frevenue_mandate\x18\b \x01(\x04R\x0erevenueMandate\"\xfb\x01\n" +
 	"\rAuthorisation\x12\x1c\n" +
 	"\tcollector\x18\x01 \x01(\fR\tcollector\x12)\n" +
 	"\x10collector_agency\x18\x02 \x01(\tR\x0fcollectorAgency\x12\x19\n" +
@@ -1316,7 +1348,7 @@ const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\x10withdrawn_height\x18\a \x01(\x03R\x0fwithdrawnHeight\"Z\n" +
 	"\tCollector\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\fR\aaddress\x123\n" +
-	"\x15active_authorisations\x18\x02 \x01(\x04R\x14activeAuthorisations\"\xb1\x03\n" +
+	"\x15active_authorisations\x18\x02 \x01(\x04R\x14activeAuthorisations\"\xcb\x03\n" +
 	"\aReceipt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tauthority\x18\x02 \x01(\tR\tauthority\x12\x1a\n" +
@@ -1332,7 +1364,8 @@ const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\x06height\x18\v \x01(\x03R\x06height\x12!\n" +
 	"\fcollected_at\x18\f \x01(\x03R\vcollectedAt\x12%\n" +
 	"\x0erevenue_holder\x18\r \x01(\tR\rrevenueHolder\x12)\n" +
-	"\x10revenue_movement\x18\x0e \x01(\tR\x0frevenueMovement\"\xfc\x03\n" +
+	"\x10revenue_movement\x18\x0e \x01(\tR\x0frevenueMovement\x12\x18\n" +
+	"\amandate\x18\x0f \x01(\x04R\amandate\"\xfc\x03\n" +
 	"\tAmendment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
