@@ -21,8 +21,10 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/funds"
 )
 
@@ -69,6 +71,7 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 			},
 		},
 	}
+	state.Gov = &govv1.Genesis{Mandates: gov.FoundingMandates(state.Agency.Agencies)}
 	// Not t.TempDir: CometBFT may still be flushing its address book into
 	// config/ just after Shutdown, which would fail the test's cleanup.
 	dir, err := os.MkdirTemp("", "tally-funds-e2e-")

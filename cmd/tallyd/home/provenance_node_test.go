@@ -19,9 +19,11 @@ import (
 	"github.com/tallyledger/tally/cmd/tallyd/home"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	pv "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/provenance"
 )
 
@@ -63,6 +65,7 @@ func TestNodeRunsSupplyChainAndRecallOverRPC(t *testing.T) {
 		},
 		Provenance: &pv.Genesis{Accreditations: []*pv.Accreditation{{Inspector: inspector.addr, AccreditedBy: regulator.addr}}},
 	}
+	state.Gov = &govv1.Genesis{Mandates: gov.FoundingMandates(state.Agency.Agencies)}
 
 	// Not t.TempDir: CometBFT may still write under config/ (the address
 	// book) just after Shutdown returns, which fails TempDir's cleanup.

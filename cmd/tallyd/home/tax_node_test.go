@@ -18,9 +18,11 @@ import (
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/tax"
 )
@@ -52,6 +54,7 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 			},
 		},
 	}
+	state.Gov = &govv1.Genesis{Mandates: gov.FoundingMandates(state.Agency.Agencies)}
 	id, err := home.InitNode(dir, "tax-node")
 	require.NoError(t, err)
 	comet, appCfg, err := home.LoadConfigs(dir)
