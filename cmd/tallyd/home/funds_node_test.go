@@ -24,8 +24,8 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/gov"
 )
 
 type e2eKey struct {

@@ -22,8 +22,8 @@ import (
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/tax"
 )
 
