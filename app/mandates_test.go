@@ -196,7 +196,7 @@ func TestReceiptAmountIsCapped(t *testing.T) {
 	)).TxResults[0])
 	issue := func(amount uint64, ref string) *abci.ExecTxResult {
 		return c.block(c.tx(taxCollector, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
-			TaxType: "VAT", Taxpayer: make([]byte, tax.TaxpayerSize), Period: "2030-Q1", Amount: amount, BankReference: ref}}})).TxResults[0]
+			TaxType: "VAT", Payer: taxPayer(taxPayerRef("payer-1"), "VAT", "2030-Q1"), Period: "2030-Q1", Amount: amount, BankReference: taxBankRef(ref)}}})).TxResults[0]
 	}
 	r := issue(1<<62, "HUGE-1")
 	requireCode(t, tax.ErrOverReceiptCap, r.Codespace, r.Code, r.Log, "gov.max_receipt_amount")
