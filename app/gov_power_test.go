@@ -16,10 +16,45 @@ import (
 	"github.com/tallyledger/tally/x/gov"
 )
 
-// A business agency in the gov test genesis, with its admin.
-const agBusiness = "acme"
+// A business agency, with its admin; and the gov test genesis's agency
+// that runs no validator at genesis.
+const (
+	agBusiness = "acme"
+	agHarbour  = "harbour"
+)
 
-var businessAdmin = keyFor("acme/admin")
+var (
+	businessAdmin = keyFor("acme/admin")
+	harbourAdmin  = keyFor("harbour/admin")
+)
+
+// withHarbour adds an active agency that runs no validator: an agency's
+// validators count together against gov.max_validator_share, so tests
+// that add validators give them to the harbour.
+func withHarbour(g *appv1.GenesisState) *appv1.GenesisState {
+	g.Agency.Agencies = append(g.Agency.Agencies, &agencyv1.Agency{Id: agHarbour, Name: "Harbour Authority", Kind: agencyv1.Kind_KIND_DEPARTMENT})
+	g.Agency.Accounts = append(g.Agency.Accounts, &agencyv1.Account{PubKey: harbourAdmin.pub, AgencyId: agHarbour, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}})
+	return g
+}
+
+// newChainFrom starts a chain from g with vals as genesis validators of
+// power 10 and runs its first block.
+func newChainFrom(tb testing.TB, g *appv1.GenesisState, vals [][]byte) *chain {
+	tb.Helper()
+	c := openChain(tb, store.NewMemory(), app.Options{})
+	bz, err := app.MarshalGenesis(g)
+	require.NoError(tb, err)
+	var updates []abci.ValidatorUpdate
+	for _, pk := range vals {
+		updates = append(updates, abci.Ed25519ValidatorUpdate(pk, 10))
+	}
+	_, err = c.app.InitChain(context.Background(), &abci.RequestInitChain{
+		Time: genesisTime, ChainId: testChainID, AppStateBytes: bz, InitialHeight: 1, Validators: updates,
+	})
+	require.NoError(tb, err)
+	c.block()
+	return c
+}
 
 // withBusiness adds an active business agency with an admin account.
 func withBusiness(g *appv1.GenesisState) *appv1.GenesisState {
@@ -95,8 +130,8 @@ func TestGovRepeatedPowerStepsCannotTakeAValidatorPastTheCap(t *testing.T) {
 // Removing one validator shares the power among fewer: a removal that
 // would leave another above the cap is refused too.
 func TestGovRemovalThatConcentratesPowerIsRefused(t *testing.T) {
-	c := newGovChain(t)
-	id, res := c.pass(addValidator(consKey("v4"), 10, agRegulator))
+	c := newChainFrom(t, withHarbour(govGenesis()), genesisVals)
+	id, res := c.pass(addValidator(consKey("v4"), 10, agHarbour))
 	requireExecuted(t, c, id, res)
 	id, res = c.pass(setPower(genesisVals[0], 13)) // 13 of 53: under 3/10
 	requireExecuted(t, c, id, res)
@@ -105,6 +140,19 @@ func TestGovRemovalThatConcentratesPowerIsRefused(t *testing.T) {
 	requireCode(t, gov.ErrPowerConcentrated, r.Codespace, r.Code, r.Log, "removing validator", "13 of 43")
 	require.Equal(t, before, c.govState())
 	require.Len(t, c.validators(), 5)
+}
+
+// The cap is on what one party controls: an agency's validators count
+// together, so an agency that already runs one cannot add a second that
+// lifts its total above the cap.
+func TestGovAgencyValidatorsCountTogetherAgainstTheCap(t *testing.T) {
+	c := newChainFrom(t, withHarbour(govGenesis()), genesisVals)
+	before := c.govState()
+	r := c.block(c.tx(treasuryAdmin, msgPropose(addValidator(consKey("t2"), 5, agTax)))).TxResults[0]
+	requireCode(t, gov.ErrPowerConcentrated, r.Codespace, r.Code, r.Log, `agency "tax"`, "15 of 45")
+	require.Equal(t, before, c.govState())
+	id, res := c.pass(addValidator(consKey("t2"), 2, agTax)) // 12 of 42
+	requireExecuted(t, c, id, res)
 }
 
 // The cap holds from the first block: a genesis in which one of four

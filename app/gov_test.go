@@ -381,15 +381,15 @@ func TestGovProposalRejectedWhenPeriodEnds(t *testing.T) {
 }
 
 func TestGovValidatorChangesReturnValidatorUpdates(t *testing.T) {
-	c := newGovChain(t)
+	c := newChainFrom(t, withHarbour(govGenesis()), genesisVals)
 	v4, v4b := consKey("v4"), consKey("v4-rotated")
 
-	id, res := c.pass(addValidator(v4, 10, agRegulator))
+	id, res := c.pass(addValidator(v4, 10, agHarbour))
 	requireExecuted(t, c, id, res)
 	require.Equal(t, []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(v4, 10)}, res.ValidatorUpdates)
 	vals := c.validators()
 	require.Len(t, vals, 5)
-	require.Equal(t, agRegulator, vals[string(v4)].AgencyId)
+	require.Equal(t, agHarbour, vals[string(v4)].AgencyId)
 	require.Equal(t, "id@127.0.0.9:26656", vals[string(v4)].NodeAddress)
 
 	id, res = c.pass(setPower(v4, 12))
@@ -403,7 +403,7 @@ func TestGovValidatorChangesReturnValidatorUpdates(t *testing.T) {
 	vals = c.validators()
 	require.Nil(t, vals[string(v4)])
 	require.EqualValues(t, 12, vals[string(v4b)].Power)
-	require.Equal(t, agRegulator, vals[string(v4b)].AgencyId)
+	require.Equal(t, agHarbour, vals[string(v4b)].AgencyId)
 
 	id, res = c.pass(removeValidator(genesisVals[3]))
 	requireExecuted(t, c, id, res)
@@ -419,10 +419,10 @@ func TestGovValidatorChangesReturnValidatorUpdates(t *testing.T) {
 // change more than a third of the power: the second fails with its reason
 // and nothing of it applies.
 func TestGovPowerChangesAccumulateWithinTheWindow(t *testing.T) {
-	c := newGovChain(t)
+	c := newChainFrom(t, withHarbour(govGenesis()), genesisVals)
 	a, b := consKey("a"), consKey("b")
-	first := c.propose(addValidator(a, 10, agTax))
-	second := c.propose(addValidator(b, 10, agTax))
+	first := c.propose(addValidator(a, 10, agHarbour))
+	second := c.propose(addValidator(b, 10, agHarbour))
 	var txs [][]byte
 	for _, k := range voters {
 		txs = append(txs, c.tx(k, msgVote(first, govv1.VoteOption_VOTE_OPTION_YES)), c.tx(k, msgVote(second, govv1.VoteOption_VOTE_OPTION_YES)))

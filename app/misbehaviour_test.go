@@ -216,7 +216,9 @@ func TestMisbehaviourRemoveModeKeepsThePowerChangeLimit(t *testing.T) {
 // refusal is recorded and a proposal opened; the agencies add a validator
 // first and then pass it.
 func TestMisbehaviourRemovalRefusedByMinValidatorsFallsBackToProposal(t *testing.T) {
-	c := newMisbehaviourChain(t, genesisVals, mode(gov.MisbehaviourRemove))
+	g := withHarbour(govGenesis())
+	g.Gov.Params.MisbehaviourAction = gov.MisbehaviourRemove
+	c := newChainFrom(t, g, genesisVals)
 	bad := genesisVals[3] // operator unknown
 	res := c.blockWithEvidence(duplicateVote(bad, c.height))
 	require.Empty(t, res.ValidatorUpdates)
@@ -231,7 +233,7 @@ func TestMisbehaviourRemovalRefusedByMinValidatorsFallsBackToProposal(t *testing
 	require.Equal(t, strconv.FormatUint(r.ProposalId, 10), attrs(event(t, res.Events, gov.EventSubmitted))["proposal_id"].Value)
 
 	v4 := consKey("v4")
-	id, done := c.pass(addValidator(v4, 10, agRegulator))
+	id, done := c.pass(addValidator(v4, 10, agHarbour))
 	requireExecuted(t, c, id, done)
 	c.block() // out of the power-change window of the addition
 	res = c.vote(r.ProposalId, govv1.VoteOption_VOTE_OPTION_YES, voters...)

@@ -28,7 +28,7 @@ func filterID(t *testing.T, c *chain, id string) *abci.ResponseQuery {
 // other is refused with a coded error; a removed validator's node is
 // refused from the block after its removal.
 func TestPeerFilterFollowsTheValidatorSet(t *testing.T) {
-	g := govGenesis()
+	g := withHarbour(govGenesis())
 	for i, op := range g.Gov.Operators {
 		op.NodeAddress = nodeID("abc"[i:]) + "@127.0.0.1:2665" + string(rune('0'+i))
 	}
@@ -58,7 +58,7 @@ func TestPeerFilterFollowsTheValidatorSet(t *testing.T) {
 
 	// A validator voted in with its node address is admitted after the block.
 	id, done := c.pass(&govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{
-		PubKey: consKey("v5"), Power: 10, AgencyId: agTax, NodeAddress: nodeID("e") + "@127.0.0.1:26700"}}})
+		PubKey: consKey("v5"), Power: 10, AgencyId: agHarbour, NodeAddress: nodeID("e") + "@127.0.0.1:26700"}}})
 	requireExecuted(t, c, id, done)
 	require.Zero(t, filterID(t, c, nodeID("e")).Code)
 

@@ -230,8 +230,8 @@ func (k Keeper) requireMinValidators(kv store.KV) error {
 const paramMaxValidatorShare = "gov.max_validator_share"
 
 // requireSpread refuses a validator set, as a change (what) would leave
-// it, in which one validator holds more than gov.max_validator_share of
-// the total power. The rule binds once the set has MinValidatorsFloor
+// it, in which one validator, or one agency's validators together, hold
+// more than gov.max_validator_share of the total power. The rule binds once the set has MinValidatorsFloor
 // validators: fewer cannot all stay below a third, and such a set — only
 // a single-operator genesis makes one, since removals stop at
 // gov.min_validators — tolerates no fault whatever the shares. Checking
@@ -264,6 +264,27 @@ func (k Keeper) requireSpread(kv store.KV, what string) error {
 	if limit.Exceeded(uint64(top.Power), total) {
 		return ErrPowerConcentrated.Wrapf("%s would leave validator %X (operated by %s) with %d of %d total power, above gov.max_validator_share %s; spread the power (add or strengthen other validators first, or weaken this one)",
 			what, top.PubKey, top.AgencyId, top.Power, total, limit)
+	}
+	// One agency running several validators holds their sum: the cap is
+	// on what one party controls, not on one key. Genesis validators
+	// mapped to no agency are each their own operator. Agencies are
+	// visited in the set's key order, so the message is deterministic.
+	sums := map[string]uint64{}
+	var order []string
+	for _, v := range vals {
+		if v.AgencyId == UnknownOperator {
+			continue
+		}
+		if _, seen := sums[v.AgencyId]; !seen {
+			order = append(order, v.AgencyId)
+		}
+		sums[v.AgencyId] += uint64(v.Power)
+	}
+	for _, ag := range order {
+		if limit.Exceeded(sums[ag], total) {
+			return ErrPowerConcentrated.Wrapf("%s would leave agency %q operating validators with %d of %d total power together, above gov.max_validator_share %s; one agency's validators count as one party",
+				what, ag, sums[ag], total, limit)
+		}
 	}
 	return nil
 }

@@ -346,8 +346,10 @@ type Params struct {
 	// when those rules refuse. Empty (chains started before this parameter
 	// existed) means "propose".
 	MisbehaviourAction string `protobuf:"bytes,7,opt,name=misbehaviour_action,json=misbehaviourAction,proto3" json:"misbehaviour_action,omitempty"`
-	// max_validator_share: no validator may hold more than this fraction of
-	// the total power, checked after every validator change (add, re-weight,
+	// max_validator_share: no validator, and no agency's validators
+	// together, may hold more than this fraction of the total power (genesis
+	// validators operated by "unknown" count each alone), checked after
+	// every validator change (add, re-weight,
 	// rotation, removal of another validator) and at genesis. Always below
 	// 1/3: a validator with a third of the power could halt the chain alone.
 	// Binds once the set has at least 4 validators (the BFT minimum); a
