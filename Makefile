@@ -59,9 +59,20 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
 ## localnet: a local multi-validator network with demo data (init if needed, then start).
+## MONITOR=1 also runs Prometheus (if installed) with monitoring/'s
+## configuration and alert rules, on http://127.0.0.1:9090/.
 localnet: build
 	@test -f $(LOCALNET)/testnet.json || $(BUILD_DIR)/tallyd testnet init --validators $(VALIDATORS) --output $(LOCALNET)
-	$(BUILD_DIR)/tallyd testnet start $(LOCALNET)
+	@if [ -n "$(MONITOR)" ]; then \
+		if command -v prometheus >/dev/null 2>&1; then \
+			mkdir -p $(LOCALNET)/prometheus; \
+			prometheus --config.file monitoring/prometheus.yml --storage.tsdb.path $(LOCALNET)/prometheus \
+				--web.listen-address 127.0.0.1:9090 > $(LOCALNET)/prometheus.log 2>&1 & \
+			echo "Prometheus: http://127.0.0.1:9090/ (alerts: http://127.0.0.1:9090/alerts; log $(LOCALNET)/prometheus.log)"; \
+		else echo "MONITOR=1: prometheus is not installed (apt-get install prometheus); running without it"; fi; \
+	fi
+	$(BUILD_DIR)/tallyd testnet start $(LOCALNET); status=$$?; \
+		if [ -n "$(MONITOR)" ]; then pkill -f "prometheus --config.file monitoring/prometheus.yml" || true; fi; exit $$status
 
 localnet-reset:
 	rm -rf $(LOCALNET)

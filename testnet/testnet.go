@@ -47,6 +47,7 @@ type Node struct {
 	RPC     string `json:"rpc"`      // tcp://127.0.0.1:port
 	P2P     string `json:"p2p"`      // 127.0.0.1:port
 	Pprof   string `json:"pprof"`    // 127.0.0.1:port, for CPU profiles under load
+	Metrics string `json:"metrics"`  // 127.0.0.1:port, Prometheus metrics (CometBFT's and Tally's)
 	LogFile string `json:"log_file"` // where `testnet start` writes the node's output
 }
 
@@ -87,7 +88,8 @@ type Options struct {
 	Validators int
 	ChainID    string
 	// BasePort is the first port used; node i listens for p2p on
-	// BasePort+10i, RPC on BasePort+10i+1 and pprof on BasePort+10i+2.
+	// BasePort+10i, RPC on BasePort+10i+1, pprof on BasePort+10i+2 and
+	// Prometheus metrics on BasePort+10i+3.
 	BasePort int
 	// TimeoutCommit overrides CometBFT's consensus timeout_commit when non-zero.
 	TimeoutCommit time.Duration
@@ -174,6 +176,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			RPC:     fmt.Sprintf("tcp://%s:%d", host, base+1),
 			P2P:     fmt.Sprintf("%s:%d", host, base),
 			Pprof:   fmt.Sprintf("%s:%d", host, base+2),
+			Metrics: fmt.Sprintf("%s:%d", host, base+3),
 			LogFile: filepath.Join(dir, s.id, "tallyd.log"),
 		}
 		if opts.UnixRPC {
@@ -213,6 +216,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		}
 		comet.RPC.ListenAddress = n.RPC
 		comet.RPC.PprofListenAddress = n.Pprof
+		home.EnableMetrics(comet, n.Metrics)
 		comet.P2P.ListenAddress = "tcp://" + n.P2P
 		comet.P2P.ExternalAddress = n.P2P
 		comet.P2P.AddrBookStrict = false // loopback peers are "non-routable" to CometBFT

@@ -103,6 +103,10 @@ Example:
 				return err
 			}
 			comet.P2P.ListenAddress, comet.RPC.ListenAddress = p2pAddr, rpcAddr
+			metricsAddr, _ := f.GetString("metrics-addr")
+			if metricsAddr != "" {
+				home.EnableMetrics(comet, metricsAddr)
+			}
 			if err := home.WriteConfigs(h, comet, appCfg); err != nil {
 				return err
 			}
@@ -138,6 +142,7 @@ Example:
 	f.String("agency-kind", "treasury", "kind: treasury, tax_authority, benefits, regulator, council, bank, department, business")
 	f.String("admin-key", "admin", "keyring name of the agency's admin account key (created if missing)")
 	f.String("p2p-laddr", "tcp://0.0.0.0:26656", "where the node listens for peers; all interfaces by default so validators on other machines can connect (tcp://127.0.0.1:26656 keeps it on this machine)")
+	f.String("metrics-addr", home.DefaultMetricsAddr, "where the node serves Prometheus metrics (CometBFT's and Tally's); loopback by default; empty turns them off")
 	f.String("rpc-laddr", "tcp://127.0.0.1:26657", "where the node serves its RPC to clients; loopback by default (put a proxy in front to serve others)")
 	addKeyringFlags(cmd)
 	return cmd

@@ -66,7 +66,7 @@ func testnetInitCmd() *cobra.Command {
 	f.Int("validators", def.Validators, fmt.Sprintf("number of validators, 1 to %d", testnet.MaxValidators))
 	f.String("output", "./localnet", "directory to create")
 	f.String("chain-id", def.ChainID, "chain id")
-	f.Int("base-port", def.BasePort, "first port; node i uses base+10i (p2p), +1 (RPC), +2 (pprof)")
+	f.Int("base-port", def.BasePort, "first port; node i uses base+10i (p2p), +1 (RPC), +2 (pprof), +3 (Prometheus metrics)")
 	f.Duration("timeout-commit", 0, "CometBFT consensus timeout_commit (default: CometBFT's)")
 	f.Bool("skip-timeout-commit", false, "CometBFT consensus skip_timeout_commit")
 	f.Bool("filter-peers", true, "nodes admit only the validators' node ids (in genesis) and their app.toml allowed_peers; --filter-peers=false to let any node connect (e.g. to join full nodes)")

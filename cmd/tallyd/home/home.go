@@ -19,12 +19,14 @@ import (
 	"text/template"
 
 	dbm "github.com/cometbft/cometbft-db"
+	abci "github.com/cometbft/cometbft/abci/types"
 	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/viper"
 
 	"github.com/tallyledger/tally/app"
@@ -51,7 +53,24 @@ func DefaultCometConfig(home string) *cfg.Config {
 	c.SetRoot(home)
 	c.TxIndex.Indexer = "kv"
 	c.P2P.PexReactor = false
+	c.Instrumentation.PrometheusListenAddr = DefaultMetricsAddr
 	return c
+}
+
+// DefaultMetricsAddr is where a node serves its Prometheus metrics
+// (CometBFT's and Tally's) when [instrumentation] prometheus is on: loopback
+// only, for a Prometheus on the same machine or a proxy the operator
+// chooses. tallyd init and testnet init turn metrics on.
+const DefaultMetricsAddr = "127.0.0.1:26660"
+
+// EnableMetrics turns on the node's Prometheus endpoint at addr
+// (host:port). Only one node per process can export metrics (Prometheus'
+// default registry is per process), so in-process test networks leave it
+// off.
+func EnableMetrics(c *cfg.Config, addr string) {
+	c.Instrumentation.Prometheus = true
+	c.Instrumentation.PrometheusListenAddr = addr
+	c.Instrumentation.Namespace = "cometbft"
 }
 
 // WriteConfigs writes config.toml and app.toml into home, creating its
@@ -196,8 +215,12 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	}
 	pv := privval.LoadFilePV(comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile())
 	dbs := &openDBs{}
+	var application abci.Application = a
+	if comet.Instrumentation.Prometheus {
+		application = meteredApp{Application: a, m: newMetrics(prometheus.DefaultRegisterer, comet.DBDir())}
+	}
 	n, err := node.NewNode(comet, pv, nodeKey,
-		ClientCreator(a),
+		ClientCreator(application),
 		node.DefaultGenesisDocProviderFunc(comet),
 		dbs.provider,
 		node.DefaultMetricsProvider(comet.Instrumentation),
@@ -215,7 +238,7 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 // only (app.App's committed view and the store's reader tree), so they need
 // not wait for, and must not hold up, FinalizeBlock and Commit on the
 // consensus connection.
-func ClientCreator(a *app.App) proxy.ClientCreator {
+func ClientCreator(a abci.Application) proxy.ClientCreator {
 	return proxy.NewConnSyncLocalClientCreator(a)
 }
 

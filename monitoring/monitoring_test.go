@@ -1,0 +1,66 @@
+// Package monitoring holds the Prometheus configuration, alert rules and
+// dashboard for Tally validators; its tests check them with promtool.
+package monitoring
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// promtool returns the path of Prometheus' promtool (Debian's prometheus
+// package; .ci/run installs it).
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("SKIPPED (promtool is not installed: apt-get install prometheus; .ci/run installs it): the alert rules were not checked")
+	}
+	return p
+}
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(promtool(t), args...).CombinedOutput()
+	return string(out), err
+}
+
+// The configuration and rules load, and every alert fires when, and only
+// when, its unit test says.
+func TestPrometheusConfigAndAlertRules(t *testing.T) {
+	for _, args := range [][]string{
+		{"check", "config", "prometheus.yml"},
+		{"check", "rules", "alerts.yml"},
+		{"test", "rules", "alerts_test.yml"},
+	} {
+		if out, err := run(t, args...); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// A typo in a rule file fails the check, so CI cannot pass with one.
+func TestARuleFileWithATypoFailsTheCheck(t *testing.T) {
+	b, err := os.ReadFile("alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, typo := range map[string]string{
+		"misspelt function": strings.Replace(string(b), "increase(", "increse(", 1),
+		"broken YAML":       strings.Replace(string(b), "    rules:", "    rules", 1),
+		"unbalanced expr":   strings.Replace(string(b), "up{job=\"tally\"} == 0", "up{job=\"tally\" == 0", 1),
+	} {
+		if typo == string(b) {
+			t.Fatalf("%s: the typo was not introduced", name)
+		}
+		path := filepath.Join(t.TempDir(), "alerts.yml")
+		if err := os.WriteFile(path, []byte(typo), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := run(t, "check", "rules", path); err == nil {
+			t.Errorf("%s: promtool accepted it:\n%s", name, out)
+		}
+	}
+}
