@@ -3,6 +3,8 @@
 package monitoring
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,5 +64,42 @@ func TestARuleFileWithATypoFailsTheCheck(t *testing.T) {
 		if out, err := run(t, "check", "rules", path); err == nil {
 			t.Errorf("%s: promtool accepted it:\n%s", name, out)
 		}
+	}
+}
+
+// The dashboard is valid JSON and every panel's query parses as PromQL
+// (promtool checks each as a rule expression).
+func TestDashboardQueriesParse(t *testing.T) {
+	b, err := os.ReadFile("grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("grafana-dashboard.json: %v", err)
+	}
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	n := 0
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			n++
+			fmt.Fprintf(&rules, "      - record: dashboard:panel_%d\n        expr: %q\n", n, q.Expr)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d queries in the dashboard", n)
+	}
+	path := filepath.Join(t.TempDir(), "dashboard-rules.yml")
+	if err := os.WriteFile(path, []byte(rules.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "check", "rules", path); err != nil {
+		t.Errorf("a dashboard query does not parse: %v\n%s", err, out)
 	}
 }
