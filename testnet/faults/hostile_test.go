@@ -25,7 +25,10 @@ const (
 	// maxNonceBytesPerTx: the disk a transaction's replay protection costs
 	// (application database growth per committed transaction, above the
 	// growth of as many blocks without the attack) whether or not the
-	// signer's transactions share a timeout height.
+	// signer's transactions share a timeout height. Judged by the long
+	// variant (12,000 transactions over ~400 blocks: 1,875 B each on the
+	// layout of one value per signer and timeout, 593 B on one key per
+	// nonce, measured with TestHostileMeasure).
 	maxNonceBytesPerTx = 1024
 )
 
@@ -53,8 +56,10 @@ var notYetBounded = map[string]string{
 //     refused with a code, or their catch-up spread so every block
 //     commits within maxBlockInterval;
 //   - hundreds (thousands in the long variant) of failing transactions
-//     from one auditor sharing one timeout height, paced over many blocks: the disk they cost per transaction stays within
-//     maxNonceBytesPerTx (refusals by CheckTx, with a code, are fine);
+//     from one auditor sharing one timeout height, paced over many
+//     blocks: the disk they cost per transaction stays within
+//     maxNonceBytesPerTx (judged by the long variant; refusals by
+//     CheckTx, with a code, are fine);
 //   - 13 splits of 100 parts of items carrying the most metadata an item
 //     may, in one transaction: refused with a code, or every child
 //     stored in at most maxChildRecordBytes;
@@ -178,7 +183,13 @@ func TestHostileClient(t *testing.T) {
 			if r.Lost > 0 {
 				s.Note("nonces: %d of the attacker's transactions accepted by CheckTx were in no block 10 blocks after the last was sent", r.Lost)
 			}
-			if r.PerTx() > maxNonceBytesPerTx {
+			switch {
+			case !long:
+				// goleveldb's data directory grows in steps of its 4 MiB
+				// log, more than 500 transactions cost: only the long
+				// variant's 12,000 (about 7 MB) can be judged.
+				s.Note("nonces: the %d B/tx bound is judged by the long variant only (the short one's growth is within the database's step size)", maxNonceBytesPerTx)
+			case r.PerTx() > maxNonceBytesPerTx:
 				breach(attack, "%d bytes of disk per committed transaction, above the bound of %d", r.PerTx(), maxNonceBytesPerTx)
 			}
 		case "programme":
