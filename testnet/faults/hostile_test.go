@@ -116,9 +116,12 @@ func TestHostileClient(t *testing.T) {
 	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
 
 	// Baseline: the block intervals under the workload alone. On a machine
-	// so loaded that blocks take over maxBlockInterval without any attack,
-	// the bound cannot be judged as stated; the attacks are then held to
-	// twice the longest baseline interval, and the note says so.
+	// so loaded that blocks take a third of maxBlockInterval without any
+	// attack (a 2-core machine shared by a dozen builds: the intervals
+	// stretch with the CPU the nodes get, whatever the app does), the
+	// bound cannot be judged as stated; the attacks are then held to three
+	// times the longest baseline interval, and the note says so. The
+	// attacks this catches stall blocks for tens of seconds to minutes.
 	baseBlocks := int64(20)
 	if long {
 		baseBlocks = 100
@@ -133,8 +136,8 @@ func TestHostileClient(t *testing.T) {
 	}
 	limit := maxBlockInterval
 	s.Note("baseline, workload only: heights %d..%d, block interval median %s, longest %s", h0, h0+baseBlocks, base.Median().Round(time.Millisecond), base.Max().Round(time.Millisecond))
-	if 2*base.Max() > limit {
-		limit = 2 * base.Max()
+	if 3*base.Max() > limit {
+		limit = 3 * base.Max()
 		s.Note("this machine is too slow for the %s bound as stated (longest block interval %s without any attack); attacks are held to %s instead", maxBlockInterval, base.Max().Round(time.Millisecond), limit.Round(time.Millisecond))
 	}
 	hStart := c.MaxHeight(ctx)
