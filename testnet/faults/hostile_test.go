@@ -15,6 +15,10 @@ const (
 	// maxBlockInterval: every block commits within this of the one before
 	// it while the attacks run (from the blocks' header times).
 	maxBlockInterval = 2 * time.Second
+	// nominalInterval is the cluster's block interval on an unloaded
+	// machine (timeout_commit 300 ms plus a round of votes), against which
+	// maxBlockInterval is stated.
+	nominalInterval = 400 * time.Millisecond
 	// maxQueryFloodSlowdown: under the query flood the median block
 	// interval stays within this fraction of the median without it.
 	maxQueryFloodSlowdown = 0.10
@@ -115,13 +119,14 @@ func TestHostileClient(t *testing.T) {
 	var spans []span
 	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
 
-	// Baseline: the block intervals under the workload alone. On a machine
-	// so loaded that blocks take a third of maxBlockInterval without any
-	// attack (a 2-core machine shared by a dozen builds: the intervals
-	// stretch with the CPU the nodes get, whatever the app does), the
-	// bound cannot be judged as stated; the attacks are then held to three
-	// times the longest baseline interval, and the note says so. The
-	// attacks this catches stall blocks for tens of seconds to minutes.
+	// Baseline: the block intervals under the workload alone. The 2 s
+	// bound is for a machine on which the cluster's blocks come at their
+	// nominal pace (nominalInterval: timeout_commit 300 ms and a round).
+	// On a loaded machine (2 cores shared by a dozen builds) every
+	// interval stretches with the CPU the nodes get, whatever the app
+	// does, so the bound is scaled by how much slower the baseline's
+	// median is, and the note says so. The attacks this catches stall
+	// blocks for tens of seconds to minutes.
 	baseBlocks := int64(20)
 	if long {
 		baseBlocks = 100
@@ -136,9 +141,10 @@ func TestHostileClient(t *testing.T) {
 	}
 	limit := maxBlockInterval
 	s.Note("baseline, workload only: heights %d..%d, block interval median %s, longest %s", h0, h0+baseBlocks, base.Median().Round(time.Millisecond), base.Max().Round(time.Millisecond))
-	if 3*base.Max() > limit {
-		limit = 3 * base.Max()
-		s.Note("this machine is too slow for the %s bound as stated (longest block interval %s without any attack); attacks are held to %s instead", maxBlockInterval, base.Max().Round(time.Millisecond), limit.Round(time.Millisecond))
+	if base.Median() > nominalInterval {
+		limit = time.Duration(float64(maxBlockInterval) * float64(base.Median()) / float64(nominalInterval))
+		s.Note("this machine runs blocks %.1f× slower than nominal (median %s against %s) without any attack; attacks are held to %s instead of %s",
+			float64(base.Median())/float64(nominalInterval), base.Median().Round(time.Millisecond), nominalInterval, limit.Round(time.Millisecond), maxBlockInterval)
 	}
 	hStart := c.MaxHeight(ctx)
 	root := ""
