@@ -42,7 +42,9 @@ type App struct {
 	store  *store.Store
 	logger log.Logger
 	sigs   *sigCache
-	step   func(Step)
+	// pending counts each signer's transactions in this node's mempool.
+	pending *pendingCounts
+	step    func(Step)
 
 	chainID string
 	params  *appv1.Params
@@ -135,6 +137,7 @@ func New(st *store.Store, opts Options) (*App, error) {
 		size = DefaultConfig().SignatureCacheSize
 	}
 	a.sigs = newSigCache(size)
+	a.pending = newPendingCounts()
 	if v, _ := st.LastCommit(); v > 0 {
 		if err := a.loadChainState(st); err != nil {
 			return nil, err
@@ -237,6 +240,9 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 			err = ErrNotReady.Wrapf("reading state at height %d: %v; send the transaction again", c.version, view.err)
 		}
 	}
+	if err == nil && !a.pending.admit(d.body.Signer, maxPendingPerSigner(c.params)) {
+		err = ErrTooManyPending.Wrapf("account %s already has %d transactions waiting in this node's mempool; send more after the next block", hex.EncodeToString(d.body.Signer), maxPendingPerSigner(c.params))
+	}
 	if err != nil {
 		space, code, log := module.CodeOf(err)
 		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}, nil
@@ -332,6 +338,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	if err := a.refreshPeers(a.store); err != nil {
 		return nil, err
 	}
+	a.pending.reset() // the mempool rechecks what is left, counting it again
 	a.step(StepCommitted)
 	return &abci.ResponseCommit{}, nil
 }

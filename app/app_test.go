@@ -464,13 +464,6 @@ func TestRefusedMessageSpendsOnlyItsNonce(t *testing.T) {
 			msgs: func() []*txv1.Msg { return []*txv1.Msg{addMember(taxCollector.pub)} }},
 		{name: "rotating to a key in use", signer: treasuryClerk, want: agency.ErrKeyInUse, log: taxAdmin.hex(),
 			msgs: func() []*txv1.Msg { return []*txv1.Msg{rotateKey(treasuryClerk.addr, taxAdmin)} }},
-		{name: "rotating with a proof for another account", signer: treasuryClerk, want: agency.ErrBadKeyProof,
-			msgs: func() []*txv1.Msg { return []*txv1.Msg{rotateKey(taxCollector.addr, keyFor("n"))} }},
-		{name: "rotating with a proof by another key", signer: treasuryClerk, want: agency.ErrBadKeyProof,
-			msgs: func() []*txv1.Msg {
-				n := keyFor("n")
-				return []*txv1.Msg{rotateKeyWithProof(n.pub, ed25519.Sign(stranger.priv, agency.RotateKeySignBytes(testChainID, treasuryClerk.addr, n.pub)))}
-			}},
 		{name: "suspending a suspended account", signer: taxAdmin, want: agency.ErrNotActive,
 			msgs: func() []*txv1.Msg { return []*txv1.Msg{suspendAccount(taxSuspended.addr, "")} }},
 		{name: "reinstating an account that is not suspended", signer: taxAdmin, want: agency.ErrNotSuspended, log: "is active",
@@ -493,7 +486,7 @@ func TestRefusedMessageSpendsOnlyItsNonce(t *testing.T) {
 			const nonce = 77
 			timeout := uint64(c.height) + 5
 			tx := c.txWith(txArgs{signer: tt.signer, nonce: nonce, timeout: timeout}, tt.msgs()...)
-			refTx := ref.txWith(txArgs{signer: tt.signer, nonce: nonce, timeout: timeout}, rotateKeyWithProof(tt.signer.pub, make([]byte, 64)))
+			refTx := ref.txWith(txArgs{signer: tt.signer, nonce: nonce, timeout: timeout}, rotateKey(tt.signer.addr, tt.signer))
 			state, view := c.dump(), c.view(treasuryClerk)
 
 			require.Zero(t, c.checkTx(tx).Code, "CheckTx does not run messages")
@@ -518,6 +511,43 @@ func TestRefusedMessageSpendsOnlyItsNonce(t *testing.T) {
 			refRes := ref.block(refTx).TxResults[0]
 			requireCode(t, agency.ErrKeyInUse, refRes.Codespace, refRes.Code, refRes.Log)
 			require.Equal(t, ref.lastHash(), c.lastHash())
+		})
+	}
+}
+
+// A rotate_key whose proof of possession does not verify is refused by
+// CheckTx, before the mempool, and a proposal carrying it is rejected: the
+// proof needs no state. Before, it passed CheckTx and spent the signer's
+// nonce in the block, so any account could grow every node's state with
+// transactions needing no role.
+func TestRotateKeyWithABadProofIsRefusedBeforeTheMempool(t *testing.T) {
+	n := keyFor("n")
+	for _, tt := range []struct {
+		name string
+		msg  *txv1.Msg
+	}{
+		{"proof for another account", rotateKey(taxCollector.addr, n)},
+		{"proof by another key", rotateKeyWithProof(n.pub, ed25519.Sign(stranger.priv, agency.RotateKeySignBytes(testChainID, treasuryClerk.addr, n.pub)))},
+		{"proof for another chain", rotateKeyWithProof(n.pub, ed25519.Sign(n.priv, agency.RotateKeySignBytes("other-chain", treasuryClerk.addr, n.pub)))},
+		{"zero proof", rotateKeyWithProof(n.pub, make([]byte, 64))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newChain(t)
+			c.block()
+			const nonce = 31
+			timeout := uint64(c.height) + 5
+			tx := c.txWith(txArgs{signer: treasuryClerk, nonce: nonce, timeout: timeout}, tt.msg)
+
+			res := c.checkTx(tx)
+			requireCode(t, agency.ErrBadKeyProof, res.Codespace, res.Code, res.Log, "message 0")
+			require.Equal(t, abci.ResponseProcessProposal_REJECT, c.processProposal(tx))
+			require.Empty(t, c.prepareProposal(tx))
+
+			state := c.dump()
+			inBlock := c.block(tx).TxResults[0] // a block no honest validator accepts
+			requireCode(t, agency.ErrBadKeyProof, inBlock.Codespace, inBlock.Code, inBlock.Log)
+			require.NotContains(t, c.dump(), string(app.NonceKey(timeout, treasuryClerk.addr, nonce)), "the nonce is not spent")
+			require.Len(t, c.dump(), len(state))
 		})
 	}
 }
@@ -553,6 +583,39 @@ func TestSameNonceTwiceInOneBlockAppliesOnlyTheFirst(t *testing.T) {
 	require.Equal(t, []agencyv1.Role{roleTreasury, roleAuditor}, acc.Roles)
 }
 
+// One signer may have at most max_pending_per_signer transactions waiting
+// in a node's mempool: CheckTx refuses more (tx/50) until a block takes
+// some. After a block the mempool rechecks what is left, and those count
+// again. Other signers are not affected.
+func TestCheckTxCapsOneSignersPendingTransactions(t *testing.T) {
+	c := openChain(t, store.NewMemory(), app.Options{})
+	g := testGenesis()
+	g.Params.MaxPendingPerSigner = 3
+	c.initChain(g)
+	c.block()
+	var txs [][]byte
+	for i := 0; i < 6; i++ {
+		txs = append(txs, c.tx(treasuryAdmin, grantRole(treasuryClerk.addr, roleAuditor)))
+	}
+	for _, tx := range txs[:3] {
+		require.Zero(t, c.checkTx(tx).Code)
+	}
+	over := c.checkTx(txs[3])
+	requireCode(t, app.ErrTooManyPending, over.Codespace, over.Code, over.Log, treasuryAdmin.hex(), "after the next block")
+	require.Zero(t, c.checkTx(c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor))).Code, "another signer is not affected")
+
+	// A block takes two of the three; the mempool rechecks the third,
+	// which counts again, leaving room for two new ones.
+	c.block(txs[0], txs[1])
+	res, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: txs[2], Type: abci.CheckTxType_Recheck})
+	require.NoError(t, err)
+	require.Zero(t, res.Code, res.Log)
+	require.Zero(t, c.checkTx(txs[3]).Code)
+	require.Zero(t, c.checkTx(txs[4]).Code)
+	over = c.checkTx(txs[5])
+	requireCode(t, app.ErrTooManyPending, over.Codespace, over.Code, over.Log)
+}
+
 func TestTimeoutWindowBoundsAreInclusive(t *testing.T) {
 	c := newChain(t)
 	c.block()
@@ -573,7 +636,10 @@ func TestTimeoutWindowBoundsAreInclusive(t *testing.T) {
 // keeps the transaction out.
 func TestManyInFlightNoncesFromOneAccountThenExpiry(t *testing.T) {
 	const n, blocks = 2000, 4
-	c := newChain(t)
+	c := openChain(t, store.NewMemory(), app.Options{})
+	g := testGenesis()
+	g.Params.MaxPendingPerSigner = n
+	c.initChain(g)
 	c.block()
 	rng := rand.New(rand.NewPCG(1, 2))
 	timeout := uint64(c.height) + blocks + 2

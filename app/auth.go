@@ -33,9 +33,10 @@ type rules struct {
 	params  *appv1.Params
 }
 
-// decode does every check that needs neither state nor keys: size,
-// structure and each message's stateless validation, under params. Cheap
-// failures first.
+// decode does every check that needs no state, under params: size,
+// structure, each message's stateless validation and rotate_key proofs of
+// possession (the transaction's own signature needs the signer's key from
+// state, so it is checked in authenticate). Cheap failures first.
 func decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
 	if max := params.MaxTxBytes; uint64(len(raw)) > max {
 		return nil, ErrTxTooLarge.Wrapf("transaction is %d bytes; the limit is %d", len(raw), max)
@@ -71,6 +72,14 @@ func decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
 	for i, m := range d.body.Messages {
 		if err := validateBasic(m); err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		// A rotate_key's proof of possession needs no state: refused here,
+		// a bad one never reaches the mempool or a block, so it cannot
+		// spend the signer's nonce or the block's space.
+		if r, ok := m.Sum.(*txv1.Msg_RotateKey); ok {
+			if err := agency.VerifyKeyProof(d.body.ChainId, d.body.Signer, r.RotateKey); err != nil {
+				return nil, fmt.Errorf("message %d: %w", i, err)
+			}
 		}
 	}
 	return d, nil

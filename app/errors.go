@@ -33,4 +33,7 @@ var (
 	// ErrNotReady: the node has no committed state to check against yet,
 	// or lost the version it was reading to pruning; retrying succeeds.
 	ErrNotReady = module.Register(Codespace, 40, "node not ready")
+	// ErrTooManyPending is mempool admission only (CheckTx), never a
+	// block result.
+	ErrTooManyPending = module.Register(Codespace, 50, "signer has too many transactions waiting")
 )

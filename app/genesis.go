@@ -18,6 +18,8 @@ func DefaultParams() *appv1.Params {
 		MaxTxUnits:    DefaultMaxTxUnits,
 		MaxBlockUnits: DefaultMaxBlockUnits,
 		EndBlockUnits: DefaultEndBlockUnits,
+
+		MaxPendingPerSigner: DefaultMaxPendingPerSigner,
 	}
 }
 
@@ -64,6 +66,8 @@ func ValidateParams(p *appv1.Params) error {
 		return fmt.Errorf("max_tx_units %d is below %d, too small for any transaction", p.MaxTxUnits, minTxUnits)
 	case p.MaxBlockUnits < p.MaxTxUnits:
 		return fmt.Errorf("max_block_units %d is below max_tx_units %d: no block could hold the largest transaction", p.MaxBlockUnits, p.MaxTxUnits)
+	case p.MaxPendingPerSigner == 0:
+		return fmt.Errorf("max_pending_per_signer must be at least 1, or no account could send a transaction")
 	case p.EndBlockUnits < minEndBlockUnits:
 		return fmt.Errorf("end_block_units %d is below %d: scheduled work would never progress", p.EndBlockUnits, minEndBlockUnits)
 	}
@@ -91,6 +95,9 @@ func ParseGenesis(appState []byte) (*appv1.GenesisState, error) {
 		g.Params = DefaultParams()
 	}
 	fillMeterDefaults(g.Params)
+	if g.Params.MaxPendingPerSigner == 0 { // a genesis written before the parameter
+		g.Params.MaxPendingPerSigner = DefaultMaxPendingPerSigner
+	}
 	if err := ValidateParams(g.Params); err != nil {
 		return nil, fmt.Errorf("genesis params: %w", err)
 	}

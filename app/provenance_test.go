@@ -492,7 +492,7 @@ func requireRefused(t *testing.T, tt refusalCase) {
 	const nonce = 99
 	timeout := uint64(c.height) + 5
 	tx := c.txWith(txArgs{signer: tt.signer, nonce: nonce, timeout: timeout}, tt.msg)
-	refTx := ref.txWith(txArgs{signer: tt.signer, nonce: nonce, timeout: timeout}, rotateKeyWithProof(tt.signer.pub, make([]byte, 64)))
+	refTx := ref.txWith(txArgs{signer: tt.signer, nonce: nonce, timeout: timeout}, rotateKey(tt.signer.addr, tt.signer))
 	before := pvState(c)
 	res := c.block(tx).TxResults[0]
 	requireCode(t, tt.want, res.Codespace, res.Code, res.Log, tt.log)

@@ -69,6 +69,7 @@ func paramRegistry() *gov.Registry {
 		field("app.max_memo_bytes", "longest memo accepted, in bytes", keyParams, appDef, appVal),
 		field("app.max_tx_units", "most resource-meter units one transaction may use", keyParams, appDef, appVal),
 		field("app.max_block_units", "most resource-meter units a block's transactions may use together", keyParams, appDef, appVal),
+		field("app.max_pending_per_signer", "most transactions of one signer a node's mempool admits between two blocks", keyParams, appDef, appVal),
 		field("app.end_block_units", "resource-meter units of end-of-block work per block; the rest carries over", keyParams, appDef, appVal),
 		field("funds.annual_appropriation_limit", "most that may be appropriated in one calendar year, minor units", funds.ParamsKey(), fundsDef, fundsVal),
 		field("funds.max_tranches_per_movement", "most tranches one movement may consume", funds.ParamsKey(), fundsDef, fundsVal),

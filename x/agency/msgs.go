@@ -33,6 +33,17 @@ func RotateKeySignBytes(chainID string, addr, newPub []byte) []byte {
 	return []byte("tally/rotate-key/v1\x00" + chainID + "\x00" + hex.EncodeToString(addr) + "\x00" + hex.EncodeToString(newPub))
 }
 
+// VerifyKeyProof checks a rotate_key's proof of possession: the new key's
+// signature over RotateKeySignBytes(chainID, addr, new key), addr being the
+// rotating account. It needs no state, so the app refuses a bad proof
+// before the transaction reaches the mempool; RotateKey checks it again.
+func VerifyKeyProof(chainID string, addr []byte, m *agencyv1.MsgRotateKey) error {
+	if !cmted25519.PubKey(m.NewPubKey).VerifySignature(RotateKeySignBytes(chainID, addr, m.NewPubKey), m.NewKeySignature) {
+		return ErrBadKeyProof.Wrapf("sign agency.RotateKeySignBytes(chain id, your address, new key) with the new private key")
+	}
+	return nil
+}
+
 // Validate checks what can be checked without state.
 func ValidateAddMember(m *agencyv1.MsgAddMember) error {
 	if len(m.PubKey) != PubKeySize {
@@ -233,8 +244,8 @@ func (k Keeper) RotateKey(ctx module.Context, signer *agencyv1.Account, m *agenc
 	if holder := k.KeyHolder(ctx.Store, m.NewPubKey); holder != nil {
 		return ErrKeyInUse.Wrapf("new public key is already the key of account %x", holder)
 	}
-	if !cmted25519.PubKey(m.NewPubKey).VerifySignature(RotateKeySignBytes(ctx.ChainID, signer.Address, m.NewPubKey), m.NewKeySignature) {
-		return ErrBadKeyProof.Wrapf("sign agency.RotateKeySignBytes(chain id, your address, new key) with the new private key")
+	if err := VerifyKeyProof(ctx.ChainID, signer.Address, m); err != nil {
+		return err
 	}
 	before := clone(signer)
 	acc := clone(signer)

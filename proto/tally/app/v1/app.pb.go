@@ -53,8 +53,14 @@ type Params struct {
 	// by the modules that have such work. Work that does not fit carries
 	// over to the next block.
 	EndBlockUnits uint64 `protobuf:"varint,7,opt,name=end_block_units,json=endBlockUnits,proto3" json:"end_block_units,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// max_pending_per_signer is the most transactions of one signer a node's
+	// mempool admits (CheckTx) between two blocks, so one account cannot
+	// crowd out the others. It is node-local admission, never a reason a
+	// block fails: a transaction over it is refused (tx/50) and may be sent
+	// again after the next block. 0 in a genesis means the default.
+	MaxPendingPerSigner uint32 `protobuf:"varint,20,opt,name=max_pending_per_signer,json=maxPendingPerSigner,proto3" json:"max_pending_per_signer,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Params) Reset() {
@@ -132,6 +138,13 @@ func (x *Params) GetMaxBlockUnits() uint64 {
 func (x *Params) GetEndBlockUnits() uint64 {
 	if x != nil {
 		return x.EndBlockUnits
+	}
+	return 0
+}
+
+func (x *Params) GetMaxPendingPerSigner() uint32 {
+	if x != nil {
+		return x.MaxPendingPerSigner
 	}
 	return 0
 }
@@ -349,7 +362,7 @@ var File_tally_app_v1_app_proto protoreflect.FileDescriptor
 
 const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/funds/v1/funds.proto\x1a tally/benefits/v1/benefits.proto\x1a\x16tally/tax/v1/tax.proto\x1a$tally/provenance/v1/provenance.proto\x1a\x16tally/gov/v1/gov.proto\"\x8c\x02\n" +
+	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/funds/v1/funds.proto\x1a tally/benefits/v1/benefits.proto\x1a\x16tally/tax/v1/tax.proto\x1a$tally/provenance/v1/provenance.proto\x1a\x16tally/gov/v1/gov.proto\"\xc1\x02\n" +
 	"\x06Params\x12 \n" +
 	"\fmax_tx_bytes\x18\x01 \x01(\x04R\n" +
 	"maxTxBytes\x12!\n" +
@@ -359,7 +372,8 @@ const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\fmax_tx_units\x18\x05 \x01(\x04R\n" +
 	"maxTxUnits\x12&\n" +
 	"\x0fmax_block_units\x18\x06 \x01(\x04R\rmaxBlockUnits\x12&\n" +
-	"\x0fend_block_units\x18\a \x01(\x04R\rendBlockUnits\"\xe5\x02\n" +
+	"\x0fend_block_units\x18\a \x01(\x04R\rendBlockUnits\x123\n" +
+	"\x16max_pending_per_signer\x18\x14 \x01(\rR\x13maxPendingPerSigner\"\xe5\x02\n" +
 	"\fGenesisState\x12,\n" +
 	"\x06params\x18\x01 \x01(\v2\x14.tally.app.v1.ParamsR\x06params\x120\n" +
 	"\x06agency\x18\x02 \x01(\v2\x18.tally.agency.v1.GenesisR\x06agency\x12-\n" +
