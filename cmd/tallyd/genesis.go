@@ -285,8 +285,11 @@ power) and exactly the declared agencies and admin accounts, with default
 params and nothing else. It prints the genesis sha256: compare it with
 every other agency over a channel you trust before starting.
 
-With --install it also copies the genesis into <home>/config/genesis.json
-and sets p2p.persistent_peers in config.toml to every other declared node.
+With --install it also copies the genesis into <home>/config/genesis.json,
+sets p2p.persistent_peers in config.toml to every other declared node, and
+turns on filter_peers: the node then admits only the node ids registered for
+validators (the declared ones, in genesis; later, those voted in with a node
+address) and those listed in app.toml's allowed_peers.
 It refuses a home whose validator is not in the genesis, or which already
 holds a different genesis.`,
 		Example: `  tallyd genesis verify --genesis genesis.json --install --home /srv/tally \
@@ -312,7 +315,7 @@ holds a different genesis.`,
 		},
 	}
 	cmd.Flags().String("genesis", "genesis.json", "genesis file to check")
-	cmd.Flags().Bool("install", false, "copy the genesis into --home and set p2p.persistent_peers")
+	cmd.Flags().Bool("install", false, "copy the genesis into --home, set p2p.persistent_peers and turn on filter_peers")
 	return cmd
 }
 
@@ -361,10 +364,13 @@ func installGenesis(cmd *cobra.Command, genesisPath string, v *home.VerifiedGene
 		return err
 	}
 	loaded.P2P.PersistentPeers = home.PersistentPeers(v.Declarations, id.NodeID)
+	// Every declared node id is in genesis, so the node can admit exactly
+	// the validators' nodes (and the operator's allowed_peers).
+	loaded.FilterPeers = true
 	if err := home.WriteConfigs(h, loaded, appCfg); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "\nInstalled %s as agency %s\n  persistent_peers: %s\n\nCompare the genesis sha256 above with every other agency, then start the node with: tallyd start --home %s\n",
+	fmt.Fprintf(cmd.OutOrStdout(), "\nInstalled %s as agency %s\n  persistent_peers: %s\n  filter_peers: on (validators' node ids and app.toml allowed_peers)\n\nCompare the genesis sha256 above with every other agency, then start the node with: tallyd start --home %s\n",
 		target, own.Body.AgencyID, loaded.P2P.PersistentPeers, h)
 	return nil
 }

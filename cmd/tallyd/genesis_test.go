@@ -155,6 +155,7 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 		comet, _, err := home.LoadConfigs(h)
 		require.NoError(t, err)
 		require.Len(t, strings.Split(comet.P2P.PersistentPeers, ","), 2)
+		require.True(t, comet.FilterPeers, "install turns on peer admission by validator node id")
 	}
 	// A home that has a genesis cannot declare again.
 	_, err = tallyd(t, "genesis", "declare", "--home", homes[1], "--chain-id", chainID, "--agency", "tax",
