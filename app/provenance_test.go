@@ -631,7 +631,9 @@ func TestProvenanceQuantitiesConservedThroughSplitAndMerge(t *testing.T) {
 		ch := c.item(id)
 		require.Equal(t, []string{milkBatch}, ch.Parents)
 		require.Equal(t, "milk", ch.Product)
-		require.Equal(t, parent.Attributes, ch.Attributes, "children inherit the description")
+		require.Equal(t, milkBatch, ch.MetadataFrom, "children inherit the description by reference")
+		require.Empty(t, ch.Attributes)
+		require.Equal(t, parent.Attributes, c.item(ch.MetadataFrom).Attributes)
 		require.Equal(t, pvFarmer.addr, ch.Custodian)
 		sum += ch.Quantity
 	}
