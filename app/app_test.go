@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -89,7 +91,7 @@ func TestInitChainRefusesBadGenesis(t *testing.T) {
 }
 
 func mustGenesis(tb testing.TB, g *appv1.GenesisState) []byte {
-	bz, err := app.MarshalGenesis(g)
+	bz, err := app.MarshalGenesis(withKeyProofs(g))
 	require.NoError(tb, err)
 	return bz
 }
@@ -123,7 +125,7 @@ func TestAgencyMessagesApplyEmitAndChangeAppHash(t *testing.T) {
 	}{
 		{
 			name: "AddMember creates an active account in the signer's agency", signer: treasuryAdmin,
-			msg: addMember(newcomer.pub, roleAuditor, roleTreasury), event: agency.EventMemberAdded, agency: agTreasury, target: newcomer,
+			msg: addMember(newcomer, roleAuditor, roleTreasury), event: agency.EventMemberAdded, agency: agTreasury, target: newcomer,
 			other: map[string]string{"roles": "treasury,auditor"},
 			check: func(t *testing.T, c *chain) {
 				acc := c.account(newcomer.addr)
@@ -300,7 +302,9 @@ func TestRefusedTransactionLeavesStateAndAppHashUntouched(t *testing.T) {
 		{name: "empty message", want: app.ErrInvalidMessage, log: "message 1",
 			tx: func(c *chain) []byte { return c.tx(treasuryAdmin, grant, &txv1.Msg{}) }},
 		{name: "message failing its stateless check", want: agency.ErrInvalidKey, log: "message 0: agency/12",
-			tx: func(c *chain) []byte { return c.tx(treasuryAdmin, addMember(make([]byte, 31))) }},
+			tx: func(c *chain) []byte {
+				return c.tx(treasuryAdmin, addMemberWithProof(make([]byte, 31), make([]byte, 64)))
+			}},
 		{name: "undefined role", want: agency.ErrInvalidRole, log: "role 99 is not defined",
 			tx: func(c *chain) []byte { return c.tx(treasuryAdmin, grantRole(treasuryClerk.addr, 99)) }},
 		{name: "wrong chain id", want: app.ErrWrongChain, log: `"other-chain"`,
@@ -455,13 +459,13 @@ func TestRefusedMessageSpendsOnlyItsNonce(t *testing.T) {
 		{name: "granting a role the agency kind may not hold", signer: taxAdmin, want: agency.ErrRoleNotAllowed, log: "treasury cannot be held in a tax_authority agency",
 			msgs: func() []*txv1.Msg { return []*txv1.Msg{grantRole(taxCollector.addr, roleTreasury)} }},
 		{name: "adding a member with a role the kind may not hold", signer: treasuryAdmin, want: agency.ErrRoleNotAllowed, log: "inspector",
-			msgs: func() []*txv1.Msg { return []*txv1.Msg{addMember(keyFor("n").pub, roleInspector)} }},
+			msgs: func() []*txv1.Msg { return []*txv1.Msg{addMember(keyFor("n"), roleInspector)} }},
 		{name: "granting a role already held", signer: treasuryAdmin, want: agency.ErrRoleHeld,
 			msgs: func() []*txv1.Msg { return []*txv1.Msg{grantRole(treasuryClerk.addr, roleTreasury)} }},
 		{name: "revoking a role not held", signer: treasuryAdmin, want: agency.ErrRoleNotHeld,
 			msgs: func() []*txv1.Msg { return []*txv1.Msg{revokeRole(treasuryClerk.addr, roleAuditor)} }},
 		{name: "adding an existing account", signer: treasuryAdmin, want: agency.ErrAccountExists,
-			msgs: func() []*txv1.Msg { return []*txv1.Msg{addMember(taxCollector.pub)} }},
+			msgs: func() []*txv1.Msg { return []*txv1.Msg{addMember(taxCollector)} }},
 		{name: "rotating to a key in use", signer: treasuryClerk, want: agency.ErrKeyInUse, log: taxAdmin.hex(),
 			msgs: func() []*txv1.Msg { return []*txv1.Msg{rotateKey(treasuryClerk.addr, taxAdmin)} }},
 		{name: "suspending a suspended account", signer: taxAdmin, want: agency.ErrNotActive,
@@ -527,8 +531,8 @@ func TestRotateKeyWithABadProofIsRefusedBeforeTheMempool(t *testing.T) {
 		msg  *txv1.Msg
 	}{
 		{"proof for another account", rotateKey(taxCollector.addr, n)},
-		{"proof by another key", rotateKeyWithProof(n.pub, ed25519.Sign(stranger.priv, agency.RotateKeySignBytes(testChainID, treasuryClerk.addr, n.pub)))},
-		{"proof for another chain", rotateKeyWithProof(n.pub, ed25519.Sign(n.priv, agency.RotateKeySignBytes("other-chain", treasuryClerk.addr, n.pub)))},
+		{"proof by another key", rotateKeyWithProof(n.pub, ed25519.Sign(stranger.priv, keyproof.Statement(testChainID, "", treasuryClerk.addr, n.pub, keyproof.RotateKey)))},
+		{"proof for another chain", rotateKeyWithProof(n.pub, ed25519.Sign(n.priv, keyproof.Statement("other-chain", "", treasuryClerk.addr, n.pub, keyproof.RotateKey)))},
 		{"zero proof", rotateKeyWithProof(n.pub, make([]byte, 64))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -651,11 +655,7 @@ func TestManyInFlightNoncesFromOneAccountThenExpiry(t *testing.T) {
 			nonces[i] = rng.Uint64()
 		}
 		used[nonces[i]] = true
-		pub := make([]byte, 32)
-		for j := range pub {
-			pub[j] = byte(rng.UintN(256))
-		}
-		txs[i] = c.txWith(txArgs{signer: treasuryAdmin, nonce: nonces[i], timeout: timeout}, addMember(pub, roleAuditor))
+		txs[i] = c.txWith(txArgs{signer: treasuryAdmin, nonce: nonces[i], timeout: timeout}, addMember(keyFor("in-flight/"+strconv.FormatUint(nonces[i], 10)), roleAuditor))
 		require.Zero(t, c.checkTx(txs[i]).Code)
 	}
 	rng.Shuffle(n, func(i, j int) { txs[i], txs[j] = txs[j], txs[i]; nonces[i], nonces[j] = nonces[j], nonces[i] })
@@ -757,7 +757,7 @@ func TestProcessProposalFollowsAccountsAddedAndKeysRotatedEarlierInTheBlock(t *t
 	rotate := c.tx(treasuryClerk, rotateKey(treasuryClerk.addr, newKey))
 	after := c.txWith(txArgs{signer: treasuryClerk, signWith: &newKey}, rotateKey(treasuryClerk.addr, keyFor("clerk/next2")))
 	newcomer := keyFor("newcomer")
-	add := c.tx(treasuryAdmin, addMember(newcomer.pub, roleAdmin))
+	add := c.tx(treasuryAdmin, addMember(newcomer, roleAdmin))
 	byNewcomer := c.tx(newcomer, grantRole(treasuryClerk.addr, roleAuditor))
 	txs := [][]byte{rotate, after, add, byNewcomer}
 	require.Equal(t, abci.ResponseProcessProposal_ACCEPT, c.processProposal(txs...))
@@ -786,14 +786,14 @@ func TestProcessProposalRejectsSignersThatDoNotExistAtTheirPointOfTheBlock(t *te
 	requireCode(t, agency.ErrKeyInUse, res.Codespace, res.Code, res.Log) // spending nonce 4242
 
 	rotate := c.tx(treasuryClerk, rotateKey(treasuryClerk.addr, newKey))
-	add := c.tx(treasuryAdmin, addMember(newcomer.pub, roleAuditor))
+	add := c.tx(treasuryAdmin, addMember(newcomer, roleAuditor))
 	withNewKey := c.txWith(txArgs{signer: treasuryClerk, signWith: &newKey}, revokeRole(treasuryClerk.addr, roleAuditor))
 	withOldKey := c.tx(treasuryClerk, revokeRole(treasuryClerk.addr, roleAuditor))
 	withStrangerKey := c.txWith(txArgs{signer: treasuryClerk, signWith: &stranger}, revokeRole(treasuryClerk.addr, roleAuditor))
 	byNewcomer := c.tx(newcomer, revokeRole(treasuryClerk.addr, roleAuditor))
 	byStranger := c.tx(stranger, revokeRole(treasuryClerk.addr, roleAuditor))
 	replayedRotate := c.txWith(txArgs{signer: treasuryClerk, nonce: 4242, timeout: timeout}, rotateKey(treasuryClerk.addr, newKey))
-	addWithoutRole := c.tx(treasuryClerk, addMember(newcomer.pub, roleAuditor))
+	addWithoutRole := c.tx(treasuryClerk, addMember(newcomer, roleAuditor))
 
 	for _, tt := range []struct {
 		name string
@@ -822,7 +822,7 @@ func TestPrepareProposalDropsUndecodableBadlySignedAndUnknownAndRespectsMaxTxByt
 	c.block()
 	var good [][]byte
 	for i := 0; i < 10; i++ {
-		good = append(good, c.tx(treasuryAdmin, addMember(keyFor("m"+string(rune('a'+i))).pub)))
+		good = append(good, c.tx(treasuryAdmin, addMember(keyFor("m"+string(rune('a'+i))))))
 	}
 	unknown := c.tx(stranger, rotateKey(stranger.addr, keyFor("s")))
 	badSig := c.txWith(txArgs{signer: treasuryAdmin, signWith: &stranger}, grantRole(treasuryClerk.addr, roleAuditor))
@@ -855,7 +855,7 @@ func TestQueryProofsVerifyAgainstCommittedAppHash(t *testing.T) {
 	c := newChain(t)
 	c.block()
 	newcomer := keyFor("newcomer")
-	requireOK(t, c.block(c.tx(treasuryAdmin, addMember(newcomer.pub))).TxResults[0])
+	requireOK(t, c.block(c.tx(treasuryAdmin, addMember(newcomer))).TxResults[0])
 	c.block()
 
 	prove := func(path string, data []byte, height int64) (*abci.ResponseQuery, *ics23.CommitmentProof) {

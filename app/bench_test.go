@@ -2,25 +2,24 @@ package app_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 // The benchmark state: the test genesis plus benchAgencies departments of
@@ -79,10 +78,9 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 }
 
 // benchMember is the address of member j of department i in the bench state.
-func benchMember(i, j int) []byte {
-	pub := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(fmt.Sprintf("dept-%02d", i)), uint64(j)))
-	return agency.AddressOf(pub[:])
-}
+func benchMember(i, j int) []byte { return benchMemberKey(i, j).addr }
+
+func benchMemberKey(i, j int) testKey { return keyFor(fmt.Sprintf("bench/dept-%02d/%d", i, j)) }
 
 // benchBlocks runs b.N blocks of one kind of transaction: add_member adds a
 // new account (four new state entries: account, member index, key index and
@@ -108,8 +106,10 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 	height := info.LastBlockHeight
 
 	signers := []testKey{treasuryAdmin, treasuryAdmin2, taxAdmin, regAdmin}
+	agencies := []string{agTreasury, agTreasury, agTax, agRegulator}
 	for i := 0; i < benchAgencies; i++ {
 		signers = append(signers, benchAdmin(i))
+		agencies = append(agencies, fmt.Sprintf("dept-%02d", i))
 	}
 	rng := rand.New(rand.NewPCG(uint64(size), uint64(height)))
 	var elapsed, finalize, commit time.Duration
@@ -128,10 +128,8 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 			}
 			s := signers[j%len(signers)]
 			opts.Signer = s.addr
-			pub := make([]byte, 32)
-			binary.BigEndian.PutUint64(pub, rng.Uint64())
-			binary.BigEndian.PutUint64(pub[8:], rng.Uint64())
-			txs[j] = signTx(b, opts, s, addMember(pub, agencyv1.Role_ROLE_AUDITOR))
+			newKey := keyFor("bench/new/" + strconv.FormatUint(rng.Uint64(), 16))
+			txs[j] = signTx(b, opts, s, addMemberTo(agencies[j%len(signers)], newKey, agencyv1.Role_ROLE_AUDITOR))
 		}
 		for dept := 0; dept < benchAgencies; dept++ {
 			granted[dept] += (size + benchAgencies - 1) / benchAgencies
@@ -171,16 +169,17 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 func buildBenchState(b *testing.B, dir string) *chain {
 	b.Helper()
 	g := testGenesis()
-	g.Params.MaxBlockUnits = 1 << 40 // blocks of 5,000 transactions: this measures throughput, not the limit
 	per := benchAccounts / benchAgencies
 	for i := 0; i < benchAgencies; i++ {
 		id := fmt.Sprintf("dept-%02d", i)
 		g.Agency.Agencies = append(g.Agency.Agencies, &agencyv1.Agency{Id: id, Name: "Department " + id, Kind: agencyv1.Kind_KIND_DEPARTMENT})
-		g.Agency.Accounts = append(g.Agency.Accounts, &agencyv1.Account{PubKey: benchAdmin(i).pub, AgencyId: id, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}})
+		admin := benchAdmin(i)
+		g.Agency.Accounts = append(g.Agency.Accounts, &agencyv1.Account{PubKey: admin.pub, AgencyId: id, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}})
+		g.Agency.KeyProofs = append(g.Agency.KeyProofs, &agencyv1.KeyProof{Address: admin.addr, Signature: keyProof(admin, id, admin.addr, keyproof.GenesisAccount)})
 		for j := 1; j < per; j++ {
-			// Members never sign here, so a key-shaped hash stands in for a real key.
-			pub := sha256.Sum256(binary.BigEndian.AppendUint64([]byte(id), uint64(j)))
-			g.Agency.Accounts = append(g.Agency.Accounts, &agencyv1.Account{PubKey: pub[:], AgencyId: id, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR, agencyv1.Role_ROLE_PAYER}})
+			m := benchMemberKey(i, j)
+			g.Agency.Accounts = append(g.Agency.Accounts, &agencyv1.Account{PubKey: m.pub, AgencyId: id, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR, agencyv1.Role_ROLE_PAYER}})
+			g.Agency.KeyProofs = append(g.Agency.KeyProofs, &agencyv1.KeyProof{Address: m.addr, Signature: keyProof(m, id, m.addr, keyproof.GenesisAccount)})
 		}
 	}
 	st, err := store.Open(app.DefaultConfig().StoreOptions(dir))

@@ -38,7 +38,7 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 	c := newChain(t)
 	c.block()
 	const blocks = 12
-	replayed := c.txWith(txArgs{signer: treasuryAdmin, timeout: blocks + 10}, addMember(keyFor("concurrent/first").pub, agencyv1.Role_ROLE_TREASURY))
+	replayed := c.txWith(txArgs{signer: treasuryAdmin, timeout: blocks + 10}, addMember(keyFor("concurrent/first"), agencyv1.Role_ROLE_TREASURY))
 	requireOK(t, c.block(replayed).TxResults[0])
 	base := len(c.members(agTreasury)) // members at height 2; one more each block
 	// Admitted at every height of the run, never delivered.
@@ -135,7 +135,7 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 	}()
 
 	for i := range blocks {
-		res := c.finalize(c.tx(treasuryAdmin, addMember(keyFor(fmt.Sprintf("concurrent/%d", i)).pub, agencyv1.Role_ROLE_TREASURY)))
+		res := c.finalize(c.tx(treasuryAdmin, addMember(keyFor(fmt.Sprintf("concurrent/%d", i)), agencyv1.Role_ROLE_TREASURY)))
 		requireOK(t, res.TxResults[0])
 		c.commit()
 		for _, ch := range []chan struct{}{queried, checked} {

@@ -47,7 +47,7 @@ func script(tb testing.TB, n int) [][][]byte {
 		for i := 0; i < 3; i++ { // new members, some with roles their agency may not hold
 			ai := rng.IntN(len(scriptAdmins))
 			m := keyFor(fmt.Sprintf("script/%d/%d", h, i))
-			add(signTx(tb, env(h, scriptAdmins[ai].addr), scriptAdmins[ai], addMember(m.pub, role())))
+			add(signTx(tb, env(h, scriptAdmins[ai].addr), scriptAdmins[ai], addMemberTo(agencyOf(scriptAdmins[ai].addr), m, role())))
 			members = append(members, member{m.addr, m, ai})
 		}
 		for i := 0; i < 5; i++ { // admin work, now and then by the wrong agency's admin

@@ -250,7 +250,7 @@ func fuzzSeedMsgs() map[string]*txv1.Msg {
 	newcomer := keyFor("fuzz/newcomer")
 	start := genesisTime.Unix() + 3600
 	list := []*txv1.Msg{
-		addMember(newcomer.pub, roleAuditor),
+		addMember(newcomer, roleAuditor),
 		removeMember(mAuditor.addr),
 		grantRole(mAuditor.addr, agencyv1.Role_ROLE_CASEWORKER),
 		revokeRole(mAuditor.addr, roleAuditor),
@@ -371,20 +371,20 @@ func fuzzSeedTxs(tb testing.TB) map[string][]byte {
 	newcomer := keyFor("fuzz/newcomer")
 	ok := envelope(2, 11)
 	return map[string][]byte{
-		"valid-add-member":  signTx(tb, ok(treasuryAdmin), treasuryAdmin, addMember(newcomer.pub, roleAuditor)),
+		"valid-add-member":  signTx(tb, ok(treasuryAdmin), treasuryAdmin, addMember(newcomer, roleAuditor)),
 		"valid-rotate-key":  signTx(tb, ok(treasuryClerk), treasuryClerk, rotateKey(treasuryClerk.addr, keyFor("fuzz/clerk"))),
 		"valid-two-msgs":    signTx(tb, ok(treasuryAdmin), treasuryAdmin, grantRole(treasuryClerk.addr, roleAuditor), revokeRole(treasuryClerk.addr, roleAuditor)),
-		"bad-signature":     signTx(tb, ok(treasuryAdmin), treasuryAdmin2, addMember(newcomer.pub)),
+		"bad-signature":     signTx(tb, ok(treasuryAdmin), treasuryAdmin2, addMember(newcomer)),
 		"unknown-signer":    signTx(tb, ok(stranger), stranger, rotateKey(stranger.addr, newcomer)),
 		"inactive-signer":   signTx(tb, ok(taxSuspended), taxSuspended, rotateKey(taxSuspended.addr, newcomer)),
-		"unauthorized":      signTx(tb, ok(treasuryClerk), treasuryClerk, addMember(newcomer.pub)),
-		"expired":           signTx(tb, envelope(2, 1)(treasuryAdmin), treasuryAdmin, addMember(newcomer.pub)),
-		"too-far":           signTx(tb, envelope(2, 100_000)(treasuryAdmin), treasuryAdmin, addMember(newcomer.pub)),
+		"unauthorized":      signTx(tb, ok(treasuryClerk), treasuryClerk, addMember(newcomer)),
+		"expired":           signTx(tb, envelope(2, 1)(treasuryAdmin), treasuryAdmin, addMember(newcomer)),
+		"too-far":           signTx(tb, envelope(2, 100_000)(treasuryAdmin), treasuryAdmin, addMember(newcomer)),
 		"no-messages":       signTx(tb, ok(treasuryAdmin), treasuryAdmin),
 		"empty-msg":         signTx(tb, ok(treasuryAdmin), treasuryAdmin, &txv1.Msg{}),
-		"wrong-chain":       encodeTx(tb, &txv1.TxBody{ChainId: "other", Signer: treasuryAdmin.addr, Nonce: 1, TimeoutHeight: 11, Messages: []*txv1.Msg{addMember(newcomer.pub)}}, treasuryAdmin),
-		"short-signer":      encodeTx(tb, &txv1.TxBody{ChainId: testChainID, Signer: treasuryAdmin.addr[:5], Nonce: 1, TimeoutHeight: 11, Messages: []*txv1.Msg{addMember(newcomer.pub)}}, treasuryAdmin),
-		"long-memo":         encodeTx(tb, &txv1.TxBody{ChainId: testChainID, Signer: treasuryAdmin.addr, Nonce: 1, TimeoutHeight: 11, Memo: strings.Repeat("m", 300), Messages: []*txv1.Msg{addMember(newcomer.pub)}}, treasuryAdmin),
+		"wrong-chain":       encodeTx(tb, &txv1.TxBody{ChainId: "other", Signer: treasuryAdmin.addr, Nonce: 1, TimeoutHeight: 11, Messages: []*txv1.Msg{addMember(newcomer)}}, treasuryAdmin),
+		"short-signer":      encodeTx(tb, &txv1.TxBody{ChainId: testChainID, Signer: treasuryAdmin.addr[:5], Nonce: 1, TimeoutHeight: 11, Messages: []*txv1.Msg{addMember(newcomer)}}, treasuryAdmin),
+		"long-memo":         encodeTx(tb, &txv1.TxBody{ChainId: testChainID, Signer: treasuryAdmin.addr, Nonce: 1, TimeoutHeight: 11, Memo: strings.Repeat("m", 300), Messages: []*txv1.Msg{addMember(newcomer)}}, treasuryAdmin),
 		"garbage":           []byte("\xff\xff\xff\xff"),
 		"empty":             {},
 		"tx-no-body":        mustMarshal(tb, &txv1.Tx{Signature: make([]byte, 64)}),

@@ -42,7 +42,7 @@ func withHarbour(g *appv1.GenesisState) *appv1.GenesisState {
 func newChainFrom(tb testing.TB, g *appv1.GenesisState, vals [][]byte) *chain {
 	tb.Helper()
 	c := openChain(tb, store.NewMemory(), app.Options{})
-	bz, err := app.MarshalGenesis(g)
+	bz, err := app.MarshalGenesis(withKeyProofs(g))
 	require.NoError(tb, err)
 	var updates []abci.ValidatorUpdate
 	for _, pk := range vals {
@@ -68,7 +68,7 @@ func withBusiness(g *appv1.GenesisState) *appv1.GenesisState {
 func initGov(tb testing.TB, g *appv1.GenesisState, vals map[string]int64) (*chain, error) {
 	tb.Helper()
 	c := openChain(tb, store.NewMemory(), app.Options{})
-	bz, err := app.MarshalGenesis(g)
+	bz, err := app.MarshalGenesis(withKeyProofs(g))
 	require.NoError(tb, err)
 	var updates []abci.ValidatorUpdate
 	for _, name := range []string{"v0", "v1", "v2", "v3", "v4", "v5"} {

@@ -2,15 +2,17 @@ package app_test
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/ed25519"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -28,14 +30,36 @@ import (
 // agencies, more than two thirds means all three must vote yes.
 const govVotingPeriod = 10
 
-func consKey(name string) []byte {
-	seed := sha256.Sum256([]byte("tally-test-consensus/" + name))
-	return seed[:] // any 32 bytes are an ed25519 public key to CometBFT's set bookkeeping
+// consKey is a consensus key; keyFor remembers its private half so
+// proposals can carry its proof of possession.
+func consKey(name string) []byte { return keyFor("consensus/" + name).pub }
+
+// validatorProof is the consensus key pub's proof of possession for
+// agencyID, or nothing when a test made pub without keyFor.
+func validatorProof(pub []byte, agencyID string, purpose keyproof.Purpose) []byte {
+	k, ok := keyOf(pub)
+	if !ok {
+		return nil
+	}
+	return ed25519.Sign(k.priv, keyproof.Statement(testChainID, agencyID, gov.ConsensusAddress(pub), pub, purpose))
+}
+
+// operators are the agencies operating test validators, as the tests set them up.
+var operators sync.Map
+
+func operatorOf(pub []byte) string {
+	if ag, ok := operators.Load(string(pub)); ok {
+		return ag.(string)
+	}
+	return gov.UnknownOperator
 }
 
 var genesisVals = [][]byte{consKey("v0"), consKey("v1"), consKey("v2"), consKey("v3")}
 
 func govGenesis() *appv1.GenesisState {
+	for i, ag := range []string{agTreasury, agTax, agRegulator} {
+		operators.Store(string(genesisVals[i]), ag)
+	}
 	g := testGenesis()
 	p := gov.DefaultParams()
 	p.VotingPeriodSeconds = govVotingPeriod
@@ -50,7 +74,7 @@ func govGenesis() *appv1.GenesisState {
 
 func newGovChainOn(tb testing.TB, st *store.Store, opts app.Options) *chain {
 	c := openChain(tb, st, opts)
-	bz, err := app.MarshalGenesis(govGenesis())
+	bz, err := app.MarshalGenesis(withKeyProofs(govGenesis()))
 	require.NoError(tb, err)
 	var vals []abci.ValidatorUpdate
 	for _, pk := range genesisVals {
@@ -78,7 +102,9 @@ func msgVote(id uint64, o govv1.VoteOption) *txv1.Msg {
 }
 
 func addValidator(pk []byte, power int64, ag string) *govv1.Content {
-	return &govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{PubKey: pk, Power: power, AgencyId: ag, NodeAddress: "id@127.0.0.9:26656"}}}
+	operators.Store(string(pk), ag)
+	return &govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{PubKey: pk, Power: power, AgencyId: ag, NodeAddress: "id@127.0.0.9:26656",
+		KeyProof: validatorProof(pk, ag, keyproof.AddValidator)}}}
 }
 
 func removeValidator(pk []byte) *govv1.Content {
@@ -90,11 +116,15 @@ func setPower(pk []byte, power int64) *govv1.Content {
 }
 
 func rotateValidator(old, nw []byte) *govv1.Content {
-	return &govv1.Content{Sum: &govv1.Content_RotateValidatorKey{RotateValidatorKey: &govv1.RotateValidatorKey{OldPubKey: old, NewPubKey: nw}}}
+	ag := operatorOf(old)
+	operators.Store(string(nw), ag)
+	return &govv1.Content{Sum: &govv1.Content_RotateValidatorKey{RotateValidatorKey: &govv1.RotateValidatorKey{OldPubKey: old, NewPubKey: nw,
+		KeyProof: validatorProof(nw, ag, keyproof.RotateValidator)}}}
 }
 
 func admitAgency(id string, admin testKey) *govv1.Content {
-	return &govv1.Content{Sum: &govv1.Content_AdmitAgency{AdmitAgency: &govv1.AdmitAgency{AgencyId: id, Name: "Port Authority", Kind: agencyv1.Kind_KIND_DEPARTMENT, AdminPubKey: admin.pub}}}
+	return &govv1.Content{Sum: &govv1.Content_AdmitAgency{AdmitAgency: &govv1.AdmitAgency{AgencyId: id, Name: "Port Authority", Kind: agencyv1.Kind_KIND_DEPARTMENT, AdminPubKey: admin.pub,
+		AdminKeyProof: keyProof(admin, id, admin.addr, keyproof.AdmitAgency)}}}
 }
 
 func agencyStatus(id string, s agencyv1.Status) *govv1.Content {

@@ -44,14 +44,14 @@ func BenchmarkJunkProposal(b *testing.B) {
 						switch kind {
 						case "unknown":
 							junk := keyFor(fmt.Sprintf("junk/%d", k))
-							tx = c.txWith(txArgs{signer: junk}, addMember(junk.pub, roleAuditor))
+							tx = c.txWith(txArgs{signer: junk}, addMember(junk, roleAuditor))
 						case "rotating":
 							if k == 0 {
 								bad := keyFor("junk/not-the-clerk")
 								tx = c.txWith(txArgs{signer: treasuryClerk, signWith: &bad}, rotateKeyWithProof(keyFor("junk/new").pub, make([]byte, 64)))
 							} else {
 								bad := keyFor("junk/not-the-clerk")
-								tx = c.txWith(txArgs{signer: treasuryClerk, signWith: &bad}, addMember(keyFor(fmt.Sprintf("junk/%d", k)).pub, roleAuditor))
+								tx = c.txWith(txArgs{signer: treasuryClerk, signWith: &bad}, addMember(keyFor(fmt.Sprintf("junk/%d", k)), roleAuditor))
 							}
 						}
 						txs = append(txs, tx)

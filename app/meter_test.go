@@ -36,7 +36,7 @@ func meterChain(tb testing.TB, txUnits, blockUnits uint64) *chain {
 func addMembers(tag string, n int) []*txv1.Msg {
 	msgs := make([]*txv1.Msg, n)
 	for i := range msgs {
-		msgs[i] = addMember(keyFor(fmt.Sprintf("%s/%d", tag, i)).pub, agencyv1.Role_ROLE_TREASURY)
+		msgs[i] = addMember(keyFor(fmt.Sprintf("%s/%d", tag, i)), agencyv1.Role_ROLE_TREASURY)
 	}
 	return msgs
 }

@@ -28,7 +28,7 @@ func newMisbehaviourChain(tb testing.TB, vals [][]byte, edit func(*govv1.Params)
 	g := govGenesis()
 	edit(g.Gov.Params)
 	c := openChain(tb, store.NewMemory(), app.Options{})
-	bz, err := app.MarshalGenesis(g)
+	bz, err := app.MarshalGenesis(withKeyProofs(g))
 	require.NoError(tb, err)
 	var updates []abci.ValidatorUpdate
 	for _, pk := range vals {

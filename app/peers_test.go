@@ -8,6 +8,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
@@ -33,7 +34,7 @@ func TestPeerFilterFollowsTheValidatorSet(t *testing.T) {
 		op.NodeAddress = nodeID("abc"[i:]) + "@127.0.0.1:2665" + string(rune('0'+i))
 	}
 	c := openChain(t, store.NewMemory(), app.Options{AllowedPeers: []string{nodeID("d") + "@10.0.0.1:26656", "not-an-id"}})
-	bz, err := app.MarshalGenesis(g)
+	bz, err := app.MarshalGenesis(withKeyProofs(g))
 	require.NoError(t, err)
 	var vals []abci.ValidatorUpdate
 	for _, pk := range append(append([][]byte{}, genesisVals...), consKey("v4")) {
@@ -58,7 +59,8 @@ func TestPeerFilterFollowsTheValidatorSet(t *testing.T) {
 
 	// A validator voted in with its node address is admitted after the block.
 	id, done := c.pass(&govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{
-		PubKey: consKey("v5"), Power: 10, AgencyId: agHarbour, NodeAddress: nodeID("e") + "@127.0.0.1:26700"}}})
+		PubKey: consKey("v5"), Power: 10, AgencyId: agHarbour, NodeAddress: nodeID("e") + "@127.0.0.1:26700",
+		KeyProof: validatorProof(consKey("v5"), agHarbour, keyproof.AddValidator)}}})
 	requireExecuted(t, c, id, done)
 	require.Zero(t, filterID(t, c, nodeID("e")).Code)
 

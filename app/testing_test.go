@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -43,7 +45,49 @@ func keyFor(name string) testKey {
 	seed := sha256.Sum256([]byte("tally-test-key/" + name))
 	priv := ed25519.NewKeyFromSeed(seed[:])
 	pub := priv.Public().(ed25519.PublicKey)
-	return testKey{name: name, priv: priv, pub: pub, addr: agency.AddressOf(pub)}
+	k := testKey{name: name, priv: priv, pub: pub, addr: agency.AddressOf(pub)}
+	knownKeys.Store(string(pub), k)
+	return k
+}
+
+// knownKeys holds every key keyFor made, by public key, so helpers can
+// sign proofs of possession for keys a test names only by public key.
+var knownKeys sync.Map
+
+// keyOf returns the test key whose public key is pub.
+func keyOf(pub []byte) (testKey, bool) {
+	k, ok := knownKeys.Load(string(pub))
+	if !ok {
+		return testKey{}, false
+	}
+	return k.(testKey), true
+}
+
+// withKeyProofs returns g with a proof of possession for every account
+// whose key a test made with keyFor, as the genesis ceremony writes them.
+func withKeyProofs(g *appv1.GenesisState) *appv1.GenesisState {
+	if g.GetAgency() == nil {
+		return g
+	}
+	g = proto.Clone(g).(*appv1.GenesisState)
+	g.Agency.KeyProofs = nil
+	proved := map[string]bool{}
+	for _, a := range g.Agency.Accounts {
+		k, ok := keyOf(a.PubKey)
+		if !ok {
+			continue
+		}
+		addr := a.Address
+		if len(addr) == 0 {
+			addr = k.addr
+		}
+		if proved[string(addr)] {
+			continue // one proof an account, even where a test lists it twice
+		}
+		proved[string(addr)] = true
+		g.Agency.KeyProofs = append(g.Agency.KeyProofs, &agencyv1.KeyProof{Address: addr, Signature: keyProof(k, a.AgencyId, addr, keyproof.GenesisAccount)})
+	}
+	return g
 }
 
 func (k testKey) sign(b []byte) ([]byte, error) { return ed25519.Sign(k.priv, b), nil }
@@ -113,8 +157,35 @@ func testGenesis() *appv1.GenesisState {
 
 // Messages.
 
-func addMember(pub []byte, roles ...agencyv1.Role) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: roles}}}
+// addMember adds k to the treasury (the agency of most test admins), with
+// k's proof of possession.
+func addMember(k testKey, roles ...agencyv1.Role) *txv1.Msg {
+	return addMemberTo(agTreasury, k, roles...)
+}
+
+// addMemberTo adds k to agencyID, with k's proof of possession.
+func addMemberTo(agencyID string, k testKey, roles ...agencyv1.Role) *txv1.Msg {
+	return addMemberWithProof(k.pub, keyProof(k, agencyID, k.addr, keyproof.AddMember), roles...)
+}
+
+func addMemberWithProof(pub, proof []byte, roles ...agencyv1.Role) *txv1.Msg {
+	return &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: roles, KeyProof: proof}}}
+}
+
+// keyProof is k's proof of possession on the test chain.
+func keyProof(k testKey, agencyID string, account []byte, purpose keyproof.Purpose) []byte {
+	return ed25519.Sign(k.priv, keyproof.Statement(testChainID, agencyID, account, k.pub, purpose))
+}
+
+// agencyOf is the genesis agency of the account at addr (the treasury for
+// accounts made later).
+func agencyOf(addr []byte) string {
+	for _, a := range genesisAccounts {
+		if string(a.key.addr) == string(addr) {
+			return a.agency
+		}
+	}
+	return agTreasury
 }
 
 func removeMember(addr []byte) *txv1.Msg {
@@ -131,8 +202,7 @@ func revokeRole(addr []byte, r agencyv1.Role) *txv1.Msg {
 
 // rotateKey moves account addr to newKey, with newKey's proof of possession.
 func rotateKey(addr []byte, newKey testKey) *txv1.Msg {
-	proof := ed25519.Sign(newKey.priv, agency.RotateKeySignBytes(testChainID, addr, newKey.pub))
-	return rotateKeyWithProof(newKey.pub, proof)
+	return rotateKeyWithProof(newKey.pub, keyProof(newKey, "", addr, keyproof.RotateKey))
 }
 
 func rotateKeyWithProof(newPub, proof []byte) *txv1.Msg {
@@ -230,7 +300,7 @@ func (c *chain) close() {
 
 func (c *chain) initChain(g *appv1.GenesisState) *abci.ResponseInitChain {
 	c.tb.Helper()
-	bz, err := app.MarshalGenesis(withFoundingMandates(g))
+	bz, err := app.MarshalGenesis(withKeyProofs(withFoundingMandates(g)))
 	require.NoError(c.tb, err)
 	res, err := c.app.InitChain(context.Background(), &abci.RequestInitChain{
 		Time: genesisTime, ChainId: testChainID, AppStateBytes: bz, InitialHeight: 1,

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -117,6 +118,21 @@ func (d *Demo) waitApplied(ctx context.Context, height int64) error {
 	return nil
 }
 
+// AddMember is the message by which an admin of agencyID adds the demo key
+// keyName (created when missing) with roles, with the key's proof of
+// possession signed by that key.
+func (d *Demo) AddMember(keyName, agencyID string, roles ...agencyv1.Role) (*txv1.Msg, error) {
+	pub, err := d.Key(keyName)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := d.Keys.Sign(keyName, keyproof.Statement(d.M.ChainID, agencyID, agency.AddressOf(pub), pub, keyproof.AddMember))
+	if err != nil {
+		return nil, err
+	}
+	return &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: roles, KeyProof: proof}}}, nil
+}
+
 // Key returns the demo key keyName, creating it when missing.
 func (d *Demo) Key(keyName string) (ed25519.PublicKey, error) {
 	if _, err := d.Keys.Show(keyName); err != nil {
@@ -136,11 +152,10 @@ func (d *Demo) Key(keyName string) (ed25519.PublicKey, error) {
 func agencyDemo(ctx context.Context, d *Demo) error {
 	for i, n := range d.M.Nodes {
 		name := n.Agency + "-auditor"
-		pub, err := d.Key(name)
+		msg, err := d.AddMember(name, n.Agency, agencyv1.Role_ROLE_AUDITOR)
 		if err != nil {
 			return err
 		}
-		msg := &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}}}
 		if err := d.Send(ctx, i+1, n.Agency+"-admin", msg); err != nil {
 			return err
 		}

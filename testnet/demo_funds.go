@@ -24,12 +24,11 @@ const (
 // programme funded from it, and recipients enrolled on it. Scheduled
 // payments then run by themselves each minute.
 func fundsDemo(ctx context.Context, d *Demo) error {
-	pub, err := d.Key("benefits-finance")
+	add, err := d.AddMember("benefits-finance", "benefits", agencyv1.Role_ROLE_FINANCE, agencyv1.Role_ROLE_PROGRAMME_MANAGER)
 	if err != nil {
 		return err
 	}
-	if err := d.Send(ctx, 2, "benefits-admin", &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{
-		PubKey: pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_FINANCE, agencyv1.Role_ROLE_PROGRAMME_MANAGER}}}}); err != nil {
+	if err := d.Send(ctx, 2, "benefits-admin", add); err != nil {
 		return err
 	}
 	d.Log("benefits took on a finance officer and programme manager (benefits-finance)")

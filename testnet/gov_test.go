@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/cmd/tallyd/home"
@@ -131,8 +132,12 @@ func TestGovAddRotateAndRemoveValidators(t *testing.T) {
 	require.NoError(t, net.Start(nd.Name))
 	require.NoError(t, net.WaitHeight(ctx, "bank", maxHeight(ctx, net, "treasury")), "the new node catches up")
 
+	// The operator proves it holds the node's consensus key.
+	pv := privval.LoadFilePVEmptyState(home.DefaultCometConfig(nd.Home).PrivValidatorKeyFile(), "")
+	proof, err := pv.Key.PrivKey.Sign(keyproof.Statement(net.Manifest.ChainID, "bank", gov.ConsensusAddress(pk), pk, keyproof.AddValidator))
+	require.NoError(t, err)
 	executed := passProposal(t, ctx, net, "treasury", &govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{
-		PubKey: pk, Power: 10, AgencyId: "bank", NodeAddress: nd.NodeID + "@" + nd.P2P}}})
+		PubKey: pk, Power: 10, AgencyId: "bank", NodeAddress: nd.NodeID + "@" + nd.P2P, KeyProof: proof}}})
 	// Updates returned at H take effect at H+2; the block at H+3 carries
 	// the commit of H+2.
 	bankAddr := cmted25519.PubKey(pk).Address()
@@ -145,7 +150,9 @@ func TestGovAddRotateAndRemoveValidators(t *testing.T) {
 	newKey := cmted25519.GenPrivKey()
 	newPK := newKey.PubKey().Bytes()
 	require.NoError(t, net.Stop("bank", 10*time.Second))
-	rotated := passProposal(t, ctx, net, "treasury", &govv1.Content{Sum: &govv1.Content_RotateValidatorKey{RotateValidatorKey: &govv1.RotateValidatorKey{OldPubKey: pk, NewPubKey: newPK}}})
+	newProof, err := newKey.Sign(keyproof.Statement(net.Manifest.ChainID, "bank", gov.ConsensusAddress(newPK), newPK, keyproof.RotateValidator))
+	require.NoError(t, err)
+	rotated := passProposal(t, ctx, net, "treasury", &govv1.Content{Sum: &govv1.Content_RotateValidatorKey{RotateValidatorKey: &govv1.RotateValidatorKey{OldPubKey: pk, NewPubKey: newPK, KeyProof: newProof}}})
 	replaceValidatorKey(t, nd.Home, newKey)
 	require.NoError(t, net.Start("bank"))
 	newAddr := cmted25519.PubKey(newPK).Address()

@@ -17,7 +17,6 @@ import (
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
 )
@@ -101,11 +100,11 @@ func addMember(t *testing.T, ctx context.Context, net *testnet.Network, node, ag
 	require.NoError(t, err)
 	_, height, err := c.Status(ctx)
 	require.NoError(t, err)
-	memberPub, _, err := ed25519.GenerateKey(nil)
+	memberPub, memberPriv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
 	tx, err := client.BuildTx(client.TxOptions{ChainID: net.Manifest.ChainID, Signer: agency.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 100},
 		func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil },
-		&txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: memberPub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}}})
+		client.AddMember(net.Manifest.ChainID, agencyID, memberPriv, agencyv1.Role_ROLE_AUDITOR))
 	require.NoError(t, err)
 	_, err = c.BroadcastAndWait(ctx, tx)
 	require.NoError(t, err)

@@ -31,7 +31,6 @@ import (
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/benefits"
@@ -184,10 +183,10 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 	var member []byte
 	t.Run("transaction", func(t *testing.T) {
 		priv, addr := admin(t, net, "treasury")
-		memberPub, _, err := ed25519.GenerateKey(nil)
+		memberPub, memberPriv, err := ed25519.GenerateKey(nil)
 		require.NoError(t, err)
 		vt, err := lc.Send(ctx, client.TxOptions{Signer: addr}, func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil },
-			&txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: memberPub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}}})
+			client.AddMember(net.Manifest.ChainID, "treasury", memberPriv, agencyv1.Role_ROLE_AUDITOR))
 		require.NoError(t, err)
 		require.Zero(t, vt.Code)
 		b, err := rpc(t, net, "revenue").RPC.Block(ctx, &vt.Height)

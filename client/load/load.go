@@ -37,6 +37,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
@@ -434,18 +435,39 @@ func (w *watcher) fetch(ctx context.Context, h int64) (block, error) {
 	}
 }
 
+// adminAgency asks the node which agency the admin account belongs to: the
+// load accounts join it, and their key proofs name it.
+func (r *runner) adminAgency(ctx context.Context) (string, error) {
+	res, _, err := r.observer.Query(ctx, client.PathAccount, r.cfg.AdminAddress, 0, false)
+	if err != nil {
+		return "", fmt.Errorf("reading the admin account: %w", err)
+	}
+	if res.Code != abci.CodeTypeOK {
+		return "", fmt.Errorf("admin account %x: %s", r.cfg.AdminAddress, res.Log)
+	}
+	acc := &agencyv1.Account{}
+	if err := proto.Unmarshal(res.Value, acc); err != nil {
+		return "", fmt.Errorf("admin account %x: %w", r.cfg.AdminAddress, err)
+	}
+	return acc.AgencyId, nil
+}
+
 // setup adds cfg.Accounts fresh admin accounts and waits until every
 // endpoint has applied them.
 func (r *runner) setup(ctx context.Context) ([]*Account, error) {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
+	agencyID, err := r.adminAgency(ctx)
+	if err != nil {
+		return nil, err
+	}
 	accounts := make([]*Account, r.cfg.Accounts)
 	for i := range accounts {
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			return nil, err
 		}
-		accounts[i] = &Account{Address: keys.AddressOf(pub), PubKey: pub, priv: priv}
+		accounts[i] = &Account{Address: keys.AddressOf(pub), PubKey: pub, priv: priv, ChainID: r.chainID, AgencyID: agencyID}
 	}
 	_, height, err := r.observer.Status(ctx)
 	if err != nil {
@@ -458,8 +480,7 @@ func (r *runner) setup(ctx context.Context) ([]*Account, error) {
 	for start := 0; start < len(accounts); start += setupBatch {
 		var msgs []*txv1.Msg
 		for _, a := range accounts[start:min(start+setupBatch, len(accounts))] {
-			msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{
-				PubKey: a.PubKey, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}}}})
+			msgs = append(msgs, client.AddMember(r.chainID, agencyID, a.priv, agencyv1.Role_ROLE_ADMIN))
 		}
 		tx, err := client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: r.cfg.AdminAddress,
 			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks, Memo: "tallyd load setup"}, sign, msgs...)

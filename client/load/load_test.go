@@ -30,7 +30,7 @@ func freePort(t *testing.T) int {
 }
 
 // startNode runs a one-validator chain whose treasury admin holds admin.
-func startNode(t *testing.T, admin ed25519.PublicKey) string {
+func startNode(t *testing.T, adminKey ed25519.PrivateKey) string {
 	t.Helper()
 	// Not t.TempDir: CometBFT may still be writing its address book into
 	// config/ just after Stop returns, which fails TempDir's strict cleanup.
@@ -46,7 +46,9 @@ func startNode(t *testing.T, admin ed25519.PublicKey) string {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
 	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
-	state := home.SingleAgencyState("treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, admin)
+	state, err := home.SingleAgencyState("tally-load-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
+		func(msg []byte) ([]byte, error) { return ed25519.Sign(adminKey, msg), nil })
+	require.NoError(t, err)
 	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-load-test", time.Now().UTC(),
 		[]home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
@@ -61,9 +63,9 @@ func startNode(t *testing.T, admin ed25519.PublicKey) string {
 // found in a block, the report's counts agree with each other, and they
 // agree with an independent count of the transactions in the blocks.
 func TestRunCountsEveryAcceptedTxFromBlocks(t *testing.T) {
-	adminPub, adminPriv, err := ed25519.GenerateKey(nil)
+	_, adminPriv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
-	rpcAddr := startNode(t, adminPub)
+	rpcAddr := startNode(t, adminPriv)
 	c, err := client.Dial(rpcAddr)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -86,11 +88,8 @@ func TestRunCountsEveryAcceptedTxFromBlocks(t *testing.T) {
 	require.NoError(t, err)
 
 	require.EqualValues(t, 240, rep.Offered)
-	// On a busy machine all eight workers can be waiting on the node when
-	// a send falls due; the generator then counts it as not sent rather
-	// than falling behind its schedule. That is reported, never silent.
-	require.Equal(t, rep.Offered, rep.Submitted+rep.ClientDropped)
-	require.Less(t, rep.ClientDropped, rep.Offered/2, "most of the load must be sent")
+	require.Zero(t, rep.ClientDropped)
+	require.Equal(t, rep.Offered, rep.Submitted)
 	require.Equal(t, rep.Submitted, rep.Accepted+rep.RejectedTotal+rep.BroadcastErrorsTotal)
 	require.Zero(t, rep.RejectedTotal, "rejected: %+v", rep.Rejected)
 	require.Zero(t, rep.BroadcastErrorsTotal, "broadcast errors: %+v", rep.BroadcastErrors)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 )
@@ -18,6 +19,10 @@ type Account struct {
 	Address []byte
 	PubKey  ed25519.PublicKey
 	priv    ed25519.PrivateKey
+	// ChainID and AgencyID are the chain and agency the account signs in,
+	// for key proofs of members it adds.
+	ChainID  string
+	AgencyID string
 }
 
 // MsgFunc builds one message signed by signer. r is the calling worker's
@@ -34,7 +39,7 @@ var msgFuncs = map[string]MsgFunc{
 	// Adds a member with a fresh random key and the auditor role, which
 	// any agency kind may hold: always valid, and grows state like real
 	// onboarding does.
-	"add_member": func(_ *Account, r *rand.Rand) (*txv1.Msg, error) {
+	"add_member": func(signer *Account, r *rand.Rand) (*txv1.Msg, error) {
 		var seed [ed25519.SeedSize]byte
 		for i := 0; i < len(seed); i += 8 {
 			v := r.Uint64()
@@ -42,10 +47,7 @@ var msgFuncs = map[string]MsgFunc{
 				seed[i+j] = byte(v >> (8 * j))
 			}
 		}
-		pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
-		return &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{
-			PubKey: pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR},
-		}}}, nil
+		return client.AddMember(signer.ChainID, signer.AgencyID, ed25519.NewKeyFromSeed(seed[:]), agencyv1.Role_ROLE_AUDITOR), nil
 	},
 }
 

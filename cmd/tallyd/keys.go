@@ -136,6 +136,7 @@ demonstrations.`,
 		addKeyringFlags(c)
 		cmd.AddCommand(c)
 	}
+	cmd.AddCommand(keysProveCmd(), keysProveValidatorCmd())
 	return cmd
 }
 

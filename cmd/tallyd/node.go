@@ -124,7 +124,10 @@ Example:
 			if err != nil {
 				return err
 			}
-			state := home.SingleAgencyState(agencyID, name, kind, pub)
+			state, err := home.SingleAgencyState(chainID, agencyID, name, kind, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
+			if err != nil {
+				return err
+			}
 			vals := []home.Validator{{Name: moniker, PubKey: id.ConsensusPK, Power: home.DefaultPower}}
 			if _, err := home.WriteGenesis(comet.GenesisFile(), chainID, time.Now().UTC(), vals, state); err != nil {
 				return err

@@ -92,7 +92,7 @@ func queryRecordList(cmd *cobra.Command, path string, data []byte) error {
 	}
 	out := map[string]any{"records": records}
 	switch {
-	case !list.Complete && len(list.NextKey) == 0: // a walk cut off by its bound
+	case string(list.NextKey) == "incomplete":
 		out["complete"] = false
 	case len(list.NextKey) > 0:
 		out["complete"] = false

@@ -249,17 +249,21 @@ func queryProvedList(cmd *cobra.Command, path string, data []byte) (*appv1.Prove
 	}
 	height, _ := cmd.Flags().GetInt64("height")
 	prove, _ := cmd.Flags().GetBool("prove")
-	list, height, err := c.ListAll(cmd.Context(), path, data, height, prove) // every page, at one height
+	res, _, err := c.Query(cmd.Context(), path, data, height, prove)
 	if err != nil {
 		return nil, 0, nil, err
 	}
+	list := &appv1.ProvedList{}
+	if err := proto.Unmarshal(res.Value, list); err != nil {
+		return nil, 0, nil, fmt.Errorf("decoding answer: %w", err)
+	}
 	var root []byte
 	if prove {
-		if root, err = c.AppHashAfter(cmd.Context(), height); err != nil {
+		if root, err = c.AppHashAfter(cmd.Context(), res.Height); err != nil {
 			return nil, 0, nil, err
 		}
 	}
-	return list, height, root, nil
+	return list, res.Height, root, nil
 }
 
 // entryCheck verifies entries against root; nil root checks nothing.

@@ -14,6 +14,7 @@ import (
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -50,10 +51,18 @@ func txAgencyCmd() *cobra.Command {
 	addMember := &cobra.Command{
 		Use:   "add-member PUBKEY|KEYNAME --roles role1,role2",
 		Short: "Add an account to your agency (needs the admin role)",
-		Long:  "PUBKEY is a base64 or hex ed25519 public key, or the name of a key in the keyring.",
-		Args:  cobra.ExactArgs(1),
+		Long: `PUBKEY is a base64 or hex ed25519 public key, or the name of a key in the
+keyring. The new member proves it holds the key: when the key is in this
+keyring the proof is signed here; otherwise the member runs
+'tallyd keys prove NAME --chain-id ID --agency YOUR_AGENCY --purpose add-member'
+and you pass its output as --key-proof.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pub, err := resolvePubKey(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			proof, err := memberKeyProof(cmd, pub)
 			if err != nil {
 				return err
 			}
@@ -66,10 +75,11 @@ func txAgencyCmd() *cobra.Command {
 				}
 				roles = append(roles, r)
 			}
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: roles}}})
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: roles, KeyProof: proof}}})
 		},
 	}
 	addMember.Flags().StringSlice("roles", nil, "roles to grant: "+strings.Join(roleNames(), ", "))
+	addKeyProofFlag(addMember)
 
 	removeMember := &cobra.Command{
 		Use:   "remove-member ADDRESS|KEYNAME",
@@ -162,7 +172,7 @@ because the account keeps the address derived from its first key.`,
 				return err
 			}
 			newPub := newPriv.Public().(ed25519.PublicKey)
-			proof := ed25519.Sign(newPriv, agency.RotateKeySignBytes(chainID, addr, newPub))
+			proof := ed25519.Sign(newPriv, keyproof.Statement(chainID, "", addr, newPub, keyproof.RotateKey))
 			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_RotateKey{RotateKey: &agencyv1.MsgRotateKey{NewPubKey: newPub, NewKeySignature: proof}}})
 		},
 	}

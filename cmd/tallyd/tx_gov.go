@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api/keyproof"
+	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -52,9 +56,18 @@ config/priv_validator_key.json (or 64 hex characters).`,
 				return nil, fmt.Errorf("power %q is not a whole number", args[1])
 			}
 			addr, _ := cmd.Flags().GetString("node-address")
-			return &govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{PubKey: pk, Power: power, AgencyId: args[2], NodeAddress: addr}}}, nil
+			chainID, err := proposalChainID(cmd)
+			if err != nil {
+				return nil, err
+			}
+			proof, err := validatorKeyProof(cmd, pk, chainID, args[2], keyproof.AddValidator)
+			if err != nil {
+				return nil, err
+			}
+			return &govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{PubKey: pk, Power: power, AgencyId: args[2], NodeAddress: addr, KeyProof: proof}}}, nil
 		})
 	addVal.Flags().String("node-address", "", "where peers reach the node: <node id>@host:port")
+	addValidatorKeyFlags(addVal)
 	setPower := propose("set-power CONSENSUS_KEY POWER", "Propose re-weighting a validator", cobra.ExactArgs(2),
 		func(cmd *cobra.Command, args []string) (*govv1.Content, error) {
 			pk, err := parseConsensusKey(args[0])
@@ -85,8 +98,21 @@ config/priv_validator_key.json (or 64 hex characters).`,
 			if err != nil {
 				return nil, err
 			}
-			return &govv1.Content{Sum: &govv1.Content_RotateValidatorKey{RotateValidatorKey: &govv1.RotateValidatorKey{OldPubKey: old, NewPubKey: nw}}}, nil
+			chainID, err := proposalChainID(cmd)
+			if err != nil {
+				return nil, err
+			}
+			operator, err := validatorOperator(cmd, old)
+			if err != nil {
+				return nil, err
+			}
+			proof, err := validatorKeyProof(cmd, nw, chainID, operator, keyproof.RotateValidator)
+			if err != nil {
+				return nil, err
+			}
+			return &govv1.Content{Sum: &govv1.Content_RotateValidatorKey{RotateValidatorKey: &govv1.RotateValidatorKey{OldPubKey: old, NewPubKey: nw, KeyProof: proof}}}, nil
 		})
+	addValidatorKeyFlags(rotate)
 	admit := propose("admit-agency ID NAME KIND ADMIN_PUBKEY|KEYNAME", "Propose admitting a new agency with its first admin account", cobra.ExactArgs(4),
 		func(cmd *cobra.Command, args []string) (*govv1.Content, error) {
 			kind, err := agency.ParseKind(args[2])
@@ -97,8 +123,17 @@ config/priv_validator_key.json (or 64 hex characters).`,
 			if err != nil {
 				return nil, err
 			}
-			return &govv1.Content{Sum: &govv1.Content_AdmitAgency{AdmitAgency: &govv1.AdmitAgency{AgencyId: args[0], Name: args[1], Kind: kind, AdminPubKey: pub}}}, nil
+			chainID, err := proposalChainID(cmd)
+			if err != nil {
+				return nil, err
+			}
+			proof, err := keyProof(cmd, pub, chainID, args[0], agency.AddressOf(pub), keyproof.AdmitAgency)
+			if err != nil {
+				return nil, err
+			}
+			return &govv1.Content{Sum: &govv1.Content_AdmitAgency{AdmitAgency: &govv1.AdmitAgency{AgencyId: args[0], Name: args[1], Kind: kind, AdminPubKey: pub, AdminKeyProof: proof}}}, nil
 		})
+	addKeyProofFlag(admit)
 	status := func(use, short string, s agencyv1.Status) *cobra.Command {
 		c := propose(use+" AGENCY", short, cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) (*govv1.Content, error) {
 			reason, _ := cmd.Flags().GetString("reason")
@@ -186,4 +221,33 @@ func parseConsensusKey(s string) ([]byte, error) {
 		return b, nil
 	}
 	return nil, fmt.Errorf("%q is not an ed25519 consensus key: give the base64 pub_key value from priv_validator_key.json or 64 hex characters", s)
+}
+
+// addValidatorKeyFlags adds the ways to give a consensus key's proof of
+// possession.
+func addValidatorKeyFlags(cmd *cobra.Command) {
+	cmd.Flags().String("validator-key", "", "the new key's priv_validator_key.json, to sign its proof of possession here")
+	cmd.Flags().String("key-proof", "", "the new key's proof of possession, base64 (from 'tallyd keys prove-validator' run by the node's operator)")
+}
+
+// validatorOperator asks the node which agency operates the validator pub.
+func validatorOperator(cmd *cobra.Command, pub []byte) (string, error) {
+	c, err := dialNode(cmd)
+	if err != nil {
+		return "", err
+	}
+	list, _, err := c.QueryRecords(cmd.Context(), app.PathGovValidators, nil, 0, false)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range list.Entries {
+		v := &govv1.Validator{}
+		if err := proto.Unmarshal(e.Value, v); err != nil {
+			return "", err
+		}
+		if bytes.Equal(v.PubKey, pub) {
+			return v.AgencyId, nil
+		}
+	}
+	return "", fmt.Errorf("%X is not a validator's consensus key ('tallyd query gov validators' lists them)", pub)
 }

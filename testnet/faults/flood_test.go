@@ -44,7 +44,7 @@ var floodKinds = []string{"bad-signature", "wrong-chain", "expired", "garbage", 
 
 func (f *flooder) build(r *rand.Rand, kind string, height int64) []byte {
 	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(f.signer, b), nil }
-	msg := kinds[0].build(r) // the treasury officer's appropriation: valid but for what is wrong below
+	msg := kinds[0].build(r, f.c.M.ChainID) // the treasury officer's appropriation: valid but for what is wrong below
 	opts := client.TxOptions{ChainID: f.c.M.ChainID, Signer: agency.AddressOf(f.signer.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 50}
 	switch kind {
 	case "bad-signature":

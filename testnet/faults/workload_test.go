@@ -30,39 +30,38 @@ import (
 type kind struct {
 	name  string
 	key   string
-	build func(r *rand.Rand) *txv1.Msg
+	build func(r *rand.Rand, chainID string) *txv1.Msg
 }
 
 var kinds = []kind{
-	{"appropriate", "treasury-officer", func(r *rand.Rand) *txv1.Msg {
+	{"appropriate", "treasury-officer", func(r *rand.Rand, chainID string) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_Appropriate{Appropriate: &fundsv1.MsgAppropriate{
 			Reference: "Faults/" + randomHex(r, 8), Amount: 100 + r.Uint64N(10_000), Currency: "GBP"}}}
 	}},
-	{"allocate", "treasury-officer", func(r *rand.Rand) *txv1.Msg {
+	{"allocate", "treasury-officer", func(r *rand.Rand, chainID string) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_Allocate{Allocate: &fundsv1.MsgAllocate{
 			ToAgency: "benefits", Amount: 1 + r.Uint64N(1_000), Currency: "GBP", Reference: fmt.Sprintf("Faults allocation %d", r.IntN(1000))}}}
 	}},
-	{"fund", "benefits-finance", func(r *rand.Rand) *txv1.Msg {
+	{"fund", "benefits-finance", func(r *rand.Rand, chainID string) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_Fund{Fund: &fundsv1.MsgFund{
 			Programme: "student-bursary", Amount: 1 + r.Uint64N(100), Currency: "GBP", Reference: fmt.Sprintf("Faults top-up %d", r.IntN(1000))}}}
 	}},
-	{"receipt", "revenue-collector", func(r *rand.Rand) *txv1.Msg {
+	{"receipt", "revenue-collector", func(r *rand.Rand, chainID string) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
 			TaxType: "VAT", Payer: testnet.DemoPayer(fmt.Sprintf("faults-%d", r.IntN(100)), "VAT", "2026-Q3"), Period: "2026-Q3",
 			Amount: 1 + r.Uint64N(1_000_000), BankReference: testnet.DemoBankReference("FLT-" + randomHex(r, 8))}}}
 	}},
-	{"register_item", "dalefarm-producer", func(r *rand.Rand) *txv1.Msg {
+	{"register_item", "dalefarm-producer", func(r *rand.Rand, chainID string) *txv1.Msg {
 		return &txv1.Msg{Sum: &txv1.Msg_RegisterItem{RegisterItem: &provenancev1.MsgRegisterItem{
 			Id: "lgtin:05012345678900.FLT-" + randomHex(r, 8), Product: "05012345678900", Quantity: 1 + r.Uint64N(1000), Unit: "l",
 			Origin: "urn:gln:5012345000017"}}}
 	}},
-	{"add_member", "benefits-admin", func(r *rand.Rand) *txv1.Msg {
+	{"add_member", "benefits-admin", func(r *rand.Rand, chainID string) *txv1.Msg {
 		var seed [ed25519.SeedSize]byte
 		for i := range seed {
 			seed[i] = byte(r.Uint32())
 		}
-		pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
-		return &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}}}
+		return client.AddMember(chainID, "benefits", ed25519.NewKeyFromSeed(seed[:]), agencyv1.Role_ROLE_AUDITOR)
 	}},
 }
 
@@ -271,7 +270,7 @@ func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
 			continue
 		}
 		tx, err := client.BuildTx(client.TxOptions{ChainID: w.c.M.ChainID, Signer: agency.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(h) + 100},
-			func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, k.build(r))
+			func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, k.build(r, w.c.M.ChainID))
 		if err != nil {
 			cancel()
 			panic(err) // a workload that cannot build its own messages is a bug in this file

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
@@ -39,6 +40,11 @@ var (
 	member = keyFor("member")
 	other  = keyFor("other")
 )
+
+// proofFor is k's proof of possession on the unit-test chain.
+func proofFor(k key, agencyID string, account []byte, purpose keyproof.Purpose) []byte {
+	return ed25519.Sign(k.priv, keyproof.Statement(chainID, agencyID, account, k.pub, purpose))
+}
 
 func account(k key, ag string, roles ...agencyv1.Role) *agencyv1.Account {
 	return &agencyv1.Account{PubKey: k.pub, AgencyId: ag, Roles: roles}
@@ -88,7 +94,7 @@ func TestInitGenesisRefusesInvalidGenesis(t *testing.T) {
 		{"agency without name", func(g *agencyv1.Genesis) { g.Agencies[1].Name = "" }, agency.ErrInvalidGenesis, "has no name"},
 		{"agency without kind", func(g *agencyv1.Genesis) { g.Agencies[1].Kind = agencyv1.Kind_KIND_UNSPECIFIED }, agency.ErrInvalidGenesis, "no valid kind"},
 		{"undefined kind", func(g *agencyv1.Genesis) { g.Agencies[1].Kind = 99 }, agency.ErrInvalidGenesis, "no valid kind"},
-		{"short public key", func(g *agencyv1.Genesis) { g.Accounts[1].PubKey = g.Accounts[1].PubKey[:31] }, agency.ErrInvalidGenesis, "pub_key must be 32 bytes"},
+		{"short public key", func(g *agencyv1.Genesis) { g.Accounts[1].PubKey = g.Accounts[1].PubKey[:31] }, agency.ErrInvalidKey, "pub_key is 31 bytes"},
 		{"address not of its key", func(g *agencyv1.Genesis) { g.Accounts[1].Address = admin2.addr }, agency.ErrInvalidGenesis, "does not match its public key"},
 		{"rotated account with a short address", func(g *agencyv1.Genesis) { g.Accounts[1].Address = admin2.addr[:19]; g.Accounts[1].KeyRotations = 1 }, agency.ErrInvalidGenesis, "address is 19 bytes"},
 		{"undefined agency status", func(g *agencyv1.Genesis) { g.Agencies[1].Status = 9 }, agency.ErrInvalidGenesis, "status 9, which is not defined"},
@@ -198,10 +204,10 @@ func TestCountsFollowMembershipChanges(t *testing.T) {
 		return k.RevokeRole(ctx, s, &agencyv1.MsgRevokeRole{Address: admin.addr, Role: agencyv1.Role_ROLE_ADMIN})
 	}, 2, 1)
 	ok("add an admin", func(ctx module.Context, s *agencyv1.Account) error {
-		return k.AddMember(ctx, s, &agencyv1.MsgAddMember{PubKey: admin2.pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}})
+		return k.AddMember(ctx, s, &agencyv1.MsgAddMember{KeyProof: proofFor(admin2, "treasury", admin2.addr, keyproof.AddMember), PubKey: admin2.pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}})
 	}, 3, 2)
 	ok("add a plain member", func(ctx module.Context, s *agencyv1.Account) error {
-		return k.AddMember(ctx, s, &agencyv1.MsgAddMember{PubKey: newbie.pub})
+		return k.AddMember(ctx, s, &agencyv1.MsgAddMember{KeyProof: proofFor(newbie, "treasury", newbie.addr, keyproof.AddMember), PubKey: newbie.pub})
 	}, 4, 2)
 	ok("grant admin", func(ctx module.Context, s *agencyv1.Account) error {
 		return k.GrantRole(ctx, s, &agencyv1.MsgGrantRole{Address: newbie.addr, Role: agencyv1.Role_ROLE_ADMIN})
@@ -231,7 +237,7 @@ func TestCountsFollowMembershipChanges(t *testing.T) {
 		return k.ReinstateAccount(ctx, s, &agencyv1.MsgReinstateAccount{Address: newbie.addr})
 	}, 4, 1)
 	refused("re-add a removed account", agency.ErrAccountExists, func(ctx module.Context, s *agencyv1.Account) error {
-		return k.AddMember(ctx, s, &agencyv1.MsgAddMember{PubKey: newbie.pub})
+		return k.AddMember(ctx, s, &agencyv1.MsgAddMember{KeyProof: proofFor(newbie, "treasury", newbie.addr, keyproof.AddMember), PubKey: newbie.pub})
 	}, 4, 1)
 
 	// The admin count is kept even when the last admin is the target of
@@ -258,7 +264,7 @@ func TestHandlersEmitIndexedEvents(t *testing.T) {
 	require.NoError(t, k.InitGenesis(kv, validGenesis(), 0))
 	newbie := keyFor("newbie")
 	events, err := apply(t, kv, admin.addr, func(ctx module.Context, s *agencyv1.Account) error {
-		return k.AddMember(ctx, s, &agencyv1.MsgAddMember{PubKey: newbie.pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR, agencyv1.Role_ROLE_PAYER}})
+		return k.AddMember(ctx, s, &agencyv1.MsgAddMember{KeyProof: proofFor(newbie, "treasury", newbie.addr, keyproof.AddMember), PubKey: newbie.pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR, agencyv1.Role_ROLE_PAYER}})
 	})
 	require.NoError(t, err)
 	require.Equal(t, []module.Event{{Type: agency.EventMemberAdded, Attributes: []module.Attribute{
@@ -275,7 +281,7 @@ func TestRotateKeyMovesTheKeyIndex(t *testing.T) {
 	kv := store.NewMemory()
 	require.NoError(t, k.InitGenesis(kv, validGenesis(), 0))
 	next := keyFor("member/next")
-	proof := ed25519.Sign(next.priv, agency.RotateKeySignBytes(chainID, member.addr, next.pub))
+	proof := ed25519.Sign(next.priv, keyproof.Statement(chainID, "", member.addr, next.pub, keyproof.RotateKey))
 	_, err := apply(t, kv, member.addr, func(ctx module.Context, s *agencyv1.Account) error {
 		return k.RotateKey(ctx, s, &agencyv1.MsgRotateKey{NewPubKey: next.pub, NewKeySignature: proof})
 	})
@@ -286,9 +292,9 @@ func TestRotateKeyMovesTheKeyIndex(t *testing.T) {
 	// The proof binds chain and address: the same signature is no good elsewhere.
 	third := keyFor("member/third")
 	for name, proof := range map[string][]byte{
-		"other chain":   ed25519.Sign(third.priv, agency.RotateKeySignBytes("other-chain", member.addr, third.pub)),
-		"other address": ed25519.Sign(third.priv, agency.RotateKeySignBytes(chainID, admin.addr, third.pub)),
-		"other key":     ed25519.Sign(next.priv, agency.RotateKeySignBytes(chainID, member.addr, third.pub)),
+		"other chain":   ed25519.Sign(third.priv, keyproof.Statement("other-chain", "", member.addr, third.pub, keyproof.RotateKey)),
+		"other address": ed25519.Sign(third.priv, keyproof.Statement(chainID, "", admin.addr, third.pub, keyproof.RotateKey)),
+		"other key":     ed25519.Sign(next.priv, keyproof.Statement(chainID, "", member.addr, third.pub, keyproof.RotateKey)),
 	} {
 		_, err := apply(t, kv, member.addr, func(ctx module.Context, s *agencyv1.Account) error {
 			return k.RotateKey(ctx, s, &agencyv1.MsgRotateKey{NewPubKey: third.pub, NewKeySignature: proof})
@@ -305,14 +311,15 @@ func TestValidateBasic(t *testing.T) {
 		msg  any
 		want *module.Error
 	}{
-		{"add member", &agencyv1.MsgAddMember{PubKey: make([]byte, 32), Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}, nil},
+		{"add member", &agencyv1.MsgAddMember{PubKey: member.pub, KeyProof: make([]byte, 64), Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}, nil},
 		{"add member with short key", &agencyv1.MsgAddMember{PubKey: make([]byte, 33)}, agency.ErrInvalidKey},
-		{"add member with unspecified role", &agencyv1.MsgAddMember{PubKey: make([]byte, 32), Roles: []agencyv1.Role{0}}, agency.ErrInvalidRole},
+		{"add member without proof", &agencyv1.MsgAddMember{PubKey: member.pub}, agency.ErrBadKeyProof},
+		{"add member with unspecified role", &agencyv1.MsgAddMember{PubKey: member.pub, KeyProof: make([]byte, 64), Roles: []agencyv1.Role{0}}, agency.ErrInvalidRole},
 		{"remove with short address", &agencyv1.MsgRemoveMember{Address: addr[:19]}, agency.ErrInvalidAddress},
 		{"grant undefined role", &agencyv1.MsgGrantRole{Address: addr, Role: agencyv1.Role(len(agencyv1.Role_name))}, agency.ErrInvalidRole},
 		{"revoke without address", &agencyv1.MsgRevokeRole{Role: agencyv1.Role_ROLE_ADMIN}, agency.ErrInvalidAddress},
 		{"rotate to short key", &agencyv1.MsgRotateKey{NewPubKey: make([]byte, 31), NewKeySignature: make([]byte, 64)}, agency.ErrInvalidKey},
-		{"rotate without proof", &agencyv1.MsgRotateKey{NewPubKey: make([]byte, 32)}, agency.ErrBadKeyProof},
+		{"rotate without proof", &agencyv1.MsgRotateKey{NewPubKey: member.pub}, agency.ErrBadKeyProof},
 		{"suspend with long reason", &agencyv1.MsgSuspendAccount{Address: addr, Reason: strings.Repeat("r", 257)}, agency.ErrInvalidReason},
 		{"suspend with reason at the limit", &agencyv1.MsgSuspendAccount{Address: addr, Reason: strings.Repeat("r", 256)}, nil},
 		{"reinstate with long address", &agencyv1.MsgReinstateAccount{Address: make([]byte, 21)}, agency.ErrInvalidAddress},

@@ -28,4 +28,6 @@ var (
 	ErrInvalidAgencyID = module.Register(Codespace, 20, "invalid agency id")
 	ErrInvalidReason   = module.Register(Codespace, 21, "invalid reason")
 	ErrAgencyNotActive = module.Register(Codespace, 22, "agency is not active")
+	ErrSmallOrderKey   = module.Register(Codespace, 23, "public key is a point of small order")
+	ErrNonCanonicalKey = module.Register(Codespace, 24, "public key is not canonically encoded")
 )

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
 )
@@ -56,8 +57,8 @@ func (k Keeper) InitGenesis(kv store.KV, g *agencyv1.Genesis, height int64) erro
 		}
 	}
 	for i, in := range g.Accounts {
-		if len(in.PubKey) != PubKeySize {
-			return ErrInvalidGenesis.Wrapf("account %d: pub_key must be %d bytes", i, PubKeySize)
+		if err := ValidatePubKey(fmt.Sprintf("account %d: pub_key", i), in.PubKey); err != nil {
+			return err
 		}
 		acc := clone(in)
 		derived := AddressOf(in.PubKey)
@@ -110,7 +111,47 @@ func (k Keeper) InitGenesis(kv store.KV, g *agencyv1.Genesis, height int64) erro
 	return nil
 }
 
-// ExportGenesis reads every agency and account, in key order.
+// CheckGenesisKeyProofs checks that every genesis account carries a proof
+// of possession of its key for chainID (keyproof.GenesisAccount), and that
+// no proof is left over. The app calls it before InitGenesis: only it knows
+// the chain id.
+func CheckGenesisKeyProofs(g *agencyv1.Genesis, chainID string) error {
+	if g == nil {
+		return nil
+	}
+	proofs := make(map[string][]byte, len(g.KeyProofs))
+	for i, p := range g.KeyProofs {
+		if _, dup := proofs[string(p.Address)]; dup {
+			return ErrInvalidGenesis.Wrapf("key_proofs %d: a second proof for account %x", i, p.Address)
+		}
+		proofs[string(p.Address)] = p.Signature
+	}
+	used := make(map[string]bool, len(g.Accounts))
+	for i, acc := range g.Accounts {
+		addr := acc.Address
+		if len(addr) == 0 {
+			addr = AddressOf(acc.PubKey)
+		}
+		proof, ok := proofs[string(addr)]
+		if !ok {
+			return ErrBadKeyProof.Wrapf("genesis account %d (%x) has no entry in key_proofs; its key holder signs keyproof.Statement for purpose %s (tallyd keys prove)", i, addr, keyproof.GenesisAccount)
+		}
+		used[string(addr)] = true
+		if err := CheckKeyProof(fmt.Sprintf("genesis account %x", addr), acc.PubKey, proof, chainID, acc.AgencyId, addr, keyproof.GenesisAccount); err != nil {
+			return err
+		}
+	}
+	for _, p := range g.KeyProofs {
+		if !used[string(p.Address)] {
+			return ErrInvalidGenesis.Wrapf("key_proofs names account %x, which is not a genesis account", p.Address)
+		}
+	}
+	return nil
+}
+
+// ExportGenesis reads every agency and account, in key order. Proofs of
+// possession are not kept in state, so an export carries none: before a
+// chain starts from it, each key holder adds its proof (tallyd keys prove).
 func (k Keeper) ExportGenesis(kv store.KV) (*agencyv1.Genesis, error) {
 	g := &agencyv1.Genesis{}
 	var err error

@@ -18,8 +18,11 @@ func (k Keeper) AdmitAgency(kv store.KV, id, name string, kind agencyv1.Kind, ad
 	if _, err := k.Agency(kv, id); err == nil {
 		return ErrInvalidAgencyID.Wrapf("agency %q already exists; choose another id", id)
 	}
-	if len(adminPub) != PubKeySize {
-		return ErrInvalidKey.Wrapf("admin key is %d bytes; an ed25519 public key is %d", len(adminPub), PubKeySize)
+	// The admin key's proof of possession names the chain, so x/gov checks
+	// it (CheckKeyProof) before calling this; the key itself is checked here
+	// too, as everywhere a key enters state.
+	if err := ValidatePubKey("admin key", adminPub); err != nil {
+		return err
 	}
 	if holder := k.KeyHolder(kv, adminPub); holder != nil {
 		return ErrKeyInUse.Wrapf("admin key is already the key of account %x", holder)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/store"
@@ -54,10 +55,10 @@ func invariantState(t *testing.T) store.KV {
 	newbie, next := keyFor("inv/newbie"), keyFor("inv/next")
 	for _, step := range []func(ctx module.Context, s *agencyv1.Account) error{
 		func(ctx module.Context, s *agencyv1.Account) error {
-			return k.AddMember(ctx, s, &agencyv1.MsgAddMember{PubKey: admin2.pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}})
+			return k.AddMember(ctx, s, &agencyv1.MsgAddMember{KeyProof: proofFor(admin2, "treasury", admin2.addr, keyproof.AddMember), PubKey: admin2.pub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}})
 		},
 		func(ctx module.Context, s *agencyv1.Account) error {
-			return k.AddMember(ctx, s, &agencyv1.MsgAddMember{PubKey: newbie.pub})
+			return k.AddMember(ctx, s, &agencyv1.MsgAddMember{KeyProof: proofFor(newbie, "treasury", newbie.addr, keyproof.AddMember), PubKey: newbie.pub})
 		},
 		func(ctx module.Context, s *agencyv1.Account) error {
 			return k.GrantRole(ctx, s, &agencyv1.MsgGrantRole{Address: newbie.addr, Role: agencyv1.Role_ROLE_ADMIN})
@@ -78,7 +79,7 @@ func invariantState(t *testing.T) store.KV {
 		_, err := apply(t, kv, admin.addr, step)
 		require.NoError(t, err)
 	}
-	proof := ed25519.Sign(next.priv, agency.RotateKeySignBytes(chainID, member.addr, next.pub))
+	proof := ed25519.Sign(next.priv, keyproof.Statement(chainID, "", member.addr, next.pub, keyproof.RotateKey))
 	_, err := apply(t, kv, member.addr, func(ctx module.Context, s *agencyv1.Account) error {
 		return k.RotateKey(ctx, s, &agencyv1.MsgRotateKey{NewPubKey: next.pub, NewKeySignature: proof})
 	})

@@ -6,8 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
-
+	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -26,30 +25,33 @@ const (
 // maxReasonBytes bounds the free-text reason kept with a suspension.
 const maxReasonBytes = 256
 
-// RotateKeySignBytes is what the new key signs to prove its holder agrees to
-// the rotation. Binding the chain id and the address stops the proof being
-// replayed on another chain or for another account.
-func RotateKeySignBytes(chainID string, addr, newPub []byte) []byte {
-	return []byte("tally/rotate-key/v1\x00" + chainID + "\x00" + hex.EncodeToString(addr) + "\x00" + hex.EncodeToString(newPub))
-}
-
 // VerifyKeyProof checks a rotate_key's proof of possession: the new key's
-// signature over RotateKeySignBytes(chainID, addr, new key), addr being the
-// rotating account. It needs no state, so the app refuses a bad proof
-// before the transaction reaches the mempool; RotateKey checks it again.
+// signature of keyproof.Statement(chain id, "", the rotating account's
+// address, new key, rotate-key). The address names the account, and so its
+// agency, for good; leaving the agency out lets the app check the proof
+// without state and refuse a bad one before the mempool. RotateKey checks
+// it again.
 func VerifyKeyProof(chainID string, addr []byte, m *agencyv1.MsgRotateKey) error {
-	if !cmted25519.PubKey(m.NewPubKey).VerifySignature(RotateKeySignBytes(chainID, addr, m.NewPubKey), m.NewKeySignature) {
-		return ErrBadKeyProof.Wrapf("sign agency.RotateKeySignBytes(chain id, your address, new key) with the new private key")
-	}
-	return nil
+	return CheckKeyProof("new_pub_key", m.NewPubKey, m.NewKeySignature, chainID, "", addr, keyproof.RotateKey)
 }
 
-// Validate checks what can be checked without state.
+// ValidateAddMember checks what can be checked without state.
 func ValidateAddMember(m *agencyv1.MsgAddMember) error {
-	if len(m.PubKey) != PubKeySize {
-		return ErrInvalidKey.Wrapf("pub_key is %d bytes; an ed25519 public key is %d", len(m.PubKey), PubKeySize)
+	if err := ValidatePubKey("pub_key", m.PubKey); err != nil {
+		return err
+	}
+	if err := validateProofSize("key_proof", m.KeyProof); err != nil {
+		return err
 	}
 	return validateRoles(m.Roles)
+}
+
+// validateProofSize checks that a proof of possession is a signature's size.
+func validateProofSize(what string, proof []byte) error {
+	if len(proof) != SignatureSize {
+		return ErrBadKeyProof.Wrapf("%s is %d bytes; the new key's holder signs keyproof.Statement (tallyd keys prove) and the %d-byte ed25519 signature goes here", what, len(proof), SignatureSize)
+	}
+	return nil
 }
 
 func validateRoles(roles []agencyv1.Role) error {
@@ -94,12 +96,10 @@ func ValidateBasic(msg any) error {
 		}
 		return validateRole(m.Role)
 	case *agencyv1.MsgRotateKey:
-		if len(m.NewPubKey) != PubKeySize {
-			return ErrInvalidKey.Wrapf("new_pub_key is %d bytes; an ed25519 public key is %d", len(m.NewPubKey), PubKeySize)
+		if err := ValidatePubKey("new_pub_key", m.NewPubKey); err != nil {
+			return err
 		}
-		if len(m.NewKeySignature) != 64 {
-			return ErrBadKeyProof.Wrapf("new_key_signature is %d bytes; an ed25519 signature is 64", len(m.NewKeySignature))
-		}
+		return validateProofSize("new_key_signature", m.NewKeySignature)
 	case *agencyv1.MsgSuspendAccount:
 		if err := validateAddress(m.Address); err != nil {
 			return err
@@ -146,6 +146,9 @@ func (k Keeper) AddMember(ctx module.Context, signer *agencyv1.Account, m *agenc
 		}
 	}
 	addr := AddressOf(m.PubKey)
+	if err := CheckKeyProof("pub_key", m.PubKey, m.KeyProof, ctx.ChainID, ag.Id, addr, keyproof.AddMember); err != nil {
+		return err
+	}
 	if _, err := k.Account(ctx.Store, addr); err == nil {
 		return ErrAccountExists.Wrapf("an account with address %x already exists", addr)
 	}

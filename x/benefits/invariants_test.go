@@ -1,6 +1,7 @@
 package benefits_test
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"slices"
 	"testing"
@@ -38,7 +39,10 @@ type world struct {
 	dept     *agencyv1.Account
 }
 
-func pubFor(name string) []byte { h := sha256.Sum256([]byte("benefits-inv/" + name)); return h[:] }
+func pubFor(name string) []byte {
+	h := sha256.Sum256([]byte("benefits-inv/" + name))
+	return []byte(ed25519.NewKeyFromSeed(h[:]).Public().(ed25519.PublicKey))
+}
 
 func newWorld(t *testing.T) *world {
 	ak := agency.Keeper{}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
@@ -41,6 +42,9 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 			return nil, ErrValidatorExists.Wrapf("consensus key %X is already a validator; propose a power change instead", v.PubKey)
 		}
 		if err := k.requireActive(kv, v.AgencyId); err != nil {
+			return nil, err
+		}
+		if err := checkValidatorKeyProof(ctx, v.PubKey, v.KeyProof, v.AgencyId, keyproof.AddValidator); err != nil {
 			return nil, err
 		}
 		if err := k.spendPowerChange(ctx, uint64(v.Power), window); err != nil {
@@ -97,6 +101,9 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 		if _, err := k.Validator(kv, r.NewPubKey); err == nil {
 			return nil, ErrValidatorExists.Wrapf("new consensus key %X is already a validator's key", r.NewPubKey)
 		}
+		if err := checkValidatorKeyProof(ctx, r.NewPubKey, r.KeyProof, val.AgencyId, keyproof.RotateValidator); err != nil {
+			return nil, err
+		}
 		// The power moves from one key to another: counted once, as a
 		// replacement of that much voting power.
 		if err := k.spendPowerChange(ctx, uint64(val.Power), window); err != nil {
@@ -119,6 +126,9 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 		}
 		if holder := k.Agency.KeyHolder(kv, a.AdminPubKey); holder != nil {
 			return nil, agency.ErrKeyInUse.Wrapf("admin_pub_key is already the key of account %x; generate a new key for the new agency's admin", holder)
+		}
+		if err := agency.CheckKeyProof("admin_pub_key", a.AdminPubKey, a.AdminKeyProof, ctx.ChainID, a.AgencyId, agency.AddressOf(a.AdminPubKey), keyproof.AdmitAgency); err != nil {
+			return nil, err
 		}
 		return nil, k.Agency.AdmitAgency(kv, a.AgencyId, a.Name, a.Kind, a.AdminPubKey, ctx.Height)
 	case *govv1.Content_SetAgencyStatus:

@@ -19,13 +19,12 @@ import (
 func FuzzSubmitAndVote(f *testing.F) {
 	seed, _ := proto.Marshal(&govv1.MsgSubmitProposal{Content: &govv1.Content{Sum: &govv1.Content_ChangeParam{ChangeParam: &govv1.ChangeParam{Name: "gov.quorum", Value: "1/2"}}}})
 	f.Add(seed, uint64(1), int32(1))
-	seed, _ = proto.Marshal(&govv1.MsgSubmitProposal{Content: &govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{PubKey: make([]byte, 32), Power: 1, AgencyId: "a"}}}})
+	seed, _ = proto.Marshal(&govv1.MsgSubmitProposal{Content: &govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{PubKey: testPub(20), Power: 1, AgencyId: "a"}}}})
 	f.Add(seed, uint64(2), int32(3))
 	f.Fuzz(func(t *testing.T, bz []byte, id uint64, option int32) {
 		kv := store.NewMemory()
 		ak := agency.Keeper{}
-		admin := make([]byte, 32)
-		admin[0] = 1
+		admin := testPub(1)
 		if err := ak.InitGenesis(kv, &agencyv1.Genesis{
 			Agencies: []*agencyv1.Agency{{Id: "a", Name: "A", Kind: agencyv1.Kind_KIND_TREASURY}},
 			Accounts: []*agencyv1.Account{{PubKey: admin, AgencyId: "a", Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}}},
@@ -35,8 +34,7 @@ func FuzzSubmitAndVote(f *testing.F) {
 		k := gov.NewKeeper(ak, gov.NewRegistry(gov.OwnParams()...))
 		vals := []gov.ValidatorUpdate{}
 		for i := range 4 {
-			pk := make([]byte, 32)
-			pk[0] = byte(10 + i)
+			pk := testPub(byte(10 + i))
 			vals = append(vals, gov.ValidatorUpdate{PubKey: pk, Power: 10})
 		}
 		if err := k.InitGenesis(kv, nil, vals); err != nil {

@@ -1,6 +1,7 @@
 package gov_test
 
 import (
+	stded25519 "crypto/ed25519"
 	"errors"
 	"testing"
 	"time"
@@ -16,13 +17,20 @@ import (
 	"github.com/tallyledger/tally/x/module"
 )
 
+// testPub is a real ed25519 public key named by n: the keeper refuses
+// small-order and malformed keys, so tests cannot use arbitrary bytes.
+func testPub(n byte) []byte {
+	seed := make([]byte, 32)
+	seed[0] = n
+	return []byte(stded25519.NewKeyFromSeed(seed).Public().(stded25519.PublicKey))
+}
+
 // misbehaviourState is one agency and five validators of power 10, so
 // one can be removed within gov.min_validators (4).
 func misbehaviourState(t testing.TB) (*store.Store, gov.Keeper, [][]byte) {
 	kv := store.NewMemory()
 	ak := agency.Keeper{}
-	admin := make([]byte, 32)
-	admin[0] = 1
+	admin := testPub(1)
 	require.NoError(t, ak.InitGenesis(kv, &agencyv1.Genesis{
 		Agencies: []*agencyv1.Agency{{Id: "a", Name: "A", Kind: agencyv1.Kind_KIND_TREASURY}},
 		Accounts: []*agencyv1.Account{{PubKey: admin, AgencyId: "a", Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}}},
@@ -31,8 +39,7 @@ func misbehaviourState(t testing.TB) (*store.Store, gov.Keeper, [][]byte) {
 	var keys [][]byte
 	var vals []gov.ValidatorUpdate
 	for i := range 5 {
-		pk := make([]byte, 32)
-		pk[0] = byte(10 + i)
+		pk := testPub(byte(10 + i))
 		keys = append(keys, pk)
 		vals = append(vals, gov.ValidatorUpdate{PubKey: pk, Power: 10})
 	}

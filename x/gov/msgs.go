@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
@@ -75,7 +76,20 @@ func validateKey(what string, pub []byte) error {
 	if len(pub) != ConsensusKeySize {
 		return ErrInvalidConsensusKey.Wrapf("%s is %d bytes; an ed25519 consensus key is %d (the value in the node's priv_validator_key.json)", what, len(pub), ConsensusKeySize)
 	}
+	// A small-order or non-canonical consensus key could sign votes without
+	// a private key (see agency.ValidatePubKey).
+	if err := agency.ValidatePubKey(what, pub); err != nil {
+		return ErrInvalidConsensusKey.Wrapf("%v", err)
+	}
 	return nil
+}
+
+// checkValidatorKeyProof checks a validator key's proof of possession: the
+// consensus key signs keyproof.Statement naming the chain, the operating
+// agency and its own consensus address, so nobody can propose a key whose
+// private half they (and the agency) do not hold.
+func checkValidatorKeyProof(ctx module.Context, pub, proof []byte, agencyID string, purpose keyproof.Purpose) error {
+	return agency.CheckKeyProof("consensus key", pub, proof, ctx.ChainID, agencyID, ConsensusAddress(pub), purpose)
 }
 
 func validatePower(p int64) error {
@@ -161,10 +175,7 @@ func ValidateContent(c *govv1.Content) error {
 		if _, ok := agencyv1.Kind_name[int32(a.Kind)]; !ok || a.Kind == agencyv1.Kind_KIND_UNSPECIFIED {
 			return ErrInvalidProposal.Wrapf("kind %d is not an agency kind", a.Kind)
 		}
-		if len(a.AdminPubKey) != agency.PubKeySize {
-			return agency.ErrInvalidKey.Wrapf("admin_pub_key is %d bytes; an ed25519 public key is %d", len(a.AdminPubKey), agency.PubKeySize)
-		}
-		return nil
+		return agency.ValidatePubKey("admin_pub_key", a.AdminPubKey)
 	case *govv1.Content_SetAgencyStatus:
 		s := m.SetAgencyStatus
 		if err := agency.ValidateAgencyID(s.AgencyId); err != nil {

@@ -192,15 +192,7 @@ type invariantView struct {
 	SumOfBalances uint64 `json:"sum_of_balances"`
 	Holders       uint64 `json:"holders"`
 	Holds         bool   `json:"holds"`
-	// Partial is set when there were more holders than one page view
-	// sums (maxBalancePages pages); the invariant is then not judged.
-	Partial bool `json:"partial,omitempty"`
 }
-
-// maxBalancePages bounds the balance pages one money page reads: the
-// conservation check past that many holders is the operator's
-// (tallyd query funds invariants), not every visitor's.
-const maxBalancePages = 10
 
 // movementSeqKey holds the last movement id (x/funds/keys.go keySeqMovement).
 const movementSeqKey = "fu/seq/m"
@@ -222,11 +214,7 @@ func (s *Server) money(r *http.Request) (*view, error) {
 	inv := &invariantView{Appropriated: t.Appropriated, RevenueIn: t.RevenueCredited, RevenueOut: t.RevenueDebited, Settled: t.Settled}
 	inv.Expected = t.Appropriated + t.RevenueCredited - t.RevenueDebited - t.Settled
 	var after []byte
-	for page := 0; ; page++ {
-		if page == maxBalancePages {
-			inv.Partial = true
-			break
-		}
+	for {
 		data := []byte{}
 		if after != nil {
 			data = append([]byte{0}, after...)
@@ -247,7 +235,7 @@ func (s *Server) money(r *http.Request) (*view, error) {
 		}
 		after = list.NextKey
 	}
-	inv.Holds = !inv.Partial && inv.Expected == inv.SumOfBalances
+	inv.Holds = inv.Expected == inv.SumOfBalances
 	d.Invariant = inv
 	flows := map[[2]string]*flow{}
 	var order [][2]string
@@ -651,15 +639,6 @@ func (s *Server) item(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No item %q is on this chain", id)
 	}
 	d := &itemData{Item: protoMap(it), ID: id}
-	if from := it.GetMetadataFrom(); from != "" {
-		// A split's part carries its origin's attributes and documents
-		// by reference: show them with the item, saying where they live.
-		h := &provenancev1.Item{}
-		if sn.record(app.PathProvenanceItem, []byte(from), h) == nil {
-			hm := protoMap(h)
-			d.Item["attributes"], d.Item["documents"] = hm["attributes"], hm["documents"]
-		}
-	}
 	d.History = pvList(sn, app.PathProvenanceHistory, id, func() proto.Message { return &provenancev1.Event{} })
 	d.Attestations = pvList(sn, app.PathProvenanceAttestations, id, func() proto.Message { return &provenancev1.Attestation{} })
 	var up, down []*provenancev1.Item

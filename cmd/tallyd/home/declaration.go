@@ -43,6 +43,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -98,6 +99,10 @@ type Declaration struct {
 	AdminSignature     string `json:"admin_signature"`
 	ValidatorSignature string `json:"validator_signature"`
 	NodeSignature      string `json:"node_signature"`
+	// AdminKeyProof is the admin key's proof of possession for genesis
+	// (keyproof.Statement with purpose genesis-account), base64; the chain
+	// checks it at InitChain.
+	AdminKeyProof string `json:"admin_key_proof"`
 }
 
 // Declared is a verified declaration with its keys decoded.
@@ -110,6 +115,8 @@ type Declared struct {
 	NodePK       ed25519.PublicKey
 	AdminPub     ed25519.PublicKey
 	AdminAddress []byte
+	// AdminKeyProof is the verified proof of possession of AdminPub.
+	AdminKeyProof []byte
 }
 
 // PeerAddress is the node's persistent-peer entry: nodeid@host:port.
@@ -152,12 +159,18 @@ func SignDeclaration(body DeclarationBody, adminSign Signer, validatorKey, nodeK
 	if err != nil {
 		return nil, fmt.Errorf("signing with the node key: %w", err)
 	}
+	adminPub, _ := base64.StdEncoding.DecodeString(body.AdminPubKey) // checkBody decoded it
+	proof, err := GenesisKeyProof(body.ChainID, body.AgencyID, adminPub, adminSign)
+	if err != nil {
+		return nil, err
+	}
 	d := &Declaration{
 		Format:             DeclarationFormat,
 		Body:               string(raw),
 		AdminSignature:     base64.StdEncoding.EncodeToString(adminSig),
 		ValidatorSignature: base64.StdEncoding.EncodeToString(valSig),
 		NodeSignature:      base64.StdEncoding.EncodeToString(nodeSig),
+		AdminKeyProof:      base64.StdEncoding.EncodeToString(proof.Signature),
 	}
 	// Never hand out a declaration that would not verify (for example an
 	// admin signer holding a different key than admin_pub_key).
@@ -232,6 +245,14 @@ func (d *Declaration) Verify() (*Declared, error) {
 			return nil, fmt.Errorf("%s signature does not verify: the body was changed after signing, or the signature belongs to another declaration", s.name)
 		}
 	}
+	proof, err := base64.StdEncoding.DecodeString(d.AdminKeyProof)
+	if err != nil {
+		return nil, fmt.Errorf("admin_key_proof must be base64: %w", err)
+	}
+	if err := agency.CheckKeyProof("admin_pub_key", out.AdminPub, proof, body.ChainID, body.AgencyID, out.AdminAddress, keyproof.GenesisAccount); err != nil {
+		return nil, err
+	}
+	out.AdminKeyProof = proof
 	return out, nil
 }
 
@@ -277,6 +298,9 @@ func checkBody(b DeclarationBody) (*Declared, error) {
 	}
 	adminPub, err := decodeKey("admin_pub_key", b.AdminPubKey)
 	if err != nil {
+		return nil, err
+	}
+	if err := agency.ValidatePubKey("admin_pub_key", adminPub); err != nil {
 		return nil, err
 	}
 	adminAddr := agency.AddressOf(adminPub)
@@ -422,6 +446,7 @@ func GenesisAppState(ds []*Declared) *appv1.GenesisState {
 	for _, d := range ds {
 		g.Agencies = append(g.Agencies, expectedAgency(d))
 		g.Accounts = append(g.Accounts, expectedAccount(d))
+		g.KeyProofs = append(g.KeyProofs, &agencyv1.KeyProof{Address: slices.Clone(d.AdminAddress), Signature: slices.Clone(d.AdminKeyProof)})
 		// The node address is the declared node id (proven by the node
 		// key's signature on the declaration): with filter_peers on,
 		// nodes admit it.
@@ -637,6 +662,9 @@ func CheckGenesis(doc *types.GenesisDoc, ds []*Declared) error {
 		if !declared[a.Id] {
 			bad("agency %q is not declared by anyone", a.Id)
 		}
+	}
+	if want := GenesisAppState(ds).Agency.KeyProofs; !slices.EqualFunc(g.KeyProofs, want, func(a, b *agencyv1.KeyProof) bool { return proto.Equal(a, b) }) {
+		bad("agency key_proofs are not the declared admins' proofs, in agency order")
 	}
 	for id, accs := range accounts {
 		if !declared[id] {

@@ -184,6 +184,16 @@ func TestTamperedDeclarationRefused(t *testing.T) {
 	_, err = d.Verify()
 	require.ErrorContains(t, err, "node signature does not verify")
 
+	// The admin key's proof of possession: missing, or another party's.
+	d = *orig
+	d.AdminKeyProof = ""
+	_, err = d.Verify()
+	require.ErrorContains(t, err, "no proof of possession")
+	d = *orig
+	d.AdminKeyProof = other.sign(t).AdminKeyProof
+	_, err = d.Verify()
+	require.ErrorContains(t, err, "proof of possession does not verify")
+
 	d = *orig
 	d.Format = "tally/genesis-declaration/v0"
 	_, err = d.Verify()
@@ -341,9 +351,10 @@ func TestVerifyGenesisRefusesChangedGenesis(t *testing.T) {
 		"extra role": {func(_ *types.GenesisDoc, s *appv1.GenesisState) {
 			s.Agency.Accounts[2].Roles = append(s.Agency.Accounts[2].Roles, agencyv1.Role_ROLE_TREASURY)
 		}, `account of "treasury" is`},
-		"params":           {func(_ *types.GenesisDoc, s *appv1.GenesisState) { s.Params.TimeoutWindow = 1 }, "app params"},
-		"chain id":         {func(doc *types.GenesisDoc, _ *appv1.GenesisState) { doc.ChainID = "tally-other" }, `declared for chain id "tally-ceremony", but this genesis is for "tally-other"`},
-		"consensus params": {func(doc *types.GenesisDoc, _ *appv1.GenesisState) { doc.ConsensusParams.Evidence.MaxAgeNumBlocks = 1 }, "consensus_params"},
+		"key proof dropped": {func(_ *types.GenesisDoc, s *appv1.GenesisState) { s.Agency.KeyProofs = s.Agency.KeyProofs[1:] }, "key_proofs are not the declared"},
+		"params":            {func(_ *types.GenesisDoc, s *appv1.GenesisState) { s.Params.TimeoutWindow = 1 }, "app params"},
+		"chain id":          {func(doc *types.GenesisDoc, _ *appv1.GenesisState) { doc.ChainID = "tally-other" }, `declared for chain id "tally-ceremony", but this genesis is for "tally-other"`},
+		"consensus params":  {func(doc *types.GenesisDoc, _ *appv1.GenesisState) { doc.ConsensusParams.Evidence.MaxAgeNumBlocks = 1 }, "consensus_params"},
 	}
 	// Another module's state, whatever modules the app has: any message
 	// field of the app state besides params and agency, set.

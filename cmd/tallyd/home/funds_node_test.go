@@ -93,6 +93,7 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
 	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
+	require.NoError(t, home.ProveGenesisAccounts("tally-funds", state.Agency, adm("treasury").priv, officer.priv, adm("benefits").priv, manager.priv, finance.priv, caseworker.priv, adm("bank").priv, settler.priv))
 	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-funds", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})

@@ -16,7 +16,6 @@ import (
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/cmd/tallyd/home"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
 
@@ -30,7 +29,7 @@ func freePort(t *testing.T) int {
 
 // startNode initialises a one-validator home with a treasury agency whose
 // admin key is admin, and starts a real CometBFT node on it.
-func startNode(t *testing.T, dir string, admin ed25519.PublicKey) (*home.Node, string) {
+func startNode(t *testing.T, dir string, adminKey ed25519.PrivateKey) (*home.Node, string) {
 	t.Helper()
 	id, err := home.InitNode(dir, "test-node")
 	require.NoError(t, err)
@@ -44,7 +43,9 @@ func startNode(t *testing.T, dir string, admin ed25519.PublicKey) (*home.Node, s
 	// CometBFT does not wait for on Stop, racing the temp dir's removal.
 	comet.P2P.PexReactor = false
 	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
-	state := home.SingleAgencyState("treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, admin)
+	state, err := home.SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
+		func(msg []byte) ([]byte, error) { return ed25519.Sign(adminKey, msg), nil })
+	require.NoError(t, err)
 	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-test", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
@@ -60,7 +61,7 @@ func TestNodeCommitsTxAndServesProvenState(t *testing.T) {
 	dir := t.TempDir()
 	adminPub, adminPriv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
-	n, rpcAddr := startNode(t, dir, adminPub)
+	n, rpcAddr := startNode(t, dir, adminPriv)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -78,11 +79,11 @@ func TestNodeCommitsTxAndServesProvenState(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	memberPub, _, err := ed25519.GenerateKey(nil)
+	memberPub, memberPriv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
 	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(adminPriv, b), nil }
 	tx, err := client.BuildTx(client.TxOptions{ChainID: "tally-test", Signer: agency.AddressOf(adminPub), TimeoutHeight: uint64(height) + 50}, sign,
-		&txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: memberPub, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}}})
+		client.AddMember("tally-test", "treasury", memberPriv, agencyv1.Role_ROLE_AUDITOR))
 	require.NoError(t, err)
 	res, err := c.BroadcastAndWait(ctx, tx)
 	require.NoError(t, err)

@@ -85,6 +85,7 @@ func TestNodeRunsSupplyChainAndRecallOverRPC(t *testing.T) {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
 	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
+	require.NoError(t, home.ProveGenesisAccounts("tally-pv", state.Agency, regulator.priv, inspector.priv, farmer.priv, kitchen.priv))
 	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-pv", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})

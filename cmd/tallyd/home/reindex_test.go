@@ -16,7 +16,6 @@ import (
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/cmd/tallyd/home"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
 
@@ -39,7 +38,9 @@ func TestStartIndexesTheLatestBlocksAgain(t *testing.T) {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = time.Second
 	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
-	state := home.SingleAgencyState("treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub)
+	state, err := home.SingleAgencyState("tally-reindex", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub,
+		func(msg []byte) ([]byte, error) { return ed25519.Sign(priv, msg), nil })
+	require.NoError(t, err)
 	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-reindex", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 
@@ -57,11 +58,11 @@ func TestStartIndexesTheLatestBlocksAgain(t *testing.T) {
 	require.Eventually(t, func() bool { _, h, err := c.Status(ctx); return err == nil && h >= 1 }, 30*time.Second, 100*time.Millisecond)
 	_, h, err := c.Status(ctx)
 	require.NoError(t, err)
-	newMember, _, err := ed25519.GenerateKey(nil)
+	_, newMember, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
 	tx, err := client.BuildTx(client.TxOptions{ChainID: "tally-reindex", Signer: agency.AddressOf(pub), TimeoutHeight: uint64(h) + 50},
 		func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil },
-		&txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: newMember, Roles: []agencyv1.Role{agencyv1.Role_ROLE_AUDITOR}}}})
+		client.AddMember("tally-reindex", "treasury", newMember, agencyv1.Role_ROLE_AUDITOR))
 	require.NoError(t, err)
 	res, err := c.BroadcastAndWait(ctx, tx)
 	require.NoError(t, err)

@@ -439,9 +439,13 @@ func (x *Account) GetKeyRotations() uint64 {
 
 // Genesis is the agency module's part of the genesis app state.
 type Genesis struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agencies      []*Agency              `protobuf:"bytes,1,rep,name=agencies,proto3" json:"agencies,omitempty"`
-	Accounts      []*Account             `protobuf:"bytes,2,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Agencies []*Agency              `protobuf:"bytes,1,rep,name=agencies,proto3" json:"agencies,omitempty"`
+	Accounts []*Account             `protobuf:"bytes,2,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	// key_proofs holds one proof of possession per account: the account's
+	// key signs keyproof.Statement(chain id, agency, address, key,
+	// "genesis-account"). Proofs are checked at genesis and not kept in state.
+	KeyProofs     []*KeyProof `protobuf:"bytes,3,rep,name=key_proofs,json=keyProofs,proto3" json:"key_proofs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -490,6 +494,66 @@ func (x *Genesis) GetAccounts() []*Account {
 	return nil
 }
 
+func (x *Genesis) GetKeyProofs() []*KeyProof {
+	if x != nil {
+		return x.KeyProofs
+	}
+	return nil
+}
+
+// KeyProof is an account key's proof of possession in genesis.
+type KeyProof struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       []byte                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyProof) Reset() {
+	*x = KeyProof{}
+	mi := &file_tally_agency_v1_agency_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyProof) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyProof) ProtoMessage() {}
+
+func (x *KeyProof) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_agency_v1_agency_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyProof.ProtoReflect.Descriptor instead.
+func (*KeyProof) Descriptor() ([]byte, []int) {
+	return file_tally_agency_v1_agency_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *KeyProof) GetAddress() []byte {
+	if x != nil {
+		return x.Address
+	}
+	return nil
+}
+
+func (x *KeyProof) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 var File_tally_agency_v1_agency_proto protoreflect.FileDescriptor
 
 const file_tally_agency_v1_agency_proto_rawDesc = "" +
@@ -511,10 +575,15 @@ const file_tally_agency_v1_agency_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2\x17.tally.agency.v1.StatusR\x06status\x12%\n" +
 	"\x0ecreated_height\x18\x06 \x01(\x03R\rcreatedHeight\x12%\n" +
 	"\x0eupdated_height\x18\a \x01(\x03R\rupdatedHeight\x12#\n" +
-	"\rkey_rotations\x18\b \x01(\x04R\fkeyRotations\"t\n" +
+	"\rkey_rotations\x18\b \x01(\x04R\fkeyRotations\"\xae\x01\n" +
 	"\aGenesis\x123\n" +
 	"\bagencies\x18\x01 \x03(\v2\x17.tally.agency.v1.AgencyR\bagencies\x124\n" +
-	"\baccounts\x18\x02 \x03(\v2\x18.tally.agency.v1.AccountR\baccounts*\xb7\x01\n" +
+	"\baccounts\x18\x02 \x03(\v2\x18.tally.agency.v1.AccountR\baccounts\x128\n" +
+	"\n" +
+	"key_proofs\x18\x03 \x03(\v2\x19.tally.agency.v1.KeyProofR\tkeyProofs\"B\n" +
+	"\bKeyProof\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\fR\aaddress\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature*\xb7\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_TREASURY\x10\x01\x12\x16\n" +
@@ -561,14 +630,15 @@ func file_tally_agency_v1_agency_proto_rawDescGZIP() []byte {
 }
 
 var file_tally_agency_v1_agency_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tally_agency_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_tally_agency_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_tally_agency_v1_agency_proto_goTypes = []any{
-	(Kind)(0),       // 0: tally.agency.v1.Kind
-	(Role)(0),       // 1: tally.agency.v1.Role
-	(Status)(0),     // 2: tally.agency.v1.Status
-	(*Agency)(nil),  // 3: tally.agency.v1.Agency
-	(*Account)(nil), // 4: tally.agency.v1.Account
-	(*Genesis)(nil), // 5: tally.agency.v1.Genesis
+	(Kind)(0),        // 0: tally.agency.v1.Kind
+	(Role)(0),        // 1: tally.agency.v1.Role
+	(Status)(0),      // 2: tally.agency.v1.Status
+	(*Agency)(nil),   // 3: tally.agency.v1.Agency
+	(*Account)(nil),  // 4: tally.agency.v1.Account
+	(*Genesis)(nil),  // 5: tally.agency.v1.Genesis
+	(*KeyProof)(nil), // 6: tally.agency.v1.KeyProof
 }
 var file_tally_agency_v1_agency_proto_depIdxs = []int32{
 	0, // 0: tally.agency.v1.Agency.kind:type_name -> tally.agency.v1.Kind
@@ -577,11 +647,12 @@ var file_tally_agency_v1_agency_proto_depIdxs = []int32{
 	2, // 3: tally.agency.v1.Account.status:type_name -> tally.agency.v1.Status
 	3, // 4: tally.agency.v1.Genesis.agencies:type_name -> tally.agency.v1.Agency
 	4, // 5: tally.agency.v1.Genesis.accounts:type_name -> tally.agency.v1.Account
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	6, // 6: tally.agency.v1.Genesis.key_proofs:type_name -> tally.agency.v1.KeyProof
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_tally_agency_v1_agency_proto_init() }
@@ -595,7 +666,7 @@ func file_tally_agency_v1_agency_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_agency_v1_agency_proto_rawDesc), len(file_tally_agency_v1_agency_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -23,9 +23,13 @@ const (
 
 // MsgAddMember adds a new account to the signer's agency. Needs ROLE_ADMIN.
 type MsgAddMember struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PubKey        []byte                 `protobuf:"bytes,1,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
-	Roles         []Role                 `protobuf:"varint,2,rep,packed,name=roles,proto3,enum=tally.agency.v1.Role" json:"roles,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	PubKey []byte                 `protobuf:"bytes,1,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
+	Roles  []Role                 `protobuf:"varint,2,rep,packed,name=roles,proto3,enum=tally.agency.v1.Role" json:"roles,omitempty"`
+	// key_proof is pub_key's signature of keyproof.Statement(chain id, the
+	// admin's agency, the new account's address, pub_key, "add-member"): the
+	// new member proves it holds the private key (api/keyproof).
+	KeyProof      []byte `protobuf:"bytes,3,opt,name=key_proof,json=keyProof,proto3" json:"key_proof,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -70,6 +74,13 @@ func (x *MsgAddMember) GetPubKey() []byte {
 func (x *MsgAddMember) GetRoles() []Role {
 	if x != nil {
 		return x.Roles
+	}
+	return nil
+}
+
+func (x *MsgAddMember) GetKeyProof() []byte {
+	if x != nil {
+		return x.KeyProof
 	}
 	return nil
 }
@@ -227,8 +238,9 @@ func (x *MsgRevokeRole) GetRole() Role {
 }
 
 // MsgRotateKey replaces the signer's own public key. The address stays.
-// new_key_signature is the new key's signature over RotateKeySignBytes
-// (x/agency), proving the signer holds the new private key.
+// new_key_signature is the new key's signature of keyproof.Statement(chain
+// id, the signer's agency, the signer's address, new_pub_key, "rotate-key")
+// (api/keyproof), proving the signer holds the new private key.
 type MsgRotateKey struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	NewPubKey       []byte                 `protobuf:"bytes,1,opt,name=new_pub_key,json=newPubKey,proto3" json:"new_pub_key,omitempty"`
@@ -384,10 +396,11 @@ var File_tally_agency_v1_msgs_proto protoreflect.FileDescriptor
 
 const file_tally_agency_v1_msgs_proto_rawDesc = "" +
 	"\n" +
-	"\x1atally/agency/v1/msgs.proto\x12\x0ftally.agency.v1\x1a\x1ctally/agency/v1/agency.proto\"T\n" +
+	"\x1atally/agency/v1/msgs.proto\x12\x0ftally.agency.v1\x1a\x1ctally/agency/v1/agency.proto\"q\n" +
 	"\fMsgAddMember\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12+\n" +
-	"\x05roles\x18\x02 \x03(\x0e2\x15.tally.agency.v1.RoleR\x05roles\"+\n" +
+	"\x05roles\x18\x02 \x03(\x0e2\x15.tally.agency.v1.RoleR\x05roles\x12\x1b\n" +
+	"\tkey_proof\x18\x03 \x01(\fR\bkeyProof\"+\n" +
 	"\x0fMsgRemoveMember\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\fR\aaddress\"S\n" +
 	"\fMsgGrantRole\x12\x18\n" +

@@ -482,7 +482,11 @@ type AddValidator struct {
 	AgencyId string `protobuf:"bytes,3,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
 	// node_address is where peers reach the node ("<node id>@host:port"),
 	// kept for operators; consensus does not use it.
-	NodeAddress   string `protobuf:"bytes,4,opt,name=node_address,json=nodeAddress,proto3" json:"node_address,omitempty"`
+	NodeAddress string `protobuf:"bytes,4,opt,name=node_address,json=nodeAddress,proto3" json:"node_address,omitempty"`
+	// key_proof is pub_key's signature of keyproof.Statement(chain id,
+	// agency_id, the consensus address, pub_key, "add-validator"), made with
+	// the node's priv_validator_key.json (api/keyproof).
+	KeyProof      []byte `protobuf:"bytes,5,opt,name=key_proof,json=keyProof,proto3" json:"key_proof,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -543,6 +547,13 @@ func (x *AddValidator) GetNodeAddress() string {
 		return x.NodeAddress
 	}
 	return ""
+}
+
+func (x *AddValidator) GetKeyProof() []byte {
+	if x != nil {
+		return x.KeyProof
+	}
+	return nil
 }
 
 // SetValidatorPower re-weights a validator.
@@ -646,9 +657,13 @@ func (x *RemoveValidator) GetPubKey() []byte {
 // RotateValidatorKey replaces a validator's consensus key in one step: the
 // old key leaves and the new key joins with the same power and operator.
 type RotateValidatorKey struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OldPubKey     []byte                 `protobuf:"bytes,1,opt,name=old_pub_key,json=oldPubKey,proto3" json:"old_pub_key,omitempty"`
-	NewPubKey     []byte                 `protobuf:"bytes,2,opt,name=new_pub_key,json=newPubKey,proto3" json:"new_pub_key,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	OldPubKey []byte                 `protobuf:"bytes,1,opt,name=old_pub_key,json=oldPubKey,proto3" json:"old_pub_key,omitempty"`
+	NewPubKey []byte                 `protobuf:"bytes,2,opt,name=new_pub_key,json=newPubKey,proto3" json:"new_pub_key,omitempty"`
+	// key_proof is new_pub_key's signature of keyproof.Statement(chain id,
+	// the validator's operating agency, the new consensus address,
+	// new_pub_key, "rotate-validator") (api/keyproof).
+	KeyProof      []byte `protobuf:"bytes,3,opt,name=key_proof,json=keyProof,proto3" json:"key_proof,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -697,6 +712,13 @@ func (x *RotateValidatorKey) GetNewPubKey() []byte {
 	return nil
 }
 
+func (x *RotateValidatorKey) GetKeyProof() []byte {
+	if x != nil {
+		return x.KeyProof
+	}
+	return nil
+}
+
 // AdmitAgency creates an agency with its first admin account.
 type AdmitAgency struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -704,7 +726,10 @@ type AdmitAgency struct {
 	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Kind     v1.Kind                `protobuf:"varint,3,opt,name=kind,proto3,enum=tally.agency.v1.Kind" json:"kind,omitempty"`
 	// admin_pub_key is the 32-byte ed25519 key of the first admin account.
-	AdminPubKey   []byte `protobuf:"bytes,4,opt,name=admin_pub_key,json=adminPubKey,proto3" json:"admin_pub_key,omitempty"`
+	AdminPubKey []byte `protobuf:"bytes,4,opt,name=admin_pub_key,json=adminPubKey,proto3" json:"admin_pub_key,omitempty"`
+	// admin_key_proof is admin_pub_key's signature of keyproof.Statement(chain
+	// id, agency_id, the admin's address, admin_pub_key, "admit-agency").
+	AdminKeyProof []byte `protobuf:"bytes,5,opt,name=admin_key_proof,json=adminKeyProof,proto3" json:"admin_key_proof,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -763,6 +788,13 @@ func (x *AdmitAgency) GetKind() v1.Kind {
 func (x *AdmitAgency) GetAdminPubKey() []byte {
 	if x != nil {
 		return x.AdminPubKey
+	}
+	return nil
+}
+
+func (x *AdmitAgency) GetAdminKeyProof() []byte {
+	if x != nil {
+		return x.AdminKeyProof
 	}
 	return nil
 }
@@ -2267,25 +2299,28 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x13misbehaviour_action\x18\a \x01(\tR\x12misbehaviourAction\x12.\n" +
 	"\x13max_validator_share\x18\b \x01(\tR\x11maxValidatorShare\x128\n" +
 	"\fvoting_kinds\x18\t \x03(\x0e2\x15.tally.agency.v1.KindR\vvotingKinds\x12,\n" +
-	"\x12max_receipt_amount\x18\x14 \x01(\x04R\x10maxReceiptAmount\"}\n" +
+	"\x12max_receipt_amount\x18\x14 \x01(\x04R\x10maxReceiptAmount\"\x9a\x01\n" +
 	"\fAddValidator\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x14\n" +
 	"\x05power\x18\x02 \x01(\x03R\x05power\x12\x1b\n" +
 	"\tagency_id\x18\x03 \x01(\tR\bagencyId\x12!\n" +
-	"\fnode_address\x18\x04 \x01(\tR\vnodeAddress\"B\n" +
+	"\fnode_address\x18\x04 \x01(\tR\vnodeAddress\x12\x1b\n" +
+	"\tkey_proof\x18\x05 \x01(\fR\bkeyProof\"B\n" +
 	"\x11SetValidatorPower\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x14\n" +
 	"\x05power\x18\x02 \x01(\x03R\x05power\"*\n" +
 	"\x0fRemoveValidator\x12\x17\n" +
-	"\apub_key\x18\x01 \x01(\fR\x06pubKey\"T\n" +
+	"\apub_key\x18\x01 \x01(\fR\x06pubKey\"q\n" +
 	"\x12RotateValidatorKey\x12\x1e\n" +
 	"\vold_pub_key\x18\x01 \x01(\fR\toldPubKey\x12\x1e\n" +
-	"\vnew_pub_key\x18\x02 \x01(\fR\tnewPubKey\"\x8d\x01\n" +
+	"\vnew_pub_key\x18\x02 \x01(\fR\tnewPubKey\x12\x1b\n" +
+	"\tkey_proof\x18\x03 \x01(\fR\bkeyProof\"\xb5\x01\n" +
 	"\vAdmitAgency\x12\x1b\n" +
 	"\tagency_id\x18\x01 \x01(\tR\bagencyId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12)\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x15.tally.agency.v1.KindR\x04kind\x12\"\n" +
-	"\radmin_pub_key\x18\x04 \x01(\fR\vadminPubKey\"w\n" +
+	"\radmin_pub_key\x18\x04 \x01(\fR\vadminPubKey\x12&\n" +
+	"\x0fadmin_key_proof\x18\x05 \x01(\fR\radminKeyProof\"w\n" +
 	"\x0fSetAgencyStatus\x12\x1b\n" +
 	"\tagency_id\x18\x01 \x01(\tR\bagencyId\x12/\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x17.tally.agency.v1.StatusR\x06status\x12\x16\n" +

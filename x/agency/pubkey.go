@@ -1,0 +1,107 @@
+package agency
+
+import (
+	"io"
+
+	"github.com/oasisprotocol/curve25519-voi/curve"
+	voied25519 "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+
+	"github.com/tallyledger/tally/api/keyproof"
+)
+
+// Which ed25519 signatures Tally accepts, and which public keys.
+//
+// A 32-byte string is not yet a key. Eight points of the curve have small
+// order (the identity, one of order 2, two of order 4, four of order 8); a
+// "signature" by such a key with R = identity and S = 0 verifies for every
+// message under the lax rules, so whoever registers one signs as that
+// account with no private key at all. And a y coordinate of p or more (or a
+// sign bit set on x = 0) is a second encoding of a point that has a
+// canonical one, so one key could be registered twice. ValidatePubKey
+// refuses all of these wherever a key enters state.
+//
+// Verification is strict too, with curve25519-voi (already CometBFT's
+// ed25519): cofactored RFC 8032 verification that also refuses a
+// small-order or non-canonical A or R and an S not below the group order.
+// Among voi's presets, VerifyOptionsZIP_215 (CometBFT's choice for votes,
+// whose keys are vetted elsewhere) accepts small-order and non-canonical A
+// and R, so R = identity, S = 0 verifies under the identity key;
+// VerifyOptionsStdLib accepts small-order and non-canonical A and is
+// cofactorless, which batch verification cannot reproduce. The strict set
+// refuses everything either of them would let a forger through, accepts
+// every signature an honest ed25519 signer makes (R = rB with r a hash
+// output is never small order; encoders always write canonical points),
+// and gives the same verdict one by one and in a batch, so a node
+// verifying in CheckTx and one verifying a block's batch cannot disagree.
+var strictVerify = &voied25519.Options{Verify: &voied25519.VerifyOptions{}}
+
+// SignatureSize is the size of an ed25519 signature.
+const SignatureSize = voied25519.SignatureSize
+
+// ValidatePubKey checks that pub is a 32-byte canonical encoding of an
+// ed25519 point that is not of small order. what names the field in errors.
+func ValidatePubKey(what string, pub []byte) error {
+	if len(pub) != PubKeySize {
+		return ErrInvalidKey.Wrapf("%s is %d bytes; an ed25519 public key is %d", what, len(pub), PubKeySize)
+	}
+	var c curve.CompressedEdwardsY
+	if _, err := c.SetBytes(pub); err != nil {
+		return ErrInvalidKey.Wrapf("%s: %v", what, err)
+	}
+	var p curve.EdwardsPoint
+	if _, err := p.SetCompressedY(&c); err != nil {
+		return ErrInvalidKey.Wrapf("%s %x is not a point of ed25519; copy the public key again", what, pub)
+	}
+	if !c.IsCanonicalVartime() {
+		return ErrNonCanonicalKey.Wrapf("%s %x is a non-canonical encoding (y not below p, or the sign of x = 0 set); generate the key with a standard ed25519 library", what, pub)
+	}
+	if p.IsSmallOrder() {
+		return ErrSmallOrderKey.Wrapf("%s %x is a point of small order, which anyone can sign for; generate a real key pair", what, pub)
+	}
+	return nil
+}
+
+// VerifySignature reports whether sig is pub's signature of msg under the
+// strict rules above. A key or signature of the wrong size does not verify.
+func VerifySignature(pub, msg, sig []byte) bool {
+	if len(pub) != PubKeySize || len(sig) != SignatureSize {
+		return false
+	}
+	return voied25519.VerifyWithOptions(pub, msg, sig, strictVerify)
+}
+
+// BatchVerifier checks many signatures at once under the same strict
+// rules; its verdicts equal VerifySignature's.
+type BatchVerifier struct{ bv *voied25519.BatchVerifier }
+
+// NewBatchVerifier returns an empty batch.
+func NewBatchVerifier() *BatchVerifier {
+	return &BatchVerifier{bv: voied25519.NewBatchVerifier()}
+}
+
+// Add queues one signature; one of the wrong size is queued as invalid.
+func (b *BatchVerifier) Add(pub, msg, sig []byte) {
+	if len(pub) != PubKeySize {
+		pub = make([]byte, PubKeySize) // the identity's y = 0 is not a point: refused
+	}
+	b.bv.AddWithOptions(pub, msg, sig, strictVerify)
+}
+
+// Verify returns each queued signature's verdict, in order. rand only
+// picks the batch's random coefficients; the verdicts do not depend on it.
+func (b *BatchVerifier) Verify(rand io.Reader) []bool {
+	_, oks := b.bv.Verify(rand)
+	return oks
+}
+
+// CheckKeyProof checks that proof is pub's signature of the key-proof
+// statement for chainID, agencyID, account and purpose.
+func CheckKeyProof(what string, pub, proof []byte, chainID, agencyID string, account []byte, purpose keyproof.Purpose) error {
+	if len(proof) == 0 {
+		return ErrBadKeyProof.Wrapf("%s has no proof of possession; the new key's holder signs keyproof.Statement (tallyd keys prove)", what)
+	}
+	if !VerifySignature(pub, keyproof.Statement(chainID, agencyID, account, pub, purpose), proof) {
+		return ErrBadKeyProof.Wrapf("%s's proof of possession does not verify for chain %q, agency %q, account %x, purpose %s; the new key's holder signs keyproof.Statement with exactly these", what, chainID, agencyID, account, purpose)
+	}
+	return nil
+}
