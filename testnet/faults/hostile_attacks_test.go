@@ -300,11 +300,12 @@ func (n NonceFlood) PerTx() int64 {
 }
 
 // nonceFlood sends n failing transactions from an auditor: rotate-keys to
-// the key the auditor already has (no write role needed: CheckTx does not
-// run the handler, which refuses a key in use, so the transaction fails in
-// the block and still spends its nonce; unlike a rotate-key with a bad
-// proof, it does not make a proposal treat the auditor's key as changed,
-// which would hold its later transactions to one per block). With shared,
+// the key the auditor already has, with a valid proof of possession (no
+// write role needed; CheckTx checks the proof but does not run the
+// handler, which refuses a key in use, so the transaction fails in the
+// block and still spends its nonce. A bad proof is refused by CheckTx
+// today, and before that made a proposal treat the auditor's key as
+// changed, holding its later transactions to one per block). With shared,
 // all carry the same timeout height; otherwise each carries a timeout a
 // client would pick (current height plus a spread of 20..519 blocks).
 // workers transactions are in flight at once; with perBlock > 0 the
@@ -323,6 +324,9 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers, p
 		return r, err
 	}
 	pub := priv.Public().(ed25519.PublicKey)
+	// A valid proof of possession of the key it already has: CheckTx
+	// checks proofs, the block refuses a key in use.
+	proof := ed25519.Sign(priv, agency.RotateKeySignBytes(h.c.M.ChainID, agency.AddressOf(pub), pub))
 	window := uint64(600)
 	if p, err := h.appParams(ctx); err == nil && p.TimeoutWindow > 0 {
 		window = p.TimeoutWindow
@@ -388,7 +392,7 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers, p
 				if !shared {
 					timeout = uint64(cur.Load()) + 20 + uint64(k%500)
 				}
-				msg := &txv1.Msg{Sum: &txv1.Msg_RotateKey{RotateKey: &agencyv1.MsgRotateKey{NewPubKey: pub, NewKeySignature: make([]byte, 64)}}}
+				msg := &txv1.Msg{Sum: &txv1.Msg_RotateKey{RotateKey: &agencyv1.MsgRotateKey{NewPubKey: pub, NewKeySignature: proof}}}
 				tx := h.build(priv, timeout, msg)
 				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				res, err := clients[k%len(clients)].BroadcastTxSync(cctx, tx)
