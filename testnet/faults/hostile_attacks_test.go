@@ -28,6 +28,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
@@ -326,7 +327,7 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers, p
 	pub := priv.Public().(ed25519.PublicKey)
 	// A valid proof of possession of the key it already has: CheckTx
 	// checks proofs, the block refuses a key in use.
-	proof := ed25519.Sign(priv, agency.RotateKeySignBytes(h.c.M.ChainID, agency.AddressOf(pub), pub))
+	proof := ed25519.Sign(priv, keyproof.Statement(h.c.M.ChainID, "", agency.AddressOf(pub), pub, keyproof.RotateKey))
 	window := uint64(600)
 	if p, err := h.appParams(ctx); err == nil && p.TimeoutWindow > 0 {
 		window = p.TimeoutWindow
