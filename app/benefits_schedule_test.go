@@ -199,3 +199,17 @@ func TestProgrammeBacklogRunsWithinTheEndOfBlockBudget(t *testing.T) {
 	}
 	c.requireConserved()
 }
+
+// Creating a programme is charged for the periods it schedules, so one of
+// very many short periods does not fit in a transaction.
+func TestProgrammeIsChargedForThePeriodsItSchedules(t *testing.T) {
+	c := newMoneyChain(t, 0)
+	c.block(c.tx(mOfficer, msgAppropriate("SA/1", 10_000), msgAllocate(mBenefits, 10_000)))
+	now := blockTime(c.height + 1).Unix()
+	small := c.block(c.tx(mManager, msgCreateProgramme("weekly", 100, 7*24*3600, now, now+52*7*24*3600, 0))).TxResults[0]
+	requireOK(t, small)
+	now = blockTime(c.height + 1).Unix()
+	big := c.block(c.tx(mManager, msgCreateProgramme("every-second", 100, 1, now, now+200_000, 0))).TxResults[0]
+	requireCode(t, app.ErrOutOfUnits, big.Codespace, big.Code, big.Log, "period scheduled")
+	require.Greater(t, big.GasUsed, small.GasUsed+int64(100_000*store.Cost(store.PeriodScheduled)))
+}

@@ -13,20 +13,21 @@ type Kind int
 // other kinds are charged by the module that does or schedules the work
 // (module.Context.Charge).
 const (
-	ReadEntry   Kind = iota // a key looked up (Get, Has)
-	ReadByte                // a byte of key or value read (Get, iteration)
-	WriteEntry              // a key set
-	WriteByte               // a byte of key or value written
-	DeleteEntry             // a key deleted
-	IterStep                // an entry visited by an iteration
-	TxByte                  // a byte of the transaction as sent
-	TxBase                  // a transaction, whatever it does
-	PeriodRun               // a scheduled programme period run at the end of a block
-	Payment                 // a payment attempted at the end of a block
-	RecallStep              // an item reached by a recall at the end of a block
-	OfferExpiry             // a custody offer closed at the end of a block
-	Child                   // an item made by a split, merge or transformation
-	Proposal                // an open governance proposal tallied at the end of a block
+	ReadEntry       Kind = iota // a key looked up (Get, Has)
+	ReadByte                    // a byte of key or value read (Get, iteration)
+	WriteEntry                  // a key set
+	WriteByte                   // a byte of key or value written
+	DeleteEntry                 // a key deleted
+	IterStep                    // an entry visited by an iteration
+	TxByte                      // a byte of the transaction as sent
+	TxBase                      // a transaction, whatever it does
+	PeriodScheduled             // a programme period scheduled by the transaction creating the programme
+	PeriodRun                   // a scheduled programme period run at the end of a block
+	Payment                     // a payment attempted at the end of a block
+	RecallStep                  // an item reached by a recall at the end of a block
+	OfferExpiry                 // a custody offer closed at the end of a block
+	Child                       // an item made by a split, merge or transformation
+	Proposal                    // an open governance proposal tallied at the end of a block
 	numKinds
 )
 
@@ -37,26 +38,27 @@ const (
 // of the state it touches for the fixed cost of each step. Changing a cost
 // changes which transactions fit, so it is a protocol change.
 var costs = [numKinds]uint64{
-	ReadEntry:   100,
-	ReadByte:    1,
-	WriteEntry:  1_000,
-	WriteByte:   10,
-	DeleteEntry: 500,
-	IterStep:    50,
-	TxByte:      10,
-	TxBase:      1_000,
-	PeriodRun:   1_000,
-	Payment:     2_000,
-	RecallStep:  1_000,
-	OfferExpiry: 500,
-	Child:       1_000,
-	Proposal:    1_000,
+	ReadEntry:       100,
+	ReadByte:        1,
+	WriteEntry:      1_000,
+	WriteByte:       10,
+	DeleteEntry:     500,
+	IterStep:        50,
+	TxByte:          10,
+	TxBase:          1_000,
+	PeriodScheduled: 100,
+	PeriodRun:       1_000,
+	Payment:         2_000,
+	RecallStep:      1_000,
+	OfferExpiry:     500,
+	Child:           1_000,
+	Proposal:        1_000,
 }
 
 var kindNames = [numKinds]string{
 	ReadEntry: "read entry", ReadByte: "read byte", WriteEntry: "write entry", WriteByte: "write byte",
 	DeleteEntry: "delete entry", IterStep: "iteration step", TxByte: "transaction byte", TxBase: "transaction",
-	PeriodRun: "period run", Payment: "payment", RecallStep: "recall step", OfferExpiry: "offer expiry",
+	PeriodScheduled: "period scheduled", PeriodRun: "period run", Payment: "payment", RecallStep: "recall step", OfferExpiry: "offer expiry",
 	Child: "child item", Proposal: "proposal tallied",
 }
 

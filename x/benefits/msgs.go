@@ -187,6 +187,10 @@ func (k Keeper) CreateProgramme(ctx module.Context, signer *agencyv1.Account, m 
 	if err != nil {
 		return err
 	}
+	// The programme schedules a run of every period: a future obligation
+	// of the end-of-block budget, charged in part now, so that a
+	// programme of very many short periods costs its creator.
+	ctx.Charge(store.PeriodScheduled, uint64((m.EndUnix-m.StartUnix)/m.PeriodSeconds)+1) // ValidateBasic: end > start, period > 0
 	holder, err := k.Funds.OpenProgrammeHolder(ctx, m.Id, signer.AgencyId)
 	if err != nil {
 		return err
