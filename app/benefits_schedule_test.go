@@ -119,7 +119,12 @@ func TestScheduledPaymentFailsForWantOfFundsAndIsRetriedNextPeriod(t *testing.T)
 	require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID, a[0].Status)
 	require.Len(t, b, 1)
 	require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_FAILED, b[0].Status)
-	require.Contains(t, b[0].Reason, "funds/4")
+	require.Equal(t, "funds/4", fmt.Sprintf("%s/%d", b[0].ReasonCodespace, b[0].ReasonCode), "state keeps the code")
+	// ... and never the message: rewording it must not change the app hash.
+	stored := c.query(app.PathKey, benefits.PaymentKey(b[0].Id))
+	require.Zero(t, stored.Code, stored.Log)
+	require.NotContains(t, string(stored.Value), funds.ErrInsufficientFunds.Desc)
+	require.NotContains(t, string(stored.Value), "overdraft")
 	c.requireConserved()
 
 	c.block(c.tx(mFinance, msgFund("p", 1_000)))

@@ -19,6 +19,7 @@ import (
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/gov"
+	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -54,7 +55,7 @@ func (c *chain) mPass(content *govv1.Content) {
 		requireOK(c.tb, r)
 	}
 	p := c.proposal(id)
-	require.Equal(c.tb, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, p.Status, p.FailureReason)
+	require.Equal(c.tb, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, p.Status, module.Describe(p.FailureCodespace, p.FailureCode))
 }
 
 func supplyMandate(agencyID string, ceiling uint64) *govv1.Content {

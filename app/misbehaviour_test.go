@@ -178,7 +178,7 @@ func TestMisbehaviourRemoveModeRemovesInTheSameBlock(t *testing.T) {
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_REMOVED, r.Action)
 	require.Equal(t, gov.MisbehaviourRemove, r.Mode)
 	require.Zero(t, r.ProposalId)
-	require.Empty(t, r.Reason)
+	require.Zero(t, r.ReasonCode)
 
 	// Later evidence about the removed validator is recorded, with the key
 	// and operator the first record knew, and nothing more.
@@ -190,7 +190,7 @@ func TestMisbehaviourRemoveModeRemovesInTheSameBlock(t *testing.T) {
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_NONE, recs[1].Action)
 	require.Equal(t, bad, recs[1].PubKey)
 	require.Equal(t, agRegulator, recs[1].AgencyId)
-	require.Contains(t, recs[1].Reason, "not in the current validator set")
+	requireCode(t, gov.ErrMisbehaviourNotValidator, recs[1].ReasonCodespace, recs[1].ReasonCode, module.Describe(recs[1].ReasonCodespace, recs[1].ReasonCode), "not in the current validator set")
 	require.Len(t, c.proposals(), before)
 }
 
@@ -206,8 +206,7 @@ func TestMisbehaviourRemoveModeKeepsThePowerChangeLimit(t *testing.T) {
 	require.Len(t, recs, 2)
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_REMOVED, recs[0].Action)
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_PROPOSED, recs[1].Action)
-	require.Contains(t, recs[1].Reason, gov.ErrUnsafeValidatorChange.Desc)
-	require.Contains(t, recs[1].Reason, "max_power_change")
+	requireCode(t, gov.ErrUnsafeValidatorChange, recs[1].ReasonCodespace, recs[1].ReasonCode, module.Describe(recs[1].ReasonCodespace, recs[1].ReasonCode))
 	require.Equal(t, b, c.proposal(recs[1].ProposalId).Content.GetRemoveValidator().GetPubKey())
 	require.NotNil(t, c.validators()[string(b)])
 }
@@ -227,9 +226,10 @@ func TestMisbehaviourRemovalRefusedByMinValidatorsFallsBackToProposal(t *testing
 	r := c.misbehaviours()[0]
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_PROPOSED, r.Action)
 	require.Equal(t, gov.UnknownOperator, r.AgencyId)
-	require.Contains(t, r.Reason, "removal refused")
-	require.Contains(t, r.Reason, gov.ErrTooFewValidators.Desc)
-	require.Contains(t, r.Reason, "min_validators")
+	requireCode(t, gov.ErrTooFewValidators, r.ReasonCodespace, r.ReasonCode, module.Describe(r.ReasonCodespace, r.ReasonCode))
+	stored := c.query(app.PathKey, gov.MisbehaviourKey(r.Seq))
+	require.Zero(t, stored.Code, stored.Log)
+	require.NotContains(t, string(stored.Value), gov.ErrTooFewValidators.Desc, "state keeps the code, never the message")
 	require.Equal(t, strconv.FormatUint(r.ProposalId, 10), attrs(event(t, res.Events, gov.EventSubmitted))["proposal_id"].Value)
 
 	v4 := consKey("v4")
@@ -258,7 +258,7 @@ func TestMisbehaviourOfAnAddressNotInTheSetIsRecordedOnly(t *testing.T) {
 	require.Equal(t, consAddr(gone), r.ValidatorAddress)
 	require.Empty(t, r.PubKey)
 	require.Empty(t, r.AgencyId)
-	require.Contains(t, r.Reason, "not in the current validator set")
+	requireCode(t, gov.ErrMisbehaviourNotValidator, r.ReasonCodespace, r.ReasonCode, module.Describe(r.ReasonCodespace, r.ReasonCode))
 	require.Equal(t, before, c.proposals())
 	require.Len(t, c.validators(), 5)
 }
@@ -284,7 +284,7 @@ func TestMisbehaviourRepeatedForOneValidatorOpensOneProposal(t *testing.T) {
 		}
 		for _, r := range recs[1:] {
 			require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_NONE, r.Action)
-			require.Contains(t, r.Reason, "already open")
+			requireCode(t, gov.ErrRemovalAlreadyOpen, r.ReasonCodespace, r.ReasonCode, module.Describe(r.ReasonCodespace, r.ReasonCode), "already open")
 		}
 	}
 	a := newMisbehaviourChain(t, fiveVals, mode(gov.MisbehaviourPropose))

@@ -16,6 +16,7 @@ import (
 	"github.com/tallyledger/tally/client"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/x/gov"
+	"github.com/tallyledger/tally/x/module"
 )
 
 func queryGovCmd() *cobra.Command {
@@ -104,13 +105,19 @@ func queryGovCmd() *cobra.Command {
 	return cmd
 }
 
-// protoView renders a record as its protojson form.
+// protoView renders a record as its protojson form, with the message of
+// each code it keeps (a failed proposal's failure_code).
 func protoView(m proto.Message) any {
 	bz, err := protojson.Marshal(m)
 	if err != nil {
 		return map[string]any{"error": err.Error()}
 	}
-	return json.RawMessage(bz)
+	var v map[string]any
+	if err := json.Unmarshal(bz, &v); err != nil {
+		return json.RawMessage(bz)
+	}
+	module.DescribeCodes(v)
+	return v
 }
 
 func queryMisbehaviourCmd() *cobra.Command {
@@ -232,8 +239,9 @@ func misbehaviourView(pm proto.Message) any {
 	if m.ProposalId != 0 {
 		out["proposal_id"] = m.ProposalId
 	}
-	if m.Reason != "" {
-		out["reason"] = m.Reason
+	if m.ReasonCode != 0 {
+		out["reason_code"] = fmt.Sprintf("%s/%d", m.ReasonCodespace, m.ReasonCode)
+		out["reason"] = module.Describe(m.ReasonCodespace, m.ReasonCode)
 	}
 	return out
 }

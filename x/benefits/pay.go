@@ -118,12 +118,13 @@ func (k Keeper) deduct(kv store.KV, e *benefitsv1.Enrolment, pay *benefitsv1.Pay
 
 // recordFailure records a scheduled payment that could not be made, so the
 // history shows it; the period stays unpaid and is retried at the next run.
-func (k Keeper) recordFailure(ctx module.Context, p *benefitsv1.Programme, e *benefitsv1.Enrolment, period uint64, gross uint64, reason string) error {
+func (k Keeper) recordFailure(ctx module.Context, p *benefitsv1.Programme, e *benefitsv1.Enrolment, period uint64, gross uint64, reason error) error {
+	space, code, log := module.CodeOf(reason) // state keeps the code; the event carries the text
 	kv := ctx.Store
 	id := nextSeq(kv, keySeqPayment)
 	pay := &benefitsv1.Payment{
 		Id: id, Programme: p.Id, Recipient: e.Recipient, Kind: benefitsv1.PaymentKind_PAYMENT_KIND_SCHEDULED, Period: period,
-		Gross: gross, Status: benefitsv1.PaymentStatus_PAYMENT_STATUS_FAILED, Reason: reason,
+		Gross: gross, Status: benefitsv1.PaymentStatus_PAYMENT_STATUS_FAILED, ReasonCodespace: space, ReasonCode: code,
 		Height: ctx.Height, TimeUnix: ctx.Time.Unix(),
 	}
 	if err := store.SetProto(kv, PaymentKey(id), pay); err != nil {
@@ -132,6 +133,6 @@ func (k Keeper) recordFailure(ctx module.Context, p *benefitsv1.Programme, e *be
 	kv.Set(store.Key(HistoryPrefix(p.Id, e.Recipient), store.Uint64(id)), []byte{})
 	p.FailedPayments++
 	ctx.Emit(EventPaymentFailed, module.Indexed("payment", strconv.FormatUint(id, 10)), module.Indexed("programme", p.Id),
-		module.Indexed("recipient", e.Recipient), module.Attr("period", strconv.FormatUint(period, 10)), module.Attr("reason", reason))
+		module.Indexed("recipient", e.Recipient), module.Attr("period", strconv.FormatUint(period, 10)), module.Attr("reason", log))
 	return nil
 }

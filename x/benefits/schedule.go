@@ -138,7 +138,7 @@ func (k Keeper) payEnrolment(ctx module.Context, p *benefitsv1.Programme, e *ben
 		pctx.Store = cache
 		if _, err := k.pay(pctx, p, e, payRequest{kind: benefitsv1.PaymentKind_PAYMENT_KIND_SCHEDULED, period: e.NextPeriod, gross: gross}); err != nil {
 			cache.Discard()
-			if err := k.recordFailure(ctx, p, e, e.NextPeriod, gross, err.Error()); err != nil {
+			if err := k.recordFailure(ctx, p, e, e.NextPeriod, gross, err); err != nil {
 				return attempts, false, err
 			}
 			if err := k.saveProgramme(ctx.Store, p); err != nil {

@@ -37,4 +37,9 @@ var (
 	// Codes 40-49 are the validator-power and voting-kind rules.
 	ErrPowerConcentrated = module.Register(Codespace, 40, "one validator would hold too large a share of the power")
 	ErrNotVotingKind     = module.Register(Codespace, 41, "agencies of this kind do not vote")
+	// Codes 50-59 say, in a misbehaviour record, why nothing was done
+	// (state keeps the code, not the text).
+	ErrMisbehaviourNotValidator = module.Register(Codespace, 50, "the address is not in the current validator set (already removed, or its key rotated); nothing to remove")
+	ErrMisbehaviourTypeIgnored  = module.Register(Codespace, 51, "evidence of this type is not one this software acts on")
+	ErrRemovalAlreadyOpen       = module.Register(Codespace, 52, "a proposal to remove this validator is already open (proposal_id); vote on it")
 )

@@ -413,7 +413,8 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 			ectx := module.NewContext(cache, ctx.Height, ctx.Time, ctx.ChainID, &events)
 			ups, err := k.apply(ectx, p.Content, id, true)
 			if err != nil {
-				p.Status, p.FailureReason = govv1.ProposalStatus_PROPOSAL_STATUS_FAILED, err.Error()
+				p.Status = govv1.ProposalStatus_PROPOSAL_STATUS_FAILED
+				p.FailureCodespace, p.FailureCode, _ = module.CodeOf(err) // the code, not the text: see Proposal
 				ctx.Emit(EventFailed, idAttr, module.Indexed("type", ContentType(p.Content)), module.Attr("reason", err.Error()))
 				break
 			}

@@ -118,10 +118,10 @@ func (k Keeper) handleOne(ctx module.Context, params *govv1.Params, ev Evidence)
 		if err := k.knownFromEarlier(kv, rec); err != nil {
 			return nil, err
 		}
-		rec.Reason = "the address is not in the current validator set (already removed, or its key rotated); nothing to remove"
+		rec.ReasonCodespace, rec.ReasonCode = ErrMisbehaviourNotValidator.Codespace, ErrMisbehaviourNotValidator.Code
 	case ev.Type != govv1.MisbehaviourType_MISBEHAVIOUR_TYPE_DUPLICATE_VOTE && ev.Type != govv1.MisbehaviourType_MISBEHAVIOUR_TYPE_LIGHT_CLIENT_ATTACK:
 		rec.PubKey, rec.AgencyId = val.PubKey, val.AgencyId
-		rec.Reason = fmt.Sprintf("evidence type %s is not one this software acts on", MisbehaviourTypeName(ev.Type))
+		rec.ReasonCodespace, rec.ReasonCode = ErrMisbehaviourTypeIgnored.Codespace, ErrMisbehaviourTypeIgnored.Code
 	default:
 		rec.PubKey, rec.AgencyId = val.PubKey, val.AgencyId
 		open, err := k.openRemoval(kv, val.PubKey)
@@ -130,7 +130,7 @@ func (k Keeper) handleOne(ctx module.Context, params *govv1.Params, ev Evidence)
 		}
 		if open != 0 {
 			rec.ProposalId = open
-			rec.Reason = fmt.Sprintf("proposal %d to remove this validator is already open; vote on it", open)
+			rec.ReasonCodespace, rec.ReasonCode = ErrRemovalAlreadyOpen.Codespace, ErrRemovalAlreadyOpen.Code
 			break
 		}
 		content := &govv1.Content{Sum: &govv1.Content_RemoveValidator{RemoveValidator: &govv1.RemoveValidator{PubKey: val.PubKey}}}
@@ -148,7 +148,9 @@ func (k Keeper) handleOne(ctx module.Context, params *govv1.Params, ev Evidence)
 				rec.Action = govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_REMOVED
 				break
 			}
-			rec.Reason = "removal refused, a proposal was opened instead: " + err.Error()
+			// Refused: the record keeps the refusal's code, and a proposal
+			// is opened instead (action PROPOSED says so).
+			rec.ReasonCodespace, rec.ReasonCode, _ = module.CodeOf(err)
 		}
 		title := fmt.Sprintf("Remove validator %s (operated by %s): %s at height %d (misbehaviour %d)",
 			hexUpper(ev.Address), val.AgencyId, MisbehaviourTypeName(ev.Type), ev.Height, seq)

@@ -24,6 +24,7 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -39,6 +40,7 @@ func protoMap(m proto.Message) map[string]any {
 		return map[string]any{"error": err.Error()}
 	}
 	bytesToHex(m, v)
+	module.DescribeCodes(v) // a failed payment's reason_code, with its message
 	return v
 }
 

@@ -770,7 +770,12 @@ type Payment struct {
 	// net = gross - deductions: what went to the bank account.
 	Net    uint64        `protobuf:"varint,8,opt,name=net,proto3" json:"net,omitempty"`
 	Status PaymentStatus `protobuf:"varint,9,opt,name=status,proto3,enum=tally.benefits.v1.PaymentStatus" json:"status,omitempty"`
-	Reason string        `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	// reason_codespace and reason_code say why a failed payment failed: a
+	// registered error (tallyd errors lists them; queries render its
+	// message). State keeps the code, never the text, so rewording a
+	// message cannot change the app hash.
+	ReasonCodespace string `protobuf:"bytes,20,opt,name=reason_codespace,json=reasonCodespace,proto3" json:"reason_codespace,omitempty"`
+	ReasonCode      uint32 `protobuf:"varint,21,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	// movement is the funds movement that paid it (0 when failed or fully deducted).
 	Movement  uint64 `protobuf:"varint,11,opt,name=movement,proto3" json:"movement,omitempty"`
 	Height    int64  `protobuf:"varint,12,opt,name=height,proto3" json:"height,omitempty"`
@@ -879,11 +884,18 @@ func (x *Payment) GetStatus() PaymentStatus {
 	return PaymentStatus_PAYMENT_STATUS_UNSPECIFIED
 }
 
-func (x *Payment) GetReason() string {
+func (x *Payment) GetReasonCodespace() string {
 	if x != nil {
-		return x.Reason
+		return x.ReasonCodespace
 	}
 	return ""
+}
+
+func (x *Payment) GetReasonCode() uint32 {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return 0
 }
 
 func (x *Payment) GetMovement() uint64 {
@@ -1185,7 +1197,7 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x06reason\x18\x0e \x01(\tR\x06reason\"?\n" +
 	"\tDeduction\x12\x1a\n" +
 	"\brecovery\x18\x01 \x01(\x04R\brecovery\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x04R\x06amount\"\xf8\x03\n" +
+	"\x06amount\x18\x02 \x01(\x04R\x06amount\"\xba\x04\n" +
 	"\aPayment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tprogramme\x18\x02 \x01(\tR\tprogramme\x12\x1c\n" +
@@ -1197,15 +1209,17 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"deductions\x18\a \x03(\v2\x1c.tally.benefits.v1.DeductionR\n" +
 	"deductions\x12\x10\n" +
 	"\x03net\x18\b \x01(\x04R\x03net\x128\n" +
-	"\x06status\x18\t \x01(\x0e2 .tally.benefits.v1.PaymentStatusR\x06status\x12\x16\n" +
-	"\x06reason\x18\n" +
-	" \x01(\tR\x06reason\x12\x1a\n" +
+	"\x06status\x18\t \x01(\x0e2 .tally.benefits.v1.PaymentStatusR\x06status\x12)\n" +
+	"\x10reason_codespace\x18\x14 \x01(\tR\x0freasonCodespace\x12\x1f\n" +
+	"\vreason_code\x18\x15 \x01(\rR\n" +
+	"reasonCode\x12\x1a\n" +
 	"\bmovement\x18\v \x01(\x04R\bmovement\x12\x16\n" +
 	"\x06height\x18\f \x01(\x03R\x06height\x12\x1b\n" +
 	"\ttime_unix\x18\r \x01(\x03R\btimeUnix\x12\x1c\n" +
 	"\treference\x18\x0e \x01(\tR\treference\x12\x14\n" +
 	"\x05payer\x18\x0f \x01(\fR\x05payer\x12\x18\n" +
-	"\amandate\x18\x10 \x01(\x04R\amandate\"\x91\x02\n" +
+	"\amandate\x18\x10 \x01(\x04R\amandateJ\x04\b\n" +
+	"\x10\vR\x06reason\"\x91\x02\n" +
 	"\bRecovery\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tprogramme\x18\x02 \x01(\tR\tprogramme\x12\x1c\n" +

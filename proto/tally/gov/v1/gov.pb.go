@@ -1363,12 +1363,13 @@ type Proposal struct {
 	ActiveAgencies uint64 `protobuf:"varint,13,opt,name=active_agencies,json=activeAgencies,proto3" json:"active_agencies,omitempty"`
 	// pass_threshold and quorum in force when the proposal was submitted;
 	// the tally uses the stricter of these and the current ones.
-	PassThreshold string `protobuf:"bytes,14,opt,name=pass_threshold,json=passThreshold,proto3" json:"pass_threshold,omitempty"`
-	Quorum        string `protobuf:"bytes,15,opt,name=quorum,proto3" json:"quorum,omitempty"`
-	EndHeight     int64  `protobuf:"varint,16,opt,name=end_height,json=endHeight,proto3" json:"end_height,omitempty"`
-	FailureReason string `protobuf:"bytes,17,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PassThreshold    string `protobuf:"bytes,14,opt,name=pass_threshold,json=passThreshold,proto3" json:"pass_threshold,omitempty"`
+	Quorum           string `protobuf:"bytes,15,opt,name=quorum,proto3" json:"quorum,omitempty"`
+	EndHeight        int64  `protobuf:"varint,16,opt,name=end_height,json=endHeight,proto3" json:"end_height,omitempty"`
+	FailureCodespace string `protobuf:"bytes,20,opt,name=failure_codespace,json=failureCodespace,proto3" json:"failure_codespace,omitempty"`
+	FailureCode      uint32 `protobuf:"varint,21,opt,name=failure_code,json=failureCode,proto3" json:"failure_code,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Proposal) Reset() {
@@ -1513,11 +1514,18 @@ func (x *Proposal) GetEndHeight() int64 {
 	return 0
 }
 
-func (x *Proposal) GetFailureReason() string {
+func (x *Proposal) GetFailureCodespace() string {
 	if x != nil {
-		return x.FailureReason
+		return x.FailureCodespace
 	}
 	return ""
+}
+
+func (x *Proposal) GetFailureCode() uint32 {
+	if x != nil {
+		return x.FailureCode
+	}
+	return 0
 }
 
 // Vote is one agency's vote on one proposal, cast by one of its admins.
@@ -2014,13 +2022,11 @@ type Misbehaviour struct {
 	Action MisbehaviourAction `protobuf:"varint,13,opt,name=action,proto3,enum=tally.gov.v1.MisbehaviourAction" json:"action,omitempty"`
 	// proposal_id is the removal proposal opened, or the one already open
 	// that made this record open nothing new; 0 when none.
-	ProposalId uint64 `protobuf:"varint,14,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
-	// reason says why the action is not the one mode asks for: why the
-	// removal was refused (and a proposal opened instead), or why nothing
-	// was done.
-	Reason        string `protobuf:"bytes,15,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ProposalId      uint64 `protobuf:"varint,14,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
+	ReasonCodespace string `protobuf:"bytes,20,opt,name=reason_codespace,json=reasonCodespace,proto3" json:"reason_codespace,omitempty"`
+	ReasonCode      uint32 `protobuf:"varint,21,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Misbehaviour) Reset() {
@@ -2151,11 +2157,18 @@ func (x *Misbehaviour) GetProposalId() uint64 {
 	return 0
 }
 
-func (x *Misbehaviour) GetReason() string {
+func (x *Misbehaviour) GetReasonCodespace() string {
 	if x != nil {
-		return x.Reason
+		return x.ReasonCodespace
 	}
 	return ""
+}
+
+func (x *Misbehaviour) GetReasonCode() uint32 {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return 0
 }
 
 // ValidatorOperator says which agency operates a genesis validator.
@@ -2357,7 +2370,7 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\fchange_param\x18\t \x01(\v2\x19.tally.gov.v1.ChangeParamH\x00R\vchangeParam\x12J\n" +
 	"\x10schedule_upgrade\x18\n" +
 	" \x01(\v2\x1d.tally.gov.v1.ScheduleUpgradeH\x00R\x0fscheduleUpgradeB\x05\n" +
-	"\x03sum\"\xbd\x04\n" +
+	"\x03sum\"\xfc\x04\n" +
 	"\bProposal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12/\n" +
 	"\acontent\x18\x02 \x01(\v2\x15.tally.gov.v1.ContentR\acontent\x12\x14\n" +
@@ -2376,8 +2389,9 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x0epass_threshold\x18\x0e \x01(\tR\rpassThreshold\x12\x16\n" +
 	"\x06quorum\x18\x0f \x01(\tR\x06quorum\x12\x1d\n" +
 	"\n" +
-	"end_height\x18\x10 \x01(\x03R\tendHeight\x12%\n" +
-	"\x0efailure_reason\x18\x11 \x01(\tR\rfailureReason\"\xa4\x01\n" +
+	"end_height\x18\x10 \x01(\x03R\tendHeight\x12+\n" +
+	"\x11failure_codespace\x18\x14 \x01(\tR\x10failureCodespace\x12!\n" +
+	"\ffailure_code\x18\x15 \x01(\rR\vfailureCodeJ\x04\b\x11\x10\x12R\x0efailure_reason\"\xa4\x01\n" +
 	"\x04Vote\x12\x1f\n" +
 	"\vproposal_id\x18\x01 \x01(\x04R\n" +
 	"proposalId\x12\x1b\n" +
@@ -2419,7 +2433,7 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\"=\n" +
 	"\tParamList\x120\n" +
-	"\x06params\x18\x01 \x03(\v2\x18.tally.gov.v1.ParamValueR\x06params\"\xa1\x04\n" +
+	"\x06params\x18\x01 \x03(\v2\x18.tally.gov.v1.ParamValueR\x06params\"\xe3\x04\n" +
 	"\fMisbehaviour\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x122\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1e.tally.gov.v1.MisbehaviourTypeR\x04type\x12+\n" +
@@ -2436,8 +2450,10 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x04mode\x18\f \x01(\tR\x04mode\x128\n" +
 	"\x06action\x18\r \x01(\x0e2 .tally.gov.v1.MisbehaviourActionR\x06action\x12\x1f\n" +
 	"\vproposal_id\x18\x0e \x01(\x04R\n" +
-	"proposalId\x12\x16\n" +
-	"\x06reason\x18\x0f \x01(\tR\x06reason\"l\n" +
+	"proposalId\x12)\n" +
+	"\x10reason_codespace\x18\x14 \x01(\tR\x0freasonCodespace\x12\x1f\n" +
+	"\vreason_code\x18\x15 \x01(\rR\n" +
+	"reasonCodeJ\x04\b\x0f\x10\x10R\x06reason\"l\n" +
 	"\x11ValidatorOperator\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12!\n" +
