@@ -1,13 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
-	"google.golang.org/protobuf/proto"
 
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/store"
@@ -118,38 +118,27 @@ func (a *App) proof(key []byte, height int64) ([]byte, []byte, error) {
 	return v, bz, nil
 }
 
-// list answers a listing: every key under prefix (an index), mapped by
-// recordKey to the record it points at, each record with its own proof
-// when asked. At most maxListEntries per answer; next_key says where the
-// rest begins.
-func (a *App) list(prefix []byte, height int64, prove bool, recordKey func(indexKey []byte) []byte) (*abci.ResponseQuery, error) {
-	list := &appv1.ProvedList{}
-	var err error
-	iterErr := a.store.IterateAt(height, prefix, store.PrefixEnd(prefix), true, func(key, _ []byte) bool {
-		if len(list.Entries) == maxListEntries {
-			list.NextKey = append([]byte(nil), key...)
-			return true
-		}
-		e := &appv1.ProvedEntry{Key: recordKey(key)}
-		if prove {
-			e.Value, e.Proof, err = a.proof(e.Key, height)
-		} else {
-			e.Value, err = a.store.GetAt(height, e.Key)
-		}
-		list.Entries = append(list.Entries, e)
-		return err != nil
-	})
-	if err == nil {
-		err = iterErr
+// list answers one page of a listing: the records that the index keys
+// under prefix point at (through recordKey), each with its own proof when
+// asked, starting after the key after (from the start when empty). Every
+// listing is paged the same way: the query data is the listing's argument,
+// then optionally a 0x00 byte and the next_key of the previous page; a
+// page holds at most maxListEntries records and says whether it is the
+// last (complete).
+func (a *App) list(prefix, after []byte, height int64, prove bool, recordKey func(indexKey []byte) []byte) (*abci.ResponseQuery, error) {
+	if len(after) > 0 && !bytes.HasPrefix(after, prefix) {
+		return nil, ErrInvalidQuery.Wrapf("the continuation key is not from this listing; give the next_key of the previous page of the same query")
 	}
+	keys, next, err := a.pageKeys(prefix, after, height, recordKey)
+	if err != nil {
+		return nil, ErrInvalidQuery.Wrapf("height %d: %v", height, err)
+	}
+	res, err := a.records(keys, next, height, prove)
 	if err != nil {
 		return nil, err
 	}
-	bz, err := proto.Marshal(list)
-	if err != nil {
-		return nil, err
-	}
-	return &abci.ResponseQuery{Key: prefix, Value: bz, Height: height}, nil
+	res.Key = prefix
+	return res, nil
 }
 
 // loadChainState reads the chain id and params saved at genesis.

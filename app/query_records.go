@@ -14,7 +14,16 @@ import (
 // it, so a client can check every step. next, when set, is where a
 // paginated listing continues.
 func (a *App) records(keys [][]byte, next []byte, height int64, prove bool) (*abci.ResponseQuery, error) {
-	list := &appv1.ProvedList{NextKey: next}
+	return a.answer(&appv1.ProvedList{NextKey: next, Complete: len(next) == 0}, keys, height, prove)
+}
+
+// walk answers the records a bounded walk through state visited (a funds
+// or payment trace); complete says whether the walk reached its end.
+func (a *App) walk(keys [][]byte, complete bool, height int64, prove bool) (*abci.ResponseQuery, error) {
+	return a.answer(&appv1.ProvedList{Complete: complete}, keys, height, prove)
+}
+
+func (a *App) answer(list *appv1.ProvedList, keys [][]byte, height int64, prove bool) (*abci.ResponseQuery, error) {
 	for _, key := range keys {
 		e := &appv1.ProvedEntry{Key: key}
 		var err error

@@ -77,11 +77,12 @@ var agencyRoutes = moduleRoutes{
 			}
 			return a.single(agency.AccountKey(q.Data), q.Height, q.Prove)
 		case PathMembers:
-			if err := agency.ValidateAgencyID(string(q.Data)); err != nil {
+			arg, after := splitPage(q.Data)
+			if err := agency.ValidateAgencyID(arg); err != nil {
 				return nil, err
 			}
-			prefix := agency.MembersPrefix(string(q.Data))
-			return a.list(prefix, q.Height, q.Prove, func(indexKey []byte) []byte {
+			prefix := agency.MembersPrefix(arg)
+			return a.list(prefix, after, q.Height, q.Prove, func(indexKey []byte) []byte {
 				return agency.AccountKey(indexKey[len(prefix):])
 			})
 		}
@@ -93,5 +94,5 @@ var agencyRoutes = moduleRoutes{
 const (
 	PathAgency  = "/agency/agency"  // data: agency id
 	PathAccount = "/agency/account" // data: 20-byte address
-	PathMembers = "/agency/members" // data: agency id; each member account with its proof
+	PathMembers = "/agency/members" // data: agency id [0x00 next_key]; each member account with its proof, a page at a time
 )

@@ -150,11 +150,7 @@ func queryBenefits(a *App, q Query) (*abci.ResponseQuery, error) {
 		if err != nil {
 			return nil, err
 		}
-		var next []byte
-		if !complete {
-			next = []byte("incomplete")
-		}
-		return a.records(keys, next, q.Height, q.Prove)
+		return a.walk(keys, complete, q.Height, q.Prove)
 	}
 	return nil, ErrUnknownQuery.Wrapf("no benefits query %q; see `tallyd query benefits --help`", q.Path)
 }

@@ -129,11 +129,7 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 			if err != nil {
 				return nil, err
 			}
-			var next []byte
-			if !complete {
-				next = []byte("incomplete")
-			}
-			return a.records(keys, next, q.Height, q.Prove)
+			return a.walk(keys, complete, q.Height, q.Prove)
 		default: // trace down
 			keys, next, err := a.pageKeys(funds.RootLegsPrefix(id), after, q.Height, func(k []byte) []byte { return k })
 			if err != nil {

@@ -29,12 +29,12 @@ import (
 // are refreshed at each vote and each end-of-block tally.
 const (
 	PathGovProposal      = "/gov/proposal"       // data: decimal proposal id → Proposal
-	PathGovProposals     = "/gov/proposals"      // data: none → every Proposal, open and past
-	PathGovOpenProposals = "/gov/proposals/open" // data: none → open Proposals
-	PathGovVotes         = "/gov/votes"          // data: decimal proposal id → its Votes
-	PathGovMandates      = "/gov/mandates"       // data: none → MandateGrants in force
+	PathGovProposals     = "/gov/proposals"      // data: [0x00 next_key] → every Proposal, open and past, a page at a time
+	PathGovOpenProposals = "/gov/proposals/open" // data: [0x00 next_key] → open Proposals
+	PathGovVotes         = "/gov/votes"          // data: decimal proposal id [0x00 next_key] → its Votes
+	PathGovMandates      = "/gov/mandates"       // data: [0x00 next_key] → MandateGrants in force
 	PathGovMandate       = "/gov/mandate"        // data: decimal grant id → MandateGrant, in force or not
-	PathGovValidators    = "/gov/validators"     // data: none → Validators with operating agency
+	PathGovValidators    = "/gov/validators"     // data: [0x00 next_key] → Validators with operating agency
 	PathGovParams        = "/gov/params"         // data: none → gov Params
 	PathGovParam         = "/gov/param"          // data: parameter name → the owning module's params record
 	PathGovRegistry      = "/gov/registry"       // data: none → ParamList (derived, no proof)
@@ -113,6 +113,7 @@ var govRoutes = moduleRoutes{
 		return ErrInvalidMessage.Wrapf("gov module cannot handle %T", msg.Sum)
 	},
 	query: func(a *App, q Query) (*abci.ResponseQuery, error) {
+		list, after := splitPage(q.Data) // for the listings
 		switch q.Path {
 		case PathGovProposal:
 			id, err := parseProposalID(q.Data)
@@ -121,20 +122,20 @@ var govRoutes = moduleRoutes{
 			}
 			return a.single(gov.ProposalKey(id), q.Height, q.Prove)
 		case PathGovProposals:
-			return a.list(gov.ProposalsPrefix(), q.Height, q.Prove, same)
+			return a.list(gov.ProposalsPrefix(), after, q.Height, q.Prove, same)
 		case PathGovOpenProposals:
 			p := gov.OpenPrefix()
-			return a.list(p, q.Height, q.Prove, func(k []byte) []byte {
+			return a.list(p, after, q.Height, q.Prove, func(k []byte) []byte {
 				return append(append([]byte(nil), gov.ProposalsPrefix()...), k[len(p):]...)
 			})
 		case PathGovVotes:
-			id, err := parseProposalID(q.Data)
+			id, err := parseProposalID([]byte(list))
 			if err != nil {
 				return nil, err
 			}
-			return a.list(gov.VotesPrefix(id), q.Height, q.Prove, same)
+			return a.list(gov.VotesPrefix(id), after, q.Height, q.Prove, same)
 		case PathGovMandates:
-			return a.list(gov.MandatesPrefix(), q.Height, q.Prove, same)
+			return a.list(gov.MandatesPrefix(), after, q.Height, q.Prove, same)
 		case PathGovMandate:
 			id, err := parseQueryID(string(q.Data))
 			if err != nil {
@@ -142,7 +143,7 @@ var govRoutes = moduleRoutes{
 			}
 			return a.single(gov.GrantKey(id), q.Height, q.Prove)
 		case PathGovValidators:
-			return a.list(gov.ValidatorsPrefix(), q.Height, q.Prove, same)
+			return a.list(gov.ValidatorsPrefix(), after, q.Height, q.Prove, same)
 		case PathGovParams:
 			return a.single(gov.ParamsKey(), q.Height, q.Prove)
 		case PathGovUpgrade:

@@ -25,10 +25,10 @@ const (
 	PathTaxReceipt       = "/tax/receipt"       // data: receipt id → receipt, state, every amendment
 	PathTaxClearance     = "/tax/clearance"     // data: ClearanceRequest → tax type, each period's payer-commitment total
 	PathTaxType          = "/tax/tax_type"      // data: tax type code
-	PathTaxTypes         = "/tax/tax_types"     // data: none; the registry, each proven
+	PathTaxTypes         = "/tax/tax_types"     // data: [0x00 next_key]; the registry, each proven
 	PathTaxAuthorisation = "/tax/authorisation" // data: 20-byte collector address + tax type code
 	PathTaxTotal         = "/tax/total"         // data: TotalRequest; with a collector, that collector's total
-	PathTaxTotals        = "/tax/totals"        // data: tax type; every period's total, each proven
+	PathTaxTotals        = "/tax/totals"        // data: tax type [0x00 next_key]; every period's total, each proven
 	// data: "<tax type>/<period>", then optionally 0x00 and the index key
 	// (tax.TypePeriodIndexKey) to continue after; the receipts of that tax
 	// type whose current period it is, by authority and sequence, each proven.
@@ -106,7 +106,8 @@ var taxRoutes = moduleRoutes{
 			}
 			return a.single(tax.TaxTypeKey(string(q.Data)), q.Height, q.Prove)
 		case PathTaxTypes:
-			return a.list(tax.TaxTypesPrefix(), q.Height, q.Prove, func(k []byte) []byte { return k })
+			_, after := splitPage(q.Data)
+			return a.list(tax.TaxTypesPrefix(), after, q.Height, q.Prove, func(k []byte) []byte { return k })
 		case PathTaxAuthorisation:
 			if len(q.Data) <= agency.AddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the 20-byte collector address followed by the tax type code")
@@ -118,10 +119,11 @@ var taxRoutes = moduleRoutes{
 		case PathTaxTotal:
 			return a.taxTotal(q)
 		case PathTaxTotals:
-			if err := tax.ValidateTaxTypeCode(string(q.Data)); err != nil {
+			arg, after := splitPage(q.Data)
+			if err := tax.ValidateTaxTypeCode(arg); err != nil {
 				return nil, err
 			}
-			return a.list(tax.TypeTotalsPrefix(string(q.Data)), q.Height, q.Prove, func(k []byte) []byte { return k })
+			return a.list(tax.TypeTotalsPrefix(arg), after, q.Height, q.Prove, func(k []byte) []byte { return k })
 		case PathTaxReceipts:
 			return a.taxReceipts(q)
 		}

@@ -10,6 +10,43 @@ import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 )
 
+// ListAll reads a listing to its end at one height, a page at a time: the
+// first page asks for arg, each later one for arg, 0x00 and the previous
+// page's next_key (the one paging shape every list query shares). height
+// 0 reads the latest state, and every later page is read at the height of
+// the first. The entries of all pages are returned in one ProvedList, with
+// the height read; each page's proofs are against that height's app hash,
+// for the caller to check.
+// Answers that are not paged (a receipt with its amendments) come back as
+// they are.
+func (c *Client) ListAll(ctx context.Context, path string, arg []byte, height int64, prove bool) (*appv1.ProvedList, int64, error) {
+	all := &appv1.ProvedList{}
+	data := arg
+	for {
+		res, _, err := c.Query(ctx, path, data, height, prove)
+		if err != nil {
+			return nil, 0, err
+		}
+		page := &appv1.ProvedList{}
+		if err := proto.Unmarshal(res.Value, page); err != nil {
+			return nil, 0, fmt.Errorf("query %s: the answer is not a list: %w", path, err)
+		}
+		height = res.Height
+		all.Entries = append(all.Entries, page.Entries...)
+		if len(page.NextKey) == 0 {
+			all.Complete = page.Complete
+			return all, height, nil
+		}
+		if len(all.Entries) > maxListAll {
+			return nil, 0, fmt.Errorf("query %s: more than %d entries; read it a page at a time", path, maxListAll)
+		}
+		data = append(append(append([]byte(nil), arg...), 0), page.NextKey...)
+	}
+}
+
+// maxListAll bounds what ListAll gathers in memory.
+const maxListAll = 1_000_000
+
 // QueryRecords reads a path whose answer is a list of records (a listing,
 // a funds trace, a payment trace). With prove, every entry's proof — of
 // presence, or of absence for an empty value — is checked against the app

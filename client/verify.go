@@ -182,7 +182,7 @@ func (c *LightClient) listAt(ctx context.Context, lb *types.LightBlock, h int64,
 	if err := proto.Unmarshal(r.Value, list); err != nil {
 		return nil, &Refusal{Check: CheckProof, Reason: "the list answer does not decode: " + err.Error()}
 	}
-	ans := &ListAnswer{Path: path, Prefix: prefix, Complete: len(list.NextKey) == 0, Verified: c.verifiedBy(lb, n)}
+	ans := &ListAnswer{Path: path, Prefix: prefix, Complete: list.Complete, Verified: c.verifiedBy(lb, n)}
 	seen := map[string]bool{}
 	for i, e := range list.Entries {
 		if !bytes.HasPrefix(e.Key, entryPrefix) {

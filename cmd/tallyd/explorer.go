@@ -50,6 +50,8 @@ from the page, run it with 'tallyd testnet start', which owns their processes.`,
 			var nodes []explorer.Node
 			chainID := ""
 			cfg := explorer.Config{}
+			cfg.Rate, _ = f.GetFloat64("rate")
+			cfg.Burst, _ = f.GetInt("burst")
 			genesisFile, _ := f.GetString("genesis")
 			if dir != "" {
 				m, err := testnet.Load(dir)
@@ -120,6 +122,8 @@ from the page, run it with 'tallyd testnet start', which owns their processes.`,
 	cmd.Flags().String("genesis", "", "genesis file: block 1 becomes the light client's trust root (for a young chain)")
 	cmd.Flags().Int64("trust-height", 0, "height of a header you trust, obtained out of band (light client trust root)")
 	cmd.Flags().String("trust-hash", "", "hash of that header (hex)")
+	cmd.Flags().Float64("rate", explorer.DefaultRate, "requests a second each client address may make, sustained (pages of one height are cached; -1 turns the limit off)")
+	cmd.Flags().Int("burst", explorer.DefaultBurst, "requests a client address may make at once before --rate applies; over it the explorer answers 429")
 	return cmd
 }
 

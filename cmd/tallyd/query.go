@@ -137,14 +137,11 @@ func queryMembers(cmd *cobra.Command, args []string) error {
 	}
 	height, _ := cmd.Flags().GetInt64("height")
 	prove, _ := cmd.Flags().GetBool("prove")
-	res, _, err := c.Query(cmd.Context(), app.PathMembers, []byte(args[0]), height, prove)
+	list, height, err := c.ListAll(cmd.Context(), app.PathMembers, []byte(args[0]), height, prove) // every page
 	if err != nil {
 		return err
 	}
-	list := &appv1.ProvedList{}
-	if err := proto.Unmarshal(res.Value, list); err != nil {
-		return fmt.Errorf("decoding answer: %w", err)
-	}
+	res := struct{ Height int64 }{height}
 	var root []byte
 	if prove {
 		if root, err = c.AppHashAfter(cmd.Context(), res.Height); err != nil {
@@ -164,7 +161,7 @@ func queryMembers(cmd *cobra.Command, args []string) error {
 		}
 		members = append(members, accountJSON(acc))
 	}
-	out := map[string]any{"agency": args[0], "height": res.Height, "members": members, "complete": len(list.NextKey) == 0}
+	out := map[string]any{"agency": args[0], "height": res.Height, "members": members, "complete": list.Complete}
 	if prove {
 		out["verified_against"] = map[string]any{"height": res.Height, "app_hash_header": res.Height + 1, "app_hash": strings.ToUpper(hex.EncodeToString(root)), "proofs": "each member record proven"}
 	}

@@ -92,7 +92,7 @@ func queryRecordList(cmd *cobra.Command, path string, data []byte) error {
 	}
 	out := map[string]any{"records": records}
 	switch {
-	case string(list.NextKey) == "incomplete":
+	case !list.Complete && len(list.NextKey) == 0: // a walk cut off by its bound
 		out["complete"] = false
 	case len(list.NextKey) > 0:
 		out["complete"] = false

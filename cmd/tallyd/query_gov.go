@@ -57,7 +57,7 @@ func queryGovCmd() *cobra.Command {
 				}
 				items = append(items, protoView(m))
 			}
-			out := map[string]any{"height": height, "items": items, "complete": len(l.NextKey) == 0}
+			out := map[string]any{"height": height, "items": items, "complete": l.Complete}
 			if root != nil {
 				out["verified_against"] = listProofJSON(height, root, "each record proven")
 			}
@@ -203,7 +203,7 @@ func queryMisbehaviours(cmd *cobra.Command) error {
 		}
 		items = append(items, misbehaviourView(m))
 	}
-	out := map[string]any{"height": height, "items": items, "complete": len(l.NextKey) == 0}
+	out := map[string]any{"height": height, "items": items, "complete": l.Complete}
 	if len(l.NextKey) > 0 {
 		out["next_key"] = hex.EncodeToString(l.NextKey)
 	}

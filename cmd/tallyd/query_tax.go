@@ -249,21 +249,17 @@ func queryProvedList(cmd *cobra.Command, path string, data []byte) (*appv1.Prove
 	}
 	height, _ := cmd.Flags().GetInt64("height")
 	prove, _ := cmd.Flags().GetBool("prove")
-	res, _, err := c.Query(cmd.Context(), path, data, height, prove)
+	list, height, err := c.ListAll(cmd.Context(), path, data, height, prove) // every page, at one height
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	list := &appv1.ProvedList{}
-	if err := proto.Unmarshal(res.Value, list); err != nil {
-		return nil, 0, nil, fmt.Errorf("decoding answer: %w", err)
-	}
 	var root []byte
 	if prove {
-		if root, err = c.AppHashAfter(cmd.Context(), res.Height); err != nil {
+		if root, err = c.AppHashAfter(cmd.Context(), height); err != nil {
 			return nil, 0, nil, err
 		}
 	}
-	return list, res.Height, root, nil
+	return list, height, root, nil
 }
 
 // entryCheck verifies entries against root; nil root checks nothing.

@@ -69,7 +69,7 @@ func TestForkedWitnessRaisesTheDivergenceAlarm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := explorer.New(explorer.Config{ChainID: a.ChainID, Genesis: g,
+	s, err := explorer.New(explorer.Config{ChainID: a.ChainID, Genesis: g, Rate: -1,
 		Nodes: []explorer.Node{{Name: "original", RPC: a.Nodes[0].RPC}, {Name: "fork", RPC: nb.RPC}}})
 	if err != nil {
 		t.Fatal(err)

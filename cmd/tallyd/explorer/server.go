@@ -57,6 +57,11 @@ type Config struct {
 	Genesis     *types.GenesisDoc
 	TrustHeight int64
 	TrustHash   []byte
+	// Rate and Burst limit requests per client address (token bucket);
+	// zero takes DefaultRate and DefaultBurst, a negative Rate turns the
+	// limit off.
+	Rate  float64
+	Burst int
 }
 
 // Server serves the explorer's pages and API.
@@ -76,6 +81,9 @@ type Server struct {
 
 	// demoToken is required on every demo control request (demo.go).
 	demoToken string
+
+	limits *limiter  // nil when off
+	views  viewCache // pages of the current height (limits.go)
 
 	mu    sync.Mutex
 	roots map[int64]*checkedRoot // state height → checked app hash (immutable once committed)
@@ -99,6 +107,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("explorer: no nodes to read from")
 	}
 	s := &Server{cfg: cfg, roots: map[int64]*checkedRoot{}, metas: map[int64]blockRow{}}
+	if cfg.Rate >= 0 {
+		rate, burst := cfg.Rate, cfg.Burst
+		if rate == 0 {
+			rate = DefaultRate
+		}
+		if burst <= 0 {
+			burst = DefaultBurst
+		}
+		s.limits = newLimiter(rate, burst)
+	}
 	if cfg.Demo != nil {
 		tok, err := newDemoToken()
 		if err != nil {
@@ -155,6 +173,9 @@ func (s *Server) parseTemplates() error {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := checkInput(r); err != nil {
 		s.fail(w, r, &httpError{http.StatusBadRequest, err.Error()})
+		return
+	}
+	if !s.limit(w, r) {
 		return
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -242,6 +263,7 @@ type handler func(r *http.Request) (*view, error)
 // data as JSON under /api/v1.
 func (s *Server) page(pattern, tmpl string, h handler) {
 	method, path, _ := strings.Cut(pattern, " ")
+	h = s.cached(tmpl, h)
 	s.mux.HandleFunc(method+" "+path, func(w http.ResponseWriter, r *http.Request) {
 		v, err := h(r)
 		if rd := (*redirect)(nil); errors.As(err, &rd) {
@@ -267,8 +289,9 @@ func (s *Server) page(pattern, tmpl string, h handler) {
 			s.fail(w, r, err)
 			return
 		}
-		v.Alarm = s.alarm()
-		writeJSON(w, http.StatusOK, v)
+		answer := *v // v may be a cached page other requests share
+		answer.Alarm = s.alarm()
+		writeJSON(w, http.StatusOK, &answer)
 	})
 }
 

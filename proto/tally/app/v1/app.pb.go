@@ -308,8 +308,13 @@ func (x *ProvedEntry) GetProof() []byte {
 type ProvedList struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*ProvedEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
-	// next_key continues a paginated listing; empty when complete.
-	NextKey       []byte `protobuf:"bytes,2,opt,name=next_key,json=nextKey,proto3" json:"next_key,omitempty"`
+	// next_key continues a paginated listing: ask again with the same
+	// argument followed by a 0x00 byte and next_key. Empty on the last page.
+	NextKey []byte `protobuf:"bytes,2,opt,name=next_key,json=nextKey,proto3" json:"next_key,omitempty"`
+	// complete is true when this answer holds the rest of the list: no
+	// next_key, and (for a walk such as a funds trace) nothing was cut off by
+	// the walk's bound.
+	Complete      bool `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -358,6 +363,13 @@ func (x *ProvedList) GetNextKey() []byte {
 	return nil
 }
 
+func (x *ProvedList) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
 var File_tally_app_v1_app_proto protoreflect.FileDescriptor
 
 const file_tally_app_v1_app_proto_rawDesc = "" +
@@ -387,11 +399,12 @@ const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\vProvedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x14\n" +
-	"\x05proof\x18\x03 \x01(\fR\x05proof\"\\\n" +
+	"\x05proof\x18\x03 \x01(\fR\x05proof\"x\n" +
 	"\n" +
 	"ProvedList\x123\n" +
 	"\aentries\x18\x01 \x03(\v2\x19.tally.app.v1.ProvedEntryR\aentries\x12\x19\n" +
-	"\bnext_key\x18\x02 \x01(\fR\anextKeyB7Z5github.com/tallyledger/tally/proto/tally/app/v1;appv1b\x06proto3"
+	"\bnext_key\x18\x02 \x01(\fR\anextKey\x12\x1a\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcompleteB7Z5github.com/tallyledger/tally/proto/tally/app/v1;appv1b\x06proto3"
 
 var (
 	file_tally_app_v1_app_proto_rawDescOnce sync.Once
