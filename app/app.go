@@ -72,6 +72,9 @@ type App struct {
 	// peers are the node ids peer filtering admits (peers.go).
 	peers *peers
 
+	// operatorQueries serves /invariants and /funds/invariants (Options).
+	operatorQueries bool
+
 	// committed is what CheckTx reads besides state: the last committed
 	// version, with the chain id and params as of that version. CometBFT
 	// calls CheckTx and Query on their own connections, concurrently with
@@ -112,11 +115,16 @@ type Options struct {
 	// AllowedPeers are node ids the operator admits besides the
 	// validators' (app.toml allowed_peers; see peers.go).
 	AllowedPeers []string
+	// OperatorQueries serves the whole-state walks (/invariants,
+	// /funds/invariants) over Query (app.toml operator_queries). Off, they
+	// are refused: an ABCI query does not say who asks, and a walk of all
+	// state is the operator's tool, not every RPC client's.
+	OperatorQueries bool
 }
 
 // New returns an App over st, which it owns and closes.
 func New(st *store.Store, opts Options) (*App, error) {
-	a := &App{store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
+	a := &App{operatorQueries: opts.OperatorQueries, store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
 	// Governance grants the mandates the other modules require for acts
 	// that create or move public money or bind other agencies.
 	a.gov = gov.NewKeeper(a.agency, paramRegistry())

@@ -21,6 +21,10 @@ type Config struct {
 	// when CometBFT's filter_peers is on (see peers.go): full nodes,
 	// sentries, a validator-to-be catching up before its vote.
 	AllowedPeers []string `mapstructure:"allowed_peers"`
+	// OperatorQueries serves /invariants and /funds/invariants, which walk
+	// all of state, over this node's RPC. Turn it on only where the RPC is
+	// reachable by the operator alone (local networks do).
+	OperatorQueries bool `mapstructure:"operator_queries"`
 }
 
 // DefaultConfig is what `tallyd init` writes.

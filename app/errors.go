@@ -33,6 +33,9 @@ var (
 	// ErrNotReady: the node has no committed state to check against yet,
 	// or lost the version it was reading to pruning; retrying succeeds.
 	ErrNotReady = module.Register(Codespace, 40, "node not ready")
+	// ErrOperatorOnly: a whole-state query this node serves only when its
+	// operator turned operator_queries on.
+	ErrOperatorOnly = module.Register(Codespace, 41, "query served only to the node's operator")
 	// ErrTooManyPending is mempool admission only (CheckTx), never a
 	// block result.
 	ErrTooManyPending = module.Register(Codespace, 50, "signer has too many transactions waiting")

@@ -95,6 +95,9 @@ func (a *App) invariants(kv store.KV) (*appv1.InvariantsReport, error) {
 
 // queryInvariants answers PathInvariants at the query's height.
 func (a *App) queryInvariants(q Query) (*abci.ResponseQuery, error) {
+	if err := a.operatorOnly(q.Path); err != nil {
+		return nil, err
+	}
 	if len(q.Data) > 0 {
 		return nil, ErrInvalidQuery.Wrapf("%s takes no data; ask at a height with the query's height", PathInvariants)
 	}
@@ -111,4 +114,14 @@ func (a *App) queryInvariants(q Query) (*abci.ResponseQuery, error) {
 		return nil, err
 	}
 	return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
+}
+
+// operatorOnly refuses a whole-state walk unless this node's operator
+// turned operator_queries on (app.toml). The walk reads every record, so
+// it is bounded by who may ask, not by a page size.
+func (a *App) operatorOnly(path string) error {
+	if a.operatorQueries {
+		return nil
+	}
+	return ErrOperatorOnly.Wrapf("%s walks all of state, so this node serves it only to its operator: set operator_queries = true in app.toml on a node whose RPC only the operator can reach, and ask that node", path)
 }

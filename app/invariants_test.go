@@ -122,3 +122,21 @@ func TestInvariantsHoldAfterEveryBlockOfMembershipChurn(t *testing.T) {
 		require.True(t, r.Ok, "height %d: %v", res.Height, r)
 	}
 }
+
+// The whole-state walks are the operator's: a node whose app.toml does not
+// turn operator_queries on refuses them with a code that says how to get
+// them, and still answers paged queries.
+func TestWholeStateQueriesAreForTheOperatorOnly(t *testing.T) {
+	a, err := app.New(store.NewMemory(), app.Options{})
+	require.NoError(t, err)
+	c := &chain{tb: t, app: a, hashes: map[int64][]byte{}, nonce: 1000}
+	t.Cleanup(c.close)
+	c.initChain(testGenesis())
+	c.block()
+	for _, path := range []string{app.PathInvariants, app.PathFundsInvariants} {
+		res := c.query(path, nil)
+		requireCode(t, app.ErrOperatorOnly, res.Codespace, res.Code, res.Log, "operator_queries = true")
+	}
+	res := c.query(app.PathMembers, []byte(agTreasury))
+	require.Zero(t, res.Code, res.Log)
+}

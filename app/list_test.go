@@ -12,6 +12,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
 )
 
@@ -72,4 +73,15 @@ func TestListPastOnePageIsReadableToTheEnd(t *testing.T) {
 
 	bad := c.query(app.PathMembers, append([]byte(agRegulator+"\x00"), []byte("ag/m/treasury/")...))
 	requireCode(t, app.ErrInvalidQuery, bad.Codespace, bad.Code, bad.Log, "continuation key is not from this listing")
+}
+
+// A lineage page walks the lineage from its start, so its offset is
+// bounded: a huge offset is refused with a coded error, not walked.
+func TestLineageOffsetIsBounded(t *testing.T) {
+	c := newChain(t)
+	c.block()
+	data, err := proto.Marshal(&provenancev1.LineageQuery{ItemId: "lgtin:1.A", Direction: provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, Offset: 1 << 40})
+	require.NoError(t, err)
+	res := c.query(app.PathProvenanceLineage, data)
+	requireCode(t, app.ErrInvalidQuery, res.Codespace, res.Code, res.Log, "past the deepest lineage page")
 }

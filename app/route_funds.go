@@ -143,6 +143,9 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 		}
 		return a.single(funds.AppropriationKey(string(q.Data)), q.Height, q.Prove)
 	case PathFundsInvariants:
+		if err := a.operatorOnly(q.Path); err != nil {
+			return nil, err
+		}
 		view := &stateAt{s: a.store, height: q.Height}
 		r, err := a.funds.Invariants(view)
 		if err == nil {

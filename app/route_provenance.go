@@ -235,11 +235,19 @@ func (a *App) provenanceList(q Query) (*abci.ResponseQuery, error) {
 	return a.records(append(head, keys...), next, q.Height, q.Prove)
 }
 
+// maxLineageOffset bounds the offset of a lineage page. A page walks the
+// lineage from its start, so a page at offset N reads N+maxListEntries
+// items; this keeps one query's work within about ten pages' reads.
+const maxLineageOffset = 10 * maxListEntries
+
 // provenanceLineage answers one page of a lineage walk.
 func (a *App) provenanceLineage(q Query) (*abci.ResponseQuery, error) {
 	lq := &provenancev1.LineageQuery{}
 	if err := proto.Unmarshal(q.Data, lq); err != nil {
 		return nil, ErrInvalidQuery.Wrapf("data is not a tally.provenance.v1.LineageQuery: %v", err)
+	}
+	if lq.Offset > maxLineageOffset {
+		return nil, ErrInvalidQuery.Wrapf("offset %d is past the deepest lineage page served (%d): each page walks the lineage from its start, so walk deeper lineages from an item further along", lq.Offset, maxLineageOffset)
 	}
 	get := func(key []byte) ([]byte, error) { return a.store.GetAt(q.Height, key) }
 	ids, more, err := provenance.Lineage(get, lq.ItemId, lq.Direction, lq.Offset, maxListEntries)

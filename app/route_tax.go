@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -134,8 +135,14 @@ var taxRoutes = moduleRoutes{
 
 // taxReceipt answers a receipt with its state and every amendment, or the
 // proof that no receipt has that id.
+//
+// The amendments come a page at a time, like every listing: the first page
+// has the receipt, its state and up to maxListEntries amendments; the
+// next_key is the last amendment's key, and asking for the receipt id,
+// 0x00 and that key gives the amendments after it.
 func (a *App) taxReceipt(q Query) (*abci.ResponseQuery, error) {
-	ref, err := tax.ParseReceiptID(string(q.Data))
+	arg, after := splitPage(q.Data)
+	ref, err := tax.ParseReceiptID(arg)
 	if err != nil {
 		return nil, err
 	}
@@ -144,14 +151,33 @@ func (a *App) taxReceipt(q Query) (*abci.ResponseQuery, error) {
 	if err != nil {
 		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
 	}
-	if st != nil {
-		s := &taxv1.ReceiptState{}
-		if err := proto.Unmarshal(st, s); err != nil {
-			return nil, err
-		}
-		keys = tax.ReceiptAnswerKeys(ref, s.Amendments)
+	if st == nil {
+		return a.records(keys, nil, q.Height, q.Prove) // the proof that there is no such receipt
 	}
-	return a.records(keys, nil, q.Height, q.Prove)
+	s := &taxv1.ReceiptState{}
+	if err := proto.Unmarshal(st, s); err != nil {
+		return nil, err
+	}
+	var from uint32 = 1 // first amendment of the page
+	if len(after) > 0 {
+		last := tax.AmendmentKey(ref, 0)
+		if len(after) != len(last) || !bytes.HasPrefix(after, last[:len(last)-4]) {
+			return nil, ErrInvalidQuery.Wrapf("the continuation key is not an amendment of receipt %s; give the next_key of the previous page", arg)
+		}
+		from = binary.BigEndian.Uint32(after[len(last)-4:]) + 1
+		keys = nil // the receipt and its state came with the first page
+	} else {
+		keys = append(keys, tax.StateKey(ref))
+	}
+	var next []byte
+	for i := from; i <= s.Amendments && i >= from; i++ { // i >= from: no wrap past 2^32-1
+		if i-from == maxListEntries {
+			next = tax.AmendmentKey(ref, i-1)
+			break
+		}
+		keys = append(keys, tax.AmendmentKey(ref, i))
+	}
+	return a.records(keys, next, q.Height, q.Prove)
 }
 
 // taxClearance answers the tax type and the running total of each period's

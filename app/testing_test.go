@@ -279,6 +279,7 @@ func newChain(tb testing.TB) *chain {
 // openChain starts an App over st, at whatever height st holds.
 func openChain(tb testing.TB, st *store.Store, opts app.Options) *chain {
 	tb.Helper()
+	opts.OperatorQueries = true // the test is the node's operator: /invariants is served
 	a, err := app.New(st, opts)
 	require.NoError(tb, err)
 	c := &chain{tb: tb, app: a, st: st, hashes: map[int64][]byte{}, nonce: 1000}

@@ -66,6 +66,7 @@ func Join(m *Manifest, dir, name, agencyID string, basePort int) (Node, []byte, 
 	comet.P2P.PersistentPeers = strings.Join(peers, ",")
 	comet.Consensus.TimeoutCommit = first.Consensus.TimeoutCommit
 	comet.Consensus.SkipTimeoutCommit = first.Consensus.SkipTimeoutCommit
+	appCfg.OperatorQueries = true // a local network's RPC is its operator's: the fault suite checks /invariants
 	if err := home.WriteConfigs(n.Home, comet, appCfg); err != nil {
 		return Node{}, nil, err
 	}

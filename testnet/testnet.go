@@ -238,6 +238,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		// Every validator's node id is in genesis, so nodes can admit
 		// exactly the validators' nodes (app/peers.go).
 		comet.FilterPeers = opts.FilterPeers
+		appCfg.OperatorQueries = true // a local network's RPC is its operator's: the fault suite checks /invariants
 		if err := home.WriteConfigs(n.Home, comet, appCfg); err != nil {
 			return nil, err
 		}

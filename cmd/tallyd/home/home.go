@@ -113,6 +113,11 @@ signature_cache_size = {{.SignatureCacheSize}}
 # and to the node ids listed here (full nodes, sentries, a validator-to-be
 # catching up before its vote), e.g. ["3f2a...c9"].
 allowed_peers = [{{range $i, $p := .AllowedPeers}}{{if $i}}, {{end}}"{{$p}}"{{end}}]
+
+# Whole-state queries (/invariants, /funds/invariants: every record read)
+# are answered only when this is true. Turn it on only on a node whose RPC
+# only the operator can reach; local networks do.
+operator_queries = {{.OperatorQueries}}
 `))
 
 // LoadConfigs reads config.toml and app.toml from home.
@@ -200,6 +205,7 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	if opts.SignatureCacheSize == 0 {
 		opts.SignatureCacheSize = appCfg.SignatureCacheSize
 	}
+	opts.OperatorQueries = opts.OperatorQueries || appCfg.OperatorQueries
 	if opts.AllowedPeers == nil {
 		opts.AllowedPeers = appCfg.AllowedPeers
 	}
