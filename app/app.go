@@ -275,7 +275,7 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 		if size += cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{d.raw}); size > req.MaxTxBytes { // counted as CometBFT counts: with protobuf framing
 			break
 		}
-		if units += estimateUnits(d.raw); units > a.params.MaxBlockUnits {
+		if units += estimateUnits(d); units > a.params.MaxBlockUnits {
 			break
 		}
 		txs = append(txs, d.raw)
@@ -296,7 +296,7 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 		if d == nil {
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
 		}
-		if units += estimateUnits(d.raw); units > a.params.MaxBlockUnits {
+		if units += estimateUnits(d); units > a.params.MaxBlockUnits {
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil // more than any block may use
 		}
 	}
@@ -478,12 +478,19 @@ func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
 	return all
 }
 
-// estimateUnits is what a transaction is charged before it runs (its base
-// and its bytes): a lower bound of its units that needs no state, so
-// PrepareProposal and ProcessProposal agree on it.
-func estimateUnits(raw []byte) uint64 {
-	return addUnits(store.Cost(store.TxBase), store.Cost(store.TxByte)*uint64(len(raw)))
+// estimateUnits is what a proposer counts a transaction as using: its base,
+// its bytes and a typical small message for each message. It needs no
+// state, so PrepareProposal and ProcessProposal agree on it; a block whose
+// transactions use more than their estimates ends with some failing as
+// "block is full", which their signers may send again.
+func estimateUnits(d *decodedTx) uint64 {
+	n := store.Cost(store.TxBase) + store.Cost(store.TxByte)*uint64(len(d.raw))
+	return addUnits(n, estimatedMessageUnits*uint64(len(d.body.Messages)))
 }
+
+// estimatedMessageUnits is about what a small message uses: a few reads
+// and one small record written.
+const estimatedMessageUnits = 5_000
 
 // addUnits adds meter units, saturating.
 func addUnits(a, b uint64) uint64 {

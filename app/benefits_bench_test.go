@@ -44,7 +44,7 @@ func BenchmarkScheduledRun100k(b *testing.B) {
 						txs = append(txs, c.tx(mCaseworker, msgs...))
 						msgs = nil
 					}
-					if len(txs) == 200 || i == recipients-1 {
+					if len(txs) == 50 || i == recipients-1 { // 1,600 enrolments: within a block's units
 						if len(msgs) > 0 {
 							txs = append(txs, c.tx(mCaseworker, msgs...))
 							msgs = nil

@@ -631,7 +631,9 @@ func TestProvenanceQuantitiesConservedThroughSplitAndMerge(t *testing.T) {
 		ch := c.item(id)
 		require.Equal(t, []string{milkBatch}, ch.Parents)
 		require.Equal(t, "milk", ch.Product)
-		require.Equal(t, parent.Attributes, ch.Attributes, "children inherit the description")
+		require.Equal(t, milkBatch, ch.MetadataFrom, "children inherit the description by reference")
+		require.Empty(t, ch.Attributes)
+		require.Equal(t, parent.Attributes, c.item(ch.MetadataFrom).Attributes)
 		require.Equal(t, pvFarmer.addr, ch.Custodian)
 		sum += ch.Quantity
 	}
@@ -717,7 +719,9 @@ func TestProvenanceRecallReachesTenThousandDescendantsInBoundedBlocks(t *testing
 	for i := 0; i < 100; i++ {
 		txs = append(txs, c.tx(pvFarmer, split(fmt.Sprintf("%s-%d", root, i), ones...)))
 	}
-	c.ok(txs...)
+	for i := 0; i < len(txs); i += 25 { // 10,000 items made: more than one block's units
+		c.ok(txs[i : i+25]...)
+	}
 	// A merge and a transformation downstream are reached too.
 	c.ok(c.tx(pvFarmer, merge("lot:pool", root+"-0-0", root+"-1-0")))
 	c.ok(c.tx(pvFarmer, transform("lot:cheese", 1, "lot:pool")))
@@ -741,6 +745,7 @@ func TestProvenanceRecallReachesTenThousandDescendantsInBoundedBlocks(t *testing
 	}
 	require.Equal(t, descendants, marked)
 	require.GreaterOrEqual(t, blocks, descendants/bound, "the work was spread over blocks")
+	t.Logf("%d descendants recalled in %d blocks", descendants, blocks)
 
 	order := c.order("FSA-2030-001")
 	require.Equal(t, uint64(descendants+1), order.Reached)

@@ -44,8 +44,13 @@ records; tallyd follows next_key to read them all.`,
 	}
 	raw := func(_ *cobra.Command, s string) ([]byte, error) { return []byte(s), nil }
 	address := func(cmd *cobra.Command, s string) ([]byte, error) { return resolveAddress(cmd, s) }
-	item := single("item ITEM_ID", "Show an item: product, quantity, custodian, status, lineage links, recall", app.PathProvenanceItem,
+	item := single("item ITEM_ID", "Show an item: product, quantity, custodian, status, lineage links, recall, description", app.PathProvenanceItem,
 		func() proto.Message { return &provenancev1.Item{} }, raw)
+	item.RunE = func(cmd *cobra.Command, args []string) error {
+		return queryRecord(cmd, app.PathProvenanceItem, []byte(args[0]), &provenancev1.Item{}, func(m proto.Message) any {
+			return itemJSON(cmd, m.(*provenancev1.Item))
+		})
+	}
 	offer := single("offer ITEM_ID", "Show an item's latest custody offer", app.PathProvenanceOffer,
 		func() proto.Message { return &provenancev1.Offer{} }, raw)
 	accreditation := single("accreditation ADDRESS|KEYNAME", "Show an inspector's accreditation: who accredited, when, whether withdrawn", app.PathProvenanceAccreditation,
@@ -242,6 +247,40 @@ var pvBytesFields = map[string]bool{
 
 // pvJSON renders a provenance record as JSON with proto field names and
 // enum values, addresses and hashes in hex.
+// itemJSON shows an item with its description: a split's part holds its
+// origin's attributes and documents by reference (metadata_from), so they
+// are read from that item, at the same height and with the same --prove,
+// and shown under "inherited".
+func itemJSON(cmd *cobra.Command, it *provenancev1.Item) any {
+	out, ok := pvJSON(it).(map[string]any)
+	if !ok || it.MetadataFrom == "" {
+		return out
+	}
+	inherited := map[string]any{"from": it.MetadataFrom}
+	out["inherited"] = inherited
+	c, err := dialNode(cmd)
+	if err != nil {
+		inherited["error"] = err.Error()
+		return out
+	}
+	height, _ := cmd.Flags().GetInt64("height")
+	prove, _ := cmd.Flags().GetBool("prove")
+	verify, _ := cmd.Flags().GetBool("verify")
+	res, _, err := c.Query(cmd.Context(), app.PathProvenanceItem, []byte(it.MetadataFrom), height, prove || verify)
+	holder := &provenancev1.Item{}
+	if err == nil {
+		err = proto.Unmarshal(res.Value, holder)
+	}
+	if err != nil {
+		inherited["error"] = fmt.Sprintf("reading %s: %v", it.MetadataFrom, err)
+		return out
+	}
+	if hm, ok := pvJSON(holder).(map[string]any); ok {
+		inherited["attributes"], inherited["documents"] = hm["attributes"], hm["documents"]
+	}
+	return out
+}
+
 func pvJSON(m proto.Message) any {
 	bz, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}.Marshal(m)
 	if err != nil {

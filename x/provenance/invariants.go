@@ -24,6 +24,7 @@ const (
 	CheckOffers       = "custody-offers"
 	CheckCustodyIndex = "custody-index"
 	CheckRecalls      = "recall-reach"
+	CheckMetadata     = "metadata-reference"
 )
 
 // consumption is the one history entry that consumed an item into others.
@@ -37,8 +38,8 @@ type recallCount struct{ reached, awaiting, queued uint64 }
 
 // provenanceAudit is one run of the provenance invariants.
 type provenanceAudit struct {
-	kv                                                                         store.KV
-	status, history, lineage, splits, merges, transforms, offers, held, recall *appv1.InvariantCheck
+	kv                                                                                   store.KV
+	status, history, lineage, splits, merges, transforms, offers, held, recall, metadata *appv1.InvariantCheck
 
 	items    map[string]*provenancev1.Item
 	order    []string // item ids in key order
@@ -71,6 +72,7 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		offers:     module.NewCheck(CheckOffers, "an item is in transit exactly when its latest offer is open; an open offer is the item's latest, made by its custodian, and indexed by receiver and expiry; no index entry names an offer that is not open"),
 		held:       module.NewCheck(CheckCustodyIndex, "the held-items index lists each item under its custodian, and nothing else"),
 		recall:     module.NewCheck(CheckRecalls, "every recall mark, unacknowledged entry and queued task names an existing order and item and adds up to the order's reached, awaiting_ack and queued counts; a complete order has reached every child of every item it marked"),
+		metadata:   module.NewCheck(CheckMetadata, "an item that inherits its attributes and documents names, in metadata_from, an existing item that carries its own, and has none of its own"),
 		items:      map[string]*provenancev1.Item{},
 		consumed:   map[string]consumption{},
 		byOrder:    map[string]*recallCount{},
@@ -91,16 +93,35 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	}
 	for _, id := range a.order {
 		a.links(a.items[id])
+		a.metadataRef(a.items[id])
 	}
 	a.checkOffers()
 	a.checkHeld()
 	a.checkRecalls()
 	r := &appv1.ModuleInvariants{Module: "provenance", Ok: true,
-		Checks: []*appv1.InvariantCheck{a.status, a.history, a.lineage, a.splits, a.merges, a.transforms, a.offers, a.held, a.recall}}
+		Checks: []*appv1.InvariantCheck{a.status, a.history, a.lineage, a.splits, a.merges, a.transforms, a.offers, a.held, a.recall, a.metadata}}
 	for _, c := range r.Checks {
 		r.Ok = r.Ok && c.Ok
 	}
 	return r, nil
+}
+
+// metadataRef checks that an item's metadata_from, if any, reaches in one
+// hop an item that carries its own metadata.
+func (a *provenanceAudit) metadataRef(it *provenancev1.Item) {
+	if it.MetadataFrom == "" {
+		return
+	}
+	if len(it.Attributes) > 0 || len(it.Documents) > 0 {
+		module.Failf(a.metadata, "item %s inherits its metadata from %s but also carries its own", it.Id, it.MetadataFrom)
+	}
+	h, ok := a.items[it.MetadataFrom]
+	switch {
+	case !ok:
+		module.Failf(a.metadata, "item %s inherits its metadata from %s, which does not exist", it.Id, it.MetadataFrom)
+	case h.MetadataFrom != "":
+		module.Failf(a.metadata, "item %s inherits its metadata from %s, which itself inherits from %s: a reference must name the holder", it.Id, h.Id, h.MetadataFrom)
+	}
 }
 
 // itemRecords checks one item's status and logs, and notes its consuming

@@ -179,7 +179,7 @@ func TestProvenanceInvariantsHoldThroughEveryHandlerAndRecall(t *testing.T) {
 	r, err := g.k.Invariants(g.kv)
 	require.NoError(t, err)
 	require.Equal(t, "provenance", r.Module)
-	require.Len(t, r.Checks, 9)
+	require.Len(t, r.Checks, 10)
 	for _, c := range r.Checks {
 		require.NotEmpty(t, c.Rule)
 	}
@@ -233,6 +233,12 @@ func TestProvenanceInvariantsCatchCorruptState(t *testing.T) {
 		{"an open offer of an item not in transit", provenance.CheckOffers, "item lot:e has an open offer to", nil,
 			func(g *goods) {
 				g.edit("lot:e", func(it *provenancev1.Item) { it.Status = provenancev1.ItemStatus_ITEM_STATUS_ACTIVE })
+			}},
+		{"a split part whose metadata reference leads nowhere", provenance.CheckMetadata, "item lot:m2 inherits its metadata from lot:gone, which does not exist", nil,
+			func(g *goods) { g.edit("lot:m2", func(it *provenancev1.Item) { it.MetadataFrom = "lot:gone" }) }},
+		{"a split part that copies metadata as well as referencing it", provenance.CheckMetadata, "item lot:m2 inherits its metadata from lot:milk but also carries its own", nil,
+			func(g *goods) {
+				g.edit("lot:m2", func(it *provenancev1.Item) { it.Attributes = []*provenancev1.Attribute{{Key: "k", Value: "v"}} })
 			}},
 		{"an item missing from its custodian's index", provenance.CheckCustodyIndex, "item lot:f is missing from the held-items index of its custodian", nil,
 			func(g *goods) { g.kv.Delete(provenance.HeldKey(producer.Address, "lot:f")) }},

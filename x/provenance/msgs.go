@@ -3,6 +3,7 @@ package provenance
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,6 +125,29 @@ func cloneDocuments(docs []*provenancev1.Document) []*provenancev1.Document {
 		out[i] = proto.Clone(d).(*provenancev1.Document)
 	}
 	return out
+}
+
+// MetadataHolder is the id of the item whose attributes and documents it
+// has: its own, or the one its metadata_from names.
+func MetadataHolder(it *provenancev1.Item) string {
+	if it.MetadataFrom != "" {
+		return it.MetadataFrom
+	}
+	return it.Id
+}
+
+// Metadata returns the attributes and documents item it has, following
+// its metadata_from reference (one hop: the holder always carries its
+// own), and the id of the item that carries them.
+func (k Keeper) Metadata(kv store.KV, it *provenancev1.Item) (attrs []*provenancev1.Attribute, docs []*provenancev1.Document, holder string, err error) {
+	if it.MetadataFrom == "" {
+		return it.Attributes, it.Documents, it.Id, nil
+	}
+	h, err := k.Item(kv, it.MetadataFrom)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("item %s inherits its metadata from %s: %w", it.Id, it.MetadataFrom, err)
+	}
+	return h.Attributes, h.Documents, h.Id, nil
 }
 
 // create writes a new item held by its custodian, with its first history
@@ -405,7 +429,9 @@ func (k Keeper) Attest(ctx module.Context, signer *agencyv1.Account, m *provenan
 }
 
 // Split divides an active item into children whose quantities sum to the
-// parent's. The parent is consumed; the children inherit its description.
+// parent's. The parent is consumed; the children inherit its product,
+// unit and origin, and its attributes and documents by reference
+// (Item.metadata_from).
 func (k Keeper) Split(ctx module.Context, signer *agencyv1.Account, m *provenancev1.MsgSplit) error {
 	parent, err := k.held(ctx, signer, m.ItemId)
 	if err != nil {
@@ -420,12 +446,14 @@ func (k Keeper) Split(ctx module.Context, signer *agencyv1.Account, m *provenanc
 	if sum != parent.Quantity {
 		return ErrQuantityMismatch.Wrapf("parts add up to %d %s; item %s holds %d %s", sum, parent.Unit, parent.Id, parent.Quantity, parent.Unit)
 	}
+	from := MetadataHolder(parent)
 	for _, p := range m.Parts {
 		child := &provenancev1.Item{
 			Id: p.Id, Product: parent.Product, Quantity: p.Quantity, Unit: parent.Unit, Origin: parent.Origin,
-			Attributes: sortedAttributes(parent.Attributes), Documents: cloneDocuments(parent.Documents),
-			Producer: slices.Clone(parent.Producer), Custodian: slices.Clone(signer.Address), Parents: []string{parent.Id},
+			MetadataFrom: from, // by reference: a copy would write the parent's metadata once per part
+			Producer:     slices.Clone(parent.Producer), Custodian: slices.Clone(signer.Address), Parents: []string{parent.Id},
 		}
+		ctx.Charge(store.Child, 1)
 		if err := create(ctx, child, &provenancev1.Event{Type: provenancev1.EventType_EVENT_TYPE_CREATED_FROM, Actor: signer.Address,
 			Location: m.Location, Related: []string{parent.Id}, Note: "split"}); err != nil {
 			return err
@@ -496,6 +524,7 @@ func (k Keeper) Merge(ctx module.Context, signer *agencyv1.Account, m *provenanc
 		Id: m.NewId, Product: first.Product, Quantity: sum, Unit: first.Unit, Origin: origin,
 		Producer: slices.Clone(signer.Address), Custodian: slices.Clone(signer.Address), Parents: slices.Clone(m.ItemIds),
 	}
+	ctx.Charge(store.Child, 1)
 	if err := create(ctx, out, &provenancev1.Event{Type: provenancev1.EventType_EVENT_TYPE_CREATED_FROM, Actor: signer.Address,
 		Location: m.Location, Related: m.ItemIds, Note: "merge"}); err != nil {
 		return err
@@ -523,6 +552,7 @@ func (k Keeper) Transform(ctx module.Context, signer *agencyv1.Account, m *prove
 			Attributes: sortedAttributes(o.Attributes), Documents: cloneDocuments(o.Documents),
 			Producer: slices.Clone(signer.Address), Custodian: slices.Clone(signer.Address), Parents: slices.Clone(m.ItemIds),
 		}
+		ctx.Charge(store.Child, 1)
 		if err := create(ctx, out, &provenancev1.Event{Type: provenancev1.EventType_EVENT_TYPE_CREATED_FROM, Actor: signer.Address,
 			Location: m.Location, Related: m.ItemIds, Note: m.Process}); err != nil {
 			return err

@@ -25,8 +25,9 @@ import (
 // tasks. An item has at most MaxOutputs children (it is an input to one
 // split, merge or transformation only, because that consumes it), so a
 // block marks at most recall_budget + MaxOutputs - 1 items, however large
-// the graph; a recall of N descendants finishes in about N/recall_budget
-// blocks (10 blocks for 10,000 at the default budget).
+// the graph, and it also stops when the block's end-of-block budget is
+// spent; a recall of N descendants finishes in about N/recall_budget
+// blocks or more (20 blocks for 10,000 at the default budgets).
 //
 // Why marked state rather than deriving "recalled" from ancestors on every
 // read: each custodian must acknowledge, and "which custodians have not

@@ -318,7 +318,9 @@ func TestPagesShowTheDemoChain(t *testing.T) {
 		{"/clearance?grant=" + testnet.DemoClearanceGrant("demo-business-dalefarm", "VAT", "2026-Q1", "2026-Q2"), 200, []string{"has receipts for tax type VAT", "covering periods 2026-Q1 to 2026-Q2", demoTaxpayerHex()}},
 		{"/provenance", 200, []string{"Provenance", "recall_budget"}},
 		{"/item/" + cheese, 200, []string{"recalled", "FSA-DEMO-001", "DALE-MILK-001", "Timeline", "Lineage", "<svg class=\"lineage\""}},
-		{"/item/" + milk, 200, []string{"microbiology", "PASS", "Attestations", "recalled"}},
+		{"/item/" + milk, 200, []string{"microbiology", "PASS", "Attestations", "recalled", "herd: dale-jersey"}},
+		// A split's part shows its origin's description, which it holds by reference.
+		{"/item/" + milk + "-B", 200, []string{"herd: dale-jersey", "fat_percent: 4.9", "inherited from"}},
 		{"/recall/FSA-DEMO-001", 200, []string{"listeria", "Items reached", "Awaiting acknowledgement"}},
 		{"/agency/treasury", 200, []string{"HM Treasury", "Members", "Public money held"}},
 		{"/account/" + addr, 200, []string{"revenue", "tax collector"}},

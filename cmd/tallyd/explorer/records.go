@@ -653,6 +653,15 @@ func (s *Server) item(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No item %q is on this chain", id)
 	}
 	d := &itemData{Item: protoMap(it), ID: id}
+	if from := it.GetMetadataFrom(); from != "" {
+		// A split's part carries its origin's attributes and documents
+		// by reference: show them with the item, saying where they live.
+		h := &provenancev1.Item{}
+		if sn.record(app.PathProvenanceItem, []byte(from), h) == nil {
+			hm := protoMap(h)
+			d.Item["attributes"], d.Item["documents"] = hm["attributes"], hm["documents"]
+		}
+	}
 	d.History = pvList(sn, app.PathProvenanceHistory, id, func() proto.Message { return &provenancev1.Event{} })
 	d.Attestations = pvList(sn, app.PathProvenanceAttestations, id, func() proto.Message { return &provenancev1.Attestation{} })
 	var up, down []*provenancev1.Item

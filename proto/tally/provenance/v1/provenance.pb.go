@@ -558,7 +558,15 @@ type Item struct {
 	OfferSeq uint64      `protobuf:"varint,17,opt,name=offer_seq,json=offerSeq,proto3" json:"offer_seq,omitempty"`
 	Recall   *RecallMark `protobuf:"bytes,18,opt,name=recall,proto3" json:"recall,omitempty"`
 	// attestations counts inspections attested for the item.
-	Attestations  uint64 `protobuf:"varint,19,opt,name=attestations,proto3" json:"attestations,omitempty"`
+	Attestations uint64 `protobuf:"varint,19,opt,name=attestations,proto3" json:"attestations,omitempty"`
+	// metadata_from names the item whose attributes and documents this one
+	// has, when it has none of its own: a split's children inherit their
+	// parent's description by this reference rather than by a copy, so a
+	// split writes only what is new. It always names an item that carries
+	// its own metadata (a grandchild names the same item as its parent), so
+	// a reader follows one reference: tallyd and the explorer show the
+	// inherited attributes and documents with the item.
+	MetadataFrom  string `protobuf:"bytes,20,opt,name=metadata_from,json=metadataFrom,proto3" json:"metadata_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -724,6 +732,13 @@ func (x *Item) GetAttestations() uint64 {
 		return x.Attestations
 	}
 	return 0
+}
+
+func (x *Item) GetMetadataFrom() string {
+	if x != nil {
+		return x.MetadataFrom
+	}
+	return ""
 }
 
 // Event is one entry of an item's append-only history: what (the item),
@@ -1717,7 +1732,7 @@ const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\facknowledged\x18\x06 \x01(\bR\facknowledged\x12\x1d\n" +
 	"\n" +
 	"ack_height\x18\a \x01(\x03R\tackHeight\x12\x10\n" +
-	"\x03via\x18\b \x01(\tR\x03via\"\xaa\x05\n" +
+	"\x03via\x18\b \x01(\tR\x03via\"\xcf\x05\n" +
 	"\x04Item\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aproduct\x18\x02 \x01(\tR\aproduct\x12\x1a\n" +
@@ -1740,7 +1755,8 @@ const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\x06events\x18\x10 \x01(\x04R\x06events\x12\x1b\n" +
 	"\toffer_seq\x18\x11 \x01(\x04R\bofferSeq\x127\n" +
 	"\x06recall\x18\x12 \x01(\v2\x1f.tally.provenance.v1.RecallMarkR\x06recall\x12\"\n" +
-	"\fattestations\x18\x13 \x01(\x04R\fattestations\"\xf4\x02\n" +
+	"\fattestations\x18\x13 \x01(\x04R\fattestations\x12#\n" +
+	"\rmetadata_from\x18\x14 \x01(\tR\fmetadataFrom\"\xf4\x02\n" +
 	"\x05Event\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x122\n" +
