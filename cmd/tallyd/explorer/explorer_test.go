@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -349,8 +350,15 @@ func TestPagesShowTheDemoChain(t *testing.T) {
 				t.Errorf("GET %s: page lacks %q", tc.path, w)
 			}
 		}
+		if m := internalWords.FindString(body); m != "" {
+			t.Errorf("GET %s: page shows an internal name or Go syntax to a reader: %q", tc.path, m)
+		}
 	}
 }
+
+// internalWords are what a council should never read on a page: protobuf
+// enum names and Go's rendering of maps.
+var internalWords = regexp.MustCompile(`\b(ROLE|STATUS|KIND|ENROLMENT_STATUS|ITEM_STATUS|PAYMENT_STATUS|PAYMENT_KIND|PROPOSAL_STATUS|VOTE_OPTION|MANDATE|PERIOD_KIND|EVENT_TYPE|RECEIPT_STATUS)_[A-Z_]+\b|map\[`)
 
 // The JSON API answers the same data, each answer with its height and
 // whether (and against what) it was verified; errors are JSON too.

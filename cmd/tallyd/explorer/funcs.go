@@ -124,7 +124,47 @@ func show(k string, v any) string {
 			return time.Unix(n, 0).UTC().Format("2006-01-02 15:04:05 UTC")
 		}
 	}
-	return trimEnum(v)
+	return plain(v)
+}
+
+// plain writes a record's value as words rather than Go syntax: nested
+// records as "name (field: value, ...)", lists joined with commas, numbers
+// in full, and enum names short. A transaction's body once showed
+// "[map[grant_role:map[…]]]".
+func plain(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if len(keys) == 1 {
+			if sub, ok := x[keys[0]].(map[string]any); ok { // a oneof: the message kind, then its fields
+				return strings.ReplaceAll(keys[0], "_", " ") + " (" + plain(sub) + ")"
+			}
+		}
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			parts = append(parts, strings.ReplaceAll(k, "_", " ")+": "+plain(x[k]))
+		}
+		return strings.Join(parts, ", ")
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			parts = append(parts, plain(e))
+		}
+		return strings.Join(parts, "; ")
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		if x {
+			return "yes"
+		}
+		return "no"
+	default:
+		return trimEnum(v)
+	}
 }
 
 func trimEnum(v any) string {

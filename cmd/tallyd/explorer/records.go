@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
@@ -40,8 +41,63 @@ func protoMap(m proto.Message) map[string]any {
 		return map[string]any{"error": err.Error()}
 	}
 	bytesToHex(m, v)
+	enumsToWords(m, v)
 	module.DescribeCodes(v) // a failed payment's reason_code, with its message
 	return v
+}
+
+// enumsToWords rewrites protojson's enum value names as the words a person
+// reads: ENROLMENT_STATUS_ACTIVE → "active", [ROLE_AUDITOR] → ["auditor"].
+// Every enum of every record is handled the same way, so no page shows an
+// internal name.
+func enumsToWords(m proto.Message, v map[string]any) {
+	fields := m.ProtoReflect().Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		name := string(f.Name())
+		val, ok := v[name]
+		if !ok {
+			continue
+		}
+		switch {
+		case f.Kind() == protoreflect.EnumKind && !f.IsList():
+			if s, ok := val.(string); ok {
+				v[name] = enumWord(f.Enum(), s)
+			}
+		case f.Kind() == protoreflect.EnumKind && f.IsList():
+			if arr, ok := val.([]any); ok {
+				for j, x := range arr {
+					if s, ok := x.(string); ok {
+						arr[j] = enumWord(f.Enum(), s)
+					}
+				}
+			}
+		case f.Kind() == protoreflect.MessageKind && !f.IsList() && !f.IsMap():
+			if sub, ok := val.(map[string]any); ok {
+				enumsToWords(m.ProtoReflect().Get(f).Message().Interface(), sub)
+			}
+		case f.Kind() == protoreflect.MessageKind && f.IsList():
+			list := m.ProtoReflect().Get(f).List()
+			if arr, ok := val.([]any); ok {
+				for j := 0; j < list.Len() && j < len(arr); j++ {
+					if sub, ok := arr[j].(map[string]any); ok {
+						enumsToWords(list.Get(j).Message().Interface(), sub)
+					}
+				}
+			}
+		}
+	}
+}
+
+// enumWord is an enum value's name without its type's prefix, in lower
+// case with spaces: the prefix is what the type's zero value
+// (..._UNSPECIFIED) has before UNSPECIFIED.
+func enumWord(e protoreflect.EnumDescriptor, name string) string {
+	prefix := ""
+	if vals := e.Values(); vals.Len() > 0 {
+		prefix = strings.TrimSuffix(string(vals.Get(0).Name()), "UNSPECIFIED")
+	}
+	return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, prefix), "_", " "))
 }
 
 // bytesToHex rewrites protojson's base64 for bytes fields as hex.
