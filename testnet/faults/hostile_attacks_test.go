@@ -495,6 +495,11 @@ type SplitBloat struct {
 	Grew int64
 }
 
+// splitParent is the id of parent k of a splitBloat of splits items.
+func splitParent(tag string, splits, k int) string {
+	return fmt.Sprintf("lgtin:05012345678900.H%s%dx%d", tag, splits, k)
+}
+
 // splitBloat has a producer register splits items carrying as much
 // metadata as an item may (16 attributes, 8 documents, each at its
 // maximum size), then split each into parts children in one transaction.
@@ -504,8 +509,8 @@ func (h *hostile) splitBloat(ctx context.Context, splits, parts int) (SplitBloat
 	if err != nil {
 		return r, err
 	}
-	parentID := func(k int) string { return fmt.Sprintf("lgtin:05012345678900.H%s-%d", h.tag, k) }
-	childID := func(k, i int) string { return fmt.Sprintf("h:%s%d.%d", h.tag, k, i) }
+	parentID := func(k int) string { return splitParent(h.tag, splits, k) }
+	childID := func(k, i int) string { return fmt.Sprintf("h:%s%dx%d.%d", h.tag, splits, k, i) }
 	register := func(k int) *txv1.Msg {
 		m := &provenancev1.MsgRegisterItem{Id: parentID(k), Product: "05012345678900", Quantity: uint64(parts), Unit: "l", Origin: "urn:gln:5012345000017"}
 		for a := 0; a < 16; a++ {
