@@ -40,6 +40,7 @@ import (
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/provenance"
 )
 
 // hostile sends the attacks to a cluster seeded with the demo data, whose
@@ -486,8 +487,9 @@ type SplitBloat struct {
 	Tx            Outcome // the splitting transaction
 	Setup         []Outcome
 	// Children is how many of the children the split should have made
-	// exist; ChildBytes is the sum of their records' sizes (the item
-	// record as /provenance/item answers it).
+	// exist; ChildBytes is the sum of their item records' sizes as stored
+	// (the raw value at the item's state key, /store/key: /provenance/item
+	// answers with the metadata a child inherits filled in).
 	Children   int
 	ChildBytes int64
 	// Grew is the application database's growth (mean over nodes) from
@@ -570,7 +572,7 @@ func (h *hostile) splitBloat(ctx context.Context, splits, parts int) (SplitBloat
 	r.Grew = h.meanDataSize() - size0
 	for k := 0; k < splits; k++ {
 		for i := 0; i < parts; i++ {
-			res, err := h.c.Clients[0].RPC.ABCIQuery(ctx, app.PathProvenanceItem, []byte(childID(k, i)))
+			res, err := h.c.Clients[0].RPC.ABCIQuery(ctx, app.PathKey, provenance.ItemKey(childID(k, i)))
 			if err != nil || res.Response.Code != 0 {
 				continue
 			}
