@@ -193,7 +193,7 @@ func TestAgencyMessagesApplyEmitAndChangeAppHash(t *testing.T) {
 		{
 			name: "SuspendAccount stops the account from signing", signer: taxAdmin,
 			msg: suspendAccount(taxCollector.addr, "audit 2030-17"), event: agency.EventAccountSuspended, agency: agTax, target: taxCollector,
-			other: map[string]string{"reason": "audit 2030-17"},
+			other: map[string]string{"reason": "under_review"},
 			check: func(t *testing.T, c *chain) {
 				require.Equal(t, agencyv1.Status_STATUS_SUSPENDED, c.account(taxCollector.addr).Status)
 				res := c.checkTx(c.tx(taxCollector, rotateKey(taxCollector.addr, keyFor("z"))))

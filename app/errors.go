@@ -39,4 +39,6 @@ var (
 	// ErrTooManyPending is mempool admission only (CheckTx), never a
 	// block result.
 	ErrTooManyPending = module.Register(Codespace, 50, "signer has too many transactions waiting")
+	// Privacy rules: numbered apart as well.
+	ErrMemoNotCommitment = module.Register(Codespace, 60, "memo is not a commitment")
 )

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -145,15 +147,34 @@ func msgFund(programme string, amount uint64) *txv1.Msg {
 }
 
 func msgTransfer(from, to string, amount uint64) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_Transfer{Transfer: &fundsv1.MsgTransfer{From: from, To: to, Amount: amount, Currency: "GBP", Purpose: "GRANT", Reference: "t"}}}
+	ref := "t"
+	if strings.HasPrefix(from, "payee:") || strings.HasPrefix(to, "payee:") {
+		ref = pseud("t") // a reference about a person goes on chain as a commitment
+	}
+	return &txv1.Msg{Sum: &txv1.Msg_Transfer{Transfer: &fundsv1.MsgTransfer{From: from, To: to, Amount: amount, Currency: "GBP", Purpose: "GRANT", Reference: ref}}}
 }
+
+// pseud is the test pseudonym (or commitment) standing for name: 64
+// lower-case hex characters, the only form the chain accepts for a person,
+// a bank account or a reference about one. A name that already is one is
+// kept as it is.
+func pseud(name string) string {
+	if funds.ValidatePseudonym("", name) == nil {
+		return name
+	}
+	h := sha256.Sum256([]byte("pseudonym/" + name))
+	return hex.EncodeToString(h[:])
+}
+
+// payee is the funds holder of the bank account named name.
+func payee(name string) string { return funds.PayeeHolder(pseud(name)) }
 
 func msgReturn(from, to string, amount uint64) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_ReturnFunds{ReturnFunds: &fundsv1.MsgReturn{From: from, To: to, Amount: amount, Currency: "GBP", Reference: "r"}}}
 }
 
 func msgSettle(payment uint64) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{Payment: payment, BankReference: "BANK-" + strconv.FormatUint(payment, 10)}}}
+	return &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{Payment: payment, BankReference: pseud("BANK-" + strconv.FormatUint(payment, 10))}}}
 }
 
 func msgCreateProgramme(id string, amount uint64, period, start, end int64, cap uint64) *txv1.Msg {
@@ -162,32 +183,32 @@ func msgCreateProgramme(id string, amount uint64, period, start, end int64, cap 
 }
 
 func msgEnrol(programme, recipient string, start int64) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{Programme: programme, Recipient: recipient,
-		ReceivingAccount: "acct-" + recipient, EvidenceHash: make([]byte, 32), StartUnix: start}}}
+	return &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{Programme: programme, Recipient: pseud(recipient),
+		ReceivingAccount: pseud("acct-" + recipient), EvidenceHash: make([]byte, 32), StartUnix: start}}}
 }
 
 func msgSuspend(programme, recipient string) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_SuspendEnrolment{SuspendEnrolment: &benefitsv1.MsgSuspendEnrolment{Programme: programme, Recipient: recipient, Reason: "review"}}}
+	return &txv1.Msg{Sum: &txv1.Msg_SuspendEnrolment{SuspendEnrolment: &benefitsv1.MsgSuspendEnrolment{Programme: programme, Recipient: pseud(recipient), ReasonCode: benefitsv1.EnrolmentReason_ENROLMENT_REASON_UNDER_REVIEW}}}
 }
 
 func msgResume(programme, recipient string) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_ResumeEnrolment{ResumeEnrolment: &benefitsv1.MsgResumeEnrolment{Programme: programme, Recipient: recipient}}}
+	return &txv1.Msg{Sum: &txv1.Msg_ResumeEnrolment{ResumeEnrolment: &benefitsv1.MsgResumeEnrolment{Programme: programme, Recipient: pseud(recipient)}}}
 }
 
 func msgEnd(programme, recipient string) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_EndEnrolment{EndEnrolment: &benefitsv1.MsgEndEnrolment{Programme: programme, Recipient: recipient, Reason: "moved away"}}}
+	return &txv1.Msg{Sum: &txv1.Msg_EndEnrolment{EndEnrolment: &benefitsv1.MsgEndEnrolment{Programme: programme, Recipient: pseud(recipient), ReasonCode: benefitsv1.EnrolmentReason_ENROLMENT_REASON_TRANSFERRED}}}
 }
 
 func msgPay(programme, recipient string, amount uint64) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_Pay{Pay: &benefitsv1.MsgPay{Programme: programme, Recipient: recipient, Amount: amount, Currency: "GBP", Reference: "one-off"}}}
+	return &txv1.Msg{Sum: &txv1.Msg_Pay{Pay: &benefitsv1.MsgPay{Programme: programme, Recipient: pseud(recipient), Amount: amount, Currency: "GBP", Reference: pseud("one-off")}}}
 }
 
 func msgOpenRecovery(payment, amount uint64) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_OpenRecovery{OpenRecovery: &benefitsv1.MsgOpenRecovery{Payment: payment, Amount: amount, Currency: "GBP", Reason: "overpaid"}}}
+	return &txv1.Msg{Sum: &txv1.Msg_OpenRecovery{OpenRecovery: &benefitsv1.MsgOpenRecovery{Payment: payment, Amount: amount, Currency: "GBP", ReasonCode: benefitsv1.RecoveryReason_RECOVERY_REASON_ADMINISTRATIVE_ERROR}}}
 }
 
 func msgRepay(recovery, amount uint64) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_RecordRepayment{RecordRepayment: &benefitsv1.MsgRecordRepayment{Recovery: recovery, Amount: amount, Currency: "GBP", BankReference: "REPAY"}}}
+	return &txv1.Msg{Sum: &txv1.Msg_RecordRepayment{RecordRepayment: &benefitsv1.MsgRecordRepayment{Recovery: recovery, Amount: amount, Currency: "GBP", BankReference: pseud("REPAY")}}}
 }
 
 // Queries.
@@ -238,7 +259,7 @@ func (c *chain) mHistory(programme, recipient string) []*benefitsv1.Payment {
 	var out []*benefitsv1.Payment
 	var after []byte
 	for {
-		data := []byte(programme + "/" + recipient)
+		data := []byte(programme + "/" + pseud(recipient))
 		if after != nil {
 			data = append(append(data, 0), after...)
 		}

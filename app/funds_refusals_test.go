@@ -51,7 +51,7 @@ func TestFundsAndBenefitsRefusals(t *testing.T) {
 		{"appropriation reference reused", mOfficer, msgAppropriate("SA/1", 1), funds.ErrDuplicateAppropriation, ""},
 		{"unknown agency", mOfficer, msgAllocate("nobody", 1), funds.ErrUnknownHolder, ""},
 		{"transfer from another agency's holder", mCouncilFin, msgTransfer(funds.AgencyHolder(mBenefits), funds.AgencyHolder(mCouncil), 1), funds.ErrNotController, ""},
-		{"money out of a bank account", mFinance, msgTransfer(funds.PayeeHolder("acct-r1"), funds.AgencyHolder(mBenefits), 1), funds.ErrNotController, "only by settlement"},
+		{"money out of a bank account", mFinance, msgTransfer(payee("acct-r1"), funds.AgencyHolder(mBenefits), 1), funds.ErrNotController, "only by settlement"},
 		{"return where it did not come from", mFinance, msgReturn(funds.ProgrammeHolder("p"), funds.AgencyHolder(mCouncil), 1), funds.ErrNotReturnable, ""},
 		{"bad holder id", mFinance, msgTransfer("bogus", funds.AgencyHolder(mBenefits), 1), funds.ErrInvalidHolder, "agency:<agency id>"},
 		{"settle unknown payment", mSettler, msgSettle(9_999), funds.ErrUnknownPayment, ""},

@@ -16,10 +16,20 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/personal"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/benefits"
+	"github.com/tallyledger/tally/x/funds"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // servedQueryPaths reads every query path the app declares (Path… = "/…"
@@ -254,4 +264,109 @@ func tiedTo(answer []byte, ties [][]byte) bool {
 		}
 	}
 	return false
+}
+
+// TestFreeTextAboutPeopleIsRefused: every field where a person's name, an
+// identifier or a note about them used to fit as free text now takes a
+// code or a 64-hex pseudonym or commitment, and text is refused with the
+// module's code before it can reach a block.
+func TestFreeTextAboutPeopleIsRefused(t *testing.T) {
+	c := newMoneyChain(t, 0)
+	ok := pseud("someone")
+	for _, tt := range []struct {
+		name   string
+		signer testKey
+		msg    *txv1.Msg
+		memo   string
+		want   *module.Error
+	}{
+		{"recipient as a national insurance number", mCaseworker, &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{
+			Programme: "p", Recipient: "QQ123456C", ReceivingAccount: ok, EvidenceHash: make([]byte, 32)}}}, "", benefits.ErrInvalidRecipient},
+		{"receiving account as a name", mCaseworker, &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{
+			Programme: "p", Recipient: ok, ReceivingAccount: "bank-jane-smith", EvidenceHash: make([]byte, 32)}}}, "", benefits.ErrInvalidRecipient},
+		{"suspension without a code (was: \"deceased\")", mCaseworker, &txv1.Msg{Sum: &txv1.Msg_SuspendEnrolment{SuspendEnrolment: &benefitsv1.MsgSuspendEnrolment{
+			Programme: "p", Recipient: ok}}}, "", benefits.ErrInvalidReason},
+		{"end with an undefined code", mCaseworker, &txv1.Msg{Sum: &txv1.Msg_EndEnrolment{EndEnrolment: &benefitsv1.MsgEndEnrolment{
+			Programme: "p", Recipient: ok, ReasonCode: 99}}}, "", benefits.ErrInvalidReason},
+		{"one-off payment reference as text", mPayer, &txv1.Msg{Sum: &txv1.Msg_Pay{Pay: &benefitsv1.MsgPay{
+			Programme: "p", Recipient: ok, Amount: 1, Currency: "GBP", Reference: "Jane Smith hardship"}}}, "", benefits.ErrInvalidReason},
+		{"recovery without a code", mPayer, &txv1.Msg{Sum: &txv1.Msg_OpenRecovery{OpenRecovery: &benefitsv1.MsgOpenRecovery{
+			Payment: 1, Amount: 1, Currency: "GBP"}}}, "", benefits.ErrInvalidReason},
+		{"repayment bank reference as text", mSettler, &txv1.Msg{Sum: &txv1.Msg_RecordRepayment{RecordRepayment: &benefitsv1.MsgRecordRepayment{
+			Recovery: 1, Amount: 1, Currency: "GBP", BankReference: "J SMITH REPAY"}}}, "", benefits.ErrInvalidReason},
+		{"settlement bank reference as text", mSettler, &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{
+			Payment: 1, BankReference: "BACS JANE SMITH"}}}, "", funds.ErrInvalidReference},
+		{"payee token as a name", mFinance, msgTransfer(funds.AgencyHolder(mBenefits), "payee:jane-smith", 1), "", funds.ErrInvalidHolder},
+		{"payment to a person with a text reference", mFinance, &txv1.Msg{Sum: &txv1.Msg_Transfer{Transfer: &fundsv1.MsgTransfer{
+			From: funds.AgencyHolder(mBenefits), To: payee("x"), Amount: 1, Currency: "GBP", Purpose: "GRANT", Reference: "rent for J Smith"}}}, "", funds.ErrInvalidReference},
+		{"account suspension without a code", mBenefitsAdmin, &txv1.Msg{Sum: &txv1.Msg_SuspendAccount{SuspendAccount: &agencyv1.MsgSuspendAccount{
+			Address: mPayer.addr}}}, "", agency.ErrInvalidReason},
+		{"memo as text", mBenefitsAdmin, grantRole(mPayer.addr, agencyv1.Role_ROLE_AUDITOR), "pay J Smith, NI QQ123456C", app.ErrMemoNotCommitment},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tx := c.txWith(txArgs{signer: tt.signer, memo: tt.memo}, tt.msg)
+			res := c.checkTx(tx)
+			requireCode(t, tt.want, res.Codespace, res.Code, res.Log)
+			fin := c.block(tx)
+			requireCode(t, tt.want, fin.TxResults[0].Codespace, fin.TxResults[0].Code, fin.TxResults[0].Log)
+		})
+	}
+	// A memo that is a commitment is carried.
+	commitment, _, err := client.CommitMemo("pay J Smith, NI QQ123456C")
+	require.NoError(t, err)
+	res := c.checkTx(c.txWith(txArgs{signer: mBenefitsAdmin, memo: commitment}, grantRole(mPayer.addr, agencyv1.Role_ROLE_AUDITOR)))
+	require.Zero(t, res.Code, res.Log)
+}
+
+// TestShreddedPersonalRecordIsGoneButItsCommitmentStillVerifies: an agency
+// keeps a person's evidence in its personal store and writes only the
+// commitments (pseudonyms, evidence hash) on chain. After shredding the
+// person's key, the record and the link from the pseudonym to the person
+// cannot be recovered, while the enrolment on chain, with its evidence
+// hash, is still proven against the app hash — and the state never held
+// the personal data.
+func TestShreddedPersonalRecordIsGoneButItsCommitmentStillVerifies(t *testing.T) {
+	c := newMoneyChain(t, 0)
+	ps, err := personal.Open(t.TempDir())
+	require.NoError(t, err)
+	const who = "NI:QQ123456C"
+	evidence := []byte("Jane Example, 1 High Street; carer since 2024-03; letter ref 55/2030")
+	com, err := ps.Put(who, "evidence", evidence)
+	require.NoError(t, err)
+	rec, err := ps.Pseudonym(who, "benefits/recipient")
+	require.NoError(t, err)
+	acct, err := ps.Pseudonym(who, "benefits/account")
+	require.NoError(t, err)
+	recipient := hex.EncodeToString(rec)
+
+	start := blockTime(3).Unix()
+	c.block(c.tx(mOfficer, msgAppropriate("SA/1", 10_000), msgAllocate(mBenefits, 10_000)))
+	c.block(c.tx(mManager, msgCreateProgramme("p", 100, 5, start, start+50, 0)))
+	res := c.block(c.tx(mCaseworker, &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{
+		Programme: "p", Recipient: recipient, ReceivingAccount: hex.EncodeToString(acct), EvidenceHash: com.Hash, StartUnix: start}}}))
+	requireOK(t, res.TxResults[0])
+
+	require.NoError(t, ps.Shred(who))
+	_, _, err = ps.Get(who, "evidence")
+	require.ErrorIs(t, err, personal.ErrShredded)
+	_, err = ps.Pseudonym(who, "benefits/recipient")
+	require.ErrorIs(t, err, personal.ErrShredded, "nobody can recompute which person the pseudonym stood for")
+
+	// The chain's commitment is untouched and still proven.
+	q, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathBenefitsEnrolment, Data: []byte("p/" + recipient), Prove: true})
+	require.NoError(t, err)
+	require.Zero(t, q.Code, q.Log)
+	p := &ics23.CommitmentProof{}
+	require.NoError(t, p.Unmarshal(q.ProofOps.Ops[0].Data))
+	require.NoError(t, store.VerifyProof(c.hashes[q.Height], q.Key, q.Value, p))
+	e := &benefitsv1.Enrolment{}
+	require.NoError(t, proto.Unmarshal(q.Value, e))
+	require.Equal(t, com.Hash, e.EvidenceHash)
+	require.Equal(t, recipient, e.Recipient)
+
+	for k, v := range c.dump() {
+		for _, secret := range [][]byte{evidence, []byte("QQ123456C"), []byte("Jane")} {
+			require.False(t, bytes.Contains([]byte(k), secret) || bytes.Contains([]byte(v), secret), "state key %q holds personal data", k)
+		}
+	}
 }

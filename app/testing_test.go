@@ -209,8 +209,10 @@ func rotateKeyWithProof(newPub, proof []byte) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_RotateKey{RotateKey: &agencyv1.MsgRotateKey{NewPubKey: newPub, NewKeySignature: proof}}}
 }
 
-func suspendAccount(addr []byte, reason string) *txv1.Msg {
-	return &txv1.Msg{Sum: &txv1.Msg_SuspendAccount{SuspendAccount: &agencyv1.MsgSuspendAccount{Address: addr, Reason: reason}}}
+// suspendAccount suspends addr; the reason is always a code (why is a
+// matter for the agency's own records).
+func suspendAccount(addr []byte, _ string) *txv1.Msg {
+	return &txv1.Msg{Sum: &txv1.Msg_SuspendAccount{SuspendAccount: &agencyv1.MsgSuspendAccount{Address: addr, ReasonCode: agencyv1.SuspensionReason_SUSPENSION_REASON_UNDER_REVIEW}}}
 }
 
 func reinstateAccount(addr []byte) *txv1.Msg {

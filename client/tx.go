@@ -6,7 +6,9 @@ package client
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -67,4 +69,16 @@ func RandomNonce() uint64 {
 			return n
 		}
 	}
+}
+
+// CommitMemo is the memo a transaction may carry for a note: SHA-256 of a
+// random salt and the note, as hex, with the salt that opens it. The chain
+// accepts no other non-empty memo, because blocks are public for ever.
+func CommitMemo(note string) (commitment, salt string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	h := sha256.Sum256(append(append([]byte("tally/memo/v1"), b...), note...))
+	return hex.EncodeToString(h[:]), hex.EncodeToString(b), nil
 }

@@ -57,7 +57,7 @@ func fundsDemo(ctx context.Context, d *Demo) error {
 		r := fmt.Sprintf("student-%02d", i+1)
 		evidence := sha256.Sum256([]byte("demo evidence for " + r))
 		msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{
-			Programme: demoProgramme, Recipient: r, ReceivingAccount: "bank-" + r, EvidenceHash: evidence[:], StartUnix: start}}})
+			Programme: demoProgramme, Recipient: DemoPseudonym(r), ReceivingAccount: DemoPseudonym("bank-" + r), EvidenceHash: evidence[:], StartUnix: start}}})
 	}
 	if err := d.Send(ctx, 2, "benefits-caseworker", msgs...); err != nil {
 		return err

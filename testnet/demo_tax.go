@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 
 	"github.com/tallyledger/tally/client"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
@@ -37,6 +38,16 @@ func DemoTaxpayerSecret(identifier string) []byte {
 // identifier's under, for one tax type and period.
 func DemoPayer(identifier, taxType, period string) []byte {
 	return client.PayerCommitmentFromSecret(DemoTaxpayer(identifier), DemoTaxpayerSecret(identifier), taxType, period)
+}
+
+// DemoPseudonym is the pseudonym a demo agency uses on chain for a person,
+// a bank account or a reference about one (a benefits recipient, a payee
+// token, a payment reference): an HMAC of a made-up name under a key the
+// agency keeps, as 64 hex characters. Demo only.
+func DemoPseudonym(name string) string {
+	m := hmac.New(sha256.New, []byte("tally demo pseudonym key - not secret"))
+	m.Write([]byte(name))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // DemoBankReference is the commitment a demo collecting agency sends for a

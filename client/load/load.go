@@ -483,7 +483,7 @@ func (r *runner) setup(ctx context.Context) ([]*Account, error) {
 			msgs = append(msgs, client.AddMember(r.chainID, agencyID, a.priv, agencyv1.Role_ROLE_ADMIN))
 		}
 		tx, err := client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: r.cfg.AdminAddress,
-			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks, Memo: "tallyd load setup"}, sign, msgs...)
+			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks, Memo: ""}, sign, msgs...)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
 )
 
 const defaultNode = "tcp://127.0.0.1:26657"
@@ -135,10 +137,14 @@ and you pass its output as --key-proof.`,
 				return err
 			}
 			reason, _ := cmd.Flags().GetString("reason")
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_SuspendAccount{SuspendAccount: &agencyv1.MsgSuspendAccount{Address: addr, Reason: reason}}})
+			code, err := module.ParseCode(agencyv1.SuspensionReason(0), agency.SuspensionReasonPrefix, reason, agency.ErrInvalidReason)
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_SuspendAccount{SuspendAccount: &agencyv1.MsgSuspendAccount{Address: addr, ReasonCode: agencyv1.SuspensionReason(code)}}})
 		},
 	}
-	suspend.Flags().String("reason", "", "why (kept on chain; no personal data)")
+	suspend.Flags().String("reason", "", "reason code (required): "+module.CodeNames(agencyv1.SuspensionReason(0), agency.SuspensionReasonPrefix))
 	reinstate := &cobra.Command{
 		Use:   "reinstate ADDRESS|KEYNAME",
 		Short: "Let a suspended account of your agency sign again (needs admin)",
@@ -191,7 +197,7 @@ func addTxFlags(cmd *cobra.Command) {
 	f.String("chain-id", "", "chain id (default: asked from the node)")
 	f.Uint64("timeout-blocks", 100, "blocks from now after which the transaction can no longer be included")
 	f.Uint64("nonce", 0, "nonce, unique per account while the transaction can be included (default: random)")
-	f.String("memo", "", "free-text memo (no personal data)")
+	f.String("memo", "", "a note kept off chain: only its salted commitment is sent (the salt that opens it is printed); 64 hex characters are sent as they are")
 	f.Duration("wait", time.Minute, "how long to wait for the transaction to be committed")
 	addKeyringFlags(cmd)
 	_ = cmd.MarkFlagRequired("from")
@@ -256,6 +262,14 @@ func sendTx(cmd *cobra.Command, msgs ...*txv1.Msg) error {
 	blocks, _ := f.GetUint64("timeout-blocks")
 	nonce, _ := f.GetUint64("nonce")
 	memo, _ := f.GetString("memo")
+	if memo != "" && !isCommitmentHex(memo) {
+		c, salt, err := client.CommitMemo(memo)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "memo sent as commitment %s; keep salt %s with the note to open it (blocks are public for ever)\n", c, salt)
+		memo = c
+	}
 	from, _ := f.GetString("from")
 	priv, err := kr.PrivKey(from)
 	if err != nil {
@@ -352,4 +366,17 @@ func roleNames() []string {
 		}
 		out = append(out, agency.RoleName(agencyv1.Role(i)))
 	}
+}
+
+// isCommitmentHex reports whether s is 64 lower-case hex characters.
+func isCommitmentHex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

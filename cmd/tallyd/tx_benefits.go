@@ -10,6 +10,8 @@ import (
 
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/benefits"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // parseTime reads an RFC 3339 time or a Unix time in seconds.
@@ -109,11 +111,19 @@ account paid. --evidence-hash is the SHA-256 of the eligibility evidence you kee
 	enrol.Flags().String("evidence-hash", "", "SHA-256 of the eligibility evidence, 64 hex characters")
 	enrol.Flags().String("start", "", "first period paid starts at or after this (default: now)")
 
-	reason := func(cmd *cobra.Command) string { r, _ := cmd.Flags().GetString("reason"); return r }
+	enrolReason := func(cmd *cobra.Command) (benefitsv1.EnrolmentReason, error) {
+		r, _ := cmd.Flags().GetString("reason")
+		n, err := module.ParseCode(benefitsv1.EnrolmentReason(0), benefits.EnrolmentReasonPrefix, r, benefits.ErrInvalidReason)
+		return benefitsv1.EnrolmentReason(n), err
+	}
 	suspend := &cobra.Command{
-		Use: "suspend PROGRAMME RECIPIENT --reason TEXT", Short: "Stop payments to a recipient until resumed (needs caseworker)", Args: cobra.ExactArgs(2),
+		Use: "suspend PROGRAMME RECIPIENT --reason CODE", Short: "Stop payments to a recipient until resumed (needs caseworker)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_SuspendEnrolment{SuspendEnrolment: &benefitsv1.MsgSuspendEnrolment{Programme: args[0], Recipient: args[1], Reason: reason(cmd)}}})
+			code, err := enrolReason(cmd)
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_SuspendEnrolment{SuspendEnrolment: &benefitsv1.MsgSuspendEnrolment{Programme: args[0], Recipient: args[1], ReasonCode: code}}})
 		},
 	}
 	resume := &cobra.Command{
@@ -123,9 +133,13 @@ account paid. --evidence-hash is the SHA-256 of the eligibility evidence you kee
 		},
 	}
 	end := &cobra.Command{
-		Use: "end PROGRAMME RECIPIENT --reason TEXT", Short: "End an enrolment for good (needs caseworker)", Args: cobra.ExactArgs(2),
+		Use: "end PROGRAMME RECIPIENT --reason CODE", Short: "End an enrolment for good (needs caseworker)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_EndEnrolment{EndEnrolment: &benefitsv1.MsgEndEnrolment{Programme: args[0], Recipient: args[1], Reason: reason(cmd)}}})
+			code, err := enrolReason(cmd)
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_EndEnrolment{EndEnrolment: &benefitsv1.MsgEndEnrolment{Programme: args[0], Recipient: args[1], ReasonCode: code}}})
 		},
 	}
 	pay := &cobra.Command{
@@ -136,13 +150,16 @@ account paid. --evidence-hash is the SHA-256 of the eligibility evidence you kee
 				return err
 			}
 			ref, _ := cmd.Flags().GetString("reference")
+			if ref, err = referenceCommitment(cmd, ref); err != nil {
+				return err
+			}
 			currency, _ := cmd.Flags().GetString("currency")
 			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_Pay{Pay: &benefitsv1.MsgPay{Programme: args[0], Recipient: args[1], Amount: amount, Currency: currency, Reference: ref}}})
 		},
 	}
-	pay.Flags().String("reference", "", "why the payment is made (no personal data)")
+	pay.Flags().String("reference", "", "the payment's reference; only its commitment under --reference-key goes on chain")
 	recovery := &cobra.Command{
-		Use: "open-recovery PAYMENT_ID AMOUNT --reason TEXT", Short: "Record an overpayment within a payment, to recover from later payments or by repayment (needs payer)", Args: cobra.ExactArgs(2),
+		Use: "open-recovery PAYMENT_ID AMOUNT --reason CODE", Short: "Record an overpayment within a payment, to recover from later payments or by repayment (needs payer)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseUintArg("payment id", args[0])
 			if err != nil {
@@ -153,7 +170,12 @@ account paid. --evidence-hash is the SHA-256 of the eligibility evidence you kee
 				return err
 			}
 			currency, _ := cmd.Flags().GetString("currency")
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_OpenRecovery{OpenRecovery: &benefitsv1.MsgOpenRecovery{Payment: id, Amount: amount, Currency: currency, Reason: reason(cmd)}}})
+			r, _ := cmd.Flags().GetString("reason")
+			code, err := module.ParseCode(benefitsv1.RecoveryReason(0), benefits.RecoveryReasonPrefix, r, benefits.ErrInvalidReason)
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_OpenRecovery{OpenRecovery: &benefitsv1.MsgOpenRecovery{Payment: id, Amount: amount, Currency: currency, ReasonCode: benefitsv1.RecoveryReason(code)}}})
 		},
 	}
 	repay := &cobra.Command{
@@ -168,11 +190,19 @@ account paid. --evidence-hash is the SHA-256 of the eligibility evidence you kee
 				return err
 			}
 			currency, _ := cmd.Flags().GetString("currency")
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_RecordRepayment{RecordRepayment: &benefitsv1.MsgRecordRepayment{Recovery: id, Amount: amount, Currency: currency, BankReference: args[2]}}})
+			ref, err := referenceCommitment(cmd, args[2])
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_RecordRepayment{RecordRepayment: &benefitsv1.MsgRecordRepayment{Recovery: id, Amount: amount, Currency: currency, BankReference: ref}}})
 		},
 	}
-	for _, c := range []*cobra.Command{suspend, end, recovery} {
-		c.Flags().String("reason", "", "why (1-256 bytes, no personal data)")
+	for _, c := range []*cobra.Command{suspend, end} {
+		c.Flags().String("reason", "", "reason code (required): "+module.CodeNames(benefitsv1.EnrolmentReason(0), benefits.EnrolmentReasonPrefix))
+	}
+	recovery.Flags().String("reason", "", "reason code (required): "+module.CodeNames(benefitsv1.RecoveryReason(0), benefits.RecoveryReasonPrefix))
+	for _, c := range []*cobra.Command{pay, repay} {
+		c.Flags().String("reference-key", "", "your agency's reference key, hex (default $TALLY_REFERENCE_KEY); the reference goes on chain only as a commitment under it")
 	}
 	for _, c := range []*cobra.Command{pay, recovery, repay} {
 		c.Flags().String("currency", "GBP", "currency of the amount")

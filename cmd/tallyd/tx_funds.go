@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -75,7 +76,14 @@ programme:<programme id> or payee:<bank account token>.`,
 				return err
 			}
 			purpose, _ := cmd.Flags().GetString("purpose")
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_Transfer{Transfer: &fundsv1.MsgTransfer{From: args[0], To: args[1], Amount: amount, Currency: currency(cmd), Purpose: purpose, Reference: reference(cmd)}}})
+			ref := reference(cmd)
+			if strings.HasPrefix(args[0], "payee:") || strings.HasPrefix(args[1], "payee:") {
+				// A payment to a person: only the reference's commitment goes on chain.
+				if ref, err = referenceCommitment(cmd, ref); err != nil {
+					return err
+				}
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_Transfer{Transfer: &fundsv1.MsgTransfer{From: args[0], To: args[1], Amount: amount, Currency: currency(cmd), Purpose: purpose, Reference: ref}}})
 		},
 	}
 	transfer.Flags().String("purpose", "", "purpose code: A-Z, 0-9, '-', '_' (e.g. GRANT, SUPPLIER-PAYMENT)")
@@ -95,13 +103,20 @@ programme:<programme id> or payee:<bank account token>.`,
 	settle := &cobra.Command{
 		Use:   "settle PAYMENT_MOVEMENT_ID BANK_REFERENCE",
 		Short: "Confirm a payment reached the recipient's bank account; the money leaves the ledger (needs settlement_bank)",
-		Args:  cobra.ExactArgs(2),
+		Long: `BANK_REFERENCE goes on chain only as its commitment under your bank's
+--reference-key (or $TALLY_REFERENCE_KEY), since references carry names; a
+64-hex commitment is sent as it is.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseUintArg("payment movement id", args[0])
 			if err != nil {
 				return err
 			}
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{Payment: id, BankReference: args[1]}}})
+			ref, err := referenceCommitment(cmd, args[1])
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{Payment: id, BankReference: ref}}})
 		},
 	}
 	for _, c := range []*cobra.Command{appropriate, allocate, fund, transfer, ret, settle} {
@@ -110,7 +125,10 @@ programme:<programme id> or payee:<bank account token>.`,
 			c.Flags().String("currency", "GBP", "currency of the amount; must be the ledger's")
 		}
 		if c != appropriate && c != settle {
-			c.Flags().String("reference", "", "reference kept with the movement (1-128 bytes, no personal data)")
+			c.Flags().String("reference", "", "reference kept with the movement (1-128 bytes; to or from a payee: only its commitment under --reference-key)")
+		}
+		if c == transfer || c == settle {
+			c.Flags().String("reference-key", "", "your agency's reference key, hex (default $TALLY_REFERENCE_KEY), for references about a person")
 		}
 		cmd.AddCommand(c)
 	}

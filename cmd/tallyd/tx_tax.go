@@ -11,6 +11,7 @@ import (
 	"github.com/tallyledger/tally/client"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -96,13 +97,9 @@ tax.receipt_issued event.`,
 			if err != nil {
 				return err
 			}
-			key, _ := cmd.Flags().GetString("reference-key")
-			if key == "" {
-				key = os.Getenv("TALLY_REFERENCE_KEY")
-			}
-			refKey, err := hex.DecodeString(key)
-			if err != nil || len(refKey) < 16 {
-				return fmt.Errorf("give your agency's bank-reference key (at least 16 bytes of hex) with --reference-key or $TALLY_REFERENCE_KEY; the bank reference is sent only as a commitment under it")
+			refKey, err := referenceKey(cmd)
+			if err != nil {
+				return err
 			}
 			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
 				TaxType: args[0], Payer: payer, Period: args[2], Amount: amount, BankReference: client.BankReferenceCommitment(refKey, args[4])}}})
@@ -213,4 +210,34 @@ func reasonHelp() string {
 		}
 		out += tax.ReasonName(taxv1.Reason(i))
 	}
+}
+
+// referenceKey is the agency's key for committing references about people
+// (bank references, payment references): --reference-key or
+// $TALLY_REFERENCE_KEY, hex. Every collector or officer of one agency
+// uses the same key, so the same reference commits to the same value.
+func referenceKey(cmd *cobra.Command) ([]byte, error) {
+	key, _ := cmd.Flags().GetString("reference-key")
+	if key == "" {
+		key = os.Getenv("TALLY_REFERENCE_KEY")
+	}
+	k, err := hex.DecodeString(key)
+	if err != nil || len(k) < 16 {
+		return nil, fmt.Errorf("give your agency's reference key (at least 16 bytes of hex) with --reference-key or $TALLY_REFERENCE_KEY; a reference about a person is sent only as a commitment under it")
+	}
+	return k, nil
+}
+
+// referenceCommitment is what goes on chain for a reference about a
+// person: ref itself when it already is a commitment (64 lower-case hex
+// characters), else its commitment under the agency's reference key.
+func referenceCommitment(cmd *cobra.Command, ref string) (string, error) {
+	if funds.ValidatePseudonym("reference", ref) == nil {
+		return ref, nil
+	}
+	k, err := referenceKey(cmd)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(client.BankReferenceCommitment(k, ref)), nil
 }

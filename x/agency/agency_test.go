@@ -320,8 +320,9 @@ func TestValidateBasic(t *testing.T) {
 		{"revoke without address", &agencyv1.MsgRevokeRole{Role: agencyv1.Role_ROLE_ADMIN}, agency.ErrInvalidAddress},
 		{"rotate to short key", &agencyv1.MsgRotateKey{NewPubKey: make([]byte, 31), NewKeySignature: make([]byte, 64)}, agency.ErrInvalidKey},
 		{"rotate without proof", &agencyv1.MsgRotateKey{NewPubKey: member.pub}, agency.ErrBadKeyProof},
-		{"suspend with long reason", &agencyv1.MsgSuspendAccount{Address: addr, Reason: strings.Repeat("r", 257)}, agency.ErrInvalidReason},
-		{"suspend with reason at the limit", &agencyv1.MsgSuspendAccount{Address: addr, Reason: strings.Repeat("r", 256)}, nil},
+		{"suspend without a reason code", &agencyv1.MsgSuspendAccount{Address: addr}, agency.ErrInvalidReason},
+		{"suspend with an undefined reason code", &agencyv1.MsgSuspendAccount{Address: addr, ReasonCode: 99}, agency.ErrInvalidReason},
+		{"suspend with a reason code", &agencyv1.MsgSuspendAccount{Address: addr, ReasonCode: agencyv1.SuspensionReason_SUSPENSION_REASON_KEY_COMPROMISED}, nil},
 		{"reinstate with long address", &agencyv1.MsgReinstateAccount{Address: make([]byte, 21)}, agency.ErrInvalidAddress},
 		{"not an agency message", "something else", nil},
 	} {

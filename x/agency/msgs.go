@@ -22,8 +22,8 @@ const (
 	EventAccountReinstated = "agency.account_reinstated"
 )
 
-// maxReasonBytes bounds the free-text reason kept with a suspension.
-const maxReasonBytes = 256
+// SuspensionReasonPrefix is the prefix of SuspensionReason's value names.
+const SuspensionReasonPrefix = "SUSPENSION_REASON_"
 
 // VerifyKeyProof checks a rotate_key's proof of possession: the new key's
 // signature of keyproof.Statement(chain id, "", the rotating account's
@@ -104,9 +104,7 @@ func ValidateBasic(msg any) error {
 		if err := validateAddress(m.Address); err != nil {
 			return err
 		}
-		if len(m.Reason) > maxReasonBytes {
-			return ErrInvalidReason.Wrapf("reason is %d bytes; at most %d", len(m.Reason), maxReasonBytes)
-		}
+		return module.ValidCode(m.ReasonCode, SuspensionReasonPrefix, "reason_code", ErrInvalidReason)
 	case *agencyv1.MsgReinstateAccount:
 		return validateAddress(m.Address)
 	}
@@ -280,7 +278,7 @@ func (k Keeper) SuspendAccount(ctx module.Context, signer *agencyv1.Account, m *
 	if err := k.saveAccount(ctx.Store, before, acc); err != nil {
 		return err
 	}
-	ctx.Emit(EventAccountSuspended, module.Indexed("agency", acc.AgencyId), addrAttr("address", acc.Address), module.Attr("reason", m.Reason))
+	ctx.Emit(EventAccountSuspended, module.Indexed("agency", acc.AgencyId), addrAttr("address", acc.Address), module.Attr("reason", module.CodeName(m.ReasonCode, SuspensionReasonPrefix)))
 	return nil
 }
 

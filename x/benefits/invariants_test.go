@@ -3,6 +3,7 @@ package benefits_test
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"testing"
 	"time"
@@ -112,28 +113,28 @@ func (w *world) build() {
 	w.do(0, w.dept, func(ctx module.Context, s *agencyv1.Account) error {
 		return w.k.Funds.Fund(ctx, s, &fundsv1.MsgFund{Programme: prog, Amount: 2_500, Currency: "GBP", Reference: "F-1"})
 	})
-	for _, r := range []string{"r1", "r2"} {
+	for _, r := range []string{rec1, rec2} {
 		w.do(0, w.dept, func(ctx module.Context, s *agencyv1.Account) error {
-			return w.k.Enrol(ctx, s, &benefitsv1.MsgEnrol{Programme: prog, Recipient: r, ReceivingAccount: "acc-" + r, EvidenceHash: pubFor(r), StartUnix: start})
+			return w.k.Enrol(ctx, s, &benefitsv1.MsgEnrol{Programme: prog, Recipient: r, ReceivingAccount: pseudo("acc-" + r), EvidenceHash: pubFor(r), StartUnix: start})
 		})
 	}
 	w.endBlock(100) // period 0: 1,000 each, 500 left
 	w.do(130, w.dept, func(ctx module.Context, s *agencyv1.Account) error {
-		return w.k.Pay(ctx, s, &benefitsv1.MsgPay{Programme: prog, Recipient: "r1", Amount: 200, Currency: "GBP", Reference: "ONE-OFF"})
+		return w.k.Pay(ctx, s, &benefitsv1.MsgPay{Programme: prog, Recipient: rec1, Amount: 200, Currency: "GBP", Reference: pseudo("ONE-OFF")})
 	})
 	w.endBlock(160) // period 1: both fail for want of funds
 	w.do(170, w.dept, func(ctx module.Context, s *agencyv1.Account) error {
 		return w.k.Funds.Fund(ctx, s, &fundsv1.MsgFund{Programme: prog, Amount: 5_000, Currency: "GBP", Reference: "F-2"})
 	})
 	w.do(170, w.dept, func(ctx module.Context, s *agencyv1.Account) error {
-		return w.k.OpenRecovery(ctx, s, &benefitsv1.MsgOpenRecovery{Payment: 1, Amount: 400, Currency: "GBP", Reason: "overpaid"})
+		return w.k.OpenRecovery(ctx, s, &benefitsv1.MsgOpenRecovery{Payment: 1, Amount: 400, Currency: "GBP", ReasonCode: benefitsv1.RecoveryReason_RECOVERY_REASON_ADMINISTRATIVE_ERROR})
 	})
 	w.endBlock(220) // periods 1 and 2: r1's deductions recover 400 in full
 	w.do(230, w.dept, func(ctx module.Context, s *agencyv1.Account) error {
-		return w.k.OpenRecovery(ctx, s, &benefitsv1.MsgOpenRecovery{Payment: 2, Amount: 500, Currency: "GBP", Reason: "overpaid"})
+		return w.k.OpenRecovery(ctx, s, &benefitsv1.MsgOpenRecovery{Payment: 2, Amount: 500, Currency: "GBP", ReasonCode: benefitsv1.RecoveryReason_RECOVERY_REASON_ADMINISTRATIVE_ERROR})
 	})
 	w.do(230, w.dept, func(ctx module.Context, s *agencyv1.Account) error {
-		return w.k.RecordRepayment(ctx, s, &benefitsv1.MsgRecordRepayment{Recovery: 2, Amount: 100, Currency: "GBP", BankReference: "REPAY-1"})
+		return w.k.RecordRepayment(ctx, s, &benefitsv1.MsgRecordRepayment{Recovery: 2, Amount: 100, Currency: "GBP", BankReference: pseudo("REPAY-1")})
 	})
 	w.endBlock(280) // period 3: both reach the cap; r2 has 125 withheld
 
@@ -141,7 +142,7 @@ func (w *world) build() {
 	require.NoError(w.t, err)
 	require.Equal(w.t, uint64(4), p.NextPeriod)
 	require.Equal(w.t, uint64(2), p.FailedPayments)
-	r1, err := w.k.Enrolment(w.kv, prog, "r1")
+	r1, err := w.k.Enrolment(w.kv, prog, rec1)
 	require.NoError(w.t, err)
 	require.Equal(w.t, uint64(3_500), r1.PaidTotal, "r1 is paid up to the cap")
 	rec, err := w.k.Recovery(w.kv, 2)
@@ -214,7 +215,7 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 		knockOn               []string
 		corrupt               edit
 	}{
-		{"a payment names another recipient's funds movement", benefits.CheckPaymentsFunded, `want payment of 1000 from "programme:bursary" to "payee:acc-r2"`, nil,
+		{"a payment names another recipient's funds movement", benefits.CheckPaymentsFunded, `want payment of 1000 from "programme:bursary" to "payee:` + pseudo("acc-"+rec2) + `"`, nil,
 			payment(2, func(p *benefitsv1.Payment, w *world) {
 				one, err := w.k.Payment(w.kv, 1)
 				require.NoError(t, err)
@@ -240,19 +241,19 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 				p.PaidTotal++
 				require.NoError(t, store.SetProto(w.kv, benefits.ProgrammeKey(prog), p))
 			}},
-		{"a recipient paid above the cap", benefits.CheckEnrolmentTotals, `recipient "r1" of "bursary" has been paid 3600, above the programme's cap of 3500`, nil,
+		{"a recipient paid above the cap", benefits.CheckEnrolmentTotals, `recipient "` + rec1 + `" of "bursary" has been paid 3600, above the programme's cap of 3500`, nil,
 			func(t *testing.T, w *world) {
-				e, err := w.k.Enrolment(w.kv, prog, "r1")
+				e, err := w.k.Enrolment(w.kv, prog, rec1)
 				require.NoError(t, err)
 				e.PaidTotal = 3_600
-				require.NoError(t, store.SetProto(w.kv, benefits.EnrolmentKey(prog, "r1"), e))
+				require.NoError(t, store.SetProto(w.kv, benefits.EnrolmentKey(prog, rec1), e))
 			}},
 		{"an enrolment rewound to a period already paid", benefits.CheckSchedule, `for period 3, but the enrolment's next period to pay is 1`, nil,
 			func(t *testing.T, w *world) {
-				e, err := w.k.Enrolment(w.kv, prog, "r2")
+				e, err := w.k.Enrolment(w.kv, prog, rec2)
 				require.NoError(t, err)
 				e.NextPeriod = 1
-				require.NoError(t, store.SetProto(w.kv, benefits.EnrolmentKey(prog, "r2"), e))
+				require.NoError(t, store.SetProto(w.kv, benefits.EnrolmentKey(prog, rec2), e))
 			}},
 		{"a programme dropped from the schedule", benefits.CheckSchedule, `programme "bursary" has not run every period but is queued 0 times`, nil,
 			func(t *testing.T, w *world) {
@@ -269,9 +270,9 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 				r.Recovered = 600
 				require.NoError(t, store.SetProto(w.kv, benefits.RecoveryKey(2), r))
 			}},
-		{"a payment missing from its recipient's history", benefits.CheckPaymentHistories, `payment 1 is missing from the history of recipient "r1" of "bursary"`, nil,
+		{"a payment missing from its recipient's history", benefits.CheckPaymentHistories, `payment 1 is missing from the history of recipient "` + rec1 + `" of "bursary"`, nil,
 			func(t *testing.T, w *world) {
-				w.kv.Delete(store.Key(benefits.HistoryPrefix(prog, "r1"), store.Uint64(1)))
+				w.kv.Delete(store.Key(benefits.HistoryPrefix(prog, rec1), store.Uint64(1)))
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,3 +283,13 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 		})
 	}
 }
+
+// pseudo is a test pseudonym or commitment: 64 lower-case hex characters,
+// the only form the chain accepts for a person or a reference about one.
+func pseudo(name string) string {
+	h := sha256.Sum256([]byte("pseudonym/" + name))
+	return hex.EncodeToString(h[:])
+}
+
+// Test recipients, as pseudonyms.
+var rec1, rec2 = pseudo("r1"), pseudo("r2")

@@ -32,7 +32,6 @@ const (
 // Limits on free text and hashes.
 const (
 	maxNameBytes     = 128
-	maxReasonBytes   = 256
 	evidenceHashSize = 32 // SHA-256 of the evidence the agency keeps
 	// maxPeriods bounds a programme's schedule so period arithmetic never
 	// overflows: a million periods is 19 years of weekly payments.
@@ -51,11 +50,27 @@ func text(what, s string, maxBytes int, required bool) error {
 	return nil
 }
 
+// Prefixes of the reason enums' value names (module.CodeName).
+const (
+	EnrolmentReasonPrefix = "ENROLMENT_REASON_"
+	RecoveryReasonPrefix  = "RECOVERY_REASON_"
+)
+
+// commitment checks a reference about a person (a payment reference, a
+// bank reference): only its commitment under the agency's key goes on
+// chain, as 64 lower-case hex characters.
+func commitment(what, s string) error {
+	if err := funds.ValidatePseudonym(what, s); err != nil {
+		return ErrInvalidReason.Wrapf("%s must be the commitment of the reference under your agency's key (64 lower-case hex characters), never the reference itself: references carry names", what)
+	}
+	return nil
+}
+
 func validateIDs(programme, recipient string) error {
 	if err := funds.ValidateToken("programme id", programme); err != nil {
 		return err
 	}
-	if err := funds.ValidateToken("recipient reference", recipient); err != nil {
+	if err := funds.ValidatePseudonym("recipient reference", recipient); err != nil {
 		return ErrInvalidRecipient.Wrapf("%v", err)
 	}
 	return nil
@@ -106,7 +121,7 @@ func ValidateBasic(msg any) error {
 		if err := validateIDs(m.Programme, m.Recipient); err != nil {
 			return err
 		}
-		if err := funds.ValidateToken("receiving account", m.ReceivingAccount); err != nil {
+		if err := funds.ValidatePseudonym("receiving account", m.ReceivingAccount); err != nil {
 			return ErrInvalidRecipient.Wrapf("%v", err)
 		}
 		if len(m.EvidenceHash) != evidenceHashSize {
@@ -119,14 +134,14 @@ func ValidateBasic(msg any) error {
 		if err := validateIDs(m.Programme, m.Recipient); err != nil {
 			return err
 		}
-		return text("reason", m.Reason, maxReasonBytes, true)
+		return module.ValidCode(m.ReasonCode, EnrolmentReasonPrefix, "reason_code", ErrInvalidReason)
 	case *benefitsv1.MsgResumeEnrolment:
 		return validateIDs(m.Programme, m.Recipient)
 	case *benefitsv1.MsgEndEnrolment:
 		if err := validateIDs(m.Programme, m.Recipient); err != nil {
 			return err
 		}
-		return text("reason", m.Reason, maxReasonBytes, true)
+		return module.ValidCode(m.ReasonCode, EnrolmentReasonPrefix, "reason_code", ErrInvalidReason)
 	case *benefitsv1.MsgPay:
 		if err := validateIDs(m.Programme, m.Recipient); err != nil {
 			return err
@@ -134,7 +149,7 @@ func ValidateBasic(msg any) error {
 		if err := validateMoney(m.Amount, m.Currency); err != nil {
 			return err
 		}
-		return text("reference", m.Reference, maxNameBytes, true)
+		return commitment("reference", m.Reference)
 	case *benefitsv1.MsgOpenRecovery:
 		if m.Payment == 0 {
 			return ErrUnknownPayment.Wrapf("give the id of the payment that was too much")
@@ -142,7 +157,7 @@ func ValidateBasic(msg any) error {
 		if err := validateMoney(m.Amount, m.Currency); err != nil {
 			return err
 		}
-		return text("reason", m.Reason, maxReasonBytes, true)
+		return module.ValidCode(m.ReasonCode, RecoveryReasonPrefix, "reason_code", ErrInvalidReason)
 	case *benefitsv1.MsgRecordRepayment:
 		if m.Recovery == 0 {
 			return ErrUnknownRecovery.Wrapf("give the recovery id")
@@ -150,7 +165,7 @@ func ValidateBasic(msg any) error {
 		if err := validateMoney(m.Amount, m.Currency); err != nil {
 			return err
 		}
-		return text("bank_reference", m.BankReference, maxNameBytes, true)
+		return commitment("bank_reference", m.BankReference)
 	}
 	return nil
 }
@@ -277,11 +292,11 @@ func (k Keeper) SuspendEnrolment(ctx module.Context, signer *agencyv1.Account, m
 	if e.Status != benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
 		return ErrNotActive.Wrapf("recipient %q is already suspended", m.Recipient)
 	}
-	e.Status, e.Reason = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED, m.Reason
+	e.Status, e.ReasonCode = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED, m.ReasonCode
 	if err := k.saveEnrolment(ctx.Store, e); err != nil {
 		return err
 	}
-	ctx.Emit(EventEnrolmentSuspend, module.Indexed("programme", m.Programme), module.Indexed("recipient", m.Recipient), module.Attr("reason", m.Reason))
+	ctx.Emit(EventEnrolmentSuspend, module.Indexed("programme", m.Programme), module.Indexed("recipient", m.Recipient), module.Attr("reason", module.CodeName(m.ReasonCode, EnrolmentReasonPrefix)))
 	return nil
 }
 
@@ -294,7 +309,7 @@ func (k Keeper) ResumeEnrolment(ctx module.Context, signer *agencyv1.Account, m 
 	if e.Status != benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
 		return ErrNotSuspended.Wrapf("recipient %q is not suspended", m.Recipient)
 	}
-	e.Status, e.Reason = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE, ""
+	e.Status, e.ReasonCode = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE, benefitsv1.EnrolmentReason_ENROLMENT_REASON_UNSPECIFIED
 	e.NextPeriod = max(e.NextPeriod, firstPeriodFrom(p, ctx.Time.Unix()))
 	if err := k.saveEnrolment(ctx.Store, e); err != nil {
 		return err
@@ -310,11 +325,11 @@ func (k Keeper) EndEnrolment(ctx module.Context, signer *agencyv1.Account, m *be
 	if err != nil {
 		return err
 	}
-	e.Status, e.Reason, e.EndUnix = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED, m.Reason, ctx.Time.Unix()
+	e.Status, e.ReasonCode, e.EndUnix = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED, m.ReasonCode, ctx.Time.Unix()
 	if err := k.saveEnrolment(ctx.Store, e); err != nil {
 		return err
 	}
-	ctx.Emit(EventEnrolmentEnded, module.Indexed("programme", m.Programme), module.Indexed("recipient", m.Recipient), module.Attr("reason", m.Reason))
+	ctx.Emit(EventEnrolmentEnded, module.Indexed("programme", m.Programme), module.Indexed("recipient", m.Recipient), module.Attr("reason", module.CodeName(m.ReasonCode, EnrolmentReasonPrefix)))
 	return nil
 }
 
@@ -388,7 +403,7 @@ func (k Keeper) OpenRecovery(ctx module.Context, signer *agencyv1.Account, m *be
 	}
 	id := nextSeq(kv, keySeqRecovery)
 	r := &benefitsv1.Recovery{Id: id, Programme: pay.Programme, Recipient: pay.Recipient, Payment: pay.Id, Amount: m.Amount,
-		Status: benefitsv1.RecoveryStatus_RECOVERY_STATUS_OPEN, Reason: m.Reason, Height: ctx.Height}
+		Status: benefitsv1.RecoveryStatus_RECOVERY_STATUS_OPEN, ReasonCode: m.ReasonCode, Height: ctx.Height}
 	if err := store.SetProto(kv, RecoveryKey(id), r); err != nil {
 		return err
 	}

@@ -18,8 +18,30 @@ const maxTokenBytes = 128
 func ProgrammeHolder(programmeID string) string { return holderProgramme + programmeID }
 
 // PayeeHolder is the funds holder id of a recipient's bank account, where
-// payments wait for settlement. The token is pseudonymous.
+// payments wait for settlement. The token is a pseudonym (ValidatePseudonym).
 func PayeeHolder(token string) string { return holderPayee + token }
+
+// PseudonymSize is the size of a pseudonym or commitment standing for a
+// person (a recipient, a bank account, a payment reference): written as 64
+// lower-case hex characters.
+const PseudonymSize = 32
+
+// ValidatePseudonym checks that s is what may stand for a person on chain:
+// a 32-byte pseudonym or salted commitment as 64 lower-case hex characters
+// (client/personal Store.Pseudonym, or an HMAC under the agency's key).
+// The chain cannot tell a commitment from random bytes, but it refuses
+// every form a name, an identifier or a note could take.
+func ValidatePseudonym(what, s string) error {
+	if len(s) != 2*PseudonymSize {
+		return ErrInvalidHolder.Wrapf("%s is %d characters; it must be a %d-byte pseudonym or commitment as %d lower-case hex characters (an HMAC under your agency's key, e.g. tallyd personal pseudonym), never a name, an identifier or free text", what, len(s), PseudonymSize, 2*PseudonymSize)
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return ErrInvalidHolder.Wrapf("%s %q must be %d lower-case hex characters (a pseudonym or commitment), never a name, an identifier or free text", what, s, 2*PseudonymSize)
+		}
+	}
+	return nil
+}
 
 // ValidateToken checks a programme id, payee token or recipient reference:
 // 1-128 characters of A-Z, a-z, 0-9, '-', '_', '.', ':'.
@@ -47,7 +69,7 @@ func ValidateHolder(h string) error {
 	case strings.HasPrefix(h, holderProgramme):
 		return ValidateToken("programme id", h[len(holderProgramme):])
 	case strings.HasPrefix(h, holderPayee):
-		return ValidateToken("payee token", h[len(holderPayee):])
+		return ValidatePseudonym("payee token", h[len(holderPayee):])
 	}
 	return ErrInvalidHolder.Wrapf("%q is not a holder id; use agency:<agency id>, programme:<programme id> or payee:<token>", h)
 }

@@ -70,6 +70,10 @@ func ValidateBasic(msg any) error {
 		if err := validatePurpose(m.Purpose); err != nil {
 			return err
 		}
+		if isPayee(m.To) || isPayee(m.From) {
+			// A payment to a person: its reference is about them.
+			return validatePersonalReference("reference", m.Reference)
+		}
 		return validateReference("reference", m.Reference)
 	case *fundsv1.MsgReturn:
 		if err := validateAmount(m.Amount, m.Currency); err != nil {
@@ -83,7 +87,18 @@ func ValidateBasic(msg any) error {
 		if m.Payment == 0 {
 			return ErrUnknownPayment.Wrapf("give the payment's movement id")
 		}
-		return validateReference("bank_reference", m.BankReference)
+		// A settlement is a bank payment to a person; its reference
+		// often carries their name.
+		return validatePersonalReference("bank_reference", m.BankReference)
+	}
+	return nil
+}
+
+// validatePersonalReference checks a reference about a person: a
+// commitment (64 lower-case hex characters), never the reference itself.
+func validatePersonalReference(what, s string) error {
+	if err := ValidatePseudonym(what, s); err != nil {
+		return ErrInvalidReference.Wrapf("%s about a person must be a commitment of the reference under your agency's key (64 lower-case hex characters), never the reference itself", what)
 	}
 	return nil
 }

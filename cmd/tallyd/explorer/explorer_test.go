@@ -175,11 +175,11 @@ func paymentDemo(ctx context.Context, m *testnet.Manifest) error {
 	}
 	evidence := sha256.Sum256([]byte("household-0001"))
 	if err := d.Send(ctx, 2, "benefits-caseworker", &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{
-		Programme: "winter-fuel", Recipient: "household-0001", ReceivingAccount: "bank-household-0001", EvidenceHash: evidence[:], StartUnix: start}}}); err != nil {
+		Programme: "winter-fuel", Recipient: testnet.DemoPseudonym("household-0001"), ReceivingAccount: testnet.DemoPseudonym("bank-household-0001"), EvidenceHash: evidence[:], StartUnix: start}}}); err != nil {
 		return err
 	}
 	if err := d.Send(ctx, 3, "benefits-payer", &txv1.Msg{Sum: &txv1.Msg_Pay{Pay: &benefitsv1.MsgPay{
-		Programme: "winter-fuel", Recipient: "household-0001", Amount: 30_000, Currency: "GBP", Reference: "WF-2030-0001"}}}); err != nil {
+		Programme: "winter-fuel", Recipient: testnet.DemoPseudonym("household-0001"), Amount: 30_000, Currency: "GBP", Reference: testnet.DemoPseudonym("WF-2030-0001")}}}); err != nil {
 		return err
 	}
 	// Ask node 3, which committed the payment: another node may not have
@@ -195,7 +195,7 @@ func paymentDemo(ctx context.Context, m *testnet.Manifest) error {
 		}
 		if p.Programme == "winter-fuel" {
 			paymentID = p.Id
-			return d.Send(ctx, 0, "bank-settlement", &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{Payment: p.Movement, BankReference: "BACS-DEMO-0001"}}})
+			return d.Send(ctx, 0, "bank-settlement", &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{Payment: p.Movement, BankReference: testnet.DemoPseudonym("BACS-DEMO-0001")}}})
 		}
 	}
 	return fmt.Errorf("the winter fuel payment is not on the chain")

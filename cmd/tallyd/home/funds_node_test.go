@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
@@ -136,8 +137,8 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 	var msgs []*txv1.Msg
 	for i := range recipients {
 		r := fmt.Sprintf("student-%04d", i)
-		msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{Programme: prog, Recipient: r,
-			ReceivingAccount: "acct-" + r, EvidenceHash: make([]byte, 32), StartUnix: start}}})
+		msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{Programme: prog, Recipient: pseud(r),
+			ReceivingAccount: pseud("acct-" + r), EvidenceHash: make([]byte, 32), StartUnix: start}}})
 		if len(msgs) == 32 || i == recipients-1 {
 			tx := build(caseworker, msgs...)
 			res, err := c.RPC.BroadcastTxSync(ctx, tx)
@@ -173,7 +174,7 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		h := provenHistory(t, ctx, c, prog, fmt.Sprintf("student-%04d", i))
 		require.Len(t, h, 3)
-		settle = append(settle, &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{Payment: h[0].Movement, BankReference: "FPS-" + strconv.Itoa(i)}}})
+		settle = append(settle, &txv1.Msg{Sum: &txv1.Msg_Settle{Settle: &fundsv1.MsgSettle{Payment: h[0].Movement, BankReference: pseud("FPS-" + strconv.Itoa(i))}}})
 	}
 	send(settler, settle...)
 
@@ -187,8 +188,8 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 		}
 	}
 	// Balances, proven: a settled recipient's bank account awaits two payments.
-	requireProvenBalance(t, ctx, c, funds.PayeeHolder("acct-student-0003"), 2*amount)
-	requireProvenBalance(t, ctx, c, funds.PayeeHolder("acct-student-0500"), 3*amount)
+	requireProvenBalance(t, ctx, c, funds.PayeeHolder(pseud("acct-student-0003")), 2*amount)
+	requireProvenBalance(t, ctx, c, funds.PayeeHolder(pseud("acct-student-0500")), 3*amount)
 	requireProvenBalance(t, ctx, c, funds.ProgrammeHolder(prog), 400_000-3*recipients*amount)
 	requireProvenBalance(t, ctx, c, funds.AgencyHolder("treasury"), 500_000)
 
@@ -212,7 +213,7 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 		case funds.IsSettlementKey(e.Key):
 			s := &fundsv1.Settlement{}
 			require.NoError(t, proto.Unmarshal(e.Value, s))
-			require.Equal(t, "FPS-3", s.BankReference)
+			require.Equal(t, pseud("FPS-3"), s.BankReference)
 			settled = true
 		}
 	}
@@ -242,7 +243,7 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 
 func provenHistory(t *testing.T, ctx context.Context, c *client.Client, prog, recipient string) []*benefitsv1.Payment {
 	t.Helper()
-	list, proven, err := c.QueryRecords(ctx, app.PathBenefitsHistory, []byte(prog+"/"+recipient), 0, true)
+	list, proven, err := c.QueryRecords(ctx, app.PathBenefitsHistory, []byte(prog+"/"+pseud(recipient)), 0, true)
 	require.NoError(t, err)
 	require.True(t, proven.HeaderChecked)
 	var out []*benefitsv1.Payment
@@ -262,4 +263,10 @@ func requireProvenBalance(t *testing.T, ctx context.Context, c *client.Client, h
 	b := &fundsv1.Balance{}
 	require.NoError(t, proto.Unmarshal(res.Value, b))
 	require.Equal(t, want, b.Amount, holder)
+}
+
+// pseud is the pseudonym standing for name on chain (64 hex characters).
+func pseud(name string) string {
+	h := sha256.Sum256([]byte("pseudonym/" + name))
+	return hex.EncodeToString(h[:])
 }

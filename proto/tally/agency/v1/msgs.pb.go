@@ -21,6 +21,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SuspensionReason is why an account was suspended, as a code: details
+// about the person stay in the agency's own (off-chain) records.
+type SuspensionReason int32
+
+const (
+	SuspensionReason_SUSPENSION_REASON_UNSPECIFIED SuspensionReason = 0
+	// The account's key may be known to someone else.
+	SuspensionReason_SUSPENSION_REASON_KEY_COMPROMISED SuspensionReason = 1
+	// The holder no longer works for the agency, or is on leave.
+	SuspensionReason_SUSPENSION_REASON_ABSENT SuspensionReason = 2
+	// The account's use is being reviewed.
+	SuspensionReason_SUSPENSION_REASON_UNDER_REVIEW SuspensionReason = 3
+	SuspensionReason_SUSPENSION_REASON_OTHER        SuspensionReason = 4
+)
+
+// Enum value maps for SuspensionReason.
+var (
+	SuspensionReason_name = map[int32]string{
+		0: "SUSPENSION_REASON_UNSPECIFIED",
+		1: "SUSPENSION_REASON_KEY_COMPROMISED",
+		2: "SUSPENSION_REASON_ABSENT",
+		3: "SUSPENSION_REASON_UNDER_REVIEW",
+		4: "SUSPENSION_REASON_OTHER",
+	}
+	SuspensionReason_value = map[string]int32{
+		"SUSPENSION_REASON_UNSPECIFIED":     0,
+		"SUSPENSION_REASON_KEY_COMPROMISED": 1,
+		"SUSPENSION_REASON_ABSENT":          2,
+		"SUSPENSION_REASON_UNDER_REVIEW":    3,
+		"SUSPENSION_REASON_OTHER":           4,
+	}
+)
+
+func (x SuspensionReason) Enum() *SuspensionReason {
+	p := new(SuspensionReason)
+	*p = x
+	return p
+}
+
+func (x SuspensionReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SuspensionReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_tally_agency_v1_msgs_proto_enumTypes[0].Descriptor()
+}
+
+func (SuspensionReason) Type() protoreflect.EnumType {
+	return &file_tally_agency_v1_msgs_proto_enumTypes[0]
+}
+
+func (x SuspensionReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SuspensionReason.Descriptor instead.
+func (SuspensionReason) EnumDescriptor() ([]byte, []int) {
+	return file_tally_agency_v1_msgs_proto_rawDescGZIP(), []int{0}
+}
+
 // MsgAddMember adds a new account to the signer's agency. Needs ROLE_ADMIN.
 type MsgAddMember struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -298,7 +358,7 @@ func (x *MsgRotateKey) GetNewKeySignature() []byte {
 type MsgSuspendAccount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Address       []byte                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	ReasonCode    SuspensionReason       `protobuf:"varint,3,opt,name=reason_code,json=reasonCode,proto3,enum=tally.agency.v1.SuspensionReason" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -340,11 +400,11 @@ func (x *MsgSuspendAccount) GetAddress() []byte {
 	return nil
 }
 
-func (x *MsgSuspendAccount) GetReason() string {
+func (x *MsgSuspendAccount) GetReasonCode() SuspensionReason {
 	if x != nil {
-		return x.Reason
+		return x.ReasonCode
 	}
-	return ""
+	return SuspensionReason_SUSPENSION_REASON_UNSPECIFIED
 }
 
 // MsgReinstateAccount lets a suspended account sign again. Needs ROLE_ADMIN.
@@ -411,12 +471,19 @@ const file_tally_agency_v1_msgs_proto_rawDesc = "" +
 	"\x04role\x18\x02 \x01(\x0e2\x15.tally.agency.v1.RoleR\x04role\"Z\n" +
 	"\fMsgRotateKey\x12\x1e\n" +
 	"\vnew_pub_key\x18\x01 \x01(\fR\tnewPubKey\x12*\n" +
-	"\x11new_key_signature\x18\x02 \x01(\fR\x0fnewKeySignature\"E\n" +
+	"\x11new_key_signature\x18\x02 \x01(\fR\x0fnewKeySignature\"\x7f\n" +
 	"\x11MsgSuspendAccount\x12\x18\n" +
-	"\aaddress\x18\x01 \x01(\fR\aaddress\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"/\n" +
+	"\aaddress\x18\x01 \x01(\fR\aaddress\x12B\n" +
+	"\vreason_code\x18\x03 \x01(\x0e2!.tally.agency.v1.SuspensionReasonR\n" +
+	"reasonCodeJ\x04\b\x02\x10\x03R\x06reason\"/\n" +
 	"\x13MsgReinstateAccount\x12\x18\n" +
-	"\aaddress\x18\x01 \x01(\fR\aaddressB=Z;github.com/tallyledger/tally/proto/tally/agency/v1;agencyv1b\x06proto3"
+	"\aaddress\x18\x01 \x01(\fR\aaddress*\xbb\x01\n" +
+	"\x10SuspensionReason\x12!\n" +
+	"\x1dSUSPENSION_REASON_UNSPECIFIED\x10\x00\x12%\n" +
+	"!SUSPENSION_REASON_KEY_COMPROMISED\x10\x01\x12\x1c\n" +
+	"\x18SUSPENSION_REASON_ABSENT\x10\x02\x12\"\n" +
+	"\x1eSUSPENSION_REASON_UNDER_REVIEW\x10\x03\x12\x1b\n" +
+	"\x17SUSPENSION_REASON_OTHER\x10\x04B=Z;github.com/tallyledger/tally/proto/tally/agency/v1;agencyv1b\x06proto3"
 
 var (
 	file_tally_agency_v1_msgs_proto_rawDescOnce sync.Once
@@ -430,26 +497,29 @@ func file_tally_agency_v1_msgs_proto_rawDescGZIP() []byte {
 	return file_tally_agency_v1_msgs_proto_rawDescData
 }
 
+var file_tally_agency_v1_msgs_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_tally_agency_v1_msgs_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_tally_agency_v1_msgs_proto_goTypes = []any{
-	(*MsgAddMember)(nil),        // 0: tally.agency.v1.MsgAddMember
-	(*MsgRemoveMember)(nil),     // 1: tally.agency.v1.MsgRemoveMember
-	(*MsgGrantRole)(nil),        // 2: tally.agency.v1.MsgGrantRole
-	(*MsgRevokeRole)(nil),       // 3: tally.agency.v1.MsgRevokeRole
-	(*MsgRotateKey)(nil),        // 4: tally.agency.v1.MsgRotateKey
-	(*MsgSuspendAccount)(nil),   // 5: tally.agency.v1.MsgSuspendAccount
-	(*MsgReinstateAccount)(nil), // 6: tally.agency.v1.MsgReinstateAccount
-	(Role)(0),                   // 7: tally.agency.v1.Role
+	(SuspensionReason)(0),       // 0: tally.agency.v1.SuspensionReason
+	(*MsgAddMember)(nil),        // 1: tally.agency.v1.MsgAddMember
+	(*MsgRemoveMember)(nil),     // 2: tally.agency.v1.MsgRemoveMember
+	(*MsgGrantRole)(nil),        // 3: tally.agency.v1.MsgGrantRole
+	(*MsgRevokeRole)(nil),       // 4: tally.agency.v1.MsgRevokeRole
+	(*MsgRotateKey)(nil),        // 5: tally.agency.v1.MsgRotateKey
+	(*MsgSuspendAccount)(nil),   // 6: tally.agency.v1.MsgSuspendAccount
+	(*MsgReinstateAccount)(nil), // 7: tally.agency.v1.MsgReinstateAccount
+	(Role)(0),                   // 8: tally.agency.v1.Role
 }
 var file_tally_agency_v1_msgs_proto_depIdxs = []int32{
-	7, // 0: tally.agency.v1.MsgAddMember.roles:type_name -> tally.agency.v1.Role
-	7, // 1: tally.agency.v1.MsgGrantRole.role:type_name -> tally.agency.v1.Role
-	7, // 2: tally.agency.v1.MsgRevokeRole.role:type_name -> tally.agency.v1.Role
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8, // 0: tally.agency.v1.MsgAddMember.roles:type_name -> tally.agency.v1.Role
+	8, // 1: tally.agency.v1.MsgGrantRole.role:type_name -> tally.agency.v1.Role
+	8, // 2: tally.agency.v1.MsgRevokeRole.role:type_name -> tally.agency.v1.Role
+	0, // 3: tally.agency.v1.MsgSuspendAccount.reason_code:type_name -> tally.agency.v1.SuspensionReason
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_tally_agency_v1_msgs_proto_init() }
@@ -463,13 +533,14 @@ func file_tally_agency_v1_msgs_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_agency_v1_msgs_proto_rawDesc), len(file_tally_agency_v1_msgs_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_tally_agency_v1_msgs_proto_goTypes,
 		DependencyIndexes: file_tally_agency_v1_msgs_proto_depIdxs,
+		EnumInfos:         file_tally_agency_v1_msgs_proto_enumTypes,
 		MessageInfos:      file_tally_agency_v1_msgs_proto_msgTypes,
 	}.Build()
 	File_tally_agency_v1_msgs_proto = out.File

@@ -74,6 +74,139 @@ func (EnrolmentStatus) EnumDescriptor() ([]byte, []int) {
 	return file_tally_benefits_v1_benefits_proto_rawDescGZIP(), []int{0}
 }
 
+// EnrolmentReason is why an enrolment was suspended or ended. The codes are
+// deliberately coarse: nothing about a person's health, death or conduct
+// goes on chain; the caseworker's notes stay in the agency's records
+// (tallyd personal), committed by the enrolment's evidence hash.
+type EnrolmentReason int32
+
+const (
+	EnrolmentReason_ENROLMENT_REASON_UNSPECIFIED EnrolmentReason = 0
+	// Eligibility is being reviewed.
+	EnrolmentReason_ENROLMENT_REASON_UNDER_REVIEW EnrolmentReason = 1
+	// Evidence or details were asked for and are outstanding.
+	EnrolmentReason_ENROLMENT_REASON_EVIDENCE_OUTSTANDING EnrolmentReason = 2
+	// Payment details are being corrected.
+	EnrolmentReason_ENROLMENT_REASON_PAYMENT_DETAILS EnrolmentReason = 3
+	// The recipient no longer meets the programme's conditions (for any cause).
+	EnrolmentReason_ENROLMENT_REASON_ELIGIBILITY_ENDED EnrolmentReason = 4
+	// The recipient asked.
+	EnrolmentReason_ENROLMENT_REASON_RECIPIENT_REQUEST EnrolmentReason = 5
+	// Moved to another programme or agency.
+	EnrolmentReason_ENROLMENT_REASON_TRANSFERRED EnrolmentReason = 6
+	EnrolmentReason_ENROLMENT_REASON_OTHER       EnrolmentReason = 7
+)
+
+// Enum value maps for EnrolmentReason.
+var (
+	EnrolmentReason_name = map[int32]string{
+		0: "ENROLMENT_REASON_UNSPECIFIED",
+		1: "ENROLMENT_REASON_UNDER_REVIEW",
+		2: "ENROLMENT_REASON_EVIDENCE_OUTSTANDING",
+		3: "ENROLMENT_REASON_PAYMENT_DETAILS",
+		4: "ENROLMENT_REASON_ELIGIBILITY_ENDED",
+		5: "ENROLMENT_REASON_RECIPIENT_REQUEST",
+		6: "ENROLMENT_REASON_TRANSFERRED",
+		7: "ENROLMENT_REASON_OTHER",
+	}
+	EnrolmentReason_value = map[string]int32{
+		"ENROLMENT_REASON_UNSPECIFIED":          0,
+		"ENROLMENT_REASON_UNDER_REVIEW":         1,
+		"ENROLMENT_REASON_EVIDENCE_OUTSTANDING": 2,
+		"ENROLMENT_REASON_PAYMENT_DETAILS":      3,
+		"ENROLMENT_REASON_ELIGIBILITY_ENDED":    4,
+		"ENROLMENT_REASON_RECIPIENT_REQUEST":    5,
+		"ENROLMENT_REASON_TRANSFERRED":          6,
+		"ENROLMENT_REASON_OTHER":                7,
+	}
+)
+
+func (x EnrolmentReason) Enum() *EnrolmentReason {
+	p := new(EnrolmentReason)
+	*p = x
+	return p
+}
+
+func (x EnrolmentReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EnrolmentReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_tally_benefits_v1_benefits_proto_enumTypes[1].Descriptor()
+}
+
+func (EnrolmentReason) Type() protoreflect.EnumType {
+	return &file_tally_benefits_v1_benefits_proto_enumTypes[1]
+}
+
+func (x EnrolmentReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EnrolmentReason.Descriptor instead.
+func (EnrolmentReason) EnumDescriptor() ([]byte, []int) {
+	return file_tally_benefits_v1_benefits_proto_rawDescGZIP(), []int{1}
+}
+
+// RecoveryReason is why an overpayment is recovered.
+type RecoveryReason int32
+
+const (
+	RecoveryReason_RECOVERY_REASON_UNSPECIFIED RecoveryReason = 0
+	// Paid for a period the recipient was not entitled to.
+	RecoveryReason_RECOVERY_REASON_NOT_ENTITLED RecoveryReason = 1
+	// Paid twice or too much by the agency's mistake.
+	RecoveryReason_RECOVERY_REASON_ADMINISTRATIVE_ERROR RecoveryReason = 2
+	// Circumstances changed and were reported late.
+	RecoveryReason_RECOVERY_REASON_CHANGE_OF_CIRCUMSTANCES RecoveryReason = 3
+	RecoveryReason_RECOVERY_REASON_OTHER                   RecoveryReason = 4
+)
+
+// Enum value maps for RecoveryReason.
+var (
+	RecoveryReason_name = map[int32]string{
+		0: "RECOVERY_REASON_UNSPECIFIED",
+		1: "RECOVERY_REASON_NOT_ENTITLED",
+		2: "RECOVERY_REASON_ADMINISTRATIVE_ERROR",
+		3: "RECOVERY_REASON_CHANGE_OF_CIRCUMSTANCES",
+		4: "RECOVERY_REASON_OTHER",
+	}
+	RecoveryReason_value = map[string]int32{
+		"RECOVERY_REASON_UNSPECIFIED":             0,
+		"RECOVERY_REASON_NOT_ENTITLED":            1,
+		"RECOVERY_REASON_ADMINISTRATIVE_ERROR":    2,
+		"RECOVERY_REASON_CHANGE_OF_CIRCUMSTANCES": 3,
+		"RECOVERY_REASON_OTHER":                   4,
+	}
+)
+
+func (x RecoveryReason) Enum() *RecoveryReason {
+	p := new(RecoveryReason)
+	*p = x
+	return p
+}
+
+func (x RecoveryReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RecoveryReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_tally_benefits_v1_benefits_proto_enumTypes[2].Descriptor()
+}
+
+func (RecoveryReason) Type() protoreflect.EnumType {
+	return &file_tally_benefits_v1_benefits_proto_enumTypes[2]
+}
+
+func (x RecoveryReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RecoveryReason.Descriptor instead.
+func (RecoveryReason) EnumDescriptor() ([]byte, []int) {
+	return file_tally_benefits_v1_benefits_proto_rawDescGZIP(), []int{2}
+}
+
 // PaymentKind tells scheduled payments from one-off ones.
 type PaymentKind int32
 
@@ -108,11 +241,11 @@ func (x PaymentKind) String() string {
 }
 
 func (PaymentKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_tally_benefits_v1_benefits_proto_enumTypes[1].Descriptor()
+	return file_tally_benefits_v1_benefits_proto_enumTypes[3].Descriptor()
 }
 
 func (PaymentKind) Type() protoreflect.EnumType {
-	return &file_tally_benefits_v1_benefits_proto_enumTypes[1]
+	return &file_tally_benefits_v1_benefits_proto_enumTypes[3]
 }
 
 func (x PaymentKind) Number() protoreflect.EnumNumber {
@@ -121,7 +254,7 @@ func (x PaymentKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PaymentKind.Descriptor instead.
 func (PaymentKind) EnumDescriptor() ([]byte, []int) {
-	return file_tally_benefits_v1_benefits_proto_rawDescGZIP(), []int{1}
+	return file_tally_benefits_v1_benefits_proto_rawDescGZIP(), []int{3}
 }
 
 // PaymentStatus is the outcome of a payment attempt.
@@ -158,11 +291,11 @@ func (x PaymentStatus) String() string {
 }
 
 func (PaymentStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_tally_benefits_v1_benefits_proto_enumTypes[2].Descriptor()
+	return file_tally_benefits_v1_benefits_proto_enumTypes[4].Descriptor()
 }
 
 func (PaymentStatus) Type() protoreflect.EnumType {
-	return &file_tally_benefits_v1_benefits_proto_enumTypes[2]
+	return &file_tally_benefits_v1_benefits_proto_enumTypes[4]
 }
 
 func (x PaymentStatus) Number() protoreflect.EnumNumber {
@@ -171,7 +304,7 @@ func (x PaymentStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PaymentStatus.Descriptor instead.
 func (PaymentStatus) EnumDescriptor() ([]byte, []int) {
-	return file_tally_benefits_v1_benefits_proto_rawDescGZIP(), []int{2}
+	return file_tally_benefits_v1_benefits_proto_rawDescGZIP(), []int{4}
 }
 
 // RecoveryStatus says whether a recovery is still owed.
@@ -208,11 +341,11 @@ func (x RecoveryStatus) String() string {
 }
 
 func (RecoveryStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_tally_benefits_v1_benefits_proto_enumTypes[3].Descriptor()
+	return file_tally_benefits_v1_benefits_proto_enumTypes[5].Descriptor()
 }
 
 func (RecoveryStatus) Type() protoreflect.EnumType {
-	return &file_tally_benefits_v1_benefits_proto_enumTypes[3]
+	return &file_tally_benefits_v1_benefits_proto_enumTypes[5]
 }
 
 func (x RecoveryStatus) Number() protoreflect.EnumNumber {
@@ -221,7 +354,7 @@ func (x RecoveryStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RecoveryStatus.Descriptor instead.
 func (RecoveryStatus) EnumDescriptor() ([]byte, []int) {
-	return file_tally_benefits_v1_benefits_proto_rawDescGZIP(), []int{3}
+	return file_tally_benefits_v1_benefits_proto_rawDescGZIP(), []int{5}
 }
 
 // Params are the benefits module's rules, one record in state (bf/params).
@@ -570,9 +703,11 @@ type Enrolment struct {
 	EndUnix             int64  `protobuf:"varint,11,opt,name=end_unix,json=endUnix,proto3" json:"end_unix,omitempty"`
 	EnrolledBy          []byte `protobuf:"bytes,12,opt,name=enrolled_by,json=enrolledBy,proto3" json:"enrolled_by,omitempty"`
 	EnrolledHeight      int64  `protobuf:"varint,13,opt,name=enrolled_height,json=enrolledHeight,proto3" json:"enrolled_height,omitempty"`
-	Reason              string `protobuf:"bytes,14,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// reason_code is why the enrolment was last suspended or ended
+	// (unspecified while active).
+	ReasonCode    EnrolmentReason `protobuf:"varint,15,opt,name=reason_code,json=reasonCode,proto3,enum=tally.benefits.v1.EnrolmentReason" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Enrolment) Reset() {
@@ -696,11 +831,11 @@ func (x *Enrolment) GetEnrolledHeight() int64 {
 	return 0
 }
 
-func (x *Enrolment) GetReason() string {
+func (x *Enrolment) GetReasonCode() EnrolmentReason {
 	if x != nil {
-		return x.Reason
+		return x.ReasonCode
 	}
-	return ""
+	return EnrolmentReason_ENROLMENT_REASON_UNSPECIFIED
 }
 
 // Deduction is part of a payment withheld towards a recovery.
@@ -951,8 +1086,8 @@ type Recovery struct {
 	Amount        uint64                 `protobuf:"varint,5,opt,name=amount,proto3" json:"amount,omitempty"`
 	Recovered     uint64                 `protobuf:"varint,6,opt,name=recovered,proto3" json:"recovered,omitempty"`
 	Status        RecoveryStatus         `protobuf:"varint,7,opt,name=status,proto3,enum=tally.benefits.v1.RecoveryStatus" json:"status,omitempty"`
-	Reason        string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
 	Height        int64                  `protobuf:"varint,9,opt,name=height,proto3" json:"height,omitempty"`
+	ReasonCode    RecoveryReason         `protobuf:"varint,10,opt,name=reason_code,json=reasonCode,proto3,enum=tally.benefits.v1.RecoveryReason" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1036,18 +1171,18 @@ func (x *Recovery) GetStatus() RecoveryStatus {
 	return RecoveryStatus_RECOVERY_STATUS_UNSPECIFIED
 }
 
-func (x *Recovery) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
-}
-
 func (x *Recovery) GetHeight() int64 {
 	if x != nil {
 		return x.Height
 	}
 	return 0
+}
+
+func (x *Recovery) GetReasonCode() RecoveryReason {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return RecoveryReason_RECOVERY_REASON_UNSPECIFIED
 }
 
 // RecoveryStep is one amount recovered: withheld from a later payment, or
@@ -1174,7 +1309,7 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\bfinished\x18\x12 \x01(\bR\bfinished\x12%\n" +
 	"\x0ecreated_height\x18\x13 \x01(\x03R\rcreatedHeight\x12%\n" +
 	"\x0efunding_holder\x18\x14 \x01(\tR\rfundingHolder\x12\x18\n" +
-	"\amandate\x18\x15 \x01(\x04R\amandate\"\x80\x04\n" +
+	"\amandate\x18\x15 \x01(\x04R\amandate\"\xbb\x04\n" +
 	"\tEnrolment\x12\x1c\n" +
 	"\tprogramme\x18\x01 \x01(\tR\tprogramme\x12\x1c\n" +
 	"\trecipient\x18\x02 \x01(\tR\trecipient\x12+\n" +
@@ -1193,8 +1328,9 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\bend_unix\x18\v \x01(\x03R\aendUnix\x12\x1f\n" +
 	"\venrolled_by\x18\f \x01(\fR\n" +
 	"enrolledBy\x12'\n" +
-	"\x0fenrolled_height\x18\r \x01(\x03R\x0eenrolledHeight\x12\x16\n" +
-	"\x06reason\x18\x0e \x01(\tR\x06reason\"?\n" +
+	"\x0fenrolled_height\x18\r \x01(\x03R\x0eenrolledHeight\x12C\n" +
+	"\vreason_code\x18\x0f \x01(\x0e2\".tally.benefits.v1.EnrolmentReasonR\n" +
+	"reasonCodeJ\x04\b\x0e\x10\x0fR\x06reason\"?\n" +
 	"\tDeduction\x12\x1a\n" +
 	"\brecovery\x18\x01 \x01(\x04R\brecovery\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x04R\x06amount\"\xba\x04\n" +
@@ -1219,7 +1355,7 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\treference\x18\x0e \x01(\tR\treference\x12\x14\n" +
 	"\x05payer\x18\x0f \x01(\fR\x05payer\x12\x18\n" +
 	"\amandate\x18\x10 \x01(\x04R\amandateJ\x04\b\n" +
-	"\x10\vR\x06reason\"\x91\x02\n" +
+	"\x10\vR\x06reason\"\xcb\x02\n" +
 	"\bRecovery\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tprogramme\x18\x02 \x01(\tR\tprogramme\x12\x1c\n" +
@@ -1228,8 +1364,10 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x06amount\x18\x05 \x01(\x04R\x06amount\x12\x1c\n" +
 	"\trecovered\x18\x06 \x01(\x04R\trecovered\x129\n" +
 	"\x06status\x18\a \x01(\x0e2!.tally.benefits.v1.RecoveryStatusR\x06status\x12\x16\n" +
-	"\x06reason\x18\b \x01(\tR\x06reason\x12\x16\n" +
-	"\x06height\x18\t \x01(\x03R\x06height\"\xb7\x01\n" +
+	"\x06height\x18\t \x01(\x03R\x06height\x12B\n" +
+	"\vreason_code\x18\n" +
+	" \x01(\x0e2!.tally.benefits.v1.RecoveryReasonR\n" +
+	"reasonCodeJ\x04\b\b\x10\tR\x06reason\"\xb7\x01\n" +
 	"\fRecoveryStep\x12\x1a\n" +
 	"\brecovery\x18\x01 \x01(\x04R\brecovery\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x04R\x06amount\x12\x18\n" +
@@ -1241,7 +1379,22 @@ const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x1cENROLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ENROLMENT_STATUS_ACTIVE\x10\x01\x12\x1e\n" +
 	"\x1aENROLMENT_STATUS_SUSPENDED\x10\x02\x12\x1a\n" +
-	"\x16ENROLMENT_STATUS_ENDED\x10\x03*a\n" +
+	"\x16ENROLMENT_STATUS_ENDED\x10\x03*\xb5\x02\n" +
+	"\x0fEnrolmentReason\x12 \n" +
+	"\x1cENROLMENT_REASON_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dENROLMENT_REASON_UNDER_REVIEW\x10\x01\x12)\n" +
+	"%ENROLMENT_REASON_EVIDENCE_OUTSTANDING\x10\x02\x12$\n" +
+	" ENROLMENT_REASON_PAYMENT_DETAILS\x10\x03\x12&\n" +
+	"\"ENROLMENT_REASON_ELIGIBILITY_ENDED\x10\x04\x12&\n" +
+	"\"ENROLMENT_REASON_RECIPIENT_REQUEST\x10\x05\x12 \n" +
+	"\x1cENROLMENT_REASON_TRANSFERRED\x10\x06\x12\x1a\n" +
+	"\x16ENROLMENT_REASON_OTHER\x10\a*\xc5\x01\n" +
+	"\x0eRecoveryReason\x12\x1f\n" +
+	"\x1bRECOVERY_REASON_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cRECOVERY_REASON_NOT_ENTITLED\x10\x01\x12(\n" +
+	"$RECOVERY_REASON_ADMINISTRATIVE_ERROR\x10\x02\x12+\n" +
+	"'RECOVERY_REASON_CHANGE_OF_CIRCUMSTANCES\x10\x03\x12\x19\n" +
+	"\x15RECOVERY_REASON_OTHER\x10\x04*a\n" +
 	"\vPaymentKind\x12\x1c\n" +
 	"\x18PAYMENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PAYMENT_KIND_SCHEDULED\x10\x01\x12\x18\n" +
@@ -1267,34 +1420,38 @@ func file_tally_benefits_v1_benefits_proto_rawDescGZIP() []byte {
 	return file_tally_benefits_v1_benefits_proto_rawDescData
 }
 
-var file_tally_benefits_v1_benefits_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_tally_benefits_v1_benefits_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_tally_benefits_v1_benefits_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_tally_benefits_v1_benefits_proto_goTypes = []any{
 	(EnrolmentStatus)(0), // 0: tally.benefits.v1.EnrolmentStatus
-	(PaymentKind)(0),     // 1: tally.benefits.v1.PaymentKind
-	(PaymentStatus)(0),   // 2: tally.benefits.v1.PaymentStatus
-	(RecoveryStatus)(0),  // 3: tally.benefits.v1.RecoveryStatus
-	(*Params)(nil),       // 4: tally.benefits.v1.Params
-	(*Genesis)(nil),      // 5: tally.benefits.v1.Genesis
-	(*Programme)(nil),    // 6: tally.benefits.v1.Programme
-	(*Enrolment)(nil),    // 7: tally.benefits.v1.Enrolment
-	(*Deduction)(nil),    // 8: tally.benefits.v1.Deduction
-	(*Payment)(nil),      // 9: tally.benefits.v1.Payment
-	(*Recovery)(nil),     // 10: tally.benefits.v1.Recovery
-	(*RecoveryStep)(nil), // 11: tally.benefits.v1.RecoveryStep
+	(EnrolmentReason)(0), // 1: tally.benefits.v1.EnrolmentReason
+	(RecoveryReason)(0),  // 2: tally.benefits.v1.RecoveryReason
+	(PaymentKind)(0),     // 3: tally.benefits.v1.PaymentKind
+	(PaymentStatus)(0),   // 4: tally.benefits.v1.PaymentStatus
+	(RecoveryStatus)(0),  // 5: tally.benefits.v1.RecoveryStatus
+	(*Params)(nil),       // 6: tally.benefits.v1.Params
+	(*Genesis)(nil),      // 7: tally.benefits.v1.Genesis
+	(*Programme)(nil),    // 8: tally.benefits.v1.Programme
+	(*Enrolment)(nil),    // 9: tally.benefits.v1.Enrolment
+	(*Deduction)(nil),    // 10: tally.benefits.v1.Deduction
+	(*Payment)(nil),      // 11: tally.benefits.v1.Payment
+	(*Recovery)(nil),     // 12: tally.benefits.v1.Recovery
+	(*RecoveryStep)(nil), // 13: tally.benefits.v1.RecoveryStep
 }
 var file_tally_benefits_v1_benefits_proto_depIdxs = []int32{
-	4, // 0: tally.benefits.v1.Genesis.params:type_name -> tally.benefits.v1.Params
-	0, // 1: tally.benefits.v1.Enrolment.status:type_name -> tally.benefits.v1.EnrolmentStatus
-	1, // 2: tally.benefits.v1.Payment.kind:type_name -> tally.benefits.v1.PaymentKind
-	8, // 3: tally.benefits.v1.Payment.deductions:type_name -> tally.benefits.v1.Deduction
-	2, // 4: tally.benefits.v1.Payment.status:type_name -> tally.benefits.v1.PaymentStatus
-	3, // 5: tally.benefits.v1.Recovery.status:type_name -> tally.benefits.v1.RecoveryStatus
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	6,  // 0: tally.benefits.v1.Genesis.params:type_name -> tally.benefits.v1.Params
+	0,  // 1: tally.benefits.v1.Enrolment.status:type_name -> tally.benefits.v1.EnrolmentStatus
+	1,  // 2: tally.benefits.v1.Enrolment.reason_code:type_name -> tally.benefits.v1.EnrolmentReason
+	3,  // 3: tally.benefits.v1.Payment.kind:type_name -> tally.benefits.v1.PaymentKind
+	10, // 4: tally.benefits.v1.Payment.deductions:type_name -> tally.benefits.v1.Deduction
+	4,  // 5: tally.benefits.v1.Payment.status:type_name -> tally.benefits.v1.PaymentStatus
+	5,  // 6: tally.benefits.v1.Recovery.status:type_name -> tally.benefits.v1.RecoveryStatus
+	2,  // 7: tally.benefits.v1.Recovery.reason_code:type_name -> tally.benefits.v1.RecoveryReason
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_tally_benefits_v1_benefits_proto_init() }
@@ -1307,7 +1464,7 @@ func file_tally_benefits_v1_benefits_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_benefits_v1_benefits_proto_rawDesc), len(file_tally_benefits_v1_benefits_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      6,
 			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -223,7 +223,7 @@ type MsgSuspendEnrolment struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Programme     string                 `protobuf:"bytes,1,opt,name=programme,proto3" json:"programme,omitempty"`
 	Recipient     string                 `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	ReasonCode    EnrolmentReason        `protobuf:"varint,4,opt,name=reason_code,json=reasonCode,proto3,enum=tally.benefits.v1.EnrolmentReason" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -272,11 +272,11 @@ func (x *MsgSuspendEnrolment) GetRecipient() string {
 	return ""
 }
 
-func (x *MsgSuspendEnrolment) GetReason() string {
+func (x *MsgSuspendEnrolment) GetReasonCode() EnrolmentReason {
 	if x != nil {
-		return x.Reason
+		return x.ReasonCode
 	}
-	return ""
+	return EnrolmentReason_ENROLMENT_REASON_UNSPECIFIED
 }
 
 // MsgResumeEnrolment restarts payments; missed periods are not paid.
@@ -338,7 +338,7 @@ type MsgEndEnrolment struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Programme     string                 `protobuf:"bytes,1,opt,name=programme,proto3" json:"programme,omitempty"`
 	Recipient     string                 `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	ReasonCode    EnrolmentReason        `protobuf:"varint,4,opt,name=reason_code,json=reasonCode,proto3,enum=tally.benefits.v1.EnrolmentReason" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,11 +387,11 @@ func (x *MsgEndEnrolment) GetRecipient() string {
 	return ""
 }
 
-func (x *MsgEndEnrolment) GetReason() string {
+func (x *MsgEndEnrolment) GetReasonCode() EnrolmentReason {
 	if x != nil {
-		return x.Reason
+		return x.ReasonCode
 	}
-	return ""
+	return EnrolmentReason_ENROLMENT_REASON_UNSPECIFIED
 }
 
 // MsgPay makes a one-off payment to an enrolled recipient. Needs ROLE_PAYER
@@ -479,7 +479,7 @@ type MsgOpenRecovery struct {
 	Payment       uint64                 `protobuf:"varint,1,opt,name=payment,proto3" json:"payment,omitempty"`
 	Amount        uint64                 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
 	Currency      string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
-	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	ReasonCode    RecoveryReason         `protobuf:"varint,5,opt,name=reason_code,json=reasonCode,proto3,enum=tally.benefits.v1.RecoveryReason" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -535,11 +535,11 @@ func (x *MsgOpenRecovery) GetCurrency() string {
 	return ""
 }
 
-func (x *MsgOpenRecovery) GetReason() string {
+func (x *MsgOpenRecovery) GetReasonCode() RecoveryReason {
 	if x != nil {
-		return x.Reason
+		return x.ReasonCode
 	}
-	return ""
+	return RecoveryReason_RECOVERY_REASON_UNSPECIFIED
 }
 
 // MsgRecordRepayment records that the recipient repaid part of a recovery
@@ -616,7 +616,7 @@ var File_tally_benefits_v1_msgs_proto protoreflect.FileDescriptor
 
 const file_tally_benefits_v1_msgs_proto_rawDesc = "" +
 	"\n" +
-	"\x1ctally/benefits/v1/msgs.proto\x12\x11tally.benefits.v1\"\xbc\x02\n" +
+	"\x1ctally/benefits/v1/msgs.proto\x12\x11tally.benefits.v1\x1a tally/benefits/v1/benefits.proto\"\xbc\x02\n" +
 	"\x12MsgCreateProgramme\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -636,29 +636,32 @@ const file_tally_benefits_v1_msgs_proto_rawDesc = "" +
 	"\x11receiving_account\x18\x03 \x01(\tR\x10receivingAccount\x12#\n" +
 	"\revidence_hash\x18\x04 \x01(\fR\fevidenceHash\x12\x1d\n" +
 	"\n" +
-	"start_unix\x18\x05 \x01(\x03R\tstartUnix\"i\n" +
+	"start_unix\x18\x05 \x01(\x03R\tstartUnix\"\xa4\x01\n" +
 	"\x13MsgSuspendEnrolment\x12\x1c\n" +
 	"\tprogramme\x18\x01 \x01(\tR\tprogramme\x12\x1c\n" +
-	"\trecipient\x18\x02 \x01(\tR\trecipient\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"P\n" +
+	"\trecipient\x18\x02 \x01(\tR\trecipient\x12C\n" +
+	"\vreason_code\x18\x04 \x01(\x0e2\".tally.benefits.v1.EnrolmentReasonR\n" +
+	"reasonCodeJ\x04\b\x03\x10\x04R\x06reason\"P\n" +
 	"\x12MsgResumeEnrolment\x12\x1c\n" +
 	"\tprogramme\x18\x01 \x01(\tR\tprogramme\x12\x1c\n" +
-	"\trecipient\x18\x02 \x01(\tR\trecipient\"e\n" +
+	"\trecipient\x18\x02 \x01(\tR\trecipient\"\xa0\x01\n" +
 	"\x0fMsgEndEnrolment\x12\x1c\n" +
 	"\tprogramme\x18\x01 \x01(\tR\tprogramme\x12\x1c\n" +
-	"\trecipient\x18\x02 \x01(\tR\trecipient\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x96\x01\n" +
+	"\trecipient\x18\x02 \x01(\tR\trecipient\x12C\n" +
+	"\vreason_code\x18\x04 \x01(\x0e2\".tally.benefits.v1.EnrolmentReasonR\n" +
+	"reasonCodeJ\x04\b\x03\x10\x04R\x06reason\"\x96\x01\n" +
 	"\x06MsgPay\x12\x1c\n" +
 	"\tprogramme\x18\x01 \x01(\tR\tprogramme\x12\x1c\n" +
 	"\trecipient\x18\x02 \x01(\tR\trecipient\x12\x16\n" +
 	"\x06amount\x18\x03 \x01(\x04R\x06amount\x12\x1a\n" +
 	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x12\x1c\n" +
-	"\treference\x18\x05 \x01(\tR\treference\"w\n" +
+	"\treference\x18\x05 \x01(\tR\treference\"\xb1\x01\n" +
 	"\x0fMsgOpenRecovery\x12\x18\n" +
 	"\apayment\x18\x01 \x01(\x04R\apayment\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x04R\x06amount\x12\x1a\n" +
-	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x8b\x01\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12B\n" +
+	"\vreason_code\x18\x05 \x01(\x0e2!.tally.benefits.v1.RecoveryReasonR\n" +
+	"reasonCodeJ\x04\b\x04\x10\x05R\x06reason\"\x8b\x01\n" +
 	"\x12MsgRecordRepayment\x12\x1a\n" +
 	"\brecovery\x18\x01 \x01(\x04R\brecovery\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x04R\x06amount\x12\x1a\n" +
@@ -687,13 +690,18 @@ var file_tally_benefits_v1_msgs_proto_goTypes = []any{
 	(*MsgPay)(nil),              // 5: tally.benefits.v1.MsgPay
 	(*MsgOpenRecovery)(nil),     // 6: tally.benefits.v1.MsgOpenRecovery
 	(*MsgRecordRepayment)(nil),  // 7: tally.benefits.v1.MsgRecordRepayment
+	(EnrolmentReason)(0),        // 8: tally.benefits.v1.EnrolmentReason
+	(RecoveryReason)(0),         // 9: tally.benefits.v1.RecoveryReason
 }
 var file_tally_benefits_v1_msgs_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	8, // 0: tally.benefits.v1.MsgSuspendEnrolment.reason_code:type_name -> tally.benefits.v1.EnrolmentReason
+	8, // 1: tally.benefits.v1.MsgEndEnrolment.reason_code:type_name -> tally.benefits.v1.EnrolmentReason
+	9, // 2: tally.benefits.v1.MsgOpenRecovery.reason_code:type_name -> tally.benefits.v1.RecoveryReason
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_tally_benefits_v1_msgs_proto_init() }
@@ -701,6 +709,7 @@ func file_tally_benefits_v1_msgs_proto_init() {
 	if File_tally_benefits_v1_msgs_proto != nil {
 		return
 	}
+	file_tally_benefits_v1_benefits_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
