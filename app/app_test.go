@@ -325,7 +325,7 @@ func TestRefusedTransactionLeavesStateAndAppHashUntouched(t *testing.T) {
 				require.NoError(t, proto.Unmarshal(c.tx(treasuryAdmin, grant), tx))
 				body := &txv1.TxBody{}
 				require.NoError(t, proto.Unmarshal(tx.BodyBytes, body))
-				body.Memo = "changed" // still canonical, no longer what was signed
+				body.Memo = strings.Repeat("ab", 32) // still canonical and a valid memo, no longer what was signed
 				tx.BodyBytes, _ = proto.MarshalOptions{Deterministic: true}.Marshal(body)
 				raw, _ := proto.MarshalOptions{Deterministic: true}.Marshal(tx)
 				return raw
