@@ -330,7 +330,7 @@ func TestPagesShowTheDemoChain(t *testing.T) {
 		{"/block/99999999", 404, []string{"has not been made yet"}},
 		{"/receipt/REVENUE-009999", 404, []string{"No receipt REVENUE-009999", "absence was proven"}},
 		{"/item/lgtin:00000000000000.NOPE", 404, []string{"No item"}},
-		{fmt.Sprintf("/payment/%d", paymentID), 200, []string{"winter-fuel", "£300.00", "settlement", "BACS-DEMO-0001", "movement", "Verified"}},
+		{fmt.Sprintf("/payment/%d", paymentID), 200, []string{"winter-fuel", "£300.00", "settlement", testnet.DemoPseudonym("BACS-DEMO-0001"), "movement", "Verified"}},
 		{"/programme/winter-fuel", 200, []string{"Winter fuel payment", "£300.00"}},
 		{"/movement/99999", 404, []string{"No movement 99999"}},
 		{"/payment/99999", 404, []string{"No payment 99999"}},
