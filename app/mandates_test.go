@@ -216,9 +216,9 @@ func TestNoTransferToArbitraryBankAccount(t *testing.T) {
 	c := newMoneyChain(t, 0)
 	c.block()
 	requireOK(t, c.block(c.tx(mOfficer, msgAppropriate("SA/1", 100_000), msgAllocate(mBenefits, 50_000))).TxResults[0])
-	r := c.block(c.tx(mFinance, msgTransfer(funds.AgencyHolder(mBenefits), funds.PayeeHolder("my-own-account"), 50_000))).TxResults[0]
-	requireCode(t, funds.ErrPayeeByPaymentOnly, r.Codespace, r.Code, r.Log, "payee:my-own-account")
+	r := c.block(c.tx(mFinance, msgTransfer(funds.AgencyHolder(mBenefits), payee("my-own-account"), 50_000))).TxResults[0]
+	requireCode(t, funds.ErrPayeeByPaymentOnly, r.Codespace, r.Code, r.Log, payee("my-own-account"))
 	require.Equal(t, uint64(50_000), c.mBalance(funds.AgencyHolder(mBenefits)))
-	require.Zero(t, c.mBalance(funds.PayeeHolder("my-own-account")))
+	require.Zero(t, c.mBalance(payee("my-own-account")))
 	c.requireConserved()
 }

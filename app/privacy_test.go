@@ -272,6 +272,7 @@ func tiedTo(answer []byte, ties [][]byte) bool {
 // module's code before it can reach a block.
 func TestFreeTextAboutPeopleIsRefused(t *testing.T) {
 	c := newMoneyChain(t, 0)
+	c.block()
 	ok := pseud("someone")
 	for _, tt := range []struct {
 		name   string
