@@ -12,6 +12,7 @@ import (
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/benefits"
+	"github.com/tallyledger/tally/x/funds"
 )
 
 // scheduleScript sets up a programme paying every 5 s of block time for 12
