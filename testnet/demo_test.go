@@ -2,6 +2,7 @@ package testnet_test
 
 import (
 	"context"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -24,4 +25,15 @@ func TestDemoRunsWithOneValidator(t *testing.T) {
 	res, _, err := rpc(t, net, "treasury").Query(ctx, app.PathProvenanceRecall, []byte("FSA-DEMO-001"), 0, false)
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Value, "the demo's recall is on chain")
+
+	// tallyd status: one screen about the node, its validator signing.
+	nd, err := net.Node("treasury")
+	require.NoError(t, err)
+	out, err := exec.Command(tallyd, "status", "--node", nd.RPC, "--home", nd.Home).CombinedOutput()
+	// A one-validator network has no peers: status warns, and says so.
+	require.Error(t, err, "%s", out)
+	for _, want := range []string{"chain", net.Manifest.ChainID, "power 10", "last signed", "tally ", "of its file system free", "0 peer(s)"} {
+		require.Contains(t, string(out), want)
+	}
+	require.NotContains(t, string(out), "not in the latest blocks", "a lone validator signs every block")
 }

@@ -68,6 +68,7 @@ The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 	root.AddCommand(genesisCmd())
 	root.AddCommand(verifyCmd())
 	root.AddCommand(explorerCmd())
+	root.AddCommand(statusCmd())
 	root.AddCommand(personalCmd())
 	groupCommands(root)
 	return root

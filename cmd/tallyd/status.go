@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cometbft/cometbft/types"
+	"github.com/spf13/cobra"
+)
+
+// lastSignedLookback is how many recent blocks `tallyd status` searches for
+// this node's validator signature: enough to tell "signing" from "missing
+// blocks" without reading a long history over RPC.
+const lastSignedLookback = 20
+
+// nodeStatus is what `tallyd status` shows about one node.
+type nodeStatus struct {
+	Node             string   `json:"node"`
+	Moniker          string   `json:"moniker"`
+	ChainID          string   `json:"chain_id"`
+	Height           int64    `json:"height"`
+	BlockTime        string   `json:"block_time"`
+	BlockAge         string   `json:"block_age"`
+	CatchingUp       bool     `json:"catching_up"`
+	Peers            int      `json:"peers"`
+	Validator        string   `json:"validator_address"`
+	Power            int64    `json:"validator_power"`
+	LastSigned       int64    `json:"last_signed_height"`
+	AppVersion       uint64   `json:"app_protocol_version"`
+	SoftwareVersion  string   `json:"software_version"`
+	DataDir          string   `json:"data_dir,omitempty"`
+	DataBytes        int64    `json:"data_bytes,omitempty"`
+	DiskFreeFraction float64  `json:"disk_free_fraction,omitempty"`
+	Warnings         []string `json:"warnings"`
+}
+
+func statusCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "One screen about a node: chain, height, catching up, peers, signing, power, version, disk, warnings",
+		Long: `status asks a node (--node) for its chain, latest block, whether it is
+catching up, its peers, its validator's power and the last of the latest
+blocks it signed, and the app's version; with --home pointing at the node's
+home on this machine it adds the data directory's size and free disk. It
+ends with warnings an operator should act on, and exits non-zero when there
+are any.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			st, err := readStatus(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				if err := printJSON(st); err != nil {
+					return err
+				}
+			} else {
+				printStatusScreen(st)
+			}
+			if len(st.Warnings) > 0 {
+				return fmt.Errorf("%d warning(s) for %s", len(st.Warnings), st.Node)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().String("node", defaultNode, "RPC address of the node")
+	cmd.Flags().Bool("json", false, "print JSON instead of the screen")
+	return cmd
+}
+
+func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
+	c, err := dialNode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	node, _ := cmd.Flags().GetString("node")
+	s, err := c.RPC.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("node status: %w", err)
+	}
+	st := &nodeStatus{
+		Node: node, Moniker: s.NodeInfo.Moniker, ChainID: s.NodeInfo.Network,
+		Height: s.SyncInfo.LatestBlockHeight, CatchingUp: s.SyncInfo.CatchingUp,
+		Validator: s.ValidatorInfo.Address.String(), Power: s.ValidatorInfo.VotingPower,
+		BlockTime: s.SyncInfo.LatestBlockTime.UTC().Format(time.RFC3339),
+	}
+	age := time.Since(s.SyncInfo.LatestBlockTime).Round(time.Second)
+	st.BlockAge = age.String()
+	if ni, err := c.RPC.NetInfo(ctx); err == nil {
+		st.Peers = ni.NPeers
+	}
+	if info, err := c.RPC.ABCIInfo(ctx); err == nil {
+		st.AppVersion, st.SoftwareVersion = info.Response.AppVersion, info.Response.Version
+	}
+	if st.Power > 0 {
+		for h := st.Height; h > 1 && h > st.Height-lastSignedLookback; h-- {
+			com, err := c.RPC.Commit(ctx, &h)
+			if err != nil {
+				break
+			}
+			if signedBy(com.Commit, s.ValidatorInfo.Address) {
+				st.LastSigned = h
+				break
+			}
+		}
+	}
+	if home := homeFlag(cmd); home != "" {
+		if dir := filepath.Join(home, "data"); isDir(dir) {
+			st.DataDir, st.DataBytes = dir, dirBytes(dir)
+			var fsStat syscall.Statfs_t
+			if syscall.Statfs(dir, &fsStat) == nil && fsStat.Blocks > 0 {
+				st.DiskFreeFraction = float64(fsStat.Bavail) / float64(fsStat.Blocks)
+			}
+		}
+	}
+	warn := func(format string, args ...any) { st.Warnings = append(st.Warnings, fmt.Sprintf(format, args...)) }
+	switch {
+	case st.CatchingUp:
+		warn("catching up: the node is still fetching blocks from its peers")
+	case age > time.Minute:
+		warn("the latest block is %s old: the chain, or this node, is not committing", age)
+	}
+	if st.Peers < 2 {
+		warn("%d peer(s): check p2p.persistent_peers and that the other nodes are up", st.Peers)
+	}
+	if st.Power > 0 && !st.CatchingUp && (st.LastSigned == 0 || st.Height-st.LastSigned > 3) {
+		warn("the validator's signature is not in the last %d blocks' commits: is its key (or signer) the one the chain expects?", min(lastSignedLookback, st.Height-1))
+	}
+	if st.DataDir != "" && st.DiskFreeFraction > 0 && st.DiskFreeFraction < 0.10 {
+		warn("less than 10%% disk free for %s: a full disk stops the node", st.DataDir)
+	}
+	return st, nil
+}
+
+// signedBy reports whether the commit carries a signature of addr for
+// the block.
+func signedBy(c *types.Commit, addr []byte) bool {
+	for _, sig := range c.Signatures {
+		if sig.BlockIDFlag == types.BlockIDFlagCommit && bytes.Equal(sig.ValidatorAddress, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func dirBytes(dir string) int64 {
+	var total int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
+
+func printStatusScreen(st *nodeStatus) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(w, "%s\t%s\n", k, v) }
+	row("node", st.Node+"  ("+st.Moniker+")")
+	row("chain", st.ChainID)
+	row("height", fmt.Sprintf("%d  at %s (%s ago)", st.Height, st.BlockTime, st.BlockAge))
+	row("catching up", fmt.Sprint(st.CatchingUp))
+	row("peers", fmt.Sprint(st.Peers))
+	if st.Power > 0 {
+		row("validator", fmt.Sprintf("%s  power %d", st.Validator, st.Power))
+		signed := "not in the latest blocks"
+		if st.LastSigned > 0 {
+			signed = fmt.Sprint(st.LastSigned)
+		}
+		row("last signed", signed)
+	} else {
+		row("validator", "no (this node does not vote)")
+	}
+	row("app", fmt.Sprintf("tally %s, protocol version %d", st.SoftwareVersion, st.AppVersion))
+	if st.DataDir != "" {
+		row("disk", fmt.Sprintf("%s: %s, %.0f%% of its file system free", st.DataDir, humanBytes(st.DataBytes), 100*st.DiskFreeFraction))
+	}
+	if len(st.Warnings) == 0 {
+		row("warnings", "none")
+	} else {
+		row("warnings", strings.Join(st.Warnings, "\n\t"))
+	}
+	_ = w.Flush()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+}
