@@ -18,6 +18,7 @@ const (
 	CheckOpenProposals = "open-proposals"
 	CheckOpenLimit     = "open-proposal-limit"
 	CheckValidators    = "validator-operators"
+	CheckSpread        = "validator-spread"
 )
 
 // maxOpenParam is the registry name of max_open_proposals_per_agency.
@@ -39,6 +40,8 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	open := module.NewCheck(CheckOpenProposals, "the open-proposal index lists exactly the proposals still voting, and each agency's open count is the number of its proposals still voting")
 	limit := module.NewCheck(CheckOpenLimit, "no agency has more open proposals than max_open_proposals_per_agency allowed when it submitted each of them")
 	vals := module.NewCheck(CheckValidators, "every validator has a 32-byte key, power from 1 to the maximum, and an operating agency that exists (\""+UnknownOperator+"\" for a genesis validator genesis assigned to none)")
+
+	spread := module.NewCheck(CheckSpread, "once the set has 4 validators, no validator and no agency's validators together hold more than gov.max_validator_share of the total power")
 
 	params, err := k.Params(kv)
 	if err != nil {
@@ -150,6 +153,12 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		return false
 	})
 
-	r := &appv1.ModuleInvariants{Module: "gov", Checks: []*appv1.InvariantCheck{open, limit, vals}, Ok: open.Ok && limit.Ok && vals.Ok}
+	// Every change, genesis and a lowered cap are checked against the
+	// resulting set, so the current set always satisfies the current cap.
+	if err := k.requireSpread(kv, "the current set"); err != nil {
+		module.Failf(spread, "%v", err)
+	}
+
+	r := &appv1.ModuleInvariants{Module: "gov", Checks: []*appv1.InvariantCheck{open, limit, vals, spread}, Ok: open.Ok && limit.Ok && vals.Ok && spread.Ok}
 	return r, nil
 }

@@ -134,7 +134,7 @@ func TestGovInvariantsHoldAfterProposalsVotesAndALoweredLimit(t *testing.T) {
 		require.NotEmpty(t, c.Rule)
 	}
 	require.True(t, r.Ok)
-	require.Len(t, r.Checks, 3)
+	require.Len(t, r.Checks, 4)
 }
 
 func TestGovInvariantsCatchCorruptState(t *testing.T) {
@@ -165,6 +165,15 @@ func TestGovInvariantsCatchCorruptState(t *testing.T) {
 				v, err := w.k.Validator(w.kv, pk)
 				require.NoError(t, err)
 				v.AgencyId = "ghost"
+				require.NoError(t, store.SetProto(w.kv, gov.ValidatorKey(pk), v))
+			}},
+		{"one validator holding too much of the power", gov.CheckSpread, "with 100 of 130 total power",
+			func(t *testing.T, w *invGov) {
+				pk := make([]byte, 32)
+				pk[0] = 10
+				v, err := w.k.Validator(w.kv, pk)
+				require.NoError(t, err)
+				v.Power = 100
 				require.NoError(t, store.SetProto(w.kv, gov.ValidatorKey(pk), v))
 			}},
 	} {
