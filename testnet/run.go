@@ -107,13 +107,42 @@ func (n *Network) Start(name string) error {
 	if p, ok := n.procs[name]; ok && !p.exited() {
 		return fmt.Errorf("node %s is already running (pid %d)", name, p.cmd.Process.Pid)
 	}
-	logf, err := os.OpenFile(nd.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	return n.startProc(name, nd.LogFile, append(append([]string{}, n.prefix[name]...), n.Bin, "start", "--home", nd.Home), n.env[name])
+}
+
+// SignerName is the process name of node name's remote signer, for Stop,
+// Kill and Running.
+func SignerName(node string) string { return node + "-signer" }
+
+// StartSigner starts the remote signer of the named node (one made with
+// Options.RemoteSigner), whose output is appended to its log file.
+func (n *Network) StartSigner(name string) error {
+	nd, err := n.Node(name)
 	if err != nil {
 		return err
 	}
-	args := append(append([]string{}, n.prefix[name]...), n.Bin, "start", "--home", nd.Home)
+	if nd.Signer == nil {
+		return fmt.Errorf("node %s has no remote signer (testnet init --remote-signer)", name)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	sn := SignerName(name)
+	if p, ok := n.procs[sn]; ok && !p.exited() {
+		return fmt.Errorf("signer %s is already running (pid %d)", sn, p.cmd.Process.Pid)
+	}
+	return n.startProc(sn, nd.Signer.LogFile, append(append([]string{}, n.prefix[name]...), n.Bin, "signer",
+		"--key", nd.Signer.Key, "--state", nd.Signer.State, "--connect", nd.Signer.Addr, "--chain-id", n.Manifest.ChainID), n.env[name])
+}
+
+// startProc runs args as the child process called name, output appended
+// to logFile. The caller holds n.mu.
+func (n *Network) startProc(name, logFile string, args, env []string) error {
+	logf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(args[0], args[1:]...)
-	if env := n.env[name]; len(env) > 0 {
+	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -174,9 +203,16 @@ func (n *Network) Stop(name string, grace time.Duration) error {
 // Kill stops the named node with SIGKILL, without warning.
 func (n *Network) Kill(name string) error { return n.Stop(name, 0) }
 
-// StartAll starts every node.
+// StartAll starts every node, and first the remote signers of those that
+// have one.
 func (n *Network) StartAll() error {
 	for _, nd := range n.Manifest.Nodes {
+		if nd.Signer != nil {
+			if err := n.StartSigner(nd.Name); err != nil {
+				n.StopAll()
+				return err
+			}
+		}
 		if err := n.Start(nd.Name); err != nil {
 			n.StopAll()
 			return err
@@ -185,7 +221,7 @@ func (n *Network) StartAll() error {
 	return nil
 }
 
-// StopAll stops every node cleanly, in parallel.
+// StopAll stops every node cleanly, in parallel, then their signers.
 func (n *Network) StopAll() {
 	var wg sync.WaitGroup
 	for _, nd := range n.Manifest.Nodes {
@@ -193,6 +229,9 @@ func (n *Network) StopAll() {
 		go func() {
 			defer wg.Done()
 			_ = n.Stop(nd.Name, 15*time.Second)
+			if nd.Signer != nil {
+				_ = n.Stop(SignerName(nd.Name), 5*time.Second)
+			}
 		}()
 	}
 	wg.Wait()

@@ -49,6 +49,19 @@ type Node struct {
 	Pprof   string `json:"pprof"`    // 127.0.0.1:port, for CPU profiles under load
 	Metrics string `json:"metrics"`  // 127.0.0.1:port, Prometheus metrics (CometBFT's and Tally's)
 	LogFile string `json:"log_file"` // where `testnet start` writes the node's output
+	// Signer, when set, is the remote signer holding this validator's
+	// consensus key in a process of its own (testnet init --remote-signer).
+	Signer *Signer `json:"signer,omitempty"`
+}
+
+// Signer is a validator's remote signer: `tallyd signer` with the key and
+// its last-signed state in a folder outside the node's home, connecting to
+// the node's priv_validator_laddr.
+type Signer struct {
+	Key     string `json:"key"`
+	State   string `json:"state"`
+	Addr    string `json:"addr"` // the node's priv_validator_laddr
+	LogFile string `json:"log_file"`
 }
 
 // seat is an agency that may run a validator, in the order seats are filled.
@@ -99,6 +112,9 @@ type Options struct {
 	// pprof) instead of 127.0.0.1: the fault suite puts each node in its
 	// own network namespace.
 	Hosts []string
+	// RemoteSigner keeps each validator's consensus key out of its node:
+	// a `tallyd signer` process per validator signs for it.
+	RemoteSigner bool
 	// UnixRPC serves each node's RPC on a unix socket in its home
 	// (unix://<home>/rpc.sock), reachable from any network namespace.
 	UnixRPC bool
@@ -192,6 +208,11 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			return nil, err
 		}
 		n.NodeID = id.NodeID
+		if opts.RemoteSigner {
+			if n.Signer, err = moveKeyToSigner(dir, n); err != nil {
+				return nil, err
+			}
+		}
 		m.Nodes = append(m.Nodes, n)
 		vals = append(vals, home.Validator{Name: s.id, PubKey: id.ConsensusPK, Power: home.DefaultPower})
 		state.Gov.Operators = append(state.Gov.Operators, &govv1.ValidatorOperator{PubKey: id.ConsensusPK.Bytes(), AgencyId: s.id, NodeAddress: n.NodeID + "@" + n.P2P})
@@ -235,6 +256,9 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			comet.Consensus.TimeoutCommit = opts.TimeoutCommit
 		}
 		comet.Consensus.SkipTimeoutCommit = opts.SkipTimeoutCommit
+		if n.Signer != nil {
+			comet.PrivValidatorListenAddr = n.Signer.Addr
+		}
 		// Every validator's node id is in genesis, so nodes can admit
 		// exactly the validators' nodes (app/peers.go).
 		comet.FilterPeers = opts.FilterPeers
@@ -295,3 +319,27 @@ func Load(dir string) (*Manifest, error) {
 }
 
 func sortedKeys(m map[string]agencyv1.Role) []string { return slices.Sorted(maps.Keys(m)) }
+
+// moveKeyToSigner moves node n's consensus key and signing state out of its
+// home into dir/<name>-signer, and returns the signer that will hold them.
+func moveKeyToSigner(dir string, n Node) (*Signer, error) {
+	sdir := filepath.Join(dir, n.Name+"-signer")
+	if err := os.MkdirAll(sdir, 0o700); err != nil {
+		return nil, err
+	}
+	sg := &Signer{
+		Key:     filepath.Join(sdir, "priv_validator_key.json"),
+		State:   filepath.Join(sdir, "priv_validator_state.json"),
+		Addr:    "unix://" + filepath.Join(n.Home, "privval.sock"),
+		LogFile: filepath.Join(sdir, "signer.log"),
+	}
+	for from, to := range map[string]string{
+		filepath.Join(n.Home, "config", "priv_validator_key.json"): sg.Key,
+		filepath.Join(n.Home, "data", "priv_validator_state.json"): sg.State,
+	} {
+		if err := os.Rename(from, to); err != nil {
+			return nil, fmt.Errorf("moving %s to the signer: %w", from, err)
+		}
+	}
+	return sg, nil
+}

@@ -47,6 +47,7 @@ func testnetInitCmd() *cobra.Command {
 			opts.BasePort, _ = f.GetInt("base-port")
 			opts.TimeoutCommit, _ = f.GetDuration("timeout-commit")
 			opts.SkipTimeoutCommit, _ = f.GetBool("skip-timeout-commit")
+			opts.RemoteSigner, _ = f.GetBool("remote-signer")
 			opts.FilterPeers, _ = f.GetBool("filter-peers")
 			out, _ := f.GetString("output")
 			m, err := testnet.Init(out, opts)
@@ -69,6 +70,7 @@ func testnetInitCmd() *cobra.Command {
 	f.Int("base-port", def.BasePort, "first port; node i uses base+10i (p2p), +1 (RPC), +2 (pprof), +3 (Prometheus metrics)")
 	f.Duration("timeout-commit", 0, "CometBFT consensus timeout_commit (default: CometBFT's)")
 	f.Bool("skip-timeout-commit", false, "CometBFT consensus skip_timeout_commit")
+	f.Bool("remote-signer", false, "keep each validator's consensus key out of its node: testnet start runs a `tallyd signer` per validator (DIR/<agency>-signer)")
 	f.Bool("filter-peers", true, "nodes admit only the validators' node ids (in genesis) and their app.toml allowed_peers; --filter-peers=false to let any node connect (e.g. to join full nodes)")
 	return cmd
 }

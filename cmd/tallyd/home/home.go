@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"text/template"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/viper"
 
@@ -219,7 +221,12 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 		a.Close()
 		return nil, fmt.Errorf("loading node key: %w", err)
 	}
-	pv := privval.LoadFilePV(comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile())
+	// With priv_validator_laddr set the key is not here: CometBFT waits
+	// for a remote signer (tallyd signer) to connect there instead.
+	var pv types.PrivValidator
+	if comet.PrivValidatorListenAddr == "" {
+		pv = privval.LoadFilePV(comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile())
+	}
 	dbs := &openDBs{}
 	var application abci.Application = a
 	if comet.Instrumentation.Prometheus {
@@ -234,6 +241,10 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	if err != nil {
 		dbs.closeAll()
 		a.Close()
+		if comet.PrivValidatorListenAddr != "" && strings.Contains(err.Error(), "private validator") {
+			return nil, fmt.Errorf("creating node: no remote signer answered at priv_validator_laddr %s (start `tallyd signer --connect %s` with this validator's key, or empty priv_validator_laddr to use the key file in config/): %w",
+				comet.PrivValidatorListenAddr, comet.PrivValidatorListenAddr, err)
+		}
 		return nil, fmt.Errorf("creating node: %w", err)
 	}
 	return &Node{Node: n, App: a, dbs: dbs}, nil

@@ -1,0 +1,123 @@
+package testnet_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cometbft/cometbft/crypto"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tallyledger/tally/testnet"
+)
+
+func startSignerNetwork(t *testing.T) *testnet.Network {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts tallyd processes")
+	}
+	opts := testnet.DefaultOptions()
+	opts.BasePort = freeBase(t)
+	opts.TimeoutCommit = 300 * time.Millisecond
+	opts.RemoteSigner = true
+	m, err := testnet.Init(t.TempDir(), opts)
+	require.NoError(t, err)
+	net := testnet.NewNetwork(m, tallyd)
+	require.NoError(t, net.StartAll())
+	t.Cleanup(func() {
+		net.StopAll()
+		if t.Failed() {
+			for _, n := range m.Nodes {
+				for _, f := range []string{n.LogFile, n.Signer.LogFile} {
+					if b, err := os.ReadFile(f); err == nil && len(b) > 2000 {
+						t.Logf("tail of %s:\n%s", f, b[len(b)-2000:])
+					}
+				}
+			}
+		}
+	})
+	return net
+}
+
+// signedAt reports whether addr's precommit is in the commit of height h.
+func signedAt(t *testing.T, ctx context.Context, net *testnet.Network, h int64, addr crypto.Address) bool {
+	t.Helper()
+	c, err := rpc(t, net, "revenue").RPC.Commit(ctx, &h)
+	require.NoError(t, err)
+	for _, s := range c.Commit.Signatures {
+		if s.BlockIDFlag == types.BlockIDFlagCommit && bytes.Equal(s.ValidatorAddress, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Validators sign through remote signers (tallyd signer, the key outside
+// the node's home): a signer killed and restarted under load resumes
+// signing, and no block ever carries evidence of a double sign; a node
+// whose signer is not there says so and stops.
+func TestValidatorsSignThroughRemoteSigners(t *testing.T) {
+	net := startSignerNetwork(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	nd, err := net.Node("treasury")
+	require.NoError(t, err)
+	_, err = os.Stat(nd.Home + "/config/priv_validator_key.json")
+	require.ErrorIs(t, err, os.ErrNotExist, "the key is not in the node's home")
+	addr := privval.LoadFilePV(nd.Signer.Key, nd.Signer.State).GetAddress()
+	require.NoError(t, net.WaitHeight(ctx, "treasury", 3))
+	require.Eventually(t, func() bool {
+		_, h, err := rpc(t, net, "revenue").Status(ctx)
+		return err == nil && signedAt(t, ctx, net, h-1, addr)
+	}, time.Minute, 500*time.Millisecond, "treasury's validator signs through its signer")
+
+	// Load, while treasury's signer is killed and started again.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				addMember(t, ctx, net, "revenue", "revenue")
+			}
+		}
+	}()
+	require.NoError(t, net.Kill(testnet.SignerName("treasury")))
+	_, hKilled, err := rpc(t, net, "revenue").Status(ctx)
+	require.NoError(t, err)
+	require.NoError(t, net.WaitHeight(ctx, "revenue", hKilled+3), "three of four validators carry on")
+	require.NoError(t, net.StartSigner("treasury"))
+	require.Eventually(t, func() bool {
+		_, h, err := rpc(t, net, "revenue").Status(ctx)
+		return err == nil && h > hKilled+3 && signedAt(t, ctx, net, h-1, addr)
+	}, 2*time.Minute, 500*time.Millisecond, "treasury signs again after its signer restarts")
+	close(stop)
+	<-done
+
+	_, last, err := rpc(t, net, "revenue").Status(ctx)
+	require.NoError(t, err)
+	for h := int64(1); h <= last; h++ {
+		b, err := rpc(t, net, "revenue").RPC.Block(ctx, &h)
+		require.NoError(t, err)
+		require.Empty(t, b.Block.Evidence.Evidence, "evidence of misbehaviour at height %d", h)
+	}
+
+	// Without its signer the node refuses to start, and says why.
+	require.NoError(t, net.Stop("treasury", 15*time.Second))
+	require.NoError(t, net.Stop(testnet.SignerName("treasury"), 5*time.Second))
+	require.NoError(t, net.Start("treasury"))
+	err = net.Wait(ctx, "treasury")
+	require.Error(t, err, "the node exits with an error")
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "the node must stop, not wait for ever")
+	b, err := os.ReadFile(nd.LogFile)
+	require.NoError(t, err)
+	require.True(t, strings.Contains(string(b), "no remote signer answered at priv_validator_laddr"), "the log says the signer is missing")
+}
