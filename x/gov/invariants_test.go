@@ -169,8 +169,7 @@ func TestGovInvariantsCatchCorruptState(t *testing.T) {
 			}},
 		{"one validator holding too much of the power", gov.CheckSpread, "with 100 of 130 total power",
 			func(t *testing.T, w *invGov) {
-				pk := make([]byte, 32)
-				pk[0] = 10
+				pk := testPub(10)
 				v, err := w.k.Validator(w.kv, pk)
 				require.NoError(t, err)
 				v.Power = 100
