@@ -106,6 +106,7 @@ type Keyring struct {
 	dir        string
 	backend    string
 	passphrase PassphraseFunc
+	warnings   []string
 	mu         sync.Mutex
 }
 
@@ -141,7 +142,8 @@ type armor struct {
 // is called whenever a private key is encrypted or decrypted (Add, Import,
 // ImportPrivKey, Export, PrivKey, Sign), and those operations fail if it is
 // nil. List, Show and Delete never ask for a passphrase. An existing
-// directory's permissions are left unchanged.
+// directory that others may read or enter (any group or other permission
+// bit) is set back to 0700, and Warnings says so.
 func Open(dir, backend string, passphrase PassphraseFunc) (*Keyring, error) {
 	switch backend {
 	case BackendFile, BackendTest:
@@ -165,8 +167,19 @@ func Open(dir, backend string, passphrase PassphraseFunc) (*Keyring, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("keyring path %s is not a directory", abs)
 	}
-	return &Keyring{dir: abs, backend: backend, passphrase: passphrase}, nil
+	k := &Keyring{dir: abs, backend: backend, passphrase: passphrase}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(abs, 0o700); err != nil {
+			return nil, fmt.Errorf("keyring directory %s has permissions %#o (others can read it) and could not be set to 0700: %w", abs, perm, err)
+		}
+		k.warnings = append(k.warnings, fmt.Sprintf("keyring directory %s had permissions %#o, open to other users; set to 0700", abs, perm))
+	}
+	return k, nil
 }
+
+// Warnings lists what Open corrected (a keyring directory open to others),
+// for the caller to show the user.
+func (k *Keyring) Warnings() []string { return k.warnings }
 
 // Dir returns the absolute path of the keyring directory.
 func (k *Keyring) Dir() string { return k.dir }
@@ -248,6 +261,9 @@ func (k *Keyring) Import(name string, armorJSON []byte, passphrase string) (Info
 func (k *Keyring) Export(name string, exportPassphrase string) ([]byte, error) {
 	if exportPassphrase == "" {
 		return nil, errors.New("refusing to export with an empty passphrase: exported keys are always encrypted")
+	}
+	if err := CheckPassphrase(exportPassphrase); err != nil {
+		return nil, fmt.Errorf("export passphrase: %w", err)
 	}
 	priv, err := k.PrivKey(name)
 	if err != nil {
@@ -419,6 +435,9 @@ func (k *Keyring) store(name string, priv ed25519.PrivateKey) (Info, error) {
 		}
 		if pass == "" {
 			return Info{}, fmt.Errorf("an empty passphrase is not allowed for the %q backend", BackendFile)
+		}
+		if err := CheckPassphrase(pass); err != nil {
+			return Info{}, err
 		}
 		enc, err := encryptSeed(priv, pass)
 		if err != nil {

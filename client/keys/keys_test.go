@@ -235,7 +235,7 @@ func TestTestBackendFileIsPlaintext(t *testing.T) {
 
 func TestFileBackendDoesNotStorePrivateKey(t *testing.T) {
 	dir := t.TempDir()
-	k := openT(t, dir, BackendFile, fixedPass("s3cret", nil))
+	k := openT(t, dir, BackendFile, fixedPass("s3cret-passphrase", nil))
 	info, err := k.Add("val")
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +275,7 @@ func TestFileBackendDoesNotStorePrivateKey(t *testing.T) {
 
 func TestWrongPassphrase(t *testing.T) {
 	dir := t.TempDir()
-	k := openT(t, dir, BackendFile, fixedPass("right", nil))
+	k := openT(t, dir, BackendFile, fixedPass("right-passphrase", nil))
 	if _, err := k.Add("val"); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestWrongPassphrase(t *testing.T) {
 		if _, err := k2.Sign("val", []byte("m")); !errors.Is(err, ErrWrongPassphrase) {
 			t.Fatalf("Sign with %q: %v, want ErrWrongPassphrase", wrong, err)
 		}
-		if _, err := k2.Export("val", "export-pass"); !errors.Is(err, ErrWrongPassphrase) {
+		if _, err := k2.Export("val", "export-passphrase"); !errors.Is(err, ErrWrongPassphrase) {
 			t.Fatalf("Export with %q: %v, want ErrWrongPassphrase", wrong, err)
 		}
 	}
@@ -336,12 +336,12 @@ func TestExportImport(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.from+"->"+c.to, func(t *testing.T) {
-			src := openT(t, t.TempDir(), c.from, fixedPass("src-pass", nil))
+			src := openT(t, t.TempDir(), c.from, fixedPass("src-passphrase", nil))
 			orig, err := src.Add("alice")
 			if err != nil {
 				t.Fatal(err)
 			}
-			armor, err := src.Export("alice", "export-pass")
+			armor, err := src.Export("alice", "export-passphrase")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -351,11 +351,11 @@ func TestExportImport(t *testing.T) {
 				t.Fatal("armor contains the seed in clear")
 			}
 
-			dst := openT(t, t.TempDir(), c.to, fixedPass("dst-pass", nil))
+			dst := openT(t, t.TempDir(), c.to, fixedPass("dst-passphrase", nil))
 			if _, err := dst.Import("bob", armor, "not-it"); !errors.Is(err, ErrWrongPassphrase) {
 				t.Fatalf("Import with wrong passphrase: %v, want ErrWrongPassphrase", err)
 			}
-			imported, err := dst.Import("bob", armor, "export-pass")
+			imported, err := dst.Import("bob", armor, "export-passphrase")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -373,7 +373,7 @@ func TestExportImport(t *testing.T) {
 			if !ed25519.Verify(mustPub(t, orig), msg, sig) {
 				t.Fatal("signature from imported key does not verify against the original public key")
 			}
-			if _, err := dst.Import("bob", armor, "export-pass"); !errors.Is(err, ErrExists) {
+			if _, err := dst.Import("bob", armor, "export-passphrase"); !errors.Is(err, ErrExists) {
 				t.Fatalf("Import over existing name: %v, want ErrExists", err)
 			}
 		})
@@ -388,7 +388,7 @@ func TestExportRefusals(t *testing.T) {
 	if _, err := k.Export("a", ""); err == nil {
 		t.Fatal("Export with empty passphrase accepted")
 	}
-	if _, err := k.Export("nope", "p"); !errors.Is(err, ErrNotFound) {
+	if _, err := k.Export("nope", "p-long-passphrase"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Export unknown: %v", err)
 	}
 	// A keyring file is not export armor.
@@ -400,7 +400,7 @@ func TestExportRefusals(t *testing.T) {
 		t.Fatal("Import of garbage accepted")
 	}
 	// Tampering with the recorded public key is detected.
-	armor, err := k.Export("a", "p")
+	armor, err := k.Export("a", "p-long-passphrase")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +410,7 @@ func TestExportRefusals(t *testing.T) {
 	m["pub_key"] = base64.StdEncoding.EncodeToString(other)
 	m["address"] = FormatAddress(AddressOf(other))
 	tampered, _ := json.Marshal(m)
-	if _, err := k.Import("b", tampered, "p"); err == nil {
+	if _, err := k.Import("b", tampered, "p-long-passphrase"); err == nil {
 		t.Fatal("Import of armor with swapped public key accepted")
 	}
 	if _, err := k.Show("b"); !errors.Is(err, ErrNotFound) {
@@ -423,7 +423,7 @@ func TestImportPrivKey(t *testing.T) {
 	priv := ed25519.NewKeyFromSeed(seed[:])
 	pub := priv.Public().(ed25519.PublicKey)
 	for _, backend := range []string{BackendTest, BackendFile} {
-		k := openT(t, t.TempDir(), backend, fixedPass("p", nil))
+		k := openT(t, t.TempDir(), backend, fixedPass("p-long-passphrase", nil))
 		info, err := k.ImportPrivKey("imp", priv)
 		if err != nil {
 			t.Fatal(err)
@@ -455,7 +455,7 @@ func TestImportPrivKey(t *testing.T) {
 func TestDuplicateName(t *testing.T) {
 	for _, backend := range []string{BackendTest, BackendFile} {
 		var calls []bool
-		k := openT(t, t.TempDir(), backend, fixedPass("p", &calls))
+		k := openT(t, t.TempDir(), backend, fixedPass("p-long-passphrase", &calls))
 		first, err := k.Add("dup")
 		if err != nil {
 			t.Fatal(err)
@@ -503,7 +503,7 @@ func TestBadNames(t *testing.T) {
 }
 
 func TestUnknownName(t *testing.T) {
-	k := openT(t, t.TempDir(), BackendFile, fixedPass("p", nil))
+	k := openT(t, t.TempDir(), BackendFile, fixedPass("p-long-passphrase", nil))
 	_, err := k.Show("ghost")
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Show: %v, want ErrNotFound", err)
@@ -525,7 +525,7 @@ func TestUnknownName(t *testing.T) {
 func TestReopenListsSameKeys(t *testing.T) {
 	for _, backend := range []string{BackendTest, BackendFile} {
 		dir := t.TempDir()
-		k := openT(t, dir, backend, fixedPass("p", nil))
+		k := openT(t, dir, backend, fixedPass("p-long-passphrase", nil))
 		for _, n := range []string{"validator", "alice", "bob"} {
 			if _, err := k.Add(n); err != nil {
 				t.Fatal(err)
@@ -541,7 +541,7 @@ func TestReopenListsSameKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		k2 := openT(t, dir, backend, fixedPass("p", nil))
+		k2 := openT(t, dir, backend, fixedPass("p-long-passphrase", nil))
 		after, err := k2.List()
 		if err != nil {
 			t.Fatal(err)
@@ -571,7 +571,7 @@ func TestBackendMismatch(t *testing.T) {
 	if _, err := tk.Add("plain"); err != nil {
 		t.Fatal(err)
 	}
-	fk := openT(t, dir, BackendFile, fixedPass("p", nil))
+	fk := openT(t, dir, BackendFile, fixedPass("p-long-passphrase", nil))
 	for name, err := range map[string]error{
 		"Show": func() error { _, err := fk.Show("plain"); return err }(),
 		"List": func() error { _, err := fk.List(); return err }(),
@@ -589,7 +589,7 @@ func TestBackendMismatch(t *testing.T) {
 	}
 
 	dir2 := t.TempDir()
-	fk2 := openT(t, dir2, BackendFile, fixedPass("p", nil))
+	fk2 := openT(t, dir2, BackendFile, fixedPass("p-long-passphrase", nil))
 	if _, err := fk2.Add("enc"); err != nil {
 		t.Fatal(err)
 	}
@@ -702,8 +702,8 @@ func TestPassphraseFromEnv(t *testing.T) {
 	if _, err := pf("p", true); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("empty: %v", err)
 	}
-	t.Setenv(v, "from-env")
-	if got, err := pf("p", true); err != nil || got != "from-env" {
+	t.Setenv(v, "from-env-passphrase")
+	if got, err := pf("p", true); err != nil || got != "from-env-passphrase" {
 		t.Fatalf("set: %q %v", got, err)
 	}
 	// Works end to end with the file backend.
@@ -768,7 +768,7 @@ func TestProductionKDFRoundtrip(t *testing.T) {
 	defaultKDF = productionKDF
 	defer func() { defaultKDF = saved }()
 	dir := t.TempDir()
-	k := openT(t, dir, BackendFile, fixedPass("p", nil))
+	k := openT(t, dir, BackendFile, fixedPass("p-long-passphrase", nil))
 	if _, err := k.Add("prod"); err != nil {
 		t.Fatal(err)
 	}

@@ -6,20 +6,41 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxPassphraseLen bounds a passphrase line read by PassphraseFromTerminal.
 const maxPassphraseLen = 4096
+
+// MinPassphraseLen is the shortest passphrase that may encrypt a key (the
+// file backend, and every export): twelve characters. The key files sit on
+// disk where a thief can run the KDF as often as they like; twelve
+// characters keep even a lower-case-only passphrase out of reach of such a
+// search, where six or eight would not be.
+const MinPassphraseLen = 12
+
+// ErrWeakPassphrase is returned when a new passphrase is too short.
+var ErrWeakPassphrase = errors.New("passphrase too weak")
+
+// CheckPassphrase refuses a passphrase shorter than MinPassphraseLen
+// characters, with a message a person can act on. It applies to new
+// passphrases only: keys already encrypted under a shorter one still open.
+func CheckPassphrase(pass string) error {
+	if n := utf8.RuneCountInString(pass); n < MinPassphraseLen {
+		return fmt.Errorf("%w: it has %d characters; use at least %d (several unrelated words make a long passphrase you can remember)", ErrWeakPassphrase, n, MinPassphraseLen)
+	}
+	return nil
+}
 
 // PassphraseFromTerminal returns a PassphraseFunc that writes the prompt to
 // out and reads one line (terminated by "\n" or end of input; a trailing
 // "\r" is dropped) from in. When confirm is true it asks a second time and
 // fails if the two entries differ.
 //
-// WARNING: the passphrase is NOT hidden while it is typed. Terminal echo
-// suppression would need golang.org/x/term, which is not a dependency of
-// this module, so the input is read as an ordinary line and is visible on
-// screen. For unattended use prefer PassphraseFromEnv.
+// When in is a terminal, echo is turned off while the passphrase is typed
+// (and back on afterwards), so it never appears on screen. When in is a
+// pipe or a file it is read as it comes. For unattended use prefer
+// PassphraseFromEnv.
 //
 // The input is read one byte at a time so that nothing after the
 // passphrase line is consumed from in.
@@ -31,8 +52,8 @@ func PassphraseFromTerminal(in *os.File, out io.Writer) PassphraseFunc {
 		if out == nil {
 			out = io.Discard
 		}
-		fmt.Fprintf(out, "%s (input is not hidden): ", prompt)
-		pass, err := readLine(in)
+		fmt.Fprintf(out, "%s: ", prompt)
+		pass, err := readHidden(in, out)
 		if err != nil {
 			return "", fmt.Errorf("reading passphrase: %w", err)
 		}
@@ -40,7 +61,7 @@ func PassphraseFromTerminal(in *os.File, out io.Writer) PassphraseFunc {
 			return pass, nil
 		}
 		fmt.Fprint(out, "Repeat the passphrase: ")
-		again, err := readLine(in)
+		again, err := readHidden(in, out)
 		if err != nil {
 			return "", fmt.Errorf("reading passphrase confirmation: %w", err)
 		}
@@ -49,6 +70,18 @@ func PassphraseFromTerminal(in *os.File, out io.Writer) PassphraseFunc {
 		}
 		return pass, nil
 	}
+}
+
+// readHidden reads one line from in with echo off when in is a terminal,
+// ending the prompt's line itself since the user's newline is not shown.
+func readHidden(in *os.File, out io.Writer) (string, error) {
+	restore, hidden := hideEcho(in)
+	defer restore()
+	line, err := readLine(in)
+	if hidden {
+		fmt.Fprintln(out)
+	}
+	return line, err
 }
 
 // readLine reads bytes from r up to and excluding the next '\n'. It returns

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tallyledger/tally/client/keys"
 )
 
 func keysCmd() *cobra.Command {
@@ -15,7 +17,9 @@ func keysCmd() *cobra.Command {
 		Long: `Account keys sign transactions. The 'file' backend (default) encrypts each
 private key under a passphrase (argon2id + XChaCha20-Poly1305); the
 passphrase is read from $TALLY_KEYRING_PASSPHRASE or asked for on the
-terminal. The 'test' backend stores keys UNENCRYPTED and is only for local
+terminal, where it is not shown; a new passphrase needs at least 12
+characters. A keyring directory that other users could read is set back
+to 0700, with a warning. The 'test' backend stores keys UNENCRYPTED and is only for local
 demonstrations.`,
 	}
 	add := &cobra.Command{
@@ -92,7 +96,7 @@ demonstrations.`,
 			if err != nil {
 				return err
 			}
-			pass, err := exportPassphrase()
+			pass, err := exportPassphrase(true)
 			if err != nil {
 				return err
 			}
@@ -121,7 +125,7 @@ demonstrations.`,
 			if err != nil {
 				return err
 			}
-			pass, err := exportPassphrase()
+			pass, err := exportPassphrase(false)
 			if err != nil {
 				return err
 			}
@@ -140,16 +144,13 @@ demonstrations.`,
 	return cmd
 }
 
-func exportPassphrase() (string, error) {
+// exportPassphrase reads the export passphrase from the environment or,
+// hidden, from the terminal; a new one (confirm) is asked twice.
+func exportPassphrase(confirm bool) (string, error) {
 	if p := os.Getenv("TALLY_EXPORT_PASSPHRASE"); p != "" {
 		return p, nil
 	}
-	fmt.Fprint(os.Stderr, "Export passphrase (input is not hidden): ")
-	var p string
-	if _, err := fmt.Fscanln(os.Stdin, &p); err != nil {
-		return "", fmt.Errorf("reading export passphrase: %w", err)
-	}
-	return p, nil
+	return keys.PassphraseFromTerminal(os.Stdin, os.Stderr)("Export passphrase", confirm)
 }
 
 func printJSON(v any) error {

@@ -375,5 +375,12 @@ func openKeyring(cmd *cobra.Command) (*keys.Keyring, error) {
 	} else {
 		pass = keys.PassphraseFromTerminal(os.Stdin, os.Stderr)
 	}
-	return keys.Open(dir, backend, pass)
+	kr, err := keys.Open(dir, backend, pass)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range kr.Warnings() {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
+	return kr, nil
 }
