@@ -92,6 +92,7 @@ func newFuzzWorldResults(tb testing.TB) (*chain, *abci.ResponseFinalizeBlock) {
 		c.tx(mFinance, msgFund(fzProgramme, 100_000)),
 		c.tx(mCaseworker, msgEnrol(fzProgramme, "r1", start)),
 		c.tx(mCollector, taxIssue("VAT", fzPayer, "2030-Q1", 1_000, "BANK-FZ-1")),
+		c.tx(mSettler, taxConfirm("TAX-000001", "BANK-FZ-1", 1_000)),
 		c.tx(mProducer, register(fzItem, 100, "milk.raw")),
 		c.tx(mBenefitsAdmin, msgPropose(changeParam("app.max_memo_bytes", "200"))),
 	)
@@ -275,6 +276,7 @@ func fuzzSeedMsgs() map[string]*txv1.Msg {
 		taxAuthorise(mCollector.addr, "VAT"),
 		taxWithdraw(mCollector.addr, "VAT"),
 		taxIssue("VAT", fzPayer, "2030-Q1", 500, "BANK-FZ-2"),
+		taxConfirm("TAX-000001", "BANK-FZ-1", 1),
 		taxCorrect("TAX-000001", 900, "2030-Q1"),
 		taxRefund("TAX-000001", 100),
 		taxCancel("TAX-000001"),

@@ -44,6 +44,7 @@ func TestInvariantsQueryRunsEveryModuleAtTheHeightAsked(t *testing.T) {
 	first := c.height
 	c.ok(
 		c.tx(mCollector, taxIssue("VAT", fzPayer, "2030-Q1", 500, "BANK-FZ-2")),
+		c.tx(mSettler, taxConfirm("TAX-000002", "BANK-FZ-2", 500)),
 		c.tx(mProducer, split(fzItem, 60, 40)),
 	)
 	second := c.height

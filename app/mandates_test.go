@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -221,4 +222,73 @@ func TestNoTransferToArbitraryBankAccount(t *testing.T) {
 	require.Equal(t, uint64(50_000), c.mBalance(funds.AgencyHolder(mBenefits)))
 	require.Zero(t, c.mBalance(payee("my-own-account")))
 	c.requireConserved()
+}
+
+// taxSettler settles payments for a clearing bank that collects nothing,
+// so it may confirm any receipt of the tax chain.
+var taxSettler = keyFor("clearing/settler")
+
+const agClearing = "clearing"
+
+func taxConfirm(id, bankRef string, amount uint64) *txv1.Msg {
+	return &txv1.Msg{Sum: &txv1.Msg_ConfirmReceipt{ConfirmReceipt: &taxv1.MsgConfirmReceipt{ReceiptId: id, BankReference: taxBankRef(bankRef), Amount: amount}}}
+}
+
+// taxConfirmAll has the clearing bank confirm every TAX receipt's pending
+// revenue, each in its own block.
+func (c *chain) taxConfirmAll() {
+	c.tb.Helper()
+	for n := 1; ; n++ {
+		id := fmt.Sprintf("TAX-%06d", n)
+		ans := c.taxReceipt(id)
+		if !ans.Found {
+			return
+		}
+		ref, err := tax.ParseReceiptID(id)
+		require.NoError(c.tb, err)
+		conf := &taxv1.Confirmed{}
+		if res := c.query(app.PathKey, tax.ConfirmedKey(ref)); res.Code == 0 {
+			require.NoError(c.tb, proto.Unmarshal(res.Value, conf))
+		}
+		if ans.State.Net > conf.Amount {
+			requireOK(c.tb, c.block(c.tx(taxSettler, &txv1.Msg{Sum: &txv1.Msg_ConfirmReceipt{ConfirmReceipt: &taxv1.MsgConfirmReceipt{
+				ReceiptId: id, BankReference: ans.Receipt.BankReference, Amount: ans.State.Net - conf.Amount}}})).TxResults[0])
+		}
+	}
+}
+
+// Hole: tax revenue was spendable the moment a collector issued a receipt,
+// on one agency's word. Now it is pending until a settling bank of another
+// agency confirms a settlement matching the receipt's bank reference and
+// amount; until then the Treasury cannot allocate it.
+func TestRevenueIsSpendableOnlyAfterTheBankConfirmsSettlement(t *testing.T) {
+	c := newTaxChain(t)
+	requireOK(t, c.block(c.tx(taxCollector, taxIssue("VAT", taxPayerRef("p"), "2026-Q1", 10_000, "BACS-1"))).TxResults[0])
+	require.Zero(t, c.taxFundsBalance(agTreasury), "a receipt alone credits nothing")
+	r := c.block(c.tx(treasuryClerk, msgAllocate(agTax, 10_000))).TxResults[0]
+	requireCode(t, funds.ErrInsufficientFunds, r.Codespace, r.Code, r.Log)
+
+	for _, bad := range []struct {
+		signer testKey
+		msg    *txv1.Msg
+		want   *module.Error
+		frag   string
+	}{
+		{taxBankCollector, taxConfirm("TAX-000001", "BACS-1", 10_000), app.ErrUnauthorized, "settlement_bank"},
+		{taxSettler, taxConfirm("TAX-000001", "BACS-2", 10_000), tax.ErrSettlementMismatch, "bank reference"},
+		{taxSettler, taxConfirm("TAX-000001", "BACS-1", 9_999), tax.ErrSettlementMismatch, "has 10000 pending"},
+	} {
+		r := c.block(c.tx(bad.signer, bad.msg)).TxResults[0]
+		requireCode(t, bad.want, r.Codespace, r.Code, r.Log, bad.frag)
+	}
+	require.Zero(t, c.taxFundsBalance(agTreasury))
+
+	res := c.block(c.tx(taxSettler, taxConfirm("TAX-000001", "BACS-1", 10_000))).TxResults[0]
+	requireOK(t, res)
+	event(t, res.Events, funds.EventRevenueCredit)
+	require.Equal(t, uint64(10_000), c.taxFundsBalance(agTreasury))
+	r = c.block(c.tx(taxSettler, taxConfirm("TAX-000001", "BACS-1", 10_000))).TxResults[0]
+	requireCode(t, tax.ErrNothingPending, r.Codespace, r.Code, r.Log)
+	requireOK(t, c.block(c.tx(treasuryClerk, msgAllocate(agTax, 10_000))).TxResults[0])
+	c.taxRequireFundsConserved()
 }

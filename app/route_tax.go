@@ -44,7 +44,8 @@ var taxRoutes = moduleRoutes{
 	owns: func(msg *txv1.Msg) bool {
 		switch msg.Sum.(type) {
 		case *txv1.Msg_RegisterTaxType, *txv1.Msg_AuthoriseCollector, *txv1.Msg_WithdrawCollector,
-			*txv1.Msg_IssueReceipt, *txv1.Msg_CorrectReceipt, *txv1.Msg_RefundReceipt, *txv1.Msg_CancelReceipt:
+			*txv1.Msg_IssueReceipt, *txv1.Msg_CorrectReceipt, *txv1.Msg_RefundReceipt, *txv1.Msg_CancelReceipt,
+			*txv1.Msg_ConfirmReceipt:
 			return true
 		}
 		return false
@@ -53,6 +54,8 @@ var taxRoutes = moduleRoutes{
 		switch msg.Sum.(type) {
 		case *txv1.Msg_RegisterTaxType, *txv1.Msg_AuthoriseCollector, *txv1.Msg_WithdrawCollector:
 			return agencyv1.Role_ROLE_ADMIN
+		case *txv1.Msg_ConfirmReceipt:
+			return agencyv1.Role_ROLE_SETTLEMENT_BANK
 		}
 		return agencyv1.Role_ROLE_TAX_COLLECTOR
 	},
@@ -72,6 +75,8 @@ var taxRoutes = moduleRoutes{
 			return tax.ValidateBasic(m.RefundReceipt)
 		case *txv1.Msg_CancelReceipt:
 			return tax.ValidateBasic(m.CancelReceipt)
+		case *txv1.Msg_ConfirmReceipt:
+			return tax.ValidateBasic(m.ConfirmReceipt)
 		}
 		return nil
 	},
@@ -92,6 +97,8 @@ var taxRoutes = moduleRoutes{
 			return k.RefundReceipt(ctx, signer, m.RefundReceipt)
 		case *txv1.Msg_CancelReceipt:
 			return k.CancelReceipt(ctx, signer, m.CancelReceipt)
+		case *txv1.Msg_ConfirmReceipt:
+			return k.ConfirmReceipt(ctx, signer, m.ConfirmReceipt)
 		}
 		return ErrInvalidMessage.Wrapf("tax module cannot handle %T", msg.Sum)
 	},

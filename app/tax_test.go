@@ -40,11 +40,13 @@ const agTaxBank = "bank"
 // tax authority's collector and the bank's collector authorised for it.
 func taxGenesis() *appv1.GenesisState {
 	g := testGenesis()
-	g.Agency.Agencies = append(g.Agency.Agencies, &agencyv1.Agency{Id: agTaxBank, Name: "Clearing Bank", Kind: agencyv1.Kind_KIND_BANK})
+	g.Agency.Agencies = append(g.Agency.Agencies, &agencyv1.Agency{Id: agTaxBank, Name: "Clearing Bank", Kind: agencyv1.Kind_KIND_BANK},
+		&agencyv1.Agency{Id: agClearing, Name: "Settling Bank", Kind: agencyv1.Kind_KIND_BANK})
 	g.Agency.Accounts = append(g.Agency.Accounts,
 		&agencyv1.Account{PubKey: taxBankAdmin.pub, AgencyId: agTaxBank, Roles: []agencyv1.Role{roleAdmin}},
 		&agencyv1.Account{PubKey: taxBankCollector.pub, AgencyId: agTaxBank, Roles: []agencyv1.Role{roleTaxCollector}},
 		&agencyv1.Account{PubKey: taxCollector2.pub, AgencyId: agTax, Roles: []agencyv1.Role{roleTaxCollector}},
+		&agencyv1.Account{PubKey: taxSettler.pub, AgencyId: agClearing, Roles: []agencyv1.Role{roleAdmin, agencyv1.Role_ROLE_SETTLEMENT_BANK}},
 	)
 	g.Tax = &taxv1.Genesis{
 		TaxTypes: []*taxv1.TaxType{{Code: "VAT", Name: "Value added tax", Authority: agTax, RevenueAgency: agTreasury, PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER}},
@@ -280,7 +282,10 @@ func TestTaxAmendmentChainOverABCI(t *testing.T) {
 	require.Equal(t, agTax, ev["agency"].Value)
 	require.Equal(t, taxBankCollector.hex(), ev["address"].Value)
 	require.Equal(t, "10000", ev["amount"].Value)
+	res = c.block(c.tx(taxSettler, taxConfirm("TAX-000001", "BACS-0001", 10_000))).TxResults[0]
+	requireOK(t, res)
 	event(t, res.Events, funds.EventRevenueCredit)
+	confirmed := uint64(10_000)
 
 	for _, step := range []struct {
 		signer testKey
@@ -304,6 +309,10 @@ func TestTaxAmendmentChainOverABCI(t *testing.T) {
 		require.Equal(t, step.status, ans.State.Status, step.kind)
 		require.Equal(t, step.net, ans.State.Net, step.kind)
 		require.Equal(t, uint64(10_000), ans.Receipt.Amount, "the receipt record never changes")
+		if step.net > confirmed { // a higher net is pending until the bank confirms it
+			requireOK(t, c.block(c.tx(taxSettler, taxConfirm("TAX-000001", "BACS-0001", step.net-confirmed))).TxResults[0])
+		}
+		confirmed = step.net
 		require.Equal(t, step.net, c.taxFundsBalance(agTreasury), "treasury balance after %s", step.kind)
 		c.taxRequireFundsConserved()
 	}
@@ -462,6 +471,7 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 		require.NoError(t, proto.Unmarshal(res.Value, tot))
 		require.True(t, proto.Equal(q.want, tot), "%v: %v", q.req, tot)
 	}
+	c.taxConfirmAll()
 	require.Equal(t, uint64(1_000+1_500+400+3_000+77), c.taxFundsBalance(agTreasury))
 	c.taxRequireFundsConserved()
 }

@@ -131,13 +131,31 @@ func taxDemo(ctx context.Context, d *Demo) error {
 		return err
 	}
 	d.Log("revenue-collector issued REVENUE-000001..000004; REVENUE-000002 corrected, REVENUE-000001 partly refunded")
+	// The revenue is pending until the clearing bank — another agency,
+	// under its settlement-bank mandate — confirms each payment settled,
+	// matching the receipt's bank reference and its net amount.
+	confirm := func(id, ref string, amount uint64) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_ConfirmReceipt{ConfirmReceipt: &taxv1.MsgConfirmReceipt{ReceiptId: id, BankReference: DemoBankReference(ref), Amount: amount}}}
+	}
+	if err := d.Send(ctx, 3, "bank-settlement",
+		confirm("REVENUE-000001", "FPS-DEMO-0001", 1_200_000),
+		confirm("REVENUE-000002", "FPS-DEMO-0002", 890_000),
+		confirm("REVENUE-000003", "BACS-DEMO-0001", 42_317),
+		confirm("REVENUE-000004", "CHAPS-DEMO-0001", 5_600_000),
+	); err != nil {
+		return err
+	}
+	d.Log("the clearing bank confirmed the four payments settled: their revenue is now the treasury's to spend")
 	d.Log("  dalefarm shows its VAT for 2026-Q1..Q2, and nothing else, with a clearance grant:")
 	d.Log("  %s query tax clearance %s --prove", d.CLI, DemoClearanceGrant(dalefarm, "VAT", "2026-Q1", "2026-Q2"))
 	if council {
 		if err := d.Send(ctx, 4, "northshire-collector", issue("COUNCIL_TAX", alice, "2026", 185_000, "DD-DEMO-0001")); err != nil {
 			return err
 		}
-		d.Log("northshire-collector issued REVENUE-000005 for council tax, credited to northshire")
+		if err := d.Send(ctx, 0, "bank-settlement", confirm("REVENUE-000005", "DD-DEMO-0001", 185_000)); err != nil {
+			return err
+		}
+		d.Log("northshire-collector issued REVENUE-000005 for council tax; the clearing bank confirmed it, crediting northshire")
 	}
 	d.Log("  %s query tax receipt REVENUE-000001 --prove  (%d receipts)", d.CLI, map[bool]int{false: 4, true: 5}[council])
 	return nil

@@ -62,6 +62,8 @@ func newWorld(t *testing.T) *world {
 	require.NoError(t, gk.InitGenesis(w.kv, &govv1.Genesis{Mandates: []*govv1.MandateGrant{
 		{AgencyId: "treasury", Mandate: govv1.Mandate_MANDATE_TREASURY, LegalBasis: "Supply Act", Ceiling: 1 << 40},
 		{AgencyId: "dept", Mandate: govv1.Mandate_MANDATE_BENEFITS_PAYER, LegalBasis: "Social Security Act"},
+		// The world has no bank: the department records repayments itself.
+		{AgencyId: "dept", Mandate: govv1.Mandate_MANDATE_SETTLEMENT_BANK, LegalBasis: "test world"},
 	}}, nil))
 	require.NoError(t, w.k.Funds.InitGenesis(w.kv, nil))
 	require.NoError(t, w.k.InitGenesis(w.kv, nil))

@@ -9,6 +9,7 @@ import (
 
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/funds"
@@ -436,7 +437,16 @@ func (k Keeper) RecordRepayment(ctx module.Context, signer *agencyv1.Account, m 
 	if owed := r.Amount - r.Recovered; m.Amount > owed {
 		return ErrOverRecovery.Wrapf("recovery %d has %d outstanding; record at most that", r.Id, owed)
 	}
-	mv, err := k.Funds.CreditRevenue(ctx, funds.ProgrammeHolder(r.Programme), m.Amount, "benefits-repayment", "recovery/"+strconv.FormatUint(r.Id, 10)+"/"+m.BankReference)
+	// Money enters the ledger only on a settling bank's word, under its
+	// settlement-bank mandate.
+	if k.Mandates == nil {
+		return module.ErrInternal.Wrapf("the benefits module has no mandate registry wired; repayments cannot be recorded")
+	}
+	mandate, err := k.Mandates.Require(ctx, signer.AgencyId, govv1.Mandate_MANDATE_SETTLEMENT_BANK, 0)
+	if err != nil {
+		return err
+	}
+	mv, err := k.Funds.CreditRevenue(ctx, funds.ProgrammeHolder(r.Programme), m.Amount, "benefits-repayment", "recovery/"+strconv.FormatUint(r.Id, 10)+"/"+m.BankReference, mandate)
 	if err != nil {
 		return err
 	}

@@ -24,11 +24,15 @@ func AgencyHolder(agencyID string) string { return holderAgency + agencyID }
 // CreditRevenue records money entering the public ledger from outside (tax
 // collected) into holder; it is an inflow alongside appropriations, with its
 // own trace root (source, ref). It returns the id of the inflow movement.
-func (k Keeper) CreditRevenue(ctx module.Context, holder string, amount uint64, source, ref string) (movementID string, err error) {
+//
+// mandate is the grant under which the money was confirmed (a settling
+// bank's settlement-bank mandate), recorded in the movement; 0 when none
+// applies (a repayment the programme's own bank account received).
+func (k Keeper) CreditRevenue(ctx module.Context, holder string, amount uint64, source, ref string, mandate uint64) (movementID string, err error) {
 	if err := k.checkRevenue(ctx, holder, amount, source, ref); err != nil {
 		return "", err
 	}
-	m, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_CREDIT_REVENUE, to: holder, amount: amount, source: source, reference: ref})
+	m, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_CREDIT_REVENUE, to: holder, amount: amount, source: source, reference: ref, mandate: mandate})
 	if err != nil {
 		return "", err
 	}

@@ -38,7 +38,7 @@ func TestCreditAndDebitRevenue(t *testing.T) {
 	h := funds.AgencyHolder("treasury")
 	require.Equal(t, "agency:treasury", h)
 
-	id, err := k.CreditRevenue(ctx, h, 5_000, "tax", "receipt/1")
+	id, err := k.CreditRevenue(ctx, h, 5_000, "tax", "receipt/1", 0)
 	require.NoError(t, err)
 	require.Equal(t, "1", id)
 	require.Equal(t, funds.EventRevenueCredit, (*events)[0].Type)
@@ -65,7 +65,7 @@ func TestCreditAndDebitRevenue(t *testing.T) {
 		{funds.PayeeHolder("x"), 1, "tax", funds.ErrInvalidHolder},
 		{h, 1, "", funds.ErrInvalidReference},
 	} {
-		_, err := k.CreditRevenue(ctx, bad.holder, bad.amount, bad.source, "r")
+		_, err := k.CreditRevenue(ctx, bad.holder, bad.amount, bad.source, "r", 0)
 		require.ErrorIs(t, err, bad.want)
 	}
 	require.Equal(t, before, dump(ctx.Store))

@@ -62,7 +62,7 @@ func (k Keeper) Invariants(kv store.KV, ledger LedgerRecords) (*appv1.ModuleInva
 		state:      module.NewCheck(CheckReceiptState, "each receipt's stored state is the receipt folded with its amendments 1..n: net = amount - refunded (0 once cancelled), never negative, and each amendment's net_before and net_after follow the chain"),
 		totals:     module.NewCheck(CheckRunningTotals, "every running total (per payer commitment, per tax type and per collector, each by period) is the sum of the live receipts it covers, and no other total is stored"),
 		indexes:    module.NewCheck(CheckReceiptIndexes, "each receipt is listed under its tax type's current period, each live receipt holds its bank reference, and every index entry names a receipt that matches it"),
-		revenue:    module.NewCheck(CheckRevenue, "each receipt credits its tax type's revenue account in the funds ledger with its amount, and each amendment that changed the net moved exactly the difference, so the ledger holds each receipt's net"),
+		revenue:    module.NewCheck(CheckRevenue, "revenue is pending until a settling bank confirms it: a receipt credits nothing, each confirmation credits its amount to the tax type's revenue account, an amendment takes back only confirmed revenue above the new net; so the ledger holds each receipt's confirmed amount, never above its net"),
 		next:       map[string]uint64{},
 		amendments: map[string]uint32{},
 		want:       map[string]*taxv1.Total{},
@@ -145,7 +145,7 @@ func (a *taxAudit) receipt(key, v []byte) {
 			module.Failf(a.indexes, "receipt %s is live but %q's bank reference %x names %q", r.Id, r.CollectorAgency, r.BankReference, got)
 		}
 	}
-	a.revenueOf(r, ams)
+	a.revenueOf(ref, r, s, ams)
 }
 
 // chain loads a receipt's amendments, folds them and compares the result
@@ -192,8 +192,14 @@ func (a *taxAudit) chain(ref ReceiptRef, r *taxv1.Receipt, s *taxv1.ReceiptState
 	return ams
 }
 
-// revenueOf checks the funds movements a receipt and its amendments name.
-func (a *taxAudit) revenueOf(r *taxv1.Receipt, ams []*taxv1.Amendment) {
+// revenueOf checks the funds movements a receipt, its confirmations and
+// its amendments name. Revenue is pending until a settling bank confirms
+// it: the receipt itself credits nothing; each confirmation credits its
+// amount; an amendment moves money only to take back confirmed revenue
+// above the new net. So the ledger holds confirmed - taken back, which is
+// the receipt's Confirmed amount, never above its net; net - Confirmed is
+// pending.
+func (a *taxAudit) revenueOf(ref ReceiptRef, r *taxv1.Receipt, s *taxv1.ReceiptState, ams []*taxv1.Amendment) {
 	tt, err := a.k.TaxType(a.kv, r.TaxType)
 	if err != nil {
 		module.Failf(a.revenue, "receipt %s is of tax type %s, which is not registered", r.Id, r.TaxType)
@@ -202,44 +208,79 @@ func (a *taxAudit) revenueOf(r *taxv1.Receipt, ams []*taxv1.Amendment) {
 	if want := a.k.holder(tt.RevenueAgency); r.RevenueHolder != want {
 		module.Failf(a.revenue, "receipt %s credits %q, but %s's revenue goes to %q", r.Id, r.RevenueHolder, tt.Code, want)
 	}
-	a.movement(r.Id, r.RevenueMovement, fundsv1.MovementKind_MOVEMENT_KIND_CREDIT_REVENUE, r.RevenueHolder, r.Amount)
-	for _, am := range ams {
-		switch {
-		case am.NetAfter > am.NetBefore:
-			a.movement(am.Id, am.RevenueMovement, fundsv1.MovementKind_MOVEMENT_KIND_CREDIT_REVENUE, r.RevenueHolder, am.NetAfter-am.NetBefore)
-		case am.NetAfter < am.NetBefore:
-			a.movement(am.Id, am.RevenueMovement, fundsv1.MovementKind_MOVEMENT_KIND_DEBIT_REVENUE, r.RevenueHolder, am.NetBefore-am.NetAfter)
-		case am.RevenueMovement != "":
-			module.Failf(a.revenue, "amendment %s left the net at %d but names funds movement %s", am.Id, am.NetAfter, am.RevenueMovement)
+	if r.RevenueMovement != "" {
+		module.Failf(a.revenue, "receipt %s names funds movement %s; a receipt credits nothing until a settling bank confirms it", r.Id, r.RevenueMovement)
+	}
+	c, err := a.k.Confirmed(a.kv, ref)
+	if err != nil {
+		module.Failf(a.revenue, "receipt %s: confirmed amount unreadable: %v", r.Id, err)
+		return
+	}
+	confs, err := a.k.Confirmations(a.kv, ref, c.Confirmations)
+	if err != nil {
+		module.Failf(a.revenue, "receipt %s: %v", r.Id, err)
+		return
+	}
+	var in, out uint64
+	for i, cf := range confs {
+		if cf.ReceiptId != r.Id || cf.Number != uint32(i+1) || cf.Id != ConfirmationID(r.Id, cf.Number) {
+			module.Failf(a.revenue, "confirmation %d of receipt %s says it is %s, number %d of %s", i+1, r.Id, cf.Id, cf.Number, cf.ReceiptId)
 		}
+		a.movement(cf.Id, cf.RevenueMovement, fundsv1.MovementKind_MOVEMENT_KIND_CREDIT_REVENUE, r.RevenueHolder, cf.Amount)
+		in += cf.Amount
+	}
+	for _, am := range ams {
+		if am.RevenueMovement == "" {
+			continue
+		}
+		if am.NetAfter >= am.NetBefore {
+			module.Failf(a.revenue, "amendment %s did not lower the net (%d to %d) but names funds movement %s", am.Id, am.NetBefore, am.NetAfter, am.RevenueMovement)
+			continue
+		}
+		got := a.movement(am.Id, am.RevenueMovement, fundsv1.MovementKind_MOVEMENT_KIND_DEBIT_REVENUE, r.RevenueHolder, 0)
+		if got > am.NetBefore-am.NetAfter {
+			module.Failf(a.revenue, "amendment %s took %d out of the revenue account, more than the %d it lowered the net by", am.Id, got, am.NetBefore-am.NetAfter)
+		}
+		out += got
+	}
+	switch {
+	case out > in || in-out != c.Amount:
+		module.Failf(a.revenue, "receipt %s: confirmations credited %d and amendments took back %d, but %d is recorded as confirmed", r.Id, in, out, c.Amount)
+	case c.Amount > s.Net:
+		module.Failf(a.revenue, "receipt %s has %d confirmed, above its net %d", r.Id, c.Amount, s.Net)
 	}
 }
 
 // movement checks that the funds ledger holds the revenue movement ref
-// names: kind, the revenue account, amount, and the tax source and ref.
-func (a *taxAudit) movement(ref, id string, kind fundsv1.MovementKind, holder string, amount uint64) {
+// names: kind, the revenue account, amount (any, when amount is 0), and
+// the tax source and ref. It returns the movement's amount.
+func (a *taxAudit) movement(ref, id string, kind fundsv1.MovementKind, holder string, amount uint64) uint64 {
 	n, err := strconv.ParseUint(id, 10, 64)
 	if err != nil || n == 0 {
 		module.Failf(a.revenue, "%s names funds movement %q, which is no movement id", ref, id)
-		return
+		return 0
 	}
 	if a.ledger == nil {
 		module.Failf(a.revenue, "no funds ledger to read movement %s of %s from", id, ref)
-		return
+		return 0
 	}
 	m, err := a.ledger.Movement(a.kv, n)
 	if err != nil {
 		module.Failf(a.revenue, "%s names funds movement %d: %v", ref, n, err)
-		return
+		return 0
 	}
 	account := m.To
 	if kind == fundsv1.MovementKind_MOVEMENT_KIND_DEBIT_REVENUE {
 		account = m.From
 	}
+	if amount == 0 {
+		amount = m.Amount
+	}
 	if m.Kind != kind || account != holder || m.Amount != amount || m.Source != LedgerSource || m.Reference != ref {
 		module.Failf(a.revenue, "%s: funds movement %d is %s of %d for %q (source %q, ref %q); want %s of %d for %q (source %q, ref %q)",
 			ref, n, short(m.Kind.String(), "MOVEMENT_KIND_"), m.Amount, account, m.Source, m.Reference, short(kind.String(), "MOVEMENT_KIND_"), amount, holder, LedgerSource, ref)
 	}
+	return m.Amount
 }
 
 // sequences compares each authority's series with its last issued number.

@@ -136,14 +136,20 @@ func TestTaxInvariantsCatchCorruptState(t *testing.T) {
 			func(t *testing.T, e *env) {
 				e.kv.Delete(tax.TypePeriodIndexKey("VAT", "2026-Q2", ref(t, "REVENUE-000001")))
 			}},
-		{"a receipt names another receipt's funds movement", tax.CheckRevenue, `is credit_revenue of 700 for "agency:treasury" (source "tax", ref "REVENUE-000003"); want credit_revenue of 10000 for "agency:treasury" (source "tax", ref "REVENUE-000001")`, nil,
+		{"a receipt credits revenue before any bank confirmed it", tax.CheckRevenue, `receipt REVENUE-000001 names funds movement 1; a receipt credits nothing until a settling bank confirms it`, nil,
 			func(t *testing.T, e *env) {
 				r1, err := k.Receipt(e.kv, ref(t, "REVENUE-000001"))
 				require.NoError(t, err)
-				r3, err := k.Receipt(e.kv, ref(t, "REVENUE-000003"))
-				require.NoError(t, err)
-				r1.RevenueMovement = r3.RevenueMovement
+				r1.RevenueMovement = "1"
 				require.NoError(t, store.SetProto(e.kv, tax.ReceiptKey(ref(t, "REVENUE-000001")), r1))
+			}},
+		{"more recorded as confirmed than the bank confirmed", tax.CheckRevenue, `but 1 is recorded as confirmed`, nil,
+			func(t *testing.T, e *env) {
+				r := ref(t, "REVENUE-000003")
+				c, err := k.Confirmed(e.kv, r)
+				require.NoError(t, err)
+				c.Amount++
+				require.NoError(t, store.SetProto(e.kv, tax.ConfirmedKey(r), c))
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 // refunds are debited from (x/funds' Keeper). Both calls write through the
 // Context's store, so they commit or roll back with the tax message.
 type RevenueLedger interface {
-	CreditRevenue(ctx module.Context, holder string, amount uint64, source, ref string) (movementID string, err error)
+	CreditRevenue(ctx module.Context, holder string, amount uint64, source, ref string, mandate uint64) (movementID string, err error)
 	DebitRevenue(ctx module.Context, holder string, amount uint64, source, ref string) (movementID string, err error)
 }
 

@@ -138,6 +138,8 @@ func ValidateBasic(msg any) error {
 		if m.Amount == 0 {
 			return ErrInvalidAmount.Wrapf("refund amount is 0; give the amount returned in minor units")
 		}
+	case *taxv1.MsgConfirmReceipt:
+		return validateConfirm(m)
 	case *taxv1.MsgCancelReceipt:
 		if _, err := ParseReceiptID(m.ReceiptId); err != nil {
 			return err
@@ -317,9 +319,8 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 		CollectorAgency: signer.AgencyId, Height: ctx.Height, CollectedAt: ctx.Time.Unix(),
 		RevenueHolder: k.holder(tt.RevenueAgency), Mandate: mandate,
 	}
-	if r.RevenueMovement, err = k.credit(ctx, r.RevenueHolder, r.Amount, r.Id); err != nil {
-		return err
-	}
+	// Nothing is credited yet: the receipt's revenue is pending until a
+	// settling bank confirms it (ConfirmReceipt).
 	s := initialState(r)
 	if err := store.SetProto(ctx.Store, ReceiptKey(ref), r); err != nil {
 		return err
@@ -358,11 +359,11 @@ func (k Keeper) holder(agencyID string) string {
 	return k.holderOf(agencyID)
 }
 
-func (k Keeper) credit(ctx module.Context, holder string, amount uint64, ref string) (string, error) {
+func (k Keeper) credit(ctx module.Context, holder string, amount uint64, ref string, mandate uint64) (string, error) {
 	if k.ledger == nil || holder == "" {
-		return "", module.ErrInternal.Wrapf("the tax module has no revenue ledger wired; receipts cannot credit revenue")
+		return "", module.ErrInternal.Wrapf("the tax module has no revenue ledger wired; confirmations cannot credit revenue")
 	}
-	return k.ledger.CreditRevenue(ctx, holder, amount, LedgerSource, ref)
+	return k.ledger.CreditRevenue(ctx, holder, amount, LedgerSource, ref, mandate)
 }
 
 func (k Keeper) debit(ctx module.Context, holder string, amount uint64, ref string) (string, error) {
@@ -429,13 +430,9 @@ func (k Keeper) amend(ctx module.Context, signer *agencyv1.Account, id string, a
 		return err
 	}
 	a.NetBefore, a.NetAfter = before.Net, after.Net
-	switch {
-	case after.Net > before.Net:
-		a.RevenueMovement, err = k.credit(ctx, r.RevenueHolder, after.Net-before.Net, a.Id)
-	case after.Net < before.Net:
-		a.RevenueMovement, err = k.debit(ctx, r.RevenueHolder, before.Net-after.Net, a.Id)
-	}
-	if err != nil {
+	// A higher net is pending until confirmed; a lower one takes back
+	// only what was confirmed above it.
+	if err := k.unconfirm(ctx, ref, r, a, after.Net); err != nil {
 		return err
 	}
 	if err := store.SetProto(ctx.Store, AmendmentKey(ref, a.Number), a); err != nil {

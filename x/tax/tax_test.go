@@ -43,6 +43,7 @@ var (
 	ncAdmin       = keyFor("northshire/admin")
 	ncCollector   = keyFor("northshire/collector")
 	scotAdmin     = keyFor("scot/admin")
+	settler       = keyFor("clearing/settler") // settlement_bank of a bank that collects nothing
 )
 
 var (
@@ -104,12 +105,14 @@ func newEnv(t *testing.T) *env {
 			{Id: "bank", Name: "Bank", Kind: agencyv1.Kind_KIND_BANK},
 			{Id: "northshire", Name: "Northshire", Kind: agencyv1.Kind_KIND_COUNCIL},
 			{Id: "scot", Name: "Scottish Revenue", Kind: agencyv1.Kind_KIND_TAX_AUTHORITY},
+			{Id: "clearing", Name: "Clearing Bank", Kind: agencyv1.Kind_KIND_BANK},
 		},
 		Accounts: []*agencyv1.Account{
 			acc(revAdmin, "revenue", admin), acc(revCollector, "revenue", coll), acc(revCollector2, "revenue", coll),
 			acc(revClerk, "revenue", agencyv1.Role_ROLE_AUDITOR), acc(trAdmin, "treasury", admin),
 			acc(bankAdmin, "bank", admin), acc(bankCollector, "bank", coll),
 			acc(ncAdmin, "northshire", admin), acc(ncCollector, "northshire", coll), acc(scotAdmin, "scot", admin),
+			acc(settler, "clearing", admin, agencyv1.Role_ROLE_SETTLEMENT_BANK),
 		},
 	}
 	e := &env{t: t, kv: store.NewMemory(), height: 1}
@@ -150,11 +153,51 @@ func (e *env) run(signer key, f func(ctx module.Context, s *agencyv1.Account) er
 	return err
 }
 
+// issue issues a receipt and, when it succeeds, has the clearing bank
+// confirm its settlement, so its revenue is credited (see pending for a
+// receipt left unconfirmed).
 func (e *env) issue(signer key, m *taxv1.MsgIssueReceipt) error {
+	if err := e.pending(signer, m); err != nil {
+		return err
+	}
+	e.confirmAll()
+	return nil
+}
+
+// pending issues a receipt and leaves its revenue pending.
+func (e *env) pending(signer key, m *taxv1.MsgIssueReceipt) error {
 	if err := tax.ValidateBasic(m); err != nil {
 		return err
 	}
 	return e.run(signer, func(ctx module.Context, s *agencyv1.Account) error { return k.IssueReceipt(ctx, s, m) })
+}
+
+// confirmAll has the clearing bank confirm every receipt's pending revenue.
+func (e *env) confirmAll() {
+	e.t.Helper()
+	for _, authority := range []string{"revenue", "scot"} {
+		for seq := uint64(1); ; seq++ {
+			ref := tax.ReceiptRef{Authority: authority, Seq: seq}
+			r, err := k.Receipt(e.kv, ref)
+			if err != nil {
+				break
+			}
+			s, c := e.state(r.Id), e.confirmed(r.Id)
+			if s.Net > c.Amount {
+				require.NoError(e.t, e.run(settler, func(ctx module.Context, a *agencyv1.Account) error {
+					return k.ConfirmReceipt(ctx, a, &taxv1.MsgConfirmReceipt{ReceiptId: r.Id, BankReference: r.BankReference, Amount: s.Net - c.Amount})
+				}))
+			}
+		}
+	}
+}
+
+func (e *env) confirmed(id string) *taxv1.Confirmed {
+	ref, err := tax.ParseReceiptID(id)
+	require.NoError(e.t, err)
+	c, err := k.Confirmed(e.kv, ref)
+	require.NoError(e.t, err)
+	return c
 }
 
 func (e *env) state(id string) *taxv1.ReceiptState {
@@ -296,7 +339,11 @@ func TestAmendmentChain(t *testing.T) {
 	}
 	check("issued", want{taxv1.Status_STATUS_ISSUED, 10_000, 0, 10_000, "2026-Q1"})
 
-	amend := func(signer key, f func(ctx module.Context, s *agencyv1.Account) error) error { return e.run(signer, f) }
+	amend := func(signer key, f func(ctx module.Context, s *agencyv1.Account) error) error {
+		err := e.run(signer, f)
+		e.confirmAll()
+		return err
+	}
 	require.NoError(t, amend(revCollector, func(ctx module.Context, s *agencyv1.Account) error {
 		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 12_000, Period: "2026-Q2", Payer: payerOf(payer, "VAT", "2026-Q2")})
 	}))
@@ -372,7 +419,8 @@ func TestRevenueCreditedToTheTaxTypesAccount(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "northshire", r.CollectorAgency)
 	require.Equal(t, funds.AgencyHolder("northshire"), r.RevenueHolder)
-	require.NotEmpty(t, r.RevenueMovement)
+	require.Empty(t, r.RevenueMovement, "a receipt credits nothing itself")
+	require.Equal(t, uint64(1_300), e.confirmed(r.Id).Amount, "the clearing bank's confirmation did")
 	require.True(t, proto.Equal(&taxv1.Total{Receipts: 2, Collected: 1_350, Net: 1_350}, e.total(tax.TypeTotalKey("COUNCIL_TAX", "2026"))))
 	require.True(t, proto.Equal(&taxv1.Total{Receipts: 1, Collected: 1_300, Net: 1_300}, e.total(tax.CollectorTotalKey(ncCollector.addr, "COUNCIL_TAX", "2026"))))
 }

@@ -480,6 +480,71 @@ func (x *MsgCancelReceipt) GetReason() Reason {
 	return Reason_REASON_UNSPECIFIED
 }
 
+// MsgConfirmReceipt confirms that a receipt's payment settled into the
+// public account: the bank's settlement names the receipt's bank-reference
+// commitment and its pending amount, which becomes spendable revenue.
+// Needs ROLE_SETTLEMENT_BANK in an agency holding the settlement-bank
+// mandate, other than the receipt's authority and collecting agency.
+type MsgConfirmReceipt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReceiptId     string                 `protobuf:"bytes,1,opt,name=receipt_id,json=receiptId,proto3" json:"receipt_id,omitempty"`
+	BankReference []byte                 `protobuf:"bytes,2,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	Amount        uint64                 `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MsgConfirmReceipt) Reset() {
+	*x = MsgConfirmReceipt{}
+	mi := &file_tally_tax_v1_msgs_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MsgConfirmReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MsgConfirmReceipt) ProtoMessage() {}
+
+func (x *MsgConfirmReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_tax_v1_msgs_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MsgConfirmReceipt.ProtoReflect.Descriptor instead.
+func (*MsgConfirmReceipt) Descriptor() ([]byte, []int) {
+	return file_tally_tax_v1_msgs_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MsgConfirmReceipt) GetReceiptId() string {
+	if x != nil {
+		return x.ReceiptId
+	}
+	return ""
+}
+
+func (x *MsgConfirmReceipt) GetBankReference() []byte {
+	if x != nil {
+		return x.BankReference
+	}
+	return nil
+}
+
+func (x *MsgConfirmReceipt) GetAmount() uint64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
 var File_tally_tax_v1_msgs_proto protoreflect.FileDescriptor
 
 const file_tally_tax_v1_msgs_proto_rawDesc = "" +
@@ -518,7 +583,12 @@ const file_tally_tax_v1_msgs_proto_rawDesc = "" +
 	"\x10MsgCancelReceipt\x12\x1d\n" +
 	"\n" +
 	"receipt_id\x18\x01 \x01(\tR\treceiptId\x12,\n" +
-	"\x06reason\x18\x02 \x01(\x0e2\x14.tally.tax.v1.ReasonR\x06reasonB7Z5github.com/tallyledger/tally/proto/tally/tax/v1;taxv1b\x06proto3"
+	"\x06reason\x18\x02 \x01(\x0e2\x14.tally.tax.v1.ReasonR\x06reason\"q\n" +
+	"\x11MsgConfirmReceipt\x12\x1d\n" +
+	"\n" +
+	"receipt_id\x18\x01 \x01(\tR\treceiptId\x12%\n" +
+	"\x0ebank_reference\x18\x02 \x01(\fR\rbankReference\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x04R\x06amountB7Z5github.com/tallyledger/tally/proto/tally/tax/v1;taxv1b\x06proto3"
 
 var (
 	file_tally_tax_v1_msgs_proto_rawDescOnce sync.Once
@@ -532,7 +602,7 @@ func file_tally_tax_v1_msgs_proto_rawDescGZIP() []byte {
 	return file_tally_tax_v1_msgs_proto_rawDescData
 }
 
-var file_tally_tax_v1_msgs_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_tally_tax_v1_msgs_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_tally_tax_v1_msgs_proto_goTypes = []any{
 	(*MsgRegisterTaxType)(nil),    // 0: tally.tax.v1.MsgRegisterTaxType
 	(*MsgAuthoriseCollector)(nil), // 1: tally.tax.v1.MsgAuthoriseCollector
@@ -541,14 +611,15 @@ var file_tally_tax_v1_msgs_proto_goTypes = []any{
 	(*MsgCorrectReceipt)(nil),     // 4: tally.tax.v1.MsgCorrectReceipt
 	(*MsgRefundReceipt)(nil),      // 5: tally.tax.v1.MsgRefundReceipt
 	(*MsgCancelReceipt)(nil),      // 6: tally.tax.v1.MsgCancelReceipt
-	(PeriodKind)(0),               // 7: tally.tax.v1.PeriodKind
-	(Reason)(0),                   // 8: tally.tax.v1.Reason
+	(*MsgConfirmReceipt)(nil),     // 7: tally.tax.v1.MsgConfirmReceipt
+	(PeriodKind)(0),               // 8: tally.tax.v1.PeriodKind
+	(Reason)(0),                   // 9: tally.tax.v1.Reason
 }
 var file_tally_tax_v1_msgs_proto_depIdxs = []int32{
-	7, // 0: tally.tax.v1.MsgRegisterTaxType.period_kind:type_name -> tally.tax.v1.PeriodKind
-	8, // 1: tally.tax.v1.MsgCorrectReceipt.reason:type_name -> tally.tax.v1.Reason
-	8, // 2: tally.tax.v1.MsgRefundReceipt.reason:type_name -> tally.tax.v1.Reason
-	8, // 3: tally.tax.v1.MsgCancelReceipt.reason:type_name -> tally.tax.v1.Reason
+	8, // 0: tally.tax.v1.MsgRegisterTaxType.period_kind:type_name -> tally.tax.v1.PeriodKind
+	9, // 1: tally.tax.v1.MsgCorrectReceipt.reason:type_name -> tally.tax.v1.Reason
+	9, // 2: tally.tax.v1.MsgRefundReceipt.reason:type_name -> tally.tax.v1.Reason
+	9, // 3: tally.tax.v1.MsgCancelReceipt.reason:type_name -> tally.tax.v1.Reason
 	4, // [4:4] is the sub-list for method output_type
 	4, // [4:4] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
@@ -568,7 +639,7 @@ func file_tally_tax_v1_msgs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_tax_v1_msgs_proto_rawDesc), len(file_tally_tax_v1_msgs_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

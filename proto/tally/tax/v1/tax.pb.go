@@ -1323,6 +1323,196 @@ func (x *Genesis) GetAuthorisations() []*Authorisation {
 	return nil
 }
 
+// Confirmation is a settling bank's confirmation that a receipt's money
+// reached the public account. Revenue is pending until then: a receipt
+// credits nothing to the revenue account; each confirmation credits exactly
+// the receipt's pending amount (its net less what was confirmed before) as
+// spendable revenue. Kept for ever under tax/w/<authority>/<seq>/<n>.
+type Confirmation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is "<receipt id>/S<n>", the ref of its funds movement.
+	Id        string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ReceiptId string `protobuf:"bytes,2,opt,name=receipt_id,json=receiptId,proto3" json:"receipt_id,omitempty"`
+	Number    uint32 `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	Amount    uint64 `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// bank_reference is the receipt's bank-reference commitment, which the
+	// bank's settlement must match.
+	BankReference []byte `protobuf:"bytes,5,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	// bank is the settling account; bank_agency its agency, never the
+	// receipt's authority or collecting agency.
+	Bank       []byte `protobuf:"bytes,6,opt,name=bank,proto3" json:"bank,omitempty"`
+	BankAgency string `protobuf:"bytes,7,opt,name=bank_agency,json=bankAgency,proto3" json:"bank_agency,omitempty"`
+	// mandate is the id of the bank agency's settlement-bank mandate grant.
+	Mandate         uint64 `protobuf:"varint,8,opt,name=mandate,proto3" json:"mandate,omitempty"`
+	RevenueMovement string `protobuf:"bytes,9,opt,name=revenue_movement,json=revenueMovement,proto3" json:"revenue_movement,omitempty"`
+	Height          int64  `protobuf:"varint,10,opt,name=height,proto3" json:"height,omitempty"`
+	TimeUnix        int64  `protobuf:"varint,11,opt,name=time_unix,json=timeUnix,proto3" json:"time_unix,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Confirmation) Reset() {
+	*x = Confirmation{}
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Confirmation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Confirmation) ProtoMessage() {}
+
+func (x *Confirmation) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Confirmation.ProtoReflect.Descriptor instead.
+func (*Confirmation) Descriptor() ([]byte, []int) {
+	return file_tally_tax_v1_tax_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Confirmation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Confirmation) GetReceiptId() string {
+	if x != nil {
+		return x.ReceiptId
+	}
+	return ""
+}
+
+func (x *Confirmation) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *Confirmation) GetAmount() uint64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *Confirmation) GetBankReference() []byte {
+	if x != nil {
+		return x.BankReference
+	}
+	return nil
+}
+
+func (x *Confirmation) GetBank() []byte {
+	if x != nil {
+		return x.Bank
+	}
+	return nil
+}
+
+func (x *Confirmation) GetBankAgency() string {
+	if x != nil {
+		return x.BankAgency
+	}
+	return ""
+}
+
+func (x *Confirmation) GetMandate() uint64 {
+	if x != nil {
+		return x.Mandate
+	}
+	return 0
+}
+
+func (x *Confirmation) GetRevenueMovement() string {
+	if x != nil {
+		return x.RevenueMovement
+	}
+	return ""
+}
+
+func (x *Confirmation) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Confirmation) GetTimeUnix() int64 {
+	if x != nil {
+		return x.TimeUnix
+	}
+	return 0
+}
+
+// Confirmed is what settling banks have confirmed of one receipt so far,
+// less what refunds and downward corrections took back out of the revenue
+// account (tax/v/<authority>/<seq>). net - amount is the pending revenue.
+type Confirmed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Amount        uint64                 `protobuf:"varint,1,opt,name=amount,proto3" json:"amount,omitempty"`
+	Confirmations uint32                 `protobuf:"varint,2,opt,name=confirmations,proto3" json:"confirmations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Confirmed) Reset() {
+	*x = Confirmed{}
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Confirmed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Confirmed) ProtoMessage() {}
+
+func (x *Confirmed) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_tax_v1_tax_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Confirmed.ProtoReflect.Descriptor instead.
+func (*Confirmed) Descriptor() ([]byte, []int) {
+	return file_tally_tax_v1_tax_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Confirmed) GetAmount() uint64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *Confirmed) GetConfirmations() uint32 {
+	if x != nil {
+		return x.Confirmations
+	}
+	return 0
+}
+
 var File_tally_tax_v1_tax_proto protoreflect.FileDescriptor
 
 const file_tally_tax_v1_tax_proto_rawDesc = "" +
@@ -1422,7 +1612,25 @@ const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\tcollector\x18\x03 \x01(\fR\tcollector\"\x82\x01\n" +
 	"\aGenesis\x122\n" +
 	"\ttax_types\x18\x01 \x03(\v2\x15.tally.tax.v1.TaxTypeR\btaxTypes\x12C\n" +
-	"\x0eauthorisations\x18\x02 \x03(\v2\x1b.tally.tax.v1.AuthorisationR\x0eauthorisations*o\n" +
+	"\x0eauthorisations\x18\x02 \x03(\v2\x1b.tally.tax.v1.AuthorisationR\x0eauthorisations\"\xc3\x02\n" +
+	"\fConfirmation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"receipt_id\x18\x02 \x01(\tR\treceiptId\x12\x16\n" +
+	"\x06number\x18\x03 \x01(\rR\x06number\x12\x16\n" +
+	"\x06amount\x18\x04 \x01(\x04R\x06amount\x12%\n" +
+	"\x0ebank_reference\x18\x05 \x01(\fR\rbankReference\x12\x12\n" +
+	"\x04bank\x18\x06 \x01(\fR\x04bank\x12\x1f\n" +
+	"\vbank_agency\x18\a \x01(\tR\n" +
+	"bankAgency\x12\x18\n" +
+	"\amandate\x18\b \x01(\x04R\amandate\x12)\n" +
+	"\x10revenue_movement\x18\t \x01(\tR\x0frevenueMovement\x12\x16\n" +
+	"\x06height\x18\n" +
+	" \x01(\x03R\x06height\x12\x1b\n" +
+	"\ttime_unix\x18\v \x01(\x03R\btimeUnix\"I\n" +
+	"\tConfirmed\x12\x16\n" +
+	"\x06amount\x18\x01 \x01(\x04R\x06amount\x12$\n" +
+	"\rconfirmations\x18\x02 \x01(\rR\rconfirmations*o\n" +
 	"\n" +
 	"PeriodKind\x12\x1b\n" +
 	"\x17PERIOD_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -1466,7 +1674,7 @@ func file_tally_tax_v1_tax_proto_rawDescGZIP() []byte {
 }
 
 var file_tally_tax_v1_tax_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tally_tax_v1_tax_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_tally_tax_v1_tax_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_tally_tax_v1_tax_proto_goTypes = []any{
 	(PeriodKind)(0),          // 0: tally.tax.v1.PeriodKind
 	(AmendmentKind)(0),       // 1: tally.tax.v1.AmendmentKind
@@ -1483,6 +1691,8 @@ var file_tally_tax_v1_tax_proto_goTypes = []any{
 	(*ClearanceGrant)(nil),   // 12: tally.tax.v1.ClearanceGrant
 	(*TotalRequest)(nil),     // 13: tally.tax.v1.TotalRequest
 	(*Genesis)(nil),          // 14: tally.tax.v1.Genesis
+	(*Confirmation)(nil),     // 15: tally.tax.v1.Confirmation
+	(*Confirmed)(nil),        // 16: tally.tax.v1.Confirmed
 }
 var file_tally_tax_v1_tax_proto_depIdxs = []int32{
 	0, // 0: tally.tax.v1.TaxType.period_kind:type_name -> tally.tax.v1.PeriodKind
@@ -1509,7 +1719,7 @@ func file_tally_tax_v1_tax_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_tax_v1_tax_proto_rawDesc), len(file_tally_tax_v1_tax_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -208,6 +208,7 @@ type Msg struct {
 	//	*Msg_CorrectReceipt
 	//	*Msg_RefundReceipt
 	//	*Msg_CancelReceipt
+	//	*Msg_ConfirmReceipt
 	//	*Msg_RegisterItem
 	//	*Msg_OfferCustody
 	//	*Msg_AcceptCustody
@@ -518,6 +519,15 @@ func (x *Msg) GetCancelReceipt() *v13.MsgCancelReceipt {
 	return nil
 }
 
+func (x *Msg) GetConfirmReceipt() *v13.MsgConfirmReceipt {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_ConfirmReceipt); ok {
+			return x.ConfirmReceipt
+		}
+	}
+	return nil
+}
+
 func (x *Msg) GetRegisterItem() *v14.MsgRegisterItem {
 	if x != nil {
 		if x, ok := x.Sum.(*Msg_RegisterItem); ok {
@@ -778,6 +788,10 @@ type Msg_CancelReceipt struct {
 	CancelReceipt *v13.MsgCancelReceipt `protobuf:"bytes,66,opt,name=cancel_receipt,json=cancelReceipt,proto3,oneof"`
 }
 
+type Msg_ConfirmReceipt struct {
+	ConfirmReceipt *v13.MsgConfirmReceipt `protobuf:"bytes,67,opt,name=confirm_receipt,json=confirmReceipt,proto3,oneof"`
+}
+
 type Msg_RegisterItem struct {
 	RegisterItem *v14.MsgRegisterItem `protobuf:"bytes,80,opt,name=register_item,json=registerItem,proto3,oneof"`
 }
@@ -898,6 +912,8 @@ func (*Msg_RefundReceipt) isMsg_Sum() {}
 
 func (*Msg_CancelReceipt) isMsg_Sum() {}
 
+func (*Msg_ConfirmReceipt) isMsg_Sum() {}
+
 func (*Msg_RegisterItem) isMsg_Sum() {}
 
 func (*Msg_OfferCustody) isMsg_Sum() {}
@@ -945,7 +961,7 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\x05nonce\x18\x03 \x01(\x04R\x05nonce\x12%\n" +
 	"\x0etimeout_height\x18\x04 \x01(\x04R\rtimeoutHeight\x12\x12\n" +
 	"\x04memo\x18\x05 \x01(\tR\x04memo\x12,\n" +
-	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\xf2\x18\n" +
+	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\xbe\x19\n" +
 	"\x03Msg\x12>\n" +
 	"\n" +
 	"add_member\x18\x01 \x01(\v2\x1d.tally.agency.v1.MsgAddMemberH\x00R\taddMember\x12G\n" +
@@ -978,7 +994,8 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\rissue_receipt\x18? \x01(\v2\x1d.tally.tax.v1.MsgIssueReceiptH\x00R\fissueReceipt\x12J\n" +
 	"\x0fcorrect_receipt\x18@ \x01(\v2\x1f.tally.tax.v1.MsgCorrectReceiptH\x00R\x0ecorrectReceipt\x12G\n" +
 	"\x0erefund_receipt\x18A \x01(\v2\x1e.tally.tax.v1.MsgRefundReceiptH\x00R\rrefundReceipt\x12G\n" +
-	"\x0ecancel_receipt\x18B \x01(\v2\x1e.tally.tax.v1.MsgCancelReceiptH\x00R\rcancelReceipt\x12K\n" +
+	"\x0ecancel_receipt\x18B \x01(\v2\x1e.tally.tax.v1.MsgCancelReceiptH\x00R\rcancelReceipt\x12J\n" +
+	"\x0fconfirm_receipt\x18C \x01(\v2\x1f.tally.tax.v1.MsgConfirmReceiptH\x00R\x0econfirmReceipt\x12K\n" +
 	"\rregister_item\x18P \x01(\v2$.tally.provenance.v1.MsgRegisterItemH\x00R\fregisterItem\x12K\n" +
 	"\roffer_custody\x18Q \x01(\v2$.tally.provenance.v1.MsgOfferCustodyH\x00R\fofferCustody\x12N\n" +
 	"\x0eaccept_custody\x18R \x01(\v2%.tally.provenance.v1.MsgAcceptCustodyH\x00R\racceptCustody\x12N\n" +
@@ -1045,22 +1062,23 @@ var file_tally_tx_v1_tx_proto_goTypes = []any{
 	(*v13.MsgCorrectReceipt)(nil),        // 28: tally.tax.v1.MsgCorrectReceipt
 	(*v13.MsgRefundReceipt)(nil),         // 29: tally.tax.v1.MsgRefundReceipt
 	(*v13.MsgCancelReceipt)(nil),         // 30: tally.tax.v1.MsgCancelReceipt
-	(*v14.MsgRegisterItem)(nil),          // 31: tally.provenance.v1.MsgRegisterItem
-	(*v14.MsgOfferCustody)(nil),          // 32: tally.provenance.v1.MsgOfferCustody
-	(*v14.MsgAcceptCustody)(nil),         // 33: tally.provenance.v1.MsgAcceptCustody
-	(*v14.MsgRejectCustody)(nil),         // 34: tally.provenance.v1.MsgRejectCustody
-	(*v14.MsgWithdrawOffer)(nil),         // 35: tally.provenance.v1.MsgWithdrawOffer
-	(*v14.MsgAccreditInspector)(nil),     // 36: tally.provenance.v1.MsgAccreditInspector
-	(*v14.MsgWithdrawAccreditation)(nil), // 37: tally.provenance.v1.MsgWithdrawAccreditation
-	(*v14.MsgAttest)(nil),                // 38: tally.provenance.v1.MsgAttest
-	(*v14.MsgSplit)(nil),                 // 39: tally.provenance.v1.MsgSplit
-	(*v14.MsgMerge)(nil),                 // 40: tally.provenance.v1.MsgMerge
-	(*v14.MsgTransform)(nil),             // 41: tally.provenance.v1.MsgTransform
-	(*v14.MsgRetire)(nil),                // 42: tally.provenance.v1.MsgRetire
-	(*v14.MsgRecall)(nil),                // 43: tally.provenance.v1.MsgRecall
-	(*v14.MsgAcknowledgeRecall)(nil),     // 44: tally.provenance.v1.MsgAcknowledgeRecall
-	(*v15.MsgSubmitProposal)(nil),        // 45: tally.gov.v1.MsgSubmitProposal
-	(*v15.MsgVote)(nil),                  // 46: tally.gov.v1.MsgVote
+	(*v13.MsgConfirmReceipt)(nil),        // 31: tally.tax.v1.MsgConfirmReceipt
+	(*v14.MsgRegisterItem)(nil),          // 32: tally.provenance.v1.MsgRegisterItem
+	(*v14.MsgOfferCustody)(nil),          // 33: tally.provenance.v1.MsgOfferCustody
+	(*v14.MsgAcceptCustody)(nil),         // 34: tally.provenance.v1.MsgAcceptCustody
+	(*v14.MsgRejectCustody)(nil),         // 35: tally.provenance.v1.MsgRejectCustody
+	(*v14.MsgWithdrawOffer)(nil),         // 36: tally.provenance.v1.MsgWithdrawOffer
+	(*v14.MsgAccreditInspector)(nil),     // 37: tally.provenance.v1.MsgAccreditInspector
+	(*v14.MsgWithdrawAccreditation)(nil), // 38: tally.provenance.v1.MsgWithdrawAccreditation
+	(*v14.MsgAttest)(nil),                // 39: tally.provenance.v1.MsgAttest
+	(*v14.MsgSplit)(nil),                 // 40: tally.provenance.v1.MsgSplit
+	(*v14.MsgMerge)(nil),                 // 41: tally.provenance.v1.MsgMerge
+	(*v14.MsgTransform)(nil),             // 42: tally.provenance.v1.MsgTransform
+	(*v14.MsgRetire)(nil),                // 43: tally.provenance.v1.MsgRetire
+	(*v14.MsgRecall)(nil),                // 44: tally.provenance.v1.MsgRecall
+	(*v14.MsgAcknowledgeRecall)(nil),     // 45: tally.provenance.v1.MsgAcknowledgeRecall
+	(*v15.MsgSubmitProposal)(nil),        // 46: tally.gov.v1.MsgSubmitProposal
+	(*v15.MsgVote)(nil),                  // 47: tally.gov.v1.MsgVote
 }
 var file_tally_tx_v1_tx_proto_depIdxs = []int32{
 	2,  // 0: tally.tx.v1.TxBody.messages:type_name -> tally.tx.v1.Msg
@@ -1092,27 +1110,28 @@ var file_tally_tx_v1_tx_proto_depIdxs = []int32{
 	28, // 26: tally.tx.v1.Msg.correct_receipt:type_name -> tally.tax.v1.MsgCorrectReceipt
 	29, // 27: tally.tx.v1.Msg.refund_receipt:type_name -> tally.tax.v1.MsgRefundReceipt
 	30, // 28: tally.tx.v1.Msg.cancel_receipt:type_name -> tally.tax.v1.MsgCancelReceipt
-	31, // 29: tally.tx.v1.Msg.register_item:type_name -> tally.provenance.v1.MsgRegisterItem
-	32, // 30: tally.tx.v1.Msg.offer_custody:type_name -> tally.provenance.v1.MsgOfferCustody
-	33, // 31: tally.tx.v1.Msg.accept_custody:type_name -> tally.provenance.v1.MsgAcceptCustody
-	34, // 32: tally.tx.v1.Msg.reject_custody:type_name -> tally.provenance.v1.MsgRejectCustody
-	35, // 33: tally.tx.v1.Msg.withdraw_offer:type_name -> tally.provenance.v1.MsgWithdrawOffer
-	36, // 34: tally.tx.v1.Msg.accredit_inspector:type_name -> tally.provenance.v1.MsgAccreditInspector
-	37, // 35: tally.tx.v1.Msg.withdraw_accreditation:type_name -> tally.provenance.v1.MsgWithdrawAccreditation
-	38, // 36: tally.tx.v1.Msg.attest:type_name -> tally.provenance.v1.MsgAttest
-	39, // 37: tally.tx.v1.Msg.split_item:type_name -> tally.provenance.v1.MsgSplit
-	40, // 38: tally.tx.v1.Msg.merge_items:type_name -> tally.provenance.v1.MsgMerge
-	41, // 39: tally.tx.v1.Msg.transform_items:type_name -> tally.provenance.v1.MsgTransform
-	42, // 40: tally.tx.v1.Msg.retire_item:type_name -> tally.provenance.v1.MsgRetire
-	43, // 41: tally.tx.v1.Msg.recall:type_name -> tally.provenance.v1.MsgRecall
-	44, // 42: tally.tx.v1.Msg.acknowledge_recall:type_name -> tally.provenance.v1.MsgAcknowledgeRecall
-	45, // 43: tally.tx.v1.Msg.submit_proposal:type_name -> tally.gov.v1.MsgSubmitProposal
-	46, // 44: tally.tx.v1.Msg.vote:type_name -> tally.gov.v1.MsgVote
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	31, // 29: tally.tx.v1.Msg.confirm_receipt:type_name -> tally.tax.v1.MsgConfirmReceipt
+	32, // 30: tally.tx.v1.Msg.register_item:type_name -> tally.provenance.v1.MsgRegisterItem
+	33, // 31: tally.tx.v1.Msg.offer_custody:type_name -> tally.provenance.v1.MsgOfferCustody
+	34, // 32: tally.tx.v1.Msg.accept_custody:type_name -> tally.provenance.v1.MsgAcceptCustody
+	35, // 33: tally.tx.v1.Msg.reject_custody:type_name -> tally.provenance.v1.MsgRejectCustody
+	36, // 34: tally.tx.v1.Msg.withdraw_offer:type_name -> tally.provenance.v1.MsgWithdrawOffer
+	37, // 35: tally.tx.v1.Msg.accredit_inspector:type_name -> tally.provenance.v1.MsgAccreditInspector
+	38, // 36: tally.tx.v1.Msg.withdraw_accreditation:type_name -> tally.provenance.v1.MsgWithdrawAccreditation
+	39, // 37: tally.tx.v1.Msg.attest:type_name -> tally.provenance.v1.MsgAttest
+	40, // 38: tally.tx.v1.Msg.split_item:type_name -> tally.provenance.v1.MsgSplit
+	41, // 39: tally.tx.v1.Msg.merge_items:type_name -> tally.provenance.v1.MsgMerge
+	42, // 40: tally.tx.v1.Msg.transform_items:type_name -> tally.provenance.v1.MsgTransform
+	43, // 41: tally.tx.v1.Msg.retire_item:type_name -> tally.provenance.v1.MsgRetire
+	44, // 42: tally.tx.v1.Msg.recall:type_name -> tally.provenance.v1.MsgRecall
+	45, // 43: tally.tx.v1.Msg.acknowledge_recall:type_name -> tally.provenance.v1.MsgAcknowledgeRecall
+	46, // 44: tally.tx.v1.Msg.submit_proposal:type_name -> tally.gov.v1.MsgSubmitProposal
+	47, // 45: tally.tx.v1.Msg.vote:type_name -> tally.gov.v1.MsgVote
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_tally_tx_v1_tx_proto_init() }
@@ -1149,6 +1168,7 @@ func file_tally_tx_v1_tx_proto_init() {
 		(*Msg_CorrectReceipt)(nil),
 		(*Msg_RefundReceipt)(nil),
 		(*Msg_CancelReceipt)(nil),
+		(*Msg_ConfirmReceipt)(nil),
 		(*Msg_RegisterItem)(nil),
 		(*Msg_OfferCustody)(nil),
 		(*Msg_AcceptCustody)(nil),
