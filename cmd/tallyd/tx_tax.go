@@ -169,7 +169,27 @@ tax.receipt_issued event.`,
 		c.Flags().String("reason", "", "reason code (required): "+reasonHelp())
 		_ = c.MarkFlagRequired("reason")
 	}
-	for _, c := range []*cobra.Command{register, authorise, withdraw, issue, correct, refund, cancel} {
+	confirm := &cobra.Command{
+		Use:   "confirm-receipt RECEIPT_ID BANK_REFERENCE_COMMITMENT AMOUNT",
+		Short: "Confirm, as a settling bank, that a receipt's payment settled: its pending revenue becomes spendable",
+		Long: "A receipt credits nothing until a settling bank confirms it. The signer needs the settlement_bank role in an agency " +
+			"holding the settlement_bank mandate, other than the receipt's authority and collecting agency. BANK_REFERENCE_COMMITMENT " +
+			"is the receipt's bank-reference commitment (64 hex characters, as `tallyd query tax receipt` shows it); AMOUNT must be " +
+			"exactly the receipt's pending amount (its net less what was confirmed before), in minor units.",
+		Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseTaxpayer(args[1])
+			if err != nil {
+				return err
+			}
+			amount, err := parseAmount(args[2])
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_ConfirmReceipt{ConfirmReceipt: &taxv1.MsgConfirmReceipt{ReceiptId: args[0], BankReference: ref, Amount: amount}}})
+		},
+	}
+	for _, c := range []*cobra.Command{register, authorise, withdraw, issue, correct, refund, cancel, confirm} {
 		addTxFlags(c)
 		cmd.AddCommand(c)
 	}
