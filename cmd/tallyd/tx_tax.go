@@ -109,7 +109,7 @@ tax.receipt_issued event.`,
 	correct := &cobra.Command{
 		Use:   "correct-receipt RECEIPT_ID --reason CODE [--amount N] [--period P --payer HEX] [--payer HEX]",
 		Short: "Correct a receipt's amount, period or taxpayer (needs a collector of the receipt's authority)",
-		Long: "A changed amount moves the difference through the revenue account. A changed period or taxpayer needs --payer, " +
+		Long: "A higher amount is pending until a settling bank confirms it; a lower one takes back revenue already confirmed above it. A changed period or taxpayer needs --payer, " +
 			"the payer commitment of the (right) taxpayer for the receipt's tax type and (new) period. Reasons: " + reasonHelp(),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -137,7 +137,7 @@ tax.receipt_issued event.`,
 	correct.Flags().String("payer", "", "payer commitment for the corrected taxpayer or period (64 hex characters)")
 	refund := &cobra.Command{
 		Use:   "refund-receipt RECEIPT_ID AMOUNT --reason CODE",
-		Short: "Refund part or all of a receipt's net amount, debiting the revenue account it credited",
+		Short: "Refund part or all of a receipt's net amount, debiting the revenue account for what was confirmed above the new net",
 		Long:  "Reasons: " + reasonHelp(),
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -154,7 +154,7 @@ tax.receipt_issued event.`,
 	}
 	cancel := &cobra.Command{
 		Use:   "cancel-receipt RECEIPT_ID --reason CODE",
-		Short: "Cancel a receipt (issued in error, payment reversed); its net amount is debited",
+		Short: "Cancel a receipt (issued in error, payment reversed); its confirmed revenue is debited",
 		Long:  "A cancelled receipt cannot be amended again; its bank reference may be receipted anew. Reasons: " + reasonHelp(),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
