@@ -38,7 +38,7 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 		seed := sha256.Sum256([]byte("tax-node/" + name))
 		return ed25519.NewKeyFromSeed(seed[:])
 	}
-	trAdmin, revAdmin, collector := keyOf("treasury-admin"), keyOf("revenue-admin"), keyOf("revenue-collector")
+	trAdmin, revAdmin, collector, settler := keyOf("treasury-admin"), keyOf("revenue-admin"), keyOf("revenue-collector"), keyOf("bank-settler")
 	pub := func(k ed25519.PrivateKey) []byte { return k.Public().(ed25519.PublicKey) }
 	state := &appv1.GenesisState{
 		Params: app.DefaultParams(),
@@ -46,11 +46,13 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 			Agencies: []*agencyv1.Agency{
 				{Id: "treasury", Name: "Treasury", Kind: agencyv1.Kind_KIND_TREASURY},
 				{Id: "revenue", Name: "Revenue", Kind: agencyv1.Kind_KIND_TAX_AUTHORITY},
+				{Id: "bank", Name: "Clearing Bank", Kind: agencyv1.Kind_KIND_BANK},
 			},
 			Accounts: []*agencyv1.Account{
 				{PubKey: pub(trAdmin), AgencyId: "treasury", Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}},
 				{PubKey: pub(revAdmin), AgencyId: "revenue", Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN}},
 				{PubKey: pub(collector), AgencyId: "revenue", Roles: []agencyv1.Role{agencyv1.Role_ROLE_TAX_COLLECTOR}},
+				{PubKey: pub(settler), AgencyId: "bank", Roles: []agencyv1.Role{agencyv1.Role_ROLE_ADMIN, agencyv1.Role_ROLE_SETTLEMENT_BANK}},
 			},
 		},
 	}
@@ -104,6 +106,9 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 		{collector, issue("2026-Q1", 25_000, "FPS-1")},
 		{collector, issue("2026-Q2", 5_000, "FPS-2")},
 		{collector, &txv1.Msg{Sum: &txv1.Msg_RefundReceipt{RefundReceipt: &taxv1.MsgRefundReceipt{ReceiptId: "REVENUE-000001", Reason: taxv1.Reason_REASON_OVERPAYMENT, Amount: 1_000}}}},
+		// The revenue is pending until the clearing bank confirms the payments settled.
+		{settler, &txv1.Msg{Sum: &txv1.Msg_ConfirmReceipt{ConfirmReceipt: &taxv1.MsgConfirmReceipt{ReceiptId: "REVENUE-000001", BankReference: client.BankReferenceCommitment(refKey, "FPS-1"), Amount: 24_000}}}},
+		{settler, &txv1.Msg{Sum: &txv1.Msg_ConfirmReceipt{ConfirmReceipt: &taxv1.MsgConfirmReceipt{ReceiptId: "REVENUE-000002", BankReference: client.BankReferenceCommitment(refKey, "FPS-2"), Amount: 5_000}}}},
 	} {
 		_, err := send(step.k, step.msg)
 		require.NoError(t, err)
