@@ -387,6 +387,8 @@ type movementData struct {
 	TraceUp  []traceRecord  `json:"trace_up"`
 	Root     map[string]any `json:"root_totals,omitempty"`
 	Down     []traceRecord  `json:"trace_down,omitempty"`
+	// Mandate is the grant the movement was done under (mandateOf).
+	Mandate map[string]any `json:"mandate,omitempty"`
 }
 
 func (s *Server) movement(r *http.Request) (*view, error) {
@@ -405,6 +407,7 @@ func (s *Server) movement(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No movement %d is on this chain", id)
 	}
 	d := &movementData{Movement: protoMap(m)}
+	d.Mandate = sn.mandateOf(d.Movement)
 	if list, err := sn.list(app.PathFundsTraceUp, arg); err == nil {
 		d.TraceUp = traceRecords(list)
 	}
@@ -472,6 +475,7 @@ func recordKind(key []byte) (string, proto.Message) {
 type paymentData struct {
 	Payment map[string]any `json:"payment"`
 	Trace   []traceRecord  `json:"trace"`
+	Mandate map[string]any `json:"mandate,omitempty"`
 }
 
 func (s *Server) payment(r *http.Request) (*view, error) {
@@ -490,6 +494,7 @@ func (s *Server) payment(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No payment %d is on this chain", id)
 	}
 	d := &paymentData{Payment: protoMap(p)}
+	d.Mandate = sn.mandateOf(d.Payment)
 	if list, err := sn.list(app.PathBenefitsTrace, arg); err == nil {
 		d.Trace = traceRecords(list)
 	}
@@ -583,6 +588,7 @@ type receiptData struct {
 	Receipt    map[string]any   `json:"receipt"`
 	State      map[string]any   `json:"state"`
 	Amendments []map[string]any `json:"amendments"`
+	Mandate    map[string]any   `json:"mandate,omitempty"`
 }
 
 func (s *Server) receipt(r *http.Request) (*view, error) {
@@ -607,6 +613,7 @@ func (s *Server) receipt(r *http.Request) (*view, error) {
 		return nil, notFound("No receipt %s is on this chain at height %d (its absence was proven against the app hash).", id, sn.height)
 	}
 	d := &receiptData{Receipt: protoMap(ans.Receipt), State: protoMap(ans.State)}
+	d.Mandate = sn.mandateOf(d.Receipt)
 	d.State["status"] = strings.ReplaceAll(tax.StatusName(ans.State.Status), "_", " ")
 	for _, a := range ans.Amendments {
 		am := protoMap(a)
@@ -791,6 +798,7 @@ func lineage(sn *snap, id string, dir provenancev1.LineageDirection) ([]*provena
 type recallData struct {
 	Order          map[string]any   `json:"order"`
 	Unacknowledged []map[string]any `json:"unacknowledged"`
+	Mandate        map[string]any   `json:"mandate,omitempty"`
 }
 
 func (s *Server) recall(r *http.Request) (*view, error) {
@@ -805,6 +813,7 @@ func (s *Server) recall(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No recall order %q is on this chain", id)
 	}
 	d := &recallData{Order: protoMap(o)}
+	d.Mandate = sn.mandateOf(d.Order)
 	data, _ := proto.Marshal(&provenancev1.ListQuery{Id: id})
 	if list, err := sn.list(app.PathProvenanceUnacknowledged, data); err == nil {
 		for _, e := range list.Entries {
