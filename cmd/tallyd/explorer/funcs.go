@@ -169,7 +169,7 @@ func plain(v any) string {
 
 func trimEnum(v any) string {
 	s := fmt.Sprint(v)
-	for _, p := range []string{"ITEM_STATUS_", "EVENT_TYPE_", "STATUS_", "KIND_", "ROLE_", "PAYMENT_STATUS_", "PAYMENT_KIND_", "PERIOD_KIND_", "PROPOSAL_STATUS_", "VOTE_OPTION_"} {
+	for _, p := range []string{"ITEM_STATUS_", "EVENT_TYPE_", "STATUS_", "KIND_", "ROLE_", "PAYMENT_STATUS_", "PAYMENT_KIND_", "PERIOD_KIND_", "PROPOSAL_STATUS_", "VOTE_OPTION_", "MANDATE_"} {
 		if strings.HasPrefix(s, p) {
 			return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(s, p), "_", " "))
 		}
