@@ -72,8 +72,10 @@ type App struct {
 	// peers are the node ids peer filtering admits (peers.go).
 	peers *peers
 
-	// operatorQueries serves /invariants and /funds/invariants (Options).
+	// operatorQueries serves /invariants and /funds/invariants (Options);
+	// walking holds the one whole-state walk allowed at a time.
 	operatorQueries bool
+	walking         chan struct{}
 
 	// committed is what CheckTx reads besides state: the last committed
 	// version, with the chain id and params as of that version. CometBFT
@@ -124,7 +126,7 @@ type Options struct {
 
 // New returns an App over st, which it owns and closes.
 func New(st *store.Store, opts Options) (*App, error) {
-	a := &App{operatorQueries: opts.OperatorQueries, store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
+	a := &App{operatorQueries: opts.OperatorQueries, walking: make(chan struct{}, 1), store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
 	// Governance grants the mandates the other modules require for acts
 	// that create or move public money or bind other agencies.
 	a.gov = gov.NewKeeper(a.agency, paramRegistry())

@@ -95,9 +95,11 @@ func (a *App) invariants(kv store.KV) (*appv1.InvariantsReport, error) {
 
 // queryInvariants answers PathInvariants at the query's height.
 func (a *App) queryInvariants(q Query) (*abci.ResponseQuery, error) {
-	if err := a.operatorOnly(q.Path); err != nil {
+	release, err := a.operatorOnly(q.Path)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	if len(q.Data) > 0 {
 		return nil, ErrInvalidQuery.Wrapf("%s takes no data; ask at a height with the query's height", PathInvariants)
 	}
@@ -119,9 +121,19 @@ func (a *App) queryInvariants(q Query) (*abci.ResponseQuery, error) {
 // operatorOnly refuses a whole-state walk unless this node's operator
 // turned operator_queries on (app.toml). The walk reads every record, so
 // it is bounded by who may ask, not by a page size.
-func (a *App) operatorOnly(path string) error {
+//
+// Even for the operator, one walk runs at a time: a walk reads every record,
+// and several at once would take the CPU the consensus connection needs. A
+// second one is refused (try again when the first has answered). release
+// ends the walk.
+func (a *App) operatorOnly(path string) (release func(), err error) {
 	if a.operatorQueries {
-		return nil
+		select {
+		case a.walking <- struct{}{}:
+			return func() { <-a.walking }, nil
+		default:
+			return nil, ErrOperatorOnly.Wrapf("%s: another whole-state walk is running on this node; ask again when it has answered", path)
+		}
 	}
-	return ErrOperatorOnly.Wrapf("%s walks all of state, so this node serves it only to its operator: set operator_queries = true in app.toml on a node whose RPC only the operator can reach, and ask that node", path)
+	return nil, ErrOperatorOnly.Wrapf("%s walks all of state, so this node serves it only to its operator: set operator_queries = true in app.toml on a node whose RPC only the operator can reach, and ask that node", path)
 }

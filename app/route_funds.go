@@ -143,9 +143,11 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 		}
 		return a.single(funds.AppropriationKey(string(q.Data)), q.Height, q.Prove)
 	case PathFundsInvariants:
-		if err := a.operatorOnly(q.Path); err != nil {
+		release, err := a.operatorOnly(q.Path)
+		if err != nil {
 			return nil, err
 		}
+		defer release()
 		view := &stateAt{s: a.store, height: q.Height}
 		r, err := a.funds.Invariants(view)
 		if err == nil {
