@@ -44,11 +44,6 @@ const (
 // Delete an entry when its fix lands on main; HOSTILE_STRICT=1 treats
 // every attack as bounded (to check a fix before deleting its entry).
 var notYetBounded = map[string]string{
-	// 8803b64 made split parts reference their origin's metadata; 1abee0e
-	// (an unrelated change) reverted it in x/provenance/msgs.go, so on
-	// main a 1×100 split again stores 7,527 B a child. Delete this entry
-	// when the reference is back.
-	"split": "meter: children of a split reference their parent's metadata (8803b64, reverted by 1abee0e)",
 	"flood": "reads: Query and CheckTx on their own ABCI connections, capped pages, /invariants for the operator only",
 }
 
