@@ -66,7 +66,7 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
 	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
-	require.NoError(t, home.ProveGenesisAccounts("tally-tax", state.Agency, trAdmin, revAdmin, collector))
+	require.NoError(t, home.ProveGenesisAccounts("tally-tax", state.Agency, trAdmin, revAdmin, collector, settler))
 	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-tax", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
