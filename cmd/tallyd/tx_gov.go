@@ -142,7 +142,7 @@ config/priv_validator_key.json (or 64 hex characters).`,
 		c.Flags().String("reason", "", "why (kept on chain)")
 		return c
 	}
-	grant := propose("grant-mandate AGENCY MANDATE --legal-basis TEXT [--until RFC3339]", "Propose giving an agency a mandate (treasury, tax_authority, regulator, settlement_bank, benefits_payer, statistics)", cobra.ExactArgs(2),
+	grant := propose("grant-mandate AGENCY MANDATE --legal-basis TEXT [--scope TEXT] [--ceiling N] [--until RFC3339]", "Propose giving an agency a mandate (treasury, tax_authority, regulator, settlement_bank, benefits_payer, statistics, revenue)", cobra.ExactArgs(2),
 		func(cmd *cobra.Command, args []string) (*govv1.Content, error) {
 			m, err := gov.ParseMandate(args[1])
 			if err != nil {
@@ -157,10 +157,20 @@ config/priv_validator_key.json (or 64 hex characters).`,
 				}
 				until = t.Unix()
 			}
-			return &govv1.Content{Sum: &govv1.Content_GrantMandate{GrantMandate: &govv1.GrantMandate{AgencyId: args[0], Mandate: m, UntilUnix: until, LegalBasis: basis}}}, nil
+			scope, _ := cmd.Flags().GetString("scope")
+			var ceiling uint64
+			if s, _ := cmd.Flags().GetString("ceiling"); s != "" {
+				if ceiling, err = parseAmount(s); err != nil {
+					return nil, fmt.Errorf("--ceiling: %w", err)
+				}
+			}
+			return &govv1.Content{Sum: &govv1.Content_GrantMandate{GrantMandate: &govv1.GrantMandate{AgencyId: args[0], Mandate: m, UntilUnix: until, LegalBasis: basis,
+				Scope: scope, Ceiling: ceiling}}}, nil
 		})
 	grant.Flags().String("legal-basis", "", "the law or instrument the mandate rests on (required)")
 	grant.Flags().String("until", "", "when the mandate lapses, RFC 3339 (default: no end)")
+	grant.Flags().String("scope", "", "what the mandate covers, e.g. \"main estimates 2030-31\"")
+	grant.Flags().String("ceiling", "", "most money the agency may create or move under it, in minor units, cumulatively (required for treasury; default: no cap)")
 	withdraw := propose("withdraw-mandate AGENCY MANDATE", "Propose ending an agency's mandate", cobra.ExactArgs(2),
 		func(cmd *cobra.Command, args []string) (*govv1.Content, error) {
 			m, err := gov.ParseMandate(args[1])

@@ -352,7 +352,7 @@ func MandateName(m govv1.Mandate) string { return shortName(m.String(), "MANDATE
 func ParseMandate(s string) (govv1.Mandate, error) {
 	v, ok := govv1.Mandate_value["MANDATE_"+upper(s)]
 	if !ok || v == 0 {
-		return 0, ErrInvalidMandate.Wrapf("%q is not a mandate; mandates are treasury, tax_authority, regulator, settlement_bank, benefits_payer, statistics", s)
+		return 0, ErrInvalidMandate.Wrapf("%q is not a mandate; mandates are treasury, tax_authority, regulator, settlement_bank, benefits_payer, statistics, revenue", s)
 	}
 	return govv1.Mandate(v), nil
 }
