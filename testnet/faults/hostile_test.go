@@ -49,7 +49,7 @@ var notYetBounded = map[string]string{
 	// count against the block: every later transaction of its block,
 	// honest ones included, fails as tx/31 "block is full".
 	"programme": "meter: a transaction that fails over max_tx_units must not use more than that of the block's units (today one back-dated programme fails every later transaction of its block with tx/31)",
-	"flood": "reads: Query and CheckTx on their own ABCI connections, capped pages, /invariants for the operator only",
+	"flood":     "reads: Query and CheckTx on their own ABCI connections, capped pages, /invariants for the operator only",
 }
 
 // The junk-carrying proposer is not in this scenario: a client cannot make
