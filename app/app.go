@@ -385,7 +385,12 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 
 	meter := store.NewMeter(a.params.MaxTxUnits)
 	defer func() {
-		a.blockUnits = addUnits(a.blockUnits, meter.Used())
+		// A transaction stopped over its limit may have computed a charge
+		// far beyond it (a programme's periods are charged in one step);
+		// the block is charged at most the limit, so one failing
+		// transaction cannot fill the block and fail the honest ones after
+		// it with "block is full".
+		a.blockUnits = addUnits(a.blockUnits, min(meter.Used(), meter.Limit()))
 		if res != nil { // nil while a storage failure unwinds to FinalizeBlock
 			res.GasWanted, res.GasUsed = unitsInt64(meter.Limit()), unitsInt64(meter.Used())
 		}

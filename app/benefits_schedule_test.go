@@ -223,3 +223,23 @@ func TestProgrammeIsChargedForThePeriodsItSchedules(t *testing.T) {
 	requireCode(t, app.ErrOutOfUnits, big.Codespace, big.Code, big.Log, "period scheduled")
 	require.Greater(t, big.GasUsed, small.GasUsed+int64(100_000*store.Cost(store.PeriodScheduled)))
 }
+
+// A transaction over its unit limit costs the block at most that limit:
+// honest transactions after it in the same block still run. (A programme
+// charged 20M units for its periods once counted them all against the
+// block, and every later transaction failed with "block is full".)
+func TestATransactionOverItsLimitCostsTheBlockAtMostTheLimit(t *testing.T) {
+	c := newMoneyChain(t, 0)
+	c.block(c.tx(mOfficer, msgAppropriate("SA/1", 10_000), msgAllocate(mBenefits, 9_999)))
+	now := blockTime(c.height + 1).Unix()
+	var txs [][]byte
+	for i := range 2 { // each charged ~20M (40M together) against a 10M limit and a 30M block
+		txs = append(txs, c.tx(mManager, msgCreateProgramme(fmt.Sprintf("every-second-%d", i), 100, 1, now, now+200_000, 0)))
+	}
+	txs = append(txs, c.tx(mOfficer, msgAllocate(mBenefits, 1)))
+	res := c.block(txs...)
+	for i := range 2 {
+		requireCode(t, app.ErrOutOfUnits, res.TxResults[i].Codespace, res.TxResults[i].Code, res.TxResults[i].Log, "period scheduled")
+	}
+	requireOK(t, res.TxResults[len(txs)-1])
+}
