@@ -44,12 +44,7 @@ const (
 // Delete an entry when its fix lands on main; HOSTILE_STRICT=1 treats
 // every attack as bounded (to check a fix before deleting its entry).
 var notYetBounded = map[string]string{
-	// A programme back-dated 3,500 periods (within the allowed hour)
-	// fails as tx/30 having charged 60.8M units at once, and those units
-	// count against the block: every later transaction of its block,
-	// honest ones included, fails as tx/31 "block is full".
-	"programme": "meter: a transaction that fails over max_tx_units must not use more than that of the block's units (today one back-dated programme fails every later transaction of its block with tx/31)",
-	"flood":     "reads: Query and CheckTx on their own ABCI connections, capped pages, /invariants for the operator only",
+	"flood": "reads: Query and CheckTx on their own ABCI connections, capped pages, /invariants for the operator only",
 }
 
 // The junk-carrying proposer is not in this scenario: a client cannot make
