@@ -19,10 +19,13 @@ func TestPeerFilterAdmitsValidatorsAndRefusesUnknownNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	require.NoError(t, net.WaitHeight(ctx, "treasury", 3))
+	// Three validators of four make blocks, so the chain can be at height 3
+	// before the last connection is up: wait for every node to see all three.
 	for _, n := range net.Manifest.Nodes {
-		info, err := rpc(t, net, n.Name).RPC.NetInfo(ctx)
-		require.NoError(t, err)
-		require.Equal(t, 3, info.NPeers, "%s connects to the other three validators", n.Name)
+		require.Eventually(t, func() bool {
+			info, err := rpc(t, net, n.Name).RPC.NetInfo(ctx)
+			return err == nil && info.NPeers == 3
+		}, time.Minute, 250*time.Millisecond, "%s connects to the other three validators", n.Name)
 	}
 
 	outsider, _, err := testnet.Join(net.Manifest, fileDir(net), "outsider", "bank", basePortAfter(net))
