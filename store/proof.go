@@ -32,6 +32,12 @@ func (s *Store) Prove(version int64, key []byte) (value []byte, proof *ics23.Com
 	if err != nil {
 		return nil, nil, s.readFailed(version, fmt.Errorf("store: prove %X at version %d: %w", key, version, err))
 	}
+	// As with IterateAt: nodes vanishing under a pruned version can leave a
+	// read without an error but without its true answer. Pruning never
+	// restores a version, so if it still exists the answer was whole.
+	if s.pruned(version) {
+		return nil, nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
+	}
 	return value, proof, nil
 }
 

@@ -378,6 +378,9 @@ func (s *Store) GetAt(version int64, key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, s.readFailed(version, fmt.Errorf("store: get %X at version %d: %w", key, version, err))
 	}
+	if s.pruned(version) { // see IterateAt: a pruned version's answer may be wrong without an error
+		return nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
+	}
 	return v, nil
 }
 
@@ -439,7 +442,10 @@ func (s *Store) saved(version int64) (*iavl.ImmutableTree, error) {
 		return nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: load version %d: %w", version, err)
+		// Pruning may remove the version between the check above and the
+		// load: its root is then missing ("Value missing for key"), which
+		// is an unavailable version, not a broken database.
+		return nil, s.readFailed(version, fmt.Errorf("store: load version %d: %w", version, err))
 	}
 	return t, nil
 }
