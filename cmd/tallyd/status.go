@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
+
+	"github.com/tallyledger/tally/cmd/tallyd/home"
 )
 
 // lastSignedLookback is how many recent blocks `tallyd status` searches for
@@ -114,12 +114,11 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 			}
 		}
 	}
-	if home := homeFlag(cmd); home != "" {
-		if dir := filepath.Join(home, "data"); isDir(dir) {
-			st.DataDir, st.DataBytes = dir, dirBytes(dir)
-			var fsStat syscall.Statfs_t
-			if syscall.Statfs(dir, &fsStat) == nil && fsStat.Blocks > 0 {
-				st.DiskFreeFraction = float64(fsStat.Bavail) / float64(fsStat.Blocks)
+	if h := homeFlag(cmd); h != "" {
+		if dir := filepath.Join(h, "data"); isDir(dir) {
+			st.DataDir, st.DataBytes = dir, home.DirSize(dir)
+			if free, size := home.DiskSpace(dir); size > 0 {
+				st.DiskFreeFraction = float64(free) / float64(size)
 			}
 		}
 	}
@@ -156,19 +155,6 @@ func signedBy(c *types.Commit, addr []byte) bool {
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
-}
-
-func dirBytes(dir string) int64 {
-	var total int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				total += info.Size()
-			}
-		}
-		return nil
-	})
-	return total
 }
 
 func printStatusScreen(st *nodeStatus) {

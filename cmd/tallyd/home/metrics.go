@@ -73,13 +73,13 @@ func newMetrics(reg prometheus.Registerer, dataDir string) *Metrics {
 	}
 	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "tally", Name: "data_bytes", Help: "Bytes of the node's data directory (state, blocks, indexes, WAL).",
-	}, func() float64 { return float64(dirSize(dataDir)) }))
+	}, func() float64 { return float64(DirSize(dataDir)) }))
 	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "tally", Name: "data_disk_free_bytes", Help: "Bytes free to this node on the file system holding its data directory.",
-	}, func() float64 { free, _ := diskSpace(dataDir); return float64(free) }))
+	}, func() float64 { free, _ := DiskSpace(dataDir); return float64(free) }))
 	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "tally", Name: "data_disk_size_bytes", Help: "Size of the file system holding the node's data directory.",
-	}, func() float64 { _, size := diskSpace(dataDir); return float64(size) }))
+	}, func() float64 { _, size := DiskSpace(dataDir); return float64(size) }))
 	return m
 }
 
@@ -99,7 +99,8 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
-func dirSize(dir string) int64 {
+// DirSize is the total size of the files under dir (0 if unreadable).
+func DirSize(dir string) int64 {
 	var total int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -112,7 +113,9 @@ func dirSize(dir string) int64 {
 	return total
 }
 
-func diskSpace(dir string) (free, size uint64) {
+// DiskSpace is the space free to this user and the total size of the
+// file system holding dir (zeros if it cannot be read).
+func DiskSpace(dir string) (free, size uint64) {
 	var st syscall.Statfs_t
 	if syscall.Statfs(dir, &st) != nil {
 		return 0, 0
