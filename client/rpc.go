@@ -70,16 +70,42 @@ func (c *Client) BroadcastAndWait(ctx context.Context, tx []byte) (*ctypes.Resul
 // Broadcast sends tx with broadcast_tx_sync: it returns once the node's
 // CheckTx has accepted it into the mempool (nil) or refused it (a
 // *TxError). Use WaitTx for its block.
+//
+// A node that has not committed its first block yet (or whose committed
+// state was momentarily unreadable) refuses with "node not ready"
+// (tx/40), which asks for the same transaction again: Broadcast does so,
+// every notReadyRetry, for at most notReadyAttempts tries while ctx lasts.
+// CometBFT reports a block height before the app has committed it, so a
+// client that waits for height 1 can meet this refusal.
 func (c *Client) Broadcast(ctx context.Context, tx []byte) error {
-	res, err := c.RPC.BroadcastTxSync(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("broadcast: %w", err)
+	for attempt := 1; ; attempt++ {
+		res, err := c.RPC.BroadcastTxSync(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("broadcast: %w", err)
+		}
+		if res.Code == abci.CodeTypeOK {
+			return nil
+		}
+		refused := &TxError{Codespace: res.Codespace, Code: res.Code, Log: res.Log}
+		if res.Codespace != notReadyCodespace || res.Code != notReadyCode || attempt >= notReadyAttempts {
+			return refused
+		}
+		select {
+		case <-ctx.Done():
+			return refused
+		case <-time.After(notReadyRetry):
+		}
 	}
-	if res.Code != abci.CodeTypeOK {
-		return &TxError{Codespace: res.Codespace, Code: res.Code, Log: res.Log}
-	}
-	return nil
 }
+
+// The code a node answers before it can check transactions (app.ErrNotReady),
+// and how Broadcast retries it.
+const (
+	notReadyCodespace = "tx"
+	notReadyCode      = 40
+	notReadyAttempts  = 50
+	notReadyRetry     = 100 * time.Millisecond
+)
 
 // ErrNotYetCommitted is WaitTx's answer when its context ends before the
 // transaction is seen in a block: it may still commit, until its timeout
