@@ -24,7 +24,7 @@ import (
 	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
@@ -134,7 +134,7 @@ func TestGovAddRotateAndRemoveValidators(t *testing.T) {
 	require.NoError(t, net.WaitHeight(ctx, "bank", maxHeight(ctx, net, "treasury")), "the new node catches up")
 
 	// The operator proves it holds the node's consensus key.
-	pv := privval.LoadFilePVEmptyState(home.DefaultCometConfig(nd.Home).PrivValidatorKeyFile(), "")
+	pv := privval.LoadFilePVEmptyState(node.DefaultCometConfig(nd.Home).PrivValidatorKeyFile(), "")
 	proof, err := pv.Key.PrivKey.Sign(keyproof.Statement(net.Manifest.ChainID, "bank", gov.ConsensusAddress(pk), pk, keyproof.AddValidator))
 	require.NoError(t, err)
 	executed := passProposal(t, ctx, net, "treasury", &govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{
@@ -240,7 +240,7 @@ func consensusKey(t *testing.T, net *testnet.Network, name string) []byte {
 	t.Helper()
 	nd, err := net.Node(name)
 	require.NoError(t, err)
-	id, err := home.LoadIdentity(nd.Home)
+	id, err := node.LoadIdentity(nd.Home)
 	require.NoError(t, err)
 	return id.ConsensusPK.Bytes()
 }
@@ -249,7 +249,7 @@ func consensusKey(t *testing.T, net *testnet.Network, name string) []byte {
 // its last-signed state so it can never sign a height twice.
 func replaceValidatorKey(t *testing.T, nodeHome string, key cmted25519.PrivKey) {
 	t.Helper()
-	comet, _, err := home.LoadConfigs(nodeHome)
+	comet, _, err := node.LoadConfigs(nodeHome)
 	require.NoError(t, err)
 	privval.NewFilePV(key, comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile()).Key.Save()
 }

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 )
 
 // Join adds a fresh node named name to the network: a new home in the
@@ -36,7 +36,7 @@ func Join(m *Manifest, dir, name, agencyID string, basePort int) (Node, []byte, 
 		Pprof:   fmt.Sprintf("127.0.0.1:%d", basePort+2),
 		LogFile: filepath.Join(dir, name, "tallyd.log"),
 	}
-	id, err := home.InitNode(n.Home, name)
+	id, err := node.InitNode(n.Home, name)
 	if err != nil {
 		return Node{}, nil, err
 	}
@@ -44,11 +44,11 @@ func Join(m *Manifest, dir, name, agencyID string, basePort int) (Node, []byte, 
 
 	// Consensus timing and p2p policy follow the first node, so the new
 	// node behaves like the rest of the network.
-	first, _, err := home.LoadConfigs(m.Nodes[0].Home)
+	first, _, err := node.LoadConfigs(m.Nodes[0].Home)
 	if err != nil {
 		return Node{}, nil, err
 	}
-	comet, appCfg, err := home.LoadConfigs(n.Home)
+	comet, appCfg, err := node.LoadConfigs(n.Home)
 	if err != nil {
 		return Node{}, nil, err
 	}
@@ -67,7 +67,7 @@ func Join(m *Manifest, dir, name, agencyID string, basePort int) (Node, []byte, 
 	comet.Consensus.TimeoutCommit = first.Consensus.TimeoutCommit
 	comet.Consensus.SkipTimeoutCommit = first.Consensus.SkipTimeoutCommit
 	appCfg.OperatorQueries = true // a local network's RPC is its operator's: the fault suite checks /invariants
-	if err := home.WriteConfigs(n.Home, comet, appCfg); err != nil {
+	if err := node.WriteConfigs(n.Home, comet, appCfg); err != nil {
 		return Node{}, nil, err
 	}
 	genesis, err := os.ReadFile(first.GenesisFile())

@@ -18,7 +18,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -164,7 +164,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 				return err
 			}
 			state.Agency.Accounts = append(state.Agency.Accounts, &agencyv1.Account{PubKey: pub, AgencyId: s.id, Roles: []agencyv1.Role{role}})
-			proof, err := home.GenesisKeyProof(m.ChainID, s.id, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
+			proof, err := node.GenesisKeyProof(m.ChainID, s.id, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
 			if err != nil {
 				return err
 			}
@@ -182,7 +182,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		return nil
 	}
 
-	var vals []home.Validator
+	var vals []node.Validator
 	for i := 0; i < opts.Validators; i++ {
 		s := validatorSeats[i]
 		base := opts.BasePort + 10*i
@@ -203,7 +203,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		if opts.UnixRPC {
 			n.RPC = "unix://" + filepath.Join(n.Home, "rpc.sock")
 		}
-		id, err := home.InitNode(n.Home, s.id)
+		id, err := node.InitNode(n.Home, s.id)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +214,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			}
 		}
 		m.Nodes = append(m.Nodes, n)
-		vals = append(vals, home.Validator{Name: s.id, PubKey: id.ConsensusPK, Power: home.DefaultPower})
+		vals = append(vals, node.Validator{Name: s.id, PubKey: id.ConsensusPK, Power: node.DefaultPower})
 		state.Gov.Operators = append(state.Gov.Operators, &govv1.ValidatorOperator{PubKey: id.ConsensusPK.Bytes(), AgencyId: s.id, NodeAddress: n.NodeID + "@" + n.P2P})
 		if err := addAgency(s); err != nil {
 			return nil, err
@@ -236,13 +236,13 @@ func Init(dir string, opts Options) (*Manifest, error) {
 
 	genesisTime := time.Now().UTC()
 	for i, n := range m.Nodes {
-		comet, appCfg, err := home.LoadConfigs(n.Home)
+		comet, appCfg, err := node.LoadConfigs(n.Home)
 		if err != nil {
 			return nil, err
 		}
 		comet.RPC.ListenAddress = n.RPC
 		comet.RPC.PprofListenAddress = n.Pprof
-		home.EnableMetrics(comet, n.Metrics)
+		node.EnableMetrics(comet, n.Metrics)
 		comet.P2P.ListenAddress = "tcp://" + n.P2P
 		comet.P2P.ExternalAddress = n.P2P
 		comet.P2P.AddrBookStrict = false // loopback peers are "non-routable" to CometBFT
@@ -263,10 +263,10 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		// exactly the validators' nodes (app/peers.go).
 		comet.FilterPeers = opts.FilterPeers
 		appCfg.OperatorQueries = true // a local network's RPC is its operator's: the fault suite checks /invariants
-		if err := home.WriteConfigs(n.Home, comet, appCfg); err != nil {
+		if err := node.WriteConfigs(n.Home, comet, appCfg); err != nil {
 			return nil, err
 		}
-		if _, err := home.WriteGenesis(comet.GenesisFile(), m.ChainID, genesisTime, vals, state); err != nil {
+		if _, err := node.WriteGenesis(comet.GenesisFile(), m.ChainID, genesisTime, vals, state); err != nil {
 			return nil, err
 		}
 	}

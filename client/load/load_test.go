@@ -17,7 +17,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/load"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 )
 
@@ -37,22 +37,22 @@ func startNode(t *testing.T, adminKey ed25519.PrivateKey) string {
 	dir, err := os.MkdirTemp("", "tally-load-test-")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	id, err := home.InitNode(dir, "load-test")
+	id, err := node.InitNode(dir, "load-test")
 	require.NoError(t, err)
-	comet, appCfg, err := home.LoadConfigs(dir)
+	comet, appCfg, err := node.LoadConfigs(dir)
 	require.NoError(t, err)
 	rpcAddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.RPC.ListenAddress = rpcAddr
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
-	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
-	state, err := home.SingleAgencyState("tally-load-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
+	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
+	state, err := node.SingleAgencyState("tally-load-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
 		func(msg []byte) ([]byte, error) { return ed25519.Sign(adminKey, msg), nil })
 	require.NoError(t, err)
-	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-load-test", time.Now().UTC(),
-		[]home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-load-test", time.Now().UTC(),
+		[]node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
-	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
+	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)
 	require.NoError(t, n.Start())
 	t.Cleanup(func() { require.NoError(t, n.Shutdown()) })

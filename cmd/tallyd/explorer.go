@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/cmd/tallyd/explorer"
+	"github.com/tallyledger/tally/explorer"
 	"github.com/tallyledger/tally/testnet"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	"github.com/spf13/cobra"
 
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/x/agency"
 )
 
@@ -95,7 +95,7 @@ Read the signed body with: jq -r .body FILE | jq .`,
 	f.String("agency-kind", "", "kind: treasury, tax_authority, benefits, regulator, council, bank, department, business (required)")
 	f.String("admin-key", "admin", "keyring name of the agency's admin account key (created if missing)")
 	f.String("p2p-address", "", "host:port where other validators reach this node (required)")
-	f.Int64("power", home.DefaultPower, "validator voting power (agencies normally agree on equal power)")
+	f.Int64("power", node.DefaultPower, "validator voting power (agencies normally agree on equal power)")
 	f.String("moniker", "", "node name shown to peers when the home is created (default: the agency id)")
 	f.String("output", "", "declaration file to write (default <agency>.declaration.json)")
 	addKeyringFlags(cmd)
@@ -124,7 +124,7 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if err := home.ValidateP2PAddress(p2pAddr); err != nil {
+	if err := node.ValidateP2PAddress(p2pAddr); err != nil {
 		return err
 	}
 	if moniker == "" {
@@ -134,28 +134,28 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
 		output = agencyID + ".declaration.json"
 	}
 
-	comet := home.DefaultCometConfig(h)
+	comet := node.DefaultCometConfig(h)
 	if cmtos.FileExists(comet.GenesisFile()) {
 		return fmt.Errorf("%s already has a genesis (%s): a node joining a ceremony must not have one; use a fresh --home, or delete that genesis.json if this node never ran", h, comet.GenesisFile())
 	}
 	configFile := filepath.Join(h, "config", "config.toml")
-	var id home.Identity
+	var id node.Identity
 	if cmtos.FileExists(configFile) {
-		id, err = home.LoadIdentity(h)
+		id, err = node.LoadIdentity(h)
 	} else {
-		id, err = home.InitNode(h, moniker)
+		id, err = node.InitNode(h, moniker)
 	}
 	if err != nil {
 		return err
 	}
 	cfgNote := ""
-	loaded, appCfg, err := home.LoadConfigs(h)
+	loaded, appCfg, err := node.LoadConfigs(h)
 	if err != nil {
 		return err
 	}
 	if loaded.P2P.ExternalAddress == "" {
 		loaded.P2P.ExternalAddress = p2pAddr
-		if err := home.WriteConfigs(h, loaded, appCfg); err != nil {
+		if err := node.WriteConfigs(h, loaded, appCfg); err != nil {
 			return err
 		}
 		cfgNote = fmt.Sprintf("  set p2p.external_address = %s in config.toml\n", p2pAddr)
@@ -176,7 +176,7 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("loading node key: %w", err)
 	}
-	body := home.DeclarationBody{
+	body := node.DeclarationBody{
 		ChainID:         chainID,
 		AgencyID:        agencyID,
 		AgencyName:      name,
@@ -189,11 +189,11 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
 		AdminPubKey:     info.PubKey,
 		AdminAddress:    info.Address,
 	}
-	d, err := home.SignDeclaration(body, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) }, pv.Key.PrivKey, nk.PrivKey)
+	d, err := node.SignDeclaration(body, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) }, pv.Key.PrivKey, nk.PrivKey)
 	if err != nil {
 		return err
 	}
-	if err := home.WriteDeclaration(output, d); err != nil {
+	if err := node.WriteDeclaration(output, d); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), `Wrote declaration %s
@@ -243,11 +243,11 @@ list.`,
 				}
 				genesisTime = t.UTC()
 			}
-			ds, err := home.LoadDeclarations(chainID, args)
+			ds, err := node.LoadDeclarations(chainID, args)
 			if err != nil {
 				return fmt.Errorf("declarations refused, no genesis written:\n%w", err)
 			}
-			doc, hash, err := home.CollectGenesis(output, chainID, genesisTime, ds)
+			doc, hash, err := node.CollectGenesis(output, chainID, genesisTime, ds)
 			if err != nil {
 				return err
 			}
@@ -255,7 +255,7 @@ list.`,
 			fmt.Fprintf(w, "Wrote %s\n  chain id:      %s\n  genesis time:  %s\n  validators:\n", output, doc.ChainID, doc.GenesisTime.Format(time.RFC3339Nano))
 			printDeclared(w, ds)
 			fmt.Fprintf(w, "genesis sha256: %s\npersistent_peers: %s\n\nNext: send %s to every agency; each runs 'tallyd genesis verify --install' and compares the sha256 with you out of band.\n",
-				hash, home.PersistentPeers(ds, ""), output)
+				hash, node.PersistentPeers(ds, ""), output)
 			return nil
 		},
 	}
@@ -267,7 +267,7 @@ list.`,
 	return cmd
 }
 
-func printDeclared(w io.Writer, ds []*home.Declared) {
+func printDeclared(w io.Writer, ds []*node.Declared) {
 	for _, d := range ds {
 		fmt.Fprintf(w, "    %-16s %-14s power %-4d admin %x  node %s\n", d.Body.AgencyID, d.Body.AgencyKind, d.Body.Power, d.AdminAddress, d.PeerAddress())
 	}
@@ -298,7 +298,7 @@ holds a different genesis.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			genesisPath, _ := cmd.Flags().GetString("genesis")
 			install, _ := cmd.Flags().GetBool("install")
-			v, err := home.VerifyGenesis(genesisPath, args)
+			v, err := node.VerifyGenesis(genesisPath, args)
 			if err != nil {
 				return fmt.Errorf("genesis refused:\n%w", err)
 			}
@@ -319,19 +319,19 @@ holds a different genesis.`,
 	return cmd
 }
 
-func installGenesis(cmd *cobra.Command, genesisPath string, v *home.VerifiedGenesis) error {
+func installGenesis(cmd *cobra.Command, genesisPath string, v *node.VerifiedGenesis) error {
 	h := homeFlag(cmd)
-	comet := home.DefaultCometConfig(h)
+	comet := node.DefaultCometConfig(h)
 	for _, p := range []string{comet.PrivValidatorKeyFile(), comet.NodeKeyFile(), filepath.Join(h, "config", "config.toml")} {
 		if !cmtos.FileExists(p) {
 			return fmt.Errorf("cannot install into %s: %s is missing (create the home with 'tallyd genesis declare')", h, p)
 		}
 	}
-	id, err := home.LoadIdentity(h)
+	id, err := node.LoadIdentity(h)
 	if err != nil {
 		return err
 	}
-	var own *home.Declared
+	var own *node.Declared
 	for _, d := range v.Declarations {
 		if bytes.Equal(d.ValidatorPK.Bytes(), id.ConsensusPK.Bytes()) {
 			own = d
@@ -359,15 +359,15 @@ func installGenesis(cmd *cobra.Command, genesisPath string, v *home.VerifiedGene
 	if err := os.WriteFile(target, data, 0o644); err != nil {
 		return err
 	}
-	loaded, appCfg, err := home.LoadConfigs(h)
+	loaded, appCfg, err := node.LoadConfigs(h)
 	if err != nil {
 		return err
 	}
-	loaded.P2P.PersistentPeers = home.PersistentPeers(v.Declarations, id.NodeID)
+	loaded.P2P.PersistentPeers = node.PersistentPeers(v.Declarations, id.NodeID)
 	// Every declared node id is in genesis, so the node can admit exactly
 	// the validators' nodes (and the operator's allowed_peers).
 	loaded.FilterPeers = true
-	if err := home.WriteConfigs(h, loaded, appCfg); err != nil {
+	if err := node.WriteConfigs(h, loaded, appCfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "\nInstalled %s as agency %s\n  persistent_peers: %s\n  filter_peers: on (validators' node ids and app.toml allowed_peers)\n\nCompare the genesis sha256 above with every other agency, then start the node with: tallyd start --home %s\n",

@@ -19,7 +19,7 @@ import (
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 )
 
 // tallyd runs the CLI in-process and returns what it printed.
@@ -83,9 +83,9 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 		// The operator picks the node's ports before declaring.
 		h := filepath.Join(work, a.id)
 		homes[i] = h
-		_, err := home.InitNode(h, a.id)
+		_, err := node.InitNode(h, a.id)
 		require.NoError(t, err)
-		comet, appCfg, err := home.LoadConfigs(h)
+		comet, appCfg, err := node.LoadConfigs(h)
 		require.NoError(t, err)
 		p2pPort := freeLoopbackPort(t)
 		rpcs[i] = fmt.Sprintf("tcp://127.0.0.1:%d", freeLoopbackPort(t))
@@ -94,7 +94,7 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 		comet.P2P.AddrBookStrict = false // loopback peers are "non-routable" to CometBFT
 		comet.P2P.AllowDuplicateIP = true
 		comet.Consensus.TimeoutCommit = 300 * time.Millisecond
-		require.NoError(t, home.WriteConfigs(h, comet, appCfg))
+		require.NoError(t, node.WriteConfigs(h, comet, appCfg))
 
 		decls[i] = filepath.Join(work, a.id+".declaration.json")
 		out, err := tallyd(t, "genesis", "declare", "--home", h, "--chain-id", chainID,
@@ -152,7 +152,7 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 		require.NoError(t, err, out)
 		require.Equal(t, collected, genesisHash(t, out), "agency %s", agencies[i].id)
 		require.Contains(t, out, "Installed")
-		comet, _, err := home.LoadConfigs(h)
+		comet, _, err := node.LoadConfigs(h)
 		require.NoError(t, err)
 		require.Len(t, strings.Split(comet.P2P.PersistentPeers, ","), 2)
 		require.True(t, comet.FilterPeers, "install turns on peer admission by validator node id")
@@ -169,9 +169,9 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 	require.ErrorContains(t, err, "is missing")
 
 	// Start all three nodes.
-	nodes := make([]*home.Node, len(homes))
+	nodes := make([]*node.Node, len(homes))
 	for i, h := range homes {
-		n, err := home.NewNode(h, log.NewNopLogger(), app.Options{})
+		n, err := node.NewNode(h, log.NewNopLogger(), app.Options{})
 		require.NoError(t, err)
 		require.NoError(t, n.Start())
 		nodes[i] = n
@@ -222,7 +222,7 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 		var body struct {
 			AdminAddress string `json:"admin_address"`
 		}
-		decl, err := home.ReadDeclaration(decls[i])
+		decl, err := node.ReadDeclaration(decls[i])
 		require.NoError(t, err)
 		require.NoError(t, json.Unmarshal([]byte(decl.Body), &body))
 		addr, err := hex.DecodeString(body.AdminAddress)

@@ -21,7 +21,7 @@ import (
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client/keys"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
@@ -94,20 +94,20 @@ Example:
 					return fmt.Errorf("%s %q: %w", a[0], a[1], err)
 				}
 			}
-			id, err := home.InitNode(h, moniker)
+			id, err := node.InitNode(h, moniker)
 			if err != nil {
 				return err
 			}
-			comet, appCfg, err := home.LoadConfigs(h)
+			comet, appCfg, err := node.LoadConfigs(h)
 			if err != nil {
 				return err
 			}
 			comet.P2P.ListenAddress, comet.RPC.ListenAddress = p2pAddr, rpcAddr
 			metricsAddr, _ := f.GetString("metrics-addr")
 			if metricsAddr != "" {
-				home.EnableMetrics(comet, metricsAddr)
+				node.EnableMetrics(comet, metricsAddr)
 			}
-			if err := home.WriteConfigs(h, comet, appCfg); err != nil {
+			if err := node.WriteConfigs(h, comet, appCfg); err != nil {
 				return err
 			}
 			kr, err := openKeyring(cmd)
@@ -124,12 +124,12 @@ Example:
 			if err != nil {
 				return err
 			}
-			state, err := home.SingleAgencyState(chainID, agencyID, name, kind, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
+			state, err := node.SingleAgencyState(chainID, agencyID, name, kind, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
 			if err != nil {
 				return err
 			}
-			vals := []home.Validator{{Name: moniker, PubKey: id.ConsensusPK, Power: home.DefaultPower}}
-			if _, err := home.WriteGenesis(comet.GenesisFile(), chainID, time.Now().UTC(), vals, state); err != nil {
+			vals := []node.Validator{{Name: moniker, PubKey: id.ConsensusPK, Power: node.DefaultPower}}
+			if _, err := node.WriteGenesis(comet.GenesisFile(), chainID, time.Now().UTC(), vals, state); err != nil {
 				return err
 			}
 			fmt.Printf("Initialised %s\n  chain id:     %s\n  node id:      %s\n  agency:       %s (%s)\n  admin key:    %s  address %s  (keyring %s)\n  p2p:          %s\n  rpc:          %s\n\nStart the node with: %s start --home %s\n",
@@ -145,7 +145,7 @@ Example:
 	f.String("agency-kind", "treasury", "kind: treasury, tax_authority, benefits, regulator, council, bank, department, business")
 	f.String("admin-key", "admin", "keyring name of the agency's admin account key (created if missing)")
 	f.String("p2p-laddr", "tcp://0.0.0.0:26656", "where the node listens for peers; all interfaces by default so validators on other machines can connect (tcp://127.0.0.1:26656 keeps it on this machine)")
-	f.String("metrics-addr", home.DefaultMetricsAddr, "where the node serves Prometheus metrics (CometBFT's and Tally's); loopback by default; empty turns them off")
+	f.String("metrics-addr", node.DefaultMetricsAddr, "where the node serves Prometheus metrics (CometBFT's and Tally's); loopback by default; empty turns them off")
 	f.String("rpc-laddr", "tcp://127.0.0.1:26657", "where the node serves its RPC to clients; loopback by default (put a proxy in front to serve others)")
 	addKeyringFlags(cmd)
 	return cmd
@@ -202,7 +202,7 @@ injection"). Never set it on a real validator.`,
 			if err != nil {
 				return err
 			}
-			watch := home.NewHaltWatch(base)
+			watch := node.NewHaltWatch(base)
 			var logger log.Logger = watch
 			opts := app.Options{Upgrades: upgrades()}
 			var storeOpts []func(*store.Options)
@@ -210,7 +210,7 @@ injection"). Never set it on a real validator.`,
 				logger.Error("fault injection armed: this node will kill itself; for tests only", crashAtEnv, os.Getenv(crashAtEnv))
 				storeOpts = append(storeOpts, crash.arm(&opts))
 			}
-			n, err := home.NewNode(h, logger, opts, storeOpts...)
+			n, err := node.NewNode(h, logger, opts, storeOpts...)
 			if err != nil {
 				return err
 			}
@@ -367,7 +367,7 @@ func openKeyring(cmd *cobra.Command) (*keys.Keyring, error) {
 	backend, _ := cmd.Flags().GetString("keyring-backend")
 	dir, _ := cmd.Flags().GetString("keyring-dir")
 	if dir == "" {
-		dir = home.KeyringDir(homeFlag(cmd), backend)
+		dir = node.KeyringDir(homeFlag(cmd), backend)
 	}
 	var pass keys.PassphraseFunc
 	if os.Getenv("TALLY_KEYRING_PASSPHRASE") != "" {

@@ -13,7 +13,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 )
 
 // lastSignedLookback is how many recent blocks `tallyd status` searches for
@@ -83,13 +83,13 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	node, _ := cmd.Flags().GetString("node")
+	addr, _ := cmd.Flags().GetString("node")
 	s, err := c.RPC.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("node status: %w", err)
 	}
 	st := &nodeStatus{
-		Node: node, Moniker: s.NodeInfo.Moniker, ChainID: s.NodeInfo.Network,
+		Node: addr, Moniker: s.NodeInfo.Moniker, ChainID: s.NodeInfo.Network,
 		Height: s.SyncInfo.LatestBlockHeight, CatchingUp: s.SyncInfo.CatchingUp,
 		Validator: s.ValidatorInfo.Address.String(), Power: s.ValidatorInfo.VotingPower,
 		BlockTime: s.SyncInfo.LatestBlockTime.UTC().Format(time.RFC3339),
@@ -116,8 +116,8 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 	}
 	if h := homeFlag(cmd); h != "" {
 		if dir := filepath.Join(h, "data"); isDir(dir) {
-			st.DataDir, st.DataBytes = dir, home.DirSize(dir)
-			if free, size := home.DiskSpace(dir); size > 0 {
+			st.DataDir, st.DataBytes = dir, node.DirSize(dir)
+			if free, size := node.DiskSpace(dir); size > 0 {
 				st.DiskFreeFraction = float64(free) / float64(size)
 			}
 		}

@@ -1,4 +1,4 @@
-package home
+package node
 
 // The multi-agency genesis ceremony. Agencies that do not trust each other
 // each publish a signed declaration of what they bring to the chain (their

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tallyledger/tally/cmd/tallyd/explorer"
+	"github.com/tallyledger/tally/explorer"
 )
 
 // An explorer over the demo network whose light client cannot verify

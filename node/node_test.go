@@ -1,4 +1,4 @@
-package home_test
+package node_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
@@ -29,11 +29,11 @@ func freePort(t *testing.T) int {
 
 // startNode initialises a one-validator home with a treasury agency whose
 // admin key is admin, and starts a real CometBFT node on it.
-func startNode(t *testing.T, dir string, adminKey ed25519.PrivateKey) (*home.Node, string) {
+func startNode(t *testing.T, dir string, adminKey ed25519.PrivateKey) (*node.Node, string) {
 	t.Helper()
-	id, err := home.InitNode(dir, "test-node")
+	id, err := node.InitNode(dir, "test-node")
 	require.NoError(t, err)
-	comet, appCfg, err := home.LoadConfigs(dir)
+	comet, appCfg, err := node.LoadConfigs(dir)
 	require.NoError(t, err)
 	rpcAddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.RPC.ListenAddress = rpcAddr
@@ -42,13 +42,13 @@ func startNode(t *testing.T, dir string, adminKey ed25519.PrivateKey) (*home.Nod
 	// No peer exchange: its address book is saved by a goroutine that
 	// CometBFT does not wait for on Stop, racing the temp dir's removal.
 	comet.P2P.PexReactor = false
-	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
-	state, err := home.SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
+	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
+	state, err := node.SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
 		func(msg []byte) ([]byte, error) { return ed25519.Sign(adminKey, msg), nil })
 	require.NoError(t, err)
-	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-test", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-test", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
-	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
+	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)
 	require.NoError(t, n.Start())
 	return n, rpcAddr
@@ -111,7 +111,7 @@ func TestNodeCommitsTxAndServesProvenState(t *testing.T) {
 	// Stop cleanly, restart on the same home: the chain resumes with the state.
 	require.NoError(t, n.Shutdown())
 	stopped = true
-	n2, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
+	n2, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)
 	require.NoError(t, n2.Start())
 	defer func() { require.NoError(t, n2.Shutdown()) }()

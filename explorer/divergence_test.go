@@ -14,8 +14,8 @@ import (
 
 	"github.com/cometbft/cometbft/types"
 
-	"github.com/tallyledger/tally/cmd/tallyd/explorer"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/explorer"
+	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/testnet"
 )
 
@@ -44,13 +44,13 @@ func TestForkedWitnessRaisesTheDivergenceAlarm(t *testing.T) {
 	base := freeBase()
 	nb.P2P, nb.RPC, nb.Pprof = "127.0.0.1:"+strconv.Itoa(base), "tcp://127.0.0.1:"+strconv.Itoa(base+1), "127.0.0.1:"+strconv.Itoa(base+2)
 	b.Nodes = []testnet.Node{nb}
-	comet, appCfg, err := home.LoadConfigs(nb.Home)
+	comet, appCfg, err := node.LoadConfigs(nb.Home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	comet.RPC.ListenAddress, comet.RPC.PprofListenAddress = nb.RPC, nb.Pprof
 	comet.P2P.ListenAddress, comet.P2P.ExternalAddress = "tcp://"+nb.P2P, nb.P2P
-	if err := home.WriteConfigs(nb.Home, comet, appCfg); err != nil {
+	if err := node.WriteConfigs(nb.Home, comet, appCfg); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

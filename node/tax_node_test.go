@@ -1,4 +1,4 @@
-package home_test
+package node_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
@@ -57,19 +57,19 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 		},
 	}
 	state.Gov = &govv1.Genesis{Mandates: gov.FoundingMandates(state.Agency.Agencies)}
-	id, err := home.InitNode(dir, "tax-node")
+	id, err := node.InitNode(dir, "tax-node")
 	require.NoError(t, err)
-	comet, appCfg, err := home.LoadConfigs(dir)
+	comet, appCfg, err := node.LoadConfigs(dir)
 	require.NoError(t, err)
 	rpcAddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.RPC.ListenAddress = rpcAddr
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
-	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
-	require.NoError(t, home.ProveGenesisAccounts("tally-tax", state.Agency, trAdmin, revAdmin, collector, settler))
-	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-tax", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
+	require.NoError(t, node.ProveGenesisAccounts("tally-tax", state.Agency, trAdmin, revAdmin, collector, settler))
+	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-tax", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
-	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
+	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)
 	require.NoError(t, n.Start())
 	defer func() { require.NoError(t, n.Shutdown()) }()

@@ -1,4 +1,4 @@
-package home_test
+package node_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/app"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/store"
 )
 
@@ -45,7 +45,7 @@ func TestQueryIsAnsweredDuringFinalizeBlock(t *testing.T) {
 	require.NoError(t, err)
 	defer a.Close()
 
-	creator := home.ClientCreator(a)
+	creator := node.ClientCreator(a)
 	consensus, err := creator.NewABCIClient()
 	require.NoError(t, err)
 	queries, err := creator.NewABCIClient()

@@ -1,4 +1,4 @@
-package home_test
+package node_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
@@ -29,23 +29,23 @@ func TestStartIndexesTheLatestBlocksAgain(t *testing.T) {
 	dir := t.TempDir()
 	pub, priv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
-	id, err := home.InitNode(dir, "reindex")
+	id, err := node.InitNode(dir, "reindex")
 	require.NoError(t, err)
-	comet, appCfg, err := home.LoadConfigs(dir)
+	comet, appCfg, err := node.LoadConfigs(dir)
 	require.NoError(t, err)
 	rpcAddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.RPC.ListenAddress = rpcAddr
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = time.Second
-	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
-	state, err := home.SingleAgencyState("tally-reindex", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub,
+	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
+	state, err := node.SingleAgencyState("tally-reindex", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub,
 		func(msg []byte) ([]byte, error) { return ed25519.Sign(priv, msg), nil })
 	require.NoError(t, err)
-	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-reindex", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-reindex", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 
-	start := func() (*home.Node, *client.Client) {
-		n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
+	start := func() (*node.Node, *client.Client) {
+		n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 		require.NoError(t, err)
 		require.NoError(t, n.Start())
 		c, err := client.Dial(rpcAddr)

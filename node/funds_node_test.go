@@ -1,4 +1,4 @@
-package home_test
+package node_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/cmd/tallyd/home"
+	"github.com/tallyledger/tally/node"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
@@ -85,19 +85,19 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	})
-	id, err := home.InitNode(dir, "funds-node")
+	id, err := node.InitNode(dir, "funds-node")
 	require.NoError(t, err)
-	comet, appCfg, err := home.LoadConfigs(dir)
+	comet, appCfg, err := node.LoadConfigs(dir)
 	require.NoError(t, err)
 	rpcAddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.RPC.ListenAddress = rpcAddr
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
-	require.NoError(t, home.WriteConfigs(dir, comet, appCfg))
-	require.NoError(t, home.ProveGenesisAccounts("tally-funds", state.Agency, adm("treasury").priv, officer.priv, adm("benefits").priv, manager.priv, finance.priv, caseworker.priv, adm("bank").priv, settler.priv))
-	_, err = home.WriteGenesis(comet.GenesisFile(), "tally-funds", time.Now().UTC(), []home.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
+	require.NoError(t, node.ProveGenesisAccounts("tally-funds", state.Agency, adm("treasury").priv, officer.priv, adm("benefits").priv, manager.priv, finance.priv, caseworker.priv, adm("bank").priv, settler.priv))
+	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-funds", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
-	n, err := home.NewNode(dir, log.NewNopLogger(), app.Options{})
+	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)
 	require.NoError(t, n.Start())
 	defer func() { require.NoError(t, n.Shutdown()) }()

@@ -8,7 +8,7 @@
 //	<home>/data/                 CometBFT's block store and state
 //	<home>/data/tally/           the application's IAVL state
 //	<home>/keyring-<backend>/    account keys (see client/keys)
-package home
+package node
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
-	"github.com/cometbft/cometbft/node"
+	cmtnode "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
@@ -151,7 +151,7 @@ func LoadConfigs(home string) (*cfg.Config, app.Config, error) {
 
 // Node is a running Tally node: CometBFT with the app in-process.
 type Node struct {
-	*node.Node
+	*cmtnode.Node
 	App *app.App
 	dbs *openDBs
 }
@@ -232,11 +232,11 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	if comet.Instrumentation.Prometheus {
 		application = meteredApp{Application: a, m: newMetrics(prometheus.DefaultRegisterer, comet.DBDir())}
 	}
-	n, err := node.NewNode(comet, pv, nodeKey,
+	n, err := cmtnode.NewNode(comet, pv, nodeKey,
 		ClientCreator(application),
-		node.DefaultGenesisDocProviderFunc(comet),
+		cmtnode.DefaultGenesisDocProviderFunc(comet),
 		dbs.provider,
-		node.DefaultMetricsProvider(comet.Instrumentation),
+		cmtnode.DefaultMetricsProvider(comet.Instrumentation),
 		logger)
 	if err != nil {
 		dbs.closeAll()

@@ -24,7 +24,7 @@ import (
 
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
-	"github.com/tallyledger/tally/cmd/tallyd/explorer"
+	"github.com/tallyledger/tally/explorer"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
