@@ -181,19 +181,31 @@ func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, erro
 
 // InitChain loads the genesis app state. It is saved with block 1.
 func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
-	if req.InitialHeight > 1 {
-		return nil, fmt.Errorf("genesis initial_height %d: tally chains start at height 1", req.InitialHeight)
-	}
 	g, err := ParseGenesis(req.AppStateBytes)
 	if err != nil {
 		return nil, err
 	}
+	if req.InitialHeight > 1 && g.ExportedFrom == nil {
+		return nil, fmt.Errorf("genesis initial_height %d: tally chains start at height 1 (only a restart from tallyd export starts higher)", req.InitialHeight)
+	}
+	if err := checkExport(g, req.ChainId, req.InitialHeight); err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
 	a.store.Rollback() // a crashed earlier InitChain may have left writes behind
+	if g.ExportedFrom != nil {
+		if err := a.store.SetInitialVersion(req.InitialHeight); err != nil {
+			return nil, err
+		}
+	}
 	a.chainID, a.params = req.ChainId, g.Params
 	if err := store.SetProto(a.store, keyParams, g.Params); err != nil {
 		return nil, err
 	}
 	a.store.Set(keyChainID, []byte(req.ChainId))
+	if err := importAppRecords(a.store, g); err != nil {
+		a.store.Rollback()
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
 	err = agency.CheckGenesisKeyProofs(g.Agency, req.ChainId)
 	if err == nil {
 		err = a.agency.InitGenesis(a.store, g.Agency, 0)
@@ -225,6 +237,12 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if err != nil {
 		a.store.Rollback()
 		return nil, fmt.Errorf("genesis gov: %w", err)
+	}
+	if g.ExportedFrom != nil {
+		if err := a.checkRestored(a.store); err != nil {
+			a.store.Rollback()
+			return nil, fmt.Errorf("genesis: %w", err)
+		}
 	}
 	if err := a.refreshPeers(a.store); err != nil {
 		return nil, err

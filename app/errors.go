@@ -42,3 +42,13 @@ var (
 	// Privacy rules: numbered apart as well.
 	ErrMemoNotCommitment = module.Register(Codespace, 60, "memo is not a commitment")
 )
+
+// Export and restore (tallyd export): numbered 100-104.
+var (
+	// ErrInvalidExport: an exported app_state that cannot be restored as
+	// it stands (damaged, edited, from another chain or height).
+	ErrInvalidExport = module.Register(Codespace, 100, "invalid export")
+	// ErrExportUnavailable: the state asked for cannot be exported (the
+	// height is not kept, or the state holds keys no module owns).
+	ErrExportUnavailable = module.Register(Codespace, 101, "state cannot be exported")
+)

@@ -409,6 +409,32 @@ func (s *Store) IterateAt(version int64, start, end []byte, ascending bool, fn f
 	return nil
 }
 
+// HashAt returns the root hash (app hash) of a saved version, or an error
+// wrapping ErrVersionUnavailable.
+func (s *Store) HashAt(version int64) ([]byte, error) {
+	t, err := s.saved(version)
+	if err != nil {
+		return nil, err
+	}
+	return t.Hash(), nil
+}
+
+// SetInitialVersion makes the first Commit of an empty store save version
+// v, for a chain whose genesis starts above height 1 (a restart from an
+// export). It refuses a store that has saved a version already.
+func (s *Store) SetInitialVersion(v int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastVersion != 0 {
+		return fmt.Errorf("store: initial version %d: the store already holds version %d", v, s.lastVersion)
+	}
+	if v < 1 {
+		return fmt.Errorf("store: initial version %d: versions start at 1", v)
+	}
+	s.tree.SetInitialVersion(uint64(v))
+	return nil
+}
+
 // pruned reports whether a version that was available is not any more.
 func (s *Store) pruned(version int64) bool {
 	s.mu.RLock()

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -63,12 +64,16 @@ func TestPartitions(t *testing.T) {
 			t.Fatal(err)
 		}
 		wctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-		d, err = c.WaitCaughtUp(wctx, victim)
+		d, err = waitRejoined(wctx, c, victim, rest)
 		cancel()
 		if err != nil {
 			t.Fatalf("after healing: %v", err)
 		}
-		s.Resumed(d, c.Names()[victim]+" caught up after the partition healed")
+		s.Resumed(d, c.Names()[victim]+" back at the others' height after the partition healed")
+		s.Note("recovery after %s isolated: %s (bar %s)", hold, d.Round(100*time.Millisecond), recoveryBar)
+		if long && d > recoveryBar {
+			t.Errorf("%s took %s to get back to the others' height after a %s partition; the bar is %s", c.Names()[victim], d.Round(100*time.Millisecond), hold, recoveryBar)
+		}
 
 		// Two against two: no side has more than two thirds of the power.
 		time.Sleep(2 * time.Second)
@@ -112,6 +117,34 @@ func TestPartitions(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	w.Stop()
 	s.Verify(context.Background(), c, w, nil)
+}
+
+// recoveryBar is how soon a validator cut off for 30 s must be back at the
+// others' height once the partition heals (issue 17; CometBFT's own
+// end-to-end tests use the same bar). The long suite enforces it; the short
+// one, on a machine shared with the rest of make test, only reports it.
+const recoveryBar = 20 * time.Second
+
+// waitRejoined waits until node i is at least as high as the highest of
+// others, read afresh at every poll (the others keep committing while it
+// catches up), and says how long that took.
+func waitRejoined(ctx context.Context, c *Cluster, i int, others []int) (time.Duration, error) {
+	t0 := time.Now()
+	for {
+		var top int64
+		for _, o := range others {
+			top = max(top, c.Height(ctx, o))
+		}
+		h := c.Height(ctx, i)
+		if top > 0 && h >= top {
+			return time.Since(t0), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%s stayed at %d below the others' %d for %s", c.Names()[i], h, top, time.Since(t0).Round(time.Millisecond))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // blockRate is blocks committed per second over d.

@@ -7,6 +7,7 @@ import (
 	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // maxAgencyIDBytes bounds agency ids, which appear in keys and on screens.
@@ -31,6 +32,9 @@ func ValidateAgencyID(id string) error {
 func (k Keeper) InitGenesis(kv store.KV, g *agencyv1.Genesis, height int64) error {
 	if g == nil {
 		return ErrInvalidGenesis.Wrapf("app_state.agency is missing; a chain needs at least one agency with an admin")
+	}
+	if len(g.Records) > 0 {
+		return importGenesis(kv, g)
 	}
 	for _, a := range g.Agencies {
 		if err := ValidateAgencyID(a.Id); err != nil {
@@ -149,30 +153,22 @@ func CheckGenesisKeyProofs(g *agencyv1.Genesis, chainID string) error {
 	return nil
 }
 
-// ExportGenesis reads every agency and account, in key order. Proofs of
-// possession are not kept in state, so an export carries none: before a
-// chain starts from it, each key holder adds its proof (tallyd keys prove).
-func (k Keeper) ExportGenesis(kv store.KV) (*agencyv1.Genesis, error) {
-	g := &agencyv1.Genesis{}
-	var err error
-	store.IteratePrefix(kv, prefixAgency, func(_, v []byte) bool {
-		a := &agencyv1.Agency{}
-		if err = unmarshal(v, a); err != nil {
-			return true
-		}
-		g.Agencies = append(g.Agencies, a)
-		return false
-	})
-	if err != nil {
-		return nil, err
+// StatePrefix starts every key the agency module keeps: its section of an
+// export (ExportGenesis) holds exactly the keys under it.
+var StatePrefix = []byte("ag/")
+
+// ExportGenesis returns the module's whole state as a genesis section of
+// records (module.ExportRecords); InitGenesis writes them back unchanged.
+// An export carries no proofs of possession: its accounts proved their
+// keys on the chain it was exported from.
+func (k Keeper) ExportGenesis(kv store.KV) *agencyv1.Genesis {
+	return &agencyv1.Genesis{Records: module.ExportRecords(kv, StatePrefix)}
+}
+
+// importGenesis writes an exported section back.
+func importGenesis(kv store.KV, g *agencyv1.Genesis) error {
+	if len(g.Agencies)+len(g.Accounts)+len(g.KeyProofs) > 0 {
+		return ErrInvalidGenesis.Wrapf("app_state.agency has both records (an export) and agencies, accounts or key_proofs; an export is restored as written")
 	}
-	store.IteratePrefix(kv, prefixAccount, func(_, v []byte) bool {
-		a := &agencyv1.Account{}
-		if err = unmarshal(v, a); err != nil {
-			return true
-		}
-		g.Accounts = append(g.Accounts, a)
-		return false
-	})
-	return g, err
+	return module.ImportRecords(kv, "agency", StatePrefix, g.Records, ErrInvalidGenesis)
 }

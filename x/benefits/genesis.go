@@ -3,6 +3,7 @@ package benefits
 import (
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // DefaultParams are the benefits rules of a new chain.
@@ -28,6 +29,12 @@ func ValidateParams(p *benefitsv1.Params) error {
 
 // InitGenesis writes the benefits params. Programmes are created by message.
 func (k Keeper) InitGenesis(kv store.KV, g *benefitsv1.Genesis) error {
+	if len(g.GetRecords()) > 0 {
+		if g.Params != nil {
+			return ErrInvalidGenesis.Wrapf("app_state.benefits has both records (an export) and params; an export keeps its params among its records")
+		}
+		return module.ImportRecords(kv, "benefits", StatePrefix, g.Records, ErrInvalidGenesis)
+	}
 	p := DefaultParams()
 	if g != nil && g.Params != nil {
 		p = g.Params
@@ -36,4 +43,15 @@ func (k Keeper) InitGenesis(kv store.KV, g *benefitsv1.Genesis) error {
 		return err
 	}
 	return store.SetProto(kv, keyParams, p)
+}
+
+// StatePrefix starts every key the benefits module keeps: its section of an
+// export (ExportGenesis) holds exactly the keys under it.
+var StatePrefix = []byte("bf/")
+
+// ExportGenesis returns the module's whole state (programmes, enrolments,
+// the payment schedule, payments, recoveries, sequences, params) as a
+// genesis section of records; InitGenesis writes them back unchanged.
+func (k Keeper) ExportGenesis(kv store.KV) *benefitsv1.Genesis {
+	return &benefitsv1.Genesis{Records: module.ExportRecords(kv, StatePrefix)}
 }

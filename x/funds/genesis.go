@@ -3,6 +3,7 @@ package funds
 import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // ValidateParams checks params for values that would break the ledger.
@@ -21,6 +22,12 @@ func ValidateParams(p *fundsv1.Params) error {
 // InitGenesis writes the funds params. The ledger starts empty: money
 // enters only by appropriation or revenue.
 func (k Keeper) InitGenesis(kv store.KV, g *fundsv1.Genesis) error {
+	if len(g.GetRecords()) > 0 {
+		if g.Params != nil {
+			return ErrInvalidGenesis.Wrapf("app_state.funds has both records (an export) and params; an export keeps its params among its records")
+		}
+		return module.ImportRecords(kv, "funds", StatePrefix, g.Records, ErrInvalidGenesis)
+	}
 	p := DefaultParams()
 	if g != nil && g.Params != nil {
 		p = g.Params
@@ -32,4 +39,15 @@ func (k Keeper) InitGenesis(kv store.KV, g *fundsv1.Genesis) error {
 		return err
 	}
 	return store.SetProto(kv, keyTotals, &fundsv1.Totals{})
+}
+
+// StatePrefix starts every key the funds module keeps: its section of an
+// export (ExportGenesis) holds exactly the keys under it.
+var StatePrefix = []byte("fu/")
+
+// ExportGenesis returns the module's whole state (the ledger, its
+// sequences and params) as a genesis section of records; InitGenesis
+// writes them back unchanged.
+func (k Keeper) ExportGenesis(kv store.KV) *fundsv1.Genesis {
+	return &fundsv1.Genesis{Records: module.ExportRecords(kv, StatePrefix)}
 }

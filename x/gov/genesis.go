@@ -7,6 +7,7 @@ import (
 
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // UnknownOperator is the operating agency recorded for a genesis validator
@@ -19,6 +20,9 @@ const UnknownOperator = "unknown"
 func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []ValidatorUpdate) error {
 	if g == nil {
 		g = &govv1.Genesis{}
+	}
+	if len(g.Records) > 0 {
+		return k.importGenesis(kv, g, validators)
 	}
 	p := g.Params
 	if p == nil {
@@ -82,6 +86,50 @@ func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []Validato
 		if err := k.grant(kv, rec, 0); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// StatePrefix starts every key the governance module keeps: its section of an
+// export (ExportGenesis) holds exactly the keys under it.
+var StatePrefix = []byte("gov/")
+
+// ExportGenesis returns the module's whole state (params, proposals and
+// votes, mandates and their grants, the validator set with its operators,
+// misbehaviour records, upgrades) as a genesis section of records;
+// InitGenesis writes them back unchanged.
+func (k Keeper) ExportGenesis(kv store.KV) *govv1.Genesis {
+	return &govv1.Genesis{Records: module.ExportRecords(kv, StatePrefix)}
+}
+
+// importGenesis writes an exported section back, and checks that the
+// validators CometBFT's genesis starts with are the exported set: the app
+// and consensus must agree on who validates from the first block.
+func (k Keeper) importGenesis(kv store.KV, g *govv1.Genesis, validators []ValidatorUpdate) error {
+	if g.Params != nil || len(g.Operators)+len(g.Mandates) > 0 {
+		return ErrInvalidGenesis.Wrapf("app_state.gov has both records (an export) and params, operators or mandates; an export is restored as written")
+	}
+	if err := module.ImportRecords(kv, "gov", StatePrefix, g.Records, ErrInvalidGenesis); err != nil {
+		return err
+	}
+	set, err := k.Validators(kv)
+	if err != nil {
+		return err
+	}
+	want := map[string]int64{}
+	for _, v := range set {
+		if v.Power > 0 {
+			want[string(v.PubKey)] = v.Power
+		}
+	}
+	for _, v := range validators {
+		if p, ok := want[string(v.PubKey)]; !ok || p != v.Power {
+			return ErrInvalidGenesis.Wrapf("genesis validator %X with power %d is not in the exported validator set with that power; use the validators tallyd export wrote", v.PubKey, v.Power)
+		}
+		delete(want, string(v.PubKey))
+	}
+	if len(want) > 0 {
+		return ErrInvalidGenesis.Wrapf("%d validators of the exported set are missing from the genesis validators; use the validators tallyd export wrote", len(want))
 	}
 	return nil
 }

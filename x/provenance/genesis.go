@@ -6,6 +6,7 @@ import (
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // InitGenesis writes the module's parameters and the accreditations in
@@ -13,6 +14,12 @@ import (
 // defaults. Each accreditation must name an active inspector and an active
 // regulator of the same agency, so genesis obeys the rules messages do.
 func (k Keeper) InitGenesis(kv store.KV, g *provenancev1.Genesis) error {
+	if len(g.GetRecords()) > 0 {
+		if g.Params != nil || len(g.Accreditations) > 0 {
+			return ErrInvalidGenesis.Wrapf("app_state.provenance has both records (an export) and params or accreditations; an export is restored as written")
+		}
+		return module.ImportRecords(kv, "provenance", StatePrefix, g.Records, ErrInvalidGenesis)
+	}
 	p := DefaultParams()
 	if g != nil && g.Params != nil {
 		p = g.Params
@@ -50,4 +57,15 @@ func (k Keeper) InitGenesis(kv store.KV, g *provenancev1.Genesis) error {
 		}
 	}
 	return nil
+}
+
+// StatePrefix starts every key the provenance module keeps: its section of an
+// export (ExportGenesis) holds exactly the keys under it.
+var StatePrefix = []byte("pv/")
+
+// ExportGenesis returns the module's whole state (items, custody, offers,
+// attestations, accreditations, recalls and their queue, params) as a
+// genesis section of records; InitGenesis writes them back unchanged.
+func (k Keeper) ExportGenesis(kv store.KV) *provenancev1.Genesis {
+	return &provenancev1.Genesis{Records: module.ExportRecords(kv, StatePrefix)}
 }

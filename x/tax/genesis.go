@@ -7,6 +7,7 @@ import (
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // InitGenesis writes the genesis tax-type registry and authorisations. It
@@ -16,6 +17,12 @@ import (
 func (k Keeper) InitGenesis(kv store.KV, g *taxv1.Genesis) error {
 	if g == nil {
 		return nil
+	}
+	if len(g.Records) > 0 {
+		if len(g.TaxTypes)+len(g.Authorisations) > 0 {
+			return ErrInvalidGenesis.Wrapf("app_state.tax has both records (an export) and tax_types or authorisations; an export is restored as written")
+		}
+		return module.ImportRecords(kv, "tax", StatePrefix, g.Records, ErrInvalidGenesis)
 	}
 	for _, t := range g.TaxTypes {
 		if err := ValidateTaxTypeCode(t.Code); err != nil {
@@ -75,4 +82,16 @@ func (k Keeper) InitGenesis(kv store.KV, g *taxv1.Genesis) error {
 		}
 	}
 	return nil
+}
+
+// StatePrefix starts every key the tax module keeps: its section of an
+// export (ExportGenesis) holds exactly the keys under it.
+var StatePrefix = []byte("tax/")
+
+// ExportGenesis returns the module's whole state (tax types,
+// authorisations, receipts and their sequences, amendments, confirmations,
+// totals) as a genesis section of records; InitGenesis writes them back
+// unchanged.
+func (k Keeper) ExportGenesis(kv store.KV) *taxv1.Genesis {
+	return &taxv1.Genesis{Records: module.ExportRecords(kv, StatePrefix)}
 }

@@ -7,6 +7,7 @@
 package agencyv1
 
 import (
+	v1 "github.com/tallyledger/tally/proto/tally/state/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -445,7 +446,11 @@ type Genesis struct {
 	// key_proofs holds one proof of possession per account: the account's
 	// key signs keyproof.Statement(chain id, agency, address, key,
 	// "genesis-account"). Proofs are checked at genesis and not kept in state.
-	KeyProofs     []*KeyProof `protobuf:"bytes,3,rep,name=key_proofs,json=keyProofs,proto3" json:"key_proofs,omitempty"`
+	KeyProofs []*KeyProof `protobuf:"bytes,3,rep,name=key_proofs,json=keyProofs,proto3" json:"key_proofs,omitempty"`
+	// records, when set, make this section an export (tallyd export): the
+	// module's whole state at the exported height, written back as it was.
+	// The other fields are then empty.
+	Records       []*v1.Record `protobuf:"bytes,260,rep,name=records,proto3" json:"records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -497,6 +502,13 @@ func (x *Genesis) GetAccounts() []*Account {
 func (x *Genesis) GetKeyProofs() []*KeyProof {
 	if x != nil {
 		return x.KeyProofs
+	}
+	return nil
+}
+
+func (x *Genesis) GetRecords() []*v1.Record {
+	if x != nil {
+		return x.Records
 	}
 	return nil
 }
@@ -558,7 +570,7 @@ var File_tally_agency_v1_agency_proto protoreflect.FileDescriptor
 
 const file_tally_agency_v1_agency_proto_rawDesc = "" +
 	"\n" +
-	"\x1ctally/agency/v1/agency.proto\x12\x0ftally.agency.v1\"\xf7\x01\n" +
+	"\x1ctally/agency/v1/agency.proto\x12\x0ftally.agency.v1\x1a\x1atally/state/v1/state.proto\"\xf7\x01\n" +
 	"\x06Agency\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12)\n" +
@@ -575,12 +587,13 @@ const file_tally_agency_v1_agency_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2\x17.tally.agency.v1.StatusR\x06status\x12%\n" +
 	"\x0ecreated_height\x18\x06 \x01(\x03R\rcreatedHeight\x12%\n" +
 	"\x0eupdated_height\x18\a \x01(\x03R\rupdatedHeight\x12#\n" +
-	"\rkey_rotations\x18\b \x01(\x04R\fkeyRotations\"\xae\x01\n" +
+	"\rkey_rotations\x18\b \x01(\x04R\fkeyRotations\"\xe1\x01\n" +
 	"\aGenesis\x123\n" +
 	"\bagencies\x18\x01 \x03(\v2\x17.tally.agency.v1.AgencyR\bagencies\x124\n" +
 	"\baccounts\x18\x02 \x03(\v2\x18.tally.agency.v1.AccountR\baccounts\x128\n" +
 	"\n" +
-	"key_proofs\x18\x03 \x03(\v2\x19.tally.agency.v1.KeyProofR\tkeyProofs\"B\n" +
+	"key_proofs\x18\x03 \x03(\v2\x19.tally.agency.v1.KeyProofR\tkeyProofs\x121\n" +
+	"\arecords\x18\x84\x02 \x03(\v2\x16.tally.state.v1.RecordR\arecords\"B\n" +
 	"\bKeyProof\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\fR\aaddress\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature*\xb7\x01\n" +
@@ -632,13 +645,14 @@ func file_tally_agency_v1_agency_proto_rawDescGZIP() []byte {
 var file_tally_agency_v1_agency_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_tally_agency_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_tally_agency_v1_agency_proto_goTypes = []any{
-	(Kind)(0),        // 0: tally.agency.v1.Kind
-	(Role)(0),        // 1: tally.agency.v1.Role
-	(Status)(0),      // 2: tally.agency.v1.Status
-	(*Agency)(nil),   // 3: tally.agency.v1.Agency
-	(*Account)(nil),  // 4: tally.agency.v1.Account
-	(*Genesis)(nil),  // 5: tally.agency.v1.Genesis
-	(*KeyProof)(nil), // 6: tally.agency.v1.KeyProof
+	(Kind)(0),         // 0: tally.agency.v1.Kind
+	(Role)(0),         // 1: tally.agency.v1.Role
+	(Status)(0),       // 2: tally.agency.v1.Status
+	(*Agency)(nil),    // 3: tally.agency.v1.Agency
+	(*Account)(nil),   // 4: tally.agency.v1.Account
+	(*Genesis)(nil),   // 5: tally.agency.v1.Genesis
+	(*KeyProof)(nil),  // 6: tally.agency.v1.KeyProof
+	(*v1.Record)(nil), // 7: tally.state.v1.Record
 }
 var file_tally_agency_v1_agency_proto_depIdxs = []int32{
 	0, // 0: tally.agency.v1.Agency.kind:type_name -> tally.agency.v1.Kind
@@ -648,11 +662,12 @@ var file_tally_agency_v1_agency_proto_depIdxs = []int32{
 	3, // 4: tally.agency.v1.Genesis.agencies:type_name -> tally.agency.v1.Agency
 	4, // 5: tally.agency.v1.Genesis.accounts:type_name -> tally.agency.v1.Account
 	6, // 6: tally.agency.v1.Genesis.key_proofs:type_name -> tally.agency.v1.KeyProof
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	7, // 7: tally.agency.v1.Genesis.records:type_name -> tally.state.v1.Record
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_tally_agency_v1_agency_proto_init() }

@@ -12,6 +12,7 @@ import (
 	v11 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	v15 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	v14 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	v16 "github.com/tallyledger/tally/proto/tally/state/v1"
 	v13 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -151,14 +152,21 @@ func (x *Params) GetMaxPendingPerSigner() uint32 {
 
 // GenesisState is the app_state of genesis.json (protojson encoding).
 type GenesisState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Params        *Params                `protobuf:"bytes,1,opt,name=params,proto3" json:"params,omitempty"`
-	Agency        *v1.Genesis            `protobuf:"bytes,2,opt,name=agency,proto3" json:"agency,omitempty"`
-	Funds         *v11.Genesis           `protobuf:"bytes,3,opt,name=funds,proto3" json:"funds,omitempty"`
-	Benefits      *v12.Genesis           `protobuf:"bytes,4,opt,name=benefits,proto3" json:"benefits,omitempty"`
-	Tax           *v13.Genesis           `protobuf:"bytes,5,opt,name=tax,proto3" json:"tax,omitempty"`
-	Provenance    *v14.Genesis           `protobuf:"bytes,6,opt,name=provenance,proto3" json:"provenance,omitempty"`
-	Gov           *v15.Genesis           `protobuf:"bytes,7,opt,name=gov,proto3" json:"gov,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Params     *Params                `protobuf:"bytes,1,opt,name=params,proto3" json:"params,omitempty"`
+	Agency     *v1.Genesis            `protobuf:"bytes,2,opt,name=agency,proto3" json:"agency,omitempty"`
+	Funds      *v11.Genesis           `protobuf:"bytes,3,opt,name=funds,proto3" json:"funds,omitempty"`
+	Benefits   *v12.Genesis           `protobuf:"bytes,4,opt,name=benefits,proto3" json:"benefits,omitempty"`
+	Tax        *v13.Genesis           `protobuf:"bytes,5,opt,name=tax,proto3" json:"tax,omitempty"`
+	Provenance *v14.Genesis           `protobuf:"bytes,6,opt,name=provenance,proto3" json:"provenance,omitempty"`
+	Gov        *v15.Genesis           `protobuf:"bytes,7,opt,name=gov,proto3" json:"gov,omitempty"`
+	// exported_from, when set, makes this app_state an export of a running
+	// chain (tallyd export): every module section then holds records, and
+	// the chain restarts from them at exported_from.height + 1.
+	ExportedFrom *ExportedFrom `protobuf:"bytes,260,opt,name=exported_from,json=exportedFrom,proto3" json:"exported_from,omitempty"`
+	// records are the app's own state beside the modules' (the used
+	// nonces, so no transaction of the exported chain can run twice).
+	Records       []*v16.Record `protobuf:"bytes,261,rep,name=records,proto3" json:"records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -242,6 +250,98 @@ func (x *GenesisState) GetGov() *v15.Genesis {
 	return nil
 }
 
+func (x *GenesisState) GetExportedFrom() *ExportedFrom {
+	if x != nil {
+		return x.ExportedFrom
+	}
+	return nil
+}
+
+func (x *GenesisState) GetRecords() []*v16.Record {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// ExportedFrom says which chain and height an exported app_state is, and
+// pins its content.
+type ExportedFrom struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ChainId string                 `protobuf:"bytes,1,opt,name=chain_id,json=chainId,proto3" json:"chain_id,omitempty"`
+	// height is the last block whose state the export holds; the restarted
+	// chain's initial_height is height + 1.
+	Height int64 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	// app_hash is the exported chain's app hash at height, for operators to
+	// compare with their own nodes (the restarted tree's hash differs: IAVL
+	// hashes carry the version each node was written at).
+	AppHash []byte `protobuf:"bytes,3,opt,name=app_hash,json=appHash,proto3" json:"app_hash,omitempty"`
+	// records_sha256 is the SHA-256 of every record of the app_state in
+	// order (see app.RecordsDigest): an export damaged or edited after it
+	// was written is refused.
+	RecordsSha256 []byte `protobuf:"bytes,4,opt,name=records_sha256,json=recordsSha256,proto3" json:"records_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportedFrom) Reset() {
+	*x = ExportedFrom{}
+	mi := &file_tally_app_v1_app_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportedFrom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportedFrom) ProtoMessage() {}
+
+func (x *ExportedFrom) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_app_v1_app_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportedFrom.ProtoReflect.Descriptor instead.
+func (*ExportedFrom) Descriptor() ([]byte, []int) {
+	return file_tally_app_v1_app_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ExportedFrom) GetChainId() string {
+	if x != nil {
+		return x.ChainId
+	}
+	return ""
+}
+
+func (x *ExportedFrom) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ExportedFrom) GetAppHash() []byte {
+	if x != nil {
+		return x.AppHash
+	}
+	return nil
+}
+
+func (x *ExportedFrom) GetRecordsSha256() []byte {
+	if x != nil {
+		return x.RecordsSha256
+	}
+	return nil
+}
+
 // ProvedEntry is one key of state with its value and ICS23 proof
 // (a marshalled cosmos.ics23.v1.CommitmentProof) at the query height.
 type ProvedEntry struct {
@@ -255,7 +355,7 @@ type ProvedEntry struct {
 
 func (x *ProvedEntry) Reset() {
 	*x = ProvedEntry{}
-	mi := &file_tally_app_v1_app_proto_msgTypes[2]
+	mi := &file_tally_app_v1_app_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -267,7 +367,7 @@ func (x *ProvedEntry) String() string {
 func (*ProvedEntry) ProtoMessage() {}
 
 func (x *ProvedEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_app_v1_app_proto_msgTypes[2]
+	mi := &file_tally_app_v1_app_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -280,7 +380,7 @@ func (x *ProvedEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvedEntry.ProtoReflect.Descriptor instead.
 func (*ProvedEntry) Descriptor() ([]byte, []int) {
-	return file_tally_app_v1_app_proto_rawDescGZIP(), []int{2}
+	return file_tally_app_v1_app_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ProvedEntry) GetKey() []byte {
@@ -321,7 +421,7 @@ type ProvedList struct {
 
 func (x *ProvedList) Reset() {
 	*x = ProvedList{}
-	mi := &file_tally_app_v1_app_proto_msgTypes[3]
+	mi := &file_tally_app_v1_app_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -333,7 +433,7 @@ func (x *ProvedList) String() string {
 func (*ProvedList) ProtoMessage() {}
 
 func (x *ProvedList) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_app_v1_app_proto_msgTypes[3]
+	mi := &file_tally_app_v1_app_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -346,7 +446,7 @@ func (x *ProvedList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvedList.ProtoReflect.Descriptor instead.
 func (*ProvedList) Descriptor() ([]byte, []int) {
-	return file_tally_app_v1_app_proto_rawDescGZIP(), []int{3}
+	return file_tally_app_v1_app_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProvedList) GetEntries() []*ProvedEntry {
@@ -374,7 +474,7 @@ var File_tally_app_v1_app_proto protoreflect.FileDescriptor
 
 const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/funds/v1/funds.proto\x1a tally/benefits/v1/benefits.proto\x1a\x16tally/tax/v1/tax.proto\x1a$tally/provenance/v1/provenance.proto\x1a\x16tally/gov/v1/gov.proto\"\xc1\x02\n" +
+	"\x16tally/app/v1/app.proto\x12\ftally.app.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/funds/v1/funds.proto\x1a tally/benefits/v1/benefits.proto\x1a\x16tally/tax/v1/tax.proto\x1a$tally/provenance/v1/provenance.proto\x1a\x16tally/gov/v1/gov.proto\x1a\x1atally/state/v1/state.proto\"\xc1\x02\n" +
 	"\x06Params\x12 \n" +
 	"\fmax_tx_bytes\x18\x01 \x01(\x04R\n" +
 	"maxTxBytes\x12!\n" +
@@ -385,7 +485,7 @@ const file_tally_app_v1_app_proto_rawDesc = "" +
 	"maxTxUnits\x12&\n" +
 	"\x0fmax_block_units\x18\x06 \x01(\x04R\rmaxBlockUnits\x12&\n" +
 	"\x0fend_block_units\x18\a \x01(\x04R\rendBlockUnits\x123\n" +
-	"\x16max_pending_per_signer\x18\x14 \x01(\rR\x13maxPendingPerSigner\"\xe5\x02\n" +
+	"\x16max_pending_per_signer\x18\x14 \x01(\rR\x13maxPendingPerSigner\"\xda\x03\n" +
 	"\fGenesisState\x12,\n" +
 	"\x06params\x18\x01 \x01(\v2\x14.tally.app.v1.ParamsR\x06params\x120\n" +
 	"\x06agency\x18\x02 \x01(\v2\x18.tally.agency.v1.GenesisR\x06agency\x12-\n" +
@@ -395,7 +495,14 @@ const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\n" +
 	"provenance\x18\x06 \x01(\v2\x1c.tally.provenance.v1.GenesisR\n" +
 	"provenance\x12'\n" +
-	"\x03gov\x18\a \x01(\v2\x15.tally.gov.v1.GenesisR\x03gov\"K\n" +
+	"\x03gov\x18\a \x01(\v2\x15.tally.gov.v1.GenesisR\x03gov\x12@\n" +
+	"\rexported_from\x18\x84\x02 \x01(\v2\x1a.tally.app.v1.ExportedFromR\fexportedFrom\x121\n" +
+	"\arecords\x18\x85\x02 \x03(\v2\x16.tally.state.v1.RecordR\arecords\"\x83\x01\n" +
+	"\fExportedFrom\x12\x19\n" +
+	"\bchain_id\x18\x01 \x01(\tR\achainId\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x19\n" +
+	"\bapp_hash\x18\x03 \x01(\fR\aappHash\x12%\n" +
+	"\x0erecords_sha256\x18\x04 \x01(\fR\rrecordsSha256\"K\n" +
 	"\vProvedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x14\n" +
@@ -418,33 +525,37 @@ func file_tally_app_v1_app_proto_rawDescGZIP() []byte {
 	return file_tally_app_v1_app_proto_rawDescData
 }
 
-var file_tally_app_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_tally_app_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_tally_app_v1_app_proto_goTypes = []any{
 	(*Params)(nil),       // 0: tally.app.v1.Params
 	(*GenesisState)(nil), // 1: tally.app.v1.GenesisState
-	(*ProvedEntry)(nil),  // 2: tally.app.v1.ProvedEntry
-	(*ProvedList)(nil),   // 3: tally.app.v1.ProvedList
-	(*v1.Genesis)(nil),   // 4: tally.agency.v1.Genesis
-	(*v11.Genesis)(nil),  // 5: tally.funds.v1.Genesis
-	(*v12.Genesis)(nil),  // 6: tally.benefits.v1.Genesis
-	(*v13.Genesis)(nil),  // 7: tally.tax.v1.Genesis
-	(*v14.Genesis)(nil),  // 8: tally.provenance.v1.Genesis
-	(*v15.Genesis)(nil),  // 9: tally.gov.v1.Genesis
+	(*ExportedFrom)(nil), // 2: tally.app.v1.ExportedFrom
+	(*ProvedEntry)(nil),  // 3: tally.app.v1.ProvedEntry
+	(*ProvedList)(nil),   // 4: tally.app.v1.ProvedList
+	(*v1.Genesis)(nil),   // 5: tally.agency.v1.Genesis
+	(*v11.Genesis)(nil),  // 6: tally.funds.v1.Genesis
+	(*v12.Genesis)(nil),  // 7: tally.benefits.v1.Genesis
+	(*v13.Genesis)(nil),  // 8: tally.tax.v1.Genesis
+	(*v14.Genesis)(nil),  // 9: tally.provenance.v1.Genesis
+	(*v15.Genesis)(nil),  // 10: tally.gov.v1.Genesis
+	(*v16.Record)(nil),   // 11: tally.state.v1.Record
 }
 var file_tally_app_v1_app_proto_depIdxs = []int32{
-	0, // 0: tally.app.v1.GenesisState.params:type_name -> tally.app.v1.Params
-	4, // 1: tally.app.v1.GenesisState.agency:type_name -> tally.agency.v1.Genesis
-	5, // 2: tally.app.v1.GenesisState.funds:type_name -> tally.funds.v1.Genesis
-	6, // 3: tally.app.v1.GenesisState.benefits:type_name -> tally.benefits.v1.Genesis
-	7, // 4: tally.app.v1.GenesisState.tax:type_name -> tally.tax.v1.Genesis
-	8, // 5: tally.app.v1.GenesisState.provenance:type_name -> tally.provenance.v1.Genesis
-	9, // 6: tally.app.v1.GenesisState.gov:type_name -> tally.gov.v1.Genesis
-	2, // 7: tally.app.v1.ProvedList.entries:type_name -> tally.app.v1.ProvedEntry
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	0,  // 0: tally.app.v1.GenesisState.params:type_name -> tally.app.v1.Params
+	5,  // 1: tally.app.v1.GenesisState.agency:type_name -> tally.agency.v1.Genesis
+	6,  // 2: tally.app.v1.GenesisState.funds:type_name -> tally.funds.v1.Genesis
+	7,  // 3: tally.app.v1.GenesisState.benefits:type_name -> tally.benefits.v1.Genesis
+	8,  // 4: tally.app.v1.GenesisState.tax:type_name -> tally.tax.v1.Genesis
+	9,  // 5: tally.app.v1.GenesisState.provenance:type_name -> tally.provenance.v1.Genesis
+	10, // 6: tally.app.v1.GenesisState.gov:type_name -> tally.gov.v1.Genesis
+	2,  // 7: tally.app.v1.GenesisState.exported_from:type_name -> tally.app.v1.ExportedFrom
+	11, // 8: tally.app.v1.GenesisState.records:type_name -> tally.state.v1.Record
+	3,  // 9: tally.app.v1.ProvedList.entries:type_name -> tally.app.v1.ProvedEntry
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_tally_app_v1_app_proto_init() }
@@ -458,7 +569,7 @@ func file_tally_app_v1_app_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_app_v1_app_proto_rawDesc), len(file_tally_app_v1_app_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

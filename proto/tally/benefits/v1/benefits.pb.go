@@ -7,6 +7,7 @@
 package benefitsv1
 
 import (
+	v1 "github.com/tallyledger/tally/proto/tally/state/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -416,8 +417,12 @@ func (x *Params) GetMaxDeductionPercent() uint32 {
 
 // Genesis is the benefits module's part of the genesis app state.
 type Genesis struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Params        *Params                `protobuf:"bytes,1,opt,name=params,proto3" json:"params,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Params *Params                `protobuf:"bytes,1,opt,name=params,proto3" json:"params,omitempty"`
+	// records, when set, make this section an export (tallyd export): the
+	// module's whole state at the exported height, written back as it was.
+	// The other fields are then empty.
+	Records       []*v1.Record `protobuf:"bytes,260,rep,name=records,proto3" json:"records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -455,6 +460,13 @@ func (*Genesis) Descriptor() ([]byte, []int) {
 func (x *Genesis) GetParams() *Params {
 	if x != nil {
 		return x.Params
+	}
+	return nil
+}
+
+func (x *Genesis) GetRecords() []*v1.Record {
+	if x != nil {
+		return x.Records
 	}
 	return nil
 }
@@ -1276,12 +1288,13 @@ var File_tally_benefits_v1_benefits_proto protoreflect.FileDescriptor
 
 const file_tally_benefits_v1_benefits_proto_rawDesc = "" +
 	"\n" +
-	" tally/benefits/v1/benefits.proto\x12\x11tally.benefits.v1\"j\n" +
+	" tally/benefits/v1/benefits.proto\x12\x11tally.benefits.v1\x1a\x1atally/state/v1/state.proto\"j\n" +
 	"\x06Params\x12,\n" +
 	"\x12payments_per_block\x18\x01 \x01(\rR\x10paymentsPerBlock\x122\n" +
-	"\x15max_deduction_percent\x18\x02 \x01(\rR\x13maxDeductionPercent\"<\n" +
+	"\x15max_deduction_percent\x18\x02 \x01(\rR\x13maxDeductionPercent\"o\n" +
 	"\aGenesis\x121\n" +
-	"\x06params\x18\x01 \x01(\v2\x19.tally.benefits.v1.ParamsR\x06params\"\x99\x05\n" +
+	"\x06params\x18\x01 \x01(\v2\x19.tally.benefits.v1.ParamsR\x06params\x121\n" +
+	"\arecords\x18\x84\x02 \x03(\v2\x16.tally.state.v1.RecordR\arecords\"\x99\x05\n" +
 	"\tProgramme\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -1437,21 +1450,23 @@ var file_tally_benefits_v1_benefits_proto_goTypes = []any{
 	(*Payment)(nil),      // 11: tally.benefits.v1.Payment
 	(*Recovery)(nil),     // 12: tally.benefits.v1.Recovery
 	(*RecoveryStep)(nil), // 13: tally.benefits.v1.RecoveryStep
+	(*v1.Record)(nil),    // 14: tally.state.v1.Record
 }
 var file_tally_benefits_v1_benefits_proto_depIdxs = []int32{
 	6,  // 0: tally.benefits.v1.Genesis.params:type_name -> tally.benefits.v1.Params
-	0,  // 1: tally.benefits.v1.Enrolment.status:type_name -> tally.benefits.v1.EnrolmentStatus
-	1,  // 2: tally.benefits.v1.Enrolment.reason_code:type_name -> tally.benefits.v1.EnrolmentReason
-	3,  // 3: tally.benefits.v1.Payment.kind:type_name -> tally.benefits.v1.PaymentKind
-	10, // 4: tally.benefits.v1.Payment.deductions:type_name -> tally.benefits.v1.Deduction
-	4,  // 5: tally.benefits.v1.Payment.status:type_name -> tally.benefits.v1.PaymentStatus
-	5,  // 6: tally.benefits.v1.Recovery.status:type_name -> tally.benefits.v1.RecoveryStatus
-	2,  // 7: tally.benefits.v1.Recovery.reason_code:type_name -> tally.benefits.v1.RecoveryReason
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	14, // 1: tally.benefits.v1.Genesis.records:type_name -> tally.state.v1.Record
+	0,  // 2: tally.benefits.v1.Enrolment.status:type_name -> tally.benefits.v1.EnrolmentStatus
+	1,  // 3: tally.benefits.v1.Enrolment.reason_code:type_name -> tally.benefits.v1.EnrolmentReason
+	3,  // 4: tally.benefits.v1.Payment.kind:type_name -> tally.benefits.v1.PaymentKind
+	10, // 5: tally.benefits.v1.Payment.deductions:type_name -> tally.benefits.v1.Deduction
+	4,  // 6: tally.benefits.v1.Payment.status:type_name -> tally.benefits.v1.PaymentStatus
+	5,  // 7: tally.benefits.v1.Recovery.status:type_name -> tally.benefits.v1.RecoveryStatus
+	2,  // 8: tally.benefits.v1.Recovery.reason_code:type_name -> tally.benefits.v1.RecoveryReason
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_tally_benefits_v1_benefits_proto_init() }

@@ -7,6 +7,7 @@
 package fundsv1
 
 import (
+	v1 "github.com/tallyledger/tally/proto/tally/state/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -170,8 +171,12 @@ func (x *Params) GetMaxTranchesPerMovement() uint32 {
 
 // Genesis is the funds module's part of the genesis app state.
 type Genesis struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Params        *Params                `protobuf:"bytes,1,opt,name=params,proto3" json:"params,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Params *Params                `protobuf:"bytes,1,opt,name=params,proto3" json:"params,omitempty"`
+	// records, when set, make this section an export (tallyd export): the
+	// module's whole state at the exported height, written back as it was.
+	// The other fields are then empty.
+	Records       []*v1.Record `protobuf:"bytes,260,rep,name=records,proto3" json:"records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -209,6 +214,13 @@ func (*Genesis) Descriptor() ([]byte, []int) {
 func (x *Genesis) GetParams() *Params {
 	if x != nil {
 		return x.Params
+	}
+	return nil
+}
+
+func (x *Genesis) GetRecords() []*v1.Record {
+	if x != nil {
+		return x.Records
 	}
 	return nil
 }
@@ -1199,13 +1211,14 @@ var File_tally_funds_v1_funds_proto protoreflect.FileDescriptor
 
 const file_tally_funds_v1_funds_proto_rawDesc = "" +
 	"\n" +
-	"\x1atally/funds/v1/funds.proto\x12\x0etally.funds.v1\"\x9d\x01\n" +
+	"\x1atally/funds/v1/funds.proto\x12\x0etally.funds.v1\x1a\x1atally/state/v1/state.proto\"\x9d\x01\n" +
 	"\x06Params\x12\x1a\n" +
 	"\bcurrency\x18\x01 \x01(\tR\bcurrency\x12<\n" +
 	"\x1aannual_appropriation_limit\x18\x02 \x01(\x04R\x18annualAppropriationLimit\x129\n" +
-	"\x19max_tranches_per_movement\x18\x03 \x01(\rR\x16maxTranchesPerMovement\"9\n" +
+	"\x19max_tranches_per_movement\x18\x03 \x01(\rR\x16maxTranchesPerMovement\"l\n" +
 	"\aGenesis\x12.\n" +
-	"\x06params\x18\x01 \x01(\v2\x16.tally.funds.v1.ParamsR\x06params\"\xb3\x01\n" +
+	"\x06params\x18\x01 \x01(\v2\x16.tally.funds.v1.ParamsR\x06params\x121\n" +
+	"\arecords\x18\x84\x02 \x03(\v2\x16.tally.state.v1.RecordR\arecords\"\xb3\x01\n" +
 	"\x03Leg\x12\x12\n" +
 	"\x04root\x18\x01 \x01(\x04R\x04root\x12!\n" +
 	"\ffrom_tranche\x18\x02 \x01(\x04R\vfromTranche\x12\x1d\n" +
@@ -1331,18 +1344,20 @@ var file_tally_funds_v1_funds_proto_goTypes = []any{
 	(*YearTotal)(nil),       // 11: tally.funds.v1.YearTotal
 	(*Settlement)(nil),      // 12: tally.funds.v1.Settlement
 	(*InvariantReport)(nil), // 13: tally.funds.v1.InvariantReport
+	(*v1.Record)(nil),       // 14: tally.state.v1.Record
 }
 var file_tally_funds_v1_funds_proto_depIdxs = []int32{
 	1,  // 0: tally.funds.v1.Genesis.params:type_name -> tally.funds.v1.Params
-	0,  // 1: tally.funds.v1.Movement.kind:type_name -> tally.funds.v1.MovementKind
-	3,  // 2: tally.funds.v1.Movement.legs:type_name -> tally.funds.v1.Leg
-	0,  // 3: tally.funds.v1.RootTotals.kind:type_name -> tally.funds.v1.MovementKind
-	10, // 4: tally.funds.v1.InvariantReport.totals:type_name -> tally.funds.v1.Totals
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	14, // 1: tally.funds.v1.Genesis.records:type_name -> tally.state.v1.Record
+	0,  // 2: tally.funds.v1.Movement.kind:type_name -> tally.funds.v1.MovementKind
+	3,  // 3: tally.funds.v1.Movement.legs:type_name -> tally.funds.v1.Leg
+	0,  // 4: tally.funds.v1.RootTotals.kind:type_name -> tally.funds.v1.MovementKind
+	10, // 5: tally.funds.v1.InvariantReport.totals:type_name -> tally.funds.v1.Totals
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_tally_funds_v1_funds_proto_init() }

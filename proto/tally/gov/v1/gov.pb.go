@@ -8,6 +8,7 @@ package govv1
 
 import (
 	v1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	v11 "github.com/tallyledger/tally/proto/tally/state/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -2240,8 +2241,12 @@ type Genesis struct {
 	Params *Params                `protobuf:"bytes,1,opt,name=params,proto3" json:"params,omitempty"`
 	// operators maps genesis validators (from CometBFT's genesis) to the
 	// agencies that run them; validators not listed run for "unknown".
-	Operators     []*ValidatorOperator `protobuf:"bytes,2,rep,name=operators,proto3" json:"operators,omitempty"`
-	Mandates      []*MandateGrant      `protobuf:"bytes,3,rep,name=mandates,proto3" json:"mandates,omitempty"`
+	Operators []*ValidatorOperator `protobuf:"bytes,2,rep,name=operators,proto3" json:"operators,omitempty"`
+	Mandates  []*MandateGrant      `protobuf:"bytes,3,rep,name=mandates,proto3" json:"mandates,omitempty"`
+	// records, when set, make this section an export (tallyd export): the
+	// module's whole state at the exported height, written back as it was.
+	// The other fields are then empty.
+	Records       []*v11.Record `protobuf:"bytes,260,rep,name=records,proto3" json:"records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2297,11 +2302,18 @@ func (x *Genesis) GetMandates() []*MandateGrant {
 	return nil
 }
 
+func (x *Genesis) GetRecords() []*v11.Record {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
 var File_tally_gov_v1_gov_proto protoreflect.FileDescriptor
 
 const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/gov/v1/gov.proto\x12\ftally.gov.v1\x1a\x1ctally/agency/v1/agency.proto\"\xd7\x03\n" +
+	"\x16tally/gov/v1/gov.proto\x12\ftally.gov.v1\x1a\x1ctally/agency/v1/agency.proto\x1a\x1atally/state/v1/state.proto\"\xd7\x03\n" +
 	"\x06Params\x122\n" +
 	"\x15voting_period_seconds\x18\x01 \x01(\x03R\x13votingPeriodSeconds\x12%\n" +
 	"\x0epass_threshold\x18\x02 \x01(\tR\rpassThreshold\x12\x16\n" +
@@ -2457,11 +2469,12 @@ const file_tally_gov_v1_gov_proto_rawDesc = "" +
 	"\x11ValidatorOperator\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12\x1b\n" +
 	"\tagency_id\x18\x02 \x01(\tR\bagencyId\x12!\n" +
-	"\fnode_address\x18\x03 \x01(\tR\vnodeAddress\"\xae\x01\n" +
+	"\fnode_address\x18\x03 \x01(\tR\vnodeAddress\"\xe1\x01\n" +
 	"\aGenesis\x12,\n" +
 	"\x06params\x18\x01 \x01(\v2\x14.tally.gov.v1.ParamsR\x06params\x12=\n" +
 	"\toperators\x18\x02 \x03(\v2\x1f.tally.gov.v1.ValidatorOperatorR\toperators\x126\n" +
-	"\bmandates\x18\x03 \x03(\v2\x1a.tally.gov.v1.MandateGrantR\bmandates*\xa5\x01\n" +
+	"\bmandates\x18\x03 \x03(\v2\x1a.tally.gov.v1.MandateGrantR\bmandates\x121\n" +
+	"\arecords\x18\x84\x02 \x03(\v2\x16.tally.state.v1.RecordR\arecords*\xa5\x01\n" +
 	"\x0eProposalStatus\x12\x1f\n" +
 	"\x1bPROPOSAL_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PROPOSAL_STATUS_VOTING\x10\x01\x12\x1c\n" +
@@ -2537,6 +2550,7 @@ var file_tally_gov_v1_gov_proto_goTypes = []any{
 	(*Genesis)(nil),            // 26: tally.gov.v1.Genesis
 	(v1.Kind)(0),               // 27: tally.agency.v1.Kind
 	(v1.Status)(0),             // 28: tally.agency.v1.Status
+	(*v11.Record)(nil),         // 29: tally.state.v1.Record
 }
 var file_tally_gov_v1_gov_proto_depIdxs = []int32{
 	27, // 0: tally.gov.v1.Params.voting_kinds:type_name -> tally.agency.v1.Kind
@@ -2564,11 +2578,12 @@ var file_tally_gov_v1_gov_proto_depIdxs = []int32{
 	5,  // 22: tally.gov.v1.Genesis.params:type_name -> tally.gov.v1.Params
 	25, // 23: tally.gov.v1.Genesis.operators:type_name -> tally.gov.v1.ValidatorOperator
 	19, // 24: tally.gov.v1.Genesis.mandates:type_name -> tally.gov.v1.MandateGrant
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	29, // 25: tally.gov.v1.Genesis.records:type_name -> tally.state.v1.Record
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_tally_gov_v1_gov_proto_init() }

@@ -7,6 +7,7 @@
 package provenancev1
 
 import (
+	v1 "github.com/tallyledger/tally/proto/tally/state/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -1533,8 +1534,12 @@ type Genesis struct {
 	Params *Params                `protobuf:"bytes,1,opt,name=params,proto3" json:"params,omitempty"`
 	// accreditations in force from the first block.
 	Accreditations []*Accreditation `protobuf:"bytes,2,rep,name=accreditations,proto3" json:"accreditations,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// records, when set, make this section an export (tallyd export): the
+	// module's whole state at the exported height, written back as it was.
+	// The other fields are then empty.
+	Records       []*v1.Record `protobuf:"bytes,260,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Genesis) Reset() {
@@ -1577,6 +1582,13 @@ func (x *Genesis) GetParams() *Params {
 func (x *Genesis) GetAccreditations() []*Accreditation {
 	if x != nil {
 		return x.Accreditations
+	}
+	return nil
+}
+
+func (x *Genesis) GetRecords() []*v1.Record {
+	if x != nil {
+		return x.Records
 	}
 	return nil
 }
@@ -1714,7 +1726,7 @@ var File_tally_provenance_v1_provenance_proto protoreflect.FileDescriptor
 
 const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\n" +
-	"$tally/provenance/v1/provenance.proto\x12\x13tally.provenance.v1\"3\n" +
+	"$tally/provenance/v1/provenance.proto\x12\x13tally.provenance.v1\x1a\x1atally/state/v1/state.proto\"3\n" +
 	"\tAttribute\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"H\n" +
@@ -1831,10 +1843,11 @@ const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\rrecall_budget\x18\x01 \x01(\rR\frecallBudget\x12*\n" +
 	"\x11max_offer_seconds\x18\x02 \x01(\x03R\x0fmaxOfferSeconds\x122\n" +
 	"\x15default_offer_seconds\x18\x03 \x01(\x03R\x13defaultOfferSeconds\x12#\n" +
-	"\rexpiry_budget\x18\x04 \x01(\rR\fexpiryBudget\"\x8a\x01\n" +
+	"\rexpiry_budget\x18\x04 \x01(\rR\fexpiryBudget\"\xbd\x01\n" +
 	"\aGenesis\x123\n" +
 	"\x06params\x18\x01 \x01(\v2\x1b.tally.provenance.v1.ParamsR\x06params\x12J\n" +
-	"\x0eaccreditations\x18\x02 \x03(\v2\".tally.provenance.v1.AccreditationR\x0eaccreditations\"\x84\x01\n" +
+	"\x0eaccreditations\x18\x02 \x03(\v2\".tally.provenance.v1.AccreditationR\x0eaccreditations\x121\n" +
+	"\arecords\x18\x84\x02 \x03(\v2\x16.tally.state.v1.RecordR\arecords\"\x84\x01\n" +
 	"\fLineageQuery\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12C\n" +
 	"\tdirection\x18\x02 \x01(\x0e2%.tally.provenance.v1.LineageDirectionR\tdirection\x12\x16\n" +
@@ -1915,6 +1928,7 @@ var file_tally_provenance_v1_provenance_proto_goTypes = []any{
 	(*Genesis)(nil),       // 15: tally.provenance.v1.Genesis
 	(*LineageQuery)(nil),  // 16: tally.provenance.v1.LineageQuery
 	(*ListQuery)(nil),     // 17: tally.provenance.v1.ListQuery
+	(*v1.Record)(nil),     // 18: tally.state.v1.Record
 }
 var file_tally_provenance_v1_provenance_proto_depIdxs = []int32{
 	0,  // 0: tally.provenance.v1.RecallMark.status_before:type_name -> tally.provenance.v1.ItemStatus
@@ -1928,12 +1942,13 @@ var file_tally_provenance_v1_provenance_proto_depIdxs = []int32{
 	10, // 8: tally.provenance.v1.Attestation.accreditation:type_name -> tally.provenance.v1.Accreditation
 	14, // 9: tally.provenance.v1.Genesis.params:type_name -> tally.provenance.v1.Params
 	10, // 10: tally.provenance.v1.Genesis.accreditations:type_name -> tally.provenance.v1.Accreditation
-	3,  // 11: tally.provenance.v1.LineageQuery.direction:type_name -> tally.provenance.v1.LineageDirection
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	18, // 11: tally.provenance.v1.Genesis.records:type_name -> tally.state.v1.Record
+	3,  // 12: tally.provenance.v1.LineageQuery.direction:type_name -> tally.provenance.v1.LineageDirection
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_tally_provenance_v1_provenance_proto_init() }

@@ -7,6 +7,7 @@
 package taxv1
 
 import (
+	v1 "github.com/tallyledger/tally/proto/tally/state/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -1275,8 +1276,12 @@ type Genesis struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	TaxTypes       []*TaxType             `protobuf:"bytes,1,rep,name=tax_types,json=taxTypes,proto3" json:"tax_types,omitempty"`
 	Authorisations []*Authorisation       `protobuf:"bytes,2,rep,name=authorisations,proto3" json:"authorisations,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// records, when set, make this section an export (tallyd export): the
+	// module's whole state at the exported height, written back as it was.
+	// The other fields are then empty.
+	Records       []*v1.Record `protobuf:"bytes,260,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Genesis) Reset() {
@@ -1319,6 +1324,13 @@ func (x *Genesis) GetTaxTypes() []*TaxType {
 func (x *Genesis) GetAuthorisations() []*Authorisation {
 	if x != nil {
 		return x.Authorisations
+	}
+	return nil
+}
+
+func (x *Genesis) GetRecords() []*v1.Record {
+	if x != nil {
+		return x.Records
 	}
 	return nil
 }
@@ -1517,7 +1529,7 @@ var File_tally_tax_v1_tax_proto protoreflect.FileDescriptor
 
 const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/tax/v1/tax.proto\x12\ftally.tax.v1\"\x9b\x02\n" +
+	"\x16tally/tax/v1/tax.proto\x12\ftally.tax.v1\x1a\x1atally/state/v1/state.proto\"\x9b\x02\n" +
 	"\aTaxType\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
@@ -1609,10 +1621,11 @@ const file_tally_tax_v1_tax_proto_rawDesc = "" +
 	"\fTotalRequest\x12\x19\n" +
 	"\btax_type\x18\x01 \x01(\tR\ataxType\x12\x16\n" +
 	"\x06period\x18\x02 \x01(\tR\x06period\x12\x1c\n" +
-	"\tcollector\x18\x03 \x01(\fR\tcollector\"\x82\x01\n" +
+	"\tcollector\x18\x03 \x01(\fR\tcollector\"\xb5\x01\n" +
 	"\aGenesis\x122\n" +
 	"\ttax_types\x18\x01 \x03(\v2\x15.tally.tax.v1.TaxTypeR\btaxTypes\x12C\n" +
-	"\x0eauthorisations\x18\x02 \x03(\v2\x1b.tally.tax.v1.AuthorisationR\x0eauthorisations\"\xc3\x02\n" +
+	"\x0eauthorisations\x18\x02 \x03(\v2\x1b.tally.tax.v1.AuthorisationR\x0eauthorisations\x121\n" +
+	"\arecords\x18\x84\x02 \x03(\v2\x16.tally.state.v1.RecordR\arecords\"\xc3\x02\n" +
 	"\fConfirmation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1693,19 +1706,21 @@ var file_tally_tax_v1_tax_proto_goTypes = []any{
 	(*Genesis)(nil),          // 14: tally.tax.v1.Genesis
 	(*Confirmation)(nil),     // 15: tally.tax.v1.Confirmation
 	(*Confirmed)(nil),        // 16: tally.tax.v1.Confirmed
+	(*v1.Record)(nil),        // 17: tally.state.v1.Record
 }
 var file_tally_tax_v1_tax_proto_depIdxs = []int32{
-	0, // 0: tally.tax.v1.TaxType.period_kind:type_name -> tally.tax.v1.PeriodKind
-	1, // 1: tally.tax.v1.Amendment.kind:type_name -> tally.tax.v1.AmendmentKind
-	2, // 2: tally.tax.v1.Amendment.reason:type_name -> tally.tax.v1.Reason
-	3, // 3: tally.tax.v1.ReceiptState.status:type_name -> tally.tax.v1.Status
-	4, // 4: tally.tax.v1.Genesis.tax_types:type_name -> tally.tax.v1.TaxType
-	5, // 5: tally.tax.v1.Genesis.authorisations:type_name -> tally.tax.v1.Authorisation
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: tally.tax.v1.TaxType.period_kind:type_name -> tally.tax.v1.PeriodKind
+	1,  // 1: tally.tax.v1.Amendment.kind:type_name -> tally.tax.v1.AmendmentKind
+	2,  // 2: tally.tax.v1.Amendment.reason:type_name -> tally.tax.v1.Reason
+	3,  // 3: tally.tax.v1.ReceiptState.status:type_name -> tally.tax.v1.Status
+	4,  // 4: tally.tax.v1.Genesis.tax_types:type_name -> tally.tax.v1.TaxType
+	5,  // 5: tally.tax.v1.Genesis.authorisations:type_name -> tally.tax.v1.Authorisation
+	17, // 6: tally.tax.v1.Genesis.records:type_name -> tally.state.v1.Record
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_tally_tax_v1_tax_proto_init() }
