@@ -2,15 +2,16 @@
 //
 // A run has three phases:
 //
-//  1. Setup (not measured): N fresh signing accounts are created in memory
-//     and added, with the admin role, to the agency of an admin key by
-//     batched AddMember transactions; the run waits until every endpoint
-//     has applied them.
+//  1. Setup (not measured): the Mix adds fresh signing accounts, created in
+//     memory, to each agency its message types need (signed by that
+//     agency's admin key), with the roles they need, and prepares the state
+//     they draw on (money, a programme, a tax type, items); the run waits
+//     until every endpoint has applied it (setup.go).
 //  2. Load: a pacer offers Rate transactions per second for Duration to a
-//     pool of workers; each worker builds a transaction from the mix, signs
-//     it with a random load account (a random nonce per transaction, so one
-//     account has many in flight) and sends it with broadcast_tx_sync to
-//     its endpoint, so CheckTx acceptance is known.
+//     pool of workers; each worker asks the Mix for a job, signs it with the
+//     job's load account (a random nonce per transaction, so one account
+//     has many in flight) and sends it with broadcast_tx_sync to its
+//     endpoint, so CheckTx acceptance is known.
 //  3. Drain: the run keeps reading blocks until every accepted transaction
 //     has been found in one, or Drain has passed.
 //
@@ -37,11 +38,8 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/client/keys"
-	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 )
 
@@ -69,18 +67,22 @@ type Config struct {
 	Rate float64
 	// Duration is how long load is offered.
 	Duration time.Duration
-	// Accounts is how many signing accounts to create (DefaultAccounts).
+	// Accounts is how many signing accounts to create for each party of
+	// the mix (DefaultAccounts).
 	Accounts int
 	// Workers is how many concurrent broadcasters (0: Rate/4, within 16..1024).
 	Workers int
 	// Mix is the message types to send, by weight (DefaultMix).
 	Mix []MixEntry
 	// Admin is the private key of an account with the admin role; it adds
-	// the load accounts in the setup phase.
+	// the add_member signers (PartyAgency) in the setup phase.
 	Admin ed25519.PrivateKey
 	// AdminAddress is the admin's account address, when it differs from
 	// the address of Admin's public key (after a key rotation).
 	AdminAddress []byte
+	// Admins are the admin keys of the other parties the mix needs
+	// (Parties: treasury, benefits, tax, provenance).
+	Admins map[string]Admin
 	// ChainID is asked from the node when empty.
 	ChainID string
 	// TimeoutBlocks is how far above the current height each transaction's
@@ -144,8 +146,14 @@ type Report struct {
 	ChainID   string   `json:"chain_id"`
 	Endpoints []string `json:"endpoints"`
 	Mix       string   `json:"mix"`
-	Accounts  int      `json:"accounts"`
-	Workers   int      `json:"workers"`
+	// Kinds is what became of each message type: sent, committed with
+	// code 0, and not (refused, failed, or not seen committed).
+	Kinds []KindCount `json:"kinds"`
+	// LastCommitted is, for each message type, the latest message seen
+	// committed with code 0: a record to look up.
+	LastCommitted map[string]*txv1.Msg `json:"-"`
+	Accounts      int                  `json:"accounts"`
+	Workers       int                  `json:"workers"`
 
 	OfferedRate float64 `json:"offered_rate"`
 	DurationSec float64 `json:"duration_s"`
@@ -204,7 +212,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	pick, err := newPicker(cfg.Mix)
+	admins := map[string]Admin{}
+	for p, a := range cfg.Admins {
+		admins[p] = a
+	}
+	if len(cfg.Admin) == ed25519.PrivateKeySize {
+		admins[PartyAgency] = Admin{Key: cfg.Admin, Address: cfg.AdminAddress}
+	}
+	mix, err := NewMix(cfg.Mix, admins, cfg.Accounts)
 	if err != nil {
 		return nil, err
 	}
@@ -234,18 +249,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		endpoints[i] = c
 	}
-	r := &runner{cfg: cfg, chainID: chainID, observer: observer, endpoints: endpoints, pick: pick,
+	r := &runner{cfg: cfg, chainID: chainID, observer: observer, endpoints: endpoints, mix: mix,
 		txs: map[[32]byte]*txRecord{}, rejected: map[codeKey]*CodeCount{}, failed: map[codeKey]*CodeCount{}, bcastErrs: map[string]int64{}}
 
 	setupStart := time.Now()
-	accounts, err := r.setup(ctx)
-	if err != nil {
+	if err := mix.Setup(ctx, endpoints, r.logf); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
-	r.accounts = accounts
 	setupDur := time.Since(setupStart)
-	r.logf("setup: %d accounts added in %s; offering %.0f tx/s for %s to %d endpoint(s) with %d workers",
-		len(accounts), setupDur.Round(time.Millisecond), cfg.Rate, cfg.Duration, len(endpoints), cfg.Workers)
+	r.logf("setup: done in %s; offering %.0f tx/s of %s for %s to %d endpoint(s) with %d workers",
+		setupDur.Round(time.Millisecond), cfg.Rate, mix, cfg.Duration, len(endpoints), cfg.Workers)
 
 	rep, err := r.load(ctx)
 	if err != nil {
@@ -265,14 +278,11 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.Duration <= 0 {
 		return cfg, errors.New("duration must be positive")
 	}
-	if len(cfg.Admin) != ed25519.PrivateKeySize {
-		return cfg, errors.New("an admin private key is needed to add the load accounts")
-	}
 	if cfg.Accounts == 0 {
 		cfg.Accounts = DefaultAccounts
 	}
-	if cfg.Accounts < 0 {
-		return cfg, errors.New("accounts must be positive")
+	if cfg.Accounts < 2 {
+		return cfg, errors.New("accounts must be at least 2")
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = min(max(int(cfg.Rate/4), 16), 1024)
@@ -298,9 +308,6 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	if cfg.AdminAddress == nil {
-		cfg.AdminAddress = keys.AddressOf(cfg.Admin.Public().(ed25519.PublicKey))
-	}
 	return cfg, nil
 }
 
@@ -319,6 +326,7 @@ const (
 )
 
 type txRecord struct {
+	job       *Job
 	sent      time.Time
 	ack       ackState
 	committed bool
@@ -337,8 +345,7 @@ type runner struct {
 	chainID   string
 	observer  *client.Client
 	endpoints []*client.Client
-	pick      *picker
-	accounts  []*Account
+	mix       *Mix
 
 	// height is the latest height seen; timeouts are set from it.
 	height atomic.Int64
@@ -435,107 +442,6 @@ func (w *watcher) fetch(ctx context.Context, h int64) (block, error) {
 	}
 }
 
-// adminAgency asks the node which agency the admin account belongs to: the
-// load accounts join it, and their key proofs name it.
-func (r *runner) adminAgency(ctx context.Context) (string, error) {
-	res, _, err := r.observer.Query(ctx, client.PathAccount, r.cfg.AdminAddress, 0, false)
-	if err != nil {
-		return "", fmt.Errorf("reading the admin account: %w", err)
-	}
-	if res.Code != abci.CodeTypeOK {
-		return "", fmt.Errorf("admin account %x: %s", r.cfg.AdminAddress, res.Log)
-	}
-	acc := &agencyv1.Account{}
-	if err := proto.Unmarshal(res.Value, acc); err != nil {
-		return "", fmt.Errorf("admin account %x: %w", r.cfg.AdminAddress, err)
-	}
-	return acc.AgencyId, nil
-}
-
-// setup adds cfg.Accounts fresh admin accounts and waits until every
-// endpoint has applied them.
-func (r *runner) setup(ctx context.Context) ([]*Account, error) {
-	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
-	defer cancel()
-	agencyID, err := r.adminAgency(ctx)
-	if err != nil {
-		return nil, err
-	}
-	accounts := make([]*Account, r.cfg.Accounts)
-	for i := range accounts {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		accounts[i] = &Account{Address: keys.AddressOf(pub), PubKey: pub, priv: priv, ChainID: r.chainID, AgencyID: agencyID}
-	}
-	_, height, err := r.observer.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.height.Store(height)
-	w := &watcher{c: r.observer, next: height + 1, h: &r.height}
-	want := map[[32]byte]bool{}
-	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(r.cfg.Admin, b), nil }
-	for start := 0; start < len(accounts); start += setupBatch {
-		var msgs []*txv1.Msg
-		for _, a := range accounts[start:min(start+setupBatch, len(accounts))] {
-			msgs = append(msgs, client.AddMember(r.chainID, agencyID, a.priv, agencyv1.Role_ROLE_ADMIN))
-		}
-		tx, err := client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: r.cfg.AdminAddress,
-			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks, Memo: ""}, sign, msgs...)
-		if err != nil {
-			return nil, err
-		}
-		res, err := r.observer.RPC.BroadcastTxSync(ctx, tx)
-		if err != nil {
-			return nil, fmt.Errorf("broadcasting setup tx: %w", err)
-		}
-		if res.Code != abci.CodeTypeOK {
-			return nil, fmt.Errorf("setup tx refused (%s/%d): %s", res.Codespace, res.Code, res.Log)
-		}
-		want[sha256.Sum256(tx)] = true
-	}
-	var last int64
-	for len(want) > 0 {
-		blocks, err := w.poll(ctx)
-		if err != nil && ctx.Err() != nil {
-			return nil, fmt.Errorf("waiting for %d setup txs to commit: %w", len(want), err)
-		}
-		for _, b := range blocks {
-			for i, h := range b.hashes {
-				if !want[h] {
-					continue
-				}
-				delete(want, h)
-				if res := b.results[i]; res.Code != abci.CodeTypeOK {
-					return nil, fmt.Errorf("setup tx failed in block %d (%s/%d): %s", b.height, res.Codespace, res.Code, res.Log)
-				}
-				last = b.height
-			}
-		}
-		if len(want) > 0 {
-			if err := sleep(ctx, r.cfg.PollInterval); err != nil {
-				return nil, fmt.Errorf("waiting for %d setup txs to commit: %w", len(want), err)
-			}
-		}
-	}
-	// A node stores block h before applying it: once it reports h+1,
-	// CheckTx there sees the new accounts.
-	for i, c := range r.endpoints {
-		for {
-			_, h, err := c.Status(ctx)
-			if err == nil && h > last {
-				break
-			}
-			if err := sleep(ctx, r.cfg.PollInterval); err != nil {
-				return nil, fmt.Errorf("waiting for %s to apply block %d: %w", r.cfg.Endpoints[i], last, err)
-			}
-		}
-	}
-	return accounts, nil
-}
-
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -565,6 +471,9 @@ func (r *runner) record(b block) {
 		}
 		r.latencies = append(r.latencies, b.seen.Sub(rec.sent))
 		res := b.results[i]
+		if rec.job != nil {
+			rec.job.Done(res.Code == abci.CodeTypeOK)
+		}
 		if res.Code == abci.CodeTypeOK {
 			r.commitOK++
 			continue
@@ -578,15 +487,13 @@ func (r *runner) record(b block) {
 	r.blocks = append(r.blocks, st)
 }
 
-// send builds, signs and broadcasts one transaction to c.
+// send builds, signs and broadcasts one transaction of the mix to c.
 func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
-	acct := r.accounts[rnd.IntN(len(r.accounts))]
-	msg, err := r.pick.pick(rnd)(acct, rnd)
+	job, err := r.mix.Next(rnd)
 	var tx []byte
 	if err == nil {
-		tx, err = client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: acct.Address,
-			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks},
-			func(b []byte) ([]byte, error) { return ed25519.Sign(acct.priv, b), nil }, msg)
+		tx, err = client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: job.Signer.Address,
+			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks}, job.Signer.Sign, job.Msg)
 	}
 	if err != nil {
 		r.mu.Lock()
@@ -595,7 +502,7 @@ func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 		return
 	}
 	hash := sha256.Sum256(tx)
-	rec := &txRecord{sent: time.Now()}
+	rec := &txRecord{sent: time.Now(), job: job}
 	r.mu.Lock()
 	r.txs[hash] = rec
 	r.submitted++
@@ -624,6 +531,9 @@ func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 			r.rejected[k] = &CodeCount{Codespace: res.Codespace, Code: res.Code, Example: truncate(res.Log, 200)}
 		}
 		r.rejected[k].Count++
+		if !rec.committed { // refused: it will never be in a block
+			job.Done(false)
+		}
 	}
 }
 
@@ -815,8 +725,10 @@ func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered
 	rep := &Report{
 		ChainID:       r.chainID,
 		Endpoints:     cfg.Endpoints,
-		Mix:           MixString(cfg.Mix),
-		Accounts:      len(r.accounts),
+		Mix:           r.mix.String(),
+		Kinds:         r.mix.Counts(),
+		LastCommitted: r.mix.lastCommitted(),
+		Accounts:      cfg.Accounts,
 		Workers:       cfg.Workers,
 		OfferedRate:   cfg.Rate,
 		DurationSec:   loadDur.Seconds(),
@@ -930,7 +842,10 @@ func codeCounts(m map[codeKey]*CodeCount) []CodeCount {
 func (rep *Report) WriteTable(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("chain %s, endpoints %s", rep.ChainID, strings.Join(rep.Endpoints, ","))
-	p("mix %s, %d accounts, %d workers, setup %.1fs", rep.Mix, rep.Accounts, rep.Workers, rep.SetupSec)
+	p("mix %s, %d accounts per party, %d workers, setup %.1fs", rep.Mix, rep.Accounts, rep.Workers, rep.SetupSec)
+	for _, k := range rep.Kinds {
+		p("      %-15s sent %7d, committed ok %7d, not ok %5d", k.Kind, k.Sent, k.CommittedOK, k.NotOK)
+	}
 	p("")
 	p("  offered rate           %10.1f tx/s for %.1fs (%d txs)", rep.OfferedRate, rep.DurationSec, rep.Offered)
 	if rep.ClientDropped > 0 {

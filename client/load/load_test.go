@@ -16,9 +16,17 @@ import (
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/client/load"
 	"github.com/tallyledger/tally/node"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/testnet"
+	"github.com/tallyledger/tally/x/tax"
+	"google.golang.org/protobuf/proto"
 )
 
 func freePort(t *testing.T) int {
@@ -159,16 +167,143 @@ func TestParseMix(t *testing.T) {
 	}
 }
 
-// Every mix entry builds a message the chain routes and that a load
-// account (which holds only the admin role) may send. The live test above
-// checks that they also pass CheckTx and execute.
+// Every mix entry builds messages the chain routes and that the party's
+// load accounts may send: the role each message needs is one the setup
+// gives its party.
 func TestMixMessagesArePermitted(t *testing.T) {
+	admins := map[string]load.Admin{}
+	for _, p := range load.Parties(load.FullMix) {
+		_, priv, err := ed25519.GenerateKey(nil)
+		require.NoError(t, err)
+		admins[p] = load.Admin{Key: priv}
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, name := range load.MsgNames() {
-		msg, err := load.BuildMsg(name, &load.Account{}, r)
+		m, err := load.NewMix([]load.MixEntry{{Name: name, Weight: 1}}, admins, 2)
+		require.NoError(t, err)
+		job, err := m.Next(r)
 		require.NoError(t, err, name)
-		role, ok := app.RequiredRole(msg)
-		require.True(t, ok, "%s: no module owns %T", name, msg.Sum)
-		require.Contains(t, []agencyv1.Role{agencyv1.Role_ROLE_UNSPECIFIED, agencyv1.Role_ROLE_ADMIN}, role, name)
+		role, ok := app.RequiredRole(job.Msg)
+		require.True(t, ok, "%s: no module owns %T", name, job.Msg.Sum)
+		require.Contains(t, load.PartyRoles(name), role, name)
 	}
+}
+
+// A short mixed run on a real network (one validator, every agency of a
+// local network) commits every transaction it sends with code 0, sends
+// every message type, and each module's records are there to query.
+func TestMixedRunCommitsEveryModulesRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and runs load for several seconds")
+	}
+	base, err := testnet.FreeBasePort(10)
+	require.NoError(t, err)
+	dir, err := os.MkdirTemp("", "tally-load-mix-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	m, err := testnet.Init(dir, testnet.Options{Validators: 1, ChainID: "tally-load-mix", BasePort: base, TimeoutCommit: 200 * time.Millisecond})
+	require.NoError(t, err)
+	n, err := node.NewNode(m.Nodes[0].Home, log.NewNopLogger(), app.Options{})
+	require.NoError(t, err)
+	require.NoError(t, n.Start())
+	t.Cleanup(func() { require.NoError(t, n.Shutdown()) })
+	kr, err := keys.Open(m.KeyringDir, keys.BackendTest, nil)
+	require.NoError(t, err)
+	key := func(name string) ed25519.PrivateKey {
+		k, err := kr.PrivKey(name)
+		require.NoError(t, err)
+		return k
+	}
+	c, err := client.Dial(m.Nodes[0].RPC)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.Eventually(t, func() bool {
+		_, h, err := c.Status(ctx)
+		return err == nil && h >= 2
+	}, 30*time.Second, 50*time.Millisecond)
+
+	mix, err := load.ParseMix(load.MixAll)
+	require.NoError(t, err)
+	rep, err := load.Run(ctx, load.Config{
+		Endpoints: []string{m.Nodes[0].RPC},
+		Rate:      50,
+		Duration:  6 * time.Second,
+		Accounts:  3,
+		Workers:   8,
+		Mix:       mix,
+		Admin:     key("benefits-admin"),
+		Admins: map[string]load.Admin{
+			load.PartyTreasury: {Key: key("treasury-admin")}, load.PartyBenefits: {Key: key("benefits-admin")},
+			load.PartyTax: {Key: key("revenue-admin")}, load.PartyProvenance: {Key: key("dalefarm-admin")},
+		},
+		Drain: 20 * time.Second,
+		Log:   testWriter{t},
+	})
+	require.NoError(t, err)
+
+	// Every transaction sent was accepted and committed with code 0.
+	require.Zero(t, rep.RejectedTotal, "rejected: %+v", rep.Rejected)
+	require.Zero(t, rep.BroadcastErrorsTotal, "broadcast errors: %+v", rep.BroadcastErrors)
+	require.Zero(t, rep.CommittedFailedTotal, "failed in block: %+v", rep.CommittedFailed)
+	require.Zero(t, rep.Pending)
+	require.Positive(t, rep.Submitted)
+	require.Equal(t, rep.Submitted, rep.Accepted)
+	require.Equal(t, rep.Accepted, rep.CommittedOK)
+
+	// Every message type was sent, and each one committed counts.
+	got := map[string]load.KindCount{}
+	for _, k := range rep.Kinds {
+		got[k.Kind] = k
+		require.Zero(t, k.NotOK, k.Kind)
+		require.Equal(t, k.Sent, k.CommittedOK, k.Kind)
+	}
+	for _, name := range load.MsgNames() {
+		require.Positive(t, got[name].CommittedOK, "%s: nothing committed (%+v)", name, rep.Kinds)
+	}
+
+	// Each module's records are in state.
+	query := func(path string, data []byte) []byte {
+		res, _, err := c.Query(ctx, path, data, 0, false)
+		require.NoError(t, err)
+		require.Zero(t, res.Code, "%s %q: %s", path, data, res.Log)
+		require.NotEmpty(t, res.Value, "%s %q: not found", path, data)
+		return res.Value
+	}
+	member := mixMsg(t, rep, "add_member").GetAddMember()
+	acc := &agencyv1.Account{}
+	require.NoError(t, proto.Unmarshal(query(app.PathAccount, keys.AddressOf(member.PubKey)), acc))
+	require.Equal(t, "benefits", acc.AgencyId)
+	query(app.PathFundsAppropriation, []byte(mixMsg(t, rep, "appropriate").GetAppropriate().Reference))
+	enrol := mixMsg(t, rep, "enrol").GetEnrol()
+	prog := &benefitsv1.Programme{}
+	require.NoError(t, proto.Unmarshal(query(app.PathBenefitsProgramme, []byte(enrol.Programme)), prog))
+	require.EqualValues(t, got["enrol"].CommittedOK, prog.Recipients, "one recipient per enrolment committed")
+	// Receipts are numbered in the authority's series: as many as committed.
+	receipt := func(seq int64) bool {
+		id := fmt.Sprintf("REVENUE-%06d", seq)
+		res, _, err := c.Query(ctx, app.PathTaxReceipt, []byte(id), 0, false)
+		require.NoError(t, err)
+		require.Zero(t, res.Code, res.Log)
+		list := &appv1.ProvedList{}
+		require.NoError(t, proto.Unmarshal(res.Value, list))
+		ans, err := tax.DecodeReceipt(id, list, func(*appv1.ProvedEntry) error { return nil })
+		require.NoError(t, err)
+		return ans.Found
+	}
+	receipts := got["issue_receipt"].CommittedOK
+	require.True(t, receipt(receipts))
+	require.False(t, receipt(receipts+1), "no receipt beyond those committed")
+	item := &provenancev1.Item{}
+	require.NoError(t, proto.Unmarshal(query(app.PathProvenanceItem, []byte(mixMsg(t, rep, "accept_custody").GetAcceptCustody().ItemId)), item))
+	require.Positive(t, item.OfferSeq, "an accepted item was offered")
+	query(app.PathProvenanceItem, []byte(mixMsg(t, rep, "register_item").GetRegisterItem().Id))
+}
+
+// mixMsg is the latest committed message of kind name in the run.
+func mixMsg(t *testing.T, rep *load.Report, name string) *txv1.Msg {
+	t.Helper()
+	msg := rep.LastCommitted[name]
+	require.NotNil(t, msg, "no %s committed", name)
+	return msg
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,24 +19,32 @@ import (
 
 func loadCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "load --from ADMINKEY [--endpoints tcp://HOST:PORT,...] [--rate TX/S] [--duration D]",
+		Use:   "load --from ADMINKEY [--mix[=all|NAME=W,...]] [--endpoints tcp://HOST:PORT,...] [--rate TX/S] [--duration D]",
 		Short: "Offer signed transactions at a fixed rate and measure what the chain commits",
 		Long: `load measures throughput and latency of a running chain with real signed
 transactions.
 
-Setup (not measured): it creates --accounts fresh signing keys in memory and
-adds them, with the admin role, to the agency of the --from key (which must
-be an admin) in batched add-member transactions, and waits until every
-endpoint has applied them.
+Setup (not measured): for each agency ("party") the mix needs it creates
+--accounts fresh signing keys in memory and has that agency's admin add them
+with the roles the party's messages need: add_member signers are admins of
+the --from key's agency; treasury, benefits, tax and provenance signers are
+added by the --admins keys. It then prepares what the messages draw on — an
+appropriation and an allocation to the benefits agency, a programme, a tax
+type with the collectors authorised, a few items per producer — under a
+prefix unique to the run, and waits until every endpoint has applied it.
 
 Load: for --duration it offers --rate transactions per second to --workers
 concurrent senders (worker i sends to endpoint i mod n, broadcast_tx_sync, so
 CheckTx acceptance is known). Each transaction is signed by a random load
 account with a random nonce and a timeout --timeout-blocks above the current
 height. --mix picks the message types (` + strings.Join(load.MsgNames(), ", ") + `), e.g.
-"add_member" or "add_member=3,other=1" for weights. add_member adds a member
-with a fresh key and the auditor role to the signer's agency: always valid,
-and it grows state.
+"add_member" or "add_member=3,enrol=1" for weights; --mix alone (or
+--mix=all) sends every module's common transactions: ` + load.MixString(load.FullMix) + `.
+Every message is valid when sent: fresh members (auditor role), new
+appropriation lines, allocations and fundings of a few pence, new recipients
+on the run's programme, receipts with fresh bank references, new items, and
+custody offers of items seen registered (or accepted) and acceptances of
+offers seen committed, round a ring of producers.
 
 Counting: commits are counted from the blocks, not from acknowledgements.
 Every block from the start is read from the first endpoint and its tx hashes
@@ -57,9 +66,10 @@ bottleneck: raise --workers. Progress goes to stderr; the report to stdout
 (--json: one JSON object). Writes only load accounts and their members to
 the chain: run it against test networks, never production.
 
-Example, against a network from 'tallyd testnet init --output ./localnet':
+Example, against a network from 'tallyd testnet init --output ./localnet'
+(whose keyring has the --admins keys by their default names):
   tallyd load --keyring-backend test --keyring-dir ./localnet/keyring-test \
-    --from treasury-admin --rate 1000 --duration 30s \
+    --from treasury-admin --mix --rate 1000 --duration 30s \
     --endpoints tcp://127.0.0.1:27001,tcp://127.0.0.1:27011,tcp://127.0.0.1:27021,tcp://127.0.0.1:27031
 
 scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
@@ -92,6 +102,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			} else if warmup == 0 {
 				warmup = -1 // none
 			}
+			adminNames, _ := f.GetStringToString("admins")
 			mix, err := load.ParseMix(mixStr)
 			if err != nil {
 				return err
@@ -100,11 +111,30 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			if err != nil {
 				return err
 			}
-			priv, err := kr.PrivKey(from)
-			if err != nil {
-				return err
+			var priv ed25519.PrivateKey
+			admins := map[string]load.Admin{}
+			for _, p := range load.Parties(mix) {
+				if p == load.PartyAgency {
+					if from == "" {
+						return fmt.Errorf("--from is required: the admin key that adds the add_member signers")
+					}
+					if priv, err = kr.PrivKey(from); err != nil {
+						return err
+					}
+					defer clear(priv)
+					continue
+				}
+				name, ok := adminNames[p]
+				if !ok {
+					return fmt.Errorf("--admins has no key for the %s party, which the mix needs", p)
+				}
+				k, err := kr.PrivKey(name)
+				if err != nil {
+					return fmt.Errorf("--admins %s=%s: %w", p, name, err)
+				}
+				defer clear(k)
+				admins[p] = load.Admin{Key: k}
 			}
-			defer clear(priv)
 			var adminAddr []byte
 			if account != "" {
 				if adminAddr, err = keys.ParseAddress(account); err != nil {
@@ -126,6 +156,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 				Mix:           mix,
 				Admin:         priv,
 				AdminAddress:  adminAddr,
+				Admins:        admins,
 				ChainID:       chainID,
 				TimeoutBlocks: timeoutBlocks,
 				WarmUp:        warmup,
@@ -148,8 +179,12 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 	f.Duration("duration", 30*time.Second, "how long to offer load")
 	f.Int("accounts", load.DefaultAccounts, "signing accounts to create in the setup phase (each may have many txs in flight)")
 	f.Int("workers", 0, "concurrent broadcast_tx_sync senders (default rate/4, within 16..1024)")
-	f.String("mix", "add_member", "message types to send, name[=weight],...; known: "+strings.Join(load.MsgNames(), ", "))
-	f.String("from", "", "keyring name of an admin key; it adds the load accounts to its agency (required)")
+	f.String("mix", "add_member", "message types to send, name[=weight],...; known: "+strings.Join(load.MsgNames(), ", ")+"; --mix alone is --mix=all, every one of them")
+	f.Lookup("mix").NoOptDefVal = load.MixAll
+	f.String("from", "", "keyring name of an admin key; it adds the add_member signers to its agency (needed when the mix has add_member)")
+	f.StringToString("admins", map[string]string{load.PartyTreasury: "treasury-admin", load.PartyBenefits: "benefits-admin",
+		load.PartyTax: "revenue-admin", load.PartyProvenance: "dalefarm-admin"},
+		"keyring names of the admins that add the other parties' signers: a Treasury agency's, a benefits agency's, a tax authority's and a business's")
 	f.String("account", "", "the admin's account address, when it differs from the key's own (after a key rotation)")
 	f.String("chain-id", "", "expected chain id (default: whatever the first endpoint serves)")
 	f.Uint64("timeout-blocks", load.DefaultTimeoutBlocks, "each tx's timeout height is the current height plus this (at most the chain's timeout window)")
@@ -158,6 +193,5 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 	f.Bool("json", false, "print the report as one JSON object")
 	f.Bool("quiet", false, "no progress lines on stderr")
 	addKeyringFlags(cmd)
-	_ = cmd.MarkFlagRequired("from")
 	return cmd
 }

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
+	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
@@ -44,7 +46,9 @@ var floodKinds = []string{"bad-signature", "wrong-chain", "expired", "garbage", 
 
 func (f *flooder) build(r *rand.Rand, kind string, height int64) []byte {
 	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(f.signer, b), nil }
-	msg := kinds[0].build(r, f.c.M.ChainID) // the treasury officer's appropriation: valid but for what is wrong below
+	// The treasury officer's appropriation: valid but for what is wrong below.
+	msg := &txv1.Msg{Sum: &txv1.Msg_Appropriate{Appropriate: &fundsv1.MsgAppropriate{
+		Reference: fmt.Sprintf("Flood/%016x", r.Uint64()), Amount: 100 + r.Uint64N(10_000), Currency: "GBP"}}}
 	opts := client.TxOptions{ChainID: f.c.M.ChainID, Signer: agency.AddressOf(f.signer.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 50}
 	switch kind {
 	case "bad-signature":
@@ -176,9 +180,13 @@ func TestFlood(t *testing.T) {
 	c := NewCluster(t, ClusterOptions{})
 	s := NewScenario(t, "flood of invalid transactions")
 	w, ctx := StartWorkload(t, c, 40)
-	priv := w.signers["treasury-officer"]
-	if priv == nil {
-		t.Fatal("no treasury-officer key")
+	kr, err := keys.Open(c.M.KeyringDir, keys.BackendTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := kr.PrivKey("treasury-officer")
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	phase := 10 * time.Second

@@ -2,8 +2,6 @@ package faults
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -15,75 +13,38 @@ import (
 
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
-	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
-	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
-	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
-	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/testnet"
-	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/client/load"
 )
 
-// kind is one message type of the mixed workload: the demo key that signs
-// it and how to build one. Every kind is valid whenever it is sent, in any
-// order and concurrently with the others, so a failed one is a finding.
-type kind struct {
-	name  string
-	key   string
-	build func(r *rand.Rand, chainID string) *txv1.Msg
+// The workload is client/load's Mix, the one `tallyd load --mix` sends:
+// every module's common transactions (the benefit payments path, tax
+// receipts, custody registrations, offers and acceptances, new members),
+// each valid whenever it is sent, in any order and concurrently with the
+// others, so a failed one is a finding. Its signers are load accounts the
+// mix's setup adds through these demo admins.
+var workloadAdmins = map[string]string{
+	load.PartyAgency:     "benefits-admin",
+	load.PartyTreasury:   "treasury-admin",
+	load.PartyBenefits:   "benefits-admin",
+	load.PartyTax:        "revenue-admin",
+	load.PartyProvenance: "dalefarm-admin",
 }
 
-var kinds = []kind{
-	{"appropriate", "treasury-officer", func(r *rand.Rand, chainID string) *txv1.Msg {
-		return &txv1.Msg{Sum: &txv1.Msg_Appropriate{Appropriate: &fundsv1.MsgAppropriate{
-			Reference: "Faults/" + randomHex(r, 8), Amount: 100 + r.Uint64N(10_000), Currency: "GBP"}}}
-	}},
-	{"allocate", "treasury-officer", func(r *rand.Rand, chainID string) *txv1.Msg {
-		return &txv1.Msg{Sum: &txv1.Msg_Allocate{Allocate: &fundsv1.MsgAllocate{
-			ToAgency: "benefits", Amount: 1 + r.Uint64N(1_000), Currency: "GBP", Reference: fmt.Sprintf("Faults allocation %d", r.IntN(1000))}}}
-	}},
-	{"fund", "benefits-finance", func(r *rand.Rand, chainID string) *txv1.Msg {
-		return &txv1.Msg{Sum: &txv1.Msg_Fund{Fund: &fundsv1.MsgFund{
-			Programme: "student-bursary", Amount: 1 + r.Uint64N(100), Currency: "GBP", Reference: fmt.Sprintf("Faults top-up %d", r.IntN(1000))}}}
-	}},
-	{"receipt", "revenue-collector", func(r *rand.Rand, chainID string) *txv1.Msg {
-		return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
-			TaxType: "VAT", Payer: testnet.DemoPayer(fmt.Sprintf("faults-%d", r.IntN(100)), "VAT", "2026-Q3"), Period: "2026-Q3",
-			Amount: 1 + r.Uint64N(1_000_000), BankReference: testnet.DemoBankReference("FLT-" + randomHex(r, 8))}}}
-	}},
-	{"register_item", "dalefarm-producer", func(r *rand.Rand, chainID string) *txv1.Msg {
-		return &txv1.Msg{Sum: &txv1.Msg_RegisterItem{RegisterItem: &provenancev1.MsgRegisterItem{
-			Id: "lgtin:05012345678900.FLT-" + randomHex(r, 8), Product: "05012345678900", Quantity: 1 + r.Uint64N(1000), Unit: "l",
-			Origin: "urn:gln:5012345000017"}}}
-	}},
-	{"add_member", "benefits-admin", func(r *rand.Rand, chainID string) *txv1.Msg {
-		var seed [ed25519.SeedSize]byte
-		for i := range seed {
-			seed[i] = byte(r.Uint32())
-		}
-		return client.AddMember(chainID, "benefits", ed25519.NewKeyFromSeed(seed[:]), agencyv1.Role_ROLE_AUDITOR)
-	}},
-}
-
-func randomHex(r *rand.Rand, n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return hex.EncodeToString(b)
-}
+// workloadAccounts is how many load accounts each party of the mix gets.
+const workloadAccounts = 4
 
 // Sent is one workload transaction a node accepted into its mempool.
 type Sent struct {
 	Hash []byte
 	Kind string
-	Node int // the node that accepted it
+	Node int       // the node that accepted it
+	job  *load.Job // told its fate when a node reports it committed
 }
 
 // Workload sends the mixed workload across every node that answers.
 type Workload struct {
-	c       *Cluster
-	signers map[string]ed25519.PrivateKey
+	c   *Cluster
+	mix *load.Mix
 	// Rate is the offered load in transactions per second.
 	Rate float64
 
@@ -99,22 +60,27 @@ type Workload struct {
 	next    atomic.Int64
 }
 
-// NewWorkload prepares the mixed workload on cluster c.
-func NewWorkload(c *Cluster, rate float64) (*Workload, error) {
+// NewWorkload prepares the mixed workload on cluster c: its load accounts
+// and the state its messages draw on are set up through the nodes.
+func NewWorkload(ctx context.Context, c *Cluster, rate float64) (*Workload, error) {
 	kr, err := keys.Open(c.M.KeyringDir, keys.BackendTest, nil)
 	if err != nil {
 		return nil, err
 	}
-	w := &Workload{c: c, Rate: rate, signers: map[string]ed25519.PrivateKey{}, refused: map[string]int{}, reported: map[string]Report{}}
-	for _, k := range kinds {
-		if _, ok := w.signers[k.key]; ok {
-			continue
-		}
-		priv, err := kr.PrivKey(k.key)
+	w := &Workload{c: c, Rate: rate, refused: map[string]int{}, reported: map[string]Report{}}
+	admins := map[string]load.Admin{}
+	for party, name := range workloadAdmins {
+		priv, err := kr.PrivKey(name)
 		if err != nil {
-			return nil, fmt.Errorf("workload key %s: %w", k.key, err)
+			return nil, fmt.Errorf("workload key %s: %w", name, err)
 		}
-		w.signers[k.key] = priv
+		admins[party] = load.Admin{Key: priv}
+	}
+	if w.mix, err = load.NewMix(load.FullMix, admins, workloadAccounts); err != nil {
+		return nil, err
+	}
+	if err := w.mix.Setup(ctx, c.Clients, nil); err != nil {
+		return nil, fmt.Errorf("workload setup: %w", err)
 	}
 	return w, nil
 }
@@ -124,11 +90,12 @@ func NewWorkload(c *Cluster, rate float64) (*Workload, error) {
 // returns ends when the workload stops (Stop, or the end of the test).
 func StartWorkload(t testing.TB, c *Cluster, rate float64) (*Workload, context.Context) {
 	t.Helper()
-	w, err := NewWorkload(c, rate)
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := NewWorkload(ctx, c, rate)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel, w.done = cancel, make(chan struct{})
 	go func() { w.Run(ctx); close(w.done) }()
 	go w.Track(ctx)
@@ -198,6 +165,7 @@ func (w *Workload) track(ctx context.Context, untilEmpty bool) {
 			w.mu.Lock()
 			w.reported[string(s.Hash)] = Report{Node: s.Node, Height: r.Height, Code: r.TxResult.Code, Codespace: r.TxResult.Codespace, Log: r.TxResult.Log, Kind: s.Kind}
 			w.mu.Unlock()
+			s.job.Done(r.TxResult.Code == abci.CodeTypeOK)
 		}
 		waiting = keep
 		if untilEmpty && len(waiting) == 0 {
@@ -257,8 +225,10 @@ loop:
 }
 
 func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
-	k := kinds[r.IntN(len(kinds))]
-	priv := w.signers[k.key]
+	job, err := w.mix.Next(r)
+	if err != nil {
+		panic(err) // a workload that cannot build its own messages is a bug in client/load
+	}
 	start := int(w.next.Add(1))
 	for try := 0; try < len(w.c.Clients); try++ {
 		i := (start + try) % len(w.c.Clients)
@@ -269,11 +239,10 @@ func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
 			cancel()
 			continue
 		}
-		tx, err := client.BuildTx(client.TxOptions{ChainID: w.c.M.ChainID, Signer: agency.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(h) + 100},
-			func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, k.build(r, w.c.M.ChainID))
+		tx, err := client.BuildTx(client.TxOptions{ChainID: w.c.M.ChainID, Signer: job.Signer.Address, TimeoutHeight: uint64(h) + 100}, job.Signer.Sign, job.Msg)
 		if err != nil {
 			cancel()
-			panic(err) // a workload that cannot build its own messages is a bug in this file
+			panic(err) // as above
 		}
 		res, err := cl.RPC.BroadcastTxSync(cctx, tx)
 		cancel()
@@ -282,13 +251,15 @@ func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
 		}
 		w.mu.Lock()
 		if res.Code == abci.CodeTypeOK {
-			w.accepted = append(w.accepted, Sent{Hash: client.TxHash(tx), Kind: k.name, Node: i})
+			w.accepted = append(w.accepted, Sent{Hash: client.TxHash(tx), Kind: job.Kind, Node: i, job: job})
 		} else {
-			w.refused[fmt.Sprintf("%s/%d %s: %.120s", res.Codespace, res.Code, k.name, res.Log)]++
+			w.refused[fmt.Sprintf("%s/%d %s: %.120s", res.Codespace, res.Code, job.Kind, res.Log)]++
+			job.Done(false)
 		}
 		w.mu.Unlock()
 		return
 	}
+	job.Done(false)
 	w.errors.Add(1)
 }
 
