@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/proto"
 
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -233,4 +235,27 @@ func (a *App) checkRestored(kv store.KV) error {
 		}
 	}
 	return ErrInvalidExport.Wrapf("the restored state fails invariants: %s", strings.Join(failed, "; "))
+}
+
+// ExportValidators returns governance's validator set at height (those
+// with power), in key order, named by the agency operating each: the
+// validators of the genesis that restarts the chain from an export.
+func (a *App) ExportValidators(height int64) ([]cmttypes.GenesisValidator, error) {
+	view := &stateAt{s: a.store, height: height}
+	vals, err := a.gov.Validators(view)
+	if err == nil {
+		err = view.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the validator set at height %d: %w", height, err)
+	}
+	var out []cmttypes.GenesisValidator
+	for _, v := range vals {
+		if v.Power <= 0 {
+			continue
+		}
+		pk := cmted25519.PubKey(v.PubKey)
+		out = append(out, cmttypes.GenesisValidator{Address: pk.Address(), PubKey: pk, Power: v.Power, Name: v.AgencyId})
+	}
+	return out, nil
 }

@@ -50,7 +50,8 @@ func rootCmd() *cobra.Command {
 		Short: "Tally: a Byzantine-fault-tolerant ledger for public agencies",
 		Long: `tallyd runs a Tally validator node and is the command-line client for it.
 
-Node operators:   tallyd init, tallyd start
+Node operators:   tallyd init, tallyd start, tallyd status
+Backup, restart:  tallyd snapshot take|restore, tallyd export [restart]
 Account keys:     tallyd keys add|list|show|delete|import|export
 Transactions:     tallyd tx agency ...
 Reading state:    tallyd query agency ... [--prove]
@@ -69,6 +70,7 @@ The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 	root.AddCommand(verifyCmd())
 	root.AddCommand(explorerCmd())
 	root.AddCommand(statusCmd())
+	root.AddCommand(exportCmd())
 	root.AddCommand(signerCmd())
 	root.AddCommand(personalCmd())
 	groupCommands(root)
