@@ -72,6 +72,11 @@ type App struct {
 	// peers are the node ids peer filtering admits (peers.go).
 	peers *peers
 
+	// snaps takes, serves and restores state-sync snapshots (snapshot.go);
+	// retainBlocks is how many recent blocks Commit asks CometBFT to keep.
+	snaps        *snapshots
+	retainBlocks uint64
+
 	// operatorQueries serves /invariants and /funds/invariants (Options);
 	// walking holds the one whole-state walk allowed at a time.
 	operatorQueries bool
@@ -122,6 +127,12 @@ type Options struct {
 	// are refused: an ABCI query does not say who asks, and a walk of all
 	// state is the operator's tool, not every RPC client's.
 	OperatorQueries bool
+	// Snapshots configures state-sync snapshots (app.toml snapshot_*).
+	Snapshots SnapshotOptions
+	// RetainBlocks is how many recent blocks CometBFT keeps (Commit's
+	// retain_height); 0 keeps every block. See retainHeight for the floor
+	// that snapshots add.
+	RetainBlocks uint64
 }
 
 // New returns an App over st, which it owns and closes.
@@ -148,6 +159,12 @@ func New(st *store.Store, opts Options) (*App, error) {
 	}
 	a.sigs = newSigCache(size)
 	a.pending = newPendingCounts()
+	a.retainBlocks = opts.RetainBlocks
+	snaps, err := newSnapshots(opts.Snapshots, a.logger)
+	if err != nil {
+		return nil, err
+	}
+	a.snaps = snaps
 	if v, _ := st.LastCommit(); v > 0 {
 		if err := a.loadChainState(st); err != nil {
 			return nil, err
@@ -160,8 +177,11 @@ func New(st *store.Store, opts Options) (*App, error) {
 	return a, nil
 }
 
-// Close closes the state database.
-func (a *App) Close() error { return a.store.Close() }
+// Close waits for a snapshot being taken, then closes the state database.
+func (a *App) Close() error {
+	a.snaps.wait()
+	return a.store.Close()
+}
 
 // Info tells CometBFT the last saved height and app hash, so its handshake
 // replays exactly the blocks the app has not saved.
@@ -357,12 +377,15 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 }
 
 // Commit saves the block's state as a new tree version. After it returns,
-// the block survives a crash.
+// the block survives a crash. A state-sync snapshot of the version starts
+// in the background when one is due, and CometBFT may drop blocks older
+// than the retain height.
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	version, _, err := a.store.Commit()
 	if err != nil {
 		return nil, fmt.Errorf("saving state: %w", err)
 	}
+	a.snaps.afterCommit(a.store, version)
 	a.publishCommitted(version)
 	a.sigs.forget(a.lastBlock)
 	// The set changes rarely and is small; reading it after every block
@@ -372,7 +395,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	}
 	a.pending.reset() // the mempool rechecks what is left, counting it again
 	a.step(StepCommitted)
-	return &abci.ResponseCommit{}, nil
+	return &abci.ResponseCommit{RetainHeight: a.retainHeight(version)}, nil
 }
 
 // deliver authenticates and runs one transaction. The nonce is spent even

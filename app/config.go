@@ -25,6 +25,15 @@ type Config struct {
 	// all of state, over this node's RPC. Turn it on only where the RPC is
 	// reachable by the operator alone (local networks do).
 	OperatorQueries bool `mapstructure:"operator_queries"`
+	// SnapshotInterval takes a state-sync snapshot after every block whose
+	// height is a multiple of it; 0 takes none.
+	SnapshotInterval uint64 `mapstructure:"snapshot_interval"`
+	// SnapshotKeepRecent is how many of the newest snapshots are kept.
+	SnapshotKeepRecent uint32 `mapstructure:"snapshot_keep_recent"`
+	// RetainBlocks is how many recent blocks the node keeps; older ones
+	// are deleted (never fewer than evidence and the kept snapshots need).
+	// 0 keeps every block.
+	RetainBlocks uint64 `mapstructure:"retain_blocks"`
 }
 
 // DefaultConfig is what `tallyd init` writes.
@@ -35,6 +44,9 @@ func DefaultConfig() Config {
 		PruningKeepEvery:   10_000,
 		IAVLCacheSize:      1_000_000,
 		SignatureCacheSize: 200_000,
+		SnapshotInterval:   1000,
+		SnapshotKeepRecent: 2,
+		RetainBlocks:       100_000,
 	}
 }
 

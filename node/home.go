@@ -41,6 +41,20 @@ func AppConfigFile(home string) string { return filepath.Join(home, "config", "a
 // StateDir is where the application's IAVL database lives inside a home.
 func StateDir(home string) string { return filepath.Join(home, "data", "tally") }
 
+// SnapshotDir is where the node keeps its state-sync snapshots.
+func SnapshotDir(home string) string { return filepath.Join(home, "data", "snapshots") }
+
+// evidenceAge is the genesis evidence max_age_num_blocks: evidence of a
+// misbehaviour that old is still valid, and checking it needs the block, so
+// no node may delete blocks younger than that.
+func evidenceAge(genesisFile string) (uint64, error) {
+	doc, err := types.GenesisDocFromFile(genesisFile)
+	if err != nil {
+		return 0, fmt.Errorf("reading genesis for the evidence age: %w", err)
+	}
+	return uint64(max(doc.ConsensusParams.Evidence.MaxAgeNumBlocks, 0)), nil
+}
+
 // KeyringDir is where account keys of a backend live inside a home.
 func KeyringDir(home, backend string) string { return filepath.Join(home, "keyring-"+backend) }
 
@@ -120,6 +134,18 @@ allowed_peers = [{{range $i, $p := .AllowedPeers}}{{if $i}}, {{end}}"{{$p}}"{{en
 # are answered only when this is true. Turn it on only on a node whose RPC
 # only the operator can reach; local networks do.
 operator_queries = {{.OperatorQueries}}
+
+# State-sync snapshots: one after every block whose height is a multiple of
+# snapshot_interval (0: none), of the saved state, taken in the background;
+# the newest snapshot_keep_recent are kept in data/snapshots/ and served to
+# nodes that join by state sync.
+snapshot_interval = {{.SnapshotInterval}}
+snapshot_keep_recent = {{.SnapshotKeepRecent}}
+
+# Block retention: keep the last retain_blocks blocks and delete older ones
+# (0 keeps every block). The node never keeps fewer than evidence needs (the
+# genesis evidence max_age_num_blocks) nor than the kept snapshots span.
+retain_blocks = {{.RetainBlocks}}
 `))
 
 // LoadConfigs reads config.toml and app.toml from home.
@@ -208,6 +234,17 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 		opts.SignatureCacheSize = appCfg.SignatureCacheSize
 	}
 	opts.OperatorQueries = opts.OperatorQueries || appCfg.OperatorQueries
+	if opts.Snapshots.Dir == "" {
+		opts.Snapshots = app.SnapshotOptions{Dir: SnapshotDir(home), Interval: appCfg.SnapshotInterval, KeepRecent: appCfg.SnapshotKeepRecent}
+	}
+	if opts.RetainBlocks == 0 && appCfg.RetainBlocks > 0 {
+		floor, err := evidenceAge(comet.GenesisFile())
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		opts.RetainBlocks = max(appCfg.RetainBlocks, floor)
+	}
 	if opts.AllowedPeers == nil {
 		opts.AllowedPeers = appCfg.AllowedPeers
 	}

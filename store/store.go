@@ -106,6 +106,9 @@ type Store struct {
 	mu          sync.RWMutex
 	lastVersion int64
 	lastHash    []byte // nil while lastVersion == 0
+	// held counts, per version, the exports under way (snapshot.go):
+	// pruning stops short of the oldest held version.
+	held map[int64]int
 }
 
 var _ KV = (*Store)(nil)
@@ -132,6 +135,20 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Store{db: db, opts: opts, held: map[int64]int{}}
+	if err := s.loadTrees(); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	if opts.Probe != nil {
+		opts.Probe(ProbeOpened, s.lastVersion)
+	}
+	return s, nil
+}
+
+// loadTrees opens the consensus tree and the reader tree over s.db and
+// loads the latest saved version. The caller holds s.mu or is Open.
+func (s *Store) loadTrees() error {
+	opts := s.opts
 	treeOpts := []iavl.Option{iavl.SyncOption(true), iavl.AsyncPruningOption(false)}
 	if opts.InitialVersion > 0 {
 		treeOpts = append(treeOpts, iavl.InitialVersionOption(opts.InitialVersion))
@@ -139,25 +156,23 @@ func Open(opts Options) (*Store, error) {
 	if opts.FlushThreshold > 0 {
 		treeOpts = append(treeOpts, iavl.FlushThresholdOption(opts.FlushThreshold))
 	}
-	treeDB := db
+	treeDB := s.db
 	if opts.WrapDB != nil {
-		treeDB = opts.WrapDB(db)
+		treeDB = opts.WrapDB(s.db)
 	}
 	saves := &saveDB{DB: idb.NewWrapper(treeDB), probe: opts.Probe}
 	tree := iavl.NewMutableTree(saves, opts.CacheSize, false, iavl.NewNopLogger(), treeOpts...)
 	version, err := tree.Load()
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("store: load latest version: %w", err), tree.Close(), db.Close())
+		return errors.Join(fmt.Errorf("store: load latest version: %w", err), tree.Close())
 	}
-	reader := iavl.NewMutableTree(idb.NewWrapper(db), readerCacheSize(opts.CacheSize), true, iavl.NewNopLogger(), iavl.AsyncPruningOption(false))
-	s := &Store{db: db, saves: saves, tree: tree, reader: reader, opts: opts, lastVersion: version}
+	s.saves, s.tree = saves, tree
+	s.reader = iavl.NewMutableTree(idb.NewWrapper(s.db), readerCacheSize(opts.CacheSize), true, iavl.NewNopLogger(), iavl.AsyncPruningOption(false))
+	s.lastVersion, s.lastHash = version, nil
 	if version > 0 {
 		s.lastHash = tree.Hash()
 	}
-	if opts.Probe != nil {
-		opts.Probe(ProbeOpened, version)
-	}
-	return s, nil
+	return nil
 }
 
 // readerCacheSize sizes the node cache of the tree that serves queries: a
@@ -309,7 +324,11 @@ func (s *Store) Commit() (version int64, hash []byte, err error) {
 	if s.opts.Probe != nil {
 		s.opts.Probe(ProbeSaved, version)
 	}
-	if to := pruneTarget(version, s.opts.KeepRecent, s.opts.KeepEvery); to > 0 && s.tree.VersionExists(to) {
+	to := pruneTarget(version, s.opts.KeepRecent, s.opts.KeepEvery)
+	for h := range s.held { // an export under way keeps its version (snapshot.go)
+		to = min(to, h-1)
+	}
+	if to > 0 && s.tree.VersionExists(to) {
 		if err := s.tree.DeleteVersionsTo(to); err != nil {
 			return version, hash, fmt.Errorf("store: prune versions up to %d after saving %d: %w", to, version, err)
 		}

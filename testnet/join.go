@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,4 +83,30 @@ func Join(m *Manifest, dir, name, agencyID string, basePort int) (Node, []byte, 
 		return Node{}, nil, err
 	}
 	return n, id.ConsensusPK.Bytes(), nil
+}
+
+// StateSync makes the named node (one added by Join, not yet started) join
+// by state sync: its light client trusts the latest block of the network's
+// first node, reading headers from the first two nodes' RPC, and the node
+// restores a peer's snapshot instead of replaying every block. The
+// network's nodes must be taking snapshots (Options.SnapshotInterval).
+func StateSync(ctx context.Context, m *Manifest, name string) error {
+	nd, err := (&Network{Manifest: m}).Node(name)
+	if err != nil {
+		return err
+	}
+	var servers []string
+	for _, p := range m.Nodes {
+		if p.Name != name && len(servers) < 2 {
+			servers = append(servers, p.RPC)
+		}
+	}
+	if len(servers) == 0 {
+		return fmt.Errorf("the network has no other node to state-sync from")
+	}
+	trust, err := node.StateSyncTrust(ctx, servers[0])
+	if err != nil {
+		return err
+	}
+	return node.EnableStateSync(nd.Home, servers, trust)
 }

@@ -125,16 +125,7 @@ func rpc(t *testing.T, net *testnet.Network, node string) *client.Client {
 func requireSameBlocks(t *testing.T, ctx context.Context, net *testnet.Network, nodes []string, upTo int64) {
 	t.Helper()
 	for h := int64(1); h <= upTo; h++ {
-		var want string
-		for _, n := range nodes {
-			b, err := rpc(t, net, n).RPC.Block(ctx, &h)
-			require.NoError(t, err, "node %s height %d", n, h)
-			got := b.BlockID.Hash.String() + "/" + b.Block.AppHash.String()
-			if want == "" {
-				want = got
-			}
-			require.Equal(t, want, got, "node %s disagrees at height %d", n, h)
-		}
+		requireSameBlocksAt(t, ctx, net, nodes, h)
 	}
 }
 

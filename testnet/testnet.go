@@ -123,6 +123,9 @@ type Options struct {
 	// allowed_peers. Off in the zero value, because tests join extra nodes
 	// (Join) to a running network; `tallyd testnet init` turns it on.
 	FilterPeers bool
+	// SnapshotInterval sets each node's app.toml snapshot_interval (a
+	// state-sync snapshot every that many blocks) when non-zero.
+	SnapshotInterval uint64
 }
 
 // DefaultOptions is a 4-validator network on ports 27000 and up.
@@ -263,6 +266,9 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		// exactly the validators' nodes (app/peers.go).
 		comet.FilterPeers = opts.FilterPeers
 		appCfg.OperatorQueries = true // a local network's RPC is its operator's: the fault suite checks /invariants
+		if opts.SnapshotInterval > 0 {
+			appCfg.SnapshotInterval = opts.SnapshotInterval
+		}
 		if err := node.WriteConfigs(n.Home, comet, appCfg); err != nil {
 			return nil, err
 		}
