@@ -56,6 +56,9 @@ type App struct {
 	provenance provenance.Keeper
 	gov        gov.Keeper
 
+	// table routes each message to its module's row (x/module.Table).
+	table *module.Table
+
 	// govUpdates are the validator changes governance executed in the
 	// block being finalized; upgrades are the migrations this binary has.
 	govUpdates []gov.ValidatorUpdate
@@ -122,6 +125,10 @@ type Options struct {
 	// AllowedPeers are node ids the operator admits besides the
 	// validators' (app.toml allowed_peers; see peers.go).
 	AllowedPeers []string
+	// Modules are modules this binary runs besides the built-in ones
+	// (builtinModules), after them: a tally-based application's own, or
+	// a test's. Their messages must have entries in the Msg envelope.
+	Modules []module.Module
 	// OperatorQueries serves the whole-state walks (/invariants,
 	// /funds/invariants) over Query (app.toml operator_queries). Off, they
 	// are refused: an ABCI query does not say who asks, and a walk of all
@@ -138,13 +145,12 @@ type Options struct {
 // New returns an App over st, which it owns and closes.
 func New(st *store.Store, opts Options) (*App, error) {
 	a := &App{operatorQueries: opts.OperatorQueries, walking: make(chan struct{}, 1), store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
-	// Governance grants the mandates the other modules require for acts
-	// that create or move public money or bind other agencies.
-	a.gov = gov.NewKeeper(a.agency, paramRegistry())
-	a.funds = funds.Keeper{Agency: a.agency, Mandates: a.gov}
-	a.benefits = benefits.Keeper{Agency: a.agency, Funds: a.funds, Mandates: a.gov}
-	a.tax = tax.NewKeeper(a.funds, funds.AgencyHolder).WithGovernance(a.gov)
-	a.provenance = provenance.NewKeeper(a.agency).WithMandates(a.gov)
+	a.wireKeepers()
+	table, err := module.NewTable(append(a.builtinModules(), opts.Modules...)...)
+	if err != nil {
+		return nil, fmt.Errorf("wiring modules: %w", err)
+	}
+	a.table = table
 	a.upgrades = opts.Upgrades
 	a.peers = newPeers(opts.AllowedPeers)
 	if a.logger == nil {
@@ -175,6 +181,26 @@ func New(st *store.Store, opts Options) (*App, error) {
 		a.publishCommitted(v)
 	}
 	return a, nil
+}
+
+// wireKeepers makes each module's keeper from the keepers it calls.
+func (a *App) wireKeepers() {
+	// Governance grants the mandates the other modules require for acts
+	// that create or move public money or bind other agencies.
+	a.gov = gov.NewKeeper(a.agency, paramRegistry())
+	a.funds = funds.Keeper{Agency: a.agency, Mandates: a.gov}
+	a.benefits = benefits.Keeper{Agency: a.agency, Funds: a.funds, Mandates: a.gov}
+	a.tax = tax.NewKeeper(a.funds, funds.AgencyHolder).WithGovernance(a.gov)
+	a.provenance = provenance.NewKeeper(a.agency).WithMandates(a.gov)
+}
+
+// builtinModules are the modules every Tally node runs, each with its
+// route table (x/<module>/routes.go), in the order they are wired.
+// Registering a module is one line here.
+func (a *App) builtinModules() []module.Module {
+	return []module.Module{
+		a.agency.Module(),
+	}
 }
 
 // Close waits for a snapshot being taken, then closes the state database.
@@ -283,7 +309,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	}
 	var d *decodedTx
 	if err == nil {
-		d, err = decode(c.params, req.Tx)
+		d, err = a.decode(c.params, req.Tx)
 	}
 	if err == nil {
 		view := &stateAt{s: a.store, height: c.version}
@@ -555,7 +581,7 @@ func unitsInt64(u uint64) int64 { return int64(min(u, uint64(1<<63-1))) }
 func (a *App) decodeAll(txs [][]byte) ([]*decodedTx, []error) {
 	decoded, errs := make([]*decodedTx, len(txs)), make([]error, len(txs))
 	for i, raw := range txs {
-		decoded[i], errs[i] = decode(a.params, raw)
+		decoded[i], errs[i] = a.decode(a.params, raw)
 	}
 	return decoded, errs
 }

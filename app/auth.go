@@ -12,6 +12,7 @@ import (
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // signatureSize is the size of an ed25519 signature.
@@ -37,7 +38,7 @@ type rules struct {
 // structure, each message's stateless validation and rotate_key proofs of
 // possession (the transaction's own signature needs the signer's key from
 // state, so it is checked in authenticate). Cheap failures first.
-func decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
+func (a *App) decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
 	if max := params.MaxTxBytes; uint64(len(raw)) > max {
 		return nil, ErrTxTooLarge.Wrapf("transaction is %d bytes; the limit is %d", len(raw), max)
 	}
@@ -73,7 +74,7 @@ func decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
 		return nil, ErrTooManyMessages.Wrapf("%d messages; the limit is %d", n, params.MaxMessages)
 	}
 	for i, m := range d.body.Messages {
-		if err := validateBasic(m); err != nil {
+		if err := a.validateBasic(m); err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
 		// A rotate_key's proof of possession needs no state: refused here,
@@ -124,11 +125,11 @@ func (a *App) authenticate(kv store.KV, r rules, d *decodedTx, height int64) (*a
 		return nil, ErrReplay.Wrapf("account %s already used nonce %d with timeout height %d; this transaction was already included, or sign a new one with a fresh nonce", hex.EncodeToString(b.Signer), b.Nonce, b.TimeoutHeight)
 	}
 	for i, m := range b.Messages {
-		role, ok := RequiredRole(m)
+		role, ok := requiredRole(a.table, m)
 		if !ok {
 			return nil, ErrUnauthorized.Wrapf("message %d (%T) has no entry in the permission table", i, m.Sum)
 		}
-		if role != anyActiveAccount && !agency.HasRole(acc, role) {
+		if role != module.AnyActiveAccount && !agency.HasRole(acc, role) {
 			return nil, ErrUnauthorized.Wrapf("message %d needs role %s; account %s does not hold it", i, agency.RoleName(role), hex.EncodeToString(b.Signer))
 		}
 	}

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"google.golang.org/protobuf/proto"
+
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -48,20 +50,51 @@ var routes = []moduleRoutes{
 	govRoutes,
 }
 
+// sumField is the oneof of txv1.Msg that carries the one message.
+var sumField = (&txv1.Msg{}).ProtoReflect().Descriptor().Oneofs().ByName("sum")
+
+// inner is the message a txv1.Msg envelope carries (nil when empty).
+func inner(msg *txv1.Msg) proto.Message {
+	r := msg.ProtoReflect()
+	fd := r.WhichOneof(sumField)
+	if fd == nil {
+		return nil
+	}
+	return r.Get(fd).Message().Interface()
+}
+
 func routeFor(msg *txv1.Msg) (moduleRoutes, bool) {
 	for _, r := range routes {
-		if r.owns(msg) {
+		if r.owns != nil && r.owns(msg) {
 			return r, true
 		}
 	}
 	return moduleRoutes{}, false
 }
 
-// RequiredRole is the permission table: the role each message needs. It is
-// the one place permissions are decided; handlers add only checks that
-// depend on the target (same agency, custodian of the item, ...). A message
-// type no module owns is refused.
-func RequiredRole(msg *txv1.Msg) (agencyv1.Role, bool) {
+// builtinTable is the route table of the modules every node runs, for
+// RequiredRole, which needs no App.
+var builtinTable = func() *module.Table {
+	var a App
+	a.wireKeepers()
+	t, err := module.NewTable(a.builtinModules()...)
+	if err != nil {
+		panic(err) // a wiring mistake in this file's package, found at start-up
+	}
+	return t
+}()
+
+// RequiredRole is the permission table: the role each message of the
+// built-in modules needs. It is the one place permissions are decided
+// (each module's route table, x/<module>/routes.go); handlers add only
+// checks that depend on the target (same agency, custodian of the item,
+// ...). A message type no module owns is refused.
+func RequiredRole(msg *txv1.Msg) (agencyv1.Role, bool) { return requiredRole(builtinTable, msg) }
+
+func requiredRole(t *module.Table, msg *txv1.Msg) (agencyv1.Role, bool) {
+	if r, ok := t.Route(inner(msg)); ok {
+		return r.Role, true
+	}
 	r, ok := routeFor(msg)
 	if !ok {
 		return 0, false
@@ -70,7 +103,12 @@ func RequiredRole(msg *txv1.Msg) (agencyv1.Role, bool) {
 }
 
 // validateBasic runs the owning module's stateless checks on a message.
-func validateBasic(msg *txv1.Msg) error {
+func (a *App) validateBasic(msg *txv1.Msg) error {
+	if m := inner(msg); m != nil {
+		if r, ok := a.table.Route(m); ok {
+			return r.Validate(m)
+		}
+	}
 	r, ok := routeFor(msg)
 	if !ok {
 		return ErrInvalidMessage.Wrapf("message has no content or is of a type this node does not know (%T); is the node up to date?", msg.Sum)
@@ -80,6 +118,11 @@ func validateBasic(msg *txv1.Msg) error {
 
 // route hands a message to the module that owns it.
 func (a *App) route(ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
+	if m := inner(msg); m != nil {
+		if r, ok := a.table.Route(m); ok {
+			return r.Handle(ctx, signer, m)
+		}
+	}
 	r, ok := routeFor(msg)
 	if !ok {
 		return ErrInvalidMessage.Wrapf("no handler for message %T", msg.Sum)

@@ -77,40 +77,6 @@ func validateRole(r agencyv1.Role) error {
 	return nil
 }
 
-// ValidateBasic checks a message without reading state. It returns nil for
-// message types this module does not own.
-func ValidateBasic(msg any) error {
-	switch m := msg.(type) {
-	case *agencyv1.MsgAddMember:
-		return ValidateAddMember(m)
-	case *agencyv1.MsgRemoveMember:
-		return validateAddress(m.Address)
-	case *agencyv1.MsgGrantRole:
-		if err := validateAddress(m.Address); err != nil {
-			return err
-		}
-		return validateRole(m.Role)
-	case *agencyv1.MsgRevokeRole:
-		if err := validateAddress(m.Address); err != nil {
-			return err
-		}
-		return validateRole(m.Role)
-	case *agencyv1.MsgRotateKey:
-		if err := ValidatePubKey("new_pub_key", m.NewPubKey); err != nil {
-			return err
-		}
-		return validateProofSize("new_key_signature", m.NewKeySignature)
-	case *agencyv1.MsgSuspendAccount:
-		if err := validateAddress(m.Address); err != nil {
-			return err
-		}
-		return module.ValidCode(m.ReasonCode, SuspensionReasonPrefix, "reason_code", ErrInvalidReason)
-	case *agencyv1.MsgReinstateAccount:
-		return validateAddress(m.Address)
-	}
-	return nil
-}
-
 // member loads target and checks that the admin may act on it: same
 // agency, not removed.
 func (k Keeper) member(ctx module.Context, admin *agencyv1.Account, target []byte) (*agencyv1.Account, error) {
