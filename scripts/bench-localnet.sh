@@ -1,106 +1,192 @@
 #!/usr/bin/env bash
-# bench-localnet.sh: throughput and latency of a fresh local network under a
-# rising offered load.
+# bench-localnet.sh: Tally's throughput and latency against CometBFT's own
+# kvstore example app, on the same machine, in one invocation.
 #
-# It builds tallyd, creates a new N-validator network (tallyd testnet init),
-# runs it in the background (tallyd testnet start), then runs `tallyd load`
-# at each rate in RATES for DURATION and prints offered vs committed tx/s and
-# submit-to-commit latency, with the consensus settings the nodes ran with.
-# Every process it starts is stopped on exit, including Ctrl-C.
+# 1. CometBFT v0.40.0's kvstore app (the `cometbft` binary, --proxy_app=kvstore)
+#    on a 4-validator network with Tally's consensus, mempool and p2p settings
+#    (each node's config.toml is a copy of the Tally node's, only addresses
+#    changed; the genesis takes Tally's block limits), loaded with CometBFT's
+#    own `loadtime` tool (test/loadtime, same module version) at each rate.
+#    Both tools are built by `go install …@v0.40.0` (pinned) into TOOLS.
+# 2. A fresh Tally network of the same shape (tallyd testnet init), loaded with
+#    `tallyd load` at the same rates.
+# The networks run one after the other (never at once: they would share the
+# CPU). It prints both tables and the ratio of committed rates, rate by rate
+# and peak to peak, and the no-collapse figures: committed at the highest rate
+# against the peak, and how fast refused clients were answered.
+#
+# How each side is measured:
+#   committed tx/s  load transactions in the blocks of a steady window (after
+#                   a 2 s warm-up, before the load stopped) over its duration.
+#                   Tally: blocks read as they are committed (time first seen);
+#                   kvstore: loadtime's report (block time of each tx).
+#   latency         Tally: send to the block being seen by the load client.
+#                   kvstore: loadtime's, tx creation to block time (BFT time).
+#   offered         both send RATE tx/s spread over the 4 nodes (loadtime:
+#                   RATE/4 a second on one connection to each node).
 #
 # Environment (defaults in brackets):
-#   RATES           offered tx/s, space separated   [250 500 1000 1500 2000 3000 4000]
-#   DURATION        load time per rate              [20s]
-#   VALIDATORS      validators in the network       [4]
-#   ACCOUNTS        load signing accounts per run   [100]
-#   WORKERS         concurrent senders (0 = auto)   [0]
-#   MIX             message mix                     [add_member]
-#   DRAIN           max wait for stragglers         [30s]
+#   RATES           offered tx/s, space separated   [500 1000 2000 4000]
+#   DURATION        load time per rate, in seconds (15 or 15s)  [15s]
+#   VALIDATORS      validators in each network      [4]
+#   ACCOUNTS        load signing accounts per party [50]
+#   WORKERS         tallyd load senders (0 = auto)  [0]
+#   MIX             tallyd load mix ("all": every module)  [all]
+#   KV_TX_SIZE      kvstore tx size in bytes (loadtime -s)  [the mean size of
+#                   Tally's mixed transactions in a short run: 220]
+#   KVSTORE         0 skips the kvstore side         [1]
+#   TALLY           0 skips the Tally side           [1]
+#   DRAIN           max wait for stragglers          [30s]
 #   TIMEOUT_COMMIT  consensus timeout_commit, e.g. 500ms  [CometBFT default]
 #   SKIP_TIMEOUT_COMMIT  1 to set skip_timeout_commit     [0]
-#   BASE_PORT       first port of the network       [27000]
-#   OUT             where network, logs and JSON go [a new temp dir]
+#   BASE_PORT       first port of the Tally network; kvstore uses +1000 [27000]
+#   OUT             where networks, logs and JSON go [a new temp dir]
 #   KEEP            1 keeps OUT after exit          [1 if OUT was given, else 0]
 #   TALLYD          a prebuilt tallyd to use        [built from this checkout]
+#   TOOLS           where cometbft, load and report are installed
+#                   [$HOME/.cache/tally-bench/cometbft-v0.40.0]
+#   NETNS_PREFIX    a command run before every node (e.g. "ip netns exec n0"
+#                   is what the WAN variant uses; see bench-wan.sh)  []
 #
-# Example: RATES="200 1000" DURATION=10s scripts/bench-localnet.sh
+# Example: RATES="500 1000 2000" DURATION=15s scripts/bench-localnet.sh
 set -euo pipefail
 
-RATES=${RATES:-"250 500 1000 1500 2000 3000 4000"}
-DURATION=${DURATION:-20s}
+COMET_VERSION=v0.40.0
+RATES=${RATES:-"500 1000 2000 4000"}
+DURATION=${DURATION:-15s}
+SECS=${DURATION%s}
+[[ "$SECS" =~ ^[0-9]+$ ]] || { echo "bench-localnet: DURATION must be whole seconds (15 or 15s)" >&2; exit 1; }
 VALIDATORS=${VALIDATORS:-4}
-ACCOUNTS=${ACCOUNTS:-100}
+ACCOUNTS=${ACCOUNTS:-50}
 WORKERS=${WORKERS:-0}
-MIX=${MIX:-add_member}
+MIX=${MIX:-all}
+KV_TX_SIZE=${KV_TX_SIZE:-220}
+KVSTORE=${KVSTORE:-1}
+TALLY=${TALLY:-1}
 DRAIN=${DRAIN:-30s}
 TIMEOUT_COMMIT=${TIMEOUT_COMMIT:-}
 SKIP_TIMEOUT_COMMIT=${SKIP_TIMEOUT_COMMIT:-0}
 BASE_PORT=${BASE_PORT:-27000}
+KV_BASE_PORT=$((BASE_PORT + 1000))
+TOOLS=${TOOLS:-$HOME/.cache/tally-bench/cometbft-$COMET_VERSION}
+WARMUP_S=2
 if [[ -n "${OUT:-}" ]]; then KEEP=${KEEP:-1}; else OUT=$(mktemp -d -t tally-bench.XXXXXX); KEEP=${KEEP:-0}; fi
 
 command -v jq >/dev/null || { echo "bench-localnet: jq is needed to read the reports" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
 NET="$OUT/localnet"
-if [[ -e "$NET" ]]; then echo "bench-localnet: $NET already exists; use a new OUT" >&2; exit 1; fi
+KVNET="$OUT/kvnet"
+if [[ -e "$NET" || -e "$KVNET" ]]; then echo "bench-localnet: $OUT already holds a network; use a new OUT" >&2; exit 1; fi
 
 NET_PID=""
 LOAD_PID=""
-cleanup() {
-	local rc=$? kids=""
-	trap - EXIT INT TERM
-	if [[ -n "$LOAD_PID" ]]; then
-		kill -TERM "$LOAD_PID" 2>/dev/null || true
-		wait "$LOAD_PID" 2>/dev/null || true
-	fi
+KV_PIDS=()
+stop_tally() {
+	local kids=""
 	if [[ -n "$NET_PID" ]] && kill -0 "$NET_PID" 2>/dev/null; then
 		kids=$(pgrep -P "$NET_PID" || true) # the node processes
-		echo "stopping the network (pid $NET_PID)..." >&2
+		echo "stopping the Tally network (pid $NET_PID)..." >&2
 		kill -TERM "$NET_PID" 2>/dev/null || true
 		for _ in $(seq 1 40); do kill -0 "$NET_PID" 2>/dev/null || break; sleep 0.5; done
 		kill -KILL "$NET_PID" 2>/dev/null || true
 		wait "$NET_PID" 2>/dev/null || true
 		for pid in $kids; do kill -KILL "$pid" 2>/dev/null || true; done
 	fi
+	NET_PID=""
+}
+stop_kv() {
+	local pid
+	for pid in "${KV_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${KV_PIDS[@]}"; do
+		for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	KV_PIDS=()
+}
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [[ -n "$LOAD_PID" ]]; then
+		kill -TERM "$LOAD_PID" 2>/dev/null || true
+		wait "$LOAD_PID" 2>/dev/null || true
+	fi
+	stop_tally
+	stop_kv
 	if [[ "$KEEP" == 1 ]]; then echo "kept $OUT" >&2; else rm -rf "$OUT"; fi
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# run_bg CMD...: runs a command in the background so a signal reaches the
+# trap at once, and fails the script with its log if it fails.
+run_bg() {
+	local log=$1
+	shift
+	"$@" &
+	LOAD_PID=$!
+	if ! wait "$LOAD_PID"; then
+		LOAD_PID=""
+		echo "failed: $*" >&2
+		tail -30 "$log" >&2
+		exit 1
+	fi
+	LOAD_PID=""
+}
+
+# toml_get FILE SECTION KEY / toml_set FILE SECTION KEY VALUE: a key of one
+# [section] ("" for the top) of a TOML file, value as written (quotes kept).
+toml_get() {
+	awk -v sec="$2" -v key="$3" '
+		/^\[/ { cur = $0; gsub(/[][ ]/, "", cur); next }
+		cur == sec && $0 ~ "^" key " *=" { sub("^" key " *= *", ""); print; exit }' "$1"
+}
+toml_set() {
+	awk -v sec="$2" -v key="$3" -v val="$4" '
+		/^\[/ { cur = $0; gsub(/[][ ]/, "", cur) }
+		cur == sec && $0 ~ "^" key " *=" { print key " = " val; next }
+		{ print }' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
+}
+
 if [[ -z "${TALLYD:-}" ]]; then
 	TALLYD="$OUT/tallyd"
 	echo "building tallyd..." >&2
 	go build -o "$TALLYD" ./cmd/tallyd
 fi
+if [[ "$KVSTORE" == 1 ]]; then
+	if [[ ! -x "$TOOLS/cometbft" || ! -x "$TOOLS/load" || ! -x "$TOOLS/report" ]]; then
+		echo "installing CometBFT $COMET_VERSION's cometbft and loadtime (load, report) into $TOOLS..." >&2
+		mkdir -p "$TOOLS"
+		(cd "$TOOLS" && GOBIN="$TOOLS" GOFLAGS=-mod=mod go install \
+			"github.com/cometbft/cometbft/cmd/cometbft@$COMET_VERSION" \
+			"github.com/cometbft/cometbft/test/loadtime/cmd/load@$COMET_VERSION" \
+			"github.com/cometbft/cometbft/test/loadtime/cmd/report@$COMET_VERSION")
+	fi
+	# (v0.40.0's `cometbft version` says 0.39.0: its version.go was not bumped;
+	# the module version the binary was built from is what counts.)
+	for t in cometbft load report; do
+		go version -m "$TOOLS/$t" | grep -q "mod[[:space:]]*github.com/cometbft/cometbft[[:space:]]*$COMET_VERSION" ||
+			{ echo "bench-localnet: $TOOLS/$t was not built from cometbft $COMET_VERSION" >&2; exit 1; }
+	done
+fi
 
+# The Tally network is written first even when only kvstore runs: its
+# config.toml and genesis are the settings both networks run with.
 init_flags=(--validators "$VALIDATORS" --output "$NET" --base-port "$BASE_PORT")
 [[ -n "$TIMEOUT_COMMIT" ]] && init_flags+=(--timeout-commit "$TIMEOUT_COMMIT")
 [[ "$SKIP_TIMEOUT_COMMIT" == 1 ]] && init_flags+=(--skip-timeout-commit)
 "$TALLYD" testnet init "${init_flags[@]}" >"$OUT/init.log"
-
-"$TALLYD" testnet start "$NET" >"$OUT/testnet.log" 2>&1 &
-NET_PID=$!
-echo "starting $VALIDATORS validators (log $OUT/testnet.log)..." >&2
-for _ in $(seq 1 240); do
-	grep -q "The network is committing blocks" "$OUT/testnet.log" && break
-	kill -0 "$NET_PID" 2>/dev/null || { echo "the network did not start:" >&2; cat "$OUT/testnet.log" >&2; exit 1; }
-	sleep 0.5
-done
-grep -q "The network is committing blocks" "$OUT/testnet.log" || { echo "the network did not start in 120s" >&2; exit 1; }
-
-ENDPOINTS=$(jq -r '[.nodes[].rpc] | join(",")' "$NET/testnet.json")
-KEYRING=$(jq -r '.keyring_dir' "$NET/testnet.json")
-ADMIN="$(jq -r '.nodes[0].agency' "$NET/testnet.json")-admin"
 CFG="$(jq -r '.nodes[0].home' "$NET/testnet.json")/config"
 
-# Waits until no node has transactions left in its mempool, so one rate's
-# backlog does not count towards the next.
+# Waits until no node of a network has transactions left in its mempool, so
+# one rate's backlog does not count towards the next.
 wait_mempools_empty() {
 	local rpc n total
 	for _ in $(seq 1 120); do
 		total=0
-		for rpc in ${ENDPOINTS//,/ }; do
+		for rpc in ${1//,/ }; do
 			n=$(curl -fsS "${rpc/tcp:/http:}/num_unconfirmed_txs" 2>/dev/null | jq -r '.result.n_txs // "0"') || n=0
 			total=$((total + n))
 		done
@@ -110,46 +196,166 @@ wait_mempools_empty() {
 	echo "warning: mempools still hold $total txs" >&2
 }
 
-for rate in $RATES; do
-	wait_mempools_empty
-	echo "rate $rate tx/s for $DURATION..." >&2
-	# In the background so that a signal reaches the trap at once.
-	"$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
-		--endpoints "$ENDPOINTS" --rate "$rate" --duration "$DURATION" --accounts "$ACCOUNTS" \
-		--workers "$WORKERS" --mix "$MIX" --drain "$DRAIN" --json \
-		>"$OUT/load-$rate.json" 2>"$OUT/load-$rate.log" &
-	LOAD_PID=$!
-	if ! wait "$LOAD_PID"; then
-		LOAD_PID=""
-		echo "load at $rate tx/s failed:" >&2
-		cat "$OUT/load-$rate.log" >&2
-		exit 1
-	fi
-	LOAD_PID=""
-done
-
-toml() { sed -n "s/^$1 *= *\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p" "$CFG/config.toml" | head -1; }
-echo
-echo "Tally $VALIDATORS-validator localnet on $(nproc) CPUs, mix $MIX, $ACCOUNTS accounts, $DURATION per rate"
-echo "consensus: timeout_propose $(toml timeout_propose), timeout_prevote $(toml timeout_prevote)," \
-	"timeout_precommit $(toml timeout_precommit), timeout_commit $(toml timeout_commit), skip_timeout_commit $(toml skip_timeout_commit)"
-echo "block: max_bytes $(jq -r '.consensus_params.block.max_bytes' "$CFG/genesis.json"), max_gas $(jq -r '.consensus_params.block.max_gas' "$CFG/genesis.json");" \
-	"mempool: size $(toml size), cache_size $(toml cache_size), recheck $(toml recheck)"
-echo
-{
-	echo "offered submitted accepted rejected errors committed failed pending commit_tx/s p50_ms p95_ms p99_ms blocks tx/block"
-	for rate in $RATES; do
-		jq -r '[.offered_rate, (.submitted|tostring), .accepted, .rejected_total, .broadcast_errors_total,
-			.committed, .committed_failed_total, .pending, (.committed_rate*10|round/10),
-			(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), .blocks,
-			(.avg_txs_per_block*10|round/10)] | map(tostring) | join(" ")' "$OUT/load-$rate.json"
+# ---- kvstore with loadtime ----
+kv_phase() {
+	local i j peers="" endpoints="" ws="" cfg rpc rate
+	"$TOOLS/cometbft" testnet --v "$VALIDATORS" --o "$KVNET" --populate-persistent-peers=false >"$OUT/kv-init.log"
+	for ((i = 0; i < VALIDATORS; i++)); do
+		peers+="${peers:+,}$("$TOOLS/cometbft" show-node-id --home "$KVNET/node$i")@127.0.0.1:$((KV_BASE_PORT + 10 * i))"
 	done
-} | column -t
-for rate in $RATES; do
-	jq -r --arg r "$rate" '(.rejected[] | "  at \($r) tx/s rejected \(.count) × \(.codespace)/\(.code): \(.example_log)"),
-		(.broadcast_errors[] | "  at \($r) tx/s broadcast error \(.count) × \(.error)"),
-		(if .steady_window.whole_run then "  at \($r) tx/s fewer than two blocks fell inside the load: its commit rate spans the whole run (raise DURATION)" else empty end),
-		(if .client_dropped > 0 then "  at \($r) tx/s the client could not keep up: \(.client_dropped) not sent (raise WORKERS)" else empty end)' \
-		"$OUT/load-$rate.json"
-done
-echo "reports: $OUT/load-<rate>.json$([[ "$KEEP" == 1 ]] || echo ' (removed on exit; set KEEP=1 to keep)')"
+	for ((i = 0; i < VALIDATORS; i++)); do
+		cfg="$KVNET/node$i/config/config.toml"
+		cp "$CFG/config.toml" "$cfg"
+		toml_set "$cfg" "" proxy_app '"kvstore"'
+		toml_set "$cfg" "" moniker "\"kv$i\""
+		toml_set "$cfg" "" filter_peers false
+		toml_set "$cfg" "" priv_validator_laddr '""'
+		toml_set "$cfg" rpc laddr "\"tcp://127.0.0.1:$((KV_BASE_PORT + 10 * i + 1))\""
+		toml_set "$cfg" rpc pprof_laddr '""'
+		toml_set "$cfg" p2p laddr "\"tcp://127.0.0.1:$((KV_BASE_PORT + 10 * i))\""
+		toml_set "$cfg" p2p external_address "\"127.0.0.1:$((KV_BASE_PORT + 10 * i))\""
+		local mine=""
+		for ((j = 0; j < VALIDATORS; j++)); do
+			[[ $j == "$i" ]] && continue
+			mine+="${mine:+,}$(echo "$peers" | cut -d, -f$((j + 1)))"
+		done
+		toml_set "$cfg" p2p persistent_peers "\"$mine\""
+		toml_set "$cfg" instrumentation prometheus false
+		# Tally's block limits (max_bytes, max_gas) in kvstore's genesis.
+		jq --slurpfile t "$CFG/genesis.json" '.consensus_params.block = $t[0].consensus_params.block' \
+			"$KVNET/node$i/config/genesis.json" >"$KVNET/g.tmp" && mv "$KVNET/g.tmp" "$KVNET/node$i/config/genesis.json"
+		rpc="tcp://127.0.0.1:$((KV_BASE_PORT + 10 * i + 1))"
+		endpoints+="${endpoints:+,}$rpc"
+		ws+="${ws:+,}ws://127.0.0.1:$((KV_BASE_PORT + 10 * i + 1))/websocket"
+	done
+	for ((i = 0; i < VALIDATORS; i++)); do
+		${NETNS_PREFIX:-} "$TOOLS/cometbft" node --home "$KVNET/node$i" >"$KVNET/node$i.log" 2>&1 &
+		KV_PIDS+=($!)
+	done
+	echo "starting $VALIDATORS kvstore validators (logs $KVNET/node*.log)..." >&2
+	for _ in $(seq 1 120); do
+		h=$(curl -fsS "http://127.0.0.1:$((KV_BASE_PORT + 1))/status" 2>/dev/null | jq -r '.result.sync_info.latest_block_height' || echo 0)
+		[[ "${h:-0}" -ge 2 ]] && break
+		sleep 0.5
+	done
+	[[ "${h:-0}" -ge 2 ]] || { echo "the kvstore network did not start:" >&2; tail -20 "$KVNET/node0.log" >&2; exit 1; }
+	for rate in $RATES; do
+		wait_mempools_empty "$endpoints"
+		echo "kvstore: rate $rate tx/s for ${SECS}s..." >&2
+		run_bg "$OUT/kv-load-$rate.log" "$TOOLS/load" -c 1 -T "$SECS" -r $(((rate + VALIDATORS - 1) / VALIDATORS)) -s "$KV_TX_SIZE" \
+			--broadcast-tx-method sync --endpoints "$ws" >"$OUT/kv-load-$rate.log" 2>&1
+	done
+	wait_mempools_empty "$endpoints"
+	sleep 2
+	stop_kv # loadtime's report reads node0's block store, which the node locks
+	"$TOOLS/report" --database-type goleveldb --data-dir "$KVNET/node0/data" --csv "$OUT/kv-latencies.csv" >"$OUT/kv-report.log" 2>&1
+}
+
+# kv_row RATE: one kvstore table row from loadtime's per-transaction CSV
+# (experiment_id, block_time ns, duration_ns, tx_hash, connections, rate, size):
+# offered, committed tx/s, p50, p95, p99 (ms), txs, tx/block.
+kv_row() {
+	local per=$((($1 + VALIDATORS - 1) / VALIDATORS)) n rate blocks
+	awk -F, -v per="$per" 'NR > 1 && $6 == per { print $2, $3 }' "$OUT/kv-latencies.csv" >"$OUT/kv-$1.txt"
+	n=$(wc -l <"$OUT/kv-$1.txt")
+	if [[ "$n" == 0 ]]; then echo "$1 0 - - - 0 -"; return; fi
+	# Blocks (by block time) in the steady window [first block + warm-up,
+	# first block + duration]: txs of every block after the first, over the
+	# time between the first and the last.
+	rate=$(cut -d' ' -f1 "$OUT/kv-$1.txt" | sort -n | uniq -c | awk -v secs="$SECS" -v warm="$WARMUP_S" '
+		NR == 1 { first = $2 / 1e9 }
+		{ t = $2 / 1e9; if (t < first + warm || t > first + secs) next
+		  if (w0 == "") { w0 = t; next } w1 = t; txs += $1 }
+		END { printf "%.1f", (w1 > w0 ? txs / (w1 - w0) : 0) }')
+	blocks=$(cut -d' ' -f1 "$OUT/kv-$1.txt" | sort -u | wc -l)
+	cut -d' ' -f2 "$OUT/kv-$1.txt" | sort -n | awk -v n="$n" -v off="$1" -v rate="$rate" -v blocks="$blocks" '
+		function rank(p) { r = int(p * n + 0.999999); return (r < 1 ? 1 : r) }
+		{ v[NR] = $1 / 1e6 }
+		END { printf "%s %s %.0f %.0f %.0f %d %.1f\n", off, rate, v[rank(0.50)], v[rank(0.95)], v[rank(0.99)], n, n / blocks }'
+}
+
+# ---- Tally with tallyd load ----
+tally_phase() {
+	local rate
+	"$TALLYD" testnet start "$NET" >"$OUT/testnet.log" 2>&1 &
+	NET_PID=$!
+	echo "starting $VALIDATORS Tally validators (log $OUT/testnet.log)..." >&2
+	for _ in $(seq 1 240); do
+		grep -q "The network is committing blocks" "$OUT/testnet.log" && break
+		kill -0 "$NET_PID" 2>/dev/null || { echo "the network did not start:" >&2; cat "$OUT/testnet.log" >&2; exit 1; }
+		sleep 0.5
+	done
+	grep -q "The network is committing blocks" "$OUT/testnet.log" || { echo "the network did not start in 120s" >&2; exit 1; }
+	ENDPOINTS=$(jq -r '[.nodes[].rpc] | join(",")' "$NET/testnet.json")
+	KEYRING=$(jq -r '.keyring_dir' "$NET/testnet.json")
+	ADMIN="$(jq -r '.nodes[0].agency' "$NET/testnet.json")-admin"
+	for rate in $RATES; do
+		wait_mempools_empty "$ENDPOINTS"
+		echo "Tally: rate $rate tx/s for ${SECS}s..." >&2
+		run_bg "$OUT/load-$rate.log" "$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
+			--endpoints "$ENDPOINTS" --rate "$rate" --duration "${SECS}s" --accounts "$ACCOUNTS" \
+			--workers "$WORKERS" --mix="$MIX" --drain "$DRAIN" --json \
+			>"$OUT/load-$rate.json" 2>"$OUT/load-$rate.log"
+	done
+	stop_tally
+}
+
+[[ "$KVSTORE" == 1 ]] && kv_phase
+[[ "$TALLY" == 1 ]] && tally_phase
+
+toml() { toml_get "$CFG/config.toml" "$1" "$2" | tr -d '"'; }
+echo
+echo "$VALIDATORS validators on one machine, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; ${SECS}s per rate"
+echo "consensus: timeout_propose $(toml consensus timeout_propose), timeout_prevote $(toml consensus timeout_prevote)," \
+	"timeout_precommit $(toml consensus timeout_precommit), timeout_commit $(toml consensus timeout_commit), skip_timeout_commit $(toml consensus skip_timeout_commit)"
+echo "block: max_bytes $(jq -r '.consensus_params.block.max_bytes' "$CFG/genesis.json"), max_gas $(jq -r '.consensus_params.block.max_gas' "$CFG/genesis.json");" \
+	"mempool: size $(toml mempool size), cache_size $(toml mempool cache_size), recheck $(toml mempool recheck) (both networks)"
+declare -A KV
+if [[ "$KVSTORE" == 1 ]]; then
+	echo
+	echo "CometBFT $COMET_VERSION kvstore, loadtime -c 1 -r RATE/$VALIDATORS to each node, ${KV_TX_SIZE}-byte txs"
+	rows="offered committed_tx/s p50_ms p95_ms p99_ms txs tx/block"
+	for rate in $RATES; do
+		row=$(kv_row "$rate")
+		KV[$rate]=$(echo "$row" | cut -d' ' -f2)
+		rows+=$'\n'"$row"
+	done
+	echo "$rows" | column -t
+fi
+if [[ "$TALLY" == 1 ]]; then
+	echo
+	echo "Tally, tallyd load --mix=$MIX ($(jq -r '.mix' "$OUT/load-${RATES%% *}.json")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$OUT/load-${RATES%% *}.json")-byte txs on average"
+	{
+		echo "offered committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms tx/block accepted refused errors pending refusal_p99_ms"
+		for rate in $RATES; do
+			jq -r --arg kv "${KV[$rate]:-}" '[.offered_rate, (.committed_rate*10|round/10),
+				(if ($kv|length) > 0 and ($kv|tonumber) > 0 then (.committed_rate / ($kv|tonumber) * 100 | round / 100) else "-" end),
+				(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), (.avg_txs_per_block*10|round/10),
+				.accepted, .rejected_total, .broadcast_errors_total, .pending, (.refusal_latency.p99_ms|round)] | map(tostring) | join(" ")' "$OUT/load-$rate.json"
+		done
+	} | column -t
+	for rate in $RATES; do
+		jq -r --arg r "$rate" '(.rejected[] | "  at \($r) tx/s refused \(.count) × \(.codespace)/\(.code): \(.example_log)"),
+			(.broadcast_errors[] | "  at \($r) tx/s broadcast error \(.count) × \(.error)"),
+			(.committed_failed[] | "  at \($r) tx/s FAILED IN BLOCK \(.count) × \(.codespace)/\(.code): \(.example_log)"),
+			(if .steady_window.whole_run then "  at \($r) tx/s fewer than two blocks fell inside the load: its commit rate spans the whole run (raise DURATION)" else empty end),
+			(if .client_dropped > 0 then "  at \($r) tx/s the client could not keep up: \(.client_dropped) not sent (raise WORKERS)" else empty end)' \
+			"$OUT/load-$rate.json"
+	done
+	# Peak to peak, and no collapse: the highest rate's committed rate against the peak.
+	tpeak=0; tpeak_at=0
+	for rate in $RATES; do
+		c=$(jq -r '.committed_rate' "$OUT/load-$rate.json")
+		if awk -v a="$c" -v b="$tpeak" 'BEGIN { exit !(a > b) }'; then tpeak=$c; tpeak_at=$rate; fi
+		last=$c; last_at=$rate
+	done
+	echo
+	printf "Tally peak %.0f tx/s (offered %s); at the highest offered rate (%s) %.0f tx/s = %.0f%% of the peak\n" \
+		"$tpeak" "$tpeak_at" "$last_at" "$last" "$(awk -v a="$last" -v b="$tpeak" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
+	if [[ "$KVSTORE" == 1 ]]; then
+		kpeak=0
+		for rate in $RATES; do awk -v a="${KV[$rate]}" -v b="$kpeak" 'BEGIN { exit !(a > b) }' && kpeak=${KV[$rate]}; done
+		printf "kvstore peak %.0f tx/s; Tally peak / kvstore peak = %.2f\n" "$kpeak" "$(awk -v a="$tpeak" -v b="$kpeak" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+	fi
+fi
+echo "files: $OUT (load-<rate>.json, kv-latencies.csv)$([[ "$KEEP" == 1 ]] || echo ' (removed on exit; set KEEP=1 to keep)')"

@@ -195,6 +195,13 @@ type Report struct {
 	CommittedRate float64 `json:"committed_rate"`
 	Steady        Window  `json:"steady_window"`
 	Latency       Latency `json:"latency"`
+	// Refusals is how long refused sends (a CheckTx code, or a broadcast
+	// error such as CometBFT's "mempool is full") took to be answered: under
+	// overload a client should get a fast, clear no, not a silent drop
+	// (Pending) or a timeout.
+	Refusals Latency `json:"refusal_latency"`
+	// AvgTxBytes is the mean size of the transactions sent.
+	AvgTxBytes float64 `json:"avg_tx_bytes"`
 
 	// StartHeight is the last height before the load; blocks
 	// StartHeight+1..EndHeight were read.
@@ -361,6 +368,8 @@ type runner struct {
 	unacked   int64
 	failed    map[codeKey]*CodeCount
 	latencies []time.Duration
+	refusals  []time.Duration // send to refusal (CheckTx code or broadcast error)
+	txBytes   int64
 	blocks    []blockStat
 }
 
@@ -506,6 +515,7 @@ func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 	r.mu.Lock()
 	r.txs[hash] = rec
 	r.submitted++
+	r.txBytes += int64(len(tx))
 	r.mu.Unlock()
 
 	cctx, cancel := context.WithTimeout(ctx, broadcastTimeout)
@@ -514,6 +524,9 @@ func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err != nil || res.Code != abci.CodeTypeOK {
+		r.refusals = append(r.refusals, time.Since(rec.sent))
+	}
 	switch {
 	case err != nil:
 		rec.ack = ackError
@@ -804,21 +817,32 @@ func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered
 		rep.CommittedRate = float64(rep.Steady.Txs) / rep.Steady.Seconds
 	}
 
-	if n := len(r.latencies); n > 0 {
-		lat := append([]time.Duration(nil), r.latencies...)
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-		pct := func(p float64) float64 { // nearest rank
-			i := int(p*float64(n)+0.999999) - 1
-			return ms(lat[min(max(i, 0), n-1)])
-		}
-		var sum time.Duration
-		for _, d := range lat {
-			sum += d
-		}
-		rep.Latency = Latency{Count: int64(n), P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Mean: ms(sum / time.Duration(n)), Max: ms(lat[n-1])}
+	rep.Latency = summarise(r.latencies)
+	rep.Refusals = summarise(r.refusals)
+	if r.submitted > 0 {
+		rep.AvgTxBytes = float64(r.txBytes) / float64(r.submitted)
 	}
 	return rep
+}
+
+// summarise gives the percentiles of ds (nearest rank) in milliseconds.
+func summarise(ds []time.Duration) Latency {
+	n := len(ds)
+	if n == 0 {
+		return Latency{}
+	}
+	lat := append([]time.Duration(nil), ds...)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	pct := func(p float64) float64 {
+		i := int(p*float64(n)+0.999999) - 1
+		return ms(lat[min(max(i, 0), n-1)])
+	}
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	return Latency{Count: int64(n), P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Mean: ms(sum / time.Duration(n)), Max: ms(lat[n-1])}
 }
 
 func codeCounts(m map[codeKey]*CodeCount) []CodeCount {
@@ -884,5 +908,8 @@ func (rep *Report) WriteTable(w io.Writer) {
 	}
 	p("  latency submit→commit  p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (mean %.0f, max %.0f, n=%d)",
 		rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Latency.Mean, rep.Latency.Max, rep.Latency.Count)
-	p("  blocks                 %10d   (heights %d-%d, %.1f txs/block)", rep.Blocks, rep.StartHeight+1, rep.EndHeight, rep.AvgTxsPerBlock)
+	p("  blocks                 %10d   (heights %d-%d, %.1f txs/block, %.0f bytes/tx)", rep.Blocks, rep.StartHeight+1, rep.EndHeight, rep.AvgTxsPerBlock, rep.AvgTxBytes)
+	if rep.Refusals.Count > 0 {
+		p("  refusals answered in   p50 %.0f ms, p99 %.0f ms, max %.0f ms (n=%d)", rep.Refusals.P50, rep.Refusals.P99, rep.Refusals.Max, rep.Refusals.Count)
+	}
 }
