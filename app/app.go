@@ -42,6 +42,9 @@ type App struct {
 	store  *store.Store
 	logger log.Logger
 	sigs   *sigCache
+	// decoded holds transactions this node has decoded, by hash, so that
+	// rechecks and proposals do not decode them again (txcache.go).
+	decoded *hashCache[*decodedTx]
 	// pending counts each signer's transactions in this node's mempool.
 	pending *pendingCounts
 	step    func(Step)
@@ -164,6 +167,7 @@ func New(st *store.Store, opts Options) (*App, error) {
 		size = DefaultConfig().SignatureCacheSize
 	}
 	a.sigs = newSigCache(size)
+	a.decoded = newHashCache[*decodedTx](decodeCacheSize)
 	a.pending = newPendingCounts()
 	a.retainBlocks = opts.RetainBlocks
 	snaps, err := newSnapshots(opts.Snapshots, a.logger)
@@ -309,7 +313,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	}
 	var d *decodedTx
 	if err == nil {
-		d, err = a.decode(c.params, req.Tx)
+		d, err = a.decodeCached(c.params, req.Tx)
 	}
 	if err == nil {
 		view := &stateAt{s: a.store, height: c.version}
@@ -414,6 +418,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	a.snaps.afterCommit(a.store, version)
 	a.publishCommitted(version)
 	a.sigs.forget(a.lastBlock)
+	a.decoded.drop(a.lastBlock)
 	// The set changes rarely and is small; reading it after every block
 	// keeps the admitted node ids exactly the committed set's.
 	if err := a.refreshPeers(a.store); err != nil {
@@ -577,11 +582,12 @@ func addUnits(a, b uint64) uint64 {
 // unitsInt64 reports units in ExecTxResult's signed gas fields.
 func unitsInt64(u uint64) int64 { return int64(min(u, uint64(1<<63-1))) }
 
-// decodeAll decodes a block's transactions.
+// decodeAll decodes a block's transactions, reusing what CheckTx or an
+// earlier proposal of the same transactions decoded.
 func (a *App) decodeAll(txs [][]byte) ([]*decodedTx, []error) {
 	decoded, errs := make([]*decodedTx, len(txs)), make([]error, len(txs))
 	for i, raw := range txs {
-		decoded[i], errs[i] = a.decode(a.params, raw)
+		decoded[i], errs[i] = a.decodeCached(a.params, raw)
 	}
 	return decoded, errs
 }

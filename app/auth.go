@@ -39,10 +39,15 @@ type rules struct {
 // possession (the transaction's own signature needs the signer's key from
 // state, so it is checked in authenticate). Cheap failures first.
 func (a *App) decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
-	if max := params.MaxTxBytes; uint64(len(raw)) > max {
-		return nil, ErrTxTooLarge.Wrapf("transaction is %d bytes; the limit is %d", len(raw), max)
+	if err := checkTxSize(params, len(raw)); err != nil {
+		return nil, err
 	}
-	d := &decodedTx{raw: raw, hash: sha256.Sum256(raw), tx: &txv1.Tx{}, body: &txv1.TxBody{}}
+	return a.decodeHashed(params, raw, sha256.Sum256(raw))
+}
+
+// decodeHashed is decode after the size check, of raw whose hash is known.
+func (a *App) decodeHashed(params *appv1.Params, raw []byte, hash [32]byte) (*decodedTx, error) {
+	d := &decodedTx{raw: raw, hash: hash, tx: &txv1.Tx{}, body: &txv1.TxBody{}}
 	if err := proto.Unmarshal(raw, d.tx); err != nil {
 		return nil, ErrTxMalformed.Wrapf("not a tally.tx.v1.Tx: %v", err)
 	}
@@ -61,17 +66,17 @@ func (a *App) decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
 	if len(d.body.Signer) != agency.AddressSize {
 		return nil, ErrTxMalformed.Wrapf("signer is %d bytes; an address is %d", len(d.body.Signer), agency.AddressSize)
 	}
-	if max := params.MaxMemoBytes; uint32(len(d.body.Memo)) > max {
-		return nil, ErrMemoTooLarge.Wrapf("memo is %d bytes; the limit is %d", len(d.body.Memo), max)
+	if err := checkMemoSize(params, d.body.Memo); err != nil {
+		return nil, err
 	}
 	if err := checkMemo(d.body.Memo); err != nil {
 		return nil, err
 	}
-	switch n := len(d.body.Messages); {
-	case n == 0:
+	if len(d.body.Messages) == 0 {
 		return nil, ErrNoMessages.Wrapf("add at least one message")
-	case uint32(n) > params.MaxMessages:
-		return nil, ErrTooManyMessages.Wrapf("%d messages; the limit is %d", n, params.MaxMessages)
+	}
+	if err := checkMessageCount(params, len(d.body.Messages)); err != nil {
+		return nil, err
 	}
 	for i, m := range d.body.Messages {
 		if err := a.validateBasic(m); err != nil {
@@ -87,6 +92,30 @@ func (a *App) decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
 		}
 	}
 	return d, nil
+}
+
+// The checks of decode that depend on params; decodeCached repeats them
+// for a transaction decoded earlier under other params.
+
+func checkTxSize(params *appv1.Params, n int) error {
+	if max := params.MaxTxBytes; uint64(n) > max {
+		return ErrTxTooLarge.Wrapf("transaction is %d bytes; the limit is %d", n, max)
+	}
+	return nil
+}
+
+func checkMemoSize(params *appv1.Params, memo string) error {
+	if max := params.MaxMemoBytes; uint32(len(memo)) > max {
+		return ErrMemoTooLarge.Wrapf("memo is %d bytes; the limit is %d", len(memo), max)
+	}
+	return nil
+}
+
+func checkMessageCount(params *appv1.Params, n int) error {
+	if uint32(n) > params.MaxMessages {
+		return ErrTooManyMessages.Wrapf("%d messages; the limit is %d", n, params.MaxMessages)
+	}
+	return nil
 }
 
 // authenticate checks a decoded transaction against state at height: chain,

@@ -16,14 +16,11 @@ import (
 // earlier in a block changes which key must verify. The verdict depends on
 // no other state, so reusing it cannot make nodes disagree.
 type sigCache struct {
-	mu    sync.Mutex
-	valid map[[32]byte][]byte // tx hash → public key the signature verified with
-	order [][32]byte          // insertion order, for bounded eviction
-	limit int
+	valid *hashCache[[]byte] // tx hash → public key the signature verified with
 }
 
 func newSigCache(limit int) *sigCache {
-	return &sigCache{valid: make(map[[32]byte][]byte, limit), limit: limit}
+	return &sigCache{valid: newHashCache[[]byte](limit)}
 }
 
 // verify reports whether d's signature verifies with pub, using and filling the cache.
@@ -39,46 +36,15 @@ func (c *sigCache) verify(d *decodedTx, pub []byte) bool {
 }
 
 func (c *sigCache) known(hash [32]byte, pub []byte) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k, ok := c.valid[hash]
+	k, ok := c.valid.get(hash)
 	return ok && bytes.Equal(k, pub)
 }
 
-func (c *sigCache) add(hash [32]byte, pub []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.valid[hash]; ok {
-		c.valid[hash] = pub
-		return
-	}
-	for len(c.order) >= c.limit && len(c.order) > 0 {
-		delete(c.valid, c.order[0])
-		c.order = c.order[1:]
-	}
-	c.valid[hash] = pub
-	c.order = append(c.order, hash)
-}
+func (c *sigCache) add(hash [32]byte, pub []byte) { c.valid.put(hash, pub) }
 
 // forget drops verdicts of transactions that are committed; they will not
 // be checked again except as replays, which fail on their nonce first.
-func (c *sigCache) forget(hashes [][32]byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, h := range hashes {
-		delete(c.valid, h)
-	}
-	// order keeps stale hashes until they age out; trim it when mostly stale.
-	if len(c.order) > 2*len(c.valid)+1024 {
-		kept := c.order[:0]
-		for _, h := range c.order {
-			if _, ok := c.valid[h]; ok {
-				kept = append(kept, h)
-			}
-		}
-		c.order = kept
-	}
-}
+func (c *sigCache) forget(hashes [][32]byte) { c.valid.drop(hashes) }
 
 // sigJob is one signature to check in a batch.
 type sigJob struct {

@@ -1,0 +1,131 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/store"
+)
+
+// recheck sends tx to CheckTx as CometBFT's mempool does after each block.
+func (c *chain) recheck(tx []byte) *abci.ResponseCheckTx {
+	c.tb.Helper()
+	res, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_Recheck})
+	require.NoError(c.tb, err)
+	return res
+}
+
+// A transaction the mempool holds is decoded and its signature verified
+// once; its recheck after a block still reads state, so once another
+// transaction of the same signer used its nonce, the recheck refuses it.
+func TestRecheckRefusesATransactionWhoseNonceABlockUsed(t *testing.T) {
+	c := newChain(t)
+	c.block()
+	first := c.txWith(txArgs{signer: treasuryAdmin, nonce: 77}, grantRole(treasuryClerk.addr, roleAuditor))
+	second := c.txWith(txArgs{signer: treasuryAdmin, nonce: 77}, grantRole(taxCollector.addr, roleAuditor))
+	for _, tx := range [][]byte{first, second} {
+		require.Zero(t, c.checkTx(tx).Code)
+	}
+	requireOK(t, c.block(first).TxResults[0])
+
+	res := c.recheck(second)
+	requireCode(t, app.ErrReplay, res.Codespace, res.Code, res.Log, "nonce 77")
+}
+
+// A signature verdict is for one key: after the signer's key is rotated, a
+// transaction CheckTx admitted under the old key fails its recheck and, in
+// a block, fails exactly as on a node that never saw it (same code, same
+// app hash); a proposal carrying it is rejected.
+func TestKeyRotationInvalidatesCachedSignatureVerdicts(t *testing.T) {
+	checked, fresh := newChain(t), newChain(t)
+	checked.block()
+	fresh.block()
+	next := keyFor("clerk/next")
+	rotate := checked.tx(treasuryClerk, rotateKey(treasuryClerk.addr, next))
+	oldKey := checked.tx(treasuryClerk, rotateKey(treasuryClerk.addr, keyFor("clerk/other")))
+	for _, tx := range [][]byte{rotate, oldKey} {
+		require.Zero(t, checked.checkTx(tx).Code)
+	}
+	require.Equal(t, abci.ResponseProcessProposal_REJECT, checked.processProposal(rotate, oldKey))
+
+	var results [2]*abci.ResponseFinalizeBlock
+	for i, c := range []*chain{checked, fresh} {
+		results[i] = c.block(rotate, oldKey)
+		requireOK(t, results[i].TxResults[0])
+		r := results[i].TxResults[1]
+		requireCode(t, app.ErrBadSignature, r.Codespace, r.Code, r.Log)
+	}
+	require.Equal(t, results[1].AppHash, results[0].AppHash)
+	require.Equal(t, results[1].TxResults, results[0].TxResults)
+
+	later := checked.txWith(txArgs{signer: treasuryClerk, signWith: &next}, rotateKey(treasuryClerk.addr, keyFor("clerk/third")))
+	require.Zero(t, checked.checkTx(later).Code) // verified under next, which the block below rotates away
+	checked.block(checked.txWith(txArgs{signer: treasuryClerk, signWith: &next}, rotateKey(treasuryClerk.addr, keyFor("clerk/fourth"))))
+	res := checked.recheck(later)
+	requireCode(t, app.ErrBadSignature, res.Codespace, res.Code, res.Log)
+}
+
+// Signatures of a block are verified in batches; one bad signature among
+// many is found and its transaction fails exactly as when it is verified
+// alone: same codes, same results, same app hash.
+func TestBadSignatureInABatchIsRefusedAsWhenVerifiedAlone(t *testing.T) {
+	batched, alone := newChain(t), newChain(t)
+	batched.block()
+	alone.block()
+	admins := []testKey{treasuryAdmin, treasuryAdmin2, taxAdmin, regAdmin}
+	var txs [][]byte
+	for i := 0; i < 40; i++ {
+		a := admins[i%len(admins)]
+		o := txArgs{signer: a}
+		if i == 23 {
+			o.signWith = &stranger
+		}
+		txs = append(txs, batched.txWith(o, addMemberTo(agencyOf(a.addr), keyFor(fmt.Sprintf("batch/%d", i)), roleAuditor)))
+	}
+	// alone has verified every good signature in CheckTx, so its block
+	// verifies only the bad one, by itself; batched verifies all 40 at once.
+	for i, tx := range txs {
+		if i != 23 {
+			require.Zero(t, alone.checkTx(tx).Code)
+		}
+	}
+	require.Equal(t, abci.ResponseProcessProposal_REJECT, batched.processProposal(txs...))
+
+	want := alone.block(txs...)
+	got := batched.block(txs...)
+	require.Equal(t, want.AppHash, got.AppHash)
+	require.Equal(t, want.TxResults, got.TxResults)
+	for i, r := range got.TxResults {
+		if i == 23 {
+			requireCode(t, app.ErrBadSignature, r.Codespace, r.Code, r.Log)
+			continue
+		}
+		requireOK(t, r)
+	}
+}
+
+// A node that rechecks its whole mempool after every block, with caches
+// far smaller than the mempool (entries evicted and decoded again), agrees
+// with one that never ran CheckTx.
+func TestTinyCachesChangeNoResult(t *testing.T) {
+	blocks := script(t, 12)
+	ref := newChain(t)
+	small := openChain(t, store.NewMemory(), app.Options{SignatureCacheSize: 3})
+	small.initChain(testGenesis())
+	for i, txs := range blocks {
+		for _, tx := range txs {
+			small.checkTx(tx)
+		}
+		for _, tx := range txs {
+			small.recheck(tx)
+		}
+		want, got := ref.block(txs...), small.block(txs...)
+		require.Equal(t, want.AppHash, got.AppHash, "height %d", i+1)
+		require.Equal(t, want.TxResults, got.TxResults, "height %d", i+1)
+	}
+}
