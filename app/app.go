@@ -204,6 +204,11 @@ func (a *App) wireKeepers() {
 func (a *App) builtinModules() []module.Module {
 	return []module.Module{
 		a.agency.Module(),
+		a.funds.Module(),
+		a.benefits.Module(),
+		a.tax.Module(),
+		a.provenance.Module(),
+		a.govModule(),
 	}
 }
 
@@ -533,22 +538,22 @@ func (a *App) stopOnStoreFailure(height int64, err *error) {
 // spent; what is left stays queued in state for the next block.
 func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
 	n := uint64(0)
-	for _, r := range routes {
-		if r.endBlock != nil {
+	for _, m := range a.table.Modules() {
+		if m.EndBlock != nil {
 			n++
 		}
 	}
 	var all []abci.Event
-	for _, r := range routes {
-		if r.endBlock == nil {
+	for _, m := range a.table.Modules() {
+		if m.EndBlock == nil {
 			continue
 		}
 		cache := store.NewCache(a.store)
 		budget := store.NewBudget(a.params.EndBlockUnits / n)
 		var events []module.Event
 		ctx := module.NewContext(store.NewMetered(cache, budget), req.Height, req.Time, a.chainID, &events).WithMeter(budget)
-		if err := r.endBlock(a, ctx); err != nil {
-			a.logger.Error("end-of-block work failed", "module", r.name, "height", req.Height, "err", err)
+		if err := m.EndBlock(ctx); err != nil {
+			a.logger.Error("end-of-block work failed", "module", m.Name, "height", req.Height, "err", err)
 			continue
 		}
 		cache.Write()

@@ -3,11 +3,8 @@ package app
 import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
-	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
-	"github.com/tallyledger/tally/x/module"
 )
 
 // Benefits query paths. Ids are decimal text; listings take an optional
@@ -25,71 +22,8 @@ const (
 )
 
 var benefitsRoutes = moduleRoutes{
-	name: "benefits",
-	owns: func(msg *txv1.Msg) bool {
-		switch msg.Sum.(type) {
-		case *txv1.Msg_CreateProgramme, *txv1.Msg_Enrol, *txv1.Msg_SuspendEnrolment, *txv1.Msg_ResumeEnrolment,
-			*txv1.Msg_EndEnrolment, *txv1.Msg_Pay, *txv1.Msg_OpenRecovery, *txv1.Msg_RecordRepayment:
-			return true
-		}
-		return false
-	},
-	role: func(msg *txv1.Msg) agencyv1.Role {
-		switch msg.Sum.(type) {
-		case *txv1.Msg_CreateProgramme:
-			return agencyv1.Role_ROLE_PROGRAMME_MANAGER
-		case *txv1.Msg_Pay, *txv1.Msg_OpenRecovery:
-			return agencyv1.Role_ROLE_PAYER
-		case *txv1.Msg_RecordRepayment:
-			return agencyv1.Role_ROLE_SETTLEMENT_BANK
-		}
-		return agencyv1.Role_ROLE_CASEWORKER // enrol, suspend, resume, end
-	},
-	validate: func(msg *txv1.Msg) error {
-		switch m := msg.Sum.(type) {
-		case *txv1.Msg_CreateProgramme:
-			return benefits.ValidateBasic(m.CreateProgramme)
-		case *txv1.Msg_Enrol:
-			return benefits.ValidateBasic(m.Enrol)
-		case *txv1.Msg_SuspendEnrolment:
-			return benefits.ValidateBasic(m.SuspendEnrolment)
-		case *txv1.Msg_ResumeEnrolment:
-			return benefits.ValidateBasic(m.ResumeEnrolment)
-		case *txv1.Msg_EndEnrolment:
-			return benefits.ValidateBasic(m.EndEnrolment)
-		case *txv1.Msg_Pay:
-			return benefits.ValidateBasic(m.Pay)
-		case *txv1.Msg_OpenRecovery:
-			return benefits.ValidateBasic(m.OpenRecovery)
-		case *txv1.Msg_RecordRepayment:
-			return benefits.ValidateBasic(m.RecordRepayment)
-		}
-		return nil
-	},
-	handle: func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
-		k := a.benefits
-		switch m := msg.Sum.(type) {
-		case *txv1.Msg_CreateProgramme:
-			return k.CreateProgramme(ctx, signer, m.CreateProgramme)
-		case *txv1.Msg_Enrol:
-			return k.Enrol(ctx, signer, m.Enrol)
-		case *txv1.Msg_SuspendEnrolment:
-			return k.SuspendEnrolment(ctx, signer, m.SuspendEnrolment)
-		case *txv1.Msg_ResumeEnrolment:
-			return k.ResumeEnrolment(ctx, signer, m.ResumeEnrolment)
-		case *txv1.Msg_EndEnrolment:
-			return k.EndEnrolment(ctx, signer, m.EndEnrolment)
-		case *txv1.Msg_Pay:
-			return k.Pay(ctx, signer, m.Pay)
-		case *txv1.Msg_OpenRecovery:
-			return k.OpenRecovery(ctx, signer, m.OpenRecovery)
-		case *txv1.Msg_RecordRepayment:
-			return k.RecordRepayment(ctx, signer, m.RecordRepayment)
-		}
-		return ErrInvalidMessage.Wrapf("benefits module cannot handle %T", msg.Sum)
-	},
-	query:    queryBenefits,
-	endBlock: func(a *App, ctx module.Context) error { return a.benefits.EndBlock(ctx) },
+	name:  "benefits",
+	query: queryBenefits,
 }
 
 func queryBenefits(a *App, q Query) (*abci.ResponseQuery, error) {

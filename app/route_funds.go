@@ -7,10 +7,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
-	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/funds"
-	"github.com/tallyledger/tally/x/module"
 )
 
 // Funds query paths. Ids are decimal text. Paths that list take an
@@ -32,59 +29,7 @@ const (
 )
 
 var fundsRoutes = moduleRoutes{
-	name: "funds",
-	owns: func(msg *txv1.Msg) bool {
-		switch msg.Sum.(type) {
-		case *txv1.Msg_Appropriate, *txv1.Msg_Allocate, *txv1.Msg_Fund, *txv1.Msg_Transfer,
-			*txv1.Msg_ReturnFunds, *txv1.Msg_Settle:
-			return true
-		}
-		return false
-	},
-	role: func(msg *txv1.Msg) agencyv1.Role {
-		switch msg.Sum.(type) {
-		case *txv1.Msg_Appropriate, *txv1.Msg_Allocate:
-			return agencyv1.Role_ROLE_TREASURY
-		case *txv1.Msg_Settle:
-			return agencyv1.Role_ROLE_SETTLEMENT_BANK
-		}
-		return agencyv1.Role_ROLE_FINANCE // fund, transfer, return
-	},
-	validate: func(msg *txv1.Msg) error {
-		switch m := msg.Sum.(type) {
-		case *txv1.Msg_Appropriate:
-			return funds.ValidateBasic(m.Appropriate)
-		case *txv1.Msg_Allocate:
-			return funds.ValidateBasic(m.Allocate)
-		case *txv1.Msg_Fund:
-			return funds.ValidateBasic(m.Fund)
-		case *txv1.Msg_Transfer:
-			return funds.ValidateBasic(m.Transfer)
-		case *txv1.Msg_ReturnFunds:
-			return funds.ValidateBasic(m.ReturnFunds)
-		case *txv1.Msg_Settle:
-			return funds.ValidateBasic(m.Settle)
-		}
-		return nil
-	},
-	handle: func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
-		k := a.funds
-		switch m := msg.Sum.(type) {
-		case *txv1.Msg_Appropriate:
-			return k.Appropriate(ctx, signer, m.Appropriate)
-		case *txv1.Msg_Allocate:
-			return k.Allocate(ctx, signer, m.Allocate)
-		case *txv1.Msg_Fund:
-			return k.Fund(ctx, signer, m.Fund)
-		case *txv1.Msg_Transfer:
-			return k.Transfer(ctx, signer, m.Transfer)
-		case *txv1.Msg_ReturnFunds:
-			return k.Return(ctx, signer, m.ReturnFunds)
-		case *txv1.Msg_Settle:
-			return k.Settle(ctx, signer, m.Settle)
-		}
-		return ErrInvalidMessage.Wrapf("funds module cannot handle %T", msg.Sum)
-	},
+	name:  "funds",
 	query: queryFunds,
 }
 

@@ -9,13 +9,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
@@ -85,33 +83,6 @@ func paramRegistry() *gov.Registry {
 
 var govRoutes = moduleRoutes{
 	name: "gov",
-	owns: func(msg *txv1.Msg) bool {
-		switch msg.Sum.(type) {
-		case *txv1.Msg_SubmitProposal, *txv1.Msg_Vote:
-			return true
-		}
-		return false
-	},
-	// Only an agency's admins speak for the agency in governance.
-	role: func(*txv1.Msg) agencyv1.Role { return agencyv1.Role_ROLE_ADMIN },
-	validate: func(msg *txv1.Msg) error {
-		switch m := msg.Sum.(type) {
-		case *txv1.Msg_SubmitProposal:
-			return gov.ValidateBasic(m.SubmitProposal)
-		case *txv1.Msg_Vote:
-			return gov.ValidateBasic(m.Vote)
-		}
-		return nil
-	},
-	handle: func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
-		switch m := msg.Sum.(type) {
-		case *txv1.Msg_SubmitProposal:
-			return a.gov.SubmitProposal(ctx, signer, m.SubmitProposal)
-		case *txv1.Msg_Vote:
-			return a.gov.Vote(ctx, signer, m.Vote)
-		}
-		return ErrInvalidMessage.Wrapf("gov module cannot handle %T", msg.Sum)
-	},
 	query: func(a *App, q Query) (*abci.ResponseQuery, error) {
 		list, after := splitPage(q.Data) // for the listings
 		switch q.Path {
@@ -197,14 +168,21 @@ var govRoutes = moduleRoutes{
 			PathGovParams, PathGovParam, PathGovRegistry, PathGovUpgrade,
 			PathGovMisbehaviour, PathGovMisbehaviours, PathGovValidatorMisbehaviours}, ", "))
 	},
-	endBlock: func(a *App, ctx module.Context) error {
+}
+
+// govModule is gov's route table, with its end-of-block work, whose
+// validator changes the app collects for FinalizeBlock's answer.
+func (a *App) govModule() module.Module {
+	m := a.gov.Module()
+	m.EndBlock = func(ctx module.Context) error {
 		updates, err := a.gov.EndBlock(ctx)
 		if err != nil {
 			return err
 		}
 		a.govUpdates = updates
 		return nil
-	},
+	}
+	return m
 }
 
 func same(k []byte) []byte { return k }

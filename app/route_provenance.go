@@ -6,11 +6,8 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
-	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/provenance"
 )
 
@@ -42,114 +39,9 @@ const (
 	PathProvenanceUnacknowledged = "/provenance/unacknowledged" // ListQuery{id: order id}
 )
 
-// Registering goods and transforming them into new products needs a
-// producer; accrediting and recalling a regulator; attesting an inspector
-// (and the handler checks the accreditation). Custody steps, splits,
-// merges, retirement and acknowledgements may be sent by any active
-// account: the handler checks that the signer is the item's custodian or
-// the offer's receiver, which no role could express.
 var provenanceRoutes = moduleRoutes{
-	name: "provenance",
-	owns: func(msg *txv1.Msg) bool {
-		switch msg.Sum.(type) {
-		case *txv1.Msg_RegisterItem, *txv1.Msg_OfferCustody, *txv1.Msg_AcceptCustody, *txv1.Msg_RejectCustody,
-			*txv1.Msg_WithdrawOffer, *txv1.Msg_AccreditInspector, *txv1.Msg_WithdrawAccreditation, *txv1.Msg_Attest,
-			*txv1.Msg_SplitItem, *txv1.Msg_MergeItems, *txv1.Msg_TransformItems, *txv1.Msg_RetireItem,
-			*txv1.Msg_Recall, *txv1.Msg_AcknowledgeRecall:
-			return true
-		}
-		return false
-	},
-	role: func(msg *txv1.Msg) agencyv1.Role {
-		switch msg.Sum.(type) {
-		case *txv1.Msg_RegisterItem, *txv1.Msg_TransformItems:
-			return agencyv1.Role_ROLE_PRODUCER
-		case *txv1.Msg_AccreditInspector, *txv1.Msg_WithdrawAccreditation, *txv1.Msg_Recall:
-			return agencyv1.Role_ROLE_REGULATOR
-		case *txv1.Msg_Attest:
-			return agencyv1.Role_ROLE_INSPECTOR
-		}
-		return anyActiveAccount
-	},
-	validate: func(msg *txv1.Msg) error { return provenance.ValidateBasic(provenanceMsg(msg)) },
-	handle: func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
-		k := a.provenance
-		switch m := msg.Sum.(type) {
-		case *txv1.Msg_RegisterItem:
-			return k.RegisterItem(ctx, signer, m.RegisterItem)
-		case *txv1.Msg_OfferCustody:
-			return k.OfferCustody(ctx, signer, m.OfferCustody)
-		case *txv1.Msg_AcceptCustody:
-			return k.AcceptCustody(ctx, signer, m.AcceptCustody)
-		case *txv1.Msg_RejectCustody:
-			return k.RejectCustody(ctx, signer, m.RejectCustody)
-		case *txv1.Msg_WithdrawOffer:
-			return k.WithdrawOffer(ctx, signer, m.WithdrawOffer)
-		case *txv1.Msg_AccreditInspector:
-			return k.AccreditInspector(ctx, signer, m.AccreditInspector)
-		case *txv1.Msg_WithdrawAccreditation:
-			return k.WithdrawAccreditation(ctx, signer, m.WithdrawAccreditation)
-		case *txv1.Msg_Attest:
-			return k.Attest(ctx, signer, m.Attest)
-		case *txv1.Msg_SplitItem:
-			return k.Split(ctx, signer, m.SplitItem)
-		case *txv1.Msg_MergeItems:
-			return k.Merge(ctx, signer, m.MergeItems)
-		case *txv1.Msg_TransformItems:
-			return k.Transform(ctx, signer, m.TransformItems)
-		case *txv1.Msg_RetireItem:
-			return k.Retire(ctx, signer, m.RetireItem)
-		case *txv1.Msg_Recall:
-			return k.Recall(ctx, signer, m.Recall)
-		case *txv1.Msg_AcknowledgeRecall:
-			return k.AcknowledgeRecall(ctx, signer, m.AcknowledgeRecall)
-		}
-		return ErrInvalidMessage.Wrapf("provenance module cannot handle %T", msg.Sum)
-	},
+	name:  "provenance",
 	query: func(a *App, q Query) (*abci.ResponseQuery, error) { return a.provenanceQuery(q) },
-	// Recall propagation and offer expiry, each bounded by the module's
-	// params (see x/provenance/recall.go for why recalls are propagated by
-	// a queue rather than derived on read).
-	endBlock: func(a *App, ctx module.Context) error {
-		_, err := a.provenance.EndBlock(ctx)
-		return err
-	},
-}
-
-// provenanceMsg unwraps a provenance message from its envelope (nil for
-// other modules' messages).
-func provenanceMsg(msg *txv1.Msg) any {
-	switch m := msg.Sum.(type) {
-	case *txv1.Msg_RegisterItem:
-		return m.RegisterItem
-	case *txv1.Msg_OfferCustody:
-		return m.OfferCustody
-	case *txv1.Msg_AcceptCustody:
-		return m.AcceptCustody
-	case *txv1.Msg_RejectCustody:
-		return m.RejectCustody
-	case *txv1.Msg_WithdrawOffer:
-		return m.WithdrawOffer
-	case *txv1.Msg_AccreditInspector:
-		return m.AccreditInspector
-	case *txv1.Msg_WithdrawAccreditation:
-		return m.WithdrawAccreditation
-	case *txv1.Msg_Attest:
-		return m.Attest
-	case *txv1.Msg_SplitItem:
-		return m.SplitItem
-	case *txv1.Msg_MergeItems:
-		return m.MergeItems
-	case *txv1.Msg_TransformItems:
-		return m.TransformItems
-	case *txv1.Msg_RetireItem:
-		return m.RetireItem
-	case *txv1.Msg_Recall:
-		return m.Recall
-	case *txv1.Msg_AcknowledgeRecall:
-		return m.AcknowledgeRecall
-	}
-	return nil
 }
 
 func (a *App) provenanceQuery(q Query) (*abci.ResponseQuery, error) {

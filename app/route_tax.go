@@ -8,11 +8,8 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
-	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -36,72 +33,8 @@ const (
 	PathTaxReceipts = "/tax/receipts"
 )
 
-// The tax authority's own powers need its admin (and the handler checks
-// that the admin's agency is a tax authority); issuing and amending
-// receipts need a collector (and the handler checks its authorisation).
 var taxRoutes = moduleRoutes{
 	name: "tax",
-	owns: func(msg *txv1.Msg) bool {
-		switch msg.Sum.(type) {
-		case *txv1.Msg_RegisterTaxType, *txv1.Msg_AuthoriseCollector, *txv1.Msg_WithdrawCollector,
-			*txv1.Msg_IssueReceipt, *txv1.Msg_CorrectReceipt, *txv1.Msg_RefundReceipt, *txv1.Msg_CancelReceipt,
-			*txv1.Msg_ConfirmReceipt:
-			return true
-		}
-		return false
-	},
-	role: func(msg *txv1.Msg) agencyv1.Role {
-		switch msg.Sum.(type) {
-		case *txv1.Msg_RegisterTaxType, *txv1.Msg_AuthoriseCollector, *txv1.Msg_WithdrawCollector:
-			return agencyv1.Role_ROLE_ADMIN
-		case *txv1.Msg_ConfirmReceipt:
-			return agencyv1.Role_ROLE_SETTLEMENT_BANK
-		}
-		return agencyv1.Role_ROLE_TAX_COLLECTOR
-	},
-	validate: func(msg *txv1.Msg) error {
-		switch m := msg.Sum.(type) {
-		case *txv1.Msg_RegisterTaxType:
-			return tax.ValidateBasic(m.RegisterTaxType)
-		case *txv1.Msg_AuthoriseCollector:
-			return tax.ValidateBasic(m.AuthoriseCollector)
-		case *txv1.Msg_WithdrawCollector:
-			return tax.ValidateBasic(m.WithdrawCollector)
-		case *txv1.Msg_IssueReceipt:
-			return tax.ValidateBasic(m.IssueReceipt)
-		case *txv1.Msg_CorrectReceipt:
-			return tax.ValidateBasic(m.CorrectReceipt)
-		case *txv1.Msg_RefundReceipt:
-			return tax.ValidateBasic(m.RefundReceipt)
-		case *txv1.Msg_CancelReceipt:
-			return tax.ValidateBasic(m.CancelReceipt)
-		case *txv1.Msg_ConfirmReceipt:
-			return tax.ValidateBasic(m.ConfirmReceipt)
-		}
-		return nil
-	},
-	handle: func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
-		k := a.tax
-		switch m := msg.Sum.(type) {
-		case *txv1.Msg_RegisterTaxType:
-			return k.RegisterTaxType(ctx, signer, m.RegisterTaxType)
-		case *txv1.Msg_AuthoriseCollector:
-			return k.AuthoriseCollector(ctx, signer, m.AuthoriseCollector)
-		case *txv1.Msg_WithdrawCollector:
-			return k.WithdrawCollector(ctx, signer, m.WithdrawCollector)
-		case *txv1.Msg_IssueReceipt:
-			return k.IssueReceipt(ctx, signer, m.IssueReceipt)
-		case *txv1.Msg_CorrectReceipt:
-			return k.CorrectReceipt(ctx, signer, m.CorrectReceipt)
-		case *txv1.Msg_RefundReceipt:
-			return k.RefundReceipt(ctx, signer, m.RefundReceipt)
-		case *txv1.Msg_CancelReceipt:
-			return k.CancelReceipt(ctx, signer, m.CancelReceipt)
-		case *txv1.Msg_ConfirmReceipt:
-			return k.ConfirmReceipt(ctx, signer, m.ConfirmReceipt)
-		}
-		return ErrInvalidMessage.Wrapf("tax module cannot handle %T", msg.Sum)
-	},
 	query: func(a *App, q Query) (*abci.ResponseQuery, error) {
 		switch q.Path {
 		case PathTaxReceipt:

@@ -10,26 +10,16 @@ import (
 	"github.com/tallyledger/tally/x/module"
 )
 
-// moduleRoutes is how one module's messages reach it. Each module has a
-// file route_<module>.go that fills one in; this list is the whole system.
+// moduleRoutes are a built-in module's query paths, answered by the app
+// with proofs (a.single, a.list). Its messages and end-of-block work are
+// in its route table (x/<module>/routes.go, registered in
+// builtinModules).
 type moduleRoutes struct {
 	// name is the module's name; its query paths start with "/<name>/".
 	name string
-	// owns reports whether msg is one of this module's messages.
-	owns func(msg *txv1.Msg) bool
-	// role is the permission table entry for each of the module's messages
-	// (anyActiveAccount when any active account may send it).
-	role func(msg *txv1.Msg) agencyv1.Role
-	// validate checks a message without state.
-	validate func(msg *txv1.Msg) error
-	// handle runs a message against state.
-	handle func(a *App, ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error
 	// query answers the module's query paths at a committed height (nil
 	// when the module has none). Use a.single and a.list for proofs.
 	query func(a *App, q Query) (*abci.ResponseQuery, error)
-	// endBlock runs after the block's transactions (nil when the module
-	// has no end-of-block work). Its writes are dropped if it fails.
-	endBlock func(a *App, ctx module.Context) error
 }
 
 // Query is one read of committed state.
@@ -40,7 +30,8 @@ type Query struct {
 	Prove  bool
 }
 
-// routes lists every module's messages, in the order modules are wired.
+// routes lists the built-in modules' query paths, in the order modules
+// are wired.
 var routes = []moduleRoutes{
 	agencyRoutes,
 	fundsRoutes,
@@ -61,15 +52,6 @@ func inner(msg *txv1.Msg) proto.Message {
 		return nil
 	}
 	return r.Get(fd).Message().Interface()
-}
-
-func routeFor(msg *txv1.Msg) (moduleRoutes, bool) {
-	for _, r := range routes {
-		if r.owns != nil && r.owns(msg) {
-			return r, true
-		}
-	}
-	return moduleRoutes{}, false
 }
 
 // builtinTable is the route table of the modules every node runs, for
@@ -95,37 +77,25 @@ func requiredRole(t *module.Table, msg *txv1.Msg) (agencyv1.Role, bool) {
 	if r, ok := t.Route(inner(msg)); ok {
 		return r.Role, true
 	}
-	r, ok := routeFor(msg)
-	if !ok {
-		return 0, false
-	}
-	return r.role(msg), true
+	return 0, false
 }
 
 // validateBasic runs the owning module's stateless checks on a message.
 func (a *App) validateBasic(msg *txv1.Msg) error {
-	if m := inner(msg); m != nil {
-		if r, ok := a.table.Route(m); ok {
-			return r.Validate(m)
-		}
-	}
-	r, ok := routeFor(msg)
+	m := inner(msg)
+	r, ok := a.table.Route(m)
 	if !ok {
 		return ErrInvalidMessage.Wrapf("message has no content or is of a type this node does not know (%T); is the node up to date?", msg.Sum)
 	}
-	return r.validate(msg)
+	return r.Validate(m)
 }
 
 // route hands a message to the module that owns it.
 func (a *App) route(ctx module.Context, signer *agencyv1.Account, msg *txv1.Msg) error {
-	if m := inner(msg); m != nil {
-		if r, ok := a.table.Route(m); ok {
-			return r.Handle(ctx, signer, m)
-		}
-	}
-	r, ok := routeFor(msg)
+	m := inner(msg)
+	r, ok := a.table.Route(m)
 	if !ok {
 		return ErrInvalidMessage.Wrapf("no handler for message %T", msg.Sum)
 	}
-	return r.handle(a, ctx, signer, msg)
+	return r.Handle(ctx, signer, m)
 }

@@ -87,88 +87,98 @@ func validateMoney(amount uint64, currency string) error {
 	return nil
 }
 
-// ValidateBasic checks a message without reading state. It returns nil for
-// message types this module does not own.
-func ValidateBasic(msg any) error {
-	switch m := msg.(type) {
-	case *benefitsv1.MsgCreateProgramme:
-		if err := funds.ValidateToken("programme id", m.Id); err != nil {
+func validateCreateProgramme(m *benefitsv1.MsgCreateProgramme) error {
+	if err := funds.ValidateToken("programme id", m.Id); err != nil {
+		return err
+	}
+	if err := text("name", m.Name, maxNameBytes, true); err != nil {
+		return err
+	}
+	if err := validateMoney(m.Amount, m.Currency); err != nil {
+		return err
+	}
+	switch {
+	case m.PeriodSeconds <= 0:
+		return ErrInvalidProgramme.Wrapf("period_seconds must be positive")
+	case m.StartUnix <= 0:
+		return ErrInvalidProgramme.Wrapf("start_unix must be a positive Unix time")
+	case m.EndUnix <= m.StartUnix:
+		return ErrInvalidProgramme.Wrapf("end_unix %d must be after start_unix %d", m.EndUnix, m.StartUnix)
+	case (m.EndUnix-m.StartUnix)/m.PeriodSeconds > maxPeriods:
+		return ErrInvalidProgramme.Wrapf("the programme spans more than %d periods; lengthen the period or shorten the programme", maxPeriods)
+	case m.RecipientCap != 0 && m.RecipientCap < m.Amount:
+		return ErrInvalidProgramme.Wrapf("recipient_cap %d is below one payment of %d", m.RecipientCap, m.Amount)
+	}
+	for _, id := range append(slices.Clone(m.EnrolAgencies), m.PayAgencies...) {
+		if err := agency.ValidateAgencyID(id); err != nil {
 			return err
 		}
-		if err := text("name", m.Name, maxNameBytes, true); err != nil {
-			return err
-		}
-		if err := validateMoney(m.Amount, m.Currency); err != nil {
-			return err
-		}
-		switch {
-		case m.PeriodSeconds <= 0:
-			return ErrInvalidProgramme.Wrapf("period_seconds must be positive")
-		case m.StartUnix <= 0:
-			return ErrInvalidProgramme.Wrapf("start_unix must be a positive Unix time")
-		case m.EndUnix <= m.StartUnix:
-			return ErrInvalidProgramme.Wrapf("end_unix %d must be after start_unix %d", m.EndUnix, m.StartUnix)
-		case (m.EndUnix-m.StartUnix)/m.PeriodSeconds > maxPeriods:
-			return ErrInvalidProgramme.Wrapf("the programme spans more than %d periods; lengthen the period or shorten the programme", maxPeriods)
-		case m.RecipientCap != 0 && m.RecipientCap < m.Amount:
-			return ErrInvalidProgramme.Wrapf("recipient_cap %d is below one payment of %d", m.RecipientCap, m.Amount)
-		}
-		for _, id := range append(slices.Clone(m.EnrolAgencies), m.PayAgencies...) {
-			if err := agency.ValidateAgencyID(id); err != nil {
-				return err
-			}
-		}
-	case *benefitsv1.MsgEnrol:
-		if err := validateIDs(m.Programme, m.Recipient); err != nil {
-			return err
-		}
-		if err := funds.ValidatePseudonym("receiving account", m.ReceivingAccount); err != nil {
-			return ErrInvalidRecipient.Wrapf("%v", err)
-		}
-		if len(m.EvidenceHash) != evidenceHashSize {
-			return ErrInvalidEvidence.Wrapf("evidence_hash is %d bytes; give the %d-byte SHA-256 of the evidence", len(m.EvidenceHash), evidenceHashSize)
-		}
-		if m.StartUnix < 0 {
-			return ErrOutsideDates.Wrapf("start_unix %d is negative", m.StartUnix)
-		}
-	case *benefitsv1.MsgSuspendEnrolment:
-		if err := validateIDs(m.Programme, m.Recipient); err != nil {
-			return err
-		}
-		return module.ValidCode(m.ReasonCode, EnrolmentReasonPrefix, "reason_code", ErrInvalidReason)
-	case *benefitsv1.MsgResumeEnrolment:
-		return validateIDs(m.Programme, m.Recipient)
-	case *benefitsv1.MsgEndEnrolment:
-		if err := validateIDs(m.Programme, m.Recipient); err != nil {
-			return err
-		}
-		return module.ValidCode(m.ReasonCode, EnrolmentReasonPrefix, "reason_code", ErrInvalidReason)
-	case *benefitsv1.MsgPay:
-		if err := validateIDs(m.Programme, m.Recipient); err != nil {
-			return err
-		}
-		if err := validateMoney(m.Amount, m.Currency); err != nil {
-			return err
-		}
-		return commitment("reference", m.Reference)
-	case *benefitsv1.MsgOpenRecovery:
-		if m.Payment == 0 {
-			return ErrUnknownPayment.Wrapf("give the id of the payment that was too much")
-		}
-		if err := validateMoney(m.Amount, m.Currency); err != nil {
-			return err
-		}
-		return module.ValidCode(m.ReasonCode, RecoveryReasonPrefix, "reason_code", ErrInvalidReason)
-	case *benefitsv1.MsgRecordRepayment:
-		if m.Recovery == 0 {
-			return ErrUnknownRecovery.Wrapf("give the recovery id")
-		}
-		if err := validateMoney(m.Amount, m.Currency); err != nil {
-			return err
-		}
-		return commitment("bank_reference", m.BankReference)
 	}
 	return nil
+}
+
+func validateEnrol(m *benefitsv1.MsgEnrol) error {
+	if err := validateIDs(m.Programme, m.Recipient); err != nil {
+		return err
+	}
+	if err := funds.ValidatePseudonym("receiving account", m.ReceivingAccount); err != nil {
+		return ErrInvalidRecipient.Wrapf("%v", err)
+	}
+	if len(m.EvidenceHash) != evidenceHashSize {
+		return ErrInvalidEvidence.Wrapf("evidence_hash is %d bytes; give the %d-byte SHA-256 of the evidence", len(m.EvidenceHash), evidenceHashSize)
+	}
+	if m.StartUnix < 0 {
+		return ErrOutsideDates.Wrapf("start_unix %d is negative", m.StartUnix)
+	}
+	return nil
+}
+
+func validateSuspendEnrolment(m *benefitsv1.MsgSuspendEnrolment) error {
+	if err := validateIDs(m.Programme, m.Recipient); err != nil {
+		return err
+	}
+	return module.ValidCode(m.ReasonCode, EnrolmentReasonPrefix, "reason_code", ErrInvalidReason)
+}
+
+func validateResumeEnrolment(m *benefitsv1.MsgResumeEnrolment) error {
+	return validateIDs(m.Programme, m.Recipient)
+}
+
+func validateEndEnrolment(m *benefitsv1.MsgEndEnrolment) error {
+	if err := validateIDs(m.Programme, m.Recipient); err != nil {
+		return err
+	}
+	return module.ValidCode(m.ReasonCode, EnrolmentReasonPrefix, "reason_code", ErrInvalidReason)
+}
+
+func validatePay(m *benefitsv1.MsgPay) error {
+	if err := validateIDs(m.Programme, m.Recipient); err != nil {
+		return err
+	}
+	if err := validateMoney(m.Amount, m.Currency); err != nil {
+		return err
+	}
+	return commitment("reference", m.Reference)
+}
+
+func validateOpenRecovery(m *benefitsv1.MsgOpenRecovery) error {
+	if m.Payment == 0 {
+		return ErrUnknownPayment.Wrapf("give the id of the payment that was too much")
+	}
+	if err := validateMoney(m.Amount, m.Currency); err != nil {
+		return err
+	}
+	return module.ValidCode(m.ReasonCode, RecoveryReasonPrefix, "reason_code", ErrInvalidReason)
+}
+
+func validateRecordRepayment(m *benefitsv1.MsgRecordRepayment) error {
+	if m.Recovery == 0 {
+		return ErrUnknownRecovery.Wrapf("give the recovery id")
+	}
+	if err := validateMoney(m.Amount, m.Currency); err != nil {
+		return err
+	}
+	return commitment("bank_reference", m.BankReference)
 }
 
 // allowed checks that the signer's agency may act on p: the owning agency,

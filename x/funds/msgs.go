@@ -35,63 +35,67 @@ func validatePurpose(p string) error {
 	return nil
 }
 
-// ValidateBasic checks a message without reading state. It returns nil for
-// message types this module does not own.
-func ValidateBasic(msg any) error {
-	switch m := msg.(type) {
-	case *fundsv1.MsgAppropriate:
-		if err := validateAmount(m.Amount, m.Currency); err != nil {
-			return err
-		}
-		return validateReference("reference (the appropriation line)", m.Reference)
-	case *fundsv1.MsgAllocate:
-		if err := validateAmount(m.Amount, m.Currency); err != nil {
-			return err
-		}
-		if err := ValidateHolder(AgencyHolder(m.ToAgency)); err != nil {
-			return err
-		}
-		return validateReference("reference", m.Reference)
-	case *fundsv1.MsgFund:
-		if err := validateAmount(m.Amount, m.Currency); err != nil {
-			return err
-		}
-		if err := ValidateToken("programme id", m.Programme); err != nil {
-			return err
-		}
-		return validateReference("reference", m.Reference)
-	case *fundsv1.MsgTransfer:
-		if err := validateAmount(m.Amount, m.Currency); err != nil {
-			return err
-		}
-		if err := validateFromTo(m.From, m.To); err != nil {
-			return err
-		}
-		if err := validatePurpose(m.Purpose); err != nil {
-			return err
-		}
-		if isPayee(m.To) || isPayee(m.From) {
-			// A payment to a person: its reference is about them.
-			return validatePersonalReference("reference", m.Reference)
-		}
-		return validateReference("reference", m.Reference)
-	case *fundsv1.MsgReturn:
-		if err := validateAmount(m.Amount, m.Currency); err != nil {
-			return err
-		}
-		if err := validateFromTo(m.From, m.To); err != nil {
-			return err
-		}
-		return validateReference("reference", m.Reference)
-	case *fundsv1.MsgSettle:
-		if m.Payment == 0 {
-			return ErrUnknownPayment.Wrapf("give the payment's movement id")
-		}
-		// A settlement is a bank payment to a person; its reference
-		// often carries their name.
-		return validatePersonalReference("bank_reference", m.BankReference)
+func validateAppropriate(m *fundsv1.MsgAppropriate) error {
+	if err := validateAmount(m.Amount, m.Currency); err != nil {
+		return err
 	}
-	return nil
+	return validateReference("reference (the appropriation line)", m.Reference)
+}
+
+func validateAllocate(m *fundsv1.MsgAllocate) error {
+	if err := validateAmount(m.Amount, m.Currency); err != nil {
+		return err
+	}
+	if err := ValidateHolder(AgencyHolder(m.ToAgency)); err != nil {
+		return err
+	}
+	return validateReference("reference", m.Reference)
+}
+
+func validateFund(m *fundsv1.MsgFund) error {
+	if err := validateAmount(m.Amount, m.Currency); err != nil {
+		return err
+	}
+	if err := ValidateToken("programme id", m.Programme); err != nil {
+		return err
+	}
+	return validateReference("reference", m.Reference)
+}
+
+func validateTransfer(m *fundsv1.MsgTransfer) error {
+	if err := validateAmount(m.Amount, m.Currency); err != nil {
+		return err
+	}
+	if err := validateFromTo(m.From, m.To); err != nil {
+		return err
+	}
+	if err := validatePurpose(m.Purpose); err != nil {
+		return err
+	}
+	if isPayee(m.To) || isPayee(m.From) {
+		// A payment to a person: its reference is about them.
+		return validatePersonalReference("reference", m.Reference)
+	}
+	return validateReference("reference", m.Reference)
+}
+
+func validateReturn(m *fundsv1.MsgReturn) error {
+	if err := validateAmount(m.Amount, m.Currency); err != nil {
+		return err
+	}
+	if err := validateFromTo(m.From, m.To); err != nil {
+		return err
+	}
+	return validateReference("reference", m.Reference)
+}
+
+func validateSettle(m *fundsv1.MsgSettle) error {
+	if m.Payment == 0 {
+		return ErrUnknownPayment.Wrapf("give the payment's movement id")
+	}
+	// A settlement is a bank payment to a person; its reference
+	// often carries their name.
+	return validatePersonalReference("bank_reference", m.BankReference)
 }
 
 // validatePersonalReference checks a reference about a person: a

@@ -226,23 +226,19 @@ func ValidateContent(c *govv1.Content) error {
 	return ErrInvalidProposal.Wrapf("the proposal has no content; say what it would do")
 }
 
-// ValidateBasic checks a gov message without state. It returns nil for
-// message types this module does not own.
-func ValidateBasic(msg any) error {
-	switch m := msg.(type) {
-	case *govv1.MsgSubmitProposal:
-		if len(m.Title) > maxTitleBytes {
-			return ErrInvalidProposal.Wrapf("title is longer than %d bytes", maxTitleBytes)
-		}
-		return ValidateContent(m.Content)
-	case *govv1.MsgVote:
-		switch m.Option {
-		case govv1.VoteOption_VOTE_OPTION_YES, govv1.VoteOption_VOTE_OPTION_NO, govv1.VoteOption_VOTE_OPTION_ABSTAIN:
-			return nil
-		}
-		return ErrInvalidVote.Wrapf("option must be yes, no or abstain")
+func validateSubmitProposal(m *govv1.MsgSubmitProposal) error {
+	if len(m.Title) > maxTitleBytes {
+		return ErrInvalidProposal.Wrapf("title is longer than %d bytes", maxTitleBytes)
 	}
-	return nil
+	return ValidateContent(m.Content)
+}
+
+func validateVote(m *govv1.MsgVote) error {
+	switch m.Option {
+	case govv1.VoteOption_VOTE_OPTION_YES, govv1.VoteOption_VOTE_OPTION_NO, govv1.VoteOption_VOTE_OPTION_ABSTAIN:
+		return nil
+	}
+	return ErrInvalidVote.Wrapf("option must be yes, no or abstain")
 }
 
 // SubmitProposal opens a proposal for the signer's agency. The content is

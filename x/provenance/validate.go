@@ -258,149 +258,169 @@ func distinctIDs(ids []string) error {
 	return nil
 }
 
-// ValidateBasic checks a message without reading state. It returns nil for
-// message types this module does not own.
-func ValidateBasic(msg any) error {
-	switch m := msg.(type) {
-	case *provenancev1.MsgRegisterItem:
-		if err := validateGoods(m.Id, m.Product, m.Quantity, m.Unit, m.Attributes, m.Documents); err != nil {
-			return err
-		}
-		return validateLocation(m.Origin)
-	case *provenancev1.MsgOfferCustody:
-		if err := ValidateItemID(m.ItemId); err != nil {
-			return err
-		}
-		if err := validateAddress("to", m.To); err != nil {
-			return err
-		}
-		if m.TtlSeconds < 0 {
-			return ErrInvalidTTL.Wrapf("ttl_seconds is %d; give a positive number of seconds, or 0 for the chain default", m.TtlSeconds)
-		}
-		return validateLocation(m.Location)
-	case *provenancev1.MsgAcceptCustody:
-		if err := ValidateItemID(m.ItemId); err != nil {
-			return err
-		}
-		return validateLocation(m.Location)
-	case *provenancev1.MsgRejectCustody:
-		if err := ValidateItemID(m.ItemId); err != nil {
-			return err
-		}
-		return validateNote("reason", m.Reason, maxNoteBytes)
-	case *provenancev1.MsgWithdrawOffer:
-		return ValidateItemID(m.ItemId)
-	case *provenancev1.MsgAccreditInspector:
-		return validateAddress("inspector", m.Inspector)
-	case *provenancev1.MsgWithdrawAccreditation:
-		if err := validateAddress("inspector", m.Inspector); err != nil {
-			return err
-		}
-		return validateNote("reason", m.Reason, maxNoteBytes)
-	case *provenancev1.MsgAttest:
-		if err := ValidateItemID(m.ItemId); err != nil {
-			return err
-		}
-		if err := validateCode(ErrInvalidInspection, "inspection_type", m.InspectionType, maxCodeBytes); err != nil {
-			return err
-		}
-		if m.Result != ResultPass && m.Result != ResultFail && m.Result != ResultConditional {
-			return ErrInvalidResult.Wrapf("result %q: use %s, %s or %s", clip(m.Result), ResultPass, ResultFail, ResultConditional)
-		}
-		if len(m.EvidenceSha256) != 32 {
-			return ErrInvalidEvidence.Wrapf("evidence_sha256 is %d bytes; give the 32-byte SHA-256 of the evidence file", len(m.EvidenceSha256))
-		}
-		if err := validateLocation(m.Location); err != nil {
-			return err
-		}
-		return validateNote("note", m.Note, maxNoteBytes)
-	case *provenancev1.MsgSplit:
-		if err := ValidateItemID(m.ItemId); err != nil {
-			return err
-		}
-		if len(m.Parts) < 2 || len(m.Parts) > MaxOutputs {
-			return ErrInvalidParts.Wrapf("a split has 2 to %d parts; got %d", MaxOutputs, len(m.Parts))
-		}
-		ids := []string{m.ItemId}
-		var sum uint64
-		for _, p := range m.Parts {
-			if p == nil {
-				return ErrInvalidParts.Wrapf("a split part is empty")
-			}
-			if p.Quantity == 0 {
-				return ErrInvalidQuantity.Wrapf("part %s: quantity must be above zero", p.Id)
-			}
-			var carry uint64
-			if sum, carry = bits.Add64(sum, p.Quantity, 0); carry != 0 {
-				return ErrInvalidQuantity.Wrapf("part quantities overflow 64 bits")
-			}
-			ids = append(ids, p.Id)
-		}
-		if err := distinctIDs(ids); err != nil {
-			return err
-		}
-		return validateLocation(m.Location)
-	case *provenancev1.MsgMerge:
-		if len(m.ItemIds) < 2 || len(m.ItemIds) > MaxInputs {
-			return ErrInvalidParts.Wrapf("a merge has 2 to %d inputs; got %d", MaxInputs, len(m.ItemIds))
-		}
-		if err := distinctIDs(append(append([]string{}, m.ItemIds...), m.NewId)); err != nil {
-			return err
-		}
-		return validateLocation(m.Location)
-	case *provenancev1.MsgTransform:
-		if len(m.ItemIds) < 1 || len(m.ItemIds) > MaxInputs {
-			return ErrInvalidParts.Wrapf("a transformation has 1 to %d inputs; got %d", MaxInputs, len(m.ItemIds))
-		}
-		if len(m.Outputs) < 1 || len(m.Outputs) > MaxOutputs {
-			return ErrInvalidParts.Wrapf("a transformation has 1 to %d outputs; got %d", MaxOutputs, len(m.Outputs))
-		}
-		ids := append([]string{}, m.ItemIds...)
-		for _, o := range m.Outputs {
-			if o == nil {
-				return ErrInvalidParts.Wrapf("a transformation output is empty")
-			}
-			if err := validateGoods(o.Id, o.Product, o.Quantity, o.Unit, o.Attributes, o.Documents); err != nil {
-				return err
-			}
-			ids = append(ids, o.Id)
-		}
-		if err := distinctIDs(ids); err != nil {
-			return err
-		}
-		if err := validateCode(ErrInvalidText, "process", m.Process, maxCodeBytes); err != nil {
-			return err
-		}
-		return validateLocation(m.Location)
-	case *provenancev1.MsgRetire:
-		if err := ValidateItemID(m.ItemId); err != nil {
-			return err
-		}
-		if m.Status != provenancev1.ItemStatus_ITEM_STATUS_CONSUMED && m.Status != provenancev1.ItemStatus_ITEM_STATUS_DESTROYED {
-			return ErrInvalidStatus.Wrapf("status %s: an item is retired as consumed or destroyed", m.Status)
-		}
-		if err := validateLocation(m.Location); err != nil {
-			return err
-		}
-		return validateNote("note", m.Note, maxNoteBytes)
-	case *provenancev1.MsgRecall:
-		if err := ValidateOrderID(m.OrderId); err != nil {
-			return err
-		}
-		if err := ValidateItemID(m.ItemId); err != nil {
-			return err
-		}
-		if m.Reason == "" {
-			return ErrInvalidText.Wrapf("give the reason for the recall; custodians act on it")
-		}
-		return validateNote("reason", m.Reason, maxNoteBytes)
-	case *provenancev1.MsgAcknowledgeRecall:
-		if err := ValidateItemID(m.ItemId); err != nil {
-			return err
-		}
-		return validateNote("note", m.Note, maxNoteBytes)
+func validateRegisterItem(m *provenancev1.MsgRegisterItem) error {
+	if err := validateGoods(m.Id, m.Product, m.Quantity, m.Unit, m.Attributes, m.Documents); err != nil {
+		return err
 	}
-	return nil
+	return validateLocation(m.Origin)
+}
+
+func validateOfferCustody(m *provenancev1.MsgOfferCustody) error {
+	if err := ValidateItemID(m.ItemId); err != nil {
+		return err
+	}
+	if err := validateAddress("to", m.To); err != nil {
+		return err
+	}
+	if m.TtlSeconds < 0 {
+		return ErrInvalidTTL.Wrapf("ttl_seconds is %d; give a positive number of seconds, or 0 for the chain default", m.TtlSeconds)
+	}
+	return validateLocation(m.Location)
+}
+
+func validateAcceptCustody(m *provenancev1.MsgAcceptCustody) error {
+	if err := ValidateItemID(m.ItemId); err != nil {
+		return err
+	}
+	return validateLocation(m.Location)
+}
+
+func validateRejectCustody(m *provenancev1.MsgRejectCustody) error {
+	if err := ValidateItemID(m.ItemId); err != nil {
+		return err
+	}
+	return validateNote("reason", m.Reason, maxNoteBytes)
+}
+
+func validateWithdrawOffer(m *provenancev1.MsgWithdrawOffer) error {
+	return ValidateItemID(m.ItemId)
+}
+
+func validateAccreditInspector(m *provenancev1.MsgAccreditInspector) error {
+	return validateAddress("inspector", m.Inspector)
+}
+
+func validateWithdrawAccreditation(m *provenancev1.MsgWithdrawAccreditation) error {
+	if err := validateAddress("inspector", m.Inspector); err != nil {
+		return err
+	}
+	return validateNote("reason", m.Reason, maxNoteBytes)
+}
+
+func validateAttest(m *provenancev1.MsgAttest) error {
+	if err := ValidateItemID(m.ItemId); err != nil {
+		return err
+	}
+	if err := validateCode(ErrInvalidInspection, "inspection_type", m.InspectionType, maxCodeBytes); err != nil {
+		return err
+	}
+	if m.Result != ResultPass && m.Result != ResultFail && m.Result != ResultConditional {
+		return ErrInvalidResult.Wrapf("result %q: use %s, %s or %s", clip(m.Result), ResultPass, ResultFail, ResultConditional)
+	}
+	if len(m.EvidenceSha256) != 32 {
+		return ErrInvalidEvidence.Wrapf("evidence_sha256 is %d bytes; give the 32-byte SHA-256 of the evidence file", len(m.EvidenceSha256))
+	}
+	if err := validateLocation(m.Location); err != nil {
+		return err
+	}
+	return validateNote("note", m.Note, maxNoteBytes)
+}
+
+func validateSplit(m *provenancev1.MsgSplit) error {
+	if err := ValidateItemID(m.ItemId); err != nil {
+		return err
+	}
+	if len(m.Parts) < 2 || len(m.Parts) > MaxOutputs {
+		return ErrInvalidParts.Wrapf("a split has 2 to %d parts; got %d", MaxOutputs, len(m.Parts))
+	}
+	ids := []string{m.ItemId}
+	var sum uint64
+	for _, p := range m.Parts {
+		if p == nil {
+			return ErrInvalidParts.Wrapf("a split part is empty")
+		}
+		if p.Quantity == 0 {
+			return ErrInvalidQuantity.Wrapf("part %s: quantity must be above zero", p.Id)
+		}
+		var carry uint64
+		if sum, carry = bits.Add64(sum, p.Quantity, 0); carry != 0 {
+			return ErrInvalidQuantity.Wrapf("part quantities overflow 64 bits")
+		}
+		ids = append(ids, p.Id)
+	}
+	if err := distinctIDs(ids); err != nil {
+		return err
+	}
+	return validateLocation(m.Location)
+}
+
+func validateMerge(m *provenancev1.MsgMerge) error {
+	if len(m.ItemIds) < 2 || len(m.ItemIds) > MaxInputs {
+		return ErrInvalidParts.Wrapf("a merge has 2 to %d inputs; got %d", MaxInputs, len(m.ItemIds))
+	}
+	if err := distinctIDs(append(append([]string{}, m.ItemIds...), m.NewId)); err != nil {
+		return err
+	}
+	return validateLocation(m.Location)
+}
+
+func validateTransform(m *provenancev1.MsgTransform) error {
+	if len(m.ItemIds) < 1 || len(m.ItemIds) > MaxInputs {
+		return ErrInvalidParts.Wrapf("a transformation has 1 to %d inputs; got %d", MaxInputs, len(m.ItemIds))
+	}
+	if len(m.Outputs) < 1 || len(m.Outputs) > MaxOutputs {
+		return ErrInvalidParts.Wrapf("a transformation has 1 to %d outputs; got %d", MaxOutputs, len(m.Outputs))
+	}
+	ids := append([]string{}, m.ItemIds...)
+	for _, o := range m.Outputs {
+		if o == nil {
+			return ErrInvalidParts.Wrapf("a transformation output is empty")
+		}
+		if err := validateGoods(o.Id, o.Product, o.Quantity, o.Unit, o.Attributes, o.Documents); err != nil {
+			return err
+		}
+		ids = append(ids, o.Id)
+	}
+	if err := distinctIDs(ids); err != nil {
+		return err
+	}
+	if err := validateCode(ErrInvalidText, "process", m.Process, maxCodeBytes); err != nil {
+		return err
+	}
+	return validateLocation(m.Location)
+}
+
+func validateRetire(m *provenancev1.MsgRetire) error {
+	if err := ValidateItemID(m.ItemId); err != nil {
+		return err
+	}
+	if m.Status != provenancev1.ItemStatus_ITEM_STATUS_CONSUMED && m.Status != provenancev1.ItemStatus_ITEM_STATUS_DESTROYED {
+		return ErrInvalidStatus.Wrapf("status %s: an item is retired as consumed or destroyed", m.Status)
+	}
+	if err := validateLocation(m.Location); err != nil {
+		return err
+	}
+	return validateNote("note", m.Note, maxNoteBytes)
+}
+
+func validateRecall(m *provenancev1.MsgRecall) error {
+	if err := ValidateOrderID(m.OrderId); err != nil {
+		return err
+	}
+	if err := ValidateItemID(m.ItemId); err != nil {
+		return err
+	}
+	if m.Reason == "" {
+		return ErrInvalidText.Wrapf("give the reason for the recall; custodians act on it")
+	}
+	return validateNote("reason", m.Reason, maxNoteBytes)
+}
+
+func validateAcknowledgeRecall(m *provenancev1.MsgAcknowledgeRecall) error {
+	if err := ValidateItemID(m.ItemId); err != nil {
+		return err
+	}
+	return validateNote("note", m.Note, maxNoteBytes)
 }
 
 // clip shortens s for error messages.

@@ -66,87 +66,98 @@ func validateBankRef(ref []byte) error {
 	return nil
 }
 
-// ValidateBasic checks a message without reading state. It returns nil for
-// message types this module does not own.
-func ValidateBasic(msg any) error {
-	switch m := msg.(type) {
-	case *taxv1.MsgRegisterTaxType:
-		if err := ValidateTaxTypeCode(m.Code); err != nil {
-			return err
-		}
-		if m.Name == "" || len(m.Name) > maxNameBytes {
-			return ErrInvalidName.Wrapf("name must be 1 to %d bytes; got %d", maxNameBytes, len(m.Name))
-		}
-		if err := agency.ValidateAgencyID(m.RevenueAgency); err != nil {
-			return ErrInvalidRevenueAgency.Wrapf("revenue_agency: %v", err)
-		}
-		if KindName(m.PeriodKind) == "unspecified" {
-			return ErrInvalidPeriodKind.Wrapf("period kind %d: use year, quarter or month", m.PeriodKind)
-		}
-	case *taxv1.MsgAuthoriseCollector:
-		if err := validateCollector(m.Collector); err != nil {
-			return err
-		}
-		return ValidateTaxTypeCode(m.TaxType)
-	case *taxv1.MsgWithdrawCollector:
-		if err := validateCollector(m.Collector); err != nil {
-			return err
-		}
-		return ValidateTaxTypeCode(m.TaxType)
-	case *taxv1.MsgIssueReceipt:
-		if err := ValidateTaxTypeCode(m.TaxType); err != nil {
-			return err
-		}
-		if err := validatePayer(m.Payer); err != nil {
-			return err
-		}
+func validateRegisterTaxType(m *taxv1.MsgRegisterTaxType) error {
+	if err := ValidateTaxTypeCode(m.Code); err != nil {
+		return err
+	}
+	if m.Name == "" || len(m.Name) > maxNameBytes {
+		return ErrInvalidName.Wrapf("name must be 1 to %d bytes; got %d", maxNameBytes, len(m.Name))
+	}
+	if err := agency.ValidateAgencyID(m.RevenueAgency); err != nil {
+		return ErrInvalidRevenueAgency.Wrapf("revenue_agency: %v", err)
+	}
+	if KindName(m.PeriodKind) == "unspecified" {
+		return ErrInvalidPeriodKind.Wrapf("period kind %d: use year, quarter or month", m.PeriodKind)
+	}
+	return nil
+}
+
+func validateAuthoriseCollector(m *taxv1.MsgAuthoriseCollector) error {
+	if err := validateCollector(m.Collector); err != nil {
+		return err
+	}
+	return ValidateTaxTypeCode(m.TaxType)
+}
+
+func validateWithdrawCollector(m *taxv1.MsgWithdrawCollector) error {
+	if err := validateCollector(m.Collector); err != nil {
+		return err
+	}
+	return ValidateTaxTypeCode(m.TaxType)
+}
+
+func validateIssueReceipt(m *taxv1.MsgIssueReceipt) error {
+	if err := ValidateTaxTypeCode(m.TaxType); err != nil {
+		return err
+	}
+	if err := validatePayer(m.Payer); err != nil {
+		return err
+	}
+	if _, err := ParsePeriod(m.Period); err != nil {
+		return err
+	}
+	if m.Amount == 0 {
+		return ErrInvalidAmount.Wrapf("amount is 0; give the amount paid in minor units (pence, cents)")
+	}
+	return validateBankRef(m.BankReference)
+}
+
+func validateCorrectReceipt(m *taxv1.MsgCorrectReceipt) error {
+	if _, err := ParseReceiptID(m.ReceiptId); err != nil {
+		return err
+	}
+	if err := validReason(m.Reason); err != nil {
+		return err
+	}
+	if m.Amount == 0 && m.Period == "" && len(m.Payer) == 0 {
+		return ErrNothingToCorrect.Wrapf("give a corrected amount, period or payer commitment")
+	}
+	if m.Period != "" {
 		if _, err := ParsePeriod(m.Period); err != nil {
 			return err
 		}
-		if m.Amount == 0 {
-			return ErrInvalidAmount.Wrapf("amount is 0; give the amount paid in minor units (pence, cents)")
+		if len(m.Payer) == 0 {
+			return ErrPayerNeeded.Wrapf("a receipt moved to period %s must carry the taxpayer's payer commitment for that period, or the taxpayer's clearance would not count it", m.Period)
 		}
-		return validateBankRef(m.BankReference)
-	case *taxv1.MsgCorrectReceipt:
-		if _, err := ParseReceiptID(m.ReceiptId); err != nil {
-			return err
-		}
-		if err := validReason(m.Reason); err != nil {
-			return err
-		}
-		if m.Amount == 0 && m.Period == "" && len(m.Payer) == 0 {
-			return ErrNothingToCorrect.Wrapf("give a corrected amount, period or payer commitment")
-		}
-		if m.Period != "" {
-			if _, err := ParsePeriod(m.Period); err != nil {
-				return err
-			}
-			if len(m.Payer) == 0 {
-				return ErrPayerNeeded.Wrapf("a receipt moved to period %s must carry the taxpayer's payer commitment for that period, or the taxpayer's clearance would not count it", m.Period)
-			}
-		}
-		if len(m.Payer) > 0 {
-			return validatePayer(m.Payer)
-		}
-	case *taxv1.MsgRefundReceipt:
-		if _, err := ParseReceiptID(m.ReceiptId); err != nil {
-			return err
-		}
-		if err := validReason(m.Reason); err != nil {
-			return err
-		}
-		if m.Amount == 0 {
-			return ErrInvalidAmount.Wrapf("refund amount is 0; give the amount returned in minor units")
-		}
-	case *taxv1.MsgConfirmReceipt:
-		return validateConfirm(m)
-	case *taxv1.MsgCancelReceipt:
-		if _, err := ParseReceiptID(m.ReceiptId); err != nil {
-			return err
-		}
-		return validReason(m.Reason)
+	}
+	if len(m.Payer) > 0 {
+		return validatePayer(m.Payer)
 	}
 	return nil
+}
+
+func validateRefundReceipt(m *taxv1.MsgRefundReceipt) error {
+	if _, err := ParseReceiptID(m.ReceiptId); err != nil {
+		return err
+	}
+	if err := validReason(m.Reason); err != nil {
+		return err
+	}
+	if m.Amount == 0 {
+		return ErrInvalidAmount.Wrapf("refund amount is 0; give the amount returned in minor units")
+	}
+	return nil
+}
+
+func validateConfirmReceipt(m *taxv1.MsgConfirmReceipt) error {
+	return validateConfirm(m)
+}
+
+func validateCancelReceipt(m *taxv1.MsgCancelReceipt) error {
+	if _, err := ParseReceiptID(m.ReceiptId); err != nil {
+		return err
+	}
+	return validReason(m.Reason)
 }
 
 // ownedTaxType loads a tax type and checks that the signer's agency, a tax
