@@ -47,6 +47,8 @@ type App struct {
 	decoded *hashCache[*decodedTx]
 	// pending counts each signer's transactions in this node's mempool.
 	pending *pendingCounts
+	// mempoolLimit is Options.MempoolLimit.
+	mempoolLimit int
 	step    func(Step)
 
 	chainID string
@@ -139,6 +141,15 @@ type Options struct {
 	OperatorQueries bool
 	// Snapshots configures state-sync snapshots (app.toml snapshot_*).
 	Snapshots SnapshotOptions
+	// MempoolLimit is how many transactions CheckTx lets wait in this
+	// node's mempool (those it admitted since the last block plus those the
+	// mempool rechecked); more new ones are refused with tx/85 until the
+	// next block. 0 is no limit. The node sets it below CometBFT's mempool
+	// size (node.MempoolLimit), so under overload a client gets a coded,
+	// immediate refusal instead of CometBFT's uncoded "mempool is full"
+	// error or, for a transaction that passed CheckTx while the mempool
+	// filled up, no answer at all.
+	MempoolLimit int
 	// RetainBlocks is how many recent blocks CometBFT keeps (Commit's
 	// retain_height); 0 keeps every block. See retainHeight for the floor
 	// that snapshots add.
@@ -169,6 +180,7 @@ func New(st *store.Store, opts Options) (*App, error) {
 	a.sigs = newSigCache(size)
 	a.decoded = newHashCache[*decodedTx](decodeCacheSize)
 	a.pending = newPendingCounts()
+	a.mempoolLimit = opts.MempoolLimit
 	a.retainBlocks = opts.RetainBlocks
 	snaps, err := newSnapshots(opts.Snapshots, a.logger)
 	if err != nil {
@@ -325,6 +337,11 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 		_, err = a.authenticate(view, rules{chainID: c.chainID, params: c.params}, d, c.version+1)
 		if view.err != nil {
 			err = ErrNotReady.Wrapf("reading state at height %d: %v; send the transaction again", c.version, view.err)
+		}
+	}
+	if err == nil && req.Type == abci.CheckTxType_New {
+		if n, full := a.pending.full(a.mempoolLimit); full {
+			err = ErrMempoolFull.Wrapf("this node's mempool holds %d transactions, as many as it takes; send again after the next block, or to another node", n)
 		}
 	}
 	if err == nil && !a.pending.admit(d.body.Signer, maxPendingPerSigner(c.params)) {

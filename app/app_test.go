@@ -620,6 +620,38 @@ func TestCheckTxCapsOneSignersPendingTransactions(t *testing.T) {
 	requireCode(t, app.ErrTooManyPending, over.Codespace, over.Code, over.Log)
 }
 
+// Under overload a client gets a coded refusal at once: with
+// Options.MempoolLimit transactions waiting, CheckTx refuses new ones with
+// tx/85 (any signer) and leaves rechecks alone, so what already waits is
+// not evicted; after a block, what is left counts again and there is room.
+func TestCheckTxRefusesNewTransactionsWhenTheMempoolIsFull(t *testing.T) {
+	c := openChain(t, store.NewMemory(), app.Options{MempoolLimit: 3})
+	c.initChain(testGenesis())
+	c.block()
+	var txs [][]byte
+	for i := 0; i < 5; i++ {
+		txs = append(txs, c.tx(treasuryAdmin, grantRole(treasuryClerk.addr, roleAuditor)))
+	}
+	for _, tx := range txs[:3] {
+		require.Zero(t, c.checkTx(tx).Code)
+	}
+	for _, tx := range [][]byte{txs[3], c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor))} {
+		over := c.checkTx(tx)
+		requireCode(t, app.ErrMempoolFull, over.Codespace, over.Code, over.Log, "holds 3 transactions", "after the next block")
+	}
+
+	// A block takes two of the three; the third is rechecked (never
+	// refused for fullness) and counts again: room for two new ones.
+	c.block(txs[0], txs[1])
+	res, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: txs[2], Type: abci.CheckTxType_Recheck})
+	require.NoError(t, err)
+	require.Zero(t, res.Code, res.Log)
+	require.Zero(t, c.checkTx(txs[3]).Code)
+	require.Zero(t, c.checkTx(txs[4]).Code)
+	over := c.checkTx(c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor)))
+	requireCode(t, app.ErrMempoolFull, over.Codespace, over.Code, over.Log)
+}
+
 func TestTimeoutWindowBoundsAreInclusive(t *testing.T) {
 	c := newChain(t)
 	c.block()

@@ -39,6 +39,11 @@ var (
 	// ErrTooManyPending is mempool admission only (CheckTx), never a
 	// block result.
 	ErrTooManyPending = module.Register(Codespace, 50, "signer has too many transactions waiting")
+	// ErrMempoolFull: the node's mempool is nearly full, so CheckTx refuses
+	// new transactions with a code (CometBFT's own "mempool is full" is an
+	// RPC error, and a transaction that passed CheckTx while the mempool
+	// filled is dropped silently). See Options.MempoolLimit.
+	ErrMempoolFull = module.Register(Codespace, 85, "node's mempool is full")
 	// Privacy rules: numbered apart as well.
 	ErrMemoNotCommitment = module.Register(Codespace, 60, "memo is not a commitment")
 )

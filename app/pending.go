@@ -27,8 +27,9 @@ const DefaultMaxPendingPerSigner = 1000
 // With recheck turned off in the node's config the count restarts at each
 // block, which still bounds a signer per block.
 type pendingCounts struct {
-	mu sync.Mutex // CheckTx and Commit may run on different ABCI connections
-	n  map[string]uint32
+	mu    sync.Mutex // CheckTx and Commit may run on different ABCI connections
+	n     map[string]uint32
+	total int // the sum of n: every transaction waiting
 }
 
 func newPendingCounts() *pendingCounts { return &pendingCounts{n: map[string]uint32{}} }
@@ -41,7 +42,16 @@ func (p *pendingCounts) admit(signer []byte, limit uint32) bool {
 		return false
 	}
 	p.n[string(signer)]++
+	p.total++
 	return true
+}
+
+// full reports how many transactions are waiting, and whether that is
+// limit or more (never, for limit 0).
+func (p *pendingCounts) full(limit int) (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total, limit > 0 && p.total >= limit
 }
 
 // reset forgets every count, at Commit.
@@ -49,6 +59,7 @@ func (p *pendingCounts) reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.n)
+	p.total = 0
 }
 
 // maxPendingPerSigner is the limit params set; 0 (state written before

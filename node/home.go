@@ -248,6 +248,9 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	if opts.AllowedPeers == nil {
 		opts.AllowedPeers = appCfg.AllowedPeers
 	}
+	if opts.MempoolLimit == 0 {
+		opts.MempoolLimit = MempoolLimit(comet.Mempool.Size)
+	}
 	a, err := app.New(st, opts)
 	if err != nil {
 		st.Close()
@@ -308,4 +311,16 @@ func (n *Node) Shutdown() error {
 		err = cerr
 	}
 	return err
+}
+
+// MempoolLimit is the app's limit on transactions waiting in a node whose
+// CometBFT mempool holds size (app.Options.MempoolLimit): a tenth less, so
+// that the app's coded refusal (tx/85) comes first. The margin covers what
+// the app cannot count exactly: transactions CheckTx passed that are still
+// on their way into the mempool when the next ones arrive.
+func MempoolLimit(size int) int {
+	if size <= 0 {
+		return 0
+	}
+	return max(size-size/10, 1)
 }

@@ -46,6 +46,9 @@ type ClusterOptions struct {
 	Prefix func(i int) []string
 	// Before runs after the homes are written and before any node starts.
 	Before func(m *testnet.Manifest) error
+	// CometTimeouts keeps CometBFT's default consensus timeouts (a
+	// benchmark's settings) instead of the suite's 300 ms timeout_commit.
+	CometTimeouts bool
 }
 
 // NewCluster writes a network, starts every node, waits for blocks and
@@ -65,7 +68,9 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 	opts.Validators = o.Validators
 	opts.ChainID = "tally-faults"
 	opts.BasePort = freeBase(t)
-	opts.TimeoutCommit = 300 * time.Millisecond
+	if !o.CometTimeouts {
+		opts.TimeoutCommit = 300 * time.Millisecond
+	}
 	opts.Hosts = o.Hosts
 	opts.UnixRPC = o.UnixRPC
 	m, err := testnet.Init(filepath.Join(dir, "net"), opts)
