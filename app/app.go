@@ -49,7 +49,7 @@ type App struct {
 	pending *pendingCounts
 	// mempoolLimit is Options.MempoolLimit.
 	mempoolLimit int
-	step    func(Step)
+	step         func(Step)
 
 	chainID string
 	params  *appv1.Params
