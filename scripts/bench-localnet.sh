@@ -16,7 +16,7 @@
 # against the peak, and how fast refused clients were answered.
 #
 # How each side is measured:
-#   committed tx/s  load transactions in the blocks of a steady window (after
+#   committed tx/s  load transactions that succeeded in the blocks of a steady window (after
 #                   a 2 s warm-up, before the load stopped) over its duration.
 #                   Tally: blocks read as they are committed (time first seen);
 #                   kvstore: loadtime's report (block time of each tx).
@@ -326,12 +326,13 @@ if [[ "$TALLY" == 1 ]]; then
 	echo
 	echo "Tally, tallyd load --mix=$MIX ($(jq -r '.mix' "$OUT/load-${RATES%% *}.json")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$OUT/load-${RATES%% *}.json")-byte txs on average"
 	{
-		echo "offered committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms tx/block accepted refused errors pending refusal_p99_ms"
+		echo "offered committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms tx/block units/tx accepted refused errors failed_in_block pending refusal_p99_ms"
 		for rate in $RATES; do
 			jq -r --arg kv "${KV[$rate]:-}" '[.offered_rate, (.committed_rate*10|round/10),
 				(if ($kv|length) > 0 and ($kv|tonumber) > 0 then (.committed_rate / ($kv|tonumber) * 100 | round / 100) else "-" end),
 				(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), (.avg_txs_per_block*10|round/10),
-				.accepted, .rejected_total, .broadcast_errors_total, .pending, (.refusal_latency.p99_ms|round)] | map(tostring) | join(" ")' "$OUT/load-$rate.json"
+				((.avg_units // 0)|round), .accepted, .rejected_total, .broadcast_errors_total, .committed_failed_total, .pending,
+				(.refusal_latency.p99_ms|round)] | map(tostring) | join(" ")' "$OUT/load-$rate.json"
 		done
 	} | column -t
 	for rate in $RATES; do

@@ -191,7 +191,8 @@ type Report struct {
 	// mempool filled up meanwhile (clist_mempool.go, resCbFirstTime).
 	Pending int64 `json:"pending"`
 
-	// CommittedRate is load transactions committed per second over Steady.
+	// CommittedRate is load transactions committed with code 0 per second
+	// over Steady (those that failed in their block do not count).
 	CommittedRate float64 `json:"committed_rate"`
 	Steady        Window  `json:"steady_window"`
 	Latency       Latency `json:"latency"`
@@ -202,6 +203,10 @@ type Report struct {
 	Refusals Latency `json:"refusal_latency"`
 	// AvgTxBytes is the mean size of the transactions sent.
 	AvgTxBytes float64 `json:"avg_tx_bytes"`
+	// AvgUnits is the mean resource units (gas_used) of the load
+	// transactions that succeeded: with max_block_units it bounds how many
+	// fit in a block.
+	AvgUnits float64 `json:"avg_units"`
 
 	// StartHeight is the last height before the load; blocks
 	// StartHeight+1..EndHeight were read.
@@ -345,6 +350,7 @@ type blockStat struct {
 	seen   time.Time
 	txs    int   // all transactions in the block
 	ours   int64 // load transactions matched
+	oursOK int64 // of those, the ones that succeeded
 }
 
 type runner struct {
@@ -370,6 +376,7 @@ type runner struct {
 	latencies []time.Duration
 	refusals  []time.Duration // send to refusal (CheckTx code or broadcast error)
 	txBytes   int64
+	units     int64 // resource units used by the load transactions that succeeded
 	blocks    []blockStat
 }
 
@@ -485,6 +492,8 @@ func (r *runner) record(b block) {
 		}
 		if res.Code == abci.CodeTypeOK {
 			r.commitOK++
+			st.oursOK++
+			r.units += res.GasUsed
 			continue
 		}
 		k := codeKey{res.Codespace, res.Code}
@@ -808,10 +817,10 @@ func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered
 		first, last := win[0], win[len(win)-1]
 		rep.Steady = Window{FirstHeight: first.height, LastHeight: last.height, Seconds: last.seen.Sub(first.seen).Seconds(), WholeRun: rep.Steady.WholeRun}
 		for _, b := range win[1:] {
-			rep.Steady.Txs += b.ours
+			rep.Steady.Txs += b.oursOK
 		}
 	case len(win) == 1: // one block carried everything: count from the start of the load
-		rep.Steady = Window{FirstHeight: win[0].height, LastHeight: win[0].height, Seconds: win[0].seen.Sub(loadStart).Seconds(), Txs: win[0].ours, WholeRun: true}
+		rep.Steady = Window{FirstHeight: win[0].height, LastHeight: win[0].height, Seconds: win[0].seen.Sub(loadStart).Seconds(), Txs: win[0].oursOK, WholeRun: true}
 	}
 	if rep.Steady.Seconds > 0 {
 		rep.CommittedRate = float64(rep.Steady.Txs) / rep.Steady.Seconds
@@ -821,6 +830,9 @@ func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered
 	rep.Refusals = summarise(r.refusals)
 	if r.submitted > 0 {
 		rep.AvgTxBytes = float64(r.txBytes) / float64(r.submitted)
+	}
+	if r.commitOK > 0 {
+		rep.AvgUnits = float64(r.units) / float64(r.commitOK)
 	}
 	return rep
 }
@@ -908,7 +920,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 	}
 	p("  latency submit→commit  p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (mean %.0f, max %.0f, n=%d)",
 		rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Latency.Mean, rep.Latency.Max, rep.Latency.Count)
-	p("  blocks                 %10d   (heights %d-%d, %.1f txs/block, %.0f bytes/tx)", rep.Blocks, rep.StartHeight+1, rep.EndHeight, rep.AvgTxsPerBlock, rep.AvgTxBytes)
+	p("  blocks                 %10d   (heights %d-%d, %.1f txs/block, %.0f bytes/tx, %.0f units/tx)", rep.Blocks, rep.StartHeight+1, rep.EndHeight, rep.AvgTxsPerBlock, rep.AvgTxBytes, rep.AvgUnits)
 	if rep.Refusals.Count > 0 {
 		p("  refusals answered in   p50 %.0f ms, p99 %.0f ms, max %.0f ms (n=%d)", rep.Refusals.P50, rep.Refusals.P99, rep.Refusals.Max, rep.Refusals.Count)
 	}
