@@ -89,6 +89,8 @@ type App struct {
 	// walking holds the one whole-state walk allowed at a time.
 	operatorQueries bool
 	walking         chan struct{}
+	// queries paces the time spent answering queries (querybudget.go).
+	queries *queryBudget
 
 	// committed is what CheckTx reads besides state: the last committed
 	// version, with the chain id and params as of that version. CometBFT
@@ -154,11 +156,15 @@ type Options struct {
 	// retain_height); 0 keeps every block. See retainHeight for the floor
 	// that snapshots add.
 	RetainBlocks uint64
+	// QueryBudgetPercent is the share of one core this node spends
+	// answering queries (app.toml query_budget_percent): 0 means
+	// DefaultQueryBudgetPercent, 100 or more means no limit.
+	QueryBudgetPercent int
 }
 
 // New returns an App over st, which it owns and closes.
 func New(st *store.Store, opts Options) (*App, error) {
-	a := &App{operatorQueries: opts.OperatorQueries, walking: make(chan struct{}, 1), store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
+	a := &App{operatorQueries: opts.OperatorQueries, walking: make(chan struct{}, 1), queries: newQueryBudget(opts.QueryBudgetPercent), store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
 	a.wireKeepers()
 	table, err := module.NewTable(append(a.builtinModules(), opts.Modules...)...)
 	if err != nil {

@@ -34,6 +34,10 @@ type Config struct {
 	// are deleted (never fewer than evidence and the kept snapshots need).
 	// 0 keeps every block.
 	RetainBlocks uint64 `mapstructure:"retain_blocks"`
+	// QueryBudgetPercent is the share of one core the node spends
+	// answering queries; past it queries wait, then are refused as busy
+	// (app/querybudget.go). 100 or more: no limit.
+	QueryBudgetPercent int `mapstructure:"query_budget_percent"`
 }
 
 // DefaultConfig is what `tallyd init` writes.
@@ -47,6 +51,7 @@ func DefaultConfig() Config {
 		SnapshotInterval:   1000,
 		SnapshotKeepRecent: 2,
 		RetainBlocks:       100_000,
+		QueryBudgetPercent: DefaultQueryBudgetPercent,
 	}
 }
 

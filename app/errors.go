@@ -44,6 +44,10 @@ var (
 	// RPC error, and a transaction that passed CheckTx while the mempool
 	// filled is dropped silently). See Options.MempoolLimit.
 	ErrMempoolFull = module.Register(Codespace, 85, "node's mempool is full")
+	// ErrBusy: the node has spent its share of CPU on queries (app.toml
+	// query_budget_percent); asking again later succeeds. Codes 70-74 are
+	// the listing and query-pacing range.
+	ErrBusy = module.Register(Codespace, 70, "node busy answering queries")
 	// Privacy rules: numbered apart as well.
 	ErrMemoNotCommitment = module.Register(Codespace, 60, "memo is not a commitment")
 )

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
@@ -42,7 +43,15 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 	if res, ok := a.filterPeer(req.Path); ok {
 		return res, nil
 	}
+	ok, retry := a.queries.admit()
+	if !ok {
+		err := ErrBusy.Wrapf("this node has spent its share of time on queries; try again in %d ms (or ask another node)", (retry+time.Millisecond-1)/time.Millisecond)
+		space, code, log := module.CodeOf(err)
+		return &abci.ResponseQuery{Code: code, Codespace: space, Log: log, Height: req.Height}, nil
+	}
+	done := a.queries.start()
 	res, err := a.query(req)
+	done()
 	if err != nil {
 		space, code, log := module.CodeOf(err)
 		return &abci.ResponseQuery{Code: code, Codespace: space, Log: log, Height: req.Height}, nil

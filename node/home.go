@@ -146,6 +146,12 @@ snapshot_keep_recent = {{.SnapshotKeepRecent}}
 # (0 keeps every block). The node never keeps fewer than evidence needs (the
 # genesis evidence max_age_num_blocks) nor than the kept snapshots span.
 retain_blocks = {{.RetainBlocks}}
+
+# The share of one core (in percent) this node spends answering queries.
+# Past it, a query waits for its turn (up to 2 s) and is then refused as
+# busy (tx/70, try again), so readers cannot take the CPU that blocks need.
+# Raise it on a node that serves many readers; 100 removes the limit.
+query_budget_percent = {{.QueryBudgetPercent}}
 `))
 
 // LoadConfigs reads config.toml and app.toml from home.
@@ -244,6 +250,9 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 			return nil, err
 		}
 		opts.RetainBlocks = max(appCfg.RetainBlocks, floor)
+	}
+	if opts.QueryBudgetPercent == 0 {
+		opts.QueryBudgetPercent = appCfg.QueryBudgetPercent
 	}
 	if opts.AllowedPeers == nil {
 		opts.AllowedPeers = appCfg.AllowedPeers
