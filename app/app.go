@@ -157,8 +157,9 @@ type Options struct {
 	// that snapshots add.
 	RetainBlocks uint64
 	// QueryBudgetPercent is the share of one core this node spends
-	// answering queries (app.toml query_budget_percent): 0 means
-	// DefaultQueryBudgetPercent, 100 or more means no limit.
+	// answering queries (app.toml query_budget_percent; the node passes
+	// DefaultQueryBudgetPercent when it is unset). 0, or 100 and more,
+	// mean no limit.
 	QueryBudgetPercent int
 }
 

@@ -129,25 +129,22 @@ func (a *App) proof(key []byte, height int64) ([]byte, []byte, error) {
 
 // list answers one page of a listing: the records that the index keys
 // under prefix point at (through recordKey), each with its own proof when
-// asked, starting after the key after (from the start when empty). Every
-// listing is paged the same way: the query data is the listing's argument,
-// then optionally a 0x00 byte and the next_key of the previous page; a
-// page holds at most maxListEntries records and says whether it is the
-// last (complete).
-func (a *App) list(prefix, after []byte, height int64, prove bool, recordKey func(indexKey []byte) []byte) (*abci.ResponseQuery, error) {
+// asked, after the head records (a listing's own record, if any), starting
+// after the key after (from the start when empty). Every listing is paged
+// the same way: the query data is the listing's argument, then optionally
+// a 0x00 byte and the next_key of the previous page; a page holds at most
+// maxListEntries records and says whether it is the last (complete). With
+// proofs asked for, the page also proves that it leaves no record out
+// (rangeProofs).
+func (a *App) list(prefix, after []byte, height int64, prove bool, recordKey func(indexKey []byte) []byte, head ...[]byte) (*abci.ResponseQuery, error) {
 	if len(after) > 0 && !bytes.HasPrefix(after, prefix) {
 		return nil, ErrInvalidQuery.Wrapf("the continuation key is not from this listing; give the next_key of the previous page of the same query")
 	}
-	keys, next, err := a.pageKeys(prefix, after, height, recordKey)
+	p, err := a.pageKeys(prefix, after, height, recordKey)
 	if err != nil {
 		return nil, ErrInvalidQuery.Wrapf("height %d: %v", height, err)
 	}
-	res, err := a.records(keys, next, height, prove)
-	if err != nil {
-		return nil, err
-	}
-	res.Key = prefix
-	return res, nil
+	return a.answerPage(p, head, height, prove)
 }
 
 // loadChainState reads the chain id and params saved at genesis.

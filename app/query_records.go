@@ -23,6 +23,25 @@ func (a *App) walk(keys [][]byte, complete bool, height int64, prove bool) (*abc
 	return a.answer(&appv1.ProvedList{Complete: complete}, keys, height, prove)
 }
 
+// answerPage answers a page of a listing: the head records first (a
+// listing's own record, such as the item whose history it is), then the
+// page's records, with the range proofs when proofs are asked for.
+func (a *App) answerPage(p *listPage, head [][]byte, height int64, prove bool) (*abci.ResponseQuery, error) {
+	list := &appv1.ProvedList{NextKey: p.next, Complete: len(p.next) == 0}
+	if prove {
+		var err error
+		if list.RangeProofs, err = a.rangeProofs(p, height); err != nil {
+			return nil, err
+		}
+	}
+	res, err := a.answer(list, append(head, p.keys...), height, prove)
+	if err != nil {
+		return nil, err
+	}
+	res.Key = p.prefix
+	return res, nil
+}
+
 func (a *App) answer(list *appv1.ProvedList, keys [][]byte, height int64, prove bool) (*abci.ResponseQuery, error) {
 	for _, key := range keys {
 		e := &appv1.ProvedEntry{Key: key}
@@ -44,25 +63,68 @@ func (a *App) answer(list *appv1.ProvedList, keys [][]byte, height int64, prove 
 	return &abci.ResponseQuery{Value: bz, Height: height}, nil
 }
 
+// listPage is one page of a key-range listing: the index keys under
+// prefix that sort after after, and the records they point at.
+type listPage struct {
+	prefix, after []byte
+	index         [][]byte // the page's index keys, in order
+	keys          [][]byte // the records they point at (recordKey of each)
+	next          []byte   // the last index key when more follow; nil on the last page
+}
+
 // pageKeys lists up to maxListEntries keys under prefix that sort after
 // after (from the start when after is empty), mapped by recordKey, and the
 // key the next page starts after (nil when this page is the last).
-func (a *App) pageKeys(prefix, after []byte, height int64, recordKey func(indexKey []byte) []byte) (keys [][]byte, next []byte, err error) {
+func (a *App) pageKeys(prefix, after []byte, height int64, recordKey func(indexKey []byte) []byte) (*listPage, error) {
+	p := &listPage{prefix: prefix, after: after}
 	start := prefix
 	if len(after) > 0 {
-		start = append(append([]byte(nil), after...), 0) // the smallest key above after
+		start = successor(after)
 	}
 	var last []byte
-	err = a.store.IterateAt(height, start, store.PrefixEnd(prefix), true, func(key, _ []byte) bool {
-		if len(keys) == maxListEntries {
-			next = last
+	err := a.store.IterateAt(height, start, store.PrefixEnd(prefix), true, func(key, _ []byte) bool {
+		if len(p.keys) == maxListEntries {
+			p.next = last
 			return true
 		}
 		last = append([]byte(nil), key...)
-		keys = append(keys, recordKey(last))
+		p.index = append(p.index, last)
+		p.keys = append(p.keys, recordKey(last))
 		return false
 	})
-	return keys, next, err
+	return p, err
+}
+
+// successor is the smallest key above k: k followed by one 0x00 byte.
+func successor(k []byte) []byte { return append(append(make([]byte, 0, len(k)+1), k...), 0) }
+
+// rangeProofs prove that a page leaves no entry out (ProvedList.range_proofs):
+// an ICS23 proof at the page's first key (the prefix, or the successor of
+// after) and at the successor of each index key, the last one only when
+// the page is the listing's last. Each is a proof of presence of that key
+// or of its absence, which carries the key's two neighbours in state; the
+// right neighbour is the next index key, or lies past the prefix.
+func (a *App) rangeProofs(p *listPage, height int64) ([][]byte, error) {
+	start := p.prefix
+	if len(p.after) > 0 {
+		start = successor(p.after)
+	}
+	cursors := [][]byte{start}
+	for i, k := range p.index {
+		if i == len(p.index)-1 && p.next != nil {
+			break // the next page starts there
+		}
+		cursors = append(cursors, successor(k))
+	}
+	out := make([][]byte, len(cursors))
+	for i, c := range cursors {
+		_, proof, err := a.proof(c, height)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = proof
+	}
+	return out, nil
 }
 
 // stateAt is a read-only view of committed state at height, for keepers'

@@ -41,13 +41,10 @@ type queryBudget struct {
 	sleep   func(time.Duration)
 }
 
-// newQueryBudget paces queries to percent of one core; percent <= 0 means
-// DefaultQueryBudgetPercent and 100 or more means no limit.
+// newQueryBudget paces queries to percent of one core; 0 (an App built
+// without the node's config, as in tests) or 100 and more mean no limit.
 func newQueryBudget(percent int) *queryBudget {
-	if percent <= 0 {
-		percent = DefaultQueryBudgetPercent
-	}
-	if percent >= 100 {
+	if percent <= 0 || percent >= 100 {
 		percent = 0
 	}
 	b := &queryBudget{percent: int64(percent), balance: queryBurst, now: time.Now, sleep: time.Sleep}

@@ -38,20 +38,12 @@ func queryBenefits(a *App, q Query) (*abci.ResponseQuery, error) {
 		}
 		return a.single(benefits.ProgrammeKey(arg), q.Height, q.Prove)
 	case PathBenefitsProgrammes:
-		keys, next, err := a.pageKeys(benefits.ProgrammesPrefix(), after, q.Height, identity)
-		if err != nil {
-			return nil, err
-		}
-		return a.records(keys, next, q.Height, q.Prove)
+		return a.list(benefits.ProgrammesPrefix(), after, q.Height, q.Prove, identity)
 	case PathBenefitsEnrolments:
 		if err := funds.ValidateToken("programme id", arg); err != nil {
 			return nil, err
 		}
-		keys, next, err := a.pageKeys(benefits.EnrolmentsPrefix(arg), after, q.Height, identity)
-		if err != nil {
-			return nil, err
-		}
-		return a.records(keys, next, q.Height, q.Prove)
+		return a.list(benefits.EnrolmentsPrefix(arg), after, q.Height, q.Prove, identity)
 	case PathBenefitsEnrolment, PathBenefitsHistory:
 		prog, rcpt, err := benefits.SplitEnrolmentArg(arg)
 		if err != nil {
@@ -60,11 +52,7 @@ func queryBenefits(a *App, q Query) (*abci.ResponseQuery, error) {
 		if q.Path == PathBenefitsEnrolment {
 			return a.single(benefits.EnrolmentKey(prog, rcpt), q.Height, q.Prove)
 		}
-		keys, next, err := a.pageKeys(benefits.HistoryPrefix(prog, rcpt), after, q.Height, benefits.PaymentOfHistoryKey)
-		if err != nil {
-			return nil, err
-		}
-		return a.records(keys, next, q.Height, q.Prove)
+		return a.list(benefits.HistoryPrefix(prog, rcpt), after, q.Height, q.Prove, benefits.PaymentOfHistoryKey)
 	case PathBenefitsPayment, PathBenefitsRecovery, PathBenefitsTrace:
 		id, err := parseQueryID(arg)
 		if err != nil {

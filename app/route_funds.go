@@ -46,11 +46,7 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 		}
 		return a.single(funds.BalanceKey(string(q.Data)), q.Height, q.Prove)
 	case PathFundsBalances:
-		keys, next, err := a.pageKeys(funds.BalancesPrefix(), after, q.Height, func(k []byte) []byte { return k })
-		if err != nil {
-			return nil, err
-		}
-		return a.records(keys, next, q.Height, q.Prove)
+		return a.list(funds.BalancesPrefix(), after, q.Height, q.Prove, func(k []byte) []byte { return k })
 	case PathFundsMovement, PathFundsTranche, PathFundsRoot, PathFundsSettlement, PathFundsTraceUp, PathFundsTraceDown:
 		id, err := parseQueryID(arg)
 		if err != nil {
@@ -76,11 +72,7 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 			}
 			return a.walk(keys, complete, q.Height, q.Prove)
 		default: // trace down
-			keys, next, err := a.pageKeys(funds.RootLegsPrefix(id), after, q.Height, func(k []byte) []byte { return k })
-			if err != nil {
-				return nil, err
-			}
-			return a.records(append([][]byte{funds.RootTotalsKey(id)}, keys...), next, q.Height, q.Prove)
+			return a.list(funds.RootLegsPrefix(id), after, q.Height, q.Prove, func(k []byte) []byte { return k }, funds.RootTotalsKey(id))
 		}
 	case PathFundsAppropriation:
 		if len(q.Data) == 0 {

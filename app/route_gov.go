@@ -136,22 +136,14 @@ var govRoutes = moduleRoutes{
 			if arg != "" {
 				return nil, ErrInvalidQuery.Wrapf("%s takes no argument, only 0x00 and a next_key to continue", PathGovMisbehaviours)
 			}
-			keys, next, err := a.pageKeys(gov.MisbehavioursPrefix(), after, q.Height, same)
-			if err != nil {
-				return nil, err
-			}
-			return a.records(keys, next, q.Height, q.Prove)
+			return a.list(gov.MisbehavioursPrefix(), after, q.Height, q.Prove, same)
 		case PathGovValidatorMisbehaviours:
 			arg, after := splitPage(q.Data)
 			addr, err := hex.DecodeString(arg)
 			if err != nil || len(addr) != gov.ConsensusAddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the validator's consensus address as %d hex digits (got %q)", 2*gov.ConsensusAddressSize, arg)
 			}
-			keys, next, err := a.pageKeys(gov.ValidatorMisbehavioursPrefix(addr), after, q.Height, gov.MisbehaviourOfIndexKey)
-			if err != nil {
-				return nil, err
-			}
-			return a.records(keys, next, q.Height, q.Prove)
+			return a.list(gov.ValidatorMisbehavioursPrefix(addr), after, q.Height, q.Prove, gov.MisbehaviourOfIndexKey)
 		case PathGovRegistry:
 			list, err := a.gov.Registry().List(readOnlyAt{a: a, height: q.Height})
 			if err != nil {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -117,14 +118,10 @@ func (a *App) provenanceList(q Query) (*abci.ResponseQuery, error) {
 		prefix = provenance.AwaitingAckPrefix(lq.Id)
 		recordKey = func(k []byte) []byte { return provenance.ItemKey(provenance.AwaitingAckItem(lq.Id, k)) }
 	}
-	if len(lq.Start) > 0 && (len(lq.Start) < len(prefix) || string(lq.Start[:len(prefix)]) != string(prefix)) {
+	if len(lq.Start) > 0 && !bytes.HasPrefix(lq.Start, prefix) {
 		return nil, ErrInvalidQuery.Wrapf("start must be the next_key of an earlier answer to the same query")
 	}
-	keys, next, err := a.pageKeys(prefix, lq.Start, q.Height, recordKey)
-	if err != nil {
-		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
-	}
-	return a.records(append(head, keys...), next, q.Height, q.Prove)
+	return a.list(prefix, lq.Start, q.Height, q.Prove, recordKey, head...)
 }
 
 // maxLineageOffset bounds the offset of a lineage page. A page walks the

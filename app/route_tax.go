@@ -186,9 +186,5 @@ func (a *App) taxReceipts(q Query) (*abci.ResponseQuery, error) {
 	if len(after) > 0 && !bytes.HasPrefix(after, prefix) {
 		return nil, ErrInvalidQuery.Wrapf("the continuation key is not in the index of %s %s", taxType, period)
 	}
-	keys, next, err := a.pageKeys(prefix, after, q.Height, tax.ReceiptKeyFromTypePeriodIndex)
-	if err != nil {
-		return nil, err
-	}
-	return a.records(keys, next, q.Height, q.Prove)
+	return a.list(prefix, after, q.Height, q.Prove, tax.ReceiptKeyFromTypePeriodIndex)
 }

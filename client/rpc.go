@@ -12,7 +12,6 @@ import (
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
-	ics23 "github.com/cosmos/ics23/go"
 )
 
 // ProofOpType is the proof type Tally nodes put in query responses: an ICS23
@@ -182,22 +181,11 @@ func (c *Client) Query(ctx context.Context, path string, data []byte, height int
 }
 
 // ProvenValue checks an ICS23 proof of key (with value, or absent when value
-// is nil) against root.
+// is nil) against root, an app hash. It is the client's one proof check
+// (checkProof): a malformed proof from an untrusted node is an error, never
+// a panic.
 func ProvenValue(root, key, value, proofBytes []byte) error {
-	var p ics23.CommitmentProof
-	if err := p.Unmarshal(proofBytes); err != nil {
-		return fmt.Errorf("proof does not decode: %w", err)
-	}
-	if value == nil {
-		if !ics23.VerifyNonMembership(ics23.IavlSpec, root, &p, key) {
-			return fmt.Errorf("proof of absence of key %x does not verify against app hash %X", key, root)
-		}
-		return nil
-	}
-	if !ics23.VerifyMembership(ics23.IavlSpec, root, &p, key, value) {
-		return fmt.Errorf("proof of key %x does not verify against app hash %X", key, root)
-	}
-	return nil
+	return checkProof(root, fmt.Sprintf("app hash %X", root), key, value, proofBytes)
 }
 
 func (c *Client) verify(ctx context.Context, r *abci.ResponseQuery) (*Proven, error) {

@@ -210,58 +210,9 @@ func (c *LightClient) listAt(ctx context.Context, lb *types.LightBlock, h int64,
 
 // verifyProof checks an ICS23 proof of key (with value, or absent when
 // value is nil) against the app hash in lb, saying in plain words which
-// part failed. The proof comes from an untrusted node: malformed proofs are
-// refusals, never panics.
-func verifyProof(lb *types.LightBlock, key, value, proofBytes []byte) (err error) {
-	refuse := func(format string, args ...any) error {
-		return &Refusal{Check: CheckProof, Reason: fmt.Sprintf(format, args...)}
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = refuse("the proof of key %s is malformed: %v", fmtKey(key), r)
-		}
-	}()
-	root := ics23.CommitmentRoot(lb.AppHash)
-	var p ics23.CommitmentProof
-	if err := p.Unmarshal(proofBytes); err != nil {
-		return refuse("the proof of key %s does not decode: %v", fmtKey(key), err)
-	}
-	if value == nil {
-		np := p.GetNonexist()
-		if np == nil {
-			return refuse("the primary said key %s is absent but sent no proof of absence", fmtKey(key))
-		}
-		if !bytes.Equal(np.Key, key) {
-			return refuse("the proof of absence is for key %s, not the key asked for, %s", fmtKey(np.Key), fmtKey(key))
-		}
-		if err := prehashLeaf(np.Left); err != nil {
-			return refuse("the proof of absence of key %s: %v", fmtKey(key), err)
-		}
-		if err := prehashLeaf(np.Right); err != nil {
-			return refuse("the proof of absence of key %s: %v", fmtKey(key), err)
-		}
-		if err := np.Verify(iavlPrehashedSpec, root, key); err != nil {
-			return refuse("the proof of absence of key %s does not lead to app hash %X of verified header %d: %v", fmtKey(key), []byte(root), lb.Height, err)
-		}
-		return nil
-	}
-	ep := p.GetExist()
-	if ep == nil {
-		return refuse("the primary returned a value for key %s but no proof that it exists", fmtKey(key))
-	}
-	if !bytes.Equal(ep.Key, key) {
-		return refuse("the proof is for key %s, not the key asked for, %s", fmtKey(ep.Key), fmtKey(key))
-	}
-	if !bytes.Equal(ep.Value, value) {
-		return refuse("the value returned for key %s is not the value its proof commits to: the answer was altered", fmtKey(key))
-	}
-	if err := prehashLeaf(ep); err != nil {
-		return refuse("the proof of key %s: %v", fmtKey(key), err)
-	}
-	if err := ep.Verify(iavlPrehashedSpec, root, key, ep.Value); err != nil {
-		return refuse("the proof of key %s does not lead to app hash %X of verified header %d (%v): the proof or the value was altered", fmtKey(key), []byte(root), lb.Height, err)
-	}
-	return nil
+// part failed (checkProof).
+func verifyProof(lb *types.LightBlock, key, value, proofBytes []byte) error {
+	return checkProof(lb.AppHash, fmt.Sprintf("app hash %X of verified header %d", []byte(lb.AppHash), lb.Height), key, value, proofBytes)
 }
 
 // iavlPrehashedSpec is ics23's IAVL spec with the value hashed by the

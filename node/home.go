@@ -254,6 +254,9 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	if opts.QueryBudgetPercent == 0 {
 		opts.QueryBudgetPercent = appCfg.QueryBudgetPercent
 	}
+	if opts.QueryBudgetPercent == 0 { // an app.toml from before the setting
+		opts.QueryBudgetPercent = app.DefaultQueryBudgetPercent
+	}
 	if opts.AllowedPeers == nil {
 		opts.AllowedPeers = appCfg.AllowedPeers
 	}

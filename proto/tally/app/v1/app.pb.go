@@ -414,7 +414,22 @@ type ProvedList struct {
 	// complete is true when this answer holds the rest of the list: no
 	// next_key, and (for a walk such as a funds trace) nothing was cut off by
 	// the walk's bound.
-	Complete      bool `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
+	Complete bool `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
+	// range_proofs prove that a page of a key-range listing leaves no entry
+	// out; sent when the query asks for proofs (not on walks or receipts).
+	// The page covers the listing's index keys from its start (the
+	// listing's key prefix, or on a later page the key just after the
+	// next_key it continues from) up to and including next_key, or to the
+	// end of the prefix on the last page. range_proofs[0] is a marshalled
+	// ICS23 CommitmentProof at the start key; range_proofs[i] one at the
+	// successor (the key followed by one 0x00 byte) of the page's i-th index
+	// key (1-based), the last index key's only on the last page. Each proves
+	// its key present, or absent with both of its neighbours in state; the
+	// right neighbour is the next index key, and the chain ends at a
+	// neighbour outside the prefix (or none). The records in entries, after
+	// the listing's own head records, are those the index keys point at, in
+	// the same order. See the README's "Proofs" section.
+	RangeProofs   [][]byte `protobuf:"bytes,200,rep,name=range_proofs,json=rangeProofs,proto3" json:"range_proofs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -470,6 +485,13 @@ func (x *ProvedList) GetComplete() bool {
 	return false
 }
 
+func (x *ProvedList) GetRangeProofs() [][]byte {
+	if x != nil {
+		return x.RangeProofs
+	}
+	return nil
+}
+
 var File_tally_app_v1_app_proto protoreflect.FileDescriptor
 
 const file_tally_app_v1_app_proto_rawDesc = "" +
@@ -506,12 +528,13 @@ const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\vProvedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x14\n" +
-	"\x05proof\x18\x03 \x01(\fR\x05proof\"x\n" +
+	"\x05proof\x18\x03 \x01(\fR\x05proof\"\x9c\x01\n" +
 	"\n" +
 	"ProvedList\x123\n" +
 	"\aentries\x18\x01 \x03(\v2\x19.tally.app.v1.ProvedEntryR\aentries\x12\x19\n" +
 	"\bnext_key\x18\x02 \x01(\fR\anextKey\x12\x1a\n" +
-	"\bcomplete\x18\x03 \x01(\bR\bcompleteB7Z5github.com/tallyledger/tally/proto/tally/app/v1;appv1b\x06proto3"
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\x12\"\n" +
+	"\frange_proofs\x18\xc8\x01 \x03(\fR\vrangeProofsB7Z5github.com/tallyledger/tally/proto/tally/app/v1;appv1b\x06proto3"
 
 var (
 	file_tally_app_v1_app_proto_rawDescOnce sync.Once

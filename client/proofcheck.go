@@ -1,0 +1,115 @@
+package client
+
+import (
+	"bytes"
+	"fmt"
+
+	ics23 "github.com/cosmos/ics23/go"
+)
+
+// checkProof is the client's one ICS23 proof check: every verified read
+// (ProvenValue, the light client's Get and List, and list completeness)
+// goes through it. It checks proofBytes, a marshalled CommitmentProof from
+// an untrusted node, for key with value, or for key's absence when value is
+// nil, against root (described as rootName in refusals). It says in plain
+// words which part failed; malformed proofs are refusals, never panics.
+func checkProof(root []byte, rootName string, key, value, proofBytes []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = proofRefusal("the proof of key %s is malformed: %v", fmtKey(key), r)
+		}
+	}()
+	var p ics23.CommitmentProof
+	if err := p.Unmarshal(proofBytes); err != nil {
+		return proofRefusal("the proof of key %s does not decode: %v", fmtKey(key), err)
+	}
+	if value == nil {
+		np := p.GetNonexist()
+		if np == nil {
+			return proofRefusal("the primary said key %s is absent but sent no proof of absence", fmtKey(key))
+		}
+		return checkAbsence(root, rootName, key, np)
+	}
+	ep := p.GetExist()
+	if ep == nil {
+		return proofRefusal("the primary returned a value for key %s but no proof that it exists", fmtKey(key))
+	}
+	if !bytes.Equal(ep.Value, value) {
+		return proofRefusal("the value returned for key %s is not the value its proof commits to: the answer was altered", fmtKey(key))
+	}
+	return checkPresence(root, rootName, key, ep)
+}
+
+// checkPresence checks an existence proof of key (with the value it
+// carries) against root.
+func checkPresence(root []byte, rootName string, key []byte, ep *ics23.ExistenceProof) error {
+	if !bytes.Equal(ep.Key, key) {
+		return proofRefusal("the proof is for key %s, not the key asked for, %s", fmtKey(ep.Key), fmtKey(key))
+	}
+	if ep.Leaf == nil {
+		return proofRefusal("the proof of key %s has no leaf", fmtKey(key))
+	}
+	if err := prehashLeaf(ep); err != nil {
+		return proofRefusal("the proof of key %s: %v", fmtKey(key), err)
+	}
+	if err := ep.Verify(iavlPrehashedSpec, root, key, ep.Value); err != nil {
+		return proofRefusal("the proof of key %s does not lead to %s (%v): the proof or the value was altered", fmtKey(key), rootName, err)
+	}
+	return nil
+}
+
+// checkAbsence checks a proof that key is absent against root: its left
+// and right neighbours (either may be missing at an end of state) are
+// proven present and adjacent.
+func checkAbsence(root []byte, rootName string, key []byte, np *ics23.NonExistenceProof) error {
+	if !bytes.Equal(np.Key, key) {
+		return proofRefusal("the proof of absence is for key %s, not the key asked for, %s", fmtKey(np.Key), fmtKey(key))
+	}
+	for _, side := range []*ics23.ExistenceProof{np.Left, np.Right} {
+		if side != nil && side.Leaf == nil {
+			return proofRefusal("the proof of absence of key %s has a neighbour without a leaf", fmtKey(key))
+		}
+		if err := prehashLeaf(side); err != nil {
+			return proofRefusal("the proof of absence of key %s: %v", fmtKey(key), err)
+		}
+	}
+	if err := np.Verify(iavlPrehashedSpec, root, key); err != nil {
+		return proofRefusal("the proof of absence of key %s does not lead to %s: %v", fmtKey(key), rootName, err)
+	}
+	return nil
+}
+
+// nextKeyFrom checks proofBytes, a proof at key (of its presence, or of
+// its absence with its neighbours), and returns the first key in state at
+// or after key: key itself when present, else the absence proof's right
+// neighbour (nil when key is past the last key of state).
+func nextKeyFrom(root []byte, rootName string, key, proofBytes []byte) (next []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			next, err = nil, proofRefusal("the range proof at key %s is malformed: %v", fmtKey(key), r)
+		}
+	}()
+	var p ics23.CommitmentProof
+	if err := p.Unmarshal(proofBytes); err != nil {
+		return nil, proofRefusal("the range proof at key %s does not decode: %v", fmtKey(key), err)
+	}
+	if ep := p.GetExist(); ep != nil {
+		return key, checkPresence(root, rootName, key, ep)
+	}
+	np := p.GetNonexist()
+	if np == nil {
+		return nil, proofRefusal("the range proof at key %s proves neither presence nor absence", fmtKey(key))
+	}
+	if np.Right != nil {
+		next = append([]byte(nil), np.Right.Key...) // before prehashLeaf rewrites the proof
+	}
+	if err := checkAbsence(root, rootName, key, np); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+// proofRefusal is a refusal of a proof, in plain words.
+func proofRefusal(format string, args ...any) error {
+	return &Refusal{Check: CheckProof, Reason: fmt.Sprintf(format, args...)}
+}
