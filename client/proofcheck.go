@@ -34,6 +34,9 @@ func checkProof(root []byte, rootName string, key, value, proofBytes []byte) (er
 	if ep == nil {
 		return proofRefusal("the primary returned a value for key %s but no proof that it exists", fmtKey(key))
 	}
+	if !bytes.Equal(ep.Key, key) {
+		return proofRefusal("the proof is for key %s, not the key asked for, %s", fmtKey(ep.Key), fmtKey(key))
+	}
 	if !bytes.Equal(ep.Value, value) {
 		return proofRefusal("the value returned for key %s is not the value its proof commits to: the answer was altered", fmtKey(key))
 	}

@@ -16,22 +16,20 @@ import (
 // 0 reads the latest state, and every later page is read at the height of
 // the first. The entries of all pages are returned in one ProvedList, with
 // the height read; each page's proofs are against that height's app hash,
-// for the caller to check.
+// checked here when prove is set: every record's proof, and for the listings
+// the client knows (ListingOf) the range proofs that no record was left out
+// of any page, so a complete answer is proven complete.
 // Answers that are not paged (a receipt with its amendments) come back as
 // they are.
 func (c *Client) ListAll(ctx context.Context, path string, arg []byte, height int64, prove bool) (*appv1.ProvedList, int64, error) {
 	all := &appv1.ProvedList{}
 	data := arg
 	for {
-		res, _, err := c.Query(ctx, path, data, height, prove)
+		page, h, err := c.listPage(ctx, path, data, height, prove)
 		if err != nil {
 			return nil, 0, err
 		}
-		page := &appv1.ProvedList{}
-		if err := proto.Unmarshal(res.Value, page); err != nil {
-			return nil, 0, fmt.Errorf("query %s: the answer is not a list: %w", path, err)
-		}
-		height = res.Height
+		height = h
 		all.Entries = append(all.Entries, page.Entries...)
 		if len(page.NextKey) == 0 {
 			all.Complete = page.Complete
@@ -44,6 +42,27 @@ func (c *Client) ListAll(ctx context.Context, path string, arg []byte, height in
 	}
 }
 
+// listPage reads one page of a listing, checked as QueryRecords checks it
+// when prove is set, and the height it was read at.
+func (c *Client) listPage(ctx context.Context, path string, data []byte, height int64, prove bool) (*appv1.ProvedList, int64, error) {
+	if prove {
+		page, proven, err := c.QueryRecords(ctx, path, data, height, true)
+		if err != nil {
+			return nil, 0, err
+		}
+		return page, proven.Height, nil
+	}
+	res, _, err := c.Query(ctx, path, data, height, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	page := &appv1.ProvedList{}
+	if err := proto.Unmarshal(res.Value, page); err != nil {
+		return nil, 0, fmt.Errorf("query %s: the answer is not a list: %w", path, err)
+	}
+	return page, res.Height, nil
+}
+
 // maxListAll bounds what ListAll gathers in memory.
 const maxListAll = 1_000_000
 
@@ -51,8 +70,10 @@ const maxListAll = 1_000_000
 // a funds trace, a payment trace). With prove, every entry's proof — of
 // presence, or of absence for an empty value — is checked against the app
 // hash in the header of the block after the answer's height, whose commit
-// is checked against the validator set the node reports. The caller then
-// checks that the records link up as the path promises.
+// is checked against the validator set the node reports, and for a listing
+// the client knows (ListingOf), that the page leaves no record out
+// (VerifyPage). The caller then checks that the records link up as the
+// path promises.
 func (c *Client) QueryRecords(ctx context.Context, path string, data []byte, height int64, prove bool) (*appv1.ProvedList, *Proven, error) {
 	res, _, err := c.Query(ctx, path, data, height, prove)
 	if err != nil {
@@ -68,6 +89,11 @@ func (c *Client) QueryRecords(ctx context.Context, path string, data []byte, hei
 	root, checked, err := c.appHashAfter(ctx, res.Height)
 	if err != nil {
 		return nil, nil, err
+	}
+	if l, after, ok := ListingOf(path, data); ok {
+		if _, err := VerifyPage(root, fmt.Sprintf("app hash %X", root), l, after, list); err != nil {
+			return nil, nil, fmt.Errorf("query %s: %w", path, err)
+		}
 	}
 	for _, e := range list.Entries {
 		if len(e.Proof) == 0 {

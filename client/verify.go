@@ -49,7 +49,11 @@ type ListAnswer struct {
 	Entries []Entry
 	// Complete is false when the node stopped at its page size; the
 	// entries given are proven, the rest were not asked for.
-	Complete   bool
+	Complete bool
+	// RangeProven is true when the page's range proofs showed that it
+	// leaves no record out (VerifyPage), for listings the client knows the
+	// layout of (ListingOf): then Complete is proven too.
+	RangeProven bool
 	ProofBytes int
 	Verified
 }
@@ -175,7 +179,7 @@ func (c *LightClient) listAt(ctx context.Context, lb *types.LightBlock, h int64,
 	if int64(r.Height) != h {
 		return nil, &Refusal{Check: CheckHeight, Reason: fmt.Sprintf("asked for state at height %d, the primary answered for %d", h, r.Height)}
 	}
-	if !bytes.Equal(r.Key, prefix) {
+	if prefix != nil && !bytes.Equal(r.Key, prefix) {
 		return nil, &Refusal{Check: CheckKey, Reason: fmt.Sprintf("the primary answered for prefix %s but the request implies %s", fmtKey(r.Key), fmtKey(prefix))}
 	}
 	list := &appv1.ProvedList{}
@@ -204,6 +208,15 @@ func (c *LightClient) listAt(ctx context.Context, lb *types.LightBlock, h int64,
 		}
 		ans.Entries = append(ans.Entries, Entry{Key: e.Key, Value: e.Value})
 		ans.ProofBytes += len(e.Proof)
+	}
+	if l, after, ok := ListingOf(path, data); ok {
+		if _, err := VerifyPage(lb.AppHash, fmt.Sprintf("app hash %X of verified header %d", []byte(lb.AppHash), lb.Height), l, after, list); err != nil {
+			return nil, err
+		}
+		ans.RangeProven = true
+		for _, p := range list.RangeProofs {
+			ans.ProofBytes += len(p)
+		}
 	}
 	return ans, nil
 }

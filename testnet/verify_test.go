@@ -489,6 +489,60 @@ func TestTamperedAnswersAreRefused(t *testing.T) {
 		require.Equal(t, client.CheckList, r.Check)
 		require.Contains(t, r.Reason, "left out")
 	})
+	// Without a count to compare with, the page's range proofs show every
+	// index key in its range: a record dropped from a page is caught by the
+	// light client's List and by the plain client's ListAll, and so is a
+	// record dropped together with the range proof that shows it.
+	members := func(resp map[string]any) *appv1.ProvedList {
+		if !bytes.Equal(b64(t, resp["key"]), client.MembersPrefix("benefits")) {
+			return nil
+		}
+		list := &appv1.ProvedList{}
+		require.NoError(t, proto.Unmarshal(b64(t, resp["value"]), list))
+		require.Len(t, list.Entries, 3)
+		return list
+	}
+	rewrite := func(edit func(*appv1.ProvedList)) func(map[string]any) {
+		return func(resp map[string]any) {
+			if list := members(resp); list != nil {
+				edit(list)
+				resp["value"] = base64.StdEncoding.EncodeToString(protoMarshal(t, list))
+			}
+		}
+	}
+	plain, err := client.Dial(srv.URL)
+	require.NoError(t, err)
+	listCases := []struct {
+		name   string
+		edit   func(*appv1.ProvedList)
+		reason string
+	}{
+		{"record left out of a listing", func(l *appv1.ProvedList) { l.Entries = l.Entries[1:] }, "left out"},
+		{"record and its range proof left out", func(l *appv1.ProvedList) {
+			l.Entries, l.RangeProofs = l.Entries[:2], l.RangeProofs[:2]
+		}, "left out"},
+		{"range proofs removed", func(l *appv1.ProvedList) { l.RangeProofs = nil }, "no range proofs"},
+		{"first record and proof removed", func(l *appv1.ProvedList) {
+			l.Entries, l.RangeProofs = l.Entries[1:], l.RangeProofs[1:]
+		}, "not the key asked for"},
+	}
+	for _, tc := range listCases {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy.set(nil)
+			ans, err := lc.List(ctx, client.PathMembers, []byte("benefits"), client.MembersPrefix("benefits"), client.AccountKey(nil), 0)
+			require.NoError(t, err, "the untampered page")
+			require.True(t, ans.RangeProven && ans.Complete)
+			_, _, err = plain.ListAll(ctx, client.PathMembers, []byte("benefits"), 0, true)
+			require.NoError(t, err, "the untampered listing")
+
+			proxy.set(rewrite(tc.edit))
+			defer proxy.set(nil)
+			_, err = lc.List(ctx, client.PathMembers, []byte("benefits"), client.MembersPrefix("benefits"), client.AccountKey(nil), 0)
+			require.ErrorContains(t, refusal(t, err), tc.reason)
+			_, _, err = plain.ListAll(ctx, client.PathMembers, []byte("benefits"), 0, true)
+			require.ErrorContains(t, refusal(t, err), tc.reason)
+		})
+	}
 }
 
 func rpcQueryOpts(height int64) rpcclient.ABCIQueryOptions {

@@ -1,0 +1,173 @@
+package client
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+)
+
+// Listing says where a key-range listing lies in state, so a client can
+// check that a page of it leaves no record out (VerifyPage): the node's
+// answer is checked against these facts, never against what it says of
+// itself.
+type Listing struct {
+	// Prefix covers the listing's index keys.
+	Prefix []byte
+	// Head is how many records every page answers before the listing's
+	// own (the item whose history it is, a root's totals).
+	Head int
+	// RecordKey maps an index key to the record it points at; nil means
+	// the index keys are the records.
+	RecordKey func(indexKey []byte) []byte
+}
+
+// Listing paths the client knows the layout of (app/route_*.go; the key
+// layouts are those of x/*/keys.go).
+const (
+	PathGovProposals    = "/gov/proposals"
+	PathFundsBalances   = "/funds/balances"
+	PathTaxReceipts     = "/tax/receipts"
+	PathTaxTypes        = "/tax/types"
+	PathBenefitsHistory = "/benefits/history"
+)
+
+// ListingOf returns the layout of the listing a query asks for and the
+// key the page continues after (nil for a first page), from the query's
+// path and data: the argument, optionally followed by 0x00 and the
+// previous page's next_key, or for provenance listings a ListQuery. ok is
+// false for a path the client does not know as a key-range listing (a walk
+// such as a trace, a receipt's amendments).
+func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
+	arg, after := splitListData(data)
+	suffixOf := func(recordPrefix string) func([]byte) []byte {
+		return func(k []byte) []byte { return cat([]byte(recordPrefix), k[len(l.Prefix):]) }
+	}
+	switch path {
+	case PathMembers:
+		l = Listing{Prefix: MembersPrefix(arg)}
+		l.RecordKey = func(k []byte) []byte { return AccountKey(k[len(l.Prefix):]) }
+	case PathGovProposals:
+		l = Listing{Prefix: []byte("gov/p/")}
+	case PathGovVotes:
+		id, err := strconv.ParseUint(arg, 10, 64)
+		if err != nil {
+			return l, nil, false
+		}
+		l = Listing{Prefix: GovVotesPrefix(id)}
+	case PathFundsBalances:
+		l = Listing{Prefix: []byte("fu/b/")}
+	case PathTaxTypes:
+		l = Listing{Prefix: []byte("tax/t/")}
+	case PathTaxReceipts:
+		taxType, period, found := strings.Cut(arg, "/")
+		if !found {
+			return l, nil, false
+		}
+		l = Listing{Prefix: cat([]byte("tax/y/"), []byte(taxType), []byte("/"), []byte(period), []byte("/"))}
+		l.RecordKey = suffixOf("tax/r/")
+	case PathBenefitsHistory:
+		prog, rcpt, found := strings.Cut(arg, "/")
+		if !found {
+			return l, nil, false
+		}
+		l = Listing{Prefix: cat([]byte("bf/h/"), []byte(prog), []byte{0}, []byte(rcpt), []byte{0})}
+		l.RecordKey = func(k []byte) []byte {
+			if len(k) < len(l.Prefix)+8 {
+				return nil
+			}
+			return cat([]byte("bf/p/"), k[len(k)-8:])
+		}
+	case PathProvenanceHistory:
+		lq := &provenancev1.ListQuery{}
+		if proto.Unmarshal(data, lq) != nil || lq.Id == "" || len(lq.Id) > 255 {
+			return l, nil, false
+		}
+		l = Listing{Prefix: cat([]byte("pv/h/"), []byte{byte(len(lq.Id))}, []byte(lq.Id)), Head: 1}
+		return l, lq.Start, true
+	default:
+		return l, nil, false
+	}
+	return l, after, true
+}
+
+// splitListData splits a listing's query data into its argument and the
+// key the page continues after (the one paging shape of app/route_*.go).
+func splitListData(data []byte) (arg string, after []byte) {
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return string(data[:i]), data[i+1:]
+	}
+	return string(data), nil
+}
+
+// VerifyPage checks that a page of listing l, continuing after the key
+// after (nil for the first page), leaves no record out: its range proofs,
+// checked against root (an app hash, named rootName in refusals), chain
+// from the page's start through every index key in the range to its end
+// (next_key, or past the prefix on the last page), and the page's records,
+// after the head, are exactly the records those index keys point at, in
+// order. Each record's own proof is checked separately (checkProof). It
+// returns the proven index keys.
+func VerifyPage(root []byte, rootName string, l Listing, after []byte, page *appv1.ProvedList) ([][]byte, error) {
+	refuse := func(format string, args ...any) ([][]byte, error) {
+		return nil, &Refusal{Check: CheckList, Reason: fmt.Sprintf(format, args...)}
+	}
+	if len(page.RangeProofs) == 0 {
+		return refuse("the page of %s has no range proofs, so nothing shows that no entry was left out", fmtKey(l.Prefix))
+	}
+	if len(after) > 0 && !bytes.HasPrefix(after, l.Prefix) {
+		return refuse("the page continues after %s, which is not under the listing's prefix %s", fmtKey(after), fmtKey(l.Prefix))
+	}
+	cursor := l.Prefix
+	if len(after) > 0 {
+		cursor = successorKey(after)
+	}
+	var index [][]byte
+	ended := false
+	for i, p := range page.RangeProofs {
+		if ended {
+			return refuse("range proof %d comes after one that reached the end of the listing", i)
+		}
+		next, err := nextKeyFrom(root, rootName, cursor, p)
+		if err != nil {
+			return nil, err
+		}
+		if next == nil || !bytes.HasPrefix(next, l.Prefix) {
+			ended = true
+			continue
+		}
+		index = append(index, next)
+		cursor = successorKey(next)
+	}
+	switch {
+	case len(page.NextKey) > 0 && ended:
+		return refuse("the page has a next_key but its range proofs reach the end of the listing")
+	case len(page.NextKey) > 0 && (len(index) == 0 || !bytes.Equal(index[len(index)-1], page.NextKey)):
+		return refuse("the page's next_key %s is not the last index key its range proofs show", fmtKey(page.NextKey))
+	case len(page.NextKey) == 0 && !ended:
+		return refuse("the page stops at %s without a next_key before the end of the listing: entries after it were left out", fmtKey(cursor))
+	case len(page.NextKey) == 0 && !page.Complete:
+		return refuse("the page's range proofs reach the end of the listing but it is not marked complete")
+	}
+	if got, want := len(page.Entries), l.Head+len(index); got != want {
+		return refuse("the page has %d records but the range proofs show %d index keys under %s (and %d head records): records were left out or added", got, len(index), fmtKey(l.Prefix), l.Head)
+	}
+	for i, k := range index {
+		want := k
+		if l.RecordKey != nil {
+			want = l.RecordKey(k)
+		}
+		if e := page.Entries[l.Head+i]; !bytes.Equal(e.Key, want) {
+			return refuse("record %d of the page is %s but index key %s points at %s", l.Head+i, fmtKey(e.Key), fmtKey(k), fmtKey(want))
+		}
+	}
+	return index, nil
+}
+
+// successorKey is the smallest key above k: k followed by one 0x00 byte.
+func successorKey(k []byte) []byte { return append(append(make([]byte, 0, len(k)+1), k...), 0) }
