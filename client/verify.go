@@ -54,7 +54,7 @@ type ListAnswer struct {
 	// leaves no record out (VerifyPage), for listings the client knows the
 	// layout of (ListingOf): then Complete is proven too.
 	RangeProven bool
-	ProofBytes int
+	ProofBytes  int
 	Verified
 }
 
