@@ -188,8 +188,44 @@ func (sn *snap) record(path string, data []byte, m proto.Message) error {
 }
 
 // list reads a ProvedList answer at the snap's height and checks every
-// entry (present or proven absent) against the app hash.
+// entry (present or proven absent) against the app hash, and for a listing
+// whose layout the client knows, that the page leaves no record out.
 func (sn *snap) list(path string, data []byte) (*appv1.ProvedList, error) {
+	list, _, err := sn.provenList(path, data)
+	return list, err
+}
+
+// provenList is list, also saying whether the page's range proofs showed
+// that it leaves no record out (client.VerifyPage).
+func (sn *snap) provenList(path string, data []byte) (*appv1.ProvedList, bool, error) {
+	list, err := sn.entries(path, data)
+	if err != nil {
+		return nil, false, err
+	}
+	l, after, ok := client.ListingOf(path, data)
+	if !ok {
+		return list, false, nil
+	}
+	if _, err := client.VerifyPage(sn.root, fmt.Sprintf("app hash %X", sn.root), l, after, list); err != nil {
+		return nil, false, fmt.Errorf("query %s: %w", path, err)
+	}
+	return list, true, nil
+}
+
+// listStatus says in words what a page's proofs showed (list nil: a page
+// with more after it).
+func listStatus(list *appv1.ProvedList, rangeProven bool) string {
+	switch {
+	case !rangeProven:
+		return "each entry proven"
+	case list != nil && list.Complete:
+		return "complete, proven"
+	}
+	return "proven: nothing left out up to the last entry of this page"
+}
+
+// entries reads a ProvedList answer and checks each entry's proof.
+func (sn *snap) entries(path string, data []byte) (*appv1.ProvedList, error) {
 	res, err := sn.c.RPC.ABCIQueryWithOptions(sn.ctx, path, data, rpcclient.ABCIQueryOptions{Height: sn.height, Prove: true})
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", path, err)

@@ -31,10 +31,10 @@ func TestReceiptsByPeriodProposalAndCustodianPages(t *testing.T) {
 		want   []string
 	}{
 		{"/tax", 200, []string{`href="/tax/VAT/2026-Q1"`, `href="/tax/PAYE/2026-04"`}},
-		{"/tax/VAT/2026-Q1", 200, []string{`href="/receipt/REVENUE-000001"`, "partially refunded", "£12,500.00", "£12,000.00", "Verified"}},
+		{"/tax/VAT/2026-Q1", 200, []string{`href="/receipt/REVENUE-000001"`, "partially refunded", "£12,500.00", "£12,000.00", "Verified", "Receipt list: complete, proven."}},
 		{"/tax/VAT/2026-Q2", 200, []string{`href="/receipt/REVENUE-000002"`, "corrected", "£8,900.00"}},
 		{"/tax/CORPORATION_TAX/2025", 200, []string{"REVENUE-000004", "£56,000.00"}},
-		{"/tax/VAT/2026-Q3", 200, []string{"No receipts for VAT in 2026-Q3", "Verified"}},
+		{"/tax/VAT/2026-Q3", 200, []string{"No receipts for VAT in 2026-Q3", "Verified", "Receipt list: complete, proven."}},
 		{"/tax/VAT/2026-Q1?after=REVENUE-000001", 200, []string{"No receipts for VAT in 2026-Q1 after REVENUE-000001", "first page"}},
 		{"/tax/NOPE/2026-Q1", 404, []string{"No tax type", "absence was proven"}},
 		{"/tax/VAT/2026", 404, []string{"assessed by quarter"}},

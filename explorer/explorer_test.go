@@ -323,7 +323,7 @@ func TestPagesShowTheDemoChain(t *testing.T) {
 		// A split's part shows its origin's description, which it holds by reference.
 		{"/item/" + milk + "-B", 200, []string{"herd: dale-jersey", "fat_percent: 4.9", "inherited from"}},
 		{"/recall/FSA-DEMO-001", 200, []string{"listeria", "Items reached", "Awaiting acknowledgement"}},
-		{"/agency/treasury", 200, []string{"HM Treasury", "Members", "Public money held"}},
+		{"/agency/treasury", 200, []string{"HM Treasury", "Members", "Public money held", "Member list: complete, proven."}},
 		{"/account/" + addr, 200, []string{"revenue", "tax collector"}},
 		{"/governance", 200, []string{govTitle, "treasury</a>", "revenue: <b>yes</b>", "fsa: <b>yes</b>", "Verified"}},
 		{"/search", 200, []string{"Type a block height"}},

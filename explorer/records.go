@@ -151,7 +151,10 @@ func absentOr404(err error, format string, args ...any) error {
 type agencyData struct {
 	Agency  map[string]any   `json:"agency"`
 	Members []map[string]any `json:"members"`
-	Balance *uint64          `json:"balance,omitempty"`
+	// MembersProof says what the member list's proofs showed, e.g.
+	// "complete, proven".
+	MembersProof string  `json:"members_proof"`
+	Balance      *uint64 `json:"balance,omitempty"`
 }
 
 func (s *Server) agency(r *http.Request) (*view, error) {
@@ -166,10 +169,11 @@ func (s *Server) agency(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No agency %q is on this chain", id)
 	}
 	d := &agencyData{Agency: protoMap(a)}
-	list, err := sn.list(app.PathMembers, []byte(id))
+	list, proven, err := sn.provenList(app.PathMembers, []byte(id))
 	if err != nil {
 		return nil, err
 	}
+	d.MembersProof = listStatus(list, proven)
 	for _, e := range list.Entries {
 		acc := &agencyv1.Account{}
 		if proto.Unmarshal(e.Value, acc) == nil {

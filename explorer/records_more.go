@@ -44,6 +44,8 @@ type taxPeriodData struct {
 	After    string          `json:"after,omitempty"`
 	// Next is the receipt id the next page starts after; empty on the last page.
 	Next string `json:"next,omitempty"`
+	// Proof says what the listing's proofs showed, e.g. "complete, proven".
+	Proof string `json:"proof"`
 }
 
 // taxPeriod lists the receipts of one tax type whose current period is
@@ -89,9 +91,13 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 	if after != nil {
 		arg = append(append(arg, 0), after...)
 	}
-	list, err := sn.list(app.PathTaxReceipts, arg)
+	list, proven, err := sn.provenList(app.PathTaxReceipts, arg)
 	if err != nil {
 		return nil, absentOr404(err, "No receipts for %s %s", code, period)
+	}
+	d.Proof = listStatus(list, proven)
+	if proven && len(list.Entries) > taxPageSize { // the node's page is longer than the one shown
+		d.Proof = listStatus(nil, true)
 	}
 	for i, e := range list.Entries {
 		if i == taxPageSize {
