@@ -59,8 +59,9 @@ accepted transactions still in mempools, then reports:
   blocks read and average txs per block.
 
 "accepted, not committed" > 0 at a rate the chain sustains is a loss to
-investigate; when mempools are full it can be CometBFT itself, which drops
-a tx that passed CheckTx if its mempool filled up meanwhile.
+investigate. An overloaded node refuses new transactions with tx/85 (its
+mempool is nearly full) before CometBFT's own uncoded "mempool is full";
+"refusals answered in" says how fast clients heard no.
 "not sent (workers busy)" > 0 means the client, not the chain, was the
 bottleneck: raise --workers. Progress goes to stderr; the report to stdout
 (--json: one JSON object). Writes only load accounts and their members to

@@ -101,8 +101,9 @@ func TestWANBench(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(out, fmt.Sprintf("wan-%s-%s.json", rs, r)), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			row := fmt.Sprintf("| %s | %.0f | %.1f | %.0f | %.0f | %.0f | %.1f | %d | %d | %d |", rtt, rep.OfferedRate, rep.CommittedRate,
-				rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.AvgTxsPerBlock, rep.RejectedTotal, rep.BroadcastErrorsTotal, rep.Pending)
+			row := fmt.Sprintf("| %s | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %.1f | %d | %d | %d | %d | %d |", rtt, rep.OfferedRate, rep.CommittedRate,
+				rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Blocks, rep.AvgTxsPerBlock, rep.RejectedTotal, rep.BroadcastErrorsTotal,
+				rep.CommittedFailedTotal, rep.Pending, rep.ClientDropped)
 			t.Log(row)
 			table = append(table, row)
 		}
@@ -111,8 +112,8 @@ func TestWANBench(t *testing.T) {
 		t.Errorf("removing the delay: %v", err)
 	}
 	fmt.Printf("\nTally, 4 validators in network namespaces, delay by %s, mix %s, %s per rate\n", lab.DelayMechanism(), load.MixString(load.FullMix), dur)
-	fmt.Println("| round trip | offered tx/s | committed tx/s | p50 ms | p95 ms | p99 ms | tx/block | refused | errors | pending |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| round trip | offered tx/s | committed tx/s | p50 ms | p95 ms | p99 ms | blocks | tx/block | refused | errors | failed in block | pending | not sent |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	fmt.Println(strings.Join(table, "\n"))
 	fmt.Printf("reports: %s\n", out)
 }
