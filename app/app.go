@@ -92,6 +92,10 @@ type App struct {
 	// queries paces the time spent answering queries (querybudget.go).
 	queries *queryBudget
 
+	// carried counts blocks whose end-of-block work a module left
+	// partly for later (figures.go); read by the node's metrics.
+	carried map[string]*atomic.Uint64
+
 	// committed is what CheckTx reads besides state: the last committed
 	// version, with the chain id and params as of that version. CometBFT
 	// calls CheckTx and Query on their own connections, concurrently with
@@ -172,6 +176,7 @@ func New(st *store.Store, opts Options) (*App, error) {
 		return nil, fmt.Errorf("wiring modules: %w", err)
 	}
 	a.table = table
+	a.carried = newCarried(table.Modules())
 	a.upgrades = opts.Upgrades
 	a.peers = newPeers(opts.AllowedPeers)
 	if a.logger == nil {
@@ -579,6 +584,9 @@ func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
 		if err := m.EndBlock(ctx); err != nil {
 			a.logger.Error("end-of-block work failed", "module", m.Name, "height", req.Height, "err", err)
 			continue
+		}
+		if budget.Exhausted() {
+			a.carried[m.Name].Add(1)
 		}
 		cache.Write()
 		all = append(all, toABCI(events)...)

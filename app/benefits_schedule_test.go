@@ -197,10 +197,18 @@ func TestProgrammeBacklogRunsWithinTheEndOfBlockBudget(t *testing.T) {
 		if blocks == 1 {
 			require.Positive(t, p.NextPeriod, "the first block makes progress")
 			require.False(t, p.Finished, "but does not run the whole backlog")
+			q, err := c.app.Queues(at, 1_000)
+			require.NoError(t, err)
+			require.Positive(t, q.PaymentPeriodsDue, "operators see the backlog waiting")
+			require.Equal(t, uint64(1), c.app.CarriedOver()["benefits"], "and the block that carried work over")
 		}
 		require.Less(t, blocks, periods, "every block runs more than one period")
 	}
 	require.Greater(t, blocks, 3)
+	q, err := c.app.Queues(at, 1_000)
+	require.NoError(t, err)
+	require.Zero(t, q.PaymentPeriodsDue, "the backlog is gone")
+	require.GreaterOrEqual(t, c.app.CarriedOver()["benefits"], uint64(blocks-1))
 	h := c.mHistory("backlog", "r")
 	require.Len(t, h, periods)
 	for k, pay := range h {

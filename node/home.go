@@ -186,6 +186,10 @@ type Node struct {
 	*cmtnode.Node
 	App *app.App
 	dbs *openDBs
+	// stopWatch ends the peer watch (peerwatch.go) and the invariant
+	// watch (figures.go) Start began.
+	stopWatch  chan struct{}
+	invariants *invariantWatch
 }
 
 // openDBs records every database CometBFT opens. CometBFT v0.40's node
@@ -281,8 +285,11 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	}
 	dbs := &openDBs{}
 	var application abci.Application = a
+	var invariants *invariantWatch
 	if comet.Instrumentation.Prometheus {
 		application = meteredApp{Application: a, m: newMetrics(prometheus.DefaultRegisterer, comet.DBDir())}
+		watchQueues(prometheus.DefaultRegisterer, a)
+		invariants = newInvariantWatch(prometheus.DefaultRegisterer, a, logger.With("module", "invariants"))
 	}
 	n, err := cmtnode.NewNode(comet, pv, nodeKey,
 		ClientCreator(application),
@@ -299,7 +306,7 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 		}
 		return nil, fmt.Errorf("creating node: %w", err)
 	}
-	return &Node{Node: n, App: a, dbs: dbs}, nil
+	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants}, nil
 }
 
 // ClientCreator connects CometBFT to the app in-process with one lock per
@@ -314,6 +321,10 @@ func ClientCreator(a abci.Application) proxy.ClientCreator {
 // Shutdown stops the node if it is running and closes the app's state.
 func (n *Node) Shutdown() error {
 	var err error
+	if n.stopWatch != nil {
+		close(n.stopWatch)
+		n.stopWatch = nil
+	}
 	if n.IsRunning() {
 		err = n.Stop()
 		n.Wait()

@@ -26,6 +26,11 @@ func (n *Node) Start() error {
 	if err := n.reindexLatest(reindexDepth); err != nil {
 		n.Logger.Error("indexing the latest blocks again failed; /tx may miss their transactions", "err", err)
 	}
+	n.stopWatch = make(chan struct{})
+	go newPeerWatch(n.Switch(), n.Config().P2P.PersistentPeers, n.Logger.With("module", "peerwatch")).run(n.stopWatch)
+	if n.invariants != nil {
+		go n.invariants.run(n.stopWatch)
+	}
 	return nil
 }
 

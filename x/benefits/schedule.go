@@ -150,3 +150,18 @@ func (k Keeper) payEnrolment(ctx module.Context, p *benefitsv1.Programme, e *ben
 	}
 	return max(cost, attempts), true, nil
 }
+
+// DuePeriods counts programme periods whose payment run is due at or
+// before now and not finished, stopping at limit (capped is then true).
+// For operators' metrics.
+func DuePeriods(kv store.KV, now int64, limit int) (n int, capped bool) {
+	store.IteratePrefix(kv, prefixDue, func(k, _ []byte) bool {
+		if len(k) < len(prefixDue)+8 || int64(binary.BigEndian.Uint64(k[len(prefixDue):])) > now {
+			return true // keys sort by due time: the rest are later
+		}
+		n++
+		capped = n >= limit
+		return capped
+	})
+	return n, capped
+}

@@ -281,3 +281,52 @@ func QueueLength(kv store.KV) int {
 	store.IteratePrefix(kv, prefixQueue, func(_, _ []byte) bool { n++; return false })
 	return n
 }
+
+// QueueLengthUpTo counts queued recall tasks, stopping at limit (capped
+// is then true). For operators' metrics.
+func QueueLengthUpTo(kv store.KV, limit int) (n int, capped bool) {
+	store.IteratePrefix(kv, prefixQueue, func(_, _ []byte) bool {
+		n++
+		capped = n >= limit
+		return capped
+	})
+	return n, capped
+}
+
+// RecallFigures are the open recalls, for operators' metrics.
+type RecallFigures struct {
+	// Open counts orders still propagating or with items awaiting
+	// acknowledgement; Unacknowledged those with items awaiting it.
+	Open, Unacknowledged int
+	// OldestUnacknowledgedUnix is the block time the oldest order with
+	// items awaiting acknowledgement was made (0: none).
+	OldestUnacknowledgedUnix int64
+	// Capped is set when the walk stopped at the limit.
+	Capped bool
+}
+
+// OpenRecalls reads up to limit recall orders.
+func OpenRecalls(kv store.KV, limit int) (RecallFigures, error) {
+	var f RecallFigures
+	var err error
+	seen := 0
+	store.IteratePrefix(kv, prefixRecallOrder, func(_, v []byte) bool {
+		o := &provenancev1.RecallOrder{}
+		if err = proto.Unmarshal(v, o); err != nil {
+			return true
+		}
+		if !o.Complete || o.AwaitingAck > 0 {
+			f.Open++
+		}
+		if o.AwaitingAck > 0 {
+			f.Unacknowledged++
+			if f.OldestUnacknowledgedUnix == 0 || o.TimeUnix < f.OldestUnacknowledgedUnix {
+				f.OldestUnacknowledgedUnix = o.TimeUnix
+			}
+		}
+		seen++
+		f.Capped = seen >= limit
+		return f.Capped
+	})
+	return f, err
+}

@@ -1,0 +1,168 @@
+package node
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cometbft/cometbft/libs/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tallyledger/tally/app"
+)
+
+// Metrics read off the app's committed state rather than off what a block
+// returned: the end-of-block queues, the open recalls, the work carried
+// over, and the periodic invariant check.
+
+// queueLimit bounds each count a scrape makes, so a scrape of a node with
+// a large backlog stays a bounded walk; a count at the limit is reported
+// as the limit with tally_queue_counts_capped = 1.
+const queueLimit = 100_000
+
+// invariantCheckEvery is how often a node with metrics on runs every
+// module's invariants over its last committed state: a whole-state walk,
+// so rarely. The first check runs invariantFirstCheck after start.
+const (
+	invariantCheckEvery = 10 * time.Minute
+	invariantFirstCheck = time.Minute
+)
+
+// queueCollector reads the app's queues once per scrape. One serves the
+// process (metrics are per process); it reads the app of the node built
+// last, so a node restarted in-process is read, not its closed
+// predecessor.
+type queueCollector struct {
+	a atomic.Pointer[app.App]
+
+	paymentsDue, recallSteps, recallsOpen, recallsUnacked, oldestUnacked, capped, carried *prometheus.Desc
+}
+
+// processQueues is the process's queue collector, registered once.
+var (
+	processQueues     = newQueueCollector()
+	processQueuesOnce sync.Once
+)
+
+// watchQueues makes the process's queue collector read a and registers
+// it with reg the first time.
+func watchQueues(reg prometheus.Registerer, a *app.App) {
+	processQueues.a.Store(a)
+	processQueuesOnce.Do(func() { register(reg, prometheus.Collector(processQueues)) })
+}
+
+func newQueueCollector() *queueCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("tally_"+name, help, labels, nil)
+	}
+	return &queueCollector{
+		paymentsDue:    d("queue_payment_periods_due", "Programme periods whose scheduled payment run is due and not finished (end-of-block work waiting)."),
+		recallSteps:    d("queue_recall_steps", "Recall propagation steps queued for end-of-block work."),
+		recallsOpen:    d("recalls_open", "Recall orders still propagating or with items whose custodian has not acknowledged."),
+		recallsUnacked: d("recalls_unacknowledged", "Recall orders with items whose custodian has not acknowledged."),
+		oldestUnacked:  d("recall_unacknowledged_oldest_age_seconds", "Age (by this node's clock) of the oldest recall order with items not yet acknowledged; 0 when there is none."),
+		capped:         d("queue_counts_capped", "1 when a queue count above stopped at its limit (100,000): the real figure is larger."),
+		carried:        d("end_block_carried_over_total", "Blocks whose end-of-block work for the module spent its share of end_block_units and carried the rest over, since the node started.", "module"),
+	}
+}
+
+// Describe sends the collector's metric descriptions.
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.paymentsDue, c.recallSteps, c.recallsOpen, c.recallsUnacked, c.oldestUnacked, c.capped, c.carried} {
+		ch <- d
+	}
+}
+
+// Collect reads the queues at the last committed height.
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	a := c.a.Load()
+	if a == nil {
+		return
+	}
+	now := time.Now()
+	for module, n := range a.CarriedOver() {
+		ch <- prometheus.MustNewConstMetric(c.carried, prometheus.CounterValue, float64(n), module)
+	}
+	q, err := a.Queues(now, queueLimit)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.paymentsDue, err)
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	gauge(c.paymentsDue, float64(q.PaymentPeriodsDue))
+	gauge(c.recallSteps, float64(q.RecallStepsPending))
+	gauge(c.recallsOpen, float64(q.RecallsOpen))
+	gauge(c.recallsUnacked, float64(q.RecallsUnacknowledged))
+	age := 0.0
+	if !q.OldestUnacknowledged.IsZero() {
+		age = max(0, now.Sub(q.OldestUnacknowledged).Seconds())
+	}
+	gauge(c.oldestUnacked, age)
+	capped := 0.0
+	if q.Capped {
+		capped = 1
+	}
+	gauge(c.capped, capped)
+}
+
+// invariantWatch runs the app's invariants every invariantCheckEvery and
+// publishes how many checks fail.
+type invariantWatch struct {
+	a       *app.App
+	logger  log.Logger
+	failing prometheus.Gauge
+	height  prometheus.Gauge
+	checked prometheus.Gauge
+}
+
+func newInvariantWatch(reg prometheus.Registerer, a *app.App, logger log.Logger) *invariantWatch {
+	return &invariantWatch{
+		a: a, logger: logger,
+		failing: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "tally", Name: "invariant_checks_failing",
+			Help: "Invariant checks (every module's, as /invariants reports them) failing at the last periodic check of this node's committed state; anything above 0 is a bug or a corrupted state.",
+		})),
+		height: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "tally", Name: "invariants_checked_height", Help: "Height of the state the last periodic invariant check read.",
+		})),
+		checked: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "tally", Name: "invariants_checked_timestamp_seconds", Help: "When the last periodic invariant check finished (Unix time).",
+		})),
+	}
+}
+
+// run checks now and then until stop is closed.
+func (w *invariantWatch) run(stop <-chan struct{}) {
+	t := time.NewTimer(invariantFirstCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			w.check()
+			t.Reset(invariantCheckEvery)
+		}
+	}
+}
+
+// check runs the invariants once and publishes the result.
+func (w *invariantWatch) check() {
+	r, h, err := w.a.CheckInvariants()
+	if err != nil {
+		w.logger.Info("periodic invariant check skipped", "err", err)
+		return
+	}
+	failing := 0
+	for _, m := range r.Modules {
+		for _, c := range m.Checks {
+			if !c.Ok {
+				failing++
+				w.logger.Error("invariant check failed", "module", m.Module, "check", c.Name, "height", h, "detail", c.Detail)
+			}
+		}
+	}
+	w.failing.Set(float64(failing))
+	w.height.Set(float64(h))
+	w.checked.SetToCurrentTime()
+}

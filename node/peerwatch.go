@@ -1,0 +1,111 @@
+package node
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/p2p"
+)
+
+// Fast recovery after a silent partition.
+//
+// A network cut that drops packets without resetting connections (a
+// firewall rule, a dead link) leaves CometBFT's connections open: its
+// keep-alive pings every 60 s and waits 45 s for the answer, and the
+// kernel backs its retransmissions off exponentially, so after a 30 s cut
+// the old connection carried nothing again for a further 20-25 s
+// (measured: a validator cut off for 30 s was back at the others' height
+// only 31-46 s after the cut healed). Neither the ping interval nor the
+// socket options are settings CometBFT exposes, so the node watches its
+// peers itself:
+//
+//   - a peer this node kept sending to but heard nothing from for
+//     silentPeerAfter is dropped (consensus traffic flows every round
+//     while blocks are made, so only a dead path is that quiet; an idle
+//     network, where this node sends nothing either, is left alone);
+//   - every persistent peer that is not connected is dialled again every
+//     redialEvery, besides CometBFT's own reconnection (which waits 5-8 s
+//     between attempts), so a healed link is used within about a second.
+const (
+	silentPeerAfter = 10 * time.Second
+	redialEvery     = time.Second
+)
+
+// peerWatch runs the two rules above until stop is closed.
+type peerWatch struct {
+	sw         p2p.Switcher
+	persistent []*p2p.NetAddress
+	logger     log.Logger
+
+	mu      sync.Mutex
+	dialing map[p2p.ID]bool
+}
+
+// newPeerWatch watches sw's peers; persistent is config.toml's
+// persistent_peers (addresses that do not parse are CometBFT's to report).
+func newPeerWatch(sw p2p.Switcher, persistent string, logger log.Logger) *peerWatch {
+	w := &peerWatch{sw: sw, logger: logger, dialing: map[p2p.ID]bool{}}
+	for _, s := range strings.Split(persistent, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if addr, err := p2p.NewNetAddressString(s); err == nil {
+			w.persistent = append(w.persistent, addr)
+		}
+	}
+	return w
+}
+
+// run checks the peers every redialEvery until stop is closed.
+func (w *peerWatch) run(stop <-chan struct{}) {
+	t := time.NewTicker(redialEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			w.dropSilent()
+			w.redial()
+		}
+	}
+}
+
+// dropSilent stops each peer this node has sent to since it last heard
+// from it, longer ago than silentPeerAfter.
+func (w *peerWatch) dropSilent() {
+	for _, p := range w.sw.Peers().Copy() {
+		st := p.Status()
+		if heard := st.RecvMonitor.Idle; heard >= silentPeerAfter && st.SendMonitor.Idle < heard {
+			w.logger.Info("dropping a silent peer to dial it again", "peer", p.ID(), "silent", heard.Round(time.Second))
+			w.sw.StopPeerForError(p, "sent nothing for "+heard.Round(time.Second).String()+" while we kept sending")
+		}
+	}
+}
+
+// redial dials each persistent peer that is neither connected nor being
+// dialled, one dial per peer at a time.
+func (w *peerWatch) redial() {
+	for _, addr := range w.persistent {
+		if w.sw.IsDialingOrExistingAddress(addr) || w.sw.Peers().Has(addr.ID) {
+			continue
+		}
+		w.mu.Lock()
+		busy := w.dialing[addr.ID]
+		w.dialing[addr.ID] = true
+		w.mu.Unlock()
+		if busy {
+			continue
+		}
+		go func(addr *p2p.NetAddress) {
+			defer func() {
+				w.mu.Lock()
+				delete(w.dialing, addr.ID)
+				w.mu.Unlock()
+			}()
+			_ = w.sw.DialPeerWithAddress(addr) // failures are retried at the next tick
+		}(addr)
+	}
+}
