@@ -605,6 +605,9 @@ func CheckGenesis(doc *types.GenesisDoc, ds []*Declared) error {
 		bad("%v", err)
 		return errors.Join(errs...)
 	}
+	if len(state.Agency.GetRecords()) > 0 {
+		bad("app_state.agency carries exported records (tallyd export); a ceremony genesis holds only the declared agencies and accounts")
+	}
 	if !proto.Equal(state.Params, app.DefaultParams()) {
 		bad("app params %s differ from this release's defaults %s", compact(state.Params), compact(app.DefaultParams()))
 	}

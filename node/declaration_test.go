@@ -19,6 +19,7 @@ import (
 	"github.com/tallyledger/tally/node"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	statev1 "github.com/tallyledger/tally/proto/tally/state/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
 
@@ -351,6 +352,9 @@ func TestVerifyGenesisRefusesChangedGenesis(t *testing.T) {
 		"extra role": {func(_ *types.GenesisDoc, s *appv1.GenesisState) {
 			s.Agency.Accounts[2].Roles = append(s.Agency.Accounts[2].Roles, agencyv1.Role_ROLE_TREASURY)
 		}, `account of "treasury" is`},
+		"agency records": {func(_ *types.GenesisDoc, s *appv1.GenesisState) {
+			s.Agency.Records = append(s.Agency.Records, &statev1.Record{Key: []byte("ag/a/x"), Value: []byte{1}})
+		}, "app_state.agency carries exported records"},
 		"key proof dropped": {func(_ *types.GenesisDoc, s *appv1.GenesisState) { s.Agency.KeyProofs = s.Agency.KeyProofs[1:] }, "key_proofs are not the declared"},
 		"params":            {func(_ *types.GenesisDoc, s *appv1.GenesisState) { s.Params.TimeoutWindow = 1 }, "app params"},
 		"chain id":          {func(doc *types.GenesisDoc, _ *appv1.GenesisState) { doc.ChainID = "tally-other" }, `declared for chain id "tally-ceremony", but this genesis is for "tally-other"`},
