@@ -30,7 +30,8 @@
 #   DURATION        load time per rate, in seconds (15 or 15s)  [15s]
 #   VALIDATORS      validators in each network      [4]
 #   ACCOUNTS        load signing accounts per party [50]
-#   WORKERS         tallyd load senders (0 = auto)  [0]
+#   WORKERS         tallyd load senders (0 = auto)  [1024: enough that a slow
+#                   CheckTx under overload does not hold back the offered rate]
 #   MIX             tallyd load mix ("all": every module)  [all]
 #   KV_TX_SIZE      kvstore tx size in bytes (loadtime -s)  [the mean size of
 #                   Tally's mixed transactions in a short run: 220]
@@ -43,6 +44,9 @@
 #   OUT             where networks, logs and JSON go [a new temp dir]
 #   KEEP            1 keeps OUT after exit          [1 if OUT was given, else 0]
 #   TALLYD          a prebuilt tallyd to use        [built from this checkout]
+#   TALLYD_BEFORE   another tallyd (e.g. built before a change): its own fresh
+#                   network is loaded first, in the same invocation, and its
+#                   table printed too, so before and after share the run []
 #   TOOLS           where cometbft, load and report are installed
 #                   [$HOME/.cache/tally-bench/cometbft-v0.40.0]
 #   NETNS_PREFIX    a command run before every node (e.g. "ip netns exec n0"
@@ -58,7 +62,7 @@ SECS=${DURATION%s}
 [[ "$SECS" =~ ^[0-9]+$ ]] || { echo "bench-localnet: DURATION must be whole seconds (15 or 15s)" >&2; exit 1; }
 VALIDATORS=${VALIDATORS:-4}
 ACCOUNTS=${ACCOUNTS:-50}
-WORKERS=${WORKERS:-0}
+WORKERS=${WORKERS:-1024}
 MIX=${MIX:-all}
 KV_TX_SIZE=${KV_TX_SIZE:-220}
 KVSTORE=${KVSTORE:-1}
@@ -275,33 +279,77 @@ kv_row() {
 }
 
 # ---- Tally with tallyd load ----
+# tally_phase LABEL BIN: a fresh network written and run by BIN, loaded at each
+# rate by $TALLYD's load (one client for every build)
+# into $OUT/LABEL-<rate>.json.
 tally_phase() {
-	local rate
-	"$TALLYD" testnet start "$NET" >"$OUT/testnet.log" 2>&1 &
+	local label=$1 bin=$2 rate net="$OUT/$1-net"
+	"$bin" testnet init "${init_flags[@]/#$NET/$net}" >"$OUT/$label-init.log"
+	"$bin" testnet start "$net" >"$OUT/$label-testnet.log" 2>&1 &
 	NET_PID=$!
-	echo "starting $VALIDATORS Tally validators (log $OUT/testnet.log)..." >&2
+	echo "starting $VALIDATORS Tally validators ($label: $bin; log $OUT/$label-testnet.log)..." >&2
 	for _ in $(seq 1 240); do
-		grep -q "The network is committing blocks" "$OUT/testnet.log" && break
-		kill -0 "$NET_PID" 2>/dev/null || { echo "the network did not start:" >&2; cat "$OUT/testnet.log" >&2; exit 1; }
+		grep -q "The network is committing blocks" "$OUT/$label-testnet.log" && break
+		kill -0 "$NET_PID" 2>/dev/null || { echo "the network did not start:" >&2; cat "$OUT/$label-testnet.log" >&2; exit 1; }
 		sleep 0.5
 	done
-	grep -q "The network is committing blocks" "$OUT/testnet.log" || { echo "the network did not start in 120s" >&2; exit 1; }
-	ENDPOINTS=$(jq -r '[.nodes[].rpc] | join(",")' "$NET/testnet.json")
-	KEYRING=$(jq -r '.keyring_dir' "$NET/testnet.json")
-	ADMIN="$(jq -r '.nodes[0].agency' "$NET/testnet.json")-admin"
+	grep -q "The network is committing blocks" "$OUT/$label-testnet.log" || { echo "the network did not start in 120s" >&2; exit 1; }
+	ENDPOINTS=$(jq -r '[.nodes[].rpc] | join(",")' "$net/testnet.json")
+	KEYRING=$(jq -r '.keyring_dir' "$net/testnet.json")
+	ADMIN="$(jq -r '.nodes[0].agency' "$net/testnet.json")-admin"
 	for rate in $RATES; do
 		wait_mempools_empty "$ENDPOINTS"
-		echo "Tally: rate $rate tx/s for ${SECS}s..." >&2
-		run_bg "$OUT/load-$rate.log" "$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
+		echo "Tally ($label): rate $rate tx/s for ${SECS}s..." >&2
+		run_bg "$OUT/$label-$rate.log" "$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
 			--endpoints "$ENDPOINTS" --rate "$rate" --duration "${SECS}s" --accounts "$ACCOUNTS" \
 			--workers "$WORKERS" --mix="$MIX" --drain "$DRAIN" --json \
-			>"$OUT/load-$rate.json" 2>"$OUT/load-$rate.log"
+			>"$OUT/$label-$rate.json" 2>"$OUT/$label-$rate.log"
 	done
 	stop_tally
 }
 
+# tally_table LABEL: the table, findings and peak lines of one Tally phase.
+tally_table() {
+	local label=$1 rate c first="$OUT/$1-${RATES%% *}.json"
+	echo
+	echo "Tally ($label: $(jq -r '.mix' "$first")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$first")-byte txs on average"
+	{
+		echo "offered committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms tx/block units/tx accepted refused errors failed_in_block pending not_sent refusal_p99_ms"
+		for rate in $RATES; do
+			jq -r --arg kv "${KV[$rate]:-}" '[.offered_rate, (.committed_rate*10|round/10),
+				(if ($kv|length) > 0 and ($kv|tonumber) > 0 then (.committed_rate / ($kv|tonumber) * 100 | round / 100) else "-" end),
+				(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), (.avg_txs_per_block*10|round/10),
+				((.avg_units // 0)|round), .accepted, .rejected_total, .broadcast_errors_total, .committed_failed_total, .pending,
+				.client_dropped, ((.refusal_latency.p99_ms // 0)|round)] | map(tostring) | join(" ")' "$OUT/$label-$rate.json"
+		done
+	} | column -t
+	for rate in $RATES; do
+		jq -r --arg r "$rate" '(.rejected[] | "  at \($r) tx/s refused \(.count) × \(.codespace)/\(.code): \(.example_log)"),
+			(.broadcast_errors[] | "  at \($r) tx/s broadcast error \(.count) × \(.error)"),
+			(.committed_failed[] | "  at \($r) tx/s FAILED IN BLOCK \(.count) × \(.codespace)/\(.code): \(.example_log)"),
+			(if .steady_window.whole_run then "  at \($r) tx/s fewer than two blocks fell inside the load: its commit rate spans the whole run (raise DURATION)" else empty end),
+			(if .client_dropped > 0 then "  at \($r) tx/s the client could not keep up: \(.client_dropped) not sent (raise WORKERS)" else empty end)' \
+			"$OUT/$label-$rate.json"
+	done
+	# Peak to peak, and no collapse: the highest rate's committed rate against the peak.
+	tpeak=0; tpeak_at=0
+	for rate in $RATES; do
+		c=$(jq -r '.committed_rate' "$OUT/$label-$rate.json")
+		if awk -v a="$c" -v b="$tpeak" 'BEGIN { exit !(a > b) }'; then tpeak=$c; tpeak_at=$rate; fi
+		last=$c; last_at=$rate
+	done
+	printf "Tally ($label) peak %.0f tx/s (offered %s); at the highest offered rate (%s) %.0f tx/s = %.0f%% of the peak\n" \
+		"$tpeak" "$tpeak_at" "$last_at" "$last" "$(awk -v a="$last" -v b="$tpeak" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
+	if [[ "$KVSTORE" == 1 ]]; then
+		printf "Tally ($label) peak / kvstore peak = %.2f\n" "$(awk -v a="$tpeak" -v b="$KVPEAK" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+	fi
+}
+
 [[ "$KVSTORE" == 1 ]] && kv_phase
-[[ "$TALLY" == 1 ]] && tally_phase
+if [[ "$TALLY" == 1 ]]; then
+	[[ -n "${TALLYD_BEFORE:-}" ]] && tally_phase before "$TALLYD_BEFORE"
+	tally_phase tally "$TALLYD"
+fi
 
 toml() { toml_get "$CFG/config.toml" "$1" "$2" | tr -d '"'; }
 echo
@@ -322,41 +370,13 @@ if [[ "$KVSTORE" == 1 ]]; then
 	done
 	echo "$rows" | column -t
 fi
-if [[ "$TALLY" == 1 ]]; then
-	echo
-	echo "Tally, tallyd load --mix=$MIX ($(jq -r '.mix' "$OUT/load-${RATES%% *}.json")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$OUT/load-${RATES%% *}.json")-byte txs on average"
-	{
-		echo "offered committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms tx/block units/tx accepted refused errors failed_in_block pending refusal_p99_ms"
-		for rate in $RATES; do
-			jq -r --arg kv "${KV[$rate]:-}" '[.offered_rate, (.committed_rate*10|round/10),
-				(if ($kv|length) > 0 and ($kv|tonumber) > 0 then (.committed_rate / ($kv|tonumber) * 100 | round / 100) else "-" end),
-				(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), (.avg_txs_per_block*10|round/10),
-				((.avg_units // 0)|round), .accepted, .rejected_total, .broadcast_errors_total, .committed_failed_total, .pending,
-				(.refusal_latency.p99_ms|round)] | map(tostring) | join(" ")' "$OUT/load-$rate.json"
-		done
-	} | column -t
-	for rate in $RATES; do
-		jq -r --arg r "$rate" '(.rejected[] | "  at \($r) tx/s refused \(.count) × \(.codespace)/\(.code): \(.example_log)"),
-			(.broadcast_errors[] | "  at \($r) tx/s broadcast error \(.count) × \(.error)"),
-			(.committed_failed[] | "  at \($r) tx/s FAILED IN BLOCK \(.count) × \(.codespace)/\(.code): \(.example_log)"),
-			(if .steady_window.whole_run then "  at \($r) tx/s fewer than two blocks fell inside the load: its commit rate spans the whole run (raise DURATION)" else empty end),
-			(if .client_dropped > 0 then "  at \($r) tx/s the client could not keep up: \(.client_dropped) not sent (raise WORKERS)" else empty end)' \
-			"$OUT/load-$rate.json"
-	done
-	# Peak to peak, and no collapse: the highest rate's committed rate against the peak.
-	tpeak=0; tpeak_at=0
-	for rate in $RATES; do
-		c=$(jq -r '.committed_rate' "$OUT/load-$rate.json")
-		if awk -v a="$c" -v b="$tpeak" 'BEGIN { exit !(a > b) }'; then tpeak=$c; tpeak_at=$rate; fi
-		last=$c; last_at=$rate
-	done
-	echo
-	printf "Tally peak %.0f tx/s (offered %s); at the highest offered rate (%s) %.0f tx/s = %.0f%% of the peak\n" \
-		"$tpeak" "$tpeak_at" "$last_at" "$last" "$(awk -v a="$last" -v b="$tpeak" 'BEGIN { print (b > 0 ? 100 * a / b : 0) }')"
-	if [[ "$KVSTORE" == 1 ]]; then
-		kpeak=0
-		for rate in $RATES; do awk -v a="${KV[$rate]}" -v b="$kpeak" 'BEGIN { exit !(a > b) }' && kpeak=${KV[$rate]}; done
-		printf "kvstore peak %.0f tx/s; Tally peak / kvstore peak = %.2f\n" "$kpeak" "$(awk -v a="$tpeak" -v b="$kpeak" 'BEGIN { print (b > 0 ? a / b : 0) }')"
-	fi
+KVPEAK=0
+if [[ "$KVSTORE" == 1 ]]; then
+	for rate in $RATES; do awk -v a="${KV[$rate]}" -v b="$KVPEAK" 'BEGIN { exit !(a > b) }' && KVPEAK=${KV[$rate]}; done
+	printf "kvstore peak %.0f tx/s\n" "$KVPEAK"
 fi
-echo "files: $OUT (load-<rate>.json, kv-latencies.csv)$([[ "$KEEP" == 1 ]] || echo ' (removed on exit; set KEEP=1 to keep)')"
+if [[ "$TALLY" == 1 ]]; then
+	[[ -n "${TALLYD_BEFORE:-}" ]] && tally_table before
+	tally_table tally
+fi
+echo "files: $OUT (tally-<rate>.json, before-<rate>.json, kv-latencies.csv)$([[ "$KEEP" == 1 ]] || echo ' (removed on exit; set KEEP=1 to keep)')"
