@@ -595,18 +595,27 @@ func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
 }
 
 // estimateUnits is what a proposer counts a transaction as using: its base,
-// its bytes and a typical small message for each message. It needs no
-// state, so PrepareProposal and ProcessProposal agree on it; a block whose
-// transactions use more than their estimates ends with some failing as
-// "block is full", which their signers may send again.
+// its bytes and each message's units from its route (module.Route.Units;
+// a typical small message when the route names none), summed by decode.
+// It needs no state, so PrepareProposal and ProcessProposal agree on it; a
+// block whose transactions use more than their estimates ends with some
+// failing as "block is full", which their signers may send again.
 func estimateUnits(d *decodedTx) uint64 {
 	n := store.Cost(store.TxBase) + store.Cost(store.TxByte)*uint64(len(d.raw))
-	return addUnits(n, estimatedMessageUnits*uint64(len(d.body.Messages)))
+	return addUnits(n, d.msgUnits)
 }
 
 // estimatedMessageUnits is about what a small message uses: a few reads
 // and one small record written.
 const estimatedMessageUnits = 5_000
+
+// routeUnits is what a proposer counts one message of route r as using.
+func routeUnits(r *module.Route) uint64 {
+	if r.Units == 0 {
+		return estimatedMessageUnits
+	}
+	return r.Units
+}
 
 // addUnits adds meter units, saturating.
 func addUnits(a, b uint64) uint64 {

@@ -24,6 +24,8 @@ type decodedTx struct {
 	hash [32]byte
 	tx   *txv1.Tx
 	body *txv1.TxBody
+	// msgUnits is what its messages are estimated to use (estimateUnits).
+	msgUnits uint64
 }
 
 // rules are what authentication reads besides state: the chain id and the
@@ -79,9 +81,11 @@ func (a *App) decodeHashed(params *appv1.Params, raw []byte, hash [32]byte) (*de
 		return nil, err
 	}
 	for i, m := range d.body.Messages {
-		if err := a.validateBasic(m); err != nil {
+		r, err := a.validateBasic(m)
+		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
+		d.msgUnits = addUnits(d.msgUnits, routeUnits(r))
 		// A rotate_key's proof of possession needs no state: refused here,
 		// a bad one never reaches the mempool or a block, so it cannot
 		// spend the signer's nonce or the block's space.

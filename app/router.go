@@ -80,14 +80,15 @@ func requiredRole(t *module.Table, msg *txv1.Msg) (agencyv1.Role, bool) {
 	return 0, false
 }
 
-// validateBasic runs the owning module's stateless checks on a message.
-func (a *App) validateBasic(msg *txv1.Msg) error {
+// validateBasic runs the owning module's stateless checks on a message,
+// and returns its route.
+func (a *App) validateBasic(msg *txv1.Msg) (*module.Route, error) {
 	m := inner(msg)
 	r, ok := a.table.Route(m)
 	if !ok {
-		return ErrInvalidMessage.Wrapf("message has no content or is of a type this node does not know (%T); is the node up to date?", msg.Sum)
+		return nil, ErrInvalidMessage.Wrapf("message has no content or is of a type this node does not know (%T); is the node up to date?", msg.Sum)
 	}
-	return r.Validate(m)
+	return r, r.Validate(m)
 }
 
 // route hands a message to the module that owns it.
