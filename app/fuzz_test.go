@@ -494,14 +494,19 @@ func TestFuzzSeedsCoverEveryMessage(t *testing.T) {
 	seeds := fuzzSeedMsgs()
 	fields := (&txv1.Msg{}).ProtoReflect().Descriptor().Oneofs().ByName("sum").Fields()
 	var missing []string
+	served := 0
 	for i := 0; i < fields.Len(); i++ {
+		if fields.Get(i).Name() == "post_notice" {
+			continue // the example module's, which nodes do not run (app/module_test.go)
+		}
+		served++
 		if _, ok := seeds[string(fields.Get(i).Name())]; !ok {
 			missing = append(missing, string(fields.Get(i).Name()))
 		}
 	}
 	sort.Strings(missing)
 	require.Empty(t, missing, "Msg types without a fuzz seed")
-	require.Len(t, seeds, fields.Len())
+	require.Len(t, seeds, served)
 
 	c, setup := newFuzzWorldResults(t)
 	for _, r := range setup.TxResults {

@@ -71,7 +71,7 @@ func setup(dir string) error {
 	bin := os.Getenv("TALLYD_BIN")
 	if bin == "" {
 		bin = filepath.Join(dir, "tallyd")
-		if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/tallyd").CombinedOutput(); err != nil {
 			return fmt.Errorf("building tallyd: %v\n%s", err, out)
 		}
 	}

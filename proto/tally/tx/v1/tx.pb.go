@@ -9,6 +9,7 @@ package txv1
 import (
 	v1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	v12 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	v16 "github.com/tallyledger/tally/proto/tally/example/v1"
 	v11 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	v15 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	v14 "github.com/tallyledger/tally/proto/tally/provenance/v1"
@@ -175,7 +176,8 @@ func (x *TxBody) GetMessages() []*Msg {
 
 // Msg is one action. Each module owns a range of field numbers:
 // agency 1-19, funds 20-39, benefits 40-59, tax 60-79, provenance 80-99,
-// gov 100-119.
+// gov 100-119, the example module of docs/adding-a-module.md 120-129
+// (registered only by its test: nodes refuse its messages).
 type Msg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Sum:
@@ -225,6 +227,7 @@ type Msg struct {
 	//	*Msg_AcknowledgeRecall
 	//	*Msg_SubmitProposal
 	//	*Msg_Vote
+	//	*Msg_PostNotice
 	Sum           isMsg_Sum `protobuf_oneof:"sum"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -672,6 +675,15 @@ func (x *Msg) GetVote() *v15.MsgVote {
 	return nil
 }
 
+func (x *Msg) GetPostNotice() *v16.MsgPostNotice {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_PostNotice); ok {
+			return x.PostNotice
+		}
+	}
+	return nil
+}
+
 type isMsg_Sum interface {
 	isMsg_Sum()
 }
@@ -856,6 +868,10 @@ type Msg_Vote struct {
 	Vote *v15.MsgVote `protobuf:"bytes,101,opt,name=vote,proto3,oneof"`
 }
 
+type Msg_PostNotice struct {
+	PostNotice *v16.MsgPostNotice `protobuf:"bytes,120,opt,name=post_notice,json=postNotice,proto3,oneof"`
+}
+
 func (*Msg_AddMember) isMsg_Sum() {}
 
 func (*Msg_RemoveMember) isMsg_Sum() {}
@@ -946,11 +962,13 @@ func (*Msg_SubmitProposal) isMsg_Sum() {}
 
 func (*Msg_Vote) isMsg_Sum() {}
 
+func (*Msg_PostNotice) isMsg_Sum() {}
+
 var File_tally_tx_v1_tx_proto protoreflect.FileDescriptor
 
 const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\n" +
-	"\x14tally/tx/v1/tx.proto\x12\vtally.tx.v1\x1a\x1atally/agency/v1/msgs.proto\x1a\x19tally/funds/v1/msgs.proto\x1a\x1ctally/benefits/v1/msgs.proto\x1a\x17tally/tax/v1/msgs.proto\x1a\x1etally/provenance/v1/msgs.proto\x1a\x17tally/gov/v1/msgs.proto\"A\n" +
+	"\x14tally/tx/v1/tx.proto\x12\vtally.tx.v1\x1a\x1atally/agency/v1/msgs.proto\x1a\x19tally/funds/v1/msgs.proto\x1a\x1ctally/benefits/v1/msgs.proto\x1a\x17tally/tax/v1/msgs.proto\x1a\x1etally/provenance/v1/msgs.proto\x1a\x17tally/gov/v1/msgs.proto\x1a\x1btally/example/v1/msgs.proto\"A\n" +
 	"\x02Tx\x12\x1d\n" +
 	"\n" +
 	"body_bytes\x18\x01 \x01(\fR\tbodyBytes\x12\x1c\n" +
@@ -961,7 +979,7 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\x05nonce\x18\x03 \x01(\x04R\x05nonce\x12%\n" +
 	"\x0etimeout_height\x18\x04 \x01(\x04R\rtimeoutHeight\x12\x12\n" +
 	"\x04memo\x18\x05 \x01(\tR\x04memo\x12,\n" +
-	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\xbe\x19\n" +
+	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\x82\x1a\n" +
 	"\x03Msg\x12>\n" +
 	"\n" +
 	"add_member\x18\x01 \x01(\v2\x1d.tally.agency.v1.MsgAddMemberH\x00R\taddMember\x12G\n" +
@@ -1014,7 +1032,9 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\x06recall\x18\\ \x01(\v2\x1e.tally.provenance.v1.MsgRecallH\x00R\x06recall\x12Z\n" +
 	"\x12acknowledge_recall\x18] \x01(\v2).tally.provenance.v1.MsgAcknowledgeRecallH\x00R\x11acknowledgeRecall\x12J\n" +
 	"\x0fsubmit_proposal\x18d \x01(\v2\x1f.tally.gov.v1.MsgSubmitProposalH\x00R\x0esubmitProposal\x12+\n" +
-	"\x04vote\x18e \x01(\v2\x15.tally.gov.v1.MsgVoteH\x00R\x04voteB\x05\n" +
+	"\x04vote\x18e \x01(\v2\x15.tally.gov.v1.MsgVoteH\x00R\x04vote\x12B\n" +
+	"\vpost_notice\x18x \x01(\v2\x1f.tally.example.v1.MsgPostNoticeH\x00R\n" +
+	"postNoticeB\x05\n" +
 	"\x03sumB5Z3github.com/tallyledger/tally/proto/tally/tx/v1;txv1b\x06proto3"
 
 var (
@@ -1079,6 +1099,7 @@ var file_tally_tx_v1_tx_proto_goTypes = []any{
 	(*v14.MsgAcknowledgeRecall)(nil),     // 45: tally.provenance.v1.MsgAcknowledgeRecall
 	(*v15.MsgSubmitProposal)(nil),        // 46: tally.gov.v1.MsgSubmitProposal
 	(*v15.MsgVote)(nil),                  // 47: tally.gov.v1.MsgVote
+	(*v16.MsgPostNotice)(nil),            // 48: tally.example.v1.MsgPostNotice
 }
 var file_tally_tx_v1_tx_proto_depIdxs = []int32{
 	2,  // 0: tally.tx.v1.TxBody.messages:type_name -> tally.tx.v1.Msg
@@ -1127,11 +1148,12 @@ var file_tally_tx_v1_tx_proto_depIdxs = []int32{
 	45, // 43: tally.tx.v1.Msg.acknowledge_recall:type_name -> tally.provenance.v1.MsgAcknowledgeRecall
 	46, // 44: tally.tx.v1.Msg.submit_proposal:type_name -> tally.gov.v1.MsgSubmitProposal
 	47, // 45: tally.tx.v1.Msg.vote:type_name -> tally.gov.v1.MsgVote
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	48, // 46: tally.tx.v1.Msg.post_notice:type_name -> tally.example.v1.MsgPostNotice
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_tally_tx_v1_tx_proto_init() }
@@ -1185,6 +1207,7 @@ func file_tally_tx_v1_tx_proto_init() {
 		(*Msg_AcknowledgeRecall)(nil),
 		(*Msg_SubmitProposal)(nil),
 		(*Msg_Vote)(nil),
+		(*Msg_PostNotice)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
