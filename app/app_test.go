@@ -18,6 +18,7 @@ import (
 
 	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -929,18 +930,18 @@ func TestQueryProofsVerifyAgainstCommittedAppHash(t *testing.T) {
 			if !tt.present {
 				requireCode(t, app.ErrNotFound, res.Codespace, res.Code, res.Log)
 				require.Nil(t, res.Value)
-				require.NoError(t, store.VerifyProof(root, res.Key, nil, p))
-				require.Error(t, store.VerifyProof(root, res.Key, []byte("forged"), p), "absence proof accepted as presence")
+				require.NoError(t, client.VerifyProof(root, res.Key, nil, p))
+				require.Error(t, client.VerifyProof(root, res.Key, []byte("forged"), p), "absence proof accepted as presence")
 				return
 			}
 			require.Zero(t, res.Code, res.Log)
 			require.NotEmpty(t, res.Value)
-			require.NoError(t, store.VerifyProof(root, res.Key, res.Value, p))
+			require.NoError(t, client.VerifyProof(root, res.Key, res.Value, p))
 			tampered := append([]byte(nil), res.Value...)
 			tampered[len(tampered)-1] ^= 1
-			require.Error(t, store.VerifyProof(root, res.Key, tampered, p), "tampered value")
-			require.Error(t, store.VerifyProof(root, res.Key, nil, p), "claimed absence of a present key")
-			require.Error(t, store.VerifyProof(c.hashes[1], res.Key, res.Value, p), "other height's app hash")
+			require.Error(t, client.VerifyProof(root, res.Key, tampered, p), "tampered value")
+			require.Error(t, client.VerifyProof(root, res.Key, nil, p), "claimed absence of a present key")
+			require.Error(t, client.VerifyProof(c.hashes[1], res.Key, res.Value, p), "other height's app hash")
 		})
 	}
 
@@ -954,7 +955,7 @@ func TestQueryProofsVerifyAgainstCommittedAppHash(t *testing.T) {
 		for _, e := range list.Entries {
 			p := &ics23.CommitmentProof{}
 			require.NoError(t, p.Unmarshal(e.Proof))
-			require.NoError(t, store.VerifyProof(c.hashes[c.height], e.Key, e.Value, p))
+			require.NoError(t, client.VerifyProof(c.hashes[c.height], e.Key, e.Value, p))
 		}
 	})
 }

@@ -12,9 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
-	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
 
@@ -157,7 +157,7 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 		require.True(t, ok, "an answer names height %d, which was never committed", a.height)
 		p := &ics23.CommitmentProof{}
 		require.NoError(t, p.Unmarshal(a.proof))
-		require.NoError(t, store.VerifyProof(hash, a.key, a.value, p), "answer at height %d", a.height)
+		require.NoError(t, client.VerifyProof(hash, a.key, a.value, p), "answer at height %d", a.height)
 	}
 	for h, n := range members {
 		require.Equal(t, base+int(h-2), n, "members listed at height %d", h)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
@@ -68,7 +69,7 @@ func TestListPastOnePageIsReadableToTheEnd(t *testing.T) {
 	for _, e := range page.Entries {
 		p := &ics23.CommitmentProof{}
 		require.NoError(t, p.Unmarshal(e.Proof))
-		require.NoError(t, store.VerifyProof(c.hashes[res.Height], e.Key, e.Value, p))
+		require.NoError(t, client.VerifyProof(c.hashes[res.Height], e.Key, e.Value, p))
 	}
 
 	bad := c.query(app.PathMembers, append([]byte(agRegulator+"\x00"), []byte("ag/m/treasury/")...))

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -76,7 +77,7 @@ func (c *chain) proved(path, arg string, into proto.Message) {
 	require.Len(c.tb, res.ProofOps.Ops, 1)
 	p := &ics23.CommitmentProof{}
 	require.NoError(c.tb, p.Unmarshal(res.ProofOps.Ops[0].Data))
-	require.NoError(c.tb, store.VerifyProof(c.hashes[res.Height], res.Key, res.Value, p), "%s %s: proof against the app hash", path, arg)
+	require.NoError(c.tb, client.VerifyProof(c.hashes[res.Height], res.Key, res.Value, p), "%s %s: proof against the app hash", path, arg)
 	require.NoError(c.tb, proto.Unmarshal(res.Value, into))
 }
 

@@ -25,7 +25,6 @@ import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
@@ -359,7 +358,7 @@ func TestShreddedPersonalRecordIsGoneButItsCommitmentStillVerifies(t *testing.T)
 	require.Zero(t, q.Code, q.Log)
 	p := &ics23.CommitmentProof{}
 	require.NoError(t, p.Unmarshal(q.ProofOps.Ops[0].Data))
-	require.NoError(t, store.VerifyProof(c.hashes[q.Height], q.Key, q.Value, p))
+	require.NoError(t, client.VerifyProof(c.hashes[q.Height], q.Key, q.Value, p))
 	e := &benefitsv1.Enrolment{}
 	require.NoError(t, proto.Unmarshal(q.Value, e))
 	require.Equal(t, com.Hash, e.EvidenceHash)

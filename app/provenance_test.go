@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	pv "github.com/tallyledger/tally/proto/tally/provenance/v1"
@@ -252,7 +253,7 @@ func verifyEntries(tb testing.TB, root []byte, entries []*appv1.ProvedEntry) {
 	for _, e := range entries {
 		p := &ics23.CommitmentProof{}
 		require.NoError(tb, p.Unmarshal(e.Proof))
-		require.NoError(tb, store.VerifyProof(root, e.Key, e.Value, p), "entry %q", e.Key)
+		require.NoError(tb, client.VerifyProof(root, e.Key, e.Value, p), "entry %q", e.Key)
 	}
 }
 
@@ -810,7 +811,7 @@ func TestProvenanceHistoryAndLineageVerifyAgainstAppHash(t *testing.T) {
 	require.NoError(t, p.Unmarshal(entries[1].Proof))
 	forged := append([]byte(nil), entries[1].Value...)
 	forged[len(forged)-1] ^= 1
-	require.Error(t, store.VerifyProof(c.hashes[c.height], entries[1].Key, forged, p))
+	require.Error(t, client.VerifyProof(c.hashes[c.height], entries[1].Key, forged, p))
 
 	lineage := func(id string, dir pv.LineageDirection) []*pv.Item {
 		data, err := proto.Marshal(&pv.LineageQuery{ItemId: id, Direction: dir})

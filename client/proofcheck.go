@@ -19,6 +19,9 @@ func checkProof(root []byte, rootName string, key, value, proofBytes []byte) (er
 			err = proofRefusal("the proof of key %s is malformed: %v", fmtKey(key), r)
 		}
 	}()
+	if len(root) == 0 {
+		return proofRefusal("the root hash to check the proof of key %s against is empty", fmtKey(key))
+	}
 	var p ics23.CommitmentProof
 	if err := p.Unmarshal(proofBytes); err != nil {
 		return proofRefusal("the proof of key %s does not decode: %v", fmtKey(key), err)
@@ -41,6 +44,24 @@ func checkProof(root []byte, rootName string, key, value, proofBytes []byte) (er
 		return proofRefusal("the value returned for key %s is not the value its proof commits to: the answer was altered", fmtKey(key))
 	}
 	return checkPresence(root, rootName, key, ep)
+}
+
+// VerifyProof is ProvenValue for a decoded proof (as store.Prove returns
+// it): the same one check, on a copy, so p is left as it was.
+func VerifyProof(root, key, value []byte, p *ics23.CommitmentProof) (err error) {
+	if p == nil {
+		return proofRefusal("there is no proof of key %s", fmtKey(key))
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = proofRefusal("the proof of key %s is malformed: %v", fmtKey(key), r)
+		}
+	}()
+	bz, err := p.Marshal()
+	if err != nil {
+		return proofRefusal("the proof of key %s does not encode: %v", fmtKey(key), err)
+	}
+	return ProvenValue(root, key, value, bz)
 }
 
 // checkPresence checks an existence proof of key (with the value it

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"github.com/tallyledger/tally/client"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,7 +35,7 @@ func TestProofsAtOldVersions(t *testing.T) {
 						key := []byte(fmt.Sprintf("k/%03d/%02d", w, i))
 						val, p, err := s.Prove(v, key)
 						require.NoError(t, err)
-						require.NoError(t, VerifyProof(roots[v], key, val, p), "version %d key %s present=%v", v, key, val != nil)
+						require.NoError(t, client.VerifyProof(roots[v], key, val, p), "version %d key %s present=%v", v, key, val != nil)
 					}
 				}
 			}

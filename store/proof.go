@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 
 	ics23 "github.com/cosmos/ics23/go"
@@ -39,51 +38,4 @@ func (s *Store) Prove(version int64, key []byte) (value []byte, proof *ics23.Com
 		return nil, nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
 	}
 	return value, proof, nil
-}
-
-// VerifyProof checks proof against root (an app hash). If value is nil it
-// verifies that key is absent, else that key is present with exactly value.
-// The error says which check failed. proof may come from an untrusted peer:
-// malformed proofs yield an error, never a panic.
-func VerifyProof(root, key, value []byte, proof *ics23.CommitmentProof) (err error) {
-	// ics23 assumes well-formed messages (e.g. no nil path steps) and can
-	// panic on hostile ones; report those as verification failures.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("store: malformed proof for key %X: %v", key, r)
-		}
-	}()
-	if proof == nil {
-		return errors.New("store: proof is nil")
-	}
-	if len(root) == 0 {
-		return errors.New("store: root hash is empty")
-	}
-	if value == nil {
-		np := proof.GetNonexist()
-		if np == nil {
-			return fmt.Errorf("store: want a non-existence proof for key %X, got %T", key, proof.GetProof())
-		}
-		if ics23.VerifyNonMembership(ics23.IavlSpec, root, proof, key) {
-			return nil
-		}
-		return fmt.Errorf("store: non-existence of key %X not proven: %w", key, explain(np.Verify(ics23.IavlSpec, root, key)))
-	}
-	ep := proof.GetExist()
-	if ep == nil {
-		return fmt.Errorf("store: want an existence proof for key %X, got %T", key, proof.GetProof())
-	}
-	if ics23.VerifyMembership(ics23.IavlSpec, root, proof, key, value) {
-		return nil
-	}
-	return fmt.Errorf("store: existence of key %X with the given value not proven: %w", key, explain(ep.Verify(ics23.IavlSpec, root, key, value)))
-}
-
-// explain returns ics23's reason for a failed check; ics23's boolean and
-// error-returning checks agree, so err is nil only if they ever diverge.
-func explain(err error) error {
-	if err == nil {
-		return errors.New("rejected by ics23")
-	}
-	return err
 }

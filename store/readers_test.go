@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"github.com/tallyledger/tally/client"
 	"testing"
 	"time"
 
@@ -116,7 +117,7 @@ func TestReadersDuringWritesSeeCommittedVersions(t *testing.T) {
 				v, h := s.LastCommit()
 				val, proof, err := s.Prove(v, []byte("n"))
 				if err == nil {
-					err = VerifyProof(h, []byte("n"), val, proof)
+					err = client.VerifyProof(h, []byte("n"), val, proof)
 				}
 				if err == nil && string(val) != fmt.Sprint(v) {
 					err = fmt.Errorf("version %d holds n=%s, want %d", v, val, v)

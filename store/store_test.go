@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/tallyledger/tally/client"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -365,7 +366,7 @@ func TestReload(t *testing.T) {
 			// Proofs against old versions still verify after the reload.
 			val, proof, err := s.Prove(3, []byte("k2"))
 			require.NoError(t, err)
-			require.NoError(t, VerifyProof(hashes[2], []byte("k2"), val, proof))
+			require.NoError(t, client.VerifyProof(hashes[2], []byte("k2"), val, proof))
 
 			// Committing continues the version sequence.
 			s.Set([]byte("k6"), []byte("v6"))
@@ -570,7 +571,7 @@ func TestConcurrentReaders(t *testing.T) {
 				continue // pruned between LastCommit and Prove
 			}
 			if err == nil {
-				err = VerifyProof(h, []byte("k"), val, proof)
+				err = client.VerifyProof(h, []byte("k"), val, proof)
 			}
 			if err == nil {
 				err = s.IterateAt(v, nil, nil, true, func(_, _ []byte) bool { return false })
@@ -611,7 +612,7 @@ func TestProofs(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []byte("val-"+k), val)
 			require.NotNil(t, proof.GetExist())
-			require.NoError(t, VerifyProof(root, []byte(k), val, proof), k)
+			require.NoError(t, client.VerifyProof(root, []byte(k), val, proof), k)
 		}
 	})
 
@@ -621,7 +622,7 @@ func TestProofs(t *testing.T) {
 			require.NoError(t, err, k)
 			require.Nil(t, val)
 			require.NotNil(t, proof.GetNonexist())
-			require.NoError(t, VerifyProof(root, []byte(k), nil, proof), "%q", k)
+			require.NoError(t, client.VerifyProof(root, []byte(k), nil, proof), "%q", k)
 		}
 	})
 
@@ -638,26 +639,26 @@ func TestProofs(t *testing.T) {
 		proof    *ics23.CommitmentProof
 		wantErr  string
 	}{
-		{"wrong value", root, []byte("b"), []byte("val-x"), existB, "value doesn't match"},
-		{"wrong key", root, []byte("d"), []byte("val-b"), existB, "key doesn't match"},
-		{"wrong root", otherRoot, []byte("b"), []byte("val-b"), existB, "root doesn't match"},
-		{"empty root", nil, []byte("b"), []byte("val-b"), existB, "root hash is empty"},
-		{"existence proof for absence", root, []byte("b"), nil, existB, "want a non-existence proof"},
-		{"absence proof for existence", root, []byte("c"), []byte("x"), absentC, "want an existence proof"},
-		{"absence of present key", root, []byte("d"), nil, absentC, "non-existence of key 64 not proven"},
-		{"absence with wrong root", otherRoot, []byte("c"), nil, absentC, "root doesn't match"},
-		{"absence of key outside neighbours", root, []byte("a"), nil, absentC, "not proven"},
-		{"nil proof", root, []byte("b"), []byte("val-b"), nil, "proof is nil"},
-		{"empty proof", root, []byte("b"), []byte("val-b"), &ics23.CommitmentProof{}, "want an existence proof"},
+		{"wrong value", root, []byte("b"), []byte("val-x"), existB, "not the value its proof commits to"},
+		{"wrong key", root, []byte("d"), []byte("val-b"), existB, "the proof is for key b, not the key asked for, d"},
+		{"wrong root", otherRoot, []byte("b"), []byte("val-b"), existB, "does not lead to app hash"},
+		{"empty root", nil, []byte("b"), []byte("val-b"), existB, "root hash to check the proof of key b against is empty"},
+		{"existence proof for absence", root, []byte("b"), nil, existB, "sent no proof of absence"},
+		{"absence proof for existence", root, []byte("c"), []byte("x"), absentC, "no proof that it exists"},
+		{"absence of present key", root, []byte("d"), nil, absentC, "the proof of absence is for key c, not the key asked for, d"},
+		{"absence with wrong root", otherRoot, []byte("c"), nil, absentC, "does not lead to app hash"},
+		{"absence of key outside neighbours", root, []byte("a"), nil, absentC, "not the key asked for"},
+		{"nil proof", root, []byte("b"), []byte("val-b"), nil, "there is no proof of key b"},
+		{"empty proof", root, []byte("b"), []byte("val-b"), &ics23.CommitmentProof{}, "no proof that it exists"},
 		{"nil path step", root, []byte("b"), []byte("val-b"), &ics23.CommitmentProof{Proof: &ics23.CommitmentProof_Exist{Exist: &ics23.ExistenceProof{
 			Key: []byte("b"), Value: []byte("val-b"), Leaf: existB.GetExist().Leaf, Path: []*ics23.InnerOp{nil},
-		}}}, "store:"},
+		}}}, "the proof of key b"},
 		{"no leaf", root, []byte("b"), []byte("val-b"), &ics23.CommitmentProof{Proof: &ics23.CommitmentProof_Exist{Exist: &ics23.ExistenceProof{
 			Key: []byte("b"), Value: []byte("val-b"),
-		}}}, "LeafOp"},
+		}}}, "has no leaf"},
 	}
 	for _, tt := range failures {
-		err := VerifyProof(tt.root, tt.key, tt.val, tt.proof)
+		err := client.VerifyProof(tt.root, tt.key, tt.val, tt.proof)
 		require.ErrorContains(t, err, tt.wantErr, tt.name)
 	}
 
@@ -725,12 +726,12 @@ func TestEmptyValuesAreProvable(t *testing.T) {
 	v, p, err := s.Prove(1, []byte("idx/a"))
 	require.NoError(t, err)
 	require.Equal(t, Present, v)
-	require.NoError(t, VerifyProof(root, []byte("idx/a"), v, p))
+	require.NoError(t, client.VerifyProof(root, []byte("idx/a"), v, p))
 
 	v, p, err = s.Prove(1, []byte("idx/b"))
 	require.NoError(t, err)
 	require.Nil(t, v)
-	require.NoError(t, VerifyProof(root, []byte("idx/b"), nil, p), "absence between two index entries")
+	require.NoError(t, client.VerifyProof(root, []byte("idx/b"), nil, p), "absence between two index entries")
 
 	found, err := GetProto(s, []byte("rec"), &emptypb.Empty{})
 	require.NoError(t, err)

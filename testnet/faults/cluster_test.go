@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/testnet"
 )
 
@@ -28,6 +29,9 @@ type Cluster struct {
 	// broke the node on purpose (a full disk): CometBFT's consensus
 	// failure there is the expected reaction, not a finding.
 	tolerated map[string][][2]int64
+	// Public are the nodes whose RPC is public (ClusterOptions.PublicRPC):
+	// they refuse the operator's whole-state queries.
+	Public map[int]bool
 }
 
 // TolerateConsensusFailure accepts CometBFT's consensus failure in bytes
@@ -49,6 +53,13 @@ type ClusterOptions struct {
 	// CometTimeouts keeps CometBFT's default consensus timeouts (a
 	// benchmark's settings) instead of the suite's 300 ms timeout_commit.
 	CometTimeouts bool
+	// PublicRPC makes the last PublicRPC nodes serve their RPC as a node
+	// anyone can reach should: operator_queries off in app.toml, so they
+	// refuse /invariants (tx/41). The first node stays the operator's. The
+	// end checks ask the operator's node for the invariants; the others
+	// are held to the same state by the block-hash comparison (each
+	// header carries the app hash of the state before it).
+	PublicRPC int
 }
 
 // NewCluster writes a network, starts every node, waits for blocks and
@@ -77,12 +88,24 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	public := map[int]bool{}
+	for i := len(m.Nodes) - min(o.PublicRPC, len(m.Nodes)-1); i < len(m.Nodes); i++ {
+		comet, appCfg, err := node.LoadConfigs(m.Nodes[i].Home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		appCfg.OperatorQueries = false
+		if err := node.WriteConfigs(m.Nodes[i].Home, comet, appCfg); err != nil {
+			t.Fatal(err)
+		}
+		public[i] = true
+	}
 	if o.Before != nil {
 		if err := o.Before(m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c := &Cluster{t: t, Dir: filepath.Join(dir, "net"), M: m, Net: testnet.NewNetwork(m, tallyd), expectedExits: map[string]bool{}, tolerated: map[string][][2]int64{}}
+	c := &Cluster{t: t, Dir: filepath.Join(dir, "net"), M: m, Net: testnet.NewNetwork(m, tallyd), expectedExits: map[string]bool{}, tolerated: map[string][][2]int64{}, Public: public}
 	for i, n := range m.Nodes {
 		if o.Prefix != nil {
 			c.Net.SetCommand(n.Name, o.Prefix(i), nil)

@@ -696,7 +696,14 @@ func (h *hostile) queryFlood(ctx context.Context, qs []expensiveQuery, workers i
 	if err := h.waitHeight(ctx, r.ToW); err != nil {
 		return r, err
 	}
-	clients := h.rpcClients(workers)
+	// An attacker reaches the nodes whose RPC is public (operator_queries
+	// off); with none, every node.
+	var clients []*rpchttp.HTTP
+	for i, cl := range h.rpcClients(workers) {
+		if len(h.c.Public) == 0 || h.c.Public[i] {
+			clients = append(clients, cl)
+		}
+	}
 	fctx, stop := context.WithCancel(ctx)
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -31,7 +31,7 @@ func TestHostileMeasure(t *testing.T) {
 		sel := os.Getenv("HOSTILE_ATTACKS")
 		return sel == "" || strings.Contains(","+sel+",", ","+a+",")
 	}
-	c := NewCluster(t, ClusterOptions{})
+	c := NewCluster(t, ClusterOptions{PublicRPC: 3}) // the flood reaches the public nodes only
 	h, err := newHostile(c)
 	if err != nil {
 		t.Fatal(err)

@@ -89,7 +89,7 @@ func TestHostileClient(t *testing.T) {
 		t.Skipf("no attack of the hostile client is bounded on main yet (see notYetBounded); `make faults` measures them all")
 	}
 
-	c := NewCluster(t, ClusterOptions{})
+	c := NewCluster(t, ClusterOptions{PublicRPC: 3}) // the flood reaches the public nodes only
 	s := NewScenario(t, "hostile client")
 	w, ctx := StartWorkload(t, c, 40)
 	h, err := newHostile(c)
