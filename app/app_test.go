@@ -38,7 +38,7 @@ const (
 func TestGenesisIsQueryableAfterFirstBlock(t *testing.T) {
 	c := newChain(t)
 	res := c.query(app.PathAccount, treasuryAdmin.addr)
-	requireCode(t, app.ErrInvalidQuery, res.Codespace, res.Code, res.Log, "no state is committed yet")
+	requireCode(t, app.ErrNotReady, res.Codespace, res.Code, res.Log, "no state is committed yet")
 
 	c.block()
 	for _, ga := range genesisAccounts {

@@ -68,7 +68,7 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 		height = req.Height
 	}
 	if height == 0 {
-		return nil, ErrInvalidQuery.Wrapf("no state is committed yet; wait for the first block")
+		return nil, ErrNotReady.Wrapf("no state is committed yet; ask again after the first block")
 	}
 	q := Query{Path: req.Path, Data: req.Data, Height: height, Prove: req.Prove}
 	switch req.Path {

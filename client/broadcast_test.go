@@ -79,3 +79,31 @@ func TestBroadcastNotReadyGivesUpWithContext(t *testing.T) {
 	require.Equal(t, app.ErrNotReady.Code, te.Code)
 	require.Greater(t, calls.Load(), int64(1))
 }
+
+// A query to a node with no committed block is answered "node not ready";
+// Query asks again until it has an answer.
+func TestQueryRetriesNodeNotReady(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Method != "abci_query" {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
+		}
+		res := map[string]any{"code": 0, "value": "dmFsdWU=", "height": "1"} // "value"
+		if calls.Add(1) <= 2 {
+			res = map[string]any{"code": app.ErrNotReady.Code, "codespace": app.ErrNotReady.Codespace, "log": "node not ready", "height": "0"}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": map[string]any{"response": res}})
+	}))
+	t.Cleanup(srv.Close)
+	c, err := client.Dial(srv.URL)
+	require.NoError(t, err)
+	res, _, err := c.Query(context.Background(), app.PathParams, nil, 0, false)
+	require.NoError(t, err)
+	require.Equal(t, "value", string(res.Value))
+	require.EqualValues(t, 3, calls.Load())
+}

@@ -86,14 +86,25 @@ func (c *Client) Broadcast(ctx context.Context, tx []byte) error {
 			return nil
 		}
 		refused := &TxError{Codespace: res.Codespace, Code: res.Code, Log: res.Log}
-		if res.Codespace != notReadyCodespace || res.Code != notReadyCode || attempt >= notReadyAttempts {
+		if !notReady(res.Codespace, res.Code) || attempt >= notReadyAttempts || !waitNotReady(ctx) {
 			return refused
 		}
-		select {
-		case <-ctx.Done():
-			return refused
-		case <-time.After(notReadyRetry):
-		}
+	}
+}
+
+// notReady says whether a node's answer is "node not ready" (app.ErrNotReady).
+func notReady(codespace string, code uint32) bool {
+	return codespace == notReadyCodespace && code == notReadyCode
+}
+
+// waitNotReady waits notReadyRetry before asking a node that was not ready
+// again; false when ctx ends first.
+func waitNotReady(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(notReadyRetry):
+		return true
 	}
 }
 
@@ -158,18 +169,28 @@ var ErrNotFound = errors.New("not found")
 // absence, is checked against the app hash in the header of the next block,
 // whose commit is checked against the validator set the same node reports.
 // (The verifiable-reads work replaces that with a light client.)
+//
+// Like Broadcast, it asks again while the node answers "node not ready"
+// (no block committed yet).
 func (c *Client) Query(ctx context.Context, path string, data []byte, height int64, prove bool) (*abci.ResponseQuery, *Proven, error) {
-	res, err := c.RPC.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height, Prove: prove})
-	if err != nil {
-		return nil, nil, fmt.Errorf("query %s: %w", path, err)
+	var r abci.ResponseQuery
+	for attempt := 1; ; attempt++ {
+		res, err := c.RPC.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height, Prove: prove})
+		if err != nil {
+			return nil, nil, fmt.Errorf("query %s: %w", path, err)
+		}
+		r = res.Response
+		if !notReady(r.Codespace, r.Code) || attempt >= notReadyAttempts || !waitNotReady(ctx) {
+			break
+		}
 	}
-	r := res.Response
 	absent := r.Value == nil && r.Codespace == notFoundCodespace && r.Code == notFoundCode
 	if r.Code != abci.CodeTypeOK && !absent {
 		return &r, nil, fmt.Errorf("query %s: %s", path, r.Log)
 	}
 	var proven *Proven
 	if prove && r.ProofOps != nil {
+		var err error
 		if proven, err = c.verify(ctx, &r); err != nil {
 			return &r, nil, err
 		}
