@@ -134,7 +134,7 @@ func TestDemoModeStopOneValidatorChainCarriesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, h0, err := c.Status(ctx)
 	if err != nil {
