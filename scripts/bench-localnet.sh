@@ -314,13 +314,13 @@ tally_table() {
 	echo
 	echo "Tally ($label: $(jq -r '.mix' "$first")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$first")-byte txs on average"
 	{
-		echo "offered committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms tx/block units/tx accepted refused errors failed_in_block pending not_sent refusal_p99_ms"
+		echo "offered sent_tx/s committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms blocks tx/block units/tx accepted refused errors failed_in_block pending refusal_p99_ms"
 		for rate in $RATES; do
-			jq -r --arg kv "${KV[$rate]:-}" '[.offered_rate, (.committed_rate*10|round/10),
+			jq -r --arg kv "${KV[$rate]:-}" '[.offered_rate, (.submit_rate|round), (.committed_rate*10|round/10),
 				(if ($kv|length) > 0 and ($kv|tonumber) > 0 then (.committed_rate / ($kv|tonumber) * 100 | round / 100) else "-" end),
-				(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), (.avg_txs_per_block*10|round/10),
+				(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), .blocks, (.avg_txs_per_block*10|round/10),
 				((.avg_units // 0)|round), .accepted, .rejected_total, .broadcast_errors_total, .committed_failed_total, .pending,
-				.client_dropped, ((.refusal_latency.p99_ms // 0)|round)] | map(tostring) | join(" ")' "$OUT/$label-$rate.json"
+				((.refusal_latency.p99_ms // 0)|round)] | map(tostring) | join(" ")' "$OUT/$label-$rate.json"
 		done
 	} | column -t
 	for rate in $RATES; do
