@@ -130,7 +130,7 @@ type Options struct {
 
 // DefaultOptions is a 4-validator network on ports 27000 and up.
 func DefaultOptions() Options {
-	return Options{Validators: 4, ChainID: "tally-localnet", BasePort: 27000}
+	return Options{Validators: 4, ChainID: "tally-localnet", BasePort: 27000, SnapshotInterval: 100}
 }
 
 // Init writes a new local network into dir: one home per validator, a

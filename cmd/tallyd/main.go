@@ -70,6 +70,7 @@ The node's files live in --home (default $TALLY_HOME or ~/.tally).`,
 	root.AddCommand(verifyCmd())
 	root.AddCommand(explorerCmd())
 	root.AddCommand(statusCmd())
+	root.AddCommand(stateSyncCmd())
 	root.AddCommand(exportCmd(), snapshotCmd())
 	root.AddCommand(signerCmd())
 	root.AddCommand(personalCmd())

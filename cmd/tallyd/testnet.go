@@ -49,6 +49,7 @@ func testnetInitCmd() *cobra.Command {
 			opts.SkipTimeoutCommit, _ = f.GetBool("skip-timeout-commit")
 			opts.RemoteSigner, _ = f.GetBool("remote-signer")
 			opts.FilterPeers, _ = f.GetBool("filter-peers")
+			opts.SnapshotInterval, _ = f.GetUint64("snapshot-interval")
 			out, _ := f.GetString("output")
 			m, err := testnet.Init(out, opts)
 			if err != nil {
@@ -71,6 +72,7 @@ func testnetInitCmd() *cobra.Command {
 	f.Duration("timeout-commit", 0, "CometBFT consensus timeout_commit (default: CometBFT's)")
 	f.Bool("skip-timeout-commit", false, "CometBFT consensus skip_timeout_commit")
 	f.Bool("remote-signer", false, "keep each validator's consensus key out of its node: testnet start runs a `tallyd signer` per validator (DIR/<agency>-signer)")
+	f.Uint64("snapshot-interval", def.SnapshotInterval, "each node takes a state-sync snapshot every this many blocks (app.toml snapshot_interval)")
 	f.Bool("filter-peers", true, "nodes admit only the validators' node ids (in genesis) and their app.toml allowed_peers; --filter-peers=false to let any node connect (e.g. to join full nodes)")
 	return cmd
 }
