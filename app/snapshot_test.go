@@ -223,3 +223,14 @@ func TestCommitRetainHeightKeepsWhatSnapshotsNeed(t *testing.T) {
 		c.close()
 	}
 }
+
+// Two nodes that ran the same blocks take the same snapshot, byte for
+// byte, so a restoring node can fetch its chunks from either.
+func TestSnapshotsOfOneHeightAreIdenticalAcrossNodes(t *testing.T) {
+	a, b := snapshotChain(t), snapshotChain(t)
+	require.Equal(t, a.hashes[6], b.hashes[6])
+	snA, chunksA := latestSnapshot(t, a, 6)
+	snB, chunksB := latestSnapshot(t, b, 6)
+	require.Equal(t, snA, snB)
+	require.Equal(t, chunksA, chunksB)
+}

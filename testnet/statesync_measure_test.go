@@ -29,11 +29,12 @@ import (
 //	make build && TALLYD_BIN=$PWD/build/tallyd SYNC_RATE=200 SYNC_DURATION=5m \
 //	  go test -tags syncmeasure ./testnet/ -run TestStateSyncMeasure -v -count=1 -timeout 90m
 func TestStateSyncMeasure(t *testing.T) {
+	const interval = 50
 	rate := envFloat(t, "SYNC_RATE", 200)
 	duration, err := time.ParseDuration(envOr("SYNC_DURATION", "5m"))
 	require.NoError(t, err)
 	net := startNetwork(t, 4, func(o *testnet.Options) {
-		o.SnapshotInterval = 100
+		o.SnapshotInterval = interval
 		o.TimeoutCommit = time.Second
 	})
 	net.StopAll()
@@ -76,6 +77,17 @@ func TestStateSyncMeasure(t *testing.T) {
 		t.Logf("disk %-14s %12d -> %12d bytes: %+d, %.0f bytes/committed tx, %.0f bytes/block",
 			d, before[d], after[d], grew, float64(grew)/float64(max(rep.CommittedOK, 1)), float64(grew)/float64(max(h1-h0, 1)))
 	}
+
+	// Both joins start once a snapshot holds the loaded state, so that
+	// neither waits for one: the next multiple of the interval, and the
+	// blocks after it the light client reads.
+	snap := (h1/interval + 1) * interval
+	require.NoError(t, net.WaitHeight(ctx, "treasury", snap+3))
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(node.SnapshotDir(home), strconv.FormatInt(snap, 10), "metadata"))
+		return err == nil
+	}, 10*time.Minute, time.Second, "snapshot of height %d", snap)
+	t.Logf("snapshot of height %d: %d bytes", snap, node.DirSize(filepath.Join(node.SnapshotDir(home), strconv.FormatInt(snap, 10))))
 
 	// Joins, one at a time so they do not share the CPU.
 	join := func(name string, stateSync bool) {
