@@ -43,10 +43,14 @@ func TestPeerFilterAdmitsValidatorsAndRefusesUnknownNodes(t *testing.T) {
 			require.NotEqual(t, outsider.NodeID, string(p.NodeInfo.ID()), "%s admitted the outsider", n.Name)
 		}
 	}
+	// The outsider keeps redialing its persistent peers, so for a moment
+	// after each dial it may list a validator that is about to drop it; it
+	// never keeps one.
 	oc := rpc(t, net, outsider.Name)
-	info, err := oc.RPC.NetInfo(ctx)
-	require.NoError(t, err)
-	require.Zero(t, info.NPeers, "the outsider found no peer")
+	require.Eventually(t, func() bool {
+		info, err := oc.RPC.NetInfo(ctx)
+		return err == nil && info.NPeers == 0
+	}, 20*time.Second, 50*time.Millisecond, "the outsider keeps no peer")
 	_, oh, err := oc.Status(ctx)
 	require.NoError(t, err)
 	require.Zero(t, oh, "the outsider received no block")
