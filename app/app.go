@@ -17,7 +17,9 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/benefits"
@@ -42,6 +44,7 @@ type App struct {
 	store  *store.Store
 	logger log.Logger
 	sigs   *sigCache
+	proofs *proofCache
 	// decoded holds transactions this node has decoded, by hash, so that
 	// rechecks and proposals do not decode them again (txcache.go).
 	decoded *hashCache[*decodedTx]
@@ -170,6 +173,7 @@ type Options struct {
 // New returns an App over st, which it owns and closes.
 func New(st *store.Store, opts Options) (*App, error) {
 	a := &App{operatorQueries: opts.OperatorQueries, walking: make(chan struct{}, 1), queries: newQueryBudget(opts.QueryBudgetPercent), store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
+	a.proofs = newProofCache(decodeCacheSize)
 	a.wireKeepers()
 	table, err := module.NewTable(append(a.builtinModules(), opts.Modules...)...)
 	if err != nil {
@@ -213,6 +217,7 @@ func New(st *store.Store, opts Options) (*App, error) {
 
 // wireKeepers makes each module's keeper from the keepers it calls.
 func (a *App) wireKeepers() {
+	a.agency = agency.Keeper{Verified: a.proofs.known}
 	// Governance grants the mandates the other modules require for acts
 	// that create or move public money or bind other agencies.
 	a.gov = gov.NewKeeper(a.agency, paramRegistry())
@@ -639,7 +644,10 @@ func (a *App) decodeAll(txs [][]byte) ([]*decodedTx, []error) {
 }
 
 // preverify checks, in parallel batches, the signatures of decoded
-// transactions not already verified, against their signers' current keys.
+// transactions not already verified, against their signers' current keys,
+// and the proofs of possession of the members they add, for the signer's
+// agency as it stands. Keys and agencies that change earlier in the block
+// only make a verdict go unused: the handler verifies again.
 func (a *App) preverify(decoded []*decodedTx) {
 	var jobs []sigJob
 	for _, d := range decoded {
@@ -647,12 +655,25 @@ func (a *App) preverify(decoded []*decodedTx) {
 			continue
 		}
 		acc, err := a.agency.Account(a.store, d.body.Signer)
-		if err != nil || a.sigs.known(d.hash, acc.PubKey) {
+		if err != nil {
 			continue
 		}
-		jobs = append(jobs, sigJob{d: d, pub: acc.PubKey})
+		if !a.sigs.known(d.hash, acc.PubKey) {
+			jobs = append(jobs, a.sigs.txJob(d, acc.PubKey))
+		}
+		for _, m := range d.body.Messages {
+			add, ok := m.Sum.(*txv1.Msg_AddMember)
+			if !ok {
+				continue
+			}
+			pub := add.AddMember.PubKey
+			stmt := keyproof.Statement(a.chainID, acc.AgencyId, agency.AddressOf(pub), pub, keyproof.AddMember)
+			if j, ok := a.proofs.job(pub, stmt, add.AddMember.KeyProof); ok {
+				jobs = append(jobs, j)
+			}
+		}
 	}
-	a.sigs.verifyBatch(jobs)
+	verifyBatch(jobs)
 }
 
 // publishCommitted makes version, and the chain id and params as they

@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"runtime"
 	"sync"
 
@@ -46,10 +48,16 @@ func (c *sigCache) add(hash [32]byte, pub []byte) { c.valid.put(hash, pub) }
 // be checked again except as replays, which fail on their nonce first.
 func (c *sigCache) forget(hashes [][32]byte) { c.valid.drop(hashes) }
 
-// sigJob is one signature to check in a batch.
+// sigJob is one signature to check in a batch; valid is called if it
+// verifies (from any goroutine).
 type sigJob struct {
-	d   *decodedTx
-	pub []byte
+	pub, msg, sig []byte
+	valid         func()
+}
+
+// txJob is the job of checking d's signature with pub, remembered in c.
+func (c *sigCache) txJob(d *decodedTx, pub []byte) sigJob {
+	return sigJob{pub: pub, msg: d.tx.BodyBytes, sig: d.tx.Signature, valid: func() { c.add(d.hash, pub) }}
 }
 
 // minBatch is the batch size below which verifying one by one is as fast.
@@ -58,9 +66,9 @@ const minBatch = 8
 // verifyBatch checks many signatures at once, split across the CPUs, with
 // curve25519-voi's batch verifier, under the strict rules of
 // agency.VerifySignature (about 19 µs a signature against 52 µs
-// alone on our machines). Valid ones are added to the cache. Verdicts are
+// alone on our machines). Each valid one has its valid called. Verdicts are
 // identical to one-by-one verification; only the speed differs.
-func (c *sigCache) verifyBatch(jobs []sigJob) {
+func verifyBatch(jobs []sigJob) {
 	if len(jobs) == 0 {
 		return
 	}
@@ -75,28 +83,65 @@ func (c *sigCache) verifyBatch(jobs []sigJob) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.verifyChunk(part)
+			verifyChunk(part)
 		}()
 	}
 	wg.Wait()
 }
 
-func (c *sigCache) verifyChunk(jobs []sigJob) {
+func verifyChunk(jobs []sigJob) {
 	if len(jobs) < minBatch {
 		for _, j := range jobs {
-			c.verify(j.d, j.pub)
+			if agency.VerifySignature(j.pub, j.msg, j.sig) {
+				j.valid()
+			}
 		}
 		return
 	}
 	bv := agency.NewBatchVerifier()
 	for _, j := range jobs {
-		bv.Add(j.pub, j.d.tx.BodyBytes, j.d.tx.Signature)
+		bv.Add(j.pub, j.msg, j.sig)
 	}
 	// The batch's random coefficients come from the OS; verdicts do not
 	// depend on them (agency.BatchVerifier), so nodes cannot disagree.
 	for i, ok := range bv.Verify(rand.Reader) {
 		if ok {
-			c.add(jobs[i].d.hash, jobs[i].pub)
+			jobs[i].valid()
 		}
 	}
+}
+
+// proofCache remembers proofs of possession (add_member's key_proof) this
+// node found valid, keyed by a hash of key, statement and signature, so
+// that a block's proofs are verified in one batch before it runs and the
+// handler finds them known (agency.Keeper.Verified). Entries age out; a
+// miss only means the handler verifies the proof itself.
+type proofCache struct{ valid *hashCache[struct{}] }
+
+func newProofCache(limit int) *proofCache {
+	return &proofCache{valid: newHashCache[struct{}](limit)}
+}
+
+func proofKey(pub, msg, sig []byte) [32]byte {
+	h := sha256.New()
+	for _, part := range [][]byte{pub, sig, msg} {
+		h.Write(binary.AppendUvarint(nil, uint64(len(part))))
+		h.Write(part)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// known is agency.Keeper.Verified.
+func (c *proofCache) known(pub, msg, sig []byte) bool {
+	_, ok := c.valid.get(proofKey(pub, msg, sig))
+	return ok
+}
+
+// job is the job of checking one proof, remembered in c.
+func (c *proofCache) job(pub, msg, sig []byte) (sigJob, bool) {
+	key := proofKey(pub, msg, sig)
+	if _, ok := c.valid.get(key); ok {
+		return sigJob{}, false
+	}
+	return sigJob{pub: pub, msg: msg, sig: sig, valid: func() { c.valid.put(key, struct{}{}) }}, true
 }

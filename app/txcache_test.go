@@ -8,8 +8,10 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/agency"
 )
 
 // recheck sends tx to CheckTx as CometBFT's mempool does after each block.
@@ -127,5 +129,42 @@ func TestTinyCachesChangeNoResult(t *testing.T) {
 		want, got := ref.block(txs...), small.block(txs...)
 		require.Equal(t, want.AppHash, got.AppHash, "height %d", i+1)
 		require.Equal(t, want.TxResults, got.TxResults, "height %d", i+1)
+	}
+}
+
+// The proofs of possession of a block's add_member messages are verified
+// in one batch before it runs; bad ones among them fail exactly as when
+// verified alone (agency/14, no account), and a node that screened the
+// proposal first reaches the same results and app hash.
+func TestBadProofsOfPossessionInABatchAreRefusedAsAlone(t *testing.T) {
+	fresh, screened := newChain(t), newChain(t)
+	fresh.block()
+	screened.block()
+	admins := []testKey{treasuryAdmin, treasuryAdmin2, taxAdmin, regAdmin}
+	bad := map[int]bool{5: true, 17: true, 30: true}
+	var txs [][]byte
+	var members []testKey
+	for i := 0; i < 40; i++ {
+		a := admins[i%len(admins)]
+		n := keyFor(fmt.Sprintf("proofbatch/%d", i))
+		proof := keyProof(n, agencyOf(a.addr), n.addr, keyproof.AddMember)
+		if bad[i] {
+			proof = keyProof(n, "another-agency", n.addr, keyproof.AddMember)
+		}
+		txs = append(txs, fresh.tx(a, addMemberWithProof(n.pub, proof, roleAuditor)))
+		members = append(members, n)
+	}
+	require.Equal(t, abci.ResponseProcessProposal_ACCEPT, screened.processProposal(txs...))
+	want, got := fresh.block(txs...), screened.block(txs...)
+	require.Equal(t, want.AppHash, got.AppHash)
+	require.Equal(t, want.TxResults, got.TxResults)
+	for i, r := range got.TxResults {
+		if bad[i] {
+			requireCode(t, agency.ErrBadKeyProof, r.Codespace, r.Code, r.Log)
+			require.Nil(t, fresh.account(members[i].addr))
+			continue
+		}
+		requireOK(t, r)
+		require.NotNil(t, fresh.account(members[i].addr))
 	}
 }

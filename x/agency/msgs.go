@@ -110,7 +110,7 @@ func (k Keeper) AddMember(ctx module.Context, signer *agencyv1.Account, m *agenc
 		}
 	}
 	addr := AddressOf(m.PubKey)
-	if err := CheckKeyProof("pub_key", m.PubKey, m.KeyProof, ctx.ChainID, ag.Id, addr, keyproof.AddMember); err != nil {
+	if err := k.checkKeyProof("pub_key", m.PubKey, m.KeyProof, ctx.ChainID, ag.Id, addr, keyproof.AddMember); err != nil {
 		return err
 	}
 	if _, err := k.Account(ctx.Store, addr); err == nil {

@@ -97,10 +97,23 @@ func (b *BatchVerifier) Verify(rand io.Reader) []bool {
 // CheckKeyProof checks that proof is pub's signature of the key-proof
 // statement for chainID, agencyID, account and purpose.
 func CheckKeyProof(what string, pub, proof []byte, chainID, agencyID string, account []byte, purpose keyproof.Purpose) error {
+	return checkKeyProof(VerifySignature, what, pub, proof, chainID, agencyID, account, purpose)
+}
+
+// checkKeyProof is CheckKeyProof reusing the verdicts k.Verified knows.
+func (k Keeper) checkKeyProof(what string, pub, proof []byte, chainID, agencyID string, account []byte, purpose keyproof.Purpose) error {
+	verify := VerifySignature
+	if k.Verified != nil {
+		verify = func(pub, msg, sig []byte) bool { return k.Verified(pub, msg, sig) || VerifySignature(pub, msg, sig) }
+	}
+	return checkKeyProof(verify, what, pub, proof, chainID, agencyID, account, purpose)
+}
+
+func checkKeyProof(verify func(pub, msg, sig []byte) bool, what string, pub, proof []byte, chainID, agencyID string, account []byte, purpose keyproof.Purpose) error {
 	if len(proof) == 0 {
 		return ErrBadKeyProof.Wrapf("%s has no proof of possession; the new key's holder signs keyproof.Statement (tallyd keys prove)", what)
 	}
-	if !VerifySignature(pub, keyproof.Statement(chainID, agencyID, account, pub, purpose), proof) {
+	if !verify(pub, keyproof.Statement(chainID, agencyID, account, pub, purpose), proof) {
 		return ErrBadKeyProof.Wrapf("%s's proof of possession does not verify for chain %q, agency %q, account %x, purpose %s; the new key's holder signs keyproof.Statement with exactly these", what, chainID, agencyID, account, purpose)
 	}
 	return nil
