@@ -29,7 +29,9 @@ func TestPartitions(t *testing.T) {
 	t.Logf("nodes at %v in namespaces; delay by %s", lab.Hosts(), lab.DelayMechanism())
 	w, ctx := StartWorkload(t, c, 30)
 	all := []int{0, 1, 2, 3}
-	hold := 8 * time.Second
+	// Longer than the node's silent-peer rule (10 s, node/peerwatch.go), so
+	// the short suite too sees silent peers dropped and redialled.
+	hold := 12 * time.Second
 	if long {
 		hold = 30 * time.Second
 	}
