@@ -247,6 +247,7 @@ func (c *chain) requireConserved() {
 
 func (c *chain) mList(path string, data []byte) *appv1.ProvedList {
 	c.tb.Helper()
+	c.requireListingProven(path, data)
 	res := c.query(path, data)
 	require.Zero(c.tb, res.Code, res.Log)
 	l := &appv1.ProvedList{}

@@ -193,6 +193,7 @@ func (c *chain) proposal(id uint64) *govv1.Proposal {
 
 func govList[T proto.Message](c *chain, path string, data []byte, newT func() T) []T {
 	c.tb.Helper()
+	c.requireListingProven(path, data)
 	res := c.query(path, data)
 	require.Zero(c.tb, res.Code, res.Log)
 	list := &appv1.ProvedList{}

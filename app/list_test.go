@@ -86,3 +86,23 @@ func TestLineageOffsetIsBounded(t *testing.T) {
 	res := c.query(app.PathProvenanceLineage, data)
 	requireCode(t, app.ErrInvalidQuery, res.Codespace, res.Code, res.Log, "past the deepest lineage page")
 }
+
+// The client's copy of every listing's key layout (client.ListingOf) is the
+// app's: a page of each, read with proofs, passes client.VerifyPage, and
+// one with a record taken out does not. The listing helpers of the other
+// tests check members, gov proposals and votes, tax receipts, payment
+// histories and item histories the same way; this covers the rest.
+func TestRangeProofsOfBalancesAndTaxTypes(t *testing.T) {
+	c := newMoneyChain(t, 0)
+	c.block(c.tx(mOfficer, msgAppropriate("SA/L", 1_000_000), msgAllocate(mBenefits, 1_000)))
+	list := c.requireListingProven(app.PathFundsBalances, nil)
+	require.NotEmpty(t, list.Entries)
+	l, _, ok := client.ListingOf(app.PathFundsBalances, nil)
+	require.True(t, ok)
+	list.Entries = list.Entries[1:]
+	_, err := client.VerifyPage(c.hashes[c.height], "the app hash", l, nil, list)
+	require.ErrorContains(t, err, "left out")
+
+	tc := newTaxChain(t)
+	require.NotEmpty(t, tc.requireListingProven(app.PathTaxTypes, nil).Entries)
+}

@@ -232,6 +232,7 @@ func (c *chain) pvList(path string, lq *pv.ListQuery, prove bool) []*appv1.Prove
 	for {
 		data, err := proto.Marshal(lq)
 		require.NoError(c.tb, err)
+		c.requireListingProven(path, data)
 		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data, Prove: prove})
 		require.NoError(c.tb, err)
 		require.Zero(c.tb, res.Code, res.Log)

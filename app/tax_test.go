@@ -138,6 +138,7 @@ func taxCancel(id string) *txv1.Msg {
 // app hash committed at that height.
 func (c *chain) taxProved(path string, data []byte) (*appv1.ProvedList, int64, tax.CheckEntry) {
 	c.tb.Helper()
+	c.requireListingProven(path, data)
 	res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data, Prove: true})
 	require.NoError(c.tb, err)
 	require.Zero(c.tb, res.Code, res.Log)

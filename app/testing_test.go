@@ -439,9 +439,33 @@ func (c *chain) agency(id string) *agencyv1.Agency {
 	return ag
 }
 
+// requireListingProven reads a page of a listing with proofs and, when the
+// client knows the listing's layout (client.ListingOf), checks that the
+// page's range proofs show it leaves no record out (client.VerifyPage):
+// the listing helpers call it, so every test that lists with them also
+// checks the client's copy of the key layout against the app's.
+func (c *chain) requireListingProven(path string, data []byte) *appv1.ProvedList {
+	c.tb.Helper()
+	l, after, ok := client.ListingOf(path, data)
+	if !ok {
+		return nil
+	}
+	res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data, Prove: true})
+	require.NoError(c.tb, err)
+	require.Zero(c.tb, res.Code, res.Log)
+	list := &appv1.ProvedList{}
+	require.NoError(c.tb, proto.Unmarshal(res.Value, list))
+	root := c.hashes[res.Height]
+	require.NotEmpty(c.tb, root, "app hash of height %d", res.Height)
+	_, err = client.VerifyPage(root, "the app hash", l, after, list)
+	require.NoError(c.tb, err, "%s %q: the page's range proofs", path, data)
+	return list
+}
+
 // members lists an agency's accounts as the members query returns them.
 func (c *chain) members(id string) []*agencyv1.Account {
 	c.tb.Helper()
+	c.requireListingProven(app.PathMembers, []byte(id))
 	res := c.query(app.PathMembers, []byte(id))
 	require.Zero(c.tb, res.Code, res.Log)
 	list := &appv1.ProvedList{}

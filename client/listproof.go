@@ -33,7 +33,7 @@ const (
 	PathGovProposals    = "/gov/proposals"
 	PathFundsBalances   = "/funds/balances"
 	PathTaxReceipts     = "/tax/receipts"
-	PathTaxTypes        = "/tax/types"
+	PathTaxTypes        = "/tax/tax_types"
 	PathBenefitsHistory = "/benefits/history"
 )
 
