@@ -21,7 +21,16 @@ func KeyProof(sign Signer, chainID, agencyID string, account, pub []byte, purpos
 // proof of possession, so the caller must hold it (or build MsgAddMember
 // with a proof the key's holder made).
 func AddMember(chainID, agencyID string, newKey ed25519.PrivateKey, roles ...agencyv1.Role) *txv1.Msg {
-	pub := newKey.Public().(ed25519.PublicKey)
-	proof := ed25519.Sign(newKey, keyproof.Statement(chainID, agencyID, keys.AddressOf(pub), pub, keyproof.AddMember))
-	return &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: roles, KeyProof: proof}}}
+	m, _ := AddMemberSigned(func(b []byte) ([]byte, error) { return ed25519.Sign(newKey, b), nil }, chainID, agencyID, newKey.Public().(ed25519.PublicKey), roles...)
+	return m // signing with a private key in hand cannot fail
+}
+
+// AddMemberSigned is AddMember for a new key held elsewhere (a keyring, a
+// device): sign is that key's signer, pub its public key.
+func AddMemberSigned(sign Signer, chainID, agencyID string, pub []byte, roles ...agencyv1.Role) (*txv1.Msg, error) {
+	proof, err := KeyProof(sign, chainID, agencyID, keys.AddressOf(pub), pub, keyproof.AddMember)
+	if err != nil {
+		return nil, err
+	}
+	return &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: roles, KeyProof: proof}}}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
@@ -105,11 +106,11 @@ func TestNodeBackupTakeAndRestore(t *testing.T) {
 	require.NoError(t, err)
 	otherComet, _, err := node.LoadConfigs(other)
 	require.NoError(t, err)
-	state, err := node.SingleAgencyState("tally-other", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminPub, sign)
+	state, err := genesis.SingleAgencyState("tally-other", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminPub, sign)
 	require.NoError(t, err)
 	otherID, err := node.InitNode(t.TempDir(), "x")
 	require.NoError(t, err)
-	_, err = node.WriteGenesis(otherComet.GenesisFile(), "tally-other", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: otherID.ConsensusPK, Power: 10}}, state)
+	_, err = genesis.WriteGenesis(otherComet.GenesisFile(), "tally-other", time.Now().UTC(), []genesis.Validator{{Name: "v0", PubKey: otherID.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	otherBackup := filepath.Join(backups, "other")
 	_, err = node.TakeBackup(other, otherBackup)

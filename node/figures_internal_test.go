@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
 )
@@ -20,7 +21,7 @@ import (
 func TestQueueCollectorExportsTheAppsQueues(t *testing.T) {
 	pub, priv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
-	state, err := SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub,
+	state, err := genesis.SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub,
 		func(m []byte) ([]byte, error) { return ed25519.Sign(priv, m), nil })
 	require.NoError(t, err)
 	bz, err := app.MarshalGenesis(state)

@@ -18,6 +18,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
@@ -94,8 +95,8 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
 	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
-	require.NoError(t, node.ProveGenesisAccounts("tally-funds", state.Agency, adm("treasury").priv, officer.priv, adm("benefits").priv, manager.priv, finance.priv, caseworker.priv, adm("bank").priv, settler.priv))
-	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-funds", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	require.NoError(t, genesis.ProveAccounts("tally-funds", state.Agency, adm("treasury").priv, officer.priv, adm("benefits").priv, manager.priv, finance.priv, caseworker.priv, adm("bank").priv, settler.priv))
+	_, err = genesis.WriteGenesis(comet.GenesisFile(), "tally-funds", time.Now().UTC(), []genesis.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
@@ -43,10 +44,10 @@ func startNode(t *testing.T, dir string, adminKey ed25519.PrivateKey) (*node.Nod
 	// CometBFT does not wait for on Stop, racing the temp dir's removal.
 	comet.P2P.PexReactor = false
 	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
-	state, err := node.SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
+	state, err := genesis.SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
 		func(msg []byte) ([]byte, error) { return ed25519.Sign(adminKey, msg), nil })
 	require.NoError(t, err)
-	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-test", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	_, err = genesis.WriteGenesis(comet.GenesisFile(), "tally-test", time.Now().UTC(), []genesis.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)

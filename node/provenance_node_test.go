@@ -17,6 +17,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -85,8 +86,8 @@ func TestNodeRunsSupplyChainAndRecallOverRPC(t *testing.T) {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
 	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
-	require.NoError(t, node.ProveGenesisAccounts("tally-pv", state.Agency, regulator.priv, inspector.priv, farmer.priv, kitchen.priv))
-	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-pv", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	require.NoError(t, genesis.ProveAccounts("tally-pv", state.Agency, regulator.priv, inspector.priv, farmer.priv, kitchen.priv))
+	_, err = genesis.WriteGenesis(comet.GenesisFile(), "tally-pv", time.Now().UTC(), []genesis.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)

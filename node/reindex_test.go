@@ -15,6 +15,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/x/agency"
 )
@@ -38,10 +39,10 @@ func TestStartIndexesTheLatestBlocksAgain(t *testing.T) {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = time.Second
 	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
-	state, err := node.SingleAgencyState("tally-reindex", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub,
+	state, err := genesis.SingleAgencyState("tally-reindex", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub,
 		func(msg []byte) ([]byte, error) { return ed25519.Sign(priv, msg), nil })
 	require.NoError(t, err)
-	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-reindex", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	_, err = genesis.WriteGenesis(comet.GenesisFile(), "tally-reindex", time.Now().UTC(), []genesis.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 
 	start := func() (*node.Node, *client.Client) {

@@ -15,6 +15,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
@@ -66,8 +67,8 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
 	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
-	require.NoError(t, node.ProveGenesisAccounts("tally-tax", state.Agency, trAdmin, revAdmin, collector, settler))
-	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-tax", time.Now().UTC(), []node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	require.NoError(t, genesis.ProveAccounts("tally-tax", state.Agency, trAdmin, revAdmin, collector, settler))
+	_, err = genesis.WriteGenesis(comet.GenesisFile(), "tally-tax", time.Now().UTC(), []genesis.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)

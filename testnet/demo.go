@@ -8,12 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 // demoMarker records, in the network directory, that the demo data was sent.
@@ -86,7 +84,7 @@ func (d *Demo) Send(ctx context.Context, node int, keyName string, msgs ...*txv1
 	}
 	tx, err := client.BuildTx(client.TxOptions{
 		ChainID:       d.M.ChainID,
-		Signer:        agency.AddressOf(priv.Public().(ed25519.PublicKey)),
+		Signer:        keys.AddressOf(priv.Public().(ed25519.PublicKey)),
 		TimeoutHeight: uint64(height) + 100,
 	}, func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, msgs...)
 	if err != nil {
@@ -126,11 +124,7 @@ func (d *Demo) AddMember(keyName, agencyID string, roles ...agencyv1.Role) (*txv
 	if err != nil {
 		return nil, err
 	}
-	proof, err := d.Keys.Sign(keyName, keyproof.Statement(d.M.ChainID, agencyID, agency.AddressOf(pub), pub, keyproof.AddMember))
-	if err != nil {
-		return nil, err
-	}
-	return &txv1.Msg{Sum: &txv1.Msg_AddMember{AddMember: &agencyv1.MsgAddMember{PubKey: pub, Roles: roles, KeyProof: proof}}}, nil
+	return client.AddMemberSigned(func(b []byte) ([]byte, error) { return d.Keys.Sign(keyName, b) }, d.M.ChainID, agencyID, pub, roles...)
 }
 
 // Key returns the demo key keyName, creating it when missing.

@@ -2,7 +2,6 @@ package testnet
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
 	"time"
@@ -10,9 +9,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client/keys"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 // Demo item ids: GS1 batches (GTIN-14 with valid check digits).
@@ -56,7 +55,7 @@ func provenanceDemo(ctx context.Context, d *Demo) error {
 		if err != nil {
 			return nil, err
 		}
-		return agency.AddressOf(ed25519.PublicKey(pub)), nil
+		return keys.AddressOf(pub), nil
 	}
 	inspector, err := addr("fsa-inspector")
 	if err != nil {

@@ -7,9 +7,9 @@ import (
 	"encoding/hex"
 
 	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 // demoTaxpayerKey stands in for the key under which a tax authority turns
@@ -94,7 +94,7 @@ func taxDemo(ctx context.Context, d *Demo) error {
 	if err != nil {
 		return err
 	}
-	collector := agency.AddressOf(collectorPub)
+	collector := keys.AddressOf(collectorPub)
 	msgs := []*txv1.Msg{
 		register("VAT", "Value added tax", "treasury", quarter),
 		register("PAYE", "Pay as you earn", "treasury", month),
@@ -106,7 +106,7 @@ func taxDemo(ctx context.Context, d *Demo) error {
 		if err != nil {
 			return err
 		}
-		msgs = append(msgs, register("COUNCIL_TAX", "Council tax", "northshire", year), authorise(agency.AddressOf(ncPub), "COUNCIL_TAX"))
+		msgs = append(msgs, register("COUNCIL_TAX", "Council tax", "northshire", year), authorise(keys.AddressOf(ncPub), "COUNCIL_TAX"))
 	}
 	if err := d.Send(ctx, 1, "revenue-admin", msgs...); err != nil {
 		return err

@@ -15,14 +15,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
-	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
-	"github.com/tallyledger/tally/x/gov"
 )
 
 // ManifestFile is the file in a network directory that describes it.
@@ -154,7 +152,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		return nil, err
 	}
 
-	state := &appv1.GenesisState{Params: app.DefaultParams(), Agency: &agencyv1.Genesis{}, Gov: &govv1.Genesis{}}
+	state := genesis.NewState()
 	addAgency := func(s seat) error {
 		state.Agency.Agencies = append(state.Agency.Agencies, &agencyv1.Agency{Id: s.id, Name: s.name, Kind: s.kind})
 		add := func(keyName string, role agencyv1.Role) error {
@@ -167,7 +165,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 				return err
 			}
 			state.Agency.Accounts = append(state.Agency.Accounts, &agencyv1.Account{PubKey: pub, AgencyId: s.id, Roles: []agencyv1.Role{role}})
-			proof, err := node.GenesisKeyProof(m.ChainID, s.id, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
+			proof, err := genesis.KeyProof(m.ChainID, s.id, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
 			if err != nil {
 				return err
 			}
@@ -185,7 +183,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		return nil
 	}
 
-	var vals []node.Validator
+	var vals []genesis.Validator
 	for i := 0; i < opts.Validators; i++ {
 		s := validatorSeats[i]
 		base := opts.BasePort + 10*i
@@ -217,7 +215,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			}
 		}
 		m.Nodes = append(m.Nodes, n)
-		vals = append(vals, node.Validator{Name: s.id, PubKey: id.ConsensusPK, Power: node.DefaultPower})
+		vals = append(vals, genesis.Validator{Name: s.id, PubKey: id.ConsensusPK, Power: genesis.DefaultPower})
 		state.Gov.Operators = append(state.Gov.Operators, &govv1.ValidatorOperator{PubKey: id.ConsensusPK.Bytes(), AgencyId: s.id, NodeAddress: n.NodeID + "@" + n.P2P})
 		if err := addAgency(s); err != nil {
 			return nil, err
@@ -235,7 +233,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 	// The founding mandates by kind: the treasury's supply mandate, the
 	// tax authority's, the benefits agency's, the regulator's, the bank's
 	// settlement mandate and the councils' revenue mandates.
-	state.Gov.Mandates = gov.FoundingMandates(state.Agency.Agencies)
+	state.Gov.Mandates = genesis.FoundingMandates(state.Agency.Agencies)
 
 	genesisTime := time.Now().UTC()
 	for i, n := range m.Nodes {
@@ -272,7 +270,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		if err := node.WriteConfigs(n.Home, comet, appCfg); err != nil {
 			return nil, err
 		}
-		if _, err := node.WriteGenesis(comet.GenesisFile(), m.ChainID, genesisTime, vals, state); err != nil {
+		if _, err := genesis.WriteGenesis(comet.GenesisFile(), m.ChainID, genesisTime, vals, state); err != nil {
 			return nil, err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/client/load"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
@@ -54,11 +55,11 @@ func startNode(t *testing.T, adminKey ed25519.PrivateKey) string {
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
 	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
-	state, err := node.SingleAgencyState("tally-load-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
+	state, err := genesis.SingleAgencyState("tally-load-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
 		func(msg []byte) ([]byte, error) { return ed25519.Sign(adminKey, msg), nil })
 	require.NoError(t, err)
-	_, err = node.WriteGenesis(comet.GenesisFile(), "tally-load-test", time.Now().UTC(),
-		[]node.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	_, err = genesis.WriteGenesis(comet.GenesisFile(), "tally-load-test", time.Now().UTC(),
+		[]genesis.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
 	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	"github.com/tallyledger/tally/x/agency"
 )
 
@@ -95,7 +96,7 @@ Read the signed body with: jq -r .body FILE | jq .`,
 	f.String("agency-kind", "", "kind: treasury, tax_authority, benefits, regulator, council, bank, department, business (required)")
 	f.String("admin-key", "admin", "keyring name of the agency's admin account key (created if missing)")
 	f.String("p2p-address", "", "host:port where other validators reach this node (required)")
-	f.Int64("power", node.DefaultPower, "validator voting power (agencies normally agree on equal power)")
+	f.Int64("power", genesis.DefaultPower, "validator voting power (agencies normally agree on equal power)")
 	f.String("moniker", "", "node name shown to peers when the home is created (default: the agency id)")
 	f.String("output", "", "declaration file to write (default <agency>.declaration.json)")
 	addKeyringFlags(cmd)
@@ -124,7 +125,7 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if err := node.ValidateP2PAddress(p2pAddr); err != nil {
+	if err := genesis.ValidateP2PAddress(p2pAddr); err != nil {
 		return err
 	}
 	if moniker == "" {
@@ -176,7 +177,7 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("loading node key: %w", err)
 	}
-	body := node.DeclarationBody{
+	body := genesis.DeclarationBody{
 		ChainID:         chainID,
 		AgencyID:        agencyID,
 		AgencyName:      name,
@@ -189,11 +190,11 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
 		AdminPubKey:     info.PubKey,
 		AdminAddress:    info.Address,
 	}
-	d, err := node.SignDeclaration(body, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) }, pv.Key.PrivKey, nk.PrivKey)
+	d, err := genesis.SignDeclaration(body, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) }, pv.Key.PrivKey, nk.PrivKey)
 	if err != nil {
 		return err
 	}
-	if err := node.WriteDeclaration(output, d); err != nil {
+	if err := genesis.WriteDeclaration(output, d); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), `Wrote declaration %s
@@ -243,11 +244,11 @@ list.`,
 				}
 				genesisTime = t.UTC()
 			}
-			ds, err := node.LoadDeclarations(chainID, args)
+			ds, err := genesis.LoadDeclarations(chainID, args)
 			if err != nil {
 				return fmt.Errorf("declarations refused, no genesis written:\n%w", err)
 			}
-			doc, hash, err := node.CollectGenesis(output, chainID, genesisTime, ds)
+			doc, hash, err := genesis.CollectGenesis(output, chainID, genesisTime, ds)
 			if err != nil {
 				return err
 			}
@@ -255,7 +256,7 @@ list.`,
 			fmt.Fprintf(w, "Wrote %s\n  chain id:      %s\n  genesis time:  %s\n  validators:\n", output, doc.ChainID, doc.GenesisTime.Format(time.RFC3339Nano))
 			printDeclared(w, ds)
 			fmt.Fprintf(w, "genesis sha256: %s\npersistent_peers: %s\n\nNext: send %s to every agency; each runs 'tallyd genesis verify --install' and compares the sha256 with you out of band.\n",
-				hash, node.PersistentPeers(ds, ""), output)
+				hash, genesis.PersistentPeers(ds, ""), output)
 			return nil
 		},
 	}
@@ -267,7 +268,7 @@ list.`,
 	return cmd
 }
 
-func printDeclared(w io.Writer, ds []*node.Declared) {
+func printDeclared(w io.Writer, ds []*genesis.Declared) {
 	for _, d := range ds {
 		fmt.Fprintf(w, "    %-16s %-14s power %-4d admin %x  node %s\n", d.Body.AgencyID, d.Body.AgencyKind, d.Body.Power, d.AdminAddress, d.PeerAddress())
 	}
@@ -298,7 +299,7 @@ holds a different genesis.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			genesisPath, _ := cmd.Flags().GetString("genesis")
 			install, _ := cmd.Flags().GetBool("install")
-			v, err := node.VerifyGenesis(genesisPath, args)
+			v, err := genesis.VerifyGenesis(genesisPath, args)
 			if err != nil {
 				return fmt.Errorf("genesis refused:\n%w", err)
 			}
@@ -319,7 +320,7 @@ holds a different genesis.`,
 	return cmd
 }
 
-func installGenesis(cmd *cobra.Command, genesisPath string, v *node.VerifiedGenesis) error {
+func installGenesis(cmd *cobra.Command, genesisPath string, v *genesis.VerifiedGenesis) error {
 	h := homeFlag(cmd)
 	comet := node.DefaultCometConfig(h)
 	for _, p := range []string{comet.PrivValidatorKeyFile(), comet.NodeKeyFile(), filepath.Join(h, "config", "config.toml")} {
@@ -331,7 +332,7 @@ func installGenesis(cmd *cobra.Command, genesisPath string, v *node.VerifiedGene
 	if err != nil {
 		return err
 	}
-	var own *node.Declared
+	var own *genesis.Declared
 	for _, d := range v.Declarations {
 		if bytes.Equal(d.ValidatorPK.Bytes(), id.ConsensusPK.Bytes()) {
 			own = d
@@ -363,7 +364,7 @@ func installGenesis(cmd *cobra.Command, genesisPath string, v *node.VerifiedGene
 	if err != nil {
 		return err
 	}
-	loaded.P2P.PersistentPeers = node.PersistentPeers(v.Declarations, id.NodeID)
+	loaded.P2P.PersistentPeers = genesis.PersistentPeers(v.Declarations, id.NodeID)
 	// Every declared node id is in genesis, so the node can admit exactly
 	// the validators' nodes (and the operator's allowed_peers).
 	loaded.FilterPeers = true

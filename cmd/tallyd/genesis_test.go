@@ -20,6 +20,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 )
 
 // tallyd runs the CLI in-process and returns what it printed.
@@ -222,7 +223,7 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 		var body struct {
 			AdminAddress string `json:"admin_address"`
 		}
-		decl, err := node.ReadDeclaration(decls[i])
+		decl, err := genesis.ReadDeclaration(decls[i])
 		require.NoError(t, err)
 		require.NoError(t, json.Unmarshal([]byte(decl.Body), &body))
 		addr, err := hex.DecodeString(body.AdminAddress)

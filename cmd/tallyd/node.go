@@ -22,6 +22,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
@@ -124,12 +125,12 @@ Example:
 			if err != nil {
 				return err
 			}
-			state, err := node.SingleAgencyState(chainID, agencyID, name, kind, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
+			state, err := genesis.SingleAgencyState(chainID, agencyID, name, kind, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
 			if err != nil {
 				return err
 			}
-			vals := []node.Validator{{Name: moniker, PubKey: id.ConsensusPK, Power: node.DefaultPower}}
-			if _, err := node.WriteGenesis(comet.GenesisFile(), chainID, time.Now().UTC(), vals, state); err != nil {
+			vals := []genesis.Validator{{Name: moniker, PubKey: id.ConsensusPK, Power: genesis.DefaultPower}}
+			if _, err := genesis.WriteGenesis(comet.GenesisFile(), chainID, time.Now().UTC(), vals, state); err != nil {
 				return err
 			}
 			fmt.Printf("Initialised %s\n  chain id:     %s\n  node id:      %s\n  agency:       %s (%s)\n  admin key:    %s  address %s  (keyring %s)\n  p2p:          %s\n  rpc:          %s\n\nStart the node with: %s start --home %s\n",

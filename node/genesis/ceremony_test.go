@@ -1,4 +1,4 @@
-package node_test
+package genesis_test
 
 import (
 	"crypto/ed25519"
@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/app"
-	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	statev1 "github.com/tallyledger/tally/proto/tally/state/v1"
@@ -30,7 +30,7 @@ type party struct {
 	admin     ed25519.PrivateKey
 	validator cmted25519.PrivKey
 	node      cmted25519.PrivKey
-	body      node.DeclarationBody
+	body      genesis.DeclarationBody
 }
 
 func newParty(t *testing.T, id, kind, addr string) *party {
@@ -45,7 +45,7 @@ func newParty(t *testing.T, id, kind, addr string) *party {
 // rebuild recomputes the body from the party's keys.
 func (p *party) rebuild(id, kind, addr string) {
 	adminPub := p.admin.Public().(ed25519.PublicKey)
-	p.body = node.DeclarationBody{
+	p.body = genesis.DeclarationBody{
 		ChainID:         testChain,
 		AgencyID:        id,
 		AgencyName:      "Agency " + id,
@@ -60,9 +60,9 @@ func (p *party) rebuild(id, kind, addr string) {
 	}
 }
 
-func (p *party) sign(t *testing.T) *node.Declaration {
+func (p *party) sign(t *testing.T) *genesis.Declaration {
 	t.Helper()
-	d, err := node.SignDeclaration(p.body, func(m []byte) ([]byte, error) { return ed25519.Sign(p.admin, m), nil }, p.validator, p.node)
+	d, err := genesis.SignDeclaration(p.body, func(m []byte) ([]byte, error) { return ed25519.Sign(p.admin, m), nil }, p.validator, p.node)
 	require.NoError(t, err)
 	return d
 }
@@ -70,14 +70,14 @@ func (p *party) sign(t *testing.T) *node.Declaration {
 func (p *party) write(t *testing.T, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, p.body.AgencyID+".declaration.json")
-	require.NoError(t, node.WriteDeclaration(path, p.sign(t)))
+	require.NoError(t, genesis.WriteDeclaration(path, p.sign(t)))
 	return path
 }
 
-func writeDecl(t *testing.T, dir, name string, d *node.Declaration) string {
+func writeDecl(t *testing.T, dir, name string, d *genesis.Declaration) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	require.NoError(t, node.WriteDeclaration(path, d))
+	require.NoError(t, genesis.WriteDeclaration(path, d))
 	return path
 }
 
@@ -100,7 +100,7 @@ func writeAll(t *testing.T, dir string, ps []*party) []string {
 func TestDeclarationSignVerify(t *testing.T) {
 	p := newParty(t, "tax", "tax_authority", "10.0.0.2:26656")
 	path := p.write(t, t.TempDir())
-	d, err := node.ReadDeclaration(path)
+	d, err := genesis.ReadDeclaration(path)
 	require.NoError(t, err)
 	v, err := d.Verify()
 	require.NoError(t, err)
@@ -111,39 +111,39 @@ func TestDeclarationSignVerify(t *testing.T) {
 }
 
 func TestSignDeclarationRefusesBadBodies(t *testing.T) {
-	cases := map[string]func(b *node.DeclarationBody){
-		"agency id":    func(b *node.DeclarationBody) { b.AgencyID = "Tax Office" },
-		"kind":         func(b *node.DeclarationBody) { b.AgencyKind = "ministry" },
-		"empty name":   func(b *node.DeclarationBody) { b.AgencyName = "" },
-		"power":        func(b *node.DeclarationBody) { b.Power = 0 },
-		"p2p address":  func(b *node.DeclarationBody) { b.P2PAddress = "10.0.0.2" },
-		"wildcard":     func(b *node.DeclarationBody) { b.P2PAddress = "0.0.0.0:26656" },
-		"node id":      func(b *node.DeclarationBody) { b.NodeID = strings.Repeat("ab", 20) },
-		"admin addr":   func(b *node.DeclarationBody) { b.AdminAddress = strings.Repeat("00", 20) },
-		"short key":    func(b *node.DeclarationBody) { b.AdminPubKey = base64.StdEncoding.EncodeToString(make([]byte, 31)) },
-		"no chain id":  func(b *node.DeclarationBody) { b.ChainID = "" },
-		"other valkey": func(b *node.DeclarationBody) { b.ValidatorPubKey = b.NodePubKey },
+	cases := map[string]func(b *genesis.DeclarationBody){
+		"agency id":    func(b *genesis.DeclarationBody) { b.AgencyID = "Tax Office" },
+		"kind":         func(b *genesis.DeclarationBody) { b.AgencyKind = "ministry" },
+		"empty name":   func(b *genesis.DeclarationBody) { b.AgencyName = "" },
+		"power":        func(b *genesis.DeclarationBody) { b.Power = 0 },
+		"p2p address":  func(b *genesis.DeclarationBody) { b.P2PAddress = "10.0.0.2" },
+		"wildcard":     func(b *genesis.DeclarationBody) { b.P2PAddress = "0.0.0.0:26656" },
+		"node id":      func(b *genesis.DeclarationBody) { b.NodeID = strings.Repeat("ab", 20) },
+		"admin addr":   func(b *genesis.DeclarationBody) { b.AdminAddress = strings.Repeat("00", 20) },
+		"short key":    func(b *genesis.DeclarationBody) { b.AdminPubKey = base64.StdEncoding.EncodeToString(make([]byte, 31)) },
+		"no chain id":  func(b *genesis.DeclarationBody) { b.ChainID = "" },
+		"other valkey": func(b *genesis.DeclarationBody) { b.ValidatorPubKey = b.NodePubKey },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
 			p := newParty(t, "tax", "tax_authority", "10.0.0.2:26656")
 			mutate(&p.body)
-			_, err := node.SignDeclaration(p.body, func(m []byte) ([]byte, error) { return ed25519.Sign(p.admin, m), nil }, p.validator, p.node)
+			_, err := genesis.SignDeclaration(p.body, func(m []byte) ([]byte, error) { return ed25519.Sign(p.admin, m), nil }, p.validator, p.node)
 			require.Error(t, err)
 		})
 	}
 	// An admin signer holding another key than admin_pub_key.
 	p := newParty(t, "tax", "tax_authority", "10.0.0.2:26656")
 	_, other, _ := ed25519.GenerateKey(nil)
-	_, err := node.SignDeclaration(p.body, func(m []byte) ([]byte, error) { return ed25519.Sign(other, m), nil }, p.validator, p.node)
+	_, err := genesis.SignDeclaration(p.body, func(m []byte) ([]byte, error) { return ed25519.Sign(other, m), nil }, p.validator, p.node)
 	require.ErrorContains(t, err, "admin signature does not verify")
 }
 
 func TestTamperedDeclarationRefused(t *testing.T) {
 	p := newParty(t, "tax", "tax_authority", "10.0.0.2:26656")
 	orig := p.sign(t)
-	edit := func(f func(b *node.DeclarationBody)) *node.Declaration {
-		var b node.DeclarationBody
+	edit := func(f func(b *genesis.DeclarationBody)) *genesis.Declaration {
+		var b genesis.DeclarationBody
 		require.NoError(t, json.Unmarshal([]byte(orig.Body), &b))
 		f(&b)
 		raw, err := json.Marshal(b)
@@ -152,10 +152,10 @@ func TestTamperedDeclarationRefused(t *testing.T) {
 		d.Body = string(raw)
 		return &d
 	}
-	for name, d := range map[string]*node.Declaration{
-		"power":   edit(func(b *node.DeclarationBody) { b.Power = 1000 }),
-		"name":    edit(func(b *node.DeclarationBody) { b.AgencyName = "Evil Tax" }),
-		"address": edit(func(b *node.DeclarationBody) { b.P2PAddress = "10.6.6.6:26656" }),
+	for name, d := range map[string]*genesis.Declaration{
+		"power":   edit(func(b *genesis.DeclarationBody) { b.Power = 1000 }),
+		"name":    edit(func(b *genesis.DeclarationBody) { b.AgencyName = "Evil Tax" }),
+		"address": edit(func(b *genesis.DeclarationBody) { b.P2PAddress = "10.6.6.6:26656" }),
 	} {
 		_, err := d.Verify()
 		require.ErrorContains(t, err, "admin signature does not verify", name)
@@ -202,8 +202,8 @@ func TestTamperedDeclarationRefused(t *testing.T) {
 
 	// LoadDeclarations names the file.
 	dir := t.TempDir()
-	path := writeDecl(t, dir, "tax.json", edit(func(b *node.DeclarationBody) { b.Power = 1000 }))
-	_, err = node.LoadDeclarations(testChain, []string{path})
+	path := writeDecl(t, dir, "tax.json", edit(func(b *genesis.DeclarationBody) { b.Power = 1000 }))
+	_, err = genesis.LoadDeclarations(testChain, []string{path})
 	require.ErrorContains(t, err, path+": refused: admin signature does not verify")
 }
 
@@ -237,7 +237,7 @@ func TestLoadDeclarationsRefusesDuplicates(t *testing.T) {
 			ps := threeParties(t)
 			c.mutate(ps[0], ps[1])
 			paths := []string{ps[0].write(t, dir), writeDecl(t, dir, "second.json", ps[1].sign(t)), ps[2].write(t, dir)}
-			_, err := node.LoadDeclarations(testChain, paths)
+			_, err := genesis.LoadDeclarations(testChain, paths)
 			require.ErrorContains(t, err, filepath.Join(dir, "second.json")+": refused: duplicate of "+filepath.Join(dir, "treasury.declaration.json")+": "+c.want)
 		})
 	}
@@ -245,7 +245,7 @@ func TestLoadDeclarationsRefusesDuplicates(t *testing.T) {
 	dir := t.TempDir()
 	p := threeParties(t)[0]
 	path := p.write(t, dir)
-	_, err := node.LoadDeclarations(testChain, []string{path, path})
+	_, err := genesis.LoadDeclarations(testChain, []string{path, path})
 	require.ErrorContains(t, err, path+": refused: duplicate of "+path+`: same agency id "treasury", node id`)
 }
 
@@ -254,7 +254,7 @@ func TestLoadDeclarationsRefusesWrongChain(t *testing.T) {
 	ps := threeParties(t)
 	ps[2].body.ChainID = "tally-other"
 	paths := writeAll(t, dir, ps)
-	_, err := node.LoadDeclarations(testChain, paths)
+	_, err := genesis.LoadDeclarations(testChain, paths)
 	require.ErrorContains(t, err, paths[2]+`: refused: declared for chain id "tally-other", but this genesis is for "tally-ceremony"`)
 }
 
@@ -264,26 +264,26 @@ func TestCollectAndVerifyGenesis(t *testing.T) {
 	paths := writeAll(t, dir, ps)
 	gt := time.Date(2030, 1, 15, 9, 0, 0, 0, time.UTC)
 
-	ds, err := node.LoadDeclarations(testChain, paths)
+	ds, err := genesis.LoadDeclarations(testChain, paths)
 	require.NoError(t, err)
 	require.Equal(t, []string{"fsa", "tax", "treasury"}, []string{ds[0].Body.AgencyID, ds[1].Body.AgencyID, ds[2].Body.AgencyID})
 	g1 := filepath.Join(dir, "g1.json")
-	doc, hash1, err := node.CollectGenesis(g1, testChain, gt, ds)
+	doc, hash1, err := genesis.CollectGenesis(g1, testChain, gt, ds)
 	require.NoError(t, err)
 	require.Len(t, doc.Validators, 3)
 	require.Equal(t, "fsa", doc.Validators[0].Name)
 
 	// Another coordinator, declarations in another order: the same file.
-	ds2, err := node.LoadDeclarations(testChain, []string{paths[2], paths[0], paths[1]})
+	ds2, err := genesis.LoadDeclarations(testChain, []string{paths[2], paths[0], paths[1]})
 	require.NoError(t, err)
-	_, hash2, err := node.CollectGenesis(filepath.Join(dir, "g2.json"), testChain, gt, ds2)
+	_, hash2, err := genesis.CollectGenesis(filepath.Join(dir, "g2.json"), testChain, gt, ds2)
 	require.NoError(t, err)
 	require.Equal(t, hash1, hash2)
 
-	v, err := node.VerifyGenesis(g1, paths)
+	v, err := genesis.VerifyGenesis(g1, paths)
 	require.NoError(t, err)
 	require.Equal(t, hash1, v.Hash)
-	require.Equal(t, ds[0].PeerAddress()+","+ds[2].PeerAddress(), node.PersistentPeers(v.Declarations, ds[1].Body.NodeID))
+	require.Equal(t, ds[0].PeerAddress()+","+ds[2].PeerAddress(), genesis.PersistentPeers(v.Declarations, ds[1].Body.NodeID))
 
 	// The genesis also passes the app's own genesis checks.
 	state, err := app.ParseGenesis(doc.AppState)
@@ -292,7 +292,7 @@ func TestCollectAndVerifyGenesis(t *testing.T) {
 	require.Len(t, state.Agency.Accounts, 3)
 
 	// A declaration left out: its validator and agency are undeclared.
-	_, err = node.VerifyGenesis(g1, paths[:2])
+	_, err = genesis.VerifyGenesis(g1, paths[:2])
 	require.ErrorContains(t, err, "is not declared by any agency")
 	require.ErrorContains(t, err, `agency "fsa" is not declared by anyone`)
 }
@@ -317,10 +317,10 @@ func TestVerifyGenesisRefusesChangedGenesis(t *testing.T) {
 	dir := t.TempDir()
 	ps := threeParties(t)
 	paths := writeAll(t, dir, ps)
-	ds, err := node.LoadDeclarations(testChain, paths)
+	ds, err := genesis.LoadDeclarations(testChain, paths)
 	require.NoError(t, err)
 	g := filepath.Join(dir, "genesis.json")
-	_, _, err = node.CollectGenesis(g, testChain, time.Now(), ds)
+	_, _, err = genesis.CollectGenesis(g, testChain, time.Now(), ds)
 	require.NoError(t, err)
 
 	intruder := cmted25519.GenPrivKey().PubKey()
@@ -384,12 +384,12 @@ func TestVerifyGenesisRefusesChangedGenesis(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			bad := tamperGenesis(t, g, c.f)
-			_, err := node.VerifyGenesis(bad, paths)
+			_, err := genesis.VerifyGenesis(bad, paths)
 			require.Error(t, err)
 			require.Contains(t, err.Error(), c.want)
 		})
 	}
 	// The untouched genesis still verifies after a round trip through SaveAs.
-	_, err = node.VerifyGenesis(tamperGenesis(t, g, func(*types.GenesisDoc, *appv1.GenesisState) {}), paths)
+	_, err = genesis.VerifyGenesis(tamperGenesis(t, g, func(*types.GenesisDoc, *appv1.GenesisState) {}), paths)
 	require.NoError(t, err)
 }

@@ -1,4 +1,4 @@
-package node
+package genesis
 
 // The multi-agency genesis ceremony. Agencies that do not trust each other
 // each publish a signed declaration of what they bring to the chain (their
@@ -160,7 +160,7 @@ func SignDeclaration(body DeclarationBody, adminSign Signer, validatorKey, nodeK
 		return nil, fmt.Errorf("signing with the node key: %w", err)
 	}
 	adminPub, _ := base64.StdEncoding.DecodeString(body.AdminPubKey) // checkBody decoded it
-	proof, err := GenesisKeyProof(body.ChainID, body.AgencyID, adminPub, adminSign)
+	proof, err := KeyProof(body.ChainID, body.AgencyID, adminPub, adminSign)
 	if err != nil {
 		return nil, err
 	}
@@ -424,9 +424,9 @@ func checkClashes(ds []*Declared) []error {
 	return errs
 }
 
-// GenesisValidators is the genesis validator set of the declarations: one
+// Validators is the genesis validator set of the declarations: one
 // validator per agency, named after it, in the order given.
-func GenesisValidators(ds []*Declared) []Validator {
+func Validators(ds []*Declared) []Validator {
 	vals := make([]Validator, 0, len(ds))
 	for _, d := range ds {
 		vals = append(vals, Validator{Name: d.Body.AgencyID, PubKey: d.ValidatorPK, Power: d.Body.Power})
@@ -434,14 +434,14 @@ func GenesisValidators(ds []*Declared) []Validator {
 	return vals
 }
 
-// GenesisAppState is the app state of the declarations: default params,
+// AppState is the app state of the declarations: default params,
 // every agency and its admin account, in the order given, the agency
 // operating each validator with its node address (for governance and peer
 // admission), and the founding mandates each agency's kind carries
 // (gov.FoundingMandates) — so every agency that checks the genesis sees
 // exactly which agency may appropriate, tax, pay, settle and regulate from
 // the first block.
-func GenesisAppState(ds []*Declared) *appv1.GenesisState {
+func AppState(ds []*Declared) *appv1.GenesisState {
 	g, ops := &agencyv1.Genesis{}, &govv1.Genesis{}
 	for _, d := range ds {
 		g.Agencies = append(g.Agencies, expectedAgency(d))
@@ -482,7 +482,7 @@ func CollectGenesis(path, chainID string, genesisTime time.Time, ds []*Declared)
 	}
 	sorted := slices.Clone(ds)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Body.AgencyID < sorted[j].Body.AgencyID })
-	doc, err := WriteGenesis(path, chainID, genesisTime.UTC(), GenesisValidators(sorted), GenesisAppState(sorted))
+	doc, err := WriteGenesis(path, chainID, genesisTime.UTC(), Validators(sorted), AppState(sorted))
 	if err != nil {
 		return nil, "", err
 	}
@@ -616,7 +616,7 @@ func CheckGenesis(doc *types.GenesisDoc, ds []*Declared) error {
 	rest := proto.Clone(state).(*appv1.GenesisState)
 	rest.Params, rest.Agency = nil, nil
 	wantRest := &appv1.GenesisState{}
-	if raw, err := app.MarshalGenesis(GenesisAppState(ds)); err != nil {
+	if raw, err := app.MarshalGenesis(AppState(ds)); err != nil {
 		bad("%v", err)
 	} else if parsed, err := app.ParseGenesis(raw); err != nil {
 		bad("%v", err)
@@ -666,7 +666,7 @@ func CheckGenesis(doc *types.GenesisDoc, ds []*Declared) error {
 			bad("agency %q is not declared by anyone", a.Id)
 		}
 	}
-	if want := GenesisAppState(ds).Agency.KeyProofs; !slices.EqualFunc(g.KeyProofs, want, func(a, b *agencyv1.KeyProof) bool { return proto.Equal(a, b) }) {
+	if want := AppState(ds).Agency.KeyProofs; !slices.EqualFunc(g.KeyProofs, want, func(a, b *agencyv1.KeyProof) bool { return proto.Equal(a, b) }) {
 		bad("agency key_proofs are not the declared admins' proofs, in agency order")
 	}
 	for id, accs := range accounts {
