@@ -17,6 +17,7 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -223,7 +224,7 @@ func (a *App) wireKeepers() {
 	a.gov = gov.NewKeeper(a.agency, paramRegistry())
 	a.funds = funds.Keeper{Agency: a.agency, Mandates: a.gov}
 	a.benefits = benefits.Keeper{Agency: a.agency, Funds: a.funds, Mandates: a.gov}
-	a.tax = tax.NewKeeper(a.funds, funds.AgencyHolder).WithGovernance(a.gov)
+	a.tax = tax.NewKeeper(a.funds, api.AgencyHolder).WithGovernance(a.gov)
 	a.provenance = provenance.NewKeeper(a.agency).WithMandates(a.gov)
 }
 
@@ -282,10 +283,10 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		}
 	}
 	a.chainID, a.params = req.ChainId, g.Params
-	if err := store.SetProto(a.store, keyParams, g.Params); err != nil {
+	if err := store.SetProto(a.store, api.ParamsKey(), g.Params); err != nil {
 		return nil, err
 	}
-	a.store.Set(keyChainID, []byte(req.ChainId))
+	a.store.Set(api.ChainIDKey(), []byte(req.ChainId))
 	if err := importAppRecords(a.store, g); err != nil {
 		a.store.Rollback()
 		return nil, fmt.Errorf("genesis: %w", err)

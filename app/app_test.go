@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
@@ -37,7 +38,7 @@ const (
 
 func TestGenesisIsQueryableAfterFirstBlock(t *testing.T) {
 	c := newChain(t)
-	res := c.query(app.PathAccount, treasuryAdmin.addr)
+	res := c.query(api.PathAccount, treasuryAdmin.addr)
 	requireCode(t, app.ErrNotReady, res.Codespace, res.Code, res.Log, "no state is committed yet")
 
 	c.block()
@@ -54,7 +55,7 @@ func TestGenesisIsQueryableAfterFirstBlock(t *testing.T) {
 	require.Nil(t, c.account(stranger.addr))
 
 	params := &appv1.Params{}
-	res = c.query(app.PathParams, nil)
+	res = c.query(api.PathParams, nil)
 	require.Zero(t, res.Code, res.Log)
 	require.NoError(t, proto.Unmarshal(res.Value, params))
 	require.True(t, proto.Equal(app.DefaultParams(), params))
@@ -137,7 +138,7 @@ func TestAgencyMessagesApplyEmitAndChangeAppHash(t *testing.T) {
 				require.Equal(t, c.height, acc.CreatedHeight)
 				require.Equal(t, uint64(4), c.agency(agTreasury).MemberCount)
 				require.True(t, hasMember(c.members(agTreasury), newcomer.addr))
-				res := c.query(app.PathKey, agency.PubKeyKey(newcomer.pub))
+				res := c.query(api.PathKey, api.PubKeyKey(newcomer.pub))
 				require.Equal(t, newcomer.addr, res.Value)
 			},
 		},
@@ -180,8 +181,8 @@ func TestAgencyMessagesApplyEmitAndChangeAppHash(t *testing.T) {
 				require.Equal(t, []byte(clerkNewKey.pub), acc.PubKey)
 				require.Equal(t, uint64(1), acc.KeyRotations)
 				require.Equal(t, treasuryClerk.addr, acc.Address)
-				require.Equal(t, treasuryClerk.addr, c.query(app.PathKey, agency.PubKeyKey(clerkNewKey.pub)).Value)
-				res := c.query(app.PathKey, agency.PubKeyKey(treasuryClerk.pub))
+				require.Equal(t, treasuryClerk.addr, c.query(api.PathKey, api.PubKeyKey(clerkNewKey.pub)).Value)
+				res := c.query(api.PathKey, api.PubKeyKey(treasuryClerk.pub))
 				requireCode(t, app.ErrNotFound, res.Codespace, res.Code, res.Log)
 
 				old := c.checkTx(c.tx(treasuryClerk, rotateKey(treasuryClerk.addr, keyFor("y"))))
@@ -502,7 +503,7 @@ func TestRefusedMessageSpendsOnlyItsNonce(t *testing.T) {
 
 			require.Equal(t, view, c.view(treasuryClerk), "queried state")
 			after := c.dump()
-			require.Contains(t, after, string(app.NonceKey(timeout, tt.signer.addr, nonce)))
+			require.Contains(t, after, string(api.NonceKey(timeout, tt.signer.addr, nonce)))
 			changed := 0
 			for k, v := range after {
 				if old, ok := state[k]; !ok || old != v {
@@ -551,7 +552,7 @@ func TestRotateKeyWithABadProofIsRefusedBeforeTheMempool(t *testing.T) {
 			state := c.dump()
 			inBlock := c.block(tx).TxResults[0] // a block no honest validator accepts
 			requireCode(t, agency.ErrBadKeyProof, inBlock.Codespace, inBlock.Code, inBlock.Log)
-			require.NotContains(t, c.dump(), string(app.NonceKey(timeout, treasuryClerk.addr, nonce)), "the nonce is not spent")
+			require.NotContains(t, c.dump(), string(api.NonceKey(timeout, treasuryClerk.addr, nonce)), "the nonce is not spent")
 			require.Len(t, c.dump(), len(state))
 		})
 	}
@@ -700,11 +701,11 @@ func TestManyInFlightNoncesFromOneAccountThenExpiry(t *testing.T) {
 	}
 	require.Equal(t, uint64(3+n), c.agency(agTreasury).MemberCount)
 	page := &appv1.ProvedList{}
-	require.NoError(t, proto.Unmarshal(c.query(app.PathMembers, []byte(agTreasury)).Value, page))
+	require.NoError(t, proto.Unmarshal(c.query(api.PathMembers, []byte(agTreasury)).Value, page))
 	require.Len(t, page.Entries, 1000, "one page of members")
 	require.NotEmpty(t, page.NextKey)
 	for _, nonce := range nonces {
-		res := c.query(app.PathKey, app.NonceKey(timeout, treasuryAdmin.addr, nonce))
+		res := c.query(api.PathKey, api.NonceKey(timeout, treasuryAdmin.addr, nonce))
 		require.Zero(t, res.Code, res.Log)
 	}
 
@@ -729,7 +730,7 @@ func TestManyInFlightNoncesFromOneAccountThenExpiry(t *testing.T) {
 	requireCode(t, app.ErrTimeoutExpired, check.Codespace, check.Code, check.Log)
 
 	c.block()
-	gone := c.query(app.PathKey, app.NonceKey(timeout, treasuryAdmin.addr, nonces[0]))
+	gone := c.query(api.PathKey, api.NonceKey(timeout, treasuryAdmin.addr, nonces[0]))
 	requireCode(t, app.ErrNotFound, gone.Codespace, gone.Code, gone.Log)
 	for k := range c.dump() {
 		require.False(t, strings.HasPrefix(k, "tx/"), "replay state left behind: %q", k)
@@ -897,7 +898,7 @@ func TestQueryProofsVerifyAgainstCommittedAppHash(t *testing.T) {
 		require.NotNil(t, res.ProofOps, res.Log)
 		require.Len(t, res.ProofOps.Ops, 1)
 		op := res.ProofOps.Ops[0]
-		require.Equal(t, app.ProofOpType, op.Type)
+		require.Equal(t, api.ProofOpType, op.Type)
 		require.Equal(t, res.Key, op.Key)
 		p := &ics23.CommitmentProof{}
 		require.NoError(t, p.Unmarshal(op.Data))
@@ -911,13 +912,13 @@ func TestQueryProofsVerifyAgainstCommittedAppHash(t *testing.T) {
 		height  int64
 		present bool
 	}{
-		{"present account", app.PathAccount, treasuryAdmin.addr, 0, true},
-		{"account added at height 2", app.PathAccount, newcomer.addr, 2, true},
-		{"account absent at height 1", app.PathAccount, newcomer.addr, 1, false},
-		{"absent account", app.PathAccount, stranger.addr, 0, false},
-		{"agency", app.PathAgency, []byte(agTax), 0, true},
-		{"params", app.PathParams, nil, 0, true},
-		{"raw key", app.PathKey, agency.PubKeyKey(newcomer.pub), 0, true},
+		{"present account", api.PathAccount, treasuryAdmin.addr, 0, true},
+		{"account added at height 2", api.PathAccount, newcomer.addr, 2, true},
+		{"account absent at height 1", api.PathAccount, newcomer.addr, 1, false},
+		{"absent account", api.PathAccount, stranger.addr, 0, false},
+		{"agency", api.PathAgency, []byte(agTax), 0, true},
+		{"params", api.PathParams, nil, 0, true},
+		{"raw key", api.PathKey, api.PubKeyKey(newcomer.pub), 0, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res, p := prove(tt.path, tt.data, tt.height)
@@ -946,7 +947,7 @@ func TestQueryProofsVerifyAgainstCommittedAppHash(t *testing.T) {
 	}
 
 	t.Run("members list, each entry proved", func(t *testing.T) {
-		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathMembers, Data: []byte(agTreasury), Prove: true})
+		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathMembers, Data: []byte(agTreasury), Prove: true})
 		require.NoError(t, err)
 		require.Zero(t, res.Code, res.Log)
 		list := &appv1.ProvedList{}
@@ -970,11 +971,11 @@ func TestQueryRefusals(t *testing.T) {
 		log  string
 	}{
 		{"unknown path", abci.RequestQuery{Path: "/nope"}, app.ErrUnknownQuery, `"/nope"`},
-		{"future height", abci.RequestQuery{Path: app.PathParams, Height: 9}, app.ErrInvalidQuery, "height 9 is not committed"},
-		{"short address", abci.RequestQuery{Path: app.PathAccount, Data: []byte{1}}, app.ErrInvalidQuery, "an address is 20 bytes"},
-		{"bad agency id", abci.RequestQuery{Path: app.PathAgency, Data: []byte("Bad/ID")}, agency.ErrInvalidAgencyID, ""},
-		{"empty raw key", abci.RequestQuery{Path: app.PathKey}, app.ErrInvalidQuery, "give the state key"},
-		{"unknown agency", abci.RequestQuery{Path: app.PathAgency, Data: []byte("nope")}, app.ErrNotFound, ""},
+		{"future height", abci.RequestQuery{Path: api.PathParams, Height: 9}, app.ErrInvalidQuery, "height 9 is not committed"},
+		{"short address", abci.RequestQuery{Path: api.PathAccount, Data: []byte{1}}, app.ErrInvalidQuery, "an address is 20 bytes"},
+		{"bad agency id", abci.RequestQuery{Path: api.PathAgency, Data: []byte("Bad/ID")}, agency.ErrInvalidAgencyID, ""},
+		{"empty raw key", abci.RequestQuery{Path: api.PathKey}, app.ErrInvalidQuery, "give the state key"},
+		{"unknown agency", abci.RequestQuery{Path: api.PathAgency, Data: []byte("nope")}, app.ErrNotFound, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := c.app.Query(context.Background(), &tt.req)
@@ -1000,7 +1001,7 @@ func TestMessagesOfOneTransactionSeeEachOthersWrites(t *testing.T) {
 	require.Equal(t, []byte(k2.pub), acc.PubKey)
 	require.Equal(t, uint64(2), acc.KeyRotations)
 	for _, k := range []testKey{treasuryAdmin, k1} {
-		r := c.query(app.PathKey, agency.PubKeyKey(k.pub))
+		r := c.query(api.PathKey, api.PubKeyKey(k.pub))
 		requireCode(t, app.ErrNotFound, r.Codespace, r.Code, r.Log) // no longer the key of any account
 	}
 }

@@ -10,11 +10,10 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/benefits"
-	"github.com/tallyledger/tally/x/funds"
 )
 
 // BenchmarkScheduledRun100k enrols 100,000 recipients on one programme,
@@ -76,7 +75,7 @@ func BenchmarkScheduledRun100k(b *testing.B) {
 				}
 				b.StopTimer()
 				p := &benefitsv1.Programme{}
-				require.True(b, c.mRecord(app.PathBenefitsProgramme, "bench", p))
+				require.True(b, c.mRecord(api.PathBenefitsProgramme, "bench", p))
 				require.Equal(b, uint64(recipients), p.Payments)
 				b.ReportMetric(float64(recipients)/total.Seconds(), "payments/s")
 				b.ReportMetric(float64(slowest.Milliseconds()), "max_block_ms")
@@ -111,10 +110,10 @@ func BenchmarkTraceUp5Hops(b *testing.B) {
 	).TxResults {
 		requireOK(b, r)
 	}
-	for _, r := range c.block(c.tx(mFinance, msgTransfer(funds.AgencyHolder(mBenefits), funds.AgencyHolder(mCouncil), 1_000_000))).TxResults {
+	for _, r := range c.block(c.tx(mFinance, msgTransfer(api.AgencyHolder(mBenefits), api.AgencyHolder(mCouncil), 1_000_000))).TxResults {
 		requireOK(b, r)
 	}
-	for _, r := range c.block(c.tx(mCouncilFin, msgTransfer(funds.AgencyHolder(mCouncil), funds.AgencyHolder(mBenefits), 400_000))).TxResults {
+	for _, r := range c.block(c.tx(mCouncilFin, msgTransfer(api.AgencyHolder(mCouncil), api.AgencyHolder(mBenefits), 400_000))).TxResults {
 		requireOK(b, r)
 	}
 	for _, r := range c.block(c.tx(mFinance, msgFund("trace", 300_000)), c.tx(mCaseworker, msgEnrol("trace", "r1", 0))).TxResults {
@@ -124,13 +123,13 @@ func BenchmarkTraceUp5Hops(b *testing.B) {
 	requireOK(b, res.TxResults[0])
 	movement := mEventAttr(b, res.TxResults[0].Events, "benefits.paid", "movement")
 	c.requireTracesToRoot(mID(b, movement)) // all of benefits' own allocation went to the council first, so this money came back from there
-	l := c.mList(app.PathFundsTraceUp, []byte(movement))
+	l := c.mList(api.PathFundsTraceUp, []byte(movement))
 	require.Len(b, l.Entries, 11, "a payment, five hops of tranche and movement each, and the root tranche's own record")
 
 	for _, prove := range []bool{false, true} {
 		b.Run("prove="+strconv.FormatBool(prove), func(b *testing.B) {
 			for range b.N {
-				r, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathFundsTraceUp, Data: []byte(movement), Prove: prove})
+				r, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathFundsTraceUp, Data: []byte(movement), Prove: prove})
 				if err != nil || r.Code != 0 {
 					b.Fatal(err, r.Log)
 				}
@@ -170,7 +169,7 @@ func BenchmarkProgrammeCatchUp(b *testing.B) {
 					blocks++
 					c.height = h
 					p := &benefitsv1.Programme{}
-					require.True(b, c.mRecord(app.PathBenefitsProgramme, "catchup", p))
+					require.True(b, c.mRecord(api.PathBenefitsProgramme, "catchup", p))
 					if p.Finished {
 						break
 					}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -70,7 +71,7 @@ func TestScheduledPaymentsExactlyOncePerPeriodAcrossRestart(t *testing.T) {
 		c.block()
 	}
 	pr := &benefitsv1.Programme{}
-	require.True(t, c.mRecord(app.PathBenefitsProgramme, prog, pr))
+	require.True(t, c.mRecord(api.PathBenefitsProgramme, prog, pr))
 	require.NotEmpty(t, pr.Cursor, "the restart should fall in the middle of a run")
 	c.close()
 
@@ -82,7 +83,7 @@ func TestScheduledPaymentsExactlyOncePerPeriodAcrossRestart(t *testing.T) {
 	}
 	require.Equal(t, ref.lastHash(), c.lastHash(), "restarted chain diverged")
 
-	require.True(t, c.mRecord(app.PathBenefitsProgramme, prog, pr))
+	require.True(t, c.mRecord(api.PathBenefitsProgramme, prog, pr))
 	require.True(t, pr.Finished)
 	require.Equal(t, uint64(recipients*periods), pr.Payments)
 	require.Equal(t, uint64(recipients*periods*100), pr.PaidTotal)
@@ -126,7 +127,7 @@ func TestScheduledPaymentFailsForWantOfFundsAndIsRetriedNextPeriod(t *testing.T)
 	require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_FAILED, b[0].Status)
 	require.Equal(t, "funds/4", fmt.Sprintf("%s/%d", b[0].ReasonCodespace, b[0].ReasonCode), "state keeps the code")
 	// ... and never the message: rewording it must not change the app hash.
-	stored := c.query(app.PathKey, benefits.PaymentKey(b[0].Id))
+	stored := c.query(api.PathKey, api.BenefitsPaymentKey(b[0].Id))
 	require.Zero(t, stored.Code, stored.Log)
 	require.NotContains(t, string(stored.Value), funds.ErrInsufficientFunds.Desc)
 	require.NotContains(t, string(stored.Value), "overdraft")
@@ -161,7 +162,7 @@ func TestProgrammeCannotStartInThePast(t *testing.T) {
 	past := now - benefits.MaxStartLagSeconds - 1
 	res := c.block(c.tx(mManager, msgCreateProgramme("backdated", 100, 1, past, now+3600, 0))).TxResults[0]
 	requireCode(t, benefits.ErrStartsInPast, res.Codespace, res.Code, res.Log, "at most 3600 s in the past")
-	require.False(t, c.mRecord(app.PathBenefitsProgramme, "backdated", &benefitsv1.Programme{}))
+	require.False(t, c.mRecord(api.PathBenefitsProgramme, "backdated", &benefitsv1.Programme{}))
 
 	now = blockTime(c.height + 1).Unix()
 	requireOK(t, c.block(c.tx(mManager, msgCreateProgramme("today", 100, 3600, now-60, now+30*24*3600, 0))).TxResults[0])
@@ -193,7 +194,7 @@ func TestProgrammeBacklogRunsWithinTheEndOfBlockBudget(t *testing.T) {
 		runBlock(t, c.app, c.height+1, at.Add(time.Duration(blocks)*time.Second), nil)
 		c.height++
 		blocks++
-		require.True(t, c.mRecord(app.PathBenefitsProgramme, "backlog", p))
+		require.True(t, c.mRecord(api.PathBenefitsProgramme, "backlog", p))
 		if blocks == 1 {
 			require.Positive(t, p.NextPeriod, "the first block makes progress")
 			require.False(t, p.Finished, "but does not run the whole backlog")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -78,12 +79,12 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 					return
 				default:
 				}
-				res, err := c.app.Query(ctx, &abci.RequestQuery{Path: app.PathAccount, Data: treasuryClerk.addr, Prove: true})
+				res, err := c.app.Query(ctx, &abci.RequestQuery{Path: api.PathAccount, Data: treasuryClerk.addr, Prove: true})
 				if err != nil || res.Code != 0 || res.ProofOps == nil {
 					report(fmt.Errorf("account query: %v %+v", err, res))
 					return
 				}
-				list, err := c.app.Query(ctx, &abci.RequestQuery{Path: app.PathMembers, Data: []byte(agTreasury), Prove: true})
+				list, err := c.app.Query(ctx, &abci.RequestQuery{Path: api.PathMembers, Data: []byte(agTreasury), Prove: true})
 				if err != nil || list.Code != 0 {
 					report(fmt.Errorf("members query: %v %+v", err, list))
 					return

@@ -11,6 +11,7 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	statev1 "github.com/tallyledger/tally/proto/tally/state/v1"
 	"github.com/tallyledger/tally/store"
@@ -53,10 +54,10 @@ import (
 // appNoncePrefix is the app's own state exported as records: the used
 // nonces. app/params travels as the params field and app/chain_id is the
 // genesis chain id.
-var appNoncePrefix = prefixNonces
+var appNoncePrefix = api.NoncesPrefix()
 
 // exportedAppKeys are the app's keys written from other genesis fields.
-var exportedAppKeys = [][]byte{keyParams, keyChainID}
+var exportedAppKeys = [][]byte{api.ParamsKey(), api.ChainIDKey()}
 
 // ExportGenesis returns the state at height (0: the last committed one)
 // as an app_state that restarts the chain at height+1.
@@ -74,10 +75,10 @@ func (a *App) ExportGenesis(height int64) (*appv1.GenesisState, error) {
 	}
 	view := &stateAt{s: a.store, height: height}
 	params := &appv1.Params{}
-	if _, err := store.GetProto(view, keyParams, params); err != nil {
+	if _, err := store.GetProto(view, api.ParamsKey(), params); err != nil {
 		return nil, err
 	}
-	chainID := string(view.Get(keyChainID))
+	chainID := string(view.Get(api.ChainIDKey()))
 	g := &appv1.GenesisState{
 		Params:     params,
 		Records:    module.ExportRecords(view, appNoncePrefix),

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -167,7 +168,7 @@ func pseud(name string) string {
 }
 
 // payee is the funds holder of the bank account named name.
-func payee(name string) string { return funds.PayeeHolder(pseud(name)) }
+func payee(name string) string { return api.PayeeHolder(pseud(name)) }
 
 func msgReturn(from, to string, amount uint64) *txv1.Msg {
 	return &txv1.Msg{Sum: &txv1.Msg_ReturnFunds{ReturnFunds: &fundsv1.MsgReturn{From: from, To: to, Amount: amount, Currency: "GBP", Reference: "r"}}}
@@ -226,13 +227,13 @@ func (c *chain) mRecord(path, arg string, into proto.Message) bool {
 
 func (c *chain) mBalance(holder string) uint64 {
 	b := &fundsv1.Balance{}
-	c.mRecord(app.PathFundsBalance, holder, b)
+	c.mRecord(api.PathFundsBalance, holder, b)
 	return b.Amount
 }
 
 func (c *chain) mInvariants() *fundsv1.InvariantReport {
 	c.tb.Helper()
-	res := c.query(app.PathFundsInvariants, nil)
+	res := c.query(api.PathFundsInvariants, nil)
 	require.Zero(c.tb, res.Code, res.Log)
 	r := &fundsv1.InvariantReport{}
 	require.NoError(c.tb, proto.Unmarshal(res.Value, r))
@@ -264,7 +265,7 @@ func (c *chain) mHistory(programme, recipient string) []*benefitsv1.Payment {
 		if after != nil {
 			data = append(append(data, 0), after...)
 		}
-		l := c.mList(app.PathBenefitsHistory, data)
+		l := c.mList(api.PathBenefitsHistory, data)
 		for _, e := range l.Entries {
 			p := &benefitsv1.Payment{}
 			require.NoError(c.tb, proto.Unmarshal(e.Value, p))
@@ -282,17 +283,17 @@ func (c *chain) mHistory(programme, recipient string) []*benefitsv1.Payment {
 // up to the movement's amount.
 func (c *chain) requireTracesToRoot(id uint64) {
 	c.tb.Helper()
-	l := c.mList(app.PathFundsTraceUp, []byte(strconv.FormatUint(id, 10)))
+	l := c.mList(api.PathFundsTraceUp, []byte(strconv.FormatUint(id, 10)))
 	require.Empty(c.tb, l.NextKey, "trace of %d incomplete", id)
 	movements := map[uint64]*fundsv1.Movement{}
 	tranches := map[uint64]*fundsv1.Tranche{}
 	for _, e := range l.Entries {
 		switch {
-		case funds.IsMovementKey(e.Key):
+		case api.IsFundsMovementKey(e.Key):
 			m := &fundsv1.Movement{}
 			require.NoError(c.tb, proto.Unmarshal(e.Value, m))
 			movements[m.Id] = m
-		case funds.IsTrancheKey(e.Key):
+		case api.IsFundsTrancheKey(e.Key):
 			t := &fundsv1.Tranche{}
 			require.NoError(c.tb, proto.Unmarshal(e.Value, t))
 			tranches[t.Id] = t

@@ -5,12 +5,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/funds"
 )
 
 // Every funds and benefits message is allowed to the one role the
@@ -36,10 +36,10 @@ func TestFundsAndBenefitsPermissionsForEveryMessage(t *testing.T) {
 		}},
 		{"fund", agencyv1.Role_ROLE_FINANCE, func() *txv1.Msg { return msgFund(prog, 100_000) }},
 		{"transfer", agencyv1.Role_ROLE_FINANCE, func() *txv1.Msg {
-			return msgTransfer(funds.AgencyHolder(mBenefits), funds.AgencyHolder(mCouncil), 5_000)
+			return msgTransfer(api.AgencyHolder(mBenefits), api.AgencyHolder(mCouncil), 5_000)
 		}},
 		{"return", agencyv1.Role_ROLE_FINANCE, func() *txv1.Msg {
-			return msgReturn(funds.ProgrammeHolder(prog), funds.AgencyHolder(mBenefits), 1_000)
+			return msgReturn(api.ProgrammeHolder(prog), api.AgencyHolder(mBenefits), 1_000)
 		}},
 		{"enrol", agencyv1.Role_ROLE_CASEWORKER, func() *txv1.Msg { return msgEnrol(prog, "r1", 0) }},
 		{"pay", agencyv1.Role_ROLE_PAYER, func() *txv1.Msg { return msgPay(prog, "r1", 700) }},
@@ -90,7 +90,7 @@ func TestFundsAndBenefitsPermissionsForEveryMessage(t *testing.T) {
 	// The benefits payment, once paid, could be opened for recovery, and
 	// the settled payment is in its trace.
 	p := &benefitsv1.Payment{}
-	require.True(t, c.mRecord(app.PathBenefitsPayment, "1", p))
+	require.True(t, c.mRecord(api.PathBenefitsPayment, "1", p))
 	require.Equal(t, benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID, p.Status)
 }
 

@@ -9,6 +9,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/module"
@@ -91,11 +92,11 @@ func TestRandomisedFundsAndBenefitsConserveAndTrace(t *testing.T) {
 			case 2:
 				signer, msg = p.fin, msgFund(p.id, amount*3)
 			case 3:
-				signer, msg = p.fin, msgTransfer(funds.AgencyHolder(p.agency), funds.AgencyHolder(mRegulate), amount)
+				signer, msg = p.fin, msgTransfer(api.AgencyHolder(p.agency), api.AgencyHolder(mRegulate), amount)
 			case 4:
-				signer, msg = p.fin, msgReturn(funds.ProgrammeHolder(p.id), funds.AgencyHolder(p.agency), amount)
+				signer, msg = p.fin, msgReturn(api.ProgrammeHolder(p.id), api.AgencyHolder(p.agency), amount)
 			case 5:
-				signer, msg = p.fin, msgReturn(funds.AgencyHolder(p.agency), funds.AgencyHolder(mTreasury), amount)
+				signer, msg = p.fin, msgReturn(api.AgencyHolder(p.agency), api.AgencyHolder(mTreasury), amount)
 			case 6, 7:
 				nextRecipient++
 				r := fmt.Sprintf("x%d", nextRecipient)

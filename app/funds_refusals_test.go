@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
@@ -50,10 +51,10 @@ func TestFundsAndBenefitsRefusals(t *testing.T) {
 		{"over the annual limit", mOfficer, msgAppropriate("SA/2", 1_000_000_000_00), funds.ErrOverAnnualLimit, "at most"},
 		{"appropriation reference reused", mOfficer, msgAppropriate("SA/1", 1), funds.ErrDuplicateAppropriation, ""},
 		{"unknown agency", mOfficer, msgAllocate("nobody", 1), funds.ErrUnknownHolder, ""},
-		{"transfer from another agency's holder", mCouncilFin, msgTransfer(funds.AgencyHolder(mBenefits), funds.AgencyHolder(mCouncil), 1), funds.ErrNotController, ""},
-		{"money out of a bank account", mFinance, msgTransfer(payee("acct-r1"), funds.AgencyHolder(mBenefits), 1), funds.ErrNotController, "only by settlement"},
-		{"return where it did not come from", mFinance, msgReturn(funds.ProgrammeHolder("p"), funds.AgencyHolder(mCouncil), 1), funds.ErrNotReturnable, ""},
-		{"bad holder id", mFinance, msgTransfer("bogus", funds.AgencyHolder(mBenefits), 1), funds.ErrInvalidHolder, "agency:<agency id>"},
+		{"transfer from another agency's holder", mCouncilFin, msgTransfer(api.AgencyHolder(mBenefits), api.AgencyHolder(mCouncil), 1), funds.ErrNotController, ""},
+		{"money out of a bank account", mFinance, msgTransfer(payee("acct-r1"), api.AgencyHolder(mBenefits), 1), funds.ErrNotController, "only by settlement"},
+		{"return where it did not come from", mFinance, msgReturn(api.ProgrammeHolder("p"), api.AgencyHolder(mCouncil), 1), funds.ErrNotReturnable, ""},
+		{"bad holder id", mFinance, msgTransfer("bogus", api.AgencyHolder(mBenefits), 1), funds.ErrInvalidHolder, "agency:<agency id>"},
 		{"settle unknown payment", mSettler, msgSettle(9_999), funds.ErrUnknownPayment, ""},
 		{"settle twice", mSettler, msgSettle(movement), funds.ErrAlreadySettled, ""},
 		{"settle a movement that is no payment", mSettler, msgSettle(1), funds.ErrNotPayment, "appropriate"},

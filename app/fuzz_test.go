@@ -33,6 +33,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -334,22 +335,22 @@ func dupGenesis() *appv1.GenesisState {
 
 // fuzzQueryPaths are every query path the app answers.
 var fuzzQueryPaths = []string{
-	app.PathKey, app.PathParams,
-	app.PathAgency, app.PathAccount, app.PathMembers,
-	app.PathBenefitsParams, app.PathBenefitsProgramme, app.PathBenefitsProgrammes, app.PathBenefitsEnrolment,
-	app.PathBenefitsEnrolments, app.PathBenefitsPayment, app.PathBenefitsHistory, app.PathBenefitsRecovery, app.PathBenefitsTrace,
-	app.PathFundsParams, app.PathFundsTotals, app.PathFundsBalance, app.PathFundsBalances, app.PathFundsMovement,
-	app.PathFundsTranche, app.PathFundsAppropriation, app.PathFundsRoot, app.PathFundsSettlement, app.PathFundsTraceUp,
-	app.PathFundsTraceDown, app.PathFundsInvariants,
-	app.PathGovProposal, app.PathGovProposals, app.PathGovOpenProposals, app.PathGovVotes, app.PathGovMandates, app.PathGovMandate,
-	app.PathGovValidators, app.PathGovParams, app.PathGovParam, app.PathGovRegistry, app.PathGovUpgrade,
-	app.PathGovMisbehaviour, app.PathGovMisbehaviours, app.PathGovValidatorMisbehaviours,
-	app.PathInvariants,
-	app.PathProvenanceItem, app.PathProvenanceOffer, app.PathProvenanceAccreditation, app.PathProvenanceRecall,
-	app.PathProvenanceParams, app.PathProvenanceHistory, app.PathProvenanceAttestations, app.PathProvenanceLineage,
-	app.PathProvenanceHeld, app.PathProvenanceOffers, app.PathProvenanceUnacknowledged,
-	app.PathTaxReceipt, app.PathTaxClearance, app.PathTaxType, app.PathTaxTypes, app.PathTaxAuthorisation,
-	app.PathTaxTotal, app.PathTaxTotals, app.PathTaxReceipts,
+	api.PathKey, api.PathParams,
+	api.PathAgency, api.PathAccount, api.PathMembers,
+	api.PathBenefitsParams, api.PathBenefitsProgramme, api.PathBenefitsProgrammes, api.PathBenefitsEnrolment,
+	api.PathBenefitsEnrolments, api.PathBenefitsPayment, api.PathBenefitsHistory, api.PathBenefitsRecovery, api.PathBenefitsTrace,
+	api.PathFundsParams, api.PathFundsTotals, api.PathFundsBalance, api.PathFundsBalances, api.PathFundsMovement,
+	api.PathFundsTranche, api.PathFundsAppropriation, api.PathFundsRoot, api.PathFundsSettlement, api.PathFundsTraceUp,
+	api.PathFundsTraceDown, api.PathFundsInvariants,
+	api.PathGovProposal, api.PathGovProposals, api.PathGovOpenProposals, api.PathGovVotes, api.PathGovMandates, api.PathGovMandate,
+	api.PathGovValidators, api.PathGovParams, api.PathGovParam, api.PathGovRegistry, api.PathGovUpgrade,
+	api.PathGovMisbehaviour, api.PathGovMisbehaviours, api.PathGovValidatorMisbehaviours,
+	api.PathInvariants,
+	api.PathProvenanceItem, api.PathProvenanceOffer, api.PathProvenanceAccreditation, api.PathProvenanceRecall,
+	api.PathProvenanceParams, api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceLineage,
+	api.PathProvenanceHeld, api.PathProvenanceOffers, api.PathProvenanceUnacknowledged,
+	api.PathTaxReceipt, api.PathTaxClearance, api.PathTaxType, api.PathTaxTypes, api.PathTaxAuthorisation,
+	api.PathTaxTotal, api.PathTaxTotals, api.PathTaxReceipts,
 	"/nowhere", "/tax/", "",
 }
 
@@ -437,9 +438,9 @@ func fuzzSeeds(tb testing.TB) map[string]map[string][]any {
 			out["FuzzQuery"][fmt.Sprintf("%s-%d", name, j)] = []any{p, d, j%2 == 0, int64(0)}
 		}
 	}
-	out["FuzzQuery"]["old-height"] = []any{app.PathParams, []byte(nil), true, int64(1)}
-	out["FuzzQuery"]["future-height"] = []any{app.PathParams, []byte(nil), false, int64(1 << 40)}
-	out["FuzzQuery"]["negative-height"] = []any{app.PathFundsBalances, []byte{0}, true, int64(-1)}
+	out["FuzzQuery"]["old-height"] = []any{api.PathParams, []byte(nil), true, int64(1)}
+	out["FuzzQuery"]["future-height"] = []any{api.PathParams, []byte(nil), false, int64(1 << 40)}
+	out["FuzzQuery"]["negative-height"] = []any{api.PathFundsBalances, []byte{0}, true, int64(-1)}
 	return out
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -184,7 +185,7 @@ func (c *chain) pass(content *govv1.Content) (uint64, *abci.ResponseFinalizeBloc
 
 func (c *chain) proposal(id uint64) *govv1.Proposal {
 	c.tb.Helper()
-	res := c.query(app.PathGovProposal, []byte(strconv.FormatUint(id, 10)))
+	res := c.query(api.PathGovProposal, []byte(strconv.FormatUint(id, 10)))
 	require.Zero(c.tb, res.Code, res.Log)
 	p := &govv1.Proposal{}
 	require.NoError(c.tb, proto.Unmarshal(res.Value, p))
@@ -209,7 +210,7 @@ func govList[T proto.Message](c *chain, path string, data []byte, newT func() T)
 
 func (c *chain) validators() map[string]*govv1.Validator {
 	out := map[string]*govv1.Validator{}
-	for _, v := range govList(c, app.PathGovValidators, nil, func() *govv1.Validator { return &govv1.Validator{} }) {
+	for _, v := range govList(c, api.PathGovValidators, nil, func() *govv1.Validator { return &govv1.Validator{} }) {
 		out[string(v.PubKey)] = v
 	}
 	return out
@@ -217,7 +218,7 @@ func (c *chain) validators() map[string]*govv1.Validator {
 
 func (c *chain) registry() map[string]string {
 	c.tb.Helper()
-	res := c.query(app.PathGovRegistry, nil)
+	res := c.query(api.PathGovRegistry, nil)
 	require.Zero(c.tb, res.Code, res.Log)
 	l := &govv1.ParamList{}
 	require.NoError(c.tb, proto.Unmarshal(res.Value, l))
@@ -267,7 +268,7 @@ func TestGovAdmitAgencyThroughToExecution(t *testing.T) {
 	res := c.vote(id, govv1.VoteOption_VOTE_OPTION_YES, treasuryAdmin, taxAdmin)
 	require.Empty(t, res.Events)
 	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_VOTING, c.proposal(id).Status)
-	require.Equal(t, app.ErrNotFound.Code, c.query(app.PathAgency, []byte("ports")).Code)
+	require.Equal(t, app.ErrNotFound.Code, c.query(api.PathAgency, []byte("ports")).Code)
 
 	res = c.vote(id, govv1.VoteOption_VOTE_OPTION_YES, regAdmin)
 	requireExecuted(t, c, id, res)
@@ -289,7 +290,7 @@ func TestGovAdmitAgencyThroughToExecution(t *testing.T) {
 	id2 := c.propose(grantMandate("ports", govv1.Mandate_MANDATE_REGULATOR, 0))
 	c.vote(id2, govv1.VoteOption_VOTE_OPTION_YES, voters...)
 	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, c.proposal(id2).Status) // 3 of 4 > 2/3
-	require.Len(t, govList(c, app.PathGovVotes, []byte(strconv.FormatUint(id2, 10)), func() *govv1.Vote { return &govv1.Vote{} }), 3)
+	require.Len(t, govList(c, api.PathGovVotes, []byte(strconv.FormatUint(id2, 10)), func() *govv1.Vote { return &govv1.Vote{} }), 3)
 }
 
 func TestGovSuspendReinstateAndRemoveAgency(t *testing.T) {
@@ -323,7 +324,7 @@ func TestGovMandatesGrantedAndWithdrawn(t *testing.T) {
 	until := blockTime(1000).Unix()
 	id, res := c.pass(grantMandate(agTax, govv1.Mandate_MANDATE_TAX_AUTHORITY, until))
 	requireExecuted(t, c, id, res)
-	ms := govList(c, app.PathGovMandates, nil, func() *govv1.MandateGrant { return &govv1.MandateGrant{} })
+	ms := govList(c, api.PathGovMandates, nil, func() *govv1.MandateGrant { return &govv1.MandateGrant{} })
 	require.Len(t, ms, 1)
 	require.Equal(t, agTax, ms[0].AgencyId)
 	require.Equal(t, govv1.Mandate_MANDATE_TAX_AUTHORITY, ms[0].Mandate)
@@ -333,7 +334,7 @@ func TestGovMandatesGrantedAndWithdrawn(t *testing.T) {
 
 	id, res = c.pass(withdrawMandate(agTax, govv1.Mandate_MANDATE_TAX_AUTHORITY))
 	requireExecuted(t, c, id, res)
-	require.Empty(t, govList(c, app.PathGovMandates, nil, func() *govv1.MandateGrant { return &govv1.MandateGrant{} }))
+	require.Empty(t, govList(c, api.PathGovMandates, nil, func() *govv1.MandateGrant { return &govv1.MandateGrant{} }))
 
 	r := c.block(c.tx(treasuryAdmin, msgPropose(withdrawMandate(agTax, govv1.Mandate_MANDATE_TAX_AUTHORITY)))).TxResults[0]
 	requireCode(t, gov.ErrMandateNotHeld, r.Codespace, r.Code, r.Log)
@@ -355,7 +356,7 @@ func TestGovChangeParamTakesEffect(t *testing.T) {
 	requireExecuted(t, c, id, res)
 	require.Equal(t, "5", c.registry()["provenance.recall_budget"])
 	// The param query answers the owning module's record.
-	pr := c.query(app.PathGovParam, []byte("provenance.recall_budget"))
+	pr := c.query(api.PathGovParam, []byte("provenance.recall_budget"))
 	require.Zero(t, pr.Code, pr.Log)
 	require.NotEmpty(t, pr.Value)
 }
@@ -405,9 +406,9 @@ func TestGovProposalRejectedWhenPeriodEnds(t *testing.T) {
 	p := c.proposal(id)
 	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_REJECTED, p.Status)
 	require.EqualValues(t, 1, p.No)
-	open := govList(c, app.PathGovOpenProposals, nil, func() *govv1.Proposal { return &govv1.Proposal{} })
+	open := govList(c, api.PathGovOpenProposals, nil, func() *govv1.Proposal { return &govv1.Proposal{} })
 	require.Empty(t, open)
-	all := govList(c, app.PathGovProposals, nil, func() *govv1.Proposal { return &govv1.Proposal{} })
+	all := govList(c, api.PathGovProposals, nil, func() *govv1.Proposal { return &govv1.Proposal{} })
 	require.Len(t, all, 1)
 }
 
@@ -464,7 +465,7 @@ func TestGovPowerChangesAccumulateWithinTheWindow(t *testing.T) {
 	p := c.proposal(second)
 	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_FAILED, p.Status)
 	requireCode(t, gov.ErrUnsafeValidatorChange, p.FailureCodespace, p.FailureCode, module.Describe(p.FailureCodespace, p.FailureCode))
-	stored := c.query(app.PathKey, gov.ProposalKey(second))
+	stored := c.query(api.PathKey, gov.ProposalKey(second))
 	require.Zero(t, stored.Code, stored.Log)
 	require.NotContains(t, string(stored.Value), gov.ErrUnsafeValidatorChange.Desc, "state keeps the code, never the message")
 	require.Contains(t, attrs(event(t, res.Events, gov.EventFailed))["reason"].Value, gov.ErrUnsafeValidatorChange.Desc, "the event carries the text")
@@ -504,8 +505,8 @@ func TestGovUpgradeHaltsOldBinaryAndRunsMigrationOnce(t *testing.T) {
 	c2.block()
 	c2.block()
 	require.Equal(t, 1, runs)
-	require.Equal(t, "yes", string(c2.query(app.PathKey, []byte("gov/test-migrated")).Value))
-	require.Equal(t, app.ErrNotFound.Code, c2.query(app.PathGovUpgrade, nil).Code)
+	require.Equal(t, "yes", string(c2.query(api.PathKey, []byte("gov/test-migrated")).Value))
+	require.Equal(t, app.ErrNotFound.Code, c2.query(api.PathGovUpgrade, nil).Code)
 }
 
 // Every refusal has its own code, and leaves agencies, gov state and params

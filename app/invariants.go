@@ -7,16 +7,11 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	"github.com/tallyledger/tally/store"
 )
-
-// PathInvariants runs every module's invariant checks over the state at
-// the query height. data: none → InvariantsReport, computed by the node:
-// it is no proof, and it reads the whole state, so it is for tests, fault
-// suites and auditors rather than for clients' everyday reads.
-const PathInvariants = "/invariants"
 
 // CheckFundsConservation is the name under which the funds module's own
 // report (x/funds Keeper.Invariants) appears among its checks.
@@ -101,7 +96,7 @@ func (a *App) queryInvariants(q Query) (*abci.ResponseQuery, error) {
 	}
 	defer release()
 	if len(q.Data) > 0 {
-		return nil, ErrInvalidQuery.Wrapf("%s takes no data; ask at a height with the query's height", PathInvariants)
+		return nil, ErrInvalidQuery.Wrapf("%s takes no data; ask at a height with the query's height", api.PathInvariants)
 	}
 	view := &stateAt{s: a.store, height: q.Height}
 	r, err := a.invariants(view)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
@@ -19,7 +20,7 @@ import (
 // latest), as a client would through ABCI Query.
 func (c *chain) invariantsAt(height int64) (*appv1.InvariantsReport, *abci.ResponseQuery) {
 	c.tb.Helper()
-	res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathInvariants, Height: height})
+	res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathInvariants, Height: height})
 	require.NoError(c.tb, err)
 	require.Zero(c.tb, res.Code, res.Log)
 	r := &appv1.InvariantsReport{}
@@ -104,9 +105,9 @@ func TestInvariantsQueryRunsEveryModuleAtTheHeightAsked(t *testing.T) {
 	require.True(t, still.Ok, "the height before the corruption still holds")
 
 	// The query takes no data, and heights not yet committed are refused.
-	res = c.query(app.PathInvariants, []byte("x"))
+	res = c.query(api.PathInvariants, []byte("x"))
 	require.True(t, isCode(res.Codespace, res.Code, app.ErrInvalidQuery), res.Log)
-	res, err = c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathInvariants, Height: c.height + 1})
+	res, err = c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathInvariants, Height: c.height + 1})
 	require.NoError(t, err)
 	require.True(t, isCode(res.Codespace, res.Code, app.ErrInvalidQuery), res.Log)
 }
@@ -134,10 +135,10 @@ func TestWholeStateQueriesAreForTheOperatorOnly(t *testing.T) {
 	t.Cleanup(c.close)
 	c.initChain(testGenesis())
 	c.block()
-	for _, path := range []string{app.PathInvariants, app.PathFundsInvariants} {
+	for _, path := range []string{api.PathInvariants, api.PathFundsInvariants} {
 		res := c.query(path, nil)
 		requireCode(t, app.ErrOperatorOnly, res.Codespace, res.Code, res.Log, "operator_queries = true")
 	}
-	res := c.query(app.PathMembers, []byte(agTreasury))
+	res := c.query(api.PathMembers, []byte(agTreasury))
 	require.Zero(t, res.Code, res.Log)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -70,8 +71,8 @@ func TestForgedSignatureIsRefusedByStrictVerification(t *testing.T) {
 	c.block()
 	addr := agency.AddressOf(identityKey)
 	legacy := &agencyv1.Account{Address: addr, PubKey: identityKey, AgencyId: agTreasury, Roles: []agencyv1.Role{roleTreasury}, Status: agencyv1.Status_STATUS_ACTIVE}
-	require.NoError(t, store.SetProto(c.st, agency.AccountKey(addr), legacy))
-	c.st.Set(agency.PubKeyKey(identityKey), addr)
+	require.NoError(t, store.SetProto(c.st, api.AccountKey(addr), legacy))
+	c.st.Set(api.PubKeyKey(identityKey), addr)
 	c.block() // commits the legacy record with the next block
 	require.NotNil(t, c.account(addr))
 

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -40,7 +41,7 @@ func TestListPastOnePageIsReadableToTheEnd(t *testing.T) {
 	data := []byte(agRegulator)
 	pages := 0
 	for {
-		res := c.query(app.PathMembers, data)
+		res := c.query(api.PathMembers, data)
 		require.Zero(t, res.Code, res.Log)
 		page := &appv1.ProvedList{}
 		require.NoError(t, proto.Unmarshal(res.Value, page))
@@ -61,7 +62,7 @@ func TestListPastOnePageIsReadableToTheEnd(t *testing.T) {
 	require.Len(t, seen, want, "every member was listed once")
 
 	// Proven pages: the second page's records verify against the app hash.
-	res, err := c.app.Query(t.Context(), &abci.RequestQuery{Path: app.PathMembers, Data: data, Prove: true})
+	res, err := c.app.Query(t.Context(), &abci.RequestQuery{Path: api.PathMembers, Data: data, Prove: true})
 	require.NoError(t, err)
 	page := &appv1.ProvedList{}
 	require.NoError(t, proto.Unmarshal(res.Value, page))
@@ -72,7 +73,7 @@ func TestListPastOnePageIsReadableToTheEnd(t *testing.T) {
 		require.NoError(t, client.VerifyProof(c.hashes[res.Height], e.Key, e.Value, p))
 	}
 
-	bad := c.query(app.PathMembers, append([]byte(agRegulator+"\x00"), []byte("ag/m/treasury/")...))
+	bad := c.query(api.PathMembers, append([]byte(agRegulator+"\x00"), []byte("ag/m/treasury/")...))
 	requireCode(t, app.ErrInvalidQuery, bad.Codespace, bad.Code, bad.Log, "continuation key is not from this listing")
 }
 
@@ -83,7 +84,7 @@ func TestLineageOffsetIsBounded(t *testing.T) {
 	c.block()
 	data, err := proto.Marshal(&provenancev1.LineageQuery{ItemId: "lgtin:1.A", Direction: provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, Offset: 1 << 40})
 	require.NoError(t, err)
-	res := c.query(app.PathProvenanceLineage, data)
+	res := c.query(api.PathProvenanceLineage, data)
 	requireCode(t, app.ErrInvalidQuery, res.Codespace, res.Code, res.Log, "past the deepest lineage page")
 }
 
@@ -95,14 +96,14 @@ func TestLineageOffsetIsBounded(t *testing.T) {
 func TestRangeProofsOfBalancesAndTaxTypes(t *testing.T) {
 	c := newMoneyChain(t, 0)
 	c.block(c.tx(mOfficer, msgAppropriate("SA/L", 1_000_000), msgAllocate(mBenefits, 1_000)))
-	list := c.requireListingProven(app.PathFundsBalances, nil)
+	list := c.requireListingProven(api.PathFundsBalances, nil)
 	require.NotEmpty(t, list.Entries)
-	l, _, ok := client.ListingOf(app.PathFundsBalances, nil)
+	l, _, ok := client.ListingOf(api.PathFundsBalances, nil)
 	require.True(t, ok)
 	list.Entries = list.Entries[1:]
 	_, err := client.VerifyPage(c.hashes[c.height], "the app hash", l, nil, list)
 	require.ErrorContains(t, err, "left out")
 
 	tc := newTaxChain(t)
-	require.NotEmpty(t, tc.requireListingProven(app.PathTaxTypes, nil).Entries)
+	require.NotEmpty(t, tc.requireListingProven(api.PathTaxTypes, nil).Entries)
 }

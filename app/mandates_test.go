@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
@@ -93,11 +94,11 @@ func TestMandateGrantActWithdrawRefuseAndProve(t *testing.T) {
 
 	r := c.block(c.tx(mOfficer, msgAppropriate("SA2030/1", 600_000))).TxResults[0]
 	requireCode(t, gov.ErrNoMandate, r.Codespace, r.Code, r.Log, `"treasury" holds no treasury mandate`)
-	require.False(t, c.mRecord(app.PathFundsAppropriation, "SA2030/1", &fundsv1.Appropriation{}))
+	require.False(t, c.mRecord(api.PathFundsAppropriation, "SA2030/1", &fundsv1.Appropriation{}))
 
 	c.mPass(supplyMandate(mTreasury, 1_000_000))
 	c.mPass(grantMandate(mBenefits, govv1.Mandate_MANDATE_BENEFITS_PAYER, 0))
-	grants := govList(c, app.PathGovMandates, nil, func() *govv1.MandateGrant { return &govv1.MandateGrant{} })
+	grants := govList(c, api.PathGovMandates, nil, func() *govv1.MandateGrant { return &govv1.MandateGrant{} })
 	require.Len(t, grants, 2)
 
 	requireOK(t, c.block(c.tx(mOfficer, msgAppropriate("SA2030/1", 600_000))).TxResults[0])
@@ -105,9 +106,9 @@ func TestMandateGrantActWithdrawRefuseAndProve(t *testing.T) {
 	requireCode(t, gov.ErrMandateCeiling, r.Codespace, r.Code, r.Log, "used 600000 of its ceiling 1000000", "at most 400000 more")
 	requireOK(t, c.block(c.tx(mOfficer, msgAppropriate("SA2030/2", 400_000))).TxResults[0])
 	a := &fundsv1.Appropriation{}
-	c.proved(app.PathFundsAppropriation, "SA2030/2", a)
+	c.proved(api.PathFundsAppropriation, "SA2030/2", a)
 	supply := &govv1.MandateGrant{}
-	c.proved(app.PathGovMandate, strconv.FormatUint(a.Mandate, 10), supply)
+	c.proved(api.PathGovMandate, strconv.FormatUint(a.Mandate, 10), supply)
 	require.Equal(t, govv1.Mandate_MANDATE_TREASURY, supply.Mandate)
 	require.Equal(t, uint64(1_000_000), supply.Used)
 	require.Equal(t, "Supply and Appropriation Act 2030", supply.LegalBasis)
@@ -130,15 +131,15 @@ func TestMandateGrantActWithdrawRefuseAndProve(t *testing.T) {
 	// The payment proves its mandate: the proved payment names a grant,
 	// and the proved grant is the benefits agency's benefits-payer mandate.
 	pay := &benefitsv1.Payment{}
-	c.proved(app.PathBenefitsPayment, paymentID, pay)
+	c.proved(api.PathBenefitsPayment, paymentID, pay)
 	require.NotZero(t, pay.Mandate)
 	grant := &govv1.MandateGrant{}
-	c.proved(app.PathGovMandate, strconv.FormatUint(pay.Mandate, 10), grant)
+	c.proved(api.PathGovMandate, strconv.FormatUint(pay.Mandate, 10), grant)
 	require.Equal(t, mBenefits, grant.AgencyId)
 	require.Equal(t, govv1.Mandate_MANDATE_BENEFITS_PAYER, grant.Mandate)
 	require.Equal(t, "Finance Act 2029 s.4", grant.LegalBasis)
 	mv := &fundsv1.Movement{}
-	c.proved(app.PathFundsMovement, strconv.FormatUint(pay.Movement, 10), mv)
+	c.proved(api.PathFundsMovement, strconv.FormatUint(pay.Movement, 10), mv)
 	require.Equal(t, pay.Mandate, mv.Mandate, "the ledger's payment movement names the same grant")
 
 	// Withdrawn: the next payment is refused at once, naming the mandate;
@@ -146,7 +147,7 @@ func TestMandateGrantActWithdrawRefuseAndProve(t *testing.T) {
 	c.mPass(withdrawMandate(mBenefits, govv1.Mandate_MANDATE_BENEFITS_PAYER))
 	r = c.block(c.tx(mPayer, msgPay("pip", "r1", 700))).TxResults[0]
 	requireCode(t, gov.ErrNoMandate, r.Codespace, r.Code, r.Log, `"benefits" holds no benefits_payer mandate`)
-	c.proved(app.PathGovMandate, strconv.FormatUint(pay.Mandate, 10), grant)
+	c.proved(api.PathGovMandate, strconv.FormatUint(pay.Mandate, 10), grant)
 	require.NotZero(t, grant.WithdrawnHeight)
 	c.requireConserved()
 }
@@ -178,11 +179,11 @@ func TestRevenueAgencyMustBeTreasuryOrMandated(t *testing.T) {
 	}
 	r := register("FOOD_LEVY", agRegulator)
 	requireCode(t, gov.ErrNoMandate, r.Codespace, r.Code, r.Log, `revenue agency "regulator" must be the Treasury`, "revenue mandate")
-	require.Equal(t, uint32(app.ErrNotFound.Code), c.query(app.PathTaxType, []byte("FOOD_LEVY")).Code)
+	require.Equal(t, uint32(app.ErrNotFound.Code), c.query(api.PathTaxType, []byte("FOOD_LEVY")).Code)
 
 	requireOK(t, register("STAMP_DUTY", agTreasury))
 	tt := &taxv1.TaxType{}
-	c.proved(app.PathTaxType, "STAMP_DUTY", tt)
+	c.proved(api.PathTaxType, "STAMP_DUTY", tt)
 	require.NotZero(t, tt.Mandate, "the authority's tax-authority grant")
 	require.NotZero(t, tt.RevenueMandate, "the treasury's grant that let it receive revenue")
 }
@@ -218,9 +219,9 @@ func TestNoTransferToArbitraryBankAccount(t *testing.T) {
 	c := newMoneyChain(t, 0)
 	c.block()
 	requireOK(t, c.block(c.tx(mOfficer, msgAppropriate("SA/1", 100_000), msgAllocate(mBenefits, 50_000))).TxResults[0])
-	r := c.block(c.tx(mFinance, msgTransfer(funds.AgencyHolder(mBenefits), payee("my-own-account"), 50_000))).TxResults[0]
+	r := c.block(c.tx(mFinance, msgTransfer(api.AgencyHolder(mBenefits), payee("my-own-account"), 50_000))).TxResults[0]
 	requireCode(t, funds.ErrPayeeByPaymentOnly, r.Codespace, r.Code, r.Log, payee("my-own-account"))
-	require.Equal(t, uint64(50_000), c.mBalance(funds.AgencyHolder(mBenefits)))
+	require.Equal(t, uint64(50_000), c.mBalance(api.AgencyHolder(mBenefits)))
 	require.Zero(t, c.mBalance(payee("my-own-account")))
 	c.requireConserved()
 }
@@ -248,7 +249,7 @@ func (c *chain) taxConfirmAll() {
 		ref, err := tax.ParseReceiptID(id)
 		require.NoError(c.tb, err)
 		conf := &taxv1.Confirmed{}
-		if res := c.query(app.PathKey, tax.ConfirmedKey(ref)); res.Code == 0 {
+		if res := c.query(api.PathKey, tax.ConfirmedKey(ref)); res.Code == 0 {
 			require.NoError(c.tb, proto.Unmarshal(res.Value, conf))
 		}
 		if ans.State.Net > conf.Amount {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -78,11 +79,11 @@ func (c *chain) blockWithEvidence(ev ...abci.Misbehavior) *abci.ResponseFinalize
 }
 
 func (c *chain) misbehaviours() []*govv1.Misbehaviour {
-	return govList(c, app.PathGovMisbehaviours, nil, func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} })
+	return govList(c, api.PathGovMisbehaviours, nil, func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} })
 }
 
 func (c *chain) proposals() []*govv1.Proposal {
-	return govList(c, app.PathGovProposals, nil, func() *govv1.Proposal { return &govv1.Proposal{} })
+	return govList(c, api.PathGovProposals, nil, func() *govv1.Proposal { return &govv1.Proposal{} })
 }
 
 // requireMisbehaviourEvent checks the one misbehaviour event of a block:
@@ -146,7 +147,7 @@ func TestMisbehaviourProposeModeOpensRemovalProposalThatAgenciesPass(t *testing.
 		require.False(t, strings.HasPrefix(k, "gov/n/"+gov.SystemMisbehaviour), "no open-proposal count kept for the chain: %q", k)
 	}
 	// The record is provable, alone and through the validator's index.
-	q, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathGovMisbehaviour, Data: []byte("1"), Prove: true})
+	q, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathGovMisbehaviour, Data: []byte("1"), Prove: true})
 	require.NoError(t, err)
 	require.Zero(t, q.Code, q.Log)
 	require.NotNil(t, q.ProofOps)
@@ -154,10 +155,10 @@ func TestMisbehaviourProposeModeOpensRemovalProposalThatAgenciesPass(t *testing.
 	got := &govv1.Misbehaviour{}
 	require.NoError(t, proto.Unmarshal(q.Value, got))
 	require.True(t, proto.Equal(r, got))
-	byVal := govList(c, app.PathGovValidatorMisbehaviours, []byte(hexAddr(bad)), func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} })
+	byVal := govList(c, api.PathGovValidatorMisbehaviours, []byte(hexAddr(bad)), func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} })
 	require.Len(t, byVal, 1)
 	require.True(t, proto.Equal(r, byVal[0]))
-	require.Empty(t, govList(c, app.PathGovValidatorMisbehaviours, []byte(hexAddr(genesisVals[0])), func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} }))
+	require.Empty(t, govList(c, api.PathGovValidatorMisbehaviours, []byte(hexAddr(genesisVals[0])), func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} }))
 }
 
 func TestMisbehaviourRemoveModeRemovesInTheSameBlock(t *testing.T) {
@@ -227,7 +228,7 @@ func TestMisbehaviourRemovalRefusedByMinValidatorsFallsBackToProposal(t *testing
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_PROPOSED, r.Action)
 	require.Equal(t, gov.UnknownOperator, r.AgencyId)
 	requireCode(t, gov.ErrTooFewValidators, r.ReasonCodespace, r.ReasonCode, module.Describe(r.ReasonCodespace, r.ReasonCode))
-	stored := c.query(app.PathKey, gov.MisbehaviourKey(r.Seq))
+	stored := c.query(api.PathKey, gov.MisbehaviourKey(r.Seq))
 	require.Zero(t, stored.Code, stored.Log)
 	require.NotContains(t, string(stored.Value), gov.ErrTooFewValidators.Desc, "state keeps the code, never the message")
 	require.Equal(t, strconv.FormatUint(r.ProposalId, 10), attrs(event(t, res.Events, gov.EventSubmitted))["proposal_id"].Value)
@@ -338,9 +339,9 @@ func TestMisbehaviourQueriesPageAndRefuse(t *testing.T) {
 		require.NoError(t, proto.Unmarshal(res.Value, l))
 		return l
 	}
-	for _, path := range []string{app.PathGovMisbehaviours, app.PathGovValidatorMisbehaviours} {
+	for _, path := range []string{api.PathGovMisbehaviours, api.PathGovValidatorMisbehaviours} {
 		arg := ""
-		if path == app.PathGovValidatorMisbehaviours {
+		if path == api.PathGovValidatorMisbehaviours {
 			arg = strings.ToLower(hexAddr(gone))
 		}
 		first := page(path, []byte(arg))
@@ -359,12 +360,12 @@ func TestMisbehaviourQueriesPageAndRefuse(t *testing.T) {
 		path, data string
 		want       *module.Error
 	}{
-		{app.PathGovMisbehaviour, "x", app.ErrInvalidQuery},
-		{app.PathGovMisbehaviour, "0", app.ErrInvalidQuery},
-		{app.PathGovMisbehaviour, "1002", app.ErrNotFound},
-		{app.PathGovMisbehaviours, "junk", app.ErrInvalidQuery},
-		{app.PathGovValidatorMisbehaviours, "abc", app.ErrInvalidQuery},
-		{app.PathGovValidatorMisbehaviours, "", app.ErrInvalidQuery},
+		{api.PathGovMisbehaviour, "x", app.ErrInvalidQuery},
+		{api.PathGovMisbehaviour, "0", app.ErrInvalidQuery},
+		{api.PathGovMisbehaviour, "1002", app.ErrNotFound},
+		{api.PathGovMisbehaviours, "junk", app.ErrInvalidQuery},
+		{api.PathGovValidatorMisbehaviours, "abc", app.ErrInvalidQuery},
+		{api.PathGovValidatorMisbehaviours, "", app.ErrInvalidQuery},
 		{"/gov/misbehaviours/nobody", "", app.ErrUnknownQuery},
 	} {
 		res := c.query(tt.path, []byte(tt.data))

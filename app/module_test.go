@@ -6,6 +6,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/app/testdata/example"
 	"github.com/tallyledger/tally/client"
@@ -41,10 +42,10 @@ func TestModuleFromTheDocRunsWithOneLineOfRegistration(t *testing.T) {
 	require.Equal(t, agTreasury, ev["agency"].Value)
 
 	// The notice is state, proven against the app hash like any record.
-	q := c.query(app.PathKey, example.NoticeKey(agTreasury))
+	q := c.query(api.PathKey, example.NoticeKey(agTreasury))
 	require.Zero(t, q.Code, q.Log)
 	require.Equal(t, "office closed on Friday", string(q.Value))
-	proved, err := c.app.Query(t.Context(), &abci.RequestQuery{Path: app.PathKey, Data: example.NoticeKey(agTreasury), Prove: true})
+	proved, err := c.app.Query(t.Context(), &abci.RequestQuery{Path: api.PathKey, Data: example.NoticeKey(agTreasury), Prove: true})
 	require.NoError(t, err)
 	require.NotNil(t, proved.ProofOps)
 	require.NoError(t, client.ProvenValue(c.hashes[c.height], example.NoticeKey(agTreasury), proved.Value, proved.ProofOps.Ops[0].Data))

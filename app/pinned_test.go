@@ -9,11 +9,11 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	pv "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/funds"
 )
 
 // digest folds blocks' results, events and app hashes into one hash.
@@ -80,8 +80,8 @@ func TestFixedBlocksGiveThePinnedResults(t *testing.T) {
 			{agencyv1.Role_ROLE_TREASURY, msgAllocate(mBenefits, 500_000)},
 			{agencyv1.Role_ROLE_PROGRAMME_MANAGER, msgCreateProgramme("pip", 1_000, 30*24*3600, start, start+365*24*3600, 0)},
 			{agencyv1.Role_ROLE_FINANCE, msgFund("pip", 100_000)},
-			{agencyv1.Role_ROLE_FINANCE, msgTransfer(funds.AgencyHolder(mBenefits), funds.AgencyHolder(mCouncil), 5_000)},
-			{agencyv1.Role_ROLE_FINANCE, msgReturn(funds.ProgrammeHolder("pip"), funds.AgencyHolder(mBenefits), 1_000)},
+			{agencyv1.Role_ROLE_FINANCE, msgTransfer(api.AgencyHolder(mBenefits), api.AgencyHolder(mCouncil), 5_000)},
+			{agencyv1.Role_ROLE_FINANCE, msgReturn(api.ProgrammeHolder("pip"), api.AgencyHolder(mBenefits), 1_000)},
 			{agencyv1.Role_ROLE_CASEWORKER, msgEnrol("pip", "r1", 0)},
 			{agencyv1.Role_ROLE_PAYER, msgPay("pip", "r1", 700)},
 			{agencyv1.Role_ROLE_SETTLEMENT_BANK, msgSettle(7)},

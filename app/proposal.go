@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
@@ -61,7 +62,7 @@ func (a *App) followAccounts(view store.KV, signer *agencyv1.Account, msgs []*tx
 		case *txv1.Msg_AddMember:
 			pub := m.AddMember.PubKey
 			addr := agency.AddressOf(pub)
-			if view.Has(agency.AccountKey(addr)) || a.agency.KeyHolder(view, pub) != nil {
+			if view.Has(api.AccountKey(addr)) || a.agency.KeyHolder(view, pub) != nil {
 				continue
 			}
 			acc := &agencyv1.Account{Address: addr, PubKey: slices.Clone(pub), AgencyId: signer.AgencyId, Roles: m.AddMember.Roles, Status: agencyv1.Status_STATUS_ACTIVE}
@@ -85,11 +86,11 @@ func (a *App) followAccounts(view store.KV, signer *agencyv1.Account, msgs []*tx
 // putAccount writes an account and its key index on screen's scratch view,
 // dropping the index of the key it replaced.
 func putAccount(view store.KV, acc *agencyv1.Account, oldKey []byte) {
-	if err := store.SetProto(view, agency.AccountKey(acc.Address), acc); err != nil {
+	if err := store.SetProto(view, api.AccountKey(acc.Address), acc); err != nil {
 		return // cannot happen for a well-formed account; the view is scratch anyway
 	}
 	if oldKey != nil {
-		view.Delete(agency.PubKeyKey(oldKey))
+		view.Delete(api.PubKeyKey(oldKey))
 	}
-	view.Set(agency.PubKeyKey(acc.PubKey), acc.Address)
+	view.Set(api.PubKeyKey(acc.PubKey), acc.Address)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	pv "github.com/tallyledger/tally/proto/tally/provenance/v1"
@@ -117,15 +118,15 @@ func BenchmarkProvenanceQueries(b *testing.B) {
 		}
 	}
 	b.Run("history/1000-events/prove", func(b *testing.B) {
-		query(b, app.PathProvenanceHistory, &pv.ListQuery{Id: item}, 1001)
+		query(b, api.PathProvenanceHistory, &pv.ListQuery{Id: item}, 1001)
 	})
 	b.Run("lineage-down/100-children/prove", func(b *testing.B) {
-		query(b, app.PathProvenanceLineage, &pv.LineageQuery{ItemId: item, Direction: pv.LineageDirection_LINEAGE_DIRECTION_DOWN}, 100)
+		query(b, api.PathProvenanceLineage, &pv.LineageQuery{ItemId: item, Direction: pv.LineageDirection_LINEAGE_DIRECTION_DOWN}, 100)
 	})
 	b.Run("lineage-down-from-root/102-items/prove", func(b *testing.B) {
-		query(b, app.PathProvenanceLineage, &pv.LineageQuery{ItemId: "lot:root", Direction: pv.LineageDirection_LINEAGE_DIRECTION_DOWN}, 102)
+		query(b, api.PathProvenanceLineage, &pv.LineageQuery{ItemId: "lot:root", Direction: pv.LineageDirection_LINEAGE_DIRECTION_DOWN}, 102)
 	})
 	b.Run("lineage-up/prove", func(b *testing.B) {
-		query(b, app.PathProvenanceLineage, &pv.LineageQuery{ItemId: item + "-7", Direction: pv.LineageDirection_LINEAGE_DIRECTION_UP}, 2)
+		query(b, api.PathProvenanceLineage, &pv.LineageQuery{ItemId: item + "-7", Direction: pv.LineageDirection_LINEAGE_DIRECTION_UP}, 2)
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -196,7 +197,7 @@ func (c *chain) ok(txs ...[]byte) *abci.ResponseFinalizeBlock {
 
 func (c *chain) item(id string) *pv.Item {
 	c.tb.Helper()
-	res := c.query(app.PathProvenanceItem, []byte(id))
+	res := c.query(api.PathProvenanceItem, []byte(id))
 	if isCode(res.Codespace, res.Code, app.ErrNotFound) {
 		return nil
 	}
@@ -208,7 +209,7 @@ func (c *chain) item(id string) *pv.Item {
 
 func (c *chain) pvOffer(id string) *pv.Offer {
 	c.tb.Helper()
-	res := c.query(app.PathProvenanceOffer, []byte(id))
+	res := c.query(api.PathProvenanceOffer, []byte(id))
 	require.Zero(c.tb, res.Code, res.Log)
 	o := &pv.Offer{}
 	require.NoError(c.tb, proto.Unmarshal(res.Value, o))
@@ -217,7 +218,7 @@ func (c *chain) pvOffer(id string) *pv.Offer {
 
 func (c *chain) order(id string) *pv.RecallOrder {
 	c.tb.Helper()
-	res := c.query(app.PathProvenanceRecall, []byte(id))
+	res := c.query(api.PathProvenanceRecall, []byte(id))
 	require.Zero(c.tb, res.Code, res.Log)
 	o := &pv.RecallOrder{}
 	require.NoError(c.tb, proto.Unmarshal(res.Value, o))
@@ -260,7 +261,7 @@ func verifyEntries(tb testing.TB, root []byte, entries []*appv1.ProvedEntry) {
 
 func (c *chain) pvHistory(id string) []*pv.Event {
 	c.tb.Helper()
-	entries := c.pvList(app.PathProvenanceHistory, &pv.ListQuery{Id: id}, false)
+	entries := c.pvList(api.PathProvenanceHistory, &pv.ListQuery{Id: id}, false)
 	var out []*pv.Event
 	for _, e := range entries[1:] {
 		ev := &pv.Event{}
@@ -533,7 +534,7 @@ func TestProvenanceCustodyHandshake(t *testing.T) {
 		it := c.item(milkBatch)
 		require.Equal(t, pv.ItemStatus_ITEM_STATUS_IN_TRANSIT, it.Status)
 		require.Equal(t, pvFarmer.addr, it.Custodian, "offering does not move custody")
-		offers := c.pvList(app.PathProvenanceOffers, &pv.ListQuery{Address: pvKitchen.addr}, true)
+		offers := c.pvList(api.PathProvenanceOffers, &pv.ListQuery{Address: pvKitchen.addr}, true)
 		require.Len(t, offers, 1)
 
 		res = c.ok(c.tx(pvKitchen, accept(milkBatch)))
@@ -544,11 +545,11 @@ func TestProvenanceCustodyHandshake(t *testing.T) {
 		require.Equal(t, pvKitchen.addr, it.Custodian)
 		require.Equal(t, pv.ItemStatus_ITEM_STATUS_ACTIVE, it.Status)
 		require.Equal(t, pv.OfferStatus_OFFER_STATUS_ACCEPTED, c.pvOffer(milkBatch).Status)
-		require.Empty(t, c.pvList(app.PathProvenanceOffers, &pv.ListQuery{Address: pvKitchen.addr}, false))
-		held := itemsOf(t, c.pvList(app.PathProvenanceHeld, &pv.ListQuery{Address: pvKitchen.addr}, true))
+		require.Empty(t, c.pvList(api.PathProvenanceOffers, &pv.ListQuery{Address: pvKitchen.addr}, false))
+		held := itemsOf(t, c.pvList(api.PathProvenanceHeld, &pv.ListQuery{Address: pvKitchen.addr}, true))
 		require.Len(t, held, 1)
 		require.Equal(t, milkBatch, held[0].Id)
-		require.Empty(t, c.pvList(app.PathProvenanceHeld, &pv.ListQuery{Address: pvFarmer.addr}, false))
+		require.Empty(t, c.pvList(api.PathProvenanceHeld, &pv.ListQuery{Address: pvFarmer.addr}, false))
 
 		h := c.pvHistory(milkBatch)
 		require.Equal(t, []pv.EventType{pv.EventType_EVENT_TYPE_REGISTERED, pv.EventType_EVENT_TYPE_OFFERED, pv.EventType_EVENT_TYPE_CUSTODY_ACCEPTED}, eventTypes(h))
@@ -595,7 +596,7 @@ func TestProvenanceCustodyHandshake(t *testing.T) {
 			require.Equal(t, pvFarmer.addr, it.Custodian, "custody never moves without both sides")
 			require.Equal(t, pv.ItemStatus_ITEM_STATUS_ACTIVE, it.Status)
 			require.Equal(t, tt.offer, c.pvOffer(milkBatch).Status)
-			require.Empty(t, c.pvList(app.PathProvenanceOffers, &pv.ListQuery{Address: pvKitchen.addr}, false))
+			require.Empty(t, c.pvList(api.PathProvenanceOffers, &pv.ListQuery{Address: pvKitchen.addr}, false))
 			h := c.pvHistory(milkBatch)
 			require.Equal(t, tt.step, h[len(h)-1].Type)
 			// The custodian may offer again, and this time it is accepted.
@@ -651,7 +652,7 @@ func TestProvenanceQuantitiesConservedThroughSplitAndMerge(t *testing.T) {
 
 	// Across the whole graph the live quantity is still the registered 1000 l.
 	var live uint64
-	for _, e := range itemsOf(t, c.pvList(app.PathProvenanceHeld, &pv.ListQuery{Address: pvFarmer.addr}, false)) {
+	for _, e := range itemsOf(t, c.pvList(api.PathProvenanceHeld, &pv.ListQuery{Address: pvFarmer.addr}, false)) {
 		if e.Status == pv.ItemStatus_ITEM_STATUS_ACTIVE {
 			live += e.Quantity
 		}
@@ -682,7 +683,7 @@ func TestProvenanceAttestationsShowAccreditationAtTheTime(t *testing.T) {
 	c.ok(c.tx(pvRegulator, accredit(regInspector)))
 	c.ok(c.tx(regInspector, attest(milkBatch)))
 
-	entries := c.pvList(app.PathProvenanceAttestations, &pv.ListQuery{Id: milkBatch}, true)
+	entries := c.pvList(api.PathProvenanceAttestations, &pv.ListQuery{Id: milkBatch}, true)
 	require.Len(t, entries, 3, "the item, then two attestations")
 	var atts []*pv.Attestation
 	for _, e := range entries[1:] {
@@ -772,11 +773,11 @@ func TestProvenanceRecallReachesTenThousandDescendantsInBoundedBlocks(t *testing
 	require.Equal(t, pv.OfferStatus_OFFER_STATUS_CANCELLED, c.pvOffer(root+"-2-0").Status)
 	require.Equal(t, root+"-2", inTransit.Recall.Via)
 
-	unacked := c.pvList(app.PathProvenanceUnacknowledged, &pv.ListQuery{Id: "FSA-2030-001"}, false)
+	unacked := c.pvList(api.PathProvenanceUnacknowledged, &pv.ListQuery{Id: "FSA-2030-001"}, false)
 	require.Len(t, unacked, live)
 	c.ok(c.tx(pvFarmer, acknowledge(root+"-5-5")), c.tx(pvFarmer, acknowledge("lot:cheese")))
 	require.Equal(t, uint64(live-2), c.order("FSA-2030-001").AwaitingAck)
-	require.Len(t, c.pvList(app.PathProvenanceUnacknowledged, &pv.ListQuery{Id: "FSA-2030-001"}, false), live-2)
+	require.Len(t, c.pvList(api.PathProvenanceUnacknowledged, &pv.ListQuery{Id: "FSA-2030-001"}, false), live-2)
 	require.True(t, c.item("lot:cheese").Recall.Acknowledged)
 }
 
@@ -797,7 +798,7 @@ func TestProvenanceHistoryAndLineageVerifyAgainstAppHash(t *testing.T) {
 	c.ok(c.tx(pvKitchen, accept("lgtin:05012345678900.CHEESE-1")))
 	c.block()
 
-	entries := c.pvList(app.PathProvenanceHistory, &pv.ListQuery{Id: milkBatch + "-0"}, true)
+	entries := c.pvList(api.PathProvenanceHistory, &pv.ListQuery{Id: milkBatch + "-0"}, true)
 	it := &pv.Item{}
 	require.NoError(t, proto.Unmarshal(entries[0].Value, it))
 	require.Equal(t, int(it.Events), len(entries)-1, "the proven item says how many events there are")
@@ -817,7 +818,7 @@ func TestProvenanceHistoryAndLineageVerifyAgainstAppHash(t *testing.T) {
 	lineage := func(id string, dir pv.LineageDirection) []*pv.Item {
 		data, err := proto.Marshal(&pv.LineageQuery{ItemId: id, Direction: dir})
 		require.NoError(t, err)
-		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathProvenanceLineage, Data: data, Prove: true})
+		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathProvenanceLineage, Data: data, Prove: true})
 		require.NoError(t, err)
 		require.Zero(t, res.Code, res.Log)
 		list := &appv1.ProvedList{}
@@ -837,10 +838,10 @@ func TestProvenanceHistoryAndLineageVerifyAgainstAppHash(t *testing.T) {
 	require.Equal(t, []string{milkBatch + "-0", milkBatch + "-1", "lgtin:05012345678900.CHEESE-1"}, ids(down))
 	require.Equal(t, pvKitchen.addr, down[2].Custodian, "the cheese reached the school")
 
-	res := c.query(app.PathProvenanceLineage, []byte("not a LineageQuery"))
+	res := c.query(api.PathProvenanceLineage, []byte("not a LineageQuery"))
 	requireCode(t, app.ErrInvalidQuery, res.Codespace, res.Code, res.Log)
 	data, _ := proto.Marshal(&pv.LineageQuery{ItemId: "lot:none", Direction: pv.LineageDirection_LINEAGE_DIRECTION_UP})
-	res = c.query(app.PathProvenanceLineage, data)
+	res = c.query(api.PathProvenanceLineage, data)
 	requireCode(t, provenance.ErrUnknownItem, res.Codespace, res.Code, res.Log)
 }
 
@@ -861,7 +862,7 @@ func TestProvenanceLineagePagination(t *testing.T) {
 	c.ok(txs...)
 	get := func(offset uint64) ([]string, []byte) {
 		data, _ := proto.Marshal(&pv.LineageQuery{ItemId: "lot:r", Direction: pv.LineageDirection_LINEAGE_DIRECTION_DOWN, Offset: offset})
-		res := c.query(app.PathProvenanceLineage, data)
+		res := c.query(api.PathProvenanceLineage, data)
 		require.Zero(t, res.Code, res.Log)
 		list := &appv1.ProvedList{}
 		require.NoError(t, proto.Unmarshal(res.Value, list))

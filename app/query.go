@@ -10,33 +10,14 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
 
-// App-level state keys.
-var (
-	keyParams  = []byte("app/params")
-	keyChainID = []byte("app/chain_id")
-)
-
-// ProofOpType names the proof carried in a query response's ProofOps: a
-// marshalled ICS23 CommitmentProof against the IAVL root, which is the app
-// hash. State at height H is committed in the header of block H+1.
-const ProofOpType = "ics23:iavl"
-
 // maxListEntries bounds one page of a list query.
 const maxListEntries = 1000
-
-// Query paths. Single-record answers put the state key in Key, the record in
-// Value and, when asked, its proof (existence, or non-existence when the
-// record is absent) in ProofOps. List answers put a ProvedList in Value.
-// Module paths are declared beside their route tables (route_<module>.go).
-const (
-	PathKey    = "/store/key" // data: raw state key
-	PathParams = "/app/params"
-)
 
 // Query answers reads of committed state, with Merkle proofs when asked.
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
@@ -72,14 +53,14 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	}
 	q := Query{Path: req.Path, Data: req.Data, Height: height, Prove: req.Prove}
 	switch req.Path {
-	case PathKey:
+	case api.PathKey:
 		if len(req.Data) == 0 {
 			return nil, ErrInvalidQuery.Wrapf("give the state key to read as the query data")
 		}
 		return a.single(req.Data, height, req.Prove)
-	case PathParams:
-		return a.single(keyParams, height, req.Prove)
-	case PathInvariants:
+	case api.PathParams:
+		return a.single(api.ParamsKey(), height, req.Prove)
+	case api.PathInvariants:
 		return a.queryInvariants(q)
 	}
 	for _, r := range routes {
@@ -105,7 +86,7 @@ func (a *App) single(key []byte, height int64, prove bool) (*abci.ResponseQuery,
 			return nil, err
 		}
 		res.Value = v
-		res.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: ProofOpType, Key: key, Data: proof}}}
+		res.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: api.ProofOpType, Key: key, Data: proof}}}
 	}
 	if res.Value == nil {
 		res.Code = ErrNotFound.Code
@@ -149,9 +130,9 @@ func (a *App) list(prefix, after []byte, height int64, prove bool, recordKey fun
 
 // loadChainState reads the chain id and params saved at genesis.
 func (a *App) loadChainState(kv store.KV) error {
-	a.chainID = string(kv.Get(keyChainID))
+	a.chainID = string(kv.Get(api.ChainIDKey()))
 	p := &appv1.Params{}
-	found, err := store.GetProto(kv, keyParams, p)
+	found, err := store.GetProto(kv, api.ParamsKey(), p)
 	if err != nil || !found {
 		return fmt.Errorf("state has no params (found=%v): %v", found, err)
 	}

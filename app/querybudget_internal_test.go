@@ -7,6 +7,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/store"
 )
 
@@ -32,7 +33,7 @@ func TestQueriesPastTheBudgetWaitThenAreRefusedBusy(t *testing.T) {
 	a.queries.sleep = func(d time.Duration) { slept += d; now = now.Add(d) }
 	a.queries.last = now
 	query := func() *abci.ResponseQuery {
-		res, err := a.Query(context.Background(), &abci.RequestQuery{Path: PathKey, Data: []byte("k")})
+		res, err := a.Query(context.Background(), &abci.RequestQuery{Path: api.PathKey, Data: []byte("k")})
 		if err != nil {
 			t.Fatal(err)
 		}

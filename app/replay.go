@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/store"
 )
 
@@ -37,30 +38,20 @@ import (
 // transaction before the nonce is looked at. The remembered set is bounded
 // by the transactions of the last TimeoutWindow blocks plus the backlog,
 // which drains faster than it fills. The keys live in the Merkle tree, so
-// every node agrees on them and they survive restarts.
-var prefixNonces = []byte("tx/r/")
-
+// every node agrees on them and they survive restarts. The layout is
+// api.NonceKey.
+//
 // usedMark is the value of a used nonce's key: its presence is the fact.
-var usedMark = []byte{1}
-
-// NonceKey is the state key recording that signer used nonce with this
-// timeout height.
-func NonceKey(timeout uint64, signer []byte, nonce uint64) []byte {
-	k := make([]byte, 0, len(prefixNonces)+8+len(signer)+8)
-	k = append(k, prefixNonces...)
-	k = binary.BigEndian.AppendUint64(k, timeout)
-	k = append(k, signer...)
-	return binary.BigEndian.AppendUint64(k, nonce)
-}
+var usedMark = api.IndexValue
 
 // nonceUsed reports whether signer used nonce with this timeout height.
 func nonceUsed(kv store.KV, signer []byte, nonce, timeout uint64) bool {
-	return kv.Has(NonceKey(timeout, signer, nonce))
+	return kv.Has(api.NonceKey(timeout, signer, nonce))
 }
 
 // spendNonce records that signer used nonce with this timeout height.
 func spendNonce(kv store.KV, signer []byte, nonce, timeout uint64) {
-	kv.Set(NonceKey(timeout, signer, nonce), usedMark)
+	kv.Set(api.NonceKey(timeout, signer, nonce), usedMark)
 }
 
 // pruneBase is how many expired nonces a block may forget beyond twice its
@@ -76,9 +67,9 @@ func pruneLimit(txs int) int { return pruneBase + 2*txs }
 // pruneExpired forgets, in key order, up to limit nonces whose transactions
 // timed out at or before height. It returns how many it deleted.
 func pruneExpired(kv store.KV, height int64, limit int) int {
-	end := binary.BigEndian.AppendUint64(bytes.Clone(prefixNonces), uint64(height)+1)
+	end := binary.BigEndian.AppendUint64(api.NoncesPrefix(), uint64(height)+1)
 	var expired [][]byte
-	kv.Iterate(prefixNonces, end, true, func(key, _ []byte) bool {
+	kv.Iterate(api.NoncesPrefix(), end, true, func(key, _ []byte) bool {
 		expired = append(expired, bytes.Clone(key))
 		return len(expired) >= limit
 	})

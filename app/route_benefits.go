@@ -3,22 +3,9 @@ package app
 import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
-)
-
-// Benefits query paths. Ids are decimal text; listings take an optional
-// continuation after a 0x00 byte, as the funds paths do.
-const (
-	PathBenefitsParams     = "/benefits/params"        // data: none
-	PathBenefitsProgramme  = "/benefits/programme"     // data: programme id
-	PathBenefitsProgrammes = "/benefits/programmes"    // data: [0x00 next_key]
-	PathBenefitsEnrolment  = "/benefits/enrolment"     // data: <programme>/<recipient>
-	PathBenefitsEnrolments = "/benefits/enrolments"    // data: programme id [0x00 next_key]
-	PathBenefitsPayment    = "/benefits/payment"       // data: payment id
-	PathBenefitsHistory    = "/benefits/history"       // data: <programme>/<recipient> [0x00 next_key]
-	PathBenefitsRecovery   = "/benefits/recovery"      // data: recovery id
-	PathBenefitsTrace      = "/benefits/payment-trace" // data: payment id → payment, recoveries, funds path, settlement
 )
 
 var benefitsRoutes = moduleRoutes{
@@ -30,39 +17,39 @@ func queryBenefits(a *App, q Query) (*abci.ResponseQuery, error) {
 	arg, after := splitPage(q.Data)
 	identity := func(k []byte) []byte { return k }
 	switch q.Path {
-	case PathBenefitsParams:
-		return a.single(benefits.ParamsKey(), q.Height, q.Prove)
-	case PathBenefitsProgramme:
+	case api.PathBenefitsParams:
+		return a.single(api.BenefitsParamsKey(), q.Height, q.Prove)
+	case api.PathBenefitsProgramme:
 		if err := funds.ValidateToken("programme id", arg); err != nil {
 			return nil, err
 		}
-		return a.single(benefits.ProgrammeKey(arg), q.Height, q.Prove)
-	case PathBenefitsProgrammes:
-		return a.list(benefits.ProgrammesPrefix(), after, q.Height, q.Prove, identity)
-	case PathBenefitsEnrolments:
+		return a.single(api.BenefitsProgrammeKey(arg), q.Height, q.Prove)
+	case api.PathBenefitsProgrammes:
+		return a.list(api.BenefitsProgrammesPrefix(), after, q.Height, q.Prove, identity)
+	case api.PathBenefitsEnrolments:
 		if err := funds.ValidateToken("programme id", arg); err != nil {
 			return nil, err
 		}
-		return a.list(benefits.EnrolmentsPrefix(arg), after, q.Height, q.Prove, identity)
-	case PathBenefitsEnrolment, PathBenefitsHistory:
+		return a.list(api.BenefitsEnrolmentsPrefix(arg), after, q.Height, q.Prove, identity)
+	case api.PathBenefitsEnrolment, api.PathBenefitsHistory:
 		prog, rcpt, err := benefits.SplitEnrolmentArg(arg)
 		if err != nil {
 			return nil, err
 		}
-		if q.Path == PathBenefitsEnrolment {
-			return a.single(benefits.EnrolmentKey(prog, rcpt), q.Height, q.Prove)
+		if q.Path == api.PathBenefitsEnrolment {
+			return a.single(api.BenefitsEnrolmentKey(prog, rcpt), q.Height, q.Prove)
 		}
-		return a.list(benefits.HistoryPrefix(prog, rcpt), after, q.Height, q.Prove, benefits.PaymentOfHistoryKey)
-	case PathBenefitsPayment, PathBenefitsRecovery, PathBenefitsTrace:
+		return a.list(api.BenefitsHistoryPrefix(prog, rcpt), after, q.Height, q.Prove, api.BenefitsPaymentOfHistoryKey)
+	case api.PathBenefitsPayment, api.PathBenefitsRecovery, api.PathBenefitsTrace:
 		id, err := parseQueryID(arg)
 		if err != nil {
 			return nil, err
 		}
 		switch q.Path {
-		case PathBenefitsPayment:
-			return a.single(benefits.PaymentKey(id), q.Height, q.Prove)
-		case PathBenefitsRecovery:
-			return a.single(benefits.RecoveryKey(id), q.Height, q.Prove)
+		case api.PathBenefitsPayment:
+			return a.single(api.BenefitsPaymentKey(id), q.Height, q.Prove)
+		case api.PathBenefitsRecovery:
+			return a.single(api.BenefitsRecoveryKey(id), q.Height, q.Prove)
 		}
 		view := &stateAt{s: a.store, height: q.Height}
 		keys, complete, err := a.benefits.PaymentTrace(view, id)

@@ -7,25 +7,8 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/x/funds"
-)
-
-// Funds query paths. Ids are decimal text. Paths that list take an
-// optional continuation: the argument, a 0x00 byte, then the next_key of
-// the previous page.
-const (
-	PathFundsParams        = "/funds/params"        // data: none
-	PathFundsTotals        = "/funds/totals"        // data: none
-	PathFundsBalance       = "/funds/balance"       // data: holder id
-	PathFundsBalances      = "/funds/balances"      // data: [0x00 next_key]; every balance, each proven
-	PathFundsMovement      = "/funds/movement"      // data: movement id
-	PathFundsTranche       = "/funds/tranche"       // data: tranche id
-	PathFundsAppropriation = "/funds/appropriation" // data: appropriation reference
-	PathFundsRoot          = "/funds/root"          // data: root (inflow movement) id → RootTotals
-	PathFundsSettlement    = "/funds/settlement"    // data: payment movement id
-	PathFundsTraceUp       = "/funds/trace-up"      // data: movement id → the path back to its roots
-	PathFundsTraceDown     = "/funds/trace-down"    // data: root id [0x00 next_key] → every leg descended from it
-	PathFundsInvariants    = "/funds/invariants"    // data: none → InvariantReport, computed by the node
 )
 
 var fundsRoutes = moduleRoutes{
@@ -36,32 +19,32 @@ var fundsRoutes = moduleRoutes{
 func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 	arg, after := splitPage(q.Data)
 	switch q.Path {
-	case PathFundsParams:
-		return a.single(funds.ParamsKey(), q.Height, q.Prove)
-	case PathFundsTotals:
-		return a.single(funds.TotalsKey(), q.Height, q.Prove)
-	case PathFundsBalance:
+	case api.PathFundsParams:
+		return a.single(api.FundsParamsKey(), q.Height, q.Prove)
+	case api.PathFundsTotals:
+		return a.single(api.FundsTotalsKey(), q.Height, q.Prove)
+	case api.PathFundsBalance:
 		if err := funds.ValidateHolder(string(q.Data)); err != nil {
 			return nil, err
 		}
-		return a.single(funds.BalanceKey(string(q.Data)), q.Height, q.Prove)
-	case PathFundsBalances:
-		return a.list(funds.BalancesPrefix(), after, q.Height, q.Prove, func(k []byte) []byte { return k })
-	case PathFundsMovement, PathFundsTranche, PathFundsRoot, PathFundsSettlement, PathFundsTraceUp, PathFundsTraceDown:
+		return a.single(api.FundsBalanceKey(string(q.Data)), q.Height, q.Prove)
+	case api.PathFundsBalances:
+		return a.list(api.FundsBalancesPrefix(), after, q.Height, q.Prove, func(k []byte) []byte { return k })
+	case api.PathFundsMovement, api.PathFundsTranche, api.PathFundsRoot, api.PathFundsSettlement, api.PathFundsTraceUp, api.PathFundsTraceDown:
 		id, err := parseQueryID(arg)
 		if err != nil {
 			return nil, err
 		}
 		switch q.Path {
-		case PathFundsMovement:
-			return a.single(funds.MovementKey(id), q.Height, q.Prove)
-		case PathFundsTranche:
-			return a.single(funds.TrancheKey(id), q.Height, q.Prove)
-		case PathFundsRoot:
-			return a.single(funds.RootTotalsKey(id), q.Height, q.Prove)
-		case PathFundsSettlement:
-			return a.single(funds.SettlementKey(id), q.Height, q.Prove)
-		case PathFundsTraceUp:
+		case api.PathFundsMovement:
+			return a.single(api.FundsMovementKey(id), q.Height, q.Prove)
+		case api.PathFundsTranche:
+			return a.single(api.FundsTrancheKey(id), q.Height, q.Prove)
+		case api.PathFundsRoot:
+			return a.single(api.FundsRootTotalsKey(id), q.Height, q.Prove)
+		case api.PathFundsSettlement:
+			return a.single(api.FundsSettlementKey(id), q.Height, q.Prove)
+		case api.PathFundsTraceUp:
 			view := &stateAt{s: a.store, height: q.Height}
 			keys, complete, err := a.funds.TraceUp(view, id)
 			if err == nil {
@@ -72,14 +55,14 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 			}
 			return a.walk(keys, complete, q.Height, q.Prove)
 		default: // trace down
-			return a.list(funds.RootLegsPrefix(id), after, q.Height, q.Prove, func(k []byte) []byte { return k }, funds.RootTotalsKey(id))
+			return a.list(api.FundsRootLegsPrefix(id), after, q.Height, q.Prove, func(k []byte) []byte { return k }, api.FundsRootTotalsKey(id))
 		}
-	case PathFundsAppropriation:
+	case api.PathFundsAppropriation:
 		if len(q.Data) == 0 {
 			return nil, ErrInvalidQuery.Wrapf("give the appropriation reference")
 		}
-		return a.single(funds.AppropriationKey(string(q.Data)), q.Height, q.Prove)
-	case PathFundsInvariants:
+		return a.single(api.FundsAppropriationKey(string(q.Data)), q.Height, q.Prove)
+	case api.PathFundsInvariants:
 		release, err := a.operatorOnly(q.Path)
 		if err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
@@ -20,28 +21,6 @@ import (
 	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/provenance"
-)
-
-// Gov query paths. Proposals, votes, mandates and validators are records of
-// state answered with proofs; a tally is the proposal record, whose counts
-// are refreshed at each vote and each end-of-block tally.
-const (
-	PathGovProposal      = "/gov/proposal"       // data: decimal proposal id → Proposal
-	PathGovProposals     = "/gov/proposals"      // data: [0x00 next_key] → every Proposal, open and past, a page at a time
-	PathGovOpenProposals = "/gov/proposals/open" // data: [0x00 next_key] → open Proposals
-	PathGovVotes         = "/gov/votes"          // data: decimal proposal id [0x00 next_key] → its Votes
-	PathGovMandates      = "/gov/mandates"       // data: [0x00 next_key] → MandateGrants in force
-	PathGovMandate       = "/gov/mandate"        // data: decimal grant id → MandateGrant, in force or not
-	PathGovValidators    = "/gov/validators"     // data: [0x00 next_key] → Validators with operating agency
-	PathGovParams        = "/gov/params"         // data: none → gov Params
-	PathGovParam         = "/gov/param"          // data: parameter name → the owning module's params record
-	PathGovRegistry      = "/gov/registry"       // data: none → ParamList (derived, no proof)
-	PathGovUpgrade       = "/gov/upgrade"        // data: none → UpgradePlan scheduled
-	// Misbehaviour records, kept forever. The listings are paged: the
-	// argument, then optionally 0x00 and the next_key of the previous page.
-	PathGovMisbehaviour           = "/gov/misbehaviour"            // data: decimal sequence → Misbehaviour
-	PathGovMisbehaviours          = "/gov/misbehaviours"           // data: [0x00 next_key] → Misbehaviours in sequence order
-	PathGovValidatorMisbehaviours = "/gov/misbehaviours/validator" // data: hex consensus address [0x00 next_key] → its Misbehaviours
 )
 
 // paramRegistry lists every parameter governance may change, each with the
@@ -61,18 +40,18 @@ func paramRegistry() *gov.Registry {
 	provDef := func() proto.Message { return provenance.DefaultParams() }
 	provVal := func(m proto.Message) error { return provenance.ValidateParams(m.(*provenancev1.Params)) }
 	params := []gov.Param{
-		field("app.max_tx_bytes", "largest encoded transaction accepted, in bytes", keyParams, appDef, appVal),
-		field("app.max_messages", "most messages one transaction may carry", keyParams, appDef, appVal),
-		field("app.timeout_window", "how far above the current height a timeout_height may be, in blocks", keyParams, appDef, appVal),
-		field("app.max_memo_bytes", "longest memo accepted, in bytes", keyParams, appDef, appVal),
-		field("app.max_tx_units", "most resource-meter units one transaction may use", keyParams, appDef, appVal),
-		field("app.max_block_units", "most resource-meter units a block's transactions may use together", keyParams, appDef, appVal),
-		field("app.max_pending_per_signer", "most transactions of one signer a node's mempool admits between two blocks", keyParams, appDef, appVal),
-		field("app.end_block_units", "resource-meter units of end-of-block work per block; the rest carries over", keyParams, appDef, appVal),
-		field("funds.annual_appropriation_limit", "most that may be appropriated in one calendar year, minor units", funds.ParamsKey(), fundsDef, fundsVal),
-		field("funds.max_tranches_per_movement", "most tranches one movement may consume", funds.ParamsKey(), fundsDef, fundsVal),
-		field("benefits.payments_per_block", "scheduled payment work per block", benefits.ParamsKey(), benDef, benVal),
-		field("benefits.max_deduction_percent", "most of one payment withheld to recover an overpayment, percent", benefits.ParamsKey(), benDef, benVal),
+		field("app.max_tx_bytes", "largest encoded transaction accepted, in bytes", api.ParamsKey(), appDef, appVal),
+		field("app.max_messages", "most messages one transaction may carry", api.ParamsKey(), appDef, appVal),
+		field("app.timeout_window", "how far above the current height a timeout_height may be, in blocks", api.ParamsKey(), appDef, appVal),
+		field("app.max_memo_bytes", "longest memo accepted, in bytes", api.ParamsKey(), appDef, appVal),
+		field("app.max_tx_units", "most resource-meter units one transaction may use", api.ParamsKey(), appDef, appVal),
+		field("app.max_block_units", "most resource-meter units a block's transactions may use together", api.ParamsKey(), appDef, appVal),
+		field("app.max_pending_per_signer", "most transactions of one signer a node's mempool admits between two blocks", api.ParamsKey(), appDef, appVal),
+		field("app.end_block_units", "resource-meter units of end-of-block work per block; the rest carries over", api.ParamsKey(), appDef, appVal),
+		field("funds.annual_appropriation_limit", "most that may be appropriated in one calendar year, minor units", api.FundsParamsKey(), fundsDef, fundsVal),
+		field("funds.max_tranches_per_movement", "most tranches one movement may consume", api.FundsParamsKey(), fundsDef, fundsVal),
+		field("benefits.payments_per_block", "scheduled payment work per block", api.BenefitsParamsKey(), benDef, benVal),
+		field("benefits.max_deduction_percent", "most of one payment withheld to recover an overpayment, percent", api.BenefitsParamsKey(), benDef, benVal),
 		field("provenance.recall_budget", "items recall propagation may mark per block", provenance.ParamsKey(), provDef, provVal),
 		field("provenance.max_offer_seconds", "longest a custody offer may stay open", provenance.ParamsKey(), provDef, provVal),
 		field("provenance.default_offer_seconds", "offer duration when none is named", provenance.ParamsKey(), provDef, provVal),
@@ -86,65 +65,65 @@ var govRoutes = moduleRoutes{
 	query: func(a *App, q Query) (*abci.ResponseQuery, error) {
 		list, after := splitPage(q.Data) // for the listings
 		switch q.Path {
-		case PathGovProposal:
+		case api.PathGovProposal:
 			id, err := parseProposalID(q.Data)
 			if err != nil {
 				return nil, err
 			}
 			return a.single(gov.ProposalKey(id), q.Height, q.Prove)
-		case PathGovProposals:
+		case api.PathGovProposals:
 			return a.list(gov.ProposalsPrefix(), after, q.Height, q.Prove, same)
-		case PathGovOpenProposals:
+		case api.PathGovOpenProposals:
 			p := gov.OpenPrefix()
 			return a.list(p, after, q.Height, q.Prove, func(k []byte) []byte {
 				return append(append([]byte(nil), gov.ProposalsPrefix()...), k[len(p):]...)
 			})
-		case PathGovVotes:
+		case api.PathGovVotes:
 			id, err := parseProposalID([]byte(list))
 			if err != nil {
 				return nil, err
 			}
 			return a.list(gov.VotesPrefix(id), after, q.Height, q.Prove, same)
-		case PathGovMandates:
+		case api.PathGovMandates:
 			return a.list(gov.MandatesPrefix(), after, q.Height, q.Prove, same)
-		case PathGovMandate:
+		case api.PathGovMandate:
 			id, err := parseQueryID(string(q.Data))
 			if err != nil {
 				return nil, err
 			}
 			return a.single(gov.GrantKey(id), q.Height, q.Prove)
-		case PathGovValidators:
+		case api.PathGovValidators:
 			return a.list(gov.ValidatorsPrefix(), after, q.Height, q.Prove, same)
-		case PathGovParams:
+		case api.PathGovParams:
 			return a.single(gov.ParamsKey(), q.Height, q.Prove)
-		case PathGovUpgrade:
+		case api.PathGovUpgrade:
 			return a.single(gov.UpgradeKey(), q.Height, q.Prove)
-		case PathGovParam:
+		case api.PathGovParam:
 			p, err := a.gov.Registry().Lookup(string(q.Data))
 			if err != nil {
 				return nil, err
 			}
 			return a.single(p.Key, q.Height, q.Prove)
-		case PathGovMisbehaviour:
+		case api.PathGovMisbehaviour:
 			seq, err := parseQueryID(string(q.Data))
 			if err != nil {
 				return nil, err
 			}
 			return a.single(gov.MisbehaviourKey(seq), q.Height, q.Prove)
-		case PathGovMisbehaviours:
+		case api.PathGovMisbehaviours:
 			arg, after := splitPage(q.Data)
 			if arg != "" {
-				return nil, ErrInvalidQuery.Wrapf("%s takes no argument, only 0x00 and a next_key to continue", PathGovMisbehaviours)
+				return nil, ErrInvalidQuery.Wrapf("%s takes no argument, only 0x00 and a next_key to continue", api.PathGovMisbehaviours)
 			}
 			return a.list(gov.MisbehavioursPrefix(), after, q.Height, q.Prove, same)
-		case PathGovValidatorMisbehaviours:
+		case api.PathGovValidatorMisbehaviours:
 			arg, after := splitPage(q.Data)
 			addr, err := hex.DecodeString(arg)
 			if err != nil || len(addr) != gov.ConsensusAddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the validator's consensus address as %d hex digits (got %q)", 2*gov.ConsensusAddressSize, arg)
 			}
 			return a.list(gov.ValidatorMisbehavioursPrefix(addr), after, q.Height, q.Prove, gov.MisbehaviourOfIndexKey)
-		case PathGovRegistry:
+		case api.PathGovRegistry:
 			list, err := a.gov.Registry().List(readOnlyAt{a: a, height: q.Height})
 			if err != nil {
 				return nil, err
@@ -156,9 +135,9 @@ var govRoutes = moduleRoutes{
 			return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
 		}
 		return nil, ErrUnknownQuery.Wrapf("no gov query %q; paths are %s", q.Path, strings.Join([]string{
-			PathGovProposal, PathGovProposals, PathGovOpenProposals, PathGovVotes, PathGovMandates, PathGovMandate, PathGovValidators,
-			PathGovParams, PathGovParam, PathGovRegistry, PathGovUpgrade,
-			PathGovMisbehaviour, PathGovMisbehaviours, PathGovValidatorMisbehaviours}, ", "))
+			api.PathGovProposal, api.PathGovProposals, api.PathGovOpenProposals, api.PathGovVotes, api.PathGovMandates, api.PathGovMandate, api.PathGovValidators,
+			api.PathGovParams, api.PathGovParam, api.PathGovRegistry, api.PathGovUpgrade,
+			api.PathGovMisbehaviour, api.PathGovMisbehaviours, api.PathGovValidatorMisbehaviours}, ", "))
 	},
 }
 
@@ -216,7 +195,7 @@ func (a *App) validatorUpdates() ([]abci.ValidatorUpdate, error) {
 		out[i] = abci.Ed25519ValidatorUpdate(u.PubKey, u.Power)
 	}
 	p := &appv1.Params{}
-	if found, err := store.GetProto(a.store, keyParams, p); err != nil {
+	if found, err := store.GetProto(a.store, api.ParamsKey(), p); err != nil {
 		return nil, err
 	} else if found && !proto.Equal(p, a.params) {
 		a.params = p

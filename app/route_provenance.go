@@ -7,37 +7,10 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/provenance"
-)
-
-// Provenance query paths. Single-record paths answer with a.single; the
-// others answer a ProvedList whose every entry carries its own proof.
-// List queries take a provenancev1.ListQuery (start = the previous
-// answer's next_key) and lineage a provenancev1.LineageQuery.
-const (
-	PathProvenanceItem          = "/provenance/item"          // data: item id → Item
-	PathProvenanceOffer         = "/provenance/offer"         // data: item id → its latest Offer
-	PathProvenanceAccreditation = "/provenance/accreditation" // data: 20-byte inspector address → Accreditation
-	PathProvenanceRecall        = "/provenance/recall"        // data: recall order id → RecallOrder
-	PathProvenanceParams        = "/provenance/params"        // data: none → Params
-	// History answers the Item first, then its Events in order: the item's
-	// event count lets a client check that none is missing.
-	PathProvenanceHistory = "/provenance/history" // ListQuery{id}
-	// Attestations answers the Item first, then its Attestations in order.
-	PathProvenanceAttestations = "/provenance/attestations" // ListQuery{id}
-	// Lineage answers the Items of a breadth-first walk up or down the
-	// lineage graph; each record names its parents and children, so a
-	// client can check the walk.
-	PathProvenanceLineage = "/provenance/lineage" // LineageQuery
-	// Held answers the Items whose custodian is the address.
-	PathProvenanceHeld = "/provenance/held" // ListQuery{address}
-	// Offers answers the open Offers made to the address.
-	PathProvenanceOffers = "/provenance/offers" // ListQuery{address}
-	// Unacknowledged answers the recalled Items of an order whose custodian
-	// has not acknowledged, ordered by custodian.
-	PathProvenanceUnacknowledged = "/provenance/unacknowledged" // ListQuery{id: order id}
 )
 
 var provenanceRoutes = moduleRoutes{
@@ -47,36 +20,36 @@ var provenanceRoutes = moduleRoutes{
 
 func (a *App) provenanceQuery(q Query) (*abci.ResponseQuery, error) {
 	switch q.Path {
-	case PathProvenanceItem:
+	case api.PathProvenanceItem:
 		if err := provenance.ValidateItemID(string(q.Data)); err != nil {
 			return nil, err
 		}
 		return a.single(provenance.ItemKey(string(q.Data)), q.Height, q.Prove)
-	case PathProvenanceOffer:
+	case api.PathProvenanceOffer:
 		if err := provenance.ValidateItemID(string(q.Data)); err != nil {
 			return nil, err
 		}
 		return a.single(provenance.OfferKey(string(q.Data)), q.Height, q.Prove)
-	case PathProvenanceAccreditation:
+	case api.PathProvenanceAccreditation:
 		if len(q.Data) != agency.AddressSize {
 			return nil, ErrInvalidQuery.Wrapf("an address is %d bytes; got %d", agency.AddressSize, len(q.Data))
 		}
 		return a.single(provenance.AccreditationKey(q.Data), q.Height, q.Prove)
-	case PathProvenanceRecall:
+	case api.PathProvenanceRecall:
 		if err := provenance.ValidateOrderID(string(q.Data)); err != nil {
 			return nil, err
 		}
 		return a.single(provenance.RecallOrderKey(string(q.Data)), q.Height, q.Prove)
-	case PathProvenanceParams:
+	case api.PathProvenanceParams:
 		return a.single(provenance.ParamsKey(), q.Height, q.Prove)
-	case PathProvenanceLineage:
+	case api.PathProvenanceLineage:
 		return a.provenanceLineage(q)
-	case PathProvenanceHistory, PathProvenanceAttestations, PathProvenanceHeld, PathProvenanceOffers, PathProvenanceUnacknowledged:
+	case api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceHeld, api.PathProvenanceOffers, api.PathProvenanceUnacknowledged:
 		return a.provenanceList(q)
 	}
 	return nil, ErrUnknownQuery.Wrapf("no provenance query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
-		PathProvenanceItem, PathProvenanceOffer, PathProvenanceAccreditation, PathProvenanceRecall, PathProvenanceParams,
-		PathProvenanceHistory, PathProvenanceAttestations, PathProvenanceLineage, PathProvenanceHeld, PathProvenanceOffers, PathProvenanceUnacknowledged)
+		api.PathProvenanceItem, api.PathProvenanceOffer, api.PathProvenanceAccreditation, api.PathProvenanceRecall, api.PathProvenanceParams,
+		api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceLineage, api.PathProvenanceHeld, api.PathProvenanceOffers, api.PathProvenanceUnacknowledged)
 }
 
 // provenanceList answers the paginated list paths.
@@ -91,27 +64,27 @@ func (a *App) provenanceList(q Query) (*abci.ResponseQuery, error) {
 		head      [][]byte // records answered before the page
 	)
 	switch q.Path {
-	case PathProvenanceHistory, PathProvenanceAttestations:
+	case api.PathProvenanceHistory, api.PathProvenanceAttestations:
 		if err := provenance.ValidateItemID(lq.Id); err != nil {
 			return nil, err
 		}
 		head = [][]byte{provenance.ItemKey(lq.Id)}
 		prefix = provenance.HistoryPrefix(lq.Id)
-		if q.Path == PathProvenanceAttestations {
+		if q.Path == api.PathProvenanceAttestations {
 			prefix = provenance.AttestationPrefix(lq.Id)
 		}
-	case PathProvenanceHeld, PathProvenanceOffers:
+	case api.PathProvenanceHeld, api.PathProvenanceOffers:
 		if len(lq.Address) != agency.AddressSize {
 			return nil, ErrInvalidQuery.Wrapf("address is %d bytes; an address is %d", len(lq.Address), agency.AddressSize)
 		}
 		prefix = provenance.HeldPrefix(lq.Address)
-		if q.Path == PathProvenanceOffers {
+		if q.Path == api.PathProvenanceOffers {
 			prefix = provenance.OffersToPrefix(lq.Address)
 			recordKey = func(k []byte) []byte { return provenance.OfferKey(string(k[len(prefix):])) }
 		} else {
 			recordKey = func(k []byte) []byte { return provenance.ItemKey(string(k[len(prefix):])) }
 		}
-	case PathProvenanceUnacknowledged:
+	case api.PathProvenanceUnacknowledged:
 		if err := provenance.ValidateOrderID(lq.Id); err != nil {
 			return nil, err
 		}

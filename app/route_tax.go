@@ -8,48 +8,29 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/tax"
-)
-
-// Tax query paths. /tax/receipt and /tax/clearance answer a ProvedList
-// whose keys the client recomputes (tax.DecodeReceipt, tax.DecodeClearance),
-// so nothing can be left out; the others answer one record (a.single).
-// There is no listing by taxpayer: receipts name a taxpayer only by a
-// per-(type, period) payer commitment, and a clearance reads exactly the
-// commitments its grant yields (x/tax/keys.go, client/clearance.go).
-const (
-	PathTaxReceipt       = "/tax/receipt"       // data: receipt id → receipt, state, every amendment
-	PathTaxClearance     = "/tax/clearance"     // data: ClearanceRequest → tax type, each period's payer-commitment total
-	PathTaxType          = "/tax/tax_type"      // data: tax type code
-	PathTaxTypes         = "/tax/tax_types"     // data: [0x00 next_key]; the registry, each proven
-	PathTaxAuthorisation = "/tax/authorisation" // data: 20-byte collector address + tax type code
-	PathTaxTotal         = "/tax/total"         // data: TotalRequest; with a collector, that collector's total
-	PathTaxTotals        = "/tax/totals"        // data: tax type [0x00 next_key]; every period's total, each proven
-	// data: "<tax type>/<period>", then optionally 0x00 and the index key
-	// (tax.TypePeriodIndexKey) to continue after; the receipts of that tax
-	// type whose current period it is, by authority and sequence, each proven.
-	PathTaxReceipts = "/tax/receipts"
 )
 
 var taxRoutes = moduleRoutes{
 	name: "tax",
 	query: func(a *App, q Query) (*abci.ResponseQuery, error) {
 		switch q.Path {
-		case PathTaxReceipt:
+		case api.PathTaxReceipt:
 			return a.taxReceipt(q)
-		case PathTaxClearance:
+		case api.PathTaxClearance:
 			return a.taxClearance(q)
-		case PathTaxType:
+		case api.PathTaxType:
 			if err := tax.ValidateTaxTypeCode(string(q.Data)); err != nil {
 				return nil, err
 			}
 			return a.single(tax.TaxTypeKey(string(q.Data)), q.Height, q.Prove)
-		case PathTaxTypes:
+		case api.PathTaxTypes:
 			_, after := splitPage(q.Data)
 			return a.list(tax.TaxTypesPrefix(), after, q.Height, q.Prove, func(k []byte) []byte { return k })
-		case PathTaxAuthorisation:
+		case api.PathTaxAuthorisation:
 			if len(q.Data) <= agency.AddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the 20-byte collector address followed by the tax type code")
 			}
@@ -57,19 +38,19 @@ var taxRoutes = moduleRoutes{
 				return nil, err
 			}
 			return a.single(tax.AuthorisationKey(q.Data[:agency.AddressSize], string(q.Data[agency.AddressSize:])), q.Height, q.Prove)
-		case PathTaxTotal:
+		case api.PathTaxTotal:
 			return a.taxTotal(q)
-		case PathTaxTotals:
+		case api.PathTaxTotals:
 			arg, after := splitPage(q.Data)
 			if err := tax.ValidateTaxTypeCode(arg); err != nil {
 				return nil, err
 			}
 			return a.list(tax.TypeTotalsPrefix(arg), after, q.Height, q.Prove, func(k []byte) []byte { return k })
-		case PathTaxReceipts:
+		case api.PathTaxReceipts:
 			return a.taxReceipts(q)
 		}
 		return nil, ErrUnknownQuery.Wrapf("no tax query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
-			PathTaxReceipt, PathTaxClearance, PathTaxType, PathTaxTypes, PathTaxAuthorisation, PathTaxTotal, PathTaxTotals, PathTaxReceipts)
+			api.PathTaxReceipt, api.PathTaxClearance, api.PathTaxType, api.PathTaxTypes, api.PathTaxAuthorisation, api.PathTaxTotal, api.PathTaxTotals, api.PathTaxReceipts)
 	},
 }
 

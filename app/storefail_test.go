@@ -11,10 +11,10 @@ import (
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 // errDisk is the error a failing database returns.
@@ -80,7 +80,7 @@ func TestStorageFailureStopsTheNodeInsteadOfFailingTheTransaction(t *testing.T) 
 		name string
 		bad  []byte // the state key whose read fails; nil: every read
 	}{
-		{"inside a transaction", agency.AccountKey(treasuryClerk.addr)},
+		{"inside a transaction", api.AccountKey(treasuryClerk.addr)},
 		{"every read", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

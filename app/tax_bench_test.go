@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -63,7 +64,7 @@ func BenchmarkTaxReceipts(b *testing.B) {
 
 	start := time.Now()
 	heavy := taxPayerRef("bench/heavy")
-	k := tax.NewKeeper(funds.Keeper{Agency: agency.Keeper{}}, funds.AgencyHolder).WithGovernance(gov.NewKeeper(agency.Keeper{}, nil))
+	k := tax.NewKeeper(funds.Keeper{Agency: agency.Keeper{}}, api.AgencyHolder).WithGovernance(gov.NewKeeper(agency.Keeper{}, nil))
 	collector := &agencyv1.Account{Address: taxCollector.addr, AgencyId: agTax, Roles: []agencyv1.Role{roleTaxCollector}}
 	for done := 0; done < prefill; {
 		h := c.height + 1
@@ -92,11 +93,11 @@ func BenchmarkTaxReceipts(b *testing.B) {
 	require.NoError(b, err)
 	b.Run("clearance/prove", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathTaxClearance, Data: clearance, Prove: true})
+			res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathTaxClearance, Data: clearance, Prove: true})
 			require.NoError(b, err)
 			require.Zero(b, res.Code, res.Log)
 		}
-		list, h, check := c.taxProved(app.PathTaxClearance, clearance)
+		list, h, check := c.taxProved(api.PathTaxClearance, clearance)
 		s, err := tax.DecodeClearance(clearanceReq, h, list, check)
 		require.NoError(b, err)
 		require.True(b, s.Covered)
@@ -105,7 +106,7 @@ func BenchmarkTaxReceipts(b *testing.B) {
 	b.Run("receipt/prove", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			id := tax.ReceiptRef{Authority: agTax, Seq: uint64(1 + i%prefill)}.ID()
-			res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathTaxReceipt, Data: []byte(id), Prove: true})
+			res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathTaxReceipt, Data: []byte(id), Prove: true})
 			require.NoError(b, err)
 			require.Zero(b, res.Code, res.Log)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -157,7 +158,7 @@ func (c *chain) taxProved(path string, data []byte) (*appv1.ProvedList, int64, t
 
 func (c *chain) taxReceipt(id string) *tax.ReceiptAnswer {
 	c.tb.Helper()
-	list, _, check := c.taxProved(app.PathTaxReceipt, []byte(id))
+	list, _, check := c.taxProved(api.PathTaxReceipt, []byte(id))
 	ans, err := tax.DecodeReceipt(id, list, check)
 	require.NoError(c.tb, err)
 	return ans
@@ -167,7 +168,7 @@ func (c *chain) taxClearance(req *taxv1.ClearanceRequest) *tax.Statement {
 	c.tb.Helper()
 	data, err := proto.Marshal(req)
 	require.NoError(c.tb, err)
-	list, h, check := c.taxProved(app.PathTaxClearance, data)
+	list, h, check := c.taxProved(api.PathTaxClearance, data)
 	s, err := tax.DecodeClearance(req, h, list, check)
 	require.NoError(c.tb, err)
 	return s
@@ -175,7 +176,7 @@ func (c *chain) taxClearance(req *taxv1.ClearanceRequest) *tax.Statement {
 
 func (c *chain) taxFundsBalance(agencyID string) uint64 {
 	c.tb.Helper()
-	res := c.query(app.PathFundsBalance, []byte(funds.AgencyHolder(agencyID)))
+	res := c.query(api.PathFundsBalance, []byte(api.AgencyHolder(agencyID)))
 	if isCode(res.Codespace, res.Code, app.ErrNotFound) {
 		return 0
 	}
@@ -187,7 +188,7 @@ func (c *chain) taxFundsBalance(agencyID string) uint64 {
 
 func (c *chain) taxRequireFundsConserved() {
 	c.tb.Helper()
-	res := c.query(app.PathFundsInvariants, nil)
+	res := c.query(api.PathFundsInvariants, nil)
 	require.Zero(c.tb, res.Code, res.Log)
 	r := &fundsv1.InvariantReport{}
 	require.NoError(c.tb, proto.Unmarshal(res.Value, r))
@@ -430,7 +431,7 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 	req := taxClearanceRequest(t, alice, "VAT", "2025-Q3", "2026-Q2")
 	data, err := proto.Marshal(req)
 	require.NoError(t, err)
-	list, h, check := c.taxProved(app.PathTaxClearance, data)
+	list, h, check := c.taxProved(api.PathTaxClearance, data)
 	forged := proto.Clone(list).(*appv1.ProvedList)
 	bigger, _ := proto.Marshal(&taxv1.Total{Receipts: 1, Collected: 9_999, Net: 9_999})
 	forged.Entries[1].Value = bigger
@@ -446,7 +447,7 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 	require.Error(t, err)
 
 	// A receipt answer with an amendment left out is refused.
-	rl, _, rcheck := c.taxProved(app.PathTaxReceipt, []byte("TAX-000002"))
+	rl, _, rcheck := c.taxProved(api.PathTaxReceipt, []byte("TAX-000002"))
 	rl.Entries = rl.Entries[:2]
 	_, err = tax.DecodeReceipt("TAX-000002", rl, rcheck)
 	require.ErrorContains(t, err, "has 1 amendments but the answer carries 0")
@@ -463,7 +464,7 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 	} {
 		data, err := proto.Marshal(q.req)
 		require.NoError(t, err)
-		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathTaxTotal, Data: data, Prove: true})
+		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathTaxTotal, Data: data, Prove: true})
 		require.NoError(t, err)
 		require.Zero(t, res.Code, res.Log)
 		p := &ics23.CommitmentProof{}
@@ -496,25 +497,25 @@ func TestTaxReceiptsByTypeAndPeriod(t *testing.T) {
 		}
 		return out
 	}
-	list, _, check := c.taxProved(app.PathTaxReceipts, []byte("VAT/2026-Q1"))
+	list, _, check := c.taxProved(api.PathTaxReceipts, []byte("VAT/2026-Q1"))
 	require.Equal(t, []string{"TAX-000001", "TAX-000002"}, ids(list, check))
 	require.Empty(t, list.NextKey)
 
 	// Continuing after the first receipt's index key gives the rest.
 	ref1, err := tax.ParseReceiptID("TAX-000001")
 	require.NoError(t, err)
-	list, _, check = c.taxProved(app.PathTaxReceipts, append([]byte("VAT/2026-Q1\x00"), tax.TypePeriodIndexKey("VAT", "2026-Q1", ref1)...))
+	list, _, check = c.taxProved(api.PathTaxReceipts, append([]byte("VAT/2026-Q1\x00"), tax.TypePeriodIndexKey("VAT", "2026-Q1", ref1)...))
 	require.Equal(t, []string{"TAX-000002"}, ids(list, check))
 
 	// A period correction moves the receipt between listings.
 	requireOK(t, c.block(c.tx(taxCollector, taxCorrect("TAX-000002", 0, "2026-Q2"))).TxResults[0])
-	list, _, check = c.taxProved(app.PathTaxReceipts, []byte("VAT/2026-Q2"))
+	list, _, check = c.taxProved(api.PathTaxReceipts, []byte("VAT/2026-Q2"))
 	require.Equal(t, []string{"TAX-000002", "TAX-000003"}, ids(list, check))
-	list, _, _ = c.taxProved(app.PathTaxReceipts, []byte("VAT/2025-Q1"))
+	list, _, _ = c.taxProved(api.PathTaxReceipts, []byte("VAT/2025-Q1"))
 	require.Empty(t, list.Entries)
 
 	for _, bad := range []string{"VAT", "VAT/not-a-period", "vat lower/2026-Q1", "VAT/2026-Q1/x", "VAT/2026-Q1\x00tax/r/elsewhere"} {
-		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: app.PathTaxReceipts, Data: []byte(bad), Prove: true})
+		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathTaxReceipts, Data: []byte(bad), Prove: true})
 		require.NoError(t, err)
 		require.NotZero(t, res.Code, "%q should be refused", bad)
 	}

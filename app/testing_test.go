@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
@@ -420,7 +421,7 @@ func (c *chain) query(path string, data []byte) *abci.ResponseQuery {
 // account returns the account at addr, or nil when there is none.
 func (c *chain) account(addr []byte) *agencyv1.Account {
 	c.tb.Helper()
-	res := c.query(app.PathAccount, addr)
+	res := c.query(api.PathAccount, addr)
 	if isCode(res.Codespace, res.Code, app.ErrNotFound) {
 		return nil
 	}
@@ -432,7 +433,7 @@ func (c *chain) account(addr []byte) *agencyv1.Account {
 
 func (c *chain) agency(id string) *agencyv1.Agency {
 	c.tb.Helper()
-	res := c.query(app.PathAgency, []byte(id))
+	res := c.query(api.PathAgency, []byte(id))
 	require.Zero(c.tb, res.Code, res.Log)
 	ag := &agencyv1.Agency{}
 	require.NoError(c.tb, proto.Unmarshal(res.Value, ag))
@@ -467,8 +468,8 @@ func (c *chain) requireListingProven(path string, data []byte) *appv1.ProvedList
 // members lists an agency's accounts as the members query returns them.
 func (c *chain) members(id string) []*agencyv1.Account {
 	c.tb.Helper()
-	c.requireListingProven(app.PathMembers, []byte(id))
-	res := c.query(app.PathMembers, []byte(id))
+	c.requireListingProven(api.PathMembers, []byte(id))
+	res := c.query(api.PathMembers, []byte(id))
 	require.Zero(c.tb, res.Code, res.Log)
 	list := &appv1.ProvedList{}
 	require.NoError(c.tb, proto.Unmarshal(res.Value, list))

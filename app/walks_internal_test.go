@@ -7,6 +7,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -23,7 +24,7 @@ func TestOneWholeStateWalkAtATime(t *testing.T) {
 	require.NoError(t, err)
 
 	a.walking <- struct{}{} // a walk in progress
-	for _, path := range []string{PathInvariants, PathFundsInvariants} {
+	for _, path := range []string{api.PathInvariants, api.PathFundsInvariants} {
 		res, err := a.Query(context.Background(), &abci.RequestQuery{Path: path})
 		require.NoError(t, err)
 		space, code, _ := module.CodeOf(ErrOperatorOnly)
@@ -32,7 +33,7 @@ func TestOneWholeStateWalkAtATime(t *testing.T) {
 		require.Contains(t, res.Log, "another whole-state walk is running")
 	}
 	<-a.walking
-	res, err := a.Query(context.Background(), &abci.RequestQuery{Path: PathFundsInvariants})
+	res, err := a.Query(context.Background(), &abci.RequestQuery{Path: api.PathFundsInvariants})
 	require.NoError(t, err)
 	require.NotContains(t, res.Log, "another whole-state walk", "the slot is free again")
 }

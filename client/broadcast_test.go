@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 )
@@ -102,7 +103,7 @@ func TestQueryRetriesNodeNotReady(t *testing.T) {
 	t.Cleanup(srv.Close)
 	c, err := client.Dial(srv.URL)
 	require.NoError(t, err)
-	res, _, err := c.Query(context.Background(), app.PathParams, nil, 0, false)
+	res, _, err := c.Query(context.Background(), api.PathParams, nil, 0, false)
 	require.NoError(t, err)
 	require.Equal(t, "value", string(res.Value))
 	require.EqualValues(t, 3, calls.Load())

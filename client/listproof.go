@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 )
@@ -49,12 +50,12 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 		return func(k []byte) []byte { return cat([]byte(recordPrefix), k[len(l.Prefix):]) }
 	}
 	switch path {
-	case PathMembers:
-		l = Listing{Prefix: MembersPrefix(arg)}
-		l.RecordKey = func(k []byte) []byte { return AccountKey(k[len(l.Prefix):]) }
+	case api.PathMembers:
+		l = Listing{Prefix: api.MembersPrefix(arg)}
+		l.RecordKey = func(k []byte) []byte { return api.AccountKey(k[len(l.Prefix):]) }
 	case PathGovProposals:
 		l = Listing{Prefix: []byte("gov/p/")}
-	case PathGovVotes:
+	case api.PathGovVotes:
 		id, err := strconv.ParseUint(arg, 10, 64)
 		if err != nil {
 			return l, nil, false
@@ -83,7 +84,7 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 			}
 			return cat([]byte("bf/p/"), k[len(k)-8:])
 		}
-	case PathProvenanceHistory:
+	case api.PathProvenanceHistory:
 		lq := &provenancev1.ListQuery{}
 		if proto.Unmarshal(data, lq) != nil || lq.Id == "" || len(lq.Id) > 255 {
 			return l, nil, false

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 )
@@ -110,18 +111,11 @@ func (c *Client) QueryRecords(ctx context.Context, path string, data []byte, hei
 	return list, &Proven{Height: res.Height, AppHash: root, HeaderChecked: checked}, nil
 }
 
-// Funds query paths used by ProvenInvariants (app.PathFundsTotals and
-// app.PathFundsBalances; the client does not import the app).
-const (
-	pathFundsTotals   = "/funds/totals"
-	pathFundsBalances = "/funds/balances"
-)
-
 // ProvenInvariants checks the funds conservation invariant from proven
 // records only: the ledger's totals and every balance at one height, each
 // with its Merkle proof, summed here — no node's arithmetic is trusted.
 func (c *Client) ProvenInvariants(ctx context.Context, height int64) (*fundsv1.InvariantReport, *Proven, error) {
-	res, proven, err := c.Query(ctx, pathFundsTotals, nil, height, true)
+	res, proven, err := c.Query(ctx, api.PathFundsTotals, nil, height, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,7 +139,7 @@ func (c *Client) ProvenInvariants(ctx context.Context, height int64) (*fundsv1.I
 		if after != nil {
 			data = append([]byte{0}, after...)
 		}
-		list, _, err := c.QueryRecords(ctx, pathFundsBalances, data, proven.Height, true)
+		list, _, err := c.QueryRecords(ctx, api.PathFundsBalances, data, proven.Height, true)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	ics23 "github.com/cosmos/ics23/go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 )
@@ -289,11 +290,11 @@ func (c *LightClient) GetProto(ctx context.Context, path string, data, key []byt
 
 // Account reads an account record, verified.
 func (c *LightClient) Account(ctx context.Context, addr []byte, height int64) (*agencyv1.Account, *Answer, error) {
-	if len(addr) != addressBytes {
-		return nil, nil, fmt.Errorf("an address is %d bytes; got %d", addressBytes, len(addr))
+	if len(addr) != api.AddressSize {
+		return nil, nil, fmt.Errorf("an address is %d bytes; got %d", api.AddressSize, len(addr))
 	}
 	acc := &agencyv1.Account{}
-	ans, err := c.GetProto(ctx, PathAccount, addr, AccountKey(addr), height, acc)
+	ans, err := c.GetProto(ctx, api.PathAccount, addr, api.AccountKey(addr), height, acc)
 	if err != nil {
 		return nil, ans, err
 	}
@@ -303,7 +304,7 @@ func (c *LightClient) Account(ctx context.Context, addr []byte, height int64) (*
 // Agency reads an agency record, verified.
 func (c *LightClient) Agency(ctx context.Context, id string, height int64) (*agencyv1.Agency, *Answer, error) {
 	ag := &agencyv1.Agency{}
-	ans, err := c.GetProto(ctx, PathAgency, []byte(id), AgencyKey(id), height, ag)
+	ans, err := c.GetProto(ctx, api.PathAgency, []byte(id), api.AgencyKey(id), height, ag)
 	if err != nil {
 		return nil, ans, err
 	}
@@ -313,7 +314,7 @@ func (c *LightClient) Agency(ctx context.Context, id string, height int64) (*age
 // Params reads the chain's transaction parameters, verified.
 func (c *LightClient) Params(ctx context.Context, height int64) (*appv1.Params, *Answer, error) {
 	p := &appv1.Params{}
-	ans, err := c.GetProto(ctx, PathParams, nil, ParamsKey(), height, p)
+	ans, err := c.GetProto(ctx, api.PathParams, nil, api.ParamsKey(), height, p)
 	if err != nil {
 		return nil, ans, err
 	}
@@ -325,7 +326,7 @@ func (c *LightClient) Key(ctx context.Context, key []byte, height int64) (*Answe
 	if len(key) == 0 {
 		return nil, errors.New("give the state key to read")
 	}
-	return c.Get(ctx, PathKey, key, key, height)
+	return c.Get(ctx, api.PathKey, key, key, height)
 }
 
 // Members lists an agency's member accounts, each proven, and checks the
@@ -336,7 +337,7 @@ func (c *LightClient) Members(ctx context.Context, id string, height int64) ([]*
 	if err != nil {
 		return nil, nil, err
 	}
-	agAns, err := c.getAt(ctx, lb, h, PathAgency, []byte(id), AgencyKey(id))
+	agAns, err := c.getAt(ctx, lb, h, api.PathAgency, []byte(id), api.AgencyKey(id))
 	if err != nil {
 		return nil, nil, fmt.Errorf("agency %q: %w", id, err)
 	}
@@ -344,7 +345,7 @@ func (c *LightClient) Members(ctx context.Context, id string, height int64) ([]*
 	if err := proto.Unmarshal(agAns.Value, ag); err != nil {
 		return nil, nil, &Refusal{Check: CheckRecord, Reason: "the proven agency record does not decode: " + err.Error()}
 	}
-	list, err := c.listAt(ctx, lb, h, PathMembers, []byte(id), MembersPrefix(id), AccountKey(nil))
+	list, err := c.listAt(ctx, lb, h, api.PathMembers, []byte(id), api.MembersPrefix(id), api.AccountKey(nil))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -357,7 +358,7 @@ func (c *LightClient) Members(ctx context.Context, id string, height int64) ([]*
 		if err := proto.Unmarshal(e.Value, acc); err != nil {
 			return nil, nil, &Refusal{Check: CheckRecord, Reason: fmt.Sprintf("member %s does not decode: %v", fmtKey(e.Key), err)}
 		}
-		if acc.AgencyId != id || !bytes.Equal(AccountKey(acc.Address), e.Key) {
+		if acc.AgencyId != id || !bytes.Equal(api.AccountKey(acc.Address), e.Key) {
 			return nil, nil, &Refusal{Check: CheckRecord, Reason: fmt.Sprintf("listed account %s belongs to agency %q, not %q", fmtKey(e.Key), acc.AgencyId, id)}
 		}
 		accs = append(accs, acc)

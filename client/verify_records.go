@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -88,7 +89,7 @@ func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (
 	if err != nil {
 		return nil, nil, err
 	}
-	list, err := c.listAt(ctx, lb, h, PathTaxReceipt, []byte(id), nil, nil)
+	list, err := c.listAt(ctx, lb, h, api.PathTaxReceipt, []byte(id), nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -239,10 +240,10 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 	if err != nil {
 		return nil, nil, err
 	}
-	ttAns, err := c.getAt(ctx, lb, h, PathTaxType, []byte(req.TaxType), TaxTypeKey(req.TaxType))
+	ttAns, err := c.getAt(ctx, lb, h, api.PathTaxType, []byte(req.TaxType), TaxTypeKey(req.TaxType))
 	if err != nil {
 		if ttAns != nil {
-			return nil, &ListAnswer{Path: PathTaxClearance, Verified: ttAns.Verified}, err
+			return nil, &ListAnswer{Path: api.PathTaxClearance, Verified: ttAns.Verified}, err
 		}
 		return nil, nil, err
 	}
@@ -261,7 +262,7 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 	if err != nil {
 		return nil, nil, err
 	}
-	list, err := c.listAt(ctx, lb, h, PathTaxClearance, data, nil, nil)
+	list, err := c.listAt(ctx, lb, h, api.PathTaxClearance, data, nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -325,14 +326,14 @@ func (c *LightClient) BenefitsPaymentTrace(ctx context.Context, id uint64, heigh
 		return nil, nil, err
 	}
 	dec := []byte(strconv.FormatUint(id, 10))
-	payAns, err := c.getAt(ctx, lb, h, PathBenefitsPayment, dec, BenefitsPaymentKey(id))
+	payAns, err := c.getAt(ctx, lb, h, api.PathBenefitsPayment, dec, api.BenefitsPaymentKey(id))
 	if err != nil {
 		if payAns != nil {
-			return nil, &ListAnswer{Path: PathBenefitsTrace, Verified: payAns.Verified}, err
+			return nil, &ListAnswer{Path: api.PathBenefitsTrace, Verified: payAns.Verified}, err
 		}
 		return nil, nil, err
 	}
-	list, err := c.listAt(ctx, lb, h, PathBenefitsTrace, dec, nil, nil)
+	list, err := c.listAt(ctx, lb, h, api.PathBenefitsTrace, dec, nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -352,15 +353,15 @@ func (c *LightClient) BenefitsPaymentTrace(ctx context.Context, id uint64, heigh
 		return true, decodeEntry(e, m, what)
 	}
 	t := &PaymentTrace{Payment: &benefitsv1.Payment{}, Complete: list.Complete}
-	if _, err := need(BenefitsPaymentKey(id), t.Payment, fmt.Sprintf("payment %d", id)); err != nil {
+	if _, err := need(api.BenefitsPaymentKey(id), t.Payment, fmt.Sprintf("payment %d", id)); err != nil {
 		return nil, nil, err
 	}
-	if !bytes.Equal(got[string(BenefitsPaymentKey(id))].Value, payAns.Value) || t.Payment.Id != id {
+	if !bytes.Equal(got[string(api.BenefitsPaymentKey(id))].Value, payAns.Value) || t.Payment.Id != id {
 		return nil, nil, linkage("the trace's payment record is not the proven payment %d", id)
 	}
 	for _, d := range t.Payment.Deductions {
 		r := &benefitsv1.Recovery{}
-		if _, err := need(BenefitsRecoveryKey(d.Recovery), r, fmt.Sprintf("recovery %d (a deduction of the payment)", d.Recovery)); err != nil {
+		if _, err := need(api.BenefitsRecoveryKey(d.Recovery), r, fmt.Sprintf("recovery %d (a deduction of the payment)", d.Recovery)); err != nil {
 			return nil, nil, err
 		}
 		t.Recoveries = append(t.Recoveries, r)
@@ -374,7 +375,7 @@ func (c *LightClient) BenefitsPaymentTrace(ctx context.Context, id uint64, heigh
 			return m, nil
 		}
 		m := &fundsv1.Movement{}
-		ok, err := need(FundsMovementKey(mid), m, fmt.Sprintf("movement %d (%s)", mid, what))
+		ok, err := need(api.FundsMovementKey(mid), m, fmt.Sprintf("movement %d (%s)", mid, what))
 		if err != nil || !ok {
 			return nil, err
 		}
@@ -398,7 +399,7 @@ func (c *LightClient) BenefitsPaymentTrace(ctx context.Context, id uint64, heigh
 		for hop := 0; tid != 0 && !seen[tid]; hop++ {
 			seen[tid] = true
 			tr := &fundsv1.Tranche{}
-			ok, err := need(FundsTrancheKey(tid), tr, fmt.Sprintf("tranche %d (hop %d of the path)", tid, hop))
+			ok, err := need(api.FundsTrancheKey(tid), tr, fmt.Sprintf("tranche %d (hop %d of the path)", tid, hop))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -429,7 +430,7 @@ func (c *LightClient) BenefitsPaymentTrace(ctx context.Context, id uint64, heigh
 			tid = tr.Parent
 		}
 	}
-	sk := FundsSettlementKey(t.Payment.Movement)
+	sk := api.FundsSettlementKey(t.Payment.Movement)
 	if e, ok := got[string(sk)]; ok && e.Value != nil {
 		t.Settlement = &fundsv1.Settlement{}
 		if err := decodeEntry(e, t.Settlement, "the settlement"); err != nil {
@@ -471,7 +472,7 @@ func (c *LightClient) ProvenanceHistory(ctx context.Context, id string, height i
 		if err != nil {
 			return nil, nil, err
 		}
-		list, err := c.listAt(ctx, lb, h, PathProvenanceHistory, data, nil, nil)
+		list, err := c.listAt(ctx, lb, h, api.PathProvenanceHistory, data, nil, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -555,10 +556,10 @@ func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) 
 		return nil, nil, err
 	}
 	dec := []byte(strconv.FormatUint(id, 10))
-	pAns, err := c.getAt(ctx, lb, h, PathGovProposal, dec, GovProposalKey(id))
+	pAns, err := c.getAt(ctx, lb, h, api.PathGovProposal, dec, GovProposalKey(id))
 	if err != nil {
 		if pAns != nil {
-			return nil, &ListAnswer{Path: PathGovProposal, Verified: pAns.Verified}, err
+			return nil, &ListAnswer{Path: api.PathGovProposal, Verified: pAns.Verified}, err
 		}
 		return nil, nil, err
 	}
@@ -569,7 +570,7 @@ func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) 
 	if rec.Proposal.Id != id {
 		return nil, nil, linkage("the record at proposal %d's key is proposal %d", id, rec.Proposal.Id)
 	}
-	list, err := c.listAt(ctx, lb, h, PathGovVotes, dec, GovVotesPrefix(id), GovVotesPrefix(id))
+	list, err := c.listAt(ctx, lb, h, api.PathGovVotes, dec, GovVotesPrefix(id), GovVotesPrefix(id))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -165,11 +165,11 @@ func (s *Server) agency(r *http.Request) (*view, error) {
 		return nil, err
 	}
 	a := &agencyv1.Agency{}
-	if err := sn.record(app.PathAgency, []byte(id), a); err != nil {
+	if err := sn.record(api.PathAgency, []byte(id), a); err != nil {
 		return nil, absentOr404(err, "No agency %q is on this chain", id)
 	}
 	d := &agencyData{Agency: protoMap(a)}
-	list, proven, err := sn.provenList(app.PathMembers, []byte(id))
+	list, proven, err := sn.provenList(api.PathMembers, []byte(id))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func (s *Server) agency(r *http.Request) (*view, error) {
 		}
 	}
 	b := &fundsv1.Balance{}
-	if err := sn.record(app.PathFundsBalance, []byte("agency:"+id), b); err == nil {
+	if err := sn.record(api.PathFundsBalance, []byte("agency:"+id), b); err == nil {
 		d.Balance = &b.Amount
 	}
 	return sn.view(a.Name, d), nil
@@ -203,12 +203,12 @@ func (s *Server) account(r *http.Request) (*view, error) {
 		return nil, err
 	}
 	acc := &agencyv1.Account{}
-	if err := sn.record(app.PathAccount, addr, acc); err != nil {
+	if err := sn.record(api.PathAccount, addr, acc); err != nil {
 		return nil, absentOr404(err, "No account %s is on this chain", keys.FormatAddress(addr))
 	}
 	d := &accountData{Account: protoMap(acc)}
 	data, _ := proto.Marshal(&provenancev1.ListQuery{Address: addr})
-	if list, err := sn.list(app.PathProvenanceHeld, data); err == nil {
+	if list, err := sn.list(api.PathProvenanceHeld, data); err == nil {
 		for _, e := range list.Entries {
 			it := &provenancev1.Item{}
 			if len(e.Value) > 0 && proto.Unmarshal(e.Value, it) == nil {
@@ -277,7 +277,7 @@ func (s *Server) money(r *http.Request) (*view, error) {
 		return nil, err
 	}
 	t := &fundsv1.Totals{}
-	if err := sn.record(app.PathFundsTotals, nil, t); err != nil && !errors.Is(err, errAbsent) {
+	if err := sn.record(api.PathFundsTotals, nil, t); err != nil && !errors.Is(err, errAbsent) {
 		return nil, err
 	}
 	d := &moneyData{Totals: protoMap(t)}
@@ -293,7 +293,7 @@ func (s *Server) money(r *http.Request) (*view, error) {
 		if after != nil {
 			data = append([]byte{0}, after...)
 		}
-		list, err := sn.list(app.PathFundsBalances, data)
+		list, err := sn.list(api.PathFundsBalances, data)
 		if err != nil {
 			return nil, err
 		}
@@ -316,7 +316,7 @@ func (s *Server) money(r *http.Request) (*view, error) {
 	// The proven movement counter says how many movements exist, so the
 	// listing is complete without relying on a proof of absence.
 	var count uint64
-	if v, err := sn.raw(app.PathKey, []byte(movementSeqKey)); err == nil && len(v) == 8 {
+	if v, err := sn.raw(api.PathKey, []byte(movementSeqKey)); err == nil && len(v) == 8 {
 		count = binary.BigEndian.Uint64(v)
 	} else if err != nil && !errors.Is(err, errAbsent) {
 		return nil, err
@@ -326,7 +326,7 @@ func (s *Server) money(r *http.Request) (*view, error) {
 	}
 	for id := uint64(1); id <= count; id++ {
 		m := &fundsv1.Movement{}
-		if err := sn.record(app.PathFundsMovement, []byte(strconv.FormatUint(id, 10)), m); err != nil {
+		if err := sn.record(api.PathFundsMovement, []byte(strconv.FormatUint(id, 10)), m); err != nil {
 			return nil, err
 		}
 		d.Movements = append(d.Movements, protoMap(m))
@@ -359,7 +359,7 @@ func (s *Server) money(r *http.Request) (*view, error) {
 		d.Flows = append(d.Flows, flowJSON{From: flows[k].From, To: flows[k].To, Amount: flows[k].Amount, Movements: flows[k].Movements})
 	}
 	d.Sankey = sankey(fl)
-	if list, err := sn.list(app.PathBenefitsProgrammes, nil); err == nil {
+	if list, err := sn.list(api.PathBenefitsProgrammes, nil); err == nil {
 		for _, e := range list.Entries {
 			p := &benefitsv1.Programme{}
 			if proto.Unmarshal(e.Value, p) == nil {
@@ -407,18 +407,18 @@ func (s *Server) movement(r *http.Request) (*view, error) {
 	}
 	arg := []byte(strconv.FormatUint(id, 10))
 	m := &fundsv1.Movement{}
-	if err := sn.record(app.PathFundsMovement, arg, m); err != nil {
+	if err := sn.record(api.PathFundsMovement, arg, m); err != nil {
 		return nil, absentOr404(err, "No movement %d is on this chain", id)
 	}
 	d := &movementData{Movement: protoMap(m)}
 	d.Mandate = sn.mandateOf(d.Movement)
-	if list, err := sn.list(app.PathFundsTraceUp, arg); err == nil {
+	if list, err := sn.list(api.PathFundsTraceUp, arg); err == nil {
 		d.TraceUp = traceRecords(list)
 	}
 	rt := &fundsv1.RootTotals{}
-	if err := sn.record(app.PathFundsRoot, arg, rt); err == nil {
+	if err := sn.record(api.PathFundsRoot, arg, rt); err == nil {
 		d.Root = protoMap(rt)
-		if list, err := sn.list(app.PathFundsTraceDown, arg); err == nil {
+		if list, err := sn.list(api.PathFundsTraceDown, arg); err == nil {
 			d.Down = traceRecords(list)
 		}
 	}
@@ -450,30 +450,13 @@ func traceRecords(list *appv1.ProvedList) []traceRecord {
 }
 
 // recordKind names a funds or benefits record by its state key
-// (x/funds/keys.go, x/benefits/keys.go).
+// (api.RecordOf: the one table of record layouts).
 func recordKind(key []byte) (string, proto.Message) {
-	k := string(key)
-	for _, p := range []struct {
-		prefix, kind string
-		m            func() proto.Message
-	}{
-		{"fu/rt/", "root totals", func() proto.Message { return &fundsv1.RootTotals{} }},
-		{"fu/r/", "leg", func() proto.Message { return &fundsv1.Leg{} }},
-		{"fu/m/", "movement", func() proto.Message { return &fundsv1.Movement{} }},
-		{"fu/t/", "tranche", func() proto.Message { return &fundsv1.Tranche{} }},
-		{"fu/s/", "settlement", func() proto.Message { return &fundsv1.Settlement{} }},
-		{"fu/b/", "balance", func() proto.Message { return &fundsv1.Balance{} }},
-		{"bf/p/", "payment", func() proto.Message { return &benefitsv1.Payment{} }},
-		{"bf/rs/", "recovery step", func() proto.Message { return &benefitsv1.RecoveryStep{} }},
-		{"bf/r/", "recovery", func() proto.Message { return &benefitsv1.Recovery{} }},
-		{"bf/g/", "programme", func() proto.Message { return &benefitsv1.Programme{} }},
-		{"bf/e/", "enrolment", func() proto.Message { return &benefitsv1.Enrolment{} }},
-	} {
-		if strings.HasPrefix(k, p.prefix) {
-			return p.kind, p.m()
-		}
+	kind, m := api.RecordOf(key)
+	if m == nil {
+		return "record", nil
 	}
-	return "record", nil
+	return strings.ReplaceAll(kind, "_", " "), m
 }
 
 type paymentData struct {
@@ -494,12 +477,12 @@ func (s *Server) payment(r *http.Request) (*view, error) {
 	}
 	arg := []byte(strconv.FormatUint(id, 10))
 	p := &benefitsv1.Payment{}
-	if err := sn.record(app.PathBenefitsPayment, arg, p); err != nil {
+	if err := sn.record(api.PathBenefitsPayment, arg, p); err != nil {
 		return nil, absentOr404(err, "No payment %d is on this chain", id)
 	}
 	d := &paymentData{Payment: protoMap(p)}
 	d.Mandate = sn.mandateOf(d.Payment)
-	if list, err := sn.list(app.PathBenefitsTrace, arg); err == nil {
+	if list, err := sn.list(api.PathBenefitsTrace, arg); err == nil {
 		d.Trace = traceRecords(list)
 	}
 	return sn.view(fmt.Sprintf("Payment %d", id), d), nil
@@ -519,15 +502,15 @@ func (s *Server) programme(r *http.Request) (*view, error) {
 		return nil, err
 	}
 	p := &benefitsv1.Programme{}
-	if err := sn.record(app.PathBenefitsProgramme, []byte(id), p); err != nil {
+	if err := sn.record(api.PathBenefitsProgramme, []byte(id), p); err != nil {
 		return nil, absentOr404(err, "No programme %q is on this chain", id)
 	}
 	d := &programmeData{Programme: protoMap(p)}
 	b := &fundsv1.Balance{}
-	if sn.record(app.PathFundsBalance, []byte("programme:"+id), b) == nil {
+	if sn.record(api.PathFundsBalance, []byte("programme:"+id), b) == nil {
 		d.Balance = b.Amount
 	}
-	if list, err := sn.list(app.PathBenefitsEnrolments, []byte(id)); err == nil {
+	if list, err := sn.list(api.PathBenefitsEnrolments, []byte(id)); err == nil {
 		for _, e := range list.Entries {
 			en := &benefitsv1.Enrolment{}
 			if len(e.Value) > 0 && proto.Unmarshal(e.Value, en) == nil {
@@ -552,7 +535,7 @@ func (s *Server) taxOverview(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := sn.list(app.PathTaxTypes, nil)
+	list, err := sn.list(api.PathTaxTypes, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -563,7 +546,7 @@ func (s *Server) taxOverview(r *http.Request) (*view, error) {
 			continue
 		}
 		tv := taxTypeView{Type: protoMap(t), Code: t.Code}
-		if totals, err := sn.list(app.PathTaxTotals, []byte(t.Code)); err == nil {
+		if totals, err := sn.list(api.PathTaxTotals, []byte(t.Code)); err == nil {
 			for _, te := range totals.Entries {
 				tot := &taxv1.Total{}
 				if len(te.Value) == 0 || proto.Unmarshal(te.Value, tot) != nil {
@@ -605,7 +588,7 @@ func (s *Server) receipt(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := sn.list(app.PathTaxReceipt, []byte(id))
+	list, err := sn.list(api.PathTaxReceipt, []byte(id))
 	if err != nil {
 		return nil, absentOr404(err, "No receipt %s", id)
 	}
@@ -661,7 +644,7 @@ func (s *Server) clearance(r *http.Request) (*view, error) {
 		return nil, badRequest("%s", err.Error())
 	}
 	data, _ := proto.Marshal(req)
-	list, err := sn.list(app.PathTaxClearance, data)
+	list, err := sn.list(api.PathTaxClearance, data)
 	if err != nil {
 		return nil, absentOr404(err, "No tax type %q", d.TaxType)
 	}
@@ -683,7 +666,7 @@ func (s *Server) provenanceOverview(r *http.Request) (*view, error) {
 		return nil, err
 	}
 	p := &provenancev1.Params{}
-	_ = sn.record(app.PathProvenanceParams, nil, p)
+	_ = sn.record(api.PathProvenanceParams, nil, p)
 	d := map[string]any{"params": protoMap(p)}
 	// The chain indexes items by custodian, not by time: the landing page
 	// lists one custodian's items (an account, or every account of an agency).
@@ -716,7 +699,7 @@ func (s *Server) item(r *http.Request) (*view, error) {
 		return nil, err
 	}
 	it := &provenancev1.Item{}
-	if err := sn.record(app.PathProvenanceItem, []byte(id), it); err != nil {
+	if err := sn.record(api.PathProvenanceItem, []byte(id), it); err != nil {
 		return nil, absentOr404(err, "No item %q is on this chain", id)
 	}
 	d := &itemData{Item: protoMap(it), ID: id}
@@ -724,20 +707,20 @@ func (s *Server) item(r *http.Request) (*view, error) {
 		// A split's part carries its origin's attributes and documents
 		// by reference: show them with the item, saying where they live.
 		h := &provenancev1.Item{}
-		if sn.record(app.PathProvenanceItem, []byte(from), h) == nil {
+		if sn.record(api.PathProvenanceItem, []byte(from), h) == nil {
 			hm := protoMap(h)
 			d.Item["attributes"], d.Item["documents"] = hm["attributes"], hm["documents"]
 		}
 	}
-	d.History = pvList(sn, app.PathProvenanceHistory, id, func() proto.Message { return &provenancev1.Event{} })
-	d.Attestations = pvList(sn, app.PathProvenanceAttestations, id, func() proto.Message { return &provenancev1.Attestation{} })
+	d.History = pvList(sn, api.PathProvenanceHistory, id, func() proto.Message { return &provenancev1.Event{} })
+	d.Attestations = pvList(sn, api.PathProvenanceAttestations, id, func() proto.Message { return &provenancev1.Attestation{} })
 	var up, down []*provenancev1.Item
 	up, d.Up = lineage(sn, id, provenancev1.LineageDirection_LINEAGE_DIRECTION_UP)
 	down, d.Down = lineage(sn, id, provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN)
 	d.Graph = lineageGraph(it, up, down)
 	if m := it.GetRecall(); m != nil && m.OrderId != "" {
 		o := &provenancev1.RecallOrder{}
-		if sn.record(app.PathProvenanceRecall, []byte(m.OrderId), o) == nil {
+		if sn.record(api.PathProvenanceRecall, []byte(m.OrderId), o) == nil {
 			d.Recalls = append(d.Recalls, protoMap(o))
 		}
 	}
@@ -780,7 +763,7 @@ func lineage(sn *snap, id string, dir provenancev1.LineageDirection) ([]*provena
 	var offset uint64
 	for page := 0; page < maxListPages; page++ {
 		data, _ := proto.Marshal(&provenancev1.LineageQuery{ItemId: id, Direction: dir, Offset: offset})
-		list, err := sn.list(app.PathProvenanceLineage, data)
+		list, err := sn.list(api.PathProvenanceLineage, data)
 		if err != nil {
 			break
 		}
@@ -813,13 +796,13 @@ func (s *Server) recall(r *http.Request) (*view, error) {
 		return nil, err
 	}
 	o := &provenancev1.RecallOrder{}
-	if err := sn.record(app.PathProvenanceRecall, []byte(id), o); err != nil {
+	if err := sn.record(api.PathProvenanceRecall, []byte(id), o); err != nil {
 		return nil, absentOr404(err, "No recall order %q is on this chain", id)
 	}
 	d := &recallData{Order: protoMap(o)}
 	d.Mandate = sn.mandateOf(d.Order)
 	data, _ := proto.Marshal(&provenancev1.ListQuery{Id: id})
-	if list, err := sn.list(app.PathProvenanceUnacknowledged, data); err == nil {
+	if list, err := sn.list(api.PathProvenanceUnacknowledged, data); err == nil {
 		for _, e := range list.Entries {
 			it := &provenancev1.Item{}
 			if len(e.Value) > 0 && proto.Unmarshal(e.Value, it) == nil && it.Id != "" {
@@ -831,13 +814,6 @@ func (s *Server) recall(r *http.Request) (*view, error) {
 }
 
 // ---- governance ----
-
-// Governance query paths (app/route_gov.go). Until a node answers them,
-// the page says governance is not on this chain.
-const (
-	govProposals = "/gov/proposals"
-	govVotes     = "/gov/votes"
-)
 
 type proposalView struct {
 	Proposal map[string]any   `json:"proposal"`
@@ -851,14 +827,14 @@ func (s *Server) governance(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := sn.list(govProposals, nil)
+	list, err := sn.list(api.PathGovProposals, nil)
 	if err != nil {
 		qe := &queryError{}
 		if !errors.As(err, &qe) {
 			return nil, err
 		}
 		return sn.view("Governance", map[string]any{"available": false,
-			"message": "Governance is not yet on this chain: no node answers " + govProposals + ". Agencies, roles and parameters come from genesis."}), nil
+			"message": "Governance is not yet on this chain: no node answers " + api.PathGovProposals + ". Agencies, roles and parameters come from genesis."}), nil
 	}
 	var props []proposalView
 	for _, e := range list.Entries {
@@ -870,7 +846,7 @@ func (s *Server) governance(r *http.Request) (*view, error) {
 		if b, err := protojson.Marshal(p.Content); err == nil {
 			pv.What = string(b)
 		}
-		if votes, err := sn.list(govVotes, []byte(strconv.FormatUint(p.Id, 10))); err == nil {
+		if votes, err := sn.list(api.PathGovVotes, []byte(strconv.FormatUint(p.Id, 10))); err == nil {
 			for _, ve := range votes.Entries {
 				v := &govv1.Vote{}
 				if len(ve.Value) > 0 && proto.Unmarshal(ve.Value, v) == nil {
@@ -917,23 +893,23 @@ func (s *Server) search(r *http.Request) (*view, error) {
 			return nil, badRequest("A proposal id is a whole number from 1.")
 		}
 		link := fmt.Sprintf("/proposal/%d", id)
-		if !has(app.PathGovProposal, []byte(strconv.FormatUint(id, 10))) {
+		if !has(api.PathGovProposal, []byte(strconv.FormatUint(id, 10))) {
 			return nil, notFound("No proposal %d is on this chain.", id)
 		}
 		return nil, &redirect{to: link, v: &view{Title: "Search", Height: sn.height, Verified: sn.verified(),
 			Data: &searchData{Query: q, Hits: []hit{{fmt.Sprintf("Governance proposal #%d", id), link}}}}}
 	}
 	if n, err := strconv.ParseInt(q, 10, 64); err == nil && n > 0 {
-		if has(app.PathGovProposal, []byte(strconv.FormatInt(n, 10))) {
+		if has(api.PathGovProposal, []byte(strconv.FormatInt(n, 10))) {
 			add(fmt.Sprintf("Governance proposal #%d", n), fmt.Sprintf("/proposal/%d", n))
 		}
 		if n <= sn.latest {
 			add(fmt.Sprintf("Block %d", n), fmt.Sprintf("/block/%d", n))
 		}
-		if has(app.PathFundsMovement, []byte(q)) {
+		if has(api.PathFundsMovement, []byte(q)) {
 			add(fmt.Sprintf("Money movement %d", n), fmt.Sprintf("/movement/%d", n))
 		}
-		if has(app.PathBenefitsPayment, []byte(q)) {
+		if has(api.PathBenefitsPayment, []byte(q)) {
 			add(fmt.Sprintf("Benefit payment %d", n), fmt.Sprintf("/payment/%d", n))
 		}
 	}
@@ -944,41 +920,41 @@ func (s *Server) search(r *http.Request) (*view, error) {
 				add("Transaction "+strings.ToUpper(q), "/tx/"+strings.ToUpper(q))
 			}
 		case 20:
-			if has(app.PathAccount, b) {
+			if has(api.PathAccount, b) {
 				add("Account "+shortRef(q), "/account/"+strings.ToLower(q))
 			}
 		}
 	}
 	if _, err := tax.ParseReceiptID(q); err == nil {
-		if list, err := sn.list(app.PathTaxReceipt, []byte(q)); err == nil {
+		if list, err := sn.list(api.PathTaxReceipt, []byte(q)); err == nil {
 			if ans, err := tax.DecodeReceipt(q, list, sn.check); err == nil && ans.Found {
 				add("Tax receipt "+q, "/receipt/"+q)
 			}
 		}
 	}
-	if has(app.PathAgency, []byte(q)) {
+	if has(api.PathAgency, []byte(q)) {
 		add("Agency "+q, "/agency/"+q)
 	}
-	if has(app.PathProvenanceItem, []byte(q)) {
+	if has(api.PathProvenanceItem, []byte(q)) {
 		add("Item "+q, "/item/"+q)
 	}
-	if has(app.PathProvenanceRecall, []byte(q)) {
+	if has(api.PathProvenanceRecall, []byte(q)) {
 		add("Recall order "+q, "/recall/"+q)
 	}
-	if has(app.PathBenefitsProgramme, []byte(q)) {
+	if has(api.PathBenefitsProgramme, []byte(q)) {
 		add("Benefit programme "+q, "/programme/"+q)
 	}
 	ap := &fundsv1.Appropriation{}
-	if sn.record(app.PathFundsAppropriation, []byte(q), ap) == nil {
+	if sn.record(api.PathFundsAppropriation, []byte(q), ap) == nil {
 		add("Appropriation "+q, fmt.Sprintf("/movement/%d", ap.Movement))
 	}
 	for _, prefix := range []string{"agency:", "programme:", "payee:"} {
 		if strings.HasPrefix(q, prefix) {
 			rest := strings.TrimPrefix(q, prefix)
-			if prefix == "agency:" && has(app.PathAgency, []byte(rest)) {
+			if prefix == "agency:" && has(api.PathAgency, []byte(rest)) {
 				add("Agency "+rest, "/agency/"+rest)
 			}
-			if prefix == "programme:" && has(app.PathBenefitsProgramme, []byte(rest)) {
+			if prefix == "programme:" && has(api.PathBenefitsProgramme, []byte(rest)) {
 				add("Programme "+rest, "/programme/"+rest)
 			}
 		}

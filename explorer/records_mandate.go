@@ -3,7 +3,7 @@ package explorer
 import (
 	"strconv"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 )
 
@@ -21,7 +21,7 @@ func (sn *snap) mandateOf(record map[string]any) map[string]any {
 		return nil
 	}
 	g := &govv1.MandateGrant{}
-	if err := sn.record(app.PathGovMandate, []byte(s), g); err != nil {
+	if err := sn.record(api.PathGovMandate, []byte(s), g); err != nil {
 		return map[string]any{"id": s}
 	}
 	return protoMap(g)

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -75,7 +75,7 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 		return nil, err
 	}
 	tt := &taxv1.TaxType{}
-	if err := sn.record(app.PathTaxType, []byte(code), tt); err != nil {
+	if err := sn.record(api.PathTaxType, []byte(code), tt); err != nil {
 		return nil, absentOr404(err, "No tax type %q is registered on this chain", code)
 	}
 	if pp.Kind != tt.PeriodKind {
@@ -84,14 +84,14 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 	d.TaxType = protoMap(tt)
 	tot := &taxv1.Total{}
 	data, _ := proto.Marshal(&taxv1.TotalRequest{TaxType: code, Period: period})
-	if err := sn.record(app.PathTaxTotal, data, tot); err == nil {
+	if err := sn.record(api.PathTaxTotal, data, tot); err == nil {
 		d.Total = protoMap(tot)
 	}
 	arg := []byte(code + "/" + period)
 	if after != nil {
 		arg = append(append(arg, 0), after...)
 	}
-	list, proven, err := sn.provenList(app.PathTaxReceipts, arg)
+	list, proven, err := sn.provenList(api.PathTaxReceipts, arg)
 	if err != nil {
 		return nil, absentOr404(err, "No receipts for %s %s", code, period)
 	}
@@ -110,7 +110,7 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 		pr := periodReceipt{Receipt: protoMap(rc), ID: rc.Id, Net: rc.Amount, Status: "issued"}
 		if ref, err := tax.ParseReceiptID(rc.Id); err == nil {
 			st := &taxv1.ReceiptState{}
-			if sn.record(app.PathKey, tax.StateKey(ref), st) == nil {
+			if sn.record(api.PathKey, tax.StateKey(ref), st) == nil {
 				pr.Status, pr.Net = strings.ReplaceAll(tax.StatusName(st.Status), "_", " "), st.Net
 			}
 		}
@@ -156,14 +156,14 @@ func (s *Server) proposal(r *http.Request) (*view, error) {
 	}
 	arg := []byte(strconv.FormatUint(id, 10))
 	p := &govv1.Proposal{}
-	if err := sn.record(app.PathGovProposal, arg, p); err != nil {
+	if err := sn.record(api.PathGovProposal, arg, p); err != nil {
 		return nil, absentOr404(err, "No proposal %d is on this chain", id)
 	}
 	d := &proposalData{Proposal: protoMap(p), ID: id}
 	if b, err := protojson.Marshal(p.Content); err == nil {
 		d.What = string(b)
 	}
-	votes, err := sn.list(app.PathGovVotes, arg)
+	votes, err := sn.list(api.PathGovVotes, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -212,10 +212,10 @@ func heldBy(sn *snap, custodian string) ([]custodianItems, error) {
 		addrs = [][]byte{a}
 	} else if agency.ValidateAgencyID(custodian) == nil {
 		ag := &agencyv1.Agency{}
-		if err := sn.record(app.PathAgency, []byte(custodian), ag); err != nil {
+		if err := sn.record(api.PathAgency, []byte(custodian), ag); err != nil {
 			return nil, absentOr404(err, "No account or agency %q is on this chain", custodian)
 		}
-		list, err := sn.list(app.PathMembers, []byte(custodian))
+		list, err := sn.list(api.PathMembers, []byte(custodian))
 		if err != nil {
 			return nil, err
 		}
@@ -232,7 +232,7 @@ func heldBy(sn *snap, custodian string) ([]custodianItems, error) {
 	for _, a := range addrs {
 		ci := custodianItems{Address: hex.EncodeToString(a)}
 		data, _ := proto.Marshal(&provenancev1.ListQuery{Address: a})
-		list, err := sn.list(app.PathProvenanceHeld, data)
+		list, err := sn.list(api.PathProvenanceHeld, data)
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
@@ -147,7 +148,7 @@ func TestNodeBackupTakeAndRestore(t *testing.T) {
 		_, h, err := c.Status(ctx)
 		return err == nil && h > m.Height+1
 	}, 60*time.Second, 100*time.Millisecond, "the restored node did not carry on")
-	_, _, err = c.Query(ctx, app.PathAccount, agency.AddressOf(memberPub), 0, false)
+	_, _, err = c.Query(ctx, api.PathAccount, agency.AddressOf(memberPub), 0, false)
 	require.NoError(t, err)
 
 	var manifest node.BackupManifest

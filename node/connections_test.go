@@ -8,6 +8,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/store"
@@ -52,7 +53,7 @@ func TestQueryIsAnsweredDuringFinalizeBlock(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	query = func() (*abci.ResponseQuery, error) {
-		return queries.Query(ctx, &abci.RequestQuery{Path: app.PathParams})
+		return queries.Query(ctx, &abci.RequestQuery{Path: api.PathParams})
 	}
 
 	_, err = consensus.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Height: 1, Time: time.Unix(1, 0)})

@@ -13,6 +13,7 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
@@ -104,7 +105,7 @@ func TestNodeRestartsItsChainFromAnExport(t *testing.T) {
 		_, h2, err := c.Status(ctx)
 		return err == nil && h2 > from.Height+1
 	}, 60*time.Second, 100*time.Millisecond, "the restarted chain did not commit past its first block")
-	q, _, err := c.Query(ctx, app.PathAccount, agency.AddressOf(memberPub), 0, false)
+	q, _, err := c.Query(ctx, api.PathAccount, agency.AddressOf(memberPub), 0, false)
 	require.NoError(t, err)
 	require.Greater(t, q.Height, from.Height)
 	info, err := c.RPC.ABCIInfo(ctx)

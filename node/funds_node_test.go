@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
@@ -26,7 +27,6 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/gov"
 )
 
@@ -157,11 +157,11 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 	// Three periods run by themselves.
 	p := &benefitsv1.Programme{}
 	require.Eventually(t, func() bool {
-		res, _, err := c.Query(ctx, app.PathBenefitsProgramme, []byte(prog), 0, false)
+		res, _, err := c.Query(ctx, api.PathBenefitsProgramme, []byte(prog), 0, false)
 		return err == nil && proto.Unmarshal(res.Value, p) == nil && p.Finished
 	}, 60*time.Second, 200*time.Millisecond, "the three periods did not run")
 
-	res, proven, err := c.Query(ctx, app.PathBenefitsProgramme, []byte(prog), 0, true)
+	res, proven, err := c.Query(ctx, api.PathBenefitsProgramme, []byte(prog), 0, true)
 	require.NoError(t, err)
 	require.True(t, proven.HeaderChecked)
 	require.NoError(t, proto.Unmarshal(res.Value, p))
@@ -189,29 +189,29 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 		}
 	}
 	// Balances, proven: a settled recipient's bank account awaits two payments.
-	requireProvenBalance(t, ctx, c, funds.PayeeHolder(pseud("acct-student-0003")), 2*amount)
-	requireProvenBalance(t, ctx, c, funds.PayeeHolder(pseud("acct-student-0500")), 3*amount)
-	requireProvenBalance(t, ctx, c, funds.ProgrammeHolder(prog), 400_000-3*recipients*amount)
-	requireProvenBalance(t, ctx, c, funds.AgencyHolder("treasury"), 500_000)
+	requireProvenBalance(t, ctx, c, api.PayeeHolder(pseud("acct-student-0003")), 2*amount)
+	requireProvenBalance(t, ctx, c, api.PayeeHolder(pseud("acct-student-0500")), 3*amount)
+	requireProvenBalance(t, ctx, c, api.ProgrammeHolder(prog), 400_000-3*recipients*amount)
+	requireProvenBalance(t, ctx, c, api.AgencyHolder("treasury"), 500_000)
 
 	// A settled payment's trace, every record proven: the payment, its
 	// funds path back to the appropriation, and its settlement.
 	first := provenHistory(t, ctx, c, prog, "student-0003")[0]
-	list, tp, err := c.QueryRecords(ctx, app.PathBenefitsTrace, []byte(strconv.FormatUint(first.Id, 10)), 0, true)
+	list, tp, err := c.QueryRecords(ctx, api.PathBenefitsTrace, []byte(strconv.FormatUint(first.Id, 10)), 0, true)
 	require.NoError(t, err)
 	require.True(t, tp.HeaderChecked)
 	var kinds []fundsv1.MovementKind
 	settled := false
 	for _, e := range list.Entries {
 		switch {
-		case funds.IsMovementKey(e.Key):
+		case api.IsFundsMovementKey(e.Key):
 			m := &fundsv1.Movement{}
 			require.NoError(t, proto.Unmarshal(e.Value, m))
 			kinds = append(kinds, m.Kind)
 			if m.Kind == fundsv1.MovementKind_MOVEMENT_KIND_APPROPRIATE {
 				require.Equal(t, "SA/E2E/1", m.Reference)
 			}
-		case funds.IsSettlementKey(e.Key):
+		case api.IsFundsSettlementKey(e.Key):
 			s := &fundsv1.Settlement{}
 			require.NoError(t, proto.Unmarshal(e.Value, s))
 			require.Equal(t, pseud("FPS-3"), s.BankReference)
@@ -226,10 +226,10 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 
 	// An unsettled payment's trace proves the settlement absent.
 	later := provenHistory(t, ctx, c, prog, "student-0003")[2]
-	list, _, err = c.QueryRecords(ctx, app.PathBenefitsTrace, []byte(strconv.FormatUint(later.Id, 10)), 0, true)
+	list, _, err = c.QueryRecords(ctx, api.PathBenefitsTrace, []byte(strconv.FormatUint(later.Id, 10)), 0, true)
 	require.NoError(t, err)
 	last := list.Entries[len(list.Entries)-1]
-	require.True(t, funds.IsSettlementKey(last.Key))
+	require.True(t, api.IsFundsSettlementKey(last.Key))
 	require.Empty(t, last.Value)
 
 	// Conservation, from proven totals and proven balances only.
@@ -244,7 +244,7 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 
 func provenHistory(t *testing.T, ctx context.Context, c *client.Client, prog, recipient string) []*benefitsv1.Payment {
 	t.Helper()
-	list, proven, err := c.QueryRecords(ctx, app.PathBenefitsHistory, []byte(prog+"/"+pseud(recipient)), 0, true)
+	list, proven, err := c.QueryRecords(ctx, api.PathBenefitsHistory, []byte(prog+"/"+pseud(recipient)), 0, true)
 	require.NoError(t, err)
 	require.True(t, proven.HeaderChecked)
 	var out []*benefitsv1.Payment
@@ -258,7 +258,7 @@ func provenHistory(t *testing.T, ctx context.Context, c *client.Client, prog, re
 
 func requireProvenBalance(t *testing.T, ctx context.Context, c *client.Client, holder string, want uint64) {
 	t.Helper()
-	res, proven, err := c.Query(ctx, app.PathFundsBalance, []byte(holder), 0, true)
+	res, proven, err := c.Query(ctx, api.PathFundsBalance, []byte(holder), 0, true)
 	require.NoError(t, err)
 	require.True(t, proven.HeaderChecked)
 	b := &fundsv1.Balance{}

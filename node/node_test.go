@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
@@ -91,7 +92,7 @@ func TestNodeCommitsTxAndServesProvenState(t *testing.T) {
 	require.Equal(t, "agency.member_added", res.TxResult.Events[1].Type)
 
 	memberAddr := agency.AddressOf(memberPub)
-	q, proven, err := c.Query(ctx, app.PathAccount, memberAddr, 0, true)
+	q, proven, err := c.Query(ctx, api.PathAccount, memberAddr, 0, true)
 	require.NoError(t, err)
 	require.NotNil(t, proven)
 	require.True(t, proven.HeaderChecked)
@@ -105,7 +106,7 @@ func TestNodeCommitsTxAndServesProvenState(t *testing.T) {
 	require.Error(t, client.ProvenValue(proven.AppHash, q.Key, append(q.Value, 1), q.ProofOps.Ops[0].Data))
 
 	// Absence is proven too.
-	_, proven, err = c.Query(ctx, app.PathAccount, make([]byte, 20), 0, true)
+	_, proven, err = c.Query(ctx, api.PathAccount, make([]byte, 20), 0, true)
 	require.ErrorIs(t, err, client.ErrNotFound)
 	require.NotNil(t, proven)
 
@@ -122,6 +123,6 @@ func TestNodeCommitsTxAndServesProvenState(t *testing.T) {
 		_, h, err := c2.Status(ctx)
 		return err == nil && h > q.Height+1
 	}, 30*time.Second, 100*time.Millisecond, "chain did not resume after restart")
-	_, _, err = c2.Query(ctx, app.PathAccount, memberAddr, 0, true)
+	_, _, err = c2.Query(ctx, api.PathAccount, memberAddr, 0, true)
 	require.NoError(t, err)
 }

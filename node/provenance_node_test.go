@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
@@ -138,13 +139,13 @@ func TestNodeRunsSupplyChainAndRecallOverRPC(t *testing.T) {
 
 	order := &pv.RecallOrder{}
 	require.Eventually(t, func() bool {
-		res, proven, err := c.Query(ctx, app.PathProvenanceRecall, []byte("R-E2E"), 0, true)
+		res, proven, err := c.Query(ctx, api.PathProvenanceRecall, []byte("R-E2E"), 0, true)
 		return err == nil && proven != nil && proto.Unmarshal(res.Value, order) == nil && order.Complete
 	}, 30*time.Second, 200*time.Millisecond)
 	require.Equal(t, uint64(3), order.Reached)
 	require.Equal(t, uint64(2), order.AwaitingAck, "the kitchen's part and the farm's part")
 
-	res, proven, err := c.Query(ctx, app.PathProvenanceItem, []byte(part), 0, true)
+	res, proven, err := c.Query(ctx, api.PathProvenanceItem, []byte(part), 0, true)
 	require.NoError(t, err)
 	require.True(t, proven.HeaderChecked)
 	it := &pv.Item{}
@@ -169,7 +170,7 @@ func TestNodeRunsSupplyChainAndRecallOverRPC(t *testing.T) {
 		return list.Entries
 	}
 	q, _ := proto.Marshal(&pv.ListQuery{Id: part})
-	hist := provedList(app.PathProvenanceHistory, q)
+	hist := provedList(api.PathProvenanceHistory, q)
 	head := &pv.Item{}
 	require.NoError(t, proto.Unmarshal(hist[0].Value, head))
 	require.Len(t, hist, int(head.Events)+1)
@@ -183,7 +184,7 @@ func TestNodeRunsSupplyChainAndRecallOverRPC(t *testing.T) {
 		pv.EventType_EVENT_TYPE_RECALLED, pv.EventType_EVENT_TYPE_RECALL_ACKNOWLEDGED}, types)
 
 	lq, _ := proto.Marshal(&pv.LineageQuery{ItemId: part, Direction: pv.LineageDirection_LINEAGE_DIRECTION_UP})
-	up := provedList(app.PathProvenanceLineage, lq)
+	up := provedList(api.PathProvenanceLineage, lq)
 	require.Len(t, up, 1)
 	src := &pv.Item{}
 	require.NoError(t, proto.Unmarshal(up[0].Value, src))

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
@@ -23,7 +24,6 @@ import (
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/gov"
 	"github.com/tallyledger/tally/x/tax"
 )
@@ -130,14 +130,14 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 		require.NoError(t, err)
 		return list, res.Height, func(e *appv1.ProvedEntry) error { return client.ProvenValue(root, e.Key, e.Value, e.Proof) }
 	}
-	list, _, check := provedList(app.PathTaxReceipt, []byte("REVENUE-000001"))
+	list, _, check := provedList(api.PathTaxReceipt, []byte("REVENUE-000001"))
 	ans, err := tax.DecodeReceipt("REVENUE-000001", list, check)
 	require.NoError(t, err)
 	require.True(t, ans.Found)
 	require.Equal(t, taxv1.Status_STATUS_PARTIALLY_REFUNDED, ans.State.Status)
 	require.Equal(t, uint64(24_000), ans.State.Net)
 
-	list, _, check = provedList(app.PathTaxReceipt, []byte("REVENUE-000042"))
+	list, _, check = provedList(api.PathTaxReceipt, []byte("REVENUE-000042"))
 	ans, err = tax.DecodeReceipt("REVENUE-000042", list, check)
 	require.NoError(t, err)
 	require.False(t, ans.Found, "absence proven")
@@ -148,13 +148,13 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 	require.NoError(t, err)
 	data, err := proto.Marshal(req)
 	require.NoError(t, err)
-	list, h, check := provedList(app.PathTaxClearance, data)
+	list, h, check := provedList(api.PathTaxClearance, data)
 	s, err := tax.DecodeClearance(req, h, list, check)
 	require.NoError(t, err)
 	require.True(t, s.Covered)
 	require.Equal(t, uint64(29_000), s.Net)
 
-	res, proven, err := c.Query(ctx, app.PathFundsBalance, []byte(funds.AgencyHolder("treasury")), 0, true)
+	res, proven, err := c.Query(ctx, api.PathFundsBalance, []byte(api.AgencyHolder("treasury")), 0, true)
 	require.NoError(t, err)
 	require.True(t, proven.HeaderChecked)
 	b := &fundsv1.Balance{}

@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client/keys"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -101,7 +101,7 @@ func provenanceDemo(ctx context.Context, d *Demo) error {
 	// the node that committed the recall: another may not have applied
 	// that block yet.
 	for {
-		res, _, err := d.Clients[1%len(d.Clients)].Query(ctx, app.PathProvenanceRecall, []byte(demoRecall), 0, false)
+		res, _, err := d.Clients[1%len(d.Clients)].Query(ctx, api.PathProvenanceRecall, []byte(demoRecall), 0, false)
 		if err != nil {
 			return err
 		}

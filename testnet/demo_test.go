@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/testnet"
 )
 
@@ -22,7 +22,7 @@ func TestDemoRunsWithOneValidator(t *testing.T) {
 	defer cancel()
 	require.NoError(t, net.WaitHeight(ctx, "treasury", 1))
 	require.NoError(t, testnet.SeedDemo(ctx, t.TempDir(), net.Manifest, t.Logf))
-	res, _, err := rpc(t, net, "treasury").Query(ctx, app.PathProvenanceRecall, []byte("FSA-DEMO-001"), 0, false)
+	res, _, err := rpc(t, net, "treasury").Query(ctx, api.PathProvenanceRecall, []byte("FSA-DEMO-001"), 0, false)
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Value, "the demo's recall is on chain")
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -165,7 +165,7 @@ func TestFourValidatorsAgreeAndServeProvenState(t *testing.T) {
 	for _, n := range names {
 		c := rpc(t, net, n)
 		for _, m := range members {
-			_, proven, err := c.Query(ctx, app.PathAccount, m, 0, true)
+			_, proven, err := c.Query(ctx, api.PathAccount, m, 0, true)
 			require.NoError(t, err, "node %s account %x", n, m)
 			require.NotNil(t, proven)
 			require.True(t, proven.HeaderChecked)

@@ -26,15 +26,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/benefits"
-	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/provenance"
 	"github.com/tallyledger/tally/x/tax"
 )
@@ -138,7 +136,7 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 		require.Positive(t, p.MaxTxBytes)
 	})
 	t.Run("raw key", func(t *testing.T) {
-		ans, err := lc.Key(ctx, client.AgencyKey("fsa"), 0)
+		ans, err := lc.Key(ctx, api.AgencyKey("fsa"), 0)
 		require.NoError(t, err)
 		ag := &agencyv1.Agency{}
 		require.NoError(t, protoUnmarshal(ans.Value, ag))
@@ -152,14 +150,14 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 			key        []byte
 			present    bool
 		}{
-			{app.PathFundsParams, "", funds.ParamsKey(), true},
-			{app.PathBenefitsParams, "", benefits.ParamsKey(), true},
-			{app.PathProvenanceParams, "", provenance.ParamsKey(), true},
-			{app.PathFundsMovement, "999999", funds.MovementKey(999999), false},
-			{app.PathFundsBalance, "agency:nosuchagency", funds.BalanceKey("agency:nosuchagency"), false},
-			{app.PathBenefitsPayment, "999999", benefits.PaymentKey(999999), false},
-			{app.PathProvenanceItem, "lgtin:05012345678900.NONE", provenance.ItemKey("lgtin:05012345678900.NONE"), false},
-			{app.PathTaxType, "NOPE", tax.TaxTypeKey("NOPE"), false},
+			{api.PathFundsParams, "", api.FundsParamsKey(), true},
+			{api.PathBenefitsParams, "", api.BenefitsParamsKey(), true},
+			{api.PathProvenanceParams, "", provenance.ParamsKey(), true},
+			{api.PathFundsMovement, "999999", api.FundsMovementKey(999999), false},
+			{api.PathFundsBalance, "agency:nosuchagency", api.FundsBalanceKey("agency:nosuchagency"), false},
+			{api.PathBenefitsPayment, "999999", api.BenefitsPaymentKey(999999), false},
+			{api.PathProvenanceItem, "lgtin:05012345678900.NONE", provenance.ItemKey("lgtin:05012345678900.NONE"), false},
+			{api.PathTaxType, "NOPE", tax.TaxTypeKey("NOPE"), false},
 		} {
 			ans, err := lc.Get(ctx, tc.path, []byte(tc.data), tc.key, 0)
 			if tc.present {
@@ -391,9 +389,9 @@ func TestTamperedAnswersAreRefused(t *testing.T) {
 	otherAnswer := func(resp map[string]any) *struct{ key, value, proof []byte } {
 		height := int64(0)
 		fmt.Sscan(fmt.Sprint(resp["height"]), &height)
-		res, _, err := other.Query(ctx, client.PathAccount, revenueAdmin, height, false)
+		res, _, err := other.Query(ctx, api.PathAccount, revenueAdmin, height, false)
 		require.NoError(t, err)
-		pr, err := other.RPC.ABCIQueryWithOptions(ctx, client.PathAccount, revenueAdmin, rpcQueryOpts(height))
+		pr, err := other.RPC.ABCIQueryWithOptions(ctx, api.PathAccount, revenueAdmin, rpcQueryOpts(height))
 		require.NoError(t, err)
 		return &struct{ key, value, proof []byte }{res.Key, res.Value, pr.Response.ProofOps.Ops[0].Data}
 	}
@@ -494,7 +492,7 @@ func TestTamperedAnswersAreRefused(t *testing.T) {
 	// light client's List and by the plain client's ListAll, and so is a
 	// record dropped together with the range proof that shows it.
 	members := func(resp map[string]any) *appv1.ProvedList {
-		if !bytes.Equal(b64(t, resp["key"]), client.MembersPrefix("benefits")) {
+		if !bytes.Equal(b64(t, resp["key"]), api.MembersPrefix("benefits")) {
 			return nil
 		}
 		list := &appv1.ProvedList{}
@@ -529,17 +527,17 @@ func TestTamperedAnswersAreRefused(t *testing.T) {
 	for _, tc := range listCases {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy.set(nil)
-			ans, err := lc.List(ctx, client.PathMembers, []byte("benefits"), client.MembersPrefix("benefits"), client.AccountKey(nil), 0)
+			ans, err := lc.List(ctx, api.PathMembers, []byte("benefits"), api.MembersPrefix("benefits"), api.AccountKey(nil), 0)
 			require.NoError(t, err, "the untampered page")
 			require.True(t, ans.RangeProven && ans.Complete)
-			_, _, err = plain.ListAll(ctx, client.PathMembers, []byte("benefits"), 0, true)
+			_, _, err = plain.ListAll(ctx, api.PathMembers, []byte("benefits"), 0, true)
 			require.NoError(t, err, "the untampered listing")
 
 			proxy.set(rewrite(tc.edit))
 			defer proxy.set(nil)
-			_, err = lc.List(ctx, client.PathMembers, []byte("benefits"), client.MembersPrefix("benefits"), client.AccountKey(nil), 0)
+			_, err = lc.List(ctx, api.PathMembers, []byte("benefits"), api.MembersPrefix("benefits"), api.AccountKey(nil), 0)
 			require.ErrorContains(t, refusal(t, err), tc.reason)
-			_, _, err = plain.ListAll(ctx, client.PathMembers, []byte("benefits"), 0, true)
+			_, _, err = plain.ListAll(ctx, api.PathMembers, []byte("benefits"), 0, true)
 			require.ErrorContains(t, refusal(t, err), tc.reason)
 		})
 	}
@@ -732,7 +730,7 @@ func BenchmarkVerifiedRead(b *testing.B) {
 
 	b.Run("unverified", func(b *testing.B) {
 		for b.Loop() {
-			res, err := plain.RPC.ABCIQuery(ctx, client.PathAccount, account)
+			res, err := plain.RPC.ABCIQuery(ctx, api.PathAccount, account)
 			if err != nil || len(res.Response.Value) == 0 {
 				b.Fatal(err)
 			}
@@ -744,14 +742,14 @@ func BenchmarkVerifiedRead(b *testing.B) {
 	lean := leanQuery(b, strings.Replace(addr("treasury"), "tcp://", "http://", 1))
 	b.Run("unverified-same-transport", func(b *testing.B) {
 		for b.Loop() {
-			if v := lean(ctx, client.PathAccount, account); len(v) == 0 {
+			if v := lean(ctx, api.PathAccount, account); len(v) == 0 {
 				b.Fatal("no value")
 			}
 		}
 	})
 	b.Run("proof-sent-unchecked", func(b *testing.B) { // the node's share of the cost
 		for b.Loop() {
-			res, err := plain.RPC.ABCIQueryWithOptions(ctx, client.PathAccount, account, rpcclient.ABCIQueryOptions{Prove: true})
+			res, err := plain.RPC.ABCIQueryWithOptions(ctx, api.PathAccount, account, rpcclient.ABCIQueryOptions{Prove: true})
 			if err != nil || len(res.Response.Value) == 0 {
 				b.Fatal(err)
 			}
@@ -801,7 +799,7 @@ func BenchmarkVerifiedRead(b *testing.B) {
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := plain.RPC.ABCIQuery(ctx, client.PathAccount, account); err != nil {
+				if _, err := plain.RPC.ABCIQuery(ctx, api.PathAccount, account); err != nil {
 					b.Error(err)
 					return
 				}

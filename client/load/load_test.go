@@ -14,6 +14,9 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/stretchr/testify/require"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
@@ -27,7 +30,6 @@ import (
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/tax"
-	"google.golang.org/protobuf/proto"
 )
 
 func freePort(t *testing.T) int {
@@ -273,17 +275,17 @@ func TestMixedRunCommitsEveryModulesRecords(t *testing.T) {
 	}
 	member := mixMsg(t, rep, "add_member").GetAddMember()
 	acc := &agencyv1.Account{}
-	require.NoError(t, proto.Unmarshal(query(app.PathAccount, keys.AddressOf(member.PubKey)), acc))
+	require.NoError(t, proto.Unmarshal(query(api.PathAccount, keys.AddressOf(member.PubKey)), acc))
 	require.Equal(t, "benefits", acc.AgencyId)
-	query(app.PathFundsAppropriation, []byte(mixMsg(t, rep, "appropriate").GetAppropriate().Reference))
+	query(api.PathFundsAppropriation, []byte(mixMsg(t, rep, "appropriate").GetAppropriate().Reference))
 	enrol := mixMsg(t, rep, "enrol").GetEnrol()
 	prog := &benefitsv1.Programme{}
-	require.NoError(t, proto.Unmarshal(query(app.PathBenefitsProgramme, []byte(enrol.Programme)), prog))
+	require.NoError(t, proto.Unmarshal(query(api.PathBenefitsProgramme, []byte(enrol.Programme)), prog))
 	require.EqualValues(t, got["enrol"].CommittedOK, prog.Recipients, "one recipient per enrolment committed")
 	// Receipts are numbered in the authority's series: as many as committed.
 	receipt := func(seq int64) bool {
 		id := fmt.Sprintf("REVENUE-%06d", seq)
-		res, _, err := c.Query(ctx, app.PathTaxReceipt, []byte(id), 0, false)
+		res, _, err := c.Query(ctx, api.PathTaxReceipt, []byte(id), 0, false)
 		require.NoError(t, err)
 		require.Zero(t, res.Code, res.Log)
 		list := &appv1.ProvedList{}
@@ -296,9 +298,9 @@ func TestMixedRunCommitsEveryModulesRecords(t *testing.T) {
 	require.True(t, receipt(receipts))
 	require.False(t, receipt(receipts+1), "no receipt beyond those committed")
 	item := &provenancev1.Item{}
-	require.NoError(t, proto.Unmarshal(query(app.PathProvenanceItem, []byte(mixMsg(t, rep, "accept_custody").GetAcceptCustody().ItemId)), item))
+	require.NoError(t, proto.Unmarshal(query(api.PathProvenanceItem, []byte(mixMsg(t, rep, "accept_custody").GetAcceptCustody().ItemId)), item))
 	require.Positive(t, item.OfferSeq, "an accepted item was offered")
-	query(app.PathProvenanceItem, []byte(mixMsg(t, rep, "register_item").GetRegisterItem().Id))
+	query(api.PathProvenanceItem, []byte(mixMsg(t, rep, "register_item").GetRegisterItem().Id))
 }
 
 // mixMsg is the latest committed message of kind name in the run.

@@ -16,6 +16,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -246,7 +247,7 @@ func waitApplied(ctx context.Context, clients []*client.Client, height int64) er
 
 // accountAgency is the agency of the account at address.
 func accountAgency(ctx context.Context, c *client.Client, address []byte) (string, error) {
-	res, _, err := c.Query(ctx, client.PathAccount, address, 0, false)
+	res, _, err := c.Query(ctx, api.PathAccount, address, 0, false)
 	if err != nil {
 		return "", fmt.Errorf("reading account %x: %w", address, err)
 	}

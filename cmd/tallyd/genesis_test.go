@@ -17,6 +17,7 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
@@ -228,7 +229,7 @@ func TestGenesisCeremonyEndToEnd(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(decl.Body), &body))
 		addr, err := hex.DecodeString(body.AdminAddress)
 		require.NoError(t, err)
-		_, proven, err := clients[(i+1)%len(clients)].Query(ctx, app.PathAccount, addr, 0, true)
+		_, proven, err := clients[(i+1)%len(clients)].Query(ctx, api.PathAccount, addr, 0, true)
 		require.NoError(t, err, "admin of %s", a.id)
 		require.NotNil(t, proven)
 	}

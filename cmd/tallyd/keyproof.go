@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
-	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/gov"
@@ -115,7 +115,7 @@ func accountAgency(cmd *cobra.Command, addr []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res, _, err := c.Query(cmd.Context(), app.PathAccount, addr, 0, false)
+	res, _, err := c.Query(cmd.Context(), api.PathAccount, addr, 0, false)
 	if err != nil {
 		return "", err
 	}

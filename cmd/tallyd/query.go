@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -43,7 +43,7 @@ root and against --witnesses: see 'tallyd verify --help'.`,
 			if err != nil {
 				return err
 			}
-			return queryRecord(cmd, app.PathAccount, addr, &agencyv1.Account{}, func(m proto.Message) any { return accountJSON(m.(*agencyv1.Account)) })
+			return queryRecord(cmd, api.PathAccount, addr, &agencyv1.Account{}, func(m proto.Message) any { return accountJSON(m.(*agencyv1.Account)) })
 		},
 	}
 	addKeyringFlags(account)
@@ -52,7 +52,7 @@ root and against --witnesses: see 'tallyd verify --help'.`,
 		Short: "Show an agency: name, kind, status, member and admin counts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return queryRecord(cmd, app.PathAgency, []byte(args[0]), &agencyv1.Agency{}, func(m proto.Message) any { return agencyJSON(m.(*agencyv1.Agency)) })
+			return queryRecord(cmd, api.PathAgency, []byte(args[0]), &agencyv1.Agency{}, func(m proto.Message) any { return agencyJSON(m.(*agencyv1.Agency)) })
 		},
 	}
 	members := &cobra.Command{
@@ -66,7 +66,7 @@ root and against --witnesses: see 'tallyd verify --help'.`,
 		Short: "Show the chain's transaction parameters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return queryRecord(cmd, app.PathParams, nil, &appv1.Params{}, func(m proto.Message) any { return m })
+			return queryRecord(cmd, api.PathParams, nil, &appv1.Params{}, func(m proto.Message) any { return m })
 		},
 	}
 	for _, c := range []*cobra.Command{account, agencyQ, members} {
@@ -137,7 +137,7 @@ func queryMembers(cmd *cobra.Command, args []string) error {
 	}
 	height, _ := cmd.Flags().GetInt64("height")
 	prove, _ := cmd.Flags().GetBool("prove")
-	list, height, err := c.ListAll(cmd.Context(), app.PathMembers, []byte(args[0]), height, prove) // every page
+	list, height, err := c.ListAll(cmd.Context(), api.PathMembers, []byte(args[0]), height, prove) // every page
 	if err != nil {
 		return err
 	}

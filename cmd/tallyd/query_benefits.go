@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	"github.com/tallyledger/tally/x/benefits"
@@ -49,7 +49,7 @@ appropriation(s), and its settlement (or proof that it is not settled yet).`,
 			}
 			height, _ := cmd.Flags().GetInt64("height")
 			prove, _ := cmd.Flags().GetBool("prove")
-			res, proven, err := c.Query(cmd.Context(), app.PathBenefitsProgramme, []byte(a[0]), height, prove)
+			res, proven, err := c.Query(cmd.Context(), api.PathBenefitsProgramme, []byte(a[0]), height, prove)
 			if err != nil {
 				return err
 			}
@@ -58,7 +58,7 @@ appropriation(s), and its settlement (or proof that it is not settled yet).`,
 				return err
 			}
 			// The budget is read at the same height, so the two agree.
-			bres, _, err := c.Query(cmd.Context(), app.PathFundsBalance, []byte(p.FundingHolder), res.Height, prove)
+			bres, _, err := c.Query(cmd.Context(), api.PathFundsBalance, []byte(p.FundingHolder), res.Height, prove)
 			bal := &fundsv1.Balance{}
 			if err == nil {
 				_ = proto.Unmarshal(bres.Value, bal)
@@ -75,17 +75,17 @@ appropriation(s), and its settlement (or proof that it is not settled yet).`,
 	}
 	cmds := []*cobra.Command{
 		programme,
-		list("programmes", "Every programme (paginated)", app.PathBenefitsProgrammes, 0, func([]string) string { return "" }),
-		rec("enrolment PROGRAMME/RECIPIENT", "One enrolment", app.PathBenefitsEnrolment, func() proto.Message { return &benefitsv1.Enrolment{} }),
-		list("enrolments PROGRAMME", "A programme's enrolments (paginated)", app.PathBenefitsEnrolments, 1, func(a []string) string { return a[0] }),
-		rec("payment ID", "One payment attempt", app.PathBenefitsPayment, func() proto.Message { return &benefitsv1.Payment{} }),
-		list("history PROGRAMME RECIPIENT", "A recipient's payments, paid and failed, oldest first (paginated)", app.PathBenefitsHistory, 2, func(a []string) string { return a[0] + "/" + a[1] }),
-		rec("recovery ID", "One overpayment recovery", app.PathBenefitsRecovery, func() proto.Message { return &benefitsv1.Recovery{} }),
-		list("payment-trace ID", "A payment's recoveries, funds path to its appropriation(s) and settlement", app.PathBenefitsTrace, 1, func(a []string) string { return a[0] }),
+		list("programmes", "Every programme (paginated)", api.PathBenefitsProgrammes, 0, func([]string) string { return "" }),
+		rec("enrolment PROGRAMME/RECIPIENT", "One enrolment", api.PathBenefitsEnrolment, func() proto.Message { return &benefitsv1.Enrolment{} }),
+		list("enrolments PROGRAMME", "A programme's enrolments (paginated)", api.PathBenefitsEnrolments, 1, func(a []string) string { return a[0] }),
+		rec("payment ID", "One payment attempt", api.PathBenefitsPayment, func() proto.Message { return &benefitsv1.Payment{} }),
+		list("history PROGRAMME RECIPIENT", "A recipient's payments, paid and failed, oldest first (paginated)", api.PathBenefitsHistory, 2, func(a []string) string { return a[0] + "/" + a[1] }),
+		rec("recovery ID", "One overpayment recovery", api.PathBenefitsRecovery, func() proto.Message { return &benefitsv1.Recovery{} }),
+		list("payment-trace ID", "A payment's recoveries, funds path to its appropriation(s) and settlement", api.PathBenefitsTrace, 1, func(a []string) string { return a[0] }),
 		{
 			Use: "params", Short: "Scheduled payments per block and the deduction cap", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				return queryRecord(cmd, app.PathBenefitsParams, nil, &benefitsv1.Params{}, func(m proto.Message) any { return protoJSON(m) })
+				return queryRecord(cmd, api.PathBenefitsParams, nil, &benefitsv1.Params{}, func(m proto.Message) any { return protoJSON(m) })
 			},
 		},
 	}

@@ -5,17 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
-	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
+	"github.com/tallyledger/tally/api"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
-	"github.com/tallyledger/tally/x/benefits"
-	"github.com/tallyledger/tally/x/funds"
 )
 
 func protoJSON(m proto.Message) json.RawMessage {
@@ -26,38 +22,14 @@ func protoJSON(m proto.Message) json.RawMessage {
 	return b
 }
 
-// decodeRecord decodes a funds or benefits record by its state key.
+// decodeRecord decodes a funds or benefits record by its state key
+// (api.RecordOf); a value that does not decode shows as its kind alone.
 func decodeRecord(key, value []byte) (kind string, m proto.Message) {
-	switch {
-	case funds.IsMovementKey(key):
-		kind, m = "movement", &fundsv1.Movement{}
-	case funds.IsTrancheKey(key):
-		kind, m = "tranche", &fundsv1.Tranche{}
-	case funds.IsSettlementKey(key):
-		kind, m = "settlement", &fundsv1.Settlement{}
-	case strings.HasPrefix(string(key), "fu/rt/"):
-		kind, m = "root_totals", &fundsv1.RootTotals{}
-	case strings.HasPrefix(string(key), "fu/r/"):
-		kind, m = "leg", &fundsv1.Leg{}
-	case strings.HasPrefix(string(key), "fu/b/"):
-		kind, m = "balance", &fundsv1.Balance{}
-	case benefits.IsPaymentKey(key):
-		kind, m = "payment", &benefitsv1.Payment{}
-	case benefits.IsRecoveryKey(key):
-		kind, m = "recovery", &benefitsv1.Recovery{}
-	case benefits.IsRecoveryStepKey(key):
-		kind, m = "recovery_step", &benefitsv1.RecoveryStep{}
-	case strings.HasPrefix(string(key), "bf/g/"):
-		kind, m = "programme", &benefitsv1.Programme{}
-	case strings.HasPrefix(string(key), "bf/e/"):
-		kind, m = "enrolment", &benefitsv1.Enrolment{}
-	default:
+	kind, m, err := api.DecodeRecord(key, value)
+	if kind == "" {
 		return "unknown", nil
 	}
-	if len(value) == 0 {
-		return kind, nil
-	}
-	if proto.Unmarshal(value, m) != nil {
+	if err != nil {
 		return kind, nil
 	}
 	return kind, m
@@ -157,17 +129,17 @@ block header's app hash.`,
 		return c
 	}
 	cmds := []*cobra.Command{
-		rec("params", "Currency, annual appropriation limit, tranches per movement", app.PathFundsParams, func() proto.Message { return &fundsv1.Params{} }, 0),
-		rec("totals", "Ledger-wide totals: appropriated, revenue credited and debited, settled", app.PathFundsTotals, func() proto.Message { return &fundsv1.Totals{} }, 0),
-		rec("balance HOLDER", "A holder's balance", app.PathFundsBalance, func() proto.Message { return &fundsv1.Balance{} }, 1),
-		rec("movement ID", "One movement with its legs", app.PathFundsMovement, func() proto.Message { return &fundsv1.Movement{} }, 1),
-		rec("tranche ID", "One tranche", app.PathFundsTranche, func() proto.Message { return &fundsv1.Tranche{} }, 1),
-		rec("appropriation REFERENCE", "An appropriation and its root movement id", app.PathFundsAppropriation, func() proto.Message { return &fundsv1.Appropriation{} }, 1),
-		rec("root ROOT_ID", "Totals of one appropriation or revenue root: in, settled, refunded", app.PathFundsRoot, func() proto.Message { return &fundsv1.RootTotals{} }, 1),
-		rec("settlement PAYMENT_MOVEMENT_ID", "A payment's settlement", app.PathFundsSettlement, func() proto.Message { return &fundsv1.Settlement{} }, 1),
-		list("balances", "Every holder's balance (paginated)", app.PathFundsBalances, 0),
-		list("trace-up MOVEMENT_ID", "Where a movement's money came from, tranche by tranche, to its appropriation(s)", app.PathFundsTraceUp, 1),
-		list("trace-down ROOT_ID", "Where an appropriation's money went, leg by leg, down to settlement (paginated)", app.PathFundsTraceDown, 1),
+		rec("params", "Currency, annual appropriation limit, tranches per movement", api.PathFundsParams, func() proto.Message { return &fundsv1.Params{} }, 0),
+		rec("totals", "Ledger-wide totals: appropriated, revenue credited and debited, settled", api.PathFundsTotals, func() proto.Message { return &fundsv1.Totals{} }, 0),
+		rec("balance HOLDER", "A holder's balance", api.PathFundsBalance, func() proto.Message { return &fundsv1.Balance{} }, 1),
+		rec("movement ID", "One movement with its legs", api.PathFundsMovement, func() proto.Message { return &fundsv1.Movement{} }, 1),
+		rec("tranche ID", "One tranche", api.PathFundsTranche, func() proto.Message { return &fundsv1.Tranche{} }, 1),
+		rec("appropriation REFERENCE", "An appropriation and its root movement id", api.PathFundsAppropriation, func() proto.Message { return &fundsv1.Appropriation{} }, 1),
+		rec("root ROOT_ID", "Totals of one appropriation or revenue root: in, settled, refunded", api.PathFundsRoot, func() proto.Message { return &fundsv1.RootTotals{} }, 1),
+		rec("settlement PAYMENT_MOVEMENT_ID", "A payment's settlement", api.PathFundsSettlement, func() proto.Message { return &fundsv1.Settlement{} }, 1),
+		list("balances", "Every holder's balance (paginated)", api.PathFundsBalances, 0),
+		list("trace-up MOVEMENT_ID", "Where a movement's money came from, tranche by tranche, to its appropriation(s)", api.PathFundsTraceUp, 1),
+		list("trace-down ROOT_ID", "Where an appropriation's money went, leg by leg, down to settlement (paginated)", api.PathFundsTraceDown, 1),
 		{
 			Use:   "invariants",
 			Short: "Check conservation: appropriated + revenue credited - revenue debited - settled = sum of balances",
@@ -195,7 +167,7 @@ func queryInvariants(cmd *cobra.Command, _ []string) error {
 	height, _ := cmd.Flags().GetInt64("height")
 	prove, _ := cmd.Flags().GetBool("prove")
 	if !prove {
-		res, _, err := c.Query(ctx, app.PathFundsInvariants, nil, height, false)
+		res, _, err := c.Query(ctx, api.PathFundsInvariants, nil, height, false)
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/x/gov"
@@ -75,7 +75,7 @@ func queryGovCmd() *cobra.Command {
 				return err
 			}
 			height, _ := cmd.Flags().GetInt64("height")
-			res, _, err := c.Query(cmd.Context(), app.PathGovRegistry, nil, height, false)
+			res, _, err := c.Query(cmd.Context(), api.PathGovRegistry, nil, height, false)
 			if err != nil {
 				return err
 			}
@@ -87,15 +87,15 @@ func queryGovCmd() *cobra.Command {
 		},
 	}
 	for _, c := range []*cobra.Command{
-		record("proposal ID", "Show a proposal with its status and tally", app.PathGovProposal, cobra.ExactArgs(1), proposal),
-		list("proposals", "List every proposal, open and past", app.PathGovProposals, cobra.NoArgs, proposal),
-		list("open", "List open proposals", app.PathGovOpenProposals, cobra.NoArgs, proposal),
-		list("votes ID", "List the votes on a proposal", app.PathGovVotes, cobra.ExactArgs(1), func() proto.Message { return &govv1.Vote{} }),
-		list("mandates", "List the mandates in force", app.PathGovMandates, cobra.NoArgs, func() proto.Message { return &govv1.MandateGrant{} }),
-		record("mandate ID", "Show a mandate grant by id, in force or not: the grant a record's mandate field names", app.PathGovMandate, cobra.ExactArgs(1), func() proto.Message { return &govv1.MandateGrant{} }),
-		list("validators", "List the validator set with the agency operating each validator", app.PathGovValidators, cobra.NoArgs, func() proto.Message { return &govv1.Validator{} }),
-		record("params", "Show governance's own parameters", app.PathGovParams, cobra.NoArgs, func() proto.Message { return &govv1.Params{} }),
-		record("upgrade", "Show the scheduled upgrade, if any", app.PathGovUpgrade, cobra.NoArgs, func() proto.Message { return &govv1.UpgradePlan{} }),
+		record("proposal ID", "Show a proposal with its status and tally", api.PathGovProposal, cobra.ExactArgs(1), proposal),
+		list("proposals", "List every proposal, open and past", api.PathGovProposals, cobra.NoArgs, proposal),
+		list("open", "List open proposals", api.PathGovOpenProposals, cobra.NoArgs, proposal),
+		list("votes ID", "List the votes on a proposal", api.PathGovVotes, cobra.ExactArgs(1), func() proto.Message { return &govv1.Vote{} }),
+		list("mandates", "List the mandates in force", api.PathGovMandates, cobra.NoArgs, func() proto.Message { return &govv1.MandateGrant{} }),
+		record("mandate ID", "Show a mandate grant by id, in force or not: the grant a record's mandate field names", api.PathGovMandate, cobra.ExactArgs(1), func() proto.Message { return &govv1.MandateGrant{} }),
+		list("validators", "List the validator set with the agency operating each validator", api.PathGovValidators, cobra.NoArgs, func() proto.Message { return &govv1.Validator{} }),
+		record("params", "Show governance's own parameters", api.PathGovParams, cobra.NoArgs, func() proto.Message { return &govv1.Params{} }),
+		record("upgrade", "Show the scheduled upgrade, if any", api.PathGovUpgrade, cobra.NoArgs, func() proto.Message { return &govv1.UpgradePlan{} }),
 		registry,
 		queryMisbehaviourCmd(),
 	} {
@@ -156,12 +156,12 @@ func queryOneMisbehaviour(cmd *cobra.Command, arg string) error {
 	}
 	data := []byte(arg)
 	if v, _ := cmd.Flags().GetBool("verify"); !v {
-		return queryRecord(cmd, app.PathGovMisbehaviour, data, &govv1.Misbehaviour{}, misbehaviourView)
+		return queryRecord(cmd, api.PathGovMisbehaviour, data, &govv1.Misbehaviour{}, misbehaviourView)
 	}
 	node, _ := cmd.Flags().GetString("node")
 	return runVerified(cmd, node, func(ctx context.Context, lc *client.LightClient, height int64) (any, *client.Verified, error) {
 		m := &govv1.Misbehaviour{}
-		ans, err := lc.GetProto(ctx, app.PathGovMisbehaviour, data, gov.MisbehaviourKey(seq), height, m)
+		ans, err := lc.GetProto(ctx, api.PathGovMisbehaviour, data, gov.MisbehaviourKey(seq), height, m)
 		if err != nil {
 			return nil, verifiedOf(ans), err
 		}
@@ -173,13 +173,13 @@ func queryMisbehaviours(cmd *cobra.Command) error {
 	if v, _ := cmd.Flags().GetBool("verify"); v {
 		return fmt.Errorf("--verify checks one record: give its SEQ, or list with --prove to check every record's proof")
 	}
-	path, arg := app.PathGovMisbehaviours, ""
+	path, arg := api.PathGovMisbehaviours, ""
 	if v, _ := cmd.Flags().GetString("validator"); v != "" {
 		addr, err := hex.DecodeString(v)
 		if err != nil || len(addr) != gov.ConsensusAddressSize {
 			return fmt.Errorf("--validator must be a consensus address of %d hex digits (got %q)", 2*gov.ConsensusAddressSize, v)
 		}
-		path, arg = app.PathGovValidatorMisbehaviours, v
+		path, arg = api.PathGovValidatorMisbehaviours, v
 	}
 	data, err := pageData(cmd, arg)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 )
 
@@ -46,7 +46,7 @@ func runQueryInvariants(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	height, _ := cmd.Flags().GetInt64("height")
-	res, _, err := c.Query(cmd.Context(), app.PathInvariants, nil, height, false)
+	res, _, err := c.Query(cmd.Context(), api.PathInvariants, nil, height, false)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
@@ -44,18 +44,18 @@ records; tallyd follows next_key to read them all.`,
 	}
 	raw := func(_ *cobra.Command, s string) ([]byte, error) { return []byte(s), nil }
 	address := func(cmd *cobra.Command, s string) ([]byte, error) { return resolveAddress(cmd, s) }
-	item := single("item ITEM_ID", "Show an item: product, quantity, custodian, status, lineage links, recall, description", app.PathProvenanceItem,
+	item := single("item ITEM_ID", "Show an item: product, quantity, custodian, status, lineage links, recall, description", api.PathProvenanceItem,
 		func() proto.Message { return &provenancev1.Item{} }, raw)
 	item.RunE = func(cmd *cobra.Command, args []string) error {
-		return queryRecord(cmd, app.PathProvenanceItem, []byte(args[0]), &provenancev1.Item{}, func(m proto.Message) any {
+		return queryRecord(cmd, api.PathProvenanceItem, []byte(args[0]), &provenancev1.Item{}, func(m proto.Message) any {
 			return itemJSON(cmd, m.(*provenancev1.Item))
 		})
 	}
-	offer := single("offer ITEM_ID", "Show an item's latest custody offer", app.PathProvenanceOffer,
+	offer := single("offer ITEM_ID", "Show an item's latest custody offer", api.PathProvenanceOffer,
 		func() proto.Message { return &provenancev1.Offer{} }, raw)
-	accreditation := single("accreditation ADDRESS|KEYNAME", "Show an inspector's accreditation: who accredited, when, whether withdrawn", app.PathProvenanceAccreditation,
+	accreditation := single("accreditation ADDRESS|KEYNAME", "Show an inspector's accreditation: who accredited, when, whether withdrawn", api.PathProvenanceAccreditation,
 		func() proto.Message { return &provenancev1.Accreditation{} }, address)
-	recall := single("recall ORDER_ID", "Show a recall order: items reached, acknowledgements awaited, whether propagation is complete", app.PathProvenanceRecall,
+	recall := single("recall ORDER_ID", "Show a recall order: items reached, acknowledgements awaited, whether propagation is complete", api.PathProvenanceRecall,
 		func() proto.Message { return &provenancev1.RecallOrder{} }, raw)
 
 	list := func(use, short, path string, into func() proto.Message, q func(cmd *cobra.Command, arg string) (*provenancev1.ListQuery, error)) *cobra.Command {
@@ -80,14 +80,14 @@ records; tallyd follows next_key to read them all.`,
 		return &provenancev1.ListQuery{Address: a}, err
 	}
 	history := list("history ITEM_ID", "An item's full history in order: every custody step, inspection, split, merge, transformation and recall",
-		app.PathProvenanceHistory, func() proto.Message { return &provenancev1.Event{} }, byID)
+		api.PathProvenanceHistory, func() proto.Message { return &provenancev1.Event{} }, byID)
 	attestations := list("attestations ITEM_ID", "An item's attestations, each with the accreditation in force when it was made",
-		app.PathProvenanceAttestations, func() proto.Message { return &provenancev1.Attestation{} }, byID)
-	held := list("held ADDRESS|KEYNAME", "Items whose custodian is the account", app.PathProvenanceHeld,
+		api.PathProvenanceAttestations, func() proto.Message { return &provenancev1.Attestation{} }, byID)
+	held := list("held ADDRESS|KEYNAME", "Items whose custodian is the account", api.PathProvenanceHeld,
 		func() proto.Message { return &provenancev1.Item{} }, byAddr)
-	offers := list("offers ADDRESS|KEYNAME", "Open custody offers made to the account", app.PathProvenanceOffers,
+	offers := list("offers ADDRESS|KEYNAME", "Open custody offers made to the account", api.PathProvenanceOffers,
 		func() proto.Message { return &provenancev1.Offer{} }, byAddr)
-	unacked := list("unacknowledged ORDER_ID", "Recalled items whose custodian has not acknowledged, by custodian", app.PathProvenanceUnacknowledged,
+	unacked := list("unacknowledged ORDER_ID", "Recalled items whose custodian has not acknowledged, by custodian", api.PathProvenanceUnacknowledged,
 		func() proto.Message { return &provenancev1.Item{} }, byID)
 
 	lineage := &cobra.Command{
@@ -109,7 +109,7 @@ records; tallyd follows next_key to read them all.`,
 				if err != nil {
 					return err
 				}
-				page, h, r, err := pvProvedPage(cmd, app.PathProvenanceLineage, data, height)
+				page, h, r, err := pvProvedPage(cmd, api.PathProvenanceLineage, data, height)
 				if err != nil {
 					return err
 				}
@@ -137,7 +137,7 @@ records; tallyd follows next_key to read them all.`,
 	params := &cobra.Command{
 		Use: "params", Short: "Show the provenance module's parameters (recall budget per block, offer durations)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return queryRecord(cmd, app.PathProvenanceParams, nil, &provenancev1.Params{}, func(m proto.Message) any { return pvJSON(m) })
+			return queryRecord(cmd, api.PathProvenanceParams, nil, &provenancev1.Params{}, func(m proto.Message) any { return pvJSON(m) })
 		},
 	}
 	for _, c := range []*cobra.Command{item, offer, accreditation, recall, history, attestations, held, offers, unacked, lineage, params} {
@@ -167,7 +167,7 @@ func pvQueryList(cmd *cobra.Command, path string, lq *provenancev1.ListQuery, in
 		}
 		height, root = h, r
 		entries := page.Entries
-		if (path == app.PathProvenanceHistory || path == app.PathProvenanceAttestations) && len(entries) > 0 {
+		if (path == api.PathProvenanceHistory || path == api.PathProvenanceAttestations) && len(entries) > 0 {
 			if entries[0].Value == nil {
 				return fmt.Errorf("no item %s at height %d", lq.Id, height)
 			}
@@ -266,7 +266,7 @@ func itemJSON(cmd *cobra.Command, it *provenancev1.Item) any {
 	height, _ := cmd.Flags().GetInt64("height")
 	prove, _ := cmd.Flags().GetBool("prove")
 	verify, _ := cmd.Flags().GetBool("verify")
-	res, _, err := c.Query(cmd.Context(), app.PathProvenanceItem, []byte(it.MetadataFrom), height, prove || verify)
+	res, _, err := c.Query(cmd.Context(), api.PathProvenanceItem, []byte(it.MetadataFrom), height, prove || verify)
 	holder := &provenancev1.Item{}
 	if err == nil {
 		err = proto.Unmarshal(res.Value, holder)

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -32,10 +32,10 @@ from the grant, so no granted period can be hidden and no other can be read.`,
 		Short: "Show a receipt, its current status and net amount, and its amendments (or prove it does not exist)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if done, err := compositeVerified(cmd, app.PathTaxReceipt, args); done {
+			if done, err := compositeVerified(cmd, api.PathTaxReceipt, args); done {
 				return err
 			}
-			list, height, root, err := queryProvedList(cmd, app.PathTaxReceipt, []byte(args[0]))
+			list, height, root, err := queryProvedList(cmd, api.PathTaxReceipt, []byte(args[0]))
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ opens only its own periods, and the node is sent only the per-period
 commitments, never the taxpayer reference. Use --prove or --verify.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if done, err := compositeVerified(cmd, app.PathTaxClearance, args); done {
+			if done, err := compositeVerified(cmd, api.PathTaxClearance, args); done {
 				return err
 			}
 			g, req, err := parseGrant(args[0])
@@ -84,7 +84,7 @@ commitments, never the taxpayer reference. Use --prove or --verify.`,
 			if err != nil {
 				return err
 			}
-			list, height, root, err := queryProvedList(cmd, app.PathTaxClearance, data)
+			list, height, root, err := queryProvedList(cmd, api.PathTaxClearance, data)
 			if err != nil {
 				return err
 			}
@@ -164,7 +164,7 @@ of one taxpayer cannot be linked across periods on the chain.`,
 		Short: "Show a tax type: owning authority, revenue agency, period kind",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return queryRecord(cmd, app.PathTaxType, []byte(args[0]), &taxv1.TaxType{}, func(m proto.Message) any { return taxTypeJSON(m.(*taxv1.TaxType)) })
+			return queryRecord(cmd, api.PathTaxType, []byte(args[0]), &taxv1.TaxType{}, func(m proto.Message) any { return taxTypeJSON(m.(*taxv1.TaxType)) })
 		},
 	}
 	taxTypes := &cobra.Command{
@@ -172,7 +172,7 @@ of one taxpayer cannot be linked across periods on the chain.`,
 		Short: "List the tax-type registry",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			list, height, root, err := queryProvedList(cmd, app.PathTaxTypes, nil)
+			list, height, root, err := queryProvedList(cmd, api.PathTaxTypes, nil)
 			if err != nil {
 				return err
 			}
@@ -210,7 +210,7 @@ of one taxpayer cannot be linked across periods on the chain.`,
 			if err != nil {
 				return err
 			}
-			return queryRecord(cmd, app.PathTaxTotal, data, &taxv1.Total{}, func(m proto.Message) any { return m })
+			return queryRecord(cmd, api.PathTaxTotal, data, &taxv1.Total{}, func(m proto.Message) any { return m })
 		},
 	}
 	total.Flags().String("collector", "", "only this collector's receipts")
@@ -224,7 +224,7 @@ of one taxpayer cannot be linked across periods on the chain.`,
 			if err != nil {
 				return err
 			}
-			return queryRecord(cmd, app.PathTaxAuthorisation, append(addr, args[1]...), &taxv1.Authorisation{}, func(m proto.Message) any {
+			return queryRecord(cmd, api.PathTaxAuthorisation, append(addr, args[1]...), &taxv1.Authorisation{}, func(m proto.Message) any {
 				a := m.(*taxv1.Authorisation)
 				return map[string]any{"collector": keys.FormatAddress(a.Collector), "collector_agency": a.CollectorAgency, "tax_type": a.TaxType,
 					"authority": a.Authority, "active": a.Active, "granted_height": a.GrantedHeight, "withdrawn_height": a.WithdrawnHeight}

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
-	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -246,7 +246,7 @@ func validatorOperator(cmd *cobra.Command, pub []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	list, _, err := c.QueryRecords(cmd.Context(), app.PathGovValidators, nil, 0, false)
+	list, _, err := c.QueryRecords(cmd.Context(), api.PathGovValidators, nil, 0, false)
 	if err != nil {
 		return "", err
 	}

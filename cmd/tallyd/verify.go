@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -26,9 +26,6 @@ import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/benefits"
-	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/provenance"
 	"github.com/tallyledger/tally/x/tax"
 )
@@ -55,27 +52,27 @@ type record struct {
 func verifiableRecords() []record {
 	return []record{
 		{use: "account ADDRESS|KEYNAME", short: "An account: agency, roles, status, key", args: 1, keyring: true,
-			read: single(app.PathAccount, func(cmd *cobra.Command, args []string) ([]byte, []byte, error) {
+			read: single(api.PathAccount, func(cmd *cobra.Command, args []string) ([]byte, []byte, error) {
 				addr, err := resolveAddress(cmd, args[0])
-				return addr, agency.AccountKey(addr), err
+				return addr, api.AccountKey(addr), err
 			}, func() proto.Message { return &agencyv1.Account{} }, func(m proto.Message) any { return accountJSON(m.(*agencyv1.Account)) })},
 		{use: "agency ID", short: "An agency: name, kind, status, member and admin counts", args: 1,
-			read: single(app.PathAgency, func(_ *cobra.Command, args []string) ([]byte, []byte, error) {
-				return []byte(args[0]), agency.AgencyKey(args[0]), nil
+			read: single(api.PathAgency, func(_ *cobra.Command, args []string) ([]byte, []byte, error) {
+				return []byte(args[0]), api.AgencyKey(args[0]), nil
 			}, func() proto.Message { return &agencyv1.Agency{} }, func(m proto.Message) any { return agencyJSON(m.(*agencyv1.Agency)) })},
 		{use: "members ID", short: "An agency's members, each proven, and the list checked complete against the agency's count", args: 1,
 			read: readMembers},
 		{use: "params", short: "The chain's transaction parameters", args: 0,
-			read: single(app.PathParams, func(*cobra.Command, []string) ([]byte, []byte, error) {
-				return nil, client.ParamsKey(), nil
+			read: single(api.PathParams, func(*cobra.Command, []string) ([]byte, []byte, error) {
+				return nil, api.ParamsKey(), nil
 			}, func() proto.Message { return &appv1.Params{} }, func(m proto.Message) any { return m })},
 		{use: "key KEY", short: "Any raw state key (hex; with --text, as text), its value in hex", args: 1,
 			read: readRawKey},
-		byPath("balance HOLDER", "A funds holder's balance (x/funds)", app.PathFundsBalance, func() proto.Message { return &fundsv1.Balance{} }),
-		byPath("movement ID", "A movement of public money (x/funds)", app.PathFundsMovement, func() proto.Message { return &fundsv1.Movement{} }),
-		byPath("payment ID", "A benefit payment (x/benefits)", app.PathBenefitsPayment, func() proto.Message { return &benefitsv1.Payment{} }),
-		byPath("item ID", "A good or batch and its current custodian (x/provenance)", app.PathProvenanceItem, func() proto.Message { return &provenancev1.Item{} }),
-		byPath("tax-type CODE", "A registered tax type (x/tax)", app.PathTaxType, func() proto.Message { return &taxv1.TaxType{} }),
+		byPath("balance HOLDER", "A funds holder's balance (x/funds)", api.PathFundsBalance, func() proto.Message { return &fundsv1.Balance{} }),
+		byPath("movement ID", "A movement of public money (x/funds)", api.PathFundsMovement, func() proto.Message { return &fundsv1.Movement{} }),
+		byPath("payment ID", "A benefit payment (x/benefits)", api.PathBenefitsPayment, func() proto.Message { return &benefitsv1.Payment{} }),
+		byPath("item ID", "A good or batch and its current custodian (x/provenance)", api.PathProvenanceItem, func() proto.Message { return &provenancev1.Item{} }),
+		byPath("tax-type CODE", "A registered tax type (x/tax)", api.PathTaxType, func() proto.Message { return &taxv1.TaxType{} }),
 		// Composite records (tax receipt with its amendments, clearance
 		// statement, payment trace, item history, proposal with its votes)
 		// are in compositeRecords (verify_records.go), each with a read
@@ -88,32 +85,32 @@ func verifiableRecords() []record {
 // answer must be proven at, so `tallyd query … --verify` can check that
 // the node proved the right key.
 var provableKeys = map[string]func(data []byte) []byte{
-	app.PathAccount: agency.AccountKey,
-	app.PathAgency:  func(d []byte) []byte { return agency.AgencyKey(string(d)) },
-	app.PathParams:  func([]byte) []byte { return client.ParamsKey() },
-	app.PathKey:     func(d []byte) []byte { return d },
+	api.PathAccount: api.AccountKey,
+	api.PathAgency:  func(d []byte) []byte { return api.AgencyKey(string(d)) },
+	api.PathParams:  func([]byte) []byte { return api.ParamsKey() },
+	api.PathKey:     func(d []byte) []byte { return d },
 
-	app.PathFundsParams:        func([]byte) []byte { return funds.ParamsKey() },
-	app.PathFundsTotals:        func([]byte) []byte { return funds.TotalsKey() },
-	app.PathFundsBalance:       func(d []byte) []byte { return funds.BalanceKey(string(d)) },
-	app.PathFundsMovement:      idKey(funds.MovementKey),
-	app.PathFundsTranche:       idKey(funds.TrancheKey),
-	app.PathFundsRoot:          idKey(funds.RootTotalsKey),
-	app.PathFundsSettlement:    idKey(funds.SettlementKey),
-	app.PathFundsAppropriation: func(d []byte) []byte { return funds.AppropriationKey(string(d)) },
+	api.PathFundsParams:        func([]byte) []byte { return api.FundsParamsKey() },
+	api.PathFundsTotals:        func([]byte) []byte { return api.FundsTotalsKey() },
+	api.PathFundsBalance:       func(d []byte) []byte { return api.FundsBalanceKey(string(d)) },
+	api.PathFundsMovement:      idKey(api.FundsMovementKey),
+	api.PathFundsTranche:       idKey(api.FundsTrancheKey),
+	api.PathFundsRoot:          idKey(api.FundsRootTotalsKey),
+	api.PathFundsSettlement:    idKey(api.FundsSettlementKey),
+	api.PathFundsAppropriation: func(d []byte) []byte { return api.FundsAppropriationKey(string(d)) },
 
-	app.PathBenefitsParams:    func([]byte) []byte { return benefits.ParamsKey() },
-	app.PathBenefitsProgramme: func(d []byte) []byte { return benefits.ProgrammeKey(string(d)) },
-	app.PathBenefitsPayment:   idKey(benefits.PaymentKey),
-	app.PathBenefitsRecovery:  idKey(benefits.RecoveryKey),
+	api.PathBenefitsParams:    func([]byte) []byte { return api.BenefitsParamsKey() },
+	api.PathBenefitsProgramme: func(d []byte) []byte { return api.BenefitsProgrammeKey(string(d)) },
+	api.PathBenefitsPayment:   idKey(api.BenefitsPaymentKey),
+	api.PathBenefitsRecovery:  idKey(api.BenefitsRecoveryKey),
 
-	app.PathProvenanceItem:          func(d []byte) []byte { return provenance.ItemKey(string(d)) },
-	app.PathProvenanceOffer:         func(d []byte) []byte { return provenance.OfferKey(string(d)) },
-	app.PathProvenanceAccreditation: provenance.AccreditationKey,
-	app.PathProvenanceRecall:        func(d []byte) []byte { return provenance.RecallOrderKey(string(d)) },
-	app.PathProvenanceParams:        func([]byte) []byte { return provenance.ParamsKey() },
+	api.PathProvenanceItem:          func(d []byte) []byte { return provenance.ItemKey(string(d)) },
+	api.PathProvenanceOffer:         func(d []byte) []byte { return provenance.OfferKey(string(d)) },
+	api.PathProvenanceAccreditation: provenance.AccreditationKey,
+	api.PathProvenanceRecall:        func(d []byte) []byte { return provenance.RecallOrderKey(string(d)) },
+	api.PathProvenanceParams:        func([]byte) []byte { return provenance.ParamsKey() },
 
-	app.PathTaxType: func(d []byte) []byte { return tax.TaxTypeKey(string(d)) },
+	api.PathTaxType: func(d []byte) []byte { return tax.TaxTypeKey(string(d)) },
 }
 
 // idKey is the key of a record addressed by a decimal id in the query data.

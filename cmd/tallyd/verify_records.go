@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/x/tax"
 )
@@ -32,12 +32,12 @@ func compositeRecords() []record {
 // compositeQueryPaths maps the query paths of composite answers to the
 // verified read `tallyd query … --verify` uses for them.
 var compositeQueryPaths = map[string]func(context.Context, *cobra.Command, *client.LightClient, []string, int64) (any, *client.Verified, error){
-	app.PathTaxReceipt:        readReceipt,
-	app.PathTaxClearance:      readClearance,
-	app.PathBenefitsTrace:     readPaymentTrace,
-	app.PathProvenanceHistory: readItemHistory,
-	app.PathGovProposal:       readProposal,
-	app.PathGovVotes:          readProposal,
+	api.PathTaxReceipt:        readReceipt,
+	api.PathTaxClearance:      readClearance,
+	api.PathBenefitsTrace:     readPaymentTrace,
+	api.PathProvenanceHistory: readItemHistory,
+	api.PathGovProposal:       readProposal,
+	api.PathGovVotes:          readProposal,
 }
 
 // compositeVerified runs `tallyd query … --verify` for a composite path;

@@ -15,7 +15,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 )
 
@@ -202,7 +202,7 @@ func (c *Cluster) Check(ctx context.Context, w *Workload, forbidden [][]byte) Ve
 // custody, agency admins, open proposals).
 func (c *Cluster) invariants(ctx context.Context, i int) []string {
 	name := c.M.Nodes[i].Name
-	res, _, err := c.Clients[i].Query(ctx, app.PathInvariants, nil, 0, false)
+	res, _, err := c.Clients[i].Query(ctx, api.PathInvariants, nil, 0, false)
 	if err != nil {
 		return []string{fmt.Sprintf("%s: invariants query: %v", name, err)}
 	}

@@ -28,8 +28,8 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
-	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -439,7 +439,7 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers, p
 
 // appParams reads the app's parameters.
 func (h *hostile) appParams(ctx context.Context) (*appv1.Params, error) {
-	res, _, err := h.c.Clients[0].Query(ctx, app.PathParams, nil, 0, false)
+	res, _, err := h.c.Clients[0].Query(ctx, api.PathParams, nil, 0, false)
 	if err != nil {
 		return nil, err
 	}
@@ -572,7 +572,7 @@ func (h *hostile) splitBloat(ctx context.Context, splits, parts int) (SplitBloat
 	r.Grew = h.meanDataSize() - size0
 	for k := 0; k < splits; k++ {
 		for i := 0; i < parts; i++ {
-			res, err := h.c.Clients[0].RPC.ABCIQuery(ctx, app.PathKey, provenance.ItemKey(childID(k, i)))
+			res, err := h.c.Clients[0].RPC.ABCIQuery(ctx, api.PathKey, provenance.ItemKey(childID(k, i)))
 			if err != nil || res.Response.Code != 0 {
 				continue
 			}
@@ -643,17 +643,17 @@ func (h *hostile) prepareQueries(ctx context.Context, amendments int, root strin
 	producer, _ := h.key("dalefarm-producer")
 	held, _ := proto.Marshal(&provenancev1.ListQuery{Address: agency.AddressOf(producer.Public().(ed25519.PublicKey))})
 	return []expensiveQuery{
-		{app.PathInvariants, nil},
-		{app.PathFundsInvariants, nil},
-		{app.PathTaxReceipt, []byte(receipt)},
-		{app.PathProvenanceLineage, lineage},
-		{app.PathFundsBalances, nil},
-		{app.PathTaxReceipts, []byte("VAT/2026-Q3")},
-		{app.PathGovProposals, nil},
-		{app.PathProvenanceHistory, history},
-		{app.PathProvenanceHeld, held},
-		{app.PathBenefitsProgrammes, nil},
-		{app.PathMembers, []byte("dalefarm")},
+		{api.PathInvariants, nil},
+		{api.PathFundsInvariants, nil},
+		{api.PathTaxReceipt, []byte(receipt)},
+		{api.PathProvenanceLineage, lineage},
+		{api.PathFundsBalances, nil},
+		{api.PathTaxReceipts, []byte("VAT/2026-Q3")},
+		{api.PathGovProposals, nil},
+		{api.PathProvenanceHistory, history},
+		{api.PathProvenanceHeld, held},
+		{api.PathBenefitsProgrammes, nil},
+		{api.PathMembers, []byte("dalefarm")},
 	}, setup, nil
 }
 

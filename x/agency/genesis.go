@@ -4,24 +4,18 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
 
-// maxAgencyIDBytes bounds agency ids, which appear in keys and on screens.
-const maxAgencyIDBytes = 64
-
-// ValidateAgencyID checks an agency id: 1-64 characters of a-z, 0-9, '-', '_', '.'.
+// ValidateAgencyID checks an agency id's syntax (api.CheckAgencyID: the
+// key layouts rely on it).
 func ValidateAgencyID(id string) error {
-	if id == "" || len(id) > maxAgencyIDBytes {
-		return ErrInvalidAgencyID.Wrapf("agency id %q must be 1 to %d characters", id, maxAgencyIDBytes)
-	}
-	for _, c := range []byte(id) {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return ErrInvalidAgencyID.Wrapf("agency id %q may use only a-z, 0-9, '-', '_' and '.'", id)
-		}
+	if err := api.CheckAgencyID(id); err != nil {
+		return ErrInvalidAgencyID.Wrapf("%v", err)
 	}
 	return nil
 }
@@ -155,7 +149,7 @@ func CheckGenesisKeyProofs(g *agencyv1.Genesis, chainID string) error {
 
 // StatePrefix starts every key the agency module keeps: its section of an
 // export (ExportGenesis) holds exactly the keys under it.
-var StatePrefix = []byte("ag/")
+var StatePrefix = api.AgencyStatePrefix()
 
 // ExportGenesis returns the module's whole state as a genesis section of
 // records (module.ExportRecords); InitGenesis writes them back unchanged.

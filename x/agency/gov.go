@@ -1,6 +1,7 @@
 package agency
 
 import (
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
 )
@@ -58,7 +59,7 @@ func (k Keeper) SetAgencyStatus(kv store.KV, id string, status agencyv1.Status) 
 func (Keeper) Agencies(kv store.KV) ([]*agencyv1.Agency, error) {
 	var out []*agencyv1.Agency
 	var err error
-	store.IteratePrefix(kv, prefixAgency, func(_, v []byte) bool {
+	store.IteratePrefix(kv, api.AgenciesPrefix(), func(_, v []byte) bool {
 		a := &agencyv1.Agency{}
 		if err = unmarshal(v, a); err != nil {
 			return true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/store"
@@ -33,14 +34,14 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	type counts struct{ members, admins uint64 }
 	agencies := map[string]*agencyv1.Agency{}
 	var order []string
-	store.IteratePrefix(kv, prefixAgency, func(key, v []byte) bool {
+	store.IteratePrefix(kv, api.AgenciesPrefix(), func(key, v []byte) bool {
 		a := &agencyv1.Agency{}
 		if err := unmarshal(v, a); err != nil {
-			module.Failf(members, "agency record %q does not decode: %v", key[len(prefixAgency):], err)
+			module.Failf(members, "agency record %q does not decode: %v", key[len(api.AgenciesPrefix()):], err)
 			return false
 		}
-		if a.Id != string(key[len(prefixAgency):]) {
-			module.Failf(members, "agency record under %q names agency %q", key[len(prefixAgency):], a.Id)
+		if a.Id != string(key[len(api.AgenciesPrefix()):]) {
+			module.Failf(members, "agency record under %q names agency %q", key[len(api.AgenciesPrefix()):], a.Id)
 		}
 		agencies[a.Id] = a
 		order = append(order, a.Id)
@@ -51,8 +52,8 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		found[id] = &counts{}
 	}
 
-	store.IteratePrefix(kv, prefixAccount, func(key, v []byte) bool {
-		addr := key[len(prefixAccount):]
+	store.IteratePrefix(kv, api.AccountsPrefix(), func(key, v []byte) bool {
+		addr := key[len(api.AccountsPrefix()):]
 		acc := &agencyv1.Account{}
 		if err := unmarshal(v, acc); err != nil {
 			module.Failf(records, "account %x does not decode: %v", addr, err)
@@ -62,7 +63,7 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 			module.Failf(records, "account record under %x has address %x", addr, acc.Address)
 		}
 		checkAccount(records, acc)
-		if holder := kv.Get(PubKeyKey(acc.PubKey)); !bytes.Equal(holder, acc.Address) {
+		if holder := kv.Get(api.PubKeyKey(acc.PubKey)); !bytes.Equal(holder, acc.Address) {
 			module.Failf(keys, "account %x's key %x is indexed to %x", acc.Address, acc.PubKey, holder)
 		}
 		c, ok := found[acc.AgencyId]
@@ -70,7 +71,7 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 			module.Failf(members, "account %x belongs to agency %q, which does not exist", acc.Address, acc.AgencyId)
 			return false
 		}
-		if !kv.Has(MemberKey(acc.AgencyId, acc.Address)) {
+		if !kv.Has(api.MemberKey(acc.AgencyId, acc.Address)) {
 			module.Failf(members, "account %x of %q is missing from the agency's membership index", acc.Address, acc.AgencyId)
 		}
 		c.members++
@@ -80,8 +81,8 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		return false
 	})
 
-	store.IteratePrefix(kv, prefixMember, func(key, _ []byte) bool {
-		rest := key[len(prefixMember):]
+	store.IteratePrefix(kv, api.AllMembersPrefix(), func(key, _ []byte) bool {
+		rest := key[len(api.AllMembersPrefix()):]
 		i := bytes.IndexByte(rest, '/')
 		if i < 0 {
 			module.Failf(members, "membership index entry %q has no agency/address separator", rest)
@@ -89,7 +90,7 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		}
 		id, addr := string(rest[:i]), rest[i+1:]
 		acc := &agencyv1.Account{}
-		ok, err := store.GetProto(kv, AccountKey(addr), acc)
+		ok, err := store.GetProto(kv, api.AccountKey(addr), acc)
 		switch {
 		case err != nil || !ok:
 			module.Failf(members, "membership index of %q lists %x, which is no account", id, addr)
@@ -99,10 +100,10 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		return false
 	})
 
-	store.IteratePrefix(kv, prefixKey, func(key, v []byte) bool {
-		pub := key[len(prefixKey):]
+	store.IteratePrefix(kv, api.PubKeysPrefix(), func(key, v []byte) bool {
+		pub := key[len(api.PubKeysPrefix()):]
 		acc := &agencyv1.Account{}
-		if ok, err := store.GetProto(kv, AccountKey(v), acc); err != nil || !ok {
+		if ok, err := store.GetProto(kv, api.AccountKey(v), acc); err != nil || !ok {
 			module.Failf(keys, "key %x is indexed to %x, which is no account", pub, v)
 		} else if !bytes.Equal(acc.PubKey, pub) {
 			module.Failf(keys, "key %x is indexed to %x, whose current key is %x", pub, v, acc.PubKey)

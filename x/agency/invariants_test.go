@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -103,7 +104,7 @@ func TestAgencyInvariantsCatchCorruptState(t *testing.T) {
 				acc, err := k.Account(kv, admin.addr)
 				require.NoError(t, err)
 				acc.Roles = nil
-				require.NoError(t, store.SetProto(kv, agency.AccountKey(admin.addr), acc))
+				require.NoError(t, store.SetProto(kv, api.AccountKey(admin.addr), acc))
 			}},
 		{"admin count drifts", agency.CheckActiveAdmins, `agency "tax": active_admins is 5 but 1 active accounts hold admin`,
 			func(t *testing.T, kv store.KV) {
@@ -117,22 +118,22 @@ func TestAgencyInvariantsCatchCorruptState(t *testing.T) {
 				acc, err := k.Account(kv, member.addr)
 				require.NoError(t, err)
 				acc.AgencyId = "ghost"
-				require.NoError(t, store.SetProto(kv, agency.AccountKey(member.addr), acc))
+				require.NoError(t, store.SetProto(kv, api.AccountKey(member.addr), acc))
 			}},
 		{"membership index entry without an account", agency.CheckMembership, "which is no account",
 			func(t *testing.T, kv store.KV) {
-				kv.Set(agency.MemberKey("tax", keyFor("inv/phantom").addr), []byte{})
+				kv.Set(api.MemberKey("tax", keyFor("inv/phantom").addr), []byte{})
 			}},
 		{"unsorted roles", agency.CheckAccountRecord, "are not sorted and unique",
 			func(t *testing.T, kv store.KV) {
 				acc, err := k.Account(kv, other.addr)
 				require.NoError(t, err)
 				acc.Roles = []agencyv1.Role{agencyv1.Role_ROLE_TAX_COLLECTOR, agencyv1.Role_ROLE_ADMIN}
-				require.NoError(t, store.SetProto(kv, agency.AccountKey(other.addr), acc))
+				require.NoError(t, store.SetProto(kv, api.AccountKey(other.addr), acc))
 			}},
 		{"stale key index entry", agency.CheckKeyIndex, "whose current key is",
 			func(t *testing.T, kv store.KV) {
-				kv.Set(agency.PubKeyKey(member.pub), member.addr) // the key rotated away
+				kv.Set(api.PubKeyKey(member.pub), member.addr) // the key rotated away
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	gproto "google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
 )
@@ -37,7 +38,7 @@ func AddressOf(pub []byte) []byte { return cmted25519.PubKey(pub).Address() }
 // Agency loads an agency, or returns ErrUnknownAgency.
 func (Keeper) Agency(kv store.KV, id string) (*agencyv1.Agency, error) {
 	a := &agencyv1.Agency{}
-	found, err := store.GetProto(kv, AgencyKey(id), a)
+	found, err := store.GetProto(kv, api.AgencyKey(id), a)
 	if err != nil {
 		return nil, fmt.Errorf("agency %q: %w", id, err)
 	}
@@ -50,7 +51,7 @@ func (Keeper) Agency(kv store.KV, id string) (*agencyv1.Agency, error) {
 // Account loads an account, or returns ErrUnknownAccount.
 func (Keeper) Account(kv store.KV, addr []byte) (*agencyv1.Account, error) {
 	a := &agencyv1.Account{}
-	found, err := store.GetProto(kv, AccountKey(addr), a)
+	found, err := store.GetProto(kv, api.AccountKey(addr), a)
 	if err != nil {
 		return nil, fmt.Errorf("account %x: %w", addr, err)
 	}
@@ -63,7 +64,7 @@ func (Keeper) Account(kv store.KV, addr []byte) (*agencyv1.Account, error) {
 // Members lists the addresses of an agency's members (removed ones too), in
 // address order.
 func (Keeper) Members(kv store.KV, agencyID string) [][]byte {
-	prefix := MembersPrefix(agencyID)
+	prefix := api.MembersPrefix(agencyID)
 	var out [][]byte
 	store.IteratePrefix(kv, prefix, func(key, _ []byte) bool {
 		out = append(out, slices.Clone(key[len(prefix):]))
@@ -74,7 +75,7 @@ func (Keeper) Members(kv store.KV, agencyID string) [][]byte {
 
 // SetAgency writes an agency record.
 func (Keeper) SetAgency(kv store.KV, a *agencyv1.Agency) error {
-	return store.SetProto(kv, AgencyKey(a.Id), a)
+	return store.SetProto(kv, api.AgencyKey(a.Id), a)
 }
 
 // saveAccount writes acc and keeps the derived records in step: the public
@@ -87,13 +88,13 @@ func (k Keeper) saveAccount(kv store.KV, before, acc *agencyv1.Account) error {
 		return err
 	}
 	if before == nil {
-		kv.Set(MemberKey(acc.AgencyId, acc.Address), []byte{})
+		kv.Set(api.MemberKey(acc.AgencyId, acc.Address), []byte{})
 		ag.MemberCount++
 	}
 	if before != nil && !slices.Equal(before.PubKey, acc.PubKey) {
-		kv.Delete(PubKeyKey(before.PubKey))
+		kv.Delete(api.PubKeyKey(before.PubKey))
 	}
-	kv.Set(PubKeyKey(acc.PubKey), acc.Address)
+	kv.Set(api.PubKeyKey(acc.PubKey), acc.Address)
 
 	wasAdmin, isAdmin := before != nil && activeAdmin(before), activeAdmin(acc)
 	switch {
@@ -108,7 +109,7 @@ func (k Keeper) saveAccount(kv store.KV, before, acc *agencyv1.Account) error {
 	if err := k.SetAgency(kv, ag); err != nil {
 		return err
 	}
-	return store.SetProto(kv, AccountKey(acc.Address), acc)
+	return store.SetProto(kv, api.AccountKey(acc.Address), acc)
 }
 
 func activeAdmin(acc *agencyv1.Account) bool {
@@ -116,7 +117,7 @@ func activeAdmin(acc *agencyv1.Account) bool {
 }
 
 // KeyHolder returns the address of the account whose current key is pub, or nil.
-func (Keeper) KeyHolder(kv store.KV, pub []byte) []byte { return kv.Get(PubKeyKey(pub)) }
+func (Keeper) KeyHolder(kv store.KV, pub []byte) []byte { return kv.Get(api.PubKeyKey(pub)) }
 
 func sortedRoles(roles []agencyv1.Role) []agencyv1.Role {
 	out := slices.Clone(roles)

@@ -1,6 +1,7 @@
 package benefits
 
 import (
+	"github.com/tallyledger/tally/api"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
@@ -42,12 +43,12 @@ func (k Keeper) InitGenesis(kv store.KV, g *benefitsv1.Genesis) error {
 	if err := ValidateParams(p); err != nil {
 		return err
 	}
-	return store.SetProto(kv, keyParams, p)
+	return store.SetProto(kv, api.BenefitsParamsKey(), p)
 }
 
 // StatePrefix starts every key the benefits module keeps: its section of an
 // export (ExportGenesis) holds exactly the keys under it.
-var StatePrefix = []byte("bf/")
+var StatePrefix = api.BenefitsStatePrefix()
 
 // ExportGenesis returns the module's whole state (programmes, enrolments,
 // the payment schedule, payments, recoveries, sequences, params) as a

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
@@ -103,10 +104,10 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 }
 
 func (a *benefitsAudit) loadProgrammes() {
-	store.IteratePrefix(a.kv, prefixProgramme, func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.BenefitsProgrammesPrefix(), func(key, v []byte) bool {
 		p := &benefitsv1.Programme{}
-		if err := proto.Unmarshal(v, p); err != nil || p.Id != string(key[len(prefixProgramme):]) {
-			module.Failf(a.programmes, "programme record %q does not decode as that programme (%v)", key[len(prefixProgramme):], err)
+		if err := proto.Unmarshal(v, p); err != nil || p.Id != string(key[len(api.BenefitsProgrammesPrefix()):]) {
+			module.Failf(a.programmes, "programme record %q does not decode as that programme (%v)", key[len(api.BenefitsProgrammesPrefix()):], err)
 			return false
 		}
 		a.progs[p.Id] = p
@@ -117,10 +118,10 @@ func (a *benefitsAudit) loadProgrammes() {
 }
 
 func (a *benefitsAudit) loadEnrolments() {
-	store.IteratePrefix(a.kv, prefixEnrolment, func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.BenefitsAllEnrolmentsPrefix(), func(key, v []byte) bool {
 		e := &benefitsv1.Enrolment{}
-		if err := proto.Unmarshal(v, e); err != nil || !bytes.Equal(key, EnrolmentKey(e.Programme, e.Recipient)) {
-			module.Failf(a.enrolments, "enrolment record %q does not decode as that enrolment (%v)", key[len(prefixEnrolment):], err)
+		if err := proto.Unmarshal(v, e); err != nil || !bytes.Equal(key, api.BenefitsEnrolmentKey(e.Programme, e.Recipient)) {
+			module.Failf(a.enrolments, "enrolment record %q does not decode as that enrolment (%v)", key[len(api.BenefitsAllEnrolmentsPrefix()):], err)
 			return false
 		}
 		p, ok := a.progs[e.Programme]
@@ -145,10 +146,10 @@ func (a *benefitsAudit) checkPayments() {
 		period    uint64
 	}
 	paidFor := map[paidPeriod]uint64{} // → payment id
-	store.IteratePrefix(a.kv, prefixPayment, func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.BenefitsPaymentsPrefix(), func(key, v []byte) bool {
 		pay := &benefitsv1.Payment{}
-		if uerr := proto.Unmarshal(v, pay); uerr != nil || len(key) != len(prefixPayment)+8 || pay.Id != idOf(key) {
-			module.Failf(a.funded, "payment record %x does not decode as that payment (%v)", key[len(prefixPayment):], uerr)
+		if uerr := proto.Unmarshal(v, pay); uerr != nil || len(key) != len(api.BenefitsPaymentsPrefix())+8 || pay.Id != api.IDOfKey(key) {
+			module.Failf(a.funded, "payment record %x does not decode as that payment (%v)", key[len(api.BenefitsPaymentsPrefix()):], uerr)
 			return false
 		}
 		a.payments[pay.Id] = pay
@@ -199,7 +200,7 @@ func (a *benefitsAudit) checkPayments() {
 		default:
 			module.Failf(a.funded, "payment %d has status %d, which is not defined", pay.Id, pay.Status)
 		}
-		if !a.kv.Has(store.Key(HistoryPrefix(pay.Programme, pay.Recipient), store.Uint64(pay.Id))) {
+		if !a.kv.Has(api.BenefitsHistoryKey(pay.Programme, pay.Recipient, pay.Id)) {
 			module.Failf(a.history, "payment %d is missing from the history of recipient %q of %q", pay.Id, pay.Recipient, pay.Programme)
 		}
 		return false
@@ -219,7 +220,7 @@ func (a *benefitsAudit) paidFromFund(pay *benefitsv1.Payment, p *benefitsv1.Prog
 		module.Failf(a.funded, "payment %d names funds movement %d: %v", pay.Id, pay.Movement, err)
 		return
 	}
-	payee := funds.PayeeHolder(e.ReceivingAccount)
+	payee := api.PayeeHolder(e.ReceivingAccount)
 	ref := fmt.Sprintf("benefits/%s/payment/%d", p.Id, pay.Id)
 	if m.Kind != fundsv1.MovementKind_MOVEMENT_KIND_PAYMENT || m.From != p.FundingHolder || m.To != payee || m.Amount != pay.Net || m.Reference != ref {
 		module.Failf(a.funded, "payment %d: funds movement %d is %s of %d from %q to %q (ref %q); want payment of %d from %q to %q (ref %q)",
@@ -265,10 +266,10 @@ func (a *benefitsAudit) checkTranches() {
 func (a *benefitsAudit) checkRecoveries() {
 	claimed := map[uint64]uint64{} // payment → sum of its recoveries' amounts
 	var payOrder []uint64
-	store.IteratePrefix(a.kv, prefixRecovery, func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.BenefitsRecoveriesPrefix(), func(key, v []byte) bool {
 		r := &benefitsv1.Recovery{}
-		if err := proto.Unmarshal(v, r); err != nil || len(key) != len(prefixRecovery)+8 || r.Id != idOf(key) {
-			module.Failf(a.recov, "recovery record %x does not decode as that recovery (%v)", key[len(prefixRecovery):], err)
+		if err := proto.Unmarshal(v, r); err != nil || len(key) != len(api.BenefitsRecoveriesPrefix())+8 || r.Id != api.IDOfKey(key) {
+			module.Failf(a.recov, "recovery record %x does not decode as that recovery (%v)", key[len(api.BenefitsRecoveriesPrefix()):], err)
 			return false
 		}
 		pay := a.payments[r.Payment]
@@ -282,13 +283,13 @@ func (a *benefitsAudit) checkRecoveries() {
 			payOrder = append(payOrder, r.Payment)
 		}
 		claimed[r.Payment] += r.Amount
-		if !a.kv.Has(store.Key(payRecoveryPrefix(r.Payment), store.Uint64(r.Id))) {
+		if !a.kv.Has(api.BenefitsPaymentRecoveryKey(r.Payment, r.Id)) {
 			module.Failf(a.recov, "recovery %d is missing from the index of payment %d's recoveries", r.Id, r.Payment)
 		}
 
 		var stepped uint64
 		var n uint32
-		store.IteratePrefix(a.kv, RecoveryStepsPrefix(r.Id), func(key, v []byte) bool {
+		store.IteratePrefix(a.kv, api.BenefitsRecoveryStepsPrefix(r.Id), func(key, v []byte) bool {
 			s := &benefitsv1.RecoveryStep{}
 			if err := proto.Unmarshal(v, s); err != nil {
 				module.Failf(a.recov, "recovery %d: step %x does not decode: %v", r.Id, key, err)
@@ -316,7 +317,7 @@ func (a *benefitsAudit) checkRecoveries() {
 		case open == (r.Recovered == r.Amount):
 			module.Failf(a.recov, "recovery %d has recovered %d of %d but is %s", r.Id, r.Recovered, r.Amount, r.Status)
 		}
-		switch indexed := a.kv.Has(store.Key(openRecoveryPrefix(r.Programme, r.Recipient), store.Uint64(r.Id))); {
+		switch indexed := a.kv.Has(api.BenefitsOpenRecoveryKey(r.Programme, r.Recipient, r.Id)); {
 		case open && !indexed:
 			module.Failf(a.recov, "recovery %d is open but missing from the enrolment's open recoveries, so no payment withholds for it", r.Id)
 		case !open && indexed:
@@ -346,7 +347,7 @@ func (a *benefitsAudit) repayment(r *benefitsv1.Recovery, s *benefitsv1.Recovery
 		module.Failf(a.recov, "recovery %d: a repayment of %d names funds movement %d: %v", r.Id, s.Amount, s.Movement, err)
 		return
 	}
-	holder := funds.ProgrammeHolder(r.Programme)
+	holder := api.ProgrammeHolder(r.Programme)
 	ref := fmt.Sprintf("recovery/%d/%s", r.Id, s.BankReference)
 	if m.Kind != fundsv1.MovementKind_MOVEMENT_KIND_CREDIT_REVENUE || m.To != holder || m.Amount != s.Amount || m.Source != repaymentSource || m.Reference != ref {
 		module.Failf(a.recov, "recovery %d: repayment movement %d is %s of %d to %q (source %q, ref %q); want credit_revenue of %d to %q (source %q, ref %q)",
@@ -383,12 +384,12 @@ func (a *benefitsAudit) matchDeductions() {
 // recovery index against the records.
 func (a *benefitsAudit) checkIndexes() {
 	queued := map[string]int{}
-	store.IteratePrefix(a.kv, prefixDue, func(key, _ []byte) bool {
-		if len(key) < len(prefixDue)+8 {
+	store.IteratePrefix(a.kv, api.BenefitsDuePrefix(), func(key, _ []byte) bool {
+		if len(key) < len(api.BenefitsDuePrefix())+8 {
 			module.Failf(a.schedule, "schedule entry %x is too short", key)
 			return false
 		}
-		due, id := int64(binary.BigEndian.Uint64(key[len(prefixDue):])), string(key[len(prefixDue)+8:])
+		due, id := int64(binary.BigEndian.Uint64(key[len(api.BenefitsDuePrefix()):])), string(key[len(api.BenefitsDuePrefix())+8:])
 		p, ok := a.progs[id]
 		switch {
 		case !ok:
@@ -407,26 +408,26 @@ func (a *benefitsAudit) checkIndexes() {
 		}
 	}
 
-	store.IteratePrefix(a.kv, prefixHistory, func(key, _ []byte) bool {
-		rest := key[len(prefixHistory):]
+	store.IteratePrefix(a.kv, api.BenefitsAllHistoryPrefix(), func(key, _ []byte) bool {
+		rest := key[len(api.BenefitsAllHistoryPrefix()):]
 		i := bytes.IndexByte(rest, 0)
 		if i < 0 || len(rest) < i+1+1+8 || rest[len(rest)-9] != 0 {
 			module.Failf(a.history, "history entry %x is malformed", key)
 			return false
 		}
-		programme, recipient, id := string(rest[:i]), string(rest[i+1:len(rest)-9]), idOf(key)
+		programme, recipient, id := string(rest[:i]), string(rest[i+1:len(rest)-9]), api.IDOfKey(key)
 		if pay := a.payments[id]; pay == nil || pay.Programme != programme || pay.Recipient != recipient {
 			module.Failf(a.history, "the history of recipient %q of %q lists payment %d, which is not theirs", recipient, programme, id)
 		}
 		return false
 	})
 
-	store.IteratePrefix(a.kv, prefixOpenRecov, func(key, _ []byte) bool {
-		id := idOf(key)
+	store.IteratePrefix(a.kv, api.BenefitsAllOpenRecoveriesPrefix(), func(key, _ []byte) bool {
+		id := api.IDOfKey(key)
 		r := &benefitsv1.Recovery{}
-		if found, err := store.GetProto(a.kv, RecoveryKey(id), r); err != nil || !found {
+		if found, err := store.GetProto(a.kv, api.BenefitsRecoveryKey(id), r); err != nil || !found {
 			module.Failf(a.recov, "the open recoveries index lists recovery %d, which does not exist", id)
-		} else if !bytes.Equal(key, store.Key(openRecoveryPrefix(r.Programme, r.Recipient), store.Uint64(id))) {
+		} else if !bytes.Equal(key, api.BenefitsOpenRecoveryKey(r.Programme, r.Recipient, id)) {
 			module.Failf(a.recov, "the open recoveries index lists recovery %d under another enrolment than %q of %q", id, r.Recipient, r.Programme)
 		}
 		return false

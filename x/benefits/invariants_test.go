@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
@@ -209,7 +210,7 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 			p, err := w.k.Payment(w.kv, id)
 			require.NoError(t, err)
 			f(p, w)
-			require.NoError(t, store.SetProto(w.kv, benefits.PaymentKey(id), p))
+			require.NoError(t, store.SetProto(w.kv, api.BenefitsPaymentKey(id), p))
 		}
 	}
 	for _, tt := range []struct {
@@ -234,28 +235,28 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 				// The fund's first tranche went wholly, 2,500, to payments;
 				// make it say it received less and still holds some.
 				tr.Amount, tr.Remaining = 2_000, 1_000
-				require.NoError(t, store.SetProto(w.kv, funds.TrancheKey(tr.Id), tr))
+				require.NoError(t, store.SetProto(w.kv, api.FundsTrancheKey(tr.Id), tr))
 			}},
 		{"a programme's paid total drifts", benefits.CheckProgrammeTotals, `programme "bursary": paid_total is`, nil,
 			func(t *testing.T, w *world) {
 				p, err := w.k.Programme(w.kv, prog)
 				require.NoError(t, err)
 				p.PaidTotal++
-				require.NoError(t, store.SetProto(w.kv, benefits.ProgrammeKey(prog), p))
+				require.NoError(t, store.SetProto(w.kv, api.BenefitsProgrammeKey(prog), p))
 			}},
 		{"a recipient paid above the cap", benefits.CheckEnrolmentTotals, `recipient "` + rec1 + `" of "bursary" has been paid 3600, above the programme's cap of 3500`, nil,
 			func(t *testing.T, w *world) {
 				e, err := w.k.Enrolment(w.kv, prog, rec1)
 				require.NoError(t, err)
 				e.PaidTotal = 3_600
-				require.NoError(t, store.SetProto(w.kv, benefits.EnrolmentKey(prog, rec1), e))
+				require.NoError(t, store.SetProto(w.kv, api.BenefitsEnrolmentKey(prog, rec1), e))
 			}},
 		{"an enrolment rewound to a period already paid", benefits.CheckSchedule, `for period 3, but the enrolment's next period to pay is 1`, nil,
 			func(t *testing.T, w *world) {
 				e, err := w.k.Enrolment(w.kv, prog, rec2)
 				require.NoError(t, err)
 				e.NextPeriod = 1
-				require.NoError(t, store.SetProto(w.kv, benefits.EnrolmentKey(prog, rec2), e))
+				require.NoError(t, store.SetProto(w.kv, api.BenefitsEnrolmentKey(prog, rec2), e))
 			}},
 		{"a programme dropped from the schedule", benefits.CheckSchedule, `programme "bursary" has not run every period but is queued 0 times`, nil,
 			func(t *testing.T, w *world) {
@@ -270,11 +271,11 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 				r, err := w.k.Recovery(w.kv, 2)
 				require.NoError(t, err)
 				r.Recovered = 600
-				require.NoError(t, store.SetProto(w.kv, benefits.RecoveryKey(2), r))
+				require.NoError(t, store.SetProto(w.kv, api.BenefitsRecoveryKey(2), r))
 			}},
 		{"a payment missing from its recipient's history", benefits.CheckPaymentHistories, `payment 1 is missing from the history of recipient "` + rec1 + `" of "bursary"`, nil,
 			func(t *testing.T, w *world) {
-				w.kv.Delete(store.Key(benefits.HistoryPrefix(prog, rec1), store.Uint64(1)))
+				w.kv.Delete(store.Key(api.BenefitsHistoryPrefix(prog, rec1), store.Uint64(1)))
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,9 @@
 package benefits
 
 import (
+	"encoding/binary"
+
+	"github.com/tallyledger/tally/api"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
@@ -43,7 +46,7 @@ func (k Keeper) requirePayer(ctx module.Context, agencyID string, amount uint64)
 // Params reads the benefits params (defaults before genesis wrote them).
 func (Keeper) Params(kv store.KV) (*benefitsv1.Params, error) {
 	p := &benefitsv1.Params{}
-	found, err := store.GetProto(kv, keyParams, p)
+	found, err := store.GetProto(kv, api.BenefitsParamsKey(), p)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +59,7 @@ func (Keeper) Params(kv store.KV) (*benefitsv1.Params, error) {
 // Programme loads a programme, or returns ErrUnknownProgramme.
 func (Keeper) Programme(kv store.KV, id string) (*benefitsv1.Programme, error) {
 	p := &benefitsv1.Programme{}
-	found, err := store.GetProto(kv, ProgrammeKey(id), p)
+	found, err := store.GetProto(kv, api.BenefitsProgrammeKey(id), p)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +72,7 @@ func (Keeper) Programme(kv store.KV, id string) (*benefitsv1.Programme, error) {
 // Enrolment loads an enrolment, or returns ErrUnknownEnrolment.
 func (Keeper) Enrolment(kv store.KV, programme, recipient string) (*benefitsv1.Enrolment, error) {
 	e := &benefitsv1.Enrolment{}
-	found, err := store.GetProto(kv, EnrolmentKey(programme, recipient), e)
+	found, err := store.GetProto(kv, api.BenefitsEnrolmentKey(programme, recipient), e)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +85,7 @@ func (Keeper) Enrolment(kv store.KV, programme, recipient string) (*benefitsv1.E
 // Payment loads a payment, or returns ErrUnknownPayment.
 func (Keeper) Payment(kv store.KV, id uint64) (*benefitsv1.Payment, error) {
 	p := &benefitsv1.Payment{}
-	found, err := store.GetProto(kv, PaymentKey(id), p)
+	found, err := store.GetProto(kv, api.BenefitsPaymentKey(id), p)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +98,7 @@ func (Keeper) Payment(kv store.KV, id uint64) (*benefitsv1.Payment, error) {
 // Recovery loads a recovery, or returns ErrUnknownRecovery.
 func (Keeper) Recovery(kv store.KV, id uint64) (*benefitsv1.Recovery, error) {
 	r := &benefitsv1.Recovery{}
-	found, err := store.GetProto(kv, RecoveryKey(id), r)
+	found, err := store.GetProto(kv, api.BenefitsRecoveryKey(id), r)
 	if err != nil {
 		return nil, err
 	}
@@ -128,9 +131,19 @@ func NextRun(p *benefitsv1.Programme) int64 {
 }
 
 func (Keeper) saveProgramme(kv store.KV, p *benefitsv1.Programme) error {
-	return store.SetProto(kv, ProgrammeKey(p.Id), p)
+	return store.SetProto(kv, api.BenefitsProgrammeKey(p.Id), p)
 }
 
 func (Keeper) saveEnrolment(kv store.KV, e *benefitsv1.Enrolment) error {
-	return store.SetProto(kv, EnrolmentKey(e.Programme, e.Recipient), e)
+	return store.SetProto(kv, api.BenefitsEnrolmentKey(e.Programme, e.Recipient), e)
+}
+
+func nextSeq(kv store.KV, key []byte) uint64 {
+	var n uint64
+	if b := kv.Get(key); len(b) == 8 {
+		n = binary.BigEndian.Uint64(b)
+	}
+	n++
+	kv.Set(key, store.Uint64(n))
+	return n
 }

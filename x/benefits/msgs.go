@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -197,7 +198,7 @@ func (k Keeper) CreateProgramme(ctx module.Context, signer *agencyv1.Account, m 
 	if err := k.Funds.CheckCurrency(kv, m.Currency); err != nil {
 		return err
 	}
-	if kv.Has(ProgrammeKey(m.Id)) {
+	if kv.Has(api.BenefitsProgrammeKey(m.Id)) {
 		return ErrProgrammeExists.Wrapf("programme %q exists; choose another id", m.Id)
 	}
 	if now := ctx.Time.Unix(); m.StartUnix < now-MaxStartLagSeconds {
@@ -230,7 +231,7 @@ func (k Keeper) CreateProgramme(ctx module.Context, signer *agencyv1.Account, m 
 	if err := k.saveProgramme(kv, p); err != nil {
 		return err
 	}
-	kv.Set(dueKey(p.StartUnix, p.Id), []byte{})
+	kv.Set(api.BenefitsDueKey(p.StartUnix, p.Id), []byte{})
 	ctx.Emit(EventProgrammeCreated, module.Indexed("programme", p.Id), module.Indexed("agency", p.Agency),
 		module.Attr("amount", strconv.FormatUint(p.Amount, 10)), module.Attr("period_seconds", strconv.FormatInt(p.PeriodSeconds, 10)),
 		module.Attr("funding_holder", holder))
@@ -247,7 +248,7 @@ func (k Keeper) Enrol(ctx module.Context, signer *agencyv1.Account, m *benefitsv
 	if err := allowed(p, p.EnrolAgencies, signer, "enrol"); err != nil {
 		return err
 	}
-	if kv.Has(EnrolmentKey(m.Programme, m.Recipient)) {
+	if kv.Has(api.BenefitsEnrolmentKey(m.Programme, m.Recipient)) {
 		return ErrDuplicateEnrolment.Wrapf("recipient %q is already enrolled on %q; resume or end that enrolment instead", m.Recipient, m.Programme)
 	}
 	start := m.StartUnix
@@ -396,8 +397,8 @@ func (k Keeper) OpenRecovery(ctx module.Context, signer *agencyv1.Account, m *be
 		return err
 	}
 	var claimed uint64
-	store.IteratePrefix(kv, payRecoveryPrefix(pay.Id), func(key, _ []byte) bool {
-		if r, err := k.Recovery(kv, idOf(key)); err == nil {
+	store.IteratePrefix(kv, api.BenefitsPaymentRecoveriesPrefix(pay.Id), func(key, _ []byte) bool {
+		if r, err := k.Recovery(kv, api.IDOfKey(key)); err == nil {
 			claimed += r.Amount
 		}
 		return false
@@ -412,14 +413,14 @@ func (k Keeper) OpenRecovery(ctx module.Context, signer *agencyv1.Account, m *be
 	if e.OutstandingRecovery > math.MaxUint64-m.Amount {
 		return funds.ErrOverflow.Wrapf("outstanding recovery would overflow")
 	}
-	id := nextSeq(kv, keySeqRecovery)
+	id := nextSeq(kv, api.BenefitsRecoverySeqKey())
 	r := &benefitsv1.Recovery{Id: id, Programme: pay.Programme, Recipient: pay.Recipient, Payment: pay.Id, Amount: m.Amount,
 		Status: benefitsv1.RecoveryStatus_RECOVERY_STATUS_OPEN, ReasonCode: m.ReasonCode, Height: ctx.Height}
-	if err := store.SetProto(kv, RecoveryKey(id), r); err != nil {
+	if err := store.SetProto(kv, api.BenefitsRecoveryKey(id), r); err != nil {
 		return err
 	}
-	kv.Set(store.Key(payRecoveryPrefix(pay.Id), store.Uint64(id)), []byte{})
-	kv.Set(store.Key(openRecoveryPrefix(pay.Programme, pay.Recipient), store.Uint64(id)), []byte{})
+	kv.Set(api.BenefitsPaymentRecoveryKey(pay.Id, id), []byte{})
+	kv.Set(api.BenefitsOpenRecoveryKey(pay.Programme, pay.Recipient, id), []byte{})
 	e.OutstandingRecovery += m.Amount
 	if err := k.saveEnrolment(kv, e); err != nil {
 		return err
@@ -456,7 +457,7 @@ func (k Keeper) RecordRepayment(ctx module.Context, signer *agencyv1.Account, m 
 	if err != nil {
 		return err
 	}
-	mv, err := k.Funds.CreditRevenue(ctx, funds.ProgrammeHolder(r.Programme), m.Amount, "benefits-repayment", "recovery/"+strconv.FormatUint(r.Id, 10)+"/"+m.BankReference, mandate)
+	mv, err := k.Funds.CreditRevenue(ctx, api.ProgrammeHolder(r.Programme), m.Amount, "benefits-repayment", "recovery/"+strconv.FormatUint(r.Id, 10)+"/"+m.BankReference, mandate)
 	if err != nil {
 		return err
 	}
@@ -490,20 +491,20 @@ func (k Keeper) RecordRepayment(ctx module.Context, signer *agencyv1.Account, m 
 // programme's totals.
 func recoverStep(kv store.KV, r *benefitsv1.Recovery, amount uint64, step *benefitsv1.RecoveryStep) error {
 	var n uint32
-	store.ReverseIteratePrefix(kv, RecoveryStepsPrefix(r.Id), func(key, _ []byte) bool {
+	store.ReverseIteratePrefix(kv, api.BenefitsRecoveryStepsPrefix(r.Id), func(key, _ []byte) bool {
 		n = binary.BigEndian.Uint32(key[len(key)-4:]) + 1
 		return true
 	})
 	step.Recovery, step.Amount = r.Id, amount
-	if err := store.SetProto(kv, recoveryStepKey(r.Id, n), step); err != nil {
+	if err := store.SetProto(kv, api.BenefitsRecoveryStepKey(r.Id, n), step); err != nil {
 		return err
 	}
 	r.Recovered += amount
 	if r.Recovered == r.Amount {
 		r.Status = benefitsv1.RecoveryStatus_RECOVERY_STATUS_RECOVERED
-		kv.Delete(store.Key(openRecoveryPrefix(r.Programme, r.Recipient), store.Uint64(r.Id)))
+		kv.Delete(api.BenefitsOpenRecoveryKey(r.Programme, r.Recipient, r.Id))
 	}
-	return store.SetProto(kv, RecoveryKey(r.Id), r)
+	return store.SetProto(kv, api.BenefitsRecoveryKey(r.Id), r)
 }
 
 func statusName(s benefitsv1.EnrolmentStatus) string {

@@ -5,9 +5,9 @@ import (
 	"math/bits"
 	"strconv"
 
+	"github.com/tallyledger/tally/api"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	"github.com/tallyledger/tally/store"
-	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/module"
 )
 
@@ -31,7 +31,7 @@ func (k Keeper) pay(ctx module.Context, p *benefitsv1.Programme, e *benefitsv1.E
 	if err != nil {
 		return nil, err
 	}
-	id := nextSeq(kv, keySeqPayment)
+	id := nextSeq(kv, api.BenefitsPaymentSeqKey())
 	pay := &benefitsv1.Payment{
 		Id: id, Programme: p.Id, Recipient: e.Recipient, Kind: r.kind, Period: r.period,
 		Gross: r.gross, Status: benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID,
@@ -49,14 +49,14 @@ func (k Keeper) pay(ctx module.Context, p *benefitsv1.Programme, e *benefitsv1.E
 	}
 	if pay.Net > 0 {
 		ref := fmt.Sprintf("benefits/%s/payment/%d", p.Id, id)
-		if pay.Movement, err = k.Funds.Pay(ctx, p.FundingHolder, funds.PayeeHolder(e.ReceivingAccount), pay.Net, ref, r.payer, pay.Mandate); err != nil {
+		if pay.Movement, err = k.Funds.Pay(ctx, p.FundingHolder, api.PayeeHolder(e.ReceivingAccount), pay.Net, ref, r.payer, pay.Mandate); err != nil {
 			return nil, err
 		}
 	}
-	if err := store.SetProto(kv, PaymentKey(id), pay); err != nil {
+	if err := store.SetProto(kv, api.BenefitsPaymentKey(id), pay); err != nil {
 		return nil, err
 	}
-	kv.Set(store.Key(HistoryPrefix(p.Id, e.Recipient), store.Uint64(id)), []byte{})
+	kv.Set(api.BenefitsHistoryKey(p.Id, e.Recipient, id), []byte{})
 	e.PaidTotal += r.gross
 	e.Payments++
 	e.OutstandingRecovery -= deducted
@@ -92,8 +92,8 @@ func (k Keeper) deduct(kv store.KV, e *benefitsv1.Enrolment, pay *benefitsv1.Pay
 		return 0, nil
 	}
 	var open []uint64
-	store.IteratePrefix(kv, openRecoveryPrefix(e.Programme, e.Recipient), func(key, _ []byte) bool {
-		open = append(open, idOf(key))
+	store.IteratePrefix(kv, api.BenefitsOpenRecoveriesPrefix(e.Programme, e.Recipient), func(key, _ []byte) bool {
+		open = append(open, api.IDOfKey(key))
 		return false
 	})
 	var total uint64
@@ -121,16 +121,16 @@ func (k Keeper) deduct(kv store.KV, e *benefitsv1.Enrolment, pay *benefitsv1.Pay
 func (k Keeper) recordFailure(ctx module.Context, p *benefitsv1.Programme, e *benefitsv1.Enrolment, period uint64, gross uint64, reason error) error {
 	space, code, log := module.CodeOf(reason) // state keeps the code; the event carries the text
 	kv := ctx.Store
-	id := nextSeq(kv, keySeqPayment)
+	id := nextSeq(kv, api.BenefitsPaymentSeqKey())
 	pay := &benefitsv1.Payment{
 		Id: id, Programme: p.Id, Recipient: e.Recipient, Kind: benefitsv1.PaymentKind_PAYMENT_KIND_SCHEDULED, Period: period,
 		Gross: gross, Status: benefitsv1.PaymentStatus_PAYMENT_STATUS_FAILED, ReasonCodespace: space, ReasonCode: code,
 		Height: ctx.Height, TimeUnix: ctx.Time.Unix(),
 	}
-	if err := store.SetProto(kv, PaymentKey(id), pay); err != nil {
+	if err := store.SetProto(kv, api.BenefitsPaymentKey(id), pay); err != nil {
 		return err
 	}
-	kv.Set(store.Key(HistoryPrefix(p.Id, e.Recipient), store.Uint64(id)), []byte{})
+	kv.Set(api.BenefitsHistoryKey(p.Id, e.Recipient, id), []byte{})
 	p.FailedPayments++
 	ctx.Emit(EventPaymentFailed, module.Indexed("payment", strconv.FormatUint(id, 10)), module.Indexed("programme", p.Id),
 		module.Indexed("recipient", e.Recipient), module.Attr("period", strconv.FormatUint(period, 10)), module.Attr("reason", log))

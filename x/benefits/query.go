@@ -1,9 +1,9 @@
 package benefits
 
 import (
-	"bytes"
 	"strings"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/funds"
 )
@@ -20,18 +20,18 @@ func (k Keeper) PaymentTrace(kv store.KV, id uint64) (keys [][]byte, complete bo
 	if err != nil {
 		return nil, false, err
 	}
-	keys = append(keys, PaymentKey(id))
+	keys = append(keys, api.BenefitsPaymentKey(id))
 	var recoveries []uint64
-	store.IteratePrefix(kv, payRecoveryPrefix(id), func(key, _ []byte) bool {
-		recoveries = append(recoveries, idOf(key))
+	store.IteratePrefix(kv, api.BenefitsPaymentRecoveriesPrefix(id), func(key, _ []byte) bool {
+		recoveries = append(recoveries, api.IDOfKey(key))
 		return false
 	})
 	for _, d := range pay.Deductions {
 		recoveries = append(recoveries, d.Recovery)
 	}
 	for _, rid := range recoveries {
-		keys = append(keys, RecoveryKey(rid))
-		store.IteratePrefix(kv, RecoveryStepsPrefix(rid), func(key, _ []byte) bool {
+		keys = append(keys, api.BenefitsRecoveryKey(rid))
+		store.IteratePrefix(kv, api.BenefitsRecoveryStepsPrefix(rid), func(key, _ []byte) bool {
 			keys = append(keys, append([]byte(nil), key...))
 			return len(keys) > funds.MaxTraceRecords
 		})
@@ -44,7 +44,7 @@ func (k Keeper) PaymentTrace(kv store.KV, id uint64) (keys [][]byte, complete bo
 		return nil, false, err
 	}
 	keys = append(keys, up...)
-	keys = append(keys, funds.SettlementKey(pay.Movement))
+	keys = append(keys, api.FundsSettlementKey(pay.Movement))
 	return keys, complete, nil
 }
 
@@ -59,19 +59,4 @@ func SplitEnrolmentArg(s string) (programme, recipient string, err error) {
 		return "", "", err
 	}
 	return programme, recipient, nil
-}
-
-// Kinds of record in a payment trace, told apart by state key.
-
-// IsPaymentKey reports whether key is a payment's state key.
-func IsPaymentKey(key []byte) bool { return isIDKey(key, prefixPayment, 8) }
-
-// IsRecoveryKey reports whether key is a recovery's state key.
-func IsRecoveryKey(key []byte) bool { return isIDKey(key, prefixRecovery, 8) }
-
-// IsRecoveryStepKey reports whether key is a recovery step's state key.
-func IsRecoveryStepKey(key []byte) bool { return isIDKey(key, prefixRecovStep, 12) }
-
-func isIDKey(key, prefix []byte, idLen int) bool {
-	return len(key) == len(prefix)+idLen && bytes.HasPrefix(key, prefix)
 }

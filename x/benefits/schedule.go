@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strconv"
 
+	"github.com/tallyledger/tally/api"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
@@ -35,14 +36,14 @@ func (k Keeper) EndBlock(ctx module.Context) error {
 	now := ctx.Time.Unix()
 	for budget > 0 && !ctx.Exhausted() {
 		var key []byte
-		store.IteratePrefix(ctx.Store, prefixDue, func(k, _ []byte) bool {
+		store.IteratePrefix(ctx.Store, api.BenefitsDuePrefix(), func(k, _ []byte) bool {
 			key = append([]byte(nil), k...)
 			return true
 		})
-		if key == nil || int64(binary.BigEndian.Uint64(key[len(prefixDue):])) > now {
+		if key == nil || int64(binary.BigEndian.Uint64(key[len(api.BenefitsDuePrefix()):])) > now {
 			return nil
 		}
-		p, err := k.Programme(ctx.Store, string(key[len(prefixDue)+8:]))
+		p, err := k.Programme(ctx.Store, string(key[len(api.BenefitsDuePrefix())+8:]))
 		if err != nil {
 			return err
 		}
@@ -60,7 +61,7 @@ func (k Keeper) EndBlock(ctx module.Context) error {
 			p.NextPeriod++
 			p.Cursor = nil
 			if next := PeriodStart(p, p.NextPeriod); next < p.EndUnix {
-				ctx.Store.Set(dueKey(next, p.Id), []byte{})
+				ctx.Store.Set(api.BenefitsDueKey(next, p.Id), []byte{})
 			} else {
 				p.Finished = true
 			}
@@ -76,7 +77,7 @@ func (k Keeper) EndBlock(ctx module.Context) error {
 // cursor, within budget. It reports whether the run is complete and how
 // much of the budget it used.
 func (k Keeper) runPeriod(ctx module.Context, p *benefitsv1.Programme, budget int) (done bool, used int, err error) {
-	prefix := EnrolmentsPrefix(p.Id)
+	prefix := api.BenefitsEnrolmentsPrefix(p.Id)
 	start := prefix
 	if len(p.Cursor) > 0 {
 		start = append(append([]byte(nil), p.Cursor...), 0)
@@ -155,8 +156,8 @@ func (k Keeper) payEnrolment(ctx module.Context, p *benefitsv1.Programme, e *ben
 // before now and not finished, stopping at limit (capped is then true).
 // For operators' metrics.
 func DuePeriods(kv store.KV, now int64, limit int) (n int, capped bool) {
-	store.IteratePrefix(kv, prefixDue, func(k, _ []byte) bool {
-		if len(k) < len(prefixDue)+8 || int64(binary.BigEndian.Uint64(k[len(prefixDue):])) > now {
+	store.IteratePrefix(kv, api.BenefitsDuePrefix(), func(k, _ []byte) bool {
+		if len(k) < len(api.BenefitsDuePrefix())+8 || int64(binary.BigEndian.Uint64(k[len(api.BenefitsDuePrefix()):])) > now {
 			return true // keys sort by due time: the rest are later
 		}
 		n++

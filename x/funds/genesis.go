@@ -1,6 +1,7 @@
 package funds
 
 import (
+	"github.com/tallyledger/tally/api"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
@@ -35,15 +36,15 @@ func (k Keeper) InitGenesis(kv store.KV, g *fundsv1.Genesis) error {
 	if err := ValidateParams(p); err != nil {
 		return err
 	}
-	if err := store.SetProto(kv, keyParams, p); err != nil {
+	if err := store.SetProto(kv, api.FundsParamsKey(), p); err != nil {
 		return err
 	}
-	return store.SetProto(kv, keyTotals, &fundsv1.Totals{})
+	return store.SetProto(kv, api.FundsTotalsKey(), &fundsv1.Totals{})
 }
 
 // StatePrefix starts every key the funds module keeps: its section of an
 // export (ExportGenesis) holds exactly the keys under it.
-var StatePrefix = []byte("fu/")
+var StatePrefix = api.FundsStatePrefix()
 
 // ExportGenesis returns the module's whole state (the ledger, its
 // sequences and params) as a genesis section of records; InitGenesis

@@ -3,6 +3,7 @@ package funds
 import (
 	"strings"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	"github.com/tallyledger/tally/store"
@@ -13,13 +14,6 @@ import (
 // maxTokenBytes bounds programme ids, payee tokens and references, which
 // appear in keys and on screens.
 const maxTokenBytes = 128
-
-// ProgrammeHolder is the funds holder id of a programme's fund.
-func ProgrammeHolder(programmeID string) string { return holderProgramme + programmeID }
-
-// PayeeHolder is the funds holder id of a recipient's bank account, where
-// payments wait for settlement. The token is a pseudonym (ValidatePseudonym).
-func PayeeHolder(token string) string { return holderPayee + token }
 
 // PseudonymSize is the size of a pseudonym or commitment standing for a
 // person (a recipient, a bank account, a payment reference): written as 64
@@ -61,20 +55,20 @@ func ValidateToken(what, s string) error {
 // "programme:<programme id>" or "payee:<token>".
 func ValidateHolder(h string) error {
 	switch {
-	case strings.HasPrefix(h, holderAgency):
-		if err := agency.ValidateAgencyID(h[len(holderAgency):]); err != nil {
+	case strings.HasPrefix(h, api.HolderAgencyPrefix):
+		if err := agency.ValidateAgencyID(h[len(api.HolderAgencyPrefix):]); err != nil {
 			return ErrInvalidHolder.Wrapf("%q: %v", h, err)
 		}
 		return nil
-	case strings.HasPrefix(h, holderProgramme):
-		return ValidateToken("programme id", h[len(holderProgramme):])
-	case strings.HasPrefix(h, holderPayee):
-		return ValidatePseudonym("payee token", h[len(holderPayee):])
+	case strings.HasPrefix(h, api.HolderProgrammePrefix):
+		return ValidateToken("programme id", h[len(api.HolderProgrammePrefix):])
+	case strings.HasPrefix(h, api.HolderPayeePrefix):
+		return ValidatePseudonym("payee token", h[len(api.HolderPayeePrefix):])
 	}
 	return ErrInvalidHolder.Wrapf("%q is not a holder id; use agency:<agency id>, programme:<programme id> or payee:<token>", h)
 }
 
-func isPayee(h string) bool { return strings.HasPrefix(h, holderPayee) }
+func isPayee(h string) bool { return strings.HasPrefix(h, api.HolderPayeePrefix) }
 
 // validateReference checks a free-text reference (appropriation line, bank
 // reference, purpose code).
@@ -89,17 +83,17 @@ func validateReference(what, s string) error {
 // whose finance officers may move money out of it. The benefits module
 // calls it when a programme is created.
 func (k Keeper) OpenProgrammeHolder(ctx module.Context, programmeID, ownerAgency string) (string, error) {
-	h := ProgrammeHolder(programmeID)
+	h := api.ProgrammeHolder(programmeID)
 	if err := ValidateHolder(h); err != nil {
 		return "", err
 	}
-	if ctx.Store.Has(HolderKey(h)) {
+	if ctx.Store.Has(api.FundsHolderKey(h)) {
 		return "", ErrHolderExists.Wrapf("%s is already open", h)
 	}
 	if _, err := k.Agency.Agency(ctx.Store, ownerAgency); err != nil {
 		return "", err
 	}
-	return h, store.SetProto(ctx.Store, HolderKey(h), &fundsv1.Holder{Id: h, OwnerAgency: ownerAgency, CreatedHeight: ctx.Height})
+	return h, store.SetProto(ctx.Store, api.FundsHolderKey(h), &fundsv1.Holder{Id: h, OwnerAgency: ownerAgency, CreatedHeight: ctx.Height})
 }
 
 // owner is the agency that controls holder, or "" for payees. Unknown
@@ -109,15 +103,15 @@ func (k Keeper) owner(kv store.KV, h string) (string, error) {
 		return "", err
 	}
 	switch {
-	case strings.HasPrefix(h, holderAgency):
-		id := h[len(holderAgency):]
+	case strings.HasPrefix(h, api.HolderAgencyPrefix):
+		id := h[len(api.HolderAgencyPrefix):]
 		if _, err := k.Agency.Agency(kv, id); err != nil {
 			return "", ErrUnknownHolder.Wrapf("%s: no agency %q", h, id)
 		}
 		return id, nil
-	case strings.HasPrefix(h, holderProgramme):
+	case strings.HasPrefix(h, api.HolderProgrammePrefix):
 		rec := &fundsv1.Holder{}
-		found, err := store.GetProto(kv, HolderKey(h), rec)
+		found, err := store.GetProto(kv, api.FundsHolderKey(h), rec)
 		if err != nil {
 			return "", err
 		}

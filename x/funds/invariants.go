@@ -3,6 +3,7 @@ package funds
 import (
 	"fmt"
 
+	"github.com/tallyledger/tally/api"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	"github.com/tallyledger/tally/store"
 )
@@ -29,7 +30,7 @@ func (k Keeper) Invariants(kv store.KV) (*fundsv1.InvariantReport, error) {
 		r.ExpectedBalances = in - out
 	}
 	var ierr error
-	store.IteratePrefix(kv, prefixBalance, func(key, v []byte) bool {
+	store.IteratePrefix(kv, api.FundsBalancesPrefix(), func(key, v []byte) bool {
 		b := &fundsv1.Balance{}
 		if ierr = unmarshal(v, b); ierr != nil {
 			return true
@@ -40,19 +41,19 @@ func (k Keeper) Invariants(kv store.KV) (*fundsv1.InvariantReport, error) {
 			r.Problems = append(r.Problems, "sum of balances overflows")
 		}
 		var open, first uint64
-		store.IteratePrefix(kv, openPrefix(b.Holder), func(key, _ []byte) bool {
+		store.IteratePrefix(kv, api.FundsOpenPrefix(b.Holder), func(key, _ []byte) bool {
 			if first == 0 {
 				first = idFromKey(key)
 			}
 			tr := &fundsv1.Tranche{}
-			if _, ierr = store.GetProto(kv, TrancheKey(idFromKey(key)), tr); ierr != nil {
+			if _, ierr = store.GetProto(kv, api.FundsTrancheKey(idFromKey(key)), tr); ierr != nil {
 				return true
 			}
 			open += tr.Remaining
 			return false
 		})
 		var head uint64
-		if h := kv.Get(headKey(b.Holder)); len(h) == 8 {
+		if h := kv.Get(api.FundsHeadKey(b.Holder)); len(h) == 8 {
 			head = idFromKey(h)
 		}
 		if head != first {

@@ -12,6 +12,7 @@ import (
 	"math/bits"
 	"strconv"
 
+	"github.com/tallyledger/tally/api"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
@@ -55,7 +56,7 @@ func DefaultParams() *fundsv1.Params {
 // Params reads the funds params (defaults before genesis wrote them).
 func (Keeper) Params(kv store.KV) (*fundsv1.Params, error) {
 	p := &fundsv1.Params{}
-	found, err := store.GetProto(kv, keyParams, p)
+	found, err := store.GetProto(kv, api.FundsParamsKey(), p)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func (k Keeper) CheckCurrency(kv store.KV, currency string) error {
 // Balance is what holder has, in minor units.
 func (Keeper) Balance(kv store.KV, holder string) (uint64, error) {
 	b := &fundsv1.Balance{}
-	if _, err := store.GetProto(kv, BalanceKey(holder), b); err != nil {
+	if _, err := store.GetProto(kv, api.FundsBalanceKey(holder), b); err != nil {
 		return 0, err
 	}
 	return b.Amount, nil
@@ -89,14 +90,14 @@ func (Keeper) Balance(kv store.KV, holder string) (uint64, error) {
 // Totals reads the ledger-wide running totals.
 func (Keeper) Totals(kv store.KV) (*fundsv1.Totals, error) {
 	t := &fundsv1.Totals{}
-	_, err := store.GetProto(kv, keyTotals, t)
+	_, err := store.GetProto(kv, api.FundsTotalsKey(), t)
 	return t, err
 }
 
 // Movement loads a movement, or returns ErrUnknownMovement.
 func (Keeper) Movement(kv store.KV, id uint64) (*fundsv1.Movement, error) {
 	m := &fundsv1.Movement{}
-	found, err := store.GetProto(kv, MovementKey(id), m)
+	found, err := store.GetProto(kv, api.FundsMovementKey(id), m)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (Keeper) Movement(kv store.KV, id uint64) (*fundsv1.Movement, error) {
 // Tranche loads a tranche.
 func (Keeper) Tranche(kv store.KV, id uint64) (*fundsv1.Tranche, error) {
 	t := &fundsv1.Tranche{}
-	found, err := store.GetProto(kv, TrancheKey(id), t)
+	found, err := store.GetProto(kv, api.FundsTrancheKey(id), t)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +194,7 @@ func (k Keeper) move(ctx module.Context, r move) (*fundsv1.Movement, error) {
 			return nil, err
 		}
 	}
-	id := nextSeq(kv, keySeqMovement)
+	id := nextSeq(kv, api.FundsMovementSeqKey())
 	m := &fundsv1.Movement{
 		Id: id, Kind: r.kind, From: r.from, To: r.to, Amount: r.amount,
 		Purpose: r.purpose, Reference: r.reference, Source: r.source,
@@ -209,11 +210,11 @@ func (k Keeper) move(ctx module.Context, r move) (*fundsv1.Movement, error) {
 		need -= x
 		src.Remaining -= x
 		if src.Remaining == 0 {
-			kv.Delete(openKey(src.Holder, src.Id))
-			kv.Delete(openFromKey(src.Holder, src.FromHolder, src.Id))
+			kv.Delete(api.FundsOpenKey(src.Holder, src.Id))
+			kv.Delete(api.FundsOpenFromKey(src.Holder, src.FromHolder, src.Id))
 			closeHead(kv, src.Holder, src.Id)
 		}
-		if err := store.SetProto(kv, TrancheKey(src.Id), src); err != nil {
+		if err := store.SetProto(kv, api.FundsTrancheKey(src.Id), src); err != nil {
 			return nil, err
 		}
 		leg := &fundsv1.Leg{Root: src.Root, FromTranche: src.Id, Amount: x}
@@ -224,7 +225,7 @@ func (k Keeper) move(ctx module.Context, r move) (*fundsv1.Movement, error) {
 	}
 	for i, leg := range m.Legs {
 		leg.Movement, leg.From, leg.To = id, r.from, r.to
-		if err := store.SetProto(kv, rootLegKey(leg.Root, id, i), leg); err != nil {
+		if err := store.SetProto(kv, api.FundsRootLegKey(leg.Root, id, i), leg); err != nil {
 			return nil, err
 		}
 	}
@@ -234,7 +235,7 @@ func (k Keeper) move(ctx module.Context, r move) (*fundsv1.Movement, error) {
 	if err := k.addBalance(kv, r.to, r.amount, true); err != nil {
 		return nil, err
 	}
-	if err := store.SetProto(kv, MovementKey(id), m); err != nil {
+	if err := store.SetProto(kv, api.FundsMovementKey(id), m); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -254,14 +255,14 @@ func (k Keeper) selectTranches(kv store.KV, p *fundsv1.Params, r move) ([]*funds
 	if r.exact != nil {
 		ids = r.exact
 	} else {
-		prefix := openPrefix(r.from)
+		prefix := api.FundsOpenPrefix(r.from)
 		if r.onlyFrom != "" {
-			prefix = openFromPrefix(r.from, r.onlyFrom)
+			prefix = api.FundsOpenFromPrefix(r.from, r.onlyFrom)
 		}
 		var sum uint64
 		limit := int(p.MaxTranchesPerMovement)
 		if r.onlyFrom == "" {
-			if head := kv.Get(headKey(r.from)); len(head) == 8 {
+			if head := kv.Get(api.FundsHeadKey(r.from)); len(head) == 8 {
 				t, err := k.Tranche(kv, binary.BigEndian.Uint64(head))
 				if err != nil {
 					return nil, err
@@ -313,14 +314,14 @@ func (k Keeper) selectTranches(kv store.KV, p *fundsv1.Params, r move) ([]*funds
 }
 
 func (k Keeper) newTranche(kv store.KV, holder string, root, parent, movement, amount uint64, from string) uint64 {
-	id := nextSeq(kv, keySeqTranche)
+	id := nextSeq(kv, api.FundsTrancheSeqKey())
 	t := &fundsv1.Tranche{Id: id, Holder: holder, Root: root, Parent: parent, Movement: movement, Amount: amount, Remaining: amount, FromHolder: from}
 	// A freshly built tranche always encodes: SetProto cannot fail here.
-	_ = store.SetProto(kv, TrancheKey(id), t)
-	kv.Set(openKey(holder, id), []byte{})
-	kv.Set(openFromKey(holder, from, id), []byte{})
-	if !kv.Has(headKey(holder)) {
-		kv.Set(headKey(holder), store.Uint64(id)) // ids only grow: a new tranche is never older than the head
+	_ = store.SetProto(kv, api.FundsTrancheKey(id), t)
+	kv.Set(api.FundsOpenKey(holder, id), []byte{})
+	kv.Set(api.FundsOpenFromKey(holder, from, id), []byte{})
+	if !kv.Has(api.FundsHeadKey(holder)) {
+		kv.Set(api.FundsHeadKey(holder), store.Uint64(id)) // ids only grow: a new tranche is never older than the head
 	}
 	return id
 }
@@ -328,20 +329,20 @@ func (k Keeper) newTranche(kv store.KV, holder string, root, parent, movement, a
 // closeHead moves holder's head past a tranche just closed, if it was the
 // head: to the next open tranche, or nowhere.
 func closeHead(kv store.KV, holder string, closed uint64) {
-	head := kv.Get(headKey(holder))
+	head := kv.Get(api.FundsHeadKey(holder))
 	if len(head) != 8 || binary.BigEndian.Uint64(head) != closed {
 		return
 	}
 	var next []byte
-	kv.Iterate(openKey(holder, closed), store.PrefixEnd(openPrefix(holder)), true, func(key, _ []byte) bool {
+	kv.Iterate(api.FundsOpenKey(holder, closed), store.PrefixEnd(api.FundsOpenPrefix(holder)), true, func(key, _ []byte) bool {
 		next = append([]byte(nil), key[len(key)-8:]...)
 		return true
 	})
 	if next == nil {
-		kv.Delete(headKey(holder))
+		kv.Delete(api.FundsHeadKey(holder))
 		return
 	}
-	kv.Set(headKey(holder), next)
+	kv.Set(api.FundsHeadKey(holder), next)
 }
 
 func (k Keeper) addBalance(kv store.KV, holder string, amount uint64, credit bool) error {
@@ -349,7 +350,7 @@ func (k Keeper) addBalance(kv store.KV, holder string, amount uint64, credit boo
 		return nil
 	}
 	b := &fundsv1.Balance{Holder: holder}
-	if _, err := store.GetProto(kv, BalanceKey(holder), b); err != nil {
+	if _, err := store.GetProto(kv, api.FundsBalanceKey(holder), b); err != nil {
 		return err
 	}
 	if credit {
@@ -364,7 +365,7 @@ func (k Keeper) addBalance(kv store.KV, holder string, amount uint64, credit boo
 		}
 		b.Amount -= amount
 	}
-	return store.SetProto(kv, BalanceKey(holder), b)
+	return store.SetProto(kv, api.FundsBalanceKey(holder), b)
 }
 
 // updateTotals applies f to the ledger-wide totals.
@@ -376,12 +377,12 @@ func (k Keeper) updateTotals(kv store.KV, f func(t *fundsv1.Totals) error) error
 	if err := f(t); err != nil {
 		return err
 	}
-	return store.SetProto(kv, keyTotals, t)
+	return store.SetProto(kv, api.FundsTotalsKey(), t)
 }
 
 // newRoot records the totals of a fresh inflow movement.
 func (k Keeper) newRoot(kv store.KV, m *fundsv1.Movement) error {
-	return store.SetProto(kv, RootTotalsKey(m.Id), &fundsv1.RootTotals{
+	return store.SetProto(kv, api.FundsRootTotalsKey(m.Id), &fundsv1.RootTotals{
 		Root: m.Id, Kind: m.Kind, Reference: m.Reference, Source: m.Source, Inflow: m.Amount,
 	})
 }
@@ -390,7 +391,7 @@ func (k Keeper) newRoot(kv store.KV, m *fundsv1.Movement) error {
 func (k Keeper) leaveRoots(kv store.KV, m *fundsv1.Movement, settled bool) error {
 	for _, leg := range m.Legs {
 		rt := &fundsv1.RootTotals{}
-		if _, err := store.GetProto(kv, RootTotalsKey(leg.Root), rt); err != nil {
+		if _, err := store.GetProto(kv, api.FundsRootTotalsKey(leg.Root), rt); err != nil {
 			return err
 		}
 		var err error
@@ -402,7 +403,7 @@ func (k Keeper) leaveRoots(kv store.KV, m *fundsv1.Movement, settled bool) error
 		if err != nil {
 			return err
 		}
-		if err := store.SetProto(kv, RootTotalsKey(leg.Root), rt); err != nil {
+		if err := store.SetProto(kv, api.FundsRootTotalsKey(leg.Root), rt); err != nil {
 			return err
 		}
 	}

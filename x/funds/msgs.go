@@ -3,6 +3,7 @@ package funds
 import (
 	"encoding/hex"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -46,7 +47,7 @@ func validateAllocate(m *fundsv1.MsgAllocate) error {
 	if err := validateAmount(m.Amount, m.Currency); err != nil {
 		return err
 	}
-	if err := ValidateHolder(AgencyHolder(m.ToAgency)); err != nil {
+	if err := ValidateHolder(api.AgencyHolder(m.ToAgency)); err != nil {
 		return err
 	}
 	return validateReference("reference", m.Reference)
@@ -134,7 +135,7 @@ func (k Keeper) Appropriate(ctx module.Context, signer *agencyv1.Account, m *fun
 	if ag.Kind != agencyv1.Kind_KIND_TREASURY {
 		return ErrNotTreasury.Wrapf("agency %q is not a treasury", ag.Id)
 	}
-	if kv.Has(AppropriationKey(m.Reference)) {
+	if kv.Has(api.FundsAppropriationKey(m.Reference)) {
 		return ErrDuplicateAppropriation.Wrapf("reference %q was appropriated already; each line of a supply act is appropriated once", m.Reference)
 	}
 	p, err := k.Params(kv)
@@ -143,7 +144,7 @@ func (k Keeper) Appropriate(ctx module.Context, signer *agencyv1.Account, m *fun
 	}
 	year := int32(ctx.Time.UTC().Year())
 	yt := &fundsv1.YearTotal{Year: year}
-	if _, err := store.GetProto(kv, YearKey(year), yt); err != nil {
+	if _, err := store.GetProto(kv, api.FundsYearKey(year), yt); err != nil {
 		return err
 	}
 	total, err := add(yt.Appropriated, m.Amount)
@@ -157,7 +158,7 @@ func (k Keeper) Appropriate(ctx module.Context, signer *agencyv1.Account, m *fun
 	if err != nil {
 		return err
 	}
-	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_APPROPRIATE, to: AgencyHolder(ag.Id), amount: m.Amount, reference: m.Reference, signer: signer.Address, mandate: mandate})
+	mv, err := k.move(ctx, move{kind: fundsv1.MovementKind_MOVEMENT_KIND_APPROPRIATE, to: api.AgencyHolder(ag.Id), amount: m.Amount, reference: m.Reference, signer: signer.Address, mandate: mandate})
 	if err != nil {
 		return err
 	}
@@ -170,10 +171,10 @@ func (k Keeper) Appropriate(ctx module.Context, signer *agencyv1.Account, m *fun
 	}); err != nil {
 		return err
 	}
-	if err := store.SetProto(kv, YearKey(year), yt); err != nil {
+	if err := store.SetProto(kv, api.FundsYearKey(year), yt); err != nil {
 		return err
 	}
-	if err := store.SetProto(kv, AppropriationKey(m.Reference), &fundsv1.Appropriation{Reference: m.Reference, Amount: m.Amount, Movement: mv.Id, Year: year, Treasury: ag.Id, Mandate: mandate}); err != nil {
+	if err := store.SetProto(kv, api.FundsAppropriationKey(m.Reference), &fundsv1.Appropriation{Reference: m.Reference, Amount: m.Amount, Movement: mv.Id, Year: year, Treasury: ag.Id, Mandate: mandate}); err != nil {
 		return err
 	}
 	emitMovement(ctx, EventAppropriated, mv)
@@ -185,11 +186,11 @@ func (k Keeper) Allocate(ctx module.Context, signer *agencyv1.Account, m *fundsv
 	if err := k.CheckCurrency(ctx.Store, m.Currency); err != nil {
 		return err
 	}
-	to := AgencyHolder(m.ToAgency)
+	to := api.AgencyHolder(m.ToAgency)
 	if _, err := k.owner(ctx.Store, to); err != nil {
 		return err
 	}
-	return k.transferMsg(ctx, signer, fundsv1.MovementKind_MOVEMENT_KIND_ALLOCATE, AgencyHolder(signer.AgencyId), to, m.Amount, "ALLOCATION", m.Reference, "")
+	return k.transferMsg(ctx, signer, fundsv1.MovementKind_MOVEMENT_KIND_ALLOCATE, api.AgencyHolder(signer.AgencyId), to, m.Amount, "ALLOCATION", m.Reference, "")
 }
 
 // Fund moves money from the signer's agency account to a programme's fund.
@@ -197,11 +198,11 @@ func (k Keeper) Fund(ctx module.Context, signer *agencyv1.Account, m *fundsv1.Ms
 	if err := k.CheckCurrency(ctx.Store, m.Currency); err != nil {
 		return err
 	}
-	to := ProgrammeHolder(m.Programme)
+	to := api.ProgrammeHolder(m.Programme)
 	if _, err := k.owner(ctx.Store, to); err != nil {
 		return err
 	}
-	return k.transferMsg(ctx, signer, fundsv1.MovementKind_MOVEMENT_KIND_FUND, AgencyHolder(signer.AgencyId), to, m.Amount, "PROGRAMME-FUNDING", m.Reference, "")
+	return k.transferMsg(ctx, signer, fundsv1.MovementKind_MOVEMENT_KIND_FUND, api.AgencyHolder(signer.AgencyId), to, m.Amount, "PROGRAMME-FUNDING", m.Reference, "")
 }
 
 // Transfer moves money from a holder the signer's agency controls to any holder.
@@ -283,7 +284,7 @@ func (k Keeper) Settle(ctx module.Context, signer *agencyv1.Account, m *fundsv1.
 	if !isPayee(pay.To) || pay.Kind != fundsv1.MovementKind_MOVEMENT_KIND_PAYMENT {
 		return ErrNotPayment.Wrapf("movement %d is a %s to %s, not a programme's payment to a bank account", pay.Id, KindName(pay.Kind), pay.To)
 	}
-	if kv.Has(SettlementKey(pay.Id)) {
+	if kv.Has(api.FundsSettlementKey(pay.Id)) {
 		return ErrAlreadySettled.Wrapf("payment %d was settled already", pay.Id)
 	}
 	mandate, err := k.require(ctx, signer.AgencyId, govv1.Mandate_MANDATE_SETTLEMENT_BANK, 0)
@@ -307,7 +308,7 @@ func (k Keeper) Settle(ctx module.Context, signer *agencyv1.Account, m *fundsv1.
 	}); err != nil {
 		return err
 	}
-	if err := store.SetProto(kv, SettlementKey(pay.Id), &fundsv1.Settlement{
+	if err := store.SetProto(kv, api.FundsSettlementKey(pay.Id), &fundsv1.Settlement{
 		Payment: pay.Id, Movement: mv.Id, BankReference: m.BankReference, Signer: signer.Address,
 		Height: ctx.Height, TimeUnix: ctx.Time.Unix(), Amount: pay.Amount, Mandate: mandate,
 	}); err != nil {

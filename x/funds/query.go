@@ -5,6 +5,7 @@ import (
 
 	gproto "google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	"github.com/tallyledger/tally/store"
 )
@@ -40,7 +41,7 @@ func (k Keeper) TraceUp(kv store.KV, movement uint64) (keys [][]byte, complete b
 		keys = append(keys, key)
 		return true
 	}
-	addKey(MovementKey(m.Id))
+	addKey(api.FundsMovementKey(m.Id))
 	for _, leg := range m.Legs {
 		id := leg.FromTranche
 		if id == 0 {
@@ -50,14 +51,14 @@ func (k Keeper) TraceUp(kv store.KV, movement uint64) (keys [][]byte, complete b
 			if len(keys) >= MaxTraceRecords {
 				return keys, false, nil
 			}
-			if !addKey(TrancheKey(id)) {
+			if !addKey(api.FundsTrancheKey(id)) {
 				break // this path joins one already listed
 			}
 			t, err := k.Tranche(kv, id)
 			if err != nil {
 				return nil, false, err
 			}
-			addKey(MovementKey(t.Movement))
+			addKey(api.FundsMovementKey(t.Movement))
 			id = t.Parent
 		}
 	}
@@ -67,6 +68,6 @@ func (k Keeper) TraceUp(kv store.KV, movement uint64) (keys [][]byte, complete b
 // AppropriationRoot returns the root movement id of an appropriation.
 func (Keeper) AppropriationRoot(kv store.KV, ref string) (uint64, bool, error) {
 	a := &fundsv1.Appropriation{}
-	found, err := store.GetProto(kv, AppropriationKey(ref), a)
+	found, err := store.GetProto(kv, api.FundsAppropriationKey(ref), a)
 	return a.Movement, found, err
 }

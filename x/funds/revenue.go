@@ -17,10 +17,6 @@ const (
 // maxSourceBytes bounds the name of who reports revenue ("tax").
 const maxSourceBytes = 64
 
-// AgencyHolder is the funds holder id of an agency's own account (e.g. the
-// Treasury's revenue account): "agency:<agency id>".
-func AgencyHolder(agencyID string) string { return holderAgency + agencyID }
-
 // CreditRevenue records money entering the public ledger from outside (tax
 // collected) into holder; it is an inflow alongside appropriations, with its
 // own trace root (source, ref). It returns the id of the inflow movement.

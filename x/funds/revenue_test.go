@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
@@ -35,7 +36,7 @@ func dump(kv store.KV) map[string]string {
 // with a coded error and no state change.
 func TestCreditAndDebitRevenue(t *testing.T) {
 	k, ctx, events := newLedger(t)
-	h := funds.AgencyHolder("treasury")
+	h := api.AgencyHolder("treasury")
 	require.Equal(t, "agency:treasury", h)
 
 	id, err := k.CreditRevenue(ctx, h, 5_000, "tax", "receipt/1", 0)
@@ -62,7 +63,7 @@ func TestCreditAndDebitRevenue(t *testing.T) {
 	}{
 		{h, 0, "tax", funds.ErrZeroAmount},
 		{"agency:nobody", 1, "tax", funds.ErrUnknownHolder},
-		{funds.PayeeHolder("x"), 1, "tax", funds.ErrInvalidHolder},
+		{api.PayeeHolder("x"), 1, "tax", funds.ErrInvalidHolder},
 		{h, 1, "", funds.ErrInvalidReference},
 	} {
 		_, err := k.CreditRevenue(ctx, bad.holder, bad.amount, bad.source, "r", 0)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -50,7 +51,7 @@ var (
 	fundsK funds.Keeper
 	agK    agency.Keeper
 	govK   = gov.NewKeeper(agK, nil)
-	k      = tax.NewKeeper(fundsK, funds.AgencyHolder).WithGovernance(govK)
+	k      = tax.NewKeeper(fundsK, api.AgencyHolder).WithGovernance(govK)
 	t0     = time.Date(2030, 4, 5, 6, 7, 8, 0, time.UTC)
 )
 
@@ -209,7 +210,7 @@ func (e *env) state(id string) *taxv1.ReceiptState {
 }
 
 func (e *env) balance(agencyID string) uint64 {
-	b, err := fundsK.Balance(e.kv, funds.AgencyHolder(agencyID))
+	b, err := fundsK.Balance(e.kv, api.AgencyHolder(agencyID))
 	require.NoError(e.t, err)
 	return b
 }
@@ -418,7 +419,7 @@ func TestRevenueCreditedToTheTaxTypesAccount(t *testing.T) {
 	r, err := k.Receipt(e.kv, ref)
 	require.NoError(t, err)
 	require.Equal(t, "northshire", r.CollectorAgency)
-	require.Equal(t, funds.AgencyHolder("northshire"), r.RevenueHolder)
+	require.Equal(t, api.AgencyHolder("northshire"), r.RevenueHolder)
 	require.Empty(t, r.RevenueMovement, "a receipt credits nothing itself")
 	require.Equal(t, uint64(1_300), e.confirmed(r.Id).Amount, "the clearing bank's confirmation did")
 	require.True(t, proto.Equal(&taxv1.Total{Receipts: 2, Collected: 1_350, Net: 1_350}, e.total(tax.TypeTotalKey("COUNCIL_TAX", "2026"))))
@@ -613,7 +614,7 @@ func TestRefundOverdraftIsRefusedByTheLedger(t *testing.T) {
 	e := newEnv(t)
 	require.NoError(t, e.issue(revCollector, vat(taxpayer("a"), "2026-Q1", 100, "P-1")))
 	require.NoError(t, e.run(trAdmin, func(ctx module.Context, _ *agencyv1.Account) error {
-		_, err := fundsK.DebitRevenue(ctx, funds.AgencyHolder("treasury"), 80, "test", "spent-elsewhere")
+		_, err := fundsK.DebitRevenue(ctx, api.AgencyHolder("treasury"), 80, "test", "spent-elsewhere")
 		return err
 	}))
 	before := e.kv.WorkingHash()

@@ -1,0 +1,73 @@
+package api
+
+import "fmt"
+
+// Agency state.
+//
+//	ag/a/<agency id>                 → tally.agency.v1.Agency
+//	ag/c/<address 20 bytes>          → tally.agency.v1.Account
+//	ag/m/<agency id>/<address>       → index: membership, in address order
+//	ag/k/<public key 32 bytes>       → the address of the account holding the key now
+var (
+	prefixAgency  = []byte("ag/a/")
+	prefixAccount = []byte("ag/c/")
+	prefixMember  = []byte("ag/m/")
+	prefixPubKey  = []byte("ag/k/")
+)
+
+// Agency query paths.
+const (
+	PathAgency  = "/agency/agency"  // data: agency id → Agency
+	PathAccount = "/agency/account" // data: 20-byte address → Account
+	PathMembers = "/agency/members" // data: agency id [0x00 next_key]; each member Account with its proof, a page at a time
+)
+
+// MaxAgencyIDBytes bounds an agency id.
+const MaxAgencyIDBytes = 64
+
+// CheckAgencyID checks an agency id's syntax: 1 to MaxAgencyIDBytes of
+// a-z, 0-9, '-', '_' and '.'. Ids never hold '/' or 0x00, which is what
+// keeps one agency's key prefixes from covering another's.
+func CheckAgencyID(id string) error {
+	if id == "" || len(id) > MaxAgencyIDBytes {
+		return fmt.Errorf("agency id %q must be 1 to %d characters", id, MaxAgencyIDBytes)
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("agency id %q may use only a-z, 0-9, '-', '_' and '.'", id)
+		}
+	}
+	return nil
+}
+
+// AgencyKey is the state key of an agency record.
+func AgencyKey(id string) []byte { return key(prefixAgency, []byte(id)) }
+
+// AgenciesPrefix covers every agency record, in id order.
+func AgenciesPrefix() []byte { return prefixAgency }
+
+// AccountKey is the state key of an account record.
+func AccountKey(addr []byte) []byte { return key(prefixAccount, addr) }
+
+// AccountsPrefix covers every account record, in address order.
+func AccountsPrefix() []byte { return prefixAccount }
+
+// MembersPrefix is the prefix of an agency's membership index; a members
+// answer carries it as its Key.
+func MembersPrefix(agencyID string) []byte { return key(prefixMember, []byte(agencyID), slash) }
+
+// AllMembersPrefix covers the membership index of every agency.
+func AllMembersPrefix() []byte { return prefixMember }
+
+// MemberKey is the state key of one membership index entry.
+func MemberKey(agencyID string, addr []byte) []byte { return key(MembersPrefix(agencyID), addr) }
+
+// PubKeyKey is the state key of the public-key index entry.
+func PubKeyKey(pub []byte) []byte { return key(prefixPubKey, pub) }
+
+// PubKeysPrefix covers the whole public-key index.
+func PubKeysPrefix() []byte { return prefixPubKey }
+
+// AgencyStatePrefix starts every key the agency module keeps (an export's
+// agency section holds exactly the keys under it).
+func AgencyStatePrefix() []byte { return []byte("ag/") }
