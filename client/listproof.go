@@ -28,16 +28,6 @@ type Listing struct {
 	RecordKey func(indexKey []byte) []byte
 }
 
-// Listing paths the client knows the layout of (app/route_*.go; the key
-// layouts are those of x/*/keys.go).
-const (
-	PathGovProposals    = "/gov/proposals"
-	PathFundsBalances   = "/funds/balances"
-	PathTaxReceipts     = "/tax/receipts"
-	PathTaxTypes        = "/tax/tax_types"
-	PathBenefitsHistory = "/benefits/history"
-)
-
 // ListingOf returns the layout of the listing a query asks for and the
 // key the page continues after (nil for a first page), from the query's
 // path and data: the argument, optionally followed by 0x00 and the
@@ -53,7 +43,7 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 	case api.PathMembers:
 		l = Listing{Prefix: api.MembersPrefix(arg)}
 		l.RecordKey = func(k []byte) []byte { return api.AccountKey(k[len(l.Prefix):]) }
-	case PathGovProposals:
+	case api.PathGovProposals:
 		l = Listing{Prefix: []byte("gov/p/")}
 	case api.PathGovVotes:
 		id, err := strconv.ParseUint(arg, 10, 64)
@@ -61,28 +51,28 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 			return l, nil, false
 		}
 		l = Listing{Prefix: GovVotesPrefix(id)}
-	case PathFundsBalances:
-		l = Listing{Prefix: []byte("fu/b/")}
-	case PathTaxTypes:
+	case api.PathFundsBalances:
+		l = Listing{Prefix: api.FundsBalancesPrefix()}
+	case api.PathTaxTypes:
 		l = Listing{Prefix: []byte("tax/t/")}
-	case PathTaxReceipts:
+	case api.PathTaxReceipts:
 		taxType, period, found := strings.Cut(arg, "/")
 		if !found {
 			return l, nil, false
 		}
 		l = Listing{Prefix: cat([]byte("tax/y/"), []byte(taxType), []byte("/"), []byte(period), []byte("/"))}
 		l.RecordKey = suffixOf("tax/r/")
-	case PathBenefitsHistory:
+	case api.PathBenefitsHistory:
 		prog, rcpt, found := strings.Cut(arg, "/")
 		if !found {
 			return l, nil, false
 		}
-		l = Listing{Prefix: cat([]byte("bf/h/"), []byte(prog), []byte{0}, []byte(rcpt), []byte{0})}
+		l = Listing{Prefix: api.BenefitsHistoryPrefix(prog, rcpt)}
 		l.RecordKey = func(k []byte) []byte {
 			if len(k) < len(l.Prefix)+8 {
 				return nil
 			}
-			return cat([]byte("bf/p/"), k[len(k)-8:])
+			return api.BenefitsPaymentOfHistoryKey(k)
 		}
 	case api.PathProvenanceHistory:
 		lq := &provenancev1.ListQuery{}
