@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // kindRoles limits powers that only make sense in one kind of body: only a
@@ -37,13 +38,13 @@ func HasRole(acc *agencyv1.Account, role agencyv1.Role) bool {
 
 // RoleName is the short lower-case name of a role, as the CLI and docs use it
 // ("admin", "tax_collector").
-func RoleName(role agencyv1.Role) string { return shortName(role.String(), "ROLE_") }
+func RoleName(role agencyv1.Role) string { return module.EnumName(role, "ROLE_") }
 
 // KindName is the short lower-case name of an agency kind ("tax_authority").
-func KindName(kind agencyv1.Kind) string { return shortName(kind.String(), "KIND_") }
+func KindName(kind agencyv1.Kind) string { return module.EnumName(kind, "KIND_") }
 
 // StatusName is the short lower-case name of a status ("active").
-func StatusName(s agencyv1.Status) string { return shortName(s.String(), "STATUS_") }
+func StatusName(s agencyv1.Status) string { return module.EnumName(s, "STATUS_") }
 
 // ParseRole reads a short role name as RoleName writes it.
 func ParseRole(name string) (agencyv1.Role, error) {
@@ -74,16 +75,6 @@ func roleList() string {
 		}
 		out += RoleName(agencyv1.Role(i))
 	}
-}
-
-func shortName(full, prefix string) string {
-	b := []byte(full[len(prefix):])
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 func upper(s string) string {

@@ -508,13 +508,5 @@ func recoverStep(kv store.KV, r *benefitsv1.Recovery, amount uint64, step *benef
 }
 
 func statusName(s benefitsv1.EnrolmentStatus) string {
-	switch s {
-	case benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE:
-		return "active"
-	case benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED:
-		return "suspended"
-	case benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED:
-		return "ended"
-	}
-	return "unknown"
+	return module.EnumName(s, "ENROLMENT_STATUS_")
 }

@@ -94,17 +94,4 @@ func emitMovement(ctx module.Context, typ string, m *fundsv1.Movement) {
 }
 
 // KindName is the short lower-case name of a movement kind ("allocate").
-func KindName(kind fundsv1.MovementKind) string {
-	s := kind.String()
-	const p = "MOVEMENT_KIND_"
-	if len(s) > len(p) {
-		s = s[len(p):]
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
+func KindName(kind fundsv1.MovementKind) string { return module.EnumName(kind, "MOVEMENT_KIND_") }

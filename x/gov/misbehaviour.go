@@ -50,12 +50,12 @@ func ConsensusAddress(pub []byte) []byte {
 // MisbehaviourTypeName is the short name of an evidence type
 // ("duplicate_vote").
 func MisbehaviourTypeName(t govv1.MisbehaviourType) string {
-	return shortName(t.String(), "MISBEHAVIOUR_TYPE_")
+	return module.EnumName(t, "MISBEHAVIOUR_TYPE_")
 }
 
 // MisbehaviourActionName is the short name of an action ("proposed").
 func MisbehaviourActionName(a govv1.MisbehaviourAction) string {
-	return shortName(a.String(), "MISBEHAVIOUR_ACTION_")
+	return module.EnumName(a, "MISBEHAVIOUR_ACTION_")
 }
 
 // Misbehaviour loads a misbehaviour record, or returns ErrUnknownMisbehaviour.

@@ -335,14 +335,14 @@ func (k Keeper) Vote(ctx module.Context, signer *agencyv1.Account, m *govv1.MsgV
 
 // StatusName is the short name of a proposal status ("voting").
 func StatusName(s govv1.ProposalStatus) string {
-	return shortName(s.String(), "PROPOSAL_STATUS_")
+	return module.EnumName(s, "PROPOSAL_STATUS_")
 }
 
 // OptionName is the short name of a vote option ("yes").
-func OptionName(o govv1.VoteOption) string { return shortName(o.String(), "VOTE_OPTION_") }
+func OptionName(o govv1.VoteOption) string { return module.EnumName(o, "VOTE_OPTION_") }
 
 // MandateName is the short name of a mandate ("tax_authority").
-func MandateName(m govv1.Mandate) string { return shortName(m.String(), "MANDATE_") }
+func MandateName(m govv1.Mandate) string { return module.EnumName(m, "MANDATE_") }
 
 // ParseMandate reads a short mandate name.
 func ParseMandate(s string) (govv1.Mandate, error) {
@@ -360,19 +360,6 @@ func ParseOption(s string) (govv1.VoteOption, error) {
 		return 0, ErrInvalidVote.Wrapf("%q is not a vote; vote yes, no or abstain", s)
 	}
 	return govv1.VoteOption(v), nil
-}
-
-func shortName(full, prefix string) string {
-	if len(full) < len(prefix) {
-		return full
-	}
-	b := []byte(full[len(prefix):])
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 func upper(s string) string {

@@ -1,6 +1,7 @@
 package module
 
 import (
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -10,13 +11,22 @@ import (
 // done to a person or an account: free text is where a name, an identifier
 // or "deceased" ends up, and the chain keeps every byte for ever.
 
-// CodeName is an enum value's short name: REASON_KEYING_ERROR → keying_error
-// (the prefix is the enum's common prefix, up to and including its first '_'
-// run shared by every value, given by the caller).
-func CodeName(v protoreflect.Enum, prefix string) string {
-	name := string(v.Descriptor().Values().ByNumber(v.Number()).Name())
-	return strings.ToLower(strings.TrimPrefix(name, prefix))
+// EnumName is an enum value's short lower-case name, the one events, the
+// CLI and error messages use: ROLE_TAX_COLLECTOR with prefix "ROLE_" →
+// tax_collector. A number the enum does not define is written as the
+// number. It is the one such helper: every module's XName functions call
+// it.
+func EnumName(v protoreflect.Enum, prefix string) string {
+	ev := v.Descriptor().Values().ByNumber(v.Number())
+	if ev == nil {
+		return strconv.Itoa(int(v.Number()))
+	}
+	return strings.ToLower(strings.TrimPrefix(string(ev.Name()), prefix))
 }
+
+// CodeName is a reason code's short name: REASON_KEYING_ERROR →
+// keying_error (EnumName).
+func CodeName(v protoreflect.Enum, prefix string) string { return EnumName(v, prefix) }
 
 // ValidCode checks that v is a defined, non-zero value of its enum, and
 // lists the accepted short names otherwise. err is the module's coded

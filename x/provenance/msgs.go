@@ -48,7 +48,7 @@ const (
 
 // StatusName is the short lower-case name of an item status ("in_transit").
 func StatusName(s provenancev1.ItemStatus) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "ITEM_STATUS_"))
+	return module.EnumName(s, "ITEM_STATUS_")
 }
 
 func addr(key string, a []byte) module.Attribute { return module.Indexed(key, hex.EncodeToString(a)) }
@@ -261,7 +261,7 @@ func (k Keeper) openOfferTo(ctx module.Context, signer *agencyv1.Account, id str
 		o.Status == offerOpen && ctx.Time.Unix() >= o.ExpiresTimeUnix:
 		return nil, nil, ErrOfferExpired.Wrapf("the offer of item %s expired at %d (unix seconds); ask the custodian to offer it again", id, o.ExpiresTimeUnix)
 	case o.Status != offerOpen:
-		return nil, nil, ErrNoOpenOffer.Wrapf("the last offer of item %s is already %s", id, strings.ToLower(strings.TrimPrefix(o.Status.String(), "OFFER_STATUS_")))
+		return nil, nil, ErrNoOpenOffer.Wrapf("the last offer of item %s is already %s", id, module.EnumName(o.Status, "OFFER_STATUS_"))
 	}
 	return it, o, nil
 }

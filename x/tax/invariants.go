@@ -278,7 +278,7 @@ func (a *taxAudit) movement(ref, id string, kind fundsv1.MovementKind, holder st
 	}
 	if m.Kind != kind || account != holder || m.Amount != amount || m.Source != LedgerSource || m.Reference != ref {
 		module.Failf(a.revenue, "%s: funds movement %d is %s of %d for %q (source %q, ref %q); want %s of %d for %q (source %q, ref %q)",
-			ref, n, short(m.Kind.String(), "MOVEMENT_KIND_"), m.Amount, account, m.Source, m.Reference, short(kind.String(), "MOVEMENT_KIND_"), amount, holder, LedgerSource, ref)
+			ref, n, module.EnumName(m.Kind, "MOVEMENT_KIND_"), m.Amount, account, m.Source, m.Reference, module.EnumName(kind, "MOVEMENT_KIND_"), amount, holder, LedgerSource, ref)
 	}
 	return m.Amount
 }

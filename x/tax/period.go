@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // MaxClearancePeriods bounds the periods one clearance statement covers
@@ -84,17 +85,7 @@ func (p Period) ordinal() int {
 }
 
 // KindName is the short name of a period kind ("quarter").
-func KindName(k taxv1.PeriodKind) string {
-	switch k {
-	case taxv1.PeriodKind_PERIOD_KIND_YEAR:
-		return "year"
-	case taxv1.PeriodKind_PERIOD_KIND_QUARTER:
-		return "quarter"
-	case taxv1.PeriodKind_PERIOD_KIND_MONTH:
-		return "month"
-	}
-	return "unspecified"
-}
+func KindName(k taxv1.PeriodKind) string { return module.EnumName(k, "PERIOD_KIND_") }
 
 // ParsePeriodKind reads "year", "quarter" or "month".
 func ParsePeriodKind(s string) (taxv1.PeriodKind, error) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // MaxAmendments bounds the amendments of one receipt, so that a receipt
@@ -115,13 +116,13 @@ func contribution(s *taxv1.ReceiptState) *taxv1.Total {
 }
 
 // StatusName is the short name of a receipt status ("partially_refunded").
-func StatusName(s taxv1.Status) string { return short(s.String(), "STATUS_") }
+func StatusName(s taxv1.Status) string { return module.EnumName(s, "STATUS_") }
 
 // KindOfAmendment is the short name of an amendment kind ("refund").
-func KindOfAmendment(k taxv1.AmendmentKind) string { return short(k.String(), "AMENDMENT_KIND_") }
+func KindOfAmendment(k taxv1.AmendmentKind) string { return module.EnumName(k, "AMENDMENT_KIND_") }
 
 // ReasonName is the short name of a reason code ("keying_error").
-func ReasonName(r taxv1.Reason) string { return short(r.String(), "REASON_") }
+func ReasonName(r taxv1.Reason) string { return module.EnumName(r, "REASON_") }
 
 // ParseReason reads a reason code as ReasonName writes it.
 func ParseReason(s string) (taxv1.Reason, error) {
@@ -148,8 +149,6 @@ func reasonList() string {
 		names = append(names, ReasonName(taxv1.Reason(i)))
 	}
 }
-
-func short(full, prefix string) string { return strings.ToLower(strings.TrimPrefix(full, prefix)) }
 
 // TaxpayerHex formats a taxpayer reference or commitment for events and output.
 func TaxpayerHex(t []byte) string { return hex.EncodeToString(t) }
