@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -45,6 +46,27 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 		l.RecordKey = func(k []byte) []byte { return api.AccountKey(k[len(l.Prefix):]) }
 	case api.PathGovProposals:
 		l = Listing{Prefix: []byte("gov/p/")}
+	case api.PathGovOpenProposals:
+		l = Listing{Prefix: []byte("gov/o/")}
+		l.RecordKey = suffixOf("gov/p/")
+	case api.PathGovMandates:
+		l = Listing{Prefix: []byte("gov/m/")}
+	case api.PathGovValidators:
+		l = Listing{Prefix: []byte("gov/val/")}
+	case api.PathGovMisbehaviours:
+		l = Listing{Prefix: []byte("gov/mb/")}
+	case api.PathGovValidatorMisbehaviours:
+		addr, err := hex.DecodeString(arg)
+		if err != nil {
+			return l, nil, false
+		}
+		l = Listing{Prefix: cat([]byte("gov/mbv/"), addr, []byte("/"))}
+		l.RecordKey = func(k []byte) []byte {
+			if len(k) < len(l.Prefix)+8 {
+				return nil
+			}
+			return cat([]byte("gov/mb/"), k[len(k)-8:])
+		}
 	case api.PathGovVotes:
 		id, err := strconv.ParseUint(arg, 10, 64)
 		if err != nil {
@@ -74,12 +96,28 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 			}
 			return api.BenefitsPaymentOfHistoryKey(k)
 		}
-	case api.PathProvenanceHistory:
+	case api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceHeld, api.PathProvenanceOffers:
 		lq := &provenancev1.ListQuery{}
-		if proto.Unmarshal(data, lq) != nil || lq.Id == "" || len(lq.Id) > 255 {
+		if proto.Unmarshal(data, lq) != nil || len(lq.Id) > 255 {
 			return l, nil, false
 		}
-		l = Listing{Prefix: cat([]byte("pv/h/"), []byte{byte(len(lq.Id))}, []byte(lq.Id)), Head: 1}
+		lp := func(s string) []byte { return append([]byte{byte(len(s))}, s...) }
+		switch path {
+		case api.PathProvenanceHistory, api.PathProvenanceAttestations:
+			if lq.Id == "" {
+				return l, nil, false
+			}
+			l = Listing{Prefix: cat([]byte("pv/h/"), lp(lq.Id)), Head: 1}
+			if path == api.PathProvenanceAttestations {
+				l.Prefix = cat([]byte("pv/a/"), lp(lq.Id))
+			}
+		case api.PathProvenanceHeld:
+			l = Listing{Prefix: cat([]byte("pv/c/"), lq.Address)}
+			l.RecordKey = suffixOf("pv/i/")
+		case api.PathProvenanceOffers:
+			l = Listing{Prefix: cat([]byte("pv/r/"), lq.Address)}
+			l.RecordKey = func(k []byte) []byte { return cat([]byte("pv/o/"), lp(string(k[len(l.Prefix):]))) }
+		}
 		return l, lq.Start, true
 	default:
 		return l, nil, false
