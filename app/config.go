@@ -14,6 +14,9 @@ type Config struct {
 	PruningKeepEvery uint64 `mapstructure:"pruning_keep_every"`
 	// IAVLCacheSize is the number of tree nodes kept in memory.
 	IAVLCacheSize int `mapstructure:"iavl_cache_size"`
+	// IAVLFastIndex keeps IAVL's fast index of latest values (see
+	// store.Options.FastIndex); off, the write path is about half.
+	IAVLFastIndex bool `mapstructure:"iavl_fast_index"`
 	// SignatureCacheSize is how many verified signatures are remembered
 	// between CheckTx and FinalizeBlock.
 	SignatureCacheSize int `mapstructure:"signature_cache_size"`
@@ -63,5 +66,6 @@ func (c Config) StoreOptions(dir string) store.Options {
 		KeepRecent: c.PruningKeepRecent,
 		KeepEvery:  c.PruningKeepEvery,
 		CacheSize:  c.IAVLCacheSize,
+		FastIndex:  c.IAVLFastIndex,
 	}
 }

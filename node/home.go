@@ -119,6 +119,10 @@ pruning_keep_every = {{.PruningKeepEvery}}
 # Tree nodes kept in memory.
 iavl_cache_size = {{.IAVLCacheSize}}
 
+# IAVL's fast index of latest values. Off, each block writes about half as
+# much and reads walk the cached tree; turning it on rebuilds it at start.
+iavl_fast_index = {{.IAVLFastIndex}}
+
 # Verified signatures remembered between CheckTx and FinalizeBlock, so a
 # node checks each signature once.
 signature_cache_size = {{.SignatureCacheSize}}
