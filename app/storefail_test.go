@@ -94,7 +94,7 @@ func TestStorageFailureStopsTheNodeInsteadOfFailingTheTransaction(t *testing.T) 
 
 			var failing, dead atomic.Bool
 			opts := app.DefaultConfig().StoreOptions(dir)
-			opts.CacheSize = 1 // read tree nodes from the database, not memory
+			opts.CacheSize = 1    // read tree nodes from the database, not memory
 			opts.FastIndex = true // its keys name the state key, so one read can be made to fail
 			opts.WrapDB = func(db dbm.DB) dbm.DB { return failingDB{DB: db, failing: &failing, dead: &dead, bad: tt.bad} }
 			st, err = store.Open(opts)
