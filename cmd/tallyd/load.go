@@ -74,7 +74,17 @@ Example, against a network from 'tallyd testnet init --output ./localnet'
     --endpoints tcp://127.0.0.1:27001,tcp://127.0.0.1:27011,tcp://127.0.0.1:27021,tcp://127.0.0.1:27031
 
 scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			// --mix takes an optional value, so "--mix issue_receipt"
+			// leaves the name behind as an argument.
+			if cmd.Flags().Changed("mix") {
+				return fmt.Errorf("load takes no arguments, got %q: to choose message types write --mix=%s (with '=': --mix alone means every type)", args[0], args[0])
+			}
+			return fmt.Errorf("load takes no arguments, got %q (run 'tallyd load --help')", args[0])
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			endpoints, _ := f.GetStringSlice("endpoints")
