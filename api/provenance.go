@@ -10,6 +10,7 @@ const (
 	PathProvenanceAccreditation = "/provenance/accreditation" // data: 20-byte inspector address → Accreditation
 	PathProvenanceRecall        = "/provenance/recall"        // data: recall order id → RecallOrder
 	PathProvenanceParams        = "/provenance/params"        // data: none → Params
+	PathProvenanceLocation      = "/provenance/location"      // data: location code → Location (its registered name)
 	// History answers the Item first, then its Events in order: the item's
 	// event count lets a client check that none is missing.
 	PathProvenanceHistory = "/provenance/history" // ListQuery{id}

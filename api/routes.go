@@ -45,7 +45,7 @@ func Routes() []Route {
 		{PathTaxAuthorisation, Record}, {PathTaxTotal, Record}, {PathTaxTotals, List}, {PathTaxReceipts, List},
 
 		{PathProvenanceItem, Record}, {PathProvenanceOffer, Record}, {PathProvenanceAccreditation, Record},
-		{PathProvenanceRecall, Record}, {PathProvenanceParams, Record}, {PathProvenanceHistory, List},
+		{PathProvenanceRecall, Record}, {PathProvenanceParams, Record}, {PathProvenanceLocation, Record}, {PathProvenanceHistory, List},
 		{PathProvenanceAttestations, List}, {PathProvenanceLineage, List}, {PathProvenanceHeld, List},
 		{PathProvenanceOffers, List}, {PathProvenanceUnacknowledged, List},
 

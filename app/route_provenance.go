@@ -40,6 +40,11 @@ func (a *App) provenanceQuery(q Query) (*abci.ResponseQuery, error) {
 			return nil, err
 		}
 		return a.single(provenance.RecallOrderKey(string(q.Data)), q.Height, q.Prove)
+	case api.PathProvenanceLocation:
+		if err := provenance.ValidateLocationQuery(string(q.Data)); err != nil {
+			return nil, err
+		}
+		return a.single(provenance.LocationKey(string(q.Data)), q.Height, q.Prove)
 	case api.PathProvenanceParams:
 		return a.single(provenance.ParamsKey(), q.Height, q.Prove)
 	case api.PathProvenanceLineage:
@@ -47,8 +52,8 @@ func (a *App) provenanceQuery(q Query) (*abci.ResponseQuery, error) {
 	case api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceHeld, api.PathProvenanceOffers, api.PathProvenanceUnacknowledged:
 		return a.provenanceList(q)
 	}
-	return nil, ErrUnknownQuery.Wrapf("no provenance query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
-		api.PathProvenanceItem, api.PathProvenanceOffer, api.PathProvenanceAccreditation, api.PathProvenanceRecall, api.PathProvenanceParams,
+	return nil, ErrUnknownQuery.Wrapf("no provenance query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
+		api.PathProvenanceItem, api.PathProvenanceOffer, api.PathProvenanceAccreditation, api.PathProvenanceRecall, api.PathProvenanceParams, api.PathProvenanceLocation,
 		api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceLineage, api.PathProvenanceHeld, api.PathProvenanceOffers, api.PathProvenanceUnacknowledged)
 }
 

@@ -57,6 +57,8 @@ records; tallyd follows next_key to read them all.`,
 		func() proto.Message { return &provenancev1.Accreditation{} }, address)
 	recall := single("recall ORDER_ID", "Show a recall order: items reached, acknowledgements awaited, whether propagation is complete", api.PathProvenanceRecall,
 		func() proto.Message { return &provenancev1.RecallOrder{} }, raw)
+	location := single("location LOCATION", "Show the registered name of a location code (GLN) and the agency that named it", api.PathProvenanceLocation,
+		func() proto.Message { return &provenancev1.Location{} }, raw)
 
 	list := func(use, short, path string, into func() proto.Message, q func(cmd *cobra.Command, arg string) (*provenancev1.ListQuery, error)) *cobra.Command {
 		c := &cobra.Command{
@@ -140,7 +142,7 @@ records; tallyd follows next_key to read them all.`,
 			return queryRecord(cmd, api.PathProvenanceParams, nil, &provenancev1.Params{}, func(m proto.Message) any { return pvJSON(m) })
 		},
 	}
-	for _, c := range []*cobra.Command{item, offer, accreditation, recall, history, attestations, held, offers, unacked, lineage, params} {
+	for _, c := range []*cobra.Command{item, offer, accreditation, recall, location, history, attestations, held, offers, unacked, lineage, params} {
 		addQueryFlags(c)
 		cmd.AddCommand(c)
 	}

@@ -182,7 +182,22 @@ because the account keeps the address derived from its first key.`,
 			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_RotateKey{RotateKey: &agencyv1.MsgRotateKey{NewPubKey: newPub, NewKeySignature: proof}}})
 		},
 	}
-	for _, c := range []*cobra.Command{addMember, removeMember, grant, revoke, suspend, reinstate, rotate} {
+	setName := &cobra.Command{
+		Use:   "set-name ADDRESS|KEYNAME NAME",
+		Short: "Set the name explorers show for an account of your agency, a desk or role such as \"Bristol collections desk\" (needs admin)",
+		Long: `The name is public and stays in the chain's history: name a desk, a team or
+a role, never a person. Letters, digits, spaces and - ' & , . ( ) / only, at
+most 64 bytes. An empty NAME ("") clears it.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			addr, err := resolveAddress(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_SetAccountName{SetAccountName: &agencyv1.MsgSetAccountName{Address: addr, DisplayName: args[1]}}})
+		},
+	}
+	for _, c := range []*cobra.Command{addMember, removeMember, grant, revoke, suspend, reinstate, rotate, setName} {
 		addTxFlags(c)
 		cmd.AddCommand(c)
 	}

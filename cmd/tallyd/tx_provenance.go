@@ -222,7 +222,17 @@ number per block. Follow progress with 'tallyd query provenance recall ORDER_ID'
 		c.Flags().String("location", "", "location code where this happens (GLN or other)")
 	}
 	attest.Flags().String("location", "", "location code of the inspection")
-	for _, c := range []*cobra.Command{register, offer, accept, reject, withdraw, accredit, unaccredit, attest, split, merge, transform, retire, recall, ack} {
+	nameLoc := &cobra.Command{
+		Use:   "name-location LOCATION NAME",
+		Short: "Register the name a location code (GLN) is shown by, such as \"Dale Farm, milking parlour\" (needs admin)",
+		Long: `The first agency to name a code holds it; afterwards only its admins may
+rename it. Letters, digits, spaces and - ' & , . ( ) / only, at most 64 bytes.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_NameLocation{NameLocation: &provenancev1.MsgNameLocation{Location: args[0], Name: args[1]}}})
+		},
+	}
+	for _, c := range []*cobra.Command{register, offer, accept, reject, withdraw, accredit, unaccredit, attest, split, merge, transform, retire, recall, ack, nameLoc} {
 		addTxFlags(c)
 		cmd.AddCommand(c)
 	}

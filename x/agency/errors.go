@@ -30,4 +30,6 @@ var (
 	ErrAgencyNotActive = module.Register(Codespace, 22, "agency is not active")
 	ErrSmallOrderKey   = module.Register(Codespace, 23, "public key is a point of small order")
 	ErrNonCanonicalKey = module.Register(Codespace, 24, "public key is not canonically encoded")
+	ErrInvalidName     = module.Register(Codespace, 260, "invalid display name")
+	ErrNameUnchanged   = module.Register(Codespace, 261, "the account already has this display name")
 )

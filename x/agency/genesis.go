@@ -75,6 +75,11 @@ func (k Keeper) InitGenesis(kv store.KV, g *agencyv1.Genesis, height int64) erro
 		if err := validateRoles(acc.Roles); err != nil {
 			return fmt.Errorf("account %x: %w", acc.Address, err)
 		}
+		if acc.DisplayName != "" {
+			if err := ValidateDisplayName(acc.DisplayName); err != nil {
+				return fmt.Errorf("account %x: %w", acc.Address, err)
+			}
+		}
 		acc.Roles = sortedRoles(acc.Roles)
 		for _, r := range acc.Roles {
 			if !RoleAllowed(ag.Kind, r) {

@@ -20,6 +20,7 @@ const (
 	EventKeyRotated        = "agency.key_rotated"
 	EventAccountSuspended  = "agency.account_suspended"
 	EventAccountReinstated = "agency.account_reinstated"
+	EventAccountNamed      = "agency.account_named"
 )
 
 // SuspensionReasonPrefix is the prefix of SuspensionReason's value names.
@@ -75,6 +76,24 @@ func validateRole(r agencyv1.Role) error {
 		return ErrInvalidRole.Wrapf("role %d is not defined; roles are %s", r, roleList())
 	}
 	return nil
+}
+
+// ValidateDisplayName checks an account's display name: a desk or role
+// ("Bristol collections desk"), in the characters module.ValidDisplayName
+// allows.
+func ValidateDisplayName(name string) error {
+	return module.ValidDisplayName("display_name", name, ErrInvalidName)
+}
+
+// validateSetName checks a set_account_name; an empty name clears it.
+func validateSetName(m *agencyv1.MsgSetAccountName) error {
+	if err := validateAddress(m.Address); err != nil {
+		return err
+	}
+	if m.DisplayName == "" {
+		return nil
+	}
+	return ValidateDisplayName(m.DisplayName)
 }
 
 // member loads target and checks that the admin may act on it: same
@@ -273,4 +292,24 @@ func rolesString(roles []agencyv1.Role) string {
 		names[i] = RoleName(r)
 	}
 	return strings.Join(names, ",")
+}
+
+// SetAccountName sets or clears the display name of an account of the
+// signer's agency. A removed account keeps the name it had.
+func (k Keeper) SetAccountName(ctx module.Context, signer *agencyv1.Account, m *agencyv1.MsgSetAccountName) error {
+	acc, err := k.member(ctx, signer, m.Address)
+	if err != nil {
+		return err
+	}
+	if acc.DisplayName == m.DisplayName {
+		return ErrNameUnchanged.Wrapf("account %x is already named %q; send a different name, or an empty one to clear it", acc.Address, m.DisplayName)
+	}
+	before := clone(acc)
+	acc.DisplayName = m.DisplayName
+	acc.UpdatedHeight = ctx.Height
+	if err := k.saveAccount(ctx.Store, before, acc); err != nil {
+		return err
+	}
+	ctx.Emit(EventAccountNamed, module.Indexed("agency", acc.AgencyId), addrAttr("address", acc.Address), module.Attr("display_name", m.DisplayName))
+	return nil
 }

@@ -17,6 +17,7 @@ func (k Keeper) Module() module.Module {
 		module.Msg(module.AnyActiveAccount, validateRotateKey, k.RotateKey),
 		module.Msg(agencyv1.Role_ROLE_ADMIN, validateSuspend, k.SuspendAccount),
 		module.Msg(agencyv1.Role_ROLE_ADMIN, func(m *agencyv1.MsgReinstateAccount) error { return validateAddress(m.Address) }, k.ReinstateAccount),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, validateSetName, k.SetAccountName),
 	}}
 }
 

@@ -53,4 +53,6 @@ var (
 	ErrNotAccreditedNow     = module.Register(Codespace, 44, "accreditation has already been withdrawn")
 	ErrInvalidQuery         = module.Register(Codespace, 45, "invalid provenance query")
 	ErrAccreditationMissing = module.Register(Codespace, 46, "inspector has never been accredited")
+	ErrInvalidLocationName  = module.Register(Codespace, 262, "invalid location name")
+	ErrLocationHeld         = module.Register(Codespace, 263, "the location's name is held by another agency or unchanged")
 )

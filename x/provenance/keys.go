@@ -22,6 +22,7 @@ import (
 //	pv/ru/<lp order id><custodian><item id> → empty: recalled items whose custodian has not acknowledged
 //	pv/q/<seq 8 bytes BE>                   → RecallTask: recall propagation queue, oldest first
 //	pv/qn                                   → next queue sequence number (8 bytes BE)
+//	pv/loc/<location code>                  → Location: the code's registered name
 var (
 	keyParams           = []byte("pv/params")
 	prefixItem          = []byte("pv/i/")
@@ -36,10 +37,14 @@ var (
 	prefixAwaitingAck   = []byte("pv/ru/")
 	prefixQueue         = []byte("pv/q/")
 	keyQueueNext        = []byte("pv/qn")
+	prefixLocation      = []byte("pv/loc/")
 )
 
 // lp is s preceded by its length. Callers pass validated ids (≤ 128 bytes).
 func lp(s string) []byte { return append([]byte{byte(len(s))}, s...) }
+
+// LocationKey is the state key of a location code's registered name.
+func LocationKey(code string) []byte { return store.Key(prefixLocation, []byte(code)) }
 
 // ParamsKey is the state key of the module's parameters.
 func ParamsKey() []byte { return keyParams }

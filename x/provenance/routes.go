@@ -34,6 +34,8 @@ func (k Keeper) Module() module.Module {
 		module.Msg(anyone, validateRetire, k.Retire),
 		module.Msg(agencyv1.Role_ROLE_REGULATOR, validateRecall, k.Recall),
 		module.Msg(anyone, validateAcknowledgeRecall, k.AcknowledgeRecall),
+		// A place's name speaks for its agency, like an account's name.
+		module.Msg(agencyv1.Role_ROLE_ADMIN, validateNameLocation, k.NameLocation),
 	}, EndBlock: func(ctx module.Context) error {
 		_, err := k.EndBlock(ctx)
 		return err

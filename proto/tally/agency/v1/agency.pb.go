@@ -348,6 +348,10 @@ type Account struct {
 	CreatedHeight int64  `protobuf:"varint,6,opt,name=created_height,json=createdHeight,proto3" json:"created_height,omitempty"`
 	UpdatedHeight int64  `protobuf:"varint,7,opt,name=updated_height,json=updatedHeight,proto3" json:"updated_height,omitempty"`
 	KeyRotations  uint64 `protobuf:"varint,8,opt,name=key_rotations,json=keyRotations,proto3" json:"key_rotations,omitempty"`
+	// display_name is what explorers show for the account: a desk or role
+	// set by its agency's admin ("Bristol collections desk"), never a
+	// person's name. Empty until set.
+	DisplayName   string `protobuf:"bytes,270,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -436,6 +440,13 @@ func (x *Account) GetKeyRotations() uint64 {
 		return x.KeyRotations
 	}
 	return 0
+}
+
+func (x *Account) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
 }
 
 // Genesis is the agency module's part of the genesis app state.
@@ -578,7 +589,7 @@ const file_tally_agency_v1_agency_proto_rawDesc = "" +
 	"\x06status\x18\x04 \x01(\x0e2\x17.tally.agency.v1.StatusR\x06status\x12!\n" +
 	"\fmember_count\x18\x05 \x01(\x04R\vmemberCount\x12%\n" +
 	"\x0ecreated_height\x18\x06 \x01(\x03R\rcreatedHeight\x12#\n" +
-	"\ractive_admins\x18\a \x01(\x04R\factiveAdmins\"\xaa\x02\n" +
+	"\ractive_admins\x18\a \x01(\x04R\factiveAdmins\"\xce\x02\n" +
 	"\aAccount\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\fR\aaddress\x12\x17\n" +
 	"\apub_key\x18\x02 \x01(\fR\x06pubKey\x12\x1b\n" +
@@ -587,7 +598,8 @@ const file_tally_agency_v1_agency_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2\x17.tally.agency.v1.StatusR\x06status\x12%\n" +
 	"\x0ecreated_height\x18\x06 \x01(\x03R\rcreatedHeight\x12%\n" +
 	"\x0eupdated_height\x18\a \x01(\x03R\rupdatedHeight\x12#\n" +
-	"\rkey_rotations\x18\b \x01(\x04R\fkeyRotations\"\xe1\x01\n" +
+	"\rkey_rotations\x18\b \x01(\x04R\fkeyRotations\x12\"\n" +
+	"\fdisplay_name\x18\x8e\x02 \x01(\tR\vdisplayName\"\xe1\x01\n" +
 	"\aGenesis\x123\n" +
 	"\bagencies\x18\x01 \x03(\v2\x17.tally.agency.v1.AgencyR\bagencies\x124\n" +
 	"\baccounts\x18\x02 \x03(\v2\x18.tally.agency.v1.AccountR\baccounts\x128\n" +

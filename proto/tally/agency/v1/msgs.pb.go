@@ -452,6 +452,61 @@ func (x *MsgReinstateAccount) GetAddress() []byte {
 	return nil
 }
 
+// MsgSetAccountName sets the display name explorers show for an account of
+// the signer's agency: a desk or role ("Bristol collections desk"), never a
+// person's name. An empty name clears it. Needs ROLE_ADMIN.
+type MsgSetAccountName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       []byte                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	DisplayName   string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MsgSetAccountName) Reset() {
+	*x = MsgSetAccountName{}
+	mi := &file_tally_agency_v1_msgs_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MsgSetAccountName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MsgSetAccountName) ProtoMessage() {}
+
+func (x *MsgSetAccountName) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_agency_v1_msgs_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MsgSetAccountName.ProtoReflect.Descriptor instead.
+func (*MsgSetAccountName) Descriptor() ([]byte, []int) {
+	return file_tally_agency_v1_msgs_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MsgSetAccountName) GetAddress() []byte {
+	if x != nil {
+		return x.Address
+	}
+	return nil
+}
+
+func (x *MsgSetAccountName) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
 var File_tally_agency_v1_msgs_proto protoreflect.FileDescriptor
 
 const file_tally_agency_v1_msgs_proto_rawDesc = "" +
@@ -477,7 +532,10 @@ const file_tally_agency_v1_msgs_proto_rawDesc = "" +
 	"\vreason_code\x18\x03 \x01(\x0e2!.tally.agency.v1.SuspensionReasonR\n" +
 	"reasonCodeJ\x04\b\x02\x10\x03R\x06reason\"/\n" +
 	"\x13MsgReinstateAccount\x12\x18\n" +
-	"\aaddress\x18\x01 \x01(\fR\aaddress*\xbb\x01\n" +
+	"\aaddress\x18\x01 \x01(\fR\aaddress\"P\n" +
+	"\x11MsgSetAccountName\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\fR\aaddress\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName*\xbb\x01\n" +
 	"\x10SuspensionReason\x12!\n" +
 	"\x1dSUSPENSION_REASON_UNSPECIFIED\x10\x00\x12%\n" +
 	"!SUSPENSION_REASON_KEY_COMPROMISED\x10\x01\x12\x1c\n" +
@@ -498,7 +556,7 @@ func file_tally_agency_v1_msgs_proto_rawDescGZIP() []byte {
 }
 
 var file_tally_agency_v1_msgs_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tally_agency_v1_msgs_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_tally_agency_v1_msgs_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_tally_agency_v1_msgs_proto_goTypes = []any{
 	(SuspensionReason)(0),       // 0: tally.agency.v1.SuspensionReason
 	(*MsgAddMember)(nil),        // 1: tally.agency.v1.MsgAddMember
@@ -508,12 +566,13 @@ var file_tally_agency_v1_msgs_proto_goTypes = []any{
 	(*MsgRotateKey)(nil),        // 5: tally.agency.v1.MsgRotateKey
 	(*MsgSuspendAccount)(nil),   // 6: tally.agency.v1.MsgSuspendAccount
 	(*MsgReinstateAccount)(nil), // 7: tally.agency.v1.MsgReinstateAccount
-	(Role)(0),                   // 8: tally.agency.v1.Role
+	(*MsgSetAccountName)(nil),   // 8: tally.agency.v1.MsgSetAccountName
+	(Role)(0),                   // 9: tally.agency.v1.Role
 }
 var file_tally_agency_v1_msgs_proto_depIdxs = []int32{
-	8, // 0: tally.agency.v1.MsgAddMember.roles:type_name -> tally.agency.v1.Role
-	8, // 1: tally.agency.v1.MsgGrantRole.role:type_name -> tally.agency.v1.Role
-	8, // 2: tally.agency.v1.MsgRevokeRole.role:type_name -> tally.agency.v1.Role
+	9, // 0: tally.agency.v1.MsgAddMember.roles:type_name -> tally.agency.v1.Role
+	9, // 1: tally.agency.v1.MsgGrantRole.role:type_name -> tally.agency.v1.Role
+	9, // 2: tally.agency.v1.MsgRevokeRole.role:type_name -> tally.agency.v1.Role
 	0, // 3: tally.agency.v1.MsgSuspendAccount.reason_code:type_name -> tally.agency.v1.SuspensionReason
 	4, // [4:4] is the sub-list for method output_type
 	4, // [4:4] is the sub-list for method input_type
@@ -534,7 +593,7 @@ func file_tally_agency_v1_msgs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_agency_v1_msgs_proto_rawDesc), len(file_tally_agency_v1_msgs_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1047,6 +1047,61 @@ func (x *MsgAcknowledgeRecall) GetNote() string {
 	return ""
 }
 
+// MsgNameLocation registers the name a location code (a GLN) is shown by
+// ("Dale Farm, milking parlour"). The first agency to name a code holds
+// it: only that agency's admins may rename it. Needs ROLE_ADMIN.
+type MsgNameLocation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Location      string                 `protobuf:"bytes,1,opt,name=location,proto3" json:"location,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MsgNameLocation) Reset() {
+	*x = MsgNameLocation{}
+	mi := &file_tally_provenance_v1_msgs_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MsgNameLocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MsgNameLocation) ProtoMessage() {}
+
+func (x *MsgNameLocation) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_provenance_v1_msgs_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MsgNameLocation.ProtoReflect.Descriptor instead.
+func (*MsgNameLocation) Descriptor() ([]byte, []int) {
+	return file_tally_provenance_v1_msgs_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *MsgNameLocation) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *MsgNameLocation) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_tally_provenance_v1_msgs_proto protoreflect.FileDescriptor
 
 const file_tally_provenance_v1_msgs_proto_rawDesc = "" +
@@ -1124,7 +1179,10 @@ const file_tally_provenance_v1_msgs_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"C\n" +
 	"\x14MsgAcknowledgeRecall\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
-	"\x04note\x18\x02 \x01(\tR\x04noteBEZCgithub.com/tallyledger/tally/proto/tally/provenance/v1;provenancev1b\x06proto3"
+	"\x04note\x18\x02 \x01(\tR\x04note\"A\n" +
+	"\x0fMsgNameLocation\x12\x1a\n" +
+	"\blocation\x18\x01 \x01(\tR\blocation\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04nameBEZCgithub.com/tallyledger/tally/proto/tally/provenance/v1;provenancev1b\x06proto3"
 
 var (
 	file_tally_provenance_v1_msgs_proto_rawDescOnce sync.Once
@@ -1138,7 +1196,7 @@ func file_tally_provenance_v1_msgs_proto_rawDescGZIP() []byte {
 	return file_tally_provenance_v1_msgs_proto_rawDescData
 }
 
-var file_tally_provenance_v1_msgs_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_tally_provenance_v1_msgs_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_tally_provenance_v1_msgs_proto_goTypes = []any{
 	(*MsgRegisterItem)(nil),          // 0: tally.provenance.v1.MsgRegisterItem
 	(*MsgOfferCustody)(nil),          // 1: tally.provenance.v1.MsgOfferCustody
@@ -1156,18 +1214,19 @@ var file_tally_provenance_v1_msgs_proto_goTypes = []any{
 	(*MsgRetire)(nil),                // 13: tally.provenance.v1.MsgRetire
 	(*MsgRecall)(nil),                // 14: tally.provenance.v1.MsgRecall
 	(*MsgAcknowledgeRecall)(nil),     // 15: tally.provenance.v1.MsgAcknowledgeRecall
-	(*Attribute)(nil),                // 16: tally.provenance.v1.Attribute
-	(*Document)(nil),                 // 17: tally.provenance.v1.Document
-	(ItemStatus)(0),                  // 18: tally.provenance.v1.ItemStatus
+	(*MsgNameLocation)(nil),          // 16: tally.provenance.v1.MsgNameLocation
+	(*Attribute)(nil),                // 17: tally.provenance.v1.Attribute
+	(*Document)(nil),                 // 18: tally.provenance.v1.Document
+	(ItemStatus)(0),                  // 19: tally.provenance.v1.ItemStatus
 }
 var file_tally_provenance_v1_msgs_proto_depIdxs = []int32{
-	16, // 0: tally.provenance.v1.MsgRegisterItem.attributes:type_name -> tally.provenance.v1.Attribute
-	17, // 1: tally.provenance.v1.MsgRegisterItem.documents:type_name -> tally.provenance.v1.Document
+	17, // 0: tally.provenance.v1.MsgRegisterItem.attributes:type_name -> tally.provenance.v1.Attribute
+	18, // 1: tally.provenance.v1.MsgRegisterItem.documents:type_name -> tally.provenance.v1.Document
 	8,  // 2: tally.provenance.v1.MsgSplit.parts:type_name -> tally.provenance.v1.SplitPart
-	16, // 3: tally.provenance.v1.TransformOutput.attributes:type_name -> tally.provenance.v1.Attribute
-	17, // 4: tally.provenance.v1.TransformOutput.documents:type_name -> tally.provenance.v1.Document
+	17, // 3: tally.provenance.v1.TransformOutput.attributes:type_name -> tally.provenance.v1.Attribute
+	18, // 4: tally.provenance.v1.TransformOutput.documents:type_name -> tally.provenance.v1.Document
 	11, // 5: tally.provenance.v1.MsgTransform.outputs:type_name -> tally.provenance.v1.TransformOutput
-	18, // 6: tally.provenance.v1.MsgRetire.status:type_name -> tally.provenance.v1.ItemStatus
+	19, // 6: tally.provenance.v1.MsgRetire.status:type_name -> tally.provenance.v1.ItemStatus
 	7,  // [7:7] is the sub-list for method output_type
 	7,  // [7:7] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
@@ -1187,7 +1246,7 @@ func file_tally_provenance_v1_msgs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_provenance_v1_msgs_proto_rawDesc), len(file_tally_provenance_v1_msgs_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

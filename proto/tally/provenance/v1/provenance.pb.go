@@ -1722,6 +1722,77 @@ func (x *ListQuery) GetStart() []byte {
 	return nil
 }
 
+// Location is the registered name of a location code.
+type Location struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// agency_id is the agency that first named the code; only its admins
+	// may rename it.
+	AgencyId      string `protobuf:"bytes,3,opt,name=agency_id,json=agencyId,proto3" json:"agency_id,omitempty"`
+	UpdatedHeight int64  `protobuf:"varint,4,opt,name=updated_height,json=updatedHeight,proto3" json:"updated_height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Location) Reset() {
+	*x = Location{}
+	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Location) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Location) ProtoMessage() {}
+
+func (x *Location) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Location.ProtoReflect.Descriptor instead.
+func (*Location) Descriptor() ([]byte, []int) {
+	return file_tally_provenance_v1_provenance_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Location) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Location) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Location) GetAgencyId() string {
+	if x != nil {
+		return x.AgencyId
+	}
+	return ""
+}
+
+func (x *Location) GetUpdatedHeight() int64 {
+	if x != nil {
+		return x.UpdatedHeight
+	}
+	return 0
+}
+
 var File_tally_provenance_v1_provenance_proto protoreflect.FileDescriptor
 
 const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
@@ -1855,7 +1926,12 @@ const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\tListQuery\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\fR\aaddress\x12\x14\n" +
-	"\x05start\x18\x03 \x01(\fR\x05start*\xac\x01\n" +
+	"\x05start\x18\x03 \x01(\fR\x05start\"v\n" +
+	"\bLocation\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
+	"\tagency_id\x18\x03 \x01(\tR\bagencyId\x12%\n" +
+	"\x0eupdated_height\x18\x04 \x01(\x03R\rupdatedHeight*\xac\x01\n" +
 	"\n" +
 	"ItemStatus\x12\x1b\n" +
 	"\x17ITEM_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -1908,7 +1984,7 @@ func file_tally_provenance_v1_provenance_proto_rawDescGZIP() []byte {
 }
 
 var file_tally_provenance_v1_provenance_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tally_provenance_v1_provenance_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_tally_provenance_v1_provenance_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_tally_provenance_v1_provenance_proto_goTypes = []any{
 	(ItemStatus)(0),       // 0: tally.provenance.v1.ItemStatus
 	(EventType)(0),        // 1: tally.provenance.v1.EventType
@@ -1928,7 +2004,8 @@ var file_tally_provenance_v1_provenance_proto_goTypes = []any{
 	(*Genesis)(nil),       // 15: tally.provenance.v1.Genesis
 	(*LineageQuery)(nil),  // 16: tally.provenance.v1.LineageQuery
 	(*ListQuery)(nil),     // 17: tally.provenance.v1.ListQuery
-	(*v1.Record)(nil),     // 18: tally.state.v1.Record
+	(*Location)(nil),      // 18: tally.provenance.v1.Location
+	(*v1.Record)(nil),     // 19: tally.state.v1.Record
 }
 var file_tally_provenance_v1_provenance_proto_depIdxs = []int32{
 	0,  // 0: tally.provenance.v1.RecallMark.status_before:type_name -> tally.provenance.v1.ItemStatus
@@ -1942,7 +2019,7 @@ var file_tally_provenance_v1_provenance_proto_depIdxs = []int32{
 	10, // 8: tally.provenance.v1.Attestation.accreditation:type_name -> tally.provenance.v1.Accreditation
 	14, // 9: tally.provenance.v1.Genesis.params:type_name -> tally.provenance.v1.Params
 	10, // 10: tally.provenance.v1.Genesis.accreditations:type_name -> tally.provenance.v1.Accreditation
-	18, // 11: tally.provenance.v1.Genesis.records:type_name -> tally.state.v1.Record
+	19, // 11: tally.provenance.v1.Genesis.records:type_name -> tally.state.v1.Record
 	3,  // 12: tally.provenance.v1.LineageQuery.direction:type_name -> tally.provenance.v1.LineageDirection
 	13, // [13:13] is the sub-list for method output_type
 	13, // [13:13] is the sub-list for method input_type
@@ -1962,7 +2039,7 @@ func file_tally_provenance_v1_provenance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_provenance_v1_provenance_proto_rawDesc), len(file_tally_provenance_v1_provenance_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

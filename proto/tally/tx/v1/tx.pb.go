@@ -227,6 +227,8 @@ type Msg struct {
 	//	*Msg_AcknowledgeRecall
 	//	*Msg_SubmitProposal
 	//	*Msg_Vote
+	//	*Msg_SetAccountName
+	//	*Msg_NameLocation
 	//	*Msg_PostNotice
 	Sum           isMsg_Sum `protobuf_oneof:"sum"`
 	unknownFields protoimpl.UnknownFields
@@ -675,6 +677,24 @@ func (x *Msg) GetVote() *v15.MsgVote {
 	return nil
 }
 
+func (x *Msg) GetSetAccountName() *v1.MsgSetAccountName {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_SetAccountName); ok {
+			return x.SetAccountName
+		}
+	}
+	return nil
+}
+
+func (x *Msg) GetNameLocation() *v14.MsgNameLocation {
+	if x != nil {
+		if x, ok := x.Sum.(*Msg_NameLocation); ok {
+			return x.NameLocation
+		}
+	}
+	return nil
+}
+
 func (x *Msg) GetPostNotice() *v16.MsgPostNotice {
 	if x != nil {
 		if x, ok := x.Sum.(*Msg_PostNotice); ok {
@@ -868,6 +888,14 @@ type Msg_Vote struct {
 	Vote *v15.MsgVote `protobuf:"bytes,101,opt,name=vote,proto3,oneof"`
 }
 
+type Msg_SetAccountName struct {
+	SetAccountName *v1.MsgSetAccountName `protobuf:"bytes,110,opt,name=set_account_name,json=setAccountName,proto3,oneof"`
+}
+
+type Msg_NameLocation struct {
+	NameLocation *v14.MsgNameLocation `protobuf:"bytes,111,opt,name=name_location,json=nameLocation,proto3,oneof"`
+}
+
 type Msg_PostNotice struct {
 	PostNotice *v16.MsgPostNotice `protobuf:"bytes,120,opt,name=post_notice,json=postNotice,proto3,oneof"`
 }
@@ -962,6 +990,10 @@ func (*Msg_SubmitProposal) isMsg_Sum() {}
 
 func (*Msg_Vote) isMsg_Sum() {}
 
+func (*Msg_SetAccountName) isMsg_Sum() {}
+
+func (*Msg_NameLocation) isMsg_Sum() {}
+
 func (*Msg_PostNotice) isMsg_Sum() {}
 
 var File_tally_tx_v1_tx_proto protoreflect.FileDescriptor
@@ -979,7 +1011,7 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\x05nonce\x18\x03 \x01(\x04R\x05nonce\x12%\n" +
 	"\x0etimeout_height\x18\x04 \x01(\x04R\rtimeoutHeight\x12\x12\n" +
 	"\x04memo\x18\x05 \x01(\tR\x04memo\x12,\n" +
-	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\x82\x1a\n" +
+	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\x9f\x1b\n" +
 	"\x03Msg\x12>\n" +
 	"\n" +
 	"add_member\x18\x01 \x01(\v2\x1d.tally.agency.v1.MsgAddMemberH\x00R\taddMember\x12G\n" +
@@ -1032,7 +1064,9 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\x06recall\x18\\ \x01(\v2\x1e.tally.provenance.v1.MsgRecallH\x00R\x06recall\x12Z\n" +
 	"\x12acknowledge_recall\x18] \x01(\v2).tally.provenance.v1.MsgAcknowledgeRecallH\x00R\x11acknowledgeRecall\x12J\n" +
 	"\x0fsubmit_proposal\x18d \x01(\v2\x1f.tally.gov.v1.MsgSubmitProposalH\x00R\x0esubmitProposal\x12+\n" +
-	"\x04vote\x18e \x01(\v2\x15.tally.gov.v1.MsgVoteH\x00R\x04vote\x12B\n" +
+	"\x04vote\x18e \x01(\v2\x15.tally.gov.v1.MsgVoteH\x00R\x04vote\x12N\n" +
+	"\x10set_account_name\x18n \x01(\v2\".tally.agency.v1.MsgSetAccountNameH\x00R\x0esetAccountName\x12K\n" +
+	"\rname_location\x18o \x01(\v2$.tally.provenance.v1.MsgNameLocationH\x00R\fnameLocation\x12B\n" +
 	"\vpost_notice\x18x \x01(\v2\x1f.tally.example.v1.MsgPostNoticeH\x00R\n" +
 	"postNoticeB\x05\n" +
 	"\x03sumB5Z3github.com/tallyledger/tally/proto/tally/tx/v1;txv1b\x06proto3"
@@ -1099,7 +1133,9 @@ var file_tally_tx_v1_tx_proto_goTypes = []any{
 	(*v14.MsgAcknowledgeRecall)(nil),     // 45: tally.provenance.v1.MsgAcknowledgeRecall
 	(*v15.MsgSubmitProposal)(nil),        // 46: tally.gov.v1.MsgSubmitProposal
 	(*v15.MsgVote)(nil),                  // 47: tally.gov.v1.MsgVote
-	(*v16.MsgPostNotice)(nil),            // 48: tally.example.v1.MsgPostNotice
+	(*v1.MsgSetAccountName)(nil),         // 48: tally.agency.v1.MsgSetAccountName
+	(*v14.MsgNameLocation)(nil),          // 49: tally.provenance.v1.MsgNameLocation
+	(*v16.MsgPostNotice)(nil),            // 50: tally.example.v1.MsgPostNotice
 }
 var file_tally_tx_v1_tx_proto_depIdxs = []int32{
 	2,  // 0: tally.tx.v1.TxBody.messages:type_name -> tally.tx.v1.Msg
@@ -1148,12 +1184,14 @@ var file_tally_tx_v1_tx_proto_depIdxs = []int32{
 	45, // 43: tally.tx.v1.Msg.acknowledge_recall:type_name -> tally.provenance.v1.MsgAcknowledgeRecall
 	46, // 44: tally.tx.v1.Msg.submit_proposal:type_name -> tally.gov.v1.MsgSubmitProposal
 	47, // 45: tally.tx.v1.Msg.vote:type_name -> tally.gov.v1.MsgVote
-	48, // 46: tally.tx.v1.Msg.post_notice:type_name -> tally.example.v1.MsgPostNotice
-	47, // [47:47] is the sub-list for method output_type
-	47, // [47:47] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	48, // 46: tally.tx.v1.Msg.set_account_name:type_name -> tally.agency.v1.MsgSetAccountName
+	49, // 47: tally.tx.v1.Msg.name_location:type_name -> tally.provenance.v1.MsgNameLocation
+	50, // 48: tally.tx.v1.Msg.post_notice:type_name -> tally.example.v1.MsgPostNotice
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_tally_tx_v1_tx_proto_init() }
@@ -1207,6 +1245,8 @@ func file_tally_tx_v1_tx_proto_init() {
 		(*Msg_AcknowledgeRecall)(nil),
 		(*Msg_SubmitProposal)(nil),
 		(*Msg_Vote)(nil),
+		(*Msg_SetAccountName)(nil),
+		(*Msg_NameLocation)(nil),
 		(*Msg_PostNotice)(nil),
 	}
 	type x struct{}
