@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	pv "github.com/tallyledger/tally/proto/tally/provenance/v1"
@@ -117,7 +118,7 @@ func TestAdminNamesLocation(t *testing.T) {
 
 func (c *chain) location(code string) *pv.Location {
 	c.tb.Helper()
-	res := c.query(app.PathProvenanceLocation, []byte(code))
+	res := c.query(api.PathProvenanceLocation, []byte(code))
 	require.Zero(c.tb, res.Code, res.Log)
 	l := &pv.Location{}
 	require.NoError(c.tb, proto.Unmarshal(res.Value, l))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	abci "github.com/cometbft/cometbft/abci/types"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/proto"
@@ -42,6 +44,9 @@ type snap struct {
 	// unverified says why the light client could not verify root's
 	// header; empty when it did.
 	unverified string
+	// namer caches the names this page looked up (names.go); each request
+	// has its own.
+	namer *namer
 }
 
 // reader picks the first configured node that answers and fixes the
@@ -54,6 +59,7 @@ func (s *Server) reader(r *http.Request) (*snap, context.CancelFunc, error) {
 	if last != nil && time.Since(last.at) < snapReuse {
 		sn := *last.sn
 		sn.ctx = ctx
+		sn.namer = nil
 		return &sn, cancel, nil
 	}
 	var errs []string
@@ -137,6 +143,7 @@ func (sn *snap) verified() *Verified {
 }
 
 func (sn *snap) view(title string, data any) *view {
+	sn.names().annotate(data)
 	return &view{Title: title, Height: sn.height, Verified: sn.verified(), Data: data}
 }
 
@@ -277,6 +284,7 @@ type nodeRow struct {
 type validatorRow struct {
 	Address    string `json:"address"`
 	Agency     string `json:"agency"`
+	AgencyName string `json:"agency_name"`
 	Power      int64  `json:"voting_power"`
 	LastSigned int64  `json:"last_signed_height"`
 	Online     bool   `json:"online"`
@@ -345,6 +353,18 @@ func (s *Server) nodeRows(ctx context.Context) []nodeRow {
 	return rows
 }
 
+// operators maps validator addresses to their operating agencies: genesis
+// names, and the agencies of validators admitted by a governance vote.
+func (s *Server) operators(sn *snap) map[string]string {
+	names := maps.Clone(s.validatorNames(sn.ctx, sn.c))
+	for addr, ag := range sn.govValidators() {
+		if names[addr] == "" {
+			names[addr] = ag
+		}
+	}
+	return names
+}
+
 // validatorNames maps validator addresses to the names genesis gave them
 // (the agency running each seat).
 func (s *Server) validatorNames(ctx context.Context, c *client.Client) map[string]string {
@@ -378,7 +398,7 @@ func (s *Server) network(r *http.Request) (*view, error) {
 		return &view{Title: "Network", Data: d}, nil
 	}
 	d.Latest = sn.latest
-	names := s.validatorNames(sn.ctx, sn.c)
+	names := s.operators(sn)
 	blocks, err := s.blocks(sn, chartBlocks)
 	if err != nil {
 		return nil, err
@@ -405,7 +425,7 @@ func (s *Server) network(r *http.Request) (*view, error) {
 		if name == "" {
 			name = v.Address.String()
 		}
-		row := validatorRow{Address: v.Address.String(), Agency: name, Power: v.VotingPower, LastSigned: last[name]}
+		row := validatorRow{Address: v.Address.String(), Agency: name, AgencyName: firstNonEmpty(sn.names().agency(name), name), Power: v.VotingPower, LastSigned: last[name]}
 		row.Online = row.LastSigned > 0 && sn.latest-row.LastSigned < onlineWithin
 		if s.cfg.Demo != nil && s.isNode(name) && !s.cfg.Demo.Running(name) {
 			row.Online = false // its process is stopped: no need to wait for missed blocks
@@ -419,7 +439,7 @@ func (s *Server) network(r *http.Request) (*view, error) {
 	}
 	sort.Slice(d.Validators, func(i, j int) bool { return d.Validators[i].Agency < d.Validators[j].Agency })
 	for i := len(blocks) - 1; i >= 0 && len(d.Blocks) < recentBlocks; i-- {
-		d.Blocks = append(d.Blocks, blocks[i])
+		d.Blocks = append(d.Blocks, sn.names().agenciesOf(blocks[i]))
 	}
 	d.Verdict = verdict(d)
 	return &view{Title: "Network", Height: sn.latest, Data: d}, nil
@@ -475,7 +495,7 @@ func (s *Server) blocks(sn *snap, n int64) ([]blockRow, error) {
 		s.mu.Unlock()
 		hi = from - 1
 	}
-	names := s.validatorNames(sn.ctx, sn.c)
+	names := s.operators(sn)
 	out := make([]blockRow, 0, sn.latest-lo+1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -535,14 +555,19 @@ func (s *Server) fillSigners(sn *snap, b *blockRow, names map[string]string) err
 // ---- one block, one transaction ----
 
 type txRow struct {
-	Hash     string   `json:"hash"`
-	Signer   string   `json:"signer"`
+	Hash   string `json:"hash"`
+	Signer string `json:"signer"`
+	// SignerName is the signer's display name, or its agency and roles.
+	SignerName string `json:"signer_name,omitempty"`
+	// Messages are the message kinds in words ("issue receipt").
 	Messages []string `json:"messages"`
-	Code     uint32   `json:"code"`
-	Log      string   `json:"log,omitempty"`
-	Height   int64    `json:"height"`
-	Events   []string `json:"events,omitempty"`
-	Body     any      `json:"body,omitempty"`
+	// Sentences say what each message did, with names and amounts.
+	Sentences []string `json:"sentences,omitempty"`
+	Code      uint32   `json:"code"`
+	Log       string   `json:"log,omitempty"`
+	Height    int64    `json:"height"`
+	Events    []string `json:"events,omitempty"`
+	Body      any      `json:"body,omitempty"`
 }
 
 type blockData struct {
@@ -569,17 +594,21 @@ func (s *Server) block(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, notFound("Block %d is not available from the node (it may have been pruned).", h)
 	}
-	names := s.validatorNames(sn.ctx, sn.c)
+	names := s.operators(sn)
 	d := &blockData{blockRow: blockRow{Height: h, Hash: b.BlockID.Hash.String(), Time: b.Block.Time, Txs: len(b.Block.Txs),
 		Proposer: nameOr(names, b.Block.ProposerAddress.String())}, AppHash: b.Block.AppHash.String(), DataHash: b.Block.DataHash.String()}
 	_ = s.fillSigners(sn, &d.blockRow, names)
+	d.blockRow = sn.names().agenciesOf(d.blockRow)
 	results, _ := sn.c.RPC.BlockResults(sn.ctx, &h)
 	for i, raw := range b.Block.Txs {
-		row := describeTx(raw)
+		row, body := describeTx(raw)
 		row.Height = h
+		var events []abci.Event
 		if results != nil && i < len(results.TxsResults) {
 			row.Code, row.Log = results.TxsResults[i].Code, results.TxsResults[i].Log
+			events = results.TxsResults[i].Events
 		}
+		sn.names().sentences(&row, body, events)
 		d.TxList = append(d.TxList, row)
 	}
 	// The block's header and commit checked: its commit signed by the
@@ -620,21 +649,22 @@ func (s *Server) checkBlock(sn *snap, h int64, b *cmttypes.Block) error {
 	return nil
 }
 
-// describeTx decodes a transaction's signer and message kinds.
-func describeTx(raw []byte) txRow {
+// describeTx decodes a transaction's signer and message kinds; body is
+// nil when the transaction does not decode.
+func describeTx(raw []byte) (txRow, *txv1.TxBody) {
 	row := txRow{Hash: strings.ToUpper(hex.EncodeToString(client.TxHash(raw)))}
 	tx := &txv1.Tx{}
 	body := &txv1.TxBody{}
 	if proto.Unmarshal(raw, tx) != nil || proto.Unmarshal(tx.BodyBytes, body) != nil {
 		row.Messages = []string{"(undecodable)"}
-		return row
+		return row, nil
 	}
 	row.Signer = hex.EncodeToString(body.Signer)
 	for _, m := range body.Messages {
 		row.Messages = append(row.Messages, msgKind(m))
 	}
 	row.Body = protoMap(body)
-	return row
+	return row, body
 }
 
 func msgKind(m *txv1.Msg) string {
@@ -643,7 +673,22 @@ func msgKind(m *txv1.Msg) string {
 	if f == nil {
 		return "(empty)"
 	}
-	return strings.TrimPrefix(string(f.Message().Name()), "Msg")
+	return camelWords(strings.TrimPrefix(string(f.Message().Name()), "Msg"))
+}
+
+// camelWords writes "IssueReceipt" as "issue receipt".
+func camelWords(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func (s *Server) tx(r *http.Request) (*view, error) {
@@ -660,8 +705,9 @@ func (s *Server) tx(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, notFound("No transaction with hash %X is in the chain (as indexed by node %s).", hash, sn.node)
 	}
-	row := describeTx(res.Tx)
+	row, body := describeTx(res.Tx)
 	row.Height, row.Code, row.Log = res.Height, res.TxResult.Code, res.TxResult.Log
+	sn.names().sentences(&row, body, res.TxResult.Events)
 	for _, e := range res.TxResult.Events {
 		var attrs []string
 		for _, a := range e.Attributes {
@@ -683,5 +729,6 @@ func (s *Server) tx(r *http.Request) (*view, error) {
 	} else {
 		v.Reason = err.Error()
 	}
+	sn.names().annotate(&row)
 	return &view{Title: "Transaction " + row.Hash[:12], Height: res.Height, Verified: v, Data: row}, nil
 }

@@ -41,7 +41,8 @@ func TestReceiptsByPeriodProposalAndCustodianPages(t *testing.T) {
 		{"/tax/VAT/2026-Q9", 400, []string{"A period is"}},
 		{"/tax/vat/2026-Q1", 400, []string{"tax type code"}},
 		{"/tax/VAT/2026-Q1?after=nonsense", 400, []string{"after is a receipt id"}},
-		{"/proposal/1", 200, []string{govTitle, "provenance.recall_budget", "Votes by agency", `href="/agency/treasury"`, "Yes", "4 / 0 / 0", "Verified"}},
+		{"/proposal/2", 200, []string{govTitle, "provenance.recall_budget", "Votes by agency", `href="/agency/treasury"`, "Yes", "4 / 0 / 0", "Verified"}},
+		{"/proposal/1", 200, []string{"Admit Harbourside Council&#39;s node as a validator", "executed", "admit a validator run by Harbourside Council", "Food Standards Agency</a>"}},
 		{"/governance", 200, []string{`href="/proposal/1"`}},
 		{"/proposal/999", 404, []string{"No proposal 999", "absence was proven"}},
 		{"/proposal/0", 400, []string{"whole number from 1"}},
@@ -78,7 +79,8 @@ func TestNewAPIRoutes(t *testing.T) {
 			Receipts []struct {
 				ID     string `json:"id"`
 				Status string `json:"status"`
-				Net    uint64 `json:"net"`
+				Net    uint64 `json:"net,string"`
+				NetF   string `json:"net_formatted"`
 			} `json:"receipts"`
 			Total map[string]any `json:"total"`
 			Next  string         `json:"next"`
@@ -86,7 +88,7 @@ func TestNewAPIRoutes(t *testing.T) {
 	}
 	getJSON(t, "/api/v1/tax/VAT/2026-Q1", 200, &period)
 	if !period.Verified.OK || period.Height < 1 || len(period.Data.Receipts) != 1 || period.Data.Receipts[0].ID != "REVENUE-000001" ||
-		period.Data.Receipts[0].Net != 1_200_000 || period.Data.Receipts[0].Status != "partially refunded" || period.Data.Next != "" {
+		period.Data.Receipts[0].Net != 1_200_000 || period.Data.Receipts[0].NetF != "£12,000.00" || period.Data.Receipts[0].Status != "partially refunded" || period.Data.Next != "" {
 		t.Errorf("VAT 2026-Q1: %+v", period)
 	}
 	var prop struct {
@@ -103,8 +105,8 @@ func TestNewAPIRoutes(t *testing.T) {
 			Outcome string `json:"outcome"`
 		} `json:"data"`
 	}
-	getJSON(t, "/api/v1/proposal/1", 200, &prop)
-	if !prop.Verified.OK || prop.Data.ID != 1 || len(prop.Data.Votes) != 4 || prop.Data.Tally.Yes != 4 || prop.Data.Tally.Voted != 4 || prop.Data.Outcome == "" {
+	getJSON(t, "/api/v1/proposal/2", 200, &prop)
+	if !prop.Verified.OK || prop.Data.ID != 2 || len(prop.Data.Votes) != 4 || prop.Data.Tally.Yes != 4 || prop.Data.Tally.Voted != 4 || prop.Data.Outcome == "" {
 		t.Errorf("proposal 1: %+v", prop)
 	}
 	var e struct {

@@ -79,6 +79,7 @@ func setup(dir string) error {
 	opts := testnet.DefaultOptions()
 	opts.BasePort = freeBase()
 	opts.TimeoutCommit = 300 * time.Millisecond
+	opts.Council = true // the demo votes Harbourside Council's node in (proposal #1)
 	netDir := filepath.Join(dir, "net")
 	m, err := testnet.Init(netDir, opts)
 	if err != nil {
@@ -136,8 +137,8 @@ func setup(dir string) error {
 	return nil
 }
 
-// govDemo has the Treasury propose raising the recall budget and four
-// agencies vote on it (the localnet demo makes no proposals).
+// govDemo has the Treasury propose raising the recall budget (#2, after
+// the demo's own #1) and four agencies vote on it, too few to decide it.
 func govDemo(ctx context.Context, m *testnet.Manifest) error {
 	d, err := demoSender(m)
 	if err != nil {
@@ -150,7 +151,7 @@ func govDemo(ctx context.Context, m *testnet.Manifest) error {
 		return err
 	}
 	for i, ag := range []string{"treasury", "revenue", "benefits", "fsa"} {
-		if err := d.Send(ctx, i, ag+"-admin", &txv1.Msg{Sum: &txv1.Msg_Vote{Vote: &govv1.MsgVote{ProposalId: 1, Option: govv1.VoteOption_VOTE_OPTION_YES}}}); err != nil {
+		if err := d.Send(ctx, i, ag+"-admin", &txv1.Msg{Sum: &txv1.Msg_Vote{Vote: &govv1.MsgVote{ProposalId: 2, Option: govv1.VoteOption_VOTE_OPTION_YES}}}); err != nil {
 			return err
 		}
 	}
@@ -308,24 +309,25 @@ func TestPagesShowTheDemoChain(t *testing.T) {
 	}{
 		{"/", 200, []string{"Validators", "treasury", "revenue", "benefits", "fsa", "online", "Stop this agency", "Recent blocks", "<svg class=\"chart\""}},
 		{"/block/2", 200, []string{"Block 2", "Verified", "Signed by"}},
-		{"/tx/" + tx, 200, []string{"Verified", "inclusion", "Messages"}},
-		{"/money", 200, []string{"£5,000,000.00", "conservation invariant holds", "<svg class=\"sankey\"", "agency:benefits", "programme:student-bursary", "payee:", "out:settled", "settled <b>£300.00</b>", "Verified"}},
+		{"/tx/" + tx, 200, []string{"Verified", "inclusion", "What it did", "Signed by"}},
+		{"/money", 200, []string{"£5,000,000.00", "conservation invariant holds", "<svg class=\"sankey\"", "Benefits Agency", "Student bursary", "Payee ", "Paid to banks", "£250.00 every minute", "settled <b>£300.00</b>", "Verified"}},
 		{"/movement/1", 200, []string{"SupplyAct2030/ClassII/Line4", "Trace up", "Trace down", "£5,000,000.00", "Done under mandate", "treasury of treasury", "founding agreement (genesis)"}},
-		{"/movement/3", 200, []string{"Trace up", "programme:student-bursary", "£100,000.00"}},
-		{"/programme/student-bursary", 200, []string{"Student bursary", "Enrolments", "£250.00"}},
+		{"/movement/3", 200, []string{"Trace up", "Student bursary", "£100,000.00", "Benefits Agency finance and programmes desk"}},
+		{"/programme/student-bursary", 200, []string{"Student bursary", "Enrolments", "£250.00", "every minute"}},
 		{"/tax", 200, []string{"Value added tax", "VAT", "2026-Q1", "Net"}},
 		{"/receipt/REVENUE-000001", 200, []string{"partially refunded", "Amendment chain", "refund", "Verified"}},
 		{"/receipt/REVENUE-000002", 200, []string{"correction"}},
 		{"/clearance?grant=" + testnet.DemoClearanceGrant("demo-business-dalefarm", "VAT", "2026-Q1", "2026-Q2"), 200, []string{"has receipts for tax type VAT", "covering periods 2026-Q1 to 2026-Q2", demoTaxpayerHex()}},
-		{"/provenance", 200, []string{"Provenance", "recall_budget"}},
-		{"/item/" + cheese, 200, []string{"recalled", "FSA-DEMO-001", "DALE-MILK-001", "Timeline", "Lineage", "<svg class=\"lineage\""}},
-		{"/item/" + milk, 200, []string{"microbiology", "PASS", "Attestations", "recalled", "herd: dale-jersey"}},
+		{"/provenance", 200, []string{"Provenance", "recall budget", "Open recalls", "FSA-DEMO-001", "Recent items", "Mature cheddar cheese", "<svg class=\"lineage\""}},
+		{"/item/" + cheese, 200, []string{"recalled", "FSA-DEMO-001", "DALE-MILK-001", "Timeline", "Lineage", "<svg class=\"lineage\"",
+			"Mature cheddar cheese", "Northshire Primary School kitchen", "Vale Creamery, Valeford", "Vale Creamery dispatch", "microbiology: pass", "which this item was made from", "1 custodian has"}},
+		{"/item/" + milk, 200, []string{"microbiology: pass", "Inspections", "recalled", "herd: dale-jersey", "Dale Farm, milking parlour", "Food Standards Agency inspection team"}},
 		// A split's part shows its origin's description, which it holds by reference.
 		{"/item/" + milk + "-B", 200, []string{"herd: dale-jersey", "fat_percent: 4.9", "inherited from"}},
 		{"/recall/FSA-DEMO-001", 200, []string{"listeria", "Items reached", "Awaiting acknowledgement"}},
 		{"/agency/treasury", 200, []string{"HM Treasury", "Members", "Public money held", "Member list: complete, proven."}},
-		{"/account/" + addr, 200, []string{"revenue", "tax collector"}},
-		{"/governance", 200, []string{govTitle, "treasury</a>", "revenue: <b>yes</b>", "fsa: <b>yes</b>", "Verified"}},
+		{"/account/" + addr, 200, []string{"Revenue and Customs", "tax collector", "Revenue and Customs collections desk"}},
+		{"/governance", 200, []string{govTitle, "HM Treasury</a>", "Revenue and Customs: <b>yes</b>", "Food Standards Agency: <b>yes</b>", "Proposes to set the parameter provenance.recall_budget to 2000", "Verified"}},
 		{"/search", 200, []string{"Type a block height"}},
 		{"/block/99999999", 404, []string{"has not been made yet"}},
 		{"/receipt/REVENUE-009999", 404, []string{"No receipt REVENUE-009999", "absence was proven"}},
@@ -398,16 +400,17 @@ func TestAPIAnswersWithHeightAndVerification(t *testing.T) {
 		Validators []json.RawMessage       `json:"validators"`
 		Nodes      []struct{ Online bool } `json:"nodes"`
 	}
-	if err := json.Unmarshal(n.Data, &nd); err != nil || nd.Latest < 2 || len(nd.Validators) != 4 || len(nd.Nodes) != 4 {
+	if err := json.Unmarshal(n.Data, &nd); err != nil || nd.Latest < 2 || len(nd.Validators) != 5 || len(nd.Nodes) != 5 {
 		t.Errorf("network: %v %+v", err, nd)
 	}
 	var m struct {
 		Invariant struct {
-			Appropriated uint64 `json:"appropriated"`
-			Holds        bool   `json:"holds"`
+			Appropriated          uint64 `json:"appropriated,string"`
+			AppropriatedFormatted string `json:"appropriated_formatted"`
+			Holds                 bool   `json:"holds"`
 		} `json:"invariant"`
 	}
-	if err := json.Unmarshal(read("/api/v1/money", 200).Data, &m); err != nil || m.Invariant.Appropriated != 500_000_000 || !m.Invariant.Holds {
+	if err := json.Unmarshal(read("/api/v1/money", 200).Data, &m); err != nil || m.Invariant.Appropriated != 500_000_000 || m.Invariant.AppropriatedFormatted != "£5,000,000.00" || !m.Invariant.Holds {
 		t.Errorf("money invariant: %v %+v", err, m)
 	}
 	if a := read("/api/v1/receipt/REVENUE-009999", 404); !strings.Contains(a.Error, "absence was proven") {

@@ -2,6 +2,7 @@ package explorer
 
 import (
 	"fmt"
+	"github.com/tallyledger/tally/client"
 	"html/template"
 	"net/url"
 	"sort"
@@ -13,7 +14,14 @@ import (
 // funcs are the templates' helpers. None returns unescaped chain text:
 // the only template.HTML values are the SVG builders', which escape.
 var funcs = template.FuncMap{
-	"short":    shortRef,
+	"short":  shortRef,
+	"named":  named,
+	"plural": plural,
+	"events": eventWords,
+	"every": func(v any) string {
+		n, _ := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+		return periodWords(n)
+	},
 	"pounds":   poundsAny,
 	"field":    field,
 	"items":    items,
@@ -50,6 +58,16 @@ var funcs = template.FuncMap{
 	"graph":   func(c lineageSVG) template.HTML { return template.HTML(c) },
 }
 
+// named shows a record's field by the name written beside it
+// ("<field>_name", names.go), else its value, shortened when it is a long
+// hex reference.
+func named(m map[string]any, k string) string {
+	if n, ok := m[k+"_name"].(string); ok && n != "" {
+		return n
+	}
+	return shortRef(fmt.Sprint(field(m, k)))
+}
+
 // shortRef shortens a long pseudonymous reference or hash for display;
 // the full value is kept for the copy button.
 func shortRef(s string) string {
@@ -60,18 +78,7 @@ func shortRef(s string) string {
 }
 
 // pounds formats minor units as £1,234.56.
-func pounds(p uint64) string {
-	whole, pence := p/100, p%100
-	s := strconv.FormatUint(whole, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return fmt.Sprintf("£%s.%02d", b.String(), pence)
-}
+func pounds(p uint64) string { return client.Pounds(p) }
 
 func poundsAny(v any) string {
 	if v == nil || fmt.Sprint(v) == "" {
@@ -108,18 +115,40 @@ type kv struct {
 	V any
 }
 
+// sortedFields lists a record's fields for the generic record table: a
+// field with a name beside it shows the name, an amount shows pounds, a
+// period its length in words; the helper fields themselves are not rows.
 func sortedFields(m map[string]any) []kv {
 	var out []kv
 	for k, v := range m {
-		out = append(out, kv{k, v})
+		if base, ok := strings.CutSuffix(k, "_name"); ok && m[base] != nil {
+			continue
+		}
+		if base, ok := strings.CutSuffix(k, "_formatted"); ok && m[base] != nil {
+			continue
+		}
+		switch {
+		case m[k+"_name"] != nil:
+			v = m[k+"_name"]
+		case m[k+"_formatted"] != nil:
+			v = m[k+"_formatted"]
+		case k == "period_seconds":
+			v = periodWords(toInt(v))
+		}
+		out = append(out, kv{strings.ReplaceAll(k, "_", " "), v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].K < out[j].K })
 	return out
 }
 
+func toInt(v any) int64 {
+	n, _ := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+	return n
+}
+
 // show formats one field of a record: times in words, enum names short.
 func show(k string, v any) string {
-	if strings.HasSuffix(k, "_unix") {
+	if strings.HasSuffix(k, " unix") || strings.HasSuffix(k, "_unix") {
 		if n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64); err == nil && n > 0 {
 			return time.Unix(n, 0).UTC().Format("2006-01-02 15:04:05 UTC")
 		}
@@ -145,8 +174,8 @@ func plain(v any) string {
 			}
 		}
 		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, strings.ReplaceAll(k, "_", " ")+": "+plain(x[k]))
+		for _, f := range sortedFields(x) {
+			parts = append(parts, f.K+": "+plain(f.V))
 		}
 		return strings.Join(parts, ", ")
 	case []any:

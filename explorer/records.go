@@ -1,7 +1,6 @@
 package explorer
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -29,18 +27,11 @@ import (
 	"github.com/tallyledger/tally/x/tax"
 )
 
-// protoMap renders a record as a JSON object with proto field names, enum
-// names, and bytes (addresses, hashes, pseudonymous references) as hex.
+// protoMap renders a record in the API's JSON form (client.RecordJSON:
+// proto field names, bytes as hex, amounts as pence with pounds beside),
+// with enum values and failure codes in words.
 func protoMap(m proto.Message) map[string]any {
-	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
-	if err != nil {
-		return map[string]any{"error": err.Error()}
-	}
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return map[string]any{"error": err.Error()}
-	}
-	bytesToHex(m, v)
+	v := client.RecordJSON(m)
 	enumsToWords(m, v)
 	module.DescribeCodes(v) // a failed payment's reason_code, with its message
 	return v
@@ -100,40 +91,6 @@ func enumWord(e protoreflect.EnumDescriptor, name string) string {
 	return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, prefix), "_", " "))
 }
 
-// bytesToHex rewrites protojson's base64 for bytes fields as hex.
-func bytesToHex(m proto.Message, v map[string]any) {
-	fields := m.ProtoReflect().Descriptor().Fields()
-	for i := 0; i < fields.Len(); i++ {
-		f := fields.Get(i)
-		name := string(f.Name())
-		val, ok := v[name]
-		if !ok {
-			continue
-		}
-		switch {
-		case f.Kind().String() == "bytes" && !f.IsList():
-			if s, ok := val.(string); ok {
-				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-					v[name] = hex.EncodeToString(b)
-				}
-			}
-		case f.Kind().String() == "message" && !f.IsList() && !f.IsMap():
-			if sub, ok := val.(map[string]any); ok {
-				bytesToHex(m.ProtoReflect().Get(f).Message().Interface(), sub)
-			}
-		case f.Kind().String() == "message" && f.IsList():
-			list := m.ProtoReflect().Get(f).List()
-			if arr, ok := val.([]any); ok {
-				for j := 0; j < list.Len() && j < len(arr); j++ {
-					if sub, ok := arr[j].(map[string]any); ok {
-						bytesToHex(list.Get(j).Message().Interface(), sub)
-					}
-				}
-			}
-		}
-	}
-}
-
 // absentOr404 turns a proven absence into a 404 that says so.
 func absentOr404(err error, format string, args ...any) error {
 	if errors.Is(err, errAbsent) {
@@ -154,7 +111,9 @@ type agencyData struct {
 	// MembersProof says what the member list's proofs showed, e.g.
 	// "complete, proven".
 	MembersProof string  `json:"members_proof"`
-	Balance      *uint64 `json:"balance,omitempty"`
+	Balance      *uint64 `json:"balance,string,omitempty"`
+	// BalanceFormatted is Balance in pounds, as beside every API amount.
+	BalanceFormatted string `json:"balance_formatted,omitempty"`
 }
 
 func (s *Server) agency(r *http.Request) (*view, error) {
@@ -182,7 +141,7 @@ func (s *Server) agency(r *http.Request) (*view, error) {
 	}
 	b := &fundsv1.Balance{}
 	if err := sn.record(api.PathFundsBalance, []byte("agency:"+id), b); err == nil {
-		d.Balance = &b.Amount
+		d.Balance, d.BalanceFormatted = &b.Amount, pounds(b.Amount)
 	}
 	return sn.view(a.Name, d), nil
 }
@@ -223,9 +182,11 @@ func (s *Server) account(r *http.Request) (*view, error) {
 
 // flow is money that moved between two holders, summed over movements.
 type flow struct {
-	From, To  string
-	Amount    uint64
-	Movements []uint64
+	From, To string
+	// FromName and ToName are the holders in words (flowName).
+	FromName, ToName string
+	Amount           uint64
+	Movements        []uint64
 }
 
 type moneyData struct {
@@ -239,24 +200,45 @@ type moneyData struct {
 }
 
 type flowJSON struct {
-	From      string   `json:"from"`
-	To        string   `json:"to"`
-	Amount    uint64   `json:"amount"`
-	Movements []uint64 `json:"movements"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	FromName string `json:"from_name"`
+	ToName   string `json:"to_name"`
+	// Amount is pence as a string, like every amount the API writes
+	// (client.RecordJSON), with pounds beside it.
+	Amount          uint64   `json:"amount,string"`
+	AmountFormatted string   `json:"amount_formatted"`
+	Movements       []uint64 `json:"movements"`
 }
 
+// invariantView is the conservation sum; its amounts are pence as strings,
+// as everywhere in the API, and MarshalJSON adds each in pounds.
 type invariantView struct {
-	Appropriated  uint64 `json:"appropriated"`
-	RevenueIn     uint64 `json:"revenue_credited"`
-	RevenueOut    uint64 `json:"revenue_debited"`
-	Settled       uint64 `json:"settled"`
-	Expected      uint64 `json:"expected_balances"`
-	SumOfBalances uint64 `json:"sum_of_balances"`
+	Appropriated  uint64 `json:"appropriated,string"`
+	RevenueIn     uint64 `json:"revenue_credited,string"`
+	RevenueOut    uint64 `json:"revenue_debited,string"`
+	Settled       uint64 `json:"settled,string"`
+	Expected      uint64 `json:"expected_balances,string"`
+	SumOfBalances uint64 `json:"sum_of_balances,string"`
 	Holders       uint64 `json:"holders"`
 	Holds         bool   `json:"holds"`
 	// Partial is set when there were more holders than one page view
 	// sums (maxBalancePages pages); the invariant is then not judged.
 	Partial bool `json:"partial,omitempty"`
+}
+
+// MarshalJSON writes the sum with every amount in pounds beside its pence.
+func (v *invariantView) MarshalJSON() ([]byte, error) {
+	type plainView invariantView
+	return json.Marshal(struct {
+		*plainView
+		AppropriatedFormatted  string `json:"appropriated_formatted"`
+		RevenueInFormatted     string `json:"revenue_credited_formatted"`
+		RevenueOutFormatted    string `json:"revenue_debited_formatted"`
+		SettledFormatted       string `json:"settled_formatted"`
+		ExpectedFormatted      string `json:"expected_balances_formatted"`
+		SumOfBalancesFormatted string `json:"sum_of_balances_formatted"`
+	}{(*plainView)(v), pounds(v.Appropriated), pounds(v.RevenueIn), pounds(v.RevenueOut), pounds(v.Settled), pounds(v.Expected), pounds(v.SumOfBalances)})
 }
 
 // maxBalancePages bounds the balance pages one money page reads: the
@@ -346,7 +328,7 @@ func (s *Server) money(r *http.Request) (*view, error) {
 		k := [2]string{from, to}
 		f, ok := flows[k]
 		if !ok {
-			f = &flow{From: from, To: to}
+			f = &flow{From: from, To: to, FromName: sn.names().flowName(from), ToName: sn.names().flowName(to)}
 			flows[k] = f
 			order = append(order, k)
 		}
@@ -356,7 +338,9 @@ func (s *Server) money(r *http.Request) (*view, error) {
 	var fl []flow
 	for _, k := range order {
 		fl = append(fl, *flows[k])
-		d.Flows = append(d.Flows, flowJSON{From: flows[k].From, To: flows[k].To, Amount: flows[k].Amount, Movements: flows[k].Movements})
+		f := flows[k]
+		d.Flows = append(d.Flows, flowJSON{From: f.From, To: f.To, FromName: f.FromName, ToName: f.ToName, Amount: f.Amount,
+			AmountFormatted: pounds(f.Amount), Movements: f.Movements})
 	}
 	d.Sankey = sankey(fl)
 	if list, err := sn.list(api.PathBenefitsProgrammes, nil); err == nil {
@@ -489,9 +473,11 @@ func (s *Server) payment(r *http.Request) (*view, error) {
 }
 
 type programmeData struct {
-	Programme  map[string]any   `json:"programme"`
-	Balance    uint64           `json:"balance"`
-	Enrolments []map[string]any `json:"enrolments"`
+	Programme map[string]any `json:"programme"`
+	Balance   uint64         `json:"balance,string"`
+	// BalanceFormatted is Balance in pounds, as beside every API amount.
+	BalanceFormatted string           `json:"balance_formatted"`
+	Enrolments       []map[string]any `json:"enrolments"`
 }
 
 func (s *Server) programme(r *http.Request) (*view, error) {
@@ -510,6 +496,7 @@ func (s *Server) programme(r *http.Request) (*view, error) {
 	if sn.record(api.PathFundsBalance, []byte("programme:"+id), b) == nil {
 		d.Balance = b.Amount
 	}
+	d.BalanceFormatted = pounds(d.Balance)
 	if list, err := sn.list(api.PathBenefitsEnrolments, []byte(id)); err == nil {
 		for _, e := range list.Entries {
 			en := &benefitsv1.Enrolment{}
@@ -668,8 +655,9 @@ func (s *Server) provenanceOverview(r *http.Request) (*view, error) {
 	p := &provenancev1.Params{}
 	_ = sn.record(api.PathProvenanceParams, nil, p)
 	d := map[string]any{"params": protoMap(p)}
-	// The chain indexes items by custodian, not by time: the landing page
-	// lists one custodian's items (an account, or every account of an agency).
+	sn.provenanceHome(d)
+	// The landing page also lists one custodian's items (an account, or
+	// every account of an agency) when asked.
 	if c := strings.TrimSpace(r.URL.Query().Get("custodian")); c != "" {
 		held, err := heldBy(sn, c)
 		if err != nil {
@@ -689,7 +677,14 @@ type itemData struct {
 	Down         []map[string]any `json:"lineage_down"`
 	Graph        lineageSVG       `json:"-"`
 	Recalls      []map[string]any `json:"recall_orders,omitempty"`
+	// Product names the product: the producer's "name" attribute with the
+	// GTIN ("" when the producer gave none).
+	Product string `json:"product_name,omitempty"`
 }
+
+// maxSourceInspections bounds how many of an item's sources the item page
+// reads inspections of.
+const maxSourceInspections = 10
 
 func (s *Server) item(r *http.Request) (*view, error) {
 	id := r.PathValue("id")
@@ -716,6 +711,25 @@ func (s *Server) item(r *http.Request) (*view, error) {
 	d.Attestations = pvList(sn, api.PathProvenanceAttestations, id, func() proto.Message { return &provenancev1.Attestation{} })
 	var up, down []*provenancev1.Item
 	up, d.Up = lineage(sn, id, provenancev1.LineageDirection_LINEAGE_DIRECTION_UP)
+	// An inspection of what the item was made from speaks for it too: the
+	// cheese's page shows the milk's microbiology test.
+	for i, src := range up {
+		if i == maxSourceInspections {
+			break
+		}
+		d.Attestations = append(d.Attestations, pvList(sn, api.PathProvenanceAttestations, src.Id, func() proto.Message { return &provenancev1.Attestation{} })...)
+	}
+	attrs := it.Attributes
+	if a, ok := d.Item["attributes"].([]any); ok && len(attrs) == 0 {
+		for _, x := range a {
+			if m, ok := x.(map[string]any); ok {
+				attrs = append(attrs, &provenancev1.Attribute{Key: fmt.Sprint(m["key"]), Value: fmt.Sprint(m["value"])})
+			}
+		}
+	}
+	if name := productName(attrs); name != "" {
+		d.Product = productWords(it.Product, attrs)
+	}
 	down, d.Down = lineage(sn, id, provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN)
 	d.Graph = lineageGraph(it, up, down)
 	if m := it.GetRecall(); m != nil && m.OrderId != "" {
@@ -843,9 +857,7 @@ func (s *Server) governance(r *http.Request) (*view, error) {
 			continue
 		}
 		pv := proposalView{Proposal: protoMap(p)}
-		if b, err := protojson.Marshal(p.Content); err == nil {
-			pv.What = string(b)
-		}
+		pv.What = sn.names().contentWords(p.Content)
 		if votes, err := sn.list(api.PathGovVotes, []byte(strconv.FormatUint(p.Id, 10))); err == nil {
 			for _, ve := range votes.Entries {
 				v := &govv1.Vote{}
@@ -959,11 +971,14 @@ func (s *Server) search(r *http.Request) (*view, error) {
 			}
 		}
 	}
+	if len(hits) == 0 {
+		hits = s.nameHits(sn, q)
+	}
 	if len(hits) == 1 {
 		return nil, &redirect{to: hits[0].Link, v: &view{Title: "Search", Height: sn.height, Verified: sn.verified(), Data: &searchData{Query: q, Hits: hits}}}
 	}
 	if len(hits) == 0 {
-		return nil, notFound("Nothing on this chain matches %q. Try a block height, a transaction hash, an account address, an agency id, a receipt id (REVENUE-000001), a payment or movement number, a proposal (#3 or proposal 3), or an item id (lgtin:…).", q)
+		return nil, notFound("Nothing on this chain matches %q. Try a block height, a transaction hash, an account address, an agency id, a receipt id (REVENUE-000001), a payment or movement number, a proposal (#3 or proposal 3), an item id (lgtin:…), or part of an agency's, programme's or product's name.", q)
 	}
 	return &view{Title: "Search", Height: sn.height, Verified: sn.verified(), Data: &searchData{Query: q, Hits: hits}}, nil
 }

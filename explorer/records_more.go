@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
@@ -32,7 +31,9 @@ type periodReceipt struct {
 	Receipt map[string]any `json:"receipt"`
 	ID      string         `json:"id"`
 	Status  string         `json:"status"`
-	Net     uint64         `json:"net"`
+	Net     uint64         `json:"net,string"`
+	// NetFormatted is Net in pounds, as beside every API amount.
+	NetFormatted string `json:"net_formatted"`
 }
 
 type taxPeriodData struct {
@@ -114,6 +115,7 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 				pr.Status, pr.Net = strings.ReplaceAll(tax.StatusName(st.Status), "_", " "), st.Net
 			}
 		}
+		pr.NetFormatted = pounds(pr.Net)
 		d.Receipts = append(d.Receipts, pr)
 	}
 	if len(d.Receipts) > 0 && (len(list.Entries) > taxPageSize || len(list.NextKey) > 0) {
@@ -160,9 +162,7 @@ func (s *Server) proposal(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No proposal %d is on this chain", id)
 	}
 	d := &proposalData{Proposal: protoMap(p), ID: id}
-	if b, err := protojson.Marshal(p.Content); err == nil {
-		d.What = string(b)
-	}
+	d.What = sn.names().contentWords(p.Content)
 	votes, err := sn.list(api.PathGovVotes, arg)
 	if err != nil {
 		return nil, err
@@ -195,9 +195,11 @@ func unixUTC(n int64) string { return time.Unix(n, 0).UTC().Format("2006-01-02 1
 // ---- provenance: items held by a custodian ----
 
 type custodianItems struct {
-	Address string           `json:"address"`
-	Items   []map[string]any `json:"items"`
-	More    bool             `json:"more,omitempty"`
+	Address string `json:"address"`
+	// Name is the account's display name, or its agency and roles.
+	Name  string           `json:"name,omitempty"`
+	Items []map[string]any `json:"items"`
+	More  bool             `json:"more,omitempty"`
 }
 
 // maxCustodianAccounts bounds the member accounts one agency listing reads.
@@ -230,7 +232,7 @@ func heldBy(sn *snap, custodian string) ([]custodianItems, error) {
 	}
 	var out []custodianItems
 	for _, a := range addrs {
-		ci := custodianItems{Address: hex.EncodeToString(a)}
+		ci := custodianItems{Address: hex.EncodeToString(a), Name: sn.names().account(hex.EncodeToString(a))}
 		data, _ := proto.Marshal(&provenancev1.ListQuery{Address: a})
 		list, err := sn.list(api.PathProvenanceHeld, data)
 		if err != nil {

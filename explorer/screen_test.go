@@ -25,7 +25,7 @@ import (
 // demo-mode test stops a validator.
 
 // screenshotDir is build/screenshots at the repository root.
-var screenshotDir = filepath.Join("..", "..", "..", "build", "screenshots")
+var screenshotDir = filepath.Join("..", "build", "screenshots")
 
 // chromium finds a headless-capable Chromium, or skips loudly.
 func chromium(t *testing.T) string {
@@ -90,7 +90,7 @@ func TestBrowserShowsTheDemoChain(t *testing.T) {
 		{"cheese", "/item/" + url.PathEscape(cheese), "item-recalled.png", 1280, 1200, []string{"recalled", "DALE-MILK-001", "FSA-DEMO-001"}},
 		{"tax", "/tax", "tax.png", 1280, 1000, []string{"Value added tax"}},
 		{"governance", "/governance", "governance.png", 1280, 900, []string{govTitle}},
-		{"proposal search", "/search?q=%231", "proposal.png", 1280, 900, []string{govTitle, "Votes by agency", "Verified"}},
+		{"proposal search", "/search?q=%232", "proposal.png", 1280, 900, []string{govTitle, "Votes by agency", "Verified"}},
 		{"tax period", "/tax/VAT/2026-Q1", "tax-period.png", 1280, 700, []string{"REVENUE-000001", "partially refunded"}},
 	}
 	// Two browsers at a time: each is a few seconds of mostly waiting.

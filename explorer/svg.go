@@ -85,10 +85,10 @@ func sankey(flows []flow) sankeySVG {
 		}
 	}
 	type node struct {
-		id      string
-		col     int
-		in, out uint64
-		y, hgt  float64
+		id, name string
+		col      int
+		in, out  uint64
+		y, hgt   float64
 	}
 	nodes := map[string]*node{}
 	get := func(id string) *node {
@@ -102,6 +102,7 @@ func sankey(flows []flow) sankeySVG {
 	for _, f := range flows {
 		get(f.From).out += f.Amount
 		get(f.To).in += f.Amount
+		get(f.From).name, get(f.To).name = f.FromName, f.ToName
 	}
 	cols := map[int][]*node{}
 	for _, n := range nodes {
@@ -184,7 +185,7 @@ func sankey(flows []flow) sankeySVG {
 		x0, x1 := xOf[a.col]+nodeW, xOf[t.col]
 		mx := (x0 + x1) / 2
 		fmt.Fprintf(&sb, `<a href="/money#flow-%d"><path class="flow" d="M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f" stroke-width="%.1f"><title>%s → %s: %s in %d movement(s)</title></path></a>`,
-			b.i, x0, b.y0, mx, b.y0, mx, b.y1, x1, b.y1, b.th, esc(b.f.From), esc(b.f.To), esc(pounds(b.f.Amount)), len(b.f.Movements))
+			b.i, x0, b.y0, mx, b.y0, mx, b.y1, x1, b.y1, b.th, esc(firstNonEmpty(b.f.FromName, b.f.From)), esc(firstNonEmpty(b.f.ToName, b.f.To)), esc(pounds(b.f.Amount)), len(b.f.Movements))
 	}
 	headings := []string{"Money in", "Treasury", "Departments", "Programmes", "Paid to", "Money out"}
 	for _, c := range used {
@@ -193,8 +194,8 @@ func sankey(flows []flow) sankeySVG {
 	for _, c := range used {
 		for _, n := range cols[c] {
 			mid := n.y + max(n.hgt, minSlot-pad)/2
-			fmt.Fprintf(&sb, `<a href="%s"><rect class="node c%d" x="%.1f" y="%.1f" width="%.0f" height="%.1f"><title>%s</title></rect></a>`, esc(holderLink(n.id)), c, xOf[c], n.y, nodeW, n.hgt, esc(n.id))
-			fmt.Fprintf(&sb, `<text class="nl" x="%.1f" y="%.1f">%s</text>`, xOf[c]+nodeW+5, mid-2, esc(shortLabel(n.id)))
+			fmt.Fprintf(&sb, `<a href="%s"><rect class="node c%d" x="%.1f" y="%.1f" width="%.0f" height="%.1f"><title>%s</title></rect></a>`, esc(holderLink(n.id)), c, xOf[c], n.y, nodeW, n.hgt, esc(firstNonEmpty(n.name, n.id)))
+			fmt.Fprintf(&sb, `<text class="nl" x="%.1f" y="%.1f">%s</text>`, xOf[c]+nodeW+5, mid-2, esc(shortLabel(firstNonEmpty(n.name, n.id))))
 			fmt.Fprintf(&sb, `<text class="na" x="%.1f" y="%.1f">%s</text>`, xOf[c]+nodeW+5, mid+12, esc(pounds(max(n.in, n.out))))
 		}
 	}
@@ -216,8 +217,8 @@ func shortLabel(id string) string {
 	for _, p := range []string{"agency:", "programme:", "payee:", "in:", "out:"} {
 		id = strings.TrimPrefix(id, p)
 	}
-	if len(id) > 18 {
-		id = id[:17] + "…"
+	if r := []rune(id); len(r) > 22 {
+		id = string(r[:21]) + "…"
 	}
 	return id
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/tallyledger/tally/client"
@@ -41,6 +42,7 @@ var demoSteps = []demoStep{
 	{"funds", fundsDemo},
 	{"tax", taxDemo},
 	{"provenance", provenanceDemo},
+	{"governance", govDemo},
 }
 
 // SeedDemo sends the demo data once: if the network directory records that
@@ -141,8 +143,30 @@ func (d *Demo) Key(keyName string) (ed25519.PublicKey, error) {
 	return priv.Public().(ed25519.PublicKey), nil
 }
 
-// agencyDemo: each agency's admin takes on an auditor, through a different
-// agency's node each time.
+// NameAccount is the message by which an admin names the demo key
+// keyName's account as a desk of agencyID ("HM Treasury internal audit").
+func (d *Demo) NameAccount(keyName, agencyID, desk string) (*txv1.Msg, error) {
+	pub, err := d.Key(keyName)
+	if err != nil {
+		return nil, err
+	}
+	return &txv1.Msg{Sum: &txv1.Msg_SetAccountName{SetAccountName: &agencyv1.MsgSetAccountName{
+		Address: keys.AddressOf(pub), DisplayName: deskName(agencyName(agencyID), desk)}}}, nil
+}
+
+// agencyName is the name a demo agency has in genesis.
+func agencyName(id string) string {
+	for _, s := range slices.Concat(validatorSeats, otherAgencies) {
+		if s.id == id {
+			return s.name
+		}
+	}
+	return id
+}
+
+// agencyDemo: each agency's admin takes on an auditor and names the
+// account "<agency> internal audit", through a different agency's node
+// each time.
 func agencyDemo(ctx context.Context, d *Demo) error {
 	for i, n := range d.M.Nodes {
 		name := n.Agency + "-auditor"
@@ -150,10 +174,15 @@ func agencyDemo(ctx context.Context, d *Demo) error {
 		if err != nil {
 			return err
 		}
-		if err := d.Send(ctx, i+1, n.Agency+"-admin", msg); err != nil {
+		named, err := d.NameAccount(name, n.Agency, "auditor")
+		if err != nil {
 			return err
 		}
-		d.Log("%s took on an auditor (%s), sent through %s's node", n.Agency, name, d.M.Nodes[(i+1)%len(d.M.Nodes)].Name)
+		if err := d.Send(ctx, i+1, n.Agency+"-admin", msg, named); err != nil {
+			return err
+		}
+		d.Log("%s took on an auditor (%s) and named the account %q, sent through %s's node", n.Agency, name,
+			named.GetSetAccountName().DisplayName, d.M.Nodes[(i+1)%len(d.M.Nodes)].Name)
 	}
 	return nil
 }

@@ -28,7 +28,11 @@ func fundsDemo(ctx context.Context, d *Demo) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Send(ctx, 2, "benefits-admin", add); err != nil {
+	named, err := d.NameAccount("benefits-finance", "benefits", "finance")
+	if err != nil {
+		return err
+	}
+	if err := d.Send(ctx, 2, "benefits-admin", add, named); err != nil {
 		return err
 	}
 	d.Log("benefits took on a finance officer and programme manager (benefits-finance)")

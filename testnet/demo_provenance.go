@@ -47,6 +47,8 @@ func provenanceDemo(ctx context.Context, d *Demo) error {
 			return &txv1.Msg{Sum: &txv1.Msg_Recall{Recall: m}}
 		case *provenancev1.MsgAcknowledgeRecall:
 			return &txv1.Msg{Sum: &txv1.Msg_AcknowledgeRecall{AcknowledgeRecall: m}}
+		case *provenancev1.MsgNameLocation:
+			return &txv1.Msg{Sum: &txv1.Msg_NameLocation{NameLocation: m}}
 		}
 		panic(fmt.Sprintf("provenance demo: unexpected message %T", m))
 	}
@@ -77,16 +79,20 @@ func provenanceDemo(ctx context.Context, d *Demo) error {
 		msg  proto.Message
 		log  string
 	}{
+		{1, "dalefarm-admin", &provenancev1.MsgNameLocation{Location: farm, Name: "Dale Farm, milking parlour"}, "Dale Farm named its GLN " + farm},
+		{2, "dairy-admin", &provenancev1.MsgNameLocation{Location: creamery, Name: "Vale Creamery, Valeford"}, "Vale Creamery named its GLN " + creamery},
+		{3, "school-admin", &provenancev1.MsgNameLocation{Location: school, Name: "Northshire Primary School kitchen"}, "Northshire Primary named its GLN " + school},
 		{0, "fsa-regulator", &provenancev1.MsgAccreditInspector{Inspector: inspector}, "FSA regulator accredited fsa-inspector"},
 		{1, "dalefarm-producer", &provenancev1.MsgRegisterItem{Id: demoMilk, Product: "05012345678900", Quantity: 1000, Unit: "l", Origin: farm,
-			Attributes: []*provenancev1.Attribute{{Key: "herd", Value: "dale-jersey"}, {Key: "fat_percent", Value: "4.9"}}}, "Dale Farm registered 1000 l of milk " + demoMilk},
+			Attributes: []*provenancev1.Attribute{{Key: "name", Value: "Whole milk"}, {Key: "herd", Value: "dale-jersey"}, {Key: "fat_percent", Value: "4.9"}}}, "Dale Farm registered 1000 l of milk " + demoMilk},
 		{2, "fsa-inspector", &provenancev1.MsgAttest{ItemId: demoMilk, InspectionType: "microbiology", Result: "PASS", EvidenceSha256: lab[:], Location: farm}, "FSA inspector attested the milk: microbiology PASS"},
 		{3, "dalefarm-producer", &provenancev1.MsgSplit{ItemId: demoMilk, Location: farm, Parts: []*provenancev1.SplitPart{
 			{Id: demoMilk + "-A", Quantity: 600}, {Id: demoMilk + "-B", Quantity: 400}}}, "Dale Farm split the milk into 600 l and 400 l"},
 		{0, "dalefarm-producer", &provenancev1.MsgOfferCustody{ItemId: demoMilk + "-A", To: dairy, Location: farm}, "Dale Farm offered 600 l to Vale Creamery"},
 		{1, "dairy-producer", &provenancev1.MsgAcceptCustody{ItemId: demoMilk + "-A", Location: creamery}, "Vale Creamery accepted the milk"},
 		{2, "dairy-producer", &provenancev1.MsgTransform{ItemIds: []string{demoMilk + "-A"}, Process: "cheesemaking", Location: creamery,
-			Outputs: []*provenancev1.TransformOutput{{Id: demoCheese, Product: "05012345678917", Quantity: 60, Unit: "kg"}}}, "Vale Creamery made 60 kg of cheddar " + demoCheese},
+			Outputs: []*provenancev1.TransformOutput{{Id: demoCheese, Product: "05012345678917", Quantity: 60, Unit: "kg",
+				Attributes: []*provenancev1.Attribute{{Key: "name", Value: "Mature cheddar cheese"}}}}}, "Vale Creamery made 60 kg of cheddar " + demoCheese},
 		{3, "dairy-producer", &provenancev1.MsgOfferCustody{ItemId: demoCheese, To: kitchen, Location: creamery}, "Vale Creamery offered the cheese to the school kitchen"},
 		{0, "school-kitchen", &provenancev1.MsgAcceptCustody{ItemId: demoCheese, Location: school}, "Northshire Primary's kitchen accepted the cheese"},
 		{1, "fsa-regulator", &provenancev1.MsgRecall{OrderId: demoRecall, ItemId: demoMilk, Reason: "listeria monocytogenes found in retained sample"}, "FSA recalled the milk (order " + demoRecall + ")"},

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -164,8 +165,8 @@ func TestGovAddRotateAndRemoveValidators(t *testing.T) {
 	// The CLI lists the set with operating agencies, each record proven.
 	var listed struct {
 		Items []struct {
-			PubKey   string `json:"pubKey"`
-			AgencyID string `json:"agencyId"`
+			PubKey   string `json:"pub_key"` // hex, like every byte field tallyd prints
+			AgencyID string `json:"agency_id"`
 		} `json:"items"`
 		Verified map[string]any `json:"verified_against"`
 	}
@@ -176,7 +177,7 @@ func TestGovAddRotateAndRemoveValidators(t *testing.T) {
 	for _, it := range listed.Items {
 		operators[it.PubKey] = it.AgencyID
 	}
-	require.Equal(t, "bank", operators[base64.StdEncoding.EncodeToString(newPK)])
+	require.Equal(t, "bank", operators[hex.EncodeToString(newPK)])
 
 	// Removal of the fsa validator, proposed and voted through the CLI; the
 	// chain continues on the other four.

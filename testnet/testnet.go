@@ -50,6 +50,9 @@ type Node struct {
 	// Signer, when set, is the remote signer holding this validator's
 	// consensus key in a process of its own (testnet init --remote-signer).
 	Signer *Signer `json:"signer,omitempty"`
+	// Candidate marks a node that starts as a full node and validates only
+	// once the agencies vote its consensus key in (the demo's council).
+	Candidate bool `json:"candidate,omitempty"`
 }
 
 // Signer is a validator's remote signer: `tallyd signer` with the key and
@@ -86,12 +89,33 @@ var validatorSeats = []seat{
 // the councils) every network has, whether or not they run a validator.
 const coreAgencies = 4
 
+// councilSeat is the council whose node the demo has the agencies vote
+// in as a validator (Options.Council).
+var councilSeat = seat{"harbour", "Harbourside Council", agencyv1.Kind_KIND_COUNCIL, map[string]agencyv1.Role{"collector": agencyv1.Role_ROLE_TAX_COLLECTOR}}
+
 // otherAgencies hold accounts but run no validator.
 var otherAgencies = []seat{
 	{"bank", "Clearing Bank", agencyv1.Kind_KIND_BANK, map[string]agencyv1.Role{"settlement": agencyv1.Role_ROLE_SETTLEMENT_BANK}},
 	{"dalefarm", "Dale Farm", agencyv1.Kind_KIND_BUSINESS, map[string]agencyv1.Role{"producer": agencyv1.Role_ROLE_PRODUCER}},
 	{"dairy", "Vale Creamery", agencyv1.Kind_KIND_BUSINESS, map[string]agencyv1.Role{"producer": agencyv1.Role_ROLE_PRODUCER}},
 	{"school", "Northshire Primary School", agencyv1.Kind_KIND_DEPARTMENT, map[string]agencyv1.Role{"kitchen": agencyv1.Role_ROLE_AUDITOR}},
+}
+
+// desks are the display names the demo's agencies give their accounts, by
+// the demo key's suffix: a desk or team, never a person.
+var desks = map[string]string{
+	"admin": "administrators", "officer": "supply estimates desk", "collector": "collections desk",
+	"caseworker": "casework team", "payer": "payments desk", "inspector": "inspection team",
+	"regulator": "enforcement desk", "settlement": "settlement desk", "producer": "dispatch",
+	"kitchen": "kitchen", "auditor": "internal audit", "finance": "finance and programmes desk",
+}
+
+// deskName is the display name of an agency's demo account.
+func deskName(agencyName, suffix string) string {
+	if d, ok := desks[suffix]; ok {
+		return agencyName + " " + d
+	}
+	return agencyName + " " + suffix
 }
 
 // Options shape a new local network.
@@ -116,6 +140,10 @@ type Options struct {
 	// UnixRPC serves each node's RPC on a unix socket in its home
 	// (unix://<home>/rpc.sock), reachable from any network namespace.
 	UnixRPC bool
+	// Council adds Harbourside Council with a node of its own that starts
+	// as a full node; the demo (SeedDemo) has the agencies vote it in as a
+	// validator. `tallyd testnet init` turns it on.
+	Council bool
 	// FilterPeers turns on CometBFT's filter_peers: each node admits only
 	// the validators' node ids (written into genesis) and its app.toml
 	// allowed_peers. Off in the zero value, because tests join extra nodes
@@ -164,7 +192,8 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			if err != nil {
 				return err
 			}
-			state.Agency.Accounts = append(state.Agency.Accounts, &agencyv1.Account{PubKey: pub, AgencyId: s.id, Roles: []agencyv1.Role{role}})
+			state.Agency.Accounts = append(state.Agency.Accounts, &agencyv1.Account{PubKey: pub, AgencyId: s.id, Roles: []agencyv1.Role{role},
+				DisplayName: deskName(s.name, strings.TrimPrefix(keyName, s.id+"-"))})
 			proof, err := genesis.KeyProof(m.ChainID, s.id, pub, func(msg []byte) ([]byte, error) { return kr.Sign(keyName, msg) })
 			if err != nil {
 				return err
@@ -230,6 +259,14 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			return nil, err
 		}
 	}
+	if opts.Council {
+		if err := addCandidate(dir, m, opts, councilSeat); err != nil {
+			return nil, err
+		}
+		if err := addAgency(councilSeat); err != nil {
+			return nil, err
+		}
+	}
 	// The founding mandates by kind: the treasury's supply mandate, the
 	// tax authority's, the benefits agency's, the regulator's, the bank's
 	// settlement mandate and the councils' revenue mandates.
@@ -261,8 +298,14 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			comet.PrivValidatorListenAddr = n.Signer.Addr
 		}
 		// Every validator's node id is in genesis, so nodes can admit
-		// exactly the validators' nodes (app/peers.go).
+		// exactly the validators' nodes (app/peers.go); a candidate's node
+		// is listed in allowed_peers until the vote makes it a validator.
 		comet.FilterPeers = opts.FilterPeers
+		for _, c := range m.Nodes {
+			if c.Candidate && c.Name != n.Name {
+				appCfg.AllowedPeers = append(appCfg.AllowedPeers, c.NodeID)
+			}
+		}
 		appCfg.OperatorQueries = true // a local network's RPC is its operator's: the fault suite checks /invariants
 		if opts.SnapshotInterval > 0 {
 			appCfg.SnapshotInterval = opts.SnapshotInterval
@@ -278,6 +321,31 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		return nil, err
 	}
 	return m, m.save(dir)
+}
+
+// addCandidate adds a node for seat s that is not in the genesis
+// validator set: it follows the chain as a full node until the agencies
+// vote its consensus key in.
+func addCandidate(dir string, m *Manifest, opts Options, s seat) error {
+	base := opts.BasePort + 10*len(m.Nodes)
+	n := Node{
+		Name: s.id, Agency: s.id, Home: filepath.Join(dir, s.id), Candidate: true,
+		RPC:     fmt.Sprintf("tcp://127.0.0.1:%d", base+1),
+		P2P:     fmt.Sprintf("127.0.0.1:%d", base),
+		Pprof:   fmt.Sprintf("127.0.0.1:%d", base+2),
+		Metrics: fmt.Sprintf("127.0.0.1:%d", base+3),
+		LogFile: filepath.Join(dir, s.id, "tallyd.log"),
+	}
+	if opts.UnixRPC {
+		n.RPC = "unix://" + filepath.Join(n.Home, "rpc.sock")
+	}
+	id, err := node.InitNode(n.Home, s.id)
+	if err != nil {
+		return err
+	}
+	n.NodeID = id.NodeID
+	m.Nodes = append(m.Nodes, n)
+	return nil
 }
 
 // writeClientConfig writes the network's client.toml, so that tallyd run

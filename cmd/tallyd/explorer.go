@@ -172,5 +172,7 @@ func defaultExplorerAddr(m *testnet.Manifest) string {
 			}
 		}
 	}
-	return fmt.Sprintf("127.0.0.1:%d", base+explorerOffset)
+	// Node i uses base+10i to base+10i+3: a network of ten nodes or more
+	// (ten validators, or nine and the demo's council) reaches base+90.
+	return fmt.Sprintf("127.0.0.1:%d", base+max(explorerOffset, 10*len(m.Nodes)))
 }

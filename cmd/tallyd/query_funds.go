@@ -2,25 +2,21 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
+	"github.com/tallyledger/tally/client"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 )
 
-func protoJSON(m proto.Message) json.RawMessage {
-	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
-	if err != nil {
-		return json.RawMessage(`null`)
-	}
-	return b
-}
+// protoJSON renders a record in the one JSON form tallyd and the explorer
+// share (client.RecordJSON): proto field names, bytes as hex, amounts as
+// strings of pence with "<field>_formatted" in pounds beside them.
+func protoJSON(m proto.Message) map[string]any { return client.RecordJSON(m) }
 
 // decodeRecord decodes a funds or benefits record by its state key
 // (api.RecordOf); a value that does not decode shows as its kind alone.

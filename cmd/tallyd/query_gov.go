@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
@@ -105,17 +103,11 @@ func queryGovCmd() *cobra.Command {
 	return cmd
 }
 
-// protoView renders a record as its protojson form, with the message of
-// each code it keeps (a failed proposal's failure_code).
+// protoView renders a record in tallyd's one JSON form (client.RecordJSON),
+// with the message of each code it keeps (a failed proposal's
+// failure_code).
 func protoView(m proto.Message) any {
-	bz, err := protojson.Marshal(m)
-	if err != nil {
-		return map[string]any{"error": err.Error()}
-	}
-	var v map[string]any
-	if err := json.Unmarshal(bz, &v); err != nil {
-		return json.RawMessage(bz)
-	}
+	v := client.RecordJSON(m)
 	module.DescribeCodes(v)
 	return v
 }

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
@@ -240,15 +237,6 @@ func pvProofJSON(height int64, root []byte) map[string]any {
 		"proofs": "every record proven", "header_commit": "checked against the validator set reported by the queried node"}
 }
 
-// pvBytesFields are the record fields shown as hex (addresses, hashes)
-// rather than protojson's base64.
-var pvBytesFields = map[string]bool{
-	"producer": true, "custodian": true, "from": true, "to": true, "actor": true, "counterparty": true, "inspector": true,
-	"accredited_by": true, "withdrawn_by": true, "regulator": true, "evidence_sha256": true, "sha256": true,
-}
-
-// pvJSON renders a provenance record as JSON with proto field names and
-// enum values, addresses and hashes in hex.
 // itemJSON shows an item with its description: a split's part holds its
 // origin's attributes and documents by reference (metadata_from), so they
 // are read from that item, at the same height and with the same --prove,
@@ -283,34 +271,6 @@ func itemJSON(cmd *cobra.Command, it *provenancev1.Item) any {
 	return out
 }
 
-func pvJSON(m proto.Message) any {
-	bz, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}.Marshal(m)
-	if err != nil {
-		return map[string]any{"error": err.Error()}
-	}
-	var v any
-	if err := json.Unmarshal(bz, &v); err != nil {
-		return map[string]any{"error": err.Error()}
-	}
-	return pvHex(v)
-}
-
-func pvHex(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if s, ok := val.(string); ok && pvBytesFields[k] {
-				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-					x[k] = hex.EncodeToString(b)
-				}
-				continue
-			}
-			x[k] = pvHex(val)
-		}
-	case []any:
-		for i := range x {
-			x[i] = pvHex(x[i])
-		}
-	}
-	return v
-}
+// pvJSON renders a provenance record in tallyd's one JSON form
+// (client.RecordJSON): proto field names, enum value names, bytes as hex.
+func pvJSON(m proto.Message) any { return client.RecordJSON(m) }

@@ -50,14 +50,19 @@ func testnetInitCmd() *cobra.Command {
 			opts.RemoteSigner, _ = f.GetBool("remote-signer")
 			opts.FilterPeers, _ = f.GetBool("filter-peers")
 			opts.SnapshotInterval, _ = f.GetUint64("snapshot-interval")
+			opts.Council, _ = f.GetBool("council")
 			out, _ := f.GetString("output")
 			m, err := testnet.Init(out, opts)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("Created a %d-validator network %q in %s\n", len(m.Nodes), m.ChainID, out)
+			fmt.Printf("Created a %d-validator network %q in %s\n", opts.Validators, m.ChainID, out)
 			for _, n := range m.Nodes {
-				fmt.Printf("  %-12s rpc %s  p2p %s\n", n.Name, n.RPC, n.P2P)
+				role := ""
+				if n.Candidate {
+					role = "  (full node until the agencies vote it in as a validator)"
+				}
+				fmt.Printf("  %-12s rpc %s  p2p %s%s\n", n.Name, n.RPC, n.P2P, role)
 			}
 			fmt.Printf("Demo keys (unencrypted): %s\nStart it with: %s testnet start %s\n", m.KeyringDir, testnet.Invocation(), out)
 			return nil
@@ -73,6 +78,7 @@ func testnetInitCmd() *cobra.Command {
 	f.Bool("skip-timeout-commit", false, "CometBFT consensus skip_timeout_commit")
 	f.Bool("remote-signer", false, "keep each validator's consensus key out of its node: testnet start runs a `tallyd signer` per validator (DIR/<agency>-signer)")
 	f.Uint64("snapshot-interval", def.SnapshotInterval, "each node takes a state-sync snapshot every this many blocks (app.toml snapshot_interval)")
+	f.Bool("council", true, "add Harbourside Council with a node that starts as a full node; the demo has the agencies vote it in as a validator (--council=false for validators only)")
 	f.Bool("filter-peers", true, "nodes admit only the validators' node ids (in genesis) and their app.toml allowed_peers; --filter-peers=false to let any node connect (e.g. to join full nodes)")
 	return cmd
 }
@@ -116,7 +122,7 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 			defer cancel()
 			go func() { <-sig; cancel() }()
 
-			fmt.Printf("Starting %d validators of %q...\n", len(m.Nodes), m.ChainID)
+			fmt.Printf("Starting %d nodes of %q...\n", len(m.Nodes), m.ChainID)
 			waitCtx, waitCancel := context.WithTimeout(ctx, 90*time.Second)
 			defer waitCancel()
 			for _, n := range m.Nodes {

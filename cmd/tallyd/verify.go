@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
@@ -133,13 +131,7 @@ func byPath(use, short, path string, newMsg func() proto.Message) record {
 		}, newMsg, func(m proto.Message) any { return recordJSON(m) })}
 }
 
-func recordJSON(m proto.Message) json.RawMessage {
-	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
-	if err != nil {
-		return json.RawMessage(`null`)
-	}
-	return b
-}
+func recordJSON(m proto.Message) map[string]any { return client.RecordJSON(m) }
 
 // single reads one record at a path, proven at the key query returns.
 func single(path string, query func(cmd *cobra.Command, args []string) (data, key []byte, err error),
