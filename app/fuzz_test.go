@@ -259,6 +259,8 @@ func fuzzSeedMsgs() map[string]*txv1.Msg {
 		rotateKey(mProducer.addr, keyFor("fuzz/rotated")),
 		suspendAccount(mAuditor.addr, "fuzz"),
 		reinstateAccount(mAuditor.addr),
+		setAccountName(mAuditor.addr, "Fuzz audit desk"),
+		nameLocation("urn:gln:5012345000017", "Fuzz farm"),
 		msgAppropriate("FZ/2", 1_000),
 		msgAllocate(mCouncil, 1_000),
 		msgFund(fzProgramme, 1_000),

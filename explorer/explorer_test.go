@@ -211,7 +211,7 @@ func demoSender(m *testnet.Manifest) (*testnet.Demo, error) {
 		return nil, err
 	}
 	d := &testnet.Demo{M: m, Keys: kr, Log: func(string, ...any) {}}
-	for _, n := range m.Nodes {
+	for _, n := range m.Validators() {
 		c, err := client.Dial(n.RPC)
 		if err != nil {
 			return nil, err

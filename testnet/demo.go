@@ -22,7 +22,7 @@ const demoMarker = "demo-seeded"
 type Demo struct {
 	M       *Manifest
 	Keys    *keys.Keyring
-	Clients []*client.Client // one per node, in manifest order
+	Clients []*client.Client // one per validator node (Manifest.Validators), in manifest order
 	// Log receives one line per step, for the person watching.
 	Log func(format string, args ...any)
 	// CLI is the command that reaches this network from the user's shell
@@ -57,7 +57,7 @@ func SeedDemo(ctx context.Context, dir string, m *Manifest, log func(string, ...
 		return err
 	}
 	d := &Demo{M: m, Keys: kr, Log: log, CLI: cliFor(dir)}
-	for _, n := range m.Nodes {
+	for _, n := range m.Validators() {
 		c, err := client.Dial(n.RPC)
 		if err != nil {
 			return err
@@ -168,7 +168,8 @@ func agencyName(id string) string {
 // account "<agency> internal audit", through a different agency's node
 // each time.
 func agencyDemo(ctx context.Context, d *Demo) error {
-	for i, n := range d.M.Nodes {
+	nodes := d.M.Validators()
+	for i, n := range nodes {
 		name := n.Agency + "-auditor"
 		msg, err := d.AddMember(name, n.Agency, agencyv1.Role_ROLE_AUDITOR)
 		if err != nil {
@@ -182,7 +183,7 @@ func agencyDemo(ctx context.Context, d *Demo) error {
 			return err
 		}
 		d.Log("%s took on an auditor (%s) and named the account %q, sent through %s's node", n.Agency, name,
-			named.GetSetAccountName().DisplayName, d.M.Nodes[(i+1)%len(d.M.Nodes)].Name)
+			named.GetSetAccountName().DisplayName, nodes[(i+1)%len(nodes)].Name)
 	}
 	return nil
 }

@@ -44,12 +44,7 @@ func govDemo(ctx context.Context, d *Demo) error {
 	}
 	// A validator joining may move at most gov.max_power_change (a third)
 	// of the power: on a small network the council starts weaker.
-	validators := int64(0)
-	for _, n := range d.M.Nodes {
-		if !n.Candidate {
-			validators++
-		}
-	}
+	validators := int64(len(d.M.Validators()))
 	power := min(int64(genesis.DefaultPower), validators*genesis.DefaultPower/3)
 	if err := d.Send(ctx, 0, "treasury-admin", &txv1.Msg{Sum: &txv1.Msg_SubmitProposal{SubmitProposal: &govv1.MsgSubmitProposal{
 		Title: CouncilProposalTitle,

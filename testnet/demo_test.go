@@ -15,9 +15,11 @@ import (
 // The demo runs on a network of a single validator too: the national
 // agencies exist without validators of their own, and every step reaches
 // a node that exists. (It once stopped at "no key named benefits-admin",
-// then at an index out of range.)
+// then at an index out of range.) Its vote admits the council's node as a
+// second validator, with a third of the lone validator's power at most
+// (gov.max_power_change).
 func TestDemoRunsWithOneValidator(t *testing.T) {
-	net := startNetwork(t, 1)
+	net := startNetwork(t, 1, func(o *testnet.Options) { o.Council = true })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	require.NoError(t, net.WaitHeight(ctx, "treasury", 1))
@@ -25,6 +27,16 @@ func TestDemoRunsWithOneValidator(t *testing.T) {
 	res, _, err := rpc(t, net, "treasury").Query(ctx, api.PathProvenanceRecall, []byte("FSA-DEMO-001"), 0, false)
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Value, "the demo's recall is on chain")
+
+	// The council was voted in: two validators, the council's weaker.
+	_, h, err := rpc(t, net, "treasury").Status(ctx)
+	require.NoError(t, err)
+	require.NoError(t, net.WaitHeight(ctx, "treasury", h+2))
+	vals, err := rpc(t, net, "treasury").RPC.Validators(ctx, nil, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, 2, vals.Total)
+	require.ElementsMatch(t, []int64{10, 3}, []int64{vals.Validators[0].VotingPower, vals.Validators[1].VotingPower})
+	require.NoError(t, net.Stop("harbour", 10*time.Second)) // the lone validator again has no peers
 
 	// tallyd status: one screen about the node, its validator signing.
 	nd, err := net.Node("treasury")

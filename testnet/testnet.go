@@ -55,6 +55,19 @@ type Node struct {
 	Candidate bool `json:"candidate,omitempty"`
 }
 
+// Validators are the nodes that validate from genesis: every node but a
+// candidate, which follows the chain (and may still be catching up) until
+// the agencies vote it in.
+func (m *Manifest) Validators() []Node {
+	var out []Node
+	for _, n := range m.Nodes {
+		if !n.Candidate {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Signer is a validator's remote signer: `tallyd signer` with the key and
 // its last-signed state in a folder outside the node's home, connecting to
 // the node's priv_validator_laddr.
