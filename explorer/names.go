@@ -29,7 +29,7 @@ import (
 var addressFields = map[string]bool{
 	"address": true, "custodian": true, "producer": true, "inspector": true, "signer": true, "from": true, "to": true,
 	"voter": true, "proposer": true, "accredited_by": true, "regulator": true, "actor": true, "counterparty": true,
-	"enrolled_by": true, "withdrawn_by": true, "collector": true, "issued_by": true,
+	"enrolled_by": true, "withdrawn_by": true, "collector": true, "issued_by": true, "payer": true, "bank": true, "issuer": true,
 }
 
 // Field names whose value is an agency id.

@@ -113,7 +113,7 @@ func TestBrowserShowsTheDemoChain(t *testing.T) {
 		{"account", "/account/" + collector.Address, "account.png", 1280, 900, []string{"Revenue and Customs collections desk", "tax collector"}},
 		{"payment trace", fmt.Sprintf("/payment/%d", paymentID), "payment-trace.png", 1280, 1100, []string{"Winter fuel payment", "SupplyAct2030", testnet.DemoPseudonym("BACS-DEMO-0001")}},
 		{"movement", "/movement/3", "movement.png", 1280, 1000, []string{"Student bursary", "£100,000.00"}},
-		{"money", "/money", "money.png", 1280, 1200, []string{"conservation invariant holds", "sankey", "Benefits Agency", "£250.00 every minute"}},
+		{"money", "/money", "money.png", 1280, 1200, []string{"conservation invariant holds", "Where the money went", "Benefits Agency", "£250.00 every minute"}},
 		{"cheese", "/item/" + url.PathEscape(cheese), "item-recalled.png", 1280, 1700, []string{"recalled", "DALE-MILK-001", "FSA-DEMO-001", "Vale Creamery, Valeford", "microbiology: pass"}},
 		{"provenance", "/provenance", "provenance.png", 1280, 1300, []string{"Open recalls", "Recent items", "Mature cheddar cheese"}},
 		{"recall", "/recall/FSA-DEMO-001", "recall.png", 1280, 900, []string{"listeria", "Food Standards Agency"}},
@@ -171,7 +171,7 @@ var (
 // visibleText is a page's text as a reader sees it: tags, scripts, styles
 // and the collapsed "as recorded" details left out, entities decoded.
 func visibleText(dom string) string {
-	return html.UnescapeString(tags.ReplaceAllString(dom, " "))
+	return strings.Join(strings.Fields(html.UnescapeString(tags.ReplaceAllString(dom, " "))), " ")
 }
 
 // enumValueNames lists every enum value name of Tally's protocol
