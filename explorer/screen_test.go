@@ -285,7 +285,13 @@ func TestDemoModeStopOneValidatorChainCarriesOn(t *testing.T) {
 	}
 	_, h1, _ := c.Status(ctx)
 	if err := net_.WaitHeight(ctx, "fsa", h1); err != nil {
-		t.Fatalf("fsa did not catch up: %v", err)
+		tail := ""
+		if nd, err := net_.Node("fsa"); err == nil {
+			if b, err := os.ReadFile(nd.LogFile); err == nil {
+				tail = string(b[max(0, len(b)-3000):])
+			}
+		}
+		t.Fatalf("fsa did not catch up: %v (exit: %v)\ntail of its log:\n%s", err, net_.ExitError("fsa"), tail)
 	}
 }
 
