@@ -15,6 +15,7 @@ import (
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 )
 
@@ -124,6 +125,21 @@ func (n *namer) location(code string) string {
 			return ""
 		}
 		return l.Name
+	})
+}
+
+// taxType is a registered tax type's name ("Value added tax" for VAT; ""
+// when unknown).
+func (n *namer) taxType(code string) string {
+	if code == "" {
+		return ""
+	}
+	return n.cached("tax type "+code, func() string {
+		t := &taxv1.TaxType{}
+		if n.sn.record(api.PathTaxType, []byte(code), t) != nil {
+			return ""
+		}
+		return t.Name
 	})
 }
 

@@ -105,7 +105,7 @@ func TestBrowserShowsTheDemoChain(t *testing.T) {
 		{"network", "/", "network.png", 1280, 1700, []string{"Validators", "HM Treasury", "Food Standards Agency", "Harbourside Council", "online", "Recent blocks"}},
 		{"network on a phone", "/", "network-phone.png", 390, 844, []string{"Validators"}},
 		{"block", "/block/2", "block.png", 1280, 900, []string{"Block 2", "Signed by"}},
-		{"transaction", "/tx/" + receiptTx, "transaction.png", 1280, 900, []string{"Revenue and Customs issued receipt REVENUE-000004 for £56,000.00 CORPORATION_TAX, 2025.", "Revenue and Customs collections desk"}},
+		{"transaction", "/tx/" + receiptTx, "transaction.png", 1280, 900, []string{"Revenue and Customs issued receipt REVENUE-000004 for £56,000.00 Corporation tax, 2025.", "Revenue and Customs collections desk"}},
 		{"receipt search", "/search?q=REVENUE-000001", "receipt.png", 1280, 900, []string{"Receipt REVENUE-000001", "partially refunded", "Verified"}},
 		{"name search", "/search?q=Food+Standards", "agency.png", 1280, 1000, []string{"Food Standards Agency", "Members", "Food Standards Agency inspection team"}},
 		{"product search", "/search?q=cheese", "item-search.png", 1280, 900, []string{"Mature cheddar cheese"}},

@@ -88,6 +88,7 @@ func (n *namer) msgSentence(who string, m *txv1.Msg, events []abci.Event) string
 		return "account " + shortRef(hex.EncodeToString(b))
 	}
 	agency := func(id string) string { return firstNonEmpty(n.agency(id), id) }
+	tax := func(code string) string { return firstNonEmpty(n.taxType(code), code) }
 	place := func(code string) string {
 		if code == "" {
 			return ""
@@ -153,16 +154,16 @@ func (n *namer) msgSentence(who string, m *txv1.Msg, events []abci.Event) string
 		t := x.RegisterTaxType
 		return fmt.Sprintf("%s registered the tax %s (%s), assessed by %s and credited to %s", who, t.Name, t.Code, word(t.PeriodKind), agency(t.RevenueAgency))
 	case *txv1.Msg_AuthoriseCollector:
-		return fmt.Sprintf("%s authorised %s to collect %s", who, acct(x.AuthoriseCollector.Collector), x.AuthoriseCollector.TaxType)
+		return fmt.Sprintf("%s authorised %s to collect %s", who, acct(x.AuthoriseCollector.Collector), tax(x.AuthoriseCollector.TaxType))
 	case *txv1.Msg_WithdrawCollector:
-		return fmt.Sprintf("%s withdrew %s's authority to collect %s", who, acct(x.WithdrawCollector.Collector), x.WithdrawCollector.TaxType)
+		return fmt.Sprintf("%s withdrew %s's authority to collect %s", who, acct(x.WithdrawCollector.Collector), tax(x.WithdrawCollector.TaxType))
 	case *txv1.Msg_IssueReceipt:
 		r := x.IssueReceipt
 		id := eventAttr(events, "tax.receipt_issued", "receipt")
 		if id == "" {
 			id = "(not issued)"
 		}
-		return fmt.Sprintf("%s issued receipt %s for %s %s, %s", who, id, gbp(r.Amount), r.TaxType, r.Period)
+		return fmt.Sprintf("%s issued receipt %s for %s %s, %s", who, id, gbp(r.Amount), tax(r.TaxType), r.Period)
 	case *txv1.Msg_CorrectReceipt:
 		return fmt.Sprintf("%s corrected receipt %s (%s)", who, x.CorrectReceipt.ReceiptId, word(x.CorrectReceipt.Reason))
 	case *txv1.Msg_RefundReceipt:
