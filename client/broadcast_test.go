@@ -17,9 +17,9 @@ import (
 	"github.com/tallyledger/tally/client"
 )
 
-// rpcAnswering serves CometBFT's broadcast_tx_sync over JSON-RPC, answering
-// the n-th call (from 1) with code(n) in the given codespace, and counts calls.
-func rpcAnswering(t *testing.T, codespace string, code func(n int64) uint32) (*client.Client, *atomic.Int64) {
+// fakeRPC serves one CometBFT JSON-RPC method, answering its n-th call
+// (from 1) with result(n), and counts calls.
+func fakeRPC(t *testing.T, method string, result func(n int64) any) (*client.Client, *atomic.Int64) {
 	t.Helper()
 	var calls atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -27,22 +27,28 @@ func rpcAnswering(t *testing.T, codespace string, code func(n int64) uint32) (*c
 			ID     json.RawMessage `json:"id"`
 			Method string          `json:"method"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Method != "broadcast_tx_sync" {
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Method != method {
 			http.Error(w, "unexpected request", http.StatusBadRequest)
 			return
 		}
-		c := code(calls.Add(1))
-		space := codespace
-		if c == 0 {
-			space = ""
-		}
-		res := map[string]any{"code": c, "codespace": space, "log": "answer", "data": "", "hash": "00"}
-		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": res})
+		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": result(calls.Add(1))})
 	}))
 	t.Cleanup(srv.Close)
 	c, err := client.Dial(srv.URL)
 	require.NoError(t, err)
 	return c, &calls
+}
+
+// rpcAnswering serves broadcast_tx_sync, answering the n-th call with
+// code(n) in the given codespace.
+func rpcAnswering(t *testing.T, codespace string, code func(n int64) uint32) (*client.Client, *atomic.Int64) {
+	return fakeRPC(t, "broadcast_tx_sync", func(n int64) any {
+		c, space := code(n), codespace
+		if c == 0 {
+			space = ""
+		}
+		return map[string]any{"code": c, "codespace": space, "log": "answer", "data": "", "hash": "00"}
+	})
 }
 
 // A node that has not committed its first block refuses with "node not
@@ -84,25 +90,12 @@ func TestBroadcastNotReadyGivesUpWithContext(t *testing.T) {
 // A query to a node with no committed block is answered "node not ready";
 // Query asks again until it has an answer.
 func TestQueryRetriesNodeNotReady(t *testing.T) {
-	var calls atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
+	c, calls := fakeRPC(t, "abci_query", func(n int64) any {
+		if n <= 2 {
+			return map[string]any{"response": map[string]any{"code": app.ErrNotReady.Code, "codespace": app.ErrNotReady.Codespace, "log": "node not ready", "height": "0"}}
 		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Method != "abci_query" {
-			http.Error(w, "unexpected request", http.StatusBadRequest)
-			return
-		}
-		res := map[string]any{"code": 0, "value": "dmFsdWU=", "height": "1"} // "value"
-		if calls.Add(1) <= 2 {
-			res = map[string]any{"code": app.ErrNotReady.Code, "codespace": app.ErrNotReady.Codespace, "log": "node not ready", "height": "0"}
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": map[string]any{"response": res}})
-	}))
-	t.Cleanup(srv.Close)
-	c, err := client.Dial(srv.URL)
-	require.NoError(t, err)
+		return map[string]any{"response": map[string]any{"code": 0, "value": "dmFsdWU=", "height": "1"}} // "value"
+	})
 	res, _, err := c.Query(context.Background(), api.PathParams, nil, 0, false)
 	require.NoError(t, err)
 	require.Equal(t, "value", string(res.Value))
