@@ -350,16 +350,18 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	if err == nil {
 		d, err = a.decodeCached(c.params, req.Tx)
 	}
+	// A full mempool refuses before the signature check, the costly part,
+	// so an overloaded node answers at once.
+	if err == nil && req.Type == abci.CheckTxType_New {
+		if n, full := a.pending.full(a.mempoolLimit); full {
+			err = ErrMempoolFull.Wrapf("this node's mempool holds %d transactions, as many as it takes; send again after the next block, or to another node", n)
+		}
+	}
 	if err == nil {
 		view := &stateAt{s: a.store, height: c.version}
 		_, err = a.authenticate(view, rules{chainID: c.chainID, params: c.params}, d, c.version+1)
 		if view.err != nil {
 			err = ErrNotReady.Wrapf("reading state at height %d: %v; send the transaction again", c.version, view.err)
-		}
-	}
-	if err == nil && req.Type == abci.CheckTxType_New {
-		if n, full := a.pending.full(a.mempoolLimit); full {
-			err = ErrMempoolFull.Wrapf("this node's mempool holds %d transactions, as many as it takes; send again after the next block, or to another node", n)
 		}
 	}
 	if err == nil && !a.pending.admit(d.body.Signer, maxPendingPerSigner(c.params)) {

@@ -637,7 +637,14 @@ func TestCheckTxRefusesNewTransactionsWhenTheMempoolIsFull(t *testing.T) {
 	for _, tx := range txs[:3] {
 		require.Zero(t, c.checkTx(tx).Code)
 	}
-	for _, tx := range [][]byte{txs[3], c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor))} {
+	// The refusal comes before the signature check (the costly part): a
+	// transaction with a wrong signature is refused for fullness too.
+	forged := &txv1.Tx{}
+	require.NoError(t, proto.Unmarshal(c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor)), forged))
+	forged.Signature[0] ^= 0xff
+	forgedRaw, err := proto.Marshal(forged)
+	require.NoError(t, err)
+	for _, tx := range [][]byte{txs[3], c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor)), forgedRaw} {
 		over := c.checkTx(tx)
 		requireCode(t, app.ErrMempoolFull, over.Codespace, over.Code, over.Log, "holds 3 transactions", "after the next block")
 	}
