@@ -87,6 +87,27 @@ func TestBroadcastNotReadyGivesUpWithContext(t *testing.T) {
 	require.GreaterOrEqual(t, calls.Load(), int64(1))
 }
 
+// The context ends while a retry is in flight (the node is slow to answer
+// the second time): Broadcast still returns the node's refusal, not the
+// transport's "context deadline exceeded".
+func TestBroadcastNotReadyCutOffDuringRetry(t *testing.T) {
+	release := make(chan struct{})
+	c, calls := fakeRPC(t, "broadcast_tx_sync", func(n int64) any {
+		if n > 1 {
+			<-release // hold the retry until the test ends
+		}
+		return map[string]any{"code": app.ErrNotReady.Code, "codespace": app.ErrNotReady.Codespace, "log": "node not ready", "data": "", "hash": "00"}
+	})
+	t.Cleanup(func() { close(release) }) // runs before fakeRPC's server closes
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err := c.Broadcast(ctx, []byte("tx"))
+	var te *client.TxError
+	require.True(t, errors.As(err, &te), "got %v", err)
+	require.Equal(t, app.ErrNotReady.Code, te.Code)
+	require.EqualValues(t, 2, calls.Load())
+}
+
 // A query to a node with no committed block is answered "node not ready";
 // Query asks again until it has an answer.
 func TestQueryRetriesNodeNotReady(t *testing.T) {

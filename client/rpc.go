@@ -77,15 +77,21 @@ func (c *Client) BroadcastAndWait(ctx context.Context, tx []byte) (*ctypes.Resul
 // CometBFT reports a block height before the app has committed it, so a
 // client that waits for height 1 can meet this refusal.
 func (c *Client) Broadcast(ctx context.Context, tx []byte) error {
+	var refused *TxError
 	for attempt := 1; ; attempt++ {
 		res, err := c.RPC.BroadcastTxSync(ctx, tx)
 		if err != nil {
+			if refused != nil && ctx.Err() != nil {
+				// The context ended during a retry: the node's own answer
+				// says more than "context deadline exceeded".
+				return refused
+			}
 			return fmt.Errorf("broadcast: %w", err)
 		}
 		if res.Code == abci.CodeTypeOK {
 			return nil
 		}
-		refused := &TxError{Codespace: res.Codespace, Code: res.Code, Log: res.Log}
+		refused = &TxError{Codespace: res.Codespace, Code: res.Code, Log: res.Log}
 		if !notReady(res.Codespace, res.Code) || attempt >= notReadyAttempts || !waitNotReady(ctx) {
 			return refused
 		}
@@ -177,6 +183,9 @@ func (c *Client) Query(ctx context.Context, path string, data []byte, height int
 	for attempt := 1; ; attempt++ {
 		res, err := c.RPC.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height, Prove: prove})
 		if err != nil {
+			if attempt > 1 && ctx.Err() != nil {
+				break // the context ended during a retry: answer with the node's refusal
+			}
 			return nil, nil, fmt.Errorf("query %s: %w", path, err)
 		}
 		r = res.Response
