@@ -465,7 +465,7 @@ func TestGovPowerChangesAccumulateWithinTheWindow(t *testing.T) {
 	p := c.proposal(second)
 	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_FAILED, p.Status)
 	requireCode(t, gov.ErrUnsafeValidatorChange, p.FailureCodespace, p.FailureCode, module.Describe(p.FailureCodespace, p.FailureCode))
-	stored := c.query(api.PathKey, gov.ProposalKey(second))
+	stored := c.query(api.PathKey, api.GovProposalKey(second))
 	require.Zero(t, stored.Code, stored.Log)
 	require.NotContains(t, string(stored.Value), gov.ErrUnsafeValidatorChange.Desc, "state keeps the code, never the message")
 	require.Contains(t, attrs(event(t, res.Events, gov.EventFailed))["reason"].Value, gov.ErrUnsafeValidatorChange.Desc, "the event carries the text")

@@ -151,7 +151,7 @@ func TestMisbehaviourProposeModeOpensRemovalProposalThatAgenciesPass(t *testing.
 	require.NoError(t, err)
 	require.Zero(t, q.Code, q.Log)
 	require.NotNil(t, q.ProofOps)
-	require.Equal(t, gov.MisbehaviourKey(1), q.Key)
+	require.Equal(t, api.GovMisbehaviourKey(1), q.Key)
 	got := &govv1.Misbehaviour{}
 	require.NoError(t, proto.Unmarshal(q.Value, got))
 	require.True(t, proto.Equal(r, got))
@@ -228,7 +228,7 @@ func TestMisbehaviourRemovalRefusedByMinValidatorsFallsBackToProposal(t *testing
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_PROPOSED, r.Action)
 	require.Equal(t, gov.UnknownOperator, r.AgencyId)
 	requireCode(t, gov.ErrTooFewValidators, r.ReasonCodespace, r.ReasonCode, module.Describe(r.ReasonCodespace, r.ReasonCode))
-	stored := c.query(api.PathKey, gov.MisbehaviourKey(r.Seq))
+	stored := c.query(api.PathKey, api.GovMisbehaviourKey(r.Seq))
 	require.Zero(t, stored.Code, stored.Log)
 	require.NotContains(t, string(stored.Value), gov.ErrTooFewValidators.Desc, "state keeps the code, never the message")
 	require.Equal(t, strconv.FormatUint(r.ProposalId, 10), attrs(event(t, res.Events, gov.EventSubmitted))["proposal_id"].Value)
@@ -353,7 +353,7 @@ func TestMisbehaviourQueriesPageAndRefuse(t *testing.T) {
 		last := &govv1.Misbehaviour{}
 		require.NoError(t, proto.Unmarshal(rest.Entries[0].Value, last))
 		require.EqualValues(t, 1001, last.Seq)
-		require.Equal(t, gov.MisbehaviourKey(1001), rest.Entries[0].Key)
+		require.Equal(t, api.GovMisbehaviourKey(1001), rest.Entries[0].Key)
 	}
 
 	for _, tt := range []struct {

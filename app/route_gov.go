@@ -70,34 +70,31 @@ var govRoutes = moduleRoutes{
 			if err != nil {
 				return nil, err
 			}
-			return a.single(gov.ProposalKey(id), q.Height, q.Prove)
+			return a.single(api.GovProposalKey(id), q.Height, q.Prove)
 		case api.PathGovProposals:
-			return a.list(gov.ProposalsPrefix(), after, q.Height, q.Prove, same)
+			return a.list(api.GovProposalsPrefix(), after, q.Height, q.Prove, same)
 		case api.PathGovOpenProposals:
-			p := gov.OpenPrefix()
-			return a.list(p, after, q.Height, q.Prove, func(k []byte) []byte {
-				return append(append([]byte(nil), gov.ProposalsPrefix()...), k[len(p):]...)
-			})
+			return a.list(api.GovOpenPrefix(), after, q.Height, q.Prove, api.GovProposalOfOpenKey)
 		case api.PathGovVotes:
 			id, err := parseProposalID([]byte(list))
 			if err != nil {
 				return nil, err
 			}
-			return a.list(gov.VotesPrefix(id), after, q.Height, q.Prove, same)
+			return a.list(api.GovVotesPrefix(id), after, q.Height, q.Prove, same)
 		case api.PathGovMandates:
-			return a.list(gov.MandatesPrefix(), after, q.Height, q.Prove, same)
+			return a.list(api.GovMandatesPrefix(), after, q.Height, q.Prove, same)
 		case api.PathGovMandate:
 			id, err := parseQueryID(string(q.Data))
 			if err != nil {
 				return nil, err
 			}
-			return a.single(gov.GrantKey(id), q.Height, q.Prove)
+			return a.single(api.GovGrantKey(id), q.Height, q.Prove)
 		case api.PathGovValidators:
-			return a.list(gov.ValidatorsPrefix(), after, q.Height, q.Prove, same)
+			return a.list(api.GovValidatorsPrefix(), after, q.Height, q.Prove, same)
 		case api.PathGovParams:
-			return a.single(gov.ParamsKey(), q.Height, q.Prove)
+			return a.single(api.GovParamsKey(), q.Height, q.Prove)
 		case api.PathGovUpgrade:
-			return a.single(gov.UpgradeKey(), q.Height, q.Prove)
+			return a.single(api.GovUpgradeKey(), q.Height, q.Prove)
 		case api.PathGovParam:
 			p, err := a.gov.Registry().Lookup(string(q.Data))
 			if err != nil {
@@ -109,20 +106,20 @@ var govRoutes = moduleRoutes{
 			if err != nil {
 				return nil, err
 			}
-			return a.single(gov.MisbehaviourKey(seq), q.Height, q.Prove)
+			return a.single(api.GovMisbehaviourKey(seq), q.Height, q.Prove)
 		case api.PathGovMisbehaviours:
 			arg, after := splitPage(q.Data)
 			if arg != "" {
 				return nil, ErrInvalidQuery.Wrapf("%s takes no argument, only 0x00 and a next_key to continue", api.PathGovMisbehaviours)
 			}
-			return a.list(gov.MisbehavioursPrefix(), after, q.Height, q.Prove, same)
+			return a.list(api.GovMisbehavioursPrefix(), after, q.Height, q.Prove, same)
 		case api.PathGovValidatorMisbehaviours:
 			arg, after := splitPage(q.Data)
 			addr, err := hex.DecodeString(arg)
 			if err != nil || len(addr) != gov.ConsensusAddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the validator's consensus address as %d hex digits (got %q)", 2*gov.ConsensusAddressSize, arg)
 			}
-			return a.list(gov.ValidatorMisbehavioursPrefix(addr), after, q.Height, q.Prove, gov.MisbehaviourOfIndexKey)
+			return a.list(api.GovValidatorMisbehavioursPrefix(addr), after, q.Height, q.Prove, api.GovMisbehaviourOfIndexKey)
 		case api.PathGovRegistry:
 			list, err := a.gov.Registry().List(readOnlyAt{a: a, height: q.Height})
 			if err != nil {

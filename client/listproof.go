@@ -45,34 +45,34 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 		l = Listing{Prefix: api.MembersPrefix(arg)}
 		l.RecordKey = func(k []byte) []byte { return api.AccountKey(k[len(l.Prefix):]) }
 	case api.PathGovProposals:
-		l = Listing{Prefix: []byte("gov/p/")}
+		l = Listing{Prefix: api.GovProposalsPrefix()}
 	case api.PathGovOpenProposals:
-		l = Listing{Prefix: []byte("gov/o/")}
-		l.RecordKey = suffixOf("gov/p/")
+		l = Listing{Prefix: api.GovOpenPrefix()}
+		l.RecordKey = api.GovProposalOfOpenKey
 	case api.PathGovMandates:
-		l = Listing{Prefix: []byte("gov/m/")}
+		l = Listing{Prefix: api.GovMandatesPrefix()}
 	case api.PathGovValidators:
-		l = Listing{Prefix: []byte("gov/val/")}
+		l = Listing{Prefix: api.GovValidatorsPrefix()}
 	case api.PathGovMisbehaviours:
-		l = Listing{Prefix: []byte("gov/mb/")}
+		l = Listing{Prefix: api.GovMisbehavioursPrefix()}
 	case api.PathGovValidatorMisbehaviours:
 		addr, err := hex.DecodeString(arg)
 		if err != nil {
 			return l, nil, false
 		}
-		l = Listing{Prefix: cat([]byte("gov/mbv/"), addr, []byte("/"))}
+		l = Listing{Prefix: api.GovValidatorMisbehavioursPrefix(addr)}
 		l.RecordKey = func(k []byte) []byte {
 			if len(k) < len(l.Prefix)+8 {
 				return nil
 			}
-			return cat([]byte("gov/mb/"), k[len(k)-8:])
+			return api.GovMisbehaviourOfIndexKey(k)
 		}
 	case api.PathGovVotes:
 		id, err := strconv.ParseUint(arg, 10, 64)
 		if err != nil {
 			return l, nil, false
 		}
-		l = Listing{Prefix: GovVotesPrefix(id)}
+		l = Listing{Prefix: api.GovVotesPrefix(id)}
 	case api.PathFundsBalances:
 		l = Listing{Prefix: api.FundsBalancesPrefix()}
 	case api.PathTaxTypes:

@@ -58,12 +58,3 @@ func ProvenanceItemKey(id string) []byte { return cat([]byte("pv/i/"), []byte(id
 func ProvenanceHistoryKey(id string, seq uint64) []byte {
 	return cat([]byte("pv/h/"), []byte{byte(len(id))}, []byte(id), be64(seq))
 }
-
-// GovProposalKey is the state key of a proposal (x/gov/keys.go ProposalKey).
-func GovProposalKey(id uint64) []byte { return cat([]byte("gov/p/"), be64(id)) }
-
-// GovVotesPrefix covers the votes on a proposal (x/gov/keys.go VotesPrefix).
-func GovVotesPrefix(id uint64) []byte { return cat([]byte("gov/v/"), be64(id), []byte("/")) }
-
-// GovVoteKey is the state key of an agency's vote (x/gov/keys.go VoteKey).
-func GovVoteKey(id uint64, agencyID string) []byte { return cat(GovVotesPrefix(id), []byte(agencyID)) }

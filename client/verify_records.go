@@ -556,7 +556,7 @@ func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) 
 		return nil, nil, err
 	}
 	dec := []byte(strconv.FormatUint(id, 10))
-	pAns, err := c.getAt(ctx, lb, h, api.PathGovProposal, dec, GovProposalKey(id))
+	pAns, err := c.getAt(ctx, lb, h, api.PathGovProposal, dec, api.GovProposalKey(id))
 	if err != nil {
 		if pAns != nil {
 			return nil, &ListAnswer{Path: api.PathGovProposal, Verified: pAns.Verified}, err
@@ -570,7 +570,7 @@ func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) 
 	if rec.Proposal.Id != id {
 		return nil, nil, linkage("the record at proposal %d's key is proposal %d", id, rec.Proposal.Id)
 	}
-	list, err := c.listAt(ctx, lb, h, api.PathGovVotes, dec, GovVotesPrefix(id), GovVotesPrefix(id))
+	list, err := c.listAt(ctx, lb, h, api.PathGovVotes, dec, api.GovVotesPrefix(id), api.GovVotesPrefix(id))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -579,7 +579,7 @@ func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) 
 		if err := decodeEntry(e, v, "vote "+fmtKey(e.Key)); err != nil {
 			return nil, nil, err
 		}
-		if v.ProposalId != id || !bytes.Equal(e.Key, GovVoteKey(id, v.AgencyId)) {
+		if v.ProposalId != id || !bytes.Equal(e.Key, api.GovVoteKey(id, v.AgencyId)) {
 			return nil, nil, linkage("the vote at %s is agency %q's vote on proposal %d", fmtKey(e.Key), v.AgencyId, v.ProposalId)
 		}
 		switch v.Option {

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
@@ -323,7 +324,7 @@ func TestGovUpgradeRehearsal(t *testing.T) {
 		require.NoError(t, net.WaitHeight(ctx, n, at+3))
 	}
 	requireSameBlocks(t, ctx, net, all, at+3)
-	res, _, err := rpc(t, net, "fsa").Query(ctx, "/store/key", gov.DoneKey("rehearsal"), 0, false)
+	res, _, err := rpc(t, net, "fsa").Query(ctx, "/store/key", api.GovDoneKey("rehearsal"), 0, false)
 	require.NoError(t, err)
 	require.Equal(t, uint64(at), binary.BigEndian.Uint64(res.Value), "the migration ran once, at the upgrade height")
 	_, _, err = rpc(t, net, "fsa").Query(ctx, "/gov/upgrade", nil, 0, false)

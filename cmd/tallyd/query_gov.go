@@ -153,7 +153,7 @@ func queryOneMisbehaviour(cmd *cobra.Command, arg string) error {
 	node, _ := cmd.Flags().GetString("node")
 	return runVerified(cmd, node, func(ctx context.Context, lc *client.LightClient, height int64) (any, *client.Verified, error) {
 		m := &govv1.Misbehaviour{}
-		ans, err := lc.GetProto(ctx, api.PathGovMisbehaviour, data, gov.MisbehaviourKey(seq), height, m)
+		ans, err := lc.GetProto(ctx, api.PathGovMisbehaviour, data, api.GovMisbehaviourKey(seq), height, m)
 		if err != nil {
 			return nil, verifiedOf(ans), err
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -146,7 +147,7 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 		return nil, k.grant(kv, rec, ctx.Height)
 	case *govv1.Content_WithdrawMandate:
 		w := m.WithdrawMandate
-		key := MandateKey(w.AgencyId, int32(w.Mandate))
+		key := api.GovMandateKey(w.AgencyId, int32(w.Mandate))
 		if !kv.Has(key) {
 			return nil, ErrMandateNotHeld.Wrapf("agency %q holds no %s mandate; list mandates with `tallyd query gov mandates`", w.AgencyId, MandateName(w.Mandate))
 		}
@@ -166,11 +167,11 @@ func (k Keeper) apply(ctx module.Context, c *govv1.Content, id uint64, window bo
 		if u.Height <= ctx.Height {
 			return nil, ErrUpgradeHeightPast.Wrapf("height %d is not after the current height %d; choose a later height", u.Height, ctx.Height)
 		}
-		if kv.Has(DoneKey(u.Name)) {
+		if kv.Has(api.GovDoneKey(u.Name)) {
 			return nil, ErrUpgradeDone.Wrapf("upgrade %q was already applied; give the new upgrade a new name", u.Name)
 		}
 		// A later plan replaces an earlier one still pending.
-		return nil, store.SetProto(kv, keyUpgrade, &govv1.UpgradePlan{Name: u.Name, Height: u.Height, Notes: u.Notes, ProposalId: id})
+		return nil, store.SetProto(kv, api.GovUpgradeKey(), &govv1.UpgradePlan{Name: u.Name, Height: u.Height, Notes: u.Notes, ProposalId: id})
 	}
 	return nil, ErrInvalidProposal.Wrapf("the proposal has no content")
 }
@@ -322,13 +323,13 @@ func (k Keeper) spendPowerChange(ctx module.Context, delta uint64, window bool) 
 	}
 	spent := delta
 	if window {
-		spent += getU64(ctx.Store, changeKey(ctx.Height)) + getU64(ctx.Store, changeKey(ctx.Height-1))
+		spent += getU64(ctx.Store, api.GovPowerChangeKey(ctx.Height)) + getU64(ctx.Store, api.GovPowerChangeKey(ctx.Height-1))
 	}
 	if limit.Exceeded(spent, total) {
 		return ErrUnsafeValidatorChange.Wrapf("changing %d of %d total power (with %d already changed in the last two blocks) exceeds gov.max_power_change %s; split it into smaller steps in later blocks", delta, total, spent-delta, limit)
 	}
 	if window {
-		setU64(ctx.Store, changeKey(ctx.Height), getU64(ctx.Store, changeKey(ctx.Height))+delta)
+		setU64(ctx.Store, api.GovPowerChangeKey(ctx.Height), getU64(ctx.Store, api.GovPowerChangeKey(ctx.Height))+delta)
 	}
 	return nil
 }
@@ -341,7 +342,7 @@ func absDiff(a, b int64) uint64 {
 }
 
 func (k Keeper) setValidator(ctx module.Context, v *govv1.Validator, id uint64) ([]ValidatorUpdate, error) {
-	if err := store.SetProto(ctx.Store, ValidatorKey(v.PubKey), v); err != nil {
+	if err := store.SetProto(ctx.Store, api.GovValidatorKey(v.PubKey), v); err != nil {
 		return nil, err
 	}
 	ctx.Emit(EventValidatorChanged, module.Indexed("proposal_id", strconv.FormatUint(id, 10)),
@@ -350,7 +351,7 @@ func (k Keeper) setValidator(ctx module.Context, v *govv1.Validator, id uint64) 
 }
 
 func (k Keeper) removeValidator(ctx module.Context, v *govv1.Validator, id uint64) ([]ValidatorUpdate, error) {
-	ctx.Store.Delete(ValidatorKey(v.PubKey))
+	ctx.Store.Delete(api.GovValidatorKey(v.PubKey))
 	ctx.Emit(EventValidatorChanged, module.Indexed("proposal_id", strconv.FormatUint(id, 10)),
 		module.Attr("pub_key", hexUpper(v.PubKey)), module.Attr("power", "0"), module.Indexed("agency", v.AgencyId))
 	return []ValidatorUpdate{{PubKey: v.PubKey, Power: 0}}, nil
@@ -371,10 +372,10 @@ func hexUpper(b []byte) string {
 // It returns the validator updates of the proposals executed, one per key.
 func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 	kv := ctx.Store
-	kv.Delete(changeKey(ctx.Height - 2)) // outside the power-change window now
+	kv.Delete(api.GovPowerChangeKey(ctx.Height - 2)) // outside the power-change window now
 	var ids []uint64
-	store.IteratePrefix(kv, prefixOpen, func(key, _ []byte) bool {
-		ids = append(ids, getU64FromKey(key[len(prefixOpen):]))
+	store.IteratePrefix(kv, api.GovOpenPrefix(), func(key, _ []byte) bool {
+		ids = append(ids, getU64FromKey(key[len(api.GovOpenPrefix()):]))
 		return false
 	})
 	if len(ids) == 0 {
@@ -434,12 +435,12 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 			continue
 		}
 		p.EndHeight = ctx.Height
-		if err := store.SetProto(kv, ProposalKey(id), p); err != nil {
+		if err := store.SetProto(kv, api.GovProposalKey(id), p); err != nil {
 			return nil, err
 		}
-		kv.Delete(openKey(id))
+		kv.Delete(api.GovOpenKey(id))
 		if p.ProposerAgency != SystemMisbehaviour { // the chain's own proposals are counted against no agency
-			setU64(kv, openCountKey(p.ProposerAgency), getU64(kv, openCountKey(p.ProposerAgency))-1)
+			setU64(kv, api.GovOpenCountKey(p.ProposerAgency), getU64(kv, api.GovOpenCountKey(p.ProposerAgency))-1)
 		}
 	}
 	return updates, nil
@@ -450,7 +451,7 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 func (k Keeper) tally(kv store.KV, p *govv1.Proposal, active map[string]bool) error {
 	p.Yes, p.No, p.Abstain, p.ActiveAgencies = 0, 0, 0, uint64(len(active))
 	var err error
-	store.IteratePrefix(kv, VotesPrefix(p.Id), func(_, bz []byte) bool {
+	store.IteratePrefix(kv, api.GovVotesPrefix(p.Id), func(_, bz []byte) bool {
 		v := &govv1.Vote{}
 		if err = unmarshal(bz, v); err != nil {
 			return true

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
@@ -31,7 +32,7 @@ func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []Validato
 	if err := ValidateParams(p); err != nil {
 		return ErrInvalidGenesis.Wrapf("params: %v", err)
 	}
-	if err := store.SetProto(kv, keyParams, p); err != nil {
+	if err := store.SetProto(kv, api.GovParamsKey(), p); err != nil {
 		return err
 	}
 	for i, op := range g.Operators {
@@ -62,7 +63,7 @@ func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []Validato
 				rec.AgencyId, rec.NodeAddress = op.AgencyId, op.NodeAddress
 			}
 		}
-		if err := store.SetProto(kv, ValidatorKey(v.PubKey), rec); err != nil {
+		if err := store.SetProto(kv, api.GovValidatorKey(v.PubKey), rec); err != nil {
 			return err
 		}
 	}
@@ -76,7 +77,7 @@ func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []Validato
 		if _, err := k.Agency.Agency(kv, m.AgencyId); err != nil {
 			return ErrInvalidGenesis.Wrapf("mandate %d: %v", i, err)
 		}
-		if kv.Has(MandateKey(m.AgencyId, int32(m.Mandate))) {
+		if kv.Has(api.GovMandateKey(m.AgencyId, int32(m.Mandate))) {
 			return ErrInvalidGenesis.Wrapf("mandate %d: agency %q is granted %s twice", i, m.AgencyId, MandateName(m.Mandate))
 		}
 		// Genesis grants are numbered like voted ones, in genesis order;
@@ -92,7 +93,7 @@ func (k Keeper) InitGenesis(kv store.KV, g *govv1.Genesis, validators []Validato
 
 // StatePrefix starts every key the governance module keeps: its section of an
 // export (ExportGenesis) holds exactly the keys under it.
-var StatePrefix = []byte("gov/")
+var StatePrefix = api.GovStatePrefix()
 
 // ExportGenesis returns the module's whole state (params, proposals and
 // votes, mandates and their grants, the validator set with its operators,

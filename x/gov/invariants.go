@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
@@ -50,14 +51,14 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 	byAgency := map[string][]*govv1.Proposal{} // open proposals per agency, in id order
 	var agencies []string
 	var changes []limitChange
-	store.IteratePrefix(kv, prefixProposal, func(key, v []byte) bool {
+	store.IteratePrefix(kv, api.GovProposalsPrefix(), func(key, v []byte) bool {
 		p := &govv1.Proposal{}
 		if err := unmarshal(v, p); err != nil {
-			module.Failf(open, "proposal record %x does not decode: %v", key[len(prefixProposal):], err)
+			module.Failf(open, "proposal record %x does not decode: %v", key[len(api.GovProposalsPrefix()):], err)
 			return false
 		}
 		voting := p.Status == govv1.ProposalStatus_PROPOSAL_STATUS_VOTING
-		indexed := kv.Has(openKey(p.Id))
+		indexed := kv.Has(api.GovOpenKey(p.Id))
 		switch {
 		case voting && !indexed:
 			module.Failf(open, "proposal %d is voting but missing from the open index, so it is never tallied", p.Id)
@@ -79,15 +80,15 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		}
 		return false
 	})
-	store.IteratePrefix(kv, prefixOpen, func(key, _ []byte) bool {
-		id := getU64FromKey(key[len(prefixOpen):])
-		if !kv.Has(ProposalKey(id)) {
+	store.IteratePrefix(kv, api.GovOpenPrefix(), func(key, _ []byte) bool {
+		id := getU64FromKey(key[len(api.GovOpenPrefix()):])
+		if !kv.Has(api.GovProposalKey(id)) {
 			module.Failf(open, "the open index lists proposal %d, which does not exist", id)
 		}
 		return false
 	})
-	store.IteratePrefix(kv, prefixOpenCount, func(key, v []byte) bool {
-		id := string(key[len(prefixOpenCount):])
+	store.IteratePrefix(kv, api.GovOpenCountsPrefix(), func(key, v []byte) bool {
+		id := string(key[len(api.GovOpenCountsPrefix()):])
 		if agency.ValidateAgencyID(id) != nil {
 			return false
 		}
@@ -99,7 +100,7 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		return false
 	})
 	for _, id := range agencies {
-		if n, want := getU64(kv, openCountKey(id)), uint64(len(byAgency[id])); n != want {
+		if n, want := getU64(kv, api.GovOpenCountKey(id)), uint64(len(byAgency[id])); n != want {
 			module.Failf(open, "agency %q's open count is %d but %d of its proposals are voting", id, n, want)
 		}
 	}
@@ -131,8 +132,8 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		}
 	}
 
-	store.IteratePrefix(kv, prefixValidator, func(key, v []byte) bool {
-		pub := key[len(prefixValidator):]
+	store.IteratePrefix(kv, api.GovValidatorsPrefix(), func(key, v []byte) bool {
+		pub := key[len(api.GovValidatorsPrefix()):]
 		val := &govv1.Validator{}
 		if err := unmarshal(v, val); err != nil {
 			module.Failf(vals, "validator %X does not decode: %v", pub, err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -144,7 +145,7 @@ func TestGovInvariantsCatchCorruptState(t *testing.T) {
 	}{
 		{"voting proposal dropped from the open index", gov.CheckOpenProposals, "proposal 2 is voting but missing from the open index",
 			func(t *testing.T, w *invGov) {
-				w.kv.Delete(append(gov.OpenPrefix(), store.Uint64(2)...))
+				w.kv.Delete(append(api.GovOpenPrefix(), store.Uint64(2)...))
 			}},
 		{"open count drifts", gov.CheckOpenProposals, `agency "b"'s open count is 3 but 1 of its proposals are voting`,
 			func(t *testing.T, w *invGov) {
@@ -155,8 +156,8 @@ func TestGovInvariantsCatchCorruptState(t *testing.T) {
 				// A second open proposal of b, index and count kept consistent.
 				p := &govv1.Proposal{Id: 6, ProposerAgency: "b", SubmitHeight: 5, Status: govv1.ProposalStatus_PROPOSAL_STATUS_VOTING,
 					Content: &govv1.Content{Sum: &govv1.Content_ChangeParam{ChangeParam: &govv1.ChangeParam{Name: "gov.quorum", Value: "1/2"}}}}
-				require.NoError(t, store.SetProto(w.kv, gov.ProposalKey(6), p))
-				w.kv.Set(append(gov.OpenPrefix(), store.Uint64(6)...), []byte{})
+				require.NoError(t, store.SetProto(w.kv, api.GovProposalKey(6), p))
+				w.kv.Set(append(api.GovOpenPrefix(), store.Uint64(6)...), []byte{})
 				w.kv.Set([]byte("gov/n/b"), store.Uint64(2))
 			}},
 		{"validator run by an agency that does not exist", gov.CheckValidators, `operated by agency "ghost", which does not exist`,
@@ -165,7 +166,7 @@ func TestGovInvariantsCatchCorruptState(t *testing.T) {
 				v, err := w.k.Validator(w.kv, pk)
 				require.NoError(t, err)
 				v.AgencyId = "ghost"
-				require.NoError(t, store.SetProto(w.kv, gov.ValidatorKey(pk), v))
+				require.NoError(t, store.SetProto(w.kv, api.GovValidatorKey(pk), v))
 			}},
 		{"one validator holding too much of the power", gov.CheckSpread, "with 100 of 130 total power",
 			func(t *testing.T, w *invGov) {
@@ -173,7 +174,7 @@ func TestGovInvariantsCatchCorruptState(t *testing.T) {
 				v, err := w.k.Validator(w.kv, pk)
 				require.NoError(t, err)
 				v.Power = 100
-				require.NoError(t, store.SetProto(w.kv, gov.ValidatorKey(pk), v))
+				require.NoError(t, store.SetProto(w.kv, api.GovValidatorKey(pk), v))
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

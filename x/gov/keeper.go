@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
@@ -33,7 +34,7 @@ func (k Keeper) Registry() *Registry { return k.Reg }
 // Proposal loads a proposal, or returns ErrUnknownProposal.
 func (Keeper) Proposal(kv store.KV, id uint64) (*govv1.Proposal, error) {
 	p := &govv1.Proposal{}
-	found, err := store.GetProto(kv, ProposalKey(id), p)
+	found, err := store.GetProto(kv, api.GovProposalKey(id), p)
 	if err != nil {
 		return nil, fmt.Errorf("proposal %d: %w", id, err)
 	}
@@ -46,7 +47,7 @@ func (Keeper) Proposal(kv store.KV, id uint64) (*govv1.Proposal, error) {
 // Validator loads a validator, or returns ErrUnknownValidator.
 func (Keeper) Validator(kv store.KV, pub []byte) (*govv1.Validator, error) {
 	v := &govv1.Validator{}
-	found, err := store.GetProto(kv, ValidatorKey(pub), v)
+	found, err := store.GetProto(kv, api.GovValidatorKey(pub), v)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func (Keeper) Validator(kv store.KV, pub []byte) (*govv1.Validator, error) {
 func (Keeper) Validators(kv store.KV) ([]*govv1.Validator, error) {
 	var out []*govv1.Validator
 	var err error
-	store.IteratePrefix(kv, prefixValidator, func(_, v []byte) bool {
+	store.IteratePrefix(kv, api.GovValidatorsPrefix(), func(_, v []byte) bool {
 		val := &govv1.Validator{}
 		if err = unmarshal(v, val); err != nil {
 			return true
@@ -74,7 +75,7 @@ func (Keeper) Validators(kv store.KV) ([]*govv1.Validator, error) {
 // Mandate returns an agency's mandate grant, or nil when it holds none.
 func (Keeper) Mandate(kv store.KV, agencyID string, m govv1.Mandate) (*govv1.MandateGrant, error) {
 	g := &govv1.MandateGrant{}
-	found, err := store.GetProto(kv, MandateKey(agencyID, int32(m)), g)
+	found, err := store.GetProto(kv, api.GovMandateKey(agencyID, int32(m)), g)
 	if err != nil || !found {
 		return nil, err
 	}

@@ -19,16 +19,12 @@ import (
 	"math/bits"
 	"time"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/module"
-)
-
-var (
-	keyGrantSeq  = []byte("gov/mgseq")
-	prefixGrants = []byte("gov/mg/")
 )
 
 // Errors of acts refused for want of a mandate. Codes 60-69 are the
@@ -40,17 +36,11 @@ var (
 	ErrUnknownGrant   = module.Register(Codespace, 63, "unknown mandate grant")
 )
 
-// GrantKey is the state key of a mandate grant by id, kept for ever.
-func GrantKey(id uint64) []byte { return store.Key(prefixGrants, store.Uint64(id)) }
-
-// GrantsPrefix covers every mandate grant ever made, in id order.
-func GrantsPrefix() []byte { return prefixGrants }
-
 // Grant loads a mandate grant by id (in force or not), or returns
 // ErrUnknownGrant.
 func (Keeper) Grant(kv store.KV, id uint64) (*govv1.MandateGrant, error) {
 	g := &govv1.MandateGrant{}
-	found, err := store.GetProto(kv, GrantKey(id), g)
+	found, err := store.GetProto(kv, api.GovGrantKey(id), g)
 	if err != nil {
 		return nil, fmt.Errorf("mandate grant %d: %w", id, err)
 	}
@@ -103,13 +93,13 @@ func (k Keeper) Require(ctx module.Context, agencyID string, kind govv1.Mandate,
 // saveGrant writes a grant's permanent record and, when inForce, the
 // record in force too.
 func (Keeper) saveGrant(kv store.KV, g *govv1.MandateGrant, inForce bool) error {
-	if err := store.SetProto(kv, GrantKey(g.Id), g); err != nil {
+	if err := store.SetProto(kv, api.GovGrantKey(g.Id), g); err != nil {
 		return err
 	}
 	if !inForce {
 		return nil
 	}
-	return store.SetProto(kv, MandateKey(g.AgencyId, int32(g.Mandate)), g)
+	return store.SetProto(kv, api.GovMandateKey(g.AgencyId, int32(g.Mandate)), g)
 }
 
 // grant puts g in force under a new id; a grant it replaces (the same
@@ -118,8 +108,8 @@ func (k Keeper) grant(kv store.KV, g *govv1.MandateGrant, height int64) error {
 	if err := k.end(kv, g.AgencyId, g.Mandate, height); err != nil {
 		return err
 	}
-	g.Id = getU64(kv, keyGrantSeq) + 1
-	setU64(kv, keyGrantSeq, g.Id)
+	g.Id = getU64(kv, api.GovGrantSeqKey()) + 1
+	setU64(kv, api.GovGrantSeqKey(), g.Id)
 	return k.saveGrant(kv, g, true)
 }
 
@@ -130,7 +120,7 @@ func (k Keeper) end(kv store.KV, agencyID string, m govv1.Mandate, height int64)
 	if err != nil || old == nil {
 		return err
 	}
-	kv.Delete(MandateKey(agencyID, int32(m)))
+	kv.Delete(api.GovMandateKey(agencyID, int32(m)))
 	if old.Id == 0 {
 		return nil // a grant made before grants were numbered has no permanent record
 	}

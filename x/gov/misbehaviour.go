@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tallyledger/tally/api"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
@@ -61,7 +62,7 @@ func MisbehaviourActionName(a govv1.MisbehaviourAction) string {
 // Misbehaviour loads a misbehaviour record, or returns ErrUnknownMisbehaviour.
 func (Keeper) Misbehaviour(kv store.KV, seq uint64) (*govv1.Misbehaviour, error) {
 	m := &govv1.Misbehaviour{}
-	found, err := store.GetProto(kv, MisbehaviourKey(seq), m)
+	found, err := store.GetProto(kv, api.GovMisbehaviourKey(seq), m)
 	if err != nil {
 		return nil, fmt.Errorf("misbehaviour %d: %w", seq, err)
 	}
@@ -99,7 +100,7 @@ func (k Keeper) HandleMisbehaviour(ctx module.Context, evidence []Evidence) ([]V
 
 func (k Keeper) handleOne(ctx module.Context, params *govv1.Params, ev Evidence) ([]ValidatorUpdate, error) {
 	kv := ctx.Store
-	seq := getU64(kv, keyMisbSeq) + 1
+	seq := getU64(kv, api.GovMisbehaviourSeqKey()) + 1
 	rec := &govv1.Misbehaviour{
 		Seq: seq, Type: ev.Type, ValidatorAddress: ev.Address, ValidatorPower: ev.Power, TotalVotingPower: ev.TotalVotingPower,
 		EvidenceHeight: ev.Height, EvidenceTimeUnix: ev.Time.Unix(), Height: ctx.Height, TimeUnix: ctx.Time.Unix(),
@@ -160,12 +161,12 @@ func (k Keeper) handleOne(ctx module.Context, params *govv1.Params, ev Evidence)
 		}
 		rec.Action, rec.ProposalId = govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_PROPOSED, id
 	}
-	if err := store.SetProto(kv, MisbehaviourKey(seq), rec); err != nil {
+	if err := store.SetProto(kv, api.GovMisbehaviourKey(seq), rec); err != nil {
 		return nil, err
 	}
-	setU64(kv, keyMisbSeq, seq)
+	setU64(kv, api.GovMisbehaviourSeqKey(), seq)
 	if len(ev.Address) == ConsensusAddressSize { // a fixed width keeps one address's index apart from another's
-		kv.Set(store.Key(ValidatorMisbehavioursPrefix(ev.Address), store.Uint64(seq)), []byte{})
+		kv.Set(api.GovValidatorMisbehaviourKey(ev.Address, seq), []byte{})
 	}
 	ctx.Emit(EventMisbehaviour,
 		module.Indexed("validator", hexUpper(ev.Address)),
@@ -205,8 +206,8 @@ func (k Keeper) knownFromEarlier(kv store.KV, rec *govv1.Misbehaviour) error {
 		return nil
 	}
 	var first []byte
-	store.IteratePrefix(kv, ValidatorMisbehavioursPrefix(rec.ValidatorAddress), func(key, _ []byte) bool {
-		first = MisbehaviourOfIndexKey(key)
+	store.IteratePrefix(kv, api.GovValidatorMisbehavioursPrefix(rec.ValidatorAddress), func(key, _ []byte) bool {
+		first = api.GovMisbehaviourOfIndexKey(key)
 		return true
 	})
 	if first == nil {
@@ -224,8 +225,8 @@ func (k Keeper) knownFromEarlier(kv store.KV, rec *govv1.Misbehaviour) error {
 // with key pub, by an agency or by the chain, or 0.
 func (k Keeper) openRemoval(kv store.KV, pub []byte) (uint64, error) {
 	var ids []uint64
-	store.IteratePrefix(kv, prefixOpen, func(key, _ []byte) bool {
-		ids = append(ids, getU64FromKey(key[len(prefixOpen):]))
+	store.IteratePrefix(kv, api.GovOpenPrefix(), func(key, _ []byte) bool {
+		ids = append(ids, getU64FromKey(key[len(api.GovOpenPrefix()):]))
 		return false
 	})
 	for _, id := range ids {
@@ -245,17 +246,17 @@ func (k Keeper) openRemoval(kv store.KV, pub []byte) (uint64, error) {
 // first add a validator so that the removal fits min_validators, and it is
 // checked when it passes, as every proposal is.
 func (k Keeper) openSystemProposal(ctx module.Context, params *govv1.Params, c *govv1.Content, title string) (uint64, error) {
-	id := getU64(ctx.Store, keySeq) + 1
+	id := getU64(ctx.Store, api.GovProposalSeqKey()) + 1
 	p := &govv1.Proposal{
 		Id: id, Content: c, Title: title, ProposerAgency: SystemMisbehaviour,
 		SubmitHeight: ctx.Height, SubmitTimeUnix: ctx.Time.Unix(), VotingEndUnix: ctx.Time.Unix() + params.VotingPeriodSeconds,
 		Status: govv1.ProposalStatus_PROPOSAL_STATUS_VOTING, PassThreshold: params.PassThreshold, Quorum: params.Quorum,
 	}
-	if err := store.SetProto(ctx.Store, ProposalKey(id), p); err != nil {
+	if err := store.SetProto(ctx.Store, api.GovProposalKey(id), p); err != nil {
 		return 0, err
 	}
-	setU64(ctx.Store, keySeq, id)
-	ctx.Store.Set(openKey(id), []byte{})
+	setU64(ctx.Store, api.GovProposalSeqKey(), id)
+	ctx.Store.Set(api.GovOpenKey(id), []byte{})
 	ctx.Emit(EventSubmitted,
 		module.Indexed("proposal_id", strconv.FormatUint(id, 10)),
 		module.Indexed("proposer_agency", SystemMisbehaviour),

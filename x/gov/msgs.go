@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -249,25 +250,25 @@ func (k Keeper) SubmitProposal(ctx module.Context, signer *agencyv1.Account, m *
 	if err != nil {
 		return err
 	}
-	open := getU64(ctx.Store, openCountKey(signer.AgencyId))
+	open := getU64(ctx.Store, api.GovOpenCountKey(signer.AgencyId))
 	if open >= uint64(params.MaxOpenProposalsPerAgency) {
 		return ErrTooManyOpen.Wrapf("agency %q has %d open proposals, the most allowed (gov.max_open_proposals_per_agency); wait for one to close", signer.AgencyId, open)
 	}
 	if err := k.check(ctx, m.Content, 0, false); err != nil {
 		return err
 	}
-	id := getU64(ctx.Store, keySeq) + 1
+	id := getU64(ctx.Store, api.GovProposalSeqKey()) + 1
 	p := &govv1.Proposal{
 		Id: id, Content: m.Content, Title: m.Title, ProposerAgency: signer.AgencyId, Proposer: signer.Address,
 		SubmitHeight: ctx.Height, SubmitTimeUnix: ctx.Time.Unix(), VotingEndUnix: ctx.Time.Unix() + params.VotingPeriodSeconds,
 		Status: govv1.ProposalStatus_PROPOSAL_STATUS_VOTING, PassThreshold: params.PassThreshold, Quorum: params.Quorum,
 	}
-	if err := store.SetProto(ctx.Store, ProposalKey(id), p); err != nil {
+	if err := store.SetProto(ctx.Store, api.GovProposalKey(id), p); err != nil {
 		return err
 	}
-	setU64(ctx.Store, keySeq, id)
-	ctx.Store.Set(openKey(id), []byte{})
-	setU64(ctx.Store, openCountKey(signer.AgencyId), open+1)
+	setU64(ctx.Store, api.GovProposalSeqKey(), id)
+	ctx.Store.Set(api.GovOpenKey(id), []byte{})
+	setU64(ctx.Store, api.GovOpenCountKey(signer.AgencyId), open+1)
 	ctx.Emit(EventSubmitted,
 		module.Indexed("proposal_id", strconv.FormatUint(id, 10)),
 		module.Indexed("proposer_agency", signer.AgencyId),
@@ -307,7 +308,7 @@ func (k Keeper) Vote(ctx module.Context, signer *agencyv1.Account, m *govv1.MsgV
 		}
 		return ErrNotVotingKind.Wrapf("agency %q is a %s; only agencies of kinds %s vote (gov voting_kinds, fixed in genesis)", ag.Id, agency.KindName(ag.Kind), strings.Join(names, ", "))
 	}
-	key := VoteKey(p.Id, signer.AgencyId)
+	key := api.GovVoteKey(p.Id, signer.AgencyId)
 	if ctx.Store.Has(key) {
 		return ErrAlreadyVoted.Wrapf("agency %q already voted on proposal %d; votes are final", signer.AgencyId, p.Id)
 	}
@@ -323,7 +324,7 @@ func (k Keeper) Vote(ctx module.Context, signer *agencyv1.Account, m *govv1.MsgV
 	default:
 		p.Abstain++
 	}
-	if err := store.SetProto(ctx.Store, ProposalKey(p.Id), p); err != nil {
+	if err := store.SetProto(ctx.Store, api.GovProposalKey(p.Id), p); err != nil {
 		return err
 	}
 	ctx.Emit(EventVote,

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
@@ -398,7 +399,7 @@ func ValidateParams(m proto.Message) error {
 func OwnParams() []Param {
 	def := func() proto.Message { return DefaultParams() }
 	p := func(field, desc string) Param {
-		return Param{Name: "gov." + field, Description: desc, Key: keyParams, Default: def, Field: protoreflect.Name(field), Validate: ValidateParams}
+		return Param{Name: "gov." + field, Description: desc, Key: api.GovParamsKey(), Default: def, Field: protoreflect.Name(field), Validate: ValidateParams}
 	}
 	return []Param{
 		p("voting_period_seconds", "how long a proposal is open, in seconds of block time"),
@@ -416,7 +417,7 @@ func OwnParams() []Param {
 // Params reads governance's params (defaults before genesis wrote them).
 func (Keeper) Params(kv store.KV) (*govv1.Params, error) {
 	p := &govv1.Params{}
-	found, err := store.GetProto(kv, keyParams, p)
+	found, err := store.GetProto(kv, api.GovParamsKey(), p)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/x/gov"
@@ -34,7 +35,7 @@ func TestWithdrawnTaxMandateStopsReceipts(t *testing.T) {
 	g, err := govK.Mandate(e.kv, "revenue", govv1.Mandate_MANDATE_TAX_AUTHORITY)
 	require.NoError(t, err)
 	require.NotNil(t, g)
-	e.kv.Delete(gov.MandateKey("revenue", int32(govv1.Mandate_MANDATE_TAX_AUTHORITY))) // as a passed withdrawal leaves it
+	e.kv.Delete(api.GovMandateKey("revenue", int32(govv1.Mandate_MANDATE_TAX_AUTHORITY))) // as a passed withdrawal leaves it
 	for _, c := range []key{revCollector, bankCollector} {
 		err := e.issue(c, vat(taxpayer("a"), "2026-Q1", 700, "W-"+string(c.addr[:2])))
 		require.ErrorIs(t, err, gov.ErrNoMandate)
