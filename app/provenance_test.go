@@ -806,7 +806,7 @@ func TestProvenanceHistoryAndLineageVerifyAgainstAppHash(t *testing.T) {
 		ev := &pv.Event{}
 		require.NoError(t, proto.Unmarshal(e.Value, ev))
 		require.Equal(t, uint64(i+1), ev.Seq)
-		require.Equal(t, provenance.HistoryKey(milkBatch+"-0", ev.Seq), e.Key)
+		require.Equal(t, api.ProvenanceHistoryKey(milkBatch+"-0", ev.Seq), e.Key)
 	}
 	// A forged event does not verify.
 	p := &ics23.CommitmentProof{}

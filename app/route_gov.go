@@ -52,10 +52,10 @@ func paramRegistry() *gov.Registry {
 		field("funds.max_tranches_per_movement", "most tranches one movement may consume", api.FundsParamsKey(), fundsDef, fundsVal),
 		field("benefits.payments_per_block", "scheduled payment work per block", api.BenefitsParamsKey(), benDef, benVal),
 		field("benefits.max_deduction_percent", "most of one payment withheld to recover an overpayment, percent", api.BenefitsParamsKey(), benDef, benVal),
-		field("provenance.recall_budget", "items recall propagation may mark per block", provenance.ParamsKey(), provDef, provVal),
-		field("provenance.max_offer_seconds", "longest a custody offer may stay open", provenance.ParamsKey(), provDef, provVal),
-		field("provenance.default_offer_seconds", "offer duration when none is named", provenance.ParamsKey(), provDef, provVal),
-		field("provenance.expiry_budget", "expired offers closed per block", provenance.ParamsKey(), provDef, provVal),
+		field("provenance.recall_budget", "items recall propagation may mark per block", api.ProvenanceParamsKey(), provDef, provVal),
+		field("provenance.max_offer_seconds", "longest a custody offer may stay open", api.ProvenanceParamsKey(), provDef, provVal),
+		field("provenance.default_offer_seconds", "offer duration when none is named", api.ProvenanceParamsKey(), provDef, provVal),
+		field("provenance.expiry_budget", "expired offers closed per block", api.ProvenanceParamsKey(), provDef, provVal),
 	}
 	return gov.NewRegistry(append(params, gov.OwnParams()...)...)
 }

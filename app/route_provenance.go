@@ -24,29 +24,29 @@ func (a *App) provenanceQuery(q Query) (*abci.ResponseQuery, error) {
 		if err := provenance.ValidateItemID(string(q.Data)); err != nil {
 			return nil, err
 		}
-		return a.single(provenance.ItemKey(string(q.Data)), q.Height, q.Prove)
+		return a.single(api.ProvenanceItemKey(string(q.Data)), q.Height, q.Prove)
 	case api.PathProvenanceOffer:
 		if err := provenance.ValidateItemID(string(q.Data)); err != nil {
 			return nil, err
 		}
-		return a.single(provenance.OfferKey(string(q.Data)), q.Height, q.Prove)
+		return a.single(api.ProvenanceOfferKey(string(q.Data)), q.Height, q.Prove)
 	case api.PathProvenanceAccreditation:
 		if len(q.Data) != agency.AddressSize {
 			return nil, ErrInvalidQuery.Wrapf("an address is %d bytes; got %d", agency.AddressSize, len(q.Data))
 		}
-		return a.single(provenance.AccreditationKey(q.Data), q.Height, q.Prove)
+		return a.single(api.ProvenanceAccreditationKey(q.Data), q.Height, q.Prove)
 	case api.PathProvenanceRecall:
 		if err := provenance.ValidateOrderID(string(q.Data)); err != nil {
 			return nil, err
 		}
-		return a.single(provenance.RecallOrderKey(string(q.Data)), q.Height, q.Prove)
+		return a.single(api.ProvenanceRecallOrderKey(string(q.Data)), q.Height, q.Prove)
 	case api.PathProvenanceLocation:
 		if err := provenance.ValidateLocationQuery(string(q.Data)); err != nil {
 			return nil, err
 		}
-		return a.single(provenance.LocationKey(string(q.Data)), q.Height, q.Prove)
+		return a.single(api.ProvenanceLocationKey(string(q.Data)), q.Height, q.Prove)
 	case api.PathProvenanceParams:
-		return a.single(provenance.ParamsKey(), q.Height, q.Prove)
+		return a.single(api.ProvenanceParamsKey(), q.Height, q.Prove)
 	case api.PathProvenanceLineage:
 		return a.provenanceLineage(q)
 	case api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceHeld, api.PathProvenanceOffers, api.PathProvenanceUnacknowledged:
@@ -73,28 +73,28 @@ func (a *App) provenanceList(q Query) (*abci.ResponseQuery, error) {
 		if err := provenance.ValidateItemID(lq.Id); err != nil {
 			return nil, err
 		}
-		head = [][]byte{provenance.ItemKey(lq.Id)}
-		prefix = provenance.HistoryPrefix(lq.Id)
+		head = [][]byte{api.ProvenanceItemKey(lq.Id)}
+		prefix = api.ProvenanceHistoryPrefix(lq.Id)
 		if q.Path == api.PathProvenanceAttestations {
-			prefix = provenance.AttestationPrefix(lq.Id)
+			prefix = api.ProvenanceAttestationPrefix(lq.Id)
 		}
 	case api.PathProvenanceHeld, api.PathProvenanceOffers:
 		if len(lq.Address) != agency.AddressSize {
 			return nil, ErrInvalidQuery.Wrapf("address is %d bytes; an address is %d", len(lq.Address), agency.AddressSize)
 		}
-		prefix = provenance.HeldPrefix(lq.Address)
+		prefix = api.ProvenanceHeldPrefix(lq.Address)
 		if q.Path == api.PathProvenanceOffers {
-			prefix = provenance.OffersToPrefix(lq.Address)
-			recordKey = func(k []byte) []byte { return provenance.OfferKey(string(k[len(prefix):])) }
+			prefix = api.ProvenanceOffersToPrefix(lq.Address)
+			recordKey = api.ProvenanceOfferOfOfferToKey
 		} else {
-			recordKey = func(k []byte) []byte { return provenance.ItemKey(string(k[len(prefix):])) }
+			recordKey = api.ProvenanceItemOfHeldKey
 		}
 	case api.PathProvenanceUnacknowledged:
 		if err := provenance.ValidateOrderID(lq.Id); err != nil {
 			return nil, err
 		}
-		prefix = provenance.AwaitingAckPrefix(lq.Id)
-		recordKey = func(k []byte) []byte { return provenance.ItemKey(provenance.AwaitingAckItem(lq.Id, k)) }
+		prefix = api.ProvenanceAwaitingAckPrefix(lq.Id)
+		recordKey = func(k []byte) []byte { return api.ProvenanceItemKey(api.ProvenanceAwaitingAckItem(lq.Id, k)) }
 	}
 	if len(lq.Start) > 0 && !bytes.HasPrefix(lq.Start, prefix) {
 		return nil, ErrInvalidQuery.Wrapf("start must be the next_key of an earlier answer to the same query")
@@ -123,7 +123,7 @@ func (a *App) provenanceLineage(q Query) (*abci.ResponseQuery, error) {
 	}
 	keys := make([][]byte, len(ids))
 	for i, id := range ids {
-		keys[i] = provenance.ItemKey(id)
+		keys[i] = api.ProvenanceItemKey(id)
 	}
 	var next []byte
 	if more {

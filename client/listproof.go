@@ -101,22 +101,19 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 		if proto.Unmarshal(data, lq) != nil || len(lq.Id) > 255 {
 			return l, nil, false
 		}
-		lp := func(s string) []byte { return append([]byte{byte(len(s))}, s...) }
 		switch path {
 		case api.PathProvenanceHistory, api.PathProvenanceAttestations:
 			if lq.Id == "" {
 				return l, nil, false
 			}
-			l = Listing{Prefix: cat([]byte("pv/h/"), lp(lq.Id)), Head: 1}
+			l = Listing{Prefix: api.ProvenanceHistoryPrefix(lq.Id), Head: 1}
 			if path == api.PathProvenanceAttestations {
-				l.Prefix = cat([]byte("pv/a/"), lp(lq.Id))
+				l.Prefix = api.ProvenanceAttestationPrefix(lq.Id)
 			}
 		case api.PathProvenanceHeld:
-			l = Listing{Prefix: cat([]byte("pv/c/"), lq.Address)}
-			l.RecordKey = suffixOf("pv/i/")
+			l = Listing{Prefix: api.ProvenanceHeldPrefix(lq.Address), RecordKey: api.ProvenanceItemOfHeldKey}
 		case api.PathProvenanceOffers:
-			l = Listing{Prefix: cat([]byte("pv/r/"), lq.Address)}
-			l.RecordKey = func(k []byte) []byte { return cat([]byte("pv/o/"), lp(string(k[len(l.Prefix):]))) }
+			l = Listing{Prefix: api.ProvenanceOffersToPrefix(lq.Address), RecordKey: api.ProvenanceOfferOfOfferToKey}
 		}
 		return l, lq.Start, true
 	default:

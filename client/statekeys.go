@@ -49,12 +49,3 @@ func TaxTypeKey(code string) []byte { return cat([]byte("tax/t/"), []byte(code))
 func TaxPayerTotalKey(taxType, period string, payer []byte) []byte {
 	return cat([]byte("tax/p/"), []byte(taxType), []byte("/"), []byte(period), []byte("/"), payer)
 }
-
-// ProvenanceItemKey is the state key of an item (x/provenance/keys.go ItemKey).
-func ProvenanceItemKey(id string) []byte { return cat([]byte("pv/i/"), []byte(id)) }
-
-// ProvenanceHistoryKey is the state key of event seq (from 1) of an item's
-// history (x/provenance/keys.go HistoryKey: the id length-prefixed).
-func ProvenanceHistoryKey(id string, seq uint64) []byte {
-	return cat([]byte("pv/h/"), []byte{byte(len(id))}, []byte(id), be64(seq))
-}

@@ -460,7 +460,7 @@ func (c *LightClient) ProvenanceHistory(ctx context.Context, id string, height i
 	if err != nil {
 		return nil, nil, err
 	}
-	ik := ProvenanceItemKey(id)
+	ik := api.ProvenanceItemKey(id)
 	var (
 		out   *ListAnswer
 		hist  = &ItemHistory{Item: &provenancev1.Item{}}
@@ -507,7 +507,7 @@ func (c *LightClient) ProvenanceHistory(ctx context.Context, id string, height i
 			if seq > hist.Item.Events {
 				return nil, nil, linkage("item %s's proven record counts %d events but the primary sent more", id, hist.Item.Events)
 			}
-			if want := ProvenanceHistoryKey(id, seq); !bytes.Equal(e.Key, want) {
+			if want := api.ProvenanceHistoryKey(id, seq); !bytes.Equal(e.Key, want) {
 				return nil, nil, linkage("history entry %d is key %s; the verifier expects event %d, %s", seq, fmtKey(e.Key), seq, fmtKey(want))
 			}
 			ev := &provenancev1.Event{}

@@ -33,7 +33,6 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/provenance"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -152,11 +151,11 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 		}{
 			{api.PathFundsParams, "", api.FundsParamsKey(), true},
 			{api.PathBenefitsParams, "", api.BenefitsParamsKey(), true},
-			{api.PathProvenanceParams, "", provenance.ParamsKey(), true},
+			{api.PathProvenanceParams, "", api.ProvenanceParamsKey(), true},
 			{api.PathFundsMovement, "999999", api.FundsMovementKey(999999), false},
 			{api.PathFundsBalance, "agency:nosuchagency", api.FundsBalanceKey("agency:nosuchagency"), false},
 			{api.PathBenefitsPayment, "999999", api.BenefitsPaymentKey(999999), false},
-			{api.PathProvenanceItem, "lgtin:05012345678900.NONE", provenance.ItemKey("lgtin:05012345678900.NONE"), false},
+			{api.PathProvenanceItem, "lgtin:05012345678900.NONE", api.ProvenanceItemKey("lgtin:05012345678900.NONE"), false},
 			{api.PathTaxType, "NOPE", tax.TaxTypeKey("NOPE"), false},
 		} {
 			ans, err := lc.Get(ctx, tc.path, []byte(tc.data), tc.key, 0)

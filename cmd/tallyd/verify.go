@@ -24,7 +24,6 @@ import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	"github.com/tallyledger/tally/x/provenance"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -102,11 +101,11 @@ var provableKeys = map[string]func(data []byte) []byte{
 	api.PathBenefitsPayment:   idKey(api.BenefitsPaymentKey),
 	api.PathBenefitsRecovery:  idKey(api.BenefitsRecoveryKey),
 
-	api.PathProvenanceItem:          func(d []byte) []byte { return provenance.ItemKey(string(d)) },
-	api.PathProvenanceOffer:         func(d []byte) []byte { return provenance.OfferKey(string(d)) },
-	api.PathProvenanceAccreditation: provenance.AccreditationKey,
-	api.PathProvenanceRecall:        func(d []byte) []byte { return provenance.RecallOrderKey(string(d)) },
-	api.PathProvenanceParams:        func([]byte) []byte { return provenance.ParamsKey() },
+	api.PathProvenanceItem:          func(d []byte) []byte { return api.ProvenanceItemKey(string(d)) },
+	api.PathProvenanceOffer:         func(d []byte) []byte { return api.ProvenanceOfferKey(string(d)) },
+	api.PathProvenanceAccreditation: api.ProvenanceAccreditationKey,
+	api.PathProvenanceRecall:        func(d []byte) []byte { return api.ProvenanceRecallOrderKey(string(d)) },
+	api.PathProvenanceParams:        func([]byte) []byte { return api.ProvenanceParamsKey() },
 
 	api.PathTaxType: func(d []byte) []byte { return tax.TaxTypeKey(string(d)) },
 }

@@ -40,7 +40,6 @@ import (
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/provenance"
 )
 
 // hostile sends the attacks to a cluster seeded with the demo data, whose
@@ -572,7 +571,7 @@ func (h *hostile) splitBloat(ctx context.Context, splits, parts int) (SplitBloat
 	r.Grew = h.meanDataSize() - size0
 	for k := 0; k < splits; k++ {
 		for i := 0; i < parts; i++ {
-			res, err := h.c.Clients[0].RPC.ABCIQuery(ctx, api.PathKey, provenance.ItemKey(childID(k, i)))
+			res, err := h.c.Clients[0].RPC.ABCIQuery(ctx, api.PathKey, api.ProvenanceItemKey(childID(k, i)))
 			if err != nil || res.Response.Code != 0 {
 				continue
 			}

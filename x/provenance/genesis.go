@@ -3,6 +3,7 @@ package provenance
 import (
 	"slices"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
@@ -27,7 +28,7 @@ func (k Keeper) InitGenesis(kv store.KV, g *provenancev1.Genesis) error {
 	if err := ValidateParams(p); err != nil {
 		return err
 	}
-	if err := store.SetProto(kv, keyParams, p); err != nil {
+	if err := store.SetProto(kv, api.ProvenanceParamsKey(), p); err != nil {
 		return err
 	}
 	if g == nil {
@@ -45,14 +46,14 @@ func (k Keeper) InitGenesis(kv store.KV, g *provenancev1.Genesis) error {
 		if err != nil || !slices.Contains(reg.Roles, agencyv1.Role_ROLE_REGULATOR) || reg.AgencyId != insp.AgencyId {
 			return ErrInvalidGenesis.Wrapf("accreditation %d: accredited_by must be a regulator of agency %q", i, insp.AgencyId)
 		}
-		if kv.Has(AccreditationKey(a.Inspector)) {
+		if kv.Has(api.ProvenanceAccreditationKey(a.Inspector)) {
 			return ErrInvalidGenesis.Wrapf("accreditation %d: inspector %x appears twice", i, a.Inspector)
 		}
 		rec := &provenancev1.Accreditation{
 			Inspector: slices.Clone(a.Inspector), AgencyId: insp.AgencyId, AccreditedBy: slices.Clone(a.AccreditedBy),
 			Active: true, Serial: 1,
 		}
-		if err := store.SetProto(kv, AccreditationKey(a.Inspector), rec); err != nil {
+		if err := store.SetProto(kv, api.ProvenanceAccreditationKey(a.Inspector), rec); err != nil {
 			return err
 		}
 	}
@@ -61,7 +62,7 @@ func (k Keeper) InitGenesis(kv store.KV, g *provenancev1.Genesis) error {
 
 // StatePrefix starts every key the provenance module keeps: its section of an
 // export (ExportGenesis) holds exactly the keys under it.
-var StatePrefix = []byte("pv/")
+var StatePrefix = api.ProvenanceStatePrefix()
 
 // ExportGenesis returns the module's whole state (items, custody, offers,
 // attestations, accreditations, recalls and their queue, params) as a

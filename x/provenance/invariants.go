@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
@@ -78,10 +79,10 @@ func (k Keeper) Invariants(kv store.KV) (*appv1.ModuleInvariants, error) {
 		byOrder:    map[string]*recallCount{},
 		marked:     map[string][]string{},
 	}
-	store.IteratePrefix(kv, prefixItem, func(key, v []byte) bool {
+	store.IteratePrefix(kv, api.ProvenanceItemsPrefix(), func(key, v []byte) bool {
 		it := &provenancev1.Item{}
-		if err := proto.Unmarshal(v, it); err != nil || it.Id != string(key[len(prefixItem):]) {
-			module.Failf(a.status, "item record %q does not decode as that item (%v)", key[len(prefixItem):], err)
+		if err := proto.Unmarshal(v, it); err != nil || it.Id != string(key[len(api.ProvenanceItemsPrefix()):]) {
+			module.Failf(a.status, "item record %q does not decode as that item (%v)", key[len(api.ProvenanceItemsPrefix()):], err)
 			return false
 		}
 		a.items[it.Id] = it
@@ -137,7 +138,7 @@ func (a *provenanceAudit) itemRecords(it *provenancev1.Item) {
 	}
 
 	var n uint64
-	store.IteratePrefix(a.kv, HistoryPrefix(it.Id), func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.ProvenanceHistoryPrefix(it.Id), func(key, v []byte) bool {
 		n++
 		ev := &provenancev1.Event{}
 		if err := proto.Unmarshal(v, ev); err != nil {
@@ -160,7 +161,7 @@ func (a *provenanceAudit) itemRecords(it *provenancev1.Item) {
 		module.Failf(a.history, "item %s counts %d history entries but %d are stored", it.Id, it.Events, n)
 	}
 	var m uint64
-	store.IteratePrefix(a.kv, AttestationPrefix(it.Id), func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.ProvenanceAttestationPrefix(it.Id), func(key, v []byte) bool {
 		m++
 		at := &provenancev1.Attestation{}
 		if err := proto.Unmarshal(v, at); err != nil || at.Seq != m || at.ItemId != it.Id || binary.BigEndian.Uint64(key[len(key)-8:]) != m {
@@ -174,11 +175,11 @@ func (a *provenanceAudit) itemRecords(it *provenancev1.Item) {
 
 	if it.Status == statusInTransit {
 		o := &provenancev1.Offer{}
-		if found, err := store.GetProto(a.kv, OfferKey(it.Id), o); err != nil || !found || o.Status != offerOpen {
+		if found, err := store.GetProto(a.kv, api.ProvenanceOfferKey(it.Id), o); err != nil || !found || o.Status != offerOpen {
 			module.Failf(a.offers, "item %s is in transit but its latest offer is %s", it.Id, offerState(found, o))
 		}
 	}
-	if !a.kv.Has(HeldKey(it.Custodian, it.Id)) {
+	if !a.kv.Has(api.ProvenanceHeldKey(it.Custodian, it.Id)) {
 		module.Failf(a.held, "item %s is missing from the held-items index of its custodian %x", it.Id, it.Custodian)
 	}
 
@@ -197,7 +198,7 @@ func (a *provenanceAudit) itemRecords(it *provenancev1.Item) {
 		if awaiting {
 			c.awaiting++
 		}
-		if has := a.kv.Has(AwaitingAckKey(mark.OrderId, it.Custodian, it.Id)); has != awaiting {
+		if has := a.kv.Has(api.ProvenanceAwaitingAckKey(mark.OrderId, it.Custodian, it.Id)); has != awaiting {
 			module.Failf(a.recall, "item %s (recall %s, acknowledged %v) is %s the order's unacknowledged index", it.Id, mark.OrderId, mark.Acknowledged, inOrMissing(has))
 		}
 	}
@@ -369,9 +370,9 @@ func (a *provenanceAudit) transform(in *provenancev1.Item) {
 
 // checkOffers checks every offer record and the receiver and expiry indexes.
 func (a *provenanceAudit) checkOffers() {
-	store.IteratePrefix(a.kv, prefixOffer, func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.ProvenanceOffersPrefix(), func(key, v []byte) bool {
 		o := &provenancev1.Offer{}
-		if err := proto.Unmarshal(v, o); err != nil || !bytes.Equal(key, OfferKey(o.ItemId)) {
+		if err := proto.Unmarshal(v, o); err != nil || !bytes.Equal(key, api.ProvenanceOfferKey(o.ItemId)) {
 			module.Failf(a.offers, "offer record %x does not decode as the offer of its item (%v)", key, err)
 			return false
 		}
@@ -392,40 +393,40 @@ func (a *provenanceAudit) checkOffers() {
 				module.Failf(a.offers, "item %s's open offer %d is from %x; the item is held by %x and last offered as number %d", it.Id, o.Seq, o.From, it.Custodian, it.OfferSeq)
 			}
 		}
-		if has := a.kv.Has(OfferToKey(o.To, o.ItemId)); has != open {
+		if has := a.kv.Has(api.ProvenanceOfferToKey(o.To, o.ItemId)); has != open {
 			module.Failf(a.offers, "item %s's offer to %x is %s but %s the receiver's open offers", it.Id, o.To, o.Status, inOrMissing(has))
 		}
-		if has := a.kv.Has(offerExpiryKey(o.ExpiresTimeUnix, o.ItemId)); has != open {
+		if has := a.kv.Has(api.ProvenanceOfferExpiryKey(o.ExpiresTimeUnix, o.ItemId)); has != open {
 			module.Failf(a.offers, "item %s's offer to %x is %s but %s the expiry index", it.Id, o.To, o.Status, inOrMissing(has))
 		}
 		return false
 	})
 	openOffer := func(id string) *provenancev1.Offer {
 		o := &provenancev1.Offer{}
-		if found, err := store.GetProto(a.kv, OfferKey(id), o); err != nil || !found || o.Status != offerOpen {
+		if found, err := store.GetProto(a.kv, api.ProvenanceOfferKey(id), o); err != nil || !found || o.Status != offerOpen {
 			return nil
 		}
 		return o
 	}
-	store.IteratePrefix(a.kv, prefixOfferTo, func(key, _ []byte) bool {
-		if len(key) <= len(prefixOfferTo)+addressSize {
+	store.IteratePrefix(a.kv, api.ProvenanceOffersToPrefix(nil), func(key, _ []byte) bool {
+		if len(key) <= len(api.ProvenanceOffersToPrefix(nil))+api.AddressSize {
 			module.Failf(a.offers, "receiver index entry %x is too short", key)
 			return false
 		}
-		to, id := key[len(prefixOfferTo):len(prefixOfferTo)+addressSize], string(key[len(prefixOfferTo)+addressSize:])
+		to, id := key[len(api.ProvenanceOffersToPrefix(nil)):len(api.ProvenanceOffersToPrefix(nil))+api.AddressSize], string(key[len(api.ProvenanceOffersToPrefix(nil))+api.AddressSize:])
 		if o := openOffer(id); o == nil || !bytes.Equal(o.To, to) {
 			module.Failf(a.offers, "the open offers of %x list item %s, which has no open offer to them", to, id)
 		}
 		return false
 	})
-	store.IteratePrefix(a.kv, prefixOfferExpiry, func(key, _ []byte) bool {
-		if len(key) <= len(prefixOfferExpiry)+8 {
+	store.IteratePrefix(a.kv, api.ProvenanceOfferExpiryPrefix(), func(key, _ []byte) bool {
+		if len(key) <= len(api.ProvenanceOfferExpiryPrefix())+8 {
 			module.Failf(a.offers, "expiry index entry %x is too short", key)
 			return false
 		}
-		id := string(key[len(prefixOfferExpiry)+8:])
-		if o := openOffer(id); o == nil || !bytes.Equal(key, offerExpiryKey(o.ExpiresTimeUnix, id)) {
-			module.Failf(a.offers, "the expiry index lists item %s at %d, but it has no open offer expiring then", id, binary.BigEndian.Uint64(key[len(prefixOfferExpiry):]))
+		id := string(key[len(api.ProvenanceOfferExpiryPrefix())+8:])
+		if o := openOffer(id); o == nil || !bytes.Equal(key, api.ProvenanceOfferExpiryKey(o.ExpiresTimeUnix, id)) {
+			module.Failf(a.offers, "the expiry index lists item %s at %d, but it has no open offer expiring then", id, binary.BigEndian.Uint64(key[len(api.ProvenanceOfferExpiryPrefix()):]))
 		}
 		return false
 	})
@@ -433,12 +434,12 @@ func (a *provenanceAudit) checkOffers() {
 
 // checkHeld checks every entry of the held-items index.
 func (a *provenanceAudit) checkHeld() {
-	store.IteratePrefix(a.kv, prefixHeld, func(key, _ []byte) bool {
-		if len(key) <= len(prefixHeld)+addressSize {
+	store.IteratePrefix(a.kv, api.ProvenanceHeldPrefix(nil), func(key, _ []byte) bool {
+		if len(key) <= len(api.ProvenanceHeldPrefix(nil))+api.AddressSize {
 			module.Failf(a.held, "held-items entry %x is too short", key)
 			return false
 		}
-		who, id := key[len(prefixHeld):len(prefixHeld)+addressSize], string(key[len(prefixHeld)+addressSize:])
+		who, id := key[len(api.ProvenanceHeldPrefix(nil)):len(api.ProvenanceHeldPrefix(nil))+api.AddressSize], string(key[len(api.ProvenanceHeldPrefix(nil))+api.AddressSize:])
 		if it, ok := a.items[id]; !ok || !bytes.Equal(it.Custodian, who) {
 			module.Failf(a.held, "the held items of %x list %s, which they do not hold", who, id)
 		}
@@ -465,21 +466,21 @@ func (a *provenanceAudit) checkRecalls() {
 			}
 		}
 	}
-	store.IteratePrefix(a.kv, prefixAwaitingAck, func(key, _ []byte) bool {
-		rest := key[len(prefixAwaitingAck):]
-		if len(rest) < 1 || len(rest) < 1+int(rest[0])+addressSize+1 {
+	store.IteratePrefix(a.kv, api.ProvenanceAllAwaitingAckPrefix(), func(key, _ []byte) bool {
+		rest := key[len(api.ProvenanceAllAwaitingAckPrefix()):]
+		if len(rest) < 1 || len(rest) < 1+int(rest[0])+api.AddressSize+1 {
 			module.Failf(a.recall, "unacknowledged entry %x is too short", key)
 			return false
 		}
 		order := string(rest[1 : 1+int(rest[0])])
-		custodian, id := rest[1+int(rest[0]):1+int(rest[0])+addressSize], string(rest[1+int(rest[0])+addressSize:])
+		custodian, id := rest[1+int(rest[0]):1+int(rest[0])+api.AddressSize], string(rest[1+int(rest[0])+api.AddressSize:])
 		it, ok := a.items[id]
 		if !ok || it.Recall == nil || it.Recall.OrderId != order || !bytes.Equal(it.Custodian, custodian) {
 			module.Failf(a.recall, "recall %s lists item %s of %x as unacknowledged, but the item does not carry that recall under that custodian", order, id, custodian)
 		}
 		return false
 	})
-	store.IteratePrefix(a.kv, prefixQueue, func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.ProvenanceQueuePrefix(), func(key, v []byte) bool {
 		task := &provenancev1.RecallTask{}
 		if err := proto.Unmarshal(v, task); err != nil {
 			module.Failf(a.recall, "queued task %x does not decode: %v", key, err)
@@ -492,10 +493,10 @@ func (a *provenanceAudit) checkRecalls() {
 		return false
 	})
 	seen := map[string]bool{}
-	store.IteratePrefix(a.kv, prefixRecallOrder, func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.ProvenanceRecallOrdersPrefix(), func(key, v []byte) bool {
 		o := &provenancev1.RecallOrder{}
-		if err := proto.Unmarshal(v, o); err != nil || o.Id != string(key[len(prefixRecallOrder):]) {
-			module.Failf(a.recall, "recall order record %q does not decode as that order (%v)", key[len(prefixRecallOrder):], err)
+		if err := proto.Unmarshal(v, o); err != nil || o.Id != string(key[len(api.ProvenanceRecallOrdersPrefix()):]) {
+			module.Failf(a.recall, "recall order record %q does not decode as that order (%v)", key[len(api.ProvenanceRecallOrdersPrefix()):], err)
 			return false
 		}
 		seen[o.Id] = true

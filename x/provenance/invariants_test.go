@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
@@ -170,7 +171,7 @@ func (g *goods) edit(id string, f func(it *provenancev1.Item)) {
 	it, err := g.k.Item(g.kv, id)
 	require.NoError(g.t, err)
 	f(it)
-	require.NoError(g.t, store.SetProto(g.kv, provenance.ItemKey(id), it))
+	require.NoError(g.t, store.SetProto(g.kv, api.ProvenanceItemKey(id), it))
 }
 
 func TestProvenanceInvariantsHoldThroughEveryHandlerAndRecall(t *testing.T) {
@@ -219,7 +220,7 @@ func TestProvenanceInvariantsCatchCorruptState(t *testing.T) {
 		{"an undefined status", provenance.CheckItemStatus, "item lot:c has status 9, which is not defined", nil,
 			func(g *goods) { g.edit("lot:c", func(it *provenancev1.Item) { it.Status = 9 }) }},
 		{"a gap in an item's history", provenance.CheckHistory, "item lot:milk counts 5 history entries but 4 are stored", nil,
-			func(g *goods) { g.kv.Delete(provenance.HistoryKey("lot:milk", 2)) }},
+			func(g *goods) { g.kv.Delete(api.ProvenanceHistoryKey("lot:milk", 2)) }},
 		{"a child that does not know its parent", provenance.CheckLineage, "item lot:e lists child lot:f, which does not list it as a parent", nil,
 			func(g *goods) { g.edit("lot:e", func(it *provenancev1.Item) { it.Children = []string{"lot:f"} }) }},
 		{"split parts that do not add up", provenance.CheckSplits, "the parts of lot:milk ([lot:m1 lot:m2]) add up to 101 l; it held 100 l", nil,
@@ -241,7 +242,7 @@ func TestProvenanceInvariantsCatchCorruptState(t *testing.T) {
 				g.edit("lot:m2", func(it *provenancev1.Item) { it.Attributes = []*provenancev1.Attribute{{Key: "k", Value: "v"}} })
 			}},
 		{"an item missing from its custodian's index", provenance.CheckCustodyIndex, "item lot:f is missing from the held-items index of its custodian", nil,
-			func(g *goods) { g.kv.Delete(provenance.HeldKey(producer.Address, "lot:f")) }},
+			func(g *goods) { g.kv.Delete(api.ProvenanceHeldKey(producer.Address, "lot:f")) }},
 		{"a complete recall that missed a descendant", provenance.CheckRecalls, "recall R1 is complete but item lot:whey, made from lot:m1 which it reached, is not recalled", nil,
 			func(g *goods) {
 				g.edit("lot:whey", func(it *provenancev1.Item) {

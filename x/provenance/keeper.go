@@ -12,15 +12,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
-
-// addressSize is the size of an account address.
-const addressSize = 20
 
 // Accounts is what the module needs from the agency module: the accounts
 // that act, to check they exist and what roles and agency they have.
@@ -92,7 +90,7 @@ func ValidateParams(p *provenancev1.Params) error {
 // Params reads the module's parameters (the defaults if none are stored).
 func (Keeper) Params(kv store.KV) (*provenancev1.Params, error) {
 	p := &provenancev1.Params{}
-	found, err := store.GetProto(kv, keyParams, p)
+	found, err := store.GetProto(kv, api.ProvenanceParamsKey(), p)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +103,7 @@ func (Keeper) Params(kv store.KV) (*provenancev1.Params, error) {
 // Item loads an item, or returns ErrUnknownItem.
 func (Keeper) Item(kv store.KV, id string) (*provenancev1.Item, error) {
 	it := &provenancev1.Item{}
-	found, err := store.GetProto(kv, ItemKey(id), it)
+	found, err := store.GetProto(kv, api.ProvenanceItemKey(id), it)
 	if err != nil {
 		return nil, fmt.Errorf("item %s: %w", id, err)
 	}
@@ -116,13 +114,13 @@ func (Keeper) Item(kv store.KV, id string) (*provenancev1.Item, error) {
 }
 
 func saveItem(kv store.KV, it *provenancev1.Item) error {
-	return store.SetProto(kv, ItemKey(it.Id), it)
+	return store.SetProto(kv, api.ProvenanceItemKey(it.Id), it)
 }
 
 // Offer loads an item's latest offer; found is false when it never had one.
 func (Keeper) Offer(kv store.KV, itemID string) (*provenancev1.Offer, bool, error) {
 	o := &provenancev1.Offer{}
-	found, err := store.GetProto(kv, OfferKey(itemID), o)
+	found, err := store.GetProto(kv, api.ProvenanceOfferKey(itemID), o)
 	return o, found, err
 }
 
@@ -130,14 +128,14 @@ func (Keeper) Offer(kv store.KV, itemID string) (*provenancev1.Offer, bool, erro
 // the inspector was never accredited.
 func (Keeper) Accreditation(kv store.KV, inspector []byte) (*provenancev1.Accreditation, bool, error) {
 	a := &provenancev1.Accreditation{}
-	found, err := store.GetProto(kv, AccreditationKey(inspector), a)
+	found, err := store.GetProto(kv, api.ProvenanceAccreditationKey(inspector), a)
 	return a, found, err
 }
 
 // RecallOrder loads a recall order, or returns ErrUnknownOrder.
 func (Keeper) RecallOrder(kv store.KV, id string) (*provenancev1.RecallOrder, error) {
 	o := &provenancev1.RecallOrder{}
-	found, err := store.GetProto(kv, RecallOrderKey(id), o)
+	found, err := store.GetProto(kv, api.ProvenanceRecallOrderKey(id), o)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +150,7 @@ func (Keeper) RecallOrder(kv store.KV, id string) (*provenancev1.RecallOrder, er
 func (Keeper) History(kv store.KV, id string) ([]*provenancev1.Event, error) {
 	var out []*provenancev1.Event
 	var err error
-	store.IteratePrefix(kv, HistoryPrefix(id), func(_, v []byte) bool {
+	store.IteratePrefix(kv, api.ProvenanceHistoryPrefix(id), func(_, v []byte) bool {
 		e := &provenancev1.Event{}
 		if err = proto.Unmarshal(v, e); err != nil {
 			return true
@@ -178,35 +176,35 @@ func record(ctx module.Context, it *provenancev1.Item, ev *provenancev1.Event) e
 		ev.Quantity = it.Quantity
 	}
 	it.UpdatedHeight = ctx.Height
-	return store.SetProto(ctx.Store, HistoryKey(it.Id, ev.Seq), ev)
+	return store.SetProto(ctx.Store, api.ProvenanceHistoryKey(it.Id, ev.Seq), ev)
 }
 
 // setCustodian moves an item in the held-items index.
 func setCustodian(kv store.KV, it *provenancev1.Item, to []byte) {
 	if len(it.Custodian) > 0 {
-		kv.Delete(HeldKey(it.Custodian, it.Id))
+		kv.Delete(api.ProvenanceHeldKey(it.Custodian, it.Id))
 	}
 	it.Custodian = append([]byte(nil), to...)
-	kv.Set(HeldKey(to, it.Id), []byte{})
+	kv.Set(api.ProvenanceHeldKey(to, it.Id), []byte{})
 }
 
 // closeOffer ends an open offer with status and removes it from the
 // open-offer indexes.
 func closeOffer(ctx module.Context, o *provenancev1.Offer, status provenancev1.OfferStatus) error {
-	ctx.Store.Delete(OfferToKey(o.To, o.ItemId))
-	ctx.Store.Delete(offerExpiryKey(o.ExpiresTimeUnix, o.ItemId))
+	ctx.Store.Delete(api.ProvenanceOfferToKey(o.To, o.ItemId))
+	ctx.Store.Delete(api.ProvenanceOfferExpiryKey(o.ExpiresTimeUnix, o.ItemId))
 	o.Status = status
 	o.ClosedHeight = ctx.Height
-	return store.SetProto(ctx.Store, OfferKey(o.ItemId), o)
+	return store.SetProto(ctx.Store, api.ProvenanceOfferKey(o.ItemId), o)
 }
 
 // nextQueueSeq hands out queue sequence numbers.
 func nextQueueSeq(kv store.KV) uint64 {
 	var n uint64
-	if bz := kv.Get(keyQueueNext); len(bz) == 8 {
+	if bz := kv.Get(api.ProvenanceQueueNextKey()); len(bz) == 8 {
 		n = binary.BigEndian.Uint64(bz)
 	}
-	kv.Set(keyQueueNext, store.Uint64(n+1))
+	kv.Set(api.ProvenanceQueueNextKey(), store.Uint64(n+1))
 	return n
 }
 

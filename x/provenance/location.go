@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
@@ -14,7 +15,7 @@ const EventLocationNamed = "provenance.location_named"
 // nobody has named it).
 func (Keeper) Location(kv store.KV, code string) (*provenancev1.Location, bool, error) {
 	l := &provenancev1.Location{}
-	found, err := store.GetProto(kv, LocationKey(code), l)
+	found, err := store.GetProto(kv, api.ProvenanceLocationKey(code), l)
 	return l, found, err
 }
 
@@ -44,7 +45,7 @@ func (k Keeper) NameLocation(ctx module.Context, signer *agencyv1.Account, m *pr
 		return ErrLocationHeld.Wrapf("location %s is already named %q", m.Location, m.Name)
 	}
 	l = &provenancev1.Location{Code: m.Location, Name: m.Name, AgencyId: signer.AgencyId, UpdatedHeight: ctx.Height}
-	if err := store.SetProto(ctx.Store, LocationKey(m.Location), l); err != nil {
+	if err := store.SetProto(ctx.Store, api.ProvenanceLocationKey(m.Location), l); err != nil {
 		return err
 	}
 	ctx.Emit(EventLocationNamed, module.Indexed("location", m.Location), module.Attr("name", m.Name), module.Indexed("agency", signer.AgencyId))

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
@@ -55,7 +56,7 @@ func addr(key string, a []byte) module.Attribute { return module.Indexed(key, he
 func itemAttr(id string) module.Attribute        { return module.Indexed("item", id) }
 
 // exists reports whether an item id is taken.
-func exists(kv store.KV, id string) bool { return kv.Has(ItemKey(id)) }
+func exists(kv store.KV, id string) bool { return kv.Has(api.ProvenanceItemKey(id)) }
 
 // settleExpired closes the item's offer if it is open and its time has
 // passed, so the custodian can act on the item again without waiting for
@@ -220,11 +221,11 @@ func (k Keeper) OfferCustody(ctx module.Context, signer *agencyv1.Account, m *pr
 		ItemId: it.Id, Seq: it.OfferSeq, From: slices.Clone(signer.Address), To: slices.Clone(m.To), Location: m.Location,
 		OfferedHeight: ctx.Height, OfferedTimeUnix: ctx.Time.Unix(), ExpiresTimeUnix: ctx.Time.Unix() + ttl, Status: offerOpen,
 	}
-	if err := store.SetProto(ctx.Store, OfferKey(it.Id), o); err != nil {
+	if err := store.SetProto(ctx.Store, api.ProvenanceOfferKey(it.Id), o); err != nil {
 		return err
 	}
-	ctx.Store.Set(OfferToKey(o.To, it.Id), []byte{})
-	ctx.Store.Set(offerExpiryKey(o.ExpiresTimeUnix, it.Id), []byte{})
+	ctx.Store.Set(api.ProvenanceOfferToKey(o.To, it.Id), []byte{})
+	ctx.Store.Set(api.ProvenanceOfferExpiryKey(o.ExpiresTimeUnix, it.Id), []byte{})
 	it.Status = statusInTransit
 	if err := record(ctx, it, &provenancev1.Event{Type: provenancev1.EventType_EVENT_TYPE_OFFERED, Actor: signer.Address, Counterparty: m.To, Location: m.Location}); err != nil {
 		return err
@@ -362,7 +363,7 @@ func (k Keeper) AccreditInspector(ctx module.Context, signer *agencyv1.Account, 
 		Inspector: slices.Clone(m.Inspector), AgencyId: acc.AgencyId, AccreditedBy: slices.Clone(signer.Address),
 		AccreditedHeight: ctx.Height, AccreditedTimeUnix: ctx.Time.Unix(), Active: true, Serial: prev.GetSerial() + 1, Mandate: mandate,
 	}
-	if err := store.SetProto(ctx.Store, AccreditationKey(m.Inspector), a); err != nil {
+	if err := store.SetProto(ctx.Store, api.ProvenanceAccreditationKey(m.Inspector), a); err != nil {
 		return err
 	}
 	ctx.Emit(EventInspectorAccredited, addr("inspector", m.Inspector), addr("regulator", signer.Address), module.Indexed("agency", acc.AgencyId))
@@ -388,7 +389,7 @@ func (k Keeper) WithdrawAccreditation(ctx module.Context, signer *agencyv1.Accou
 	a.Active = false
 	a.WithdrawnBy = slices.Clone(signer.Address)
 	a.WithdrawnHeight = ctx.Height
-	if err := store.SetProto(ctx.Store, AccreditationKey(m.Inspector), a); err != nil {
+	if err := store.SetProto(ctx.Store, api.ProvenanceAccreditationKey(m.Inspector), a); err != nil {
 		return err
 	}
 	ctx.Emit(EventAccreditationWithdrawn, addr("inspector", m.Inspector), addr("regulator", signer.Address), module.Indexed("agency", a.AgencyId), module.Attr("reason", m.Reason))
@@ -416,7 +417,7 @@ func (k Keeper) Attest(ctx module.Context, signer *agencyv1.Account, m *provenan
 		Result: m.Result, EvidenceSha256: slices.Clone(m.EvidenceSha256), Location: m.Location,
 		Height: ctx.Height, TimeUnix: ctx.Time.Unix(), Note: m.Note, Accreditation: a,
 	}
-	if err := store.SetProto(ctx.Store, AttestationKey(it.Id, att.Seq), att); err != nil {
+	if err := store.SetProto(ctx.Store, api.ProvenanceAttestationKey(it.Id, att.Seq), att); err != nil {
 		return err
 	}
 	if err := record(ctx, it, &provenancev1.Event{Type: provenancev1.EventType_EVENT_TYPE_ATTESTED, Actor: signer.Address, Location: m.Location,

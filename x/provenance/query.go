@@ -3,6 +3,7 @@ package provenance
 import (
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 )
 
@@ -23,7 +24,7 @@ func Lineage(get Getter, id string, dir provenancev1.LineageDirection, offset ui
 		return nil, false, err
 	}
 	load := func(id string) (*provenancev1.Item, error) {
-		bz, err := get(ItemKey(id))
+		bz, err := get(api.ProvenanceItemKey(id))
 		if err != nil {
 			return nil, err
 		}

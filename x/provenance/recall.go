@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/store"
@@ -44,7 +45,7 @@ import (
 
 // Recall orders a recall of an item and everything made from it.
 func (k Keeper) Recall(ctx module.Context, signer *agencyv1.Account, m *provenancev1.MsgRecall) error {
-	if ctx.Store.Has(RecallOrderKey(m.OrderId)) {
+	if ctx.Store.Has(api.ProvenanceRecallOrderKey(m.OrderId)) {
 		return ErrDuplicateOrder.Wrapf("recall order %q already exists; give the new recall its own notice number", m.OrderId)
 	}
 	it, err := k.Item(ctx.Store, m.ItemId)
@@ -101,12 +102,12 @@ func (k Keeper) mark(ctx module.Context, order *provenancev1.RecallOrder, it *pr
 	}
 	order.Reached++
 	if ack {
-		ctx.Store.Set(AwaitingAckKey(order.Id, it.Custodian, it.Id), []byte{})
+		ctx.Store.Set(api.ProvenanceAwaitingAckKey(order.Id, it.Custodian, it.Id), []byte{})
 		order.AwaitingAck++
 	}
 	if len(it.Children) > 0 {
 		task := &provenancev1.RecallTask{OrderId: order.Id, ItemId: it.Id}
-		if err := store.SetProto(ctx.Store, queueKey(nextQueueSeq(ctx.Store)), task); err != nil {
+		if err := store.SetProto(ctx.Store, api.ProvenanceQueueKey(nextQueueSeq(ctx.Store)), task); err != nil {
 			return err
 		}
 		order.Queued++
@@ -124,7 +125,7 @@ func (k Keeper) finishTask(ctx module.Context, order *provenancev1.RecallOrder) 
 		ctx.Emit(EventRecallComplete, module.Indexed("order", order.Id), module.Attr("reached", strconv.FormatUint(order.Reached, 10)),
 			module.Attr("awaiting_ack", strconv.FormatUint(order.AwaitingAck, 10)))
 	}
-	return store.SetProto(ctx.Store, RecallOrderKey(order.Id), order)
+	return store.SetProto(ctx.Store, api.ProvenanceRecallOrderKey(order.Id), order)
 }
 
 // AcknowledgeRecall records that the custodian of a recalled item has
@@ -152,7 +153,7 @@ func (k Keeper) AcknowledgeRecall(ctx module.Context, signer *agencyv1.Account, 
 	}
 	it.Recall.Acknowledged = true
 	it.Recall.AckHeight = ctx.Height
-	ctx.Store.Delete(AwaitingAckKey(order.Id, it.Custodian, it.Id))
+	ctx.Store.Delete(api.ProvenanceAwaitingAckKey(order.Id, it.Custodian, it.Id))
 	order.AwaitingAck--
 	if err := record(ctx, it, &provenancev1.Event{Type: provenancev1.EventType_EVENT_TYPE_RECALL_ACKNOWLEDGED, Actor: signer.Address,
 		Related: []string{order.Id}, Note: m.Note}); err != nil {
@@ -162,7 +163,7 @@ func (k Keeper) AcknowledgeRecall(ctx module.Context, signer *agencyv1.Account, 
 		return err
 	}
 	ctx.Emit(EventRecallAcknowledged, itemAttr(it.Id), module.Indexed("order", order.Id), addr("custodian", signer.Address))
-	return store.SetProto(ctx.Store, RecallOrderKey(order.Id), order)
+	return store.SetProto(ctx.Store, api.ProvenanceRecallOrderKey(order.Id), order)
 }
 
 // EndBlock does the module's bounded end-of-block work: it spreads queued
@@ -224,7 +225,7 @@ func (k Keeper) propagate(ctx module.Context, budget int) (int, error) {
 // firstTask returns the oldest queued task, or nil when the queue is empty.
 func firstTask(kv store.KV) ([]byte, *provenancev1.RecallTask, error) {
 	var key, val []byte
-	store.IteratePrefix(kv, prefixQueue, func(k, v []byte) bool {
+	store.IteratePrefix(kv, api.ProvenanceQueuePrefix(), func(k, v []byte) bool {
 		key, val = slices.Clone(k), slices.Clone(v)
 		return true
 	})
@@ -246,10 +247,10 @@ func (k Keeper) expireOffers(ctx module.Context, budget int) error {
 	if now < 0 {
 		return nil
 	}
-	end := store.Key(prefixOfferExpiry, store.Uint64(uint64(now)+1)) // expiry ≤ now
+	end := store.Key(api.ProvenanceOfferExpiryPrefix(), store.Uint64(uint64(now)+1)) // expiry ≤ now
 	var due []string
-	ctx.Store.Iterate(prefixOfferExpiry, end, true, func(key, _ []byte) bool {
-		due = append(due, string(key[len(prefixOfferExpiry)+8:]))
+	ctx.Store.Iterate(api.ProvenanceOfferExpiryPrefix(), end, true, func(key, _ []byte) bool {
+		due = append(due, string(key[len(api.ProvenanceOfferExpiryPrefix())+8:]))
 		return len(due) == budget
 	})
 	for _, id := range due {
@@ -278,14 +279,14 @@ func (k Keeper) expireOffers(ctx module.Context, budget int) error {
 // QueueLength counts queued recall tasks (for tests and operators).
 func QueueLength(kv store.KV) int {
 	n := 0
-	store.IteratePrefix(kv, prefixQueue, func(_, _ []byte) bool { n++; return false })
+	store.IteratePrefix(kv, api.ProvenanceQueuePrefix(), func(_, _ []byte) bool { n++; return false })
 	return n
 }
 
 // QueueLengthUpTo counts queued recall tasks, stopping at limit (capped
 // is then true). For operators' metrics.
 func QueueLengthUpTo(kv store.KV, limit int) (n int, capped bool) {
-	store.IteratePrefix(kv, prefixQueue, func(_, _ []byte) bool {
+	store.IteratePrefix(kv, api.ProvenanceQueuePrefix(), func(_, _ []byte) bool {
 		n++
 		capped = n >= limit
 		return capped
@@ -310,7 +311,7 @@ func OpenRecalls(kv store.KV, limit int) (RecallFigures, error) {
 	var f RecallFigures
 	var err error
 	seen := 0
-	store.IteratePrefix(kv, prefixRecallOrder, func(_, v []byte) bool {
+	store.IteratePrefix(kv, api.ProvenanceRecallOrdersPrefix(), func(_, v []byte) bool {
 		o := &provenancev1.RecallOrder{}
 		if err = proto.Unmarshal(v, o); err != nil {
 			return true

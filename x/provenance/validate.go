@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tallyledger/tally/api"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 )
 
@@ -116,8 +117,8 @@ func ValidateOrderID(id string) error {
 }
 
 func validateAddress(field string, addr []byte) error {
-	if len(addr) != addressSize {
-		return ErrInvalidAddress.Wrapf("%s is %d bytes; addresses are %d bytes (40 hex characters)", field, len(addr), addressSize)
+	if len(addr) != api.AddressSize {
+		return ErrInvalidAddress.Wrapf("%s is %d bytes; addresses are %d bytes (40 hex characters)", field, len(addr), api.AddressSize)
 	}
 	return nil
 }
