@@ -8,13 +8,16 @@ package faults
 // asserts their safe outcome (TestHostileClient).
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -48,6 +51,9 @@ type hostile struct {
 	c   *Cluster
 	kr  *keys.Keyring
 	tag string // makes this run's ids unique on the chain
+	// profileDir, when set (HOSTILE_PPROF), receives CPU profiles of
+	// nodes and of this process during the query flood.
+	profileDir string
 }
 
 func newHostile(c *Cluster) (*hostile, error) {
@@ -675,79 +681,220 @@ type QueryFlood struct {
 	Workers          int
 	Sent, Errors     int64
 	Codes            map[string]int64 // answers by code ("ok" or codespace/code)
-	Without, With    Intervals
-	FromW, ToW       int64 // heights measured without the flood
-	FromF, ToF       int64 // heights measured under it
+	Without, With    Intervals        // pooled over the rounds, transitions left out
+	Rounds           int
+	FromW, ToW       int64 // the first and last heights measured
+	Flooding         time.Duration
 	SlowestQuery     time.Duration
 	SlowestQueryPath string
+	// CPUWithout and CPUWith are where the CPU went in each kind of phase.
+	CPUWithout, CPUWith CPUUse
 }
 
-// queryFlood measures the block intervals over blocks blocks without
-// queries, then over as many blocks while workers goroutines per node send
-// qs round-robin as fast as the nodes answer.
-func (h *hostile) queryFlood(ctx context.Context, qs []expensiveQuery, workers int, blocks int64) (QueryFlood, error) {
-	r := QueryFlood{Workers: workers, Codes: map[string]int64{}}
+// Answered is the rate of answers (of any code) while the flood ran.
+func (r QueryFlood) Answered() float64 {
+	if r.Flooding <= 0 {
+		return 0
+	}
+	return float64(r.Sent-r.Errors) / r.Flooding.Seconds()
+}
+
+// floodSettle is how many block intervals after each switch between
+// flooding and not are left out of both samples: a header's time is set
+// by the votes for the block before it, and queries in flight when the
+// flood stops are still answered, so the first intervals of a phase
+// belong to the one before.
+const floodSettle = 2
+
+// queryFlood compares block intervals with and without a flood of qs:
+// rounds of phase blocks without queries, then phase blocks while workers
+// goroutines per public node send qs round-robin as fast as the nodes
+// answer. Alternating (rather than one long phase of each) keeps the
+// comparison fair on a shared machine whose load drifts over minutes.
+//
+// The flooding client is as cheap as a client can be, because on one box
+// its CPU is taken from the nodes under test, while a real attacker's is
+// its own: each query's JSON-RPC request is built once, and each answer
+// is read into a reused buffer and only scanned for its code, not
+// decoded. The flood is not paced: a worker sends its next query as soon
+// as the last is answered.
+func (h *hostile) queryFlood(ctx context.Context, qs []expensiveQuery, workers int, phase int64, rounds int) (QueryFlood, error) {
+	r := QueryFlood{Workers: workers, Rounds: rounds, Codes: map[string]int64{}}
+	// An attacker reaches the nodes whose RPC is public (operator_queries
+	// off); with none, every node.
+	var targets []testnet.Node
+	for i, n := range h.c.M.Nodes {
+		if len(h.c.Public) == 0 || h.c.Public[i] {
+			targets = append(targets, n)
+		}
+	}
+	bodies := make([][]byte, len(qs))
+	for k, q := range qs {
+		bodies[k] = []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"abci_query","params":{"path":%q,"data":"%X","height":"0","prove":false}}`, k, q.path, q.data))
+	}
 	var err error
 	if r.FromW, _, err = h.latest(ctx); err != nil {
 		return r, err
 	}
-	r.ToW = r.FromW + blocks
-	if err := h.waitHeight(ctx, r.ToW); err != nil {
-		return r, err
-	}
-	// An attacker reaches the nodes whose RPC is public (operator_queries
-	// off); with none, every node.
-	var clients []*rpchttp.HTTP
-	for i, cl := range h.rpcClients(workers) {
-		if len(h.c.Public) == 0 || h.c.Public[i] {
-			clients = append(clients, cl)
+	var cpuWithout, cpuWith []CPUUse
+	for round := 0; round < rounds; round++ {
+		// Without.
+		from := h.c.MaxHeight(ctx)
+		cpu0 := h.c.cpuSample()
+		if err := h.waitHeight(ctx, from+phase); err != nil {
+			return r, err
 		}
-	}
-	fctx, stop := context.WithCancel(ctx)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := range clients {
-		for g := 0; g < workers; g++ {
+		cpuWithout = append(cpuWithout, h.c.cpuSample().since(cpu0))
+		iv, err := h.blockIntervals(ctx, from, from+phase)
+		if err != nil {
+			return r, err
+		}
+		r.Without = append(r.Without, iv[min(floodSettle, len(iv)):]...)
+
+		// With.
+		from = h.c.MaxHeight(ctx)
+		cpu0 = h.c.cpuSample()
+		fctx, stop := context.WithCancel(ctx)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, n := range targets {
+			post, err := rawPoster(n.RPC, workers)
+			if err != nil {
+				stop()
+				return r, err
+			}
+			for g := 0; g < workers; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					buf := make([]byte, 0, 64<<10)
+					for k := g; fctx.Err() == nil; k++ {
+						q := k % len(qs)
+						t0 := time.Now()
+						var err error
+						buf, err = post(fctx, bodies[q], buf[:0])
+						d := time.Since(t0)
+						code := answerCode(buf)
+						mu.Lock()
+						r.Sent++
+						switch {
+						case err != nil:
+							if fctx.Err() == nil {
+								r.Errors++
+							}
+						default:
+							r.Codes[qs[q].path+" "+code]++
+						}
+						if err == nil && d > r.SlowestQuery {
+							r.SlowestQuery, r.SlowestQueryPath = d, qs[q].path
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+		}
+		if round == 0 && h.profileDir != "" {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for k := g; fctx.Err() == nil; k++ {
-					q := qs[k%len(qs)]
-					t0 := time.Now()
-					res, err := clients[i].ABCIQuery(fctx, q.path, q.data)
-					d := time.Since(t0)
-					mu.Lock()
-					r.Sent++
-					switch {
-					case err != nil:
-						if fctx.Err() == nil {
-							r.Errors++
-						}
-					case res.Response.Code == 0:
-						r.Codes[q.path+" ok"]++
-					default:
-						r.Codes[fmt.Sprintf("%s %s/%d", q.path, res.Response.Codespace, res.Response.Code)]++
+				var nodes []int
+				for i := range h.c.M.Nodes {
+					if i == 0 || i == len(h.c.M.Nodes)-1 { // the operator's node and a flooded one
+						nodes = append(nodes, i)
 					}
-					if err == nil && d > r.SlowestQuery {
-						r.SlowestQuery, r.SlowestQueryPath = d, q.path
-					}
-					mu.Unlock()
+				}
+				if err := h.c.profileWindow(fctx, h.profileDir, 5*time.Second, nodes...); err != nil {
+					h.c.t.Logf("profiles: %v", err)
 				}
 			}()
 		}
+		t0 := time.Now()
+		werr := h.waitHeight(ctx, from+phase)
+		r.Flooding += time.Since(t0)
+		cpuWith = append(cpuWith, h.c.cpuSample().since(cpu0))
+		stop()
+		wg.Wait()
+		if werr != nil {
+			return r, werr
+		}
+		if iv, err = h.blockIntervals(ctx, from, from+phase); err != nil {
+			return r, err
+		}
+		r.With = append(r.With, iv[min(floodSettle, len(iv)):]...)
+		r.ToW = from + phase
 	}
-	time.Sleep(time.Second) // the flood reaches full strength
-	r.FromF = h.c.MaxHeight(ctx)
-	r.ToF = r.FromF + blocks
-	werr := h.waitHeight(ctx, r.ToF)
-	stop()
-	wg.Wait()
-	if werr != nil {
-		return r, werr
+	r.CPUWithout, r.CPUWith = sumCPU(cpuWithout), sumCPU(cpuWith)
+	return r, nil
+}
+
+// rawPoster returns a function that POSTs a JSON-RPC body to a node's
+// RPC address (tcp:// or unix://) over keep-alive connections and appends
+// the answer's bytes to buf, undecoded.
+func rawPoster(addr string, conns int) (func(ctx context.Context, body, buf []byte) ([]byte, error), error) {
+	tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: conns}
+	url := ""
+	switch {
+	case strings.HasPrefix(addr, "tcp://"):
+		url = "http://" + strings.TrimPrefix(addr, "tcp://") + "/"
+	case strings.HasPrefix(addr, "unix://"):
+		sock := strings.TrimPrefix(addr, "unix://")
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}
+		url = "http://unix/"
+	default:
+		return nil, fmt.Errorf("query flood: RPC address %q is neither tcp:// nor unix://", addr)
 	}
-	if r.Without, err = h.blockIntervals(ctx, r.FromW, r.ToW); err != nil {
-		return r, err
+	hc := &http.Client{Transport: tr}
+	return func(ctx context.Context, body, buf []byte) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return buf, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := hc.Do(req)
+		if err != nil {
+			return buf, err
+		}
+		defer res.Body.Close()
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := res.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				return buf, nil
+			}
+			if err != nil {
+				return buf, err
+			}
+		}
+	}, nil
+}
+
+// answerCode is an abci_query answer's code as "ok" or "codespace/code",
+// found by scanning its JSON rather than decoding it (a zero code is left
+// out of the JSON).
+func answerCode(b []byte) string {
+	field := func(name string) string {
+		i := bytes.Index(b, []byte(`"`+name+`":`))
+		if i < 0 {
+			return ""
+		}
+		v := b[i+len(name)+3:]
+		if j := bytes.IndexAny(v, ",}"); j >= 0 {
+			v = v[:j]
+		}
+		return strings.Trim(string(v), `"`)
 	}
-	r.With, err = h.blockIntervals(ctx, r.FromF, r.ToF)
-	return r, err
+	if bytes.Contains(b, []byte(`"error":`)) {
+		return "rpc error"
+	}
+	code := field("code")
+	if code == "" || code == "0" {
+		return "ok"
+	}
+	return field("codespace") + "/" + code
 }

@@ -25,7 +25,9 @@ import (
 // selects attacks; HOSTILE_PERIODS the programme sizes (default
 // 5000,10000,20000); HOSTILE_NONCES the number of transactions of the
 // nonce attack (default 12000) and HOSTILE_NONCES_PER_BLOCK its pace (0,
-// the default: as fast as the nodes take them).
+// the default: as fast as the nodes take them). HOSTILE_PPROF=dir writes
+// 20 s CPU profiles of the operator's node, a flooded node and this
+// process, taken during the flood, into dir (go tool pprof -top dir/x.pprof).
 func TestHostileMeasure(t *testing.T) {
 	want := func(a string) bool {
 		sel := os.Getenv("HOSTILE_ATTACKS")
@@ -36,6 +38,7 @@ func TestHostileMeasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.profileDir = os.Getenv("HOSTILE_PPROF")
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
 	defer cancel()
 	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
@@ -80,17 +83,19 @@ func TestHostileMeasure(t *testing.T) {
 		for _, o := range setup {
 			t.Logf("query setup tx: %s", o)
 		}
-		r, err := h.queryFlood(ctx, qs, 4, 60)
+		r, err := h.queryFlood(ctx, qs, 4, 10, 6)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("MEASURE query flood (%d workers per node, %d queries, %d errors, slowest %s %s): block interval median %s max %s without (heights %d..%d), median %s max %s with (heights %d..%d)",
-			r.Workers, r.Sent, r.Errors, r.SlowestQuery.Round(time.Millisecond), r.SlowestQueryPath,
-			r.Without.Median().Round(time.Millisecond), r.Without.Max().Round(time.Millisecond), r.FromW, r.ToW,
-			r.With.Median().Round(time.Millisecond), r.With.Max().Round(time.Millisecond), r.FromF, r.ToF)
+		t.Logf("MEASURE query flood (%d workers per public node, %d rounds, %d queries answered at %.0f/s, %d errors, slowest %s %s): block interval median %s max %s without, median %s max %s with (heights %d..%d, %d intervals each way)",
+			r.Workers, r.Rounds, r.Sent, r.Answered(), r.Errors, r.SlowestQuery.Round(time.Millisecond), r.SlowestQueryPath,
+			r.Without.Median().Round(time.Millisecond), r.Without.Max().Round(time.Millisecond),
+			r.With.Median().Round(time.Millisecond), r.With.Max().Round(time.Millisecond), r.FromW, r.ToW, len(r.With))
 		for k, v := range r.Codes {
 			t.Logf("query flood answers: %s ×%d", k, v)
 		}
+		t.Logf("MEASURE query flood CPU without: %s", r.CPUWithout)
+		t.Logf("MEASURE query flood CPU with: %s", r.CPUWith)
 	}
 	if want("programme") {
 		sizes := []int64{5000, 10000, 20000}
