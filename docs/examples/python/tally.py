@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -139,8 +140,6 @@ class Key:
 
     def __init__(self, seed):
         self._priv = Ed25519PrivateKey.from_private_bytes(seed)
-        from cryptography.hazmat.primitives import serialization
-
         self.public_key = self._priv.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         self.address = address_of(self.public_key)
