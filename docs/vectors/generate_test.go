@@ -10,12 +10,14 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/types"
+	ics23 "github.com/cosmos/ics23/go"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -250,6 +252,11 @@ func generate(t *testing.T) map[string][]byte {
 	addQuery("absent record: an address with no account", api.PathAccount, stranger.addr, api.AccountKey(stranger.addr), nil)
 	addQuery("present record: the VAT tax type", api.PathTaxType, []byte("VAT"), client.TaxTypeKey("VAT"), &taxv1.TaxType{})
 	addQuery("list page: the treasury's members, complete, with range proofs", api.PathMembers, []byte("treasury"), api.MembersPrefix("treasury"), nil)
+	// A later page: the same argument, 0x00, then the index key the page
+	// continues after (here the first member's, as if a page had ended there).
+	first := firstIndexKey(t, c.query(api.PathMembers, []byte("treasury"), stateHeight))
+	addQuery("list page: the treasury's members continuing after the first", api.PathMembers,
+		append([]byte("treasury\x00"), first...), api.MembersPrefix("treasury"), nil)
 
 	sh := c.headers[headerHeight]
 	hf := headerFile{
@@ -275,6 +282,21 @@ func generate(t *testing.T) map[string][]byte {
 		"queries.json":      indent(t, qs),
 		"header.json":       indent(t, hf),
 	}
+}
+
+// firstIndexKey is the first index key a page's range proofs show: the
+// right neighbour of its start key (the listing's prefix, never itself a key).
+func firstIndexKey(t *testing.T, res *abci.ResponseQuery) []byte {
+	t.Helper()
+	page := &appv1.ProvedList{}
+	if err := proto.Unmarshal(res.Value, page); err != nil || len(page.RangeProofs) == 0 {
+		t.Fatalf("members page: %v", err)
+	}
+	p := &ics23.CommitmentProof{}
+	if err := p.Unmarshal(page.RangeProofs[0]); err != nil || p.GetNonexist() == nil || p.GetNonexist().Right == nil {
+		t.Fatalf("members page: the first range proof is not an absence with a right neighbour (%v)", err)
+	}
+	return p.GetNonexist().Right.Key
 }
 
 func responseJSON(res *abci.ResponseQuery) queryResponse {

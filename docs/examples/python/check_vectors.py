@@ -126,7 +126,8 @@ def check_queries(f, root):
         check(name + ": the key computed from the request", key.hex() == q["expected_key"])
         res = response(q)
         if q["request"]["path"] == "/agency/members":
-            check_members(name, root, key, res)
+            _, _, after = bytes.fromhex(q["request"]["data"]).partition(b"\x00")
+            check_members(name, root, key, after, res)
             continue
         accepted(name + ": verifies", lambda: tally.verify_record(root, height, key, res))
 
@@ -151,12 +152,12 @@ def check_queries(f, root):
                 root, height, key, changed(value=b"\x01", code=0, codespace="")))
 
 
-def check_members(name, root, prefix, res):
+def check_members(name, root, prefix, after, res):
     def record_key(index_key):  # ag/m/<agency>/<address> -> ag/c/<address>
         return tally.account_key(index_key[len(prefix):])
 
     page = tally.decode_proved_list(res["value"])
-    accepted(name + ": page verifies, complete", lambda: tally.verify_page(root, prefix, b"", record_key, page))
+    accepted(name + ": page verifies, complete", lambda: tally.verify_page(root, prefix, after, record_key, page))
     check(name + ": page is complete", page["complete"] and not page["next_key"])
     tampered = {
         "with an entry left out": lambda p: p.update(entries=p["entries"][1:]),
@@ -168,7 +169,10 @@ def check_members(name, root, prefix, res):
     for what, change in tampered.items():
         p = tally.decode_proved_list(res["value"])
         change(p)
-        refused(name + " " + what, lambda: tally.verify_page(root, prefix, b"", record_key, p))
+        refused(name + " " + what, lambda: tally.verify_page(root, prefix, after, record_key, p))
+    other = b"" if after else prefix + b"\xff"
+    refused(name + " as the answer to another page", lambda: tally.verify_page(
+        root, prefix, other, record_key, tally.decode_proved_list(res["value"])))
 
 
 def check_header(hf, qf):

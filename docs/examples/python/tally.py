@@ -508,6 +508,8 @@ def verify_page(root, prefix, after, record_key, page, head=0):
         verify_proof(root, key, value if value else None, proof)
     if not page["range_proofs"]:
         raise Refused("no range proofs")
+    if after and not after.startswith(prefix):
+        raise Refused("the page continues after a key outside the listing")
     cursor = prefix if not after else after + b"\x00"
     index, ended = [], False
     for p in page["range_proofs"]:
