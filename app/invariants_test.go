@@ -73,7 +73,7 @@ func TestInvariantsQueryRunsEveryModuleAtTheHeightAsked(t *testing.T) {
 	require.Equal(t, uint64(1_000), old.Funds.Totals.RevenueCredited, "the report is of the state at the height asked")
 
 	// A running total drifts behind the handlers' back, in the next block.
-	key := tax.TypeTotalKey("VAT", "2030-Q1")
+	key := api.TaxTypeTotalKey("VAT", "2030-Q1")
 	tot := &taxv1.Total{}
 	found, err := store.GetProto(c.st, key, tot)
 	require.NoError(t, err)

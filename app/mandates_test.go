@@ -249,7 +249,7 @@ func (c *chain) taxConfirmAll() {
 		ref, err := tax.ParseReceiptID(id)
 		require.NoError(c.tb, err)
 		conf := &taxv1.Confirmed{}
-		if res := c.query(api.PathKey, tax.ConfirmedKey(ref)); res.Code == 0 {
+		if res := c.query(api.PathKey, api.TaxConfirmedKey(ref)); res.Code == 0 {
 			require.NoError(c.tb, proto.Unmarshal(res.Value, conf))
 		}
 		if ans.State.Net > conf.Amount {

@@ -26,10 +26,10 @@ var taxRoutes = moduleRoutes{
 			if err := tax.ValidateTaxTypeCode(string(q.Data)); err != nil {
 				return nil, err
 			}
-			return a.single(tax.TaxTypeKey(string(q.Data)), q.Height, q.Prove)
+			return a.single(api.TaxTypeKey(string(q.Data)), q.Height, q.Prove)
 		case api.PathTaxTypes:
 			_, after := splitPage(q.Data)
-			return a.list(tax.TaxTypesPrefix(), after, q.Height, q.Prove, func(k []byte) []byte { return k })
+			return a.list(api.TaxTypesPrefix(), after, q.Height, q.Prove, func(k []byte) []byte { return k })
 		case api.PathTaxAuthorisation:
 			if len(q.Data) <= agency.AddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the 20-byte collector address followed by the tax type code")
@@ -37,7 +37,7 @@ var taxRoutes = moduleRoutes{
 			if err := tax.ValidateTaxTypeCode(string(q.Data[agency.AddressSize:])); err != nil {
 				return nil, err
 			}
-			return a.single(tax.AuthorisationKey(q.Data[:agency.AddressSize], string(q.Data[agency.AddressSize:])), q.Height, q.Prove)
+			return a.single(api.TaxAuthorisationKey(q.Data[:agency.AddressSize], string(q.Data[agency.AddressSize:])), q.Height, q.Prove)
 		case api.PathTaxTotal:
 			return a.taxTotal(q)
 		case api.PathTaxTotals:
@@ -45,7 +45,7 @@ var taxRoutes = moduleRoutes{
 			if err := tax.ValidateTaxTypeCode(arg); err != nil {
 				return nil, err
 			}
-			return a.list(tax.TypeTotalsPrefix(arg), after, q.Height, q.Prove, func(k []byte) []byte { return k })
+			return a.list(api.TaxTypeTotalsPrefix(arg), after, q.Height, q.Prove, func(k []byte) []byte { return k })
 		case api.PathTaxReceipts:
 			return a.taxReceipts(q)
 		}
@@ -67,8 +67,8 @@ func (a *App) taxReceipt(q Query) (*abci.ResponseQuery, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := [][]byte{tax.ReceiptKey(ref)}
-	st, err := a.store.GetAt(q.Height, tax.StateKey(ref))
+	keys := [][]byte{api.TaxReceiptKey(ref)}
+	st, err := a.store.GetAt(q.Height, api.TaxReceiptStateKey(ref))
 	if err != nil {
 		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
 	}
@@ -81,22 +81,22 @@ func (a *App) taxReceipt(q Query) (*abci.ResponseQuery, error) {
 	}
 	var from uint32 = 1 // first amendment of the page
 	if len(after) > 0 {
-		last := tax.AmendmentKey(ref, 0)
+		last := api.TaxAmendmentKey(ref, 0)
 		if len(after) != len(last) || !bytes.HasPrefix(after, last[:len(last)-4]) {
 			return nil, ErrInvalidQuery.Wrapf("the continuation key is not an amendment of receipt %s; give the next_key of the previous page", arg)
 		}
 		from = binary.BigEndian.Uint32(after[len(last)-4:]) + 1
 		keys = nil // the receipt and its state came with the first page
 	} else {
-		keys = append(keys, tax.StateKey(ref))
+		keys = append(keys, api.TaxReceiptStateKey(ref))
 	}
 	var next []byte
 	for i := from; i <= s.Amendments && i >= from; i++ { // i >= from: no wrap past 2^32-1
 		if i-from == maxListEntries {
-			next = tax.AmendmentKey(ref, i-1)
+			next = api.TaxAmendmentKey(ref, i-1)
 			break
 		}
-		keys = append(keys, tax.AmendmentKey(ref, i))
+		keys = append(keys, api.TaxAmendmentKey(ref, i))
 	}
 	return a.records(keys, next, q.Height, q.Prove)
 }
@@ -111,7 +111,7 @@ func (a *App) taxClearance(q Query) (*abci.ResponseQuery, error) {
 	if err := tax.ValidateClearanceRequest(req); err != nil {
 		return nil, err
 	}
-	bz, err := a.store.GetAt(q.Height, tax.TaxTypeKey(req.TaxType))
+	bz, err := a.store.GetAt(q.Height, api.TaxTypeKey(req.TaxType))
 	if err != nil {
 		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
 	}
@@ -142,9 +142,9 @@ func (a *App) taxTotal(q Query) (*abci.ResponseQuery, error) {
 	}
 	switch len(req.Collector) {
 	case 0:
-		return a.single(tax.TypeTotalKey(req.TaxType, req.Period), q.Height, q.Prove)
+		return a.single(api.TaxTypeTotalKey(req.TaxType, req.Period), q.Height, q.Prove)
 	case agency.AddressSize:
-		return a.single(tax.CollectorTotalKey(req.Collector, req.TaxType, req.Period), q.Height, q.Prove)
+		return a.single(api.TaxCollectorTotalKey(req.Collector, req.TaxType, req.Period), q.Height, q.Prove)
 	}
 	return nil, ErrInvalidQuery.Wrapf("collector is %d bytes; an address is %d", len(req.Collector), agency.AddressSize)
 }
@@ -163,9 +163,9 @@ func (a *App) taxReceipts(q Query) (*abci.ResponseQuery, error) {
 	if _, err := tax.ParsePeriod(period); err != nil {
 		return nil, err
 	}
-	prefix := tax.TypePeriodPrefix(taxType, period)
+	prefix := api.TaxTypePeriodPrefix(taxType, period)
 	if len(after) > 0 && !bytes.HasPrefix(after, prefix) {
 		return nil, ErrInvalidQuery.Wrapf("the continuation key is not in the index of %s %s", taxType, period)
 	}
-	return a.list(prefix, after, q.Height, q.Prove, tax.ReceiptKeyFromTypePeriodIndex)
+	return a.list(prefix, after, q.Height, q.Prove, api.TaxReceiptKeyOfIndex)
 }

@@ -504,7 +504,7 @@ func TestTaxReceiptsByTypeAndPeriod(t *testing.T) {
 	// Continuing after the first receipt's index key gives the rest.
 	ref1, err := tax.ParseReceiptID("TAX-000001")
 	require.NoError(t, err)
-	list, _, check = c.taxProved(api.PathTaxReceipts, append([]byte("VAT/2026-Q1\x00"), tax.TypePeriodIndexKey("VAT", "2026-Q1", ref1)...))
+	list, _, check = c.taxProved(api.PathTaxReceipts, append([]byte("VAT/2026-Q1\x00"), api.TaxTypePeriodIndexKey("VAT", "2026-Q1", ref1)...))
 	require.Equal(t, []string{"TAX-000002"}, ids(list, check))
 
 	// A period correction moves the receipt between listings.

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 )
 
@@ -93,7 +94,7 @@ func NewClearanceGrant(taxpayer, secret []byte, taxType, from, to string) (*taxv
 	if len(secret) < 16 {
 		return nil, fmt.Errorf("a clearance secret is at least 16 bytes; got %d", len(secret))
 	}
-	periods, err := periodRange(from, to, periodKindOf(from))
+	periods, err := grantPeriods(taxType, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func ClearanceRequestOf(g *taxv1.ClearanceGrant) (*taxv1.ClearanceRequest, error
 	if len(g.Taxpayer) != CommitmentSize {
 		return nil, fmt.Errorf("the grant's taxpayer reference is %d bytes; want %d", len(g.Taxpayer), CommitmentSize)
 	}
-	periods, err := periodRange(g.FromPeriod, g.ToPeriod, periodKindOf(g.FromPeriod))
+	periods, err := grantPeriods(g.TaxType, g.FromPeriod, g.ToPeriod)
 	if err != nil {
 		return nil, err
 	}
@@ -150,13 +151,12 @@ func DecodeGrant(token string) (*taxv1.ClearanceGrant, error) {
 	return g, nil
 }
 
-// periodKindOf is the kind of a period string by its form: 2026, 2026-Q3, 2026-09.
-func periodKindOf(p string) taxv1.PeriodKind {
-	switch {
-	case len(p) == 4:
-		return taxv1.PeriodKind_PERIOD_KIND_YEAR
-	case len(p) == 7 && p[5] == 'Q':
-		return taxv1.PeriodKind_PERIOD_KIND_QUARTER
+// grantPeriods lists the periods a grant covers, from..to of the kind the
+// first is written in (the tax type's own kind is checked by the node).
+func grantPeriods(taxType, from, to string) ([]string, error) {
+	p, err := api.ParsePeriod(from)
+	if err != nil {
+		return nil, err
 	}
-	return taxv1.PeriodKind_PERIOD_KIND_MONTH
+	return api.PeriodRange(from, to, p.Kind, taxType)
 }

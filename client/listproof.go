@@ -37,9 +37,6 @@ type Listing struct {
 // such as a trace, a receipt's amendments).
 func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 	arg, after := splitListData(data)
-	suffixOf := func(recordPrefix string) func([]byte) []byte {
-		return func(k []byte) []byte { return cat([]byte(recordPrefix), k[len(l.Prefix):]) }
-	}
 	switch path {
 	case api.PathMembers:
 		l = Listing{Prefix: api.MembersPrefix(arg)}
@@ -76,14 +73,13 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 	case api.PathFundsBalances:
 		l = Listing{Prefix: api.FundsBalancesPrefix()}
 	case api.PathTaxTypes:
-		l = Listing{Prefix: []byte("tax/t/")}
+		l = Listing{Prefix: api.TaxTypesPrefix()}
 	case api.PathTaxReceipts:
 		taxType, period, found := strings.Cut(arg, "/")
 		if !found {
 			return l, nil, false
 		}
-		l = Listing{Prefix: cat([]byte("tax/y/"), []byte(taxType), []byte("/"), []byte(period), []byte("/"))}
-		l.RecordKey = suffixOf("tax/r/")
+		l = Listing{Prefix: api.TaxTypePeriodPrefix(taxType, period), RecordKey: api.TaxReceiptKeyOfIndex}
 	case api.PathBenefitsHistory:
 		prog, rcpt, found := strings.Cut(arg, "/")
 		if !found {

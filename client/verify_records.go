@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -54,20 +53,6 @@ func expectKeys(list *ListAnswer, want [][]byte, what string) error {
 	return nil
 }
 
-// parseReceiptID reads a canonical receipt id "REVENUE-000123" (x/tax/keys.go ParseReceiptID).
-func parseReceiptID(id string) (string, uint64, error) {
-	i := strings.LastIndexByte(id, '-')
-	if i <= 0 || i == len(id)-1 {
-		return "", 0, fmt.Errorf("%q is not a receipt id; ids look like REVENUE-000123", id)
-	}
-	authority := strings.ToLower(id[:i])
-	seq, err := strconv.ParseUint(id[i+1:], 10, 64)
-	if err != nil || seq == 0 || fmt.Sprintf("%s-%06d", strings.ToUpper(authority), seq) != id {
-		return "", 0, fmt.Errorf("%q is not a receipt id in canonical form (like REVENUE-000123)", id)
-	}
-	return authority, seq, nil
-}
-
 // Receipt is a tax receipt with its derived state and every amendment.
 type Receipt struct {
 	Receipt    *taxv1.Receipt
@@ -81,7 +66,7 @@ type Receipt struct {
 // turn and taking the net amount from where the one before left it, the
 // last leaving the state's net. A proven absence returns ErrNotFound.
 func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (*Receipt, *ListAnswer, error) {
-	authority, seq, err := parseReceiptID(id)
+	ref, err := api.ParseReceiptID(id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -93,7 +78,7 @@ func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (
 	if err != nil {
 		return nil, nil, err
 	}
-	rk := TaxReceiptKey(authority, seq)
+	rk := api.TaxReceiptKey(ref)
 	if len(list.Entries) == 0 || !bytes.Equal(list.Entries[0].Key, rk) {
 		return nil, nil, linkage("the answer does not start with receipt %s (key %s)", id, fmtKey(rk))
 	}
@@ -103,7 +88,7 @@ func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (
 		}
 		return nil, list, ErrNotFound
 	}
-	if len(list.Entries) < 2 || !bytes.Equal(list.Entries[1].Key, TaxReceiptStateKey(authority, seq)) {
+	if len(list.Entries) < 2 || !bytes.Equal(list.Entries[1].Key, api.TaxReceiptStateKey(ref)) {
 		return nil, nil, linkage("the answer for receipt %s carries no state record", id)
 	}
 	r := &Receipt{Receipt: &taxv1.Receipt{}, State: &taxv1.ReceiptState{}}
@@ -118,7 +103,7 @@ func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (
 	}
 	want := [][]byte{list.Entries[0].Key, list.Entries[1].Key}
 	for n := uint32(1); n <= r.State.Amendments; n++ {
-		want = append(want, TaxAmendmentKey(authority, seq, n))
+		want = append(want, api.TaxAmendmentKey(ref, n))
 	}
 	if len(list.Entries) != len(want) {
 		return nil, nil, linkage("receipt %s's proven state counts %d amendments but the primary sent %d: amendments were left out or added",
@@ -166,65 +151,6 @@ type Clearance struct {
 	Covered  bool              `json:"covered"`
 }
 
-// periodRange lists the periods from..to of kind (x/tax/period.go PeriodRange).
-func periodRange(from, to string, kind taxv1.PeriodKind) ([]string, error) {
-	parse := func(s string) (year, index int, k taxv1.PeriodKind, err error) {
-		bad := fmt.Errorf("%q is not a tax period (2026, 2026-Q3 or 2026-09)", s)
-		if len(s) < 4 {
-			return 0, 0, 0, bad
-		}
-		if year, err = strconv.Atoi(s[:4]); err != nil || year < 1900 || s[0] == '+' || s[0] == '-' {
-			return 0, 0, 0, bad
-		}
-		switch {
-		case len(s) == 4:
-			return year, 0, taxv1.PeriodKind_PERIOD_KIND_YEAR, nil
-		case len(s) == 7 && s[4] == '-' && s[5] == 'Q' && s[6] >= '1' && s[6] <= '4':
-			return year, int(s[6] - '0'), taxv1.PeriodKind_PERIOD_KIND_QUARTER, nil
-		case len(s) == 7 && s[4] == '-' && s[5] >= '0' && s[5] <= '9' && s[6] >= '0' && s[6] <= '9':
-			m, _ := strconv.Atoi(s[5:])
-			if m >= 1 && m <= 12 {
-				return year, m, taxv1.PeriodKind_PERIOD_KIND_MONTH, nil
-			}
-		}
-		return 0, 0, 0, bad
-	}
-	y1, i1, k1, err := parse(from)
-	if err != nil {
-		return nil, err
-	}
-	y2, i2, k2, err := parse(to)
-	if err != nil {
-		return nil, err
-	}
-	if k1 != kind || k2 != kind {
-		return nil, fmt.Errorf("%s to %s: the tax type is assessed by %s", from, to, kind)
-	}
-	per := map[taxv1.PeriodKind]int{taxv1.PeriodKind_PERIOD_KIND_YEAR: 1, taxv1.PeriodKind_PERIOD_KIND_QUARTER: 4, taxv1.PeriodKind_PERIOD_KIND_MONTH: 12}[kind]
-	ord := func(y, i int) int {
-		if per == 1 {
-			return y
-		}
-		return y*per + i - 1
-	}
-	n := ord(y2, i2) - ord(y1, i1) + 1
-	if n < 1 || n > 1000 {
-		return nil, fmt.Errorf("%s to %s is not a range of periods the verifier accepts", from, to)
-	}
-	var out []string
-	for o := ord(y1, i1); len(out) < n; o++ {
-		switch per {
-		case 1:
-			out = append(out, fmt.Sprintf("%04d", o))
-		case 4:
-			out = append(out, fmt.Sprintf("%04d-Q%d", o/4, o%4+1))
-		default:
-			out = append(out, fmt.Sprintf("%04d-%02d", o/12, o%12+1))
-		}
-	}
-	return out, nil
-}
-
 // TaxClearance reads a clearance statement, verified: the tax type proven
 // (or its absence, ErrNotFound), then one proven total — or proven absence,
 // a period with no receipt — for each period key the client computes from
@@ -240,7 +166,7 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 	if err != nil {
 		return nil, nil, err
 	}
-	ttAns, err := c.getAt(ctx, lb, h, api.PathTaxType, []byte(req.TaxType), TaxTypeKey(req.TaxType))
+	ttAns, err := c.getAt(ctx, lb, h, api.PathTaxType, []byte(req.TaxType), api.TaxTypeKey(req.TaxType))
 	if err != nil {
 		if ttAns != nil {
 			return nil, &ListAnswer{Path: api.PathTaxClearance, Verified: ttAns.Verified}, err
@@ -251,7 +177,7 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 	if err := decodeEntry(Entry{Key: ttAns.Key, Value: ttAns.Value}, tt, "tax type "+req.TaxType); err != nil {
 		return nil, nil, err
 	}
-	periods, err := periodRange(req.FromPeriod, req.ToPeriod, tt.PeriodKind)
+	periods, err := api.PeriodRange(req.FromPeriod, req.ToPeriod, tt.PeriodKind, tt.Code)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -266,9 +192,9 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 	if err != nil {
 		return nil, nil, err
 	}
-	want := [][]byte{TaxTypeKey(req.TaxType)}
+	want := [][]byte{api.TaxTypeKey(req.TaxType)}
 	for i, p := range periods {
-		want = append(want, TaxPayerTotalKey(req.TaxType, p, req.Payers[i]))
+		want = append(want, api.TaxPayerTotalKey(req.TaxType, p, req.Payers[i]))
 	}
 	if err := expectKeys(list, want, fmt.Sprintf("the clearance answer for %s to %s", req.FromPeriod, req.ToPeriod)); err != nil {
 		return nil, nil, err

@@ -68,7 +68,7 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 		if err != nil {
 			return nil, badRequest("after is a receipt id such as REVENUE-000123.")
 		}
-		after = tax.TypePeriodIndexKey(code, period, ref)
+		after = api.TaxTypePeriodIndexKey(code, period, ref)
 	}
 	sn, cancel, err := s.reader(r)
 	defer cancel()
@@ -111,7 +111,7 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 		pr := periodReceipt{Receipt: protoMap(rc), ID: rc.Id, Net: rc.Amount, Status: "issued"}
 		if ref, err := tax.ParseReceiptID(rc.Id); err == nil {
 			st := &taxv1.ReceiptState{}
-			if sn.record(api.PathKey, tax.StateKey(ref), st) == nil {
+			if sn.record(api.PathKey, api.TaxReceiptStateKey(ref), st) == nil {
 				pr.Status, pr.Net = strings.ReplaceAll(tax.StatusName(st.Status), "_", " "), st.Net
 			}
 		}

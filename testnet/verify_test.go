@@ -33,7 +33,6 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/tax"
 )
 
 // trustRoot is what a clerk obtains out of band: a header's height and
@@ -156,7 +155,7 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 			{api.PathFundsBalance, "agency:nosuchagency", api.FundsBalanceKey("agency:nosuchagency"), false},
 			{api.PathBenefitsPayment, "999999", api.BenefitsPaymentKey(999999), false},
 			{api.PathProvenanceItem, "lgtin:05012345678900.NONE", api.ProvenanceItemKey("lgtin:05012345678900.NONE"), false},
-			{api.PathTaxType, "NOPE", tax.TaxTypeKey("NOPE"), false},
+			{api.PathTaxType, "NOPE", api.TaxTypeKey("NOPE"), false},
 		} {
 			ans, err := lc.Get(ctx, tc.path, []byte(tc.data), tc.key, 0)
 			if tc.present {

@@ -24,7 +24,6 @@ import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	"github.com/tallyledger/tally/x/tax"
 )
 
 // verifyTimeout bounds one verified read, including verifying new headers.
@@ -107,7 +106,7 @@ var provableKeys = map[string]func(data []byte) []byte{
 	api.PathProvenanceRecall:        func(d []byte) []byte { return api.ProvenanceRecallOrderKey(string(d)) },
 	api.PathProvenanceParams:        func([]byte) []byte { return api.ProvenanceParamsKey() },
 
-	api.PathTaxType: func(d []byte) []byte { return tax.TaxTypeKey(string(d)) },
+	api.PathTaxType: func(d []byte) []byte { return api.TaxTypeKey(string(d)) },
 }
 
 // idKey is the key of a record addressed by a decimal id in the query data.

@@ -250,7 +250,7 @@ func generate(t *testing.T) map[string][]byte {
 	}
 	addQuery("present record: the clerk's account", api.PathAccount, treasuryClerk.addr, api.AccountKey(treasuryClerk.addr), &agencyv1.Account{})
 	addQuery("absent record: an address with no account", api.PathAccount, stranger.addr, api.AccountKey(stranger.addr), nil)
-	addQuery("present record: the VAT tax type", api.PathTaxType, []byte("VAT"), client.TaxTypeKey("VAT"), &taxv1.TaxType{})
+	addQuery("present record: the VAT tax type", api.PathTaxType, []byte("VAT"), api.TaxTypeKey("VAT"), &taxv1.TaxType{})
 	addQuery("list page: the treasury's members, complete, with range proofs", api.PathMembers, []byte("treasury"), api.MembersPrefix("treasury"), nil)
 	// A later page: the same argument, 0x00, then the index key the page
 	// continues after (here the first member's, as if a page had ended there).

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/store"
 )
@@ -19,7 +20,7 @@ import (
 func BackfillTypePeriodIndex(kv store.KV) (int, error) {
 	type entry struct{ receiptKey, state []byte }
 	var states []entry
-	store.IteratePrefix(kv, prefixState, func(key, value []byte) bool {
+	store.IteratePrefix(kv, api.TaxReceiptStatesPrefix(), func(key, value []byte) bool {
 		states = append(states, entry{append([]byte(nil), key...), append([]byte(nil), value...)})
 		return false
 	})
@@ -33,14 +34,14 @@ func BackfillTypePeriodIndex(kv store.KV) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if !bytes.Equal(StateKey(ref), e.receiptKey) {
+		if !bytes.Equal(api.TaxReceiptStateKey(ref), e.receiptKey) {
 			return n, ErrInvalidReceiptID.Wrapf("state at %x names receipt %s", e.receiptKey, s.ReceiptId)
 		}
 		r := &taxv1.Receipt{}
-		if found, err := store.GetProto(kv, ReceiptKey(ref), r); err != nil || !found {
+		if found, err := store.GetProto(kv, api.TaxReceiptKey(ref), r); err != nil || !found {
 			return n, ErrInvalidReceiptID.Wrapf("receipt %s has a state but no record (%v)", s.ReceiptId, err)
 		}
-		key := TypePeriodIndexKey(r.TaxType, s.Period, ref)
+		key := api.TaxTypePeriodIndexKey(r.TaxType, s.Period, ref)
 		if !kv.Has(key) {
 			kv.Set(key, []byte{})
 			n++

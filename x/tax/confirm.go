@@ -16,11 +16,11 @@ package tax
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strconv"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
@@ -31,11 +31,6 @@ import (
 // EventReceiptConfirmed is emitted when a settling bank confirms a receipt.
 const EventReceiptConfirmed = "tax.receipt_confirmed"
 
-var (
-	prefixConfirmed    = []byte("tax/v/")
-	prefixConfirmation = []byte("tax/w/")
-)
-
 // Errors of settlement confirmation.
 var (
 	ErrConfirmOwnReceipt  = module.Register(Codespace, 81, "a receipt is confirmed by a settling bank other than its authority and collector")
@@ -43,32 +38,19 @@ var (
 	ErrNothingPending     = module.Register(Codespace, 83, "receipt has no pending revenue")
 )
 
-// ConfirmedKey is the state key of what was confirmed of a receipt.
-func ConfirmedKey(r ReceiptRef) []byte { return store.Key(prefixConfirmed, r.suffix()) }
-
-// ConfirmationKey is the state key of a receipt's confirmation n.
-func ConfirmationKey(r ReceiptRef, n uint32) []byte {
-	return binary.BigEndian.AppendUint32(store.Key(prefixConfirmation, r.suffix(), slash), n)
-}
-
-// ConfirmationID names a receipt's confirmation n ("REVENUE-000001/S1").
-func ConfirmationID(receiptID string, n uint32) string {
-	return receiptID + "/S" + strconv.FormatUint(uint64(n), 10)
-}
-
 // Confirmed loads what was confirmed of a receipt (zero when nothing).
 func (Keeper) Confirmed(kv store.KV, r ReceiptRef) (*taxv1.Confirmed, error) {
 	c := &taxv1.Confirmed{}
-	_, err := store.GetProto(kv, ConfirmedKey(r), c)
+	_, err := store.GetProto(kv, api.TaxConfirmedKey(r), c)
 	return c, err
 }
 
 func (Keeper) saveConfirmed(kv store.KV, r ReceiptRef, c *taxv1.Confirmed) error {
 	if c.Amount == 0 && c.Confirmations == 0 {
-		kv.Delete(ConfirmedKey(r))
+		kv.Delete(api.TaxConfirmedKey(r))
 		return nil
 	}
-	return store.SetProto(kv, ConfirmedKey(r), c)
+	return store.SetProto(kv, api.TaxConfirmedKey(r), c)
 }
 
 func validateConfirm(m *taxv1.MsgConfirmReceipt) error {
@@ -128,7 +110,7 @@ func (k Keeper) ConfirmReceipt(ctx module.Context, signer *agencyv1.Account, m *
 		ReceiptId: r.Id, Number: c.Confirmations + 1, Amount: pending, BankReference: r.BankReference,
 		Bank: signer.Address, BankAgency: signer.AgencyId, Mandate: mandate, Height: ctx.Height, TimeUnix: ctx.Time.Unix(),
 	}
-	conf.Id = ConfirmationID(r.Id, conf.Number)
+	conf.Id = api.ConfirmationID(r.Id, conf.Number)
 	if conf.RevenueMovement, err = k.credit(ctx, r.RevenueHolder, pending, conf.Id, mandate); err != nil {
 		return err
 	}
@@ -137,7 +119,7 @@ func (k Keeper) ConfirmReceipt(ctx module.Context, signer *agencyv1.Account, m *
 	if err := k.saveConfirmed(kv, ref, c); err != nil {
 		return err
 	}
-	if err := store.SetProto(kv, ConfirmationKey(ref, conf.Number), conf); err != nil {
+	if err := store.SetProto(kv, api.TaxConfirmationKey(ref, conf.Number), conf); err != nil {
 		return err
 	}
 	ctx.Emit(EventReceiptConfirmed, module.Indexed("receipt", r.Id), module.Indexed("agency", signer.AgencyId),
@@ -180,7 +162,7 @@ func (Keeper) Confirmations(kv store.KV, r ReceiptRef, n uint32) ([]*taxv1.Confi
 	out := make([]*taxv1.Confirmation, 0, n)
 	for i := uint32(1); i <= n; i++ {
 		c := &taxv1.Confirmation{}
-		found, err := store.GetProto(kv, ConfirmationKey(r, i), c)
+		found, err := store.GetProto(kv, api.TaxConfirmationKey(r, i), c)
 		if err != nil {
 			return nil, err
 		}

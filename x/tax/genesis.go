@@ -3,6 +3,7 @@ package tax
 import (
 	"fmt"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/store"
@@ -44,11 +45,11 @@ func (k Keeper) InitGenesis(kv store.KV, g *taxv1.Genesis) error {
 		if _, err := k.agency.Agency(kv, t.RevenueAgency); err != nil {
 			return ErrInvalidGenesis.Wrapf("tax type %s: no revenue agency %q", t.Code, t.RevenueAgency)
 		}
-		if kv.Has(TaxTypeKey(t.Code)) {
+		if kv.Has(api.TaxTypeKey(t.Code)) {
 			return ErrInvalidGenesis.Wrapf("tax type %s appears twice", t.Code)
 		}
 		rec := &taxv1.TaxType{Code: t.Code, Name: t.Name, Authority: t.Authority, RevenueAgency: t.RevenueAgency, PeriodKind: t.PeriodKind, CreatedHeight: t.CreatedHeight}
-		if err := store.SetProto(kv, TaxTypeKey(t.Code), rec); err != nil {
+		if err := store.SetProto(kv, api.TaxTypeKey(t.Code), rec); err != nil {
 			return err
 		}
 	}
@@ -67,12 +68,12 @@ func (k Keeper) InitGenesis(kv store.KV, g *taxv1.Genesis) error {
 		if !agency.HasRole(acc, agencyv1.Role_ROLE_TAX_COLLECTOR) {
 			return ErrInvalidGenesis.Wrapf("authorisation %d: account %x does not hold tax_collector", i, a.Collector)
 		}
-		if kv.Has(AuthorisationKey(a.Collector, a.TaxType)) {
+		if kv.Has(api.TaxAuthorisationKey(a.Collector, a.TaxType)) {
 			return ErrInvalidGenesis.Wrapf("authorisation of %x for %s appears twice", a.Collector, a.TaxType)
 		}
 		rec := &taxv1.Authorisation{Collector: acc.Address, CollectorAgency: acc.AgencyId, TaxType: tt.Code, Authority: tt.Authority,
 			Active: a.Active, GrantedHeight: a.GrantedHeight, WithdrawnHeight: a.WithdrawnHeight}
-		if err := store.SetProto(kv, AuthorisationKey(a.Collector, a.TaxType), rec); err != nil {
+		if err := store.SetProto(kv, api.TaxAuthorisationKey(a.Collector, a.TaxType), rec); err != nil {
 			return err
 		}
 		if rec.Active {
@@ -86,7 +87,7 @@ func (k Keeper) InitGenesis(kv store.KV, g *taxv1.Genesis) error {
 
 // StatePrefix starts every key the tax module keeps: its section of an
 // export (ExportGenesis) holds exactly the keys under it.
-var StatePrefix = []byte("tax/")
+var StatePrefix = api.TaxStatePrefix()
 
 // ExportGenesis returns the module's whole state (tax types,
 // authorisations, receipts and their sequences, amendments, confirmations,

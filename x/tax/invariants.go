@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
@@ -67,7 +68,7 @@ func (k Keeper) Invariants(kv store.KV, ledger LedgerRecords) (*appv1.ModuleInva
 		amendments: map[string]uint32{},
 		want:       map[string]*taxv1.Total{},
 	}
-	store.IteratePrefix(kv, prefixReceipt, func(key, v []byte) bool {
+	store.IteratePrefix(kv, api.TaxReceiptsPrefix(), func(key, v []byte) bool {
 		a.receipt(key, v)
 		return false
 	})
@@ -82,19 +83,9 @@ func (k Keeper) Invariants(kv store.KV, ledger LedgerRecords) (*appv1.ModuleInva
 	return r, nil
 }
 
-// refOfSuffix reads "<authority>/<seq 8 bytes>", the part of a receipt's
-// keys after the record prefix.
-func refOfSuffix(suffix []byte) (ReceiptRef, bool) {
-	i := bytes.IndexByte(suffix, '/')
-	if i <= 0 || len(suffix) != i+1+8 {
-		return ReceiptRef{}, false
-	}
-	return ReceiptRef{Authority: string(suffix[:i]), Seq: binary.BigEndian.Uint64(suffix[i+1:])}, true
-}
-
 // receipt checks one receipt and everything derived from it.
 func (a *taxAudit) receipt(key, v []byte) {
-	ref, ok := refOfSuffix(key[len(prefixReceipt):])
+	ref, ok := api.ReceiptRefOfSuffix(key[len(api.TaxReceiptsPrefix()):])
 	if !ok {
 		module.Failf(a.seq, "receipt key %q is not <authority>/<8-byte sequence>", key)
 		return
@@ -113,12 +104,12 @@ func (a *taxAudit) receipt(key, v []byte) {
 	}
 
 	s := &taxv1.ReceiptState{}
-	found, err := store.GetProto(a.kv, StateKey(ref), s)
+	found, err := store.GetProto(a.kv, api.TaxReceiptStateKey(ref), s)
 	if err != nil || !found {
 		module.Failf(a.state, "receipt %s has no readable state (%v)", ref.ID(), err)
 		return
 	}
-	a.amendments[string(ref.suffix())] = s.Amendments
+	a.amendments[string(ref.KeySuffix())] = s.Amendments
 	ams := a.chain(ref, r, s)
 
 	for _, key := range totalKeys(r, s) {
@@ -137,11 +128,11 @@ func (a *taxAudit) receipt(key, v []byte) {
 		t.Net += c.Net
 	}
 
-	if !a.kv.Has(TypePeriodIndexKey(r.TaxType, s.Period, ref)) {
+	if !a.kv.Has(api.TaxTypePeriodIndexKey(r.TaxType, s.Period, ref)) {
 		module.Failf(a.indexes, "receipt %s is missing from the index of %s %s", r.Id, r.TaxType, s.Period)
 	}
 	if s.Status != taxv1.Status_STATUS_CANCELLED {
-		if got := a.kv.Get(BankRefKey(r.CollectorAgency, r.BankReference)); string(got) != r.Id {
+		if got := a.kv.Get(api.TaxBankRefKey(r.CollectorAgency, r.BankReference)); string(got) != r.Id {
 			module.Failf(a.indexes, "receipt %s is live but %q's bank reference %x names %q", r.Id, r.CollectorAgency, r.BankReference, got)
 		}
 	}
@@ -223,7 +214,7 @@ func (a *taxAudit) revenueOf(ref ReceiptRef, r *taxv1.Receipt, s *taxv1.ReceiptS
 	}
 	var in, out uint64
 	for i, cf := range confs {
-		if cf.ReceiptId != r.Id || cf.Number != uint32(i+1) || cf.Id != ConfirmationID(r.Id, cf.Number) {
+		if cf.ReceiptId != r.Id || cf.Number != uint32(i+1) || cf.Id != api.ConfirmationID(r.Id, cf.Number) {
 			module.Failf(a.revenue, "confirmation %d of receipt %s says it is %s, number %d of %s", i+1, r.Id, cf.Id, cf.Number, cf.ReceiptId)
 		}
 		a.movement(cf.Id, cf.RevenueMovement, fundsv1.MovementKind_MOVEMENT_KIND_CREDIT_REVENUE, r.RevenueHolder, cf.Amount)
@@ -286,8 +277,8 @@ func (a *taxAudit) movement(ref, id string, kind fundsv1.MovementKind, holder st
 // sequences compares each authority's series with its last issued number.
 func (a *taxAudit) sequences() {
 	seen := map[string]bool{}
-	store.IteratePrefix(a.kv, prefixSeq, func(key, v []byte) bool {
-		auth := string(key[len(prefixSeq):])
+	store.IteratePrefix(a.kv, api.TaxSeqsPrefix(), func(key, v []byte) bool {
+		auth := string(key[len(api.TaxSeqsPrefix()):])
 		seen[auth] = true
 		if len(v) != 8 {
 			module.Failf(a.seq, "authority %q: last receipt number is %d bytes, not 8", auth, len(v))
@@ -307,14 +298,14 @@ func (a *taxAudit) sequences() {
 
 // orphans finds states and amendments of receipts that do not exist.
 func (a *taxAudit) orphans() {
-	store.IteratePrefix(a.kv, prefixState, func(key, _ []byte) bool {
-		if _, ok := a.amendments[string(key[len(prefixState):])]; !ok {
-			module.Failf(a.state, "state %x belongs to no receipt", key[len(prefixState):])
+	store.IteratePrefix(a.kv, api.TaxReceiptStatesPrefix(), func(key, _ []byte) bool {
+		if _, ok := a.amendments[string(key[len(api.TaxReceiptStatesPrefix()):])]; !ok {
+			module.Failf(a.state, "state %x belongs to no receipt", key[len(api.TaxReceiptStatesPrefix()):])
 		}
 		return false
 	})
-	store.IteratePrefix(a.kv, prefixAmendment, func(key, _ []byte) bool {
-		rest := key[len(prefixAmendment):]
+	store.IteratePrefix(a.kv, api.TaxAmendmentsPrefix(), func(key, _ []byte) bool {
+		rest := key[len(api.TaxAmendmentsPrefix()):]
 		if len(rest) < 5 {
 			module.Failf(a.state, "amendment key %x is too short", key)
 			return false
@@ -326,7 +317,7 @@ func (a *taxAudit) orphans() {
 			module.Failf(a.state, "amendment %d of %x belongs to no receipt", n, suffix)
 		case n == 0 || n > count:
 			name := fmt.Sprintf("%x", suffix)
-			if ref, ok := refOfSuffix(suffix); ok {
+			if ref, ok := api.ReceiptRefOfSuffix(suffix); ok {
 				name = ref.ID()
 			}
 			module.Failf(a.state, "receipt %s has amendment number %d; its state counts %d", name, n, count)
@@ -337,7 +328,7 @@ func (a *taxAudit) orphans() {
 
 // storedTotals compares every stored running total with the recomputed one.
 func (a *taxAudit) storedTotals() {
-	for _, prefix := range [][]byte{prefixPayerTotal, prefixTypeTotal, prefixCollTotal} {
+	for _, prefix := range [][]byte{api.TaxPayerTotalsPrefix(), api.TaxAllTypeTotalsPrefix(), api.TaxCollectorTotalsPrefix()} {
 		store.IteratePrefix(a.kv, prefix, func(key, v []byte) bool {
 			t := &taxv1.Total{}
 			if err := proto.Unmarshal(v, t); err != nil {
@@ -365,17 +356,17 @@ func (a *taxAudit) storedTotals() {
 // indexEntries checks that every index entry names a receipt that matches it.
 func (a *taxAudit) indexEntries() {
 	state := func(receiptKey []byte) (*taxv1.Receipt, *taxv1.ReceiptState, ReceiptRef, bool) {
-		ref, ok := refOfSuffix(receiptKey[len(prefixReceipt):])
+		ref, ok := api.ReceiptRefOfSuffix(receiptKey[len(api.TaxReceiptsPrefix()):])
 		r, s := &taxv1.Receipt{}, &taxv1.ReceiptState{}
 		if !ok {
 			return nil, nil, ref, false
 		}
 		f1, err1 := store.GetProto(a.kv, receiptKey, r)
-		f2, err2 := store.GetProto(a.kv, StateKey(ref), s)
+		f2, err2 := store.GetProto(a.kv, api.TaxReceiptStateKey(ref), s)
 		return r, s, ref, f1 && f2 && err1 == nil && err2 == nil
 	}
-	store.IteratePrefix(a.kv, prefixTypePeriod, func(key, _ []byte) bool {
-		rk := ReceiptKeyFromTypePeriodIndex(key)
+	store.IteratePrefix(a.kv, api.TaxAllTypePeriodPrefix(), func(key, _ []byte) bool {
+		rk := api.TaxReceiptKeyOfIndex(key)
 		if rk == nil {
 			module.Failf(a.indexes, "tax type and period index entry %q is malformed", key)
 			return false
@@ -384,23 +375,23 @@ func (a *taxAudit) indexEntries() {
 		switch {
 		case !ok:
 			module.Failf(a.indexes, "tax type and period index entry %q names no receipt", key)
-		case !bytes.Equal(key, TypePeriodIndexKey(r.TaxType, s.Period, ref)):
+		case !bytes.Equal(key, api.TaxTypePeriodIndexKey(r.TaxType, s.Period, ref)):
 			module.Failf(a.indexes, "index entry %q lists %s, which is now %s %s", key, r.Id, r.TaxType, s.Period)
 		}
 		return false
 	})
-	store.IteratePrefix(a.kv, prefixBankRef, func(key, v []byte) bool {
+	store.IteratePrefix(a.kv, api.TaxBankRefsPrefix(), func(key, v []byte) bool {
 		ref, err := ParseReceiptID(string(v))
 		if err != nil {
-			module.Failf(a.indexes, "bank reference %x names %q, which is no receipt id", key[len(prefixBankRef):], v)
+			module.Failf(a.indexes, "bank reference %x names %q, which is no receipt id", key[len(api.TaxBankRefsPrefix()):], v)
 			return false
 		}
-		r, _, _, ok := state(ReceiptKey(ref))
+		r, _, _, ok := state(api.TaxReceiptKey(ref))
 		switch {
 		case !ok:
-			module.Failf(a.indexes, "bank reference %x names receipt %s, which does not exist", key[len(prefixBankRef):], v)
-		case !bytes.Equal(key, BankRefKey(r.CollectorAgency, r.BankReference)):
-			module.Failf(a.indexes, "bank reference %x names receipt %s, which records %x of %q", key[len(prefixBankRef):], r.Id, r.BankReference, r.CollectorAgency)
+			module.Failf(a.indexes, "bank reference %x names receipt %s, which does not exist", key[len(api.TaxBankRefsPrefix()):], v)
+		case !bytes.Equal(key, api.TaxBankRefKey(r.CollectorAgency, r.BankReference)):
+			module.Failf(a.indexes, "bank reference %x names receipt %s, which records %x of %q", key[len(api.TaxBankRefsPrefix()):], r.Id, r.BankReference, r.CollectorAgency)
 		}
 		return false
 	})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
@@ -108,40 +109,40 @@ func TestTaxInvariantsCatchCorruptState(t *testing.T) {
 				r, err := k.Receipt(e.kv, ref(t, "REVENUE-000004"))
 				require.NoError(t, err)
 				r.Id, r.Sequence = "REVENUE-000007", 7
-				require.NoError(t, store.SetProto(e.kv, tax.ReceiptKey(ref(t, "REVENUE-000007")), r))
+				require.NoError(t, store.SetProto(e.kv, api.TaxReceiptKey(ref(t, "REVENUE-000007")), r))
 				e.kv.Set([]byte("tax/n/revenue"), store.Uint64(7))
 			}},
 		{"an amendment of the chain is missing", tax.CheckReceiptState, "REVENUE-000001: its state counts 2 amendments: receipt REVENUE-000001: amendment 2 is missing", nil,
-			func(t *testing.T, e *env) { e.kv.Delete(tax.AmendmentKey(ref(t, "REVENUE-000001"), 2)) }},
+			func(t *testing.T, e *env) { e.kv.Delete(api.TaxAmendmentKey(ref(t, "REVENUE-000001"), 2)) }},
 		{"the derived net is not amount less refunds", tax.CheckReceiptState, "REVENUE-000001 (partially_refunded): net is 10500; amount 12000 less refunded 2000 is 10000", []string{tax.CheckRunningTotals},
 			func(t *testing.T, e *env) {
 				s := e.state("REVENUE-000001")
 				s.Net += 500
-				require.NoError(t, store.SetProto(e.kv, tax.StateKey(ref(t, "REVENUE-000001")), s))
+				require.NoError(t, store.SetProto(e.kv, api.TaxReceiptStateKey(ref(t, "REVENUE-000001")), s))
 			}},
 		{"refunds above the amount: a negative net", tax.CheckReceiptState, "REVENUE-000003: 900 refunded of 700 collected, a negative net", []string{tax.CheckRunningTotals},
 			func(t *testing.T, e *env) {
 				s := e.state("REVENUE-000003")
 				s.Refunded = 900
-				require.NoError(t, store.SetProto(e.kv, tax.StateKey(ref(t, "REVENUE-000003")), s))
+				require.NoError(t, store.SetProto(e.kv, api.TaxReceiptStateKey(ref(t, "REVENUE-000003")), s))
 			}},
 		{"a running total drifts", tax.CheckRunningTotals, `holds 1 receipts, 12000 collected, 2000 refunded, 10001 net; its live receipts sum to 1, 12000, 2000, 10000`, nil,
 			func(t *testing.T, e *env) {
-				key := tax.TypeTotalKey("VAT", "2026-Q2")
+				key := api.TaxTypeTotalKey("VAT", "2026-Q2")
 				tot := e.total(key)
 				tot.Net++
 				require.NoError(t, store.SetProto(e.kv, key, tot))
 			}},
 		{"a receipt drops out of its period's index", tax.CheckReceiptIndexes, "receipt REVENUE-000001 is missing from the index of VAT 2026-Q2", nil,
 			func(t *testing.T, e *env) {
-				e.kv.Delete(tax.TypePeriodIndexKey("VAT", "2026-Q2", ref(t, "REVENUE-000001")))
+				e.kv.Delete(api.TaxTypePeriodIndexKey("VAT", "2026-Q2", ref(t, "REVENUE-000001")))
 			}},
 		{"a receipt credits revenue before any bank confirmed it", tax.CheckRevenue, `receipt REVENUE-000001 names funds movement 1; a receipt credits nothing until a settling bank confirms it`, nil,
 			func(t *testing.T, e *env) {
 				r1, err := k.Receipt(e.kv, ref(t, "REVENUE-000001"))
 				require.NoError(t, err)
 				r1.RevenueMovement = "1"
-				require.NoError(t, store.SetProto(e.kv, tax.ReceiptKey(ref(t, "REVENUE-000001")), r1))
+				require.NoError(t, store.SetProto(e.kv, api.TaxReceiptKey(ref(t, "REVENUE-000001")), r1))
 			}},
 		{"more recorded as confirmed than the bank confirmed", tax.CheckRevenue, `but 1 is recorded as confirmed`, nil,
 			func(t *testing.T, e *env) {
@@ -149,7 +150,7 @@ func TestTaxInvariantsCatchCorruptState(t *testing.T) {
 				c, err := k.Confirmed(e.kv, r)
 				require.NoError(t, err)
 				c.Amount++
-				require.NoError(t, store.SetProto(e.kv, tax.ConfirmedKey(r), c))
+				require.NoError(t, store.SetProto(e.kv, api.TaxConfirmedKey(r), c))
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

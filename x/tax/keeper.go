@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
@@ -64,7 +65,7 @@ func (k Keeper) WithGovernance(gov Governance) Keeper {
 // TaxType loads a tax type, or returns ErrUnknownTaxType.
 func (Keeper) TaxType(kv store.KV, code string) (*taxv1.TaxType, error) {
 	t := &taxv1.TaxType{}
-	found, err := store.GetProto(kv, TaxTypeKey(code), t)
+	found, err := store.GetProto(kv, api.TaxTypeKey(code), t)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +79,7 @@ func (Keeper) TaxType(kv store.KV, code string) (*taxv1.TaxType, error) {
 // there has never been one.
 func (Keeper) Authorisation(kv store.KV, collector []byte, taxType string) (*taxv1.Authorisation, error) {
 	a := &taxv1.Authorisation{}
-	found, err := store.GetProto(kv, AuthorisationKey(collector, taxType), a)
+	found, err := store.GetProto(kv, api.TaxAuthorisationKey(collector, taxType), a)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func (Keeper) Authorisation(kv store.KV, collector []byte, taxType string) (*tax
 // ActiveAuthorisations is how many tax types a collector may currently issue.
 func (Keeper) ActiveAuthorisations(kv store.KV, collector []byte) (uint64, error) {
 	c := &taxv1.Collector{}
-	if _, err := store.GetProto(kv, CollectorKey(collector), c); err != nil {
+	if _, err := store.GetProto(kv, api.TaxCollectorKey(collector), c); err != nil {
 		return 0, err
 	}
 	return c.ActiveAuthorisations, nil
@@ -107,13 +108,13 @@ func (k Keeper) addActive(kv store.KV, collector []byte, delta int) error {
 	default:
 		n--
 	}
-	return store.SetProto(kv, CollectorKey(collector), &taxv1.Collector{Address: collector, ActiveAuthorisations: n})
+	return store.SetProto(kv, api.TaxCollectorKey(collector), &taxv1.Collector{Address: collector, ActiveAuthorisations: n})
 }
 
 // Receipt loads a receipt, or returns ErrUnknownReceipt.
 func (Keeper) Receipt(kv store.KV, r ReceiptRef) (*taxv1.Receipt, error) {
 	rec := &taxv1.Receipt{}
-	found, err := store.GetProto(kv, ReceiptKey(r), rec)
+	found, err := store.GetProto(kv, api.TaxReceiptKey(r), rec)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (Keeper) Receipt(kv store.KV, r ReceiptRef) (*taxv1.Receipt, error) {
 // State loads a receipt's derived state.
 func (Keeper) State(kv store.KV, r ReceiptRef) (*taxv1.ReceiptState, error) {
 	s := &taxv1.ReceiptState{}
-	found, err := store.GetProto(kv, StateKey(r), s)
+	found, err := store.GetProto(kv, api.TaxReceiptStateKey(r), s)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func (Keeper) Amendments(kv store.KV, r ReceiptRef, n uint32) ([]*taxv1.Amendmen
 	out := make([]*taxv1.Amendment, 0, n)
 	for i := uint32(1); i <= n; i++ {
 		a := &taxv1.Amendment{}
-		found, err := store.GetProto(kv, AmendmentKey(r, i), a)
+		found, err := store.GetProto(kv, api.TaxAmendmentKey(r, i), a)
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +164,7 @@ func (Keeper) Total(kv store.KV, key []byte) (*taxv1.Total, error) {
 // nextSeq reserves the next receipt number of an authority's series.
 func nextSeq(kv store.KV, authority string) (uint64, error) {
 	var seq uint64
-	if b := kv.Get(seqKey(authority)); b != nil {
+	if b := kv.Get(api.TaxSeqKey(authority)); b != nil {
 		if len(b) != 8 {
 			return 0, fmt.Errorf("receipt sequence of %q is %d bytes, not 8", authority, len(b))
 		}
@@ -173,16 +174,16 @@ func nextSeq(kv store.KV, authority string) (uint64, error) {
 		return 0, ErrOverflow.Wrapf("authority %q has used every receipt number", authority)
 	}
 	seq++
-	kv.Set(seqKey(authority), binary.BigEndian.AppendUint64(nil, seq))
+	kv.Set(api.TaxSeqKey(authority), binary.BigEndian.AppendUint64(nil, seq))
 	return seq, nil
 }
 
 // totalKeys are the running totals a receipt in state s counts towards.
 func totalKeys(r *taxv1.Receipt, s *taxv1.ReceiptState) [][]byte {
 	return [][]byte{
-		PayerTotalKey(r.TaxType, s.Period, s.Payer),
-		TypeTotalKey(r.TaxType, s.Period),
-		CollectorTotalKey(r.Collector, r.TaxType, s.Period),
+		api.TaxPayerTotalKey(r.TaxType, s.Period, s.Payer),
+		api.TaxTypeTotalKey(r.TaxType, s.Period),
+		api.TaxCollectorTotalKey(r.Collector, r.TaxType, s.Period),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"strconv"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/store"
@@ -197,7 +198,7 @@ func (k Keeper) RegisterTaxType(ctx module.Context, signer *agencyv1.Account, m 
 	}
 	tt := &taxv1.TaxType{Code: m.Code, Name: m.Name, Authority: signer.AgencyId, RevenueAgency: m.RevenueAgency, PeriodKind: m.PeriodKind, CreatedHeight: ctx.Height,
 		Mandate: mandate, RevenueMandate: revenueMandate}
-	if err := store.SetProto(ctx.Store, TaxTypeKey(m.Code), tt); err != nil {
+	if err := store.SetProto(ctx.Store, api.TaxTypeKey(m.Code), tt); err != nil {
 		return err
 	}
 	ctx.Emit(EventTaxTypeRegistered, module.Indexed("agency", tt.Authority), module.Attr("tax_type", tt.Code),
@@ -230,7 +231,7 @@ func (k Keeper) AuthoriseCollector(ctx module.Context, signer *agencyv1.Account,
 		return ErrAlreadyAuthorised.Wrapf("account %x has been authorised for %s since height %d", m.Collector, m.TaxType, prev.GrantedHeight)
 	}
 	auth := &taxv1.Authorisation{Collector: acc.Address, CollectorAgency: acc.AgencyId, TaxType: tt.Code, Authority: tt.Authority, Active: true, GrantedHeight: ctx.Height}
-	if err := store.SetProto(ctx.Store, AuthorisationKey(m.Collector, m.TaxType), auth); err != nil {
+	if err := store.SetProto(ctx.Store, api.TaxAuthorisationKey(m.Collector, m.TaxType), auth); err != nil {
 		return err
 	}
 	if err := k.addActive(ctx.Store, m.Collector, 1); err != nil {
@@ -255,7 +256,7 @@ func (k Keeper) WithdrawCollector(ctx module.Context, signer *agencyv1.Account, 
 		return ErrNotAuthorised.Wrapf("account %x is not authorised for %s; nothing to withdraw", m.Collector, m.TaxType)
 	}
 	auth.Active, auth.WithdrawnHeight = false, ctx.Height
-	if err := store.SetProto(ctx.Store, AuthorisationKey(m.Collector, m.TaxType), auth); err != nil {
+	if err := store.SetProto(ctx.Store, api.TaxAuthorisationKey(m.Collector, m.TaxType), auth); err != nil {
 		return err
 	}
 	if err := k.addActive(ctx.Store, m.Collector, -1); err != nil {
@@ -313,7 +314,7 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 	if _, err := k.requireRevenueAgency(ctx, tt.RevenueAgency); err != nil {
 		return err
 	}
-	bankKey := BankRefKey(signer.AgencyId, m.BankReference)
+	bankKey := api.TaxBankRefKey(signer.AgencyId, m.BankReference)
 	if prev := ctx.Store.Get(bankKey); prev != nil {
 		if cancelled, err := k.isCancelled(ctx.Store, string(prev)); err != nil || !cancelled {
 			return ErrDuplicatePayment.Wrapf("%q already receipted the payment with bank reference commitment %x as %s", signer.AgencyId, m.BankReference, prev)
@@ -333,14 +334,14 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 	// Nothing is credited yet: the receipt's revenue is pending until a
 	// settling bank confirms it (ConfirmReceipt).
 	s := initialState(r)
-	if err := store.SetProto(ctx.Store, ReceiptKey(ref), r); err != nil {
+	if err := store.SetProto(ctx.Store, api.TaxReceiptKey(ref), r); err != nil {
 		return err
 	}
-	if err := store.SetProto(ctx.Store, StateKey(ref), s); err != nil {
+	if err := store.SetProto(ctx.Store, api.TaxReceiptStateKey(ref), s); err != nil {
 		return err
 	}
 	ctx.Store.Set(bankKey, []byte(r.Id))
-	ctx.Store.Set(TypePeriodIndexKey(r.TaxType, s.Period, ref), []byte{})
+	ctx.Store.Set(api.TaxTypePeriodIndexKey(r.TaxType, s.Period, ref), []byte{})
 	if err := k.moveTotals(ctx.Store, r, nil, s); err != nil {
 		return err
 	}
@@ -435,7 +436,7 @@ func (k Keeper) amend(ctx module.Context, signer *agencyv1.Account, id string, a
 		return err
 	}
 	a.ReceiptId, a.Number, a.Issuer, a.Height, a.IssuedAt = r.Id, before.Amendments+1, signer.Address, ctx.Height, ctx.Time.Unix()
-	a.Id = AmendmentID(r.Id, a.Number)
+	a.Id = api.AmendmentID(r.Id, a.Number)
 	after, err := Apply(before, a)
 	if err != nil {
 		return err
@@ -446,15 +447,15 @@ func (k Keeper) amend(ctx module.Context, signer *agencyv1.Account, id string, a
 	if err := k.unconfirm(ctx, ref, r, a, after.Net); err != nil {
 		return err
 	}
-	if err := store.SetProto(ctx.Store, AmendmentKey(ref, a.Number), a); err != nil {
+	if err := store.SetProto(ctx.Store, api.TaxAmendmentKey(ref, a.Number), a); err != nil {
 		return err
 	}
-	if err := store.SetProto(ctx.Store, StateKey(ref), after); err != nil {
+	if err := store.SetProto(ctx.Store, api.TaxReceiptStateKey(ref), after); err != nil {
 		return err
 	}
 	if before.Period != after.Period {
-		ctx.Store.Delete(TypePeriodIndexKey(r.TaxType, before.Period, ref))
-		ctx.Store.Set(TypePeriodIndexKey(r.TaxType, after.Period, ref), []byte{})
+		ctx.Store.Delete(api.TaxTypePeriodIndexKey(r.TaxType, before.Period, ref))
+		ctx.Store.Set(api.TaxTypePeriodIndexKey(r.TaxType, after.Period, ref), []byte{})
 	}
 	if err := k.moveTotals(ctx.Store, r, before, after); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 )
@@ -23,9 +24,9 @@ type CheckEntry func(e *appv1.ProvedEntry) error
 
 // ReceiptAnswerKeys are the keys of a receipt answer for a receipt with n amendments.
 func ReceiptAnswerKeys(ref ReceiptRef, n uint32) [][]byte {
-	keys := [][]byte{ReceiptKey(ref), StateKey(ref)}
+	keys := [][]byte{api.TaxReceiptKey(ref), api.TaxReceiptStateKey(ref)}
 	for i := uint32(1); i <= n; i++ {
-		keys = append(keys, AmendmentKey(ref, i))
+		keys = append(keys, api.TaxAmendmentKey(ref, i))
 	}
 	return keys
 }
@@ -50,7 +51,7 @@ func DecodeReceipt(id string, list *appv1.ProvedList, check CheckEntry) (*Receip
 	if err := checkAll(list, check); err != nil {
 		return nil, err
 	}
-	if len(list.Entries) == 0 || !bytes.Equal(list.Entries[0].Key, ReceiptKey(ref)) {
+	if len(list.Entries) == 0 || !bytes.Equal(list.Entries[0].Key, api.TaxReceiptKey(ref)) {
 		return nil, fmt.Errorf("answer does not start with receipt %s", id)
 	}
 	if len(list.Entries[0].Value) == 0 {
@@ -125,9 +126,9 @@ func ClearanceKeys(r *taxv1.ClearanceRequest, tt *taxv1.TaxType) ([][]byte, []st
 	if len(r.Payers) != len(periods) {
 		return nil, nil, ErrInvalidRange.Wrapf("%s to %s is %d periods; give one payer commitment per period, in order (got %d)", r.FromPeriod, r.ToPeriod, len(periods), len(r.Payers))
 	}
-	keys := [][]byte{TaxTypeKey(tt.Code)}
+	keys := [][]byte{api.TaxTypeKey(tt.Code)}
 	for i, p := range periods {
-		keys = append(keys, PayerTotalKey(tt.Code, p, r.Payers[i]))
+		keys = append(keys, api.TaxPayerTotalKey(tt.Code, p, r.Payers[i]))
 	}
 	return keys, periods, nil
 }
@@ -177,7 +178,7 @@ func DecodeClearance(r *taxv1.ClearanceRequest, height int64, list *appv1.Proved
 	if err := checkAll(list, check); err != nil {
 		return nil, err
 	}
-	if len(list.Entries) == 0 || !bytes.Equal(list.Entries[0].Key, TaxTypeKey(r.TaxType)) || len(list.Entries[0].Value) == 0 {
+	if len(list.Entries) == 0 || !bytes.Equal(list.Entries[0].Key, api.TaxTypeKey(r.TaxType)) || len(list.Entries[0].Value) == 0 {
 		return nil, fmt.Errorf("answer does not start with tax type %s", r.TaxType)
 	}
 	tt := &taxv1.TaxType{}

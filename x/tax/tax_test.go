@@ -327,9 +327,9 @@ func TestAmendmentChain(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, proto.Equal(s, folded), "%s: stored %v, folded %v", step, s, folded)
 		live := w.status != taxv1.Status_STATUS_CANCELLED
-		pt := e.total(tax.PayerTotalKey("VAT", w.period, payerOf(payer, "VAT", w.period)))
-		tt := e.total(tax.TypeTotalKey("VAT", w.period))
-		ct := e.total(tax.CollectorTotalKey(revCollector.addr, "VAT", w.period))
+		pt := e.total(api.TaxPayerTotalKey("VAT", w.period, payerOf(payer, "VAT", w.period)))
+		tt := e.total(api.TaxTypeTotalKey("VAT", w.period))
+		ct := e.total(api.TaxCollectorTotalKey(revCollector.addr, "VAT", w.period))
 		for _, tot := range []*taxv1.Total{pt, tt, ct} {
 			if live {
 				require.True(t, proto.Equal(&taxv1.Total{Receipts: 1, Collected: w.amount, Refunded: w.refunded, Net: w.net}, tot), "%s: %v", step, tot)
@@ -349,7 +349,7 @@ func TestAmendmentChain(t *testing.T) {
 		return k.CorrectReceipt(ctx, s, &taxv1.MsgCorrectReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 12_000, Period: "2026-Q2", Payer: payerOf(payer, "VAT", "2026-Q2")})
 	}))
 	check("corrected", want{taxv1.Status_STATUS_CORRECTED, 12_000, 0, 12_000, "2026-Q2"})
-	require.True(t, proto.Equal(&taxv1.Total{}, e.total(tax.TypeTotalKey("VAT", "2026-Q1"))), "the old period's total is emptied")
+	require.True(t, proto.Equal(&taxv1.Total{}, e.total(api.TaxTypeTotalKey("VAT", "2026-Q1"))), "the old period's total is emptied")
 
 	require.NoError(t, amend(revCollector, func(ctx module.Context, s *agencyv1.Account) error {
 		return k.RefundReceipt(ctx, s, &taxv1.MsgRefundReceipt{ReceiptId: id, Reason: taxv1.Reason_REASON_OVERPAYMENT, Amount: 2_000})
@@ -422,8 +422,8 @@ func TestRevenueCreditedToTheTaxTypesAccount(t *testing.T) {
 	require.Equal(t, api.AgencyHolder("northshire"), r.RevenueHolder)
 	require.Empty(t, r.RevenueMovement, "a receipt credits nothing itself")
 	require.Equal(t, uint64(1_300), e.confirmed(r.Id).Amount, "the clearing bank's confirmation did")
-	require.True(t, proto.Equal(&taxv1.Total{Receipts: 2, Collected: 1_350, Net: 1_350}, e.total(tax.TypeTotalKey("COUNCIL_TAX", "2026"))))
-	require.True(t, proto.Equal(&taxv1.Total{Receipts: 1, Collected: 1_300, Net: 1_300}, e.total(tax.CollectorTotalKey(ncCollector.addr, "COUNCIL_TAX", "2026"))))
+	require.True(t, proto.Equal(&taxv1.Total{Receipts: 2, Collected: 1_350, Net: 1_350}, e.total(api.TaxTypeTotalKey("COUNCIL_TAX", "2026"))))
+	require.True(t, proto.Equal(&taxv1.Total{Receipts: 1, Collected: 1_300, Net: 1_300}, e.total(api.TaxCollectorTotalKey(ncCollector.addr, "COUNCIL_TAX", "2026"))))
 }
 
 // The same payment cannot be receipted twice by one collecting agency —
@@ -593,7 +593,7 @@ func TestCorrectionMovesTotalsAndClearance(t *testing.T) {
 	s = statement(bob)
 	require.Equal(t, []string{"2026-Q1", "2026-Q2", "2026-Q4"}, s.Missing)
 	require.Equal(t, []tax.PeriodLine{{"2026-Q1", 0, 0}, {"2026-Q2", 0, 0}, {"2026-Q3", 1, 300}, {"2026-Q4", 0, 0}}, s.Periods)
-	require.False(t, e.kv.Has(tax.PayerTotalKey("VAT", "2026-Q4", payerOf(alice, "VAT", "2026-Q4"))), "an emptied total is deleted")
+	require.False(t, e.kv.Has(api.TaxPayerTotalKey("VAT", "2026-Q4", payerOf(alice, "VAT", "2026-Q4"))), "an emptied total is deleted")
 	require.Equal(t, uint64(600), e.balance("treasury"))
 	e.requireConserved()
 }
@@ -636,9 +636,9 @@ func TestTypePeriodIndex(t *testing.T) {
 	require.NoError(t, e.issue(revCollector, vat(alice, "2026-Q2", 300, "I-3")))
 	listed := func(taxType, period string) []string {
 		var ids []string
-		store.IteratePrefix(e.kv, tax.TypePeriodPrefix(taxType, period), func(key, _ []byte) bool {
+		store.IteratePrefix(e.kv, api.TaxTypePeriodPrefix(taxType, period), func(key, _ []byte) bool {
 			r := &taxv1.Receipt{}
-			_, err := store.GetProto(e.kv, tax.ReceiptKeyFromTypePeriodIndex(key), r)
+			_, err := store.GetProto(e.kv, api.TaxReceiptKeyOfIndex(key), r)
 			require.NoError(t, err)
 			ids = append(ids, r.Id)
 			return false
@@ -663,7 +663,7 @@ func TestTypePeriodIndex(t *testing.T) {
 
 	// A sequence whose bytes hold '/' maps back to its receipt.
 	ref := tax.ReceiptRef{Authority: "revenue", Seq: 0x2f2f}
-	require.Equal(t, tax.ReceiptKey(ref), tax.ReceiptKeyFromTypePeriodIndex(tax.TypePeriodIndexKey("VAT", "2026-Q1", ref)))
+	require.Equal(t, api.TaxReceiptKey(ref), api.TaxReceiptKeyOfIndex(api.TaxTypePeriodIndexKey("VAT", "2026-Q1", ref)))
 }
 
 // A chain whose receipts predate the index gets the same index from the
