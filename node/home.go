@@ -194,6 +194,9 @@ type Node struct {
 	// watch (figures.go) Start began.
 	stopWatch  chan struct{}
 	invariants *invariantWatch
+	// pruned closes when the transaction index pruner (txindex_prune.go)
+	// has returned, so Shutdown closes its database after it.
+	pruned chan struct{}
 }
 
 // openDBs records every database CometBFT opens. CometBFT v0.40's node
@@ -203,6 +206,8 @@ type Node struct {
 type openDBs struct {
 	mu  sync.Mutex
 	dbs []dbm.DB
+	// txIndex is the transaction index's database, which the node prunes.
+	txIndex dbm.DB
 }
 
 func (o *openDBs) provider(ctx *cfg.DBContext) (dbm.DB, error) {
@@ -210,6 +215,9 @@ func (o *openDBs) provider(ctx *cfg.DBContext) (dbm.DB, error) {
 	if err == nil {
 		o.mu.Lock()
 		o.dbs = append(o.dbs, db)
+		if ctx.ID == "tx_index" {
+			o.txIndex = db
+		}
 		o.mu.Unlock()
 	}
 	return db, err
@@ -328,6 +336,10 @@ func (n *Node) Shutdown() error {
 	if n.stopWatch != nil {
 		close(n.stopWatch)
 		n.stopWatch = nil
+		if n.pruned != nil {
+			<-n.pruned
+			n.pruned = nil
+		}
 	}
 	if n.IsRunning() {
 		err = n.Stop()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
@@ -33,27 +34,66 @@ func freePort(t *testing.T) int {
 // admin key is admin, and starts a real CometBFT node on it.
 func startNode(t *testing.T, dir string, adminKey ed25519.PrivateKey) (*node.Node, string) {
 	t.Helper()
-	id, err := node.InitNode(dir, "test-node")
+	rpcAddr := initHome(t, dir, "tally-test", adminKey, func(comet *cfg.Config, _ *app.Config) {
+		comet.Consensus.TimeoutCommit = 200 * time.Millisecond
+	})
+	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
+	require.NoError(t, err)
+	require.NoError(t, n.Start())
+	return n, rpcAddr
+}
+
+// initHome initialises a one-validator home on free loopback ports, with
+// a treasury agency whose admin key is adminKey, and returns its RPC
+// address; edit, if set, adjusts the configuration before it is written.
+func initHome(t *testing.T, dir, chainID string, adminKey ed25519.PrivateKey, edit func(*cfg.Config, *app.Config)) string {
+	t.Helper()
+	id, err := node.InitNode(dir, chainID+"-node")
 	require.NoError(t, err)
 	comet, appCfg, err := node.LoadConfigs(dir)
 	require.NoError(t, err)
 	rpcAddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.RPC.ListenAddress = rpcAddr
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
-	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
 	// No peer exchange: its address book is saved by a goroutine that
 	// CometBFT does not wait for on Stop, racing the temp dir's removal.
 	comet.P2P.PexReactor = false
+	if edit != nil {
+		edit(comet, &appCfg)
+	}
 	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
-	state, err := genesis.SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
+	state, err := genesis.SingleAgencyState(chainID, "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
 		func(msg []byte) ([]byte, error) { return ed25519.Sign(adminKey, msg), nil })
 	require.NoError(t, err)
-	_, err = genesis.WriteGenesis(comet.GenesisFile(), "tally-test", time.Now().UTC(), []genesis.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
+	_, err = genesis.WriteGenesis(comet.GenesisFile(), chainID, time.Now().UTC(), []genesis.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
 	require.NoError(t, err)
+	return rpcAddr
+}
+
+// startHome starts the node of an initialised home and dials its RPC.
+func startHome(t *testing.T, dir, rpcAddr string) (*node.Node, *client.Client) {
+	t.Helper()
 	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
 	require.NoError(t, err)
 	require.NoError(t, n.Start())
-	return n, rpcAddr
+	c, err := client.Dial(rpcAddr)
+	require.NoError(t, err)
+	return n, c
+}
+
+// memberTx is a transaction of the treasury admin adding a fresh auditor,
+// valid for 50 blocks from the node's height.
+func memberTx(ctx context.Context, t *testing.T, c *client.Client, chainID string, adminKey ed25519.PrivateKey) []byte {
+	t.Helper()
+	_, h, err := c.Status(ctx)
+	require.NoError(t, err)
+	_, member, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	tx, err := client.BuildTx(client.TxOptions{ChainID: chainID, Signer: agency.AddressOf(adminKey.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(h) + 50},
+		func(b []byte) ([]byte, error) { return ed25519.Sign(adminKey, b), nil },
+		client.AddMember(chainID, "treasury", member, agencyv1.Role_ROLE_AUDITOR))
+	require.NoError(t, err)
+	return tx
 }
 
 // A real single-validator node accepts a signed transaction over RPC and

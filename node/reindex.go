@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 
+	dbm "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/state/txindex"
 	"github.com/cometbft/cometbft/types"
@@ -31,7 +32,25 @@ func (n *Node) Start() error {
 	if n.invariants != nil {
 		go n.invariants.run(n.stopWatch)
 	}
+	if db := n.TxIndexDB(); db != nil {
+		n.pruned = make(chan struct{})
+		go func() {
+			defer close(n.pruned)
+			pruneTxIndexLoop(db, n.BlockStore().Base, n.Logger.With("module", "txindex"), n.stopWatch)
+		}()
+	}
 	return nil
+}
+
+// TxIndexDB is the kv transaction index's database, or nil when the node
+// indexes nothing (tx_index.indexer = "null").
+func (n *Node) TxIndexDB() dbm.DB {
+	if n.Config().TxIndex.Indexer != "kv" {
+		return nil
+	}
+	n.dbs.mu.Lock()
+	defer n.dbs.mu.Unlock()
+	return n.dbs.txIndex
 }
 
 func (n *Node) reindexLatest(depth int64) error {

@@ -74,6 +74,11 @@ type Config struct {
 	Workers int
 	// Mix is the message types to send, by weight (DefaultMix).
 	Mix []MixEntry
+	// MsgsPerTx is how many messages each transaction of an independent
+	// message type carries (0 or 1: one; at most the chain's
+	// max_messages). Rate stays in transactions per second, so a batch
+	// grows state MsgsPerTx times faster per signature checked.
+	MsgsPerTx int
 	// Admin is the private key of an account with the admin role; it adds
 	// the add_member signers (PartyAgency) in the setup phase.
 	Admin ed25519.PrivateKey
@@ -146,6 +151,9 @@ type Report struct {
 	ChainID   string   `json:"chain_id"`
 	Endpoints []string `json:"endpoints"`
 	Mix       string   `json:"mix"`
+	// MsgsPerTx is Config.MsgsPerTx: Kinds count messages, the rest of
+	// the report transactions.
+	MsgsPerTx int `json:"msgs_per_tx"`
 	// Kinds is what became of each message type: sent, committed with
 	// code 0, and not (refused, failed, or not seen committed).
 	Kinds []KindCount `json:"kinds"`
@@ -304,6 +312,12 @@ func withDefaults(cfg Config) (Config, error) {
 	}
 	if len(cfg.Mix) == 0 {
 		cfg.Mix = DefaultMix
+	}
+	if cfg.MsgsPerTx == 0 {
+		cfg.MsgsPerTx = 1
+	}
+	if cfg.MsgsPerTx < 0 {
+		return cfg, errors.New("messages per transaction must be positive")
 	}
 	if cfg.TimeoutBlocks == 0 {
 		cfg.TimeoutBlocks = DefaultTimeoutBlocks
@@ -507,11 +521,11 @@ func (r *runner) record(b block) {
 
 // send builds, signs and broadcasts one transaction of the mix to c.
 func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
-	job, err := r.mix.Next(rnd)
+	job, err := r.mix.NextBatch(rnd, r.cfg.MsgsPerTx)
 	var tx []byte
 	if err == nil {
 		tx, err = client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: job.Signer.Address,
-			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks}, job.Signer.Sign, job.Msg)
+			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks}, job.Signer.Sign, job.Msgs()...)
 	}
 	if err != nil {
 		r.mu.Lock()
@@ -748,6 +762,7 @@ func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered
 		ChainID:       r.chainID,
 		Endpoints:     cfg.Endpoints,
 		Mix:           r.mix.String(),
+		MsgsPerTx:     cfg.MsgsPerTx,
 		Kinds:         r.mix.Counts(),
 		LastCommitted: r.mix.lastCommitted(),
 		Accounts:      cfg.Accounts,
@@ -879,6 +894,9 @@ func (rep *Report) WriteTable(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("chain %s, endpoints %s", rep.ChainID, strings.Join(rep.Endpoints, ","))
 	p("mix %s, %d accounts per party, %d workers, setup %.1fs", rep.Mix, rep.Accounts, rep.Workers, rep.SetupSec)
+	if rep.MsgsPerTx > 1 {
+		p("      up to %d messages per transaction; counts below are messages", rep.MsgsPerTx)
+	}
 	for _, k := range rep.Kinds {
 		p("      %-15s sent %7d, committed ok %7d, not ok %5d", k.Kind, k.Sent, k.CommittedOK, k.NotOK)
 	}

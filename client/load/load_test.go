@@ -199,37 +199,14 @@ func TestMixedRunCommitsEveryModulesRecords(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node and runs load for several seconds")
 	}
-	base, err := testnet.FreeBasePort(10)
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("", "tally-load-mix-")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	m, err := testnet.Init(dir, testnet.Options{Validators: 1, ChainID: "tally-load-mix", BasePort: base, TimeoutCommit: 200 * time.Millisecond})
-	require.NoError(t, err)
-	n, err := node.NewNode(m.Nodes[0].Home, log.NewNopLogger(), app.Options{})
-	require.NoError(t, err)
-	require.NoError(t, n.Start())
-	t.Cleanup(func() { require.NoError(t, n.Shutdown()) })
-	kr, err := keys.Open(m.KeyringDir, keys.BackendTest, nil)
-	require.NoError(t, err)
-	key := func(name string) ed25519.PrivateKey {
-		k, err := kr.PrivKey(name)
-		require.NoError(t, err)
-		return k
-	}
-	c, err := client.Dial(m.Nodes[0].RPC)
-	require.NoError(t, err)
+	rpcAddr, c, key := startLocalnet(t, "tally-load-mix")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	require.Eventually(t, func() bool {
-		_, h, err := c.Status(ctx)
-		return err == nil && h >= 2
-	}, 30*time.Second, 50*time.Millisecond)
 
 	mix, err := load.ParseMix(load.MixAll)
 	require.NoError(t, err)
 	rep, err := load.Run(ctx, load.Config{
-		Endpoints: []string{m.Nodes[0].RPC},
+		Endpoints: []string{rpcAddr},
 		Rate:      50,
 		Duration:  6 * time.Second,
 		Accounts:  3,
@@ -283,20 +260,7 @@ func TestMixedRunCommitsEveryModulesRecords(t *testing.T) {
 	require.NoError(t, proto.Unmarshal(query(api.PathBenefitsProgramme, []byte(enrol.Programme)), prog))
 	require.EqualValues(t, got["enrol"].CommittedOK, prog.Recipients, "one recipient per enrolment committed")
 	// Receipts are numbered in the authority's series: as many as committed.
-	receipt := func(seq int64) bool {
-		id := fmt.Sprintf("REVENUE-%06d", seq)
-		res, _, err := c.Query(ctx, api.PathTaxReceipt, []byte(id), 0, false)
-		require.NoError(t, err)
-		require.Zero(t, res.Code, res.Log)
-		list := &appv1.ProvedList{}
-		require.NoError(t, proto.Unmarshal(res.Value, list))
-		ans, err := tax.DecodeReceipt(id, list, func(*appv1.ProvedEntry) error { return nil })
-		require.NoError(t, err)
-		return ans.Found
-	}
-	receipts := got["issue_receipt"].CommittedOK
-	require.True(t, receipt(receipts))
-	require.False(t, receipt(receipts+1), "no receipt beyond those committed")
+	requireReceipts(ctx, t, c, got["issue_receipt"].CommittedOK)
 	item := &provenancev1.Item{}
 	require.NoError(t, proto.Unmarshal(query(api.PathProvenanceItem, []byte(mixMsg(t, rep, "accept_custody").GetAcceptCustody().ItemId)), item))
 	require.Positive(t, item.OfferSeq, "an accepted item was offered")
@@ -309,4 +273,115 @@ func mixMsg(t *testing.T, rep *load.Report, name string) *txv1.Msg {
 	msg := rep.LastCommitted[name]
 	require.NotNil(t, msg, "no %s committed", name)
 	return msg
+}
+
+// startLocalnet runs a one-validator network with every agency of a local
+// network, in process, and returns its node's RPC address, a client of it
+// and its keyring's keys once the chain is at height 2.
+func startLocalnet(t *testing.T, chainID string) (string, *client.Client, func(name string) ed25519.PrivateKey) {
+	t.Helper()
+	base, err := testnet.FreeBasePort(10)
+	require.NoError(t, err)
+	dir, err := os.MkdirTemp("", chainID+"-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	m, err := testnet.Init(dir, testnet.Options{Validators: 1, ChainID: chainID, BasePort: base, TimeoutCommit: 200 * time.Millisecond})
+	require.NoError(t, err)
+	// CometBFT registers its metrics in the process's one registry: a
+	// second in-process node with them on would panic.
+	comet, appCfg, err := node.LoadConfigs(m.Nodes[0].Home)
+	require.NoError(t, err)
+	comet.Instrumentation.Prometheus = false
+	require.NoError(t, node.WriteConfigs(m.Nodes[0].Home, comet, appCfg))
+	n, err := node.NewNode(m.Nodes[0].Home, log.NewNopLogger(), app.Options{})
+	require.NoError(t, err)
+	require.NoError(t, n.Start())
+	t.Cleanup(func() { require.NoError(t, n.Shutdown()) })
+	kr, err := keys.Open(m.KeyringDir, keys.BackendTest, nil)
+	require.NoError(t, err)
+	key := func(name string) ed25519.PrivateKey {
+		k, err := kr.PrivKey(name)
+		require.NoError(t, err)
+		return k
+	}
+	c, err := client.Dial(m.Nodes[0].RPC)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.Eventually(t, func() bool {
+		_, h, err := c.Status(ctx)
+		return err == nil && h >= 2
+	}, 30*time.Second, 50*time.Millisecond)
+	return m.Nodes[0].RPC, c, key
+}
+
+// requireReceipts checks that the revenue authority's series holds n
+// receipts: REVENUE-n exists and REVENUE-(n+1) does not.
+func requireReceipts(ctx context.Context, t *testing.T, c *client.Client, n int64) {
+	t.Helper()
+	receipt := func(seq int64) bool {
+		id := fmt.Sprintf("REVENUE-%06d", seq)
+		res, _, err := c.Query(ctx, api.PathTaxReceipt, []byte(id), 0, false)
+		require.NoError(t, err)
+		require.Zero(t, res.Code, res.Log)
+		list := &appv1.ProvedList{}
+		require.NoError(t, proto.Unmarshal(res.Value, list))
+		ans, err := tax.DecodeReceipt(id, list, func(*appv1.ProvedEntry) error { return nil })
+		require.NoError(t, err)
+		return ans.Found
+	}
+	require.True(t, receipt(n), "REVENUE-%06d", n)
+	require.False(t, receipt(n+1), "no receipt beyond the %d committed", n)
+}
+
+// With several messages to a transaction, every transaction carries that
+// many (counts are by message), and a mix of add_member and issue_receipt
+// alone (no treasury party) sets up a tax type paying into an agency that
+// holds a revenue or treasury mandate: the national tax authority holds
+// neither, and its own agency as revenue agency was refused with gov/60.
+func TestBatchedRunWithReceiptsAndMembers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and runs load for several seconds")
+	}
+	rpcAddr, c, key := startLocalnet(t, "tally-load-batch")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const perTx = 8
+	rep, err := load.Run(ctx, load.Config{
+		Endpoints: []string{rpcAddr}, Rate: 10, Duration: 3 * time.Second, Accounts: 2, Workers: 4,
+		Mix:       []load.MixEntry{{Name: "add_member", Weight: 1}, {Name: "issue_receipt", Weight: 1}},
+		MsgsPerTx: perTx,
+		Admin:     key("benefits-admin"),
+		Admins:    map[string]load.Admin{load.PartyTax: {Key: key("revenue-admin")}},
+		Drain:     20 * time.Second,
+		Log:       testWriter{t},
+	})
+	require.NoError(t, err)
+	require.Zero(t, rep.RejectedTotal, "rejected: %+v", rep.Rejected)
+	require.Zero(t, rep.CommittedFailedTotal, "failed in block: %+v", rep.CommittedFailed)
+	require.Zero(t, rep.Pending)
+	require.Positive(t, rep.CommittedOK)
+	require.Equal(t, perTx, rep.MsgsPerTx)
+	var msgs int64
+	got := map[string]int64{}
+	for _, k := range rep.Kinds {
+		require.Zero(t, k.NotOK, k.Kind)
+		got[k.Kind] = k.CommittedOK
+		msgs += k.CommittedOK
+	}
+	require.Equal(t, perTx*rep.CommittedOK, msgs, "every transaction carries %d messages: %+v", perTx, rep.Kinds)
+	require.Positive(t, got["issue_receipt"], "%+v", rep.Kinds)
+	requireReceipts(ctx, t, c, got["issue_receipt"])
+	// Every committed block transaction carries perTx messages.
+	for h := rep.StartHeight + 1; h <= rep.EndHeight; h++ {
+		b, err := c.RPC.Block(ctx, &h)
+		require.NoError(t, err)
+		for _, raw := range b.Block.Txs {
+			tx := &txv1.Tx{}
+			require.NoError(t, proto.Unmarshal(raw, tx))
+			body := &txv1.TxBody{}
+			require.NoError(t, proto.Unmarshal(tx.BodyBytes, body))
+			require.Len(t, body.Messages, perTx)
+		}
+	}
 }

@@ -70,8 +70,13 @@ var partyRoles = map[string][]agencyv1.Role{
 // the others, so that a transaction refused or failed is a finding, not
 // noise. Kinds that depend on an earlier transaction (accepting an offer)
 // are built only once that transaction was seen committed.
+//
+// An independent kind sets msg (one message signed by s; any number of
+// them may share a transaction); a dependent kind sets build, which picks
+// its own signer (the holder of the item) and is sent one to a transaction.
 type kind struct {
 	parties []string
+	msg     func(m *Mix, r *rand.Rand, s *Account) *txv1.Msg
 	build   func(m *Mix, r *rand.Rand) (*Job, error)
 }
 
@@ -80,45 +85,44 @@ type kind struct {
 var kinds = map[string]kind{
 	// A member with a fresh random key and the auditor role, which any
 	// agency kind may hold: grows state like real onboarding does.
-	"add_member": {[]string{PartyAgency}, func(m *Mix, r *rand.Rand) (*Job, error) {
-		s := m.signer(PartyAgency, r)
-		return &Job{Kind: "add_member", Signer: s, Msg: client.AddMember(s.ChainID, s.AgencyID, ed25519.NewKeyFromSeed(randomBytes(r, ed25519.SeedSize)), agencyv1.Role_ROLE_AUDITOR)}, nil
+	"add_member": {parties: []string{PartyAgency}, msg: func(m *Mix, r *rand.Rand, s *Account) *txv1.Msg {
+		return client.AddMember(s.ChainID, s.AgencyID, ed25519.NewKeyFromSeed(randomBytes(r, ed25519.SeedSize)), agencyv1.Role_ROLE_AUDITOR)
 	}},
 	// A new appropriation line, a few pence, under this run's prefix.
-	"appropriate": {[]string{PartyTreasury}, func(m *Mix, r *rand.Rand) (*Job, error) {
-		return &Job{Kind: "appropriate", Signer: m.signer(PartyTreasury, r), Msg: &txv1.Msg{Sum: &txv1.Msg_Appropriate{Appropriate: &fundsv1.MsgAppropriate{
-			Reference: m.prefix + "/" + hex.EncodeToString(randomBytes(r, 8)), Amount: 1 + r.Uint64N(1_000), Currency: m.currency}}}}, nil
+	"appropriate": {parties: []string{PartyTreasury}, msg: func(m *Mix, r *rand.Rand, _ *Account) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_Appropriate{Appropriate: &fundsv1.MsgAppropriate{
+			Reference: m.prefix + "/" + hex.EncodeToString(randomBytes(r, 8)), Amount: 1 + r.Uint64N(1_000), Currency: m.currency}}}
 	}},
 	// Treasury → the benefits agency, from the setup's appropriation.
-	"allocate": {[]string{PartyTreasury, PartyBenefits}, func(m *Mix, r *rand.Rand) (*Job, error) {
-		return &Job{Kind: "allocate", Signer: m.signer(PartyTreasury, r), Msg: &txv1.Msg{Sum: &txv1.Msg_Allocate{Allocate: &fundsv1.MsgAllocate{
-			ToAgency: m.parties[PartyBenefits].agencyID, Amount: 1 + r.Uint64N(1_000), Currency: m.currency, Reference: "load allocation"}}}}, nil
+	"allocate": {parties: []string{PartyTreasury, PartyBenefits}, msg: func(m *Mix, r *rand.Rand, _ *Account) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_Allocate{Allocate: &fundsv1.MsgAllocate{
+			ToAgency: m.parties[PartyBenefits].agencyID, Amount: 1 + r.Uint64N(1_000), Currency: m.currency, Reference: "load allocation"}}}
 	}},
 	// Benefits agency → the setup's programme, from the setup's allocation.
-	"fund": {[]string{PartyBenefits, PartyTreasury}, func(m *Mix, r *rand.Rand) (*Job, error) {
-		return &Job{Kind: "fund", Signer: m.signer(PartyBenefits, r), Msg: &txv1.Msg{Sum: &txv1.Msg_Fund{Fund: &fundsv1.MsgFund{
-			Programme: m.programme, Amount: 1 + r.Uint64N(100), Currency: m.currency, Reference: "load top-up"}}}}, nil
+	"fund": {parties: []string{PartyBenefits, PartyTreasury}, msg: func(m *Mix, r *rand.Rand, _ *Account) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_Fund{Fund: &fundsv1.MsgFund{
+			Programme: m.programme, Amount: 1 + r.Uint64N(100), Currency: m.currency, Reference: "load top-up"}}}
 	}},
 	// A new recipient (a random pseudonym) on the setup's programme, from
 	// its first period (which starts after the run: nothing is paid).
-	"enrol": {[]string{PartyBenefits}, func(m *Mix, r *rand.Rand) (*Job, error) {
-		return &Job{Kind: "enrol", Signer: m.signer(PartyBenefits, r), Msg: &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{
+	"enrol": {parties: []string{PartyBenefits}, msg: func(m *Mix, r *rand.Rand, _ *Account) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_Enrol{Enrol: &benefitsv1.MsgEnrol{
 			Programme: m.programme, Recipient: hex.EncodeToString(randomBytes(r, 32)), ReceivingAccount: hex.EncodeToString(randomBytes(r, 32)),
-			EvidenceHash: randomBytes(r, 32), StartUnix: m.programmeStart}}}}, nil
+			EvidenceHash: randomBytes(r, 32), StartUnix: m.programmeStart}}}
 	}},
 	// A receipt for the setup's tax type, a random payer commitment and a
 	// fresh bank reference commitment (a payment is receipted once).
-	"issue_receipt": {[]string{PartyTax}, func(m *Mix, r *rand.Rand) (*Job, error) {
-		return &Job{Kind: "issue_receipt", Signer: m.signer(PartyTax, r), Msg: &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
-			TaxType: m.taxType, Payer: randomBytes(r, 32), Period: m.taxPeriod, Amount: 1 + r.Uint64N(1_000_000), BankReference: randomBytes(r, 32)}}}}, nil
+	"issue_receipt": {parties: []string{PartyTax}, msg: func(m *Mix, r *rand.Rand, _ *Account) *txv1.Msg {
+		return &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
+			TaxType: m.taxType, Payer: randomBytes(r, 32), Period: m.taxPeriod, Amount: 1 + r.Uint64N(1_000_000), BankReference: randomBytes(r, 32)}}}
 	}},
 	// A new batch held by its producer; once committed it can be offered.
-	"register_item": {[]string{PartyProvenance}, func(m *Mix, r *rand.Rand) (*Job, error) {
+	"register_item": {parties: []string{PartyProvenance}, build: func(m *Mix, r *rand.Rand) (*Job, error) {
 		return m.register(r), nil
 	}},
 	// An item a producer holds with no open offer, offered to the next
 	// producer; without one, a registration instead.
-	"offer_custody": {[]string{PartyProvenance}, func(m *Mix, r *rand.Rand) (*Job, error) {
+	"offer_custody": {parties: []string{PartyProvenance}, build: func(m *Mix, r *rand.Rand) (*Job, error) {
 		if j := m.offer(r); j != nil {
 			return j, nil
 		}
@@ -126,7 +130,7 @@ var kinds = map[string]kind{
 	}},
 	// An offer seen committed, accepted by the producer it was made to;
 	// without one, an offer (or a registration) instead.
-	"accept_custody": {[]string{PartyProvenance}, func(m *Mix, r *rand.Rand) (*Job, error) {
+	"accept_custody": {parties: []string{PartyProvenance}, build: func(m *Mix, r *rand.Rand) (*Job, error) {
 		if j := m.accept(); j != nil {
 			return j, nil
 		}
@@ -155,8 +159,14 @@ type Job struct {
 	Kind   string
 	Signer *Account
 	Msg    *txv1.Msg
-	done   func(committedOK bool)
+	// More are further messages of the same kind and signer, sent in the
+	// same transaction after Msg (NextBatch).
+	More []*txv1.Msg
+	done func(committedOK bool)
 }
+
+// Msgs are the job's messages in transaction order: Msg, then More.
+func (j *Job) Msgs() []*txv1.Msg { return append([]*txv1.Msg{j.Msg}, j.More...) }
 
 // Done tells the mix what became of the job's transaction: committed with
 // code 0 (true), or refused, failed or lost (false). Call it once; state
@@ -368,15 +378,32 @@ var partyHelp = map[string]string{
 }
 
 // Next builds the next job, picking a message type by weight.
-func (m *Mix) Next(r *rand.Rand) (*Job, error) {
-	n := r.IntN(m.total)
-	i := sort.SearchInts(m.cum, n+1)
-	j, err := m.funcs[i].build(m, r)
-	if err != nil {
-		return nil, err
+func (m *Mix) Next(r *rand.Rand) (*Job, error) { return m.NextBatch(r, 1) }
+
+// NextBatch builds the next job, picking a message type by weight, with up
+// to n messages of that type for one transaction (a chain's max_messages
+// bounds n): n for an independent type, one for a type whose message
+// depends on an earlier one (custody offers and acceptances). Counts are
+// by message.
+func (m *Mix) NextBatch(r *rand.Rand, n int) (*Job, error) {
+	i := sort.SearchInts(m.cum, r.IntN(m.total)+1)
+	k := m.funcs[i]
+	var j *Job
+	if k.msg != nil {
+		s := m.signer(k.parties[0], r)
+		j = &Job{Kind: m.names[i], Signer: s, Msg: k.msg(m, r, s)}
+		for range n - 1 {
+			j.More = append(j.More, k.msg(m, r, s))
+		}
+	} else {
+		var err error
+		if j, err = k.build(m, r); err != nil {
+			return nil, err
+		}
 	}
+	msgs := int64(1 + len(j.More))
 	m.mu.Lock()
-	m.count(j.Kind).Sent++
+	m.count(j.Kind).Sent += msgs
 	m.mu.Unlock()
 	inner := j.done
 	kindName, msg := j.Kind, j.Msg
@@ -387,16 +414,16 @@ func (m *Mix) Next(r *rand.Rand) (*Job, error) {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if ok {
-			m.count(kindName).CommittedOK++
+			m.count(kindName).CommittedOK += msgs
 			m.last[kindName] = msg
 		} else {
-			m.count(kindName).NotOK++
+			m.count(kindName).NotOK += msgs
 		}
 	}
 	return j, nil
 }
 
-// KindCount is what became of one message type's jobs.
+// KindCount is what became of one message type's messages.
 type KindCount struct {
 	Kind        string `json:"kind"`
 	Sent        int64  `json:"sent"`

@@ -22,6 +22,7 @@ import (
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 )
@@ -112,6 +113,8 @@ func (m *Mix) Setup(ctx context.Context, clients []*client.Client, logf func(str
 		revenue := p.agencyID
 		if t := m.parties[PartyTreasury]; t != nil {
 			revenue = t.agencyID
+		} else if revenue, err = revenueAgency(ctx, c, p.agencyID); err != nil {
+			return err
 		}
 		round = append(round, adminTx(p, &txv1.Msg{Sum: &txv1.Msg_RegisterTaxType{RegisterTaxType: &taxv1.MsgRegisterTaxType{
 			Code: m.taxType, Name: "Load test tax " + m.prefix, RevenueAgency: revenue, PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER}}}))
@@ -278,4 +281,45 @@ func currency(ctx context.Context, c *client.Client) (string, error) {
 		return "", fmt.Errorf("funds params: %w", err)
 	}
 	return p.Currency, nil
+}
+
+// revenueAgency is the agency a load tax type pays into when the mix has
+// no treasury party: a tax type's revenue agency must hold a revenue or
+// the treasury mandate (tax refuses it with gov/60 otherwise), which a
+// national tax authority does not. The tax party's own agency when it
+// holds one (a council), else the Treasury, else any revenue holder.
+func revenueAgency(ctx context.Context, c *client.Client, own string) (string, error) {
+	list, _, err := c.ListAll(ctx, api.PathGovMandates, nil, 0, false)
+	if err != nil {
+		return "", fmt.Errorf("reading the mandates in force: %w", err)
+	}
+	var treasury, revenue string
+	for _, e := range list.Entries {
+		g := &govv1.MandateGrant{}
+		if err := proto.Unmarshal(e.Value, g); err != nil {
+			return "", fmt.Errorf("mandate %x: %w", e.Key, err)
+		}
+		if g.WithdrawnHeight != 0 || (g.UntilUnix != 0 && g.UntilUnix <= time.Now().Unix()) {
+			continue
+		}
+		switch g.Mandate {
+		case govv1.Mandate_MANDATE_REVENUE, govv1.Mandate_MANDATE_TREASURY:
+			if g.AgencyId == own {
+				return own, nil
+			}
+			if g.Mandate == govv1.Mandate_MANDATE_TREASURY && treasury == "" {
+				treasury = g.AgencyId
+			}
+			if g.Mandate == govv1.Mandate_MANDATE_REVENUE && revenue == "" {
+				revenue = g.AgencyId
+			}
+		}
+	}
+	if treasury != "" {
+		return treasury, nil
+	}
+	if revenue != "" {
+		return revenue, nil
+	}
+	return "", errors.New("no agency holds a revenue or treasury mandate for the load's tax type to pay into")
 }

@@ -92,6 +92,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			duration, _ := f.GetDuration("duration")
 			accounts, _ := f.GetInt("accounts")
 			workers, _ := f.GetInt("workers")
+			msgsPerTx, _ := f.GetInt("msgs-per-tx")
 			mixStr, _ := f.GetString("mix")
 			chainID, _ := f.GetString("chain-id")
 			timeoutBlocks, _ := f.GetUint64("timeout-blocks")
@@ -107,6 +108,9 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			}
 			if workers < 0 {
 				return fmt.Errorf("--workers must not be negative")
+			}
+			if msgsPerTx < 1 {
+				return fmt.Errorf("--msgs-per-tx must be at least 1 (and at most the chain's app.max_messages)")
 			}
 			if !f.Changed("warmup") {
 				warmup = 0 // automatic
@@ -165,6 +169,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 				Accounts:      accounts,
 				Workers:       workers,
 				Mix:           mix,
+				MsgsPerTx:     msgsPerTx,
 				Admin:         priv,
 				AdminAddress:  adminAddr,
 				Admins:        admins,
@@ -192,6 +197,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 	f.Int("workers", 0, "concurrent broadcast_tx_sync senders (default rate/4, within 16..1024)")
 	f.String("mix", "add_member", "message types to send, name[=weight],...; known: "+strings.Join(load.MsgNames(), ", ")+"; --mix alone is --mix=all, every one of them")
 	f.Lookup("mix").NoOptDefVal = load.MixAll
+	f.Int("msgs-per-tx", 1, "messages per transaction for message types that do not depend on an earlier one (custody offers and acceptances stay one to a transaction); at most the chain's app.max_messages")
 	f.String("from", "", "keyring name of an admin key; it adds the add_member signers to its agency (needed when the mix has add_member)")
 	f.StringToString("admins", map[string]string{load.PartyTreasury: "treasury-admin", load.PartyBenefits: "benefits-admin",
 		load.PartyTax: "revenue-admin", load.PartyProvenance: "dalefarm-admin"},
