@@ -142,6 +142,20 @@ def check_queries(f, root):
         for i in (0, len(proof) // 3, len(proof) // 2, len(proof) - 1):
             refused(name + " with proof byte %d changed" % i, lambda: tally.verify_record(
                 root, height, key, changed(proof_ops=[(tally.PROOF_OP_TYPE, key, flip(proof, i))])))
+        crashed, accepted_flips = [], 0
+        for i in range(len(proof)):
+            for bit in (0x01, 0x80):
+                bad = bytearray(proof)
+                bad[i] ^= bit
+                try:
+                    tally.verify_record(root, height, key, changed(proof_ops=[(tally.PROOF_OP_TYPE, key, bytes(bad))]))
+                    accepted_flips += 1
+                except tally.Refused:
+                    pass
+                except Exception as e:  # a crash is not a refusal
+                    crashed.append("byte %d: %r" % (i, e))
+        check(name + ": every one-bit change of the proof is refused, none crashes",
+              not crashed and accepted_flips == 0, "; ".join(crashed[:3]) + " %d accepted" % accepted_flips)
         if res["value"]:
             refused(name + " with a changed value", lambda: tally.verify_record(
                 root, height, key, changed(value=flip(res["value"], len(res["value"]) // 2))))
