@@ -39,11 +39,20 @@ func Pounds(pence uint64) string {
 }
 
 // RecordJSON renders a record in the one JSON form the explorer's API and
-// tallyd query share: proto field names, enum value names, bytes
-// (addresses, hashes, pseudonymous references) as hex, and every amount as
-// a string of pence with "<field>_formatted" in pounds beside it. Nested
-// records and lists of records get the same treatment. As in protojson, a
-// zero amount is left out.
+// tallyd query share (docs/protocol.md, "JSON for people and programs"):
+// proto field names; a value a program reads stays in its stable form under
+// the field's name, and where a person reads it differently the words are
+// beside it as "<field>_formatted":
+//
+//   - an enum keeps its value name as in the .proto ("ROLE_AUDITOR"), with
+//     the words beside it ("auditor"); a list of enums gets a list of words;
+//   - an amount is a string of pence ("25000") with pounds beside it
+//     ("£250.00");
+//   - bytes (addresses, hashes, pseudonymous references) are hex.
+//
+// Nested records and lists of records get the same treatment. As in
+// protojson, a zero value is left out, except a yes/no field, which is
+// always written so that a failing check reads "ok": false.
 func RecordJSON(m proto.Message) map[string]any {
 	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
 	if err != nil {
@@ -57,8 +66,9 @@ func RecordJSON(m proto.Message) map[string]any {
 	return v
 }
 
-// normalise rewrites protojson's base64 bytes as hex and writes amounts in
-// the one form, following the message's descriptor.
+// normalise rewrites protojson's base64 bytes as hex, writes amounts in the
+// one form, puts words beside enums and writes false yes/no fields,
+// following the message's descriptor.
 func normalise(m protoreflect.Message, v map[string]any) {
 	fields := m.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
@@ -66,6 +76,11 @@ func normalise(m protoreflect.Message, v map[string]any) {
 		name := string(f.Name())
 		val, ok := v[name]
 		if !ok {
+			// A false yes/no is written too; a field of a oneof only when
+			// it is the one set.
+			if f.Kind() == protoreflect.BoolKind && !f.IsList() && !f.HasPresence() && f.ContainingOneof() == nil {
+				v[name] = false
+			}
 			continue
 		}
 		switch {
@@ -84,6 +99,16 @@ func normalise(m protoreflect.Message, v map[string]any) {
 						}
 					}
 				}
+			}
+		case f.Kind() == protoreflect.EnumKind && !f.IsList():
+			v[name+"_formatted"] = enumValueWords(f.Enum(), val)
+		case f.Kind() == protoreflect.EnumKind && f.IsList():
+			if arr, ok := val.([]any); ok {
+				words := make([]any, len(arr))
+				for j, x := range arr {
+					words[j] = enumValueWords(f.Enum(), x)
+				}
+				v[name+"_formatted"] = words
 			}
 		case f.Kind() == protoreflect.MessageKind && !f.IsList() && !f.IsMap():
 			if sub, ok := val.(map[string]any); ok {
@@ -106,6 +131,28 @@ func normalise(m protoreflect.Message, v map[string]any) {
 			}
 		}
 	}
+}
+
+// EnumWords is an enum value's name as words a person reads: without its
+// type's prefix (what the type's zero value, ..._UNSPECIFIED, has before
+// UNSPECIFIED), in lower case, with spaces: ENROLMENT_STATUS_ACTIVE →
+// "active", TAX_STATUS_PARTIALLY_REFUNDED → "partially refunded".
+func EnumWords(e protoreflect.EnumDescriptor, name string) string {
+	prefix := ""
+	if vals := e.Values(); vals.Len() > 0 {
+		prefix = strings.TrimSuffix(string(vals.Get(0).Name()), "UNSPECIFIED")
+	}
+	return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, prefix), "_", " "))
+}
+
+// enumValueWords is EnumWords of a value as protojson wrote it: its name,
+// or its number when the enum has no value of that number (written as the
+// number).
+func enumValueWords(e protoreflect.EnumDescriptor, val any) string {
+	if s, ok := val.(string); ok {
+		return EnumWords(e, s)
+	}
+	return strings.Trim(string(mustJSON(val)), `"`)
 }
 
 func isInteger(k protoreflect.Kind) bool {

@@ -291,13 +291,18 @@ type validatorRow struct {
 }
 
 type blockRow struct {
-	Height     int64     `json:"height"`
-	Hash       string    `json:"hash"`
-	Time       time.Time `json:"time"`
-	Txs        int       `json:"txs"`
-	Proposer   string    `json:"proposer"`
-	Signers    []string  `json:"signed_by,omitempty"`
-	Seconds    float64   `json:"block_seconds"`
+	Height   int64     `json:"height"`
+	Hash     string    `json:"hash"`
+	Time     time.Time `json:"time"`
+	Txs      int       `json:"txs"`
+	Proposer string    `json:"proposer"`
+	Signers  []string  `json:"signed_by,omitempty"`
+	// Signed of Validators signed the block's commit: the network page
+	// shows the count (the names of ten validators do not fit a row), the
+	// block page the names.
+	Signed     int     `json:"signed"`
+	Validators int     `json:"validators"`
+	Seconds    float64 `json:"block_seconds"`
 	hasSigners bool
 }
 
@@ -521,7 +526,7 @@ func (s *Server) fillSigners(sn *snap, b *blockRow, names map[string]string) err
 	cached := s.metas[b.Height]
 	s.mu.Unlock()
 	if cached.hasSigners {
-		b.Signers = cached.Signers
+		b.Signers, b.Signed, b.Validators = cached.Signers, cached.Signed, cached.Validators
 		return nil
 	}
 	h := b.Height
@@ -541,11 +546,13 @@ func (s *Server) fillSigners(sn *snap, b *blockRow, names map[string]string) err
 		signers = append(signers, n)
 	}
 	sort.Strings(signers)
-	b.Signers = signers
+	// The commit has one entry per validator of the block's set, absent
+	// ones included.
+	b.Signers, b.Signed, b.Validators = signers, len(signers), len(cm.Commit.Signatures)
 	if cm.CanonicalCommit {
 		s.mu.Lock()
 		m := s.metas[h]
-		m.Signers, m.hasSigners = signers, true
+		m.Signers, m.Signed, m.Validators, m.hasSigners = signers, b.Signed, b.Validators, true
 		s.metas[h] = m
 		s.mu.Unlock()
 	}

@@ -2,9 +2,11 @@ package explorer_test
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -77,10 +79,11 @@ func TestNewAPIRoutes(t *testing.T) {
 			Code     string `json:"code"`
 			Period   string `json:"period"`
 			Receipts []struct {
-				ID     string `json:"id"`
-				Status string `json:"status"`
-				Net    uint64 `json:"net,string"`
-				NetF   string `json:"net_formatted"`
+				ID      string `json:"id"`
+				Status  string `json:"status"`
+				StatusF string `json:"status_formatted"`
+				Net     uint64 `json:"net,string"`
+				NetF    string `json:"net_formatted"`
 			} `json:"receipts"`
 			Total map[string]any `json:"total"`
 			Next  string         `json:"next"`
@@ -88,7 +91,7 @@ func TestNewAPIRoutes(t *testing.T) {
 	}
 	getJSON(t, "/api/v1/tax/VAT/2026-Q1", 200, &period)
 	if !period.Verified.OK || period.Height < 1 || len(period.Data.Receipts) != 1 || period.Data.Receipts[0].ID != "REVENUE-000001" ||
-		period.Data.Receipts[0].Net != 1_200_000 || period.Data.Receipts[0].NetF != "£12,000.00" || period.Data.Receipts[0].Status != "partially refunded" || period.Data.Next != "" {
+		period.Data.Receipts[0].Net != 1_200_000 || period.Data.Receipts[0].NetF != "£12,000.00" || period.Data.Receipts[0].Status != "STATUS_PARTIALLY_REFUNDED" || period.Data.Receipts[0].StatusF != "partially refunded" || period.Data.Next != "" {
 		t.Errorf("VAT 2026-Q1: %+v", period)
 	}
 	var prop struct {
@@ -206,6 +209,30 @@ func TestHostileInputOnNewParameters(t *testing.T) {
 			if strings.Contains(body, raw) {
 				t.Errorf("GET %.80s: response reflects %q raw", p, raw[:min(len(raw), 20)])
 			}
+		}
+	}
+}
+
+var signedCell = regexp.MustCompile(`<td class="signed" title="([^"]*)">([^<]*)</td>`)
+
+// The network page's recent blocks say how many validators signed each
+// ("all 5", "4 of 5") rather than listing every signer's agency, which
+// does not fit a row with ten validators; the names stay on hover and on
+// the block's page.
+func TestNetworkPageCountsSignatures(t *testing.T) {
+	need(t)
+	status, body, _ := get(t, "/")
+	cells := signedCell.FindAllStringSubmatch(body, -1)
+	if status != 200 || len(cells) == 0 {
+		t.Fatalf("network page: status %d, %d signature cells", status, len(cells))
+	}
+	count := regexp.MustCompile(`^(all [1-9]\d*|\d+ of [1-9]\d*)$`)
+	for _, c := range cells {
+		if !count.MatchString(c[2]) {
+			t.Errorf("a block row shows %q where a count of signatures belongs", c[2])
+		}
+		if !strings.Contains(html.UnescapeString(c[1]), "HM Treasury") && !strings.Contains(html.UnescapeString(c[1]), "Revenue and Customs") {
+			t.Errorf("a block row's signers on hover are %q, without agency names", c[1])
 		}
 	}
 }

@@ -413,6 +413,21 @@ func TestAPIAnswersWithHeightAndVerification(t *testing.T) {
 	if err := json.Unmarshal(read("/api/v1/money", 200).Data, &m); err != nil || m.Invariant.Appropriated != 500_000_000 || m.Invariant.AppropriatedFormatted != "£5,000,000.00" || !m.Invariant.Holds {
 		t.Errorf("money invariant: %v %+v", err, m)
 	}
+	// docs/json.md: an enum keeps its value name, the words are beside it.
+	var ag struct {
+		Members []struct {
+			Status          string   `json:"status"`
+			StatusFormatted string   `json:"status_formatted"`
+			Roles           []string `json:"roles"`
+			RolesFormatted  []string `json:"roles_formatted"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal(read("/api/v1/agency/fsa", 200).Data, &ag); err != nil || len(ag.Members) == 0 ||
+		ag.Members[0].Status != "STATUS_ACTIVE" || ag.Members[0].StatusFormatted != "active" ||
+		len(ag.Members[0].Roles) == 0 || !strings.HasPrefix(ag.Members[0].Roles[0], "ROLE_") ||
+		len(ag.Members[0].RolesFormatted) != len(ag.Members[0].Roles) || strings.HasPrefix(ag.Members[0].RolesFormatted[0], "ROLE_") {
+		t.Errorf("agency members in the API's JSON form: %v %+v", err, ag)
+	}
 	if a := read("/api/v1/receipt/REVENUE-009999", 404); !strings.Contains(a.Error, "absence was proven") {
 		t.Errorf("missing receipt: %q", a.Error)
 	}

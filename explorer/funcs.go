@@ -92,10 +92,15 @@ func poundsAny(v any) string {
 }
 
 // field reads a key of a decoded record (protojson writes 64-bit numbers
-// as strings; absent zero values read as "").
+// as strings; absent zero values read as ""). Pages speak words: an enum
+// reads as the words beside it ("<k>_formatted"), while an amount stays
+// pence for pounds to format.
 func field(m map[string]any, k string) any {
 	if m == nil {
 		return ""
+	}
+	if w, ok := m[k+"_formatted"]; ok && !client.AmountFields[k] {
+		return w
 	}
 	v, ok := m[k]
 	if !ok {
@@ -104,8 +109,12 @@ func field(m map[string]any, k string) any {
 	return v
 }
 
-// items reads a list field of a decoded record; nil when absent.
+// items reads a list field of a decoded record, a list of enums as its
+// words; nil when absent.
 func items(m map[string]any, k string) []any {
+	if w, ok := m[k+"_formatted"].([]any); ok {
+		return w
+	}
 	l, _ := m[k].([]any)
 	return l
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
+	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -105,7 +106,7 @@ func (n *namer) account(addrHex string) string {
 		name := firstNonEmpty(n.agency(acc.AgencyId), acc.AgencyId)
 		var roles []string
 		for _, r := range acc.Roles {
-			roles = append(roles, enumWord(r.Descriptor(), r.String()))
+			roles = append(roles, client.EnumWords(r.Descriptor(), r.String()))
 		}
 		if len(roles) > 0 {
 			name += " " + strings.Join(roles, " and ")

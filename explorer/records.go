@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
@@ -28,67 +27,13 @@ import (
 )
 
 // protoMap renders a record in the API's JSON form (client.RecordJSON:
-// proto field names, bytes as hex, amounts as pence with pounds beside),
-// with enum values and failure codes in words.
+// proto field names, enum value names with their words beside them, bytes
+// as hex, amounts as pence with pounds beside them), with failure codes
+// described.
 func protoMap(m proto.Message) map[string]any {
 	v := client.RecordJSON(m)
-	enumsToWords(m, v)
 	module.DescribeCodes(v) // a failed payment's reason_code, with its message
 	return v
-}
-
-// enumsToWords rewrites protojson's enum value names as the words a person
-// reads: ENROLMENT_STATUS_ACTIVE → "active", [ROLE_AUDITOR] → ["auditor"].
-// Every enum of every record is handled the same way, so no page shows an
-// internal name.
-func enumsToWords(m proto.Message, v map[string]any) {
-	fields := m.ProtoReflect().Descriptor().Fields()
-	for i := 0; i < fields.Len(); i++ {
-		f := fields.Get(i)
-		name := string(f.Name())
-		val, ok := v[name]
-		if !ok {
-			continue
-		}
-		switch {
-		case f.Kind() == protoreflect.EnumKind && !f.IsList():
-			if s, ok := val.(string); ok {
-				v[name] = enumWord(f.Enum(), s)
-			}
-		case f.Kind() == protoreflect.EnumKind && f.IsList():
-			if arr, ok := val.([]any); ok {
-				for j, x := range arr {
-					if s, ok := x.(string); ok {
-						arr[j] = enumWord(f.Enum(), s)
-					}
-				}
-			}
-		case f.Kind() == protoreflect.MessageKind && !f.IsList() && !f.IsMap():
-			if sub, ok := val.(map[string]any); ok {
-				enumsToWords(m.ProtoReflect().Get(f).Message().Interface(), sub)
-			}
-		case f.Kind() == protoreflect.MessageKind && f.IsList():
-			list := m.ProtoReflect().Get(f).List()
-			if arr, ok := val.([]any); ok {
-				for j := 0; j < list.Len() && j < len(arr); j++ {
-					if sub, ok := arr[j].(map[string]any); ok {
-						enumsToWords(list.Get(j).Message().Interface(), sub)
-					}
-				}
-			}
-		}
-	}
-}
-
-// enumWord is an enum value's name without its type's prefix, in lower
-// case with spaces: the prefix is what the type's zero value
-// (..._UNSPECIFIED) has before UNSPECIFIED.
-func enumWord(e protoreflect.EnumDescriptor, name string) string {
-	prefix := ""
-	if vals := e.Values(); vals.Len() > 0 {
-		prefix = strings.TrimSuffix(string(vals.Get(0).Name()), "UNSPECIFIED")
-	}
-	return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, prefix), "_", " "))
 }
 
 // absentOr404 turns a proven absence into a 404 that says so.
@@ -588,12 +533,8 @@ func (s *Server) receipt(r *http.Request) (*view, error) {
 	}
 	d := &receiptData{Receipt: protoMap(ans.Receipt), State: protoMap(ans.State)}
 	d.Mandate = sn.mandateOf(d.Receipt)
-	d.State["status"] = strings.ReplaceAll(tax.StatusName(ans.State.Status), "_", " ")
 	for _, a := range ans.Amendments {
-		am := protoMap(a)
-		am["kind"] = tax.KindOfAmendment(a.Kind)
-		am["reason"] = tax.ReasonName(a.Reason)
-		d.Amendments = append(d.Amendments, am)
+		d.Amendments = append(d.Amendments, protoMap(a))
 	}
 	return sn.view("Receipt "+id, d), nil
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -30,8 +29,11 @@ const taxPageSize = 50
 type periodReceipt struct {
 	Receipt map[string]any `json:"receipt"`
 	ID      string         `json:"id"`
-	Status  string         `json:"status"`
-	Net     uint64         `json:"net,string"`
+	// Status is the receipt's status as its enum value name, with the
+	// words beside it (docs/json.md).
+	Status          string `json:"status"`
+	StatusFormatted string `json:"status_formatted"`
+	Net             uint64 `json:"net,string"`
 	// NetFormatted is Net in pounds, as beside every API amount.
 	NetFormatted string `json:"net_formatted"`
 }
@@ -108,13 +110,15 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 		if len(e.Value) == 0 || proto.Unmarshal(e.Value, rc) != nil {
 			return nil, fmt.Errorf("the index of %s %s lists a receipt that does not decode", code, period)
 		}
-		pr := periodReceipt{Receipt: protoMap(rc), ID: rc.Id, Net: rc.Amount, Status: "issued"}
+		pr := periodReceipt{Receipt: protoMap(rc), ID: rc.Id, Net: rc.Amount}
+		status := taxv1.Status_STATUS_ISSUED
 		if ref, err := tax.ParseReceiptID(rc.Id); err == nil {
 			st := &taxv1.ReceiptState{}
 			if sn.record(api.PathKey, api.TaxReceiptStateKey(ref), st) == nil {
-				pr.Status, pr.Net = strings.ReplaceAll(tax.StatusName(st.Status), "_", " "), st.Net
+				status, pr.Net = st.Status, st.Net
 			}
 		}
+		pr.Status, pr.StatusFormatted = status.String(), word(status)
 		pr.NetFormatted = pounds(pr.Net)
 		d.Receipts = append(d.Receipts, pr)
 	}

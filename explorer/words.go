@@ -8,6 +8,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/tallyledger/tally/client"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -18,7 +19,7 @@ import (
 
 // word is an enum value as words ("PERIOD_KIND_QUARTER" → "quarter").
 func word(e protoreflect.Enum) string {
-	return enumWord(e.Descriptor(), string(e.Descriptor().Values().ByNumber(e.Number()).Name()))
+	return client.EnumWords(e.Descriptor(), string(e.Descriptor().Values().ByNumber(e.Number()).Name()))
 }
 
 // periodWords says how often a programme pays: "every minute", "weekly",

@@ -28,25 +28,45 @@ type docCommand struct {
 	comment string
 	// env are the assignments written before it in the same block.
 	env []string
+	// inline is true for a command written in the prose (`tallyd init`)
+	// rather than in a code block.
+	inline bool
 }
 
 var (
-	codeBlock  = regexp.MustCompile("(?s)```(sh|bash)\n(.*?)```")
+	codeBlock  = regexp.MustCompile("(?s)```([a-z]*)\n(.*?)```")
+	codeSpan   = regexp.MustCompile("`([^`\n]+)`")
 	assignment = regexp.MustCompile(`^(export )?[A-Z_]+=`)
 	localPort  = regexp.MustCompile(`\b27(\d{3})\b`)
+	// commandStart is what a documented command line begins with: the
+	// binary as built or installed, make, go test or one of scripts/.
+	commandStart = regexp.MustCompile(`^(build/tallyd |tallyd |make |go test |(\./)?scripts/)`)
 )
 
-// documentedCommands reads every sh block of the README and docs/ and
-// returns the tallyd command lines in them, with continuation lines joined.
+// docFiles are the README and every page under docs/, however deep: a page
+// added there is checked without touching this test.
+func docFiles(t *testing.T) []string {
+	t.Helper()
+	files := []string{"../README.md"}
+	require.NoError(t, filepath.WalkDir("../docs", func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
+			files = append(files, path)
+		}
+		return err
+	}))
+	return files
+}
+
+// documentedCommands reads the README and docs/ and returns every command
+// line in them: in code blocks of any language (continuation lines joined,
+// "a && b" split into its commands), and in the prose's code spans.
 func documentedCommands(t *testing.T) []docCommand {
 	t.Helper()
-	files, err := filepath.Glob("../docs/*.md")
-	require.NoError(t, err)
-	files = append([]string{"../README.md"}, files...)
 	var out []docCommand
-	for _, f := range files {
+	for _, f := range docFiles(t) {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
+		name, _ := filepath.Rel("..", f)
 		for _, m := range codeBlock.FindAllSubmatchIndex(b, -1) {
 			startLine := bytes.Count(b[:m[4]], []byte("\n")) + 1
 			var env []string
@@ -60,11 +80,26 @@ func documentedCommands(t *testing.T) []docCommand {
 				}
 				text, comment, _ := strings.Cut(l, " #")
 				text = strings.TrimSpace(text)
-				switch {
-				case assignment.MatchString(text):
+				if assignment.MatchString(text) && !commandStart.MatchString(leadingAssignments.ReplaceAllString(text, "")) {
 					env = append(env, text)
-				case strings.HasPrefix(text, "build/tallyd ") || strings.HasPrefix(text, "tallyd "):
-					out = append(out, docCommand{file: filepath.Base(f), line: n, text: text, comment: comment, env: append([]string(nil), env...)})
+					continue
+				}
+				for _, part := range strings.Split(text, " && ") {
+					part = strings.TrimSpace(leadingAssignments.ReplaceAllString(part, ""))
+					if commandStart.MatchString(part) {
+						out = append(out, docCommand{file: name, line: n, text: part, comment: comment, env: append([]string(nil), env...)})
+					}
+				}
+			}
+		}
+		// The prose, code blocks blanked out (lines kept for numbering).
+		prose := codeBlock.ReplaceAllFunc(b, func(block []byte) []byte {
+			return bytes.Repeat([]byte("\n"), bytes.Count(block, []byte("\n")))
+		})
+		for i, l := range strings.Split(string(prose), "\n") {
+			for _, m := range codeSpan.FindAllStringSubmatch(l, -1) {
+				if commandStart.MatchString(m[1]) {
+					out = append(out, docCommand{file: name, line: i + 1, text: strings.TrimSpace(m[1]), inline: true})
 				}
 			}
 		}
@@ -72,64 +107,37 @@ func documentedCommands(t *testing.T) []docCommand {
 	return out
 }
 
+// leadingAssignments are the VAR=value words before a command
+// ("TALLYD_BIN=$PWD/build/tallyd SYNC_RATE=300 go test …").
+var leadingAssignments = regexp.MustCompile(`^([A-Z_]+=\S+\s+)+`)
+
 // placeholder reports whether a documented word stands for a value the
-// reader supplies (ADDRESS, <taxpayer hex>, [--collector ...], a|b).
+// reader supplies (ADDRESS, <taxpayer hex>, [--collector ...], a|b, …).
 func placeholder(w string) bool {
-	if strings.ContainsAny(w, "<>[]|") || w == "..." {
+	if strings.ContainsAny(w, "<>[]|") || w == "..." || strings.Contains(w, "…") {
 		return true
 	}
 	letters := strings.Trim(w, "-_0123456789")
 	return len(letters) > 1 && strings.ToUpper(letters) == letters && !strings.HasPrefix(w, "-")
 }
 
-// The commands the README and docs/ show work as written. Lines that start
-// with build/tallyd are the hands-on tour: each runs against a real local
-// network started the way `make localnet` starts it (demo data included),
-// and must succeed, or fail when its comment says "refused", without a
-// panic. Lines that start with tallyd are templates an operator fills in
-// (ADDRESS, CHAIN, another machine's node): each must name a real command,
-// and every flag it uses must be one that command takes.
+// The commands the README and docs/ show work as written. Lines of code
+// blocks that start with build/tallyd are the hands-on tour: each runs
+// against a real local network started the way `make localnet` starts it
+// (demo data included), and must succeed, or fail when its comment says
+// "refused", without a panic. The other commands are checked by
+// TestDocumentedCommandsNameRealCommands.
 func TestDocumentedCommandsWorkAsWritten(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a local network")
 	}
-	cmds := documentedCommands(t)
-	var tour, templates []docCommand
-	for _, c := range cmds {
-		if strings.HasPrefix(c.text, "build/tallyd ") {
+	var tour []docCommand
+	for _, c := range documentedCommands(t) {
+		if !c.inline && strings.HasPrefix(c.text, "build/tallyd ") {
 			tour = append(tour, c)
-		} else {
-			templates = append(templates, c)
 		}
 	}
 	require.GreaterOrEqual(t, len(tour), 10, "the README tour was not found")
-	require.GreaterOrEqual(t, len(templates), 5)
-
-	t.Run("templates name real commands and flags", func(t *testing.T) {
-		for _, c := range templates {
-			words := strings.Fields(c.text)[1:]
-			var path []string
-			for _, w := range words {
-				if strings.HasPrefix(w, "-") || placeholder(w) {
-					break
-				}
-				path = append(path, w)
-			}
-			help, err := exec.Command(tallyd, append(path, "--help")...).CombinedOutput()
-			require.NoError(t, err, "%s:%d: %s\n%s", c.file, c.line, c.text, help)
-			// A word the command does not know as a subcommand would have
-			// been taken as an argument: the help must be that of a leaf
-			// or of the group the line names.
-			require.Contains(t, string(help), "Usage:", "%s:%d", c.file, c.line)
-			for _, w := range words {
-				if !strings.HasPrefix(w, "--") {
-					continue
-				}
-				flag, _, _ := strings.Cut(strings.Trim(w, "[]"), "=")
-				require.Contains(t, string(help), flag+" ", "%s:%d: %q uses %s, which `tallyd %s` does not take", c.file, c.line, c.text, flag, strings.Join(path, " "))
-			}
-		}
-	})
 
 	// The network, as `make localnet` runs it.
 	dir := filepath.Join(t.TempDir(), "localnet")
@@ -210,7 +218,7 @@ func TestDocumentedCommandsWorkAsWritten(t *testing.T) {
 		}
 		require.NoError(t, err, "%s\n%s", where, out)
 	}
-	t.Logf("ran %d tour commands and checked %d templates", len(tour), len(templates))
+	t.Logf("ran %d tour commands", len(tour))
 
 	// A send that gives up waiting says the transaction may still commit,
 	// and until when, and how to check; the check then finds it.
@@ -232,4 +240,140 @@ func TestDocumentedCommandsWorkAsWritten(t *testing.T) {
 			return err == nil && strings.Contains(out, `"found": true`)
 		}, time.Minute, 500*time.Millisecond)
 	})
+}
+
+// Every other documented command names something that exists. A tallyd
+// line (in a code block or the prose) is a template an operator fills in
+// (ADDRESS, CHAIN, another machine's node): it must name a real command,
+// and every flag it uses must be one that command takes. A make line names
+// a target of the Makefile; a go test line names packages that exist and
+// -run/-bench patterns that match a test or benchmark in them; a script
+// exists and is executable.
+func TestDocumentedCommandsNameRealCommands(t *testing.T) {
+	counts := map[string]int{}
+	for _, c := range documentedCommands(t) {
+		where := fmt.Sprintf("%s:%d: %s", c.file, c.line, c.text)
+		words := strings.Fields(c.text)
+		switch {
+		case words[0] == "tallyd" || words[0] == "build/tallyd" && c.inline:
+			checkTallydTemplate(t, where, words[1:])
+			counts["tallyd"]++
+		case words[0] == "build/tallyd":
+			counts["tour"]++ // run by TestDocumentedCommandsWorkAsWritten
+		case words[0] == "make":
+			mk, err := os.ReadFile("../Makefile")
+			require.NoError(t, err)
+			for _, target := range words[1:] {
+				require.Regexp(t, `(?m)^`+regexp.QuoteMeta(target)+`:`, string(mk), "%s: no make target %q", where, target)
+			}
+			counts["make"]++
+		case words[0] == "go":
+			checkGoTest(t, where, words[2:])
+			counts["go test"]++
+		default:
+			st, err := os.Stat(filepath.Join("..", strings.TrimPrefix(words[0], "./")))
+			require.NoError(t, err, where)
+			require.NotZero(t, st.Mode()&0o111, "%s: the script is not executable", where)
+			counts["script"]++
+		}
+	}
+	t.Logf("checked documented commands: %v", counts)
+	require.GreaterOrEqual(t, counts["tallyd"], 40, "the templates in the README were not found")
+	require.GreaterOrEqual(t, counts["go test"], 5)
+}
+
+// checkTallydTemplate runs `tallyd <command path> --help` for a documented
+// tallyd line and checks that each flag it uses is in that help.
+func checkTallydTemplate(t *testing.T, where string, words []string) {
+	t.Helper()
+	var path []string
+	cut := false // the line leaves the subcommand to the reader (tallyd tx … --memo)
+	for _, w := range words {
+		if strings.HasPrefix(w, "-") {
+			break
+		}
+		if placeholder(w) {
+			cut = strings.Contains(w, "…") || w == "..."
+			break
+		}
+		path = append(path, w)
+	}
+	help, err := exec.Command(tallyd, append(path, "--help")...).CombinedOutput()
+	require.NoError(t, err, "%s\n%s", where, help)
+	// A word the command does not know as a subcommand would have been
+	// taken as an argument: the help must be that of a leaf or of the
+	// group the line names.
+	require.Contains(t, string(help), "Usage:", where)
+	if cut {
+		return
+	}
+	for _, w := range words {
+		if !strings.HasPrefix(w, "--") {
+			continue
+		}
+		flag, _, _ := strings.Cut(strings.Trim(w, "[]"), "=")
+		require.Contains(t, string(help), flag+" ", "%s: uses %s, which `tallyd %s` does not take", where, flag, strings.Join(path, " "))
+	}
+}
+
+// checkGoTest checks a documented `go test` line's packages and its -run
+// and -bench patterns against the test sources (build tags included: a
+// measurement behind -tags is still found).
+func checkGoTest(t *testing.T, where string, args []string) {
+	t.Helper()
+	var pkgs []string
+	patterns := map[string]string{} // flag → pattern
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "|" || a == "2>&1":
+			i = len(args) // a pipe to grep and the like
+		case a == "-run" || a == "-bench":
+			if i+1 < len(args) {
+				patterns[a] = strings.Trim(args[i+1], `'"`)
+				i++
+			}
+		case a == "-tags" || a == "-benchtime" || a == "-count" || a == "-timeout":
+			i++
+		case strings.HasPrefix(a, "./"):
+			pkgs = append(pkgs, a)
+		}
+	}
+	if len(pkgs) == 0 {
+		return // "go test -bench": the command in general
+	}
+	var src strings.Builder
+	for _, p := range pkgs {
+		dir := filepath.Join("..", strings.TrimSuffix(strings.TrimSuffix(p, "/..."), "/"))
+		files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, "%s: package %s has no tests", where, p)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			src.Write(b)
+		}
+	}
+	for flag, pattern := range patterns {
+		if pattern == "^$" || pattern == "XXX" {
+			continue // runs nothing, on purpose
+		}
+		kind := "Test"
+		if flag == "-bench" {
+			kind = "Benchmark"
+		}
+		// A pattern's first level names top-level functions (a/b: b is a
+		// subtest or sub-benchmark).
+		first, _, _ := strings.Cut(pattern, "/")
+		re, err := regexp.Compile(first)
+		require.NoError(t, err, where)
+		found := false
+		for _, m := range regexp.MustCompile(`(?m)^func (`+kind+`\w+)\(`).FindAllStringSubmatch(src.String(), -1) {
+			if re.MatchString(m[1]) {
+				found = true
+				break
+			}
+		}
+		require.True(t, found, "%s: %s %q matches no %s function in %v", where, flag, pattern, kind, pkgs)
+	}
 }

@@ -213,7 +213,7 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal([]byte(out), &got), out)
 		require.True(t, got.Found)
-		require.Equal(t, "treasury", got.Record["agency"])
+		require.Equal(t, "treasury", got.Record["agency_id"])
 		hh := got.Verified.HeaderHeight
 		commit, err := rpc(t, net, "fsa").RPC.Commit(ctx, &hh)
 		require.NoError(t, err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,10 +11,8 @@ import (
 
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 func queryCmd() *cobra.Command {
@@ -43,7 +40,7 @@ root and against --witnesses: see 'tallyd verify --help'.`,
 			if err != nil {
 				return err
 			}
-			return queryRecord(cmd, api.PathAccount, addr, &agencyv1.Account{}, func(m proto.Message) any { return accountJSON(m.(*agencyv1.Account)) })
+			return queryRecord(cmd, api.PathAccount, addr, &agencyv1.Account{}, func(m proto.Message) any { return protoJSON(m.(*agencyv1.Account)) })
 		},
 	}
 	addKeyringFlags(account)
@@ -52,7 +49,7 @@ root and against --witnesses: see 'tallyd verify --help'.`,
 		Short: "Show an agency: name, kind, status, member and admin counts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return queryRecord(cmd, api.PathAgency, []byte(args[0]), &agencyv1.Agency{}, func(m proto.Message) any { return agencyJSON(m.(*agencyv1.Agency)) })
+			return queryRecord(cmd, api.PathAgency, []byte(args[0]), &agencyv1.Agency{}, func(m proto.Message) any { return protoJSON(m.(*agencyv1.Agency)) })
 		},
 	}
 	members := &cobra.Command{
@@ -159,7 +156,7 @@ func queryMembers(cmd *cobra.Command, args []string) error {
 		if err := proto.Unmarshal(e.Value, acc); err != nil {
 			return err
 		}
-		members = append(members, accountJSON(acc))
+		members = append(members, protoJSON(acc))
 	}
 	out := map[string]any{"agency": args[0], "height": res.Height, "members": members, "complete": list.Complete}
 	if prove {
@@ -175,34 +172,5 @@ func provenJSON(p *client.Proven, kind string) map[string]any {
 		"app_hash_header": p.Height + 1,
 		"app_hash":        strings.ToUpper(hex.EncodeToString(p.AppHash)),
 		"header_commit":   "checked against the validator set reported by the queried node",
-	}
-}
-
-func accountJSON(a *agencyv1.Account) map[string]any {
-	roles := make([]string, len(a.Roles))
-	for i, r := range a.Roles {
-		roles[i] = agency.RoleName(r)
-	}
-	return map[string]any{
-		"address":        keys.FormatAddress(a.Address),
-		"pub_key":        base64.StdEncoding.EncodeToString(a.PubKey),
-		"agency":         a.AgencyId,
-		"roles":          roles,
-		"status":         agency.StatusName(a.Status),
-		"created_height": a.CreatedHeight,
-		"updated_height": a.UpdatedHeight,
-		"key_rotations":  a.KeyRotations,
-	}
-}
-
-func agencyJSON(a *agencyv1.Agency) map[string]any {
-	return map[string]any{
-		"id":             a.Id,
-		"name":           a.Name,
-		"kind":           agency.KindName(a.Kind),
-		"status":         agency.StatusName(a.Status),
-		"member_count":   a.MemberCount,
-		"active_admins":  a.ActiveAdmins,
-		"created_height": a.CreatedHeight,
 	}
 }

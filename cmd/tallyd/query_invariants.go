@@ -1,12 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
@@ -54,12 +52,9 @@ func runQueryInvariants(cmd *cobra.Command, _ []string) error {
 	if err := proto.Unmarshal(res.Value, r); err != nil {
 		return fmt.Errorf("decoding answer: %w", err)
 	}
-	// Every field is printed, so a failing check shows "ok": false.
-	bz, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if err := printJSON(map[string]any{"height": res.Height, "report": json.RawMessage(bz)}); err != nil {
+	// tallyd's one JSON form: a failing check shows "ok": false, and the
+	// funds figures are pence with pounds beside them.
+	if err := printJSON(map[string]any{"height": res.Height, "report": protoJSON(r)}); err != nil {
 		return err
 	}
 	var failed []string

@@ -33,7 +33,7 @@ records; tallyd follows next_key to read them all.`,
 				if err != nil {
 					return err
 				}
-				return queryRecord(cmd, path, d, into(), func(m proto.Message) any { return pvJSON(m) })
+				return queryRecord(cmd, path, d, into(), func(m proto.Message) any { return protoJSON(m) })
 			},
 		}
 		addKeyringFlags(c)
@@ -118,7 +118,7 @@ records; tallyd follows next_key to read them all.`,
 					if err := proto.Unmarshal(e.Value, it); err != nil {
 						return err
 					}
-					items = append(items, pvJSON(it))
+					items = append(items, protoJSON(it))
 				}
 				if len(page.NextKey) != 8 {
 					break
@@ -136,7 +136,7 @@ records; tallyd follows next_key to read them all.`,
 	params := &cobra.Command{
 		Use: "params", Short: "Show the provenance module's parameters (recall budget per block, offer durations)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return queryRecord(cmd, api.PathProvenanceParams, nil, &provenancev1.Params{}, func(m proto.Message) any { return pvJSON(m) })
+			return queryRecord(cmd, api.PathProvenanceParams, nil, &provenancev1.Params{}, func(m proto.Message) any { return protoJSON(m) })
 		},
 	}
 	for _, c := range []*cobra.Command{item, offer, accreditation, recall, location, history, attestations, held, offers, unacked, lineage, params} {
@@ -174,7 +174,7 @@ func pvQueryList(cmd *cobra.Command, path string, lq *provenancev1.ListQuery, in
 			if err := proto.Unmarshal(entries[0].Value, it); err != nil {
 				return err
 			}
-			head = pvJSON(it)
+			head = protoJSON(it)
 			entries = entries[1:]
 		}
 		for _, e := range entries {
@@ -182,7 +182,7 @@ func pvQueryList(cmd *cobra.Command, path string, lq *provenancev1.ListQuery, in
 			if err := proto.Unmarshal(e.Value, m); err != nil {
 				return err
 			}
-			records = append(records, pvJSON(m))
+			records = append(records, protoJSON(m))
 		}
 		if len(page.NextKey) == 0 {
 			break
@@ -242,8 +242,8 @@ func pvProofJSON(height int64, root []byte) map[string]any {
 // are read from that item, at the same height and with the same --prove,
 // and shown under "inherited".
 func itemJSON(cmd *cobra.Command, it *provenancev1.Item) any {
-	out, ok := pvJSON(it).(map[string]any)
-	if !ok || it.MetadataFrom == "" {
+	out := protoJSON(it)
+	if it.MetadataFrom == "" {
 		return out
 	}
 	inherited := map[string]any{"from": it.MetadataFrom}
@@ -265,12 +265,7 @@ func itemJSON(cmd *cobra.Command, it *provenancev1.Item) any {
 		inherited["error"] = fmt.Sprintf("reading %s: %v", it.MetadataFrom, err)
 		return out
 	}
-	if hm, ok := pvJSON(holder).(map[string]any); ok {
-		inherited["attributes"], inherited["documents"] = hm["attributes"], hm["documents"]
-	}
+	hm := protoJSON(holder)
+	inherited["attributes"], inherited["documents"] = hm["attributes"], hm["documents"]
 	return out
 }
-
-// pvJSON renders a provenance record in tallyd's one JSON form
-// (client.RecordJSON): proto field names, enum value names, bytes as hex.
-func pvJSON(m proto.Message) any { return client.RecordJSON(m) }

@@ -51,11 +51,11 @@ from the grant, so no granted period can be hidden and no other can be read.`,
 				_ = printJSON(out)
 				return fmt.Errorf("no receipt %s at height %d", args[0], height)
 			}
-			out["receipt"] = receiptJSON(ans.Receipt)
-			out["state"] = receiptStateJSON(ans.State)
+			out["receipt"] = protoJSON(ans.Receipt)
+			out["state"] = protoJSON(ans.State)
 			amendments := []any{}
 			for _, a := range ans.Amendments {
-				amendments = append(amendments, amendmentJSON(a))
+				amendments = append(amendments, protoJSON(a))
 			}
 			out["amendments"] = amendments
 			return printJSON(out)
@@ -164,7 +164,7 @@ of one taxpayer cannot be linked across periods on the chain.`,
 		Short: "Show a tax type: owning authority, revenue agency, period kind",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return queryRecord(cmd, api.PathTaxType, []byte(args[0]), &taxv1.TaxType{}, func(m proto.Message) any { return taxTypeJSON(m.(*taxv1.TaxType)) })
+			return queryRecord(cmd, api.PathTaxType, []byte(args[0]), &taxv1.TaxType{}, func(m proto.Message) any { return protoJSON(m.(*taxv1.TaxType)) })
 		},
 	}
 	taxTypes := &cobra.Command{
@@ -188,7 +188,7 @@ of one taxpayer cannot be linked across periods on the chain.`,
 				if err := proto.Unmarshal(e.Value, t); err != nil {
 					return err
 				}
-				out = append(out, taxTypeJSON(t))
+				out = append(out, protoJSON(t))
 			}
 			return printJSON(map[string]any{"height": height, "tax_types": out, "proven": root != nil})
 		},
@@ -273,44 +273,6 @@ func entryCheck(root []byte) tax.CheckEntry {
 func listProofJSON(height int64, root []byte, what string) map[string]any {
 	return map[string]any{"state_height": height, "app_hash_header": height + 1, "app_hash": strings.ToUpper(hex.EncodeToString(root)),
 		"proofs": what, "header_commit": "checked against the validator set reported by the queried node"}
-}
-
-func taxTypeJSON(t *taxv1.TaxType) map[string]any {
-	return map[string]any{"code": t.Code, "name": t.Name, "authority": t.Authority, "revenue_agency": t.RevenueAgency,
-		"period_kind": tax.KindName(t.PeriodKind), "created_height": t.CreatedHeight}
-}
-
-func receiptJSON(r *taxv1.Receipt) map[string]any {
-	return map[string]any{"id": r.Id, "authority": r.Authority, "tax_type": r.TaxType, "payer": tax.TaxpayerHex(r.Payer),
-		"period": r.Period, "amount": r.Amount, "bank_reference": hex.EncodeToString(r.BankReference), "collector": keys.FormatAddress(r.Collector),
-		"collector_agency": r.CollectorAgency, "height": r.Height, "collected_at": r.CollectedAt,
-		"revenue_holder": r.RevenueHolder, "revenue_movement": r.RevenueMovement}
-}
-
-func receiptStateJSON(s *taxv1.ReceiptState) map[string]any {
-	return map[string]any{"status": tax.StatusName(s.Status), "payer": tax.TaxpayerHex(s.Payer), "period": s.Period,
-		"amount": s.Amount, "refunded": s.Refunded, "net": s.Net, "amendments": s.Amendments, "updated_height": s.UpdatedHeight}
-}
-
-func amendmentJSON(a *taxv1.Amendment) map[string]any {
-	out := map[string]any{"id": a.Id, "kind": tax.KindOfAmendment(a.Kind), "reason": tax.ReasonName(a.Reason),
-		"issuer": keys.FormatAddress(a.Issuer), "height": a.Height, "issued_at": a.IssuedAt,
-		"net_before": a.NetBefore, "net_after": a.NetAfter, "revenue_movement": a.RevenueMovement}
-	switch a.Kind {
-	case taxv1.AmendmentKind_AMENDMENT_KIND_REFUND:
-		out["refund"] = a.Refund
-	case taxv1.AmendmentKind_AMENDMENT_KIND_CORRECTION:
-		if a.CorrectedAmount != 0 {
-			out["corrected_amount"] = a.CorrectedAmount
-		}
-		if a.CorrectedPeriod != "" {
-			out["corrected_period"] = a.CorrectedPeriod
-		}
-		if len(a.CorrectedPayer) > 0 {
-			out["corrected_payer"] = tax.TaxpayerHex(a.CorrectedPayer)
-		}
-	}
-	return out
 }
 
 // parseGrant reads a clearance grant token and the request it yields.

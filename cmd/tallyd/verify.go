@@ -51,11 +51,11 @@ func verifiableRecords() []record {
 			read: single(api.PathAccount, func(cmd *cobra.Command, args []string) ([]byte, []byte, error) {
 				addr, err := resolveAddress(cmd, args[0])
 				return addr, api.AccountKey(addr), err
-			}, func() proto.Message { return &agencyv1.Account{} }, func(m proto.Message) any { return accountJSON(m.(*agencyv1.Account)) })},
+			}, func() proto.Message { return &agencyv1.Account{} }, func(m proto.Message) any { return protoJSON(m.(*agencyv1.Account)) })},
 		{use: "agency ID", short: "An agency: name, kind, status, member and admin counts", args: 1,
 			read: single(api.PathAgency, func(_ *cobra.Command, args []string) ([]byte, []byte, error) {
 				return []byte(args[0]), api.AgencyKey(args[0]), nil
-			}, func() proto.Message { return &agencyv1.Agency{} }, func(m proto.Message) any { return agencyJSON(m.(*agencyv1.Agency)) })},
+			}, func() proto.Message { return &agencyv1.Agency{} }, func(m proto.Message) any { return protoJSON(m.(*agencyv1.Agency)) })},
 		{use: "members ID", short: "An agency's members, each proven, and the list checked complete against the agency's count", args: 1,
 			read: readMembers},
 		{use: "params", short: "The chain's transaction parameters", args: 0,
@@ -126,10 +126,8 @@ func byPath(use, short, path string, newMsg func() proto.Message) record {
 	return record{use: use, short: short, args: 1,
 		read: single(path, func(_ *cobra.Command, args []string) ([]byte, []byte, error) {
 			return []byte(args[0]), provableKeys[path]([]byte(args[0])), nil
-		}, newMsg, func(m proto.Message) any { return recordJSON(m) })}
+		}, newMsg, func(m proto.Message) any { return protoJSON(m) })}
 }
-
-func recordJSON(m proto.Message) map[string]any { return client.RecordJSON(m) }
 
 // single reads one record at a path, proven at the key query returns.
 func single(path string, query func(cmd *cobra.Command, args []string) (data, key []byte, err error),
@@ -163,7 +161,7 @@ func readMembers(ctx context.Context, _ *cobra.Command, lc *client.LightClient, 
 	}
 	members := []any{}
 	for _, a := range accs {
-		members = append(members, accountJSON(a))
+		members = append(members, protoJSON(a))
 	}
 	return map[string]any{"agency": args[0], "members": members, "complete": list.Complete}, &list.Verified, nil
 }

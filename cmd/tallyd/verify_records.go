@@ -67,9 +67,9 @@ func readReceipt(ctx context.Context, _ *cobra.Command, lc *client.LightClient, 
 	}
 	amendments := []any{}
 	for _, a := range r.Amendments {
-		amendments = append(amendments, amendmentJSON(a))
+		amendments = append(amendments, protoJSON(a))
 	}
-	return map[string]any{"receipt": receiptJSON(r.Receipt), "state": receiptStateJSON(r.State), "amendments": amendments,
+	return map[string]any{"receipt": protoJSON(r.Receipt), "state": protoJSON(r.State), "amendments": amendments,
 		"checked": "receipt, state and amendments 1..n proven, n the state's proven count; each amendment continues the net the one before left"}, &list.Verified, nil
 }
 
@@ -108,21 +108,21 @@ func readPaymentTrace(ctx context.Context, _ *cobra.Command, lc *client.LightCli
 	if err != nil {
 		return nil, listVerified(list), err
 	}
-	out := map[string]any{"payment": recordJSON(t.Payment), "complete": t.Complete, "settled": t.Settlement != nil,
+	out := map[string]any{"payment": protoJSON(t.Payment), "complete": t.Complete, "settled": t.Settlement != nil,
 		"checked": "payment proven; every movement and tranche back to the inflows proven, each tranche linked to the leg that created it from its parent; settlement proven present or absent"}
 	var recov, movs, trs []any
 	for _, r := range t.Recoveries {
-		recov = append(recov, recordJSON(r))
+		recov = append(recov, protoJSON(r))
 	}
 	for _, m := range t.Movements {
-		movs = append(movs, recordJSON(m))
+		movs = append(movs, protoJSON(m))
 	}
 	for _, tr := range t.Tranches {
-		trs = append(trs, recordJSON(tr))
+		trs = append(trs, protoJSON(tr))
 	}
 	out["recoveries"], out["movements"], out["tranches"] = recov, movs, trs
 	if t.Settlement != nil {
-		out["settlement"] = recordJSON(t.Settlement)
+		out["settlement"] = protoJSON(t.Settlement)
 	}
 	return out, &list.Verified, nil
 }
@@ -134,9 +134,9 @@ func readItemHistory(ctx context.Context, _ *cobra.Command, lc *client.LightClie
 	}
 	events := []any{}
 	for _, e := range h.Events {
-		events = append(events, recordJSON(e))
+		events = append(events, protoJSON(e))
 	}
-	return map[string]any{"item": recordJSON(h.Item), "events": events,
+	return map[string]any{"item": protoJSON(h.Item), "events": events,
 		"checked": "item proven; events 1..n proven at their sequence keys, n the item's proven event count"}, &list.Verified, nil
 }
 
@@ -151,9 +151,9 @@ func readProposal(ctx context.Context, _ *cobra.Command, lc *client.LightClient,
 	}
 	votes := []any{}
 	for _, v := range p.Votes {
-		votes = append(votes, recordJSON(v))
+		votes = append(votes, protoJSON(v))
 	}
-	return map[string]any{"proposal": recordJSON(p.Proposal), "votes": votes, "complete": list.Complete,
+	return map[string]any{"proposal": protoJSON(p.Proposal), "votes": votes, "complete": list.Complete,
 		"counted": map[string]uint64{"yes": p.Yes, "no": p.No, "abstain": p.Abstain},
 		"checked": "proposal proven; every vote proven under the proposal's key, cast by the agency it is filed under; no fewer votes per option than the proven tally"}, &list.Verified, nil
 }
