@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,5 +179,35 @@ func TestInitTakesListenAddresses(t *testing.T) {
 	out, err = exec.Command(bin, "init", "--home", t.TempDir(), "--keyring-backend", "test", "--p2p-laddr", "0.0.0.0:26656").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--p2p-laddr") || !strings.Contains(string(out), "want tcp://HOST:PORT") {
 		t.Errorf("a listen address without tcp:// was not refused clearly: %v\n%s", err, out)
+	}
+}
+
+// A command an error message suggests names tallyd as the user ran it, so
+// that it can be pasted: run as build/tallyd, a mistyped key name says to
+// run `build/tallyd keys list`, and an unknown subcommand points to
+// 'build/tallyd query --help'.
+func TestErrorHintsNameTheBinaryAsRun(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	arg0 := os.Args[0]
+	os.Args[0] = filepath.Join(dir, "build", "tallyd")
+	defer func() { os.Args[0] = arg0 }()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"keys", "show", "nosuchkey", "--home", t.TempDir(), "--keyring-backend", "test"}, "run `build/tallyd keys list`"},
+		{[]string{"query", "agencyy"}, "run 'build/tallyd query --help'"},
+	} {
+		root := rootCmd()
+		root.SetArgs(tc.args)
+		root.SetOut(io.Discard)
+		err := root.Execute()
+		if err == nil {
+			t.Fatalf("tallyd %v succeeded", tc.args)
+		}
+		if got := errorText(err); !strings.Contains(got, tc.want) || strings.Contains(got, " tallyd ") {
+			t.Errorf("tallyd %v printed %q, want it to say %q", tc.args, got, tc.want)
+		}
 	}
 }

@@ -8,19 +8,34 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tallyledger/tally/testnet"
 )
 
 func main() {
 	if err := rootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		if hint := hintFor(err); hint != "" {
-			fmt.Fprintln(os.Stderr, hint)
-		}
+		fmt.Fprint(os.Stderr, errorText(err))
 		os.Exit(1)
 	}
+}
+
+// errorText is what tallyd prints for a failed command: the error, then a
+// hint when there is one. Commands a message suggests ("run `tallyd keys
+// list`") name the binary as the user ran it (build/tallyd), so that they
+// can be pasted as they are; the libraries that wrote them do not know it.
+func errorText(err error) string {
+	out := "Error: " + err.Error() + "\n"
+	if hint := hintFor(err); hint != "" {
+		out += hint + "\n"
+	}
+	if inv := testnet.Invocation(); inv != "tallyd" {
+		out = strings.NewReplacer("`tallyd ", "`"+inv+" ", "'tallyd ", "'"+inv+" ").Replace(out)
+	}
+	return out
 }
 
 // hintFor says what to do next about errors whose cause is not in their
