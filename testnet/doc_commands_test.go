@@ -251,12 +251,13 @@ func TestDocumentedCommandsWorkAsWritten(t *testing.T) {
 // exists and is executable.
 func TestDocumentedCommandsNameRealCommands(t *testing.T) {
 	counts := map[string]int{}
+	helps := map[string]string{} // command path → its --help, asked once
 	for _, c := range documentedCommands(t) {
 		where := fmt.Sprintf("%s:%d: %s", c.file, c.line, c.text)
 		words := strings.Fields(c.text)
 		switch {
 		case words[0] == "tallyd" || words[0] == "build/tallyd" && c.inline:
-			checkTallydTemplate(t, where, words[1:])
+			checkTallydTemplate(t, where, words[1:], helps)
 			counts["tallyd"]++
 		case words[0] == "build/tallyd":
 			counts["tour"]++ // run by TestDocumentedCommandsWorkAsWritten
@@ -284,7 +285,7 @@ func TestDocumentedCommandsNameRealCommands(t *testing.T) {
 
 // checkTallydTemplate runs `tallyd <command path> --help` for a documented
 // tallyd line and checks that each flag it uses is in that help.
-func checkTallydTemplate(t *testing.T, where string, words []string) {
+func checkTallydTemplate(t *testing.T, where string, words []string, helps map[string]string) {
 	t.Helper()
 	var path []string
 	cut := false // the line leaves the subcommand to the reader (tallyd tx … --memo)
@@ -298,12 +299,17 @@ func checkTallydTemplate(t *testing.T, where string, words []string) {
 		}
 		path = append(path, w)
 	}
-	help, err := exec.Command(tallyd, append(path, "--help")...).CombinedOutput()
-	require.NoError(t, err, "%s\n%s", where, help)
+	help, ok := helps[strings.Join(path, " ")]
+	if !ok {
+		out, err := exec.Command(tallyd, append(path, "--help")...).CombinedOutput()
+		require.NoError(t, err, "%s\n%s", where, out)
+		help = string(out)
+		helps[strings.Join(path, " ")] = help
+	}
 	// A word the command does not know as a subcommand would have been
 	// taken as an argument: the help must be that of a leaf or of the
 	// group the line names.
-	require.Contains(t, string(help), "Usage:", where)
+	require.Contains(t, help, "Usage:", where)
 	if cut {
 		return
 	}
@@ -312,7 +318,7 @@ func checkTallydTemplate(t *testing.T, where string, words []string) {
 			continue
 		}
 		flag, _, _ := strings.Cut(strings.Trim(w, "[]"), "=")
-		require.Contains(t, string(help), flag+" ", "%s: uses %s, which `tallyd %s` does not take", where, flag, strings.Join(path, " "))
+		require.Contains(t, help, flag+" ", "%s: uses %s, which `tallyd %s` does not take", where, flag, strings.Join(path, " "))
 	}
 }
 
