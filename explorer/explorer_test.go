@@ -318,7 +318,7 @@ func TestPagesShowTheDemoChain(t *testing.T) {
 		{"/receipt/REVENUE-000001", 200, []string{"partially refunded", "Amendment chain", "refund", "Verified"}},
 		{"/receipt/REVENUE-000002", 200, []string{"correction"}},
 		{"/clearance?grant=" + testnet.DemoClearanceGrant("demo-business-dalefarm", "VAT", "2026-Q1", "2026-Q2"), 200, []string{"has receipts for tax type VAT", "covering periods 2026-Q1 to 2026-Q2", demoTaxpayerHex()}},
-		{"/provenance", 200, []string{"Provenance", "recall budget", "Open recalls", "FSA-DEMO-001", "Recent items", "Mature cheddar cheese", "<svg class=\"lineage\""}},
+		{"/provenance", 200, []string{"Provenance", "recall budget", "Open recalls", "FSA-DEMO-001", "Recent items", "its last 30 transactions of each kind", "Mature cheddar cheese", "<svg class=\"lineage\""}},
 		{"/item/" + cheese, 200, []string{"recalled", "FSA-DEMO-001", "DALE-MILK-001", "Timeline", "Lineage", "<svg class=\"lineage\"",
 			"Mature cheddar cheese", "Northshire Primary School kitchen", "Vale Creamery, Valeford", "Vale Creamery dispatch", "microbiology: pass", "which this item was made from", "1 custodian has"}},
 		{"/item/" + milk, 200, []string{"microbiology: pass", "Inspections", "recalled", "herd: dale-jersey", "Dale Farm, milking parlour", "Food Standards Agency inspection team"}},

@@ -140,6 +140,7 @@ func (sn *snap) provenanceHome(d map[string]any) {
 		recent = append(recent, summarise(it))
 	}
 	d["recent_items"] = recent
+	d["recent_scope"] = recentTxs
 	var open []map[string]any
 	var focus string
 	for _, o := range sn.recallOrders() {

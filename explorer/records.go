@@ -919,7 +919,7 @@ func (s *Server) search(r *http.Request) (*view, error) {
 		return nil, &redirect{to: hits[0].Link, v: &view{Title: "Search", Height: sn.height, Verified: sn.verified(), Data: &searchData{Query: q, Hits: hits}}}
 	}
 	if len(hits) == 0 {
-		return nil, notFound("Nothing on this chain matches %q. Try a block height, a transaction hash, an account address, an agency id, a receipt id (REVENUE-000001), a payment or movement number, a proposal (#3 or proposal 3), an item id (lgtin:…), or part of an agency's, programme's or product's name.", q)
+		return nil, notFound("Nothing on this chain matches %q. Try a block height, a transaction hash, an account address, an agency id, a receipt id (REVENUE-000001), a payment or movement number, a proposal (#3 or proposal 3), an item id (lgtin:…), or part of an agency's, programme's or product's name (products are looked for among the items of the last %d creating transactions of each kind: the chain keeps no index by name).", q, recentTxs)
 	}
 	return &view{Title: "Search", Height: sn.height, Verified: sn.verified(), Data: &searchData{Query: q, Hits: hits}}, nil
 }
