@@ -240,6 +240,22 @@ func TestDocumentedCommandsWorkAsWritten(t *testing.T) {
 			return err == nil && strings.Contains(out, `"found": true`)
 		}, time.Minute, 500*time.Millisecond)
 	})
+
+	// A second network made with the same ports cannot bind them; start
+	// says so (another node answers there) instead of reporting the other
+	// network's blocks as its own.
+	t.Run("a network on taken ports is refused, not reported up", func(t *testing.T) {
+		second := filepath.Join(t.TempDir(), "second")
+		out, err := exec.Command(tallyd, "testnet", "init", "--validators", "1", "--council=false", "--output", second, "--base-port", strconv.Itoa(base)).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		out, err = exec.CommandContext(ctx, tallyd, "testnet", "start", second, "--explorer=false", "--demo=false", "--status-every", "1h").CombinedOutput()
+		require.Error(t, err, "%s", out)
+		require.NotContains(t, string(out), "committing blocks")
+		require.Contains(t, string(out), "is answered by node")
+		require.Contains(t, string(out), "another --base-port")
+	})
 }
 
 // Every other documented command names something that exists. A tallyd

@@ -2,6 +2,7 @@ package testnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -275,13 +276,33 @@ func nodeStatus(ctx context.Context, nd Node) Status {
 		st.Err = err
 		return st
 	}
+	if id := string(res.NodeInfo.ID()); nd.NodeID != "" && id != nd.NodeID {
+		// Something else answers on this node's port: its own process
+		// could not bind it and another network's node holds it.
+		st.Err = &ForeignNodeError{Node: nd.Name, RPC: nd.RPC, Want: nd.NodeID, Got: id}
+		return st
+	}
 	st.Online = true
 	st.Height = res.SyncInfo.LatestBlockHeight
 	st.AppHash = res.SyncInfo.LatestAppHash.String()
 	return st
 }
 
-// WaitHeight waits until the named node reports at least height.
+// ForeignNodeError says that a node's RPC address is answered by another
+// node: another process (typically another local network made with the
+// same --base-port) holds the port this node should listen on.
+type ForeignNodeError struct {
+	Node, RPC, Want, Got string
+}
+
+func (e *ForeignNodeError) Error() string {
+	return fmt.Sprintf("%s's RPC address %s is answered by node %s, not by %s's node %s: another process holds its ports "+
+		"(another local network made with the same --base-port?); stop it, or make this network with another --base-port",
+		e.Node, e.RPC, e.Got, e.Node, e.Want)
+}
+
+// WaitHeight waits until the named node reports at least height. It gives
+// up at once when the node's port is answered by another node.
 func (n *Network) WaitHeight(ctx context.Context, name string, height int64) error {
 	nd, err := n.Node(name)
 	if err != nil {
@@ -292,6 +313,10 @@ func (n *Network) WaitHeight(ctx context.Context, name string, height int64) err
 		last = nodeStatus(ctx, nd)
 		if last.Online && last.Height >= height {
 			return nil
+		}
+		var foreign *ForeignNodeError
+		if errors.As(last.Err, &foreign) {
+			return foreign
 		}
 		select {
 		case <-ctx.Done():
