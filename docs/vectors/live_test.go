@@ -94,7 +94,7 @@ func TestPythonClientSignsSubmitsAndVerifiesOnALiveNode(t *testing.T) {
 		t.Fatalf("the Python client failed against a live node (%v):\n%s", err, out)
 	}
 	for _, want := range []string{"ok    submitted transaction", "ok    header", "ok    the new member's account is proven present",
-		"ok    a changed account is refused", "ok    an address with no account is proven absent", "all checks passed"} {
+		"ok    a changed account is refused", "ok    the agency's member list is proven complete", "ok    an address with no account is proven absent", "all checks passed"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the Python client's output lacks %q:\n%s", want, out)
 		}

@@ -115,6 +115,17 @@ def main(url, genesis_path, admin_seed, admin_agency):
     except tally.Refused:
         step("a changed account is refused")
 
+    prefix = tally.members_prefix(admin_agency)
+    res = tally.abci_query(url, "/agency/members", admin_agency.encode(), included)
+    if res["code"] != 0 or res["key"] != prefix or res["height"] != included:
+        raise SystemExit("FAIL  the members listing answered %s/%d for key %s" % (res["codespace"], res["code"], res["key"].hex()))
+    page = tally.decode_proved_list(res["value"])
+    tally.verify_page(root, prefix, b"", lambda k: tally.account_key(k[len(prefix):]), page)
+    members = sorted(e[0] for e in page["entries"])
+    if members != sorted([tally.account_key(admin.address), key]):
+        raise SystemExit("FAIL  the proven member list is not the admin and the new member")
+    step("the agency's member list is proven complete: the admin and the new member")
+
     nobody = hashlib.sha256(b"nobody").digest()[:20]
     res = tally.abci_query(url, "/agency/account", nobody, included)
     if tally.verify_record(root, included, tally.account_key(nobody), res) is not None:
