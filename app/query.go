@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
@@ -26,8 +25,7 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 	}
 	ok, retry := a.queries.admit()
 	if !ok {
-		err := ErrBusy.Wrapf("this node has spent its share of time on queries; try again in %d ms (or ask another node)", (retry+time.Millisecond-1)/time.Millisecond)
-		space, code, log := module.CodeOf(err)
+		space, code, log := module.CodeOf(BusyRetry(retry))
 		return &abci.ResponseQuery{Code: code, Codespace: space, Log: log, Height: req.Height}, nil
 	}
 	done := a.queries.start()

@@ -2,6 +2,7 @@ package app
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,10 @@ const (
 // queryBudget is the token bucket of query time. The zero value is not
 // used; newQueryBudget makes one.
 type queryBudget struct {
+	// outer counts readers admitted and being charged by the node's RPC
+	// lane (PaceReader); while it is positive, Query's time is part of
+	// theirs.
+	outer   atomic.Int32
 	mu      sync.Mutex
 	percent int64         // share of one core, 1..99; 0 = no limit
 	balance time.Duration // query time available; negative is debt
@@ -75,7 +80,7 @@ func (b *queryBudget) wait() time.Duration {
 // admit waits for the budget and reports whether the query may run; when
 // it may not, retry says after how long it would.
 func (b *queryBudget) admit() (ok bool, retry time.Duration) {
-	if b == nil || b.percent == 0 {
+	if b == nil || b.percent == 0 || b.outer.Load() > 0 {
 		return true, 0
 	}
 	w := b.wait()
@@ -93,9 +98,14 @@ func (b *queryBudget) admit() (ok bool, retry time.Duration) {
 // start marks the beginning of an admitted query; the returned func
 // charges its time when it has answered.
 func (b *queryBudget) start() (done func()) {
-	if b == nil || b.percent == 0 {
+	if b == nil || b.percent == 0 || b.outer.Load() > 0 {
 		return func() {}
 	}
+	return b.charge()
+}
+
+// charge starts charging the bucket; the returned func stops.
+func (b *queryBudget) charge() (done func()) {
 	t0 := b.now()
 	return func() {
 		b.mu.Lock()
@@ -104,4 +114,40 @@ func (b *queryBudget) start() (done func()) {
 		b.refill(now)
 		b.balance -= now.Sub(t0)
 	}
+}
+
+// PaceReader admits one reader request of the node's RPC server (anything
+// but a transaction broadcast) against this node's query budget: it waits
+// while the budget is in debt, as Query does, and reports whether the
+// request may run, or after how long asking again would succeed. When it
+// may, done must be called once the answer is written: the request's whole
+// time (decoding, the queries it makes, encoding and writing the answer)
+// is charged, and Query does not charge its part again. The caller runs
+// one reader at a time, so time charged is never more than time used.
+func (a *App) PaceReader() (ok bool, retry time.Duration, done func()) {
+	b := a.queries
+	if b == nil || b.percent == 0 {
+		return true, 0, func() {}
+	}
+	if ok, retry := b.admit(); !ok {
+		return false, retry, nil
+	}
+	b.outer.Add(1)
+	stop := b.charge()
+	return true, 0, func() {
+		stop()
+		b.outer.Add(-1)
+	}
+}
+
+// PacesReaders says whether this node limits its readers
+// (query_budget_percent below 100); when it does not, the node's RPC has
+// no reader lane either.
+func (a *App) PacesReaders() bool { return a.queries != nil && a.queries.percent != 0 }
+
+// BusyRetry is the refusal of a reader the budget turned away, for the
+// node's RPC server to send: the code of ErrBusy and a message saying when
+// to ask again.
+func BusyRetry(retry time.Duration) error {
+	return ErrBusy.Wrapf("this node has spent its share of time on readers; try again in %d ms (or ask another node)", (retry+time.Millisecond-1)/time.Millisecond)
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/store"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // A node pays for queries out of a share of one core: once a query has
@@ -87,5 +89,57 @@ func TestQueryBudgetOfAWholeCoreIsNoLimit(t *testing.T) {
 	b.balance = -time.Hour
 	if ok, _ := b.admit(); !ok {
 		t.Fatal("an unlimited budget refused a query")
+	}
+}
+
+// The node's RPC lane admits a reader's whole request (PaceReader) and
+// charges all of its time, once: a query it makes is not paced or charged
+// again by Query, and the next reader, with the budget in debt, waits
+// then is refused busy (tx/70). The clock is a fake one.
+func TestAReaderPacedByTheNodeIsChargedItsWholeRequestOnce(t *testing.T) {
+	a, err := New(store.NewMemory(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.store.Set([]byte("k"), []byte("v"))
+	if _, _, err := a.store.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_000_000, 0)
+	var slept time.Duration
+	a.queries = newQueryBudget(10)
+	a.queries.now = func() time.Time { return now }
+	a.queries.sleep = func(d time.Duration) { slept += d; now = now.Add(d) }
+	a.queries.last = now
+
+	ok, _, done := a.PaceReader()
+	if !ok {
+		t.Fatal("the first reader was refused with a full budget")
+	}
+	now = now.Add(2 * time.Second) // decoding the request, before the query
+	res, err := a.Query(context.Background(), &abci.RequestQuery{Path: api.PathKey, Data: []byte("k")})
+	if err != nil || res.Code != 0 {
+		t.Fatalf("the reader's query: %v %s/%d %s", err, res.Codespace, res.Code, res.Log)
+	}
+	now = now.Add(2 * time.Second) // encoding and writing the answer
+	done()
+	// 4 s charged against 1 s saved: 3 s of debt, 30 s to repay at 10%.
+	if got := -a.queries.balance; got != 3*time.Second {
+		t.Fatalf("debt after a 4 s request: %s; want 3s (the whole request, charged once)", got)
+	}
+	if slept != 0 {
+		t.Fatalf("the reader's own query waited %s", slept)
+	}
+	ok, retry, _ := a.PaceReader()
+	if ok || retry <= 0 {
+		t.Fatalf("a reader with the budget 30 s in debt: ok=%v retry=%s; want refused with a retry time", ok, retry)
+	}
+	if slept != maxQueryWait {
+		t.Fatalf("the refused reader waited %s; want %s", slept, maxQueryWait)
+	}
+	space, code, log := module.CodeOf(BusyRetry(retry))
+	if space != Codespace || code != ErrBusy.Code || !strings.Contains(log, "try again in") {
+		t.Fatalf("refusal %s/%d %q; want tx/%d with when to try again", space, code, log, ErrBusy.Code)
 	}
 }

@@ -13,6 +13,7 @@ package node
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,6 +198,10 @@ type Node struct {
 	// pruned closes when the transaction index pruner (txindex_prune.go)
 	// has returned, so Shutdown closes its database after it.
 	pruned chan struct{}
+	// rpcAddr is [rpc] laddr: Start serves the RPC there itself (rpc.go),
+	// so CometBFT's config holds none while CometBFT starts.
+	rpcAddr      string
+	rpcListeners []net.Listener
 }
 
 // openDBs records every database CometBFT opens. CometBFT v0.40's node
@@ -318,7 +323,11 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 		}
 		return nil, fmt.Errorf("creating node: %w", err)
 	}
-	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants}, nil
+	// The node serves the RPC itself, with the reader lane in front
+	// (rpc.go): CometBFT starts none when its laddr is empty.
+	rpcAddr := comet.RPC.ListenAddress
+	comet.RPC.ListenAddress = ""
+	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr}, nil
 }
 
 // ClientCreator connects CometBFT to the app in-process with one lock per
@@ -341,6 +350,7 @@ func (n *Node) Shutdown() error {
 			n.pruned = nil
 		}
 	}
+	n.closeRPC()
 	if n.IsRunning() {
 		err = n.Stop()
 		n.Wait()

@@ -24,6 +24,12 @@ func (n *Node) Start() error {
 	if err := n.Node.Start(); err != nil {
 		return err
 	}
+	n.Config().RPC.ListenAddress = n.rpcAddr
+	if n.rpcAddr != "" {
+		if err := n.serveRPC(n.rpcAddr); err != nil {
+			return err
+		}
+	}
 	if err := n.reindexLatest(reindexDepth); err != nil {
 		n.Logger.Error("indexing the latest blocks again failed; /tx may miss their transactions", "err", err)
 	}

@@ -67,7 +67,8 @@ func Join(m *Manifest, dir, name, agencyID string, basePort int) (Node, []byte, 
 	comet.P2P.PersistentPeers = strings.Join(peers, ",")
 	comet.Consensus.TimeoutCommit = first.Consensus.TimeoutCommit
 	comet.Consensus.SkipTimeoutCommit = first.Consensus.SkipTimeoutCommit
-	appCfg.OperatorQueries = true // a local network's RPC is its operator's: the fault suite checks /invariants
+	appCfg.OperatorQueries = true   // a local network's RPC is its operator's: the fault suite checks /invariants
+	appCfg.QueryBudgetPercent = 100 // and its readers are the operator's tests and tools: not paced
 	if err := node.WriteConfigs(n.Home, comet, appCfg); err != nil {
 		return Node{}, nil, err
 	}

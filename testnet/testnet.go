@@ -319,7 +319,8 @@ func Init(dir string, opts Options) (*Manifest, error) {
 				appCfg.AllowedPeers = append(appCfg.AllowedPeers, c.NodeID)
 			}
 		}
-		appCfg.OperatorQueries = true // a local network's RPC is its operator's: the fault suite checks /invariants
+		appCfg.OperatorQueries = true   // a local network's RPC is its operator's: the fault suite checks /invariants
+		appCfg.QueryBudgetPercent = 100 // and its readers are the operator's tests and tools: not paced
 		if opts.SnapshotInterval > 0 {
 			appCfg.SnapshotInterval = opts.SnapshotInterval
 		}

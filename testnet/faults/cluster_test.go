@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/testnet"
@@ -55,7 +57,9 @@ type ClusterOptions struct {
 	CometTimeouts bool
 	// PublicRPC makes the last PublicRPC nodes serve their RPC as a node
 	// anyone can reach should: operator_queries off in app.toml, so they
-	// refuse /invariants (tx/41). The first node stays the operator's. The
+	// refuse /invariants (tx/41), and readers paced by the default
+	// query_budget_percent (FAULTS_QUERY_BUDGET=n measures another; a
+	// local network's nodes, the operator's, do not pace readers). The first node stays the operator's. The
 	// end checks ask the operator's node for the invariants; the others
 	// are held to the same state by the block-hash comparison (each
 	// header carries the app hash of the state before it).
@@ -95,6 +99,10 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 			t.Fatal(err)
 		}
 		appCfg.OperatorQueries = false
+		appCfg.QueryBudgetPercent = app.DefaultQueryBudgetPercent // readers paced as on any public node
+		if v, err := strconv.Atoi(os.Getenv("FAULTS_QUERY_BUDGET")); err == nil {
+			appCfg.QueryBudgetPercent = v // measuring another budget
+		}
 		if err := node.WriteConfigs(m.Nodes[i].Home, comet, appCfg); err != nil {
 			t.Fatal(err)
 		}

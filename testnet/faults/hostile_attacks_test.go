@@ -890,6 +890,9 @@ func answerCode(b []byte) string {
 		return strings.Trim(string(v), `"`)
 	}
 	if bytes.Contains(b, []byte(`"error":`)) {
+		if bytes.Contains(b, []byte(`tx/70`)) {
+			return "tx/70 (the node's RPC)" // the reader lane's refusal
+		}
 		return "rpc error"
 	}
 	code := field("code")

@@ -1,0 +1,122 @@
+package node
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The reader lane paces every RPC request that reads (abci_query, block,
+// status, a batch with any read in it) against the node's budget and
+// refuses one the budget turns away with HTTP 503 and a JSON-RPC error
+// carrying the coded refusal (tx/70) and the request's id; transaction
+// broadcasts pass without being paced.
+func TestTheReaderLanePacesReadersAndLetsBroadcastsThrough(t *testing.T) {
+	var served, paced atomic.Int32
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		_, _ = w.Write(body) // the handler still sees the whole body
+	})
+	busy := func() (bool, time.Duration, func()) { paced.Add(1); return false, 1500 * time.Millisecond, nil }
+	srv := httptest.NewServer(newReaderLane(next, busy, 1<<20))
+	defer srv.Close()
+
+	post := func(body string) (int, string) {
+		t.Helper()
+		res, err := http.Post(srv.URL, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":7,"method":"abci_query","params":{"path":"/invariants"}}`,
+		`{"jsonrpc":"2.0","id":7,"method":"block"}`,
+		`[{"jsonrpc":"2.0","id":7,"method":"broadcast_tx_sync","params":{"tx":"AA=="}},{"jsonrpc":"2.0","id":8,"method":"status"}]`,
+		`not json`,
+	} {
+		code, answer := post(body)
+		if code != http.StatusServiceUnavailable || !strings.Contains(answer, `tx/70`) || !strings.Contains(answer, "try again in 1500 ms") {
+			t.Errorf("a reader with the budget spent, %s: HTTP %d %s; want 503 with tx/70 and when to try again", body, code, answer)
+		}
+		if strings.HasPrefix(body, `{`) && !strings.Contains(answer, `"id":7`) {
+			t.Errorf("the refusal of %s does not carry its id: %s", body, answer)
+		}
+	}
+	if served.Load() != 0 {
+		t.Fatalf("%d refused readers reached the RPC handler", served.Load())
+	}
+
+	paced.Store(0)
+	tx := `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_sync","params":{"tx":"AA=="}}`
+	if code, answer := post(tx); code != http.StatusOK || answer != tx {
+		t.Fatalf("a broadcast with the budget spent: HTTP %d %s; want it served with its body intact", code, answer)
+	}
+	res, err := http.Get(srv.URL + "/broadcast_tx_async?tx=0x00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || paced.Load() != 0 {
+		t.Fatalf("broadcasts were paced: GET answered %d, %d paced", res.StatusCode, paced.Load())
+	}
+	res, err = http.Get(srv.URL + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || paced.Load() != 1 {
+		t.Fatalf("GET /status with the budget spent: %d, %d paced; want 503, 1", res.StatusCode, paced.Load())
+	}
+}
+
+// Readers go one at a time: while one is being answered, the next waits
+// for the lane, and is refused busy if it waits longer than the lane's
+// wait (so a crowd of readers costs the node no more than one).
+func TestTheReaderLaneServesOneReaderAtATime(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 2)
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	})
+	free := func() (bool, time.Duration, func()) { return true, 0, func() {} }
+	lane := newReaderLane(next, free, 1<<20)
+	lane.wait = 50 * time.Millisecond
+	srv := httptest.NewServer(lane)
+	defer srv.Close()
+
+	first := make(chan int, 1)
+	go func() {
+		res, err := http.Get(srv.URL + "/status")
+		if err != nil {
+			first <- 0
+			return
+		}
+		res.Body.Close()
+		first <- res.StatusCode
+	}()
+	<-entered // the first reader holds the lane
+	res, err := http.Get(srv.URL + "/abci_info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a second reader while the first is answered: HTTP %d; want 503 after waiting for the lane", res.StatusCode)
+	}
+	close(release)
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("the first reader: HTTP %d", code)
+	}
+	if len(entered) != 0 {
+		t.Fatal("the second reader reached the handler")
+	}
+}
