@@ -38,7 +38,7 @@ shot() { # name path width height
 		--window-size="$3,$4" --hide-scrollbars --screenshot="$out/$1.png" "http://$addr$2" >/dev/null 2>&1
 	echo "$out/$1.png  http://$addr$2"
 }
-shot network / 1280 1700
+shot network / 1280 2300
 shot block /block/2 1280 900
 shot transaction "/tx/$receipt_tx" 1280 900
 shot money /money 1280 1200
