@@ -241,6 +241,35 @@ func TestDocumentedCommandsWorkAsWritten(t *testing.T) {
 		}, time.Minute, 500*time.Millisecond)
 	})
 
+	// docs/json.md: tallyd prints every record in one form — amounts as
+	// strings of pence with pounds beside, enums with words beside, bytes
+	// as hex — whichever command prints it.
+	t.Run("tallyd prints records in one JSON form", func(t *testing.T) {
+		numberAmount := regexp.MustCompile(`"(amount|collected|refunded|net|balance|max_receipt_amount)": [0-9]`)
+		base64ish := regexp.MustCompile(`"[A-Za-z0-9+/]{20,}={1,2}"`)
+		for _, args := range [][]string{
+			{"query", "tax", "total", "VAT", "2026-Q1"},
+			{"query", "tax", "receipt", "REVENUE-000001"},
+			{"query", "tax", "authorisation", "revenue-collector", "VAT"},
+			{"query", "agency", "members", "revenue"},
+			{"query", "params"},
+			{"query", "invariants"},
+		} {
+			out, err := exec.Command(tallyd, append([]string{"--home", dir}, args...)...).CombinedOutput()
+			require.NoError(t, err, "%v: %s", args, out)
+			require.NotRegexp(t, numberAmount, string(out), "%v prints an amount as a JSON number", args)
+			require.NotRegexp(t, base64ish, string(out), "%v prints bytes as base64", args)
+			require.NotContains(t, string(out), "map[", args)
+		}
+		out, err := exec.Command(tallyd, "--home", dir, "query", "tax", "total", "VAT", "2026-Q1").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), `"net_formatted": "£12,000.00"`)
+		out, err = exec.Command(tallyd, "--home", dir, "query", "agency", "members", "revenue").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), `"status": "STATUS_ACTIVE"`)
+		require.Contains(t, string(out), `"status_formatted": "active"`)
+	})
+
 	// A second network made with the same ports cannot bind them; start
 	// says so (another node answers there) instead of reporting the other
 	// network's blocks as its own.

@@ -63,7 +63,7 @@ root and against --witnesses: see 'tallyd verify --help'.`,
 		Short: "Show the chain's transaction parameters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return queryRecord(cmd, api.PathParams, nil, &appv1.Params{}, func(m proto.Message) any { return m })
+			return queryRecord(cmd, api.PathParams, nil, &appv1.Params{}, func(m proto.Message) any { return protoJSON(m) })
 		},
 	}
 	for _, c := range []*cobra.Command{account, agencyQ, members} {

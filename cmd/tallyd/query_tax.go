@@ -10,7 +10,6 @@ import (
 
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/client/keys"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/x/tax"
@@ -210,7 +209,7 @@ of one taxpayer cannot be linked across periods on the chain.`,
 			if err != nil {
 				return err
 			}
-			return queryRecord(cmd, api.PathTaxTotal, data, &taxv1.Total{}, func(m proto.Message) any { return m })
+			return queryRecord(cmd, api.PathTaxTotal, data, &taxv1.Total{}, func(m proto.Message) any { return protoJSON(m) })
 		},
 	}
 	total.Flags().String("collector", "", "only this collector's receipts")
@@ -224,11 +223,7 @@ of one taxpayer cannot be linked across periods on the chain.`,
 			if err != nil {
 				return err
 			}
-			return queryRecord(cmd, api.PathTaxAuthorisation, append(addr, args[1]...), &taxv1.Authorisation{}, func(m proto.Message) any {
-				a := m.(*taxv1.Authorisation)
-				return map[string]any{"collector": keys.FormatAddress(a.Collector), "collector_agency": a.CollectorAgency, "tax_type": a.TaxType,
-					"authority": a.Authority, "active": a.Active, "granted_height": a.GrantedHeight, "withdrawn_height": a.WithdrawnHeight}
-			})
+			return queryRecord(cmd, api.PathTaxAuthorisation, append(addr, args[1]...), &taxv1.Authorisation{}, func(m proto.Message) any { return protoJSON(m) })
 		},
 	}
 	addKeyringFlags(authorisation)

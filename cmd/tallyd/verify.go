@@ -61,7 +61,7 @@ func verifiableRecords() []record {
 		{use: "params", short: "The chain's transaction parameters", args: 0,
 			read: single(api.PathParams, func(*cobra.Command, []string) ([]byte, []byte, error) {
 				return nil, api.ParamsKey(), nil
-			}, func() proto.Message { return &appv1.Params{} }, func(m proto.Message) any { return m })},
+			}, func() proto.Message { return &appv1.Params{} }, func(m proto.Message) any { return protoJSON(m) })},
 		{use: "key KEY", short: "Any raw state key (hex; with --text, as text), its value in hex", args: 1,
 			read: readRawKey},
 		byPath("balance HOLDER", "A funds holder's balance (x/funds)", api.PathFundsBalance, func() proto.Message { return &fundsv1.Balance{} }),
