@@ -152,10 +152,12 @@ snapshot_keep_recent = {{.SnapshotKeepRecent}}
 # genesis evidence max_age_num_blocks) nor than the kept snapshots span.
 retain_blocks = {{.RetainBlocks}}
 
-# The share of one core (in percent) this node spends answering queries.
-# Past it, a query waits for its turn (up to 2 s) and is then refused as
-# busy (tx/70, try again), so readers cannot take the CPU that blocks need.
-# Raise it on a node that serves many readers; 100 removes the limit.
+# The share of one core (in percent) this node spends on RPC readers: every
+# request but a transaction broadcast, whole (decoding, queries, encoding
+# the answer), one at a time. Past it, a reader waits for its turn (up to
+# 2 s) and is then refused as busy (HTTP 503, tx/70, try again), so readers
+# cannot take the CPU that blocks need. Raise it on a node that serves many
+# readers; 100 removes the limit (and the one-at-a-time lane).
 query_budget_percent = {{.QueryBudgetPercent}}
 `))
 

@@ -69,8 +69,10 @@ var notYetBounded = map[string]string{
 //     every child stored in at most maxChildRecordBytes;
 //   - concurrent expensive queries (/invariants, /funds/invariants, a
 //     receipt with hundreds of amendments, a lineage walk with a huge
-//     offset, list queries) on every node: the median block interval
-//     stays within maxQueryFloodSlowdown of the median without them;
+//     offset, list queries) on every public node, in rounds alternating
+//     with rounds without them (the machine's load drifts): the median
+//     block interval with them stays within maxQueryFloodSlowdown of the
+//     median without;
 //
 // and throughout: every block within maxBlockInterval of the one before,
 // honest transactions keep committing, and the suite's end checks (same
