@@ -45,6 +45,13 @@ var demoSteps = []demoStep{
 	{"governance", govDemo},
 }
 
+// demoStepTimeout bounds one step of the demo (money, taxes, goods, the
+// vote). Each step waits for every validator to apply its blocks, which on
+// a loaded machine with ten validators took longer than the 90 s that
+// testnet start once gave starting and the whole demo together ("a node
+// had not applied block 46 before the deadline").
+const demoStepTimeout = 5 * time.Minute
+
 // SeedDemo sends the demo data once: if the network directory records that
 // it was sent, it does nothing.
 func SeedDemo(ctx context.Context, dir string, m *Manifest, log func(string, ...any)) error {
@@ -65,7 +72,10 @@ func SeedDemo(ctx context.Context, dir string, m *Manifest, log func(string, ...
 		d.Clients = append(d.Clients, c)
 	}
 	for _, s := range demoSteps {
-		if err := s.run(ctx, d); err != nil {
+		stepCtx, cancel := context.WithTimeout(ctx, demoStepTimeout)
+		err := s.run(stepCtx, d)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("demo %s: %w", s.name, err)
 		}
 	}

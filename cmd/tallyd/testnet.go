@@ -140,7 +140,9 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 			fmt.Println("The network is committing blocks.")
 			if seed, _ := cmd.Flags().GetBool("demo"); seed {
 				logf := func(format string, args ...any) { fmt.Printf("  demo: "+format+"\n", args...) }
-				if err := testnet.SeedDemo(waitCtx, args[0], m, logf); err != nil {
+				// Not waitCtx: the demo has its own time per step, and
+				// Ctrl-C still ends it.
+				if err := testnet.SeedDemo(ctx, args[0], m, logf); err != nil {
 					fmt.Fprintf(os.Stderr, "demo data: %v (the network keeps running)\n", err)
 				}
 			}
