@@ -17,6 +17,8 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -387,7 +389,7 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 		if size += cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{d.raw}); size > req.MaxTxBytes { // counted as CometBFT counts: with protobuf framing
 			break
 		}
-		if units += estimateUnits(d); units > a.params.MaxBlockUnits {
+		if units += estimateUnits(a.params, d); units > a.params.MaxBlockUnits {
 			break
 		}
 		txs = append(txs, d.raw)
@@ -408,7 +410,7 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 		if d == nil {
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
 		}
-		if units += estimateUnits(d); units > a.params.MaxBlockUnits {
+		if units += estimateUnits(a.params, d); units > a.params.MaxBlockUnits {
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil // more than any block may use
 		}
 	}
@@ -603,26 +605,38 @@ func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
 }
 
 // estimateUnits is what a proposer counts a transaction as using: its base,
-// its bytes and each message's units from its route (module.Route.Units;
-// a typical small message when the route names none), summed by decode.
-// It needs no state, so PrepareProposal and ProcessProposal agree on it; a
-// block whose transactions use more than their estimates ends with some
-// failing as "block is full", which their signers may send again.
-func estimateUnits(d *decodedTx) uint64 {
+// its bytes and each message's bound from its route (messageUnits), summed
+// by decode, and never more than max_tx_units, the most a transaction can
+// cost its block (deliver). It needs no state, so PrepareProposal and
+// ProcessProposal agree on it. Because each message's bound is at least
+// what the meter charges it, a block whose estimates fit max_block_units
+// runs every transaction without one failing as "block is full"; a
+// transaction that uses more than its bound (a state the bound does not
+// foresee) can still fill a block early, and deliver's check then keeps
+// the block's work within the limit.
+func estimateUnits(params *appv1.Params, d *decodedTx) uint64 {
 	n := store.Cost(store.TxBase) + store.Cost(store.TxByte)*uint64(len(d.raw))
-	return addUnits(n, d.msgUnits)
+	return min(addUnits(n, d.msgUnits), params.MaxTxUnits)
 }
 
-// estimatedMessageUnits is about what a small message uses: a few reads
-// and one small record written.
-const estimatedMessageUnits = 5_000
+// smallMessageUnits bounds a message whose route names no bound
+// (module.Route.Units 0): a few reads and one small record written.
+const smallMessageUnits = 7_000
 
-// routeUnits is what a proposer counts one message of route r as using.
-func routeUnits(r *module.Route) uint64 {
-	if r.Units == 0 {
-		return estimatedMessageUnits
+// messageUnits is what a proposer counts one message m of route r as
+// using: the route's bound, its own bytes as if written once to state (a
+// message's free text and lists end up in records), and what grows with
+// its content (module.Route.UnitsFor).
+func messageUnits(r *module.Route, m proto.Message) uint64 {
+	n := r.Units
+	if n == 0 {
+		n = smallMessageUnits
 	}
-	return r.Units
+	n = addUnits(n, store.Cost(store.WriteByte)*uint64(proto.Size(m)))
+	if r.UnitsFor != nil {
+		n = addUnits(n, r.UnitsFor(m))
+	}
+	return n
 }
 
 // addUnits adds meter units, saturating.

@@ -85,7 +85,7 @@ func (a *App) decodeHashed(params *appv1.Params, raw []byte, hash [32]byte) (*de
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
-		d.msgUnits = addUnits(d.msgUnits, routeUnits(r))
+		d.msgUnits = addUnits(d.msgUnits, messageUnits(r, inner(m)))
 		// A rotate_key's proof of possession needs no state: refused here,
 		// a bad one never reaches the mempool or a block, so it cannot
 		// spend the signer's nonce or the block's space.

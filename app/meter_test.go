@@ -11,6 +11,7 @@ import (
 	"github.com/tallyledger/tally/app"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/gov"
@@ -165,4 +166,78 @@ func TestGenesisWithoutUnitLimitsTakesDefaults(t *testing.T) {
 	require.Equal(t, want.MaxBlockUnits, parsed.Params.MaxBlockUnits)
 	require.Equal(t, want.EndBlockUnits, parsed.Params.EndBlockUnits)
 	require.Error(t, app.ValidateParams(&appv1.Params{MaxTxBytes: 1024, MaxMessages: 1, TimeoutWindow: 1, MaxTxUnits: 10}))
+}
+
+// A backlog of every module's common transactions, proposed block after
+// block as CometBFT would (the mempool's order, what a block took removed),
+// fills blocks only as far as max_block_units holds: no transaction fails
+// as "block is full", each commits, in its turn, and no block uses more
+// than the limit. Before each message's bound came from its route, the
+// proposer counted every message as 5,000 units while the mix uses two to
+// five times that, and the last third of each block failed with tx/31.
+func TestABacklogOfMixedTransactionsCommitsWithoutOverfillingBlocks(t *testing.T) {
+	const txUnits, blockUnits = 200_000, 300_000
+	g := moneyGenesis(0)
+	g.Params.MaxTxUnits, g.Params.MaxBlockUnits = txUnits, blockUnits
+	g.Tax = &taxv1.Genesis{
+		TaxTypes:       []*taxv1.TaxType{{Code: "VAT", Name: "Value added tax", Authority: mTax, RevenueAgency: mTreasury, PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER}},
+		Authorisations: []*taxv1.Authorisation{{Collector: mCollector.addr, TaxType: "VAT", Active: true}},
+	}
+	c := openChain(t, store.NewMemory(), app.Options{})
+	c.initChain(g)
+	// What the backlog draws on: money allocated to the benefits agency
+	// and a programme that starts in a week, so enrolments pay nothing yet.
+	start := blockTime(c.height+1).Unix() + 7*24*3600
+	for _, tx := range [][]byte{
+		c.tx(mOfficer, msgAppropriate("SA/setup", 10_000_000), msgAllocate(mBenefits, 5_000_000)),
+		c.tx(mManager, msgCreateProgramme("p", 100, 7*24*3600, start, start+52*7*24*3600, 0)),
+	} {
+		requireOK(t, c.block(tx).TxResults[0])
+	}
+
+	var backlog [][]byte
+	send := func(k testKey, m *txv1.Msg) {
+		backlog = append(backlog, c.txWith(txArgs{signer: k, timeout: uint64(c.height) + 100}, m))
+	}
+	const rounds = 6
+	for i := range rounds {
+		item := fmt.Sprintf("lot:%d", i)
+		send(mOfficer, msgAppropriate(fmt.Sprintf("SA/%d", i), 1_000))
+		send(mOfficer, msgAllocate(mBenefits, 1_000))
+		send(mFinance, msgFund("p", 100))
+		send(mCaseworker, msgEnrol("p", fmt.Sprintf("r%d", i), start))
+		send(mCollector, taxIssue("VAT", taxPayerRef(fmt.Sprint(i)), "2026-Q1", 1_000, fmt.Sprintf("BANK-%d", i)))
+		send(mProducer, register(item, 100, "milk"))
+		send(mProducer, offer(item, mAuditor, 0))
+		send(mAuditor, accept(item))
+		send(mTreasuryAdmin, addMember(keyFor(fmt.Sprintf("backlog/%d", i)), agencyv1.Role_ROLE_TREASURY))
+	}
+	// The whole backlog in one block is more than a block may hold: a
+	// proposer that sends it anyway is refused.
+	require.Equal(t, abci.ResponseProcessProposal_REJECT, c.processProposal(backlog...))
+
+	mempool := backlog
+	blocks := 0
+	for len(mempool) > 0 {
+		require.Less(t, blocks, 3*len(backlog), "the backlog stopped draining")
+		proposal := c.prepareProposal(mempool...)
+		require.NotEmpty(t, proposal, "a proposal from a non-empty mempool holds at least one transaction")
+		require.Equal(t, abci.ResponseProcessProposal_ACCEPT, c.processProposal(proposal...))
+		res := c.block(proposal...)
+		blocks++
+		var used int64
+		for i, r := range res.TxResults {
+			require.False(t, isCode(r.Codespace, r.Code, app.ErrBlockFull), "block %d, transaction %d: %s", blocks, i, r.Log)
+			requireOK(t, r)
+			used += r.GasUsed
+		}
+		require.LessOrEqual(t, used, int64(blockUnits), "block %d used more than max_block_units", blocks)
+		// CometBFT drops what a block committed from the mempool, and
+		// proposals take the mempool in order.
+		require.Equal(t, mempool[:len(proposal)], proposal)
+		mempool = mempool[len(proposal):]
+	}
+	require.Greater(t, blocks, 2, "the backlog needed several blocks")
+	require.Len(t, c.members(mTreasury), 2+rounds)
+	require.Equal(t, mAuditor.addr, c.item(fmt.Sprintf("lot:%d", rounds-1)).Custodian)
 }

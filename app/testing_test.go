@@ -247,9 +247,11 @@ func encodeTx(tb testing.TB, body *txv1.TxBody, k testKey) []byte {
 // announced.
 func runBlock(tb testing.TB, a *app.App, h int64, tm time.Time, txs [][]byte) *abci.ResponseFinalizeBlock {
 	tb.Helper()
+	bounds := unitBounds(a, txs)
 	res, err := a.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Txs: txs, Height: h, Time: tm})
 	require.NoError(tb, err)
 	require.Len(tb, res.TxResults, len(txs))
+	requireWithinBounds(tb, txs, bounds, res.TxResults)
 	_, err = a.Commit(context.Background(), &abci.RequestCommit{})
 	require.NoError(tb, err)
 	info, err := a.Info(context.Background(), &abci.RequestInfo{})
@@ -257,6 +259,42 @@ func runBlock(tb testing.TB, a *app.App, h int64, tm time.Time, txs [][]byte) *a
 	require.Equal(tb, h, info.LastBlockHeight)
 	require.Equal(tb, res.AppHash, info.LastBlockAppHash, "Commit saved a different state than FinalizeBlock announced")
 	return res
+}
+
+// unitBounds is what a proposer counts each of txs as using, under a's
+// params before the block runs.
+func unitBounds(a *app.App, txs [][]byte) []uint64 {
+	bounds := make([]uint64, len(txs))
+	for i, tx := range txs {
+		bounds[i] = a.EstimateUnits(tx)
+	}
+	return bounds
+}
+
+// requireWithinBounds checks, for every block any test runs, that no
+// transaction used more units than the proposer counted it as: the bound
+// that keeps proposals within max_block_units (module.Route.Units). A
+// transaction stopped at max_tx_units (tx/30) is the one exception: it is
+// counted at that limit and charged at most that.
+func requireWithinBounds(tb testing.TB, txs [][]byte, bounds []uint64, results []*abci.ExecTxResult) {
+	tb.Helper()
+	for i, r := range results {
+		if isCode(r.Codespace, r.Code, app.ErrOutOfUnits) {
+			continue
+		}
+		if uint64(r.GasUsed) > bounds[i] {
+			var tx txv1.Tx
+			var body txv1.TxBody
+			_ = proto.Unmarshal(txs[i], &tx)
+			_ = proto.Unmarshal(tx.BodyBytes, &body)
+			var kinds []string
+			for _, m := range body.Messages {
+				kinds = append(kinds, fmt.Sprintf("%T", m.Sum))
+			}
+			tb.Fatalf("transaction %d (%v, code %s/%d) used %d units, more than the %d a proposer counts it as: raise the Units of its messages' rows (x/<module>/routes.go)",
+				i, kinds, r.Codespace, r.Code, r.GasUsed, bounds[i])
+		}
+	}
 }
 
 // chain is an App under test with the store it runs on, so tests can
@@ -334,9 +372,11 @@ func (c *chain) block(txs ...[]byte) *abci.ResponseFinalizeBlock {
 func (c *chain) finalize(txs ...[]byte) *abci.ResponseFinalizeBlock {
 	c.tb.Helper()
 	h := c.height + 1
+	bounds := unitBounds(c.app, txs)
 	res, err := c.app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Txs: txs, Height: h, Time: blockTime(h)})
 	require.NoError(c.tb, err)
 	require.Len(c.tb, res.TxResults, len(txs))
+	requireWithinBounds(c.tb, txs, bounds, res.TxResults)
 	return res
 }
 

@@ -8,16 +8,19 @@ import (
 // Module is the agency module's route table: one row per message (the
 // role it needs, its stateless check, its handler). An agency's admins
 // manage its members; an account rotates its own key.
+// Each row's bound (WithUnits) is the most one message used in any state
+// the app tests and the load mix build, with a margin (README "Bounded
+// work"); the app tests check it on every block they run.
 func (k Keeper) Module() module.Module {
 	return module.Module{Name: "agency", Routes: []module.Route{
-		module.Msg(agencyv1.Role_ROLE_ADMIN, ValidateAddMember, k.AddMember),
-		module.Msg(agencyv1.Role_ROLE_ADMIN, func(m *agencyv1.MsgRemoveMember) error { return validateAddress(m.Address) }, k.RemoveMember),
-		module.Msg(agencyv1.Role_ROLE_ADMIN, func(m *agencyv1.MsgGrantRole) error { return validateAddressRole(m.Address, m.Role) }, k.GrantRole),
-		module.Msg(agencyv1.Role_ROLE_ADMIN, func(m *agencyv1.MsgRevokeRole) error { return validateAddressRole(m.Address, m.Role) }, k.RevokeRole),
-		module.Msg(module.AnyActiveAccount, validateRotateKey, k.RotateKey),
-		module.Msg(agencyv1.Role_ROLE_ADMIN, validateSuspend, k.SuspendAccount),
-		module.Msg(agencyv1.Role_ROLE_ADMIN, func(m *agencyv1.MsgReinstateAccount) error { return validateAddress(m.Address) }, k.ReinstateAccount),
-		module.Msg(agencyv1.Role_ROLE_ADMIN, validateSetName, k.SetAccountName),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, ValidateAddMember, k.AddMember).WithUnits(accountUnits),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, func(m *agencyv1.MsgRemoveMember) error { return validateAddress(m.Address) }, k.RemoveMember).WithUnits(accountUnits),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, func(m *agencyv1.MsgGrantRole) error { return validateAddressRole(m.Address, m.Role) }, k.GrantRole).WithUnits(accountUnits),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, func(m *agencyv1.MsgRevokeRole) error { return validateAddressRole(m.Address, m.Role) }, k.RevokeRole).WithUnits(accountUnits),
+		module.Msg(module.AnyActiveAccount, validateRotateKey, k.RotateKey).WithUnits(accountUnits),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, validateSuspend, k.SuspendAccount).WithUnits(accountUnits),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, func(m *agencyv1.MsgReinstateAccount) error { return validateAddress(m.Address) }, k.ReinstateAccount).WithUnits(accountUnits),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, validateSetName, k.SetAccountName).WithUnits(accountUnits),
 	}}
 }
 
@@ -45,3 +48,8 @@ func validateSuspend(m *agencyv1.MsgSuspendAccount) error {
 	}
 	return module.ValidCode(m.ReasonCode, SuspensionReasonPrefix, "reason_code", ErrInvalidReason)
 }
+
+// accountUnits bounds what any agency message is charged (module.Route.Units):
+// the signer's agency and an account read, the account and its indexes
+// written. The most one used was 6,050 (add_member, besides its bytes).
+const accountUnits = 7_000

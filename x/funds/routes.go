@@ -9,14 +9,17 @@ import (
 // it needs, its stateless check, its handler). The treasury appropriates
 // and allocates; an agency's finance officers fund, transfer and return;
 // a settlement bank settles.
+// Each row's bound (WithUnits) is the most one message used in any state
+// the app tests and the load mix build, with a margin (README "Bounded
+// work"); the app tests check it on every block they run.
 func (k Keeper) Module() module.Module {
 	return module.Module{Name: "funds", Routes: []module.Route{
-		module.Msg(agencyv1.Role_ROLE_TREASURY, validateAppropriate, k.Appropriate),
-		module.Msg(agencyv1.Role_ROLE_TREASURY, validateAllocate, k.Allocate),
-		module.Msg(agencyv1.Role_ROLE_FINANCE, validateFund, k.Fund),
-		module.Msg(agencyv1.Role_ROLE_FINANCE, validateTransfer, k.Transfer),
-		module.Msg(agencyv1.Role_ROLE_FINANCE, validateReturn, k.Return),
-		module.Msg(agencyv1.Role_ROLE_SETTLEMENT_BANK, validateSettle, k.Settle),
+		module.Msg(agencyv1.Role_ROLE_TREASURY, validateAppropriate, k.Appropriate).WithUnits(26_500),
+		module.Msg(agencyv1.Role_ROLE_TREASURY, validateAllocate, k.Allocate).WithUnits(90_000),
+		module.Msg(agencyv1.Role_ROLE_FINANCE, validateFund, k.Fund).WithUnits(48_000),
+		module.Msg(agencyv1.Role_ROLE_FINANCE, validateTransfer, k.Transfer).WithUnits(20_000),
+		module.Msg(agencyv1.Role_ROLE_FINANCE, validateReturn, k.Return).WithUnits(33_000),
+		module.Msg(agencyv1.Role_ROLE_SETTLEMENT_BANK, validateSettle, k.Settle).WithUnits(25_000),
 	}}
 }
 

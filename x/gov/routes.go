@@ -9,10 +9,13 @@ import (
 // needs, its stateless check, its handler). Only an agency's admins speak
 // for the agency in governance. Its end-of-block work returns validator
 // changes, which the application collects itself (app/route_gov.go).
+// Each row's bound (WithUnits) is the most one message used in any state
+// the app tests and the load mix build, with a margin (README "Bounded
+// work"); the app tests check it on every block they run.
 func (k Keeper) Module() module.Module {
 	return module.Module{Name: "gov", Routes: []module.Route{
-		module.Msg(agencyv1.Role_ROLE_ADMIN, validateSubmitProposal, k.SubmitProposal),
-		module.Msg(agencyv1.Role_ROLE_ADMIN, validateVote, k.Vote),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, validateSubmitProposal, k.SubmitProposal).WithUnits(10_500),
+		module.Msg(agencyv1.Role_ROLE_ADMIN, validateVote, k.Vote).WithUnits(6_500),
 	}}
 }
 

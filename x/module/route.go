@@ -41,10 +41,35 @@ type Route struct {
 	Validate func(proto.Message) error
 	// Handle runs the message against state.
 	Handle func(ctx Context, signer *agencyv1.Account, m proto.Message) error
-	// Units is what a proposer counts the message as using before it runs
-	// (the resource meter, store/meter.go); 0 counts it as a typical small
-	// message. Its real use is metered as it runs.
+	// Units is an upper bound of what one message of this type is charged
+	// as it runs (the resource meter, store/meter.go), beyond what grows
+	// with the message itself: its own bytes, which the application counts
+	// as written once, and what UnitsFor adds. A proposer counts every
+	// message at its bound before it runs and fills a block only up to
+	// max_block_units by that count, so a bound below the real use lets a
+	// proposal overfill its block, and its last transactions fail as
+	// "block is full". 0 counts the message as a small one (a few reads and
+	// one small record written). Its real use is metered as it runs either
+	// way.
 	Units uint64
+	// UnitsFor, when set, is the part of the bound that grows with the
+	// message's content beyond its bytes: the children a split makes, the
+	// periods a programme schedules. Set it with Growing.
+	UnitsFor func(proto.Message) uint64
+}
+
+// WithUnits returns the row with its bound set to units (see Route.Units).
+func (r Route) WithUnits(units uint64) Route {
+	r.Units = units
+	return r
+}
+
+// Growing returns row r with per added to its bound for each message of
+// type M (see Route.UnitsFor): per must be computed from the message alone,
+// so that every node counts it the same before the message runs.
+func Growing[M proto.Message](r Route, per func(M) uint64) Route {
+	r.UnitsFor = func(m proto.Message) uint64 { return per(m.(M)) }
+	return r
 }
 
 // Msg is the row for message type M: the role it needs, its stateless

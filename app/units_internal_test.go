@@ -1,0 +1,13 @@
+package app
+
+// EstimateUnits is what a proposer counts the transaction raw as using
+// under the app's current params (estimateUnits), or 0 when it does not
+// decode. For the external tests: the harness (runBlock) checks that no
+// transaction uses more.
+func (a *App) EstimateUnits(raw []byte) uint64 {
+	d, err := a.decode(a.params, raw)
+	if err != nil {
+		return 0
+	}
+	return estimateUnits(a.params, d)
+}
