@@ -1,5 +1,14 @@
 package api
 
+import (
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+)
+
 // Answer is how a query path's answer is encoded.
 type Answer int
 
@@ -21,6 +30,108 @@ const (
 type Route struct {
 	Path   string
 	Answer Answer
+	// Key, on a Record route, is the state key the answer to the query
+	// data is proven at: a client checks the node proved this key, not
+	// merely some key. It is nil for data the node refuses before reading
+	// state (not an id, too short), and on List and Computed routes.
+	Key func(data []byte) []byte
+}
+
+// RouteOf returns the contract's route for path.
+func RouteOf(path string) (Route, bool) {
+	for _, r := range Routes() {
+		if r.Path == path {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// The shapes of a Record route's query data.
+
+// fixed is a route whose answer is always the one key.
+func fixed(k func() []byte) func([]byte) []byte { return func([]byte) []byte { return k() } }
+
+// text is a route whose data is an id or code as text.
+func text(k func(string) []byte) func([]byte) []byte {
+	return func(d []byte) []byte { return k(string(d)) }
+}
+
+// decimal is a route whose data is a decimal id from 1.
+func decimal(k func(uint64) []byte) func([]byte) []byte {
+	return func(d []byte) []byte {
+		id, err := strconv.ParseUint(string(d), 10, 64)
+		if err != nil || id == 0 {
+			return nil
+		}
+		return k(id)
+	}
+}
+
+// address is a route whose data is a 20-byte address.
+func address(k func([]byte) []byte) func([]byte) []byte {
+	return func(d []byte) []byte {
+		if len(d) != AddressSize {
+			return nil
+		}
+		return k(d)
+	}
+}
+
+// enrolmentKey reads "<programme>/<recipient>".
+func enrolmentKey(d []byte) []byte {
+	prog, rcpt, ok := strings.Cut(string(d), "/")
+	if !ok {
+		return nil
+	}
+	return BenefitsEnrolmentKey(prog, rcpt)
+}
+
+// taxAuthorisationKey reads a 20-byte collector address and a tax type code.
+func taxAuthorisationKey(d []byte) []byte {
+	if len(d) <= AddressSize {
+		return nil
+	}
+	return TaxAuthorisationKey(d[:AddressSize], string(d[AddressSize:]))
+}
+
+// taxTotalKey reads a tax.v1.TotalRequest: a tax type's total in a
+// period, or with a collector that collector's.
+func taxTotalKey(d []byte) []byte {
+	r := &taxv1.TotalRequest{}
+	if proto.Unmarshal(d, r) != nil {
+		return nil
+	}
+	switch len(r.Collector) {
+	case 0:
+		return TaxTypeTotalKey(r.TaxType, r.Period)
+	case AddressSize:
+		return TaxCollectorTotalKey(r.Collector, r.TaxType, r.Period)
+	}
+	return nil
+}
+
+// ParamKey is the state key of the params record that holds the chain
+// parameter name ("funds.max_transfer" is in the funds params): the key a
+// /gov/param answer is proven at. nil for a name of no module.
+func ParamKey(name string) []byte {
+	module, _, ok := strings.Cut(name, ".")
+	if !ok {
+		return nil
+	}
+	switch module {
+	case "app":
+		return ParamsKey()
+	case "funds":
+		return FundsParamsKey()
+	case "benefits":
+		return BenefitsParamsKey()
+	case "provenance":
+		return ProvenanceParamsKey()
+	case "gov":
+		return GovParamsKey()
+	}
+	return nil
 }
 
 // Routes lists every query path a node serves, in module order. The
@@ -28,31 +139,31 @@ type Route struct {
 // answered, and answered at the keys this package builds.
 func Routes() []Route {
 	return []Route{
-		{PathKey, Record}, {PathParams, Record}, {PathInvariants, Computed},
+		{PathKey, Record, func(d []byte) []byte { return d }}, {PathParams, Record, fixed(ParamsKey)}, {PathInvariants, Computed, nil},
 
-		{PathAgency, Record}, {PathAccount, Record}, {PathMembers, List},
+		{PathAgency, Record, text(AgencyKey)}, {PathAccount, Record, address(AccountKey)}, {PathMembers, List, nil},
 
-		{PathFundsParams, Record}, {PathFundsTotals, Record}, {PathFundsBalance, Record},
-		{PathFundsBalances, List}, {PathFundsMovement, Record}, {PathFundsTranche, Record},
-		{PathFundsAppropriation, Record}, {PathFundsRoot, Record}, {PathFundsSettlement, Record},
-		{PathFundsTraceUp, List}, {PathFundsTraceDown, List}, {PathFundsInvariants, Computed},
+		{PathFundsParams, Record, fixed(FundsParamsKey)}, {PathFundsTotals, Record, fixed(FundsTotalsKey)}, {PathFundsBalance, Record, text(FundsBalanceKey)},
+		{PathFundsBalances, List, nil}, {PathFundsMovement, Record, decimal(FundsMovementKey)}, {PathFundsTranche, Record, decimal(FundsTrancheKey)},
+		{PathFundsAppropriation, Record, text(FundsAppropriationKey)}, {PathFundsRoot, Record, decimal(FundsRootTotalsKey)}, {PathFundsSettlement, Record, decimal(FundsSettlementKey)},
+		{PathFundsTraceUp, List, nil}, {PathFundsTraceDown, List, nil}, {PathFundsInvariants, Computed, nil},
 
-		{PathBenefitsParams, Record}, {PathBenefitsProgramme, Record}, {PathBenefitsProgrammes, List},
-		{PathBenefitsEnrolment, Record}, {PathBenefitsEnrolments, List}, {PathBenefitsPayment, Record},
-		{PathBenefitsHistory, List}, {PathBenefitsRecovery, Record}, {PathBenefitsTrace, List},
+		{PathBenefitsParams, Record, fixed(BenefitsParamsKey)}, {PathBenefitsProgramme, Record, text(BenefitsProgrammeKey)}, {PathBenefitsProgrammes, List, nil},
+		{PathBenefitsEnrolment, Record, enrolmentKey}, {PathBenefitsEnrolments, List, nil}, {PathBenefitsPayment, Record, decimal(BenefitsPaymentKey)},
+		{PathBenefitsHistory, List, nil}, {PathBenefitsRecovery, Record, decimal(BenefitsRecoveryKey)}, {PathBenefitsTrace, List, nil},
 
-		{PathTaxReceipt, List}, {PathTaxClearance, List}, {PathTaxType, Record}, {PathTaxTypes, List},
-		{PathTaxAuthorisation, Record}, {PathTaxTotal, Record}, {PathTaxTotals, List}, {PathTaxReceipts, List},
+		{PathTaxReceipt, List, nil}, {PathTaxClearance, List, nil}, {PathTaxType, Record, text(TaxTypeKey)}, {PathTaxTypes, List, nil},
+		{PathTaxAuthorisation, Record, taxAuthorisationKey}, {PathTaxTotal, Record, taxTotalKey}, {PathTaxTotals, List, nil}, {PathTaxReceipts, List, nil},
 
-		{PathProvenanceItem, Record}, {PathProvenanceOffer, Record}, {PathProvenanceAccreditation, Record},
-		{PathProvenanceRecall, Record}, {PathProvenanceParams, Record}, {PathProvenanceLocation, Record}, {PathProvenanceHistory, List},
-		{PathProvenanceAttestations, List}, {PathProvenanceLineage, List}, {PathProvenanceHeld, List},
-		{PathProvenanceOffers, List}, {PathProvenanceUnacknowledged, List},
+		{PathProvenanceItem, Record, text(ProvenanceItemKey)}, {PathProvenanceOffer, Record, text(ProvenanceOfferKey)}, {PathProvenanceAccreditation, Record, address(ProvenanceAccreditationKey)},
+		{PathProvenanceRecall, Record, text(ProvenanceRecallOrderKey)}, {PathProvenanceParams, Record, fixed(ProvenanceParamsKey)}, {PathProvenanceLocation, Record, text(ProvenanceLocationKey)}, {PathProvenanceHistory, List, nil},
+		{PathProvenanceAttestations, List, nil}, {PathProvenanceLineage, List, nil}, {PathProvenanceHeld, List, nil},
+		{PathProvenanceOffers, List, nil}, {PathProvenanceUnacknowledged, List, nil},
 
-		{PathGovProposal, Record}, {PathGovProposals, List}, {PathGovOpenProposals, List},
-		{PathGovVotes, List}, {PathGovMandates, List}, {PathGovMandate, Record},
-		{PathGovValidators, List}, {PathGovParams, Record}, {PathGovParam, Record},
-		{PathGovRegistry, Computed}, {PathGovUpgrade, Record}, {PathGovMisbehaviour, Record},
-		{PathGovMisbehaviours, List}, {PathGovValidatorMisbehaviours, List},
+		{PathGovProposal, Record, decimal(GovProposalKey)}, {PathGovProposals, List, nil}, {PathGovOpenProposals, List, nil},
+		{PathGovVotes, List, nil}, {PathGovMandates, List, nil}, {PathGovMandate, Record, decimal(GovGrantKey)},
+		{PathGovValidators, List, nil}, {PathGovParams, Record, fixed(GovParamsKey)}, {PathGovParam, Record, text(ParamKey)},
+		{PathGovRegistry, Computed, nil}, {PathGovUpgrade, Record, fixed(GovUpgradeKey)}, {PathGovMisbehaviour, Record, decimal(GovMisbehaviourKey)},
+		{PathGovMisbehaviours, List, nil}, {PathGovValidatorMisbehaviours, List, nil},
 	}
 }

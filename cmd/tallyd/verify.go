@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,59 +72,28 @@ func verifiableRecords() []record {
 		// statement, payment trace, item history, proposal with its votes)
 		// are in compositeRecords (verify_records.go), each with a read
 		// function that checks how the proven entries link up; a single
-		// record needs one byPath line and its key in provableKeys.
+		// record needs one byPath line (its key is the route's, api.Routes).
 	}
 }
 
-// provableKeys gives, for each single-record query path, the state key its
-// answer must be proven at, so `tallyd query … --verify` can check that
-// the node proved the right key.
-var provableKeys = map[string]func(data []byte) []byte{
-	api.PathAccount: api.AccountKey,
-	api.PathAgency:  func(d []byte) []byte { return api.AgencyKey(string(d)) },
-	api.PathParams:  func([]byte) []byte { return api.ParamsKey() },
-	api.PathKey:     func(d []byte) []byte { return d },
-
-	api.PathFundsParams:        func([]byte) []byte { return api.FundsParamsKey() },
-	api.PathFundsTotals:        func([]byte) []byte { return api.FundsTotalsKey() },
-	api.PathFundsBalance:       func(d []byte) []byte { return api.FundsBalanceKey(string(d)) },
-	api.PathFundsMovement:      idKey(api.FundsMovementKey),
-	api.PathFundsTranche:       idKey(api.FundsTrancheKey),
-	api.PathFundsRoot:          idKey(api.FundsRootTotalsKey),
-	api.PathFundsSettlement:    idKey(api.FundsSettlementKey),
-	api.PathFundsAppropriation: func(d []byte) []byte { return api.FundsAppropriationKey(string(d)) },
-
-	api.PathBenefitsParams:    func([]byte) []byte { return api.BenefitsParamsKey() },
-	api.PathBenefitsProgramme: func(d []byte) []byte { return api.BenefitsProgrammeKey(string(d)) },
-	api.PathBenefitsPayment:   idKey(api.BenefitsPaymentKey),
-	api.PathBenefitsRecovery:  idKey(api.BenefitsRecoveryKey),
-
-	api.PathProvenanceItem:          func(d []byte) []byte { return api.ProvenanceItemKey(string(d)) },
-	api.PathProvenanceOffer:         func(d []byte) []byte { return api.ProvenanceOfferKey(string(d)) },
-	api.PathProvenanceAccreditation: api.ProvenanceAccreditationKey,
-	api.PathProvenanceRecall:        func(d []byte) []byte { return api.ProvenanceRecallOrderKey(string(d)) },
-	api.PathProvenanceParams:        func([]byte) []byte { return api.ProvenanceParamsKey() },
-
-	api.PathTaxType: func(d []byte) []byte { return api.TaxTypeKey(string(d)) },
-}
-
-// idKey is the key of a record addressed by a decimal id in the query data.
-func idKey(key func(uint64) []byte) func([]byte) []byte {
-	return func(d []byte) []byte {
-		id, err := strconv.ParseUint(string(d), 10, 64)
-		if err != nil {
-			return nil // the node refuses such a query before any key is proven
-		}
-		return key(id)
+// provableKey gives, for a single-record query path, the state key its
+// answer must be proven at (the contract's api.Route.Key), so `tallyd
+// query … --verify` can check that the node proved the right key.
+func provableKey(path string) (func(data []byte) []byte, bool) {
+	r, ok := api.RouteOf(path)
+	if !ok || r.Key == nil {
+		return nil, false
 	}
+	return r.Key, true
 }
 
 // byPath is a verify subcommand for a single-record query path listed in
-// provableKeys: ARG is the query data, the record is printed as JSON.
+// provableKey: ARG is the query data, the record is printed as JSON.
 func byPath(use, short, path string, newMsg func() proto.Message) record {
 	return record{use: use, short: short, args: 1,
 		read: single(path, func(_ *cobra.Command, args []string) ([]byte, []byte, error) {
-			return []byte(args[0]), provableKeys[path]([]byte(args[0])), nil
+			keyOf, _ := provableKey(path)
+			return []byte(args[0]), keyOf([]byte(args[0])), nil
 		}, newMsg, func(m proto.Message) any { return protoJSON(m) })}
 }
 
@@ -351,9 +319,9 @@ func queryVerified(cmd *cobra.Command, path string, data []byte, into proto.Mess
 	if done, err := compositeVerified(cmd, path, []string{string(data)}); done {
 		return err
 	}
-	keyOf, ok := provableKeys[path]
+	keyOf, ok := provableKey(path)
 	if !ok {
-		return fmt.Errorf("query %s has no verified form yet: add it to provableKeys in cmd/tallyd/verify.go", path)
+		return fmt.Errorf("query %s has no verified single-record form (api.Routes gives it no key)", path)
 	}
 	node, _ := cmd.Flags().GetString("node")
 	return runVerified(cmd, node, func(ctx context.Context, lc *client.LightClient, height int64) (any, *client.Verified, error) {
