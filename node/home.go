@@ -220,6 +220,7 @@ type openDBs struct {
 func (o *openDBs) provider(ctx *cfg.DBContext) (dbm.DB, error) {
 	db, err := cfg.DefaultDBProvider(ctx)
 	if err == nil {
+		db = &afterCloseDB{DB: db}
 		o.mu.Lock()
 		o.dbs = append(o.dbs, db)
 		if ctx.ID == "tx_index" {
