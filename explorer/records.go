@@ -512,7 +512,7 @@ type receiptData struct {
 
 func (s *Server) receipt(r *http.Request) (*view, error) {
 	id := r.PathValue("id")
-	if _, err := tax.ParseReceiptID(id); err != nil {
+	if _, err := api.ParseReceiptID(id); err != nil {
 		return nil, badRequest("%q is not a receipt id; receipt ids look like REVENUE-000123.", id)
 	}
 	sn, cancel, err := s.reader(r)
@@ -878,7 +878,7 @@ func (s *Server) search(r *http.Request) (*view, error) {
 			}
 		}
 	}
-	if _, err := tax.ParseReceiptID(q); err == nil {
+	if _, err := api.ParseReceiptID(q); err == nil {
 		if list, err := sn.list(api.PathTaxReceipt, []byte(q)); err == nil {
 			if ans, err := tax.DecodeReceipt(q, list, sn.check); err == nil && ans.Found {
 				add("Tax receipt "+q, "/receipt/"+q)

@@ -16,7 +16,6 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/tax"
 )
@@ -59,14 +58,14 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 	if tax.ValidateTaxTypeCode(code) != nil {
 		return nil, badRequest("A tax type code is upper-case letters, digits and underscores, e.g. VAT.")
 	}
-	pp, err := tax.ParsePeriod(period)
+	pp, err := api.ParsePeriod(period)
 	if err != nil {
 		return nil, badRequest("A period is a year (2026), a quarter (2026-Q1) or a month (2026-03).")
 	}
 	d := &taxPeriodData{Code: code, Period: period, After: r.URL.Query().Get("after")}
 	var after []byte
 	if d.After != "" {
-		ref, err := tax.ParseReceiptID(d.After)
+		ref, err := api.ParseReceiptID(d.After)
 		if err != nil {
 			return nil, badRequest("after is a receipt id such as REVENUE-000123.")
 		}
@@ -82,7 +81,7 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No tax type %q is registered on this chain", code)
 	}
 	if pp.Kind != tt.PeriodKind {
-		return nil, notFound("Tax type %s is assessed by %s; %s is a %s, so it has no receipts for it.", code, tax.KindName(tt.PeriodKind), period, tax.KindName(pp.Kind))
+		return nil, notFound("Tax type %s is assessed by %s; %s is a %s, so it has no receipts for it.", code, api.PeriodKindName(tt.PeriodKind), period, api.PeriodKindName(pp.Kind))
 	}
 	d.TaxType = protoMap(tt)
 	tot := &taxv1.Total{}
@@ -112,7 +111,7 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 		}
 		pr := periodReceipt{Receipt: protoMap(rc), ID: rc.Id, Net: rc.Amount}
 		status := taxv1.Status_STATUS_ISSUED
-		if ref, err := tax.ParseReceiptID(rc.Id); err == nil {
+		if ref, err := api.ParseReceiptID(rc.Id); err == nil {
 			st := &taxv1.ReceiptState{}
 			if sn.record(api.PathKey, api.TaxReceiptStateKey(ref), st) == nil {
 				status, pr.Net = st.Status, st.Net
@@ -216,7 +215,7 @@ func heldBy(sn *snap, custodian string) ([]custodianItems, error) {
 	var addrs [][]byte
 	if a, err := keys.ParseAddress(custodian); err == nil {
 		addrs = [][]byte{a}
-	} else if agency.ValidateAgencyID(custodian) == nil {
+	} else if api.CheckAgencyID(custodian) == nil {
 		ag := &agencyv1.Agency{}
 		if err := sn.record(api.PathAgency, []byte(custodian), ag); err != nil {
 			return nil, absentOr404(err, "No account or agency %q is on this chain", custodian)
