@@ -44,7 +44,7 @@ const (
 // Delete an entry when its fix lands on main; HOSTILE_STRICT=1 treats
 // every attack as bounded (to check a fix before deleting its entry).
 var notYetBounded = map[string]string{
-	"flood": "reads: Query and CheckTx on their own ABCI connections, capped pages, /invariants for the operator only, a per-node query budget (query_budget_percent); on one overloaded 2-core machine blocks still slow by more than 10% (+10%..+65% measured, see README)",
+	"flood": "reads: Query and CheckTx on their own ABCI connections, capped pages, /invariants for the operator only, and every RPC reader paced whole, one at a time, by query_budget_percent (node/rpc.go); on one saturated 2-core machine a node's whole CPU share is about 10% of a core, so the default budget of 10% of a core still lets readers take a large part of it: +1%..+25% with the reader lane at 10% (+20%..+90% without it), +1%..+5% (3 of 3 runs at 5%: +5%, +4%, -3%) at 3-5% (see README)",
 }
 
 // The junk-carrying proposer is not in this scenario: a client cannot make
