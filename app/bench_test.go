@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"testing"
@@ -33,7 +35,7 @@ const (
 func benchAdmin(i int) testKey { return keyFor(fmt.Sprintf("bench/dept-%02d/admin", i)) }
 
 // BenchmarkFinalizeCommit measures FinalizeBlock plus Commit of blocks of
-// signed agency transactions, on goleveldb with the default node config,
+// signed agency transactions, on the default node config (see benchConfig),
 // over a state of 100,000 accounts. "cold" blocks carry signatures the node
 // has never seen, so FinalizeBlock verifies them; "checked" blocks went
 // through CheckTx first, as a node's mempool does, so their verdicts are
@@ -51,6 +53,15 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 	b.Logf("state of %d accounts built in %s", benchAccounts, time.Since(start).Round(time.Millisecond))
 
 	warm := c.app
+	if cfg := benchConfig(b); cfg.MemoryLimitMiB > 0 && os.Getenv("TALLY_BENCH_MEMORY_LIMIT_MIB") != "" {
+		// The node's limit, applied once the state is built (building it
+		// takes gigabytes the node never holds) and only while blocks run.
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		b.Logf("memory limit %d MiB; live heap after building the state %d MiB", cfg.MemoryLimitMiB, m.HeapAlloc>>20)
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimitMiB << 20))
+	}
 	granted := map[int]int{} // members of each department already given the role
 	for _, kind := range []string{"add_member", "grant_role"} {
 		for _, size := range []int{1000, 5000} {
@@ -91,7 +102,7 @@ func benchBlocks(b *testing.B, base, kind string, size int, checked bool) {
 	b.StopTimer()
 	dir := b.TempDir()
 	copyDir(b, base, dir)
-	st, err := store.Open(app.DefaultConfig().StoreOptions(dir))
+	st, err := store.Open(benchConfig(b).StoreOptions(dir))
 	require.NoError(b, err)
 	a, err := app.New(st, app.Options{})
 	require.NoError(b, err)
@@ -167,6 +178,33 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 	b.ReportMetric(float64(commit.Milliseconds())/float64(b.N), "commit-ms/block")
 }
 
+// benchConfig is the node config the benchmarks run: app.DefaultConfig,
+// changed by the environment to compare settings in one checkout:
+// TALLY_BENCH_DB (db_backend: goleveldb or pebbledb), TALLY_BENCH_CACHE
+// (iavl_cache_size) and TALLY_BENCH_MEMORY_LIMIT_MIB (memory_limit_mib,
+// which sizes the node cache when TALLY_BENCH_CACHE is unset, and which
+// BenchmarkFinalizeCommit's warm runs also apply to the process as a node
+// does).
+func benchConfig(tb testing.TB) app.Config {
+	tb.Helper()
+	cfg := app.DefaultConfig()
+	if v := os.Getenv("TALLY_BENCH_DB"); v != "" {
+		cfg.DBBackend = v
+	}
+	if v := os.Getenv("TALLY_BENCH_MEMORY_LIMIT_MIB"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		require.NoError(tb, err, "TALLY_BENCH_MEMORY_LIMIT_MIB")
+		cfg.MemoryLimitMiB = n
+	}
+	if v := os.Getenv("TALLY_BENCH_CACHE"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(tb, err, "TALLY_BENCH_CACHE")
+		cfg.IAVLCacheSize = n
+	}
+	tb.Logf("node config: db_backend %s, node cache %d, memory limit %d MiB", cfg.DBBackend, cfg.NodeCacheSize(cfg.MemoryLimitMiB<<20), cfg.MemoryLimitMiB)
+	return cfg
+}
+
 // cpuTime is the CPU time this process has used, on all threads (the batch
 // verifier's goroutines and the garbage collector included). On a machine
 // shared with other work, transactions per CPU-second vary far less than
@@ -199,7 +237,7 @@ func buildBenchState(b *testing.B, dir string) *chain {
 			g.Agency.KeyProofs = append(g.Agency.KeyProofs, &agencyv1.KeyProof{Address: m.addr, Signature: keyProof(m, id, m.addr, keyproof.GenesisAccount)})
 		}
 	}
-	st, err := store.Open(app.DefaultConfig().StoreOptions(dir))
+	st, err := store.Open(benchConfig(b).StoreOptions(dir))
 	require.NoError(b, err)
 	c := openChain(b, st, app.Options{})
 	c.initChain(g)

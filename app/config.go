@@ -12,7 +12,14 @@ type Config struct {
 	PruningKeepRecent uint64 `mapstructure:"pruning_keep_recent"`
 	// PruningKeepEvery also keeps every version that is a multiple of it.
 	PruningKeepEvery uint64 `mapstructure:"pruning_keep_every"`
-	// IAVLCacheSize is the number of tree nodes kept in memory.
+	// MemoryLimitMiB is the soft limit, in MiB, on the memory the Go
+	// runtime of a node process (tallyd start) uses: near it the collector
+	// runs more often rather than let the heap grow (debug.SetMemoryLimit).
+	// 0: no limit. GOMEMLIMIT in the node's environment overrides it.
+	MemoryLimitMiB int64 `mapstructure:"memory_limit_mib"`
+	// IAVLCacheSize is the number of tree nodes kept in memory by the
+	// consensus tree (the query tree keeps a quarter as many); 0 sizes it
+	// from the memory limit (NodeCacheSize).
 	IAVLCacheSize int `mapstructure:"iavl_cache_size"`
 	// IAVLFastIndex keeps IAVL's fast index of latest values (see
 	// store.Options.FastIndex); off, the write path is about half.
@@ -49,13 +56,60 @@ func DefaultConfig() Config {
 		DBBackend:          "goleveldb",
 		PruningKeepRecent:  100_000,
 		PruningKeepEvery:   10_000,
-		IAVLCacheSize:      1_000_000,
+		MemoryLimitMiB:     DefaultMemoryLimitMiB,
 		SignatureCacheSize: 200_000,
 		SnapshotInterval:   1000,
 		SnapshotKeepRecent: 2,
 		RetainBlocks:       100_000,
 		QueryBudgetPercent: DefaultQueryBudgetPercent,
 	}
+}
+
+// DefaultMemoryLimitMiB keeps a validator under 512 MiB resident: the Go
+// runtime's soft limit covers its heap, stacks and metadata but not the
+// binary's own pages (about 40 MiB resident), and leaves a margin for the
+// moments the live heap passes the limit. Measured in the README
+// ("Bounded memory").
+const DefaultMemoryLimitMiB = 448
+
+// cachedNodeBytes is what one IAVL node held in a node cache costs the
+// heap, measured: a tree of 100,000 keys of 25 bytes and values of 90
+// bytes, read whole through a cache that held it, took 151 MiB more than
+// through a 1,000-node cache, i.e. about 790 bytes for each of its
+// 200,000 nodes (the node, its key, value, hash and child keys, and the
+// cache's map entry and list element).
+const cachedNodeBytes = 800
+
+// nodeCacheSharePercent is the share of the memory limit the two trees'
+// node caches (consensus + query, 1.25x the consensus tree's) may fill.
+// The rest is for the mempool, the decode and signature caches, the
+// databases' memtables and caches, the block being run and, above all,
+// room for garbage between collections: with a live heap near the limit
+// the collector would run without pause.
+const nodeCacheSharePercent = 35
+
+// unlimitedNodeCache is the consensus tree's node cache when neither
+// iavl_cache_size nor any memory limit is set (the size before the limit
+// existed).
+const unlimitedNodeCache = 1_000_000
+
+// minNodeCache keeps a tiny memory limit from leaving the trees without a
+// cache for even the top levels every block walks.
+const minNodeCache = 10_000
+
+// NodeCacheSize is the consensus tree's node cache, in nodes: IAVLCacheSize
+// when set, else nodeCacheSharePercent of limitBytes (the memory limit the
+// process runs under; 0 or less: none) at cachedNodeBytes a node, counting
+// the query tree's quarter. At the default 448 MiB that is 164,416 nodes.
+func (c Config) NodeCacheSize(limitBytes int64) int {
+	if c.IAVLCacheSize > 0 {
+		return c.IAVLCacheSize
+	}
+	if limitBytes <= 0 || limitBytes >= unlimitedNodeCache*cachedNodeBytes*5/4*100/nodeCacheSharePercent {
+		return unlimitedNodeCache
+	}
+	nodes := limitBytes / 100 * nodeCacheSharePercent / cachedNodeBytes * 4 / 5
+	return max(int(nodes), minNodeCache)
 }
 
 // StoreOptions turns the config into store options for the database in dir.
@@ -65,7 +119,7 @@ func (c Config) StoreOptions(dir string) store.Options {
 		Backend:    c.DBBackend,
 		KeepRecent: c.PruningKeepRecent,
 		KeepEvery:  c.PruningKeepEvery,
-		CacheSize:  c.IAVLCacheSize,
+		CacheSize:  c.NodeCacheSize(c.MemoryLimitMiB << 20),
 		FastIndex:  c.IAVLFastIndex,
 	}
 }

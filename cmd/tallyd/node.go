@@ -198,6 +198,14 @@ injection"). Never set it on a real validator.`,
 				// takes a quarter of the CPU under load.
 				debug.SetGCPercent(200)
 			}
+			_, appCfg, err := node.LoadConfigs(h)
+			if err != nil {
+				return err
+			}
+			memLimit, memFrom, err := node.ApplyMemoryLimit(appCfg)
+			if err != nil {
+				return err
+			}
 			level, _ := cmd.Flags().GetString("log-level")
 			base, err := newLogger(level)
 			if err != nil {
@@ -219,7 +227,8 @@ injection"). Never set it on a real validator.`,
 				n.App.Close()
 				return fmt.Errorf("starting node: %w", err)
 			}
-			logger.Info("tally node started", "home", h, "rpc", n.Config().RPC.ListenAddress, "version", app.Version)
+			logger.Info("tally node started", "home", h, "rpc", n.Config().RPC.ListenAddress, "version", app.Version,
+				"memory_limit_mib", memLimit>>20, "memory_limit_from", memFrom, "iavl_cache_size", n.CacheSize)
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 			for halted := watch.Halted(); ; {
