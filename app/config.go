@@ -1,6 +1,11 @@
 package app
 
-import "github.com/tallyledger/tally/store"
+import (
+	"fmt"
+	"time"
+
+	"github.com/tallyledger/tally/store"
+)
 
 // Config is the node-local application configuration (app.toml). Nothing in
 // it may change what state a block produces: two nodes with different
@@ -48,6 +53,38 @@ type Config struct {
 	// readers (node/rpc.go's reader lane, app/querybudget.go); past it
 	// readers wait, then are refused as busy. 100 or more: no limit.
 	QueryBudgetPercent int `mapstructure:"query_budget_percent"`
+	// PeerSilentAfter drops a peer this node kept sending to but heard
+	// nothing from for this long, so that a connection a silent partition
+	// left open is dialled again (node/peerwatch.go); 0: never.
+	PeerSilentAfter time.Duration `mapstructure:"peer_silent_after"`
+	// PeerRedialEvery dials every disconnected persistent peer this often,
+	// besides CometBFT's own reconnection (5-8 s apart); 0: only CometBFT's.
+	PeerRedialEvery time.Duration `mapstructure:"peer_redial_every"`
+	// InvariantCheckEvery runs every module's invariants over the
+	// committed state this often on a node with metrics on (a whole-state
+	// walk; tally_invariant_checks_failing); 0: never.
+	InvariantCheckEvery time.Duration `mapstructure:"invariant_check_every"`
+}
+
+// Defaults of the node's watches (app.toml): measured in the fault suite's
+// partition scenario (README "Fault tolerance").
+const (
+	DefaultPeerSilentAfter     = 10 * time.Second
+	DefaultPeerRedialEvery     = time.Second
+	DefaultInvariantCheckEvery = 10 * time.Minute
+)
+
+// Validate refuses settings no node can run with.
+func (c Config) Validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"peer_silent_after", c.PeerSilentAfter}, {"peer_redial_every", c.PeerRedialEvery}, {"invariant_check_every", c.InvariantCheckEvery}} {
+		if d.v < 0 {
+			return fmt.Errorf("app.toml: %s is %s; it must be a duration of 0 (off) or more, such as \"10s\"", d.name, d.v)
+		}
+	}
+	return nil
 }
 
 // DefaultConfig is what `tallyd init` writes.
@@ -62,6 +99,10 @@ func DefaultConfig() Config {
 		SnapshotKeepRecent: 2,
 		RetainBlocks:       100_000,
 		QueryBudgetPercent: DefaultQueryBudgetPercent,
+
+		PeerSilentAfter:     DefaultPeerSilentAfter,
+		PeerRedialEvery:     DefaultPeerRedialEvery,
+		InvariantCheckEvery: DefaultInvariantCheckEvery,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
@@ -48,6 +49,9 @@ type snapshots struct {
 	logger log.Logger
 	taking atomic.Bool
 	wg     sync.WaitGroup
+
+	statsMu sync.Mutex
+	stats   SnapshotStats
 
 	restore *restoring // the snapshot connection's; nil when none is under way
 }
@@ -91,6 +95,7 @@ func (s *snapshots) afterCommit(st *store.Store, version int64) {
 	}
 	if !s.taking.CompareAndSwap(false, true) {
 		s.logger.Info("skipping a snapshot: the previous one is still being taken", "height", version)
+		s.note(func(st *SnapshotStats) { st.Skipped++ })
 		return
 	}
 	release, err := st.Hold(version)
@@ -104,15 +109,45 @@ func (s *snapshots) afterCommit(st *store.Store, version int64) {
 		defer s.wg.Done()
 		defer s.taking.Store(false)
 		defer release()
+		start := time.Now()
 		if err := s.take(st, version); err != nil {
 			s.logger.Error("snapshot failed", "height", version, "err", err)
+			s.note(func(st *SnapshotStats) { st.Failed++ })
 			return
 		}
-		s.logger.Info("snapshot taken", "height", version)
+		took := time.Since(start)
+		s.logger.Info("snapshot taken", "height", version, "took", took.Round(time.Millisecond))
+		s.note(func(st *SnapshotStats) { st.Height, st.Duration, st.Taken = version, took, time.Now() })
 		if err := s.prune(); err != nil {
 			s.logger.Error("removing old snapshots", "err", err)
 		}
 	}()
+}
+
+// SnapshotStats is what this process's snapshot taking has done since the
+// node started (App.SnapshotStats; node metrics tally_snapshot_*).
+type SnapshotStats struct {
+	// Height of the last snapshot taken (0: none yet), how long it took
+	// and when it was finished.
+	Height   int64
+	Duration time.Duration
+	Taken    time.Time
+	// Failed snapshots, and due ones skipped because the previous one was
+	// still being taken.
+	Failed, Skipped uint64
+}
+
+func (s *snapshots) note(f func(*SnapshotStats)) {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	f(&s.stats)
+}
+
+// SnapshotStats reports the snapshots this node has taken since it started.
+func (a *App) SnapshotStats() SnapshotStats {
+	a.snaps.statsMu.Lock()
+	defer a.snaps.statsMu.Unlock()
+	return a.snaps.stats
 }
 
 // take writes the snapshot of version into Dir/<version>: one file per

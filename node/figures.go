@@ -20,13 +20,10 @@ import (
 // as the limit with tally_queue_counts_capped = 1.
 const queueLimit = 100_000
 
-// invariantCheckEvery is how often a node with metrics on runs every
-// module's invariants over its last committed state: a whole-state walk,
-// so rarely. The first check runs invariantFirstCheck after start.
-const (
-	invariantCheckEvery = 10 * time.Minute
-	invariantFirstCheck = time.Minute
-)
+// invariantFirstCheck is when, after start, a node with metrics on first
+// runs every module's invariants over its last committed state (then every
+// app.toml invariant_check_every: a whole-state walk, so rarely).
+const invariantFirstCheck = time.Minute
 
 // queueCollector reads the app's queues once per scrape. One serves the
 // process (metrics are per process); it reads the app of the node built
@@ -36,6 +33,7 @@ type queueCollector struct {
 	a atomic.Pointer[app.App]
 
 	paymentsDue, recallSteps, recallsOpen, recallsUnacked, oldestUnacked, capped, carried *prometheus.Desc
+	snapHeight, snapDuration, snapTaken, snapFailed, snapSkipped                          *prometheus.Desc
 }
 
 // processQueues is the process's queue collector, registered once.
@@ -63,12 +61,18 @@ func newQueueCollector() *queueCollector {
 		oldestUnacked:  d("recall_unacknowledged_oldest_age_seconds", "Age (by this node's clock) of the oldest recall order with items not yet acknowledged; 0 when there is none."),
 		capped:         d("queue_counts_capped", "1 when a queue count above stopped at its limit (100,000): the real figure is larger."),
 		carried:        d("end_block_carried_over_total", "Blocks whose end-of-block work for the module spent its share of end_block_units and carried the rest over, since the node started.", "module"),
+		snapHeight:     d("snapshot_last_height", "Height of the last state-sync snapshot this node took since it started (0: none yet; app.toml snapshot_interval)."),
+		snapDuration:   d("snapshot_last_duration_seconds", "How long the last state-sync snapshot took to write."),
+		snapTaken:      d("snapshot_last_timestamp_seconds", "When the last state-sync snapshot was finished (Unix time; 0: none yet)."),
+		snapFailed:     d("snapshots_failed_total", "State-sync snapshots that failed since the node started (the log says why)."),
+		snapSkipped:    d("snapshots_skipped_total", "Due state-sync snapshots skipped because the previous one was still being written: snapshot_interval is too short for the state's size."),
 	}
 }
 
 // Describe sends the collector's metric descriptions.
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.paymentsDue, c.recallSteps, c.recallsOpen, c.recallsUnacked, c.oldestUnacked, c.capped, c.carried} {
+	for _, d := range []*prometheus.Desc{c.paymentsDue, c.recallSteps, c.recallsOpen, c.recallsUnacked, c.oldestUnacked, c.capped, c.carried,
+		c.snapHeight, c.snapDuration, c.snapTaken, c.snapFailed, c.snapSkipped} {
 		ch <- d
 	}
 }
@@ -80,6 +84,16 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	now := time.Now()
+	sn := a.SnapshotStats()
+	taken := 0.0
+	if !sn.Taken.IsZero() {
+		taken = float64(sn.Taken.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(c.snapHeight, prometheus.GaugeValue, float64(sn.Height))
+	ch <- prometheus.MustNewConstMetric(c.snapDuration, prometheus.GaugeValue, sn.Duration.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.snapTaken, prometheus.GaugeValue, taken)
+	ch <- prometheus.MustNewConstMetric(c.snapFailed, prometheus.CounterValue, float64(sn.Failed))
+	ch <- prometheus.MustNewConstMetric(c.snapSkipped, prometheus.CounterValue, float64(sn.Skipped))
 	for module, n := range a.CarriedOver() {
 		ch <- prometheus.MustNewConstMetric(c.carried, prometheus.CounterValue, float64(n), module)
 	}
@@ -109,15 +123,16 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 // publishes how many checks fail.
 type invariantWatch struct {
 	a       *app.App
+	every   time.Duration
 	logger  log.Logger
 	failing prometheus.Gauge
 	height  prometheus.Gauge
 	checked prometheus.Gauge
 }
 
-func newInvariantWatch(reg prometheus.Registerer, a *app.App, logger log.Logger) *invariantWatch {
+func newInvariantWatch(reg prometheus.Registerer, a *app.App, every time.Duration, logger log.Logger) *invariantWatch {
 	return &invariantWatch{
-		a: a, logger: logger,
+		a: a, every: every, logger: logger,
 		failing: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "tally", Name: "invariant_checks_failing",
 			Help: "Invariant checks (every module's, as /invariants reports them) failing at the last periodic check of this node's committed state; anything above 0 is a bug or a corrupted state.",
@@ -133,7 +148,7 @@ func newInvariantWatch(reg prometheus.Registerer, a *app.App, logger log.Logger)
 
 // run checks now and then until stop is closed.
 func (w *invariantWatch) run(stop <-chan struct{}) {
-	t := time.NewTimer(invariantFirstCheck)
+	t := time.NewTimer(min(invariantFirstCheck, w.every))
 	defer t.Stop()
 	for {
 		select {
@@ -141,7 +156,7 @@ func (w *invariantWatch) run(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			w.check()
-			t.Reset(invariantCheckEvery)
+			t.Reset(w.every)
 		}
 	}
 }

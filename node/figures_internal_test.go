@@ -17,26 +17,10 @@ import (
 )
 
 // The queue collector exports the end-of-block queues, the open recalls
-// and the work carried over of the app it reads, at its committed height.
+// and the work carried over of the app it reads, at its committed height,
+// and the app's snapshots (none yet).
 func TestQueueCollectorExportsTheAppsQueues(t *testing.T) {
-	pub, priv, err := ed25519.GenerateKey(nil)
-	require.NoError(t, err)
-	state, err := genesis.SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub,
-		func(m []byte) ([]byte, error) { return ed25519.Sign(priv, m), nil })
-	require.NoError(t, err)
-	bz, err := app.MarshalGenesis(state)
-	require.NoError(t, err)
-	a, err := app.New(store.NewMemory(), app.Options{})
-	require.NoError(t, err)
-	defer a.Close()
-	ctx := context.Background()
-	_, err = a.InitChain(ctx, &abci.RequestInitChain{ChainId: "tally-test", AppStateBytes: bz, InitialHeight: 1, Time: time.Unix(1_900_000_000, 0)})
-	require.NoError(t, err)
-	_, err = a.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Height: 1, Time: time.Unix(1_900_000_001, 0)})
-	require.NoError(t, err)
-	_, err = a.Commit(ctx, &abci.RequestCommit{})
-	require.NoError(t, err)
-
+	a := committedApp(t, app.Options{})
 	c := newQueueCollector()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
@@ -45,7 +29,52 @@ func TestQueueCollectorExportsTheAppsQueues(t *testing.T) {
 	require.Empty(t, families, "no app yet: nothing to report")
 
 	c.a.Store(a)
-	families, err = reg.Gather()
+	require.Equal(t, map[string]float64{
+		"tally_queue_payment_periods_due": 0, "tally_queue_recall_steps": 0, "tally_recalls_open": 0, "tally_recalls_unacknowledged": 0,
+		"tally_recall_unacknowledged_oldest_age_seconds": 0, "tally_queue_counts_capped": 0,
+		"tally_end_block_carried_over_total/benefits": 0, "tally_end_block_carried_over_total/provenance": 0, "tally_end_block_carried_over_total/gov": 0,
+		"tally_snapshot_last_height": 0, "tally_snapshot_last_duration_seconds": 0, "tally_snapshot_last_timestamp_seconds": 0,
+		"tally_snapshots_failed_total": 0, "tally_snapshots_skipped_total": 0,
+	}, gather(t, reg))
+}
+
+// Once the app has taken a snapshot, the collector reports its height,
+// how long it took and when it finished.
+func TestQueueCollectorReportsTheLastSnapshot(t *testing.T) {
+	a := committedApp(t, app.Options{Snapshots: app.SnapshotOptions{Dir: t.TempDir(), Interval: 1, KeepRecent: 1}})
+	require.Eventually(t, func() bool { return a.SnapshotStats().Height == 1 }, time.Minute, 10*time.Millisecond, "snapshot of height 1")
+	c := newQueueCollector()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	c.a.Store(a)
+	got := gather(t, reg)
+	require.Equal(t, 1.0, got["tally_snapshot_last_height"])
+	require.Positive(t, got["tally_snapshot_last_duration_seconds"])
+	require.InDelta(t, float64(time.Now().Unix()), got["tally_snapshot_last_timestamp_seconds"], 600)
+	require.Zero(t, got["tally_snapshots_failed_total"])
+}
+
+// Snapshots lists the snapshots an app wrote into a home's data/snapshots,
+// newest first, and nothing for a home without any.
+func TestSnapshotsListsAHomesSnapshots(t *testing.T) {
+	home := t.TempDir()
+	none, err := Snapshots(home)
+	require.NoError(t, err)
+	require.Empty(t, none)
+	a := committedApp(t, app.Options{Snapshots: app.SnapshotOptions{Dir: SnapshotDir(home), Interval: 1, KeepRecent: 1}})
+	require.Eventually(t, func() bool { return a.SnapshotStats().Height == 1 }, time.Minute, 10*time.Millisecond, "snapshot of height 1")
+	got, err := Snapshots(home)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.EqualValues(t, 1, got[0].Height)
+	require.Positive(t, got[0].Bytes)
+	require.False(t, got[0].Written.IsZero())
+}
+
+// gather reads every metric of reg as name[/label values] → value.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
 	require.NoError(t, err)
 	got := map[string]float64{}
 	for _, f := range families {
@@ -57,9 +86,29 @@ func TestQueueCollectorExportsTheAppsQueues(t *testing.T) {
 			got[name] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
 		}
 	}
-	require.Equal(t, map[string]float64{
-		"tally_queue_payment_periods_due": 0, "tally_queue_recall_steps": 0, "tally_recalls_open": 0, "tally_recalls_unacknowledged": 0,
-		"tally_recall_unacknowledged_oldest_age_seconds": 0, "tally_queue_counts_capped": 0,
-		"tally_end_block_carried_over_total/benefits": 0, "tally_end_block_carried_over_total/provenance": 0, "tally_end_block_carried_over_total/gov": 0,
-	}, got)
+	return got
+}
+
+// committedApp is a one-agency app (opts) that has committed block 1.
+func committedApp(t *testing.T, opts app.Options) *app.App {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	state, err := genesis.SingleAgencyState("tally-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, pub,
+		func(m []byte) ([]byte, error) { return ed25519.Sign(priv, m), nil })
+	require.NoError(t, err)
+	bz, err := app.MarshalGenesis(state)
+	require.NoError(t, err)
+	a, err := app.New(store.NewMemory(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	ctx := context.Background()
+	_, err = a.InitChain(ctx, &abci.RequestInitChain{ChainId: "tally-test", AppStateBytes: bz, InitialHeight: 1, Time: time.Unix(1_900_000_000, 0)})
+	require.NoError(t, err)
+	_, err = a.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Height: 1, Time: time.Unix(1_900_000_001, 0)})
+	require.NoError(t, err)
+	_, err = a.Commit(ctx, &abci.RequestCommit{})
+	require.NoError(t, err)
+
+	return a
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"time"
 
 	dbm "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -169,6 +170,18 @@ retain_blocks = {{.RetainBlocks}}
 # cannot take the CPU that blocks need. Raise it on a node that serves many
 # readers; 100 removes the limit (and the one-at-a-time lane).
 query_budget_percent = {{.QueryBudgetPercent}}
+
+# Peer watch, for fast recovery after a silent partition (a cut that drops
+# packets leaves CometBFT's connections open for a minute): drop a peer this
+# node kept sending to but heard nothing from for peer_silent_after, and
+# dial every disconnected persistent peer every peer_redial_every besides
+# CometBFT's own reconnection (5-8 s apart). "0s" turns either off.
+peer_silent_after = "{{.PeerSilentAfter}}"
+peer_redial_every = "{{.PeerRedialEvery}}"
+
+# With metrics on, run every module's invariants over the committed state
+# this often (a whole-state walk; tally_invariant_checks_failing). "0s": never.
+invariant_check_every = "{{.InvariantCheckEvery}}"
 `))
 
 // LoadConfigs reads config.toml and app.toml from home.
@@ -195,6 +208,9 @@ func LoadConfigs(home string) (*cfg.Config, app.Config, error) {
 	if err := av.Unmarshal(&appCfg); err != nil {
 		return nil, app.Config{}, fmt.Errorf("parsing app.toml: %w", err)
 	}
+	if err := appCfg.Validate(); err != nil {
+		return nil, app.Config{}, err
+	}
 	return comet, appCfg, nil
 }
 
@@ -207,6 +223,9 @@ type Node struct {
 	// watch (figures.go) Start began.
 	stopWatch  chan struct{}
 	invariants *invariantWatch
+	// peerSilentAfter and peerRedialEvery are the peer watch's app.toml
+	// settings.
+	peerSilentAfter, peerRedialEvery time.Duration
 	// pruned closes when the transaction index pruner (txindex_prune.go)
 	// has returned, so Shutdown closes its database after it.
 	pruned chan struct{}
@@ -324,7 +343,7 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	if comet.Instrumentation.Prometheus {
 		application = meteredApp{Application: a, m: newMetrics(prometheus.DefaultRegisterer, comet.DBDir())}
 		watchQueues(prometheus.DefaultRegisterer, a)
-		invariants = newInvariantWatch(prometheus.DefaultRegisterer, a, logger.With("module", "invariants"))
+		invariants = newInvariantWatch(prometheus.DefaultRegisterer, a, appCfg.InvariantCheckEvery, logger.With("module", "invariants"))
 	}
 	n, err := cmtnode.NewNode(comet, pv, nodeKey,
 		ClientCreator(application),
@@ -345,7 +364,8 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	// (rpc.go): CometBFT starts none when its laddr is empty.
 	rpcAddr := comet.RPC.ListenAddress
 	comet.RPC.ListenAddress = ""
-	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr, CacheSize: so.CacheSize}, nil
+	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr, CacheSize: so.CacheSize,
+		peerSilentAfter: appCfg.PeerSilentAfter, peerRedialEvery: appCfg.PeerRedialEvery}, nil
 }
 
 // ClientCreator connects CometBFT to the app in-process with one lock per

@@ -22,22 +22,22 @@ import (
 // peers itself:
 //
 //   - a peer this node kept sending to but heard nothing from for
-//     silentPeerAfter is dropped (consensus traffic flows every round
+//     peer_silent_after (app.toml, 10 s) is dropped (consensus traffic flows every round
 //     while blocks are made, so only a dead path is that quiet; an idle
 //     network, where this node sends nothing either, is left alone);
 //   - every persistent peer that is not connected is dialled again every
-//     redialEvery, besides CometBFT's own reconnection (which waits 5-8 s
-//     between attempts), so a healed link is used within about a second.
-const (
-	silentPeerAfter = 10 * time.Second
-	redialEvery     = time.Second
-)
+//     peer_redial_every (1 s), besides CometBFT's own reconnection (which
+//     waits 5-8 s between attempts), so a healed link is used within about
+//     a second.
 
 // peerWatch runs the two rules above until stop is closed.
 type peerWatch struct {
 	sw         p2p.Switcher
 	persistent []*p2p.NetAddress
 	logger     log.Logger
+	// silentAfter and redialEvery are the two rules' settings; 0 turns a
+	// rule off.
+	silentAfter, redialEvery time.Duration
 
 	mu      sync.Mutex
 	dialing map[p2p.ID]bool
@@ -45,8 +45,8 @@ type peerWatch struct {
 
 // newPeerWatch watches sw's peers; persistent is config.toml's
 // persistent_peers (addresses that do not parse are CometBFT's to report).
-func newPeerWatch(sw p2p.Switcher, persistent string, logger log.Logger) *peerWatch {
-	w := &peerWatch{sw: sw, logger: logger, dialing: map[p2p.ID]bool{}}
+func newPeerWatch(sw p2p.Switcher, persistent string, silentAfter, redialEvery time.Duration, logger log.Logger) *peerWatch {
+	w := &peerWatch{sw: sw, logger: logger, silentAfter: silentAfter, redialEvery: redialEvery, dialing: map[p2p.ID]bool{}}
 	for _, s := range strings.Split(persistent, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
@@ -58,27 +58,36 @@ func newPeerWatch(sw p2p.Switcher, persistent string, logger log.Logger) *peerWa
 	return w
 }
 
-// run checks the peers every redialEvery until stop is closed.
+// run checks the peers every redialEvery (every second when only the
+// silence rule is on) until stop is closed.
 func (w *peerWatch) run(stop <-chan struct{}) {
-	t := time.NewTicker(redialEvery)
+	tick := w.redialEvery
+	if tick <= 0 {
+		tick = time.Second
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			w.dropSilent()
-			w.redial()
+			if w.silentAfter > 0 {
+				w.dropSilent()
+			}
+			if w.redialEvery > 0 {
+				w.redial()
+			}
 		}
 	}
 }
 
 // dropSilent stops each peer this node has sent to since it last heard
-// from it, longer ago than silentPeerAfter.
+// from it, longer ago than silentAfter.
 func (w *peerWatch) dropSilent() {
 	for _, p := range w.sw.Peers().Copy() {
 		st := p.Status()
-		if heard := st.RecvMonitor.Idle; heard >= silentPeerAfter && st.SendMonitor.Idle < heard {
+		if heard := st.RecvMonitor.Idle; heard >= w.silentAfter && st.SendMonitor.Idle < heard {
 			w.logger.Info("dropping a silent peer to dial it again", "peer", p.ID(), "silent", heard.Round(time.Second))
 			w.sw.StopPeerForError(p, "sent nothing for "+heard.Round(time.Second).String()+" while we kept sending")
 		}

@@ -34,8 +34,10 @@ func (n *Node) Start() error {
 		n.Logger.Error("indexing the latest blocks again failed; /tx may miss their transactions", "err", err)
 	}
 	n.stopWatch = make(chan struct{})
-	go newPeerWatch(n.Switch(), n.Config().P2P.PersistentPeers, n.Logger.With("module", "peerwatch")).run(n.stopWatch)
-	if n.invariants != nil {
+	if n.peerSilentAfter > 0 || n.peerRedialEvery > 0 {
+		go newPeerWatch(n.Switch(), n.Config().P2P.PersistentPeers, n.peerSilentAfter, n.peerRedialEvery, n.Logger.With("module", "peerwatch")).run(n.stopWatch)
+	}
+	if n.invariants != nil && n.invariants.every > 0 {
 		go n.invariants.run(n.stopWatch)
 	}
 	if db := n.TxIndexDB(); db != nil {

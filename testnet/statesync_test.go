@@ -2,7 +2,9 @@ package testnet_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,6 +39,24 @@ func TestNewNodeJoinsByStateSync(t *testing.T) {
 			return err == nil
 		}, time.Minute, 100*time.Millisecond, "snapshot of height 20 on %s", n.Name)
 	}
+	// tallyd status shows the node's latest snapshot.
+	fsa, err := net.Node("fsa")
+	require.NoError(t, err)
+	out, _ := exec.Command(tallyd, "status", "--node", fsa.RPC, "--home", fsa.Home, "--json").Output() // warnings exit non-zero
+	var status struct {
+		Snapshot struct {
+			Interval uint64 `json:"interval"`
+			Kept     int    `json:"kept"`
+			Height   int64  `json:"latest_height"`
+			Bytes    int64  `json:"latest_bytes"`
+		} `json:"snapshot"`
+	}
+	require.NoError(t, json.Unmarshal(out, &status), "%s", out)
+	require.EqualValues(t, interval, status.Snapshot.Interval)
+	require.GreaterOrEqual(t, status.Snapshot.Height, int64(interval))
+	require.Positive(t, status.Snapshot.Bytes)
+	require.Positive(t, status.Snapshot.Kept)
+
 	for _, n := range net.Manifest.Nodes[:3] {
 		chunk := filepath.Join(snapshot(n), "0")
 		b, err := os.ReadFile(chunk)

@@ -23,23 +23,35 @@ const lastSignedLookback = 20
 
 // nodeStatus is what `tallyd status` shows about one node.
 type nodeStatus struct {
-	Node             string   `json:"node"`
-	Moniker          string   `json:"moniker"`
-	ChainID          string   `json:"chain_id"`
-	Height           int64    `json:"height"`
-	BlockTime        string   `json:"block_time"`
-	BlockAge         string   `json:"block_age"`
-	CatchingUp       bool     `json:"catching_up"`
-	Peers            int      `json:"peers"`
-	Validator        string   `json:"validator_address"`
-	Power            int64    `json:"validator_power"`
-	LastSigned       int64    `json:"last_signed_height"`
-	AppVersion       uint64   `json:"app_protocol_version"`
-	SoftwareVersion  string   `json:"software_version"`
-	DataDir          string   `json:"data_dir,omitempty"`
-	DataBytes        int64    `json:"data_bytes,omitempty"`
-	DiskFreeFraction float64  `json:"disk_free_fraction,omitempty"`
-	Warnings         []string `json:"warnings"`
+	Node             string  `json:"node"`
+	Moniker          string  `json:"moniker"`
+	ChainID          string  `json:"chain_id"`
+	Height           int64   `json:"height"`
+	BlockTime        string  `json:"block_time"`
+	BlockAge         string  `json:"block_age"`
+	CatchingUp       bool    `json:"catching_up"`
+	Peers            int     `json:"peers"`
+	Validator        string  `json:"validator_address"`
+	Power            int64   `json:"validator_power"`
+	LastSigned       int64   `json:"last_signed_height"`
+	AppVersion       uint64  `json:"app_protocol_version"`
+	SoftwareVersion  string  `json:"software_version"`
+	DataDir          string  `json:"data_dir,omitempty"`
+	DataBytes        int64   `json:"data_bytes,omitempty"`
+	DiskFreeFraction float64 `json:"disk_free_fraction,omitempty"`
+	// The latest state-sync snapshot in the home (with --home).
+	Snapshot *snapshotStatus `json:"snapshot,omitempty"`
+	Warnings []string        `json:"warnings"`
+}
+
+// snapshotStatus is the newest state-sync snapshot a node holds.
+type snapshotStatus struct {
+	Interval uint64 `json:"interval"` // app.toml snapshot_interval (0: none taken)
+	Kept     int    `json:"kept"`
+	Height   int64  `json:"latest_height,omitempty"`
+	Bytes    int64  `json:"latest_bytes,omitempty"`
+	Written  string `json:"latest_written,omitempty"`
+	Age      string `json:"latest_age,omitempty"`
 }
 
 func statusCmd() *cobra.Command {
@@ -121,6 +133,18 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 				st.DiskFreeFraction = float64(free) / float64(size)
 			}
 		}
+		if _, appCfg, err := node.LoadConfigs(h); err == nil {
+			snaps, err := node.Snapshots(h)
+			if err != nil {
+				return nil, fmt.Errorf("reading the snapshots in %s: %w", node.SnapshotDir(h), err)
+			}
+			st.Snapshot = &snapshotStatus{Interval: appCfg.SnapshotInterval, Kept: len(snaps)}
+			if len(snaps) > 0 {
+				st.Snapshot.Height, st.Snapshot.Bytes = snaps[0].Height, snaps[0].Bytes
+				st.Snapshot.Written = snaps[0].Written.UTC().Format(time.RFC3339)
+				st.Snapshot.Age = time.Since(snaps[0].Written).Round(time.Second).String()
+			}
+		}
 	}
 	warn := func(format string, args ...any) { st.Warnings = append(st.Warnings, fmt.Sprintf(format, args...)) }
 	switch {
@@ -134,6 +158,9 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 	}
 	if st.Power > 0 && !st.CatchingUp && (st.LastSigned == 0 || st.Height-st.LastSigned > 3) {
 		warn("the validator's signature is not in the last %d blocks' commits: is its key (or signer) the one the chain expects?", min(lastSignedLookback, st.Height-1))
+	}
+	if sn := st.Snapshot; sn != nil && sn.Interval > 0 && !st.CatchingUp && st.Height >= 2*int64(sn.Interval)+1 && st.Height-sn.Height > 2*int64(sn.Interval) {
+		warn("the newest snapshot (height %d) is more than two snapshot intervals (%d blocks) behind height %d: look for \"snapshot failed\" or \"skipping a snapshot\" in the log; nodes cannot join by state sync from a recent state", sn.Height, sn.Interval, st.Height)
 	}
 	if st.DataDir != "" && st.DiskFreeFraction > 0 && st.DiskFreeFraction < 0.10 {
 		warn("less than 10%% disk free for %s: a full disk stops the node", st.DataDir)
@@ -178,6 +205,17 @@ func printStatusScreen(st *nodeStatus) {
 	row("app", fmt.Sprintf("tally %s, protocol version %d", st.SoftwareVersion, st.AppVersion))
 	if st.DataDir != "" {
 		row("disk", fmt.Sprintf("%s: %s, %.0f%% of its file system free", st.DataDir, humanBytes(st.DataBytes), 100*st.DiskFreeFraction))
+	}
+	if sn := st.Snapshot; sn != nil {
+		every := fmt.Sprintf("every %d blocks, %d kept", sn.Interval, sn.Kept)
+		if sn.Interval == 0 {
+			every = fmt.Sprintf("none taken (snapshot_interval 0), %d kept", sn.Kept)
+		}
+		if sn.Height > 0 {
+			row("snapshot", fmt.Sprintf("height %d, %s, written %s ago (%s)", sn.Height, humanBytes(sn.Bytes), sn.Age, every))
+		} else {
+			row("snapshot", "none yet ("+every+")")
+		}
 	}
 	if len(st.Warnings) == 0 {
 		row("warnings", "none")
