@@ -34,7 +34,9 @@ import (
 // which attributes were indexed), so pruning a height costs what indexing
 // it did. Block events (end-of-block payments, executed proposals) are
 // keyed by attribute first, so they are found by walking the block_events
-// keys once per pass.
+// keys: when the node starts and then at most every blockEventsPruneEvery,
+// so a pruned height's block events outlive its transactions by at most
+// that long.
 
 // txIndexPrunedKey records the height below which the index is pruned. A
 // key no CometBFT query or hash lookup can reach: hashes are 32 bytes,
@@ -50,10 +52,12 @@ var blockEventsPrefix = []byte("block_events")
 const txIndexPruneBatch = 10_000
 
 // PruneTxIndex deletes the transaction index entries of every height below
-// `below` (at most txIndexPruneBatch heights a call) and returns the height
-// below which the index is now pruned. A node calls it on its own with
-// the block store's base (Start); it is exported for tests and tools.
-func PruneTxIndex(db dbm.DB, below int64) (int64, error) {
+// `below` (at most txIndexPruneBatch heights a call), and with blockEvents
+// the block events of those heights and all before them, and returns the
+// height below which transactions are now pruned. A node calls it on its
+// own with the block store's base (Start); it is exported for tests and
+// tools.
+func PruneTxIndex(db dbm.DB, below int64, blockEvents bool) (int64, error) {
 	from, err := prunedBelow(db)
 	if err != nil {
 		return 0, err
@@ -69,8 +73,10 @@ func PruneTxIndex(db dbm.DB, below int64) (int64, error) {
 			return from, err
 		}
 	}
-	if err := pruneBlockEvents(db, batch, to); err != nil {
-		return from, err
+	if blockEvents {
+		if err := pruneBlockEvents(db, batch, to); err != nil {
+			return from, err
+		}
 	}
 	var buf [8]byte
 	binary.BigEndian.PutUint64(buf[:], uint64(to))
@@ -186,13 +192,21 @@ func scan(db dbm.DB, prefix []byte) (keys, values [][]byte, err error) {
 // txIndexPruneEvery is how often a node prunes its transaction index.
 const txIndexPruneEvery = time.Minute
 
+// blockEventsPruneEvery is how often the pruner walks the block events.
+const blockEventsPruneEvery = 10 * time.Minute
+
 // pruneTxIndexLoop prunes the index below the block store's base when the
 // node starts and then every txIndexPruneEvery, until stop closes.
 func pruneTxIndexLoop(db dbm.DB, base func() int64, logger log.Logger, stop <-chan struct{}) {
 	t := time.NewTicker(txIndexPruneEvery)
 	defer t.Stop()
+	var blockEventsWalked time.Time
 	for {
-		if !pruneTxIndexTo(db, base(), logger, stop) {
+		walk := time.Since(blockEventsWalked) >= blockEventsPruneEvery
+		if walk {
+			blockEventsWalked = time.Now()
+		}
+		if !pruneTxIndexTo(db, base(), walk, logger, stop) {
 			return
 		}
 		select {
@@ -203,16 +217,17 @@ func pruneTxIndexLoop(db dbm.DB, base func() int64, logger log.Logger, stop <-ch
 	}
 }
 
-// pruneTxIndexTo prunes below `below` a batch at a time; false when stop
-// closed or the index cannot be read.
-func pruneTxIndexTo(db dbm.DB, below int64, logger log.Logger, stop <-chan struct{}) bool {
+// pruneTxIndexTo prunes below `below` a batch at a time (block events with
+// the last batch when blockEvents is set); false when stop closed or the
+// index cannot be read.
+func pruneTxIndexTo(db dbm.DB, below int64, blockEvents bool, logger log.Logger, stop <-chan struct{}) bool {
 	for {
 		prev, err := prunedBelow(db)
 		if err != nil {
 			logger.Error("transaction index pruning stopped", "err", err)
 			return false
 		}
-		got, err := PruneTxIndex(db, below)
+		got, err := PruneTxIndex(db, below, blockEvents && below-prev <= txIndexPruneBatch)
 		if err != nil {
 			logger.Error("pruning the transaction index", "below", below, "err", err)
 			return true
