@@ -19,7 +19,7 @@ var (
 const (
 	PathAgency  = "/agency/agency"  // data: agency id → Agency
 	PathAccount = "/agency/account" // data: 20-byte address → Account
-	PathMembers = "/agency/members" // data: agency id [0x00 next_key]; each member Account with its proof, a page at a time
+	PathMembers = "/agency/members" // ListRequest arg: agency id; each member Account with its proof, a page at a time
 )
 
 // MaxAgencyIDBytes bounds an agency id.

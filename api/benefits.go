@@ -5,16 +5,16 @@ import (
 	"encoding/binary"
 )
 
-// Benefits query paths. Ids are decimal text; listings take an optional
-// continuation after a 0x00 byte, as the funds paths do.
+// Benefits query paths. Ids are decimal text; listings take a ListRequest
+// (ListData) with the argument shown.
 const (
 	PathBenefitsParams     = "/benefits/params"        // data: none
 	PathBenefitsProgramme  = "/benefits/programme"     // data: programme id
-	PathBenefitsProgrammes = "/benefits/programmes"    // data: [0x00 next_key]
+	PathBenefitsProgrammes = "/benefits/programmes"    // ListRequest, no arg
 	PathBenefitsEnrolment  = "/benefits/enrolment"     // data: <programme>/<recipient>
-	PathBenefitsEnrolments = "/benefits/enrolments"    // data: programme id [0x00 next_key]
+	PathBenefitsEnrolments = "/benefits/enrolments"    // ListRequest arg: programme id
 	PathBenefitsPayment    = "/benefits/payment"       // data: payment id
-	PathBenefitsHistory    = "/benefits/history"       // data: <programme>/<recipient> [0x00 next_key]
+	PathBenefitsHistory    = "/benefits/history"       // ListRequest arg: <programme>/<recipient>
 	PathBenefitsRecovery   = "/benefits/recovery"      // data: recovery id
 	PathBenefitsTrace      = "/benefits/payment-trace" // data: payment id → payment, recoveries, funds path, settlement
 )

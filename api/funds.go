@@ -5,21 +5,20 @@ import (
 	"encoding/binary"
 )
 
-// Funds query paths. Ids are decimal text. Paths that list take an
-// optional continuation: the argument, a 0x00 byte, then the next_key of
-// the previous page.
+// Funds query paths. Ids are decimal text. Listings take a ListRequest
+// (ListData) with the argument shown.
 const (
 	PathFundsParams        = "/funds/params"        // data: none
 	PathFundsTotals        = "/funds/totals"        // data: none
 	PathFundsBalance       = "/funds/balance"       // data: holder id
-	PathFundsBalances      = "/funds/balances"      // data: [0x00 next_key]; every balance, each proven
+	PathFundsBalances      = "/funds/balances"      // ListRequest, no arg; every balance, each proven
 	PathFundsMovement      = "/funds/movement"      // data: movement id
 	PathFundsTranche       = "/funds/tranche"       // data: tranche id
 	PathFundsAppropriation = "/funds/appropriation" // data: appropriation reference
 	PathFundsRoot          = "/funds/root"          // data: root (inflow movement) id → RootTotals
 	PathFundsSettlement    = "/funds/settlement"    // data: payment movement id
 	PathFundsTraceUp       = "/funds/trace-up"      // data: movement id → the path back to its roots
-	PathFundsTraceDown     = "/funds/trace-down"    // data: root id [0x00 next_key] → every leg descended from it
+	PathFundsTraceDown     = "/funds/trace-down"    // ListRequest arg: root id → its RootTotals, then every leg descended from it
 	PathFundsInvariants    = "/funds/invariants"    // data: none → InvariantReport, computed by the node
 )
 

@@ -4,8 +4,8 @@ import "bytes"
 
 // Provenance query paths. Single-record paths answer with a.single; the
 // others answer a ProvedList whose every entry carries its own proof.
-// List queries take a provenancev1.ListQuery (start = the previous
-// answer's next_key) and lineage a provenancev1.LineageQuery.
+// The listings take a ListRequest (ListData) whose arg is the item id, the
+// account address or the recall order id, and lineage LineageArg.
 const (
 	PathProvenanceItem          = "/provenance/item"          // data: item id → Item
 	PathProvenanceOffer         = "/provenance/offer"         // data: item id → its latest Offer
@@ -15,20 +15,20 @@ const (
 	PathProvenanceLocation      = "/provenance/location"      // data: location code → Location (its registered name)
 	// History answers the Item first, then its Events in order: the item's
 	// event count lets a client check that none is missing.
-	PathProvenanceHistory = "/provenance/history" // ListQuery{id}
+	PathProvenanceHistory = "/provenance/history" // ListRequest arg: item id
 	// Attestations answers the Item first, then its Attestations in order.
-	PathProvenanceAttestations = "/provenance/attestations" // ListQuery{id}
+	PathProvenanceAttestations = "/provenance/attestations" // ListRequest arg: item id
 	// Lineage answers the Items of a breadth-first walk up or down the
 	// lineage graph; each record names its parents and children, so a
 	// client can check the walk.
-	PathProvenanceLineage = "/provenance/lineage" // LineageQuery
+	PathProvenanceLineage = "/provenance/lineage" // ListRequest arg: LineageArg
 	// Held answers the Items whose custodian is the address.
-	PathProvenanceHeld = "/provenance/held" // ListQuery{address}
+	PathProvenanceHeld = "/provenance/held" // ListRequest arg: 20-byte address
 	// Offers answers the open Offers made to the address.
-	PathProvenanceOffers = "/provenance/offers" // ListQuery{address}
+	PathProvenanceOffers = "/provenance/offers" // ListRequest arg: 20-byte address
 	// Unacknowledged answers the recalled Items of an order whose custodian
 	// has not acknowledged, ordered by custodian.
-	PathProvenanceUnacknowledged = "/provenance/unacknowledged" // ListQuery{id: order id}
+	PathProvenanceUnacknowledged = "/provenance/unacknowledged" // ListRequest arg: recall order id
 )
 
 // Provenance state. <lp id> is an identifier preceded by its length in one

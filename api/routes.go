@@ -19,8 +19,15 @@ const (
 	// code not_found in codespace tx with a proof of absence.
 	Record Answer = iota + 1
 	// List: Value is a tally.app.v1.ProvedList whose entries each carry
-	// their own key, value (empty when proven absent) and proof.
+	// their own key, value (empty when proven absent) and proof: a walk
+	// through state (a trace) or a set of keys the request names.
 	List
+	// Page: a listing, read a page at a time. The query data is a
+	// tally.app.v1.ListRequest {arg, after, limit} (ListData); Value is a
+	// ProvedList as for List, with next_key (the after of the next page)
+	// and complete, and with proofs asked, range_proofs that the page
+	// leaves no record out.
+	Page
 	// Computed: the node computes the answer from the whole state; it
 	// carries no proof, so a client cannot verify it.
 	Computed
@@ -35,16 +42,6 @@ type Route struct {
 	// merely some key. It is nil for data the node refuses before reading
 	// state (not an id, too short), and on List and Computed routes.
 	Key func(data []byte) []byte
-}
-
-// RouteOf returns the contract's route for path.
-func RouteOf(path string) (Route, bool) {
-	for _, r := range Routes() {
-		if r.Path == path {
-			return r, true
-		}
-	}
-	return Route{}, false
 }
 
 // The shapes of a Record route's query data.
@@ -141,29 +138,44 @@ func Routes() []Route {
 	return []Route{
 		{PathKey, Record, func(d []byte) []byte { return d }}, {PathParams, Record, fixed(ParamsKey)}, {PathInvariants, Computed, nil},
 
-		{PathAgency, Record, text(AgencyKey)}, {PathAccount, Record, address(AccountKey)}, {PathMembers, List, nil},
+		{PathAgency, Record, text(AgencyKey)}, {PathAccount, Record, address(AccountKey)}, {PathMembers, Page, nil},
 
 		{PathFundsParams, Record, fixed(FundsParamsKey)}, {PathFundsTotals, Record, fixed(FundsTotalsKey)}, {PathFundsBalance, Record, text(FundsBalanceKey)},
-		{PathFundsBalances, List, nil}, {PathFundsMovement, Record, decimal(FundsMovementKey)}, {PathFundsTranche, Record, decimal(FundsTrancheKey)},
+		{PathFundsBalances, Page, nil}, {PathFundsMovement, Record, decimal(FundsMovementKey)}, {PathFundsTranche, Record, decimal(FundsTrancheKey)},
 		{PathFundsAppropriation, Record, text(FundsAppropriationKey)}, {PathFundsRoot, Record, decimal(FundsRootTotalsKey)}, {PathFundsSettlement, Record, decimal(FundsSettlementKey)},
-		{PathFundsTraceUp, List, nil}, {PathFundsTraceDown, List, nil}, {PathFundsInvariants, Computed, nil},
+		{PathFundsTraceUp, List, nil}, {PathFundsTraceDown, Page, nil}, {PathFundsInvariants, Computed, nil},
 
-		{PathBenefitsParams, Record, fixed(BenefitsParamsKey)}, {PathBenefitsProgramme, Record, text(BenefitsProgrammeKey)}, {PathBenefitsProgrammes, List, nil},
-		{PathBenefitsEnrolment, Record, enrolmentKey}, {PathBenefitsEnrolments, List, nil}, {PathBenefitsPayment, Record, decimal(BenefitsPaymentKey)},
-		{PathBenefitsHistory, List, nil}, {PathBenefitsRecovery, Record, decimal(BenefitsRecoveryKey)}, {PathBenefitsTrace, List, nil},
+		{PathBenefitsParams, Record, fixed(BenefitsParamsKey)}, {PathBenefitsProgramme, Record, text(BenefitsProgrammeKey)}, {PathBenefitsProgrammes, Page, nil},
+		{PathBenefitsEnrolment, Record, enrolmentKey}, {PathBenefitsEnrolments, Page, nil}, {PathBenefitsPayment, Record, decimal(BenefitsPaymentKey)},
+		{PathBenefitsHistory, Page, nil}, {PathBenefitsRecovery, Record, decimal(BenefitsRecoveryKey)}, {PathBenefitsTrace, List, nil},
 
-		{PathTaxReceipt, List, nil}, {PathTaxClearance, List, nil}, {PathTaxType, Record, text(TaxTypeKey)}, {PathTaxTypes, List, nil},
-		{PathTaxAuthorisation, Record, taxAuthorisationKey}, {PathTaxTotal, Record, taxTotalKey}, {PathTaxTotals, List, nil}, {PathTaxReceipts, List, nil},
+		{PathTaxReceipt, Page, nil}, {PathTaxClearance, List, nil}, {PathTaxType, Record, text(TaxTypeKey)}, {PathTaxTypes, Page, nil},
+		{PathTaxAuthorisation, Record, taxAuthorisationKey}, {PathTaxTotal, Record, taxTotalKey}, {PathTaxTotals, Page, nil}, {PathTaxReceipts, Page, nil},
 
 		{PathProvenanceItem, Record, text(ProvenanceItemKey)}, {PathProvenanceOffer, Record, text(ProvenanceOfferKey)}, {PathProvenanceAccreditation, Record, address(ProvenanceAccreditationKey)},
-		{PathProvenanceRecall, Record, text(ProvenanceRecallOrderKey)}, {PathProvenanceParams, Record, fixed(ProvenanceParamsKey)}, {PathProvenanceLocation, Record, text(ProvenanceLocationKey)}, {PathProvenanceHistory, List, nil},
-		{PathProvenanceAttestations, List, nil}, {PathProvenanceLineage, List, nil}, {PathProvenanceHeld, List, nil},
-		{PathProvenanceOffers, List, nil}, {PathProvenanceUnacknowledged, List, nil},
+		{PathProvenanceRecall, Record, text(ProvenanceRecallOrderKey)}, {PathProvenanceParams, Record, fixed(ProvenanceParamsKey)}, {PathProvenanceLocation, Record, text(ProvenanceLocationKey)}, {PathProvenanceHistory, Page, nil},
+		{PathProvenanceAttestations, Page, nil}, {PathProvenanceLineage, Page, nil}, {PathProvenanceHeld, Page, nil},
+		{PathProvenanceOffers, Page, nil}, {PathProvenanceUnacknowledged, Page, nil},
 
-		{PathGovProposal, Record, decimal(GovProposalKey)}, {PathGovProposals, List, nil}, {PathGovOpenProposals, List, nil},
-		{PathGovVotes, List, nil}, {PathGovMandates, List, nil}, {PathGovMandate, Record, decimal(GovGrantKey)},
-		{PathGovValidators, List, nil}, {PathGovParams, Record, fixed(GovParamsKey)}, {PathGovParam, Record, text(ParamKey)},
+		{PathGovProposal, Record, decimal(GovProposalKey)}, {PathGovProposals, Page, nil}, {PathGovOpenProposals, Page, nil},
+		{PathGovVotes, Page, nil}, {PathGovMandates, Page, nil}, {PathGovMandate, Record, decimal(GovGrantKey)},
+		{PathGovValidators, Page, nil}, {PathGovParams, Record, fixed(GovParamsKey)}, {PathGovParam, Record, text(ParamKey)},
 		{PathGovRegistry, Computed, nil}, {PathGovUpgrade, Record, fixed(GovUpgradeKey)}, {PathGovMisbehaviour, Record, decimal(GovMisbehaviourKey)},
-		{PathGovMisbehaviours, List, nil}, {PathGovValidatorMisbehaviours, List, nil},
+		{PathGovMisbehaviours, Page, nil}, {PathGovValidatorMisbehaviours, Page, nil},
 	}
 }
+
+// RouteOf returns the contract's route for path (a map lookup: the app
+// asks it on every query, to read a listing's ListRequest).
+func RouteOf(path string) (Route, bool) {
+	r, ok := routeByPath[path]
+	return r, ok
+}
+
+var routeByPath = func() map[string]Route {
+	m := map[string]Route{}
+	for _, r := range Routes() {
+		m[r.Path] = r
+	}
+	return m
+}()

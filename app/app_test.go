@@ -708,7 +708,7 @@ func TestManyInFlightNoncesFromOneAccountThenExpiry(t *testing.T) {
 	}
 	require.Equal(t, uint64(3+n), c.agency(agTreasury).MemberCount)
 	page := &appv1.ProvedList{}
-	require.NoError(t, proto.Unmarshal(c.query(api.PathMembers, []byte(agTreasury)).Value, page))
+	require.NoError(t, proto.Unmarshal(c.query(api.PathMembers, listData(agTreasury)).Value, page))
 	require.Len(t, page.Entries, 1000, "one page of members")
 	require.NotEmpty(t, page.NextKey)
 	for _, nonce := range nonces {
@@ -954,7 +954,7 @@ func TestQueryProofsVerifyAgainstCommittedAppHash(t *testing.T) {
 	}
 
 	t.Run("members list, each entry proved", func(t *testing.T) {
-		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathMembers, Data: []byte(agTreasury), Prove: true})
+		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathMembers, Data: listData(agTreasury), Prove: true})
 		require.NoError(t, err)
 		require.Zero(t, res.Code, res.Log)
 		list := &appv1.ProvedList{}

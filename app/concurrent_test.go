@@ -84,7 +84,7 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 					report(fmt.Errorf("account query: %v %+v", err, res))
 					return
 				}
-				list, err := c.app.Query(ctx, &abci.RequestQuery{Path: api.PathMembers, Data: []byte(agTreasury), Prove: true})
+				list, err := c.app.Query(ctx, &abci.RequestQuery{Path: api.PathMembers, Data: listData(agTreasury), Prove: true})
 				if err != nil || list.Code != 0 {
 					report(fmt.Errorf("members query: %v %+v", err, list))
 					return

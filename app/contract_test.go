@@ -69,7 +69,7 @@ func TestRecordAnswersAreProvenAtTheContractKeys(t *testing.T) {
 func TestListEntriesDecodeByTheirKeys(t *testing.T) {
 	c := newChain(t)
 	c.block()
-	res := c.query(api.PathMembers, []byte(agTreasury))
+	res := c.query(api.PathMembers, listData(agTreasury))
 	require.Zero(t, res.Code, res.Log)
 	list := &appv1.ProvedList{}
 	require.NoError(t, proto.Unmarshal(res.Value, list))
@@ -99,38 +99,38 @@ func contractData(t *testing.T) map[string][][]byte {
 		api.PathKey: {api.AgencyKey(agTax), api.TaxTypeKey("VAT")}, api.PathParams: {nil}, api.PathInvariants: {nil},
 
 		api.PathAgency: {[]byte(agTreasury), []byte("nobody")}, api.PathAccount: {addr, make([]byte, api.AddressSize)},
-		api.PathMembers: {[]byte(agTreasury)},
+		api.PathMembers: {listData(agTreasury)},
 
 		api.PathFundsParams: {nil}, api.PathFundsTotals: {nil}, api.PathFundsBalance: {[]byte(api.AgencyHolder(agTreasury))},
-		api.PathFundsBalances: {nil}, api.PathFundsMovement: {one}, api.PathFundsTranche: {one},
+		api.PathFundsBalances: {listData("")}, api.PathFundsMovement: {one}, api.PathFundsTranche: {one},
 		api.PathFundsAppropriation: {[]byte("APPROP-1")}, api.PathFundsRoot: {one}, api.PathFundsSettlement: {one},
-		api.PathFundsTraceUp: {one}, api.PathFundsTraceDown: {one}, api.PathFundsInvariants: {nil},
+		api.PathFundsTraceUp: {one}, api.PathFundsTraceDown: {listData("1")}, api.PathFundsInvariants: {nil},
 
-		api.PathBenefitsParams: {nil}, api.PathBenefitsProgramme: {[]byte("prog")}, api.PathBenefitsProgrammes: {nil},
-		api.PathBenefitsEnrolment: {enrolment}, api.PathBenefitsEnrolments: {[]byte("prog")},
-		api.PathBenefitsPayment: {one}, api.PathBenefitsHistory: {enrolment},
+		api.PathBenefitsParams: {nil}, api.PathBenefitsProgramme: {[]byte("prog")}, api.PathBenefitsProgrammes: {listData("")},
+		api.PathBenefitsEnrolment: {enrolment}, api.PathBenefitsEnrolments: {listData("prog")},
+		api.PathBenefitsPayment: {one}, api.PathBenefitsHistory: {api.ListData(enrolment, nil, 0)},
 		api.PathBenefitsRecovery: {one}, api.PathBenefitsTrace: {one},
 
-		api.PathTaxReceipt:   {[]byte("TAX-000001")},
+		api.PathTaxReceipt:   {listData("TAX-000001")},
 		api.PathTaxClearance: {pb(&taxv1.ClearanceRequest{TaxType: "VAT", FromPeriod: "2026-Q1", ToPeriod: "2026-Q1", Payers: [][]byte{make([]byte, 32)}})},
-		api.PathTaxType:      {[]byte("VAT")}, api.PathTaxTypes: {nil},
+		api.PathTaxType:      {[]byte("VAT")}, api.PathTaxTypes: {listData("")},
 		api.PathTaxAuthorisation: {append(append([]byte(nil), addr...), "VAT"...)},
 		api.PathTaxTotal:         {pb(&taxv1.TotalRequest{TaxType: "VAT", Period: "2026-Q1"}), pb(&taxv1.TotalRequest{TaxType: "VAT", Period: "2026-Q1", Collector: addr})},
-		api.PathTaxTotals:        {[]byte("VAT")}, api.PathTaxReceipts: {[]byte("VAT/2026-Q1")},
+		api.PathTaxTotals:        {listData("VAT")}, api.PathTaxReceipts: {listData("VAT/2026-Q1")},
 
 		api.PathProvenanceItem: {[]byte("lgtin:05012345678900.L42")}, api.PathProvenanceOffer: {[]byte("lgtin:05012345678900.L42")},
 		api.PathProvenanceAccreditation: {addr}, api.PathProvenanceRecall: {[]byte("order-1")},
 		api.PathProvenanceParams: {nil}, api.PathProvenanceLocation: {[]byte("GB-LON")},
-		api.PathProvenanceHistory: {pb(&provenancev1.ListQuery{Id: "lgtin:05012345678900.L42"})}, api.PathProvenanceAttestations: {pb(&provenancev1.ListQuery{Id: "lgtin:05012345678900.L42"})},
-		api.PathProvenanceLineage: {pb(&provenancev1.LineageQuery{ItemId: "lgtin:05012345678900.L42"})},
-		api.PathProvenanceHeld:    {pb(&provenancev1.ListQuery{Address: addr})}, api.PathProvenanceOffers: {pb(&provenancev1.ListQuery{Address: addr})},
-		api.PathProvenanceUnacknowledged: {pb(&provenancev1.ListQuery{Id: "order-1"})},
+		api.PathProvenanceHistory: {listData("lgtin:05012345678900.L42")}, api.PathProvenanceAttestations: {listData("lgtin:05012345678900.L42")},
+		api.PathProvenanceLineage: {api.ListData(api.LineageArg(provenancev1.LineageDirection_LINEAGE_DIRECTION_UP, "lgtin:05012345678900.L42"), nil, 0)},
+		api.PathProvenanceHeld:    {api.ListData(addr, nil, 0)}, api.PathProvenanceOffers: {api.ListData(addr, nil, 0)},
+		api.PathProvenanceUnacknowledged: {listData("order-1")},
 
-		api.PathGovProposal: {one}, api.PathGovProposals: {nil}, api.PathGovOpenProposals: {nil}, api.PathGovVotes: {one},
-		api.PathGovMandates: {nil}, api.PathGovMandate: {one, []byte("99")}, api.PathGovValidators: {nil},
+		api.PathGovProposal: {one}, api.PathGovProposals: {listData("")}, api.PathGovOpenProposals: {listData("")}, api.PathGovVotes: {listData("1")},
+		api.PathGovMandates: {listData("")}, api.PathGovMandate: {one, []byte("99")}, api.PathGovValidators: {listData("")},
 		api.PathGovParams: {nil}, api.PathGovParam: {[]byte("gov.quorum")}, api.PathGovRegistry: {nil},
-		api.PathGovUpgrade: {nil}, api.PathGovMisbehaviour: {one}, api.PathGovMisbehaviours: {nil},
-		api.PathGovValidatorMisbehaviours: {[]byte(hex.EncodeToString(addr))},
+		api.PathGovUpgrade: {nil}, api.PathGovMisbehaviour: {one}, api.PathGovMisbehaviours: {listData("")},
+		api.PathGovValidatorMisbehaviours: {listData(hex.EncodeToString(addr))},
 	}
 }
 
@@ -185,7 +185,7 @@ func TestEveryRouteAnswersAtTheKeysTheClientBuilds(t *testing.T) {
 				require.NotNil(t, m, "%s: api.RecordOf names no record type for key %q", what, res.Key)
 				require.NotEmpty(t, kind, what)
 				present++
-			case api.List:
+			case api.List, api.Page:
 				require.Nil(t, r.Key, r.Path)
 				if res.Code != 0 { // a walk from a record the genesis does not hold: its module's "unknown" code
 					require.False(t, isCode(res.Codespace, res.Code, app.ErrUnknownQuery) || isCode(res.Codespace, res.Code, app.ErrInvalidQuery), "%s: %s", what, res.Log)

@@ -261,11 +261,7 @@ func (c *chain) mHistory(programme, recipient string) []*benefitsv1.Payment {
 	var out []*benefitsv1.Payment
 	var after []byte
 	for {
-		data := []byte(programme + "/" + pseud(recipient))
-		if after != nil {
-			data = append(append(data, 0), after...)
-		}
-		l := c.mList(api.PathBenefitsHistory, data)
+		l := c.mList(api.PathBenefitsHistory, api.ListData([]byte(programme+"/"+pseud(recipient)), after, 0))
 		for _, e := range l.Entries {
 			p := &benefitsv1.Payment{}
 			require.NoError(c.tb, proto.Unmarshal(e.Value, p))

@@ -86,8 +86,14 @@ func newFuzzChain(tb testing.TB, g *appv1.GenesisState) *chain {
 func newFuzzWorldResults(tb testing.TB) (*chain, *abci.ResponseFinalizeBlock) {
 	tb.Helper()
 	c := newFuzzChain(tb, fuzzGenesis())
+	return c, fuzzWorldBlock(c)
+}
+
+// fuzzWorldBlock runs the fuzz world's first block on c.
+func fuzzWorldBlock(c *chain) *abci.ResponseFinalizeBlock {
+	c.tb.Helper()
 	start := genesisTime.Unix() + 5*365*24*3600
-	res := c.block(
+	return c.block(
 		c.tx(mOfficer, msgAppropriate("FZ/1", 10_000_000), msgAllocate(mBenefits, 1_000_000)),
 		c.tx(mManager, msgCreateProgramme(fzProgramme, 100, 30*24*3600, start, start+365*24*3600, 0)),
 		c.tx(mFinance, msgFund(fzProgramme, 100_000)),
@@ -97,7 +103,6 @@ func newFuzzWorldResults(tb testing.TB) (*chain, *abci.ResponseFinalizeBlock) {
 		c.tx(mProducer, register(fzItem, 100, "milk.raw")),
 		c.tx(mBenefitsAdmin, msgPropose(changeParam("app.max_memo_bytes", "200"))),
 	)
-	return c, res
 }
 
 // signerFor is a genesis account of the fuzz world holding the role msg
@@ -358,14 +363,14 @@ var fuzzQueryPaths = []string{
 
 // fuzzQueryData is data worth trying on every path.
 func fuzzQueryData() [][]byte {
-	lq, _ := proto.Marshal(&pv.ListQuery{Id: fzItem})
-	lin, _ := proto.Marshal(&pv.LineageQuery{ItemId: fzItem})
-	held, _ := proto.Marshal(&pv.ListQuery{Address: mProducer.addr})
+	lq := listData(fzItem)
+	lin := api.ListData(api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_DOWN, fzItem), nil, 0)
+	held := api.ListData(mProducer.addr, nil, 0)
 	clr, _ := proto.Marshal(&taxv1.ClearanceRequest{Payers: [][]byte{taxPayer(fzPayer, "VAT", "2030-Q1")}, TaxType: "VAT", FromPeriod: "2030-Q1", ToPeriod: "2030-Q1"})
 	tot, _ := proto.Marshal(&taxv1.TotalRequest{TaxType: "VAT", Period: "2030-Q1"})
 	return [][]byte{
 		nil, []byte("1"), []byte(fzProgramme), []byte(fzProgramme + "/r1"), []byte(mBenefits), []byte("VAT"), []byte("VAT/2030-Q1"),
-		[]byte("VAT/2030-Q1\x00"), []byte(fzItem), mProducer.addr, append(append([]byte(nil), mCollector.addr...), "VAT"...),
+		api.ListData([]byte("VAT/2030-Q1"), []byte("tax/y/VAT/2030-Q1/"), 2), []byte(fzItem), mProducer.addr, append(append([]byte(nil), mCollector.addr...), "VAT"...),
 		fzPayer, []byte("app.max_memo_bytes"), []byte(agTreasury), []byte("app/params"), {0}, lq, lin, held, clr, tot,
 	}
 }

@@ -290,7 +290,7 @@ func TestGovAdmitAgencyThroughToExecution(t *testing.T) {
 	id2 := c.propose(grantMandate("ports", govv1.Mandate_MANDATE_REGULATOR, 0))
 	c.vote(id2, govv1.VoteOption_VOTE_OPTION_YES, voters...)
 	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, c.proposal(id2).Status) // 3 of 4 > 2/3
-	require.Len(t, govList(c, api.PathGovVotes, []byte(strconv.FormatUint(id2, 10)), func() *govv1.Vote { return &govv1.Vote{} }), 3)
+	require.Len(t, govList(c, api.PathGovVotes, listData(strconv.FormatUint(id2, 10)), func() *govv1.Vote { return &govv1.Vote{} }), 3)
 }
 
 func TestGovSuspendReinstateAndRemoveAgency(t *testing.T) {

@@ -139,6 +139,6 @@ func TestWholeStateQueriesAreForTheOperatorOnly(t *testing.T) {
 		res := c.query(path, nil)
 		requireCode(t, app.ErrOperatorOnly, res.Codespace, res.Code, res.Log, "operator_queries = true")
 	}
-	res := c.query(api.PathMembers, []byte(agTreasury))
+	res := c.query(api.PathMembers, listData(agTreasury))
 	require.Zero(t, res.Code, res.Log)
 }

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 
@@ -14,13 +15,15 @@ import (
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
+	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/store"
 )
 
 // A listing longer than one page is read to its end: each page holds at
 // most a thousand records and the next_key of the last, and asking again
-// with the argument, 0x00 and that key gives the rest, each record proven,
+// with the argument and after = that key gives the rest, each record proven,
 // the last page marked complete. (Before, /agency/members and the other
 // a.list paths took no continuation, so entries past the first thousand
 // could never be read.)
@@ -38,7 +41,7 @@ func TestListPastOnePageIsReadableToTheEnd(t *testing.T) {
 	want := extra + 2 // the regulator's admin and inspector
 
 	seen := map[string]bool{}
-	data := []byte(agRegulator)
+	data := listData(agRegulator)
 	pages := 0
 	for {
 		res := c.query(api.PathMembers, data)
@@ -56,7 +59,7 @@ func TestListPastOnePageIsReadableToTheEnd(t *testing.T) {
 			break
 		}
 		require.False(t, page.Complete)
-		data = append(append([]byte(agRegulator), 0), page.NextKey...)
+		data = api.ListData([]byte(agRegulator), page.NextKey, 0)
 	}
 	require.Equal(t, 2, pages)
 	require.Len(t, seen, want, "every member was listed once")
@@ -73,18 +76,17 @@ func TestListPastOnePageIsReadableToTheEnd(t *testing.T) {
 		require.NoError(t, client.VerifyProof(c.hashes[res.Height], e.Key, e.Value, p))
 	}
 
-	bad := c.query(api.PathMembers, append([]byte(agRegulator+"\x00"), []byte("ag/m/treasury/")...))
+	bad := c.query(api.PathMembers, api.ListData([]byte(agRegulator), []byte("ag/m/treasury/"), 0))
 	requireCode(t, app.ErrInvalidQuery, bad.Codespace, bad.Code, bad.Log, "continuation key is not from this listing")
 }
 
-// A lineage page walks the lineage from its start, so its offset is
-// bounded: a huge offset is refused with a coded error, not walked.
+// A lineage page walks the lineage from its start, so where it starts is
+// bounded: a huge position is refused with a coded error, not walked.
 func TestLineageOffsetIsBounded(t *testing.T) {
 	c := newChain(t)
 	c.block()
-	data, err := proto.Marshal(&provenancev1.LineageQuery{ItemId: "lgtin:1.A", Direction: provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, Offset: 1 << 40})
-	require.NoError(t, err)
-	res := c.query(api.PathProvenanceLineage, data)
+	arg := api.LineageArg(provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, "lgtin:1.A")
+	res := c.query(api.PathProvenanceLineage, api.ListData(arg, binary.BigEndian.AppendUint64(nil, 1<<40), 0))
 	requireCode(t, app.ErrInvalidQuery, res.Codespace, res.Code, res.Log, "past the deepest lineage page")
 }
 
@@ -96,14 +98,168 @@ func TestLineageOffsetIsBounded(t *testing.T) {
 func TestRangeProofsOfBalancesAndTaxTypes(t *testing.T) {
 	c := newMoneyChain(t, 0)
 	c.block(c.tx(mOfficer, msgAppropriate("SA/L", 1_000_000), msgAllocate(mBenefits, 1_000)))
-	list := c.requireListingProven(api.PathFundsBalances, nil)
+	list := c.requireListingProven(api.PathFundsBalances, listData(""))
 	require.NotEmpty(t, list.Entries)
-	l, _, ok := client.ListingOf(api.PathFundsBalances, nil)
+	l, _, ok := client.ListingOf(api.PathFundsBalances, listData(""))
 	require.True(t, ok)
 	list.Entries = list.Entries[1:]
 	_, err := client.VerifyPage(c.hashes[c.height], "the app hash", l, nil, list)
 	require.ErrorContains(t, err, "left out")
 
 	tc := newTaxChain(t)
-	require.NotEmpty(t, tc.requireListingProven(api.PathTaxTypes, nil).Entries)
+	require.NotEmpty(t, tc.requireListingProven(api.PathTaxTypes, listData("")).Entries)
+}
+
+// Every listing pages the same way: read with a ListRequest limit of one
+// record, so each is longer than a page, every listing (api.Routes' Page
+// routes) reaches each of its records exactly once, in the order one
+// whole page gives them, ends with complete, and every page is proven: each
+// record against the app hash, and for a key-range listing the page's
+// range proofs (client.ListingOf, client.VerifyPage), so no record is left
+// out. The lineage walk and a receipt's amendments are paged too; they
+// are checked by their links (their records name each other) instead.
+func TestEveryListingPagesToItsEndWithASmallLimit(t *testing.T) {
+	// The fuzz world, with validators so that they can be listed too.
+	c := openChain(t, store.NewMemory(), fuzzOptions)
+	bz, err := app.MarshalGenesis(withKeyProofs(withFoundingMandates(fuzzGenesis())))
+	require.NoError(t, err)
+	var vals []abci.ValidatorUpdate
+	for _, pk := range genesisVals {
+		vals = append(vals, abci.Ed25519ValidatorUpdate(pk, 10))
+	}
+	_, err = c.app.InitChain(t.Context(), &abci.RequestInitChain{Time: genesisTime, ChainId: testChainID, AppStateBytes: bz, InitialHeight: 1, Validators: vals})
+	require.NoError(t, err)
+	for _, r := range fuzzWorldBlock(c).TxResults {
+		requireOK(t, r)
+	}
+	now := blockTime(c.height).Unix()
+	part0, part1 := fzItem+"-0", fzItem+"-1"
+	// A second record of every kind the fuzz world has one of.
+	fzStart := genesisTime.Unix() + 5*365*24*3600 // the fuzz world programme's start
+	c.ok(
+		c.tx(mManager, msgCreateProgramme("fz-prog-2", 100, 30*24*3600, now+3, now+365*24*3600, 0)),
+		c.tx(mCaseworker, msgEnrol(fzProgramme, "r2", fzStart)),
+		c.tx(mCollector, taxIssue("VAT", fzPayer, "2030-Q1", 2_000, "BANK-FZ-2"), taxIssue("VAT", fzPayer, "2030-Q2", 3_000, "BANK-FZ-3")),
+		c.tx(mTaxAdmin, taxRegisterType("PAYE", mTreasury, taxv1.PeriodKind_PERIOD_KIND_QUARTER)),
+		c.tx(mProducer, register(fzItem+"-B", 10, "milk.raw"), split(fzItem, 50, 50)),
+		c.tx(mProducer, split(fzItem+"-B", 5, 5)),
+		c.tx(mRegulator, accredit(mInspector)),
+		c.tx(mTreasuryAdmin, msgPropose(changeParam("app.max_memo_bytes", "300"))),
+	)
+	c.ok(
+		c.tx(mFinance, msgFund("fz-prog-2", 1_000)),
+		c.tx(mCaseworker, msgEnrol("fz-prog-2", "r2", now+3)),
+		c.tx(mCollector, taxCorrect("TAX-000002", 2_100, ""), taxCorrect("TAX-000002", 2_200, "")),
+		c.tx(mProducer, offer(part0, mCollector, 3600), offer(part1, mCollector, 3600)),
+		c.tx(mInspector, attest(part0), attest(part0)),
+		c.tx(mTreasuryAdmin, msgVote(1, govv1.VoteOption_VOTE_OPTION_YES)),
+		c.tx(mTaxAdmin, msgVote(1, govv1.VoteOption_VOTE_OPTION_NO)),
+	)
+	c.ok(
+		c.tx(mRegulator, recall("FZ-RECALL-1", fzItem+"-B")),
+		c.tx(mPayer, msgPay("fz-prog-2", "r2", 10), msgPay("fz-prog-2", "r2", 20)),
+	)
+	c.blockWithEvidence(duplicateVote(genesisVals[1], c.height))
+	c.blockWithEvidence(duplicateVote(genesisVals[1], c.height))
+	c.block()
+
+	args := map[string][]byte{
+		api.PathMembers:                   []byte(mBenefits),
+		api.PathFundsBalances:             nil,
+		api.PathFundsTraceDown:            []byte("1"),
+		api.PathBenefitsProgrammes:        nil,
+		api.PathBenefitsEnrolments:        []byte(fzProgramme),
+		api.PathBenefitsHistory:           []byte("fz-prog-2/" + pseud("r2")),
+		api.PathTaxReceipt:                []byte("TAX-000002"),
+		api.PathTaxTypes:                  nil,
+		api.PathTaxTotals:                 []byte("VAT"),
+		api.PathTaxReceipts:               []byte("VAT/2030-Q1"),
+		api.PathProvenanceHistory:         []byte(fzItem),
+		api.PathProvenanceAttestations:    []byte(part0),
+		api.PathProvenanceLineage:         api.LineageArg(provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, fzItem),
+		api.PathProvenanceHeld:            mProducer.addr,
+		api.PathProvenanceOffers:          mCollector.addr,
+		api.PathProvenanceUnacknowledged:  []byte("FZ-RECALL-1"),
+		api.PathGovProposals:              nil,
+		api.PathGovOpenProposals:          nil,
+		api.PathGovVotes:                  []byte("1"),
+		api.PathGovMandates:               nil,
+		api.PathGovValidators:             nil,
+		api.PathGovMisbehaviours:          nil,
+		api.PathGovValidatorMisbehaviours: []byte(hexAddr(genesisVals[1])),
+	}
+	read := func(path string, data []byte) *appv1.ProvedList {
+		t.Helper()
+		res, err := c.app.Query(t.Context(), &abci.RequestQuery{Path: path, Data: data, Prove: true})
+		require.NoError(t, err)
+		require.Zero(t, res.Code, "%s: %s", path, res.Log)
+		page := &appv1.ProvedList{}
+		require.NoError(t, proto.Unmarshal(res.Value, page))
+		root := c.hashes[res.Height]
+		for _, e := range page.Entries {
+			value := e.Value
+			if len(value) == 0 {
+				value = nil
+			}
+			require.NoError(t, client.ProvenValue(root, e.Key, value, e.Proof), "%s: record %q", path, e.Key)
+		}
+		if l, after, ok := client.ListingOf(path, data); ok {
+			_, err := client.VerifyPage(root, "the app hash", l, after, page)
+			require.NoError(t, err, "%s: range proofs", path)
+		} else {
+			require.False(t, isKeyRangeListing(path), "%s is a listing client.ListingOf does not know", path)
+		}
+		return page
+	}
+	listings := 0
+	for _, r := range api.Routes() {
+		if r.Answer != api.Page {
+			continue
+		}
+		listings++
+		arg, ok := args[r.Path]
+		require.True(t, ok, "%s is a listing this test does not walk: give it an argument here", r.Path)
+		t.Run(r.Path, func(t *testing.T) {
+			head := 0
+			if l, _, ok := client.ListingOf(r.Path, api.ListData(arg, nil, 0)); ok {
+				head = l.Head
+			}
+			whole := read(r.Path, api.ListData(arg, nil, 0))
+			require.True(t, whole.Complete, "one page of the default size holds it all")
+			require.Greater(t, len(whole.Entries)-head, 1, "the listing is longer than a page of one record")
+
+			var got [][]byte
+			seen := map[string]bool{}
+			var after []byte
+			pages := 0
+			for {
+				page := read(r.Path, api.ListData(arg, after, 1))
+				pages++
+				entries := page.Entries
+				if pages > 1 && r.Path != api.PathTaxReceipt { // a receipt's later pages hold amendments only
+					require.GreaterOrEqual(t, len(entries), head)
+					entries = entries[head:]
+				}
+				for _, e := range entries {
+					require.False(t, seen[string(e.Key)], "page %d repeats %q", pages, e.Key)
+					seen[string(e.Key)] = true
+					got = append(got, e.Key)
+				}
+				if len(page.NextKey) == 0 {
+					require.True(t, page.Complete, "the last page says the listing is complete")
+					break
+				}
+				require.False(t, page.Complete)
+				require.Less(t, pages, 100, "the listing does not end")
+				after = page.NextKey
+			}
+			var want [][]byte
+			for _, e := range whole.Entries {
+				want = append(want, e.Key)
+			}
+			require.Equal(t, want, got, "paging one record at a time gives every record once, in order")
+			require.Greater(t, pages, 1)
+		})
+	}
+	require.Equal(t, len(args), listings, "every listing in the table is a Page route")
 }

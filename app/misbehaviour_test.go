@@ -155,10 +155,10 @@ func TestMisbehaviourProposeModeOpensRemovalProposalThatAgenciesPass(t *testing.
 	got := &govv1.Misbehaviour{}
 	require.NoError(t, proto.Unmarshal(q.Value, got))
 	require.True(t, proto.Equal(r, got))
-	byVal := govList(c, api.PathGovValidatorMisbehaviours, []byte(hexAddr(bad)), func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} })
+	byVal := govList(c, api.PathGovValidatorMisbehaviours, listData(hexAddr(bad)), func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} })
 	require.Len(t, byVal, 1)
 	require.True(t, proto.Equal(r, byVal[0]))
-	require.Empty(t, govList(c, api.PathGovValidatorMisbehaviours, []byte(hexAddr(genesisVals[0])), func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} }))
+	require.Empty(t, govList(c, api.PathGovValidatorMisbehaviours, listData(hexAddr(genesisVals[0])), func() *govv1.Misbehaviour { return &govv1.Misbehaviour{} }))
 }
 
 func TestMisbehaviourRemoveModeRemovesInTheSameBlock(t *testing.T) {
@@ -344,10 +344,10 @@ func TestMisbehaviourQueriesPageAndRefuse(t *testing.T) {
 		if path == api.PathGovValidatorMisbehaviours {
 			arg = strings.ToLower(hexAddr(gone))
 		}
-		first := page(path, []byte(arg))
+		first := page(path, listData(arg))
 		require.Len(t, first.Entries, 1000, path)
 		require.NotEmpty(t, first.NextKey)
-		rest := page(path, append(append([]byte(arg), 0), first.NextKey...))
+		rest := page(path, api.ListData([]byte(arg), first.NextKey, 0))
 		require.Len(t, rest.Entries, 1, path)
 		require.Empty(t, rest.NextKey)
 		last := &govv1.Misbehaviour{}
@@ -368,7 +368,11 @@ func TestMisbehaviourQueriesPageAndRefuse(t *testing.T) {
 		{api.PathGovValidatorMisbehaviours, "", app.ErrInvalidQuery},
 		{"/gov/misbehaviours/nobody", "", app.ErrUnknownQuery},
 	} {
-		res := c.query(tt.path, []byte(tt.data))
+		data := []byte(tt.data)
+		if r, ok := api.RouteOf(tt.path); ok && r.Answer == api.Page {
+			data = listData(tt.data)
+		}
+		res := c.query(tt.path, data)
 		requireCode(t, tt.want, res.Codespace, res.Code, res.Log)
 	}
 }

@@ -135,7 +135,14 @@ func TestRelyingPartyGivenAClearanceFindsNoOtherReceipt(t *testing.T) {
 	paths := servedQueryPaths(t)
 	require.NotContains(t, paths, "/tax/taxpayer", "no listing of a taxpayer's receipts")
 	for _, path := range paths {
-		for _, data := range probes {
+		pathProbes := probes
+		if r, _ := api.RouteOf(path); r.Answer == api.Page { // a listing takes its argument in a ListRequest
+			pathProbes = nil
+			for _, p := range probes {
+				pathProbes = append(pathProbes, p, api.ListData(p, nil, 0))
+			}
+		}
+		for _, data := range pathProbes {
 			for _, prove := range []bool{false, true} {
 				res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data, Prove: prove})
 				require.NoError(t, err)

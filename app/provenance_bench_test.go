@@ -102,9 +102,8 @@ func BenchmarkProvenanceQueries(b *testing.B) {
 	c.block()
 	require.Equal(b, uint64(1000), c.item(item).Events)
 
-	query := func(b *testing.B, path string, m proto.Message, want int) {
-		data, err := proto.Marshal(m)
-		require.NoError(b, err)
+	query := func(b *testing.B, path string, arg []byte, want int) {
+		data := api.ListData(arg, nil, 0)
 		b.ResetTimer()
 		for n := 0; n < b.N; n++ {
 			res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data, Prove: true})
@@ -118,15 +117,15 @@ func BenchmarkProvenanceQueries(b *testing.B) {
 		}
 	}
 	b.Run("history/1000-events/prove", func(b *testing.B) {
-		query(b, api.PathProvenanceHistory, &pv.ListQuery{Id: item}, 1001)
+		query(b, api.PathProvenanceHistory, []byte(item), 1001)
 	})
 	b.Run("lineage-down/100-children/prove", func(b *testing.B) {
-		query(b, api.PathProvenanceLineage, &pv.LineageQuery{ItemId: item, Direction: pv.LineageDirection_LINEAGE_DIRECTION_DOWN}, 100)
+		query(b, api.PathProvenanceLineage, api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_DOWN, item), 100)
 	})
 	b.Run("lineage-down-from-root/102-items/prove", func(b *testing.B) {
-		query(b, api.PathProvenanceLineage, &pv.LineageQuery{ItemId: "lot:root", Direction: pv.LineageDirection_LINEAGE_DIRECTION_DOWN}, 102)
+		query(b, api.PathProvenanceLineage, api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_DOWN, "lot:root"), 102)
 	})
 	b.Run("lineage-up/prove", func(b *testing.B) {
-		query(b, api.PathProvenanceLineage, &pv.LineageQuery{ItemId: item + "-7", Direction: pv.LineageDirection_LINEAGE_DIRECTION_UP}, 2)
+		query(b, api.PathProvenanceLineage, api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_UP, item+"-7"), 2)
 	})
 }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -227,12 +228,12 @@ func (c *chain) order(id string) *pv.RecallOrder {
 
 // pvList reads every page of a list query; prove checks each entry
 // against the committed app hash.
-func (c *chain) pvList(path string, lq *pv.ListQuery, prove bool) []*appv1.ProvedEntry {
+func (c *chain) pvList(path string, arg []byte, prove bool) []*appv1.ProvedEntry {
 	c.tb.Helper()
 	var out []*appv1.ProvedEntry
+	var after []byte
 	for {
-		data, err := proto.Marshal(lq)
-		require.NoError(c.tb, err)
+		data := api.ListData(arg, after, 0)
 		c.requireListingProven(path, data)
 		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: path, Data: data, Prove: prove})
 		require.NoError(c.tb, err)
@@ -246,7 +247,7 @@ func (c *chain) pvList(path string, lq *pv.ListQuery, prove bool) []*appv1.Prove
 		if len(list.NextKey) == 0 {
 			return out
 		}
-		lq = &pv.ListQuery{Id: lq.Id, Address: lq.Address, Start: list.NextKey}
+		after = list.NextKey
 	}
 }
 
@@ -261,7 +262,7 @@ func verifyEntries(tb testing.TB, root []byte, entries []*appv1.ProvedEntry) {
 
 func (c *chain) pvHistory(id string) []*pv.Event {
 	c.tb.Helper()
-	entries := c.pvList(api.PathProvenanceHistory, &pv.ListQuery{Id: id}, false)
+	entries := c.pvList(api.PathProvenanceHistory, []byte(id), false)
 	var out []*pv.Event
 	for _, e := range entries[1:] {
 		ev := &pv.Event{}
@@ -534,7 +535,7 @@ func TestProvenanceCustodyHandshake(t *testing.T) {
 		it := c.item(milkBatch)
 		require.Equal(t, pv.ItemStatus_ITEM_STATUS_IN_TRANSIT, it.Status)
 		require.Equal(t, pvFarmer.addr, it.Custodian, "offering does not move custody")
-		offers := c.pvList(api.PathProvenanceOffers, &pv.ListQuery{Address: pvKitchen.addr}, true)
+		offers := c.pvList(api.PathProvenanceOffers, pvKitchen.addr, true)
 		require.Len(t, offers, 1)
 
 		res = c.ok(c.tx(pvKitchen, accept(milkBatch)))
@@ -545,11 +546,11 @@ func TestProvenanceCustodyHandshake(t *testing.T) {
 		require.Equal(t, pvKitchen.addr, it.Custodian)
 		require.Equal(t, pv.ItemStatus_ITEM_STATUS_ACTIVE, it.Status)
 		require.Equal(t, pv.OfferStatus_OFFER_STATUS_ACCEPTED, c.pvOffer(milkBatch).Status)
-		require.Empty(t, c.pvList(api.PathProvenanceOffers, &pv.ListQuery{Address: pvKitchen.addr}, false))
-		held := itemsOf(t, c.pvList(api.PathProvenanceHeld, &pv.ListQuery{Address: pvKitchen.addr}, true))
+		require.Empty(t, c.pvList(api.PathProvenanceOffers, pvKitchen.addr, false))
+		held := itemsOf(t, c.pvList(api.PathProvenanceHeld, pvKitchen.addr, true))
 		require.Len(t, held, 1)
 		require.Equal(t, milkBatch, held[0].Id)
-		require.Empty(t, c.pvList(api.PathProvenanceHeld, &pv.ListQuery{Address: pvFarmer.addr}, false))
+		require.Empty(t, c.pvList(api.PathProvenanceHeld, pvFarmer.addr, false))
 
 		h := c.pvHistory(milkBatch)
 		require.Equal(t, []pv.EventType{pv.EventType_EVENT_TYPE_REGISTERED, pv.EventType_EVENT_TYPE_OFFERED, pv.EventType_EVENT_TYPE_CUSTODY_ACCEPTED}, eventTypes(h))
@@ -596,7 +597,7 @@ func TestProvenanceCustodyHandshake(t *testing.T) {
 			require.Equal(t, pvFarmer.addr, it.Custodian, "custody never moves without both sides")
 			require.Equal(t, pv.ItemStatus_ITEM_STATUS_ACTIVE, it.Status)
 			require.Equal(t, tt.offer, c.pvOffer(milkBatch).Status)
-			require.Empty(t, c.pvList(api.PathProvenanceOffers, &pv.ListQuery{Address: pvKitchen.addr}, false))
+			require.Empty(t, c.pvList(api.PathProvenanceOffers, pvKitchen.addr, false))
 			h := c.pvHistory(milkBatch)
 			require.Equal(t, tt.step, h[len(h)-1].Type)
 			// The custodian may offer again, and this time it is accepted.
@@ -652,7 +653,7 @@ func TestProvenanceQuantitiesConservedThroughSplitAndMerge(t *testing.T) {
 
 	// Across the whole graph the live quantity is still the registered 1000 l.
 	var live uint64
-	for _, e := range itemsOf(t, c.pvList(api.PathProvenanceHeld, &pv.ListQuery{Address: pvFarmer.addr}, false)) {
+	for _, e := range itemsOf(t, c.pvList(api.PathProvenanceHeld, pvFarmer.addr, false)) {
 		if e.Status == pv.ItemStatus_ITEM_STATUS_ACTIVE {
 			live += e.Quantity
 		}
@@ -683,7 +684,7 @@ func TestProvenanceAttestationsShowAccreditationAtTheTime(t *testing.T) {
 	c.ok(c.tx(pvRegulator, accredit(regInspector)))
 	c.ok(c.tx(regInspector, attest(milkBatch)))
 
-	entries := c.pvList(api.PathProvenanceAttestations, &pv.ListQuery{Id: milkBatch}, true)
+	entries := c.pvList(api.PathProvenanceAttestations, []byte(milkBatch), true)
 	require.Len(t, entries, 3, "the item, then two attestations")
 	var atts []*pv.Attestation
 	for _, e := range entries[1:] {
@@ -773,11 +774,11 @@ func TestProvenanceRecallReachesTenThousandDescendantsInBoundedBlocks(t *testing
 	require.Equal(t, pv.OfferStatus_OFFER_STATUS_CANCELLED, c.pvOffer(root+"-2-0").Status)
 	require.Equal(t, root+"-2", inTransit.Recall.Via)
 
-	unacked := c.pvList(api.PathProvenanceUnacknowledged, &pv.ListQuery{Id: "FSA-2030-001"}, false)
+	unacked := c.pvList(api.PathProvenanceUnacknowledged, []byte("FSA-2030-001"), false)
 	require.Len(t, unacked, live)
 	c.ok(c.tx(pvFarmer, acknowledge(root+"-5-5")), c.tx(pvFarmer, acknowledge("lot:cheese")))
 	require.Equal(t, uint64(live-2), c.order("FSA-2030-001").AwaitingAck)
-	require.Len(t, c.pvList(api.PathProvenanceUnacknowledged, &pv.ListQuery{Id: "FSA-2030-001"}, false), live-2)
+	require.Len(t, c.pvList(api.PathProvenanceUnacknowledged, []byte("FSA-2030-001"), false), live-2)
 	require.True(t, c.item("lot:cheese").Recall.Acknowledged)
 }
 
@@ -798,7 +799,7 @@ func TestProvenanceHistoryAndLineageVerifyAgainstAppHash(t *testing.T) {
 	c.ok(c.tx(pvKitchen, accept("lgtin:05012345678900.CHEESE-1")))
 	c.block()
 
-	entries := c.pvList(api.PathProvenanceHistory, &pv.ListQuery{Id: milkBatch + "-0"}, true)
+	entries := c.pvList(api.PathProvenanceHistory, []byte(milkBatch+"-0"), true)
 	it := &pv.Item{}
 	require.NoError(t, proto.Unmarshal(entries[0].Value, it))
 	require.Equal(t, int(it.Events), len(entries)-1, "the proven item says how many events there are")
@@ -816,8 +817,7 @@ func TestProvenanceHistoryAndLineageVerifyAgainstAppHash(t *testing.T) {
 	require.Error(t, client.VerifyProof(c.hashes[c.height], entries[1].Key, forged, p))
 
 	lineage := func(id string, dir pv.LineageDirection) []*pv.Item {
-		data, err := proto.Marshal(&pv.LineageQuery{ItemId: id, Direction: dir})
-		require.NoError(t, err)
+		data := api.ListData(api.LineageArg(dir, id), nil, 0)
 		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathProvenanceLineage, Data: data, Prove: true})
 		require.NoError(t, err)
 		require.Zero(t, res.Code, res.Log)
@@ -838,10 +838,11 @@ func TestProvenanceHistoryAndLineageVerifyAgainstAppHash(t *testing.T) {
 	require.Equal(t, []string{milkBatch + "-0", milkBatch + "-1", "lgtin:05012345678900.CHEESE-1"}, ids(down))
 	require.Equal(t, pvKitchen.addr, down[2].Custodian, "the cheese reached the school")
 
-	res := c.query(api.PathProvenanceLineage, []byte("not a LineageQuery"))
+	res := c.query(api.PathProvenanceLineage, []byte("not a ListRequest"))
 	requireCode(t, app.ErrInvalidQuery, res.Codespace, res.Code, res.Log)
-	data, _ := proto.Marshal(&pv.LineageQuery{ItemId: "lot:none", Direction: pv.LineageDirection_LINEAGE_DIRECTION_UP})
-	res = c.query(api.PathProvenanceLineage, data)
+	res = c.query(api.PathProvenanceLineage, listData("sideways/"+milkBatch))
+	requireCode(t, app.ErrInvalidQuery, res.Codespace, res.Code, res.Log, "up/<item id> or down/<item id>")
+	res = c.query(api.PathProvenanceLineage, api.ListData(api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_UP, "lot:none"), nil, 0))
 	requireCode(t, provenance.ErrUnknownItem, res.Codespace, res.Code, res.Log)
 }
 
@@ -861,8 +862,11 @@ func TestProvenanceLineagePagination(t *testing.T) {
 	}
 	c.ok(txs...)
 	get := func(offset uint64) ([]string, []byte) {
-		data, _ := proto.Marshal(&pv.LineageQuery{ItemId: "lot:r", Direction: pv.LineageDirection_LINEAGE_DIRECTION_DOWN, Offset: offset})
-		res := c.query(api.PathProvenanceLineage, data)
+		var after []byte
+		if offset > 0 {
+			after = binary.BigEndian.AppendUint64(nil, offset)
+		}
+		res := c.query(api.PathProvenanceLineage, api.ListData(api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_DOWN, "lot:r"), after, 0))
 		require.Zero(t, res.Code, res.Log)
 		list := &appv1.ProvedList{}
 		require.NoError(t, proto.Unmarshal(res.Value, list))

@@ -15,9 +15,6 @@ import (
 	"github.com/tallyledger/tally/x/module"
 )
 
-// maxListEntries bounds one page of a list query.
-const maxListEntries = 1000
-
 // Query answers reads of committed state, with Merkle proofs when asked.
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	if res, ok := a.filterPeer(req.Path); ok {
@@ -50,6 +47,13 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 		return nil, ErrNotReady.Wrapf("no state is committed yet; ask again after the first block")
 	}
 	q := Query{Path: req.Path, Data: req.Data, Height: height, Prove: req.Prove}
+	if r, ok := api.RouteOf(req.Path); ok && r.Answer == api.Page {
+		lr, err := api.ParseList(req.Data)
+		if err != nil {
+			return nil, ErrInvalidQuery.Wrapf("%s is a listing: %v", req.Path, err)
+		}
+		q.Data, q.After, q.Limit = lr.Arg, lr.After, api.PageLimit(lr.Limit)
+	}
 	switch req.Path {
 	case api.PathKey:
 		if len(req.Data) == 0 {
@@ -106,24 +110,21 @@ func (a *App) proof(key []byte, height int64) ([]byte, []byte, error) {
 	return v, bz, nil
 }
 
-// list answers one page of a listing: the records that the index keys
-// under prefix point at (through recordKey), each with its own proof when
-// asked, after the head records (a listing's own record, if any), starting
-// after the key after (from the start when empty). Every listing is paged
-// the same way: the query data is the listing's argument, then optionally
-// a 0x00 byte and the next_key of the previous page; a page holds at most
-// maxListEntries records and says whether it is the last (complete). With
-// proofs asked for, the page also proves that it leaves no record out
-// (rangeProofs).
-func (a *App) list(prefix, after []byte, height int64, prove bool, recordKey func(indexKey []byte) []byte, head ...[]byte) (*abci.ResponseQuery, error) {
-	if len(after) > 0 && !bytes.HasPrefix(after, prefix) {
+// list answers one page of a listing (q.After, q.Limit): the records that
+// the index keys under prefix point at (through recordKey), each with its
+// own proof when asked, after the head records (a listing's own record, if
+// any). Every listing is paged the same way (api.Page): a page says
+// whether it is the last (complete), and with proofs asked for, it also
+// proves that it leaves no record out (rangeProofs).
+func (a *App) list(q Query, prefix []byte, recordKey func(indexKey []byte) []byte, head ...[]byte) (*abci.ResponseQuery, error) {
+	if len(q.After) > 0 && !bytes.HasPrefix(q.After, prefix) {
 		return nil, ErrInvalidQuery.Wrapf("the continuation key is not from this listing; give the next_key of the previous page of the same query")
 	}
-	p, err := a.pageKeys(prefix, after, height, recordKey)
+	p, err := a.pageKeys(prefix, q.After, q.Height, q.Limit, recordKey)
 	if err != nil {
-		return nil, ErrInvalidQuery.Wrapf("height %d: %v", height, err)
+		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
 	}
-	return a.answerPage(p, head, height, prove)
+	return a.answerPage(p, head, q.Height, q.Prove)
 }
 
 // loadChainState reads the chain id and params saved at genesis.

@@ -72,10 +72,10 @@ type listPage struct {
 	next          []byte   // the last index key when more follow; nil on the last page
 }
 
-// pageKeys lists up to maxListEntries keys under prefix that sort after
-// after (from the start when after is empty), mapped by recordKey, and the
-// key the next page starts after (nil when this page is the last).
-func (a *App) pageKeys(prefix, after []byte, height int64, recordKey func(indexKey []byte) []byte) (*listPage, error) {
+// pageKeys lists up to limit keys under prefix that sort after after
+// (from the start when after is empty), mapped by recordKey, and the key
+// the next page starts after (nil when this page is the last).
+func (a *App) pageKeys(prefix, after []byte, height int64, limit int, recordKey func(indexKey []byte) []byte) (*listPage, error) {
 	p := &listPage{prefix: prefix, after: after}
 	start := prefix
 	if len(after) > 0 {
@@ -83,7 +83,7 @@ func (a *App) pageKeys(prefix, after []byte, height int64, recordKey func(indexK
 	}
 	var last []byte
 	err := a.store.IterateAt(height, start, store.PrefixEnd(prefix), true, func(key, _ []byte) bool {
-		if len(p.keys) == maxListEntries {
+		if len(p.keys) == limit {
 			p.next = last
 			return true
 		}

@@ -22,12 +22,12 @@ var agencyRoutes = moduleRoutes{
 			}
 			return a.single(api.AccountKey(q.Data), q.Height, q.Prove)
 		case api.PathMembers:
-			arg, after := splitPage(q.Data)
+			arg := string(q.Data)
 			if err := agency.ValidateAgencyID(arg); err != nil {
 				return nil, err
 			}
 			prefix := api.MembersPrefix(arg)
-			return a.list(prefix, after, q.Height, q.Prove, func(indexKey []byte) []byte {
+			return a.list(q, prefix, func(indexKey []byte) []byte {
 				return api.AccountKey(indexKey[len(prefix):])
 			})
 		}

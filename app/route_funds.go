@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"strconv"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -17,7 +16,7 @@ var fundsRoutes = moduleRoutes{
 }
 
 func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
-	arg, after := splitPage(q.Data)
+	arg := string(q.Data) // a listing's arg (the app decoded its ListRequest)
 	switch q.Path {
 	case api.PathFundsParams:
 		return a.single(api.FundsParamsKey(), q.Height, q.Prove)
@@ -29,7 +28,7 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 		}
 		return a.single(api.FundsBalanceKey(string(q.Data)), q.Height, q.Prove)
 	case api.PathFundsBalances:
-		return a.list(api.FundsBalancesPrefix(), after, q.Height, q.Prove, func(k []byte) []byte { return k })
+		return a.list(q, api.FundsBalancesPrefix(), same)
 	case api.PathFundsMovement, api.PathFundsTranche, api.PathFundsRoot, api.PathFundsSettlement, api.PathFundsTraceUp, api.PathFundsTraceDown:
 		id, err := parseQueryID(arg)
 		if err != nil {
@@ -55,7 +54,7 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 			}
 			return a.walk(keys, complete, q.Height, q.Prove)
 		default: // trace down
-			return a.list(api.FundsRootLegsPrefix(id), after, q.Height, q.Prove, func(k []byte) []byte { return k }, api.FundsRootTotalsKey(id))
+			return a.list(q, api.FundsRootLegsPrefix(id), same, api.FundsRootTotalsKey(id))
 		}
 	case api.PathFundsAppropriation:
 		if len(q.Data) == 0 {
@@ -83,15 +82,6 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 		return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
 	}
 	return nil, ErrUnknownQuery.Wrapf("no funds query %q; see `tallyd query funds --help`", q.Path)
-}
-
-// splitPage splits query data into its argument and the continuation key
-// after a 0x00 byte.
-func splitPage(data []byte) (arg string, after []byte) {
-	if i := bytes.IndexByte(data, 0); i >= 0 {
-		return string(data[:i]), data[i+1:]
-	}
-	return string(data), nil
 }
 
 func parseQueryID(s string) (uint64, error) {

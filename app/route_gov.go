@@ -63,7 +63,6 @@ func paramRegistry() *gov.Registry {
 var govRoutes = moduleRoutes{
 	name: "gov",
 	query: func(a *App, q Query) (*abci.ResponseQuery, error) {
-		list, after := splitPage(q.Data) // for the listings
 		switch q.Path {
 		case api.PathGovProposal:
 			id, err := parseProposalID(q.Data)
@@ -72,17 +71,17 @@ var govRoutes = moduleRoutes{
 			}
 			return a.single(api.GovProposalKey(id), q.Height, q.Prove)
 		case api.PathGovProposals:
-			return a.list(api.GovProposalsPrefix(), after, q.Height, q.Prove, same)
+			return a.list(q, api.GovProposalsPrefix(), same)
 		case api.PathGovOpenProposals:
-			return a.list(api.GovOpenPrefix(), after, q.Height, q.Prove, api.GovProposalOfOpenKey)
+			return a.list(q, api.GovOpenPrefix(), api.GovProposalOfOpenKey)
 		case api.PathGovVotes:
-			id, err := parseProposalID([]byte(list))
+			id, err := parseProposalID(q.Data)
 			if err != nil {
 				return nil, err
 			}
-			return a.list(api.GovVotesPrefix(id), after, q.Height, q.Prove, same)
+			return a.list(q, api.GovVotesPrefix(id), same)
 		case api.PathGovMandates:
-			return a.list(api.GovMandatesPrefix(), after, q.Height, q.Prove, same)
+			return a.list(q, api.GovMandatesPrefix(), same)
 		case api.PathGovMandate:
 			id, err := parseQueryID(string(q.Data))
 			if err != nil {
@@ -90,7 +89,7 @@ var govRoutes = moduleRoutes{
 			}
 			return a.single(api.GovGrantKey(id), q.Height, q.Prove)
 		case api.PathGovValidators:
-			return a.list(api.GovValidatorsPrefix(), after, q.Height, q.Prove, same)
+			return a.list(q, api.GovValidatorsPrefix(), same)
 		case api.PathGovParams:
 			return a.single(api.GovParamsKey(), q.Height, q.Prove)
 		case api.PathGovUpgrade:
@@ -108,18 +107,17 @@ var govRoutes = moduleRoutes{
 			}
 			return a.single(api.GovMisbehaviourKey(seq), q.Height, q.Prove)
 		case api.PathGovMisbehaviours:
-			arg, after := splitPage(q.Data)
-			if arg != "" {
-				return nil, ErrInvalidQuery.Wrapf("%s takes no argument, only 0x00 and a next_key to continue", api.PathGovMisbehaviours)
+			if len(q.Data) > 0 {
+				return nil, ErrInvalidQuery.Wrapf("%s takes no argument: leave the ListRequest's arg empty", api.PathGovMisbehaviours)
 			}
-			return a.list(api.GovMisbehavioursPrefix(), after, q.Height, q.Prove, same)
+			return a.list(q, api.GovMisbehavioursPrefix(), same)
 		case api.PathGovValidatorMisbehaviours:
-			arg, after := splitPage(q.Data)
+			arg := string(q.Data)
 			addr, err := hex.DecodeString(arg)
 			if err != nil || len(addr) != gov.ConsensusAddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the validator's consensus address as %d hex digits (got %q)", 2*gov.ConsensusAddressSize, arg)
 			}
-			return a.list(api.GovValidatorMisbehavioursPrefix(addr), after, q.Height, q.Prove, api.GovMisbehaviourOfIndexKey)
+			return a.list(q, api.GovValidatorMisbehavioursPrefix(addr), api.GovMisbehaviourOfIndexKey)
 		case api.PathGovRegistry:
 			list, err := a.gov.Registry().List(readOnlyAt{a: a, height: q.Height})
 			if err != nil {

@@ -1,14 +1,11 @@
 package app
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	abci "github.com/cometbft/cometbft/abci/types"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
-	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/provenance"
 )
@@ -57,67 +54,71 @@ func (a *App) provenanceQuery(q Query) (*abci.ResponseQuery, error) {
 		api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceLineage, api.PathProvenanceHeld, api.PathProvenanceOffers, api.PathProvenanceUnacknowledged)
 }
 
-// provenanceList answers the paginated list paths.
+// provenanceList answers the provenance listings: arg is the item id
+// (history, attestations), the account address (held, offers) or the
+// recall order id (unacknowledged).
 func (a *App) provenanceList(q Query) (*abci.ResponseQuery, error) {
-	lq := &provenancev1.ListQuery{}
-	if err := proto.Unmarshal(q.Data, lq); err != nil {
-		return nil, ErrInvalidQuery.Wrapf("data is not a tally.provenance.v1.ListQuery: %v", err)
-	}
 	var (
 		prefix    []byte
-		recordKey = func(k []byte) []byte { return k }
+		recordKey = same
 		head      [][]byte // records answered before the page
+		id        = string(q.Data)
 	)
 	switch q.Path {
 	case api.PathProvenanceHistory, api.PathProvenanceAttestations:
-		if err := provenance.ValidateItemID(lq.Id); err != nil {
+		if err := provenance.ValidateItemID(id); err != nil {
 			return nil, err
 		}
-		head = [][]byte{api.ProvenanceItemKey(lq.Id)}
-		prefix = api.ProvenanceHistoryPrefix(lq.Id)
+		head = [][]byte{api.ProvenanceItemKey(id)}
+		prefix = api.ProvenanceHistoryPrefix(id)
 		if q.Path == api.PathProvenanceAttestations {
-			prefix = api.ProvenanceAttestationPrefix(lq.Id)
+			prefix = api.ProvenanceAttestationPrefix(id)
 		}
 	case api.PathProvenanceHeld, api.PathProvenanceOffers:
-		if len(lq.Address) != agency.AddressSize {
-			return nil, ErrInvalidQuery.Wrapf("address is %d bytes; an address is %d", len(lq.Address), agency.AddressSize)
+		if len(q.Data) != agency.AddressSize {
+			return nil, ErrInvalidQuery.Wrapf("the argument is the %d-byte account address; got %d bytes", agency.AddressSize, len(q.Data))
 		}
-		prefix = api.ProvenanceHeldPrefix(lq.Address)
+		prefix = api.ProvenanceHeldPrefix(q.Data)
 		if q.Path == api.PathProvenanceOffers {
-			prefix = api.ProvenanceOffersToPrefix(lq.Address)
+			prefix = api.ProvenanceOffersToPrefix(q.Data)
 			recordKey = api.ProvenanceOfferOfOfferToKey
 		} else {
 			recordKey = api.ProvenanceItemOfHeldKey
 		}
 	case api.PathProvenanceUnacknowledged:
-		if err := provenance.ValidateOrderID(lq.Id); err != nil {
+		if err := provenance.ValidateOrderID(id); err != nil {
 			return nil, err
 		}
-		prefix = api.ProvenanceAwaitingAckPrefix(lq.Id)
-		recordKey = func(k []byte) []byte { return api.ProvenanceItemKey(api.ProvenanceAwaitingAckItem(lq.Id, k)) }
+		prefix = api.ProvenanceAwaitingAckPrefix(id)
+		recordKey = func(k []byte) []byte { return api.ProvenanceItemKey(api.ProvenanceAwaitingAckItem(id, k)) }
 	}
-	if len(lq.Start) > 0 && !bytes.HasPrefix(lq.Start, prefix) {
-		return nil, ErrInvalidQuery.Wrapf("start must be the next_key of an earlier answer to the same query")
-	}
-	return a.list(prefix, lq.Start, q.Height, q.Prove, recordKey, head...)
+	return a.list(q, prefix, recordKey, head...)
 }
 
-// maxLineageOffset bounds the offset of a lineage page. A page walks the
-// lineage from its start, so a page at offset N reads N+maxListEntries
-// items; this keeps one query's work within about ten pages' reads.
-const maxLineageOffset = 10 * maxListEntries
+// maxLineageOffset bounds where a lineage page may start. A page walks the
+// lineage from its start, so a page at offset N reads N+api.MaxPage items;
+// this keeps one query's work within about ten pages' reads.
+const maxLineageOffset = 10 * api.MaxPage
 
-// provenanceLineage answers one page of a lineage walk.
+// provenanceLineage answers one page of a lineage walk. Its next_key is
+// the walk's position (8 bytes, big-endian) where the next page starts.
 func (a *App) provenanceLineage(q Query) (*abci.ResponseQuery, error) {
-	lq := &provenancev1.LineageQuery{}
-	if err := proto.Unmarshal(q.Data, lq); err != nil {
-		return nil, ErrInvalidQuery.Wrapf("data is not a tally.provenance.v1.LineageQuery: %v", err)
+	dir, id, err := api.ParseLineageArg(q.Data)
+	if err != nil {
+		return nil, ErrInvalidQuery.Wrapf("%v", err)
 	}
-	if lq.Offset > maxLineageOffset {
-		return nil, ErrInvalidQuery.Wrapf("offset %d is past the deepest lineage page served (%d): each page walks the lineage from its start, so walk deeper lineages from an item further along", lq.Offset, maxLineageOffset)
+	var offset uint64
+	if len(q.After) > 0 {
+		if len(q.After) != 8 {
+			return nil, ErrInvalidQuery.Wrapf("a lineage page continues after the 8-byte next_key of the previous page; got %d bytes", len(q.After))
+		}
+		offset = binary.BigEndian.Uint64(q.After)
+	}
+	if offset > maxLineageOffset {
+		return nil, ErrInvalidQuery.Wrapf("position %d is past the deepest lineage page served (%d): each page walks the lineage from its start, so walk deeper lineages from an item further along", offset, maxLineageOffset)
 	}
 	get := func(key []byte) ([]byte, error) { return a.store.GetAt(q.Height, key) }
-	ids, more, err := provenance.Lineage(get, lq.ItemId, lq.Direction, lq.Offset, maxListEntries)
+	ids, more, err := provenance.Lineage(get, id, dir, offset, q.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +128,7 @@ func (a *App) provenanceLineage(q Query) (*abci.ResponseQuery, error) {
 	}
 	var next []byte
 	if more {
-		next = binary.BigEndian.AppendUint64(nil, lq.Offset+uint64(len(ids)))
+		next = binary.BigEndian.AppendUint64(nil, offset+uint64(len(ids)))
 	}
 	return a.records(keys, next, q.Height, q.Prove)
 }

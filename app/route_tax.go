@@ -28,8 +28,10 @@ var taxRoutes = moduleRoutes{
 			}
 			return a.single(api.TaxTypeKey(string(q.Data)), q.Height, q.Prove)
 		case api.PathTaxTypes:
-			_, after := splitPage(q.Data)
-			return a.list(api.TaxTypesPrefix(), after, q.Height, q.Prove, func(k []byte) []byte { return k })
+			if len(q.Data) > 0 {
+				return nil, ErrInvalidQuery.Wrapf("%s takes no argument: leave the ListRequest's arg empty", api.PathTaxTypes)
+			}
+			return a.list(q, api.TaxTypesPrefix(), same)
 		case api.PathTaxAuthorisation:
 			if len(q.Data) <= agency.AddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the 20-byte collector address followed by the tax type code")
@@ -41,11 +43,10 @@ var taxRoutes = moduleRoutes{
 		case api.PathTaxTotal:
 			return a.taxTotal(q)
 		case api.PathTaxTotals:
-			arg, after := splitPage(q.Data)
-			if err := tax.ValidateTaxTypeCode(arg); err != nil {
+			if err := tax.ValidateTaxTypeCode(string(q.Data)); err != nil {
 				return nil, err
 			}
-			return a.list(api.TaxTypeTotalsPrefix(arg), after, q.Height, q.Prove, func(k []byte) []byte { return k })
+			return a.list(q, api.TaxTypeTotalsPrefix(string(q.Data)), same)
 		case api.PathTaxReceipts:
 			return a.taxReceipts(q)
 		}
@@ -58,11 +59,11 @@ var taxRoutes = moduleRoutes{
 // proof that no receipt has that id.
 //
 // The amendments come a page at a time, like every listing: the first page
-// has the receipt, its state and up to maxListEntries amendments; the
-// next_key is the last amendment's key, and asking for the receipt id,
-// 0x00 and that key gives the amendments after it.
+// has the receipt, its state and up to q.Limit amendments; the next_key is
+// the last amendment's key, and asking for the receipt id after that key
+// gives the amendments after it.
 func (a *App) taxReceipt(q Query) (*abci.ResponseQuery, error) {
-	arg, after := splitPage(q.Data)
+	arg, after := string(q.Data), q.After
 	ref, err := tax.ParseReceiptID(arg)
 	if err != nil {
 		return nil, err
@@ -92,7 +93,7 @@ func (a *App) taxReceipt(q Query) (*abci.ResponseQuery, error) {
 	}
 	var next []byte
 	for i := from; i <= s.Amendments && i >= from; i++ { // i >= from: no wrap past 2^32-1
-		if i-from == maxListEntries {
+		if int(i-from) == q.Limit {
 			next = api.TaxAmendmentKey(ref, i-1)
 			break
 		}
@@ -152,8 +153,7 @@ func (a *App) taxTotal(q Query) (*abci.ResponseQuery, error) {
 // taxReceipts lists the receipts of one tax type and period from the
 // (tax type, period) index, a page at a time: never a scan of receipts.
 func (a *App) taxReceipts(q Query) (*abci.ResponseQuery, error) {
-	arg, after := splitPage(q.Data)
-	taxType, period, ok := strings.Cut(arg, "/")
+	taxType, period, ok := strings.Cut(string(q.Data), "/")
 	if !ok {
 		return nil, ErrInvalidQuery.Wrapf("give the tax type and period as TYPE/PERIOD, e.g. VAT/2026-Q1")
 	}
@@ -164,8 +164,8 @@ func (a *App) taxReceipts(q Query) (*abci.ResponseQuery, error) {
 		return nil, err
 	}
 	prefix := api.TaxTypePeriodPrefix(taxType, period)
-	if len(after) > 0 && !bytes.HasPrefix(after, prefix) {
+	if len(q.After) > 0 && !bytes.HasPrefix(q.After, prefix) {
 		return nil, ErrInvalidQuery.Wrapf("the continuation key is not in the index of %s %s", taxType, period)
 	}
-	return a.list(prefix, after, q.Height, q.Prove, api.TaxReceiptKeyOfIndex)
+	return a.list(q, prefix, api.TaxReceiptKeyOfIndex)
 }

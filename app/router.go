@@ -24,10 +24,17 @@ type moduleRoutes struct {
 
 // Query is one read of committed state.
 type Query struct {
-	Path   string
+	Path string
+	// Data is the query data; for a listing (api.Page), the ListRequest's
+	// arg, with its after and limit in After and Limit.
 	Data   []byte
 	Height int64
 	Prove  bool
+	// After is where a listing's page starts: after this key (the
+	// previous page's next_key), or at the start when empty.
+	After []byte
+	// Limit is the most records a listing's page holds (api.PageLimit).
+	Limit int
 }
 
 // routes lists the built-in modules' query paths, in the order modules

@@ -106,7 +106,7 @@ func BenchmarkTaxReceipts(b *testing.B) {
 	b.Run("receipt/prove", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			id := tax.ReceiptRef{Authority: agTax, Seq: uint64(1 + i%prefill)}.ID()
-			res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathTaxReceipt, Data: []byte(id), Prove: true})
+			res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathTaxReceipt, Data: listData(id), Prove: true})
 			require.NoError(b, err)
 			require.Zero(b, res.Code, res.Log)
 		}

@@ -158,7 +158,7 @@ func (c *chain) taxProved(path string, data []byte) (*appv1.ProvedList, int64, t
 
 func (c *chain) taxReceipt(id string) *tax.ReceiptAnswer {
 	c.tb.Helper()
-	list, _, check := c.taxProved(api.PathTaxReceipt, []byte(id))
+	list, _, check := c.taxProved(api.PathTaxReceipt, listData(id))
 	ans, err := tax.DecodeReceipt(id, list, check)
 	require.NoError(c.tb, err)
 	return ans
@@ -447,7 +447,7 @@ func TestTaxReceiptAndClearanceProofsAgainstAppHash(t *testing.T) {
 	require.Error(t, err)
 
 	// A receipt answer with an amendment left out is refused.
-	rl, _, rcheck := c.taxProved(api.PathTaxReceipt, []byte("TAX-000002"))
+	rl, _, rcheck := c.taxProved(api.PathTaxReceipt, listData("TAX-000002"))
 	rl.Entries = rl.Entries[:2]
 	_, err = tax.DecodeReceipt("TAX-000002", rl, rcheck)
 	require.ErrorContains(t, err, "has 1 amendments but the answer carries 0")
@@ -497,25 +497,26 @@ func TestTaxReceiptsByTypeAndPeriod(t *testing.T) {
 		}
 		return out
 	}
-	list, _, check := c.taxProved(api.PathTaxReceipts, []byte("VAT/2026-Q1"))
+	list, _, check := c.taxProved(api.PathTaxReceipts, listData("VAT/2026-Q1"))
 	require.Equal(t, []string{"TAX-000001", "TAX-000002"}, ids(list, check))
 	require.Empty(t, list.NextKey)
 
 	// Continuing after the first receipt's index key gives the rest.
 	ref1, err := tax.ParseReceiptID("TAX-000001")
 	require.NoError(t, err)
-	list, _, check = c.taxProved(api.PathTaxReceipts, append([]byte("VAT/2026-Q1\x00"), api.TaxTypePeriodIndexKey("VAT", "2026-Q1", ref1)...))
+	list, _, check = c.taxProved(api.PathTaxReceipts, api.ListData([]byte("VAT/2026-Q1"), api.TaxTypePeriodIndexKey("VAT", "2026-Q1", ref1), 0))
 	require.Equal(t, []string{"TAX-000002"}, ids(list, check))
 
 	// A period correction moves the receipt between listings.
 	requireOK(t, c.block(c.tx(taxCollector, taxCorrect("TAX-000002", 0, "2026-Q2"))).TxResults[0])
-	list, _, check = c.taxProved(api.PathTaxReceipts, []byte("VAT/2026-Q2"))
+	list, _, check = c.taxProved(api.PathTaxReceipts, listData("VAT/2026-Q2"))
 	require.Equal(t, []string{"TAX-000002", "TAX-000003"}, ids(list, check))
-	list, _, _ = c.taxProved(api.PathTaxReceipts, []byte("VAT/2025-Q1"))
+	list, _, _ = c.taxProved(api.PathTaxReceipts, listData("VAT/2025-Q1"))
 	require.Empty(t, list.Entries)
 
-	for _, bad := range []string{"VAT", "VAT/not-a-period", "vat lower/2026-Q1", "VAT/2026-Q1/x", "VAT/2026-Q1\x00tax/r/elsewhere"} {
-		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathTaxReceipts, Data: []byte(bad), Prove: true})
+	for _, bad := range [][]byte{listData("VAT"), listData("VAT/not-a-period"), listData("vat lower/2026-Q1"), listData("VAT/2026-Q1/x"),
+		api.ListData([]byte("VAT/2026-Q1"), []byte("tax/r/elsewhere"), 0), []byte("VAT/2026-Q1")} {
+		res, err := c.app.Query(context.Background(), &abci.RequestQuery{Path: api.PathTaxReceipts, Data: bad, Prove: true})
 		require.NoError(t, err)
 		require.NotZero(t, res.Code, "%q should be refused", bad)
 	}

@@ -7,11 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
-	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 )
 
 // Listing says where a key-range listing lies in state, so a client can
@@ -31,12 +28,15 @@ type Listing struct {
 
 // ListingOf returns the layout of the listing a query asks for and the
 // key the page continues after (nil for a first page), from the query's
-// path and data: the argument, optionally followed by 0x00 and the
-// previous page's next_key, or for provenance listings a ListQuery. ok is
-// false for a path the client does not know as a key-range listing (a walk
-// such as a trace, a receipt's amendments).
+// path and data (an api.ListData ListRequest). ok is false for a path
+// that is not a key-range listing (a walk such as a trace or a lineage,
+// a receipt's amendments) or data that does not name one.
 func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
-	arg, after := splitListData(data)
+	req, err := api.ParseList(data)
+	if err != nil {
+		return l, nil, false
+	}
+	arg, after := string(req.Arg), req.After
 	switch path {
 	case api.PathMembers:
 		l = Listing{Prefix: api.MembersPrefix(arg)}
@@ -72,8 +72,20 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 		l = Listing{Prefix: api.GovVotesPrefix(id)}
 	case api.PathFundsBalances:
 		l = Listing{Prefix: api.FundsBalancesPrefix()}
+	case api.PathFundsTraceDown:
+		id, err := strconv.ParseUint(arg, 10, 64)
+		if err != nil {
+			return l, nil, false
+		}
+		l = Listing{Prefix: api.FundsRootLegsPrefix(id), Head: 1} // the root's totals first
+	case api.PathBenefitsProgrammes:
+		l = Listing{Prefix: api.BenefitsProgrammesPrefix()}
+	case api.PathBenefitsEnrolments:
+		l = Listing{Prefix: api.BenefitsEnrolmentsPrefix(arg)}
 	case api.PathTaxTypes:
 		l = Listing{Prefix: api.TaxTypesPrefix()}
+	case api.PathTaxTotals:
+		l = Listing{Prefix: api.TaxTypeTotalsPrefix(arg)}
 	case api.PathTaxReceipts:
 		taxType, period, found := strings.Cut(arg, "/")
 		if !found {
@@ -92,39 +104,33 @@ func ListingOf(path string, data []byte) (l Listing, after []byte, ok bool) {
 			}
 			return api.BenefitsPaymentOfHistoryKey(k)
 		}
-	case api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceHeld, api.PathProvenanceOffers:
-		lq := &provenancev1.ListQuery{}
-		if proto.Unmarshal(data, lq) != nil || len(lq.Id) > 255 {
+	case api.PathProvenanceHistory, api.PathProvenanceAttestations:
+		if arg == "" || len(arg) > 255 {
 			return l, nil, false
 		}
-		switch path {
-		case api.PathProvenanceHistory, api.PathProvenanceAttestations:
-			if lq.Id == "" {
-				return l, nil, false
-			}
-			l = Listing{Prefix: api.ProvenanceHistoryPrefix(lq.Id), Head: 1}
-			if path == api.PathProvenanceAttestations {
-				l.Prefix = api.ProvenanceAttestationPrefix(lq.Id)
-			}
-		case api.PathProvenanceHeld:
-			l = Listing{Prefix: api.ProvenanceHeldPrefix(lq.Address), RecordKey: api.ProvenanceItemOfHeldKey}
-		case api.PathProvenanceOffers:
-			l = Listing{Prefix: api.ProvenanceOffersToPrefix(lq.Address), RecordKey: api.ProvenanceOfferOfOfferToKey}
+		l = Listing{Prefix: api.ProvenanceHistoryPrefix(arg), Head: 1}
+		if path == api.PathProvenanceAttestations {
+			l.Prefix = api.ProvenanceAttestationPrefix(arg)
 		}
-		return l, lq.Start, true
+	case api.PathProvenanceHeld:
+		l = Listing{Prefix: api.ProvenanceHeldPrefix(req.Arg), RecordKey: api.ProvenanceItemOfHeldKey}
+	case api.PathProvenanceOffers:
+		l = Listing{Prefix: api.ProvenanceOffersToPrefix(req.Arg), RecordKey: api.ProvenanceOfferOfOfferToKey}
+	case api.PathProvenanceUnacknowledged:
+		if arg == "" || len(arg) > 255 {
+			return l, nil, false
+		}
+		l = Listing{Prefix: api.ProvenanceAwaitingAckPrefix(arg)}
+		l.RecordKey = func(k []byte) []byte { // index key: prefix, custodian, item id
+			if len(k) <= len(l.Prefix)+api.AddressSize {
+				return nil
+			}
+			return api.ProvenanceItemKey(api.ProvenanceAwaitingAckItem(arg, k))
+		}
 	default:
 		return l, nil, false
 	}
 	return l, after, true
-}
-
-// splitListData splits a listing's query data into its argument and the
-// key the page continues after (the one paging shape of app/route_*.go).
-func splitListData(data []byte) (arg string, after []byte) {
-	if i := bytes.IndexByte(data, 0); i >= 0 {
-		return string(data[:i]), data[i+1:]
-	}
-	return string(data), nil
 }
 
 // VerifyPage checks that a page of listing l, continuing after the key

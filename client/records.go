@@ -11,26 +11,35 @@ import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 )
 
-// ListAll reads a listing to its end at one height, a page at a time: the
-// first page asks for arg, each later one for arg, 0x00 and the previous
-// page's next_key (the one paging shape every list query shares). height
+// ListAll reads a listing (a path whose api.Route answer is api.Page) to
+// its end at one height, a page at a time: each page asks with the same
+// ListRequest, arg and the previous page's next_key (api.ListData). height
 // 0 reads the latest state, and every later page is read at the height of
-// the first. The entries of all pages are returned in one ProvedList, with
-// the height read; each page's proofs are against that height's app hash,
-// checked here when prove is set: every record's proof, and for the listings
-// the client knows (ListingOf) the range proofs that no record was left out
-// of any page, so a complete answer is proven complete.
-// Answers that are not paged (a receipt with its amendments) come back as
-// they are.
+// the first. The entries of all pages are returned in one ProvedList (a
+// listing's head records, such as the item of a history, once), with the
+// height read; each page's proofs are against that height's app hash,
+// checked here when prove is set: every record's proof, and for the
+// listings the client knows (ListingOf) the range proofs that no record
+// was left out of any page, so a complete answer is proven complete.
+// Answers that are not paged (a trace, a clearance statement) come back as
+// they are, arg being the query data.
 func (c *Client) ListAll(ctx context.Context, path string, arg []byte, height int64, prove bool) (*appv1.ProvedList, int64, error) {
+	if r, ok := api.RouteOf(path); !ok || r.Answer != api.Page {
+		return c.listPage(ctx, path, arg, height, prove)
+	}
 	all := &appv1.ProvedList{}
-	data := arg
-	for {
+	data := api.ListData(arg, nil, 0)
+	for first := true; ; first = false {
 		page, h, err := c.listPage(ctx, path, data, height, prove)
 		if err != nil {
 			return nil, 0, err
 		}
 		height = h
+		if !first { // its head records came with the first page
+			if l, _, ok := ListingOf(path, data); ok && len(page.Entries) >= l.Head {
+				page.Entries = page.Entries[l.Head:]
+			}
+		}
 		all.Entries = append(all.Entries, page.Entries...)
 		if len(page.NextKey) == 0 {
 			all.Complete = page.Complete
@@ -39,7 +48,7 @@ func (c *Client) ListAll(ctx context.Context, path string, arg []byte, height in
 		if len(all.Entries) > maxListAll {
 			return nil, 0, fmt.Errorf("query %s: more than %d entries; read it a page at a time", path, maxListAll)
 		}
-		data = append(append(append([]byte(nil), arg...), 0), page.NextKey...)
+		data = api.ListData(arg, page.NextKey, 0)
 	}
 }
 
@@ -135,11 +144,7 @@ func (c *Client) ProvenInvariants(ctx context.Context, height int64) (*fundsv1.I
 	}
 	var after []byte
 	for {
-		data := []byte{}
-		if after != nil {
-			data = append([]byte{0}, after...)
-		}
-		list, _, err := c.QueryRecords(ctx, api.PathFundsBalances, data, proven.Height, true)
+		list, _, err := c.QueryRecords(ctx, api.PathFundsBalances, api.ListData(nil, after, 0), proven.Height, true)
 		if err != nil {
 			return nil, nil, err
 		}

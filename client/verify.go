@@ -51,6 +51,8 @@ type ListAnswer struct {
 	// Complete is false when the node stopped at its page size; the
 	// entries given are proven, the rest were not asked for.
 	Complete bool
+	// NextKey continues a listing: the after of its next page.
+	NextKey []byte
 	// RangeProven is true when the page's range proofs showed that it
 	// leaves no record out (VerifyPage), for listings the client knows the
 	// layout of (ListingOf): then Complete is proven too.
@@ -155,11 +157,12 @@ func (c *LightClient) getAt(ctx context.Context, lb *types.LightBlock, h int64, 
 	return ans, nil
 }
 
-// List reads a list answer (an appv1.ProvedList) and checks each entry's
-// proof against the same verified header. Every entry key must start with
-// entryPrefix (the kind of record the list is of; nil allows any). A list
-// proves each record it contains; it does not by itself prove that no
-// record was left out (Members checks that against the agency's count).
+// List reads a list answer (an appv1.ProvedList; for a listing, one page:
+// data is api.ListData) and checks each entry's proof against the same
+// verified header. Every entry key must start with entryPrefix (the kind
+// of record the list is of; nil allows any). For the listings ListingOf
+// knows, the page's range proofs must show that no record was left out
+// (RangeProven).
 func (c *LightClient) List(ctx context.Context, path string, data, prefix, entryPrefix []byte, height int64) (*ListAnswer, error) {
 	lb, h, err := c.pin(ctx, height)
 	if err != nil {
@@ -187,7 +190,7 @@ func (c *LightClient) listAt(ctx context.Context, lb *types.LightBlock, h int64,
 	if err := proto.Unmarshal(r.Value, list); err != nil {
 		return nil, &Refusal{Check: CheckProof, Reason: "the list answer does not decode: " + err.Error()}
 	}
-	ans := &ListAnswer{Path: path, Prefix: prefix, Complete: list.Complete, Verified: c.verifiedBy(lb, n)}
+	ans := &ListAnswer{Path: path, Prefix: prefix, Complete: list.Complete, NextKey: list.NextKey, Verified: c.verifiedBy(lb, n)}
 	seen := map[string]bool{}
 	for i, e := range list.Entries {
 		if !bytes.HasPrefix(e.Key, entryPrefix) {
@@ -220,6 +223,35 @@ func (c *LightClient) listAt(ctx context.Context, lb *types.LightBlock, h int64,
 		}
 	}
 	return ans, nil
+}
+
+// listAllAt reads every page of a listing (arg its ListRequest arg) at
+// height h against the verified header lb, as listAt checks each page, and
+// returns the pages' entries in one answer.
+func (c *LightClient) listAllAt(ctx context.Context, lb *types.LightBlock, h int64, path string, arg, prefix, entryPrefix []byte) (*ListAnswer, error) {
+	var all *ListAnswer
+	var after []byte
+	for {
+		page, err := c.listAt(ctx, lb, h, path, api.ListData(arg, after, 0), prefix, entryPrefix)
+		if err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = page
+		} else {
+			all.Entries = append(all.Entries, page.Entries...)
+			all.ProofBytes += page.ProofBytes
+			all.RangeProven = all.RangeProven && page.RangeProven
+			all.Complete, all.NextKey = page.Complete, page.NextKey
+		}
+		if len(page.NextKey) == 0 {
+			return all, nil
+		}
+		if len(all.Entries) > maxListAll {
+			return nil, fmt.Errorf("query %s: more than %d entries", path, maxListAll)
+		}
+		after = page.NextKey
+	}
 }
 
 // verifyProof checks an ICS23 proof of key (with value, or absent when
@@ -329,9 +361,10 @@ func (c *LightClient) Key(ctx context.Context, key []byte, height int64) (*Answe
 	return c.Get(ctx, api.PathKey, key, key, height)
 }
 
-// Members lists an agency's member accounts, each proven, and checks the
-// list is complete: its length must equal the member count in the agency's
-// own (proven) record, so a node cannot leave members out.
+// Members lists an agency's member accounts, each proven, reading every
+// page of the listing at one height, and checks the list is complete: the
+// pages' range proofs show no member left out, and the count must equal the
+// member count in the agency's own (proven) record.
 func (c *LightClient) Members(ctx context.Context, id string, height int64) ([]*agencyv1.Account, *ListAnswer, error) {
 	lb, h, err := c.pin(ctx, height)
 	if err != nil {
@@ -345,7 +378,7 @@ func (c *LightClient) Members(ctx context.Context, id string, height int64) ([]*
 	if err := proto.Unmarshal(agAns.Value, ag); err != nil {
 		return nil, nil, &Refusal{Check: CheckRecord, Reason: "the proven agency record does not decode: " + err.Error()}
 	}
-	list, err := c.listAt(ctx, lb, h, api.PathMembers, []byte(id), api.MembersPrefix(id), api.AccountKey(nil))
+	list, err := c.listAllAt(ctx, lb, h, api.PathMembers, []byte(id), api.MembersPrefix(id), api.AccountKey(nil))
 	if err != nil {
 		return nil, nil, err
 	}

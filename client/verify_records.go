@@ -74,7 +74,7 @@ func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (
 	if err != nil {
 		return nil, nil, err
 	}
-	list, err := c.listAt(ctx, lb, h, api.PathTaxReceipt, []byte(id), nil, nil)
+	list, err := c.listAllAt(ctx, lb, h, api.PathTaxReceipt, []byte(id), nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -394,11 +394,7 @@ func (c *LightClient) ProvenanceHistory(ctx context.Context, id string, height i
 		item  []byte
 	)
 	for page := 0; ; page++ {
-		data, err := proto.Marshal(&provenancev1.ListQuery{Id: id, Start: start})
-		if err != nil {
-			return nil, nil, err
-		}
-		list, err := c.listAt(ctx, lb, h, api.PathProvenanceHistory, data, nil, nil)
+		list, err := c.listAt(ctx, lb, h, api.PathProvenanceHistory, api.ListData([]byte(id), start, 0), nil, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -496,7 +492,7 @@ func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) 
 	if rec.Proposal.Id != id {
 		return nil, nil, linkage("the record at proposal %d's key is proposal %d", id, rec.Proposal.Id)
 	}
-	list, err := c.listAt(ctx, lb, h, api.PathGovVotes, dec, api.GovVotesPrefix(id), api.GovVotesPrefix(id))
+	list, err := c.listAllAt(ctx, lb, h, api.PathGovVotes, dec, api.GovVotesPrefix(id), api.GovVotesPrefix(id))
 	if err != nil {
 		return nil, nil, err
 	}

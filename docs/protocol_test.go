@@ -17,8 +17,15 @@ func TestProtocolSpecNamesEveryQueryPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range api.Routes() {
-		if !strings.Contains(string(b), "| `"+r.Path+"` |") {
+		row := "| `" + r.Path + "` |"
+		i := strings.Index(string(b), row)
+		if i < 0 {
 			t.Errorf("docs/protocol.md has no row for query path %s: add it to the table of paths in §2 (answer, data, records and key layout)", r.Path)
+			continue
+		}
+		answer, _, _ := strings.Cut(string(b[i+len(row):]), "|")
+		if paged := strings.HasPrefix(strings.TrimSpace(answer), "page"); paged != (r.Answer == api.Page) {
+			t.Errorf("docs/protocol.md's row for %s says its answer is %q; a listing (api.Page, data a ListRequest) says page, and only a listing", r.Path, strings.TrimSpace(answer))
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -196,15 +197,22 @@ func (sn *snap) record(path string, data []byte, m proto.Message) error {
 
 // list reads a ProvedList answer at the snap's height and checks every
 // entry (present or proven absent) against the app hash, and for a listing
-// whose layout the client knows, that the page leaves no record out.
-func (sn *snap) list(path string, data []byte) (*appv1.ProvedList, error) {
-	list, _, err := sn.provenList(path, data)
+// whose layout the client knows, that the page leaves no record out. For
+// a listing (api.Page), arg is its ListRequest arg and the answer its
+// first page; for other paths arg is the query data.
+func (sn *snap) list(path string, arg []byte) (*appv1.ProvedList, error) {
+	list, _, err := sn.provenList(path, arg, nil)
 	return list, err
 }
 
-// provenList is list, also saying whether the page's range proofs showed
-// that it leaves no record out (client.VerifyPage).
-func (sn *snap) provenList(path string, data []byte) (*appv1.ProvedList, bool, error) {
+// provenList is list for the page of a listing after the key after (the
+// previous page's next_key), also saying whether the page's range proofs
+// showed that it leaves no record out (client.VerifyPage).
+func (sn *snap) provenList(path string, arg, after []byte) (*appv1.ProvedList, bool, error) {
+	data := arg
+	if r, ok := api.RouteOf(path); ok && r.Answer == api.Page {
+		data = api.ListData(arg, after, 0)
+	}
 	list, err := sn.entries(path, data)
 	if err != nil {
 		return nil, false, err

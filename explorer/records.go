@@ -73,7 +73,7 @@ func (s *Server) agency(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No agency %q is on this chain", id)
 	}
 	d := &agencyData{Agency: protoMap(a)}
-	list, proven, err := sn.provenList(api.PathMembers, []byte(id))
+	list, proven, err := sn.provenList(api.PathMembers, []byte(id), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +111,7 @@ func (s *Server) account(r *http.Request) (*view, error) {
 		return nil, absentOr404(err, "No account %s is on this chain", keys.FormatAddress(addr))
 	}
 	d := &accountData{Account: protoMap(acc)}
-	data, _ := proto.Marshal(&provenancev1.ListQuery{Address: addr})
-	if list, err := sn.list(api.PathProvenanceHeld, data); err == nil {
+	if list, err := sn.list(api.PathProvenanceHeld, addr); err == nil {
 		for _, e := range list.Entries {
 			it := &provenancev1.Item{}
 			if len(e.Value) > 0 && proto.Unmarshal(e.Value, it) == nil {
@@ -216,11 +215,7 @@ func (s *Server) money(r *http.Request) (*view, error) {
 			inv.Partial = true
 			break
 		}
-		data := []byte{}
-		if after != nil {
-			data = append([]byte{0}, after...)
-		}
-		list, err := sn.list(api.PathFundsBalances, data)
+		list, _, err := sn.provenList(api.PathFundsBalances, nil, after)
 		if err != nil {
 			return nil, err
 		}
@@ -687,16 +682,15 @@ const maxListPages = 20
 
 func pvList(sn *snap, path, id string, into func() proto.Message) []map[string]any {
 	var out []map[string]any
-	lq := &provenancev1.ListQuery{Id: id}
+	var after []byte
 	for page := 0; page < maxListPages; page++ {
-		data, _ := proto.Marshal(lq)
-		list, err := sn.list(path, data)
+		list, _, err := sn.provenList(path, []byte(id), after)
 		if err != nil {
 			return out
 		}
 		entries := list.Entries
-		if len(entries) > 0 && page == 0 {
-			entries = entries[1:] // the item itself, whose event count proves completeness
+		if len(entries) > 0 {
+			entries = entries[1:] // every page starts with the item itself, whose event count proves completeness
 		}
 		for _, e := range entries {
 			m := into()
@@ -707,7 +701,7 @@ func pvList(sn *snap, path, id string, into func() proto.Message) []map[string]a
 		if len(list.NextKey) == 0 {
 			return out
 		}
-		lq = &provenancev1.ListQuery{Id: id, Start: list.NextKey}
+		after = list.NextKey
 	}
 	return out
 }
@@ -715,10 +709,9 @@ func pvList(sn *snap, path, id string, into func() proto.Message) []map[string]a
 func lineage(sn *snap, id string, dir provenancev1.LineageDirection) ([]*provenancev1.Item, []map[string]any) {
 	var items []*provenancev1.Item
 	var out []map[string]any
-	var offset uint64
+	var after []byte
 	for page := 0; page < maxListPages; page++ {
-		data, _ := proto.Marshal(&provenancev1.LineageQuery{ItemId: id, Direction: dir, Offset: offset})
-		list, err := sn.list(api.PathProvenanceLineage, data)
+		list, _, err := sn.provenList(api.PathProvenanceLineage, api.LineageArg(dir, id), after)
 		if err != nil {
 			break
 		}
@@ -729,10 +722,10 @@ func lineage(sn *snap, id string, dir provenancev1.LineageDirection) ([]*provena
 				out = append(out, protoMap(it))
 			}
 		}
-		if len(list.NextKey) != 8 {
+		if len(list.NextKey) == 0 {
 			break
 		}
-		offset = binary.BigEndian.Uint64(list.NextKey)
+		after = list.NextKey
 	}
 	return items, out
 }
@@ -756,8 +749,7 @@ func (s *Server) recall(r *http.Request) (*view, error) {
 	}
 	d := &recallData{Order: protoMap(o)}
 	d.Mandate = sn.mandateOf(d.Order)
-	data, _ := proto.Marshal(&provenancev1.ListQuery{Id: id})
-	if list, err := sn.list(api.PathProvenanceUnacknowledged, data); err == nil {
+	if list, err := sn.list(api.PathProvenanceUnacknowledged, []byte(id)); err == nil {
 		for _, e := range list.Entries {
 			it := &provenancev1.Item{}
 			if len(e.Value) > 0 && proto.Unmarshal(e.Value, it) == nil && it.Id != "" {

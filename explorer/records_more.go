@@ -89,11 +89,7 @@ func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 	if err := sn.record(api.PathTaxTotal, data, tot); err == nil {
 		d.Total = protoMap(tot)
 	}
-	arg := []byte(code + "/" + period)
-	if after != nil {
-		arg = append(append(arg, 0), after...)
-	}
-	list, proven, err := sn.provenList(api.PathTaxReceipts, arg)
+	list, proven, err := sn.provenList(api.PathTaxReceipts, []byte(code+"/"+period), after)
 	if err != nil {
 		return nil, absentOr404(err, "No receipts for %s %s", code, period)
 	}
@@ -236,8 +232,7 @@ func heldBy(sn *snap, custodian string) ([]custodianItems, error) {
 	var out []custodianItems
 	for _, a := range addrs {
 		ci := custodianItems{Address: hex.EncodeToString(a), Name: sn.names().account(hex.EncodeToString(a))}
-		data, _ := proto.Marshal(&provenancev1.ListQuery{Address: a})
-		list, err := sn.list(api.PathProvenanceHeld, data)
+		list, err := sn.list(api.PathProvenanceHeld, a)
 		if err != nil {
 			return nil, err
 		}

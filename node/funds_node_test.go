@@ -244,7 +244,7 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 
 func provenHistory(t *testing.T, ctx context.Context, c *client.Client, prog, recipient string) []*benefitsv1.Payment {
 	t.Helper()
-	list, proven, err := c.QueryRecords(ctx, api.PathBenefitsHistory, []byte(prog+"/"+pseud(recipient)), 0, true)
+	list, proven, err := c.QueryRecords(ctx, api.PathBenefitsHistory, api.ListData([]byte(prog+"/"+pseud(recipient)), nil, 0), 0, true)
 	require.NoError(t, err)
 	require.True(t, proven.HeaderChecked)
 	var out []*benefitsv1.Payment

@@ -169,8 +169,7 @@ func TestNodeRunsSupplyChainAndRecallOverRPC(t *testing.T) {
 		}
 		return list.Entries
 	}
-	q, _ := proto.Marshal(&pv.ListQuery{Id: part})
-	hist := provedList(api.PathProvenanceHistory, q)
+	hist := provedList(api.PathProvenanceHistory, api.ListData([]byte(part), nil, 0))
 	head := &pv.Item{}
 	require.NoError(t, proto.Unmarshal(hist[0].Value, head))
 	require.Len(t, hist, int(head.Events)+1)
@@ -183,8 +182,7 @@ func TestNodeRunsSupplyChainAndRecallOverRPC(t *testing.T) {
 	require.Equal(t, []pv.EventType{pv.EventType_EVENT_TYPE_CREATED_FROM, pv.EventType_EVENT_TYPE_OFFERED, pv.EventType_EVENT_TYPE_CUSTODY_ACCEPTED,
 		pv.EventType_EVENT_TYPE_RECALLED, pv.EventType_EVENT_TYPE_RECALL_ACKNOWLEDGED}, types)
 
-	lq, _ := proto.Marshal(&pv.LineageQuery{ItemId: part, Direction: pv.LineageDirection_LINEAGE_DIRECTION_UP})
-	up := provedList(api.PathProvenanceLineage, lq)
+	up := provedList(api.PathProvenanceLineage, api.ListData(api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_UP, part), nil, 0))
 	require.Len(t, up, 1)
 	src := &pv.Item{}
 	require.NoError(t, proto.Unmarshal(up[0].Value, src))

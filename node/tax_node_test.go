@@ -130,14 +130,14 @@ func TestTaxReceiptsEndToEndOnARealNode(t *testing.T) {
 		require.NoError(t, err)
 		return list, res.Height, func(e *appv1.ProvedEntry) error { return client.ProvenValue(root, e.Key, e.Value, e.Proof) }
 	}
-	list, _, check := provedList(api.PathTaxReceipt, []byte("REVENUE-000001"))
+	list, _, check := provedList(api.PathTaxReceipt, api.ListData([]byte("REVENUE-000001"), nil, 0))
 	ans, err := tax.DecodeReceipt("REVENUE-000001", list, check)
 	require.NoError(t, err)
 	require.True(t, ans.Found)
 	require.Equal(t, taxv1.Status_STATUS_PARTIALLY_REFUNDED, ans.State.Status)
 	require.Equal(t, uint64(24_000), ans.State.Net)
 
-	list, _, check = provedList(api.PathTaxReceipt, []byte("REVENUE-000042"))
+	list, _, check = provedList(api.PathTaxReceipt, api.ListData([]byte("REVENUE-000042"), nil, 0))
 	ans, err = tax.DecodeReceipt("REVENUE-000042", list, check)
 	require.NoError(t, err)
 	require.False(t, ans.Found, "absence proven")

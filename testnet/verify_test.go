@@ -525,7 +525,7 @@ func TestTamperedAnswersAreRefused(t *testing.T) {
 	for _, tc := range listCases {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy.set(nil)
-			ans, err := lc.List(ctx, api.PathMembers, []byte("benefits"), api.MembersPrefix("benefits"), api.AccountKey(nil), 0)
+			ans, err := lc.List(ctx, api.PathMembers, api.ListData([]byte("benefits"), nil, 0), api.MembersPrefix("benefits"), api.AccountKey(nil), 0)
 			require.NoError(t, err, "the untampered page")
 			require.True(t, ans.RangeProven && ans.Complete)
 			_, _, err = plain.ListAll(ctx, api.PathMembers, []byte("benefits"), 0, true)
@@ -533,7 +533,7 @@ func TestTamperedAnswersAreRefused(t *testing.T) {
 
 			proxy.set(rewrite(tc.edit))
 			defer proxy.set(nil)
-			_, err = lc.List(ctx, api.PathMembers, []byte("benefits"), api.MembersPrefix("benefits"), api.AccountKey(nil), 0)
+			_, err = lc.List(ctx, api.PathMembers, api.ListData([]byte("benefits"), nil, 0), api.MembersPrefix("benefits"), api.AccountKey(nil), 0)
 			require.ErrorContains(t, refusal(t, err), tc.reason)
 			_, _, err = plain.ListAll(ctx, api.PathMembers, []byte("benefits"), 0, true)
 			require.ErrorContains(t, refusal(t, err), tc.reason)

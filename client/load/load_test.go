@@ -321,7 +321,7 @@ func requireReceipts(ctx context.Context, t *testing.T, c *client.Client, n int6
 	t.Helper()
 	receipt := func(seq int64) bool {
 		id := fmt.Sprintf("REVENUE-%06d", seq)
-		res, _, err := c.Query(ctx, api.PathTaxReceipt, []byte(id), 0, false)
+		res, _, err := c.Query(ctx, api.PathTaxReceipt, api.ListData([]byte(id), nil, 0), 0, false)
 		require.NoError(t, err)
 		require.Zero(t, res.Code, res.Log)
 		list := &appv1.ProvedList{}

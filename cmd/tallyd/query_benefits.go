@@ -31,13 +31,8 @@ appropriation(s), and its settlement (or proof that it is not settled yet).`,
 	list := func(use, short, path string, args int, arg func([]string) string) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(args),
 			RunE: func(cmd *cobra.Command, a []string) error {
-				data, err := pageData(cmd, arg(a))
-				if err != nil {
-					return err
-				}
-				return queryRecordList(cmd, path, data)
+				return queryRecordList(cmd, path, []byte(arg(a)))
 			}}
-		c.Flags().String("after", "", "continue a listing after this next_key (hex)")
 		return c
 	}
 	programme := &cobra.Command{

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/hex"
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
@@ -31,19 +30,15 @@ func decodeRecord(key, value []byte) (kind string, m proto.Message) {
 	return kind, m
 }
 
-// queryRecordList prints a record-list answer: every entry decoded, each
-// proof checked with --prove, absent records shown as proven absent.
-func queryRecordList(cmd *cobra.Command, path string, data []byte) error {
-	if done, err := compositeVerified(cmd, path, []string{string(data)}); done {
+// queryRecordList prints a record-list answer, every page of a listing
+// read at one height: every entry decoded, each proof (and a listing's
+// range proofs) checked with --prove, absent records shown as proven
+// absent. arg is a listing's argument, or a trace's query data.
+func queryRecordList(cmd *cobra.Command, path string, arg []byte) error {
+	if done, err := compositeVerified(cmd, path, []string{string(arg)}); done {
 		return err
 	}
-	c, err := dialNode(cmd)
-	if err != nil {
-		return err
-	}
-	height, _ := cmd.Flags().GetInt64("height")
-	prove, _ := cmd.Flags().GetBool("prove")
-	list, proven, err := c.QueryRecords(cmd.Context(), path, data, height, prove)
+	list, height, root, err := queryProvedList(cmd, path, arg)
 	if err != nil {
 		return err
 	}
@@ -59,32 +54,12 @@ func queryRecordList(cmd *cobra.Command, path string, data []byte) error {
 		records = append(records, r)
 	}
 	out := map[string]any{"records": records}
-	switch {
-	case !list.Complete && len(list.NextKey) == 0: // a walk cut off by its bound
-		out["complete"] = false
-	case len(list.NextKey) > 0:
-		out["complete"] = false
-		out["next_key"] = hex.EncodeToString(list.NextKey)
-	default:
-		out["complete"] = true
-	}
-	if proven != nil {
-		out["verified_against"] = provenJSON(proven, "each record (or its absence) proven")
+	out["complete"] = list.Complete // false: a walk cut off by its bound
+	out["height"] = height
+	if root != nil {
+		out["verified_against"] = listProofJSON(height, root, "each record (or its absence) proven; a listing's pages prove that no record was left out")
 	}
 	return printJSON(out)
-}
-
-// pageData appends --after (a hex next_key) to a listing's argument.
-func pageData(cmd *cobra.Command, arg string) ([]byte, error) {
-	after, _ := cmd.Flags().GetString("after")
-	if after == "" {
-		return []byte(arg), nil
-	}
-	k, err := hex.DecodeString(after)
-	if err != nil {
-		return nil, fmt.Errorf("--after must be the hex next_key of the previous page: %w", err)
-	}
-	return append(append([]byte(arg), 0), k...), nil
 }
 
 func queryFundsCmd() *cobra.Command {
@@ -111,17 +86,12 @@ block header's app hash.`,
 	list := func(use, short, path string, args int) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(args),
 			RunE: func(cmd *cobra.Command, a []string) error {
-				arg := ""
+				var arg []byte
 				if args > 0 {
-					arg = a[0]
+					arg = []byte(a[0])
 				}
-				data, err := pageData(cmd, arg)
-				if err != nil {
-					return err
-				}
-				return queryRecordList(cmd, path, data)
+				return queryRecordList(cmd, path, arg)
 			}}
-		c.Flags().String("after", "", "continue a listing after this next_key (hex)")
 		return c
 	}
 	cmds := []*cobra.Command{
@@ -133,9 +103,9 @@ block header's app hash.`,
 		rec("appropriation REFERENCE", "An appropriation and its root movement id", api.PathFundsAppropriation, func() proto.Message { return &fundsv1.Appropriation{} }, 1),
 		rec("root ROOT_ID", "Totals of one appropriation or revenue root: in, settled, refunded", api.PathFundsRoot, func() proto.Message { return &fundsv1.RootTotals{} }, 1),
 		rec("settlement PAYMENT_MOVEMENT_ID", "A payment's settlement", api.PathFundsSettlement, func() proto.Message { return &fundsv1.Settlement{} }, 1),
-		list("balances", "Every holder's balance (paginated)", api.PathFundsBalances, 0),
+		list("balances", "Every holder's balance", api.PathFundsBalances, 0),
 		list("trace-up MOVEMENT_ID", "Where a movement's money came from, tranche by tranche, to its appropriation(s)", api.PathFundsTraceUp, 1),
-		list("trace-down ROOT_ID", "Where an appropriation's money went, leg by leg, down to settlement (paginated)", api.PathFundsTraceDown, 1),
+		list("trace-down ROOT_ID", "Where an appropriation's money went, leg by leg, down to settlement", api.PathFundsTraceDown, 1),
 		{
 			Use:   "invariants",
 			Short: "Check conservation: appropriated + revenue credited - revenue debited - settled = sum of balances",

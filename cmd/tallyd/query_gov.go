@@ -124,8 +124,7 @@ to remove the validator (propose) or removes it at once (remove).
 With SEQ, shows that record; --prove checks its Merkle proof, --verify checks
 it with a light client. Without SEQ, lists every record in sequence order
 (--validator: only one validator's, by its consensus address in hex, as
-CometBFT logs it); a listing holds at most 1000 records, continue with
---after NEXT_KEY. action is none, proposed or removed; reason says why it is
+CometBFT logs it), every page of the listing read at one height. action is none, proposed or removed; reason says why it is
 not what the mode asks for; proposal_id is the removal proposal to vote on
 with 'tallyd tx gov vote'.`,
 		Args: cobra.MaximumNArgs(1),
@@ -137,7 +136,6 @@ with 'tallyd tx gov vote'.`,
 		},
 	}
 	c.Flags().String("validator", "", "list only the records of this consensus address (40 hex digits)")
-	c.Flags().String("after", "", "continue a listing after this next_key (hex)")
 	return c
 }
 
@@ -173,11 +171,7 @@ func queryMisbehaviours(cmd *cobra.Command) error {
 		}
 		path, arg = api.PathGovValidatorMisbehaviours, v
 	}
-	data, err := pageData(cmd, arg)
-	if err != nil {
-		return err
-	}
-	l, height, root, err := queryProvedList(cmd, path, data)
+	l, height, root, err := queryProvedList(cmd, path, []byte(arg))
 	if err != nil {
 		return err
 	}
@@ -196,9 +190,6 @@ func queryMisbehaviours(cmd *cobra.Command) error {
 		items = append(items, misbehaviourView(m))
 	}
 	out := map[string]any{"height": height, "items": items, "complete": l.Complete}
-	if len(l.NextKey) > 0 {
-		out["next_key"] = hex.EncodeToString(l.NextKey)
-	}
 	if root != nil {
 		out["verified_against"] = listProofJSON(height, root, "each record proven")
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -10,8 +9,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
-	"github.com/tallyledger/tally/client"
-	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 )
 
@@ -57,27 +54,21 @@ records; tallyd follows next_key to read them all.`,
 	location := single("location LOCATION", "Show the registered name of a location code (GLN) and the agency that named it", api.PathProvenanceLocation,
 		func() proto.Message { return &provenancev1.Location{} }, raw)
 
-	list := func(use, short, path string, into func() proto.Message, q func(cmd *cobra.Command, arg string) (*provenancev1.ListQuery, error)) *cobra.Command {
+	list := func(use, short, path string, into func() proto.Message, arg func(cmd *cobra.Command, s string) ([]byte, error)) *cobra.Command {
 		c := &cobra.Command{
 			Use: use, Short: short, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				lq, err := q(cmd, args[0])
+				a, err := arg(cmd, args[0])
 				if err != nil {
 					return err
 				}
-				return pvQueryList(cmd, path, lq, into)
+				return pvQueryList(cmd, path, a, into)
 			},
 		}
 		addKeyringFlags(c)
 		return c
 	}
-	byID := func(_ *cobra.Command, s string) (*provenancev1.ListQuery, error) {
-		return &provenancev1.ListQuery{Id: s}, nil
-	}
-	byAddr := func(cmd *cobra.Command, s string) (*provenancev1.ListQuery, error) {
-		a, err := resolveAddress(cmd, s)
-		return &provenancev1.ListQuery{Address: a}, err
-	}
+	byID, byAddr := raw, address
 	history := list("history ITEM_ID", "An item's full history in order: every custody step, inspection, split, merge, transformation and recall",
 		api.PathProvenanceHistory, func() proto.Message { return &provenancev1.Event{} }, byID)
 	attestations := list("attestations ITEM_ID", "An item's attestations, each with the accreditation in force when it was made",
@@ -99,31 +90,17 @@ records; tallyd follows next_key to read them all.`,
 			if !ok || d == 0 {
 				return fmt.Errorf("--direction %q: use up or down", dir)
 			}
+			page, height, root, err := queryProvedList(cmd, api.PathProvenanceLineage, api.LineageArg(provenancev1.LineageDirection(d), args[0]))
+			if err != nil {
+				return err
+			}
 			var items []any
-			var offset uint64
-			var height int64
-			var root []byte
-			for {
-				data, err := proto.Marshal(&provenancev1.LineageQuery{ItemId: args[0], Direction: provenancev1.LineageDirection(d), Offset: offset})
-				if err != nil {
+			for _, e := range page.Entries {
+				it := &provenancev1.Item{}
+				if err := proto.Unmarshal(e.Value, it); err != nil {
 					return err
 				}
-				page, h, r, err := pvProvedPage(cmd, api.PathProvenanceLineage, data, height)
-				if err != nil {
-					return err
-				}
-				height, root = h, r
-				for _, e := range page.Entries {
-					it := &provenancev1.Item{}
-					if err := proto.Unmarshal(e.Value, it); err != nil {
-						return err
-					}
-					items = append(items, protoJSON(it))
-				}
-				if len(page.NextKey) != 8 {
-					break
-				}
-				offset = binary.BigEndian.Uint64(page.NextKey)
+				items = append(items, protoJSON(it))
 			}
 			out := map[string]any{"item": args[0], "direction": dir, "height": height, "items": items}
 			if root != nil {
@@ -146,48 +123,37 @@ records; tallyd follows next_key to read them all.`,
 	return cmd
 }
 
-// pvQueryList reads every page of a list query and prints its records.
-func pvQueryList(cmd *cobra.Command, path string, lq *provenancev1.ListQuery, into func() proto.Message) error {
-	if done, err := compositeVerified(cmd, path, []string{lq.Id}); done {
+// pvQueryList reads every page of a listing at one height (arg its
+// ListRequest arg) and prints its records; with --prove every record and
+// every page's range proofs are checked.
+func pvQueryList(cmd *cobra.Command, path string, arg []byte, into func() proto.Message) error {
+	if done, err := compositeVerified(cmd, path, []string{string(arg)}); done {
+		return err
+	}
+	list, height, root, err := queryProvedList(cmd, path, arg)
+	if err != nil {
 		return err
 	}
 	var records []any
-	var height int64
-	var root []byte
 	var head any
-	for {
-		data, err := proto.Marshal(lq)
-		if err != nil {
+	entries := list.Entries
+	if (path == api.PathProvenanceHistory || path == api.PathProvenanceAttestations) && len(entries) > 0 {
+		if entries[0].Value == nil {
+			return fmt.Errorf("no item %s at height %d", arg, height)
+		}
+		it := &provenancev1.Item{}
+		if err := proto.Unmarshal(entries[0].Value, it); err != nil {
 			return err
 		}
-		page, h, r, err := pvProvedPage(cmd, path, data, height)
-		if err != nil {
+		head = protoJSON(it)
+		entries = entries[1:]
+	}
+	for _, e := range entries {
+		m := into()
+		if err := proto.Unmarshal(e.Value, m); err != nil {
 			return err
 		}
-		height, root = h, r
-		entries := page.Entries
-		if (path == api.PathProvenanceHistory || path == api.PathProvenanceAttestations) && len(entries) > 0 {
-			if entries[0].Value == nil {
-				return fmt.Errorf("no item %s at height %d", lq.Id, height)
-			}
-			it := &provenancev1.Item{}
-			if err := proto.Unmarshal(entries[0].Value, it); err != nil {
-				return err
-			}
-			head = protoJSON(it)
-			entries = entries[1:]
-		}
-		for _, e := range entries {
-			m := into()
-			if err := proto.Unmarshal(e.Value, m); err != nil {
-				return err
-			}
-			records = append(records, protoJSON(m))
-		}
-		if len(page.NextKey) == 0 {
-			break
-		}
-		lq = &provenancev1.ListQuery{Id: lq.Id, Address: lq.Address, Start: page.NextKey}
+		records = append(records, protoJSON(m))
 	}
 	out := map[string]any{"height": height, "records": records}
 	if head != nil {
@@ -197,39 +163,6 @@ func pvQueryList(cmd *cobra.Command, path string, lq *provenancev1.ListQuery, in
 		out["verified_against"] = pvProofJSON(height, root)
 	}
 	return printJSON(out)
-}
-
-// pvProvedPage reads one ProvedList page at height (0: latest, then the
-// first page's height for the rest) and, with --prove, checks every entry.
-func pvProvedPage(cmd *cobra.Command, path string, data []byte, height int64) (*appv1.ProvedList, int64, []byte, error) {
-	c, err := dialNode(cmd)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	if height == 0 {
-		height, _ = cmd.Flags().GetInt64("height")
-	}
-	prove, _ := cmd.Flags().GetBool("prove")
-	res, _, err := c.Query(cmd.Context(), path, data, height, prove)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	list := &appv1.ProvedList{}
-	if err := proto.Unmarshal(res.Value, list); err != nil {
-		return nil, 0, nil, fmt.Errorf("decoding answer: %w", err)
-	}
-	var root []byte
-	if prove {
-		if root, err = c.AppHashAfter(cmd.Context(), res.Height); err != nil {
-			return nil, 0, nil, err
-		}
-		for _, e := range list.Entries {
-			if err := client.ProvenValue(root, e.Key, e.Value, e.Proof); err != nil {
-				return nil, 0, nil, fmt.Errorf("record %q: %w", e.Key, err)
-			}
-		}
-	}
-	return list, res.Height, root, nil
 }
 
 func pvProofJSON(height int64, root []byte) map[string]any {

@@ -246,7 +246,7 @@ func validatorOperator(cmd *cobra.Command, pub []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	list, _, err := c.QueryRecords(cmd.Context(), api.PathGovValidators, nil, 0, false)
+	list, _, err := c.ListAll(cmd.Context(), api.PathGovValidators, nil, 0, false)
 	if err != nil {
 		return "", err
 	}

@@ -251,12 +251,12 @@ func generate(t *testing.T) map[string][]byte {
 	addQuery("present record: the clerk's account", api.PathAccount, treasuryClerk.addr, api.AccountKey(treasuryClerk.addr), &agencyv1.Account{})
 	addQuery("absent record: an address with no account", api.PathAccount, stranger.addr, api.AccountKey(stranger.addr), nil)
 	addQuery("present record: the VAT tax type", api.PathTaxType, []byte("VAT"), api.TaxTypeKey("VAT"), &taxv1.TaxType{})
-	addQuery("list page: the treasury's members, complete, with range proofs", api.PathMembers, []byte("treasury"), api.MembersPrefix("treasury"), nil)
-	// A later page: the same argument, 0x00, then the index key the page
+	addQuery("list page: the treasury's members, complete, with range proofs", api.PathMembers, api.ListData([]byte("treasury"), nil, 0), api.MembersPrefix("treasury"), nil)
+	// A later page: the same argument, after = the index key the page
 	// continues after (here the first member's, as if a page had ended there).
-	first := firstIndexKey(t, c.query(api.PathMembers, []byte("treasury"), stateHeight))
+	first := firstIndexKey(t, c.query(api.PathMembers, api.ListData([]byte("treasury"), nil, 0), stateHeight))
 	addQuery("list page: the treasury's members continuing after the first", api.PathMembers,
-		append([]byte("treasury\x00"), first...), api.MembersPrefix("treasury"), nil)
+		api.ListData([]byte("treasury"), first, 0), api.MembersPrefix("treasury"), nil)
 
 	sh := c.headers[headerHeight]
 	hf := headerFile{

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -643,22 +644,22 @@ func (h *hostile) prepareQueries(ctx context.Context, amendments int, root strin
 	if root == "" {
 		root = "lgtin:05012345678900.DALE-MILK-001"
 	}
-	lineage, _ := proto.Marshal(&provenancev1.LineageQuery{ItemId: root, Direction: provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, Offset: 1 << 40})
-	history, _ := proto.Marshal(&provenancev1.ListQuery{Id: root})
+	lineage := api.ListData(api.LineageArg(provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, root), binary.BigEndian.AppendUint64(nil, 1<<40), 0)
+	history := api.ListData([]byte(root), nil, 0)
 	producer, _ := h.key("dalefarm-producer")
-	held, _ := proto.Marshal(&provenancev1.ListQuery{Address: agency.AddressOf(producer.Public().(ed25519.PublicKey))})
+	held := api.ListData(agency.AddressOf(producer.Public().(ed25519.PublicKey)), nil, 0)
 	return []expensiveQuery{
 		{api.PathInvariants, nil},
 		{api.PathFundsInvariants, nil},
-		{api.PathTaxReceipt, []byte(receipt)},
+		{api.PathTaxReceipt, api.ListData([]byte(receipt), nil, 0)},
 		{api.PathProvenanceLineage, lineage},
 		{api.PathFundsBalances, nil},
-		{api.PathTaxReceipts, []byte("VAT/2026-Q3")},
+		{api.PathTaxReceipts, api.ListData([]byte("VAT/2026-Q3"), nil, 0)},
 		{api.PathGovProposals, nil},
 		{api.PathProvenanceHistory, history},
 		{api.PathProvenanceHeld, held},
 		{api.PathBenefitsProgrammes, nil},
-		{api.PathMembers, []byte("dalefarm")},
+		{api.PathMembers, api.ListData([]byte("dalefarm"), nil, 0)},
 	}, setup, nil
 }
 

@@ -107,7 +107,8 @@ def expected_key(q):
     if path == "/tax/tax_type":
         return tally.tax_type_key(data.decode())
     if path == "/agency/members":
-        return tally.members_prefix(data.split(b"\x00")[0].decode())
+        arg, _, _ = tally.parse_list_request(data)
+        return tally.members_prefix(arg.decode())
     raise KeyError(path)
 
 
@@ -126,7 +127,7 @@ def check_queries(f, root):
         check(name + ": the key computed from the request", key.hex() == q["expected_key"])
         res = response(q)
         if q["request"]["path"] == "/agency/members":
-            _, _, after = bytes.fromhex(q["request"]["data"]).partition(b"\x00")
+            _, after, _ = tally.parse_list_request(bytes.fromhex(q["request"]["data"]))
             check_members(name, root, key, after, res)
             continue
         accepted(name + ": verifies", lambda: tally.verify_record(root, height, key, res))

@@ -116,7 +116,7 @@ def main(url, genesis_path, admin_seed, admin_agency):
         step("a changed account is refused")
 
     prefix = tally.members_prefix(admin_agency)
-    res = tally.abci_query(url, "/agency/members", admin_agency.encode(), included)
+    res = tally.abci_query(url, "/agency/members", tally.list_request(admin_agency.encode()), included)
     if res["code"] != 0 or res["key"] != prefix or res["height"] != included:
         raise SystemExit("FAIL  the members listing answered %s/%d for key %s" % (res["codespace"], res["code"], res["key"].hex()))
     page = tally.decode_proved_list(res["value"])

@@ -489,6 +489,18 @@ def verify_record(root, height, expected_key, res):
     return value
 
 
+def list_request(arg, after=b"", limit=0):
+    """The query data of a page of a listing (§5): tally.app.v1.ListRequest
+    {arg = 1, after = 2, limit = 3}."""
+    return field_bytes(1, arg) + field_bytes(2, after) + field_varint(3, limit)
+
+
+def parse_list_request(b):
+    """(arg, after, limit) of a listing's query data."""
+    f = parse(b)
+    return one(f, 1, b""), one(f, 2, b""), one(f, 3, 0)
+
+
 def decode_proved_list(b):
     f = parse(b)
     entries = []

@@ -404,12 +404,84 @@ func (x *ProvedEntry) GetProof() []byte {
 	return nil
 }
 
+// ListRequest is the query data of every listing (a query path answered
+// a page at a time): the same shape for all of them, so a client pages
+// through any listing the same way.
+type ListRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// arg says what to list: the agency id of /agency/members, the tax type
+	// and period of /tax/receipts, the account address of
+	// /provenance/held, ... (each path's argument in docs/protocol.md);
+	// empty for a listing of everything (/funds/balances).
+	Arg []byte `protobuf:"bytes,1,opt,name=arg,proto3" json:"arg,omitempty"`
+	// after continues a listing: the next_key of the previous page, asked
+	// with the same arg. Empty for the first page.
+	After []byte `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	// limit is the most records the page may hold besides its head
+	// records; 0, or more than the node's page bound (1,000), means that
+	// bound.
+	Limit         uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRequest) Reset() {
+	*x = ListRequest{}
+	mi := &file_tally_app_v1_app_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRequest) ProtoMessage() {}
+
+func (x *ListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_app_v1_app_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
+func (*ListRequest) Descriptor() ([]byte, []int) {
+	return file_tally_app_v1_app_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListRequest) GetArg() []byte {
+	if x != nil {
+		return x.Arg
+	}
+	return nil
+}
+
+func (x *ListRequest) GetAfter() []byte {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *ListRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
 // ProvedList answers list queries: each entry carries its own proof.
 type ProvedList struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*ProvedEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	// next_key continues a paginated listing: ask again with the same
-	// argument followed by a 0x00 byte and next_key. Empty on the last page.
+	// ListRequest arg and after = next_key. Empty on the last page.
 	NextKey []byte `protobuf:"bytes,2,opt,name=next_key,json=nextKey,proto3" json:"next_key,omitempty"`
 	// complete is true when this answer holds the rest of the list: no
 	// next_key, and (for a walk such as a funds trace) nothing was cut off by
@@ -436,7 +508,7 @@ type ProvedList struct {
 
 func (x *ProvedList) Reset() {
 	*x = ProvedList{}
-	mi := &file_tally_app_v1_app_proto_msgTypes[4]
+	mi := &file_tally_app_v1_app_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +520,7 @@ func (x *ProvedList) String() string {
 func (*ProvedList) ProtoMessage() {}
 
 func (x *ProvedList) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_app_v1_app_proto_msgTypes[4]
+	mi := &file_tally_app_v1_app_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +533,7 @@ func (x *ProvedList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvedList.ProtoReflect.Descriptor instead.
 func (*ProvedList) Descriptor() ([]byte, []int) {
-	return file_tally_app_v1_app_proto_rawDescGZIP(), []int{4}
+	return file_tally_app_v1_app_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ProvedList) GetEntries() []*ProvedEntry {
@@ -528,7 +600,11 @@ const file_tally_app_v1_app_proto_rawDesc = "" +
 	"\vProvedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x14\n" +
-	"\x05proof\x18\x03 \x01(\fR\x05proof\"\x9c\x01\n" +
+	"\x05proof\x18\x03 \x01(\fR\x05proof\"K\n" +
+	"\vListRequest\x12\x10\n" +
+	"\x03arg\x18\x01 \x01(\fR\x03arg\x12\x14\n" +
+	"\x05after\x18\x02 \x01(\fR\x05after\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\x9c\x01\n" +
 	"\n" +
 	"ProvedList\x123\n" +
 	"\aentries\x18\x01 \x03(\v2\x19.tally.app.v1.ProvedEntryR\aentries\x12\x19\n" +
@@ -548,31 +624,32 @@ func file_tally_app_v1_app_proto_rawDescGZIP() []byte {
 	return file_tally_app_v1_app_proto_rawDescData
 }
 
-var file_tally_app_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_tally_app_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_tally_app_v1_app_proto_goTypes = []any{
 	(*Params)(nil),       // 0: tally.app.v1.Params
 	(*GenesisState)(nil), // 1: tally.app.v1.GenesisState
 	(*ExportedFrom)(nil), // 2: tally.app.v1.ExportedFrom
 	(*ProvedEntry)(nil),  // 3: tally.app.v1.ProvedEntry
-	(*ProvedList)(nil),   // 4: tally.app.v1.ProvedList
-	(*v1.Genesis)(nil),   // 5: tally.agency.v1.Genesis
-	(*v11.Genesis)(nil),  // 6: tally.funds.v1.Genesis
-	(*v12.Genesis)(nil),  // 7: tally.benefits.v1.Genesis
-	(*v13.Genesis)(nil),  // 8: tally.tax.v1.Genesis
-	(*v14.Genesis)(nil),  // 9: tally.provenance.v1.Genesis
-	(*v15.Genesis)(nil),  // 10: tally.gov.v1.Genesis
-	(*v16.Record)(nil),   // 11: tally.state.v1.Record
+	(*ListRequest)(nil),  // 4: tally.app.v1.ListRequest
+	(*ProvedList)(nil),   // 5: tally.app.v1.ProvedList
+	(*v1.Genesis)(nil),   // 6: tally.agency.v1.Genesis
+	(*v11.Genesis)(nil),  // 7: tally.funds.v1.Genesis
+	(*v12.Genesis)(nil),  // 8: tally.benefits.v1.Genesis
+	(*v13.Genesis)(nil),  // 9: tally.tax.v1.Genesis
+	(*v14.Genesis)(nil),  // 10: tally.provenance.v1.Genesis
+	(*v15.Genesis)(nil),  // 11: tally.gov.v1.Genesis
+	(*v16.Record)(nil),   // 12: tally.state.v1.Record
 }
 var file_tally_app_v1_app_proto_depIdxs = []int32{
 	0,  // 0: tally.app.v1.GenesisState.params:type_name -> tally.app.v1.Params
-	5,  // 1: tally.app.v1.GenesisState.agency:type_name -> tally.agency.v1.Genesis
-	6,  // 2: tally.app.v1.GenesisState.funds:type_name -> tally.funds.v1.Genesis
-	7,  // 3: tally.app.v1.GenesisState.benefits:type_name -> tally.benefits.v1.Genesis
-	8,  // 4: tally.app.v1.GenesisState.tax:type_name -> tally.tax.v1.Genesis
-	9,  // 5: tally.app.v1.GenesisState.provenance:type_name -> tally.provenance.v1.Genesis
-	10, // 6: tally.app.v1.GenesisState.gov:type_name -> tally.gov.v1.Genesis
+	6,  // 1: tally.app.v1.GenesisState.agency:type_name -> tally.agency.v1.Genesis
+	7,  // 2: tally.app.v1.GenesisState.funds:type_name -> tally.funds.v1.Genesis
+	8,  // 3: tally.app.v1.GenesisState.benefits:type_name -> tally.benefits.v1.Genesis
+	9,  // 4: tally.app.v1.GenesisState.tax:type_name -> tally.tax.v1.Genesis
+	10, // 5: tally.app.v1.GenesisState.provenance:type_name -> tally.provenance.v1.Genesis
+	11, // 6: tally.app.v1.GenesisState.gov:type_name -> tally.gov.v1.Genesis
 	2,  // 7: tally.app.v1.GenesisState.exported_from:type_name -> tally.app.v1.ExportedFrom
-	11, // 8: tally.app.v1.GenesisState.records:type_name -> tally.state.v1.Record
+	12, // 8: tally.app.v1.GenesisState.records:type_name -> tally.state.v1.Record
 	3,  // 9: tally.app.v1.ProvedList.entries:type_name -> tally.app.v1.ProvedEntry
 	10, // [10:10] is the sub-list for method output_type
 	10, // [10:10] is the sub-list for method input_type
@@ -592,7 +669,7 @@ func file_tally_app_v1_app_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_app_v1_app_proto_rawDesc), len(file_tally_app_v1_app_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1593,135 +1593,6 @@ func (x *Genesis) GetRecords() []*v1.Record {
 	return nil
 }
 
-// LineageQuery is the data of /provenance/lineage.
-type LineageQuery struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	ItemId    string                 `protobuf:"bytes,1,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
-	Direction LineageDirection       `protobuf:"varint,2,opt,name=direction,proto3,enum=tally.provenance.v1.LineageDirection" json:"direction,omitempty"`
-	// offset skips this many items of the breadth-first walk (pagination:
-	// pass the previous answer's next_key decoded as a big-endian uint64).
-	Offset        uint64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *LineageQuery) Reset() {
-	*x = LineageQuery{}
-	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[12]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *LineageQuery) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*LineageQuery) ProtoMessage() {}
-
-func (x *LineageQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[12]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use LineageQuery.ProtoReflect.Descriptor instead.
-func (*LineageQuery) Descriptor() ([]byte, []int) {
-	return file_tally_provenance_v1_provenance_proto_rawDescGZIP(), []int{12}
-}
-
-func (x *LineageQuery) GetItemId() string {
-	if x != nil {
-		return x.ItemId
-	}
-	return ""
-}
-
-func (x *LineageQuery) GetDirection() LineageDirection {
-	if x != nil {
-		return x.Direction
-	}
-	return LineageDirection_LINEAGE_DIRECTION_UNSPECIFIED
-}
-
-func (x *LineageQuery) GetOffset() uint64 {
-	if x != nil {
-		return x.Offset
-	}
-	return 0
-}
-
-// ListQuery is the data of the provenance list queries: the item, order
-// or account listed, and where to continue (the previous answer's
-// next_key; empty for the first page).
-type ListQuery struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// id is the item id (history, attestations) or the recall order id
-	// (unacknowledged).
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// address is the account (held, offers).
-	Address       []byte `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
-	Start         []byte `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListQuery) Reset() {
-	*x = ListQuery{}
-	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[13]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListQuery) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListQuery) ProtoMessage() {}
-
-func (x *ListQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[13]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListQuery.ProtoReflect.Descriptor instead.
-func (*ListQuery) Descriptor() ([]byte, []int) {
-	return file_tally_provenance_v1_provenance_proto_rawDescGZIP(), []int{13}
-}
-
-func (x *ListQuery) GetId() string {
-	if x != nil {
-		return x.Id
-	}
-	return ""
-}
-
-func (x *ListQuery) GetAddress() []byte {
-	if x != nil {
-		return x.Address
-	}
-	return nil
-}
-
-func (x *ListQuery) GetStart() []byte {
-	if x != nil {
-		return x.Start
-	}
-	return nil
-}
-
 // Location is the registered name of a location code.
 type Location struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1737,7 +1608,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[14]
+	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1620,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[14]
+	mi := &file_tally_provenance_v1_provenance_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1633,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_tally_provenance_v1_provenance_proto_rawDescGZIP(), []int{14}
+	return file_tally_provenance_v1_provenance_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Location) GetCode() string {
@@ -1918,15 +1789,7 @@ const file_tally_provenance_v1_provenance_proto_rawDesc = "" +
 	"\aGenesis\x123\n" +
 	"\x06params\x18\x01 \x01(\v2\x1b.tally.provenance.v1.ParamsR\x06params\x12J\n" +
 	"\x0eaccreditations\x18\x02 \x03(\v2\".tally.provenance.v1.AccreditationR\x0eaccreditations\x121\n" +
-	"\arecords\x18\x84\x02 \x03(\v2\x16.tally.state.v1.RecordR\arecords\"\x84\x01\n" +
-	"\fLineageQuery\x12\x17\n" +
-	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12C\n" +
-	"\tdirection\x18\x02 \x01(\x0e2%.tally.provenance.v1.LineageDirectionR\tdirection\x12\x16\n" +
-	"\x06offset\x18\x03 \x01(\x04R\x06offset\"K\n" +
-	"\tListQuery\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\fR\aaddress\x12\x14\n" +
-	"\x05start\x18\x03 \x01(\fR\x05start\"v\n" +
+	"\arecords\x18\x84\x02 \x03(\v2\x16.tally.state.v1.RecordR\arecords\"v\n" +
 	"\bLocation\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -1984,7 +1847,7 @@ func file_tally_provenance_v1_provenance_proto_rawDescGZIP() []byte {
 }
 
 var file_tally_provenance_v1_provenance_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tally_provenance_v1_provenance_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_tally_provenance_v1_provenance_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_tally_provenance_v1_provenance_proto_goTypes = []any{
 	(ItemStatus)(0),       // 0: tally.provenance.v1.ItemStatus
 	(EventType)(0),        // 1: tally.provenance.v1.EventType
@@ -2002,10 +1865,8 @@ var file_tally_provenance_v1_provenance_proto_goTypes = []any{
 	(*RecallTask)(nil),    // 13: tally.provenance.v1.RecallTask
 	(*Params)(nil),        // 14: tally.provenance.v1.Params
 	(*Genesis)(nil),       // 15: tally.provenance.v1.Genesis
-	(*LineageQuery)(nil),  // 16: tally.provenance.v1.LineageQuery
-	(*ListQuery)(nil),     // 17: tally.provenance.v1.ListQuery
-	(*Location)(nil),      // 18: tally.provenance.v1.Location
-	(*v1.Record)(nil),     // 19: tally.state.v1.Record
+	(*Location)(nil),      // 16: tally.provenance.v1.Location
+	(*v1.Record)(nil),     // 17: tally.state.v1.Record
 }
 var file_tally_provenance_v1_provenance_proto_depIdxs = []int32{
 	0,  // 0: tally.provenance.v1.RecallMark.status_before:type_name -> tally.provenance.v1.ItemStatus
@@ -2019,13 +1880,12 @@ var file_tally_provenance_v1_provenance_proto_depIdxs = []int32{
 	10, // 8: tally.provenance.v1.Attestation.accreditation:type_name -> tally.provenance.v1.Accreditation
 	14, // 9: tally.provenance.v1.Genesis.params:type_name -> tally.provenance.v1.Params
 	10, // 10: tally.provenance.v1.Genesis.accreditations:type_name -> tally.provenance.v1.Accreditation
-	19, // 11: tally.provenance.v1.Genesis.records:type_name -> tally.state.v1.Record
-	3,  // 12: tally.provenance.v1.LineageQuery.direction:type_name -> tally.provenance.v1.LineageDirection
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	17, // 11: tally.provenance.v1.Genesis.records:type_name -> tally.state.v1.Record
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_tally_provenance_v1_provenance_proto_init() }
@@ -2039,7 +1899,7 @@ func file_tally_provenance_v1_provenance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_provenance_v1_provenance_proto_rawDesc), len(file_tally_provenance_v1_provenance_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   15,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
