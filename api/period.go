@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 )
@@ -100,11 +99,7 @@ func (p Period) next() Period {
 // PeriodKindName is the short name of a period kind ("quarter"); a number
 // no kind has is written as the number.
 func PeriodKindName(k taxv1.PeriodKind) string {
-	ev := k.Descriptor().Values().ByNumber(k.Number())
-	if ev == nil {
-		return strconv.Itoa(int(k))
-	}
-	return strings.ToLower(strings.TrimPrefix(string(ev.Name()), "PERIOD_KIND_"))
+	return EnumName(k, "PERIOD_KIND_")
 }
 
 // CheckPeriodKind parses period and checks it is of kind, the period kind

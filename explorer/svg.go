@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tallyledger/tally/api"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 )
 
@@ -316,6 +317,4 @@ func lineageGraph(it *provenancev1.Item, up, down []*provenancev1.Item) lineageS
 	return lineageSVG(sb.String())
 }
 
-func statusName(s provenancev1.ItemStatus) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "ITEM_STATUS_"))
-}
+func statusName(s provenancev1.ItemStatus) string { return api.EnumName(s, "ITEM_STATUS_") }

@@ -1,10 +1,11 @@
 package module
 
 import (
-	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/tallyledger/tally/api"
 )
 
 // Reason codes replace free text wherever a message says why something was
@@ -13,16 +14,9 @@ import (
 
 // EnumName is an enum value's short lower-case name, the one events, the
 // CLI and error messages use: ROLE_TAX_COLLECTOR with prefix "ROLE_" →
-// tax_collector. A number the enum does not define is written as the
-// number. It is the one such helper: every module's XName functions call
-// it.
-func EnumName(v protoreflect.Enum, prefix string) string {
-	ev := v.Descriptor().Values().ByNumber(v.Number())
-	if ev == nil {
-		return strconv.Itoa(int(v.Number()))
-	}
-	return strings.ToLower(strings.TrimPrefix(string(ev.Name()), prefix))
-}
+// tax_collector (api.EnumName, which clients use too). Every module's
+// XName functions call it.
+func EnumName(v protoreflect.Enum, prefix string) string { return api.EnumName(v, prefix) }
 
 // CodeName is a reason code's short name: REASON_KEYING_ERROR →
 // keying_error (EnumName).
@@ -46,7 +40,7 @@ func CodeNames(v protoreflect.Enum, prefix string) string {
 	var names []string
 	for i := 0; i < values.Len(); i++ {
 		if values.Get(i).Number() != 0 {
-			names = append(names, strings.ToLower(strings.TrimPrefix(string(values.Get(i).Name()), prefix)))
+			names = append(names, api.ShortName(values.Get(i).Name(), prefix))
 		}
 	}
 	return strings.Join(names, ", ")
