@@ -68,11 +68,12 @@ localnet: build
 			mkdir -p $(LOCALNET)/prometheus; \
 			prometheus --config.file monitoring/prometheus.yml --storage.tsdb.path $(LOCALNET)/prometheus \
 				--web.listen-address 127.0.0.1:9090 > $(LOCALNET)/prometheus.log 2>&1 & \
+			echo $$! > $(LOCALNET)/prometheus.pid; \
 			echo "Prometheus: http://127.0.0.1:9090/ (alerts: http://127.0.0.1:9090/alerts; log $(LOCALNET)/prometheus.log)"; \
 		else echo "MONITOR=1: prometheus is not installed (apt-get install prometheus); running without it"; fi; \
 	fi
 	$(BUILD_DIR)/tallyd testnet start $(LOCALNET); status=$$?; \
-		if [ -n "$(MONITOR)" ]; then pkill -f "prometheus --config.file monitoring/prometheus.yml" || true; fi; exit $$status
+		if [ -f $(LOCALNET)/prometheus.pid ]; then kill $$(cat $(LOCALNET)/prometheus.pid) 2>/dev/null; rm -f $(LOCALNET)/prometheus.pid; fi; exit $$status
 
 localnet-reset:
 	rm -rf $(LOCALNET)
