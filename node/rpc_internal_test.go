@@ -120,3 +120,37 @@ func TestTheReaderLaneServesOneReaderAtATime(t *testing.T) {
 		t.Fatal("the second reader reached the handler")
 	}
 }
+
+// A websocket connection stays open as long as its client likes: it does
+// not hold the lane, so readers keep being answered while it is open.
+func TestAnOpenWebsocketDoesNotHoldTheReaderLane(t *testing.T) {
+	release := make(chan struct{})
+	opened := make(chan struct{})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/websocket" {
+			close(opened)
+			<-release // the connection stays open
+		}
+	})
+	free := func() (bool, time.Duration, func()) { return true, 0, func() {} }
+	lane := newReaderLane(next, free, 1<<20)
+	lane.wait = 50 * time.Millisecond
+	srv := httptest.NewServer(lane)
+	defer srv.Close()
+	defer close(release) // runs before srv.Close
+
+	go func() {
+		if res, err := http.Get(srv.URL + "/websocket"); err == nil {
+			res.Body.Close()
+		}
+	}()
+	<-opened
+	res, err := http.Get(srv.URL + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("a reader while a websocket is open: HTTP %d; want 200", res.StatusCode)
+	}
+}
