@@ -42,7 +42,27 @@ type Route struct {
 	// merely some key. It is nil for data the node refuses before reading
 	// state (not an id, too short), and on List and Computed routes.
 	Key func(data []byte) []byte
+	// Listing, on a Page route that lists the keys under a prefix, gives
+	// the listing a ListRequest arg names: where its index keys lie, the
+	// records they point at and what kind each is (false for an arg that
+	// names none). It is nil on other routes, including the two Page
+	// routes that are not key ranges: /provenance/lineage (a walk) and
+	// /tax/receipt (a receipt's amendments), checked by their links.
+	Listing func(arg []byte) (Listing, bool)
 }
+
+// The rows of Routes, one constructor per answer kind.
+
+func record(path string, k func([]byte) []byte) Route {
+	return Route{Path: path, Answer: Record, Key: k}
+}
+
+func page(path string, l func([]byte) (Listing, bool)) Route {
+	return Route{Path: path, Answer: Page, Listing: l}
+}
+
+func list(path string) Route     { return Route{Path: path, Answer: List} }
+func computed(path string) Route { return Route{Path: path, Answer: Computed} }
 
 // The shapes of a Record route's query data.
 
@@ -136,32 +156,32 @@ func ParamKey(name string) []byte {
 // answered, and answered at the keys this package builds.
 func Routes() []Route {
 	return []Route{
-		{PathKey, Record, func(d []byte) []byte { return d }}, {PathParams, Record, fixed(ParamsKey)}, {PathInvariants, Computed, nil},
+		record(PathKey, func(d []byte) []byte { return d }), record(PathParams, fixed(ParamsKey)), computed(PathInvariants),
 
-		{PathAgency, Record, text(AgencyKey)}, {PathAccount, Record, address(AccountKey)}, {PathMembers, Page, nil},
+		record(PathAgency, text(AgencyKey)), record(PathAccount, address(AccountKey)), page(PathMembers, membersListing),
 
-		{PathFundsParams, Record, fixed(FundsParamsKey)}, {PathFundsTotals, Record, fixed(FundsTotalsKey)}, {PathFundsBalance, Record, text(FundsBalanceKey)},
-		{PathFundsBalances, Page, nil}, {PathFundsMovement, Record, decimal(FundsMovementKey)}, {PathFundsTranche, Record, decimal(FundsTrancheKey)},
-		{PathFundsAppropriation, Record, text(FundsAppropriationKey)}, {PathFundsRoot, Record, decimal(FundsRootTotalsKey)}, {PathFundsSettlement, Record, decimal(FundsSettlementKey)},
-		{PathFundsTraceUp, List, nil}, {PathFundsTraceDown, Page, nil}, {PathFundsInvariants, Computed, nil},
+		record(PathFundsParams, fixed(FundsParamsKey)), record(PathFundsTotals, fixed(FundsTotalsKey)), record(PathFundsBalance, text(FundsBalanceKey)),
+		page(PathFundsBalances, under(FundsBalancesPrefix, "balance")), record(PathFundsMovement, decimal(FundsMovementKey)), record(PathFundsTranche, decimal(FundsTrancheKey)),
+		record(PathFundsAppropriation, text(FundsAppropriationKey)), record(PathFundsRoot, decimal(FundsRootTotalsKey)), record(PathFundsSettlement, decimal(FundsSettlementKey)),
+		list(PathFundsTraceUp), page(PathFundsTraceDown, fundsTraceDownListing), computed(PathFundsInvariants),
 
-		{PathBenefitsParams, Record, fixed(BenefitsParamsKey)}, {PathBenefitsProgramme, Record, text(BenefitsProgrammeKey)}, {PathBenefitsProgrammes, Page, nil},
-		{PathBenefitsEnrolment, Record, enrolmentKey}, {PathBenefitsEnrolments, Page, nil}, {PathBenefitsPayment, Record, decimal(BenefitsPaymentKey)},
-		{PathBenefitsHistory, Page, nil}, {PathBenefitsRecovery, Record, decimal(BenefitsRecoveryKey)}, {PathBenefitsTrace, List, nil},
+		record(PathBenefitsParams, fixed(BenefitsParamsKey)), record(PathBenefitsProgramme, text(BenefitsProgrammeKey)), page(PathBenefitsProgrammes, under(BenefitsProgrammesPrefix, "programme")),
+		record(PathBenefitsEnrolment, enrolmentKey), page(PathBenefitsEnrolments, named(BenefitsEnrolmentsPrefix, "enrolment")), record(PathBenefitsPayment, decimal(BenefitsPaymentKey)),
+		page(PathBenefitsHistory, benefitsHistoryListing), record(PathBenefitsRecovery, decimal(BenefitsRecoveryKey)), list(PathBenefitsTrace),
 
-		{PathTaxReceipt, Page, nil}, {PathTaxClearance, List, nil}, {PathTaxType, Record, text(TaxTypeKey)}, {PathTaxTypes, Page, nil},
-		{PathTaxAuthorisation, Record, taxAuthorisationKey}, {PathTaxTotal, Record, taxTotalKey}, {PathTaxTotals, Page, nil}, {PathTaxReceipts, Page, nil},
+		page(PathTaxReceipt, nil), list(PathTaxClearance), record(PathTaxType, text(TaxTypeKey)), page(PathTaxTypes, under(TaxTypesPrefix, "tax_type")),
+		record(PathTaxAuthorisation, taxAuthorisationKey), record(PathTaxTotal, taxTotalKey), page(PathTaxTotals, named(TaxTypeTotalsPrefix, "tax_total")), page(PathTaxReceipts, taxReceiptsListing),
 
-		{PathProvenanceItem, Record, text(ProvenanceItemKey)}, {PathProvenanceOffer, Record, text(ProvenanceOfferKey)}, {PathProvenanceAccreditation, Record, address(ProvenanceAccreditationKey)},
-		{PathProvenanceRecall, Record, text(ProvenanceRecallOrderKey)}, {PathProvenanceParams, Record, fixed(ProvenanceParamsKey)}, {PathProvenanceLocation, Record, text(ProvenanceLocationKey)}, {PathProvenanceHistory, Page, nil},
-		{PathProvenanceAttestations, Page, nil}, {PathProvenanceLineage, Page, nil}, {PathProvenanceHeld, Page, nil},
-		{PathProvenanceOffers, Page, nil}, {PathProvenanceUnacknowledged, Page, nil},
+		record(PathProvenanceItem, text(ProvenanceItemKey)), record(PathProvenanceOffer, text(ProvenanceOfferKey)), record(PathProvenanceAccreditation, address(ProvenanceAccreditationKey)),
+		record(PathProvenanceRecall, text(ProvenanceRecallOrderKey)), record(PathProvenanceParams, fixed(ProvenanceParamsKey)), record(PathProvenanceLocation, text(ProvenanceLocationKey)),
+		page(PathProvenanceHistory, provenanceItemListing(ProvenanceHistoryPrefix, "event")), page(PathProvenanceAttestations, provenanceItemListing(ProvenanceAttestationPrefix, "attestation")),
+		page(PathProvenanceLineage, nil), page(PathProvenanceHeld, provenanceHeldListing), page(PathProvenanceOffers, provenanceOffersListing), page(PathProvenanceUnacknowledged, provenanceUnacknowledgedListing),
 
-		{PathGovProposal, Record, decimal(GovProposalKey)}, {PathGovProposals, Page, nil}, {PathGovOpenProposals, Page, nil},
-		{PathGovVotes, Page, nil}, {PathGovMandates, Page, nil}, {PathGovMandate, Record, decimal(GovGrantKey)},
-		{PathGovValidators, Page, nil}, {PathGovParams, Record, fixed(GovParamsKey)}, {PathGovParam, Record, text(ParamKey)},
-		{PathGovRegistry, Computed, nil}, {PathGovUpgrade, Record, fixed(GovUpgradeKey)}, {PathGovMisbehaviour, Record, decimal(GovMisbehaviourKey)},
-		{PathGovMisbehaviours, Page, nil}, {PathGovValidatorMisbehaviours, Page, nil},
+		record(PathGovProposal, decimal(GovProposalKey)), page(PathGovProposals, under(GovProposalsPrefix, "proposal")), page(PathGovOpenProposals, govOpenListing),
+		page(PathGovVotes, govVotesListing), page(PathGovMandates, under(GovMandatesPrefix, "mandate")), record(PathGovMandate, decimal(GovGrantKey)),
+		page(PathGovValidators, under(GovValidatorsPrefix, "validator")), record(PathGovParams, fixed(GovParamsKey)), record(PathGovParam, text(ParamKey)),
+		computed(PathGovRegistry), record(PathGovUpgrade, fixed(GovUpgradeKey)), record(PathGovMisbehaviour, decimal(GovMisbehaviourKey)),
+		page(PathGovMisbehaviours, under(GovMisbehavioursPrefix, "misbehaviour")), page(PathGovValidatorMisbehaviours, govValidatorMisbehavioursListing),
 	}
 }
 

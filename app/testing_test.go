@@ -598,9 +598,10 @@ func attrs(e abci.Event) map[string]abci.EventAttribute {
 }
 
 // isKeyRangeListing says whether path is a listing of keys under a prefix,
-// whose pages carry range proofs (every api.Page route but the lineage
-// walk and a receipt's amendments, which are checked by their links).
+// whose pages carry range proofs: a Page route whose row in the contract
+// describes its listing (every one but the lineage walk and a receipt's
+// amendments, which are checked by their links).
 func isKeyRangeListing(path string) bool {
 	r, ok := api.RouteOf(path)
-	return ok && r.Answer == api.Page && path != api.PathProvenanceLineage && path != api.PathTaxReceipt
+	return ok && r.Answer == api.Page && r.Listing != nil
 }

@@ -36,8 +36,8 @@ func (c *Client) ListAll(ctx context.Context, path string, arg []byte, height in
 		}
 		height = h
 		if !first { // its head records came with the first page
-			if l, _, ok := ListingOf(path, data); ok && len(page.Entries) >= l.Head {
-				page.Entries = page.Entries[l.Head:]
+			if l, _, ok := ListingOf(path, data); ok && len(page.Entries) >= len(l.Head) {
+				page.Entries = page.Entries[len(l.Head):]
 			}
 		}
 		all.Entries = append(all.Entries, page.Entries...)
