@@ -110,21 +110,32 @@ func (a *App) proof(key []byte, height int64) ([]byte, []byte, error) {
 	return v, bz, nil
 }
 
-// list answers one page of a listing (q.After, q.Limit): the records that
-// the index keys under prefix point at (through recordKey), each with its
-// own proof when asked, after the head records (a listing's own record, if
-// any). Every listing is paged the same way (api.Page): a page says
-// whether it is the last (complete), and with proofs asked for, it also
-// proves that it leaves no record out (rangeProofs).
-func (a *App) list(q Query, prefix []byte, recordKey func(indexKey []byte) []byte, head ...[]byte) (*abci.ResponseQuery, error) {
-	if len(q.After) > 0 && !bytes.HasPrefix(q.After, prefix) {
+// list answers one page of the listing q names (q.Data is its arg; q.After,
+// q.Limit), laid out as the contract's route table describes it
+// (api.Route.Listing), the same description a client checks the page
+// against: the records that the index keys under its prefix point at, each
+// with its own proof when asked, after its head records (a listing's own
+// record, if any). Every listing is paged the same way (api.Page): a page
+// says whether it is the last (complete), and with proofs asked for, it
+// also proves that it leaves no record out (rangeProofs). The route's
+// handler has refused a malformed arg with its module's code first.
+func (a *App) list(q Query) (*abci.ResponseQuery, error) {
+	r, _ := api.RouteOf(q.Path)
+	if r.Listing == nil {
+		return nil, fmt.Errorf("%s is not a key-range listing in the contract's route table", q.Path)
+	}
+	l, ok := r.Listing(q.Data)
+	if !ok {
+		return nil, ErrInvalidQuery.Wrapf("the argument names no listing of %s", q.Path)
+	}
+	if len(q.After) > 0 && !bytes.HasPrefix(q.After, l.Prefix) {
 		return nil, ErrInvalidQuery.Wrapf("the continuation key is not from this listing; give the next_key of the previous page of the same query")
 	}
-	p, err := a.pageKeys(prefix, q.After, q.Height, q.Limit, recordKey)
+	p, err := a.pageKeys(l.Prefix, q.After, q.Height, q.Limit, l.Record)
 	if err != nil {
 		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
 	}
-	return a.answerPage(p, head, q.Height, q.Prove)
+	return a.answerPage(p, l.Head, q.Height, q.Prove)
 }
 
 // loadChainState reads the chain id and params saved at genesis.

@@ -26,10 +26,7 @@ var agencyRoutes = moduleRoutes{
 			if err := agency.ValidateAgencyID(arg); err != nil {
 				return nil, err
 			}
-			prefix := api.MembersPrefix(arg)
-			return a.list(q, prefix, func(indexKey []byte) []byte {
-				return api.AccountKey(indexKey[len(prefix):])
-			})
+			return a.list(q)
 		}
 		return nil, ErrUnknownQuery.Wrapf("no agency query %q; paths are %s, %s, %s", q.Path, api.PathAgency, api.PathAccount, api.PathMembers)
 	},

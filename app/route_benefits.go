@@ -15,7 +15,6 @@ var benefitsRoutes = moduleRoutes{
 
 func queryBenefits(a *App, q Query) (*abci.ResponseQuery, error) {
 	arg := string(q.Data) // a listing's arg (the app decoded its ListRequest)
-	identity := func(k []byte) []byte { return k }
 	switch q.Path {
 	case api.PathBenefitsParams:
 		return a.single(api.BenefitsParamsKey(), q.Height, q.Prove)
@@ -25,12 +24,12 @@ func queryBenefits(a *App, q Query) (*abci.ResponseQuery, error) {
 		}
 		return a.single(api.BenefitsProgrammeKey(arg), q.Height, q.Prove)
 	case api.PathBenefitsProgrammes:
-		return a.list(q, api.BenefitsProgrammesPrefix(), identity)
+		return a.list(q)
 	case api.PathBenefitsEnrolments:
 		if err := funds.ValidateToken("programme id", arg); err != nil {
 			return nil, err
 		}
-		return a.list(q, api.BenefitsEnrolmentsPrefix(arg), identity)
+		return a.list(q)
 	case api.PathBenefitsEnrolment, api.PathBenefitsHistory:
 		prog, rcpt, err := benefits.SplitEnrolmentArg(arg)
 		if err != nil {
@@ -39,7 +38,7 @@ func queryBenefits(a *App, q Query) (*abci.ResponseQuery, error) {
 		if q.Path == api.PathBenefitsEnrolment {
 			return a.single(api.BenefitsEnrolmentKey(prog, rcpt), q.Height, q.Prove)
 		}
-		return a.list(q, api.BenefitsHistoryPrefix(prog, rcpt), api.BenefitsPaymentOfHistoryKey)
+		return a.list(q)
 	case api.PathBenefitsPayment, api.PathBenefitsRecovery, api.PathBenefitsTrace:
 		id, err := parseQueryID(arg)
 		if err != nil {

@@ -28,7 +28,7 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 		}
 		return a.single(api.FundsBalanceKey(string(q.Data)), q.Height, q.Prove)
 	case api.PathFundsBalances:
-		return a.list(q, api.FundsBalancesPrefix(), same)
+		return a.list(q)
 	case api.PathFundsMovement, api.PathFundsTranche, api.PathFundsRoot, api.PathFundsSettlement, api.PathFundsTraceUp, api.PathFundsTraceDown:
 		id, err := parseQueryID(arg)
 		if err != nil {
@@ -54,7 +54,7 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 			}
 			return a.walk(keys, complete, q.Height, q.Prove)
 		default: // trace down
-			return a.list(q, api.FundsRootLegsPrefix(id), same, api.FundsRootTotalsKey(id))
+			return a.list(q)
 		}
 	case api.PathFundsAppropriation:
 		if len(q.Data) == 0 {

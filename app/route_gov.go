@@ -71,17 +71,16 @@ var govRoutes = moduleRoutes{
 			}
 			return a.single(api.GovProposalKey(id), q.Height, q.Prove)
 		case api.PathGovProposals:
-			return a.list(q, api.GovProposalsPrefix(), same)
+			return a.list(q)
 		case api.PathGovOpenProposals:
-			return a.list(q, api.GovOpenPrefix(), api.GovProposalOfOpenKey)
+			return a.list(q)
 		case api.PathGovVotes:
-			id, err := parseProposalID(q.Data)
-			if err != nil {
+			if _, err := parseProposalID(q.Data); err != nil {
 				return nil, err
 			}
-			return a.list(q, api.GovVotesPrefix(id), same)
+			return a.list(q)
 		case api.PathGovMandates:
-			return a.list(q, api.GovMandatesPrefix(), same)
+			return a.list(q)
 		case api.PathGovMandate:
 			id, err := parseQueryID(string(q.Data))
 			if err != nil {
@@ -89,7 +88,7 @@ var govRoutes = moduleRoutes{
 			}
 			return a.single(api.GovGrantKey(id), q.Height, q.Prove)
 		case api.PathGovValidators:
-			return a.list(q, api.GovValidatorsPrefix(), same)
+			return a.list(q)
 		case api.PathGovParams:
 			return a.single(api.GovParamsKey(), q.Height, q.Prove)
 		case api.PathGovUpgrade:
@@ -110,14 +109,14 @@ var govRoutes = moduleRoutes{
 			if len(q.Data) > 0 {
 				return nil, ErrInvalidQuery.Wrapf("%s takes no argument: leave the ListRequest's arg empty", api.PathGovMisbehaviours)
 			}
-			return a.list(q, api.GovMisbehavioursPrefix(), same)
+			return a.list(q)
 		case api.PathGovValidatorMisbehaviours:
 			arg := string(q.Data)
 			addr, err := hex.DecodeString(arg)
 			if err != nil || len(addr) != gov.ConsensusAddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the validator's consensus address as %d hex digits (got %q)", 2*gov.ConsensusAddressSize, arg)
 			}
-			return a.list(q, api.GovValidatorMisbehavioursPrefix(addr), api.GovMisbehaviourOfIndexKey)
+			return a.list(q)
 		case api.PathGovRegistry:
 			list, err := a.gov.Registry().List(readOnlyAt{a: a, height: q.Height})
 			if err != nil {
@@ -150,8 +149,6 @@ func (a *App) govModule() module.Module {
 	}
 	return m
 }
-
-func same(k []byte) []byte { return k }
 
 func parseProposalID(data []byte) (uint64, error) {
 	id, err := strconv.ParseUint(string(data), 10, 64)

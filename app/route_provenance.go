@@ -56,43 +56,25 @@ func (a *App) provenanceQuery(q Query) (*abci.ResponseQuery, error) {
 
 // provenanceList answers the provenance listings: arg is the item id
 // (history, attestations), the account address (held, offers) or the
-// recall order id (unacknowledged).
+// recall order id (unacknowledged), refused here with the module's codes
+// before the listing's layout (api.Route.Listing) is read.
 func (a *App) provenanceList(q Query) (*abci.ResponseQuery, error) {
-	var (
-		prefix    []byte
-		recordKey = same
-		head      [][]byte // records answered before the page
-		id        = string(q.Data)
-	)
+	id := string(q.Data)
 	switch q.Path {
 	case api.PathProvenanceHistory, api.PathProvenanceAttestations:
 		if err := provenance.ValidateItemID(id); err != nil {
 			return nil, err
 		}
-		head = [][]byte{api.ProvenanceItemKey(id)}
-		prefix = api.ProvenanceHistoryPrefix(id)
-		if q.Path == api.PathProvenanceAttestations {
-			prefix = api.ProvenanceAttestationPrefix(id)
-		}
 	case api.PathProvenanceHeld, api.PathProvenanceOffers:
 		if len(q.Data) != agency.AddressSize {
 			return nil, ErrInvalidQuery.Wrapf("the argument is the %d-byte account address; got %d bytes", agency.AddressSize, len(q.Data))
-		}
-		prefix = api.ProvenanceHeldPrefix(q.Data)
-		if q.Path == api.PathProvenanceOffers {
-			prefix = api.ProvenanceOffersToPrefix(q.Data)
-			recordKey = api.ProvenanceOfferOfOfferToKey
-		} else {
-			recordKey = api.ProvenanceItemOfHeldKey
 		}
 	case api.PathProvenanceUnacknowledged:
 		if err := provenance.ValidateOrderID(id); err != nil {
 			return nil, err
 		}
-		prefix = api.ProvenanceAwaitingAckPrefix(id)
-		recordKey = func(k []byte) []byte { return api.ProvenanceItemKey(api.ProvenanceAwaitingAckItem(id, k)) }
 	}
-	return a.list(q, prefix, recordKey, head...)
+	return a.list(q)
 }
 
 // maxLineageOffset bounds where a lineage page may start. A page walks the

@@ -31,7 +31,7 @@ var taxRoutes = moduleRoutes{
 			if len(q.Data) > 0 {
 				return nil, ErrInvalidQuery.Wrapf("%s takes no argument: leave the ListRequest's arg empty", api.PathTaxTypes)
 			}
-			return a.list(q, api.TaxTypesPrefix(), same)
+			return a.list(q)
 		case api.PathTaxAuthorisation:
 			if len(q.Data) <= agency.AddressSize {
 				return nil, ErrInvalidQuery.Wrapf("give the 20-byte collector address followed by the tax type code")
@@ -46,7 +46,7 @@ var taxRoutes = moduleRoutes{
 			if err := tax.ValidateTaxTypeCode(string(q.Data)); err != nil {
 				return nil, err
 			}
-			return a.list(q, api.TaxTypeTotalsPrefix(string(q.Data)), same)
+			return a.list(q)
 		case api.PathTaxReceipts:
 			return a.taxReceipts(q)
 		}
@@ -163,9 +163,5 @@ func (a *App) taxReceipts(q Query) (*abci.ResponseQuery, error) {
 	if _, err := tax.ParsePeriod(period); err != nil {
 		return nil, err
 	}
-	prefix := api.TaxTypePeriodPrefix(taxType, period)
-	if len(q.After) > 0 && !bytes.HasPrefix(q.After, prefix) {
-		return nil, ErrInvalidQuery.Wrapf("the continuation key is not in the index of %s %s", taxType, period)
-	}
-	return a.list(q, prefix, api.TaxReceiptKeyOfIndex)
+	return a.list(q)
 }
