@@ -33,10 +33,11 @@ import (
 // A transaction's keys are found from its stored result (its events say
 // which attributes were indexed), so pruning a height costs what indexing
 // it did. Block events (end-of-block payments, executed proposals) are
-// keyed by attribute first, so they are found by walking the block_events
-// keys: when the node starts and then at most every blockEventsPruneEvery,
-// so a pruned height's block events outlive its transactions by at most
-// that long.
+// keyed by attribute first; their keys are found from the journal the
+// node writes beside them as they are indexed (txindex_journal.go), so a
+// pass over n heights reads what those n heights indexed, however long
+// the index is. Keys an older tallyd indexed without the journal are put
+// in it by one walk, the first time a node prunes its index.
 
 // txIndexPrunedKey records the height below which the index is pruned. A
 // key no CometBFT query or hash lookup can reach: hashes are 32 bytes,
@@ -51,16 +52,18 @@ var blockEventsPrefix = []byte("block_events")
 // instead of holding the database busy for one long one.
 const txIndexPruneBatch = 10_000
 
-// PruneTxIndex deletes the transaction index entries of every height below
-// `below` (at most txIndexPruneBatch heights a call), and with blockEvents
-// the block events of those heights and all before them, and returns the
-// height below which transactions are now pruned. A node calls it on its
-// own with the block store's base (Start); it is exported for tests and
-// tools.
-func PruneTxIndex(db dbm.DB, below int64, blockEvents bool) (int64, error) {
+// PruneTxIndex deletes the transaction index entries and block events of
+// every height below `below` (at most txIndexPruneBatch heights a call)
+// and returns the height below which the index is now pruned. A node
+// calls it on its own with the block store's base (Start); it is exported
+// for tests and tools.
+func PruneTxIndex(db dbm.DB, below int64) (int64, error) {
 	from, err := prunedBelow(db)
 	if err != nil {
 		return 0, err
+	}
+	if err := journalOlderBlockEvents(db); err != nil {
+		return from, fmt.Errorf("journaling the block events already indexed: %w", err)
 	}
 	if below <= from {
 		return from, nil
@@ -73,10 +76,8 @@ func PruneTxIndex(db dbm.DB, below int64, blockEvents bool) (int64, error) {
 			return from, err
 		}
 	}
-	if blockEvents {
-		if err := pruneBlockEvents(db, batch, to); err != nil {
-			return from, err
-		}
+	if err := pruneBlockEvents(db, batch, from, to); err != nil {
+		return from, err
 	}
 	var buf [8]byte
 	binary.BigEndian.PutUint64(buf[:], uint64(to))
@@ -149,30 +150,50 @@ func pruneTxHeight(db dbm.DB, batch dbm.Batch, h int64) error {
 	return nil
 }
 
-// pruneBlockEvents deletes the block indexer's keys of heights below
-// `below`: its height keys (block.height, h) and its event keys
-// (composite key, value, h, sequence).
-func pruneBlockEvents(db dbm.DB, batch dbm.Batch, below int64) error {
-	keys, _, err := scan(db, blockEventsPrefix)
+// pruneBlockEvents deletes the block indexer's keys of heights in
+// [from, below): its height keys (block.height, h), a range, and its event
+// keys (composite key, value, h, sequence), read from the journal.
+func pruneBlockEvents(db dbm.DB, batch dbm.Batch, from, below int64) error {
+	lo, err := orderedcode.Append(bytes.Clone(blockEventsPrefix), types.BlockHeightKey, max(from, 0))
 	if err != nil {
 		return err
 	}
-	for _, k := range keys {
-		sub := string(k[len(blockEventsPrefix):])
-		var tag, value string
-		var h, seq int64
-		if rest, err := orderedcode.Parse(sub, &tag, &h); err == nil && rest == "" && tag == types.BlockHeightKey {
-			// a height key
-		} else if rest, err := orderedcode.Parse(sub, &tag, &value, &h, &seq); err != nil || rest != "" {
-			continue // not a key this pruner knows: keep it
-		}
-		if h < below {
-			if err := batch.Delete(k); err != nil {
-				return err
-			}
+	hi, err := orderedcode.Append(bytes.Clone(blockEventsPrefix), types.BlockHeightKey, below)
+	if err != nil {
+		return err
+	}
+	heightKeys, err := keysIn(db, lo, hi)
+	if err != nil {
+		return err
+	}
+	for _, k := range heightKeys {
+		if err := batch.Delete(k); err != nil {
+			return err
 		}
 	}
-	return nil
+	return forEachJournaled(db, from, below, batch.Delete)
+}
+
+// keysIn returns the keys in [lo, hi).
+func keysIn(db dbm.DB, lo, hi []byte) ([][]byte, error) {
+	it, err := db.Iterator(lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var keys [][]byte
+	for ; it.Valid(); it.Next() {
+		keys = append(keys, bytes.Clone(it.Key()))
+	}
+	return keys, it.Error()
+}
+
+// prefixEnd is the first key after every key starting with p (p has no
+// 0xff byte).
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	end[len(end)-1]++
+	return end
 }
 
 // scan returns the keys and values under prefix.
@@ -192,21 +213,13 @@ func scan(db dbm.DB, prefix []byte) (keys, values [][]byte, err error) {
 // txIndexPruneEvery is how often a node prunes its transaction index.
 const txIndexPruneEvery = time.Minute
 
-// blockEventsPruneEvery is how often the pruner walks the block events.
-const blockEventsPruneEvery = 10 * time.Minute
-
 // pruneTxIndexLoop prunes the index below the block store's base when the
 // node starts and then every txIndexPruneEvery, until stop closes.
 func pruneTxIndexLoop(db dbm.DB, base func() int64, logger log.Logger, stop <-chan struct{}) {
 	t := time.NewTicker(txIndexPruneEvery)
 	defer t.Stop()
-	var blockEventsWalked time.Time
 	for {
-		walk := time.Since(blockEventsWalked) >= blockEventsPruneEvery
-		if walk {
-			blockEventsWalked = time.Now()
-		}
-		if !pruneTxIndexTo(db, base(), walk, logger, stop) {
+		if !pruneTxIndexTo(db, base(), logger, stop) {
 			return
 		}
 		select {
@@ -217,17 +230,16 @@ func pruneTxIndexLoop(db dbm.DB, base func() int64, logger log.Logger, stop <-ch
 	}
 }
 
-// pruneTxIndexTo prunes below `below` a batch at a time (block events with
-// the last batch when blockEvents is set); false when stop closed or the
-// index cannot be read.
-func pruneTxIndexTo(db dbm.DB, below int64, blockEvents bool, logger log.Logger, stop <-chan struct{}) bool {
+// pruneTxIndexTo prunes below `below` a batch at a time; false when stop
+// closed or the index cannot be read.
+func pruneTxIndexTo(db dbm.DB, below int64, logger log.Logger, stop <-chan struct{}) bool {
 	for {
 		prev, err := prunedBelow(db)
 		if err != nil {
 			logger.Error("transaction index pruning stopped", "err", err)
 			return false
 		}
-		got, err := PruneTxIndex(db, below, blockEvents && below-prev <= txIndexPruneBatch)
+		got, err := PruneTxIndex(db, below)
 		if err != nil {
 			logger.Error("pruning the transaction index", "below", below, "err", err)
 			return true
