@@ -244,7 +244,7 @@ func (c *chain) govState() map[string]string {
 func requireExecuted(t *testing.T, c *chain, id uint64, res *abci.ResponseFinalizeBlock) {
 	t.Helper()
 	p := c.proposal(id)
-	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, p.Status, module.Describe(p.FailureCodespace, p.FailureCode))
+	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, p.Status, api.Describe(p.FailureCodespace, p.FailureCode))
 	require.Equal(t, c.height, p.EndHeight)
 	e := attrs(event(t, res.Events, gov.EventExecuted))
 	require.Equal(t, strconv.FormatUint(id, 10), e["proposal_id"].Value)
@@ -464,7 +464,7 @@ func TestGovPowerChangesAccumulateWithinTheWindow(t *testing.T) {
 	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, c.proposal(first).Status)
 	p := c.proposal(second)
 	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_FAILED, p.Status)
-	requireCode(t, gov.ErrUnsafeValidatorChange, p.FailureCodespace, p.FailureCode, module.Describe(p.FailureCodespace, p.FailureCode))
+	requireCode(t, gov.ErrUnsafeValidatorChange, p.FailureCodespace, p.FailureCode, api.Describe(p.FailureCodespace, p.FailureCode))
 	stored := c.query(api.PathKey, api.GovProposalKey(second))
 	require.Zero(t, stored.Code, stored.Log)
 	require.NotContains(t, string(stored.Value), gov.ErrUnsafeValidatorChange.Desc, "state keeps the code, never the message")

@@ -58,7 +58,7 @@ func (c *chain) mPass(content *govv1.Content) {
 		requireOK(c.tb, r)
 	}
 	p := c.proposal(id)
-	require.Equal(c.tb, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, p.Status, module.Describe(p.FailureCodespace, p.FailureCode))
+	require.Equal(c.tb, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, p.Status, api.Describe(p.FailureCodespace, p.FailureCode))
 }
 
 func supplyMandate(agencyID string, ceiling uint64) *govv1.Content {

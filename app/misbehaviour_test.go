@@ -191,7 +191,7 @@ func TestMisbehaviourRemoveModeRemovesInTheSameBlock(t *testing.T) {
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_NONE, recs[1].Action)
 	require.Equal(t, bad, recs[1].PubKey)
 	require.Equal(t, agRegulator, recs[1].AgencyId)
-	requireCode(t, gov.ErrMisbehaviourNotValidator, recs[1].ReasonCodespace, recs[1].ReasonCode, module.Describe(recs[1].ReasonCodespace, recs[1].ReasonCode), "not in the current validator set")
+	requireCode(t, gov.ErrMisbehaviourNotValidator, recs[1].ReasonCodespace, recs[1].ReasonCode, api.Describe(recs[1].ReasonCodespace, recs[1].ReasonCode), "not in the current validator set")
 	require.Len(t, c.proposals(), before)
 }
 
@@ -207,7 +207,7 @@ func TestMisbehaviourRemoveModeKeepsThePowerChangeLimit(t *testing.T) {
 	require.Len(t, recs, 2)
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_REMOVED, recs[0].Action)
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_PROPOSED, recs[1].Action)
-	requireCode(t, gov.ErrUnsafeValidatorChange, recs[1].ReasonCodespace, recs[1].ReasonCode, module.Describe(recs[1].ReasonCodespace, recs[1].ReasonCode))
+	requireCode(t, gov.ErrUnsafeValidatorChange, recs[1].ReasonCodespace, recs[1].ReasonCode, api.Describe(recs[1].ReasonCodespace, recs[1].ReasonCode))
 	require.Equal(t, b, c.proposal(recs[1].ProposalId).Content.GetRemoveValidator().GetPubKey())
 	require.NotNil(t, c.validators()[string(b)])
 }
@@ -227,7 +227,7 @@ func TestMisbehaviourRemovalRefusedByMinValidatorsFallsBackToProposal(t *testing
 	r := c.misbehaviours()[0]
 	require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_PROPOSED, r.Action)
 	require.Equal(t, gov.UnknownOperator, r.AgencyId)
-	requireCode(t, gov.ErrTooFewValidators, r.ReasonCodespace, r.ReasonCode, module.Describe(r.ReasonCodespace, r.ReasonCode))
+	requireCode(t, gov.ErrTooFewValidators, r.ReasonCodespace, r.ReasonCode, api.Describe(r.ReasonCodespace, r.ReasonCode))
 	stored := c.query(api.PathKey, api.GovMisbehaviourKey(r.Seq))
 	require.Zero(t, stored.Code, stored.Log)
 	require.NotContains(t, string(stored.Value), gov.ErrTooFewValidators.Desc, "state keeps the code, never the message")
@@ -259,7 +259,7 @@ func TestMisbehaviourOfAnAddressNotInTheSetIsRecordedOnly(t *testing.T) {
 	require.Equal(t, consAddr(gone), r.ValidatorAddress)
 	require.Empty(t, r.PubKey)
 	require.Empty(t, r.AgencyId)
-	requireCode(t, gov.ErrMisbehaviourNotValidator, r.ReasonCodespace, r.ReasonCode, module.Describe(r.ReasonCodespace, r.ReasonCode))
+	requireCode(t, gov.ErrMisbehaviourNotValidator, r.ReasonCodespace, r.ReasonCode, api.Describe(r.ReasonCodespace, r.ReasonCode))
 	require.Equal(t, before, c.proposals())
 	require.Len(t, c.validators(), 5)
 }
@@ -285,7 +285,7 @@ func TestMisbehaviourRepeatedForOneValidatorOpensOneProposal(t *testing.T) {
 		}
 		for _, r := range recs[1:] {
 			require.Equal(t, govv1.MisbehaviourAction_MISBEHAVIOUR_ACTION_NONE, r.Action)
-			requireCode(t, gov.ErrRemovalAlreadyOpen, r.ReasonCodespace, r.ReasonCode, module.Describe(r.ReasonCodespace, r.ReasonCode), "already open")
+			requireCode(t, gov.ErrRemovalAlreadyOpen, r.ReasonCodespace, r.ReasonCode, api.Describe(r.ReasonCodespace, r.ReasonCode), "already open")
 		}
 	}
 	a := newMisbehaviourChain(t, fiveVals, mode(gov.MisbehaviourPropose))

@@ -22,7 +22,6 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -32,7 +31,7 @@ import (
 // described.
 func protoMap(m proto.Message) map[string]any {
 	v := client.RecordJSON(m)
-	module.DescribeCodes(v) // a failed payment's reason_code, with its message
+	api.DescribeCodes(v) // a failed payment's reason_code, with its message
 	return v
 }
 

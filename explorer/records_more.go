@@ -16,7 +16,6 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -182,7 +181,7 @@ func (s *Server) proposal(r *http.Request) (*view, error) {
 	case govv1.ProposalStatus_PROPOSAL_STATUS_REJECTED:
 		d.Outcome = fmt.Sprintf("Rejected at block %d: voting ended without the threshold or quorum.", p.EndHeight)
 	case govv1.ProposalStatus_PROPOSAL_STATUS_FAILED:
-		d.Outcome = fmt.Sprintf("Passed, but executing it failed at block %d; nothing of it was applied: %s", p.EndHeight, module.Describe(p.FailureCodespace, p.FailureCode))
+		d.Outcome = fmt.Sprintf("Passed, but executing it failed at block %d; nothing of it was applied: %s", p.EndHeight, api.Describe(p.FailureCodespace, p.FailureCode))
 	default:
 		d.Outcome = "Status unknown."
 	}

@@ -32,7 +32,6 @@ import (
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/gov"
-	"github.com/tallyledger/tally/x/module"
 )
 
 // The localnet has eight active agencies (four running validators, four
@@ -83,7 +82,7 @@ func passProposal(t *testing.T, ctx context.Context, net *testnet.Network, node 
 	require.NoError(t, err)
 	p := &govv1.Proposal{}
 	require.NoError(t, unmarshal(res.Value, p))
-	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, p.Status, module.Describe(p.FailureCodespace, p.FailureCode))
+	require.Equal(t, govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED, p.Status, api.Describe(p.FailureCodespace, p.FailureCode))
 	require.Equal(t, last, p.EndHeight)
 	return last
 }

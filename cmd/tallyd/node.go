@@ -19,6 +19,7 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/node"
@@ -26,7 +27,6 @@ import (
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/module"
 )
 
 func versionCmd() *cobra.Command {
@@ -48,7 +48,7 @@ func errorsCmd() *cobra.Command {
 already used; agency/9, last admin). This lists them all.`,
 		Args: cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			for _, e := range module.Registered() {
+			for _, e := range api.Codes() {
 				fmt.Printf("%-10s %3d  %s\n", e.Codespace, e.Code, e.Desc)
 			}
 		},

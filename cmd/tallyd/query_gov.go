@@ -14,7 +14,6 @@ import (
 	"github.com/tallyledger/tally/client"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/x/gov"
-	"github.com/tallyledger/tally/x/module"
 )
 
 func queryGovCmd() *cobra.Command {
@@ -108,7 +107,7 @@ func queryGovCmd() *cobra.Command {
 // failure_code).
 func protoView(m proto.Message) any {
 	v := client.RecordJSON(m)
-	module.DescribeCodes(v)
+	api.DescribeCodes(v)
 	return v
 }
 
@@ -224,7 +223,7 @@ func misbehaviourView(pm proto.Message) any {
 	}
 	if m.ReasonCode != 0 {
 		out["reason_code"] = fmt.Sprintf("%s/%d", m.ReasonCodespace, m.ReasonCode)
-		out["reason"] = module.Describe(m.ReasonCodespace, m.ReasonCode)
+		out["reason"] = api.Describe(m.ReasonCodespace, m.ReasonCode)
 	}
 	return out
 }

@@ -15,12 +15,12 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
-	"github.com/tallyledger/tally/x/module"
 )
 
 // TestDoubleSigningValidator runs a second node with a copy of one
@@ -133,7 +133,7 @@ func TestDoubleSigningValidator(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Status != govv1.ProposalStatus_PROPOSAL_STATUS_EXECUTED {
-		t.Fatalf("removal proposal %d is %s: %s", p.Id, p.Status, module.Describe(p.FailureCodespace, p.FailureCode))
+		t.Fatalf("removal proposal %d is %s: %s", p.Id, p.Status, api.Describe(p.FailureCodespace, p.FailureCode))
 	}
 	s.Note("removal proposal %d executed at height %d", p.Id, p.EndHeight)
 	// CometBFT applies a validator update two blocks later.

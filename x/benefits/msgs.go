@@ -387,7 +387,7 @@ func (k Keeper) OpenRecovery(ctx module.Context, signer *agencyv1.Account, m *be
 		return err
 	}
 	if pay.Status != benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID {
-		return ErrPaymentNotPaid.Wrapf("payment %d failed (%s); nothing was overpaid", pay.Id, module.Describe(pay.ReasonCodespace, pay.ReasonCode))
+		return ErrPaymentNotPaid.Wrapf("payment %d failed (%s); nothing was overpaid", pay.Id, api.Describe(pay.ReasonCodespace, pay.ReasonCode))
 	}
 	p, err := k.Programme(kv, pay.Programme)
 	if err != nil {

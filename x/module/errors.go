@@ -62,45 +62,6 @@ func CodeOf(err error) (codespace string, code uint32, log string) {
 	return ErrInternal.Codespace, ErrInternal.Code, ErrInternal.Error() + ": " + err.Error()
 }
 
-// Describe renders a code kept in state as "codespace/code: description",
-// from this binary's registry. State records codes, never error text, so
-// that rewording a message changes no app hash; queries, the CLI and the
-// explorer show the text through Describe. A code this binary does not
-// know (recorded by other software) is shown bare. Zero is no code: "".
-func Describe(codespace string, code uint32) string {
-	if code == 0 {
-		return ""
-	}
-	if e, ok := registered[fmt.Sprintf("%s/%d", codespace, code)]; ok {
-		return e.Error()
-	}
-	return fmt.Sprintf("%s/%d", codespace, code)
-}
-
-// DescribeCodes adds, to a record rendered as a JSON object (protojson),
-// the message of each code it keeps: beside "<name>_codespace" and
-// "<name>_code" it sets "<name>" to Describe's text, so a reader sees why
-// without looking the code up.
-func DescribeCodes(record map[string]any) {
-	for key, v := range record {
-		name, ok := strings.CutSuffix(key, "_codespace")
-		if !ok {
-			name, ok = strings.CutSuffix(key, "Codespace") // protojson's camelCase names
-		}
-		space, isString := v.(string)
-		if !ok || !isString {
-			continue
-		}
-		code, _ := record[name+"_code"].(float64)
-		if c, found := record[name+"Code"].(float64); found {
-			code = c
-		}
-		if text := Describe(space, uint32(code)); text != "" {
-			record[name] = text
-		}
-	}
-}
-
 // Registered lists every registered error, ordered by codespace and code.
 func Registered() []*Error {
 	out := make([]*Error, 0, len(registered))
