@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -236,6 +237,12 @@ type Node struct {
 	// CacheSize is the consensus tree's IAVL node cache, in nodes, as
 	// sized from app.toml and the memory limit (app.Config.NodeCacheSize).
 	CacheSize int
+	// mempoolLimit is the app's mempool limit (app.Options.MempoolLimit),
+	// which the RPC's broadcast gate also applies (broadcastgate.go).
+	mempoolLimit int
+	// broadcastsWaiting counts broadcasts the gate let through and that
+	// are not answered yet.
+	broadcastsWaiting atomic.Int64
 }
 
 // openDBs records every database CometBFT opens. CometBFT v0.40's node
@@ -367,7 +374,7 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	// (rpc.go): CometBFT starts none when its laddr is empty.
 	rpcAddr := comet.RPC.ListenAddress
 	comet.RPC.ListenAddress = ""
-	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr, CacheSize: so.CacheSize,
+	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr, CacheSize: so.CacheSize, mempoolLimit: opts.MempoolLimit,
 		peerSilentAfter: appCfg.PeerSilentAfter, peerRedialEvery: appCfg.PeerRedialEvery}, nil
 }
 

@@ -34,7 +34,7 @@ import (
 // (app.toml query_budget_percent; app.PaceReader). Past the budget a
 // reader waits, then is refused with HTTP 503 and a JSON-RPC error whose
 // data is the coded refusal (tx/70, try again in N ms). Broadcasts are not
-// readers: CheckTx and the mempool limit them (tx/85).
+// readers: the broadcast gate (broadcastGate) and CheckTx limit them (tx/85).
 
 // writeMethods are the JSON-RPC methods that submit rather than read: they
 // bypass the reader lane.
@@ -68,7 +68,11 @@ func (l *readerLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.next.ServeHTTP(w, r)
 		return
 	}
-	write, id := l.classify(r)
+	calls, id, ok := parsedCalls(r)
+	if !ok {
+		calls, id, _ = readCalls(r, l.maxBody)
+	}
+	write := isWrite(calls)
 	if write {
 		l.next.ServeHTTP(w, r)
 		return
@@ -94,40 +98,69 @@ func (l *readerLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.next.ServeHTTP(w, r)
 }
 
-// classify says whether r only submits (every JSON-RPC call in it is a
-// broadcast), and the id to answer a refusal with. It reads a POST body
-// (up to maxBody; CometBFT refuses larger ones) and puts it back.
-func (l *readerLane) classify(r *http.Request) (write bool, id json.RawMessage) {
+// rpcCall is one JSON-RPC call of a request, as far as the node's front
+// handlers need it.
+type rpcCall struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+// readCalls reads the JSON-RPC calls of r, the id to answer a refusal
+// with (a single call's; none for a batch) and whether they came as a
+// batch (a JSON array). A GET is one call named by its
+// path. It reads a POST body (up to maxBody; CometBFT refuses larger ones)
+// and puts it back. Calls it cannot read come back empty: not a write.
+func readCalls(r *http.Request, maxBody int64) (calls []rpcCall, id json.RawMessage, batch bool) {
 	if r.Method != http.MethodPost {
-		return writeMethods[strings.TrimPrefix(r.URL.Path, "/")], nil
+		return []rpcCall{{Method: strings.TrimPrefix(r.URL.Path, "/")}}, nil, false
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, l.maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
 	if err != nil {
-		return false, nil
+		return nil, nil, false
 	}
-	type call struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-	}
-	var calls []call
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
 		if json.Unmarshal(body, &calls) != nil {
-			return false, nil
+			return nil, nil, true
 		}
-	} else {
-		var c call
-		if json.Unmarshal(body, &c) != nil {
-			return false, nil
-		}
-		calls, id = []call{c}, c.ID
+		return calls, nil, true
 	}
+	var c rpcCall
+	if json.Unmarshal(body, &c) != nil {
+		return nil, nil, false
+	}
+	return []rpcCall{c}, c.ID, false
+}
+
+// isWrite says whether every call only submits.
+func isWrite(calls []rpcCall) bool {
 	for _, c := range calls {
 		if !writeMethods[c.Method] {
-			return false, id
+			return false
 		}
 	}
-	return len(calls) > 0, id
+	return len(calls) > 0
+}
+
+// callsKey is the request context key under which the broadcast gate
+// leaves the calls it read, so the reader lane behind it need not read
+// the body again.
+type callsKey struct{}
+
+type parsed struct {
+	calls []rpcCall
+	id    json.RawMessage
+}
+
+func withCalls(r *http.Request, calls []rpcCall, id json.RawMessage) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), callsKey{}, parsed{calls, id}))
+}
+
+// parsedCalls is what the gate read from r, if it did.
+func parsedCalls(r *http.Request) ([]rpcCall, json.RawMessage, bool) {
+	p, ok := r.Context().Value(callsKey{}).(parsed)
+	return p.calls, p.id, ok
 }
 
 // refuse answers a reader the budget turned away: HTTP 503 with
@@ -145,7 +178,8 @@ func (l *readerLane) refuse(w http.ResponseWriter, id json.RawMessage, retry tim
 }
 
 // serveRPC starts the RPC server on every address of [rpc] laddr, as
-// CometBFT's own startRPC would, with the reader lane in front.
+// CometBFT's own startRPC would, with the broadcast gate and the reader
+// lane in front.
 func (n *Node) serveRPC(laddr string) error {
 	env, err := n.ConfigureRPC()
 	if err != nil {
@@ -187,6 +221,7 @@ func (n *Node) serveRPC(laddr string) error {
 		if n.App.PacesReaders() {
 			handler = newReaderLane(mux, n.App.PaceReader, config.MaxBodyBytes)
 		}
+		handler = newBroadcastGate(handler, env.Mempool.Size, n.mempoolLimit, &n.broadcastsWaiting, config.MaxBodyBytes)
 		if c.IsCorsEnabled() {
 			handler = cors.New(cors.Options{
 				AllowedOrigins: c.CORSAllowedOrigins,
@@ -236,3 +271,8 @@ func (n *Node) closeRPC() {
 	}
 	n.rpcListeners = nil
 }
+
+// BroadcastsWaiting is how many transaction broadcasts the node's RPC has
+// let through its broadcast gate and not yet answered: those waiting for
+// CheckTx (and broadcast_tx_commit calls waiting for their block).
+func (n *Node) BroadcastsWaiting() int { return int(n.broadcastsWaiting.Load()) }

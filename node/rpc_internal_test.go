@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -152,5 +153,72 @@ func TestAnOpenWebsocketDoesNotHoldTheReaderLane(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("a reader while a websocket is open: HTTP %d; want 200", res.StatusCode)
+	}
+}
+
+// The broadcast gate lets at most waitingLimit broadcasts wait for CheckTx
+// and refuses the next at once with tx/85 in the shape of each method's
+// answer (a batch gets one answer per call), while other calls pass.
+func TestTheBroadcastGateRefusesBeyondItsQueue(t *testing.T) {
+	release := make(chan struct{})
+	var inside atomic.Int32
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inside.Add(1)
+		<-release
+		_, _ = w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{}}`))
+	})
+	var waiting atomic.Int64
+	limit := 160 // waitingLimit(160) = 16
+	g := newBroadcastGate(next, func() int { return 0 }, limit, &waiting, 1<<20)
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	defer close(release)
+
+	post := func(body string) (int, string) {
+		t.Helper()
+		res, err := http.Post(srv.URL, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	tx := `{"jsonrpc":"2.0","id":%d,"method":"broadcast_tx_sync","params":{"tx":"AA=="}}`
+	for i := 0; i < 16; i++ {
+		go post(fmt.Sprintf(tx, i))
+	}
+	deadline := time.Now().Add(time.Minute)
+	for inside.Load() < 16 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 16 broadcasts reached the handler", inside.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	code, answer := post(fmt.Sprintf(tx, 99))
+	if code != http.StatusServiceUnavailable || !strings.Contains(answer, `"id":99`) || !strings.Contains(answer, `"code":85`) ||
+		!strings.Contains(answer, `"codespace":"tx"`) || !strings.Contains(answer, "16 broadcasts are already waiting") ||
+		!strings.Contains(answer, `"hash":"6E340B9CFFB37A989CA544E6BB780A2C78901D3FB33738768511A30617AFA01D"`) {
+		t.Fatalf("a 17th broadcast: HTTP %d %s; want 503 with tx/85, its id and its tx's hash", code, answer)
+	}
+	code, answer = post(`[` + fmt.Sprintf(tx, 5) + `,{"jsonrpc":"2.0","id":6,"method":"broadcast_tx_commit","params":["AA=="]}]`)
+	if code != http.StatusServiceUnavailable || !strings.Contains(answer, `"id":5`) || !strings.Contains(answer, `"check_tx":{"code":85`) {
+		t.Fatalf("a batch of broadcasts: HTTP %d %s; want 503 with an answer for each", code, answer)
+	}
+	res, err := http.Get(srv.URL + "/broadcast_tx_async?tx=0x00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != "1" {
+		t.Fatalf("GET /broadcast_tx_async: %d, Retry-After %q; want 503, 1", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	before := inside.Load()
+	go post(`{"jsonrpc":"2.0","id":1,"method":"status"}`)
+	for inside.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("a status call did not pass the gate")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
