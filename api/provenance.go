@@ -155,6 +155,19 @@ func ProvenanceOfferExpiryKey(expires int64, id string) []byte {
 	return key(prefixProvOfferExpiry, u64(uint64(expires)), []byte(id))
 }
 
+// ProvenanceOfferExpiryDueEnd is the end (exclusive) of the expiry index
+// entries due at block time now: iterating from
+// ProvenanceOfferExpiryPrefix to it visits every offer expiring at or
+// before now. now+1 cannot wrap: the largest time, math.MaxInt64, gives
+// 2^63, which 8 unsigned bytes hold. A negative now gives the prefix
+// itself, so nothing is due (offer expiries sort as 0 at the earliest).
+func ProvenanceOfferExpiryDueEnd(now int64) []byte {
+	if now < 0 {
+		return key(prefixProvOfferExpiry)
+	}
+	return key(prefixProvOfferExpiry, u64(uint64(now)+1))
+}
+
 // ProvenanceAccreditationKey is the state key of an inspector's accreditation.
 func ProvenanceAccreditationKey(inspector []byte) []byte {
 	return key(prefixProvAccreditation, inspector)

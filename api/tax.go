@@ -9,7 +9,7 @@ import (
 )
 
 // Tax query paths. /tax/receipt and /tax/clearance answer a ProvedList
-// whose keys the client recomputes (x/tax DecodeReceipt, DecodeClearance),
+// whose keys the client recomputes (DecodeReceipt, DecodeClearance),
 // so nothing can be left out. Listings (and /tax/receipt, whose
 // amendments come a page at a time) take a ListRequest (ListData) with the
 // argument shown.
@@ -76,6 +76,35 @@ func TaxStatePrefix() []byte { return []byte("tax/") }
 // CommitmentSize is the size of a pseudonymous taxpayer reference, of a
 // payer commitment and of a bank-reference commitment.
 const CommitmentSize = 32
+
+// MaxTaxTypeBytes is the longest tax type code.
+const MaxTaxTypeBytes = 32
+
+// CheckTaxTypeCode checks a tax type code: 1-32 characters of A-Z, 0-9
+// and '_', starting with a letter ("VAT", "COUNCIL_TAX"). Its errors wrap
+// ErrTaxType.
+func CheckTaxTypeCode(code string) error {
+	if code == "" || len(code) > MaxTaxTypeBytes || code[0] < 'A' || code[0] > 'Z' {
+		return refuse(ErrTaxType, "tax type %q must be 1 to %d characters starting with A-Z", code, MaxTaxTypeBytes)
+	}
+	for _, c := range []byte(code) {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return refuse(ErrTaxType, "tax type %q may use only A-Z, 0-9 and '_'", code)
+		}
+	}
+	return nil
+}
+
+// CheckPayerCommitment checks the size of a payer commitment. The chain
+// cannot tell a commitment from a bare reference; what it can do is accept
+// nothing but 32 opaque bytes, so no name or identifier fits. Its errors
+// wrap ErrPayer.
+func CheckPayerCommitment(p []byte) error {
+	if len(p) != CommitmentSize {
+		return refuse(ErrPayer, "payer is %d bytes; it is the %d-byte payer commitment of the taxpayer for the receipt's tax type and period (client.PayerCommitment), never the taxpayer reference or an identifier", len(p), CommitmentSize)
+	}
+	return nil
+}
 
 // minSeqDigits is the width receipt sequences are zero-padded to in ids.
 const minSeqDigits = 6

@@ -97,9 +97,7 @@ func BenchmarkTaxReceipts(b *testing.B) {
 			require.NoError(b, err)
 			require.Zero(b, res.Code, res.Log)
 		}
-		list, h, check := c.taxProved(api.PathTaxClearance, clearance)
-		s, err := tax.DecodeClearance(clearanceReq, h, list, check)
-		require.NoError(b, err)
+		s := c.taxClearance(clearanceReq)
 		require.True(b, s.Covered)
 		require.Equal(b, uint64(heavyReceipts), s.Receipts)
 	})

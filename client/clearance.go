@@ -34,8 +34,8 @@ const (
 )
 
 // CommitmentSize is the size of a salt, a payer commitment and a
-// bank-reference commitment.
-const CommitmentSize = 32
+// bank-reference commitment (the contract's).
+const CommitmentSize = api.CommitmentSize
 
 // PeriodSalt is the salt of one tax type and period under a taxpayer's
 // clearance secret.

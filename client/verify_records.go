@@ -3,12 +3,14 @@ package client
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
+	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -40,34 +42,42 @@ func decodeEntry(e Entry, m proto.Message, what string) error {
 	return nil
 }
 
-// expectKeys checks that a list answer holds exactly the keys want, in order.
-func expectKeys(list *ListAnswer, want [][]byte, what string) error {
-	if len(list.Entries) != len(want) {
-		return linkage("%s must hold %d records but the primary sent %d", what, len(want), len(list.Entries))
+// provedList is the entries of a checked answer in the form the
+// contract's decoders read (api.DecodeReceipt, api.DecodeClearance): each
+// entry's proof has been checked already.
+func (l *ListAnswer) provedList() *appv1.ProvedList {
+	out := &appv1.ProvedList{Complete: l.Complete, NextKey: l.NextKey}
+	for _, e := range l.Entries {
+		out.Entries = append(out.Entries, &appv1.ProvedEntry{Key: e.Key, Value: e.Value})
 	}
-	for i, e := range list.Entries {
-		if !bytes.Equal(e.Key, want[i]) {
-			return linkage("%s entry %d is key %s; the verifier expects %s", what, i, fmtKey(e.Key), fmtKey(want[i]))
-		}
-	}
-	return nil
+	return out
 }
 
-// Receipt is a tax receipt with its derived state and every amendment.
-type Receipt struct {
-	Receipt    *taxv1.Receipt
-	State      *taxv1.ReceiptState
-	Amendments []*taxv1.Amendment
+// answerRefusal gives a contract decoder's refusal of proven records the
+// name of the check that failed; a refusal of the request itself (a
+// receipt id, a period range) is returned as it is.
+func answerRefusal(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, api.ErrUndecodable):
+		return &Refusal{Check: CheckRecord, Reason: err.Error()}
+	case errors.Is(err, api.ErrReceiptID), errors.Is(err, api.ErrPeriod), errors.Is(err, api.ErrPeriodKind),
+		errors.Is(err, api.ErrPeriodRange), errors.Is(err, api.ErrTaxType), errors.Is(err, api.ErrPayer):
+		return err
+	}
+	return &Refusal{Check: CheckLinkage, Reason: err.Error()}
 }
 
 // TaxReceipt reads a receipt, its state and its amendment chain, verified:
-// every record proven at keys the client computes, the number of
-// amendments equal to the state's proven count, each amendment numbered in
-// turn and taking the net amount from where the one before left it, the
-// last leaving the state's net. A proven absence returns ErrNotFound.
-func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (*Receipt, *ListAnswer, error) {
-	ref, err := api.ParseReceiptID(id)
-	if err != nil {
+// every record proven at keys the client computes, and the records checked
+// by the contract's decoder (api.DecodeReceipt): the number of amendments
+// equal to the state's proven count, each amendment numbered in turn and
+// taking the net amount from where the one before left it, and the proven
+// state equal to the one its receipt and amendments give. A proven absence
+// returns ErrNotFound.
+func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (*api.ReceiptAnswer, *ListAnswer, error) {
+	if _, err := api.ParseReceiptID(id); err != nil {
 		return nil, nil, err
 	}
 	lb, h, err := c.pin(ctx, height)
@@ -78,89 +88,26 @@ func (c *LightClient) TaxReceipt(ctx context.Context, id string, height int64) (
 	if err != nil {
 		return nil, nil, err
 	}
-	rk := api.TaxReceiptKey(ref)
-	if len(list.Entries) == 0 || !bytes.Equal(list.Entries[0].Key, rk) {
-		return nil, nil, linkage("the answer does not start with receipt %s (key %s)", id, fmtKey(rk))
+	r, err := api.DecodeReceipt(id, list.provedList())
+	if err != nil {
+		return nil, nil, answerRefusal(err)
 	}
-	if list.Entries[0].Value == nil {
-		if err := expectKeys(list, [][]byte{rk}, "the answer for an absent receipt"); err != nil {
-			return nil, nil, err
-		}
+	if !r.Found {
 		return nil, list, ErrNotFound
-	}
-	if len(list.Entries) < 2 || !bytes.Equal(list.Entries[1].Key, api.TaxReceiptStateKey(ref)) {
-		return nil, nil, linkage("the answer for receipt %s carries no state record", id)
-	}
-	r := &Receipt{Receipt: &taxv1.Receipt{}, State: &taxv1.ReceiptState{}}
-	if err := decodeEntry(list.Entries[0], r.Receipt, "receipt "+id); err != nil {
-		return nil, nil, err
-	}
-	if err := decodeEntry(list.Entries[1], r.State, "the state of receipt "+id); err != nil {
-		return nil, nil, err
-	}
-	if r.Receipt.Id != id || r.State.ReceiptId != id {
-		return nil, nil, linkage("the proven receipt is %q with state of %q, not %s", r.Receipt.Id, r.State.ReceiptId, id)
-	}
-	want := [][]byte{list.Entries[0].Key, list.Entries[1].Key}
-	for n := uint32(1); n <= r.State.Amendments; n++ {
-		want = append(want, api.TaxAmendmentKey(ref, n))
-	}
-	if len(list.Entries) != len(want) {
-		return nil, nil, linkage("receipt %s's proven state counts %d amendments but the primary sent %d: amendments were left out or added",
-			id, r.State.Amendments, len(list.Entries)-2)
-	}
-	if err := expectKeys(list, want, "the answer for receipt "+id); err != nil {
-		return nil, nil, err
-	}
-	net := r.Receipt.Amount
-	for i, e := range list.Entries[2:] {
-		a := &taxv1.Amendment{}
-		n := uint32(i + 1)
-		if err := decodeEntry(e, a, fmt.Sprintf("amendment %d of %s", n, id)); err != nil {
-			return nil, nil, err
-		}
-		if a.ReceiptId != id || a.Number != n {
-			return nil, nil, linkage("amendment record %d is number %d of %q, not of %s", n, a.Number, a.ReceiptId, id)
-		}
-		if a.NetBefore != net {
-			return nil, nil, linkage("amendment %d of %s starts from net %d but the chain left it at %d", n, id, a.NetBefore, net)
-		}
-		net = a.NetAfter
-		r.Amendments = append(r.Amendments, a)
-	}
-	if net != r.State.Net {
-		return nil, nil, linkage("the amendment chain of %s ends at net %d but its proven state says %d", id, net, r.State.Net)
 	}
 	return r, list, nil
 }
 
-// ClearancePeriod is one period's line of a clearance statement.
-type ClearancePeriod struct {
-	Period   string `json:"period"`
-	Receipts uint64 `json:"receipts"`
-	Net      uint64 `json:"net"`
-}
-
-// Clearance is a clearance statement built only from proven totals.
-type Clearance struct {
-	TaxType  *taxv1.TaxType    `json:"-"`
-	Periods  []ClearancePeriod `json:"periods"`
-	Missing  []string          `json:"missing_periods"`
-	Net      uint64            `json:"net_total"`
-	Receipts uint64            `json:"receipts"`
-	Covered  bool              `json:"covered"`
-}
-
 // TaxClearance reads a clearance statement, verified: the tax type proven
-// (or its absence, ErrNotFound), then one proven total — or proven absence,
-// a period with no receipt — for each period key the client computes from
+// (or its absence, ErrNotFound), then one proven total (or proven absence,
+// a period with no receipt) for each period key the client computes from
 // the range, the proven tax type's period kind and the request's payer
-// commitments (ClearanceRequestOf a grant).
-func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequest, height int64) (*Clearance, *ListAnswer, error) {
-	for _, p := range req.Payers {
-		if len(p) != CommitmentSize {
-			return nil, nil, fmt.Errorf("a payer commitment is %d bytes; got %d", CommitmentSize, len(p))
-		}
+// commitments (ClearanceRequestOf a grant), checked by the contract's
+// decoder (api.DecodeClearance). The statement names no taxpayer: the
+// caller, who holds the grant, sets Statement.Taxpayer.
+func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequest, height int64) (*api.Statement, *ListAnswer, error) {
+	if err := api.ValidateClearanceRequest(req); err != nil {
+		return nil, nil, err
 	}
 	lb, h, err := c.pin(ctx, height)
 	if err != nil {
@@ -177,12 +124,10 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 	if err := decodeEntry(Entry{Key: ttAns.Key, Value: ttAns.Value}, tt, "tax type "+req.TaxType); err != nil {
 		return nil, nil, err
 	}
-	periods, err := api.PeriodRange(req.FromPeriod, req.ToPeriod, tt.PeriodKind, tt.Code)
-	if err != nil {
+	// The range is checked against the proven period kind before the
+	// node is asked for it.
+	if _, _, err := api.ClearanceKeys(req, tt); err != nil {
 		return nil, nil, err
-	}
-	if len(periods) != len(req.Payers) {
-		return nil, nil, fmt.Errorf("%s to %s is %d periods but the request carries %d payer commitments", req.FromPeriod, req.ToPeriod, len(periods), len(req.Payers))
 	}
 	data, err := proto.Marshal(req)
 	if err != nil {
@@ -192,35 +137,13 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 	if err != nil {
 		return nil, nil, err
 	}
-	want := [][]byte{api.TaxTypeKey(req.TaxType)}
-	for i, p := range periods {
-		want = append(want, api.TaxPayerTotalKey(req.TaxType, p, req.Payers[i]))
-	}
-	if err := expectKeys(list, want, fmt.Sprintf("the clearance answer for %s to %s", req.FromPeriod, req.ToPeriod)); err != nil {
-		return nil, nil, err
+	s, err := api.DecodeClearance(req, h, list.provedList())
+	if err != nil {
+		return nil, nil, answerRefusal(err)
 	}
 	if !bytes.Equal(list.Entries[0].Value, ttAns.Value) {
 		return nil, nil, linkage("the clearance answer's tax type differs from the proven tax type")
 	}
-	s := &Clearance{TaxType: tt, Missing: []string{}}
-	for i, e := range list.Entries[1:] {
-		t := &taxv1.Total{}
-		if e.Value != nil { // absent: proven no receipt in that period
-			if err := decodeEntry(e, t, "the total of period "+periods[i]); err != nil {
-				return nil, nil, err
-			}
-		}
-		if t.Receipts == 0 {
-			s.Missing = append(s.Missing, periods[i])
-		}
-		if s.Net+t.Net < s.Net {
-			return nil, nil, linkage("the net total overflows")
-		}
-		s.Net += t.Net
-		s.Receipts += t.Receipts
-		s.Periods = append(s.Periods, ClearancePeriod{Period: periods[i], Receipts: t.Receipts, Net: t.Net})
-	}
-	s.Covered = len(s.Missing) == 0
 	list.ProofBytes += ttAns.ProofBytes
 	return s, list, nil
 }

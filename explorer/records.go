@@ -22,7 +22,6 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	"github.com/tallyledger/tally/x/tax"
 )
 
 // protoMap renders a record in the API's JSON form (client.RecordJSON:
@@ -518,7 +517,7 @@ func (s *Server) receipt(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, absentOr404(err, "No receipt %s", id)
 	}
-	ans, err := tax.DecodeReceipt(id, list, sn.check)
+	ans, err := api.DecodeReceipt(id, list)
 	if err != nil {
 		return nil, err
 	}
@@ -539,7 +538,7 @@ func (s *Server) receipt(r *http.Request) (*view, error) {
 type clearanceData struct {
 	Grant                       string `json:"-"`
 	Taxpayer, TaxType, From, To string
-	Statement                   *tax.Statement `json:"statement"`
+	Statement                   *api.Statement `json:"statement"`
 	Words                       string         `json:"in_words"`
 }
 
@@ -562,7 +561,7 @@ func (s *Server) clearance(r *http.Request) (*view, error) {
 		return nil, badRequest("%s", err.Error())
 	}
 	d.Taxpayer, d.TaxType, d.From, d.To = hex.EncodeToString(g.Taxpayer), g.TaxType, g.FromPeriod, g.ToPeriod
-	if err := tax.ValidateClearanceRequest(req); err != nil {
+	if err := api.ValidateClearanceRequest(req); err != nil {
 		return nil, badRequest("%s", err.Error())
 	}
 	data, _ := proto.Marshal(req)
@@ -570,7 +569,7 @@ func (s *Server) clearance(r *http.Request) (*view, error) {
 	if err != nil {
 		return nil, absentOr404(err, "No tax type %q", d.TaxType)
 	}
-	st, err := tax.DecodeClearance(req, sn.height, list, sn.check)
+	st, err := api.DecodeClearance(req, sn.height, list)
 	if err != nil {
 		return nil, badRequest("%s", err.Error())
 	}
@@ -871,7 +870,7 @@ func (s *Server) search(r *http.Request) (*view, error) {
 	}
 	if _, err := api.ParseReceiptID(q); err == nil {
 		if list, err := sn.list(api.PathTaxReceipt, []byte(q)); err == nil {
-			if ans, err := tax.DecodeReceipt(q, list, sn.check); err == nil && ans.Found {
+			if ans, err := api.DecodeReceipt(q, list); err == nil && ans.Found {
 				add("Tax receipt "+q, "/receipt/"+q)
 			}
 		}

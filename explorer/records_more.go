@@ -16,7 +16,6 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	"github.com/tallyledger/tally/x/tax"
 )
 
 // ---- tax: the receipts of one tax type and period ----
@@ -54,7 +53,7 @@ type taxPeriodData struct {
 // (/tax/receipts), each receipt and its state proven against the app hash.
 func (s *Server) taxPeriod(r *http.Request) (*view, error) {
 	code, period := r.PathValue("type"), r.PathValue("period")
-	if tax.ValidateTaxTypeCode(code) != nil {
+	if api.CheckTaxTypeCode(code) != nil {
 		return nil, badRequest("A tax type code is upper-case letters, digits and underscores, e.g. VAT.")
 	}
 	pp, err := api.ParsePeriod(period)

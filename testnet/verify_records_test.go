@@ -190,7 +190,7 @@ func TestVerifiedCompositeRecords(t *testing.T) {
 		{"clearance period left out", tamperList(t, "", "tax/t/", func(l *appv1.ProvedList) {
 			l.Entries = append(l.Entries[:1], l.Entries[2:]...)
 		}), func() error { _, _, err := lc.TaxClearance(ctx, clearanceReq, 0); return err },
-			client.CheckLinkage, "must hold 4 records but the primary sent 3"},
+			client.CheckLinkage, "must hold 4 records (the tax type and 3 periods) but the answer carries 3"},
 		{"payment trace hop left out", tamperList(t, "", "bf/p/", func(l *appv1.ProvedList) {
 			var kept []*appv1.ProvedEntry
 			dropped := false

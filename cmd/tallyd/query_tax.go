@@ -38,7 +38,10 @@ from the grant, so no granted period can be hidden and no other can be read.`,
 			if err != nil {
 				return err
 			}
-			ans, err := tax.DecodeReceipt(args[0], list, entryCheck(root))
+			if err := checkEntries(list, root); err != nil {
+				return err
+			}
+			ans, err := api.DecodeReceipt(args[0], list)
 			if err != nil {
 				return err
 			}
@@ -87,7 +90,10 @@ commitments, never the taxpayer reference. Use --prove or --verify.`,
 			if err != nil {
 				return err
 			}
-			s, err := tax.DecodeClearance(req, height, list, entryCheck(root))
+			if err := checkEntries(list, root); err != nil {
+				return err
+			}
+			s, err := api.DecodeClearance(req, height, list)
 			if err != nil {
 				return err
 			}
@@ -258,11 +264,26 @@ func queryProvedList(cmd *cobra.Command, path string, data []byte) (*appv1.Prove
 }
 
 // entryCheck verifies entries against root; nil root checks nothing.
-func entryCheck(root []byte) tax.CheckEntry {
+func entryCheck(root []byte) func(*appv1.ProvedEntry) error {
 	if root == nil {
 		return nil
 	}
 	return func(e *appv1.ProvedEntry) error { return client.ProvenValue(root, e.Key, e.Value, e.Proof) }
+}
+
+// checkEntries checks every entry of list, present or absent, against
+// root; a nil root (no --prove) checks nothing.
+func checkEntries(list *appv1.ProvedList, root []byte) error {
+	check := entryCheck(root)
+	for _, e := range list.Entries {
+		if check == nil {
+			break
+		}
+		if err := check(e); err != nil {
+			return fmt.Errorf("entry %x: %w", e.Key, err)
+		}
+	}
+	return nil
 }
 
 func listProofJSON(height int64, root []byte, what string) map[string]any {

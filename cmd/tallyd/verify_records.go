@@ -16,7 +16,7 @@ import (
 // records whose linkage the client checks (client/verify_records.go).
 func compositeRecords() []record {
 	return []record{
-		{use: "receipt RECEIPT_ID", short: "A tax receipt, its state and every amendment, the amendment chain checked against the proven count", args: 1,
+		{use: "receipt RECEIPT_ID", short: "A tax receipt, its state and every amendment, the amendment chain checked against the proven count and the state re-derived from it", args: 1,
 			read: readReceipt},
 		{use: "clearance GRANT", short: "A clearance statement from a taxpayer's grant (tallyd query tax grant): one proven total (or proven absence) per granted period, and nothing else", args: 1,
 			read: readClearance},
@@ -70,7 +70,7 @@ func readReceipt(ctx context.Context, _ *cobra.Command, lc *client.LightClient, 
 		amendments = append(amendments, protoJSON(a))
 	}
 	return map[string]any{"receipt": protoJSON(r.Receipt), "state": protoJSON(r.State), "amendments": amendments,
-		"checked": "receipt, state and amendments 1..n proven, n the state's proven count; each amendment continues the net the one before left"}, &list.Verified, nil
+		"checked": "receipt, state and amendments 1..n proven, n the state's proven count; each amendment continues the net the one before left; the state re-derived from the receipt and its amendments"}, &list.Verified, nil
 }
 
 func readClearance(ctx context.Context, _ *cobra.Command, lc *client.LightClient, args []string, height int64) (any, *client.Verified, error) {
@@ -82,12 +82,8 @@ func readClearance(ctx context.Context, _ *cobra.Command, lc *client.LightClient
 	if err != nil {
 		return nil, listVerified(list), err
 	}
-	st := &tax.Statement{Taxpayer: tax.TaxpayerHex(g.Taxpayer), TaxType: req.TaxType, From: req.FromPeriod, To: req.ToPeriod,
-		Height: list.StateHeight, Covered: s.Covered, Net: s.Net, Receipts: s.Receipts, Missing: s.Missing}
-	for _, p := range s.Periods {
-		st.Periods = append(st.Periods, tax.PeriodLine{Period: p.Period, Receipts: p.Receipts, Net: p.Net})
-	}
-	return map[string]any{"statement": st.String(), "clearance": st,
+	s.Taxpayer = tax.TaxpayerHex(g.Taxpayer)
+	return map[string]any{"statement": s.String(), "clearance": s,
 		"checked": "tax type proven; one total per granted period, its key computed by the verifier from the grant's taxpayer and salt, proven present or absent"}, &list.Verified, nil
 }
 

@@ -247,7 +247,7 @@ func (k Keeper) expireOffers(ctx module.Context, budget int) error {
 	if now < 0 {
 		return nil
 	}
-	end := store.Key(api.ProvenanceOfferExpiryPrefix(), store.Uint64(uint64(now)+1)) // expiry ≤ now
+	end := api.ProvenanceOfferExpiryDueEnd(now) // expiry ≤ now
 	var due []string
 	ctx.Store.Iterate(api.ProvenanceOfferExpiryPrefix(), end, true, func(key, _ []byte) bool {
 		due = append(due, string(key[len(api.ProvenanceOfferExpiryPrefix())+8:]))

@@ -155,26 +155,12 @@ func (a *taxAudit) chain(ref ReceiptRef, r *taxv1.Receipt, s *taxv1.ReceiptState
 	case s.Status != taxv1.Status_STATUS_CANCELLED && s.Net != s.Amount-s.Refunded:
 		module.Failf(a.state, "receipt %s (%s): net is %d; amount %d less refunded %d is %d", r.Id, StatusName(s.Status), s.Net, s.Amount, s.Refunded, s.Amount-s.Refunded)
 	}
-	// Fold, step by step, so each amendment's own record of the net can be
-	// checked against the chain.
-	folded := initialState(r)
-	for i, am := range ams {
-		if am.ReceiptId != r.Id || am.Number != uint32(i+1) {
-			module.Failf(a.state, "amendment %d of receipt %s says it is number %d of %s", i+1, r.Id, am.Number, am.ReceiptId)
-			return ams
-		}
-		if am.NetBefore != folded.Net {
-			module.Failf(a.state, "amendment %s says the net was %d before it; the chain gives %d", am.Id, am.NetBefore, folded.Net)
-		}
-		next, err := Apply(folded, am)
-		if err != nil {
-			module.Failf(a.state, "receipt %s: amendment %d does not apply: %v", r.Id, am.Number, err)
-			return ams
-		}
-		folded = next
-		if am.NetAfter != folded.Net {
-			module.Failf(a.state, "amendment %s says the net was %d after it; the chain gives %d", am.Id, am.NetAfter, folded.Net)
-		}
+	// Fold as a reader does, so each amendment's own record of itself and
+	// of the net it found and left is checked against the chain.
+	folded, err := api.FoldReceipt(r, ams)
+	if err != nil {
+		module.Failf(a.state, "receipt %s: %v", r.Id, err)
+		return ams
 	}
 	if !proto.Equal(folded, s) {
 		module.Failf(a.state, "receipt %s: stored state (%s, amount %d, refunded %d, net %d, period %s) is not its records folded (%s, amount %d, refunded %d, net %d, period %s)",

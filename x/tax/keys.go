@@ -35,6 +35,15 @@ func coded(err error) error {
 		{api.ErrPeriod, ErrInvalidPeriod},
 		{api.ErrPeriodKind, ErrWrongPeriodKind},
 		{api.ErrPeriodRange, ErrInvalidRange},
+		{api.ErrTaxType, ErrInvalidTaxType},
+		{api.ErrPayer, ErrInvalidTaxpayer},
+		{api.ErrReceiptCancelled, ErrReceiptCancelled},
+		{api.ErrTooManyAmendments, ErrTooManyAmendments},
+		{api.ErrCorrectionBelowRefunds, ErrCorrectionBelowRefunds},
+		{api.ErrNothingToCorrect, ErrNothingToCorrect},
+		{api.ErrZeroRefund, ErrInvalidAmount},
+		{api.ErrRefundTooLarge, ErrRefundTooLarge},
+		{api.ErrAmendmentKind, ErrInvalidReason},
 	} {
 		if errors.Is(err, c.kind) {
 			return c.code.Wrapf("%s", err.Error())

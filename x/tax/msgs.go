@@ -21,35 +21,16 @@ const (
 	EventReceiptAmended      = "tax.receipt_amended"
 )
 
-// Limits on free-form fields, which appear in keys, events and screens.
-const (
-	maxTaxTypeBytes = 32
-	maxNameBytes    = 128
-)
+// maxNameBytes limits a tax type's name, which appears in events and screens.
+const maxNameBytes = 128
 
-// ValidateTaxTypeCode checks a tax type code: 1-32 characters of A-Z, 0-9
-// and '_', starting with a letter ("VAT", "COUNCIL_TAX").
-func ValidateTaxTypeCode(code string) error {
-	if code == "" || len(code) > maxTaxTypeBytes || code[0] < 'A' || code[0] > 'Z' {
-		return ErrInvalidTaxType.Wrapf("tax type %q must be 1 to %d characters starting with A-Z", code, maxTaxTypeBytes)
-	}
-	for _, c := range []byte(code) {
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return ErrInvalidTaxType.Wrapf("tax type %q may use only A-Z, 0-9 and '_'", code)
-		}
-	}
-	return nil
-}
+// ValidateTaxTypeCode checks a tax type code (api.CheckTaxTypeCode),
+// refusing a bad one with ErrInvalidTaxType.
+func ValidateTaxTypeCode(code string) error { return coded(api.CheckTaxTypeCode(code)) }
 
-// validatePayer checks the size of a payer commitment. The chain cannot
-// tell a commitment from a bare reference; what it can do is accept
-// nothing but 32 opaque bytes, so no name or identifier fits.
-func validatePayer(t []byte) error {
-	if len(t) != TaxpayerSize {
-		return ErrInvalidTaxpayer.Wrapf("payer is %d bytes; it is the %d-byte payer commitment of the taxpayer for the receipt's tax type and period (client.PayerCommitment), never the taxpayer reference or an identifier", len(t), TaxpayerSize)
-	}
-	return nil
-}
+// validatePayer checks the size of a payer commitment
+// (api.CheckPayerCommitment), refusing a bad one with ErrInvalidTaxpayer.
+func validatePayer(t []byte) error { return coded(api.CheckPayerCommitment(t)) }
 
 func validateCollector(addr []byte) error {
 	if len(addr) != agency.AddressSize {

@@ -323,7 +323,7 @@ func TestAmendmentChain(t *testing.T) {
 		require.Equal(t, uint64(10_000), r.Amount, "the receipt itself never changes")
 		as, err := k.Amendments(e.kv, ref, s.Amendments)
 		require.NoError(t, err)
-		folded, err := tax.Fold(r, as)
+		folded, err := api.FoldReceipt(r, as)
 		require.NoError(t, err)
 		require.True(t, proto.Equal(s, folded), "%s: stored %v, folded %v", step, s, folded)
 		live := w.status != taxv1.Status_STATUS_CANCELLED
@@ -566,14 +566,14 @@ func TestCorrectionMovesTotalsAndClearance(t *testing.T) {
 	for i, p := range []string{"2026-Q1", "2026-Q2", "2026-Q4"} {
 		require.NoError(t, e.issue(revCollector, vat(alice, p, uint64(100*(i+1)), fmt.Sprintf("P-%d", i))))
 	}
-	statement := func(payer []byte) *tax.Statement {
+	statement := func(payer []byte) *api.Statement {
 		req := clearanceRequest(t, payer, "VAT", "2026-Q1", "2026-Q4")
 		tt, err := k.TaxType(e.kv, "VAT")
 		require.NoError(t, err)
 		keys, _, err := tax.ClearanceKeys(req, tt)
 		require.NoError(t, err)
 		list := answer(e.kv, keys)
-		s, err := tax.DecodeClearance(req, e.height, list, nil)
+		s, err := api.DecodeClearance(req, e.height, list)
 		require.NoError(t, err)
 		return s
 	}
@@ -592,7 +592,7 @@ func TestCorrectionMovesTotalsAndClearance(t *testing.T) {
 	require.Equal(t, uint64(300), s.Net)
 	s = statement(bob)
 	require.Equal(t, []string{"2026-Q1", "2026-Q2", "2026-Q4"}, s.Missing)
-	require.Equal(t, []tax.PeriodLine{{"2026-Q1", 0, 0}, {"2026-Q2", 0, 0}, {"2026-Q3", 1, 300}, {"2026-Q4", 0, 0}}, s.Periods)
+	require.Equal(t, []api.PeriodLine{{Period: "2026-Q1"}, {Period: "2026-Q2"}, {Period: "2026-Q3", Receipts: 1, Net: 300}, {Period: "2026-Q4"}}, s.Periods)
 	require.False(t, e.kv.Has(api.TaxPayerTotalKey("VAT", "2026-Q4", payerOf(alice, "VAT", "2026-Q4"))), "an emptied total is deleted")
 	require.Equal(t, uint64(600), e.balance("treasury"))
 	e.requireConserved()
