@@ -15,9 +15,7 @@ import (
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
-	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
-	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	"github.com/tallyledger/tally/store"
 )
 
@@ -119,67 +117,24 @@ func TestRangeProofsOfBalancesAndTaxTypes(t *testing.T) {
 // out. The lineage walk and a receipt's amendments are paged too; they
 // are checked by their links (their records name each other) instead.
 func TestEveryListingPagesToItsEndWithASmallLimit(t *testing.T) {
-	// The fuzz world, with validators so that they can be listed too.
-	c := openChain(t, store.NewMemory(), fuzzOptions)
-	bz, err := app.MarshalGenesis(withKeyProofs(withFoundingMandates(fuzzGenesis())))
-	require.NoError(t, err)
-	var vals []abci.ValidatorUpdate
-	for _, pk := range genesisVals {
-		vals = append(vals, abci.Ed25519ValidatorUpdate(pk, 10))
-	}
-	_, err = c.app.InitChain(t.Context(), &abci.RequestInitChain{Time: genesisTime, ChainId: testChainID, AppStateBytes: bz, InitialHeight: 1, Validators: vals})
-	require.NoError(t, err)
-	for _, r := range fuzzWorldBlock(c).TxResults {
-		requireOK(t, r)
-	}
-	now := blockTime(c.height).Unix()
-	part0, part1 := fzItem+"-0", fzItem+"-1"
-	// A second record of every kind the fuzz world has one of.
-	fzStart := genesisTime.Unix() + 5*365*24*3600 // the fuzz world programme's start
-	c.ok(
-		c.tx(mManager, msgCreateProgramme("fz-prog-2", 100, 30*24*3600, now+3, now+365*24*3600, 0)),
-		c.tx(mCaseworker, msgEnrol(fzProgramme, "r2", fzStart)),
-		c.tx(mCollector, taxIssue("VAT", fzPayer, "2030-Q1", 2_000, "BANK-FZ-2"), taxIssue("VAT", fzPayer, "2030-Q2", 3_000, "BANK-FZ-3")),
-		c.tx(mTaxAdmin, taxRegisterType("PAYE", mTreasury, taxv1.PeriodKind_PERIOD_KIND_QUARTER)),
-		c.tx(mProducer, register(fzItem+"-B", 10, "milk.raw"), split(fzItem, 50, 50)),
-		c.tx(mProducer, split(fzItem+"-B", 5, 5)),
-		c.tx(mRegulator, accredit(mInspector)),
-		c.tx(mTreasuryAdmin, msgPropose(changeParam("app.max_memo_bytes", "300"))),
-	)
-	c.ok(
-		c.tx(mFinance, msgFund("fz-prog-2", 1_000)),
-		c.tx(mCaseworker, msgEnrol("fz-prog-2", "r2", now+3)),
-		c.tx(mCollector, taxCorrect("TAX-000002", 2_100, ""), taxCorrect("TAX-000002", 2_200, "")),
-		c.tx(mProducer, offer(part0, mCollector, 3600), offer(part1, mCollector, 3600)),
-		c.tx(mInspector, attest(part0), attest(part0)),
-		c.tx(mTreasuryAdmin, msgVote(1, govv1.VoteOption_VOTE_OPTION_YES)),
-		c.tx(mTaxAdmin, msgVote(1, govv1.VoteOption_VOTE_OPTION_NO)),
-	)
-	c.ok(
-		c.tx(mRegulator, recall("FZ-RECALL-1", fzItem+"-B")),
-		c.tx(mPayer, msgPay("fz-prog-2", "r2", 10), msgPay("fz-prog-2", "r2", 20)),
-	)
-	c.blockWithEvidence(duplicateVote(genesisVals[1], c.height))
-	c.blockWithEvidence(duplicateVote(genesisVals[1], c.height))
-	c.block()
-
+	c := newRecordWorld(t)
 	args := map[string][]byte{
 		api.PathMembers:                   []byte(mBenefits),
 		api.PathFundsBalances:             nil,
 		api.PathFundsTraceDown:            []byte("1"),
 		api.PathBenefitsProgrammes:        nil,
 		api.PathBenefitsEnrolments:        []byte(fzProgramme),
-		api.PathBenefitsHistory:           []byte("fz-prog-2/" + pseud("r2")),
-		api.PathTaxReceipt:                []byte("TAX-000002"),
+		api.PathBenefitsHistory:           []byte(wdProgramme + "/" + pseud("r2")),
+		api.PathTaxReceipt:                []byte(wdAmended),
 		api.PathTaxTypes:                  nil,
 		api.PathTaxTotals:                 []byte("VAT"),
-		api.PathTaxReceipts:               []byte("VAT/2030-Q1"),
+		api.PathTaxReceipts:               []byte("VAT/" + wdPeriod),
 		api.PathProvenanceHistory:         []byte(fzItem),
-		api.PathProvenanceAttestations:    []byte(part0),
+		api.PathProvenanceAttestations:    []byte(wdPart0),
 		api.PathProvenanceLineage:         api.LineageArg(provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, fzItem),
 		api.PathProvenanceHeld:            mProducer.addr,
 		api.PathProvenanceOffers:          mCollector.addr,
-		api.PathProvenanceUnacknowledged:  []byte("FZ-RECALL-1"),
+		api.PathProvenanceUnacknowledged:  []byte(wdRecall),
 		api.PathGovProposals:              nil,
 		api.PathGovOpenProposals:          nil,
 		api.PathGovVotes:                  []byte("1"),
