@@ -166,6 +166,29 @@ func contractData(t *testing.T, c *chain) map[string][]contractCase {
 	}
 }
 
+// answerDecoders are the client's readers of the answers made of several
+// records that link up (docs/protocol.md §4): each must accept the record
+// world's answer and read what the world's transactions made.
+var answerDecoders = map[string]func(t *testing.T, what string, data []byte, height int64, list *appv1.ProvedList){
+	api.PathTaxReceipt: func(t *testing.T, what string, data []byte, _ int64, list *appv1.ProvedList) {
+		req, err := api.ParseList(data)
+		require.NoError(t, err, what)
+		ans, err := api.DecodeReceipt(string(req.Arg), list)
+		require.NoError(t, err, what)
+		require.True(t, ans.Found, what)
+		require.Len(t, ans.Amendments, 2, "%s: the world corrected it twice", what)
+		require.EqualValues(t, 2, ans.State.Amendments, what)
+	},
+	api.PathTaxClearance: func(t *testing.T, what string, data []byte, height int64, list *appv1.ProvedList) {
+		req := &taxv1.ClearanceRequest{}
+		require.NoError(t, proto.Unmarshal(data, req), what)
+		st, err := api.DecodeClearance(req, height, list)
+		require.NoError(t, err, what)
+		require.True(t, st.Covered, "%s: the world issued receipts in both periods: %s", what, st)
+		require.EqualValues(t, 3, st.Receipts, "%s: %s", what, st)
+	},
+}
+
 // paramsRecord is the type of params record that holds a chain parameter
 // ("funds.max_transfer" is in the funds params), as each module stores it.
 func paramsRecord(t *testing.T, name string) proto.Message {
@@ -208,6 +231,9 @@ func paramsRecord(t *testing.T, name string) proto.Message {
 //     amendments) carries no range proofs;
 //   - a walk or key set (api.List) answers entries, each proven (present or
 //     absent), each present one stored and decoded as above;
+//   - an answer made of linked records (a receipt with its amendments, a
+//     clearance statement) is read by the client's own reader of it
+//     (api.DecodeReceipt, api.DecodeClearance: answerDecoders);
 //   - a computed route answers.
 func TestEveryRouteAnswersAtTheKeysTheClientBuilds(t *testing.T) {
 	c := newRecordWorld(t)
@@ -297,6 +323,9 @@ func TestEveryRouteAnswersAtTheKeysTheClientBuilds(t *testing.T) {
 				present := checkEntries(what, res.Height, list)
 				require.Positive(t, present, "%s: the answer holds a record", what)
 				entries += present
+				if decode, ok := answerDecoders[r.Path]; ok {
+					decode(t, what, tc.data, res.Height, list)
+				}
 				if r.Answer == api.List {
 					break
 				}
