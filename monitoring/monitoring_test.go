@@ -1,5 +1,3 @@
-// Package monitoring holds the Prometheus configuration, alert rules and
-// dashboard for Tally validators; its tests check them with promtool.
 package monitoring
 
 import (
@@ -10,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // promtool returns the path of Prometheus' promtool (Debian's prometheus
@@ -101,5 +100,24 @@ func TestDashboardQueriesParse(t *testing.T) {
 	}
 	if out, err := run(t, "check", "rules", path); err != nil {
 		t.Errorf("a dashboard query does not parse: %v\n%s", err, out)
+	}
+}
+
+// The rules a test server loads with shorter `for:` durations are still
+// valid rules, with every `for:` replaced and nothing else changed.
+func TestRulesWithForAreValidRules(t *testing.T) {
+	short := RulesWithFor(5 * time.Second)
+	if n := strings.Count(Rules, "for: "); n < 5 || strings.Count(short, "for: 5s") != n {
+		t.Fatalf("%d for: lines, %d replaced", n, strings.Count(short, "for: 5s"))
+	}
+	if forLine.ReplaceAllString(short, "") != forLine.ReplaceAllString(Rules, "") {
+		t.Fatal("RulesWithFor changed more than the for: lines")
+	}
+	path := filepath.Join(t.TempDir(), "alerts.yml")
+	if err := os.WriteFile(path, []byte(short), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "check", "rules", path); err != nil {
+		t.Errorf("promtool check rules: %v\n%s", err, out)
 	}
 }

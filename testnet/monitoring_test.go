@@ -2,62 +2,27 @@ package testnet_test
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-)
 
-// promQuery asks a Prometheus server's HTTP API for an instant vector and
-// returns its samples as labels → value.
-func promQuery(ctx context.Context, base, query string) (map[string]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/query?query="+url.QueryEscape(query), nil)
-	if err != nil {
-		return nil, err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	var body struct {
-		Status string
-		Data   struct {
-			Result []struct {
-				Metric map[string]string
-				Value  [2]any
-			}
-		}
-	}
-	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, r := range body.Data.Result {
-		out[r.Metric["instance"]] = fmt.Sprint(r.Value[1])
-	}
-	return out, nil
-}
+	"github.com/tallyledger/tally/monitoring"
+)
 
 // A real Prometheus, given the repository's configuration with this
 // network's addresses, scrapes every node: CometBFT's metrics and Tally's
 // own (messages by module and result, block height), with the alert rules
-// loaded and none of the critical ones firing on a healthy network.
+// loaded and none of the critical ones firing on a healthy network. Then
+// one node is stopped and TallyNodeDown fires for it, and for no other.
+// The server loads the repository's rules with every `for:` set to 5 s
+// (monitoring.Options.For), so the test does not wait the minute an
+// operator's rule waits; the expressions are the shipped ones.
 func TestPrometheusScrapesEveryNode(t *testing.T) {
-	prom, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("SKIPPED (prometheus is not installed: apt-get install prometheus; .ci/run installs it): no scrape of a running network was tried")
-	}
 	net := startNetwork(t, 4)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	require.NoError(t, net.WaitHeight(ctx, "revenue", 1))
 	addMember(t, ctx, net, "revenue", "revenue") // one committed message to count
@@ -65,35 +30,21 @@ func TestPrometheusScrapesEveryNode(t *testing.T) {
 	var targets []string
 	for _, n := range net.Manifest.Nodes {
 		require.NotEmpty(t, n.Metrics, "testnet init gives every node a metrics address")
-		targets = append(targets, fmt.Sprintf("%q", n.Metrics))
+		targets = append(targets, n.Metrics)
 	}
-	repoCfg, err := os.ReadFile("../monitoring/prometheus.yml")
+	prom, err := monitoring.Start(ctx, monitoring.Options{
+		Dir: t.TempDir(), Targets: targets, Listen: fmt.Sprintf("127.0.0.1:%d", freeBase(t)), For: 5 * time.Second,
+	})
+	if errors.Is(err, monitoring.ErrNotInstalled) {
+		t.Skip("SKIPPED (prometheus is not installed: apt-get install prometheus; .ci/run installs it): no scrape of a running network was tried")
+	}
 	require.NoError(t, err)
-	dir := t.TempDir()
-	cfg := strings.Replace(string(repoCfg), `["127.0.0.1:27003", "127.0.0.1:27013", "127.0.0.1:27023", "127.0.0.1:27033"]`, "["+strings.Join(targets, ", ")+"]", 1)
-	require.NotEqual(t, string(repoCfg), cfg, "the repository's scrape targets were not found to replace")
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644))
-	rules, err := os.ReadFile("../monitoring/alerts.yml")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "alerts.yml"), rules, 0o644))
-
-	port := freeBase(t)
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(prom, "--config.file", filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path", filepath.Join(dir, "data"),
-		"--web.listen-address", listen)
-	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	require.NoError(t, err)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		prom.Stop()
 		if t.Failed() {
-			b, _ := os.ReadFile(logFile.Name())
-			t.Logf("prometheus log:\n%s", b)
+			t.Logf("prometheus log:\n%s", prom.LogTail(4000))
 		}
 	})
-	base := "http://" + listen
 
 	want := map[string]string{ // query → what every node must report
 		`up{job="tally"}`:                    "1",
@@ -104,7 +55,7 @@ func TestPrometheusScrapesEveryNode(t *testing.T) {
 	}
 	for q, v := range want {
 		require.Eventually(t, func() bool {
-			got, err := promQuery(ctx, base, q)
+			got, err := prom.Query(ctx, q)
 			if err != nil || len(got) != len(net.Manifest.Nodes) {
 				return false
 			}
@@ -116,7 +67,29 @@ func TestPrometheusScrapesEveryNode(t *testing.T) {
 			return true
 		}, 2*time.Minute, time.Second, "query %s did not give %s for all %d nodes", q, v, len(net.Manifest.Nodes))
 	}
-	firing, err := promQuery(ctx, base, `ALERTS{alertstate="firing",severity="critical"}`)
+	firing, err := prom.Query(ctx, `ALERTS{alertstate="firing",severity="critical"}`)
 	require.NoError(t, err)
 	require.Empty(t, firing, "critical alerts firing on a healthy network")
+
+	// A stopped node: TallyNodeDown fires for it and no other node.
+	down := net.Manifest.Nodes[len(net.Manifest.Nodes)-1]
+	require.NoError(t, net.Stop(down.Name, 15*time.Second))
+	var alerts []monitoring.Alert
+	require.Eventually(t, func() bool {
+		alerts, err = prom.Alerts(ctx)
+		if err != nil {
+			return false
+		}
+		for _, a := range alerts {
+			if a.Name == "TallyNodeDown" && a.State == "firing" && a.Instance == down.Metrics {
+				return true
+			}
+		}
+		return false
+	}, 2*time.Minute, time.Second, "TallyNodeDown did not fire for the stopped node %s (%s); alerts: %+v", down.Name, down.Metrics, alerts)
+	for _, a := range alerts {
+		if a.Name == "TallyNodeDown" {
+			require.Equal(t, down.Metrics, a.Instance, "TallyNodeDown for a running node")
+		}
+	}
 }
