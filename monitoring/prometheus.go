@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -48,16 +49,19 @@ type Options struct {
 	// fire without waiting the minutes an operator's rule waits. The
 	// repository's rules are not changed.
 	For time.Duration
-	// Prefix runs Prometheus under a command prefix (ip netns exec NS).
+	// Prefix runs Prometheus under a command prefix (ip netns exec NS);
+	// the server's API is then read with curl under the same prefix (its
+	// address is not reachable from here).
 	Prefix []string
 }
 
 // Server is a running Prometheus.
 type Server struct {
-	cmd  *exec.Cmd
-	base string
-	log  string
-	done chan struct{}
+	cmd    *exec.Cmd
+	prefix []string
+	base   string
+	log    string
+	done   chan struct{}
 }
 
 var forLine = regexp.MustCompile(`(?m)^(\s+)for: \S+$`)
@@ -121,19 +125,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("starting prometheus: %w", err)
 	}
-	s := &Server{cmd: cmd, base: "http://" + o.Listen, log: logPath, done: make(chan struct{})}
+	s := &Server{cmd: cmd, prefix: o.Prefix, base: "http://" + o.Listen, log: logPath, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		logFile.Close()
 		close(s.done)
 	}()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/-/ready", nil)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return s, nil
-			}
+		if _, err := s.read(ctx, "/-/ready"); err == nil {
+			return s, nil
 		}
 		select {
 		case <-s.done:
@@ -225,17 +225,34 @@ func (s *Server) Query(ctx context.Context, q string) (map[string]string, error)
 }
 
 func (s *Server) get(ctx context.Context, path string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	b, err := s.read(ctx, path)
 	if err != nil {
 		return err
+	}
+	return json.Unmarshal(b, into)
+}
+
+// read GETs path from the server's API.
+func (s *Server) read(ctx context.Context, path string) ([]byte, error) {
+	if len(s.prefix) > 0 {
+		args := append(append([]string{}, s.prefix[1:]...), "curl", "-sf", "--max-time", "10", s.base+path)
+		out, err := exec.CommandContext(ctx, s.prefix[0], args...).Output()
+		if err != nil {
+			return nil, fmt.Errorf("prometheus %s (curl in %v): %w", path, s.prefix, err)
+		}
+		return out, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	if err != nil {
+		return nil, err
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("prometheus %s: %s", path, res.Status)
+		return nil, fmt.Errorf("prometheus %s: %s", path, res.Status)
 	}
-	return json.NewDecoder(res.Body).Decode(into)
+	return io.ReadAll(res.Body)
 }
