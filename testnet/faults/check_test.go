@@ -277,6 +277,7 @@ func NewScenario(t *testing.T, name string) *Scenario {
 func (s *Scenario) Fault(format string, args ...any) {
 	s.res.Faults++
 	s.t.Logf("fault %d: %s", s.res.Faults, fmt.Sprintf(format, args...))
+	noteFault(fmt.Sprintf(format, args...))
 }
 
 // Resumed records how long progress took to resume after a fault.

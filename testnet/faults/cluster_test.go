@@ -64,6 +64,10 @@ type ClusterOptions struct {
 	// are held to the same state by the block-hash comparison (each
 	// header carries the app hash of the state before it).
 	PublicRPC int
+	// Monitor, for nodes in network namespaces, gives the command prefix
+	// and address a Prometheus (FAULTS_PROMETHEUS) runs under and listens
+	// on to reach them (NetLab.Monitor).
+	Monitor func() (prefix []string, host string, err error)
 }
 
 // NewCluster writes a network, starts every node, waits for blocks and
@@ -141,6 +145,7 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 	if err := testnet.SeedDemo(ctx, c.Dir, m, func(string, ...any) {}); err != nil {
 		t.Fatalf("seeding the demo data: %v", err)
 	}
+	watchAlerts(t, c, o) // FAULTS_PROMETHEUS: from the seeded, healthy network on
 	return c
 }
 

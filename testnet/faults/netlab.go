@@ -53,6 +53,8 @@ type NetLab struct {
 	closed  bool
 	blocked [][]bool // blocked[i][j]: i hears nothing from j
 
+	monitored bool // the hub's bridge has its address (Monitor)
+
 	delayKind string // "netem", "nfqueue" or "" (unavailable)
 	delayWhy  string // why delayKind is what it is
 	queues    []*nlDelayQueue
@@ -281,6 +283,28 @@ func (l *NetLab) Namespace(i int) string { return l.nodes[i] }
 // Prefix returns the command prefix that runs a program in node i's
 // namespace: ip netns exec NS.
 func (l *NetLab) Prefix(i int) []string { return []string{"ip", "netns", "exec", l.nodes[i]} }
+
+// Monitor gives the hub's bridge the lab's address .254 (once) and returns
+// it with the command prefix that runs a program in the hub: a monitoring
+// server there reaches every node over its own link. Partitions drop only
+// packets from the nodes' peers, so it keeps scraping a cut-off node, as
+// an operator's monitoring on a separate network would; delay and loss
+// apply to its packets too.
+func (l *NetLab) Monitor() (prefix []string, host string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return nil, "", err
+	}
+	host = strings.TrimSuffix(l.subnet, "0/24") + "254"
+	if !l.monitored {
+		if err := nlRun("", "ip", "-n", l.hub, "addr", "add", host+"/24", "dev", "br0"); err != nil {
+			return nil, "", fmt.Errorf("netlab %s: addressing the hub: %w", l.prefix, err)
+		}
+		l.monitored = true
+	}
+	return []string{"ip", "netns", "exec", l.hub}, host, nil
+}
 
 // Isolate cuts node i off: it hears no one and no one hears it; the other
 // nodes still talk to each other. Partitions add up until Heal.

@@ -24,7 +24,7 @@ func TestPartitions(t *testing.T) {
 			t.Errorf("removing the network namespaces: %v", err)
 		}
 	})
-	c := NewCluster(t, ClusterOptions{Hosts: lab.Hosts(), UnixRPC: true, Prefix: lab.Prefix})
+	c := NewCluster(t, ClusterOptions{Hosts: lab.Hosts(), UnixRPC: true, Prefix: lab.Prefix, Monitor: lab.Monitor})
 	s := NewScenario(t, "network partitions")
 	t.Logf("nodes at %v in namespaces; delay by %s", lab.Hosts(), lab.DelayMechanism())
 	w, ctx := StartWorkload(t, c, 30)
