@@ -41,29 +41,29 @@ func CheckAgencyID(id string) error {
 }
 
 // AgencyKey is the state key of an agency record.
-func AgencyKey(id string) []byte { return key(prefixAgency, []byte(id)) }
+func AgencyKey(id string) []byte { return Key(prefixAgency, []byte(id)) }
 
 // AgenciesPrefix covers every agency record, in id order.
 func AgenciesPrefix() []byte { return prefixAgency }
 
 // AccountKey is the state key of an account record.
-func AccountKey(addr []byte) []byte { return key(prefixAccount, addr) }
+func AccountKey(addr []byte) []byte { return Key(prefixAccount, addr) }
 
 // AccountsPrefix covers every account record, in address order.
 func AccountsPrefix() []byte { return prefixAccount }
 
 // MembersPrefix is the prefix of an agency's membership index; a members
 // answer carries it as its Key.
-func MembersPrefix(agencyID string) []byte { return key(prefixMember, []byte(agencyID), slash) }
+func MembersPrefix(agencyID string) []byte { return Key(prefixMember, []byte(agencyID), slash) }
 
 // AllMembersPrefix covers the membership index of every agency.
 func AllMembersPrefix() []byte { return prefixMember }
 
 // MemberKey is the state key of one membership index entry.
-func MemberKey(agencyID string, addr []byte) []byte { return key(MembersPrefix(agencyID), addr) }
+func MemberKey(agencyID string, addr []byte) []byte { return Key(MembersPrefix(agencyID), addr) }
 
 // PubKeyKey is the state key of the public-key index entry.
-func PubKeyKey(pub []byte) []byte { return key(prefixPubKey, pub) }
+func PubKeyKey(pub []byte) []byte { return Key(prefixPubKey, pub) }
 
 // PubKeysPrefix covers the whole public-key index.
 func PubKeysPrefix() []byte { return prefixPubKey }

@@ -46,5 +46,5 @@ func NoncesPrefix() []byte { return prefixNonces }
 // timeout height. Keys sort by timeout first, so expired nonces are a
 // prefix range the chain deletes as blocks pass.
 func NonceKey(timeout uint64, signer []byte, nonce uint64) []byte {
-	return key(prefixNonces, u64(timeout), signer, u64(nonce))
+	return Key(prefixNonces, Uint64(timeout), signer, Uint64(nonce))
 }

@@ -56,14 +56,14 @@ func BenefitsStatePrefix() []byte { return []byte("bf/") }
 func BenefitsParamsKey() []byte { return keyBenefitsParams }
 
 // BenefitsProgrammeKey is the state key of a programme.
-func BenefitsProgrammeKey(id string) []byte { return key(prefixBenefitsProgramme, []byte(id)) }
+func BenefitsProgrammeKey(id string) []byte { return Key(prefixBenefitsProgramme, []byte(id)) }
 
 // BenefitsProgrammesPrefix is the prefix of every programme.
 func BenefitsProgrammesPrefix() []byte { return prefixBenefitsProgramme }
 
 // BenefitsEnrolmentsPrefix is the prefix of a programme's enrolments.
 func BenefitsEnrolmentsPrefix(programme string) []byte {
-	return key(prefixBenefitsEnrolment, []byte(programme), zero)
+	return Key(prefixBenefitsEnrolment, []byte(programme), zero)
 }
 
 // BenefitsAllEnrolmentsPrefix covers the enrolments of every programme.
@@ -71,7 +71,7 @@ func BenefitsAllEnrolmentsPrefix() []byte { return prefixBenefitsEnrolment }
 
 // BenefitsEnrolmentKey is the state key of one enrolment.
 func BenefitsEnrolmentKey(programme, recipient string) []byte {
-	return key(BenefitsEnrolmentsPrefix(programme), []byte(recipient))
+	return Key(BenefitsEnrolmentsPrefix(programme), []byte(recipient))
 }
 
 // BenefitsDuePrefix covers the payment schedule, earliest due first.
@@ -79,11 +79,11 @@ func BenefitsDuePrefix() []byte { return prefixBenefitsDue }
 
 // BenefitsDueKey is the schedule entry of a programme due at unix time due.
 func BenefitsDueKey(due int64, programme string) []byte {
-	return key(prefixBenefitsDue, u64(uint64(due)), []byte(programme))
+	return Key(prefixBenefitsDue, Uint64(uint64(due)), []byte(programme))
 }
 
 // BenefitsPaymentKey is the state key of a payment.
-func BenefitsPaymentKey(id uint64) []byte { return key(prefixBenefitsPayment, u64(id)) }
+func BenefitsPaymentKey(id uint64) []byte { return Key(prefixBenefitsPayment, Uint64(id)) }
 
 // BenefitsPaymentsPrefix covers every payment, in id order.
 func BenefitsPaymentsPrefix() []byte { return prefixBenefitsPayment }
@@ -93,7 +93,7 @@ func BenefitsPaymentSeqKey() []byte { return keyBenefitsSeqPayment }
 
 // BenefitsHistoryPrefix is the prefix of a recipient's payment history.
 func BenefitsHistoryPrefix(programme, recipient string) []byte {
-	return key(prefixBenefitsHistory, []byte(programme), zero, []byte(recipient), zero)
+	return Key(prefixBenefitsHistory, []byte(programme), zero, []byte(recipient), zero)
 }
 
 // BenefitsAllHistoryPrefix covers the payment history of every recipient.
@@ -101,16 +101,16 @@ func BenefitsAllHistoryPrefix() []byte { return prefixBenefitsHistory }
 
 // BenefitsHistoryKey is the history entry of payment id to a recipient.
 func BenefitsHistoryKey(programme, recipient string, id uint64) []byte {
-	return key(BenefitsHistoryPrefix(programme, recipient), u64(id))
+	return Key(BenefitsHistoryPrefix(programme, recipient), Uint64(id))
 }
 
 // BenefitsPaymentOfHistoryKey maps a history index key to the payment's state key.
 func BenefitsPaymentOfHistoryKey(indexKey []byte) []byte {
-	return key(prefixBenefitsPayment, indexKey[len(indexKey)-8:])
+	return Key(prefixBenefitsPayment, indexKey[len(indexKey)-8:])
 }
 
 // BenefitsRecoveryKey is the state key of a recovery.
-func BenefitsRecoveryKey(id uint64) []byte { return key(prefixBenefitsRecovery, u64(id)) }
+func BenefitsRecoveryKey(id uint64) []byte { return Key(prefixBenefitsRecovery, Uint64(id)) }
 
 // BenefitsRecoveriesPrefix covers every recovery, in id order.
 func BenefitsRecoveriesPrefix() []byte { return prefixBenefitsRecovery }
@@ -120,17 +120,17 @@ func BenefitsRecoverySeqKey() []byte { return keyBenefitsSeqRecovery }
 
 // BenefitsPaymentRecoveriesPrefix is the prefix of the recoveries of a payment.
 func BenefitsPaymentRecoveriesPrefix(payment uint64) []byte {
-	return key(prefixBenefitsPayRecovery, u64(payment))
+	return Key(prefixBenefitsPayRecovery, Uint64(payment))
 }
 
 // BenefitsPaymentRecoveryKey is the index entry of recovery id of a payment.
 func BenefitsPaymentRecoveryKey(payment, id uint64) []byte {
-	return key(BenefitsPaymentRecoveriesPrefix(payment), u64(id))
+	return Key(BenefitsPaymentRecoveriesPrefix(payment), Uint64(id))
 }
 
 // BenefitsOpenRecoveriesPrefix is the prefix of a recipient's open recoveries, oldest first.
 func BenefitsOpenRecoveriesPrefix(programme, recipient string) []byte {
-	return key(prefixBenefitsOpenRecov, []byte(programme), zero, []byte(recipient), zero)
+	return Key(prefixBenefitsOpenRecov, []byte(programme), zero, []byte(recipient), zero)
 }
 
 // BenefitsAllOpenRecoveriesPrefix covers the open recoveries of every recipient.
@@ -138,17 +138,17 @@ func BenefitsAllOpenRecoveriesPrefix() []byte { return prefixBenefitsOpenRecov }
 
 // BenefitsOpenRecoveryKey is the index entry of an open recovery.
 func BenefitsOpenRecoveryKey(programme, recipient string, id uint64) []byte {
-	return key(BenefitsOpenRecoveriesPrefix(programme, recipient), u64(id))
+	return Key(BenefitsOpenRecoveriesPrefix(programme, recipient), Uint64(id))
 }
 
 // BenefitsRecoveryStepsPrefix is the prefix of a recovery's steps.
 func BenefitsRecoveryStepsPrefix(recovery uint64) []byte {
-	return key(prefixBenefitsRecovStep, u64(recovery))
+	return Key(prefixBenefitsRecovStep, Uint64(recovery))
 }
 
 // BenefitsRecoveryStepKey is the state key of step n of a recovery.
 func BenefitsRecoveryStepKey(recovery uint64, step uint32) []byte {
-	return key(BenefitsRecoveryStepsPrefix(recovery), u32(step))
+	return Key(BenefitsRecoveryStepsPrefix(recovery), u32(step))
 }
 
 // IsBenefitsPaymentKey reports whether key is a payment's state key.

@@ -26,8 +26,11 @@ import "encoding/binary"
 // the SHA-256 of its ed25519 public key).
 const AddressSize = 20
 
-// key concatenates parts into a new slice.
-func key(parts ...[]byte) []byte {
+// Key concatenates the parts of a state key (a prefix, ids, numbers
+// encoded by Uint64) into one new slice. Every key builder here uses it,
+// and so does any state key built outside this package (x/*, tests), so
+// keys are made one way.
+func Key(parts ...[]byte) []byte {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
@@ -39,8 +42,9 @@ func key(parts ...[]byte) []byte {
 	return out
 }
 
-// u64 is n as 8 bytes big-endian.
-func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+// Uint64 is n as 8 bytes big-endian, so numbers in keys (and the values
+// of sequence counters) sort in numeric order.
+func Uint64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
 // u32 is n as 4 bytes big-endian.
 func u32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }

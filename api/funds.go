@@ -67,67 +67,67 @@ func FundsParamsKey() []byte { return keyFundsParams }
 func FundsTotalsKey() []byte { return keyFundsTotals }
 
 // FundsYearKey is the state key of one year's appropriation total.
-func FundsYearKey(year int32) []byte { return key(prefixFundsYear, u32(uint32(year))) }
+func FundsYearKey(year int32) []byte { return Key(prefixFundsYear, u32(uint32(year))) }
 
 // FundsBalanceKey is the state key of a holder's balance.
-func FundsBalanceKey(holder string) []byte { return key(prefixFundsBalance, []byte(holder)) }
+func FundsBalanceKey(holder string) []byte { return Key(prefixFundsBalance, []byte(holder)) }
 
 // FundsBalancesPrefix is the prefix of every balance.
 func FundsBalancesPrefix() []byte { return prefixFundsBalance }
 
 // FundsHolderKey is the state key of a registered holder.
-func FundsHolderKey(holder string) []byte { return key(prefixFundsHolder, []byte(holder)) }
+func FundsHolderKey(holder string) []byte { return Key(prefixFundsHolder, []byte(holder)) }
 
 // FundsMovementKey is the state key of a movement.
-func FundsMovementKey(id uint64) []byte { return key(prefixFundsMovement, u64(id)) }
+func FundsMovementKey(id uint64) []byte { return Key(prefixFundsMovement, Uint64(id)) }
 
 // FundsMovementSeqKey holds the last movement id (8 bytes big-endian).
 func FundsMovementSeqKey() []byte { return keyFundsSeqMovement }
 
 // FundsTrancheKey is the state key of a tranche.
-func FundsTrancheKey(id uint64) []byte { return key(prefixFundsTranche, u64(id)) }
+func FundsTrancheKey(id uint64) []byte { return Key(prefixFundsTranche, Uint64(id)) }
 
 // FundsTrancheSeqKey holds the last tranche id (8 bytes big-endian).
 func FundsTrancheSeqKey() []byte { return keyFundsSeqTranche }
 
 // FundsOpenPrefix is the prefix of a holder's open tranches, oldest first.
-func FundsOpenPrefix(holder string) []byte { return key(prefixFundsOpen, []byte(holder), zero) }
+func FundsOpenPrefix(holder string) []byte { return Key(prefixFundsOpen, []byte(holder), zero) }
 
 // FundsOpenKey is the index entry of an open tranche of holder.
-func FundsOpenKey(holder string, id uint64) []byte { return key(FundsOpenPrefix(holder), u64(id)) }
+func FundsOpenKey(holder string, id uint64) []byte { return Key(FundsOpenPrefix(holder), Uint64(id)) }
 
 // FundsHeadKey holds the id of a holder's oldest open tranche, so the
 // common move, one the oldest tranche covers, reads two records and
 // iterates nothing.
-func FundsHeadKey(holder string) []byte { return key(prefixFundsHead, []byte(holder)) }
+func FundsHeadKey(holder string) []byte { return Key(prefixFundsHead, []byte(holder)) }
 
 // FundsOpenFromPrefix is the prefix of a holder's open tranches that came from holder from.
 func FundsOpenFromPrefix(holder, from string) []byte {
-	return key(prefixFundsOpenFrom, []byte(holder), zero, []byte(from), zero)
+	return Key(prefixFundsOpenFrom, []byte(holder), zero, []byte(from), zero)
 }
 
 // FundsOpenFromKey is the index entry of an open tranche of holder that came from from.
 func FundsOpenFromKey(holder, from string, id uint64) []byte {
-	return key(FundsOpenFromPrefix(holder, from), u64(id))
+	return Key(FundsOpenFromPrefix(holder, from), Uint64(id))
 }
 
 // FundsRootLegsPrefix is the prefix under which every leg descended from
 // root is indexed, in movement order: the trace down.
-func FundsRootLegsPrefix(root uint64) []byte { return key(prefixFundsRootLeg, u64(root)) }
+func FundsRootLegsPrefix(root uint64) []byte { return Key(prefixFundsRootLeg, Uint64(root)) }
 
 // FundsRootLegKey is the state key of leg leg of a movement under root.
 func FundsRootLegKey(root, movement uint64, leg int) []byte {
-	return key(FundsRootLegsPrefix(root), u64(movement), binary.BigEndian.AppendUint16(nil, uint16(leg)))
+	return Key(FundsRootLegsPrefix(root), Uint64(movement), binary.BigEndian.AppendUint16(nil, uint16(leg)))
 }
 
 // FundsAppropriationKey is the state key of an appropriation by its reference.
-func FundsAppropriationKey(ref string) []byte { return key(prefixFundsApprop, []byte(ref)) }
+func FundsAppropriationKey(ref string) []byte { return Key(prefixFundsApprop, []byte(ref)) }
 
 // FundsRootTotalsKey is the state key of one trace root's totals.
-func FundsRootTotalsKey(root uint64) []byte { return key(prefixFundsRootTotals, u64(root)) }
+func FundsRootTotalsKey(root uint64) []byte { return Key(prefixFundsRootTotals, Uint64(root)) }
 
 // FundsSettlementKey is the state key of a payment movement's settlement.
-func FundsSettlementKey(payment uint64) []byte { return key(prefixFundsSettlement, u64(payment)) }
+func FundsSettlementKey(payment uint64) []byte { return Key(prefixFundsSettlement, Uint64(payment)) }
 
 // IsFundsTrancheKey reports whether key is a tranche's state key.
 func IsFundsTrancheKey(k []byte) bool { return bytes.HasPrefix(k, prefixFundsTranche) }

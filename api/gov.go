@@ -70,7 +70,7 @@ func GovParamsKey() []byte { return keyGovParams }
 func GovProposalSeqKey() []byte { return keyGovSeq }
 
 // GovProposalKey is the state key of a proposal.
-func GovProposalKey(id uint64) []byte { return key(prefixGovProposal, u64(id)) }
+func GovProposalKey(id uint64) []byte { return Key(prefixGovProposal, Uint64(id)) }
 
 // GovProposalsPrefix covers every proposal, in id order.
 func GovProposalsPrefix() []byte { return prefixGovProposal }
@@ -84,34 +84,34 @@ func GovProposalOfOpenKey(indexKey []byte) []byte {
 	if !bytes.HasPrefix(indexKey, prefixGovOpen) {
 		return nil
 	}
-	return key(prefixGovProposal, indexKey[len(prefixGovOpen):])
+	return Key(prefixGovProposal, indexKey[len(prefixGovOpen):])
 }
 
 // GovOpenKey is the open-proposal index entry of proposal id.
-func GovOpenKey(id uint64) []byte { return key(prefixGovOpen, u64(id)) }
+func GovOpenKey(id uint64) []byte { return Key(prefixGovOpen, Uint64(id)) }
 
 // GovOpenCountKey holds the number of open proposals of an agency (8 bytes).
-func GovOpenCountKey(agencyID string) []byte { return key(prefixGovOpenCount, []byte(agencyID)) }
+func GovOpenCountKey(agencyID string) []byte { return Key(prefixGovOpenCount, []byte(agencyID)) }
 
 // GovOpenCountsPrefix covers every agency's open-proposal count.
 func GovOpenCountsPrefix() []byte { return prefixGovOpenCount }
 
 // GovVotesPrefix covers the votes on one proposal, in agency id order.
-func GovVotesPrefix(id uint64) []byte { return key(prefixGovVote, u64(id), slash) }
+func GovVotesPrefix(id uint64) []byte { return Key(prefixGovVote, Uint64(id), slash) }
 
 // GovVoteKey is the state key of an agency's vote on a proposal.
-func GovVoteKey(id uint64, agencyID string) []byte { return key(GovVotesPrefix(id), []byte(agencyID)) }
+func GovVoteKey(id uint64, agencyID string) []byte { return Key(GovVotesPrefix(id), []byte(agencyID)) }
 
 // GovMandatesPrefix covers every mandate in force, by agency.
 func GovMandatesPrefix() []byte { return prefixGovMandate }
 
 // GovMandateKey is the state key of one agency's mandate of kind m in force.
 func GovMandateKey(agencyID string, m int32) []byte {
-	return key(prefixGovMandate, []byte(agencyID), slash, u32(uint32(m)))
+	return Key(prefixGovMandate, []byte(agencyID), slash, u32(uint32(m)))
 }
 
 // GovGrantKey is the state key of a mandate grant by id, kept for ever.
-func GovGrantKey(id uint64) []byte { return key(prefixGovGrant, u64(id)) }
+func GovGrantKey(id uint64) []byte { return Key(prefixGovGrant, Uint64(id)) }
 
 // GovGrantsPrefix covers every mandate grant ever made, in id order.
 func GovGrantsPrefix() []byte { return prefixGovGrant }
@@ -123,22 +123,22 @@ func GovGrantSeqKey() []byte { return keyGovGrantSeq }
 func GovValidatorsPrefix() []byte { return prefixGovValidator }
 
 // GovValidatorKey is the state key of a validator.
-func GovValidatorKey(pub []byte) []byte { return key(prefixGovValidator, pub) }
+func GovValidatorKey(pub []byte) []byte { return Key(prefixGovValidator, pub) }
 
 // GovPowerChangeKey holds the voting power changed at height (8 bytes).
-func GovPowerChangeKey(height int64) []byte { return key(prefixGovChange, u64(uint64(height))) }
+func GovPowerChangeKey(height int64) []byte { return Key(prefixGovChange, Uint64(uint64(height))) }
 
 // GovUpgradeKey is the state key of the scheduled upgrade plan.
 func GovUpgradeKey() []byte { return keyGovUpgrade }
 
 // GovDoneKey is the state key recording that an upgrade was applied.
-func GovDoneKey(name string) []byte { return key(prefixGovDone, []byte(name)) }
+func GovDoneKey(name string) []byte { return Key(prefixGovDone, []byte(name)) }
 
 // GovMisbehaviourSeqKey holds the last misbehaviour sequence (8 bytes).
 func GovMisbehaviourSeqKey() []byte { return keyGovMisbSeq }
 
 // GovMisbehaviourKey is the state key of a misbehaviour record.
-func GovMisbehaviourKey(seq uint64) []byte { return key(prefixGovMisb, u64(seq)) }
+func GovMisbehaviourKey(seq uint64) []byte { return Key(prefixGovMisb, Uint64(seq)) }
 
 // GovMisbehavioursPrefix covers every misbehaviour record, in sequence order.
 func GovMisbehavioursPrefix() []byte { return prefixGovMisb }
@@ -146,12 +146,12 @@ func GovMisbehavioursPrefix() []byte { return prefixGovMisb }
 // GovValidatorMisbehavioursPrefix covers the index of one validator
 // address's misbehaviour; an entry's last 8 bytes are the sequence.
 func GovValidatorMisbehavioursPrefix(addr []byte) []byte {
-	return key(prefixGovMisbByVal, addr, slash)
+	return Key(prefixGovMisbByVal, addr, slash)
 }
 
 // GovValidatorMisbehaviourKey is the index entry of misbehaviour seq of a validator address.
 func GovValidatorMisbehaviourKey(addr []byte, seq uint64) []byte {
-	return key(GovValidatorMisbehavioursPrefix(addr), u64(seq))
+	return Key(GovValidatorMisbehavioursPrefix(addr), Uint64(seq))
 }
 
 // GovMisbehaviourOfIndexKey maps a key under GovValidatorMisbehavioursPrefix
@@ -160,5 +160,5 @@ func GovMisbehaviourOfIndexKey(indexKey []byte) []byte {
 	if len(indexKey) < 8 {
 		return nil
 	}
-	return key(prefixGovMisb, indexKey[len(indexKey)-8:])
+	return Key(prefixGovMisb, indexKey[len(indexKey)-8:])
 }

@@ -76,39 +76,39 @@ func lp(s string) []byte { return append([]byte{byte(len(s))}, s...) }
 func ProvenanceParamsKey() []byte { return keyProvParams }
 
 // ProvenanceItemKey is the state key of an item record.
-func ProvenanceItemKey(id string) []byte { return key(prefixProvItem, []byte(id)) }
+func ProvenanceItemKey(id string) []byte { return Key(prefixProvItem, []byte(id)) }
 
 // ProvenanceItemsPrefix covers every item record.
 func ProvenanceItemsPrefix() []byte { return prefixProvItem }
 
 // ProvenanceHistoryPrefix is the prefix of an item's history log.
-func ProvenanceHistoryPrefix(id string) []byte { return key(prefixProvHistory, lp(id)) }
+func ProvenanceHistoryPrefix(id string) []byte { return Key(prefixProvHistory, lp(id)) }
 
 // ProvenanceAllHistoryPrefix covers the history of every item.
 func ProvenanceAllHistoryPrefix() []byte { return prefixProvHistory }
 
 // ProvenanceHistoryKey is the state key of event seq (from 1) of an item's history.
 func ProvenanceHistoryKey(id string, seq uint64) []byte {
-	return key(ProvenanceHistoryPrefix(id), u64(seq))
+	return Key(ProvenanceHistoryPrefix(id), Uint64(seq))
 }
 
 // ProvenanceAttestationPrefix is the prefix of an item's attestations.
-func ProvenanceAttestationPrefix(id string) []byte { return key(prefixProvAttestation, lp(id)) }
+func ProvenanceAttestationPrefix(id string) []byte { return Key(prefixProvAttestation, lp(id)) }
 
 // ProvenanceAllAttestationsPrefix covers the attestations of every item.
 func ProvenanceAllAttestationsPrefix() []byte { return prefixProvAttestation }
 
 // ProvenanceAttestationKey is the state key of attestation seq (from 1) of an item.
 func ProvenanceAttestationKey(id string, seq uint64) []byte {
-	return key(ProvenanceAttestationPrefix(id), u64(seq))
+	return Key(ProvenanceAttestationPrefix(id), Uint64(seq))
 }
 
 // ProvenanceHeldPrefix is the prefix of the index of items an account
 // holds; with a nil address, of every account's.
-func ProvenanceHeldPrefix(addr []byte) []byte { return key(prefixProvHeld, addr) }
+func ProvenanceHeldPrefix(addr []byte) []byte { return Key(prefixProvHeld, addr) }
 
 // ProvenanceHeldKey is one entry of the held-items index.
-func ProvenanceHeldKey(addr []byte, id string) []byte { return key(prefixProvHeld, addr, []byte(id)) }
+func ProvenanceHeldKey(addr []byte, id string) []byte { return Key(prefixProvHeld, addr, []byte(id)) }
 
 // ProvenanceItemOfHeldKey maps an entry of the held-items index to the
 // item record it lists (nil when it is no such entry).
@@ -120,18 +120,18 @@ func ProvenanceItemOfHeldKey(indexKey []byte) []byte {
 }
 
 // ProvenanceOfferKey is the state key of an item's latest offer.
-func ProvenanceOfferKey(id string) []byte { return key(prefixProvOffer, lp(id)) }
+func ProvenanceOfferKey(id string) []byte { return Key(prefixProvOffer, lp(id)) }
 
 // ProvenanceOffersPrefix covers every item's latest offer.
 func ProvenanceOffersPrefix() []byte { return prefixProvOffer }
 
 // ProvenanceOffersToPrefix is the prefix of the index of open offers made
 // to an account; with a nil address, to every account.
-func ProvenanceOffersToPrefix(addr []byte) []byte { return key(prefixProvOfferTo, addr) }
+func ProvenanceOffersToPrefix(addr []byte) []byte { return Key(prefixProvOfferTo, addr) }
 
 // ProvenanceOfferToKey is one entry of the open-offers index.
 func ProvenanceOfferToKey(addr []byte, id string) []byte {
-	return key(prefixProvOfferTo, addr, []byte(id))
+	return Key(prefixProvOfferTo, addr, []byte(id))
 }
 
 // ProvenanceOfferOfOfferToKey maps an entry of the open-offers index to
@@ -152,7 +152,7 @@ func ProvenanceOfferExpiryKey(expires int64, id string) []byte {
 	if expires < 0 {
 		expires = 0
 	}
-	return key(prefixProvOfferExpiry, u64(uint64(expires)), []byte(id))
+	return Key(prefixProvOfferExpiry, Uint64(uint64(expires)), []byte(id))
 }
 
 // ProvenanceOfferExpiryDueEnd is the end (exclusive) of the expiry index
@@ -163,21 +163,21 @@ func ProvenanceOfferExpiryKey(expires int64, id string) []byte {
 // itself, so nothing is due (offer expiries sort as 0 at the earliest).
 func ProvenanceOfferExpiryDueEnd(now int64) []byte {
 	if now < 0 {
-		return key(prefixProvOfferExpiry)
+		return Key(prefixProvOfferExpiry)
 	}
-	return key(prefixProvOfferExpiry, u64(uint64(now)+1))
+	return Key(prefixProvOfferExpiry, Uint64(uint64(now)+1))
 }
 
 // ProvenanceAccreditationKey is the state key of an inspector's accreditation.
 func ProvenanceAccreditationKey(inspector []byte) []byte {
-	return key(prefixProvAccreditation, inspector)
+	return Key(prefixProvAccreditation, inspector)
 }
 
 // ProvenanceAccreditationsPrefix covers every accreditation.
 func ProvenanceAccreditationsPrefix() []byte { return prefixProvAccreditation }
 
 // ProvenanceRecallOrderKey is the state key of a recall order.
-func ProvenanceRecallOrderKey(id string) []byte { return key(prefixProvRecallOrder, []byte(id)) }
+func ProvenanceRecallOrderKey(id string) []byte { return Key(prefixProvRecallOrder, []byte(id)) }
 
 // ProvenanceRecallOrdersPrefix covers every recall order.
 func ProvenanceRecallOrdersPrefix() []byte { return prefixProvRecallOrder }
@@ -185,7 +185,7 @@ func ProvenanceRecallOrdersPrefix() []byte { return prefixProvRecallOrder }
 // ProvenanceAwaitingAckPrefix is the prefix of a recall order's
 // unacknowledged items, ordered by custodian.
 func ProvenanceAwaitingAckPrefix(orderID string) []byte {
-	return key(prefixProvAwaitingAck, lp(orderID))
+	return Key(prefixProvAwaitingAck, lp(orderID))
 }
 
 // ProvenanceAllAwaitingAckPrefix covers the unacknowledged items of every order.
@@ -193,7 +193,7 @@ func ProvenanceAllAwaitingAckPrefix() []byte { return prefixProvAwaitingAck }
 
 // ProvenanceAwaitingAckKey is one entry of the unacknowledged index.
 func ProvenanceAwaitingAckKey(orderID string, custodian []byte, itemID string) []byte {
-	return key(ProvenanceAwaitingAckPrefix(orderID), custodian, []byte(itemID))
+	return Key(ProvenanceAwaitingAckPrefix(orderID), custodian, []byte(itemID))
 }
 
 // ProvenanceAwaitingAckItem returns the item id of an entry under
@@ -206,13 +206,13 @@ func ProvenanceAwaitingAckItem(orderID string, k []byte) string {
 func ProvenanceQueuePrefix() []byte { return prefixProvQueue }
 
 // ProvenanceQueueKey is the state key of recall task seq.
-func ProvenanceQueueKey(seq uint64) []byte { return key(prefixProvQueue, u64(seq)) }
+func ProvenanceQueueKey(seq uint64) []byte { return Key(prefixProvQueue, Uint64(seq)) }
 
 // ProvenanceQueueNextKey holds the next queue sequence number (8 bytes).
 func ProvenanceQueueNextKey() []byte { return keyProvQueueNext }
 
 // ProvenanceLocationKey is the state key of a location code's registered name.
-func ProvenanceLocationKey(code string) []byte { return key(prefixProvLocation, []byte(code)) }
+func ProvenanceLocationKey(code string) []byte { return Key(prefixProvLocation, []byte(code)) }
 
 // ProvenanceLocationsPrefix covers every registered location name.
 func ProvenanceLocationsPrefix() []byte { return prefixProvLocation }

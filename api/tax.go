@@ -123,7 +123,7 @@ func (r ReceiptRef) ID() string {
 
 // KeySuffix is "<authority>/<seq 8 bytes>", the part of each of a
 // receipt's keys after the record prefix.
-func (r ReceiptRef) KeySuffix() []byte { return key([]byte(r.Authority), slash, u64(r.Seq)) }
+func (r ReceiptRef) KeySuffix() []byte { return Key([]byte(r.Authority), slash, Uint64(r.Seq)) }
 
 // ReceiptRefOfSuffix reads a KeySuffix back.
 func ReceiptRefOfSuffix(suffix []byte) (ReceiptRef, bool) {
@@ -167,53 +167,53 @@ func ConfirmationID(receiptID string, n uint32) string {
 }
 
 // TaxTypeKey is the state key of a tax type.
-func TaxTypeKey(code string) []byte { return key(prefixTaxType, []byte(code)) }
+func TaxTypeKey(code string) []byte { return Key(prefixTaxType, []byte(code)) }
 
 // TaxTypesPrefix is the prefix of the tax-type registry.
 func TaxTypesPrefix() []byte { return prefixTaxType }
 
 // TaxAuthorisationKey is the state key of a collector's authorisation for a tax type.
 func TaxAuthorisationKey(collector []byte, taxType string) []byte {
-	return key(prefixTaxAuth, collector, slash, []byte(taxType))
+	return Key(prefixTaxAuth, collector, slash, []byte(taxType))
 }
 
 // TaxAuthorisationsPrefix covers every collector's authorisations.
 func TaxAuthorisationsPrefix() []byte { return prefixTaxAuth }
 
 // TaxCollectorKey is the state key of a collector's record.
-func TaxCollectorKey(collector []byte) []byte { return key(prefixTaxCollector, collector) }
+func TaxCollectorKey(collector []byte) []byte { return Key(prefixTaxCollector, collector) }
 
 // TaxCollectorsPrefix covers every collector's record.
 func TaxCollectorsPrefix() []byte { return prefixTaxCollector }
 
 // TaxSeqKey holds the last receipt sequence of an authority (8 bytes big-endian).
-func TaxSeqKey(authority string) []byte { return key(prefixTaxSeq, []byte(authority)) }
+func TaxSeqKey(authority string) []byte { return Key(prefixTaxSeq, []byte(authority)) }
 
 // TaxSeqsPrefix covers the receipt sequence of every authority.
 func TaxSeqsPrefix() []byte { return prefixTaxSeq }
 
 // TaxReceiptKey is the state key of a receipt.
-func TaxReceiptKey(r ReceiptRef) []byte { return key(prefixTaxReceipt, r.KeySuffix()) }
+func TaxReceiptKey(r ReceiptRef) []byte { return Key(prefixTaxReceipt, r.KeySuffix()) }
 
 // TaxReceiptsPrefix covers every receipt, by authority and sequence.
 func TaxReceiptsPrefix() []byte { return prefixTaxReceipt }
 
 // TaxReceiptStateKey is the state key of a receipt's derived state.
-func TaxReceiptStateKey(r ReceiptRef) []byte { return key(prefixTaxState, r.KeySuffix()) }
+func TaxReceiptStateKey(r ReceiptRef) []byte { return Key(prefixTaxState, r.KeySuffix()) }
 
 // TaxReceiptStatesPrefix covers the derived state of every receipt.
 func TaxReceiptStatesPrefix() []byte { return prefixTaxState }
 
 // TaxAmendmentKey is the state key of amendment n of a receipt.
 func TaxAmendmentKey(r ReceiptRef, n uint32) []byte {
-	return key(prefixTaxAmendment, r.KeySuffix(), slash, u32(n))
+	return Key(prefixTaxAmendment, r.KeySuffix(), slash, u32(n))
 }
 
 // TaxAmendmentsPrefix covers the amendments of every receipt.
 func TaxAmendmentsPrefix() []byte { return prefixTaxAmendment }
 
 // TaxConfirmedKey is the state key of what was confirmed of a receipt.
-func TaxConfirmedKey(r ReceiptRef) []byte { return key(prefixTaxConfirmed, r.KeySuffix()) }
+func TaxConfirmedKey(r ReceiptRef) []byte { return Key(prefixTaxConfirmed, r.KeySuffix()) }
 
 // TaxConfirmedPrefix covers what was confirmed of every receipt.
 func TaxConfirmedPrefix() []byte { return prefixTaxConfirmed }
@@ -223,12 +223,12 @@ func TaxConfirmationsPrefix() []byte { return prefixTaxConfirmation }
 
 // TaxConfirmationKey is the state key of a receipt's confirmation n.
 func TaxConfirmationKey(r ReceiptRef, n uint32) []byte {
-	return key(prefixTaxConfirmation, r.KeySuffix(), slash, u32(n))
+	return Key(prefixTaxConfirmation, r.KeySuffix(), slash, u32(n))
 }
 
 // TaxBankRefKey is the state key of the duplicate-payment guard.
 func TaxBankRefKey(collectorAgency string, bankRef []byte) []byte {
-	return key(prefixTaxBankRef, []byte(collectorAgency), slash, bankRef)
+	return Key(prefixTaxBankRef, []byte(collectorAgency), slash, bankRef)
 }
 
 // TaxBankRefsPrefix covers the whole duplicate-payment guard.
@@ -239,7 +239,7 @@ func TaxBankRefsPrefix() []byte { return prefixTaxBankRef }
 // period are in the key so that a receipt filed under one period's
 // commitment never counts towards another period's clearance.
 func TaxPayerTotalKey(taxType, period string, payer []byte) []byte {
-	return key(prefixTaxPayerTotal, []byte(taxType), slash, []byte(period), slash, payer)
+	return Key(prefixTaxPayerTotal, []byte(taxType), slash, []byte(period), slash, payer)
 }
 
 // TaxPayerTotalsPrefix covers every payer commitment's totals.
@@ -247,13 +247,13 @@ func TaxPayerTotalsPrefix() []byte { return prefixTaxPayerTotal }
 
 // TaxTypeTotalKey is the state key of the total of a tax type in a period.
 func TaxTypeTotalKey(taxType, period string) []byte {
-	return key(prefixTaxTypeTotal, []byte(taxType), slash, []byte(period))
+	return Key(prefixTaxTypeTotal, []byte(taxType), slash, []byte(period))
 }
 
 // TaxTypeTotalsPrefix is the prefix under which a tax type's totals per
 // period live.
 func TaxTypeTotalsPrefix(taxType string) []byte {
-	return key(prefixTaxTypeTotal, []byte(taxType), slash)
+	return Key(prefixTaxTypeTotal, []byte(taxType), slash)
 }
 
 // TaxAllTypeTotalsPrefix covers every tax type's totals.
@@ -261,7 +261,7 @@ func TaxAllTypeTotalsPrefix() []byte { return prefixTaxTypeTotal }
 
 // TaxCollectorTotalKey is the state key of one collector's total of a tax type in a period.
 func TaxCollectorTotalKey(collector []byte, taxType, period string) []byte {
-	return key(prefixTaxCollTotal, collector, slash, []byte(taxType), slash, []byte(period))
+	return Key(prefixTaxCollTotal, collector, slash, []byte(taxType), slash, []byte(period))
 }
 
 // TaxCollectorTotalsPrefix covers every collector's totals.
@@ -270,7 +270,7 @@ func TaxCollectorTotalsPrefix() []byte { return prefixTaxCollTotal }
 // TaxTypePeriodPrefix is the prefix of the index of a tax type's receipts
 // in one period (by the receipt's current period, as its totals count it).
 func TaxTypePeriodPrefix(taxType, period string) []byte {
-	return key(prefixTaxTypePeriod, []byte(taxType), slash, []byte(period), slash)
+	return Key(prefixTaxTypePeriod, []byte(taxType), slash, []byte(period), slash)
 }
 
 // TaxAllTypePeriodPrefix covers the whole (tax type, period) receipt index.
@@ -279,7 +279,7 @@ func TaxAllTypePeriodPrefix() []byte { return prefixTaxTypePeriod }
 // TaxTypePeriodIndexKey is the entry of receipt r in the index of its tax
 // type and period. Paginated listings continue after such a key.
 func TaxTypePeriodIndexKey(taxType, period string, r ReceiptRef) []byte {
-	return key(TaxTypePeriodPrefix(taxType, period), r.KeySuffix())
+	return Key(TaxTypePeriodPrefix(taxType, period), r.KeySuffix())
 }
 
 // TaxReceiptKeyOfIndex maps an entry of a tax type and period's receipt
@@ -298,5 +298,5 @@ func TaxReceiptKeyOfIndex(indexKey []byte) []byte {
 		}
 		rest = rest[i+1:]
 	}
-	return key(prefixTaxReceipt, rest)
+	return Key(prefixTaxReceipt, rest)
 }

@@ -262,7 +262,7 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 			func(t *testing.T, w *world) {
 				p, err := w.k.Programme(w.kv, prog)
 				require.NoError(t, err)
-				due := store.Key([]byte("bf/d/"), store.Uint64(uint64(benefits.NextRun(p))), []byte(prog))
+				due := api.Key([]byte("bf/d/"), api.Uint64(uint64(benefits.NextRun(p))), []byte(prog))
 				require.True(t, w.kv.Has(due))
 				w.kv.Delete(due)
 			}},
@@ -275,7 +275,7 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 			}},
 		{"a payment missing from its recipient's history", benefits.CheckPaymentHistories, `payment 1 is missing from the history of recipient "` + rec1 + `" of "bursary"`, nil,
 			func(t *testing.T, w *world) {
-				w.kv.Delete(store.Key(api.BenefitsHistoryPrefix(prog, rec1), store.Uint64(1)))
+				w.kv.Delete(api.Key(api.BenefitsHistoryPrefix(prog, rec1), api.Uint64(1)))
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

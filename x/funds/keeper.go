@@ -321,7 +321,7 @@ func (k Keeper) newTranche(kv store.KV, holder string, root, parent, movement, a
 	kv.Set(api.FundsOpenKey(holder, id), []byte{})
 	kv.Set(api.FundsOpenFromKey(holder, from, id), []byte{})
 	if !kv.Has(api.FundsHeadKey(holder)) {
-		kv.Set(api.FundsHeadKey(holder), store.Uint64(id)) // ids only grow: a new tranche is never older than the head
+		kv.Set(api.FundsHeadKey(holder), api.Uint64(id)) // ids only grow: a new tranche is never older than the head
 	}
 	return id
 }

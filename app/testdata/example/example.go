@@ -7,9 +7,9 @@ package example
 import (
 	"bytes"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	examplev1 "github.com/tallyledger/tally/proto/tally/example/v1"
-	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
 
@@ -31,7 +31,7 @@ const maxNoticeBytes = 140
 // NoticeKey is where an agency's notice lives: "example/n/<agency id>" →
 // the notice text.
 func NoticeKey(agencyID string) []byte {
-	return store.Key([]byte("example/n"), []byte(agencyID))
+	return api.Key([]byte("example/n"), []byte(agencyID))
 }
 
 // Keeper is the example module's state access. It needs no other keeper.
