@@ -153,6 +153,10 @@ type Options struct {
 	OperatorQueries bool
 	// Snapshots configures state-sync snapshots (app.toml snapshot_*).
 	Snapshots SnapshotOptions
+	// DecodeCacheBytes bounds the memory of the node's decoded
+	// transactions (app.toml decode_cache_mib); 0 is
+	// DefaultDecodeCacheBytes.
+	DecodeCacheBytes int
 	// MempoolLimit is how many transactions CheckTx lets wait in this
 	// node's mempool (those it admitted since the last block plus those the
 	// mempool rechecked); more new ones are refused with tx/85 until the
@@ -197,7 +201,11 @@ func New(st *store.Store, opts Options) (*App, error) {
 		size = DefaultConfig().SignatureCacheSize
 	}
 	a.sigs = newSigCache(size)
-	a.decoded = newHashCache[*decodedTx](decodeCacheSize)
+	decodeBytes := opts.DecodeCacheBytes
+	if decodeBytes <= 0 {
+		decodeBytes = DefaultDecodeCacheBytes
+	}
+	a.decoded = newHashCache(decodeCacheSize, decodeBytes, decodedBytes)
 	a.pending = newPendingCounts()
 	a.mempoolLimit = opts.MempoolLimit
 	a.retainBlocks = opts.RetainBlocks

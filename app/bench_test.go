@@ -22,6 +22,8 @@ import (
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
 )
 
@@ -50,7 +52,7 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 	base := b.TempDir()
 	start := time.Now()
 	c := buildBenchState(b, base)
-	b.Logf("state of %d accounts built in %s", benchAccounts, time.Since(start).Round(time.Millisecond))
+	b.Logf("state of %d accounts built in %s", benchAccountCount(b), time.Since(start).Round(time.Millisecond))
 
 	warm := c.app
 	if cfg := benchConfig(b); cfg.MemoryLimitMiB > 0 && os.Getenv("TALLY_BENCH_MEMORY_LIMIT_MIB") != "" {
@@ -63,7 +65,7 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimitMiB << 20))
 	}
 	granted := map[int]int{} // members of each department already given the role
-	for _, kind := range []string{"add_member", "grant_role"} {
+	for _, kind := range benchKinds {
 		for _, size := range []int{1000, 5000} {
 			for _, checked := range []bool{false, true} {
 				name := fmt.Sprintf("warm/%s/txs=%d/cold", kind, size)
@@ -75,8 +77,9 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 		}
 	}
 	c.close()
+	b.Logf("state database after the warm runs: %d bytes", dirBytes(b, base))
 
-	for _, kind := range []string{"add_member", "grant_role"} {
+	for _, kind := range benchKinds {
 		for _, size := range []int{1000, 5000} {
 			for _, checked := range []bool{false, true} {
 				name := fmt.Sprintf("reopened/%s/txs=%d/cold", kind, size)
@@ -87,6 +90,17 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 			}
 		}
 	}
+}
+
+// benchAccountCount is benchAccounts, or TALLY_BENCH_ACCOUNTS to try the
+// benchmark quickly on a smaller state.
+func benchAccountCount(tb testing.TB) int {
+	if v := os.Getenv("TALLY_BENCH_ACCOUNTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(tb, err, "TALLY_BENCH_ACCOUNTS")
+		return n
+	}
+	return benchAccounts
 }
 
 // benchMember is the address of member j of department i in the bench state.
@@ -110,6 +124,126 @@ func benchBlocks(b *testing.B, base, kind string, size int, checked bool) {
 	runBlocks(b, a, kind, size, checked, map[int]int{})
 }
 
+// benchKinds are the transactions BenchmarkFinalizeCommit runs blocks of
+// (see benchTxs).
+var benchKinds = []string{"add_member", "grant_role", "receipt", "payment", "custody", "mixed"}
+
+// benchAdmins are the admins that sign add_member, with their agencies:
+// the money genesis's and the bench departments'.
+func benchAdmins() ([]testKey, []string) {
+	signers := []testKey{mTreasuryAdmin, mBenefitsAdmin, mCouncilAdmin, mBankAdmin, mRegAdmin, mTaxAdmin}
+	agencies := []string{mTreasury, mBenefits, mCouncil, mBank, mRegulate, mTax}
+	for i := 0; i < benchAgencies; i++ {
+		signers = append(signers, benchAdmin(i))
+		agencies = append(agencies, fmt.Sprintf("dept-%02d", i))
+	}
+	return signers, agencies
+}
+
+// benchTxs builds one block of size transactions of kind for height, and
+// for the kinds that need one, an untimed block run before it (at height;
+// the timed block is then at height+1):
+//   - add_member: a new account (account, member index, key index and the
+//     agency's counts) from one of 26 admins;
+//   - grant_role: a role for an existing account of a bench department
+//     (its account rewritten);
+//   - receipt: a tax receipt for a new payer and bank reference, from the
+//     one collector (receipt, its state, indexes, three running totals,
+//     the revenue credit);
+//   - payment: an allocation of 1p from the treasury to the benefits
+//     agency (both balances, the movement and its tranche);
+//   - custody: a custody transfer, an offer then its acceptance (size/2 of
+//     each), of items the untimed block registered;
+//   - mixed: rounds of the load mix's nine messages (appropriate,
+//     allocate, fund, enrol, issue_receipt, register_item, offer_custody,
+//     accept_custody, add_member), an item offered and accepted in the
+//     block that registers it.
+//
+// Every transaction also writes its nonce.
+func benchTxs(b *testing.B, kind string, size int, height int64, rng *rand.Rand, granted map[int]int) (setup, txs [][]byte) {
+	signers, agencies := benchAdmins()
+	sign := func(k testKey, msgs ...*txv1.Msg) []byte {
+		opts := client.TxOptions{Signer: k.addr, Nonce: rng.Uint64() | 1, TimeoutHeight: uint64(height) + 50}
+		return signTx(b, opts, k, msgs...)
+	}
+	newMember := func(j int) []byte {
+		s := signers[j%len(signers)]
+		newKey := keyFor("bench/new/" + strconv.FormatUint(rng.Uint64(), 16))
+		return sign(s, addMemberTo(agencies[j%len(signers)], newKey, agencyv1.Role_ROLE_AUDITOR))
+	}
+	unique := func() string { return strconv.FormatUint(rng.Uint64(), 16) }
+	switch kind {
+	case "add_member":
+		for j := 0; j < size; j++ {
+			txs = append(txs, newMember(j))
+		}
+	case "grant_role":
+		for j := 0; j < size; j++ {
+			dept := j % benchAgencies
+			member := 1 + granted[dept] + j/benchAgencies
+			txs = append(txs, sign(benchAdmin(dept), grantRole(benchMember(dept, member), agencyv1.Role_ROLE_PRODUCER)))
+		}
+		for dept := 0; dept < benchAgencies; dept++ {
+			granted[dept] += (size + benchAgencies - 1) / benchAgencies
+		}
+	case "receipt":
+		for j := 0; j < size; j++ {
+			u := unique()
+			txs = append(txs, sign(mCollector, taxIssue("VAT", taxPayerRef(u), "2026-Q1", 1+rng.Uint64N(1_000_000), "BANK-"+u)))
+		}
+	case "payment":
+		for j := 0; j < size; j++ {
+			txs = append(txs, sign(mOfficer, msgAllocate(mBenefits, 1)))
+		}
+	case "custody":
+		ids := make([]string, size/2)
+		for j := range ids {
+			ids[j] = "bench-lot:" + unique()
+			setup = append(setup, sign(mProducer, register(ids[j], 100, "milk")))
+		}
+		for _, id := range ids {
+			txs = append(txs, sign(mProducer, offer(id, mAuditor, 0)))
+		}
+		for _, id := range ids {
+			txs = append(txs, sign(mAuditor, accept(id)))
+		}
+	case "mixed":
+		for j := 0; len(txs) < size; j++ {
+			u := unique()
+			item := "bench-mix:" + u
+			for _, tx := range [][]byte{
+				sign(mOfficer, msgAppropriate("SA/"+u, 1_000)),
+				sign(mOfficer, msgAllocate(mBenefits, 1_000)),
+				sign(mFinance, msgFund("p", 100)),
+				sign(mCaseworker, msgEnrol("p", "r"+u, benchProgrammeStart)),
+				sign(mCollector, taxIssue("VAT", taxPayerRef(u), "2026-Q1", 1_000, "BANK-"+u)),
+				sign(mProducer, register(item, 100, "milk")),
+				sign(mProducer, offer(item, mAuditor, 0)),
+				sign(mAuditor, accept(item)),
+				newMember(j),
+			} {
+				if len(txs) < size {
+					txs = append(txs, tx)
+				}
+			}
+		}
+	default:
+		b.Fatalf("unknown bench kind %q", kind)
+	}
+	return setup, txs
+}
+
+// runBenchBlock runs and commits an untimed block that must succeed whole.
+func runBenchBlock(b *testing.B, a *app.App, height int64, txs [][]byte) {
+	res, err := a.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Txs: txs, Height: height, Time: blockTime(height)})
+	require.NoError(b, err)
+	for _, r := range res.TxResults {
+		require.Zero(b, r.Code, r.Log)
+	}
+	_, err = a.Commit(context.Background(), &abci.RequestCommit{})
+	require.NoError(b, err)
+}
+
 // runBlocks runs b.N blocks on a.
 func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, granted map[int]int) {
 	b.StopTimer()
@@ -117,34 +251,16 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 	require.NoError(b, err)
 	height := info.LastBlockHeight
 
-	signers := []testKey{treasuryAdmin, treasuryAdmin2, taxAdmin, regAdmin}
-	agencies := []string{agTreasury, agTreasury, agTax, agRegulator}
-	for i := 0; i < benchAgencies; i++ {
-		signers = append(signers, benchAdmin(i))
-		agencies = append(agencies, fmt.Sprintf("dept-%02d", i))
-	}
 	rng := rand.New(rand.NewPCG(uint64(size), uint64(height)))
 	var elapsed, finalize, commit, cpu time.Duration
+	total := 0
 	for i := 0; i < b.N; i++ {
 		height++
-		txs := make([][]byte, size)
-		for j := range txs {
-			opts := client.TxOptions{Nonce: rng.Uint64() | 1, TimeoutHeight: uint64(height) + 50}
-			if kind == "grant_role" {
-				dept := j % benchAgencies
-				admin := benchAdmin(dept)
-				opts.Signer = admin.addr
-				member := 1 + granted[dept] + j/benchAgencies
-				txs[j] = signTx(b, opts, admin, grantRole(benchMember(dept, member), agencyv1.Role_ROLE_PRODUCER))
-				continue
-			}
-			s := signers[j%len(signers)]
-			opts.Signer = s.addr
-			newKey := keyFor("bench/new/" + strconv.FormatUint(rng.Uint64(), 16))
-			txs[j] = signTx(b, opts, s, addMemberTo(agencies[j%len(signers)], newKey, agencyv1.Role_ROLE_AUDITOR))
-		}
-		for dept := 0; dept < benchAgencies; dept++ {
-			granted[dept] += (size + benchAgencies - 1) / benchAgencies
+		setup, txs := benchTxs(b, kind, size, height, rng, granted)
+		total += len(txs)
+		if setup != nil { // untimed: what the timed block builds on
+			runBenchBlock(b, a, height, setup)
+			height++
 		}
 		if checked {
 			for _, tx := range txs {
@@ -172,8 +288,8 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 			require.Zero(b, r.Code, r.Log)
 		}
 	}
-	b.ReportMetric(float64(size*b.N)/elapsed.Seconds(), "tx/s")
-	b.ReportMetric(float64(size*b.N)/cpu.Seconds(), "tx/cpu-s")
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "tx/s")
+	b.ReportMetric(float64(total)/cpu.Seconds(), "tx/cpu-s")
 	b.ReportMetric(float64(finalize.Milliseconds())/float64(b.N), "finalize-ms/block")
 	b.ReportMetric(float64(commit.Milliseconds())/float64(b.N), "commit-ms/block")
 }
@@ -201,6 +317,15 @@ func benchConfig(tb testing.TB) app.Config {
 		require.NoError(tb, err, "TALLY_BENCH_CACHE")
 		cfg.IAVLCacheSize = n
 	}
+	if v := os.Getenv("TALLY_BENCH_DB_CACHE_MIB"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(tb, err, "TALLY_BENCH_DB_CACHE_MIB")
+		cfg.DBCacheMiB = n
+	}
+	if os.Getenv("TALLY_BENCH_DB_NO_COMPRESSION") != "" {
+		cfg.DBNoCompression = true
+	}
+	tb.Logf("db cache %d MiB, no compression %v", cfg.DBCacheMiB, cfg.DBNoCompression)
 	tb.Logf("node config: db_backend %s, node cache %d, memory limit %d MiB", cfg.DBBackend, cfg.NodeCacheSize(cfg.MemoryLimitMiB<<20), cfg.MemoryLimitMiB)
 	return cfg
 }
@@ -217,14 +342,25 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// benchProgrammeStart is when the bench's benefits programme starts paying:
+// after every block the bench runs, so enrolments pay nothing.
+var benchProgrammeStart = genesisTime.Unix() + 7*24*3600
+
 // buildBenchState writes the benchmark's starting state into dir through
-// InitChain with a real genesis, commits it as block 1, and returns the
+// InitChain with a real genesis (the money genesis, a tax type and the
+// bench departments), commits it as block 1, then a block that
+// appropriates money, allocates it to the benefits agency and creates the
+// programme the mixed blocks fund and enrol in, and returns the
 // still-running chain.
 func buildBenchState(b *testing.B, dir string) *chain {
 	b.Helper()
-	g := testGenesis()
+	g := moneyGenesis(0)
 	g.Params.MaxBlockUnits = 1 << 40 // blocks of 5,000 transactions: this measures throughput, not the limit
-	per := benchAccounts / benchAgencies
+	g.Tax = &taxv1.Genesis{
+		TaxTypes:       []*taxv1.TaxType{{Code: "VAT", Name: "Value added tax", Authority: mTax, RevenueAgency: mTreasury, PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER}},
+		Authorisations: []*taxv1.Authorisation{{Collector: mCollector.addr, TaxType: "VAT", Active: true}},
+	}
+	per := benchAccountCount(b) / benchAgencies
 	for i := 0; i < benchAgencies; i++ {
 		id := fmt.Sprintf("dept-%02d", i)
 		g.Agency.Agencies = append(g.Agency.Agencies, &agencyv1.Agency{Id: id, Name: "Department " + id, Kind: agencyv1.Kind_KIND_DEPARTMENT})
@@ -242,7 +378,29 @@ func buildBenchState(b *testing.B, dir string) *chain {
 	c := openChain(b, st, app.Options{})
 	c.initChain(g)
 	c.block()
+	for _, r := range c.block(
+		c.tx(mOfficer, msgAppropriate("SA/bench", 10_000_000_000), msgAllocate(mBenefits, 5_000_000_000)),
+		c.tx(mManager, msgCreateProgramme("p", 100, 7*24*3600, benchProgrammeStart, benchProgrammeStart+52*7*24*3600, 0)),
+	).TxResults {
+		requireOK(b, r)
+	}
 	return c
+}
+
+// dirBytes is the size of the files under dir.
+func dirBytes(tb testing.TB, dir string) int64 {
+	var n int64
+	require.NoError(tb, filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	}))
+	return n
 }
 
 // copyDir copies a closed database directory, so each run starts from the

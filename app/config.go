@@ -26,9 +26,20 @@ type Config struct {
 	// consensus tree (the query tree keeps a quarter as many); 0 sizes it
 	// from the memory limit (NodeCacheSize).
 	IAVLCacheSize int `mapstructure:"iavl_cache_size"`
+	// DBCacheMiB is the state database's block cache (goleveldb), in MiB:
+	// the database file's blocks kept decoded in memory, where the tree
+	// nodes the node cache does not hold are read from; 0 is goleveldb's
+	// default, 8 MiB.
+	DBCacheMiB int `mapstructure:"db_cache_mib"`
+	// DBNoCompression writes the state database's tables uncompressed.
+	DBNoCompression bool `mapstructure:"db_no_compression"`
 	// IAVLFastIndex keeps IAVL's fast index of latest values (see
 	// store.Options.FastIndex); off, the write path is about half.
 	IAVLFastIndex bool `mapstructure:"iavl_fast_index"`
+	// DecodeCacheMiB bounds the memory of decoded transactions the node
+	// keeps for rechecks and proposals (app.Options.DecodeCacheBytes); 0 is
+	// DefaultDecodeCacheBytes.
+	DecodeCacheMiB int `mapstructure:"decode_cache_mib"`
 	// SignatureCacheSize is how many verified signatures are remembered
 	// between CheckTx and FinalizeBlock.
 	SignatureCacheSize int `mapstructure:"signature_cache_size"`
@@ -94,6 +105,7 @@ func DefaultConfig() Config {
 		PruningKeepRecent:  100_000,
 		PruningKeepEvery:   10_000,
 		MemoryLimitMiB:     DefaultMemoryLimitMiB,
+		DecodeCacheMiB:     DefaultDecodeCacheBytes >> 20,
 		SignatureCacheSize: 200_000,
 		SnapshotInterval:   1000,
 		SnapshotKeepRecent: 2,
@@ -153,6 +165,13 @@ func (c Config) NodeCacheSize(limitBytes int64) int {
 	return max(int(nodes), minNodeCache)
 }
 
+// NodeCacheBytes is what the node caches of both trees take at most, in
+// bytes, when the consensus tree caches nodes nodes (the query tree a
+// quarter as many), at cachedNodeBytes a node.
+func NodeCacheBytes(nodes int) int64 {
+	return int64(nodes) * 5 / 4 * cachedNodeBytes
+}
+
 // StoreOptions turns the config into store options for the database in dir.
 func (c Config) StoreOptions(dir string) store.Options {
 	return store.Options{
@@ -162,5 +181,8 @@ func (c Config) StoreOptions(dir string) store.Options {
 		KeepEvery:  c.PruningKeepEvery,
 		CacheSize:  c.NodeCacheSize(c.MemoryLimitMiB << 20),
 		FastIndex:  c.IAVLFastIndex,
+
+		DBCacheBytes:    c.DBCacheMiB << 20,
+		DBNoCompression: c.DBNoCompression,
 	}
 }

@@ -22,7 +22,7 @@ type sigCache struct {
 }
 
 func newSigCache(limit int) *sigCache {
-	return &sigCache{valid: newHashCache[[]byte](limit)}
+	return &sigCache{valid: newHashCache[[]byte](limit, 0, nil)}
 }
 
 // verify reports whether d's signature verifies with pub, using and filling the cache.
@@ -119,7 +119,7 @@ func verifyChunk(jobs []sigJob) {
 type proofCache struct{ valid *hashCache[struct{}] }
 
 func newProofCache(limit int) *proofCache {
-	return &proofCache{valid: newHashCache[struct{}](limit)}
+	return &proofCache{valid: newHashCache[struct{}](limit, 0, nil)}
 }
 
 func proofKey(pub, msg, sig []byte) [32]byte {

@@ -8,39 +8,67 @@ import (
 )
 
 // hashCache is a map keyed by transaction hash holding at most limit
-// entries, the oldest evicted first. CheckTx and the consensus connection
-// use it concurrently, hence the lock.
+// entries and, when maxBytes > 0, entries whose sizes (as size reports
+// them) add up to at most maxBytes; the oldest are evicted first. CheckTx
+// and the consensus connection use it concurrently, hence the lock.
 type hashCache[V any] struct {
-	mu    sync.Mutex
-	m     map[[32]byte]V
-	order [][32]byte // insertion order, for bounded eviction
-	limit int
+	mu       sync.Mutex
+	m        map[[32]byte]cached[V]
+	order    [][32]byte // insertion order, for bounded eviction
+	limit    int
+	maxBytes int
+	bytes    int // sum of the sizes of the entries in m
+	size     func(V) int
 }
 
-func newHashCache[V any](limit int) *hashCache[V] {
-	return &hashCache[V]{m: make(map[[32]byte]V, min(limit, 1<<16)), limit: limit}
+type cached[V any] struct {
+	v    V
+	size int
+}
+
+// newHashCache returns a cache of at most limit entries and, when maxBytes
+// > 0, at most maxBytes of entries as size counts them (nil size: 0).
+func newHashCache[V any](limit, maxBytes int, size func(V) int) *hashCache[V] {
+	if size == nil {
+		size = func(V) int { return 0 }
+	}
+	return &hashCache[V]{m: make(map[[32]byte]cached[V], min(limit, 1<<16)), limit: limit, maxBytes: maxBytes, size: size}
 }
 
 func (c *hashCache[V]) get(h [32]byte) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.m[h]
-	return v, ok
+	e, ok := c.m[h]
+	return e.v, ok
 }
 
 func (c *hashCache[V]) put(h [32]byte, v V) {
+	n := c.size(v)
+	if c.limit <= 0 || c.maxBytes > 0 && n > c.maxBytes {
+		return // could never fit: not cached
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[h]; ok {
-		c.m[h] = v
-		return
+	if old, ok := c.m[h]; ok {
+		c.bytes -= old.size // replaced in place, keeping its age
+	} else {
+		c.order = append(c.order, h)
 	}
-	for len(c.order) >= c.limit && len(c.order) > 0 {
-		delete(c.m, c.order[0])
-		c.order = c.order[1:]
+	c.m[h] = cached[V]{v: v, size: n}
+	c.bytes += n
+	for len(c.order) > 0 && (len(c.m) > c.limit || c.maxBytes > 0 && c.bytes > c.maxBytes) {
+		c.evictOldest()
 	}
-	c.m[h] = v
-	c.order = append(c.order, h)
+}
+
+// evictOldest forgets the oldest entry of order, if it is still held.
+func (c *hashCache[V]) evictOldest() {
+	h := c.order[0]
+	c.order = c.order[1:]
+	if e, ok := c.m[h]; ok {
+		c.bytes -= e.size
+		delete(c.m, h)
+	}
 }
 
 // drop forgets the entries of hashes.
@@ -48,7 +76,10 @@ func (c *hashCache[V]) drop(hashes [][32]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, h := range hashes {
-		delete(c.m, h)
+		if e, ok := c.m[h]; ok {
+			c.bytes -= e.size
+			delete(c.m, h)
+		}
 	}
 	// order keeps dropped hashes until they age out; trim it when mostly stale.
 	if len(c.order) > 2*len(c.m)+1024 {
@@ -62,11 +93,38 @@ func (c *hashCache[V]) drop(hashes [][32]byte) {
 	}
 }
 
-// decodeCacheSize bounds the decoded transactions a node keeps: four times
-// CometBFT's default mempool of 5,000, so the whole mempool stays decoded
-// across rechecks with room for the proposals of a height. A decoded
-// transaction is about a kilobyte, so this is ~20 MB at most.
+// decodeCacheSize bounds the decoded transactions a node keeps by count:
+// four times CometBFT's default mempool of 5,000, so the whole mempool
+// stays decoded across rechecks with room for the proposals of a height.
 const decodeCacheSize = 20_000
+
+// DefaultDecodeCacheBytes bounds the decoded transactions a node keeps by
+// their memory (app.toml decode_cache_mib): 32 MiB holds 20,000 typical
+// transactions of a few hundred bytes, and about 330 of the largest the
+// params allow (32 KiB), so a mempool of large transactions cannot grow the
+// cache past it. A transaction that does not fit is decoded again when
+// needed; no result changes.
+const DefaultDecodeCacheBytes = 32 << 20
+
+// What a decoded transaction costs the heap, as the decode cache counts
+// it, an upper bound of what was measured (TestDecodeCacheIsBoundedInBytes
+// logs it): decodedOverhead for the decodedTx, its Tx and TxBody and the
+// cache's entry; decodedPerByte for each byte of the transaction (raw
+// itself, shared with the mempool but counted here, the body's copy in Tx
+// and the fields parsed from it); decodedPerMessage for each message's
+// structs. An add_member of 217 bytes measured 1,148 bytes (counted
+// 2,187); one of 16 add_members, 1,822 bytes, measured 8,789 (counted
+// 14,682).
+const (
+	decodedOverhead   = 1024
+	decodedPerByte    = 3
+	decodedPerMessage = 512
+)
+
+// decodedBytes is a decoded transaction's size as the decode cache counts it.
+func decodedBytes(d *decodedTx) int {
+	return decodedOverhead + decodedPerByte*len(d.raw) + decodedPerMessage*len(d.body.Messages)
+}
 
 // decodeCached is decode through the node's cache of decoded transactions,
 // so the mempool's rechecks after every block and the proposal and block

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/app"
+	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 )
@@ -167,4 +168,50 @@ func TestBadProofsOfPossessionInABatchAreRefusedAsAlone(t *testing.T) {
 		requireOK(t, r)
 		require.NotNil(t, fresh.account(members[i].addr))
 	}
+}
+
+// The decoded-transaction cache is bounded by the memory its entries take,
+// not only by their count: a node told to keep 24 KiB of decoded
+// transactions keeps at most that, the oldest evicted first, and gives
+// every transaction the same answer as a node that keeps them all.
+func TestDecodeCacheIsBoundedInBytes(t *testing.T) {
+	const limit = 24 << 10
+	small := openChain(t, store.NewMemory(), app.Options{DecodeCacheBytes: limit})
+	ref := openChain(t, store.NewMemory(), app.Options{})
+	for _, c := range []*chain{small, ref} {
+		c.initChain(testGenesis())
+		c.block()
+	}
+	var txs [][]byte
+	for i := 0; i < 60; i++ {
+		var msgs []*txv1.Msg
+		for j := 0; j <= i%4; j++ { // one to four messages: entries of several sizes
+			msgs = append(msgs, addMember(keyFor(fmt.Sprintf("decode-bytes/%d/%d", i, j)), roleAuditor))
+		}
+		txs = append(txs, small.tx(treasuryAdmin, msgs...))
+	}
+
+	for i, tx := range txs {
+		got, want := small.checkTx(tx), ref.checkTx(tx)
+		require.Equal(t, want.Code, got.Code, "tx %d: %s / %s", i, got.Log, want.Log)
+		_, bytes := small.app.DecodeCacheUse()
+		require.LessOrEqual(t, bytes, limit, "after tx %d", i)
+	}
+	entries, bytes := small.app.DecodeCacheUse()
+	refEntries, refBytes := ref.app.DecodeCacheUse()
+	t.Logf("bounded cache: %d entries, %d bytes counted; unbounded: %d entries, %d bytes counted", entries, bytes, refEntries, refBytes)
+	require.Equal(t, len(txs), refEntries, "the reference node keeps every decoded transaction")
+	require.Greater(t, refBytes, limit, "the transactions take more than the limit")
+	require.Positive(t, entries)
+	require.Less(t, entries, len(txs), "older entries were evicted")
+
+	// Evicted or not, every transaction is answered the same on recheck
+	// and runs to the same state in a block.
+	for i, tx := range txs {
+		got, want := small.recheck(tx), ref.recheck(tx)
+		require.Equal(t, want.Code, got.Code, "recheck of tx %d", i)
+	}
+	small.block(txs...)
+	ref.block(txs...)
+	require.Equal(t, ref.lastHash(), small.lastHash())
 }

@@ -11,3 +11,11 @@ func (a *App) EstimateUnits(raw []byte) uint64 {
 	}
 	return estimateUnits(a.params, d)
 }
+
+// DecodeCacheUse is how many decoded transactions the node holds and their
+// size as the cache counts it (decodedBytes).
+func (a *App) DecodeCacheUse() (entries, bytes int) {
+	a.decoded.mu.Lock()
+	defer a.decoded.mu.Unlock()
+	return len(a.decoded.m), a.decoded.bytes
+}

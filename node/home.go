@@ -73,8 +73,17 @@ func DefaultCometConfig(home string) *cfg.Config {
 	c.TxIndex.Indexer = "kv"
 	c.P2P.PexReactor = false
 	c.Instrumentation.PrometheusListenAddr = DefaultMetricsAddr
+	c.Mempool.MaxTxsBytes = DefaultMempoolMaxTxsBytes
 	return c
 }
+
+// DefaultMempoolMaxTxsBytes bounds the bytes of the transactions a node's
+// mempool holds ([mempool] max_txs_bytes), in place of CometBFT's 1 GB,
+// which no validator under memory_limit_mib could hold: 32 MiB fits the
+// memory budget (README "Bounded memory") and holds the 5,000 transactions
+// of [mempool] size at up to 6.5 KiB each, above any transaction of the
+// load mix (a few hundred bytes; 32 messages in one, about 4 KiB).
+const DefaultMempoolMaxTxsBytes = 32 << 20
 
 // DefaultMetricsAddr is where a node serves its Prometheus metrics
 // (CometBFT's and Tally's) when [instrumentation] prometheus is on: loopback
@@ -132,9 +141,25 @@ memory_limit_mib = {{.MemoryLimitMiB}}
 # nodes back from disk.
 iavl_cache_size = {{.IAVLCacheSize}}
 
+# The state database's block cache (goleveldb), in MiB: blocks of the
+# database kept decoded in memory, where the tree nodes the node cache does
+# not hold are read from. 0: goleveldb's default, 8 MiB.
+db_cache_mib = {{.DBCacheMiB}}
+
+# Write the state database's tables without snappy compression: reading a
+# tree node the caches do not hold skips decompressing its block, for a
+# larger database on disk.
+db_no_compression = {{.DBNoCompression}}
+
 # IAVL's fast index of latest values. Off, each block writes about half as
 # much and reads walk the cached tree; turning it on rebuilds it at start.
 iavl_fast_index = {{.IAVLFastIndex}}
+
+# Memory for decoded transactions, in MiB: the mempool's transactions stay
+# decoded across rechecks and proposals up to this (and 20,000 of them),
+# the oldest evicted first; a transaction evicted is decoded again when
+# needed. 0: 32 MiB.
+decode_cache_mib = {{.DecodeCacheMiB}}
 
 # Verified signatures remembered between CheckTx and FinalizeBlock, so a
 # node checks each signature once.
@@ -306,6 +331,9 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	}
 	if opts.SignatureCacheSize == 0 {
 		opts.SignatureCacheSize = appCfg.SignatureCacheSize
+	}
+	if opts.DecodeCacheBytes == 0 {
+		opts.DecodeCacheBytes = appCfg.DecodeCacheMiB << 20
 	}
 	opts.OperatorQueries = opts.OperatorQueries || appCfg.OperatorQueries
 	if opts.Snapshots.Dir == "" {

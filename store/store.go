@@ -8,6 +8,8 @@ import (
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
+	"github.com/syndtr/goleveldb/leveldb/filter"
+	"github.com/syndtr/goleveldb/leveldb/opt"
 )
 
 // DefaultCacheSize is the IAVL node cache size (in nodes) used when
@@ -31,6 +33,14 @@ type Options struct {
 	KeepEvery      uint64 // align pruning to multiples of this; 0 = none (see Store.Commit)
 	CacheSize      int    // IAVL node cache size; 0 = DefaultCacheSize
 	InitialVersion uint64 // version of the first Commit when > 0 (CometBFT's initial height)
+
+	// DBCacheBytes is goleveldb's block cache, in bytes: decoded blocks of
+	// the database file, where tree nodes the node cache does not hold are
+	// read from. 0 keeps goleveldb's default (8 MiB). Ignored by pebbledb
+	// and memdb.
+	DBCacheBytes int
+	// DBNoCompression writes goleveldb tables without snappy compression.
+	DBNoCompression bool
 
 	// FastIndex keeps IAVL's fast index (a copy of every latest value
 	// under its own key, rewritten by each save) for the working tree. Off
@@ -203,7 +213,13 @@ func openDB(opts Options) (dbm.DB, error) {
 		if opts.Backend == "pebbledb" {
 			backend = dbm.PebbleDBBackend
 		}
-		db, err := dbm.NewDB(dbName, backend, opts.Dir)
+		var db dbm.DB
+		var err error
+		if backend == dbm.GoLevelDBBackend {
+			db, err = dbm.NewGoLevelDBWithOpts(dbName, opts.Dir, levelOptions(opts))
+		} else {
+			db, err = dbm.NewDB(dbName, backend, opts.Dir)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("store: open %s database in %s: %w", backend, opts.Dir, err)
 		}
@@ -211,6 +227,16 @@ func openDB(opts Options) (dbm.DB, error) {
 	default:
 		return nil, fmt.Errorf("store: unsupported backend %q (want goleveldb, pebbledb or memdb)", opts.Backend)
 	}
+}
+
+// levelOptions are goleveldb's options for opts: cosmos-db's (a bloom
+// filter of 10 bits a key) with the block cache and compression opts asks.
+func levelOptions(opts Options) *opt.Options {
+	o := &opt.Options{Filter: filter.NewBloomFilter(10), BlockCacheCapacity: opts.DBCacheBytes}
+	if opts.DBNoCompression {
+		o.Compression = opt.NoCompression
+	}
+	return o
 }
 
 // NewMemory returns a Store on an in-memory database without pruning, for tests.
