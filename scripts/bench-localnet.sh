@@ -23,15 +23,20 @@
 #   latency         Tally: send to the block being seen by the load client.
 #                   kvstore: loadtime's, tx creation to block time (BFT time).
 #   offered         both send RATE tx/s spread over the 4 nodes (loadtime:
-#                   RATE/4 a second on one connection to each node).
+#                   RATE/4 a second on one connection to each node; tallyd
+#                   load: open loop, each tx at its time whatever the nodes
+#                   answered, so sent_tx/s is what the nodes really got).
+#   load1           the machine's 1-minute load average during each rate
+#                   (min-max, sampled every 2 s): other work on the machine
+#                   shows here.
 #
 # Environment (defaults in brackets):
 #   RATES           offered tx/s, space separated   [500 1000 2000 4000]
 #   DURATION        load time per rate, in seconds (15 or 15s)  [15s]
 #   VALIDATORS      validators in each network      [4]
 #   ACCOUNTS        load signing accounts per party [50]
-#   WORKERS         tallyd load senders (0 = auto)  [1024: enough that a slow
-#                   CheckTx under overload does not hold back the offered rate]
+#   WORKERS         tallyd load's most broadcasts waiting for answers
+#                   (it sends open loop; 0 = two seconds of the rate)  [0]
 #   MIX             tallyd load mix ("all": every module)  [all]
 #   KV_TX_SIZE      kvstore tx size in bytes (loadtime -s)  [the mean size of
 #                   Tally's mixed transactions in a short run: 220]
@@ -62,7 +67,7 @@ SECS=${DURATION%s}
 [[ "$SECS" =~ ^[0-9]+$ ]] || { echo "bench-localnet: DURATION must be whole seconds (15 or 15s)" >&2; exit 1; }
 VALIDATORS=${VALIDATORS:-4}
 ACCOUNTS=${ACCOUNTS:-50}
-WORKERS=${WORKERS:-1024}
+WORKERS=${WORKERS:-0}
 MIX=${MIX:-all}
 KV_TX_SIZE=${KV_TX_SIZE:-220}
 KVSTORE=${KVSTORE:-1}
@@ -86,6 +91,17 @@ if [[ -e "$NET" || -e "$KVNET" ]]; then echo "bench-localnet: $OUT already holds
 NET_PID=""
 LOAD_PID=""
 KV_PIDS=()
+# The machine's load average, sampled for the tables' load1 column.
+while :; do echo "$(date +%s) $(cut -d' ' -f1 /proc/loadavg)"; sleep 2; done >"$OUT/loadavg.log" 2>/dev/null &
+LOADAVG_PID=$!
+# mark LABEL RATE start|end: when a rate's load ran, for load_range.
+mark() { echo "$1 $2 $3 $(date +%s)" >>"$OUT/windows.log"; }
+# load_range LABEL RATE: min-max of the load average while it ran.
+load_range() {
+	awk -v l="$1" -v r="$2" 'FNR == NR { if ($1 == l && $2 == r) { if ($3 == "start") s = $4; else e = $4 } next }
+		s != "" && $1 >= s && (e == "" || $1 <= e) { if (min == "" || $2 < min) min = $2; if ($2 > max) max = $2 }
+		END { if (min == "") print "-"; else printf "%s-%s\n", min, max }' "$OUT/windows.log" "$OUT/loadavg.log"
+}
 stop_tally() {
 	local kids=""
 	if [[ -n "$NET_PID" ]] && kill -0 "$NET_PID" 2>/dev/null; then
@@ -118,6 +134,7 @@ cleanup() {
 	fi
 	stop_tally
 	stop_kv
+	kill "$LOADAVG_PID" 2>/dev/null || true
 	if [[ "$KEEP" == 1 ]]; then echo "kept $OUT" >&2; else rm -rf "$OUT"; fi
 	exit "$rc"
 }
@@ -246,8 +263,10 @@ kv_phase() {
 	for rate in $RATES; do
 		wait_mempools_empty "$endpoints"
 		echo "kvstore: rate $rate tx/s for ${SECS}s..." >&2
+		mark kv "$rate" start
 		run_bg "$OUT/kv-load-$rate.log" "$TOOLS/load" -c 1 -T "$SECS" -r $(((rate + VALIDATORS - 1) / VALIDATORS)) -s "$KV_TX_SIZE" \
 			--broadcast-tx-method sync --endpoints "$ws" >"$OUT/kv-load-$rate.log" 2>&1
+		mark kv "$rate" end
 	done
 	wait_mempools_empty "$endpoints"
 	sleep 2
@@ -300,10 +319,12 @@ tally_phase() {
 	for rate in $RATES; do
 		wait_mempools_empty "$ENDPOINTS"
 		echo "Tally ($label): rate $rate tx/s for ${SECS}s..." >&2
+		mark "$label" "$rate" start
 		run_bg "$OUT/$label-$rate.log" "$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
 			--endpoints "$ENDPOINTS" --rate "$rate" --duration "${SECS}s" --accounts "$ACCOUNTS" \
 			--workers "$WORKERS" --mix="$MIX" --drain "$DRAIN" --json \
 			>"$OUT/$label-$rate.json" 2>"$OUT/$label-$rate.log"
+		mark "$label" "$rate" end
 	done
 	stop_tally
 }
@@ -314,13 +335,13 @@ tally_table() {
 	echo
 	echo "Tally ($label: $(jq -r '.mix' "$first")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$first")-byte txs on average"
 	{
-		echo "offered sent_tx/s committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms blocks tx/block units/tx accepted refused errors failed_in_block pending refusal_p99_ms"
+		echo "offered sent_tx/s not_sent committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms blocks tx/block units/tx accepted refused errors failed_in_block pending refusal_p50_ms refusal_p99_ms load1"
 		for rate in $RATES; do
-			jq -r --arg kv "${KV[$rate]:-}" '[.offered_rate, (.submit_rate|round), (.committed_rate*10|round/10),
+			jq -r --arg kv "${KV[$rate]:-}" --arg load "$(load_range "$label" "$rate")" '[.offered_rate, (.submit_rate|round), .client_dropped, (.committed_rate*10|round/10),
 				(if ($kv|length) > 0 and ($kv|tonumber) > 0 then (.committed_rate / ($kv|tonumber) * 100 | round / 100) else "-" end),
 				(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), .blocks, (.avg_txs_per_block*10|round/10),
 				((.avg_units // 0)|round), .accepted, .rejected_total, .broadcast_errors_total, .committed_failed_total, .pending,
-				((.refusal_latency.p99_ms // 0)|round)] | map(tostring) | join(" ")' "$OUT/$label-$rate.json"
+				((.refusal_latency.p50_ms // 0)|round), ((.refusal_latency.p99_ms // 0)|round), $load] | map(tostring) | join(" ")' "$OUT/$label-$rate.json"
 		done
 	} | column -t
 	for rate in $RATES; do
@@ -328,7 +349,7 @@ tally_table() {
 			(.broadcast_errors[] | "  at \($r) tx/s broadcast error \(.count) × \(.error)"),
 			(.committed_failed[] | "  at \($r) tx/s FAILED IN BLOCK \(.count) × \(.codespace)/\(.code): \(.example_log)"),
 			(if .steady_window.whole_run then "  at \($r) tx/s fewer than two blocks fell inside the load: its commit rate spans the whole run (raise DURATION)" else empty end),
-			(if .client_dropped > 0 then "  at \($r) tx/s the client could not keep up: \(.client_dropped) not sent (raise WORKERS)" else empty end)' \
+			(if .client_dropped > 0 then "  at \($r) tx/s \(.client_dropped) not sent: \(.workers) broadcasts were already waiting for answers (the nodes answered too slowly; WORKERS)" else empty end)' \
 			"$OUT/$label-$rate.json"
 	done
 	# Peak to peak, and no collapse: the highest rate's committed rate against the peak.
@@ -362,11 +383,11 @@ declare -A KV
 if [[ "$KVSTORE" == 1 ]]; then
 	echo
 	echo "CometBFT $COMET_VERSION kvstore, loadtime -c 1 -r RATE/$VALIDATORS to each node, ${KV_TX_SIZE}-byte txs"
-	rows="offered committed_tx/s p50_ms p95_ms p99_ms txs tx/block"
+	rows="offered committed_tx/s p50_ms p95_ms p99_ms txs tx/block load1"
 	for rate in $RATES; do
 		row=$(kv_row "$rate")
 		KV[$rate]=$(echo "$row" | cut -d' ' -f2)
-		rows+=$'\n'"$row"
+		rows+=$'\n'"$row $(load_range kv "$rate")"
 	done
 	echo "$rows" | column -t
 fi

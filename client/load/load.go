@@ -7,11 +7,18 @@
 //     agency's admin key), with the roles they need, and prepares the state
 //     they draw on (money, a programme, a tax type, items); the run waits
 //     until every endpoint has applied it (setup.go).
-//  2. Load: a pacer offers Rate transactions per second for Duration to a
-//     pool of workers; each worker asks the Mix for a job, signs it with the
-//     job's load account (a random nonce per transaction, so one account
-//     has many in flight) and sends it with broadcast_tx_sync to its
-//     endpoint, so CheckTx acceptance is known.
+//  2. Load: a Pacer offers Rate transactions per second for Duration, open
+//     loop: each transaction is started on time in its own goroutine,
+//     whatever the nodes answer (at most Workers in flight; one due beyond
+//     that is counted as dropped). It asks the Mix for a job, signs it with
+//     the job's load account (a random nonce per transaction, so one
+//     account has many in flight) and sends it with broadcast_tx_sync to
+//     the next endpoint over a pool of Connections kept-alive connections.
+//     The sending goroutine learns CheckTx's verdict (or the node's
+//     immediate tx/85 refusal, or an RPC error); the pacer never waits for
+//     it. (broadcast_tx_async would not send faster: CometBFT runs an
+//     in-process app's CheckTx inside the async call too, local_client.go,
+//     and it would hide the verdict.)
 //  3. Drain: the run keeps reading blocks until every accepted transaction
 //     has been found in one, or Drain has passed.
 //
@@ -25,12 +32,12 @@ package load
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -38,6 +45,8 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	rpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 
 	"github.com/tallyledger/tally/client"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -49,6 +58,7 @@ const (
 	DefaultTimeoutBlocks = 100
 	DefaultDrain         = 30 * time.Second
 	DefaultPollInterval  = 25 * time.Millisecond
+	DefaultConnections   = 256
 	// setupBatch is how many AddMember messages one setup tx carries (the
 	// chain's default max_messages).
 	setupBatch = 32
@@ -70,8 +80,14 @@ type Config struct {
 	// Accounts is how many signing accounts to create for each party of
 	// the mix (DefaultAccounts).
 	Accounts int
-	// Workers is how many concurrent broadcasters (0: Rate/4, within 16..1024).
+	// Workers is the most broadcasts in flight at once (0: two seconds of
+	// the offered load, within 64..8192). The load is open loop: a
+	// transaction due while Workers are waiting for their answers is not
+	// sent, and counted (Report.ClientDropped).
 	Workers int
+	// Connections is how many HTTP connections to each endpoint the
+	// senders keep open and reuse (DefaultConnections).
+	Connections int
 	// Mix is the message types to send, by weight (DefaultMix).
 	Mix []MixEntry
 	// MsgsPerTx is how many messages each transaction of an independent
@@ -170,11 +186,18 @@ type Report struct {
 
 	// Offered is how many transactions the pacer scheduled (Rate × Duration).
 	Offered int64 `json:"offered"`
-	// ClientDropped were scheduled but not sent because every worker was
-	// busy: the client, not the chain, was the limit.
-	ClientDropped int64   `json:"client_dropped"`
-	Submitted     int64   `json:"submitted"`
-	SubmitRate    float64 `json:"submit_rate"`
+	// ClientDropped were scheduled but not sent because Workers broadcasts
+	// were already waiting for their answers: the nodes answered too
+	// slowly for the offered rate (or the client's limit is too low).
+	ClientDropped int64 `json:"client_dropped"`
+	// Submitted is how many transactions were sent, at SubmitRate over the
+	// load's duration.
+	Submitted  int64   `json:"submitted"`
+	SubmitRate float64 `json:"submit_rate"`
+	// PeakInFlight is the most broadcasts that waited for answers at once.
+	PeakInFlight int64 `json:"peak_in_flight"`
+	// Connections is Config.Connections.
+	Connections int `json:"connections"`
 	// Accepted passed CheckTx (broadcast_tx_sync code 0).
 	Accepted      int64       `json:"accepted"`
 	RejectedTotal int64       `json:"rejected_total"`
@@ -305,7 +328,13 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, errors.New("accounts must be at least 2")
 	}
 	if cfg.Workers == 0 {
-		cfg.Workers = min(max(int(cfg.Rate/4), 16), 1024)
+		cfg.Workers = min(max(int(cfg.Rate*2), 64), 8192)
+	}
+	if cfg.Connections == 0 {
+		cfg.Connections = DefaultConnections
+	}
+	if cfg.Connections < 0 {
+		return cfg, errors.New("connections must be positive")
 	}
 	if cfg.Workers < 0 {
 		return cfg, errors.New("workers must be positive")
@@ -392,6 +421,8 @@ type runner struct {
 	txBytes   int64
 	units     int64 // resource units used by the load transactions that succeeded
 	blocks    []blockStat
+	// peakInFlight is the Pacer's.
+	peakInFlight int64
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -519,7 +550,8 @@ func (r *runner) record(b block) {
 	r.blocks = append(r.blocks, st)
 }
 
-// send builds, signs and broadcasts one transaction of the mix to c.
+// send builds, signs and broadcasts one transaction of the mix to c, and
+// records CheckTx's verdict.
 func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 	job, err := r.mix.NextBatch(rnd, r.cfg.MsgsPerTx)
 	var tx []byte
@@ -644,58 +676,41 @@ func (r *runner) load(ctx context.Context) (*Report, error) {
 		}
 	}()
 
-	// Workers: worker i sends to endpoint i mod n over its own connection.
-	jobs := make(chan struct{}, cfg.Workers)
-	var wg sync.WaitGroup
-	for i := 0; i < cfg.Workers; i++ {
-		c, err := client.Dial(cfg.Endpoints[i%len(cfg.Endpoints)])
+	// Senders: one pooled client per endpoint, each transaction to the
+	// next endpoint in turn.
+	senders := make([]*client.Client, len(cfg.Endpoints))
+	for i, e := range cfg.Endpoints {
+		c, err := pooledClient(e, cfg.Connections)
 		if err != nil {
 			return nil, err
 		}
-		rnd := mrand.New(mrand.NewChaCha8(randomSeed()))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range jobs {
-				r.send(ctx, c, rnd)
-			}
-		}()
+		senders[i] = c
 	}
-
-	// Pacer: by time t it has offered floor(Rate × t) transactions.
+	var turn atomic.Uint64
 	total := int64(cfg.Rate * cfg.Duration.Seconds())
-	var offered, dropped int64
 	loadStart := time.Now()
-	loadEnd := loadStart.Add(cfg.Duration)
-	tick := time.NewTicker(time.Millisecond)
-	nextLog := loadStart.Add(5 * time.Second)
-pace:
-	for offered < total {
-		select {
-		case <-ctx.Done():
-			break pace
-		case now := <-tick.C:
-			due := total
-			if now.Before(loadEnd) {
-				due = min(int64(cfg.Rate*now.Sub(loadStart).Seconds()), total)
-			}
-			for ; offered < due; offered++ {
-				select {
-				case jobs <- struct{}{}:
-				default:
-					dropped++
-				}
-			}
-			if now.After(nextLog) {
-				r.progress("load", now.Sub(loadStart))
-				nextLog = nextLog.Add(5 * time.Second)
+	progressDone := make(chan struct{})
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-progressDone:
+				return
+			case <-t.C:
+				r.progress("load", time.Since(loadStart))
 			}
 		}
-	}
-	tick.Stop()
-	loadEnd = time.Now()
-	close(jobs)
-	wg.Wait()
+	}()
+	counts := Pacer{Rate: cfg.Rate, MaxInFlight: cfg.Workers}.Run(ctx, total, func(rnd *mrand.Rand) {
+		r.send(ctx, senders[(turn.Add(1)-1)%uint64(len(senders))], rnd)
+	})
+	close(progressDone)
+	// The load ends when the last due transaction was sent; Run also
+	// waited for the answers, which take no part in the offered interval.
+	loadEnd := loadStart.Add(time.Duration(float64(counts.Offered) / cfg.Rate * float64(time.Second)))
+	offered, dropped := counts.Offered, counts.Dropped
+	r.peakInFlight = counts.PeakInFlight
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -703,7 +718,7 @@ pace:
 	// Drain: until every accepted tx is in a block, or cfg.Drain passed.
 	drainStart := time.Now()
 	r.logf("load stopped after %s; draining (at most %s)", loadEnd.Sub(loadStart).Round(time.Millisecond), cfg.Drain)
-	nextLog = drainStart.Add(5 * time.Second)
+	nextLog := drainStart.Add(5 * time.Second)
 	for time.Since(drainStart) < cfg.Drain {
 		if r.pending() == 0 {
 			break
@@ -733,10 +748,25 @@ pace:
 	return r.report(startHeight, loadStart, loadEnd, offered, dropped, drain), nil
 }
 
-func randomSeed() [32]byte {
-	var s [32]byte
-	_, _ = rand.Read(s[:])
-	return s
+// pooledClient dials addr with CometBFT's HTTP client, keeping up to
+// conns connections open for reuse (the default keeps 2, so concurrent
+// senders would open and close a connection per transaction) and opening
+// no more than conns at once.
+func pooledClient(addr string, conns int) (*client.Client, error) {
+	hc, err := rpcclient.DefaultHTTPClient(addr)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	if t, ok := hc.Transport.(*http.Transport); ok {
+		t.MaxIdleConns = conns
+		t.MaxIdleConnsPerHost = conns
+		t.MaxConnsPerHost = conns
+	}
+	c, err := rpchttp.NewWithClient(addr, "/websocket", hc)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	return &client.Client{RPC: c}, nil
 }
 
 // pending counts accepted transactions not yet found in a block.
@@ -774,6 +804,8 @@ func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered
 		ClientDropped: dropped,
 		Submitted:     r.submitted,
 		SubmitRate:    float64(r.submitted) / loadDur.Seconds(),
+		PeakInFlight:  r.peakInFlight,
+		Connections:   cfg.Connections,
 		Accepted:      r.accepted,
 		Committed:     r.committed,
 		CommittedOK:   r.commitOK,
@@ -893,7 +925,8 @@ func codeCounts(m map[codeKey]*CodeCount) []CodeCount {
 func (rep *Report) WriteTable(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("chain %s, endpoints %s", rep.ChainID, strings.Join(rep.Endpoints, ","))
-	p("mix %s, %d accounts per party, %d workers, setup %.1fs", rep.Mix, rep.Accounts, rep.Workers, rep.SetupSec)
+	p("mix %s, %d accounts per party, open loop: at most %d broadcasts in flight over %d connections per endpoint, setup %.1fs",
+		rep.Mix, rep.Accounts, rep.Workers, rep.Connections, rep.SetupSec)
 	if rep.MsgsPerTx > 1 {
 		p("      up to %d messages per transaction; counts below are messages", rep.MsgsPerTx)
 	}
@@ -903,9 +936,9 @@ func (rep *Report) WriteTable(w io.Writer) {
 	p("")
 	p("  offered rate           %10.1f tx/s for %.1fs (%d txs)", rep.OfferedRate, rep.DurationSec, rep.Offered)
 	if rep.ClientDropped > 0 {
-		p("  not sent (workers busy)%10d   <- client-limited: raise --workers", rep.ClientDropped)
+		p("  not sent (in flight)   %10d   <- %d broadcasts were waiting for answers: the nodes answered too slowly (or raise --workers)", rep.ClientDropped, rep.Workers)
 	}
-	p("  submitted              %10d   (%.1f tx/s)", rep.Submitted, rep.SubmitRate)
+	p("  submitted              %10d   (%.1f tx/s; at most %d waiting for answers at once)", rep.Submitted, rep.SubmitRate, rep.PeakInFlight)
 	p("  accepted by CheckTx    %10d", rep.Accepted)
 	p("  rejected by CheckTx    %10d", rep.RejectedTotal)
 	for _, c := range rep.Rejected {

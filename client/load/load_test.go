@@ -89,8 +89,8 @@ func TestRunCountsEveryAcceptedTxFromBlocks(t *testing.T) {
 		Endpoints: []string{rpcAddr},
 		Rate:      60,
 		Duration:  4 * time.Second,
-		Accounts:  40, // two setup txs (32 + 8 messages)
-		Workers:   8,
+		Accounts:  40,  // two setup txs (32 + 8 messages)
+		Workers:   240, // never reached: the whole run may wait for answers at once
 		Admin:     adminPriv,
 		Drain:     15 * time.Second,
 		Log:       testWriter{t},
@@ -98,11 +98,9 @@ func TestRunCountsEveryAcceptedTxFromBlocks(t *testing.T) {
 	require.NoError(t, err)
 
 	require.EqualValues(t, 240, rep.Offered)
-	// On a busy machine all eight workers can be waiting on the node when
-	// a send falls due; the generator then counts it as not sent rather
-	// than falling behind its schedule. That is reported, never silent.
-	require.Equal(t, rep.Offered, rep.Submitted+rep.ClientDropped)
-	require.Less(t, rep.ClientDropped, rep.Offered/2, "most of the load must be sent")
+	// Open loop: every transaction is sent, however slowly the node answers.
+	require.EqualValues(t, 240, rep.Submitted)
+	require.Zero(t, rep.ClientDropped)
 	require.Equal(t, rep.Submitted, rep.Accepted+rep.RejectedTotal+rep.BroadcastErrorsTotal)
 	require.Zero(t, rep.RejectedTotal, "rejected: %+v", rep.Rejected)
 	require.Zero(t, rep.BroadcastErrorsTotal, "broadcast errors: %+v", rep.BroadcastErrors)
@@ -329,7 +327,11 @@ func requireReceipts(ctx context.Context, t *testing.T, c *client.Client, n int6
 		require.NoError(t, err)
 		return ans.Found
 	}
-	require.True(t, receipt(n), "REVENUE-%06d", n)
+	// The run may end as soon as it reads the last block's results, which
+	// a node serves before it commits that block's state: wait for it.
+	for deadline := time.Now().Add(30 * time.Second); !receipt(n); time.Sleep(100 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "REVENUE-%06d", n)
+	}
 	require.False(t, receipt(n+1), "no receipt beyond the %d committed", n)
 }
 

@@ -33,9 +33,13 @@ appropriation and an allocation to the benefits agency, a programme, a tax
 type with the collectors authorised, a few items per producer — under a
 prefix unique to the run, and waits until every endpoint has applied it.
 
-Load: for --duration it offers --rate transactions per second to --workers
-concurrent senders (worker i sends to endpoint i mod n, broadcast_tx_sync, so
-CheckTx acceptance is known). Each transaction is signed by a random load
+Load: for --duration it offers --rate transactions per second, open loop:
+each transaction is sent at its time whatever the nodes have answered so far
+(broadcast_tx_sync to the next endpoint in turn, over --connections kept-alive
+connections per endpoint), and its own sender learns CheckTx's verdict, so a
+slow node cannot slow the offered load down. At most --workers broadcasts wait
+for answers at once; a transaction due beyond that is not sent, and counted.
+Each transaction is signed by a random load
 account with a random nonce and a timeout --timeout-blocks above the current
 height. --mix picks the message types (` + strings.Join(load.MsgNames(), ", ") + `), e.g.
 "add_member" or "add_member=3,enrol=1" for weights; --mix alone (or
@@ -62,8 +66,9 @@ accepted transactions still in mempools, then reports:
 investigate. An overloaded node refuses new transactions with tx/85 (its
 mempool is nearly full) before CometBFT's own uncoded "mempool is full";
 "refusals answered in" says how fast clients heard no.
-"not sent (workers busy)" > 0 means the client, not the chain, was the
-bottleneck: raise --workers. Progress goes to stderr; the report to stdout
+"not sent (in flight)" > 0 means --workers broadcasts were waiting for
+answers: the nodes answered too slowly for the offered rate (or raise
+--workers). Progress goes to stderr; the report to stdout
 (--json: one JSON object). Writes only load accounts and their members to
 the chain: run it against test networks, never production.
 
@@ -92,6 +97,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			duration, _ := f.GetDuration("duration")
 			accounts, _ := f.GetInt("accounts")
 			workers, _ := f.GetInt("workers")
+			connections, _ := f.GetInt("connections")
 			msgsPerTx, _ := f.GetInt("msgs-per-tx")
 			mixStr, _ := f.GetString("mix")
 			chainID, _ := f.GetString("chain-id")
@@ -108,6 +114,9 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			}
 			if workers < 0 {
 				return fmt.Errorf("--workers must not be negative")
+			}
+			if connections < 1 {
+				return fmt.Errorf("--connections must be at least 1")
 			}
 			if msgsPerTx < 1 {
 				return fmt.Errorf("--msgs-per-tx must be at least 1 (and at most the chain's app.max_messages)")
@@ -168,6 +177,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 				Duration:      duration,
 				Accounts:      accounts,
 				Workers:       workers,
+				Connections:   connections,
 				Mix:           mix,
 				MsgsPerTx:     msgsPerTx,
 				Admin:         priv,
@@ -194,7 +204,8 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 	f.Float64("rate", 100, "offered load in transactions per second")
 	f.Duration("duration", 30*time.Second, "how long to offer load")
 	f.Int("accounts", load.DefaultAccounts, "signing accounts to create in the setup phase (each may have many txs in flight)")
-	f.Int("workers", 0, "concurrent broadcast_tx_sync senders (default rate/4, within 16..1024)")
+	f.Int("workers", 0, "most broadcasts waiting for answers at once; a transaction due beyond it is not sent, and counted (default two seconds of --rate, within 64..8192)")
+	f.Int("connections", load.DefaultConnections, "HTTP connections kept open to each endpoint")
 	f.String("mix", "add_member", "message types to send, name[=weight],...; known: "+strings.Join(load.MsgNames(), ", ")+"; --mix alone is --mix=all, every one of them")
 	f.Lookup("mix").NoOptDefVal = load.MixAll
 	f.Int("msgs-per-tx", 1, "messages per transaction for message types that do not depend on an earlier one (custody offers and acceptances stay one to a transaction); at most the chain's app.max_messages")

@@ -191,37 +191,12 @@ func (w *Workload) Reported() map[string]Report {
 }
 
 // Run offers the workload until ctx ends. A node that does not answer is
-// skipped for that transaction; the transaction goes to the next node.
+// skipped for that transaction; the transaction goes to the next node. It
+// paces with client/load's Pacer, as `tallyd load` does, with at most 8
+// transactions in flight: a tick due while 8 wait for nodes (slow or down)
+// is skipped, as the fault scenarios expect.
 func (w *Workload) Run(ctx context.Context) {
-	const workers = 8
-	jobs := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func(seed uint64) {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
-			for range jobs {
-				w.sendOne(ctx, r)
-			}
-		}(uint64(i))
-	}
-	tick := time.NewTicker(time.Duration(float64(time.Second) / w.Rate))
-	defer tick.Stop()
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-tick.C:
-			select {
-			case jobs <- struct{}{}:
-			default: // every worker busy: the nodes are slow or down
-			}
-		}
-	}
-	close(jobs)
-	wg.Wait()
+	load.Pacer{Rate: w.Rate, MaxInFlight: 8}.Run(ctx, 0, func(r *rand.Rand) { w.sendOne(ctx, r) })
 }
 
 func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
