@@ -42,6 +42,18 @@ func ChainIDKey() []byte { return keyChainID }
 // NoncesPrefix covers every remembered nonce, by timeout height first.
 func NoncesPrefix() []byte { return prefixNonces }
 
+// NoncesExpiredEnd is the end (exclusive) of the nonces whose
+// transactions timed out at or before height: iterating from NoncesPrefix
+// to it visits exactly those. height+1 cannot wrap: the largest height,
+// math.MaxInt64, gives 2^63. A negative height gives the prefix itself, so
+// nothing has expired.
+func NoncesExpiredEnd(height int64) []byte {
+	if height < 0 {
+		return Key(prefixNonces)
+	}
+	return Key(prefixNonces, Uint64(uint64(height)+1))
+}
+
 // NonceKey is the state key recording that signer used nonce with this
 // timeout height. Keys sort by timeout first, so expired nonces are a
 // prefix range the chain deletes as blocks pass.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"encoding/binary"
 
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/store"
@@ -67,7 +66,7 @@ func pruneLimit(txs int) int { return pruneBase + 2*txs }
 // pruneExpired forgets, in key order, up to limit nonces whose transactions
 // timed out at or before height. It returns how many it deleted.
 func pruneExpired(kv store.KV, height int64, limit int) int {
-	end := binary.BigEndian.AppendUint64(api.NoncesPrefix(), uint64(height)+1)
+	end := api.NoncesExpiredEnd(height)
 	var expired [][]byte
 	kv.Iterate(api.NoncesPrefix(), end, true, func(key, _ []byte) bool {
 		expired = append(expired, bytes.Clone(key))

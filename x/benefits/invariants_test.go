@@ -262,7 +262,7 @@ func TestBenefitsInvariantsCatchCorruptState(t *testing.T) {
 			func(t *testing.T, w *world) {
 				p, err := w.k.Programme(w.kv, prog)
 				require.NoError(t, err)
-				due := api.Key([]byte("bf/d/"), api.Uint64(uint64(benefits.NextRun(p))), []byte(prog))
+				due := api.BenefitsDueKey(benefits.NextRun(p), prog)
 				require.True(t, w.kv.Has(due))
 				w.kv.Delete(due)
 			}},

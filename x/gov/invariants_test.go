@@ -145,11 +145,11 @@ func TestGovInvariantsCatchCorruptState(t *testing.T) {
 	}{
 		{"voting proposal dropped from the open index", gov.CheckOpenProposals, "proposal 2 is voting but missing from the open index",
 			func(t *testing.T, w *invGov) {
-				w.kv.Delete(append(api.GovOpenPrefix(), api.Uint64(2)...))
+				w.kv.Delete(api.GovOpenKey(2))
 			}},
 		{"open count drifts", gov.CheckOpenProposals, `agency "b"'s open count is 3 but 1 of its proposals are voting`,
 			func(t *testing.T, w *invGov) {
-				w.kv.Set([]byte("gov/n/b"), api.Uint64(3))
+				w.kv.Set(api.GovOpenCountKey("b"), api.Uint64(3))
 			}},
 		{"an agency over the limit in force", gov.CheckOpenLimit, `agency "b" has 2 open proposals: proposal 6, submitted at height 5 as its open proposal number 2, exceeds the limit of 1`,
 			func(t *testing.T, w *invGov) {
@@ -157,8 +157,8 @@ func TestGovInvariantsCatchCorruptState(t *testing.T) {
 				p := &govv1.Proposal{Id: 6, ProposerAgency: "b", SubmitHeight: 5, Status: govv1.ProposalStatus_PROPOSAL_STATUS_VOTING,
 					Content: &govv1.Content{Sum: &govv1.Content_ChangeParam{ChangeParam: &govv1.ChangeParam{Name: "gov.quorum", Value: "1/2"}}}}
 				require.NoError(t, store.SetProto(w.kv, api.GovProposalKey(6), p))
-				w.kv.Set(append(api.GovOpenPrefix(), api.Uint64(6)...), []byte{})
-				w.kv.Set([]byte("gov/n/b"), api.Uint64(2))
+				w.kv.Set(api.GovOpenKey(6), []byte{})
+				w.kv.Set(api.GovOpenCountKey("b"), api.Uint64(2))
 			}},
 		{"validator run by an agency that does not exist", gov.CheckValidators, `operated by agency "ghost", which does not exist`,
 			func(t *testing.T, w *invGov) {

@@ -103,14 +103,14 @@ func TestTaxInvariantsCatchCorruptState(t *testing.T) {
 		corrupt               func(t *testing.T, e *env)
 	}{
 		{"the series claims a receipt that is not there", tax.CheckReceiptSequence, `authority "revenue" issued receipts up to number 5, but the last stored is 4`, nil,
-			func(t *testing.T, e *env) { e.kv.Set([]byte("tax/n/revenue"), api.Uint64(5)) }},
+			func(t *testing.T, e *env) { e.kv.Set(api.TaxSeqKey("revenue"), api.Uint64(5)) }},
 		{"a gap in the numbering", tax.CheckReceiptSequence, `receipt number 7 is stored where 5 comes next`, []string{tax.CheckReceiptState},
 			func(t *testing.T, e *env) {
 				r, err := k.Receipt(e.kv, ref(t, "REVENUE-000004"))
 				require.NoError(t, err)
 				r.Id, r.Sequence = "REVENUE-000007", 7
 				require.NoError(t, store.SetProto(e.kv, api.TaxReceiptKey(ref(t, "REVENUE-000007")), r))
-				e.kv.Set([]byte("tax/n/revenue"), api.Uint64(7))
+				e.kv.Set(api.TaxSeqKey("revenue"), api.Uint64(7))
 			}},
 		{"an amendment of the chain is missing", tax.CheckReceiptState, "REVENUE-000001: its state counts 2 amendments: receipt REVENUE-000001: amendment 2 is missing", nil,
 			func(t *testing.T, e *env) { e.kv.Delete(api.TaxAmendmentKey(ref(t, "REVENUE-000001"), 2)) }},
