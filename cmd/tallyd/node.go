@@ -4,27 +4,19 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/signal"
-	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/spf13/cobra"
 
 	"github.com/tallyledger/tally/api"
-	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/node/genesis"
-	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
 )
@@ -35,7 +27,8 @@ func versionCmd() *cobra.Command {
 		Short: "Print the software and protocol versions",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Printf("tallyd %s (protocol %d)\n", app.Version, app.ProtocolVersion)
+			software, protocol := node.Version()
+			fmt.Printf("tallyd %s (protocol %d)\n", software, protocol)
 		},
 	}
 }
@@ -187,169 +180,16 @@ step of the first block at or above height (see the README, "Fault
 injection"). Never set it on a real validator.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			h := homeFlag(cmd)
-			crash, err := parseCrashAt(os.Getenv(crashAtEnv))
-			if err != nil {
-				return err
-			}
-			if os.Getenv("GOGC") == "" {
-				// The IAVL node cache is a large, long-lived heap; at Go's
-				// default GOGC=100 the collector re-marks it so often that it
-				// takes a quarter of the CPU under load.
-				debug.SetGCPercent(200)
-			}
-			_, appCfg, err := node.LoadConfigs(h)
-			if err != nil {
-				return err
-			}
-			memLimit, memFrom, err := node.ApplyMemoryLimit(appCfg)
-			if err != nil {
-				return err
-			}
 			level, _ := cmd.Flags().GetString("log-level")
-			base, err := newLogger(level)
+			logger, err := newLogger(level)
 			if err != nil {
 				return err
 			}
-			watch := node.NewHaltWatch(base)
-			var logger log.Logger = watch
-			opts := app.Options{Upgrades: upgrades()}
-			var storeOpts []func(*store.Options)
-			if crash != nil {
-				logger.Error("fault injection armed: this node will kill itself; for tests only", crashAtEnv, os.Getenv(crashAtEnv))
-				storeOpts = append(storeOpts, crash.arm(&opts))
-			}
-			n, err := node.NewNode(h, logger, opts, storeOpts...)
-			if err != nil {
-				return err
-			}
-			if err := n.Start(); err != nil {
-				n.App.Close()
-				return fmt.Errorf("starting node: %w", err)
-			}
-			logger.Info("tally node started", "home", h, "rpc", n.Config().RPC.ListenAddress, "version", app.Version,
-				"memory_limit_mib", memLimit>>20, "memory_limit_from", memFrom, "iavl_cache_size", n.CacheSize)
-			sig := make(chan os.Signal, 1)
-			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-			for halted := watch.Halted(); ; {
-				select {
-				case s := <-sig:
-					logger.Info("stopping on signal", "signal", s.String())
-					return n.Shutdown()
-				case <-n.Quit():
-					logger.Error("node stopped by itself")
-					return n.Shutdown()
-				case reason := <-halted:
-					if app.IsUpgradeHalt(reason) {
-						// The planned halt at a scheduled upgrade: stay up, so
-						// peers still behind can fetch the last block and the
-						// operator can query the node, until they stop it to
-						// install the new release.
-						logger.Error("halted for a scheduled upgrade; stop this node and start the new release on the same home", "reason", reason)
-						halted = nil
-						continue
-					}
-					// CometBFT stops consensus after a failure it cannot
-					// recover from but leaves RPC and p2p running: a
-					// validator that looks alive and never signs. Stop the
-					// whole node.
-					msg := fmt.Sprintf("consensus stopped: %s. The node is shutting down. Nothing past the last committed block was saved; "+
-						"if the data directory is full or read-only, free space or restore write access, then start the node again: it resumes from its last saved block", reason)
-					logger.Error(msg)
-					_ = n.Shutdown()
-					return errors.New(msg)
-				}
-			}
+			return node.Run(homeFlag(cmd), logger, node.RunOptions{CrashAt: os.Getenv(node.CrashAtEnv), RehearsalUpgrade: rehearsalUpgrade})
 		},
 	}
 	cmd.Flags().String("log-level", "info", "log level: debug, info or error")
 	return cmd
-}
-
-// crashAtEnv makes `tallyd start` kill itself at a step of committing a
-// block, so that fault tests can check a node restarts from there without
-// repair. Value: <point>[@<height>], a point of crashPoints.
-const crashAtEnv = "TALLY_CRASH_AT"
-
-// crashPoints are the points TALLY_CRASH_AT accepts, in block order:
-//
-//	finalized  FinalizeBlock has run, Commit has not (app.StepFinalized);
-//	           CometBFT has not yet saved the block's results.
-//	mid-save   inside Commit, while the new tree version is being written:
-//	           IAVL has cut it into chunks (the threshold is 1 byte while
-//	           armed, so every save is cut) and handed over all but the last,
-//	           none of which is on disk (store.ProbeMidSave, store/save.go).
-//	committed  the version is saved and Commit is about to return
-//	           (app.StepCommitted); CometBFT has not recorded the commit.
-var crashPoints = []string{"finalized", "mid-save", "committed"}
-
-// crashPlan is a parsed TALLY_CRASH_AT: kill the process at point in the
-// first block at or above height (0: the first block processed after
-// start, including blocks the handshake replays).
-type crashPlan struct {
-	point  string
-	height int64
-	saved  atomic.Int64 // the last saved height, as the store reports it
-	out    io.Writer    // os.Stderr
-	exit   func(code int)
-}
-
-func parseCrashAt(v string) (*crashPlan, error) {
-	if v == "" {
-		return nil, nil
-	}
-	point, at, hasHeight := strings.Cut(v, "@")
-	if !slices.Contains(crashPoints, point) {
-		return nil, fmt.Errorf("%s=%q: unknown crash point %q; want one of %s, optionally followed by @HEIGHT",
-			crashAtEnv, v, point, strings.Join(crashPoints, ", "))
-	}
-	c := &crashPlan{point: point, out: os.Stderr, exit: os.Exit}
-	if hasHeight {
-		h, err := strconv.ParseInt(at, 10, 64)
-		if err != nil || h < 1 {
-			return nil, fmt.Errorf("%s=%q: height %q must be a block height, a whole number from 1", crashAtEnv, v, at)
-		}
-		c.height = h
-	}
-	return c, nil
-}
-
-// arm sets the app's and the store's hooks to reach the plan's point. The
-// store reports the height it loaded and each height it saved, which
-// gives the app's steps their heights.
-func (c *crashPlan) arm(opts *app.Options) func(*store.Options) {
-	opts.OnStep = func(s app.Step) {
-		switch {
-		case s == app.StepFinalized && c.point == "finalized":
-			c.reached(c.saved.Load() + 1)
-		case s == app.StepCommitted && c.point == "committed":
-			c.reached(c.saved.Load())
-		}
-	}
-	return func(o *store.Options) {
-		if c.point == "mid-save" {
-			o.FlushThreshold = 1
-		}
-		o.Probe = func(at store.ProbePoint, version int64) {
-			switch at {
-			case store.ProbeOpened, store.ProbeSaved:
-				c.saved.Store(version)
-			case store.ProbeMidSave:
-				if c.point == "mid-save" {
-					c.reached(version)
-				}
-			}
-		}
-	}
-}
-
-// reached kills the process if height is the plan's: at once, with no
-// deferred cleanup and nothing flushed, as a power cut would.
-func (c *crashPlan) reached(height int64) {
-	if height >= c.height {
-		fmt.Fprintf(c.out, "*** tally crash point %s at height %d ***\n", c.point, height)
-		c.exit(3)
-	}
 }
 
 func newLogger(level string) (log.Logger, error) {

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"strings"
@@ -53,7 +53,7 @@ func TestCrashPointsMatchTheFaultSuite(t *testing.T) {
 		names = append(names, p.Point)
 	}
 	require.Equal(t, crashPoints, names)
-	require.Equal(t, crashAtEnv, faults.CrashAtEnv)
+	require.Equal(t, CrashAtEnv, faults.CrashAtEnv)
 }
 
 // Each point fires at its step of the first block at or above the height,
