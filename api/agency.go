@@ -1,6 +1,9 @@
 package api
 
-import "fmt"
+import (
+	"crypto/sha256"
+	"fmt"
+)
 
 // Agency state.
 //
@@ -71,3 +74,15 @@ func PubKeysPrefix() []byte { return prefixPubKey }
 // AgencyStatePrefix starts every key the agency module keeps (an export's
 // agency section holds exactly the keys under it).
 func AgencyStatePrefix() []byte { return []byte("ag/") }
+
+// PubKeySize is the size of an ed25519 public key, the only key type
+// accounts use.
+const PubKeySize = 32
+
+// AddressOf is the address of an account whose first key is pub: the
+// first AddressSize bytes of its SHA-256, as CometBFT addresses an
+// ed25519 key.
+func AddressOf(pub []byte) []byte {
+	sum := sha256.Sum256(pub)
+	return sum[:AddressSize]
+}

@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"encoding/binary"
+
+	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 )
 
 // Benefits query paths. Ids are decimal text; listings take a ListRequest
@@ -171,4 +173,19 @@ func IDOfKey(k []byte) uint64 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(k[len(k)-8:])
+}
+
+// BenefitsPeriodStart is when period k of programme p starts (Unix
+// seconds).
+func BenefitsPeriodStart(p *benefitsv1.Programme, k uint64) int64 {
+	return p.StartUnix + int64(k)*p.PeriodSeconds
+}
+
+// BenefitsNextRun is when programme p's next scheduled run falls due
+// (Unix seconds), or 0 once every period has been run.
+func BenefitsNextRun(p *benefitsv1.Programme) int64 {
+	if p.Finished {
+		return 0
+	}
+	return BenefitsPeriodStart(p, p.NextPeriod)
 }

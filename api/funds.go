@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 )
 
 // Funds query paths. Ids are decimal text. Listings take a ListRequest
@@ -158,3 +159,29 @@ func PayeeHolder(token string) string { return HolderPayeePrefix + token }
 // FundsStatePrefix starts every key the funds module keeps (an export's
 // funds section holds exactly the keys under it).
 func FundsStatePrefix() []byte { return []byte("fu/") }
+
+// PseudonymSize is the size of a pseudonym or commitment standing for a
+// person (a recipient, a bank account, a payment reference): written as 64
+// lower-case hex characters.
+const PseudonymSize = 32
+
+// ErrPseudonym is the kind of CheckPseudonym's refusals.
+var ErrPseudonym = errors.New("not a pseudonym")
+
+// CheckPseudonym checks that s is what may stand for a person on chain: a
+// 32-byte pseudonym or salted commitment as 64 lower-case hex characters
+// (client/personal Store.Pseudonym, or an HMAC under the agency's key).
+// The chain cannot tell a commitment from random bytes, but it refuses
+// every form a name, an identifier or a note could take. what names the
+// field in the refusal.
+func CheckPseudonym(what, s string) error {
+	if len(s) != 2*PseudonymSize {
+		return refuse(ErrPseudonym, "%s is %d characters; it must be a %d-byte pseudonym or commitment as %d lower-case hex characters (an HMAC under your agency's key, e.g. tallyd personal pseudonym), never a name, an identifier or free text", what, len(s), PseudonymSize, 2*PseudonymSize)
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return refuse(ErrPseudonym, "%s %q must be %d lower-case hex characters (a pseudonym or commitment), never a name, an identifier or free text", what, s, 2*PseudonymSize)
+		}
+	}
+	return nil
+}

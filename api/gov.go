@@ -1,6 +1,9 @@
 package api
 
-import "bytes"
+import (
+	"bytes"
+	"crypto/sha256"
+)
 
 // Gov query paths. Proposals, votes, mandates and validators are records of
 // state answered with proofs; a tally is the proposal record, whose counts
@@ -161,4 +164,18 @@ func GovMisbehaviourOfIndexKey(indexKey []byte) []byte {
 		return nil
 	}
 	return Key(prefixGovMisb, indexKey[len(indexKey)-8:])
+}
+
+// ConsensusKeySize is the size of an ed25519 consensus (validator) public
+// key.
+const ConsensusKeySize = 32
+
+// ConsensusAddressSize is the size of a CometBFT validator address.
+const ConsensusAddressSize = 20
+
+// ConsensusAddress is the address CometBFT gives an ed25519 consensus key:
+// the first ConsensusAddressSize bytes of its SHA-256.
+func ConsensusAddress(pub []byte) []byte {
+	sum := sha256.Sum256(pub)
+	return sum[:ConsensusAddressSize]
 }

@@ -24,3 +24,53 @@ func EnumName(v protoreflect.Enum, prefix string) string {
 func ShortName(name protoreflect.Name, prefix string) string {
 	return strings.ToLower(strings.TrimPrefix(string(name), prefix))
 }
+
+// enum is a generated protobuf enum type.
+type enum interface {
+	~int32
+	protoreflect.Enum
+}
+
+// ParseEnum reads a short name, as EnumName writes it (either case, '-'
+// for '_'), into E. The zero value (unspecified) is never a name, so ok
+// is false for it as for any name E does not define. It is the one
+// reader of enum names: api's parsers (enums.go), the modules and the
+// CLI call it.
+func ParseEnum[E enum](name, prefix string) (E, bool) {
+	var zero E
+	ev := zero.Descriptor().Values().ByName(protoreflect.Name(prefix + upperName(name)))
+	if ev == nil || ev.Number() == 0 {
+		return 0, false
+	}
+	return E(ev.Number()), true
+}
+
+// EnumNames lists the short names of v's enum, zero excluded, in the
+// order the enum declares them, joined by ", ": what a refusal offers
+// instead.
+func EnumNames(v protoreflect.Enum, prefix string) string {
+	values := v.Descriptor().Values()
+	var names []string
+	for i := 0; i < values.Len(); i++ {
+		if values.Get(i).Number() != 0 {
+			names = append(names, ShortName(values.Get(i).Name(), prefix))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// upperName is a short name as its value's name spells it: ASCII letters
+// upper case, '-' as '_', nothing else changed (so no other character
+// can fold into a match).
+func upperName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		case c == '-':
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

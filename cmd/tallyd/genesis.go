@@ -15,9 +15,9 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/node/genesis"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 func genesisCmd() *cobra.Command {
@@ -118,10 +118,10 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
 	power, _ := f.GetInt64("power")
 	moniker, _ := f.GetString("moniker")
 	output, _ := f.GetString("output")
-	if err := agency.ValidateAgencyID(agencyID); err != nil {
+	if err := api.CheckAgencyID(agencyID); err != nil {
 		return err
 	}
-	kind, err := agency.ParseKind(kindName)
+	kind, err := api.ParseAgencyKind(kindName)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
 		ChainID:         chainID,
 		AgencyID:        agencyID,
 		AgencyName:      name,
-		AgencyKind:      agency.KindName(kind),
+		AgencyKind:      api.AgencyKindName(kind),
 		ValidatorPubKey: base64.StdEncoding.EncodeToString(id.ConsensusPK.Bytes()),
 		Power:           power,
 		NodeID:          id.NodeID,
@@ -205,7 +205,7 @@ func runDeclare(cmd *cobra.Command, _ []string) error {
   admin key:      %s  address %s  (keyring %s)
 %s
 Next: send %s to the coordinator and to every other agency.
-`, output, chainID, agencyID, name, agency.KindName(kind), body.ValidatorPubKey, power,
+`, output, chainID, agencyID, name, api.AgencyKindName(kind), body.ValidatorPubKey, power,
 		id.NodeID, p2pAddr, keyName, info.Address, kr.Backend(), cfgNote, output)
 	return nil
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
-	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/gov"
 )
 
 // A key entering state needs its holder's proof of possession
@@ -75,7 +73,7 @@ func signWithValidatorKey(path string, pub []byte, chainID, agencyID string, pur
 	if !bytes.Equal(pv.Key.PubKey.Bytes(), pub) {
 		return nil, fmt.Errorf("%s holds consensus key %X, not %X", path, pv.Key.PubKey.Bytes(), pub)
 	}
-	return pv.Key.PrivKey.Sign(keyproof.Statement(chainID, agencyID, gov.ConsensusAddress(pub), pub, purpose))
+	return pv.Key.PrivKey.Sign(keyproof.Statement(chainID, agencyID, api.ConsensusAddress(pub), pub, purpose))
 }
 
 // memberKeyProof is the add-member proof for pub: the signing admin's
@@ -96,7 +94,7 @@ func memberKeyProof(cmd *cobra.Command, pub []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return keyProof(cmd, pub, chainID, agencyID, agency.AddressOf(pub), keyproof.AddMember)
+	return keyProof(cmd, pub, chainID, agencyID, api.AddressOf(pub), keyproof.AddMember)
 }
 
 // proposalChainID is the chain id a proposal's key proofs name.
@@ -162,7 +160,7 @@ rotate-key proof; pass any agency id, it is ignored).`,
 			if purpose == keyproof.RotateKey {
 				agencyID = "" // see keyproof.RotateKey
 			}
-			account := agency.AddressOf(pub)
+			account := api.AddressOf(pub)
 			if s, _ := cmd.Flags().GetString("account"); s != "" {
 				if account, err = resolveAddress(cmd, s); err != nil {
 					return err
@@ -223,5 +221,5 @@ func proveFlags(cmd *cobra.Command) (chainID, agencyID string, purpose keyproof.
 	default:
 		return "", "", "", fmt.Errorf("--purpose %q: use add-member, rotate-key, admit-agency, genesis-account, add-validator or rotate-validator", p)
 	}
-	return chainID, agencyID, purpose, agency.ValidateAgencyID(agencyID)
+	return chainID, agencyID, purpose, api.CheckAgencyID(agencyID)
 }

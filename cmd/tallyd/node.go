@@ -18,7 +18,6 @@ import (
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/node/genesis"
 	"github.com/tallyledger/tally/testnet"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 func versionCmd() *cobra.Command {
@@ -74,11 +73,11 @@ Example:
 			name, _ := f.GetString("agency-name")
 			kindName, _ := f.GetString("agency-kind")
 			keyName, _ := f.GetString("admin-key")
-			kind, err := agency.ParseKind(kindName)
+			kind, err := api.ParseAgencyKind(kindName)
 			if err != nil {
 				return err
 			}
-			if err := agency.ValidateAgencyID(agencyID); err != nil {
+			if err := api.CheckAgencyID(agencyID); err != nil {
 				return err
 			}
 			p2pAddr, _ := f.GetString("p2p-laddr")
@@ -127,7 +126,7 @@ Example:
 				return err
 			}
 			fmt.Printf("Initialised %s\n  chain id:     %s\n  node id:      %s\n  agency:       %s (%s)\n  admin key:    %s  address %s  (keyring %s)\n  p2p:          %s\n  rpc:          %s\n\nStart the node with: %s start --home %s\n",
-				h, chainID, id.NodeID, agencyID, agency.KindName(kind), keyName, info.Address, kr.Backend(), p2pAddr, rpcAddr, testnet.Invocation(), h)
+				h, chainID, id.NodeID, agencyID, api.AgencyKindName(kind), keyName, info.Address, kr.Backend(), p2pAddr, rpcAddr, testnet.Invocation(), h)
 			return nil
 		},
 	}

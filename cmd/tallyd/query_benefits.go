@@ -11,7 +11,6 @@ import (
 	"github.com/tallyledger/tally/client"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
-	"github.com/tallyledger/tally/x/benefits"
 )
 
 func queryBenefitsCmd() *cobra.Command {
@@ -61,7 +60,7 @@ appropriation(s), and its settlement (or proof that it is not settled yet).`,
 				_ = proto.Unmarshal(bres.Value, bal)
 			}
 			out := map[string]any{"height": res.Height, "programme": protoJSON(p), "budget_left": strconv.FormatUint(bal.Amount, 10), "budget_left_formatted": client.Pounds(bal.Amount)}
-			if next := benefits.NextRun(p); next != 0 {
+			if next := api.BenefitsNextRun(p); next != 0 {
 				out["next_run"] = time.Unix(next, 0).UTC().Format(time.RFC3339)
 			}
 			if proven != nil {

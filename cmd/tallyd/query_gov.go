@@ -13,7 +13,6 @@ import (
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
-	"github.com/tallyledger/tally/x/gov"
 )
 
 func queryGovCmd() *cobra.Command {
@@ -165,8 +164,8 @@ func queryMisbehaviours(cmd *cobra.Command) error {
 	path, arg := api.PathGovMisbehaviours, ""
 	if v, _ := cmd.Flags().GetString("validator"); v != "" {
 		addr, err := hex.DecodeString(v)
-		if err != nil || len(addr) != gov.ConsensusAddressSize {
-			return fmt.Errorf("--validator must be a consensus address of %d hex digits (got %q)", 2*gov.ConsensusAddressSize, v)
+		if err != nil || len(addr) != api.ConsensusAddressSize {
+			return fmt.Errorf("--validator must be a consensus address of %d hex digits (got %q)", 2*api.ConsensusAddressSize, v)
 		}
 		path, arg = api.PathGovValidatorMisbehaviours, v
 	}
@@ -205,7 +204,7 @@ func misbehaviourView(pm proto.Message) any {
 	upperHex := func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 	out := map[string]any{
 		"seq":                m.Seq,
-		"type":               gov.MisbehaviourTypeName(m.Type),
+		"type":               api.MisbehaviourTypeName(m.Type),
 		"validator_address":  upperHex(m.ValidatorAddress),
 		"pub_key":            upperHex(m.PubKey),
 		"agency_id":          m.AgencyId,
@@ -216,7 +215,7 @@ func misbehaviourView(pm proto.Message) any {
 		"height":             m.Height,
 		"time":               time.Unix(m.TimeUnix, 0).UTC().Format(time.RFC3339),
 		"mode":               m.Mode,
-		"action":             gov.MisbehaviourActionName(m.Action),
+		"action":             api.MisbehaviourActionName(m.Action),
 	}
 	if m.ProposalId != 0 {
 		out["proposal_id"] = m.ProposalId

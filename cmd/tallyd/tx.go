@@ -15,14 +15,13 @@ import (
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/spf13/cobra"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
-	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/module"
 )
 
 const defaultNode = "tcp://127.0.0.1:26657"
@@ -48,7 +47,7 @@ exits with status 1.`,
 
 func txAgencyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "agency", Short: "Agency membership, roles and keys (admins act on their own agency)"}
-	roleArg := func(s string) (agencyv1.Role, error) { return agency.ParseRole(s) }
+	roleArg := func(s string) (agencyv1.Role, error) { return api.ParseRole(s) }
 
 	addMember := &cobra.Command{
 		Use:   "add-member PUBKEY|KEYNAME --roles role1,role2",
@@ -137,14 +136,14 @@ and you pass its output as --key-proof.`,
 				return err
 			}
 			reason, _ := cmd.Flags().GetString("reason")
-			code, err := module.ParseCode(agencyv1.SuspensionReason(0), agency.SuspensionReasonPrefix, reason, agency.ErrInvalidReason)
+			code, err := api.ParseReasonCode[agencyv1.SuspensionReason](reason, api.SuspensionReasonPrefix)
 			if err != nil {
 				return err
 			}
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_SuspendAccount{SuspendAccount: &agencyv1.MsgSuspendAccount{Address: addr, ReasonCode: agencyv1.SuspensionReason(code)}}})
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_SuspendAccount{SuspendAccount: &agencyv1.MsgSuspendAccount{Address: addr, ReasonCode: code}}})
 		},
 	}
-	suspend.Flags().String("reason", "", "reason code (required): "+module.CodeNames(agencyv1.SuspensionReason(0), agency.SuspensionReasonPrefix))
+	suspend.Flags().String("reason", "", "reason code (required): "+api.EnumNames(agencyv1.SuspensionReason(0), api.SuspensionReasonPrefix))
 	reinstate := &cobra.Command{
 		Use:   "reinstate ADDRESS|KEYNAME",
 		Short: "Let a suspended account of your agency sign again (needs admin)",
@@ -356,10 +355,10 @@ func resolveAddress(cmd *cobra.Command, s string) ([]byte, error) {
 
 // resolvePubKey accepts a base64 or hex ed25519 public key or a keyring key name.
 func resolvePubKey(cmd *cobra.Command, s string) ([]byte, error) {
-	if b, err := hex.DecodeString(s); err == nil && len(b) == agency.PubKeySize {
+	if b, err := hex.DecodeString(s); err == nil && len(b) == api.PubKeySize {
 		return b, nil
 	}
-	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == agency.PubKeySize {
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == api.PubKeySize {
 		return b, nil
 	}
 	kr, err := openKeyring(cmd)
@@ -379,7 +378,7 @@ func roleNames() []string {
 		if _, ok := agencyv1.Role_name[i]; !ok {
 			return out
 		}
-		out = append(out, agency.RoleName(agencyv1.Role(i)))
+		out = append(out, api.RoleName(agencyv1.Role(i)))
 	}
 }
 

@@ -8,10 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tallyledger/tally/api"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/benefits"
-	"github.com/tallyledger/tally/x/module"
 )
 
 // parseTime reads an RFC 3339 time or a Unix time in seconds.
@@ -113,8 +112,7 @@ account paid. --evidence-hash is the SHA-256 of the eligibility evidence you kee
 
 	enrolReason := func(cmd *cobra.Command) (benefitsv1.EnrolmentReason, error) {
 		r, _ := cmd.Flags().GetString("reason")
-		n, err := module.ParseCode(benefitsv1.EnrolmentReason(0), benefits.EnrolmentReasonPrefix, r, benefits.ErrInvalidReason)
-		return benefitsv1.EnrolmentReason(n), err
+		return api.ParseReasonCode[benefitsv1.EnrolmentReason](r, api.EnrolmentReasonPrefix)
 	}
 	suspend := &cobra.Command{
 		Use: "suspend PROGRAMME RECIPIENT --reason CODE", Short: "Stop payments to a recipient until resumed (needs caseworker)", Args: cobra.ExactArgs(2),
@@ -171,11 +169,11 @@ account paid. --evidence-hash is the SHA-256 of the eligibility evidence you kee
 			}
 			currency, _ := cmd.Flags().GetString("currency")
 			r, _ := cmd.Flags().GetString("reason")
-			code, err := module.ParseCode(benefitsv1.RecoveryReason(0), benefits.RecoveryReasonPrefix, r, benefits.ErrInvalidReason)
+			code, err := api.ParseReasonCode[benefitsv1.RecoveryReason](r, api.RecoveryReasonPrefix)
 			if err != nil {
 				return err
 			}
-			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_OpenRecovery{OpenRecovery: &benefitsv1.MsgOpenRecovery{Payment: id, Amount: amount, Currency: currency, ReasonCode: benefitsv1.RecoveryReason(code)}}})
+			return sendTx(cmd, &txv1.Msg{Sum: &txv1.Msg_OpenRecovery{OpenRecovery: &benefitsv1.MsgOpenRecovery{Payment: id, Amount: amount, Currency: currency, ReasonCode: code}}})
 		},
 	}
 	repay := &cobra.Command{
@@ -198,9 +196,9 @@ account paid. --evidence-hash is the SHA-256 of the eligibility evidence you kee
 		},
 	}
 	for _, c := range []*cobra.Command{suspend, end} {
-		c.Flags().String("reason", "", "reason code (required): "+module.CodeNames(benefitsv1.EnrolmentReason(0), benefits.EnrolmentReasonPrefix))
+		c.Flags().String("reason", "", "reason code (required): "+api.EnumNames(benefitsv1.EnrolmentReason(0), api.EnrolmentReasonPrefix))
 	}
-	recovery.Flags().String("reason", "", "reason code (required): "+module.CodeNames(benefitsv1.RecoveryReason(0), benefits.RecoveryReasonPrefix))
+	recovery.Flags().String("reason", "", "reason code (required): "+api.EnumNames(benefitsv1.RecoveryReason(0), api.RecoveryReasonPrefix))
 	for _, c := range []*cobra.Command{pay, repay} {
 		c.Flags().String("reference-key", "", "your agency's reference key, hex (default $TALLY_REFERENCE_KEY); the reference goes on chain only as a commitment under it")
 	}

@@ -16,8 +16,6 @@ import (
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/agency"
-	"github.com/tallyledger/tally/x/gov"
 )
 
 func txGovCmd() *cobra.Command {
@@ -115,7 +113,7 @@ config/priv_validator_key.json (or 64 hex characters).`,
 	addValidatorKeyFlags(rotate)
 	admit := propose("admit-agency ID NAME KIND ADMIN_PUBKEY|KEYNAME", "Propose admitting a new agency with its first admin account", cobra.ExactArgs(4),
 		func(cmd *cobra.Command, args []string) (*govv1.Content, error) {
-			kind, err := agency.ParseKind(args[2])
+			kind, err := api.ParseAgencyKind(args[2])
 			if err != nil {
 				return nil, err
 			}
@@ -127,7 +125,7 @@ config/priv_validator_key.json (or 64 hex characters).`,
 			if err != nil {
 				return nil, err
 			}
-			proof, err := keyProof(cmd, pub, chainID, args[0], agency.AddressOf(pub), keyproof.AdmitAgency)
+			proof, err := keyProof(cmd, pub, chainID, args[0], api.AddressOf(pub), keyproof.AdmitAgency)
 			if err != nil {
 				return nil, err
 			}
@@ -144,7 +142,7 @@ config/priv_validator_key.json (or 64 hex characters).`,
 	}
 	grant := propose("grant-mandate AGENCY MANDATE --legal-basis TEXT [--scope TEXT] [--ceiling N] [--until RFC3339]", "Propose giving an agency a mandate (treasury, tax_authority, regulator, settlement_bank, benefits_payer, statistics, revenue)", cobra.ExactArgs(2),
 		func(cmd *cobra.Command, args []string) (*govv1.Content, error) {
-			m, err := gov.ParseMandate(args[1])
+			m, err := api.ParseMandate(args[1])
 			if err != nil {
 				return nil, err
 			}
@@ -173,7 +171,7 @@ config/priv_validator_key.json (or 64 hex characters).`,
 	grant.Flags().String("ceiling", "", "most money the agency may create or move under it, in minor units, cumulatively (required for treasury; default: no cap)")
 	withdraw := propose("withdraw-mandate AGENCY MANDATE", "Propose ending an agency's mandate", cobra.ExactArgs(2),
 		func(cmd *cobra.Command, args []string) (*govv1.Content, error) {
-			m, err := gov.ParseMandate(args[1])
+			m, err := api.ParseMandate(args[1])
 			if err != nil {
 				return nil, err
 			}
@@ -204,7 +202,7 @@ config/priv_validator_key.json (or 64 hex characters).`,
 			if err != nil {
 				return fmt.Errorf("proposal id %q is not a whole number", args[0])
 			}
-			o, err := gov.ParseOption(args[1])
+			o, err := api.ParseVoteOption(args[1])
 			if err != nil {
 				return err
 			}
@@ -224,10 +222,10 @@ config/priv_validator_key.json (or 64 hex characters).`,
 
 // parseConsensusKey reads a 32-byte ed25519 consensus key in base64 or hex.
 func parseConsensusKey(s string) ([]byte, error) {
-	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == gov.ConsensusKeySize {
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == api.ConsensusKeySize {
 		return b, nil
 	}
-	if b, err := hex.DecodeString(s); err == nil && len(b) == gov.ConsensusKeySize {
+	if b, err := hex.DecodeString(s); err == nil && len(b) == api.ConsensusKeySize {
 		return b, nil
 	}
 	return nil, fmt.Errorf("%q is not an ed25519 consensus key: give the base64 pub_key value from priv_validator_key.json or 64 hex characters", s)

@@ -8,10 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/tax"
 )
 
@@ -252,7 +252,7 @@ func referenceKey(cmd *cobra.Command) ([]byte, error) {
 // person: ref itself when it already is a commitment (64 lower-case hex
 // characters), else its commitment under the agency's reference key.
 func referenceCommitment(cmd *cobra.Command, ref string) (string, error) {
-	if funds.ValidatePseudonym("reference", ref) == nil {
+	if api.CheckPseudonym("reference", ref) == nil {
 		return ref, nil
 	}
 	k, err := referenceKey(cmd)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 
-	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	gproto "google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
@@ -16,7 +15,7 @@ import (
 )
 
 // PubKeySize is the size of an ed25519 public key, the only key type accounts use.
-const PubKeySize = 32
+const PubKeySize = api.PubKeySize
 
 // AddressSize is the size of an account address.
 const AddressSize = 20
@@ -32,8 +31,9 @@ type Keeper struct {
 	Verified func(pub, msg, sig []byte) bool
 }
 
-// AddressOf is the address of an account whose first key is pub.
-func AddressOf(pub []byte) []byte { return cmted25519.PubKey(pub).Address() }
+// AddressOf is the address of an account whose first key is pub
+// (api.AddressOf).
+func AddressOf(pub []byte) []byte { return api.AddressOf(pub) }
 
 // Agency loads an agency, or returns ErrUnknownAgency.
 func (Keeper) Agency(kv store.KV, id string) (*agencyv1.Agency, error) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/x/module"
@@ -24,7 +25,7 @@ const (
 )
 
 // SuspensionReasonPrefix is the prefix of SuspensionReason's value names.
-const SuspensionReasonPrefix = "SUSPENSION_REASON_"
+const SuspensionReasonPrefix = api.SuspensionReasonPrefix
 
 // VerifyKeyProof checks a rotate_key's proof of possession: the new key's
 // signature of keyproof.Statement(chain id, "", the rotating account's

@@ -3,6 +3,7 @@ package agency
 import (
 	"slices"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -37,55 +38,35 @@ func HasRole(acc *agencyv1.Account, role agencyv1.Role) bool {
 }
 
 // RoleName is the short lower-case name of a role, as the CLI and docs use it
-// ("admin", "tax_collector").
-func RoleName(role agencyv1.Role) string { return module.EnumName(role, "ROLE_") }
+// ("admin", "tax_collector"): api.RoleName.
+func RoleName(role agencyv1.Role) string { return api.RoleName(role) }
 
-// KindName is the short lower-case name of an agency kind ("tax_authority").
-func KindName(kind agencyv1.Kind) string { return module.EnumName(kind, "KIND_") }
+// KindName is the short lower-case name of an agency kind ("tax_authority"):
+// api.AgencyKindName.
+func KindName(kind agencyv1.Kind) string { return api.AgencyKindName(kind) }
 
 // StatusName is the short lower-case name of a status ("active").
 func StatusName(s agencyv1.Status) string { return module.EnumName(s, "STATUS_") }
 
-// ParseRole reads a short role name as RoleName writes it.
+// ParseRole reads a short role name as RoleName writes it (api.ParseRole),
+// refusing another with ErrInvalidRole.
 func ParseRole(name string) (agencyv1.Role, error) {
-	v, ok := agencyv1.Role_value["ROLE_"+upper(name)]
-	if !ok || v == 0 {
-		return 0, ErrInvalidRole.Wrapf("%q is not a role; roles are %s", name, roleList())
+	r, err := api.ParseRole(name)
+	if err != nil {
+		return 0, ErrInvalidRole.Wrapf("%v", err)
 	}
-	return agencyv1.Role(v), nil
+	return r, nil
 }
 
-// ParseKind reads a short kind name as KindName writes it.
+// ParseKind reads a short kind name as KindName writes it
+// (api.ParseAgencyKind), refusing another with ErrInvalidGenesis.
 func ParseKind(name string) (agencyv1.Kind, error) {
-	v, ok := agencyv1.Kind_value["KIND_"+upper(name)]
-	if !ok || v == 0 {
-		return 0, ErrInvalidGenesis.Wrapf("%q is not an agency kind", name)
+	k, err := api.ParseAgencyKind(name)
+	if err != nil {
+		return 0, ErrInvalidGenesis.Wrapf("%v", err)
 	}
-	return agencyv1.Kind(v), nil
+	return k, nil
 }
 
-func roleList() string {
-	out := ""
-	for i := int32(1); ; i++ {
-		if _, ok := agencyv1.Role_name[i]; !ok {
-			return out
-		}
-		if out != "" {
-			out += ", "
-		}
-		out += RoleName(agencyv1.Role(i))
-	}
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		switch {
-		case c >= 'a' && c <= 'z':
-			b[i] = c - 'a' + 'A'
-		case c == '-':
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
+// roleList is every role's short name, for refusals.
+func roleList() string { return api.EnumNames(agencyv1.Role(0), api.RolePrefix) }

@@ -109,9 +109,7 @@ func (Keeper) Recovery(kv store.KV, id uint64) (*benefitsv1.Recovery, error) {
 }
 
 // PeriodStart is when period k of a programme starts and falls due.
-func PeriodStart(p *benefitsv1.Programme, k uint64) int64 {
-	return p.StartUnix + int64(k)*p.PeriodSeconds
-}
+func PeriodStart(p *benefitsv1.Programme, k uint64) int64 { return api.BenefitsPeriodStart(p, k) }
 
 // firstPeriodFrom is the first period of p starting at or after t.
 func firstPeriodFrom(p *benefitsv1.Programme, t int64) uint64 {
@@ -123,12 +121,7 @@ func firstPeriodFrom(p *benefitsv1.Programme, t int64) uint64 {
 
 // NextRun is when the programme's next scheduled run falls due, or 0 once
 // every period has been run.
-func NextRun(p *benefitsv1.Programme) int64 {
-	if p.Finished {
-		return 0
-	}
-	return PeriodStart(p, p.NextPeriod)
-}
+func NextRun(p *benefitsv1.Programme) int64 { return api.BenefitsNextRun(p) }
 
 func (Keeper) saveProgramme(kv store.KV, p *benefitsv1.Programme) error {
 	return store.SetProto(kv, api.BenefitsProgrammeKey(p.Id), p)

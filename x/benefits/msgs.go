@@ -54,8 +54,8 @@ func text(what, s string, maxBytes int, required bool) error {
 
 // Prefixes of the reason enums' value names (module.CodeName).
 const (
-	EnrolmentReasonPrefix = "ENROLMENT_REASON_"
-	RecoveryReasonPrefix  = "RECOVERY_REASON_"
+	EnrolmentReasonPrefix = api.EnrolmentReasonPrefix
+	RecoveryReasonPrefix  = api.RecoveryReasonPrefix
 )
 
 // commitment checks a reference about a person (a payment reference, a

@@ -18,21 +18,13 @@ const maxTokenBytes = 128
 // PseudonymSize is the size of a pseudonym or commitment standing for a
 // person (a recipient, a bank account, a payment reference): written as 64
 // lower-case hex characters.
-const PseudonymSize = 32
+const PseudonymSize = api.PseudonymSize
 
-// ValidatePseudonym checks that s is what may stand for a person on chain:
-// a 32-byte pseudonym or salted commitment as 64 lower-case hex characters
-// (client/personal Store.Pseudonym, or an HMAC under the agency's key).
-// The chain cannot tell a commitment from random bytes, but it refuses
-// every form a name, an identifier or a note could take.
+// ValidatePseudonym checks that s is what may stand for a person on chain
+// (api.CheckPseudonym), refusing anything else with ErrInvalidHolder.
 func ValidatePseudonym(what, s string) error {
-	if len(s) != 2*PseudonymSize {
-		return ErrInvalidHolder.Wrapf("%s is %d characters; it must be a %d-byte pseudonym or commitment as %d lower-case hex characters (an HMAC under your agency's key, e.g. tallyd personal pseudonym), never a name, an identifier or free text", what, len(s), PseudonymSize, 2*PseudonymSize)
-	}
-	for _, c := range []byte(s) {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return ErrInvalidHolder.Wrapf("%s %q must be %d lower-case hex characters (a pseudonym or commitment), never a name, an identifier or free text", what, s, 2*PseudonymSize)
-		}
+	if err := api.CheckPseudonym(what, s); err != nil {
+		return ErrInvalidHolder.Wrapf("%v", err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package gov
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"time"
@@ -25,7 +24,7 @@ const EventMisbehaviour = "misbehaviour"
 const SystemMisbehaviour = "system:misbehaviour"
 
 // ConsensusAddressSize is the size of a CometBFT validator address.
-const ConsensusAddressSize = 20
+const ConsensusAddressSize = api.ConsensusAddressSize
 
 // Evidence is one piece of validator misbehaviour CometBFT committed in a
 // block, as the app hands it to governance.
@@ -42,22 +41,15 @@ type Evidence struct {
 }
 
 // ConsensusAddress is the address CometBFT gives an ed25519 consensus key:
-// the first 20 bytes of its SHA-256.
-func ConsensusAddress(pub []byte) []byte {
-	sum := sha256.Sum256(pub)
-	return sum[:ConsensusAddressSize]
-}
+// the first 20 bytes of its SHA-256 (api.ConsensusAddress).
+func ConsensusAddress(pub []byte) []byte { return api.ConsensusAddress(pub) }
 
 // MisbehaviourTypeName is the short name of an evidence type
 // ("duplicate_vote").
-func MisbehaviourTypeName(t govv1.MisbehaviourType) string {
-	return module.EnumName(t, "MISBEHAVIOUR_TYPE_")
-}
+func MisbehaviourTypeName(t govv1.MisbehaviourType) string { return api.MisbehaviourTypeName(t) }
 
 // MisbehaviourActionName is the short name of an action ("proposed").
-func MisbehaviourActionName(a govv1.MisbehaviourAction) string {
-	return module.EnumName(a, "MISBEHAVIOUR_ACTION_")
-}
+func MisbehaviourActionName(a govv1.MisbehaviourAction) string { return api.MisbehaviourActionName(a) }
 
 // Misbehaviour loads a misbehaviour record, or returns ErrUnknownMisbehaviour.
 func (Keeper) Misbehaviour(kv store.KV, seq uint64) (*govv1.Misbehaviour, error) {

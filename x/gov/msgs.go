@@ -44,7 +44,7 @@ const (
 const MaxPower = 1_000_000_000
 
 // ConsensusKeySize is the size of an ed25519 consensus public key.
-const ConsensusKeySize = 32
+const ConsensusKeySize = api.ConsensusKeySize
 
 // ContentType is the short name of what a proposal does ("add_validator").
 func ContentType(c *govv1.Content) string {
@@ -345,35 +345,24 @@ func OptionName(o govv1.VoteOption) string { return module.EnumName(o, "VOTE_OPT
 // MandateName is the short name of a mandate ("tax_authority").
 func MandateName(m govv1.Mandate) string { return module.EnumName(m, "MANDATE_") }
 
-// ParseMandate reads a short mandate name.
+// ParseMandate reads a short mandate name (api.ParseMandate), refusing
+// another with ErrInvalidMandate.
 func ParseMandate(s string) (govv1.Mandate, error) {
-	v, ok := govv1.Mandate_value["MANDATE_"+upper(s)]
-	if !ok || v == 0 {
-		return 0, ErrInvalidMandate.Wrapf("%q is not a mandate; mandates are treasury, tax_authority, regulator, settlement_bank, benefits_payer, statistics, revenue", s)
+	m, err := api.ParseMandate(s)
+	if err != nil {
+		return 0, ErrInvalidMandate.Wrapf("%v", err)
 	}
-	return govv1.Mandate(v), nil
+	return m, nil
 }
 
-// ParseOption reads a short vote option name.
+// ParseOption reads a short vote option name (api.ParseVoteOption),
+// refusing another with ErrInvalidVote.
 func ParseOption(s string) (govv1.VoteOption, error) {
-	v, ok := govv1.VoteOption_value["VOTE_OPTION_"+upper(s)]
-	if !ok || v == 0 {
-		return 0, ErrInvalidVote.Wrapf("%q is not a vote; vote yes, no or abstain", s)
+	o, err := api.ParseVoteOption(s)
+	if err != nil {
+		return 0, ErrInvalidVote.Wrapf("%v", err)
 	}
-	return govv1.VoteOption(v), nil
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		switch {
-		case c >= 'a' && c <= 'z':
-			b[i] = c - 'a' + 'A'
-		case c == '-':
-			b[i] = '_'
-		}
-	}
-	return string(b)
+	return o, nil
 }
 
 func unmarshal(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) }

@@ -1,8 +1,6 @@
 package module
 
 import (
-	"strings"
-
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/tallyledger/tally/api"
@@ -34,23 +32,6 @@ func ValidCode(v protoreflect.Enum, prefix, field string, err *Error) error {
 		field, v.Number(), CodeNames(v, prefix))
 }
 
-// CodeNames lists the short names of v's enum, zero excluded.
-func CodeNames(v protoreflect.Enum, prefix string) string {
-	values := v.Descriptor().Values()
-	var names []string
-	for i := 0; i < values.Len(); i++ {
-		if values.Get(i).Number() != 0 {
-			names = append(names, api.ShortName(values.Get(i).Name(), prefix))
-		}
-	}
-	return strings.Join(names, ", ")
-}
-
-// ParseCode reads a short name of v's enum (as CodeName writes it) into its number.
-func ParseCode(v protoreflect.Enum, prefix, name string, err *Error) (protoreflect.EnumNumber, error) {
-	values := v.Descriptor().Values()
-	if ev := values.ByName(protoreflect.Name(prefix + strings.ToUpper(name))); ev != nil && ev.Number() != 0 {
-		return ev.Number(), nil
-	}
-	return 0, err.Wrapf("%q is not a reason code; use one of %s", name, CodeNames(v, prefix))
-}
+// CodeNames lists the short names of v's enum, zero excluded
+// (api.EnumNames).
+func CodeNames(v protoreflect.Enum, prefix string) string { return api.EnumNames(v, prefix) }
