@@ -30,7 +30,6 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
-	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/gov"
 )
 
@@ -50,7 +49,7 @@ func sendAs(t *testing.T, ctx context.Context, net *testnet.Network, node, agenc
 	c := rpc(t, net, node)
 	_, height, err := c.Status(ctx)
 	require.NoError(t, err)
-	tx, err := client.BuildTx(client.TxOptions{ChainID: net.Manifest.ChainID, Signer: agency.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 100},
+	tx, err := client.BuildTx(client.TxOptions{ChainID: net.Manifest.ChainID, Signer: api.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 100},
 		func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, msg)
 	require.NoError(t, err)
 	res, err := c.BroadcastAndWait(ctx, tx)
@@ -136,7 +135,7 @@ func TestGovAddRotateAndRemoveValidators(t *testing.T) {
 
 	// The operator proves it holds the node's consensus key.
 	pv := privval.LoadFilePVEmptyState(node.DefaultCometConfig(nd.Home).PrivValidatorKeyFile(), "")
-	proof, err := pv.Key.PrivKey.Sign(keyproof.Statement(net.Manifest.ChainID, "bank", gov.ConsensusAddress(pk), pk, keyproof.AddValidator))
+	proof, err := pv.Key.PrivKey.Sign(keyproof.Statement(net.Manifest.ChainID, "bank", api.ConsensusAddress(pk), pk, keyproof.AddValidator))
 	require.NoError(t, err)
 	executed := passProposal(t, ctx, net, "treasury", &govv1.Content{Sum: &govv1.Content_AddValidator{AddValidator: &govv1.AddValidator{
 		PubKey: pk, Power: 10, AgencyId: "bank", NodeAddress: nd.NodeID + "@" + nd.P2P, KeyProof: proof}}})
@@ -152,7 +151,7 @@ func TestGovAddRotateAndRemoveValidators(t *testing.T) {
 	newKey := cmted25519.GenPrivKey()
 	newPK := newKey.PubKey().Bytes()
 	require.NoError(t, net.Stop("bank", 10*time.Second))
-	newProof, err := newKey.Sign(keyproof.Statement(net.Manifest.ChainID, "bank", gov.ConsensusAddress(newPK), newPK, keyproof.RotateValidator))
+	newProof, err := newKey.Sign(keyproof.Statement(net.Manifest.ChainID, "bank", api.ConsensusAddress(newPK), newPK, keyproof.RotateValidator))
 	require.NoError(t, err)
 	rotated := passProposal(t, ctx, net, "treasury", &govv1.Content{Sum: &govv1.Content_RotateValidatorKey{RotateValidatorKey: &govv1.RotateValidatorKey{OldPubKey: pk, NewPubKey: newPK, KeyProof: newProof}}})
 	replaceValidatorKey(t, nd.Home, newKey)

@@ -18,7 +18,6 @@ import (
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/testnet"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 var tallyd string
@@ -102,13 +101,13 @@ func addMember(t *testing.T, ctx context.Context, net *testnet.Network, node, ag
 	require.NoError(t, err)
 	memberPub, memberPriv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
-	tx, err := client.BuildTx(client.TxOptions{ChainID: net.Manifest.ChainID, Signer: agency.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 100},
+	tx, err := client.BuildTx(client.TxOptions{ChainID: net.Manifest.ChainID, Signer: api.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 100},
 		func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil },
 		client.AddMember(net.Manifest.ChainID, agencyID, memberPriv, agencyv1.Role_ROLE_AUDITOR))
 	require.NoError(t, err)
 	_, err = c.BroadcastAndWait(ctx, tx)
 	require.NoError(t, err)
-	return agency.AddressOf(memberPub)
+	return api.AddressOf(memberPub)
 }
 
 func rpc(t *testing.T, net *testnet.Network, node string) *client.Client {

@@ -32,7 +32,6 @@ import (
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/testnet"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 // trustRoot is what a clerk obtains out of band: a header's height and
@@ -77,7 +76,7 @@ func admin(t *testing.T, net *testnet.Network, agencyID string) (ed25519.Private
 	require.NoError(t, err)
 	priv, err := kr.PrivKey(agencyID + "-admin")
 	require.NoError(t, err)
-	return priv, agency.AddressOf(priv.Public().(ed25519.PublicKey))
+	return priv, api.AddressOf(priv.Public().(ed25519.PublicKey))
 }
 
 // Every record the modules offer is read through the light client, present
@@ -188,7 +187,7 @@ func TestVerifiedReadsOfEveryRecord(t *testing.T) {
 		b, err := rpc(t, net, "revenue").RPC.Block(ctx, &vt.Height)
 		require.NoError(t, err)
 		require.Equal(t, b.BlockID.Hash.Bytes(), vt.BlockHash, "confirmed in the block the other nodes hold")
-		member = agency.AddressOf(memberPub)
+		member = api.AddressOf(memberPub)
 		acc, ans, err := lc.Account(ctx, member, 0) // read-your-write: the state after the tx's block
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, ans.StateHeight, vt.Height)

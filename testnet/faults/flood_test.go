@@ -17,11 +17,11 @@ import (
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 // maxFloodDrop is the stated bound: under the flood, the valid workload's
@@ -49,7 +49,7 @@ func (f *flooder) build(r *rand.Rand, kind string, height int64) []byte {
 	// The treasury officer's appropriation: valid but for what is wrong below.
 	msg := &txv1.Msg{Sum: &txv1.Msg_Appropriate{Appropriate: &fundsv1.MsgAppropriate{
 		Reference: fmt.Sprintf("Flood/%016x", r.Uint64()), Amount: 100 + r.Uint64N(10_000), Currency: "GBP"}}}
-	opts := client.TxOptions{ChainID: f.c.M.ChainID, Signer: agency.AddressOf(f.signer.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 50}
+	opts := client.TxOptions{ChainID: f.c.M.ChainID, Signer: api.AddressOf(f.signer.Public().(ed25519.PublicKey)), TimeoutHeight: uint64(height) + 50}
 	switch kind {
 	case "bad-signature":
 		raw, _ := client.BuildTx(opts, sign, msg)

@@ -43,7 +43,6 @@ import (
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
-	"github.com/tallyledger/tally/x/agency"
 )
 
 // hostile sends the attacks to a cluster seeded with the demo data, whose
@@ -77,7 +76,7 @@ func (h *hostile) key(name string) (ed25519.PrivateKey, error) {
 
 // build signs msgs with priv, a random nonce and the given timeout height.
 func (h *hostile) build(priv ed25519.PrivateKey, timeout uint64, msgs ...*txv1.Msg) []byte {
-	tx, err := client.BuildTx(client.TxOptions{ChainID: h.c.M.ChainID, Signer: agency.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: timeout},
+	tx, err := client.BuildTx(client.TxOptions{ChainID: h.c.M.ChainID, Signer: api.AddressOf(priv.Public().(ed25519.PublicKey)), TimeoutHeight: timeout},
 		func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, msgs...)
 	if err != nil {
 		panic(err) // the attacker's own messages always encode
@@ -334,7 +333,7 @@ func (h *hostile) nonceFlood(ctx context.Context, n int, shared bool, workers, p
 	pub := priv.Public().(ed25519.PublicKey)
 	// A valid proof of possession of the key it already has: CheckTx
 	// checks proofs, the block refuses a key in use.
-	proof := ed25519.Sign(priv, keyproof.Statement(h.c.M.ChainID, "", agency.AddressOf(pub), pub, keyproof.RotateKey))
+	proof := ed25519.Sign(priv, keyproof.Statement(h.c.M.ChainID, "", api.AddressOf(pub), pub, keyproof.RotateKey))
 	window := uint64(600)
 	if p, err := h.appParams(ctx); err == nil && p.TimeoutWindow > 0 {
 		window = p.TimeoutWindow
@@ -647,7 +646,7 @@ func (h *hostile) prepareQueries(ctx context.Context, amendments int, root strin
 	lineage := api.ListData(api.LineageArg(provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, root), binary.BigEndian.AppendUint64(nil, 1<<40), 0)
 	history := api.ListData([]byte(root), nil, 0)
 	producer, _ := h.key("dalefarm-producer")
-	held := api.ListData(agency.AddressOf(producer.Public().(ed25519.PublicKey)), nil, 0)
+	held := api.ListData(api.AddressOf(producer.Public().(ed25519.PublicKey)), nil, 0)
 	return []expensiveQuery{
 		{api.PathInvariants, nil},
 		{api.PathFundsInvariants, nil},
