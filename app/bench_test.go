@@ -296,7 +296,9 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 
 // benchConfig is the node config the benchmarks run: app.DefaultConfig,
 // changed by the environment to compare settings in one checkout:
-// TALLY_BENCH_DB (db_backend: goleveldb or pebbledb), TALLY_BENCH_CACHE
+// TALLY_BENCH_DB (db_backend: goleveldb or pebbledb), TALLY_BENCH_DB_CACHE_MIB
+// (db_cache_mib), TALLY_BENCH_DB_NO_COMPRESSION (db_no_compression, true or
+// false), TALLY_BENCH_CACHE
 // (iavl_cache_size) and TALLY_BENCH_MEMORY_LIMIT_MIB (memory_limit_mib,
 // which sizes the node cache when TALLY_BENCH_CACHE is unset, and which
 // BenchmarkFinalizeCommit's warm runs also apply to the process as a node
@@ -322,8 +324,10 @@ func benchConfig(tb testing.TB) app.Config {
 		require.NoError(tb, err, "TALLY_BENCH_DB_CACHE_MIB")
 		cfg.DBCacheMiB = n
 	}
-	if os.Getenv("TALLY_BENCH_DB_NO_COMPRESSION") != "" {
-		cfg.DBNoCompression = true
+	if v := os.Getenv("TALLY_BENCH_DB_NO_COMPRESSION"); v != "" {
+		off, err := strconv.ParseBool(v)
+		require.NoError(tb, err, "TALLY_BENCH_DB_NO_COMPRESSION")
+		cfg.DBNoCompression = off
 	}
 	tb.Logf("db cache %d MiB, no compression %v", cfg.DBCacheMiB, cfg.DBNoCompression)
 	tb.Logf("node config: db_backend %s, node cache %d, memory limit %d MiB", cfg.DBBackend, cfg.NodeCacheSize(cfg.MemoryLimitMiB<<20), cfg.MemoryLimitMiB)
