@@ -48,6 +48,9 @@ var (
 	// query_budget_percent); asking again later succeeds. Codes 70-74 are
 	// the listing and query-pacing range.
 	ErrBusy = module.Register(Codespace, 70, "node busy answering queries")
+	// tx/80-84 are the shared state helpers every module uses, so they are
+	// registered beside them in x/module: module.ErrSequenceExhausted
+	// (tx/80, a sequence has handed out its last number).
 	// Privacy rules: numbered apart as well.
 	ErrMemoNotCommitment = module.Register(Codespace, 60, "memo is not a commitment")
 )

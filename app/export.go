@@ -74,8 +74,8 @@ func (a *App) ExportGenesis(height int64) (*appv1.GenesisState, error) {
 		return nil, ErrExportUnavailable.Wrapf("height %d is not kept by this node (pruned; see app.toml pruning): %v", height, err)
 	}
 	view := &stateAt{s: a.store, height: height}
-	params := &appv1.Params{}
-	if _, err := store.GetProto(view, api.ParamsKey(), params); err != nil {
+	params, err := module.Params(view, api.ParamsKey(), DefaultParams)
+	if err != nil {
 		return nil, err
 	}
 	chainID := string(view.Get(api.ChainIDKey()))

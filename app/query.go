@@ -10,7 +10,6 @@ import (
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 
 	"github.com/tallyledger/tally/api"
-	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -141,10 +140,9 @@ func (a *App) list(q Query) (*abci.ResponseQuery, error) {
 // loadChainState reads the chain id and params saved at genesis.
 func (a *App) loadChainState(kv store.KV) error {
 	a.chainID = string(kv.Get(api.ChainIDKey()))
-	p := &appv1.Params{}
-	found, err := store.GetProto(kv, api.ParamsKey(), p)
-	if err != nil || !found {
-		return fmt.Errorf("state has no params (found=%v): %v", found, err)
+	p, err := module.Params(kv, api.ParamsKey(), DefaultParams)
+	if err != nil {
+		return err
 	}
 	a.params = p
 	return nil

@@ -186,10 +186,11 @@ func (a *App) validatorUpdates() ([]abci.ValidatorUpdate, error) {
 	for i, u := range ups {
 		out[i] = abci.Ed25519ValidatorUpdate(u.PubKey, u.Power)
 	}
-	p := &appv1.Params{}
-	if found, err := store.GetProto(a.store, api.ParamsKey(), p); err != nil {
+	p, err := module.Params(a.store, api.ParamsKey(), DefaultParams)
+	if err != nil {
 		return nil, err
-	} else if found && !proto.Equal(p, a.params) {
+	}
+	if !proto.Equal(p, a.params) {
 		a.params = p
 	}
 	return out, nil

@@ -6,8 +6,6 @@
 package benefits
 
 import (
-	"encoding/binary"
-
 	"github.com/tallyledger/tally/api"
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
@@ -45,15 +43,7 @@ func (k Keeper) requirePayer(ctx module.Context, agencyID string, amount uint64)
 
 // Params reads the benefits params (defaults before genesis wrote them).
 func (Keeper) Params(kv store.KV) (*benefitsv1.Params, error) {
-	p := &benefitsv1.Params{}
-	found, err := store.GetProto(kv, api.BenefitsParamsKey(), p)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return DefaultParams(), nil
-	}
-	return p, nil
+	return module.Params(kv, api.BenefitsParamsKey(), DefaultParams)
 }
 
 // Programme loads a programme, or returns ErrUnknownProgramme.
@@ -129,14 +119,4 @@ func (Keeper) saveProgramme(kv store.KV, p *benefitsv1.Programme) error {
 
 func (Keeper) saveEnrolment(kv store.KV, e *benefitsv1.Enrolment) error {
 	return store.SetProto(kv, api.BenefitsEnrolmentKey(e.Programme, e.Recipient), e)
-}
-
-func nextSeq(kv store.KV, key []byte) uint64 {
-	var n uint64
-	if b := kv.Get(key); len(b) == 8 {
-		n = binary.BigEndian.Uint64(b)
-	}
-	n++
-	kv.Set(key, store.Uint64(n))
-	return n
 }

@@ -413,7 +413,10 @@ func (k Keeper) OpenRecovery(ctx module.Context, signer *agencyv1.Account, m *be
 	if e.OutstandingRecovery > math.MaxUint64-m.Amount {
 		return funds.ErrOverflow.Wrapf("outstanding recovery would overflow")
 	}
-	id := nextSeq(kv, api.BenefitsRecoverySeqKey())
+	id, err := module.NextSeq(kv, api.BenefitsRecoverySeqKey(), "recovery")
+	if err != nil {
+		return err
+	}
 	r := &benefitsv1.Recovery{Id: id, Programme: pay.Programme, Recipient: pay.Recipient, Payment: pay.Id, Amount: m.Amount,
 		Status: benefitsv1.RecoveryStatus_RECOVERY_STATUS_OPEN, ReasonCode: m.ReasonCode, Height: ctx.Height}
 	if err := store.SetProto(kv, api.BenefitsRecoveryKey(id), r); err != nil {

@@ -31,7 +31,10 @@ func (k Keeper) pay(ctx module.Context, p *benefitsv1.Programme, e *benefitsv1.E
 	if err != nil {
 		return nil, err
 	}
-	id := nextSeq(kv, api.BenefitsPaymentSeqKey())
+	id, err := module.NextSeq(kv, api.BenefitsPaymentSeqKey(), "payment")
+	if err != nil {
+		return nil, err
+	}
 	pay := &benefitsv1.Payment{
 		Id: id, Programme: p.Id, Recipient: e.Recipient, Kind: r.kind, Period: r.period,
 		Gross: r.gross, Status: benefitsv1.PaymentStatus_PAYMENT_STATUS_PAID,
@@ -121,7 +124,10 @@ func (k Keeper) deduct(kv store.KV, e *benefitsv1.Enrolment, pay *benefitsv1.Pay
 func (k Keeper) recordFailure(ctx module.Context, p *benefitsv1.Programme, e *benefitsv1.Enrolment, period uint64, gross uint64, reason error) error {
 	space, code, log := module.CodeOf(reason) // state keeps the code; the event carries the text
 	kv := ctx.Store
-	id := nextSeq(kv, api.BenefitsPaymentSeqKey())
+	id, err := module.NextSeq(kv, api.BenefitsPaymentSeqKey(), "payment")
+	if err != nil {
+		return err
+	}
 	pay := &benefitsv1.Payment{
 		Id: id, Programme: p.Id, Recipient: e.Recipient, Kind: benefitsv1.PaymentKind_PAYMENT_KIND_SCHEDULED, Period: period,
 		Gross: gross, Status: benefitsv1.PaymentStatus_PAYMENT_STATUS_FAILED, ReasonCodespace: space, ReasonCode: code,

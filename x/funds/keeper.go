@@ -55,15 +55,7 @@ func DefaultParams() *fundsv1.Params {
 
 // Params reads the funds params (defaults before genesis wrote them).
 func (Keeper) Params(kv store.KV) (*fundsv1.Params, error) {
-	p := &fundsv1.Params{}
-	found, err := store.GetProto(kv, api.FundsParamsKey(), p)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return DefaultParams(), nil
-	}
-	return p, nil
+	return module.Params(kv, api.FundsParamsKey(), DefaultParams)
 }
 
 // CheckCurrency refuses an amount in another currency than the ledger's.
@@ -132,16 +124,6 @@ func ParseID(s string) (uint64, error) {
 	return id, nil
 }
 
-func nextSeq(kv store.KV, key []byte) uint64 {
-	var n uint64
-	if b := kv.Get(key); len(b) == 8 {
-		n = binary.BigEndian.Uint64(b)
-	}
-	n++
-	kv.Set(key, store.Uint64(n))
-	return n
-}
-
 func add(a, b uint64) (uint64, error) {
 	s, carry := bits.Add64(a, b, 0)
 	if carry != 0 {
@@ -194,14 +176,20 @@ func (k Keeper) move(ctx module.Context, r move) (*fundsv1.Movement, error) {
 			return nil, err
 		}
 	}
-	id := nextSeq(kv, api.FundsMovementSeqKey())
+	id, err := module.NextSeq(kv, api.FundsMovementSeqKey(), "movement")
+	if err != nil {
+		return nil, err
+	}
 	m := &fundsv1.Movement{
 		Id: id, Kind: r.kind, From: r.from, To: r.to, Amount: r.amount,
 		Purpose: r.purpose, Reference: r.reference, Source: r.source,
 		Height: ctx.Height, TimeUnix: ctx.Time.Unix(), Signer: r.signer, Settles: r.settles, Mandate: r.mandate,
 	}
 	if r.from == "" { // an inflow: a new root
-		t := k.newTranche(kv, r.to, id, 0, id, r.amount, "")
+		t, err := k.newTranche(kv, r.to, id, 0, id, r.amount, "")
+		if err != nil {
+			return nil, err
+		}
 		m.Legs = append(m.Legs, &fundsv1.Leg{Root: id, ToTranche: t, Amount: r.amount})
 	}
 	need := r.amount
@@ -219,7 +207,9 @@ func (k Keeper) move(ctx module.Context, r move) (*fundsv1.Movement, error) {
 		}
 		leg := &fundsv1.Leg{Root: src.Root, FromTranche: src.Id, Amount: x}
 		if r.to != "" {
-			leg.ToTranche = k.newTranche(kv, r.to, src.Root, src.Id, id, x, r.from)
+			if leg.ToTranche, err = k.newTranche(kv, r.to, src.Root, src.Id, id, x, r.from); err != nil {
+				return nil, err
+			}
 		}
 		m.Legs = append(m.Legs, leg)
 	}
@@ -313,8 +303,11 @@ func (k Keeper) selectTranches(kv store.KV, p *fundsv1.Params, r move) ([]*funds
 	return out, nil
 }
 
-func (k Keeper) newTranche(kv store.KV, holder string, root, parent, movement, amount uint64, from string) uint64 {
-	id := nextSeq(kv, api.FundsTrancheSeqKey())
+func (k Keeper) newTranche(kv store.KV, holder string, root, parent, movement, amount uint64, from string) (uint64, error) {
+	id, err := module.NextSeq(kv, api.FundsTrancheSeqKey(), "tranche")
+	if err != nil {
+		return 0, err
+	}
 	t := &fundsv1.Tranche{Id: id, Holder: holder, Root: root, Parent: parent, Movement: movement, Amount: amount, Remaining: amount, FromHolder: from}
 	// A freshly built tranche always encodes: SetProto cannot fail here.
 	_ = store.SetProto(kv, api.FundsTrancheKey(id), t)
@@ -323,7 +316,7 @@ func (k Keeper) newTranche(kv store.KV, holder string, root, parent, movement, a
 	if !kv.Has(api.FundsHeadKey(holder)) {
 		kv.Set(api.FundsHeadKey(holder), api.Uint64(id)) // ids only grow: a new tranche is never older than the head
 	}
-	return id
+	return id, nil
 }
 
 // closeHead moves holder's head past a tranche just closed, if it was the

@@ -108,8 +108,11 @@ func (k Keeper) grant(kv store.KV, g *govv1.MandateGrant, height int64) error {
 	if err := k.end(kv, g.AgencyId, g.Mandate, height); err != nil {
 		return err
 	}
-	g.Id = getU64(kv, api.GovGrantSeqKey()) + 1
-	setU64(kv, api.GovGrantSeqKey(), g.Id)
+	id, err := module.NextSeq(kv, api.GovGrantSeqKey(), "mandate grant")
+	if err != nil {
+		return err
+	}
+	g.Id = id
 	return k.saveGrant(kv, g, true)
 }
 

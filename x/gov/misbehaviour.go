@@ -92,7 +92,10 @@ func (k Keeper) HandleMisbehaviour(ctx module.Context, evidence []Evidence) ([]V
 
 func (k Keeper) handleOne(ctx module.Context, params *govv1.Params, ev Evidence) ([]ValidatorUpdate, error) {
 	kv := ctx.Store
-	seq := getU64(kv, api.GovMisbehaviourSeqKey()) + 1
+	seq, err := module.NextSeq(kv, api.GovMisbehaviourSeqKey(), "misbehaviour")
+	if err != nil {
+		return nil, err
+	}
 	rec := &govv1.Misbehaviour{
 		Seq: seq, Type: ev.Type, ValidatorAddress: ev.Address, ValidatorPower: ev.Power, TotalVotingPower: ev.TotalVotingPower,
 		EvidenceHeight: ev.Height, EvidenceTimeUnix: ev.Time.Unix(), Height: ctx.Height, TimeUnix: ctx.Time.Unix(),
@@ -156,7 +159,6 @@ func (k Keeper) handleOne(ctx module.Context, params *govv1.Params, ev Evidence)
 	if err := store.SetProto(kv, api.GovMisbehaviourKey(seq), rec); err != nil {
 		return nil, err
 	}
-	setU64(kv, api.GovMisbehaviourSeqKey(), seq)
 	if len(ev.Address) == ConsensusAddressSize { // a fixed width keeps one address's index apart from another's
 		kv.Set(api.GovValidatorMisbehaviourKey(ev.Address, seq), []byte{})
 	}
@@ -238,7 +240,10 @@ func (k Keeper) openRemoval(kv store.KV, pub []byte) (uint64, error) {
 // first add a validator so that the removal fits min_validators, and it is
 // checked when it passes, as every proposal is.
 func (k Keeper) openSystemProposal(ctx module.Context, params *govv1.Params, c *govv1.Content, title string) (uint64, error) {
-	id := getU64(ctx.Store, api.GovProposalSeqKey()) + 1
+	id, err := module.NextSeq(ctx.Store, api.GovProposalSeqKey(), "proposal")
+	if err != nil {
+		return 0, err
+	}
 	p := &govv1.Proposal{
 		Id: id, Content: c, Title: title, ProposerAgency: SystemMisbehaviour,
 		SubmitHeight: ctx.Height, SubmitTimeUnix: ctx.Time.Unix(), VotingEndUnix: ctx.Time.Unix() + params.VotingPeriodSeconds,
@@ -247,7 +252,6 @@ func (k Keeper) openSystemProposal(ctx module.Context, params *govv1.Params, c *
 	if err := store.SetProto(ctx.Store, api.GovProposalKey(id), p); err != nil {
 		return 0, err
 	}
-	setU64(ctx.Store, api.GovProposalSeqKey(), id)
 	ctx.Store.Set(api.GovOpenKey(id), []byte{})
 	ctx.Emit(EventSubmitted,
 		module.Indexed("proposal_id", strconv.FormatUint(id, 10)),

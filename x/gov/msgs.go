@@ -257,7 +257,10 @@ func (k Keeper) SubmitProposal(ctx module.Context, signer *agencyv1.Account, m *
 	if err := k.check(ctx, m.Content, 0, false); err != nil {
 		return err
 	}
-	id := getU64(ctx.Store, api.GovProposalSeqKey()) + 1
+	id, err := module.NextSeq(ctx.Store, api.GovProposalSeqKey(), "proposal")
+	if err != nil {
+		return err
+	}
 	p := &govv1.Proposal{
 		Id: id, Content: m.Content, Title: m.Title, ProposerAgency: signer.AgencyId, Proposer: signer.Address,
 		SubmitHeight: ctx.Height, SubmitTimeUnix: ctx.Time.Unix(), VotingEndUnix: ctx.Time.Unix() + params.VotingPeriodSeconds,
@@ -266,7 +269,6 @@ func (k Keeper) SubmitProposal(ctx module.Context, signer *agencyv1.Account, m *
 	if err := store.SetProto(ctx.Store, api.GovProposalKey(id), p); err != nil {
 		return err
 	}
-	setU64(ctx.Store, api.GovProposalSeqKey(), id)
 	ctx.Store.Set(api.GovOpenKey(id), []byte{})
 	setU64(ctx.Store, api.GovOpenCountKey(signer.AgencyId), open+1)
 	ctx.Emit(EventSubmitted,

@@ -15,6 +15,7 @@ import (
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // Param is one entry of the parameter registry: a scalar field of a params
@@ -80,16 +81,7 @@ func (r *Registry) find(name string) (Param, error) {
 func (r *Registry) Lookup(name string) (Param, error) { return r.find(name) }
 
 func load(kv store.KV, p Param) (proto.Message, error) {
-	m := p.Default()
-	bz := kv.Get(p.Key)
-	if bz == nil {
-		return m, nil
-	}
-	proto.Reset(m)
-	if err := proto.Unmarshal(bz, m); err != nil {
-		return nil, fmt.Errorf("params record %s: %w", p.Key, err)
-	}
-	return m, nil
+	return module.Params(kv, p.Key, p.Default)
 }
 
 // Get returns a parameter's current value as text.
@@ -416,13 +408,5 @@ func OwnParams() []Param {
 
 // Params reads governance's params (defaults before genesis wrote them).
 func (Keeper) Params(kv store.KV) (*govv1.Params, error) {
-	p := &govv1.Params{}
-	found, err := store.GetProto(kv, api.GovParamsKey(), p)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return DefaultParams(), nil
-	}
-	return p, nil
+	return module.Params(kv, api.GovParamsKey(), DefaultParams)
 }

@@ -7,7 +7,6 @@
 package provenance
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -89,15 +88,7 @@ func ValidateParams(p *provenancev1.Params) error {
 
 // Params reads the module's parameters (the defaults if none are stored).
 func (Keeper) Params(kv store.KV) (*provenancev1.Params, error) {
-	p := &provenancev1.Params{}
-	found, err := store.GetProto(kv, api.ProvenanceParamsKey(), p)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return DefaultParams(), nil
-	}
-	return p, nil
+	return module.Params(kv, api.ProvenanceParamsKey(), DefaultParams)
 }
 
 // Item loads an item, or returns ErrUnknownItem.
@@ -164,7 +155,11 @@ func (Keeper) History(kv store.KV, id string) ([]*provenancev1.Event, error) {
 // record appends ev to the item's history, numbering it. The caller saves
 // the item afterwards (its event count changed).
 func record(ctx module.Context, it *provenancev1.Item, ev *provenancev1.Event) error {
-	it.Events++
+	n, err := module.Next(it.Events, "history entry of item "+it.Id)
+	if err != nil {
+		return err
+	}
+	it.Events = n
 	ev.ItemId = it.Id
 	ev.Seq = it.Events
 	ev.Height = ctx.Height
@@ -198,14 +193,11 @@ func closeOffer(ctx module.Context, o *provenancev1.Offer, status provenancev1.O
 	return store.SetProto(ctx.Store, api.ProvenanceOfferKey(o.ItemId), o)
 }
 
-// nextQueueSeq hands out queue sequence numbers.
-func nextQueueSeq(kv store.KV) uint64 {
-	var n uint64
-	if bz := kv.Get(api.ProvenanceQueueNextKey()); len(bz) == 8 {
-		n = binary.BigEndian.Uint64(bz)
-	}
-	kv.Set(api.ProvenanceQueueNextKey(), store.Uint64(n+1))
-	return n
+// nextQueueSeq hands out recall queue numbers, from 0: the counter holds
+// the number after the last task queued, which is NextSeq's count less one.
+func nextQueueSeq(kv store.KV) (uint64, error) {
+	n, err := module.NextSeq(kv, api.ProvenanceQueueNextKey(), "recall task")
+	return n - 1, err
 }
 
 // activeAccount loads an account and checks that it is active.

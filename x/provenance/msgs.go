@@ -216,7 +216,9 @@ func (k Keeper) OfferCustody(ctx module.Context, signer *agencyv1.Account, m *pr
 	if ttl > p.MaxOfferSeconds {
 		return ErrInvalidTTL.Wrapf("ttl_seconds %d is above the chain's limit of %d", ttl, p.MaxOfferSeconds)
 	}
-	it.OfferSeq++
+	if it.OfferSeq, err = module.Next(it.OfferSeq, "offer of item "+it.Id); err != nil {
+		return err
+	}
 	o := &provenancev1.Offer{
 		ItemId: it.Id, Seq: it.OfferSeq, From: slices.Clone(signer.Address), To: slices.Clone(m.To), Location: m.Location,
 		OfferedHeight: ctx.Height, OfferedTimeUnix: ctx.Time.Unix(), ExpiresTimeUnix: ctx.Time.Unix() + ttl, Status: offerOpen,
@@ -411,7 +413,9 @@ func (k Keeper) Attest(ctx module.Context, signer *agencyv1.Account, m *provenan
 	if err != nil {
 		return err
 	}
-	it.Attestations++
+	if it.Attestations, err = module.Next(it.Attestations, "attestation of item "+it.Id); err != nil {
+		return err
+	}
 	att := &provenancev1.Attestation{
 		ItemId: it.Id, Seq: it.Attestations, Inspector: slices.Clone(signer.Address), InspectionType: m.InspectionType,
 		Result: m.Result, EvidenceSha256: slices.Clone(m.EvidenceSha256), Location: m.Location,

@@ -107,7 +107,11 @@ func (k Keeper) mark(ctx module.Context, order *provenancev1.RecallOrder, it *pr
 	}
 	if len(it.Children) > 0 {
 		task := &provenancev1.RecallTask{OrderId: order.Id, ItemId: it.Id}
-		if err := store.SetProto(ctx.Store, api.ProvenanceQueueKey(nextQueueSeq(ctx.Store)), task); err != nil {
+		n, err := nextQueueSeq(ctx.Store)
+		if err != nil {
+			return err
+		}
+		if err := store.SetProto(ctx.Store, api.ProvenanceQueueKey(n), task); err != nil {
 			return err
 		}
 		order.Queued++

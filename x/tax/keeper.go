@@ -6,7 +6,6 @@
 package tax
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/tallyledger/tally/api"
@@ -159,23 +158,6 @@ func (Keeper) Total(kv store.KV, key []byte) (*taxv1.Total, error) {
 	t := &taxv1.Total{}
 	_, err := store.GetProto(kv, key, t)
 	return t, err
-}
-
-// nextSeq reserves the next receipt number of an authority's series.
-func nextSeq(kv store.KV, authority string) (uint64, error) {
-	var seq uint64
-	if b := kv.Get(api.TaxSeqKey(authority)); b != nil {
-		if len(b) != 8 {
-			return 0, fmt.Errorf("receipt sequence of %q is %d bytes, not 8", authority, len(b))
-		}
-		seq = binary.BigEndian.Uint64(b)
-	}
-	if seq == ^uint64(0) {
-		return 0, ErrOverflow.Wrapf("authority %q has used every receipt number", authority)
-	}
-	seq++
-	kv.Set(api.TaxSeqKey(authority), binary.BigEndian.AppendUint64(nil, seq))
-	return seq, nil
 }
 
 // totalKeys are the running totals a receipt in state s counts towards.

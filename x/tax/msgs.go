@@ -301,7 +301,7 @@ func (k Keeper) IssueReceipt(ctx module.Context, signer *agencyv1.Account, m *ta
 			return ErrDuplicatePayment.Wrapf("%q already receipted the payment with bank reference commitment %x as %s", signer.AgencyId, m.BankReference, prev)
 		}
 	}
-	seq, err := nextSeq(ctx.Store, tt.Authority)
+	seq, err := module.NextSeq(ctx.Store, api.TaxSeqKey(tt.Authority), tt.Authority+" receipt")
 	if err != nil {
 		return err
 	}
