@@ -7,12 +7,32 @@ import (
 	ics23 "github.com/cosmos/ics23/go"
 )
 
+// MaxProofBytes is the largest encoded proof the client checks. A genuine
+// proof holds one key and value (an absence proof, its two neighbours')
+// and at most 256 steps (ics23.IavlSpec's MaxDepth, which every proof is
+// also checked against), each under 100 bytes; a record is a few
+// transactions' worth of bytes at most (max_tx_bytes is 32 KiB by
+// default). 1 MiB is far above any genuine proof, and it stops a hostile
+// node from making a client decode and hash without limit.
+const MaxProofBytes = 1 << 20
+
+// checkSize refuses a proof larger than MaxProofBytes before it is decoded.
+func checkSize(what string, key, proofBytes []byte) error {
+	if len(proofBytes) > MaxProofBytes {
+		return proofRefusal("the %s of key %s is %d bytes, more than the %d bytes any proof of this chain needs", what, fmtKey(key), len(proofBytes), MaxProofBytes)
+	}
+	return nil
+}
+
 // checkProof is the client's one ICS23 proof check: every verified read
 // (ProvenValue, the light client's Get and List, and list completeness)
 // goes through it. It checks proofBytes, a marshalled CommitmentProof from
 // an untrusted node, for key with value, or for key's absence when value is
 // nil, against root (described as rootName in refusals). It says in plain
-// words which part failed; malformed proofs are refusals, never panics.
+// words which part failed. Malformed proofs are refusals, never panics:
+// ics23 follows a proof's parts without checking them for nil, so a
+// hostile proof can make it panic, and the recover turns that into a
+// refusal. Proofs over MaxProofBytes are refused before they are decoded.
 func checkProof(root []byte, rootName string, key, value, proofBytes []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -21,6 +41,9 @@ func checkProof(root []byte, rootName string, key, value, proofBytes []byte) (er
 	}()
 	if len(root) == 0 {
 		return proofRefusal("the root hash to check the proof of key %s against is empty", fmtKey(key))
+	}
+	if err := checkSize("proof", key, proofBytes); err != nil {
+		return err
 	}
 	var p ics23.CommitmentProof
 	if err := p.Unmarshal(proofBytes); err != nil {
@@ -113,6 +136,9 @@ func nextKeyFrom(root []byte, rootName string, key, proofBytes []byte) (next []b
 			next, err = nil, proofRefusal("the range proof at key %s is malformed: %v", fmtKey(key), r)
 		}
 	}()
+	if err := checkSize("range proof", key, proofBytes); err != nil {
+		return nil, err
+	}
 	var p ics23.CommitmentProof
 	if err := p.Unmarshal(proofBytes); err != nil {
 		return nil, proofRefusal("the range proof at key %s does not decode: %v", fmtKey(key), err)
