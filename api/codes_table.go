@@ -222,6 +222,8 @@ var codeTable = [...]Code{
 	{"tx", 50, "signer has too many transactions waiting"},
 	{"tx", 60, "memo is not a commitment"},
 	{"tx", 70, "node busy answering queries"},
+	{"tx", 80, "sequence exhausted"},
+	{"tx", 81, "parameters record unreadable"},
 	{"tx", 85, "node's mempool is full"},
 	{"tx", 100, "invalid export"},
 	{"tx", 101, "state cannot be exported"},
