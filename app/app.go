@@ -170,8 +170,8 @@ type Options struct {
 	// retain_height); 0 keeps every block. See retainHeight for the floor
 	// that snapshots add.
 	RetainBlocks uint64
-	// QueryBudgetPercent is the share of one core this node spends
-	// answering queries (app.toml query_budget_percent; the node passes
+	// QueryBudgetPercent is the share of this node's CPU its readers may
+	// use (app.toml query_budget_percent; the node passes
 	// DefaultQueryBudgetPercent when it is unset). 0, or 100 and more,
 	// mean no limit.
 	QueryBudgetPercent int

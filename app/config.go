@@ -60,8 +60,8 @@ type Config struct {
 	// are deleted (never fewer than evidence and the kept snapshots need).
 	// 0 keeps every block.
 	RetainBlocks uint64 `mapstructure:"retain_blocks"`
-	// QueryBudgetPercent is the share of one core the node spends on RPC
-	// readers (node/rpc.go's reader lane, app/querybudget.go); past it
+	// QueryBudgetPercent is the share of this node's CPU its RPC readers
+	// may use (node/rpc.go's reader lane, app/querybudget.go); past it
 	// readers wait, then are refused as busy. 100 or more: no limit.
 	QueryBudgetPercent int `mapstructure:"query_budget_percent"`
 	// PeerSilentAfter drops a peer this node kept sending to but heard

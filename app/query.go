@@ -19,12 +19,11 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 	if res, ok := a.filterPeer(req.Path); ok {
 		return res, nil
 	}
-	ok, retry := a.queries.admit()
+	ok, retry, done := a.queries.query()
 	if !ok {
 		space, code, log := module.CodeOf(BusyRetry(retry))
 		return &abci.ResponseQuery{Code: code, Codespace: space, Log: log, Height: req.Height}, nil
 	}
-	done := a.queries.start()
 	res, err := a.query(req)
 	done()
 	if err != nil {

@@ -13,27 +13,157 @@ import (
 	"github.com/tallyledger/tally/x/module"
 )
 
-// A node pays for queries out of a share of one core: once a query has
-// spent the saved-up budget, the next one waits for it to be earned back,
-// and if that would take longer than maxQueryWait it is refused as busy
-// (tx/70) without running. The peer filter's queries (CometBFT's own) are
-// never paced. The clock is a fake one: no timing is asserted.
-func TestQueriesPastTheBudgetWaitThenAreRefusedBusy(t *testing.T) {
+// fakeCPU is a CPU clock the test moves by hand: the process's CPU time,
+// and the calling thread's run time and run-queue wait (one thread, named
+// tid).
+type fakeCPU struct {
+	proc, ran, waited time.Duration
+	tid               int64
+	unknown           bool  // the system gives no thread times
+	stall             int64 // CPU pressure, millionths; -1: the system does not say
+}
+
+func (f *fakeCPU) process() time.Duration { return f.proc }
+func (f *fakeCPU) thread() (time.Duration, time.Duration, bool) {
+	return f.ran, f.waited, !f.unknown
+}
+func (f *fakeCPU) threadID() int64        { return f.tid }
+func (f *fakeCPU) stalled() (int64, bool) { return f.stall, f.stall >= 0 }
+
+// budgetClock gives an App's query budget a fake wall clock, sleep and
+// CPU clock; it returns them.
+type budgetClock struct {
+	now   time.Time
+	slept time.Duration
+	cpu   *fakeCPU
+}
+
+func fakeBudget(b *queryBudget) *budgetClock {
+	c := &budgetClock{now: time.Unix(1_000_000, 0), cpu: &fakeCPU{tid: 7, stall: -1}}
+	b.now = func() time.Time { return c.now }
+	b.sleep = func(d time.Duration) { c.slept += d; c.now = c.now.Add(d) }
+	b.cpu = c.cpu
+	b.reset()
+	return c
+}
+
+// run advances the wall clock by wall, during which the process used
+// proc of CPU.
+func (c *budgetClock) run(wall, proc time.Duration) {
+	c.now = c.now.Add(wall)
+	c.cpu.proc += proc
+}
+
+func committedApp(t *testing.T) *App {
+	t.Helper()
 	a, err := New(store.NewMemory(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	t.Cleanup(func() { a.Close() })
 	a.store.Set([]byte("k"), []byte("v"))
 	if _, _, err := a.store.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Unix(1_000_000, 0)
-	var slept time.Duration
+	return a
+}
+
+// A reader is charged the CPU time its own thread ran (times overhead),
+// not its wall time: on a loaded machine a request that waited 4 s for a
+// CPU and ran 40 ms costs 80 ms. Its query is part of it (same thread): not
+// paced or charged again.
+func TestAReaderIsChargedTheCPUItsThreadRan(t *testing.T) {
+	a := committedApp(t)
 	a.queries = newQueryBudget(10)
-	a.queries.now = func() time.Time { return now }
-	a.queries.sleep = func(d time.Duration) { slept += d; now = now.Add(d) }
-	a.queries.last = now
+	c := fakeBudget(a.queries)
+	c.cpu.stall = 1_000_000 // nothing spare: readers earn only the floor
+	a.queries.balance = time.Millisecond
+	r := a.StartReader()
+	if ok, _ := r.Admit(); !ok {
+		t.Fatal("the first reader was refused with budget left")
+	}
+	c.now = c.now.Add(2 * time.Second)
+	c.cpu.ran += 10 * time.Millisecond
+	c.cpu.waited += 2 * time.Second
+	res, err := a.Query(context.Background(), &abci.RequestQuery{Path: api.PathKey, Data: []byte("k")})
+	if err != nil || res.Code != 0 {
+		t.Fatalf("the reader's query: %v %s/%d %s", err, res.Codespace, res.Code, res.Log)
+	}
+	r.Leave()
+	c.now = c.now.Add(2 * time.Second)
+	c.cpu.ran += 30 * time.Millisecond // encoding and sending the answer
+	r.Done()
+	// 4 s at the floor (10% of 1% of a core) earned 4 ms, capped at a
+	// second's earnings (2 ms at least); the reader ran 40 ms: 80 ms.
+	if got, want := a.queries.balance, 2*time.Millisecond-80*time.Millisecond; got != want {
+		t.Fatalf("balance after a reader that ran 40 ms in 4 s: %s; want %s (its CPU times %d, charged once)", got, want, overhead)
+	}
+	if c.slept != 0 {
+		t.Fatalf("the reader's own query waited %s", c.slept)
+	}
+}
+
+// Readers earn a share of the CPU this node gets. On a saturated machine
+// (some thread waits for a CPU 90% of the time) where the node used 100 ms
+// of CPU a second, 10% of it is 10 ms a second, not 10% of a core; on an
+// idle machine (no wait) it is 10% of a core, as a budget in shares of a
+// core was. Without the machine's pressure figures, reader threads' own
+// run delay says how much of a core a thread of ours gets.
+func TestReadersEarnAShareOfTheCPUTheNodeGets(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		stall       int64
+		ran, waited time.Duration // a reader's, when stall is -1
+		perSecond   time.Duration // the budget's earning
+	}{
+		{"saturated machine", 900_000, 0, 0, 10 * time.Millisecond},
+		{"idle machine", 0, 0, 0, 100 * time.Millisecond},
+		{"half the time waiting", 500_000, 0, 0, 50 * time.Millisecond},
+		{"no pressure figures, reader threads wait 9 parts in 10", -1, 10 * time.Millisecond, 90 * time.Millisecond, 10 * time.Millisecond},
+		{"no pressure figures, reader threads never wait", -1, 10 * time.Millisecond, 0, 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newQueryBudget(10)
+			c := fakeBudget(b)
+			c.cpu.stall = tc.stall
+			m := b.startMeter()
+			c.cpu.ran += tc.ran
+			c.cpu.waited += tc.waited
+			m.stop(true)
+			b.balance = -time.Second
+			c.run(2*time.Second, 200*time.Millisecond) // the node: 10% of a core
+			b.wait()
+			if got, want := b.balance, -time.Second+2*tc.perSecond; got != want {
+				t.Fatalf("earned in 2 s: %s; want %s", got+time.Second, 2*tc.perSecond)
+			}
+			if got, want := b.burst(), tc.perSecond; got != want {
+				t.Fatalf("saves up at most %s; want a second's earnings, %s", got, want)
+			}
+		})
+	}
+}
+
+// Past the budget a reader waits for the debt to be repaid at the rate
+// readers now earn, and is refused busy (tx/70) when that would take more
+// than maxQueryWait, after waiting that long; the rate is the node's, so on
+// a loaded node a debt takes longer to repay than a share of a core would.
+// The peer filter's queries (CometBFT's own) are never paced.
+func TestReadersPastTheBudgetWaitThenAreRefusedBusy(t *testing.T) {
+	a := committedApp(t)
+	a.queries = newQueryBudget(10)
+	c := fakeBudget(a.queries)
+	// A loaded node: a thread waits for a CPU 90% of the time, it uses
+	// 100 ms of CPU a second; readers earn 10 ms a second.
+	c.cpu.stall = 900_000
+	m := a.queries.startMeter()
+	c.cpu.ran += 300 * time.Millisecond
+	c.run(time.Second, 100*time.Millisecond)
+	m.stop(true)
+	if a.queries.rate != 10_000 {
+		t.Fatalf("readers earn %d millionths of a core; want 10,000 (10%% of the node's 100 ms a second)", a.queries.rate)
+	}
+	// 30 ms of debt: 3 s to repay.
+	a.queries.balance = -30 * time.Millisecond
 	query := func() *abci.ResponseQuery {
 		res, err := a.Query(context.Background(), &abci.RequestQuery{Path: api.PathKey, Data: []byte("k")})
 		if err != nil {
@@ -41,105 +171,137 @@ func TestQueriesPastTheBudgetWaitThenAreRefusedBusy(t *testing.T) {
 		}
 		return res
 	}
-	if res := query(); res.Code != 0 {
-		t.Fatalf("first query: %s/%d %s", res.Codespace, res.Code, res.Log)
-	}
-	// A query that took 3 s of the node's time: 2 s of debt past the 1 s
-	// saved, which 10% of a core earns back in 20 s.
-	done := a.queries.start()
-	now = now.Add(3 * time.Second)
-	done()
-
 	res := query()
-	if res.Code != ErrBusy.Code || res.Codespace != Codespace {
-		t.Fatalf("a query while the node is 20 s in debt answered %s/%d %q; want tx/%d busy", res.Codespace, res.Code, res.Log, ErrBusy.Code)
+	if res.Code != ErrBusy.Code || res.Codespace != Codespace || !strings.Contains(res.Log, "try again in 1001 ms") {
+		t.Fatalf("a query while readers are 3 s in debt answered %s/%d %q; want tx/%d busy, try again in 1001 ms", res.Codespace, res.Code, res.Log, ErrBusy.Code)
 	}
-	if slept != maxQueryWait {
-		t.Fatalf("the refused query waited %s; want %s (it holds back the flood without using the CPU)", slept, maxQueryWait)
+	if c.slept != maxQueryWait {
+		t.Fatalf("the refused query waited %s; want %s (it holds back the flood without using the CPU)", c.slept, maxQueryWait)
 	}
-	// After the debt is repaid the node answers again, waiting out only
-	// what is left.
-	now = now.Add(17*time.Second + 500*time.Millisecond) // 19.5 s since the debt, with the refused query's wait
-	slept = 0
+	// The node kept using 100 ms a second while it waited: 10 ms of debt
+	// left, which the next query waits out.
+	c.cpu.proc += 200 * time.Millisecond
+	c.slept = 0
 	if res := query(); res.Code != 0 {
-		t.Fatalf("a query once the debt is nearly repaid: %s/%d %s", res.Codespace, res.Code, res.Log)
+		t.Fatalf("a query with 1 s of debt: %s/%d %s", res.Codespace, res.Code, res.Log)
 	}
-	if slept <= 0 || slept > time.Second {
-		t.Fatalf("it waited %s; want the rest of the debt (under 1 s)", slept)
+	if c.slept != 1001*time.Millisecond {
+		t.Fatalf("it waited %s; want the rest of the debt, 1001 ms", c.slept)
 	}
 	// The peer filter (CometBFT asking whether to admit a peer) is not
 	// paced, even in debt.
-	done = a.queries.start()
-	now = now.Add(30 * time.Second)
-	done()
-	slept = 0
-	res, err = a.Query(context.Background(), &abci.RequestQuery{Path: "/p2p/filter/id/0123456789abcdef0123456789abcdef01234567"})
+	a.queries.balance = -time.Hour
+	c.slept = 0
+	res, err := a.Query(context.Background(), &abci.RequestQuery{Path: "/p2p/filter/id/0123456789abcdef0123456789abcdef01234567"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Codespace == Codespace && res.Code == ErrBusy.Code || slept != 0 {
-		t.Fatalf("the peer filter was paced: %s/%d, waited %s", res.Codespace, res.Code, slept)
+	if res.Codespace == Codespace && res.Code == ErrBusy.Code || c.slept != 0 {
+		t.Fatalf("the peer filter was paced: %s/%d, waited %s", res.Codespace, res.Code, c.slept)
 	}
 }
 
-// query_budget_percent 100 (or more) turns pacing off.
-func TestQueryBudgetOfAWholeCoreIsNoLimit(t *testing.T) {
-	b := newQueryBudget(100)
-	b.sleep = func(time.Duration) { t.Fatal("an unlimited budget waited") }
-	b.balance = -time.Hour
-	if ok, _ := b.admit(); !ok {
-		t.Fatal("an unlimited budget refused a query")
+// Readers are never shut out completely: a node whose process used no CPU
+// on a machine where some thread always waits still earns a tenth of 1% of
+// a core (at 10%).
+func TestReadersAlwaysEarnAFloor(t *testing.T) {
+	b := newQueryBudget(10)
+	c := fakeBudget(b)
+	c.cpu.stall = 1_000_000
+	b.balance = -time.Second
+	c.run(10*time.Second, 0)
+	b.wait()
+	if got := b.balance + time.Second; got != 10*time.Millisecond {
+		t.Fatalf("earned in 10 s with no CPU used: %s; want 10 ms (10%% of 1%% of a core)", got)
+	}
+	b.balance = -5 * time.Millisecond
+	if w := b.wait(); w != 5001*time.Millisecond {
+		t.Fatalf("a 5 ms debt at the floor waits %s; want 5.001 s", w)
 	}
 }
 
-// The node's RPC lane admits a reader's whole request (PaceReader) and
-// charges all of its time, once: a query it makes is not paced or charged
-// again by Query, and the next reader, with the budget in debt, waits
-// then is refused busy (tx/70). The clock is a fake one.
-func TestAReaderPacedByTheNodeIsChargedItsWholeRequestOnce(t *testing.T) {
-	a, err := New(store.NewMemory(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	a.store.Set([]byte("k"), []byte("v"))
-	if _, _, err := a.store.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Unix(1_000_000, 0)
-	var slept time.Duration
+// Where the system gives no thread CPU time, a reader is charged its wall
+// time (the budget of a share of a core that every node had before).
+func TestWithoutThreadTimesAReaderIsChargedWallTime(t *testing.T) {
+	a := committedApp(t)
 	a.queries = newQueryBudget(10)
-	a.queries.now = func() time.Time { return now }
-	a.queries.sleep = func(d time.Duration) { slept += d; now = now.Add(d) }
-	a.queries.last = now
-
-	ok, _, done := a.PaceReader()
-	if !ok {
-		t.Fatal("the first reader was refused with a full budget")
+	c := fakeBudget(a.queries)
+	c.cpu.unknown = true
+	r := a.StartReader()
+	if ok, _ := r.Admit(); !ok {
+		t.Fatal("refused with a full budget")
 	}
-	now = now.Add(2 * time.Second) // decoding the request, before the query
-	res, err := a.Query(context.Background(), &abci.RequestQuery{Path: api.PathKey, Data: []byte("k")})
-	if err != nil || res.Code != 0 {
-		t.Fatalf("the reader's query: %v %s/%d %s", err, res.Codespace, res.Code, res.Log)
+	c.now = c.now.Add(time.Second)
+	r.Done()
+	// 1 s earned 10% of a core (no figures: the core counts as spare), on
+	// top of a full bucket (a second of that), then the reader's 1 s was
+	// charged.
+	if got, want := a.queries.balance, 100*time.Millisecond-time.Second; got != want {
+		t.Fatalf("balance %s; want %s", got, want)
 	}
-	now = now.Add(2 * time.Second) // encoding and writing the answer
-	done()
-	// 4 s charged against 1 s saved: 3 s of debt, 30 s to repay at 10%.
-	if got := -a.queries.balance; got != 3*time.Second {
-		t.Fatalf("debt after a 4 s request: %s; want 3s (the whole request, charged once)", got)
-	}
-	if slept != 0 {
-		t.Fatalf("the reader's own query waited %s", slept)
-	}
-	ok, retry, _ := a.PaceReader()
+	ok, retry := a.StartReader().Admit()
 	if ok || retry <= 0 {
-		t.Fatalf("a reader with the budget 30 s in debt: ok=%v retry=%s; want refused with a retry time", ok, retry)
-	}
-	if slept != maxQueryWait {
-		t.Fatalf("the refused reader waited %s; want %s", slept, maxQueryWait)
+		t.Fatalf("a reader 900 ms in debt (9 s to repay): ok=%v retry=%s; want refused", ok, retry)
 	}
 	space, code, log := module.CodeOf(BusyRetry(retry))
 	if space != Codespace || code != ErrBusy.Code || !strings.Contains(log, "try again in") {
 		t.Fatalf("refusal %s/%d %q; want tx/%d with when to try again", space, code, log, ErrBusy.Code)
+	}
+}
+
+// A query from another thread than the lane's reader (a websocket message
+// while an HTTP reader runs) is paced and charged on its own.
+func TestAQueryBesideTheLanesReaderIsChargedItself(t *testing.T) {
+	a := committedApp(t)
+	a.queries = newQueryBudget(10)
+	c := fakeBudget(a.queries)
+	r := a.StartReader()
+	r.Admit()
+	c.cpu.tid = 8 // another thread
+	a.queries.balance = -time.Hour
+	res, err := a.Query(context.Background(), &abci.RequestQuery{Path: api.PathKey, Data: []byte("k")})
+	if err != nil || res.Code != ErrBusy.Code {
+		t.Fatalf("a query beside the lane's reader with the budget in debt: %v code %d; want busy", err, res.Code)
+	}
+	c.cpu.tid = 7
+	r.Done()
+}
+
+// query_budget_percent 100 (or more) turns pacing off.
+func TestQueryBudgetOfAWholeCoreIsNoLimit(t *testing.T) {
+	a := committedApp(t)
+	a.queries = newQueryBudget(100)
+	if a.PacesReaders() {
+		t.Fatal("100% paces readers")
+	}
+	if ok, _ := a.StartReader().Admit(); !ok {
+		t.Fatal("an unlimited budget refused a reader")
+	}
+}
+
+func TestParseSchedstatAndPressure(t *testing.T) {
+	ran, waited, ok := parseSchedstat([]byte("1133724 7266477 13\n"))
+	if !ok || ran != 1133724 || waited != 7266477 {
+		t.Fatalf("got %d %d %v", ran, waited, ok)
+	}
+	if _, _, ok := parseSchedstat([]byte("x")); ok {
+		t.Fatal("garbage parsed")
+	}
+	for in, want := range map[string]int64{
+		"some avg10=82.78 avg60=58.41 avg300=30.45 total=22461712155\n": 827_800,
+		"some avg10=0.00 avg60=0.00":                                    0,
+		"some avg10=100.00 avg60=1":                                     1_000_000,
+		"some avg10=5 avg60=1":                                          50_000,
+	} {
+		if got, ok := parsePressure([]byte(in)); !ok || got != want {
+			t.Errorf("parsePressure(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+	}
+	if _, ok := parsePressure([]byte("full avg10=1.00")); ok {
+		t.Error("the full line parsed as some")
+	}
+	ran, _, ok = systemCPU{}.thread()
+	if ok && ran <= 0 {
+		t.Fatalf("this thread ran %s", ran)
 	}
 }

@@ -189,12 +189,16 @@ snapshot_keep_recent = {{.SnapshotKeepRecent}}
 # genesis evidence max_age_num_blocks) nor than the kept snapshots span.
 retain_blocks = {{.RetainBlocks}}
 
-# The share of one core (in percent) this node spends on RPC readers: every
-# request but a transaction broadcast, whole (decoding, queries, encoding
-# the answer), one at a time. Past it, a reader waits for its turn (up to
-# 2 s) and is then refused as busy (HTTP 503, tx/70, try again), so readers
-# cannot take the CPU that blocks need. Raise it on a node that serves many
-# readers; 100 removes the limit (and the one-at-a-time lane).
+# The share (in percent) of this node's CPU that its RPC readers may use:
+# every request but a transaction broadcast, whole (decoding, queries,
+# encoding the answer), one at a time, each charged the CPU time its thread
+# ran. "This node's CPU" is the larger of what the node's process used and
+# what a thread of it could have had (a whole core on an idle machine), so
+# on an idle machine readers get this share of a core and on a saturated one
+# this share of what the node gets. Past it, a reader waits for its turn (up
+# to 2 s) and is then refused as busy (HTTP 503, tx/70, try again), so
+# readers cannot take the CPU that blocks need. Raise it on a node that
+# serves many readers; 100 removes the limit (and the one-at-a-time lane).
 query_budget_percent = {{.QueryBudgetPercent}}
 
 # Peer watch, for fast recovery after a silent partition (a cut that drops

@@ -30,8 +30,9 @@ import (
 // reflection, the JSON encoding of answers and the writes were the rest),
 // and readers ran four at a time beside consensus. So every request that
 // is not a transaction broadcast passes one at a time through the lane and
-// is admitted and charged, whole, against the node's query budget
-// (app.toml query_budget_percent; app.PaceReader). Past the budget a
+// is admitted and charged the CPU it uses, whole, against the node's reader
+// budget (app.toml query_budget_percent; app.StartReader). Its answer is
+// built inside the lane and written to the client after it. Past the budget a
 // reader waits, then is refused with HTTP 503 and a JSON-RPC error whose
 // data is the coded refusal (tx/70, try again in N ms). Broadcasts are not
 // readers: the broadcast gate (broadcastGate) and CheckTx limit them (tx/85).
@@ -48,7 +49,7 @@ var writeMethods = map[string]bool{
 // readerLane paces the RPC's readers: one at a time, within the budget.
 type readerLane struct {
 	next    http.Handler
-	pace    func() (ok bool, retry time.Duration, done func())
+	start   func() reader
 	lane    chan struct{} // holds a token while a reader runs
 	maxBody int64
 	// wait is the longest a reader waits for the lane before it is
@@ -56,8 +57,17 @@ type readerLane struct {
 	wait time.Duration
 }
 
-func newReaderLane(next http.Handler, pace func() (bool, time.Duration, func()), maxBody int64) *readerLane {
-	return &readerLane{next: next, pace: pace, lane: make(chan struct{}, 1), maxBody: maxBody, wait: 2 * time.Second}
+// reader is one request measured against the budget (app.Reader): from
+// its start, through Admit, to Done, on one goroutine.
+type reader interface {
+	Admit() (ok bool, retry time.Duration)
+	Leave()  // its turn in the lane is over
+	Done()   // charge it
+	Cancel() // not a reader after all: no charge
+}
+
+func newReaderLane(next http.Handler, start func() reader, maxBody int64) *readerLane {
+	return &readerLane{next: next, start: start, lane: make(chan struct{}, 1), maxBody: maxBody, wait: 2 * time.Second}
 }
 
 func (l *readerLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -68,15 +78,17 @@ func (l *readerLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.next.ServeHTTP(w, r)
 		return
 	}
+	rd := l.start() // from here to the answer sent, its CPU is the reader's
 	calls, id, ok := parsedCalls(r)
 	if !ok {
 		calls, id, _ = readCalls(r, l.maxBody)
 	}
-	write := isWrite(calls)
-	if write {
+	if isWrite(calls) {
+		rd.Cancel()
 		l.next.ServeHTTP(w, r)
 		return
 	}
+	defer rd.Done()
 	t := time.NewTimer(l.wait)
 	select {
 	case l.lane <- struct{}{}:
@@ -88,14 +100,49 @@ func (l *readerLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.Stop()
 		return
 	}
-	defer func() { <-l.lane }()
-	ok, retry, done := l.pace()
+	ok, retry := rd.Admit()
 	if !ok {
+		<-l.lane
 		l.refuse(w, id, retry)
 		return
 	}
-	defer done()
-	l.next.ServeHTTP(w, r)
+	// The answer is built inside the lane and written after it: a client
+	// that reads its answer slowly (or never) holds only its own
+	// connection, not every other reader's turn.
+	answer := &bufferedAnswer{header: w.Header(), code: http.StatusOK}
+	l.next.ServeHTTP(answer, r)
+	rd.Leave()
+	<-l.lane
+	answer.send(w)
+}
+
+// bufferedAnswer holds a reader's answer until the lane is free again.
+// What it holds is bounded by max_open_connections times the largest
+// answer CometBFT builds.
+type bufferedAnswer struct {
+	header http.Header // the real writer's: set before anything is sent
+	code   int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (b *bufferedAnswer) Header() http.Header { return b.header }
+
+func (b *bufferedAnswer) WriteHeader(code int) {
+	if !b.wrote {
+		b.code, b.wrote = code, true
+	}
+}
+
+func (b *bufferedAnswer) Write(p []byte) (int, error) {
+	b.wrote = true
+	return b.body.Write(p)
+}
+
+// send writes the answer to the client.
+func (b *bufferedAnswer) send(w http.ResponseWriter) {
+	w.WriteHeader(b.code)
+	_, _ = w.Write(b.body.Bytes()) // a client gone is CometBFT's usual case: nothing to do
 }
 
 // rpcCall is one JSON-RPC call of a request, as far as the node's front
@@ -219,7 +266,7 @@ func (n *Node) serveRPC(laddr string) error {
 		rpcserver.RegisterRPCFuncs(mux, routes, logger)
 		var handler http.Handler = mux
 		if n.App.PacesReaders() {
-			handler = newReaderLane(mux, n.App.PaceReader, config.MaxBodyBytes)
+			handler = newReaderLane(mux, func() reader { return n.App.StartReader() }, config.MaxBodyBytes)
 		}
 		handler = newBroadcastGate(handler, env.Mempool.Size, n.mempoolLimit, &n.broadcastsWaiting, config.MaxBodyBytes)
 		if c.IsCorsEnabled() {

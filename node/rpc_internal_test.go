@@ -1,12 +1,15 @@
 package node
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -23,7 +26,7 @@ func TestTheReaderLanePacesReadersAndLetsBroadcastsThrough(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		_, _ = w.Write(body) // the handler still sees the whole body
 	})
-	busy := func() (bool, time.Duration, func()) { paced.Add(1); return false, 1500 * time.Millisecond, nil }
+	busy := func() reader { return fakeReader{ok: false, retry: 1500 * time.Millisecond, admits: &paced} }
 	srv := httptest.NewServer(newReaderLane(next, busy, 1<<20))
 	defer srv.Close()
 
@@ -78,6 +81,23 @@ func TestTheReaderLanePacesReadersAndLetsBroadcastsThrough(t *testing.T) {
 	}
 }
 
+// fakeReader admits or refuses every reader, as the budget would.
+type fakeReader struct {
+	ok     bool
+	retry  time.Duration
+	admits *atomic.Int32 // counts the readers asking to be admitted
+}
+
+func (f fakeReader) Admit() (bool, time.Duration) {
+	if f.admits != nil {
+		f.admits.Add(1)
+	}
+	return f.ok, f.retry
+}
+func (f fakeReader) Leave()  {}
+func (f fakeReader) Done()   {}
+func (f fakeReader) Cancel() {}
+
 // Readers go one at a time: while one is being answered, the next waits
 // for the lane, and is refused busy if it waits longer than the lane's
 // wait (so a crowd of readers costs the node no more than one).
@@ -88,7 +108,7 @@ func TestTheReaderLaneServesOneReaderAtATime(t *testing.T) {
 		entered <- struct{}{}
 		<-release
 	})
-	free := func() (bool, time.Duration, func()) { return true, 0, func() {} }
+	free := func() reader { return fakeReader{ok: true} }
 	lane := newReaderLane(next, free, 1<<20)
 	lane.wait = 50 * time.Millisecond
 	srv := httptest.NewServer(lane)
@@ -133,7 +153,7 @@ func TestAnOpenWebsocketDoesNotHoldTheReaderLane(t *testing.T) {
 			<-release // the connection stays open
 		}
 	})
-	free := func() (bool, time.Duration, func()) { return true, 0, func() {} }
+	free := func() reader { return fakeReader{ok: true} }
 	lane := newReaderLane(next, free, 1<<20)
 	lane.wait = 50 * time.Millisecond
 	srv := httptest.NewServer(lane)
@@ -227,4 +247,62 @@ func TestTheBroadcastGateRefusesBeyondItsQueue(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A reader's answer is built inside the lane and written after it: a
+// client that never reads its (large) answer holds only its own connection,
+// and the next reader is answered meanwhile.
+func TestAClientThatNeverReadsItsAnswerDoesNotHoldTheReaderLane(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 8<<20) // far more than both sockets' buffers
+	entered := make(chan struct{}, 1)
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			entered <- struct{}{}
+			_, _ = w.Write(big)
+		}
+	})
+	free := func() reader { return fakeReader{ok: true} }
+	lane := newReaderLane(next, free, 1<<20)
+	lane.wait = time.Minute // a lane held by the stuck write refuses the second reader after this
+	srv := httptest.NewUnstartedServer(lane)
+	srv.Listener = smallSendBuffers{srv.Listener}
+	srv.Start()
+	defer srv.Close()
+
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) }); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	stuck, err := d.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	if _, err := fmt.Fprintf(stuck, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-entered // and never read the answer
+	res, err := http.Get(srv.URL + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("a reader while another client does not read its answer: HTTP %d; want 200 (the lane was held by the write)", res.StatusCode)
+	}
+}
+
+// smallSendBuffers gives every accepted connection a small send buffer, so
+// a large answer to a client that does not read blocks the write.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
 }
