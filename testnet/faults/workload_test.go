@@ -37,8 +37,12 @@ const workloadAccounts = 4
 type Sent struct {
 	Hash []byte
 	Kind string
-	Node int       // the node that accepted it
+	Node int       // the node that accepted it (or may have: unsure)
 	job  *load.Job // told its fate when a node reports it committed
+	// unsure is set when no node said it took the transaction, though
+	// one may have (its broadcast timed out): the transaction's timeout
+	// height, past which, if still in no block, it never will be.
+	unsure int64
 }
 
 // Workload sends the mixed workload across every node that answers.
@@ -52,6 +56,7 @@ type Workload struct {
 	accepted []Sent
 	reported map[string]Report // by tx hash: the first node that said it was committed
 	checked  int               // accepted[:checked] have been asked about
+	dropped  map[string]bool   // unsure transactions past their timeout in no block
 
 	cancel  context.CancelFunc // set by StartWorkload
 	done    chan struct{}
@@ -67,7 +72,7 @@ func NewWorkload(ctx context.Context, c *Cluster, rate float64) (*Workload, erro
 	if err != nil {
 		return nil, err
 	}
-	w := &Workload{c: c, Rate: rate, refused: map[string]int{}, reported: map[string]Report{}}
+	w := &Workload{c: c, Rate: rate, refused: map[string]int{}, reported: map[string]Report{}, dropped: map[string]bool{}}
 	admins := map[string]load.Admin{}
 	for party, name := range workloadAdmins {
 		priv, err := kr.PrivKey(name)
@@ -148,6 +153,7 @@ func (w *Workload) track(ctx context.Context, untilEmpty bool) {
 		for _, s := range waiting {
 			w.mu.Lock()
 			_, done := w.reported[string(s.Hash)]
+			done = done || w.dropped[string(s.Hash)]
 			w.mu.Unlock()
 			if done {
 				continue
@@ -157,6 +163,18 @@ func (w *Workload) track(ctx context.Context, untilEmpty bool) {
 			}
 			cctx, cancel := context.WithTimeout(ctx, time.Second)
 			r, err := w.c.Clients[s.Node].RPC.Tx(cctx, s.Hash, false)
+			if err != nil && s.unsure > 0 && w.c.Height(cctx, s.Node) > s.unsure {
+				// Past its timeout height and in no block (asked again
+				// now that the height is known to be past): never taken.
+				if _, err = w.c.Clients[s.Node].RPC.Tx(cctx, s.Hash, false); err != nil {
+					cancel()
+					s.job.Done(false)
+					w.mu.Lock()
+					w.dropped[string(s.Hash)] = true
+					w.mu.Unlock()
+					continue
+				}
+			}
 			cancel()
 			if err != nil {
 				keep = append(keep, s)
@@ -199,38 +217,64 @@ func (w *Workload) Run(ctx context.Context) {
 	load.Pacer{Rate: w.Rate, MaxInFlight: 8}.Run(ctx, 0, func(r *rand.Rand) { w.sendOne(ctx, r) })
 }
 
+// sendOne builds the next transaction once and offers the same bytes to
+// each node in turn until one answers. A broadcast that timed out may
+// still have been taken (and committed): sending different bytes to the
+// next node could commit the same message twice (it did: duplicate-record
+// failures such as funds/9 under a query flood). So after a timeout the
+// transaction is resent as it is, and if a later node refuses it (its
+// nonce already used, or it is already in a mempool) or none answers, it is
+// tracked by hash like an accepted one: the chain says whether it
+// committed, and the mix is told that, not a guess.
 func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
 	job, err := w.mix.Next(r)
 	if err != nil {
 		panic(err) // a workload that cannot build its own messages is a bug in client/load
 	}
 	start := int(w.next.Add(1))
+	var tx []byte
+	var timeout int64
+	mayHave := -1 // a node whose broadcast timed out: it may have taken tx
 	for try := 0; try < len(w.c.Clients); try++ {
 		i := (start + try) % len(w.c.Clients)
 		cl := w.c.Clients[i]
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		h := w.c.Height(cctx, i)
-		if h == 0 {
-			cancel()
-			continue
-		}
-		tx, err := client.BuildTx(client.TxOptions{ChainID: w.c.M.ChainID, Signer: job.Signer.Address, TimeoutHeight: uint64(h) + 100}, job.Signer.Sign, job.Msg)
-		if err != nil {
-			cancel()
-			panic(err) // as above
+		if tx == nil {
+			h := w.c.Height(cctx, i)
+			if h == 0 {
+				cancel()
+				continue
+			}
+			timeout = h + 100
+			if tx, err = client.BuildTx(client.TxOptions{ChainID: w.c.M.ChainID, Signer: job.Signer.Address, TimeoutHeight: uint64(timeout)}, job.Signer.Sign, job.Msg); err != nil {
+				cancel()
+				panic(err) // as above
+			}
 		}
 		res, err := cl.RPC.BroadcastTxSync(cctx, tx)
 		cancel()
 		if err != nil {
+			if mayHave < 0 {
+				mayHave = i
+			}
 			continue
 		}
 		w.mu.Lock()
-		if res.Code == abci.CodeTypeOK {
+		switch {
+		case res.Code == abci.CodeTypeOK:
 			w.accepted = append(w.accepted, Sent{Hash: client.TxHash(tx), Kind: job.Kind, Node: i, job: job})
-		} else {
+		case mayHave >= 0:
+			w.accepted = append(w.accepted, Sent{Hash: client.TxHash(tx), Kind: job.Kind, Node: mayHave, job: job, unsure: timeout})
+		default:
 			w.refused[fmt.Sprintf("%s/%d %s: %.120s", res.Codespace, res.Code, job.Kind, res.Log)]++
 			job.Done(false)
 		}
+		w.mu.Unlock()
+		return
+	}
+	if mayHave >= 0 {
+		w.mu.Lock()
+		w.accepted = append(w.accepted, Sent{Hash: client.TxHash(tx), Kind: job.Kind, Node: mayHave, job: job, unsure: timeout})
 		w.mu.Unlock()
 		return
 	}
