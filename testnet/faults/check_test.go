@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	coretypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 	"google.golang.org/protobuf/proto"
 
@@ -32,7 +34,8 @@ func (c *Cluster) readChain(ctx context.Context, i int, upTo int64) (*chainView,
 	v := &chainView{txHeight: map[string]int64{}, txCount: map[string]int{}}
 	for lo := int64(1); lo <= upTo; lo += 20 {
 		hi := min(lo+19, upTo)
-		res, err := cl.RPC.BlockchainInfo(ctx, lo, hi)
+		var res *coretypes.ResultBlockchainInfo
+		err := patiently(ctx, func() (err error) { res, err = cl.RPC.BlockchainInfo(ctx, lo, hi); return err })
 		if err != nil {
 			return nil, fmt.Errorf("%s: blockchain %d..%d: %w", c.M.Nodes[i].Name, lo, hi, err)
 		}
@@ -48,7 +51,8 @@ func (c *Cluster) readChain(ctx context.Context, i int, upTo int64) (*chainView,
 				continue
 			}
 			h := m.Header.Height
-			b, err := cl.RPC.Block(ctx, &h)
+			var b *coretypes.ResultBlock
+			err := patiently(ctx, func() (err error) { b, err = cl.RPC.Block(ctx, &h); return err })
 			if err != nil {
 				return nil, fmt.Errorf("%s: block %d: %w", c.M.Nodes[i].Name, h, err)
 			}
@@ -59,6 +63,24 @@ func (c *Cluster) readChain(ctx context.Context, i int, upTo int64) (*chainView,
 		}
 	}
 	return v, nil
+}
+
+// patiently calls read until it succeeds, fails other than with a public
+// node's "busy answering readers" (tx/70: its reader budget is spent, try
+// again), or ctx ends. The end checks are a reader like any other: after a
+// query flood a public node's budget is in debt for a while.
+func patiently(ctx context.Context, read func() error) error {
+	for {
+		err := read()
+		if err == nil || !strings.Contains(err.Error(), "tx/70") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // Verdict is the outcome of the end checks.
@@ -91,6 +113,10 @@ func (c *Cluster) Check(ctx context.Context, w *Workload, forbidden [][]byte) Ve
 	v.CommonHeight = -1
 	for i := range c.Clients {
 		h := c.Height(ctx, i)
+		for try := 0; h == 0 && try < 60 && ctx.Err() == nil; try++ {
+			time.Sleep(500 * time.Millisecond) // a public node busy with readers (tx/70) says ask again
+			h = c.Height(ctx, i)
+		}
 		if h == 0 {
 			v.Findings = append(v.Findings, fmt.Sprintf("%s does not answer at the end", c.M.Nodes[i].Name))
 			continue
@@ -144,7 +170,7 @@ func (c *Cluster) Check(ctx context.Context, w *Workload, forbidden [][]byte) Ve
 				v.InBlocks++
 				if _, ok := reported[string(s.Hash)]; !ok {
 					// In a block, yet its node never answered /tx for it.
-					if _, err := c.Clients[s.Node].RPC.Tx(ctx, s.Hash, false); err != nil {
+					if err := patiently(ctx, func() error { _, err := c.Clients[s.Node].RPC.Tx(ctx, s.Hash, false); return err }); err != nil {
 						unindexed[names[s.Node]]++
 					}
 				}
