@@ -25,6 +25,7 @@ const (
 	MisbehaviourTypePrefix = "MISBEHAVIOUR_TYPE_"
 	MisbehaviourActPrefix  = "MISBEHAVIOUR_ACTION_"
 	TaxReasonPrefix        = "REASON_"
+	PeriodKindPrefix       = "PERIOD_KIND_"
 	EnrolmentReasonPrefix  = "ENROLMENT_REASON_"
 	RecoveryReasonPrefix   = "RECOVERY_REASON_"
 )
@@ -86,6 +87,15 @@ func ParseTaxReason(name string) (taxv1.Reason, error) {
 		return r, nil
 	}
 	return 0, refuse(ErrName, "%q is not a reason code; codes are %s", name, EnumNames(taxv1.Reason(0), TaxReasonPrefix))
+}
+
+// ParsePeriodKind reads a period kind's short name ("year", "quarter",
+// "month"; PeriodKindName).
+func ParsePeriodKind(name string) (taxv1.PeriodKind, error) {
+	if k, ok := ParseEnum[taxv1.PeriodKind](name, PeriodKindPrefix); ok {
+		return k, nil
+	}
+	return 0, refuse(ErrName, "%q is not a period kind; use year, quarter or month", name)
 }
 
 // ParseReasonCode reads the short name of a reason code of E (a

@@ -99,7 +99,7 @@ func (p Period) next() Period {
 // PeriodKindName is the short name of a period kind ("quarter"); a number
 // no kind has is written as the number.
 func PeriodKindName(k taxv1.PeriodKind) string {
-	return EnumName(k, "PERIOD_KIND_")
+	return EnumName(k, PeriodKindPrefix)
 }
 
 // CheckPeriodKind parses period and checks it is of kind, the period kind

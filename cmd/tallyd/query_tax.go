@@ -12,7 +12,6 @@ import (
 	"github.com/tallyledger/tally/client"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
-	"github.com/tallyledger/tally/x/tax"
 )
 
 func queryTaxCmd() *cobra.Command {
@@ -97,7 +96,7 @@ commitments, never the taxpayer reference. Use --prove or --verify.`,
 			if err != nil {
 				return err
 			}
-			s.Taxpayer = tax.TaxpayerHex(g.Taxpayer)
+			s.Taxpayer = hex.EncodeToString(g.Taxpayer)
 			out := map[string]any{"statement": s.String(), "clearance": s}
 			if root != nil {
 				out["verified_against"] = listProofJSON(height, root, "tax type and every period's total proven (absent totals by proofs of absence)")
@@ -154,10 +153,10 @@ of one taxpayer cannot be linked across periods on the chain.`,
 			if err != nil || len(secret) < 16 {
 				return fmt.Errorf("the clearance secret is at least 16 bytes of hex")
 			}
-			if err := tax.ValidateTaxTypeCode(args[2]); err != nil {
+			if err := api.CheckTaxTypeCode(args[2]); err != nil {
 				return err
 			}
-			if _, err := tax.ParsePeriod(args[3]); err != nil {
+			if _, err := api.ParsePeriod(args[3]); err != nil {
 				return err
 			}
 			fmt.Println(hex.EncodeToString(client.PayerCommitmentFromSecret(payer, secret, args[2], args[3])))

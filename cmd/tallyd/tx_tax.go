@@ -12,7 +12,6 @@ import (
 	"github.com/tallyledger/tally/client"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/x/tax"
 )
 
 func txTaxCmd() *cobra.Command {
@@ -37,7 +36,7 @@ period of --period-kind: 2026, 2026-Q3 or 2026-09.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			revenue, _ := cmd.Flags().GetString("revenue-agency")
 			kindName, _ := cmd.Flags().GetString("period-kind")
-			kind, err := tax.ParsePeriodKind(kindName)
+			kind, err := api.ParsePeriodKind(kindName)
 			if err != nil {
 				return err
 			}
@@ -198,8 +197,8 @@ tax.receipt_issued event.`,
 
 func parseTaxpayer(s string) ([]byte, error) {
 	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != tax.TaxpayerSize {
-		return nil, fmt.Errorf("%q must be %d bytes as %d hex characters (a pseudonymous reference or commitment, never an identifier)", s, tax.TaxpayerSize, 2*tax.TaxpayerSize)
+	if err != nil || len(b) != api.CommitmentSize {
+		return nil, fmt.Errorf("%q must be %d bytes as %d hex characters (a pseudonymous reference or commitment, never an identifier)", s, api.CommitmentSize, 2*api.CommitmentSize)
 	}
 	return b, nil
 }
@@ -216,7 +215,7 @@ func parseAmount(s string) (uint64, error) {
 
 func reasonFlag(cmd *cobra.Command) (taxv1.Reason, error) {
 	s, _ := cmd.Flags().GetString("reason")
-	return tax.ParseReason(s)
+	return api.ParseTaxReason(s)
 }
 
 func reasonHelp() string {
@@ -228,7 +227,7 @@ func reasonHelp() string {
 		if out != "" {
 			out += ", "
 		}
-		out += tax.ReasonName(taxv1.Reason(i))
+		out += api.TaxReasonName(taxv1.Reason(i))
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 
@@ -9,7 +10,6 @@ import (
 
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/client"
-	"github.com/tallyledger/tally/x/tax"
 )
 
 // compositeRecords are the records `tallyd verify` reads as several proven
@@ -82,7 +82,7 @@ func readClearance(ctx context.Context, _ *cobra.Command, lc *client.LightClient
 	if err != nil {
 		return nil, listVerified(list), err
 	}
-	s.Taxpayer = tax.TaxpayerHex(g.Taxpayer)
+	s.Taxpayer = hex.EncodeToString(g.Taxpayer)
 	return map[string]any{"statement": s.String(), "clearance": s,
 		"checked": "tax type proven; one total per granted period, its key computed by the verifier from the grant's taxpayer and salt, proven present or absent"}, &list.Verified, nil
 }

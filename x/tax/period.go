@@ -33,12 +33,12 @@ func checkPeriodKind(period string, kind taxv1.PeriodKind, taxType string) error
 // KindName is the short name of a period kind ("quarter").
 func KindName(k taxv1.PeriodKind) string { return api.PeriodKindName(k) }
 
-// ParsePeriodKind reads "year", "quarter" or "month".
+// ParsePeriodKind reads "year", "quarter" or "month" (api.ParsePeriodKind),
+// refusing another with ErrInvalidPeriodKind.
 func ParsePeriodKind(s string) (taxv1.PeriodKind, error) {
-	for _, k := range []taxv1.PeriodKind{taxv1.PeriodKind_PERIOD_KIND_YEAR, taxv1.PeriodKind_PERIOD_KIND_QUARTER, taxv1.PeriodKind_PERIOD_KIND_MONTH} {
-		if KindName(k) == s {
-			return k, nil
-		}
+	k, err := api.ParsePeriodKind(s)
+	if err != nil {
+		return 0, ErrInvalidPeriodKind.Wrapf("%v", err)
 	}
-	return 0, ErrInvalidPeriodKind.Wrapf("%q is not a period kind; use year, quarter or month", s)
+	return k, nil
 }

@@ -2,7 +2,6 @@ package tax
 
 import (
 	"encoding/hex"
-	"strings"
 
 	"github.com/tallyledger/tally/api"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
@@ -42,15 +41,16 @@ func StatusName(s taxv1.Status) string { return module.EnumName(s, "STATUS_") }
 func KindOfAmendment(k taxv1.AmendmentKind) string { return module.EnumName(k, "AMENDMENT_KIND_") }
 
 // ReasonName is the short name of a reason code ("keying_error").
-func ReasonName(r taxv1.Reason) string { return module.EnumName(r, "REASON_") }
+func ReasonName(r taxv1.Reason) string { return api.TaxReasonName(r) }
 
-// ParseReason reads a reason code as ReasonName writes it.
+// ParseReason reads a reason code as ReasonName writes it
+// (api.ParseTaxReason), refusing another with ErrInvalidReason.
 func ParseReason(s string) (taxv1.Reason, error) {
-	v, ok := taxv1.Reason_value["REASON_"+strings.ToUpper(strings.ReplaceAll(s, "-", "_"))]
-	if !ok || v == 0 {
-		return 0, ErrInvalidReason.Wrapf("%q is not a reason code; codes are %s", s, reasonList())
+	r, err := api.ParseTaxReason(s)
+	if err != nil {
+		return 0, ErrInvalidReason.Wrapf("%v", err)
 	}
-	return taxv1.Reason(v), nil
+	return r, nil
 }
 
 func validReason(r taxv1.Reason) error {
@@ -60,15 +60,8 @@ func validReason(r taxv1.Reason) error {
 	return nil
 }
 
-func reasonList() string {
-	var names []string
-	for i := int32(1); ; i++ {
-		if _, ok := taxv1.Reason_name[i]; !ok {
-			return strings.Join(names, ", ")
-		}
-		names = append(names, ReasonName(taxv1.Reason(i)))
-	}
-}
+// reasonList is every reason code's short name, for refusals.
+func reasonList() string { return api.EnumNames(taxv1.Reason(0), api.TaxReasonPrefix) }
 
 // TaxpayerHex formats a taxpayer reference or commitment for events and output.
 func TaxpayerHex(t []byte) string { return hex.EncodeToString(t) }
