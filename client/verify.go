@@ -162,7 +162,9 @@ func (c *LightClient) getAt(ctx context.Context, lb *types.LightBlock, h int64, 
 // verified header. Every entry key must start with entryPrefix (the kind
 // of record the list is of; nil allows any). For the listings ListingOf
 // knows, the page's range proofs must show that no record was left out
-// (RangeProven).
+// (RangeProven), and each record must be the one its index key points at,
+// as the route table lays the listing out: prefix and entryPrefix may then
+// be nil, the answer's prefix being checked against the table's.
 func (c *LightClient) List(ctx context.Context, path string, data, prefix, entryPrefix []byte, height int64) (*ListAnswer, error) {
 	lb, h, err := c.pin(ctx, height)
 	if err != nil {
@@ -182,6 +184,10 @@ func (c *LightClient) listAt(ctx context.Context, lb *types.LightBlock, h int64,
 	}
 	if int64(r.Height) != h {
 		return nil, &Refusal{Check: CheckHeight, Reason: fmt.Sprintf("asked for state at height %d, the primary answered for %d", h, r.Height)}
+	}
+	l, after, described := ListingOf(path, data)
+	if prefix == nil && described {
+		prefix = l.Prefix
 	}
 	if prefix != nil && !bytes.Equal(r.Key, prefix) {
 		return nil, &Refusal{Check: CheckKey, Reason: fmt.Sprintf("the primary answered for prefix %s but the request implies %s", fmtKey(r.Key), fmtKey(prefix))}
@@ -213,7 +219,7 @@ func (c *LightClient) listAt(ctx context.Context, lb *types.LightBlock, h int64,
 		ans.Entries = append(ans.Entries, Entry{Key: e.Key, Value: e.Value})
 		ans.ProofBytes += len(e.Proof)
 	}
-	if l, after, ok := ListingOf(path, data); ok {
+	if described {
 		if _, err := VerifyPage(lb.AppHash, fmt.Sprintf("app hash %X of verified header %d", []byte(lb.AppHash), lb.Height), l, after, list); err != nil {
 			return nil, err
 		}
@@ -378,7 +384,7 @@ func (c *LightClient) Members(ctx context.Context, id string, height int64) ([]*
 	if err := proto.Unmarshal(agAns.Value, ag); err != nil {
 		return nil, nil, &Refusal{Check: CheckRecord, Reason: "the proven agency record does not decode: " + err.Error()}
 	}
-	list, err := c.listAllAt(ctx, lb, h, api.PathMembers, []byte(id), api.MembersPrefix(id), api.AccountKey(nil))
+	list, err := c.listAllAt(ctx, lb, h, api.PathMembers, []byte(id), nil, nil) // laid out by its route (ListingOf)
 	if err != nil {
 		return nil, nil, err
 	}

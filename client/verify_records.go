@@ -415,7 +415,7 @@ func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) 
 	if rec.Proposal.Id != id {
 		return nil, nil, linkage("the record at proposal %d's key is proposal %d", id, rec.Proposal.Id)
 	}
-	list, err := c.listAllAt(ctx, lb, h, api.PathGovVotes, dec, api.GovVotesPrefix(id), api.GovVotesPrefix(id))
+	list, err := c.listAllAt(ctx, lb, h, api.PathGovVotes, dec, nil, nil) // laid out by its route (ListingOf)
 	if err != nil {
 		return nil, nil, err
 	}
