@@ -227,7 +227,8 @@ func paramsRecord(t *testing.T, name string) proto.Message {
 //     its head records and at least one entry, every entry of the kind the
 //     description names, proven, stored, decoded as above, and the page
 //     proven complete under the described prefix (client.ListingOf,
-//     VerifyPage); a listing not so described (a walk, a receipt's
+//     VerifyPage), and refused by that check with its last record
+//     dropped, with or without its range proof; a listing not so described (a walk, a receipt's
 //     amendments) carries no range proofs;
 //   - a walk or key set (api.List) answers entries, each proven (present or
 //     absent), each present one stored and decoded as above;
@@ -342,6 +343,16 @@ func TestEveryRouteAnswersAtTheKeysTheClientBuilds(t *testing.T) {
 					kind, _ := api.RecordOf(e.Key)
 					require.Equal(t, l.Entry, kind, "%s: entry %q is of the kind the route's listing names", what, e.Key)
 				}
+				// A node that drops a listed record from the page, alone or
+				// with the range proof that shows its index key, is caught
+				// by the client's check against the described layout.
+				dropped := proto.Clone(list).(*appv1.ProvedList)
+				dropped.Entries = dropped.Entries[:len(dropped.Entries)-1]
+				_, err = client.VerifyPage(c.hashes[res.Height], "the app hash", l, after, dropped)
+				require.ErrorContains(t, err, "left out", "%s: a page with its last record dropped", what)
+				dropped.RangeProofs = dropped.RangeProofs[:len(dropped.RangeProofs)-1]
+				_, err = client.VerifyPage(c.hashes[res.Height], "the app hash", l, after, dropped)
+				require.ErrorContains(t, err, "left out", "%s: a page with its last record and its range proof dropped", what)
 			case api.Computed:
 				require.Nil(t, r.Key, r.Path)
 				require.NotEmpty(t, res.Value, what)
