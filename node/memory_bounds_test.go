@@ -28,7 +28,7 @@ func TestNewNodeConfigBoundsMemoryInBytes(t *testing.T) {
 	require.Regexp(t, regexp.MustCompile(`(?m)^max_txs_bytes = 33554432$`), string(text))
 	text, err = os.ReadFile(node.AppConfigFile(dir))
 	require.NoError(t, err)
-	for _, line := range []string{"decode_cache_mib = 32", "db_cache_mib = 32", "db_no_compression = true", "signature_cache_size = 20000"} {
+	for _, line := range []string{"decode_cache_mib = 32", "db_cache_mib = 32", "db_no_compression = false", "signature_cache_size = 20000"} {
 		require.Regexp(t, regexp.MustCompile(`(?m)^`+line+`$`), string(text))
 	}
 
