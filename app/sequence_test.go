@@ -45,7 +45,7 @@ func TestASequenceAtItsLastNumberRefusesWhatNeedsAnother(t *testing.T) {
 	counter := func(key []byte) func() func() {
 		return func() func() {
 			prev := c.st.Get(key)
-			c.st.Set(key, store.Uint64(math.MaxUint64))
+			c.st.Set(key, api.Uint64(math.MaxUint64))
 			return func() {
 				if prev == nil {
 					c.st.Delete(key)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tallyledger/tally/api"
 )
 
 // recorder is a KV parent that logs the writes it receives.
@@ -271,7 +273,7 @@ func BenchmarkCacheQueuePop(b *testing.B) {
 	}
 }
 
-func queueKey(i int) []byte { return Key([]byte("q/"), Uint64(uint64(i))) }
+func queueKey(i int) []byte { return api.Key([]byte("q/"), api.Uint64(uint64(i))) }
 
 // A pass of the queue pattern above must not cost more the more keys the
 // cache has deleted before it. Work is measured as bytes allocated, which

@@ -5,7 +5,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -119,20 +118,3 @@ func copyBytes(b []byte) []byte {
 	copy(out, b)
 	return out
 }
-
-// Key concatenates the parts of a state key (a module prefix, ids, encoded
-// numbers) into one new slice. Every module builds its keys with it.
-func Key(parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]byte, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-// Uint64 encodes v big-endian, so numbers in keys sort in numeric order.
-func Uint64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }

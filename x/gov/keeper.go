@@ -123,5 +123,5 @@ func setU64(kv store.KV, key []byte, v uint64) {
 		kv.Delete(key)
 		return
 	}
-	kv.Set(key, store.Uint64(v))
+	kv.Set(key, api.Uint64(v))
 }

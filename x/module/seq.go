@@ -3,6 +3,7 @@ package module
 import (
 	"encoding/binary"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/store"
 )
 
@@ -44,6 +45,6 @@ func NextSeq(kv store.KV, key []byte, what string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	kv.Set(key, store.Uint64(next))
+	kv.Set(key, api.Uint64(next))
 	return next, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -22,17 +23,17 @@ func TestNextSeqCountsStoresAndRefusesAtTheEnd(t *testing.T) {
 		n, err := module.NextSeq(kv, key, "thing")
 		require.NoError(t, err)
 		require.Equal(t, want, n)
-		require.Equal(t, store.Uint64(want), kv.Get(key))
+		require.Equal(t, api.Uint64(want), kv.Get(key))
 	}
 
-	kv.Set(key, store.Uint64(math.MaxUint64-1))
+	kv.Set(key, api.Uint64(math.MaxUint64-1))
 	n, err := module.NextSeq(kv, key, "thing")
 	require.NoError(t, err)
 	require.Equal(t, uint64(math.MaxUint64), n)
 	_, err = module.NextSeq(kv, key, "thing")
 	require.True(t, errors.Is(err, module.ErrSequenceExhausted), "%v", err)
 	require.Contains(t, err.Error(), "tx/80: sequence exhausted: every thing number")
-	require.Equal(t, store.Uint64(math.MaxUint64), kv.Get(key), "a refusal leaves the counter as it was")
+	require.Equal(t, api.Uint64(math.MaxUint64), kv.Get(key), "a refusal leaves the counter as it was")
 
 	kv.Set(key, []byte{1, 2, 3})
 	_, err = module.NextSeq(kv, key, "thing")
