@@ -305,3 +305,15 @@ func TestParseSchedstatAndPressure(t *testing.T) {
 		t.Fatalf("this thread ran %s", ran)
 	}
 }
+
+// A websocket answer's encoding is charged by its size.
+func TestAWebsocketAnswerIsChargedItsEncoding(t *testing.T) {
+	a := committedApp(t)
+	a.queries = newQueryBudget(10)
+	fakeBudget(a.queries)
+	a.queries.balance = 0
+	a.ChargeWritten(10_000)
+	if got, want := a.queries.balance, -(writeCost+10_000*writeByteCost)*overhead; got != want {
+		t.Fatalf("balance after a 10 kB websocket answer: %s; want %s", got, want)
+	}
+}

@@ -1,9 +1,11 @@
 package node
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -55,6 +57,10 @@ type readerLane struct {
 	// wait is the longest a reader waits for the lane before it is
 	// refused, like the budget's own wait.
 	wait time.Duration
+	// written charges what a websocket connection writes (its answers'
+	// encoding runs on CometBFT's goroutines, outside any reader's
+	// thread); nil: not charged.
+	written func(n int)
 }
 
 // reader is one request measured against the budget (app.Reader): from
@@ -74,7 +80,11 @@ func (l *readerLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/websocket" {
 		// A websocket connection lasts as long as its client wants:
 		// holding the lane for it would refuse every other reader. Its
-		// abci_query calls are paced one by one in App.Query instead.
+		// abci_query calls are paced one by one in App.Query instead,
+		// and what it writes is charged by the byte (encoding).
+		if l.written != nil {
+			w = chargedWebsocket{ResponseWriter: w, charge: l.written}
+		}
 		l.next.ServeHTTP(w, r)
 		return
 	}
@@ -114,6 +124,38 @@ func (l *readerLane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rd.Leave()
 	<-l.lane
 	answer.send(w)
+}
+
+// chargedWebsocket hands the websocket upgrader a connection whose writes
+// are charged to the reader budget.
+type chargedWebsocket struct {
+	http.ResponseWriter
+	charge func(n int)
+}
+
+func (c chargedWebsocket) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := c.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("this connection cannot be taken over for a websocket")
+	}
+	conn, brw, err := h.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return chargedConn{Conn: conn, charge: c.charge}, brw, nil
+}
+
+// chargedConn charges every write (a websocket frame: an answer, an
+// event, a ping) by its size.
+type chargedConn struct {
+	net.Conn
+	charge func(n int)
+}
+
+func (c chargedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.charge(n)
+	return n, err
 }
 
 // bufferedAnswer holds a reader's answer until the lane is free again.
@@ -266,7 +308,9 @@ func (n *Node) serveRPC(laddr string) error {
 		rpcserver.RegisterRPCFuncs(mux, routes, logger)
 		var handler http.Handler = mux
 		if n.App.PacesReaders() {
-			handler = newReaderLane(mux, func() reader { return n.App.StartReader() }, config.MaxBodyBytes)
+			lane := newReaderLane(mux, func() reader { return n.App.StartReader() }, config.MaxBodyBytes)
+			lane.written = n.App.ChargeWritten
+			handler = lane
 		}
 		handler = newBroadcastGate(handler, env.Mempool.Size, n.mempoolLimit, &n.broadcastsWaiting, config.MaxBodyBytes)
 		if c.IsCorsEnabled() {

@@ -306,3 +306,38 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 	}
 	return c, err
 }
+
+// What a websocket connection writes (its answers, encoded on CometBFT's
+// goroutines, outside any reader's thread) is charged by the byte.
+func TestWhatAWebsocketWritesIsCharged(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		_, _ = conn.Write(bytes.Repeat([]byte("a"), 5000))
+		_, _ = conn.Write([]byte("bc"))
+	})
+	var charged atomic.Int64
+	lane := newReaderLane(next, func() reader { return fakeReader{ok: true} }, 1<<20)
+	lane.written = func(n int) { charged.Add(int64(n)) }
+	srv := httptest.NewServer(lane)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "GET /websocket HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(conn)
+	if err != nil || len(got) != 5002 {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	if charged.Load() != 5002 {
+		t.Fatalf("charged %d bytes of the 5,002 the websocket wrote", charged.Load())
+	}
+}
