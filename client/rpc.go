@@ -1,16 +1,20 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 	"github.com/cometbft/cometbft/types"
 )
 
@@ -24,12 +28,79 @@ type Client struct {
 }
 
 // Dial connects to a node's RPC address (for example tcp://127.0.0.1:26657).
+// A node that answers a read "busy" (tx/70: its readers have used their
+// share of its CPU; HTTP 503) is asked again after the time it names, while
+// the call's context lasts, at most busyAttempts times.
 func Dial(addr string) (*Client, error) {
-	c, err := rpchttp.New(addr, "/websocket")
+	hc, err := jsonrpcclient.DefaultHTTPClient(addr)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	hc.Transport = busyRetry{next: hc.Transport}
+	c, err := rpchttp.NewWithClient(addr, "/websocket", hc)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 	}
 	return &Client{RPC: c}, nil
+}
+
+// busyAttempts is how many times a read refused busy is sent in all.
+const busyAttempts = 30
+
+// busyRetry sends a request again when the node refused it as busy
+// (HTTP 503 whose JSON-RPC error is tx/70, "try again in N ms"), after N ms
+// (at most 2 s), while the request's context lasts. Any other answer,
+// including a broadcast refused as tx/85, is returned as it came.
+type busyRetry struct{ next http.RoundTripper }
+
+func (b busyRetry) RoundTrip(req *http.Request) (*http.Response, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := b.next.RoundTrip(req)
+		if err != nil || res.StatusCode != http.StatusServiceUnavailable || attempt >= busyAttempts || (req.Body != nil && req.GetBody == nil) {
+			return res, err
+		}
+		body, rerr := io.ReadAll(io.LimitReader(res.Body, 4096))
+		_ = res.Body.Close()
+		res.Body = io.NopCloser(bytes.NewReader(body))
+		wait, busy := busyWait(body)
+		if rerr != nil || !busy {
+			return res, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-req.Context().Done():
+			t.Stop()
+			return res, nil
+		case <-t.C:
+		}
+		again := req.Clone(req.Context())
+		if req.GetBody != nil {
+			if again.Body, err = req.GetBody(); err != nil {
+				return res, nil
+			}
+		}
+		req = again
+	}
+}
+
+// busyWait reads a busy refusal's "try again in N ms" (capped at 2 s).
+func busyWait(body []byte) (time.Duration, bool) {
+	if !bytes.Contains(body, []byte("tx/70")) {
+		return 0, false
+	}
+	const marker = "try again in "
+	i := bytes.Index(body, []byte(marker))
+	if i < 0 {
+		return time.Second, true
+	}
+	var ms int64
+	for _, c := range body[i+len(marker):] {
+		if c < '0' || c > '9' || ms > 2000 {
+			break
+		}
+		ms = ms*10 + int64(c-'0')
+	}
+	return min(max(time.Duration(ms)*time.Millisecond, 10*time.Millisecond), 2*time.Second), true
 }
 
 // Status returns the chain id and latest height the node reports.
