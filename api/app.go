@@ -1,5 +1,7 @@
 package api
 
+import "errors"
+
 // App-level query paths and state.
 //
 //	app/params                                  → tally.app.v1.Params
@@ -59,4 +61,32 @@ func NoncesExpiredEnd(height int64) []byte {
 // prefix range the chain deletes as blocks pass.
 func NonceKey(timeout uint64, signer []byte, nonce uint64) []byte {
 	return Key(prefixNonces, Uint64(timeout), signer, Uint64(nonce))
+}
+
+// MemoCommitmentSize is the size of the one memo the chain keeps: a
+// commitment, written as hex.
+const MemoCommitmentSize = 32
+
+// ErrMemo is the kind of CheckMemo's refusals.
+var ErrMemo = errors.New("memo is not a commitment")
+
+// CheckMemo refuses a memo that is not empty or a 32-byte commitment in
+// lower-case hex. Every block is public and kept for ever, and a memo is
+// free text: a bound on its length does not stop "pay J Smith, NI QQ…" in
+// twenty bytes. A sender who needs a note commits to it
+// (tallyd tx … --memo TEXT sends SHA-256 of a random salt and the text,
+// and prints the salt, which opens it; client.CommitMemo).
+func CheckMemo(memo string) error {
+	if memo == "" {
+		return nil
+	}
+	if len(memo) != 2*MemoCommitmentSize {
+		return refuse(ErrMemo, "memo is %d characters; a memo is empty or a %d-byte commitment as %d lower-case hex characters, since every block is public for ever", len(memo), MemoCommitmentSize, 2*MemoCommitmentSize)
+	}
+	for _, c := range []byte(memo) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return refuse(ErrMemo, "memo must be empty or %d lower-case hex characters (a commitment), not text: every block is public for ever", 2*MemoCommitmentSize)
+		}
+	}
+	return nil
 }

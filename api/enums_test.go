@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"crypto/ed25519"
+	"strings"
 	"testing"
 
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
@@ -77,4 +78,17 @@ func TestAddressesAreCometBFTs(t *testing.T) {
 	require.Equal(t, want, api.ConsensusAddress(pub))
 	require.Len(t, want, api.AddressSize)
 	require.Len(t, pub, api.PubKeySize)
+}
+
+// A memo is empty or a commitment as 64 lower-case hex characters; the
+// node refuses anything else with tx/60 (app's checkMemo calls this), and
+// tallyd commits to any other memo before sending.
+func TestCheckMemoAcceptsOnlyACommitment(t *testing.T) {
+	require.NoError(t, api.CheckMemo(""))
+	require.NoError(t, api.CheckMemo(strings.Repeat("0a", 32)))
+	for _, bad := range []string{"pay J Smith", strings.Repeat("0A", 32), strings.Repeat("a", 63), strings.Repeat("g", 64)} {
+		err := api.CheckMemo(bad)
+		require.ErrorIs(t, err, api.ErrMemo, bad)
+		require.ErrorContains(t, err, "every block is public for ever", bad)
+	}
 }

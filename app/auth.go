@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
@@ -169,27 +170,12 @@ func (a *App) authenticate(kv store.KV, r rules, d *decodedTx, height int64) (*a
 	return acc, nil
 }
 
-// memoCommitmentSize is the size of the one memo the chain keeps: a
-// commitment, as hex.
-const memoCommitmentSize = 32
-
 // checkMemo refuses a memo that is not empty or a 32-byte commitment in
-// lower-case hex. Every block is public and kept for ever, and a memo is
-// free text: a bound on its length does not stop "pay J Smith, NI QQ…" in
-// twenty bytes. A sender who needs a note commits to it
-// (tallyd tx … --memo TEXT sends SHA-256 of a random salt and the text,
-// and prints the salt, which opens it).
+// lower-case hex (api.CheckMemo, which a client checks before sending),
+// with ErrMemoNotCommitment.
 func checkMemo(memo string) error {
-	if memo == "" {
-		return nil
-	}
-	if len(memo) != 2*memoCommitmentSize {
-		return ErrMemoNotCommitment.Wrapf("memo is %d characters; a memo is empty or a %d-byte commitment as %d lower-case hex characters, since every block is public for ever", len(memo), memoCommitmentSize, 2*memoCommitmentSize)
-	}
-	for _, c := range []byte(memo) {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return ErrMemoNotCommitment.Wrapf("memo must be empty or %d lower-case hex characters (a commitment), not text: every block is public for ever", 2*memoCommitmentSize)
-		}
+	if err := api.CheckMemo(memo); err != nil {
+		return ErrMemoNotCommitment.Wrapf("%v", err)
 	}
 	return nil
 }

@@ -276,7 +276,7 @@ func sendTx(cmd *cobra.Command, msgs ...*txv1.Msg) error {
 	blocks, _ := f.GetUint64("timeout-blocks")
 	nonce, _ := f.GetUint64("nonce")
 	memo, _ := f.GetString("memo")
-	if memo != "" && !isCommitmentHex(memo) {
+	if api.CheckMemo(memo) != nil {
 		c, salt, err := client.CommitMemo(memo)
 		if err != nil {
 			return err
@@ -380,17 +380,4 @@ func roleNames() []string {
 		}
 		out = append(out, api.RoleName(agencyv1.Role(i)))
 	}
-}
-
-// isCommitmentHex reports whether s is 64 lower-case hex characters.
-func isCommitmentHex(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
