@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/binary"
 	"math"
 	"testing"
 
@@ -39,7 +40,8 @@ func newPayingWorld(t *testing.T) *chain {
 // case for each counter behaviour that differed before module.NextSeq:
 // funds and benefits wrapped round to 0, tax refused with its own code,
 // gov wrapped and deleted its counter, provenance's queue counted from 0
-// and wrapped, and counters inside records (an item's history) wrapped.
+// and wrapped, and counters inside records (an item's history) and keys
+// (a recovery's 32-bit step numbers) wrapped.
 func TestASequenceAtItsLastNumberRefusesWhatNeedsAnother(t *testing.T) {
 	c := newPayingWorld(t)
 	counter := func(key []byte) func() func() {
@@ -68,6 +70,12 @@ func TestASequenceAtItsLastNumberRefusesWhatNeedsAnother(t *testing.T) {
 			require.NoError(t, store.SetProto(c.st, api.ProvenanceItemKey(fzItem), it))
 		}
 	}
+	recoveryStep := func() func() { // the last step a recovery can number: its next refuses
+		recovery := binary.BigEndian.Uint64(c.st.Get(api.BenefitsRecoverySeqKey()))
+		key := api.BenefitsRecoveryStepKey(recovery, math.MaxUint32)
+		c.st.Set(key, store.Present)
+		return func() { c.st.Delete(key) }
+	}
 	cases := []struct {
 		name   string
 		max    func() (restore func())
@@ -79,6 +87,7 @@ func TestASequenceAtItsLastNumberRefusesWhatNeedsAnother(t *testing.T) {
 		{"funds tranche", counter(api.FundsTrancheSeqKey()), msgAppropriate("FZ/SEQ-2", 1_000), nil, "every tranche number"},
 		{"benefits payment", counter(api.BenefitsPaymentSeqKey()), msgPay(payingProgramme, "r1", 100), nil, "every payment number"},
 		{"benefits recovery", counter(api.BenefitsRecoverySeqKey()), msgOpenRecovery(1, 50), nil, "every recovery number"},
+		{"recovery step", recoveryStep, msgRepay(1, 10), nil, "every step of recovery 1 number"},
 		{"tax receipt", counter(api.TaxSeqKey(mTax)), taxIssue("VAT", fzPayer, "2030-Q1", 500, "BANK-FZ-SEQ"), nil, "every " + mTax + " receipt number"},
 		{"gov proposal", counter(api.GovProposalSeqKey()), msgPropose(changeParam("app.max_memo_bytes", "300")), nil, "every proposal number"},
 		{"item history", itemEvents, offer(fzItem, mCouncilAdmin, 3600), []*txv1.Msg{withdraw(fzItem), split(fzItem, 40, 60)}, "every history entry of item " + fzItem + " number"},

@@ -493,11 +493,15 @@ func (k Keeper) RecordRepayment(ctx module.Context, signer *agencyv1.Account, m 
 // recovery paid in full is closed. The caller moves the enrolment's and
 // programme's totals.
 func recoverStep(kv store.KV, r *benefitsv1.Recovery, amount uint64, step *benefitsv1.RecoveryStep) error {
-	var n uint32
+	var n uint32 // the first step is number 0; each next one the last's number plus one
+	var err error
 	store.ReverseIteratePrefix(kv, api.BenefitsRecoveryStepsPrefix(r.Id), func(key, _ []byte) bool {
-		n = binary.BigEndian.Uint32(key[len(key)-4:]) + 1
+		n, err = module.Next(binary.BigEndian.Uint32(key[len(key)-4:]), "step of recovery "+strconv.FormatUint(r.Id, 10))
 		return true
 	})
+	if err != nil {
+		return err
+	}
 	step.Recovery, step.Amount = r.Id, amount
 	if err := store.SetProto(kv, api.BenefitsRecoveryStepKey(r.Id, n), step); err != nil {
 		return err

@@ -15,11 +15,12 @@ import (
 var ErrSequenceExhausted = Register("tx", 80, "sequence exhausted")
 
 // Next is the number after n in a sequence that says what it numbers
-// (what, e.g. "movement"), or ErrSequenceExhausted when n is the last one.
-// Counters kept inside a record (an item's history entries) use it; a
-// counter kept under its own key uses NextSeq.
-func Next(n uint64, what string) (uint64, error) {
-	if n == ^uint64(0) {
+// (what, e.g. "movement"), or ErrSequenceExhausted when n is the last
+// number its type holds. Counters kept inside a record (an item's history
+// entries) or in a key (a recovery's steps) use it; a counter kept under
+// its own key uses NextSeq.
+func Next[N uint32 | uint64](n N, what string) (N, error) {
+	if n == ^N(0) {
 		return 0, ErrSequenceExhausted.Wrapf("every %s number up to %d has been used; nothing more can be numbered", what, n)
 	}
 	return n + 1, nil

@@ -40,6 +40,11 @@ func TestNextSeqCountsStoresAndRefusesAtTheEnd(t *testing.T) {
 	require.True(t, errors.Is(err, module.ErrInternal), "%v", err)
 	require.Equal(t, []byte{1, 2, 3}, kv.Get(key))
 
-	_, err = module.Next(math.MaxUint64, "entry")
+	_, err = module.Next(uint64(math.MaxUint64), "entry")
 	require.True(t, errors.Is(err, module.ErrSequenceExhausted))
+	n32, err := module.Next(uint32(math.MaxUint32-1), "step")
+	require.NoError(t, err)
+	require.Equal(t, uint32(math.MaxUint32), n32)
+	_, err = module.Next(n32, "step")
+	require.True(t, errors.Is(err, module.ErrSequenceExhausted), "a 32-bit counter stops at its own last number, not 0")
 }
