@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/x/gov"
 )
 
 // Metrics are Tally's own Prometheus metrics, served beside CometBFT's on
@@ -31,6 +32,10 @@ type Metrics struct {
 	commit   prometheus.Histogram
 	height   prometheus.Gauge
 	blockTxs prometheus.Histogram
+	// misbehaviour counts the evidence the app recorded (gov's
+	// misbehaviour event; its type has no module prefix, so the events
+	// counter does not see it).
+	misbehaviour prometheus.Counter
 }
 
 // amountAttributes are the event attributes that carry money in pence;
@@ -69,6 +74,10 @@ func newMetrics(reg prometheus.Registerer, dataDir string) *Metrics {
 		blockTxs: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "tally", Name: "block_transactions", Help: "Transactions per finalized block.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		})),
+		misbehaviour: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "tally", Name: "misbehaviour_total",
+			Help: "Evidence of validator misbehaviour (double signing) committed in blocks and recorded by the app (tallyd query gov misbehaviour lists it).",
 		})),
 	}
 	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -168,6 +177,9 @@ func (a meteredApp) Commit(ctx context.Context, req *abci.RequestCommit) (*abci.
 
 func (m *Metrics) observeEvents(events []abci.Event) {
 	for _, e := range events {
+		if e.Type == gov.EventMisbehaviour {
+			m.misbehaviour.Inc()
+		}
 		if !strings.Contains(e.Type, ".") {
 			continue // CometBFT's and the app's bookkeeping events (tx, ...), not module events
 		}
