@@ -378,6 +378,8 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	var pv types.PrivValidator
 	if comet.PrivValidatorListenAddr == "" {
 		pv = privval.LoadFilePV(comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile())
+	} else {
+		removeStaleSignerSocket(comet.PrivValidatorListenAddr)
 	}
 	dbs := &openDBs{}
 	var application abci.Application = a

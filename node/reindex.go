@@ -30,6 +30,9 @@ func (n *Node) Start() error {
 			return err
 		}
 	}
+	if err := n.checkRemoteSigner(); err != nil {
+		n.Logger.Error("checking the remote signer's key", "err", err)
+	}
 	if err := n.reindexLatest(reindexDepth); err != nil {
 		n.Logger.Error("indexing the latest blocks again failed; /tx may miss their transactions", "err", err)
 	}

@@ -3,7 +3,9 @@ package testnet_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/testnet"
 )
 
@@ -120,4 +123,40 @@ func TestValidatorsSignThroughRemoteSigners(t *testing.T) {
 	b, err := os.ReadFile(nd.LogFile)
 	require.NoError(t, err)
 	require.True(t, strings.Contains(string(b), "no remote signer answered at priv_validator_laddr"), "the log says the signer is missing")
+
+	// A signer with another key (a fresh one, in no validator set): the
+	// node runs but cannot sign, and says so in its log and in tallyd
+	// status, which names the signer's key.
+	other := privval.GenFilePV(nd.Signer.Key, nd.Signer.State)
+	other.Save()
+	require.NoError(t, net.StartSigner("treasury"))
+	require.NoError(t, net.Start("treasury"))
+	_, top, err := rpc(t, net, "revenue").Status(ctx)
+	require.NoError(t, err)
+	require.NoError(t, net.WaitHeight(ctx, "treasury", top))
+	var status struct {
+		Validator  string   `json:"validator_address"`
+		Power      int64    `json:"validator_power"`
+		CatchingUp bool     `json:"catching_up"`
+		Signer     string   `json:"remote_signer"`
+		Warnings   []string `json:"warnings"`
+	}
+	require.Eventually(t, func() bool {
+		out, _ := exec.Command(tallyd, "status", "--node", nd.RPC, "--home", nd.Home, "--json").Output() // warnings exit non-zero
+		return json.Unmarshal(out, &status) == nil && status.Validator != "" && !status.CatchingUp
+	}, 2*time.Minute, time.Second, "tallyd status answers, caught up")
+	require.Equal(t, other.GetAddress().String(), status.Validator)
+	require.Zero(t, status.Power)
+	require.Equal(t, nd.Signer.Addr, status.Signer)
+	require.Condition(t, func() bool {
+		for _, w := range status.Warnings {
+			if strings.Contains(w, node.RemoteSignerNotValidator) && strings.Contains(w, status.Validator) {
+				return true
+			}
+		}
+		return false
+	}, "status warns that the signer's key is not a validator: %q", status.Warnings)
+	b, err = os.ReadFile(nd.LogFile)
+	require.NoError(t, err)
+	require.Contains(t, string(b), node.RemoteSignerNotValidator, "the node's log says so")
 }

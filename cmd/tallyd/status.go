@@ -41,7 +41,10 @@ type nodeStatus struct {
 	DiskFreeFraction float64 `json:"disk_free_fraction,omitempty"`
 	// The latest state-sync snapshot in the home (with --home).
 	Snapshot *snapshotStatus `json:"snapshot,omitempty"`
-	Warnings []string        `json:"warnings"`
+	// RemoteSigner is the home's priv_validator_laddr (--home): the node
+	// signs through a remote signer there.
+	RemoteSigner string   `json:"remote_signer,omitempty"`
+	Warnings     []string `json:"warnings"`
 }
 
 // snapshotStatus is the newest state-sync snapshot a node holds.
@@ -133,7 +136,8 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 				st.DiskFreeFraction = float64(free) / float64(size)
 			}
 		}
-		if _, appCfg, err := node.LoadConfigs(h); err == nil {
+		if comet, appCfg, err := node.LoadConfigs(h); err == nil {
+			st.RemoteSigner = comet.PrivValidatorListenAddr
 			snaps, err := node.Snapshots(h)
 			if err != nil {
 				return nil, fmt.Errorf("reading the snapshots in %s: %w", node.SnapshotDir(h), err)
@@ -158,6 +162,10 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 	}
 	if st.Power > 0 && !st.CatchingUp && (st.LastSigned == 0 || st.Height-st.LastSigned > 3) {
 		warn("the validator's signature is not in the last %d blocks' commits: is its key (or signer) the one the chain expects?", min(lastSignedLookback, st.Height-1))
+	}
+	if st.RemoteSigner != "" && st.Power == 0 && !st.CatchingUp {
+		warn("%s: this node signs through the remote signer at priv_validator_laddr %s, whose key %s has no voting power. Check that `tallyd signer --key` holds this validator's key (or that the agencies have admitted it)",
+			node.RemoteSignerNotValidator, st.RemoteSigner, st.Validator)
 	}
 	if sn := st.Snapshot; sn != nil && sn.Interval > 0 && !st.CatchingUp && st.Height >= 2*int64(sn.Interval)+1 && st.Height-sn.Height > 2*int64(sn.Interval) {
 		warn("the newest snapshot (height %d) is more than two snapshot intervals (%d blocks) behind height %d: look for \"snapshot failed\" or \"skipping a snapshot\" in the log; nodes cannot join by state sync from a recent state", sn.Height, sn.Interval, st.Height)
