@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
@@ -21,7 +22,10 @@ import (
 // The broadcast gate answers a transaction broadcast at once, with the
 // coded refusal tx/85 (HTTP 503, Retry-After), when the node could not
 // take the transaction anyway: its mempool is full, or so many broadcasts
-// are already waiting for CheckTx that this one would wait behind them.
+// are already waiting for CheckTx that this one would wait behind them —
+// more than a tenth of the mempool limit, or more than slowQueue while
+// the recent answers took longer than slowAnswer (a node whose CPU is
+// short checks far fewer transactions a second than its limits assume).
 //
 // Without it a broadcast under overload queues twice before anyone says
 // no: CometBFT's mempool takes a read lock that every block's Commit and
@@ -54,7 +58,19 @@ type broadcastGate struct {
 	// answer: CheckTx's queue, and for broadcast_tx_commit also the wait
 	// for its block. Every listener's gate shares the node's count.
 	waiting *atomic.Int64
+	// answer is the recent time an admitted broadcast took to be answered
+	// (a moving average, in nanoseconds; broadcast_tx_commit excluded).
+	answer *atomic.Int64
 }
+
+// slowAnswer and slowQueue: while admitted broadcasts take longer than
+// slowAnswer to be answered, at most slowQueue wait at once. slowQueue is
+// above what the fault suite's honest workload and flood send one node
+// together (8 + 48 in flight), so only a client overload meets it.
+const (
+	slowAnswer = time.Second
+	slowQueue  = 64
+)
 
 // broadcastMethods are the calls the gate admits or refuses.
 var broadcastMethods = map[string]bool{
@@ -76,8 +92,8 @@ func waitingLimit(mempoolLimit int) int64 {
 	return int64(max(mempoolLimit/10, 16))
 }
 
-func newBroadcastGate(next http.Handler, size func() int, limit int, waiting *atomic.Int64, maxBody int64) *broadcastGate {
-	return &broadcastGate{next: next, size: size, limit: limit, maxWaiting: waitingLimit(limit), waiting: waiting, maxBody: maxBody}
+func newBroadcastGate(next http.Handler, size func() int, limit int, waiting, answer *atomic.Int64, maxBody int64) *broadcastGate {
+	return &broadcastGate{next: next, size: size, limit: limit, maxWaiting: waitingLimit(limit), waiting: waiting, answer: answer, maxBody: maxBody}
 }
 
 func (g *broadcastGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -88,11 +104,13 @@ func (g *broadcastGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	calls, id, batch := readCalls(r, g.maxBody)
 	r = withCalls(r, calls, id)
 	n := int64(len(calls))
+	commit := false
 	for _, c := range calls {
 		if !broadcastMethods[c.Method] {
 			n = 0
 			break
 		}
+		commit = commit || c.Method == "broadcast_tx_commit"
 	}
 	if n == 0 {
 		g.next.ServeHTTP(w, r)
@@ -106,11 +124,28 @@ func (g *broadcastGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		why = fmt.Sprintf("%d broadcasts are already waiting for this node to check them (at most %d wait)", waiting-n, g.maxWaiting)
 	case g.limit > 0 && int64(size)+waiting > int64(g.limit):
 		why = fmt.Sprintf("this node's mempool holds %d transactions and %d more are being checked; it takes %d", size, waiting-n, g.limit)
+	case waiting > slowQueue && time.Duration(g.answer.Load()) > slowAnswer:
+		why = fmt.Sprintf("%d broadcasts are already waiting for this node to check them, each answered in about %d ms", waiting-n, time.Duration(g.answer.Load()).Milliseconds())
 	default:
+		start := time.Now()
 		g.next.ServeHTTP(w, r)
+		if !commit {
+			g.observe(time.Since(start))
+		}
 		return
 	}
 	g.refuse(w, r, calls, batch, why)
+}
+
+// observe folds one admitted broadcast's answer time into the average
+// (weight 1/8: a few dozen answers make it follow a change).
+func (g *broadcastGate) observe(d time.Duration) {
+	for {
+		old := g.answer.Load()
+		if g.answer.CompareAndSwap(old, old+(int64(d)-old)/8) {
+			return
+		}
+	}
 }
 
 // refuse answers every call of the request with tx/85.

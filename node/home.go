@@ -272,6 +272,8 @@ type Node struct {
 	// broadcastsWaiting counts broadcasts the gate let through and that
 	// are not answered yet.
 	broadcastsWaiting atomic.Int64
+	// broadcastAnswer is the gate's recent answer time, in nanoseconds.
+	broadcastAnswer atomic.Int64
 }
 
 // openDBs records every database CometBFT opens. CometBFT v0.40's node

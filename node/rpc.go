@@ -312,7 +312,7 @@ func (n *Node) serveRPC(laddr string) error {
 			lane.written = n.App.ChargeWritten
 			handler = lane
 		}
-		handler = newBroadcastGate(handler, env.Mempool.Size, n.mempoolLimit, &n.broadcastsWaiting, config.MaxBodyBytes)
+		handler = newBroadcastGate(handler, env.Mempool.Size, n.mempoolLimit, &n.broadcastsWaiting, &n.broadcastAnswer, config.MaxBodyBytes)
 		if c.IsCorsEnabled() {
 			handler = cors.New(cors.Options{
 				AllowedOrigins: c.CORSAllowedOrigins,

@@ -187,9 +187,9 @@ func TestTheBroadcastGateRefusesBeyondItsQueue(t *testing.T) {
 		<-release
 		_, _ = w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{}}`))
 	})
-	var waiting atomic.Int64
+	var waiting, answerNs atomic.Int64
 	limit := 160 // waitingLimit(160) = 16
-	g := newBroadcastGate(next, func() int { return 0 }, limit, &waiting, 1<<20)
+	g := newBroadcastGate(next, func() int { return 0 }, limit, &waiting, &answerNs, 1<<20)
 	srv := httptest.NewServer(g)
 	defer srv.Close()
 	defer close(release)
@@ -339,5 +339,53 @@ func TestWhatAWebsocketWritesIsCharged(t *testing.T) {
 	}
 	if charged.Load() != 5002 {
 		t.Fatalf("charged %d bytes of the 5,002 the websocket wrote", charged.Load())
+	}
+}
+
+// While admitted broadcasts are answered slowly (the node's CPU is short),
+// the gate lets only slowQueue wait and refuses the next with tx/85; with
+// fast answers the same queue is admitted.
+func TestTheBroadcastGateShortensItsQueueWhenAnswersAreSlow(t *testing.T) {
+	release := make(chan struct{})
+	var inside atomic.Int32
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inside.Add(1)
+		<-release
+	})
+	var waiting, answerNs atomic.Int64
+	answerNs.Store(int64(2 * slowAnswer))
+	g := newBroadcastGate(next, func() int { return 0 }, 0, &waiting, &answerNs, 1<<20) // no mempool limit
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	defer close(release)
+	tx := `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_sync","params":{"tx":"AA=="}}`
+	hc := &http.Client{Timeout: 30 * time.Second} // an answer at all, not a speed
+	post := func() *http.Response {
+		res, err := hc.Post(srv.URL, "application/json", strings.NewReader(tx))
+		if err == nil {
+			res.Body.Close()
+		}
+		return res
+	}
+	for i := 0; i < slowQueue; i++ {
+		go post()
+	}
+	deadline := time.Now().Add(time.Minute)
+	for inside.Load() < slowQueue {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d broadcasts reached the handler", inside.Load(), slowQueue)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if res := post(); res == nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("broadcast %d with answers taking 2 s: %v; want 503", slowQueue+1, res)
+	}
+	answerNs.Store(int64(slowAnswer / 2))
+	go post()
+	for inside.Load() == slowQueue {
+		if time.Now().After(deadline) {
+			t.Fatal("with fast answers the next broadcast was not admitted")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
