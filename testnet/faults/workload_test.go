@@ -63,6 +63,7 @@ type Workload struct {
 	refused map[string]int // CheckTx refusals by codespace/code: findings for a valid workload
 	errors  atomic.Int64   // broadcasts no node answered (all down or partitioned away)
 	next    atomic.Int64
+	height  atomic.Int64 // a recent height of the chain (followHeight)
 }
 
 // NewWorkload prepares the mixed workload on cluster c: its load accounts
@@ -226,6 +227,26 @@ func (w *Workload) Run(ctx context.Context) {
 // nonce already used, or it is already in a mempool) or none answers, it is
 // tracked by hash like an accepted one: the chain says whether it
 // committed, and the mix is told that, not a guess.
+// followHeight keeps w.height, from whichever node answers, every half
+// second until ctx ends. Transactions take their timeout height from it
+// rather than asking the node they go to: a public node busy with readers
+// (a query flood) answers reads late or not at all but still takes
+// broadcasts, and the workload must offer the same load either way.
+func (w *Workload) followHeight(ctx context.Context) {
+	for n := 0; ctx.Err() == nil; n++ {
+		for try := range w.c.Clients {
+			if h := w.c.Height(ctx, (n+try)%len(w.c.Clients)); h > 0 {
+				w.height.Store(h)
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
 	job, err := w.mix.Next(r)
 	if err != nil {
@@ -240,7 +261,10 @@ func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
 		cl := w.c.Clients[i]
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		if tx == nil {
-			h := w.c.Height(cctx, i)
+			h := w.height.Load()
+			if h == 0 {
+				h = w.c.Height(cctx, i)
+			}
 			if h == 0 {
 				cancel()
 				continue
