@@ -300,19 +300,8 @@ func prehashLeaf(ep *ics23.ExistenceProof) error {
 	return nil
 }
 
-// fmtKey prints a state key as its readable prefix (up to its last '/')
-// and the rest in hex.
-func fmtKey(k []byte) string {
-	i := 0
-	for i < len(k) && k[i] > 0x20 && k[i] < 0x7f {
-		i++
-	}
-	if i == len(k) {
-		return string(k)
-	}
-	cut := bytes.LastIndexByte(k[:i], '/') + 1 // binary parts follow a '/'
-	return fmt.Sprintf("%s%X", k[:cut], k[cut:])
-}
+// fmtKey prints a state key as refusals name it (api.FormatKey).
+func fmtKey(k []byte) string { return api.FormatKey(k) }
 
 // GetProto reads one record with Get and decodes it into m.
 func (c *LightClient) GetProto(ctx context.Context, path string, data, key []byte, height int64, m proto.Message) (*Answer, error) {

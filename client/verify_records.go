@@ -11,10 +11,6 @@ import (
 
 	"github.com/tallyledger/tally/api"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
-	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
-	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
-	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
-	provenancev1 "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 )
 
@@ -148,28 +144,15 @@ func (c *LightClient) TaxClearance(ctx context.Context, req *taxv1.ClearanceRequ
 	return s, list, nil
 }
 
-// PaymentTrace is a benefit payment and where its money came from.
-type PaymentTrace struct {
-	Payment    *benefitsv1.Payment
-	Recoveries []*benefitsv1.Recovery
-	// Hops are the movements and tranches from the paying movement back
-	// to the inflows, in the order the verifier walked them.
-	Movements []*fundsv1.Movement
-	Tranches  []*fundsv1.Tranche
-	// Settlement is nil when proven absent (the bank has not settled).
-	Settlement *fundsv1.Settlement
-	// Complete is false when the node cut a very long funds path; every
-	// hop given is proven and linked.
-	Complete bool
-}
-
 // BenefitsPaymentTrace reads a payment trace, verified: the payment proven
-// (or absent, ErrNotFound), the recoveries its deductions went to, the
-// paying movement, and for each of its legs the tranche it took money from
-// and that tranche's chain of parents back to an inflow — every hop proven,
-// each tranche created by a leg of the movement it names that moved money
-// out of its parent — and the settlement proven present or absent.
-func (c *LightClient) BenefitsPaymentTrace(ctx context.Context, id uint64, height int64) (*PaymentTrace, *ListAnswer, error) {
+// (or absent, ErrNotFound), then the trace's records proven and checked by
+// the contract's decoder (api.DecodePaymentTrace): the recoveries its
+// deductions went to, the paying movement, and for each of its legs the
+// tranche it took money from and that tranche's chain of parents back to
+// an inflow — each tranche created by a leg of the movement it names that
+// moved money out of its parent — and the settlement proven present or
+// absent.
+func (c *LightClient) BenefitsPaymentTrace(ctx context.Context, id uint64, height int64) (*api.PaymentTrace, *ListAnswer, error) {
 	lb, h, err := c.pin(ctx, height)
 	if err != nil {
 		return nil, nil, err
@@ -187,121 +170,24 @@ func (c *LightClient) BenefitsPaymentTrace(ctx context.Context, id uint64, heigh
 		return nil, nil, err
 	}
 	list.ProofBytes += payAns.ProofBytes
-	got := map[string]Entry{}
-	for _, e := range list.Entries {
-		got[string(e.Key)] = e
-	}
-	need := func(key []byte, m proto.Message, what string) (bool, error) {
-		e, ok := got[string(key)]
-		if !ok {
-			if !list.Complete {
-				return false, nil
-			}
-			return false, linkage("the trace of payment %d leaves out %s (key %s)", id, what, fmtKey(key))
-		}
-		return true, decodeEntry(e, m, what)
-	}
-	t := &PaymentTrace{Payment: &benefitsv1.Payment{}, Complete: list.Complete}
-	if _, err := need(api.BenefitsPaymentKey(id), t.Payment, fmt.Sprintf("payment %d", id)); err != nil {
-		return nil, nil, err
-	}
-	if !bytes.Equal(got[string(api.BenefitsPaymentKey(id))].Value, payAns.Value) || t.Payment.Id != id {
-		return nil, nil, linkage("the trace's payment record is not the proven payment %d", id)
-	}
-	for _, d := range t.Payment.Deductions {
-		r := &benefitsv1.Recovery{}
-		if _, err := need(api.BenefitsRecoveryKey(d.Recovery), r, fmt.Sprintf("recovery %d (a deduction of the payment)", d.Recovery)); err != nil {
-			return nil, nil, err
-		}
-		t.Recoveries = append(t.Recoveries, r)
-	}
-	if t.Payment.Movement == 0 {
-		return t, list, nil // no money moved
-	}
-	movements := map[uint64]*fundsv1.Movement{}
-	movement := func(mid uint64, what string) (*fundsv1.Movement, error) {
-		if m, ok := movements[mid]; ok {
-			return m, nil
-		}
-		m := &fundsv1.Movement{}
-		ok, err := need(api.FundsMovementKey(mid), m, fmt.Sprintf("movement %d (%s)", mid, what))
-		if err != nil || !ok {
-			return nil, err
-		}
-		if m.Id != mid {
-			return nil, linkage("the record at movement %d's key is movement %d", mid, m.Id)
-		}
-		movements[mid] = m
-		t.Movements = append(t.Movements, m)
-		return m, nil
-	}
-	pm, err := movement(t.Payment.Movement, "the payment's")
+	t, err := api.DecodePaymentTrace(id, list.provedList())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, answerRefusal(err)
 	}
-	seen := map[uint64]bool{}
-	for _, leg := range pm.GetLegs() {
-		tid := leg.FromTranche
-		if tid == 0 {
-			tid = leg.ToTranche
+	for _, e := range list.Entries {
+		if bytes.Equal(e.Key, payAns.Key) && !bytes.Equal(e.Value, payAns.Value) {
+			return nil, nil, linkage("the trace's payment record is not the proven payment %d", id)
 		}
-		for hop := 0; tid != 0 && !seen[tid]; hop++ {
-			seen[tid] = true
-			tr := &fundsv1.Tranche{}
-			ok, err := need(api.FundsTrancheKey(tid), tr, fmt.Sprintf("tranche %d (hop %d of the path)", tid, hop))
-			if err != nil {
-				return nil, nil, err
-			}
-			if !ok {
-				break
-			}
-			if tr.Id != tid {
-				return nil, nil, linkage("the record at tranche %d's key is tranche %d", tid, tr.Id)
-			}
-			t.Tranches = append(t.Tranches, tr)
-			m, err := movement(tr.Movement, fmt.Sprintf("which created tranche %d", tid))
-			if err != nil {
-				return nil, nil, err
-			}
-			if m == nil {
-				break
-			}
-			linked := false
-			for _, l := range m.Legs {
-				if l.ToTranche == tid && l.FromTranche == tr.Parent {
-					linked = true
-				}
-			}
-			if !linked {
-				return nil, nil, linkage("tranche %d names movement %d and parent %d, but no leg of that movement moved money from tranche %d into it",
-					tid, m.Id, tr.Parent, tr.Parent)
-			}
-			tid = tr.Parent
-		}
-	}
-	sk := api.FundsSettlementKey(t.Payment.Movement)
-	if e, ok := got[string(sk)]; ok && e.Value != nil {
-		t.Settlement = &fundsv1.Settlement{}
-		if err := decodeEntry(e, t.Settlement, "the settlement"); err != nil {
-			return nil, nil, err
-		}
-	} else if !ok && list.Complete {
-		return nil, nil, linkage("the trace of payment %d neither proves its settlement nor its absence", id)
 	}
 	return t, list, nil
-}
-
-// ItemHistory is an item and every event of its history.
-type ItemHistory struct {
-	Item   *provenancev1.Item
-	Events []*provenancev1.Event
 }
 
 // ProvenanceHistory reads an item and its whole history, verified: the
 // item proven (or absent, ErrNotFound), then events 1..n each proven at
 // the key of its sequence number, n the item's proven event count, page by
-// page at the same verified header.
-func (c *LightClient) ProvenanceHistory(ctx context.Context, id string, height int64) (*ItemHistory, *ListAnswer, error) {
+// page at the same verified header, each page checked by the contract's
+// decoder (api.DecodeItemHistory).
+func (c *LightClient) ProvenanceHistory(ctx context.Context, id string, height int64) (*api.ItemHistory, *ListAnswer, error) {
 	if id == "" || len(id) > 128 {
 		return nil, nil, fmt.Errorf("item id %q: ids are 1 to 128 bytes", id)
 	}
@@ -309,14 +195,12 @@ func (c *LightClient) ProvenanceHistory(ctx context.Context, id string, height i
 	if err != nil {
 		return nil, nil, err
 	}
-	ik := api.ProvenanceItemKey(id)
 	var (
 		out   *ListAnswer
-		hist  = &ItemHistory{Item: &provenancev1.Item{}}
+		hist  *api.ItemHistory
 		start []byte
-		item  []byte
 	)
-	for page := 0; ; page++ {
+	for {
 		list, err := c.listAt(ctx, lb, h, api.PathProvenanceHistory, api.ListData([]byte(id), start, 0), nil, nil)
 		if err != nil {
 			return nil, nil, err
@@ -326,76 +210,29 @@ func (c *LightClient) ProvenanceHistory(ctx context.Context, id string, height i
 		} else {
 			out.ProofBytes += list.ProofBytes
 		}
-		if len(list.Entries) == 0 || !bytes.Equal(list.Entries[0].Key, ik) {
-			return nil, nil, linkage("the history answer does not start with item %s", id)
+		hist, start, err = api.DecodeItemHistory(id, hist, list.provedList())
+		if err != nil {
+			return nil, nil, answerRefusal(err)
 		}
-		if page == 0 {
-			if list.Entries[0].Value == nil {
-				if len(list.Entries) != 1 {
-					return nil, nil, linkage("the answer for absent item %s carries %d events", id, len(list.Entries)-1)
-				}
-				out.Entries = nil
-				return nil, out, ErrNotFound
-			}
-			item = list.Entries[0].Value
-			if err := decodeEntry(list.Entries[0], hist.Item, "item "+id); err != nil {
-				return nil, nil, err
-			}
-			if hist.Item.Id != id {
-				return nil, nil, linkage("the record at item %s's key is item %s", id, hist.Item.Id)
-			}
-		} else if !bytes.Equal(list.Entries[0].Value, item) {
-			return nil, nil, linkage("page %d of the history carries a different item record", page)
+		if !hist.Found {
+			out.Entries = nil
+			return nil, out, ErrNotFound
 		}
-		for _, e := range list.Entries[1:] {
-			seq := uint64(len(hist.Events) + 1)
-			if seq > hist.Item.Events {
-				return nil, nil, linkage("item %s's proven record counts %d events but the primary sent more", id, hist.Item.Events)
-			}
-			if want := api.ProvenanceHistoryKey(id, seq); !bytes.Equal(e.Key, want) {
-				return nil, nil, linkage("history entry %d is key %s; the verifier expects event %d, %s", seq, fmtKey(e.Key), seq, fmtKey(want))
-			}
-			ev := &provenancev1.Event{}
-			if err := decodeEntry(e, ev, fmt.Sprintf("event %d of %s", seq, id)); err != nil {
-				return nil, nil, err
-			}
-			if ev.ItemId != id || ev.Seq != seq {
-				return nil, nil, linkage("event record %d is event %d of %q", seq, ev.Seq, ev.ItemId)
-			}
-			hist.Events = append(hist.Events, ev)
-		}
-		if list.Complete {
+		if start == nil {
 			break
 		}
-		if page > 10000 {
-			return nil, nil, linkage("the history of %s does not end", id)
-		}
-		if len(list.Entries) < 2 {
-			return nil, nil, linkage("the primary said the history of %s goes on but sent no event", id)
-		}
-		start = list.Entries[len(list.Entries)-1].Key // a page of history ends at its last event's key
-	}
-	if uint64(len(hist.Events)) != hist.Item.Events {
-		return nil, nil, linkage("item %s's proven record counts %d events but the primary sent %d: events were left out", id, hist.Item.Events, len(hist.Events))
 	}
 	out.Entries, out.Complete = nil, true
 	return hist, out, nil
 }
 
-// ProposalRecord is a governance proposal and every vote cast on it.
-type ProposalRecord struct {
-	Proposal *govv1.Proposal
-	Votes    []*govv1.Vote
-	// Counted is the number of proven votes per option (yes, no, abstain).
-	Yes, No, Abstain uint64
-}
-
 // GovProposal reads a proposal and its votes, verified: the proposal
 // proven (or absent, ErrNotFound), every vote proven under the proposal's
-// vote prefix at the key of the agency that cast it, and the proven votes
-// checked against the proposal's proven tally: a vote counted in the tally
-// but not listed means votes were left out.
-func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) (*ProposalRecord, *ListAnswer, error) {
+// vote prefix, and the records checked by the contract's decoder
+// (api.DecodeProposal): each vote filed at the key of the agency that cast
+// it, and the proven votes checked against the proposal's proven tally: a
+// vote counted in the tally but not listed means votes were left out.
+func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) (*api.ProposalRecord, *ListAnswer, error) {
 	lb, h, err := c.pin(ctx, height)
 	if err != nil {
 		return nil, nil, err
@@ -408,39 +245,13 @@ func (c *LightClient) GovProposal(ctx context.Context, id uint64, height int64) 
 		}
 		return nil, nil, err
 	}
-	rec := &ProposalRecord{Proposal: &govv1.Proposal{}}
-	if err := decodeEntry(Entry{Key: pAns.Key, Value: pAns.Value}, rec.Proposal, fmt.Sprintf("proposal %d", id)); err != nil {
-		return nil, nil, err
-	}
-	if rec.Proposal.Id != id {
-		return nil, nil, linkage("the record at proposal %d's key is proposal %d", id, rec.Proposal.Id)
-	}
 	list, err := c.listAllAt(ctx, lb, h, api.PathGovVotes, dec, nil, nil) // laid out by its route (ListingOf)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, e := range list.Entries {
-		v := &govv1.Vote{}
-		if err := decodeEntry(e, v, "vote "+fmtKey(e.Key)); err != nil {
-			return nil, nil, err
-		}
-		if v.ProposalId != id || !bytes.Equal(e.Key, api.GovVoteKey(id, v.AgencyId)) {
-			return nil, nil, linkage("the vote at %s is agency %q's vote on proposal %d", fmtKey(e.Key), v.AgencyId, v.ProposalId)
-		}
-		switch v.Option {
-		case govv1.VoteOption_VOTE_OPTION_YES:
-			rec.Yes++
-		case govv1.VoteOption_VOTE_OPTION_NO:
-			rec.No++
-		default:
-			rec.Abstain++
-		}
-		rec.Votes = append(rec.Votes, v)
-	}
-	p := rec.Proposal
-	if list.Complete && (rec.Yes < p.Yes || rec.No < p.No || rec.Abstain < p.Abstain) {
-		return nil, nil, linkage("proposal %d's proven tally is yes %d, no %d, abstain %d but the primary listed votes yes %d, no %d, abstain %d: votes were left out",
-			id, p.Yes, p.No, p.Abstain, rec.Yes, rec.No, rec.Abstain)
+	rec, err := api.DecodeProposal(id, &appv1.ProvedEntry{Key: pAns.Key, Value: pAns.Value}, list.provedList())
+	if err != nil {
+		return nil, nil, answerRefusal(err)
 	}
 	list.ProofBytes += pAns.ProofBytes
 	return rec, list, nil
