@@ -43,9 +43,7 @@ const (
 // breach as "NOT YET BOUNDED" in the scenario's notes without failing.
 // Delete an entry when its fix lands on main; HOSTILE_STRICT=1 treats
 // every attack as bounded (to check a fix before deleting its entry).
-var notYetBounded = map[string]string{
-	"flood": "reads: every RPC reader paced one at a time against query_budget_percent of the CPU its node gets (node/rpc.go, app/querybudget.go). At the default, 11 strict runs kept the median interval within 10% every time: load 17-58 -26%..-5% (8 of them with a workload that public nodes' refused reads thinned; fixed since), load 2-4 +3%, +2% (500-730 answers/s); one run broke the every-block bound (4.08 s against 2.98 s, load 54-58). Left out of make test only for its time (~40 s) and that one breach; deleting this line makes make test assert it (see README)",
-}
+var notYetBounded = map[string]string{}
 
 // The junk-carrying proposer is not in this scenario: a client cannot make
 // a validator propose transactions CheckTx refused. Its measure is
