@@ -47,20 +47,20 @@ func CheckAgencyID(id string) error {
 func AgencyKey(id string) []byte { return Key(prefixAgency, []byte(id)) }
 
 // AgenciesPrefix covers every agency record, in id order.
-func AgenciesPrefix() []byte { return prefixAgency }
+func AgenciesPrefix() []byte { return clone(prefixAgency) }
 
 // AccountKey is the state key of an account record.
 func AccountKey(addr []byte) []byte { return Key(prefixAccount, addr) }
 
 // AccountsPrefix covers every account record, in address order.
-func AccountsPrefix() []byte { return prefixAccount }
+func AccountsPrefix() []byte { return clone(prefixAccount) }
 
 // MembersPrefix is the prefix of an agency's membership index; a members
 // answer carries it as its Key.
 func MembersPrefix(agencyID string) []byte { return Key(prefixMember, []byte(agencyID), slash) }
 
 // AllMembersPrefix covers the membership index of every agency.
-func AllMembersPrefix() []byte { return prefixMember }
+func AllMembersPrefix() []byte { return clone(prefixMember) }
 
 // MemberKey is the state key of one membership index entry.
 func MemberKey(agencyID string, addr []byte) []byte { return Key(MembersPrefix(agencyID), addr) }
@@ -69,7 +69,7 @@ func MemberKey(agencyID string, addr []byte) []byte { return Key(MembersPrefix(a
 func PubKeyKey(pub []byte) []byte { return Key(prefixPubKey, pub) }
 
 // PubKeysPrefix covers the whole public-key index.
-func PubKeysPrefix() []byte { return prefixPubKey }
+func PubKeysPrefix() []byte { return clone(prefixPubKey) }
 
 // AgencyStatePrefix starts every key the agency module keeps (an export's
 // agency section holds exactly the keys under it).

@@ -36,13 +36,13 @@ var (
 )
 
 // ParamsKey is the state key of the chain's parameters.
-func ParamsKey() []byte { return keyParams }
+func ParamsKey() []byte { return clone(keyParams) }
 
 // ChainIDKey is the state key of the chain id saved at genesis.
-func ChainIDKey() []byte { return keyChainID }
+func ChainIDKey() []byte { return clone(keyChainID) }
 
 // NoncesPrefix covers every remembered nonce, by timeout height first.
-func NoncesPrefix() []byte { return prefixNonces }
+func NoncesPrefix() []byte { return clone(prefixNonces) }
 
 // NoncesExpiredEnd is the end (exclusive) of the nonces whose
 // transactions timed out at or before height: iterating from NoncesPrefix

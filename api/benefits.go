@@ -55,13 +55,13 @@ var (
 func BenefitsStatePrefix() []byte { return []byte("bf/") }
 
 // BenefitsParamsKey is the state key of the benefits params.
-func BenefitsParamsKey() []byte { return keyBenefitsParams }
+func BenefitsParamsKey() []byte { return clone(keyBenefitsParams) }
 
 // BenefitsProgrammeKey is the state key of a programme.
 func BenefitsProgrammeKey(id string) []byte { return Key(prefixBenefitsProgramme, []byte(id)) }
 
 // BenefitsProgrammesPrefix is the prefix of every programme.
-func BenefitsProgrammesPrefix() []byte { return prefixBenefitsProgramme }
+func BenefitsProgrammesPrefix() []byte { return clone(prefixBenefitsProgramme) }
 
 // BenefitsEnrolmentsPrefix is the prefix of a programme's enrolments.
 func BenefitsEnrolmentsPrefix(programme string) []byte {
@@ -69,7 +69,7 @@ func BenefitsEnrolmentsPrefix(programme string) []byte {
 }
 
 // BenefitsAllEnrolmentsPrefix covers the enrolments of every programme.
-func BenefitsAllEnrolmentsPrefix() []byte { return prefixBenefitsEnrolment }
+func BenefitsAllEnrolmentsPrefix() []byte { return clone(prefixBenefitsEnrolment) }
 
 // BenefitsEnrolmentKey is the state key of one enrolment.
 func BenefitsEnrolmentKey(programme, recipient string) []byte {
@@ -77,7 +77,7 @@ func BenefitsEnrolmentKey(programme, recipient string) []byte {
 }
 
 // BenefitsDuePrefix covers the payment schedule, earliest due first.
-func BenefitsDuePrefix() []byte { return prefixBenefitsDue }
+func BenefitsDuePrefix() []byte { return clone(prefixBenefitsDue) }
 
 // BenefitsDueKey is the schedule entry of a programme due at unix time due.
 func BenefitsDueKey(due int64, programme string) []byte {
@@ -88,10 +88,10 @@ func BenefitsDueKey(due int64, programme string) []byte {
 func BenefitsPaymentKey(id uint64) []byte { return Key(prefixBenefitsPayment, Uint64(id)) }
 
 // BenefitsPaymentsPrefix covers every payment, in id order.
-func BenefitsPaymentsPrefix() []byte { return prefixBenefitsPayment }
+func BenefitsPaymentsPrefix() []byte { return clone(prefixBenefitsPayment) }
 
 // BenefitsPaymentSeqKey holds the last payment id (8 bytes big-endian).
-func BenefitsPaymentSeqKey() []byte { return keyBenefitsSeqPayment }
+func BenefitsPaymentSeqKey() []byte { return clone(keyBenefitsSeqPayment) }
 
 // BenefitsHistoryPrefix is the prefix of a recipient's payment history.
 func BenefitsHistoryPrefix(programme, recipient string) []byte {
@@ -99,7 +99,7 @@ func BenefitsHistoryPrefix(programme, recipient string) []byte {
 }
 
 // BenefitsAllHistoryPrefix covers the payment history of every recipient.
-func BenefitsAllHistoryPrefix() []byte { return prefixBenefitsHistory }
+func BenefitsAllHistoryPrefix() []byte { return clone(prefixBenefitsHistory) }
 
 // BenefitsHistoryKey is the history entry of payment id to a recipient.
 func BenefitsHistoryKey(programme, recipient string, id uint64) []byte {
@@ -115,10 +115,10 @@ func BenefitsPaymentOfHistoryKey(indexKey []byte) []byte {
 func BenefitsRecoveryKey(id uint64) []byte { return Key(prefixBenefitsRecovery, Uint64(id)) }
 
 // BenefitsRecoveriesPrefix covers every recovery, in id order.
-func BenefitsRecoveriesPrefix() []byte { return prefixBenefitsRecovery }
+func BenefitsRecoveriesPrefix() []byte { return clone(prefixBenefitsRecovery) }
 
 // BenefitsRecoverySeqKey holds the last recovery id (8 bytes big-endian).
-func BenefitsRecoverySeqKey() []byte { return keyBenefitsSeqRecovery }
+func BenefitsRecoverySeqKey() []byte { return clone(keyBenefitsSeqRecovery) }
 
 // BenefitsPaymentRecoveriesPrefix is the prefix of the recoveries of a payment.
 func BenefitsPaymentRecoveriesPrefix(payment uint64) []byte {
@@ -136,7 +136,7 @@ func BenefitsOpenRecoveriesPrefix(programme, recipient string) []byte {
 }
 
 // BenefitsAllOpenRecoveriesPrefix covers the open recoveries of every recipient.
-func BenefitsAllOpenRecoveriesPrefix() []byte { return prefixBenefitsOpenRecov }
+func BenefitsAllOpenRecoveriesPrefix() []byte { return clone(prefixBenefitsOpenRecov) }
 
 // BenefitsOpenRecoveryKey is the index entry of an open recovery.
 func BenefitsOpenRecoveryKey(programme, recipient string, id uint64) []byte {

@@ -53,3 +53,8 @@ var (
 	slash = []byte("/")
 	zero  = []byte{0}
 )
+
+// clone is a fresh copy of one of the package's fixed keys or prefixes:
+// the functions that return them hand each caller its own slice, so a
+// caller that appends to or writes into it cannot change the package's.
+func clone(b []byte) []byte { return append([]byte(nil), b...) }

@@ -62,10 +62,10 @@ var (
 )
 
 // FundsParamsKey is the state key of the funds params.
-func FundsParamsKey() []byte { return keyFundsParams }
+func FundsParamsKey() []byte { return clone(keyFundsParams) }
 
 // FundsTotalsKey is the state key of the ledger-wide totals.
-func FundsTotalsKey() []byte { return keyFundsTotals }
+func FundsTotalsKey() []byte { return clone(keyFundsTotals) }
 
 // FundsYearKey is the state key of one year's appropriation total.
 func FundsYearKey(year int32) []byte { return Key(prefixFundsYear, u32(uint32(year))) }
@@ -74,7 +74,7 @@ func FundsYearKey(year int32) []byte { return Key(prefixFundsYear, u32(uint32(ye
 func FundsBalanceKey(holder string) []byte { return Key(prefixFundsBalance, []byte(holder)) }
 
 // FundsBalancesPrefix is the prefix of every balance.
-func FundsBalancesPrefix() []byte { return prefixFundsBalance }
+func FundsBalancesPrefix() []byte { return clone(prefixFundsBalance) }
 
 // FundsHolderKey is the state key of a registered holder.
 func FundsHolderKey(holder string) []byte { return Key(prefixFundsHolder, []byte(holder)) }
@@ -83,13 +83,13 @@ func FundsHolderKey(holder string) []byte { return Key(prefixFundsHolder, []byte
 func FundsMovementKey(id uint64) []byte { return Key(prefixFundsMovement, Uint64(id)) }
 
 // FundsMovementSeqKey holds the last movement id (8 bytes big-endian).
-func FundsMovementSeqKey() []byte { return keyFundsSeqMovement }
+func FundsMovementSeqKey() []byte { return clone(keyFundsSeqMovement) }
 
 // FundsTrancheKey is the state key of a tranche.
 func FundsTrancheKey(id uint64) []byte { return Key(prefixFundsTranche, Uint64(id)) }
 
 // FundsTrancheSeqKey holds the last tranche id (8 bytes big-endian).
-func FundsTrancheSeqKey() []byte { return keyFundsSeqTranche }
+func FundsTrancheSeqKey() []byte { return clone(keyFundsSeqTranche) }
 
 // FundsOpenPrefix is the prefix of a holder's open tranches, oldest first.
 func FundsOpenPrefix(holder string) []byte { return Key(prefixFundsOpen, []byte(holder), zero) }

@@ -67,19 +67,19 @@ var (
 func GovStatePrefix() []byte { return []byte("gov/") }
 
 // GovParamsKey is the state key of governance's own params.
-func GovParamsKey() []byte { return keyGovParams }
+func GovParamsKey() []byte { return clone(keyGovParams) }
 
 // GovProposalSeqKey holds the last proposal id (8 bytes big-endian).
-func GovProposalSeqKey() []byte { return keyGovSeq }
+func GovProposalSeqKey() []byte { return clone(keyGovSeq) }
 
 // GovProposalKey is the state key of a proposal.
 func GovProposalKey(id uint64) []byte { return Key(prefixGovProposal, Uint64(id)) }
 
 // GovProposalsPrefix covers every proposal, in id order.
-func GovProposalsPrefix() []byte { return prefixGovProposal }
+func GovProposalsPrefix() []byte { return clone(prefixGovProposal) }
 
 // GovOpenPrefix covers the open-proposal index; an entry's last 8 bytes are the id.
-func GovOpenPrefix() []byte { return prefixGovOpen }
+func GovOpenPrefix() []byte { return clone(prefixGovOpen) }
 
 // GovProposalOfOpenKey maps an entry of the open-proposal index to the
 // proposal record it indexes (nil when it is no such entry).
@@ -97,7 +97,7 @@ func GovOpenKey(id uint64) []byte { return Key(prefixGovOpen, Uint64(id)) }
 func GovOpenCountKey(agencyID string) []byte { return Key(prefixGovOpenCount, []byte(agencyID)) }
 
 // GovOpenCountsPrefix covers every agency's open-proposal count.
-func GovOpenCountsPrefix() []byte { return prefixGovOpenCount }
+func GovOpenCountsPrefix() []byte { return clone(prefixGovOpenCount) }
 
 // GovVotesPrefix covers the votes on one proposal, in agency id order.
 func GovVotesPrefix(id uint64) []byte { return Key(prefixGovVote, Uint64(id), slash) }
@@ -106,7 +106,7 @@ func GovVotesPrefix(id uint64) []byte { return Key(prefixGovVote, Uint64(id), sl
 func GovVoteKey(id uint64, agencyID string) []byte { return Key(GovVotesPrefix(id), []byte(agencyID)) }
 
 // GovMandatesPrefix covers every mandate in force, by agency.
-func GovMandatesPrefix() []byte { return prefixGovMandate }
+func GovMandatesPrefix() []byte { return clone(prefixGovMandate) }
 
 // GovMandateKey is the state key of one agency's mandate of kind m in force.
 func GovMandateKey(agencyID string, m int32) []byte {
@@ -117,13 +117,13 @@ func GovMandateKey(agencyID string, m int32) []byte {
 func GovGrantKey(id uint64) []byte { return Key(prefixGovGrant, Uint64(id)) }
 
 // GovGrantsPrefix covers every mandate grant ever made, in id order.
-func GovGrantsPrefix() []byte { return prefixGovGrant }
+func GovGrantsPrefix() []byte { return clone(prefixGovGrant) }
 
 // GovGrantSeqKey holds the last grant id (8 bytes big-endian).
-func GovGrantSeqKey() []byte { return keyGovGrantSeq }
+func GovGrantSeqKey() []byte { return clone(keyGovGrantSeq) }
 
 // GovValidatorsPrefix covers the validator set, in public key order.
-func GovValidatorsPrefix() []byte { return prefixGovValidator }
+func GovValidatorsPrefix() []byte { return clone(prefixGovValidator) }
 
 // GovValidatorKey is the state key of a validator.
 func GovValidatorKey(pub []byte) []byte { return Key(prefixGovValidator, pub) }
@@ -132,19 +132,19 @@ func GovValidatorKey(pub []byte) []byte { return Key(prefixGovValidator, pub) }
 func GovPowerChangeKey(height int64) []byte { return Key(prefixGovChange, Uint64(uint64(height))) }
 
 // GovUpgradeKey is the state key of the scheduled upgrade plan.
-func GovUpgradeKey() []byte { return keyGovUpgrade }
+func GovUpgradeKey() []byte { return clone(keyGovUpgrade) }
 
 // GovDoneKey is the state key recording that an upgrade was applied.
 func GovDoneKey(name string) []byte { return Key(prefixGovDone, []byte(name)) }
 
 // GovMisbehaviourSeqKey holds the last misbehaviour sequence (8 bytes).
-func GovMisbehaviourSeqKey() []byte { return keyGovMisbSeq }
+func GovMisbehaviourSeqKey() []byte { return clone(keyGovMisbSeq) }
 
 // GovMisbehaviourKey is the state key of a misbehaviour record.
 func GovMisbehaviourKey(seq uint64) []byte { return Key(prefixGovMisb, Uint64(seq)) }
 
 // GovMisbehavioursPrefix covers every misbehaviour record, in sequence order.
-func GovMisbehavioursPrefix() []byte { return prefixGovMisb }
+func GovMisbehavioursPrefix() []byte { return clone(prefixGovMisb) }
 
 // GovValidatorMisbehavioursPrefix covers the index of one validator
 // address's misbehaviour; an entry's last 8 bytes are the sequence.

@@ -73,19 +73,19 @@ func ProvenanceStatePrefix() []byte { return []byte("pv/") }
 func lp(s string) []byte { return append([]byte{byte(len(s))}, s...) }
 
 // ProvenanceParamsKey is the state key of the module's parameters.
-func ProvenanceParamsKey() []byte { return keyProvParams }
+func ProvenanceParamsKey() []byte { return clone(keyProvParams) }
 
 // ProvenanceItemKey is the state key of an item record.
 func ProvenanceItemKey(id string) []byte { return Key(prefixProvItem, []byte(id)) }
 
 // ProvenanceItemsPrefix covers every item record.
-func ProvenanceItemsPrefix() []byte { return prefixProvItem }
+func ProvenanceItemsPrefix() []byte { return clone(prefixProvItem) }
 
 // ProvenanceHistoryPrefix is the prefix of an item's history log.
 func ProvenanceHistoryPrefix(id string) []byte { return Key(prefixProvHistory, lp(id)) }
 
 // ProvenanceAllHistoryPrefix covers the history of every item.
-func ProvenanceAllHistoryPrefix() []byte { return prefixProvHistory }
+func ProvenanceAllHistoryPrefix() []byte { return clone(prefixProvHistory) }
 
 // ProvenanceHistoryKey is the state key of event seq (from 1) of an item's history.
 func ProvenanceHistoryKey(id string, seq uint64) []byte {
@@ -96,7 +96,7 @@ func ProvenanceHistoryKey(id string, seq uint64) []byte {
 func ProvenanceAttestationPrefix(id string) []byte { return Key(prefixProvAttestation, lp(id)) }
 
 // ProvenanceAllAttestationsPrefix covers the attestations of every item.
-func ProvenanceAllAttestationsPrefix() []byte { return prefixProvAttestation }
+func ProvenanceAllAttestationsPrefix() []byte { return clone(prefixProvAttestation) }
 
 // ProvenanceAttestationKey is the state key of attestation seq (from 1) of an item.
 func ProvenanceAttestationKey(id string, seq uint64) []byte {
@@ -123,7 +123,7 @@ func ProvenanceItemOfHeldKey(indexKey []byte) []byte {
 func ProvenanceOfferKey(id string) []byte { return Key(prefixProvOffer, lp(id)) }
 
 // ProvenanceOffersPrefix covers every item's latest offer.
-func ProvenanceOffersPrefix() []byte { return prefixProvOffer }
+func ProvenanceOffersPrefix() []byte { return clone(prefixProvOffer) }
 
 // ProvenanceOffersToPrefix is the prefix of the index of open offers made
 // to an account; with a nil address, to every account.
@@ -144,7 +144,7 @@ func ProvenanceOfferOfOfferToKey(indexKey []byte) []byte {
 }
 
 // ProvenanceOfferExpiryPrefix covers the open offers by expiry time.
-func ProvenanceOfferExpiryPrefix() []byte { return prefixProvOfferExpiry }
+func ProvenanceOfferExpiryPrefix() []byte { return clone(prefixProvOfferExpiry) }
 
 // ProvenanceOfferExpiryKey is one entry of the expiry index. Block times
 // before 1970 do not occur; a negative time sorts as zero.
@@ -174,13 +174,13 @@ func ProvenanceAccreditationKey(inspector []byte) []byte {
 }
 
 // ProvenanceAccreditationsPrefix covers every accreditation.
-func ProvenanceAccreditationsPrefix() []byte { return prefixProvAccreditation }
+func ProvenanceAccreditationsPrefix() []byte { return clone(prefixProvAccreditation) }
 
 // ProvenanceRecallOrderKey is the state key of a recall order.
 func ProvenanceRecallOrderKey(id string) []byte { return Key(prefixProvRecallOrder, []byte(id)) }
 
 // ProvenanceRecallOrdersPrefix covers every recall order.
-func ProvenanceRecallOrdersPrefix() []byte { return prefixProvRecallOrder }
+func ProvenanceRecallOrdersPrefix() []byte { return clone(prefixProvRecallOrder) }
 
 // ProvenanceAwaitingAckPrefix is the prefix of a recall order's
 // unacknowledged items, ordered by custodian.
@@ -189,7 +189,7 @@ func ProvenanceAwaitingAckPrefix(orderID string) []byte {
 }
 
 // ProvenanceAllAwaitingAckPrefix covers the unacknowledged items of every order.
-func ProvenanceAllAwaitingAckPrefix() []byte { return prefixProvAwaitingAck }
+func ProvenanceAllAwaitingAckPrefix() []byte { return clone(prefixProvAwaitingAck) }
 
 // ProvenanceAwaitingAckKey is one entry of the unacknowledged index.
 func ProvenanceAwaitingAckKey(orderID string, custodian []byte, itemID string) []byte {
@@ -203,16 +203,16 @@ func ProvenanceAwaitingAckItem(orderID string, k []byte) string {
 }
 
 // ProvenanceQueuePrefix covers the recall propagation queue, oldest first.
-func ProvenanceQueuePrefix() []byte { return prefixProvQueue }
+func ProvenanceQueuePrefix() []byte { return clone(prefixProvQueue) }
 
 // ProvenanceQueueKey is the state key of recall task seq.
 func ProvenanceQueueKey(seq uint64) []byte { return Key(prefixProvQueue, Uint64(seq)) }
 
 // ProvenanceQueueNextKey holds the next queue sequence number (8 bytes).
-func ProvenanceQueueNextKey() []byte { return keyProvQueueNext }
+func ProvenanceQueueNextKey() []byte { return clone(keyProvQueueNext) }
 
 // ProvenanceLocationKey is the state key of a location code's registered name.
 func ProvenanceLocationKey(code string) []byte { return Key(prefixProvLocation, []byte(code)) }
 
 // ProvenanceLocationsPrefix covers every registered location name.
-func ProvenanceLocationsPrefix() []byte { return prefixProvLocation }
+func ProvenanceLocationsPrefix() []byte { return clone(prefixProvLocation) }

@@ -170,7 +170,7 @@ func ConfirmationID(receiptID string, n uint32) string {
 func TaxTypeKey(code string) []byte { return Key(prefixTaxType, []byte(code)) }
 
 // TaxTypesPrefix is the prefix of the tax-type registry.
-func TaxTypesPrefix() []byte { return prefixTaxType }
+func TaxTypesPrefix() []byte { return clone(prefixTaxType) }
 
 // TaxAuthorisationKey is the state key of a collector's authorisation for a tax type.
 func TaxAuthorisationKey(collector []byte, taxType string) []byte {
@@ -178,31 +178,31 @@ func TaxAuthorisationKey(collector []byte, taxType string) []byte {
 }
 
 // TaxAuthorisationsPrefix covers every collector's authorisations.
-func TaxAuthorisationsPrefix() []byte { return prefixTaxAuth }
+func TaxAuthorisationsPrefix() []byte { return clone(prefixTaxAuth) }
 
 // TaxCollectorKey is the state key of a collector's record.
 func TaxCollectorKey(collector []byte) []byte { return Key(prefixTaxCollector, collector) }
 
 // TaxCollectorsPrefix covers every collector's record.
-func TaxCollectorsPrefix() []byte { return prefixTaxCollector }
+func TaxCollectorsPrefix() []byte { return clone(prefixTaxCollector) }
 
 // TaxSeqKey holds the last receipt sequence of an authority (8 bytes big-endian).
 func TaxSeqKey(authority string) []byte { return Key(prefixTaxSeq, []byte(authority)) }
 
 // TaxSeqsPrefix covers the receipt sequence of every authority.
-func TaxSeqsPrefix() []byte { return prefixTaxSeq }
+func TaxSeqsPrefix() []byte { return clone(prefixTaxSeq) }
 
 // TaxReceiptKey is the state key of a receipt.
 func TaxReceiptKey(r ReceiptRef) []byte { return Key(prefixTaxReceipt, r.KeySuffix()) }
 
 // TaxReceiptsPrefix covers every receipt, by authority and sequence.
-func TaxReceiptsPrefix() []byte { return prefixTaxReceipt }
+func TaxReceiptsPrefix() []byte { return clone(prefixTaxReceipt) }
 
 // TaxReceiptStateKey is the state key of a receipt's derived state.
 func TaxReceiptStateKey(r ReceiptRef) []byte { return Key(prefixTaxState, r.KeySuffix()) }
 
 // TaxReceiptStatesPrefix covers the derived state of every receipt.
-func TaxReceiptStatesPrefix() []byte { return prefixTaxState }
+func TaxReceiptStatesPrefix() []byte { return clone(prefixTaxState) }
 
 // TaxAmendmentKey is the state key of amendment n of a receipt.
 func TaxAmendmentKey(r ReceiptRef, n uint32) []byte {
@@ -210,16 +210,16 @@ func TaxAmendmentKey(r ReceiptRef, n uint32) []byte {
 }
 
 // TaxAmendmentsPrefix covers the amendments of every receipt.
-func TaxAmendmentsPrefix() []byte { return prefixTaxAmendment }
+func TaxAmendmentsPrefix() []byte { return clone(prefixTaxAmendment) }
 
 // TaxConfirmedKey is the state key of what was confirmed of a receipt.
 func TaxConfirmedKey(r ReceiptRef) []byte { return Key(prefixTaxConfirmed, r.KeySuffix()) }
 
 // TaxConfirmedPrefix covers what was confirmed of every receipt.
-func TaxConfirmedPrefix() []byte { return prefixTaxConfirmed }
+func TaxConfirmedPrefix() []byte { return clone(prefixTaxConfirmed) }
 
 // TaxConfirmationsPrefix covers the confirmations of every receipt.
-func TaxConfirmationsPrefix() []byte { return prefixTaxConfirmation }
+func TaxConfirmationsPrefix() []byte { return clone(prefixTaxConfirmation) }
 
 // TaxConfirmationKey is the state key of a receipt's confirmation n.
 func TaxConfirmationKey(r ReceiptRef, n uint32) []byte {
@@ -232,7 +232,7 @@ func TaxBankRefKey(collectorAgency string, bankRef []byte) []byte {
 }
 
 // TaxBankRefsPrefix covers the whole duplicate-payment guard.
-func TaxBankRefsPrefix() []byte { return prefixTaxBankRef }
+func TaxBankRefsPrefix() []byte { return clone(prefixTaxBankRef) }
 
 // TaxPayerTotalKey is the state key of a payer commitment's running total:
 // one taxpayer's live receipts of a tax type in a period. The type and
@@ -243,7 +243,7 @@ func TaxPayerTotalKey(taxType, period string, payer []byte) []byte {
 }
 
 // TaxPayerTotalsPrefix covers every payer commitment's totals.
-func TaxPayerTotalsPrefix() []byte { return prefixTaxPayerTotal }
+func TaxPayerTotalsPrefix() []byte { return clone(prefixTaxPayerTotal) }
 
 // TaxTypeTotalKey is the state key of the total of a tax type in a period.
 func TaxTypeTotalKey(taxType, period string) []byte {
@@ -257,7 +257,7 @@ func TaxTypeTotalsPrefix(taxType string) []byte {
 }
 
 // TaxAllTypeTotalsPrefix covers every tax type's totals.
-func TaxAllTypeTotalsPrefix() []byte { return prefixTaxTypeTotal }
+func TaxAllTypeTotalsPrefix() []byte { return clone(prefixTaxTypeTotal) }
 
 // TaxCollectorTotalKey is the state key of one collector's total of a tax type in a period.
 func TaxCollectorTotalKey(collector []byte, taxType, period string) []byte {
@@ -265,7 +265,7 @@ func TaxCollectorTotalKey(collector []byte, taxType, period string) []byte {
 }
 
 // TaxCollectorTotalsPrefix covers every collector's totals.
-func TaxCollectorTotalsPrefix() []byte { return prefixTaxCollTotal }
+func TaxCollectorTotalsPrefix() []byte { return clone(prefixTaxCollTotal) }
 
 // TaxTypePeriodPrefix is the prefix of the index of a tax type's receipts
 // in one period (by the receipt's current period, as its totals count it).
@@ -274,7 +274,7 @@ func TaxTypePeriodPrefix(taxType, period string) []byte {
 }
 
 // TaxAllTypePeriodPrefix covers the whole (tax type, period) receipt index.
-func TaxAllTypePeriodPrefix() []byte { return prefixTaxTypePeriod }
+func TaxAllTypePeriodPrefix() []byte { return clone(prefixTaxTypePeriod) }
 
 // TaxTypePeriodIndexKey is the entry of receipt r in the index of its tax
 // type and period. Paginated listings continue after such a key.
