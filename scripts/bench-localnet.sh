@@ -56,6 +56,16 @@
 #                   [$HOME/.cache/tally-bench/cometbft-v0.40.0]
 #   NETNS_PREFIX    a command run before every node (e.g. "ip netns exec n0"
 #                   is what the WAN variant uses; see bench-wan.sh)  []
+#   PPROF           1 saves a CPU profile of Tally's node 0 (its pprof port,
+#                   testnet.json) for each rate, PPROF_SECONDS long from the
+#                   start of the load, into OUT/LABEL-RATE.cpu.pprof
+#                   (`go tool pprof -top -cum FILE`)  [0]
+#   PPROF_SECONDS   the profile's length  [DURATION]
+# Every Tally rate also records the CPU seconds the node processes (every
+# node of testnet.json, the council's full node included) and the load
+# generator (tallyd load, on the same machine) used while it ran, drain
+# included, in OUT/LABEL-RATE.cpu and as cores in the table's
+# node_cpu/load_cpu columns.
 #
 # Example: RATES="500 1000 2000" DURATION=15s scripts/bench-localnet.sh
 set -euo pipefail
@@ -76,6 +86,8 @@ DRAIN=${DRAIN:-30s}
 TIMEOUT_COMMIT=${TIMEOUT_COMMIT:-}
 SKIP_TIMEOUT_COMMIT=${SKIP_TIMEOUT_COMMIT:-0}
 BASE_PORT=${BASE_PORT:-27000}
+PPROF=${PPROF:-0}
+PPROF_SECONDS=${PPROF_SECONDS:-$SECS}
 KV_BASE_PORT=$((BASE_PORT + 1000))
 TOOLS=${TOOLS:-$HOME/.cache/tally-bench/cometbft-$COMET_VERSION}
 WARMUP_S=2
@@ -96,6 +108,19 @@ while :; do echo "$(date +%s) $(cut -d' ' -f1 /proc/loadavg)"; sleep 2; done >"$
 LOADAVG_PID=$!
 # mark LABEL RATE start|end: when a rate's load ran, for load_range.
 mark() { echo "$1 $2 $3 $(date +%s)" >>"$OUT/windows.log"; }
+# proc_cpu PID...: the CPU seconds (user + system) the processes used so far.
+proc_cpu() {
+	local pid
+	for pid in "$@"; do cat "/proc/$pid/stat" 2>/dev/null || true; done |
+		# Fields 14 and 15 of /proc/PID/stat: fields 12 and 13 after the name.
+		sed 's/.*) //' | awk -v hz="$(getconf CLK_TCK)" '{ t += $12 + $13 } END { printf "%.2f", t / hz }'
+}
+# children_cpu: sets CHILDREN_CPU to the CPU seconds of this shell's reaped
+# children (bash's times, which a $(...) subshell would not see).
+children_cpu() {
+	times >"$OUT/.times"
+	CHILDREN_CPU=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } } END { printf "%.2f", t }' "$OUT/.times")
+}
 # load_range LABEL RATE: min-max of the load average while it ran.
 load_range() {
 	awk -v l="$1" -v r="$2" 'FNR == NR { if ($1 == l && $2 == r) { if ($3 == "start") s = $4; else e = $4 } next }
@@ -320,11 +345,24 @@ tally_phase() {
 		wait_mempools_empty "$ENDPOINTS"
 		echo "Tally ($label): rate $rate tx/s for ${SECS}s..." >&2
 		mark "$label" "$rate" start
+		local nodes t0 n0 l0 prof_pid=""
+		nodes=$(pgrep -P "$NET_PID" | tr '\n' ' ')
+		t0=$(date +%s.%N); n0=$(proc_cpu $nodes); children_cpu; l0=$CHILDREN_CPU
+		if [[ "$PPROF" == 1 ]]; then
+			curl -fsS -o "$OUT/$label-$rate.cpu.pprof" "http://$(jq -r '.nodes[0].pprof' "$net/testnet.json")/debug/pprof/profile?seconds=$PPROF_SECONDS" &
+			prof_pid=$!
+		fi
 		run_bg "$OUT/$label-$rate.log" "$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
 			--endpoints "$ENDPOINTS" --rate "$rate" --duration "${SECS}s" --accounts "$ACCOUNTS" \
 			--workers "$WORKERS" --mix="$MIX" --drain "$DRAIN" --json \
 			>"$OUT/$label-$rate.json" 2>"$OUT/$label-$rate.log"
 		mark "$label" "$rate" end
+		# tallyd load's run includes its drain: the window is the whole run.
+		children_cpu
+		awk -v t0="$t0" -v t1="$(date +%s.%N)" -v n0="$n0" -v n1="$(proc_cpu $nodes)" -v l0="$l0" -v l1="$CHILDREN_CPU" -v k="$(echo $nodes | wc -w)" \
+			'BEGIN { w = t1 - t0; printf "window_s %.1f nodes %d node_cpu_s %.1f load_cpu_s %.1f node_cores %.2f load_cores %.2f\n", w, k, n1 - n0, l1 - l0, (n1 - n0) / w, (l1 - l0) / w }' \
+			>"$OUT/$label-$rate.cpu"
+		[[ -z "$prof_pid" ]] || wait "$prof_pid" || echo "warning: no CPU profile for $label at $rate tx/s" >&2
 	done
 	stop_tally
 }
@@ -335,13 +373,14 @@ tally_table() {
 	echo
 	echo "Tally ($label: $(jq -r '.mix' "$first")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$first")-byte txs on average"
 	{
-		echo "offered sent_tx/s not_sent committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms blocks tx/block units/tx accepted refused errors failed_in_block pending refusal_p50_ms refusal_p99_ms load1"
+		echo "offered sent_tx/s not_sent committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms blocks tx/block units/tx accepted refused errors failed_in_block pending refusal_p50_ms refusal_p99_ms node_cpu load_cpu load1"
 		for rate in $RATES; do
-			jq -r --arg kv "${KV[$rate]:-}" --arg load "$(load_range "$label" "$rate")" '[.offered_rate, (.submit_rate|round), .client_dropped, (.committed_rate*10|round/10),
+			jq -r --arg kv "${KV[$rate]:-}" --arg load "$(load_range "$label" "$rate")" \
+				--arg ncpu "$(awk '{ print $10 }' "$OUT/$label-$rate.cpu" 2>/dev/null || echo -)" --arg lcpu "$(awk '{ print $12 }' "$OUT/$label-$rate.cpu" 2>/dev/null || echo -)" '[.offered_rate, (.submit_rate|round), .client_dropped, (.committed_rate*10|round/10),
 				(if ($kv|length) > 0 and ($kv|tonumber) > 0 then (.committed_rate / ($kv|tonumber) * 100 | round / 100) else "-" end),
 				(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), .blocks, (.avg_txs_per_block*10|round/10),
 				((.avg_units // 0)|round), .accepted, .rejected_total, .broadcast_errors_total, .committed_failed_total, .pending,
-				((.refusal_latency.p50_ms // 0)|round), ((.refusal_latency.p99_ms // 0)|round), $load] | map(tostring) | join(" ")' "$OUT/$label-$rate.json"
+				((.refusal_latency.p50_ms // 0)|round), ((.refusal_latency.p99_ms // 0)|round), $ncpu, $lcpu, $load] | map(tostring) | join(" ")' "$OUT/$label-$rate.json"
 		done
 	} | column -t
 	for rate in $RATES; do
