@@ -77,6 +77,18 @@ type Config struct {
 	// committed state this often on a node with metrics on (a whole-state
 	// walk; tally_invariant_checks_failing); 0: never.
 	InvariantCheckEvery time.Duration `mapstructure:"invariant_check_every"`
+	// BroadcastMaxWaiting is the most transaction broadcasts the node's
+	// broadcast gate (node/broadcastgate.go) lets wait for CheckTx at once;
+	// the next is refused at once with tx/85. 0: no limit.
+	BroadcastMaxWaiting int `mapstructure:"broadcast_max_waiting"`
+	// BroadcastSlowMaxWaiting is the most broadcasts the gate lets wait
+	// while recent ones took longer than BroadcastSlowAnswer to be
+	// answered (a node short of CPU); at least 1, at most
+	// BroadcastMaxWaiting.
+	BroadcastSlowMaxWaiting int `mapstructure:"broadcast_slow_max_waiting"`
+	// BroadcastSlowAnswer is the answer time past which the gate counts
+	// the node as slow and applies BroadcastSlowMaxWaiting; 0: never.
+	BroadcastSlowAnswer time.Duration `mapstructure:"broadcast_slow_answer"`
 }
 
 // Defaults of the node's watches (app.toml): measured in the fault suite's
@@ -87,15 +99,45 @@ const (
 	DefaultInvariantCheckEvery = 10 * time.Minute
 )
 
+// Defaults of the broadcast gate (app.toml; node/broadcastgate.go).
+// DefaultBroadcastMaxWaiting is a tenth of the app's limit at CometBFT's
+// default mempool of 5,000 (node.MempoolLimit: 4,500), roughly what one
+// node's CheckTx clears in well under a second on an idle machine, so an
+// admitted broadcast is answered soon and the rest are told at once to
+// come back. DefaultBroadcastSlowMaxWaiting is above what the fault
+// suite's honest workload and flood send one node together (8 + 48 in
+// flight), so only a client overload meets it.
+const (
+	DefaultBroadcastMaxWaiting     = 450
+	DefaultBroadcastSlowMaxWaiting = 64
+	DefaultBroadcastSlowAnswer     = time.Second
+)
+
 // Validate refuses settings no node can run with.
 func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"peer_silent_after", c.PeerSilentAfter}, {"peer_redial_every", c.PeerRedialEvery}, {"invariant_check_every", c.InvariantCheckEvery}} {
+	}{{"peer_silent_after", c.PeerSilentAfter}, {"peer_redial_every", c.PeerRedialEvery}, {"invariant_check_every", c.InvariantCheckEvery}, {"broadcast_slow_answer", c.BroadcastSlowAnswer}} {
 		if d.v < 0 {
 			return fmt.Errorf("app.toml: %s is %s; it must be a duration of 0 (off) or more, such as \"10s\"", d.name, d.v)
 		}
+	}
+	return c.validateBroadcastGate()
+}
+
+// validateBroadcastGate refuses gate limits that would refuse every
+// broadcast or contradict each other.
+func (c Config) validateBroadcastGate() error {
+	switch {
+	case c.BroadcastMaxWaiting < 0:
+		return fmt.Errorf("app.toml: broadcast_max_waiting is %d; it must be 0 (no limit) or more (default %d)", c.BroadcastMaxWaiting, DefaultBroadcastMaxWaiting)
+	case c.BroadcastSlowAnswer > 0 && c.BroadcastSlowMaxWaiting < 1:
+		// With none admitted while slow, no answer would ever show the
+		// node fast again: it would refuse every broadcast for good.
+		return fmt.Errorf("app.toml: broadcast_slow_max_waiting is %d; it must be 1 or more (default %d), or broadcast_slow_answer \"0s\" to turn the slow-answer limit off", c.BroadcastSlowMaxWaiting, DefaultBroadcastSlowMaxWaiting)
+	case c.BroadcastSlowAnswer > 0 && c.BroadcastMaxWaiting > 0 && c.BroadcastSlowMaxWaiting > c.BroadcastMaxWaiting:
+		return fmt.Errorf("app.toml: broadcast_slow_max_waiting (%d) is more than broadcast_max_waiting (%d); the limit while answers are slow must be the smaller one", c.BroadcastSlowMaxWaiting, c.BroadcastMaxWaiting)
 	}
 	return nil
 }
@@ -118,6 +160,10 @@ func DefaultConfig() Config {
 		PeerSilentAfter:     DefaultPeerSilentAfter,
 		PeerRedialEvery:     DefaultPeerRedialEvery,
 		InvariantCheckEvery: DefaultInvariantCheckEvery,
+
+		BroadcastMaxWaiting:     DefaultBroadcastMaxWaiting,
+		BroadcastSlowMaxWaiting: DefaultBroadcastSlowMaxWaiting,
+		BroadcastSlowAnswer:     DefaultBroadcastSlowAnswer,
 	}
 }
 

@@ -23,8 +23,9 @@ import (
 // coded refusal tx/85 (HTTP 503, Retry-After), when the node could not
 // take the transaction anyway: its mempool is full, or so many broadcasts
 // are already waiting for CheckTx that this one would wait behind them —
-// more than a tenth of the mempool limit, or more than slowQueue while
-// the recent answers took longer than slowAnswer (a node whose CPU is
+// more than app.toml's broadcast_max_waiting, or more than
+// broadcast_slow_max_waiting while the recent answers took longer than
+// broadcast_slow_answer (a node whose CPU is
 // short checks far fewer transactions a second than its limits assume).
 //
 // Without it a broadcast under overload queues twice before anyone says
@@ -43,34 +44,39 @@ import (
 // proxies the same. Broadcasts over the websocket and CometBFT's gRPC
 // broadcast API do not pass through it (CheckTx's tx/85 still applies).
 type broadcastGate struct {
-	next http.Handler
 	// size is how many transactions the mempool holds.
-	size func() int
-	// limit is the app's mempool limit (app.Options.MempoolLimit): a
+	size   func() int
+	limits gateLimits
+	// waiting counts the broadcasts between the gate and their answer:
+	// CheckTx's queue, and for broadcast_tx_commit also the wait for its
+	// block. Every listener and transport shares the node's gate.
+	waiting atomic.Int64
+	// answer is the recent time an admitted broadcast took to be answered
+	// (a moving average, in nanoseconds; broadcast_tx_commit excluded).
+	answer atomic.Int64
+}
+
+// gateLimits are the gate's limits: the app's mempool limit and app.toml's
+// broadcast_* settings (app.Config).
+type gateLimits struct {
+	// mempool is the app's mempool limit (app.Options.MempoolLimit): a
 	// broadcast that would make the mempool and the broadcasts waiting
-	// for CheckTx more than limit is refused; 0 turns the rule off.
-	limit int
+	// for CheckTx more than it is refused; 0 turns the rule off.
+	mempool int
 	// maxWaiting is the most broadcasts let wait for CheckTx at once (0:
 	// no limit).
 	maxWaiting int64
-	maxBody    int64
-	// waiting counts the broadcast calls between the gate and their
-	// answer: CheckTx's queue, and for broadcast_tx_commit also the wait
-	// for its block. Every listener's gate shares the node's count.
-	waiting *atomic.Int64
-	// answer is the recent time an admitted broadcast took to be answered
-	// (a moving average, in nanoseconds; broadcast_tx_commit excluded).
-	answer *atomic.Int64
+	// While admitted broadcasts take longer than slowAnswer to be
+	// answered, at most slowWaiting wait at once (slowAnswer 0: never).
+	slowWaiting int64
+	slowAnswer  time.Duration
 }
 
-// slowAnswer and slowQueue: while admitted broadcasts take longer than
-// slowAnswer to be answered, at most slowQueue wait at once. slowQueue is
-// above what the fault suite's honest workload and flood send one node
-// together (8 + 48 in flight), so only a client overload meets it.
-const (
-	slowAnswer = time.Second
-	slowQueue  = 64
-)
+// newGateLimits are the gate's limits for a node whose app takes mempool
+// transactions, from its app.toml.
+func newGateLimits(mempool int, c app.Config) gateLimits {
+	return gateLimits{mempool: mempool, maxWaiting: int64(c.BroadcastMaxWaiting), slowWaiting: int64(c.BroadcastSlowMaxWaiting), slowAnswer: c.BroadcastSlowAnswer}
+}
 
 // broadcastMethods are the calls the gate admits or refuses.
 var broadcastMethods = map[string]bool{
@@ -79,29 +85,57 @@ var broadcastMethods = map[string]bool{
 	"broadcast_tx_commit": true,
 }
 
-// waitingLimit is the most broadcasts the gate lets wait for CheckTx: a
-// tenth of the mempool limit (450 with CometBFT's default mempool of
-// 5,000), roughly what one node's CheckTx clears in well under a second
-// (a signature check each), so an admitted broadcast is answered soon and
-// the rest are told at once to come back. With no mempool limit there is
-// no waiting limit either (0).
-func waitingLimit(mempoolLimit int) int64 {
-	if mempoolLimit <= 0 {
-		return 0
+func newBroadcastGate(size func() int, limits gateLimits) *broadcastGate {
+	return &broadcastGate{size: size, limits: limits}
+}
+
+// enter counts n broadcasts as waiting, or says why they must be refused
+// (and does not count them). Every admitted one ends with leave.
+func (g *broadcastGate) enter(n int64) (why string) {
+	waiting := g.waiting.Add(n)
+	l := g.limits
+	switch size := g.size(); {
+	case l.maxWaiting > 0 && waiting > l.maxWaiting:
+		why = fmt.Sprintf("%d broadcasts are already waiting for this node to check them (at most %d wait)", waiting-n, l.maxWaiting)
+	case l.mempool > 0 && int64(size)+waiting > int64(l.mempool):
+		why = fmt.Sprintf("this node's mempool holds %d transactions and %d more are being checked; it takes %d", size, waiting-n, l.mempool)
+	case l.slowAnswer > 0 && waiting > l.slowWaiting && time.Duration(g.answer.Load()) > l.slowAnswer:
+		why = fmt.Sprintf("%d broadcasts are already waiting for this node to check them, each answered in about %d ms", waiting-n, time.Duration(g.answer.Load()).Milliseconds())
+	default:
+		return ""
 	}
-	return int64(max(mempoolLimit/10, 16))
+	g.waiting.Add(-n)
+	return why
 }
 
-func newBroadcastGate(next http.Handler, size func() int, limit int, waiting, answer *atomic.Int64, maxBody int64) *broadcastGate {
-	return &broadcastGate{next: next, size: size, limit: limit, maxWaiting: waitingLimit(limit), waiting: waiting, answer: answer, maxBody: maxBody}
+// leave ends n admitted broadcasts answered after took; timed says
+// whether that time is a CheckTx answer's (not broadcast_tx_commit's wait
+// for a block).
+func (g *broadcastGate) leave(n int64, took time.Duration, timed bool) {
+	if timed {
+		g.observe(took)
+	}
+	g.waiting.Add(-n)
 }
 
-func (g *broadcastGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// handler puts the gate in front of next, the node's HTTP JSON-RPC.
+func (g *broadcastGate) handler(next http.Handler, maxBody int64) http.Handler {
+	return gateHandler{gate: g, next: next, maxBody: maxBody}
+}
+
+// gateHandler passes a request's transaction broadcasts through the gate.
+type gateHandler struct {
+	gate    *broadcastGate
+	next    http.Handler
+	maxBody int64
+}
+
+func (h gateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/websocket" {
-		g.next.ServeHTTP(w, r)
+		h.next.ServeHTTP(w, r)
 		return
 	}
-	calls, id, batch := readCalls(r, g.maxBody)
+	calls, id, batch := readCalls(r, h.maxBody)
 	r = withCalls(r, calls, id)
 	n := int64(len(calls))
 	commit := false
@@ -113,28 +147,16 @@ func (g *broadcastGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		commit = commit || c.Method == "broadcast_tx_commit"
 	}
 	if n == 0 {
-		g.next.ServeHTTP(w, r)
+		h.next.ServeHTTP(w, r)
 		return
 	}
-	waiting := g.waiting.Add(n)
-	defer g.waiting.Add(-n)
-	var why string
-	switch size := g.size(); {
-	case g.maxWaiting > 0 && waiting > g.maxWaiting:
-		why = fmt.Sprintf("%d broadcasts are already waiting for this node to check them (at most %d wait)", waiting-n, g.maxWaiting)
-	case g.limit > 0 && int64(size)+waiting > int64(g.limit):
-		why = fmt.Sprintf("this node's mempool holds %d transactions and %d more are being checked; it takes %d", size, waiting-n, g.limit)
-	case waiting > slowQueue && time.Duration(g.answer.Load()) > slowAnswer:
-		why = fmt.Sprintf("%d broadcasts are already waiting for this node to check them, each answered in about %d ms", waiting-n, time.Duration(g.answer.Load()).Milliseconds())
-	default:
-		start := time.Now()
-		g.next.ServeHTTP(w, r)
-		if !commit {
-			g.observe(time.Since(start))
-		}
+	if why := h.gate.enter(n); why != "" {
+		refuse(w, r, calls, batch, why)
 		return
 	}
-	g.refuse(w, r, calls, batch, why)
+	start := time.Now()
+	defer func() { h.gate.leave(n, time.Since(start), !commit) }()
+	h.next.ServeHTTP(w, r)
 }
 
 // observe folds one admitted broadcast's answer time into the average
@@ -149,7 +171,7 @@ func (g *broadcastGate) observe(d time.Duration) {
 }
 
 // refuse answers every call of the request with tx/85.
-func (g *broadcastGate) refuse(w http.ResponseWriter, r *http.Request, calls []rpcCall, batch bool, why string) {
+func refuse(w http.ResponseWriter, r *http.Request, calls []rpcCall, batch bool, why string) {
 	space, code, log := module.CodeOf(app.ErrMempoolFull.Wrapf("%s; send again after the next block (in about a second), or to another node", why))
 	answers := make([]json.RawMessage, len(calls))
 	for i, c := range calls {

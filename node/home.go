@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -212,6 +211,19 @@ peer_redial_every = "{{.PeerRedialEvery}}"
 # With metrics on, run every module's invariants over the committed state
 # this often (a whole-state walk; tally_invariant_checks_failing). "0s": never.
 invariant_check_every = "{{.InvariantCheckEvery}}"
+
+# The broadcast gate: a transaction broadcast (over HTTP, the websocket or
+# gRPC) that the node could not take soon is refused at once with tx/85
+# ("mempool is full", HTTP 503 and Retry-After over HTTP) instead of
+# waiting behind others for CheckTx. It is refused when the mempool and the
+# broadcasts waiting for CheckTx would pass the mempool limit, when
+# broadcast_max_waiting are already waiting (0: no limit), or when
+# broadcast_slow_max_waiting are waiting while recent broadcasts took longer
+# than broadcast_slow_answer to be answered (a node short of CPU checks far
+# fewer a second than the first limit assumes; "0s" turns this rule off).
+broadcast_max_waiting = {{.BroadcastMaxWaiting}}
+broadcast_slow_max_waiting = {{.BroadcastSlowMaxWaiting}}
+broadcast_slow_answer = "{{.BroadcastSlowAnswer}}"
 `))
 
 // LoadConfigs reads config.toml and app.toml from home.
@@ -266,14 +278,9 @@ type Node struct {
 	// CacheSize is the consensus tree's IAVL node cache, in nodes, as
 	// sized from app.toml and the memory limit (app.Config.NodeCacheSize).
 	CacheSize int
-	// mempoolLimit is the app's mempool limit (app.Options.MempoolLimit),
-	// which the RPC's broadcast gate also applies (broadcastgate.go).
-	mempoolLimit int
-	// broadcastsWaiting counts broadcasts the gate let through and that
-	// are not answered yet.
-	broadcastsWaiting atomic.Int64
-	// broadcastAnswer is the gate's recent answer time, in nanoseconds.
-	broadcastAnswer atomic.Int64
+	// gate is the broadcast gate every RPC transport's broadcasts pass
+	// (broadcastgate.go).
+	gate *broadcastGate
 }
 
 // openDBs records every database CometBFT opens. CometBFT v0.40's node
@@ -410,7 +417,8 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	// (rpc.go): CometBFT starts none when its laddr is empty.
 	rpcAddr := comet.RPC.ListenAddress
 	comet.RPC.ListenAddress = ""
-	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr, CacheSize: so.CacheSize, mempoolLimit: opts.MempoolLimit,
+	gate := newBroadcastGate(n.Mempool().Size, newGateLimits(opts.MempoolLimit, appCfg))
+	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr, CacheSize: so.CacheSize, gate: gate,
 		peerSilentAfter: appCfg.PeerSilentAfter, peerRedialEvery: appCfg.PeerRedialEvery}, nil
 }
 

@@ -312,7 +312,7 @@ func (n *Node) serveRPC(laddr string) error {
 			lane.written = n.App.ChargeWritten
 			handler = lane
 		}
-		handler = newBroadcastGate(handler, env.Mempool.Size, n.mempoolLimit, &n.broadcastsWaiting, &n.broadcastAnswer, config.MaxBodyBytes)
+		handler = n.gate.handler(handler, config.MaxBodyBytes)
 		if c.IsCorsEnabled() {
 			handler = cors.New(cors.Options{
 				AllowedOrigins: c.CORSAllowedOrigins,
@@ -366,4 +366,4 @@ func (n *Node) closeRPC() {
 // BroadcastsWaiting is how many transaction broadcasts the node's RPC has
 // let through its broadcast gate and not yet answered: those waiting for
 // CheckTx (and broadcast_tx_commit calls waiting for their block).
-func (n *Node) BroadcastsWaiting() int { return int(n.broadcastsWaiting.Load()) }
+func (n *Node) BroadcastsWaiting() int { return int(n.gate.waiting.Load()) }

@@ -176,7 +176,7 @@ func TestAnOpenWebsocketDoesNotHoldTheReaderLane(t *testing.T) {
 	}
 }
 
-// The broadcast gate lets at most waitingLimit broadcasts wait for CheckTx
+// The broadcast gate lets at most broadcast_max_waiting broadcasts wait for CheckTx
 // and refuses the next at once with tx/85 in the shape of each method's
 // answer (a batch gets one answer per call), while other calls pass.
 func TestTheBroadcastGateRefusesBeyondItsQueue(t *testing.T) {
@@ -187,10 +187,8 @@ func TestTheBroadcastGateRefusesBeyondItsQueue(t *testing.T) {
 		<-release
 		_, _ = w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{}}`))
 	})
-	var waiting, answerNs atomic.Int64
-	limit := 160 // waitingLimit(160) = 16
-	g := newBroadcastGate(next, func() int { return 0 }, limit, &waiting, &answerNs, 1<<20)
-	srv := httptest.NewServer(g)
+	g := newBroadcastGate(func() int { return 0 }, gateLimits{mempool: 160, maxWaiting: 16})
+	srv := httptest.NewServer(g.handler(next, 1<<20))
 	defer srv.Close()
 	defer close(release)
 
@@ -343,7 +341,7 @@ func TestWhatAWebsocketWritesIsCharged(t *testing.T) {
 }
 
 // While admitted broadcasts are answered slowly (the node's CPU is short),
-// the gate lets only slowQueue wait and refuses the next with tx/85; with
+// the gate lets only broadcast_slow_max_waiting wait and refuses the next with tx/85; with
 // fast answers the same queue is admitted.
 func TestTheBroadcastGateShortensItsQueueWhenAnswersAreSlow(t *testing.T) {
 	release := make(chan struct{})
@@ -352,10 +350,10 @@ func TestTheBroadcastGateShortensItsQueueWhenAnswersAreSlow(t *testing.T) {
 		inside.Add(1)
 		<-release
 	})
-	var waiting, answerNs atomic.Int64
-	answerNs.Store(int64(2 * slowAnswer))
-	g := newBroadcastGate(next, func() int { return 0 }, 0, &waiting, &answerNs, 1<<20) // no mempool limit
-	srv := httptest.NewServer(g)
+	const slowQueue, slowAnswer = 64, time.Second
+	g := newBroadcastGate(func() int { return 0 }, gateLimits{slowWaiting: slowQueue, slowAnswer: slowAnswer}) // no mempool or queue limit
+	g.answer.Store(int64(2 * slowAnswer))
+	srv := httptest.NewServer(g.handler(next, 1<<20))
 	defer srv.Close()
 	defer close(release)
 	tx := `{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_sync","params":{"tx":"AA=="}}`
@@ -380,7 +378,7 @@ func TestTheBroadcastGateShortensItsQueueWhenAnswersAreSlow(t *testing.T) {
 	if res := post(); res == nil || res.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("broadcast %d with answers taking 2 s: %v; want 503", slowQueue+1, res)
 	}
-	answerNs.Store(int64(slowAnswer / 2))
+	g.answer.Store(int64(slowAnswer / 2))
 	go post()
 	for inside.Load() == slowQueue {
 		if time.Now().After(deadline) {

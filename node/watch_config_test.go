@@ -30,12 +30,7 @@ func TestWatchSettingsAreReadFromAppTOML(t *testing.T) {
 	file := node.AppConfigFile(dir)
 	text, err := os.ReadFile(file)
 	require.NoError(t, err)
-	set := func(text []byte, key, value string) []byte {
-		re := regexp.MustCompile(`(?m)^` + key + ` = .*$`)
-		require.True(t, re.Match(text), "app.toml has %s", key)
-		return re.ReplaceAll(text, []byte(key+" = "+value))
-	}
-	edited := set(set(set(text, "peer_silent_after", `"30s"`), "peer_redial_every", `"0s"`), "invariant_check_every", `"1h"`)
+	edited := setKeys(t, text, "peer_silent_after", `"30s"`, "peer_redial_every", `"0s"`, "invariant_check_every", `"1h"`)
 	require.NoError(t, os.WriteFile(file, edited, 0o600))
 	_, appCfg, err = node.LoadConfigs(dir)
 	require.NoError(t, err)
@@ -51,7 +46,77 @@ func TestWatchSettingsAreReadFromAppTOML(t *testing.T) {
 	require.Equal(t, def.PeerSilentAfter, appCfg.PeerSilentAfter)
 	require.Equal(t, def.InvariantCheckEvery, appCfg.InvariantCheckEvery)
 
-	require.NoError(t, os.WriteFile(file, set(text, "peer_silent_after", `"-5s"`), 0o600))
+	require.NoError(t, os.WriteFile(file, setKeys(t, text, "peer_silent_after", `"-5s"`), 0o600))
 	_, _, err = node.LoadConfigs(dir)
 	require.ErrorContains(t, err, "peer_silent_after")
+}
+
+// setKeys sets app.toml keys in text: key, value, key, value...
+func setKeys(t *testing.T, text []byte, kv ...string) []byte {
+	t.Helper()
+	for i := 0; i < len(kv); i += 2 {
+		re := regexp.MustCompile(`(?m)^` + kv[i] + ` = .*$`)
+		require.True(t, re.Match(text), "app.toml has %s", kv[i])
+		text = re.ReplaceAll(text, []byte(kv[i]+" = "+kv[i+1]))
+	}
+	return text
+}
+
+// The broadcast gate's limits are app.toml settings: `tallyd init` writes
+// the defaults (450 waiting, 64 while answers take over 1 s), an
+// operator's values are read back, an app.toml from before the settings
+// gets the defaults, and values no gate can work with are refused with the
+// setting's name and what to write instead.
+func TestBroadcastGateConfigIsReadFromAppTOML(t *testing.T) {
+	dir := t.TempDir()
+	_, err := node.InitNode(dir, "gate")
+	require.NoError(t, err)
+	file := node.AppConfigFile(dir)
+	text, err := os.ReadFile(file)
+	require.NoError(t, err)
+	for _, line := range []string{"broadcast_max_waiting = 450", "broadcast_slow_max_waiting = 64", `broadcast_slow_answer = "1s"`} {
+		require.Regexp(t, regexp.MustCompile(`(?m)^`+line+`$`), string(text))
+	}
+	_, appCfg, err := node.LoadConfigs(dir)
+	require.NoError(t, err)
+	require.Equal(t, 450, appCfg.BroadcastMaxWaiting)
+	require.Equal(t, 64, appCfg.BroadcastSlowMaxWaiting)
+	require.Equal(t, time.Second, appCfg.BroadcastSlowAnswer)
+
+	require.NoError(t, os.WriteFile(file, setKeys(t, text, "broadcast_max_waiting", "2000", "broadcast_slow_max_waiting", "100", "broadcast_slow_answer", `"250ms"`), 0o600))
+	_, appCfg, err = node.LoadConfigs(dir)
+	require.NoError(t, err)
+	require.Equal(t, 2000, appCfg.BroadcastMaxWaiting)
+	require.Equal(t, 100, appCfg.BroadcastSlowMaxWaiting)
+	require.Equal(t, 250*time.Millisecond, appCfg.BroadcastSlowAnswer)
+
+	// Off: no queue limit, no slow-answer rule (its limit is then unused).
+	require.NoError(t, os.WriteFile(file, setKeys(t, text, "broadcast_max_waiting", "0", "broadcast_slow_max_waiting", "0", "broadcast_slow_answer", `"0s"`), 0o600))
+	_, appCfg, err = node.LoadConfigs(dir)
+	require.NoError(t, err)
+	require.Zero(t, appCfg.BroadcastMaxWaiting)
+	require.Zero(t, appCfg.BroadcastSlowAnswer)
+
+	old := regexp.MustCompile(`(?m)^broadcast_\w+ = .*$`).ReplaceAll(text, nil)
+	require.NoError(t, os.WriteFile(file, old, 0o600))
+	_, appCfg, err = node.LoadConfigs(dir)
+	require.NoError(t, err)
+	def := app.DefaultConfig()
+	require.Equal(t, def.BroadcastMaxWaiting, appCfg.BroadcastMaxWaiting)
+	require.Equal(t, def.BroadcastSlowMaxWaiting, appCfg.BroadcastSlowMaxWaiting)
+	require.Equal(t, def.BroadcastSlowAnswer, appCfg.BroadcastSlowAnswer)
+
+	for _, bad := range []struct {
+		kv      []string
+		message string
+	}{
+		{[]string{"broadcast_max_waiting", "-1"}, "broadcast_max_waiting is -1; it must be 0 (no limit) or more"},
+		{[]string{"broadcast_slow_max_waiting", "0"}, `broadcast_slow_max_waiting is 0; it must be 1 or more (default 64), or broadcast_slow_answer "0s"`},
+		{[]string{"broadcast_slow_max_waiting", "500"}, "broadcast_slow_max_waiting (500) is more than broadcast_max_waiting (450)"},
+		{[]string{"broadcast_slow_answer", `"-1s"`}, "broadcast_slow_answer is -1s"},
+	} {
+		require.NoError(t, os.WriteFile(file, setKeys(t, text, bad.kv...), 0o600))
+		_, _, err = node.LoadConfigs(dir)
+		require.ErrorContains(t, err, bad.message, "%v", bad.kv)
+	}
 }
