@@ -53,9 +53,8 @@ func TestAFullMempoolRefusesBroadcastsAtOnceWithACode(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, n.Start())
 	defer func() { require.NoError(t, n.Shutdown()) }()
-	// A new client: the old one's kept-alive connections would still reach
-	// the first run's RPC server, which Shutdown stops listening but does
-	// not close.
+	// A new client (the old one's kept-alive connections were closed by
+	// Shutdown: its next call could fail once).
 	c, err = client.Dial(rpcAddr)
 	require.NoError(t, err)
 	_, height, err := c.Status(ctx)

@@ -13,7 +13,6 @@ package node
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,8 +272,9 @@ type Node struct {
 	pruned chan struct{}
 	// rpcAddr is [rpc] laddr: Start serves the RPC there itself (rpc.go),
 	// so CometBFT's config holds none while CometBFT starts.
-	rpcAddr      string
-	rpcListeners []net.Listener
+	rpcAddr string
+	// rpc is what serveRPC started, for Shutdown to close.
+	rpc rpcServers
 	// CacheSize is the consensus tree's IAVL node cache, in nodes, as
 	// sized from app.toml and the memory limit (app.Config.NodeCacheSize).
 	CacheSize int

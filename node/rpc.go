@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	cmtpubsub "github.com/cometbft/cometbft/libs/pubsub"
@@ -134,7 +135,12 @@ type chargedWebsocket struct {
 }
 
 func (c chargedWebsocket) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := c.ResponseWriter.(http.Hijacker)
+	return hijack(c.ResponseWriter, func(conn net.Conn) (net.Conn, error) { return chargedConn{Conn: conn, charge: c.charge}, nil })
+}
+
+// hijack takes over w's connection for a websocket, as wrap wraps it.
+func hijack(w http.ResponseWriter, wrap func(net.Conn) (net.Conn, error)) (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("this connection cannot be taken over for a websocket")
 	}
@@ -142,7 +148,10 @@ func (c chargedWebsocket) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return chargedConn{Conn: conn, charge: c.charge}, brw, nil
+	if conn, err = wrap(conn); err != nil {
+		return nil, nil, err
+	}
+	return conn, brw, nil
 }
 
 // chargedConn charges every write (a websocket frame: an answer, an
@@ -324,18 +333,31 @@ func (n *Node) serveRPC(laddr string) error {
 		if err != nil {
 			return fmt.Errorf("rpc: %w", err)
 		}
-		n.rpcListeners = append(n.rpcListeners, ln)
-		go func(ln net.Listener, h http.Handler) {
+		// The server is the node's own (not rpcserver.Serve's, which
+		// gives no handle on it), with the same handlers and timeouts, so
+		// that Shutdown closes its connections and not only the listener:
+		// a kept-alive connection would otherwise go on reaching this
+		// node's closed app after a restart in the same process.
+		srv := &http.Server{
+			Handler:           rpcserver.PreChecksHandler(rpcserver.RecoverAndLogHandler(n.rpc.websockets.track(handler), logger), config),
+			ReadTimeout:       config.ReadTimeout,
+			ReadHeaderTimeout: config.ReadTimeout,
+			WriteTimeout:      config.WriteTimeout,
+			MaxHeaderBytes:    config.MaxHeaderBytes,
+		}
+		n.rpc.servers = append(n.rpc.servers, srv)
+		go func() {
+			logger.Info("serve", "msg", "Starting RPC HTTP server on "+ln.Addr().String())
 			var err error
 			if c.IsTLSEnabled() {
-				err = rpcserver.ServeTLS(ln, h, c.CertFile(), c.KeyFile(), logger, config)
+				err = srv.ServeTLS(ln, c.CertFile(), c.KeyFile())
 			} else {
-				err = rpcserver.Serve(ln, h, logger, config)
+				err = srv.Serve(ln)
 			}
-			if err != nil && !strings.Contains(err.Error(), "use of closed network connection") {
+			if !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("rpc server stopped", "err", err)
 			}
-		}(ln, handler)
+		}()
 	}
 	// CometBFT's gRPC broadcast API, when configured, as its startRPC does:
 	// it only submits transactions, so it has no reader lane.
@@ -344,7 +366,7 @@ func (n *Node) serveRPC(laddr string) error {
 		if err != nil {
 			return fmt.Errorf("grpc: %w", err)
 		}
-		n.rpcListeners = append(n.rpcListeners, ln)
+		n.rpc.listeners = append(n.rpc.listeners, ln)
 		go func() {
 			//nolint:staticcheck // CometBFT's own deprecated broadcast API, served as CometBFT serves it
 			if err := grpccore.StartGRPCServer(env, ln); err != nil {
@@ -355,12 +377,96 @@ func (n *Node) serveRPC(laddr string) error {
 	return nil
 }
 
-// closeRPC closes the RPC listeners serveRPC opened.
+// rpcServers are the servers serveRPC started.
+type rpcServers struct {
+	servers   []*http.Server
+	listeners []net.Listener // the gRPC API's
+	// websockets are the connections the HTTP servers handed over to the
+	// websocket handler, which an http.Server no longer closes.
+	websockets hijackedConns
+}
+
+// closeRPC closes the RPC servers serveRPC started, their listeners and
+// every connection to them (kept alive or taken by a websocket), so no
+// client reaches this node's app after Shutdown.
 func (n *Node) closeRPC() {
-	for _, ln := range n.rpcListeners {
+	for _, srv := range n.rpc.servers {
+		_ = srv.Close() // closes its listener and connections; errors are the listener's, already closed
+	}
+	for _, ln := range n.rpc.listeners {
 		_ = ln.Close() // already closed on a second Shutdown
 	}
-	n.rpcListeners = nil
+	n.rpc.websockets.closeAll()
+	n.rpc.servers, n.rpc.listeners = nil, nil
+}
+
+// hijackedConns are the connections websocket clients hold open.
+type hijackedConns struct {
+	mu    sync.Mutex
+	conns map[*trackedConn]struct{}
+	// closed: the node is shutting down; a websocket still being opened
+	// is closed at once.
+	closed bool
+}
+
+// track hands the websocket handler behind h connections that
+// hijackedConns knows of until they close.
+func (hc *hijackedConns) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/websocket" {
+			w = trackedWebsocket{ResponseWriter: w, conns: hc}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (hc *hijackedConns) closeAll() {
+	hc.mu.Lock()
+	conns := hc.conns
+	hc.conns, hc.closed = nil, true
+	hc.mu.Unlock()
+	for c := range conns {
+		_ = c.Conn.Close() // the websocket's goroutines see the error and stop
+	}
+}
+
+// trackedWebsocket registers the connection the websocket upgrader takes.
+type trackedWebsocket struct {
+	http.ResponseWriter
+	conns *hijackedConns
+}
+
+func (t trackedWebsocket) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return hijack(t.ResponseWriter, t.conns.add)
+}
+
+// add registers conn, or closes it if the node is shutting down.
+func (hc *hijackedConns) add(conn net.Conn) (net.Conn, error) {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if hc.closed {
+		_ = conn.Close()
+		return nil, errors.New("the node is shutting down")
+	}
+	if hc.conns == nil {
+		hc.conns = map[*trackedConn]struct{}{}
+	}
+	tc := &trackedConn{Conn: conn, conns: hc}
+	hc.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+// trackedConn leaves hijackedConns when it closes.
+type trackedConn struct {
+	net.Conn
+	conns *hijackedConns
+}
+
+func (c *trackedConn) Close() error {
+	c.conns.mu.Lock()
+	delete(c.conns.conns, c)
+	c.conns.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // BroadcastsWaiting is how many transaction broadcasts the node's RPC has
