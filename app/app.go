@@ -157,6 +157,12 @@ type Options struct {
 	// transactions (app.toml decode_cache_mib); 0 is
 	// DefaultDecodeCacheBytes.
 	DecodeCacheBytes int
+	// CheckCacheBytes bounds the memory of the committed state CheckTx
+	// keeps read (app.toml check_cache_mib; store.EnableReadCache): the
+	// accounts, agencies and nonces of the mempool's signers, kept across
+	// blocks except what each block writes. 0 is DefaultCheckCacheBytes;
+	// less than 0 turns the cache off.
+	CheckCacheBytes int
 	// MempoolLimit is how many transactions CheckTx lets wait in this
 	// node's mempool (those it admitted since the last block plus those the
 	// mempool rechecked); more new ones are refused with tx/85 until the
@@ -206,6 +212,11 @@ func New(st *store.Store, opts Options) (*App, error) {
 		decodeBytes = DefaultDecodeCacheBytes
 	}
 	a.decoded = newHashCache(decodeCacheSize, decodeBytes, decodedBytes)
+	checkBytes := opts.CheckCacheBytes
+	if checkBytes == 0 {
+		checkBytes = DefaultCheckCacheBytes
+	}
+	st.EnableReadCache(checkBytes)
 	a.pending = newPendingCounts()
 	a.mempoolLimit = opts.MempoolLimit
 	a.retainBlocks = opts.RetainBlocks
@@ -368,7 +379,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 		}
 	}
 	if err == nil {
-		view := &stateAt{s: a.store, height: c.version}
+		view := &stateAt{s: a.store, height: c.version, cached: true}
 		_, err = a.authenticate(view, rules{chainID: c.chainID, params: c.params}, d, c.version+1)
 		if view.err != nil {
 			err = ErrNotReady.Wrapf("reading state at height %d: %v; send the transaction again", c.version, view.err)

@@ -2,12 +2,15 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/client"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 )
 
 // BenchmarkCheckTx measures CheckTx per transaction: "new" is a
@@ -64,6 +67,96 @@ func BenchmarkCheckTx(b *testing.B) {
 					b.Fatalf("CheckTx: %v %s", err, res.GetLog())
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkCheckTxPending measures CheckTx over the benchmark state of
+// BenchmarkFinalizeCommit (100,000 accounts in goleveldb at the node's
+// default config, or TALLY_BENCH_ACCOUNTS): a mempool of pendingTxs
+// transactions, each from a different member account, as many agencies'
+// clerks would send. "new" checks transactions the node has never seen;
+// "recheck" rechecks the same pending transactions after each block, as
+// CometBFT's mempool does. The blocks between passes (untimed) each grant
+// a role in every department, rewriting state a check reads (the
+// departments' records), as a real block does. cpu-µs/op is CPU time per
+// check on all threads (GC included), steadier than ns/op on a shared
+// machine.
+func BenchmarkCheckTxPending(b *testing.B) {
+	pendingTxs := 5000
+	c := buildBenchState(b, b.TempDir())
+	per := benchAccountCount(b) / benchAgencies
+	if max := (per - 100) * benchAgencies; pendingTxs > max {
+		pendingTxs = max
+	}
+	b.Logf("%d accounts, %d pending transactions", benchAccountCount(b), pendingTxs)
+	build := func() [][]byte {
+		txs := make([][]byte, pendingTxs)
+		for i := range txs {
+			k := benchMemberKey(i%benchAgencies, 1+i/benchAgencies)
+			c.nonce++
+			opts := client.TxOptions{Signer: k.addr, Nonce: c.nonce, TimeoutHeight: uint64(c.height) + 100}
+			txs[i] = signTx(b, opts, k, accept(fmt.Sprintf("bench-check:%d", c.nonce)))
+		}
+		return txs
+	}
+	granted := 0
+	block := func() { // rewrites every department's record
+		granted++
+		var txs [][]byte
+		for dept := 0; dept < benchAgencies; dept++ {
+			txs = append(txs, c.tx(benchAdmin(dept), grantRole(benchMember(dept, per-granted), agencyv1.Role_ROLE_PRODUCER)))
+		}
+		runBenchBlock(b, c.app, c.height+1, txs)
+		c.height++
+	}
+	check := func(tx []byte, kind abci.CheckTxType) {
+		res, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx, Type: kind})
+		if err != nil || res.Code != 0 {
+			b.Fatalf("CheckTx: %v %s", err, res.GetLog())
+		}
+	}
+	for _, kind := range []abci.CheckTxType{abci.CheckTxType_New, abci.CheckTxType_Recheck} {
+		name := "new"
+		if kind == abci.CheckTxType_Recheck {
+			name = "recheck"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.StopTimer()
+			block()
+			txs := build()
+			if kind == abci.CheckTxType_Recheck {
+				for _, tx := range txs {
+					check(tx, abci.CheckTxType_New)
+				}
+				block()
+			}
+			b.ReportAllocs()
+			var cpu time.Duration
+			c0 := cpuTime()
+			b.StartTimer()
+			for i := 0; i < b.N; i++ {
+				if i > 0 && i%pendingTxs == 0 {
+					b.StopTimer()
+					cpu += cpuTime() - c0
+					block()
+					if kind == abci.CheckTxType_New || granted%50 == 0 {
+						txs = build() // fresh ones, or before these expire
+						if kind == abci.CheckTxType_Recheck {
+							for _, tx := range txs {
+								check(tx, abci.CheckTxType_New)
+							}
+							block()
+						}
+					}
+					c0 = cpuTime()
+					b.StartTimer()
+				}
+				check(txs[i%pendingTxs], kind)
+			}
+			b.StopTimer()
+			cpu += cpuTime() - c0
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
 }

@@ -42,6 +42,10 @@ type Config struct {
 	// keeps for rechecks and proposals (app.Options.DecodeCacheBytes); 0 is
 	// DefaultDecodeCacheBytes.
 	DecodeCacheMiB int `mapstructure:"decode_cache_mib"`
+	// CheckCacheMiB bounds the memory of committed state CheckTx keeps
+	// read across blocks (app.Options.CheckCacheBytes); 0 is
+	// DefaultCheckCacheBytes, less than 0 turns the cache off.
+	CheckCacheMiB int `mapstructure:"check_cache_mib"`
 	// SignatureCacheSize is how many verified signatures are remembered
 	// between CheckTx and FinalizeBlock.
 	SignatureCacheSize int `mapstructure:"signature_cache_size"`
@@ -151,6 +155,7 @@ func DefaultConfig() Config {
 		MemoryLimitMiB:     DefaultMemoryLimitMiB,
 		DBCacheMiB:         DefaultDBCacheMiB,
 		DecodeCacheMiB:     DefaultDecodeCacheBytes >> 20,
+		CheckCacheMiB:      DefaultCheckCacheBytes >> 20,
 		SignatureCacheSize: DefaultSignatureCacheSize,
 		SnapshotInterval:   1000,
 		SnapshotKeepRecent: 2,

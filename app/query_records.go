@@ -128,15 +128,23 @@ func (a *App) rangeProofs(p *listPage, height int64) ([][]byte, error) {
 }
 
 // stateAt is a read-only view of committed state at height, for keepers'
-// query helpers. Writing to it is a bug.
+// query helpers. Writing to it is a bug. cached reads through the store's
+// read cache (store.GetAtCached): CheckTx's view, which reads the same
+// accounts again and again; queries read the tree, so that a walk of many
+// keys does not push the mempool's signers out of the cache.
 type stateAt struct {
 	s      *store.Store
 	height int64
+	cached bool
 	err    error
 }
 
 func (v *stateAt) Get(key []byte) []byte {
-	b, err := v.s.GetAt(v.height, key)
+	get := v.s.GetAt
+	if v.cached {
+		get = v.s.GetAtCached
+	}
+	b, err := get(v.height, key)
 	if err != nil && v.err == nil {
 		v.err = err
 	}

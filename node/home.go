@@ -159,6 +159,13 @@ iavl_fast_index = {{.IAVLFastIndex}}
 # needed. 0: 32 MiB.
 decode_cache_mib = {{.DecodeCacheMiB}}
 
+# Memory for committed state CheckTx has read, in MiB: the accounts,
+# agencies and nonces of the mempool's signers stay in memory across
+# blocks (what a block writes is dropped at its commit), so the mempool's
+# rechecks after every block read no state from the tree. The oldest are
+# evicted first. 0: 8 MiB; -1: no cache.
+check_cache_mib = {{.CheckCacheMiB}}
+
 # Verified signatures remembered between CheckTx and FinalizeBlock, so a
 # node checks each signature once.
 signature_cache_size = {{.SignatureCacheSize}}
@@ -347,6 +354,9 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	}
 	if opts.DecodeCacheBytes == 0 {
 		opts.DecodeCacheBytes = appCfg.DecodeCacheMiB << 20
+	}
+	if opts.CheckCacheBytes == 0 {
+		opts.CheckCacheBytes = appCfg.CheckCacheMiB << 20
 	}
 	opts.OperatorQueries = opts.OperatorQueries || appCfg.OperatorQueries
 	if opts.Snapshots.Dir == "" {

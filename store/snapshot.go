@@ -165,6 +165,7 @@ func (r *Restore) Finish(want []byte) (err error) {
 	}
 	s.mu.Lock()
 	s.lastVersion, s.lastHash = r.version, hash
+	s.resetReads()
 	s.mu.Unlock()
 	return nil
 }

@@ -128,6 +128,13 @@ type Store struct {
 	// held counts, per version, the exports under way (snapshot.go):
 	// pruning stops short of the oldest held version.
 	held map[int64]int
+
+	// reads caches values of the last saved version (readcache.go), nil
+	// when off; written holds the keys the working tree has set or deleted
+	// since the last Commit, which Commit drops from reads. written belongs
+	// to the consensus goroutine, like the working tree.
+	reads   *readCache
+	written map[string]struct{}
 }
 
 var _ KV = (*Store)(nil)
@@ -191,6 +198,7 @@ func (s *Store) loadTrees() error {
 	if version > 0 {
 		s.lastHash = tree.Hash()
 	}
+	s.resetReads()
 	return nil
 }
 
@@ -266,6 +274,7 @@ func (s *Store) Has(key []byte) bool {
 // It panics if called from inside Iterate's callback.
 func (s *Store) Set(key, value []byte) {
 	s.checkNotIterating("Set")
+	s.wrote(key)
 	if _, err := s.tree.Set(copyBytes(key), storedValue(value)); err != nil {
 		panic(&Failure{Op: fmt.Sprintf("set %X", key), Err: err})
 	}
@@ -275,6 +284,7 @@ func (s *Store) Set(key, value []byte) {
 // Iterate's callback.
 func (s *Store) Delete(key []byte) {
 	s.checkNotIterating("Delete")
+	s.wrote(key)
 	if _, _, err := s.tree.Remove(key); err != nil {
 		panic(&Failure{Op: fmt.Sprintf("delete %X", key), Err: err})
 	}
@@ -356,6 +366,7 @@ func (s *Store) Commit() (version int64, hash []byte, err error) {
 		return 0, nil, fmt.Errorf("store: save version: %w", err)
 	}
 	s.lastVersion, s.lastHash = version, hash
+	s.advanceReads(version)
 	if s.opts.Probe != nil {
 		s.opts.Probe(ProbeSaved, version)
 	}
