@@ -1,11 +1,13 @@
 package node
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -13,7 +15,12 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
+	"github.com/cometbft/cometbft/rpc/core"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	grpccore "github.com/cometbft/cometbft/rpc/grpc"
+	rpcserver "github.com/cometbft/cometbft/rpc/jsonrpc/server"
+	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
+	"github.com/cometbft/cometbft/types"
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/x/module"
@@ -41,8 +48,9 @@ import (
 // It refuses in the shape of a CheckTx refusal (the method's own result,
 // code 85 in codespace "tx"), so every client that handles CheckTx codes
 // handles it; the HTTP status and Retry-After tell plain HTTP clients and
-// proxies the same. Broadcasts over the websocket and CometBFT's gRPC
-// broadcast API do not pass through it (CheckTx's tx/85 still applies).
+// proxies the same. Broadcasts over the websocket (gatedRoutes) and
+// CometBFT's gRPC broadcast API (gatedBroadcastAPI) pass the same gate,
+// counted together, so no transport bypasses the fast refusal.
 type broadcastGate struct {
 	// size is how many transactions the mempool holds.
 	size   func() int
@@ -170,19 +178,97 @@ func (g *broadcastGate) observe(d time.Duration) {
 	}
 }
 
+// refusal is the gate's tx/85: why, and what to do.
+func refusal(why string) *abci.ResponseCheckTx {
+	space, code, log := module.CodeOf(app.ErrMempoolFull.Wrapf("%s; send again after the next block (in about a second), or to another node", why))
+	return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}
+}
+
+// refusedSync is the gate's answer to broadcast_tx_sync and _async.
+func refusedSync(hash []byte, why string) *ctypes.ResultBroadcastTx {
+	r := refusal(why)
+	return &ctypes.ResultBroadcastTx{Code: r.Code, Codespace: r.Codespace, Log: r.Log, Hash: hash}
+}
+
+// refusedCommit is the gate's answer to broadcast_tx_commit.
+func refusedCommit(hash []byte, why string) *ctypes.ResultBroadcastTxCommit {
+	return &ctypes.ResultBroadcastTxCommit{CheckTx: *refusal(why), Hash: hash}
+}
+
+// gated runs one broadcast through the gate: call if admitted (timed:
+// its answer time counts towards the slow-answer rule), else refused.
+func gated[R any](g *broadcastGate, timed bool, refused func(why string) R, call func() (R, error)) (R, error) {
+	if why := g.enter(1); why != "" {
+		return refused(why), nil
+	}
+	start := time.Now()
+	defer func() { g.leave(1, time.Since(start), timed) }()
+	return call()
+}
+
+// gatedRoutes are routes with the broadcast methods behind the gate, for
+// the websocket, which calls routes directly (CometBFT's wsConnection runs
+// each request's route function; no HTTP handler sees it). A websocket
+// refusal is the method's result carrying tx/85, as over HTTP.
+func (g *broadcastGate) gatedRoutes(routes map[string]*rpcserver.RPCFunc, env *core.Environment) map[string]*rpcserver.RPCFunc {
+	out := maps.Clone(routes)
+	sync := func(f func(*rpctypes.Context, types.Tx) (*ctypes.ResultBroadcastTx, error)) *rpcserver.RPCFunc {
+		return rpcserver.NewRPCFunc(func(ctx *rpctypes.Context, tx types.Tx) (*ctypes.ResultBroadcastTx, error) {
+			return gated(g, true, func(why string) *ctypes.ResultBroadcastTx { return refusedSync(tx.Hash(), why) },
+				func() (*ctypes.ResultBroadcastTx, error) { return f(ctx, tx) })
+		}, "tx")
+	}
+	out["broadcast_tx_sync"] = sync(env.BroadcastTxSync)
+	out["broadcast_tx_async"] = sync(env.BroadcastTxAsync)
+	out["broadcast_tx_commit"] = rpcserver.NewRPCFunc(func(ctx *rpctypes.Context, tx types.Tx) (*ctypes.ResultBroadcastTxCommit, error) {
+		return gated(g, false, func(why string) *ctypes.ResultBroadcastTxCommit { return refusedCommit(tx.Hash(), why) },
+			func() (*ctypes.ResultBroadcastTxCommit, error) { return env.BroadcastTxCommit(ctx, tx) })
+	}, "tx")
+	return out
+}
+
+// gatedBroadcastAPI is CometBFT's gRPC broadcast API (rpc/grpc: Ping, and
+// BroadcastTx, which runs broadcast_tx_commit) behind the gate. It answers
+// as CometBFT's own does, with each result's codespace added (a Tally
+// code means nothing without it).
+type gatedBroadcastAPI struct {
+	gate *broadcastGate
+	env  *core.Environment
+}
+
+// Ping answers that the server is up.
+func (gatedBroadcastAPI) Ping(context.Context, *grpccore.RequestPing) (*grpccore.ResponsePing, error) {
+	return &grpccore.ResponsePing{}, nil
+}
+
+// BroadcastTx submits req's transaction and waits for its block, unless
+// the gate refuses it (CheckTx tx/85, no block result).
+func (a gatedBroadcastAPI) BroadcastTx(_ context.Context, req *grpccore.RequestBroadcastTx) (*grpccore.ResponseBroadcastTx, error) {
+	return gated(a.gate, false, func(why string) *grpccore.ResponseBroadcastTx {
+		return &grpccore.ResponseBroadcastTx{CheckTx: refusal(why), TxResult: &abci.ExecTxResult{}}
+	}, func() (*grpccore.ResponseBroadcastTx, error) {
+		res, err := a.env.BroadcastTxCommit(&rpctypes.Context{}, req.Tx)
+		if err != nil {
+			return nil, err
+		}
+		return &grpccore.ResponseBroadcastTx{
+			CheckTx:  &abci.ResponseCheckTx{Code: res.CheckTx.Code, Codespace: res.CheckTx.Codespace, Data: res.CheckTx.Data, Log: res.CheckTx.Log},
+			TxResult: &abci.ExecTxResult{Code: res.TxResult.Code, Codespace: res.TxResult.Codespace, Data: res.TxResult.Data, Log: res.TxResult.Log},
+		}, nil
+	})
+}
+
 // refuse answers every call of the request with tx/85.
 func refuse(w http.ResponseWriter, r *http.Request, calls []rpcCall, batch bool, why string) {
-	space, code, log := module.CodeOf(app.ErrMempoolFull.Wrapf("%s; send again after the next block (in about a second), or to another node", why))
 	answers := make([]json.RawMessage, len(calls))
 	for i, c := range calls {
 		id := c.ID
 		if len(id) == 0 {
 			id = json.RawMessage("-1") // CometBFT's id for calls by URI
 		}
-		hash := txHash(r, c)
-		var result any = &ctypes.ResultBroadcastTx{Code: code, Codespace: space, Log: log, Hash: hash}
+		var result any = refusedSync(txHash(r, c), why)
 		if c.Method == "broadcast_tx_commit" {
-			result = &ctypes.ResultBroadcastTxCommit{CheckTx: abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}, Hash: hash}
+			result = refusedCommit(txHash(r, c), why)
 		}
 		res, err := cmtjson.Marshal(result)
 		if err != nil { // a result of CometBFT's own types always encodes

@@ -14,7 +14,11 @@ import (
 
 	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
+	grpccore "github.com/cometbft/cometbft/rpc/grpc"
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
@@ -30,33 +34,9 @@ import (
 // node makes no block during the test (timeout_commit of an hour after a
 // restart), so the mempool stays as the test filled it; nothing is timed.
 func TestAFullMempoolRefusesBroadcastsAtOnceWithACode(t *testing.T) {
-	dir := t.TempDir()
-	_, adminKey, err := ed25519.GenerateKey(nil)
-	require.NoError(t, err)
-	rpcAddr := initHome(t, dir, "tally-test", adminKey, func(comet *cfg.Config, _ *app.Config) {
-		comet.Consensus.TimeoutCommit = 200 * time.Millisecond
-		comet.Mempool.Size = 3 // the app's limit is node.MempoolLimit(3) = 3
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-
-	// A first run commits a block, so the app has state to check against.
-	n, c := startHome(t, dir, rpcAddr)
-	require.Eventually(t, func() bool { _, h, err := c.Status(ctx); return err == nil && h >= 2 }, 2*time.Minute, 100*time.Millisecond)
-	require.NoError(t, n.Shutdown())
-	// After a restart the next block waits timeout_commit: an hour.
-	comet, appCfg, err := node.LoadConfigs(dir)
-	require.NoError(t, err)
-	comet.Consensus.TimeoutCommit = time.Hour
-	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
-	n, err = node.NewNode(dir, log.NewNopLogger(), app.Options{})
-	require.NoError(t, err)
-	require.NoError(t, n.Start())
-	defer func() { require.NoError(t, n.Shutdown()) }()
-	// A new client (the old one's kept-alive connections were closed by
-	// Shutdown: its next call could fail once).
-	c, err = client.Dial(rpcAddr)
-	require.NoError(t, err)
+	n, c, adminKey, rpcAddr := frozenNode(ctx, t, nil)
 	_, height, err := c.Status(ctx)
 	require.NoError(t, err)
 
@@ -154,4 +134,117 @@ func requireCode(t *testing.T, want *module.Error, space string, code uint32, lo
 	for _, f := range append([]string{want.Desc}, fragments...) {
 		require.Contains(t, log, f)
 	}
+}
+
+// frozenNode starts a one-validator node whose mempool takes 3
+// transactions (node.MempoolLimit(3) = 3) and that makes no block during
+// the test: after a first run that commits a block, so the app has state to
+// check against, it restarts with a timeout_commit of an hour. So its
+// mempool stays as the test fills it. It returns the node (shut down at
+// the end of the test), a client, the treasury admin's key and the RPC
+// address.
+func frozenNode(ctx context.Context, t *testing.T, edit func(*cfg.Config, *app.Config)) (*node.Node, *client.Client, ed25519.PrivateKey, string) {
+	t.Helper()
+	dir := t.TempDir()
+	_, adminKey, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	rpcAddr := initHome(t, dir, "tally-test", adminKey, func(comet *cfg.Config, appCfg *app.Config) {
+		comet.Consensus.TimeoutCommit = 200 * time.Millisecond
+		comet.Mempool.Size = 3
+		if edit != nil {
+			edit(comet, appCfg)
+		}
+	})
+	n, c := startHome(t, dir, rpcAddr)
+	require.Eventually(t, func() bool { _, h, err := c.Status(ctx); return err == nil && h >= 2 }, 2*time.Minute, 100*time.Millisecond)
+	require.NoError(t, n.Shutdown())
+	comet, appCfg, err := node.LoadConfigs(dir)
+	require.NoError(t, err)
+	comet.Consensus.TimeoutCommit = time.Hour
+	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
+	n, err = node.NewNode(dir, log.NewNopLogger(), app.Options{})
+	require.NoError(t, err)
+	require.NoError(t, n.Start())
+	t.Cleanup(func() { require.NoError(t, n.Shutdown()) })
+	// A new client (the old one's kept-alive connections were closed by
+	// Shutdown: its next call could fail once).
+	c, err = client.Dial(rpcAddr)
+	require.NoError(t, err)
+	return n, c, adminKey, rpcAddr
+}
+
+// A broadcast over the websocket or CometBFT's gRPC broadcast API meets the
+// same gate as over HTTP: with the mempool full and locked (as during a
+// block's Commit) each is answered at once with tx/85 in its method's own
+// result, instead of waiting for the lock and CheckTx. Before, only HTTP
+// JSON-RPC was gated and these waited for the lock. A websocket broadcast
+// the gate admits is checked as before.
+func TestWebsocketAndGRPCBroadcastsMeetTheGate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	grpcAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	n, c, adminKey, rpcAddr := frozenNode(ctx, t, func(comet *cfg.Config, _ *app.Config) {
+		comet.RPC.GRPCListenAddress = "tcp://" + grpcAddr
+	})
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, strings.Replace(rpcAddr, "tcp://", "ws://", 1)+"/websocket", nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	type result struct {
+		Code      uint32 `json:"code"`
+		Codespace string `json:"codespace"`
+		Log       string `json:"log"`
+		Hash      string `json:"hash"`
+	}
+	// overWebsocket broadcasts tx by method and returns its result as
+	// broadcast_tx_sync's, or broadcast_tx_commit's check_tx.
+	overWebsocket := func(method string, tx []byte) result {
+		t.Helper()
+		require.NoError(t, ws.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": 3, "method": method, "params": map[string]any{"tx": tx}}))
+		require.NoError(t, ws.SetReadDeadline(time.Now().Add(time.Minute))) // an answer at all, not a speed
+		_, answer, err := ws.ReadMessage()
+		require.NoError(t, err, "%s over the websocket was not answered", method)
+		var res struct {
+			Result struct {
+				result
+				CheckTx result `json:"check_tx"`
+			} `json:"result"`
+		}
+		require.NoError(t, json.Unmarshal(answer, &res), "%s", answer)
+		if method == "broadcast_tx_commit" {
+			return res.Result.CheckTx
+		}
+		return res.Result.result
+	}
+
+	// Admitted: checked and taken into the mempool, as before.
+	tx := memberTx(ctx, t, c, "tally-test", adminKey)
+	res := overWebsocket("broadcast_tx_sync", tx)
+	require.Zero(t, res.Code, res.Log)
+	require.Equal(t, fmt.Sprintf("%X", client.TxHash(tx)), res.Hash)
+	for i := 0; i < 2; i++ {
+		require.NoError(t, c.Broadcast(ctx, memberTx(ctx, t, c, "tally-test", adminKey)))
+	}
+	mp := n.Mempool()
+	require.Equal(t, 3, mp.Size())
+
+	// Full and locked: refused at once over every transport.
+	mp.Lock()
+	defer mp.Unlock()
+	tx = memberTx(ctx, t, c, "tally-test", adminKey)
+	res = overWebsocket("broadcast_tx_sync", tx)
+	requireCode(t, app.ErrMempoolFull, res.Codespace, res.Code, res.Log, "mempool holds 3", "send again after the next block")
+	require.Equal(t, fmt.Sprintf("%X", client.TxHash(tx)), res.Hash)
+	res = overWebsocket("broadcast_tx_commit", tx)
+	requireCode(t, app.ErrMempoolFull, res.Codespace, res.Code, res.Log, "mempool holds 3")
+
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	gctx, gcancel := context.WithTimeout(ctx, time.Minute) // an answer at all, not a speed
+	defer gcancel()
+	answer, err := grpccore.NewBroadcastAPIClient(conn).BroadcastTx(gctx, &grpccore.RequestBroadcastTx{Tx: tx})
+	require.NoError(t, err, "the gRPC broadcast was not answered")
+	requireCode(t, app.ErrMempoolFull, answer.CheckTx.Codespace, answer.CheckTx.Code, answer.CheckTx.Log, "mempool holds 3")
+	require.Equal(t, 3, mp.Size(), "a refused transaction entered the mempool")
+	require.Equal(t, 0, n.BroadcastsWaiting())
 }

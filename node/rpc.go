@@ -18,6 +18,7 @@ import (
 	grpccore "github.com/cometbft/cometbft/rpc/grpc"
 	rpcserver "github.com/cometbft/cometbft/rpc/jsonrpc/server"
 	"github.com/rs/cors"
+	"google.golang.org/grpc"
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/x/module"
@@ -303,7 +304,7 @@ func (n *Node) serveRPC(laddr string) error {
 			continue
 		}
 		mux := http.NewServeMux()
-		wm := rpcserver.NewWebsocketManager(routes,
+		wm := rpcserver.NewWebsocketManager(n.gate.gatedRoutes(routes, env),
 			rpcserver.OnDisconnect(func(remoteAddr string) {
 				if err := n.EventBus().UnsubscribeAll(context.Background(), remoteAddr); err != nil && err != cmtpubsub.ErrSubscriptionNotFound {
 					logger.Error("unsubscribing a websocket client", "addr", remoteAddr, "err", err)
@@ -359,17 +360,20 @@ func (n *Node) serveRPC(laddr string) error {
 			}
 		}()
 	}
-	// CometBFT's gRPC broadcast API, when configured, as its startRPC does:
-	// it only submits transactions, so it has no reader lane.
+	// CometBFT's gRPC broadcast API, when configured, as its startRPC does
+	// (grpccore.StartGRPCServer) but behind the broadcast gate and with a
+	// server Shutdown stops. It only submits transactions, so it has no
+	// reader lane.
 	if c.GRPCListenAddress != "" {
 		ln, err := rpcserver.Listen(c.GRPCListenAddress, c.GRPCMaxOpenConnections)
 		if err != nil {
 			return fmt.Errorf("grpc: %w", err)
 		}
-		n.rpc.listeners = append(n.rpc.listeners, ln)
+		srv := grpc.NewServer()
+		grpccore.RegisterBroadcastAPIServer(srv, gatedBroadcastAPI{gate: n.gate, env: env})
+		n.rpc.grpc = append(n.rpc.grpc, srv)
 		go func() {
-			//nolint:staticcheck // CometBFT's own deprecated broadcast API, served as CometBFT serves it
-			if err := grpccore.StartGRPCServer(env, ln); err != nil {
+			if err := srv.Serve(ln); err != nil {
 				logger.Error("grpc server stopped", "err", err)
 			}
 		}()
@@ -379,8 +383,8 @@ func (n *Node) serveRPC(laddr string) error {
 
 // rpcServers are the servers serveRPC started.
 type rpcServers struct {
-	servers   []*http.Server
-	listeners []net.Listener // the gRPC API's
+	servers []*http.Server
+	grpc    []*grpc.Server
 	// websockets are the connections the HTTP servers handed over to the
 	// websocket handler, which an http.Server no longer closes.
 	websockets hijackedConns
@@ -393,11 +397,11 @@ func (n *Node) closeRPC() {
 	for _, srv := range n.rpc.servers {
 		_ = srv.Close() // closes its listener and connections; errors are the listener's, already closed
 	}
-	for _, ln := range n.rpc.listeners {
-		_ = ln.Close() // already closed on a second Shutdown
+	for _, srv := range n.rpc.grpc {
+		srv.Stop() // closes its listener and connections
 	}
 	n.rpc.websockets.closeAll()
-	n.rpc.servers, n.rpc.listeners = nil, nil
+	n.rpc.servers, n.rpc.grpc = nil, nil
 }
 
 // hijackedConns are the connections websocket clients hold open.
