@@ -21,6 +21,7 @@ import (
 	rpcserver "github.com/cometbft/cometbft/rpc/jsonrpc/server"
 	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
 	"github.com/cometbft/cometbft/types"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/x/module"
@@ -62,7 +63,24 @@ type broadcastGate struct {
 	// answer is the recent time an admitted broadcast took to be answered
 	// (a moving average, in nanoseconds; broadcast_tx_commit excluded).
 	answer atomic.Int64
+	// refused counts refusals by reason and transport
+	// (tally_broadcasts_refused_total); nil: metrics are off.
+	refused *prometheus.CounterVec
 }
+
+// Why the gate refused (the reason label of tally_broadcasts_refused_total).
+const (
+	refusedWaiting = "waiting_limit" // broadcast_max_waiting were waiting
+	refusedMempool = "mempool_full"  // the mempool and those waiting reached its limit
+	refusedSlow    = "slow_answers"  // broadcast_slow_max_waiting were waiting, answers slow
+)
+
+// The transports whose broadcasts pass the gate (the transport label).
+const (
+	viaHTTP      = "http"
+	viaWebsocket = "websocket"
+	viaGRPC      = "grpc"
+)
 
 // gateLimits are the gate's limits: the app's mempool limit and app.toml's
 // broadcast_* settings (app.Config).
@@ -97,22 +115,30 @@ func newBroadcastGate(size func() int, limits gateLimits) *broadcastGate {
 	return &broadcastGate{size: size, limits: limits}
 }
 
-// enter counts n broadcasts as waiting, or says why they must be refused
-// (and does not count them). Every admitted one ends with leave.
-func (g *broadcastGate) enter(n int64) (why string) {
+// enter counts n broadcasts that came by transport via as waiting, or
+// says why they must be refused (and does not count them). Every admitted
+// one ends with leave.
+func (g *broadcastGate) enter(n int64, via string) (why string) {
 	waiting := g.waiting.Add(n)
 	l := g.limits
+	var reason string
 	switch size := g.size(); {
 	case l.maxWaiting > 0 && waiting > l.maxWaiting:
+		reason = refusedWaiting
 		why = fmt.Sprintf("%d broadcasts are already waiting for this node to check them (at most %d wait)", waiting-n, l.maxWaiting)
 	case l.mempool > 0 && int64(size)+waiting > int64(l.mempool):
+		reason = refusedMempool
 		why = fmt.Sprintf("this node's mempool holds %d transactions and %d more are being checked; it takes %d", size, waiting-n, l.mempool)
 	case l.slowAnswer > 0 && waiting > l.slowWaiting && time.Duration(g.answer.Load()) > l.slowAnswer:
+		reason = refusedSlow
 		why = fmt.Sprintf("%d broadcasts are already waiting for this node to check them, each answered in about %d ms", waiting-n, time.Duration(g.answer.Load()).Milliseconds())
 	default:
 		return ""
 	}
 	g.waiting.Add(-n)
+	if g.refused != nil {
+		g.refused.WithLabelValues(reason, via).Add(float64(n))
+	}
 	return why
 }
 
@@ -158,7 +184,7 @@ func (h gateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	if why := h.gate.enter(n); why != "" {
+	if why := h.gate.enter(n, viaHTTP); why != "" {
 		refuse(w, r, calls, batch, why)
 		return
 	}
@@ -197,8 +223,8 @@ func refusedCommit(hash []byte, why string) *ctypes.ResultBroadcastTxCommit {
 
 // gated runs one broadcast through the gate: call if admitted (timed:
 // its answer time counts towards the slow-answer rule), else refused.
-func gated[R any](g *broadcastGate, timed bool, refused func(why string) R, call func() (R, error)) (R, error) {
-	if why := g.enter(1); why != "" {
+func gated[R any](g *broadcastGate, via string, timed bool, refused func(why string) R, call func() (R, error)) (R, error) {
+	if why := g.enter(1, via); why != "" {
 		return refused(why), nil
 	}
 	start := time.Now()
@@ -214,14 +240,14 @@ func (g *broadcastGate) gatedRoutes(routes map[string]*rpcserver.RPCFunc, env *c
 	out := maps.Clone(routes)
 	sync := func(f func(*rpctypes.Context, types.Tx) (*ctypes.ResultBroadcastTx, error)) *rpcserver.RPCFunc {
 		return rpcserver.NewRPCFunc(func(ctx *rpctypes.Context, tx types.Tx) (*ctypes.ResultBroadcastTx, error) {
-			return gated(g, true, func(why string) *ctypes.ResultBroadcastTx { return refusedSync(tx.Hash(), why) },
+			return gated(g, viaWebsocket, true, func(why string) *ctypes.ResultBroadcastTx { return refusedSync(tx.Hash(), why) },
 				func() (*ctypes.ResultBroadcastTx, error) { return f(ctx, tx) })
 		}, "tx")
 	}
 	out["broadcast_tx_sync"] = sync(env.BroadcastTxSync)
 	out["broadcast_tx_async"] = sync(env.BroadcastTxAsync)
 	out["broadcast_tx_commit"] = rpcserver.NewRPCFunc(func(ctx *rpctypes.Context, tx types.Tx) (*ctypes.ResultBroadcastTxCommit, error) {
-		return gated(g, false, func(why string) *ctypes.ResultBroadcastTxCommit { return refusedCommit(tx.Hash(), why) },
+		return gated(g, viaWebsocket, false, func(why string) *ctypes.ResultBroadcastTxCommit { return refusedCommit(tx.Hash(), why) },
 			func() (*ctypes.ResultBroadcastTxCommit, error) { return env.BroadcastTxCommit(ctx, tx) })
 	}, "tx")
 	return out
@@ -244,7 +270,7 @@ func (gatedBroadcastAPI) Ping(context.Context, *grpccore.RequestPing) (*grpccore
 // BroadcastTx submits req's transaction and waits for its block, unless
 // the gate refuses it (CheckTx tx/85, no block result).
 func (a gatedBroadcastAPI) BroadcastTx(_ context.Context, req *grpccore.RequestBroadcastTx) (*grpccore.ResponseBroadcastTx, error) {
-	return gated(a.gate, false, func(why string) *grpccore.ResponseBroadcastTx {
+	return gated(a.gate, viaGRPC, false, func(why string) *grpccore.ResponseBroadcastTx {
 		return &grpccore.ResponseBroadcastTx{CheckTx: refusal(why), TxResult: &abci.ExecTxResult{}}
 	}, func() (*grpccore.ResponseBroadcastTx, error) {
 		res, err := a.env.BroadcastTxCommit(&rpctypes.Context{}, req.Tx)

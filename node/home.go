@@ -428,6 +428,9 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	rpcAddr := comet.RPC.ListenAddress
 	comet.RPC.ListenAddress = ""
 	gate := newBroadcastGate(n.Mempool().Size, newGateLimits(opts.MempoolLimit, appCfg))
+	if comet.Instrumentation.Prometheus {
+		watchGate(prometheus.DefaultRegisterer, gate)
+	}
 	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr, CacheSize: so.CacheSize, gate: gate,
 		peerSilentAfter: appCfg.PeerSilentAfter, peerRedialEvery: appCfg.PeerRedialEvery}, nil
 }

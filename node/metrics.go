@@ -92,6 +92,30 @@ func newMetrics(reg prometheus.Registerer, dataDir string) *Metrics {
 	return m
 }
 
+// watchGate exports the broadcast gate's figures (broadcastgate.go):
+// broadcasts refused, by reason and transport (every combination exported
+// at 0 from the start, so increase() sees the first), those waiting now,
+// and the recent answer time the slow-answer rule reads.
+func watchGate(reg prometheus.Registerer, g *broadcastGate) {
+	g.refused = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "tally", Name: "broadcasts_refused_total",
+		Help: "Transaction broadcasts the broadcast gate refused at once with tx/85, by reason (waiting_limit: broadcast_max_waiting were waiting; mempool_full: the mempool and those waiting reached its limit; slow_answers: broadcast_slow_max_waiting were waiting while answers took over broadcast_slow_answer) and transport (http, websocket, grpc).",
+	}, []string{"reason", "transport"}))
+	for _, reason := range []string{refusedWaiting, refusedMempool, refusedSlow} {
+		for _, via := range []string{viaHTTP, viaWebsocket, viaGRPC} {
+			g.refused.WithLabelValues(reason, via)
+		}
+	}
+	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "tally", Name: "broadcasts_waiting",
+		Help: "Transaction broadcasts the broadcast gate let through and not yet answered (waiting for CheckTx, or for their block with broadcast_tx_commit).",
+	}, func() float64 { return float64(g.waiting.Load()) }))
+	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "tally", Name: "broadcast_answer_seconds",
+		Help: "Recent time an admitted broadcast took to be answered (moving average; broadcast_tx_commit excluded), which the gate compares with broadcast_slow_answer.",
+	}, func() float64 { return time.Duration(g.answer.Load()).Seconds() }))
+}
+
 // register registers c with reg, or returns the collector of the same
 // description already registered.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
