@@ -55,7 +55,9 @@ type App struct {
 	pending *pendingCounts
 	// mempoolLimit is Options.MempoolLimit.
 	mempoolLimit int
-	step         func(Step)
+	// mempoolBlocks is Options.MempoolBlocks.
+	mempoolBlocks int
+	step          func(Step)
 
 	chainID string
 	params  *appv1.Params
@@ -172,6 +174,15 @@ type Options struct {
 	// error or, for a transaction that passed CheckTx while the mempool
 	// filled up, no answer at all.
 	MempoolLimit int
+	// MempoolBlocks is how many blocks of work CheckTx lets wait in this
+	// node's mempool: new transactions are refused with tx/85 once those
+	// waiting count as this many times max_block_units (each as a
+	// proposer counts it). 0 is no such limit. A mempool that holds far
+	// more than the next blocks can take only costs: every node checks
+	// every transaction gossiped to it, rechecks all that wait after each
+	// block, and a proposer screens them, work that grows with the
+	// offered load while the blocks cannot (app.toml mempool_blocks).
+	MempoolBlocks int
 	// RetainBlocks is how many recent blocks CometBFT keeps (Commit's
 	// retain_height); 0 keeps every block. See retainHeight for the floor
 	// that snapshots add.
@@ -219,6 +230,7 @@ func New(st *store.Store, opts Options) (*App, error) {
 	st.EnableReadCache(checkBytes)
 	a.pending = newPendingCounts()
 	a.mempoolLimit = opts.MempoolLimit
+	a.mempoolBlocks = opts.MempoolBlocks
 	a.retainBlocks = opts.RetainBlocks
 	snaps, err := newSnapshots(opts.Snapshots, a.logger)
 	if err != nil {
@@ -374,8 +386,8 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	// A full mempool refuses before the signature check, the costly part,
 	// so an overloaded node answers at once.
 	if err == nil && req.Type == abci.CheckTxType_New {
-		if n, full := a.pending.full(a.mempoolLimit); full {
-			err = ErrMempoolFull.Wrapf("this node's mempool holds %d transactions, as many as it takes; send again after the next block, or to another node", n)
+		if n, units, full := a.pending.full(a.mempoolLimit, a.mempoolUnits(c.params)); full {
+			err = ErrMempoolFull.Wrapf("this node's mempool holds %d transactions (%s), as many as it takes; send again after the next block, or to another node", n, blocksOfWork(units, c.params))
 		}
 	}
 	if err == nil {
@@ -385,7 +397,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 			err = ErrNotReady.Wrapf("reading state at height %d: %v; send the transaction again", c.version, view.err)
 		}
 	}
-	if err == nil && !a.pending.admit(d.body.Signer, maxPendingPerSigner(c.params)) {
+	if err == nil && !a.pending.admit(d.body.Signer, maxPendingPerSigner(c.params), estimateUnits(c.params, d)) {
 		err = ErrTooManyPending.Wrapf("account %s already has %d transactions waiting in this node's mempool; send more after the next block", hex.EncodeToString(d.body.Signer), maxPendingPerSigner(c.params))
 	}
 	if err != nil {
@@ -397,24 +409,34 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 
 // PrepareProposal proposes the mempool's transactions, dropping any that
 // ProcessProposal would reject (see screen), within the block's limits.
+// It screens them a batch at a time and stops at the first that does not
+// fit: what follows is never looked at.
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
-	txs := make([][]byte, 0, len(req.Txs))
+	txs := make([][]byte, 0, min(len(req.Txs), proposalBatch))
 	var size int64
 	var units uint64
-	for _, d := range a.screen(req.Txs, req.Height) {
-		if d == nil {
-			continue
+	sc := a.newScreener(req.Height)
+	for start := 0; start < len(req.Txs); start += proposalBatch {
+		for _, d := range sc.next(req.Txs[start:min(start+proposalBatch, len(req.Txs))]) {
+			if d == nil {
+				continue
+			}
+			if size += cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{d.raw}); size > req.MaxTxBytes { // counted as CometBFT counts: with protobuf framing
+				return &abci.ResponsePrepareProposal{Txs: txs}, nil
+			}
+			if units += estimateUnits(a.params, d); units > a.params.MaxBlockUnits {
+				return &abci.ResponsePrepareProposal{Txs: txs}, nil
+			}
+			txs = append(txs, d.raw)
 		}
-		if size += cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{d.raw}); size > req.MaxTxBytes { // counted as CometBFT counts: with protobuf framing
-			break
-		}
-		if units += estimateUnits(a.params, d); units > a.params.MaxBlockUnits {
-			break
-		}
-		txs = append(txs, d.raw)
 	}
 	return &abci.ResponsePrepareProposal{Txs: txs}, nil
 }
+
+// proposalBatch is how many transactions PrepareProposal screens at a
+// time: enough for preverify's parallel signature checks, a fraction of a
+// full block, so a proposer screens little past the block's end.
+const proposalBatch = 256
 
 // ProcessProposal rejects a block carrying a transaction that cannot be
 // decoded, whose signer has no account at that point of the block, or whose

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -659,6 +660,65 @@ func TestCheckTxRefusesNewTransactionsWhenTheMempoolIsFull(t *testing.T) {
 	require.Zero(t, c.checkTx(txs[4]).Code)
 	over := c.checkTx(c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor)))
 	requireCode(t, app.ErrMempoolFull, over.Codespace, over.Code, over.Log)
+}
+
+// A node's mempool takes Options.MempoolBlocks blocks of work: once the
+// transactions waiting count (as a proposer counts them) as that many
+// times max_block_units, CheckTx refuses new ones with tx/85, before the
+// signature check, and App.MempoolFull (the broadcast gate's question)
+// says so; rechecks are never refused. After a block what is left counts
+// again and there is room.
+func TestCheckTxRefusesMoreThanTheMempoolsBlocksOfWork(t *testing.T) {
+	probe := newChain(t)
+	probe.block()
+	one := probe.app.EstimateUnits(probe.tx(treasuryAdmin, grantRole(treasuryClerk.addr, roleAuditor)))
+	require.NotZero(t, one)
+	require.Less(t, one, uint64(50_000))
+
+	// One block of work (the least max_block_units params allow) is n
+	// such transactions with some to spare: the nth fills it.
+	c := openChain(t, store.NewMemory(), app.Options{MempoolBlocks: 1})
+	g := testGenesis()
+	g.Params.MaxTxUnits, g.Params.MaxBlockUnits = 100_000, 100_000
+	n := int((g.Params.MaxBlockUnits + one - 1) / one)
+	require.Greater(t, uint64(n)*one-g.Params.MaxBlockUnits, uint64(100), "no tx lands on the limit by a few bytes")
+	require.Greater(t, g.Params.MaxBlockUnits-uint64(n-1)*one, uint64(100))
+	c.initChain(g)
+	c.block()
+	var txs [][]byte
+	for i := 0; i < n+3; i++ {
+		txs = append(txs, c.tx(treasuryAdmin, grantRole(treasuryClerk.addr, roleAuditor)))
+	}
+	for _, tx := range txs[:n] {
+		require.False(t, c.app.MempoolFull())
+		require.Zero(t, c.checkTx(tx).Code)
+	}
+	require.True(t, c.app.MempoolFull())
+	forged := &txv1.Tx{}
+	require.NoError(t, proto.Unmarshal(c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor)), forged))
+	forged.Signature[0] ^= 0xff
+	forgedRaw, err := proto.Marshal(forged)
+	require.NoError(t, err)
+	for _, tx := range [][]byte{txs[n], c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor)), forgedRaw} {
+		over := c.checkTx(tx)
+		requireCode(t, app.ErrMempoolFull, over.Codespace, over.Code, over.Log, fmt.Sprintf("holds %d transactions", n), "a block takes 100000", "after the next block")
+	}
+
+	// A block takes two; the rest are rechecked and count again: room for
+	// two new ones.
+	c.block(txs[0], txs[1])
+	require.False(t, c.app.MempoolFull())
+	for _, tx := range txs[2:n] {
+		res, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_Recheck})
+		require.NoError(t, err)
+		require.Zero(t, res.Code, res.Log)
+	}
+	require.Zero(t, c.checkTx(txs[n]).Code)
+	require.False(t, c.app.MempoolFull())
+	require.Zero(t, c.checkTx(txs[n+1]).Code)
+	require.True(t, c.app.MempoolFull())
+	over := c.checkTx(txs[n+2])
+	requireCode(t, app.ErrMempoolFull, over.Codespace, over.Code, over.Log, fmt.Sprintf("holds %d transactions", n))
 }
 
 func TestTimeoutWindowBoundsAreInclusive(t *testing.T) {

@@ -49,6 +49,9 @@ type Config struct {
 	// SignatureCacheSize is how many verified signatures are remembered
 	// between CheckTx and FinalizeBlock.
 	SignatureCacheSize int `mapstructure:"signature_cache_size"`
+	// MempoolBlocks is how many blocks of work the node's mempool takes
+	// (app.Options.MempoolBlocks); 0 is DefaultMempoolBlocks.
+	MempoolBlocks int `mapstructure:"mempool_blocks"`
 	// AllowedPeers are node ids this node admits besides the validators'
 	// when CometBFT's filter_peers is on (see peers.go): full nodes,
 	// sentries, a validator-to-be catching up before its vote.
@@ -127,6 +130,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("app.toml: %s is %s; it must be a duration of 0 (off) or more, such as \"10s\"", d.name, d.v)
 		}
 	}
+	if c.MempoolBlocks < 0 {
+		return fmt.Errorf("app.toml: mempool_blocks is %d; it must be 1 or more (0: the default, %d)", c.MempoolBlocks, DefaultMempoolBlocks)
+	}
 	return c.validateBroadcastGate()
 }
 
@@ -157,6 +163,7 @@ func DefaultConfig() Config {
 		DecodeCacheMiB:     DefaultDecodeCacheBytes >> 20,
 		CheckCacheMiB:      DefaultCheckCacheBytes >> 20,
 		SignatureCacheSize: DefaultSignatureCacheSize,
+		MempoolBlocks:      DefaultMempoolBlocks,
 		SnapshotInterval:   1000,
 		SnapshotKeepRecent: 2,
 		RetainBlocks:       100_000,
@@ -178,6 +185,15 @@ func DefaultConfig() Config {
 // without the disk or decompression; see README "Bounded memory" for what
 // it gains in BenchmarkFinalizeCommit.
 const DefaultDBCacheMiB = 32
+
+// DefaultMempoolBlocks is how many blocks of work a node's mempool takes
+// by default: two, so a proposer under overload always has a full block
+// and the rest waits for the next one, while each block leaves at most a
+// block's worth to recheck. CometBFT's mempool of 5,000 held about four
+// blocks of the load mix; under overload every node spent its CPU
+// checking, rechecking and screening transactions the next blocks could
+// not take, and the blocks came later (README, "Under overload").
+const DefaultMempoolBlocks = 2
 
 // DefaultSignatureCacheSize is how many signature verdicts a node keeps:
 // four times CometBFT's default mempool of 5,000, like the decode cache, so

@@ -117,6 +117,32 @@ func TestBlockFullFailsLaterTransactionsWithoutSpendingTheirNonce(t *testing.T) 
 	requireOK(t, c.block(txs[full]).TxResults[0])
 }
 
+// A proposer is handed its whole mempool (CometBFT reaps up to the block's
+// max_bytes, several blocks' worth under load) but screens only as far as
+// its block reaches: the transactions past the first that does not fit are
+// never decoded nor their signatures checked, and the proposal is the
+// same as from the first ones alone.
+func TestAProposerScreensOnlyAsFarAsItsBlockReaches(t *testing.T) {
+	const limit = 100_000 // a few add_member transactions
+	c := meterChain(t, limit, limit)
+	c.block()
+	var txs [][]byte
+	for i := range 700 {
+		txs = append(txs, c.tx(treasuryAdmin, addMembers(fmt.Sprintf("screen%d", i), 1)...))
+	}
+	before, _ := c.app.DecodeCacheUse()
+	proposal := c.prepareProposal(txs...)
+	after, _ := c.app.DecodeCacheUse()
+	require.Greater(t, len(proposal), 1)
+	require.Less(t, len(proposal), 20)
+	require.Equal(t, txs[:len(proposal)], proposal)
+	require.Less(t, after-before, 300, "decoded %d of the %d transactions for a block of %d", after-before, len(txs), len(proposal))
+	require.Equal(t, proposal, c.prepareProposal(txs[:len(proposal)+1]...), "the same proposal as from the first ones")
+	for _, r := range c.block(proposal...).TxResults {
+		requireOK(t, r)
+	}
+}
+
 func TestProposalsStopAtTheBlockUnitEstimate(t *testing.T) {
 	const limit = 100_000
 	c := meterChain(t, limit, limit)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"sync"
 
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
@@ -30,12 +31,16 @@ type pendingCounts struct {
 	mu    sync.Mutex // CheckTx and Commit may run on different ABCI connections
 	n     map[string]uint32
 	total int // the sum of n: every transaction waiting
+	// units is what the waiting transactions count as against a block's
+	// max_block_units (estimateUnits): how many blocks of work wait.
+	units uint64
 }
 
 func newPendingCounts() *pendingCounts { return &pendingCounts{n: map[string]uint32{}} }
 
-// admit counts one more transaction of signer unless it already has limit.
-func (p *pendingCounts) admit(signer []byte, limit uint32) bool {
+// admit counts one more transaction of signer, counting units, unless
+// the signer already has limit.
+func (p *pendingCounts) admit(signer []byte, limit uint32, units uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.n[string(signer)] >= limit {
@@ -43,15 +48,17 @@ func (p *pendingCounts) admit(signer []byte, limit uint32) bool {
 	}
 	p.n[string(signer)]++
 	p.total++
+	p.units = addUnits(p.units, units)
 	return true
 }
 
-// full reports how many transactions are waiting, and whether that is
-// limit or more (never, for limit 0).
-func (p *pendingCounts) full(limit int) (int, bool) {
+// full reports how many transactions are waiting and the units they count
+// as, and whether that is limit transactions or maxUnits units or more
+// (neither bound applies when 0).
+func (p *pendingCounts) full(limit int, maxUnits uint64) (n int, units uint64, full bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.total, limit > 0 && p.total >= limit
+	return p.total, p.units, (limit > 0 && p.total >= limit) || (maxUnits > 0 && p.units >= maxUnits)
 }
 
 // reset forgets every count, at Commit.
@@ -60,6 +67,7 @@ func (p *pendingCounts) reset() {
 	defer p.mu.Unlock()
 	clear(p.n)
 	p.total = 0
+	p.units = 0
 }
 
 // maxPendingPerSigner is the limit params set; 0 (state written before
@@ -69,4 +77,34 @@ func maxPendingPerSigner(params *appv1.Params) uint32 {
 		return n
 	}
 	return DefaultMaxPendingPerSigner
+}
+
+// mempoolUnits is the most units of transactions CheckTx lets wait
+// (Options.MempoolBlocks blocks' worth under params); 0 is no limit.
+func (a *App) mempoolUnits(params *appv1.Params) uint64 {
+	if a.mempoolBlocks <= 0 {
+		return 0
+	}
+	if params.MaxBlockUnits > ^uint64(0)/uint64(a.mempoolBlocks) {
+		return ^uint64(0)
+	}
+	return uint64(a.mempoolBlocks) * params.MaxBlockUnits
+}
+
+// blocksOfWork says how much work units are, for a refusal.
+func blocksOfWork(units uint64, params *appv1.Params) string {
+	return fmt.Sprintf("%d units of work; a block takes %d", units, params.MaxBlockUnits)
+}
+
+// MempoolFull reports whether CheckTx would now refuse a new transaction
+// as the mempool being full (tx/85), by either of its limits, reading only
+// the counts: the broadcast gate (node/broadcastgate.go) asks it before a
+// broadcast waits for CheckTx.
+func (a *App) MempoolFull() bool {
+	c := a.committed.Load()
+	if c == nil {
+		return false
+	}
+	_, _, full := a.pending.full(a.mempoolLimit, a.mempoolUnits(c.params))
+	return full
 }

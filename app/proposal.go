@@ -31,9 +31,29 @@ import (
 // exactly what it refuses, so the list an honest proposer sends passes
 // every validator's screen.
 func (a *App) screen(txs [][]byte, height int64) []*decodedTx {
+	return a.newScreener(height).next(txs)
+}
+
+// screener is screen in steps: next screens the transactions that follow
+// those it screened before, so PrepareProposal can stop once its block is
+// full instead of screening the whole mempool (which CometBFT hands it
+// whole, up to the block's max_bytes: several blocks' worth under load).
+type screener struct {
+	a      *App
+	view   *store.Cache // scratch over the committed state: never written
+	height int64
+}
+
+func (a *App) newScreener(height int64) *screener {
+	return &screener{a: a, view: store.NewCache(a.store), height: height}
+}
+
+// next screens txs, which follow the transactions of earlier calls in the
+// proposal; see screen.
+func (s *screener) next(txs [][]byte) []*decodedTx {
+	a, view := s.a, s.view
 	decoded, errs := a.decodeAll(txs)
 	a.preverify(decoded)
-	view := store.NewCache(a.store) // scratch: never written
 	for i, d := range decoded {
 		if errs[i] != nil {
 			decoded[i] = nil
@@ -44,7 +64,7 @@ func (a *App) screen(txs [][]byte, height int64) []*decodedTx {
 			decoded[i] = nil
 			continue
 		}
-		if signer, err := a.authenticate(view, a.blockRules(), d, height); err == nil {
+		if signer, err := a.authenticate(view, a.blockRules(), d, s.height); err == nil {
 			spendNonce(view, d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
 			a.followAccounts(view, signer, d.body.Messages)
 		}

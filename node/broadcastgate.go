@@ -66,6 +66,11 @@ type broadcastGate struct {
 	// refused counts refusals by reason and transport
 	// (tally_broadcasts_refused_total); nil: metrics are off.
 	refused *prometheus.CounterVec
+	// full reports whether CheckTx would refuse a new transaction as the
+	// mempool being full (app.App.MempoolFull: its transaction count or
+	// its blocks of work, which the mempool's size does not show); nil:
+	// not asked.
+	full func() bool
 }
 
 // Why the gate refused (the reason label of tally_broadcasts_refused_total).
@@ -129,6 +134,9 @@ func (g *broadcastGate) enter(n int64, via string) (why string) {
 	case l.mempool > 0 && int64(size)+waiting > int64(l.mempool):
 		reason = refusedMempool
 		why = fmt.Sprintf("this node's mempool holds %d transactions and %d more are being checked; it takes %d", size, waiting-n, l.mempool)
+	case g.full != nil && g.full():
+		reason = refusedMempool
+		why = fmt.Sprintf("this node's mempool holds %d transactions, as much work as it takes (app.toml mempool_blocks)", size)
 	case l.slowAnswer > 0 && waiting > l.slowWaiting && time.Duration(g.answer.Load()) > l.slowAnswer:
 		reason = refusedSlow
 		why = fmt.Sprintf("%d broadcasts are already waiting for this node to check them, each answered in about %d ms", waiting-n, time.Duration(g.answer.Load()).Milliseconds())

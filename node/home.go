@@ -170,6 +170,15 @@ check_cache_mib = {{.CheckCacheMiB}}
 # node checks each signature once.
 signature_cache_size = {{.SignatureCacheSize}}
 
+# How many blocks of work this node's mempool takes: once the transactions
+# waiting count as this many times the block's max_block_units, new ones
+# are refused at once (tx/85, "node's mempool is full"; the broadcast gate
+# answers HTTP 503) until the next block. Every waiting transaction costs
+# each node a check when gossiped, a recheck after every block and a
+# proposer's screening, so a mempool far larger than the next blocks only
+# slows them under overload. 0: the default, 2.
+mempool_blocks = {{.MempoolBlocks}}
+
 # Peer admission, when filter_peers is on in config.toml: this node connects
 # only to nodes registered for a validator in the current set (the node id
 # of an add-validator proposal's node address, or of a genesis operator)
@@ -382,6 +391,12 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	if opts.MempoolLimit == 0 {
 		opts.MempoolLimit = MempoolLimit(comet.Mempool.Size)
 	}
+	if opts.MempoolBlocks == 0 {
+		opts.MempoolBlocks = appCfg.MempoolBlocks
+	}
+	if opts.MempoolBlocks == 0 { // an app.toml from before the setting
+		opts.MempoolBlocks = app.DefaultMempoolBlocks
+	}
 	a, err := app.New(st, opts)
 	if err != nil {
 		st.Close()
@@ -431,6 +446,7 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	if comet.Instrumentation.Prometheus {
 		watchGate(prometheus.DefaultRegisterer, gate)
 	}
+	gate.full = a.MempoolFull
 	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr, CacheSize: so.CacheSize, gate: gate,
 		peerSilentAfter: appCfg.PeerSilentAfter, peerRedialEvery: appCfg.PeerRedialEvery}, nil
 }

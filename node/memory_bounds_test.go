@@ -28,7 +28,7 @@ func TestNewNodeConfigBoundsMemoryInBytes(t *testing.T) {
 	require.Regexp(t, regexp.MustCompile(`(?m)^max_txs_bytes = 33554432$`), string(text))
 	text, err = os.ReadFile(node.AppConfigFile(dir))
 	require.NoError(t, err)
-	for _, line := range []string{"decode_cache_mib = 32", "db_cache_mib = 32", "db_no_compression = false", "signature_cache_size = 20000", "check_cache_mib = 8"} {
+	for _, line := range []string{"decode_cache_mib = 32", "db_cache_mib = 32", "db_no_compression = false", "signature_cache_size = 20000", "check_cache_mib = 8", "mempool_blocks = 2"} {
 		require.Regexp(t, regexp.MustCompile(`(?m)^`+line+`$`), string(text))
 	}
 
@@ -37,6 +37,7 @@ func TestNewNodeConfigBoundsMemoryInBytes(t *testing.T) {
 	require.Equal(t, int64(node.DefaultMempoolMaxTxsBytes), comet.Mempool.MaxTxsBytes)
 	require.Equal(t, 32, appCfg.DecodeCacheMiB)
 	require.Equal(t, 8, appCfg.CheckCacheMiB)
+	require.Equal(t, app.DefaultMempoolBlocks, appCfg.MempoolBlocks)
 	require.Equal(t, 32<<20, appCfg.StoreOptions(dir).DBCacheBytes)
 
 	limit := appCfg.MemoryLimitMiB << 20

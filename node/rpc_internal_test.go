@@ -247,6 +247,52 @@ func TestTheBroadcastGateRefusesBeyondItsQueue(t *testing.T) {
 	}
 }
 
+// When the app says its mempool holds as much work as it takes
+// (app.App.MempoolFull: blocks of work, which the gate cannot count from
+// the mempool's size), the gate refuses a broadcast at once with tx/85;
+// other calls pass, and once the app has room broadcasts pass again.
+func TestTheBroadcastGateRefusesWhenTheAppsMempoolIsFull(t *testing.T) {
+	var passed atomic.Int32
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		passed.Add(1)
+		_, _ = w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{}}`))
+	})
+	var full atomic.Bool
+	full.Store(true)
+	g := newBroadcastGate(func() int { return 7 }, gateLimits{mempool: 1000, maxWaiting: 100})
+	g.full = full.Load
+	srv := httptest.NewServer(g.handler(next, 1<<20))
+	defer srv.Close()
+	post := func(body string) (int, string) { t.Helper(); return postJSON(t, srv.URL, body) }
+	tx := `{"jsonrpc":"2.0","id":3,"method":"broadcast_tx_sync","params":{"tx":"AA=="}}`
+	code, answer := post(tx)
+	if code != http.StatusServiceUnavailable || !strings.Contains(answer, `"code":85`) || !strings.Contains(answer, "holds 7 transactions, as much work as it takes") {
+		t.Fatalf("a broadcast to a full app: HTTP %d %s; want 503 with tx/85", code, answer)
+	}
+	if passed.Load() != 0 {
+		t.Fatal("the refused broadcast reached the handler")
+	}
+	if code, _ = post(`{"jsonrpc":"2.0","id":1,"method":"status"}`); code != http.StatusOK || passed.Load() != 1 {
+		t.Fatalf("a status call: HTTP %d; want it to pass", code)
+	}
+	full.Store(false)
+	if code, _ = post(tx); code != http.StatusOK || passed.Load() != 2 {
+		t.Fatalf("a broadcast once the app has room: HTTP %d; want it to pass", code)
+	}
+}
+
+// postJSON posts body to url and returns the answer's status and body.
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
 // A reader's answer is built inside the lane and written after it: a
 // client that never reads its (large) answer holds only its own connection,
 // and the next reader is answered meanwhile.

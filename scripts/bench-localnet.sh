@@ -56,10 +56,11 @@
 #                   [$HOME/.cache/tally-bench/cometbft-v0.40.0]
 #   NETNS_PREFIX    a command run before every node (e.g. "ip netns exec n0"
 #                   is what the WAN variant uses; see bench-wan.sh)  []
-#   PPROF           1 saves a CPU profile of Tally's node 0 (its pprof port,
-#                   testnet.json) for each rate, PPROF_SECONDS long from the
-#                   start of the load, into OUT/LABEL-RATE.cpu.pprof
-#                   (`go tool pprof -top -cum FILE`)  [0]
+#   PPROF           1 saves a CPU profile of every Tally node (its pprof
+#                   port, testnet.json) for each rate, PPROF_SECONDS long
+#                   from the start of the load, into
+#                   OUT/LABEL-RATE-NODE.cpu.pprof (`go tool pprof -top -cum
+#                   FILE...` merges them)  [0]
 #   PPROF_SECONDS   the profile's length  [DURATION]
 # Every Tally rate also records the CPU seconds the node processes (every
 # node of testnet.json, the council's full node included) and the load
@@ -349,8 +350,11 @@ tally_phase() {
 		nodes=$(pgrep -P "$NET_PID" | tr '\n' ' ')
 		t0=$(date +%s.%N); n0=$(proc_cpu $nodes); children_cpu; l0=$CHILDREN_CPU
 		if [[ "$PPROF" == 1 ]]; then
-			curl -fsS -o "$OUT/$label-$rate.cpu.pprof" "http://$(jq -r '.nodes[0].pprof' "$net/testnet.json")/debug/pprof/profile?seconds=$PPROF_SECONDS" &
-			prof_pid=$!
+			# One profile per node, at once; pprof merges them when given all.
+			jq -r '.nodes[] | "\(.name) \(.pprof)"' "$net/testnet.json" | while read -r name addr; do
+				curl -fsS -o "$OUT/$label-$rate-$name.cpu.pprof" "http://$addr/debug/pprof/profile?seconds=$PPROF_SECONDS" &
+			done
+			prof_pid=1
 		fi
 		run_bg "$OUT/$label-$rate.log" "$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
 			--endpoints "$ENDPOINTS" --rate "$rate" --duration "${SECS}s" --accounts "$ACCOUNTS" \
@@ -362,7 +366,10 @@ tally_phase() {
 		awk -v t0="$t0" -v t1="$(date +%s.%N)" -v n0="$n0" -v n1="$(proc_cpu $nodes)" -v l0="$l0" -v l1="$CHILDREN_CPU" -v k="$(echo $nodes | wc -w)" \
 			'BEGIN { w = t1 - t0; printf "window_s %.1f nodes %d node_cpu_s %.1f load_cpu_s %.1f node_cores %.2f load_cores %.2f\n", w, k, n1 - n0, l1 - l0, (n1 - n0) / w, (l1 - l0) / w }' \
 			>"$OUT/$label-$rate.cpu"
-		[[ -z "$prof_pid" ]] || wait "$prof_pid" || echo "warning: no CPU profile for $label at $rate tx/s" >&2
+		if [[ -n "$prof_pid" ]]; then
+			sleep 2 # the profiles end PPROF_SECONDS after the load started
+			ls "$OUT/$label-$rate-"*.cpu.pprof >/dev/null 2>&1 || echo "warning: no CPU profile for $label at $rate tx/s" >&2
+		fi
 	done
 	stop_tally
 }
