@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"syscall"
 	"testing"
@@ -253,6 +254,7 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 
 	rng := rand.New(rand.NewPCG(uint64(size), uint64(height)))
 	var elapsed, finalize, commit, cpu time.Duration
+	var work runtimeWork
 	total := 0
 	for i := 0; i < b.N; i++ {
 		height++
@@ -270,6 +272,7 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 			}
 		}
 
+		w0 := readRuntimeWork()
 		c0 := cpuTime()
 		t0 := time.Now()
 		b.StartTimer()
@@ -281,6 +284,7 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 		b.StopTimer()
 		elapsed += time.Since(t0)
 		cpu += cpuTime() - c0
+		work = work.plus(readRuntimeWork().minus(w0))
 		finalize, commit = finalize+t1.Sub(t0), commit+time.Since(t1)
 
 		require.NoError(b, err)
@@ -292,6 +296,39 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 	b.ReportMetric(float64(total)/cpu.Seconds(), "tx/cpu-s")
 	b.ReportMetric(float64(finalize.Milliseconds())/float64(b.N), "finalize-ms/block")
 	b.ReportMetric(float64(commit.Milliseconds())/float64(b.N), "commit-ms/block")
+	b.ReportMetric(work.allocs/float64(total), "allocs/tx")
+	b.ReportMetric(work.bytes/float64(total), "B/tx")
+}
+
+// runtimeWork is what the Go runtime counted while blocks ran: heap
+// objects and bytes allocated, which the garbage collector's work grows
+// with. (Its CPU time is left to profiles: runtime/metrics counts it by
+// whole GC cycles, which straddle the untimed setup between blocks.)
+type runtimeWork struct{ allocs, bytes float64 }
+
+var runtimeWorkMetrics = []string{"/gc/heap/allocs:objects", "/gc/heap/allocs:bytes"}
+
+func readRuntimeWork() runtimeWork {
+	s := make([]metrics.Sample, len(runtimeWorkMetrics))
+	for i, name := range runtimeWorkMetrics {
+		s[i].Name = name
+	}
+	metrics.Read(s)
+	value := func(v metrics.Value) float64 {
+		if v.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return float64(v.Uint64())
+	}
+	return runtimeWork{allocs: value(s[0].Value), bytes: value(s[1].Value)}
+}
+
+func (w runtimeWork) plus(o runtimeWork) runtimeWork {
+	return runtimeWork{w.allocs + o.allocs, w.bytes + o.bytes}
+}
+
+func (w runtimeWork) minus(o runtimeWork) runtimeWork {
+	return runtimeWork{w.allocs - o.allocs, w.bytes - o.bytes}
 }
 
 // benchConfig is the node config the benchmarks run: app.DefaultConfig,
