@@ -108,6 +108,7 @@ func (s *Store) BeginRestore(version int64) (*Restore, error) {
 	if err := s.wipe(); err != nil {
 		return nil, err
 	}
+	s.pending.reset()
 	imp, err := s.tree.Import(version)
 	if err != nil {
 		return nil, fmt.Errorf("store: restore version %d: %w", version, err)
@@ -150,6 +151,7 @@ func (r *Restore) Finish(want []byte) (err error) {
 			err = errors.Join(err, s.wipe())
 		}
 	}()
+	s.pending.reset()
 	s.mu.Lock()
 	cerr := r.imp.Commit()
 	var hash []byte

@@ -118,6 +118,9 @@ type Store struct {
 	reader    *iavl.MutableTree // reads saved versions only; see the Concurrency note
 	opts      Options
 	iterating int // nesting depth of Iterate; writes are refused while > 0
+	// pending holds the working tree's writes until the tree must be
+	// current, and the values read from it (writebehind.go).
+	pending writeBehind
 
 	// mu is held shared by saved-version readers while they check a version
 	// exists, and exclusively by Commit and Close, which change which
@@ -193,6 +196,7 @@ func (s *Store) loadTrees() error {
 		return errors.Join(fmt.Errorf("store: load latest version: %w", err), tree.Close())
 	}
 	s.saves, s.tree = saves, tree
+	s.pending.reset()
 	s.reader = iavl.NewMutableTree(idb.NewWrapper(s.db), readerCacheSize(opts.CacheSize), true, iavl.NewNopLogger(), iavl.AsyncPruningOption(false))
 	s.lastVersion, s.lastHash = version, nil
 	if version > 0 {
@@ -258,10 +262,17 @@ func NewMemory() *Store {
 
 // Get returns the working-tree value at key, or nil if absent.
 func (s *Store) Get(key []byte) []byte {
+	if v, ok := s.pending.logged(key); ok {
+		return v
+	}
+	if v, ok := s.pending.reads[string(key)]; ok {
+		return v
+	}
 	v, err := s.tree.Get(key)
 	if err != nil {
 		panic(&Failure{Op: fmt.Sprintf("get %X", key), Err: err})
 	}
+	s.pending.reads[string(key)] = v
 	return v
 }
 
@@ -271,23 +282,33 @@ func (s *Store) Has(key []byte) bool {
 }
 
 // Set writes value (copied; nil means empty) at key in the working tree.
+// The tree itself is written when it must be current (writebehind.go).
 // It panics if called from inside Iterate's callback.
 func (s *Store) Set(key, value []byte) {
 	s.checkNotIterating("Set")
 	s.wrote(key)
-	if _, err := s.tree.Set(copyBytes(key), storedValue(value)); err != nil {
-		panic(&Failure{Op: fmt.Sprintf("set %X", key), Err: err})
-	}
+	s.pending.write(key, storedValue(value))
 }
 
-// Delete removes key from the working tree. It panics if called from inside
-// Iterate's callback.
+// Delete removes key from the working tree (when it must be current, like
+// Set). It panics if called from inside Iterate's callback.
 func (s *Store) Delete(key []byte) {
 	s.checkNotIterating("Delete")
 	s.wrote(key)
-	if _, _, err := s.tree.Remove(key); err != nil {
-		panic(&Failure{Op: fmt.Sprintf("delete %X", key), Err: err})
-	}
+	s.pending.write(key, nil)
+}
+
+// flush applies the pending writes to the tree, in order.
+func (s *Store) flush() {
+	s.pending.apply(func(key, value []byte) {
+		if _, err := s.tree.Set(key, value); err != nil {
+			panic(&Failure{Op: fmt.Sprintf("set %X", key), Err: err})
+		}
+	}, func(key, _ []byte) {
+		if _, _, err := s.tree.Remove(key); err != nil {
+			panic(&Failure{Op: fmt.Sprintf("delete %X", key), Err: err})
+		}
+	})
 }
 
 // checkNotIterating turns a mutation during Iterate, which IAVL does not
@@ -301,6 +322,9 @@ func (s *Store) checkNotIterating(op string) {
 // Iterate visits the working tree's keys in [start, end); see KV.Iterate.
 // fn must not write to the Store (writing to a Cache over it is fine).
 func (s *Store) Iterate(start, end []byte, ascending bool, fn func(key, value []byte) (stop bool)) {
+	if s.iterating == 0 {
+		s.flush() // writes are refused while iterating, so a nested Iterate has none
+	}
 	s.iterating++
 	defer func() { s.iterating-- }()
 	itr, err := s.tree.Iterator(start, end, ascending)
@@ -325,6 +349,7 @@ func drain(itr idb.Iterator, fn func(key, value []byte) bool) error {
 // WorkingHash returns the root hash including uncommitted changes; this is
 // the app hash FinalizeBlock returns, and equals the hash Commit will return.
 func (s *Store) WorkingHash() []byte {
+	s.flush()
 	return s.tree.WorkingHash()
 }
 
@@ -332,6 +357,7 @@ func (s *Store) WorkingHash() []byte {
 // called from inside Iterate's callback.
 func (s *Store) Rollback() {
 	s.checkNotIterating("Rollback")
+	s.pending.reset()
 	s.tree.Rollback()
 }
 
@@ -359,6 +385,10 @@ func (s *Store) Rollback() {
 // from inside Iterate's callback.
 func (s *Store) Commit() (version int64, hash []byte, err error) {
 	s.checkNotIterating("Commit")
+	s.flush()
+	// The read values stay right (a save changes no value), but are
+	// dropped to hold at most one block's.
+	s.pending.forgetReads()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hash, version, err = s.save()

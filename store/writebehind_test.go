@@ -1,0 +1,102 @@
+package store
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	dbm "github.com/cosmos/cosmos-db"
+	"github.com/cosmos/iavl"
+	idb "github.com/cosmos/iavl/db"
+	"github.com/stretchr/testify/require"
+)
+
+// TestWriteBehindBuildsTheSameTree drives a Store and a bare IAVL tree,
+// which applies every write the moment it is made, with the same random
+// writes, reads, iterations, rollbacks and saves over a small key space,
+// so that keys are inserted, rewritten, deleted, deleted while absent and
+// set again within one version. Every read must agree, and so must the
+// root hash at every point the Store's tree is brought up to date: the
+// pending log and read values must change nothing the tree records.
+func TestWriteBehindBuildsTheSameTree(t *testing.T) {
+	for seed := int64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(seed))
+			s := NewMemory()
+			bare := iavl.NewMutableTree(idb.NewWrapper(dbm.NewMemDB()), 1000, true, iavl.NewNopLogger())
+			keys := 40 + rng.Intn(200)
+			key := func() []byte { return []byte(fmt.Sprintf("k%03d", rng.Intn(keys))) }
+			for op := 0; op < 3000; op++ {
+				switch r := rng.Intn(100); {
+				case r < 45:
+					k, v := key(), []byte(fmt.Sprintf("v%d", op))
+					s.Set(k, v)
+					_, err := bare.Set(k, v)
+					require.NoError(t, err)
+				case r < 65:
+					k := key()
+					s.Delete(k)
+					_, _, err := bare.Remove(k)
+					require.NoError(t, err)
+				case r < 90:
+					k := key()
+					want, err := bare.Get(k)
+					require.NoError(t, err)
+					require.Equal(t, want, s.Get(k), "Get %s at op %d", k, op)
+					require.Equal(t, want != nil, s.Has(k))
+				case r < 93:
+					start, end := key(), key()
+					asc := rng.Intn(2) == 0
+					got := collect(func(fn func(k, v []byte) bool) { s.Iterate(start, end, asc, fn) })
+					itr, err := bare.Iterator(start, end, asc)
+					require.NoError(t, err)
+					want := collect(func(fn func(k, v []byte) bool) { require.NoError(t, drain(itr, fn)) })
+					require.Equal(t, want, got, "Iterate [%s, %s) at op %d", start, end, op)
+				case r < 96:
+					require.Equal(t, bare.WorkingHash(), s.WorkingHash(), "working hash at op %d", op)
+				case r < 97:
+					s.Rollback()
+					bare.Rollback()
+				default:
+					_, hash := commit(t, s)
+					want, _, err := bare.SaveVersion()
+					require.NoError(t, err)
+					require.Equal(t, want, hash, "saved hash at op %d", op)
+				}
+			}
+			_, hash := commit(t, s)
+			want, _, err := bare.SaveVersion()
+			require.NoError(t, err)
+			require.Equal(t, want, hash)
+		})
+	}
+}
+
+// TestWriteBehindReadsFollowWrites checks the read values against writes,
+// rollbacks and saves on one key: a value read before a write is never
+// returned after it.
+func TestWriteBehindReadsFollowWrites(t *testing.T) {
+	s := NewMemory()
+	k := []byte("k")
+	require.Nil(t, s.Get(k))
+	s.Set(k, []byte("1"))
+	require.Equal(t, []byte("1"), s.Get(k))
+	commit(t, s)
+	require.Equal(t, []byte("1"), s.Get(k))
+	s.Delete(k)
+	require.Nil(t, s.Get(k))
+	require.Equal(t, mustHashAt(t, s, 1), s.tree.WorkingHash(), "nothing reached the tree before it had to")
+	s.WorkingHash()
+	require.Nil(t, s.Get(k))
+	s.Rollback()
+	require.Equal(t, []byte("1"), s.Get(k), "a rollback restores the saved value")
+	s.Set(k, []byte("2"))
+	s.Rollback()
+	require.Equal(t, []byte("1"), s.Get(k))
+}
+
+func mustHashAt(t *testing.T, s *Store, v int64) []byte {
+	h, err := s.HashAt(v)
+	require.NoError(t, err)
+	return h
+}
