@@ -4,13 +4,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
+	grpccore "github.com/cometbft/cometbft/rpc/grpc"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
@@ -19,13 +24,20 @@ import (
 
 // A client that talked to a node before it restarted in the same process
 // reaches the new node: Shutdown closes the RPC's kept-alive connections
-// and websockets, not only its listeners. Before, the old server went on
+// websockets and gRPC connections, not only its listeners. Before, the old server went on
 // answering on them from the closed app ("tx/40 … leveldb: closed").
 func TestAClientOfANodeRestartedInProcessReachesTheNewNode(t *testing.T) {
 	dir := t.TempDir()
 	_, adminKey, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
-	n, rpcAddr := startNode(t, dir, adminKey)
+	grpcAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	rpcAddr := initHome(t, dir, "tally-test", adminKey, func(comet *cfg.Config, _ *app.Config) {
+		comet.Consensus.TimeoutCommit = 200 * time.Millisecond
+		comet.RPC.GRPCListenAddress = "tcp://" + grpcAddr
+	})
+	n, err := node.NewNode(dir, log.NewNopLogger(), app.Options{})
+	require.NoError(t, err)
+	require.NoError(t, n.Start())
 	running := true
 	defer func() {
 		if running {
@@ -43,6 +55,12 @@ func TestAClientOfANodeRestartedInProcessReachesTheNewNode(t *testing.T) {
 	defer ws.Close()
 	require.NoError(t, ws.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "status"}))
 	_, _, err = ws.ReadMessage()
+	require.NoError(t, err)
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	broadcaster := grpccore.NewBroadcastAPIClient(conn)
+	_, err = broadcaster.Ping(ctx, &grpccore.RequestPing{})
 	require.NoError(t, err)
 
 	require.NoError(t, n.Shutdown())
@@ -64,6 +82,18 @@ func TestAClientOfANodeRestartedInProcessReachesTheNewNode(t *testing.T) {
 		err = c.Broadcast(ctx, tx)
 	}
 	require.NoError(t, err, "the client kept alive across the restart was answered by the old node's closed app")
+
+	// So is the old gRPC client's: its connection was closed, and it
+	// connects again to the new node.
+	tx = memberTx(ctx, t, fresh, "tally-test", adminKey)
+	answer, err := broadcaster.BroadcastTx(ctx, &grpccore.RequestBroadcastTx{Tx: tx})
+	if err != nil {
+		t.Logf("first gRPC broadcast after the restart: %v; sending again", err)
+		answer, err = broadcaster.BroadcastTx(ctx, &grpccore.RequestBroadcastTx{Tx: tx})
+	}
+	require.NoError(t, err)
+	require.Zero(t, answer.CheckTx.Code, "the gRPC client kept across the restart was answered by the old node's closed app: %s", answer.CheckTx.Log)
+	require.Zero(t, answer.TxResult.Code, answer.TxResult.Log)
 
 	// The old websocket is closed: a broadcast over it gets no answer
 	// from the closed app.
