@@ -379,16 +379,19 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	if c == nil {
 		err = ErrNotReady.Wrapf("no block is committed yet; send the transaction again after the first block")
 	}
-	var d *decodedTx
-	if err == nil {
-		d, err = a.decodeCached(c.params, req.Tx)
-	}
-	// A full mempool refuses before the signature check, the costly part,
-	// so an overloaded node answers at once.
+	// A full mempool refuses a new transaction before anything else is
+	// done with it (decoding, the signature check), so an overloaded node
+	// answers at once and spends nothing on the transactions its peers
+	// keep gossiping to it; one that does not decode is told so when sent
+	// again.
 	if err == nil && req.Type == abci.CheckTxType_New {
 		if n, units, full := a.pending.full(a.mempoolLimit, a.mempoolUnits(c.params)); full {
 			err = ErrMempoolFull.Wrapf("this node's mempool holds %d transactions (%s), as many as it takes; send again after the next block, or to another node", n, blocksOfWork(units, c.params))
 		}
+	}
+	var d *decodedTx
+	if err == nil {
+		d, err = a.decodeCached(c.params, req.Tx)
 	}
 	if err == nil {
 		view := &stateAt{s: a.store, height: c.version, cached: true}

@@ -699,10 +699,15 @@ func TestCheckTxRefusesMoreThanTheMempoolsBlocksOfWork(t *testing.T) {
 	forged.Signature[0] ^= 0xff
 	forgedRaw, err := proto.Marshal(forged)
 	require.NoError(t, err)
-	for _, tx := range [][]byte{txs[n], c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor)), forgedRaw} {
+	// Refused before it is even decoded: a full node spends nothing on
+	// what its peers keep gossiping to it, and keeps none of it.
+	decoded, _ := c.app.DecodeCacheUse()
+	for _, tx := range [][]byte{txs[n], c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor)), forgedRaw, []byte("not a transaction")} {
 		over := c.checkTx(tx)
 		requireCode(t, app.ErrMempoolFull, over.Codespace, over.Code, over.Log, fmt.Sprintf("holds %d transactions", n), "a block takes 100000", "after the next block")
 	}
+	after, _ := c.app.DecodeCacheUse()
+	require.Equal(t, decoded, after, "refused transactions were decoded")
 
 	// A block takes two; the rest are rechecked and count again: room for
 	// two new ones.
