@@ -227,4 +227,6 @@ var codeTable = [...]Code{
 	{"tx", 85, "node's mempool is full"},
 	{"tx", 100, "invalid export"},
 	{"tx", 101, "state cannot be exported"},
+	{"tx", 150, "declared unit limit above max_tx_units"},
+	{"tx", 151, "declared unit limit below the transaction's own cost"},
 }

@@ -400,7 +400,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 			err = ErrNotReady.Wrapf("reading state at height %d: %v; send the transaction again", c.version, view.err)
 		}
 	}
-	if err == nil && !a.pending.admit(d.body.Signer, maxPendingPerSigner(c.params), estimateUnits(c.params, d)) {
+	if err == nil && !a.pending.admit(d.body.Signer, maxPendingPerSigner(c.params), unitLimit(c.params, d)) {
 		err = ErrTooManyPending.Wrapf("account %s already has %d transactions waiting in this node's mempool; send more after the next block", hex.EncodeToString(d.body.Signer), maxPendingPerSigner(c.params))
 	}
 	if err != nil {
@@ -427,7 +427,7 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 			if size += cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{d.raw}); size > req.MaxTxBytes { // counted as CometBFT counts: with protobuf framing
 				return &abci.ResponsePrepareProposal{Txs: txs}, nil
 			}
-			if units += estimateUnits(a.params, d); units > a.params.MaxBlockUnits {
+			if units += unitLimit(a.params, d); units > a.params.MaxBlockUnits {
 				return &abci.ResponsePrepareProposal{Txs: txs}, nil
 			}
 			txs = append(txs, d.raw)
@@ -454,7 +454,7 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 		if d == nil {
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
 		}
-		if units += estimateUnits(a.params, d); units > a.params.MaxBlockUnits {
+		if units += unitLimit(a.params, d); units > a.params.MaxBlockUnits {
 			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil // more than any block may use
 		}
 	}
@@ -521,14 +521,18 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 // when a message fails, so a failed transaction cannot be replayed later;
 // the messages' writes land only if all of them succeed.
 //
-// Every transaction runs on a meter (store/meter.go) limited to
-// max_tx_units: its handlers see state through store.Metered, so each read,
-// write and iteration step is charged, and they charge the work they do
-// beyond state access through module.Context.Charge. A transaction that
-// passes its limit stops there and fails with its writes dropped. Once the
-// block's transactions have used max_block_units, later ones fail as
-// "block is full" without running and without spending their nonce, so
-// the same signed transaction may be sent again.
+// Every transaction runs on a meter (store/meter.go) limited to its unit
+// limit (unitLimit: what the proposer counted it as): its handlers see
+// state through store.Metered, so each read, write and iteration step is
+// charged, and they charge the work they do beyond state access through
+// module.Context.Charge. A transaction that passes its limit stops there
+// and fails with its writes dropped and its nonce spent: whoever signed
+// the limit pays for it being too low, not the transactions after it.
+// Because no transaction uses more than it was counted as, a block that
+// passed ProcessProposal cannot use more than max_block_units; the check
+// that fails later transactions as "block is full" (without spending their
+// nonce, so the same signed transaction may be sent again) only guards
+// blocks run without that check.
 func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx) (res *abci.ExecTxResult) {
 	signer, err := a.authenticate(a.store, a.blockRules(), d, height)
 	if err != nil {
@@ -543,7 +547,7 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 		{Key: "nonce", Value: strconv.FormatUint(d.body.Nonce, 10)},
 	}}
 
-	meter := store.NewMeter(a.params.MaxTxUnits)
+	meter := store.NewMeter(unitLimit(a.params, d))
 	defer func() {
 		// A transaction stopped over its limit may have computed a charge
 		// far beyond it (a programme's periods are charged in one step);
@@ -648,17 +652,25 @@ func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
 	return all
 }
 
-// estimateUnits is what a proposer counts a transaction as using: its base,
-// its bytes and each message's bound from its route (messageUnits), summed
-// by decode, and never more than max_tx_units, the most a transaction can
-// cost its block (deliver). It needs no state, so PrepareProposal and
-// ProcessProposal agree on it. Because each message's bound is at least
-// what the meter charges it, a block whose estimates fit max_block_units
-// runs every transaction without one failing as "block is full"; a
-// transaction that uses more than its bound (a state the bound does not
-// foresee) can still fill a block early, and deliver's check then keeps
-// the block's work within the limit.
-func estimateUnits(params *appv1.Params, d *decodedTx) uint64 {
+// unitLimit is a transaction's unit limit: the most its meter lets it use
+// (deliver) and what a proposer counts it as against max_block_units. It
+// is the limit the signer declared (TxBody.max_units, which decode keeps
+// within max_tx_units) or, when none is declared, its base, its bytes and
+// each message's bound from its route (messageUnits, summed by decode),
+// never more than max_tx_units. It needs no state, so PrepareProposal and
+// ProcessProposal agree on it, and since a transaction is stopped at it,
+// a block whose limits fit max_block_units does at most that much work
+// whatever its signers do: one that uses more than its limit fails alone
+// (tx/30) and the block's later transactions run.
+//
+// A declared limit is how a client trades the route bounds, which cover
+// the heavy states a message may meet (a funds movement walking many
+// tranches), for what its transaction needs: a lower one lets more
+// transactions into a block, a higher one lets a heavy transaction run.
+func unitLimit(params *appv1.Params, d *decodedTx) uint64 {
+	if d.body.MaxUnits != 0 {
+		return d.body.MaxUnits
+	}
 	n := store.Cost(store.TxBase) + store.Cost(store.TxByte)*uint64(len(d.raw))
 	return min(addUnits(n, d.msgUnits), params.MaxTxUnits)
 }

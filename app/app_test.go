@@ -671,7 +671,7 @@ func TestCheckTxRefusesNewTransactionsWhenTheMempoolIsFull(t *testing.T) {
 func TestCheckTxRefusesMoreThanTheMempoolsBlocksOfWork(t *testing.T) {
 	probe := newChain(t)
 	probe.block()
-	one := probe.app.EstimateUnits(probe.tx(treasuryAdmin, grantRole(treasuryClerk.addr, roleAuditor)))
+	one, _ := probe.app.UnitLimit(probe.tx(treasuryAdmin, grantRole(treasuryClerk.addr, roleAuditor)))
 	require.NotZero(t, one)
 	require.Less(t, one, uint64(50_000))
 

@@ -25,7 +25,7 @@ type decodedTx struct {
 	hash [32]byte
 	tx   *txv1.Tx
 	body *txv1.TxBody
-	// msgUnits is what its messages are estimated to use (estimateUnits).
+	// msgUnits is what its messages' route bounds add up to (unitLimit).
 	msgUnits uint64
 }
 
@@ -81,6 +81,12 @@ func (a *App) decodeHashed(params *appv1.Params, raw []byte, hash [32]byte) (*de
 	if err := checkMessageCount(params, len(d.body.Messages)); err != nil {
 		return nil, err
 	}
+	if err := checkMaxUnits(params, d.body.MaxUnits); err != nil {
+		return nil, err
+	}
+	if own := api.TxOwnUnits(len(raw)); d.body.MaxUnits != 0 && d.body.MaxUnits < own {
+		return nil, ErrUnitsBelowOwn.Wrapf("max_units %d is below the %d units the transaction is charged for its base and %d bytes before any message runs; declare more, or 0 for the limit its messages' routes give", d.body.MaxUnits, own, len(raw))
+	}
 	for i, m := range d.body.Messages {
 		r, err := a.validateBasic(m)
 		if err != nil {
@@ -119,6 +125,16 @@ func checkMemoSize(params *appv1.Params, memo string) error {
 func checkMessageCount(params *appv1.Params, n int) error {
 	if uint32(n) > params.MaxMessages {
 		return ErrTooManyMessages.Wrapf("%d messages; the limit is %d", n, params.MaxMessages)
+	}
+	return nil
+}
+
+// checkMaxUnits refuses a declared unit limit above max_tx_units: no
+// transaction may use more, and a proposer counting it higher would
+// reserve block room it can never use.
+func checkMaxUnits(params *appv1.Params, declared uint64) error {
+	if declared > params.MaxTxUnits {
+		return ErrUnitsAboveMax.Wrapf("max_units %d is above the chain's max_tx_units %d; declare at most that, or split the work into smaller transactions", declared, params.MaxTxUnits)
 	}
 	return nil
 }

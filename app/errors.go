@@ -30,6 +30,10 @@ var (
 	// codes added above do not collide.
 	ErrOutOfUnits = module.Register(Codespace, 30, "transaction over its resource limit")
 	ErrBlockFull  = module.Register(Codespace, 31, "block is full")
+	// A declared unit limit (TxBody.max_units) the chain refuses before
+	// the transaction reaches a block: numbered 150-154.
+	ErrUnitsAboveMax = module.Register(Codespace, 150, "declared unit limit above max_tx_units")
+	ErrUnitsBelowOwn = module.Register(Codespace, 151, "declared unit limit below the transaction's own cost")
 	// ErrNotReady: the node has no committed state to check against yet,
 	// or lost the version it was reading to pruning; retrying succeeds.
 	ErrNotReady = module.Register(Codespace, 40, "node not ready")

@@ -32,7 +32,7 @@ type pendingCounts struct {
 	n     map[string]uint32
 	total int // the sum of n: every transaction waiting
 	// units is what the waiting transactions count as against a block's
-	// max_block_units (estimateUnits): how many blocks of work wait.
+	// max_block_units (unitLimit): how many blocks of work wait.
 	units uint64
 }
 

@@ -261,40 +261,61 @@ func runBlock(tb testing.TB, a *app.App, h int64, tm time.Time, txs [][]byte) *a
 	return res
 }
 
-// unitBounds is what a proposer counts each of txs as using, under a's
-// params before the block runs.
-func unitBounds(a *app.App, txs [][]byte) []uint64 {
-	bounds := make([]uint64, len(txs))
+// txLimits are the unit limits of a block's transactions under the app's
+// params before the block runs: what a proposer counts each as and the
+// most each may use (app.UnitLimit).
+type txLimits struct {
+	limits   []uint64
+	declared []bool
+	maxTx    uint64
+}
+
+// unitBounds reads the unit limits of txs.
+func unitBounds(a *app.App, txs [][]byte) txLimits {
+	l := txLimits{limits: make([]uint64, len(txs)), declared: make([]bool, len(txs)), maxTx: a.MaxTxUnits()}
 	for i, tx := range txs {
-		bounds[i] = a.EstimateUnits(tx)
+		l.limits[i], l.declared[i] = a.UnitLimit(tx)
 	}
-	return bounds
+	return l
 }
 
 // requireWithinBounds checks, for every block any test runs, that no
-// transaction used more units than the proposer counted it as: the bound
-// that keeps proposals within max_block_units (module.Route.Units). A
-// transaction stopped at max_tx_units (tx/30) is the one exception: it is
-// counted at that limit and charged at most that.
-func requireWithinBounds(tb testing.TB, txs [][]byte, bounds []uint64, results []*abci.ExecTxResult) {
+// transaction used more units than the proposer counted it as, which keeps
+// proposals within max_block_units whatever their signers do, and that the
+// limits the route bounds give (module.Route.Units) were enough for the
+// states the tests build: a transaction that declared no limit and ran out
+// (tx/30) below max_tx_units failed because a row's bound is too low. One
+// stopped at max_tx_units, or at a limit its signer declared, failed on
+// its own account.
+func requireWithinBounds(tb testing.TB, txs [][]byte, bounds txLimits, results []*abci.ExecTxResult) {
 	tb.Helper()
 	for i, r := range results {
-		if isCode(r.Codespace, r.Code, app.ErrOutOfUnits) {
-			continue
-		}
-		if uint64(r.GasUsed) > bounds[i] {
-			var tx txv1.Tx
-			var body txv1.TxBody
-			_ = proto.Unmarshal(txs[i], &tx)
-			_ = proto.Unmarshal(tx.BodyBytes, &body)
-			var kinds []string
-			for _, m := range body.Messages {
-				kinds = append(kinds, fmt.Sprintf("%T", m.Sum))
-			}
-			tb.Fatalf("transaction %d (%v, code %s/%d) used %d units, more than the %d a proposer counts it as: raise the Units of its messages' rows (x/<module>/routes.go)",
-				i, kinds, r.Codespace, r.Code, r.GasUsed, bounds[i])
+		limit := bounds.limits[i]
+		out := isCode(r.Codespace, r.Code, app.ErrOutOfUnits)
+		switch {
+		case !out && uint64(r.GasUsed) > limit:
+			tb.Fatalf("transaction %d (%v, code %s/%d) used %d units, more than the %d a proposer counts it as",
+				i, msgKinds(txs[i]), r.Codespace, r.Code, r.GasUsed, limit)
+		case out && !bounds.declared[i] && limit < bounds.maxTx:
+			tb.Fatalf("transaction %d (%v) ran out of units at %d, the limit its messages' route bounds give: raise the Units of its messages' rows (x/<module>/routes.go): %s",
+				i, msgKinds(txs[i]), limit, r.Log)
+		case r.GasWanted != 0 && uint64(r.GasWanted) != limit:
+			tb.Fatalf("transaction %d reports gas_wanted %d; its unit limit is %d", i, r.GasWanted, limit)
 		}
 	}
+}
+
+// msgKinds names the message types of tx, for failure messages.
+func msgKinds(raw []byte) []string {
+	var tx txv1.Tx
+	var body txv1.TxBody
+	_ = proto.Unmarshal(raw, &tx)
+	_ = proto.Unmarshal(tx.BodyBytes, &body)
+	var kinds []string
+	for _, m := range body.Messages {
+		kinds = append(kinds, fmt.Sprintf("%T", m.Sum))
+	}
+	return kinds
 }
 
 // chain is an App under test with the store it runs on, so tests can
@@ -426,6 +447,7 @@ type txArgs struct {
 	timeout  uint64   // 0: ten blocks after the next block
 	chainID  string   // "": testChainID
 	memo     string
+	units    uint64 // the declared unit limit (TxBody.max_units); 0: none
 }
 
 // tx builds a transaction from signer with default envelope.
@@ -446,7 +468,7 @@ func (c *chain) txWith(o txArgs, msgs ...*txv1.Msg) []byte {
 	if o.signWith != nil {
 		k = *o.signWith
 	}
-	return signTx(c.tb, client.TxOptions{ChainID: o.chainID, Signer: o.signer.addr, Nonce: o.nonce, TimeoutHeight: o.timeout, Memo: o.memo}, k, msgs...)
+	return signTx(c.tb, client.TxOptions{ChainID: o.chainID, Signer: o.signer.addr, Nonce: o.nonce, TimeoutHeight: o.timeout, Memo: o.memo, Units: o.units}, k, msgs...)
 }
 
 // Queries, always of the last committed state.

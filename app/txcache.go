@@ -139,9 +139,10 @@ func decodedBytes(d *decodedTx) int {
 // so the mempool's rechecks after every block and the proposal and block
 // that carry a transaction parse and check it once on this node. A cached
 // entry passed every check of decode that depends on its bytes alone; the
-// three that depend on params (size, memo length, message count) are
-// checked again, in decode's order, so the answer is exactly decode's under
-// the params given. Transactions that fail to decode are not cached.
+// four that depend on params (size, memo length, message count, declared
+// unit limit) are checked again, in decode's order, so the answer is
+// exactly decode's under the params given. Transactions that fail to
+// decode are not cached.
 //
 // Decoded transactions are shared between CheckTx and the block being
 // run: nothing may modify one (handlers already treat messages as
@@ -156,6 +157,9 @@ func (a *App) decodeCached(params *appv1.Params, raw []byte) (*decodedTx, error)
 			return nil, err
 		}
 		if err := checkMessageCount(params, len(d.body.Messages)); err != nil {
+			return nil, err
+		}
+		if err := checkMaxUnits(params, d.body.MaxUnits); err != nil {
 			return nil, err
 		}
 		return d, nil

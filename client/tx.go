@@ -5,6 +5,7 @@
 package client
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -13,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tallyledger/tally/api"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 )
 
@@ -28,6 +30,18 @@ type TxOptions struct {
 	Nonce         uint64
 	TimeoutHeight uint64
 	Memo          string
+	// Units declares the transaction's unit limit (TxBody.max_units): the
+	// most meter units it may use, and what a proposer counts it as
+	// against the block's max_block_units. 0 declares none: the chain then
+	// uses the limit its messages' route bounds give, which covers the
+	// heavy states a message may meet and so takes more room in a block
+	// than a typical transaction uses.
+	Units uint64
+	// MessageUnits, when Units is 0, declares the transaction's own cost
+	// (api.TxOwnUnits of its size as sent, the declaration included) plus
+	// MessageUnits, what its messages are expected to use: the way to
+	// declare a limit from per-message costs without counting bytes.
+	MessageUnits uint64
 }
 
 // BuildTx serialises the body once, signs those bytes and returns the
@@ -44,16 +58,36 @@ func BuildTx(opts TxOptions, sign Signer, msgs ...*txv1.Msg) ([]byte, error) {
 		TimeoutHeight: opts.TimeoutHeight,
 		Memo:          opts.Memo,
 		Messages:      msgs,
+		MaxUnits:      opts.Units,
 	}
 	bodyBytes, err := proto.MarshalOptions{Deterministic: true}.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encoding tx body: %w", err)
+	}
+	// The declared limit is part of the bytes it pays for: raise it until
+	// it covers them (a varint grows a byte at a time, so this settles in a
+	// step or two).
+	for opts.Units == 0 && opts.MessageUnits > 0 {
+		want := api.TxOwnUnits(signedSize(bodyBytes)) + opts.MessageUnits
+		if want <= body.MaxUnits {
+			break
+		}
+		body.MaxUnits = want
+		if bodyBytes, err = (proto.MarshalOptions{Deterministic: true}).Marshal(body); err != nil {
+			return nil, fmt.Errorf("encoding tx body: %w", err)
+		}
 	}
 	sig, err := sign(bodyBytes)
 	if err != nil {
 		return nil, fmt.Errorf("signing tx: %w", err)
 	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(&txv1.Tx{BodyBytes: bodyBytes, Signature: sig})
+}
+
+// signedSize is the size of the Tx carrying bodyBytes and an ed25519
+// signature.
+func signedSize(bodyBytes []byte) int {
+	return proto.Size(&txv1.Tx{BodyBytes: bodyBytes, Signature: make([]byte, ed25519.SignatureSize)})
 }
 
 // RandomNonce returns a random non-zero nonce. With 64 random bits, two

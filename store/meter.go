@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"math/bits"
+
+	"github.com/tallyledger/tally/api"
 )
 
 // Kind is one kind of work the resource meter charges for.
@@ -41,11 +43,11 @@ var costs = [numKinds]uint64{
 	ReadEntry:       100,
 	ReadByte:        1,
 	WriteEntry:      1_000,
-	WriteByte:       10,
+	WriteByte:       api.WriteByteUnits,
 	DeleteEntry:     500,
 	IterStep:        50,
-	TxByte:          10,
-	TxBase:          1_000,
+	TxByte:          api.TxByteUnits,
+	TxBase:          api.TxBaseUnits,
 	PeriodScheduled: 100,
 	PeriodRun:       1_000,
 	Payment:         2_000,

@@ -212,6 +212,8 @@ func addTxFlags(cmd *cobra.Command) {
 	f.Uint64("timeout-blocks", 100, "blocks from now after which the transaction can no longer be included")
 	f.Uint64("nonce", 0, "nonce, unique per account while the transaction can be included (default: random)")
 	f.String("memo", "", "a note kept off chain: only its salted commitment is sent (the salt that opens it is printed); 64 hex characters are sent as they are")
+	f.Uint64("units", 0, "the transaction's unit limit (TxBody.max_units): the most meter units it may use and what a block counts it as; past it the transaction fails with tx/30 and its nonce is spent. "+
+		"0: the limit its messages' route bounds give (enough for the usual states; declare more for a heavy one, such as a movement over many small tranches, up to app.max_tx_units)")
 	f.Duration("wait", time.Minute, "how long to wait for the transaction to be committed")
 	addKeyringFlags(cmd)
 	_ = cmd.MarkFlagRequired("from")
@@ -275,6 +277,7 @@ func sendTx(cmd *cobra.Command, msgs ...*txv1.Msg) error {
 
 	blocks, _ := f.GetUint64("timeout-blocks")
 	nonce, _ := f.GetUint64("nonce")
+	units, _ := f.GetUint64("units")
 	memo, _ := f.GetString("memo")
 	if api.CheckMemo(memo) != nil {
 		c, salt, err := client.CommitMemo(memo)
@@ -289,7 +292,7 @@ func sendTx(cmd *cobra.Command, msgs ...*txv1.Msg) error {
 	if err != nil {
 		return err
 	}
-	tx, err := client.BuildTx(client.TxOptions{ChainID: chainID, Signer: addr, Nonce: nonce, TimeoutHeight: uint64(height) + blocks, Memo: memo},
+	tx, err := client.BuildTx(client.TxOptions{ChainID: chainID, Signer: addr, Nonce: nonce, TimeoutHeight: uint64(height) + blocks, Memo: memo, Units: units},
 		func(b []byte) ([]byte, error) { return ed25519.Sign(priv, b), nil }, msgs...)
 	if err != nil {
 		return err

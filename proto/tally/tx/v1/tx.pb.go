@@ -97,7 +97,15 @@ type TxBody struct {
 	TimeoutHeight uint64 `protobuf:"varint,4,opt,name=timeout_height,json=timeoutHeight,proto3" json:"timeout_height,omitempty"`
 	Memo          string `protobuf:"bytes,5,opt,name=memo,proto3" json:"memo,omitempty"`
 	// messages apply atomically: all or none.
-	Messages      []*Msg `protobuf:"bytes,6,rep,name=messages,proto3" json:"messages,omitempty"`
+	Messages []*Msg `protobuf:"bytes,6,rep,name=messages,proto3" json:"messages,omitempty"`
+	// max_units, when not 0, is the most meter units the transaction may
+	// use (README "Bounded work"): its limit as it runs, and what a proposer
+	// counts it as against the block's max_block_units. At most the chain's
+	// app.max_tx_units (tx/150) and at least the transaction's own base and
+	// bytes (tx/151). A transaction that passes it fails with tx/30, its
+	// writes dropped and its nonce spent. 0: the limit its messages' route
+	// bounds give.
+	MaxUnits      uint64 `protobuf:"varint,440,opt,name=max_units,json=maxUnits,proto3" json:"max_units,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -172,6 +180,13 @@ func (x *TxBody) GetMessages() []*Msg {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *TxBody) GetMaxUnits() uint64 {
+	if x != nil {
+		return x.MaxUnits
+	}
+	return 0
 }
 
 // Msg is one action. Each module owns a range of field numbers:
@@ -1004,14 +1019,15 @@ const file_tally_tx_v1_tx_proto_rawDesc = "" +
 	"\x02Tx\x12\x1d\n" +
 	"\n" +
 	"body_bytes\x18\x01 \x01(\fR\tbodyBytes\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xba\x01\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xd8\x01\n" +
 	"\x06TxBody\x12\x19\n" +
 	"\bchain_id\x18\x01 \x01(\tR\achainId\x12\x16\n" +
 	"\x06signer\x18\x02 \x01(\fR\x06signer\x12\x14\n" +
 	"\x05nonce\x18\x03 \x01(\x04R\x05nonce\x12%\n" +
 	"\x0etimeout_height\x18\x04 \x01(\x04R\rtimeoutHeight\x12\x12\n" +
 	"\x04memo\x18\x05 \x01(\tR\x04memo\x12,\n" +
-	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\"\x9f\x1b\n" +
+	"\bmessages\x18\x06 \x03(\v2\x10.tally.tx.v1.MsgR\bmessages\x12\x1c\n" +
+	"\tmax_units\x18\xb8\x03 \x01(\x04R\bmaxUnits\"\x9f\x1b\n" +
 	"\x03Msg\x12>\n" +
 	"\n" +
 	"add_member\x18\x01 \x01(\v2\x1d.tally.agency.v1.MsgAddMemberH\x00R\taddMember\x12G\n" +
