@@ -25,9 +25,10 @@ func DefaultParams() *appv1.Params {
 
 // Default resource-meter limits (units: see store/meter.go). On a loaded
 // 2-core machine a unit costs 20-60 ns of block time (BenchmarkSplitFlood,
-// BenchmarkProgrammeCatchUp), so a block at all three limits at once runs
-// in about 1-3 s; honest blocks of a few thousand transactions fit
-// (add_member uses about 9,500 units).
+// BenchmarkProgrammeCatchUp), so a block at both block limits (its
+// transactions, which never use more than their unit limits, and its
+// end-of-block work) runs in about 0.8-2.4 s; honest blocks of a few
+// thousand transactions fit (add_member uses about 9,500 units).
 const (
 	// DefaultMaxTxUnits lets one transaction write about 1 MB of state,
 	// and a split of 1,000 parts.

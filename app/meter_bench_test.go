@@ -1,11 +1,14 @@
 package app_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/app"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 )
 
@@ -51,4 +54,46 @@ func BenchmarkMessageUnits(b *testing.B) {
 	g := newGovChain(t)
 	show("gov submit_proposal (change_param)", g.block(g.tx(treasuryAdmin, msgPropose(changeParam("app.max_memo_bytes", "200")))).TxResults[0])
 	show("gov vote", g.block(g.tx(taxAdmin, msgVote(1, govv1.VoteOption_VOTE_OPTION_YES))).TxResults[0])
+}
+
+// BenchmarkMixedBlockFill proposes one block of the load mix's messages at
+// the default unit limits (max_block_units 30M) from a backlog of 2,250
+// transactions, more than a block holds, once with every transaction
+// counted at its route bounds and once with each declaring its limit as
+// the load mix does (load.MessageUnits); it runs the block, checks every
+// transaction committed, and reports transactions per block and units per
+// transaction, used and counted. Those depend only on the code; the
+// FinalizeBlock+Commit time it also reports depends on the machine.
+//
+//	go test ./app -run XXX -bench MixedBlockFill -benchtime 1x -v
+func BenchmarkMixedBlockFill(b *testing.B) {
+	for _, declare := range []bool{false, true} {
+		b.Run(fmt.Sprintf("declared=%v", declare), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				c := newMixedChain(b, app.DefaultMaxTxUnits, app.DefaultMaxBlockUnits)
+				backlog := c.mixedBacklog(0, 250, declare)
+				proposal := c.prepareProposal(backlog...)
+				require.Less(b, len(proposal), len(backlog), "the backlog is more than a block")
+				require.Equal(b, abci.ResponseProcessProposal_ACCEPT, c.processProposal(proposal...))
+				b.StartTimer()
+				begin := time.Now()
+				res := c.block(proposal...)
+				elapsed := time.Since(begin)
+				b.StopTimer()
+				var used, counted int64
+				for _, r := range res.TxResults {
+					requireOK(b, r)
+					used += r.GasUsed
+					counted += r.GasWanted
+				}
+				n := float64(len(proposal))
+				b.ReportMetric(n, "tx/block")
+				b.ReportMetric(float64(used)/n, "units_used/tx")
+				b.ReportMetric(float64(counted)/n, "units_counted/tx")
+				b.ReportMetric(float64(used)/1e6, "Munits_used/block")
+				b.ReportMetric(float64(elapsed.Milliseconds()), "finalize+commit_ms")
+			}
+		})
+	}
 }

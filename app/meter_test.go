@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/client/load"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
@@ -207,31 +208,110 @@ func TestGenesisWithoutUnitLimitsTakesDefaults(t *testing.T) {
 // proposer counted every message as 5,000 units while the mix uses two to
 // five times that, and the last third of each block failed with tx/31.
 func TestABacklogOfMixedTransactionsCommitsWithoutOverfillingBlocks(t *testing.T) {
-	const txUnits, blockUnits = 200_000, 300_000
+	perBlock := drainMixedBacklog(t, false)
+	require.Greater(t, len(perBlock), 2, "the backlog needed several blocks")
+}
+
+// The same backlog with each transaction declaring its unit limit as the
+// load mix does (load.MessageUnits): every transaction still commits, and
+// blocks hold more of them, because the funds movements are counted at
+// what they use rather than at the many-tranche walk their route bounds
+// allow for.
+func TestABacklogThatDeclaresItsUnitsCommitsInFewerBlocks(t *testing.T) {
+	undeclared := drainMixedBacklog(t, false)
+	declared := drainMixedBacklog(t, true)
+	t.Logf("transactions per block: route bounds %v, declared %v", undeclared, declared)
+	require.Less(t, len(declared), len(undeclared))
+	require.Greater(t, declared[0], undeclared[0]*5/4, "a full block holds at least a quarter more")
+}
+
+// drainMixedBacklog proposes a backlog of the load mix's messages (6
+// rounds of mixedBacklog) block after block under max_tx_units 200,000 and
+// max_block_units 300,000, checking each block, and returns how many
+// transactions each block held. With declare, each transaction declares
+// its limit from load.MessageUnits.
+func drainMixedBacklog(t *testing.T, declare bool) []int {
+	t.Helper()
+	const blockUnits = 300_000
+	c := newMixedChain(t, 200_000, blockUnits)
+	const rounds = 6
+	backlog := c.mixedBacklog(0, rounds, declare)
+	// The whole backlog in one block is more than a block may hold: a
+	// proposer that sends it anyway is refused.
+	require.Equal(t, abci.ResponseProcessProposal_REJECT, c.processProposal(backlog...))
+
+	mempool := backlog
+	var perBlock []int
+	for len(mempool) > 0 {
+		require.Less(t, len(perBlock), 3*len(backlog), "the backlog stopped draining")
+		proposal := c.prepareProposal(mempool...)
+		require.NotEmpty(t, proposal, "a proposal from a non-empty mempool holds at least one transaction")
+		require.Equal(t, abci.ResponseProcessProposal_ACCEPT, c.processProposal(proposal...))
+		res := c.block(proposal...)
+		perBlock = append(perBlock, len(proposal))
+		var used int64
+		for i, r := range res.TxResults {
+			require.False(t, isCode(r.Codespace, r.Code, app.ErrBlockFull), "block %d, transaction %d: %s", len(perBlock), i, r.Log)
+			requireOK(t, r)
+			used += r.GasUsed
+		}
+		require.LessOrEqual(t, used, int64(blockUnits), "block %d used more than max_block_units", len(perBlock))
+		// CometBFT drops what a block committed from the mempool, and
+		// proposals take the mempool in order.
+		require.Equal(t, mempool[:len(proposal)], proposal)
+		mempool = mempool[len(proposal):]
+	}
+	require.Len(t, c.members(mTreasury), 2+rounds)
+	require.Equal(t, mAuditor.addr, c.item(fmt.Sprintf("lot:%d", rounds-1)).Custodian)
+	return perBlock
+}
+
+// newMixedChain starts the money genesis with a tax type and the unit
+// limits given, and prepares what mixedBacklog draws on: money allocated
+// to the benefits agency and a programme "p" that starts in a week, so
+// enrolments pay nothing yet.
+func newMixedChain(tb testing.TB, txUnits, blockUnits uint64) *chain {
+	tb.Helper()
 	g := moneyGenesis(0)
 	g.Params.MaxTxUnits, g.Params.MaxBlockUnits = txUnits, blockUnits
 	g.Tax = &taxv1.Genesis{
 		TaxTypes:       []*taxv1.TaxType{{Code: "VAT", Name: "Value added tax", Authority: mTax, RevenueAgency: mTreasury, PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER}},
 		Authorisations: []*taxv1.Authorisation{{Collector: mCollector.addr, TaxType: "VAT", Active: true}},
 	}
-	c := openChain(t, store.NewMemory(), app.Options{})
+	c := openChain(tb, store.NewMemory(), app.Options{})
 	c.initChain(g)
-	// What the backlog draws on: money allocated to the benefits agency
-	// and a programme that starts in a week, so enrolments pay nothing yet.
-	start := blockTime(c.height+1).Unix() + 7*24*3600
+	start := mixedProgrammeStart()
 	for _, tx := range [][]byte{
-		c.tx(mOfficer, msgAppropriate("SA/setup", 10_000_000), msgAllocate(mBenefits, 5_000_000)),
+		c.tx(mOfficer, msgAppropriate("SA/setup", 10_000_000_000), msgAllocate(mBenefits, 5_000_000_000)),
 		c.tx(mManager, msgCreateProgramme("p", 100, 7*24*3600, start, start+52*7*24*3600, 0)),
 	} {
-		requireOK(t, c.block(tx).TxResults[0])
+		requireOK(tb, c.block(tx).TxResults[0])
 	}
+	return c
+}
 
+// mixedProgrammeStart is when newMixedChain's programme starts: a week
+// after the chain's first block.
+func mixedProgrammeStart() int64 { return blockTime(1).Unix() + 7*24*3600 }
+
+// mixedBacklog is rounds rounds (numbered from first) of the load mix's
+// messages, one transaction each: appropriate, allocate, fund, enrol,
+// issue_receipt, register_item, offer_custody, accept_custody (of the item
+// just offered), add_member. With declare, each declares its unit limit as
+// the load mix does (load.MessageUnits).
+func (c *chain) mixedBacklog(first, rounds int, declare bool) [][]byte {
+	c.tb.Helper()
+	start := mixedProgrammeStart()
 	var backlog [][]byte
 	send := func(k testKey, m *txv1.Msg) {
-		backlog = append(backlog, c.txWith(txArgs{signer: k, timeout: uint64(c.height) + 100}, m))
+		args := txArgs{signer: k, timeout: uint64(c.height) + 100}
+		if declare {
+			args.msgUnits = load.MessageUnits(m)
+			require.Positive(c.tb, args.msgUnits)
+		}
+		backlog = append(backlog, c.txWith(args, m))
 	}
-	const rounds = 6
-	for i := range rounds {
+	for i := first; i < first+rounds; i++ {
 		item := fmt.Sprintf("lot:%d", i)
 		send(mOfficer, msgAppropriate(fmt.Sprintf("SA/%d", i), 1_000))
 		send(mOfficer, msgAllocate(mBenefits, 1_000))
@@ -243,32 +323,5 @@ func TestABacklogOfMixedTransactionsCommitsWithoutOverfillingBlocks(t *testing.T
 		send(mAuditor, accept(item))
 		send(mTreasuryAdmin, addMember(keyFor(fmt.Sprintf("backlog/%d", i)), agencyv1.Role_ROLE_TREASURY))
 	}
-	// The whole backlog in one block is more than a block may hold: a
-	// proposer that sends it anyway is refused.
-	require.Equal(t, abci.ResponseProcessProposal_REJECT, c.processProposal(backlog...))
-
-	mempool := backlog
-	blocks := 0
-	for len(mempool) > 0 {
-		require.Less(t, blocks, 3*len(backlog), "the backlog stopped draining")
-		proposal := c.prepareProposal(mempool...)
-		require.NotEmpty(t, proposal, "a proposal from a non-empty mempool holds at least one transaction")
-		require.Equal(t, abci.ResponseProcessProposal_ACCEPT, c.processProposal(proposal...))
-		res := c.block(proposal...)
-		blocks++
-		var used int64
-		for i, r := range res.TxResults {
-			require.False(t, isCode(r.Codespace, r.Code, app.ErrBlockFull), "block %d, transaction %d: %s", blocks, i, r.Log)
-			requireOK(t, r)
-			used += r.GasUsed
-		}
-		require.LessOrEqual(t, used, int64(blockUnits), "block %d used more than max_block_units", blocks)
-		// CometBFT drops what a block committed from the mempool, and
-		// proposals take the mempool in order.
-		require.Equal(t, mempool[:len(proposal)], proposal)
-		mempool = mempool[len(proposal):]
-	}
-	require.Greater(t, blocks, 2, "the backlog needed several blocks")
-	require.Len(t, c.members(mTreasury), 2+rounds)
-	require.Equal(t, mAuditor.addr, c.item(fmt.Sprintf("lot:%d", rounds-1)).Custodian)
+	return backlog
 }

@@ -448,6 +448,7 @@ type txArgs struct {
 	chainID  string   // "": testChainID
 	memo     string
 	units    uint64 // the declared unit limit (TxBody.max_units); 0: none
+	msgUnits uint64 // declares the tx's own cost plus this (client.TxOptions.MessageUnits)
 }
 
 // tx builds a transaction from signer with default envelope.
@@ -468,7 +469,7 @@ func (c *chain) txWith(o txArgs, msgs ...*txv1.Msg) []byte {
 	if o.signWith != nil {
 		k = *o.signWith
 	}
-	return signTx(c.tb, client.TxOptions{ChainID: o.chainID, Signer: o.signer.addr, Nonce: o.nonce, TimeoutHeight: o.timeout, Memo: o.memo, Units: o.units}, k, msgs...)
+	return signTx(c.tb, client.TxOptions{ChainID: o.chainID, Signer: o.signer.addr, Nonce: o.nonce, TimeoutHeight: o.timeout, Memo: o.memo, Units: o.units, MessageUnits: o.msgUnits}, k, msgs...)
 }
 
 // Queries, always of the last committed state.

@@ -235,9 +235,12 @@ type Report struct {
 	// AvgTxBytes is the mean size of the transactions sent.
 	AvgTxBytes float64 `json:"avg_tx_bytes"`
 	// AvgUnits is the mean resource units (gas_used) of the load
-	// transactions that succeeded: with max_block_units it bounds how many
-	// fit in a block.
+	// transactions that succeeded.
 	AvgUnits float64 `json:"avg_units"`
+	// AvgUnitLimit is the mean unit limit (gas_wanted) of the same
+	// transactions: what proposers count each as, so max_block_units over
+	// it is how many fit in a block.
+	AvgUnitLimit float64 `json:"avg_unit_limit"`
 
 	// StartHeight is the last height before the load; blocks
 	// StartHeight+1..EndHeight were read.
@@ -420,6 +423,7 @@ type runner struct {
 	refusals  []time.Duration // send to refusal (CheckTx code or broadcast error)
 	txBytes   int64
 	units     int64 // resource units used by the load transactions that succeeded
+	wanted    int64 // and their unit limits
 	blocks    []blockStat
 	// peakInFlight is the Pacer's.
 	peakInFlight int64
@@ -539,6 +543,7 @@ func (r *runner) record(b block) {
 			r.commitOK++
 			st.oursOK++
 			r.units += res.GasUsed
+			r.wanted += res.GasWanted
 			continue
 		}
 		k := codeKey{res.Codespace, res.Code}
@@ -557,7 +562,7 @@ func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 	var tx []byte
 	if err == nil {
 		tx, err = client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: job.Signer.Address,
-			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks}, job.Signer.Sign, job.Msgs()...)
+			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks, MessageUnits: job.MessageUnits()}, job.Signer.Sign, job.Msgs()...)
 	}
 	if err != nil {
 		r.mu.Lock()
@@ -880,6 +885,7 @@ func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered
 	}
 	if r.commitOK > 0 {
 		rep.AvgUnits = float64(r.units) / float64(r.commitOK)
+		rep.AvgUnitLimit = float64(r.wanted) / float64(r.commitOK)
 	}
 	return rep
 }
@@ -971,7 +977,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 	}
 	p("  latency submit→commit  p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (mean %.0f, max %.0f, n=%d)",
 		rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Latency.Mean, rep.Latency.Max, rep.Latency.Count)
-	p("  blocks                 %10d   (heights %d-%d, %.1f txs/block, %.0f bytes/tx, %.0f units/tx)", rep.Blocks, rep.StartHeight+1, rep.EndHeight, rep.AvgTxsPerBlock, rep.AvgTxBytes, rep.AvgUnits)
+	p("  blocks                 %10d   (heights %d-%d, %.1f txs/block, %.0f bytes/tx, %.0f units/tx used of %.0f limit)", rep.Blocks, rep.StartHeight+1, rep.EndHeight, rep.AvgTxsPerBlock, rep.AvgTxBytes, rep.AvgUnits, rep.AvgUnitLimit)
 	if rep.Refusals.Count > 0 {
 		p("  refusals answered in   p50 %.0f ms, p99 %.0f ms, max %.0f ms (n=%d)", rep.Refusals.P50, rep.Refusals.P99, rep.Refusals.Max, rep.Refusals.Count)
 	}

@@ -227,6 +227,11 @@ func TestMixedRunCommitsEveryModulesRecords(t *testing.T) {
 	require.Positive(t, rep.Submitted)
 	require.Equal(t, rep.Submitted, rep.Accepted)
 	require.Equal(t, rep.Accepted, rep.CommittedOK)
+	// Each transaction declared a unit limit near what it used (the route
+	// bounds count the mix at about 1.8 times its use), and none ran out.
+	require.Positive(t, rep.AvgUnits)
+	require.Less(t, rep.AvgUnitLimit, 1.25*rep.AvgUnits, "units/tx limit %.0f, used %.0f", rep.AvgUnitLimit, rep.AvgUnits)
+	t.Logf("units/tx: %.0f used of %.0f limit", rep.AvgUnits, rep.AvgUnitLimit)
 
 	// Every message type was sent, and each one committed counts.
 	got := map[string]load.KindCount{}

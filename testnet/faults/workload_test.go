@@ -270,7 +270,7 @@ func (w *Workload) sendOne(ctx context.Context, r *rand.Rand) {
 				continue
 			}
 			timeout = h + 100
-			if tx, err = client.BuildTx(client.TxOptions{ChainID: w.c.M.ChainID, Signer: job.Signer.Address, TimeoutHeight: uint64(timeout)}, job.Signer.Sign, job.Msg); err != nil {
+			if tx, err = client.BuildTx(client.TxOptions{ChainID: w.c.M.ChainID, Signer: job.Signer.Address, TimeoutHeight: uint64(timeout), MessageUnits: job.MessageUnits()}, job.Signer.Sign, job.Msg); err != nil {
 				cancel()
 				panic(err) // as above
 			}
