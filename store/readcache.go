@@ -156,18 +156,18 @@ func (c *readCache) stats() ReadCacheStats {
 }
 
 // EnableReadCache keeps up to maxBytes of values of the last saved version
-// in memory for GetAtCached (see readCache). Call it before any read or
-// write, from the goroutine that owns the store; 0 or less leaves the cache
-// off, and GetAtCached is then GetAt.
+// in memory for GetAtCached (see readCache). Call it before any read, from
+// the goroutine that owns the store (the keys written before it are known:
+// the store records them from Open); 0 or less leaves the cache off, and
+// GetAtCached is then GetAt.
 func (s *Store) EnableReadCache(maxBytes int) {
 	if maxBytes <= 0 {
-		s.reads, s.written = nil, nil
+		s.reads = nil
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reads = newReadCache(maxBytes, s.lastVersion)
-	s.written = map[string]struct{}{}
 }
 
 // GetAtCached is GetAt through the read cache: the same answer, from memory
@@ -196,20 +196,16 @@ func (s *Store) ReadCacheStats() ReadCacheStats {
 	return s.reads.stats()
 }
 
-// wrote records that the block being built writes key, for the read cache.
-func (s *Store) wrote(key []byte) {
-	if s.written != nil {
-		s.written[string(key)] = struct{}{}
-	}
-}
+// wrote records that the block being built writes key, for the read cache
+// (whether or not it is on yet).
+func (s *Store) wrote(key []byte) { s.written[string(key)] = struct{}{} }
 
 // advanceReads moves the read cache on to version, just saved, and starts
 // the next block's record of written keys. The caller holds s.mu.
 func (s *Store) advanceReads(version int64) {
-	if s.reads == nil {
-		return
+	if s.reads != nil {
+		s.reads.advance(version, s.written)
 	}
-	s.reads.advance(version, s.written)
 	if len(s.written) > 1<<16 {
 		s.written = map[string]struct{}{} // a genesis's map is not kept for good
 	} else {
@@ -222,6 +218,6 @@ func (s *Store) advanceReads(version int64) {
 func (s *Store) resetReads() {
 	if s.reads != nil {
 		s.reads.reset(s.lastVersion)
-		clear(s.written)
 	}
+	clear(s.written)
 }

@@ -178,3 +178,20 @@ func TestConcurrentCachedReadsDuringCommits(t *testing.T) {
 	require.NoError(t, <-errs)
 	require.NotZero(t, s.ReadCacheStats().Hits)
 }
+
+// A cache enabled over a working tree that already holds writes still
+// drops the written keys at the next Commit: the store records writes from
+// Open, cache or not.
+func TestReadCacheEnabledAfterWritesDropsThem(t *testing.T) {
+	s := NewMemory()
+	defer s.Close()
+	k := []byte("k")
+	s.Set(k, []byte("v1"))
+	v, _ := commit(t, s)
+	s.Set(k, []byte("v2")) // before the cache
+	s.EnableReadCache(1 << 20)
+	requireSameReads(t, s, v, [][]byte{k, k}, "before the commit")
+	v, _ = commit(t, s)
+	requireSameReads(t, s, v, [][]byte{k, k}, "after the commit")
+	require.NotZero(t, s.ReadCacheStats().Hits)
+}

@@ -134,8 +134,8 @@ type Store struct {
 
 	// reads caches values of the last saved version (readcache.go), nil
 	// when off; written holds the keys the working tree has set or deleted
-	// since the last Commit, which Commit drops from reads. written belongs
-	// to the consensus goroutine, like the working tree.
+	// since the last Commit (or Open), which Commit drops from reads.
+	// written belongs to the consensus goroutine, like the working tree.
 	reads   *readCache
 	written map[string]struct{}
 }
@@ -164,7 +164,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, opts: opts, held: map[int64]int{}}
+	s := &Store{db: db, opts: opts, held: map[int64]int{}, written: map[string]struct{}{}}
 	if err := s.loadTrees(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
