@@ -35,8 +35,8 @@ import (
 // validator grows the state four times faster. It is a measurement, built only with the syncmeasure tag; make
 // test neither runs nor skips it:
 //
-//	make build && TALLYD_BIN=$PWD/build/tallyd SYNC_VALIDATORS=2 SYNC_RATE=8 SYNC_MSGS_PER_TX=32 SYNC_DURATION=60m \
-//	  go test -tags syncmeasure ./testnet/ -run TestStateSyncMeasure -v -count=1 -timeout 180m
+//	make build && TALLYD_BIN=$PWD/build/tallyd SYNC_VALIDATORS=2 SYNC_RATE=8 SYNC_MSGS_PER_TX=32 SYNC_DURATION=150m \
+//	  go test -tags syncmeasure ./testnet/ -run TestStateSyncMeasure -v -count=1 -timeout 240m
 func TestStateSyncMeasure(t *testing.T) {
 	const interval = 50
 	rate := envFloat(t, "SYNC_RATE", 5)
