@@ -66,7 +66,9 @@
 # node of testnet.json, the council's full node included) and the load
 # generator (tallyd load, on the same machine) used while it ran, drain
 # included, in OUT/LABEL-RATE.cpu and as cores in the table's
-# node_cpu/load_cpu columns.
+# node_cpu/load_cpu columns; and each node's resident memory every
+# RSS_EVERY seconds [5] in OUT/LABEL-RATE.rss (time, pid, KiB), the
+# largest in the max_rss_mib column.
 #
 # Example: RATES="500 1000 2000" DURATION=15s scripts/bench-localnet.sh
 set -euo pipefail
@@ -89,6 +91,7 @@ SKIP_TIMEOUT_COMMIT=${SKIP_TIMEOUT_COMMIT:-0}
 BASE_PORT=${BASE_PORT:-27000}
 PPROF=${PPROF:-0}
 PPROF_SECONDS=${PPROF_SECONDS:-$SECS}
+RSS_EVERY=${RSS_EVERY:-5}
 KV_BASE_PORT=$((BASE_PORT + 1000))
 TOOLS=${TOOLS:-$HOME/.cache/tally-bench/cometbft-$COMET_VERSION}
 WARMUP_S=2
@@ -349,6 +352,12 @@ tally_phase() {
 		local nodes t0 n0 l0 prof_pid=""
 		nodes=$(pgrep -P "$NET_PID" | tr '\n' ' ')
 		t0=$(date +%s.%N); n0=$(proc_cpu $nodes); children_cpu; l0=$CHILDREN_CPU
+		# Every node's resident memory every RSS_EVERY seconds while the rate runs.
+		(while :; do
+			for pid in $nodes; do echo "$(date +%s) $pid $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)"; done
+			sleep "$RSS_EVERY"
+		done) >"$OUT/$label-$rate.rss" 2>/dev/null &
+		local rss_pid=$!
 		if [[ "$PPROF" == 1 ]]; then
 			# One profile per node, at once; pprof merges them when given all.
 			jq -r '.nodes[] | "\(.name) \(.pprof)"' "$net/testnet.json" | while read -r name addr; do
@@ -361,10 +370,13 @@ tally_phase() {
 			--workers "$WORKERS" --mix="$MIX" --drain "$DRAIN" --json \
 			>"$OUT/$label-$rate.json" 2>"$OUT/$label-$rate.log"
 		mark "$label" "$rate" end
+		kill "$rss_pid" 2>/dev/null || true
+		wait "$rss_pid" 2>/dev/null || true
 		# tallyd load's run includes its drain: the window is the whole run.
 		children_cpu
 		awk -v t0="$t0" -v t1="$(date +%s.%N)" -v n0="$n0" -v n1="$(proc_cpu $nodes)" -v l0="$l0" -v l1="$CHILDREN_CPU" -v k="$(echo $nodes | wc -w)" \
-			'BEGIN { w = t1 - t0; printf "window_s %.1f nodes %d node_cpu_s %.1f load_cpu_s %.1f node_cores %.2f load_cores %.2f\n", w, k, n1 - n0, l1 - l0, (n1 - n0) / w, (l1 - l0) / w }' \
+			-v rss="$(awk '$3 > m { m = $3 } END { printf "%.0f", m / 1024 }' "$OUT/$label-$rate.rss")" \
+			'BEGIN { w = t1 - t0; printf "window_s %.1f nodes %d node_cpu_s %.1f load_cpu_s %.1f node_cores %.2f load_cores %.2f max_rss_mib %s\n", w, k, n1 - n0, l1 - l0, (n1 - n0) / w, (l1 - l0) / w, rss }' \
 			>"$OUT/$label-$rate.cpu"
 		if [[ -n "$prof_pid" ]]; then
 			sleep 2 # the profiles end PPROF_SECONDS after the load started
@@ -380,14 +392,15 @@ tally_table() {
 	echo
 	echo "Tally ($label: $(jq -r '.mix' "$first")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$first")-byte txs on average"
 	{
-		echo "offered sent_tx/s not_sent committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms blocks tx/block units/tx accepted refused errors failed_in_block pending refusal_p50_ms refusal_p99_ms node_cpu load_cpu load1"
+		echo "offered sent_tx/s not_sent committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms blocks tx/block units/tx accepted refused errors failed_in_block pending refusal_p50_ms refusal_p99_ms node_cpu load_cpu max_rss_mib load1"
 		for rate in $RATES; do
 			jq -r --arg kv "${KV[$rate]:-}" --arg load "$(load_range "$label" "$rate")" \
-				--arg ncpu "$(awk '{ print $10 }' "$OUT/$label-$rate.cpu" 2>/dev/null || echo -)" --arg lcpu "$(awk '{ print $12 }' "$OUT/$label-$rate.cpu" 2>/dev/null || echo -)" '[.offered_rate, (.submit_rate|round), .client_dropped, (.committed_rate*10|round/10),
+				--arg ncpu "$(awk '{ print $10 }' "$OUT/$label-$rate.cpu" 2>/dev/null || echo -)" --arg lcpu "$(awk '{ print $12 }' "$OUT/$label-$rate.cpu" 2>/dev/null || echo -)" \
+				--arg rss "$(awk '{ print $14 }' "$OUT/$label-$rate.cpu" 2>/dev/null || echo -)" '[.offered_rate, (.submit_rate|round), .client_dropped, (.committed_rate*10|round/10),
 				(if ($kv|length) > 0 and ($kv|tonumber) > 0 then (.committed_rate / ($kv|tonumber) * 100 | round / 100) else "-" end),
 				(.latency.p50_ms|round), (.latency.p95_ms|round), (.latency.p99_ms|round), .blocks, (.avg_txs_per_block*10|round/10),
 				((.avg_units // 0)|round), .accepted, .rejected_total, .broadcast_errors_total, .committed_failed_total, .pending,
-				((.refusal_latency.p50_ms // 0)|round), ((.refusal_latency.p99_ms // 0)|round), $ncpu, $lcpu, $load] | map(tostring) | join(" ")' "$OUT/$label-$rate.json"
+				((.refusal_latency.p50_ms // 0)|round), ((.refusal_latency.p99_ms // 0)|round), $ncpu, $lcpu, $rss, $load] | map(tostring) | join(" ")' "$OUT/$label-$rate.json"
 		done
 	} | column -t
 	for rate in $RATES; do
