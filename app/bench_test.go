@@ -11,7 +11,9 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -272,6 +274,7 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 			}
 		}
 
+		stopProfile := startBlockProfile(b, i)
 		w0 := readRuntimeWork()
 		c0 := cpuTime()
 		t0 := time.Now()
@@ -285,6 +288,7 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 		elapsed += time.Since(t0)
 		cpu += cpuTime() - c0
 		work = work.plus(readRuntimeWork().minus(w0))
+		stopProfile()
 		finalize, commit = finalize+t1.Sub(t0), commit+time.Since(t1)
 
 		require.NoError(b, err)
@@ -298,6 +302,27 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 	b.ReportMetric(float64(commit.Milliseconds())/float64(b.N), "commit-ms/block")
 	b.ReportMetric(work.allocs/float64(total), "allocs/tx")
 	b.ReportMetric(work.bytes/float64(total), "B/tx")
+}
+
+// startBlockProfile starts a CPU profile of timed block i when
+// TALLY_BENCH_CPUPROFILE names a file prefix, and returns what stops it. A
+// profile of the timed blocks alone, with the collector and the batch
+// verifier's goroutines, unlike -cpuprofile, which also takes in building
+// the state and signing the blocks; merge the blocks' files with
+// go tool pprof -top <prefix>*.
+func startBlockProfile(b *testing.B, i int) (stop func()) {
+	prefix := os.Getenv("TALLY_BENCH_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	name := strings.NewReplacer("/", "_", "=", "").Replace(b.Name())
+	f, err := os.Create(fmt.Sprintf("%s%s.%d.pprof", prefix, name, i))
+	require.NoError(b, err)
+	require.NoError(b, pprof.StartCPUProfile(f))
+	return func() {
+		pprof.StopCPUProfile()
+		require.NoError(b, f.Close())
+	}
 }
 
 // runtimeWork is what the Go runtime counted while blocks ran: heap

@@ -198,7 +198,7 @@ func (s *Store) ReadCacheStats() ReadCacheStats {
 
 // wrote records that the block being built writes key, for the read cache
 // (whether or not it is on yet).
-func (s *Store) wrote(key []byte) { s.written[string(key)] = struct{}{} }
+func (s *Store) wrote(key string) { s.written[key] = struct{}{} }
 
 // advanceReads moves the read cache on to version, just saved, and starts
 // the next block's record of written keys. The caller holds s.mu.

@@ -176,6 +176,13 @@ func TestConcurrentCachedReadsDuringCommits(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	require.NoError(t, <-errs)
+	// The readers may have raced the commits without a hit (the writes wait
+	// for Commit, so the blocks are quick): a read repeated now must hit.
+	v, _ := s.LastCommit()
+	for range 2 {
+		_, err := s.GetAtCached(v, keys[0])
+		require.NoError(t, err)
+	}
 	require.NotZero(t, s.ReadCacheStats().Hits)
 }
 

@@ -286,16 +286,18 @@ func (s *Store) Has(key []byte) bool {
 // It panics if called from inside Iterate's callback.
 func (s *Store) Set(key, value []byte) {
 	s.checkNotIterating("Set")
-	s.wrote(key)
-	s.pending.write(key, storedValue(value))
+	k := string(key) // one copy of the key for both records
+	s.wrote(k)
+	s.pending.write(k, storedValue(value))
 }
 
 // Delete removes key from the working tree (when it must be current, like
 // Set). It panics if called from inside Iterate's callback.
 func (s *Store) Delete(key []byte) {
 	s.checkNotIterating("Delete")
-	s.wrote(key)
-	s.pending.write(key, nil)
+	k := string(key)
+	s.wrote(k)
+	s.pending.write(k, nil)
 }
 
 // flush applies the pending writes to the tree, in order.

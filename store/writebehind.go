@@ -67,9 +67,9 @@ func (w *writeBehind) logged(key []byte) (value []byte, ok bool) {
 	return w.log[i].value, true
 }
 
-// write logs a Set of value (stored form) or, when value is nil, a Delete.
-func (w *writeBehind) write(key []byte, value []byte) {
-	k := string(key)
+// write logs a Set of value (stored form) or, when value is nil, a Delete,
+// of key k.
+func (w *writeBehind) write(k string, value []byte) {
 	delete(w.reads, k)
 	if i, ok := w.last[k]; ok && (w.log[i].value == nil) == (value == nil) {
 		// A Set after a Set (one entry carries the last value), or a
