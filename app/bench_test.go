@@ -421,7 +421,7 @@ var benchProgrammeStart = genesisTime.Unix() + 7*24*3600
 func buildBenchState(b *testing.B, dir string) *chain {
 	b.Helper()
 	g := moneyGenesis(0)
-	g.Params.MaxBlockUnits = 1 << 40 // blocks of 5,000 transactions: this measures throughput, not the limit
+	g.Params.MaxBlockUnits = 1 << 40       // blocks of 5,000 transactions: this measures throughput, not the limit
 	g.Params.MaxPendingPerSigner = 1 << 20 // the checked runs put a whole block from a few signers through CheckTx
 	g.Tax = &taxv1.Genesis{
 		TaxTypes:       []*taxv1.TaxType{{Code: "VAT", Name: "Value added tax", Authority: mTax, RevenueAgency: mTreasury, PeriodKind: taxv1.PeriodKind_PERIOD_KIND_QUARTER}},
