@@ -49,6 +49,9 @@
 #   OUT             where networks, logs and JSON go [a new temp dir]
 #   KEEP            1 keeps OUT after exit          [1 if OUT was given, else 0]
 #   TALLYD          a prebuilt tallyd to use        [built from this checkout]
+#   LOAD_FLAGS_BEFORE  extra tallyd load flags for TALLYD_BEFORE's network only,
+#                   e.g. --route-units for a release before TxBody.max_units
+#                   (it refuses the field)                        [none]
 #   TALLYD_BEFORE   another tallyd (e.g. built before a change): its own fresh
 #                   network is loaded first, in the same invocation, and its
 #                   table printed too, so before and after share the run []
@@ -332,6 +335,8 @@ kv_row() {
 # into $OUT/LABEL-<rate>.json.
 tally_phase() {
 	local label=$1 bin=$2 rate net="$OUT/$1-net"
+	local extra=()
+	[[ "$label" == before && -n "${LOAD_FLAGS_BEFORE:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS_BEFORE"
 	"$bin" testnet init "${init_flags[@]/#$NET/$net}" >"$OUT/$label-init.log"
 	"$bin" testnet start "$net" >"$OUT/$label-testnet.log" 2>&1 &
 	NET_PID=$!
@@ -367,7 +372,7 @@ tally_phase() {
 		fi
 		run_bg "$OUT/$label-$rate.log" "$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
 			--endpoints "$ENDPOINTS" --rate "$rate" --duration "${SECS}s" --accounts "$ACCOUNTS" \
-			--workers "$WORKERS" --mix="$MIX" --drain "$DRAIN" --json \
+			--workers "$WORKERS" --mix="$MIX" --drain "$DRAIN" --json "${extra[@]}" \
 			>"$OUT/$label-$rate.json" 2>"$OUT/$label-$rate.log"
 		mark "$label" "$rate" end
 		kill "$rss_pid" 2>/dev/null || true

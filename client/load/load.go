@@ -95,6 +95,12 @@ type Config struct {
 	// max_messages). Rate stays in transactions per second, so a batch
 	// grows state MsgsPerTx times faster per signature checked.
 	MsgsPerTx int
+	// RouteUnits sends transactions that declare no unit limit
+	// (TxBody.max_units), so the chain counts each at its messages' route
+	// bounds: the load as a client unaware of limits sends it, and the
+	// only load a release before max_units accepts (it refuses the field
+	// as tx/19). By default each transaction declares load.MessageUnits.
+	RouteUnits bool
 	// Admin is the private key of an account with the admin role; it adds
 	// the add_member signers (PartyAgency) in the setup phase.
 	Admin ed25519.PrivateKey
@@ -561,8 +567,11 @@ func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 	job, err := r.mix.NextBatch(rnd, r.cfg.MsgsPerTx)
 	var tx []byte
 	if err == nil {
-		tx, err = client.BuildTx(client.TxOptions{ChainID: r.chainID, Signer: job.Signer.Address,
-			TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks, MessageUnits: job.MessageUnits()}, job.Signer.Sign, job.Msgs()...)
+		opts := client.TxOptions{ChainID: r.chainID, Signer: job.Signer.Address, TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks}
+		if !r.cfg.RouteUnits {
+			opts.MessageUnits = job.MessageUnits()
+		}
+		tx, err = client.BuildTx(opts, job.Signer.Sign, job.Msgs()...)
 	}
 	if err != nil {
 		r.mu.Lock()

@@ -99,6 +99,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			workers, _ := f.GetInt("workers")
 			connections, _ := f.GetInt("connections")
 			msgsPerTx, _ := f.GetInt("msgs-per-tx")
+			routeUnits, _ := f.GetBool("route-units")
 			mixStr, _ := f.GetString("mix")
 			chainID, _ := f.GetString("chain-id")
 			timeoutBlocks, _ := f.GetUint64("timeout-blocks")
@@ -180,6 +181,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 				Connections:   connections,
 				Mix:           mix,
 				MsgsPerTx:     msgsPerTx,
+				RouteUnits:    routeUnits,
 				Admin:         priv,
 				AdminAddress:  adminAddr,
 				Admins:        admins,
@@ -209,6 +211,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 	f.String("mix", "add_member", "message types to send, name[=weight],...; known: "+strings.Join(load.MsgNames(), ", ")+"; --mix alone is --mix=all, every one of them")
 	f.Lookup("mix").NoOptDefVal = load.MixAll
 	f.Int("msgs-per-tx", 1, "messages per transaction for message types that do not depend on an earlier one (custody offers and acceptances stay one to a transaction); at most the chain's app.max_messages")
+	f.Bool("route-units", false, "declare no unit limit (TxBody.max_units): the chain counts each transaction at its messages' route bounds, so fewer fit in a block; for comparing with a release that predates max_units, which refuses the field. By default each transaction declares what its messages usually use, with a margin")
 	f.String("from", "", "keyring name of an admin key; it adds the add_member signers to its agency (needed when the mix has add_member)")
 	f.StringToString("admins", map[string]string{load.PartyTreasury: "treasury-admin", load.PartyBenefits: "benefits-admin",
 		load.PartyTax: "revenue-admin", load.PartyProvenance: "dalefarm-admin"},
