@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -151,4 +152,84 @@ func TestCheckTxCacheGivesTheTreesVerdicts(t *testing.T) {
 	require.Zero(t, nodes["uncached"].st.ReadCacheStats().Hits)
 	t.Logf("cached node: %+v; tiny: %+v", nodes["cached"].st.ReadCacheStats(), nodes["tiny"].st.ReadCacheStats())
 	require.LessOrEqual(t, nodes["tiny"].st.ReadCacheStats().Bytes, 1000)
+}
+
+// Rechecks run while blocks commit, as CometBFT's mempool connection runs
+// beside the consensus connection: block k carries pending transaction k,
+// spending its nonce. A recheck that read a state before block k must admit
+// it, one that read a state after must refuse it as a replay; the height
+// each call read lies between the last commit before it (less one: Commit
+// saves before it publishes) and the last commit after it. A cache that kept
+// a nonce a block wrote, or stored a value read at an older version as the
+// newer one's, would admit a transaction long after its block. Run with
+// -race by make test.
+func TestConcurrentRechecksSeeEachBlocksNonces(t *testing.T) {
+	c := newChain(t)
+	c.block()
+	const blocks = 12
+	txs := make([][]byte, blocks)
+	for i := range txs {
+		msg := grantRole(treasuryClerk.addr, roleAuditor) // granted and revoked in turn, so every block's succeeds
+		if i%2 == 1 {
+			msg = revokeRole(treasuryClerk.addr, roleAuditor)
+		}
+		txs[i] = c.txWith(txArgs{signer: treasuryAdmin, timeout: blocks + 20}, msg)
+		require.Zero(t, c.checkTx(txs[i]).Code)
+	}
+	spentAt := func(i int) int64 { return int64(i) + 2 } // block height carrying txs[i]
+
+	stop := make(chan struct{})
+	errs := make(chan error, 1)
+	done := make(chan struct{})
+	checked := make(chan struct{}, 1)
+	go func() {
+		defer close(done)
+		for {
+			for i, tx := range txs {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				before, _ := c.st.LastCommit()
+				res, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_Recheck})
+				after, _ := c.st.LastCommit()
+				// tx/50 (the signer's pending count, which rounds of
+				// rechecks between two blocks fill) comes after every state
+				// check passed: the state admitted it.
+				admitted := err == nil && (res.Code == 0 || isCode(res.Codespace, res.Code, app.ErrTooManyPending))
+				switch {
+				case err != nil:
+				case admitted && before-1 >= spentAt(i):
+					err = fmt.Errorf("transaction %d admitted at height %d or later; block %d spent its nonce", i, before-1, spentAt(i))
+				case admitted:
+				case !isCode(res.Codespace, res.Code, app.ErrReplay):
+					err = fmt.Errorf("transaction %d: %s", i, res.Log)
+				case after < spentAt(i):
+					err = fmt.Errorf("transaction %d refused as a replay at height %d or before; block %d spends its nonce", i, after, spentAt(i))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			select {
+			case checked <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	for i := range blocks {
+		requireOK(t, c.block(txs[i]).TxResults[0])
+		select { // every block overlaps at least one round of rechecks
+		case <-checked:
+		case err := <-errs:
+			require.NoError(t, err)
+		}
+	}
+	close(stop)
+	<-done
+	close(errs)
+	require.NoError(t, <-errs)
+	require.NotZero(t, c.st.ReadCacheStats().Hits)
 }
