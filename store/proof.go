@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 
+	"github.com/cosmos/iavl"
 	ics23 "github.com/cosmos/ics23/go"
 )
 
@@ -19,15 +20,7 @@ func (s *Store) Prove(version int64, key []byte) (value []byte, proof *ics23.Com
 	if t.Size() == 0 {
 		return nil, nil, fmt.Errorf("store: prove %X at version %d: tree is empty", key, version)
 	}
-	value, err = t.Get(key)
-	if err != nil {
-		return nil, nil, s.readFailed(version, fmt.Errorf("store: prove %X at version %d: %w", key, version, err))
-	}
-	if value != nil {
-		proof, err = t.GetMembershipProof(key)
-	} else {
-		proof, err = t.GetNonMembershipProof(key)
-	}
+	value, proof, err = prove(t, key)
 	if err != nil {
 		return nil, nil, s.readFailed(version, fmt.Errorf("store: prove %X at version %d: %w", key, version, err))
 	}
@@ -38,4 +31,27 @@ func (s *Store) Prove(version int64, key []byte) (value []byte, proof *ics23.Com
 		return nil, nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
 	}
 	return value, proof, nil
+}
+
+// prove reads key in t with its proof. IAVL's proof builders dereference
+// the node a failed walk returns (nil) when a node is missing, as when the
+// version is pruned while being read (pruning does not wait for readers):
+// that panic is turned into an error here, which Prove reports as the
+// pruned version it is, instead of stopping the node answering a query.
+func prove(t *iavl.ImmutableTree, key []byte) (value []byte, proof *ics23.CommitmentProof, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			value, proof, err = nil, nil, fmt.Errorf("the tree walk failed: %v", r)
+		}
+	}()
+	value, err = t.Get(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if value != nil {
+		proof, err = t.GetMembershipProof(key)
+	} else {
+		proof, err = t.GetNonMembershipProof(key)
+	}
+	return value, proof, err
 }

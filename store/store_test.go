@@ -737,3 +737,33 @@ func TestEmptyValuesAreProvable(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, found)
 }
+
+// TestProofOfAVersionPrunedWhileReadIsAnError is the race
+// TestConcurrentReaders hits now and then, made certain: a query holds
+// version 1 when pruning deletes its nodes. IAVL's proof builder then
+// dereferences the nil node its failed walk returns; the proof must fail
+// with an error, not stop the node with a panic.
+func TestProofOfAVersionPrunedWhileReadIsAnError(t *testing.T) {
+	s := openLevel(t, t.TempDir(), Options{KeepRecent: 1})
+	defer s.Close()
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	for _, k := range keys {
+		s.Set([]byte(k), []byte("1"))
+	}
+	commit(t, s)
+	held, err := s.saved(1) // what Prove holds once it has checked the version
+	require.NoError(t, err)
+	for _, k := range []string{"c", "cc"} { // the reads before pruning: their paths are cached, their siblings not
+		_, err := held.Get([]byte(k))
+		require.NoError(t, err)
+	}
+	for _, k := range keys { // every node of version 1 is replaced, so pruning deletes them all
+		s.Set([]byte(k), []byte("2"))
+	}
+	commit(t, s)
+	require.False(t, s.tree.VersionExists(1))
+	for _, k := range []string{"c", "cc"} { // present and absent
+		_, _, err := prove(held, []byte(k))
+		require.Error(t, err, "prove %s", k)
+	}
+}
