@@ -400,8 +400,14 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 			err = ErrNotReady.Wrapf("reading state at height %d: %v; send the transaction again", c.version, view.err)
 		}
 	}
-	if err == nil && !a.pending.admit(d.body.Signer, maxPendingPerSigner(c.params), unitLimit(c.params, d)) {
-		err = ErrTooManyPending.Wrapf("account %s already has %d transactions waiting in this node's mempool; send more after the next block", hex.EncodeToString(d.body.Signer), maxPendingPerSigner(c.params))
+	if err == nil {
+		units := unitLimit(c.params, d)
+		switch a.pending.admit(d.body.Signer, maxPendingPerSigner(c.params), units, a.signerUnits(c.params)) {
+		case overCount:
+			err = ErrTooManyPending.Wrapf("account %s already has %d transactions waiting in this node's mempool; send more after the next block", hex.EncodeToString(d.body.Signer), maxPendingPerSigner(c.params))
+		case overUnits:
+			err = ErrTooManyPending.Wrapf("account %s already has transactions waiting in this node's mempool that count as %d units of work or more, as much as one signer may have waiting (a fifth of what the mempool takes); send more after the next block, and declare unit limits (max_units) near what the transactions use", hex.EncodeToString(d.body.Signer), a.signerUnits(c.params))
+		}
 	}
 	if err != nil {
 		space, code, log := module.CodeOf(err)
@@ -671,8 +677,7 @@ func unitLimit(params *appv1.Params, d *decodedTx) uint64 {
 	if d.body.MaxUnits != 0 {
 		return d.body.MaxUnits
 	}
-	n := store.Cost(store.TxBase) + store.Cost(store.TxByte)*uint64(len(d.raw))
-	return min(addUnits(n, d.msgUnits), params.MaxTxUnits)
+	return min(addUnits(api.TxOwnUnits(len(d.raw)), d.msgUnits), params.MaxTxUnits)
 }
 
 // smallMessageUnits bounds a message whose route names no bound

@@ -726,6 +726,37 @@ func TestCheckTxRefusesMoreThanTheMempoolsBlocksOfWork(t *testing.T) {
 	requireCode(t, app.ErrMempoolFull, over.Codespace, over.Code, over.Log, fmt.Sprintf("holds %d transactions", n))
 }
 
+// One signer's waiting transactions may count as at most a fifth of the
+// mempool's work (or one max_tx_units transaction, if more): a signer
+// declaring max_tx_units on a few cheap transactions is refused (tx/50)
+// before it fills the mempool, and other signers are still admitted.
+// Without that bound, six such transactions would fill a default mempool
+// (two blocks of 30M units) and every node would refuse everyone else with
+// tx/85 until the next block.
+func TestOneSignerCannotFillTheMempoolsWorkWithDeclaredLimits(t *testing.T) {
+	c := openChain(t, store.NewMemory(), app.Options{MempoolBlocks: 2})
+	g := testGenesis()
+	g.Params.MaxTxUnits, g.Params.MaxBlockUnits = 100_000, 500_000 // a mempool of 1,000,000 units: 200,000 a signer
+	c.initChain(g)
+	c.block()
+	heavy := func() []byte {
+		return c.txWith(txArgs{signer: treasuryAdmin, units: g.Params.MaxTxUnits}, grantRole(treasuryClerk.addr, roleAuditor))
+	}
+	require.Zero(t, c.checkTx(heavy()).Code)
+	require.Zero(t, c.checkTx(heavy()).Code)
+	over := c.checkTx(heavy())
+	requireCode(t, app.ErrTooManyPending, over.Codespace, over.Code, over.Log, treasuryAdmin.hex(), "200000 units of work or more", "after the next block", "max_units")
+	require.False(t, c.app.MempoolFull(), "the signer was stopped before the mempool filled")
+	require.Zero(t, c.checkTx(c.tx(taxAdmin, grantRole(taxCollector.addr, roleAuditor))).Code, "another signer is admitted")
+	light := c.tx(treasuryAdmin, grantRole(treasuryClerk.addr, roleAuditor))
+	res := c.checkTx(light)
+	requireCode(t, app.ErrTooManyPending, res.Codespace, res.Code, res.Log, "units of work") // even a light one, counted at its route bounds
+
+	// After a block that takes them, the signer has room again.
+	c.block()
+	require.Zero(t, c.checkTx(heavy()).Code)
+}
+
 func TestTimeoutWindowBoundsAreInclusive(t *testing.T) {
 	c := newChain(t)
 	c.block()

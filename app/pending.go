@@ -29,27 +29,47 @@ const DefaultMaxPendingPerSigner = 1000
 // block, which still bounds a signer per block.
 type pendingCounts struct {
 	mu    sync.Mutex // CheckTx and Commit may run on different ABCI connections
-	n     map[string]uint32
-	total int // the sum of n: every transaction waiting
+	n     map[string]signerPending
+	total int // the sum of n's counts: every transaction waiting
 	// units is what the waiting transactions count as against a block's
 	// max_block_units (unitLimit): how many blocks of work wait.
 	units uint64
 }
 
-func newPendingCounts() *pendingCounts { return &pendingCounts{n: map[string]uint32{}} }
+// signerPending is what one signer has waiting: transactions and the units
+// they count as.
+type signerPending struct {
+	count uint32
+	units uint64
+}
 
-// admit counts one more transaction of signer, counting units, unless
-// the signer already has limit.
-func (p *pendingCounts) admit(signer []byte, limit uint32, units uint64) bool {
+func newPendingCounts() *pendingCounts { return &pendingCounts{n: map[string]signerPending{}} }
+
+// Why admit refused a transaction.
+const (
+	admitted = iota
+	overCount
+	overUnits
+)
+
+// admit counts one more transaction of signer, counting units, unless the
+// signer already has limit transactions waiting (overCount) or they count
+// as maxUnits or more (overUnits; 0: no bound), as the mempool's own
+// bound counts (full): the transaction that crosses it is the last one.
+func (p *pendingCounts) admit(signer []byte, limit uint32, units, maxUnits uint64) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.n[string(signer)] >= limit {
-		return false
+	s := p.n[string(signer)]
+	switch {
+	case s.count >= limit:
+		return overCount
+	case maxUnits > 0 && s.units >= maxUnits:
+		return overUnits
 	}
-	p.n[string(signer)]++
+	p.n[string(signer)] = signerPending{count: s.count + 1, units: addUnits(s.units, units)}
 	p.total++
 	p.units = addUnits(p.units, units)
-	return true
+	return admitted
 }
 
 // full reports how many transactions are waiting and the units they count
@@ -89,6 +109,20 @@ func (a *App) mempoolUnits(params *appv1.Params) uint64 {
 		return ^uint64(0)
 	}
 	return uint64(a.mempoolBlocks) * params.MaxBlockUnits
+}
+
+// signerUnits is the most units one signer's waiting transactions may
+// count as (0: no bound, when the mempool has none): a fifth of the
+// mempool's work, like max_pending_per_signer's share of its count, and
+// never less than one transaction at max_tx_units. Without it one signer
+// declaring max_tx_units on a few cheap transactions would fill every
+// node's mempool, and every other signer would be refused with tx/85.
+func (a *App) signerUnits(params *appv1.Params) uint64 {
+	total := a.mempoolUnits(params)
+	if total == 0 {
+		return 0
+	}
+	return max(total/5, params.MaxTxUnits)
 }
 
 // blocksOfWork says how much work units are, for a refusal.
