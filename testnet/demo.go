@@ -71,6 +71,12 @@ func SeedDemo(ctx context.Context, dir string, m *Manifest, log func(string, ...
 		}
 		d.Clients = append(d.Clients, c)
 	}
+	caughtUpCtx, cancel := context.WithTimeout(ctx, demoStepTimeout)
+	err = d.waitCaughtUp(caughtUpCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
 	for _, s := range demoSteps {
 		stepCtx, cancel := context.WithTimeout(ctx, demoStepTimeout)
 		err := s.run(stepCtx, d)
@@ -107,6 +113,28 @@ func (d *Demo) Send(ctx context.Context, node int, keyName string, msgs ...*txv1
 		return err
 	}
 	return d.waitApplied(ctx, r.Height)
+}
+
+// waitCaughtUp waits until no validator is still catching up. A node
+// fetches blocks from its peers before it joins consensus, and until then
+// CometBFT refuses every broadcast through it ("endpoint is closed while
+// node is catching up"); on a loaded machine a node can stay there for
+// seconds after the others have made blocks.
+func (d *Demo) waitCaughtUp(ctx context.Context) error {
+	for i, c := range d.Clients {
+		for {
+			st, err := c.RPC.Status(ctx)
+			if err == nil && !st.SyncInfo.CatchingUp {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("node %s was still catching up with its peers at the deadline: %w", d.M.Validators()[i].Name, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // waitApplied waits until every node's application has committed height,
