@@ -265,6 +265,9 @@ type Result struct {
 	ResumeMedian float64  `json:"resume_median_s"`
 	ResumeWorst  float64  `json:"resume_worst_s"`
 	Notes        []string `json:"notes,omitempty"`
+	// Failures are the scenario's failed checks, repeated under the table
+	// so that a report showing only the end of the output still names them.
+	Failures []string `json:"failures,omitempty"`
 }
 
 var (
@@ -283,6 +286,11 @@ func printTable(w io.Writer) {
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %.2f s | %.2f s |\n", r.Scenario, r.Runs, r.Faults, r.Committed, r.Divergences, r.ResumeMedian, r.ResumeWorst)
+	}
+	for _, r := range results {
+		for _, f := range r.Failures {
+			fmt.Fprintf(w, "FAILED %s: %s\n", r.Scenario, f)
+		}
 	}
 }
 
@@ -319,6 +327,15 @@ func (s *Scenario) Note(format string, args ...any) {
 	s.t.Log(n)
 }
 
+// Errorf fails the test with a check's finding and records it for the
+// table.
+func (s *Scenario) Errorf(format string, args ...any) {
+	s.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	s.res.Failures = append(s.res.Failures, msg)
+	s.t.Error(msg)
+}
+
 // Verify runs the end checks and fails the test with the findings.
 func (s *Scenario) Verify(ctx context.Context, c *Cluster, w *Workload, forbidden [][]byte) Verdict {
 	s.res.Runs++
@@ -341,12 +358,15 @@ func (s *Scenario) Verify(ctx context.Context, c *Cluster, w *Workload, forbidde
 		s.Note("%s", n)
 	}
 	for _, f := range v.Findings {
-		s.t.Errorf("finding: %s", f)
+		s.Errorf("finding: %s", f)
 	}
 	return v
 }
 
 func (s *Scenario) finish() {
+	if s.t.Failed() && len(s.res.Failures) == 0 {
+		s.res.Failures = append(s.res.Failures, "the test failed: its output says why")
+	}
 	if len(s.resumes) > 0 {
 		d := slices.Clone(s.resumes)
 		slices.Sort(d)
