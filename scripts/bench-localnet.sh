@@ -9,7 +9,13 @@
 #    own `loadtime` tool (test/loadtime, same module version) at each rate.
 #    Both tools are built by `go install …@v0.40.0` (pinned) into TOOLS.
 # 2. A fresh Tally network of the same shape (tallyd testnet init), loaded with
-#    `tallyd load` at the same rates.
+#    `tallyd load` at the same rates. Same shape means VALIDATORS node
+#    processes and nothing else on either side: the Tally network is written
+#    with --council=false (no Harbourside Council full node, which the demo
+#    would vote in as a fifth validator) and started with --demo=false
+#    --explorer=false (no demo transactions during the load, no explorer
+#    polling). Before this, Tally ran five validators against kvstore's four:
+#    a fifth of every Tally node CPU profile was the council's node.
 # The networks run one after the other (never at once: they would share the
 # CPU). It prints both tables and the ratio of committed rates, rate by rate
 # and peak to peak, and the no-collapse figures: committed at the highest rate
@@ -52,6 +58,12 @@
 #   LOAD_FLAGS_BEFORE  extra tallyd load flags for TALLYD_BEFORE's network only,
 #                   e.g. --route-units for a release before TxBody.max_units
 #                   (it refuses the field)                        [none]
+#   INIT_FLAGS_BEFORE, START_FLAGS_BEFORE  extra `tallyd testnet init` /
+#                   `testnet start` flags for TALLYD_BEFORE's network only
+#                   (after the script's own, so they win), e.g.
+#                   INIT_FLAGS_BEFORE=--council START_FLAGS_BEFORE="--demo
+#                   --explorer" loads the old five-node shape as "before"
+#                   [none]
 #   TALLYD_BEFORE   another tallyd (e.g. built before a change): its own fresh
 #                   network is loaded first, in the same invocation, and its
 #                   table printed too, so before and after share the run []
@@ -230,7 +242,7 @@ fi
 init_flags=(--validators "$VALIDATORS" --output "$NET" --base-port "$BASE_PORT")
 [[ -n "$TIMEOUT_COMMIT" ]] && init_flags+=(--timeout-commit "$TIMEOUT_COMMIT")
 [[ "$SKIP_TIMEOUT_COMMIT" == 1 ]] && init_flags+=(--skip-timeout-commit)
-"$TALLYD" testnet init "${init_flags[@]}" >"$OUT/init.log"
+"$TALLYD" testnet init "${init_flags[@]}" --council=false >"$OUT/init.log"
 CFG="$(jq -r '.nodes[0].home' "$NET/testnet.json")/config"
 
 # Waits until no node of a network has transactions left in its mempool, so
@@ -335,10 +347,14 @@ kv_row() {
 # into $OUT/LABEL-<rate>.json.
 tally_phase() {
 	local label=$1 bin=$2 rate net="$OUT/$1-net"
-	local extra=()
-	[[ "$label" == before && -n "${LOAD_FLAGS_BEFORE:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS_BEFORE"
-	"$bin" testnet init "${init_flags[@]/#$NET/$net}" >"$OUT/$label-init.log"
-	"$bin" testnet start "$net" >"$OUT/$label-testnet.log" 2>&1 &
+	local extra=() init_extra=() start_extra=()
+	if [[ "$label" == before ]]; then
+		[[ -n "${LOAD_FLAGS_BEFORE:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS_BEFORE"
+		[[ -n "${INIT_FLAGS_BEFORE:-}" ]] && read -r -a init_extra <<<"$INIT_FLAGS_BEFORE"
+		[[ -n "${START_FLAGS_BEFORE:-}" ]] && read -r -a start_extra <<<"$START_FLAGS_BEFORE"
+	fi
+	"$bin" testnet init "${init_flags[@]/#$NET/$net}" --council=false "${init_extra[@]}" >"$OUT/$label-init.log"
+	"$bin" testnet start --demo=false --explorer=false "${start_extra[@]}" "$net" >"$OUT/$label-testnet.log" 2>&1 &
 	NET_PID=$!
 	echo "starting $VALIDATORS Tally validators ($label: $bin; log $OUT/$label-testnet.log)..." >&2
 	for _ in $(seq 1 240); do
