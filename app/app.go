@@ -15,7 +15,6 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
-	cmttypes "github.com/cometbft/cometbft/types"
 
 	"google.golang.org/protobuf/proto"
 
@@ -417,29 +416,21 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 }
 
 // PrepareProposal proposes the mempool's transactions, dropping any that
-// ProcessProposal would reject (see screen), within the block's limits.
-// It screens them a batch at a time and stops at the first that does not
-// fit: what follows is never looked at.
+// ProcessProposal would reject (see screen), within the block's limits,
+// taking each signer's transactions only up to a share of the block at a
+// time (see blockFill): a signer's transactions past its share are left
+// in the mempool, for this block's later rounds if room remains, or for
+// later blocks. It screens them a batch at a time and stops at the first
+// that does not fit: what follows is never looked at.
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
-	txs := make([][]byte, 0, min(len(req.Txs), proposalBatch))
-	var size int64
-	var units uint64
+	f := newBlockFill(a.params, req.MaxTxBytes, len(req.Txs))
 	sc := a.newScreener(req.Height)
-	for start := 0; start < len(req.Txs); start += proposalBatch {
-		for _, d := range sc.next(req.Txs[start:min(start+proposalBatch, len(req.Txs))]) {
-			if d == nil {
-				continue
-			}
-			if size += cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{d.raw}); size > req.MaxTxBytes { // counted as CometBFT counts: with protobuf framing
-				return &abci.ResponsePrepareProposal{Txs: txs}, nil
-			}
-			if units += unitLimit(a.params, d); units > a.params.MaxBlockUnits {
-				return &abci.ResponsePrepareProposal{Txs: txs}, nil
-			}
-			txs = append(txs, d.raw)
+	for round := req.Txs; len(round) > 0 && !f.full; round = f.nextRound() {
+		for start := 0; start < len(round) && !f.full; start += proposalBatch {
+			sc.next(round[start:min(start+proposalBatch, len(round))], f.choose)
 		}
 	}
-	return &abci.ResponsePrepareProposal{Txs: txs}, nil
+	return &abci.ResponsePrepareProposal{Txs: f.txs}, nil
 }
 
 // proposalBatch is how many transactions PrepareProposal screens at a
@@ -454,6 +445,11 @@ const proposalBatch = 256
 // failures that depend on state (a reused nonce, a missing role) are not
 // reasons to reject: those transactions fail with their code inside the
 // block.
+//
+// Nor is a signer's share of the block (blockFill) a reason to reject: it
+// is the proposer's policy, not a rule of validity. Proposers may differ in
+// it (another release, another order of their mempools), and the bound
+// that protects every node, max_block_units, holds whoever fills the block.
 func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
 	var units uint64
 	for _, d := range a.screen(req.Txs, req.Height) {

@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/app"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 )
 
@@ -94,6 +98,72 @@ func BenchmarkMixedBlockFill(b *testing.B) {
 				b.ReportMetric(float64(used)/1e6, "Munits_used/block")
 				b.ReportMetric(float64(elapsed.Milliseconds()), "finalize+commit_ms")
 			}
+		})
+	}
+}
+
+// BenchmarkPrepareProposal times a proposer's PrepareProposal with signers'
+// shares of the block (on) and as before them (off: the mempool's order
+// alone decides), on the same mempool, alternating within each iteration
+// so that both meet the same machine load: the load mix's backlog of 2,250
+// transactions declaring their limits as tallyd load does (mix: 8 signers,
+// none near a share), and the same after a hostile signer's 20
+// transactions declaring max_tx_units (hostile). Caches are warm, as
+// CheckTx leaves them. It reports each side's time per block and per
+// proposed transaction, their ratio, and the block's transactions and the
+// hostile signer's among them.
+//
+//	go test ./app -run XXX -bench PrepareProposal -benchtime 40x -count 3
+func BenchmarkPrepareProposal(b *testing.B) {
+	c := newMixedChain(b, app.DefaultMaxTxUnits, app.DefaultMaxBlockUnits)
+	mix := c.mixedBacklog(0, 250, true)
+	var hostile [][]byte
+	for i := range 20 {
+		hostile = append(hostile, c.txWith(txArgs{signer: mTreasuryAdmin, units: app.DefaultMaxTxUnits, timeout: uint64(c.height) + 100}, addMember(keyFor(fmt.Sprintf("bench/hostile/%d", i)), agencyv1.Role_ROLE_AUDITOR)))
+	}
+	h := c.height + 1
+	for _, mempool := range []struct {
+		name string
+		txs  [][]byte
+	}{{"mix", mix}, {"hostile", append(slices.Clone(hostile), mix...)}} {
+		req := &abci.RequestPrepareProposal{MaxTxBytes: 1 << 30, Txs: mempool.txs, Height: h, Time: blockTime(h)}
+		c.prepareProposal(mempool.txs...) // decodes and verifies each, as CheckTx would have
+		b.Run(mempool.name, func(b *testing.B) {
+			var on, off *abci.ResponsePrepareProposal
+			var onTime, offTime time.Duration
+			for i := range b.N {
+				for k := range 2 {
+					begin := time.Now()
+					if (i+k)%2 == 0 {
+						var err error
+						on, err = c.app.PrepareProposal(context.Background(), req)
+						require.NoError(b, err)
+						onTime += time.Since(begin)
+					} else {
+						off = c.app.PrepareProposalWithoutShares(req)
+						offTime += time.Since(begin)
+					}
+				}
+			}
+			hostileIn := func(txs [][]byte) float64 {
+				n := 0
+				for _, tx := range txs {
+					if slices.ContainsFunc(hostile, func(h []byte) bool { return bytes.Equal(h, tx) }) {
+						n++
+					}
+				}
+				return float64(n)
+			}
+			perBlock := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
+			b.ReportMetric(perBlock(offTime), "off_us/block")
+			b.ReportMetric(perBlock(onTime), "on_us/block")
+			b.ReportMetric(float64(onTime)/float64(offTime), "on/off")
+			b.ReportMetric(perBlock(offTime)*1000/float64(len(off.Txs)), "off_ns/tx")
+			b.ReportMetric(perBlock(onTime)*1000/float64(len(on.Txs)), "on_ns/tx")
+			b.ReportMetric(float64(len(off.Txs)), "off_tx/block")
+			b.ReportMetric(float64(len(on.Txs)), "on_tx/block")
+			b.ReportMetric(hostileIn(off.Txs), "off_hostile/block")
+			b.ReportMetric(hostileIn(on.Txs), "on_hostile/block")
 		})
 	}
 }

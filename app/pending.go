@@ -111,6 +111,11 @@ func (a *App) mempoolUnits(params *appv1.Params) uint64 {
 	return uint64(a.mempoolBlocks) * params.MaxBlockUnits
 }
 
+// signerShare is the part of a resource one signer may take while others
+// wait: a fifth of the mempool's work (signerUnits) and of a block
+// (blockShare).
+const signerShare = 5
+
 // signerUnits is the most units one signer's waiting transactions may
 // count as (0: no bound, when the mempool has none): a fifth of the
 // mempool's work, like max_pending_per_signer's share of its count, and
@@ -122,7 +127,7 @@ func (a *App) signerUnits(params *appv1.Params) uint64 {
 	if total == 0 {
 		return 0
 	}
-	return max(total/5, params.MaxTxUnits)
+	return max(total/signerShare, params.MaxTxUnits)
 }
 
 // blocksOfWork says how much work units are, for a refusal.
