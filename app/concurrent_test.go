@@ -55,7 +55,16 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 		fail    = make(chan error, 8)
 		// Each reader ticks after every round, so every block overlaps reads.
 		queried, checked = make(chan struct{}, 1), make(chan struct{}, 1)
+		// committed ticks after each block's Commit. The CheckTx reader
+		// admits valid once a round, and each admission counts toward the
+		// signer's transactions waiting until the next Commit
+		// (max_pending_per_signer, 1,000): so it runs at most
+		// checksPerBlock rounds, then waits for the next block, however
+		// fast CheckTx is against the blocks (it once ran ~1,000 rounds
+		// between two blocks and was refused tx/50).
+		committed = make(chan struct{}, 1)
 	)
+	const checksPerBlock = app.DefaultMaxPendingPerSigner / 10
 	tick := func(ch chan struct{}) {
 		select {
 		case ch <- struct{}{}:
@@ -108,10 +117,20 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 	wg.Add(1)
 	go func() { // CheckTx, as the mempool calls it
 		defer wg.Done()
-		for {
+		for round := 0; ; round++ {
+			if round == checksPerBlock {
+				round = 0
+				select { // until the next block restarts the signer's count
+				case <-stop:
+					return
+				case <-committed:
+				}
+			}
 			select {
 			case <-stop:
 				return
+			case <-committed:
+				round = 0
 			default:
 			}
 			for _, tc := range []struct {
@@ -139,6 +158,7 @@ func TestConcurrentQueryAndCheckTxDuringBlocks(t *testing.T) {
 		res := c.finalize(c.tx(treasuryAdmin, addMember(keyFor(fmt.Sprintf("concurrent/%d", i)), agencyv1.Role_ROLE_TREASURY)))
 		requireOK(t, res.TxResults[0])
 		c.commit()
+		tick(committed)
 		for _, ch := range []chan struct{}{queried, checked} {
 			select {
 			case <-ch:
