@@ -247,3 +247,42 @@ func TestGenesisKeyProofs(t *testing.T) {
 	}
 	require.Error(t, agency.CheckGenesisKeyProofs(good(), "other-chain"), "proofs name the chain")
 }
+
+// An expanded key gives VerifySignature's verdict on every signature the
+// strict rules refuse or accept: honest ones, forgeries under small-order
+// and non-canonical keys, a malleated S, a small-order R, another key's
+// signature, and wrong sizes.
+func TestExpandedKeysGiveVerifySignaturesVerdicts(t *testing.T) {
+	msg := []byte("pay the bursary")
+	good := ed25519.Sign(member.priv, msg)
+	l, _ := new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
+	s := new(big.Int).SetBytes(reverse(good[32:]))
+	malleated := append(append([]byte(nil), good[:32]...), reverse(new(big.Int).Add(s, l).FillBytes(make([]byte, 32)))...)
+	smallR := append(append([]byte(nil), smallOrder[0].pub...), make([]byte, 32)...)
+	sigs := [][]byte{good, forgedSignature(), malleated, smallR, ed25519.Sign(admin.priv, msg), good[:63], nil}
+	keys := [][]byte{member.pub, admin.pub}
+	for _, so := range smallOrder {
+		keys = append(keys, so.pub)
+	}
+	for _, nc := range nonCanonical(t) {
+		keys = append(keys, nc.pub)
+	}
+	accepted := 0
+	for ki, pub := range keys {
+		k, ok := agency.ExpandKey(pub)
+		require.True(t, ok, "key %d is a point", ki)
+		for si, sig := range sigs {
+			want := agency.VerifySignature(pub, msg, sig)
+			require.Equal(t, want, k.Verify(msg, sig), "key %d, signature %d", ki, si)
+			require.False(t, k.Verify([]byte("another message"), sig), "key %d, signature %d, other message", ki, si)
+			if want {
+				accepted++
+			}
+		}
+	}
+	require.Equal(t, 2, accepted, "only each real key's own signature verifies")
+	_, ok := agency.ExpandKey(member.pub[:31])
+	require.False(t, ok, "31 bytes")
+	_, ok = agency.ExpandKey(encodeY(big.NewInt(2), false))
+	require.False(t, ok, "not a point")
+}
