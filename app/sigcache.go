@@ -27,9 +27,9 @@ type sigCache struct {
 	keys *hashCache[*agency.ExpandedKey]
 }
 
-// expandedKeys is how many signers' expanded keys a node keeps (1,152
-// bytes each measured, ~1.25 KiB with the cache's map and order slots,
-// ~2.5 MiB in all; README "Bounded memory"): the oldest
+// expandedKeys is how many signers' expanded keys a node keeps (~1.5 KiB
+// each with the cache's map and order slots, ~3 MiB in all; README
+// "Bounded memory"): the oldest
 // expanded is dropped first, and a signer seen again is expanded again
 // (about a fifth of one verification).
 const expandedKeys = 2048
