@@ -150,3 +150,24 @@ func TestALeftOutTransactionsAccountChangesAreNotFollowed(t *testing.T) {
 	}
 	require.NotNil(t, c.account(keyFor("left/by-newcomer").addr))
 }
+
+// A signer's transactions stay in its order in the block even when shares
+// leave some for a later round: once one is left, its later ones are too,
+// even a small one that would fit the share, so a transaction that needs
+// an earlier one of the same signer (a role granted to the member it adds)
+// runs after it and succeeds.
+func TestASignersTransactionsKeepTheirOrderAcrossRounds(t *testing.T) {
+	c := shareChain(t) // a share is 100,000 units
+	member := keyFor("order/member")
+	first := c.txWith(txArgs{signer: treasuryAdmin, units: 60_000}, addMember(keyFor("order/first"), roleAuditor))
+	adds := c.txWith(txArgs{signer: treasuryAdmin, units: 60_000}, addMember(member, roleAuditor)) // 120,000: past the share
+	grants := c.txWith(txArgs{signer: treasuryAdmin, units: 30_000}, grantRole(member.addr, roleTreasury))
+	other := c.tx(taxAdmin, addMemberTo(agTax, keyFor("order/other"), roleAuditor))
+
+	proposal := c.prepareProposal(first, adds, grants, other)
+	require.Equal(t, [][]byte{first, other, adds, grants}, proposal, "the grant (90,000 with the first: within the share) waits behind the add it needs")
+	for _, r := range c.block(proposal...).TxResults {
+		requireOK(t, r)
+	}
+	require.Contains(t, c.account(member.addr).Roles, roleTreasury)
+}

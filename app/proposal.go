@@ -147,7 +147,11 @@ func putAccount(view store.KV, acc *agencyv1.Account, oldKey []byte) {
 // each round a signer's transactions are taken while they count as at most
 // the round's cap (share, 2·share, …: blockShare a round) for that signer
 // in the block; the rest are left for the next round, which goes over
-// them again in their order. So every signer waiting gets a share of the
+// them again in their order. Once one of a signer's transactions is left
+// in a round, so are its later ones, even if smaller: a signer's
+// transactions stay in its order in the block, so one that needs an
+// earlier one of the same signer (an offer of the item it registered)
+// never runs before it. So every signer waiting gets a share of the
 // block before any signer gets a second one, and the block still fills
 // when few signers wait: nothing is left out while room remains. A
 // transaction that does not fit (bytes or units) ends the block, as it did
@@ -161,16 +165,18 @@ func putAccount(view store.KV, acc *agencyv1.Account, oldKey []byte) {
 // at most blockShare of a block while others wait.
 //
 // Rounds end: a transaction is left in round k only if its signer already
-// has more than (k-1)·share in the block, so with share at least a fifth
-// of max_block_units no transaction is left after the fifth round, and
-// each round only goes over what the one before left.
+// has more than (k-1)·share in the block (it had when its first one was
+// left), so with share at least a fifth of max_block_units no transaction
+// is left after the fifth round, and each round only goes over what the
+// one before left.
 type blockFill struct {
 	params   *appv1.Params
 	maxBytes int64
 	share    uint64 // blockShare
 	cap      uint64 // what a signer may have in the block this round
 	taken    map[string]uint64
-	left     [][]byte // left out this round, for the next
+	left     [][]byte            // left out this round, for the next
+	leaving  map[string]struct{} // signers with a transaction left this round; nil until one is
 
 	txs   [][]byte
 	size  int64
@@ -208,7 +214,12 @@ func (f *blockFill) choose(d *decodedTx) pick {
 		return stop
 	}
 	taken := addUnits(f.taken[string(d.body.Signer)], units) // m[string(b)] does not copy b
-	if taken > f.cap {
+	_, leaving := f.leaving[string(d.body.Signer)]
+	if taken > f.cap || leaving {
+		if f.leaving == nil {
+			f.leaving = map[string]struct{}{}
+		}
+		f.leaving[string(d.body.Signer)] = struct{}{}
 		f.left = append(f.left, d.raw)
 		return leave
 	}
@@ -221,7 +232,7 @@ func (f *blockFill) choose(d *decodedTx) pick {
 // nextRound returns what this round left, raising the cap by a share.
 func (f *blockFill) nextRound() [][]byte {
 	left := f.left
-	f.left = nil
+	f.left, f.leaving = nil, nil
 	f.cap = addUnits(f.cap, f.share)
 	return left
 }
