@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -61,11 +62,20 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 	if cfg := benchConfig(b); cfg.MemoryLimitMiB > 0 && os.Getenv("TALLY_BENCH_MEMORY_LIMIT_MIB") != "" {
 		// The node's limit, applied once the state is built (building it
 		// takes gigabytes the node never holds) and only while blocks run.
-		runtime.GC()
+		debug.FreeOSMemory() // collects, and returns the build's freed heap, which the limit counts
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		b.Logf("memory limit %d MiB; live heap after building the state %d MiB", cfg.MemoryLimitMiB, m.HeapAlloc>>20)
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimitMiB << 20))
+	}
+	if vs := benchVariants(b); vs != nil {
+		// The state build leaves gigabytes of freed heap the runtime has
+		// not yet returned, which a memory limit counts.
+		debug.FreeOSMemory()
+		// Restored after the blocks: the state build keeps GOGC and no
+		// limit.
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	}
 	granted := map[int]int{} // members of each department already given the role
 	for _, kind := range benchKinds {
@@ -258,6 +268,11 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 	var elapsed, finalize, commit, cpu time.Duration
 	var work runtimeWork
 	total := 0
+	vs := benchVariants(b)
+	vCPU := make([]time.Duration, len(vs))
+	vTxs := make([]int, len(vs))
+	vGCs := make([]uint64, len(vs))
+	vLive := make([]uint64, len(vs))
 	for i := 0; i < b.N; i++ {
 		height++
 		setup, txs := benchTxs(b, kind, size, height, rng, granted)
@@ -274,6 +289,10 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 			}
 		}
 
+		if len(vs) > 0 {
+			vs[i%len(vs)].apply()
+		}
+		gc0 := gcCycles()
 		stopProfile := startBlockProfile(b, i)
 		w0 := readRuntimeWork()
 		c0 := cpuTime()
@@ -286,7 +305,14 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 		}
 		b.StopTimer()
 		elapsed += time.Since(t0)
-		cpu += cpuTime() - c0
+		blockCPU := cpuTime() - c0
+		cpu += blockCPU
+		if len(vs) > 0 {
+			vCPU[i%len(vs)] += blockCPU
+			vTxs[i%len(vs)] += len(txs)
+			vGCs[i%len(vs)] += gcCycles() - gc0
+			vLive[i%len(vs)] = max(vLive[i%len(vs)], liveHeap())
+		}
 		work = work.plus(readRuntimeWork().minus(w0))
 		stopProfile()
 		finalize, commit = finalize+t1.Sub(t0), commit+time.Since(t1)
@@ -298,10 +324,71 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 	}
 	b.ReportMetric(float64(total)/elapsed.Seconds(), "tx/s")
 	b.ReportMetric(float64(total)/cpu.Seconds(), "tx/cpu-s")
+	for j, v := range vs {
+		if vTxs[j] > 0 {
+			b.ReportMetric(float64(vTxs[j])/vCPU[j].Seconds(), "tx/cpu-s@"+v.name)
+			b.ReportMetric(float64(vGCs[j])*float64(len(vs))/float64(b.N), "gcs/block@"+v.name)
+			b.ReportMetric(float64(vLive[j]>>20), "live-MiB@"+v.name)
+		}
+	}
 	b.ReportMetric(float64(finalize.Milliseconds())/float64(b.N), "finalize-ms/block")
 	b.ReportMetric(float64(commit.Milliseconds())/float64(b.N), "commit-ms/block")
 	b.ReportMetric(work.allocs/float64(total), "allocs/tx")
 	b.ReportMetric(work.bytes/float64(total), "B/tx")
+}
+
+// benchVariant is a setting of the Go collector the timed blocks may run
+// under (TALLY_BENCH_VARIANTS).
+type benchVariant struct {
+	name       string
+	gcPercent  int   // as GOGC; -1 off
+	limitBytes int64 // soft memory limit; 0 none
+}
+
+func (v benchVariant) apply() {
+	debug.SetGCPercent(v.gcPercent)
+	if v.limitBytes > 0 {
+		debug.SetMemoryLimit(v.limitBytes)
+	} else {
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
+}
+
+// benchVariants parses TALLY_BENCH_VARIANTS, a comma-separated list of
+// collector settings gc<percent>/limit<MiB> (gc-1 is off, limit0 none),
+// e.g. "gc200/limit448,gc200/limit0". The timed blocks cycle through them
+// block by block, and each reports tx/cpu-s@<variant> and
+// gcs/block@<variant>: an A/B under the same machine load, in one run.
+// Nil when unset: the blocks run under GOGC (and
+// TALLY_BENCH_MEMORY_LIMIT_MIB).
+func benchVariants(tb testing.TB) []benchVariant {
+	v := os.Getenv("TALLY_BENCH_VARIANTS")
+	if v == "" {
+		return nil
+	}
+	var out []benchVariant
+	for _, f := range strings.Split(v, ",") {
+		var pct int
+		var mib int64
+		_, err := fmt.Sscanf(strings.TrimSpace(f), "gc%d/limit%d", &pct, &mib)
+		require.NoError(tb, err, "TALLY_BENCH_VARIANTS %q: want gc<percent>/limit<MiB>", f)
+		out = append(out, benchVariant{name: strings.TrimSpace(f), gcPercent: pct, limitBytes: mib << 20})
+	}
+	return out
+}
+
+// liveHeap is the heap the last collection found live, in bytes.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// gcCycles is how many collections the runtime has finished.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // startBlockProfile starts a CPU profile of timed block i when
