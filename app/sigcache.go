@@ -175,3 +175,42 @@ func (c *proofCache) job(pub, msg, sig []byte) (sigJob, bool) {
 	}
 	return sigJob{pub: pub, msg: msg, sig: sig, valid: func() { c.valid.put(key, struct{}{}) }}, true
 }
+
+// PreverifySignatures verifies in one batch the signatures of those of txs
+// whose verdict this node does not hold yet, against their signers' keys in
+// the last committed state, and remembers the valid ones, so that CheckTx
+// of each finds its verdict known instead of verifying it alone. The node
+// calls it with transactions that peers gossiped and that queued up while
+// CheckTx was busy (node/gossipbatch.go): curve25519-voi's batch verifier
+// costs about 19 µs a signature against 35–52 µs alone.
+//
+// It decides nothing: a transaction it skips (undecodable, unknown signer,
+// a batch too small to gain, a full mempool that will refuse it anyway) or
+// finds invalid is checked by CheckTx exactly as before, and a verdict from
+// the batch equals VerifySignature's (agency.BatchVerifier). A signer whose
+// key rotates in between is safe too: a verdict is kept with the key it
+// was checked against (sigCache.known).
+func (a *App) PreverifySignatures(txs [][]byte) {
+	c := a.committed.Load()
+	if c == nil || len(txs) < minBatch || a.MempoolFull() {
+		return
+	}
+	view := &stateAt{s: a.store, height: c.version, cached: true}
+	seen := make(map[[32]byte]bool, len(txs))
+	var jobs []sigJob
+	for _, raw := range txs {
+		d, err := a.decodeCached(c.params, raw)
+		if err != nil || seen[d.hash] {
+			continue
+		}
+		seen[d.hash] = true
+		acc, err := a.agency.Account(view, d.body.Signer)
+		if err != nil || a.sigs.known(d.hash, acc.PubKey) {
+			continue
+		}
+		jobs = append(jobs, a.sigs.txJob(d, acc.PubKey))
+	}
+	if len(jobs) >= minBatch {
+		verifyBatch(jobs)
+	}
+}

@@ -80,16 +80,7 @@ func TestBadSignatureInABatchIsRefusedAsWhenVerifiedAlone(t *testing.T) {
 	batched, alone := newChain(t), newChain(t)
 	batched.block()
 	alone.block()
-	admins := []testKey{treasuryAdmin, treasuryAdmin2, taxAdmin, regAdmin}
-	var txs [][]byte
-	for i := 0; i < 40; i++ {
-		a := admins[i%len(admins)]
-		o := txArgs{signer: a}
-		if i == 23 {
-			o.signWith = &stranger
-		}
-		txs = append(txs, batched.txWith(o, addMemberTo(agencyOf(a.addr), keyFor(fmt.Sprintf("batch/%d", i)), roleAuditor)))
-	}
+	txs := adminTxs(batched, 40, 23, "batch")
 	// alone has verified every good signature in CheckTx, so its block
 	// verifies only the bad one, by itself; batched verifies all 40 at once.
 	for i, tx := range txs {
@@ -214,4 +205,50 @@ func TestDecodeCacheIsBoundedInBytes(t *testing.T) {
 	small.block(txs...)
 	ref.block(txs...)
 	require.Equal(t, ref.lastHash(), small.lastHash())
+}
+
+// Transactions a node's peers gossiped are verified in one batch before
+// CheckTx sees them (node/gossipbatch.go): the valid signatures' verdicts
+// are then held, the forged one's is not, and every CheckTx answers exactly
+// as on a node that verified each signature alone. Fewer than a batch's
+// worth are left to CheckTx.
+func TestGossipedSignaturesVerifiedInABatchGiveCheckTxsAnswers(t *testing.T) {
+	batched, alone := newChain(t), newChain(t)
+	batched.block()
+	alone.block()
+	txs := adminTxs(batched, 24, 11, "gossip")
+	txs = append(txs, []byte("not a transaction"), txs[3]) // garbage and a duplicate are skipped
+
+	batched.app.PreverifySignatures(txs[:5])
+	for i, tx := range txs[:5] {
+		require.False(t, app.SignatureVerdictHeld(batched.app, tx), "transaction %d: five are left to CheckTx", i)
+	}
+	batched.app.PreverifySignatures(txs)
+	for i, tx := range txs[:24] {
+		require.Equal(t, i != 11, app.SignatureVerdictHeld(batched.app, tx), "transaction %d", i)
+	}
+	for i, tx := range txs {
+		want, got := alone.checkTx(tx), batched.checkTx(tx)
+		require.Equal(t, want.Code, got.Code, "transaction %d", i)
+		require.Equal(t, want.Codespace, got.Codespace, "transaction %d", i)
+		require.Equal(t, want.Log, got.Log, "transaction %d", i)
+	}
+	res := batched.checkTx(txs[11])
+	requireCode(t, app.ErrBadSignature, res.Codespace, res.Code, res.Log)
+}
+
+// adminTxs is n add_member transactions signed in turn by four agencies'
+// admins, the one at bad signed by a stranger instead (a bad signature).
+func adminTxs(c *chain, n, bad int, tag string) [][]byte {
+	admins := []testKey{treasuryAdmin, treasuryAdmin2, taxAdmin, regAdmin}
+	var txs [][]byte
+	for i := 0; i < n; i++ {
+		a := admins[i%len(admins)]
+		o := txArgs{signer: a}
+		if i == bad {
+			o.signWith = &stranger
+		}
+		txs = append(txs, c.txWith(o, addMemberTo(agencyOf(a.addr), keyFor(fmt.Sprintf("%s/%d", tag, i)), roleAuditor)))
+	}
+	return txs
 }

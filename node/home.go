@@ -438,6 +438,9 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 		}
 		return nil, fmt.Errorf("creating node: %w", err)
 	}
+	// Gossiped transactions' signatures are verified in batches
+	// (gossipbatch.go).
+	batchGossip(n.Switch(), a.PreverifySignatures)
 	// The node serves the RPC itself, with the reader lane in front
 	// (rpc.go): CometBFT starts none when its laddr is empty.
 	rpcAddr := comet.RPC.ListenAddress
