@@ -226,11 +226,12 @@ const cachedNodeBytes = 800
 // the collector runs without pause. At 35% (164,416 nodes) blocks ran 2
 // to 10 collections each under the 448 MiB limit and a third to a quarter
 // of the transactions per CPU-second they ran without it; at 10% (46,976
-// nodes) they run 0 to 4 and more transactions per CPU-second even
-// without the limit, since every collection marks the whole cache and a
-// block's ~200,000 new nodes replace most of it anyway (README "Bounded
-// memory", BenchmarkFinalizeCommit with TALLY_BENCH_VARIANTS).
-const nodeCacheSharePercent = 10
+// nodes) they ran 0 to 6 and 1.3 to 3 times as many transactions, and at
+// 5% (23,488 nodes) 0 to 4 and another 1.1 to 1.3 times for most kinds:
+// every collection marks the whole cache, and a block's ~200,000 new
+// nodes replace most of it anyway (README "Node cache against
+// collections", BenchmarkFinalizeCommit with TALLY_BENCH_VARIANTS).
+const nodeCacheSharePercent = 5
 
 // unlimitedNodeCache is the consensus tree's node cache when neither
 // iavl_cache_size nor any memory limit is set (the size before the limit
@@ -244,7 +245,7 @@ const minNodeCache = 10_000
 // NodeCacheSize is the consensus tree's node cache, in nodes: IAVLCacheSize
 // when set, else nodeCacheSharePercent of limitBytes (the memory limit the
 // process runs under; 0 or less: none) at cachedNodeBytes a node, counting
-// the query tree's quarter. At the default 448 MiB that is 46,976 nodes.
+// the query tree's quarter. At the default 448 MiB that is 23,488 nodes.
 func (c Config) NodeCacheSize(limitBytes int64) int {
 	if c.IAVLCacheSize > 0 {
 		return c.IAVLCacheSize

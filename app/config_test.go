@@ -9,13 +9,13 @@ import (
 )
 
 // The IAVL node cache follows the memory limit unless iavl_cache_size sets
-// it: 10% of the limit for both trees at about 800 bytes a node, the old
+// it: 5% of the limit for both trees at about 800 bytes a node, the old
 // million nodes without any limit, and never fewer than 10,000 nodes.
 func TestNodeCacheSizeFollowsTheMemoryLimit(t *testing.T) {
 	def := app.DefaultConfig()
 	require.Zero(t, def.IAVLCacheSize, "the default sizes the cache from the limit")
-	require.Equal(t, 46_976, def.NodeCacheSize(def.MemoryLimitMiB<<20))
-	require.InDelta(t, 2*46_976, def.NodeCacheSize(2*def.MemoryLimitMiB<<20), 1, "twice the limit, twice the cache")
+	require.Equal(t, 23_488, def.NodeCacheSize(def.MemoryLimitMiB<<20))
+	require.InDelta(t, 2*23_488, def.NodeCacheSize(2*def.MemoryLimitMiB<<20), 1, "twice the limit, twice the cache")
 	require.Equal(t, 1_000_000, def.NodeCacheSize(0), "no limit")
 	require.Equal(t, 1_000_000, def.NodeCacheSize(64<<30), "a limit above what a million nodes need")
 	require.Equal(t, 10_000, def.NodeCacheSize(8<<20), "a tiny limit")

@@ -134,7 +134,7 @@ memory_limit_mib = {{.MemoryLimitMiB}}
 
 # Tree nodes kept in memory by the consensus tree (the query tree keeps a
 # quarter as many); about 800 bytes of heap each. 0 sizes the cache from
-# the memory limit: 10% of it for both trees (46,976 nodes at 448 MiB;
+# the memory limit: 5% of it for both trees (23,488 nodes at 448 MiB;
 # 1,000,000 with no limit). A cache smaller than the tree makes blocks read
 # nodes back from disk.
 iavl_cache_size = {{.IAVLCacheSize}}
