@@ -53,18 +53,28 @@ func (c *sigCache) verify(d *decodedTx, pub []byte) bool {
 // check is agency.VerifySignature(pub, msg, sig) with pub's expanded key,
 // expanded now and kept if it was not held.
 func (c *sigCache) check(pub, msg, sig []byte) bool {
+	k, ok := c.key(pub)
+	if !ok {
+		return false // not a point: no signature verifies with it
+	}
+	return k.Verify(msg, sig)
+}
+
+// key is pub's expanded key, expanded now and kept if it was not held;
+// false if pub is not a key.
+func (c *sigCache) key(pub []byte) (*agency.ExpandedKey, bool) {
 	if len(pub) != agency.PubKeySize {
-		return false
+		return nil, false
 	}
 	id := [32]byte(pub)
 	k, ok := c.keys.get(id)
 	if !ok {
 		if k, ok = agency.ExpandKey(pub); !ok {
-			return false // not a point: no signature verifies with it
+			return nil, false
 		}
 		c.keys.put(id, k)
 	}
-	return k.Verify(msg, sig)
+	return k, true
 }
 
 func (c *sigCache) known(hash [32]byte, pub []byte) bool {
@@ -82,12 +92,17 @@ func (c *sigCache) forget(hashes [][32]byte) { c.valid.drop(hashes) }
 // verifies (from any goroutine).
 type sigJob struct {
 	pub, msg, sig []byte
-	valid         func()
+	// key, when set, is pub expanded (sigCache.key): verified with it,
+	// one by one or in a batch, the key is not decompressed again.
+	key   *agency.ExpandedKey
+	valid func()
 }
 
-// txJob is the job of checking d's signature with pub, remembered in c.
+// txJob is the job of checking d's signature with pub (by the signer's
+// expanded key), remembered in c.
 func (c *sigCache) txJob(d *decodedTx, pub []byte) sigJob {
-	return sigJob{pub: pub, msg: d.tx.BodyBytes, sig: d.tx.Signature, valid: func() { c.add(d.hash, pub) }}
+	k, _ := c.key(pub)
+	return sigJob{pub: pub, msg: d.tx.BodyBytes, sig: d.tx.Signature, key: k, valid: func() { c.add(d.hash, pub) }}
 }
 
 // minBatch is the batch size below which verifying one by one is as fast.
@@ -122,7 +137,13 @@ func verifyBatch(jobs []sigJob) {
 func verifyChunk(jobs []sigJob) {
 	if len(jobs) < minBatch {
 		for _, j := range jobs {
-			if agency.VerifySignature(j.pub, j.msg, j.sig) {
+			ok := false
+			if j.key != nil {
+				ok = j.key.Verify(j.msg, j.sig)
+			} else {
+				ok = agency.VerifySignature(j.pub, j.msg, j.sig)
+			}
+			if ok {
 				j.valid()
 			}
 		}
@@ -130,7 +151,11 @@ func verifyChunk(jobs []sigJob) {
 	}
 	bv := agency.NewBatchVerifier()
 	for _, j := range jobs {
-		bv.Add(j.pub, j.msg, j.sig)
+		if j.key != nil {
+			bv.AddExpanded(j.key, j.msg, j.sig)
+		} else {
+			bv.Add(j.pub, j.msg, j.sig)
+		}
 	}
 	// The batch's random coefficients come from the OS; verdicts do not
 	// depend on them (agency.BatchVerifier), so nodes cannot disagree.
@@ -211,6 +236,9 @@ func (a *App) PreverifySignatures(txs [][]byte) {
 		jobs = append(jobs, a.sigs.txJob(d, acc.PubKey))
 	}
 	if len(jobs) >= minBatch {
-		verifyBatch(jobs)
+		// One batch, not verifyBatch's one per CPU: this runs beside
+		// CheckTx, not on the consensus path, and a larger batch costs
+		// less a signature.
+		verifyChunk(jobs)
 	}
 }

@@ -87,6 +87,12 @@ func (b *BatchVerifier) Add(pub, msg, sig []byte) {
 	b.bv.AddWithOptions(pub, msg, sig, strictVerify)
 }
 
+// AddExpanded queues one signature by the key k was expanded from, under
+// the same rules as Add, skipping the key's decompression.
+func (b *BatchVerifier) AddExpanded(k *ExpandedKey, msg, sig []byte) {
+	b.bv.AddExpandedWithOptions(k.k, msg, sig, strictVerify)
+}
+
 // Verify returns each queued signature's verdict, in order. rand only
 // picks the batch's random coefficients; the verdicts do not depend on it.
 func (b *BatchVerifier) Verify(rand io.Reader) []bool {

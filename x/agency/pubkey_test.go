@@ -268,6 +268,8 @@ func TestExpandedKeysGiveVerifySignaturesVerdicts(t *testing.T) {
 		keys = append(keys, nc.pub)
 	}
 	accepted := 0
+	bv := agency.NewBatchVerifier()
+	var wants []bool
 	for ki, pub := range keys {
 		k, ok := agency.ExpandKey(pub)
 		require.True(t, ok, "key %d is a point", ki)
@@ -278,9 +280,20 @@ func TestExpandedKeysGiveVerifySignaturesVerdicts(t *testing.T) {
 			if want {
 				accepted++
 			}
+			bv.AddExpanded(k, msg, sig)
+			wants = append(wants, want)
 		}
 	}
 	require.Equal(t, 2, accepted, "only each real key's own signature verifies")
+	require.Equal(t, wants, bv.Verify(nil), "a batch of expanded keys gives the same verdicts")
+	good2 := agency.NewBatchVerifier() // and one of only good signatures passes as a whole
+	for range 10 {
+		k, _ := agency.ExpandKey(member.pub)
+		good2.AddExpanded(k, msg, good)
+	}
+	for i, ok := range good2.Verify(nil) {
+		require.True(t, ok, "good signature %d in a batch", i)
+	}
 	_, ok := agency.ExpandKey(member.pub[:31])
 	require.False(t, ok, "31 bytes")
 	_, ok = agency.ExpandKey(encodeY(big.NewInt(2), false))
