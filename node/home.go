@@ -297,6 +297,9 @@ type Node struct {
 	// gate is the broadcast gate every RPC transport's broadcasts pass
 	// (broadcastgate.go).
 	gate *broadcastGate
+	// signer watches the remote signer's connection (signerwatch.go);
+	// nil without priv_validator_laddr.
+	signer *signerWatch
 }
 
 // openDBs records every database CometBFT opens. CometBFT v0.40's node
@@ -450,8 +453,18 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 		watchGate(prometheus.DefaultRegisterer, gate)
 	}
 	gate.full = a.MempoolFull
+	// A remote signer's connection is watched while the node runs
+	// (signerwatch.go).
+	var signer *signerWatch
+	if cs, ok := n.PrivValidator().(connectedSigner); ok && comet.PrivValidatorListenAddr != "" {
+		var reg prometheus.Registerer
+		if comet.Instrumentation.Prometheus {
+			reg = prometheus.DefaultRegisterer
+		}
+		signer = newSignerWatch(comet.PrivValidatorListenAddr, cs, reg, logger.With("module", "signerwatch"))
+	}
 	return &Node{Node: n, App: a, dbs: dbs, invariants: invariants, rpcAddr: rpcAddr, CacheSize: so.CacheSize, gate: gate,
-		peerSilentAfter: appCfg.PeerSilentAfter, peerRedialEvery: appCfg.PeerRedialEvery}, nil
+		peerSilentAfter: appCfg.PeerSilentAfter, peerRedialEvery: appCfg.PeerRedialEvery, signer: signer}, nil
 }
 
 // ClientCreator connects CometBFT to the app in-process with one lock per

@@ -40,6 +40,9 @@ func (n *Node) Start() error {
 	if n.peerSilentAfter > 0 || n.peerRedialEvery > 0 {
 		go newPeerWatch(n.Switch(), n.Config().P2P.PersistentPeers, n.peerSilentAfter, n.peerRedialEvery, n.Logger.With("module", "peerwatch")).run(n.stopWatch)
 	}
+	if n.signer != nil {
+		go n.signer.run(n.stopWatch)
+	}
 	if n.invariants != nil && n.invariants.every > 0 {
 		go n.invariants.run(n.stopWatch)
 	}

@@ -289,6 +289,7 @@ func (n *Node) serveRPC(laddr string) error {
 	if c.Unsafe {
 		env.AddUnsafeRoutes(routes)
 	}
+	routes[RemoteSignerRoute] = remoteSignerRoute(n.signer)
 	config := rpcserver.DefaultConfig()
 	config.MaxRequestBatchSize = c.MaxRequestBatchSize
 	config.MaxBodyBytes = c.MaxBodyBytes

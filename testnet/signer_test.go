@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -60,6 +62,55 @@ func signedAt(t *testing.T, ctx context.Context, net *testnet.Network, h int64, 
 	return false
 }
 
+// signerCycles is how many times the test kills and restarts a signer
+// under load.
+const signerCycles = 3
+
+// signerStatus is what the test reads of `tallyd status --json`.
+type signerStatus struct {
+	Signer           string   `json:"remote_signer"`
+	UnreachableSince string   `json:"remote_signer_unreachable_since"`
+	Warnings         []string `json:"warnings"`
+}
+
+// unreachable is status's "remote signer unreachable" warning, or "".
+func (s signerStatus) unreachable() string {
+	for _, w := range s.Warnings {
+		if strings.HasPrefix(w, node.RemoteSignerUnreachable+" since ") {
+			return w
+		}
+	}
+	return ""
+}
+
+// readSignerStatus runs tallyd status for nd; exit is its exit error
+// (non-nil when it warns, or fails).
+func readSignerStatus(nd testnet.Node) (st signerStatus, exit error) {
+	out, exit := exec.Command(tallyd, "status", "--node", nd.RPC, "--home", nd.Home, "--json").Output()
+	if err := json.Unmarshal(out, &st); err != nil {
+		return signerStatus{}, err
+	}
+	return st, exit
+}
+
+// metricLine is the line of nd's metrics that starts with name and a
+// space (an unlabelled metric), or "".
+func metricLine(t *testing.T, nd testnet.Node, name string) string {
+	t.Helper()
+	res, err := http.Get("http://" + nd.Metrics + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			return line
+		}
+	}
+	return ""
+}
+
 // Validators sign through remote signers (tallyd signer, the key outside
 // the node's home): a signer killed and restarted under load resumes
 // signing, and no block ever carries evidence of a double sign; a node
@@ -79,7 +130,11 @@ func TestValidatorsSignThroughRemoteSigners(t *testing.T) {
 		return err == nil && signedAt(t, ctx, net, h-1, addr)
 	}, time.Minute, 500*time.Millisecond, "treasury's validator signs through its signer")
 
-	// Load, while treasury's signer is killed and started again.
+	// Load, while treasury's signer is killed and started again, three
+	// times: each time the node reports its signer unreachable (tallyd
+	// status warns and exits non-zero, tally_remote_signer_up is 0, the
+	// log says so), the three other validators carry on, and once the
+	// signer is back the report clears and treasury signs again.
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -93,18 +148,57 @@ func TestValidatorsSignThroughRemoteSigners(t *testing.T) {
 			}
 		}
 	}()
-	require.NoError(t, net.Kill(testnet.SignerName("treasury")))
-	_, hKilled, err := rpc(t, net, "revenue").Status(ctx)
-	require.NoError(t, err)
-	require.NoError(t, net.WaitHeight(ctx, "revenue", hKilled+3), "three of four validators carry on")
-	require.NoError(t, net.StartSigner("treasury"))
-	require.Eventually(t, func() bool {
-		_, h, err := rpc(t, net, "revenue").Status(ctx)
-		return err == nil && h > hKilled+3 && signedAt(t, ctx, net, h-1, addr)
-	}, 2*time.Minute, 500*time.Millisecond, "treasury signs again after its signer restarts")
+	for cycle := 1; cycle <= signerCycles; cycle++ {
+		require.NoError(t, net.Kill(testnet.SignerName("treasury")))
+		killed := time.Now()
+		_, hKilled, err := rpc(t, net, "revenue").Status(ctx)
+		require.NoError(t, err)
+		// seen is the last status and metric read, for the messages.
+		var seen struct {
+			Status signerStatus
+			Up     string
+		}
+		read := func() (exit error) {
+			seen.Status, exit = readSignerStatus(nd)
+			seen.Up = metricLine(t, nd, "tally_remote_signer_up")
+			return exit
+		}
+		require.Eventually(t, func() bool {
+			exit := read()
+			return exit != nil && seen.Status.unreachable() != "" && seen.Up == "tally_remote_signer_up 0"
+		}, time.Minute, 500*time.Millisecond, "cycle %d: the node reports its signer unreachable: %+v", cycle, &seen)
+		reported := time.Since(killed)
+		require.NotEmpty(t, seen.Status.UnreachableSince, "status names when the signer went")
+		require.Contains(t, seen.Status.unreachable(), nd.Signer.Addr, "the warning names priv_validator_laddr")
+		require.NoError(t, net.WaitHeight(ctx, "revenue", hKilled+3), "three of four validators carry on")
+		require.NoError(t, net.StartSigner("treasury"))
+		restarted := time.Now()
+		require.Eventually(t, func() bool {
+			_, h, err := rpc(t, net, "revenue").Status(ctx)
+			return err == nil && h > hKilled+3 && signedAt(t, ctx, net, h-1, addr)
+		}, 2*time.Minute, 500*time.Millisecond, "cycle %d: treasury signs again after its signer restarts", cycle)
+		signing := time.Since(restarted)
+		require.Eventually(t, func() bool {
+			_ = read()
+			return seen.Status.Signer == nd.Signer.Addr && seen.Status.UnreachableSince == "" && seen.Status.unreachable() == "" &&
+				seen.Up == "tally_remote_signer_up 1"
+		}, time.Minute, 500*time.Millisecond, "cycle %d: the report clears once the signer is back: %+v", cycle, &seen)
+		t.Logf("cycle %d: signer killed at height %d, reported unreachable after %s; restarted, treasury signing again after %s, report cleared after %s",
+			cycle, hKilled, reported.Round(100*time.Millisecond), signing.Round(100*time.Millisecond), time.Since(restarted).Round(100*time.Millisecond))
+	}
 	close(stop)
 	<-done
+	b, err := os.ReadFile(nd.LogFile)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, strings.Count(string(b), "remote signer connected again"), signerCycles, "the log says each time the signer came back")
+	require.GreaterOrEqual(t, strings.Count(string(b), node.RemoteSignerUnreachable+": "), signerCycles, "the log says each time the signer went")
 
+	// Evidence of a double sign is committed within a few blocks of the
+	// conflicting votes reaching a proposer: wait some, then read every
+	// block.
+	_, h, err := rpc(t, net, "revenue").Status(ctx)
+	require.NoError(t, err)
+	require.NoError(t, net.WaitHeight(ctx, "revenue", h+5))
 	_, last, err := rpc(t, net, "revenue").Status(ctx)
 	require.NoError(t, err)
 	for h := int64(1); h <= last; h++ {
@@ -112,6 +206,7 @@ func TestValidatorsSignThroughRemoteSigners(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, b.Block.Evidence.Evidence, "evidence of misbehaviour at height %d", h)
 	}
+	require.Equal(t, "tally_misbehaviour_total 0", metricLine(t, nd, "tally_misbehaviour_total"), "the app recorded no misbehaviour")
 
 	// Without its signer the node refuses to start, and says why.
 	require.NoError(t, net.Stop("treasury", 15*time.Second))
@@ -120,7 +215,7 @@ func TestValidatorsSignThroughRemoteSigners(t *testing.T) {
 	err = net.Wait(ctx, "treasury")
 	require.Error(t, err, "the node exits with an error")
 	require.NotErrorIs(t, err, context.DeadlineExceeded, "the node must stop, not wait for ever")
-	b, err := os.ReadFile(nd.LogFile)
+	b, err = os.ReadFile(nd.LogFile)
 	require.NoError(t, err)
 	require.True(t, strings.Contains(string(b), "no remote signer answered at priv_validator_laddr"), "the log says the signer is missing")
 

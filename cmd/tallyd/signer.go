@@ -40,7 +40,8 @@ The node's config.toml names where it waits for the signer:
   priv_validator_laddr = "tcp://127.0.0.1:26659"            (encrypted, another process or machine)
 and the signer connects there (--connect). While the node runs, the
 signer reconnects after any break; while it is unreachable, the node
-cannot vote and says so in its log.
+cannot vote and says so: in its log ("remote signer unreachable"), in
+tally_remote_signer_up (0) and in a warning of tallyd status.
 
 Example:
   tallyd signer --key /srv/signer/priv_validator_key.json \

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
@@ -43,8 +44,11 @@ type nodeStatus struct {
 	Snapshot *snapshotStatus `json:"snapshot,omitempty"`
 	// RemoteSigner is the home's priv_validator_laddr (--home): the node
 	// signs through a remote signer there.
-	RemoteSigner string   `json:"remote_signer,omitempty"`
-	Warnings     []string `json:"warnings"`
+	RemoteSigner string `json:"remote_signer,omitempty"`
+	// SignerUnreachableSince is when the node lost its remote signer
+	// (RFC 3339), while none is connected.
+	SignerUnreachableSince string   `json:"remote_signer_unreachable_since,omitempty"`
+	Warnings               []string `json:"warnings"`
 }
 
 // snapshotStatus is the newest state-sync snapshot a node holds.
@@ -117,6 +121,10 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 	if info, err := c.RPC.ABCIInfo(ctx); err == nil {
 		st.AppVersion, st.SoftwareVersion = info.Response.AppVersion, info.Response.Version
 	}
+	if rs, err := remoteSigner(ctx, addr); err == nil && rs.Laddr != "" {
+		st.RemoteSigner = rs.Laddr
+		st.SignerUnreachableSince = rs.UnreachableSince
+	}
 	if st.Power > 0 {
 		for h := st.Height; h > 1 && h > st.Height-lastSignedLookback; h-- {
 			com, err := c.RPC.Commit(ctx, &h)
@@ -137,7 +145,9 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 			}
 		}
 		if comet, appCfg, err := node.LoadConfigs(h); err == nil {
-			st.RemoteSigner = comet.PrivValidatorListenAddr
+			if st.RemoteSigner == "" { // a node from before the remote_signer method
+				st.RemoteSigner = comet.PrivValidatorListenAddr
+			}
 			snaps, err := node.Snapshots(h)
 			if err != nil {
 				return nil, fmt.Errorf("reading the snapshots in %s: %w", node.SnapshotDir(h), err)
@@ -163,6 +173,14 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 	if st.Power > 0 && !st.CatchingUp && (st.LastSigned == 0 || st.Height-st.LastSigned > 3) {
 		warn("the validator's signature is not in the last %d blocks' commits: is its key (or signer) the one the chain expects?", min(lastSignedLookback, st.Height-1))
 	}
+	if st.SignerUnreachableSince != "" {
+		since := st.SignerUnreachableSince
+		if t, err := time.Parse(time.RFC3339, since); err == nil {
+			since += fmt.Sprintf(" (%s ago)", time.Since(t).Round(time.Second))
+		}
+		warn("%s since %s: no `tallyd signer` is connected at priv_validator_laddr %s, so this validator signs nothing. Start `tallyd signer --connect %s` with this validator's key and state, or read its log for why it cannot connect",
+			node.RemoteSignerUnreachable, since, st.RemoteSigner, st.RemoteSigner)
+	}
 	if st.RemoteSigner != "" && st.Power == 0 && !st.CatchingUp {
 		warn("%s: this node signs through the remote signer at priv_validator_laddr %s, whose key %s has no voting power. Check that `tallyd signer --key` holds this validator's key (or that the agencies have admitted it)",
 			node.RemoteSignerNotValidator, st.RemoteSigner, st.Validator)
@@ -174,6 +192,20 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 		warn("less than 10%% disk free for %s: a full disk stops the node", st.DataDir)
 	}
 	return st, nil
+}
+
+// remoteSigner asks the node at addr for its remote signer (the
+// remote_signer RPC method; a node without it answers an error).
+func remoteSigner(ctx context.Context, addr string) (*node.RemoteSignerStatus, error) {
+	c, err := jsonrpcclient.New(addr)
+	if err != nil {
+		return nil, err
+	}
+	var rs node.RemoteSignerStatus
+	if _, err := c.Call(ctx, node.RemoteSignerRoute, map[string]any{}, &rs); err != nil {
+		return nil, err
+	}
+	return &rs, nil
 }
 
 // signedBy reports whether the commit carries a signature of addr for
@@ -209,6 +241,13 @@ func printStatusScreen(st *nodeStatus) {
 		row("last signed", signed)
 	} else {
 		row("validator", "no (this node does not vote)")
+	}
+	if st.RemoteSigner != "" {
+		signer := st.RemoteSigner
+		if st.SignerUnreachableSince != "" {
+			signer += "  UNREACHABLE since " + st.SignerUnreachableSince
+		}
+		row("remote signer", signer)
 	}
 	row("app", fmt.Sprintf("tally %s, protocol version %d", st.SoftwareVersion, st.AppVersion))
 	if st.DataDir != "" {
