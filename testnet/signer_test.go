@@ -170,6 +170,12 @@ func TestValidatorsSignThroughRemoteSigners(t *testing.T) {
 		reported := time.Since(killed)
 		require.NotEmpty(t, seen.Status.UnreachableSince, "status names when the signer went")
 		require.Contains(t, seen.Status.unreachable(), nd.Signer.Addr, "the warning names priv_validator_laddr")
+		if cycle == 1 {
+			screen, err := exec.Command(tallyd, "status", "--node", nd.RPC, "--home", nd.Home).CombinedOutput()
+			require.Error(t, err, "status exits non-zero")
+			require.Contains(t, string(screen), node.RemoteSignerUnreachable+" since ", "the screen warns too")
+			t.Logf("tallyd status while the signer is gone:\n%s", screen)
+		}
 		require.NoError(t, net.WaitHeight(ctx, "revenue", hKilled+3), "three of four validators carry on")
 		require.NoError(t, net.StartSigner("treasury"))
 		restarted := time.Now()
