@@ -213,6 +213,19 @@ func TestValidatorsSignThroughRemoteSigners(t *testing.T) {
 		require.Empty(t, b.Block.Evidence.Evidence, "evidence of misbehaviour at height %d", h)
 	}
 	require.Equal(t, "tally_misbehaviour_total 0", metricLine(t, nd, "tally_misbehaviour_total"), "the app recorded no misbehaviour")
+	// Evidence not yet in a block shows in the logs: every node logs (at
+	// info) each pair of conflicting votes it turns into evidence
+	// (CometBFT's evidence pool: "verified new evidence of byzantine
+	// behavior"), and one that receives a vote of its own validator
+	// conflicting with one it holds logs "found conflicting vote from
+	// ourselves". No node's log has either.
+	for _, n := range net.Manifest.Nodes {
+		b, err := os.ReadFile(n.LogFile)
+		require.NoError(t, err)
+		require.NotContains(t, strings.ToLower(string(b)), "verified new evidence of byzantine behavior", "%s saw conflicting votes", n.Name)
+		require.NotContains(t, string(b), "found conflicting vote from ourselves", "%s saw conflicting votes of its own validator", n.Name)
+		require.Contains(t, string(b), "committed state", "%s logs at info, so the lines above would show", n.Name)
+	}
 
 	// Without its signer the node refuses to start, and says why.
 	require.NoError(t, net.Stop("treasury", 15*time.Second))
