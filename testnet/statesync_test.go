@@ -6,7 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,10 +20,13 @@ import (
 )
 
 // A new node joins a running network by state sync: it restores the
-// validators' snapshot of height 20 (whose chunk three of the four serve
-// corrupted, so a corrupt copy is refused and fetched again from another
-// peer whenever one is asked first), never holds the blocks before it,
-// and then follows the chain with the others' app hash.
+// validators' latest snapshot (height 20, or a later one if the network
+// has passed 40 by the time it asks), never holds the blocks before it,
+// and then follows the chain with the others' app hash. Chunk 0 of every
+// snapshot the validators hold is served corrupt by three of them and not
+// at all by the fourth until the new node has refused a corrupt copy, so
+// the first copy it receives is always a corrupt one: it must refuse it,
+// reject its sender, and fetch the chunk again from another peer.
 func TestNewNodeJoinsByStateSync(t *testing.T) {
 	const interval = 20
 	net := startNetwork(t, 4, func(o *testnet.Options) { o.SnapshotInterval = interval })
@@ -57,18 +63,26 @@ func TestNewNodeJoinsByStateSync(t *testing.T) {
 	require.Positive(t, status.Snapshot.Bytes)
 	require.Positive(t, status.Snapshot.Kept)
 
-	for _, n := range net.Manifest.Nodes[:3] {
-		chunk := filepath.Join(snapshot(n), "0")
-		b, err := os.ReadFile(chunk)
-		require.NoError(t, err)
-		b[len(b)/2] ^= 0xff
-		require.NoError(t, os.WriteFile(chunk, b, 0o600))
-	}
-
 	nd, _, err := testnet.Join(net.Manifest, fileDir(net), "newcomer", "bank", basePortAfter(net))
 	require.NoError(t, err)
 	require.NoError(t, testnet.StateSync(ctx, net.Manifest, nd.Name))
+	// A peer that has no copy of a chunk is asked again after
+	// chunk_request_timeout; CometBFT's minimum keeps the join short.
+	comet, appCfg, err := node.LoadConfigs(nd.Home)
+	require.NoError(t, err)
+	comet.StateSync.ChunkRequestTimeout = 5 * time.Second
+	require.NoError(t, node.WriteConfigs(nd.Home, comet, appCfg))
+
+	validators := net.Manifest.Nodes[:4]
+	corrupt, good := validators[:3], validators[3]
+	sp := spoilChunks(t, corrupt, good)
 	require.NoError(t, net.Start(nd.Name))
+	require.Eventually(t, func() bool {
+		logs, err := os.ReadFile(nd.LogFile)
+		return err == nil && refusedChunks.Match(logs)
+	}, 90*time.Second, 50*time.Millisecond, "the new node never refused a corrupt chunk")
+	sp.stop() // the good validator serves chunk 0 from now on
+
 	target := maxHeight(ctx, net, "treasury") + 3
 	require.NoError(t, net.WaitHeight(ctx, nd.Name, target), "the new node catches up")
 
@@ -78,12 +92,140 @@ func TestNewNodeJoinsByStateSync(t *testing.T) {
 	for h := st.SyncInfo.EarliestBlockHeight; h <= target; h++ {
 		requireSameBlocksAt(t, ctx, net, []string{"treasury", "fsa", nd.Name}, h)
 	}
-	logs, err := os.ReadFile(nd.LogFile)
+	b, err := os.ReadFile(nd.LogFile)
 	require.NoError(t, err)
-	require.Contains(t, string(logs), "snapshot restored")
-	if strings.Contains(string(logs), "refusing a snapshot chunk") {
-		t.Logf("corrupted chunks refused and fetched again from another peer: %d", strings.Count(string(logs), "refusing a snapshot chunk"))
+	logs := string(b)
+	refusals := refusedChunks.FindAllString(logs, -1)
+	require.NotEmpty(t, refusals)
+	bad := map[string]string{}
+	for _, n := range corrupt {
+		bad[n.NodeID] = n.Name
 	}
+	var heights, senders []string
+	for _, r := range refusals {
+		m := refusedChunks.FindStringSubmatch(r)
+		heights, senders = append(heights, m[1]), append(senders, bad[m[3]])
+		require.Equal(t, "0", m[2], "refused chunk: %s", r)
+		require.Contains(t, bad, m[3], "the refused chunk came from %s, not a validator serving a corrupt copy: %s", m[3], r)
+		require.Contains(t, sp.spoiled(), m[1], "refused a chunk of a snapshot this test did not corrupt: %s", r)
+	}
+	restored := regexp.MustCompile(`snapshot restored[^\n]*? height=(\d+)`).FindStringSubmatch(logs)
+	require.NotNil(t, restored, "the new node never logged that it restored a snapshot")
+	require.Equal(t, heights[len(heights)-1], restored[1], "restored a snapshot other than the one whose chunk it refused")
+	restoredAt, err := strconv.ParseInt(restored[1], 10, 64)
+	require.NoError(t, err)
+	require.Equal(t, restoredAt+1, st.SyncInfo.EarliestBlockHeight, "the new node's first block follows the snapshot it restored")
+	t.Logf("snapshot %s restored after %d corrupt copies of chunk 0 were refused (from %s); %s served the good copy", restored[1], len(refusals), strings.Join(senders, ", "), good.Name)
+}
+
+// refusedChunks matches the app's log line for a snapshot chunk that does
+// not match its hash: the snapshot height, the chunk and the sender.
+var refusedChunks = regexp.MustCompile(`refusing a snapshot chunk that does not match its hash[^\n]*?height=(\d+) chunk=(\d+) sender=([0-9a-fA-F]+)`)
+
+// chunkSpoiler keeps chunk 0 of every snapshot the validators hold
+// corrupt on some and held back (the node answers that it has no copy) on
+// the good one, snapshots taken meanwhile included, until stop; then the
+// good validator serves its copies again.
+type chunkSpoiler struct {
+	done, stopped chan struct{}
+	once          sync.Once
+	restore       func()
+	mu            sync.Mutex
+	heights       map[string]bool // snapshot heights spoiled on every validator
+}
+
+// stop stops spoiling and puts the good validator's chunks back.
+func (sp *chunkSpoiler) stop() {
+	sp.once.Do(func() {
+		close(sp.done)
+		<-sp.stopped
+		sp.restore()
+	})
+}
+
+// spoiled lists the snapshot heights spoiled on every validator.
+func (sp *chunkSpoiler) spoiled() []string {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	var out []string
+	for h := range sp.heights {
+		out = append(out, h)
+	}
+	return out
+}
+
+func spoilChunks(t *testing.T, corrupt []testnet.Node, good testnet.Node) *chunkSpoiler {
+	t.Helper()
+	sp := &chunkSpoiler{done: make(chan struct{}), stopped: make(chan struct{}), heights: map[string]bool{}}
+	spoiled := map[string]bool{} // home/height
+	pass := func() error {
+		count := map[string]int{}
+		for i, n := range append(append([]testnet.Node{}, corrupt...), good) {
+			dirs, err := os.ReadDir(node.SnapshotDir(n.Home))
+			if err != nil {
+				return err
+			}
+			for _, d := range dirs {
+				h := d.Name()
+				dir := filepath.Join(node.SnapshotDir(n.Home), h)
+				if _, err := strconv.ParseUint(h, 10, 64); err != nil || !d.IsDir() {
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(dir, "metadata")); err != nil {
+					continue // being taken
+				}
+				if !spoiled[dir] {
+					chunk := filepath.Join(dir, "0")
+					if i < len(corrupt) {
+						b, err := os.ReadFile(chunk)
+						if err != nil {
+							continue // pruned meanwhile
+						}
+						b[len(b)/2] ^= 0xff
+						if err := os.WriteFile(chunk, b, 0o600); err != nil {
+							return err
+						}
+					} else if err := os.Rename(chunk, chunk+".held"); err != nil {
+						continue
+					}
+					spoiled[dir] = true
+				}
+				count[h]++
+			}
+		}
+		sp.mu.Lock()
+		for h, c := range count {
+			if c == len(corrupt)+1 {
+				sp.heights[h] = true
+			}
+		}
+		sp.mu.Unlock()
+		return nil
+	}
+	sp.restore = func() {
+		held, _ := filepath.Glob(filepath.Join(node.SnapshotDir(good.Home), "*", "0.held"))
+		for _, f := range held {
+			_ = os.Rename(f, strings.TrimSuffix(f, ".held")) // a snapshot pruned meanwhile has gone
+		}
+	}
+	require.NoError(t, pass())
+	require.NotEmpty(t, sp.spoiled(), "no snapshot to spoil")
+	go func() {
+		defer close(sp.stopped)
+		for {
+			select {
+			case <-sp.done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if err := pass(); err != nil {
+				t.Errorf("spoiling snapshot chunks: %v", err)
+				return
+			}
+		}
+	}()
+	t.Cleanup(sp.stop)
+	return sp
 }
 
 // requireSameBlocksAt checks that the named nodes hold the same block and
