@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // promtool returns the path of Prometheus' promtool (Debian's prometheus
@@ -40,6 +43,86 @@ func TestPrometheusConfigAndAlertRules(t *testing.T) {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+}
+
+// Every alert rule in alerts.yml has unit tests in alerts_test.yml: at
+// least one evaluation where it fires and one where it does not. A rule
+// added without both fails here.
+func TestEveryAlertHasFiringAndQuietCases(t *testing.T) {
+	missing := untestedAlerts(t, Rules, readFile(t, "alerts_test.yml"))
+	if len(missing) > 0 {
+		t.Errorf("alert rules without unit tests in alerts_test.yml:\n%s", strings.Join(missing, "\n"))
+	}
+	// The check can fail: drop a rule's cases and it is named.
+	tests := readFile(t, "alerts_test.yml")
+	cut := regexp.MustCompile(`(?m)^        alertname: TallyMempoolFull$`).ReplaceAllString(tests, "        alertname: TallyMempoolFul")
+	if got := untestedAlerts(t, Rules, cut); strings.Join(got, ",") != "TallyMempoolFull: no case where it fires,TallyMempoolFull: no case where it does not fire" {
+		t.Errorf("with TallyMempoolFull's cases renamed, the check reported %q", got)
+	}
+}
+
+// untestedAlerts names each alert of rules that tests (a promtool test
+// file) never expects to fire, or never expects not to fire.
+func untestedAlerts(t *testing.T, rules, tests string) []string {
+	t.Helper()
+	var r struct {
+		Groups []struct {
+			Rules []struct{ Alert string }
+		}
+	}
+	if err := yaml.Unmarshal([]byte(rules), &r); err != nil {
+		t.Fatalf("alerts.yml: %v", err)
+	}
+	var tf struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string
+				ExpAlerts []map[string]any `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		}
+	}
+	if err := yaml.Unmarshal([]byte(tests), &tf); err != nil {
+		t.Fatalf("alerts_test.yml: %v", err)
+	}
+	fires, quiet := map[string]bool{}, map[string]bool{}
+	for _, tc := range tf.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fires[a.Alertname] = true
+			} else {
+				quiet[a.Alertname] = true
+			}
+		}
+	}
+	var missing []string
+	n := 0
+	for _, g := range r.Groups {
+		for _, rule := range g.Rules {
+			if rule.Alert == "" {
+				continue // a recording rule
+			}
+			n++
+			if !fires[rule.Alert] {
+				missing = append(missing, rule.Alert+": no case where it fires")
+			}
+			if !quiet[rule.Alert] {
+				missing = append(missing, rule.Alert+": no case where it does not fire")
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d alert rules read from alerts.yml", n)
+	}
+	return missing
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // A typo in a rule file fails the check, so CI cannot pass with one.

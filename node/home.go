@@ -12,6 +12,7 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -422,7 +423,7 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	var application abci.Application = a
 	var invariants *invariantWatch
 	if comet.Instrumentation.Prometheus {
-		application = meteredApp{Application: a, m: newMetrics(prometheus.DefaultRegisterer, comet.DBDir())}
+		application = meteredApp{Application: a, m: newMetrics(prometheus.DefaultRegisterer, comet.DBDir(), StateDir(home))}
 		watchQueues(prometheus.DefaultRegisterer, a)
 		invariants = newInvariantWatch(prometheus.DefaultRegisterer, a, appCfg.InvariantCheckEvery, logger.With("module", "invariants"))
 	}
@@ -451,6 +452,7 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 	gate := newBroadcastGate(n.Mempool().Size, newGateLimits(opts.MempoolLimit, appCfg))
 	if comet.Instrumentation.Prometheus {
 		watchGate(prometheus.DefaultRegisterer, gate)
+		watchMempool(prometheus.DefaultRegisterer, cmp.Or(opts.MempoolLimit, comet.Mempool.Size))
 	}
 	gate.full = a.MempoolFull
 	// A remote signer's connection is watched while the node runs

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,10 +44,19 @@ type Metrics struct {
 // paid, collected, settled).
 var amountAttributes = map[string]bool{"amount": true, "net": true}
 
-// newMetrics registers Tally's metrics (and the disk gauges of dataDir)
-// with reg. Registering twice in one process (tests run several nodes)
-// reuses the collectors already there.
-func newMetrics(reg prometheus.Registerer, dataDir string) *Metrics {
+// metricsDirs are the data directory and the state directory (IAVL's
+// database, data/tally) of the node built last in this process, which the
+// size gauges read: registering twice in one process reuses the first
+// node's gauges, and they must not go on reading a closed node's folders.
+var metricsDirs atomic.Pointer[[2]string]
+
+// newMetrics registers Tally's metrics (and the size gauges of dataDir and
+// stateDir, and the disk gauges of dataDir) with reg. Registering twice in
+// one process (tests run several nodes) reuses the collectors already
+// there.
+func newMetrics(reg prometheus.Registerer, dataDir, stateDir string) *Metrics {
+	metricsDirs.Store(&[2]string{dataDir, stateDir})
+	data := func() string { return metricsDirs.Load()[0] }
 	m := &Metrics{
 		txs: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tally", Name: "messages_total",
@@ -82,14 +92,29 @@ func newMetrics(reg prometheus.Registerer, dataDir string) *Metrics {
 	}
 	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "tally", Name: "data_bytes", Help: "Bytes of the node's data directory (state, blocks, indexes, WAL).",
-	}, func() float64 { return float64(DirSize(dataDir)) }))
+	}, func() float64 { return float64(DirSize(data())) }))
+	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "tally", Name: "state_bytes", Help: "Bytes of the application state alone: the IAVL database (data/tally), every saved version pruning keeps; part of tally_data_bytes.",
+	}, func() float64 { return float64(DirSize(metricsDirs.Load()[1])) }))
 	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "tally", Name: "data_disk_free_bytes", Help: "Bytes free to this node on the file system holding its data directory.",
-	}, func() float64 { free, _ := DiskSpace(dataDir); return float64(free) }))
+	}, func() float64 { free, _ := DiskSpace(data()); return float64(free) }))
 	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "tally", Name: "data_disk_size_bytes", Help: "Size of the file system holding the node's data directory.",
-	}, func() float64 { _, size := DiskSpace(dataDir); return float64(size) }))
+	}, func() float64 { _, size := DiskSpace(data()); return float64(size) }))
 	return m
+}
+
+// watchMempool exports the number of transactions this node's CheckTx lets
+// wait in its mempool before it refuses new ones with tx/85 (app
+// Options.MempoolLimit: 90% of config.toml [mempool] size), so an alert
+// can compare cometbft_mempool_size with the node's own limit rather than
+// with a number written into the rule.
+func watchMempool(reg prometheus.Registerer, limit int) {
+	register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "tally", Name: "mempool_limit_transactions",
+		Help: "Transactions this node's mempool holds before CheckTx refuses new ones with tx/85 (90% of config.toml [mempool] size); cometbft_mempool_size is how many it holds now.",
+	})).Set(float64(limit))
 }
 
 // watchGate exports the broadcast gate's figures (broadcastgate.go):

@@ -19,7 +19,7 @@ import (
 // the events counter skipped it and no metric showed a double sign.
 func TestMisbehaviourIsCounted(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, t.TempDir())
+	m := newMetrics(reg, t.TempDir(), t.TempDir())
 	value := func() (float64, bool) {
 		mfs, err := reg.Gather()
 		require.NoError(t, err)
