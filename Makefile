@@ -60,20 +60,11 @@ lint:
 
 ## localnet: a local multi-validator network with demo data (init if needed, then start).
 ## MONITOR=1 also runs Prometheus (if installed) with monitoring/'s
-## configuration and alert rules, on http://127.0.0.1:9090/.
+## configuration and alert rules, scraping every node of the network
+## (validators and the council's node), on http://127.0.0.1:9090/.
 localnet: build
 	@test -f $(LOCALNET)/testnet.json || $(BUILD_DIR)/tallyd testnet init --validators $(VALIDATORS) --output $(LOCALNET)
-	@if [ -n "$(MONITOR)" ]; then \
-		if command -v prometheus >/dev/null 2>&1; then \
-			mkdir -p $(LOCALNET)/prometheus; \
-			prometheus --config.file monitoring/prometheus.yml --storage.tsdb.path $(LOCALNET)/prometheus \
-				--web.listen-address 127.0.0.1:9090 > $(LOCALNET)/prometheus.log 2>&1 & \
-			echo $$! > $(LOCALNET)/prometheus.pid; \
-			echo "Prometheus: http://127.0.0.1:9090/ (alerts: http://127.0.0.1:9090/alerts; log $(LOCALNET)/prometheus.log)"; \
-		else echo "MONITOR=1: prometheus is not installed (apt-get install prometheus); running without it"; fi; \
-	fi
-	$(BUILD_DIR)/tallyd testnet start $(LOCALNET); status=$$?; \
-		if [ -f $(LOCALNET)/prometheus.pid ]; then kill $$(cat $(LOCALNET)/prometheus.pid) 2>/dev/null; rm -f $(LOCALNET)/prometheus.pid; fi; exit $$status
+	$(BUILD_DIR)/tallyd testnet start $(LOCALNET) $(if $(MONITOR),--prometheus 127.0.0.1:9090)
 
 localnet-reset:
 	rm -rf $(LOCALNET)

@@ -32,9 +32,26 @@ var Config string
 //go:embed alerts.yml
 var Rules string
 
-// repoTargets is the scrape target list in Config, replaced by a network's
-// own metrics addresses.
-const repoTargets = `["127.0.0.1:27003", "127.0.0.1:27013", "127.0.0.1:27023", "127.0.0.1:27033"]`
+// targetsLine is the scrape target list in Config, replaced by a
+// network's own metrics addresses.
+var targetsLine = regexp.MustCompile(`(?m)^(\s+- targets: )\[.*\]$`)
+
+// ConfigFor is the repository's prometheus.yml scraping targets (host:port
+// of each node's metrics) instead of the one node it lists.
+func ConfigFor(targets []string) (string, error) {
+	if len(targets) == 0 {
+		return "", fmt.Errorf("prometheus: no targets to scrape")
+	}
+	if n := len(targetsLine.FindAllString(Config, -1)); n != 1 {
+		return "", fmt.Errorf("prometheus.yml: %d lines of scrape targets to replace, want 1", n)
+	}
+	var quoted []string
+	for _, t := range targets {
+		quoted = append(quoted, fmt.Sprintf("%q", t))
+	}
+	list := "[" + strings.Join(quoted, ", ") + "]"
+	return targetsLine.ReplaceAllLiteralString(Config, targetsLine.FindStringSubmatch(Config)[1]+list), nil
+}
 
 // ErrNotInstalled is returned by Start when no prometheus binary is found.
 var ErrNotInstalled = errors.New("prometheus is not installed (apt-get install prometheus; .ci/run installs it)")
@@ -88,16 +105,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, ErrNotInstalled
 	}
-	if len(o.Targets) == 0 {
-		return nil, fmt.Errorf("prometheus: no targets to scrape")
-	}
-	var quoted []string
-	for _, t := range o.Targets {
-		quoted = append(quoted, fmt.Sprintf("%q", t))
-	}
-	cfg := strings.Replace(Config, repoTargets, "["+strings.Join(quoted, ", ")+"]", 1)
-	if cfg == Config {
-		return nil, fmt.Errorf("prometheus.yml: the scrape targets %s were not found to replace", repoTargets)
+	cfg, err := ConfigFor(o.Targets)
+	if err != nil {
+		return nil, err
 	}
 	rules := Rules
 	if o.For > 0 {

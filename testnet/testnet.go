@@ -68,6 +68,19 @@ func (m *Manifest) Validators() []Node {
 	return out
 }
 
+// MetricsTargets are the Prometheus scrape targets of the network: the
+// metrics address (host:port) of every node that serves one, validators
+// and candidates alike, in manifest order.
+func (m *Manifest) MetricsTargets() []string {
+	var out []string
+	for _, n := range m.Nodes {
+		if n.Metrics != "" {
+			out = append(out, n.Metrics)
+		}
+	}
+	return out
+}
+
 // Signer is a validator's remote signer: `tallyd signer` with the key and
 // its last-signed state in a folder outside the node's home, connecting to
 // the node's priv_validator_laddr.

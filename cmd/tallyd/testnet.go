@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tallyledger/tally/monitoring"
 	"github.com/tallyledger/tally/testnet"
 )
 
@@ -111,6 +113,11 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 			if err := net.StartAll(); err != nil {
 				return err
 			}
+			if addr, _ := cmd.Flags().GetString("prometheus"); addr != "" {
+				if prom := startPrometheus(cmd.Context(), args[0], m, addr); prom != nil {
+					defer prom.Stop()
+				}
+			}
 			defer func() {
 				fmt.Println("Stopping every node...")
 				net.StopAll()
@@ -174,11 +181,28 @@ Ctrl-C stops every node cleanly. Starting again resumes the same chain.`,
 			}
 		},
 	}
+	cmd.Flags().String("prometheus", "", "also run Prometheus (if installed) on this address, scraping every node of the network with monitoring/'s rules (config, data and log in DIR/prometheus); e.g. 127.0.0.1:9090")
 	cmd.Flags().Bool("demo", true, "send the demo transactions once, the first time the network starts")
 	cmd.Flags().Duration("status-every", 5*time.Second, "how often to print each node's height and app hash")
 	cmd.Flags().Bool("explorer", true, "serve the web explorer in demo mode (with stop/start buttons for each validator) on loopback")
 	cmd.Flags().String("explorer-addr", "", "where the explorer listens (default 127.0.0.1:<base port + 90>; loopback only)")
 	return cmd
+}
+
+// startPrometheus runs Prometheus beside the network, scraping every node
+// the manifest lists; the network runs without it when it cannot start.
+func startPrometheus(ctx context.Context, dir string, m *testnet.Manifest, addr string) *monitoring.Server {
+	targets := m.MetricsTargets()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	prom, err := monitoring.Start(ctx, monitoring.Options{Dir: filepath.Join(dir, "prometheus"), Targets: targets, Listen: addr})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "prometheus: %v (the network runs without it)\n", err)
+		return nil
+	}
+	fmt.Printf("Prometheus: %s/ scraping %d nodes (%s); alerts: %s/alerts; config and log in %s\n",
+		prom.Base(), len(targets), strings.Join(targets, ", "), prom.Base(), filepath.Join(dir, "prometheus"))
+	return prom
 }
 
 func printStatus(ctx context.Context, net *testnet.Network) {
