@@ -1,13 +1,16 @@
 package node_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +97,11 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 	comet.RPC.ListenAddress = rpcAddr
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
+	// The node's metrics, read at the end: the only node of this package
+	// that exports them (one per process), its invariants checked every 2 s.
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	node.EnableMetrics(comet, metricsAddr)
+	appCfg.InvariantCheckEvery = 2 * time.Second
 	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
 	require.NoError(t, genesis.ProveAccounts("tally-funds", state.Agency, adm("treasury").priv, officer.priv, adm("benefits").priv, manager.priv, finance.priv, caseworker.priv, adm("bank").priv, settler.priv))
 	_, err = genesis.WriteGenesis(comet.GenesisFile(), "tally-funds", time.Now().UTC(), []genesis.Validator{{Name: "v0", PubKey: id.ConsensusPK, Power: 10}}, state)
@@ -108,6 +116,7 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	require.Eventually(t, func() bool { _, h, err := c.Status(ctx); return err == nil && h >= 1 }, 30*time.Second, 100*time.Millisecond)
+	before := scrapeMetrics(t, metricsAddr)
 
 	var nonce uint64
 	build := func(k e2eKey, msgs ...*txv1.Msg) []byte {
@@ -240,6 +249,67 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 	require.Equal(t, uint64(1_000_000), r.Totals.Appropriated)
 	require.Equal(t, uint64(10*amount), r.Totals.Settled)
 	require.Equal(t, uint64(1_000_000-10*amount), r.SumOfBalances)
+
+	// The node's metrics say the same: the business figures by what the
+	// blocks did (counters are per process, so the change since the
+	// start), FinalizeBlock and Commit timed, the state's size, and the
+	// periodic invariant check finding nothing.
+	_, height, err := c.Status(ctx)
+	require.NoError(t, err)
+	var after map[string]float64
+	require.Eventually(t, func() bool {
+		after = scrapeMetrics(t, metricsAddr)
+		return after["tally_invariants_checked_height"] >= float64(height)
+	}, 60*time.Second, 500*time.Millisecond, "no periodic invariant check of height %d", height)
+	delta := func(series string) float64 { return after[series] - before[series] }
+	for series, want := range map[string]float64{
+		`tally_event_amount_pence_total{attribute="amount",type="funds.appropriated"}`: 1_000_000,               // money appropriated
+		`tally_event_amount_pence_total{attribute="net",type="benefits.paid"}`:         3 * recipients * amount, // money paid
+		`tally_event_amount_pence_total{attribute="amount",type="funds.settled"}`:      10 * amount,             // money settled
+		`tally_events_total{type="benefits.paid"}`:                                     3 * recipients,
+		`tally_events_total{type="funds.settled"}`:                                     10,
+		`tally_messages_total{message="enrol",module="benefits",result="ok"}`:          recipients,
+		`tally_messages_total{message="appropriate",module="funds",result="ok"}`:       1,
+	} {
+		require.Equal(t, want, delta(series), series)
+	}
+	for _, hist := range []string{"tally_finalize_block_seconds_count", "tally_commit_seconds_count"} {
+		require.Greater(t, delta(hist), 0.0, hist)
+		require.GreaterOrEqual(t, after[hist], after["tally_block_height"]-before["tally_block_height"], hist+": one a block")
+	}
+	require.Zero(t, after["tally_invariant_checks_failing"])
+	require.Contains(t, after, "tally_invariant_checks_failing")
+	require.Zero(t, after["tally_queue_payment_periods_due"], "every period ran")
+	require.Greater(t, after["tally_state_bytes"], 0.0)
+	require.Less(t, after["tally_state_bytes"], after["tally_data_bytes"], "the state is part of the data directory")
+	require.Equal(t, float64(node.MempoolLimit(comet.Mempool.Size)), after["tally_mempool_limit_transactions"])
+}
+
+// scrapeMetrics reads a node's Prometheus endpoint: each sample's value by
+// its series as the endpoint writes it (name{label="value",...}, labels in
+// name order).
+func scrapeMetrics(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	res, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	out := map[string]float64{}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		require.Positive(t, i, "metrics line %q", line)
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		require.NoError(t, err, "metrics line %q", line)
+		out[line[:i]] = v
+	}
+	require.NoError(t, sc.Err())
+	return out
 }
 
 func provenHistory(t *testing.T, ctx context.Context, c *client.Client, prog, recipient string) []*benefitsv1.Payment {
