@@ -5,6 +5,7 @@
 package monitoring
 
 import (
+	"bufio"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -232,6 +234,43 @@ func (s *Server) Query(ctx context.Context, q string) (map[string]string, error)
 		out[r.Metric["instance"]] = fmt.Sprint(r.Value[1])
 	}
 	return out, nil
+}
+
+// Scrape reads a node's metrics endpoint (host:port) once, as Prometheus
+// would: each sample's value by its series as the endpoint writes it
+// (name{label="value",...}, labels in name order).
+func Scrape(ctx context.Context, addr string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("metrics of %s: %s", addr, res.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i <= 0 {
+			return nil, fmt.Errorf("metrics of %s: line %q has no value", addr, line)
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metrics of %s: line %q: %w", addr, line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out, sc.Err()
 }
 
 func (s *Server) get(ctx context.Context, path string, into any) error {

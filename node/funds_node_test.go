@@ -1,16 +1,13 @@
 package node_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/monitoring"
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -285,31 +283,12 @@ func TestFundsAndBenefitsEndToEndOnRealNode(t *testing.T) {
 	require.Equal(t, float64(node.MempoolLimit(comet.Mempool.Size)), after["tally_mempool_limit_transactions"])
 }
 
-// scrapeMetrics reads a node's Prometheus endpoint: each sample's value by
-// its series as the endpoint writes it (name{label="value",...}, labels in
-// name order).
+// scrapeMetrics reads the node's metrics endpoint.
 func scrapeMetrics(t *testing.T, addr string) map[string]float64 {
 	t.Helper()
-	res, err := http.Get("http://" + addr + "/metrics")
+	m, err := monitoring.Scrape(context.Background(), addr)
 	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, http.StatusOK, res.StatusCode)
-	out := map[string]float64{}
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		require.Positive(t, i, "metrics line %q", line)
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		require.NoError(t, err, "metrics line %q", line)
-		out[line[:i]] = v
-	}
-	require.NoError(t, sc.Err())
-	return out
+	return m
 }
 
 func provenHistory(t *testing.T, ctx context.Context, c *client.Client, prog, recipient string) []*benefitsv1.Payment {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/api"
+	"github.com/tallyledger/tally/monitoring"
 	"github.com/tallyledger/tally/testnet"
 )
 
@@ -27,6 +28,29 @@ func TestDemoRunsWithOneValidator(t *testing.T) {
 	res, _, err := rpc(t, net, "treasury").Query(ctx, api.PathProvenanceRecall, []byte("FSA-DEMO-001"), 0, false)
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Value, "the demo's recall is on chain")
+
+	// The treasury's node counted the demo's business on its metrics
+	// endpoint: the four receipts the revenue collector issued and their
+	// money, the FSA's recall, and the recall open with items awaiting
+	// acknowledgement (only the school kitchen acknowledged).
+	treasury, err := net.Node("treasury")
+	require.NoError(t, err)
+	figures, err := monitoring.Scrape(ctx, treasury.Metrics)
+	require.NoError(t, err)
+	for series, want := range map[string]float64{
+		`tally_events_total{type="tax.receipt_issued"}`:                                4,
+		`tally_event_amount_pence_total{attribute="amount",type="tax.receipt_issued"}`: 1_250_000 + 980_000 + 42_317 + 5_600_000,
+		`tally_events_total{type="provenance.recall_ordered"}`:                         1,
+		`tally_recalls_open`:             1,
+		`tally_recalls_unacknowledged`:   1,
+		`tally_invariant_checks_failing`: 0,
+	} {
+		got, ok := figures[series]
+		require.True(t, ok, "%s is not exported", series)
+		require.Equal(t, want, got, series)
+	}
+	require.Greater(t, figures["tally_recall_unacknowledged_oldest_age_seconds"], 0.0)
+	require.Greater(t, figures[`tally_event_amount_pence_total{attribute="amount",type="funds.appropriated"}`], 0.0, "money appropriated")
 
 	// The council was voted in: two validators, the council's weaker.
 	_, h, err := rpc(t, net, "treasury").Status(ctx)
