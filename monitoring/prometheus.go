@@ -6,6 +6,7 @@ package monitoring
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -240,20 +241,12 @@ func (s *Server) Query(ctx context.Context, q string) (map[string]string, error)
 // would: each sample's value by its series as the endpoint writes it
 // (name{label="value",...}, labels in name order).
 func Scrape(ctx context.Context, addr string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	body, err := httpGet(ctx, "http://"+addr+"/metrics")
 	if err != nil {
-		return nil, err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metrics of %s: %s", addr, res.Status)
+		return nil, fmt.Errorf("metrics of %s: %w", addr, err)
 	}
 	out := map[string]float64{}
-	sc := bufio.NewScanner(res.Body)
+	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -291,7 +284,16 @@ func (s *Server) read(ctx context.Context, path string) ([]byte, error) {
 		}
 		return out, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	b, err := httpGet(ctx, s.base+path)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// httpGet GETs target and returns the body of a 200 answer.
+func httpGet(ctx context.Context, target string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +303,7 @@ func (s *Server) read(ctx context.Context, path string) ([]byte, error) {
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("prometheus %s: %s", path, res.Status)
+		return nil, fmt.Errorf("%s", res.Status)
 	}
 	return io.ReadAll(res.Body)
 }
