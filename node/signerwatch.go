@@ -44,9 +44,13 @@ const signerWatchRepeat = time.Minute
 
 // RemoteSignerStatus is the answer of the remote_signer RPC method.
 type RemoteSignerStatus struct {
-	// Laddr is priv_validator_laddr; empty when the node signs with the
-	// key file in its home (or does not sign).
-	Laddr string `json:"priv_validator_laddr"`
+	// Remote is whether the node signs through a remote signer
+	// (priv_validator_laddr set); false when it signs with the key file in
+	// its home (or does not sign). The address itself is not given: the
+	// RPC may be public, and CometBFT's signer listener takes whichever
+	// signer connects first, so where it listens is for the operator
+	// (`tallyd status --home` reads it from the node's config).
+	Remote bool `json:"remote"`
 	// Connected is whether a signer is connected now.
 	Connected bool `json:"connected"`
 	// UnreachableSince is when the node last saw its signer go (RFC 3339,
@@ -140,7 +144,7 @@ func (w *signerWatch) look(now time.Time, connected bool) {
 func (w *signerWatch) status() RemoteSignerStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	st := RemoteSignerStatus{Laddr: w.laddr, Connected: w.misses < 2}
+	st := RemoteSignerStatus{Remote: true, Connected: w.misses < 2}
 	if !st.Connected {
 		st.UnreachableSince = w.since.UTC().Format(time.RFC3339)
 	}

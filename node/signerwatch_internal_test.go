@@ -51,7 +51,7 @@ func TestSignerWatchReportsFromTheSecondMissAndClears(t *testing.T) {
 	w.look(t0.Add(3*time.Second+signerWatchRepeat), false)
 	require.Equal(t, 2, strings.Count(logs.String(), RemoteSignerUnreachable+":"), "logged again after signerWatchRepeat")
 	w.look(t0.Add(5*time.Minute), true)
-	require.Equal(t, RemoteSignerStatus{Laddr: "unix:///srv/privval.sock", Connected: true}, w.status())
+	require.Equal(t, RemoteSignerStatus{Remote: true, Connected: true}, w.status())
 	require.Equal(t, 1.0, up())
 	require.Contains(t, logs.String(), "remote signer connected again")
 }

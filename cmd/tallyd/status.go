@@ -43,7 +43,9 @@ type nodeStatus struct {
 	// The latest state-sync snapshot in the home (with --home).
 	Snapshot *snapshotStatus `json:"snapshot,omitempty"`
 	// RemoteSigner is the home's priv_validator_laddr (--home): the node
-	// signs through a remote signer there.
+	// signs through a remote signer there. Without --home it is
+	// signerAddrUnknown when the node says it has a remote signer: its RPC
+	// does not tell where.
 	RemoteSigner string `json:"remote_signer,omitempty"`
 	// SignerUnreachableSince is when the node lost its remote signer
 	// (RFC 3339), while none is connected.
@@ -121,8 +123,8 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 	if info, err := c.RPC.ABCIInfo(ctx); err == nil {
 		st.AppVersion, st.SoftwareVersion = info.Response.AppVersion, info.Response.Version
 	}
-	if rs, err := remoteSigner(ctx, addr); err == nil && rs.Laddr != "" {
-		st.RemoteSigner = rs.Laddr
+	if rs, err := remoteSigner(ctx, addr); err == nil && rs.Remote {
+		st.RemoteSigner = signerAddrUnknown
 		st.SignerUnreachableSince = rs.UnreachableSince
 	}
 	if st.Power > 0 {
@@ -145,7 +147,7 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 			}
 		}
 		if comet, appCfg, err := node.LoadConfigs(h); err == nil {
-			if st.RemoteSigner == "" { // a node from before the remote_signer method
+			if comet.PrivValidatorListenAddr != "" {
 				st.RemoteSigner = comet.PrivValidatorListenAddr
 			}
 			snaps, err := node.Snapshots(h)
@@ -193,6 +195,10 @@ func readStatus(ctx context.Context, cmd *cobra.Command) (*nodeStatus, error) {
 	}
 	return st, nil
 }
+
+// signerAddrUnknown stands for the address of a node's remote signer when
+// status is given no --home: the node's RPC says only that it has one.
+const signerAddrUnknown = "its priv_validator_laddr (give --home to show it)"
 
 // remoteSigner asks the node at addr for its remote signer (the
 // remote_signer RPC method; a node without it answers an error).
