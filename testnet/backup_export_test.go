@@ -63,10 +63,12 @@ func exportedRecord(t *testing.T, path string, key []byte) (*types.GenesisDoc, [
 // The README's operator steps ("Backups, export and restart") with the
 // tallyd binary on four validators:
 //
-// (a) a stopped validator is backed up with `tallyd snapshot take`, loses
-// its data/, and is brought back with `snapshot verify` and `restore`; it
-// catches up to the others' blocks and app hash. restore refuses a running
-// node's home and a backup with a damaged file, changing nothing.
+// (a) a stopped validator is backed up with `tallyd snapshot take`, runs
+// on and signs later blocks, loses its databases, and is brought back with
+// `snapshot verify` and `restore`, which keeps its newer sign state; it
+// catches up to the others' blocks and app hash, with a record added after
+// the backup. restore refuses a running node's home and a backup with a
+// damaged file, changing nothing.
 //
 // (b) the whole network is stopped and every operator runs
 // `tallyd export --height H`: the four exports are identical (same
@@ -118,6 +120,19 @@ func TestOperatorBackupRestoreAndExportRestartWithTallyd(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, strconv.Itoa(len(manifest.Files))+" files match the manifest")
 
+	// The validator runs on after the backup: it signs later blocks and
+	// sees a record the backup does not hold.
+	require.NoError(t, net.Start("fsa"))
+	afterBackup := addMember(t, ctx, net, "treasury", "treasury")
+	require.NoError(t, net.WaitHeight(ctx, "fsa", max(manifest.Height+3, maxHeight(ctx, net, "treasury")+1)))
+	require.NoError(t, net.Stop("fsa", 10*time.Second))
+	signFile := filepath.Join(home["fsa"], "data", "priv_validator_state.json")
+	signState, err := os.ReadFile(signFile)
+	require.NoError(t, err)
+	backedSign, err := os.ReadFile(filepath.Join(backup, "data", "priv_validator_state.json"))
+	require.NoError(t, err)
+	require.NotEqual(t, backedSign, signState, "the validator must have signed since the backup")
+
 	// Into a running node's home: refused, its data left in place.
 	out, code = tallydExit(t, "snapshot", "restore", backup, "--home", home["treasury"])
 	require.Equal(t, 1, code, out)
@@ -147,14 +162,27 @@ func TestOperatorBackupRestoreAndExportRestartWithTallyd(t *testing.T) {
 	}
 	require.Empty(t, globbed(t, filepath.Join(home["fsa"], "*.before-restore-*")), "a refused restore must not move the node's data")
 
-	// The node loses its data; the good backup brings it back.
-	require.NoError(t, os.RemoveAll(filepath.Join(home["fsa"], "data")))
+	// The node loses its databases (all of data/ but its sign state); the
+	// good backup brings them back and keeps the newer sign state, so the
+	// validator cannot sign again at a height it signed after the backup.
+	entries, err := os.ReadDir(filepath.Join(home["fsa"], "data"))
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.Name() != "priv_validator_state.json" {
+			require.NoError(t, os.RemoveAll(filepath.Join(home["fsa"], "data", e.Name())))
+		}
+	}
 	out, code = tallydExit(t, "snapshot", "restore", backup, "--home", home["fsa"])
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "restored chain "+chainID+" at height "+strconv.FormatInt(manifest.Height, 10))
+	require.Len(t, globbed(t, filepath.Join(home["fsa"], "data.before-restore-*")), 1, "restore keeps the node's old data")
 	for _, f := range manifest.Files {
 		b, err := os.ReadFile(filepath.Join(home["fsa"], filepath.FromSlash(f.Path)))
 		require.NoError(t, err, "restored %s", f.Path)
+		if f.Path == "data/priv_validator_state.json" {
+			require.Equal(t, string(signState), string(b), "restore must keep the validator's newer sign state")
+			continue
+		}
 		sum := sha256.Sum256(b)
 		require.Equal(t, f.SHA256, hex.EncodeToString(sum[:]), "restored %s", f.Path)
 	}
@@ -162,6 +190,8 @@ func TestOperatorBackupRestoreAndExportRestartWithTallyd(t *testing.T) {
 	target := maxHeight(ctx, net, "treasury", "revenue", "benefits") + 2
 	require.NoError(t, net.WaitHeight(ctx, "fsa", target), "the restored validator must catch up")
 	requireSameBlocks(t, ctx, net, all, target)
+	_, _, err = rpc(t, net, "fsa").Query(ctx, api.PathAccount, afterBackup, 0, true)
+	require.NoError(t, err, "the restored validator must serve the account added after its backup")
 	t.Logf("(a) backup, refusals, restore and catch-up to %d: %s", target, time.Since(started).Round(100*time.Millisecond))
 
 	// (b) Export at a common height and restart the whole network from it.
