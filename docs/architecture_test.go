@@ -24,7 +24,8 @@ var layers = []struct {
 	{"client", []string{"api", "proto/", "client"}, "a client depends on the contract, never on the node"},
 	{"explorer", []string{"api", "proto/", "client"}, "the explorer reads only through client/ (and api, proto)"},
 	{"testnet", []string{"api", "proto/", "client", "node", "testnet"}, "testnet depends on node/ and client/ only"},
-	{"cmd/tallyd", []string{"api", "proto/", "client", "node", "explorer", "testnet"}, "cmd/tallyd is thin commands: node assembly is in node/, everything a client needs in api/ and client/"},
+	{"monitoring", []string{"monitoring"}, "monitoring is the Prometheus configuration, alert rules and a runner for Prometheus: it knows metric names, not the node's code"},
+	{"cmd/tallyd", []string{"api", "proto/", "client", "node", "explorer", "testnet", "monitoring"}, "cmd/tallyd is thin commands: node assembly is in node/, everything a client needs in api/ and client/"},
 }
 
 // TestPackagesImportOnlyTheirLayer: each package under a directory of
