@@ -120,9 +120,17 @@ func rpc(t *testing.T, net *testnet.Network, node string) *client.Client {
 }
 
 // requireSameBlocks checks that the named nodes hold identical block and
-// app hashes at every height from 1 to upTo: no fork.
+// app hashes at every height from 1 to upTo: no fork. It first waits (up to
+// a minute) for each to reach upTo: a block three of four validators have
+// committed may not yet be applied on the fourth (CI failed once asking a
+// node at height 7 for block 8).
 func requireSameBlocks(t *testing.T, ctx context.Context, net *testnet.Network, nodes []string, upTo int64) {
 	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, n := range nodes {
+		require.NoError(t, net.WaitHeight(wctx, n, upTo), "node %s reaching height %d", n, upTo)
+	}
 	for h := int64(1); h <= upTo; h++ {
 		requireSameBlocksAt(t, ctx, net, nodes, h)
 	}
