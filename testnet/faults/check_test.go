@@ -229,6 +229,13 @@ func (c *Cluster) Check(ctx context.Context, w *Workload, forbidden [][]byte) Ve
 func (c *Cluster) invariants(ctx context.Context, i int) []string {
 	name := c.M.Nodes[i].Name
 	res, _, err := c.Clients[i].Query(ctx, api.PathInvariants, nil, 0, false)
+	// A node runs one whole-state walk at a time, and its own invariant
+	// watch (invariant_check_every) walks now and then: asked during it,
+	// the node refuses and says to ask again (CI met it once).
+	for try := 0; err != nil && strings.Contains(err.Error(), "another whole-state walk is running") && try < 60 && ctx.Err() == nil; try++ {
+		time.Sleep(500 * time.Millisecond)
+		res, _, err = c.Clients[i].Query(ctx, api.PathInvariants, nil, 0, false)
+	}
 	if err != nil {
 		return []string{fmt.Sprintf("%s: invariants query: %v", name, err)}
 	}
