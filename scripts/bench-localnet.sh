@@ -24,8 +24,10 @@
 # How each side is measured:
 #   committed tx/s  load transactions that succeeded in the blocks of a steady window (after
 #                   a 2 s warm-up, before the load stopped) over its duration.
-#                   Tally: blocks read as they are committed (time first seen);
-#                   kvstore: loadtime's report (block time of each tx).
+#                   Both by the blocks' header times: Tally's load client
+#                   reads every block and windows it by its header time
+#                   (not by when it first saw it, which lags under
+#                   overload); kvstore: loadtime's report (block time of each tx).
 #   latency         Tally: send to the block being seen by the load client.
 #                   kvstore: loadtime's, tx creation to block time (BFT time).
 #   offered         both send RATE tx/s spread over the 4 nodes (loadtime:

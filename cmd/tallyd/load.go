@@ -53,13 +53,13 @@ offers seen committed, round a ring of producers.
 Counting: commits are counted from the blocks, not from acknowledgements.
 Every block from the start is read from the first endpoint and its tx hashes
 are matched against what was sent; the time the block was first seen is the
-commit time. After the load stops the command waits up to --drain for
+commit time for latency. After the load stops the command waits up to --drain for
 accepted transactions still in mempools, then reports:
 
   offered / submitted / accepted / rejected by code / broadcast errors,
   committed (succeeded, failed in block by code), accepted-but-not-committed,
-  committed tx/s over the steady window (blocks seen after --warmup and
-  before the load stopped), submit-to-commit latency p50/p95/p99,
+  committed tx/s over the steady window (blocks whose header time is after
+  --warmup and before the load stopped, over their header times), submit-to-commit latency p50/p95/p99,
   blocks read and average txs per block.
 
 "accepted, not committed" > 0 at a rate the chain sustains is a loss to
