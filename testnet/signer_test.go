@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/monitoring"
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/testnet"
 )
@@ -93,22 +93,19 @@ func readSignerStatus(nd testnet.Node) (st signerStatus, exit error) {
 	return st, exit
 }
 
-// metricLine is the line of nd's metrics that starts with name and a
-// space (an unlabelled metric), or "".
+// metricLine is nd's unlabelled metric name and its value, "name value"
+// (read with monitoring.Scrape), or "" when the node does not export it.
 func metricLine(t *testing.T, nd testnet.Node, name string) string {
 	t.Helper()
-	res, err := http.Get("http://" + nd.Metrics + "/metrics")
+	m, err := monitoring.Scrape(context.Background(), nd.Metrics)
 	if err != nil {
 		return ""
 	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, name+" ") {
-			return line
-		}
+	v, ok := m[name]
+	if !ok {
+		return ""
 	}
-	return ""
+	return fmt.Sprintf("%s %g", name, v)
 }
 
 // Validators sign through remote signers (tallyd signer, the key outside
