@@ -101,6 +101,9 @@ func TestOperatorBackupRestoreAndExportRestartWithTallyd(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Value)
 	memberValue := res.Value
+	// fsa must hold the member's block before it is backed up: a validator
+	// can be a block behind the one that answered.
+	require.NoError(t, net.WaitHeight(ctx, "fsa", maxHeight(ctx, net, "treasury")+1))
 
 	// (a) Backup and restore of a stopped validator.
 	require.NoError(t, net.Stop("fsa", 10*time.Second))
