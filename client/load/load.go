@@ -46,6 +46,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	coretypes "github.com/cometbft/cometbft/rpc/core/types"
 	rpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 
 	"github.com/tallyledger/tally/client"
@@ -578,6 +579,9 @@ func (r *runner) record(b block) {
 			continue
 		}
 		rec.committed = true
+		// A transaction is committed once (nonces): forget it, so that a
+		// long run keeps only what is still in flight.
+		delete(r.txs, h)
 		st.ours++
 		r.committed++
 		if rec.ack != ackAccepted {
@@ -587,6 +591,7 @@ func (r *runner) record(b block) {
 		res := b.results[i]
 		if rec.job != nil {
 			rec.job.Done(res.Code == abci.CodeTypeOK)
+			rec.job = nil
 		}
 		if res.Code == abci.CodeTypeOK {
 			r.commitOK++
@@ -633,7 +638,12 @@ func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 	cctx, cancel := context.WithTimeout(ctx, broadcastTimeout)
 	res, err := c.RPC.BroadcastTxSync(cctx, tx)
 	cancel()
+	r.answered(hash, rec, res, err)
+}
 
+// answered records a broadcast's answer. A refused transaction is
+// forgotten at once: it will never be in a block.
+func (r *runner) answered(hash [32]byte, rec *txRecord, res *coretypes.ResultBroadcastTx, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil || res.Code != abci.CodeTypeOK {
@@ -657,7 +667,9 @@ func (r *runner) send(ctx context.Context, c *client.Client, rnd *mrand.Rand) {
 		}
 		r.rejected[k].Count++
 		if !rec.committed { // refused: it will never be in a block
-			job.Done(false)
+			rec.job.Done(false)
+			rec.job = nil
+			delete(r.txs, hash)
 		}
 	}
 }
