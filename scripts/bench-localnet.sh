@@ -66,6 +66,11 @@
 #                   INIT_FLAGS_BEFORE=--council START_FLAGS_BEFORE="--demo
 #                   --explorer" loads the old five-node shape as "before"
 #                   [none]
+#   APP_TOML, APP_TOML_BEFORE  space-separated key=value settings written
+#                   into every node's app.toml (top-level keys) after `testnet
+#                   init`, for the "after" / TALLYD_BEFORE network, e.g.
+#                   APP_TOML_BEFORE="iavl_cache_size=100000" to A/B a setting
+#                   with one build   [none]
 #   TALLYD_BEFORE   another tallyd (e.g. built before a change): its own fresh
 #                   network is loaded first, in the same invocation, and its
 #                   table printed too, so before and after share the run []
@@ -356,6 +361,18 @@ tally_phase() {
 		[[ -n "${START_FLAGS_BEFORE:-}" ]] && read -r -a start_extra <<<"$START_FLAGS_BEFORE"
 	fi
 	"$bin" testnet init "${init_flags[@]/#$NET/$net}" --council=false "${init_extra[@]}" >"$OUT/$label-init.log"
+	local settings=${APP_TOML:-}
+	[[ "$label" == before ]] && settings=${APP_TOML_BEFORE:-}
+	if [[ -n "$settings" ]]; then
+		local home kv
+		for home in $(jq -r '.nodes[].home' "$net/testnet.json"); do
+			for kv in $settings; do
+				grep -q "^${kv%%=*} *=" "$home/config/app.toml" || { echo "APP_TOML: $home/config/app.toml has no top-level ${kv%%=*}" >&2; exit 1; }
+				toml_set "$home/config/app.toml" "" "${kv%%=*}" "${kv#*=}"
+			done
+		done
+		echo "$label: app.toml set $settings" >&2
+	fi
 	"$bin" testnet start --demo=false --explorer=false "${start_extra[@]}" "$net" >"$OUT/$label-testnet.log" 2>&1 &
 	NET_PID=$!
 	echo "starting $VALIDATORS Tally validators ($label: $bin; log $OUT/$label-testnet.log)..." >&2
