@@ -60,6 +60,8 @@
 #   LOAD_FLAGS_BEFORE  extra tallyd load flags for TALLYD_BEFORE's network only,
 #                   e.g. --route-units for a release before TxBody.max_units
 #                   (it refuses the field)                        [none]
+#   LOAD_FLAGS      extra tallyd load flags for the (after) network, e.g.
+#                   LOAD_FLAGS="--cpuprofile /tmp/load.pprof"   [none]
 #   INIT_FLAGS_BEFORE, START_FLAGS_BEFORE  extra `tallyd testnet init` /
 #                   `testnet start` flags for TALLYD_BEFORE's network only
 #                   (after the script's own, so they win), e.g.
@@ -355,6 +357,9 @@ kv_row() {
 tally_phase() {
 	local label=$1 bin=$2 rate net="$OUT/$1-net"
 	local extra=() init_extra=() start_extra=()
+	if [[ "$label" != before && -n "${LOAD_FLAGS:-}" ]]; then
+		read -r -a extra <<<"$LOAD_FLAGS"
+	fi
 	if [[ "$label" == before ]]; then
 		[[ -n "${LOAD_FLAGS_BEFORE:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS_BEFORE"
 		[[ -n "${INIT_FLAGS_BEFORE:-}" ]] && read -r -a init_extra <<<"$INIT_FLAGS_BEFORE"

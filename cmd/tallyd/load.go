@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -170,6 +171,17 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			if quiet {
 				logw = nil
 			}
+			if path, _ := f.GetString("cpuprofile"); path != "" {
+				out, err := os.Create(path)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer out.Close()
+				if err := pprof.StartCPUProfile(out); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := load.Run(ctx, load.Config{
@@ -223,6 +235,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 	f.Duration("drain", load.DefaultDrain, "longest wait after the load for accepted txs to be committed")
 	f.Bool("json", false, "print the report as one JSON object")
 	f.Bool("quiet", false, "no progress lines on stderr")
+	f.String("cpuprofile", "", "write a CPU profile of this command (setup, load and drain) to this file: how much of the machine the load sender itself takes")
 	addKeyringFlags(cmd)
 	return cmd
 }
