@@ -61,7 +61,8 @@
 #                   e.g. --route-units for a release before TxBody.max_units
 #                   (it refuses the field)                        [none]
 #   LOAD_FLAGS      extra tallyd load flags for the (after) network, e.g.
-#                   LOAD_FLAGS="--cpuprofile /tmp/load.pprof"   [none]
+#                   LOAD_FLAGS="--cpuprofile /tmp/load.pprof" (with one rate
+#                   in RATES: each rate's load overwrites the file)   [none]
 #   INIT_FLAGS_BEFORE, START_FLAGS_BEFORE  extra `tallyd testnet init` /
 #                   `testnet start` flags for TALLYD_BEFORE's network only
 #                   (after the script's own, so they win), e.g.
@@ -357,13 +358,12 @@ kv_row() {
 tally_phase() {
 	local label=$1 bin=$2 rate net="$OUT/$1-net"
 	local extra=() init_extra=() start_extra=()
-	if [[ "$label" != before && -n "${LOAD_FLAGS:-}" ]]; then
-		read -r -a extra <<<"$LOAD_FLAGS"
-	fi
 	if [[ "$label" == before ]]; then
 		[[ -n "${LOAD_FLAGS_BEFORE:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS_BEFORE"
 		[[ -n "${INIT_FLAGS_BEFORE:-}" ]] && read -r -a init_extra <<<"$INIT_FLAGS_BEFORE"
 		[[ -n "${START_FLAGS_BEFORE:-}" ]] && read -r -a start_extra <<<"$START_FLAGS_BEFORE"
+	else
+		[[ -n "${LOAD_FLAGS:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS"
 	fi
 	"$bin" testnet init "${init_flags[@]/#$NET/$net}" --council=false "${init_extra[@]}" >"$OUT/$label-init.log"
 	local settings=${APP_TOML:-}
