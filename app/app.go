@@ -93,9 +93,14 @@ type App struct {
 	retainBlocks uint64
 
 	// operatorQueries serves /invariants and /funds/invariants (Options);
-	// walking holds the one whole-state walk allowed at a time.
+	// walking holds the one whole-state walk allowed at a time
+	// (startWalk); walkStarted is when the running one started (Unix
+	// nanoseconds) and lastWalk how long the last one took, for the
+	// retry a refusal names.
 	operatorQueries bool
 	walking         chan struct{}
+	walkStarted     atomic.Int64
+	lastWalk        atomic.Int64
 	// queries paces the time spent answering queries (querybudget.go).
 	queries *queryBudget
 

@@ -38,7 +38,8 @@ var (
 	// or lost the version it was reading to pruning; retrying succeeds.
 	ErrNotReady = module.Register(Codespace, 40, "node not ready")
 	// ErrOperatorOnly: a whole-state query this node serves only when its
-	// operator turned operator_queries on.
+	// operator turned operator_queries on. Asking again does not help; a
+	// walk refused because another is running is ErrBusy.
 	ErrOperatorOnly = module.Register(Codespace, 41, "query served only to the node's operator")
 	// ErrTooManyPending is mempool admission only (CheckTx), never a
 	// block result.
@@ -49,8 +50,10 @@ var (
 	// filled is dropped silently). See Options.MempoolLimit.
 	ErrMempoolFull = module.Register(Codespace, 85, "node's mempool is full")
 	// ErrBusy: the node has spent its share of CPU on queries (app.toml
-	// query_budget_percent); asking again later succeeds. Codes 70-74 are
-	// the listing and query-pacing range.
+	// query_budget_percent), or is already running the one whole-state
+	// walk it runs at a time (startWalk); asking again later succeeds, and
+	// the message says when ("try again in N ms"). Codes 70-74 are the
+	// listing and query-pacing range.
 	ErrBusy = module.Register(Codespace, 70, "node busy answering queries")
 	// tx/80-84 are the shared state helpers every module uses, so they are
 	// registered beside them in x/module: module.ErrSequenceExhausted

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -87,14 +86,14 @@ func newCarried(modules []module.Module) map[string]*atomic.Uint64 {
 
 // CheckInvariants runs every module's invariants over the last committed
 // state, for the node's periodic check. It takes the one whole-state walk
-// allowed at a time and is refused while another runs.
+// allowed at a time and is refused while another runs, with ErrBusy
+// (errors.Is) and when to try again.
 func (a *App) CheckInvariants() (*appv1.InvariantsReport, int64, error) {
-	select {
-	case a.walking <- struct{}{}:
-		defer func() { <-a.walking }()
-	default:
-		return nil, 0, fmt.Errorf("another whole-state walk is running")
+	release, err := a.startWalk("the periodic invariant check")
+	if err != nil {
+		return nil, 0, err
 	}
+	defer release()
 	v, _ := a.store.LastCommit()
 	if v == 0 {
 		return &appv1.InvariantsReport{Ok: true}, 0, nil

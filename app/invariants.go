@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
@@ -115,20 +116,44 @@ func (a *App) queryInvariants(q Query) (*abci.ResponseQuery, error) {
 
 // operatorOnly refuses a whole-state walk unless this node's operator
 // turned operator_queries on (app.toml). The walk reads every record, so
-// it is bounded by who may ask, not by a page size.
-//
-// Even for the operator, one walk runs at a time: a walk reads every record,
-// and several at once would take the CPU the consensus connection needs. A
-// second one is refused (try again when the first has answered). release
-// ends the walk.
+// it is bounded by who may ask, not by a page size. For the operator it
+// then takes the one walk a node runs at a time (startWalk).
 func (a *App) operatorOnly(path string) (release func(), err error) {
-	if a.operatorQueries {
-		select {
-		case a.walking <- struct{}{}:
-			return func() { <-a.walking }, nil
-		default:
-			return nil, ErrOperatorOnly.Wrapf("%s: another whole-state walk is running on this node; ask again when it has answered", path)
-		}
+	if !a.operatorQueries {
+		return nil, ErrOperatorOnly.Wrapf("%s walks all of state, so this node serves it only to its operator: set operator_queries = true in app.toml on a node whose RPC only the operator can reach, and ask that node", path)
 	}
-	return nil, ErrOperatorOnly.Wrapf("%s walks all of state, so this node serves it only to its operator: set operator_queries = true in app.toml on a node whose RPC only the operator can reach, and ask that node", path)
+	return a.startWalk(path)
+}
+
+// The retry a busy walk refusal names: what is left of the running walk,
+// judged by how long the last one took, within these bounds (and
+// walkRetryUnknown before any walk has finished).
+const (
+	walkRetryMin     = 100 * time.Millisecond
+	walkRetryMax     = 10 * time.Second
+	walkRetryUnknown = time.Second
+)
+
+// startWalk takes the one whole-state walk this node runs at a time: a
+// walk reads every record, and several at once would take the CPU the
+// consensus connection needs. While one runs (an operator's query or the
+// node's own periodic check) another is refused as busy (ErrBusy, with
+// when to try again): not a refusal of who asks. release ends the walk.
+func (a *App) startWalk(what string) (release func(), err error) {
+	select {
+	case a.walking <- struct{}{}:
+		start := time.Now()
+		a.walkStarted.Store(start.UnixNano())
+		return func() {
+			a.lastWalk.Store(int64(time.Since(start)))
+			<-a.walking
+		}, nil
+	default:
+	}
+	retry := walkRetryUnknown
+	if last := time.Duration(a.lastWalk.Load()); last > 0 {
+		left := last - time.Since(time.Unix(0, a.walkStarted.Load()))
+		retry = min(max(left, walkRetryMin), walkRetryMax)
+	}
+	return nil, ErrBusy.Wrapf("%s: another whole-state walk is running on this node; try again in %d ms, when it has answered", what, (retry+time.Millisecond-1)/time.Millisecond)
 }

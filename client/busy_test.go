@@ -14,10 +14,9 @@ import (
 	"github.com/tallyledger/tally/client"
 )
 
-// busyNode answers its first `busy` calls as a node whose reader budget
-// is spent (HTTP 503, tx/70, try again in 5 ms), then health's empty
-// result, and counts calls.
-func busyNode(t *testing.T, busy int64) (*client.Client, *atomic.Int64) {
+// stubNode serves JSON-RPC calls with answer (given the call's number,
+// from 1, and its id: the HTTP status and the JSON body) and counts them.
+func stubNode(t *testing.T, answer func(n int64, id json.RawMessage) (int, string)) (*client.Client, *atomic.Int64) {
 	t.Helper()
 	var calls atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -26,12 +25,9 @@ func busyNode(t *testing.T, busy int64) (*client.Client, *atomic.Int64) {
 		}
 		_ = json.NewDecoder(r.Body).Decode(&req)
 		w.Header().Set("Content-Type", "application/json")
-		if calls.Add(1) <= busy {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32000,"message":"Server error","data":"tx/70: node busy answering queries: this node has spent its share of time on readers; try again in 5 ms (or ask another node)"}}`, req.ID)
-			return
-		}
-		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{}}`, req.ID)
+		status, body := answer(calls.Add(1), req.ID)
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
 	}))
 	t.Cleanup(srv.Close)
 	c, err := client.Dial(srv.URL)
@@ -39,6 +35,19 @@ func busyNode(t *testing.T, busy int64) (*client.Client, *atomic.Int64) {
 		t.Fatal(err)
 	}
 	return c, &calls
+}
+
+// busyNode answers its first `busy` calls as a node whose reader budget
+// is spent (HTTP 503, tx/70, try again in 5 ms), then health's empty
+// result, and counts calls.
+func busyNode(t *testing.T, busy int64) (*client.Client, *atomic.Int64) {
+	t.Helper()
+	return stubNode(t, func(n int64, id json.RawMessage) (int, string) {
+		if n <= busy {
+			return http.StatusServiceUnavailable, fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"error":{"code":-32000,"message":"Server error","data":"tx/70: node busy answering queries: this node has spent its share of time on readers; try again in 5 ms (or ask another node)"}}`, id)
+		}
+		return http.StatusOK, fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":{}}`, id)
+	})
 }
 
 // A node that refuses a read as busy (tx/70) names when to ask again; the

@@ -88,19 +88,25 @@ func busyWait(body []byte) (time.Duration, bool) {
 	if !bytes.Contains(body, []byte("tx/70")) {
 		return 0, false
 	}
+	return retryIn(body), true
+}
+
+// retryIn is the "try again in N ms" of a busy refusal's message, at least
+// 10 ms and at most 2 s; a second when it names none.
+func retryIn(msg []byte) time.Duration {
 	const marker = "try again in "
-	i := bytes.Index(body, []byte(marker))
+	i := bytes.Index(msg, []byte(marker))
 	if i < 0 {
-		return time.Second, true
+		return time.Second
 	}
 	var ms int64
-	for _, c := range body[i+len(marker):] {
+	for _, c := range msg[i+len(marker):] {
 		if c < '0' || c > '9' || ms > 2000 {
 			break
 		}
 		ms = ms*10 + int64(c-'0')
 	}
-	return min(max(time.Duration(ms)*time.Millisecond, 10*time.Millisecond), 2*time.Second), true
+	return min(max(time.Duration(ms)*time.Millisecond, 10*time.Millisecond), 2*time.Second)
 }
 
 // Status returns the chain id and latest height the node reports.
@@ -266,7 +272,7 @@ func (c *Client) Query(ctx context.Context, path string, data []byte, height int
 	}
 	absent := r.Value == nil && r.Codespace == notFoundCodespace && r.Code == notFoundCode
 	if r.Code != abci.CodeTypeOK && !absent {
-		return &r, nil, fmt.Errorf("query %s: %s", path, r.Log)
+		return &r, nil, &QueryError{Path: path, Codespace: r.Codespace, Code: r.Code, Log: r.Log}
 	}
 	var proven *Proven
 	if prove && r.ProofOps != nil {
@@ -279,6 +285,71 @@ func (c *Client) Query(ctx context.Context, path string, data []byte, height int
 		return &r, proven, ErrNotFound
 	}
 	return &r, proven, nil
+}
+
+// QueryError is a query the node answered with a refusal code (the
+// table is api.Codes, docs/errors.md). Match refusals by code, not text:
+// Busy and OperatorOnly name the ones a caller reacts to.
+type QueryError struct {
+	Path      string
+	Codespace string
+	Code      uint32
+	Log       string
+}
+
+func (e *QueryError) Error() string { return fmt.Sprintf("query %s: %s", e.Path, e.Log) }
+
+// Busy says the node refused as busy (tx/70: its readers have used their
+// share of its CPU, or it is already running the one whole-state walk it
+// runs at a time) and how long it said to wait: asking again then
+// succeeds.
+func (e *QueryError) Busy() (retry time.Duration, busy bool) {
+	if e.Codespace != busyCodespace || e.Code != busyCode {
+		return 0, false
+	}
+	return retryIn([]byte(e.Log)), true
+}
+
+// OperatorOnly says the node serves this query (a whole-state walk) only
+// to its operator (tx/41: operator_queries is off in its app.toml):
+// asking it again does not help; ask the operator's node.
+func (e *QueryError) OperatorOnly() bool {
+	return e.Codespace == operatorOnlyCodespace && e.Code == operatorOnlyCode
+}
+
+// The codes of a busy node (app.ErrBusy) and of a query served only to
+// the node's operator (app.ErrOperatorOnly).
+const (
+	busyCodespace         = "tx"
+	busyCode              = 70
+	operatorOnlyCodespace = "tx"
+	operatorOnlyCode      = 41
+)
+
+// QueryWhenFree is Query that, while the node answers busy
+// (QueryError.Busy), asks again after the time the node names, for at most
+// patience in all (and while ctx lasts); then it returns the last answer.
+// Any other refusal is returned at once.
+func (c *Client) QueryWhenFree(ctx context.Context, patience time.Duration, path string, data []byte, height int64, prove bool) (*abci.ResponseQuery, *Proven, error) {
+	deadline := time.Now().Add(patience)
+	for {
+		res, proven, err := c.Query(ctx, path, data, height, prove)
+		var qe *QueryError
+		if !errors.As(err, &qe) {
+			return res, proven, err
+		}
+		retry, busy := qe.Busy()
+		if !busy || time.Now().Add(retry).After(deadline) {
+			return res, proven, err
+		}
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, proven, err
+		case <-t.C:
+		}
+	}
 }
 
 // ProvenValue checks an ICS23 proof of key (with value, or absent when value

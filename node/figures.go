@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,18 +156,27 @@ func (w *invariantWatch) run(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			w.check()
-			t.Reset(w.every)
+			t.Reset(w.check())
 		}
 	}
 }
 
-// check runs the invariants once and publishes the result.
-func (w *invariantWatch) check() {
+// invariantBusyRetry is how soon the periodic check runs again when it
+// met another whole-state walk (an operator's /invariants query).
+const invariantBusyRetry = 30 * time.Second
+
+// check runs the invariants once, publishes the result and says when to
+// check next: after every, or sooner when the node was busy with another
+// walk (app.ErrBusy).
+func (w *invariantWatch) check() (next time.Duration) {
 	r, h, err := w.a.CheckInvariants()
+	if errors.Is(err, app.ErrBusy) {
+		w.logger.Info("periodic invariant check put off: another whole-state walk is running", "retry_in", min(invariantBusyRetry, w.every))
+		return min(invariantBusyRetry, w.every)
+	}
 	if err != nil {
 		w.logger.Info("periodic invariant check skipped", "err", err)
-		return
+		return w.every
 	}
 	failing := 0
 	for _, m := range r.Modules {
@@ -180,4 +190,5 @@ func (w *invariantWatch) check() {
 	w.failing.Set(float64(failing))
 	w.height.Set(float64(h))
 	w.checked.SetToCurrentTime()
+	return w.every
 }

@@ -112,7 +112,9 @@ block header's app hash.`,
 			Long: `Without --prove the node computes the check (and also that every balance
 equals its open tranches). With --prove tallyd reads the totals and every
 balance, each with its Merkle proof, and does the sum itself: you trust no
-node's arithmetic.`,
+node's arithmetic. Without --prove the node walks all of state: like
+'tallyd query invariants' it must serve walks to you (operator_queries),
+and tallyd asks again while it is busy with another walk.`,
 			Args: cobra.NoArgs,
 			RunE: queryInvariants,
 		},
@@ -133,7 +135,7 @@ func queryInvariants(cmd *cobra.Command, _ []string) error {
 	height, _ := cmd.Flags().GetInt64("height")
 	prove, _ := cmd.Flags().GetBool("prove")
 	if !prove {
-		res, _, err := c.Query(ctx, api.PathFundsInvariants, nil, height, false)
+		res, err := queryWalk(cmd, c, api.PathFundsInvariants, height)
 		if err != nil {
 			return err
 		}

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tallyledger/tally/api"
+	"github.com/tallyledger/tally/client"
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 )
 
@@ -28,7 +32,12 @@ check fails, so scripts and fault suites can call it after a run.
 The node computes the answer over its whole state: it is not a proof, and
 it reads everything, so ask a node you can spare. Ask several nodes, or at
 one height on each, to compare them. 'tallyd query funds invariants
---prove' does the funds sum on your side from proven balances.`,
+--prove' does the funds sum on your side from proven balances.
+
+A node serves these whole-state walks only when its app.toml says
+operator_queries = true (otherwise it refuses with tx/41), and runs one at
+a time: while another runs (its own periodic check, say) it answers busy
+(tx/70) and tallyd asks again, for up to a minute.`,
 		Args: cobra.NoArgs,
 		RunE: runQueryInvariants,
 	}
@@ -44,7 +53,7 @@ func runQueryInvariants(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	height, _ := cmd.Flags().GetInt64("height")
-	res, _, err := c.Query(cmd.Context(), api.PathInvariants, nil, height, false)
+	res, err := queryWalk(cmd, c, api.PathInvariants, height)
 	if err != nil {
 		return err
 	}
@@ -71,4 +80,27 @@ func runQueryInvariants(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("%d of %d invariant checks fail at height %d: %s", len(failed), checks, res.Height, strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// walkPatience is how long tallyd asks again a node that answers a
+// whole-state walk busy (tx/70: another walk is running there).
+const walkPatience = time.Minute
+
+// queryWalk asks --node for a whole-state walk (/invariants,
+// /funds/invariants): while the node is busy with another walk it asks
+// again, for up to walkPatience; a node that serves walks only to its
+// operator is refused with what to do.
+func queryWalk(cmd *cobra.Command, c *client.Client, path string, height int64) (*abci.ResponseQuery, error) {
+	res, _, err := c.QueryWhenFree(cmd.Context(), walkPatience, path, nil, height, false)
+	var qe *client.QueryError
+	if errors.As(err, &qe) {
+		node, _ := cmd.Flags().GetString("node")
+		if qe.OperatorOnly() {
+			return nil, fmt.Errorf("%w\n%s serves %s only to its operator: ask a node whose app.toml says operator_queries = true", err, node, path)
+		}
+		if _, busy := qe.Busy(); busy {
+			return nil, fmt.Errorf("%w\n%s was still busy after %s: try again later", err, node, walkPatience)
+		}
+	}
+	return res, err
 }
