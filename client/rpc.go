@@ -32,16 +32,27 @@ type Client struct {
 // share of its CPU; HTTP 503) is asked again after the time it names, while
 // the call's context lasts, at most busyAttempts times.
 func Dial(addr string) (*Client, error) {
-	hc, err := jsonrpcclient.DefaultHTTPClient(addr)
+	hc, err := HTTPClient(addr)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+		return nil, err
 	}
-	hc.Transport = busyRetry{next: hc.Transport}
 	c, err := rpchttp.NewWithClient(addr, "/websocket", hc)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 	}
 	return &Client{RPC: c}, nil
+}
+
+// HTTPClient is the HTTP client Dial's RPC client uses for addr: CometBFT's
+// (tcp:// or unix:// addresses) with reads refused busy asked again, as
+// Dial says. For callers that speak JSON-RPC to the node themselves.
+func HTTPClient(addr string) (*http.Client, error) {
+	hc, err := jsonrpcclient.DefaultHTTPClient(addr)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	hc.Transport = busyRetry{next: hc.Transport}
+	return hc, nil
 }
 
 // busyAttempts is how many times a read refused busy is sent in all.

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-	coretypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,11 +25,11 @@ func TestTheLoadClientForgetsSettledTransactions(t *testing.T) {
 	}
 	// 0 is refused, 1 accepted and committed, 2 accepted and waiting,
 	// 3 answered with a transport error (it may still be committed).
-	r.answered(hashes[0], r.txs[hashes[0]], &coretypes.ResultBroadcastTx{Code: 85, Codespace: "tx"}, nil)
-	r.answered(hashes[1], r.txs[hashes[1]], &coretypes.ResultBroadcastTx{}, nil)
-	r.answered(hashes[2], r.txs[hashes[2]], &coretypes.ResultBroadcastTx{}, nil)
-	r.answered(hashes[3], r.txs[hashes[3]], nil, errTimeout{})
-	r.record(block{height: 5, seen: time.Now(), time: time.Now(), hashes: [][32]byte{hashes[1]}, results: []*abci.ExecTxResult{{}}})
+	r.answered(hashes[0], r.txs[hashes[0]], broadcastResult{Code: 85, Codespace: "tx"}, nil)
+	r.answered(hashes[1], r.txs[hashes[1]], broadcastResult{}, nil)
+	r.answered(hashes[2], r.txs[hashes[2]], broadcastResult{}, nil)
+	r.answered(hashes[3], r.txs[hashes[3]], broadcastResult{}, errTimeout{})
+	r.record(block{height: 5, seen: time.Now(), time: time.Now(), hashes: [][32]byte{hashes[1]}, results: []txResult{{}}})
 
 	require.Len(t, r.txs, 2, "only the accepted and the unanswered transaction are held")
 	require.Contains(t, r.txs, hashes[2])
@@ -46,7 +44,7 @@ func TestTheLoadClientForgetsSettledTransactions(t *testing.T) {
 
 	// The waiting one is committed later; the refused one, were it ever
 	// seen, is not counted twice.
-	r.record(block{height: 6, seen: time.Now(), time: time.Now(), hashes: [][32]byte{hashes[2], hashes[0]}, results: []*abci.ExecTxResult{{}, {}}})
+	r.record(block{height: 6, seen: time.Now(), time: time.Now(), hashes: [][32]byte{hashes[2], hashes[0]}, results: []txResult{{}, {}}})
 	require.Len(t, r.txs, 1)
 	require.Equal(t, int64(2), r.committed)
 	require.Equal(t, int64(0), r.pending())

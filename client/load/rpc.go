@@ -1,0 +1,229 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
+)
+
+// rpcConn speaks CometBFT's JSON-RPC over HTTP for the calls the load makes
+// many times — broadcast_tx_sync for every transaction, status every poll,
+// block and block_results for every height — and decodes only the fields
+// it uses with encoding/json into small structs. CometBFT's own client
+// decodes every field of every result through its reflection-based JSON
+// (each transaction result's events through jsonpb): at 1,200 tx/s offered
+// that was a third of the load sender's CPU, taken from the cores the
+// validators run on (README, "Measuring").
+//
+// Its errors read as CometBFT's client's do (errorClass counts them by
+// that text): "post failed: …" for transport errors and
+// "error in json rpc client, with http response metadata: (Status: …,
+// Protocol …). RPC error …" for a node's JSON-RPC error.
+type rpcConn struct {
+	url string
+	hc  *http.Client
+	id  atomic.Int64
+}
+
+// newRPCConn talks to addr (tcp://, unix://, http:// or https://) over hc,
+// an HTTP client made for addr (CometBFT's DefaultHTTPClient, which dials
+// addr whatever the URL's host says).
+func newRPCConn(addr string, hc *http.Client) (*rpcConn, error) {
+	u, err := url.Parse(addr)
+	if err != nil || u.Scheme == "" {
+		return nil, fmt.Errorf("invalid remote %s: want tcp://HOST:PORT", addr)
+	}
+	switch u.Scheme {
+	case "tcp", "unix":
+		// CometBFT's dialer connects to addr itself; the URL only needs a
+		// host (a unix socket's path, its slashes replaced, as CometBFT does).
+		host := u.Host
+		if u.Scheme == "unix" {
+			host = strings.ReplaceAll(u.Host+u.Path, "/", ".")
+		}
+		return &rpcConn{url: "http://" + host, hc: hc}, nil
+	case "http", "https":
+		return &rpcConn{url: u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"), hc: hc}, nil
+	}
+	return nil, fmt.Errorf("invalid remote %s: unknown scheme %q", addr, u.Scheme)
+}
+
+// bufPool holds response buffers for the broadcasts (many at once).
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf is the largest buffer put back in bufPool.
+const maxPooledBuf = 64 << 10
+
+// call posts one JSON-RPC request (body, whose id is id) to c and decodes
+// the answer's result as a T. buf receives the response body.
+func call[T any](ctx context.Context, c *rpcConn, body []byte, id int64, buf *bytes.Buffer) (*T, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("request failed: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("post failed: %w", err)
+	}
+	defer res.Body.Close()
+	buf.Reset()
+	if _, err := buf.ReadFrom(res.Body); err != nil {
+		return nil, fmt.Errorf("%s. Failed to read response body: %w", httpPrefix(res), err)
+	}
+	// One pass: the result is decoded in place (encoding/json decodes into
+	// the pointer an interface holds), not kept raw and decoded again.
+	var result *T
+	env := struct {
+		ID     json.RawMessage    `json:"id"`
+		Result any                `json:"result"`
+		Error  *rpctypes.RPCError `json:"error"`
+	}{Result: &result}
+	if err := json.Unmarshal(buf.Bytes(), &env); err != nil {
+		return nil, fmt.Errorf("%s. error unmarshalling: %w", httpPrefix(res), err)
+	}
+	if env.Error != nil {
+		return nil, fmt.Errorf("%s. %w", httpPrefix(res), *env.Error)
+	}
+	if got := string(env.ID); got != strconv.FormatInt(id, 10) {
+		return nil, fmt.Errorf("%s. wrong ID: got %s, want %d", httpPrefix(res), got, id)
+	}
+	if result == nil {
+		return nil, fmt.Errorf("%s. the answer has no result", httpPrefix(res))
+	}
+	return result, nil
+}
+
+func httpPrefix(res *http.Response) string {
+	return fmt.Sprintf("error in json rpc client, with http response metadata: (Status: %s, Protocol %s)", res.Status, res.Proto)
+}
+
+// request writes a JSON-RPC request for method with params, an encoded
+// JSON object, and returns it with its id.
+func (c *rpcConn) request(method, params string) ([]byte, int64) {
+	id := c.id.Add(1)
+	b := make([]byte, 0, 64+len(method)+len(params))
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, `,"method":"`...)
+	b = append(b, method...)
+	b = append(b, `","params":`...)
+	b = append(b, params...)
+	b = append(b, '}')
+	return b, id
+}
+
+// broadcastResult is broadcast_tx_sync's answer: CheckTx's verdict.
+type broadcastResult struct {
+	Code      uint32 `json:"code"`
+	Codespace string `json:"codespace"`
+	Log       string `json:"log"`
+}
+
+// broadcastTxSync sends tx with broadcast_tx_sync and returns CheckTx's
+// verdict.
+func (c *rpcConn) broadcastTxSync(ctx context.Context, tx []byte) (broadcastResult, error) {
+	id := c.id.Add(1)
+	const head, mid, tail = `{"jsonrpc":"2.0","id":`, `,"method":"broadcast_tx_sync","params":{"tx":"`, `"}}`
+	body := make([]byte, 0, len(head)+20+len(mid)+base64.StdEncoding.EncodedLen(len(tx))+len(tail))
+	body = append(body, head...)
+	body = strconv.AppendInt(body, id, 10)
+	body = append(body, mid...)
+	body = base64.StdEncoding.AppendEncode(body, tx)
+	body = append(body, tail...)
+	buf := bufPool.Get().(*bytes.Buffer)
+	res, err := call[broadcastResult](ctx, c, body, id, buf)
+	if buf.Cap() <= maxPooledBuf {
+		bufPool.Put(buf)
+	}
+	if err != nil {
+		return broadcastResult{}, err
+	}
+	return *res, nil
+}
+
+// latestHeight is the node's latest block height (status).
+func (c *rpcConn) latestHeight(ctx context.Context, buf *bytes.Buffer) (int64, error) {
+	type status struct {
+		SyncInfo struct {
+			LatestBlockHeight int64 `json:"latest_block_height,string"`
+		} `json:"sync_info"`
+	}
+	body, id := c.request("status", `{}`)
+	st, err := call[status](ctx, c, body, id, buf)
+	if err != nil {
+		return 0, fmt.Errorf("node status: %w", err)
+	}
+	return st.SyncInfo.LatestBlockHeight, nil
+}
+
+// txResult is what the load reads of one transaction's result in a block.
+type txResult struct {
+	Code      uint32 `json:"code"`
+	Codespace string `json:"codespace"`
+	Log       string `json:"log"`
+	GasWanted int64  `json:"gas_wanted,string"`
+	GasUsed   int64  `json:"gas_used,string"`
+}
+
+// blockResults returns the results of the transactions of block h, in
+// block order (their events are skipped, not decoded).
+func (c *rpcConn) blockResults(ctx context.Context, h int64, buf *bytes.Buffer) ([]txResult, error) {
+	type results struct {
+		Height     int64      `json:"height,string"`
+		TxsResults []txResult `json:"txs_results"`
+	}
+	body, id := c.request("block_results", `{"height":"`+strconv.FormatInt(h, 10)+`"}`)
+	res, err := call[results](ctx, c, body, id, buf)
+	if err != nil {
+		return nil, err
+	}
+	if res.Height != h {
+		return nil, fmt.Errorf("asked for the results of block %d, got %d's", h, res.Height)
+	}
+	return res.TxsResults, nil
+}
+
+// blockTxs returns block h's header time and the hashes (SHA-256, as
+// CometBFT's) of its transactions, in block order.
+func (c *rpcConn) blockTxs(ctx context.Context, h int64, buf *bytes.Buffer) (time.Time, [][32]byte, error) {
+	type blockResult struct {
+		Block *struct {
+			Header struct {
+				Height int64     `json:"height,string"`
+				Time   time.Time `json:"time"`
+			} `json:"header"`
+			Data struct {
+				Txs [][]byte `json:"txs"` // base64, decoded by encoding/json
+			} `json:"data"`
+		} `json:"block"`
+	}
+	body, id := c.request("block", `{"height":"`+strconv.FormatInt(h, 10)+`"}`)
+	res, err := call[blockResult](ctx, c, body, id, buf)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	if res.Block == nil {
+		return time.Time{}, nil, fmt.Errorf("block %d: the node returned no block", h)
+	}
+	if res.Block.Header.Height != h {
+		return time.Time{}, nil, fmt.Errorf("asked for block %d, got %d", h, res.Block.Header.Height)
+	}
+	hashes := make([][32]byte, len(res.Block.Data.Txs))
+	for i, tx := range res.Block.Data.Txs {
+		hashes[i] = sha256.Sum256(tx)
+	}
+	return res.Block.Header.Time, hashes, nil
+}

@@ -1,0 +1,127 @@
+package load_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tallyledger/tally/client"
+	"github.com/tallyledger/tally/client/keys"
+	"github.com/tallyledger/tally/client/load"
+	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+)
+
+// The load reads blocks and broadcasts with its own small JSON-RPC client
+// (encoding/json into the few fields it uses) rather than CometBFT's. On a
+// real node, with transactions that succeed and ones that fail in their
+// block: the watcher finds every transaction of every block, with the
+// hash, result code, codespace, log and units CometBFT's own client reads
+// there, and the header time; a broadcast's verdict (accepted, refused by
+// CheckTx with a code) and a node's JSON-RPC error read as CometBFT's client
+// reads them, so a run's counts by code and by error class are unchanged.
+func TestTheWatcherReadsBlocksAsCometBFTsClientDoes(t *testing.T) {
+	_, adminPriv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	rpcAddr := startNode(t, adminPriv)
+	c, err := client.Dial(rpcAddr)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	require.Eventually(t, func() bool {
+		_, h, err := c.Status(ctx)
+		return err == nil && h >= 1
+	}, 30*time.Second, 50*time.Millisecond)
+	chainID, start, err := c.Status(ctx)
+	require.NoError(t, err)
+
+	// Each new member is added twice, by transactions with different
+	// nonces: CheckTx passes both (it does not run messages), and the one
+	// applied second fails in its block (the member exists).
+	admin := keys.AddressOf(adminPriv.Public().(ed25519.PublicKey))
+	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(adminPriv, b), nil }
+	var sent [][]byte
+	const members = 6
+	for i := 0; i < members; i++ {
+		_, memberKey, err := ed25519.GenerateKey(nil)
+		require.NoError(t, err)
+		msg := client.AddMember(chainID, "treasury", memberKey, agencyv1.Role_ROLE_AUDITOR)
+		for range 2 {
+			tx, err := client.BuildTx(client.TxOptions{ChainID: chainID, Signer: admin, TimeoutHeight: uint64(start) + 100}, sign, msg)
+			require.NoError(t, err)
+			code, space, log, err := load.Broadcast(ctx, rpcAddr, tx)
+			require.NoError(t, err)
+			require.Zero(t, code, "%s/%d: %s", space, code, log)
+			sent = append(sent, tx)
+		}
+	}
+	var end int64
+	for _, tx := range sent {
+		res, err := c.WaitTx(ctx, client.TxHash(tx))
+		if err != nil {
+			var txErr *client.TxError
+			require.ErrorAs(t, err, &txErr)
+		}
+		end = max(end, res.Height)
+	}
+
+	watched, err := load.WatchBlocks(ctx, rpcAddr, start+1, end)
+	require.NoError(t, err)
+	require.Len(t, watched, int(end-start))
+	found := map[[32]byte]load.TxResult{}
+	for i, w := range watched {
+		h := start + 1 + int64(i)
+		require.Equal(t, h, w.Height)
+		b, err := c.RPC.Block(ctx, &h)
+		require.NoError(t, err)
+		res, err := c.RPC.BlockResults(ctx, &h)
+		require.NoError(t, err)
+		require.True(t, b.Block.Time.Equal(w.Time), "height %d: header time %s, watcher read %s", h, b.Block.Time, w.Time)
+		require.Len(t, w.Hashes, len(b.Block.Txs), "height %d", h)
+		require.Len(t, w.Results, len(res.TxsResults), "height %d", h)
+		for j, tx := range b.Block.Txs {
+			want := res.TxsResults[j]
+			require.Equal(t, sha256.Sum256(tx), w.Hashes[j], "height %d tx %d", h, j)
+			require.Equal(t, load.TxResult{Code: want.Code, Codespace: want.Codespace, Log: want.Log, GasWanted: want.GasWanted, GasUsed: want.GasUsed},
+				w.Results[j], "height %d tx %d", h, j)
+			found[w.Hashes[j]] = w.Results[j]
+		}
+	}
+	// Every transaction sent was found; one of each pair failed, with a code.
+	failed := 0
+	for _, tx := range sent {
+		r, ok := found[sha256.Sum256(tx)]
+		require.True(t, ok, "a transaction sent was not found in heights %d-%d", start+1, end)
+		if r.Code != 0 {
+			failed++
+			require.NotEmpty(t, r.Codespace)
+			require.NotEmpty(t, r.Log)
+		} else {
+			require.Positive(t, r.GasUsed)
+			require.GreaterOrEqual(t, r.GasWanted, r.GasUsed)
+		}
+	}
+	require.Equal(t, members, failed)
+
+	// A refusal by CheckTx: the same code, codespace and log.
+	garbage := []byte("not a transaction")
+	code, space, log, err := load.Broadcast(ctx, rpcAddr, garbage)
+	require.NoError(t, err)
+	want, err := c.RPC.BroadcastTxSync(ctx, garbage)
+	require.NoError(t, err)
+	require.NotZero(t, want.Code)
+	require.Equal(t, []any{want.Code, want.Codespace, want.Log}, []any{code, space, log})
+
+	// A node's JSON-RPC error (a committed transaction sent again is in
+	// the mempool's cache): the same error, so the same class.
+	_, _, _, err = load.Broadcast(ctx, rpcAddr, sent[0])
+	require.Error(t, err)
+	_, wantErr := c.RPC.BroadcastTxSync(ctx, sent[0])
+	require.Error(t, wantErr)
+	require.Equal(t, wantErr.Error(), err.Error())
+	require.Equal(t, load.ErrorClass(wantErr), load.ErrorClass(err))
+	require.Contains(t, load.ErrorClass(err), "RPC error")
+}
