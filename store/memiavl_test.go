@@ -1,0 +1,382 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/crypto-org-chain/cronos/memiavl"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tallyledger/tally/client"
+)
+
+// Decision evidence for replacing IAVL v1 by memiavl (docs/storage-write-path.md):
+// memiavl must build, from the writes Tally's write-behind log hands the
+// tree, the same root hash at every version, and the same ICS23 proofs.
+
+// memTreeName is the one tree of the memiavl database.
+const memTreeName = "tally"
+
+// memTree is a memiavl database behind the same write-behind log as Store
+// (writebehind.go): reads see the log, then the values read, then the
+// tree; Commit hands the log to memiavl in its order, as one change set.
+type memTree struct {
+	db      *memiavl.DB
+	dir     string
+	pending writeBehind
+	// syncWAL fsyncs the write-ahead log's files after each Commit:
+	// memiavl v0.1.0 opens its log with NoSync, so without it a commit is
+	// in the page cache, not on disk, when Commit returns.
+	syncWAL bool
+	// tamper, when set, may change a version's change set before memiavl
+	// gets it (tests show the comparison can fail).
+	tamper func(version int64, pairs []*memiavl.KVPair) []*memiavl.KVPair
+}
+
+// openMemTree opens (or creates) a memiavl database in dir that writes a
+// full snapshot every interval versions, with its write-ahead log written
+// synchronously at each Commit (AsyncCommitBuffer -1).
+func openMemTree(dir string, interval uint32, initialVersion uint32, syncWAL bool) (*memTree, error) {
+	db, err := memiavl.Load(dir, memiavl.Options{
+		CreateIfMissing:   true,
+		InitialStores:     []string{memTreeName},
+		InitialVersion:    initialVersion,
+		SnapshotInterval:  interval,
+		AsyncCommitBuffer: -1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := &memTree{db: db, dir: dir, syncWAL: syncWAL}
+	m.pending.reset()
+	return m, nil
+}
+
+func (m *memTree) tree() *memiavl.Tree { return m.db.TreeByName(memTreeName) }
+
+func (m *memTree) Get(key []byte) []byte {
+	if v, ok := m.pending.logged(key); ok {
+		return v
+	}
+	if v, ok := m.pending.reads[string(key)]; ok {
+		return v
+	}
+	v := m.tree().Get(key)
+	m.pending.reads[string(key)] = v
+	return v
+}
+
+func (m *memTree) Set(key, value []byte) { m.pending.write(string(key), storedValue(value)) }
+
+func (m *memTree) Delete(key []byte) { m.pending.write(string(key), nil) }
+
+// Commit applies the logged writes in order, saves the version and
+// returns it with the tree's root hash (the app hash; not memiavl's commit
+// info hash, which hashes the roots of all its trees).
+func (m *memTree) Commit() (int64, []byte, error) {
+	var pairs []*memiavl.KVPair
+	m.pending.apply(func(key, value []byte) {
+		pairs = append(pairs, &memiavl.KVPair{Key: key, Value: value})
+	}, func(key, _ []byte) {
+		pairs = append(pairs, &memiavl.KVPair{Key: key, Delete: true})
+	})
+	m.pending.forgetReads()
+	if m.tamper != nil {
+		pairs = m.tamper(m.db.WorkingCommitInfo().Version, pairs)
+	}
+	if err := m.db.ApplyChangeSet(memTreeName, memiavl.ChangeSet{Pairs: pairs}); err != nil {
+		return 0, nil, err
+	}
+	v, err := m.db.Commit()
+	if err != nil {
+		return 0, nil, err
+	}
+	if m.syncWAL {
+		if err := syncDirFiles(filepath.Join(m.dir, "wal")); err != nil {
+			return 0, nil, err
+		}
+	}
+	return v, m.tree().RootHash(), nil
+}
+
+func (m *memTree) Close() error { return closeMemiavl(m.db) }
+
+// closeMemiavl closes db once memiavl's snapshot pruning is done.
+//
+// memiavl v0.1.0 prunes old snapshots and the log's front in a goroutine
+// it starts when Commit switches to a newer snapshot, and DB.Close does
+// not wait for it: the goroutine then truncates a closed log and crashes
+// the process (a nil *wal.Log). That goroutine holds DB.pruneSnapshotLock,
+// which is not exported, so it is taken here through reflection, pinned to
+// v0.1.0's field; no new prune can start, since only Commit starts one.
+func closeMemiavl(db *memiavl.DB) error {
+	f := reflect.ValueOf(db).Elem().FieldByName("pruneSnapshotLock")
+	if !f.IsValid() || f.Type() != reflect.TypeOf(sync.Mutex{}) {
+		return errors.New("store: memiavl's DB has no pruneSnapshotLock mutex: a memiavl other than v0.1.0? See closeMemiavl")
+	}
+	mu := (*sync.Mutex)(unsafe.Pointer(f.UnsafeAddr()))
+	mu.Lock()
+	mu.Unlock() //nolint:staticcheck // waits for the prune goroutine, holds nothing
+	return db.Close()
+}
+
+// syncDirFiles fsyncs the newest two files of dir and dir itself: the
+// write-ahead log's current segment and, if the log started a new segment
+// during the commit, the one before it (tidwall/wal names segments by
+// their first index, so names sort in order). fsync on another descriptor
+// of the same file writes the file's dirty pages, whoever wrote them.
+func syncDirFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names[max(len(names)-2, 0):] {
+		if err := syncPath(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return syncPath(dir)
+}
+
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
+}
+
+// engineKV is what the comparison drives: a Store or a memTree.
+type engineKV interface {
+	Get(key []byte) []byte
+	Set(key, value []byte)
+	Delete(key []byte)
+	Commit() (int64, []byte, error)
+}
+
+// engineBlocks is a deterministic sequence of blocks of reads and writes:
+// new keys, rewrites of keys of earlier blocks, deletes of present and
+// absent keys, a key set again after its delete in the same block, and
+// rewrites of a few hot keys several times a block.
+type engineOp struct {
+	kind  byte // 'g' get, 's' set, 'd' delete
+	key   []byte
+	value []byte
+}
+
+func engineBlocks(seed int64, blocks, opsPerBlock int) [][]engineOp {
+	rng := rand.New(rand.NewSource(seed))
+	var present [][]byte
+	next := 0
+	newKey := func() []byte {
+		next++
+		// not in insertion order: keys land all over the tree
+		return []byte(fmt.Sprintf("acct/%08x/%d", rng.Uint32(), next))
+	}
+	value := func() []byte {
+		v := make([]byte, 100+rng.Intn(200))
+		rng.Read(v)
+		return v
+	}
+	hot := [][]byte{[]byte("agency/treasury"), []byte("agency/benefits"), []byte("total/vat")}
+	var out [][]engineOp
+	for b := 0; b < blocks; b++ {
+		var ops []engineOp
+		for i := 0; i < opsPerBlock; i++ {
+			switch r := rng.Intn(100); {
+			case r < 30 || len(present) == 0:
+				k := newKey()
+				present = append(present, k)
+				ops = append(ops, engineOp{kind: 's', key: k, value: value()})
+			case r < 55:
+				k := present[rng.Intn(len(present))]
+				ops = append(ops, engineOp{kind: 'g', key: k}, engineOp{kind: 's', key: k, value: value()})
+			case r < 65:
+				h := hot[rng.Intn(len(hot))]
+				ops = append(ops, engineOp{kind: 'g', key: h}, engineOp{kind: 's', key: h, value: value()})
+			case r < 75:
+				j := rng.Intn(len(present))
+				k := present[j]
+				present = slices.Delete(present, j, j+1)
+				ops = append(ops, engineOp{kind: 'd', key: k})
+				if rng.Intn(3) == 0 { // set again after its delete, in the same block
+					present = append(present, k)
+					ops = append(ops, engineOp{kind: 's', key: k, value: value()})
+				}
+			case r < 80:
+				ops = append(ops, engineOp{kind: 'd', key: []byte(fmt.Sprintf("absent/%d", rng.Intn(1000)))})
+			default:
+				ops = append(ops, engineOp{kind: 'g', key: present[rng.Intn(len(present))]})
+			}
+		}
+		out = append(out, ops)
+	}
+	return out
+}
+
+// runEngineBlocks applies blocks to both engines and returns the first
+// version at which their root hashes differ (0 if none), and the last
+// version and its root hash. Reads must agree unless skipReads (once a
+// root differs, the states may).
+func runEngineBlocks(t *testing.T, blocks [][]engineOp, a, b engineKV, skipReads bool, after func(block int)) (differs, last int64, root []byte) {
+	t.Helper()
+	for i, ops := range blocks {
+		for _, op := range ops {
+			switch op.kind {
+			case 'g':
+				if !skipReads {
+					require.Equal(t, a.Get(op.key), b.Get(op.key), "block %d: get %s", i, op.key)
+				}
+			case 's':
+				a.Set(op.key, op.value)
+				b.Set(op.key, op.value)
+			case 'd':
+				a.Delete(op.key)
+				b.Delete(op.key)
+			}
+		}
+		va, ha, err := a.Commit()
+		require.NoError(t, err)
+		vb, hb, err := b.Commit()
+		require.NoError(t, err)
+		require.Equal(t, va, vb, "block %d: versions", i)
+		if differs == 0 && !bytes.Equal(ha, hb) {
+			differs = va
+		}
+		last, root = va, ha
+		if after != nil {
+			after(i)
+		}
+	}
+	return differs, last, root
+}
+
+// TestMemiavlBuildsIAVLsRoots applies the same blocks to Tally's Store (IAVL
+// v1 on goleveldb on disk) and to memiavl behind the same write-behind log,
+// with the Store's initial version handling (1, and a chain starting at
+// height 7 through SetInitialVersion, as InitChain does), and requires the
+// same root hash at every version; snapshots written after blocks 6 and 10
+// and mapped back in make memiavl change and hash nodes read from its
+// snapshot files, not only from memory. memiavl reopened from its snapshot
+// and log has the last root.
+// A membership and a non-membership proof from memiavl verify against the
+// root with the client's verifier, byte for byte the proofs the Store
+// gives. Reordering or dropping one write for memiavl alone moves its
+// root: the comparison can fail.
+func TestMemiavlBuildsIAVLsRoots(t *testing.T) {
+	blocks := engineBlocks(1, 14, 600)
+	for _, initial := range []int64{1, 7} {
+		t.Run(fmt.Sprint("initial=", initial), func(t *testing.T) {
+			s, err := Open(Options{Dir: t.TempDir(), CacheSize: 1000})
+			require.NoError(t, err)
+			defer s.Close()
+			if initial > 1 {
+				require.NoError(t, s.SetInitialVersion(initial))
+			}
+			dir := t.TempDir()
+			m, err := openMemTree(dir, 1000, uint32(initial), true)
+			require.NoError(t, err)
+			differs, last, root := runEngineBlocks(t, blocks, s, m, false, func(block int) {
+				if block == 5 || block == 9 {
+					// The tree so far to a snapshot, mapped back in: later
+					// blocks change and hash nodes read from its files.
+					require.NoError(t, m.db.RewriteSnapshot())
+					require.NoError(t, m.db.Reload())
+					require.Equal(t, initial+int64(block), m.db.SnapshotVersion())
+				}
+			})
+			require.Zero(t, differs, "the roots differ from version %d on", differs)
+			require.Equal(t, initial+int64(len(blocks))-1, last)
+			require.Equal(t, root, m.tree().RootHash())
+
+			// Proofs of a present and of an absent key.
+			present := blocks[len(blocks)-1][0].key
+			value := s.Get(present)
+			require.NotNil(t, value)
+			wantValue, wantP, err := s.Prove(last, present)
+			require.NoError(t, err)
+			require.Equal(t, value, wantValue)
+			gotP, err := m.tree().GetMembershipProof(present)
+			require.NoError(t, err)
+			require.NoError(t, client.VerifyProof(root, present, value, gotP), "memiavl's membership proof")
+			require.NoError(t, client.VerifyProof(root, present, value, wantP), "IAVL v1's membership proof")
+			require.Error(t, client.VerifyProof(root, present, append(slices.Clone(value), 0), gotP), "a proof of another value")
+			requireSameProof(t, wantP.Marshal, gotP.Marshal)
+
+			absent := []byte("acct/8")
+			require.Nil(t, s.Get(absent))
+			_, wantN, err := s.Prove(last, absent)
+			require.NoError(t, err)
+			gotN, err := m.tree().GetNonMembershipProof(absent)
+			require.NoError(t, err)
+			require.NoError(t, client.VerifyProof(root, absent, nil, gotN), "memiavl's non-membership proof")
+			requireSameProof(t, wantN.Marshal, gotN.Marshal)
+
+			// Reopened from its snapshot and write-ahead log.
+			require.NoError(t, m.Close())
+			m, err = openMemTree(dir, 1000, uint32(initial), true)
+			require.NoError(t, err)
+			defer m.Close()
+			require.Equal(t, last, m.db.Version())
+			require.Equal(t, root, m.tree().RootHash(), "memiavl reopened")
+		})
+	}
+
+	// Each change applies to version 5's change set, given the tree it is
+	// applied to.
+	tampered := map[string]func(tree *memiavl.Tree, pairs []*memiavl.KVPair) []*memiavl.KVPair{
+		// the block's first insert of a new key made last instead
+		"reordered": func(tree *memiavl.Tree, pairs []*memiavl.KVPair) []*memiavl.KVPair {
+			i := slices.IndexFunc(pairs, func(p *memiavl.KVPair) bool { return !p.Delete && tree.Get(p.Key) == nil })
+			out := slices.Delete(slices.Clone(pairs), i, i+1)
+			return append(out, pairs[i])
+		},
+		// the block's first write left out
+		"dropped": func(_ *memiavl.Tree, pairs []*memiavl.KVPair) []*memiavl.KVPair {
+			return slices.Clone(pairs[1:])
+		},
+	}
+	for name, change := range tampered {
+		t.Run(name, func(t *testing.T) {
+			s, err := Open(Options{Dir: t.TempDir(), CacheSize: 1000})
+			require.NoError(t, err)
+			defer s.Close()
+			m, err := openMemTree(t.TempDir(), 4, 1, false)
+			require.NoError(t, err)
+			defer m.Close()
+			m.tamper = func(version int64, pairs []*memiavl.KVPair) []*memiavl.KVPair {
+				if version != 5 {
+					return pairs
+				}
+				return change(m.tree(), pairs)
+			}
+			differs, _, _ := runEngineBlocks(t, blocks[:8], s, m, true, nil)
+			require.Equal(t, int64(5), differs, "a %s write must move memiavl's root from the tampered version on, not before", name)
+		})
+	}
+}
+
+func requireSameProof(t *testing.T, want, got func() ([]byte, error)) {
+	t.Helper()
+	w, err := want()
+	require.NoError(t, err)
+	g, err := got()
+	require.NoError(t, err)
+	require.Equal(t, w, g, "memiavl's proof is not byte for byte IAVL v1's")
+}
