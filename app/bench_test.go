@@ -458,6 +458,9 @@ func benchConfig(tb testing.TB) app.Config {
 	if v := os.Getenv("TALLY_BENCH_DB"); v != "" {
 		cfg.DBBackend = v
 	}
+	if v := os.Getenv("TALLY_BENCH_STATE_ENGINE"); v != "" {
+		cfg.StateEngine = v
+	}
 	if v := os.Getenv("TALLY_BENCH_MEMORY_LIMIT_MIB"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		require.NoError(tb, err, "TALLY_BENCH_MEMORY_LIMIT_MIB")
@@ -479,7 +482,7 @@ func benchConfig(tb testing.TB) app.Config {
 		cfg.DBNoCompression = off
 	}
 	tb.Logf("db cache %d MiB, no compression %v", cfg.DBCacheMiB, cfg.DBNoCompression)
-	tb.Logf("node config: db_backend %s, node cache %d, memory limit %d MiB", cfg.DBBackend, cfg.NodeCacheSize(cfg.MemoryLimitMiB<<20), cfg.MemoryLimitMiB)
+	tb.Logf("node config: state_engine %s, db_backend %s, node cache %d, memory limit %d MiB", cfg.StateEngine, cfg.DBBackend, cfg.NodeCacheSize(cfg.MemoryLimitMiB<<20), cfg.MemoryLimitMiB)
 	return cfg
 }
 
@@ -572,6 +575,13 @@ func copyDir(tb testing.TB, from, to string) {
 		dst := filepath.Join(to, rel)
 		if d.IsDir() {
 			return os.MkdirAll(dst, 0o755)
+		}
+		if d.Type()&fs.ModeSymlink != 0 { // memiavl's "current" snapshot
+			target, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, dst)
 		}
 		in, err := os.Open(path)
 		if err != nil {

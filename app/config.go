@@ -13,6 +13,12 @@ import (
 type Config struct {
 	// DBBackend is the state database: "goleveldb" (default) or "pebbledb".
 	DBBackend string `mapstructure:"db_backend"`
+	// StateEngine is the tree the state is kept in: "iavl" (IAVL v1, the
+	// default) or "memiavl", a prototype that builds the same app hash and
+	// proofs but answers queries at the latest height only and makes no
+	// state-sync snapshots (store/memiavl.go). A data directory holds one
+	// engine's state; the other refuses to open it.
+	StateEngine string `mapstructure:"state_engine"`
 	// PruningKeepRecent keeps this many recent state versions; 0 keeps all.
 	PruningKeepRecent uint64 `mapstructure:"pruning_keep_recent"`
 	// PruningKeepEvery also keeps every version that is a multiple of it.
@@ -130,6 +136,15 @@ func (c Config) Validate() error {
 			return fmt.Errorf("app.toml: %s is %s; it must be a duration of 0 (off) or more, such as \"10s\"", d.name, d.v)
 		}
 	}
+	switch c.StateEngine {
+	case "", store.EngineIAVL:
+	case store.EngineMemiavl:
+		if c.SnapshotInterval > 0 {
+			return fmt.Errorf("app.toml: state_engine %q makes no state-sync snapshots yet; set snapshot_interval = 0 to run it", c.StateEngine)
+		}
+	default:
+		return fmt.Errorf("app.toml: state_engine is %q; it must be %q (the default) or %q", c.StateEngine, store.EngineIAVL, store.EngineMemiavl)
+	}
 	if c.MempoolBlocks < 0 {
 		return fmt.Errorf("app.toml: mempool_blocks is %d; it must be 1 or more (0: the default, %d)", c.MempoolBlocks, DefaultMempoolBlocks)
 	}
@@ -156,6 +171,7 @@ func (c Config) validateBroadcastGate() error {
 func DefaultConfig() Config {
 	return Config{
 		DBBackend:          "goleveldb",
+		StateEngine:        store.EngineIAVL,
 		PruningKeepRecent:  100_000,
 		PruningKeepEvery:   10_000,
 		MemoryLimitMiB:     DefaultMemoryLimitMiB,
@@ -267,6 +283,7 @@ func NodeCacheBytes(nodes int) int64 {
 // StoreOptions turns the config into store options for the database in dir.
 func (c Config) StoreOptions(dir string) store.Options {
 	return store.Options{
+		Engine:     c.StateEngine,
 		Dir:        dir,
 		Backend:    c.DBBackend,
 		KeepRecent: c.PruningKeepRecent,

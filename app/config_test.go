@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/app"
+	"github.com/tallyledger/tally/store"
 )
 
 // The IAVL node cache follows the memory limit unless iavl_cache_size sets
@@ -22,4 +23,25 @@ func TestNodeCacheSizeFollowsTheMemoryLimit(t *testing.T) {
 	set := def
 	set.IAVLCacheSize = 250_000
 	require.Equal(t, 250_000, set.NodeCacheSize(def.MemoryLimitMiB<<20), "iavl_cache_size wins")
+}
+
+// state_engine: iavl by default; memiavl only without state-sync
+// snapshots, which it cannot make yet; anything else refused. The store
+// options carry the engine.
+func TestStateEngineConfig(t *testing.T) {
+	def := app.DefaultConfig()
+	require.Equal(t, store.EngineIAVL, def.StateEngine)
+	require.NoError(t, def.Validate())
+	require.Equal(t, store.EngineIAVL, def.StoreOptions("/x").Engine)
+
+	mem := def
+	mem.StateEngine = store.EngineMemiavl
+	require.ErrorContains(t, mem.Validate(), "set snapshot_interval = 0")
+	mem.SnapshotInterval = 0
+	require.NoError(t, mem.Validate())
+	require.Equal(t, store.EngineMemiavl, mem.StoreOptions("/x").Engine)
+
+	bad := def
+	bad.StateEngine = "rocksdb"
+	require.ErrorContains(t, bad.Validate(), `state_engine is "rocksdb"`)
 }

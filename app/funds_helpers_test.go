@@ -19,7 +19,6 @@ import (
 	benefitsv1 "github.com/tallyledger/tally/proto/tally/benefits/v1"
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/benefits"
 	"github.com/tallyledger/tally/x/funds"
 )
@@ -128,7 +127,7 @@ func moneyGenesis(paymentsPerBlock uint32) *appv1.GenesisState {
 
 func newMoneyChain(tb testing.TB, paymentsPerBlock uint32) *chain {
 	tb.Helper()
-	c := openChain(tb, store.NewMemory(), app.Options{})
+	c := openChain(tb, newTestStore(tb), app.Options{})
 	c.initChain(moneyGenesis(paymentsPerBlock))
 	return c
 }

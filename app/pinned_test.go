@@ -14,6 +14,7 @@ import (
 	pv "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
+	"github.com/tallyledger/tally/store"
 )
 
 // digest folds blocks' results, events and app hashes into one hash.
@@ -49,7 +50,19 @@ func (d *digest) hex() string { return hex.EncodeToString(d.h[:]) }
 // release to the next unless the protocol is meant to change. Routing,
 // validation or permission refactors must leave these values alone; a
 // deliberate protocol change updates them and says why in its commit.
+//
+// Both state engines must give them: IAVL v1 and the memiavl prototype
+// (store.EngineMemiavl) build the same tree from the same writes.
 func TestFixedBlocksGiveThePinnedResults(t *testing.T) {
+	for _, engine := range []string{store.EngineIAVL, store.EngineMemiavl} {
+		t.Run("engine="+engine, func(t *testing.T) {
+			t.Setenv(testStateEngineEnv, engine)
+			testFixedBlocks(t)
+		})
+	}
+}
+
+func testFixedBlocks(t *testing.T) {
 	pins := map[string]string{
 		"agency": "6b2dc35df7f86da82b5bad99dd3d39576c6f41511537b0709265ae193b4341c9",
 		"money":  "fdd2244b10323c226ec83353b4bef74ad340cfdb50a0c84271b09cbefabc1c26",

@@ -20,7 +20,6 @@ import (
 	appv1 "github.com/tallyledger/tally/proto/tally/app/v1"
 	pv "github.com/tallyledger/tally/proto/tally/provenance/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/agency"
 	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/provenance"
@@ -97,7 +96,7 @@ func provGenesis() *appv1.GenesisState {
 // newProvChain starts the provenance world and commits block 1.
 func newProvChain(tb testing.TB) *chain {
 	tb.Helper()
-	c := openChain(tb, store.NewMemory(), app.Options{})
+	c := openChain(tb, newTestStore(tb), app.Options{})
 	c.initChain(provGenesis())
 	c.block()
 	return c

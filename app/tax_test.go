@@ -21,7 +21,6 @@ import (
 	fundsv1 "github.com/tallyledger/tally/proto/tally/funds/v1"
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
-	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/funds"
 	"github.com/tallyledger/tally/x/module"
 	"github.com/tallyledger/tally/x/tax"
@@ -62,7 +61,7 @@ func taxGenesis() *appv1.GenesisState {
 
 func newTaxChain(tb testing.TB) *chain {
 	tb.Helper()
-	c := openChain(tb, store.NewMemory(), app.Options{})
+	c := openChain(tb, newTestStore(tb), app.Options{})
 	c.initChain(taxGenesis())
 	c.block()
 	return c

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -333,9 +334,28 @@ type chain struct {
 // newChain starts the test genesis on an in-memory store.
 func newChain(tb testing.TB) *chain {
 	tb.Helper()
-	c := openChain(tb, store.NewMemory(), app.Options{})
+	c := openChain(tb, newTestStore(tb), app.Options{})
 	c.initChain(testGenesis())
 	return c
+}
+
+// testStateEngineEnv names the state engine the test chains run on
+// (newTestStore): unset or "iavl", an in-memory IAVL tree; "memiavl", the
+// memiavl engine in a temporary directory.
+const testStateEngineEnv = "TALLY_TEST_STATE_ENGINE"
+
+// newTestStore is the state a test chain starts from (see
+// testStateEngineEnv).
+func newTestStore(tb testing.TB) *store.Store {
+	tb.Helper()
+	switch engine := os.Getenv(testStateEngineEnv); engine {
+	case "", store.EngineIAVL:
+		return store.NewMemory()
+	default:
+		st, err := store.Open(store.Options{Engine: engine, Dir: tb.TempDir()})
+		require.NoError(tb, err, "%s=%s", testStateEngineEnv, engine)
+		return st
+	}
 }
 
 // openChain starts an App over st, at whatever height st holds.

@@ -121,6 +121,13 @@ var appTOML = template.Must(template.New("app").Parse(`# Tally node configuratio
 # State database: "goleveldb" or "pebbledb".
 db_backend = "{{.DBBackend}}"
 
+# The tree the state is kept in: "iavl" (IAVL v1) or "memiavl", a prototype
+# that builds the same app hash and proofs with far less work a block, but
+# answers queries at the latest height only and makes no state-sync
+# snapshots (it needs snapshot_interval = 0). A data directory holds one
+# engine's state: switching needs a new data directory.
+state_engine = "{{.StateEngine}}"
+
 # Pruning of old state versions. Keep the last pruning_keep_recent versions
 # (0 keeps everything) and every version that is a multiple of
 # pruning_keep_every. Queries and proofs work only at kept heights.

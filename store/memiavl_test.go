@@ -2,16 +2,11 @@ package store
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand"
-	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
-	"sync"
 	"testing"
-	"unsafe"
 
 	"github.com/crypto-org-chain/cronos/memiavl"
 	"github.com/stretchr/testify/require"
@@ -22,9 +17,6 @@ import (
 // Decision evidence for replacing IAVL v1 by memiavl (docs/storage-write-path.md):
 // memiavl must build, from the writes Tally's write-behind log hands the
 // tree, the same root hash at every version, and the same ICS23 proofs.
-
-// memTreeName is the one tree of the memiavl database.
-const memTreeName = "tally"
 
 // memTree is a memiavl database behind the same write-behind log as Store
 // (writebehind.go): reads see the log, then the values read, then the
@@ -101,7 +93,7 @@ func (m *memTree) Commit() (int64, []byte, error) {
 		return 0, nil, err
 	}
 	if m.syncWAL {
-		if err := syncDirFiles(filepath.Join(m.dir, "wal")); err != nil {
+		if err := syncLog(filepath.Join(m.dir, "wal")); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -109,58 +101,6 @@ func (m *memTree) Commit() (int64, []byte, error) {
 }
 
 func (m *memTree) Close() error { return closeMemiavl(m.db) }
-
-// closeMemiavl closes db once memiavl's snapshot pruning is done.
-//
-// memiavl v0.1.0 prunes old snapshots and the log's front in a goroutine
-// it starts when Commit switches to a newer snapshot, and DB.Close does
-// not wait for it: the goroutine then truncates a closed log and crashes
-// the process (a nil *wal.Log). That goroutine holds DB.pruneSnapshotLock,
-// which is not exported, so it is taken here through reflection, pinned to
-// v0.1.0's field; no new prune can start, since only Commit starts one.
-func closeMemiavl(db *memiavl.DB) error {
-	f := reflect.ValueOf(db).Elem().FieldByName("pruneSnapshotLock")
-	if !f.IsValid() || f.Type() != reflect.TypeOf(sync.Mutex{}) {
-		return errors.New("store: memiavl's DB has no pruneSnapshotLock mutex: a memiavl other than v0.1.0? See closeMemiavl")
-	}
-	mu := (*sync.Mutex)(unsafe.Pointer(f.UnsafeAddr()))
-	mu.Lock()
-	mu.Unlock() //nolint:staticcheck // waits for the prune goroutine, holds nothing
-	return db.Close()
-}
-
-// syncDirFiles fsyncs the newest two files of dir and dir itself: the
-// write-ahead log's current segment and, if the log started a new segment
-// during the commit, the one before it (tidwall/wal names segments by
-// their first index, so names sort in order). fsync on another descriptor
-// of the same file writes the file's dirty pages, whoever wrote them.
-func syncDirFiles(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for _, e := range entries {
-		if !e.IsDir() {
-			names = append(names, e.Name())
-		}
-	}
-	slices.Sort(names)
-	for _, name := range names[max(len(names)-2, 0):] {
-		if err := syncPath(filepath.Join(dir, name)); err != nil {
-			return err
-		}
-	}
-	return syncPath(dir)
-}
-
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
-}
 
 // engineKV is what the comparison drives: a Store or a memTree.
 type engineKV interface {
@@ -379,4 +319,183 @@ func requireSameProof(t *testing.T, want, got func() ([]byte, error)) {
 	g, err := got()
 	require.NoError(t, err)
 	require.Equal(t, w, g, "memiavl's proof is not byte for byte IAVL v1's")
+}
+
+// TestMemiavlEngine drives a Store on the memiavl engine and one on IAVL v1
+// with the same blocks, then checks the latest-version readers against
+// IAVL's, the refusals of what the engine does not do, and a reopen.
+func TestMemiavlEngine(t *testing.T) {
+	blocks := engineBlocks(2, 10, 400)
+	want, err := Open(Options{Dir: t.TempDir(), CacheSize: 1000})
+	require.NoError(t, err)
+	defer want.Close()
+	dir := t.TempDir()
+	// No snapshot switch of memiavl's own: it would drop the kept
+	// versions at a moment this test does not choose
+	// (TestMemiavlEngineSnapshotSwitch).
+	s, err := Open(Options{Engine: EngineMemiavl, Dir: dir, SnapshotInterval: 1000})
+	require.NoError(t, err)
+	differs, last, root := runEngineBlocks(t, blocks, want, s, false, nil)
+	require.Zero(t, differs, "the roots differ from version %d on", differs)
+	v, h := s.LastCommit()
+	require.Equal(t, last, v)
+	require.Equal(t, root, h)
+	require.Equal(t, []int{int(last) - 2, int(last) - 1, int(last)}, s.AvailableVersions())
+	hash, err := s.HashAt(last)
+	require.NoError(t, err)
+	require.Equal(t, root, hash)
+
+	// Reads of the latest version are IAVL's, listings across chunks too.
+	for _, asc := range []bool{true, false} {
+		var got, exp []pair
+		require.NoError(t, want.IterateAt(last, nil, nil, asc, func(k, v []byte) bool { exp = append(exp, pair{string(k), string(v)}); return false }))
+		require.NoError(t, s.IterateAt(last, nil, nil, asc, func(k, v []byte) bool { got = append(got, pair{string(k), string(v)}); return false }))
+		require.Greater(t, len(exp), 3*memIterateChunk)
+		require.Equal(t, exp, got, "ascending %v", asc)
+	}
+	key := blocks[len(blocks)-1][0].key
+	for _, k := range [][]byte{key, []byte("acct/8")} {
+		wv, err := want.GetAt(last, k)
+		require.NoError(t, err)
+		gv, err := s.GetAt(last, k)
+		require.NoError(t, err)
+		require.Equal(t, wv, gv)
+		_, wp, err := want.Prove(last, k)
+		require.NoError(t, err)
+		pv, gp, err := s.Prove(last, k)
+		require.NoError(t, err)
+		require.Equal(t, wv, pv)
+		require.NoError(t, client.VerifyProof(root, k, pv, gp))
+		requireSameProof(t, wp.Marshal, gp.Marshal)
+	}
+
+	// The two versions before the latest are kept, as IAVL's.
+	for v := last - 2; v < last; v++ {
+		wv, err := want.GetAt(v, key)
+		require.NoError(t, err)
+		gv, err := s.GetAt(v, key)
+		require.NoError(t, err)
+		require.Equal(t, wv, gv, "version %d", v)
+		wh, err := want.HashAt(v)
+		require.NoError(t, err)
+		gh, err := s.HashAt(v)
+		require.NoError(t, err)
+		require.Equal(t, wh, gh, "version %d", v)
+		pv, gp, err := s.Prove(v, key)
+		require.NoError(t, err)
+		require.NoError(t, client.VerifyProof(gh, key, pv, gp))
+	}
+
+	// Refused: older versions, state-sync export and restore.
+	old := last - memKeptVersions
+	_, err = s.GetAt(old, key)
+	require.ErrorIs(t, err, ErrVersionUnavailable)
+	_, _, err = s.Prove(old, key)
+	require.ErrorIs(t, err, ErrVersionUnavailable)
+	require.ErrorIs(t, s.IterateAt(old, nil, nil, true, func(k, v []byte) bool { return false }), ErrVersionUnavailable)
+	_, err = s.Hold(last)
+	require.ErrorIs(t, err, ErrEngineUnsupported)
+	require.ErrorIs(t, s.Export(last, func(*Node) error { return nil }), ErrEngineUnsupported)
+	_, err = s.BeginRestore(last)
+	require.ErrorIs(t, err, ErrEngineUnsupported)
+
+	// A listing that outlives its version stops with an error instead of
+	// mixing two versions.
+	n := 0
+	err = s.IterateAt(last, nil, nil, true, func(k, v []byte) bool {
+		if n++; n == 1 {
+			for i := 0; i < memKeptVersions; i++ {
+				s.Set([]byte("acct/during"), []byte(fmt.Sprint(i)))
+				commit(t, s)
+			}
+		}
+		return false
+	})
+	require.ErrorIs(t, err, ErrVersionUnavailable)
+	require.Equal(t, memIterateChunk, n)
+	for i := 0; i < memKeptVersions; i++ {
+		want.Set([]byte("acct/during"), []byte(fmt.Sprint(i)))
+		last, root = commit(t, want)
+	}
+
+	// A rollback of writes the tree already has reloads the saved version.
+	s.Set(key, []byte("rolled back"))
+	s.Delete([]byte("acct/during"))
+	require.NotEqual(t, root, s.WorkingHash())
+	s.Rollback()
+	require.Equal(t, root, s.WorkingHash())
+	require.Equal(t, []byte(fmt.Sprint(memKeptVersions-1)), s.Get([]byte("acct/during")))
+	require.Equal(t, []int{int(last)}, s.AvailableVersions(), "a reload keeps the latest version only")
+
+	// Reopened: the same latest version; the other engine refuses the
+	// directory, and memiavl refuses IAVL's.
+	require.NoError(t, s.Close())
+	_, err = Open(Options{Dir: dir})
+	require.ErrorContains(t, err, "holds memiavl state")
+	s, err = Open(Options{Engine: EngineMemiavl, Dir: dir})
+	require.NoError(t, err)
+	defer s.Close()
+	v, h = s.LastCommit()
+	require.Equal(t, last, v)
+	require.Equal(t, root, h)
+	iavlDir := t.TempDir()
+	st, err := Open(Options{Dir: iavlDir})
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	_, err = Open(Options{Engine: EngineMemiavl, Dir: iavlDir})
+	require.ErrorContains(t, err, "holds IAVL state")
+	_, err = Open(Options{Engine: "rocks", Dir: t.TempDir()})
+	require.ErrorContains(t, err, "unknown state engine")
+}
+
+// TestMemiavlEngineInitialVersion: a chain starting above height 1
+// (InitChain's SetInitialVersion) saves the same first version and root on
+// both engines.
+func TestMemiavlEngineInitialVersion(t *testing.T) {
+	var roots [][]byte
+	for _, engine := range []string{EngineIAVL, EngineMemiavl} {
+		s, err := Open(Options{Engine: engine, Dir: t.TempDir()})
+		require.NoError(t, err)
+		require.NoError(t, s.SetInitialVersion(7))
+		s.Set([]byte("a"), []byte("1"))
+		s.Set([]byte("b"), []byte("2"))
+		v, h := commit(t, s)
+		require.Equal(t, int64(7), v, engine)
+		require.Error(t, s.SetInitialVersion(9), "after a commit")
+		roots = append(roots, h)
+		require.NoError(t, s.Close())
+	}
+	require.Equal(t, roots[0], roots[1])
+}
+
+// TestMemiavlEngineSnapshotSwitch: when memiavl switches to a snapshot it
+// wrote in the background, the versions kept from before it, whose nodes
+// were in the old snapshot's unmapped files, become unavailable instead of
+// being read; the latest is read from the new snapshot.
+func TestMemiavlEngineSnapshotSwitch(t *testing.T) {
+	s, err := Open(Options{Engine: EngineMemiavl, Dir: t.TempDir(), SnapshotInterval: 2})
+	require.NoError(t, err)
+	defer s.Close()
+	for i := 0; i < 50; i++ {
+		s.Set([]byte(fmt.Sprintf("k%03d", i)), []byte("v"))
+	}
+	commit(t, s)
+	switched := false
+	for i := 0; i < 1000 && !switched; i++ { // until a background rewrite has finished at a commit
+		before := s.mem.db.SnapshotVersion()
+		s.Set([]byte(fmt.Sprintf("k%03d", i%50)), []byte(fmt.Sprint(i)))
+		commit(t, s)
+		switched = s.mem.db.SnapshotVersion() != before
+	}
+	require.True(t, switched, "memiavl switched to none of its snapshots")
+	last, root := s.LastCommit()
+	require.Equal(t, []int{int(last)}, s.AvailableVersions())
+	_, err = s.GetAt(last-1, []byte("k001"))
+	require.ErrorIs(t, err, ErrVersionUnavailable)
+	h, err := s.HashAt(last)
+	require.NoError(t, err)
+	require.Equal(t, root, h)
+	v, p, err := s.Prove(last, []byte("k001"))
+	require.NoError(t, err)
+	require.NoError(t, client.VerifyProof(root, []byte("k001"), v, p))
 }

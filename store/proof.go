@@ -13,6 +13,9 @@ import (
 // It fails if the version is not available or holds an empty tree (an empty
 // tree has no leaves to prove anything against).
 func (s *Store) Prove(version int64, key []byte) (value []byte, proof *ics23.CommitmentProof, err error) {
+	if s.mem != nil {
+		return s.memProve(version, key)
+	}
 	t, err := s.saved(version)
 	if err != nil {
 		return nil, nil, err

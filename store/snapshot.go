@@ -64,6 +64,9 @@ func (s *Store) Hold(version int64) (release func(), err error) {
 }
 
 func (s *Store) hold(version int64) error {
+	if s.mem != nil {
+		return memUnsupported("state-sync snapshots (export)")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if version <= 0 || version > s.lastVersion || !s.tree.VersionExists(version) {
@@ -99,6 +102,9 @@ type Restore struct {
 // BeginRestore starts restoring version into the store, which must have no
 // saved version. Any earlier unfinished restore is dropped first.
 func (s *Store) BeginRestore(version int64) (*Restore, error) {
+	if s.mem != nil {
+		return nil, memUnsupported("state-sync restores")
+	}
 	if version <= 0 {
 		return nil, fmt.Errorf("%w: version %d is not a height", ErrRestoreRefused, version)
 	}

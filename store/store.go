@@ -3,6 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 
 	dbm "github.com/cosmos/cosmos-db"
@@ -27,6 +30,14 @@ var ErrVersionUnavailable = errors.New("store: version not available")
 
 // Options selects the database and pruning policy. Read from the app config.
 type Options struct {
+	// Engine is the tree the state is kept in: EngineIAVL (default when
+	// empty), or EngineMemiavl, a prototype that does less (memiavl.go).
+	Engine string
+	// SnapshotInterval is, for the memiavl engine, the versions between
+	// two full snapshots of its tree; 0 is DefaultMemiavlSnapshotInterval.
+	// Ignored by the iavl engine.
+	SnapshotInterval uint32
+
 	Dir            string // database directory; ignored for "memdb"
 	Backend        string // "goleveldb" (default when empty), "pebbledb", "memdb"
 	KeepRecent     uint64 // keep this many most recent versions; 0 = keep everything (no pruning)
@@ -138,6 +149,10 @@ type Store struct {
 	// written belongs to the consensus goroutine, like the working tree.
 	reads   *readCache
 	written map[string]struct{}
+
+	// mem is the state when Options.Engine is EngineMemiavl; then db,
+	// saves, tree and reader are nil.
+	mem *memEngine
 }
 
 var _ KV = (*Store)(nil)
@@ -154,6 +169,18 @@ var _ KV = (*Store)(nil)
 // runs synchronously inside Commit (no AsyncPruningOption): it is simpler,
 // its errors surface to the caller, and no background goroutine races Close.
 func Open(opts Options) (*Store, error) {
+	switch opts.Engine {
+	case "", EngineIAVL:
+	case EngineMemiavl:
+		return openMemiavl(opts)
+	default:
+		return nil, fmt.Errorf("store: unknown state engine %q (want %q or %q)", opts.Engine, EngineIAVL, EngineMemiavl)
+	}
+	if opts.Dir != "" && opts.Backend != "memdb" {
+		if _, err := os.Stat(filepath.Join(opts.Dir, memiavlDir)); err == nil {
+			return nil, fmt.Errorf("store: %s holds memiavl state (%s); the iavl engine cannot read it (moving state between engines is not done yet)", opts.Dir, memiavlDir)
+		}
+	}
 	if opts.CacheSize < 0 {
 		return nil, fmt.Errorf("store: negative cache size %d", opts.CacheSize)
 	}
@@ -268,9 +295,14 @@ func (s *Store) Get(key []byte) []byte {
 	if v, ok := s.pending.reads[string(key)]; ok {
 		return v
 	}
-	v, err := s.tree.Get(key)
-	if err != nil {
-		panic(&Failure{Op: fmt.Sprintf("get %X", key), Err: err})
+	var v []byte
+	if s.mem != nil {
+		v = s.mem.tree().Get(key)
+	} else {
+		var err error
+		if v, err = s.tree.Get(key); err != nil {
+			panic(&Failure{Op: fmt.Sprintf("get %X", key), Err: err})
+		}
 	}
 	s.pending.reads[string(key)] = v
 	return v
@@ -302,6 +334,10 @@ func (s *Store) Delete(key []byte) {
 
 // flush applies the pending writes to the tree, in order.
 func (s *Store) flush() {
+	if s.mem != nil {
+		s.memFlush()
+		return
+	}
 	s.pending.apply(func(key, value []byte) {
 		if _, err := s.tree.Set(key, value); err != nil {
 			panic(&Failure{Op: fmt.Sprintf("set %X", key), Err: err})
@@ -329,7 +365,13 @@ func (s *Store) Iterate(start, end []byte, ascending bool, fn func(key, value []
 	}
 	s.iterating++
 	defer func() { s.iterating-- }()
-	itr, err := s.tree.Iterator(start, end, ascending)
+	var itr idb.Iterator
+	var err error
+	if s.mem != nil {
+		itr = s.mem.tree().Iterator(start, end, ascending)
+	} else {
+		itr, err = s.tree.Iterator(start, end, ascending)
+	}
 	if err == nil {
 		err = drain(itr, fn)
 	}
@@ -352,6 +394,9 @@ func drain(itr idb.Iterator, fn func(key, value []byte) bool) error {
 // the app hash FinalizeBlock returns, and equals the hash Commit will return.
 func (s *Store) WorkingHash() []byte {
 	s.flush()
+	if s.mem != nil {
+		return s.mem.tree().RootHash()
+	}
 	return s.tree.WorkingHash()
 }
 
@@ -360,6 +405,10 @@ func (s *Store) WorkingHash() []byte {
 func (s *Store) Rollback() {
 	s.checkNotIterating("Rollback")
 	s.pending.reset()
+	if s.mem != nil {
+		s.memRollback()
+		return
+	}
 	s.tree.Rollback()
 }
 
@@ -391,6 +440,9 @@ func (s *Store) Commit() (version int64, hash []byte, err error) {
 	// The read values stay right (a save changes no value), but are
 	// dropped to hold at most one block's.
 	s.pending.forgetReads()
+	if s.mem != nil {
+		return s.memCommit()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hash, version, err = s.save()
@@ -461,12 +513,18 @@ func (s *Store) AvailableVersions() []int {
 	if s.lastVersion == 0 {
 		return nil // IAVL would report [0] for an empty database
 	}
+	if s.mem != nil {
+		return s.memVersions()
+	}
 	return s.tree.AvailableVersions()
 }
 
 // GetAt returns the value of key at a saved version (nil if absent), or an
 // error wrapping ErrVersionUnavailable.
 func (s *Store) GetAt(version int64, key []byte) ([]byte, error) {
+	if s.mem != nil {
+		return s.memGetAt(version, key)
+	}
 	t, err := s.saved(version)
 	if err != nil {
 		return nil, err
@@ -485,6 +543,9 @@ func (s *Store) GetAt(version int64, key []byte) ([]byte, error) {
 // It holds no lock while fn runs: fn may read s, and Commit proceeds while
 // it runs.
 func (s *Store) IterateAt(version int64, start, end []byte, ascending bool, fn func(key, value []byte) bool) error {
+	if s.mem != nil {
+		return s.memIterateAt(version, start, end, ascending, fn)
+	}
 	t, err := s.saved(version)
 	if err != nil {
 		return err
@@ -509,6 +570,9 @@ func (s *Store) IterateAt(version int64, start, end []byte, ascending bool, fn f
 // HashAt returns the root hash (app hash) of a saved version, or an error
 // wrapping ErrVersionUnavailable.
 func (s *Store) HashAt(version int64) ([]byte, error) {
+	if s.mem != nil {
+		return s.memHashAt(version)
+	}
 	t, err := s.saved(version)
 	if err != nil {
 		return nil, err
@@ -528,6 +592,12 @@ func (s *Store) SetInitialVersion(v int64) error {
 	if v < 1 {
 		return fmt.Errorf("store: initial version %d: versions start at 1", v)
 	}
+	if s.mem != nil {
+		if err := s.mem.db.SetInitialVersion(v); err != nil {
+			return fmt.Errorf("store: initial version %d: %w", v, err)
+		}
+		return nil
+	}
 	s.tree.SetInitialVersion(uint64(v))
 	return nil
 }
@@ -536,6 +606,9 @@ func (s *Store) SetInitialVersion(v int64) error {
 func (s *Store) pruned(version int64) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.mem != nil {
+		return !slices.Contains(s.memVersions(), int(version))
+	}
 	return !s.tree.VersionExists(version)
 }
 
@@ -577,6 +650,12 @@ func (s *Store) saved(version int64) (*iavl.ImmutableTree, error) {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.mem != nil {
+		if err := s.mem.close(); err != nil {
+			return fmt.Errorf("store: close: %w", err)
+		}
+		return nil
+	}
 	if err := errors.Join(s.reader.Close(), s.tree.Close(), s.db.Close()); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
