@@ -176,8 +176,13 @@ type Options struct {
 	// (Join) to a running network; `tallyd testnet init` turns it on.
 	FilterPeers bool
 	// SnapshotInterval sets each node's app.toml snapshot_interval (a
-	// state-sync snapshot every that many blocks) when non-zero.
+	// state-sync snapshot every that many blocks) when non-zero; zero
+	// keeps app.toml's default unless NoSnapshots is set.
 	SnapshotInterval uint64
+	// NoSnapshots writes snapshot_interval = 0: the nodes take no
+	// state-sync snapshots (`tallyd testnet init --snapshot-interval 0`;
+	// the memiavl state engine needs it).
+	NoSnapshots bool
 }
 
 // DefaultOptions is a 4-validator network on ports 27000 and up.
@@ -334,7 +339,10 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		}
 		appCfg.OperatorQueries = true   // a local network's RPC is its operator's: the fault suite checks /invariants
 		appCfg.QueryBudgetPercent = 100 // and its readers are the operator's tests and tools: not paced
-		if opts.SnapshotInterval > 0 {
+		switch {
+		case opts.NoSnapshots:
+			appCfg.SnapshotInterval = 0
+		case opts.SnapshotInterval > 0:
 			appCfg.SnapshotInterval = opts.SnapshotInterval
 		}
 		if err := node.WriteConfigs(n.Home, comet, appCfg); err != nil {

@@ -52,6 +52,7 @@ func testnetInitCmd() *cobra.Command {
 			opts.RemoteSigner, _ = f.GetBool("remote-signer")
 			opts.FilterPeers, _ = f.GetBool("filter-peers")
 			opts.SnapshotInterval, _ = f.GetUint64("snapshot-interval")
+			opts.NoSnapshots = opts.SnapshotInterval == 0
 			opts.Council, _ = f.GetBool("council")
 			out, _ := f.GetString("output")
 			m, err := testnet.Init(out, opts)
@@ -79,7 +80,7 @@ func testnetInitCmd() *cobra.Command {
 	f.Duration("timeout-commit", 0, "CometBFT consensus timeout_commit (default: CometBFT's)")
 	f.Bool("skip-timeout-commit", false, "CometBFT consensus skip_timeout_commit")
 	f.Bool("remote-signer", false, "keep each validator's consensus key out of its node: testnet start runs a `tallyd signer` per validator (DIR/<agency>-signer)")
-	f.Uint64("snapshot-interval", def.SnapshotInterval, "each node takes a state-sync snapshot every this many blocks (app.toml snapshot_interval)")
+	f.Uint64("snapshot-interval", def.SnapshotInterval, "each node takes a state-sync snapshot every this many blocks (app.toml snapshot_interval; 0 takes none)")
 	f.Bool("council", true, "add Harbourside Council with a node that starts as a full node; the demo has the agencies vote it in as a validator (--council=false for validators only)")
 	f.Bool("filter-peers", true, "nodes admit only the validators' node ids (in genesis) and their app.toml allowed_peers; --filter-peers=false to let any node connect (e.g. to join full nodes)")
 	return cmd
