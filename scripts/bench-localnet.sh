@@ -92,8 +92,9 @@
 # generator (tallyd load, on the same machine) used while it ran, drain
 # included, in OUT/LABEL-RATE.cpu and as cores in the table's
 # node_cpu/load_cpu columns; and each node's resident memory every
-# RSS_EVERY seconds [5] in OUT/LABEL-RATE.rss (time, pid, KiB), the
-# largest in the max_rss_mib column.
+# RSS_EVERY seconds [5] in OUT/LABEL-RATE.rss (time, pid, then KiB
+# resident: all, anonymous (the Go heap and stacks), file-backed (mapped
+# files, e.g. memiavl's snapshot)), the largest in the max_rss_mib column.
 #
 # Example: RATES="500 1000 2000" DURATION=15s scripts/bench-localnet.sh
 set -euo pipefail
@@ -399,7 +400,7 @@ tally_phase() {
 		t0=$(date +%s.%N); n0=$(proc_cpu $nodes); children_cpu; l0=$CHILDREN_CPU
 		# Every node's resident memory every RSS_EVERY seconds while the rate runs.
 		(while :; do
-			for pid in $nodes; do echo "$(date +%s) $pid $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)"; done
+			for pid in $nodes; do echo "$(date +%s) $pid $(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { print r + 0, a + 0, f + 0 }' "/proc/$pid/status" 2>/dev/null || echo 0 0 0)"; done
 			sleep "$RSS_EVERY"
 		done) >"$OUT/$label-$rate.rss" 2>/dev/null &
 		local rss_pid=$!
