@@ -19,6 +19,12 @@ type Config struct {
 	// state-sync snapshots (store/memiavl.go). A data directory holds one
 	// engine's state; the other refuses to open it.
 	StateEngine string `mapstructure:"state_engine"`
+	// MemiavlSnapshotEvery is how many versions the memiavl engine logs
+	// between two full snapshots of its tree (0: its default,
+	// store.DefaultMemiavlSnapshotInterval). Nodes changed since the last
+	// snapshot are held in the Go heap: fewer versions between snapshots
+	// hold less, and rewrite the snapshot more often. Ignored by iavl.
+	MemiavlSnapshotEvery uint32 `mapstructure:"memiavl_snapshot_every"`
 	// PruningKeepRecent keeps this many recent state versions; 0 keeps all.
 	PruningKeepRecent uint64 `mapstructure:"pruning_keep_recent"`
 	// PruningKeepEvery also keeps every version that is a multiple of it.
@@ -283,13 +289,15 @@ func NodeCacheBytes(nodes int) int64 {
 // StoreOptions turns the config into store options for the database in dir.
 func (c Config) StoreOptions(dir string) store.Options {
 	return store.Options{
-		Engine:     c.StateEngine,
-		Dir:        dir,
-		Backend:    c.DBBackend,
-		KeepRecent: c.PruningKeepRecent,
-		KeepEvery:  c.PruningKeepEvery,
-		CacheSize:  c.NodeCacheSize(c.MemoryLimitMiB << 20),
-		FastIndex:  c.IAVLFastIndex,
+		Engine: c.StateEngine,
+		// memiavl's snapshots of its own tree, not state-sync snapshots.
+		SnapshotInterval: c.MemiavlSnapshotEvery,
+		Dir:              dir,
+		Backend:          c.DBBackend,
+		KeepRecent:       c.PruningKeepRecent,
+		KeepEvery:        c.PruningKeepEvery,
+		CacheSize:        c.NodeCacheSize(c.MemoryLimitMiB << 20),
+		FastIndex:        c.IAVLFastIndex,
 
 		DBCacheBytes:    c.DBCacheMiB << 20,
 		DBNoCompression: c.DBNoCompression,

@@ -127,6 +127,9 @@ db_backend = "{{.DBBackend}}"
 # snapshots (it needs snapshot_interval = 0). A data directory holds one
 # engine's state: switching needs a new data directory.
 state_engine = "{{.StateEngine}}"
+# memiavl only: versions logged between two full snapshots of its tree (0:
+# its default). The nodes changed since the last one are held in memory.
+memiavl_snapshot_every = {{.MemiavlSnapshotEvery}}
 
 # Pruning of old state versions. Keep the last pruning_keep_recent versions
 # (0 keeps everything) and every version that is a multiple of

@@ -120,3 +120,21 @@ func TestBroadcastGateConfigIsReadFromAppTOML(t *testing.T) {
 		require.ErrorContains(t, err, bad.message, "%v", bad.kv)
 	}
 }
+
+// memiavl_snapshot_every is written by `tallyd init` (0: memiavl's
+// default), read back from app.toml and handed to the store as the memiavl
+// engine's snapshot interval.
+func TestMemiavlSnapshotEveryIsReadFromAppTOML(t *testing.T) {
+	dir := t.TempDir()
+	_, err := node.InitNode(dir, "mem")
+	require.NoError(t, err)
+	file := node.AppConfigFile(dir)
+	text, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Regexp(t, regexp.MustCompile(`(?m)^memiavl_snapshot_every = 0$`), string(text))
+	require.NoError(t, os.WriteFile(file, setKeys(t, text, "memiavl_snapshot_every", "5"), 0o600))
+	_, appCfg, err := node.LoadConfigs(dir)
+	require.NoError(t, err)
+	require.EqualValues(t, 5, appCfg.MemiavlSnapshotEvery)
+	require.EqualValues(t, 5, appCfg.StoreOptions(dir).SnapshotInterval)
+}
