@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -251,19 +252,36 @@ func (s *Store) memCommit() (version int64, hash []byte, err error) {
 	return version, hash, nil
 }
 
-// syncLog fsyncs the newest two files of memiavl's log directory and the
-// directory: the segment the commit appended to and, if the log started a
-// new segment during the commit, the one before it (tidwall/wal names
-// segments by their first index, so names sort in order). fsync on another
-// descriptor of a file writes the file's dirty pages, whoever wrote them.
+// syncLog fsyncs the newest two segments of memiavl's log directory and
+// the directory: the segment the commit appended to and, if the log started
+// a new segment during the commit, the one before it. tidwall/wal names a
+// segment by its first index in 20 digits, so names sort in order. fsync
+// on another descriptor of a file writes the file's dirty pages, whoever
+// wrote them.
+//
+// memiavl prunes the log's front in the background after it switches to a
+// newer snapshot (tidwall/wal TruncateFront), which writes a TEMP file,
+// renames it to <index>.START and then to <index>, and removes older
+// segments: those names are not segments, and a segment can vanish
+// between the listing and its fsync. A commit's own segments are at the
+// back and are not removed, so a vanished file is listed again.
 func syncLog(dir string) error {
+	for attempt := 1; ; attempt++ {
+		err := syncLogOnce(dir)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
+			return err
+		}
+	}
+}
+
+func syncLogOnce(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
 	var names []string
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() && isLogSegment(e.Name()) {
 			names = append(names, e.Name())
 		}
 	}
@@ -274,6 +292,19 @@ func syncLog(dir string) error {
 		}
 	}
 	return syncFile(dir)
+}
+
+// isLogSegment says whether name is a tidwall/wal segment's: 20 digits.
+func isLogSegment(name string) bool {
+	if len(name) != 20 {
+		return false
+	}
+	for _, c := range name {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func syncFile(path string) error {

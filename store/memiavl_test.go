@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -498,4 +500,26 @@ func TestMemiavlEngineSnapshotSwitch(t *testing.T) {
 	v, p, err := s.Prove(last, []byte("k001"))
 	require.NoError(t, err)
 	require.NoError(t, client.VerifyProof(root, []byte("k001"), v, p))
+}
+
+// The log's fsync after a commit looks only at segments: while memiavl
+// prunes the log's front in the background, the directory also holds
+// tidwall/wal's TEMP and <index>.START files, which are renamed or removed
+// at any moment (a bench network's validators stopped with "sync the log:
+// open .../wal/TEMP: no such file or directory" at their first snapshot
+// switch). Here they are links to nothing: opening them fails as a file
+// that vanished does.
+func TestSyncLogSkipsTheFilesOfAFrontTruncation(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"00000000000000000001", "00000000000000000021"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("entries"), 0o600))
+	}
+	for _, name := range []string{"TEMP", "00000000000000000011.START", "00000000000000000021.END"} {
+		require.NoError(t, os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, name)))
+	}
+	require.NoError(t, syncLog(dir))
+
+	// A segment that is itself gone is still an error, after the retries.
+	require.NoError(t, os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, "00000000000000000031")))
+	require.ErrorIs(t, syncLog(dir), fs.ErrNotExist)
 }
