@@ -74,6 +74,10 @@
 #                   init`, for the "after" / TALLYD_BEFORE network, e.g.
 #                   APP_TOML_BEFORE="iavl_cache_size=100000" to A/B a setting
 #                   with one build   [none]
+#   GENESIS_PARAMS, GENESIS_PARAMS_BEFORE  space-separated key=value chain
+#                   parameters (app_state.params, as the genesis spells them)
+#                   written into every node's genesis after `testnet init`,
+#                   e.g. GENESIS_PARAMS="maxBlockUnits=60000000"   [none]
 #   TALLYD_BEFORE   another tallyd (e.g. built before a change): its own fresh
 #                   network is loaded first, in the same invocation, and its
 #                   table printed too, so before and after share the run []
@@ -378,6 +382,20 @@ tally_phase() {
 			done
 		done
 		echo "$label: app.toml set $settings" >&2
+	fi
+	local params=${GENESIS_PARAMS:-}
+	[[ "$label" == before ]] && params=${GENESIS_PARAMS_BEFORE:-}
+	if [[ -n "$params" ]]; then
+		local home kv gen
+		for home in $(jq -r '.nodes[].home' "$net/testnet.json"); do
+			gen="$home/config/genesis.json"
+			for kv in $params; do
+				jq -e --arg k "${kv%%=*}" '.app_state.params | has($k)' "$gen" >/dev/null ||
+					{ echo "GENESIS_PARAMS: $gen has no app_state.params.${kv%%=*}" >&2; exit 1; }
+				jq --arg k "${kv%%=*}" --arg v "${kv#*=}" '.app_state.params[$k] = (if (.app_state.params[$k] | type) == "number" then ($v | tonumber) else $v end)' "$gen" >"$gen.new" && mv "$gen.new" "$gen"
+			done
+		done
+		echo "$label: genesis params set $params" >&2
 	fi
 	"$bin" testnet start --demo=false --explorer=false "${start_extra[@]}" "$net" >"$OUT/$label-testnet.log" 2>&1 &
 	NET_PID=$!
