@@ -11,13 +11,14 @@ import (
 	"sync"
 	"unsafe"
 
+	idb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
 	"github.com/crypto-org-chain/cronos/memiavl"
 )
 
 // The memiavl engine (Options.Engine = EngineMemiavl): a prototype of the
 // state on memiavl (github.com/crypto-org-chain/cronos/memiavl v0.1.0)
-// instead of IAVL v1, behind the Store's own methods. memiavl keeps the
+// instead of IAVL v1, behind the Store's engine interface (engine.go). memiavl keeps the
 // latest tree as a memory-mapped snapshot of nodes that carry their
 // hashes plus the nodes changed since in memory, so a write reads no
 // database and decodes nothing; a commit appends the version's writes to a
@@ -69,8 +70,9 @@ const memiavlDir = "memiavl.db"
 // memTreeName is the one tree of the memiavl database.
 const memTreeName = "tally"
 
-// memEngine is the Store's state when Options.Engine is EngineMemiavl.
+// memEngine is the state on memiavl (Options.Engine is EngineMemiavl).
 type memEngine struct {
+	*committed
 	db   *memiavl.DB
 	dir  string
 	opts memiavl.Options
@@ -79,12 +81,14 @@ type memEngine struct {
 	dirty bool
 	// views are the saved versions readers can read, oldest first, at
 	// most memKeptVersions: copies of the tree that memiavl keeps from
-	// later writes (Tree.Copy). Guarded by Store.mu: readers hold it
-	// shared while they walk a view, because Commit may switch memiavl to
-	// a new snapshot, which unmaps the old one's files; views from before
-	// a switch are then dropped (only the latest survives it).
+	// later writes (Tree.Copy). Guarded by mu: readers hold it shared
+	// while they walk a view, because Commit may switch memiavl to a new
+	// snapshot, which unmaps the old one's files; views from before a
+	// switch are then dropped (only the latest survives it).
 	views []memView
 }
+
+var _ engine = (*memEngine)(nil)
 
 // memView is a saved version as readers see it.
 type memView struct {
@@ -100,7 +104,8 @@ const memKeptVersions = 3
 
 func (m *memEngine) tree() *memiavl.Tree { return m.db.TreeByName(memTreeName) }
 
-func openMemiavl(opts Options) (*Store, error) {
+// openMemiavl opens (or creates) the memiavl state in opts.Dir.
+func openMemiavl(opts Options, c *committed) (*memEngine, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("store: the memiavl engine needs a directory")
 	}
@@ -121,7 +126,7 @@ func openMemiavl(opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	m := &memEngine{dir: dir, opts: memiavl.Options{
+	m := &memEngine{committed: c, dir: dir, opts: memiavl.Options{
 		CreateIfMissing:   true,
 		InitialStores:     []string{memTreeName},
 		InitialVersion:    uint32(opts.InitialVersion),
@@ -131,13 +136,7 @@ func openMemiavl(opts Options) (*Store, error) {
 	if err := m.load(); err != nil {
 		return nil, err
 	}
-	s := &Store{opts: opts, mem: m, held: map[int64]int{}, written: map[string]struct{}{}}
-	s.pending.reset()
-	s.memLoaded()
-	if opts.Probe != nil {
-		opts.Probe(ProbeOpened, s.lastVersion)
-	}
-	return s, nil
+	return m, nil
 }
 
 // load opens memiavl's latest saved version (snapshot and log).
@@ -146,8 +145,28 @@ func (m *memEngine) load() error {
 	if err != nil {
 		return fmt.Errorf("store: open memiavl state in %s: %w", m.dir, err)
 	}
-	m.db, m.dirty = db, false
+	m.db, m.dirty, m.views = db, false, nil
+	if v := db.Version(); v > 0 {
+		m.views = []memView{{v, m.tree().Copy(0)}}
+	}
 	return nil
+}
+
+// reload closes memiavl and loads its latest saved version again. The
+// caller holds mu.
+func (m *memEngine) reload() error {
+	if err := m.close(); err != nil {
+		return err
+	}
+	return m.load()
+}
+
+func (m *memEngine) latest() (int64, []byte) {
+	version := m.db.Version()
+	if version == 0 {
+		return 0, nil
+	}
+	return version, m.tree().RootHash()
 }
 
 func (m *memEngine) close() error { return closeMemiavl(m.db) }
@@ -172,25 +191,12 @@ func closeMemiavl(db *memiavl.DB) error {
 	return db.Close()
 }
 
-// memLoaded takes the loaded version as the latest. The caller holds s.mu
-// or is opening the store.
-func (s *Store) memLoaded() {
-	t := s.mem.tree()
-	s.lastVersion, s.lastHash = s.mem.db.Version(), nil
-	if s.lastVersion > 0 {
-		s.lastHash = t.RootHash()
-	}
-	s.mem.views = nil
-	if s.lastVersion > 0 {
-		s.mem.views = []memView{{s.lastVersion, t.Copy(0)}}
-	}
-	s.resetReads()
-}
+func (m *memEngine) get(key []byte) ([]byte, error) { return m.tree().Get(key), nil }
 
-// memFlush hands the logged writes to memiavl in order, as one change set.
-func (s *Store) memFlush() {
+// apply hands the logged writes to memiavl in order, as one change set.
+func (m *memEngine) apply(w *writeBehind) {
 	var pairs []*memiavl.KVPair
-	s.pending.apply(func(key, value []byte) {
+	w.apply(func(key, value []byte) {
 		pairs = append(pairs, &memiavl.KVPair{Key: key, Value: value})
 	}, func(key, _ []byte) {
 		pairs = append(pairs, &memiavl.KVPair{Key: key, Delete: true})
@@ -198,59 +204,49 @@ func (s *Store) memFlush() {
 	if len(pairs) == 0 {
 		return
 	}
-	s.mem.dirty = true
-	if err := s.mem.db.ApplyChangeSet(memTreeName, memiavl.ChangeSet{Pairs: pairs}); err != nil {
+	m.dirty = true
+	if err := m.db.ApplyChangeSet(memTreeName, memiavl.ChangeSet{Pairs: pairs}); err != nil {
 		panic(&Failure{Op: fmt.Sprintf("apply %d writes", len(pairs)), Err: err})
 	}
 }
 
-// memRollback drops the working tree's writes: if any reached the tree,
-// the saved version is loaded again from disk.
-func (s *Store) memRollback() {
-	if !s.mem.dirty {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.mem.close()
-	if err == nil {
-		err = s.mem.load()
-	}
-	if err != nil {
-		panic(&Failure{Op: "rollback (reload the saved version)", Err: err})
-	}
-	s.memLoaded()
+func (m *memEngine) iterator(start, end []byte, ascending bool) (idb.Iterator, error) {
+	return m.tree().Iterator(start, end, ascending), nil
 }
 
-// memCommit saves the working tree as the next version: memiavl appends
-// its writes to the log, which is fsynced here before Commit returns.
-func (s *Store) memCommit() (version int64, hash []byte, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	snapshot := s.mem.db.SnapshotVersion()
-	version, err = s.mem.db.Commit()
+func (m *memEngine) workingHash() []byte { return m.tree().RootHash() }
+
+// rollback: memiavl cannot drop the working tree's writes in place; if any
+// reached the tree, the saved version is loaded again from disk.
+func (m *memEngine) rollback() bool { return m.dirty }
+
+func (m *memEngine) setInitialVersion(v int64) error { return m.db.SetInitialVersion(v) }
+
+// save saves the working tree as the next version: memiavl appends its
+// writes to the log, which is fsynced here before Commit returns.
+func (m *memEngine) save() (version int64, hash []byte, err error) {
+	snapshot := m.db.SnapshotVersion()
+	version, err = m.db.Commit()
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: save version: %w", err)
 	}
-	if err := syncLog(filepath.Join(s.mem.dir, "wal")); err != nil {
+	if err := syncLog(filepath.Join(m.dir, "wal")); err != nil {
 		return 0, nil, fmt.Errorf("store: save version %d: sync the log: %w", version, err)
 	}
-	t := s.mem.tree()
+	t := m.tree()
 	hash = t.RootHash()
-	s.mem.dirty = false
-	views := s.mem.views
-	if s.mem.db.SnapshotVersion() != snapshot {
+	m.dirty = false
+	views := m.views
+	if m.db.SnapshotVersion() != snapshot {
 		views = nil // their nodes in the old snapshot's files are unmapped
 	}
 	views = append(views, memView{version, t.Copy(0)})
-	s.mem.views = views[max(len(views)-memKeptVersions, 0):]
-	s.lastVersion, s.lastHash = version, hash
-	s.advanceReads(version)
-	if s.opts.Probe != nil {
-		s.opts.Probe(ProbeSaved, version)
-	}
+	m.views = views[max(len(views)-memKeptVersions, 0):]
 	return version, hash, nil
 }
+
+// prune does nothing: memiavl keeps only its latest tree (and the views).
+func (m *memEngine) prune(int64) error { return nil }
 
 // syncLog fsyncs the newest two segments of memiavl's log directory and
 // the directory: the segment the commit appended to and, if the log started
@@ -315,46 +311,48 @@ func syncFile(path string) error {
 	return errors.Join(f.Sync(), f.Close())
 }
 
-// memLatest runs fn on saved version if it is kept, holding s.mu shared
-// (see memEngine.views).
-func (s *Store) memLatest(version int64, fn func(t *memiavl.Tree) error) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, v := range s.mem.views {
+// read runs fn on saved version if it is kept, holding mu shared (see
+// memEngine.views).
+func (m *memEngine) read(version int64, fn func(t *memiavl.Tree) error) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, v := range m.views {
 		if v.version == version {
 			return fn(v.tree)
 		}
 	}
-	return fmt.Errorf("%w: %d (latest is %d; the memiavl engine keeps only the last %d versions, fewer just after it writes a snapshot)", ErrVersionUnavailable, version, s.lastVersion, memKeptVersions)
+	return fmt.Errorf("%w: %d (latest is %d; the memiavl engine keeps only the last %d versions, fewer just after it writes a snapshot)", ErrVersionUnavailable, version, m.lastVersion, memKeptVersions)
 }
 
-// memVersions lists the kept versions. The caller holds s.mu.
-func (s *Store) memVersions() []int {
+// versions lists the kept versions. The caller holds mu.
+func (m *memEngine) versions() []int {
 	var out []int
-	for _, v := range s.mem.views {
+	for _, v := range m.views {
 		out = append(out, int(v.version))
 	}
 	return out
 }
 
-func (s *Store) memGetAt(version int64, key []byte) (value []byte, err error) {
-	err = s.memLatest(version, func(t *memiavl.Tree) error {
+func (m *memEngine) exists(version int64) bool { return slices.Contains(m.versions(), int(version)) }
+
+func (m *memEngine) getAt(version int64, key []byte) (value []byte, err error) {
+	err = m.read(version, func(t *memiavl.Tree) error {
 		value = t.Get(key)
 		return nil
 	})
 	return value, err
 }
 
-func (s *Store) memHashAt(version int64) (hash []byte, err error) {
-	err = s.memLatest(version, func(t *memiavl.Tree) error {
+func (m *memEngine) hashAt(version int64) (hash []byte, err error) {
+	err = m.read(version, func(t *memiavl.Tree) error {
 		hash = t.RootHash()
 		return nil
 	})
 	return hash, err
 }
 
-func (s *Store) memProve(version int64, key []byte) (value []byte, proof *ics23.CommitmentProof, err error) {
-	err = s.memLatest(version, func(t *memiavl.Tree) (err error) {
+func (m *memEngine) prove(version int64, key []byte) (value []byte, proof *ics23.CommitmentProof, err error) {
+	err = m.read(version, func(t *memiavl.Tree) (err error) {
 		if t.IsEmpty() {
 			return fmt.Errorf("store: prove %X at version %d: tree is empty", key, version)
 		}
@@ -377,19 +375,19 @@ func (s *Store) memProve(version int64, key []byte) (value []byte, proof *ics23.
 	return value, proof, nil
 }
 
-// memIterateChunk is how many entries IterateAt reads at a time: fn runs
+// memIterateChunk is how many entries iterateAt reads at a time: fn runs
 // without the lock (it may read the store, and Commit proceeds), between
 // chunks.
 const memIterateChunk = 256
 
-func (s *Store) memIterateAt(version int64, start, end []byte, ascending bool, fn func(key, value []byte) bool) error {
+func (m *memEngine) iterateAt(version int64, start, end []byte, ascending bool, fn func(key, value []byte) bool) error {
 	type kv struct{ k, v []byte }
 	lo, hi := start, end
 	first := true
 	for {
 		var chunk []kv
 		more := false
-		err := s.memLatest(version, func(t *memiavl.Tree) error {
+		err := m.read(version, func(t *memiavl.Tree) error {
 			itr := t.Iterator(lo, hi, ascending)
 			for ; itr.Valid(); itr.Next() {
 				if len(chunk) == memIterateChunk {
@@ -422,6 +420,19 @@ func (s *Store) memIterateAt(version int64, start, end []byte, ascending bool, f
 			hi = last
 		}
 	}
+}
+
+// snapshots: state-sync export and restore are not done on memiavl yet.
+func (m *memEngine) snapshots(what string) error { return memUnsupported(what) }
+
+func (m *memEngine) export(int64, func(*Node) error) error {
+	return memUnsupported("state-sync snapshots (export)")
+}
+
+func (m *memEngine) wipe() error { return memUnsupported("state-sync restores") }
+
+func (m *memEngine) beginRestore(int64) (restorer, error) {
+	return nil, memUnsupported("state-sync restores")
 }
 
 // memUnsupported is the error for what the memiavl engine does not do.

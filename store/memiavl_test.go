@@ -484,10 +484,10 @@ func TestMemiavlEngineSnapshotSwitch(t *testing.T) {
 	commit(t, s)
 	switched := false
 	for i := 0; i < 1000 && !switched; i++ { // until a background rewrite has finished at a commit
-		before := s.mem.db.SnapshotVersion()
+		before := s.eng.(*memEngine).db.SnapshotVersion()
 		s.Set([]byte(fmt.Sprintf("k%03d", i%50)), []byte(fmt.Sprint(i)))
 		commit(t, s)
-		switched = s.mem.db.SnapshotVersion() != before
+		switched = s.eng.(*memEngine).db.SnapshotVersion() != before
 	}
 	require.True(t, switched, "memiavl switched to none of its snapshots")
 	last, root := s.LastCommit()

@@ -13,27 +13,7 @@ import (
 // It fails if the version is not available or holds an empty tree (an empty
 // tree has no leaves to prove anything against).
 func (s *Store) Prove(version int64, key []byte) (value []byte, proof *ics23.CommitmentProof, err error) {
-	if s.mem != nil {
-		return s.memProve(version, key)
-	}
-	t, err := s.saved(version)
-	if err != nil {
-		return nil, nil, err
-	}
-	if t.Size() == 0 {
-		return nil, nil, fmt.Errorf("store: prove %X at version %d: tree is empty", key, version)
-	}
-	value, proof, err = prove(t, key)
-	if err != nil {
-		return nil, nil, s.readFailed(version, fmt.Errorf("store: prove %X at version %d: %w", key, version, err))
-	}
-	// As with IterateAt: nodes vanishing under a pruned version can leave a
-	// read without an error but without its true answer. Pruning never
-	// restores a version, so if it still exists the answer was whole.
-	if s.pruned(version) {
-		return nil, nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
-	}
-	return value, proof, nil
+	return s.eng.prove(version, key)
 }
 
 // prove reads key in t with its proof. IAVL's proof builders dereference

@@ -26,30 +26,7 @@ func (s *Store) Export(version int64, fn func(*Node) error) error {
 		return err
 	}
 	defer s.release(version)
-	t, err := s.saved(version)
-	if err != nil {
-		return err
-	}
-	if t.Size() == 0 {
-		return fmt.Errorf("store: export version %d: the tree is empty", version)
-	}
-	exp, err := t.Export()
-	if err != nil {
-		return fmt.Errorf("store: export version %d: %w", version, err)
-	}
-	defer exp.Close()
-	for {
-		n, err := exp.Next()
-		if errors.Is(err, iavl.ErrorExportDone) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("store: export version %d: %w", version, err)
-		}
-		if err := fn(n); err != nil {
-			return err
-		}
-	}
+	return s.eng.export(version, fn)
 }
 
 // Hold keeps a saved version from being pruned until release is called
@@ -64,12 +41,12 @@ func (s *Store) Hold(version int64) (release func(), err error) {
 }
 
 func (s *Store) hold(version int64) error {
-	if s.mem != nil {
-		return memUnsupported("state-sync snapshots (export)")
+	if err := s.eng.snapshots("state-sync snapshots (export)"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if version <= 0 || version > s.lastVersion || !s.tree.VersionExists(version) {
+	if version <= 0 || version > s.lastVersion || !s.eng.exists(version) {
 		return fmt.Errorf("%w: %d (latest is %d)", ErrVersionUnavailable, version, s.lastVersion)
 	}
 	s.held[version]++
@@ -94,7 +71,7 @@ var ErrRestoreRefused = errors.New("store: restore refused")
 // then Finish; Abort drops it. Nothing is visible until Finish succeeds.
 type Restore struct {
 	s       *Store
-	imp     *iavl.Importer
+	imp     restorer
 	version int64
 	nodes   int
 }
@@ -102,8 +79,8 @@ type Restore struct {
 // BeginRestore starts restoring version into the store, which must have no
 // saved version. Any earlier unfinished restore is dropped first.
 func (s *Store) BeginRestore(version int64) (*Restore, error) {
-	if s.mem != nil {
-		return nil, memUnsupported("state-sync restores")
+	if err := s.eng.snapshots("state-sync restores"); err != nil {
+		return nil, err
 	}
 	if version <= 0 {
 		return nil, fmt.Errorf("%w: version %d is not a height", ErrRestoreRefused, version)
@@ -114,10 +91,9 @@ func (s *Store) BeginRestore(version int64) (*Restore, error) {
 	if err := s.wipe(); err != nil {
 		return nil, err
 	}
-	s.pending.reset()
-	imp, err := s.tree.Import(version)
+	imp, err := s.eng.beginRestore(version)
 	if err != nil {
-		return nil, fmt.Errorf("store: restore version %d: %w", version, err)
+		return nil, err
 	}
 	return &Restore{s: s, imp: imp, version: version}, nil
 }
@@ -136,7 +112,7 @@ func (r *Restore) Add(n *Node) (err error) {
 			err = fmt.Errorf("%w: node %d: %v", ErrRestoreRefused, r.nodes, p)
 		}
 	}()
-	if err := r.imp.Add(n); err != nil {
+	if err := r.imp.add(n); err != nil {
 		return fmt.Errorf("%w: node %d: %v", ErrRestoreRefused, r.nodes, err)
 	}
 	r.nodes++
@@ -153,17 +129,13 @@ func (r *Restore) Finish(want []byte) (err error) {
 			err = fmt.Errorf("%w: commit: %v", ErrRestoreRefused, p)
 		}
 		if err != nil {
-			r.imp.Close()
+			r.imp.drop()
 			err = errors.Join(err, s.wipe())
 		}
 	}()
 	s.pending.reset()
 	s.mu.Lock()
-	cerr := r.imp.Commit()
-	var hash []byte
-	if cerr == nil {
-		hash = s.tree.Hash()
-	}
+	hash, cerr := r.imp.commit()
 	s.mu.Unlock()
 	if cerr != nil {
 		return fmt.Errorf("%w: %v", ErrRestoreRefused, cerr)
@@ -180,41 +152,19 @@ func (r *Restore) Finish(want []byte) (err error) {
 
 // Abort drops the restore and empties the store.
 func (r *Restore) Abort() error {
-	r.imp.Close()
+	r.imp.drop()
 	return r.s.wipe()
 }
 
-// wipe deletes everything in the database and reloads empty trees. It is
-// only for a store being restored: one without a saved version, or one
-// whose only version is a restore that was refused.
+// wipe empties the store and its engine. It is only for a store being
+// restored: one without a saved version, or one whose only version is a
+// restore that was refused.
 func (s *Store) wipe() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	itr, err := s.db.Iterator(nil, nil)
-	if err != nil {
-		return fmt.Errorf("store: wipe: %w", err)
+	if err := s.eng.wipe(); err != nil {
+		return err
 	}
-	var keys [][]byte
-	for ; itr.Valid(); itr.Next() {
-		keys = append(keys, append([]byte(nil), itr.Key()...))
-	}
-	if err := errors.Join(itr.Error(), itr.Close()); err != nil {
-		return fmt.Errorf("store: wipe: %w", err)
-	}
-	if len(keys) == 0 && s.lastVersion == 0 {
-		return nil
-	}
-	b := s.db.NewBatch()
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return errors.Join(fmt.Errorf("store: wipe: %w", err), b.Close())
-		}
-	}
-	if err := errors.Join(b.WriteSync(), b.Close()); err != nil {
-		return fmt.Errorf("store: wipe: %w", err)
-	}
-	if err := errors.Join(s.reader.Close(), s.tree.Close()); err != nil {
-		return fmt.Errorf("store: wipe: %w", err)
-	}
-	return s.loadTrees()
+	s.loaded()
+	return nil
 }

@@ -3,13 +3,8 @@ package store
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"sync"
 
 	dbm "github.com/cosmos/cosmos-db"
-	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/opt"
@@ -122,23 +117,23 @@ func (f *Failure) Unwrap() error { return f.Err }
 //     bookkeeping; readers hold it only to check that a version exists,
 //     never while they walk it. A version pruned while a reader walks it
 //     makes that read fail with an error, not return wrong data.
+//
+// That is the iavl engine (iavl.go); the memiavl engine's readers hold mu
+// shared while they walk a version (memiavl.go). The Store reaches its
+// tree only through its engine (engine.go).
 type Store struct {
-	db        dbm.DB
-	saves     *saveDB // the database as the tree sees it
-	tree      *iavl.MutableTree
-	reader    *iavl.MutableTree // reads saved versions only; see the Concurrency note
+	// committed holds mu (held shared by saved-version readers while they
+	// check a version exists, and exclusively by Commit and Close, which
+	// change which versions exist), lastVersion and lastHash; the engine
+	// shares it.
+	*committed
+	eng       engine
 	opts      Options
 	iterating int // nesting depth of Iterate; writes are refused while > 0
 	// pending holds the working tree's writes until the tree must be
 	// current, and the values read from it (writebehind.go).
 	pending writeBehind
 
-	// mu is held shared by saved-version readers while they check a version
-	// exists, and exclusively by Commit and Close, which change which
-	// versions exist.
-	mu          sync.RWMutex
-	lastVersion int64
-	lastHash    []byte // nil while lastVersion == 0
 	// held counts, per version, the exports under way (snapshot.go):
 	// pruning stops short of the oldest held version.
 	held map[int64]int
@@ -149,10 +144,6 @@ type Store struct {
 	// written belongs to the consensus goroutine, like the working tree.
 	reads   *readCache
 	written map[string]struct{}
-
-	// mem is the state when Options.Engine is EngineMemiavl; then db,
-	// saves, tree and reader are nil.
-	mem *memEngine
 }
 
 var _ KV = (*Store)(nil)
@@ -169,68 +160,33 @@ var _ KV = (*Store)(nil)
 // runs synchronously inside Commit (no AsyncPruningOption): it is simpler,
 // its errors surface to the caller, and no background goroutine races Close.
 func Open(opts Options) (*Store, error) {
+	s := &Store{committed: &committed{}, opts: opts, held: map[int64]int{}, written: map[string]struct{}{}}
+	var err error
 	switch opts.Engine {
 	case "", EngineIAVL:
+		s.eng, err = openIAVL(opts, s.committed)
 	case EngineMemiavl:
-		return openMemiavl(opts)
+		s.eng, err = openMemiavl(opts, s.committed)
 	default:
 		return nil, fmt.Errorf("store: unknown state engine %q (want %q or %q)", opts.Engine, EngineIAVL, EngineMemiavl)
 	}
-	if opts.Dir != "" && opts.Backend != "memdb" {
-		if _, err := os.Stat(filepath.Join(opts.Dir, memiavlDir)); err == nil {
-			return nil, fmt.Errorf("store: %s holds memiavl state (%s); the iavl engine cannot read it (moving state between engines is not done yet)", opts.Dir, memiavlDir)
-		}
-	}
-	if opts.CacheSize < 0 {
-		return nil, fmt.Errorf("store: negative cache size %d", opts.CacheSize)
-	}
-	if opts.CacheSize == 0 {
-		opts.CacheSize = DefaultCacheSize
-	}
-	db, err := openDB(opts)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, opts: opts, held: map[int64]int{}, written: map[string]struct{}{}}
-	if err := s.loadTrees(); err != nil {
-		return nil, errors.Join(err, db.Close())
-	}
+	s.loaded()
 	if opts.Probe != nil {
 		opts.Probe(ProbeOpened, s.lastVersion)
 	}
 	return s, nil
 }
 
-// loadTrees opens the consensus tree and the reader tree over s.db and
-// loads the latest saved version. The caller holds s.mu or is Open.
-func (s *Store) loadTrees() error {
-	opts := s.opts
-	treeOpts := []iavl.Option{iavl.SyncOption(true), iavl.AsyncPruningOption(false)}
-	if opts.InitialVersion > 0 {
-		treeOpts = append(treeOpts, iavl.InitialVersionOption(opts.InitialVersion))
-	}
-	if opts.FlushThreshold > 0 {
-		treeOpts = append(treeOpts, iavl.FlushThresholdOption(opts.FlushThreshold))
-	}
-	treeDB := s.db
-	if opts.WrapDB != nil {
-		treeDB = opts.WrapDB(s.db)
-	}
-	saves := &saveDB{DB: idb.NewWrapper(treeDB), probe: opts.Probe}
-	tree := iavl.NewMutableTree(saves, opts.CacheSize, !opts.FastIndex, iavl.NewNopLogger(), treeOpts...)
-	version, err := tree.Load()
-	if err != nil {
-		return errors.Join(fmt.Errorf("store: load latest version: %w", err), tree.Close())
-	}
-	s.saves, s.tree = saves, tree
+// loaded takes the version the engine loaded as the latest, after Open or
+// after the engine loaded its state again. The caller holds s.mu or is
+// Open.
+func (s *Store) loaded() {
 	s.pending.reset()
-	s.reader = iavl.NewMutableTree(idb.NewWrapper(s.db), readerCacheSize(opts.CacheSize), true, iavl.NewNopLogger(), iavl.AsyncPruningOption(false))
-	s.lastVersion, s.lastHash = version, nil
-	if version > 0 {
-		s.lastHash = tree.Hash()
-	}
+	s.lastVersion, s.lastHash = s.eng.latest()
 	s.resetReads()
-	return nil
 }
 
 // readerCacheSize sizes the node cache of the tree that serves queries: a
@@ -295,14 +251,9 @@ func (s *Store) Get(key []byte) []byte {
 	if v, ok := s.pending.reads[string(key)]; ok {
 		return v
 	}
-	var v []byte
-	if s.mem != nil {
-		v = s.mem.tree().Get(key)
-	} else {
-		var err error
-		if v, err = s.tree.Get(key); err != nil {
-			panic(&Failure{Op: fmt.Sprintf("get %X", key), Err: err})
-		}
+	v, err := s.eng.get(key)
+	if err != nil {
+		panic(&Failure{Op: fmt.Sprintf("get %X", key), Err: err})
 	}
 	s.pending.reads[string(key)] = v
 	return v
@@ -333,21 +284,7 @@ func (s *Store) Delete(key []byte) {
 }
 
 // flush applies the pending writes to the tree, in order.
-func (s *Store) flush() {
-	if s.mem != nil {
-		s.memFlush()
-		return
-	}
-	s.pending.apply(func(key, value []byte) {
-		if _, err := s.tree.Set(key, value); err != nil {
-			panic(&Failure{Op: fmt.Sprintf("set %X", key), Err: err})
-		}
-	}, func(key, _ []byte) {
-		if _, _, err := s.tree.Remove(key); err != nil {
-			panic(&Failure{Op: fmt.Sprintf("delete %X", key), Err: err})
-		}
-	})
-}
+func (s *Store) flush() { s.eng.apply(&s.pending) }
 
 // checkNotIterating turns a mutation during Iterate, which IAVL does not
 // support and would silently corrupt the iteration, into a loud failure.
@@ -365,13 +302,7 @@ func (s *Store) Iterate(start, end []byte, ascending bool, fn func(key, value []
 	}
 	s.iterating++
 	defer func() { s.iterating-- }()
-	var itr idb.Iterator
-	var err error
-	if s.mem != nil {
-		itr = s.mem.tree().Iterator(start, end, ascending)
-	} else {
-		itr, err = s.tree.Iterator(start, end, ascending)
-	}
+	itr, err := s.eng.iterator(start, end, ascending)
 	if err == nil {
 		err = drain(itr, fn)
 	}
@@ -394,10 +325,7 @@ func drain(itr idb.Iterator, fn func(key, value []byte) bool) error {
 // the app hash FinalizeBlock returns, and equals the hash Commit will return.
 func (s *Store) WorkingHash() []byte {
 	s.flush()
-	if s.mem != nil {
-		return s.mem.tree().RootHash()
-	}
-	return s.tree.WorkingHash()
+	return s.eng.workingHash()
 }
 
 // Rollback discards all uncommitted working changes. Like Set, it panics if
@@ -405,11 +333,15 @@ func (s *Store) WorkingHash() []byte {
 func (s *Store) Rollback() {
 	s.checkNotIterating("Rollback")
 	s.pending.reset()
-	if s.mem != nil {
-		s.memRollback()
+	if !s.eng.rollback() {
 		return
 	}
-	s.tree.Rollback()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.eng.reload(); err != nil {
+		panic(&Failure{Op: "rollback (reload the saved version)", Err: err})
+	}
+	s.loaded()
 }
 
 // Commit saves the working tree as a new version and then prunes.
@@ -440,14 +372,11 @@ func (s *Store) Commit() (version int64, hash []byte, err error) {
 	// The read values stay right (a save changes no value), but are
 	// dropped to hold at most one block's.
 	s.pending.forgetReads()
-	if s.mem != nil {
-		return s.memCommit()
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	hash, version, err = s.save()
+	version, hash, err = s.eng.save()
 	if err != nil {
-		return 0, nil, fmt.Errorf("store: save version: %w", err)
+		return 0, nil, err
 	}
 	s.lastVersion, s.lastHash = version, hash
 	s.advanceReads(version)
@@ -458,28 +387,12 @@ func (s *Store) Commit() (version int64, hash []byte, err error) {
 	for h := range s.held { // an export under way keeps its version (snapshot.go)
 		to = min(to, h-1)
 	}
-	if to > 0 && s.tree.VersionExists(to) {
-		if err := s.tree.DeleteVersionsTo(to); err != nil {
+	if to > 0 {
+		if err := s.eng.prune(to); err != nil {
 			return version, hash, fmt.Errorf("store: prune versions up to %d after saving %d: %w", to, version, err)
 		}
 	}
 	return version, hash, nil
-}
-
-// save saves the working tree as the next version, all of it in one
-// database write (see save.go). If the save is cut short by a panic, none
-// of it is written.
-func (s *Store) save() (hash []byte, version int64, err error) {
-	s.saves.beginSave(s.tree.WorkingVersion())
-	saved := false
-	defer func() {
-		if endErr := s.saves.endSave(saved); endErr != nil && err == nil {
-			hash, version, err = nil, 0, endErr
-		}
-	}()
-	hash, version, err = s.tree.SaveVersion()
-	saved = err == nil
-	return hash, version, err
 }
 
 // pruneTarget returns the newest version to delete after saving latest, or 0
@@ -513,71 +426,26 @@ func (s *Store) AvailableVersions() []int {
 	if s.lastVersion == 0 {
 		return nil // IAVL would report [0] for an empty database
 	}
-	if s.mem != nil {
-		return s.memVersions()
-	}
-	return s.tree.AvailableVersions()
+	return s.eng.versions()
 }
 
 // GetAt returns the value of key at a saved version (nil if absent), or an
 // error wrapping ErrVersionUnavailable.
 func (s *Store) GetAt(version int64, key []byte) ([]byte, error) {
-	if s.mem != nil {
-		return s.memGetAt(version, key)
-	}
-	t, err := s.saved(version)
-	if err != nil {
-		return nil, err
-	}
-	v, err := t.Get(key)
-	if err != nil {
-		return nil, s.readFailed(version, fmt.Errorf("store: get %X at version %d: %w", key, version, err))
-	}
-	if s.pruned(version) { // see IterateAt: a pruned version's answer may be wrong without an error
-		return nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
-	}
-	return v, nil
+	return s.eng.getAt(version, key)
 }
 
 // IterateAt visits keys in [start, end) of a saved version; see KV.Iterate.
 // It holds no lock while fn runs: fn may read s, and Commit proceeds while
 // it runs.
 func (s *Store) IterateAt(version int64, start, end []byte, ascending bool, fn func(key, value []byte) bool) error {
-	if s.mem != nil {
-		return s.memIterateAt(version, start, end, ascending, fn)
-	}
-	t, err := s.saved(version)
-	if err != nil {
-		return err
-	}
-	itr, err := t.Iterator(start, end, ascending)
-	if err == nil {
-		err = drain(itr, fn)
-	}
-	if err != nil {
-		return s.readFailed(version, fmt.Errorf("store: iterate version %d: %w", version, err))
-	}
-	// IAVL's iterator ends quietly, without an error, when a node it needs
-	// is missing, so a walk of a version pruned meanwhile can look
-	// complete. Pruning never restores a version: if it still exists now,
-	// every node of it existed throughout the walk.
-	if s.pruned(version) {
-		return fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
-	}
-	return nil
+	return s.eng.iterateAt(version, start, end, ascending, fn)
 }
 
 // HashAt returns the root hash (app hash) of a saved version, or an error
 // wrapping ErrVersionUnavailable.
 func (s *Store) HashAt(version int64) ([]byte, error) {
-	if s.mem != nil {
-		return s.memHashAt(version)
-	}
-	t, err := s.saved(version)
-	if err != nil {
-		return nil, err
-	}
-	return t.Hash(), nil
+	return s.eng.hashAt(version)
 }
 
 // SetInitialVersion makes the first Commit of an empty store save version
@@ -592,71 +460,17 @@ func (s *Store) SetInitialVersion(v int64) error {
 	if v < 1 {
 		return fmt.Errorf("store: initial version %d: versions start at 1", v)
 	}
-	if s.mem != nil {
-		if err := s.mem.db.SetInitialVersion(v); err != nil {
-			return fmt.Errorf("store: initial version %d: %w", v, err)
-		}
-		return nil
+	if err := s.eng.setInitialVersion(v); err != nil {
+		return fmt.Errorf("store: initial version %d: %w", v, err)
 	}
-	s.tree.SetInitialVersion(uint64(v))
 	return nil
-}
-
-// pruned reports whether a version that was available is not any more.
-func (s *Store) pruned(version int64) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.mem != nil {
-		return !slices.Contains(s.memVersions(), int(version))
-	}
-	return !s.tree.VersionExists(version)
-}
-
-// readFailed explains a failed read of a saved version: if pruning removed
-// the version while it was being read (its nodes vanish from the database),
-// the error wraps ErrVersionUnavailable, so callers can tell it from a
-// broken database.
-func (s *Store) readFailed(version int64, err error) error {
-	if s.pruned(version) {
-		return fmt.Errorf("%w: %d was pruned while being read (%v)", ErrVersionUnavailable, version, err)
-	}
-	return err
-}
-
-// saved returns the tree at a saved version, read through s.reader (see the
-// Concurrency note on Store). The lock is held only to check the version.
-func (s *Store) saved(version int64) (*iavl.ImmutableTree, error) {
-	s.mu.RLock()
-	last := s.lastVersion
-	ok := version > 0 && version <= last && s.tree.VersionExists(version)
-	s.mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionUnavailable, version, last)
-	}
-	t, err := s.reader.GetImmutable(version)
-	if errors.Is(err, iavl.ErrVersionDoesNotExist) {
-		return nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
-	}
-	if err != nil {
-		// Pruning may remove the version between the check above and the
-		// load: its root is then missing ("Value missing for key"), which
-		// is an unavailable version, not a broken database.
-		return nil, s.readFailed(version, fmt.Errorf("store: load version %d: %w", version, err))
-	}
-	return t, nil
 }
 
 // Close closes the tree and the database. Uncommitted changes are lost.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mem != nil {
-		if err := s.mem.close(); err != nil {
-			return fmt.Errorf("store: close: %w", err)
-		}
-		return nil
-	}
-	if err := errors.Join(s.reader.Close(), s.tree.Close(), s.db.Close()); err != nil {
+	if err := s.eng.close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil

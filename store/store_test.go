@@ -751,7 +751,7 @@ func TestProofOfAVersionPrunedWhileReadIsAnError(t *testing.T) {
 		s.Set([]byte(k), []byte("1"))
 	}
 	commit(t, s)
-	held, err := s.saved(1) // what Prove holds once it has checked the version
+	held, err := s.eng.(*iavlEngine).saved(1) // what Prove holds once it has checked the version
 	require.NoError(t, err)
 	for _, k := range []string{"c", "cc"} { // the reads before pruning: their paths are cached, their siblings not
 		_, err := held.Get([]byte(k))
@@ -761,7 +761,7 @@ func TestProofOfAVersionPrunedWhileReadIsAnError(t *testing.T) {
 		s.Set([]byte(k), []byte("2"))
 	}
 	commit(t, s)
-	require.False(t, s.tree.VersionExists(1))
+	require.False(t, s.eng.(*iavlEngine).tree.VersionExists(1))
 	for _, k := range []string{"c", "cc"} { // present and absent
 		_, _, err := prove(held, []byte(k))
 		require.Error(t, err, "prove %s", k)

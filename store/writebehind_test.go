@@ -105,7 +105,7 @@ func TestWriteBehindReadsFollowWrites(t *testing.T) {
 	require.Equal(t, []byte("1"), s.Get(k))
 	s.Delete(k)
 	require.Nil(t, s.Get(k))
-	require.Equal(t, mustHashAt(t, s, 1), s.tree.WorkingHash(), "nothing reached the tree before it had to")
+	require.Equal(t, mustHashAt(t, s, 1), s.eng.(*iavlEngine).tree.WorkingHash(), "nothing reached the tree before it had to")
 	s.WorkingHash()
 	require.Nil(t, s.Get(k))
 	s.Rollback()
