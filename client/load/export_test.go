@@ -19,9 +19,11 @@ type WatchedBlock struct {
 	Results []TxResult
 }
 
-// WatchBlocks reads heights from..to from addr with the load's watcher,
-// polling as a run does.
-func WatchBlocks(ctx context.Context, addr string, from, to int64) ([]WatchedBlock, error) {
+// Watcher is the load's block watcher.
+type Watcher struct{ w *watcher }
+
+// NewWatcher watches addr's blocks from height from on, as a run does.
+func NewWatcher(addr string, from int64) (*Watcher, error) {
 	hc, err := client.HTTPClient(addr)
 	if err != nil {
 		return nil, err
@@ -30,17 +32,36 @@ func WatchBlocks(ctx context.Context, addr string, from, to int64) ([]WatchedBlo
 	if err != nil {
 		return nil, err
 	}
-	var height atomic.Int64
-	w := &watcher{c: conn, next: from, h: &height}
+	return &Watcher{&watcher{c: conn, next: from, h: new(atomic.Int64)}}, nil
+}
+
+// Poll returns the blocks the watcher counts as committed since the last
+// call.
+func (w *Watcher) Poll(ctx context.Context) ([]WatchedBlock, error) {
+	blocks, err := w.w.poll(ctx)
+	out := make([]WatchedBlock, len(blocks))
+	for i, b := range blocks {
+		out[i] = WatchedBlock{Height: b.height, Time: b.time, Hashes: b.hashes, Results: b.results}
+	}
+	return out, err
+}
+
+// WatchBlocks reads heights from..to from addr with the load's watcher,
+// polling as a run does.
+func WatchBlocks(ctx context.Context, addr string, from, to int64) ([]WatchedBlock, error) {
+	w, err := NewWatcher(addr, from)
+	if err != nil {
+		return nil, err
+	}
 	var out []WatchedBlock
-	for w.next <= to {
-		blocks, err := w.poll(ctx)
+	for w.w.next <= to {
+		blocks, err := w.Poll(ctx)
 		if err != nil {
 			return nil, err
 		}
 		for _, b := range blocks {
-			if b.height <= to {
-				out = append(out, WatchedBlock{Height: b.height, Time: b.time, Hashes: b.hashes, Results: b.results})
+			if b.Height <= to {
+				out = append(out, b)
 			}
 		}
 		if err := sleep(ctx, DefaultPollInterval); err != nil {

@@ -25,8 +25,16 @@
 // Commits are counted from the blocks, never from acknowledgements: every
 // block from the start height on is read (Block and BlockResults) from the
 // first endpoint, its transaction hashes are matched against the submitted
-// set, and the wall-clock time at which the run first saw the block is the
-// commit time of its transactions.
+// set, and the wall-clock time at which the run first saw the block
+// committed is the commit time of its transactions.
+//
+// Committed means the first endpoint's app has committed the block: its
+// abci_info reports last_block_height at or above it, so a query sent to
+// that node once the run has reported a transaction committed reads the
+// state with it. (CometBFT reports a height in status, and serves its
+// block_results, a moment before that: it stores the results and only then
+// calls the app's Commit.) The rate's window is still measured in the
+// blocks' header times (Window).
 package load
 
 import (
@@ -419,7 +427,7 @@ type runner struct {
 	endpoints []*client.Client
 	mix       *Mix
 
-	// height is the latest height seen; timeouts are set from it.
+	// height is the latest height seen committed; timeouts are set from it.
 	height atomic.Int64
 
 	mu        sync.Mutex
@@ -466,10 +474,10 @@ type watcher struct {
 	buf bytes.Buffer
 }
 
-// poll returns the blocks committed since the last call, each stamped
-// with the time its height was first reported.
+// poll returns the blocks the node's app has committed since the last
+// call, each stamped with the time its commit was first seen.
 func (w *watcher) poll(ctx context.Context) ([]block, error) {
-	latest, err := w.c.latestHeight(ctx, &w.buf)
+	latest, err := w.c.committedHeight(ctx, &w.buf)
 	if err != nil {
 		return nil, err
 	}
@@ -489,15 +497,13 @@ func (w *watcher) poll(ctx context.Context) ([]block, error) {
 	return out, nil
 }
 
-// fetch reads a block's results and then the block, waiting briefly for
-// the results: a node stores a block before it has executed it. The
-// results are asked for first, and the block only once they are there:
-// asking for the block first read and decoded it again on every early try
-// (45 early tries for 19 blocks of ~1,500 txs, 0.5 MB each, at 1,200 tx/s
-// offered). Each early try logs an error on the node, so the tries back
-// off from 50 ms: an early try costs little now, and from 10 ms they were
-// ten a block (197 for 20 blocks). A block's commit time is when a poll
-// first saw its height: waiting here can only delay the next poll.
+// fetch reads a block's results and then the block. A height the app has
+// committed has both (CometBFT stores the results before the app's
+// Commit), so a failed read is tried again only for what may pass (a busy
+// node, a connection that failed), backing off from 50 ms, for up to 10 s.
+// The results are asked for first, the block only once they are there.
+// A block's commit time is when a poll first saw it committed: waiting
+// here can only delay the next poll.
 func (w *watcher) fetch(ctx context.Context, h int64) (block, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	wait := 50 * time.Millisecond

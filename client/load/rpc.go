@@ -19,7 +19,7 @@ import (
 )
 
 // rpcConn speaks CometBFT's JSON-RPC over HTTP for the calls the load makes
-// many times — broadcast_tx_sync for every transaction, status every poll,
+// many times — broadcast_tx_sync for every transaction, abci_info every poll,
 // block and block_results for every height — and decodes only the fields
 // it uses with encoding/json into small structs. CometBFT's own client
 // decodes every field of every result through its reflection-based JSON
@@ -154,19 +154,24 @@ func (c *rpcConn) broadcastTxSync(ctx context.Context, tx []byte) (broadcastResu
 	return *res, nil
 }
 
-// latestHeight is the node's latest block height (status).
-func (c *rpcConn) latestHeight(ctx context.Context, buf *bytes.Buffer) (int64, error) {
-	type status struct {
-		SyncInfo struct {
-			LatestBlockHeight int64 `json:"latest_block_height,string"`
-		} `json:"sync_info"`
+// committedHeight is the last height the node's app has committed
+// (abci_info's last_block_height): its state at that height is what a
+// query reads. status's latest_block_height is not: CometBFT reports a
+// height once it has stored the block, before executing it, and stores
+// the block's results before the app's Commit of it returns
+// (state/execution.go: SaveFinalizeBlockResponse, then Commit).
+func (c *rpcConn) committedHeight(ctx context.Context, buf *bytes.Buffer) (int64, error) {
+	type info struct {
+		Response struct {
+			LastBlockHeight int64 `json:"last_block_height,string"`
+		} `json:"response"`
 	}
-	body, id := c.request("status", `{}`)
-	st, err := call[status](ctx, c, body, id, buf)
+	body, id := c.request("abci_info", `{}`)
+	res, err := call[info](ctx, c, body, id, buf)
 	if err != nil {
-		return 0, fmt.Errorf("node status: %w", err)
+		return 0, fmt.Errorf("node abci_info: %w", err)
 	}
-	return st.SyncInfo.LatestBlockHeight, nil
+	return res.Response.LastBlockHeight, nil
 }
 
 // txResult is what the load reads of one transaction's result in a block.

@@ -4,14 +4,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tallyledger/tally/api"
+	"github.com/tallyledger/tally/app"
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	"github.com/tallyledger/tally/client/load"
+	"github.com/tallyledger/tally/node"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 )
 
@@ -34,10 +38,7 @@ func TestTheWatcherReadsBlocksAsCometBFTsClientDoes(t *testing.T) {
 	// Height 2: CometBFT reports height 1 before the app has committed it,
 	// and until then CheckTx answers tx/40, which load.Broadcast does not
 	// retry (a run starts after its setup committed).
-	require.Eventually(t, func() bool {
-		_, h, err := c.Status(ctx)
-		return err == nil && h >= 2
-	}, 30*time.Second, 50*time.Millisecond)
+	waitHeight(ctx, t, c, 2)
 	chainID, start, err := c.Status(ctx)
 	require.NoError(t, err)
 
@@ -127,4 +128,69 @@ func TestTheWatcherReadsBlocksAsCometBFTsClientDoes(t *testing.T) {
 	require.Equal(t, wantErr.Error(), err.Error())
 	require.Equal(t, load.ErrorClass(wantErr), load.ErrorClass(err))
 	require.Contains(t, load.ErrorClass(err), "RPC error")
+}
+
+// The watcher counts a block committed once the node's app has committed
+// it, so a client that reads state as soon as the load reports a
+// transaction committed reads it. CometBFT serves a height's block and
+// results a moment before: it stores the results, then calls the app's
+// Commit. Here one block's Commit waits a second for the mempool's lock
+// (taken by the test as the block's FinalizeBlock ends, before CometBFT
+// stores its results), so that moment lasts a second: the watcher must
+// not report the block in it. Each block it reports, the app has
+// committed: abci_info and a query answer at its height or above.
+func TestTheWatcherReportsABlockOnceTheAppCommittedIt(t *testing.T) {
+	_, adminPriv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	var (
+		n    *node.Node
+		arm  atomic.Bool
+		held atomic.Int32
+	)
+	opts := app.Options{OnStep: func(s app.Step) {
+		if s != app.StepFinalized || !arm.CompareAndSwap(true, false) {
+			return
+		}
+		n.Mempool().Lock() // CometBFT's Commit of this block takes it first
+		held.Add(1)
+		go func() {
+			time.Sleep(time.Second)
+			n.Mempool().Unlock()
+		}()
+	}}
+	var rpcAddr string
+	rpcAddr, n = startNodeWith(t, adminPriv, opts)
+	c, err := client.Dial(rpcAddr)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	waitHeight(ctx, t, c, 2)
+	_, start, err := c.Status(ctx)
+	require.NoError(t, err)
+
+	w, err := load.NewWatcher(rpcAddr, start)
+	require.NoError(t, err)
+	arm.Store(true)
+	admin := keys.AddressOf(adminPriv.Public().(ed25519.PublicKey))
+	var last int64
+	for last < start+4 {
+		blocks, err := w.Poll(ctx)
+		require.NoError(t, err)
+		for _, b := range blocks {
+			info, err := c.RPC.ABCIInfo(ctx)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, info.Response.LastBlockHeight, b.Height, "the watcher reported block %d before the app committed it", b.Height)
+			res, err := c.RPC.ABCIQuery(ctx, api.PathAccount, admin)
+			require.NoError(t, err)
+			require.Zero(t, res.Response.Code, res.Response.Log)
+			require.GreaterOrEqual(t, res.Response.Height, b.Height, "a query after block %d was reported read height %d", b.Height, res.Response.Height)
+			if last > 0 {
+				require.Equal(t, last+1, b.Height, "blocks are reported in order, none left out")
+			}
+			last = b.Height
+		}
+		require.NoError(t, ctx.Err())
+		time.Sleep(load.DefaultPollInterval)
+	}
+	require.EqualValues(t, 1, held.Load(), "one block's Commit was held")
 }

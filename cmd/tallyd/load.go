@@ -53,7 +53,9 @@ offers seen committed, round a ring of producers.
 
 Counting: commits are counted from the blocks, not from acknowledgements.
 Every block from the start is read from the first endpoint and its tx hashes
-are matched against what was sent; the time the block was first seen is the
+are matched against what was sent. A block counts as committed once that
+node's app has committed it (abci_info's last_block_height), so a query to it
+straight after reads its transactions; the time that was first seen is the
 commit time for latency. After the load stops the command waits up to --drain for
 accepted transactions still in mempools, then reports:
 
