@@ -78,9 +78,13 @@ func Broadcast(ctx context.Context, addr string, tx []byte) (code uint32, codesp
 	if err != nil {
 		return 0, "", "", err
 	}
-	res, err := c.broadcastTxSync(ctx, tx)
+	res, _, err := c.broadcastTxSync(ctx, tx)
 	return res.Code, res.Codespace, res.Log, err
 }
 
 // ErrorClass is how a run counts a broadcast error.
 func ErrorClass(err error) string { return errorClass(err) }
+
+// ErrTxInCache is the text by which a run knows CometBFT's "tx already
+// exists in cache".
+const ErrTxInCache = errTxInCache

@@ -25,10 +25,10 @@ func TestTheLoadClientForgetsSettledTransactions(t *testing.T) {
 	}
 	// 0 is refused, 1 accepted and committed, 2 accepted and waiting,
 	// 3 answered with a transport error (it may still be committed).
-	r.answered(hashes[0], r.txs[hashes[0]], broadcastResult{Code: 85, Codespace: "tx"}, nil)
-	r.answered(hashes[1], r.txs[hashes[1]], broadcastResult{}, nil)
-	r.answered(hashes[2], r.txs[hashes[2]], broadcastResult{}, nil)
-	r.answered(hashes[3], r.txs[hashes[3]], broadcastResult{}, errTimeout{})
+	r.answered(hashes[0], r.txs[hashes[0]], broadcastResult{Code: 85, Codespace: "tx"}, false, nil)
+	r.answered(hashes[1], r.txs[hashes[1]], broadcastResult{}, false, nil)
+	r.answered(hashes[2], r.txs[hashes[2]], broadcastResult{}, false, nil)
+	r.answered(hashes[3], r.txs[hashes[3]], broadcastResult{}, false, errTimeout{})
 	r.record(block{height: 5, seen: time.Now(), time: time.Now(), hashes: [][32]byte{hashes[1]}, results: []txResult{{}}})
 
 	require.Len(t, r.txs, 2, "only the accepted and the unanswered transaction are held")

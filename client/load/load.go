@@ -226,6 +226,18 @@ type Report struct {
 	// full, tx already in cache, connection errors, timeouts).
 	BroadcastErrorsTotal int64        `json:"broadcast_errors_total"`
 	BroadcastErrors      []ErrorCount `json:"broadcast_errors"`
+	// Resent broadcasts failed over a reused keep-alive connection before
+	// any answer (the node had closed it) and were sent again over a new
+	// one; each is counted once above, by the second answer, except those
+	// the node answered "tx already exists in cache" (ResentKnown).
+	Resent int64 `json:"resent"`
+	// ResentKnown were resent and answered "tx already exists in cache":
+	// the first send reached the node after all. They are neither accepted
+	// nor refused nor errors (CheckTx's verdict on the first send is
+	// unknown); a block they are found in counts them committed (and
+	// CommittedUnacknowledged). Submitted = Accepted + RejectedTotal +
+	// BroadcastErrorsTotal + ResentKnown.
+	ResentKnown int64 `json:"resent_known"`
 
 	// Committed were found in blocks: CommittedOK succeeded, the rest
 	// failed in their block with CommittedFailed's codes.
@@ -436,6 +448,8 @@ type runner struct {
 	accepted  int64
 	rejected  map[codeKey]*CodeCount
 	bcastErrs map[string]int64
+	resent    int64
+	known     int64 // resent, and the node already had it
 	committed int64
 	commitOK  int64
 	unacked   int64
@@ -645,16 +659,27 @@ func (r *runner) send(ctx context.Context, c *rpcConn, rnd *mrand.Rand) {
 	r.mu.Unlock()
 
 	cctx, cancel := context.WithTimeout(ctx, broadcastTimeout)
-	res, err := c.broadcastTxSync(cctx, tx)
+	res, resent, err := c.broadcastTxSync(cctx, tx)
 	cancel()
-	r.answered(hash, rec, res, err)
+	r.answered(hash, rec, res, resent, err)
 }
 
-// answered records a broadcast's answer (res when err is nil). A refused
-// transaction is forgotten at once: it will never be in a block.
-func (r *runner) answered(hash [32]byte, rec *txRecord, res broadcastResult, err error) {
+// answered records a broadcast's answer (res when err is nil; resent when
+// it was sent twice, rpcConn.post). A refused transaction is forgotten at
+// once: it will never be in a block.
+func (r *runner) answered(hash [32]byte, rec *txRecord, res broadcastResult, resent bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if resent {
+		r.resent++
+	}
+	if resent && err != nil && strings.Contains(err.Error(), errTxInCache) {
+		// The first send reached the node: neither a refusal nor an
+		// acceptance the load saw. Kept, for the blocks to say.
+		rec.ack = ackError
+		r.known++
+		return
+	}
 	if err != nil || res.Code != abci.CodeTypeOK {
 		r.refusals = append(r.refusals, time.Since(rec.sent))
 	}
@@ -682,6 +707,10 @@ func (r *runner) answered(hash [32]byte, rec *txRecord, res broadcastResult, err
 		}
 	}
 }
+
+// errTxInCache is CometBFT's mempool.ErrTxInCache: the node has the
+// transaction already (in its mempool, or committed recently).
+const errTxInCache = "tx already exists in cache"
 
 // errorClass names a broadcast error without the parts that vary per call
 // (numbers, hashes), so errors of one kind count together.
@@ -905,6 +934,8 @@ func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered
 		Rejected:                codeCounts(r.rejected),
 		CommittedFailed:         codeCounts(r.failed),
 		BroadcastErrors:         []ErrorCount{},
+		Resent:                  r.resent,
+		ResentKnown:             r.known,
 	}
 	for _, c := range rep.Rejected {
 		rep.RejectedTotal += c.Count
@@ -1007,6 +1038,12 @@ func (rep *Report) WriteTable(w io.Writer) {
 	p("  broadcast errors       %10d", rep.BroadcastErrorsTotal)
 	for _, e := range rep.BroadcastErrors {
 		p("      %d × %s", e.Count, e.Error)
+	}
+	if rep.Resent > 0 {
+		p("  resent                 %10d   (a kept-alive connection the node had closed failed them; counted above by the second answer)", rep.Resent)
+	}
+	if rep.ResentKnown > 0 {
+		p("      node already had it%10d   (tx already exists in cache: the first send arrived; neither accepted nor refused above)", rep.ResentKnown)
 	}
 	p("  committed (in blocks)  %10d", rep.Committed)
 	p("      succeeded          %10d", rep.CommittedOK)

@@ -6,15 +6,20 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	rpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
 )
 
@@ -34,7 +39,10 @@ import (
 type rpcConn struct {
 	url string
 	hc  *http.Client
-	id  atomic.Int64
+	// fresh opens a new connection for each request: a request that
+	// failed on a reused connection is sent again over it (post).
+	fresh *http.Client
+	id    atomic.Int64
 }
 
 // newRPCConn talks to addr (tcp://, unix://, http:// or https://) over hc,
@@ -45,6 +53,13 @@ func newRPCConn(addr string, hc *http.Client) (*rpcConn, error) {
 	if err != nil || u.Scheme == "" {
 		return nil, fmt.Errorf("invalid remote %s: want tcp://HOST:PORT", addr)
 	}
+	fresh, err := rpcclient.DefaultHTTPClient(addr)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	if t, ok := fresh.Transport.(*http.Transport); ok {
+		t.DisableKeepAlives = true
+	}
 	switch u.Scheme {
 	case "tcp", "unix":
 		// CometBFT's dialer connects to addr itself; the URL only needs a
@@ -53,9 +68,9 @@ func newRPCConn(addr string, hc *http.Client) (*rpcConn, error) {
 		if u.Scheme == "unix" {
 			host = strings.ReplaceAll(u.Host+u.Path, "/", ".")
 		}
-		return &rpcConn{url: "http://" + host, hc: hc}, nil
+		return &rpcConn{url: "http://" + host, hc: hc, fresh: fresh}, nil
 	case "http", "https":
-		return &rpcConn{url: u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"), hc: hc}, nil
+		return &rpcConn{url: u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"), hc: hc, fresh: fresh}, nil
 	}
 	return nil, fmt.Errorf("invalid remote %s: unknown scheme %q", addr, u.Scheme)
 }
@@ -67,18 +82,63 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 const maxPooledBuf = 64 << 10
 
 // call posts one JSON-RPC request (body, whose id is id) to c and decodes
-// the answer's result as a T. buf receives the response body.
-func call[T any](ctx context.Context, c *rpcConn, body []byte, id int64, buf *bytes.Buffer) (*T, error) {
+// the answer's result as a T. buf receives the response body. resent says
+// the request was sent a second time (post).
+func call[T any](ctx context.Context, c *rpcConn, body []byte, id int64, buf *bytes.Buffer) (_ *T, resent bool, _ error) {
+	res, resent, err := c.post(ctx, body)
+	if err != nil {
+		return nil, resent, err
+	}
+	defer res.Body.Close()
+	result, err := decode[T](res, id, buf)
+	return result, resent, err
+}
+
+// post sends body to the node. A request that failed over a reused
+// keep-alive connection before any answer came (EOF, or the connection
+// reset) is sent once more, over a new connection: the node closed the
+// connection as the request went out. (CometBFT's RPC server closes a
+// connection idle for its read_timeout, 10 s by default; the client keeps
+// idle connections without limit, and one taken from the pool just as the
+// server closes it fails so: 0 to 64 broadcasts a bench run.) Sending
+// again is safe for every call the load makes: the reads change nothing,
+// and a transaction is applied at most once (its nonce); a transaction
+// the node did receive the first time is answered "tx already exists in
+// cache" (runner.answered counts those apart). A request that failed on a
+// new connection, or after its answer began, is not sent again.
+func (c *rpcConn) post(ctx context.Context, body []byte) (*http.Response, bool, error) {
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	res, err := c.send(httptrace.WithClientTrace(ctx, trace), c.hc, body)
+	if err == nil || !reused || ctx.Err() != nil || !connClosed(err) {
+		return res, false, err
+	}
+	res, err = c.send(ctx, c.fresh, body)
+	return res, true, err
+}
+
+func (c *rpcConn) send(ctx context.Context, hc *http.Client, body []byte) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("request failed: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	res, err := c.hc.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("post failed: %w", err)
 	}
-	defer res.Body.Close()
+	return res, nil
+}
+
+// connClosed says err is the node's end closing the connection.
+func connClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// decode reads res, the answer to the JSON-RPC request whose id is id,
+// into buf and decodes its result as a T.
+func decode[T any](res *http.Response, id int64, buf *bytes.Buffer) (*T, error) {
 	buf.Reset()
 	if _, err := buf.ReadFrom(res.Body); err != nil {
 		return nil, fmt.Errorf("%s. Failed to read response body: %w", httpPrefix(res), err)
@@ -133,8 +193,8 @@ type broadcastResult struct {
 }
 
 // broadcastTxSync sends tx with broadcast_tx_sync and returns CheckTx's
-// verdict.
-func (c *rpcConn) broadcastTxSync(ctx context.Context, tx []byte) (broadcastResult, error) {
+// verdict; resent says it was sent a second time (post).
+func (c *rpcConn) broadcastTxSync(ctx context.Context, tx []byte) (_ broadcastResult, resent bool, _ error) {
 	id := c.id.Add(1)
 	const head, mid, tail = `{"jsonrpc":"2.0","id":`, `,"method":"broadcast_tx_sync","params":{"tx":"`, `"}}`
 	body := make([]byte, 0, len(head)+20+len(mid)+base64.StdEncoding.EncodedLen(len(tx))+len(tail))
@@ -144,14 +204,14 @@ func (c *rpcConn) broadcastTxSync(ctx context.Context, tx []byte) (broadcastResu
 	body = base64.StdEncoding.AppendEncode(body, tx)
 	body = append(body, tail...)
 	buf := bufPool.Get().(*bytes.Buffer)
-	res, err := call[broadcastResult](ctx, c, body, id, buf)
+	res, resent, err := call[broadcastResult](ctx, c, body, id, buf)
 	if buf.Cap() <= maxPooledBuf {
 		bufPool.Put(buf)
 	}
 	if err != nil {
-		return broadcastResult{}, err
+		return broadcastResult{}, resent, err
 	}
-	return *res, nil
+	return *res, resent, nil
 }
 
 // committedHeight is the last height the node's app has committed
@@ -167,7 +227,7 @@ func (c *rpcConn) committedHeight(ctx context.Context, buf *bytes.Buffer) (int64
 		} `json:"response"`
 	}
 	body, id := c.request("abci_info", `{}`)
-	res, err := call[info](ctx, c, body, id, buf)
+	res, _, err := call[info](ctx, c, body, id, buf)
 	if err != nil {
 		return 0, fmt.Errorf("node abci_info: %w", err)
 	}
@@ -191,7 +251,7 @@ func (c *rpcConn) blockResults(ctx context.Context, h int64, buf *bytes.Buffer) 
 		TxsResults []txResult `json:"txs_results"`
 	}
 	body, id := c.request("block_results", `{"height":"`+strconv.FormatInt(h, 10)+`"}`)
-	res, err := call[results](ctx, c, body, id, buf)
+	res, _, err := call[results](ctx, c, body, id, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +276,7 @@ func (c *rpcConn) blockTxs(ctx context.Context, h int64, buf *bytes.Buffer) (tim
 		} `json:"block"`
 	}
 	body, id := c.request("block", `{"height":"`+strconv.FormatInt(h, 10)+`"}`)
-	res, err := call[blockResult](ctx, c, body, id, buf)
+	res, _, err := call[blockResult](ctx, c, body, id, buf)
 	if err != nil {
 		return time.Time{}, nil, err
 	}

@@ -69,6 +69,10 @@ accepted transactions still in mempools, then reports:
 investigate. An overloaded node refuses new transactions with tx/85 (its
 mempool is nearly full) before CometBFT's own uncoded "mempool is full";
 "refusals answered in" says how fast clients heard no.
+"resent" counts broadcasts that failed before any answer on a kept-alive
+connection the node had closed (CometBFT closes idle ones) and were sent once
+more on a new one; those the node had received after all ("tx already exists
+in cache") are counted apart, neither accepted nor errors, and found in blocks.
 "not sent (in flight)" > 0 means --workers broadcasts were waiting for
 answers: the nodes answered too slowly for the offered rate (or raise
 --workers). Progress goes to stderr; the report to stdout
