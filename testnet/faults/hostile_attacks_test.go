@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -597,6 +598,11 @@ func (h *hostile) splitBloat(ctx context.Context, splits, parts int) (SplitBloat
 type expensiveQuery struct {
 	path string
 	data []byte
+	// refused is the coded refusal the node owes the query ("" when it
+	// answers it); walk marks a whole-state walk, refused tx/41 by a node
+	// whose RPC is public (operator_queries off).
+	refused string
+	walk    bool
 }
 
 // prepareQueries builds the state the expensive queries read: a receipt
@@ -648,17 +654,18 @@ func (h *hostile) prepareQueries(ctx context.Context, amendments int, root strin
 	producer, _ := h.key("dalefarm-producer")
 	held := api.ListData(api.AddressOf(producer.Public().(ed25519.PublicKey)), nil, 0)
 	return []expensiveQuery{
-		{api.PathInvariants, nil},
-		{api.PathFundsInvariants, nil},
-		{api.PathTaxReceipt, api.ListData([]byte(receipt), nil, 0)},
-		{api.PathProvenanceLineage, lineage},
-		{api.PathFundsBalances, nil},
-		{api.PathTaxReceipts, api.ListData([]byte("VAT/2026-Q3"), nil, 0)},
-		{api.PathGovProposals, nil},
-		{api.PathProvenanceHistory, history},
-		{api.PathProvenanceHeld, held},
-		{api.PathBenefitsProgrammes, nil},
-		{api.PathMembers, api.ListData([]byte("dalefarm"), nil, 0)},
+		{path: api.PathInvariants, walk: true},
+		{path: api.PathFundsInvariants, walk: true},
+		{path: api.PathTaxReceipt, data: api.ListData([]byte(receipt), nil, 0)},
+		// Past the deepest lineage page a node serves: refused, not walked.
+		{path: api.PathProvenanceLineage, data: lineage, refused: "tx/17"},
+		{path: api.PathFundsBalances},
+		{path: api.PathTaxReceipts, data: api.ListData([]byte("VAT/2026-Q3"), nil, 0)},
+		{path: api.PathGovProposals},
+		{path: api.PathProvenanceHistory, data: history},
+		{path: api.PathProvenanceHeld, data: held},
+		{path: api.PathBenefitsProgrammes},
+		{path: api.PathMembers, data: api.ListData([]byte("dalefarm"), nil, 0)},
 	}, setup, nil
 }
 
@@ -678,10 +685,16 @@ func eventAttr(events []abci.Event, typ, key string) string {
 
 // QueryFlood is the outcome of the query flood.
 type QueryFlood struct {
-	Workers          int
-	Sent, Errors     int64
-	Codes            map[string]int64 // answers by code ("ok" or codespace/code)
-	Without, With    Intervals        // pooled over the rounds, transitions left out
+	Workers      int
+	Sent, Errors int64
+	Codes        map[string]int64 // answers by path and code ("ok" or codespace/code)
+	// Unexpected counts the answers, by path and code, that are neither
+	// what the node owes the query (ok, or its coded refusal: walks tx/41
+	// on a public node, the lineage past its deepest page tx/17) nor a
+	// busy refusal (tx/70, the query budget's or the reader lane's): an
+	// internal error (tally/1), an uncoded JSON-RPC error, another code.
+	Unexpected       map[string]int64
+	Without, With    Intervals // pooled over the rounds, transitions left out
 	Rounds           int
 	FromW, ToW       int64 // the first and last heights measured
 	Flooding         time.Duration
@@ -719,7 +732,7 @@ const floodSettle = 2
 // decoded. The flood is not paced: a worker sends its next query as soon
 // as the last is answered.
 func (h *hostile) queryFlood(ctx context.Context, qs []expensiveQuery, workers int, phase int64, rounds int) (QueryFlood, error) {
-	r := QueryFlood{Workers: workers, Rounds: rounds, Codes: map[string]int64{}}
+	r := QueryFlood{Workers: workers, Rounds: rounds, Codes: map[string]int64{}, Unexpected: map[string]int64{}}
 	// An attacker reaches the nodes whose RPC is public (operator_queries
 	// off); with none, every node.
 	var targets []testnet.Node
@@ -728,6 +741,7 @@ func (h *hostile) queryFlood(ctx context.Context, qs []expensiveQuery, workers i
 			targets = append(targets, n)
 		}
 	}
+	public := len(h.c.Public) > 0
 	bodies := make([][]byte, len(qs))
 	for k, q := range qs {
 		bodies[k] = []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"abci_query","params":{"path":%q,"data":"%X","height":"0","prove":false}}`, k, q.path, q.data))
@@ -784,6 +798,9 @@ func (h *hostile) queryFlood(ctx context.Context, qs []expensiveQuery, workers i
 							}
 						default:
 							r.Codes[qs[q].path+" "+code]++
+							if !qs[q].expected(code, public) {
+								r.Unexpected[qs[q].path+" "+code]++
+							}
 						}
 						if err == nil && d > r.SlowestQuery {
 							r.SlowestQuery, r.SlowestQueryPath = d, qs[q].path
@@ -825,6 +842,21 @@ func (h *hostile) queryFlood(ctx context.Context, qs []expensiveQuery, workers i
 	}
 	r.CPUWithout, r.CPUWith = sumCPU(cpuWithout), sumCPU(cpuWith)
 	return r, nil
+}
+
+// expected says whether code (answerCode's) is an answer the node owes q,
+// asked of a node whose RPC is public or not: q's own (ok, or q.refused;
+// a walk on a public node tx/41), or busy (tx/70, from the query budget or
+// the reader lane) for any query.
+func (q expensiveQuery) expected(code string, public bool) bool {
+	own := "ok"
+	switch {
+	case q.refused != "":
+		own = q.refused
+	case q.walk && public:
+		own = "tx/41"
+	}
+	return code == own || code == "tx/70" || code == answerBusyLane
 }
 
 // rawPoster returns a function that POSTs a JSON-RPC body to a node's
@@ -874,6 +906,10 @@ func rawPoster(addr string, conns int) (func(ctx context.Context, body, buf []by
 	}, nil
 }
 
+// answerBusyLane is answerCode's name for the reader lane's refusal: a
+// JSON-RPC error (HTTP 503) whose data is tx/70.
+const answerBusyLane = "tx/70 (the node's RPC)"
+
 // answerCode is an abci_query answer's code as "ok" or "codespace/code",
 // found by scanning its JSON rather than decoding it (a zero code is left
 // out of the JSON).
@@ -891,7 +927,7 @@ func answerCode(b []byte) string {
 	}
 	if bytes.Contains(b, []byte(`"error":`)) {
 		if bytes.Contains(b, []byte(`tx/70`)) {
-			return "tx/70 (the node's RPC)" // the reader lane's refusal
+			return answerBusyLane
 		}
 		return "rpc error"
 	}
@@ -900,4 +936,46 @@ func answerCode(b []byte) string {
 		return "ok"
 	}
 	return field("codespace") + "/" + code
+}
+
+// The query flood's answers are judged by code, whatever their timing:
+// each query's own answer or busy passes; an internal error, an uncoded
+// error, or a refusal other than the query's own is a finding.
+func TestQueryFloodAnswersAreJudgedByCode(t *testing.T) {
+	walk := expensiveQuery{path: api.PathInvariants, walk: true}
+	deep := expensiveQuery{path: api.PathProvenanceLineage, refused: "tx/17"}
+	plain := expensiveQuery{path: api.PathFundsBalances}
+	answer := func(body string) string { return answerCode([]byte(body)) }
+	ok := answer(`{"jsonrpc":"2.0","id":1,"result":{"response":{"value":"AA==","height":"9"}}}`)
+	busy := answer(`{"jsonrpc":"2.0","id":1,"result":{"response":{"code":70,"log":"tx/70: node busy answering queries","codespace":"tx"}}}`)
+	lane := answer(`{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"Internal error","data":"tx/70: node busy answering queries: try again in 20 ms"}}`)
+	internal := answer(`{"jsonrpc":"2.0","id":1,"result":{"response":{"code":1,"log":"internal error: boom","codespace":"tally"}}}`)
+	uncoded := answer(`{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"Internal error","data":"panic"}}`)
+	operator := answer(`{"jsonrpc":"2.0","id":1,"result":{"response":{"code":41,"codespace":"tx"}}}`)
+	invalid := answer(`{"jsonrpc":"2.0","id":1,"result":{"response":{"code":17,"codespace":"tx"}}}`)
+	for _, c := range []struct {
+		q      expensiveQuery
+		code   string
+		public bool
+		want   bool
+	}{
+		{plain, ok, true, true},
+		{plain, busy, true, true},
+		{plain, lane, true, true},
+		{plain, internal, true, false},
+		{plain, uncoded, true, false},
+		{plain, operator, true, false},
+		{walk, operator, true, true},
+		{walk, ok, true, false}, // a public node walked all of state
+		{walk, ok, false, true}, // the operator's node does
+		{walk, operator, false, false},
+		{walk, busy, false, true}, // another walk is running
+		{deep, invalid, true, true},
+		{deep, ok, true, false}, // the lineage past its deepest page was walked
+		{deep, internal, true, false},
+	} {
+		if got := c.q.expected(c.code, c.public); got != c.want {
+			t.Errorf("%s answered %q (public %v): expected %v, want %v", c.q.path, c.code, c.public, got, c.want)
+		}
+	}
 }

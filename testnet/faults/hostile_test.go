@@ -74,7 +74,10 @@ var notYetBounded = map[string]string{}
 //     with rounds without them (the machine's load drifts): the median
 //     block interval with them stays within maxQueryFloodSlowdown of the
 //     median without (measured again when above it: breached only when
-//     each of floodAttempts measurements is above it);
+//     each of floodAttempts measurements is above it), and every answer
+//     is the query's own (ok, or its coded refusal: tx/41 for the walks
+//     on a public node, tx/17 for the lineage past its deepest page) or
+//     busy (tx/70), never an internal or uncoded error;
 //
 // and throughout: every block within maxBlockInterval of the one before,
 // honest transactions keep committing, and the suite's end checks (same
@@ -275,6 +278,15 @@ func TestHostileClient(t *testing.T) {
 					attempt, amended, len(setup)-1, r.Sent, r.Answered(), r.Errors, r.SlowestQuery.Round(time.Millisecond), r.SlowestQueryPath,
 					r.Without.Median().Round(time.Millisecond), r.With.Median().Round(time.Millisecond), r.FromW, r.ToW, len(r.With), strings.Join(codes, ", "))
 				s.Note("query flood (measurement %d): CPU without it %s; with it %s", attempt, r.CPUWithout, r.CPUWith)
+				// Every answer is what the node owes the query or a busy
+				// refusal, whatever the timing: no internal error, no
+				// uncoded error, and each refusal the one expected.
+				for k, v := range r.Unexpected {
+					s.Errorf("query flood: %d answers %s, neither the query's own answer nor a busy refusal (tx/70)", v, k)
+				}
+				if len(r.Codes) == 0 {
+					s.Errorf("query flood: no query was answered")
+				}
 				if float64(r.With.Median()) <= float64(r.Without.Median())*(1+maxQueryFloodSlowdown) {
 					break
 				}
