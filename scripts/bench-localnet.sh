@@ -95,10 +95,12 @@
 # node of testnet.json, the council's full node included) and the load
 # generator (tallyd load, on the same machine) used while it ran, drain
 # included, in OUT/LABEL-RATE.cpu and as cores in the table's
-# node_cpu/load_cpu columns; and each node's resident memory every
-# RSS_EVERY seconds [5] in OUT/LABEL-RATE.rss (time, pid, then KiB
-# resident: all, anonymous (the Go heap and stacks), file-backed (mapped
-# files, e.g. memiavl's snapshot)), the largest in the max_rss_mib column.
+# node_cpu/load_cpu columns (load_cpu: the tallyd load process alone, its
+# setup, load and drain, read around its wait; run_bg); and each node's
+# resident memory every RSS_EVERY seconds [5] in OUT/LABEL-RATE.rss (time,
+# pid, then KiB resident: all, anonymous (the Go heap and stacks),
+# file-backed (mapped files, e.g. memiavl's snapshot)), the largest in the
+# max_rss_mib column.
 #
 # Example: RATES="500 1000 2000" DURATION=15s scripts/bench-localnet.sh
 set -euo pipefail
@@ -149,12 +151,6 @@ proc_cpu() {
 		# Fields 14 and 15 of /proc/PID/stat: fields 12 and 13 after the name.
 		sed 's/.*) //' | awk -v hz="$(getconf CLK_TCK)" '{ t += $12 + $13 } END { printf "%.2f", t / hz }'
 }
-# children_cpu: sets CHILDREN_CPU to the CPU seconds of this shell's reaped
-# children (bash's times, which a $(...) subshell would not see).
-children_cpu() {
-	times >"$OUT/.times"
-	CHILDREN_CPU=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } } END { printf "%.2f", t }' "$OUT/.times")
-}
 # load_range LABEL RATE: min-max of the load average while it ran.
 load_range() {
 	awk -v l="$1" -v r="$2" 'FNR == NR { if ($1 == l && $2 == r) { if ($3 == "start") s = $4; else e = $4 } next }
@@ -200,11 +196,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# run_bg CMD...: runs a command in the background so a signal reaches the
-# trap at once, and fails the script with its log if it fails.
+# run_bg LOG CMD...: runs a command in the background so a signal reaches
+# the trap at once, and fails the script with its log if it fails. It sets
+# RUN_CPU to the CPU seconds (user + system) the command used, with its own
+# children's: the growth of this shell's reaped children's CPU (bash's
+# `times`, second line) from just before the command starts to just after
+# `wait` reaps it. Both are written first and read after (a $(...) in
+# between would be a child reaped in the interval), and no other child of
+# this shell ends in it: the samplers are stopped only afterwards, so
+# their CPU is not the command's. (Until 2026-12-05 the load's figure was
+# read after the memory sampler was stopped and included it, 0.1-0.3 s a
+# rate.)
 run_bg() {
 	local log=$1
 	shift
+	times >"$OUT/.times0"
 	"$@" &
 	LOAD_PID=$!
 	if ! wait "$LOAD_PID"; then
@@ -213,7 +219,10 @@ run_bg() {
 		tail -30 "$log" >&2
 		exit 1
 	fi
+	times >"$OUT/.times1"
 	LOAD_PID=""
+	RUN_CPU=$(awk 'FNR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } c[NR == FNR] = t }
+		END { printf "%.2f", c[0] - c[1] }' "$OUT/.times0" "$OUT/.times1")
 }
 
 # toml_get FILE SECTION KEY / toml_set FILE SECTION KEY VALUE: a key of one
@@ -413,9 +422,9 @@ tally_phase() {
 		wait_mempools_empty "$ENDPOINTS"
 		echo "Tally ($label): rate $rate tx/s for ${SECS}s..." >&2
 		mark "$label" "$rate" start
-		local nodes t0 n0 l0 prof_pid=""
+		local nodes t0 n0 prof_pid=""
 		nodes=$(pgrep -P "$NET_PID" | tr '\n' ' ')
-		t0=$(date +%s.%N); n0=$(proc_cpu $nodes); children_cpu; l0=$CHILDREN_CPU
+		t0=$(date +%s.%N); n0=$(proc_cpu $nodes)
 		# Every node's resident memory every RSS_EVERY seconds while the rate runs.
 		(while :; do
 			for pid in $nodes; do echo "$(date +%s) $pid $(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { print r + 0, a + 0, f + 0 }' "/proc/$pid/status" 2>/dev/null || echo 0 0 0)"; done
@@ -437,10 +446,10 @@ tally_phase() {
 		kill "$rss_pid" 2>/dev/null || true
 		wait "$rss_pid" 2>/dev/null || true
 		# tallyd load's run includes its drain: the window is the whole run.
-		children_cpu
-		awk -v t0="$t0" -v t1="$(date +%s.%N)" -v n0="$n0" -v n1="$(proc_cpu $nodes)" -v l0="$l0" -v l1="$CHILDREN_CPU" -v k="$(echo $nodes | wc -w)" \
+		# load_cpu_s is tallyd load's process alone (RUN_CPU, run_bg).
+		awk -v t0="$t0" -v t1="$(date +%s.%N)" -v n0="$n0" -v n1="$(proc_cpu $nodes)" -v l="$RUN_CPU" -v k="$(echo $nodes | wc -w)" \
 			-v rss="$(awk '$3 > m { m = $3 } END { printf "%.0f", m / 1024 }' "$OUT/$label-$rate.rss")" \
-			'BEGIN { w = t1 - t0; printf "window_s %.1f nodes %d node_cpu_s %.1f load_cpu_s %.1f node_cores %.2f load_cores %.2f max_rss_mib %s\n", w, k, n1 - n0, l1 - l0, (n1 - n0) / w, (l1 - l0) / w, rss }' \
+			'BEGIN { w = t1 - t0; printf "window_s %.1f nodes %d node_cpu_s %.1f load_cpu_s %.1f node_cores %.2f load_cores %.2f max_rss_mib %s\n", w, k, n1 - n0, l, (n1 - n0) / w, l / w, rss }' \
 			>"$OUT/$label-$rate.cpu"
 		if [[ -n "$prof_pid" ]]; then
 			sleep 2 # the profiles end PPROF_SECONDS after the load started
