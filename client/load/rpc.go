@@ -97,15 +97,17 @@ func call[T any](ctx context.Context, c *rpcConn, body []byte, id int64, buf *by
 // post sends body to the node. A request that failed over a reused
 // keep-alive connection before any answer came (EOF, or the connection
 // reset) is sent once more, over a new connection: the node closed the
-// connection as the request went out. (CometBFT's RPC server closes a
-// connection idle for its read_timeout, 10 s by default; the client keeps
-// idle connections without limit, and one taken from the pool just as the
-// server closes it fails so: 0 to 64 broadcasts a bench run.) Sending
-// again is safe for every call the load makes: the reads change nothing,
-// and a transaction is applied at most once (its nonce); a transaction
-// the node did receive the first time is answered "tx already exists in
-// cache" (runner.answered counts those apart). A request that failed on a
-// new connection, or after its answer began, is not sent again.
+// connection as the request went out. (A node's RPC server closes a
+// connection idle for 10 s, its read timeout: node/rpc.go sets no idle
+// timeout, so net/http uses CometBFT's rpcserver default ReadTimeout. The
+// client keeps idle connections without limit, and one taken from the pool
+// just as the server closes it fails so: 0 to 64 broadcasts a bench run.)
+// Sending again is safe for every call the load makes: the reads change
+// nothing, and a transaction is applied at most once (its nonce); a
+// transaction the node did receive the first time is answered "tx already
+// exists in cache" (runner.answered counts those apart). A request that
+// failed on a new connection, or after its answer began, is not sent
+// again.
 func (c *rpcConn) post(ctx context.Context, body []byte) (*http.Response, bool, error) {
 	var reused bool
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}

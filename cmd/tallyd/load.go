@@ -70,7 +70,7 @@ investigate. An overloaded node refuses new transactions with tx/85 (its
 mempool is nearly full) before CometBFT's own uncoded "mempool is full";
 "refusals answered in" says how fast clients heard no.
 "resent" counts broadcasts that failed before any answer on a kept-alive
-connection the node had closed (CometBFT closes idle ones) and were sent once
+connection the node had closed (it closes ones idle for 10 s) and were sent once
 more on a new one; those the node had received after all ("tx already exists
 in cache") are counted apart, neither accepted nor errors, and found in blocks.
 "not sent (in flight)" > 0 means --workers broadcasts were waiting for
