@@ -15,9 +15,10 @@ type Config struct {
 	DBBackend string `mapstructure:"db_backend"`
 	// StateEngine is the tree the state is kept in: "iavl" (IAVL v1, the
 	// default) or "memiavl", a prototype that builds the same app hash and
-	// proofs but answers queries at the latest height only and makes no
-	// state-sync snapshots (store/memiavl.go). A data directory holds one
-	// engine's state; the other refuses to open it.
+	// proofs but answers queries at the last three heights only
+	// (store/memiavl.go). Both take and restore the same state-sync
+	// snapshots. A data directory holds one engine's state; the other
+	// refuses to open it.
 	StateEngine string `mapstructure:"state_engine"`
 	// MemiavlSnapshotEvery is how many versions the memiavl engine logs
 	// between two full snapshots of its tree (0: its default,
@@ -143,11 +144,7 @@ func (c Config) Validate() error {
 		}
 	}
 	switch c.StateEngine {
-	case "", store.EngineIAVL:
-	case store.EngineMemiavl:
-		if c.SnapshotInterval > 0 {
-			return fmt.Errorf("app.toml: state_engine %q makes no state-sync snapshots yet; set snapshot_interval = 0 to run it", c.StateEngine)
-		}
+	case "", store.EngineIAVL, store.EngineMemiavl:
 	default:
 		return fmt.Errorf("app.toml: state_engine is %q; it must be %q (the default) or %q", c.StateEngine, store.EngineIAVL, store.EngineMemiavl)
 	}

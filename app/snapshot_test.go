@@ -14,11 +14,27 @@ import (
 	"github.com/tallyledger/tally/store"
 )
 
-// snapshotChain is the test chain taking a snapshot every 6 blocks, in
-// chunks of 512 bytes so that its state spans many chunks.
-func snapshotChain(t *testing.T) *chain {
+// engines are the state engines a node may run; state sync works between
+// any two.
+var engines = []string{store.EngineIAVL, store.EngineMemiavl}
+
+// engineStore is an empty state on engine: IAVL in memory, or memiavl in
+// a temporary directory.
+func engineStore(t *testing.T, engine string) *store.Store {
 	t.Helper()
-	c := openChain(t, store.NewMemory(), app.Options{Snapshots: app.SnapshotOptions{Dir: t.TempDir(), Interval: 6, KeepRecent: 2, ChunkSize: 512}})
+	if engine == store.EngineIAVL {
+		return store.NewMemory()
+	}
+	st, err := store.Open(store.Options{Engine: engine, Dir: t.TempDir()})
+	require.NoError(t, err)
+	return st
+}
+
+// snapshotChain is the test chain on engine taking a snapshot every 6
+// blocks, in chunks of 512 bytes so that its state spans many chunks.
+func snapshotChain(t *testing.T, engine string) *chain {
+	t.Helper()
+	c := openChain(t, engineStore(t, engine), app.Options{Snapshots: app.SnapshotOptions{Dir: t.TempDir(), Interval: 6, KeepRecent: 2, ChunkSize: 512}})
 	c.initChain(testGenesis())
 	for i := 0; i < 5; i++ {
 		requireOK(t, c.block(c.tx(treasuryAdmin, addMember(keyFor(fmt.Sprintf("snap/%d", i))))).TxResults[0])
@@ -50,10 +66,10 @@ func latestSnapshot(t *testing.T, c *chain, h uint64) (*abci.Snapshot, [][]byte)
 	return sn, chunks
 }
 
-// freshNode is an app with an empty state, ready to state-sync.
-func freshNode(t *testing.T) *chain {
+// freshNode is an app with an empty state on engine, ready to state-sync.
+func freshNode(t *testing.T, engine string) *chain {
 	t.Helper()
-	return openChain(t, store.NewMemory(), app.Options{Snapshots: app.SnapshotOptions{Dir: t.TempDir()}})
+	return openChain(t, engineStore(t, engine), app.Options{Snapshots: app.SnapshotOptions{Dir: t.TempDir()}})
 }
 
 func offerSnapshot(t *testing.T, c *chain, sn *abci.Snapshot, appHash []byte) abci.ResponseOfferSnapshot_Result {
@@ -74,13 +90,22 @@ func applyChunk(t *testing.T, c *chain, i uint32, chunk []byte, sender string) *
 // reports height 6 with the other's app hash at 6, answers queries from the
 // restored state, and runs the next block to the same app hash. Chunks
 // that are corrupt, truncated or from another place in the snapshot are
-// refused on the way, each asked for again with its sender rejected.
+// refused on the way, each asked for again with its sender rejected. On
+// either engine, from a snapshot taken on either.
 func TestStateSyncRestoresTheSnapshotAndRefusesBadChunks(t *testing.T) {
-	src := snapshotChain(t)
+	for _, from := range engines {
+		for _, to := range engines {
+			t.Run(from+"_to_"+to, func(t *testing.T) { testStateSyncRestores(t, from, to) })
+		}
+	}
+}
+
+func testStateSyncRestores(t *testing.T, from, to string) {
+	src := snapshotChain(t, from)
 	sn, chunks := latestSnapshot(t, src, 6)
 	require.Greater(t, len(chunks), 3, "the test wants a snapshot of several chunks")
 
-	dst := freshNode(t)
+	dst := freshNode(t, to)
 	require.Equal(t, abci.ResponseOfferSnapshot_ACCEPT, offerSnapshot(t, dst, sn, src.hashes[6]))
 	corrupt := append([]byte{}, chunks[1]...)
 	corrupt[len(corrupt)/2] ^= 0x40
@@ -114,11 +139,18 @@ func TestStateSyncRestoresTheSnapshotAndRefusesBadChunks(t *testing.T) {
 // the one the light client trusts (a peer made it up, or it is another
 // chain's) is rejected at its last chunk, and the state is left empty: the
 // node then restores a true snapshot. A chunk that matches its hash but is
-// not a tree encoding rejects the snapshot at once, with its sender.
+// not a tree encoding rejects the snapshot at once, with its sender. On
+// either engine.
 func TestStateSyncRejectsFalseSnapshots(t *testing.T) {
-	src := snapshotChain(t)
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testStateSyncRejectsFalseSnapshots(t, engine) })
+	}
+}
+
+func testStateSyncRejectsFalseSnapshots(t *testing.T, engine string) {
+	src := snapshotChain(t, store.EngineIAVL)
 	sn, chunks := latestSnapshot(t, src, 6)
-	dst := freshNode(t)
+	dst := freshNode(t, engine)
 
 	// Every chunk consistent with the metadata, one value changed.
 	forged := make([][]byte, len(chunks))
@@ -177,9 +209,9 @@ func TestStateSyncRejectsFalseSnapshots(t *testing.T) {
 // Offers that cannot be a snapshot this binary reads are refused before
 // anything is restored.
 func TestStateSyncRefusesInconsistentOffers(t *testing.T) {
-	src := snapshotChain(t)
+	src := snapshotChain(t, store.EngineIAVL)
 	sn, _ := latestSnapshot(t, src, 6)
-	dst := freshNode(t)
+	dst := freshNode(t, store.EngineIAVL)
 	edit := func(f func(s *abci.Snapshot)) *abci.Snapshot {
 		s := *sn
 		f(&s)
@@ -225,12 +257,15 @@ func TestCommitRetainHeightKeepsWhatSnapshotsNeed(t *testing.T) {
 }
 
 // Two nodes that ran the same blocks take the same snapshot, byte for
-// byte, so a restoring node can fetch its chunks from either.
+// byte, so a restoring node can fetch its chunks from either: whatever
+// state engine each runs.
 func TestSnapshotsOfOneHeightAreIdenticalAcrossNodes(t *testing.T) {
-	a, b := snapshotChain(t), snapshotChain(t)
-	require.Equal(t, a.hashes[6], b.hashes[6])
-	snA, chunksA := latestSnapshot(t, a, 6)
-	snB, chunksB := latestSnapshot(t, b, 6)
-	require.Equal(t, snA, snB)
-	require.Equal(t, chunksA, chunksB)
+	for _, other := range engines {
+		a, b := snapshotChain(t, store.EngineIAVL), snapshotChain(t, other)
+		require.Equal(t, a.hashes[6], b.hashes[6])
+		snA, chunksA := latestSnapshot(t, a, 6)
+		snB, chunksB := latestSnapshot(t, b, 6)
+		require.Equal(t, snA, snB, other)
+		require.Equal(t, chunksA, chunksB, other)
+	}
 }

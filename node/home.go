@@ -123,9 +123,9 @@ db_backend = "{{.DBBackend}}"
 
 # The tree the state is kept in: "iavl" (IAVL v1) or "memiavl", a prototype
 # that builds the same app hash and proofs with far less work a block, but
-# answers queries at the latest height only and makes no state-sync
-# snapshots (it needs snapshot_interval = 0). A data directory holds one
-# engine's state: switching needs a new data directory.
+# answers queries at the last three heights only. Both take and restore the
+# same state-sync snapshots. A data directory holds one engine's state:
+# switching needs a new data directory (state sync fills one).
 state_engine = "{{.StateEngine}}"
 # memiavl only: versions logged between two full snapshots of its tree (0:
 # its default). The nodes changed since the last one are held in memory.

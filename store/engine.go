@@ -57,9 +57,6 @@ type engine interface {
 	hashAt(version int64) ([]byte, error)
 	prove(version int64, key []byte) ([]byte, *ics23.CommitmentProof, error)
 
-	// snapshots says whether the engine exports and restores state-sync
-	// snapshots: nil, or an error saying what it does not do.
-	snapshots(what string) error
 	// export walks a saved version held by the Store in export order.
 	export(version int64, fn func(*Node) error) error
 	// wipe empties the store (for a restore) and loads the empty tree.

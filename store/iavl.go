@@ -257,8 +257,6 @@ func (e *iavlEngine) saved(version int64) (*iavl.ImmutableTree, error) {
 	return t, nil
 }
 
-func (e *iavlEngine) snapshots(string) error { return nil }
-
 func (e *iavlEngine) export(version int64, fn func(*Node) error) error {
 	t, err := e.saved(version)
 	if err != nil {

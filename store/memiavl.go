@@ -6,10 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"sync"
-	"unsafe"
 
 	idb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
@@ -29,16 +27,16 @@ import (
 // TestFixedBlocksGiveThePinnedResults on both engines).
 //
 // What it does: the working tree (Get, Has, Set, Delete, Iterate,
-// WorkingHash, Rollback), Commit, and reads of the latest saved version
-// and the few before it (LastCommit, AvailableVersions, GetAt,
-// GetAtCached, IterateAt, HashAt, Prove). What it refuses, with
-// ErrEngineUnsupported or ErrVersionUnavailable, rather than do wrongly:
+// WorkingHash, Rollback), Commit, reads of the latest saved version and
+// the few before it (LastCommit, AvailableVersions, GetAt, GetAtCached,
+// IterateAt, HashAt, Prove), and state-sync snapshots in the iavl
+// engine's format (Hold, Export, BeginRestore; memiavl_snapshot.go). What
+// it refuses, with ErrVersionUnavailable or an error, rather than do
+// wrongly:
 //   - reads of saved versions but the last memKeptVersions (only the
 //     latest right after memiavl switches to a new snapshot): memiavl
 //     keeps only the latest tree, and copies of it from before later
 //     writes (another would be a snapshot plus a replay of the log);
-//   - Export, Hold and BeginRestore (state-sync snapshots): app.Config
-//     refuses state_engine = "memiavl" with snapshot_interval > 0;
 //   - opening a directory that holds the other engine's state.
 //
 // Durability: memiavl v0.1.0 opens its log with NoSync, so Commit fsyncs
@@ -49,10 +47,6 @@ const (
 	EngineIAVL    = "iavl"
 	EngineMemiavl = "memiavl"
 )
-
-// ErrEngineUnsupported is returned for what the configured state engine
-// does not do (yet).
-var ErrEngineUnsupported = errors.New("store: not supported by this state engine")
 
 // DefaultMemiavlSnapshotInterval is how many versions memiavl writes to
 // its log between two full snapshots when Options.SnapshotInterval is 0.
@@ -86,6 +80,10 @@ type memEngine struct {
 	// snapshot, which unmaps the old one's files; views from before a
 	// switch are then dropped (only the latest survives it).
 	views []memView
+	// swap is held while db is closed and replaced (reload, close, wipe,
+	// a restore's end) and while an export loads a database of its own
+	// beside it (memiavl_snapshot.go), so that db is the open one then.
+	swap sync.Mutex
 }
 
 var _ engine = (*memEngine)(nil)
@@ -155,7 +153,9 @@ func (m *memEngine) load() error {
 // reload closes memiavl and loads its latest saved version again. The
 // caller holds mu.
 func (m *memEngine) reload() error {
-	if err := m.close(); err != nil {
+	m.swap.Lock()
+	defer m.swap.Unlock()
+	if err := closeMemiavl(m.db); err != nil {
 		return err
 	}
 	return m.load()
@@ -169,7 +169,11 @@ func (m *memEngine) latest() (int64, []byte) {
 	return version, m.tree().RootHash()
 }
 
-func (m *memEngine) close() error { return closeMemiavl(m.db) }
+func (m *memEngine) close() error {
+	m.swap.Lock()
+	defer m.swap.Unlock()
+	return closeMemiavl(m.db)
+}
 
 // closeMemiavl closes db once memiavl's snapshot pruning is done.
 //
@@ -181,11 +185,10 @@ func (m *memEngine) close() error { return closeMemiavl(m.db) }
 // exported, so it is taken here through reflection, pinned to v0.1.0's
 // field; no new prune can start, since only Commit starts one.
 func closeMemiavl(db *memiavl.DB) error {
-	f := reflect.ValueOf(db).Elem().FieldByName("pruneSnapshotLock")
-	if !f.IsValid() || f.Type() != reflect.TypeOf(sync.Mutex{}) {
-		return errors.New("store: memiavl's DB has no pruneSnapshotLock mutex: a memiavl other than v0.1.0? See closeMemiavl")
+	mu, err := pruneLock(db)
+	if err != nil {
+		return err
 	}
-	mu := (*sync.Mutex)(unsafe.Pointer(f.UnsafeAddr()))
 	mu.Lock()
 	mu.Unlock() //nolint:staticcheck // waits for the prune goroutine, holds nothing
 	return db.Close()
@@ -420,22 +423,4 @@ func (m *memEngine) iterateAt(version int64, start, end []byte, ascending bool, 
 			hi = last
 		}
 	}
-}
-
-// snapshots: state-sync export and restore are not done on memiavl yet.
-func (m *memEngine) snapshots(what string) error { return memUnsupported(what) }
-
-func (m *memEngine) export(int64, func(*Node) error) error {
-	return memUnsupported("state-sync snapshots (export)")
-}
-
-func (m *memEngine) wipe() error { return memUnsupported("state-sync restores") }
-
-func (m *memEngine) beginRestore(int64) (restorer, error) {
-	return nil, memUnsupported("state-sync restores")
-}
-
-// memUnsupported is the error for what the memiavl engine does not do.
-func memUnsupported(what string) error {
-	return fmt.Errorf("%w: %s with the memiavl engine (state_engine = \"memiavl\")", ErrEngineUnsupported, what)
 }

@@ -41,9 +41,6 @@ func (s *Store) Hold(version int64) (release func(), err error) {
 }
 
 func (s *Store) hold(version int64) error {
-	if err := s.eng.snapshots("state-sync snapshots (export)"); err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if version <= 0 || version > s.lastVersion || !s.eng.exists(version) {
@@ -79,9 +76,6 @@ type Restore struct {
 // BeginRestore starts restoring version into the store, which must have no
 // saved version. Any earlier unfinished restore is dropped first.
 func (s *Store) BeginRestore(version int64) (*Restore, error) {
-	if err := s.eng.snapshots("state-sync restores"); err != nil {
-		return nil, err
-	}
 	if version <= 0 {
 		return nil, fmt.Errorf("%w: version %d is not a height", ErrRestoreRefused, version)
 	}

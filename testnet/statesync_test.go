@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/node"
+	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/testnet"
 )
 
@@ -27,9 +28,27 @@ import (
 // at all by the fourth until the new node has refused a corrupt copy, so
 // the first copy it receives is always a corrupt one: it must refuse it,
 // reject its sender, and fetch the chunk again from another peer.
+//
+// On IAVL; on memiavl, whose nodes take their snapshots while they commit;
+// and on a network of both engines, whose nodes serve the same chunks,
+// to a new node on memiavl.
 func TestNewNodeJoinsByStateSync(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		validators []string // state engines, in turn
+		newcomer   string
+	}{
+		{"iavl", nil, store.EngineIAVL},
+		{"memiavl", []string{store.EngineMemiavl}, store.EngineMemiavl},
+		{"mixed", []string{store.EngineMemiavl, store.EngineIAVL}, store.EngineMemiavl},
+	} {
+		t.Run(c.name, func(t *testing.T) { testNewNodeJoinsByStateSync(t, c.validators, c.newcomer) })
+	}
+}
+
+func testNewNodeJoinsByStateSync(t *testing.T, engines []string, newcomer string) {
 	const interval = 20
-	net := startNetwork(t, 4, func(o *testnet.Options) { o.SnapshotInterval = interval })
+	net := startNetwork(t, 4, func(o *testnet.Options) { o.SnapshotInterval, o.StateEngines = interval, engines })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	require.NoError(t, net.WaitHeight(ctx, "treasury", 2))
@@ -65,12 +84,23 @@ func TestNewNodeJoinsByStateSync(t *testing.T) {
 
 	nd, _, err := testnet.Join(net.Manifest, fileDir(net), "newcomer", "bank", basePortAfter(net))
 	require.NoError(t, err)
+	defer func() {
+		if t.Failed() { // what the new node did with the snapshots it was offered
+			b, _ := os.ReadFile(nd.LogFile)
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.Contains(l, "module=statesync") && !strings.Contains(l, "Fetching") || strings.Contains(l, "module=tally") && strings.Contains(l, "snapshot") {
+					t.Log(l)
+				}
+			}
+		}
+	}()
 	require.NoError(t, testnet.StateSync(ctx, net.Manifest, nd.Name))
 	// A peer that has no copy of a chunk is asked again after
 	// chunk_request_timeout; CometBFT's minimum keeps the join short.
 	comet, appCfg, err := node.LoadConfigs(nd.Home)
 	require.NoError(t, err)
 	comet.StateSync.ChunkRequestTimeout = 5 * time.Second
+	appCfg.StateEngine = newcomer
 	require.NoError(t, node.WriteConfigs(nd.Home, comet, appCfg))
 
 	validators := net.Manifest.Nodes[:4]

@@ -181,8 +181,12 @@ type Options struct {
 	SnapshotInterval uint64
 	// NoSnapshots writes snapshot_interval = 0: the nodes take no
 	// state-sync snapshots (`tallyd testnet init --snapshot-interval 0`;
-	// the memiavl state engine needs it).
+	// the memiavl state engine needed it before it took snapshots).
 	NoSnapshots bool
+	// StateEngines sets the nodes' app.toml state_engine in turn: node i
+	// runs StateEngines[i % len(StateEngines)]. Empty keeps app.toml's
+	// default (iavl).
+	StateEngines []string
 }
 
 // DefaultOptions is a 4-validator network on ports 27000 and up.
@@ -344,6 +348,9 @@ func Init(dir string, opts Options) (*Manifest, error) {
 			appCfg.SnapshotInterval = 0
 		case opts.SnapshotInterval > 0:
 			appCfg.SnapshotInterval = opts.SnapshotInterval
+		}
+		if len(opts.StateEngines) > 0 {
+			appCfg.StateEngine = opts.StateEngines[i%len(opts.StateEngines)]
 		}
 		if err := node.WriteConfigs(n.Home, comet, appCfg); err != nil {
 			return nil, err
