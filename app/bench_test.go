@@ -547,7 +547,51 @@ func buildBenchState(b *testing.B, dir string) *chain {
 	).TxResults {
 		requireOK(b, r)
 	}
+	awaitMemiavlSnapshot(b, c)
 	return c
+}
+
+// awaitMemiavlSnapshot runs empty blocks on c, when it runs the memiavl
+// engine, until memiavl has switched to a snapshot written after the state
+// was built, with no other snapshot being written.
+//
+// Until its first snapshot after the genesis memiavl holds every node of
+// the state in the Go heap, and each collection the blocks trigger scans it
+// all (over 400,000 accounts, more than memory_limit_mib = 448 holds, so
+// the collector ran without pause); a validator that kept running holds
+// only the nodes changed since its last snapshot, at most
+// memiavl_snapshot_every blocks back. memiavl starts writing a snapshot in
+// the background at each height that is a multiple of that interval
+// (unless one is being written) and switches to it in the first Commit
+// after it is written, which is when the Store keeps only the newest
+// version readable (AvailableVersions is that one version). A switch at a
+// height that is not a multiple leaves no snapshot being written until the
+// next multiple; this waits for one at least 4 blocks before it, so that
+// the 3 timed blocks of -benchtime=3x leave out the snapshot's writing,
+// which a node does once every interval (more blocks take it in).
+//
+// Set TALLY_BENCH_MEMIAVL_FIRST_BLOCKS=1 to time the blocks right after
+// the build instead, as before.
+func awaitMemiavlSnapshot(b *testing.B, c *chain) {
+	cfg := benchConfig(b)
+	if cfg.StateEngine != store.EngineMemiavl || os.Getenv("TALLY_BENCH_MEMIAVL_FIRST_BLOCKS") != "" {
+		return
+	}
+	interval := int64(cfg.MemiavlSnapshotEvery)
+	if interval == 0 {
+		interval = store.DefaultMemiavlSnapshotInterval
+	}
+	built, start := c.height, time.Now()
+	for time.Since(start) < 5*time.Minute {
+		c.block()
+		vs := c.st.AvailableVersions()
+		if switched := len(vs) == 1 && int64(vs[0]) == c.height; switched && c.height%interval != 0 && c.height%interval <= interval-4 {
+			b.Logf("memiavl switched to a snapshot written after the build (height %d) at height %d, after %s", built, c.height, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // the snapshot is written in the background
+	}
+	b.Fatalf("memiavl switched to no snapshot within 5 minutes of height %d (at height %d)", built, c.height)
 }
 
 // dirBytes is the size of the files under dir.
