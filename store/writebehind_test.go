@@ -120,3 +120,30 @@ func mustHashAt(t *testing.T, s *Store, v int64) []byte {
 	require.NoError(t, err)
 	return h
 }
+
+// A genesis logs millions of writes; the log must not keep that array, which
+// the collector would scan at every cycle, for every block after it.
+func TestWriteBehindDropsAnArrayFarLargerThanItsUse(t *testing.T) {
+	var w writeBehind
+	w.reset()
+	noop := func(key, value []byte) {}
+	for i := 0; i < 4*minReusedLog; i++ {
+		w.write(fmt.Sprintf("genesis/%d", i), []byte{1})
+	}
+	w.apply(noop, noop)
+	w.write("block/1", []byte{1})
+	w.apply(noop, noop)
+	require.LessOrEqual(t, cap(w.log), minReusedLog, "the genesis's array was kept")
+
+	// A block's array is kept for the next block.
+	for i := 0; i < 1000; i++ {
+		w.write(fmt.Sprintf("block/%d", i), []byte{1})
+	}
+	w.apply(noop, noop)
+	kept := cap(w.log)
+	require.GreaterOrEqual(t, kept, 1000)
+	w.write("block/x", []byte{1})
+	w.reset()
+	require.Equal(t, kept, cap(w.log), "a block-sized array was not kept")
+	require.Empty(t, w.log)
+}
