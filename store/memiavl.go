@@ -152,13 +152,23 @@ func (m *memEngine) load() error {
 
 // reload closes memiavl and loads its latest saved version again. The
 // caller holds mu.
-func (m *memEngine) reload() error {
+func (m *memEngine) reload() error { return m.replace(nil) }
+
+// replace closes memiavl, runs change on its files (if not nil) and loads
+// what they then hold, also after change fails, so that db is open again
+// whenever its files can be loaded.
+func (m *memEngine) replace(change func() error) error {
 	m.swap.Lock()
 	defer m.swap.Unlock()
-	if err := closeMemiavl(m.db); err != nil {
-		return err
+	var err error
+	if m.db != nil {
+		err = closeMemiavl(m.db)
+		m.db, m.views = nil, nil
 	}
-	return m.load()
+	if err == nil && change != nil {
+		err = change()
+	}
+	return errors.Join(err, m.load())
 }
 
 func (m *memEngine) latest() (int64, []byte) {
@@ -172,7 +182,12 @@ func (m *memEngine) latest() (int64, []byte) {
 func (m *memEngine) close() error {
 	m.swap.Lock()
 	defer m.swap.Unlock()
-	return closeMemiavl(m.db)
+	if m.db == nil { // a reload failed
+		return nil
+	}
+	err := closeMemiavl(m.db)
+	m.db, m.views = nil, nil
+	return err
 }
 
 // closeMemiavl closes db once memiavl's snapshot pruning is done.

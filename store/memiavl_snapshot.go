@@ -110,6 +110,9 @@ func (m *memEngine) export(version int64, fn func(*Node) error) error {
 func (m *memEngine) loadReadOnly(version int64) (db *memiavl.DB, err error) {
 	m.swap.Lock()
 	defer m.swap.Unlock()
+	if m.db == nil {
+		return nil, errors.New("the state is closed")
+	}
 	prune, err := pruneLock(m.db)
 	if err != nil {
 		return nil, err
@@ -130,20 +133,18 @@ const memLoadAttempts = 3
 // wipe closes memiavl, deletes its state and opens it empty. The caller
 // holds mu.
 func (m *memEngine) wipe() error {
-	m.swap.Lock()
-	defer m.swap.Unlock()
-	if err := closeMemiavl(m.db); err != nil {
-		return fmt.Errorf("store: wipe: %w", err)
-	}
-	for _, dir := range []string{m.dir, m.restoreDir()} {
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("store: wipe: %w", err)
+	err := m.replace(func() error {
+		for _, dir := range []string{m.dir, m.restoreDir()} {
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
 		}
-	}
-	if err := os.MkdirAll(m.dir, 0o755); err != nil {
+		return os.MkdirAll(m.dir, 0o755)
+	})
+	if err != nil {
 		return fmt.Errorf("store: wipe: %w", err)
 	}
-	return m.load()
+	return nil
 }
 
 func (m *memEngine) restoreDir() string {
@@ -230,18 +231,13 @@ func (r *memRestore) commit() ([]byte, error) {
 		return nil, err
 	}
 	m := r.m
-	m.swap.Lock()
-	defer m.swap.Unlock()
-	if err := closeMemiavl(m.db); err != nil {
-		return nil, err
-	}
-	if err := os.RemoveAll(m.dir); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(r.dir, m.dir); err != nil {
-		return nil, err
-	}
-	if err := m.load(); err != nil {
+	err = m.replace(func() error {
+		if err := os.RemoveAll(m.dir); err != nil {
+			return err
+		}
+		return os.Rename(r.dir, m.dir)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return m.tree().RootHash(), nil
