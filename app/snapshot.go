@@ -41,9 +41,10 @@ type SnapshotOptions struct {
 
 // snapshots takes, keeps and serves this node's snapshots, and holds the
 // restore in progress. Taking runs on a goroutine of its own, from a saved
-// version read through the store's reader tree, so it never holds up the
-// consensus connection; CometBFT calls the four snapshot methods on its
-// snapshot connection, one at a time.
+// version read apart from the working tree (IAVL's reader tree, or a
+// read-only memiavl database: store.Store.Export), so it never holds up
+// the consensus connection; CometBFT calls the four snapshot methods on
+// its snapshot connection, one at a time.
 type snapshots struct {
 	opts   SnapshotOptions
 	logger log.Logger
