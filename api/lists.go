@@ -22,6 +22,13 @@ import (
 // bounds one query's work.
 const MaxPage = 1000
 
+// MaxLineageOffset bounds where a page of PathProvenanceLineage may start
+// (its after, the walk's position): a node refuses a later start with
+// tx/17. A page walks the lineage from its start, so a page at offset N
+// reads N+MaxPage items; this keeps one query's work within about eleven
+// pages' reads.
+const MaxLineageOffset = 10 * MaxPage
+
 // ListData is the query data of one page of a listing: arg says what to
 // list (each path's argument), after is the previous page's next_key (nil
 // for the first page), limit the most records wanted (0: MaxPage).

@@ -77,11 +77,6 @@ func (a *App) provenanceList(q Query) (*abci.ResponseQuery, error) {
 	return a.list(q)
 }
 
-// maxLineageOffset bounds where a lineage page may start. A page walks the
-// lineage from its start, so a page at offset N reads N+api.MaxPage items;
-// this keeps one query's work within about ten pages' reads.
-const maxLineageOffset = 10 * api.MaxPage
-
 // provenanceLineage answers one page of a lineage walk. Its next_key is
 // the walk's position (8 bytes, big-endian) where the next page starts.
 func (a *App) provenanceLineage(q Query) (*abci.ResponseQuery, error) {
@@ -96,8 +91,8 @@ func (a *App) provenanceLineage(q Query) (*abci.ResponseQuery, error) {
 		}
 		offset = binary.BigEndian.Uint64(q.After)
 	}
-	if offset > maxLineageOffset {
-		return nil, ErrInvalidQuery.Wrapf("position %d is past the deepest lineage page served (%d): each page walks the lineage from its start, so walk deeper lineages from an item further along", offset, maxLineageOffset)
+	if offset > api.MaxLineageOffset {
+		return nil, ErrInvalidQuery.Wrapf("position %d is past the deepest lineage page served (%d): each page walks the lineage from its start, so walk deeper lineages from an item further along", offset, api.MaxLineageOffset)
 	}
 	get := func(key []byte) ([]byte, error) { return a.store.GetAt(q.Height, key) }
 	ids, more, err := provenance.Lineage(get, id, dir, offset, q.Limit)

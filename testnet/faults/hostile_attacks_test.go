@@ -44,6 +44,7 @@ import (
 	taxv1 "github.com/tallyledger/tally/proto/tally/tax/v1"
 	txv1 "github.com/tallyledger/tally/proto/tally/tx/v1"
 	"github.com/tallyledger/tally/testnet"
+	"github.com/tallyledger/tally/x/provenance"
 )
 
 // hostile sends the attacks to a cluster seeded with the demo data, whose
@@ -592,9 +593,9 @@ func (h *hostile) splitBloat(ctx context.Context, splits, parts int) (SplitBloat
 // ---------------------------------------------------------------------------
 // Attack 4: a flood of expensive queries.
 
-// expensiveQueries are the reads the flood sends: whole-state walks, a
-// receipt with many amendments, a lineage walk with a large offset, and
-// list queries.
+// expensiveQueries are the reads the flood sends: whole-state walks,
+// receipts with the most amendments a receipt may have, a lineage page at
+// the deepest position a node serves, and list queries.
 type expensiveQuery struct {
 	path string
 	data []byte
@@ -605,60 +606,122 @@ type expensiveQuery struct {
 	walk    bool
 }
 
-// prepareQueries builds the state the expensive queries read: a receipt
-// amended amendments times (by revenue-collector), and picks a lineage
-// root with many descendants (root, or the demo milk when empty).
+// prepareQueries builds the state the expensive queries read, and fails
+// with the outcome (code and log) of any transaction it needs that does
+// not commit:
+//
+//   - amendments amendments (by revenue-collector), on as many receipts
+//     as that takes at api.MaxAmendments each (the chain refuses a
+//     receipt's next amendment with tax/32), each receipt then read
+//     whole by /tax/receipt;
+//   - a lineage of 11,100 items below one root (100 children, 100
+//     grandchildren each, 100 great-grandchildren under 10 of those), so
+//     the page at api.MaxLineageOffset, the deepest a node serves, walks
+//     api.MaxLineageOffset+api.MaxPage items and answers a full page.
+//
+// root, when set, is an item whose history is listed (else the demo milk).
 func (h *hostile) prepareQueries(ctx context.Context, amendments int, root string) ([]expensiveQuery, []Outcome, error) {
 	var setup []Outcome
-	priv, err := h.key("revenue-collector")
-	if err != nil {
-		return nil, nil, err
-	}
-	height, _, err := h.latest(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	o, err := h.send(ctx, 1, h.build(priv, uint64(height)+100, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
-		TaxType: "VAT", Payer: testnet.DemoPayer("hostile-"+h.tag, "VAT", "2026-Q3"), Period: "2026-Q3", Amount: 1_000_000,
-		BankReference: testnet.DemoBankReference("HOSTILE-" + h.tag)}}}))
-	if err != nil {
-		return nil, setup, err
-	}
-	setup = append(setup, o)
-	receipt := eventAttr(o.Events, "tax.receipt_issued", "receipt")
-	if o.Code != 0 || receipt == "" {
-		return nil, setup, fmt.Errorf("issuing the receipt to amend: %s", o)
-	}
-	for done := 0; done < amendments; {
-		var msgs []*txv1.Msg
-		for j := 0; j < 32 && done < amendments; j++ { // 32: the most messages a transaction may carry
-			msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_CorrectReceipt{CorrectReceipt: &taxv1.MsgCorrectReceipt{
-				ReceiptId: receipt, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 999_999 + uint64(done%2)}}}) // each differs from the one before
-			done++
+	// sent sends msgs signed by priv through node i and fails unless they
+	// commit.
+	sent := func(what string, i int, priv ed25519.PrivateKey, msgs ...*txv1.Msg) (Outcome, error) {
+		height, _, err := h.latest(ctx)
+		if err != nil {
+			return Outcome{}, err
 		}
-		height, _, _ = h.latest(ctx)
-		o, err := h.send(ctx, done, h.build(priv, uint64(height)+100, msgs...))
+		o, err := h.send(ctx, i, h.build(priv, uint64(height)+100, msgs...))
+		if err != nil {
+			return o, fmt.Errorf("%s: %w", what, err)
+		}
+		setup = append(setup, o)
+		if o.Refused || o.Code != 0 || o.Height == 0 {
+			return o, fmt.Errorf("%s: %s", what, o)
+		}
+		return o, nil
+	}
+	collector, err := h.key("revenue-collector")
+	if err != nil {
+		return nil, nil, err
+	}
+	var receipts []string
+	var msgs []*txv1.Msg
+	for k := 0; k*api.MaxAmendments < amendments; k++ {
+		o, err := sent(fmt.Sprintf("issuing receipt %d to amend", k), k, collector, &txv1.Msg{Sum: &txv1.Msg_IssueReceipt{IssueReceipt: &taxv1.MsgIssueReceipt{
+			TaxType: "VAT", Payer: testnet.DemoPayer("hostile-"+h.tag, "VAT", "2026-Q3"), Period: "2026-Q3", Amount: 1_000_000,
+			BankReference: testnet.DemoBankReference(fmt.Sprintf("HOSTILE-%s-%d", h.tag, k))}}})
 		if err != nil {
 			return nil, setup, err
 		}
-		setup = append(setup, o)
-		if o.Refused || o.Code != 0 {
-			break // a cap on amendments is a safe outcome: query what there is
+		receipt := eventAttr(o.Events, "tax.receipt_issued", "receipt")
+		if receipt == "" {
+			return nil, setup, fmt.Errorf("issuing receipt %d to amend: no tax.receipt_issued event with its id", k)
+		}
+		receipts = append(receipts, receipt)
+		for j := 0; j < min(api.MaxAmendments, amendments-k*api.MaxAmendments); j++ {
+			msgs = append(msgs, &txv1.Msg{Sum: &txv1.Msg_CorrectReceipt{CorrectReceipt: &taxv1.MsgCorrectReceipt{
+				ReceiptId: receipt, Reason: taxv1.Reason_REASON_KEYING_ERROR, Amount: 999_999 + uint64(j%2)}}}) // each differs from the one before
 		}
 	}
+	for done := 0; done < len(msgs); done += 32 { // 32: the most messages a transaction may carry
+		batch := msgs[done:min(done+32, len(msgs))]
+		if _, err := sent(fmt.Sprintf("amendments %d..%d of %d", done+1, done+len(batch), amendments), done, collector, batch...); err != nil {
+			return nil, setup, err
+		}
+	}
+
+	producer, err := h.key("dalefarm-producer")
+	if err != nil {
+		return nil, setup, err
+	}
+	deep := "lgtin:05012345678900.D" + h.tag
+	child := func(parent string, i int) string {
+		if parent == deep {
+			return fmt.Sprintf("h:D%s.%d", h.tag, i)
+		}
+		return fmt.Sprintf("%s.%d", parent, i)
+	}
+	split := func(parent string, quantity uint64) *txv1.Msg {
+		m := &provenancev1.MsgSplit{ItemId: parent, Location: "urn:gln:5012345000017"}
+		for i := 0; i < provenance.MaxOutputs; i++ {
+			m.Parts = append(m.Parts, &provenancev1.SplitPart{Id: child(parent, i), Quantity: quantity / provenance.MaxOutputs})
+		}
+		return &txv1.Msg{Sum: &txv1.Msg_SplitItem{SplitItem: m}}
+	}
+	const top = provenance.MaxOutputs * provenance.MaxOutputs * provenance.MaxOutputs // 1 each in the third generation
+	if _, err := sent("registering and splitting the deep lineage's root", 0, producer,
+		&txv1.Msg{Sum: &txv1.Msg_RegisterItem{RegisterItem: &provenancev1.MsgRegisterItem{Id: deep, Product: "05012345678900", Quantity: top, Unit: "l", Origin: "urn:gln:5012345000017"}}},
+		split(deep, top)); err != nil {
+		return nil, setup, err
+	}
+	var splits []*txv1.Msg
+	for i := 0; i < provenance.MaxOutputs; i++ {
+		splits = append(splits, split(child(deep, i), top/provenance.MaxOutputs))
+	}
+	for j := 0; j < 10; j++ {
+		splits = append(splits, split(child(child(deep, 0), j), top/provenance.MaxOutputs/provenance.MaxOutputs))
+	}
+	for done := 0; done < len(splits); done += 10 { // 1,000 children a transaction
+		batch := splits[done:min(done+10, len(splits))]
+		if _, err := sent(fmt.Sprintf("splits %d..%d of %d in the deep lineage", done+1, done+len(batch), len(splits)), done/10, producer, batch...); err != nil {
+			return nil, setup, err
+		}
+	}
+
 	if root == "" {
 		root = "lgtin:05012345678900.DALE-MILK-001"
 	}
-	lineage := api.ListData(api.LineageArg(provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, root), binary.BigEndian.AppendUint64(nil, 1<<40), 0)
+	down := api.LineageArg(provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, deep)
+	deepest := api.ListData(down, binary.BigEndian.AppendUint64(nil, api.MaxLineageOffset), 0)
 	history := api.ListData([]byte(root), nil, 0)
-	producer, _ := h.key("dalefarm-producer")
 	held := api.ListData(api.AddressOf(producer.Public().(ed25519.PublicKey)), nil, 0)
-	return []expensiveQuery{
+	qs := []expensiveQuery{
 		{path: api.PathInvariants, walk: true},
 		{path: api.PathFundsInvariants, walk: true},
-		{path: api.PathTaxReceipt, data: api.ListData([]byte(receipt), nil, 0)},
-		// Past the deepest lineage page a node serves: refused, not walked.
-		{path: api.PathProvenanceLineage, data: lineage, refused: "tx/17"},
+		// The deepest lineage page a node serves, a full page deep into a
+		// lineage that has one: the costliest lineage query answered.
+		{path: api.PathProvenanceLineage, data: deepest},
+		// One position further: refused, not walked.
+		{path: api.PathProvenanceLineage, data: api.ListData(down, binary.BigEndian.AppendUint64(nil, api.MaxLineageOffset+1), 0), refused: "tx/17"},
 		{path: api.PathFundsBalances},
 		{path: api.PathTaxReceipts, data: api.ListData([]byte("VAT/2026-Q3"), nil, 0)},
 		{path: api.PathGovProposals},
@@ -666,7 +729,38 @@ func (h *hostile) prepareQueries(ctx context.Context, amendments int, root strin
 		{path: api.PathProvenanceHeld, data: held},
 		{path: api.PathBenefitsProgrammes},
 		{path: api.PathMembers, data: api.ListData([]byte("dalefarm"), nil, 0)},
-	}, setup, nil
+	}
+	for _, r := range receipts {
+		qs = append(qs, expensiveQuery{path: api.PathTaxReceipt, data: api.ListData([]byte(r), nil, 0)})
+	}
+	// What was built is what the queries read: each receipt with its
+	// amendments, a full page at the deepest lineage position (asked
+	// again while the node answers busy).
+	records := func(path string, data []byte) (*appv1.ProvedList, error) {
+		res, _, err := h.c.Clients[0].QueryWhenFree(ctx, 30*time.Second, path, data, 0, false)
+		if err != nil {
+			return nil, err
+		}
+		list := &appv1.ProvedList{}
+		return list, proto.Unmarshal(res.Value, list)
+	}
+	for k, r := range receipts {
+		list, err := records(api.PathTaxReceipt, api.ListData([]byte(r), nil, 0))
+		if err != nil {
+			return nil, setup, fmt.Errorf("reading receipt %s: %w", r, err)
+		}
+		if want := 2 + min(api.MaxAmendments, amendments-k*api.MaxAmendments); len(list.Entries) != want {
+			return nil, setup, fmt.Errorf("receipt %s answers %d records (the receipt, its state and its amendments); want %d", r, len(list.Entries), want)
+		}
+	}
+	list, err := records(api.PathProvenanceLineage, deepest)
+	if err != nil {
+		return nil, setup, fmt.Errorf("reading the deepest lineage page served: %w", err)
+	}
+	if len(list.Entries) != api.MaxPage {
+		return nil, setup, fmt.Errorf("the lineage page at position %d answers %d items; want a full page of %d", api.MaxLineageOffset, len(list.Entries), api.MaxPage)
+	}
+	return qs, setup, nil
 }
 
 func eventAttr(events []abci.Event, typ, key string) string {
