@@ -13,13 +13,12 @@ import (
 // the read cache, the record of the last saved version, pruning's policy,
 // holds, the checks on restored nodes) and asks its engine for the rest.
 //
-// Concurrency, as on Store: the working-tree methods, save, prune,
-// setInitialVersion, reload, wipe, beginRestore and close are called from
-// the consensus goroutine; save, prune, reload and close with
-// committed.mu held exclusively. The saved-version readers (versions with
-// committed.mu held, exists with it held, getAt, iterateAt, hashAt, prove,
-// export without it) run on any goroutine, and take committed.mu
-// themselves when they must.
+// Concurrency, as on Store: every method but the saved-version readers is
+// called from the consensus goroutine, and save, prune, reload, wipe and
+// close with committed.mu held exclusively. versions and exists are
+// called with committed.mu held; getAt, iterateAt, hashAt, prove and
+// export run on any goroutine without it, and take it themselves where
+// they must.
 type engine interface {
 	// get returns the working tree's value at key (nil if absent).
 	get(key []byte) ([]byte, error)
