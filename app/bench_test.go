@@ -445,7 +445,8 @@ func (w runtimeWork) minus(o runtimeWork) runtimeWork {
 
 // benchConfig is the node config the benchmarks run: app.DefaultConfig,
 // changed by the environment to compare settings in one checkout:
-// TALLY_BENCH_DB (db_backend: goleveldb or pebbledb), TALLY_BENCH_DB_CACHE_MIB
+// TALLY_BENCH_DB (db_backend: goleveldb or pebbledb),
+// TALLY_BENCH_MEMIAVL_SNAPSHOT_EVERY (memiavl_snapshot_every), TALLY_BENCH_DB_CACHE_MIB
 // (db_cache_mib), TALLY_BENCH_DB_NO_COMPRESSION (db_no_compression, true or
 // false), TALLY_BENCH_CACHE
 // (iavl_cache_size) and TALLY_BENCH_MEMORY_LIMIT_MIB (memory_limit_mib,
@@ -460,6 +461,11 @@ func benchConfig(tb testing.TB) app.Config {
 	}
 	if v := os.Getenv("TALLY_BENCH_STATE_ENGINE"); v != "" {
 		cfg.StateEngine = v
+	}
+	if v := os.Getenv("TALLY_BENCH_MEMIAVL_SNAPSHOT_EVERY"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 32)
+		require.NoError(tb, err, "TALLY_BENCH_MEMIAVL_SNAPSHOT_EVERY")
+		cfg.MemiavlSnapshotEvery = uint32(n)
 	}
 	if v := os.Getenv("TALLY_BENCH_MEMORY_LIMIT_MIB"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
