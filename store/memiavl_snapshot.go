@@ -30,7 +30,7 @@ import (
 // finish a truncation under way itself), and memEngine.swap, so the
 // consensus database is not replaced meanwhile. Commits go on: only one
 // that switches to a new snapshot waits, to prune, until the load is done
-// (TestMeasureExportBesideCommits: 2.5 s to load a log of 19 versions of
+// (BenchmarkExportBesideCommits: 2.5 s to load a log of 19 versions of
 // 5,000 writes over 120,000 keys; the longest Commit beside the export
 // took 1.0 s against 0.27 s alone, on two shared cores). A log entry being
 // appended while the load reads it is cut, fails the load, and the load
