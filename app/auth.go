@@ -51,17 +51,21 @@ func (a *App) decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
 // decodeHashed is decode after the size check, of raw whose hash is known.
 func (a *App) decodeHashed(params *appv1.Params, raw []byte, hash [32]byte) (*decodedTx, error) {
 	d := &decodedTx{raw: raw, hash: hash, tx: &txv1.Tx{}, body: &txv1.TxBody{}}
-	if err := proto.Unmarshal(raw, d.tx); err != nil {
-		return nil, ErrTxMalformed.Wrapf("not a tally.tx.v1.Tx: %v", err)
+	if !parseCanonical(raw, d.tx) {
+		if err := proto.Unmarshal(raw, d.tx); err != nil {
+			return nil, ErrTxMalformed.Wrapf("not a tally.tx.v1.Tx: %v", err)
+		}
+		if err := checkCanonical("tx", raw, d.tx); err != nil {
+			return nil, err
+		}
 	}
-	if err := checkCanonical("tx", raw, d.tx); err != nil {
-		return nil, err
-	}
-	if err := proto.Unmarshal(d.tx.BodyBytes, d.body); err != nil {
-		return nil, ErrTxMalformed.Wrapf("body_bytes is not a tally.tx.v1.TxBody: %v", err)
-	}
-	if err := checkCanonical("body", d.tx.BodyBytes, d.body); err != nil {
-		return nil, err
+	if !parseCanonical(d.tx.BodyBytes, d.body) {
+		if err := proto.Unmarshal(d.tx.BodyBytes, d.body); err != nil {
+			return nil, ErrTxMalformed.Wrapf("body_bytes is not a tally.tx.v1.TxBody: %v", err)
+		}
+		if err := checkCanonical("body", d.tx.BodyBytes, d.body); err != nil {
+			return nil, err
+		}
 	}
 	if len(d.tx.Signature) != signatureSize {
 		return nil, ErrTxMalformed.Wrapf("signature is %d bytes; an ed25519 signature is %d", len(d.tx.Signature), signatureSize)

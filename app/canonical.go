@@ -23,6 +23,25 @@ import (
 // canonicalMarshal is the one encoding a transaction's parts may have.
 var canonicalMarshal = proto.MarshalOptions{Deterministic: true}
 
+// parseCanonical parses raw into the empty message m, dropping unknown
+// fields, and reports whether raw is exactly m's canonical encoding. Then
+// raw holds no unknown field either (its bytes would be missing from the
+// re-encoding), so m is what proto.Unmarshal gives and checkCanonical
+// passes, without checkCanonical's reflective walk of every message for
+// unknown fields. Otherwise m is reset and the caller parses and checks
+// raw in full, for the error it reports.
+func parseCanonical(raw []byte, m proto.Message) bool {
+	if discardUnknown.Unmarshal(raw, m) == nil {
+		if out, err := canonicalMarshal.Marshal(m); err == nil && bytes.Equal(out, raw) {
+			return true
+		}
+	}
+	proto.Reset(m)
+	return false
+}
+
+var discardUnknown = proto.UnmarshalOptions{DiscardUnknown: true}
+
 // checkCanonical returns an error naming what when raw, already parsed
 // into m, is not the canonical encoding of m.
 func checkCanonical(what string, raw []byte, m proto.Message) error {
