@@ -83,13 +83,24 @@ func BenchmarkCheckTx(b *testing.B) {
 // check on all threads (GC included), steadier than ns/op on a shared
 // machine.
 func BenchmarkCheckTxPending(b *testing.B) {
-	pendingTxs := 5000
-	c := buildBenchState(b, b.TempDir())
+	// Each department has per-1 members (and its admin). Members from 1 up
+	// sign the pending transactions; the blocks grant roles to members from
+	// per-1 down, and never to a pending transaction's signer (that would
+	// rewrite its account). At least reserve members are kept for the
+	// grants. The default state (5,000 accounts a department) has room for
+	// 5,000 pending transactions (250 signers a department) and 4,749
+	// blocks; a smaller TALLY_BENCH_ACCOUNTS gets fewer of each.
+	const minReserve = 10
 	per := benchAccountCount(b) / benchAgencies
-	if max := (per - 100) * benchAgencies; pendingTxs > max {
-		pendingTxs = max
+	reserve := min(100, (per-1)/2)
+	if reserve < minReserve {
+		b.Fatalf("BenchmarkCheckTxPending needs TALLY_BENCH_ACCOUNTS >= %d (%d members a department: %d pending signers, %d for the blocks' grants), got %d",
+			(2*minReserve+1)*benchAgencies, 2*minReserve, minReserve, minReserve, benchAccountCount(b))
 	}
-	b.Logf("%d accounts, %d pending transactions", benchAccountCount(b), pendingTxs)
+	pendingTxs := min(5000, (per-1-reserve)*benchAgencies)
+	room := per - 1 - (pendingTxs+benchAgencies-1)/benchAgencies // members no pending transaction signs
+	c := buildBenchState(b, b.TempDir())
+	b.Logf("%d accounts, %d pending transactions, room for %d blocks", benchAccountCount(b), pendingTxs, room)
 	build := func() [][]byte {
 		txs := make([][]byte, pendingTxs)
 		for i := range txs {
@@ -103,6 +114,9 @@ func BenchmarkCheckTxPending(b *testing.B) {
 	granted := 0
 	block := func() { // rewrites every department's record
 		granted++
+		if granted > room {
+			b.Fatalf("BenchmarkCheckTxPending ran out of members to grant roles to after %d blocks (TALLY_BENCH_ACCOUNTS=%d); raise TALLY_BENCH_ACCOUNTS or lower -benchtime", room, benchAccountCount(b))
+		}
 		var txs [][]byte
 		for dept := 0; dept < benchAgencies; dept++ {
 			txs = append(txs, c.tx(benchAdmin(dept), grantRole(benchMember(dept, per-granted), agencyv1.Role_ROLE_PRODUCER)))
