@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -77,7 +78,7 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 		defer debug.SetGCPercent(debug.SetGCPercent(-1))
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	}
-	granted := map[int]int{} // members of each department already given the role
+	granted := map[int]int{} // grants each department's members were given (see benchGrant)
 	for _, kind := range benchKinds {
 		for _, size := range []int{1000, 5000} {
 			for _, checked := range []bool{false, true} {
@@ -99,7 +100,7 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 				if checked {
 					name = fmt.Sprintf("reopened/%s/txs=%d/checked", kind, size)
 				}
-				b.Run(name, func(b *testing.B) { benchBlocks(b, base, kind, size, checked) })
+				b.Run(name, func(b *testing.B) { benchBlocks(b, base, kind, size, checked, granted) })
 			}
 		}
 	}
@@ -124,8 +125,9 @@ func benchMemberKey(i, j int) testKey { return derivedKey(fmt.Sprintf("bench/dep
 // benchBlocks runs b.N blocks of one kind of transaction: add_member adds a
 // new account (four new state entries: account, member index, key index and
 // the agency's counts); grant_role gives an existing account a role (one
-// entry rewritten). Both also write the nonce.
-func benchBlocks(b *testing.B, base, kind string, size int, checked bool) {
+// entry rewritten). Both also write the nonce. granted is what the warm
+// runs granted, which the state in base holds; each run starts from it.
+func benchBlocks(b *testing.B, base, kind string, size int, checked bool, granted map[int]int) {
 	b.StopTimer()
 	dir := b.TempDir()
 	copyDir(b, base, dir)
@@ -134,7 +136,7 @@ func benchBlocks(b *testing.B, base, kind string, size int, checked bool) {
 	a, err := app.New(st, app.Options{})
 	require.NoError(b, err)
 	defer a.Close()
-	runBlocks(b, a, kind, size, checked, map[int]int{})
+	runBlocks(b, a, kind, size, checked, maps.Clone(granted))
 }
 
 // benchKinds are the transactions BenchmarkFinalizeCommit runs blocks of
@@ -193,8 +195,7 @@ func benchTxs(b *testing.B, kind string, size int, height int64, rng *rand.Rand,
 	case "grant_role":
 		for j := 0; j < size; j++ {
 			dept := j % benchAgencies
-			member := 1 + granted[dept] + j/benchAgencies
-			txs = append(txs, sign(benchAdmin(dept), grantRole(benchMember(dept, member), agencyv1.Role_ROLE_PRODUCER)))
+			txs = append(txs, sign(benchAdmin(dept), benchGrant(b, dept, granted[dept]+j/benchAgencies)))
 		}
 		for dept := 0; dept < benchAgencies; dept++ {
 			granted[dept] += (size + benchAgencies - 1) / benchAgencies
@@ -244,6 +245,32 @@ func benchTxs(b *testing.B, kind string, size int, height int64, rng *rand.Rand,
 		b.Fatalf("unknown bench kind %q", kind)
 	}
 	return setup, txs
+}
+
+// benchGrantRoles are the roles grant_role gives the members of a bench
+// department (who start with auditor and payer), one role to every member
+// before the next. A department has benchAccountCount/benchAgencies - 1
+// members; the default state's 4,999 take 19,996 grants, but at a small
+// TALLY_BENCH_ACCOUNTS (99 members at 2,000 accounts) the runs' grants
+// (600 a department at -benchtime 1x) outnumber them: then the next passes
+// revoke the roles in the same order, and the passes after grant them
+// again. A revoke, like a grant, reads and rewrites one account.
+var benchGrantRoles = []agencyv1.Role{agencyv1.Role_ROLE_PRODUCER, agencyv1.Role_ROLE_CASEWORKER, agencyv1.Role_ROLE_FINANCE, agencyv1.Role_ROLE_PROGRAMME_MANAGER}
+
+// benchGrant is the n-th (from 0) grant_role message of department dept:
+// for member 1+n%members, benchGrantRoles[pass%4] granted, or revoked on
+// the odd rounds of four passes.
+func benchGrant(b *testing.B, dept, n int) *txv1.Msg {
+	members := benchAccountCount(b)/benchAgencies - 1
+	if members < 1 {
+		b.Fatalf("grant_role needs a member in each of the %d bench departments: TALLY_BENCH_ACCOUNTS >= %d, got %d", benchAgencies, 2*benchAgencies, benchAccountCount(b))
+	}
+	pass := n / members
+	member, role := benchMember(dept, 1+n%members), benchGrantRoles[pass%len(benchGrantRoles)]
+	if pass/len(benchGrantRoles)%2 == 1 {
+		return revokeRole(member, role)
+	}
+	return grantRole(member, role)
 }
 
 // runBenchBlock runs and commits an untimed block that must succeed whole.
