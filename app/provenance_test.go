@@ -845,6 +845,20 @@ func TestProvenanceHistoryAndLineageVerifyAgainstAppHash(t *testing.T) {
 	requireCode(t, provenance.ErrUnknownItem, res.Codespace, res.Code, res.Log)
 }
 
+// lineageIDs is the ids of the items of a lineage page, which must be
+// answered, and its next_key.
+func lineageIDs(tb testing.TB, res *abci.ResponseQuery) ([]string, []byte) {
+	tb.Helper()
+	require.Zero(tb, res.Code, res.Log)
+	list := &appv1.ProvedList{}
+	require.NoError(tb, proto.Unmarshal(res.Value, list))
+	var out []string
+	for _, it := range itemsOf(tb, list.Entries) {
+		out = append(out, it.Id)
+	}
+	return out, list.NextKey
+}
+
 // Lineage pages line up: walking a 150-item subtree 1000 at a time and
 // from offsets gives the same breadth-first order.
 func TestProvenanceLineagePagination(t *testing.T) {
@@ -865,15 +879,7 @@ func TestProvenanceLineagePagination(t *testing.T) {
 		if offset > 0 {
 			after = binary.BigEndian.AppendUint64(nil, offset)
 		}
-		res := c.query(api.PathProvenanceLineage, api.ListData(api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_DOWN, "lot:r"), after, 0))
-		require.Zero(t, res.Code, res.Log)
-		list := &appv1.ProvedList{}
-		require.NoError(t, proto.Unmarshal(res.Value, list))
-		var out []string
-		for _, it := range itemsOf(t, list.Entries) {
-			out = append(out, it.Id)
-		}
-		return out, list.NextKey
+		return lineageIDs(t, c.query(api.PathProvenanceLineage, api.ListData(api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_DOWN, "lot:r"), after, 0)))
 	}
 	all, next := get(0)
 	require.Len(t, all, 165)
@@ -882,4 +888,65 @@ func TestProvenanceLineagePagination(t *testing.T) {
 	require.Equal(t, "lot:r-0-0", all[15], "breadth first")
 	tail, _ := get(100)
 	require.Equal(t, all[100:], tail)
+}
+
+// The deepest lineage page a node serves starts at api.MaxLineageOffset:
+// on a lineage with items at and past that position, the page there
+// answers them, and the page one position further is refused with tx/17
+// and a message that says how far pages go and what to do instead, though
+// an item stands there too. The lineage is the smallest with items at
+// both positions: 100 children of the root (positions 0-99), 100
+// grandchildren under each of the first 99 (100-9,999), then two under
+// the last child (10,000 and 10,001).
+func TestLineagePageAtTheDeepestOffset(t *testing.T) {
+	require.EqualValues(t, 10_000, api.MaxLineageOffset)
+	c := newProvChain(t)
+	const root = "lot:deep"
+	hundred := make([]uint64, 100)
+	for i := range hundred {
+		hundred[i] = 1
+	}
+	// Quantities add up: 1 l each grandchild, so 100 l each child with a
+	// hundred, 2 l the last.
+	children := make([]uint64, 100)
+	for i := range children {
+		children[i] = 100
+	}
+	children[99] = 2
+	c.ok(c.tx(pvFarmer, register(root, 99*100+2, "milk"), split(root, children...)))
+	var msgs []*txv1.Msg
+	for i := 0; i < 100; i++ {
+		child := fmt.Sprintf("%s-%d", root, i)
+		if i < 99 {
+			msgs = append(msgs, split(child, hundred...))
+		} else {
+			msgs = append(msgs, split(child, 1, 1))
+		}
+		if len(msgs) == 5 || i == 99 { // five splits a block: ten of 100 parts pass the block's 30,000,000 units
+			c.ok(c.tx(pvFarmer, msgs...))
+			msgs = nil
+		}
+	}
+
+	page := func(id string, offset uint64) *abci.ResponseQuery {
+		arg := api.LineageArg(pv.LineageDirection_LINEAGE_DIRECTION_DOWN, id)
+		return c.query(api.PathProvenanceLineage, api.ListData(arg, binary.BigEndian.AppendUint64(nil, offset), 0))
+	}
+	last := []string{root + "-99-0", root + "-99-1"}
+	got, next := lineageIDs(t, page(root, api.MaxLineageOffset))
+	require.Equal(t, last, got, "the items at positions 10,000 and 10,001")
+	require.Empty(t, next, "the lineage ends there")
+	before, next := lineageIDs(t, page(root, api.MaxLineageOffset-1))
+	require.Equal(t, append([]string{root + "-98-99"}, last...), before)
+	require.Empty(t, next)
+
+	res := page(root, api.MaxLineageOffset+1)
+	require.Equal(t, "tx/17", fmt.Sprintf("%s/%d", res.Codespace, res.Code), res.Log)
+	requireCode(t, app.ErrInvalidQuery, res.Codespace, res.Code, res.Log,
+		"position 10001 is past the deepest lineage page served (10000)", "walk deeper lineages from an item further along")
+	require.Empty(t, res.Value)
+	// What the message says to do works: the walk from the last child
+	// reaches both.
+	got, _ = lineageIDs(t, page(root+"-99", 0))
+	require.Equal(t, last, got)
 }
