@@ -175,14 +175,10 @@ type Options struct {
 	// allowed_peers. Off in the zero value, because tests join extra nodes
 	// (Join) to a running network; `tallyd testnet init` turns it on.
 	FilterPeers bool
-	// SnapshotInterval sets each node's app.toml snapshot_interval (a
-	// state-sync snapshot every that many blocks) when non-zero; zero
-	// keeps app.toml's default unless NoSnapshots is set.
+	// SnapshotInterval is each node's app.toml snapshot_interval: a
+	// state-sync snapshot every that many blocks; 0 takes none.
+	// DefaultOptions sets 100.
 	SnapshotInterval uint64
-	// NoSnapshots writes snapshot_interval = 0: the nodes take no
-	// state-sync snapshots (`tallyd testnet init --snapshot-interval 0`;
-	// the memiavl state engine needed it before it took snapshots).
-	NoSnapshots bool
 	// StateEngines sets the nodes' app.toml state_engine in turn: node i
 	// runs StateEngines[i % len(StateEngines)]. Empty keeps app.toml's
 	// default (iavl).
@@ -343,12 +339,7 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		}
 		appCfg.OperatorQueries = true   // a local network's RPC is its operator's: the fault suite checks /invariants
 		appCfg.QueryBudgetPercent = 100 // and its readers are the operator's tests and tools: not paced
-		switch {
-		case opts.NoSnapshots:
-			appCfg.SnapshotInterval = 0
-		case opts.SnapshotInterval > 0:
-			appCfg.SnapshotInterval = opts.SnapshotInterval
-		}
+		appCfg.SnapshotInterval = opts.SnapshotInterval
 		if len(opts.StateEngines) > 0 {
 			appCfg.StateEngine = opts.StateEngines[i%len(opts.StateEngines)]
 		}

@@ -52,7 +52,6 @@ func testnetInitCmd() *cobra.Command {
 			opts.RemoteSigner, _ = f.GetBool("remote-signer")
 			opts.FilterPeers, _ = f.GetBool("filter-peers")
 			opts.SnapshotInterval, _ = f.GetUint64("snapshot-interval")
-			opts.NoSnapshots = opts.SnapshotInterval == 0
 			opts.Council, _ = f.GetBool("council")
 			out, _ := f.GetString("output")
 			m, err := testnet.Init(out, opts)

@@ -12,7 +12,7 @@ import (
 )
 
 // `tallyd testnet init --snapshot-interval N` writes N into every node's
-// app.toml, and 0 turns snapshots off (as the memiavl state engine needs);
+// app.toml, and 0 turns snapshots off;
 // without the flag the local network's default is kept.
 func TestTestnetInitWritesTheSnapshotInterval(t *testing.T) {
 	bin := tallydBinary(t)
