@@ -13,7 +13,8 @@
 //     that is counted as dropped). It asks the Mix for a job, signs it with
 //     the job's load account (a random nonce per transaction, so one
 //     account has many in flight) and sends it with broadcast_tx_sync to
-//     the next endpoint over a pool of Connections kept-alive connections.
+//     the next endpoint over a pool of Connections kept-alive HTTP
+//     connections, or of Connections websockets (Transport).
 //     The sending goroutine learns CheckTx's verdict (or the node's
 //     immediate tx/85 refusal, or an RPC error); the pacer never waits for
 //     it. (broadcast_tx_async would not send faster: CometBFT runs an
@@ -67,6 +68,10 @@ const (
 	DefaultDrain         = 30 * time.Second
 	DefaultPollInterval  = 25 * time.Millisecond
 	DefaultConnections   = 256
+	// DefaultWSConnections is Connections' default for TransportWS: a
+	// node's websocket server answers one connection's requests one at a
+	// time (wsPool).
+	DefaultWSConnections = 8
 	// setupBatch is how many AddMember messages one setup tx carries (the
 	// chain's default max_messages).
 	setupBatch = 32
@@ -93,8 +98,14 @@ type Config struct {
 	// transaction due while Workers are waiting for their answers is not
 	// sent, and counted (Report.ClientDropped).
 	Workers int
-	// Connections is how many HTTP connections to each endpoint the
-	// senders keep open and reuse (DefaultConnections).
+	// Transport is how broadcasts are sent: TransportHTTP (the default:
+	// one HTTP request each) or TransportWS (a frame each over a node's
+	// websocket, as CometBFT's loadtime sends). Setup and the block
+	// watcher use HTTP either way.
+	Transport string
+	// Connections is how many connections to each endpoint the senders
+	// keep open and reuse (DefaultConnections over HTTP,
+	// DefaultWSConnections over websockets).
 	Connections int
 	// Mix is the message types to send, by weight (DefaultMix).
 	Mix []MixEntry
@@ -216,8 +227,14 @@ type Report struct {
 	SubmitRate float64 `json:"submit_rate"`
 	// PeakInFlight is the most broadcasts that waited for answers at once.
 	PeakInFlight int64 `json:"peak_in_flight"`
-	// Connections is Config.Connections.
-	Connections int `json:"connections"`
+	// Transport and Connections are Config's.
+	Transport   string `json:"transport"`
+	Connections int    `json:"connections"`
+	// Reconnects counts the senders' websockets the node closed (or that
+	// failed) during the run, each opened again by the next broadcast on
+	// it; the broadcasts waiting on one were resent (Resent) or failed
+	// (BroadcastErrors). Over HTTP, 0: net/http reopens connections unseen.
+	Reconnects int64 `json:"reconnects"`
 	// Accepted passed CheckTx (broadcast_tx_sync code 0).
 	Accepted      int64       `json:"accepted"`
 	RejectedTotal int64       `json:"rejected_total"`
@@ -227,8 +244,8 @@ type Report struct {
 	BroadcastErrorsTotal int64        `json:"broadcast_errors_total"`
 	BroadcastErrors      []ErrorCount `json:"broadcast_errors"`
 	// Resent broadcasts failed over a reused keep-alive connection before
-	// any answer (the node had closed it) and were sent again over a new
-	// one; each is counted once above, by the second answer, except those
+	// any answer (the node had closed it), or on a websocket that closed
+	// before their answer, and were sent again over a new one; each is counted once above, by the second answer, except those
 	// the node answered "tx already exists in cache" (ResentKnown).
 	Resent int64 `json:"resent"`
 	// ResentKnown were resent and answered "tx already exists in cache":
@@ -365,8 +382,18 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = min(max(int(cfg.Rate*2), 64), 8192)
 	}
+	switch cfg.Transport {
+	case "":
+		cfg.Transport = TransportHTTP
+	case TransportHTTP, TransportWS:
+	default:
+		return cfg, fmt.Errorf("unknown transport %q: want %s or %s", cfg.Transport, TransportHTTP, TransportWS)
+	}
 	if cfg.Connections == 0 {
 		cfg.Connections = DefaultConnections
+		if cfg.Transport == TransportWS {
+			cfg.Connections = DefaultWSConnections
+		}
 	}
 	if cfg.Connections < 0 {
 		return cfg, errors.New("connections must be positive")
@@ -634,7 +661,7 @@ func (r *runner) record(b block) {
 
 // send builds, signs and broadcasts one transaction of the mix to c, and
 // records CheckTx's verdict.
-func (r *runner) send(ctx context.Context, c *rpcConn, rnd *mrand.Rand) {
+func (r *runner) send(ctx context.Context, c broadcaster, rnd *mrand.Rand) {
 	job, err := r.mix.NextBatch(rnd, r.cfg.MsgsPerTx)
 	var tx []byte
 	if err == nil {
@@ -665,7 +692,7 @@ func (r *runner) send(ctx context.Context, c *rpcConn, rnd *mrand.Rand) {
 }
 
 // answered records a broadcast's answer (res when err is nil; resent when
-// it was sent twice, rpcConn.post). A refused transaction is forgotten at
+// it was sent twice, rpcConn.post, wsPool.broadcastTxSync). A refused transaction is forgotten at
 // once: it will never be in a block.
 func (r *runner) answered(hash [32]byte, rec *txRecord, res broadcastResult, resent bool, err error) {
 	r.mu.Lock()
@@ -789,8 +816,23 @@ func (r *runner) load(ctx context.Context) (*Report, error) {
 
 	// Senders: one pooled client per endpoint, each transaction to the
 	// next endpoint in turn.
-	senders := make([]*rpcConn, len(cfg.Endpoints))
+	senders := make([]broadcaster, len(cfg.Endpoints))
+	var pools []*wsPool
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
 	for i, e := range cfg.Endpoints {
+		if cfg.Transport == TransportWS {
+			p, err := newWSPool(e, cfg.Connections)
+			if err != nil {
+				return nil, err
+			}
+			pools = append(pools, p)
+			senders[i] = p
+			continue
+		}
 		c, err := pooledClient(e, cfg.Connections)
 		if err != nil {
 			return nil, err
@@ -856,7 +898,11 @@ func (r *runner) load(ctx context.Context) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return r.report(startHeight, loadStart, loadEnd, offered, dropped, drain), nil
+	rep := r.report(startHeight, loadStart, loadEnd, offered, dropped, drain)
+	for _, p := range pools {
+		rep.Reconnects += p.reconnects.Load()
+	}
+	return rep, nil
 }
 
 // pooledClient dials addr with CometBFT's HTTP client, keeping up to
@@ -922,6 +968,7 @@ func (r *runner) report(startHeight int64, loadStart, loadEnd time.Time, offered
 		Submitted:     r.submitted,
 		SubmitRate:    float64(r.submitted) / loadDur.Seconds(),
 		PeakInFlight:  r.peakInFlight,
+		Transport:     cfg.Transport,
 		Connections:   cfg.Connections,
 		Accepted:      r.accepted,
 		Committed:     r.committed,
@@ -1016,8 +1063,12 @@ func codeCounts(m map[codeKey]*CodeCount) []CodeCount {
 func (rep *Report) WriteTable(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("chain %s, endpoints %s", rep.ChainID, strings.Join(rep.Endpoints, ","))
-	p("mix %s, %d accounts per party, open loop: at most %d broadcasts in flight over %d connections per endpoint, setup %.1fs",
-		rep.Mix, rep.Accounts, rep.Workers, rep.Connections, rep.SetupSec)
+	transport := "HTTP"
+	if rep.Transport == TransportWS {
+		transport = "websocket"
+	}
+	p("mix %s, %d accounts per party, open loop: at most %d broadcasts in flight over %d %s connections per endpoint, setup %.1fs",
+		rep.Mix, rep.Accounts, rep.Workers, rep.Connections, transport, rep.SetupSec)
 	if rep.MsgsPerTx > 1 {
 		p("      up to %d messages per transaction; counts below are messages", rep.MsgsPerTx)
 	}
@@ -1038,6 +1089,9 @@ func (rep *Report) WriteTable(w io.Writer) {
 	p("  broadcast errors       %10d", rep.BroadcastErrorsTotal)
 	for _, e := range rep.BroadcastErrors {
 		p("      %d × %s", e.Count, e.Error)
+	}
+	if rep.Reconnects > 0 {
+		p("  connections lost       %10d   (websockets the node closed or that failed; each opened again)", rep.Reconnects)
 	}
 	if rep.Resent > 0 {
 		p("  resent                 %10d   (a kept-alive connection the node had closed failed them; counted above by the second answer)", rep.Resent)

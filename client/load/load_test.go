@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/stretchr/testify/require"
 
@@ -49,6 +50,13 @@ func startNode(t *testing.T, adminKey ed25519.PrivateKey) string {
 // startNodeWith is startNode with the app's options, returning the node too.
 func startNodeWith(t *testing.T, adminKey ed25519.PrivateKey, opts app.Options) (string, *node.Node) {
 	t.Helper()
+	return startNodeEdited(t, adminKey, opts, nil)
+}
+
+// startNodeEdited is startNodeWith with edit applied to the node's
+// CometBFT configuration (nil: none).
+func startNodeEdited(t *testing.T, adminKey ed25519.PrivateKey, opts app.Options, edit func(*cfg.Config)) (string, *node.Node) {
+	t.Helper()
 	// Not t.TempDir: CometBFT may still be writing its address book into
 	// config/ just after Stop returns, which fails TempDir's strict cleanup.
 	dir, err := os.MkdirTemp("", "tally-load-test-")
@@ -62,6 +70,9 @@ func startNodeWith(t *testing.T, adminKey ed25519.PrivateKey, opts app.Options) 
 	comet.RPC.ListenAddress = rpcAddr
 	comet.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	comet.Consensus.TimeoutCommit = 200 * time.Millisecond
+	if edit != nil {
+		edit(comet)
+	}
 	require.NoError(t, node.WriteConfigs(dir, comet, appCfg))
 	state, err := genesis.SingleAgencyState("tally-load-test", "treasury", "Treasury", agencyv1.Kind_KIND_TREASURY, adminKey.Public().(ed25519.PublicKey),
 		func(msg []byte) ([]byte, error) { return ed25519.Sign(adminKey, msg), nil })
@@ -114,10 +125,17 @@ func TestRunCountsEveryAcceptedTxFromBlocks(t *testing.T) {
 	require.Equal(t, rep.Committed, rep.CommittedOK)
 	require.Zero(t, rep.CommittedFailedTotal)
 	require.Zero(t, rep.CommittedUnacknowledged)
+	requireBlocksMatch(ctx, t, c, rep)
+	t.Logf("committed %d txs in %d blocks; %.1f tx/s steady; latency p50 %.0f ms p99 %.0f ms",
+		rep.Committed, rep.Blocks, rep.CommittedRate, rep.Latency.P50, rep.Latency.P99)
+}
 
-	// Independently: the blocks after the start height hold exactly the
-	// load's transactions (setup committed before it), and they are all
-	// distinct.
+// requireBlocksMatch checks rep against the chain, read independently:
+// the blocks after its start height hold exactly the load's transactions
+// (setup committed before it), all distinct and all succeeded, and its
+// rates and latencies are consistent (never judged by speed).
+func requireBlocksMatch(ctx context.Context, t *testing.T, c *client.Client, rep *load.Report) {
+	t.Helper()
 	require.Positive(t, rep.Blocks)
 	require.Equal(t, rep.EndHeight-rep.StartHeight, rep.Blocks)
 	var inBlocks int64
@@ -150,8 +168,6 @@ func TestRunCountsEveryAcceptedTxFromBlocks(t *testing.T) {
 	require.Greater(t, rep.Steady.LastHeight, rep.Steady.FirstHeight)
 	require.GreaterOrEqual(t, rep.Steady.FirstHeight, rep.StartHeight+1)
 	require.LessOrEqual(t, rep.Steady.LastHeight, rep.EndHeight)
-	t.Logf("committed %d txs in %d blocks; %.1f tx/s steady; latency p50 %.0f ms p99 %.0f ms",
-		rep.Committed, rep.Blocks, rep.CommittedRate, rep.Latency.P50, rep.Latency.P99)
 }
 
 // waitHeight waits until c reports height h or above.

@@ -72,7 +72,12 @@ func (s *closingServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.closed.Add(1)
 		return
 	}
-	res, err := http.Post(s.node, "application/json", bytes.NewReader(body))
+	passOn(w, s.node, body)
+}
+
+// passOn posts body to node (http://) and writes its answer to w.
+func passOn(w http.ResponseWriter, node string, body []byte) {
+	res, err := http.Post(node, "application/json", bytes.NewReader(body))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -83,16 +88,16 @@ func (s *closingServer) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, res.Body)
 }
 
-// armWriter logs a run's progress and arms the server once the run's
+// armWriter logs a run's progress and arms a test server once the run's
 // setup is done (the setup's own client is not the load's).
 type armWriter struct {
-	t *testing.T
-	s *closingServer
+	t     *testing.T
+	armed *atomic.Bool
 }
 
 func (w armWriter) Write(p []byte) (int, error) {
 	if bytes.HasPrefix(p, []byte("setup: done")) {
-		w.s.armed.Store(true)
+		w.armed.Store(true)
 	}
 	w.t.Log(string(p))
 	return len(p), nil
@@ -126,7 +131,7 @@ func TestABroadcastOnAConnectionTheNodeClosedIsResent(t *testing.T) {
 			Connections: 2, // few, so the server sees them reused
 			Admin:       adminPriv,
 			Drain:       15 * time.Second,
-			Log:         armWriter{t, s},
+			Log:         armWriter{t, &s.armed},
 		})
 		require.NoError(t, err)
 		closed := s.closed.Load()

@@ -145,6 +145,22 @@ func decode[T any](res *http.Response, id int64, buf *bytes.Buffer) (*T, error) 
 	if _, err := buf.ReadFrom(res.Body); err != nil {
 		return nil, fmt.Errorf("%s. Failed to read response body: %w", httpPrefix(res), err)
 	}
+	gotID, result, err := unmarshalAnswer[T](buf.Bytes(), httpPrefix(res))
+	if err != nil {
+		return nil, err
+	}
+	if got := string(gotID); got != strconv.FormatInt(id, 10) {
+		return nil, fmt.Errorf("%s. wrong ID: got %s, want %d", httpPrefix(res), got, id)
+	}
+	if result == nil {
+		return nil, fmt.Errorf("%s. the answer has no result", httpPrefix(res))
+	}
+	return result, nil
+}
+
+// unmarshalAnswer decodes a JSON-RPC answer: its id, and its result as a
+// T (nil if it has none) or its error, which begins with prefix.
+func unmarshalAnswer[T any](msg []byte, prefix string) (json.RawMessage, *T, error) {
 	// One pass: the result is decoded in place (encoding/json decodes into
 	// the pointer an interface holds), not kept raw and decoded again.
 	var result *T
@@ -153,19 +169,13 @@ func decode[T any](res *http.Response, id int64, buf *bytes.Buffer) (*T, error) 
 		Result any                `json:"result"`
 		Error  *rpctypes.RPCError `json:"error"`
 	}{Result: &result}
-	if err := json.Unmarshal(buf.Bytes(), &env); err != nil {
-		return nil, fmt.Errorf("%s. error unmarshalling: %w", httpPrefix(res), err)
+	if err := json.Unmarshal(msg, &env); err != nil {
+		return env.ID, nil, fmt.Errorf("%s. error unmarshalling: %w", prefix, err)
 	}
 	if env.Error != nil {
-		return nil, fmt.Errorf("%s. %w", httpPrefix(res), *env.Error)
+		return env.ID, nil, fmt.Errorf("%s. %w", prefix, *env.Error)
 	}
-	if got := string(env.ID); got != strconv.FormatInt(id, 10) {
-		return nil, fmt.Errorf("%s. wrong ID: got %s, want %d", httpPrefix(res), got, id)
-	}
-	if result == nil {
-		return nil, fmt.Errorf("%s. the answer has no result", httpPrefix(res))
-	}
-	return result, nil
+	return env.ID, result, nil
 }
 
 func httpPrefix(res *http.Response) string {
@@ -194,17 +204,23 @@ type broadcastResult struct {
 	Log       string `json:"log"`
 }
 
-// broadcastTxSync sends tx with broadcast_tx_sync and returns CheckTx's
-// verdict; resent says it was sent a second time (post).
-func (c *rpcConn) broadcastTxSync(ctx context.Context, tx []byte) (_ broadcastResult, resent bool, _ error) {
-	id := c.id.Add(1)
+// broadcastBody is the JSON-RPC request, whose id is id, that sends tx
+// with broadcast_tx_sync.
+func broadcastBody(id int64, tx []byte) []byte {
 	const head, mid, tail = `{"jsonrpc":"2.0","id":`, `,"method":"broadcast_tx_sync","params":{"tx":"`, `"}}`
 	body := make([]byte, 0, len(head)+20+len(mid)+base64.StdEncoding.EncodedLen(len(tx))+len(tail))
 	body = append(body, head...)
 	body = strconv.AppendInt(body, id, 10)
 	body = append(body, mid...)
 	body = base64.StdEncoding.AppendEncode(body, tx)
-	body = append(body, tail...)
+	return append(body, tail...)
+}
+
+// broadcastTxSync sends tx with broadcast_tx_sync and returns CheckTx's
+// verdict; resent says it was sent a second time (post).
+func (c *rpcConn) broadcastTxSync(ctx context.Context, tx []byte) (_ broadcastResult, resent bool, _ error) {
+	id := c.id.Add(1)
+	body := broadcastBody(id, tx)
 	buf := bufPool.Get().(*bytes.Buffer)
 	res, resent, err := call[broadcastResult](ctx, c, body, id, buf)
 	if buf.Cap() <= maxPooledBuf {

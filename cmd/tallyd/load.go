@@ -105,6 +105,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			accounts, _ := f.GetInt("accounts")
 			workers, _ := f.GetInt("workers")
 			connections, _ := f.GetInt("connections")
+			transport, _ := f.GetString("transport")
 			msgsPerTx, _ := f.GetInt("msgs-per-tx")
 			routeUnits, _ := f.GetBool("route-units")
 			mixStr, _ := f.GetString("mix")
@@ -123,8 +124,11 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			if workers < 0 {
 				return fmt.Errorf("--workers must not be negative")
 			}
-			if connections < 1 {
-				return fmt.Errorf("--connections must be at least 1")
+			if connections < 0 {
+				return fmt.Errorf("--connections must be at least 1 (0: the transport's default)")
+			}
+			if transport != load.TransportHTTP && transport != load.TransportWS {
+				return fmt.Errorf("--transport is %q: want %s or %s", transport, load.TransportHTTP, load.TransportWS)
 			}
 			if msgsPerTx < 1 {
 				return fmt.Errorf("--msgs-per-tx must be at least 1 (and at most the chain's app.max_messages)")
@@ -196,6 +200,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 				Duration:      duration,
 				Accounts:      accounts,
 				Workers:       workers,
+				Transport:     transport,
 				Connections:   connections,
 				Mix:           mix,
 				MsgsPerTx:     msgsPerTx,
@@ -225,7 +230,8 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 	f.Duration("duration", 30*time.Second, "how long to offer load")
 	f.Int("accounts", load.DefaultAccounts, "signing accounts to create in the setup phase (each may have many txs in flight)")
 	f.Int("workers", 0, "most broadcasts waiting for answers at once; a transaction due beyond it is not sent, and counted (default two seconds of --rate, within 64..8192)")
-	f.Int("connections", load.DefaultConnections, "HTTP connections kept open to each endpoint")
+	f.Int("connections", 0, fmt.Sprintf("connections kept open to each endpoint for the broadcasts (default %d over http, %d over ws)", load.DefaultConnections, load.DefaultWSConnections))
+	f.String("transport", load.TransportHTTP, "how broadcasts are sent: http (an HTTP POST each, over kept-alive connections) or ws (a frame each over the node's /websocket, as CometBFT's loadtime sends); setup and block reads use HTTP either way")
 	f.String("mix", "add_member", "message types to send, name[=weight],...; known: "+strings.Join(load.MsgNames(), ", ")+"; --mix alone is --mix=all, every one of them")
 	f.Lookup("mix").NoOptDefVal = load.MixAll
 	f.Int("msgs-per-tx", 1, "messages per transaction for message types that do not depend on an earlier one (custody offers and acceptances stay one to a transaction); at most the chain's app.max_messages")
