@@ -290,6 +290,7 @@ func (n *Node) serveRPC(laddr string) error {
 		env.AddUnsafeRoutes(routes)
 	}
 	routes[RemoteSignerRoute] = remoteSignerRoute(n.signer)
+	routes[BlockOutcomesRoute] = blockOutcomesRoute(env)
 	config := rpcserver.DefaultConfig()
 	config.MaxRequestBatchSize = c.MaxRequestBatchSize
 	config.MaxBodyBytes = c.MaxBodyBytes

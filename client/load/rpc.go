@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -309,4 +310,45 @@ func (c *rpcConn) blockTxs(ctx context.Context, h int64, buf *bytes.Buffer) (tim
 		hashes[i] = sha256.Sum256(tx)
 	}
 	return res.Block.Header.Time, hashes, nil
+}
+
+// errMethodNotFound is in a node's answer to a method it does not serve
+// (JSON-RPC's -32601, as CometBFT writes it).
+const errMethodNotFound = "Method not found"
+
+// blockOutcomes returns block h's header time, and the hashes and results
+// of its transactions in block order, in one call: the node's
+// block_outcomes (node.BlockOutcomesRoute). Against a node that does not
+// serve it (a release before it) it returns an error containing
+// errMethodNotFound.
+func (c *rpcConn) blockOutcomes(ctx context.Context, h int64, buf *bytes.Buffer) (time.Time, [][32]byte, []txResult, error) {
+	type outcome struct {
+		Hash string `json:"hash"`
+		txResult
+	}
+	type outcomes struct {
+		Height int64     `json:"height,string"`
+		Time   time.Time `json:"time"`
+		Txs    []outcome `json:"txs"`
+	}
+	body, id := c.request("block_outcomes", `{"height":"`+strconv.FormatInt(h, 10)+`"}`)
+	res, _, err := call[outcomes](ctx, c, body, id, buf)
+	if err != nil {
+		return time.Time{}, nil, nil, err
+	}
+	if res.Height != h {
+		return time.Time{}, nil, nil, fmt.Errorf("asked for the outcomes of block %d, got %d's", h, res.Height)
+	}
+	hashes := make([][32]byte, len(res.Txs))
+	results := make([]txResult, len(res.Txs))
+	for i, o := range res.Txs {
+		if len(o.Hash) != 64 {
+			return time.Time{}, nil, nil, fmt.Errorf("block %d: transaction %d has hash %q, not 32 bytes of hex", h, i, o.Hash)
+		}
+		if _, err := hex.Decode(hashes[i][:], []byte(o.Hash)); err != nil {
+			return time.Time{}, nil, nil, fmt.Errorf("block %d: transaction %d has hash %q, not 32 bytes of hex", h, i, o.Hash)
+		}
+		results[i] = o.txResult
+	}
+	return res.Time, hashes, results, nil
 }

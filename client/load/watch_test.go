@@ -1,9 +1,18 @@
 package load_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,9 +81,18 @@ func TestTheWatcherReadsBlocksAsCometBFTsClientDoes(t *testing.T) {
 		end = max(end, res.Height)
 	}
 
+	// Read by the watcher as it reads a node now (block_outcomes), and as
+	// it reads a release without that method (block_results and block):
+	// through a proxy answering block_outcomes as such a node does. Both
+	// must read what CometBFT's client reads.
 	watched, err := load.WatchBlocks(ctx, rpcAddr, start+1, end)
 	require.NoError(t, err)
 	require.Len(t, watched, int(end-start))
+	old, outcomesAsked := olderNode(t, rpcAddr)
+	watchedOld, err := load.WatchBlocks(ctx, old, start+1, end)
+	require.NoError(t, err)
+	require.Positive(t, outcomesAsked.Load(), "the watcher asked the older node for block_outcomes")
+	require.Equal(t, watched, watchedOld)
 	found := map[[32]byte]load.TxResult{}
 	for i, w := range watched {
 		h := start + 1 + int64(i)
@@ -193,4 +211,33 @@ func TestTheWatcherReportsABlockOnceTheAppCommittedIt(t *testing.T) {
 		time.Sleep(load.DefaultPollInterval)
 	}
 	require.EqualValues(t, 1, held.Load(), "one block's Commit was held")
+}
+
+// olderNode is a proxy to rpcAddr that answers block_outcomes as a node of
+// a release without it does (JSON-RPC "Method not found") and passes every
+// other request on; it counts the block_outcomes asked.
+func olderNode(t *testing.T, rpcAddr string) (string, *atomic.Int32) {
+	t.Helper()
+	target, err := url.Parse(strings.Replace(rpcAddr, "tcp://", "http://", 1))
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		var req struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if json.Unmarshal(body, &req) == nil && req.Method == "block_outcomes" {
+			asked.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"Method not found"}}`, req.ID)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &asked
 }
