@@ -321,6 +321,7 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 		}
 		gc0 := gcCycles()
 		stopProfile := startBlockProfile(b, i)
+		stopAllocs := startAllocProfile(b, i)
 		w0 := readRuntimeWork()
 		c0 := cpuTime()
 		t0 := time.Now()
@@ -342,6 +343,7 @@ func runBlocks(b *testing.B, a *app.App, kind string, size int, checked bool, gr
 		}
 		work = work.plus(readRuntimeWork().minus(w0))
 		stopProfile()
+		stopAllocs()
 		finalize, commit = finalize+t1.Sub(t0), commit+time.Since(t1)
 
 		require.NoError(b, err)
@@ -436,6 +438,37 @@ func startBlockProfile(b *testing.B, i int) (stop func()) {
 	return func() {
 		pprof.StopCPUProfile()
 		require.NoError(b, f.Close())
+	}
+}
+
+// startAllocProfile writes the heap profile before and after timed block i
+// when TALLY_BENCH_ALLOCPROFILE names a file prefix, and returns what writes
+// the second: the allocations of the block alone are their difference,
+// go tool pprof -sample_index=alloc_space -base <prefix><name>.<i>.before.pprof <prefix><name>.<i>.after.pprof
+// (each written after a collection, which publishes the counts; untimed).
+// The block's allocations are all recorded, not sampled, which slows it.
+func startAllocProfile(b *testing.B, i int) (stop func()) {
+	prefix := os.Getenv("TALLY_BENCH_ALLOCPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	name := fmt.Sprintf("%s%s.%d", prefix, strings.NewReplacer("/", "_", "=", "").Replace(b.Name()), i)
+	// Every allocation of the block is recorded, not sampled; the profile
+	// scales its counts by the rate in force when it is written, so both
+	// are written at that rate.
+	rate := runtime.MemProfileRate
+	write := func(suffix string) {
+		runtime.MemProfileRate = 1
+		runtime.GC()
+		f, err := os.Create(name + suffix)
+		require.NoError(b, err)
+		require.NoError(b, pprof.Lookup("allocs").WriteTo(f, 0))
+		require.NoError(b, f.Close())
+	}
+	write(".before.pprof")
+	return func() {
+		write(".after.pprof")
+		runtime.MemProfileRate = rate
 	}
 }
 

@@ -23,7 +23,8 @@ import (
 type Cache struct {
 	parent KV
 	// writes maps a touched key to its new value; nil marks a deletion.
-	// Stored values are never nil otherwise (see copyBytes).
+	// Stored values are never nil otherwise (see copyBytes). The map is
+	// nil until the first write: many caches are only read.
 	writes map[string][]byte
 	// set holds the touched keys whose buffered value is a value, deleted
 	// those whose buffered value is a deletion; a key is in exactly one.
@@ -63,8 +64,27 @@ func (c *Cache) Has(key []byte) bool {
 }
 
 // Set buffers a write of value (copied; nil means empty) at key.
-func (c *Cache) Set(key, value []byte) {
-	k, v := string(key), storedValue(value)
+func (c *Cache) Set(key, value []byte) { c.setStored(string(key), storedValue(value)) }
+
+// storedWriter is a KV that takes a write as Cache.Write hands it on: the
+// key as a string and the value in stored form (storedValue's), both given
+// up by the caller, so they are kept as they are rather than copied again.
+// Cache and Store are; Metered is not, so its charges stay.
+type storedWriter interface {
+	setStored(k string, v []byte)
+	deleteStored(k string)
+}
+
+var (
+	_ storedWriter = (*Cache)(nil)
+	_ storedWriter = (*Store)(nil)
+)
+
+// setStored buffers a write of v, which the Cache now owns, at k.
+func (c *Cache) setStored(k string, v []byte) {
+	if c.writes == nil {
+		c.writes = make(map[string][]byte)
+	}
 	if c.set != nil {
 		if old, ok := c.writes[k]; ok && old == nil {
 			c.deleted.Delete(k)
@@ -75,8 +95,13 @@ func (c *Cache) Set(key, value []byte) {
 }
 
 // Delete buffers a deletion of key.
-func (c *Cache) Delete(key []byte) {
-	k := string(key)
+func (c *Cache) Delete(key []byte) { c.deleteStored(string(key)) }
+
+// deleteStored buffers a deletion of k.
+func (c *Cache) deleteStored(k string) {
+	if c.writes == nil {
+		c.writes = make(map[string][]byte)
+	}
 	if c.set != nil {
 		if old, ok := c.writes[k]; ok && old != nil {
 			c.set.Delete(write{key: k})
@@ -155,11 +180,23 @@ func (c *Cache) Write() {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	for _, k := range keys {
-		if v := c.writes[k]; v == nil {
-			c.parent.Delete([]byte(k))
-		} else {
-			c.parent.Set([]byte(k), v)
+	if p, ok := c.parent.(storedWriter); ok {
+		// The buffer is emptied below, so its keys and values go up as
+		// they are.
+		for _, k := range keys {
+			if v := c.writes[k]; v == nil {
+				p.deleteStored(k)
+			} else {
+				p.setStored(k, v)
+			}
+		}
+	} else {
+		for _, k := range keys {
+			if v := c.writes[k]; v == nil {
+				c.parent.Delete([]byte(k))
+			} else {
+				c.parent.Set([]byte(k), v)
+			}
 		}
 	}
 	c.Discard()
@@ -167,7 +204,7 @@ func (c *Cache) Write() {
 
 // Discard drops the buffered writes; the parent is left untouched.
 func (c *Cache) Discard() {
-	c.writes = make(map[string][]byte)
+	c.writes = nil
 	c.set, c.deleted = nil, nil
 }
 

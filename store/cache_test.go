@@ -305,3 +305,24 @@ func TestCacheQueuePopDoesNotRescanDeletions(t *testing.T) {
 	late := perPass(10_000, 200)
 	require.Less(t, late, 2*early+1024, "a pass after 10,000 deletions allocated %d bytes, one after none %d", late, early)
 }
+
+// Cache.Write hands its buffered keys and values up to a Cache or a Store
+// as they are (storedWriter); they are still the Cache's own copies, so a
+// caller reusing its buffers after Set changes nothing up there.
+func TestCacheWriteHandsOnItsOwnCopies(t *testing.T) {
+	store := parentWith(t, "a", "pa")
+	outer := NewCache(store)
+	inner := NewCache(outer)
+	key, value := []byte("b"), []byte("ib")
+	inner.Set(key, value)
+	inner.Set([]byte("e"), nil)
+	inner.Delete([]byte("a"))
+	copy(key, "x")
+	copy(value, "xx")
+	inner.Write()
+	outer.Write()
+	key[0], value[0] = 'y', 'y'
+	require.Equal(t, []pair{{"b", "ib"}, {"e", string(Present)}},
+		collect(func(fn func(k, v []byte) bool) { store.Iterate(nil, nil, true, fn) }))
+	require.Nil(t, store.Get([]byte("x")))
+}

@@ -213,11 +213,19 @@ func (m *memEngine) get(key []byte) ([]byte, error) { return m.tree().Get(key), 
 
 // apply hands the logged writes to memiavl in order, as one change set.
 func (m *memEngine) apply(w *writeBehind) {
-	var pairs []*memiavl.KVPair
+	// One array for the pairs and one for the pointers to them, of the
+	// log's length. memiavl keeps both until Commit (its write-ahead
+	// log's entry), so neither is reused.
+	kvs := make([]memiavl.KVPair, 0, len(w.log))
+	pairs := make([]*memiavl.KVPair, 0, len(w.log))
+	add := func(p memiavl.KVPair) {
+		kvs = append(kvs, p)
+		pairs = append(pairs, &kvs[len(kvs)-1])
+	}
 	w.apply(func(key, value []byte) {
-		pairs = append(pairs, &memiavl.KVPair{Key: key, Value: value})
+		add(memiavl.KVPair{Key: key, Value: value})
 	}, func(key, _ []byte) {
-		pairs = append(pairs, &memiavl.KVPair{Key: key, Delete: true})
+		add(memiavl.KVPair{Key: key, Delete: true})
 	})
 	if len(pairs) == 0 {
 		return

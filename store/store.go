@@ -268,17 +268,23 @@ func (s *Store) Has(key []byte) bool {
 // The tree itself is written when it must be current (writebehind.go).
 // It panics if called from inside Iterate's callback.
 func (s *Store) Set(key, value []byte) {
+	s.setStored(string(key), storedValue(value)) // one copy of the key for both records
+}
+
+// setStored is Set of a value in stored form that the Store now owns.
+func (s *Store) setStored(k string, v []byte) {
 	s.checkNotIterating("Set")
-	k := string(key) // one copy of the key for both records
 	s.wrote(k)
-	s.pending.write(k, storedValue(value))
+	s.pending.write(k, v)
 }
 
 // Delete removes key from the working tree (when it must be current, like
 // Set). It panics if called from inside Iterate's callback.
-func (s *Store) Delete(key []byte) {
+func (s *Store) Delete(key []byte) { s.deleteStored(string(key)) }
+
+// deleteStored is Delete of key k.
+func (s *Store) deleteStored(k string) {
 	s.checkNotIterating("Delete")
-	k := string(key)
 	s.wrote(k)
 	s.pending.write(k, nil)
 }
