@@ -599,7 +599,9 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 		}
 	}
 	msgs.Write()
-	return &abci.ExecTxResult{Code: abci.CodeTypeOK, Events: append([]abci.Event{txEvent}, toABCI(events)...)}
+	out := make([]abci.Event, 1, 1+len(events))
+	out[0] = txEvent
+	return &abci.ExecTxResult{Code: abci.CodeTypeOK, Events: appendABCI(out, events)}
 }
 
 // stopOnStoreFailure turns a storage failure anywhere in FinalizeBlock into
@@ -654,7 +656,7 @@ func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
 			a.carried[m.Name].Add(1)
 		}
 		cache.Write()
-		all = append(all, toABCI(events)...)
+		all = appendABCI(all, events)
 	}
 	return all
 }
@@ -772,13 +774,23 @@ func failed(err error) *abci.ExecTxResult {
 }
 
 func toABCI(events []module.Event) []abci.Event {
-	out := make([]abci.Event, len(events))
-	for i, e := range events {
-		attrs := make([]abci.EventAttribute, len(e.Attributes))
-		for j, at := range e.Attributes {
-			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: at.Index}
+	return appendABCI(make([]abci.Event, 0, len(events)), events)
+}
+
+// appendABCI appends events to out in ABCI's form, all their attributes
+// in one array (each event's slice of it capped at its own length).
+func appendABCI(out []abci.Event, events []module.Event) []abci.Event {
+	n := 0
+	for _, e := range events {
+		n += len(e.Attributes)
+	}
+	attrs := make([]abci.EventAttribute, 0, n)
+	for _, e := range events {
+		from := len(attrs)
+		for _, at := range e.Attributes {
+			attrs = append(attrs, abci.EventAttribute{Key: at.Key, Value: at.Value, Index: at.Index})
 		}
-		out[i] = abci.Event{Type: e.Type, Attributes: attrs}
+		out = append(out, abci.Event{Type: e.Type, Attributes: attrs[from:len(attrs):len(attrs)]})
 	}
 	return out
 }

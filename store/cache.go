@@ -66,6 +66,9 @@ func (c *Cache) Has(key []byte) bool {
 // Set buffers a write of value (copied; nil means empty) at key.
 func (c *Cache) Set(key, value []byte) { c.setStored(string(key), storedValue(value)) }
 
+// setEncoded buffers value, which the Cache now owns, at key.
+func (c *Cache) setEncoded(key, value []byte) { c.setStored(string(key), ownedValue(value)) }
+
 // storedWriter is a KV that takes a write as Cache.Write hands it on: the
 // key as a string and the value in stored form (storedValue's), both given
 // up by the caller, so they are kept as they are rather than copied again.

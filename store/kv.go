@@ -91,8 +91,41 @@ func SetProto(kv KV, key []byte, m proto.Message) error {
 	if err != nil {
 		return fmt.Errorf("store: encode %T at key %X: %w", m, key, err)
 	}
-	kv.Set(key, bz)
+	setEncoded(kv, key, bz)
 	return nil
+}
+
+// encodedSetter is a KV that can keep a value its caller has just encoded
+// and gives up (SetProto's) instead of copying it, as Set does: Cache and
+// Store, and Metered over either, charging as for Set.
+type encodedSetter interface {
+	setEncoded(key, value []byte)
+}
+
+var (
+	_ encodedSetter = (*Cache)(nil)
+	_ encodedSetter = (*Store)(nil)
+	_ encodedSetter = Metered{}
+)
+
+// setEncoded is kv.Set(key, value) for a value nothing else holds, kept
+// without a copy where kv can.
+func setEncoded(kv KV, key, value []byte) {
+	if s, ok := kv.(encodedSetter); ok {
+		s.setEncoded(key, value)
+		return
+	}
+	kv.Set(key, value)
+}
+
+// ownedValue is the stored form of a value the store may keep as it is:
+// the value itself, capped at its length (an append to what Get returns
+// must not write into another reader's array), or Present when empty.
+func ownedValue(value []byte) []byte {
+	if len(value) == 0 {
+		return []byte{0x01}
+	}
+	return value[:len(value):len(value)]
 }
 
 // Present is the value stored for an empty value, such as an index entry

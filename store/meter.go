@@ -194,9 +194,19 @@ func (m Metered) Has(key []byte) bool {
 
 // Set charges a write entry and the bytes of key and value.
 func (m Metered) Set(key, value []byte) {
+	m.chargeSet(key, value)
+	m.parent.Set(key, value)
+}
+
+// setEncoded is Set of a value the caller gives up (see encodedSetter).
+func (m Metered) setEncoded(key, value []byte) {
+	m.chargeSet(key, value)
+	setEncoded(m.parent, key, value)
+}
+
+func (m Metered) chargeSet(key, value []byte) {
 	m.meter.Charge(WriteEntry, 1)
 	m.meter.Charge(WriteByte, uint64(len(key)+len(value)))
-	m.parent.Set(key, value)
 }
 
 // Delete charges a delete entry and the bytes of key.

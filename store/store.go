@@ -271,6 +271,9 @@ func (s *Store) Set(key, value []byte) {
 	s.setStored(string(key), storedValue(value)) // one copy of the key for both records
 }
 
+// setEncoded is Set of a value the Store now owns.
+func (s *Store) setEncoded(key, value []byte) { s.setStored(string(key), ownedValue(value)) }
+
 // setStored is Set of a value in stored form that the Store now owns.
 func (s *Store) setStored(k string, v []byte) {
 	s.checkNotIterating("Set")
