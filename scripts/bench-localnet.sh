@@ -34,6 +34,10 @@
 #                   RATE/4 a second on one connection to each node; tallyd
 #                   load: open loop, each tx at its time whatever the nodes
 #                   answered, so sent_tx/s is what the nodes really got).
+#   transport       both send broadcast_tx_sync as websocket frames to each
+#                   node's /websocket (loadtime: one websocket a node;
+#                   tallyd load --transport ws: 8 a node, answers read and
+#                   counted), unless TRANSPORT says otherwise.
 #   load1           the machine's 1-minute load average during each rate
 #                   (min-max, sampled every 2 s): other work on the machine
 #                   shows here.
@@ -46,6 +50,12 @@
 #   WORKERS         tallyd load's most broadcasts waiting for answers
 #                   (it sends open loop; 0 = two seconds of the rate)  [0]
 #   MIX             tallyd load mix ("all": every module)  [all]
+#   TRANSPORT       how tallyd load sends broadcasts: ws (a frame each over
+#                   the node's websocket, as loadtime sends kvstore's) or
+#                   http (an HTTP POST each, over kept-alive connections);
+#                   empty passes no --transport (a TALLYD from before the
+#                   flag). LOAD_FLAGS and LOAD_FLAGS_BEFORE come after it,
+#                   so a --transport there wins for its network   [ws]
 #   KV_TX_SIZE      kvstore tx size in bytes (loadtime -s)  [the mean size of
 #                   Tally's mixed transactions in a short run: 220]
 #   KVSTORE         0 skips the kvstore side         [1]
@@ -114,6 +124,7 @@ VALIDATORS=${VALIDATORS:-4}
 ACCOUNTS=${ACCOUNTS:-50}
 WORKERS=${WORKERS:-0}
 MIX=${MIX:-all}
+TRANSPORT=${TRANSPORT-ws}
 KV_TX_SIZE=${KV_TX_SIZE:-220}
 KVSTORE=${KVSTORE:-1}
 TALLY=${TALLY:-1}
@@ -440,7 +451,7 @@ tally_phase() {
 		fi
 		run_bg "$OUT/$label-$rate.log" "$TALLYD" load --keyring-backend test --keyring-dir "$KEYRING" --from "$ADMIN" \
 			--endpoints "$ENDPOINTS" --rate "$rate" --duration "${SECS}s" --accounts "$ACCOUNTS" \
-			--workers "$WORKERS" --mix="$MIX" --drain "$DRAIN" --json "${extra[@]}" \
+			--workers "$WORKERS" --mix="$MIX" --drain "$DRAIN" --json ${TRANSPORT:+--transport "$TRANSPORT"} "${extra[@]}" \
 			>"$OUT/$label-$rate.json" 2>"$OUT/$label-$rate.log"
 		mark "$label" "$rate" end
 		kill "$rss_pid" 2>/dev/null || true
@@ -463,7 +474,7 @@ tally_phase() {
 tally_table() {
 	local label=$1 rate c first="$OUT/$1-${RATES%% *}.json"
 	echo
-	echo "Tally ($label: $(jq -r '.mix' "$first")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$first")-byte txs on average"
+	echo "Tally ($label: $(jq -r '.mix' "$first")), $ACCOUNTS accounts per party, $(jq -r '.avg_tx_bytes|round' "$first")-byte txs on average, broadcasts over $(jq -r '"\(.transport // "http") (\(.connections) connections a node)"' "$first")"
 	{
 		echo "offered sent_tx/s not_sent committed_tx/s ratio_to_kvstore p50_ms p95_ms p99_ms blocks tx/block units/tx accepted refused errors failed_in_block pending refusal_p50_ms refusal_p99_ms node_cpu load_cpu max_rss_mib load1"
 		for rate in $RATES; do
