@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	cmtlog "github.com/cometbft/cometbft/libs/log"
 	cmtpubsub "github.com/cometbft/cometbft/libs/pubsub"
 	grpccore "github.com/cometbft/cometbft/rpc/grpc"
 	rpcserver "github.com/cometbft/cometbft/rpc/jsonrpc/server"
@@ -315,7 +316,7 @@ func (n *Node) serveRPC(laddr string) error {
 			rpcserver.ReadLimit(config.MaxBodyBytes),
 			rpcserver.WriteChanCapacity(c.WebSocketWriteBufferSize),
 		)
-		wm.SetLogger(logger.With("protocol", "websocket"))
+		wm.SetLogger(wsRequestsAtDebug{logger.With("protocol", "websocket")})
 		mux.HandleFunc("/websocket", wm.WebsocketHandler)
 		rpcserver.RegisterRPCFuncs(mux, routes, logger)
 		var handler http.Handler = mux
@@ -479,3 +480,22 @@ func (c *trackedConn) Close() error {
 // let through its broadcast gate and not yet answered: those waiting for
 // CheckTx (and broadcast_tx_commit calls waiting for their block).
 func (n *Node) BroadcastsWaiting() int { return int(n.gate.waiting.Load()) }
+
+// wsRequestsAtDebug logs the line CometBFT's websocket handler writes for
+// every request ("WSJSONRPC", at info) at debug, as CometBFT logs every
+// HTTP JSON-RPC request. At info a websocket load wrote a line per
+// broadcast to each node's log: 27,000 a node in 45 s at 2,400 tx/s
+// offered over four nodes (4.3 MB), 1.8% of the nodes' CPU.
+type wsRequestsAtDebug struct{ cmtlog.Logger }
+
+func (l wsRequestsAtDebug) Info(msg string, keyvals ...any) {
+	if msg == "WSJSONRPC" {
+		l.Logger.Debug(msg, keyvals...)
+		return
+	}
+	l.Logger.Info(msg, keyvals...)
+}
+
+func (l wsRequestsAtDebug) With(keyvals ...any) cmtlog.Logger {
+	return wsRequestsAtDebug{l.Logger.With(keyvals...)}
+}
