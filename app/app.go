@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -550,7 +551,7 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 	}
 	spendNonce(a.store, d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
 	txEvent := abci.Event{Type: "tx", Attributes: []abci.EventAttribute{
-		{Key: "signer", Value: hex.EncodeToString(d.body.Signer), Index: true},
+		{Key: "signer", Value: hexString(d.body.Signer), Index: true},
 		{Key: "nonce", Value: strconv.FormatUint(d.body.Nonce, 10)},
 	}}
 
@@ -730,7 +731,7 @@ func (a *App) decodeAll(txs [][]byte) ([]*decodedTx, []error) {
 // agency as it stands. Keys and agencies that change earlier in the block
 // only make a verdict go unused: the handler verifies again.
 func (a *App) preverify(decoded []*decodedTx) {
-	var jobs []sigJob
+	jobs := make([]sigJob, 0, len(decoded)) // and more if members are added
 	for _, d := range decoded {
 		if d == nil {
 			continue
@@ -771,6 +772,18 @@ func (a *App) blockRules() rules {
 func failed(err error) *abci.ExecTxResult {
 	space, code, log := module.CodeOf(err)
 	return &abci.ExecTxResult{Code: code, Codespace: space, Log: log}
+}
+
+// hexString is hex.EncodeToString(b) in one allocation instead of two.
+func hexString(b []byte) string {
+	const digits = "0123456789abcdef"
+	var s strings.Builder
+	s.Grow(hex.EncodedLen(len(b)))
+	for _, c := range b {
+		s.WriteByte(digits[c>>4])
+		s.WriteByte(digits[c&0x0f])
+	}
+	return s.String()
 }
 
 func toABCI(events []module.Event) []abci.Event {

@@ -88,21 +88,35 @@ func (c *sigCache) add(hash [32]byte, pub []byte) { c.valid.put(hash, pub) }
 // be checked again except as replays, which fail on their nonce first.
 func (c *sigCache) forget(hashes [][32]byte) { c.valid.drop(hashes) }
 
-// sigJob is one signature to check in a batch; valid is called if it
-// verifies (from any goroutine).
+// sigJob is one signature to check in a batch; if it verifies, a
+// transaction's verdict is remembered in sigs under hash, or valid is
+// called (from any goroutine; see verified).
 type sigJob struct {
 	pub, msg, sig []byte
 	// key, when set, is pub expanded (sigCache.key): verified with it,
 	// one by one or in a batch, the key is not decompressed again.
-	key   *agency.ExpandedKey
+	key *agency.ExpandedKey
+	// sigs and hash are a transaction's (txJob), without a closure a
+	// transaction.
+	sigs  *sigCache
+	hash  [32]byte
 	valid func()
+}
+
+// verified records that j's signature verified.
+func (j *sigJob) verified() {
+	if j.sigs != nil {
+		j.sigs.add(j.hash, j.pub)
+		return
+	}
+	j.valid()
 }
 
 // txJob is the job of checking d's signature with pub (by the signer's
 // expanded key), remembered in c.
 func (c *sigCache) txJob(d *decodedTx, pub []byte) sigJob {
 	k, _ := c.key(pub)
-	return sigJob{pub: pub, msg: d.tx.BodyBytes, sig: d.tx.Signature, key: k, valid: func() { c.add(d.hash, pub) }}
+	return sigJob{pub: pub, msg: d.tx.BodyBytes, sig: d.tx.Signature, key: k, sigs: c, hash: d.hash}
 }
 
 // minBatch is the batch size below which verifying one by one is as fast.
@@ -144,7 +158,7 @@ func verifyChunk(jobs []sigJob) {
 				ok = agency.VerifySignature(j.pub, j.msg, j.sig)
 			}
 			if ok {
-				j.valid()
+				j.verified()
 			}
 		}
 		return
@@ -161,7 +175,7 @@ func verifyChunk(jobs []sigJob) {
 	// depend on them (agency.BatchVerifier), so nodes cannot disagree.
 	for i, ok := range bv.Verify(rand.Reader) {
 		if ok {
-			jobs[i].valid()
+			jobs[i].verified()
 		}
 	}
 }
@@ -222,7 +236,7 @@ func (a *App) PreverifySignatures(txs [][]byte) {
 	}
 	view := &stateAt{s: a.store, height: c.version, cached: true}
 	seen := make(map[[32]byte]bool, len(txs))
-	var jobs []sigJob
+	jobs := make([]sigJob, 0, len(txs))
 	for _, raw := range txs {
 		d, err := a.decodeCached(c.params, raw)
 		if err != nil || seen[d.hash] {

@@ -124,7 +124,18 @@ func reusableLog(log []loggedWrite) []loggedWrite {
 // two flushes.
 const minReusedLog = 1 << 16
 
-// forgetReads empties the read values, keeping room for as many.
+// forgetReads empties the read values. The map is kept for the next
+// block's reads (clear keeps its room, so a block does not allocate one
+// sized by the last), unless it held more than maxReusedReads: a genesis
+// or a restore reads millions of keys once.
 func (w *writeBehind) forgetReads() {
-	w.reads = make(map[string][]byte, len(w.reads))
+	if w.reads == nil || len(w.reads) > maxReusedReads {
+		w.reads = make(map[string][]byte)
+		return
+	}
+	clear(w.reads)
 }
+
+// maxReusedReads is the most read values whose map forgetReads keeps:
+// several blocks of 5,000 transactions' reads.
+const maxReusedReads = 1 << 16
