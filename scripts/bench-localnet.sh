@@ -297,6 +297,16 @@ wait_mempools_empty() {
 }
 
 # ---- kvstore with loadtime ----
+
+# kv_log_level CONFIG: CONFIG's log_level with a module given for a bare
+# level ("info" is "*:info"), to follow a module's own level.
+kv_log_level() {
+	local lvl
+	lvl=$(sed -n 's/^log_level *= *"\(.*\)"/\1/p' "$1")
+	lvl=${lvl:-info}
+	[[ "$lvl" == *:* ]] || lvl="*:$lvl"
+	echo "$lvl"
+}
 kv_phase() {
 	local i j peers="" endpoints="" ws="" cfg rpc rate
 	"$TOOLS/cometbft" testnet --v "$VALIDATORS" --o "$KVNET" --populate-persistent-peers=false >"$OUT/kv-init.log"
@@ -308,6 +318,12 @@ kv_phase() {
 		cp "$CFG/config.toml" "$cfg"
 		toml_set "$cfg" "" proxy_app '"kvstore"'
 		toml_set "$cfg" "" moniker "\"kv$i\""
+		# Tally's nodes log CometBFT's line for each websocket request
+		# ("WSJSONRPC") at debug, as CometBFT logs HTTP requests
+		# (node/rpc.go); a kvstore node would write it at info for every
+		# transaction loadtime sends. Its rpc-server module logs at warn,
+		# so neither side writes a log line a transaction.
+		toml_set "$cfg" "" log_level "\"rpc-server:warn,$(kv_log_level "$CFG/config.toml")\""
 		toml_set "$cfg" "" filter_peers false
 		toml_set "$cfg" "" priv_validator_laddr '""'
 		toml_set "$cfg" rpc laddr "\"tcp://127.0.0.1:$((KV_BASE_PORT + 10 * i + 1))\""
