@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/cosmos/iavl"
@@ -23,6 +24,17 @@ type iavlEngine struct {
 	tree   *iavl.MutableTree
 	reader *iavl.MutableTree // reads saved versions only; see the Concurrency note on Store
 	loaded int64             // the version the last reload loaded
+	// newest is reader's tree of the newest saved version, once loaded:
+	// CheckTx reads that version a few times a transaction, and loading
+	// it reads its root's key from the database each time.
+	newest atomic.Pointer[savedTree]
+}
+
+// savedTree is a version's tree as one reader loaded it.
+type savedTree struct {
+	reader  *iavl.MutableTree
+	version int64
+	tree    *iavl.ImmutableTree
 }
 
 var _ engine = (*iavlEngine)(nil)
@@ -236,15 +248,21 @@ func (e *iavlEngine) readFailed(version int64, err error) error {
 
 // saved returns the tree at a saved version, read through e.reader (see the
 // Concurrency note on Store). The lock is held only to check the version.
+// The newest version's tree is loaded once (e.newest): an ImmutableTree is
+// its root and never changes, and a version is saved once by a reader's
+// database (a reload, which may load another history, makes a new reader).
 func (e *iavlEngine) saved(version int64) (*iavl.ImmutableTree, error) {
 	e.mu.RLock()
-	last := e.lastVersion
+	last, reader := e.lastVersion, e.reader
 	ok := version > 0 && version <= last && e.tree.VersionExists(version)
 	e.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionUnavailable, version, last)
 	}
-	t, err := e.reader.GetImmutable(version)
+	if n := e.newest.Load(); n != nil && n.reader == reader && n.version == version {
+		return n.tree, nil
+	}
+	t, err := reader.GetImmutable(version)
 	if errors.Is(err, iavl.ErrVersionDoesNotExist) {
 		return nil, fmt.Errorf("%w: %d was pruned while being read", ErrVersionUnavailable, version)
 	}
@@ -253,6 +271,9 @@ func (e *iavlEngine) saved(version int64) (*iavl.ImmutableTree, error) {
 		// load: its root is then missing ("Value missing for key"), which
 		// is an unavailable version, not a broken database.
 		return nil, e.readFailed(version, fmt.Errorf("store: load version %d: %w", version, err))
+	}
+	if version == last {
+		e.newest.Store(&savedTree{reader: reader, version: version, tree: t})
 	}
 	return t, nil
 }
