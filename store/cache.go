@@ -83,6 +83,13 @@ var (
 	_ storedWriter = (*Store)(nil)
 )
 
+// copyingWriter hands Cache.Write's writes to any other KV (Metered, a
+// test recorder) through Set and Delete, which copy and charge as usual.
+type copyingWriter struct{ KV }
+
+func (w copyingWriter) setStored(k string, v []byte) { w.Set([]byte(k), v) }
+func (w copyingWriter) deleteStored(k string)        { w.Delete([]byte(k)) }
+
 // setStored buffers a write of v, which the Cache now owns, at k.
 func (c *Cache) setStored(k string, v []byte) {
 	if c.writes == nil {
@@ -183,23 +190,17 @@ func (c *Cache) Write() {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if p, ok := c.parent.(storedWriter); ok {
-		// The buffer is emptied below, so its keys and values go up as
-		// they are.
-		for _, k := range keys {
-			if v := c.writes[k]; v == nil {
-				p.deleteStored(k)
-			} else {
-				p.setStored(k, v)
-			}
-		}
-	} else {
-		for _, k := range keys {
-			if v := c.writes[k]; v == nil {
-				c.parent.Delete([]byte(k))
-			} else {
-				c.parent.Set([]byte(k), v)
-			}
+	// The buffer is emptied below, so its keys and values go up as they
+	// are to a parent that keeps them (storedWriter); others copy them.
+	p, ok := c.parent.(storedWriter)
+	if !ok {
+		p = copyingWriter{c.parent}
+	}
+	for _, k := range keys {
+		if v := c.writes[k]; v == nil {
+			p.deleteStored(k)
+		} else {
+			p.setStored(k, v)
 		}
 	}
 	c.Discard()

@@ -116,15 +116,8 @@ func TestRunCountsEveryAcceptedTxFromBlocks(t *testing.T) {
 	// Open loop: every transaction is sent, however slowly the node answers.
 	require.EqualValues(t, 240, rep.Submitted)
 	require.Zero(t, rep.ClientDropped)
-	require.Equal(t, rep.Submitted, rep.Accepted+rep.RejectedTotal+rep.BroadcastErrorsTotal)
-	require.Zero(t, rep.RejectedTotal, "rejected: %+v", rep.Rejected)
-	require.Zero(t, rep.BroadcastErrorsTotal, "broadcast errors: %+v", rep.BroadcastErrors)
-	// No silent loss: everything accepted is in a block, and succeeded.
-	require.Zero(t, rep.Pending)
-	require.Equal(t, rep.Accepted, rep.Committed)
-	require.Equal(t, rep.Committed, rep.CommittedOK)
+	requireAllAcceptedAndCommitted(t, rep)
 	require.Zero(t, rep.CommittedFailedTotal)
-	require.Zero(t, rep.CommittedUnacknowledged)
 	requireBlocksMatch(ctx, t, c, rep)
 	t.Logf("committed %d txs in %d blocks; %.1f tx/s steady; latency p50 %.0f ms p99 %.0f ms",
 		rep.Committed, rep.Blocks, rep.CommittedRate, rep.Latency.P50, rep.Latency.P99)
@@ -416,4 +409,18 @@ func TestBatchedRunWithReceiptsAndMembers(t *testing.T) {
 			require.Len(t, body.Messages, perTx)
 		}
 	}
+}
+
+// requireAllAcceptedAndCommitted: every transaction sent was accepted, none
+// refused or lost to a broadcast error, and no silent loss: everything
+// accepted is in a block, succeeded, and was acknowledged first.
+func requireAllAcceptedAndCommitted(t *testing.T, rep *load.Report) {
+	t.Helper()
+	require.Equal(t, rep.Submitted, rep.Accepted+rep.RejectedTotal+rep.BroadcastErrorsTotal)
+	require.Zero(t, rep.RejectedTotal, "rejected: %+v", rep.Rejected)
+	require.Zero(t, rep.BroadcastErrorsTotal, "broadcast errors: %+v", rep.BroadcastErrors)
+	require.Zero(t, rep.Pending)
+	require.Equal(t, rep.Accepted, rep.Committed)
+	require.Equal(t, rep.Committed, rep.CommittedOK)
+	require.Zero(t, rep.CommittedUnacknowledged)
 }

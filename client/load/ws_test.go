@@ -194,13 +194,7 @@ func TestWebsocketRunCommitsEveryAcceptedTx(t *testing.T) {
 	require.Zero(t, rep.Reconnects)
 	require.Zero(t, rep.Resent)
 
-	require.Equal(t, rep.Submitted, rep.Accepted+rep.RejectedTotal+rep.BroadcastErrorsTotal)
-	require.Zero(t, rep.RejectedTotal, "rejected: %+v", rep.Rejected)
-	require.Zero(t, rep.BroadcastErrorsTotal, "broadcast errors: %+v", rep.BroadcastErrors)
-	require.Zero(t, rep.Pending)
-	require.Equal(t, rep.Accepted, rep.Committed)
-	require.Equal(t, rep.Committed, rep.CommittedOK)
-	require.Zero(t, rep.CommittedUnacknowledged)
+	requireAllAcceptedAndCommitted(t, rep)
 	requireBlocksMatch(ctx, t, c, rep)
 }
 

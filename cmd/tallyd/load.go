@@ -125,7 +125,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 				return fmt.Errorf("--workers must not be negative")
 			}
 			if connections < 0 {
-				return fmt.Errorf("--connections must be at least 1 (0: the transport's default)")
+				return fmt.Errorf("--connections must not be negative (0: the transport's default)")
 			}
 			if transport != load.TransportHTTP && transport != load.TransportWS {
 				return fmt.Errorf("--transport is %q: want %s or %s", transport, load.TransportHTTP, load.TransportWS)
