@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is a registered, coded failure. Codespace plus code identify it for
@@ -53,13 +54,43 @@ func (w *wrapped) Unwrap() error { return w.code }
 var ErrInternal = Register("tally", 1, "internal error")
 
 // CodeOf returns the codespace, code and human-readable log of err. Errors
-// that were never registered are internal (tally/1).
+// that were never registered are internal (tally/1). The log is at most
+// MaxLogBytes long.
 func CodeOf(err error) (codespace string, code uint32, log string) {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Codespace, e.Code, err.Error()
+		return e.Codespace, e.Code, clipLog(err.Error())
 	}
-	return ErrInternal.Codespace, ErrInternal.Code, ErrInternal.Error() + ": " + err.Error()
+	return ErrInternal.Codespace, ErrInternal.Code, clipLog(ErrInternal.Error() + ": " + err.Error())
+}
+
+// MaxLogBytes is the longest log CodeOf gives: the log of every CheckTx
+// verdict, every transaction's result in a block and every refused query.
+// A log names the input it refuses, and several do so before checking its
+// size (ValidateToken and ValidateHolder in x/funds quote a token or holder
+// id of any length; authenticate quotes the chain id it was given), so
+// without a cap a transaction of max_tx_bytes (32 KiB by default) of
+// non-printable bytes had a log of about 128 KiB (%q writes a byte as
+// four), stored in its block's results and sent again by every block_results,
+// block_outcomes and tx answer (node.BlockOutcomes counts on this bound).
+// Honest logs are a registered description and a sentence of specifics:
+// a few hundred bytes.
+const MaxLogBytes = 1024
+
+// clipLog cuts s to MaxLogBytes, at a character's start, saying so and how
+// long it was. Logs are not in a block's results hash (CometBFT hashes a
+// result's code, data and units only), and the cut is the same on every
+// node.
+func clipLog(s string) string {
+	if len(s) <= MaxLogBytes {
+		return s
+	}
+	tail := fmt.Sprintf(" … (log cut: %d bytes)", len(s))
+	n := MaxLogBytes - len(tail)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + tail
 }
 
 // Registered lists every registered error, ordered by codespace and code.
