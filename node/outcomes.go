@@ -3,12 +3,16 @@ package node
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	cmtbytes "github.com/cometbft/cometbft/libs/bytes"
 	"github.com/cometbft/cometbft/rpc/core"
 	rpcserver "github.com/cometbft/cometbft/rpc/jsonrpc/server"
 	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
+
+	"github.com/tallyledger/tally/api"
+	"github.com/tallyledger/tally/x/module"
 )
 
 // BlockOutcomesRoute is the node's RPC method answering what became of each
@@ -22,7 +26,64 @@ import (
 // watching client at 1,300 tx/s spent 3.0 s of its 20.5 s of CPU in 45 s
 // on that encoding alone (README, "Measuring"). This answer leaves out the
 // events and the transaction bytes, and is encoded by encoding/json.
+//
+// Its answer is at most MaxBlockOutcomesBytes of the chain's
+// max_block_units long.
 const BlockOutcomesRoute = "block_outcomes"
+
+// MinTxBytes is the fewest bytes a transaction a block holds can have: a
+// Tx's signature (64 bytes) and body_bytes, each with its field's tag and
+// length, the body holding the signer's address (20 bytes) and at least
+// one message (a Msg with its oneof set: at least its tag and length),
+// each with tag and length. Shorter bytes do not decode (app's
+// decodeHashed refuses a missing signature, signer or message), and
+// ProcessProposal rejects a block with a transaction that does not decode.
+const MinTxBytes = 94
+
+// MaxBlockTxs is the most transactions a block can hold when the chain's
+// max_block_units is maxBlockUnits. ProcessProposal rejects a block whose
+// transactions' unit limits (app's unitLimit) add up to more, and a
+// transaction's limit is at least its own units (api.TxOwnUnits: its base
+// and bytes) or max_tx_units, whichever is less; max_tx_units is at least
+// 100,000 (app.ValidateParams), above the own units of MinTxBytes (1,940).
+// At the default max_block_units, 30,000,000: 15,463.
+func MaxBlockTxs(maxBlockUnits uint64) uint64 {
+	return maxBlockUnits / api.TxOwnUnits(MinTxBytes)
+}
+
+// maxCodespaceBytes bounds a result's codespace: the name a module
+// registered its errors under (module.Register; the longest,
+// "provenance", is 10).
+const maxCodespaceBytes = 16
+
+// MaxBlockOutcomesBytes is the longest answer BlockOutcomesRoute gives, with
+// its JSON-RPC envelope for a numeric id, when the chain's max_block_units is
+// maxBlockUnits: a header, and MaxBlockTxs transactions each at its
+// longest. An entry is a 64-character hash, a code of at most 10 digits,
+// a codespace of at most maxCodespaceBytes, a log of at most
+// module.MaxLogBytes which JSON writes in at most six bytes a byte (<, >, &
+// and control characters as \u00XX, a byte of broken UTF-8 as \ufffd), and
+// units of at most 20 characters each. At the default max_block_units,
+// 30,000,000, that is 98,159,264 bytes (94 MiB): a block of 15,463 of the
+// smallest transactions, each failed with a log of 1,024 bytes of
+// characters JSON escapes (TestBlockOutcomesAtTheLargestBlockAreWithin-
+// TheirBound encodes such a block: 93,937,857 bytes). An honest full
+// block's answer is far smaller (a failed transaction's log is a sentence,
+// and a transaction that succeeds has none). The bound counts on every
+// result's log coming from module.CodeOf, as app's failed makes them.
+func MaxBlockOutcomesBytes(maxBlockUnits uint64) uint64 {
+	const (
+		envelope = len(`{"jsonrpc":"2.0","id":`) + 20 + len(`,"result":`) + len(`}`)
+		header   = len(`{"height":"`) + 20 + len(`","time":"`) + len(time.RFC3339Nano) + len(`","txs":[`) + len(`]}`)
+		entry    = len(`{"hash":"`) + 64 + len(`","code":`) + 10 + len(`,"codespace":"`) + maxCodespaceBytes +
+			len(`","log":"`) + 6*module.MaxLogBytes + len(`","gas_wanted":"`) + 20 + len(`","gas_used":"`) + 20 + len(`"},`)
+	)
+	n, fixed, each := MaxBlockTxs(maxBlockUnits), uint64(envelope+header), uint64(entry)
+	if n > (math.MaxUint64-fixed)/each {
+		return math.MaxUint64
+	}
+	return fixed + n*each
+}
 
 // BlockOutcomes is BlockOutcomesRoute's answer: block Height's header time
 // and, in block order, each transaction's hash and result.
