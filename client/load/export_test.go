@@ -88,3 +88,18 @@ func ErrorClass(err error) string { return errorClass(err) }
 // ErrTxInCache is the text by which a run knows CometBFT's "tx already
 // exists in cache".
 const ErrTxInCache = errTxInCache
+
+// The most bytes of an answer the load reads: to a broadcast (over HTTP or
+// a websocket), and about a block.
+const (
+	MaxBroadcastAnswerBytes = maxBroadcastAnswerBytes
+	MaxBlockAnswerBytes     = maxBlockAnswerBytes
+)
+
+// SetBlockAnswerLimit makes the watcher read block answers of at most n
+// bytes until the test ends.
+func SetBlockAnswerLimit(t interface{ Cleanup(func()) }, n int64) {
+	old := blockAnswerLimit
+	blockAnswerLimit = n
+	t.Cleanup(func() { blockAnswerLimit = old })
+}

@@ -546,8 +546,10 @@ func (w *watcher) poll(ctx context.Context) ([]block, error) {
 // block. A height the app has committed has both (CometBFT stores the
 // results before the app's Commit), so a failed read is tried again only
 // for what may pass (a busy node, a connection that failed), backing off
-// from 50 ms, for up to 10 s. A block's commit time is when a poll first
-// saw it committed: waiting here can only delay the next poll.
+// from 50 ms, for up to 10 s; an answer over its limit (errAnswerTooLarge)
+// is not asked again, and ends the run with that error. A block's commit
+// time is when a poll first saw it committed: waiting here can only delay
+// the next poll.
 //
 // block_outcomes is what keeps the watched node's cost low: CometBFT's
 // block_results encodes every result's events through gogoproto's
@@ -561,7 +563,7 @@ func (w *watcher) fetch(ctx context.Context, h int64) (block, error) {
 		if err == nil {
 			return b, nil
 		}
-		if time.Now().After(deadline) {
+		if errors.Is(err, errAnswerTooLarge) || time.Now().After(deadline) {
 			return block{}, fmt.Errorf("reading block %d: %w", h, err)
 		}
 		select {
@@ -828,7 +830,8 @@ func (r *runner) load(ctx context.Context) (*Report, error) {
 				return
 			}
 			if err != nil {
-				if fails++; fails > 100 {
+				// An answer over its limit would be so again.
+				if fails++; fails > 100 || errors.Is(err, errAnswerTooLarge) {
 					watchErr = fmt.Errorf("reading blocks from %s: %w", cfg.Endpoints[0], err)
 					return
 				}

@@ -82,16 +82,50 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // maxPooledBuf is the largest buffer put back in bufPool.
 const maxPooledBuf = 64 << 10
 
+// The most bytes of one answer the load reads from a node, over HTTP or a
+// websocket: a node that sends more (a broken or hostile one) fails the
+// call with errAnswerTooLarge, instead of making the load allocate without
+// bound.
+const (
+	// maxBroadcastAnswerBytes bounds an answer to broadcast_tx_sync (and
+	// abci_info's, smaller still). CometBFT's ResultBroadcastTx is CheckTx's
+	// code, codespace (a registered name of a few letters) and log (at most
+	// module.MaxLogBytes, 1 KiB, which JSON may write six bytes a byte), its
+	// data (Tally's CheckTx sets none) and the transaction's 32-byte hash:
+	// under 8 KiB with the JSON-RPC envelope. 1 MiB leaves the margin for a
+	// node of another release with longer logs, and is what a hostile node
+	// can make the load hold per connection.
+	maxBroadcastAnswerBytes = 1 << 20
+	// maxBlockAnswerBytes bounds an answer about one block: block_outcomes,
+	// at most node.MaxBlockOutcomesBytes (98 MB at the default
+	// max_block_units of 30M, when every transaction of a block of the
+	// smallest ones fails with a 1 KiB log; honest blocks' are a few MB),
+	// or for a node without it block (at CometBFT's largest max_bytes, 100
+	// MB of transactions, base64 makes about 134 MB) and block_results.
+	// 256 MiB covers both, and block_outcomes up to a max_block_units of
+	// 82,000,000, 2.7 times the default (TestTheLoadReadsTheLargestAnswers).
+	maxBlockAnswerBytes = 256 << 20
+)
+
+// blockAnswerLimit is the limit the watcher reads block answers with:
+// maxBlockAnswerBytes, lowered by tests (SetBlockAnswerLimit) that show an
+// answer over it fails.
+var blockAnswerLimit int64 = maxBlockAnswerBytes
+
+// errAnswerTooLarge is wrapped by the error of a call whose answer was over
+// its limit: it would be over it again, so it is not asked again.
+var errAnswerTooLarge = errors.New("larger than any answer a node sends")
+
 // call posts one JSON-RPC request (body, whose id is id) to c and decodes
-// the answer's result as a T. buf receives the response body. resent says
-// the request was sent a second time (post).
-func call[T any](ctx context.Context, c *rpcConn, body []byte, id int64, buf *bytes.Buffer) (_ *T, resent bool, _ error) {
+// the answer's result as a T. buf receives the response body, of at most
+// limit bytes. resent says the request was sent a second time (post).
+func call[T any](ctx context.Context, c *rpcConn, body []byte, id int64, buf *bytes.Buffer, limit int64) (_ *T, resent bool, _ error) {
 	res, resent, err := c.post(ctx, body)
 	if err != nil {
 		return nil, resent, err
 	}
 	defer res.Body.Close()
-	result, err := decode[T](res, id, buf)
+	result, err := decode[T](res, id, buf, limit)
 	return result, resent, err
 }
 
@@ -140,11 +174,15 @@ func connClosed(err error) bool {
 }
 
 // decode reads res, the answer to the JSON-RPC request whose id is id,
-// into buf and decodes its result as a T.
-func decode[T any](res *http.Response, id int64, buf *bytes.Buffer) (*T, error) {
+// into buf and decodes its result as a T. An answer over limit bytes is
+// read no further: an error wrapping errAnswerTooLarge.
+func decode[T any](res *http.Response, id int64, buf *bytes.Buffer, limit int64) (*T, error) {
 	buf.Reset()
-	if _, err := buf.ReadFrom(res.Body); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(res.Body, limit+1)); err != nil {
 		return nil, fmt.Errorf("%s. Failed to read response body: %w", httpPrefix(res), err)
+	}
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%s. answer over %d bytes, %w: not read", httpPrefix(res), limit, errAnswerTooLarge)
 	}
 	gotID, result, err := unmarshalAnswer[T](buf.Bytes(), httpPrefix(res))
 	if err != nil {
@@ -223,7 +261,7 @@ func (c *rpcConn) broadcastTxSync(ctx context.Context, tx []byte) (_ broadcastRe
 	id := c.id.Add(1)
 	body := broadcastBody(id, tx)
 	buf := bufPool.Get().(*bytes.Buffer)
-	res, resent, err := call[broadcastResult](ctx, c, body, id, buf)
+	res, resent, err := call[broadcastResult](ctx, c, body, id, buf, maxBroadcastAnswerBytes)
 	if buf.Cap() <= maxPooledBuf {
 		bufPool.Put(buf)
 	}
@@ -246,7 +284,7 @@ func (c *rpcConn) committedHeight(ctx context.Context, buf *bytes.Buffer) (int64
 		} `json:"response"`
 	}
 	body, id := c.request("abci_info", `{}`)
-	res, _, err := call[info](ctx, c, body, id, buf)
+	res, _, err := call[info](ctx, c, body, id, buf, maxBroadcastAnswerBytes)
 	if err != nil {
 		return 0, fmt.Errorf("node abci_info: %w", err)
 	}
@@ -270,7 +308,7 @@ func (c *rpcConn) blockResults(ctx context.Context, h int64, buf *bytes.Buffer) 
 		TxsResults []txResult `json:"txs_results"`
 	}
 	body, id := c.request("block_results", `{"height":"`+strconv.FormatInt(h, 10)+`"}`)
-	res, _, err := call[results](ctx, c, body, id, buf)
+	res, _, err := call[results](ctx, c, body, id, buf, blockAnswerLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +333,7 @@ func (c *rpcConn) blockTxs(ctx context.Context, h int64, buf *bytes.Buffer) (tim
 		} `json:"block"`
 	}
 	body, id := c.request("block", `{"height":"`+strconv.FormatInt(h, 10)+`"}`)
-	res, _, err := call[blockResult](ctx, c, body, id, buf)
+	res, _, err := call[blockResult](ctx, c, body, id, buf, blockAnswerLimit)
 	if err != nil {
 		return time.Time{}, nil, err
 	}
@@ -332,7 +370,7 @@ func (c *rpcConn) blockOutcomes(ctx context.Context, h int64, buf *bytes.Buffer)
 		Txs    []outcome `json:"txs"`
 	}
 	body, id := c.request("block_outcomes", `{"height":"`+strconv.FormatInt(h, 10)+`"}`)
-	res, _, err := call[outcomes](ctx, c, body, id, buf)
+	res, _, err := call[outcomes](ctx, c, body, id, buf, blockAnswerLimit)
 	if err != nil {
 		return time.Time{}, nil, nil, err
 	}

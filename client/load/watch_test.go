@@ -128,6 +128,25 @@ func TestTheWatcherReadsBlocksAsCometBFTsClientDoes(t *testing.T) {
 	}
 	require.Equal(t, members, failed)
 
+	// An answer about a block over the watcher's limit (lowered here from
+	// load.MaxBlockAnswerBytes, which TestTheLoadReadsTheLargestAnswers
+	// holds to the largest answer a node gives) fails the read with an
+	// error naming the limit, read no further and not asked again; one of
+	// exactly the limit is read. The proxy pads the node's answers with
+	// spaces, which JSON allows.
+	const limit = 64 << 10
+	load.SetBlockAnswerLimit(t, limit)
+	padded, asked, padTo := paddedNode(t, rpcAddr)
+	padTo.Store(limit)
+	watchedPadded, err := load.WatchBlocks(ctx, padded, start+1, end)
+	require.NoError(t, err)
+	require.Equal(t, watched, watchedPadded)
+	padTo.Store(limit + 1)
+	asked.Store(0)
+	_, err = load.WatchBlocks(ctx, padded, start+1, end)
+	require.ErrorContains(t, err, fmt.Sprintf("reading block %d: error in json rpc client, with http response metadata: (Status: 200 OK, Protocol HTTP/1.1). answer over %d bytes, larger than any answer a node sends: not read", start+1, limit))
+	require.EqualValues(t, 1, asked.Load(), "asked once")
+
 	// A refusal by CheckTx: the same code, codespace and log.
 	garbage := []byte("not a transaction")
 	code, space, log, err := load.Broadcast(ctx, rpcAddr, garbage)
@@ -211,6 +230,35 @@ func TestTheWatcherReportsABlockOnceTheAppCommittedIt(t *testing.T) {
 		time.Sleep(load.DefaultPollInterval)
 	}
 	require.EqualValues(t, 1, held.Load(), "one block's Commit was held")
+}
+
+// paddedNode is a proxy to rpcAddr that pads each answer to block_outcomes
+// with spaces to the size padTo holds, and passes every other request on;
+// it counts the block_outcomes asked.
+func paddedNode(t *testing.T, rpcAddr string) (string, *atomic.Int32, *atomic.Int64) {
+	t.Helper()
+	node := strings.Replace(rpcAddr, "tcp://", "http://", 1)
+	var asked atomic.Int32
+	var padTo atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		res, err := http.Post(node, "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		answer, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.NoError(t, err)
+		if bytes.Contains(body, []byte(`"block_outcomes"`)) {
+			asked.Add(1)
+			require.Less(t, int64(len(answer)), padTo.Load(), "an answer to pad")
+			answer = append(answer, bytes.Repeat([]byte(" "), int(padTo.Load())-len(answer))...)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(res.StatusCode)
+		_, _ = w.Write(answer)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &asked, &padTo
 }
 
 // olderNode is a proxy to rpcAddr that answers block_outcomes as a node of

@@ -44,7 +44,8 @@ type broadcaster interface {
 // it would HTTP requests. Answers are matched to their requests by
 // JSON-RPC id, by one reader goroutine per connection.
 //
-// A connection the node closes fails the broadcasts waiting on it
+// A connection the node closes, or on which it sends a message over
+// maxBroadcastAnswerBytes, fails the broadcasts waiting on it
 // ("websocket closed"); each is sent once more over a new connection
 // (safe for the reasons rpcConn.post gives: a transaction is applied at
 // most once, and one the node received the first time is answered "tx
@@ -233,6 +234,11 @@ func (s *wsSlot) session(ctx context.Context) (*wsSession, error) {
 		}
 		return nil, fmt.Errorf("websocket dial %s failed: %w", s.p.url, err)
 	}
+	// A message over the limit fails the connection in read: gorilla adds
+	// up a message's length from its frames' headers and stops at the
+	// frame that passes the limit, before reading it, so a node cannot make
+	// the load hold more than this of one message.
+	conn.SetReadLimit(maxBroadcastAnswerBytes)
 	sess := &wsSession{conn: conn, pending: map[int64]chan wsAnswer{}}
 	go s.read(sess)
 	s.mu.Lock()
@@ -272,7 +278,10 @@ func (sess *wsSession) fail(err error) {
 
 // read delivers sess's answers to the requests waiting for them, until
 // the connection fails. (gorilla/websocket answers the node's pings with
-// pongs while it reads.)
+// pongs while it reads.) A message over maxBroadcastAnswerBytes fails the
+// connection as a close does: the broadcasts waiting on it are sent again
+// over a new one (wsPool.broadcastTxSync), and fail if their answer is
+// over the limit again, with an error that says so.
 func (s *wsSlot) read(sess *wsSession) {
 	var buf bytes.Buffer
 	for {
@@ -280,6 +289,9 @@ func (s *wsSlot) read(sess *wsSession) {
 		if err == nil {
 			buf.Reset()
 			_, err = buf.ReadFrom(r)
+		}
+		if errors.Is(err, websocket.ErrReadLimit) {
+			err = fmt.Errorf("the node sent a message over %d bytes, %w: %w", maxBroadcastAnswerBytes, errAnswerTooLarge, err)
 		}
 		if err != nil {
 			sess.fail(err)

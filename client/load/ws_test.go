@@ -40,6 +40,10 @@ type wsProxy struct {
 	swallow bool
 	// gone refuses websockets (HTTP 503) once one was closed.
 	gone bool
+	// oversize passes on each answer to a broadcast padded to one byte over
+	// load.MaxBroadcastAnswerBytes (oversized): over a websocket always,
+	// over HTTP once armed.
+	oversize bool
 
 	armed          atomic.Bool  // HTTP broadcasts are counted once armed (after setup)
 	httpBroadcasts atomic.Int64 // broadcast_tx_sync posted over HTTP, once armed
@@ -67,10 +71,33 @@ func (p *wsProxy) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	node := "http://" + strings.TrimPrefix(p.node, "tcp://")
 	if p.armed.Load() && bytes.Contains(body, []byte(`"broadcast_tx_sync"`)) {
 		p.httpBroadcasts.Add(1)
+		if p.oversize {
+			res, err := http.Post(node, "application/json", bytes.NewReader(body))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			answer, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(oversized(answer))
+			return
+		}
 	}
-	passOn(w, "http://"+strings.TrimPrefix(p.node, "tcp://"), body)
+	passOn(w, node, body)
+}
+
+// oversized is answer, a node's JSON-RPC answer, padded with spaces (which
+// JSON allows) to one byte over load.MaxBroadcastAnswerBytes.
+func oversized(answer []byte) []byte {
+	return append(answer, bytes.Repeat([]byte(" "), load.MaxBroadcastAnswerBytes+1-len(answer))...)
 }
 
 // relay passes one websocket's frames to the node and the node's answers
@@ -108,6 +135,9 @@ func (p *wsProxy) relay(w http.ResponseWriter, r *http.Request) {
 			}
 			_ = json.Unmarshal(msg, &a)
 			if a.ID != dropID.Load() {
+				if p.oversize {
+					msg = oversized(msg)
+				}
 				_ = down.WriteMessage(websocket.TextMessage, msg)
 			}
 			answered.Done()
@@ -236,7 +266,11 @@ func itoa(n uint32) string { b, _ := json.Marshal(n); return string(b) }
 // in cache": ResentKnown), and the lost connection is reported
 // (Reconnects). When the node then takes no new websocket, its broadcasts
 // fail with a classed error instead of hanging the run, and broadcasts it
-// takes but never answers fail when broadcastTimeout runs out.
+// takes but never answers fail when broadcastTimeout runs out. An answer
+// over the load's read limit (load.MaxBroadcastAnswerBytes: a hostile or
+// broken node's) ends its connection as a close does, and the broadcasts
+// whose answers are all over it fail with an error that says so; over HTTP
+// such an answer is an error too, read no further.
 func TestWebsocketClosedByTheNodeIsReported(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -291,4 +325,31 @@ func TestWebsocketClosedByTheNodeIsReported(t *testing.T) {
 	require.Len(t, rep.BroadcastErrors, 1)
 	require.Contains(t, rep.BroadcastErrors[0].Error, "no answer: context deadline exceeded")
 	require.Equal(t, rep.Submitted-rep.BroadcastErrorsTotal, rep.Committed)
+
+	// Every answer over the limit: each broadcast through the proxy is
+	// resent once over a new connection, then fails, the limit named. The
+	// node checked each (the proxy passes the frames on): what the load
+	// counts an error is found in blocks, unacknowledged.
+	p = (&wsProxy{node: rpcAddr, oversize: true}).start(t)
+	rep = run(p)
+	require.Positive(t, p.wsBroadcasts.Load())
+	require.Equal(t, rep.Submitted/2, rep.BroadcastErrorsTotal, "every broadcast through the proxy failed: %+v", rep.BroadcastErrors)
+	// Mostly failed by their own answer; a broadcast that went out just as
+	// another's answer ended its connection reads that connection's failure.
+	var overLimit int64
+	for _, e := range rep.BroadcastErrors {
+		require.Contains(t, e.Error, "websocket closed before the answer")
+		if strings.HasSuffix(e.Error, "websocket closed before the answer: the node sent a message over N bytes, larger than any answer a node sends: websocket: read limit exceeded") {
+			overLimit += e.Count
+		}
+	}
+	require.Positive(t, overLimit, "%+v", rep.BroadcastErrors)
+	require.Equal(t, rep.BroadcastErrorsTotal, rep.Resent, "each sent twice")
+	require.Zero(t, rep.ResentKnown, "no answer through the proxy was read")
+	require.Positive(t, rep.Reconnects)
+	require.Positive(t, rep.CommittedUnacknowledged)
+	require.Equal(t, rep.Accepted+rep.CommittedUnacknowledged, rep.Committed)
+
+	_, _, _, err := load.Broadcast(ctx, p.addr(), []byte("not a transaction"))
+	require.ErrorContains(t, err, "answer over 1048576 bytes, larger than any answer a node sends: not read")
 }
