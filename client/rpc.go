@@ -51,8 +51,54 @@ func HTTPClient(addr string) (*http.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 	}
-	hc.Transport = busyRetry{next: hc.Transport}
+	hc.Transport = limitAnswers{busyRetry{next: hc.Transport}}
 	return hc, nil
+}
+
+// MaxAnswerBytes is the most of one answer HTTPClient (so Dial's client
+// too) reads from a node: a broken or hostile node that sends more fails
+// the call, instead of making the client allocate without bound (CometBFT's
+// client reads a whole answer into memory). It is above the largest answer
+// a node gives about a block: block_outcomes (node.MaxBlockOutcomesBytes,
+// 98 MB at the default max_block_units) and block at CometBFT's largest
+// max_bytes (100 MB of transactions, about 134 MB in base64).
+const MaxAnswerBytes = 256 << 20
+
+// ErrAnswerTooLarge is wrapped by the error of a read past MaxAnswerBytes
+// (and of tallyd load's reads past its own limits).
+var ErrAnswerTooLarge = errors.New("more than any answer a node gives")
+
+// answerLimit is MaxAnswerBytes, lowered by a test that shows an answer
+// over it fails.
+var answerLimit int64 = MaxAnswerBytes
+
+// limitAnswers reads at most answerLimit bytes of an answer's body; a read
+// past that fails.
+type limitAnswers struct{ next http.RoundTripper }
+
+func (l limitAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := l.next.RoundTrip(req)
+	if res != nil {
+		res.Body = &limitedBody{ReadCloser: res.Body, left: answerLimit}
+	}
+	return res, err
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 { // one byte past the limit tells a longer answer
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if int64(n) > b.left {
+		return 0, fmt.Errorf("the node's answer is over %d bytes, %w: not read further", answerLimit, ErrAnswerTooLarge)
+	}
+	b.left -= int64(n)
+	return n, err
 }
 
 // busyAttempts is how many times a read refused busy is sent in all.

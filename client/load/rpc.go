@@ -22,6 +22,8 @@ import (
 
 	rpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
+
+	"github.com/tallyledger/tally/client"
 )
 
 // rpcConn speaks CometBFT's JSON-RPC over HTTP for the calls the load makes
@@ -102,9 +104,10 @@ const (
 	// smallest ones fails with a 1 KiB log; honest blocks' are a few MB),
 	// or for a node without it block (at CometBFT's largest max_bytes, 100
 	// MB of transactions, base64 makes about 134 MB) and block_results.
-	// 256 MiB covers both, and block_outcomes up to a max_block_units of
-	// 82,000,000, 2.7 times the default (TestTheLoadReadsTheLargestAnswers).
-	maxBlockAnswerBytes = 256 << 20
+	// client.MaxAnswerBytes, 256 MiB, covers both, and block_outcomes up to
+	// a max_block_units of 82,000,000, 2.7 times the default
+	// (TestTheLoadReadsTheLargestAnswers).
+	maxBlockAnswerBytes = client.MaxAnswerBytes
 )
 
 // blockAnswerLimit is the limit the watcher reads block answers with:
@@ -114,7 +117,7 @@ var blockAnswerLimit int64 = maxBlockAnswerBytes
 
 // errAnswerTooLarge is wrapped by the error of a call whose answer was over
 // its limit: it would be over it again, so it is not asked again.
-var errAnswerTooLarge = errors.New("larger than any answer a node sends")
+var errAnswerTooLarge = client.ErrAnswerTooLarge
 
 // call posts one JSON-RPC request (body, whose id is id) to c and decodes
 // the answer's result as a T. buf receives the response body, of at most

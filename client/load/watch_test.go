@@ -144,7 +144,7 @@ func TestTheWatcherReadsBlocksAsCometBFTsClientDoes(t *testing.T) {
 	padTo.Store(limit + 1)
 	asked.Store(0)
 	_, err = load.WatchBlocks(ctx, padded, start+1, end)
-	require.ErrorContains(t, err, fmt.Sprintf("reading block %d: error in json rpc client, with http response metadata: (Status: 200 OK, Protocol HTTP/1.1). answer over %d bytes, larger than any answer a node sends: not read", start+1, limit))
+	require.ErrorContains(t, err, fmt.Sprintf("reading block %d: error in json rpc client, with http response metadata: (Status: 200 OK, Protocol HTTP/1.1). answer over %d bytes, more than any answer a node gives: not read", start+1, limit))
 	require.EqualValues(t, 1, asked.Load(), "asked once")
 
 	// A refusal by CheckTx: the same code, codespace and log.

@@ -339,7 +339,7 @@ func TestWebsocketClosedByTheNodeIsReported(t *testing.T) {
 	var overLimit int64
 	for _, e := range rep.BroadcastErrors {
 		require.Contains(t, e.Error, "websocket closed before the answer")
-		if strings.HasSuffix(e.Error, "websocket closed before the answer: the node sent a message over N bytes, larger than any answer a node sends: websocket: read limit exceeded") {
+		if strings.HasSuffix(e.Error, "websocket closed before the answer: the node sent a message over N bytes, more than any answer a node gives: websocket: read limit exceeded") {
 			overLimit += e.Count
 		}
 	}
@@ -351,5 +351,5 @@ func TestWebsocketClosedByTheNodeIsReported(t *testing.T) {
 	require.Equal(t, rep.Accepted+rep.CommittedUnacknowledged, rep.Committed)
 
 	_, _, _, err := load.Broadcast(ctx, p.addr(), []byte("not a transaction"))
-	require.ErrorContains(t, err, "answer over 1048576 bytes, larger than any answer a node sends: not read")
+	require.ErrorContains(t, err, "answer over 1048576 bytes, more than any answer a node gives: not read")
 }
