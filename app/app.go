@@ -491,6 +491,12 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		a.lastBlock = append(a.lastBlock, decoded[i].hash)
 		results[i] = a.deliver(req.Height, req, decoded[i])
 	}
+	// The block's writes go into the tree here, before anything else
+	// reads it: on IAVL v1 that is most of the block's reads from disk
+	// (each Set copies its path and loads both children of every node on
+	// it). pruneExpired's Iterate would do it otherwise, and a profile
+	// would put the whole block's writes under forgetting nonces.
+	a.store.Flush()
 	pruneExpired(a.store, req.Height, pruneLimit(len(req.Txs)))
 	events := append(upgradeEvents, a.endBlock(req)...)
 	events = append(events, a.misbehaviour(req)...) // evidence CometBFT committed: recorded, acted on by gov

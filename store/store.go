@@ -295,6 +295,18 @@ func (s *Store) deleteStored(k string) {
 // flush applies the pending writes to the tree, in order.
 func (s *Store) flush() { s.eng.apply(&s.pending) }
 
+// Flush applies the writes waiting for the end of the block (see
+// writeBehind) to the working tree now. Iterate, WorkingHash and Commit do
+// it anyway, so calling it changes no result; FinalizeBlock calls it once
+// its transactions have run, so that a CPU profile shows building the
+// block's tree as a step of its own (IAVL v1's Set, most of a block's
+// reads from disk) and not inside whichever Iterate comes first. Like
+// Set, it panics if called from inside Iterate's callback.
+func (s *Store) Flush() {
+	s.checkNotIterating("Flush")
+	s.flush()
+}
+
 // checkNotIterating turns a mutation during Iterate, which IAVL does not
 // support and would silently corrupt the iteration, into a loud failure.
 func (s *Store) checkNotIterating(op string) {

@@ -95,6 +95,39 @@ func testWriteBehind(t *testing.T, engine string, seed int64) {
 // TestWriteBehindReadsFollowWrites checks the read values against writes,
 // rollbacks and saves on one key: a value read before a write is never
 // returned after it.
+// TestFlushAppliesTheWaitingWrites: Flush puts the logged writes into the
+// engine's working tree at once, leaving nothing waiting, and is refused
+// inside Iterate like any write.
+func TestFlushAppliesTheWaitingWrites(t *testing.T) {
+	for _, engine := range []string{EngineIAVL, EngineMemiavl} {
+		t.Run(engine, func(t *testing.T) {
+			s, err := Open(Options{Engine: engine, Dir: t.TempDir()})
+			require.NoError(t, err)
+			defer s.Close()
+			s.Set([]byte("a"), []byte("1"))
+			s.Set([]byte("b"), []byte("2"))
+			s.Delete([]byte("b"))
+			v, err := s.eng.get([]byte("a"))
+			require.NoError(t, err)
+			require.Nil(t, v, "before Flush the write waits in the log")
+			require.Len(t, s.pending.log, 3)
+
+			s.Flush()
+			require.Empty(t, s.pending.log)
+			v, err = s.eng.get([]byte("a"))
+			require.NoError(t, err)
+			require.Equal(t, []byte("1"), v)
+			v, err = s.eng.get([]byte("b"))
+			require.NoError(t, err)
+			require.Nil(t, v)
+
+			require.PanicsWithValue(t, "store: Flush called during Store.Iterate; buffer writes in a Cache", func() {
+				s.Iterate(nil, nil, true, func(_, _ []byte) bool { s.Flush(); return true })
+			})
+		})
+	}
+}
+
 func TestWriteBehindReadsFollowWrites(t *testing.T) {
 	s := NewMemory()
 	k := []byte("k")
