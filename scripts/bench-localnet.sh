@@ -72,6 +72,15 @@
 #                   takes a quarter of the machine (28% of the nodes' CPU
 #                   at 4,800 offered, 4 December); kvstore takes no
 #                   snapshots. Empty: testnet init's own default   [1000]
+#   INVARIANT_CHECK_EVERY  every Tally node's app.toml invariant_check_every
+#                   on both Tally networks. The node's default walks the
+#                   whole state every 10 minutes, the first time a minute
+#                   after it starts, so in a bench all four nodes walk it at
+#                   once inside a rate: at 4,800 offered on the defaults it
+#                   took a quarter of their CPU (3.6-3.9 s a node of the
+#                   40 s profiled, 5 December) where a validator of its own
+#                   spends that once in ten minutes. Off here, as kvstore
+#                   does nothing like it; "10m0s" measures it   ["0s"]
 #   BASE_PORT       first port of the Tally network; kvstore uses +1000 [27000]
 #   OUT             where networks, logs and JSON go [a new temp dir]
 #   KEEP            1 keeps OUT after exit          [1 if OUT was given, else 0]
@@ -141,6 +150,8 @@ DRAIN=${DRAIN:-30s}
 TIMEOUT_COMMIT=${TIMEOUT_COMMIT:-}
 SKIP_TIMEOUT_COMMIT=${SKIP_TIMEOUT_COMMIT:-0}
 SNAPSHOT_INTERVAL=${SNAPSHOT_INTERVAL-1000}
+SNAPSHOTS=""
+INVARIANT_CHECK_EVERY=${INVARIANT_CHECK_EVERY-0s}
 BASE_PORT=${BASE_PORT:-27000}
 PPROF=${PPROF:-0}
 PPROF_SECONDS=${PPROF_SECONDS:-$SECS}
@@ -430,6 +441,13 @@ tally_phase() {
 		done
 		echo "$label: app.toml set $settings" >&2
 	fi
+	if [[ -n "$INVARIANT_CHECK_EVERY" ]]; then
+		local h
+		for h in $(jq -r '.nodes[].home' "$net/testnet.json"); do
+			toml_set "$h/config/app.toml" "" invariant_check_every "\"$INVARIANT_CHECK_EVERY\""
+		done
+	fi
+	SNAPSHOTS+="${SNAPSHOTS:+, }$label $(toml_get "$(jq -r '.nodes[0].home' "$net/testnet.json")/config/app.toml" "" snapshot_interval)"
 	local params=${GENESIS_PARAMS:-}
 	[[ "$label" == before ]] && params=${GENESIS_PARAMS_BEFORE:-}
 	if [[ -n "$params" ]]; then
@@ -549,6 +567,8 @@ echo "consensus: timeout_propose $(toml consensus timeout_propose), timeout_prev
 	"timeout_precommit $(toml consensus timeout_precommit), timeout_commit $(toml consensus timeout_commit), skip_timeout_commit $(toml consensus skip_timeout_commit)"
 echo "block: max_bytes $(jq -r '.consensus_params.block.max_bytes' "$CFG/genesis.json"), max_gas $(jq -r '.consensus_params.block.max_gas' "$CFG/genesis.json");" \
 	"mempool: size $(toml mempool size), cache_size $(toml mempool cache_size), recheck $(toml mempool recheck) (both networks)"
+[[ -n "$SNAPSHOTS" ]] && echo "Tally whole-state walks: state-sync snapshots every N blocks (app.toml snapshot_interval; 0: none): $SNAPSHOTS;" \
+	"invariant_check_every ${INVARIANT_CHECK_EVERY:-as testnet init writes it} (kvstore has neither)"
 declare -A KV
 if [[ "$KVSTORE" == 1 ]]; then
 	echo
