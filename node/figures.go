@@ -126,6 +126,7 @@ type invariantWatch struct {
 	a       *app.App
 	every   time.Duration
 	logger  log.Logger
+	now     func() time.Time // time.Now; a test's clock
 	failing prometheus.Gauge
 	height  prometheus.Gauge
 	checked prometheus.Gauge
@@ -133,7 +134,7 @@ type invariantWatch struct {
 
 func newInvariantWatch(reg prometheus.Registerer, a *app.App, every time.Duration, logger log.Logger) *invariantWatch {
 	return &invariantWatch{
-		a: a, every: every, logger: logger,
+		a: a, every: every, logger: logger, now: time.Now,
 		failing: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "tally", Name: "invariant_checks_failing",
 			Help: "Invariant checks (every module's, as /invariants reports them) failing at the last periodic check of this node's committed state; anything above 0 is a bug or a corrupted state.",
@@ -165,18 +166,32 @@ func (w *invariantWatch) run(stop <-chan struct{}) {
 // met another whole-state walk (an operator's /invariants query).
 const invariantBusyRetry = 30 * time.Second
 
+// invariantQuiet bounds the share of a node's time the periodic check
+// takes: after a walk that took d, the next starts no sooner than
+// invariantQuiet·d later, so the walks take at most about a twentieth of
+// the node's time (of one core: a walk reads on one goroutine) whatever
+// invariant_check_every says. The walk reads every record, so its length
+// grows with the state: at 100,000-odd transactions' state on IAVL v1 it
+// took 3.6-3.9 s of CPU on each node of a loaded network (5 December),
+// and a state a hundred times larger would walk for minutes, every ten
+// minutes, beside consensus, through the database cache consensus reads.
+const invariantQuiet = 20
+
 // check runs the invariants once, publishes the result and says when to
-// check next: after every, or sooner when the node was busy with another
-// walk (app.ErrBusy).
+// check next: after every, or later when the walk was long (see
+// invariantQuiet), or sooner when the node was busy with another walk
+// (app.ErrBusy).
 func (w *invariantWatch) check() (next time.Duration) {
+	start := w.now()
 	r, h, err := w.a.CheckInvariants()
 	if errors.Is(err, app.ErrBusy) {
 		w.logger.Info("periodic invariant check put off: another whole-state walk is running", "retry_in", min(invariantBusyRetry, w.every))
 		return min(invariantBusyRetry, w.every)
 	}
+	next = w.spaced(w.now().Sub(start))
 	if err != nil {
-		w.logger.Info("periodic invariant check skipped", "err", err)
-		return w.every
+		w.logger.Info("periodic invariant check skipped", "err", err, "next_in", next)
+		return next
 	}
 	failing := 0
 	for _, m := range r.Modules {
@@ -190,5 +205,17 @@ func (w *invariantWatch) check() (next time.Duration) {
 	w.failing.Set(float64(failing))
 	w.height.Set(float64(h))
 	w.checked.SetToCurrentTime()
-	return w.every
+	return next
+}
+
+// spaced is how long to wait after a walk that took took: every, or
+// invariantQuiet times the walk when that is longer.
+func (w *invariantWatch) spaced(took time.Duration) time.Duration {
+	quiet := took * invariantQuiet
+	if quiet <= w.every {
+		return w.every
+	}
+	w.logger.Info("periodic invariant check spaced out: the whole-state walk took long, so the next waits twenty times as long (at most a twentieth of the node's time)",
+		"took", took, "next_in", quiet, "invariant_check_every", w.every)
+	return quiet
 }

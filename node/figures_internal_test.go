@@ -7,6 +7,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/libs/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -111,4 +112,30 @@ func committedApp(t *testing.T, opts app.Options) *app.App {
 	require.NoError(t, err)
 
 	return a
+}
+
+// The periodic invariant check waits invariant_check_every after a walk,
+// or twenty times the walk when that is longer, so a state too large to
+// walk quickly is walked for at most a twentieth of the node's time. The
+// walk's length is the test clock's: each reading moves it on by that much.
+func TestInvariantChecksAreSpacedByHowLongTheWalkTook(t *testing.T) {
+	a := committedApp(t, app.Options{})
+	for _, c := range []struct {
+		every, walk, want time.Duration
+	}{
+		{every: 10 * time.Minute, walk: 3 * time.Second, want: 10 * time.Minute},
+		{every: 10 * time.Minute, walk: 30 * time.Second, want: 10 * time.Minute},
+		{every: 10 * time.Minute, walk: 31 * time.Second, want: 620 * time.Second},
+		{every: 10 * time.Minute, walk: 5 * time.Minute, want: 100 * time.Minute},
+		{every: 2 * time.Second, walk: 200 * time.Millisecond, want: 4 * time.Second},
+	} {
+		reg := prometheus.NewRegistry()
+		w := newInvariantWatch(reg, a, c.every, log.NewNopLogger())
+		clock := time.Unix(1_900_000_000, 0)
+		w.now = func() time.Time { clock = clock.Add(c.walk); return clock }
+		require.Equal(t, c.want, w.check(), "every %s, a walk of %s", c.every, c.walk)
+		got := gather(t, reg)
+		require.Equal(t, float64(1), got["tally_invariants_checked_height"], "the check read height 1")
+		require.Zero(t, got["tally_invariant_checks_failing"])
+	}
 }

@@ -235,7 +235,10 @@ peer_silent_after = "{{.PeerSilentAfter}}"
 peer_redial_every = "{{.PeerRedialEvery}}"
 
 # With metrics on, run every module's invariants over the committed state
-# this often (a whole-state walk; tally_invariant_checks_failing). "0s": never.
+# this often (a whole-state walk; tally_invariant_checks_failing). A walk
+# longer than a twentieth of this puts the next off to twenty times its
+# length, so a large state is walked at most a twentieth of the time.
+# "0s": never.
 invariant_check_every = "{{.InvariantCheckEvery}}"
 
 # The broadcast gate: a transaction broadcast (over HTTP, the websocket or
