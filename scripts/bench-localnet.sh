@@ -80,7 +80,9 @@
 #                   took a quarter of their CPU (3.6-3.9 s a node of the
 #                   40 s profiled, 5 December) where a validator of its own
 #                   spends that once in ten minutes. Off here, as kvstore
-#                   does nothing like it; "10m0s" measures it   ["0s"]
+#                   does nothing like it; "10m0s" measures it (an
+#                   invariant_check_every in APP_TOML or APP_TOML_BEFORE
+#                   wins for its network, as snapshot_interval does)   ["0s"]
 #   BASE_PORT       first port of the Tally network; kvstore uses +1000 [27000]
 #   OUT             where networks, logs and JSON go [a new temp dir]
 #   KEEP            1 keeps OUT after exit          [1 if OUT was given, else 0]
@@ -429,6 +431,14 @@ tally_phase() {
 		[[ -n "${LOAD_FLAGS:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS"
 	fi
 	"$bin" testnet init "${init_flags[@]/#$NET/$net}" --council=false "${init_extra[@]}" >"$OUT/$label-init.log"
+	# Before APP_TOML / APP_TOML_BEFORE, so a network's own setting wins,
+	# as it does over SNAPSHOT_INTERVAL (an init flag).
+	if [[ -n "$INVARIANT_CHECK_EVERY" ]]; then
+		local h
+		for h in $(jq -r '.nodes[].home' "$net/testnet.json"); do
+			toml_set "$h/config/app.toml" "" invariant_check_every "\"$INVARIANT_CHECK_EVERY\""
+		done
+	fi
 	local settings=${APP_TOML:-}
 	[[ "$label" == before ]] && settings=${APP_TOML_BEFORE:-}
 	if [[ -n "$settings" ]]; then
@@ -441,13 +451,9 @@ tally_phase() {
 		done
 		echo "$label: app.toml set $settings" >&2
 	fi
-	if [[ -n "$INVARIANT_CHECK_EVERY" ]]; then
-		local h
-		for h in $(jq -r '.nodes[].home' "$net/testnet.json"); do
-			toml_set "$h/config/app.toml" "" invariant_check_every "\"$INVARIANT_CHECK_EVERY\""
-		done
-	fi
-	SNAPSHOTS+="${SNAPSHOTS:+, }$label $(toml_get "$(jq -r '.nodes[0].home' "$net/testnet.json")/config/app.toml" "" snapshot_interval)"
+	local app0
+	app0="$(jq -r '.nodes[0].home' "$net/testnet.json")/config/app.toml"
+	SNAPSHOTS+="${SNAPSHOTS:+, }$label: snapshot_interval $(toml_get "$app0" "" snapshot_interval), invariant_check_every $(toml_get "$app0" "" invariant_check_every)"
 	local params=${GENESIS_PARAMS:-}
 	[[ "$label" == before ]] && params=${GENESIS_PARAMS_BEFORE:-}
 	if [[ -n "$params" ]]; then
@@ -567,8 +573,7 @@ echo "consensus: timeout_propose $(toml consensus timeout_propose), timeout_prev
 	"timeout_precommit $(toml consensus timeout_precommit), timeout_commit $(toml consensus timeout_commit), skip_timeout_commit $(toml consensus skip_timeout_commit)"
 echo "block: max_bytes $(jq -r '.consensus_params.block.max_bytes' "$CFG/genesis.json"), max_gas $(jq -r '.consensus_params.block.max_gas' "$CFG/genesis.json");" \
 	"mempool: size $(toml mempool size), cache_size $(toml mempool cache_size), recheck $(toml mempool recheck) (both networks)"
-[[ -n "$SNAPSHOTS" ]] && echo "Tally whole-state walks: state-sync snapshots every N blocks (app.toml snapshot_interval; 0: none): $SNAPSHOTS;" \
-	"invariant_check_every ${INVARIANT_CHECK_EVERY:-as testnet init writes it} (kvstore has neither)"
+[[ -n "$SNAPSHOTS" ]] && echo "Tally whole-state walks (app.toml; 0: none; kvstore has neither): $SNAPSHOTS"
 declare -A KV
 if [[ "$KVSTORE" == 1 ]]; then
 	echo
