@@ -58,6 +58,16 @@
 #                   so a --transport there wins for its network   [ws]
 #   KV_TX_SIZE      kvstore tx size in bytes (loadtime -s)  [the mean size of
 #                   Tally's mixed transactions in a short run: 220]
+#   FRESH           1 runs each rate on a fresh network of its own (every
+#                   network: kvstore, TALLYD_BEFORE's, TALLYD's), so every
+#                   rate starts from the same state. Otherwise the rates run
+#                   in order on one network a side, and a later rate meets
+#                   the state the earlier ones wrote: on IAVL v1 the work
+#                   per transaction grows as the state outgrows the node
+#                   cache, so "at the highest offered rate … of the peak"
+#                   then mixes overload with the run's own growth (5 December,
+#                   defaults: 4,800 offered run after 2,400 committed 83%
+#                   of what 2,400 did; each run first, 94%)   [0]
 #   KVSTORE         0 skips the kvstore side         [1]
 #   TALLY           0 skips the Tally side           [1]
 #   DRAIN           max wait for stragglers          [30s]
@@ -151,6 +161,7 @@ TALLY=${TALLY:-1}
 DRAIN=${DRAIN:-30s}
 TIMEOUT_COMMIT=${TIMEOUT_COMMIT:-}
 SKIP_TIMEOUT_COMMIT=${SKIP_TIMEOUT_COMMIT:-0}
+FRESH=${FRESH:-0}
 SNAPSHOT_INTERVAL=${SNAPSHOT_INTERVAL-1000}
 SNAPSHOTS=""
 INVARIANT_CHECK_EVERY=${INVARIANT_CHECK_EVERY-0s}
@@ -168,7 +179,7 @@ cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
 NET="$OUT/localnet"
 KVNET="$OUT/kvnet"
-if [[ -e "$NET" || -e "$KVNET" ]]; then echo "bench-localnet: $OUT already holds a network; use a new OUT" >&2; exit 1; fi
+if [[ -e "$NET" || -e "$KVNET" || -e "$OUT/kv-latencies.csv" ]]; then echo "bench-localnet: $OUT already holds a network; use a new OUT" >&2; exit 1; fi
 
 NET_PID=""
 LOAD_PID=""
@@ -331,8 +342,11 @@ kv_log_level() {
 	[[ "$lvl" == *:* ]] || lvl="*:$lvl"
 	echo "$lvl"
 }
-kv_phase() {
-	local i j peers="" endpoints="" ws="" cfg rpc rate
+# kv_up DIR: a fresh kvstore network written into DIR and started; sets
+# KVNET and KV_ENDPOINTS, KV_WS (the nodes' RPC and websocket addresses).
+kv_up() {
+	local i j peers="" endpoints="" ws="" cfg rpc
+	KVNET=$1
 	"$TOOLS/cometbft" testnet --v "$VALIDATORS" --o "$KVNET" --populate-persistent-peers=false >"$OUT/kv-init.log"
 	for ((i = 0; i < VALIDATORS; i++)); do
 		peers+="${peers:+,}$("$TOOLS/cometbft" show-node-id --home "$KVNET/node$i")@127.0.0.1:$((KV_BASE_PORT + 10 * i))"
@@ -379,18 +393,48 @@ kv_phase() {
 		sleep 0.5
 	done
 	[[ "${h:-0}" -ge 2 ]] || { echo "the kvstore network did not start:" >&2; tail -20 "$KVNET/node0.log" >&2; exit 1; }
-	for rate in $RATES; do
-		wait_mempools_empty "$endpoints"
-		echo "kvstore: rate $rate tx/s for ${SECS}s..." >&2
-		mark kv "$rate" start
-		run_bg "$OUT/kv-load-$rate.log" "$TOOLS/load" -c 1 -T "$SECS" -r $(((rate + VALIDATORS - 1) / VALIDATORS)) -s "$KV_TX_SIZE" \
-			--broadcast-tx-method sync --endpoints "$ws" >"$OUT/kv-load-$rate.log" 2>&1
-		mark kv "$rate" end
-	done
-	wait_mempools_empty "$endpoints"
+	KV_ENDPOINTS=$endpoints
+	KV_WS=$ws
+}
+
+# kv_rate RATE: loadtime at RATE on the running kvstore network.
+kv_rate() {
+	local rate=$1
+	wait_mempools_empty "$KV_ENDPOINTS"
+	echo "kvstore: rate $rate tx/s for ${SECS}s..." >&2
+	mark kv "$rate" start
+	run_bg "$OUT/kv-load-$rate.log" "$TOOLS/load" -c 1 -T "$SECS" -r $(((rate + VALIDATORS - 1) / VALIDATORS)) -s "$KV_TX_SIZE" \
+		--broadcast-tx-method sync --endpoints "$KV_WS" >"$OUT/kv-load-$rate.log" 2>&1
+	mark kv "$rate" end
+}
+
+# kv_down: waits for the running kvstore network's mempools to empty, stops
+# it and appends loadtime's per-transaction report of its blocks to
+# OUT/kv-latencies.csv (one header; kv_row picks a rate's rows by the
+# rate each node was sent, which every row records).
+kv_down() {
+	wait_mempools_empty "$KV_ENDPOINTS"
 	sleep 2
 	stop_kv # loadtime's report reads node0's block store, which the node locks
-	"$TOOLS/report" --database-type goleveldb --data-dir "$KVNET/node0/data" --csv "$OUT/kv-latencies.csv" >"$OUT/kv-report.log" 2>&1
+	"$TOOLS/report" --database-type goleveldb --data-dir "$KVNET/node0/data" --csv "$KVNET.csv" >>"$OUT/kv-report.log" 2>&1
+	if [[ -s "$OUT/kv-latencies.csv" ]]; then tail -n +2 "$KVNET.csv" >>"$OUT/kv-latencies.csv"; else cp "$KVNET.csv" "$OUT/kv-latencies.csv"; fi
+}
+
+# kv_phase: every rate on one kvstore network, or with FRESH=1 each rate on
+# a fresh network of its own (OUT/kvnet-RATE).
+kv_phase() {
+	local rate
+	if [[ "$FRESH" == 1 ]]; then
+		for rate in $RATES; do
+			kv_up "$OUT/kvnet-$rate"
+			kv_rate "$rate"
+			kv_down
+		done
+		return
+	fi
+	kv_up "$OUT/kvnet"
+	for rate in $RATES; do kv_rate "$rate"; done
+	kv_down
 }
 
 # kv_row RATE: one kvstore table row from loadtime's per-transaction CSV
@@ -420,17 +464,35 @@ kv_row() {
 # tally_phase LABEL BIN: a fresh network written and run by BIN, loaded at each
 # rate by $TALLYD's load (one client for every build)
 # into $OUT/LABEL-<rate>.json.
+# With FRESH=1 each rate gets a fresh network of its own (OUT/LABEL-net-RATE).
 tally_phase() {
-	local label=$1 bin=$2 rate net="$OUT/$1-net"
-	local extra=() init_extra=() start_extra=()
+	local label=$1 bin=$2 rate
+	if [[ "$FRESH" == 1 ]]; then
+		for rate in $RATES; do
+			tally_up "$label" "$bin" "$OUT/$label-net-$rate"
+			tally_rate "$label" "$rate" "$OUT/$label-net-$rate"
+			stop_tally
+		done
+		return
+	fi
+	tally_up "$label" "$bin" "$OUT/$label-net"
+	for rate in $RATES; do tally_rate "$label" "$rate" "$OUT/$label-net"; done
+	stop_tally
+}
+
+# tally_up LABEL BIN NET: a fresh network written by BIN into NET with
+# LABEL's settings, started and committing blocks.
+tally_up() {
+	local label=$1 bin=$2 net=$3
+	local init_extra=() start_extra=()
 	if [[ "$label" == before ]]; then
-		[[ -n "${LOAD_FLAGS_BEFORE:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS_BEFORE"
 		[[ -n "${INIT_FLAGS_BEFORE:-}" ]] && read -r -a init_extra <<<"$INIT_FLAGS_BEFORE"
 		[[ -n "${START_FLAGS_BEFORE:-}" ]] && read -r -a start_extra <<<"$START_FLAGS_BEFORE"
-	else
-		[[ -n "${LOAD_FLAGS:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS"
 	fi
-	"$bin" testnet init "${init_flags[@]/#$NET/$net}" --council=false "${init_extra[@]}" >"$OUT/$label-init.log"
+	# Logs OUT/LABEL-init.log and OUT/LABEL-testnet.log (…-RATE.log with FRESH=1).
+	local suffix=${net#"$OUT/$label-net"}
+	local log="$OUT/$label-testnet$suffix.log"
+	"$bin" testnet init "${init_flags[@]/#$NET/$net}" --council=false "${init_extra[@]}" >"$OUT/$label-init$suffix.log"
 	# Before APP_TOML / APP_TOML_BEFORE, so a network's own setting wins,
 	# as it does over SNAPSHOT_INTERVAL (an init flag).
 	if [[ -n "$INVARIANT_CHECK_EVERY" ]]; then
@@ -453,7 +515,7 @@ tally_phase() {
 	fi
 	local app0
 	app0="$(jq -r '.nodes[0].home' "$net/testnet.json")/config/app.toml"
-	SNAPSHOTS+="${SNAPSHOTS:+, }$label: snapshot_interval $(toml_get "$app0" "" snapshot_interval), invariant_check_every $(toml_get "$app0" "" invariant_check_every)"
+	[[ "$SNAPSHOTS" == *"$label: "* ]] || SNAPSHOTS+="${SNAPSHOTS:+, }$label: snapshot_interval $(toml_get "$app0" "" snapshot_interval), invariant_check_every $(toml_get "$app0" "" invariant_check_every)"
 	local params=${GENESIS_PARAMS:-}
 	[[ "$label" == before ]] && params=${GENESIS_PARAMS_BEFORE:-}
 	if [[ -n "$params" ]]; then
@@ -468,19 +530,30 @@ tally_phase() {
 		done
 		echo "$label: genesis params set $params" >&2
 	fi
-	"$bin" testnet start --demo=false --explorer=false "${start_extra[@]}" "$net" >"$OUT/$label-testnet.log" 2>&1 &
+	"$bin" testnet start --demo=false --explorer=false "${start_extra[@]}" "$net" >"$log" 2>&1 &
 	NET_PID=$!
-	echo "starting $VALIDATORS Tally validators ($label: $bin; log $OUT/$label-testnet.log)..." >&2
+	echo "starting $VALIDATORS Tally validators ($label: $bin; log $log)..." >&2
 	for _ in $(seq 1 240); do
-		grep -q "The network is committing blocks" "$OUT/$label-testnet.log" && break
-		kill -0 "$NET_PID" 2>/dev/null || { echo "the network did not start:" >&2; cat "$OUT/$label-testnet.log" >&2; exit 1; }
+		grep -q "The network is committing blocks" "$log" && break
+		kill -0 "$NET_PID" 2>/dev/null || { echo "the network did not start:" >&2; cat "$log" >&2; exit 1; }
 		sleep 0.5
 	done
-	grep -q "The network is committing blocks" "$OUT/$label-testnet.log" || { echo "the network did not start in 120s" >&2; exit 1; }
+	grep -q "The network is committing blocks" "$log" || { echo "the network did not start in 120s" >&2; exit 1; }
+}
+
+# tally_rate LABEL RATE NET: $TALLYD's load at RATE on the running network
+# NET, into $OUT/LABEL-RATE.json.
+tally_rate() {
+	local label=$1 rate=$2 net=$3 extra=()
+	if [[ "$label" == before ]]; then
+		[[ -n "${LOAD_FLAGS_BEFORE:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS_BEFORE"
+	else
+		[[ -n "${LOAD_FLAGS:-}" ]] && read -r -a extra <<<"$LOAD_FLAGS"
+	fi
 	ENDPOINTS=$(jq -r '[.nodes[].rpc] | join(",")' "$net/testnet.json")
 	KEYRING=$(jq -r '.keyring_dir' "$net/testnet.json")
 	ADMIN="$(jq -r '.nodes[0].agency' "$net/testnet.json")-admin"
-	for rate in $RATES; do
+	{
 		wait_mempools_empty "$ENDPOINTS"
 		echo "Tally ($label): rate $rate tx/s for ${SECS}s..." >&2
 		mark "$label" "$rate" start
@@ -517,8 +590,7 @@ tally_phase() {
 			sleep 2 # the profiles end PPROF_SECONDS after the load started
 			ls "$OUT/$label-$rate-"*.cpu.pprof >/dev/null 2>&1 || echo "warning: no CPU profile for $label at $rate tx/s" >&2
 		fi
-	done
-	stop_tally
+	}
 }
 
 # tally_table LABEL: the table, findings and peak lines of one Tally phase.
@@ -568,7 +640,7 @@ fi
 
 toml() { toml_get "$CFG/config.toml" "$1" "$2" | tr -d '"'; }
 echo
-echo "$VALIDATORS validators on one machine, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; ${SECS}s per rate"
+echo "$VALIDATORS validators on one machine, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; ${SECS}s per rate, $([[ "$FRESH" == 1 ]] && echo "each on a fresh network (FRESH=1)" || echo "in order on one network a side")"
 echo "consensus: timeout_propose $(toml consensus timeout_propose), timeout_prevote $(toml consensus timeout_prevote)," \
 	"timeout_precommit $(toml consensus timeout_precommit), timeout_commit $(toml consensus timeout_commit), skip_timeout_commit $(toml consensus skip_timeout_commit)"
 echo "block: max_bytes $(jq -r '.consensus_params.block.max_bytes' "$CFG/genesis.json"), max_gas $(jq -r '.consensus_params.block.max_gas' "$CFG/genesis.json");" \
