@@ -33,11 +33,11 @@ const MaxAgencyIDBytes = 64
 // keeps one agency's key prefixes from covering another's.
 func CheckAgencyID(id string) error {
 	if id == "" || len(id) > MaxAgencyIDBytes {
-		return fmt.Errorf("agency id %q must be 1 to %d characters", id, MaxAgencyIDBytes)
+		return fmt.Errorf("agency id %s must be 1 to %d characters", Quote(id), MaxAgencyIDBytes)
 	}
 	for _, c := range []byte(id) {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("agency id %q may use only a-z, 0-9, '-', '_' and '.'", id)
+			return fmt.Errorf("agency id %s may use only a-z, 0-9, '-', '_' and '.'", Quote(id))
 		}
 	}
 	return nil

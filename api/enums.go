@@ -38,7 +38,7 @@ func ParseRole(name string) (agencyv1.Role, error) {
 	if r, ok := ParseEnum[agencyv1.Role](name, RolePrefix); ok {
 		return r, nil
 	}
-	return 0, refuse(ErrName, "%q is not a role; roles are %s", name, EnumNames(agencyv1.Role(0), RolePrefix))
+	return 0, refuse(ErrName, "%s is not a role; roles are %s", Quote(name), EnumNames(agencyv1.Role(0), RolePrefix))
 }
 
 // AgencyKindName is an agency kind's short name ("tax_authority").
@@ -49,7 +49,7 @@ func ParseAgencyKind(name string) (agencyv1.Kind, error) {
 	if k, ok := ParseEnum[agencyv1.Kind](name, AgencyKindPrefix); ok {
 		return k, nil
 	}
-	return 0, refuse(ErrName, "%q is not an agency kind", name)
+	return 0, refuse(ErrName, "%s is not an agency kind", Quote(name))
 }
 
 // ParseMandate reads a mandate's short name ("revenue").
@@ -57,7 +57,7 @@ func ParseMandate(name string) (govv1.Mandate, error) {
 	if m, ok := ParseEnum[govv1.Mandate](name, MandatePrefix); ok {
 		return m, nil
 	}
-	return 0, refuse(ErrName, "%q is not a mandate; mandates are %s", name, EnumNames(govv1.Mandate(0), MandatePrefix))
+	return 0, refuse(ErrName, "%s is not a mandate; mandates are %s", Quote(name), EnumNames(govv1.Mandate(0), MandatePrefix))
 }
 
 // ParseVoteOption reads a vote ("yes", "no", "abstain").
@@ -65,7 +65,7 @@ func ParseVoteOption(name string) (govv1.VoteOption, error) {
 	if o, ok := ParseEnum[govv1.VoteOption](name, VoteOptionPrefix); ok {
 		return o, nil
 	}
-	return 0, refuse(ErrName, "%q is not a vote; vote yes, no or abstain", name)
+	return 0, refuse(ErrName, "%s is not a vote; vote yes, no or abstain", Quote(name))
 }
 
 // MisbehaviourTypeName is an evidence type's short name ("duplicate_vote").
@@ -86,7 +86,7 @@ func ParseTaxReason(name string) (taxv1.Reason, error) {
 	if r, ok := ParseEnum[taxv1.Reason](name, TaxReasonPrefix); ok {
 		return r, nil
 	}
-	return 0, refuse(ErrName, "%q is not a reason code; codes are %s", name, EnumNames(taxv1.Reason(0), TaxReasonPrefix))
+	return 0, refuse(ErrName, "%s is not a reason code; codes are %s", Quote(name), EnumNames(taxv1.Reason(0), TaxReasonPrefix))
 }
 
 // ParsePeriodKind reads a period kind's short name ("year", "quarter",
@@ -95,7 +95,7 @@ func ParsePeriodKind(name string) (taxv1.PeriodKind, error) {
 	if k, ok := ParseEnum[taxv1.PeriodKind](name, PeriodKindPrefix); ok {
 		return k, nil
 	}
-	return 0, refuse(ErrName, "%q is not a period kind; use year, quarter or month", name)
+	return 0, refuse(ErrName, "%s is not a period kind; use year, quarter or month", Quote(name))
 }
 
 // ParseReasonCode reads the short name of a reason code of E (a
@@ -104,5 +104,5 @@ func ParseReasonCode[E enum](name, prefix string) (E, error) {
 	if c, ok := ParseEnum[E](name, prefix); ok {
 		return c, nil
 	}
-	return 0, refuse(ErrName, "%q is not a reason code; use one of %s", name, EnumNames(E(0), prefix))
+	return 0, refuse(ErrName, "%s is not a reason code; use one of %s", Quote(name), EnumNames(E(0), prefix))
 }

@@ -87,13 +87,5 @@ func ParseLineageArg(arg []byte) (provenancev1.LineageDirection, string, error) 
 	case lineageDown:
 		return provenancev1.LineageDirection_LINEAGE_DIRECTION_DOWN, id, nil
 	}
-	return 0, "", fmt.Errorf("the lineage argument is up/<item id> or down/<item id>, not %q", clip(string(arg)))
-}
-
-// clip shortens s for an error message.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
+	return 0, "", fmt.Errorf("the lineage argument is up/<item id> or down/<item id>, not %s", Quote(arg))
 }

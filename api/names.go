@@ -31,6 +31,9 @@ type enum interface {
 	protoreflect.Enum
 }
 
+// maxEnumNameBytes is longer than any enum value's short name.
+const maxEnumNameBytes = 64
+
 // ParseEnum reads a short name, as EnumName writes it (either case, '-'
 // for '_'), into E. The zero value (unspecified) is never a name, so ok
 // is false for it as for any name E does not define. It is the one
@@ -38,6 +41,9 @@ type enum interface {
 // CLI call it.
 func ParseEnum[E enum](name, prefix string) (E, bool) {
 	var zero E
+	if len(name) > maxEnumNameBytes { // no name is as long: refused without upper-casing it
+		return 0, false
+	}
 	ev := zero.Descriptor().Values().ByName(protoreflect.Name(prefix + upperName(name)))
 	if ev == nil || ev.Number() == 0 {
 		return 0, false

@@ -22,7 +22,7 @@ type Period struct {
 // 9999. Its errors wrap ErrPeriod.
 func ParsePeriod(s string) (Period, error) {
 	bad := func() (Period, error) {
-		return Period{}, refuse(ErrPeriod, "%q is not a tax period; write a year (2026), a quarter (2026-Q3) or a month (2026-09)", s)
+		return Period{}, refuse(ErrPeriod, "%s is not a tax period; write a year (2026), a quarter (2026-Q3) or a month (2026-09)", Quote(s))
 	}
 	if len(s) < 4 || !digits(s[:4]) {
 		return bad()

@@ -85,11 +85,11 @@ const MaxTaxTypeBytes = 32
 // ErrTaxType.
 func CheckTaxTypeCode(code string) error {
 	if code == "" || len(code) > MaxTaxTypeBytes || code[0] < 'A' || code[0] > 'Z' {
-		return refuse(ErrTaxType, "tax type %q must be 1 to %d characters starting with A-Z", code, MaxTaxTypeBytes)
+		return refuse(ErrTaxType, "tax type %s must be 1 to %d characters starting with A-Z", Quote(code), MaxTaxTypeBytes)
 	}
 	for _, c := range []byte(code) {
 		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return refuse(ErrTaxType, "tax type %q may use only A-Z, 0-9 and '_'", code)
+			return refuse(ErrTaxType, "tax type %s may use only A-Z, 0-9 and '_'", Quote(code))
 		}
 	}
 	return nil
@@ -140,20 +140,23 @@ func ReceiptRefOfSuffix(suffix []byte) (ReceiptRef, bool) {
 func ParseReceiptID(id string) (ReceiptRef, error) {
 	i := strings.LastIndexByte(id, '-')
 	if i <= 0 || i == len(id)-1 {
-		return ReceiptRef{}, refuse(ErrReceiptID, "%q is not a receipt id; ids look like REVENUE-000123", id)
+		return ReceiptRef{}, refuse(ErrReceiptID, "%s is not a receipt id; ids look like REVENUE-000123", Quote(id))
 	}
 	prefix, digits := id[:i], id[i+1:]
-	authority := strings.ToLower(prefix)
-	if strings.ToUpper(authority) != prefix || CheckAgencyID(authority) != nil {
-		return ReceiptRef{}, refuse(ErrReceiptID, "%q: %q is not an upper-case agency id", id, prefix)
+	if len(prefix) > MaxAgencyIDBytes || strings.ToUpper(strings.ToLower(prefix)) != prefix || CheckAgencyID(strings.ToLower(prefix)) != nil {
+		return ReceiptRef{}, refuse(ErrReceiptID, "receipt id: %s (before the last '-') is not an upper-case agency id", Quote(prefix))
 	}
-	seq, err := strconv.ParseUint(digits, 10, 64)
+	var seq uint64
+	err := strconv.ErrRange
+	if len(digits) <= 20 { // the most a uint64 has; strconv's error would copy a longer input whole
+		seq, err = strconv.ParseUint(digits, 10, 64)
+	}
 	if err != nil || seq == 0 {
-		return ReceiptRef{}, refuse(ErrReceiptID, "%q: %q is not a sequence number from 1", id, digits)
+		return ReceiptRef{}, refuse(ErrReceiptID, "receipt id: %s (after the last '-') is not a sequence number from 1", Quote(digits))
 	}
-	ref := ReceiptRef{Authority: authority, Seq: seq}
+	ref := ReceiptRef{Authority: strings.ToLower(prefix), Seq: seq}
 	if ref.ID() != id {
-		return ReceiptRef{}, refuse(ErrReceiptID, "%q is not in canonical form; write it as %q", id, ref.ID())
+		return ReceiptRef{}, refuse(ErrReceiptID, "%s is not in canonical form; write it as %q", Quote(id), ref.ID())
 	}
 	return ref, nil
 }

@@ -312,6 +312,11 @@ func TestRefusedTransactionLeavesStateAndAppHashUntouched(t *testing.T) {
 			tx: func(c *chain) []byte { return c.tx(treasuryAdmin, grantRole(treasuryClerk.addr, 99)) }},
 		{name: "wrong chain id", want: app.ErrWrongChain, log: `"other-chain"`,
 			tx: func(c *chain) []byte { return c.txWith(txArgs{signer: treasuryAdmin, chainID: "other-chain"}, grant) }},
+		{name: "wrong chain id of 30,000 bytes", want: app.ErrWrongChain, // quoted to api.MaxQuotedBytes, not cut by CodeOf
+			log: `"` + strings.Repeat("c", api.MaxQuotedBytes) + `"… (30000 bytes); this is "` + testChainID + `"`,
+			tx: func(c *chain) []byte {
+				return c.txWith(txArgs{signer: treasuryAdmin, chainID: strings.Repeat("c", 30_000)}, grant)
+			}},
 		{name: "expired timeout", want: app.ErrTimeoutExpired, log: "is below the current height",
 			tx: func(c *chain) []byte {
 				return c.txWith(txArgs{signer: treasuryAdmin, timeout: uint64(c.height)}, grant)

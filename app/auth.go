@@ -159,7 +159,7 @@ func checkMaxUnits(params *appv1.Params, declared uint64) error {
 func (a *App) authenticate(kv store.KV, r rules, d *decodedTx, height int64) (*agencyv1.Account, error) {
 	b := d.body
 	if b.ChainId != r.chainID {
-		return nil, ErrWrongChain.Wrapf("transaction is for chain %q; this is %q", b.ChainId, r.chainID)
+		return nil, ErrWrongChain.Wrapf("transaction is for chain %s; this is %q", api.Quote(b.ChainId), r.chainID)
 	}
 	h := uint64(height)
 	if b.TimeoutHeight < h {

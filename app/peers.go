@@ -7,6 +7,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/store"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -102,7 +103,7 @@ func (a *App) filterPeer(path string) (*abci.ResponseQuery, bool) {
 		case id != "" && a.peers.set.Load().validators[id]:
 			return &abci.ResponseQuery{Code: abci.CodeTypeOK, Log: "registered for a validator"}, true
 		}
-		err := ErrPeerNotAdmitted.Wrapf("node %q is registered for no validator in the current set and not listed in this node's allowed_peers (app.toml)", raw)
+		err := ErrPeerNotAdmitted.Wrapf("node %s is registered for no validator in the current set and not listed in this node's allowed_peers (app.toml)", api.Quote(raw))
 		space, code, log := module.CodeOf(err)
 		return &abci.ResponseQuery{Code: code, Codespace: space, Log: log}, true
 	}

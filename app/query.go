@@ -68,7 +68,7 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 			return r.query(a, q)
 		}
 	}
-	return nil, ErrUnknownQuery.Wrapf("no query path %q; see the README's query section", req.Path)
+	return nil, ErrUnknownQuery.Wrapf("no query path %s; see the README's query section", api.Quote(req.Path))
 }
 
 // single answers a one-key read at height.

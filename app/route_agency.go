@@ -28,6 +28,6 @@ var agencyRoutes = moduleRoutes{
 			}
 			return a.list(q)
 		}
-		return nil, ErrUnknownQuery.Wrapf("no agency query %q; paths are %s, %s, %s", q.Path, api.PathAgency, api.PathAccount, api.PathMembers)
+		return nil, ErrUnknownQuery.Wrapf("no agency query %s; paths are %s, %s, %s", api.Quote(q.Path), api.PathAgency, api.PathAccount, api.PathMembers)
 	},
 }

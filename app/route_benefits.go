@@ -60,5 +60,5 @@ func queryBenefits(a *App, q Query) (*abci.ResponseQuery, error) {
 		}
 		return a.walk(keys, complete, q.Height, q.Prove)
 	}
-	return nil, ErrUnknownQuery.Wrapf("no benefits query %q; see `tallyd query benefits --help`", q.Path)
+	return nil, ErrUnknownQuery.Wrapf("no benefits query %s; see `tallyd query benefits --help`", api.Quote(q.Path))
 }

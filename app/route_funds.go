@@ -81,13 +81,13 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 		}
 		return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
 	}
-	return nil, ErrUnknownQuery.Wrapf("no funds query %q; see `tallyd query funds --help`", q.Path)
+	return nil, ErrUnknownQuery.Wrapf("no funds query %s; see `tallyd query funds --help`", api.Quote(q.Path))
 }
 
 func parseQueryID(s string) (uint64, error) {
 	id, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || id == 0 {
-		return 0, ErrInvalidQuery.Wrapf("%q is not an id; ids are positive whole numbers", s)
+		return 0, ErrInvalidQuery.Wrapf("%s is not an id; ids are positive whole numbers", api.Quote(s))
 	}
 	return id, nil
 }

@@ -114,7 +114,7 @@ var govRoutes = moduleRoutes{
 			arg := string(q.Data)
 			addr, err := hex.DecodeString(arg)
 			if err != nil || len(addr) != gov.ConsensusAddressSize {
-				return nil, ErrInvalidQuery.Wrapf("give the validator's consensus address as %d hex digits (got %q)", 2*gov.ConsensusAddressSize, arg)
+				return nil, ErrInvalidQuery.Wrapf("give the validator's consensus address as %d hex digits (got %s)", 2*gov.ConsensusAddressSize, api.Quote(arg))
 			}
 			return a.list(q)
 		case api.PathGovRegistry:
@@ -128,7 +128,7 @@ var govRoutes = moduleRoutes{
 			}
 			return &abci.ResponseQuery{Value: bz, Height: q.Height}, nil
 		}
-		return nil, ErrUnknownQuery.Wrapf("no gov query %q; paths are %s", q.Path, strings.Join([]string{
+		return nil, ErrUnknownQuery.Wrapf("no gov query %s; paths are %s", api.Quote(q.Path), strings.Join([]string{
 			api.PathGovProposal, api.PathGovProposals, api.PathGovOpenProposals, api.PathGovVotes, api.PathGovMandates, api.PathGovMandate, api.PathGovValidators,
 			api.PathGovParams, api.PathGovParam, api.PathGovRegistry, api.PathGovUpgrade,
 			api.PathGovMisbehaviour, api.PathGovMisbehaviours, api.PathGovValidatorMisbehaviours}, ", "))
@@ -153,7 +153,7 @@ func (a *App) govModule() module.Module {
 func parseProposalID(data []byte) (uint64, error) {
 	id, err := strconv.ParseUint(string(data), 10, 64)
 	if err != nil || id == 0 {
-		return 0, ErrInvalidQuery.Wrapf("give the proposal id as a decimal number (got %q)", data)
+		return 0, ErrInvalidQuery.Wrapf("give the proposal id as a decimal number (got %s)", api.Quote(data))
 	}
 	return id, nil
 }

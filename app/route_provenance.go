@@ -49,7 +49,7 @@ func (a *App) provenanceQuery(q Query) (*abci.ResponseQuery, error) {
 	case api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceHeld, api.PathProvenanceOffers, api.PathProvenanceUnacknowledged:
 		return a.provenanceList(q)
 	}
-	return nil, ErrUnknownQuery.Wrapf("no provenance query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
+	return nil, ErrUnknownQuery.Wrapf("no provenance query %s; paths are %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s", api.Quote(q.Path),
 		api.PathProvenanceItem, api.PathProvenanceOffer, api.PathProvenanceAccreditation, api.PathProvenanceRecall, api.PathProvenanceParams, api.PathProvenanceLocation,
 		api.PathProvenanceHistory, api.PathProvenanceAttestations, api.PathProvenanceLineage, api.PathProvenanceHeld, api.PathProvenanceOffers, api.PathProvenanceUnacknowledged)
 }

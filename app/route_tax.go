@@ -50,7 +50,7 @@ var taxRoutes = moduleRoutes{
 		case api.PathTaxReceipts:
 			return a.taxReceipts(q)
 		}
-		return nil, ErrUnknownQuery.Wrapf("no tax query %q; paths are %s, %s, %s, %s, %s, %s, %s, %s", q.Path,
+		return nil, ErrUnknownQuery.Wrapf("no tax query %s; paths are %s, %s, %s, %s, %s, %s, %s, %s", api.Quote(q.Path),
 			api.PathTaxReceipt, api.PathTaxClearance, api.PathTaxType, api.PathTaxTypes, api.PathTaxAuthorisation, api.PathTaxTotal, api.PathTaxTotals, api.PathTaxReceipts)
 	},
 }
@@ -117,7 +117,7 @@ func (a *App) taxClearance(q Query) (*abci.ResponseQuery, error) {
 		return nil, ErrInvalidQuery.Wrapf("height %d: %v", q.Height, err)
 	}
 	if bz == nil {
-		return nil, tax.ErrUnknownTaxType.Wrapf("no tax type %q at height %d", req.TaxType, q.Height)
+		return nil, tax.ErrUnknownTaxType.Wrapf("no tax type %s at height %d", api.Quote(req.TaxType), q.Height)
 	}
 	tt := &taxv1.TaxType{}
 	if err := proto.Unmarshal(bz, tt); err != nil {

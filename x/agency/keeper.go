@@ -40,10 +40,10 @@ func (Keeper) Agency(kv store.KV, id string) (*agencyv1.Agency, error) {
 	a := &agencyv1.Agency{}
 	found, err := store.GetProto(kv, api.AgencyKey(id), a)
 	if err != nil {
-		return nil, fmt.Errorf("agency %q: %w", id, err)
+		return nil, fmt.Errorf("agency %s: %w", api.Quote(id), err)
 	}
 	if !found {
-		return nil, ErrUnknownAgency.Wrapf("no agency with id %q", id)
+		return nil, ErrUnknownAgency.Wrapf("no agency with id %s", api.Quote(id))
 	}
 	return a, nil
 }

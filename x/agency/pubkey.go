@@ -6,6 +6,7 @@ import (
 	"github.com/oasisprotocol/curve25519-voi/curve"
 	voied25519 "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 
+	"github.com/tallyledger/tally/api"
 	"github.com/tallyledger/tally/api/keyproof"
 )
 
@@ -120,7 +121,7 @@ func checkKeyProof(verify func(pub, msg, sig []byte) bool, what string, pub, pro
 		return ErrBadKeyProof.Wrapf("%s has no proof of possession; the new key's holder signs keyproof.Statement (tallyd keys prove)", what)
 	}
 	if !verify(pub, keyproof.Statement(chainID, agencyID, account, pub, purpose), proof) {
-		return ErrBadKeyProof.Wrapf("%s's proof of possession does not verify for chain %q, agency %q, account %x, purpose %s; the new key's holder signs keyproof.Statement with exactly these", what, chainID, agencyID, account, purpose)
+		return ErrBadKeyProof.Wrapf("%s's proof of possession does not verify for chain %s, agency %s, account %x, purpose %s; the new key's holder signs keyproof.Statement with exactly these", what, api.Quote(chainID), api.Quote(agencyID), account, purpose)
 	}
 	return nil
 }

@@ -54,7 +54,7 @@ func (Keeper) Programme(kv store.KV, id string) (*benefitsv1.Programme, error) {
 		return nil, err
 	}
 	if !found {
-		return nil, ErrUnknownProgramme.Wrapf("no programme %q", id)
+		return nil, ErrUnknownProgramme.Wrapf("no programme %s", api.Quote(id))
 	}
 	return p, nil
 }
@@ -67,7 +67,7 @@ func (Keeper) Enrolment(kv store.KV, programme, recipient string) (*benefitsv1.E
 		return nil, err
 	}
 	if !found {
-		return nil, ErrUnknownEnrolment.Wrapf("recipient %q is not enrolled on programme %q", recipient, programme)
+		return nil, ErrUnknownEnrolment.Wrapf("recipient %s is not enrolled on programme %s", api.Quote(recipient), api.Quote(programme))
 	}
 	return e, nil
 }

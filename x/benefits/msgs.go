@@ -199,7 +199,7 @@ func (k Keeper) CreateProgramme(ctx module.Context, signer *agencyv1.Account, m 
 		return err
 	}
 	if kv.Has(api.BenefitsProgrammeKey(m.Id)) {
-		return ErrProgrammeExists.Wrapf("programme %q exists; choose another id", m.Id)
+		return ErrProgrammeExists.Wrapf("programme %s exists; choose another id", api.Quote(m.Id))
 	}
 	if now := ctx.Time.Unix(); m.StartUnix < now-MaxStartLagSeconds {
 		return ErrStartsInPast.Wrapf("start_unix %d is %d s before the block time %d; a programme may start at most %d s in the past: start it now or later",
@@ -249,7 +249,7 @@ func (k Keeper) Enrol(ctx module.Context, signer *agencyv1.Account, m *benefitsv
 		return err
 	}
 	if kv.Has(api.BenefitsEnrolmentKey(m.Programme, m.Recipient)) {
-		return ErrDuplicateEnrolment.Wrapf("recipient %q is already enrolled on %q; resume or end that enrolment instead", m.Recipient, m.Programme)
+		return ErrDuplicateEnrolment.Wrapf("recipient %s is already enrolled on %s; resume or end that enrolment instead", api.Quote(m.Recipient), api.Quote(m.Programme))
 	}
 	start := m.StartUnix
 	if start == 0 {
@@ -290,7 +290,7 @@ func (k Keeper) enrolmentFor(kv store.KV, signer *agencyv1.Account, programme, r
 		return nil, nil, err
 	}
 	if e.Status == benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED {
-		return nil, nil, ErrEnded.Wrapf("recipient %q's enrolment on %q ended; enrol them again under a new reference", recipient, programme)
+		return nil, nil, ErrEnded.Wrapf("recipient %s's enrolment on %s ended; enrol them again under a new reference", api.Quote(recipient), api.Quote(programme))
 	}
 	return p, e, nil
 }
@@ -302,7 +302,7 @@ func (k Keeper) SuspendEnrolment(ctx module.Context, signer *agencyv1.Account, m
 		return err
 	}
 	if e.Status != benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
-		return ErrNotActive.Wrapf("recipient %q is already suspended", m.Recipient)
+		return ErrNotActive.Wrapf("recipient %s is already suspended", api.Quote(m.Recipient))
 	}
 	e.Status, e.ReasonCode = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED, m.ReasonCode
 	if err := k.saveEnrolment(ctx.Store, e); err != nil {
@@ -319,7 +319,7 @@ func (k Keeper) ResumeEnrolment(ctx module.Context, signer *agencyv1.Account, m 
 		return err
 	}
 	if e.Status != benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
-		return ErrNotSuspended.Wrapf("recipient %q is not suspended", m.Recipient)
+		return ErrNotSuspended.Wrapf("recipient %s is not suspended", api.Quote(m.Recipient))
 	}
 	e.Status, e.ReasonCode = benefitsv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE, benefitsv1.EnrolmentReason_ENROLMENT_REASON_UNSPECIFIED
 	e.NextPeriod = max(e.NextPeriod, firstPeriodFrom(p, ctx.Time.Unix()))

@@ -13,7 +13,7 @@ func ValidateParams(p *fundsv1.Params) error {
 	case p == nil:
 		return ErrInvalidGenesis.Wrapf("funds params are missing")
 	case len(p.Currency) != 3 || p.Currency[0] < 'A' || p.Currency[0] > 'Z' || p.Currency[1] < 'A' || p.Currency[1] > 'Z' || p.Currency[2] < 'A' || p.Currency[2] > 'Z':
-		return ErrInvalidGenesis.Wrapf("currency %q is not an ISO 4217 code (three capital letters, e.g. GBP)", p.Currency)
+		return ErrInvalidGenesis.Wrapf("currency %s is not an ISO 4217 code (three capital letters, e.g. GBP)", api.Quote(p.Currency))
 	case p.MaxTranchesPerMovement == 0:
 		return ErrInvalidGenesis.Wrapf("max_tranches_per_movement must be at least 1")
 	}

@@ -33,11 +33,11 @@ func ValidatePseudonym(what, s string) error {
 // 1-128 characters of A-Z, a-z, 0-9, '-', '_', '.', ':'.
 func ValidateToken(what, s string) error {
 	if s == "" || len(s) > maxTokenBytes {
-		return ErrInvalidHolder.Wrapf("%s %q must be 1 to %d characters", what, s, maxTokenBytes)
+		return ErrInvalidHolder.Wrapf("%s %s must be 1 to %d characters", what, api.Quote(s), maxTokenBytes)
 	}
 	for _, c := range []byte(s) {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return ErrInvalidHolder.Wrapf("%s %q may use only A-Z, a-z, 0-9, '-', '_', '.' and ':'", what, s)
+			return ErrInvalidHolder.Wrapf("%s %s may use only A-Z, a-z, 0-9, '-', '_', '.' and ':'", what, api.Quote(s))
 		}
 	}
 	return nil
@@ -49,7 +49,7 @@ func ValidateHolder(h string) error {
 	switch {
 	case strings.HasPrefix(h, api.HolderAgencyPrefix):
 		if err := agency.ValidateAgencyID(h[len(api.HolderAgencyPrefix):]); err != nil {
-			return ErrInvalidHolder.Wrapf("%q: %v", h, err)
+			return ErrInvalidHolder.Wrapf("%s<agency id>: %v", api.HolderAgencyPrefix, err)
 		}
 		return nil
 	case strings.HasPrefix(h, api.HolderProgrammePrefix):
@@ -57,7 +57,7 @@ func ValidateHolder(h string) error {
 	case strings.HasPrefix(h, api.HolderPayeePrefix):
 		return ValidatePseudonym("payee token", h[len(api.HolderPayeePrefix):])
 	}
-	return ErrInvalidHolder.Wrapf("%q is not a holder id; use agency:<agency id>, programme:<programme id> or payee:<token>", h)
+	return ErrInvalidHolder.Wrapf("%s is not a holder id; use agency:<agency id>, programme:<programme id> or payee:<token>", api.Quote(h))
 }
 
 func isPayee(h string) bool { return strings.HasPrefix(h, api.HolderPayeePrefix) }

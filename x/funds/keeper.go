@@ -65,7 +65,7 @@ func (k Keeper) CheckCurrency(kv store.KV, currency string) error {
 		return err
 	}
 	if currency != p.Currency {
-		return ErrWrongCurrency.Wrapf("amount is in %q; this ledger keeps %s (in minor units)", currency, p.Currency)
+		return ErrWrongCurrency.Wrapf("amount is in %s; this ledger keeps %s (in minor units)", api.Quote(currency), p.Currency)
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func FormatID(id uint64) string { return strconv.FormatUint(id, 10) }
 func ParseID(s string) (uint64, error) {
 	id, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || id == 0 {
-		return 0, ErrUnknownMovement.Wrapf("%q is not a movement id (a positive whole number)", s)
+		return 0, ErrUnknownMovement.Wrapf("%s is not a movement id (a positive whole number)", api.Quote(s))
 	}
 	return id, nil
 }

@@ -74,7 +74,7 @@ func (r *Registry) find(name string) (Param, error) {
 			}
 		}
 	}
-	return Param{}, ErrUnknownParam.Wrapf("no parameter %q; parameters are %s", name, strings.Join(r.Names(), ", "))
+	return Param{}, ErrUnknownParam.Wrapf("no parameter %s; parameters are %s", api.Quote(name), strings.Join(r.Names(), ", "))
 }
 
 // Lookup returns the registry entry for name.
@@ -129,7 +129,7 @@ func (r *Registry) Set(kv store.KV, name, value string) error {
 	}
 	m.ProtoReflect().Set(fd, v)
 	if err := p.Validate(m); err != nil {
-		return ErrInvalidParamValue.Wrapf("%s = %q: %v", name, value, err)
+		return ErrInvalidParamValue.Wrapf("%s = %s: %v", name, api.Quote(value), err)
 	}
 	return store.SetProto(kv, p.Key, m)
 }
@@ -144,25 +144,25 @@ func parseValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, 
 	case protoreflect.Uint32Kind:
 		v, err := strconv.ParseUint(s, 10, 32)
 		if err != nil {
-			return protoreflect.Value{}, fmt.Errorf("%q is not a whole number from 0 to 4294967295", s)
+			return protoreflect.Value{}, fmt.Errorf("%s is not a whole number from 0 to 4294967295", api.Quote(s))
 		}
 		return protoreflect.ValueOfUint32(uint32(v)), nil
 	case protoreflect.Uint64Kind:
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return protoreflect.Value{}, fmt.Errorf("%q is not a non-negative whole number", s)
+			return protoreflect.Value{}, fmt.Errorf("%s is not a non-negative whole number", api.Quote(s))
 		}
 		return protoreflect.ValueOfUint64(v), nil
 	case protoreflect.Int64Kind:
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return protoreflect.Value{}, fmt.Errorf("%q is not a whole number", s)
+			return protoreflect.Value{}, fmt.Errorf("%s is not a whole number", api.Quote(s))
 		}
 		return protoreflect.ValueOfInt64(v), nil
 	case protoreflect.Int32Kind:
 		v, err := strconv.ParseInt(s, 10, 32)
 		if err != nil {
-			return protoreflect.Value{}, fmt.Errorf("%q is not a 32-bit whole number", s)
+			return protoreflect.Value{}, fmt.Errorf("%s is not a 32-bit whole number", api.Quote(s))
 		}
 		return protoreflect.ValueOfInt32(int32(v)), nil
 	case protoreflect.StringKind:
@@ -170,7 +170,7 @@ func parseValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, 
 	case protoreflect.BoolKind:
 		v, err := strconv.ParseBool(s)
 		if err != nil {
-			return protoreflect.Value{}, fmt.Errorf("%q is not true or false", s)
+			return protoreflect.Value{}, fmt.Errorf("%s is not true or false", api.Quote(s))
 		}
 		return protoreflect.ValueOfBool(v), nil
 	}
@@ -187,12 +187,12 @@ const maxDenominator = 1_000_000
 func ParseFraction(s string) (Fraction, error) {
 	n, d, ok := strings.Cut(s, "/")
 	if !ok {
-		return Fraction{}, fmt.Errorf("%q is not a fraction; write it as numerator/denominator, e.g. 2/3", s)
+		return Fraction{}, fmt.Errorf("%s is not a fraction; write it as numerator/denominator, e.g. 2/3", api.Quote(s))
 	}
 	num, err1 := strconv.ParseUint(n, 10, 64)
 	den, err2 := strconv.ParseUint(d, 10, 64)
 	if err1 != nil || err2 != nil || den == 0 || den > maxDenominator || num > den {
-		return Fraction{}, fmt.Errorf("%q is not a fraction between 0 and 1 with a denominator from 1 to %d", s, maxDenominator)
+		return Fraction{}, fmt.Errorf("%s is not a fraction between 0 and 1 with a denominator from 1 to %d", api.Quote(s), maxDenominator)
 	}
 	return Fraction{num, den}, nil
 }

@@ -73,6 +73,9 @@ func CodeOf(err error) (codespace string, code uint32, log string) {
 // non-printable bytes had a log of about 128 KiB (%q writes a byte as
 // four), stored in its block's results and sent again by every block_results,
 // block_outcomes and tx answer (node.BlockOutcomes counts on this bound).
+// Refusals now quote their input with api.Quote (at most
+// api.MaxQuotedBytes of it, and its length), so the message is bounded
+// before it is built and this cut is the net for any that does not.
 // Honest logs are a registered description and a sentence of specifics:
 // a few hundred bytes.
 const MaxLogBytes = 1024

@@ -131,7 +131,7 @@ func (Keeper) RecallOrder(kv store.KV, id string) (*provenancev1.RecallOrder, er
 		return nil, err
 	}
 	if !found {
-		return nil, ErrUnknownOrder.Wrapf("no recall order %q", id)
+		return nil, ErrUnknownOrder.Wrapf("no recall order %s", api.Quote(id))
 	}
 	return o, nil
 }

@@ -57,29 +57,29 @@ const (
 // with a valid GTIN check digit. At most 128 bytes in all.
 func ValidateItemID(id string) error {
 	if id == "" || len(id) > MaxIDBytes {
-		return ErrInvalidItemID.Wrapf("item id %q must be 1 to %d bytes, as <scheme>:<value>", clip(id), MaxIDBytes)
+		return ErrInvalidItemID.Wrapf("item id %s must be 1 to %d bytes, as <scheme>:<value>", api.Quote(id), MaxIDBytes)
 	}
 	scheme, value, ok := strings.Cut(id, ":")
 	if !ok || scheme == "" || len(scheme) > 16 || value == "" {
-		return ErrInvalidItemID.Wrapf("item id %q must be <scheme>:<value>, for example lgtin:05012345678900.L42", clip(id))
+		return ErrInvalidItemID.Wrapf("item id %s must be <scheme>:<value>, for example lgtin:05012345678900.L42", api.Quote(id))
 	}
 	for _, c := range []byte(scheme) {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return ErrInvalidItemID.Wrapf("item id %q: the scheme may use only a-z, 0-9, '-' and '.'", clip(id))
+			return ErrInvalidItemID.Wrapf("item id %s: the scheme may use only a-z, 0-9, '-' and '.'", api.Quote(id))
 		}
 	}
 	for _, c := range []byte(value) {
 		if c < 0x21 || c > 0x7e {
-			return ErrInvalidItemID.Wrapf("item id %q: the value may use only printable ASCII without spaces", clip(id))
+			return ErrInvalidItemID.Wrapf("item id %s: the value may use only printable ASCII without spaces", api.Quote(id))
 		}
 	}
 	if scheme == SchemeSGTIN || scheme == SchemeLGTIN {
 		gtin, rest, ok := strings.Cut(value, ".")
 		if !ok || len(gtin) != 14 || rest == "" || len(rest) > 20 {
-			return ErrInvalidItemID.Wrapf("item id %q: a %s value is a 14-digit GTIN, a dot and 1 to 20 characters", clip(id), scheme)
+			return ErrInvalidItemID.Wrapf("item id %s: a %s value is a 14-digit GTIN, a dot and 1 to 20 characters", api.Quote(id), scheme)
 		}
 		if !validGTIN(gtin) {
-			return ErrInvalidItemID.Wrapf("item id %q: %s is not a GTIN-14 with a valid check digit", clip(id), gtin)
+			return ErrInvalidItemID.Wrapf("item id %s: %s is not a GTIN-14 with a valid check digit", api.Quote(id), gtin)
 		}
 	}
 	return nil
@@ -106,11 +106,11 @@ func validGTIN(g string) bool {
 // 0-9, '-', '_', '.', '/'.
 func ValidateOrderID(id string) error {
 	if id == "" || len(id) > maxOrderIDBytes {
-		return ErrInvalidOrderID.Wrapf("recall order id %q must be 1 to %d characters", clip(id), maxOrderIDBytes)
+		return ErrInvalidOrderID.Wrapf("recall order id %s must be 1 to %d characters", api.Quote(id), maxOrderIDBytes)
 	}
 	for _, c := range []byte(id) {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/') {
-			return ErrInvalidOrderID.Wrapf("recall order id %q may use only letters, digits, '-', '_', '.' and '/'", clip(id))
+			return ErrInvalidOrderID.Wrapf("recall order id %s may use only letters, digits, '-', '_', '.' and '/'", api.Quote(id))
 		}
 	}
 	return nil
@@ -129,11 +129,11 @@ func validateCode(err interface {
 	Wrapf(string, ...any) error
 }, field, s string, max int) error {
 	if s == "" || len(s) > max {
-		return err.Wrapf("%s %q must be 1 to %d characters", field, clip(s), max)
+		return err.Wrapf("%s %s must be 1 to %d characters", field, api.Quote(s), max)
 	}
 	for _, c := range []byte(s) {
 		if c < 0x21 || c > 0x7e {
-			return err.Wrapf("%s %q may use only printable ASCII without spaces", field, clip(s))
+			return err.Wrapf("%s %s may use only printable ASCII without spaces", field, api.Quote(s))
 		}
 	}
 	return nil
@@ -141,11 +141,11 @@ func validateCode(err interface {
 
 func validateLocation(loc string) error {
 	if loc == "" || len(loc) > maxLocationBytes {
-		return ErrInvalidLocation.Wrapf("location %q must be 1 to %d characters (a GLN or another location code)", clip(loc), maxLocationBytes)
+		return ErrInvalidLocation.Wrapf("location %s must be 1 to %d characters (a GLN or another location code)", api.Quote(loc), maxLocationBytes)
 	}
 	for _, c := range []byte(loc) {
 		if c < 0x20 || c > 0x7e {
-			return ErrInvalidLocation.Wrapf("location %q may use only printable ASCII", clip(loc))
+			return ErrInvalidLocation.Wrapf("location %s may use only printable ASCII", api.Quote(loc))
 		}
 	}
 	return nil
@@ -178,11 +178,11 @@ func validateAttributes(attrs []*provenancev1.Attribute) error {
 			return ErrInvalidAttribute.Wrapf("attribute %d is empty", i)
 		}
 		if a.Key == "" || len(a.Key) > MaxAttributeKeyBytes {
-			return ErrInvalidAttribute.Wrapf("attribute %d: key %q must be 1 to %d characters", i, clip(a.Key), MaxAttributeKeyBytes)
+			return ErrInvalidAttribute.Wrapf("attribute %d: key %s must be 1 to %d characters", i, api.Quote(a.Key), MaxAttributeKeyBytes)
 		}
 		for _, c := range []byte(a.Key) {
 			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-				return ErrInvalidAttribute.Wrapf("attribute key %q may use only a-z, 0-9, '_', '-' and '.'", clip(a.Key))
+				return ErrInvalidAttribute.Wrapf("attribute key %s may use only a-z, 0-9, '_', '-' and '.'", api.Quote(a.Key))
 			}
 		}
 		if seen[a.Key] {
@@ -316,7 +316,7 @@ func validateAttest(m *provenancev1.MsgAttest) error {
 		return err
 	}
 	if m.Result != ResultPass && m.Result != ResultFail && m.Result != ResultConditional {
-		return ErrInvalidResult.Wrapf("result %q: use %s, %s or %s", clip(m.Result), ResultPass, ResultFail, ResultConditional)
+		return ErrInvalidResult.Wrapf("result %s: use %s, %s or %s", api.Quote(m.Result), ResultPass, ResultFail, ResultConditional)
 	}
 	if len(m.EvidenceSha256) != 32 {
 		return ErrInvalidEvidence.Wrapf("evidence_sha256 is %d bytes; give the 32-byte SHA-256 of the evidence file", len(m.EvidenceSha256))
@@ -422,12 +422,4 @@ func validateAcknowledgeRecall(m *provenancev1.MsgAcknowledgeRecall) error {
 		return err
 	}
 	return validateNote("note", m.Note, maxNoteBytes)
-}
-
-// clip shortens s for error messages.
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

@@ -69,7 +69,7 @@ func (Keeper) TaxType(kv store.KV, code string) (*taxv1.TaxType, error) {
 		return nil, err
 	}
 	if !found {
-		return nil, ErrUnknownTaxType.Wrapf("no tax type %q; a tax authority's admin registers types with register-tax-type", code)
+		return nil, ErrUnknownTaxType.Wrapf("no tax type %s; a tax authority's admin registers types with register-tax-type", api.Quote(code))
 	}
 	return t, nil
 }

@@ -3,6 +3,8 @@ package tax
 import (
 	"fmt"
 
+	"github.com/tallyledger/tally/api"
+
 	govv1 "github.com/tallyledger/tally/proto/tally/gov/v1"
 	"github.com/tallyledger/tally/x/module"
 )
@@ -35,7 +37,7 @@ func (k Keeper) requireRevenueAgency(ctx module.Context, agencyID string) (uint6
 	if id, terr := k.requireMandate(ctx, agencyID, govv1.Mandate_MANDATE_TREASURY); terr == nil {
 		return id, nil
 	}
-	return 0, fmt.Errorf("revenue agency %q must be the Treasury (treasury mandate) or hold a revenue mandate: %w", agencyID, err)
+	return 0, fmt.Errorf("revenue agency %s must be the Treasury (treasury mandate) or hold a revenue mandate: %w", api.Quote(agencyID), err)
 }
 
 // checkReceiptAmount refuses an amount above gov.max_receipt_amount.

@@ -167,7 +167,7 @@ func (k Keeper) RegisterTaxType(ctx module.Context, signer *agencyv1.Account, m 
 		return ErrTaxTypeExists.Wrapf("tax type %s was registered by %q at height %d", m.Code, existing.Authority, existing.CreatedHeight)
 	}
 	if _, err := k.agency.Agency(ctx.Store, m.RevenueAgency); err != nil {
-		return ErrUnknownRevenueAgency.Wrapf("no agency %q to credit %s to", m.RevenueAgency, m.Code)
+		return ErrUnknownRevenueAgency.Wrapf("no agency %s to credit %s to", api.Quote(m.RevenueAgency), m.Code)
 	}
 	mandate, err := k.requireAuthority(ctx, signer.AgencyId)
 	if err != nil {
