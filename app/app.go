@@ -608,7 +608,9 @@ func (a *App) deliver(height int64, req *abci.RequestFinalizeBlock, d *decodedTx
 	msgs.Write()
 	out := make([]abci.Event, 1, 1+len(events))
 	out[0] = txEvent
-	return &abci.ExecTxResult{Code: abci.CodeTypeOK, Events: appendABCI(out, events)}
+	// Events are outside the results hash, but a block's results hold
+	// them: at most EventBytesPerUnit a unit used (capEvents).
+	return &abci.ExecTxResult{Code: abci.CodeTypeOK, Events: capEvents(appendABCI(out, events), EventBytesPerUnit*meter.Used())}
 }
 
 // stopOnStoreFailure turns a storage failure anywhere in FinalizeBlock into

@@ -311,6 +311,12 @@ func requireWithinBounds(tb testing.TB, txs [][]byte, bounds txLimits, results [
 		case r.GasWanted != 0 && uint64(r.GasWanted) != limit:
 			tb.Fatalf("transaction %d reports gas_wanted %d; its unit limit is %d", i, r.GasWanted, limit)
 		}
+		// Every message's events are within their bound as emitted: none is
+		// cut (EventsCut), so the bound holds without cutting.
+		if w := app.EventsWeight(r.Events); countEvents(r.Events, app.EventsCut) != 0 || w > app.EventBytesPerUnit*uint64(r.GasUsed) {
+			tb.Fatalf("transaction %d (%v) emitted events weighing %d for %d units, more than app.EventBytesPerUnit allows",
+				i, msgKinds(txs[i]), w, r.GasUsed)
+		}
 	}
 }
 

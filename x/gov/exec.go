@@ -415,8 +415,10 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 			ups, err := k.apply(ectx, p.Content, id, true)
 			if err != nil {
 				p.Status = govv1.ProposalStatus_PROPOSAL_STATUS_FAILED
-				p.FailureCodespace, p.FailureCode, _ = module.CodeOf(err) // the code, not the text: see Proposal
-				ctx.Emit(EventFailed, idAttr, module.Indexed("type", ContentType(p.Content)), module.Attr("reason", err.Error()))
+				// The reason is at most module.MaxLogBytes, as a transaction's log.
+				var reason string
+				p.FailureCodespace, p.FailureCode, reason = module.CodeOf(err) // the code, not the text: see Proposal
+				ctx.Emit(EventFailed, idAttr, module.Indexed("type", ContentType(p.Content)), module.Attr("reason", reason))
 				break
 			}
 			cache.Write()
