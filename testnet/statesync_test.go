@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	coretypes "github.com/cometbft/cometbft/rpc/core/types"
+	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tallyledger/tally/node"
@@ -23,11 +25,20 @@ import (
 // A new node joins a running network by state sync: it restores the
 // validators' latest snapshot (height 20, or a later one if the network
 // has passed 40 by the time it asks), never holds the blocks before it,
-// and then follows the chain with the others' app hash. Chunk 0 of every
-// snapshot the validators hold is served corrupt by three of them and not
-// at all by the fourth until the new node has refused a corrupt copy, so
-// the first copy it receives is always a corrupt one: it must refuse it,
-// reject its sender, and fetch the chunk again from another peer.
+// and then follows the chain with the others' app hash. Three validators
+// serve chunk 0 of every snapshot they hold corrupt, and the new node
+// starts knowing only them, so the first copy it receives is always a
+// corrupt one: it must refuse it and reject its sender. Only then is it
+// given the fourth, honest validator, from which it must fetch the chunk
+// and restore the snapshot whose chunk it refused.
+//
+// (Before, the honest validator was a peer from the start and held its
+// chunk back until the first refusal. CometBFT asks one peer, chosen at
+// random, every chunk_request_timeout; the validators drop the silent
+// newcomer every ~10 s (peer watch) and, on reconnecting, list only their
+// two newest snapshots; so if its first few asks went to the honest one,
+// that was soon the only peer left offering the snapshot, and the test
+// failed with "cannot add nil chunk" for 90 s.)
 //
 // On IAVL (an IAVL node restores), and on a network of both engines
 // (validators on memiavl and IAVL in turn, memiavl's taking their
@@ -49,7 +60,12 @@ func TestNewNodeJoinsByStateSync(t *testing.T) {
 
 func testNewNodeJoinsByStateSync(t *testing.T, engines []string, newcomer string) {
 	const interval = 20
-	net := startNetwork(t, 4, func(o *testnet.Options) { o.SnapshotInterval, o.StateEngines = interval, engines })
+	net := startNetwork(t, 4, func(o *testnet.Options) {
+		// Keep every snapshot the test may see: the new node's snapshot
+		// is still offered by the honest validator however late the
+		// corrupt copies are refused.
+		o.SnapshotInterval, o.SnapshotKeepRecent, o.StateEngines = interval, 50, engines
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	require.NoError(t, net.WaitHeight(ctx, "treasury", 2))
@@ -96,23 +112,38 @@ func testNewNodeJoinsByStateSync(t *testing.T, engines []string, newcomer string
 		}
 	}()
 	require.NoError(t, testnet.StateSync(ctx, net.Manifest, nd.Name))
-	// A peer that has no copy of a chunk is asked again after
-	// chunk_request_timeout; CometBFT's minimum keeps the join short.
+	validators := net.Manifest.Nodes[:4]
+	corrupt, good := validators[:3], validators[3]
+	// The new node starts with the corrupt validators as its only peers
+	// (no peer exchange on a local network: nobody gives it another); its
+	// RPC may dial a peer, so that the test can hand it the honest one.
+	// Once it has rejected every corrupt sender, the chunk is asked for
+	// again every chunk_request_timeout; CometBFT's minimum keeps the
+	// join short.
 	comet, appCfg, err := node.LoadConfigs(nd.Home)
 	require.NoError(t, err)
+	var peers []string
+	for _, n := range corrupt {
+		peers = append(peers, n.NodeID+"@"+n.P2P)
+	}
+	comet.P2P.PersistentPeers = strings.Join(peers, ",")
+	comet.RPC.Unsafe = true
 	comet.StateSync.ChunkRequestTimeout = 5 * time.Second
 	appCfg.StateEngine = newcomer
 	require.NoError(t, node.WriteConfigs(nd.Home, comet, appCfg))
 
-	validators := net.Manifest.Nodes[:4]
-	corrupt, good := validators[:3], validators[3]
-	sp := spoilChunks(t, corrupt, good)
+	sp := spoilChunks(t, corrupt)
 	require.NoError(t, net.Start(nd.Name))
 	require.Eventually(t, func() bool {
 		logs, err := os.ReadFile(nd.LogFile)
 		return err == nil && refusedChunks.Match(logs)
 	}, 90*time.Second, 50*time.Millisecond, "the new node never refused a corrupt chunk")
-	sp.stop() // the good validator serves chunk 0 from now on
+	ni, err := rpc(t, net, nd.Name).RPC.NetInfo(ctx)
+	require.NoError(t, err)
+	for _, p := range ni.Peers {
+		require.NotEqual(t, good.NodeID, string(p.NodeInfo.ID()), "the honest validator was a peer of the new node before its first refusal")
+	}
+	dialPeer(t, ctx, nd, good) // the honest validator offers the snapshot from now on
 
 	target := maxHeight(ctx, net, "treasury") + 3
 	require.NoError(t, net.WaitHeight(ctx, nd.Name, target), "the new node catches up")
@@ -149,32 +180,39 @@ func testNewNodeJoinsByStateSync(t *testing.T, engines []string, newcomer string
 	t.Logf("snapshot %s restored after %d corrupt copies of chunk 0 were refused (from %s); %s served the good copy", restored[1], len(refusals), strings.Join(senders, ", "), good.Name)
 }
 
+// dialPeer has node nd (RPC unsafe) dial peer p and keep it as a
+// persistent peer.
+func dialPeer(t *testing.T, ctx context.Context, nd, p testnet.Node) {
+	t.Helper()
+	c, err := jsonrpcclient.New(strings.Replace(nd.RPC, "tcp://", "http://", 1))
+	require.NoError(t, err)
+	var res coretypes.ResultDialPeers
+	_, err = c.Call(ctx, "dial_peers", map[string]any{"peers": []string{p.NodeID + "@" + p.P2P}, "persistent": true}, &res)
+	require.NoError(t, err, "%s dialling %s", nd.Name, p.Name)
+}
+
 // refusedChunks matches the app's log line for a snapshot chunk that does
 // not match its hash: the snapshot height, the chunk and the sender.
 var refusedChunks = regexp.MustCompile(`refusing a snapshot chunk that does not match its hash[^\n]*?height=(\d+) chunk=(\d+) sender=([0-9a-fA-F]+)`)
 
-// chunkSpoiler keeps chunk 0 of every snapshot the validators hold
-// corrupt on some and held back (the node answers that it has no copy) on
-// the good one, snapshots taken meanwhile included, until stop; then the
-// good validator serves its copies again.
+// chunkSpoiler keeps chunk 0 of every snapshot the corrupt validators
+// hold corrupt, snapshots taken meanwhile included, until the test ends.
 type chunkSpoiler struct {
 	done, stopped chan struct{}
 	once          sync.Once
-	restore       func()
 	mu            sync.Mutex
-	heights       map[string]bool // snapshot heights spoiled on every validator
+	heights       map[string]bool // snapshot heights spoiled on every corrupt validator
 }
 
-// stop stops spoiling and puts the good validator's chunks back.
+// stop stops spoiling.
 func (sp *chunkSpoiler) stop() {
 	sp.once.Do(func() {
 		close(sp.done)
 		<-sp.stopped
-		sp.restore()
 	})
 }
 
-// spoiled lists the snapshot heights spoiled on every validator.
+// spoiled lists the snapshot heights spoiled on every corrupt validator.
 func (sp *chunkSpoiler) spoiled() []string {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
@@ -185,13 +223,13 @@ func (sp *chunkSpoiler) spoiled() []string {
 	return out
 }
 
-func spoilChunks(t *testing.T, corrupt []testnet.Node, good testnet.Node) *chunkSpoiler {
+func spoilChunks(t *testing.T, corrupt []testnet.Node) *chunkSpoiler {
 	t.Helper()
 	sp := &chunkSpoiler{done: make(chan struct{}), stopped: make(chan struct{}), heights: map[string]bool{}}
 	spoiled := map[string]bool{} // home/height
 	pass := func() error {
 		count := map[string]int{}
-		for i, n := range append(append([]testnet.Node{}, corrupt...), good) {
+		for _, n := range corrupt {
 			dirs, err := os.ReadDir(node.SnapshotDir(n.Home))
 			if err != nil {
 				return err
@@ -207,17 +245,13 @@ func spoilChunks(t *testing.T, corrupt []testnet.Node, good testnet.Node) *chunk
 				}
 				if !spoiled[dir] {
 					chunk := filepath.Join(dir, "0")
-					if i < len(corrupt) {
-						b, err := os.ReadFile(chunk)
-						if err != nil {
-							continue // pruned meanwhile
-						}
-						b[len(b)/2] ^= 0xff
-						if err := os.WriteFile(chunk, b, 0o600); err != nil {
-							return err
-						}
-					} else if err := os.Rename(chunk, chunk+".held"); err != nil {
-						continue
+					b, err := os.ReadFile(chunk)
+					if err != nil {
+						continue // pruned meanwhile
+					}
+					b[len(b)/2] ^= 0xff
+					if err := os.WriteFile(chunk, b, 0o600); err != nil {
+						return err
 					}
 					spoiled[dir] = true
 				}
@@ -226,18 +260,12 @@ func spoilChunks(t *testing.T, corrupt []testnet.Node, good testnet.Node) *chunk
 		}
 		sp.mu.Lock()
 		for h, c := range count {
-			if c == len(corrupt)+1 {
+			if c == len(corrupt) {
 				sp.heights[h] = true
 			}
 		}
 		sp.mu.Unlock()
 		return nil
-	}
-	sp.restore = func() {
-		held, _ := filepath.Glob(filepath.Join(node.SnapshotDir(good.Home), "*", "0.held"))
-		for _, f := range held {
-			_ = os.Rename(f, strings.TrimSuffix(f, ".held")) // a snapshot pruned meanwhile has gone
-		}
 	}
 	require.NoError(t, pass())
 	require.NotEmpty(t, sp.spoiled(), "no snapshot to spoil")

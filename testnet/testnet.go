@@ -179,6 +179,9 @@ type Options struct {
 	// state-sync snapshot every that many blocks; 0 takes none.
 	// DefaultOptions sets 100.
 	SnapshotInterval uint64
+	// SnapshotKeepRecent is each node's app.toml snapshot_keep_recent
+	// when non-zero (0 keeps app.toml's default, 2).
+	SnapshotKeepRecent uint32
 	// StateEngines sets the nodes' app.toml state_engine in turn: node i
 	// runs StateEngines[i % len(StateEngines)]. Empty keeps app.toml's
 	// default (iavl).
@@ -340,6 +343,9 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		appCfg.OperatorQueries = true   // a local network's RPC is its operator's: the fault suite checks /invariants
 		appCfg.QueryBudgetPercent = 100 // and its readers are the operator's tests and tools: not paced
 		appCfg.SnapshotInterval = opts.SnapshotInterval
+		if opts.SnapshotKeepRecent > 0 {
+			appCfg.SnapshotKeepRecent = opts.SnapshotKeepRecent
+		}
 		if len(opts.StateEngines) > 0 {
 			appCfg.StateEngine = opts.StateEngines[i%len(opts.StateEngines)]
 		}
