@@ -227,8 +227,9 @@ retain_blocks = {{.RetainBlocks}}
 query_budget_percent = {{.QueryBudgetPercent}}
 
 # Peer watch, for fast recovery after a silent partition (a cut that drops
-# packets leaves CometBFT's connections open for a minute): drop a peer this
-# node kept sending to but heard nothing from for peer_silent_after, and
+# packets leaves CometBFT's connections open for a minute): drop a peer in
+# consensus this node kept sending to but heard nothing from for
+# peer_silent_after (a node still syncing is never dropped for silence), and
 # dial every disconnected persistent peer every peer_redial_every besides
 # CometBFT's own reconnection (5-8 s apart). "0s" turns either off.
 peer_silent_after = "{{.PeerSilentAfter}}"

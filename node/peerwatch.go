@@ -5,8 +5,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cometbft/cometbft/consensus"
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/cometbft/cometbft/p2p"
+	cmttypes "github.com/cometbft/cometbft/types"
 )
 
 // Fast recovery after a silent partition.
@@ -21,10 +23,18 @@ import (
 // socket options are settings CometBFT exposes, so the node watches its
 // peers itself:
 //
-//   - a peer this node kept sending to but heard nothing from for
-//     peer_silent_after (app.toml, 10 s) is dropped (consensus traffic flows every round
-//     while blocks are made, so only a dead path is that quiet; an idle
-//     network, where this node sends nothing either, is left alone);
+//   - a peer taking part in consensus that this node kept sending to but
+//     heard nothing from for peer_silent_after (app.toml, 10 s) is dropped
+//     (consensus traffic flows every round while blocks are made, so only
+//     a dead path is that quiet; an idle network, where this node sends
+//     nothing either, is left alone). A peer that has not yet told this
+//     node its consensus height is not in consensus: a node joining by
+//     state sync or catching up by block sync hears every round's traffic
+//     and says nothing on it until it switches to consensus, and it talks
+//     only to the peers it fetches from. Dropping it every peer_silent_after
+//     made a joining node lose its other peers every ~10 s, and with them
+//     (each listing only its newest snapshots on reconnecting) the senders
+//     of the snapshot it had chosen;
 //   - every persistent peer that is not connected is dialled again every
 //     peer_redial_every (1 s), besides CometBFT's own reconnection (which
 //     waits 5-8 s between attempts), so a healed link is used within about
@@ -82,10 +92,13 @@ func (w *peerWatch) run(stop <-chan struct{}) {
 	}
 }
 
-// dropSilent stops each peer this node has sent to since it last heard
-// from it, longer ago than silentAfter.
+// dropSilent stops each peer in consensus (inConsensus) this node has sent
+// to since it last heard from it, longer ago than silentAfter.
 func (w *peerWatch) dropSilent() {
 	for _, p := range w.sw.Peers().Copy() {
+		if !inConsensus(p) {
+			continue
+		}
 		st := p.Status()
 		if heard := st.RecvMonitor.Idle; heard >= w.silentAfter && st.SendMonitor.Idle < heard {
 			w.logger.Info("dropping a silent peer to dial it again", "peer", p.ID(), "silent", heard.Round(time.Second))
@@ -117,4 +130,12 @@ func (w *peerWatch) redial() {
 			_ = w.sw.DialPeerWithAddress(addr) // failures are retried at the next tick
 		}(addr)
 	}
+}
+
+// inConsensus reports whether p has told this node's consensus reactor its
+// height (a NewRoundStep message): a peer does on connecting once it is in
+// consensus, and a syncing one when it switches to consensus.
+func inConsensus(p p2p.Peer) bool {
+	ps, ok := p.Get(cmttypes.PeerStateKey).(*consensus.PeerState)
+	return ok && ps.GetHeight() > 0
 }

@@ -38,7 +38,9 @@ import (
 // newcomer every ~10 s (peer watch) and, on reconnecting, list only their
 // two newest snapshots; so if its first few asks went to the honest one,
 // that was soon the only peer left offering the snapshot, and the test
-// failed with "cannot add nil chunk" for 90 s.)
+// failed with "cannot add nil chunk" for 90 s. The peer watch now leaves
+// a peer that is not yet in consensus alone, and the test checks that no
+// validator dropped the new node while it synced.)
 //
 // On IAVL (an IAVL node restores), and on a network of both engines
 // (validators on memiavl and IAVL in turn, memiavl's taking their
@@ -59,12 +61,17 @@ func TestNewNodeJoinsByStateSync(t *testing.T) {
 }
 
 func testNewNodeJoinsByStateSync(t *testing.T, engines []string, newcomer string) {
-	const interval = 20
+	const interval, silentAfter = 20, 3 * time.Second
 	net := startNetwork(t, 4, func(o *testnet.Options) {
 		// Keep every snapshot the test may see: the new node's snapshot
 		// is still offered by the honest validator however late the
 		// corrupt copies are refused.
 		o.SnapshotInterval, o.SnapshotKeepRecent, o.StateEngines = interval, 50, engines
+		// The validators' peer watch drops a peer in consensus that
+		// stays silent this long; the new node must not be dropped while
+		// it syncs (it says nothing on consensus until it switches to
+		// it), which this shorter setting makes sure the join outlasts.
+		o.PeerSilentAfter = silentAfter
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -177,7 +184,34 @@ func testNewNodeJoinsByStateSync(t *testing.T, engines []string, newcomer string
 	restoredAt, err := strconv.ParseInt(restored[1], 10, 64)
 	require.NoError(t, err)
 	require.Equal(t, restoredAt+1, st.SyncInfo.EarliestBlockHeight, "the new node's first block follows the snapshot it restored")
-	t.Logf("snapshot %s restored after %d corrupt copies of chunk 0 were refused (from %s); %s served the good copy", restored[1], len(refusals), strings.Join(senders, ", "), good.Name)
+	// No validator dropped the new node while it synced, though it heard
+	// their consensus traffic for longer than silentAfter and answered
+	// none of it.
+	syncing := logTime(t, logs, "Starting state sync")
+	synced := logTime(t, logs, "SwitchToConsensus")
+	// (Syncing takes at least the 5 s of snapshot discovery; the watch
+	// looks every second.)
+	require.Greater(t, synced.Sub(syncing), silentAfter+time.Second, "the new node synced too quickly for a silent peer to have been dropped")
+	dropped := regexp.MustCompile(`dropping a silent peer[^\n]*peer=` + nd.NodeID + `[^\n]*`)
+	for _, v := range validators {
+		b, err := os.ReadFile(v.LogFile)
+		require.NoError(t, err)
+		if l := dropped.Find(b); l != nil {
+			t.Fatalf("%s dropped the new node while it synced: %s", v.Name, l)
+		}
+	}
+	t.Logf("snapshot %s restored after %d corrupt copies of chunk 0 were refused (from %s); %s served the good copy; in consensus %s after state sync began, not dropped", restored[1], len(refusals), strings.Join(senders, ", "), good.Name, synced.Sub(syncing))
+}
+
+// logTime is the time of the first line of a node's logs that contains
+// msg (CometBFT's format: I[2026-12-05|08:02:25.994] msg …).
+func logTime(t *testing.T, logs, msg string) time.Time {
+	t.Helper()
+	m := regexp.MustCompile(`[DIEW]\[(\d{4}-\d\d-\d\d\|\d\d:\d\d:\d\d\.\d{3})\] +` + regexp.QuoteMeta(msg)).FindStringSubmatch(logs)
+	require.NotNil(t, m, "no log line %q", msg)
+	at, err := time.Parse("2006-01-02|15:04:05.000", m[1])
+	require.NoError(t, err)
+	return at
 }
 
 // dialPeer has node nd (RPC unsafe) dial peer p and keep it as a

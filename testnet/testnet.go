@@ -182,6 +182,9 @@ type Options struct {
 	// SnapshotKeepRecent is each node's app.toml snapshot_keep_recent
 	// when non-zero (0 keeps app.toml's default, 2).
 	SnapshotKeepRecent uint32
+	// PeerSilentAfter is each node's app.toml peer_silent_after when
+	// non-zero (0 keeps app.toml's default, 10 s).
+	PeerSilentAfter time.Duration
 	// StateEngines sets the nodes' app.toml state_engine in turn: node i
 	// runs StateEngines[i % len(StateEngines)]. Empty keeps app.toml's
 	// default (iavl).
@@ -345,6 +348,9 @@ func Init(dir string, opts Options) (*Manifest, error) {
 		appCfg.SnapshotInterval = opts.SnapshotInterval
 		if opts.SnapshotKeepRecent > 0 {
 			appCfg.SnapshotKeepRecent = opts.SnapshotKeepRecent
+		}
+		if opts.PeerSilentAfter > 0 {
+			appCfg.PeerSilentAfter = opts.PeerSilentAfter
 		}
 		if len(opts.StateEngines) > 0 {
 			appCfg.StateEngine = opts.StateEngines[i%len(opts.StateEngines)]
