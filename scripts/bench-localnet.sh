@@ -140,7 +140,10 @@
 # resident memory every RSS_EVERY seconds [5] in OUT/LABEL-RATE.rss (time,
 # pid, then KiB resident: all, anonymous (the Go heap and stacks),
 # file-backed (mapped files, e.g. memiavl's snapshot)), the largest in the
-# max_rss_mib column.
+# max_rss_mib column. Every kvstore rate records the same two (its four
+# cometbft processes; loadtime's load process) in OUT/kv-RATE.cpu and the
+# kvstore table's node_cpu/load_cpu columns, over loadtime's run (it has no
+# drain): what the two loads cost the machine the nodes share, side by side.
 #
 # Example: RATES="500 1000 2000" DURATION=15s scripts/bench-localnet.sh
 set -euo pipefail
@@ -403,9 +406,15 @@ kv_rate() {
 	wait_mempools_empty "$KV_ENDPOINTS"
 	echo "kvstore: rate $rate tx/s for ${SECS}s..." >&2
 	mark kv "$rate" start
+	local t0 n0
+	t0=$(date +%s.%N); n0=$(proc_cpu "${KV_PIDS[@]}")
 	run_bg "$OUT/kv-load-$rate.log" "$TOOLS/load" -c 1 -T "$SECS" -r $(((rate + VALIDATORS - 1) / VALIDATORS)) -s "$KV_TX_SIZE" \
 		--broadcast-tx-method sync --endpoints "$KV_WS" >"$OUT/kv-load-$rate.log" 2>&1
 	mark kv "$rate" end
+	# As for Tally: the nodes' and the load's CPU while the load ran.
+	awk -v t0="$t0" -v t1="$(date +%s.%N)" -v n0="$n0" -v n1="$(proc_cpu "${KV_PIDS[@]}")" -v l="$RUN_CPU" \
+		'BEGIN { w = t1 - t0; printf "window_s %.1f node_cpu_s %.1f load_cpu_s %.1f node_cores %.2f load_cores %.2f\n", w, n1 - n0, l, (n1 - n0) / w, l / w }' \
+		>"$OUT/kv-$rate.cpu"
 }
 
 # kv_down: waits for the running kvstore network's mempools to empty, stops
@@ -650,11 +659,11 @@ declare -A KV
 if [[ "$KVSTORE" == 1 ]]; then
 	echo
 	echo "CometBFT $COMET_VERSION kvstore, loadtime -c 1 -r RATE/$VALIDATORS to each node, ${KV_TX_SIZE}-byte txs"
-	rows="offered committed_tx/s p50_ms p95_ms p99_ms txs tx/block load1"
+	rows="offered committed_tx/s p50_ms p95_ms p99_ms txs tx/block node_cpu load_cpu load1"
 	for rate in $RATES; do
 		row=$(kv_row "$rate")
 		KV[$rate]=$(echo "$row" | cut -d' ' -f2)
-		rows+=$'\n'"$row $(load_range kv "$rate")"
+		rows+=$'\n'"$row $(awk '{ print $8, $10 }' "$OUT/kv-$rate.cpu" 2>/dev/null || echo - -) $(load_range kv "$rate")"
 	done
 	echo "$rows" | column -t
 fi
