@@ -665,7 +665,10 @@ func (a *App) endBlock(req *abci.RequestFinalizeBlock) []abci.Event {
 			a.carried[m.Name].Add(1)
 		}
 		cache.Write()
-		all = appendABCI(all, events)
+		// Events are outside the results hash, but the block's results
+		// hold them: a module's weigh at most EventBytesPerUnit a unit its
+		// work used, as a transaction's do (capEvents, docs/protocol.md).
+		all = append(all, capEvents(appendABCI(nil, events), EventBytesPerUnit*budget.Used())...)
 	}
 	return all
 }

@@ -261,6 +261,7 @@ func runBlock(tb testing.TB, a *app.App, h int64, tm time.Time, txs [][]byte) *a
 	require.NoError(tb, err)
 	require.Len(tb, res.TxResults, len(txs))
 	requireWithinBounds(tb, txs, bounds, res.TxResults)
+	requireBlockEventsUncut(tb, res.Events)
 	_, err = a.Commit(context.Background(), &abci.RequestCommit{})
 	require.NoError(tb, err)
 	info, err := a.Info(context.Background(), &abci.RequestInfo{})
@@ -296,6 +297,17 @@ func unitBounds(a *app.App, txs [][]byte) txLimits {
 // (tx/30) below max_tx_units failed because a row's bound is too low. One
 // stopped at max_tx_units, or at a limit its signer declared, failed on
 // its own account.
+// requireBlockEventsUncut fails if the block's own events
+// (finalize_block_events) were cut: each module's end-of-block events are
+// within EventBytesPerUnit a unit its work used as emitted, so the bound
+// holds without cutting.
+func requireBlockEventsUncut(tb testing.TB, events []abci.Event) {
+	tb.Helper()
+	if n := countEvents(events, app.EventsCut); n != 0 {
+		tb.Fatalf("the block's own events were cut (%d events_cut) at a weight of %d", n, app.EventsWeight(events))
+	}
+}
+
 func requireWithinBounds(tb testing.TB, txs [][]byte, bounds txLimits, results []*abci.ExecTxResult) {
 	tb.Helper()
 	for i, r := range results {
@@ -432,6 +444,7 @@ func (c *chain) finalize(txs ...[]byte) *abci.ResponseFinalizeBlock {
 	require.NoError(c.tb, err)
 	require.Len(c.tb, res.TxResults, len(txs))
 	requireWithinBounds(c.tb, txs, bounds, res.TxResults)
+	requireBlockEventsUncut(c.tb, res.Events)
 	return res
 }
 

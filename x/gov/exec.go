@@ -366,6 +366,19 @@ func hexUpper(b []byte) string {
 	return string(out)
 }
 
+// MaxClosingEventsWeight is the most the events of one proposal closing
+// at the end of a block weigh (app.EventsWeight: JSON frames, type and
+// keys, values at six bytes a byte), so a block's closing proposals emit
+// at most this many bytes each. The heaviest is a failure: proposal_failed
+// with a proposal id of up to 20 digits, a content type of up to 20 bytes
+// (rotate_validator_key) and a reason of up to module.MaxLogBytes, 6,560.
+// An execution emits proposal_executed (376) and what its content emits:
+// at most two validator changes (a key rotation), each of up to 1,608 (a
+// 64-digit key, 19-digit power, 128-byte agency id), 3,592 in all; a
+// rejection 867. TestBlockClosingTheMostProposalsStaysWithinItsBound
+// checks it against the real emission.
+const MaxClosingEventsWeight = 6_560
+
 // EndBlock tallies every open proposal: one that has passed executes now,
 // atomically (a failure is recorded with its reason and nothing of it
 // applies); one whose voting period is over without passing is rejected.
@@ -411,7 +424,11 @@ func (k Keeper) EndBlock(ctx module.Context) ([]ValidatorUpdate, error) {
 		case passed:
 			cache := store.NewCache(kv)
 			var events []module.Event
-			ectx := module.NewContext(cache, ctx.Height, ctx.Time, ctx.ChainID, &events)
+			// The content runs on the end-of-block meter: its state access
+			// was already charged through kv, and any work it charges
+			// itself is counted too (its events are bounded by what it used,
+			// app.endBlock).
+			ectx := ctx.Branch(cache, &events)
 			ups, err := k.apply(ectx, p.Content, id, true)
 			if err != nil {
 				p.Status = govv1.ProposalStatus_PROPOSAL_STATUS_FAILED

@@ -40,6 +40,14 @@ func (c Context) WithMeter(m *store.Meter) Context {
 	return c
 }
 
+// Branch returns a context like c (block, chain, meter) over kv whose
+// events go to sink: work that may be dropped as a whole (a governance
+// proposal's content, executed on a cache) still charges c's meter.
+func (c Context) Branch(kv store.KV, sink *[]Event) Context {
+	c.Store, c.events = kv, sink
+	return c
+}
+
 // Charge charges n units of work of kind k that is not state access (a
 // period run, a payment, a child item made, ...). In a transaction, a
 // charge that passes the limit ends the transaction (see store.Meter); at
