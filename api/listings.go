@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/hex"
-	"strconv"
 	"strings"
 )
 
@@ -75,8 +74,8 @@ func membersListing(arg []byte) (Listing, bool) {
 }
 
 func fundsTraceDownListing(arg []byte) (Listing, bool) {
-	id, err := strconv.ParseUint(string(arg), 10, 64)
-	if err != nil {
+	id, ok := ParseDecimal(arg)
+	if !ok {
 		return Listing{}, false
 	}
 	return Listing{Prefix: FundsRootLegsPrefix(id), Head: [][]byte{FundsRootTotalsKey(id)}, Entry: "leg"}, true
@@ -100,8 +99,8 @@ func taxReceiptsListing(arg []byte) (Listing, bool) {
 }
 
 func govVotesListing(arg []byte) (Listing, bool) {
-	id, err := strconv.ParseUint(string(arg), 10, 64)
-	if err != nil {
+	id, ok := ParseDecimal(arg)
+	if !ok {
 		return Listing{}, false
 	}
 	return Listing{Prefix: GovVotesPrefix(id), Entry: "vote"}, true

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -77,8 +76,8 @@ func text(k func(string) []byte) func([]byte) []byte {
 // decimal is a route whose data is a decimal id from 1.
 func decimal(k func(uint64) []byte) func([]byte) []byte {
 	return func(d []byte) []byte {
-		id, err := strconv.ParseUint(string(d), 10, 64)
-		if err != nil || id == 0 {
+		id, ok := ParseDecimal(d)
+		if !ok || id == 0 {
 			return nil
 		}
 		return k(id)

@@ -146,12 +146,8 @@ func ParseReceiptID(id string) (ReceiptRef, error) {
 	if len(prefix) > MaxAgencyIDBytes || strings.ToUpper(strings.ToLower(prefix)) != prefix || CheckAgencyID(strings.ToLower(prefix)) != nil {
 		return ReceiptRef{}, refuse(ErrReceiptID, "receipt id: %s (before the last '-') is not an upper-case agency id", Quote(prefix))
 	}
-	var seq uint64
-	err := strconv.ErrRange
-	if len(digits) <= 20 { // the most a uint64 has; strconv's error would copy a longer input whole
-		seq, err = strconv.ParseUint(digits, 10, 64)
-	}
-	if err != nil || seq == 0 {
+	seq, ok := ParseDecimal(digits) // strconv's error would copy a longer input whole
+	if !ok || seq == 0 {
 		return ReceiptRef{}, refuse(ErrReceiptID, "receipt id: %s (after the last '-') is not a sequence number from 1", Quote(digits))
 	}
 	ref := ReceiptRef{Authority: strings.ToLower(prefix), Seq: seq}

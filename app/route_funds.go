@@ -1,8 +1,6 @@
 package app
 
 import (
-	"strconv"
-
 	abci "github.com/cometbft/cometbft/abci/types"
 	"google.golang.org/protobuf/proto"
 
@@ -85,8 +83,8 @@ func queryFunds(a *App, q Query) (*abci.ResponseQuery, error) {
 }
 
 func parseQueryID(s string) (uint64, error) {
-	id, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || id == 0 {
+	id, ok := api.ParseDecimal(s)
+	if !ok || id == 0 {
 		return 0, ErrInvalidQuery.Wrapf("%s is not an id; ids are positive whole numbers", api.Quote(s))
 	}
 	return id, nil

@@ -2,7 +2,6 @@ package app
 
 import (
 	"encoding/hex"
-	"strconv"
 	"strings"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -151,8 +150,8 @@ func (a *App) govModule() module.Module {
 }
 
 func parseProposalID(data []byte) (uint64, error) {
-	id, err := strconv.ParseUint(string(data), 10, 64)
-	if err != nil || id == 0 {
+	id, ok := api.ParseDecimal(data)
+	if !ok || id == 0 {
 		return 0, ErrInvalidQuery.Wrapf("give the proposal id as a decimal number (got %s)", api.Quote(data))
 	}
 	return id, nil
