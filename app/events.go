@@ -15,7 +15,9 @@ import (
 // withdrawal of an accreditation with its reason: 1,207 for 4,856 units),
 // and the tests' blocks (runBlock, chain.finalize) fail on any cut; a
 // transaction's own event ("tx": signer and nonce) weighs at most 473, a
-// quarter of the 1,940 units the smallest transaction uses.
+// quarter of the 1,940 units the smallest transaction uses. A module's
+// end-of-block events are bounded alike by what its end-of-block work
+// used (endBlock).
 const EventBytesPerUnit = 1
 
 // EventsCut is the event that stands, last, for the events cut from a
