@@ -123,11 +123,11 @@ func TestBlockEventsOverTheirBoundAreCut(t *testing.T) {
 // long reason.
 func TestBlockClosingTheMostProposalsStaysWithinItsBound(t *testing.T) {
 	c := newGovChain(t)
-	max := int(gov.DefaultParams().MaxOpenProposalsPerAgency)
+	most := int(gov.DefaultParams().MaxOpenProposalsPerAgency)
 	var ids []uint64
 	for i, admin := range voters {
 		var txs [][]byte
-		for j := range max {
+		for j := range most {
 			txs = append(txs, c.tx(admin, msgPropose(rotateValidator(genesisVals[i], consKey(fmt.Sprintf("closing-%d-%d", i, j))))))
 		}
 		for _, r := range c.block(txs...).TxResults {
