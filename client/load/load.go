@@ -144,6 +144,10 @@ type Config struct {
 	// PollInterval is how often the chain is polled for new blocks
 	// (DefaultPollInterval); it bounds the resolution of commit times.
 	PollInterval time.Duration
+	// SignWhenSent signs every transaction as it falls due, instead of
+	// signing ahead (presign) those that do not depend on what the chain
+	// has committed.
+	SignWhenSent bool
 	// Log, when set, receives progress lines.
 	Log io.Writer
 }
@@ -235,6 +239,19 @@ type Report struct {
 	// it; the broadcasts waiting on one were resent (Resent) or failed
 	// (BroadcastErrors). Over HTTP, 0: net/http reopens connections unseen.
 	Reconnects int64 `json:"reconnects"`
+	// Presigned were sent as signed before the load started (presign):
+	// every transaction of a message type that does not depend on what
+	// the chain has committed, while its timeout height left at least half
+	// of TimeoutBlocks; the rest were built and signed when due.
+	// PresignSec is how long signing them took (before the load, not part
+	// of Duration).
+	Presigned  int64   `json:"presigned"`
+	PresignSec float64 `json:"presign_s"`
+	// LoadCPUSec is the CPU time (user and system) this process used while
+	// it offered the load (from its start until the pacer's last call
+	// returned): what the load sender took from the machine the nodes may
+	// share, at the time it mattered. -1 where the system does not say.
+	LoadCPUSec float64 `json:"load_window_cpu_s"`
 	// Accepted passed CheckTx (broadcast_tx_sync code 0).
 	Accepted      int64       `json:"accepted"`
 	RejectedTotal int64       `json:"rejected_total"`
@@ -355,11 +372,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.logf("setup: done in %s; offering %.0f tx/s of %s for %s to %d endpoint(s) with %d workers",
 		setupDur.Round(time.Millisecond), cfg.Rate, mix, cfg.Duration, len(endpoints), cfg.Workers)
 
+	var presignDur time.Duration
+	if !cfg.SignWhenSent {
+		presignStart := time.Now()
+		if err := r.presign(ctx); err != nil {
+			return nil, fmt.Errorf("presigning: %w", err)
+		}
+		presignDur = time.Since(presignStart)
+		r.logf("presign: %d transactions signed in %s (timeout heights from %d)", r.presignedCount, presignDur.Round(time.Millisecond), r.presignBase+cfg.TimeoutBlocks)
+	}
+
 	rep, err := r.load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	rep.SetupSec = setupDur.Seconds()
+	rep.PresignSec = presignDur.Seconds()
 	return rep, nil
 }
 
@@ -489,6 +517,14 @@ type runner struct {
 	blocks    []blockStat
 	// peakInFlight is the Pacer's.
 	peakInFlight int64
+
+	// slots are the load's transactions in the order they fall due, made
+	// before it starts (presign); next is the next slot to send.
+	slots          []slot
+	next           atomic.Int64
+	presignBase    uint64 // the height before the load (presignTimeout)
+	presignedCount int64
+	presignedSent  atomic.Int64
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -688,18 +724,10 @@ func (r *runner) record(b block) {
 	r.blocks = append(r.blocks, st)
 }
 
-// send builds, signs and broadcasts one transaction of the mix to c, and
-// records CheckTx's verdict.
+// send builds, signs and broadcasts one transaction of the mix to c (or
+// sends the next presigned one), and records CheckTx's verdict.
 func (r *runner) send(ctx context.Context, c broadcaster, rnd *mrand.Rand) {
-	job, err := r.mix.NextBatch(rnd, r.cfg.MsgsPerTx)
-	var tx []byte
-	if err == nil {
-		opts := client.TxOptions{ChainID: r.chainID, Signer: job.Signer.Address, TimeoutHeight: uint64(r.height.Load()) + r.cfg.TimeoutBlocks}
-		if !r.cfg.RouteUnits {
-			opts.MessageUnits = job.MessageUnits()
-		}
-		tx, err = client.BuildTx(opts, job.Signer.Sign, job.Msgs()...)
-	}
+	job, tx, err := r.nextTx(rnd)
 	if err != nil {
 		r.mu.Lock()
 		r.bcastErrs["building tx: "+truncate(err.Error(), 100)]++
@@ -885,9 +913,15 @@ func (r *runner) load(ctx context.Context) (*Report, error) {
 			}
 		}
 	}()
+	cpu0 := cpuSeconds()
 	counts := Pacer{Rate: cfg.Rate, MaxInFlight: cfg.Workers}.Run(ctx, total, func(rnd *mrand.Rand) {
 		r.send(ctx, senders[(turn.Add(1)-1)%uint64(len(senders))], rnd)
 	})
+	loadCPU := -1.0
+	if cpu1 := cpuSeconds(); cpu0 >= 0 && cpu1 >= 0 {
+		loadCPU = cpu1 - cpu0
+	}
+	r.slots = nil // every one was sent or dropped
 	close(progressDone)
 	// The load ends when the last due transaction was sent; Run also
 	// waited for the answers, which take no part in the offered interval.
@@ -932,6 +966,8 @@ func (r *runner) load(ctx context.Context) (*Report, error) {
 	for _, p := range pools {
 		rep.Reconnects += p.reconnects.Load()
 	}
+	rep.Presigned = r.presignedSent.Load()
+	rep.LoadCPUSec = loadCPU
 	return rep, nil
 }
 
@@ -1111,6 +1147,12 @@ func (rep *Report) WriteTable(w io.Writer) {
 		p("  not sent (in flight)   %10d   <- %d broadcasts were waiting for answers: the nodes answered too slowly (or raise --workers)", rep.ClientDropped, rep.Workers)
 	}
 	p("  submitted              %10d   (%.1f tx/s; at most %d waiting for answers at once)", rep.Submitted, rep.SubmitRate, rep.PeakInFlight)
+	if rep.Presigned > 0 {
+		p("      presigned          %10d   (signed in %.1fs before the load; the rest signed when due)", rep.Presigned, rep.PresignSec)
+	}
+	if rep.LoadCPUSec >= 0 && rep.Submitted > 0 {
+		p("  load sender CPU        %10.1f s while offering (%.0f µs a transaction sent, %.2f cores)", rep.LoadCPUSec, rep.LoadCPUSec/float64(rep.Submitted)*1e6, rep.LoadCPUSec/rep.DurationSec)
+	}
 	p("  accepted by CheckTx    %10d", rep.Accepted)
 	p("  rejected by CheckTx    %10d", rep.RejectedTotal)
 	for _, c := range rep.Rejected {

@@ -222,23 +222,7 @@ func TestMixedRunCommitsEveryModulesRecords(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	mix, err := load.ParseMix(load.MixAll)
-	require.NoError(t, err)
-	rep, err := load.Run(ctx, load.Config{
-		Endpoints: []string{rpcAddr},
-		Rate:      50,
-		Duration:  6 * time.Second,
-		Accounts:  3,
-		Workers:   8,
-		Mix:       mix,
-		Admin:     key("benefits-admin"),
-		Admins: map[string]load.Admin{
-			load.PartyTreasury: {Key: key("treasury-admin")}, load.PartyBenefits: {Key: key("benefits-admin")},
-			load.PartyTax: {Key: key("revenue-admin")}, load.PartyProvenance: {Key: key("dalefarm-admin")},
-		},
-		Drain: 20 * time.Second,
-		Log:   testWriter{t},
-	})
+	rep, err := load.Run(ctx, fullMixRun(t, rpcAddr, key))
 	require.NoError(t, err)
 
 	// Every transaction sent was accepted and committed with code 0.
@@ -291,6 +275,28 @@ func TestMixedRunCommitsEveryModulesRecords(t *testing.T) {
 	require.NoError(t, proto.Unmarshal(query(api.PathProvenanceItem, []byte(mixMsg(t, rep, "accept_custody").GetAcceptCustody().ItemId)), item))
 	require.Positive(t, item.OfferSeq, "an accepted item was offered")
 	query(api.PathProvenanceItem, []byte(mixMsg(t, rep, "register_item").GetRegisterItem().Id))
+}
+
+// fullMixRun is a run of the full mix on startLocalnet's node, 50 tx/s
+// for 6 s with its parties' admin keys.
+func fullMixRun(t *testing.T, rpcAddr string, key func(name string) ed25519.PrivateKey) load.Config {
+	mix, err := load.ParseMix(load.MixAll)
+	require.NoError(t, err)
+	return load.Config{
+		Endpoints: []string{rpcAddr},
+		Rate:      50,
+		Duration:  6 * time.Second,
+		Accounts:  3,
+		Workers:   8,
+		Mix:       mix,
+		Admin:     key("benefits-admin"),
+		Admins: map[string]load.Admin{
+			load.PartyTreasury: {Key: key("treasury-admin")}, load.PartyBenefits: {Key: key("benefits-admin")},
+			load.PartyTax: {Key: key("revenue-admin")}, load.PartyProvenance: {Key: key("dalefarm-admin")},
+		},
+		Drain: 20 * time.Second,
+		Log:   testWriter{t},
+	}
 }
 
 // mixMsg is the latest committed message of kind name in the run.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/client/keys"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
@@ -163,6 +165,11 @@ type Job struct {
 	// same transaction after Msg (NextBatch).
 	More []*txv1.Msg
 	done func(committedOK bool)
+	// tx and msgs: a presigned job's signed transaction and its number of
+	// messages (its Msg and More are dropped once it is signed, to keep a
+	// run's presigned transactions small).
+	tx   []byte
+	msgs int
 }
 
 // Msgs are the job's messages in transaction order: Msg, then More.
@@ -311,6 +318,9 @@ type Mix struct {
 	offered []offer
 	counts  map[string]*KindCount
 	last    map[string]*txv1.Msg // the latest message of each kind seen committed
+	// lastTx is, for a kind whose latest message seen committed was
+	// presigned, that transaction (decoded when asked for: LastCommitted).
+	lastTx map[string][]byte
 }
 
 type offer struct {
@@ -334,7 +344,7 @@ func NewMix(mix []MixEntry, admins map[string]Admin, accounts int) (*Mix, error)
 	if accounts < 2 {
 		return nil, fmt.Errorf("a mix needs at least 2 load accounts per party (custody goes from one to another); got %d", accounts)
 	}
-	m := &Mix{entries: mix, parties: map[string]*party{}, counts: map[string]*KindCount{}, last: map[string]*txv1.Msg{}}
+	m := &Mix{entries: mix, parties: map[string]*party{}, counts: map[string]*KindCount{}, last: map[string]*txv1.Msg{}, lastTx: map[string][]byte{}}
 	for _, e := range mix {
 		k, ok := kinds[e.Name]
 		if !ok {
@@ -386,27 +396,52 @@ func (m *Mix) Next(r *rand.Rand) (*Job, error) { return m.NextBatch(r, 1) }
 // depends on an earlier one (custody offers and acceptances). Counts are
 // by message.
 func (m *Mix) NextBatch(r *rand.Rand, n int) (*Job, error) {
-	i := sort.SearchInts(m.cum, r.IntN(m.total)+1)
-	k := m.funcs[i]
-	var j *Job
-	if k.msg != nil {
-		s := m.signer(k.parties[0], r)
-		j = &Job{Kind: m.names[i], Signer: s, Msg: k.msg(m, r, s)}
-		for range n - 1 {
-			j.More = append(j.More, k.msg(m, r, s))
-		}
-	} else {
-		var err error
-		if j, err = k.build(m, r); err != nil {
-			return nil, err
-		}
+	j, err := m.build(m.pick(r), r, n)
+	if err != nil {
+		return nil, err
 	}
+	m.track(j)
+	return j, nil
+}
+
+// pick picks an entry of the mix by weight.
+func (m *Mix) pick(r *rand.Rand) int { return sort.SearchInts(m.cum, r.IntN(m.total)+1) }
+
+// build builds a job of entry i (NextBatch), not yet counted (track).
+func (m *Mix) build(i int, r *rand.Rand, n int) (*Job, error) {
+	k := m.funcs[i]
+	if k.msg == nil {
+		return k.build(m, r)
+	}
+	s := m.signer(k.parties[0], r)
+	j := &Job{Kind: m.names[i], Signer: s, Msg: k.msg(m, r, s)}
+	for range n - 1 {
+		j.More = append(j.More, k.msg(m, r, s))
+	}
+	return j, nil
+}
+
+// dependent says entry i's messages depend on what the chain has
+// committed (custody offers and acceptances): they are built when sent,
+// never ahead (presign).
+func (m *Mix) dependent(i int) bool {
+	name := m.names[i]
+	return name == "offer_custody" || name == "accept_custody"
+}
+
+// track counts j's messages sent and has its Done count what became of
+// them. A job whose messages were dropped after signing (presign: Msg nil,
+// tx set) keeps its signed transaction instead, for LastCommitted.
+func (m *Mix) track(j *Job) {
 	msgs := int64(1 + len(j.More))
+	if j.Msg == nil {
+		msgs = int64(j.msgs)
+	}
 	m.mu.Lock()
 	m.count(j.Kind).Sent += msgs
 	m.mu.Unlock()
 	inner := j.done
-	kindName, msg := j.Kind, j.Msg
+	kindName, msg, tx := j.Kind, j.Msg, j.tx
 	j.done = func(ok bool) {
 		if inner != nil {
 			inner(ok)
@@ -415,12 +450,17 @@ func (m *Mix) NextBatch(r *rand.Rand, n int) (*Job, error) {
 		defer m.mu.Unlock()
 		if ok {
 			m.count(kindName).CommittedOK += msgs
-			m.last[kindName] = msg
+			if msg != nil {
+				m.last[kindName] = msg
+				delete(m.lastTx, kindName)
+			} else {
+				m.lastTx[kindName] = tx
+				delete(m.last, kindName)
+			}
 		} else {
 			m.count(kindName).NotOK += msgs
 		}
 	}
-	return j, nil
 }
 
 // KindCount is what became of one message type's messages.
@@ -456,19 +496,32 @@ func (m *Mix) Counts() []KindCount {
 // LastCommitted is the latest message of kind name seen committed with
 // code 0, or nil: a record a test can look up.
 func (m *Mix) LastCommitted(name string) *txv1.Msg {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.last[name]
+	return m.lastCommitted()[name]
 }
 
 func (m *Mix) lastCommitted() map[string]*txv1.Msg {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[string]*txv1.Msg, len(m.last))
+	out := make(map[string]*txv1.Msg, len(m.last)+len(m.lastTx))
 	for k, v := range m.last {
 		out[k] = v
 	}
+	for k, tx := range m.lastTx {
+		if msg := firstMsg(tx); msg != nil {
+			out[k] = msg
+		}
+	}
 	return out
+}
+
+// firstMsg is the first message of tx, a transaction the load signed.
+func firstMsg(tx []byte) *txv1.Msg {
+	var t txv1.Tx
+	var body txv1.TxBody
+	if proto.Unmarshal(tx, &t) != nil || proto.Unmarshal(t.BodyBytes, &body) != nil || len(body.Messages) == 0 {
+		return nil
+	}
+	return body.Messages[0]
 }
 
 // Programme is the benefits programme the setup created ("" before Setup).

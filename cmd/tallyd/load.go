@@ -181,6 +181,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 			if quiet {
 				logw = nil
 			}
+			signWhenSent, _ := f.GetBool("sign-when-sent")
 			if path, _ := f.GetString("cpuprofile"); path != "" {
 				out, err := os.Create(path)
 				if err != nil {
@@ -212,6 +213,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 				TimeoutBlocks: timeoutBlocks,
 				WarmUp:        warmup,
 				Drain:         drain,
+				SignWhenSent:  signWhenSent,
 				Log:           logw,
 			})
 			if err != nil {
@@ -247,6 +249,7 @@ scripts/bench-localnet.sh runs it at a series of rates on a fresh network.`,
 	f.Duration("drain", load.DefaultDrain, "longest wait after the load for accepted txs to be committed")
 	f.Bool("json", false, "print the report as one JSON object")
 	f.Bool("quiet", false, "no progress lines on stderr")
+	f.Bool("sign-when-sent", false, "sign every transaction as it falls due; by default those that do not depend on what the chain has committed (all but custody offers and acceptances) are signed before the load starts, so that signing takes no CPU from the nodes while they are measured")
 	f.String("cpuprofile", "", "write a CPU profile of this command (setup, load and drain) to this file: how much of the machine the load sender itself takes")
 	addKeyringFlags(cmd)
 	return cmd
