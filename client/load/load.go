@@ -247,6 +247,10 @@ type Report struct {
 	// of Duration).
 	Presigned  int64   `json:"presigned"`
 	PresignSec float64 `json:"presign_s"`
+	// SignedAhead is how many were signed before the load: those due
+	// within presignHorizon that depend on nothing committed. Presigned of
+	// them were sent as signed; the others were signed again when due.
+	SignedAhead int64 `json:"signed_ahead"`
 	// LoadCPUSec is the CPU time (user and system) this process used while
 	// it offered the load (from its start until the pacer's last call
 	// returned): what the load sender took from the machine the nodes may
@@ -388,6 +392,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.SetupSec = setupDur.Seconds()
 	rep.PresignSec = presignDur.Seconds()
+	rep.SignedAhead = r.presignedCount
 	return rep, nil
 }
 
