@@ -25,6 +25,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/light"
 	cmtnode "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
@@ -441,12 +442,24 @@ func NewNode(home string, logger log.Logger, opts app.Options, storeOpts ...func
 		watchQueues(prometheus.DefaultRegisterer, a)
 		invariants = newInvariantWatch(prometheus.DefaultRegisterer, a, appCfg.InvariantCheckEvery, logger.With("module", "invariants"))
 	}
+	var nodeOpts []cmtnode.Option
+	if ss := comet.StateSync; ss.Enable {
+		// Used only if the node starts with no state (stateprovider.go).
+		sp, err := newPatientStateProvider(comet.GenesisFile(), ss.RPCServers,
+			light.TrustOptions{Period: ss.TrustPeriod, Height: ss.TrustHeight, Hash: ss.TrustHashBytes()},
+			logger.With("module", "light"))
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("state sync: %w", err)
+		}
+		nodeOpts = append(nodeOpts, cmtnode.StateProvider(sp))
+	}
 	n, err := cmtnode.NewNode(comet, pv, nodeKey,
 		ClientCreator(application),
 		cmtnode.DefaultGenesisDocProviderFunc(comet),
 		dbs.provider,
 		cmtnode.DefaultMetricsProvider(comet.Instrumentation),
-		logger)
+		logger, nodeOpts...)
 	if err != nil {
 		dbs.closeAll()
 		a.Close()

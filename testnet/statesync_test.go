@@ -112,7 +112,7 @@ func testNewNodeJoinsByStateSync(t *testing.T, engines []string, newcomer string
 		if t.Failed() { // what the new node did with the snapshots it was offered
 			b, _ := os.ReadFile(nd.LogFile)
 			for _, l := range strings.Split(string(b), "\n") {
-				if strings.Contains(l, "module=statesync") && !strings.Contains(l, "Fetching") || strings.Contains(l, "module=tally") && strings.Contains(l, "snapshot") {
+				if strings.Contains(l, "module=statesync") && !strings.Contains(l, "Fetching") || strings.Contains(l, "module=tally") && strings.Contains(l, "snapshot") || strings.Contains(l, "module=light") {
 					t.Log(l)
 				}
 			}
