@@ -48,6 +48,9 @@ type App struct {
 	logger log.Logger
 	sigs   *sigCache
 	proofs *proofCache
+	// shared holds signers' accounts and agencies decoded, for the
+	// readers that change nothing they get (records.go).
+	shared *sharedRecords
 	// decoded holds transactions this node has decoded, by hash, so that
 	// rechecks and proposals do not decode them again (txcache.go).
 	decoded *hashCache[*decodedTx]
@@ -203,6 +206,7 @@ type Options struct {
 func New(st *store.Store, opts Options) (*App, error) {
 	a := &App{operatorQueries: opts.OperatorQueries, walking: make(chan struct{}, 1), queries: newQueryBudget(opts.QueryBudgetPercent), store: st, logger: opts.Logger, step: opts.OnStep, params: DefaultParams()}
 	a.proofs = newProofCache(decodeCacheSize)
+	a.shared = newSharedRecords()
 	a.wireKeepers()
 	table, err := module.NewTable(append(a.builtinModules(), opts.Modules...)...)
 	if err != nil {
@@ -400,7 +404,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	}
 	if err == nil {
 		view := &stateAt{s: a.store, height: c.version, cached: true}
-		_, err = a.authenticate(view, rules{chainID: c.chainID, params: c.params}, d, c.version+1)
+		_, err = a.authenticate(view, rules{chainID: c.chainID, params: c.params, shared: true}, d, c.version+1)
 		if view.err != nil {
 			err = ErrNotReady.Wrapf("reading state at height %d: %v; send the transaction again", c.version, view.err)
 		}
@@ -747,7 +751,7 @@ func (a *App) preverify(decoded []*decodedTx) {
 		if d == nil {
 			continue
 		}
-		acc, err := a.agency.Account(a.store, d.body.Signer)
+		acc, err := a.sharedAccount(a.store, d.body.Signer)
 		if err != nil {
 			continue
 		}

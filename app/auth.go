@@ -27,6 +27,10 @@ type decodedTx struct {
 	body *txv1.TxBody
 	// msgUnits is what its messages' route bounds add up to (unitLimit).
 	msgUnits uint64
+	// routes are its messages' routes in the app's table, in order,
+	// found once by decode: authenticate reads each message's role from
+	// them instead of finding the route again for every check.
+	routes []*module.Route
 }
 
 // decodedParts is a decodedTx with the messages it points to, in one
@@ -35,6 +39,8 @@ type decodedParts struct {
 	d    decodedTx
 	tx   txv1.Tx
 	body txv1.TxBody
+	// routes holds decodedTx.routes for up to four messages.
+	routes [4]*module.Route
 }
 
 // rules are what authentication reads besides state: the chain id and the
@@ -43,6 +49,11 @@ type decodedParts struct {
 type rules struct {
 	chainID string
 	params  *appv1.Params
+	// shared: the caller changes nothing of the signer's account it gets
+	// back, so the account and agency may come decoded from
+	// sharedRecords (every caller but deliver, whose signer reaches the
+	// handlers).
+	shared bool
 }
 
 // decode does every check that needs no state, under params: size,
@@ -60,7 +71,7 @@ func (a *App) decode(params *appv1.Params, raw []byte) (*decodedTx, error) {
 func (a *App) decodeHashed(params *appv1.Params, raw []byte, hash [32]byte) (*decodedTx, error) {
 	parts := new(decodedParts)
 	d := &parts.d
-	*d = decodedTx{raw: raw, hash: hash, tx: &parts.tx, body: &parts.body}
+	*d = decodedTx{raw: raw, hash: hash, tx: &parts.tx, body: &parts.body, routes: parts.routes[:0]}
 	if !parseCanonical(raw, d.tx) {
 		if err := proto.Unmarshal(raw, d.tx); err != nil {
 			return nil, ErrTxMalformed.Wrapf("not a tally.tx.v1.Tx: %v", err)
@@ -107,6 +118,7 @@ func (a *App) decodeHashed(params *appv1.Params, raw []byte, hash [32]byte) (*de
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
 		d.msgUnits = addUnits(d.msgUnits, messageUnits(r, inner(m)))
+		d.routes = append(d.routes, r)
 		// A rotate_key's proof of possession needs no state: refused here,
 		// a bad one never reaches the mempool or a block, so it cannot
 		// spend the signer's nonce or the block's space.
@@ -168,14 +180,18 @@ func (a *App) authenticate(kv store.KV, r rules, d *decodedTx, height int64) (*a
 	if b.TimeoutHeight > h+r.params.TimeoutWindow {
 		return nil, ErrTimeoutTooFar.Wrapf("timeout_height %d is more than %d blocks above the current height %d", b.TimeoutHeight, r.params.TimeoutWindow, h)
 	}
-	acc, err := a.agency.Account(kv, b.Signer)
+	account, agencyOf := a.agency.Account, a.agency.Agency
+	if r.shared {
+		account, agencyOf = a.sharedAccount, a.sharedAgency
+	}
+	acc, err := account(kv, b.Signer)
 	if err != nil {
 		return nil, ErrUnknownSigner.Wrapf("no account %s; an agency admin must add it first", hex.EncodeToString(b.Signer))
 	}
 	if acc.Status != agencyv1.Status_STATUS_ACTIVE {
 		return nil, ErrInactiveSigner.Wrapf("account %s is %s", hex.EncodeToString(b.Signer), agency.StatusName(acc.Status))
 	}
-	ag, err := a.agency.Agency(kv, acc.AgencyId)
+	ag, err := agencyOf(kv, acc.AgencyId)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +205,7 @@ func (a *App) authenticate(kv store.KV, r rules, d *decodedTx, height int64) (*a
 		return nil, ErrReplay.Wrapf("account %s already used nonce %d with timeout height %d; this transaction was already included, or sign a new one with a fresh nonce", hex.EncodeToString(b.Signer), b.Nonce, b.TimeoutHeight)
 	}
 	for i, m := range b.Messages {
-		role, ok := requiredRole(a.table, m)
+		role, ok := d.role(a.table, i)
 		if !ok {
 			return nil, ErrUnauthorized.Wrapf("message %d (%T) has no entry in the permission table", i, m.Sum)
 		}
@@ -198,6 +214,15 @@ func (a *App) authenticate(kv store.KV, r rules, d *decodedTx, height int64) (*a
 		}
 	}
 	return acc, nil
+}
+
+// role is the role message i of d needs (requiredRole), from the route
+// decode found for it.
+func (d *decodedTx) role(t *module.Table, i int) (agencyv1.Role, bool) {
+	if i < len(d.routes) {
+		return d.routes[i].Role, true
+	}
+	return requiredRole(t, d.body.Messages[i])
 }
 
 // checkMemo refuses a memo that is not empty or a 32-byte commitment in

@@ -78,7 +78,7 @@ func (s *screener) next(txs [][]byte, choose func(*decodedTx) pick) []*decodedTx
 			decoded[i] = nil
 			continue
 		}
-		acc, err := a.agency.Account(view, d.body.Signer)
+		acc, err := a.sharedAccount(view, d.body.Signer)
 		if err != nil || !a.sigs.verify(d, acc.PubKey) {
 			decoded[i] = nil
 			continue
@@ -91,7 +91,9 @@ func (s *screener) next(txs [][]byte, choose func(*decodedTx) pick) []*decodedTx
 				return decoded
 			}
 		}
-		if signer, err := a.authenticate(view, a.blockRules(), d, s.height); err == nil {
+		r := a.blockRules()
+		r.shared = true // followAccounts changes copies it reads itself
+		if signer, err := a.authenticate(view, r, d, s.height); err == nil {
 			spendNonce(view, d.body.Signer, d.body.Nonce, d.body.TimeoutHeight)
 			a.followAccounts(view, signer, d.body.Messages)
 		}

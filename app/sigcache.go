@@ -243,7 +243,7 @@ func (a *App) PreverifySignatures(txs [][]byte) {
 			continue
 		}
 		seen[d.hash] = true
-		acc, err := a.agency.Account(view, d.body.Signer)
+		acc, err := a.sharedAccount(view, d.body.Signer)
 		if err != nil || a.sigs.known(d.hash, acc.PubKey) {
 			continue
 		}

@@ -72,14 +72,20 @@ func GetProto(kv KV, key []byte, m proto.Message) (found bool, err error) {
 	if bz == nil {
 		return false, nil
 	}
-	if bytes.Equal(bz, Present) {
-		proto.Reset(m)
-		return true, nil
-	}
-	if err := proto.Unmarshal(bz, m); err != nil {
+	if err := DecodeProto(bz, m); err != nil {
 		return true, fmt.Errorf("store: decode %T at key %X: %w", m, key, err)
 	}
 	return true, nil
+}
+
+// DecodeProto decodes stored bytes bz (non-nil, as Get returned them) into
+// m as GetProto does: Present is the empty message.
+func DecodeProto(bz []byte, m proto.Message) error {
+	if bytes.Equal(bz, Present) {
+		proto.Reset(m)
+		return nil
+	}
+	return proto.Unmarshal(bz, m)
 }
 
 // SetProto stores m at key using deterministic protobuf encoding, so equal
