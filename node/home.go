@@ -334,7 +334,7 @@ func (o *openDBs) provider(ctx *cfg.DBContext) (dbm.DB, error) {
 	if err == nil {
 		db = &afterCloseDB{DB: db}
 		if ctx.ID == "tx_index" {
-			db = &journalDB{DB: db} // so the pruner finds a height's block events
+			db = newJournalDB(db) // so the pruner finds a height's block events
 		}
 		o.mu.Lock()
 		o.dbs = append(o.dbs, db)

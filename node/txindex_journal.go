@@ -10,6 +10,7 @@ import (
 	dbm "github.com/cometbft/cometbft-db"
 	"github.com/cometbft/cometbft/types"
 	"github.com/google/orderedcode"
+	"github.com/syndtr/goleveldb/leveldb"
 )
 
 // CometBFT's block indexer keys a block's events by attribute first
@@ -82,11 +83,25 @@ func blockEventHeight(k []byte) (h int64, event, ok bool) {
 // batches journal the block-event keys they write (see above).
 type journalDB struct {
 	dbm.DB
+	// level is the goleveldb database under DB (nil for another
+	// backend), whose batches reuse spare's buffers (levelbatch.go).
+	level *leveldb.DB
+	spare batchSpare
+}
+
+func newJournalDB(db dbm.DB) *journalDB {
+	return &journalDB{DB: db, level: goLevelDB(db), spare: batchSpare{max: maxReusedBatchBytes}}
 }
 
 // NewBatch returns a batch that journals the block-event keys set in it.
 func (d *journalDB) NewBatch() dbm.Batch {
-	return &journalBatch{Batch: d.DB.NewBatch(), db: d, keys: map[int64][]byte{}}
+	var b dbm.Batch
+	if d.level != nil {
+		b = &reusedBatch{db: d.level, batch: d.spare.take(), spare: &d.spare}
+	} else {
+		b = d.DB.NewBatch()
+	}
+	return &journalBatch{Batch: b, db: d, keys: map[int64][]byte{}}
 }
 
 type journalBatch struct {
