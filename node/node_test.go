@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -19,15 +18,15 @@ import (
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	"github.com/tallyledger/tally/testnet"
 	"github.com/tallyledger/tally/x/agency"
 )
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testnet.FreePort() // below the ephemeral range
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // startNode initialises a one-validator home with a treasury agency whose

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"sync"
 )
 
 // Test networks take their ports from [portsFrom, portsTo): below Linux's
@@ -42,3 +43,35 @@ func FreeBasePort(n int) (int, error) {
 	}
 	return 0, fmt.Errorf("no %d free ports in a row on 127.0.0.1 after 50 tries", n)
 }
+
+// FreePort finds one port free on 127.0.0.1 in the same range, for a
+// test's single node, never one it has handed out before in this process
+// (a node needs two: picked at random, they would sometimes be the same).
+// A port the kernel hands out for ":0" is in the ephemeral range, where an
+// outgoing connection of another test can take it before the node binds
+// it ("address already in use": CI saw a node test fail so while the
+// network tests ran beside it).
+func FreePort() (int, error) {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for try := 0; try < 100; try++ {
+		p := portsFrom + rand.IntN(portsTo-portsFrom)
+		if handedOut.ports[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		handedOut.ports[p] = true
+		return p, nil
+	}
+	return 0, fmt.Errorf("no free port on 127.0.0.1 between %d and %d after 100 tries", portsFrom, portsTo)
+}
+
+// handedOut is every port FreePort has returned.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}

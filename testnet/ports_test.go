@@ -28,3 +28,18 @@ func TestFreeBasePortIsBelowTheEphemeralRange(t *testing.T) {
 	_, err := FreeBasePort(0)
 	require.Error(t, err)
 }
+
+// A single test node's ports lie there too, and FreePort never hands out
+// the same port twice (a node takes two: drawn at random, they would
+// sometimes coincide).
+func TestFreePortIsBelowTheEphemeralRangeAndNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for range 2000 {
+		p, err := FreePort()
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, p, portsFrom)
+		require.Less(t, p, portsTo)
+		require.False(t, seen[p], "port %d handed out twice", p)
+		seen[p] = true
+	}
+}

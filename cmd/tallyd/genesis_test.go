@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 	"github.com/tallyledger/tally/client"
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/node/genesis"
+	"github.com/tallyledger/tally/testnet"
 )
 
 // tallyd runs the CLI in-process and returns what it printed.
@@ -38,10 +38,9 @@ func tallyd(t *testing.T, args ...string) (string, error) {
 
 func freeLoopbackPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testnet.FreePort() // below the ephemeral range
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 var hashLine = regexp.MustCompile(`genesis sha256: ([0-9a-f]{64})`)

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -20,16 +19,16 @@ import (
 	"github.com/tallyledger/tally/node"
 	"github.com/tallyledger/tally/node/genesis"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
+	"github.com/tallyledger/tally/testnet"
 )
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testnet.FreePort() // below the ephemeral range
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // startNode starts a real one-validator CometBFT node whose genesis founds
