@@ -3,6 +3,8 @@ package app
 import (
 	"sync"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/tallyledger/tally/api"
 	agencyv1 "github.com/tallyledger/tally/proto/tally/agency/v1"
 	"github.com/tallyledger/tally/store"
@@ -100,35 +102,36 @@ func (c *decodedRecords[T]) len() int {
 // it gets (sharedRecords): the account at addr in kv, decoded once for
 // the bytes it is stored as. Errors are the keeper's.
 func (a *App) sharedAccount(kv store.KV, addr []byte) (*agencyv1.Account, error) {
-	bz := kv.Get(api.AccountKey(addr))
-	if bz == nil {
-		return a.agency.Account(kv, addr) // no account: the keeper's error
-	}
-	if acc, ok := a.shared.accounts.get(bz); ok {
+	if acc, ok := sharedRecord(a.shared.accounts, kv.Get(api.AccountKey(addr))); ok {
 		return acc, nil
 	}
-	acc := new(agencyv1.Account)
-	if err := store.DecodeProto(bz, acc); err != nil {
-		return a.agency.Account(kv, addr) // the keeper's error for bytes that do not decode
-	}
-	a.shared.accounts.put(bz, acc)
-	return acc, nil
+	return a.agency.Account(kv, addr) // none, or bytes that do not decode: the keeper's error
 }
 
 // sharedAgency is agency.Keeper.Agency for a reader that changes nothing it
 // gets, as sharedAccount.
 func (a *App) sharedAgency(kv store.KV, id string) (*agencyv1.Agency, error) {
-	bz := kv.Get(api.AgencyKey(id))
-	if bz == nil {
-		return a.agency.Agency(kv, id)
-	}
-	if ag, ok := a.shared.agencies.get(bz); ok {
+	if ag, ok := sharedRecord(a.shared.agencies, kv.Get(api.AgencyKey(id))); ok {
 		return ag, nil
 	}
-	ag := new(agencyv1.Agency)
-	if err := store.DecodeProto(bz, ag); err != nil {
-		return a.agency.Agency(kv, id)
+	return a.agency.Agency(kv, id)
+}
+
+// sharedRecord is the record c holds for stored bytes bz, decoded (and
+// kept) now if it holds none; false for no bytes, or bytes that do not
+// decode (the caller's keeper gives the error).
+func sharedRecord[T proto.Message](c *decodedRecords[T], bz []byte) (T, bool) {
+	var zero T
+	if bz == nil {
+		return zero, false
 	}
-	a.shared.agencies.put(bz, ag)
-	return ag, nil
+	if v, ok := c.get(bz); ok {
+		return v, true
+	}
+	v := zero.ProtoReflect().New().Interface().(T)
+	if store.DecodeProto(bz, v) != nil {
+		return zero, false
+	}
+	c.put(bz, v)
+	return v, true
 }

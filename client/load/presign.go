@@ -148,8 +148,9 @@ func (r *runner) presign(ctx context.Context) error {
 
 // nextTx is the next transaction to send and its job (counted sent): the
 // next slot's presigned one while its timeout height is from
-// TimeoutBlocks/2 to TimeoutBlocks above the chain, or one built and signed now, of the
-// slot's mix entry (or, past the slots, of one picked now).
+// TimeoutBlocks/2 to TimeoutBlocks above the chain, or one built and
+// signed now, of the slot's mix entry (or, past the slots, of one picked
+// now).
 func (r *runner) nextTx(rnd *mrand.Rand) (*Job, []byte, error) {
 	var j *Job
 	if i := r.next.Add(1) - 1; i < int64(len(r.slots)) {
@@ -184,9 +185,5 @@ func (r *runner) signJob(j *Job, timeout uint64) ([]byte, error) {
 	if !r.cfg.RouteUnits {
 		opts.MessageUnits = j.MessageUnits()
 	}
-	tx, err := client.BuildTx(opts, j.Signer.Sign, j.Msgs()...)
-	if err != nil {
-		return nil, err
-	}
-	return tx, nil
+	return client.BuildTx(opts, j.Signer.Sign, j.Msgs()...)
 }
